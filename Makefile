@@ -1,0 +1,64 @@
+# CodexOS — the two front-door commands are `make app` and `make test`.
+# Both install what is missing first (system packages, UI packages, the
+# default models, verified by sha256), so they work on a fresh Debian machine.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := app
+
+# One build folder per machine, outside the clone, so fresh clones build incrementally.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/codexos/target
+# Models: CODEXOS_MODELS if set, else the models folder of the data home the app uses.
+MODELS_DIR := $(or $(CODEXOS_MODELS),$(if $(CODEXOS_HOME),$(CODEXOS_HOME)/models,$(HOME)/.local/share/codexos/models))
+# Every Rust build uses the same features, so artifacts are shared between targets.
+FEATURES := --features custom-protocol
+BIN := $(CARGO_TARGET_DIR)/debug
+
+.PHONY: app run setup setup-test models ui cli lint test test-rust test-ui e2e bindings fmt clean-e2e
+
+## Build and launch the desktop app.
+app: setup models ui
+	cargo build $(FEATURES) --bin codexos-desktop
+	CODEXOS_MODELS="$(MODELS_DIR)" $(BIN)/codexos-desktop
+
+## Build the CLI and link it as ./bin/codexos.
+cli: setup models
+	cargo build -p codexos-cli
+	mkdir -p bin && ln -sf "$(BIN)/codexos" bin/codexos
+	@echo "CLI ready: ./bin/codexos --help   (models: $(MODELS_DIR))"
+
+## Run the whole test suite: lint, Rust tests on real components, UI tests, end-to-end.
+test: setup-test models ui lint test-rust test-ui e2e
+
+setup:
+	scripts/setup.sh app
+
+setup-test:
+	scripts/setup.sh test
+
+models:
+	scripts/fetch-models.sh "$(MODELS_DIR)"
+
+ui:
+	cd ui && npm run build
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets $(FEATURES) -- -D warnings
+	cd ui && npm run lint && npm run typecheck
+
+test-rust:
+	CODEXOS_MODELS="$(MODELS_DIR)" scripts/with-keyring.sh cargo test --workspace $(FEATURES)
+
+test-ui:
+	cd ui && npm test
+
+e2e:
+	cargo build $(FEATURES) --bin codexos-desktop
+	CODEXOS_MODELS="$(MODELS_DIR)" scripts/with-keyring.sh scripts/e2e.sh $(BIN)/codexos-desktop
+
+## Regenerate ui/src/ipc/bindings.ts from the Tauri commands.
+bindings:
+	CODEXOS_UPDATE_BINDINGS=1 cargo test $(FEATURES) --lib -p codexos-desktop typescript_bindings
+
+fmt:
+	cargo fmt --all

@@ -1,0 +1,238 @@
+//! `codexos`: the command-line shell over `codexos-runtime`.
+//!
+//! Thin by design: parse arguments, call the runtime, render its typed events
+//! (a progress bar on a terminal, JSON with `--json`) and map errors to a
+//! one-line message and an exit code.
+#![expect(clippy::print_stdout, reason = "stdout is this binary's output")]
+
+mod render;
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use codexos_runtime::{AskEvent, AskOptions, Home, Runtime};
+use secrecy::{ExposeSecret, SecretString};
+use tokio_util::sync::CancellationToken;
+
+/// CodexOS: a local-first command center for AI agents.
+#[derive(Debug, Parser)]
+#[command(name = "codexos", version, about, long_about = None)]
+struct Cli {
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Index a folder (honouring .gitignore) for search and ask.
+    Ingest {
+        /// Folder to ingest.
+        dir: PathBuf,
+        /// Project name (default: the folder's name).
+        #[arg(long)]
+        project: Option<String>,
+    },
+    /// Search the ingested projects.
+    Search {
+        /// What to look for.
+        query: String,
+        /// Number of results.
+        #[arg(short, default_value_t = 5)]
+        k: usize,
+        /// Only this project.
+        #[arg(long)]
+        project: Option<String>,
+    },
+    /// Answer a question from the ingested projects with the local model.
+    Ask {
+        /// The question.
+        question: String,
+        /// Only this project.
+        #[arg(long)]
+        project: Option<String>,
+        /// Chat model: a file name in the models folder, or a path to a .gguf.
+        #[arg(long)]
+        model: Option<String>,
+        /// Excerpts to retrieve.
+        #[arg(short, default_value_t = 6)]
+        k: usize,
+    },
+    /// Manage secrets (encrypted; key in the OS keychain).
+    #[command(subcommand)]
+    Vault(VaultCommand),
+    /// List ingested projects.
+    Projects,
+    /// Check every component and print a fix for each failure.
+    Doctor,
+    /// Print where this data home keeps things.
+    Paths,
+}
+
+#[derive(Debug, Subcommand)]
+enum VaultCommand {
+    /// Store a secret; the value is read from standard input, never argv.
+    Set {
+        /// Secret name.
+        name: String,
+    },
+    /// Print a secret's value.
+    Get {
+        /// Secret name.
+        name: String,
+    },
+    /// List secret names.
+    List,
+    /// Delete a secret.
+    Rm {
+        /// Secret name.
+        name: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let json = cli.json;
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => render::error(&error, json),
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let home = Home::from_env()?;
+    codexos_runtime::logging::init(&home, "cli");
+    let runtime = Runtime::open(home)?;
+    let cancel = CancellationToken::new();
+    let on_interrupt = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_interrupt.cancel();
+        }
+    });
+    let json = cli.json;
+    match cli.command {
+        Command::Ingest { dir, project } => {
+            let bar = render::IngestBar::new(json);
+            let report = runtime
+                .ingest(&dir, project.as_deref(), &|event| bar.update(&event), &cancel)
+                .await;
+            bar.finish();
+            render::ingest_report(&report?, json)
+        }
+        Command::Search { query, k, project } => {
+            let hits = runtime.search(&query, k, project.as_deref()).await?;
+            render::hits(&hits, json)
+        }
+        Command::Ask {
+            question,
+            project,
+            model,
+            k,
+        } => ask(&runtime, &question, AskOptions { project, model, k }, json, &cancel).await,
+        Command::Vault(command) => vault(&runtime, command, json),
+        Command::Projects => render::projects(&runtime.projects()?, json),
+        Command::Doctor => {
+            let checks = runtime.doctor().await;
+            render::checks(&checks, json)
+        }
+        Command::Paths => render::paths(&runtime.locations(), json),
+    }
+}
+
+async fn ask(
+    runtime: &Arc<Runtime>,
+    question: &str,
+    options: AskOptions,
+    json: bool,
+    cancel: &CancellationToken,
+) -> anyhow::Result<()> {
+    let spinner = render::spinner(json, "retrieving and loading the model…");
+    let stream = |event: AskEvent| {
+        if json {
+            return;
+        }
+        match event {
+            AskEvent::Retrieved { .. } => spinner.finish_and_clear(),
+            AskEvent::Token { text } => {
+                let mut stdout = std::io::stdout().lock();
+                // A closed stdout (`| head`) just stops the echo.
+                if stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()).is_err() {
+                    tracing::debug!("stdout closed while streaming");
+                }
+            }
+        }
+    };
+    let answer = runtime.ask(question, &options, &stream, cancel).await;
+    spinner.finish_and_clear();
+    render::answer(&answer?, json)
+}
+
+fn vault(runtime: &Runtime, command: VaultCommand, json: bool) -> anyhow::Result<()> {
+    match command {
+        VaultCommand::Set { name } => {
+            let value = read_secret(&name)?;
+            runtime.set_secret(&name, &value)?;
+            render::done(&format!("stored secret `{name}`"), json)
+        }
+        VaultCommand::Get { name } => {
+            let value = runtime.secret(&name)?;
+            if json {
+                println!("{}", serde_json::json!({ "name": name, "value": value.expose_secret() }));
+            } else {
+                println!("{}", value.expose_secret());
+            }
+            Ok(())
+        }
+        VaultCommand::List => {
+            let names = runtime.secret_names()?;
+            if json {
+                println!("{}", serde_json::to_string(&names)?);
+            } else if names.is_empty() {
+                println!("the vault is empty — add a secret with `codexos vault set NAME`");
+            } else {
+                for name in names {
+                    println!("{name}");
+                }
+            }
+            Ok(())
+        }
+        VaultCommand::Rm { name } => {
+            runtime.remove_secret(&name)?;
+            render::done(&format!("removed secret `{name}`"), json)
+        }
+    }
+}
+
+/// Reads a secret from stdin: a hidden prompt on a terminal, else the whole
+/// input minus one trailing newline.
+fn read_secret(name: &str) -> anyhow::Result<SecretString> {
+    let stdin = std::io::stdin();
+    let value = if stdin.is_terminal() {
+        rpassword::prompt_password(format!("value for {name} (hidden): "))?
+    } else {
+        let mut value = String::new();
+        stdin.lock().read_to_string(&mut value)?;
+        if value.ends_with('\n') {
+            value.pop();
+            if value.ends_with('\r') {
+                value.pop();
+            }
+        }
+        value
+    };
+    anyhow::ensure!(!value.is_empty(), "empty value: pipe the secret on standard input, e.g. `printf %s \"$KEY\" | codexos vault set {name}`");
+    Ok(SecretString::from(value))
+}

@@ -1,0 +1,222 @@
+//! Rendering of results, progress and errors: text on a terminal, JSON with
+//! `--json`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use codexos_runtime::{Answer, Check, CheckStatus, ErrorCode, IngestProgress, ProjectSummary, SearchHit};
+use indicatif::{ProgressBar, ProgressStyle};
+use codexos_runtime::SkippedFile;
+
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// Reports an error and picks the exit code.
+pub fn error(error: &anyhow::Error, json: bool) -> ExitCode {
+    let code = error
+        .downcast_ref::<codexos_runtime::Error>()
+        .map_or(ErrorCode::Internal, codexos_runtime::Error::code);
+    let message = error.to_string();
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "error": { "code": code, "message": message } })
+        );
+    } else {
+        eprintln!("error: {message}");
+    }
+    if code == ErrorCode::Cancelled {
+        ExitCode::from(130)
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// Progress of an ingest: a bar on a terminal, nothing otherwise.
+pub struct IngestBar {
+    bar: ProgressBar,
+}
+
+impl IngestBar {
+    pub fn new(json: bool) -> Self {
+        let bar = if json { ProgressBar::hidden() } else { ProgressBar::new_spinner() };
+        bar.set_message("scanning…");
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Self { bar }
+    }
+
+    pub fn update(&self, event: &IngestProgress) {
+        match event {
+            IngestProgress::Scanned { total, .. } => {
+                self.bar.set_style(
+                    ProgressStyle::with_template(
+                        "{spinner} [{bar:30.cyan/blue}] {pos}/{len} files · {elapsed} (eta {eta}) {wide_msg}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+                );
+                self.bar.set_length(u64::from(*total));
+            }
+            IngestProgress::Progress { done, path, .. } => {
+                self.bar.set_position(u64::from(*done));
+                self.bar.set_message(path.clone());
+            }
+            IngestProgress::Skipped { .. } | IngestProgress::Finished { .. } => {}
+        }
+    }
+
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// A spinner for a wait of unknown length.
+pub fn spinner(json: bool, message: &'static str) -> ProgressBar {
+    let bar = if json { ProgressBar::hidden() } else { ProgressBar::new_spinner() };
+    bar.set_message(message);
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+pub fn ingest_report(report: &codexos_runtime::IngestReport, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(report);
+    }
+    println!("Indexed project `{}` from {}", report.project, report.root);
+    println!(
+        "  files:  {} seen, {} indexed, {} unchanged, {} removed, {} skipped",
+        report.files_seen,
+        report.files_indexed,
+        report.files_unchanged,
+        report.files_removed,
+        report.skipped.len()
+    );
+    println!("  chunks: {} added, {} in the project", report.chunks_added, report.chunks_total);
+    print_skipped(&report.skipped);
+    println!("  took {:.1} s", f64::from(report.elapsed_ms) / 1000.0);
+    Ok(())
+}
+
+fn print_skipped(skipped: &[SkippedFile]) {
+    const SHOWN: usize = 20;
+    for file in skipped.iter().take(SHOWN) {
+        println!("  skipped {}: {}", file.path, file.reason);
+    }
+    if skipped.len() > SHOWN {
+        println!("  … and {} more skipped (see --json for all)", skipped.len() - SHOWN);
+    }
+}
+
+pub fn hits(hits: &[SearchHit], json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(&hits);
+    }
+    if hits.is_empty() {
+        println!("no results");
+    }
+    for (rank, hit) in hits.iter().enumerate() {
+        println!(
+            "{}. {}:{}-{}  score {:.3}  [{}]",
+            rank + 1,
+            hit.path,
+            hit.start_line,
+            hit.end_line,
+            hit.score,
+            hit.project
+        );
+        if let Some(heading) = &hit.heading {
+            println!("   § {heading}");
+        }
+        let preview: String = hit.text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let preview: String = preview.chars().take(160).collect();
+        println!("   {preview}");
+    }
+    Ok(())
+}
+
+pub fn answer(answer: &Answer, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(answer);
+    }
+    // The text was streamed already; close it and list the sources.
+    println!();
+    println!();
+    println!("Sources:");
+    if answer.citations.is_empty() {
+        println!("  (none: no excerpt fitted the prompt)");
+    }
+    for citation in &answer.citations {
+        println!("  [{}] {}", citation.number, citation.label);
+    }
+    eprintln!(
+        "({}, {} prompt + {} answer tokens, {:.1} tok/s)",
+        answer.model,
+        answer.completion.prompt_tokens,
+        answer.completion.completion_tokens,
+        answer.completion.tokens_per_second
+    );
+    Ok(())
+}
+
+pub fn projects(projects: &[ProjectSummary], json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(&projects);
+    }
+    if projects.is_empty() {
+        println!("no projects yet — run `codexos ingest DIR`");
+    }
+    for project in projects {
+        println!(
+            "{}  {} files, {} chunks  {}",
+            project.name, project.files, project.chunks, project.root
+        );
+    }
+    Ok(())
+}
+
+pub fn checks(checks: &[Check], json: bool) -> anyhow::Result<()> {
+    let failed = checks.iter().filter(|check| check.status == CheckStatus::Fail).count();
+    if json {
+        print_json(&checks)?;
+    } else {
+        for check in checks {
+            let mark = match check.status {
+                CheckStatus::Ok => "ok  ",
+                CheckStatus::Warn => "warn",
+                CheckStatus::Fail => "FAIL",
+            };
+            println!("[{mark}] {}: {}", check.name, check.detail);
+            if let Some(fix) = &check.fix {
+                println!("       fix: {fix}");
+            }
+        }
+    }
+    anyhow::ensure!(failed == 0, "{failed} check(s) failed");
+    Ok(())
+}
+
+pub fn paths(locations: &[(&'static str, PathBuf)], json: bool) -> anyhow::Result<()> {
+    if json {
+        let map: serde_json::Map<String, serde_json::Value> = locations
+            .iter()
+            .map(|(name, path)| ((*name).to_owned(), serde_json::Value::from(path.to_string_lossy())))
+            .collect();
+        return print_json(&map);
+    }
+    for (name, path) in locations {
+        println!("{name:9} {}", path.display());
+    }
+    Ok(())
+}
+
+pub fn done(message: &str, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::json!({ "ok": true, "message": message }));
+    } else {
+        println!("{message}");
+    }
+    Ok(())
+}

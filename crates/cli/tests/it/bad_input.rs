@@ -1,0 +1,87 @@
+use std::os::unix::fs::symlink;
+
+use crate::{corpus, error_line, Cli};
+
+#[test]
+fn a_missing_folder_fails_cleanly_and_keeps_what_was_stored() {
+    let cli = Cli::new();
+    let corpus = corpus();
+    let first = cli.json(&["ingest", corpus.path().to_str().expect("path"), "--project", "lumen"]);
+    let line = error_line(&cli.run(&["ingest", "/definitely/not/here", "--project", "lumen"]));
+    assert!(line.contains("/definitely/not/here") && line.contains("does not exist"), "{line}");
+    let projects = cli.json(&["projects"]);
+    assert_eq!(projects[0]["chunks"], first["chunks_total"]);
+
+    let file = corpus.path().join("README.md");
+    let line = error_line(&cli.run(&["ingest", file.to_str().expect("path")]));
+    assert!(line.contains("not a folder"), "{line}");
+}
+
+#[test]
+fn a_corrupt_config_is_reported_with_file_and_line_and_left_alone() {
+    let cli = Cli::new();
+    let config = cli.home.path().join("config.toml");
+    std::fs::write(&config, "[llm]\nmax_tokens = \"lots\"\n").expect("write");
+    let line = error_line(&cli.run(&["projects"]));
+    assert!(line.contains("config.toml") && line.contains("line 2"), "{line}");
+    assert_eq!(std::fs::read_to_string(&config).expect("read"), "[llm]\nmax_tokens = \"lots\"\n");
+}
+
+#[test]
+fn missing_and_corrupt_model_files_name_the_file_and_the_fix() {
+    let corpus = corpus();
+    let folder = corpus.path().to_str().expect("path");
+
+    let mut cli = Cli::new();
+    let empty = tempfile::tempdir().expect("temp dir");
+    cli.models = empty.path().to_path_buf();
+    let line = error_line(&cli.run(&["ingest", folder]));
+    assert!(line.contains("missing") && line.contains("make models"), "{line}");
+
+    // A models folder where one small file differs from its pinned checksum.
+    let tampered = tempfile::tempdir().expect("temp dir");
+    let real = crate::models_dir();
+    for entry in ["SmolLM2-135M-Instruct.Q4_1.gguf", "onnxruntime"] {
+        symlink(real.join(entry), tampered.path().join(entry)).expect("link");
+    }
+    let minilm = tampered.path().join("all-minilm-l6-v2");
+    std::fs::create_dir(&minilm).expect("mkdir");
+    for file in ["model.onnx", "tokenizer.json", "config.json", "special_tokens_map.json"] {
+        symlink(real.join("all-minilm-l6-v2").join(file), minilm.join(file)).expect("link");
+    }
+    std::fs::write(minilm.join("tokenizer_config.json"), "{}").expect("write");
+    cli.models = tampered.path().to_path_buf();
+    let line = error_line(&cli.run(&["ingest", folder]));
+    assert!(line.contains("tokenizer_config.json") && line.contains("sha256"), "{line}");
+}
+
+#[test]
+fn doctor_checks_every_component() {
+    let cli = Cli::new();
+    let checks = cli.json(&["doctor"]);
+    let checks = checks.as_array().expect("array");
+    let names: Vec<&str> = checks.iter().filter_map(|check| check["name"].as_str()).collect();
+    for expected in [
+        "data home",
+        "config",
+        "ONNX Runtime + embedding model",
+        "llama.cpp + chat model",
+        "OS keychain",
+        "WebKit runtime (desktop app)",
+    ] {
+        assert!(names.contains(&expected), "doctor lacks {expected}: {names:?}");
+    }
+    assert!(names.iter().filter(|name| name.starts_with("model file")).count() >= 3);
+    for check in checks {
+        assert_ne!(check["status"], "fail", "{check}");
+    }
+
+    let mut broken = Cli::new();
+    let empty = tempfile::tempdir().expect("temp dir");
+    broken.models = empty.path().to_path_buf();
+    let output = broken.run(&["doctor"]);
+    assert!(!output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("[FAIL] model file SmolLM2-135M-Instruct.Q4_1.gguf"), "{stdout}");
+    assert!(stdout.contains("fix: run `make models`"), "{stdout}");
+}

@@ -1,0 +1,50 @@
+use crate::{assert_success, corpus, Cli};
+
+#[test]
+fn ingest_then_search_returns_cited_hits_and_reingest_duplicates_nothing() {
+    let cli = Cli::new();
+    let corpus = corpus();
+    let folder = corpus.path().to_str().expect("utf-8 path");
+    let report = cli.json(&["ingest", folder, "--project", "lumen"]);
+    assert_eq!(report["project"], "lumen");
+    assert_eq!(report["files_indexed"], 5);
+    assert_eq!(report["skipped"][0]["path"], "docs/logo.png");
+    let total = report["chunks_total"].as_u64().expect("chunks");
+
+    let hits = cli.json(&["search", "default port of the server", "-k", "4", "--project", "lumen"]);
+    let hits = hits.as_array().expect("an array of hits");
+    assert_eq!(hits.len(), 4);
+    for hit in hits {
+        for field in ["path", "start_line", "end_line", "score", "text", "project"] {
+            assert!(!hit[field].is_null(), "hit lacks {field}: {hit}");
+        }
+        assert!(!hit["path"].as_str().expect("path").starts_with('/'), "paths are relative");
+    }
+    assert!(hits.iter().any(|hit| hit["path"] == "docs/configuration.md"), "{hits:#?}");
+
+    let again = cli.json(&["ingest", folder, "--project", "lumen"]);
+    assert_eq!(again["chunks_added"], 0);
+    assert_eq!(again["files_unchanged"], 5);
+    assert_eq!(again["chunks_total"].as_u64(), Some(total));
+
+    let human = cli.run(&["ingest", folder, "--project", "lumen"]);
+    assert_success(&human, &["ingest"]);
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(text.contains("skipped docs/logo.png: binary file"), "{text}");
+    assert!(text.contains("5 unchanged"), "{text}");
+
+    let projects = cli.json(&["projects"]);
+    assert_eq!(projects[0]["name"], "lumen");
+    assert_eq!(projects[0]["chunks"].as_u64(), Some(total));
+}
+
+#[test]
+fn the_default_project_name_is_the_folder_name() {
+    let cli = Cli::new();
+    let parent = tempfile::tempdir().expect("temp dir");
+    let folder = parent.path().join("my-notes");
+    std::fs::create_dir(&folder).expect("mkdir");
+    std::fs::write(folder.join("a.md"), "# Notes\n\nBuy milk.\n").expect("write");
+    let report = cli.json(&["ingest", folder.to_str().expect("path")]);
+    assert_eq!(report["project"], "my-notes");
+}

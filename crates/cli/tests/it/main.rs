@@ -1,0 +1,149 @@
+//! End-to-end tests of the `codexos` binary on the real components: each test
+//! gets its own `CODEXOS_HOME`, shares the models in `CODEXOS_MODELS`, and
+//! talks to the real Secret Service (`make test` provides one).
+
+mod ask;
+mod bad_input;
+mod ingest_search;
+mod vault;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub(crate) fn models_dir() -> PathBuf {
+    std::env::var_os("CODEXOS_MODELS")
+        .map(PathBuf::from)
+        .expect("set CODEXOS_MODELS to the models folder (make test does it)")
+}
+
+/// A fresh data home and a way to run `codexos` in it.
+pub(crate) struct Cli {
+    pub(crate) home: tempfile::TempDir,
+    pub(crate) models: PathBuf,
+    /// Extra environment for every run.
+    pub(crate) env: Vec<(String, String)>,
+}
+
+impl Cli {
+    pub(crate) fn new() -> Self {
+        let cli = Self { home: tempfile::tempdir().expect("temp dir"), models: models_dir(), env: Vec::new() };
+        // Short, greedy answers keep the suite fast and repeatable.
+        std::fs::write(
+            cli.home.path().join("config.toml"),
+            "[llm]\nmax_tokens = 96\ntemperature = 0.0\n",
+        )
+        .expect("write config");
+        cli
+    }
+
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_codexos"));
+        self.configure(&mut command, args);
+        command
+    }
+
+    /// `codexos ARGS` inside a network namespace with no network at all.
+    pub(crate) fn offline_command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new("unshare");
+        command.args(["--net", "--", env!("CARGO_BIN_EXE_codexos")]);
+        self.configure(&mut command, args);
+        command
+    }
+
+    fn configure(&self, command: &mut Command, args: &[&str]) {
+        command
+            .args(args)
+            .env("CODEXOS_HOME", self.home.path())
+            .env("CODEXOS_MODELS", &self.models)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null());
+        for (key, value) in &self.env {
+            command.env(key, value);
+        }
+    }
+
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("codexos runs")
+    }
+
+    pub(crate) fn run_with_stdin(&self, args: &[&str], input: &str) -> Output {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+        child.wait_with_output().expect("wait")
+    }
+
+    /// Runs and parses `--json` output, asserting success.
+    pub(crate) fn json(&self, args: &[&str]) -> serde_json::Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let output = self.run(&all);
+        assert_success(&output, args);
+        serde_json::from_slice(&output.stdout).expect("valid JSON on stdout")
+    }
+}
+
+pub(crate) fn assert_success(output: &Output, args: &[&str]) {
+    assert!(
+        output.status.success(),
+        "codexos {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The error line of a failed run, asserting it failed with one line.
+pub(crate) fn error_line(output: &Output) -> String {
+    assert!(!output.status.success(), "expected failure, got: {}", String::from_utf8_lossy(&output.stdout));
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let lines: Vec<&str> = stderr.lines().filter(|line| line.starts_with("error:")).collect();
+    assert_eq!(lines.len(), 1, "one error line expected: {stderr}");
+    lines[0].to_owned()
+}
+
+/// A writable copy of the shared fixture corpus (see codexos-rag's tests).
+pub(crate) fn corpus() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    copy_tree(&fixture(), dir.path());
+    dir
+}
+
+pub(crate) fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../rag/tests/fixtures/lumen-docs")
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read fixture") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// Every file under `root` whose bytes contain `needle`.
+pub(crate) fn files_containing(root: &Path, needle: &[u8]) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(root).expect("read dir") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            found.extend(files_containing(&path, needle));
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            if bytes.windows(needle.len()).any(|window| window == needle) {
+                found.push(path.display().to_string());
+            }
+        }
+    }
+    found
+}

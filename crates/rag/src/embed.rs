@@ -1,0 +1,125 @@
+//! Sentence embeddings with fastembed over ONNX Runtime loaded at run time.
+//!
+//! ONNX Runtime is not linked at build time (`ort` `load-dynamic`): the library
+//! path is given explicitly and loaded once per process, so a missing or wrong
+//! library is an [`Error::Runtime`](crate::Error::Runtime) instead of a panic on
+//! first use.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+use fastembed::{
+    InitOptionsUserDefined, Pooling, QuantizationMode, TextEmbedding, TokenizerFiles,
+    UserDefinedEmbeddingModel,
+};
+
+use crate::{Error, Result};
+
+/// Dimensions of the default model (all-MiniLM-L6-v2).
+pub const DIMENSIONS: usize = 384;
+/// Tokens per input: MiniLM was trained on 256 word pieces; longer text is cut.
+const MAX_TOKENS: usize = 256;
+/// Texts per ONNX Runtime call.
+const BATCH: usize = 32;
+
+/// Where the embedding model and ONNX Runtime are.
+#[derive(Debug, Clone)]
+pub struct EmbedderFiles {
+    /// Folder with `model.onnx`, `tokenizer.json`, `config.json`,
+    /// `special_tokens_map.json` and `tokenizer_config.json`.
+    pub model_dir: PathBuf,
+    /// The ONNX Runtime shared library.
+    pub runtime_library: PathBuf,
+}
+
+/// A loaded embedding model. Inference is serialised (ONNX Runtime already uses
+/// every core it is given for one call).
+pub struct Embedder {
+    model: Mutex<TextEmbedding>,
+}
+
+impl std::fmt::Debug for Embedder {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("Embedder").finish_non_exhaustive()
+    }
+}
+
+/// The process-wide ONNX Runtime environment (ort allows one per process).
+fn environment(library: &Path) -> Result<ort::environment::Environment> {
+    static ENVIRONMENT: OnceLock<std::result::Result<ort::environment::Environment, String>> =
+        OnceLock::new();
+    let outcome = ENVIRONMENT.get_or_init(|| {
+        if !library.is_file() {
+            return Err(format!("`{}` does not exist", library.display()));
+        }
+        let builder = ort::init_from(library).map_err(|error| error.to_string())?;
+        builder
+            .with_name("codexos")
+            .build()
+            .map_err(|error| error.to_string())
+    });
+    outcome.clone().map_err(|message| Error::Runtime {
+        path: library.to_path_buf(),
+        message,
+    })
+}
+
+fn read(path: PathBuf) -> Result<Vec<u8>> {
+    std::fs::read(&path).map_err(|source| Error::ModelFile { path, source })
+}
+
+impl Embedder {
+    /// Loads the model (blocking; ~0.5 s).
+    pub fn load(files: &EmbedderFiles) -> Result<Self> {
+        let directory = &files.model_dir;
+        // Read the files first so a missing one is named before ORT is touched.
+        let onnx = read(directory.join("model.onnx"))?;
+        let tokenizer_files = TokenizerFiles {
+            tokenizer_file: read(directory.join("tokenizer.json"))?,
+            config_file: read(directory.join("config.json"))?,
+            special_tokens_map_file: read(directory.join("special_tokens_map.json"))?,
+            tokenizer_config_file: read(directory.join("tokenizer_config.json"))?,
+        };
+        let environment = environment(&files.runtime_library)?;
+        let model = UserDefinedEmbeddingModel::new(onnx, tokenizer_files)
+            .with_pooling(Pooling::Mean)
+            .with_quantization(QuantizationMode::None);
+        let options = InitOptionsUserDefined::new()
+            .with_environment(environment)
+            .with_max_length(MAX_TOKENS);
+        let model = TextEmbedding::try_new_from_user_defined(model, options).map_err(|error| {
+            Error::ModelLoad {
+                path: directory.clone(),
+                message: error.to_string(),
+            }
+        })?;
+        Ok(Self {
+            model: Mutex::new(model),
+        })
+    }
+
+    /// Embeds texts into L2-normalised vectors of [`DIMENSIONS`] (blocking).
+    pub fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut model = self
+            .model
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let vectors = model
+            .embed(texts, Some(BATCH))
+            .map_err(|error| Error::Embed {
+                message: error.to_string(),
+            })?;
+        if let Some(vector) = vectors.iter().find(|vector| vector.len() != DIMENSIONS) {
+            return Err(Error::Embed {
+                message: format!(
+                    "the model returned {}-dimensional vectors, expected {DIMENSIONS}",
+                    vector.len()
+                ),
+            });
+        }
+        Ok(vectors)
+    }
+}

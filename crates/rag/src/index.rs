@@ -1,0 +1,260 @@
+//! The chunk table in LanceDB: one table per data home, rows tagged by project.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::{
+    Array, FixedSizeListArray, Float32Array, RecordBatch, StringArray, UInt32Array,
+};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use futures::TryStreamExt;
+use lancedb::query::{ExecutableQuery, QueryBase};
+use lancedb::{DistanceType, Table};
+
+use crate::embed::DIMENSIONS;
+use crate::{Error, Hit, Result};
+
+const TABLE: &str = "chunks";
+/// Paths per `IN (…)` list in a delete predicate.
+const DELETE_GROUP: usize = 200;
+
+/// A chunk ready to store, with its vector.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// Project name.
+    pub project: String,
+    /// Path relative to the project root.
+    pub path: String,
+    /// First line, 1-based.
+    pub start_line: u32,
+    /// Last line, inclusive.
+    pub end_line: u32,
+    /// Heading path, if any.
+    pub heading: Option<String>,
+    /// Kind of the file (`markdown`, `code`, `text`).
+    pub kind: &'static str,
+    /// Content hash of the file it came from.
+    pub file_hash: String,
+    /// The chunk text.
+    pub text: String,
+    /// Its embedding.
+    pub vector: Vec<f32>,
+}
+
+fn schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Utf8, false),
+        Field::new("project", DataType::Utf8, false),
+        Field::new("path", DataType::Utf8, false),
+        Field::new("start_line", DataType::UInt32, false),
+        Field::new("end_line", DataType::UInt32, false),
+        Field::new("heading", DataType::Utf8, true),
+        Field::new("kind", DataType::Utf8, false),
+        Field::new("file_hash", DataType::Utf8, false),
+        Field::new("text", DataType::Utf8, false),
+        Field::new(
+            "vector",
+            DataType::FixedSizeList(
+                Arc::new(Field::new("item", DataType::Float32, true)),
+                DIMENSIONS as i32,
+            ),
+            false,
+        ),
+    ]))
+}
+
+fn lance(action: &'static str) -> impl FnOnce(lancedb::Error) -> Error {
+    move |source| Error::Index { action, source }
+}
+
+/// Quotes a value for a LanceDB SQL predicate.
+fn quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+/// The chunk store of one data home.
+#[derive(Clone)]
+pub struct Index {
+    table: Table,
+}
+
+impl std::fmt::Debug for Index {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("Index").finish_non_exhaustive()
+    }
+}
+
+impl Index {
+    /// Opens the chunk table under `directory`, creating it when absent.
+    pub async fn open(directory: &Path) -> Result<Self> {
+        let uri = directory.to_string_lossy();
+        let connection = lancedb::connect(&uri)
+            .execute()
+            .await
+            .map_err(lance("opening the LanceDB folder"))?;
+        let table = match connection.open_table(TABLE).execute().await {
+            Ok(table) => table,
+            Err(lancedb::Error::TableNotFound { .. }) => {
+                match connection.create_empty_table(TABLE, schema()).execute().await {
+                    Ok(table) => table,
+                    // Another process created it first.
+                    Err(lancedb::Error::TableAlreadyExists { .. }) => connection
+                        .open_table(TABLE)
+                        .execute()
+                        .await
+                        .map_err(lance("opening the chunk table"))?,
+                    Err(error) => return Err(lance("creating the chunk table")(error)),
+                }
+            }
+            Err(error) => return Err(lance("opening the chunk table")(error)),
+        };
+        Ok(Self { table })
+    }
+
+    /// Number of chunks stored for a project (all projects with `None`).
+    pub async fn count(&self, project: Option<&str>) -> Result<usize> {
+        self.table
+            .count_rows(project.map(|name| format!("project = {}", quote(name))))
+            .await
+            .map_err(lance("counting chunks"))
+    }
+
+    /// Deletes every chunk of these files.
+    pub async fn delete_files(&self, project: &str, paths: &[String]) -> Result<()> {
+        for group in paths.chunks(DELETE_GROUP) {
+            let list = group.iter().map(|path| quote(path)).collect::<Vec<_>>().join(", ");
+            let predicate = format!("project = {} AND path IN ({list})", quote(project));
+            self.table
+                .delete(predicate.as_str())
+                .await
+                .map_err(lance("deleting chunks"))?;
+        }
+        Ok(())
+    }
+
+    /// Replaces the chunks of the files that `rows` come from: old rows of each
+    /// of `paths` are deleted, then `rows` appended.
+    pub async fn replace_files(&self, project: &str, paths: &[String], rows: Vec<Row>) -> Result<()> {
+        self.delete_files(project, paths).await?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let batch = to_batch(rows)?;
+        self.table
+            .add(batch)
+            .execute()
+            .await
+            .map_err(lance("storing chunks"))?;
+        Ok(())
+    }
+
+    /// The `k` chunks nearest to `vector` (cosine), optionally in one project.
+    pub async fn nearest(&self, vector: &[f32], k: usize, project: Option<&str>) -> Result<Vec<Hit>> {
+        let mut query = self
+            .table
+            .query()
+            .nearest_to(vector)
+            .map_err(lance("building the vector query"))?
+            .distance_type(DistanceType::Cosine)
+            .limit(k);
+        if let Some(project) = project {
+            query = query.only_if(format!("project = {}", quote(project)));
+        }
+        let batches: Vec<RecordBatch> = query
+            .execute()
+            .await
+            .map_err(lance("searching"))?
+            .try_collect()
+            .await
+            .map_err(lance("reading search results"))?;
+        let mut hits = Vec::new();
+        for batch in &batches {
+            hits.extend(hits_from_batch(batch)?);
+        }
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+        Ok(hits)
+    }
+}
+
+fn to_batch(rows: Vec<Row>) -> Result<RecordBatch> {
+    let mut flat = Vec::with_capacity(rows.len() * DIMENSIONS);
+    for row in &rows {
+        flat.extend_from_slice(&row.vector);
+    }
+    let id: StringArray = rows
+        .iter()
+        .map(|row| Some(format!("{}\u{1f}{}\u{1f}{}", row.project, row.path, row.start_line)))
+        .collect();
+    let project: StringArray = rows.iter().map(|row| Some(row.project.as_str())).collect();
+    let path: StringArray = rows.iter().map(|row| Some(row.path.as_str())).collect();
+    let start: UInt32Array = rows.iter().map(|row| row.start_line).collect();
+    let end: UInt32Array = rows.iter().map(|row| row.end_line).collect();
+    let heading: StringArray = rows.iter().map(|row| row.heading.as_deref()).collect();
+    let kind: StringArray = rows.iter().map(|row| Some(row.kind)).collect();
+    let file_hash: StringArray = rows.iter().map(|row| Some(row.file_hash.as_str())).collect();
+    let text: StringArray = rows.iter().map(|row| Some(row.text.as_str())).collect();
+    let vectors = FixedSizeListArray::try_new(
+        Arc::new(Field::new("item", DataType::Float32, true)),
+        DIMENSIONS as i32,
+        Arc::new(Float32Array::from(flat)),
+        None,
+    )
+    .map_err(|source| Error::Arrow { source })?;
+    RecordBatch::try_new(
+        schema(),
+        vec![
+            Arc::new(id),
+            Arc::new(project),
+            Arc::new(path),
+            Arc::new(start),
+            Arc::new(end),
+            Arc::new(heading),
+            Arc::new(kind),
+            Arc::new(file_hash),
+            Arc::new(text),
+            Arc::new(vectors),
+        ],
+    )
+    .map_err(|source| Error::Arrow { source })
+}
+
+fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &'static str) -> Result<&'a T> {
+    batch
+        .column_by_name(name)
+        .and_then(|column| column.as_any().downcast_ref::<T>())
+        .ok_or(Error::Schema { column: name })
+}
+
+fn hits_from_batch(batch: &RecordBatch) -> Result<Vec<Hit>> {
+    let project = column::<StringArray>(batch, "project")?;
+    let path = column::<StringArray>(batch, "path")?;
+    let start = column::<UInt32Array>(batch, "start_line")?;
+    let end = column::<UInt32Array>(batch, "end_line")?;
+    let heading = column::<StringArray>(batch, "heading")?;
+    let kind = column::<StringArray>(batch, "kind")?;
+    let text = column::<StringArray>(batch, "text")?;
+    let distance = column::<Float32Array>(batch, "_distance")?;
+    Ok((0..batch.num_rows())
+        .map(|row| Hit {
+            project: project.value(row).to_owned(),
+            path: path.value(row).to_owned(),
+            start_line: start.value(row),
+            end_line: end.value(row),
+            heading: (!heading.is_null(row)).then(|| heading.value(row).to_owned()),
+            kind: kind.value(row).to_owned(),
+            // Cosine distance is in [0, 2]; report similarity in [-1, 1].
+            score: 1.0 - distance.value(row),
+            text: text.value(row).to_owned(),
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_doubles_single_quotes() {
+        assert_eq!(quote("it's"), "'it''s'");
+    }
+}

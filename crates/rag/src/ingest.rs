@@ -1,0 +1,416 @@
+//! Folder ingest: walk, read, chunk, embed, store — incrementally.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use codexos_store::{FileRecord, Store};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
+
+use crate::chunk::{chunk, Kind};
+use crate::index::{Index, Row};
+use crate::{embed_blocking, Embedder, Error, Result};
+
+/// Chunks embedded and stored per batch: large enough to keep ONNX Runtime
+/// busy, small enough that progress moves and a crash loses little.
+const FLUSH_CHUNKS: usize = 256;
+/// Bytes inspected for NUL when deciding whether a file is binary.
+const SNIFF_BYTES: usize = 8_000;
+
+/// Tunables of an ingest.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// Files larger than this are skipped with a reason.
+    pub max_file_bytes: u64,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        Self {
+            max_file_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// A file left out, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+pub struct SkippedFile {
+    /// Path relative to the folder.
+    pub path: String,
+    /// Why it was skipped.
+    pub reason: String,
+}
+
+/// What an ingest did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+pub struct IngestReport {
+    /// Project name.
+    pub project: String,
+    /// Absolute folder path.
+    pub root: String,
+    /// Files found by the walk (after `.gitignore`).
+    pub files_seen: u32,
+    /// Files (re)indexed in this run.
+    pub files_indexed: u32,
+    /// Files unchanged since the last ingest.
+    pub files_unchanged: u32,
+    /// Files gone since the last ingest, whose chunks were removed.
+    pub files_removed: u32,
+    /// Chunks written in this run.
+    pub chunks_added: u32,
+    /// Chunks stored for the project after the run.
+    pub chunks_total: u32,
+    /// Files left out, with reasons.
+    pub skipped: Vec<SkippedFile>,
+    /// Wall time in milliseconds.
+    pub elapsed_ms: u32,
+}
+
+/// Progress of an ingest, for a CLI bar or the app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum IngestEvent {
+    /// The walk finished: `total` files will be looked at.
+    Scanned {
+        /// Project name.
+        project: String,
+        /// Files found.
+        total: u32,
+    },
+    /// A file was left out.
+    Skipped {
+        /// The file and the reason.
+        file: SkippedFile,
+    },
+    /// `done` of `total` files handled; `path` was the last.
+    Progress {
+        /// Files handled.
+        done: u32,
+        /// Files in all.
+        total: u32,
+        /// Last file handled.
+        path: String,
+    },
+    /// The ingest is complete.
+    Finished {
+        /// The summary.
+        report: IngestReport,
+    },
+}
+
+struct PendingFile {
+    record: FileRecord,
+    kind: Kind,
+    chunks: Vec<crate::Chunk>,
+}
+
+/// The state of one run, so helper steps need few arguments.
+struct Run<'a> {
+    store: &'a Store,
+    index: &'a Index,
+    embedder: &'a Arc<Embedder>,
+    project: &'a str,
+    progress: &'a (dyn Fn(IngestEvent) + Send + Sync),
+    report: IngestReport,
+    pending: Vec<PendingFile>,
+    pending_chunks: usize,
+    done: u32,
+    total: u32,
+}
+
+impl Run<'_> {
+    fn skip(&mut self, path: String, reason: String) {
+        let file = SkippedFile { path, reason };
+        (self.progress)(IngestEvent::Skipped { file: file.clone() });
+        self.report.skipped.push(file);
+        self.advance(None);
+    }
+
+    fn advance(&mut self, path: Option<&str>) {
+        self.done += 1;
+        (self.progress)(IngestEvent::Progress {
+            done: self.done,
+            total: self.total,
+            path: path.unwrap_or_default().to_owned(),
+        });
+    }
+
+    /// Embeds and stores the pending files, then records them in the ledger:
+    /// the ledger is written last, so a crash in between only means the files
+    /// are indexed again next time, never lost or doubled.
+    async fn flush(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let files = std::mem::take(&mut self.pending);
+        self.pending_chunks = 0;
+        let texts: Vec<String> = files
+            .iter()
+            .flat_map(|file| {
+                file.chunks.iter().map(|chunk| match &chunk.heading {
+                    Some(heading) => format!("{}\n{heading}\n{}", file.record.path, chunk.text),
+                    None => format!("{}\n{}", file.record.path, chunk.text),
+                })
+            })
+            .collect();
+        let mut vectors = embed_blocking(self.embedder, texts).await?.into_iter();
+        let mut rows = Vec::new();
+        for file in &files {
+            for chunk in &file.chunks {
+                let vector = vectors.next().ok_or_else(|| Error::Embed {
+                    message: "fewer vectors than chunks".into(),
+                })?;
+                rows.push(Row {
+                    project: self.project.to_owned(),
+                    path: file.record.path.clone(),
+                    start_line: chunk.start_line,
+                    end_line: chunk.end_line,
+                    heading: chunk.heading.clone(),
+                    kind: file.kind.as_str(),
+                    file_hash: file.record.hash.clone(),
+                    text: chunk.text.clone(),
+                    vector,
+                });
+            }
+        }
+        let paths: Vec<String> = files.iter().map(|file| file.record.path.clone()).collect();
+        self.report.chunks_added += rows.len() as u32;
+        self.index.replace_files(self.project, &paths, rows).await?;
+        let records: Vec<FileRecord> = files.into_iter().map(|file| file.record).collect();
+        self.store.record_files(self.project, &records)?;
+        for path in &paths {
+            self.report.files_indexed += 1;
+            self.advance(Some(path));
+        }
+        Ok(())
+    }
+}
+
+/// Relative, `/`-separated form of `path` under `root`.
+fn relative(root: &Path, path: &Path) -> String {
+    let relative = path.strip_prefix(root).unwrap_or(path);
+    relative
+        .components()
+        .map(|component| component.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Lists the files under `root`, honouring `.gitignore`, `.ignore` and hidden
+/// files; unreadable entries come back as skips.
+fn walk(root: &Path) -> (Vec<PathBuf>, Vec<SkippedFile>) {
+    let mut files = Vec::new();
+    let mut skipped = Vec::new();
+    let walker = ignore::WalkBuilder::new(root)
+        .hidden(true)
+        .git_ignore(true)
+        .require_git(false)
+        .follow_links(false)
+        .sort_by_file_name(std::cmp::Ord::cmp)
+        .build();
+    for entry in walker {
+        match entry {
+            Ok(entry) if entry.file_type().is_some_and(|kind| kind.is_file()) => {
+                files.push(entry.into_path());
+            }
+            Ok(_) => {}
+            Err(error) => skipped.push(SkippedFile {
+                path: error_path(&error).map_or_else(String::new, |path| relative(root, &path)),
+                reason: format!("unreadable: {error}"),
+            }),
+        }
+    }
+    (files, skipped)
+}
+
+fn error_path(error: &ignore::Error) -> Option<PathBuf> {
+    match error {
+        ignore::Error::WithPath { path, .. } => Some(path.clone()),
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+            error_path(err)
+        }
+        _ => None,
+    }
+}
+
+/// Reads a file as text, or says why it is skipped.
+fn read_text(path: &Path, max_bytes: u64) -> std::result::Result<(String, u64), String> {
+    let size = std::fs::metadata(path)
+        .map_err(|error| format!("unreadable: {error}"))?
+        .len();
+    if size > max_bytes {
+        return Err(format!(
+            "too large: {:.1} MiB, over the {:.1} MiB limit (raise `ingest.max_file_bytes` in config.toml)",
+            size as f64 / 1_048_576.0,
+            max_bytes as f64 / 1_048_576.0
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|error| format!("unreadable: {error}"))?;
+    if bytes[..bytes.len().min(SNIFF_BYTES)].contains(&0) {
+        return Err("binary file".into());
+    }
+    let text = String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_owned())?;
+    Ok((text, size))
+}
+
+/// Ingests `root` as project `project`; see the crate docs.
+#[expect(clippy::too_many_arguments, reason = "each is a distinct collaborator; a struct would only rename them")]
+pub async fn ingest(
+    store: &Store,
+    index: &Index,
+    embedder: &Arc<Embedder>,
+    root: &Path,
+    project: &str,
+    options: &IngestOptions,
+    progress: &(dyn Fn(IngestEvent) + Send + Sync),
+    cancel: &CancellationToken,
+) -> Result<IngestReport> {
+    let started = Instant::now();
+    let root = std::fs::canonicalize(root).map_err(|error| Error::NotAFolder {
+        path: root.to_path_buf(),
+        reason: error.to_string(),
+    })?;
+    if !root.is_dir() {
+        return Err(Error::NotAFolder {
+            path: root,
+            reason: "it is a file, not a folder".into(),
+        });
+    }
+    let walk_root = root.clone();
+    let (files, walk_skips) = tokio::task::spawn_blocking(move || walk(&walk_root))
+        .await
+        .map_err(|error| Error::Task {
+            message: error.to_string(),
+        })?;
+    store.upsert_project(project, &root)?;
+    let known: HashMap<String, String> = store.file_hashes(project)?;
+    let total = (files.len() + walk_skips.len()) as u32;
+    progress(IngestEvent::Scanned {
+        project: project.to_owned(),
+        total,
+    });
+    let mut run = Run {
+        store,
+        index,
+        embedder,
+        project,
+        progress,
+        report: IngestReport {
+            project: project.to_owned(),
+            root: root.to_string_lossy().into_owned(),
+            files_seen: files.len() as u32,
+            files_indexed: 0,
+            files_unchanged: 0,
+            files_removed: 0,
+            chunks_added: 0,
+            chunks_total: 0,
+            skipped: Vec::new(),
+            elapsed_ms: 0,
+        },
+        pending: Vec::new(),
+        pending_chunks: 0,
+        done: 0,
+        total,
+    };
+    for skip in walk_skips {
+        run.skip(skip.path, skip.reason);
+    }
+    // Files read successfully this run; anything else the ledger knows is gone.
+    let mut present = HashSet::new();
+    for path in &files {
+        if cancel.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+        let relative_path = relative(&root, path);
+        let (text, size) = match read_text(path, options.max_file_bytes) {
+            Ok(read) => read,
+            Err(reason) => {
+                run.skip(relative_path, reason);
+                continue;
+            }
+        };
+        present.insert(relative_path.clone());
+        let hash = hex::encode(Sha256::digest(text.as_bytes()));
+        if known.get(&relative_path) == Some(&hash) {
+            run.report.files_unchanged += 1;
+            run.advance(Some(&relative_path));
+            continue;
+        }
+        let kind = Kind::for_path(&relative_path);
+        let chunks = chunk(&text, kind);
+        run.pending_chunks += chunks.len();
+        run.pending.push(PendingFile {
+            record: FileRecord {
+                path: relative_path,
+                hash,
+                size,
+                chunks: chunks.len() as u32,
+            },
+            kind,
+            chunks,
+        });
+        if run.pending_chunks >= FLUSH_CHUNKS {
+            run.flush().await?;
+        }
+    }
+    if cancel.is_cancelled() {
+        return Err(Error::Cancelled);
+    }
+    run.flush().await?;
+    // A file that was deleted, or became unreadable or too large, loses its old
+    // chunks, so results never cite content that is no longer there.
+    let removed: Vec<String> = known
+        .keys()
+        .filter(|path| !present.contains(path.as_str()))
+        .cloned()
+        .collect();
+    if !removed.is_empty() {
+        index.delete_files(project, &removed).await?;
+        store.remove_files(project, &removed)?;
+    }
+    run.report.files_removed = removed.len() as u32;
+    run.report.chunks_total = index.count(Some(project)).await? as u32;
+    run.report.elapsed_ms = started.elapsed().as_millis() as u32;
+    store.upsert_project(project, &root)?;
+    progress(IngestEvent::Finished {
+        report: run.report.clone(),
+    });
+    Ok(run.report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binary_and_large_files_are_refused_with_reasons() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let binary = dir.path().join("a.bin");
+        std::fs::write(&binary, b"ab\0cd").expect("write");
+        assert_eq!(read_text(&binary, 100).expect_err("binary"), "binary file");
+        let latin1 = dir.path().join("b.txt");
+        std::fs::write(&latin1, b"caf\xe9").expect("write");
+        assert_eq!(read_text(&latin1, 100).expect_err("latin1"), "not UTF-8 text");
+        let large = dir.path().join("c.txt");
+        std::fs::write(&large, "x".repeat(200)).expect("write");
+        assert!(read_text(&large, 100).expect_err("large").starts_with("too large"));
+        assert_eq!(read_text(&large, 1000).expect("ok").1, 200);
+    }
+
+    #[test]
+    fn walk_honours_gitignore_without_a_repository() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join(".gitignore"), "ignored/\n*.log\n").expect("write");
+        std::fs::create_dir(dir.path().join("ignored")).expect("mkdir");
+        std::fs::write(dir.path().join("ignored/x.md"), "x").expect("write");
+        std::fs::write(dir.path().join("keep.md"), "x").expect("write");
+        std::fs::write(dir.path().join("debug.log"), "x").expect("write");
+        let (files, skipped) = walk(dir.path());
+        let names: Vec<String> = files.iter().map(|file| relative(dir.path(), file)).collect();
+        assert_eq!(names, vec!["keep.md".to_owned()]);
+        assert!(skipped.is_empty());
+    }
+}

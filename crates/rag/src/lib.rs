@@ -1,0 +1,167 @@
+//! `codexos-rag`: the retrieval engine.
+//!
+//! Walks a folder (honouring `.gitignore`), splits text into line-addressed
+//! chunks, embeds them with fastembed (all-MiniLM-L6-v2 over ONNX Runtime) and
+//! stores them in LanceDB; searches by vector similarity. Re-ingest is
+//! incremental: a per-file ledger in `codexos-store` skips unchanged files,
+//! replaces changed ones and drops deleted ones.
+//!
+//! Sits below `codexos-runtime`, above `codexos-store`; the only crate that
+//! touches LanceDB or ONNX Runtime.
+//!
+//! ```no_run
+//! # async fn demo(store: &codexos_store::Store, files: codexos_rag::EmbedderFiles) -> codexos_rag::Result<()> {
+//! use std::sync::Arc;
+//! let embedder = Arc::new(codexos_rag::Embedder::load(&files)?);
+//! let index = codexos_rag::Index::open(std::path::Path::new("/tmp/home/lancedb")).await?;
+//! let cancel = tokio_util::sync::CancellationToken::new();
+//! let options = codexos_rag::IngestOptions::default();
+//! codexos_rag::ingest(store, &index, &embedder, std::path::Path::new("docs"), "docs", &options, &|_| {}, &cancel).await?;
+//! let hits = codexos_rag::search(&index, &embedder, "how do I install?", 5, Some("docs")).await?;
+//! # Ok(()) }
+//! ```
+
+mod chunk;
+mod embed;
+mod index;
+mod ingest;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+pub use chunk::{chunk, Chunk, Kind};
+pub use embed::{Embedder, EmbedderFiles, DIMENSIONS};
+pub use index::{Index, Row};
+pub use ingest::{ingest, IngestEvent, IngestOptions, IngestReport, SkippedFile};
+
+/// Errors of the retrieval engine.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The folder to ingest is missing or not a folder.
+    #[error("cannot ingest `{path}`: {reason} — pass an existing folder")]
+    NotAFolder {
+        /// The path given.
+        path: PathBuf,
+        /// Why it cannot be used.
+        reason: String,
+    },
+    /// A model file could not be read.
+    #[error("cannot read embedding model file `{path}`: {source} — run `make models` (scripts/fetch-models.sh) or check CODEXOS_MODELS")]
+    ModelFile {
+        /// The file.
+        path: PathBuf,
+        /// I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// ONNX Runtime could not be loaded.
+    #[error("cannot load ONNX Runtime from `{path}`: {message} — run `make models` (scripts/fetch-models.sh) or check CODEXOS_MODELS")]
+    Runtime {
+        /// Library path.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// The embedding model files are present but do not load.
+    #[error("cannot load the embedding model in `{path}`: {message} — the files may be corrupt; `codexos doctor` verifies their checksums")]
+    ModelLoad {
+        /// Model folder.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// Inference failed.
+    #[error("embedding failed: {message}")]
+    Embed {
+        /// What went wrong.
+        message: String,
+    },
+    /// LanceDB failed.
+    #[error("vector store error while {action}: {source}")]
+    Index {
+        /// What the index was doing.
+        action: &'static str,
+        /// LanceDB's error.
+        #[source]
+        source: lancedb::Error,
+    },
+    /// Building a record batch failed.
+    #[error("cannot build a chunk batch: {source}")]
+    Arrow {
+        /// Arrow's error.
+        #[source]
+        source: arrow_schema::ArrowError,
+    },
+    /// The stored table lacks an expected column.
+    #[error("the chunk table has no usable `{column}` column — it was written by another version; delete the `lancedb` folder of the data home and ingest again")]
+    Schema {
+        /// Missing column.
+        column: &'static str,
+    },
+    /// A background task died.
+    #[error("a background task failed: {message}")]
+    Task {
+        /// Panic or cancellation message.
+        message: String,
+    },
+    /// The operation was cancelled; what was stored before stays consistent.
+    #[error("cancelled")]
+    Cancelled,
+    /// The metadata store failed.
+    #[error(transparent)]
+    Store(#[from] codexos_store::Error),
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A search result.
+#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+pub struct Hit {
+    /// Project the chunk belongs to.
+    pub project: String,
+    /// Path relative to the project root.
+    pub path: String,
+    /// First line, 1-based.
+    pub start_line: u32,
+    /// Last line, inclusive.
+    pub end_line: u32,
+    /// Heading path, if any.
+    pub heading: Option<String>,
+    /// `markdown`, `code` or `text`.
+    pub kind: String,
+    /// Cosine similarity to the query, in [-1, 1].
+    pub score: f32,
+    /// The chunk text.
+    pub text: String,
+}
+
+/// Embeds `query` and returns the `k` most similar chunks.
+pub async fn search(
+    index: &Index,
+    embedder: &Arc<Embedder>,
+    query: &str,
+    k: usize,
+    project: Option<&str>,
+) -> Result<Vec<Hit>> {
+    let vector = embed_blocking(embedder, vec![query.to_owned()])
+        .await?
+        .pop()
+        .ok_or_else(|| Error::Embed {
+            message: "no vector returned for the query".into(),
+        })?;
+    index.nearest(&vector, k.max(1), project).await
+}
+
+/// Runs embedding on the blocking pool so async tasks keep running.
+pub(crate) async fn embed_blocking(embedder: &Arc<Embedder>, texts: Vec<String>) -> Result<Vec<Vec<f32>>> {
+    let embedder = Arc::clone(embedder);
+    tokio::task::spawn_blocking(move || embedder.embed(&texts))
+        .await
+        .map_err(|error| Error::Task {
+            message: error.to_string(),
+        })?
+}

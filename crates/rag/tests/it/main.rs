@@ -1,0 +1,98 @@
+//! Integration tests of the retrieval engine on the real components: fastembed
+//! over ONNX Runtime with the MiniLM model, LanceDB and SQLite.
+//!
+//! Needs the default models: `CODEXOS_MODELS` must name the folder that
+//! `scripts/fetch-models.sh` filled (`make test` sets it).
+
+mod ingest;
+mod search;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use codexos_rag::{Embedder, EmbedderFiles, Index, IngestEvent, IngestOptions, IngestReport};
+use codexos_store::Store;
+use tokio_util::sync::CancellationToken;
+
+pub(crate) fn models_dir() -> PathBuf {
+    let dir = std::env::var_os("CODEXOS_MODELS")
+        .map(PathBuf::from)
+        .expect("set CODEXOS_MODELS to the models folder (make test does it)");
+    assert!(dir.is_dir(), "CODEXOS_MODELS={} is not a folder; run make models", dir.display());
+    dir
+}
+
+/// One embedder for the whole test binary (loading takes ~0.5 s).
+pub(crate) fn embedder() -> Arc<Embedder> {
+    static EMBEDDER: OnceLock<Arc<Embedder>> = OnceLock::new();
+    Arc::clone(EMBEDDER.get_or_init(|| {
+        let models = models_dir();
+        Arc::new(
+            Embedder::load(&EmbedderFiles {
+                model_dir: models.join("all-minilm-l6-v2"),
+                runtime_library: models.join("onnxruntime/libonnxruntime.so.1.31.1"),
+            })
+            .expect("the embedding model loads"),
+        )
+    }))
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read fixture") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// A writable copy of the fixture corpus plus the files that must be left
+/// out: ignored by `.gitignore`, binary, too large, not UTF-8.
+pub(crate) fn corpus() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lumen-docs");
+    copy_tree(&fixture, dir.path());
+    std::fs::create_dir_all(dir.path().join("build")).expect("mkdir");
+    std::fs::write(dir.path().join("build/output.md"), "ignored build output\n").expect("write");
+    std::fs::write(dir.path().join("debug.log"), "ignored log\n").expect("write");
+    std::fs::write(dir.path().join("huge.txt"), "x".repeat(5 * 1024 * 1024)).expect("write");
+    std::fs::write(dir.path().join("latin1.txt"), b"caf\xe9 au lait\n").expect("write");
+    dir
+}
+
+/// A data home: SQLite store and LanceDB index in a temp folder.
+pub(crate) struct Home {
+    _dir: tempfile::TempDir,
+    pub(crate) store: Store,
+    pub(crate) index: Index,
+}
+
+impl Home {
+    pub(crate) async fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(&dir.path().join("codexos.sqlite")).expect("store");
+        let index = Index::open(&dir.path().join("lancedb")).await.expect("index");
+        Self { _dir: dir, store, index }
+    }
+
+    pub(crate) async fn ingest(&self, folder: &Path, project: &str) -> (IngestReport, Vec<IngestEvent>) {
+        let events = std::sync::Mutex::new(Vec::new());
+        let report = codexos_rag::ingest(
+            &self.store,
+            &self.index,
+            &embedder(),
+            folder,
+            project,
+            &IngestOptions::default(),
+            &|event| events.lock().expect("lock").push(event),
+            &CancellationToken::new(),
+        )
+        .await
+        .expect("ingest succeeds");
+        (report, events.into_inner().expect("events"))
+    }
+}

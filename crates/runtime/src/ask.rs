@@ -1,0 +1,215 @@
+//! Retrieval-augmented answers: retrieve, fit the context, generate, cite.
+
+use codexos_llm::{ChatMessage, Completion, GenerateOptions, Generation};
+use codexos_rag::Hit;
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::{Error, Result, Runtime};
+
+const SYSTEM_PROMPT: &str = "You are CodexOS, a precise assistant for a software project. \
+Answer the question using only the numbered context excerpts from the project's files. \
+Cite the excerpts you use as [1], [2]. If the excerpts do not contain the answer, say so plainly.";
+
+/// Options of [`Runtime::ask`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AskOptions {
+    /// Restrict retrieval to one project.
+    pub project: Option<String>,
+    /// Chat model name or path (default: config).
+    pub model: Option<String>,
+    /// Chunks to retrieve.
+    pub k: usize,
+}
+
+impl Default for AskOptions {
+    fn default() -> Self {
+        Self {
+            project: None,
+            model: None,
+            k: 6,
+        }
+    }
+}
+
+/// A source the answer was given.
+#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+pub struct Citation {
+    /// Number used in the prompt (`[n]`).
+    pub number: u32,
+    /// Project of the file.
+    pub project: String,
+    /// Path relative to the project root.
+    pub path: String,
+    /// First line.
+    pub start_line: u32,
+    /// Last line, inclusive.
+    pub end_line: u32,
+    /// Similarity to the question.
+    pub score: f32,
+    /// `path:start-end`.
+    pub label: String,
+    /// The excerpt exactly as the model saw it.
+    pub text: String,
+}
+
+/// A finished answer.
+#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+pub struct Answer {
+    /// The answer text.
+    pub text: String,
+    /// The excerpts that went into the prompt.
+    pub citations: Vec<Citation>,
+    /// Model that answered.
+    pub model: String,
+    /// Token counts and timing.
+    pub completion: Completion,
+}
+
+/// Progress of [`Runtime::ask`].
+#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum AskEvent {
+    /// Retrieval is done; these excerpts go into the prompt.
+    Retrieved {
+        /// The excerpts.
+        citations: Vec<Citation>,
+    },
+    /// More answer text.
+    Token {
+        /// The new text.
+        text: String,
+    },
+}
+
+impl Runtime {
+    /// Answers `question` from the ingested projects with the local model,
+    /// streaming tokens through `progress`.
+    pub async fn ask(
+        &self,
+        question: &str,
+        options: &AskOptions,
+        progress: &(dyn Fn(AskEvent) + Send + Sync),
+        cancel: &CancellationToken,
+    ) -> Result<Answer> {
+        let hits = self.search(question, options.k, options.project.as_deref()).await?;
+        let model = self.chat_model(options.model.as_deref()).await?;
+        let max_tokens = self.config.llm.max_tokens;
+        // Room for the system prompt, the question and the answer; the rest
+        // goes to excerpts, best first.
+        let budget = (model.context_size() as usize)
+            .saturating_sub(max_tokens as usize)
+            .saturating_sub(model.count_tokens(SYSTEM_PROMPT) + model.count_tokens(question) + 64);
+        let citations = fit(&hits, budget, |text| model.count_tokens(text));
+        progress(AskEvent::Retrieved {
+            citations: citations.clone(),
+        });
+        let messages = vec![
+            ChatMessage::system(SYSTEM_PROMPT),
+            ChatMessage::user(user_prompt(question, &citations)),
+        ];
+        let generate = GenerateOptions {
+            max_tokens,
+            temperature: self.config.llm.temperature,
+            ..GenerateOptions::default()
+        };
+        let mut stream = model.generate(messages, generate, cancel.child_token())?;
+        while let Some(item) = stream.recv().await {
+            match item? {
+                Generation::Token(text) => progress(AskEvent::Token { text }),
+                Generation::Done(completion) => {
+                    return Ok(Answer {
+                        text: completion.text.trim().to_owned(),
+                        citations,
+                        model: model.name(),
+                        completion,
+                    });
+                }
+            }
+        }
+        Err(Error::Task {
+            message: "the decode thread ended without a result".into(),
+        })
+    }
+}
+
+fn excerpt_header(number: usize, hit: &Hit) -> String {
+    format!("[{number}] {}:{}-{}", hit.path, hit.start_line, hit.end_line)
+}
+
+/// The best hits whose excerpts fit `budget` tokens, numbered from 1.
+fn fit(hits: &[Hit], budget: usize, count: impl Fn(&str) -> usize) -> Vec<Citation> {
+    let mut used = 0;
+    let mut citations = Vec::new();
+    for hit in hits {
+        let number = citations.len() + 1;
+        let cost = count(&excerpt_header(number, hit)) + count(&hit.text) + 2;
+        if used + cost > budget {
+            continue;
+        }
+        used += cost;
+        citations.push(Citation {
+            number: number as u32,
+            project: hit.project.clone(),
+            path: hit.path.clone(),
+            start_line: hit.start_line,
+            end_line: hit.end_line,
+            score: hit.score,
+            label: format!("{}:{}-{}", hit.path, hit.start_line, hit.end_line),
+            text: hit.text.clone(),
+        });
+    }
+    citations
+}
+
+fn user_prompt(question: &str, citations: &[Citation]) -> String {
+    let mut prompt = String::from("Context excerpts:\n\n");
+    for citation in citations {
+        prompt.push_str(&format!(
+            "[{}] {}\n{}\n\n",
+            citation.number, citation.label, citation.text
+        ));
+    }
+    if citations.is_empty() {
+        prompt.push_str("(no relevant excerpts were found)\n\n");
+    }
+    prompt.push_str("Question: ");
+    prompt.push_str(question);
+    prompt
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hit(path: &str, text: &str) -> Hit {
+        Hit {
+            project: "p".into(),
+            path: path.into(),
+            start_line: 1,
+            end_line: 2,
+            heading: None,
+            kind: "text".into(),
+            score: 0.5,
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn excerpts_that_do_not_fit_are_left_out_and_numbers_stay_dense() {
+        let hits = vec![hit("a", "short"), hit("b", &"long ".repeat(100)), hit("c", "short")];
+        let count = |text: &str| text.split_whitespace().count();
+        let citations = fit(&hits, 20, count);
+        let labels: Vec<_> = citations.iter().map(|c| (c.number, c.path.as_str())).collect();
+        assert_eq!(labels, vec![(1, "a"), (2, "c")]);
+        assert_eq!(citations[0].label, "a:1-2");
+    }
+
+    #[test]
+    fn the_prompt_numbers_excerpts_and_ends_with_the_question() {
+        let citations = fit(&[hit("a.md", "alpha")], 100, str::len);
+        let prompt = user_prompt("what?", &citations);
+        assert!(prompt.contains("[1] a.md:1-2\nalpha"));
+        assert!(prompt.ends_with("Question: what?"));
+    }
+}

@@ -1,0 +1,154 @@
+//! `config.toml`: the settings of a data home.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// Settings of a data home. Missing keys take their defaults; unknown keys are
+/// an error, so a typo is reported instead of silently ignored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Which models to use.
+    pub models: ModelsConfig,
+    /// Local inference.
+    pub llm: LlmConfig,
+    /// Folder ingest.
+    pub ingest: IngestConfig,
+}
+
+/// Default models, by file or folder name in the models folder (or a path).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelsConfig {
+    /// GGUF chat model.
+    pub chat: String,
+    /// Embedding model folder.
+    pub embedding: String,
+}
+
+impl Default for ModelsConfig {
+    fn default() -> Self {
+        Self {
+            chat: "SmolLM2-135M-Instruct.Q4_1.gguf".into(),
+            embedding: "all-minilm-l6-v2".into(),
+        }
+    }
+}
+
+/// Local inference settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LlmConfig {
+    /// Decode threads; unset means half the cores.
+    pub threads: Option<u32>,
+    /// Context window in tokens.
+    pub context_size: u32,
+    /// Most tokens per answer.
+    pub max_tokens: u32,
+    /// Sampling temperature; 0 is greedy.
+    pub temperature: f32,
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        Self {
+            threads: None,
+            context_size: 4096,
+            max_tokens: 512,
+            temperature: 0.2,
+        }
+    }
+}
+
+/// Ingest settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Larger files are skipped with a reason.
+    pub max_file_bytes: u64,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            max_file_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+const TEMPLATE: &str = r#"# CodexOS settings for this data home. Delete a line to get its default back.
+
+[models]
+# GGUF chat model: a file name in the models folder, or a path.
+chat = "SmolLM2-135M-Instruct.Q4_1.gguf"
+# Embedding model folder (ONNX + tokenizer files) in the models folder.
+embedding = "all-minilm-l6-v2"
+
+[llm]
+# threads = 1          # decode threads; default: half the cores
+context_size = 4096
+max_tokens = 512
+temperature = 0.2
+
+[ingest]
+max_file_bytes = 4194304   # larger files are skipped and reported
+"#;
+
+impl Config {
+    /// Reads `path`, writing the commented defaults first when it is absent.
+    /// A file that does not parse is left untouched and reported.
+    pub fn load_or_create(path: &Path) -> Result<Self> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Self::parse(&text, path),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::write(path, TEMPLATE).map_err(|source| Error::Home {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+                Self::parse(TEMPLATE, path)
+            }
+            Err(source) => Err(Error::Home {
+                path: path.to_path_buf(),
+                source,
+            }),
+        }
+    }
+
+    fn parse(text: &str, path: &Path) -> Result<Self> {
+        toml::from_str(text).map_err(|error| Error::Config {
+            path: path.to_path_buf(),
+            message: error.message().to_owned(),
+            line: error
+                .span()
+                .map(|span| text[..span.start.min(text.len())].lines().count().max(1)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_template_parses_to_the_defaults() {
+        let parsed = Config::parse(TEMPLATE, Path::new("config.toml")).expect("parses");
+        assert_eq!(parsed, Config::default());
+    }
+
+    #[test]
+    fn errors_name_the_file_and_line() {
+        let error = Config::parse("[llm]\ncontext_size = \"big\"\n", Path::new("/h/config.toml"))
+            .expect_err("bad type");
+        let message = error.to_string();
+        assert!(message.contains("/h/config.toml"), "{message}");
+        assert!(message.contains("line 2"), "{message}");
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        assert!(Config::parse("[llm]\ncontext = 1\n", Path::new("c.toml")).is_err());
+    }
+}

@@ -1,0 +1,160 @@
+//! The runtime's error type and the stable codes the shells show.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+/// Errors of the runtime, wrapping the engine crates' errors.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The OS has no data folder and `CODEXOS_HOME` is unset.
+    #[error("cannot find the OS data folder — set CODEXOS_HOME to a writable folder")]
+    NoDataDir,
+    /// A path in the data home cannot be created, read or written.
+    #[error("cannot use `{path}`: {source} — set CODEXOS_HOME to a writable folder, or fix its permissions")]
+    Home {
+        /// The path.
+        path: PathBuf,
+        /// I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `config.toml` does not parse.
+    #[error("invalid config `{path}`{}: {message} — fix the file, or delete it to get the defaults back", line.map(|line| format!(" (line {line})")).unwrap_or_default())]
+    Config {
+        /// Config file.
+        path: PathBuf,
+        /// Parser message.
+        message: String,
+        /// Line of the error, when known.
+        line: Option<usize>,
+    },
+    /// A model file is absent.
+    #[error("model file `{path}` ({component}) is missing — run `make models` (scripts/fetch-models.sh) or point CODEXOS_MODELS at a folder that has it")]
+    ModelMissing {
+        /// Expected path.
+        path: PathBuf,
+        /// Catalog component.
+        component: String,
+    },
+    /// A model file does not match its pinned checksum.
+    #[error("model file `{path}` is corrupt: sha256 {actual}, expected {expected} — delete it and run `make models` again")]
+    ModelChecksum {
+        /// The file.
+        path: PathBuf,
+        /// Pinned checksum.
+        expected: String,
+        /// Checksum found.
+        actual: String,
+    },
+    /// No project of that name.
+    #[error("no project named `{name}` — ingest a folder first (`codexos ingest DIR --project {name}`) or list projects with `codexos projects`")]
+    UnknownProject {
+        /// The name given.
+        name: String,
+    },
+    /// A project name that cannot be used.
+    #[error("invalid project name `{name}`: use letters, digits, spaces, `_`, `-` and `.` (at most 100)")]
+    InvalidProjectName {
+        /// The name given.
+        name: String,
+    },
+    /// Searching before anything was ingested.
+    #[error("nothing has been ingested in this data home yet — run `codexos ingest DIR` or drop a folder onto the app")]
+    NothingIngested,
+    /// A background task panicked.
+    #[error("internal task failed: {message}")]
+    Task {
+        /// Panic message.
+        message: String,
+    },
+    /// Retrieval failed.
+    #[error(transparent)]
+    Rag(#[from] codexos_rag::Error),
+    /// Local inference failed.
+    #[error(transparent)]
+    Llm(#[from] codexos_llm::Error),
+    /// The vault failed.
+    #[error(transparent)]
+    Vault(#[from] codexos_vault::Error),
+    /// The metadata store failed.
+    #[error(transparent)]
+    Store(#[from] codexos_store::Error),
+}
+
+impl Error {
+    pub(crate) fn task(error: tokio::task::JoinError) -> Self {
+        Self::Task {
+            message: error.to_string(),
+        }
+    }
+
+    /// A stable, machine-readable code for this error.
+    #[must_use]
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::NoDataDir | Self::Home { .. } => ErrorCode::DataHome,
+            Self::Config { .. } => ErrorCode::Config,
+            Self::ModelMissing { .. }
+            | Self::ModelChecksum { .. }
+            | Self::Rag(
+                codexos_rag::Error::ModelFile { .. }
+                | codexos_rag::Error::Runtime { .. }
+                | codexos_rag::Error::ModelLoad { .. },
+            )
+            | Self::Llm(
+                codexos_llm::Error::ModelMissing { .. }
+                | codexos_llm::Error::NotGguf { .. }
+                | codexos_llm::Error::Load { .. },
+            ) => ErrorCode::Model,
+            Self::UnknownProject { .. } | Self::NothingIngested => ErrorCode::NotFound,
+            Self::InvalidProjectName { .. } | Self::Rag(codexos_rag::Error::NotAFolder { .. }) => {
+                ErrorCode::InvalidInput
+            }
+            Self::Llm(codexos_llm::Error::ContextOverflow { .. }) => ErrorCode::ContextOverflow,
+            Self::Rag(codexos_rag::Error::Cancelled) | Self::Llm(codexos_llm::Error::Cancelled) => {
+                ErrorCode::Cancelled
+            }
+            Self::Vault(
+                codexos_vault::Error::KeychainUnavailable { .. }
+                | codexos_vault::Error::MasterKeyMissing { .. }
+                | codexos_vault::Error::MasterKeyCorrupt { .. }
+                | codexos_vault::Error::Keychain { .. },
+            ) => ErrorCode::Keychain,
+            Self::Vault(codexos_vault::Error::NotFound { .. }) => ErrorCode::NotFound,
+            Self::Vault(codexos_vault::Error::InvalidName { .. }) => ErrorCode::InvalidInput,
+            Self::Vault(codexos_vault::Error::Tampered { .. }) => ErrorCode::Tampered,
+            _ => ErrorCode::Internal,
+        }
+    }
+}
+
+/// Stable error codes, shared by the CLI's JSON output and the app's IPC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The data home is unusable.
+    DataHome,
+    /// `config.toml` is invalid.
+    Config,
+    /// A model is missing, corrupt or unloadable.
+    Model,
+    /// Something named does not exist.
+    NotFound,
+    /// The input is invalid.
+    InvalidInput,
+    /// The prompt does not fit the context window.
+    ContextOverflow,
+    /// The operation was cancelled.
+    Cancelled,
+    /// The OS keychain is unreachable or lost its key.
+    Keychain,
+    /// Stored ciphertext failed authentication.
+    Tampered,
+    /// Anything else.
+    Internal,
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,99 @@
+//! The data home: where one CodexOS installation keeps everything it stores.
+
+use std::path::{Path, PathBuf};
+
+use crate::{Error, Result};
+
+/// Environment variable naming the data home.
+pub const HOME_VAR: &str = "CODEXOS_HOME";
+/// Environment variable naming a shared models folder.
+pub const MODELS_VAR: &str = "CODEXOS_MODELS";
+
+/// Paths of one data home. Two homes share nothing but, optionally, a
+/// read-only models folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Home {
+    root: PathBuf,
+    models: PathBuf,
+}
+
+impl Home {
+    /// The home from `CODEXOS_HOME` (else the OS data folder) and models from
+    /// `CODEXOS_MODELS` (else `<home>/models`).
+    pub fn from_env() -> Result<Self> {
+        let root = match std::env::var_os(HOME_VAR).filter(|value| !value.is_empty()) {
+            Some(root) => PathBuf::from(root),
+            None => default_root()?,
+        };
+        let models = std::env::var_os(MODELS_VAR)
+            .filter(|value| !value.is_empty())
+            .map(PathBuf::from);
+        Ok(Self::new(root, models))
+    }
+
+    /// A home at `root`, with models in `models` or `<root>/models`.
+    #[must_use]
+    pub fn new(root: PathBuf, models: Option<PathBuf>) -> Self {
+        let models = models.unwrap_or_else(|| root.join("models"));
+        Self { root, models }
+    }
+
+    /// Creates the folders and checks that the home is writable.
+    pub fn prepare(&self) -> Result<()> {
+        for directory in [self.root.clone(), self.logs(), self.models.clone()] {
+            std::fs::create_dir_all(&directory).map_err(|source| Error::Home {
+                path: directory.clone(),
+                source,
+            })?;
+        }
+        let probe = self.root.join(".write-test");
+        std::fs::write(&probe, b"ok")
+            .and_then(|()| std::fs::remove_file(&probe))
+            .map_err(|source| Error::Home {
+                path: self.root.clone(),
+                source,
+            })
+    }
+
+    /// The home folder.
+    #[must_use]
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The models folder.
+    #[must_use]
+    pub fn models(&self) -> &Path {
+        &self.models
+    }
+
+    /// The SQLite metadata database.
+    #[must_use]
+    pub fn database(&self) -> PathBuf {
+        self.root.join("codexos.sqlite")
+    }
+
+    /// The LanceDB folder.
+    #[must_use]
+    pub fn lancedb(&self) -> PathBuf {
+        self.root.join("lancedb")
+    }
+
+    /// The logs folder.
+    #[must_use]
+    pub fn logs(&self) -> PathBuf {
+        self.root.join("logs")
+    }
+
+    /// The configuration file.
+    #[must_use]
+    pub fn config(&self) -> PathBuf {
+        self.root.join("config.toml")
+    }
+}
+
+fn default_root() -> Result<PathBuf> {
+    directories::BaseDirs::new()
+        .map(|dirs| dirs.data_dir().join("codexos"))
+        .ok_or(Error::NoDataDir)
+}

@@ -1,0 +1,321 @@
+//! `codexos-runtime`: the one place that builds the concrete engine parts and
+//! wires them together for the shells (the `codexos` CLI and the desktop app).
+//!
+//! A [`Runtime`] owns one data home ([`Home`]): its config, its SQLite store,
+//! its LanceDB index, the embedding model and the loaded chat model (both
+//! loaded lazily, then kept). Long operations take a progress callback and a
+//! cancellation token, so the CLI and the app render the same typed events.
+//!
+//! ```no_run
+//! # async fn demo() -> codexos_runtime::Result<()> {
+//! use codexos_runtime::{AskOptions, Home, Runtime};
+//! let runtime = Runtime::open(Home::from_env()?)?;
+//! let cancel = tokio_util::sync::CancellationToken::new();
+//! runtime.ingest("docs".as_ref(), None, &|_| {}, &cancel).await?;
+//! let answer = runtime.ask("How do I install it?", &AskOptions::default(), &|_| {}, &cancel).await?;
+//! println!("{}", answer.text);
+//! # Ok(()) }
+//! ```
+
+mod ask;
+mod config;
+mod doctor;
+mod error;
+mod home;
+pub mod logging;
+pub mod models;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use codexos_llm::{LocalModel, ModelOptions};
+use codexos_rag::{Embedder, EmbedderFiles, Hit, Index, IngestEvent, IngestOptions};
+use codexos_store::{Project, Store};
+use codexos_vault::Vault;
+use secrecy::SecretString;
+use tokio_util::sync::CancellationToken;
+
+pub use ask::{AskEvent, AskOptions, Answer, Citation};
+pub use codexos_llm::{Completion, FinishReason};
+pub use codexos_rag::{Hit as SearchHit, IngestEvent as IngestProgress, IngestReport, SkippedFile};
+pub use config::{Config, IngestConfig, LlmConfig, ModelsConfig};
+pub use doctor::{Check, CheckStatus};
+pub use error::{Error, ErrorCode, Result};
+pub use codexos_vault::Error as VaultError;
+pub use home::{Home, HOME_VAR, MODELS_VAR};
+
+/// The engine of one data home. Cheap to share behind an `Arc`.
+pub struct Runtime {
+    home: Home,
+    config: Config,
+    store: Arc<Store>,
+    vault: Vault,
+    embedder: tokio::sync::OnceCell<Arc<Embedder>>,
+    index: tokio::sync::OnceCell<Index>,
+    /// The chat model kept loaded between requests, with the path it came from.
+    chat_model: tokio::sync::Mutex<Option<Arc<LocalModel>>>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Runtime")
+            .field("home", &self.home)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Summary of a project for listings.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, specta::Type)]
+pub struct ProjectSummary {
+    /// Project name.
+    pub name: String,
+    /// Ingested folder.
+    pub root: String,
+    /// Files indexed.
+    pub files: u32,
+    /// Chunks stored.
+    pub chunks: u32,
+    /// Unix seconds of the last ingest.
+    pub updated_at: f64,
+}
+
+impl Runtime {
+    /// Opens (creating as needed) the data home: folders, config, database.
+    pub fn open(home: Home) -> Result<Arc<Self>> {
+        home.prepare()?;
+        let config = Config::load_or_create(&home.config())?;
+        let store = Arc::new(Store::open(&home.database())?);
+        let vault = Vault::new(Arc::clone(&store))?;
+        Ok(Arc::new(Self {
+            home,
+            config,
+            store,
+            vault,
+            embedder: tokio::sync::OnceCell::new(),
+            index: tokio::sync::OnceCell::new(),
+            chat_model: tokio::sync::Mutex::new(None),
+        }))
+    }
+
+    /// The data home.
+    #[must_use]
+    pub fn home(&self) -> &Home {
+        &self.home
+    }
+
+    /// The loaded configuration.
+    #[must_use]
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Stores a secret in the vault, encrypted.
+    pub fn set_secret(&self, name: &str, value: &SecretString) -> Result<()> {
+        Ok(self.vault.set(name, value)?)
+    }
+
+    /// Decrypts a secret.
+    pub fn secret(&self, name: &str) -> Result<SecretString> {
+        Ok(self.vault.get(name)?)
+    }
+
+    /// Names of the stored secrets.
+    pub fn secret_names(&self) -> Result<Vec<String>> {
+        Ok(self.vault.list()?)
+    }
+
+    /// Deletes a secret; an error when there is none.
+    pub fn remove_secret(&self, name: &str) -> Result<()> {
+        if self.vault.remove(name)? {
+            Ok(())
+        } else {
+            Err(VaultError::NotFound { name: name.to_owned() }.into())
+        }
+    }
+
+    fn embedder_files(&self) -> EmbedderFiles {
+        EmbedderFiles {
+            model_dir: models::resolve(&self.home, &self.config.models.embedding),
+            runtime_library: models::onnx_runtime(&self.home),
+        }
+    }
+
+    async fn embedder(&self) -> Result<Arc<Embedder>> {
+        let embedder = self
+            .embedder
+            .get_or_try_init(|| async {
+                let files = self.embedder_files();
+                let store = Arc::clone(&self.store);
+                let home = self.home.clone();
+                tokio::task::spawn_blocking(move || -> Result<Arc<Embedder>> {
+                    models::verify(&store, &home, &files.model_dir)?;
+                    models::verify(&store, &home, &files.runtime_library)?;
+                    Ok(Arc::new(Embedder::load(&files)?))
+                })
+                .await
+                .map_err(Error::task)?
+            })
+            .await?;
+        Ok(Arc::clone(embedder))
+    }
+
+    async fn index(&self) -> Result<&Index> {
+        self.index
+            .get_or_try_init(|| async { Ok(Index::open(&self.home.lancedb()).await?) })
+            .await
+    }
+
+    /// The chat model `name` (or the configured default), loading it on first
+    /// use and keeping it loaded; asking for another model replaces it.
+    pub async fn chat_model(&self, name: Option<&str>) -> Result<Arc<LocalModel>> {
+        let path = models::resolve(&self.home, name.unwrap_or(&self.config.models.chat));
+        let mut slot = self.chat_model.lock().await;
+        if let Some(model) = slot.as_ref().filter(|model| model.path() == path) {
+            return Ok(Arc::clone(model));
+        }
+        let options = ModelOptions {
+            threads: self
+                .config
+                .llm
+                .threads
+                .unwrap_or_else(|| ModelOptions::default().threads),
+            context_size: self.config.llm.context_size,
+        };
+        let store = Arc::clone(&self.store);
+        let home = self.home.clone();
+        let model = tokio::task::spawn_blocking(move || -> Result<Arc<LocalModel>> {
+            models::verify(&store, &home, &path)?;
+            Ok(Arc::new(LocalModel::load(&path, options)?))
+        })
+        .await
+        .map_err(Error::task)??;
+        *slot = Some(Arc::clone(&model));
+        Ok(model)
+    }
+
+    /// Ingests `folder` as `project` (default: the folder's name).
+    pub async fn ingest(
+        &self,
+        folder: &Path,
+        project: Option<&str>,
+        progress: &(dyn Fn(IngestEvent) + Send + Sync),
+        cancel: &CancellationToken,
+    ) -> Result<IngestReport> {
+        let name = match project {
+            Some(name) => validate_project_name(name)?.to_owned(),
+            None => default_project_name(folder)?,
+        };
+        let options = IngestOptions {
+            max_file_bytes: self.config.ingest.max_file_bytes,
+        };
+        // Fail on a bad folder before loading any model.
+        if !folder.is_dir() {
+            return Err(codexos_rag::Error::NotAFolder {
+                path: folder.to_path_buf(),
+                reason: if folder.exists() { "it is not a folder".into() } else { "it does not exist".into() },
+            }
+            .into());
+        }
+        let embedder = self.embedder().await?;
+        let index = self.index().await?;
+        Ok(codexos_rag::ingest(&self.store, index, &embedder, folder, &name, &options, progress, cancel).await?)
+    }
+
+    /// The `k` chunks most similar to `query`.
+    pub async fn search(&self, query: &str, k: usize, project: Option<&str>) -> Result<Vec<Hit>> {
+        if let Some(project) = project {
+            self.require_project(project)?;
+        } else if self.store.projects()?.is_empty() {
+            return Err(Error::NothingIngested);
+        }
+        let embedder = self.embedder().await?;
+        let index = self.index().await?;
+        Ok(codexos_rag::search(index, &embedder, query, k, project).await?)
+    }
+
+    fn require_project(&self, name: &str) -> Result<Project> {
+        self.store.project(name)?.ok_or_else(|| Error::UnknownProject {
+            name: name.to_owned(),
+        })
+    }
+
+    /// Every project with its counts.
+    pub fn projects(&self) -> Result<Vec<ProjectSummary>> {
+        self.store
+            .projects()?
+            .into_iter()
+            .map(|project| {
+                let (files, chunks) = self.store.project_totals(&project.name)?;
+                Ok(ProjectSummary {
+                    root: project.root.to_string_lossy().into_owned(),
+                    name: project.name,
+                    files: files as u32,
+                    chunks: chunks as u32,
+                    updated_at: project.updated_at as f64,
+                })
+            })
+            .collect()
+    }
+
+    /// Paths shown to users: where things are.
+    #[must_use]
+    pub fn locations(&self) -> Vec<(&'static str, PathBuf)> {
+        vec![
+            ("home", self.home.root().to_path_buf()),
+            ("config", self.home.config()),
+            ("database", self.home.database()),
+            ("lancedb", self.home.lancedb()),
+            ("models", self.home.models().to_path_buf()),
+            ("logs", self.home.logs()),
+        ]
+    }
+}
+
+/// Project names become SQL literals and file names elsewhere: keep them tame.
+fn validate_project_name(name: &str) -> Result<&str> {
+    let valid = !name.is_empty()
+        && name.len() <= 100
+        && name
+            .chars()
+            .all(|character| character.is_alphanumeric() || matches!(character, '_' | '-' | '.' | ' '));
+    if valid {
+        Ok(name)
+    } else {
+        Err(Error::InvalidProjectName { name: name.to_owned() })
+    }
+}
+
+fn default_project_name(folder: &Path) -> Result<String> {
+    let canonical = std::fs::canonicalize(folder).unwrap_or_else(|_| folder.to_path_buf());
+    let raw = canonical
+        .file_name()
+        .map_or_else(|| "project".to_owned(), |name| name.to_string_lossy().into_owned());
+    let cleaned: String = raw
+        .chars()
+        .map(|character| {
+            if character.is_alphanumeric() || matches!(character, '_' | '-' | '.') {
+                character
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    Ok(if cleaned.is_empty() { "project".to_owned() } else { cleaned })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn project_names_are_checked() {
+        assert!(validate_project_name("my docs-2.0").is_ok());
+        assert!(validate_project_name("").is_err());
+        assert!(validate_project_name("a'b").is_err());
+        assert_eq!(
+            default_project_name(Path::new("/nonexistent/My Repo!")).expect("name"),
+            "My-Repo-"
+        );
+    }
+}

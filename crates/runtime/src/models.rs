@@ -1,0 +1,170 @@
+//! Model files: the pinned catalog, lookup and checksum verification.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use codexos_store::Store;
+use sha2::{Digest, Sha256};
+
+use crate::{Error, Home, Result};
+
+/// The catalog shared with `scripts/fetch-models.sh`.
+const CATALOG: &str = include_str!("../models.tsv");
+
+/// File name of the ONNX Runtime library in the models folder.
+pub const ONNX_RUNTIME: &str = "onnxruntime/libonnxruntime.so.1.31.1";
+
+/// A pinned model file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogFile {
+    /// Component it belongs to (`smollm2`, `minilm`, `onnxruntime`).
+    pub component: String,
+    /// Path relative to the models folder.
+    pub file: String,
+    /// Expected sha256, hex.
+    pub sha256: String,
+}
+
+/// Every pinned file.
+#[must_use]
+pub fn catalog() -> Vec<CatalogFile> {
+    CATALOG
+        .lines()
+        .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
+        .filter_map(|line| {
+            let mut fields = line.split('\t');
+            Some(CatalogFile {
+                component: fields.next()?.to_owned(),
+                file: fields.next()?.to_owned(),
+                sha256: fields.next()?.to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// Resolves a model name: an absolute or relative path that exists, a file
+/// name in the models folder, or such a name without its `.gguf`.
+#[must_use]
+pub fn resolve(home: &Home, name: &str) -> PathBuf {
+    let direct = PathBuf::from(name);
+    if direct.is_absolute() || direct.exists() {
+        return direct;
+    }
+    let in_models = home.models().join(name);
+    if !in_models.exists() && !name.ends_with(".gguf") {
+        let with_extension = home.models().join(format!("{name}.gguf"));
+        if with_extension.exists() {
+            return with_extension;
+        }
+    }
+    in_models
+}
+
+/// The ONNX Runtime library: `ORT_DYLIB_PATH` when set, else the models folder.
+#[must_use]
+pub fn onnx_runtime(home: &Home) -> PathBuf {
+    std::env::var_os("ORT_DYLIB_PATH")
+        .filter(|value| !value.is_empty())
+        .map_or_else(|| home.models().join(ONNX_RUNTIME), PathBuf::from)
+}
+
+fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let read = file.read(&mut buffer)?;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..read]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// Checks every catalog file under `path` (a file, or the folder holding a
+/// model's files) against its pinned checksum. Files outside the catalog
+/// (a user's own model) pass unverified. Checksums are cached by size and
+/// modification time, so large files are hashed once.
+pub fn verify(store: &Store, home: &Home, path: &Path) -> Result<()> {
+    for entry in catalog() {
+        let file = home.models().join(&entry.file);
+        if file != path && !file.starts_with(path) {
+            continue;
+        }
+        verify_file(store, &file, &entry)?;
+    }
+    Ok(())
+}
+
+/// Checks one catalog file.
+pub fn verify_file(store: &Store, file: &Path, entry: &CatalogFile) -> Result<()> {
+    let metadata = std::fs::metadata(file).map_err(|_| Error::ModelMissing {
+        path: file.to_path_buf(),
+        component: entry.component.clone(),
+    })?;
+    let mtime = metadata
+        .modified()
+        .ok()
+        .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |elapsed| elapsed.as_nanos() as i64);
+    if store.verified_checksum(file, metadata.len(), mtime)?.as_deref() == Some(entry.sha256.as_str()) {
+        return Ok(());
+    }
+    let actual = sha256_file(file).map_err(|source| Error::Home {
+        path: file.to_path_buf(),
+        source,
+    })?;
+    if actual != entry.sha256 {
+        return Err(Error::ModelChecksum {
+            path: file.to_path_buf(),
+            expected: entry.sha256.clone(),
+            actual,
+        });
+    }
+    store.record_checksum(file, metadata.len(), mtime, &actual)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalog_lists_the_default_models() {
+        let files = catalog();
+        assert!(files.iter().any(|file| file.file.ends_with(".gguf")));
+        assert!(files.iter().any(|file| file.file == ONNX_RUNTIME));
+        assert!(files.iter().all(|file| file.sha256.len() == 64));
+    }
+
+    #[test]
+    fn a_wrong_checksum_is_reported_and_a_right_one_cached() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let home = Home::new(dir.path().to_path_buf(), None);
+        home.prepare().expect("prepare");
+        let store = Store::open(&home.database()).expect("store");
+        let file = home.models().join("m.gguf");
+        std::fs::write(&file, b"hello").expect("write");
+        let right = CatalogFile {
+            component: "m".into(),
+            file: "m.gguf".into(),
+            sha256: "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824".into(),
+        };
+        verify_file(&store, &file, &right).expect("matches");
+        let wrong = CatalogFile { sha256: "0".repeat(64), ..right };
+        let error = verify_file(&store, &file, &wrong).expect_err("mismatch");
+        assert!(matches!(error, Error::ModelChecksum { .. }), "{error}");
+    }
+
+    #[test]
+    fn names_resolve_with_or_without_extension() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let home = Home::new(dir.path().to_path_buf(), None);
+        home.prepare().expect("prepare");
+        std::fs::write(home.models().join("tiny.gguf"), b"x").expect("write");
+        assert_eq!(resolve(&home, "tiny"), home.models().join("tiny.gguf"));
+        assert_eq!(resolve(&home, "tiny.gguf"), home.models().join("tiny.gguf"));
+    }
+}

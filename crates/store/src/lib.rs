@@ -1,0 +1,459 @@
+//! `codexos-store`: the metadata database of one CodexOS data home.
+//!
+//! One SQLite file (WAL mode) holds what is small and relational: projects, the
+//! per-file ingest ledger that makes re-ingest incremental, sealed vault records
+//! and the checksum cache for model files. Bulk data (chunks and vectors) lives in
+//! LanceDB, owned by `codexos-rag`. Nothing here knows about the engines above it:
+//! `rag`, `vault` and `runtime` depend on this crate, never the other way round.
+//!
+//! ```no_run
+//! let store = codexos_store::Store::open(std::path::Path::new("/tmp/home/codexos.sqlite"))?;
+//! store.upsert_project("docs", std::path::Path::new("/srv/docs"))?;
+//! assert!(store.project("docs")?.is_some());
+//! # Ok::<(), codexos_store::Error>(())
+//! ```
+
+mod migrations;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+/// Errors of the metadata store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The database file could not be opened or created.
+    #[error("cannot open the metadata database `{path}`: {source} — check that the data home is writable (see `codexos doctor`)")]
+    Open {
+        /// Database file.
+        path: PathBuf,
+        /// Underlying SQLite error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The database was written by a newer CodexOS.
+    #[error("the metadata database `{path}` has schema version {found}, newer than this CodexOS understands ({supported}) — upgrade CodexOS or use another CODEXOS_HOME")]
+    TooNew {
+        /// Database file.
+        path: PathBuf,
+        /// Version found on disk.
+        found: i64,
+        /// Highest version this build knows.
+        supported: i64,
+    },
+    /// A statement failed.
+    #[error("metadata database error while {action}: {source}")]
+    Sql {
+        /// What the store was doing.
+        action: &'static str,
+        /// Underlying SQLite error.
+        #[source]
+        source: rusqlite::Error,
+    },
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn sql(action: &'static str) -> impl FnOnce(rusqlite::Error) -> Error {
+    move |source| Error::Sql { action, source }
+}
+
+/// A folder ingested under a name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Project {
+    /// Unique project name.
+    pub name: String,
+    /// Absolute path of the ingested folder.
+    pub root: PathBuf,
+    /// Unix seconds of the last completed ingest.
+    pub updated_at: i64,
+}
+
+/// One file as last indexed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRecord {
+    /// Path relative to the project root, `/`-separated.
+    pub path: String,
+    /// Hex sha256 of the file content.
+    pub hash: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Chunks stored for it.
+    pub chunks: u32,
+}
+
+/// A vault record: ciphertext only, never a plaintext value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedSecret {
+    /// Secret name.
+    pub name: String,
+    /// AEAD nonce.
+    pub nonce: Vec<u8>,
+    /// AEAD ciphertext with its tag.
+    pub ciphertext: Vec<u8>,
+}
+
+/// The metadata database of one data home.
+///
+/// Statements are short and synchronous; the connection sits behind a mutex that
+/// is never held across an `.await` by callers (every method returns before).
+#[derive(Debug)]
+pub struct Store {
+    path: PathBuf,
+    connection: Mutex<Connection>,
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs() as i64)
+}
+
+impl Store {
+    /// Opens (creating and migrating as needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<Self> {
+        let open_error = |source| Error::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut connection = Connection::open(path).map_err(open_error)?;
+        connection
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(open_error)?;
+        connection
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_error)?;
+        connection
+            .pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_error)?;
+        migrations::run(&mut connection, path)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            connection: Mutex::new(connection),
+        })
+    }
+
+    /// Path of the database file.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn connection(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite itself consistent
+        // (transactions roll back), so a poisoned lock is safe to reuse.
+        self.connection
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A random identifier of this data home, created on first use. Keychain
+    /// entries are scoped by it so two homes never share or clobber a key.
+    pub fn home_id(&self) -> Result<String> {
+        let connection = self.connection();
+        let existing: Option<String> = connection
+            .query_row("SELECT value FROM meta WHERE key = 'home_id'", [], |row| {
+                row.get(0)
+            })
+            .optional()
+            .map_err(sql("reading the home id"))?;
+        if let Some(id) = existing {
+            return Ok(id);
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        connection
+            .execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('home_id', ?1)",
+                params![id],
+            )
+            .map_err(sql("creating the home id"))?;
+        connection
+            .query_row("SELECT value FROM meta WHERE key = 'home_id'", [], |row| {
+                row.get(0)
+            })
+            .map_err(sql("reading the home id"))
+    }
+
+    /// Creates or updates a project, returning it.
+    pub fn upsert_project(&self, name: &str, root: &Path) -> Result<Project> {
+        let updated_at = now();
+        self.connection()
+            .execute(
+                "INSERT INTO projects (name, root, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
+                 ON CONFLICT(name) DO UPDATE SET root = excluded.root, updated_at = excluded.updated_at",
+                params![name, root.to_string_lossy(), updated_at],
+            )
+            .map_err(sql("saving a project"))?;
+        Ok(Project {
+            name: name.to_owned(),
+            root: root.to_path_buf(),
+            updated_at,
+        })
+    }
+
+    /// The project of that name, if any.
+    pub fn project(&self, name: &str) -> Result<Option<Project>> {
+        self.connection()
+            .query_row(
+                "SELECT name, root, updated_at FROM projects WHERE name = ?1",
+                params![name],
+                project_from_row,
+            )
+            .optional()
+            .map_err(sql("reading a project"))
+    }
+
+    /// All projects, by name.
+    pub fn projects(&self) -> Result<Vec<Project>> {
+        let connection = self.connection();
+        let mut statement = connection
+            .prepare("SELECT name, root, updated_at FROM projects ORDER BY name")
+            .map_err(sql("listing projects"))?;
+        let rows = statement
+            .query_map([], project_from_row)
+            .map_err(sql("listing projects"))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(sql("listing projects"))
+    }
+
+    /// Content hash of every file indexed for a project, by relative path.
+    pub fn file_hashes(&self, project: &str) -> Result<HashMap<String, String>> {
+        let connection = self.connection();
+        let mut statement = connection
+            .prepare("SELECT path, hash FROM files WHERE project = ?1")
+            .map_err(sql("reading the file ledger"))?;
+        let rows = statement
+            .query_map(params![project], |row| Ok((row.get(0)?, row.get(1)?)))
+            .map_err(sql("reading the file ledger"))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(sql("reading the file ledger"))
+    }
+
+    /// Records files as indexed (one transaction).
+    pub fn record_files(&self, project: &str, files: &[FileRecord]) -> Result<()> {
+        let mut connection = self.connection();
+        let transaction = connection
+            .transaction()
+            .map_err(sql("updating the file ledger"))?;
+        {
+            let mut statement = transaction
+                .prepare(
+                    "INSERT INTO files (project, path, hash, size, chunks, indexed_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT(project, path) DO UPDATE SET hash = excluded.hash,
+                       size = excluded.size, chunks = excluded.chunks, indexed_at = excluded.indexed_at",
+                )
+                .map_err(sql("updating the file ledger"))?;
+            let indexed_at = now();
+            for file in files {
+                statement
+                    .execute(params![
+                        project,
+                        file.path,
+                        file.hash,
+                        file.size as i64,
+                        file.chunks,
+                        indexed_at
+                    ])
+                    .map_err(sql("updating the file ledger"))?;
+            }
+        }
+        transaction
+            .commit()
+            .map_err(sql("updating the file ledger"))
+    }
+
+    /// Forgets files of a project (one transaction).
+    pub fn remove_files(&self, project: &str, paths: &[String]) -> Result<()> {
+        let mut connection = self.connection();
+        let transaction = connection
+            .transaction()
+            .map_err(sql("updating the file ledger"))?;
+        for path in paths {
+            transaction
+                .execute(
+                    "DELETE FROM files WHERE project = ?1 AND path = ?2",
+                    params![project, path],
+                )
+                .map_err(sql("updating the file ledger"))?;
+        }
+        transaction
+            .commit()
+            .map_err(sql("updating the file ledger"))
+    }
+
+    /// Number of files and chunks recorded for a project.
+    pub fn project_totals(&self, project: &str) -> Result<(u64, u64)> {
+        self.connection()
+            .query_row(
+                "SELECT COUNT(*), COALESCE(SUM(chunks), 0) FROM files WHERE project = ?1",
+                params![project],
+                |row| Ok((row.get::<_, i64>(0)? as u64, row.get::<_, i64>(1)? as u64)),
+            )
+            .map_err(sql("counting a project's files"))
+    }
+
+    /// Stores (or replaces) a sealed secret.
+    pub fn put_secret(&self, secret: &SealedSecret) -> Result<()> {
+        let stamp = now();
+        self.connection()
+            .execute(
+                "INSERT INTO secrets (name, nonce, ciphertext, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)
+                 ON CONFLICT(name) DO UPDATE SET nonce = excluded.nonce, ciphertext = excluded.ciphertext,
+                   updated_at = excluded.updated_at",
+                params![secret.name, secret.nonce, secret.ciphertext, stamp],
+            )
+            .map_err(sql("saving a secret"))?;
+        Ok(())
+    }
+
+    /// The sealed secret of that name, if any.
+    pub fn secret(&self, name: &str) -> Result<Option<SealedSecret>> {
+        self.connection()
+            .query_row(
+                "SELECT name, nonce, ciphertext FROM secrets WHERE name = ?1",
+                params![name],
+                |row| {
+                    Ok(SealedSecret {
+                        name: row.get(0)?,
+                        nonce: row.get(1)?,
+                        ciphertext: row.get(2)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(sql("reading a secret"))
+    }
+
+    /// Names of all secrets, sorted.
+    pub fn secret_names(&self) -> Result<Vec<String>> {
+        let connection = self.connection();
+        let mut statement = connection
+            .prepare("SELECT name FROM secrets ORDER BY name")
+            .map_err(sql("listing secrets"))?;
+        let rows = statement
+            .query_map([], |row| row.get(0))
+            .map_err(sql("listing secrets"))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(sql("listing secrets"))
+    }
+
+    /// Deletes a secret; `false` when there was none.
+    pub fn delete_secret(&self, name: &str) -> Result<bool> {
+        let deleted = self
+            .connection()
+            .execute("DELETE FROM secrets WHERE name = ?1", params![name])
+            .map_err(sql("deleting a secret"))?;
+        Ok(deleted > 0)
+    }
+
+    /// The sha256 recorded for a file of that size and modification time, if it
+    /// was verified before (so multi-hundred-MB models are hashed once, not on
+    /// every start).
+    pub fn verified_checksum(&self, path: &Path, size: u64, mtime: i64) -> Result<Option<String>> {
+        self.connection()
+            .query_row(
+                "SELECT sha256 FROM verified_files WHERE path = ?1 AND size = ?2 AND mtime = ?3",
+                params![path.to_string_lossy(), size as i64, mtime],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(sql("reading the checksum cache"))
+    }
+
+    /// Remembers the sha256 of a file at that size and modification time.
+    pub fn record_checksum(&self, path: &Path, size: u64, mtime: i64, sha256: &str) -> Result<()> {
+        self.connection()
+            .execute(
+                "INSERT INTO verified_files (path, size, mtime, sha256) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime = excluded.mtime, sha256 = excluded.sha256",
+                params![path.to_string_lossy(), size as i64, mtime, sha256],
+            )
+            .map_err(sql("writing the checksum cache"))?;
+        Ok(())
+    }
+}
+
+fn project_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Project> {
+    Ok(Project {
+        name: row.get(0)?,
+        root: PathBuf::from(row.get::<_, String>(1)?),
+        updated_at: row.get(2)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(&dir.path().join("codexos.sqlite")).expect("open");
+        (dir, store)
+    }
+
+    #[test]
+    fn home_id_is_stable_and_survives_reopen() {
+        let (dir, store) = store();
+        let id = store.home_id().expect("id");
+        assert_eq!(store.home_id().expect("id"), id);
+        drop(store);
+        let reopened = Store::open(&dir.path().join("codexos.sqlite")).expect("reopen");
+        assert_eq!(reopened.home_id().expect("id"), id);
+    }
+
+    #[test]
+    fn file_ledger_round_trips() {
+        let (_dir, store) = store();
+        store.upsert_project("p", Path::new("/x")).expect("project");
+        let record = FileRecord {
+            path: "a.md".into(),
+            hash: "h1".into(),
+            size: 3,
+            chunks: 2,
+        };
+        store.record_files("p", &[record.clone()]).expect("record");
+        store
+            .record_files("p", &[FileRecord { hash: "h2".into(), ..record }])
+            .expect("update");
+        assert_eq!(store.file_hashes("p").expect("hashes")["a.md"], "h2");
+        assert_eq!(store.project_totals("p").expect("totals"), (1, 2));
+        store.remove_files("p", &["a.md".into()]).expect("remove");
+        assert!(store.file_hashes("p").expect("hashes").is_empty());
+    }
+
+    #[test]
+    fn secrets_are_stored_as_given() {
+        let (_dir, store) = store();
+        let sealed = SealedSecret {
+            name: "k".into(),
+            nonce: vec![1; 24],
+            ciphertext: vec![2; 40],
+        };
+        store.put_secret(&sealed).expect("put");
+        assert_eq!(store.secret("k").expect("get"), Some(sealed));
+        assert_eq!(store.secret_names().expect("names"), vec!["k".to_owned()]);
+        assert!(store.delete_secret("k").expect("delete"));
+        assert!(!store.delete_secret("k").expect("delete again"));
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("codexos.sqlite");
+        {
+            let connection = Connection::open(&path).expect("open");
+            connection
+                .pragma_update(None, "user_version", 999)
+                .expect("version");
+        }
+        let error = Store::open(&path).expect_err("too new");
+        assert!(matches!(error, Error::TooNew { found: 999, .. }));
+    }
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Opens the real desktop app under Xvfb and drives it with tauri-driver +
+# WebKitWebDriver (ui/e2e/). Usage: scripts/e2e.sh PATH_TO_APP_BINARY
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+app=$(realpath "$1")
+work=$(mktemp -d)
+cleanup() {
+  [ -n "${driver_pid:-}" ] && kill "$driver_pid" 2>/dev/null || true
+  [ -n "${xvfb_pid:-}" ] && kill "$xvfb_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# A free X display; wait for its socket rather than sleeping a fixed time.
+display=99
+while [ -e "/tmp/.X11-unix/X$display" ] || [ -e "/tmp/.X$display-lock" ]; do display=$((display + 1)); done
+Xvfb ":$display" -screen 0 1440x900x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
+xvfb_pid=$!
+for _ in $(seq 100); do [ -S "/tmp/.X11-unix/X$display" ] && break; sleep 0.1; done
+[ -S "/tmp/.X11-unix/X$display" ] || { cat "$work/xvfb.log"; echo "Xvfb did not start" >&2; exit 1; }
+export DISPLAY=":$display"
+
+export CODEXOS_HOME="$work/home"
+mkdir -p "$CODEXOS_HOME"
+printf '[llm]\nmax_tokens = 96\ntemperature = 0.0\n' > "$CODEXOS_HOME/config.toml"
+export CODEXOS_FIXTURE="$work/lumen-docs"
+cp -r "$here/crates/rag/tests/fixtures/lumen-docs" "$CODEXOS_FIXTURE"
+export CODEXOS_APP="$app"
+export CODEXOS_E2E_OUT=${CODEXOS_E2E_OUT:-$here/target-e2e}
+mkdir -p "$CODEXOS_E2E_OUT"
+
+port=4444
+tauri-driver --port "$port" --native-driver /usr/bin/WebKitWebDriver >"$work/driver.log" 2>&1 &
+driver_pid=$!
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+
+cd "$here/ui"
+if ! node --test e2e/; then
+  echo "--- tauri-driver log ---"; tail -50 "$work/driver.log"
+  echo "--- app log ---"; tail -50 "$CODEXOS_HOME/logs/desktop.log" 2>/dev/null || true
+  exit 1
+fi

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing CodexOS needs on a Debian/Ubuntu
+# machine, skipping whatever is already there (safe to run again).
+#   scripts/setup.sh app    system packages for the app + UI packages
+#   scripts/setup.sh test   the above + test tools (Xvfb, keyring, tauri-driver)
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+mode=${1:-app}
+
+packages=(build-essential pkg-config cmake clang libclang-dev protobuf-compiler libssl-dev
+  libdbus-1-dev libwebkit2gtk-4.1-dev libxdo-dev libayatana-appindicator3-dev librsvg2-dev
+  python3-pip unzip)
+if [ "$mode" = test ]; then
+  packages+=(gnome-keyring dbus-x11 xvfb webkit2gtk-driver xauth x11-utils util-linux)
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing system packages: ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# UI packages: reinstall only when the lock file changed.
+stamp="$here/ui/node_modules/.codexos-lock.sha256"
+lock_sum=$(sha256sum "$here/ui/package-lock.json" | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_sum" ]; then
+  echo "installing UI packages (npm ci)"
+  (cd "$here/ui" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$lock_sum" > "$stamp"
+fi
+
+if [ "$mode" = test ] && ! command -v tauri-driver >/dev/null 2>&1; then
+  echo "installing tauri-driver (cargo install, ~3 min once)"
+  cargo install tauri-driver --locked --quiet
+fi

@@ -1,0 +1,179 @@
+//! The Tauri commands: typed input → runtime → typed output or [`IpcError`].
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use codexos_runtime::{
+    Answer, AskEvent, AskOptions, ErrorCode, IngestProgress, IngestReport, ProjectSummary, Runtime,
+    SearchHit,
+};
+use serde::Serialize;
+use tauri::ipc::Channel;
+use tauri::State;
+use tokio_util::sync::CancellationToken;
+
+use crate::AppState;
+
+/// An error as the UI sees it.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct IpcError {
+    /// Stable code.
+    pub code: ErrorCode,
+    /// One-line message naming the problem and the fix.
+    pub message: String,
+    /// The chain of causes, when there is more to say.
+    pub details: Option<String>,
+}
+
+impl From<&codexos_runtime::Error> for IpcError {
+    fn from(error: &codexos_runtime::Error) -> Self {
+        let mut causes = Vec::new();
+        let mut source = std::error::Error::source(error);
+        while let Some(cause) = source {
+            causes.push(cause.to_string());
+            source = cause.source();
+        }
+        Self {
+            code: error.code(),
+            message: error.to_string(),
+            details: (!causes.is_empty()).then(|| causes.join("\n")),
+        }
+    }
+}
+
+impl From<codexos_runtime::Error> for IpcError {
+    fn from(error: codexos_runtime::Error) -> Self {
+        Self::from(&error)
+    }
+}
+
+/// In-flight requests that the UI can cancel, by the id it chose.
+#[derive(Default)]
+pub struct Requests(Mutex<HashMap<String, CancellationToken>>);
+
+impl Requests {
+    fn start(&self, id: &str) -> CancellationToken {
+        let token = CancellationToken::new();
+        self.lock().insert(id.to_owned(), token.clone());
+        token
+    }
+
+    fn finish(&self, id: &str) {
+        self.lock().remove(id);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, CancellationToken>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl AppState {
+    fn runtime(&self) -> Result<Arc<Runtime>, IpcError> {
+        self.runtime.clone()
+    }
+}
+
+fn send<T: tauri::ipc::IpcResponse>(channel: &Channel<T>, event: T) {
+    if let Err(error) = channel.send(event) {
+        tracing::debug!(%error, "the window stopped listening");
+    }
+}
+
+/// What the app shows about its data home.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct AppInfo {
+    /// Data home folder.
+    pub home: String,
+    /// Models folder.
+    pub models: String,
+    /// Default chat model.
+    pub chat_model: String,
+    /// Version of the app.
+    pub version: String,
+}
+
+/// The data home and defaults.
+#[tauri::command]
+#[specta::specta]
+pub fn app_info(state: State<'_, AppState>) -> Result<AppInfo, IpcError> {
+    let runtime = state.runtime()?;
+    Ok(AppInfo {
+        home: runtime.home().root().to_string_lossy().into_owned(),
+        models: runtime.home().models().to_string_lossy().into_owned(),
+        chat_model: runtime.config().models.chat.clone(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    })
+}
+
+/// Ingested projects.
+#[tauri::command]
+#[specta::specta]
+pub fn projects(state: State<'_, AppState>) -> Result<Vec<ProjectSummary>, IpcError> {
+    Ok(state.runtime()?.projects()?)
+}
+
+/// Ingests a folder (dropped or typed), streaming progress.
+#[tauri::command]
+#[specta::specta]
+pub async fn ingest(
+    state: State<'_, AppState>,
+    request_id: String,
+    path: String,
+    project: Option<String>,
+    on_event: Channel<IngestProgress>,
+) -> Result<IngestReport, IpcError> {
+    let runtime = state.runtime()?;
+    let cancel = state.requests.start(&request_id);
+    let report = runtime
+        .ingest(&PathBuf::from(path), project.as_deref(), &|event| send(&on_event, event), &cancel)
+        .await;
+    state.requests.finish(&request_id);
+    Ok(report?)
+}
+
+/// Searches the ingested projects.
+#[tauri::command]
+#[specta::specta]
+pub async fn search(
+    state: State<'_, AppState>,
+    query: String,
+    k: u32,
+    project: Option<String>,
+) -> Result<Vec<SearchHit>, IpcError> {
+    Ok(state.runtime()?.search(&query, k as usize, project.as_deref()).await?)
+}
+
+/// Answers a question, streaming tokens and the retrieved excerpts.
+#[tauri::command]
+#[specta::specta]
+pub async fn ask(
+    state: State<'_, AppState>,
+    request_id: String,
+    question: String,
+    project: Option<String>,
+    on_event: Channel<AskEvent>,
+) -> Result<Answer, IpcError> {
+    let runtime = state.runtime()?;
+    let cancel = state.requests.start(&request_id);
+    let options = AskOptions {
+        project,
+        ..AskOptions::default()
+    };
+    let answer = runtime
+        .ask(&question, &options, &|event| send(&on_event, event), &cancel)
+        .await;
+    state.requests.finish(&request_id);
+    Ok(answer?)
+}
+
+/// Cancels a running ingest or ask; `false` when it already ended.
+#[tauri::command]
+#[specta::specta]
+pub fn cancel(state: State<'_, AppState>, request_id: String) -> bool {
+    let token = state.requests.lock().get(&request_id).cloned();
+    token.is_some_and(|token| {
+        token.cancel();
+        true
+    })
+}

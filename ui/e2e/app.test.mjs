@@ -1,0 +1,76 @@
+// End-to-end test of the real desktop app: tauri-driver drives the WebKit
+// window under Xvfb. scripts/e2e.sh starts Xvfb and tauri-driver and sets
+// CODEXOS_APP (the binary), CODEXOS_HOME (a fresh data home) and
+// CODEXOS_FIXTURE (a folder to ingest).
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+
+import { remote } from "webdriverio";
+
+const app = process.env.CODEXOS_APP;
+const fixture = process.env.CODEXOS_FIXTURE;
+const shots = process.env.CODEXOS_E2E_OUT;
+
+let browser;
+
+before(async () => {
+  assert.ok(app && fixture, "run through scripts/e2e.sh (CODEXOS_APP and CODEXOS_FIXTURE unset)");
+  browser = await remote({
+    hostname: "127.0.0.1",
+    port: 4444,
+    logLevel: "warn",
+    capabilities: {
+      "tauri:options": { application: app },
+      "wdio:enforceWebDriverClassic": true,
+    },
+  });
+});
+
+after(async () => {
+  await browser?.deleteSession();
+});
+
+async function screenshot(name) {
+  if (shots) await browser.saveScreenshot(`${shots}/${name}.png`);
+}
+
+test("the window shows the default flow and the panels", async () => {
+  const canvas = await browser.$('[data-testid="flow-canvas"]');
+  await canvas.waitForDisplayed({ timeout: 20_000 });
+  for (const kind of ["input", "retrieve", "llm", "output"]) {
+    assert.ok(await browser.$(`[data-testid="flow-node-${kind}"]`).isDisplayed(), `node ${kind}`);
+  }
+  assert.ok(await browser.$('[data-testid="chat-input"]').isDisplayed());
+});
+
+test("a folder is ingested with visible progress, then a question is answered with citations", async () => {
+  await browser.$('[data-testid="ingest-path"]').setValue(fixture);
+  await browser.$('[data-testid="ingest-button"]').click();
+  const status = await browser.$('[data-testid="ingest-status"]');
+  await status.waitForDisplayed({ timeout: 10_000 });
+  await browser.waitUntil(async () => (await status.getAttribute("data-status")) !== "running", {
+    timeout: 120_000,
+    timeoutMsg: "ingest did not finish",
+  });
+  assert.equal(await status.getAttribute("data-status"), "done", await status.getText());
+  const report = await browser.$('[data-testid="ingest-report"]').getText();
+  assert.match(report, /5 indexed/);
+  await browser.$('[data-testid="project"]').waitForDisplayed({ timeout: 10_000 });
+  await screenshot("ingested");
+
+  await browser.$('[data-testid="chat-input"]').setValue("What is the default port of the Lumen server?");
+  await browser.$('[data-testid="ask-button"]').click();
+  const answer = await browser.$('[data-testid="answer"]');
+  await answer.waitForExist({ timeout: 10_000 });
+  await browser.waitUntil(async () => ["done", "error"].includes(await answer.getAttribute("data-phase")), {
+    timeout: 120_000,
+    timeoutMsg: "no answer",
+  });
+  await screenshot("answered");
+  assert.equal(await answer.getAttribute("data-phase"), "done", await answer.getText());
+  const text = await browser.$('[data-testid="answer-text"]').getText();
+  assert.ok(text.trim().length > 0, "answer text is shown");
+  const citations = await browser.$$('[data-testid="citation"]');
+  assert.ok(citations.length > 0, "citations are shown");
+  assert.match(await citations[0].getText(), /\[1\] [\w./-]+:\d+-\d+/);
+});

@@ -1,0 +1,69 @@
+import { useCallback, useEffect, useReducer, useState } from "react";
+
+import { ChatPanel } from "@/features/chat/ChatPanel";
+import { chatReducer, currentPhase } from "@/features/chat/chatState";
+import { FlowCanvas } from "@/features/flow/FlowCanvas";
+import { ProjectsPanel } from "@/features/projects/ProjectsPanel";
+import { commands, type AppInfo, type IpcError, type ProjectSummary } from "@/ipc/bindings";
+import { toIpcError } from "@/ipc/client";
+
+export default function App() {
+  const [info, setInfo] = useState<AppInfo | null>(null);
+  const [fatal, setFatal] = useState<IpcError | null>(null);
+  const [projects, setProjects] = useState<ProjectSummary[]>([]);
+  const [selected, setSelected] = useState<string | null>(null);
+  const [messages, dispatch] = useReducer(chatReducer, []);
+
+  const refreshProjects = useCallback(() => {
+    commands
+      .projects()
+      .then((result) => {
+        if (result.status === "ok") setProjects(result.data);
+      })
+      .catch((error: unknown) => setFatal(toIpcError(error)));
+  }, []);
+
+  useEffect(() => {
+    commands
+      .appInfo()
+      .then((result) => (result.status === "ok" ? setInfo(result.data) : setFatal(result.error)))
+      .catch((error: unknown) => setFatal(toIpcError(error)));
+    refreshProjects();
+  }, [refreshProjects]);
+
+  return (
+    <div className="flex h-full flex-col">
+      <header className="flex items-center justify-between border-b border-border px-4 py-2">
+        <div className="flex items-center gap-2">
+          <img src="/icon.png" alt="" className="size-6" />
+          <span className="font-semibold">CodexOS</span>
+          <span className="text-xs text-muted-foreground">local-first agent command center</span>
+        </div>
+        <div className="truncate font-mono text-[11px] text-muted-foreground" title="data home">
+          {info ? `${info.home} · v${info.version}` : ""}
+        </div>
+      </header>
+      {fatal && (
+        <div className="border-b border-destructive bg-destructive/15 px-4 py-2 text-sm" role="alert">
+          {fatal.message}
+        </div>
+      )}
+      <main className="grid min-h-0 flex-1 grid-cols-[18rem_1fr_26rem]">
+        <aside className="min-h-0 border-r border-border">
+          <ProjectsPanel
+            projects={projects}
+            selected={selected}
+            onSelect={setSelected}
+            onIngested={refreshProjects}
+          />
+        </aside>
+        <section className="min-h-0">
+          <FlowCanvas phase={currentPhase(messages)} model={info?.chat_model ?? ""} />
+        </section>
+        <aside className="min-h-0 border-l border-border">
+          <ChatPanel messages={messages} dispatch={dispatch} project={selected} />
+        </aside>
+      </main>
+    </div>
+  );
+}

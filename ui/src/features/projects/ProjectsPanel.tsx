@@ -1,0 +1,165 @@
+import { Channel } from "@tauri-apps/api/core";
+import { FolderOpen, FolderPlus, X } from "lucide-react";
+import { useCallback, useState, type FormEvent } from "react";
+
+import { Button } from "@/components/ui/button";
+import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
+import { Input } from "@/components/ui/input";
+import { Progress } from "@/components/ui/progress";
+import { commands, type IngestEvent, type ProjectSummary } from "@/ipc/bindings";
+import { requestId, toIpcError } from "@/ipc/client";
+import { cn } from "@/lib/utils";
+import { applyIngestEvent, fraction, startIngest, type IngestState } from "./ingestState";
+import { useFolderDrop } from "./useFolderDrop";
+
+function IngestCard({ state, onCancel }: { state: IngestState; onCancel: () => void }) {
+  const value = fraction(state);
+  return (
+    <Card data-testid="ingest-status" data-status={state.status}>
+      <CardHeader>
+        <CardTitle className="flex items-center justify-between gap-2">
+          <span className="truncate" title={state.path}>
+            {state.status === "running" ? "Ingesting" : state.status === "done" ? "Ingested" : "Ingest failed"}{" "}
+            {state.path.split("/").filter(Boolean).pop()}
+          </span>
+          {state.status === "running" && (
+            <Button variant="ghost" size="sm" aria-label="Cancel ingest" onClick={onCancel}>
+              <X />
+            </Button>
+          )}
+        </CardTitle>
+      </CardHeader>
+      <CardContent className="space-y-2 text-xs text-muted-foreground">
+        {state.status === "running" && (
+          <>
+            <Progress value={value} />
+            <div className="flex justify-between">
+              <span>{state.total === null ? "scanning…" : `${state.done}/${state.total} files`}</span>
+              {state.skipped > 0 && <span>{state.skipped} skipped</span>}
+            </div>
+            <div className="truncate font-mono">{state.current}</div>
+          </>
+        )}
+        {state.report && (
+          <div data-testid="ingest-report">
+            {state.report.files_indexed} indexed · {state.report.files_unchanged} unchanged ·{" "}
+            {state.report.skipped.length} skipped · {state.report.chunks_total} chunks ·{" "}
+            {(state.report.elapsed_ms / 1000).toFixed(1)} s
+            {state.report.skipped.slice(0, 5).map((file) => (
+              <div key={file.path} className="truncate" title={file.reason}>
+                skipped {file.path}: {file.reason}
+              </div>
+            ))}
+          </div>
+        )}
+        {state.error && <div className="text-destructive">{state.error.message}</div>}
+      </CardContent>
+    </Card>
+  );
+}
+
+export function ProjectsPanel({
+  projects,
+  selected,
+  onSelect,
+  onIngested,
+}: {
+  projects: ProjectSummary[];
+  selected: string | null;
+  onSelect: (name: string | null) => void;
+  onIngested: () => void;
+}) {
+  const [path, setPath] = useState("");
+  const [ingest, setIngest] = useState<(IngestState & { id: string }) | null>(null);
+
+  const run = useCallback(
+    async (folder: string) => {
+      const id = requestId("ingest");
+      setIngest({ ...startIngest(folder), id });
+      const channel = new Channel<IngestEvent>();
+      channel.onmessage = (event) =>
+        setIngest((state) => (state && state.id === id ? { ...applyIngestEvent(state, event), id } : state));
+      try {
+        const result = await commands.ingest(id, folder, null, channel);
+        setIngest((state) =>
+          state && state.id === id
+            ? result.status === "ok"
+              ? { ...state, status: "done", report: result.data }
+              : { ...state, status: "error", error: result.error }
+            : state,
+        );
+      } catch (error) {
+        setIngest((state) => (state ? { ...state, status: "error", error: toIpcError(error) } : state));
+      }
+      onIngested();
+    },
+    [onIngested],
+  );
+
+  const onDrop = useCallback(
+    (paths: string[]) => {
+      const first = paths[0];
+      if (first) void run(first);
+    },
+    [run],
+  );
+  const hovering = useFolderDrop(onDrop);
+
+  function submit(event: FormEvent) {
+    event.preventDefault();
+    if (path.trim()) void run(path.trim());
+  }
+
+  return (
+    <div className="flex h-full flex-col gap-3 p-3">
+      {hovering && (
+        <div className="pointer-events-none fixed inset-0 z-50 flex items-center justify-center bg-primary/10 ring-4 ring-inset ring-primary">
+          <div className="rounded-lg bg-card px-6 py-4 text-lg font-semibold">Drop to ingest this folder</div>
+        </div>
+      )}
+      <div>
+        <h2 className="text-sm font-semibold">Projects</h2>
+        <p className="text-xs text-muted-foreground">Drop a folder onto the window, or enter its path.</p>
+      </div>
+      <form className="flex gap-2" onSubmit={submit}>
+        <Input
+          data-testid="ingest-path"
+          placeholder="/path/to/folder"
+          value={path}
+          onChange={(event) => setPath(event.target.value)}
+        />
+        <Button type="submit" size="icon" aria-label="Ingest folder" data-testid="ingest-button" disabled={!path.trim() || ingest?.status === "running"}>
+          <FolderPlus />
+        </Button>
+      </form>
+      {ingest && <IngestCard state={ingest} onCancel={() => void commands.cancel(ingest.id)} />}
+      <div className="flex-1 space-y-1 overflow-y-auto" data-testid="project-list">
+        <button
+          type="button"
+          className={cn("w-full rounded-md px-2 py-1.5 text-left text-sm hover:bg-muted", selected === null && "bg-muted")}
+          onClick={() => onSelect(null)}
+        >
+          All projects
+        </button>
+        {projects.map((project) => (
+          <button
+            type="button"
+            key={project.name}
+            data-testid="project"
+            title={project.root}
+            className={cn("w-full rounded-md px-2 py-1.5 text-left hover:bg-muted", selected === project.name && "bg-muted")}
+            onClick={() => onSelect(project.name)}
+          >
+            <div className="flex items-center gap-2 text-sm">
+              <FolderOpen className="size-4 text-primary" />
+              <span className="truncate">{project.name}</span>
+            </div>
+            <div className="pl-6 text-[11px] text-muted-foreground">
+              {project.files} files · {project.chunks} chunks
+            </div>
+          </button>
+        ))}
+      </div>
+    </div>
+  );
+}

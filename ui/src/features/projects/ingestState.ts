@@ -1,0 +1,37 @@
+// Pure ingest progress: what the projects panel shows while a folder is indexed.
+import type { IngestEvent, IngestReport, IpcError } from "@/ipc/bindings";
+
+export interface IngestState {
+  path: string;
+  total: number | null;
+  done: number;
+  current: string;
+  skipped: number;
+  status: "running" | "done" | "error";
+  report?: IngestReport;
+  error?: IpcError;
+}
+
+export function startIngest(path: string): IngestState {
+  return { path, total: null, done: 0, current: "", skipped: 0, status: "running" };
+}
+
+export function applyIngestEvent(state: IngestState, event: IngestEvent): IngestState {
+  switch (event.type) {
+    case "scanned":
+      return { ...state, total: event.total };
+    case "skipped":
+      return { ...state, skipped: state.skipped + 1 };
+    case "progress":
+      return { ...state, done: event.done, total: event.total, current: event.path };
+    case "finished":
+      return { ...state, status: "done", report: event.report, done: state.total ?? state.done };
+  }
+}
+
+/** Fraction done, or null while the total is unknown. */
+export function fraction(state: IngestState): number | null {
+  if (state.total === null) return null;
+  if (state.total === 0) return 1;
+  return state.done / state.total;
+}
