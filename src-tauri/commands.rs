@@ -1,4 +1,8 @@
 //! The Tauri commands: typed input → runtime → typed output or [`IpcError`].
+#![expect(
+    clippy::needless_pass_by_value,
+    reason = "Tauri commands receive their arguments by value"
+)]
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -64,7 +68,9 @@ impl Requests {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, CancellationToken>> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -126,7 +132,12 @@ pub async fn ingest(
     let runtime = state.runtime()?;
     let cancel = state.requests.start(&request_id);
     let report = runtime
-        .ingest(&PathBuf::from(path), project.as_deref(), &|event| send(&on_event, event), &cancel)
+        .ingest(
+            &PathBuf::from(path),
+            project.as_deref(),
+            &|event| send(&on_event, event),
+            &cancel,
+        )
         .await;
     state.requests.finish(&request_id);
     Ok(report?)
@@ -141,7 +152,10 @@ pub async fn search(
     k: u32,
     project: Option<String>,
 ) -> Result<Vec<SearchHit>, IpcError> {
-    Ok(state.runtime()?.search(&query, k as usize, project.as_deref()).await?)
+    Ok(state
+        .runtime()?
+        .search(&query, k as usize, project.as_deref())
+        .await?)
 }
 
 /// Answers a question, streaming tokens and the retrieved excerpts.
@@ -161,7 +175,12 @@ pub async fn ask(
         ..AskOptions::default()
     };
     let answer = runtime
-        .ask(&question, &options, &|event| send(&on_event, event), &cancel)
+        .ask(
+            &question,
+            &options,
+            &|event| send(&on_event, event),
+            &cancel,
+        )
         .await;
     state.requests.finish(&request_id);
     Ok(answer?)

@@ -100,17 +100,30 @@ mod tests {
         // tauri-build resolves the capabilities it found into gen/schemas; an
         // empty file there means the window would get no permissions at all.
         let resolved = Path::new(env!("CARGO_MANIFEST_DIR")).join("gen/schemas/capabilities.json");
-        let text = std::fs::read_to_string(&resolved).expect("tauri-build wrote gen/schemas/capabilities.json");
-        assert!(text.contains("\"main-window\""), "capability main-window not loaded: {text}");
-        assert!(!text.contains("**"), "a capability grants a wildcard scope: {text}");
+        let text = std::fs::read_to_string(&resolved)
+            .expect("tauri-build wrote gen/schemas/capabilities.json");
+        assert!(
+            text.contains("\"main-window\""),
+            "capability main-window not loaded: {text}"
+        );
+        assert!(
+            !text.contains("**"),
+            "a capability grants a wildcard scope: {text}"
+        );
     }
 
     #[test]
     fn the_content_security_policy_is_strict() {
-        let config: serde_json::Value = serde_json::from_str(include_str!("../tauri.conf.json")).expect("config parses");
-        let csp = config["app"]["security"]["csp"].as_str().expect("a CSP is set");
+        let config: serde_json::Value =
+            serde_json::from_str(include_str!("../tauri.conf.json")).expect("config parses");
+        let csp = config["app"]["security"]["csp"]
+            .as_str()
+            .expect("a CSP is set");
         assert!(csp.contains("default-src 'self'"), "{csp}");
         assert!(!csp.contains("unsafe-eval"), "{csp}");
-        assert!(!csp.contains("http://*") && !csp.contains("https://*"), "{csp}");
+        assert!(
+            !csp.contains("http://*") && !csp.contains("https://*"),
+            "{csp}"
+        );
     }
 }

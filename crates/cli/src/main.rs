@@ -98,7 +98,10 @@ enum VaultCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let json = cli.json;
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
@@ -127,7 +130,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ingest { dir, project } => {
             let bar = render::IngestBar::new(json);
             let report = runtime
-                .ingest(&dir, project.as_deref(), &|event| bar.update(&event), &cancel)
+                .ingest(
+                    &dir,
+                    project.as_deref(),
+                    &|event| bar.update(&event),
+                    &cancel,
+                )
                 .await;
             bar.finish();
             render::ingest_report(&report?, json)
@@ -141,7 +149,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             project,
             model,
             k,
-        } => ask(&runtime, &question, AskOptions { project, model, k }, json, &cancel).await,
+        } => {
+            ask(
+                &runtime,
+                &question,
+                AskOptions { project, model, k },
+                json,
+                &cancel,
+            )
+            .await
+        }
         Command::Vault(command) => vault(&runtime, command, json),
         Command::Projects => render::projects(&runtime.projects()?, json),
         Command::Doctor => {
@@ -169,7 +186,11 @@ async fn ask(
             AskEvent::Token { text } => {
                 let mut stdout = std::io::stdout().lock();
                 // A closed stdout (`| head`) just stops the echo.
-                if stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()).is_err() {
+                if stdout
+                    .write_all(text.as_bytes())
+                    .and_then(|()| stdout.flush())
+                    .is_err()
+                {
                     tracing::debug!("stdout closed while streaming");
                 }
             }
@@ -185,12 +206,16 @@ fn vault(runtime: &Runtime, command: VaultCommand, json: bool) -> anyhow::Result
         VaultCommand::Set { name } => {
             let value = read_secret(&name)?;
             runtime.set_secret(&name, &value)?;
-            render::done(&format!("stored secret `{name}`"), json)
+            render::done(&format!("stored secret `{name}`"), json);
+            Ok(())
         }
         VaultCommand::Get { name } => {
             let value = runtime.secret(&name)?;
             if json {
-                println!("{}", serde_json::json!({ "name": name, "value": value.expose_secret() }));
+                println!(
+                    "{}",
+                    serde_json::json!({ "name": name, "value": value.expose_secret() })
+                );
             } else {
                 println!("{}", value.expose_secret());
             }
@@ -211,7 +236,8 @@ fn vault(runtime: &Runtime, command: VaultCommand, json: bool) -> anyhow::Result
         }
         VaultCommand::Rm { name } => {
             runtime.remove_secret(&name)?;
-            render::done(&format!("removed secret `{name}`"), json)
+            render::done(&format!("removed secret `{name}`"), json);
+            Ok(())
         }
     }
 }

@@ -5,9 +5,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use codexos_runtime::{Answer, Check, CheckStatus, ErrorCode, IngestProgress, ProjectSummary, SearchHit};
-use indicatif::{ProgressBar, ProgressStyle};
 use codexos_runtime::SkippedFile;
+use codexos_runtime::{
+    Answer, Check, CheckStatus, ErrorCode, IngestProgress, ProjectSummary, SearchHit,
+};
+use indicatif::{ProgressBar, ProgressStyle};
 
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
@@ -42,7 +44,11 @@ pub struct IngestBar {
 
 impl IngestBar {
     pub fn new(json: bool) -> Self {
-        let bar = if json { ProgressBar::hidden() } else { ProgressBar::new_spinner() };
+        let bar = if json {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::new_spinner()
+        };
         bar.set_message("scanning…");
         bar.enable_steady_tick(Duration::from_millis(120));
         Self { bar }
@@ -75,7 +81,11 @@ impl IngestBar {
 
 /// A spinner for a wait of unknown length.
 pub fn spinner(json: bool, message: &'static str) -> ProgressBar {
-    let bar = if json { ProgressBar::hidden() } else { ProgressBar::new_spinner() };
+    let bar = if json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new_spinner()
+    };
     bar.set_message(message);
     bar.enable_steady_tick(Duration::from_millis(120));
     bar
@@ -94,7 +104,10 @@ pub fn ingest_report(report: &codexos_runtime::IngestReport, json: bool) -> anyh
         report.files_removed,
         report.skipped.len()
     );
-    println!("  chunks: {} added, {} in the project", report.chunks_added, report.chunks_total);
+    println!(
+        "  chunks: {} added, {} in the project",
+        report.chunks_added, report.chunks_total
+    );
     print_skipped(&report.skipped);
     println!("  took {:.1} s", f64::from(report.elapsed_ms) / 1000.0);
     Ok(())
@@ -106,7 +119,10 @@ fn print_skipped(skipped: &[SkippedFile]) {
         println!("  skipped {}: {}", file.path, file.reason);
     }
     if skipped.len() > SHOWN {
-        println!("  … and {} more skipped (see --json for all)", skipped.len() - SHOWN);
+        println!(
+            "  … and {} more skipped (see --json for all)",
+            skipped.len() - SHOWN
+        );
     }
 }
 
@@ -178,7 +194,10 @@ pub fn projects(projects: &[ProjectSummary], json: bool) -> anyhow::Result<()> {
 }
 
 pub fn checks(checks: &[Check], json: bool) -> anyhow::Result<()> {
-    let failed = checks.iter().filter(|check| check.status == CheckStatus::Fail).count();
+    let failed = checks
+        .iter()
+        .filter(|check| check.status == CheckStatus::Fail)
+        .count();
     if json {
         print_json(&checks)?;
     } else {
@@ -202,7 +221,12 @@ pub fn paths(locations: &[(&'static str, PathBuf)], json: bool) -> anyhow::Resul
     if json {
         let map: serde_json::Map<String, serde_json::Value> = locations
             .iter()
-            .map(|(name, path)| ((*name).to_owned(), serde_json::Value::from(path.to_string_lossy())))
+            .map(|(name, path)| {
+                (
+                    (*name).to_owned(),
+                    serde_json::Value::from(path.to_string_lossy()),
+                )
+            })
             .collect();
         return print_json(&map);
     }
@@ -212,11 +236,10 @@ pub fn paths(locations: &[(&'static str, PathBuf)], json: bool) -> anyhow::Resul
     Ok(())
 }
 
-pub fn done(message: &str, json: bool) -> anyhow::Result<()> {
+pub fn done(message: &str, json: bool) {
     if json {
         println!("{}", serde_json::json!({ "ok": true, "message": message }));
     } else {
         println!("{message}");
     }
-    Ok(())
 }

@@ -111,11 +111,11 @@ impl LocalModel {
     /// Dropping the receiver or cancelling `cancel` stops decoding.
     pub fn generate(
         self: &Arc<Self>,
-        messages: Vec<ChatMessage>,
+        messages: &[ChatMessage],
         options: GenerateOptions,
         cancel: CancellationToken,
     ) -> Result<mpsc::UnboundedReceiver<Result<Generation>>> {
-        let prompt = self.render(&messages)?;
+        let prompt = self.render(messages)?;
         let model = Arc::clone(self);
         let (sender, receiver) = mpsc::unbounded_channel();
         std::thread::Builder::new()
@@ -168,25 +168,7 @@ impl LocalModel {
                 message: error.to_string(),
             })?;
         let mut batch = LlamaBatch::new(PROMPT_BATCH, 1);
-        let last = tokens.len() - 1;
-        for (chunk_index, chunk) in tokens.chunks(PROMPT_BATCH).enumerate() {
-            batch.clear();
-            for (offset, token) in chunk.iter().enumerate() {
-                let position = chunk_index * PROMPT_BATCH + offset;
-                batch
-                    .add(*token, position as i32, &[0], position == last)
-                    .map_err(|error| Error::Decode {
-                        action: "batching the prompt",
-                        message: error.to_string(),
-                    })?;
-            }
-            context
-                .decode(&mut batch)
-                .map_err(decode_error("reading the prompt"))?;
-            if cancel.is_cancelled() {
-                return Err(Error::Cancelled);
-            }
-        }
+        feed_prompt(&mut context, &mut batch, &tokens, cancel)?;
         let prompt_done = Instant::now();
         let mut sampler = sampler(&self.model, options);
         let mut position = tokens.len();
@@ -201,7 +183,10 @@ impl LocalModel {
                 break FinishReason::Length;
             }
             if position >= context_size as usize {
-                tracing::warn!(context_size, "the context window is full; the answer is cut short");
+                tracing::warn!(
+                    context_size,
+                    "the context window is full; the answer is cut short"
+                );
                 break FinishReason::Length;
             }
             let token = sampler.sample(&context, batch.n_tokens() - 1);
@@ -243,6 +228,35 @@ impl LocalModel {
             },
         })
     }
+}
+
+/// Decodes the prompt in batches, asking for logits of its last token only.
+fn feed_prompt(
+    context: &mut llama_cpp_2::context::LlamaContext<'_>,
+    batch: &mut LlamaBatch<'_>,
+    tokens: &[llama_cpp_2::token::LlamaToken],
+    cancel: &CancellationToken,
+) -> Result<()> {
+    let last = tokens.len() - 1;
+    for (chunk_index, chunk) in tokens.chunks(PROMPT_BATCH).enumerate() {
+        batch.clear();
+        for (offset, token) in chunk.iter().enumerate() {
+            let position = chunk_index * PROMPT_BATCH + offset;
+            batch
+                .add(*token, position as i32, &[0], position == last)
+                .map_err(|error| Error::Decode {
+                    action: "batching the prompt",
+                    message: error.to_string(),
+                })?;
+        }
+        context
+            .decode(batch)
+            .map_err(decode_error("reading the prompt"))?;
+        if cancel.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+    }
+    Ok(())
 }
 
 fn sampler(model: &llama_cpp_2::model::LlamaModel, options: &GenerateOptions) -> LlamaSampler {

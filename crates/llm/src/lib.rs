@@ -12,7 +12,7 @@
 //! use codexos_llm::{ChatMessage, GenerateOptions, Generation, LocalModel, ModelOptions};
 //! let model = Arc::new(LocalModel::load("SmolLM2-135M-Instruct.Q4_1.gguf".as_ref(), ModelOptions::default())?);
 //! let mut stream = model.generate(
-//!     vec![ChatMessage::user("What is the capital of France?")],
+//!     &[ChatMessage::user("What is the capital of France?")],
 //!     GenerateOptions::default(),
 //!     tokio_util::sync::CancellationToken::new(),
 //! )?;
@@ -130,13 +130,19 @@ impl ChatMessage {
     /// A system message.
     #[must_use]
     pub fn system(content: impl Into<String>) -> Self {
-        Self { role: Role::System, content: content.into() }
+        Self {
+            role: Role::System,
+            content: content.into(),
+        }
     }
 
     /// A user message.
     #[must_use]
     pub fn user(content: impl Into<String>) -> Self {
-        Self { role: Role::User, content: content.into() }
+        Self {
+            role: Role::User,
+            content: content.into(),
+        }
     }
 }
 
@@ -169,7 +175,9 @@ fn backend() -> Result<&'static LlamaBackend> {
             LlamaBackend::init().map_err(|error| error.to_string())
         })
         .as_ref()
-        .map_err(|message| Error::Backend { message: message.clone() })
+        .map_err(|message| Error::Backend {
+            message: message.clone(),
+        })
 }
 
 /// A GGUF model loaded into memory.
@@ -214,12 +222,16 @@ impl LocalModel {
     /// Loads a GGUF file (blocking; a second for small models).
     pub fn load(path: &Path, options: ModelOptions) -> Result<Self> {
         if !path.is_file() {
-            return Err(Error::ModelMissing { path: path.to_path_buf() });
+            return Err(Error::ModelMissing {
+                path: path.to_path_buf(),
+            });
         }
         check_gguf(path)?;
         let backend = backend()?;
         let model = LlamaModel::load_from_file(backend, path, &LlamaModelParams::default())
-            .map_err(|_| Error::Load { path: path.to_path_buf() })?;
+            .map_err(|_| Error::Load {
+                path: path.to_path_buf(),
+            })?;
         let template = model.chat_template(None).ok();
         if template.is_none() {
             tracing::warn!(path = %path.display(), "model has no chat template; using ChatML");
@@ -241,9 +253,10 @@ impl LocalModel {
     /// The model's file name without extension, for display.
     #[must_use]
     pub fn name(&self) -> String {
-        self.path
-            .file_stem()
-            .map_or_else(|| "model".to_owned(), |stem| stem.to_string_lossy().into_owned())
+        self.path.file_stem().map_or_else(
+            || "model".to_owned(),
+            |stem| stem.to_string_lossy().into_owned(),
+        )
     }
 
     /// Context window in tokens.
@@ -255,7 +268,10 @@ impl LocalModel {
     /// Number of tokens `text` takes.
     #[must_use]
     pub fn count_tokens(&self, text: &str) -> usize {
-        self.model.vocab().tokenize(text.as_bytes(), false, true).len()
+        self.model
+            .vocab()
+            .tokenize(text.as_bytes(), false, true)
+            .len()
     }
 
     /// Renders messages with the model's own chat template, ending with the
@@ -266,12 +282,18 @@ impl LocalModel {
         };
         let chat = messages
             .iter()
-            .map(|message| LlamaChatMessage::new(message.role.as_str().to_owned(), message.content.clone()))
+            .map(|message| {
+                LlamaChatMessage::new(message.role.as_str().to_owned(), message.content.clone())
+            })
             .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|error| Error::Template { message: error.to_string() })?;
+            .map_err(|error| Error::Template {
+                message: error.to_string(),
+            })?;
         self.model
             .apply_chat_template(template, &chat, true)
-            .map_err(|error| Error::Template { message: error.to_string() })
+            .map_err(|error| Error::Template {
+                message: error.to_string(),
+            })
     }
 }
 

@@ -31,14 +31,16 @@ impl Kind {
     /// The kind for a file name, by extension.
     #[must_use]
     pub fn for_path(path: &str) -> Self {
-        let extension = path.rsplit_once('.').map(|(_, ext)| ext.to_ascii_lowercase());
+        let extension = path
+            .rsplit_once('.')
+            .map(|(_, ext)| ext.to_ascii_lowercase());
         match extension.as_deref() {
             Some("md" | "markdown" | "mdx" | "rst" | "adoc") => Self::Markdown,
             Some(
-                "rs" | "py" | "js" | "jsx" | "ts" | "tsx" | "go" | "java" | "kt" | "c" | "h"
-                | "cc" | "cpp" | "hpp" | "cs" | "rb" | "php" | "swift" | "scala" | "sh"
-                | "bash" | "zsh" | "lua" | "sql" | "toml" | "yaml" | "yml" | "json" | "css"
-                | "scss" | "html" | "vue" | "svelte" | "zig" | "ex" | "exs" | "hs" | "ml",
+                "rs" | "py" | "js" | "jsx" | "ts" | "tsx" | "go" | "java" | "kt" | "c" | "h" | "cc"
+                | "cpp" | "hpp" | "cs" | "rb" | "php" | "swift" | "scala" | "sh" | "bash" | "zsh"
+                | "lua" | "sql" | "toml" | "yaml" | "yml" | "json" | "css" | "scss" | "html"
+                | "vue" | "svelte" | "zig" | "ex" | "exs" | "hs" | "ml",
             ) => Self::Code,
             _ => Self::Text,
         }
@@ -113,20 +115,28 @@ fn markdown_sections(lines: &[&str]) -> Vec<Chunk> {
             continue;
         };
         if index > section_start {
-            chunks.extend(windows(&lines[section_start..index], section_start, heading_of(&path)));
+            chunks.extend(windows(
+                &lines[section_start..index],
+                section_start,
+                heading_of(&path).as_deref(),
+            ));
         }
         path.retain(|(existing, _)| *existing < level);
         path.push((level, title.to_owned()));
         section_start = index;
     }
     if section_start < lines.len() {
-        chunks.extend(windows(&lines[section_start..], section_start, heading_of(&path)));
+        chunks.extend(windows(
+            &lines[section_start..],
+            section_start,
+            heading_of(&path).as_deref(),
+        ));
     }
     chunks
 }
 
 /// Overlapping windows over `lines`, whose first line is line `offset + 1`.
-fn windows(lines: &[&str], offset: usize, heading: Option<String>) -> Vec<Chunk> {
+fn windows(lines: &[&str], offset: usize, heading: Option<&str>) -> Vec<Chunk> {
     let mut chunks = Vec::new();
     let mut start = 0;
     while start < lines.len() {
@@ -151,13 +161,17 @@ fn windows(lines: &[&str], offset: usize, heading: Option<String>) -> Vec<Chunk>
         chunks.push(Chunk {
             start_line: (offset + start + 1) as u32,
             end_line: (offset + end) as u32,
-            heading: heading.clone(),
+            heading: heading.map(str::to_owned),
             text,
         });
         if end == lines.len() {
             break;
         }
-        start = if end - start > OVERLAP_LINES { end - OVERLAP_LINES } else { end };
+        start = if end - start > OVERLAP_LINES {
+            end - OVERLAP_LINES
+        } else {
+            end
+        };
     }
     chunks
 }
@@ -195,7 +209,10 @@ mod tests {
 
     #[test]
     fn windows_overlap_and_cover_every_line() {
-        let text: String = (1..=100).map(|i| format!("line {i}\n")).collect();
+        let text = (1..=100)
+            .map(|i| format!("line {i}"))
+            .collect::<Vec<_>>()
+            .join("\n");
         let chunks = chunk(&text, Kind::Code);
         assert_eq!(chunks[0].start_line, 1);
         assert_eq!(chunks[0].end_line, 40);

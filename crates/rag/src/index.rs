@@ -3,9 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow_array::{
-    Array, FixedSizeListArray, Float32Array, RecordBatch, StringArray, UInt32Array,
-};
+use arrow_array::{Array, FixedSizeListArray, Float32Array, RecordBatch, StringArray, UInt32Array};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use futures::TryStreamExt;
 use lancedb::query::{ExecutableQuery, QueryBase};
@@ -95,7 +93,11 @@ impl Index {
         let table = match connection.open_table(TABLE).execute().await {
             Ok(table) => table,
             Err(lancedb::Error::TableNotFound { .. }) => {
-                match connection.create_empty_table(TABLE, schema()).execute().await {
+                match connection
+                    .create_empty_table(TABLE, schema())
+                    .execute()
+                    .await
+                {
                     Ok(table) => table,
                     // Another process created it first.
                     Err(lancedb::Error::TableAlreadyExists { .. }) => connection
@@ -122,7 +124,11 @@ impl Index {
     /// Deletes every chunk of these files.
     pub async fn delete_files(&self, project: &str, paths: &[String]) -> Result<()> {
         for group in paths.chunks(DELETE_GROUP) {
-            let list = group.iter().map(|path| quote(path)).collect::<Vec<_>>().join(", ");
+            let list = group
+                .iter()
+                .map(|path| quote(path))
+                .collect::<Vec<_>>()
+                .join(", ");
             let predicate = format!("project = {} AND path IN ({list})", quote(project));
             self.table
                 .delete(predicate.as_str())
@@ -134,7 +140,7 @@ impl Index {
 
     /// Replaces the chunks of the files that `rows` come from: old rows of each
     /// of `paths` are deleted, then `rows` appended.
-    pub async fn replace_files(&self, project: &str, paths: &[String], rows: Vec<Row>) -> Result<()> {
+    pub async fn replace_files(&self, project: &str, paths: &[String], rows: &[Row]) -> Result<()> {
         self.delete_files(project, paths).await?;
         if rows.is_empty() {
             return Ok(());
@@ -149,7 +155,12 @@ impl Index {
     }
 
     /// The `k` chunks nearest to `vector` (cosine), optionally in one project.
-    pub async fn nearest(&self, vector: &[f32], k: usize, project: Option<&str>) -> Result<Vec<Hit>> {
+    pub async fn nearest(
+        &self,
+        vector: &[f32],
+        k: usize,
+        project: Option<&str>,
+    ) -> Result<Vec<Hit>> {
         let mut query = self
             .table
             .query()
@@ -176,23 +187,19 @@ impl Index {
     }
 }
 
-fn to_batch(rows: Vec<Row>) -> Result<RecordBatch> {
-    let mut flat = Vec::with_capacity(rows.len() * DIMENSIONS);
-    for row in &rows {
-        flat.extend_from_slice(&row.vector);
-    }
-    let id: StringArray = rows
+fn strings(rows: &[Row], field: impl Fn(&Row) -> Option<&str>) -> Arc<StringArray> {
+    Arc::new(rows.iter().map(field).collect())
+}
+
+fn to_batch(rows: &[Row]) -> Result<RecordBatch> {
+    let flat: Vec<f32> = rows
         .iter()
-        .map(|row| Some(format!("{}\u{1f}{}\u{1f}{}", row.project, row.path, row.start_line)))
+        .flat_map(|row| row.vector.iter().copied())
         .collect();
-    let project: StringArray = rows.iter().map(|row| Some(row.project.as_str())).collect();
-    let path: StringArray = rows.iter().map(|row| Some(row.path.as_str())).collect();
-    let start: UInt32Array = rows.iter().map(|row| row.start_line).collect();
-    let end: UInt32Array = rows.iter().map(|row| row.end_line).collect();
-    let heading: StringArray = rows.iter().map(|row| row.heading.as_deref()).collect();
-    let kind: StringArray = rows.iter().map(|row| Some(row.kind)).collect();
-    let file_hash: StringArray = rows.iter().map(|row| Some(row.file_hash.as_str())).collect();
-    let text: StringArray = rows.iter().map(|row| Some(row.text.as_str())).collect();
+    let ids: Vec<String> = rows
+        .iter()
+        .map(|row| format!("{}\u{1f}{}\u{1f}{}", row.project, row.path, row.start_line))
+        .collect();
     let vectors = FixedSizeListArray::try_new(
         Arc::new(Field::new("item", DataType::Float32, true)),
         DIMENSIONS as i32,
@@ -203,15 +210,19 @@ fn to_batch(rows: Vec<Row>) -> Result<RecordBatch> {
     RecordBatch::try_new(
         schema(),
         vec![
-            Arc::new(id),
-            Arc::new(project),
-            Arc::new(path),
-            Arc::new(start),
-            Arc::new(end),
-            Arc::new(heading),
-            Arc::new(kind),
-            Arc::new(file_hash),
-            Arc::new(text),
+            Arc::new(StringArray::from(ids)),
+            strings(rows, |row| Some(row.project.as_str())),
+            strings(rows, |row| Some(row.path.as_str())),
+            Arc::new(
+                rows.iter()
+                    .map(|row| row.start_line)
+                    .collect::<UInt32Array>(),
+            ),
+            Arc::new(rows.iter().map(|row| row.end_line).collect::<UInt32Array>()),
+            strings(rows, |row| row.heading.as_deref()),
+            strings(rows, |row| Some(row.kind)),
+            strings(rows, |row| Some(row.file_hash.as_str())),
+            strings(rows, |row| Some(row.text.as_str())),
             Arc::new(vectors),
         ],
     )

@@ -178,7 +178,9 @@ impl Run<'_> {
         }
         let paths: Vec<String> = files.iter().map(|file| file.record.path.clone()).collect();
         self.report.chunks_added += rows.len() as u32;
-        self.index.replace_files(self.project, &paths, rows).await?;
+        self.index
+            .replace_files(self.project, &paths, &rows)
+            .await?;
         let records: Vec<FileRecord> = files.into_iter().map(|file| file.record).collect();
         self.store.record_files(self.project, &records)?;
         for path in &paths {
@@ -256,8 +258,66 @@ fn read_text(path: &Path, max_bytes: u64) -> std::result::Result<(String, u64), 
     Ok((text, size))
 }
 
+impl Run<'_> {
+    /// Reads one file: skipped, unchanged, or queued for embedding. Returns
+    /// whether the file is still present and readable (so its chunks stay).
+    fn consider(
+        &mut self,
+        path: &Path,
+        relative_path: String,
+        max_bytes: u64,
+        known: &HashMap<String, String>,
+    ) -> bool {
+        let (text, size) = match read_text(path, max_bytes) {
+            Ok(read) => read,
+            Err(reason) => {
+                self.skip(relative_path, reason);
+                return false;
+            }
+        };
+        let hash = hex::encode(Sha256::digest(text.as_bytes()));
+        if known.get(&relative_path) == Some(&hash) {
+            self.report.files_unchanged += 1;
+            self.advance(Some(&relative_path));
+            return true;
+        }
+        let kind = Kind::for_path(&relative_path);
+        let chunks = chunk(&text, kind);
+        self.pending_chunks += chunks.len();
+        self.pending.push(PendingFile {
+            record: FileRecord {
+                path: relative_path,
+                hash,
+                size,
+                chunks: chunks.len() as u32,
+            },
+            kind,
+            chunks,
+        });
+        true
+    }
+}
+
+fn canonical_folder(root: &Path) -> Result<PathBuf> {
+    let canonical = std::fs::canonicalize(root).map_err(|error| Error::NotAFolder {
+        path: root.to_path_buf(),
+        reason: error.to_string(),
+    })?;
+    if canonical.is_dir() {
+        Ok(canonical)
+    } else {
+        Err(Error::NotAFolder {
+            path: canonical,
+            reason: "it is a file, not a folder".into(),
+        })
+    }
+}
+
 /// Ingests `root` as project `project`; see the crate docs.
-#[expect(clippy::too_many_arguments, reason = "each is a distinct collaborator; a struct would only rename them")]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "each is a distinct collaborator; a struct would only rename them"
+)]
 pub async fn ingest(
     store: &Store,
     index: &Index,
@@ -269,16 +329,7 @@ pub async fn ingest(
     cancel: &CancellationToken,
 ) -> Result<IngestReport> {
     let started = Instant::now();
-    let root = std::fs::canonicalize(root).map_err(|error| Error::NotAFolder {
-        path: root.to_path_buf(),
-        reason: error.to_string(),
-    })?;
-    if !root.is_dir() {
-        return Err(Error::NotAFolder {
-            path: root,
-            reason: "it is a file, not a folder".into(),
-        });
-    }
+    let root = canonical_folder(root)?;
     let walk_root = root.clone();
     let (files, walk_skips) = tokio::task::spawn_blocking(move || walk(&walk_root))
         .await
@@ -325,33 +376,9 @@ pub async fn ingest(
             return Err(Error::Cancelled);
         }
         let relative_path = relative(&root, path);
-        let (text, size) = match read_text(path, options.max_file_bytes) {
-            Ok(read) => read,
-            Err(reason) => {
-                run.skip(relative_path, reason);
-                continue;
-            }
-        };
-        present.insert(relative_path.clone());
-        let hash = hex::encode(Sha256::digest(text.as_bytes()));
-        if known.get(&relative_path) == Some(&hash) {
-            run.report.files_unchanged += 1;
-            run.advance(Some(&relative_path));
-            continue;
+        if run.consider(path, relative_path.clone(), options.max_file_bytes, &known) {
+            present.insert(relative_path);
         }
-        let kind = Kind::for_path(&relative_path);
-        let chunks = chunk(&text, kind);
-        run.pending_chunks += chunks.len();
-        run.pending.push(PendingFile {
-            record: FileRecord {
-                path: relative_path,
-                hash,
-                size,
-                chunks: chunks.len() as u32,
-            },
-            kind,
-            chunks,
-        });
         if run.pending_chunks >= FLUSH_CHUNKS {
             run.flush().await?;
         }
@@ -393,10 +420,15 @@ mod tests {
         assert_eq!(read_text(&binary, 100).expect_err("binary"), "binary file");
         let latin1 = dir.path().join("b.txt");
         std::fs::write(&latin1, b"caf\xe9").expect("write");
-        assert_eq!(read_text(&latin1, 100).expect_err("latin1"), "not UTF-8 text");
+        assert_eq!(
+            read_text(&latin1, 100).expect_err("latin1"),
+            "not UTF-8 text"
+        );
         let large = dir.path().join("c.txt");
         std::fs::write(&large, "x".repeat(200)).expect("write");
-        assert!(read_text(&large, 100).expect_err("large").starts_with("too large"));
+        assert!(read_text(&large, 100)
+            .expect_err("large")
+            .starts_with("too large"));
         assert_eq!(read_text(&large, 1000).expect("ok").1, 200);
     }
 
@@ -409,7 +441,10 @@ mod tests {
         std::fs::write(dir.path().join("keep.md"), "x").expect("write");
         std::fs::write(dir.path().join("debug.log"), "x").expect("write");
         let (files, skipped) = walk(dir.path());
-        let names: Vec<String> = files.iter().map(|file| relative(dir.path(), file)).collect();
+        let names: Vec<String> = files
+            .iter()
+            .map(|file| relative(dir.path(), file))
+            .collect();
         assert_eq!(names, vec!["keep.md".to_owned()]);
         assert!(skipped.is_empty());
     }

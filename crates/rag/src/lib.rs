@@ -157,7 +157,10 @@ pub async fn search(
 }
 
 /// Runs embedding on the blocking pool so async tasks keep running.
-pub(crate) async fn embed_blocking(embedder: &Arc<Embedder>, texts: Vec<String>) -> Result<Vec<Vec<f32>>> {
+pub(crate) async fn embed_blocking(
+    embedder: &Arc<Embedder>,
+    texts: Vec<String>,
+) -> Result<Vec<Vec<f32>>> {
     let embedder = Arc::clone(embedder);
     tokio::task::spawn_blocking(move || embedder.embed(&texts))
         .await

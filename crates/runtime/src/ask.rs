@@ -92,7 +92,9 @@ impl Runtime {
         progress: &(dyn Fn(AskEvent) + Send + Sync),
         cancel: &CancellationToken,
     ) -> Result<Answer> {
-        let hits = self.search(question, options.k, options.project.as_deref()).await?;
+        let hits = self
+            .search(question, options.k, options.project.as_deref())
+            .await?;
         let model = self.chat_model(options.model.as_deref()).await?;
         let max_tokens = self.config.llm.max_tokens;
         // Room for the system prompt, the question and the answer; the rest
@@ -113,7 +115,7 @@ impl Runtime {
             temperature: self.config.llm.temperature,
             ..GenerateOptions::default()
         };
-        let mut stream = model.generate(messages, generate, cancel.child_token())?;
+        let mut stream = model.generate(&messages, generate, cancel.child_token())?;
         while let Some(item) = stream.recv().await {
             match item? {
                 Generation::Token(text) => progress(AskEvent::Token { text }),
@@ -134,7 +136,10 @@ impl Runtime {
 }
 
 fn excerpt_header(number: usize, hit: &Hit) -> String {
-    format!("[{number}] {}:{}-{}", hit.path, hit.start_line, hit.end_line)
+    format!(
+        "[{number}] {}:{}-{}",
+        hit.path, hit.start_line, hit.end_line
+    )
 }
 
 /// The best hits whose excerpts fit `budget` tokens, numbered from 1.
@@ -164,12 +169,12 @@ fn fit(hits: &[Hit], budget: usize, count: impl Fn(&str) -> usize) -> Vec<Citati
 
 fn user_prompt(question: &str, citations: &[Citation]) -> String {
     let mut prompt = String::from("Context excerpts:\n\n");
-    for citation in citations {
-        prompt.push_str(&format!(
+    prompt.extend(citations.iter().map(|citation| {
+        format!(
             "[{}] {}\n{}\n\n",
             citation.number, citation.label, citation.text
-        ));
-    }
+        )
+    }));
     if citations.is_empty() {
         prompt.push_str("(no relevant excerpts were found)\n\n");
     }
@@ -197,10 +202,17 @@ mod tests {
 
     #[test]
     fn excerpts_that_do_not_fit_are_left_out_and_numbers_stay_dense() {
-        let hits = vec![hit("a", "short"), hit("b", &"long ".repeat(100)), hit("c", "short")];
+        let hits = vec![
+            hit("a", "short"),
+            hit("b", &"long ".repeat(100)),
+            hit("c", "short"),
+        ];
         let count = |text: &str| text.split_whitespace().count();
         let citations = fit(&hits, 20, count);
-        let labels: Vec<_> = citations.iter().map(|c| (c.number, c.path.as_str())).collect();
+        let labels: Vec<_> = citations
+            .iter()
+            .map(|c| (c.number, c.path.as_str()))
+            .collect();
         assert_eq!(labels, vec![(1, "a"), (2, "c")]);
         assert_eq!(citations[0].label, "a:1-2");
     }

@@ -140,8 +140,11 @@ mod tests {
 
     #[test]
     fn errors_name_the_file_and_line() {
-        let error = Config::parse("[llm]\ncontext_size = \"big\"\n", Path::new("/h/config.toml"))
-            .expect_err("bad type");
+        let error = Config::parse(
+            "[llm]\ncontext_size = \"big\"\n",
+            Path::new("/h/config.toml"),
+        )
+        .expect_err("bad type");
         let message = error.to_string();
         assert!(message.contains("/h/config.toml"), "{message}");
         assert!(message.contains("line 2"), "{message}");

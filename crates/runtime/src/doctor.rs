@@ -60,12 +60,23 @@ impl Runtime {
     pub async fn doctor(&self) -> Vec<Check> {
         let mut checks = Vec::new();
         checks.push(match self.home.prepare() {
-            Ok(()) => Check::ok("data home", format!("{} is writable", self.home.root().display())),
-            Err(error) => Check::fail("data home", error.to_string(), "set CODEXOS_HOME to a writable folder"),
+            Ok(()) => Check::ok(
+                "data home",
+                format!("{} is writable", self.home.root().display()),
+            ),
+            Err(error) => Check::fail(
+                "data home",
+                error.to_string(),
+                "set CODEXOS_HOME to a writable folder",
+            ),
         });
         checks.push(match Config::load_or_create(&self.home.config()) {
             Ok(_) => Check::ok("config", format!("{} parses", self.home.config().display())),
-            Err(error) => Check::fail("config", error.to_string(), "fix the file, or delete it to get the defaults back"),
+            Err(error) => Check::fail(
+                "config",
+                error.to_string(),
+                "fix the file, or delete it to get the defaults back",
+            ),
         });
         let store = std::sync::Arc::clone(&self.store);
         let home = self.home.clone();
@@ -88,21 +99,39 @@ impl Runtime {
         checks.push(match self.embedder().await {
             Ok(embedder) => {
                 let embedder = std::sync::Arc::clone(&embedder);
-                match tokio::task::spawn_blocking(move || embedder.embed(&["doctor".to_owned()])).await {
+                match tokio::task::spawn_blocking(move || embedder.embed(&["doctor".to_owned()]))
+                    .await
+                {
                     Ok(Ok(vectors)) => Check::ok(
                         "ONNX Runtime + embedding model",
                         format!("loaded; {} dimensions", vectors.first().map_or(0, Vec::len)),
                     ),
-                    Ok(Err(error)) => Check::fail("ONNX Runtime + embedding model", error.to_string(), FETCH_FIX),
-                    Err(error) => Check::fail("ONNX Runtime + embedding model", error.to_string(), FETCH_FIX),
+                    Ok(Err(error)) => Check::fail(
+                        "ONNX Runtime + embedding model",
+                        error.to_string(),
+                        FETCH_FIX,
+                    ),
+                    Err(error) => Check::fail(
+                        "ONNX Runtime + embedding model",
+                        error.to_string(),
+                        FETCH_FIX,
+                    ),
                 }
             }
-            Err(error) => Check::fail("ONNX Runtime + embedding model", error.to_string(), FETCH_FIX),
+            Err(error) => Check::fail(
+                "ONNX Runtime + embedding model",
+                error.to_string(),
+                FETCH_FIX,
+            ),
         });
         checks.push(match self.chat_model(None).await {
             Ok(model) => Check::ok(
                 "llama.cpp + chat model",
-                format!("{} loaded ({}-token context)", model.name(), model.context_size()),
+                format!(
+                    "{} loaded ({}-token context)",
+                    model.name(),
+                    model.context_size()
+                ),
             ),
             Err(error) => Check::fail("llama.cpp + chat model", error.to_string(), FETCH_FIX),
         });
@@ -125,17 +154,25 @@ fn webkit_check() -> Check {
         return Check::ok(NAME, "system web view");
     }
     let library = "libwebkit2gtk-4.1.so.0";
-    let found = ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib"]
-        .iter()
-        .map(|directory| Path::new(directory).join(library))
-        .find(|path| path.exists());
+    let found = [
+        "/usr/lib/x86_64-linux-gnu",
+        "/usr/lib/aarch64-linux-gnu",
+        "/usr/lib64",
+        "/usr/lib",
+    ]
+    .iter()
+    .map(|directory| Path::new(directory).join(library))
+    .find(|path| path.exists());
     match found {
         Some(path) => Check::ok(NAME, format!("{} found", path.display())),
         None => Check {
             name: NAME.into(),
             status: CheckStatus::Warn,
             detail: format!("{library} not found; the CLI works, the desktop app will not start"),
-            fix: Some("sudo apt-get install libwebkit2gtk-4.1-0 (or run `make app`, which installs it)".into()),
+            fix: Some(
+                "sudo apt-get install libwebkit2gtk-4.1-0 (or run `make app`, which installs it)"
+                    .into(),
+            ),
         },
     }
 }

@@ -84,6 +84,10 @@ pub enum Error {
 }
 
 impl Error {
+    #[expect(
+        clippy::needless_pass_by_value,
+        reason = "shaped for `.map_err(Error::task)`"
+    )]
     pub(crate) fn task(error: tokio::task::JoinError) -> Self {
         Self::Task {
             message: error.to_string(),
@@ -108,10 +112,12 @@ impl Error {
                 | codexos_llm::Error::NotGguf { .. }
                 | codexos_llm::Error::Load { .. },
             ) => ErrorCode::Model,
-            Self::UnknownProject { .. } | Self::NothingIngested => ErrorCode::NotFound,
-            Self::InvalidProjectName { .. } | Self::Rag(codexos_rag::Error::NotAFolder { .. }) => {
-                ErrorCode::InvalidInput
-            }
+            Self::UnknownProject { .. }
+            | Self::NothingIngested
+            | Self::Vault(codexos_vault::Error::NotFound { .. }) => ErrorCode::NotFound,
+            Self::InvalidProjectName { .. }
+            | Self::Rag(codexos_rag::Error::NotAFolder { .. })
+            | Self::Vault(codexos_vault::Error::InvalidName { .. }) => ErrorCode::InvalidInput,
             Self::Llm(codexos_llm::Error::ContextOverflow { .. }) => ErrorCode::ContextOverflow,
             Self::Rag(codexos_rag::Error::Cancelled) | Self::Llm(codexos_llm::Error::Cancelled) => {
                 ErrorCode::Cancelled
@@ -122,8 +128,6 @@ impl Error {
                 | codexos_vault::Error::MasterKeyCorrupt { .. }
                 | codexos_vault::Error::Keychain { .. },
             ) => ErrorCode::Keychain,
-            Self::Vault(codexos_vault::Error::NotFound { .. }) => ErrorCode::NotFound,
-            Self::Vault(codexos_vault::Error::InvalidName { .. }) => ErrorCode::InvalidInput,
             Self::Vault(codexos_vault::Error::Tampered { .. }) => ErrorCode::Tampered,
             _ => ErrorCode::Internal,
         }

@@ -35,13 +35,13 @@ use codexos_vault::Vault;
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
-pub use ask::{AskEvent, AskOptions, Answer, Citation};
+pub use ask::{Answer, AskEvent, AskOptions, Citation};
 pub use codexos_llm::{Completion, FinishReason};
 pub use codexos_rag::{Hit as SearchHit, IngestEvent as IngestProgress, IngestReport, SkippedFile};
+pub use codexos_vault::Error as VaultError;
 pub use config::{Config, IngestConfig, LlmConfig, ModelsConfig};
 pub use doctor::{Check, CheckStatus};
 pub use error::{Error, ErrorCode, Result};
-pub use codexos_vault::Error as VaultError;
 pub use home::{Home, HOME_VAR, MODELS_VAR};
 
 /// The engine of one data home. Cheap to share behind an `Arc`.
@@ -130,7 +130,10 @@ impl Runtime {
         if self.vault.remove(name)? {
             Ok(())
         } else {
-            Err(VaultError::NotFound { name: name.to_owned() }.into())
+            Err(VaultError::NotFound {
+                name: name.to_owned(),
+            }
+            .into())
         }
     }
 
@@ -204,7 +207,7 @@ impl Runtime {
     ) -> Result<IngestReport> {
         let name = match project {
             Some(name) => validate_project_name(name)?.to_owned(),
-            None => default_project_name(folder)?,
+            None => default_project_name(folder),
         };
         let options = IngestOptions {
             max_file_bytes: self.config.ingest.max_file_bytes,
@@ -213,13 +216,27 @@ impl Runtime {
         if !folder.is_dir() {
             return Err(codexos_rag::Error::NotAFolder {
                 path: folder.to_path_buf(),
-                reason: if folder.exists() { "it is not a folder".into() } else { "it does not exist".into() },
+                reason: if folder.exists() {
+                    "it is not a folder".into()
+                } else {
+                    "it does not exist".into()
+                },
             }
             .into());
         }
         let embedder = self.embedder().await?;
         let index = self.index().await?;
-        Ok(codexos_rag::ingest(&self.store, index, &embedder, folder, &name, &options, progress, cancel).await?)
+        Ok(codexos_rag::ingest(
+            &self.store,
+            index,
+            &embedder,
+            folder,
+            &name,
+            &options,
+            progress,
+            cancel,
+        )
+        .await?)
     }
 
     /// The `k` chunks most similar to `query`.
@@ -235,9 +252,11 @@ impl Runtime {
     }
 
     fn require_project(&self, name: &str) -> Result<Project> {
-        self.store.project(name)?.ok_or_else(|| Error::UnknownProject {
-            name: name.to_owned(),
-        })
+        self.store
+            .project(name)?
+            .ok_or_else(|| Error::UnknownProject {
+                name: name.to_owned(),
+            })
     }
 
     /// Every project with its counts.
@@ -276,21 +295,24 @@ impl Runtime {
 fn validate_project_name(name: &str) -> Result<&str> {
     let valid = !name.is_empty()
         && name.len() <= 100
-        && name
-            .chars()
-            .all(|character| character.is_alphanumeric() || matches!(character, '_' | '-' | '.' | ' '));
+        && name.chars().all(|character| {
+            character.is_alphanumeric() || matches!(character, '_' | '-' | '.' | ' ')
+        });
     if valid {
         Ok(name)
     } else {
-        Err(Error::InvalidProjectName { name: name.to_owned() })
+        Err(Error::InvalidProjectName {
+            name: name.to_owned(),
+        })
     }
 }
 
-fn default_project_name(folder: &Path) -> Result<String> {
+fn default_project_name(folder: &Path) -> String {
     let canonical = std::fs::canonicalize(folder).unwrap_or_else(|_| folder.to_path_buf());
-    let raw = canonical
-        .file_name()
-        .map_or_else(|| "project".to_owned(), |name| name.to_string_lossy().into_owned());
+    let raw = canonical.file_name().map_or_else(
+        || "project".to_owned(),
+        |name| name.to_string_lossy().into_owned(),
+    );
     let cleaned: String = raw
         .chars()
         .map(|character| {
@@ -301,7 +323,11 @@ fn default_project_name(folder: &Path) -> Result<String> {
             }
         })
         .collect();
-    Ok(if cleaned.is_empty() { "project".to_owned() } else { cleaned })
+    if cleaned.is_empty() {
+        "project".to_owned()
+    } else {
+        cleaned
+    }
 }
 
 #[cfg(test)]
@@ -314,7 +340,7 @@ mod tests {
         assert!(validate_project_name("").is_err());
         assert!(validate_project_name("a'b").is_err());
         assert_eq!(
-            default_project_name(Path::new("/nonexistent/My Repo!")).expect("name"),
+            default_project_name(Path::new("/nonexistent/My Repo!")),
             "My-Repo-"
         );
     }

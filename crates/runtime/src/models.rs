@@ -52,7 +52,10 @@ pub fn resolve(home: &Home, name: &str) -> PathBuf {
         return direct;
     }
     let in_models = home.models().join(name);
-    if !in_models.exists() && !name.ends_with(".gguf") {
+    let has_extension = Path::new(name)
+        .extension()
+        .is_some_and(|extension| extension.eq_ignore_ascii_case("gguf"));
+    if !in_models.exists() && !has_extension {
         let with_extension = home.models().join(format!("{name}.gguf"));
         if with_extension.exists() {
             return with_extension;
@@ -109,7 +112,11 @@ pub fn verify_file(store: &Store, file: &Path, entry: &CatalogFile) -> Result<()
         .ok()
         .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
         .map_or(0, |elapsed| elapsed.as_nanos() as i64);
-    if store.verified_checksum(file, metadata.len(), mtime)?.as_deref() == Some(entry.sha256.as_str()) {
+    if store
+        .verified_checksum(file, metadata.len(), mtime)?
+        .as_deref()
+        == Some(entry.sha256.as_str())
+    {
         return Ok(());
     }
     let actual = sha256_file(file).map_err(|source| Error::Home {
@@ -134,7 +141,7 @@ mod tests {
     #[test]
     fn catalog_lists_the_default_models() {
         let files = catalog();
-        assert!(files.iter().any(|file| file.file.ends_with(".gguf")));
+        assert!(files.iter().any(|file| file.component == "smollm2"));
         assert!(files.iter().any(|file| file.file == ONNX_RUNTIME));
         assert!(files.iter().all(|file| file.sha256.len() == 64));
     }
@@ -153,7 +160,10 @@ mod tests {
             sha256: "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824".into(),
         };
         verify_file(&store, &file, &right).expect("matches");
-        let wrong = CatalogFile { sha256: "0".repeat(64), ..right };
+        let wrong = CatalogFile {
+            sha256: "0".repeat(64),
+            ..right
+        };
         let error = verify_file(&store, &file, &wrong).expect_err("mismatch");
         assert!(matches!(error, Error::ModelChecksum { .. }), "{error}");
     }

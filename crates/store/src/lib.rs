@@ -418,9 +418,17 @@ mod tests {
             size: 3,
             chunks: 2,
         };
-        store.record_files("p", &[record.clone()]).expect("record");
         store
-            .record_files("p", &[FileRecord { hash: "h2".into(), ..record }])
+            .record_files("p", std::slice::from_ref(&record))
+            .expect("record");
+        store
+            .record_files(
+                "p",
+                &[FileRecord {
+                    hash: "h2".into(),
+                    ..record
+                }],
+            )
             .expect("update");
         assert_eq!(store.file_hashes("p").expect("hashes")["a.md"], "h2");
         assert_eq!(store.project_totals("p").expect("totals"), (1, 2));

@@ -66,7 +66,9 @@ pub enum Error {
         name: String,
     },
     /// A name outside the allowed alphabet.
-    #[error("invalid secret name `{name}`: use 1–128 characters from A–Z, a–z, 0–9, `_`, `-`, `.`")]
+    #[error(
+        "invalid secret name `{name}`: use 1–128 characters from A–Z, a–z, 0–9, `_`, `-`, `.`"
+    )]
     InvalidName {
         /// The rejected name.
         name: String,
@@ -140,7 +142,9 @@ impl Vault {
                 },
             )
             // Encryption only fails for messages beyond 256 GiB.
-            .map_err(|_| Error::Tampered { name: name.to_owned() })?;
+            .map_err(|_| Error::Tampered {
+                name: name.to_owned(),
+            })?;
         self.store.put_secret(&SealedSecret {
             name: name.to_owned(),
             nonce: nonce.to_vec(),
@@ -158,7 +162,9 @@ impl Vault {
         let key = self.master_key(false)?;
         let cipher = XChaCha20Poly1305::new(key.as_slice().into());
         if sealed.nonce.len() != NONCE_LEN {
-            return Err(Error::Tampered { name: name.to_owned() });
+            return Err(Error::Tampered {
+                name: name.to_owned(),
+            });
         }
         let plaintext = Zeroizing::new(
             cipher
@@ -169,7 +175,9 @@ impl Vault {
                         aad: &associated_data(name),
                     },
                 )
-                .map_err(|_| Error::Tampered { name: name.to_owned() })?,
+                .map_err(|_| Error::Tampered {
+                    name: name.to_owned(),
+                })?,
         );
         let text = std::str::from_utf8(&plaintext).map_err(|_| Error::Tampered {
             name: name.to_owned(),

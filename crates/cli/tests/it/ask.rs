@@ -8,15 +8,26 @@ const QUESTION: &str = "What is the default port of the Lumen server?";
 fn ask_streams_an_answer_and_cites_path_and_lines() {
     let cli = Cli::new();
     let corpus = corpus();
-    cli.json(&["ingest", corpus.path().to_str().expect("path"), "--project", "lumen"]);
+    cli.json(&[
+        "ingest",
+        corpus.path().to_str().expect("path"),
+        "--project",
+        "lumen",
+    ]);
 
     let output = cli.run(&["ask", QUESTION, "--project", "lumen"]);
     assert_success(&output, &["ask"]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let (answer, sources) = stdout.split_once("Sources:").expect("a Sources section");
-    assert!(!answer.trim().is_empty(), "an answer precedes the sources: {stdout}");
+    assert!(
+        !answer.trim().is_empty(),
+        "an answer precedes the sources: {stdout}"
+    );
     let citation = Regex::new(r"\[\d+\] [\w./-]+:\d+-\d+").expect("regex");
-    assert!(citation.is_match(sources), "citations as path:start-end: {sources}");
+    assert!(
+        citation.is_match(sources),
+        "citations as path:start-end: {sources}"
+    );
     assert!(sources.contains("docs/configuration.md:"), "{sources}");
 
     let json = cli.json(&["ask", QUESTION, "--project", "lumen"]);
@@ -24,8 +35,15 @@ fn ask_streams_an_answer_and_cites_path_and_lines() {
     let citations = json["citations"].as_array().expect("citations");
     assert!(!citations.is_empty());
     let label = Regex::new(r"^[\w./-]+:\d+-\d+$").expect("regex");
-    assert!(citations.iter().all(|c| label.is_match(c["label"].as_str().unwrap_or_default())));
-    assert!(json["completion"]["completion_tokens"].as_u64().unwrap_or(0) > 0);
+    assert!(citations
+        .iter()
+        .all(|c| label.is_match(c["label"].as_str().unwrap_or_default())));
+    assert!(
+        json["completion"]["completion_tokens"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0
+    );
 }
 
 #[test]
@@ -33,12 +51,21 @@ fn ingest_and_ask_work_with_no_network_at_all() {
     let cli = Cli::new();
     let corpus = corpus();
     let folder = corpus.path().to_str().expect("path");
-    let ingest = cli.offline_command(&["ingest", folder, "--json"]).output().expect("unshare runs");
+    let ingest = cli
+        .offline_command(&["ingest", folder, "--json"])
+        .output()
+        .expect("unshare runs");
     assert_success(&ingest, &["unshare --net codexos ingest"]);
-    let ask = cli.offline_command(&["ask", QUESTION, "--json"]).output().expect("unshare runs");
+    let ask = cli
+        .offline_command(&["ask", QUESTION, "--json"])
+        .output()
+        .expect("unshare runs");
     assert_success(&ask, &["unshare --net codexos ask"]);
     let answer: serde_json::Value = serde_json::from_slice(&ask.stdout).expect("json");
-    assert!(!answer["citations"].as_array().expect("citations").is_empty());
+    assert!(!answer["citations"]
+        .as_array()
+        .expect("citations")
+        .is_empty());
 }
 
 #[test]

@@ -6,9 +6,17 @@ use crate::{corpus, error_line, Cli};
 fn a_missing_folder_fails_cleanly_and_keeps_what_was_stored() {
     let cli = Cli::new();
     let corpus = corpus();
-    let first = cli.json(&["ingest", corpus.path().to_str().expect("path"), "--project", "lumen"]);
+    let first = cli.json(&[
+        "ingest",
+        corpus.path().to_str().expect("path"),
+        "--project",
+        "lumen",
+    ]);
     let line = error_line(&cli.run(&["ingest", "/definitely/not/here", "--project", "lumen"]));
-    assert!(line.contains("/definitely/not/here") && line.contains("does not exist"), "{line}");
+    assert!(
+        line.contains("/definitely/not/here") && line.contains("does not exist"),
+        "{line}"
+    );
     let projects = cli.json(&["projects"]);
     assert_eq!(projects[0]["chunks"], first["chunks_total"]);
 
@@ -23,8 +31,14 @@ fn a_corrupt_config_is_reported_with_file_and_line_and_left_alone() {
     let config = cli.home.path().join("config.toml");
     std::fs::write(&config, "[llm]\nmax_tokens = \"lots\"\n").expect("write");
     let line = error_line(&cli.run(&["projects"]));
-    assert!(line.contains("config.toml") && line.contains("line 2"), "{line}");
-    assert_eq!(std::fs::read_to_string(&config).expect("read"), "[llm]\nmax_tokens = \"lots\"\n");
+    assert!(
+        line.contains("config.toml") && line.contains("line 2"),
+        "{line}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&config).expect("read"),
+        "[llm]\nmax_tokens = \"lots\"\n"
+    );
 }
 
 #[test]
@@ -36,7 +50,10 @@ fn missing_and_corrupt_model_files_name_the_file_and_the_fix() {
     let empty = tempfile::tempdir().expect("temp dir");
     cli.models = empty.path().to_path_buf();
     let line = error_line(&cli.run(&["ingest", folder]));
-    assert!(line.contains("missing") && line.contains("make models"), "{line}");
+    assert!(
+        line.contains("missing") && line.contains("make models"),
+        "{line}"
+    );
 
     // A models folder where one small file differs from its pinned checksum.
     let tampered = tempfile::tempdir().expect("temp dir");
@@ -46,13 +63,21 @@ fn missing_and_corrupt_model_files_name_the_file_and_the_fix() {
     }
     let minilm = tampered.path().join("all-minilm-l6-v2");
     std::fs::create_dir(&minilm).expect("mkdir");
-    for file in ["model.onnx", "tokenizer.json", "config.json", "special_tokens_map.json"] {
+    for file in [
+        "model.onnx",
+        "tokenizer.json",
+        "config.json",
+        "special_tokens_map.json",
+    ] {
         symlink(real.join("all-minilm-l6-v2").join(file), minilm.join(file)).expect("link");
     }
     std::fs::write(minilm.join("tokenizer_config.json"), "{}").expect("write");
     cli.models = tampered.path().to_path_buf();
     let line = error_line(&cli.run(&["ingest", folder]));
-    assert!(line.contains("tokenizer_config.json") && line.contains("sha256"), "{line}");
+    assert!(
+        line.contains("tokenizer_config.json") && line.contains("sha256"),
+        "{line}"
+    );
 }
 
 #[test]
@@ -60,7 +85,10 @@ fn doctor_checks_every_component() {
     let cli = Cli::new();
     let checks = cli.json(&["doctor"]);
     let checks = checks.as_array().expect("array");
-    let names: Vec<&str> = checks.iter().filter_map(|check| check["name"].as_str()).collect();
+    let names: Vec<&str> = checks
+        .iter()
+        .filter_map(|check| check["name"].as_str())
+        .collect();
     for expected in [
         "data home",
         "config",
@@ -69,9 +97,18 @@ fn doctor_checks_every_component() {
         "OS keychain",
         "WebKit runtime (desktop app)",
     ] {
-        assert!(names.contains(&expected), "doctor lacks {expected}: {names:?}");
+        assert!(
+            names.contains(&expected),
+            "doctor lacks {expected}: {names:?}"
+        );
     }
-    assert!(names.iter().filter(|name| name.starts_with("model file")).count() >= 3);
+    assert!(
+        names
+            .iter()
+            .filter(|name| name.starts_with("model file"))
+            .count()
+            >= 3
+    );
     for check in checks {
         assert_ne!(check["status"], "fail", "{check}");
     }
@@ -82,6 +119,9 @@ fn doctor_checks_every_component() {
     let output = broken.run(&["doctor"]);
     assert!(!output.status.success());
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("[FAIL] model file SmolLM2-135M-Instruct.Q4_1.gguf"), "{stdout}");
+    assert!(
+        stdout.contains("[FAIL] model file SmolLM2-135M-Instruct.Q4_1.gguf"),
+        "{stdout}"
+    );
     assert!(stdout.contains("fix: run `make models`"), "{stdout}");
 }

@@ -11,16 +11,30 @@ fn ingest_then_search_returns_cited_hits_and_reingest_duplicates_nothing() {
     assert_eq!(report["skipped"][0]["path"], "docs/logo.png");
     let total = report["chunks_total"].as_u64().expect("chunks");
 
-    let hits = cli.json(&["search", "default port of the server", "-k", "4", "--project", "lumen"]);
+    let hits = cli.json(&[
+        "search",
+        "default port of the server",
+        "-k",
+        "4",
+        "--project",
+        "lumen",
+    ]);
     let hits = hits.as_array().expect("an array of hits");
     assert_eq!(hits.len(), 4);
     for hit in hits {
         for field in ["path", "start_line", "end_line", "score", "text", "project"] {
             assert!(!hit[field].is_null(), "hit lacks {field}: {hit}");
         }
-        assert!(!hit["path"].as_str().expect("path").starts_with('/'), "paths are relative");
+        assert!(
+            !hit["path"].as_str().expect("path").starts_with('/'),
+            "paths are relative"
+        );
     }
-    assert!(hits.iter().any(|hit| hit["path"] == "docs/configuration.md"), "{hits:#?}");
+    assert!(
+        hits.iter()
+            .any(|hit| hit["path"] == "docs/configuration.md"),
+        "{hits:#?}"
+    );
 
     let again = cli.json(&["ingest", folder, "--project", "lumen"]);
     assert_eq!(again["chunks_added"], 0);
@@ -30,7 +44,10 @@ fn ingest_then_search_returns_cited_hits_and_reingest_duplicates_nothing() {
     let human = cli.run(&["ingest", folder, "--project", "lumen"]);
     assert_success(&human, &["ingest"]);
     let text = String::from_utf8_lossy(&human.stdout);
-    assert!(text.contains("skipped docs/logo.png: binary file"), "{text}");
+    assert!(
+        text.contains("skipped docs/logo.png: binary file"),
+        "{text}"
+    );
     assert!(text.contains("5 unchanged"), "{text}");
 
     let projects = cli.json(&["projects"]);

@@ -27,7 +27,11 @@ pub(crate) struct Cli {
 
 impl Cli {
     pub(crate) fn new() -> Self {
-        let cli = Self { home: tempfile::tempdir().expect("temp dir"), models: models_dir(), env: Vec::new() };
+        let cli = Self {
+            home: tempfile::tempdir().expect("temp dir"),
+            models: models_dir(),
+            env: Vec::new(),
+        };
         // Short, greedy answers keep the suite fast and repeatable.
         std::fs::write(
             cli.home.path().join("config.toml"),
@@ -75,7 +79,12 @@ impl Cli {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn");
-        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
         child.wait_with_output().expect("wait")
     }
 
@@ -101,9 +110,16 @@ pub(crate) fn assert_success(output: &Output, args: &[&str]) {
 
 /// The error line of a failed run, asserting it failed with one line.
 pub(crate) fn error_line(output: &Output) -> String {
-    assert!(!output.status.success(), "expected failure, got: {}", String::from_utf8_lossy(&output.stdout));
+    assert!(
+        !output.status.success(),
+        "expected failure, got: {}",
+        String::from_utf8_lossy(&output.stdout)
+    );
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    let lines: Vec<&str> = stderr.lines().filter(|line| line.starts_with("error:")).collect();
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.starts_with("error:"))
+        .collect();
     assert_eq!(lines.len(), 1, "one error line expected: {stderr}");
     lines[0].to_owned()
 }

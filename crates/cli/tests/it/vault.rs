@@ -5,7 +5,10 @@ const SENTINEL: &str = "sk-sentinel-4b1d-never-on-disk";
 #[test]
 fn vault_round_trip_reads_values_from_stdin_and_stores_no_plaintext() {
     let cli = Cli::new();
-    let set = cli.run_with_stdin(&["vault", "set", "OPENAI_API_KEY"], &format!("{SENTINEL}\n"));
+    let set = cli.run_with_stdin(
+        &["vault", "set", "OPENAI_API_KEY"],
+        &format!("{SENTINEL}\n"),
+    );
     assert_success(&set, &["vault set"]);
     let get = cli.run(&["vault", "get", "OPENAI_API_KEY"]);
     assert_success(&get, &["vault get"]);
@@ -29,10 +32,16 @@ fn vault_round_trip_reads_values_from_stdin_and_stores_no_plaintext() {
 #[test]
 fn without_a_keychain_the_vault_refuses_and_says_how_to_get_one() {
     let mut cli = Cli::new();
-    cli.env.push(("DBUS_SESSION_BUS_ADDRESS".into(), "unix:path=/nonexistent/codexos-test-bus".into()));
+    cli.env.push((
+        "DBUS_SESSION_BUS_ADDRESS".into(),
+        "unix:path=/nonexistent/codexos-test-bus".into(),
+    ));
     let output = cli.run_with_stdin(&["vault", "set", "KEY"], SENTINEL);
     let line = error_line(&output);
-    assert!(line.contains("no OS keychain is reachable") && line.contains("gnome-keyring"), "{line}");
+    assert!(
+        line.contains("no OS keychain is reachable") && line.contains("gnome-keyring"),
+        "{line}"
+    );
     assert!(files_containing(cli.home.path(), SENTINEL.as_bytes()).is_empty());
     let json = cli.run_with_stdin(&["vault", "set", "KEY", "--json"], SENTINEL);
     let value: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json error");

@@ -4,7 +4,10 @@
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use codexos_llm::{ChatMessage, Completion, Error, FinishReason, GenerateOptions, Generation, LocalModel, ModelOptions};
+use codexos_llm::{
+    ChatMessage, Completion, Error, FinishReason, GenerateOptions, Generation, LocalModel,
+    ModelOptions,
+};
 use tokio_util::sync::CancellationToken;
 
 fn model_path() -> PathBuf {
@@ -21,8 +24,15 @@ fn model() -> Arc<LocalModel> {
     }))
 }
 
-async fn collect(model: &Arc<LocalModel>, messages: Vec<ChatMessage>, options: GenerateOptions, cancel: CancellationToken) -> (String, Completion) {
-    let mut stream = model.generate(messages, options, cancel).expect("generation starts");
+async fn collect(
+    model: &Arc<LocalModel>,
+    messages: Vec<ChatMessage>,
+    options: GenerateOptions,
+    cancel: CancellationToken,
+) -> (String, Completion) {
+    let mut stream = model
+        .generate(&messages, options, cancel)
+        .expect("generation starts");
     let mut streamed = String::new();
     while let Some(item) = stream.recv().await {
         match item.expect("generation succeeds") {
@@ -34,7 +44,11 @@ async fn collect(model: &Arc<LocalModel>, messages: Vec<ChatMessage>, options: G
 }
 
 fn greedy(max_tokens: u32) -> GenerateOptions {
-    GenerateOptions { max_tokens, temperature: 0.0, seed: 1 }
+    GenerateOptions {
+        max_tokens,
+        temperature: 0.0,
+        seed: 1,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -42,13 +56,18 @@ async fn answers_a_simple_question_and_streams_every_token() {
     let model = model();
     let (streamed, completion) = collect(
         &model,
-        vec![ChatMessage::user("What is the capital of France? Answer in one sentence.")],
+        vec![ChatMessage::user(
+            "What is the capital of France? Answer in one sentence.",
+        )],
         greedy(48),
         CancellationToken::new(),
     )
     .await;
     assert!(completion.text.contains("Paris"), "{:?}", completion.text);
-    assert_eq!(streamed, completion.text, "the stream carries the whole text");
+    assert_eq!(
+        streamed, completion.text,
+        "the stream carries the whole text"
+    );
     assert_eq!(completion.finish, FinishReason::Stop);
     assert!(completion.prompt_tokens > 5 && completion.completion_tokens > 0);
 }
@@ -56,12 +75,19 @@ async fn answers_a_simple_question_and_streams_every_token() {
 #[tokio::test(flavor = "multi_thread")]
 async fn max_tokens_and_cancellation_stop_generation() {
     let model = model();
-    let long = vec![ChatMessage::user("Write a long story about a lighthouse keeper.")];
+    let long = vec![ChatMessage::user(
+        "Write a long story about a lighthouse keeper.",
+    )];
     let (_, limited) = collect(&model, long.clone(), greedy(5), CancellationToken::new()).await;
-    assert_eq!((limited.finish, limited.completion_tokens), (FinishReason::Length, 5));
+    assert_eq!(
+        (limited.finish, limited.completion_tokens),
+        (FinishReason::Length, 5)
+    );
 
     let cancel = CancellationToken::new();
-    let mut stream = model.generate(long, greedy(400), cancel.clone()).expect("starts");
+    let mut stream = model
+        .generate(&long, greedy(400), cancel.clone())
+        .expect("starts");
     let mut tokens = 0;
     let completion = loop {
         match stream.recv().await.expect("stream open").expect("ok") {
@@ -75,26 +101,59 @@ async fn max_tokens_and_cancellation_stop_generation() {
         }
     };
     assert_eq!(completion.finish, FinishReason::Cancelled);
-    assert!(completion.completion_tokens < 50, "stopped promptly: {}", completion.completion_tokens);
+    assert!(
+        completion.completion_tokens < 50,
+        "stopped promptly: {}",
+        completion.completion_tokens
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_prompt_longer_than_the_context_is_a_clear_error() {
     let small = Arc::new(
-        LocalModel::load(&model_path(), ModelOptions { threads: 1, context_size: 256 }).expect("loads"),
+        LocalModel::load(
+            &model_path(),
+            ModelOptions {
+                threads: 1,
+                context_size: 256,
+            },
+        )
+        .expect("loads"),
     );
     let prompt = "lighthouse ".repeat(600);
     let mut stream = small
-        .generate(vec![ChatMessage::user(prompt)], greedy(16), CancellationToken::new())
+        .generate(
+            &[ChatMessage::user(prompt)],
+            greedy(16),
+            CancellationToken::new(),
+        )
         .expect("starts");
-    let error = stream.recv().await.expect("one item").expect_err("overflow");
-    assert!(matches!(error, Error::ContextOverflow { context_size: 256, .. }), "{error}");
-    assert!(error.to_string().contains("context_size"), "the message says what to change: {error}");
+    let error = stream
+        .recv()
+        .await
+        .expect("one item")
+        .expect_err("overflow");
+    assert!(
+        matches!(
+            error,
+            Error::ContextOverflow {
+                context_size: 256,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains("context_size"),
+        "the message says what to change: {error}"
+    );
 }
 
 #[test]
 fn the_chat_template_comes_from_the_gguf() {
-    let prompt = model().render(&[ChatMessage::system("s"), ChatMessage::user("u")]).expect("renders");
+    let prompt = model()
+        .render(&[ChatMessage::system("s"), ChatMessage::user("u")])
+        .expect("renders");
     assert!(prompt.contains("<|im_start|>user\nu<|im_end|>"), "{prompt}");
     assert!(prompt.ends_with("<|im_start|>assistant\n"), "{prompt}");
 }

@@ -14,7 +14,12 @@ async fn ingest_indexes_text_and_reports_every_skipped_file() {
     let skipped: BTreeSet<(&str, &str)> = report
         .skipped
         .iter()
-        .map(|file| (file.path.as_str(), file.reason.split(':').next().unwrap_or_default()))
+        .map(|file| {
+            (
+                file.path.as_str(),
+                file.reason.split(':').next().unwrap_or_default(),
+            )
+        })
         .collect();
     assert_eq!(
         skipped,
@@ -26,10 +31,16 @@ async fn ingest_indexes_text_and_reports_every_skipped_file() {
     );
     assert!(report.chunks_total >= 5);
     assert_eq!(report.chunks_added, report.chunks_total);
-    assert_eq!(home.index.count(Some("lumen")).await.expect("count") as u32, report.chunks_total);
+    assert_eq!(
+        home.index.count(Some("lumen")).await.expect("count") as u32,
+        report.chunks_total
+    );
 
     // Progress is complete and ends with the report.
-    assert!(matches!(events.first(), Some(IngestEvent::Scanned { total: 8, .. })), "{events:?}");
+    assert!(
+        matches!(events.first(), Some(IngestEvent::Scanned { total: 8, .. })),
+        "{events:?}"
+    );
     let last_progress = events.iter().rev().find_map(|event| match event {
         IngestEvent::Progress { done, total, .. } => Some((*done, *total)),
         _ => None,
@@ -45,23 +56,50 @@ async fn reingest_skips_unchanged_replaces_changed_and_drops_deleted_files() {
     let (first, _) = home.ingest(corpus.path(), "lumen").await;
 
     let (again, _) = home.ingest(corpus.path(), "lumen").await;
-    assert_eq!((again.files_indexed, again.files_unchanged, again.chunks_added), (0, 5, 0));
+    assert_eq!(
+        (
+            again.files_indexed,
+            again.files_unchanged,
+            again.chunks_added
+        ),
+        (0, 5, 0)
+    );
     assert_eq!(again.chunks_total, first.chunks_total, "nothing duplicated");
 
     let readme = corpus.path().join("README.md");
     let text = std::fs::read_to_string(&readme).expect("read");
-    std::fs::write(&readme, format!("{text}\n## Support\n\nAsk on the forum.\n")).expect("write");
+    std::fs::write(
+        &readme,
+        format!("{text}\n## Support\n\nAsk on the forum.\n"),
+    )
+    .expect("write");
     std::fs::remove_file(corpus.path().join("docs/troubleshooting.md")).expect("delete");
     let (changed, _) = home.ingest(corpus.path(), "lumen").await;
-    assert_eq!((changed.files_indexed, changed.files_removed), (1, 1), "{changed:#?}");
+    assert_eq!(
+        (changed.files_indexed, changed.files_removed),
+        (1, 1),
+        "{changed:#?}"
+    );
     let (files, chunks) = home.store.project_totals("lumen").expect("totals");
     assert_eq!(files, 4);
-    assert_eq!(chunks as u32, changed.chunks_total, "ledger and index agree");
+    assert_eq!(
+        chunks as u32, changed.chunks_total,
+        "ledger and index agree"
+    );
 
-    let hits = codexos_rag::search(&home.index, &crate::embedder(), "address already in use", 10, Some("lumen"))
-        .await
-        .expect("search");
-    assert!(hits.iter().all(|hit| hit.path != "docs/troubleshooting.md"), "deleted file still found");
+    let hits = codexos_rag::search(
+        &home.index,
+        &crate::embedder(),
+        "address already in use",
+        10,
+        Some("lumen"),
+    )
+    .await
+    .expect("search");
+    assert!(
+        hits.iter().all(|hit| hit.path != "docs/troubleshooting.md"),
+        "deleted file still found"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -82,5 +120,8 @@ async fn a_missing_folder_is_an_error_and_stored_chunks_stay() {
     .await
     .expect_err("missing folder");
     assert!(error.to_string().contains("nope"), "{error}");
-    assert_eq!(home.index.count(Some("lumen")).await.expect("count") as u32, first.chunks_total);
+    assert_eq!(
+        home.index.count(Some("lumen")).await.expect("count") as u32,
+        first.chunks_total
+    );
 }

@@ -18,7 +18,11 @@ pub(crate) fn models_dir() -> PathBuf {
     let dir = std::env::var_os("CODEXOS_MODELS")
         .map(PathBuf::from)
         .expect("set CODEXOS_MODELS to the models folder (make test does it)");
-    assert!(dir.is_dir(), "CODEXOS_MODELS={} is not a folder; run make models", dir.display());
+    assert!(
+        dir.is_dir(),
+        "CODEXOS_MODELS={} is not a folder; run make models",
+        dir.display()
+    );
     dir
 }
 
@@ -75,11 +79,21 @@ impl Home {
     pub(crate) async fn new() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(&dir.path().join("codexos.sqlite")).expect("store");
-        let index = Index::open(&dir.path().join("lancedb")).await.expect("index");
-        Self { _dir: dir, store, index }
+        let index = Index::open(&dir.path().join("lancedb"))
+            .await
+            .expect("index");
+        Self {
+            _dir: dir,
+            store,
+            index,
+        }
     }
 
-    pub(crate) async fn ingest(&self, folder: &Path, project: &str) -> (IngestReport, Vec<IngestEvent>) {
+    pub(crate) async fn ingest(
+        &self,
+        folder: &Path,
+        project: &str,
+    ) -> (IngestReport, Vec<IngestEvent>) {
         let events = std::sync::Mutex::new(Vec::new());
         let report = codexos_rag::ingest(
             &self.store,

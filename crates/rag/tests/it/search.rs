@@ -5,15 +5,25 @@ async fn search_finds_the_passage_that_answers() {
     let home = Home::new().await;
     let corpus = corpus();
     home.ingest(corpus.path(), "lumen").await;
-    let hits = codexos_rag::search(&home.index, &embedder(), "which TCP port does the server listen on by default", 3, None)
-        .await
-        .expect("search");
+    let hits = codexos_rag::search(
+        &home.index,
+        &embedder(),
+        "which TCP port does the server listen on by default",
+        3,
+        None,
+    )
+    .await
+    .expect("search");
     assert_eq!(hits.len(), 3);
     assert!(
-        hits.iter().any(|hit| hit.path == "docs/configuration.md" && hit.text.contains("8420")),
+        hits.iter()
+            .any(|hit| hit.path == "docs/configuration.md" && hit.text.contains("8420")),
         "{hits:#?}"
     );
-    assert!(hits.windows(2).all(|pair| pair[0].score >= pair[1].score), "sorted by score");
+    assert!(
+        hits.windows(2).all(|pair| pair[0].score >= pair[1].score),
+        "sorted by score"
+    );
     let top = &hits[0];
     assert!(top.start_line >= 1 && top.end_line >= top.start_line);
     assert_eq!(top.project, "lumen");
@@ -25,13 +35,21 @@ async fn the_project_filter_keeps_projects_apart() {
     let corpus = corpus();
     home.ingest(corpus.path(), "lumen").await;
     let other = tempfile::tempdir().expect("temp dir");
-    std::fs::write(other.path().join("notes.md"), "# Ports\n\nThe database listens on port 5432.\n").expect("write");
+    std::fs::write(
+        other.path().join("notes.md"),
+        "# Ports\n\nThe database listens on port 5432.\n",
+    )
+    .expect("write");
     home.ingest(other.path(), "other").await;
 
-    let hits = codexos_rag::search(&home.index, &embedder(), "port", 10, Some("other")).await.expect("search");
+    let hits = codexos_rag::search(&home.index, &embedder(), "port", 10, Some("other"))
+        .await
+        .expect("search");
     assert!(!hits.is_empty());
     assert!(hits.iter().all(|hit| hit.project == "other"));
-    let all = codexos_rag::search(&home.index, &embedder(), "port", 20, None).await.expect("search");
+    let all = codexos_rag::search(&home.index, &embedder(), "port", 20, None)
+        .await
+        .expect("search");
     assert!(all.iter().any(|hit| hit.project == "lumen"));
     assert!(all.iter().any(|hit| hit.project == "other"));
 }
@@ -49,5 +67,8 @@ async fn embeddings_are_normalised_and_semantic() {
     assert!((dot(&vectors[0], &vectors[0]) - 1.0).abs() < 1e-3);
     let related = dot(&vectors[0], &vectors[1]);
     let unrelated = dot(&vectors[0], &vectors[2]);
-    assert!(related > 0.5 && unrelated < 0.2, "related {related}, unrelated {unrelated}");
+    assert!(
+        related > 0.5 && unrelated < 0.2,
+        "related {related}, unrelated {unrelated}"
+    );
 }
