@@ -9,7 +9,8 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/codexos/target
 # Models: CODEXOS_MODELS if set, else the models folder of the data home the app uses.
 MODELS_DIR := $(or $(CODEXOS_MODELS),$(if $(CODEXOS_HOME),$(CODEXOS_HOME)/models,$(HOME)/.local/share/codexos/models))
-# Every Rust build uses the same features, so artifacts are shared between targets.
+# Every Rust build selects the whole workspace with the same features: cargo unifies
+# features per selection, so `-p one-crate` would rebuild half the dependency tree.
 FEATURES := --features custom-protocol
 BIN := $(CARGO_TARGET_DIR)/debug
 
@@ -17,12 +18,12 @@ BIN := $(CARGO_TARGET_DIR)/debug
 
 ## Build and launch the desktop app.
 app: setup models ui
-	cargo build $(FEATURES) --bin codexos-desktop
+	cargo build --workspace $(FEATURES) --bin codexos-desktop
 	CODEXOS_MODELS="$(MODELS_DIR)" $(BIN)/codexos-desktop
 
 ## Build the CLI and link it as ./bin/codexos.
 cli: setup models
-	cargo build -p codexos-cli
+	cargo build --workspace $(FEATURES) --bin codexos
 	mkdir -p bin && ln -sf "$(BIN)/codexos" bin/codexos
 	@echo "CLI ready: ./bin/codexos --help   (models: $(MODELS_DIR))"
 
@@ -44,6 +45,7 @@ ui:
 lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets $(FEATURES) -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps $(FEATURES)
 	cd ui && npm run lint && npm run typecheck
 
 test-rust:
@@ -53,12 +55,12 @@ test-ui:
 	cd ui && npm test
 
 e2e:
-	cargo build $(FEATURES) --bin codexos-desktop
+	cargo build --workspace $(FEATURES) --bin codexos-desktop
 	CODEXOS_MODELS="$(MODELS_DIR)" scripts/with-keyring.sh scripts/e2e.sh $(BIN)/codexos-desktop
 
 ## Regenerate ui/src/ipc/bindings.ts from the Tauri commands.
 bindings:
-	CODEXOS_UPDATE_BINDINGS=1 cargo test $(FEATURES) --lib -p codexos-desktop typescript_bindings
+	CODEXOS_UPDATE_BINDINGS=1 cargo test --workspace $(FEATURES) --lib typescript_bindings
 
 fmt:
 	cargo fmt --all

@@ -37,9 +37,11 @@ async function screenshot(name) {
 test("the window shows the default flow and the panels", async () => {
   const canvas = await browser.$('[data-testid="flow-canvas"]');
   await canvas.waitForDisplayed({ timeout: 20_000 });
+  // React Flow shows nodes once it has measured them.
   for (const kind of ["input", "retrieve", "llm", "output"]) {
-    assert.ok(await browser.$(`[data-testid="flow-node-${kind}"]`).isDisplayed(), `node ${kind}`);
+    await browser.$(`[data-testid="flow-node-${kind}"]`).waitForDisplayed({ timeout: 10_000 });
   }
+  await screenshot("started");
   assert.ok(await browser.$('[data-testid="chat-input"]').isDisplayed());
 });
 

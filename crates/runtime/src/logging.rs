@@ -1,5 +1,6 @@
 //! Logging for the shells: a file in the data home's `logs/`, and stderr for
-//! warnings. `RUST_LOG` overrides the level (default: `info` to the file).
+//! errors. `RUST_LOG` overrides the file's level (default: `info`, llama.cpp at
+//! `warn`).
 
 use std::fs::OpenOptions;
 use std::sync::Mutex;
@@ -14,7 +15,9 @@ use crate::Home;
 /// (`logs/<shell>.log`). Never fails: without a writable log file, logs go to
 /// stderr only.
 pub fn init(home: &Home, shell: &str) {
-    let file_filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // llama.cpp reports every context it creates at info level: keep it to warnings.
+    let file_filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,llama-cpp-2=warn"));
     let file_layer = std::fs::create_dir_all(home.logs())
         .and_then(|()| {
             OpenOptions::new()
