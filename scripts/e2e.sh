@@ -25,7 +25,7 @@ export CODEXOS_HOME="$work/home"
 mkdir -p "$CODEXOS_HOME"
 printf '[llm]\nmax_tokens = 96\ntemperature = 0.0\n' > "$CODEXOS_HOME/config.toml"
 export CODEXOS_FIXTURE="$work/lumen-docs"
-cp -r "$here/crates/rag/tests/fixtures/lumen-docs" "$CODEXOS_FIXTURE"
+cp -r "$here/crates/test-support/fixtures/lumen-docs" "$CODEXOS_FIXTURE"
 export CODEXOS_APP="$app"
 export CODEXOS_E2E_OUT=${CODEXOS_E2E_OUT:-$here/target-e2e}
 mkdir -p "$CODEXOS_E2E_OUT"

@@ -74,7 +74,7 @@ pub struct IngestConfig {
 impl Default for IngestConfig {
     fn default() -> Self {
         Self {
-            max_file_bytes: 4 * 1024 * 1024,
+            max_file_bytes: codexos_rag::IngestOptions::default().max_file_bytes,
         }
     }
 }

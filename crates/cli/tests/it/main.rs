@@ -7,15 +7,11 @@ mod bad_input;
 mod ingest_search;
 mod vault;
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+pub(crate) use codexos_test_support::{corpus, files_containing, models_dir};
 
-pub(crate) fn models_dir() -> PathBuf {
-    std::env::var_os("CODEXOS_MODELS")
-        .map(PathBuf::from)
-        .expect("set CODEXOS_MODELS to the models folder (make test does it)")
-}
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
 
 /// A fresh data home and a way to run `codexos` in it.
 pub(crate) struct Cli {
@@ -29,7 +25,7 @@ impl Cli {
     pub(crate) fn new() -> Self {
         let cli = Self {
             home: tempfile::tempdir().expect("temp dir"),
-            models: models_dir(),
+            models: codexos_test_support::models_dir(),
             env: Vec::new(),
         };
         // Short, greedy answers keep the suite fast and repeatable.
@@ -122,44 +118,4 @@ pub(crate) fn error_line(output: &Output) -> String {
         .collect();
     assert_eq!(lines.len(), 1, "one error line expected: {stderr}");
     lines[0].to_owned()
-}
-
-/// A writable copy of the shared fixture corpus (see codexos-rag's tests).
-pub(crate) fn corpus() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    copy_tree(&fixture(), dir.path());
-    dir
-}
-
-pub(crate) fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../rag/tests/fixtures/lumen-docs")
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read fixture") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
-}
-
-/// Every file under `root` whose bytes contain `needle`.
-pub(crate) fn files_containing(root: &Path, needle: &[u8]) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(root).expect("read dir") {
-        let path = entry.expect("entry").path();
-        if path.is_dir() {
-            found.extend(files_containing(&path, needle));
-        } else if let Ok(bytes) = std::fs::read(&path) {
-            if bytes.windows(needle.len()).any(|window| window == needle) {
-                found.push(path.display().to_string());
-            }
-        }
-    }
-    found
 }

@@ -7,30 +7,18 @@
 mod ingest;
 mod search;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use codexos_rag::{Embedder, EmbedderFiles, Index, IngestEvent, IngestOptions, IngestReport};
 use codexos_store::Store;
 use tokio_util::sync::CancellationToken;
 
-pub(crate) fn models_dir() -> PathBuf {
-    let dir = std::env::var_os("CODEXOS_MODELS")
-        .map(PathBuf::from)
-        .expect("set CODEXOS_MODELS to the models folder (make test does it)");
-    assert!(
-        dir.is_dir(),
-        "CODEXOS_MODELS={} is not a folder; run make models",
-        dir.display()
-    );
-    dir
-}
-
 /// One embedder for the whole test binary (loading takes ~0.5 s).
 pub(crate) fn embedder() -> Arc<Embedder> {
     static EMBEDDER: OnceLock<Arc<Embedder>> = OnceLock::new();
     Arc::clone(EMBEDDER.get_or_init(|| {
-        let models = models_dir();
+        let models = codexos_test_support::models_dir();
         Arc::new(
             Embedder::load(&EmbedderFiles {
                 model_dir: models.join("all-minilm-l6-v2"),
@@ -41,25 +29,10 @@ pub(crate) fn embedder() -> Arc<Embedder> {
     }))
 }
 
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read fixture") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
-}
-
 /// A writable copy of the fixture corpus plus the files that must be left
 /// out: ignored by `.gitignore`, binary, too large, not UTF-8.
 pub(crate) fn corpus() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lumen-docs");
-    copy_tree(&fixture, dir.path());
+    let dir = codexos_test_support::corpus();
     std::fs::create_dir_all(dir.path().join("build")).expect("mkdir");
     std::fs::write(dir.path().join("build/output.md"), "ignored build output\n").expect("write");
     std::fs::write(dir.path().join("debug.log"), "ignored log\n").expect("write");

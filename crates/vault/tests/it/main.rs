@@ -2,7 +2,6 @@
 //! Service; `make test` runs them under `dbus-run-session` with an unlocked
 //! gnome-keyring).
 
-use std::path::Path;
 use std::sync::Arc;
 
 use codexos_store::Store;
@@ -20,21 +19,6 @@ fn home() -> Home {
     let store = Arc::new(Store::open(&dir.path().join("codexos.sqlite")).expect("store"));
     let vault = Vault::new(Arc::clone(&store)).expect("vault");
     Home { dir, store, vault }
-}
-
-fn files_containing(root: &Path, needle: &[u8]) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(root).expect("read dir") {
-        let path = entry.expect("entry").path();
-        if path.is_dir() {
-            found.extend(files_containing(&path, needle));
-        } else if let Ok(bytes) = std::fs::read(&path) {
-            if bytes.windows(needle.len()).any(|window| window == needle) {
-                found.push(path.display().to_string());
-            }
-        }
-    }
-    found
 }
 
 #[test]
@@ -59,7 +43,9 @@ fn secrets_round_trip_and_never_touch_disk_in_plaintext() {
     home.vault
         .set("OTHER", &SecretString::from(sentinel))
         .expect("set");
-    assert!(files_containing(home.dir.path(), sentinel.as_bytes()).is_empty());
+    assert!(
+        codexos_test_support::files_containing(home.dir.path(), sentinel.as_bytes()).is_empty()
+    );
     assert!(home.vault.remove("API_KEY").expect("rm"));
     assert!(matches!(
         home.vault.get("API_KEY"),

@@ -1,0 +1,82 @@
+//! `codexos-test-support`: the one place for helpers that several crates'
+//! integration tests share. Test-only (a dev-dependency); holds no fakes —
+//! the tests it serves run on the real components.
+//!
+//! ```no_run
+//! let corpus = codexos_test_support::corpus();
+//! assert!(corpus.path().join("README.md").is_file());
+//! ```
+
+use std::path::{Path, PathBuf};
+
+/// The shared models folder from `CODEXOS_MODELS` (`make test` sets it).
+///
+/// # Panics
+/// When the variable is unset or not a folder, with the fix in the message.
+#[must_use]
+pub fn models_dir() -> PathBuf {
+    let dir = std::env::var_os("CODEXOS_MODELS")
+        .map(PathBuf::from)
+        .expect("set CODEXOS_MODELS to the models folder (make test does it)");
+    assert!(
+        dir.is_dir(),
+        "CODEXOS_MODELS={} is not a folder: run `make models`",
+        dir.display()
+    );
+    dir
+}
+
+/// The fixture corpus: a small documentation project ("Lumen").
+#[must_use]
+pub fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/lumen-docs")
+}
+
+/// A writable copy of the fixture corpus.
+///
+/// # Panics
+/// When the temporary copy cannot be made.
+#[must_use]
+pub fn corpus() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    copy_tree(&fixture(), dir.path());
+    dir
+}
+
+/// Copies a folder recursively.
+///
+/// # Panics
+/// On any I/O error.
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read folder") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// Every file under `root` whose bytes contain `needle` (for "no plaintext
+/// secret on disk" checks).
+///
+/// # Panics
+/// When `root` cannot be listed.
+#[must_use]
+pub fn files_containing(root: &Path, needle: &[u8]) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(root).expect("read folder") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            found.extend(files_containing(&path, needle));
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            if bytes.windows(needle.len()).any(|window| window == needle) {
+                found.push(path.display().to_string());
+            }
+        }
+    }
+    found
+}
