@@ -8,8 +8,9 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 mode=${1:-app}
 
 packages=(build-essential pkg-config cmake clang libclang-dev protobuf-compiler libssl-dev
-  libdbus-1-dev libwebkit2gtk-4.1-dev libxdo-dev libayatana-appindicator3-dev librsvg2-dev
-  python3-pip unzip)
+  libdbus-1-dev libwebkit2gtk-4.1-dev libxdo-dev libayatana-appindicator3-dev librsvg2-dev unzip)
+# The model fetcher only needs some python3 with pip; use the one on PATH if it has it.
+python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)
 if [ "$mode" = test ]; then
   packages+=(gnome-keyring dbus-x11 xvfb webkit2gtk-driver xauth x11-utils util-linux)
 fi
