@@ -154,6 +154,17 @@ impl Index {
         Ok(())
     }
 
+    /// Merges the small files that each ingest batch adds and drops versions
+    /// older than LanceDB's safety window (7 days), so a folder re-ingested
+    /// often does not fragment the table or grow the disk without bound.
+    pub async fn compact(&self) -> Result<()> {
+        self.table
+            .optimize(lancedb::table::OptimizeAction::All)
+            .await
+            .map_err(lance("compacting the chunk table"))?;
+        Ok(())
+    }
+
     /// The `k` chunks nearest to `vector` (cosine), optionally in one project.
     pub async fn nearest(
         &self,

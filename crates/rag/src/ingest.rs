@@ -298,10 +298,15 @@ impl Run<'_> {
     }
 }
 
-fn canonical_folder(root: &Path) -> Result<PathBuf> {
+/// The absolute form of a folder to ingest, or why it cannot be ingested.
+pub fn ingest_root(root: &Path) -> Result<PathBuf> {
     let canonical = std::fs::canonicalize(root).map_err(|error| Error::NotAFolder {
         path: root.to_path_buf(),
-        reason: error.to_string(),
+        reason: if error.kind() == std::io::ErrorKind::NotFound {
+            "it does not exist".into()
+        } else {
+            error.to_string()
+        },
     })?;
     if canonical.is_dir() {
         Ok(canonical)
@@ -329,7 +334,7 @@ pub async fn ingest(
     cancel: &CancellationToken,
 ) -> Result<IngestReport> {
     let started = Instant::now();
-    let root = canonical_folder(root)?;
+    let root = ingest_root(root)?;
     let walk_root = root.clone();
     let (files, walk_skips) = tokio::task::spawn_blocking(move || walk(&walk_root))
         .await
@@ -399,6 +404,9 @@ pub async fn ingest(
         store.remove_files(project, &removed)?;
     }
     run.report.files_removed = removed.len() as u32;
+    if run.report.files_indexed > 0 || !removed.is_empty() {
+        index.compact().await?;
+    }
     run.report.chunks_total = index.count(Some(project)).await? as u32;
     run.report.elapsed_ms = started.elapsed().as_millis() as u32;
     store.upsert_project(project, &root)?;

@@ -34,7 +34,7 @@ use serde::Serialize;
 pub use chunk::{chunk, Chunk, Kind};
 pub use embed::{Embedder, EmbedderFiles, DIMENSIONS};
 pub use index::{Index, Row};
-pub use ingest::{ingest, IngestEvent, IngestOptions, IngestReport, SkippedFile};
+pub use ingest::{ingest, ingest_root, IngestEvent, IngestOptions, IngestReport, SkippedFile};
 
 /// Errors of the retrieval engine.
 #[derive(Debug, thiserror::Error)]

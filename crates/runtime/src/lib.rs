@@ -213,17 +213,7 @@ impl Runtime {
             max_file_bytes: self.config.ingest.max_file_bytes,
         };
         // Fail on a bad folder before loading any model.
-        if !folder.is_dir() {
-            return Err(codexos_rag::Error::NotAFolder {
-                path: folder.to_path_buf(),
-                reason: if folder.exists() {
-                    "it is not a folder".into()
-                } else {
-                    "it does not exist".into()
-                },
-            }
-            .into());
-        }
+        codexos_rag::ingest_root(folder)?;
         let embedder = self.embedder().await?;
         let index = self.index().await?;
         Ok(codexos_rag::ingest(
