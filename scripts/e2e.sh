@@ -30,7 +30,10 @@ export CODEXOS_APP="$app"
 export CODEXOS_E2E_OUT=${CODEXOS_E2E_OUT:-$here/target-e2e}
 mkdir -p "$CODEXOS_E2E_OUT"
 
+# A free port for the driver (something else may already hold 4444).
 port=4444
+while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
+export CODEXOS_DRIVER_PORT=$port
 tauri-driver --port "$port" --native-driver /usr/bin/WebKitWebDriver >"$work/driver.log" 2>&1 &
 driver_pid=$!
 for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done

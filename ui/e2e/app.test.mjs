@@ -17,7 +17,7 @@ before(async () => {
   assert.ok(app && fixture, "run through scripts/e2e.sh (CODEXOS_APP and CODEXOS_FIXTURE unset)");
   browser = await remote({
     hostname: "127.0.0.1",
-    port: 4444,
+    port: Number(process.env.CODEXOS_DRIVER_PORT ?? 4444),
     logLevel: "warn",
     capabilities: {
       "tauri:options": { application: app },

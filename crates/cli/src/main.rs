@@ -141,8 +141,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             render::ingest_report(&report?, json)
         }
         Command::Search { query, k, project } => {
-            let hits = runtime.search(&query, k, project.as_deref()).await?;
-            render::hits(&hits, json)
+            let spinner = render::spinner(json, "searching…");
+            let hits = runtime.search(&query, k, project.as_deref()).await;
+            spinner.finish_and_clear();
+            render::hits(&hits?, json)
         }
         Command::Ask {
             question,
@@ -162,7 +164,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Vault(command) => vault(&runtime, command, json),
         Command::Projects => render::projects(&runtime.projects()?, json),
         Command::Doctor => {
+            let spinner = render::spinner(json, "checking components (loads the models)…");
             let checks = runtime.doctor().await;
+            spinner.finish_and_clear();
             render::checks(&checks, json)
         }
         Command::Paths => render::paths(&runtime.locations(), json),
