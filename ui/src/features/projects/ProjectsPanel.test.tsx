@@ -1,0 +1,56 @@
+import { emit } from "@tauri-apps/api/event";
+import { clearMocks, mockIPC, mockWindows } from "@tauri-apps/api/mocks";
+import { act, cleanup, render, screen, waitFor } from "@testing-library/react";
+import { afterEach, describe, expect, it } from "vitest";
+
+import type { IngestReport } from "@/ipc/bindings";
+import { ProjectsPanel } from "./ProjectsPanel";
+
+const report: IngestReport = {
+  project: "lumen-docs",
+  root: "/home/me/lumen-docs",
+  files_seen: 6,
+  files_indexed: 5,
+  files_unchanged: 0,
+  files_removed: 0,
+  chunks_added: 14,
+  chunks_total: 14,
+  skipped: [{ path: "docs/logo.png", reason: "binary file" }],
+  elapsed_ms: 900,
+};
+
+afterEach(() => {
+  cleanup();
+  clearMocks();
+});
+
+describe("ProjectsPanel", () => {
+  it("ingests a folder dropped onto the window and reports the result", async () => {
+    const ingested: unknown[] = [];
+    let refreshed = 0;
+    mockWindows("main");
+    mockIPC(
+      (cmd, payload) => {
+        if (cmd === "ingest") {
+          ingested.push(payload);
+          return report;
+        }
+        return null;
+      },
+      { shouldMockEvents: true },
+    );
+    render(<ProjectsPanel projects={[]} selected={null} onSelect={() => {}} onIngested={() => (refreshed += 1)} />);
+    // Let the drag-and-drop listeners register.
+    await act(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    });
+    await act(async () => {
+      await emit("tauri://drag-drop", { paths: ["/home/me/lumen-docs"], position: { x: 10, y: 10 } });
+    });
+    await waitFor(() => expect(screen.getByTestId("ingest-status").dataset.status).toBe("done"));
+    expect(ingested[0]).toMatchObject({ path: "/home/me/lumen-docs", project: null });
+    expect(screen.getByTestId("ingest-report").textContent).toContain("5 indexed");
+    expect(screen.getByTestId("ingest-report").textContent).toContain("skipped docs/logo.png: binary file");
+    expect(refreshed).toBe(1);
+  });
+});
