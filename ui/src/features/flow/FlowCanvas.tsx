@@ -18,7 +18,7 @@ export function FlowCanvas({ phase, model }: { phase: Phase | null; model: strin
         edges={edges}
         nodeTypes={nodeTypes}
         fitView
-        fitViewOptions={{ padding: 0.3 }}
+        fitViewOptions={{ padding: 0.3, maxZoom: 1.25 }}
         nodesConnectable={false}
         colorMode="dark"
         proOptions={{ hideAttribution: true }}

@@ -26,17 +26,17 @@ function StepNodeView({ data }: NodeProps<StepNode>) {
       data-testid={`flow-node-${data.kind}`}
       data-status={data.status}
       className={cn(
-        "w-48 rounded-lg border-2 bg-card px-3 py-2 text-card-foreground transition-all",
+        "w-56 rounded-lg border-2 bg-card px-3 py-2 text-card-foreground transition-all",
         STATUS_RING[data.status],
       )}
     >
-      {data.kind !== "input" && <Handle type="target" position={Position.Left} />}
+      {data.kind !== "input" && <Handle type="target" position={Position.Top} />}
       <div className="flex items-center gap-2 text-sm font-semibold">
         <Icon className={cn("size-4", data.status === "active" && "animate-pulse text-primary")} />
         {data.title}
       </div>
       <div className="mt-1 truncate text-xs text-muted-foreground">{data.detail}</div>
-      {data.kind !== "output" && <Handle type="source" position={Position.Right} />}
+      {data.kind !== "output" && <Handle type="source" position={Position.Bottom} />}
     </div>
   );
 }

@@ -45,7 +45,7 @@ export function defaultFlow(phase: Phase | null, model: string): { nodes: StepNo
   const nodes: StepNode[] = STEPS.map((step, index) => ({
     id: step.id,
     type: "step",
-    position: { x: index * 240, y: index % 2 === 0 ? 40 : 120 },
+    position: { x: 0, y: index * 120 },
     data: {
       kind: step.kind,
       title: step.title,
