@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use codexos_runtime::{AskEvent, AskOptions, Home, Runtime};
+use codexos_runtime::{AskEvent, AskOptions, FinishReason, Home, Runtime};
 use secrecy::{ExposeSecret, SecretString};
 use tokio_util::sync::CancellationToken;
 
@@ -202,7 +202,13 @@ async fn ask(
     };
     let answer = runtime.ask(question, &options, &stream, cancel).await;
     spinner.finish_and_clear();
-    render::answer(&answer?, json)
+    let answer = answer?;
+    render::answer(&answer, json)?;
+    if answer.completion.finish == FinishReason::Cancelled {
+        // Interrupted: what was generated is shown above; exit as interrupted.
+        return Err(codexos_runtime::Error::from(codexos_runtime::LlmError::Cancelled).into());
+    }
+    Ok(())
 }
 
 fn vault(runtime: &Runtime, command: VaultCommand, json: bool) -> anyhow::Result<()> {

@@ -36,7 +36,7 @@ use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
 pub use ask::{Answer, AskEvent, AskOptions, Citation};
-pub use codexos_llm::{Completion, FinishReason};
+pub use codexos_llm::{Completion, Error as LlmError, FinishReason};
 pub use codexos_rag::{Hit as SearchHit, IngestEvent as IngestProgress, IngestReport, SkippedFile};
 pub use codexos_vault::Error as VaultError;
 pub use config::{Config, IngestConfig, LlmConfig, ModelsConfig};
