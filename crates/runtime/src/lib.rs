@@ -173,6 +173,8 @@ impl Runtime {
     /// use and keeping it loaded; asking for another model replaces it.
     pub async fn chat_model(&self, name: Option<&str>) -> Result<Arc<LocalModel>> {
         let path = models::resolve(&self.home, name.unwrap_or(&self.config.models.chat));
+        // The async lock is held while loading on purpose: concurrent requests
+        // wait for the one load instead of reading the same GGUF twice.
         let mut slot = self.chat_model.lock().await;
         if let Some(model) = slot.as_ref().filter(|model| model.path() == path) {
             return Ok(Arc::clone(model));
