@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use codexos_runtime::{
     Answer, AskEvent, AskOptions, ErrorCode, IngestProgress, IngestReport, ProjectSummary, Runtime,
-    SearchHit,
+    SearchHit, SearchMode,
 };
 use serde::Serialize;
 use tauri::ipc::Channel;
@@ -151,10 +151,16 @@ pub async fn search(
     query: String,
     k: u32,
     project: Option<String>,
+    mode: Option<SearchMode>,
 ) -> Result<Vec<SearchHit>, IpcError> {
     Ok(state
         .runtime()?
-        .search(&query, k as usize, project.as_deref())
+        .search(
+            &query,
+            k as usize,
+            project.as_deref(),
+            mode.unwrap_or_default(),
+        )
         .await?)
 }
 

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use codexos_runtime::{AskEvent, AskOptions, FinishReason, Home, Runtime};
+use codexos_runtime::{AskEvent, AskOptions, FinishReason, Home, Runtime, SearchMode};
 use secrecy::{ExposeSecret, SecretString};
 use tokio_util::sync::CancellationToken;
 
@@ -48,6 +48,9 @@ enum Command {
         /// Only this project.
         #[arg(long)]
         project: Option<String>,
+        /// dense (vectors), bm25 (full text) or hybrid (both, fused and reranked).
+        #[arg(long, default_value = "hybrid")]
+        mode: SearchMode,
     },
     /// Answer a question from the ingested projects with the local model.
     Ask {
@@ -140,9 +143,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             bar.finish();
             render::ingest_report(&report?, json)
         }
-        Command::Search { query, k, project } => {
+        Command::Search {
+            query,
+            k,
+            project,
+            mode,
+        } => {
             let spinner = render::spinner(json, "searching…");
-            let hits = runtime.search(&query, k, project.as_deref()).await;
+            let hits = runtime.search(&query, k, project.as_deref(), mode).await;
             spinner.finish_and_clear();
             render::hits(&hits?, json)
         }

@@ -70,6 +70,15 @@ fn quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
 }
 
+/// Which relevance column a result batch carries.
+#[derive(Debug, Clone, Copy)]
+enum Relevance {
+    /// `_distance` (cosine distance), reported as similarity.
+    Distance,
+    /// `_score` (BM25).
+    Score,
+}
+
 /// The chunk store of one data home.
 #[derive(Clone)]
 pub struct Index {
@@ -158,11 +167,69 @@ impl Index {
     /// older than LanceDB's safety window (7 days), so a folder re-ingested
     /// often does not fragment the table or grow the disk without bound.
     pub async fn compact(&self) -> Result<()> {
+        if self.count(None).await? > 0 {
+            self.ensure_text_index().await?;
+        }
         self.table
             .optimize(lancedb::table::OptimizeAction::All)
             .await
             .map_err(lance("compacting the chunk table"))?;
         Ok(())
+    }
+
+    /// Builds the BM25 full-text index over chunk text once; later ingests
+    /// update it through [`Index::compact`].
+    async fn ensure_text_index(&self) -> Result<()> {
+        let indices = self
+            .table
+            .list_indices()
+            .await
+            .map_err(lance("listing indices"))?;
+        if indices
+            .iter()
+            .any(|index| index.columns.iter().any(|column| column == "text"))
+        {
+            return Ok(());
+        }
+        self.table
+            .create_index(
+                &["text"],
+                lancedb::index::Index::FTS(lancedb::index::scalar::FtsIndexBuilder::default()),
+            )
+            .execute()
+            .await
+            .map_err(lance("building the full-text index"))
+    }
+
+    /// The `k` best BM25 matches for `text`, optionally in one project.
+    pub async fn full_text(&self, text: &str, k: usize, project: Option<&str>) -> Result<Vec<Hit>> {
+        if self.count(None).await? == 0 {
+            return Ok(Vec::new());
+        }
+        self.ensure_text_index().await?;
+        let mut query = self
+            .table
+            .query()
+            .full_text_search(lancedb::index::scalar::FullTextSearchQuery::new(
+                text.to_owned(),
+            ))
+            .limit(k);
+        if let Some(project) = project {
+            query = query.only_if(format!("project = {}", quote(project)));
+        }
+        let batches: Vec<RecordBatch> = query
+            .execute()
+            .await
+            .map_err(lance("full-text searching"))?
+            .try_collect()
+            .await
+            .map_err(lance("reading full-text results"))?;
+        let mut hits = Vec::new();
+        for batch in &batches {
+            hits.extend(hits_from_batch(batch, Relevance::Score)?);
+        }
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+        Ok(hits)
     }
 
     /// The `k` chunks nearest to `vector` (cosine), optionally in one project.
@@ -191,7 +258,7 @@ impl Index {
             .map_err(lance("reading search results"))?;
         let mut hits = Vec::new();
         for batch in &batches {
-            hits.extend(hits_from_batch(batch)?);
+            hits.extend(hits_from_batch(batch, Relevance::Distance)?);
         }
         hits.sort_by(|a, b| b.score.total_cmp(&a.score));
         Ok(hits)
@@ -247,7 +314,7 @@ fn column<'a, T: 'static>(batch: &'a RecordBatch, name: &'static str) -> Result<
         .ok_or(Error::Schema { column: name })
 }
 
-fn hits_from_batch(batch: &RecordBatch) -> Result<Vec<Hit>> {
+fn hits_from_batch(batch: &RecordBatch, relevance: Relevance) -> Result<Vec<Hit>> {
     let project = column::<StringArray>(batch, "project")?;
     let path = column::<StringArray>(batch, "path")?;
     let start = column::<UInt32Array>(batch, "start_line")?;
@@ -255,7 +322,13 @@ fn hits_from_batch(batch: &RecordBatch) -> Result<Vec<Hit>> {
     let heading = column::<StringArray>(batch, "heading")?;
     let kind = column::<StringArray>(batch, "kind")?;
     let text = column::<StringArray>(batch, "text")?;
-    let distance = column::<Float32Array>(batch, "_distance")?;
+    let relevance_column = column::<Float32Array>(
+        batch,
+        match relevance {
+            Relevance::Distance => "_distance",
+            Relevance::Score => "_score",
+        },
+    )?;
     Ok((0..batch.num_rows())
         .map(|row| Hit {
             project: project.value(row).to_owned(),
@@ -264,8 +337,11 @@ fn hits_from_batch(batch: &RecordBatch) -> Result<Vec<Hit>> {
             end_line: end.value(row),
             heading: (!heading.is_null(row)).then(|| heading.value(row).to_owned()),
             kind: kind.value(row).to_owned(),
-            // Cosine distance is in [0, 2]; report similarity in [-1, 1].
-            score: 1.0 - distance.value(row),
+            score: match relevance {
+                // Cosine distance is in [0, 2]; report similarity in [-1, 1].
+                Relevance::Distance => 1.0 - relevance_column.value(row),
+                Relevance::Score => relevance_column.value(row),
+            },
             text: text.value(row).to_owned(),
         })
         .collect())

@@ -2,7 +2,8 @@
 //!
 //! Walks a folder (honouring `.gitignore`), splits text into line-addressed
 //! chunks, embeds them with fastembed (all-MiniLM-L6-v2 over ONNX Runtime) and
-//! stores them in LanceDB; searches by vector similarity. Re-ingest is
+//! stores them in LanceDB; searches by vector similarity, BM25 full text, or
+//! both fused and reranked ([`SearchMode`]). Re-ingest is
 //! incremental: a per-file ledger in `codexos-store` skips unchanged files,
 //! replaces changed ones and drops deleted ones.
 //!
@@ -17,7 +18,7 @@
 //! let cancel = tokio_util::sync::CancellationToken::new();
 //! let options = codexos_rag::IngestOptions::default();
 //! codexos_rag::ingest(store, &index, &embedder, std::path::Path::new("docs"), "docs", &options, &|_| {}, &cancel).await?;
-//! let hits = codexos_rag::search(&index, &embedder, "how do I install?", 5, Some("docs")).await?;
+//! let hits = codexos_rag::search(&index, &embedder, "how do I install?", 5, Some("docs"), codexos_rag::SearchMode::Hybrid).await?;
 //! # Ok(()) }
 //! ```
 
@@ -25,6 +26,7 @@ mod chunk;
 mod embed;
 mod index;
 mod ingest;
+mod search;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -35,6 +37,7 @@ pub use chunk::{chunk, Chunk, Kind};
 pub use embed::{Embedder, EmbedderFiles, DIMENSIONS};
 pub use index::{Index, Row};
 pub use ingest::{ingest, ingest_root, IngestEvent, IngestOptions, IngestReport, SkippedFile};
+pub use search::{search, SearchMode};
 
 /// Errors of the retrieval engine.
 #[derive(Debug, thiserror::Error)]
@@ -133,27 +136,11 @@ pub struct Hit {
     pub heading: Option<String>,
     /// `markdown`, `code` or `text`.
     pub kind: String,
-    /// Cosine similarity to the query, in [-1, 1].
+    /// Relevance: cosine similarity in dense mode, BM25 score in bm25 mode,
+    /// fused and reranked score in hybrid mode. Higher is better.
     pub score: f32,
     /// The chunk text.
     pub text: String,
-}
-
-/// Embeds `query` and returns the `k` most similar chunks.
-pub async fn search(
-    index: &Index,
-    embedder: &Arc<Embedder>,
-    query: &str,
-    k: usize,
-    project: Option<&str>,
-) -> Result<Vec<Hit>> {
-    let vector = embed_blocking(embedder, vec![query.to_owned()])
-        .await?
-        .pop()
-        .ok_or_else(|| Error::Embed {
-            message: "no vector returned for the query".into(),
-        })?;
-    index.nearest(&vector, k.max(1), project).await
 }
 
 /// Runs embedding on the blocking pool so async tasks keep running.

@@ -5,7 +5,7 @@ use codexos_rag::Hit;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::{Error, Result, Runtime};
+use crate::{Error, Result, Runtime, SearchMode};
 
 const SYSTEM_PROMPT: &str = "You are CodexOS, a precise assistant for a software project. \
 Answer the question using only the numbered context excerpts from the project's files. \
@@ -93,7 +93,12 @@ impl Runtime {
         cancel: &CancellationToken,
     ) -> Result<Answer> {
         let hits = self
-            .search(question, options.k, options.project.as_deref())
+            .search(
+                question,
+                options.k,
+                options.project.as_deref(),
+                SearchMode::Hybrid,
+            )
             .await?;
         let model = self.chat_model(options.model.as_deref()).await?;
         let max_tokens = self.config.llm.max_tokens;

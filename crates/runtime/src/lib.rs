@@ -37,7 +37,9 @@ use tokio_util::sync::CancellationToken;
 
 pub use ask::{Answer, AskEvent, AskOptions, Citation};
 pub use codexos_llm::{Completion, Error as LlmError, FinishReason};
-pub use codexos_rag::{Hit as SearchHit, IngestEvent as IngestProgress, IngestReport, SkippedFile};
+pub use codexos_rag::{
+    Hit as SearchHit, IngestEvent as IngestProgress, IngestReport, SearchMode, SkippedFile,
+};
 pub use codexos_vault::Error as VaultError;
 pub use config::{Config, IngestConfig, LlmConfig, ModelsConfig};
 pub use doctor::{Check, CheckStatus};
@@ -231,8 +233,14 @@ impl Runtime {
         .await?)
     }
 
-    /// The `k` chunks most similar to `query`.
-    pub async fn search(&self, query: &str, k: usize, project: Option<&str>) -> Result<Vec<Hit>> {
+    /// The `k` chunks most relevant to `query`.
+    pub async fn search(
+        &self,
+        query: &str,
+        k: usize,
+        project: Option<&str>,
+        mode: SearchMode,
+    ) -> Result<Vec<Hit>> {
         if let Some(project) = project {
             self.require_project(project)?;
         } else if self.store.projects()?.is_empty() {
@@ -240,7 +248,7 @@ impl Runtime {
         }
         let embedder = self.embedder().await?;
         let index = self.index().await?;
-        Ok(codexos_rag::search(index, &embedder, query, k, project).await?)
+        Ok(codexos_rag::search(index, &embedder, query, k, project, mode).await?)
     }
 
     fn require_project(&self, name: &str) -> Result<Project> {

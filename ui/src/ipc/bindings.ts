@@ -13,7 +13,7 @@ export const commands = {
 	/**  Ingests a folder (dropped or typed), streaming progress. */
 	ingest: (requestId: string, path: string, project: string | null, onEvent: Channel<IngestEvent>) => typedError<IngestReport, IpcError_Serialize>(__TAURI_INVOKE("ingest", { requestId, path, project, onEvent })),
 	/**  Searches the ingested projects. */
-	search: (query: string, k: number, project: string | null) => typedError<Hit_Serialize[], IpcError_Serialize>(__TAURI_INVOKE("search", { query, k, project })),
+	search: (query: string, k: number, project: string | null, mode: SearchMode | null) => typedError<Hit_Serialize[], IpcError_Serialize>(__TAURI_INVOKE("search", { query, k, project, mode })),
 	/**  Answers a question, streaming tokens and the retrieved excerpts. */
 	ask: (requestId: string, question: string, project: string | null, onEvent: Channel<AskEvent>) => typedError<Answer, IpcError_Serialize>(__TAURI_INVOKE("ask", { requestId, question, project, onEvent })),
 	/**  Cancels a running ingest or ask; `false` when it already ended. */
@@ -141,7 +141,10 @@ export type Hit_Deserialize = {
 	heading?: string | null,
 	/**  `markdown`, `code` or `text`. */
 	kind: string,
-	/**  Cosine similarity to the query, in [-1, 1]. */
+	/**
+	 *  Relevance: cosine similarity in dense mode, BM25 score in bm25 mode,
+	 *  fused and reranked score in hybrid mode. Higher is better.
+	 */
 	score: number | null,
 	/**  The chunk text. */
 	text: string,
@@ -161,7 +164,10 @@ export type Hit_Serialize = {
 	heading: string | null,
 	/**  `markdown`, `code` or `text`. */
 	kind: string,
-	/**  Cosine similarity to the query, in [-1, 1]. */
+	/**
+	 *  Relevance: cosine similarity in dense mode, BM25 score in bm25 mode,
+	 *  fused and reranked score in hybrid mode. Higher is better.
+	 */
 	score: number | null,
 	/**  The chunk text. */
 	text: string,
@@ -252,6 +258,15 @@ export type ProjectSummary = {
 	/**  Unix seconds of the last ingest. */
 	updated_at: number | null,
 };
+
+/**  How to search. */
+export type SearchMode = 
+/**  Embedding similarity only; `score` is cosine similarity. */
+"dense" | 
+/**  BM25 full text only; `score` is the BM25 score. */
+"bm25" | 
+/**  Both, fused by reciprocal rank and reranked; `score` is the fused score. */
+"hybrid";
 
 /**  A file left out, and why. */
 export type SkippedFile = {

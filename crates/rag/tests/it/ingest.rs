@@ -1,6 +1,6 @@
 use std::collections::BTreeSet;
 
-use codexos_rag::IngestEvent;
+use codexos_rag::{IngestEvent, SearchMode};
 
 use crate::{corpus, Home};
 
@@ -87,15 +87,22 @@ async fn reingest_skips_unchanged_replaces_changed_and_drops_deleted_files() {
         "ledger and index agree"
     );
 
-    let hits = codexos_rag::search(
-        &home.index,
-        &crate::embedder(),
-        "address already in use",
-        10,
-        Some("lumen"),
-    )
-    .await
-    .expect("search");
+    // Both indexes forget the deleted file: vectors and the BM25 index.
+    let mut hits = Vec::new();
+    for mode in [SearchMode::Dense, SearchMode::Bm25] {
+        hits.extend(
+            codexos_rag::search(
+                &home.index,
+                &crate::embedder(),
+                "address already in use",
+                10,
+                Some("lumen"),
+                mode,
+            )
+            .await
+            .expect("search"),
+        );
+    }
     assert!(
         hits.iter().all(|hit| hit.path != "docs/troubleshooting.md"),
         "deleted file still found"

@@ -1,3 +1,5 @@
+use codexos_rag::SearchMode;
+
 use crate::{corpus, embedder, Home};
 
 #[tokio::test(flavor = "multi_thread")]
@@ -11,6 +13,7 @@ async fn search_finds_the_passage_that_answers() {
         "which TCP port does the server listen on by default",
         3,
         None,
+        SearchMode::Hybrid,
     )
     .await
     .expect("search");
@@ -42,16 +45,18 @@ async fn the_project_filter_keeps_projects_apart() {
     .expect("write");
     home.ingest(other.path(), "other").await;
 
-    let hits = codexos_rag::search(&home.index, &embedder(), "port", 10, Some("other"))
-        .await
-        .expect("search");
-    assert!(!hits.is_empty());
-    assert!(hits.iter().all(|hit| hit.project == "other"));
-    let all = codexos_rag::search(&home.index, &embedder(), "port", 20, None)
-        .await
-        .expect("search");
-    assert!(all.iter().any(|hit| hit.project == "lumen"));
-    assert!(all.iter().any(|hit| hit.project == "other"));
+    for mode in [SearchMode::Dense, SearchMode::Bm25, SearchMode::Hybrid] {
+        let hits = codexos_rag::search(&home.index, &embedder(), "port", 10, Some("other"), mode)
+            .await
+            .expect("search");
+        assert!(!hits.is_empty(), "{mode:?}");
+        assert!(hits.iter().all(|hit| hit.project == "other"), "{mode:?}");
+        let all = codexos_rag::search(&home.index, &embedder(), "port", 20, None, mode)
+            .await
+            .expect("search");
+        assert!(all.iter().any(|hit| hit.project == "lumen"), "{mode:?}");
+        assert!(all.iter().any(|hit| hit.project == "other"), "{mode:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -71,4 +76,43 @@ async fn embeddings_are_normalised_and_semantic() {
         related > 0.5 && unrelated < 0.2,
         "related {related}, unrelated {unrelated}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bm25_and_hybrid_find_exact_identifiers() {
+    let home = Home::new().await;
+    let corpus = corpus();
+    home.ingest(corpus.path(), "lumen").await;
+    let bm25 = codexos_rag::search(
+        &home.index,
+        &embedder(),
+        "DocsHandler",
+        3,
+        None,
+        SearchMode::Bm25,
+    )
+    .await
+    .expect("bm25");
+    assert_eq!(
+        bm25.first().map(|hit| hit.path.as_str()),
+        Some("src/server.py"),
+        "{bm25:#?}"
+    );
+    assert!(bm25[0].score > 0.0);
+    let hybrid = codexos_rag::search(
+        &home.index,
+        &embedder(),
+        "where is cache_seconds set",
+        3,
+        None,
+        SearchMode::Hybrid,
+    )
+    .await
+    .expect("hybrid");
+    assert_eq!(
+        hybrid.first().map(|hit| hit.path.as_str()),
+        Some("src/server.py"),
+        "{hybrid:#?}"
+    );
+    assert!(hybrid.windows(2).all(|pair| pair[0].score >= pair[1].score));
 }
