@@ -36,6 +36,17 @@ fn ingest_then_search_returns_cited_hits_and_reingest_duplicates_nothing() {
         "{hits:#?}"
     );
 
+    for mode in ["dense", "bm25", "hybrid"] {
+        let hits = cli.json(&["search", "DocsHandler", "-k", "3", "--mode", mode]);
+        assert!(
+            hits.as_array().is_some_and(|hits| !hits.is_empty()),
+            "{mode}: {hits}"
+        );
+    }
+    let bad_mode = cli.run(&["search", "x", "--mode", "fuzzy"]);
+    assert_eq!(bad_mode.status.code(), Some(2), "a usage error");
+    assert!(String::from_utf8_lossy(&bad_mode.stderr).contains("use dense, bm25 or hybrid"));
+
     let again = cli.json(&["ingest", folder, "--project", "lumen"]);
     assert_eq!(again["chunks_added"], 0);
     assert_eq!(again["files_unchanged"], 5);
