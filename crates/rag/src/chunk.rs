@@ -8,7 +8,7 @@
 use serde::Serialize;
 
 /// Lines per window for code and plain text.
-const WINDOW_LINES: usize = 40;
+pub(crate) const WINDOW_LINES: usize = 40;
 /// Lines shared by consecutive windows, so a passage cut at a boundary is still
 /// found whole in one of them.
 const OVERLAP_LINES: usize = 5;
@@ -23,6 +23,12 @@ pub enum Kind {
     Markdown,
     /// Source code.
     Code,
+    /// PDF: text per page, page numbers kept.
+    Pdf,
+    /// JSON: chunked by object path.
+    Json,
+    /// HTML: main text and headings; scripts, styles and navigation dropped.
+    Html,
     /// Anything else that is text.
     Text,
 }
@@ -36,11 +42,14 @@ impl Kind {
             .map(|(_, ext)| ext.to_ascii_lowercase());
         match extension.as_deref() {
             Some("md" | "markdown" | "mdx" | "rst" | "adoc") => Self::Markdown,
+            Some("pdf") => Self::Pdf,
+            Some("json") => Self::Json,
+            Some("html" | "htm" | "xhtml") => Self::Html,
             Some(
                 "rs" | "py" | "js" | "jsx" | "ts" | "tsx" | "go" | "java" | "kt" | "c" | "h" | "cc"
                 | "cpp" | "hpp" | "cs" | "rb" | "php" | "swift" | "scala" | "sh" | "bash" | "zsh"
-                | "lua" | "sql" | "toml" | "yaml" | "yml" | "json" | "css" | "scss" | "html"
-                | "vue" | "svelte" | "zig" | "ex" | "exs" | "hs" | "ml",
+                | "lua" | "sql" | "toml" | "yaml" | "yml" | "css" | "scss" | "vue" | "svelte"
+                | "zig" | "ex" | "exs" | "hs" | "ml",
             ) => Self::Code,
             _ => Self::Text,
         }
@@ -52,6 +61,9 @@ impl Kind {
         match self {
             Self::Markdown => "markdown",
             Self::Code => "code",
+            Self::Pdf => "pdf",
+            Self::Json => "json",
+            Self::Html => "html",
             Self::Text => "text",
         }
     }
@@ -64,20 +76,31 @@ pub struct Chunk {
     pub start_line: u32,
     /// Last line, 1-based, inclusive.
     pub end_line: u32,
-    /// The markdown heading path the chunk sits under (`Install > Linux`).
+    /// Where the chunk sits: markdown/HTML heading path (`Install > Linux`)
+    /// or JSON object path (`server.port`).
     pub heading: Option<String>,
+    /// PDF page, 1-based (lines then count within the page).
+    pub page: Option<u32>,
     /// The chunk's text.
     pub text: String,
 }
 
-/// Splits `text` according to `kind`. Blank chunks are dropped.
+/// Splits text according to `kind` (PDFs are loaded with
+/// [`crate::load`]). Blank chunks are dropped.
 #[must_use]
 pub fn chunk(text: &str, kind: Kind) -> Vec<Chunk> {
     let lines: Vec<&str> = text.lines().collect();
     let chunks = match kind {
-        Kind::Markdown => markdown_sections(&lines),
-        Kind::Code | Kind::Text => windows(&lines, 0, None),
+        Kind::Markdown | Kind::Html => markdown_sections(&lines),
+        Kind::Json => {
+            crate::formats::json_sections(text).unwrap_or_else(|| windows(&lines, 0, None))
+        }
+        Kind::Code | Kind::Text | Kind::Pdf => windows(&lines, 0, None),
     };
+    non_blank(chunks)
+}
+
+pub(crate) fn non_blank(chunks: Vec<Chunk>) -> Vec<Chunk> {
     chunks
         .into_iter()
         .filter(|chunk| !chunk.text.trim().is_empty())
@@ -136,7 +159,7 @@ fn markdown_sections(lines: &[&str]) -> Vec<Chunk> {
 }
 
 /// Overlapping windows over `lines`, whose first line is line `offset + 1`.
-fn windows(lines: &[&str], offset: usize, heading: Option<&str>) -> Vec<Chunk> {
+pub(crate) fn windows(lines: &[&str], offset: usize, heading: Option<&str>) -> Vec<Chunk> {
     let mut chunks = Vec::new();
     let mut start = 0;
     while start < lines.len() {
@@ -162,6 +185,7 @@ fn windows(lines: &[&str], offset: usize, heading: Option<&str>) -> Vec<Chunk> {
             start_line: (offset + start + 1) as u32,
             end_line: (offset + end) as u32,
             heading: heading.map(str::to_owned),
+            page: None,
             text,
         });
         if end == lines.len() {

@@ -27,8 +27,10 @@ pub struct Row {
     pub start_line: u32,
     /// Last line, inclusive.
     pub end_line: u32,
-    /// Heading path, if any.
+    /// Heading or JSON path, if any.
     pub heading: Option<String>,
+    /// PDF page, if any.
+    pub page: Option<u32>,
     /// Kind of the file (`markdown`, `code`, `text`).
     pub kind: &'static str,
     /// Content hash of the file it came from.
@@ -47,6 +49,7 @@ fn schema() -> SchemaRef {
         Field::new("start_line", DataType::UInt32, false),
         Field::new("end_line", DataType::UInt32, false),
         Field::new("heading", DataType::Utf8, true),
+        Field::new("page", DataType::UInt32, true),
         Field::new("kind", DataType::Utf8, false),
         Field::new("file_hash", DataType::Utf8, false),
         Field::new("text", DataType::Utf8, false),
@@ -63,6 +66,16 @@ fn schema() -> SchemaRef {
 
 fn lance(action: &'static str) -> impl FnOnce(lancedb::Error) -> Error {
     move |source| Error::Index { action, source }
+}
+
+fn same_columns(found: &SchemaRef) -> bool {
+    let expected = schema();
+    found.fields().len() == expected.fields().len()
+        && expected
+            .fields()
+            .iter()
+            .zip(found.fields().iter())
+            .all(|(want, have)| want.name() == have.name() && want.data_type() == have.data_type())
 }
 
 /// Quotes a value for a LanceDB SQL predicate.
@@ -83,6 +96,7 @@ enum Relevance {
 #[derive(Clone)]
 pub struct Index {
     table: Table,
+    rebuilt: bool,
 }
 
 impl std::fmt::Debug for Index {
@@ -99,8 +113,33 @@ impl Index {
             .execute()
             .await
             .map_err(lance("opening the LanceDB folder"))?;
+        let mut rebuilt = false;
         let table = match connection.open_table(TABLE).execute().await {
-            Ok(table) => table,
+            Ok(table)
+                if same_columns(
+                    &table
+                        .schema()
+                        .await
+                        .map_err(lance("reading the chunk table schema"))?,
+                ) =>
+            {
+                table
+            }
+            Ok(_) => {
+                // Written by an older CodexOS: chunks are derived data, so the
+                // table is rebuilt and the caller re-ingests from the sources.
+                tracing::warn!("the chunk table has an older layout; rebuilding it");
+                connection
+                    .drop_table(TABLE, &[])
+                    .await
+                    .map_err(lance("dropping the old chunk table"))?;
+                rebuilt = true;
+                connection
+                    .create_empty_table(TABLE, schema())
+                    .execute()
+                    .await
+                    .map_err(lance("creating the chunk table"))?
+            }
             Err(lancedb::Error::TableNotFound { .. }) => {
                 match connection
                     .create_empty_table(TABLE, schema())
@@ -119,7 +158,14 @@ impl Index {
             }
             Err(error) => return Err(lance("opening the chunk table")(error)),
         };
-        Ok(Self { table })
+        Ok(Self { table, rebuilt })
+    }
+
+    /// Whether opening found a table of an older layout and rebuilt it empty:
+    /// every file must then be indexed again.
+    #[must_use]
+    pub fn was_rebuilt(&self) -> bool {
+        self.rebuilt
     }
 
     /// Number of chunks stored for a project (all projects with `None`).
@@ -298,6 +344,7 @@ fn to_batch(rows: &[Row]) -> Result<RecordBatch> {
             ),
             Arc::new(rows.iter().map(|row| row.end_line).collect::<UInt32Array>()),
             strings(rows, |row| row.heading.as_deref()),
+            Arc::new(rows.iter().map(|row| row.page).collect::<UInt32Array>()),
             strings(rows, |row| Some(row.kind)),
             strings(rows, |row| Some(row.file_hash.as_str())),
             strings(rows, |row| Some(row.text.as_str())),
@@ -320,6 +367,7 @@ fn hits_from_batch(batch: &RecordBatch, relevance: Relevance) -> Result<Vec<Hit>
     let start = column::<UInt32Array>(batch, "start_line")?;
     let end = column::<UInt32Array>(batch, "end_line")?;
     let heading = column::<StringArray>(batch, "heading")?;
+    let page = column::<UInt32Array>(batch, "page")?;
     let kind = column::<StringArray>(batch, "kind")?;
     let text = column::<StringArray>(batch, "text")?;
     let relevance_column = column::<Float32Array>(
@@ -336,6 +384,7 @@ fn hits_from_batch(batch: &RecordBatch, relevance: Relevance) -> Result<Vec<Hit>
             start_line: start.value(row),
             end_line: end.value(row),
             heading: (!heading.is_null(row)).then(|| heading.value(row).to_owned()),
+            page: (!page.is_null(row)).then(|| page.value(row)),
             kind: kind.value(row).to_owned(),
             score: match relevance {
                 // Cosine distance is in [0, 2]; report similarity in [-1, 1].

@@ -10,15 +10,13 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
-use crate::chunk::{chunk, Kind};
+use crate::chunk::Kind;
 use crate::index::{Index, Row};
 use crate::{embed_blocking, Embedder, Error, Result};
 
 /// Chunks embedded and stored per batch: large enough to keep ONNX Runtime
 /// busy, small enough that progress moves and a crash loses little.
 const FLUSH_CHUNKS: usize = 256;
-/// Bytes inspected for NUL when deciding whether a file is binary.
-const SNIFF_BYTES: usize = 8_000;
 
 /// Tunables of an ingest.
 #[derive(Debug, Clone)]
@@ -169,6 +167,7 @@ impl Run<'_> {
                     start_line: chunk.start_line,
                     end_line: chunk.end_line,
                     heading: chunk.heading.clone(),
+                    page: chunk.page,
                     kind: file.kind.as_str(),
                     file_hash: file.record.hash.clone(),
                     text: chunk.text.clone(),
@@ -238,8 +237,8 @@ fn error_path(error: &ignore::Error) -> Option<PathBuf> {
     }
 }
 
-/// Reads a file as text, or says why it is skipped.
-fn read_text(path: &Path, max_bytes: u64) -> std::result::Result<(String, u64), String> {
+/// Reads a file within the size limit, or says why it is skipped.
+fn read_bytes(path: &Path, max_bytes: u64) -> std::result::Result<Vec<u8>, String> {
     let size = std::fs::metadata(path)
         .map_err(|error| format!("unreadable: {error}"))?
         .len();
@@ -250,12 +249,7 @@ fn read_text(path: &Path, max_bytes: u64) -> std::result::Result<(String, u64), 
             max_bytes as f64 / 1_048_576.0
         ));
     }
-    let bytes = std::fs::read(path).map_err(|error| format!("unreadable: {error}"))?;
-    if bytes[..bytes.len().min(SNIFF_BYTES)].contains(&0) {
-        return Err("binary file".into());
-    }
-    let text = String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_owned())?;
-    Ok((text, size))
+    std::fs::read(path).map_err(|error| format!("unreadable: {error}"))
 }
 
 impl Run<'_> {
@@ -268,21 +262,28 @@ impl Run<'_> {
         max_bytes: u64,
         known: &HashMap<String, String>,
     ) -> bool {
-        let (text, size) = match read_text(path, max_bytes) {
-            Ok(read) => read,
+        let bytes = match read_bytes(path, max_bytes) {
+            Ok(bytes) => bytes,
             Err(reason) => {
                 self.skip(relative_path, reason);
                 return false;
             }
         };
-        let hash = hex::encode(Sha256::digest(text.as_bytes()));
+        let hash = hex::encode(Sha256::digest(&bytes));
         if known.get(&relative_path) == Some(&hash) {
             self.report.files_unchanged += 1;
             self.advance(Some(&relative_path));
             return true;
         }
         let kind = Kind::for_path(&relative_path);
-        let chunks = chunk(&text, kind);
+        let chunks = match crate::formats::load(kind, &bytes) {
+            Ok(chunks) => chunks,
+            Err(reason) => {
+                self.skip(relative_path, reason);
+                return false;
+            }
+        };
+        let size = bytes.len() as u64;
         self.pending_chunks += chunks.len();
         self.pending.push(PendingFile {
             record: FileRecord {
@@ -421,23 +422,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn binary_and_large_files_are_refused_with_reasons() {
+    fn large_files_are_refused_before_reading() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let binary = dir.path().join("a.bin");
-        std::fs::write(&binary, b"ab\0cd").expect("write");
-        assert_eq!(read_text(&binary, 100).expect_err("binary"), "binary file");
-        let latin1 = dir.path().join("b.txt");
-        std::fs::write(&latin1, b"caf\xe9").expect("write");
-        assert_eq!(
-            read_text(&latin1, 100).expect_err("latin1"),
-            "not UTF-8 text"
-        );
         let large = dir.path().join("c.txt");
         std::fs::write(&large, "x".repeat(200)).expect("write");
-        assert!(read_text(&large, 100)
+        assert!(read_bytes(&large, 100)
             .expect_err("large")
             .starts_with("too large"));
-        assert_eq!(read_text(&large, 1000).expect("ok").1, 200);
+        assert_eq!(read_bytes(&large, 1000).expect("ok").len(), 200);
+        assert!(read_bytes(&dir.path().join("gone"), 1000)
+            .expect_err("missing")
+            .starts_with("unreadable"));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! `codexos-rag`: the retrieval engine.
 //!
-//! Walks a folder (honouring `.gitignore`), splits text into line-addressed
-//! chunks, embeds them with fastembed (all-MiniLM-L6-v2 over ONNX Runtime) and
+//! Walks a folder (honouring `.gitignore`), loads markdown, code, PDF (per
+//! page), JSON (by object path), HTML (main text) and plain text into
+//! line-addressed chunks, embeds them with fastembed (all-MiniLM-L6-v2 over ONNX Runtime) and
 //! stores them in LanceDB; searches by vector similarity, BM25 full text, or
 //! both fused and reranked ([`SearchMode`]). Re-ingest is
 //! incremental: a per-file ledger in `codexos-store` skips unchanged files,
@@ -24,6 +25,7 @@
 
 mod chunk;
 mod embed;
+mod formats;
 mod index;
 mod ingest;
 mod search;
@@ -35,6 +37,7 @@ use serde::Serialize;
 
 pub use chunk::{chunk, Chunk, Kind};
 pub use embed::{Embedder, EmbedderFiles, DIMENSIONS};
+pub use formats::load;
 pub use index::{Index, Row};
 pub use ingest::{ingest, ingest_root, IngestEvent, IngestOptions, IngestReport, SkippedFile};
 pub use search::{search, SearchMode};
@@ -132,9 +135,11 @@ pub struct Hit {
     pub start_line: u32,
     /// Last line, inclusive.
     pub end_line: u32,
-    /// Heading path, if any.
+    /// Heading or JSON path, if any.
     pub heading: Option<String>,
-    /// `markdown`, `code` or `text`.
+    /// PDF page, if any (lines then count within the page).
+    pub page: Option<u32>,
+    /// `markdown`, `code`, `pdf`, `json`, `html` or `text`.
     pub kind: String,
     /// Relevance: cosine similarity in dense mode, BM25 score in bm25 mode,
     /// fused and reranked score in hybrid mode. Higher is better.

@@ -176,6 +176,7 @@ mod tests {
             start_line,
             end_line: start_line + 1,
             heading: None,
+            page: None,
             kind: "text".into(),
             score: 0.0,
             text: text.into(),

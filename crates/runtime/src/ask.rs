@@ -43,11 +43,13 @@ pub struct Citation {
     pub path: String,
     /// First line.
     pub start_line: u32,
-    /// Last line, inclusive.
+    /// Last line, inclusive (within the page for PDFs).
     pub end_line: u32,
-    /// Similarity to the question.
+    /// PDF page, if any.
+    pub page: Option<u32>,
+    /// Relevance to the question (hybrid search score).
     pub score: f32,
-    /// `path:start-end`.
+    /// `path:start-end`, or `path#page` for a PDF.
     pub label: String,
     /// The excerpt exactly as the model saw it.
     pub text: String,
@@ -140,11 +142,15 @@ impl Runtime {
     }
 }
 
+fn label(hit: &Hit) -> String {
+    match hit.page {
+        Some(page) => format!("{}#{page}", hit.path),
+        None => format!("{}:{}-{}", hit.path, hit.start_line, hit.end_line),
+    }
+}
+
 fn excerpt_header(number: usize, hit: &Hit) -> String {
-    format!(
-        "[{number}] {}:{}-{}",
-        hit.path, hit.start_line, hit.end_line
-    )
+    format!("[{number}] {}", label(hit))
 }
 
 /// The best hits whose excerpts fit `budget` tokens, numbered from 1.
@@ -164,8 +170,9 @@ fn fit(hits: &[Hit], budget: usize, count: impl Fn(&str) -> usize) -> Vec<Citati
             path: hit.path.clone(),
             start_line: hit.start_line,
             end_line: hit.end_line,
+            page: hit.page,
             score: hit.score,
-            label: format!("{}:{}-{}", hit.path, hit.start_line, hit.end_line),
+            label: label(hit),
             text: hit.text.clone(),
         });
     }
@@ -199,6 +206,7 @@ mod tests {
             start_line: 1,
             end_line: 2,
             heading: None,
+            page: None,
             kind: "text".into(),
             score: 0.5,
             text: text.into(),
@@ -220,6 +228,15 @@ mod tests {
             .collect();
         assert_eq!(labels, vec![(1, "a"), (2, "c")]);
         assert_eq!(citations[0].label, "a:1-2");
+    }
+
+    #[test]
+    fn pdf_excerpts_are_cited_by_page() {
+        let pdf = Hit {
+            page: Some(3),
+            ..hit("manual.pdf", "text")
+        };
+        assert_eq!(fit(&[pdf], 100, str::len)[0].label, "manual.pdf#3");
     }
 
     #[test]

@@ -167,7 +167,18 @@ impl Runtime {
 
     async fn index(&self) -> Result<&Index> {
         self.index
-            .get_or_try_init(|| async { Ok(Index::open(&self.home.lancedb()).await?) })
+            .get_or_try_init(|| async {
+                let index = Index::open(&self.home.lancedb()).await?;
+                if index.was_rebuilt() {
+                    // The chunks were derived data in an older layout: forget
+                    // the ledger so each project's next ingest rebuilds them.
+                    self.store.clear_file_ledger()?;
+                    tracing::warn!(
+                        "chunk table rebuilt for a new layout: ingest your folders again"
+                    );
+                }
+                Ok(index)
+            })
             .await
     }
 

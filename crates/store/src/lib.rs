@@ -288,6 +288,15 @@ impl Store {
             .map_err(sql("updating the file ledger"))
     }
 
+    /// Forgets every indexed file of every project, so the next ingest of
+    /// each folder indexes it whole (after the chunk table was rebuilt).
+    pub fn clear_file_ledger(&self) -> Result<()> {
+        self.connection()
+            .execute("DELETE FROM files", [])
+            .map_err(sql("clearing the file ledger"))?;
+        Ok(())
+    }
+
     /// Number of files and chunks recorded for a project.
     pub fn project_totals(&self, project: &str) -> Result<(u64, u64)> {
         self.connection()

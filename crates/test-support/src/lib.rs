@@ -32,6 +32,12 @@ pub fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/lumen-docs")
 }
 
+/// Files in every loaded format: a two-page PDF, JSON settings, an HTML guide.
+#[must_use]
+pub fn formats_fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/formats")
+}
+
 /// A writable copy of the fixture corpus.
 ///
 /// # Panics

@@ -15,18 +15,33 @@ export const commands = {
 	/**  Searches the ingested projects. */
 	search: (query: string, k: number, project: string | null, mode: SearchMode | null) => typedError<Hit_Serialize[], IpcError_Serialize>(__TAURI_INVOKE("search", { query, k, project, mode })),
 	/**  Answers a question, streaming tokens and the retrieved excerpts. */
-	ask: (requestId: string, question: string, project: string | null, onEvent: Channel<AskEvent>) => typedError<Answer, IpcError_Serialize>(__TAURI_INVOKE("ask", { requestId, question, project, onEvent })),
+	ask: (requestId: string, question: string, project: string | null, onEvent: Channel<AskEvent_Deserialize>) => typedError<Answer_Serialize, IpcError_Serialize>(__TAURI_INVOKE("ask", { requestId, question, project, onEvent })),
 	/**  Cancels a running ingest or ask; `false` when it already ended. */
 	cancel: (requestId: string) => __TAURI_INVOKE<boolean>("cancel", { requestId }),
 };
 
 /* Types */
 /**  A finished answer. */
-export type Answer = {
+export type Answer = Answer_Serialize | Answer_Deserialize;
+
+/**  A finished answer. */
+export type Answer_Deserialize = {
 	/**  The answer text. */
 	text: string,
 	/**  The excerpts that went into the prompt. */
-	citations: Citation[],
+	citations: Citation_Deserialize[],
+	/**  Model that answered. */
+	model: string,
+	/**  Token counts and timing. */
+	completion: Completion,
+};
+
+/**  A finished answer. */
+export type Answer_Serialize = {
+	/**  The answer text. */
+	text: string,
+	/**  The excerpts that went into the prompt. */
+	citations: Citation_Serialize[],
 	/**  Model that answered. */
 	model: string,
 	/**  Token counts and timing. */
@@ -46,18 +61,35 @@ export type AppInfo = {
 };
 
 /**  Progress of [`Runtime::ask`]. */
-export type AskEvent = 
+export type AskEvent = AskEvent_Serialize | AskEvent_Deserialize;
+
+/**  Progress of [`Runtime::ask`]. */
+export type AskEvent_Deserialize = 
 /**  Retrieval is done; these excerpts go into the prompt. */
 { type: "retrieved"; 
 /**  The excerpts. */
-citations: Citation[] } | 
+citations: Citation_Deserialize[] } | 
+/**  More answer text. */
+{ type: "token"; 
+/**  The new text. */
+text: string };
+
+/**  Progress of [`Runtime::ask`]. */
+export type AskEvent_Serialize = 
+/**  Retrieval is done; these excerpts go into the prompt. */
+{ type: "retrieved"; 
+/**  The excerpts. */
+citations: Citation_Serialize[] } | 
 /**  More answer text. */
 { type: "token"; 
 /**  The new text. */
 text: string };
 
 /**  A source the answer was given. */
-export type Citation = {
+export type Citation = Citation_Serialize | Citation_Deserialize;
+
+/**  A source the answer was given. */
+export type Citation_Deserialize = {
 	/**  Number used in the prompt (`[n]`). */
 	number: number,
 	/**  Project of the file. */
@@ -66,11 +98,35 @@ export type Citation = {
 	path: string,
 	/**  First line. */
 	start_line: number,
-	/**  Last line, inclusive. */
+	/**  Last line, inclusive (within the page for PDFs). */
 	end_line: number,
-	/**  Similarity to the question. */
+	/**  PDF page, if any. */
+	page?: number | null,
+	/**  Relevance to the question (hybrid search score). */
 	score: number | null,
-	/**  `path:start-end`. */
+	/**  `path:start-end`, or `path#page` for a PDF. */
+	label: string,
+	/**  The excerpt exactly as the model saw it. */
+	text: string,
+};
+
+/**  A source the answer was given. */
+export type Citation_Serialize = {
+	/**  Number used in the prompt (`[n]`). */
+	number: number,
+	/**  Project of the file. */
+	project: string,
+	/**  Path relative to the project root. */
+	path: string,
+	/**  First line. */
+	start_line: number,
+	/**  Last line, inclusive (within the page for PDFs). */
+	end_line: number,
+	/**  PDF page, if any. */
+	page: number | null,
+	/**  Relevance to the question (hybrid search score). */
+	score: number | null,
+	/**  `path:start-end`, or `path#page` for a PDF. */
 	label: string,
 	/**  The excerpt exactly as the model saw it. */
 	text: string,
@@ -137,9 +193,11 @@ export type Hit_Deserialize = {
 	start_line: number,
 	/**  Last line, inclusive. */
 	end_line: number,
-	/**  Heading path, if any. */
+	/**  Heading or JSON path, if any. */
 	heading?: string | null,
-	/**  `markdown`, `code` or `text`. */
+	/**  PDF page, if any (lines then count within the page). */
+	page?: number | null,
+	/**  `markdown`, `code`, `pdf`, `json`, `html` or `text`. */
 	kind: string,
 	/**
 	 *  Relevance: cosine similarity in dense mode, BM25 score in bm25 mode,
@@ -160,9 +218,11 @@ export type Hit_Serialize = {
 	start_line: number,
 	/**  Last line, inclusive. */
 	end_line: number,
-	/**  Heading path, if any. */
+	/**  Heading or JSON path, if any. */
 	heading: string | null,
-	/**  `markdown`, `code` or `text`. */
+	/**  PDF page, if any (lines then count within the page). */
+	page: number | null,
+	/**  `markdown`, `code`, `pdf`, `json`, `html` or `text`. */
 	kind: string,
 	/**
 	 *  Relevance: cosine similarity in dense mode, BM25 score in bm25 mode,

@@ -4,6 +4,7 @@
 //! Needs the default models: `CODEXOS_MODELS` must name the folder that
 //! `scripts/fetch-models.sh` filled (`make test` sets it).
 
+mod formats;
 mod ingest;
 mod search;
 

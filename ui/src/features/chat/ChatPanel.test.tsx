@@ -16,6 +16,7 @@ const answer: Answer = {
       path: "docs/configuration.md",
       start_line: 5,
       end_line: 13,
+      page: null,
       score: 0.71,
       label: "docs/configuration.md:5-13",
       text: "- `port`: the TCP port Lumen listens on. The default port is 8420.",

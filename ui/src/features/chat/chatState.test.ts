@@ -9,6 +9,7 @@ const citation: Citation = {
   path: "guide.md",
   start_line: 3,
   end_line: 9,
+  page: null,
   score: 0.8,
   label: "guide.md:3-9",
   text: "Install with make app.",
