@@ -60,6 +60,15 @@ pub enum Error {
         /// The name given.
         name: String,
     },
+    /// The projects searched hold no chunks (empty folder, or the index was
+    /// rebuilt for a new layout).
+    #[error("project `{name}` has nothing indexed — ingest it again: `codexos ingest {} --project {name}`", root.display())]
+    EmptyProject {
+        /// Project name.
+        name: String,
+        /// Its folder.
+        root: PathBuf,
+    },
     /// Searching before anything was ingested.
     #[error("nothing has been ingested in this data home yet — run `codexos ingest DIR` or drop a folder onto the app")]
     NothingIngested,
@@ -113,6 +122,7 @@ impl Error {
                 | codexos_llm::Error::Load { .. },
             ) => ErrorCode::Model,
             Self::UnknownProject { .. }
+            | Self::EmptyProject { .. }
             | Self::NothingIngested
             | Self::Vault(codexos_vault::Error::NotFound { .. }) => ErrorCode::NotFound,
             Self::InvalidProjectName { .. }

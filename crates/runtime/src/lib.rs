@@ -252,10 +252,23 @@ impl Runtime {
         project: Option<&str>,
         mode: SearchMode,
     ) -> Result<Vec<Hit>> {
-        if let Some(project) = project {
-            self.require_project(project)?;
-        } else if self.store.projects()?.is_empty() {
+        let projects = match project {
+            Some(name) => vec![self.require_project(name)?],
+            None => self.store.projects()?,
+        };
+        let Some(first) = projects.first() else {
             return Err(Error::NothingIngested);
+        };
+        // Say why a search would come back empty instead of showing nothing.
+        let mut indexed = false;
+        for candidate in &projects {
+            indexed |= self.store.project_totals(&candidate.name)?.1 > 0;
+        }
+        if !indexed {
+            return Err(Error::EmptyProject {
+                name: first.name.clone(),
+                root: first.root.clone(),
+            });
         }
         let embedder = self.embedder().await?;
         let index = self.index().await?;

@@ -125,3 +125,16 @@ fn doctor_checks_every_component() {
     );
     assert!(stdout.contains("fix: run `make models`"), "{stdout}");
 }
+
+#[test]
+fn searching_a_project_with_nothing_indexed_says_how_to_fix_it() {
+    let cli = Cli::new();
+    let empty = tempfile::tempdir().expect("temp dir");
+    let folder = empty.path().to_str().expect("path");
+    cli.json(&["ingest", folder, "--project", "empty"]);
+    let line = error_line(&cli.run(&["search", "anything", "--project", "empty"]));
+    assert!(
+        line.contains("project `empty` has nothing indexed") && line.contains(folder),
+        "{line}"
+    );
+}
