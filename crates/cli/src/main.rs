@@ -13,7 +13,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use codexos_runtime::{AskEvent, AskOptions, FinishReason, Home, Runtime, SearchMode};
+use codexos_runtime::{
+    AskEvent, AskOptions, FinishReason, Home, IngestProgress, Runtime, SearchMode,
+};
 use secrecy::{ExposeSecret, SecretString};
 use tokio_util::sync::CancellationToken;
 
@@ -37,6 +39,10 @@ enum Command {
         /// Project name (default: the folder's name).
         #[arg(long)]
         project: Option<String>,
+        /// Keep watching the folder and re-index changes until Ctrl-C
+        /// (with --json: one report per line).
+        #[arg(long)]
+        watch: bool,
     },
     /// Search the ingested projects.
     Search {
@@ -130,7 +136,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     });
     let json = cli.json;
     match cli.command {
-        Command::Ingest { dir, project } => {
+        Command::Ingest {
+            dir,
+            project,
+            watch: true,
+        } => watch(&runtime, &dir, project.as_deref(), json, &cancel).await,
+        Command::Ingest { dir, project, .. } => {
             let bar = render::IngestBar::new(json);
             let report = runtime
                 .ingest(
@@ -179,6 +190,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Paths => render::paths(&runtime.locations(), json),
     }
+}
+
+async fn watch(
+    runtime: &Arc<Runtime>,
+    dir: &std::path::Path,
+    project: Option<&str>,
+    json: bool,
+    cancel: &CancellationToken,
+) -> anyhow::Result<()> {
+    let on_event = |event: IngestProgress| {
+        if let IngestProgress::Finished { report } = event {
+            render::watch_update(&report, json);
+        }
+    };
+    if !json {
+        eprintln!("watching {} for changes — Ctrl-C to stop", dir.display());
+    }
+    runtime.watch(dir, project, &on_event, cancel).await?;
+    Ok(())
 }
 
 async fn ask(

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use codexos_runtime::SkippedFile;
 use codexos_runtime::{
     Answer, Check, CheckStatus, ErrorCode, IngestProgress, ProjectSummary, SearchHit,
 };
+use codexos_runtime::{IngestReport, SkippedFile};
 use indicatif::{ProgressBar, ProgressStyle};
 
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
@@ -91,7 +91,7 @@ pub fn spinner(json: bool, message: &'static str) -> ProgressBar {
     bar
 }
 
-pub fn ingest_report(report: &codexos_runtime::IngestReport, json: bool) -> anyhow::Result<()> {
+pub fn ingest_report(report: &IngestReport, json: bool) -> anyhow::Result<()> {
     if json {
         return print_json(report);
     }
@@ -111,6 +111,27 @@ pub fn ingest_report(report: &codexos_runtime::IngestReport, json: bool) -> anyh
     print_skipped(&report.skipped);
     println!("  took {:.1} s", f64::from(report.elapsed_ms) / 1000.0);
     Ok(())
+}
+
+/// One line per re-index while watching (NDJSON with `--json`).
+pub fn watch_update(report: &IngestReport, json: bool) {
+    if json {
+        match serde_json::to_string(report) {
+            Ok(line) => println!("{line}"),
+            Err(error) => eprintln!("error: cannot encode the report: {error}"),
+        }
+        return;
+    }
+    println!(
+        "{}: {} indexed, {} unchanged, {} removed, {} skipped · {} chunks · {:.1} s",
+        report.project,
+        report.files_indexed,
+        report.files_unchanged,
+        report.files_removed,
+        report.skipped.len(),
+        report.chunks_total,
+        f64::from(report.elapsed_ms) / 1000.0
+    );
 }
 
 fn print_skipped(skipped: &[SkippedFile]) {

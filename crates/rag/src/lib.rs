@@ -29,6 +29,7 @@ mod formats;
 mod index;
 mod ingest;
 mod search;
+mod watch;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -41,6 +42,7 @@ pub use formats::load;
 pub use index::{Index, Row};
 pub use ingest::{ingest, ingest_root, IngestEvent, IngestOptions, IngestReport, SkippedFile};
 pub use search::{search, SearchMode};
+pub use watch::FolderWatcher;
 
 /// Errors of the retrieval engine.
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +108,14 @@ pub enum Error {
     Schema {
         /// Missing column.
         column: &'static str,
+    },
+    /// The folder cannot be watched.
+    #[error("cannot watch `{path}` for changes: {message} — on Linux, raise fs.inotify.max_user_watches if the folder is large")]
+    Watch {
+        /// The folder.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
     },
     /// A background task died.
     #[error("a background task failed: {message}")]

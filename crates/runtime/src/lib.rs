@@ -244,6 +244,38 @@ impl Runtime {
         .await?)
     }
 
+    /// Ingests `folder`, then keeps watching it: every burst of changes
+    /// (debounced by a quarter second) triggers an incremental ingest, whose
+    /// events go to `progress` like any other. Returns when `cancel` fires.
+    pub async fn watch(
+        &self,
+        folder: &Path,
+        project: Option<&str>,
+        progress: &(dyn Fn(IngestEvent) + Send + Sync),
+        cancel: &CancellationToken,
+    ) -> Result<()> {
+        let root = codexos_rag::ingest_root(folder)?;
+        let excluded = vec![
+            self.home.root().to_path_buf(),
+            self.home.models().to_path_buf(),
+        ];
+        // Watch first, so changes made during the first ingest are not missed.
+        let mut watcher = codexos_rag::FolderWatcher::start(&root, excluded)?;
+        let mut pending = true;
+        while pending {
+            match self.ingest(&root, project, progress, cancel).await {
+                Ok(_) => {}
+                Err(Error::Rag(codexos_rag::Error::Cancelled)) => return Ok(()),
+                Err(error) => return Err(error),
+            }
+            pending = watcher
+                .next_batch(std::time::Duration::from_millis(250), cancel)
+                .await?
+                .is_some();
+        }
+        Ok(())
+    }
+
     /// The `k` chunks most relevant to `query`.
     pub async fn search(
         &self,

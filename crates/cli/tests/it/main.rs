@@ -6,6 +6,7 @@ mod ask;
 mod bad_input;
 mod ingest_search;
 mod vault;
+mod watch;
 
 pub(crate) use codexos_test_support::{corpus, files_containing, models_dir};
 
