@@ -14,7 +14,8 @@ use codexos_runtime::{
 };
 use serde::Serialize;
 use tauri::ipc::Channel;
-use tauri::State;
+use tauri::{AppHandle, Manager, State};
+use tauri_specta::Event as _;
 use tokio_util::sync::CancellationToken;
 
 use crate::AppState;
@@ -86,6 +87,128 @@ fn send<T: tauri::ipc::IpcResponse>(channel: &Channel<T>, event: T) {
     }
 }
 
+/// Folders the app keeps watching, by project: each runs a background
+/// `Runtime::watch` until unwatched or the app quits.
+#[derive(Default)]
+pub struct Watches {
+    active: Mutex<HashMap<String, Watch>>,
+    next_id: std::sync::atomic::AtomicU64,
+}
+
+struct Watch {
+    id: u64,
+    root: String,
+    cancel: CancellationToken,
+}
+
+impl Watches {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Watch>> {
+        self.active
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A watched project was re-indexed after a change on disk.
+#[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
+pub struct ProjectUpdated {
+    /// What the re-index did.
+    pub report: IngestReport,
+}
+
+/// A project's folder is no longer watched (unwatched, or the watch failed).
+#[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
+pub struct WatchStopped {
+    /// Project name.
+    pub project: String,
+    /// Why, when it failed.
+    pub error: Option<IpcError>,
+}
+
+/// A watched folder.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+pub struct WatchState {
+    /// Project name.
+    pub project: String,
+    /// The folder.
+    pub root: String,
+}
+
+/// Starts watching a freshly ingested folder in the background.
+fn start_watch(app: &AppHandle, state: &AppState, runtime: Arc<Runtime>, report: &IngestReport) {
+    let cancel = CancellationToken::new();
+    let id = state
+        .watches
+        .next_id
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let watch = Watch {
+        id,
+        root: report.root.clone(),
+        cancel: cancel.clone(),
+    };
+    // Ingesting a watched folder again replaces its watch.
+    if let Some(previous) = state.watches.lock().insert(report.project.clone(), watch) {
+        previous.cancel.cancel();
+    }
+    let app = app.clone();
+    let project = report.project.clone();
+    let root = PathBuf::from(&report.root);
+    tauri::async_runtime::spawn(async move {
+        let updates = |event: IngestProgress| {
+            if let IngestProgress::Finished { report } = event {
+                if let Err(error) = (ProjectUpdated { report }).emit(&app) {
+                    tracing::debug!(%error, "no window to tell about an update");
+                }
+            }
+        };
+        let outcome = runtime
+            .watch(&root, Some(&project), &updates, &cancel)
+            .await;
+        let error = outcome.err().map(IpcError::from);
+        if let Some(error) = &error {
+            tracing::warn!(project, message = %error.message, "watch stopped");
+        }
+        let state = app.state::<AppState>();
+        let mut watches = state.watches.lock();
+        // Forget the entry only if it is still this watch, not a newer one.
+        if watches.get(&project).is_some_and(|watch| watch.id == id) {
+            watches.remove(&project);
+        }
+        drop(watches);
+        if let Err(emit_error) = (WatchStopped { project, error }).emit(&app) {
+            tracing::debug!(%emit_error, "no window to tell about a stopped watch");
+        }
+    });
+}
+
+/// Folders being watched.
+#[tauri::command]
+#[specta::specta]
+pub fn watches(state: State<'_, AppState>) -> Vec<WatchState> {
+    let mut list: Vec<WatchState> = state
+        .watches
+        .lock()
+        .iter()
+        .map(|(project, watch)| WatchState {
+            project: project.clone(),
+            root: watch.root.clone(),
+        })
+        .collect();
+    list.sort_by(|a, b| a.project.cmp(&b.project));
+    list
+}
+
+/// Stops watching a project's folder; `false` when it was not watched.
+#[tauri::command]
+#[specta::specta]
+pub fn unwatch(state: State<'_, AppState>, project: String) -> bool {
+    let entry = state.watches.lock().remove(&project);
+    entry.is_some_and(|watch| {
+        watch.cancel.cancel();
+        true
+    })
+}
+
 /// What the app shows about its data home.
 #[derive(Debug, Clone, Serialize, specta::Type)]
 pub struct AppInfo {
@@ -119,10 +242,12 @@ pub fn projects(state: State<'_, AppState>) -> Result<Vec<ProjectSummary>, IpcEr
     Ok(state.runtime()?.projects()?)
 }
 
-/// Ingests a folder (dropped or typed), streaming progress.
+/// Ingests a folder (dropped or typed), streaming progress, then keeps
+/// watching it for changes.
 #[tauri::command]
 #[specta::specta]
 pub async fn ingest(
+    app: AppHandle,
     state: State<'_, AppState>,
     request_id: String,
     path: String,
@@ -140,7 +265,9 @@ pub async fn ingest(
         )
         .await;
     state.requests.finish(&request_id);
-    Ok(report?)
+    let report = report?;
+    start_watch(&app, &state, runtime, &report);
+    Ok(report)
 }
 
 /// Searches the ingested projects.

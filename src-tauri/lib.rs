@@ -20,14 +20,21 @@ pub const BINDINGS_PATH: &str = "ui/src/ipc/bindings.ts";
 /// The typed command set shared by the app and the bindings export.
 #[must_use]
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
-    tauri_specta::Builder::<tauri::Wry>::new().commands(tauri_specta::collect_commands![
-        commands::app_info,
-        commands::projects,
-        commands::ingest,
-        commands::search,
-        commands::ask,
-        commands::cancel,
-    ])
+    tauri_specta::Builder::<tauri::Wry>::new()
+        .commands(tauri_specta::collect_commands![
+            commands::app_info,
+            commands::projects,
+            commands::ingest,
+            commands::search,
+            commands::ask,
+            commands::cancel,
+            commands::watches,
+            commands::unwatch,
+        ])
+        .events(tauri_specta::collect_events![
+            commands::ProjectUpdated,
+            commands::WatchStopped
+        ])
 }
 
 /// The exporter settings used for the bindings file.
@@ -42,6 +49,7 @@ pub fn typescript() -> Typescript {
 pub struct AppState {
     runtime: Result<Arc<Runtime>, IpcError>,
     requests: commands::Requests,
+    watches: commands::Watches,
 }
 
 /// Starts the desktop app.
@@ -56,6 +64,7 @@ pub fn run() -> anyhow::Result<()> {
     let state = AppState {
         runtime,
         requests: commands::Requests::default(),
+        watches: commands::Watches::default(),
     };
     tauri::Builder::default()
         .manage(state)

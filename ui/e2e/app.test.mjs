@@ -3,6 +3,8 @@
 // CODEXOS_APP (the binary), CODEXOS_HOME (a fresh data home) and
 // CODEXOS_FIXTURE (a folder to ingest).
 import assert from "node:assert/strict";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 
 import { remote } from "webdriverio";
@@ -58,7 +60,16 @@ test("a folder is ingested with visible progress, then a question is answered wi
   const report = await browser.$('[data-testid="ingest-report"]').getText();
   assert.match(report, /5 indexed/);
   await browser.$('[data-testid="project"]').waitForDisplayed({ timeout: 10_000 });
+  await browser.$('[data-testid="watch-state"]').waitForDisplayed({ timeout: 10_000 });
   await screenshot("ingested");
+
+  // The dropped folder is watched: a new file shows up in the project's counts.
+  await writeFile(join(fixture, "docs", "faq.md"), "# FAQ\n\nLumen supports Windows, macOS and Linux.\n");
+  const project = await browser.$('[data-testid="project"]');
+  await browser.waitUntil(async () => (await project.getText()).includes("6 files"), {
+    timeout: 30_000,
+    timeoutMsg: "the watched folder's new file was not indexed",
+  });
 
   await browser.$('[data-testid="chat-input"]').setValue("What is the default port of the Lumen server?");
   await browser.$('[data-testid="ask-button"]').click();

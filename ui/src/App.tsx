@@ -4,14 +4,15 @@ import { ChatPanel } from "@/features/chat/ChatPanel";
 import { chatReducer, currentPhase } from "@/features/chat/chatState";
 import { FlowCanvas } from "@/features/flow/FlowCanvas";
 import { ProjectsPanel } from "@/features/projects/ProjectsPanel";
-import { commands, type AppInfo, type IpcError, type ProjectSummary } from "@/ipc/bindings";
-import { toIpcError } from "@/ipc/client";
+import { commands, events, type AppInfo, type IpcError, type ProjectSummary } from "@/ipc/bindings";
+import { inTauri, toIpcError } from "@/ipc/client";
 
 export default function App() {
   const [info, setInfo] = useState<AppInfo | null>(null);
   const [fatal, setFatal] = useState<IpcError | null>(null);
   const [projects, setProjects] = useState<ProjectSummary[]>([]);
   const [selected, setSelected] = useState<string | null>(null);
+  const [watching, setWatching] = useState<string[]>([]);
   const [messages, dispatch] = useReducer(chatReducer, []);
 
   const refreshProjects = useCallback(() => {
@@ -21,7 +22,26 @@ export default function App() {
         if (result.status === "ok") setProjects(result.data);
       })
       .catch((error: unknown) => setFatal(toIpcError(error)));
+    commands
+      .watches()
+      .then((list) => setWatching(list.map((watch) => watch.project)))
+      .catch((error: unknown) => setFatal(toIpcError(error)));
   }, []);
+
+  // Watched folders report every re-index; keep counts and watch badges live.
+  useEffect(() => {
+    if (!inTauri()) return;
+    const stops = [
+      events.projectUpdated.listen(() => refreshProjects()),
+      events.watchStopped.listen((event) => {
+        if (event.payload.error) setFatal(event.payload.error);
+        refreshProjects();
+      }),
+    ];
+    return () => {
+      for (const stop of stops) void stop.then((unlisten) => unlisten());
+    };
+  }, [refreshProjects]);
 
   useEffect(() => {
     commands
@@ -55,6 +75,8 @@ export default function App() {
             selected={selected}
             onSelect={setSelected}
             onIngested={refreshProjects}
+            watching={watching}
+            onUnwatch={(project) => void commands.unwatch(project).then(refreshProjects)}
           />
         </aside>
         <section className="min-h-0">

@@ -25,6 +25,25 @@ afterEach(() => {
 });
 
 describe("ProjectsPanel", () => {
+  it("marks watched projects and stops a watch on request", () => {
+    const stopped: string[] = [];
+    const project = { name: "lumen", root: "/l", files: 5, chunks: 14, updated_at: 0 };
+    render(
+      <ProjectsPanel
+        projects={[project, { ...project, name: "other" }]}
+        selected={null}
+        onSelect={() => {}}
+        onIngested={() => {}}
+        watching={["lumen"]}
+        onUnwatch={(name) => stopped.push(name)}
+      />,
+    );
+    const badges = screen.getAllByTestId("watch-state");
+    expect(badges).toHaveLength(1);
+    act(() => badges[0]?.click());
+    expect(stopped).toEqual(["lumen"]);
+  });
+
   it("ingests a folder dropped onto the window and reports the result", async () => {
     const ingested: unknown[] = [];
     let refreshed = 0;

@@ -1,5 +1,5 @@
 import { Channel } from "@tauri-apps/api/core";
-import { FolderOpen, FolderPlus, X } from "lucide-react";
+import { Eye, FolderOpen, FolderPlus, X } from "lucide-react";
 import { useCallback, useState, type FormEvent } from "react";
 
 import { Button } from "@/components/ui/button";
@@ -63,11 +63,15 @@ export function ProjectsPanel({
   selected,
   onSelect,
   onIngested,
+  watching = [],
+  onUnwatch = () => {},
 }: {
   projects: ProjectSummary[];
   selected: string | null;
   onSelect: (name: string | null) => void;
   onIngested: () => void;
+  watching?: string[];
+  onUnwatch?: (project: string) => void;
 }) {
   const [path, setPath] = useState("");
   const [ingest, setIngest] = useState<(IngestState & { id: string }) | null>(null);
@@ -119,7 +123,9 @@ export function ProjectsPanel({
       )}
       <div>
         <h2 className="text-sm font-semibold">Projects</h2>
-        <p className="text-xs text-muted-foreground">Drop a folder onto the window, or enter its path.</p>
+        <p className="text-xs text-muted-foreground">
+          Drop a folder onto the window, or enter its path. Ingested folders are watched and re-indexed as they change.
+        </p>
       </div>
       <form className="flex gap-2" onSubmit={submit}>
         <Input
@@ -152,7 +158,25 @@ export function ProjectsPanel({
           >
             <div className="flex items-center gap-2 text-sm">
               <FolderOpen className="size-4 text-primary" />
-              <span className="truncate">{project.name}</span>
+              <span className="flex-1 truncate">{project.name}</span>
+              {watching.includes(project.name) && (
+                <span
+                  role="button"
+                  tabIndex={0}
+                  data-testid="watch-state"
+                  title="Watching for changes — click to stop"
+                  className="text-emerald-400 hover:text-muted-foreground"
+                  onClick={(event) => {
+                    event.stopPropagation();
+                    onUnwatch(project.name);
+                  }}
+                  onKeyDown={(event) => {
+                    if (event.key === "Enter") onUnwatch(project.name);
+                  }}
+                >
+                  <Eye className="size-4" />
+                </span>
+              )}
             </div>
             <div className="pl-6 text-[11px] text-muted-foreground">
               {project.files} files · {project.chunks} chunks
