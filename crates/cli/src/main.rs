@@ -81,6 +81,19 @@ enum Command {
     Doctor,
     /// Print where this data home keeps things.
     Paths,
+    /// Measure and print figures.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Ingest DIR into a scratch data home and report files/s, chunks/s,
+    /// embeddings/s, peak memory and where the time goes.
+    Ingest {
+        /// Folder to ingest.
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -189,6 +202,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             render::checks(&checks, json)
         }
         Command::Paths => render::paths(&runtime.locations(), json),
+        Command::Bench(BenchCommand::Ingest { dir }) => {
+            let spinner = render::spinner(json, "ingesting into a scratch home…");
+            let bench = runtime.bench_ingest(&dir, &cancel).await;
+            spinner.finish_and_clear();
+            render::ingest_bench(&bench?, json)
+        }
     }
 }
 

@@ -113,6 +113,33 @@ pub fn ingest_report(report: &IngestReport, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+pub fn ingest_bench(bench: &codexos_runtime::IngestBench, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(bench);
+    }
+    println!(
+        "ingest benchmark: {} files, {} chunks in {:.1} s",
+        bench.files, bench.chunks, bench.seconds
+    );
+    println!("  files/s       {:8.1}", bench.files_per_second);
+    println!("  chunks/s      {:8.1}", bench.chunks_per_second);
+    println!(
+        "  embeddings/s  {:8.1}  (while embedding)",
+        bench.embeddings_per_second
+    );
+    println!(
+        "  time: read+parse+chunk {:.0}% · embed {:.0}% · store {:.0}%",
+        bench.read_share * 100.0,
+        bench.embed_share * 100.0,
+        bench.store_share * 100.0
+    );
+    if let Some(peak) = bench.peak_rss_mib {
+        println!("  peak RSS      {peak:8.0} MiB");
+    }
+    print_skipped(&bench.report.skipped);
+    Ok(())
+}
+
 /// One line per re-index while watching (NDJSON with `--json`).
 pub fn watch_update(report: &IngestReport, json: bool) {
     if json {

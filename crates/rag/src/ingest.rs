@@ -65,6 +65,24 @@ pub struct IngestReport {
     pub skipped: Vec<SkippedFile>,
     /// Wall time in milliseconds.
     pub elapsed_ms: u32,
+    /// Where the time went.
+    pub timings: IngestTimings,
+}
+
+/// Milliseconds spent in each stage of an ingest (they add up to a little
+/// less than the wall time: the walk and bookkeeping are not counted).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, specta::Type)]
+pub struct IngestTimings {
+    /// Reading, hashing, parsing and chunking files.
+    pub read_ms: u32,
+    /// Computing embeddings.
+    pub embed_ms: u32,
+    /// Writing chunks to LanceDB and the ledger to SQLite, and compaction.
+    pub store_ms: u32,
+}
+
+fn add_elapsed(total: &mut u32, since: Instant) {
+    *total = total.saturating_add(since.elapsed().as_millis() as u32);
 }
 
 /// Progress of an ingest, for a CLI bar or the app.
@@ -154,7 +172,9 @@ impl Run<'_> {
                 })
             })
             .collect();
+        let embedding = Instant::now();
         let mut vectors = embed_blocking(self.embedder, texts).await?.into_iter();
+        add_elapsed(&mut self.report.timings.embed_ms, embedding);
         let mut rows = Vec::new();
         for file in &files {
             for chunk in &file.chunks {
@@ -177,11 +197,13 @@ impl Run<'_> {
         }
         let paths: Vec<String> = files.iter().map(|file| file.record.path.clone()).collect();
         self.report.chunks_added += rows.len() as u32;
+        let storing = Instant::now();
         self.index
             .replace_files(self.project, &paths, &rows)
             .await?;
         let records: Vec<FileRecord> = files.into_iter().map(|file| file.record).collect();
         self.store.record_files(self.project, &records)?;
+        add_elapsed(&mut self.report.timings.store_ms, storing);
         for path in &paths {
             self.report.files_indexed += 1;
             self.advance(Some(path));
@@ -366,6 +388,7 @@ pub async fn ingest(
             chunks_total: 0,
             skipped: Vec::new(),
             elapsed_ms: 0,
+            timings: IngestTimings::default(),
         },
         pending: Vec::new(),
         pending_chunks: 0,
@@ -382,9 +405,11 @@ pub async fn ingest(
             return Err(Error::Cancelled);
         }
         let relative_path = relative(&root, path);
+        let reading = Instant::now();
         if run.consider(path, relative_path.clone(), options.max_file_bytes, &known) {
             present.insert(relative_path);
         }
+        add_elapsed(&mut run.report.timings.read_ms, reading);
         if run.pending_chunks >= FLUSH_CHUNKS {
             run.flush().await?;
         }
@@ -400,6 +425,7 @@ pub async fn ingest(
         .filter(|path| !present.contains(path.as_str()))
         .cloned()
         .collect();
+    let storing = Instant::now();
     if !removed.is_empty() {
         index.delete_files(project, &removed).await?;
         store.remove_files(project, &removed)?;
@@ -408,6 +434,7 @@ pub async fn ingest(
     if run.report.files_indexed > 0 || !removed.is_empty() {
         index.compact().await?;
     }
+    add_elapsed(&mut run.report.timings.store_ms, storing);
     run.report.chunks_total = index.count(Some(project)).await? as u32;
     run.report.elapsed_ms = started.elapsed().as_millis() as u32;
     store.upsert_project(project, &root)?;

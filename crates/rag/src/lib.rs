@@ -40,7 +40,9 @@ pub use chunk::{chunk, Chunk, Kind};
 pub use embed::{Embedder, EmbedderFiles, DIMENSIONS};
 pub use formats::load;
 pub use index::{Index, Row};
-pub use ingest::{ingest, ingest_root, IngestEvent, IngestOptions, IngestReport, SkippedFile};
+pub use ingest::{
+    ingest, ingest_root, IngestEvent, IngestOptions, IngestReport, IngestTimings, SkippedFile,
+};
 pub use search::{search, SearchMode};
 pub use watch::FolderWatcher;
 

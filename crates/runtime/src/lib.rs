@@ -18,6 +18,7 @@
 //! ```
 
 mod ask;
+mod bench;
 mod config;
 mod doctor;
 mod error;
@@ -36,6 +37,7 @@ use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
 pub use ask::{Answer, AskEvent, AskOptions, Citation};
+pub use bench::IngestBench;
 pub use codexos_llm::{Completion, Error as LlmError, FinishReason};
 pub use codexos_rag::{
     Hit as SearchHit, IngestEvent as IngestProgress, IngestReport, SearchMode, SkippedFile,

@@ -294,6 +294,21 @@ export type IngestReport = {
 	skipped: SkippedFile[],
 	/**  Wall time in milliseconds. */
 	elapsed_ms: number,
+	/**  Where the time went. */
+	timings: IngestTimings,
+};
+
+/**
+ *  Milliseconds spent in each stage of an ingest (they add up to a little
+ *  less than the wall time: the walk and bookkeeping are not counted).
+ */
+export type IngestTimings = {
+	/**  Reading, hashing, parsing and chunking files. */
+	read_ms: number,
+	/**  Computing embeddings. */
+	embed_ms: number,
+	/**  Writing chunks to LanceDB and the ledger to SQLite, and compaction. */
+	store_ms: number,
 };
 
 /**  An error as the UI sees it. */

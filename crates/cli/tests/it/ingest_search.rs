@@ -76,3 +76,22 @@ fn the_default_project_name_is_the_folder_name() {
     let report = cli.json(&["ingest", folder.to_str().expect("path")]);
     assert_eq!(report["project"], "my-notes");
 }
+
+#[test]
+fn bench_ingest_prints_throughput_and_leaves_the_home_untouched() {
+    let cli = Cli::new();
+    let corpus = corpus();
+    let bench = cli.json(&["bench", "ingest", corpus.path().to_str().expect("path")]);
+    assert_eq!(bench["files"], 5, "{bench}");
+    assert!(
+        bench["chunks_per_second"].as_f64().unwrap_or(0.0) > 0.0,
+        "{bench}"
+    );
+    let shares: f64 = ["read_share", "embed_share", "store_share"]
+        .iter()
+        .map(|key| bench[key].as_f64().unwrap_or(-1.0))
+        .sum();
+    assert!(shares > 0.0 && shares <= 1.0, "{bench}");
+    // The scratch home is gone and this home holds no project.
+    assert_eq!(cli.json(&["projects"]), serde_json::json!([]));
+}

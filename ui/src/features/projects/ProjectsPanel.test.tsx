@@ -17,6 +17,7 @@ const report: IngestReport = {
   chunks_total: 14,
   skipped: [{ path: "docs/logo.png", reason: "binary file" }],
   elapsed_ms: 900,
+  timings: { read_ms: 10, embed_ms: 700, store_ms: 150 },
 };
 
 afterEach(() => {
