@@ -10,11 +10,11 @@ use std::sync::{Arc, Mutex};
 
 use codexos_runtime::{
     Answer, AskEvent, AskOptions, ErrorCode, IngestProgress, IngestReport, ProjectSummary, Runtime,
-    SearchHit, SearchMode,
+    SearchHit, SearchMode, WatchEvent, WatchInfo,
 };
 use serde::Serialize;
 use tauri::ipc::Channel;
-use tauri::{AppHandle, Manager, State};
+use tauri::{AppHandle, State};
 use tauri_specta::Event as _;
 use tokio_util::sync::CancellationToken;
 
@@ -87,28 +87,6 @@ fn send<T: tauri::ipc::IpcResponse>(channel: &Channel<T>, event: T) {
     }
 }
 
-/// Folders the app keeps watching, by project: each runs a background
-/// `Runtime::watch` until unwatched or the app quits.
-#[derive(Default)]
-pub struct Watches {
-    active: Mutex<HashMap<String, Watch>>,
-    next_id: std::sync::atomic::AtomicU64,
-}
-
-struct Watch {
-    id: u64,
-    root: String,
-    cancel: CancellationToken,
-}
-
-impl Watches {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Watch>> {
-        self.active
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
 /// A watched project was re-indexed after a change on disk.
 #[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
 pub struct ProjectUpdated {
@@ -125,58 +103,20 @@ pub struct WatchStopped {
     pub error: Option<IpcError>,
 }
 
-/// A watched folder.
-#[derive(Debug, Clone, Serialize, specta::Type)]
-pub struct WatchState {
-    /// Project name.
-    pub project: String,
-    /// The folder.
-    pub root: String,
-}
-
-/// Starts watching a freshly ingested folder in the background.
-fn start_watch(app: &AppHandle, state: &AppState, runtime: Arc<Runtime>, report: &IngestReport) {
-    let cancel = CancellationToken::new();
-    let id = state
-        .watches
-        .next_id
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let watch = Watch {
-        id,
-        root: report.root.clone(),
-        cancel: cancel.clone(),
-    };
-    // Ingesting a watched folder again replaces its watch.
-    if let Some(previous) = state.watches.lock().insert(report.project.clone(), watch) {
-        previous.cancel.cancel();
-    }
+/// Tells the window about a background watch of a freshly ingested folder.
+fn keep_watching(app: &AppHandle, runtime: &Arc<Runtime>, report: &IngestReport) {
     let app = app.clone();
-    let project = report.project.clone();
-    let root = PathBuf::from(&report.root);
-    tauri::async_runtime::spawn(async move {
-        let updates = |event: IngestProgress| {
-            if let IngestProgress::Finished { report } = event {
-                if let Err(error) = (ProjectUpdated { report }).emit(&app) {
-                    tracing::debug!(%error, "no window to tell about an update");
-                }
+    runtime.keep_watching(report, move |event| {
+        let sent = match event {
+            WatchEvent::Updated(report) => ProjectUpdated { report }.emit(&app),
+            WatchEvent::Stopped { project, error } => WatchStopped {
+                project,
+                error: error.as_ref().map(IpcError::from),
             }
+            .emit(&app),
         };
-        let outcome = runtime
-            .watch(&root, Some(&project), &updates, &cancel)
-            .await;
-        let error = outcome.err().map(IpcError::from);
-        if let Some(error) = &error {
-            tracing::warn!(project, message = %error.message, "watch stopped");
-        }
-        let state = app.state::<AppState>();
-        let mut watches = state.watches.lock();
-        // Forget the entry only if it is still this watch, not a newer one.
-        if watches.get(&project).is_some_and(|watch| watch.id == id) {
-            watches.remove(&project);
-        }
-        drop(watches);
-        if let Err(emit_error) = (WatchStopped { project, error }).emit(&app) {
-            tracing::debug!(%emit_error, "no window to tell about a stopped watch");
+        if let Err(error) = sent {
+            tracing::debug!(%error, "no window to tell about a watch");
         }
     });
 }
@@ -184,29 +124,15 @@ fn start_watch(app: &AppHandle, state: &AppState, runtime: Arc<Runtime>, report:
 /// Folders being watched.
 #[tauri::command]
 #[specta::specta]
-pub fn watches(state: State<'_, AppState>) -> Vec<WatchState> {
-    let mut list: Vec<WatchState> = state
-        .watches
-        .lock()
-        .iter()
-        .map(|(project, watch)| WatchState {
-            project: project.clone(),
-            root: watch.root.clone(),
-        })
-        .collect();
-    list.sort_by(|a, b| a.project.cmp(&b.project));
-    list
+pub fn watches(state: State<'_, AppState>) -> Result<Vec<WatchInfo>, IpcError> {
+    Ok(state.runtime()?.watched())
 }
 
 /// Stops watching a project's folder; `false` when it was not watched.
 #[tauri::command]
 #[specta::specta]
-pub fn unwatch(state: State<'_, AppState>, project: String) -> bool {
-    let entry = state.watches.lock().remove(&project);
-    entry.is_some_and(|watch| {
-        watch.cancel.cancel();
-        true
-    })
+pub fn unwatch(state: State<'_, AppState>, project: String) -> Result<bool, IpcError> {
+    Ok(state.runtime()?.unwatch(&project))
 }
 
 /// What the app shows about its data home.
@@ -266,7 +192,7 @@ pub async fn ingest(
         .await;
     state.requests.finish(&request_id);
     let report = report?;
-    start_watch(&app, &state, runtime, &report);
+    keep_watching(&app, &runtime, &report);
     Ok(report)
 }
 

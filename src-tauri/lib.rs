@@ -49,7 +49,6 @@ pub fn typescript() -> Typescript {
 pub struct AppState {
     runtime: Result<Arc<Runtime>, IpcError>,
     requests: commands::Requests,
-    watches: commands::Watches,
 }
 
 /// Starts the desktop app.
@@ -64,7 +63,6 @@ pub fn run() -> anyhow::Result<()> {
     let state = AppState {
         runtime,
         requests: commands::Requests::default(),
-        watches: commands::Watches::default(),
     };
     tauri::Builder::default()
         .manage(state)

@@ -24,7 +24,9 @@ export default function App() {
       .catch((error: unknown) => setFatal(toIpcError(error)));
     commands
       .watches()
-      .then((list) => setWatching(list.map((watch) => watch.project)))
+      .then((result) => {
+        if (result.status === "ok") setWatching(result.data.map((watch) => watch.project));
+      })
       .catch((error: unknown) => setFatal(toIpcError(error)));
   }, []);
 

@@ -25,6 +25,7 @@ mod error;
 mod home;
 pub mod logging;
 pub mod models;
+mod watches;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -47,6 +48,7 @@ pub use config::{Config, IngestConfig, LlmConfig, ModelsConfig};
 pub use doctor::{Check, CheckStatus};
 pub use error::{Error, ErrorCode, Result};
 pub use home::{Home, HOME_VAR, MODELS_VAR};
+pub use watches::{WatchEvent, WatchInfo};
 
 /// The engine of one data home. Cheap to share behind an `Arc`.
 pub struct Runtime {
@@ -58,6 +60,8 @@ pub struct Runtime {
     index: tokio::sync::OnceCell<Index>,
     /// The chat model kept loaded between requests, with the path it came from.
     chat_model: tokio::sync::Mutex<Option<Arc<LocalModel>>>,
+    /// Folders watched in the background.
+    watches: watches::Watches,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -99,6 +103,7 @@ impl Runtime {
             embedder: tokio::sync::OnceCell::new(),
             index: tokio::sync::OnceCell::new(),
             chat_model: tokio::sync::Mutex::new(None),
+            watches: watches::Watches::default(),
         }))
     }
 

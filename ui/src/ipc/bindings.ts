@@ -23,9 +23,9 @@ export const commands = {
 	/**  Cancels a running ingest or ask; `false` when it already ended. */
 	cancel: (requestId: string) => __TAURI_INVOKE<boolean>("cancel", { requestId }),
 	/**  Folders being watched. */
-	watches: () => __TAURI_INVOKE<WatchState[]>("watches"),
+	watches: () => typedError<WatchInfo[], IpcError_Serialize>(__TAURI_INVOKE("watches")),
 	/**  Stops watching a project's folder; `false` when it was not watched. */
-	unwatch: (project: string) => __TAURI_INVOKE<boolean>("unwatch", { project }),
+	unwatch: (project: string) => typedError<boolean, IpcError_Serialize>(__TAURI_INVOKE("unwatch", { project })),
 };
 
 /** Events */
@@ -371,8 +371,8 @@ export type SkippedFile = {
 	reason: string,
 };
 
-/**  A watched folder. */
-export type WatchState = {
+/**  A folder under watch. */
+export type WatchInfo = {
 	/**  Project name. */
 	project: string,
 	/**  The folder. */
