@@ -263,19 +263,7 @@ impl Index {
         if let Some(project) = project {
             query = query.only_if(format!("project = {}", quote(project)));
         }
-        let batches: Vec<RecordBatch> = query
-            .execute()
-            .await
-            .map_err(lance("full-text searching"))?
-            .try_collect()
-            .await
-            .map_err(lance("reading full-text results"))?;
-        let mut hits = Vec::new();
-        for batch in &batches {
-            hits.extend(hits_from_batch(batch, Relevance::Score)?);
-        }
-        hits.sort_by(|a, b| b.score.total_cmp(&a.score));
-        Ok(hits)
+        collect_hits(query, Relevance::Score).await
     }
 
     /// The `k` chunks nearest to `vector` (cosine), optionally in one project.
@@ -295,20 +283,25 @@ impl Index {
         if let Some(project) = project {
             query = query.only_if(format!("project = {}", quote(project)));
         }
-        let batches: Vec<RecordBatch> = query
-            .execute()
-            .await
-            .map_err(lance("searching"))?
-            .try_collect()
-            .await
-            .map_err(lance("reading search results"))?;
-        let mut hits = Vec::new();
-        for batch in &batches {
-            hits.extend(hits_from_batch(batch, Relevance::Distance)?);
-        }
-        hits.sort_by(|a, b| b.score.total_cmp(&a.score));
-        Ok(hits)
+        collect_hits(query, Relevance::Distance).await
     }
+}
+
+/// Runs a query and returns its rows as hits, best first.
+async fn collect_hits(query: impl ExecutableQuery, relevance: Relevance) -> Result<Vec<Hit>> {
+    let batches: Vec<RecordBatch> = query
+        .execute()
+        .await
+        .map_err(lance("searching"))?
+        .try_collect()
+        .await
+        .map_err(lance("reading search results"))?;
+    let mut hits = Vec::new();
+    for batch in &batches {
+        hits.extend(hits_from_batch(batch, relevance)?);
+    }
+    hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+    Ok(hits)
 }
 
 fn strings(rows: &[Row], field: impl Fn(&Row) -> Option<&str>) -> Arc<StringArray> {
