@@ -4,6 +4,7 @@
 
 mod ask;
 mod bad_input;
+mod crash;
 mod ingest_search;
 mod vault;
 mod watch;
