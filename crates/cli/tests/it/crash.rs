@@ -6,13 +6,14 @@ use crate::Cli;
 fn many_files(files: usize) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     for index in 0..files {
-        let body: String = (0..12)
+        let body = (0..12)
             .map(|line| {
                 format!(
-                    "Note {index} line {line}: the quick brown fox {index} jumps over lazy dogs.\n"
+                    "Note {index} line {line}: the quick brown fox {index} jumps over lazy dogs."
                 )
             })
-            .collect();
+            .collect::<Vec<_>>()
+            .join("\n");
         std::fs::write(
             dir.path().join(format!("note-{index:03}.md")),
             format!("# Note {index}\n\nuniqtoken{index}x\n\n{body}"),
