@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use codexos_runtime::{
-    Answer, AskEvent, AskOptions, ErrorCode, IngestProgress, IngestReport, ProjectSummary, Runtime,
-    SearchHit, SearchMode, WatchEvent, WatchInfo,
+    Answer, AskEvent, AskOptions, ErrorCode, FilePreview, IngestProgress, IngestReport,
+    ProjectFile, ProjectSummary, Runtime, SearchHit, SearchMode, WatchEvent, WatchInfo,
 };
 use serde::Serialize;
 use tauri::ipc::Channel;
@@ -194,6 +194,27 @@ pub async fn ingest(
     let report = report?;
     keep_watching(&app, &runtime, &report);
     Ok(report)
+}
+
+/// The indexed files of a project.
+#[tauri::command]
+#[specta::specta]
+pub fn project_files(
+    state: State<'_, AppState>,
+    project: String,
+) -> Result<Vec<ProjectFile>, IpcError> {
+    Ok(state.runtime()?.project_files(&project)?)
+}
+
+/// The text of a project's file, for preview.
+#[tauri::command]
+#[specta::specta]
+pub fn file_preview(
+    state: State<'_, AppState>,
+    project: String,
+    path: String,
+) -> Result<FilePreview, IpcError> {
+    Ok(state.runtime()?.file_preview(&project, &path)?)
 }
 
 /// Searches the ingested projects.

@@ -29,6 +29,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::ask,
             commands::cancel,
             commands::watches,
+            commands::project_files,
+            commands::file_preview,
             commands::unwatch,
         ])
         .events(tauri_specta::collect_events![

@@ -86,4 +86,15 @@ test("a folder is ingested with visible progress, then a question is answered wi
   const citations = await browser.$$('[data-testid="citation"]');
   assert.ok(citations.length > 0, "citations are shown");
   assert.match(await citations[0].getText(), /\[1\] [\w./-]+:\d+-\d+/);
+
+  // A citation opens the cited file with its lines highlighted.
+  await citations[0].click();
+  const preview = await browser.$('[data-testid="file-preview"]');
+  await preview.waitForDisplayed({ timeout: 10_000 });
+  await browser.waitUntil(async () => (await preview.getText()).includes("The default port is 8420"), {
+    timeout: 10_000,
+    timeoutMsg: "the cited file's text was not shown",
+  });
+  await browser.pause(500);
+  await screenshot("preview");
 });

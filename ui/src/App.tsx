@@ -2,6 +2,7 @@ import { useCallback, useEffect, useReducer, useState } from "react";
 
 import { ChatPanel } from "@/features/chat/ChatPanel";
 import { chatReducer, currentPhase } from "@/features/chat/chatState";
+import { FilePreviewPanel, type PreviewTarget } from "@/features/files/FilePreviewPanel";
 import { FlowCanvas } from "@/features/flow/FlowCanvas";
 import { ProjectsPanel } from "@/features/projects/ProjectsPanel";
 import { commands, events, type AppInfo, type IpcError, type ProjectSummary } from "@/ipc/bindings";
@@ -13,6 +14,7 @@ export default function App() {
   const [projects, setProjects] = useState<ProjectSummary[]>([]);
   const [selected, setSelected] = useState<string | null>(null);
   const [watching, setWatching] = useState<string[]>([]);
+  const [preview, setPreview] = useState<PreviewTarget | null>(null);
   const [messages, dispatch] = useReducer(chatReducer, []);
 
   const refreshProjects = useCallback(() => {
@@ -78,14 +80,28 @@ export default function App() {
             onSelect={setSelected}
             onIngested={refreshProjects}
             watching={watching}
+            onOpenFile={(project, path) => setPreview({ project, path })}
             onUnwatch={(project) => void commands.unwatch(project).then(refreshProjects)}
           />
         </aside>
-        <section className="min-h-0">
+        <section className="relative min-h-0">
           <FlowCanvas phase={currentPhase(messages)} model={info?.chat_model ?? ""} />
+          {preview && <FilePreviewPanel target={preview} onClose={() => setPreview(null)} />}
         </section>
         <aside className="min-h-0 border-l border-border">
-          <ChatPanel messages={messages} dispatch={dispatch} project={selected} />
+          <ChatPanel
+            messages={messages}
+            dispatch={dispatch}
+            project={selected}
+            onOpenCitation={(citation) =>
+              setPreview({
+                project: citation.project,
+                path: citation.path,
+                startLine: citation.page === null ? citation.start_line : undefined,
+                endLine: citation.page === null ? citation.end_line : undefined,
+              })
+            }
+          />
         </aside>
       </main>
     </div>

@@ -54,6 +54,14 @@ pub enum Error {
         /// The name given.
         name: String,
     },
+    /// A preview asked for a path outside the project's folder.
+    #[error("`{path}` is not a file inside project `{project}`")]
+    PathOutsideProject {
+        /// The path asked for.
+        path: String,
+        /// The project.
+        project: String,
+    },
     /// A project name that cannot be used.
     #[error("invalid project name `{name}`: use letters, digits, spaces, `_`, `-` and `.` (at most 100)")]
     InvalidProjectName {
@@ -126,6 +134,7 @@ impl Error {
             | Self::NothingIngested
             | Self::Vault(codexos_vault::Error::NotFound { .. }) => ErrorCode::NotFound,
             Self::InvalidProjectName { .. }
+            | Self::PathOutsideProject { .. }
             | Self::Rag(codexos_rag::Error::NotAFolder { .. })
             | Self::Vault(codexos_vault::Error::InvalidName { .. }) => ErrorCode::InvalidInput,
             Self::Llm(codexos_llm::Error::ContextOverflow { .. }) => ErrorCode::ContextOverflow,

@@ -22,6 +22,7 @@ mod bench;
 mod config;
 mod doctor;
 mod error;
+mod files;
 mod home;
 pub mod logging;
 pub mod models;
@@ -47,6 +48,7 @@ pub use codexos_vault::Error as VaultError;
 pub use config::{Config, IngestConfig, LlmConfig, ModelsConfig};
 pub use doctor::{Check, CheckStatus};
 pub use error::{Error, ErrorCode, Result};
+pub use files::{FilePreview, ProjectFile};
 pub use home::{Home, HOME_VAR, MODELS_VAR};
 pub use watches::{WatchEvent, WatchInfo};
 

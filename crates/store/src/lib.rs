@@ -235,6 +235,26 @@ impl Store {
             .map_err(sql("reading the file ledger"))
     }
 
+    /// Every indexed file of a project, by path.
+    pub fn project_files(&self, project: &str) -> Result<Vec<FileRecord>> {
+        let connection = self.connection();
+        let mut statement = connection
+            .prepare("SELECT path, hash, size, chunks FROM files WHERE project = ?1 ORDER BY path")
+            .map_err(sql("listing a project's files"))?;
+        let rows = statement
+            .query_map(params![project], |row| {
+                Ok(FileRecord {
+                    path: row.get(0)?,
+                    hash: row.get(1)?,
+                    size: row.get::<_, i64>(2)? as u64,
+                    chunks: row.get(3)?,
+                })
+            })
+            .map_err(sql("listing a project's files"))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(sql("listing a project's files"))
+    }
+
     /// Records files as indexed (one transaction).
     pub fn record_files(&self, project: &str, files: &[FileRecord]) -> Result<()> {
         let mut connection = self.connection();

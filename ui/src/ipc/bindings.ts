@@ -24,6 +24,10 @@ export const commands = {
 	cancel: (requestId: string) => __TAURI_INVOKE<boolean>("cancel", { requestId }),
 	/**  Folders being watched. */
 	watches: () => typedError<WatchInfo[], IpcError_Serialize>(__TAURI_INVOKE("watches")),
+	/**  The indexed files of a project. */
+	projectFiles: (project: string) => typedError<ProjectFile[], IpcError_Serialize>(__TAURI_INVOKE("project_files", { project })),
+	/**  The text of a project's file, for preview. */
+	filePreview: (project: string, path: string) => typedError<FilePreview, IpcError_Serialize>(__TAURI_INVOKE("file_preview", { project, path })),
 	/**  Stops watching a project's folder; `false` when it was not watched. */
 	unwatch: (project: string) => typedError<boolean, IpcError_Serialize>(__TAURI_INVOKE("unwatch", { project })),
 };
@@ -185,6 +189,16 @@ export type ErrorCode =
 /**  Anything else. */
 "internal";
 
+/**  The text of a file, as far as it can be shown. */
+export type FilePreview = {
+	/**  Path relative to the project root. */
+	path: string,
+	/**  The text (for PDFs: the extracted text, page by page). */
+	text: string,
+	/**  Whether the text was cut at the preview limit. */
+	truncated: boolean,
+};
+
 /**  Why generation stopped. */
 export type FinishReason = 
 /**  The model ended its turn. */
@@ -332,6 +346,16 @@ export type IpcError_Serialize = {
 	message: string,
 	/**  The chain of causes, when there is more to say. */
 	details: string | null,
+};
+
+/**  An indexed file. */
+export type ProjectFile = {
+	/**  Path relative to the project root. */
+	path: string,
+	/**  Size in bytes. */
+	size: number | null,
+	/**  Chunks stored for it. */
+	chunks: number,
 };
 
 /**  Summary of a project for listings. */

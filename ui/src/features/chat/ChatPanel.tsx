@@ -5,20 +5,22 @@ import { useState, type Dispatch, type FormEvent } from "react";
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Textarea } from "@/components/ui/input";
-import { commands, type AskEvent } from "@/ipc/bindings";
+import { commands, type AskEvent, type Citation } from "@/ipc/bindings";
 import { requestId, toIpcError } from "@/ipc/client";
 import type { AssistantMessage, ChatAction, Message } from "./chatState";
 
-function ContextInspector({ message }: { message: AssistantMessage }) {
+function ContextInspector({ message, onOpen }: { message: AssistantMessage; onOpen?: (citation: Citation) => void }) {
   const [open, setOpen] = useState(false);
   if (message.citations.length === 0) return null;
   return (
     <div className="mt-2">
       <div className="flex flex-wrap gap-1">
         {message.citations.map((citation) => (
-          <Badge key={citation.number} data-testid="citation" title={`${citation.project} · score ${(citation.score ?? 0).toFixed(3)}`}>
-            [{citation.number}] {citation.label}
-          </Badge>
+          <button type="button" key={citation.number} onClick={() => onOpen?.(citation)} title={`Open in preview · ${citation.project} · score ${(citation.score ?? 0).toFixed(3)}`}>
+            <Badge data-testid="citation" className="hover:border-primary hover:text-foreground">
+              [{citation.number}] {citation.label}
+            </Badge>
+          </button>
         ))}
       </div>
       <button
@@ -45,7 +47,7 @@ function ContextInspector({ message }: { message: AssistantMessage }) {
   );
 }
 
-function AssistantBubble({ message }: { message: AssistantMessage }) {
+function AssistantBubble({ message, onOpen }: { message: AssistantMessage; onOpen?: (citation: Citation) => void }) {
   const working = message.phase === "retrieving" || message.phase === "generating";
   return (
     <div className="rounded-lg bg-card p-3 text-sm" data-testid="answer" data-phase={message.phase}>
@@ -60,7 +62,7 @@ function AssistantBubble({ message }: { message: AssistantMessage }) {
           {message.phase === "cancelled" ? "Stopped." : message.error.message}
         </div>
       )}
-      <ContextInspector message={message} />
+      <ContextInspector message={message} onOpen={onOpen} />
       {message.stats && (
         <div className="mt-2 text-[11px] text-muted-foreground">
           {message.stats.model} · {message.stats.promptTokens}+{message.stats.completionTokens} tokens ·{" "}
@@ -75,10 +77,12 @@ export function ChatPanel({
   messages,
   dispatch,
   project,
+  onOpenCitation,
 }: {
   messages: Message[];
   dispatch: Dispatch<ChatAction>;
   project: string | null;
+  onOpenCitation?: (citation: Citation) => void;
 }) {
   const [question, setQuestion] = useState("");
   const [running, setRunning] = useState<string | null>(null);
@@ -124,7 +128,7 @@ export function ChatPanel({
               {message.text}
             </div>
           ) : (
-            <AssistantBubble key={message.id} message={message} />
+            <AssistantBubble key={message.id} message={message} onOpen={onOpenCitation} />
           ),
         )}
       </div>

@@ -1,12 +1,12 @@
 import { Channel } from "@tauri-apps/api/core";
-import { Eye, FolderOpen, FolderPlus, X } from "lucide-react";
-import { useCallback, useState, type FormEvent } from "react";
+import { Eye, FileText, FolderOpen, FolderPlus, X } from "lucide-react";
+import { useCallback, useEffect, useState, type FormEvent } from "react";
 
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
 import { Input } from "@/components/ui/input";
 import { Progress } from "@/components/ui/progress";
-import { commands, type IngestEvent, type ProjectSummary } from "@/ipc/bindings";
+import { commands, type IngestEvent, type ProjectFile, type ProjectSummary } from "@/ipc/bindings";
 import { requestId, toIpcError } from "@/ipc/client";
 import { cn } from "@/lib/utils";
 import { applyIngestEvent, fraction, startIngest, type IngestState } from "./ingestState";
@@ -58,6 +58,49 @@ function IngestCard({ state, onCancel }: { state: IngestState; onCancel: () => v
   );
 }
 
+/** The indexed files of the selected project; a click opens the preview. */
+function FileTree({
+  project,
+  version,
+  onOpenFile,
+}: {
+  project: string;
+  version: ProjectSummary[];
+  onOpenFile: (project: string, path: string) => void;
+}) {
+  const [files, setFiles] = useState<ProjectFile[]>([]);
+  useEffect(() => {
+    let current = true;
+    commands
+      .projectFiles(project)
+      .then((result) => {
+        if (current && result.status === "ok") setFiles(result.data);
+      })
+      .catch(() => current && setFiles([]));
+    return () => {
+      current = false;
+    };
+  }, [project, version]);
+  return (
+    <div className="mt-2 border-t border-border pt-2" data-testid="file-tree">
+      <div className="px-2 pb-1 text-[11px] uppercase tracking-wide text-muted-foreground">Files in {project}</div>
+      {files.map((file) => (
+        <button
+          type="button"
+          key={file.path}
+          data-testid="project-file"
+          className="flex w-full items-center gap-2 rounded px-2 py-0.5 text-left font-mono text-[11px] hover:bg-muted"
+          title={`${file.chunks} chunks · ${Math.ceil((file.size ?? 0) / 1024)} KiB`}
+          onClick={() => onOpenFile(project, file.path)}
+        >
+          <FileText className="size-3 shrink-0 text-muted-foreground" />
+          <span className="truncate">{file.path}</span>
+        </button>
+      ))}
+    </div>
+  );
+}
+
 export function ProjectsPanel({
   projects,
   selected,
@@ -65,6 +108,7 @@ export function ProjectsPanel({
   onIngested,
   watching = [],
   onUnwatch = () => {},
+  onOpenFile = () => {},
 }: {
   projects: ProjectSummary[];
   selected: string | null;
@@ -72,6 +116,7 @@ export function ProjectsPanel({
   onIngested: () => void;
   watching?: string[];
   onUnwatch?: (project: string) => void;
+  onOpenFile?: (project: string, path: string) => void;
 }) {
   const [path, setPath] = useState("");
   const [ingest, setIngest] = useState<(IngestState & { id: string }) | null>(null);
@@ -183,6 +228,7 @@ export function ProjectsPanel({
             </div>
           </button>
         ))}
+        {selected && <FileTree project={selected} version={projects} onOpenFile={onOpenFile} />}
       </div>
     </div>
   );
