@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 
 use crate::{Error, Result};
 
@@ -44,7 +44,12 @@ pub(crate) fn run(connection: &mut Connection, path: &Path) -> Result<()> {
         action: "migrating the schema",
         source,
     };
-    let version: i64 = connection
+    // Take the write lock before reading the version: two processes opening a
+    // new home at once (the app and the CLI) must not both migrate it.
+    let transaction = connection
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(migrate)?;
+    let version: i64 = transaction
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .map_err(migrate)?;
     let supported = MIGRATIONS.len() as i64;
@@ -55,13 +60,29 @@ pub(crate) fn run(connection: &mut Connection, path: &Path) -> Result<()> {
             supported,
         });
     }
-    for (index, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-        let transaction = connection.transaction().map_err(migrate)?;
+    for migration in MIGRATIONS.iter().skip(version as usize) {
         transaction.execute_batch(migration).map_err(migrate)?;
-        transaction
-            .pragma_update(None, "user_version", index as i64 + 1)
-            .map_err(migrate)?;
-        transaction.commit().map_err(migrate)?;
     }
-    Ok(())
+    transaction
+        .pragma_update(None, "user_version", supported)
+        .map_err(migrate)?;
+    transaction.commit().map_err(migrate)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn concurrent_opens_of_a_new_database_migrate_once() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("codexos.sqlite");
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || crate::Store::open(&path).map(drop))
+            })
+            .collect();
+        for thread in threads {
+            thread.join().expect("thread").expect("every open succeeds");
+        }
+    }
 }
