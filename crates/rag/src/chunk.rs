@@ -85,17 +85,16 @@ pub struct Chunk {
     pub text: String,
 }
 
-/// Splits text according to `kind` (PDFs are loaded with
-/// [`crate::load`]). Blank chunks are dropped.
+/// Splits text: markdown-like text (markdown, and HTML once
+/// [`crate::load`] has turned it into an outline) at headings, everything
+/// else into line windows. Format-aware loading of PDF, JSON and HTML is
+/// [`crate::load`]'s job. Blank chunks are dropped.
 #[must_use]
 pub fn chunk(text: &str, kind: Kind) -> Vec<Chunk> {
     let lines: Vec<&str> = text.lines().collect();
     let chunks = match kind {
         Kind::Markdown | Kind::Html => markdown_sections(&lines),
-        Kind::Json => {
-            crate::formats::json_sections(text).unwrap_or_else(|| windows(&lines, 0, None))
-        }
-        Kind::Code | Kind::Text | Kind::Pdf => windows(&lines, 0, None),
+        Kind::Json | Kind::Code | Kind::Text | Kind::Pdf => windows(&lines, 0, None),
     };
     non_blank(chunks)
 }

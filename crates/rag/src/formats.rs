@@ -26,6 +26,8 @@ pub fn load(kind: Kind, bytes: &[u8]) -> Result<Vec<Chunk>, String> {
     let text = std::str::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_owned())?;
     Ok(match kind {
         Kind::Html => chunk(&html_to_outline(text), Kind::Html),
+        // Text that is not valid JSON is still indexed, as plain lines.
+        Kind::Json => json_sections(text).unwrap_or_else(|| chunk(text, Kind::Text)),
         _ => chunk(text, kind),
     })
 }
@@ -160,7 +162,7 @@ struct Member<'a> {
 /// Chunks JSON along object paths: each member of the top-level object or
 /// array becomes a section; members longer than a window are split one level
 /// deeper. `None` when the text is not JSON (it is then chunked as text).
-pub(crate) fn json_sections(text: &str) -> Option<Vec<Chunk>> {
+fn json_sections(text: &str) -> Option<Vec<Chunk>> {
     let root: &RawValue = serde_json::from_str(text).ok()?;
     let line_starts: Vec<usize> = std::iter::once(0)
         .chain(text.match_indices('\n').map(|(index, _)| index + 1))

@@ -229,22 +229,22 @@ impl Runtime {
         progress: &(dyn Fn(IngestEvent) + Send + Sync),
         cancel: &CancellationToken,
     ) -> Result<IngestReport> {
+        // Fail on a bad folder before loading any model.
+        let root = codexos_rag::ingest_root(folder)?;
         let name = match project {
             Some(name) => validate_project_name(name)?.to_owned(),
-            None => default_project_name(folder),
+            None => default_project_name(&root),
         };
         let options = IngestOptions {
             max_file_bytes: self.config.ingest.max_file_bytes,
         };
-        // Fail on a bad folder before loading any model.
-        codexos_rag::ingest_root(folder)?;
         let embedder = self.embedder().await?;
         let index = self.index().await?;
         Ok(codexos_rag::ingest(
             &self.store,
             index,
             &embedder,
-            folder,
+            &root,
             &name,
             &options,
             progress,
@@ -372,9 +372,9 @@ fn validate_project_name(name: &str) -> Result<&str> {
     }
 }
 
-fn default_project_name(folder: &Path) -> String {
-    let canonical = std::fs::canonicalize(folder).unwrap_or_else(|_| folder.to_path_buf());
-    let raw = canonical.file_name().map_or_else(
+/// A project name from a folder's (canonical) path: its last component.
+fn default_project_name(root: &Path) -> String {
+    let raw = root.file_name().map_or_else(
         || "project".to_owned(),
         |name| name.to_string_lossy().into_owned(),
     );
