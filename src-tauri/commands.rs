@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use codexos_runtime::{
     Answer, AskEvent, AskOptions, ErrorCode, FilePreview, IngestProgress, IngestReport,
-    ProjectFile, ProjectSummary, Runtime, SearchHit, SearchMode, WatchEvent, WatchInfo,
+    ProjectFile, ProjectSummary, Runtime, SearchHit, SearchRequest, WatchEvent, WatchInfo,
 };
 use serde::Serialize;
 use tauri::ipc::Channel;
@@ -217,25 +217,16 @@ pub fn file_preview(
     Ok(state.runtime()?.file_preview(&project, &path)?)
 }
 
-/// Searches the ingested projects.
+/// Searches the ingested projects: mode, filters (project, path glob,
+/// kind, language, changed-since), revision and reranker in `request`.
 #[tauri::command]
 #[specta::specta]
 pub async fn search(
     state: State<'_, AppState>,
     query: String,
-    k: u32,
-    project: Option<String>,
-    mode: Option<SearchMode>,
+    request: SearchRequest,
 ) -> Result<Vec<SearchHit>, IpcError> {
-    Ok(state
-        .runtime()?
-        .search(
-            &query,
-            k as usize,
-            project.as_deref(),
-            mode.unwrap_or_default(),
-        )
-        .await?)
+    Ok(state.runtime()?.search(&query, &request).await?)
 }
 
 /// Answers a question, streaming tokens and the retrieved excerpts.

@@ -79,13 +79,21 @@ pub fn run() -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
+    use std::path::PathBuf;
 
     use super::*;
 
+    /// The repository root at run time (not compile time: the target folder
+    /// is shared between checkouts).
+    fn repository_root() -> PathBuf {
+        std::env::var_os("CARGO_MANIFEST_DIR")
+            .map(PathBuf::from)
+            .expect("run the tests with cargo")
+    }
+
     #[test]
     fn typescript_bindings_match_the_commands() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let root = repository_root();
         let committed = root.join(BINDINGS_PATH);
         let fresh_dir = tempfile::tempdir().expect("temp dir");
         let fresh = fresh_dir.path().join("bindings.ts");
@@ -108,7 +116,7 @@ mod tests {
     fn capabilities_are_loaded_by_the_build() {
         // tauri-build resolves the capabilities it found into gen/schemas; an
         // empty file there means the window would get no permissions at all.
-        let resolved = Path::new(env!("CARGO_MANIFEST_DIR")).join("gen/schemas/capabilities.json");
+        let resolved = repository_root().join("gen/schemas/capabilities.json");
         let text = std::fs::read_to_string(&resolved)
             .expect("tauri-build wrote gen/schemas/capabilities.json");
         assert!(

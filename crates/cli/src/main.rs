@@ -14,7 +14,8 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use codexos_runtime::{
-    AskEvent, AskOptions, FinishReason, Home, IngestProgress, Runtime, SearchMode,
+    AskEvent, AskOptions, FinishReason, Home, IngestProgress, RerankChoice, Runtime, SearchFilter,
+    SearchMode, SearchRequest,
 };
 use secrecy::{ExposeSecret, SecretString};
 use tokio_util::sync::CancellationToken;
@@ -32,32 +33,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Index a folder (honouring .gitignore) for search and ask.
-    Ingest {
-        /// Folder to ingest.
-        dir: PathBuf,
-        /// Project name (default: the folder's name).
-        #[arg(long)]
-        project: Option<String>,
-        /// Keep watching the folder and re-index changes until Ctrl-C
-        /// (with --json: one report per line).
-        #[arg(long)]
-        watch: bool,
-    },
+    /// Index a folder (honouring .gitignore) or a git clone URL for search and ask.
+    Ingest(IngestArgs),
     /// Search the ingested projects.
-    Search {
-        /// What to look for.
-        query: String,
-        /// Number of results.
-        #[arg(short, default_value_t = 5)]
-        k: usize,
-        /// Only this project.
-        #[arg(long)]
-        project: Option<String>,
-        /// dense (vectors), bm25 (full text) or hybrid (both, fused and reranked).
-        #[arg(long, default_value = "hybrid")]
-        mode: SearchMode,
-    },
+    Search(SearchArgs),
     /// Answer a question from the ingested projects with the local model.
     Ask {
         /// The question.
@@ -84,6 +63,56 @@ enum Command {
     /// Measure and print figures.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Debug, clap::Args)]
+struct IngestArgs {
+    /// Folder to ingest, or a git URL to clone (into the data home) and ingest.
+    dir: String,
+    /// Project name (default: the folder's name).
+    #[arg(long)]
+    project: Option<String>,
+    /// Keep watching the folder and re-index changes until Ctrl-C
+    /// (with --json: one report per line).
+    #[arg(long, conflicts_with = "rev")]
+    watch: bool,
+    /// Index the tree at this git revision (branch, tag, commit) from git
+    /// objects, as project NAME@COMMIT; search it with `search --rev`.
+    #[arg(long)]
+    rev: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+struct SearchArgs {
+    /// What to look for.
+    query: String,
+    /// Number of results.
+    #[arg(short, default_value_t = 5)]
+    k: usize,
+    /// Only this project.
+    #[arg(long)]
+    project: Option<String>,
+    /// dense (vectors), bm25 (full text) or hybrid (both, fused and reranked).
+    #[arg(long, default_value = "hybrid")]
+    mode: SearchMode,
+    /// Only paths matching this glob (`src/**/*.rs`, `*.md`).
+    #[arg(long)]
+    path: Option<String>,
+    /// Only this kind: markdown, code, pdf, json, html, text.
+    #[arg(long)]
+    kind: Option<String>,
+    /// Only this language: rust, python, typescript, javascript, go …
+    #[arg(long = "lang")]
+    language: Option<String>,
+    /// Only chunks changed since a date (2024-05-01) or an age (30d, 12h).
+    #[arg(long)]
+    since: Option<String>,
+    /// Search the project as it was at this git revision (ingested with --rev).
+    #[arg(long, requires = "project")]
+    rev: Option<String>,
+    /// Reranker: auto, none, handcrafted, remote, cross-encoder.
+    #[arg(long, default_value = "auto")]
+    rerank: RerankChoice,
 }
 
 #[derive(Debug, Subcommand)]
@@ -149,35 +178,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     });
     let json = cli.json;
     match cli.command {
-        Command::Ingest {
-            dir,
-            project,
-            watch: true,
-        } => watch(&runtime, &dir, project.as_deref(), json, &cancel).await,
-        Command::Ingest { dir, project, .. } => {
-            let bar = render::IngestBar::new(json);
-            let report = runtime
-                .ingest(
-                    &dir,
-                    project.as_deref(),
-                    &|event| bar.update(&event),
-                    &cancel,
-                )
-                .await;
-            bar.finish();
-            render::ingest_report(&report?, json)
-        }
-        Command::Search {
-            query,
-            k,
-            project,
-            mode,
-        } => {
-            let spinner = render::spinner(json, "searching…");
-            let hits = runtime.search(&query, k, project.as_deref(), mode).await;
-            spinner.finish_and_clear();
-            render::hits(&hits?, json)
-        }
+        Command::Ingest(args) => ingest(&runtime, args, json, &cancel).await,
+        Command::Search(args) => search(&runtime, args, json).await,
         Command::Ask {
             question,
             project,
@@ -209,6 +211,75 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             render::ingest_bench(&bench?, json)
         }
     }
+}
+
+async fn ingest(
+    runtime: &Arc<Runtime>,
+    args: IngestArgs,
+    json: bool,
+    cancel: &CancellationToken,
+) -> anyhow::Result<()> {
+    let IngestArgs {
+        dir,
+        project,
+        watch: watching,
+        rev,
+    } = args;
+    let dir = if codexos_runtime::is_clone_url(&dir) {
+        let bar = render::CloneBar::new(json);
+        let cloned = runtime
+            .clone_repository(&dir, &|done, total| bar.update(done, total))
+            .await;
+        bar.finish();
+        cloned?
+    } else {
+        PathBuf::from(dir)
+    };
+    if watching {
+        return watch(runtime, &dir, project.as_deref(), json, cancel).await;
+    }
+    let bar = render::IngestBar::new(json);
+    let on_event = |event: IngestProgress| bar.update(&event);
+    let report = match &rev {
+        Some(rev) => {
+            runtime
+                .ingest_revision(&dir, project.as_deref(), rev, &on_event, cancel)
+                .await
+        }
+        None => {
+            runtime
+                .ingest(&dir, project.as_deref(), &on_event, cancel)
+                .await
+        }
+    };
+    bar.finish();
+    render::ingest_report(&report?, json)
+}
+
+async fn search(runtime: &Arc<Runtime>, args: SearchArgs, json: bool) -> anyhow::Result<()> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs() as i64);
+    let request = SearchRequest {
+        k: args.k as u32,
+        mode: args.mode,
+        filter: SearchFilter {
+            project: args.project,
+            path: args.path,
+            kind: args.kind,
+            language: args.language,
+            since: args
+                .since
+                .map(|text| codexos_runtime::parse_since(&text, now))
+                .transpose()?,
+        },
+        rev: args.rev,
+        rerank: args.rerank,
+    };
+    let spinner = render::spinner(json, "searching…");
+    let hits = runtime.search(&args.query, &request).await;
+    spinner.finish_and_clear();
+    render::hits(&hits?, json)
 }
 
 async fn watch(

@@ -37,6 +37,42 @@ pub fn error(error: &anyhow::Error, json: bool) -> ExitCode {
     }
 }
 
+/// Progress of a clone: objects received, on a terminal.
+pub struct CloneBar {
+    bar: ProgressBar,
+}
+
+impl CloneBar {
+    pub fn new(json: bool) -> Self {
+        let bar = if json {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::new_spinner()
+        };
+        bar.set_message("cloning…");
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Self { bar }
+    }
+
+    pub fn update(&self, done: usize, total: usize) {
+        if total > 0 && self.bar.length() != Some(total as u64) {
+            self.bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} cloning [{bar:30.cyan/blue}] {pos}/{len} objects · {elapsed}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            self.bar.set_length(total as u64);
+        }
+        self.bar.set_position(done as u64);
+    }
+
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
 /// Progress of an ingest: a bar on a terminal, nothing otherwise.
 pub struct IngestBar {
     bar: ProgressBar,
@@ -95,7 +131,15 @@ pub fn ingest_report(report: &IngestReport, json: bool) -> anyhow::Result<()> {
     if json {
         return print_json(report);
     }
-    println!("Indexed project `{}` from {}", report.project, report.root);
+    match &report.revision {
+        Some(commit) => println!(
+            "Indexed project `{}` from {} at commit {}",
+            report.project,
+            report.root,
+            &commit[..commit.len().min(12)]
+        ),
+        None => println!("Indexed project `{}` from {}", report.project, report.root),
+    }
     println!(
         "  files:  {} seen, {} indexed, {} unchanged, {} removed, {} skipped",
         report.files_seen,
@@ -105,8 +149,15 @@ pub fn ingest_report(report: &IngestReport, json: bool) -> anyhow::Result<()> {
         report.skipped.len()
     );
     println!(
-        "  chunks: {} added, {} in the project",
-        report.chunks_added, report.chunks_total
+        "  chunks: {} added ({} embeddings reused), {} in the project{}",
+        report.chunks_added,
+        report.chunks_reused,
+        report.chunks_total,
+        if report.git {
+            " · tagged with commits"
+        } else {
+            ""
+        }
     );
     print_skipped(&report.skipped);
     println!("  took {:.1} s", f64::from(report.elapsed_ms) / 1000.0);
@@ -193,6 +244,9 @@ pub fn hits(hits: &[SearchHit], json: bool) -> anyhow::Result<()> {
         );
         if let Some(heading) = &hit.heading {
             println!("   § {heading}");
+        }
+        if let Some(commit) = &hit.commit {
+            println!("   @ {}", &commit[..commit.len().min(12)]);
         }
         let preview: String = hit.text.split_whitespace().collect::<Vec<_>>().join(" ");
         let preview: String = preview.chars().take(160).collect();

@@ -76,8 +76,8 @@ pub struct Chunk {
     pub start_line: u32,
     /// Last line, 1-based, inclusive.
     pub end_line: u32,
-    /// Where the chunk sits: markdown/HTML heading path (`Install > Linux`)
-    /// or JSON object path (`server.port`).
+    /// Where the chunk sits: markdown/HTML heading path (`Install > Linux`),
+    /// JSON object path (`server.port`) or code symbol path (`Server::bind`).
     pub heading: Option<String>,
     /// PDF page, 1-based (lines then count within the page).
     pub page: Option<u32>,
@@ -86,15 +86,19 @@ pub struct Chunk {
 }
 
 /// Splits text: markdown-like text (markdown, and HTML once
-/// [`crate::load`] has turned it into an outline) at headings, everything
-/// else into line windows. Format-aware loading of PDF, JSON and HTML is
+/// [`crate::load`] has turned it into an outline) at headings, code with a
+/// grammar for `language` along its syntax tree, everything else into line
+/// windows. Format-aware loading of PDF, JSON and HTML is
 /// [`crate::load`]'s job. Blank chunks are dropped.
 #[must_use]
-pub fn chunk(text: &str, kind: Kind) -> Vec<Chunk> {
+pub fn chunk(text: &str, kind: Kind, language: Option<&str>) -> Vec<Chunk> {
     let lines: Vec<&str> = text.lines().collect();
     let chunks = match kind {
         Kind::Markdown | Kind::Html => markdown_sections(&lines),
-        Kind::Json | Kind::Code | Kind::Text | Kind::Pdf => windows(&lines, 0, None),
+        Kind::Code => language
+            .and_then(|language| crate::code::code_chunks(text, language))
+            .unwrap_or_else(|| windows(&lines, 0, None)),
+        Kind::Json | Kind::Text | Kind::Pdf => windows(&lines, 0, None),
     };
     non_blank(chunks)
 }
@@ -206,7 +210,7 @@ mod tests {
     #[test]
     fn markdown_is_cut_at_headings_with_heading_paths() {
         let text = "intro\n# Install\nrun it\n## Linux\napt install\n# Usage\nuse it\n";
-        let chunks = chunk(text, Kind::Markdown);
+        let chunks = chunk(text, Kind::Markdown, None);
         let summary: Vec<_> = chunks
             .iter()
             .map(|c| (c.start_line, c.end_line, c.heading.clone()))
@@ -225,7 +229,7 @@ mod tests {
     #[test]
     fn headings_inside_code_fences_are_not_headings() {
         let text = "# A\n```sh\n# not a heading\n```\ntext\n";
-        let chunks = chunk(text, Kind::Markdown);
+        let chunks = chunk(text, Kind::Markdown, None);
         assert_eq!(chunks.len(), 1);
         assert_eq!(chunks[0].end_line, 5);
     }
@@ -236,7 +240,7 @@ mod tests {
             .map(|i| format!("line {i}"))
             .collect::<Vec<_>>()
             .join("\n");
-        let chunks = chunk(&text, Kind::Code);
+        let chunks = chunk(&text, Kind::Code, None);
         assert_eq!(chunks[0].start_line, 1);
         assert_eq!(chunks[0].end_line, 40);
         assert_eq!(chunks[1].start_line, 36);
@@ -250,7 +254,7 @@ mod tests {
     fn long_lines_close_windows_early_and_are_bounded() {
         let line = "x".repeat(10_000);
         let text = format!("{line}\n{line}\n");
-        let chunks = chunk(&text, Kind::Text);
+        let chunks = chunk(&text, Kind::Text, None);
         assert_eq!(chunks.len(), 2);
         assert!(chunks.iter().all(|c| c.text.len() <= MAX_CHARS * 2));
     }

@@ -45,7 +45,7 @@ impl std::fmt::Debug for Embedder {
 }
 
 /// The process-wide ONNX Runtime environment (ort allows one per process).
-fn environment(library: &Path) -> Result<ort::environment::Environment> {
+pub(crate) fn environment(library: &Path) -> Result<ort::environment::Environment> {
     static ENVIRONMENT: OnceLock<std::result::Result<ort::environment::Environment, String>> =
         OnceLock::new();
     let outcome = ENVIRONMENT.get_or_init(|| {

@@ -16,7 +16,7 @@ use crate::chunk::{chunk, non_blank, windows, Chunk, Kind, WINDOW_LINES};
 const SNIFF_BYTES: usize = 8_000;
 
 /// Loads a file of `kind` into chunks, or says why it cannot be indexed.
-pub fn load(kind: Kind, bytes: &[u8]) -> Result<Vec<Chunk>, String> {
+pub fn load(kind: Kind, language: Option<&str>, bytes: &[u8]) -> Result<Vec<Chunk>, String> {
     if kind == Kind::Pdf {
         return pdf(bytes);
     }
@@ -25,10 +25,10 @@ pub fn load(kind: Kind, bytes: &[u8]) -> Result<Vec<Chunk>, String> {
     }
     let text = std::str::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_owned())?;
     Ok(match kind {
-        Kind::Html => chunk(&html_to_outline(text), Kind::Html),
+        Kind::Html => chunk(&html_to_outline(text), Kind::Html, None),
         // Text that is not valid JSON is still indexed, as plain lines.
-        Kind::Json => json_sections(text).unwrap_or_else(|| chunk(text, Kind::Text)),
-        _ => chunk(text, kind),
+        Kind::Json => json_sections(text).unwrap_or_else(|| chunk(text, Kind::Text, None)),
+        _ => chunk(text, kind, language),
     })
 }
 
@@ -242,7 +242,7 @@ mod tests {
             html_to_outline(html),
             "# Guide\nInstall it.\n## Linux\napt install lumen\nrun it\n"
         );
-        let chunks = load(Kind::Html, html.as_bytes()).expect("loads");
+        let chunks = load(Kind::Html, None, html.as_bytes()).expect("loads");
         assert_eq!(chunks[1].heading.as_deref(), Some("Guide > Linux"));
     }
 
@@ -251,7 +251,7 @@ mod tests {
         let mut text = String::from("{\n  \"name\": \"lumen\",\n  \"server\": {\n");
         text.extend((0..50).map(|index| format!("    \"key{index}\": {index},\n")));
         text.push_str("    \"port\": 8420\n  }\n}\n");
-        let chunks = load(Kind::Json, text.as_bytes()).expect("loads");
+        let chunks = load(Kind::Json, None, text.as_bytes()).expect("loads");
         let name = chunks
             .iter()
             .find(|c| c.heading.as_deref() == Some("name"))
@@ -267,25 +267,25 @@ mod tests {
 
     #[test]
     fn invalid_json_is_still_indexed_as_text() {
-        let chunks = load(Kind::Json, b"{ not json").expect("loads");
+        let chunks = load(Kind::Json, None, b"{ not json").expect("loads");
         assert_eq!(chunks.len(), 1);
         assert_eq!(chunks[0].heading, None);
     }
 
     #[test]
     fn corrupt_pdfs_are_skipped_with_a_reason() {
-        let reason = load(Kind::Pdf, b"%PDF-1.4 garbage").expect_err("corrupt");
+        let reason = load(Kind::Pdf, None, b"%PDF-1.4 garbage").expect_err("corrupt");
         assert!(reason.starts_with("PDF could not be"), "{reason}");
     }
 
     #[test]
     fn binary_and_non_utf8_text_are_refused() {
         assert_eq!(
-            load(Kind::Text, b"ab\0cd").expect_err("binary"),
+            load(Kind::Text, None, b"ab\0cd").expect_err("binary"),
             "binary file"
         );
         assert_eq!(
-            load(Kind::Text, b"caf\xe9").expect_err("latin1"),
+            load(Kind::Text, None, b"caf\xe9").expect_err("latin1"),
             "not UTF-8 text"
         );
     }

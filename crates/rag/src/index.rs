@@ -3,7 +3,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow_array::{Array, FixedSizeListArray, Float32Array, RecordBatch, StringArray, UInt32Array};
+use arrow_array::{
+    Array, FixedSizeListArray, Float32Array, Int64Array, RecordBatch, StringArray, UInt32Array,
+};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use futures::TryStreamExt;
 use lancedb::query::{ExecutableQuery, QueryBase};
@@ -33,8 +35,18 @@ pub struct Row {
     pub page: Option<u32>,
     /// Kind of the file (`markdown`, `code`, `text`).
     pub kind: &'static str,
+    /// Programming language of a code file (`rust`, `python` …).
+    pub language: Option<&'static str>,
     /// Content hash of the file it came from.
     pub file_hash: String,
+    /// Content hash of the chunk text: identical chunks share one embedding.
+    pub chunk_hash: String,
+    /// The commit that last changed the chunk's lines (git trees only;
+    /// `None` for uncommitted lines and folders outside git).
+    pub commit: Option<String>,
+    /// When those lines were last changed: the commit's author time, or the
+    /// file's modification time for uncommitted lines (Unix seconds).
+    pub author_time: Option<i64>,
     /// The chunk text.
     pub text: String,
     /// Its embedding.
@@ -51,7 +63,11 @@ fn schema() -> SchemaRef {
         Field::new("heading", DataType::Utf8, true),
         Field::new("page", DataType::UInt32, true),
         Field::new("kind", DataType::Utf8, false),
+        Field::new("language", DataType::Utf8, true),
         Field::new("file_hash", DataType::Utf8, false),
+        Field::new("chunk_hash", DataType::Utf8, false),
+        Field::new("commit", DataType::Utf8, true),
+        Field::new("author_time", DataType::Int64, true),
         Field::new("text", DataType::Utf8, false),
         Field::new(
             "vector",
@@ -79,7 +95,7 @@ fn same_columns(found: &SchemaRef) -> bool {
 }
 
 /// Quotes a value for a LanceDB SQL predicate.
-fn quote(value: &str) -> String {
+pub(crate) fn quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
 }
 
@@ -209,6 +225,53 @@ impl Index {
         Ok(())
     }
 
+    /// Stored vectors of chunks with these content hashes (any project), so
+    /// identical chunks are embedded once.
+    pub async fn vectors_by_hash(
+        &self,
+        hashes: &[String],
+    ) -> Result<std::collections::HashMap<String, Vec<f32>>> {
+        let mut found = std::collections::HashMap::new();
+        if hashes.is_empty() || self.count(None).await? == 0 {
+            return Ok(found);
+        }
+        let mut unique: Vec<&String> = hashes.iter().collect();
+        unique.sort();
+        unique.dedup();
+        for group in unique.chunks(DELETE_GROUP) {
+            let list = group
+                .iter()
+                .map(|hash| quote(hash))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let batches: Vec<RecordBatch> = self
+                .table
+                .query()
+                .only_if(format!("chunk_hash IN ({list})"))
+                .select(lancedb::query::Select::columns(&["chunk_hash", "vector"]))
+                .execute()
+                .await
+                .map_err(lance("looking up stored embeddings"))?
+                .try_collect()
+                .await
+                .map_err(lance("reading stored embeddings"))?;
+            for batch in &batches {
+                let hash = column::<StringArray>(batch, "chunk_hash")?;
+                let vectors = column::<FixedSizeListArray>(batch, "vector")?;
+                for row in 0..batch.num_rows() {
+                    let values = vectors.value(row);
+                    let Some(values) = values.as_any().downcast_ref::<Float32Array>() else {
+                        return Err(Error::Schema { column: "vector" });
+                    };
+                    found
+                        .entry(hash.value(row).to_owned())
+                        .or_insert_with(|| values.values().to_vec());
+                }
+            }
+        }
+        Ok(found)
+    }
+
     /// Merges the small files that each ingest batch adds and drops versions
     /// older than LanceDB's safety window (7 days), so a folder re-ingested
     /// often does not fragment the table or grow the disk without bound.
@@ -247,8 +310,13 @@ impl Index {
             .map_err(lance("building the full-text index"))
     }
 
-    /// The `k` best BM25 matches for `text`, optionally in one project.
-    pub async fn full_text(&self, text: &str, k: usize, project: Option<&str>) -> Result<Vec<Hit>> {
+    /// The `k` best BM25 matches for `text`, among rows matching `predicate`.
+    pub async fn full_text(
+        &self,
+        text: &str,
+        k: usize,
+        predicate: Option<&str>,
+    ) -> Result<Vec<Hit>> {
         if self.count(None).await? == 0 {
             return Ok(Vec::new());
         }
@@ -260,18 +328,19 @@ impl Index {
                 text.to_owned(),
             ))
             .limit(k);
-        if let Some(project) = project {
-            query = query.only_if(format!("project = {}", quote(project)));
+        if let Some(predicate) = predicate {
+            query = query.only_if(predicate);
         }
         collect_hits(query, Relevance::Score).await
     }
 
-    /// The `k` chunks nearest to `vector` (cosine), optionally in one project.
+    /// The `k` chunks nearest to `vector` (cosine), among rows matching
+    /// `predicate`.
     pub async fn nearest(
         &self,
         vector: &[f32],
         k: usize,
-        project: Option<&str>,
+        predicate: Option<&str>,
     ) -> Result<Vec<Hit>> {
         let mut query = self
             .table
@@ -280,8 +349,8 @@ impl Index {
             .map_err(lance("building the vector query"))?
             .distance_type(DistanceType::Cosine)
             .limit(k);
-        if let Some(project) = project {
-            query = query.only_if(format!("project = {}", quote(project)));
+        if let Some(predicate) = predicate {
+            query = query.only_if(predicate);
         }
         collect_hits(query, Relevance::Distance).await
     }
@@ -339,7 +408,15 @@ fn to_batch(rows: &[Row]) -> Result<RecordBatch> {
             strings(rows, |row| row.heading.as_deref()),
             Arc::new(rows.iter().map(|row| row.page).collect::<UInt32Array>()),
             strings(rows, |row| Some(row.kind)),
+            strings(rows, |row| row.language),
             strings(rows, |row| Some(row.file_hash.as_str())),
+            strings(rows, |row| Some(row.chunk_hash.as_str())),
+            strings(rows, |row| row.commit.as_deref()),
+            Arc::new(
+                rows.iter()
+                    .map(|row| row.author_time)
+                    .collect::<Int64Array>(),
+            ),
             strings(rows, |row| Some(row.text.as_str())),
             Arc::new(vectors),
         ],
@@ -362,6 +439,9 @@ fn hits_from_batch(batch: &RecordBatch, relevance: Relevance) -> Result<Vec<Hit>
     let heading = column::<StringArray>(batch, "heading")?;
     let page = column::<UInt32Array>(batch, "page")?;
     let kind = column::<StringArray>(batch, "kind")?;
+    let language = column::<StringArray>(batch, "language")?;
+    let commit = column::<StringArray>(batch, "commit")?;
+    let author_time = column::<Int64Array>(batch, "author_time")?;
     let text = column::<StringArray>(batch, "text")?;
     let relevance_column = column::<Float32Array>(
         batch,
@@ -379,6 +459,9 @@ fn hits_from_batch(batch: &RecordBatch, relevance: Relevance) -> Result<Vec<Hit>
             heading: (!heading.is_null(row)).then(|| heading.value(row).to_owned()),
             page: (!page.is_null(row)).then(|| page.value(row)),
             kind: kind.value(row).to_owned(),
+            language: (!language.is_null(row)).then(|| language.value(row).to_owned()),
+            commit: (!commit.is_null(row)).then(|| commit.value(row).to_owned()),
+            author_time: (!author_time.is_null(row)).then(|| author_time.value(row)),
             score: match relevance {
                 // Cosine distance is in [0, 2]; report similarity in [-1, 1].
                 Relevance::Distance => 1.0 - relevance_column.value(row),

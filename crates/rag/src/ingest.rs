@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
 use crate::chunk::Kind;
+use crate::git::{ChunkTag, GitTree};
 use crate::index::{Index, Row};
 use crate::{embed_blocking, Embedder, Error, Result};
 
@@ -23,12 +24,17 @@ const FLUSH_CHUNKS: usize = 256;
 pub struct IngestOptions {
     /// Files larger than this are skipped with a reason.
     pub max_file_bytes: u64,
+    /// Index the tree of this commit (a full id from
+    /// [`crate::resolve_revision`]) from git objects instead of the working
+    /// tree. The project name should say which revision it holds.
+    pub revision: Option<String>,
 }
 
 impl Default for IngestOptions {
     fn default() -> Self {
         Self {
             max_file_bytes: 4 * 1024 * 1024,
+            revision: None,
         }
     }
 }
@@ -49,6 +55,10 @@ pub struct IngestReport {
     pub project: String,
     /// Absolute folder path.
     pub root: String,
+    /// The commit indexed, for an ingest at a revision.
+    pub revision: Option<String>,
+    /// Whether chunks carry commit tags (the folder is in a git work tree).
+    pub git: bool,
     /// Files found by the walk (after `.gitignore`).
     pub files_seen: u32,
     /// Files (re)indexed in this run.
@@ -59,6 +69,9 @@ pub struct IngestReport {
     pub files_removed: u32,
     /// Chunks written in this run.
     pub chunks_added: u32,
+    /// Of those, chunks whose embedding was reused from an identical chunk
+    /// already stored (same text, path and heading), so not computed again.
+    pub chunks_reused: u32,
     /// Chunks stored for the project after the run.
     pub chunks_total: u32,
     /// Files left out, with reasons.
@@ -120,7 +133,19 @@ pub enum IngestEvent {
 struct PendingFile {
     record: FileRecord,
     kind: Kind,
+    language: Option<&'static str>,
     chunks: Vec<crate::Chunk>,
+    tags: Vec<ChunkTag>,
+}
+
+/// What an ingest reads: files on disk, or blobs of a git revision.
+enum Entry {
+    Disk(PathBuf),
+    Blob {
+        path: String,
+        id: git2::Oid,
+        size: usize,
+    },
 }
 
 /// The state of one run, so helper steps need few arguments.
@@ -129,6 +154,9 @@ struct Run<'a> {
     index: &'a Index,
     embedder: &'a Arc<Embedder>,
     project: &'a str,
+    /// The repository, when the folder is in one. Behind a mutex because
+    /// libgit2 handles are not `Sync` and the run is held across awaits.
+    git: Option<std::sync::Mutex<GitTree>>,
     progress: &'a (dyn Fn(IngestEvent) + Send + Sync),
     report: IngestReport,
     pending: Vec<PendingFile>,
@@ -172,15 +200,15 @@ impl Run<'_> {
                 })
             })
             .collect();
-        let embedding = Instant::now();
-        let mut vectors = embed_blocking(self.embedder, texts).await?.into_iter();
-        add_elapsed(&mut self.report.timings.embed_ms, embedding);
+        let hashes: Vec<String> = texts
+            .iter()
+            .map(|text| hex::encode(Sha256::digest(text.as_bytes())))
+            .collect();
+        let vectors = self.vectors(&texts, &hashes).await?;
         let mut rows = Vec::new();
+        let mut position = 0;
         for file in &files {
-            for chunk in &file.chunks {
-                let vector = vectors.next().ok_or_else(|| Error::Embed {
-                    message: "fewer vectors than chunks".into(),
-                })?;
+            for (chunk, tag) in file.chunks.iter().zip(&file.tags) {
                 rows.push(Row {
                     project: self.project.to_owned(),
                     path: file.record.path.clone(),
@@ -189,10 +217,15 @@ impl Run<'_> {
                     heading: chunk.heading.clone(),
                     page: chunk.page,
                     kind: file.kind.as_str(),
+                    language: file.language,
                     file_hash: file.record.hash.clone(),
+                    chunk_hash: hashes[position].clone(),
+                    commit: tag.commit.clone(),
+                    author_time: tag.author_time,
                     text: chunk.text.clone(),
-                    vector,
+                    vector: vectors[position].clone(),
                 });
+                position += 1;
             }
         }
         let paths: Vec<String> = files.iter().map(|file| file.record.path.clone()).collect();
@@ -210,6 +243,48 @@ impl Run<'_> {
         }
         Ok(())
     }
+
+    /// One vector per text: reused from identical chunks already stored (or
+    /// repeated in this batch), computed for the rest.
+    async fn vectors(&mut self, texts: &[String], hashes: &[String]) -> Result<Vec<Vec<f32>>> {
+        let mut known = self.index.vectors_by_hash(hashes).await?;
+        let mut missing: Vec<usize> = Vec::new();
+        let mut queued = HashSet::new();
+        for (position, hash) in hashes.iter().enumerate() {
+            if !known.contains_key(hash) && queued.insert(hash.as_str()) {
+                missing.push(position);
+            }
+        }
+        self.report.chunks_reused += (hashes.len() - missing.len()) as u32;
+        if !missing.is_empty() {
+            let inputs: Vec<String> = missing.iter().map(|&at| texts[at].clone()).collect();
+            let embedding = Instant::now();
+            let computed = embed_blocking(self.embedder, inputs).await?;
+            add_elapsed(&mut self.report.timings.embed_ms, embedding);
+            if computed.len() != missing.len() {
+                return Err(Error::Embed {
+                    message: "fewer vectors than chunks".into(),
+                });
+            }
+            for (at, vector) in missing.into_iter().zip(computed) {
+                known.insert(hashes[at].clone(), vector);
+            }
+        }
+        hashes
+            .iter()
+            .map(|hash| {
+                known.get(hash).cloned().ok_or_else(|| Error::Embed {
+                    message: "a chunk was left without a vector".into(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// The repository handle; a panic elsewhere leaves it usable.
+fn lock(git: &std::sync::Mutex<GitTree>) -> std::sync::MutexGuard<'_, GitTree> {
+    git.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Relative, `/`-separated form of `path` under `root`.
@@ -259,51 +334,89 @@ fn error_path(error: &ignore::Error) -> Option<PathBuf> {
     }
 }
 
-/// Reads a file within the size limit, or says why it is skipped.
-fn read_bytes(path: &Path, max_bytes: u64) -> std::result::Result<Vec<u8>, String> {
-    let size = std::fs::metadata(path)
-        .map_err(|error| format!("unreadable: {error}"))?
-        .len();
-    if size > max_bytes {
-        return Err(format!(
-            "too large: {:.1} MiB, over the {:.1} MiB limit (raise `ingest.max_file_bytes` in config.toml)",
-            size as f64 / 1_048_576.0,
-            max_bytes as f64 / 1_048_576.0
-        ));
+/// A file's bytes and modification time (Unix seconds), or why it is skipped.
+type Read = std::result::Result<(Vec<u8>, Option<i64>), String>;
+
+/// Seconds since the Unix epoch of a modification time.
+fn unix_seconds(time: std::io::Result<std::time::SystemTime>) -> Option<i64> {
+    time.ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .map(|since| since.as_secs() as i64)
+}
+
+/// Reads a file within the size limit, with its modification time, or says
+/// why it is skipped. A file that changes while it is read is read again;
+/// one that keeps changing is skipped (the next save brings it in).
+fn read_bytes(path: &Path, max_bytes: u64) -> Read {
+    const ATTEMPTS: usize = 3;
+    for _ in 0..ATTEMPTS {
+        let before = std::fs::metadata(path).map_err(|error| format!("unreadable: {error}"))?;
+        if before.len() > max_bytes {
+            return Err(format!(
+                "too large: {:.1} MiB, over the {:.1} MiB limit (raise `ingest.max_file_bytes` in config.toml)",
+                before.len() as f64 / 1_048_576.0,
+                max_bytes as f64 / 1_048_576.0
+            ));
+        }
+        let bytes = std::fs::read(path).map_err(|error| format!("unreadable: {error}"))?;
+        let after = std::fs::metadata(path).map_err(|error| format!("unreadable: {error}"))?;
+        let stable = after.len() == bytes.len() as u64
+            && before.len() == after.len()
+            && before.modified().ok() == after.modified().ok();
+        if stable {
+            return Ok((bytes, unix_seconds(after.modified())));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    std::fs::read(path).map_err(|error| format!("unreadable: {error}"))
+    Err("kept changing while being read; it is indexed again on its next save".into())
 }
 
 impl Run<'_> {
-    /// Reads one file: skipped, unchanged, or queued for embedding. Returns
-    /// whether the file is still present and readable (so its chunks stay).
+    /// Looks at one file: skipped, unchanged, or queued for embedding.
+    /// Returns whether the file is still present and readable (so its chunks
+    /// stay).
     fn consider(
         &mut self,
-        path: &Path,
         relative_path: String,
-        max_bytes: u64,
+        read: Read,
         known: &HashMap<String, String>,
     ) -> bool {
-        let bytes = match read_bytes(path, max_bytes) {
-            Ok(bytes) => bytes,
+        let (bytes, modified) = match read {
+            Ok(read) => read,
             Err(reason) => {
                 self.skip(relative_path, reason);
                 return false;
             }
         };
-        let hash = hex::encode(Sha256::digest(&bytes));
+        let mut hash = hex::encode(Sha256::digest(&bytes));
+        if let Some(git) = &self.git {
+            hash.push(':');
+            hash.push_str(lock(git).state(&relative_path, &bytes));
+        }
         if known.get(&relative_path) == Some(&hash) {
             self.report.files_unchanged += 1;
             self.advance(Some(&relative_path));
             return true;
         }
         let kind = Kind::for_path(&relative_path);
-        let chunks = match crate::formats::load(kind, &bytes) {
+        let language = crate::code::language_for_path(&relative_path);
+        let chunks = match crate::formats::load(kind, language, &bytes) {
             Ok(chunks) => chunks,
             Err(reason) => {
                 self.skip(relative_path, reason);
                 return false;
             }
+        };
+        let tags = match &self.git {
+            Some(git) => lock(git).tags(&relative_path, &bytes, kind, &chunks, modified),
+            None => vec![
+                ChunkTag {
+                    commit: None,
+                    author_time: modified,
+                };
+                chunks.len()
+            ],
         };
         let size = bytes.len() as u64;
         self.pending_chunks += chunks.len();
@@ -315,9 +428,36 @@ impl Run<'_> {
                 chunks: chunks.len() as u32,
             },
             kind,
+            language,
             chunks,
+            tags,
         });
         true
+    }
+
+    /// Reads an entry's bytes (and modification time, for files on disk).
+    fn read(&self, root: &Path, entry: &Entry, max_bytes: u64) -> (String, Read) {
+        match entry {
+            Entry::Disk(path) => (relative(root, path), read_bytes(path, max_bytes)),
+            Entry::Blob { path, id, size } => {
+                let read = if *size as u64 > max_bytes {
+                    Err(format!(
+                        "too large: {:.1} MiB, over the {:.1} MiB limit (raise `ingest.max_file_bytes` in config.toml)",
+                        *size as f64 / 1_048_576.0,
+                        max_bytes as f64 / 1_048_576.0
+                    ))
+                } else {
+                    self.git
+                        .as_ref()
+                        .map(|git| lock(git).blob(*id))
+                        .transpose()
+                        .map_err(|error| error.to_string())
+                        .and_then(|bytes| bytes.ok_or_else(|| "no repository".to_owned()))
+                        .map(|bytes| (bytes, None))
+                };
+                (path.clone(), read)
+            }
+        }
     }
 }
 
@@ -341,6 +481,26 @@ pub fn ingest_root(root: &Path) -> Result<PathBuf> {
     }
 }
 
+/// The tree at the revision, as entries to read.
+fn revision_entries(git: &GitTree) -> Result<Vec<Entry>> {
+    Ok(git
+        .revision_files()?
+        .into_iter()
+        .map(|(path, id, size)| Entry::Blob { path, id, size })
+        .collect())
+}
+
+/// The folder's files, walked on the blocking pool.
+async fn folder_entries(root: &Path) -> Result<(Vec<Entry>, Vec<SkippedFile>)> {
+    let walk_root = root.to_path_buf();
+    let (files, skips) = tokio::task::spawn_blocking(move || walk(&walk_root))
+        .await
+        .map_err(|error| Error::Task {
+            message: error.to_string(),
+        })?;
+    Ok((files.into_iter().map(Entry::Disk).collect(), skips))
+}
+
 /// Ingests `root` as project `project`; see the crate docs.
 #[expect(
     clippy::too_many_arguments,
@@ -358,12 +518,19 @@ pub async fn ingest(
 ) -> Result<IngestReport> {
     let started = Instant::now();
     let root = ingest_root(root)?;
-    let walk_root = root.clone();
-    let (files, walk_skips) = tokio::task::spawn_blocking(move || walk(&walk_root))
-        .await
-        .map_err(|error| Error::Task {
-            message: error.to_string(),
-        })?;
+    let git = match &options.revision {
+        Some(revision) => Some(GitTree::at_revision(&root, revision)?),
+        None => GitTree::discover(&root),
+    };
+    // (No `&GitTree` may live across an await: libgit2 handles are not Sync.)
+    let listed = match (&git, &options.revision) {
+        (Some(git), Some(_)) => Some(revision_entries(git)?),
+        _ => None,
+    };
+    let (files, walk_skips) = match listed {
+        Some(entries) => (entries, Vec::new()),
+        None => folder_entries(&root).await?,
+    };
     store.upsert_project(project, &root)?;
     let known: HashMap<String, String> = store.file_hashes(project)?;
     let total = (files.len() + walk_skips.len()) as u32;
@@ -376,20 +543,24 @@ pub async fn ingest(
         index,
         embedder,
         project,
-        progress,
         report: IngestReport {
             project: project.to_owned(),
             root: root.to_string_lossy().into_owned(),
+            revision: options.revision.clone(),
+            git: git.is_some(),
             files_seen: files.len() as u32,
             files_indexed: 0,
             files_unchanged: 0,
             files_removed: 0,
             chunks_added: 0,
+            chunks_reused: 0,
             chunks_total: 0,
             skipped: Vec::new(),
             elapsed_ms: 0,
             timings: IngestTimings::default(),
         },
+        git: git.map(std::sync::Mutex::new),
+        progress,
         pending: Vec::new(),
         pending_chunks: 0,
         done: 0,
@@ -400,13 +571,13 @@ pub async fn ingest(
     }
     // Files read successfully this run; anything else the ledger knows is gone.
     let mut present = HashSet::new();
-    for path in &files {
+    for entry in &files {
         if cancel.is_cancelled() {
             return Err(Error::Cancelled);
         }
-        let relative_path = relative(&root, path);
         let reading = Instant::now();
-        if run.consider(path, relative_path.clone(), options.max_file_bytes, &known) {
+        let (relative_path, read) = run.read(&root, entry, options.max_file_bytes);
+        if run.consider(relative_path.clone(), read, &known) {
             present.insert(relative_path);
         }
         add_elapsed(&mut run.report.timings.read_ms, reading);
@@ -456,7 +627,7 @@ mod tests {
         assert!(read_bytes(&large, 100)
             .expect_err("large")
             .starts_with("too large"));
-        assert_eq!(read_bytes(&large, 1000).expect("ok").len(), 200);
+        assert_eq!(read_bytes(&large, 1000).expect("ok").0.len(), 200);
         assert!(read_bytes(&dir.path().join("gone"), 1000)
             .expect_err("missing")
             .starts_with("unreadable"));

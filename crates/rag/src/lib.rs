@@ -1,8 +1,9 @@
 //! `codexos-rag`: the retrieval engine.
 //!
-//! Walks a folder (honouring `.gitignore`), loads markdown, code, PDF (per
-//! page), JSON (by object path), HTML (main text) and plain text into
-//! line-addressed chunks, embeds them with fastembed (all-MiniLM-L6-v2 over ONNX Runtime) and
+//! Walks a folder (honouring `.gitignore`) or a git revision, loads markdown,
+//! code (tree-sitter, by symbol), PDF (per page), JSON (by object path), HTML
+//! (main text) and plain text into line-addressed chunks tagged with the
+//! commit that last changed them, embeds them with fastembed (all-MiniLM-L6-v2 over ONNX Runtime) and
 //! stores them in LanceDB; searches by vector similarity, BM25 full text, or
 //! both fused and reranked ([`SearchMode`]). Re-ingest is
 //! incremental: a per-file ledger in `codexos-store` skips unchanged files,
@@ -19,15 +20,20 @@
 //! let cancel = tokio_util::sync::CancellationToken::new();
 //! let options = codexos_rag::IngestOptions::default();
 //! codexos_rag::ingest(store, &index, &embedder, std::path::Path::new("docs"), "docs", &options, &|_| {}, &cancel).await?;
-//! let hits = codexos_rag::search(&index, &embedder, "how do I install?", 5, Some("docs"), codexos_rag::SearchMode::Hybrid).await?;
+//! let filter = codexos_rag::SearchFilter::project("docs");
+//! let reranker = codexos_rag::Reranker::Handcrafted;
+//! let hits = codexos_rag::search(&index, &embedder, "how do I install?", 5, &filter, codexos_rag::SearchMode::Hybrid, &reranker).await?;
 //! # Ok(()) }
 //! ```
 
 mod chunk;
+mod code;
 mod embed;
 mod formats;
+mod git;
 mod index;
 mod ingest;
+mod rerank;
 mod search;
 mod watch;
 
@@ -37,13 +43,16 @@ use std::sync::Arc;
 use serde::Serialize;
 
 pub use chunk::{chunk, Chunk, Kind};
+pub use code::language_for_path;
 pub use embed::{Embedder, EmbedderFiles, DIMENSIONS};
 pub use formats::load;
+pub use git::{clone_repository, resolve_revision};
 pub use index::{Index, Row};
 pub use ingest::{
     ingest, ingest_root, IngestEvent, IngestOptions, IngestReport, IngestTimings, SkippedFile,
 };
-pub use search::{search, SearchMode};
+pub use rerank::{CrossEncoder, RemoteReranker, Reranker};
+pub use search::{search, SearchFilter, SearchMode};
 pub use watch::FolderWatcher;
 
 /// Errors of the retrieval engine.
@@ -125,6 +134,44 @@ pub enum Error {
         /// Panic or cancellation message.
         message: String,
     },
+    /// A git operation failed.
+    #[error("git error while {action}: {message}")]
+    Git {
+        /// What was being done.
+        action: &'static str,
+        /// libgit2's message.
+        message: String,
+    },
+    /// `--rev` was given for a folder outside any git repository.
+    #[error("`{path}` is not inside a git repository, so it has no revisions — drop `--rev`, or run `git init` there")]
+    NotARepository {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// The revision does not name a commit.
+    #[error("unknown revision `{rev}`: {message} — use a branch, a tag or a commit id (`git log --oneline` lists them)")]
+    UnknownRevision {
+        /// As given.
+        rev: String,
+        /// libgit2's message.
+        message: String,
+    },
+    /// Cloning failed (a partial clone is removed).
+    #[error("cannot clone `{url}`: {message} — check the URL and the network (offline mode refuses clones)")]
+    Clone {
+        /// The URL.
+        url: String,
+        /// libgit2's message.
+        message: String,
+    },
+    /// The rerank API failed (search falls back to handcrafted scoring).
+    #[error("rerank API `{url}` failed: {message}")]
+    Rerank {
+        /// Endpoint.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
     /// The operation was cancelled; what was stored before stays consistent.
     #[error("cancelled")]
     Cancelled,
@@ -153,6 +200,14 @@ pub struct Hit {
     pub page: Option<u32>,
     /// `markdown`, `code`, `pdf`, `json`, `html` or `text`.
     pub kind: String,
+    /// Programming language of a code chunk.
+    pub language: Option<String>,
+    /// Commit that last changed the chunk's lines (git trees only).
+    pub commit: Option<String>,
+    /// When the lines were last changed, Unix seconds (author time, or the
+    /// file's modification time for uncommitted lines).
+    #[specta(type = Option<f64>)]
+    pub author_time: Option<i64>,
     /// Relevance: cosine similarity in dense mode, BM25 score in bm25 mode,
     /// fused and reranked score in hybrid mode. Higher is better.
     pub score: f32,

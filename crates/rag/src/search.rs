@@ -1,5 +1,7 @@
 //! Search modes: dense (vectors), BM25 (full text) and hybrid — both lists
-//! fused by reciprocal rank, then reranked by handcrafted signals.
+//! fused by reciprocal rank — each optionally followed by a reranking stage
+//! ([`crate::Reranker`]), under filters on project, path glob, kind,
+//! language and change time.
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -7,7 +9,88 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::index::quote;
+use crate::rerank::Reranker;
 use crate::{embed_blocking, Embedder, Error, Hit, Index, Result};
+
+/// Which chunks a search may return.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchFilter {
+    /// Only this project (a `name@commit` project holds a revision).
+    pub project: Option<String>,
+    /// Only paths matching this glob (`src/**/*.rs`, `*.md`; `*` also
+    /// crosses `/`).
+    pub path: Option<String>,
+    /// Only this kind: `markdown`, `code`, `pdf`, `json`, `html`, `text`.
+    pub kind: Option<String>,
+    /// Only this language: `rust`, `python`, `typescript`, `go` …
+    pub language: Option<String>,
+    /// Only chunks whose lines changed at or after this time (Unix seconds).
+    #[specta(type = Option<f64>)]
+    pub since: Option<i64>,
+}
+
+/// A path glob as a SQL `LIKE` pattern (`\` escapes literal `%` and `_`).
+fn like_pattern(glob: &str) -> String {
+    let mut pattern = String::new();
+    let mut characters = glob.chars().peekable();
+    while let Some(character) = characters.next() {
+        match character {
+            '*' => {
+                while characters.peek() == Some(&'*') {
+                    characters.next();
+                }
+                pattern.push('%');
+            }
+            '?' => pattern.push('_'),
+            '%' | '_' | '\\' => {
+                pattern.push('\\');
+                pattern.push(character);
+            }
+            other => pattern.push(other),
+        }
+    }
+    pattern
+}
+
+impl SearchFilter {
+    /// Only chunks of `project`.
+    #[must_use]
+    pub fn project(name: &str) -> Self {
+        Self {
+            project: Some(name.to_owned()),
+            ..Self::default()
+        }
+    }
+
+    /// The filter as a LanceDB SQL predicate (`None` when it keeps everything).
+    pub(crate) fn predicate(&self) -> Option<String> {
+        let mut clauses = Vec::new();
+        if let Some(project) = &self.project {
+            clauses.push(format!("project = {}", quote(project)));
+        }
+        if let Some(glob) = &self.path {
+            // A glob without a folder part matches the file name anywhere.
+            let glob = if glob.contains('/') || glob.starts_with('*') {
+                glob.clone()
+            } else {
+                format!("*{glob}")
+            };
+            clauses.push(format!("path LIKE {}", quote(&like_pattern(&glob))));
+        }
+        if let Some(kind) = &self.kind {
+            clauses.push(format!("kind = {}", quote(&kind.to_lowercase())));
+        }
+        if let Some(language) = &self.language {
+            clauses.push(format!("language = {}", quote(&language.to_lowercase())));
+        }
+        if let Some(since) = self.since {
+            clauses.push(format!("author_time >= {since}"));
+        }
+        (!clauses.is_empty()).then(|| clauses.join(" AND "))
+    }
+}
 
 /// Reciprocal-rank-fusion constant: damps the head of each list (the usual 60).
 const RRF_K: f32 = 60.0;
@@ -42,31 +125,40 @@ impl FromStr for SearchMode {
     }
 }
 
-/// The `k` best chunks for `query` in the given mode.
+/// The `k` best chunks for `query` in the given mode, under `filter`, then
+/// reordered by `reranker` (which sees a wider candidate list).
 pub async fn search(
     index: &Index,
     embedder: &Arc<Embedder>,
     query: &str,
     k: usize,
-    project: Option<&str>,
+    filter: &SearchFilter,
     mode: SearchMode,
+    reranker: &Reranker,
 ) -> Result<Vec<Hit>> {
     let k = k.max(1);
-    match mode {
-        SearchMode::Dense => dense(index, embedder, query, k, project).await,
-        SearchMode::Bm25 => index.full_text(query, k, project).await,
+    let wide = if matches!(reranker, Reranker::None) {
+        k
+    } else {
+        k * OVERSAMPLE
+    };
+    let predicate = filter.predicate();
+    let predicate = predicate.as_deref();
+    let mut hits = match mode {
+        SearchMode::Dense => dense(index, embedder, query, wide, predicate).await?,
+        SearchMode::Bm25 => index.full_text(query, wide, predicate).await?,
         SearchMode::Hybrid => {
-            let wide = k * OVERSAMPLE;
+            let lists = k * OVERSAMPLE;
             let (vectors, words) = tokio::join!(
-                dense(index, embedder, query, wide, project),
-                index.full_text(query, wide, project)
+                dense(index, embedder, query, lists, predicate),
+                index.full_text(query, lists, predicate)
             );
-            let mut fused = fuse(&[vectors?, words?]);
-            rerank(query, &mut fused);
-            fused.truncate(k);
-            Ok(fused)
+            fuse(&[vectors?, words?])
         }
-    }
+    };
+    reranker.rerank(query, &mut hits).await;
+    hits.truncate(k);
+    Ok(hits)
 }
 
 async fn dense(
@@ -74,7 +166,7 @@ async fn dense(
     embedder: &Arc<Embedder>,
     query: &str,
     k: usize,
-    project: Option<&str>,
+    predicate: Option<&str>,
 ) -> Result<Vec<Hit>> {
     let vector = embed_blocking(embedder, vec![query.to_owned()])
         .await?
@@ -82,7 +174,7 @@ async fn dense(
         .ok_or_else(|| Error::Embed {
             message: "no vector returned for the query".into(),
         })?;
-    index.nearest(&vector, k, project).await
+    index.nearest(&vector, k, predicate).await
 }
 
 /// Reciprocal rank fusion: each list adds `1 / (RRF_K + rank)` to a chunk.
@@ -105,7 +197,7 @@ fn fuse(lists: &[Vec<Hit>]) -> Vec<Hit> {
     fused
 }
 
-fn sort(hits: &mut [Hit]) {
+pub(crate) fn sort(hits: &mut [Hit]) {
     hits.sort_by(|a, b| {
         b.score
             .total_cmp(&a.score)
@@ -114,12 +206,21 @@ fn sort(hits: &mut [Hit]) {
     });
 }
 
-/// Query terms worth matching: lower-cased words of three or more characters.
+/// Words too common to say anything about a path or heading.
+const STOP_WORDS: &[&str] = &[
+    "and", "are", "can", "does", "for", "from", "get", "how", "into", "its", "not", "of", "one",
+    "set", "that", "the", "then", "there", "this", "use", "using", "what", "when", "where",
+    "which", "who", "why", "will", "with", "you", "your",
+];
+
+/// Query terms worth matching: lower-cased words of three or more
+/// characters that are not stop words.
 fn terms(query: &str) -> Vec<String> {
     query
         .split(|character: char| !(character.is_alphanumeric() || character == '_'))
         .filter(|word| word.chars().count() >= 3)
         .map(str::to_lowercase)
+        .filter(|word| !STOP_WORDS.contains(&word.as_str()))
         .collect()
 }
 
@@ -136,14 +237,23 @@ fn identifiers(query: &str) -> Vec<&str> {
         .collect()
 }
 
-/// Handcrafted reranking of fused results: boosts chunks that contain the
-/// query's identifiers verbatim, whose path or heading mentions query terms.
-/// Boosts multiply the fused score, so retrieval order still dominates.
-fn rerank(query: &str, hits: &mut [Hit]) {
+/// Handcrafted reranking: boosts chunks that contain the query's
+/// identifiers verbatim, whose path or heading mentions query terms, and
+/// that changed recently. Boosts multiply the retrieval score, so retrieval
+/// order still dominates.
+pub(crate) fn handcrafted(query: &str, hits: &mut [Hit]) {
     let terms = terms(query);
     let identifiers = identifiers(query);
+    let times = hits.iter().filter_map(|hit| hit.author_time);
+    let (oldest, newest) = (times.clone().min(), times.max());
     for hit in hits.iter_mut() {
         let mut boost = 1.0;
+        if let (Some(time), Some(oldest), Some(newest)) = (hit.author_time, oldest, newest) {
+            if newest > oldest {
+                // Recency: up to +0.1 for the most recently changed candidate.
+                boost += 0.1 * (time - oldest) as f32 / (newest - oldest) as f32;
+            }
+        }
         if identifiers
             .iter()
             .any(|identifier| hit.text.contains(identifier))
@@ -178,6 +288,9 @@ mod tests {
             heading: None,
             page: None,
             kind: "text".into(),
+            language: None,
+            commit: None,
+            author_time: None,
             score: 0.0,
             text: text.into(),
         }
@@ -199,10 +312,7 @@ mod tests {
             identifiers("what does spawn_blocking or TextEmbedding do, and port?"),
             vec!["spawn_blocking", "TextEmbedding"]
         );
-        assert_eq!(
-            terms("How is the DEFAULT_PORT set?"),
-            vec!["how", "the", "default_port", "set"]
-        );
+        assert_eq!(terms("How is the DEFAULT_PORT set?"), vec!["default_port"]);
     }
 
     #[test]
@@ -217,8 +327,37 @@ mod tests {
                 ..hit("src/server.py", 1, "DEFAULT_PORT = 8420")
             },
         ];
-        rerank("where is DEFAULT_PORT defined in the server", &mut hits);
+        handcrafted("where is DEFAULT_PORT defined in the server", &mut hits);
         assert_eq!(hits[0].path, "src/server.py");
+    }
+
+    #[test]
+    fn filters_become_one_predicate_with_globs_as_like_patterns() {
+        assert_eq!(SearchFilter::default().predicate(), None);
+        let filter = SearchFilter {
+            project: Some("it's".into()),
+            path: Some("src/**/*_test.rs".into()),
+            kind: Some("Code".into()),
+            language: Some("rust".into()),
+            since: Some(1_700_000_000),
+        };
+        assert_eq!(
+            filter.predicate().as_deref(),
+            Some(
+                "project = 'it''s' AND path LIKE 'src/%/%\\_test.rs' AND kind = 'code' \
+                 AND language = 'rust' AND author_time >= 1700000000"
+            )
+        );
+        let name_only = SearchFilter {
+            path: Some("*.md".into()),
+            ..SearchFilter::default()
+        };
+        assert_eq!(name_only.predicate().as_deref(), Some("path LIKE '%.md'"));
+        let bare = SearchFilter {
+            path: Some("README.md".into()),
+            ..SearchFilter::default()
+        };
+        assert_eq!(bare.predicate().as_deref(), Some("path LIKE '%README.md'"));
     }
 
     #[test]

@@ -97,9 +97,11 @@ impl Runtime {
         let hits = self
             .search(
                 question,
-                options.k,
-                options.project.as_deref(),
-                SearchMode::Hybrid,
+                &crate::SearchRequest::new(
+                    options.k as u32,
+                    SearchMode::Hybrid,
+                    options.project.as_deref(),
+                ),
             )
             .await?;
         let model = self.chat_model(options.model.as_deref()).await?;
@@ -208,6 +210,9 @@ mod tests {
             heading: None,
             page: None,
             kind: "text".into(),
+            language: None,
+            commit: None,
+            author_time: None,
             score: 0.5,
             text: text.into(),
         }

@@ -17,6 +17,41 @@ pub struct Config {
     pub llm: LlmConfig,
     /// Folder ingest.
     pub ingest: IngestConfig,
+    /// Search and reranking.
+    pub search: SearchConfig,
+}
+
+/// Search settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SearchConfig {
+    /// Reranker of hybrid searches: `auto` (a local cross-encoder when its
+    /// files are present, else the remote API when configured, else
+    /// handcrafted), `handcrafted`, `remote`, `cross-encoder` or `none`.
+    pub reranker: crate::RerankChoice,
+    /// Base URL of a Cohere-format rerank API (`https://api.cohere.com`).
+    pub remote_url: Option<String>,
+    /// Model the rerank API should use.
+    pub remote_model: String,
+    /// Vault secret holding the rerank API key.
+    pub remote_key: String,
+    /// Seconds before a rerank request is abandoned (handcrafted order then).
+    pub remote_timeout_secs: u64,
+    /// Folder in the models folder with an ONNX cross-encoder.
+    pub cross_encoder: String,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        Self {
+            reranker: crate::RerankChoice::Auto,
+            remote_url: None,
+            remote_model: "rerank-v3.5".into(),
+            remote_key: "cohere".into(),
+            remote_timeout_secs: 10,
+            cross_encoder: "reranker".into(),
+        }
+    }
 }
 
 /// Default models, by file or folder name in the models folder (or a path).
@@ -95,6 +130,17 @@ temperature = 0.2
 
 [ingest]
 max_file_bytes = 4194304   # larger files are skipped and reported
+
+[search]
+# Reranker of hybrid searches: auto (a local cross-encoder when present, else
+# the remote API when configured, else handcrafted), handcrafted, remote,
+# cross-encoder or none.
+reranker = "auto"
+# remote_url = "https://api.cohere.com"   # Cohere-format /v1/rerank
+remote_model = "rerank-v3.5"
+remote_key = "cohere"        # vault secret name: codexos vault set cohere
+remote_timeout_secs = 10
+cross_encoder = "reranker"   # models-folder name of an ONNX cross-encoder
 "#;
 
 impl Config {

@@ -77,6 +77,33 @@ pub enum Error {
         /// Its folder.
         root: PathBuf,
     },
+    /// `--since` that is neither a date nor an age.
+    #[error("cannot read `{text}` as a time: use a date (2024-05-01), a date and time (2024-05-01T12:00:00Z) or an age (90m, 12h, 30d, 8w)")]
+    InvalidSince {
+        /// As given.
+        text: String,
+    },
+    /// `--rev` without a project.
+    #[error("searching at a revision needs a project: add `--project NAME`")]
+    RevisionNeedsProject,
+    /// `--rev` for a revision that was not ingested.
+    #[error("project `{project}` has not been ingested at revision `{rev}` — run `codexos ingest {} --project {project} --rev {rev}` first", root.display())]
+    RevisionNotIndexed {
+        /// Project.
+        project: String,
+        /// Revision as given.
+        rev: String,
+        /// Project folder.
+        root: PathBuf,
+    },
+    /// A model reranker was asked for but is not set up.
+    #[error("the {what} reranker is not set up: {fix}")]
+    RerankerNotConfigured {
+        /// Which reranker.
+        what: &'static str,
+        /// How to set it up.
+        fix: &'static str,
+    },
     /// Searching before anything was ingested.
     #[error("nothing has been ingested in this data home yet — run `codexos ingest DIR` or drop a folder onto the app")]
     NothingIngested,
@@ -131,11 +158,18 @@ impl Error {
             ) => ErrorCode::Model,
             Self::UnknownProject { .. }
             | Self::EmptyProject { .. }
+            | Self::RevisionNotIndexed { .. }
+            | Self::Rag(codexos_rag::Error::UnknownRevision { .. })
             | Self::NothingIngested
             | Self::Vault(codexos_vault::Error::NotFound { .. }) => ErrorCode::NotFound,
             Self::InvalidProjectName { .. }
             | Self::PathOutsideProject { .. }
-            | Self::Rag(codexos_rag::Error::NotAFolder { .. })
+            | Self::InvalidSince { .. }
+            | Self::RevisionNeedsProject
+            | Self::RerankerNotConfigured { .. }
+            | Self::Rag(
+                codexos_rag::Error::NotARepository { .. } | codexos_rag::Error::NotAFolder { .. },
+            )
             | Self::Vault(codexos_vault::Error::InvalidName { .. }) => ErrorCode::InvalidInput,
             Self::Llm(codexos_llm::Error::ContextOverflow { .. }) => ErrorCode::ContextOverflow,
             Self::Rag(codexos_rag::Error::Cancelled) | Self::Llm(codexos_llm::Error::Cancelled) => {

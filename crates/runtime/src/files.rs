@@ -69,7 +69,7 @@ impl Runtime {
         })?;
         let kind = codexos_rag::Kind::for_path(path);
         let text = if kind == codexos_rag::Kind::Pdf {
-            codexos_rag::load(kind, &bytes).map_or_else(
+            codexos_rag::load(kind, None, &bytes).map_or_else(
                 |reason| format!("(no preview: {reason})"),
                 |chunks| {
                     chunks

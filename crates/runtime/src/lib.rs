@@ -26,13 +26,14 @@ mod files;
 mod home;
 pub mod logging;
 pub mod models;
+mod retrieval;
 mod watches;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use codexos_llm::{LocalModel, ModelOptions};
-use codexos_rag::{Embedder, EmbedderFiles, Hit, Index, IngestEvent, IngestOptions};
+use codexos_rag::{Embedder, EmbedderFiles, Index, IngestEvent, IngestOptions};
 use codexos_store::{Project, Store};
 use codexos_vault::Vault;
 use secrecy::SecretString;
@@ -42,14 +43,16 @@ pub use ask::{Answer, AskEvent, AskOptions, Citation};
 pub use bench::IngestBench;
 pub use codexos_llm::{Completion, Error as LlmError, FinishReason};
 pub use codexos_rag::{
-    Hit as SearchHit, IngestEvent as IngestProgress, IngestReport, SearchMode, SkippedFile,
+    Hit as SearchHit, IngestEvent as IngestProgress, IngestReport, SearchFilter, SearchMode,
+    SkippedFile,
 };
 pub use codexos_vault::Error as VaultError;
-pub use config::{Config, IngestConfig, LlmConfig, ModelsConfig};
+pub use config::{Config, IngestConfig, LlmConfig, ModelsConfig, SearchConfig};
 pub use doctor::{Check, CheckStatus};
 pub use error::{Error, ErrorCode, Result};
 pub use files::{FilePreview, ProjectFile};
 pub use home::{Home, HOME_VAR, MODELS_VAR};
+pub use retrieval::{is_clone_url, parse_since, revision_project, RerankChoice, SearchRequest};
 pub use watches::{WatchEvent, WatchInfo};
 
 /// The engine of one data home. Cheap to share behind an `Arc`.
@@ -60,6 +63,8 @@ pub struct Runtime {
     vault: Vault,
     embedder: tokio::sync::OnceCell<Arc<Embedder>>,
     index: tokio::sync::OnceCell<Index>,
+    /// The local cross-encoder, loaded on first use.
+    cross_encoder: tokio::sync::OnceCell<Arc<codexos_rag::CrossEncoder>>,
     /// The chat model kept loaded between requests, with the path it came from.
     chat_model: tokio::sync::Mutex<Option<Arc<LocalModel>>>,
     /// Folders watched in the background.
@@ -104,6 +109,7 @@ impl Runtime {
             vault,
             embedder: tokio::sync::OnceCell::new(),
             index: tokio::sync::OnceCell::new(),
+            cross_encoder: tokio::sync::OnceCell::new(),
             chat_model: tokio::sync::Mutex::new(None),
             watches: watches::Watches::default(),
         }))
@@ -237,6 +243,7 @@ impl Runtime {
         };
         let options = IngestOptions {
             max_file_bytes: self.config.ingest.max_file_bytes,
+            revision: None,
         };
         let embedder = self.embedder().await?;
         let index = self.index().await?;
@@ -283,37 +290,6 @@ impl Runtime {
                 .is_some();
         }
         Ok(())
-    }
-
-    /// The `k` chunks most relevant to `query`.
-    pub async fn search(
-        &self,
-        query: &str,
-        k: usize,
-        project: Option<&str>,
-        mode: SearchMode,
-    ) -> Result<Vec<Hit>> {
-        let projects = match project {
-            Some(name) => vec![self.require_project(name)?],
-            None => self.store.projects()?,
-        };
-        let Some(first) = projects.first() else {
-            return Err(Error::NothingIngested);
-        };
-        // Say why a search would come back empty instead of showing nothing.
-        let mut indexed = false;
-        for candidate in &projects {
-            indexed |= self.store.project_totals(&candidate.name)?.1 > 0;
-        }
-        if !indexed {
-            return Err(Error::EmptyProject {
-                name: first.name.clone(),
-                root: first.root.clone(),
-            });
-        }
-        let embedder = self.embedder().await?;
-        let index = self.index().await?;
-        Ok(codexos_rag::search(index, &embedder, query, k, project, mode).await?)
     }
 
     fn require_project(&self, name: &str) -> Result<Project> {

@@ -26,16 +26,34 @@ pub fn models_dir() -> PathBuf {
     dir
 }
 
+/// This crate's `fixtures` folder, found at run time from the package under
+/// test (cargo sets `CARGO_MANIFEST_DIR` when it runs a test), so a target
+/// folder shared between checkouts never points at another checkout.
+///
+/// # Panics
+/// When run outside `cargo test` in this repository.
+#[must_use]
+pub fn fixtures() -> PathBuf {
+    let start = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .expect("CARGO_MANIFEST_DIR is set: run the tests with cargo");
+    start
+        .ancestors()
+        .map(|folder| folder.join("crates/test-support/fixtures"))
+        .find(|fixtures| fixtures.is_dir())
+        .expect("the test-support fixtures exist in this checkout")
+}
+
 /// The fixture corpus: a small documentation project ("Lumen").
 #[must_use]
 pub fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/lumen-docs")
+    fixtures().join("lumen-docs")
 }
 
 /// Files in every loaded format: a two-page PDF, JSON settings, an HTML guide.
 #[must_use]
 pub fn formats_fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/formats")
+    fixtures().join("formats")
 }
 
 /// A writable copy of the fixture corpus.

@@ -15,9 +15,12 @@ export const commands = {
 	 *  Ingests a folder (dropped or typed), streaming progress, then keeps
 	 *  watching it for changes.
 	 */
-	ingest: (requestId: string, path: string, project: string | null, onEvent: Channel<IngestEvent>) => typedError<IngestReport, IpcError_Serialize>(__TAURI_INVOKE("ingest", { requestId, path, project, onEvent })),
-	/**  Searches the ingested projects. */
-	search: (query: string, k: number, project: string | null, mode: SearchMode | null) => typedError<Hit_Serialize[], IpcError_Serialize>(__TAURI_INVOKE("search", { query, k, project, mode })),
+	ingest: (requestId: string, path: string, project: string | null, onEvent: Channel<IngestEvent_Deserialize>) => typedError<IngestReport_Serialize, IpcError_Serialize>(__TAURI_INVOKE("ingest", { requestId, path, project, onEvent })),
+	/**
+	 *  Searches the ingested projects: mode, filters (project, path glob,
+	 *  kind, language, changed-since), revision and reranker in `request`.
+	 */
+	search: (query: string, request: SearchRequest_Deserialize) => typedError<Hit_Serialize[], IpcError_Serialize>(__TAURI_INVOKE("search", { query, request })),
 	/**  Answers a question, streaming tokens and the retrieved excerpts. */
 	ask: (requestId: string, question: string, project: string | null, onEvent: Channel<AskEvent_Deserialize>) => typedError<Answer_Serialize, IpcError_Serialize>(__TAURI_INVOKE("ask", { requestId, question, project, onEvent })),
 	/**  Cancels a running ingest or ask; `false` when it already ended. */
@@ -34,7 +37,7 @@ export const commands = {
 
 /** Events */
 export const events = {
-	projectUpdated: makeEvent<ProjectUpdated, ProjectUpdated>("project-updated"),
+	projectUpdated: makeEvent<ProjectUpdated_Serialize, ProjectUpdated_Deserialize>("project-updated"),
 	watchStopped: makeEvent<WatchStopped_Serialize, WatchStopped_Deserialize>("watch-stopped"),
 };
 
@@ -227,6 +230,15 @@ export type Hit_Deserialize = {
 	page?: number | null,
 	/**  `markdown`, `code`, `pdf`, `json`, `html` or `text`. */
 	kind: string,
+	/**  Programming language of a code chunk. */
+	language?: string | null,
+	/**  Commit that last changed the chunk's lines (git trees only). */
+	commit?: string | null,
+	/**
+	 *  When the lines were last changed, Unix seconds (author time, or the
+	 *  file's modification time for uncommitted lines).
+	 */
+	author_time?: number | null,
 	/**
 	 *  Relevance: cosine similarity in dense mode, BM25 score in bm25 mode,
 	 *  fused and reranked score in hybrid mode. Higher is better.
@@ -252,6 +264,15 @@ export type Hit_Serialize = {
 	page: number | null,
 	/**  `markdown`, `code`, `pdf`, `json`, `html` or `text`. */
 	kind: string,
+	/**  Programming language of a code chunk. */
+	language: string | null,
+	/**  Commit that last changed the chunk's lines (git trees only). */
+	commit: string | null,
+	/**
+	 *  When the lines were last changed, Unix seconds (author time, or the
+	 *  file's modification time for uncommitted lines).
+	 */
+	author_time: number | null,
 	/**
 	 *  Relevance: cosine similarity in dense mode, BM25 score in bm25 mode,
 	 *  fused and reranked score in hybrid mode. Higher is better.
@@ -262,7 +283,10 @@ export type Hit_Serialize = {
 };
 
 /**  Progress of an ingest, for a CLI bar or the app. */
-export type IngestEvent = 
+export type IngestEvent = IngestEvent_Serialize | IngestEvent_Deserialize;
+
+/**  Progress of an ingest, for a CLI bar or the app. */
+export type IngestEvent_Deserialize = 
 /**  The walk finished: `total` files will be looked at. */
 { type: "scanned"; 
 /**  Project name. */
@@ -284,14 +308,46 @@ path: string } |
 /**  The ingest is complete. */
 { type: "finished"; 
 /**  The summary. */
-report: IngestReport };
+report: IngestReport_Deserialize };
+
+/**  Progress of an ingest, for a CLI bar or the app. */
+export type IngestEvent_Serialize = 
+/**  The walk finished: `total` files will be looked at. */
+{ type: "scanned"; 
+/**  Project name. */
+project: string; 
+/**  Files found. */
+total: number } | 
+/**  A file was left out. */
+{ type: "skipped"; 
+/**  The file and the reason. */
+file: SkippedFile } | 
+/**  `done` of `total` files handled; `path` was the last. */
+{ type: "progress"; 
+/**  Files handled. */
+done: number; 
+/**  Files in all. */
+total: number; 
+/**  Last file handled. */
+path: string } | 
+/**  The ingest is complete. */
+{ type: "finished"; 
+/**  The summary. */
+report: IngestReport_Serialize };
 
 /**  What an ingest did. */
-export type IngestReport = {
+export type IngestReport = IngestReport_Serialize | IngestReport_Deserialize;
+
+/**  What an ingest did. */
+export type IngestReport_Deserialize = {
 	/**  Project name. */
 	project: string,
 	/**  Absolute folder path. */
 	root: string,
+	/**  The commit indexed, for an ingest at a revision. */
+	revision?: string | null,
+	/**  Whether chunks carry commit tags (the folder is in a git work tree). */
+	git: boolean,
 	/**  Files found by the walk (after `.gitignore`). */
 	files_seen: number,
 	/**  Files (re)indexed in this run. */
@@ -302,6 +358,46 @@ export type IngestReport = {
 	files_removed: number,
 	/**  Chunks written in this run. */
 	chunks_added: number,
+	/**
+	 *  Of those, chunks whose embedding was reused from an identical chunk
+	 *  already stored (same text, path and heading), so not computed again.
+	 */
+	chunks_reused: number,
+	/**  Chunks stored for the project after the run. */
+	chunks_total: number,
+	/**  Files left out, with reasons. */
+	skipped: SkippedFile[],
+	/**  Wall time in milliseconds. */
+	elapsed_ms: number,
+	/**  Where the time went. */
+	timings: IngestTimings,
+};
+
+/**  What an ingest did. */
+export type IngestReport_Serialize = {
+	/**  Project name. */
+	project: string,
+	/**  Absolute folder path. */
+	root: string,
+	/**  The commit indexed, for an ingest at a revision. */
+	revision: string | null,
+	/**  Whether chunks carry commit tags (the folder is in a git work tree). */
+	git: boolean,
+	/**  Files found by the walk (after `.gitignore`). */
+	files_seen: number,
+	/**  Files (re)indexed in this run. */
+	files_indexed: number,
+	/**  Files unchanged since the last ingest. */
+	files_unchanged: number,
+	/**  Files gone since the last ingest, whose chunks were removed. */
+	files_removed: number,
+	/**  Chunks written in this run. */
+	chunks_added: number,
+	/**
+	 *  Of those, chunks whose embedding was reused from an identical chunk
+	 *  already stored (same text, path and heading), so not computed again.
+	 */
+	chunks_reused: number,
 	/**  Chunks stored for the project after the run. */
 	chunks_total: number,
 	/**  Files left out, with reasons. */
@@ -373,9 +469,71 @@ export type ProjectSummary = {
 };
 
 /**  A watched project was re-indexed after a change on disk. */
-export type ProjectUpdated = {
+export type ProjectUpdated = ProjectUpdated_Serialize | ProjectUpdated_Deserialize;
+
+/**  A watched project was re-indexed after a change on disk. */
+export type ProjectUpdated_Deserialize = {
 	/**  What the re-index did. */
-	report: IngestReport,
+	report: IngestReport_Deserialize,
+};
+
+/**  A watched project was re-indexed after a change on disk. */
+export type ProjectUpdated_Serialize = {
+	/**  What the re-index did. */
+	report: IngestReport_Serialize,
+};
+
+/**  Which reranking stage a search uses. */
+export type RerankChoice = 
+/**
+ *  Hybrid searches use the configured reranker (`[search] reranker`);
+ *  dense and BM25 searches are left in retrieval order, for comparison.
+ */
+"auto" | 
+/**  Retrieval order. */
+"none" | 
+/**  Handcrafted scoring (identifiers, path, headings, recency). */
+"handcrafted" | 
+/**  The configured Cohere-format rerank API. */
+"remote" | 
+/**  The local ONNX cross-encoder in the models folder. */
+"cross-encoder";
+
+/**  Which chunks a search may return. */
+export type SearchFilter = SearchFilter_Serialize | SearchFilter_Deserialize;
+
+/**  Which chunks a search may return. */
+export type SearchFilter_Deserialize = {
+	/**  Only this project (a `name@commit` project holds a revision). */
+	project?: string | null,
+	/**
+	 *  Only paths matching this glob (`src/**\/*.rs`, `*.md`; `*` also
+	 *  crosses `/`).
+	 */
+	path?: string | null,
+	/**  Only this kind: `markdown`, `code`, `pdf`, `json`, `html`, `text`. */
+	kind?: string | null,
+	/**  Only this language: `rust`, `python`, `typescript`, `go` … */
+	language?: string | null,
+	/**  Only chunks whose lines changed at or after this time (Unix seconds). */
+	since?: number | null,
+};
+
+/**  Which chunks a search may return. */
+export type SearchFilter_Serialize = {
+	/**  Only this project (a `name@commit` project holds a revision). */
+	project: string | null,
+	/**
+	 *  Only paths matching this glob (`src/**\/*.rs`, `*.md`; `*` also
+	 *  crosses `/`).
+	 */
+	path: string | null,
+	/**  Only this kind: `markdown`, `code`, `pdf`, `json`, `html`, `text`. */
+	kind: string | null,
+	/**  Only this language: `rust`, `python`, `typescript`, `go` … */
+	language: string | null,
+	/**  Only chunks whose lines changed at or after this time (Unix seconds). */
+	since: number | null,
 };
 
 /**  How to search. */
@@ -386,6 +544,43 @@ export type SearchMode =
 "bm25" | 
 /**  Both, fused by reciprocal rank and reranked; `score` is the fused score. */
 "hybrid";
+
+/**  Everything about a search but the query. */
+export type SearchRequest = SearchRequest_Serialize | SearchRequest_Deserialize;
+
+/**  Everything about a search but the query. */
+export type SearchRequest_Deserialize = {
+	/**  Results wanted. */
+	k: number,
+	/**  Retrieval mode. */
+	mode: SearchMode,
+	/**  Filters: project, path glob, kind, language, changed-since. */
+	filter: SearchFilter_Deserialize,
+	/**
+	 *  Search the project as of this git revision (it must have been
+	 *  ingested with `--rev`).
+	 */
+	rev?: string | null,
+	/**  Reranking stage. */
+	rerank: RerankChoice,
+};
+
+/**  Everything about a search but the query. */
+export type SearchRequest_Serialize = {
+	/**  Results wanted. */
+	k: number,
+	/**  Retrieval mode. */
+	mode: SearchMode,
+	/**  Filters: project, path glob, kind, language, changed-since. */
+	filter: SearchFilter_Serialize,
+	/**
+	 *  Search the project as of this git revision (it must have been
+	 *  ingested with `--rev`).
+	 */
+	rev: string | null,
+	/**  Reranking stage. */
+	rerank: RerankChoice,
+};
 
 /**  A file left out, and why. */
 export type SkippedFile = {

@@ -1,11 +1,9 @@
-use codexos_rag::SearchMode;
+use codexos_rag::{SearchFilter, SearchMode};
 
-use crate::{embedder, Home};
+use crate::Home;
 
 async fn bm25(home: &Home, query: &str) -> Vec<codexos_rag::Hit> {
-    codexos_rag::search(&home.index, &embedder(), query, 5, None, SearchMode::Bm25)
-        .await
-        .expect("search")
+    crate::search(home, query, 5, &SearchFilter::default(), SearchMode::Bm25).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,6 +1,6 @@
 use std::collections::BTreeSet;
 
-use codexos_rag::{IngestEvent, SearchMode};
+use codexos_rag::{IngestEvent, SearchFilter, SearchMode};
 
 use crate::{corpus, Home};
 
@@ -91,16 +91,14 @@ async fn reingest_skips_unchanged_replaces_changed_and_drops_deleted_files() {
     let mut hits = Vec::new();
     for mode in [SearchMode::Dense, SearchMode::Bm25] {
         hits.extend(
-            codexos_rag::search(
-                &home.index,
-                &crate::embedder(),
+            crate::search(
+                &home,
                 "address already in use",
                 10,
-                Some("lumen"),
+                &SearchFilter::project("lumen"),
                 mode,
             )
-            .await
-            .expect("search"),
+            .await,
         );
     }
     assert!(

@@ -5,6 +5,7 @@
 //! `scripts/fetch-models.sh` filled (`make test` sets it).
 
 mod formats;
+mod git;
 mod ingest;
 mod search;
 
@@ -28,6 +29,25 @@ pub(crate) fn embedder() -> Arc<Embedder> {
             .expect("the embedding model loads"),
         )
     }))
+}
+
+/// Searches `home` like the app does: hybrid results reranked by the
+/// handcrafted stage, dense and BM25 left in retrieval order.
+pub(crate) async fn search(
+    home: &Home,
+    query: &str,
+    k: usize,
+    filter: &codexos_rag::SearchFilter,
+    mode: codexos_rag::SearchMode,
+) -> Vec<codexos_rag::Hit> {
+    let reranker = if mode == codexos_rag::SearchMode::Hybrid {
+        codexos_rag::Reranker::Handcrafted
+    } else {
+        codexos_rag::Reranker::None
+    };
+    codexos_rag::search(&home.index, &embedder(), query, k, filter, mode, &reranker)
+        .await
+        .expect("search")
 }
 
 /// A writable copy of the fixture corpus plus the files that must be left

@@ -1,4 +1,4 @@
-use codexos_rag::SearchMode;
+use codexos_rag::{SearchFilter, SearchMode};
 
 use crate::{corpus, embedder, Home};
 
@@ -7,16 +7,14 @@ async fn search_finds_the_passage_that_answers() {
     let home = Home::new().await;
     let corpus = corpus();
     home.ingest(corpus.path(), "lumen").await;
-    let hits = codexos_rag::search(
-        &home.index,
-        &embedder(),
+    let hits = crate::search(
+        &home,
         "which TCP port does the server listen on by default",
         3,
-        None,
+        &SearchFilter::default(),
         SearchMode::Hybrid,
     )
-    .await
-    .expect("search");
+    .await;
     assert_eq!(hits.len(), 3);
     assert!(
         hits.iter()
@@ -46,14 +44,10 @@ async fn the_project_filter_keeps_projects_apart() {
     home.ingest(other.path(), "other").await;
 
     for mode in [SearchMode::Dense, SearchMode::Bm25, SearchMode::Hybrid] {
-        let hits = codexos_rag::search(&home.index, &embedder(), "port", 10, Some("other"), mode)
-            .await
-            .expect("search");
+        let hits = crate::search(&home, "port", 10, &SearchFilter::project("other"), mode).await;
         assert!(!hits.is_empty(), "{mode:?}");
         assert!(hits.iter().all(|hit| hit.project == "other"), "{mode:?}");
-        let all = codexos_rag::search(&home.index, &embedder(), "port", 20, None, mode)
-            .await
-            .expect("search");
+        let all = crate::search(&home, "port", 20, &SearchFilter::default(), mode).await;
         assert!(all.iter().any(|hit| hit.project == "lumen"), "{mode:?}");
         assert!(all.iter().any(|hit| hit.project == "other"), "{mode:?}");
     }
@@ -83,32 +77,28 @@ async fn bm25_and_hybrid_find_exact_identifiers() {
     let home = Home::new().await;
     let corpus = corpus();
     home.ingest(corpus.path(), "lumen").await;
-    let bm25 = codexos_rag::search(
-        &home.index,
-        &embedder(),
+    let bm25 = crate::search(
+        &home,
         "DocsHandler",
         3,
-        None,
+        &SearchFilter::default(),
         SearchMode::Bm25,
     )
-    .await
-    .expect("bm25");
+    .await;
     assert_eq!(
         bm25.first().map(|hit| hit.path.as_str()),
         Some("src/server.py"),
         "{bm25:#?}"
     );
     assert!(bm25[0].score > 0.0);
-    let hybrid = codexos_rag::search(
-        &home.index,
-        &embedder(),
+    let hybrid = crate::search(
+        &home,
         "where is cache_seconds set",
         3,
-        None,
+        &SearchFilter::default(),
         SearchMode::Hybrid,
     )
-    .await
-    .expect("hybrid");
+    .await;
     assert_eq!(
         hybrid.first().map(|hit| hit.path.as_str()),
         Some("src/server.py"),
