@@ -123,6 +123,48 @@ enum BenchCommand {
         /// Folder to ingest.
         dir: PathBuf,
     },
+    /// Score every search mode (dense, bm25, hybrid, hybrid+rerank) on an
+    /// evaluation set: recall@5, MRR and nDCG@10. The corpus is ingested
+    /// into a cached bench home, incrementally across runs.
+    Retrieval {
+        /// Evaluation set (JSON), e.g. bench/eval/python-library.json.
+        #[arg(long)]
+        eval: PathBuf,
+        /// Corpus folder, instead of the one the set names.
+        #[arg(long)]
+        corpus: Option<PathBuf>,
+        /// Reranker of the hybrid+rerank row: auto, handcrafted, remote, cross-encoder.
+        #[arg(long, default_value = "auto")]
+        rerank: RerankChoice,
+    },
+    /// Embedding throughput: batch 1 vs 32, grouped by length or not, and
+    /// the Python pipeline (onnxruntime + tokenizers) side by side.
+    Embed {
+        /// Folder whose chunks are embedded.
+        dir: PathBuf,
+        /// Texts per run.
+        #[arg(long, default_value_t = 256)]
+        texts: usize,
+        /// ONNX Runtime threads (both pipelines).
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// Another embedding model folder (e.g. an fp32 export) to measure.
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Python with onnxruntime, tokenizers and numpy (scripts/bench-venv.sh prints one).
+        #[arg(long)]
+        python: Option<PathBuf>,
+    },
+    /// Search latency (p50/p95) at scale and the ANN index's recall@10
+    /// against exact search, on synthetic chunks in a scratch index.
+    Search {
+        /// Chunks to load.
+        #[arg(long, default_value_t = 100_000)]
+        chunks: usize,
+        /// Queries to time.
+        #[arg(long, default_value_t = 200)]
+        queries: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -204,6 +246,46 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             render::checks(&checks, json)
         }
         Command::Paths => render::paths(&runtime.locations(), json),
+        Command::Bench(BenchCommand::Retrieval {
+            eval,
+            corpus,
+            rerank,
+        }) => {
+            let text = std::fs::read_to_string(&eval)
+                .map_err(|error| anyhow::anyhow!("cannot read `{}`: {error}", eval.display()))?;
+            let set: codexos_runtime::EvalSet = serde_json::from_str(&text).map_err(|error| {
+                anyhow::anyhow!("`{}` is not an evaluation set: {error}", eval.display())
+            })?;
+            let spinner = render::spinner(
+                json,
+                "ingesting the corpus (cached) and asking every question in every mode…",
+            );
+            let bench = runtime
+                .bench_retrieval(&set, corpus.as_deref(), rerank, &cancel)
+                .await;
+            spinner.finish_and_clear();
+            render::retrieval_bench(&bench?, json)
+        }
+        Command::Bench(BenchCommand::Embed {
+            dir,
+            texts,
+            threads,
+            model,
+            python,
+        }) => {
+            let spinner = render::spinner(json, "embedding the same texts in every configuration…");
+            let bench = runtime
+                .bench_embed(&dir, texts, threads, model.as_deref(), python.as_deref())
+                .await;
+            spinner.finish_and_clear();
+            render::embed_bench(&bench?, json)
+        }
+        Command::Bench(BenchCommand::Search { chunks, queries }) => {
+            let spinner = render::spinner(json, "loading synthetic chunks and building indices…");
+            let bench = runtime.bench_search(chunks, queries, &cancel).await;
+            spinner.finish_and_clear();
+            render::search_bench(&bench?, json)
+        }
         Command::Bench(BenchCommand::Ingest { dir }) => {
             let spinner = render::spinner(json, "ingesting into a scratch home…");
             let bench = runtime.bench_ingest(&dir, &cancel).await;

@@ -345,3 +345,92 @@ pub fn done(message: &str, json: bool) {
         println!("{message}");
     }
 }
+
+pub fn retrieval_bench(bench: &codexos_runtime::RetrievalBench, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(bench);
+    }
+    println!(
+        "retrieval benchmark `{}`: {} questions over {} files ({} chunks); ingest {:.1} s (cached in {})",
+        bench.name, bench.questions, bench.files, bench.chunks, bench.ingest_seconds, bench.home
+    );
+    println!(
+        "  {:<14} {:<14} {:>9} {:>7} {:>8} {:>8}",
+        "mode", "reranker", "recall@5", "MRR", "nDCG@10", "p50 ms"
+    );
+    for mode in &bench.modes {
+        println!(
+            "  {:<14} {:<14} {:>9.3} {:>7.3} {:>8.3} {:>8.1}",
+            mode.mode, mode.reranker, mode.recall_at_5, mode.mrr, mode.ndcg_at_10, mode.p50_ms
+        );
+    }
+    if let (Some(dense), Some(best)) = (bench.modes.first(), bench.modes.last()) {
+        if dense.ndcg_at_10 > 0.0 {
+            println!(
+                "  {} vs dense: nDCG@10 ×{:.2}, MRR ×{:.2}",
+                best.mode,
+                best.ndcg_at_10 / dense.ndcg_at_10,
+                best.mrr / dense.mrr.max(f64::EPSILON)
+            );
+        }
+    }
+    Ok(())
+}
+
+pub fn search_bench(bench: &codexos_runtime::SearchBench, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(bench);
+    }
+    println!(
+        "search benchmark: {} synthetic chunks, {} queries; load {:.1} s, indices {:.1} s (ANN index: {})",
+        bench.chunks,
+        bench.queries,
+        bench.load_seconds,
+        bench.index_seconds,
+        if bench.ann_index { "built" } else { "not built, under the threshold" }
+    );
+    println!("  {:<28} {:>8} {:>8}", "search", "p50 ms", "p95 ms");
+    for (name, (p50, p95)) in [
+        ("vector, exact scan", bench.exact_ms),
+        ("vector, ANN index", bench.ann_ms),
+        ("BM25 full text", bench.bm25_ms),
+        ("hybrid + rerank (embeds)", bench.hybrid_ms),
+    ] {
+        println!("  {name:<28} {p50:>8.1} {p95:>8.1}");
+    }
+    println!("  ANN recall@10 vs exact: {:.3}", bench.ann_recall_at_10);
+    Ok(())
+}
+
+pub fn embed_bench(bench: &codexos_runtime::EmbedBench, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(bench);
+    }
+    println!(
+        "embedding benchmark: {} texts (mean {:.0} chars), {} ONNX Runtime threads, model {}",
+        bench.texts, bench.mean_chars, bench.threads, bench.model
+    );
+    println!(
+        "  {:<9} {:>6} {:<16} {:>12}",
+        "pipeline", "batch", "batching", "emb/s"
+    );
+    for run in &bench.runs {
+        println!(
+            "  {:<9} {:>6} {:<16} {:>12.1}",
+            run.pipeline,
+            run.batch,
+            if run.by_length {
+                "grouped by length"
+            } else {
+                "input order"
+            },
+            run.per_second
+        );
+    }
+    println!("  codexos batch 32 vs batch 1: ×{:.2}", bench.batch_speedup);
+    match bench.ratio_vs_python {
+        Some(ratio) => println!("  codexos vs Python (batch 32): ×{ratio:.2}"),
+        None => println!("  (pass --python to compare with the Python pipeline)"),
+    }
+    Ok(())
+}

@@ -15,6 +15,16 @@ use crate::embed::DIMENSIONS;
 use crate::{Error, Hit, Result};
 
 const TABLE: &str = "chunks";
+/// Past this many chunks an ANN index is built over the vectors; below it an
+/// exact scan is fast enough (a few milliseconds per 10k chunks).
+pub const ANN_THRESHOLD: usize = 50_000;
+/// Partitions probed per ANN query, as a share of all partitions (at least
+/// [`MIN_PROBES`]), then the candidates are re-scored on the full vectors
+/// (`REFINE` × k of them). Chosen with `codexos bench search`, which measures
+/// recall@10 against exact search.
+const PROBE_SHARE: f64 = 0.06;
+const MIN_PROBES: usize = 16;
+const REFINE: u32 = 4;
 /// Paths per `IN (…)` list in a delete predicate.
 const DELETE_GROUP: usize = 200;
 
@@ -113,6 +123,8 @@ enum Relevance {
 pub struct Index {
     table: Table,
     rebuilt: bool,
+    /// Partitions of the vector index, once one exists.
+    partitions: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl std::fmt::Debug for Index {
@@ -174,7 +186,70 @@ impl Index {
             }
             Err(error) => return Err(lance("opening the chunk table")(error)),
         };
-        Ok(Self { table, rebuilt })
+        let index = Self {
+            table,
+            rebuilt,
+            partitions: Arc::default(),
+        };
+        index.load_partitions().await?;
+        Ok(index)
+    }
+
+    /// Reads the vector index's partition count (0 when there is none).
+    async fn load_partitions(&self) -> Result<()> {
+        let indices = self
+            .table
+            .list_indices()
+            .await
+            .map_err(lance("listing indices"))?;
+        if !indices
+            .iter()
+            .any(|index| index.columns.iter().any(|column| column == "vector"))
+        {
+            self.partitions
+                .store(0, std::sync::atomic::Ordering::Relaxed);
+            return Ok(());
+        };
+        // LanceDB does not expose the partition count it built with; the
+        // build rule gives it back (rows only grow slowly past the build).
+        let rows = self.count(None).await?;
+        self.partitions
+            .store(partitions_for(rows), std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Whether an ANN index serves vector queries.
+    #[must_use]
+    pub fn has_vector_index(&self) -> bool {
+        self.partitions.load(std::sync::atomic::Ordering::Relaxed) > 0
+    }
+
+    /// Builds the ANN index over the vectors when the table has grown past
+    /// [`ANN_THRESHOLD`] and has none yet (or always, with `force`).
+    /// IVF with 8-bit scalar quantisation keeps recall high on 384-dim
+    /// embeddings where the PQ defaults do not; queries re-score the
+    /// candidates on the full vectors.
+    pub async fn ensure_vector_index(&self, force: bool) -> Result<bool> {
+        let rows = self.count(None).await?;
+        if self.has_vector_index() || (!force && rows < ANN_THRESHOLD) || rows < 256 {
+            return Ok(false);
+        }
+        let partitions = partitions_for(rows);
+        self.table
+            .create_index(
+                &["vector"],
+                lancedb::index::Index::IvfSq(
+                    lancedb::index::vector::IvfSqIndexBuilder::default()
+                        .distance_type(DistanceType::Cosine)
+                        .num_partitions(partitions as u32),
+                ),
+            )
+            .execute()
+            .await
+            .map_err(lance("building the vector index"))?;
+        self.partitions
+            .store(partitions, std::sync::atomic::Ordering::Relaxed);
+        Ok(true)
     }
 
     /// Whether opening found a table of an older layout and rebuilt it empty:
@@ -283,6 +358,7 @@ impl Index {
             .optimize(lancedb::table::OptimizeAction::All)
             .await
             .map_err(lance("compacting the chunk table"))?;
+        self.ensure_vector_index(false).await?;
         Ok(())
     }
 
@@ -349,11 +425,53 @@ impl Index {
             .map_err(lance("building the vector query"))?
             .distance_type(DistanceType::Cosine)
             .limit(k);
+        let partitions = self.partitions.load(std::sync::atomic::Ordering::Relaxed);
+        if partitions > 0 {
+            let probes = ((partitions as f64 * PROBE_SHARE).ceil() as usize)
+                .max(MIN_PROBES)
+                .min(partitions);
+            query = query
+                .nprobes(probes)
+                .map_err(lance("setting the probe count"))?
+                .refine_factor(REFINE);
+        }
         if let Some(predicate) = predicate {
             query = query.only_if(predicate);
         }
         collect_hits(query, Relevance::Distance).await
     }
+
+    /// The exact `k` nearest chunks, scanning every vector (the reference
+    /// the ANN index is measured against).
+    pub async fn nearest_exact(&self, vector: &[f32], k: usize) -> Result<Vec<Hit>> {
+        let query = self
+            .table
+            .query()
+            .nearest_to(vector)
+            .map_err(lance("building the vector query"))?
+            .distance_type(DistanceType::Cosine)
+            .bypass_vector_index()
+            .limit(k);
+        collect_hits(query, Relevance::Distance).await
+    }
+
+    /// Appends rows without deleting anything first (bulk loads).
+    pub async fn append(&self, rows: &[Row]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.table
+            .add(to_batch(rows)?)
+            .execute()
+            .await
+            .map_err(lance("storing chunks"))?;
+        Ok(())
+    }
+}
+
+/// IVF partitions for a table of `rows`: about √rows, as LanceDB suggests.
+fn partitions_for(rows: usize) -> usize {
+    ((rows as f64).sqrt().round() as usize).clamp(1, 4096)
 }
 
 /// Runs a query and returns its rows as hits, best first.

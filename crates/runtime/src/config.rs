@@ -104,12 +104,15 @@ impl Default for LlmConfig {
 pub struct IngestConfig {
     /// Larger files are skipped with a reason.
     pub max_file_bytes: u64,
+    /// ONNX Runtime threads for embedding; unset means every core.
+    pub embed_threads: Option<usize>,
 }
 
 impl Default for IngestConfig {
     fn default() -> Self {
         Self {
             max_file_bytes: codexos_rag::IngestOptions::default().max_file_bytes,
+            embed_threads: None,
         }
     }
 }
@@ -130,6 +133,7 @@ temperature = 0.2
 
 [ingest]
 max_file_bytes = 4194304   # larger files are skipped and reported
+# embed_threads = 2          # ONNX Runtime threads for embeddings; default: every core
 
 [search]
 # Reranker of hybrid searches: auto (a local cross-encoder when present, else

@@ -104,6 +104,20 @@ pub enum Error {
         /// How to set it up.
         fix: &'static str,
     },
+    /// A benchmark's corpus folder is missing.
+    #[error("the evaluation corpus `{path}` is missing — {install}, or pass `--corpus DIR`")]
+    BenchCorpusMissing {
+        /// Expected folder.
+        path: PathBuf,
+        /// How to get it.
+        install: String,
+    },
+    /// The Python peer of a benchmark failed.
+    #[error("the Python peer benchmark failed: {message} — create its environment with scripts/bench-venv.sh and pass the python it prints")]
+    PythonPeer {
+        /// Its last stderr line.
+        message: String,
+    },
     /// Searching before anything was ingested.
     #[error("nothing has been ingested in this data home yet — run `codexos ingest DIR` or drop a folder onto the app")]
     NothingIngested,

@@ -40,7 +40,9 @@ use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
 pub use ask::{Answer, AskEvent, AskOptions, Citation};
-pub use bench::IngestBench;
+pub use bench::{
+    EmbedBench, EmbedRun, EvalSet, IngestBench, ModeScore, RetrievalBench, SearchBench,
+};
 pub use codexos_llm::{Completion, Error as LlmError, FinishReason};
 pub use codexos_rag::{
     Hit as SearchHit, IngestEvent as IngestProgress, IngestReport, SearchFilter, SearchMode,
@@ -158,6 +160,7 @@ impl Runtime {
         EmbedderFiles {
             model_dir: models::resolve(&self.home, &self.config.models.embedding),
             runtime_library: models::onnx_runtime(&self.home),
+            threads: self.config.ingest.embed_threads,
         }
     }
 
