@@ -209,7 +209,7 @@ impl Index {
             self.partitions
                 .store(0, std::sync::atomic::Ordering::Relaxed);
             return Ok(());
-        };
+        }
         // LanceDB does not expose the partition count it built with; the
         // build rule gives it back (rows only grow slowly past the build).
         let rows = self.count(None).await?;

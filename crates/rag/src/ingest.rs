@@ -314,6 +314,10 @@ fn walk(root: &Path) -> (Vec<PathBuf>, Vec<SkippedFile>) {
             Ok(entry) if entry.file_type().is_some_and(|kind| kind.is_file()) => {
                 files.push(entry.into_path());
             }
+            Ok(entry) if entry.path_is_symlink() => skipped.push(SkippedFile {
+                path: relative(root, entry.path()),
+                reason: "symbolic link, not followed (links can leave the folder or loop)".into(),
+            }),
             Ok(_) => {}
             Err(error) => skipped.push(SkippedFile {
                 path: error_path(&error).map_or_else(String::new, |path| relative(root, &path)),
@@ -631,6 +635,53 @@ mod tests {
         assert!(read_bytes(&dir.path().join("gone"), 1000)
             .expect_err("missing")
             .starts_with("unreadable"));
+    }
+
+    #[test]
+    fn a_file_that_keeps_changing_while_read_is_skipped_not_torn() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("growing.log");
+        std::fs::write(&path, "x".repeat(8 * 1024 * 1024)).expect("write");
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let (path, stop) = (path.clone(), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                use std::io::Write;
+                let mut file = std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&path)
+                    .expect("open");
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    file.write_all(b"x").expect("append");
+                    std::thread::sleep(std::time::Duration::from_micros(50));
+                }
+            })
+        };
+        let outcome = read_bytes(&path, 64 * 1024 * 1024);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        writer.join().expect("writer");
+        let reason = outcome.expect_err("a file growing during every read is not taken");
+        assert!(reason.contains("kept changing"), "{reason}");
+        // Once it is still, it reads.
+        assert!(read_bytes(&path, 64 * 1024 * 1024).is_ok());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symbolic_links_and_loops_are_reported_not_followed() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("keep.md"), "x").expect("write");
+        std::os::unix::fs::symlink(dir.path(), dir.path().join("loop")).expect("link");
+        std::os::unix::fs::symlink("b.txt", dir.path().join("a.txt")).expect("link");
+        std::os::unix::fs::symlink("a.txt", dir.path().join("b.txt")).expect("link");
+        let (files, skipped) = walk(dir.path());
+        assert_eq!(files.len(), 1);
+        let mut names: Vec<&str> = skipped.iter().map(|skip| skip.path.as_str()).collect();
+        names.sort_unstable();
+        assert_eq!(names, vec!["a.txt", "b.txt", "loop"]);
+        assert!(skipped
+            .iter()
+            .all(|skip| skip.reason.starts_with("symbolic link")));
     }
 
     #[test]

@@ -85,7 +85,7 @@ pub enum Error {
         message: String,
     },
     /// The embedding model files are present but do not load.
-    #[error("cannot load the embedding model in `{path}`: {message} — the files may be corrupt; `codexos doctor` verifies their checksums")]
+    #[error("cannot load the model in `{path}`: {message} — the files may be corrupt; `codexos doctor` verifies their checksums")]
     ModelLoad {
         /// Model folder.
         path: PathBuf,

@@ -256,13 +256,13 @@ pub(crate) fn handcrafted(query: &str, hits: &mut [Hit]) {
                 .filter(|identifier| hit.text.contains(*identifier))
                 .count();
             boost += 0.5 * found as f32 / identifiers.len() as f32;
-            let mut names = tokens(&hit.path);
-            names.extend(hit.heading.as_deref().map(tokens).unwrap_or_default());
+            let mut labels = tokens(&hit.path);
+            labels.extend(hit.heading.as_deref().map(tokens).unwrap_or_default());
             let named = lowered.iter().any(|identifier| {
                 identifier
                     .rsplit('.')
                     .next()
-                    .is_some_and(|last| names.iter().any(|name| name == last))
+                    .is_some_and(|last| labels.iter().any(|label| label == last))
                     || hit
                         .heading
                         .as_deref()

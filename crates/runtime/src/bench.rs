@@ -810,6 +810,12 @@ impl Runtime {
     }
 }
 
+/// What the Python peer prints: embeddings/s per batch size.
+#[derive(Deserialize)]
+struct Peer {
+    batch: std::collections::BTreeMap<String, f64>,
+}
+
 /// Runs the Python peer on the same texts and parses its rates.
 async fn python_peer(
     python: &Path,
@@ -847,10 +853,6 @@ async fn python_peer(
                 .unwrap_or("no output")
                 .to_owned(),
         });
-    }
-    #[derive(Deserialize)]
-    struct Peer {
-        batch: std::collections::BTreeMap<String, f64>,
     }
     let peer: Peer = serde_json::from_slice(&output.stdout).map_err(|error| Error::PythonPeer {
         message: format!("unreadable output: {error}"),

@@ -138,3 +138,97 @@ fn searching_a_project_with_nothing_indexed_says_how_to_fix_it() {
         "{line}"
     );
 }
+
+/// `codexos ARGS` without the capabilities that let root read any file, so a
+/// mode-000 file is unreadable even when the tests run as root.
+fn without_file_override(cli: &Cli, args: &[&str]) -> std::process::Output {
+    let mut command = std::process::Command::new("setpriv");
+    command.args([
+        "--bounding-set=-dac_override,-dac_read_search",
+        "--",
+        env!("CARGO_BIN_EXE_codexos"),
+    ]);
+    command
+        .args(args)
+        .env("CODEXOS_HOME", cli.home.path())
+        .env("CODEXOS_MODELS", &cli.models)
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null());
+    command.output().expect("setpriv runs codexos")
+}
+
+#[test]
+fn unreadable_files_links_pipes_and_bad_pdfs_are_skipped_with_reasons() {
+    use std::os::unix::fs::PermissionsExt;
+    let cli = Cli::new();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    std::fs::write(root.join("good.md"), "# Good\n\nThis one is indexed.\n").expect("write");
+    std::fs::write(root.join("private.md"), "# Private\n\nno access\n").expect("write");
+    std::fs::set_permissions(
+        root.join("private.md"),
+        std::fs::Permissions::from_mode(0o000),
+    )
+    .expect("chmod");
+    symlink(root, root.join("loop")).expect("link");
+    symlink("b.txt", root.join("a.txt")).expect("link");
+    symlink("a.txt", root.join("b.txt")).expect("link");
+    let fifo = std::process::Command::new("mkfifo")
+        .arg(root.join("pipe"))
+        .status()
+        .expect("mkfifo");
+    assert!(fifo.success());
+    let bad_pdfs = codexos_test_support::fixtures().join("bad-pdf");
+    for name in ["encrypted.pdf", "scanned.pdf"] {
+        std::fs::copy(bad_pdfs.join(name), root.join(name)).expect("copy");
+    }
+    let args = ["ingest", root.to_str().expect("path"), "--json"];
+    // Root reads mode-000 files anyway; then run without that capability.
+    let output = if std::fs::read(root.join("private.md")).is_ok() {
+        without_file_override(&cli, &args)
+    } else {
+        cli.run(&args)
+    };
+    crate::assert_success(&output, &["ingest"]);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(report["files_indexed"], 1, "{report:#}");
+    let reason = |path: &str| {
+        report["skipped"]
+            .as_array()
+            .expect("skipped")
+            .iter()
+            .find(|skip| skip["path"] == path)
+            .and_then(|skip| skip["reason"].as_str())
+            .map_or_else(|| panic!("{path} not reported: {report:#}"), str::to_owned)
+    };
+    assert!(
+        reason("private.md").contains("Permission denied"),
+        "{}",
+        reason("private.md")
+    );
+    assert!(reason("loop").starts_with("symbolic link"));
+    assert!(reason("a.txt").starts_with("symbolic link"));
+    assert!(
+        reason("encrypted.pdf").contains("encrypted"),
+        "{}",
+        reason("encrypted.pdf")
+    );
+    assert!(
+        reason("scanned.pdf").contains("no text layer"),
+        "{}",
+        reason("scanned.pdf")
+    );
+    // The pipe is not a regular file: never opened (opening would block).
+    assert!(report["skipped"]
+        .as_array()
+        .expect("skipped")
+        .iter()
+        .all(|skip| skip["path"] != "pipe"));
+    let hits = cli.json(&[
+        "search",
+        "indexed",
+        "--project",
+        report["project"].as_str().expect("name"),
+    ]);
+    assert_eq!(hits[0]["path"], "good.md");
+}

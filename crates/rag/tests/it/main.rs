@@ -7,6 +7,7 @@
 mod formats;
 mod git;
 mod ingest;
+mod rerank;
 mod search;
 
 use std::path::Path;
