@@ -148,6 +148,9 @@ enum BenchCommand {
         /// ONNX Runtime threads (both pipelines).
         #[arg(long, default_value_t = 2)]
         threads: usize,
+        /// Batch sizes to measure.
+        #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
+        batches: Vec<usize>,
         /// Another embedding model folder (e.g. an fp32 export) to measure.
         #[arg(long)]
         model: Option<PathBuf>,
@@ -270,12 +273,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             dir,
             texts,
             threads,
+            batches,
             model,
             python,
         }) => {
             let spinner = render::spinner(json, "embedding the same texts in every configuration…");
             let bench = runtime
-                .bench_embed(&dir, texts, threads, model.as_deref(), python.as_deref())
+                .bench_embed(
+                    &dir,
+                    texts,
+                    threads,
+                    &batches,
+                    model.as_deref(),
+                    python.as_deref(),
+                )
                 .await;
             spinner.finish_and_clear();
             render::embed_bench(&bench?, json)

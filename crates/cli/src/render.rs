@@ -428,9 +428,27 @@ pub fn embed_bench(bench: &codexos_runtime::EmbedBench, json: bool) -> anyhow::R
         );
     }
     println!("  codexos batch 32 vs batch 1: ×{:.2}", bench.batch_speedup);
-    match bench.ratio_vs_python {
-        Some(ratio) => println!("  codexos vs Python (batch 32): ×{ratio:.2}"),
-        None => println!("  (pass --python to compare with the Python pipeline)"),
+    let ours = bench
+        .runs
+        .iter()
+        .filter(|run| run.pipeline == "codexos")
+        .map(|run| run.per_second)
+        .fold(0.0, f64::max);
+    let theirs: Vec<_> = bench
+        .runs
+        .iter()
+        .filter(|run| run.pipeline == "python")
+        .collect();
+    if theirs.is_empty() {
+        println!("  (pass --python to compare with the Python pipeline)");
+    }
+    for run in theirs {
+        println!(
+            "  codexos best ({ours:.1}/s) vs Python at batch {}{}: ×{:.2}",
+            run.batch,
+            if run.batch == 256 { " (fastembed's default)" } else { "" },
+            ours / run.per_second
+        );
     }
     Ok(())
 }

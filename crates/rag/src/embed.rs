@@ -19,8 +19,12 @@ use crate::{Error, Result};
 pub const DIMENSIONS: usize = 384;
 /// Tokens per input: MiniLM was trained on 256 word pieces; longer text is cut.
 const MAX_TOKENS: usize = 256;
-/// Texts per ONNX Runtime call.
-pub const BATCH: usize = 32;
+/// Texts per ONNX Runtime call during ingest. Measured with `codexos bench
+/// embed` on a 2-core AVX2 machine (int8 MiniLM, ~1,200-character chunks):
+/// throughput *falls* as batches grow (35 → 21 embeddings/s from batch 1 to
+/// 32, even with batches grouped by length), so one text per call it is;
+/// `[ingest] embed_batch` changes it for hardware where batching pays.
+pub const BATCH: usize = 1;
 
 /// Where the embedding model and ONNX Runtime are.
 #[derive(Debug, Clone)]
@@ -30,14 +34,19 @@ pub struct EmbedderFiles {
     pub model_dir: PathBuf,
     /// The ONNX Runtime shared library.
     pub runtime_library: PathBuf,
-    /// Intra-op threads for ONNX Runtime; `None` uses every core.
+    /// Parallel workers, each an ONNX Runtime session with one thread;
+    /// `None` uses one per core. (Measured: two one-thread sessions beat one
+    /// two-thread session, which scales 1.7× rather than 2×.)
     pub threads: Option<usize>,
+    /// Texts per ONNX Runtime call ([`BATCH`] when `None`).
+    pub batch: Option<usize>,
 }
 
-/// A loaded embedding model. Inference is serialised (ONNX Runtime already uses
-/// every core it is given for one call).
+/// A loaded embedding model: one session per worker, each single-threaded,
+/// embedding its share of a request in parallel with the others.
 pub struct Embedder {
-    model: Mutex<TextEmbedding>,
+    workers: Vec<Mutex<TextEmbedding>>,
+    batch: usize,
 }
 
 impl std::fmt::Debug for Embedder {
@@ -83,32 +92,48 @@ impl Embedder {
             tokenizer_config_file: read(directory.join("tokenizer_config.json"))?,
         };
         let environment = environment(&files.runtime_library)?;
-        let model = UserDefinedEmbeddingModel::new(onnx, tokenizer_files)
-            .with_pooling(Pooling::Mean)
-            .with_quantization(QuantizationMode::None);
-        let mut options = InitOptionsUserDefined::new()
-            .with_environment(environment)
-            .with_max_length(MAX_TOKENS);
-        if let Some(threads) = files.threads {
-            options = options.with_intra_threads(threads.max(1));
+        let count = files
+            .threads
+            .unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+            })
+            .max(1);
+        let mut workers = Vec::with_capacity(count);
+        for _ in 0..count {
+            let model = UserDefinedEmbeddingModel::new(onnx.clone(), tokenizer_files.clone())
+                .with_pooling(Pooling::Mean)
+                .with_quantization(QuantizationMode::None);
+            let options = InitOptionsUserDefined::new()
+                .with_environment(environment.clone())
+                .with_max_length(MAX_TOKENS)
+                .with_intra_threads(1);
+            let model = TextEmbedding::try_new_from_user_defined(model, options).map_err(
+                |error| Error::ModelLoad {
+                    path: directory.clone(),
+                    message: error.to_string(),
+                },
+            )?;
+            workers.push(Mutex::new(model));
         }
-        let model = TextEmbedding::try_new_from_user_defined(model, options).map_err(|error| {
-            Error::ModelLoad {
-                path: directory.clone(),
-                message: error.to_string(),
-            }
-        })?;
         Ok(Self {
-            model: Mutex::new(model),
+            workers,
+            batch: files.batch.unwrap_or(BATCH).max(1),
         })
+    }
+
+    /// Parallel workers.
+    #[must_use]
+    pub fn workers(&self) -> usize {
+        self.workers.len()
     }
 
     /// Embeds texts into L2-normalised vectors of [`DIMENSIONS`] (blocking).
     ///
-    /// Texts are batched by length: each batch is padded to its longest
-    /// text, so grouping similar lengths wastes little compute on padding.
+    /// Texts are spread over the workers and batched by length: a batch is
+    /// padded to its longest text, so grouping similar lengths wastes little
+    /// compute on padding.
     pub fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
-        self.embed_with(texts, BATCH, true)
+        self.embed_with(texts, self.batch, true)
     }
 
     /// Embeds with an explicit batch size, with or without grouping texts of
@@ -128,7 +153,39 @@ impl Embedder {
             order.sort_by_key(|&at| texts[at].len());
         }
         let sorted: Vec<&String> = order.iter().map(|&at| &texts[at]).collect();
-        let vectors = self.embed_in_order(&sorted, batch)?;
+        // Interleaved shares keep each worker's texts of similar length
+        // together and the workers' loads even.
+        let count = self.workers.len().min(sorted.len()).max(1);
+        let shares: Vec<Vec<&String>> = (0..count)
+            .map(|worker| sorted.iter().skip(worker).step_by(count).copied().collect())
+            .collect();
+        let results: Vec<Result<Vec<Vec<f32>>>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = shares
+                .iter()
+                .zip(&self.workers)
+                .map(|(share, worker)| scope.spawn(move || embed_share(worker, share, batch)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|handle| {
+                    handle.join().unwrap_or_else(|_| {
+                        Err(Error::Embed {
+                            message: "an embedding worker panicked".into(),
+                        })
+                    })
+                })
+                .collect()
+        });
+        let mut per_worker = Vec::with_capacity(count);
+        for result in results {
+            per_worker.push(result?.into_iter());
+        }
+        let mut vectors = Vec::with_capacity(sorted.len());
+        for position in 0..sorted.len() {
+            vectors.push(per_worker[position % count].next().ok_or_else(|| Error::Embed {
+                message: "fewer vectors than texts".into(),
+            })?);
+        }
         let mut placed: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
         for (at, vector) in order.into_iter().zip(vectors) {
             placed[at] = vector;
@@ -136,24 +193,29 @@ impl Embedder {
         Ok(placed)
     }
 
-    fn embed_in_order(&self, texts: &[&String], batch: usize) -> Result<Vec<Vec<f32>>> {
-        let mut model = self
-            .model
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let vectors = model
-            .embed(texts, Some(batch.max(1)))
-            .map_err(|error| Error::Embed {
-                message: error.to_string(),
-            })?;
-        if let Some(vector) = vectors.iter().find(|vector| vector.len() != DIMENSIONS) {
-            return Err(Error::Embed {
-                message: format!(
-                    "the model returned {}-dimensional vectors, expected {DIMENSIONS}",
-                    vector.len()
-                ),
-            });
-        }
-        Ok(vectors)
+}
+
+/// Embeds one worker's share, in order.
+fn embed_share(
+    worker: &Mutex<TextEmbedding>,
+    texts: &[&String],
+    batch: usize,
+) -> Result<Vec<Vec<f32>>> {
+    let mut model = worker
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let vectors = model
+        .embed(texts, Some(batch.max(1)))
+        .map_err(|error| Error::Embed {
+            message: error.to_string(),
+        })?;
+    if let Some(vector) = vectors.iter().find(|vector| vector.len() != DIMENSIONS) {
+        return Err(Error::Embed {
+            message: format!(
+                "the model returned {}-dimensional vectors, expected {DIMENSIONS}",
+                vector.len()
+            ),
+        });
     }
+    Ok(vectors)
 }

@@ -688,12 +688,15 @@ pub struct EmbedBench {
     pub texts: usize,
     /// Mean characters per text.
     pub mean_chars: f64,
-    /// ONNX Runtime intra-op threads, for both pipelines.
+    /// Cores used: codexos runs this many one-thread workers, Python one
+    /// session with this many intra-op threads.
     pub threads: usize,
     /// Every run.
     pub runs: Vec<EmbedRun>,
-    /// codexos batch-32 (as ingest runs it) ÷ Python batch-32.
+    /// codexos batch-32 grouped by length ÷ Python batch-32.
     pub ratio_vs_python: Option<f64>,
+    /// codexos at its best batch setting ÷ Python at its best.
+    pub ratio_best_vs_python: Option<f64>,
     /// codexos batch-32 ÷ codexos batch-1.
     pub batch_speedup: f64,
 }
@@ -748,6 +751,7 @@ impl Runtime {
         folder: &Path,
         texts: usize,
         threads: usize,
+        batches: &[usize],
         model: Option<&Path>,
         python: Option<&Path>,
     ) -> Result<EmbedBench> {
@@ -766,13 +770,25 @@ impl Runtime {
             files.model_dir = model.to_path_buf();
         }
         files.threads = Some(threads);
+        files.batch = None;
         let model_dir = files.model_dir.clone();
         let texts_owned = sample.clone();
+        let sizes: Vec<usize> = batches.iter().copied().filter(|&size| size > 0).collect();
+        let configurations: Vec<(usize, bool)> = sizes
+            .iter()
+            .flat_map(|&size| {
+                if size == 1 {
+                    vec![(1, false)]
+                } else {
+                    vec![(size, false), (size, true)]
+                }
+            })
+            .collect();
         let runs = tokio::task::spawn_blocking(move || -> Result<Vec<EmbedRun>> {
             let embedder = codexos_rag::Embedder::load(&files)?;
             embedder.embed_with(&texts_owned[..8.min(texts_owned.len())], 8, false)?;
             let mut runs = Vec::new();
-            for (batch, by_length) in [(1, false), (32, false), (32, true)] {
+            for (batch, by_length) in configurations {
                 let started = Instant::now();
                 embedder.embed_with(&texts_owned, batch, by_length)?;
                 runs.push(EmbedRun {
@@ -788,7 +804,7 @@ impl Runtime {
         .map_err(Error::task)??;
         let mut runs = runs;
         if let Some(python) = python {
-            runs.extend(python_peer(python, &model_dir, threads, &sample).await?);
+            runs.extend(python_peer(python, &model_dir, threads, &sample, &sizes).await?);
         }
         let rate = |pipeline: &str, batch: usize, by_length: bool| {
             runs.iter()
@@ -797,8 +813,17 @@ impl Runtime {
                 })
                 .map(|run| run.per_second)
         };
+        // Compared at each side's best setting, and at batch 32.
+        let best = |pipeline: &str| {
+            runs.iter()
+                .filter(|run| run.pipeline == pipeline)
+                .map(|run| run.per_second)
+                .fold(None, |best: Option<f64>, rate| Some(best.map_or(rate, |b| b.max(rate))))
+        };
         let ours = rate("codexos", 32, true).unwrap_or_default();
+        let ratio_best = best("codexos").zip(best("python")).map(|(ours, theirs)| ours / theirs);
         Ok(EmbedBench {
+            ratio_best_vs_python: ratio_best,
             model: model_dir.display().to_string(),
             texts: sample.len(),
             mean_chars: sample.iter().map(String::len).sum::<usize>() as f64 / sample.len() as f64,
@@ -822,6 +847,7 @@ async fn python_peer(
     model: &Path,
     threads: usize,
     texts: &[String],
+    batches: &[usize],
 ) -> Result<Vec<EmbedRun>> {
     let scratch = tempfile_dir()?;
     let script = scratch.join("embed_python.py");
@@ -840,7 +866,7 @@ async fn python_peer(
         .arg(model)
         .arg(threads.to_string())
         .arg(&inputs)
-        .args(["1", "32"])
+        .args(batches.iter().map(ToString::to_string))
         .output()
         .await
         .map_err(io(python))?;

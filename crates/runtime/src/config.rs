@@ -104,8 +104,11 @@ impl Default for LlmConfig {
 pub struct IngestConfig {
     /// Larger files are skipped with a reason.
     pub max_file_bytes: u64,
-    /// ONNX Runtime threads for embedding; unset means every core.
+    /// Parallel embedding workers (one ONNX Runtime thread each); unset
+    /// means one per core.
     pub embed_threads: Option<usize>,
+    /// Texts per ONNX Runtime call; unset means 1 (fastest on CPUs measured).
+    pub embed_batch: Option<usize>,
 }
 
 impl Default for IngestConfig {
@@ -113,6 +116,7 @@ impl Default for IngestConfig {
         Self {
             max_file_bytes: codexos_rag::IngestOptions::default().max_file_bytes,
             embed_threads: None,
+            embed_batch: None,
         }
     }
 }
@@ -133,7 +137,8 @@ temperature = 0.2
 
 [ingest]
 max_file_bytes = 4194304   # larger files are skipped and reported
-# embed_threads = 2          # ONNX Runtime threads for embeddings; default: every core
+# embed_threads = 2          # parallel embedding workers; default: one per core
+# embed_batch = 1            # texts per ONNX Runtime call (see docs/performance.md)
 
 [search]
 # Reranker of hybrid searches: auto (a local cross-encoder when present, else

@@ -161,6 +161,7 @@ impl Runtime {
             model_dir: models::resolve(&self.home, &self.config.models.embedding),
             runtime_library: models::onnx_runtime(&self.home),
             threads: self.config.ingest.embed_threads,
+            batch: self.config.ingest.embed_batch,
         }
     }
 

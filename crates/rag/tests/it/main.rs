@@ -27,6 +27,7 @@ pub(crate) fn embedder() -> Arc<Embedder> {
                 model_dir: models.join("all-minilm-l6-v2"),
                 runtime_library: models.join("onnxruntime/libonnxruntime.so.1.31.1"),
                 threads: None,
+                batch: None,
             })
             .expect("the embedding model loads"),
         )
