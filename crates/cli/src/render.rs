@@ -446,7 +446,11 @@ pub fn embed_bench(bench: &codexos_runtime::EmbedBench, json: bool) -> anyhow::R
         println!(
             "  codexos best ({ours:.1}/s) vs Python at batch {}{}: ×{:.2}",
             run.batch,
-            if run.batch == 256 { " (fastembed's default)" } else { "" },
+            if run.batch == 256 {
+                " (fastembed's default)"
+            } else {
+                ""
+            },
             ours / run.per_second
         );
     }

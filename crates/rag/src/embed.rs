@@ -107,12 +107,13 @@ impl Embedder {
                 .with_environment(environment.clone())
                 .with_max_length(MAX_TOKENS)
                 .with_intra_threads(1);
-            let model = TextEmbedding::try_new_from_user_defined(model, options).map_err(
-                |error| Error::ModelLoad {
-                    path: directory.clone(),
-                    message: error.to_string(),
-                },
-            )?;
+            let model =
+                TextEmbedding::try_new_from_user_defined(model, options).map_err(|error| {
+                    Error::ModelLoad {
+                        path: directory.clone(),
+                        message: error.to_string(),
+                    }
+                })?;
             workers.push(Mutex::new(model));
         }
         Ok(Self {
@@ -182,9 +183,13 @@ impl Embedder {
         }
         let mut vectors = Vec::with_capacity(sorted.len());
         for position in 0..sorted.len() {
-            vectors.push(per_worker[position % count].next().ok_or_else(|| Error::Embed {
-                message: "fewer vectors than texts".into(),
-            })?);
+            vectors.push(
+                per_worker[position % count]
+                    .next()
+                    .ok_or_else(|| Error::Embed {
+                        message: "fewer vectors than texts".into(),
+                    })?,
+            );
         }
         let mut placed: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
         for (at, vector) in order.into_iter().zip(vectors) {
@@ -192,7 +197,6 @@ impl Embedder {
         }
         Ok(placed)
     }
-
 }
 
 /// Embeds one worker's share, in order.

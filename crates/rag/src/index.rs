@@ -218,6 +218,33 @@ impl Index {
         Ok(())
     }
 
+    /// Removes every chunk and the vector index (trained on the old
+    /// vectors): for when the embedding model changes and every vector must
+    /// be computed again.
+    pub async fn clear(&self) -> Result<()> {
+        self.table
+            .delete("true")
+            .await
+            .map_err(lance("clearing the chunk table"))?;
+        let indices = self
+            .table
+            .list_indices()
+            .await
+            .map_err(lance("listing indices"))?;
+        for index in indices
+            .iter()
+            .filter(|index| index.columns.iter().any(|column| column == "vector"))
+        {
+            self.table
+                .drop_index(&index.name)
+                .await
+                .map_err(lance("dropping the vector index"))?;
+        }
+        self.partitions
+            .store(0, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
     /// Whether an ANN index serves vector queries.
     #[must_use]
     pub fn has_vector_index(&self) -> bool {

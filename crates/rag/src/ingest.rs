@@ -353,6 +353,15 @@ fn unix_seconds(time: std::io::Result<std::time::SystemTime>) -> Option<i64> {
 /// why it is skipped. A file that changes while it is read is read again;
 /// one that keeps changing is skipped (the next save brings it in).
 fn read_bytes(path: &Path, max_bytes: u64) -> Read {
+    read_stable(path, max_bytes, |path| std::fs::read(path))
+}
+
+/// [`read_bytes`] with the read itself supplied (tests simulate writers).
+fn read_stable(
+    path: &Path,
+    max_bytes: u64,
+    read: impl Fn(&Path) -> std::io::Result<Vec<u8>>,
+) -> Read {
     const ATTEMPTS: usize = 3;
     for _ in 0..ATTEMPTS {
         let before = std::fs::metadata(path).map_err(|error| format!("unreadable: {error}"))?;
@@ -363,7 +372,7 @@ fn read_bytes(path: &Path, max_bytes: u64) -> Read {
                 max_bytes as f64 / 1_048_576.0
             ));
         }
-        let bytes = std::fs::read(path).map_err(|error| format!("unreadable: {error}"))?;
+        let bytes = read(path).map_err(|error| format!("unreadable: {error}"))?;
         let after = std::fs::metadata(path).map_err(|error| format!("unreadable: {error}"))?;
         let stable = after.len() == bytes.len() as u64
             && before.len() == after.len()
@@ -638,32 +647,40 @@ mod tests {
     }
 
     #[test]
-    fn a_file_that_keeps_changing_while_read_is_skipped_not_torn() {
+    fn a_file_that_changes_while_read_is_read_again_or_skipped_never_torn() {
+        use std::io::Write;
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("growing.log");
-        std::fs::write(&path, "x".repeat(8 * 1024 * 1024)).expect("write");
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let writer = {
-            let (path, stop) = (path.clone(), Arc::clone(&stop));
-            std::thread::spawn(move || {
-                use std::io::Write;
-                let mut file = std::fs::OpenOptions::new()
-                    .append(true)
-                    .open(&path)
-                    .expect("open");
-                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    file.write_all(b"x").expect("append");
-                    std::thread::sleep(std::time::Duration::from_micros(50));
-                }
-            })
+        std::fs::write(&path, "start\n").expect("write");
+        let append = |path: &Path| {
+            let mut file = std::fs::OpenOptions::new()
+                .append(true)
+                .open(path)
+                .expect("open");
+            file.write_all(b"more\n").expect("append");
         };
-        let outcome = read_bytes(&path, 64 * 1024 * 1024);
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        writer.join().expect("writer");
-        let reason = outcome.expect_err("a file growing during every read is not taken");
+        // A writer that appends during every read: skipped with a reason.
+        let always = read_stable(&path, 1024, |path| {
+            let bytes = std::fs::read(path);
+            append(path);
+            bytes
+        });
+        let reason = always.expect_err("never stable");
         assert!(reason.contains("kept changing"), "{reason}");
-        // Once it is still, it reads.
-        assert!(read_bytes(&path, 64 * 1024 * 1024).is_ok());
+        // A writer that appends during the first read only: read again, and
+        // what comes back is the file as it is now, whole.
+        let calls = std::cell::Cell::new(0);
+        let (bytes, _) = read_stable(&path, 1024, |path| {
+            let bytes = std::fs::read(path);
+            calls.set(calls.get() + 1);
+            if calls.get() == 1 {
+                append(path);
+            }
+            bytes
+        })
+        .expect("stable on the second read");
+        assert_eq!(calls.get(), 2);
+        assert_eq!(bytes, std::fs::read(&path).expect("read"));
     }
 
     #[cfg(unix)]

@@ -818,10 +818,14 @@ impl Runtime {
             runs.iter()
                 .filter(|run| run.pipeline == pipeline)
                 .map(|run| run.per_second)
-                .fold(None, |best: Option<f64>, rate| Some(best.map_or(rate, |b| b.max(rate))))
+                .fold(None, |best: Option<f64>, rate| {
+                    Some(best.map_or(rate, |b| b.max(rate)))
+                })
         };
         let ours = rate("codexos", 32, true).unwrap_or_default();
-        let ratio_best = best("codexos").zip(best("python")).map(|(ours, theirs)| ours / theirs);
+        let ratio_best = best("codexos")
+            .zip(best("python"))
+            .map(|(ours, theirs)| ours / theirs);
         Ok(EmbedBench {
             ratio_best_vs_python: ratio_best,
             model: model_dir.display().to_string(),

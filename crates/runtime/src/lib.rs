@@ -184,10 +184,42 @@ impl Runtime {
         Ok(Arc::clone(embedder))
     }
 
+    /// Identity of the embedding model: its folder's name and the size of
+    /// its model file (moving the models folder changes neither).
+    fn embedding_model_id(&self) -> String {
+        let folder = self.embedder_files().model_dir;
+        let size = std::fs::metadata(folder.join("model.onnx")).map_or(0, |meta| meta.len());
+        let name = folder
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        format!("{name}#{size}")
+    }
+
     async fn index(&self) -> Result<&Index> {
         self.index
             .get_or_try_init(|| async {
                 let index = Index::open(&self.home.lancedb()).await?;
+                // Vectors of two models are not comparable: a new embedding
+                // model means every chunk is embedded again.
+                let model = self.embedding_model_id();
+                let recorded = self.store.meta("embedding_model")?;
+                if recorded
+                    .as_deref()
+                    .is_some_and(|recorded| recorded != model)
+                    && index.count(None).await? > 0
+                {
+                    tracing::warn!(
+                        from = recorded.as_deref().unwrap_or_default(),
+                        to = %model,
+                        "the embedding model changed: chunks cleared, ingest your folders again"
+                    );
+                    index.clear().await?;
+                    self.store.clear_file_ledger()?;
+                }
+                if recorded.as_deref() != Some(model.as_str()) {
+                    self.store.set_meta("embedding_model", &model)?;
+                }
                 if index.was_rebuilt() {
                     // The chunks were derived data in an older layout: forget
                     // the ledger so each project's next ingest rebuilds them.

@@ -143,10 +143,12 @@ impl Runtime {
             }
             filter.project = Some(indexed);
         }
+        // Opening the index first applies a pending clear (embedding model
+        // changed), so the emptiness check below sees it.
+        let index = self.index().await?;
         self.require_indexed(filter.project.as_deref())?;
         let reranker = self.reranker(request.rerank, request.mode).await?;
         let embedder = self.embedder().await?;
-        let index = self.index().await?;
         Ok(codexos_rag::search(
             index,
             &embedder,

@@ -180,6 +180,30 @@ impl Store {
             .map_err(sql("reading the home id"))
     }
 
+    /// A value of the home's metadata (`None` when never set).
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        self.connection()
+            .query_row(
+                "SELECT value FROM meta WHERE key = ?1",
+                params![key],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(sql("reading metadata"))
+    }
+
+    /// Sets a value of the home's metadata.
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.connection()
+            .execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )
+            .map_err(sql("writing metadata"))?;
+        Ok(())
+    }
+
     /// Creates or updates a project, returning it.
     pub fn upsert_project(&self, name: &str, root: &Path) -> Result<Project> {
         let updated_at = now();

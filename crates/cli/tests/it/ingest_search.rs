@@ -95,3 +95,33 @@ fn bench_ingest_prints_throughput_and_leaves_the_home_untouched() {
     // The scratch home is gone and this home holds no project.
     assert_eq!(cli.json(&["projects"]), serde_json::json!([]));
 }
+
+#[test]
+fn changing_the_embedding_model_clears_old_vectors_and_asks_for_an_ingest() {
+    let cli = Cli::new();
+    let corpus = crate::corpus();
+    let folder = corpus.path().to_str().expect("path");
+    cli.json(&["ingest", folder, "--project", "lumen"]);
+    // The same model under another name stands in for a different model.
+    let other = tempfile::tempdir().expect("temp dir");
+    let copy = other.path().join("other-embedder");
+    std::fs::create_dir(&copy).expect("mkdir");
+    for entry in std::fs::read_dir(cli.models.join("all-minilm-l6-v2")).expect("models") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), copy.join(entry.file_name())).expect("copy");
+    }
+    std::fs::write(
+        cli.home.path().join("config.toml"),
+        format!("[models]\nembedding = \"{}\"\n", copy.display()),
+    )
+    .expect("config");
+    let line = crate::error_line(&cli.run(&["search", "port", "--project", "lumen"]));
+    assert!(
+        line.contains("nothing indexed") && line.contains("ingest"),
+        "{line}"
+    );
+    let report = cli.json(&["ingest", folder, "--project", "lumen"]);
+    assert_eq!(report["files_unchanged"], 0, "every file is embedded again");
+    let hits = cli.json(&["search", "default port", "--project", "lumen"]);
+    assert!(!hits.as_array().expect("hits").is_empty());
+}
