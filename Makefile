@@ -14,7 +14,7 @@ MODELS_DIR := $(or $(CODEXOS_MODELS),$(if $(CODEXOS_HOME),$(CODEXOS_HOME)/models
 FEATURES := --features custom-protocol
 BIN := $(CARGO_TARGET_DIR)/debug
 
-.PHONY: app run setup setup-test models ui cli lint test test-rust test-ui e2e bindings fmt clean-e2e
+.PHONY: app run setup setup-test models ui cli lint test test-rust test-ui e2e bindings fmt clean-e2e bench
 
 ## Build and launch the desktop app.
 app: setup models ui
@@ -57,6 +57,17 @@ test-ui:
 e2e:
 	cargo build --workspace $(FEATURES) --bin codexos-desktop
 	CODEXOS_MODELS="$(MODELS_DIR)" scripts/with-keyring.sh scripts/e2e.sh $(BIN)/codexos-desktop
+
+## Build an optimised CLI and run every benchmark (docs/performance.md has the figures).
+PROFILING := $(CARGO_TARGET_DIR)/profiling/codexos
+BENCH_TREE ?= $(firstword $(wildcard $(HOME)/.cargo/registry/src/*/tokio-1.*))
+bench: models
+	scripts/setup.sh bench
+	cargo build --profile profiling -p codexos-cli
+	CODEXOS_MODELS="$(MODELS_DIR)" $(PROFILING) bench retrieval --eval bench/eval/python-library.json
+	CODEXOS_MODELS="$(MODELS_DIR)" $(PROFILING) bench search
+	CODEXOS_MODELS="$(MODELS_DIR)" $(PROFILING) bench embed /usr/share/doc/python3.11/html/library --batches 1,8,32,256 --python "$$(scripts/bench-venv.sh)"
+	CODEXOS_MODELS="$(MODELS_DIR)" $(PROFILING) bench ingest "$(BENCH_TREE)"
 
 ## Regenerate ui/src/ipc/bindings.ts from the Tauri commands.
 bindings:

@@ -3,6 +3,7 @@
 # machine, skipping whatever is already there (safe to run again).
 #   scripts/setup.sh app    system packages for the app + UI packages
 #   scripts/setup.sh test   the above + test tools (Xvfb, keyring, tauri-driver)
+#   scripts/setup.sh bench  the app's packages + the benchmark corpus (python3.11-doc)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 mode=${1:-app}
@@ -13,6 +14,10 @@ packages=(build-essential pkg-config cmake clang libclang-dev protobuf-compiler 
 python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)
 if [ "$mode" = test ]; then
   packages+=(gnome-keyring dbus-x11 xvfb webkit2gtk-driver xauth x11-utils util-linux)
+fi
+if [ "$mode" = bench ]; then
+  packages+=(python3.11-doc)
+  python3 -m venv --help >/dev/null 2>&1 || packages+=(python3-venv)
 fi
 
 missing=()

@@ -168,8 +168,8 @@ pub fn projects(state: State<'_, AppState>) -> Result<Vec<ProjectSummary>, IpcEr
     Ok(state.runtime()?.projects()?)
 }
 
-/// Ingests a folder (dropped or typed), streaming progress, then keeps
-/// watching it for changes.
+/// Ingests a folder (dropped or typed) or a git URL (cloned into the data
+/// home first), streaming progress, then keeps watching it for changes.
 #[tauri::command]
 #[specta::specta]
 pub async fn ingest(
@@ -181,10 +181,15 @@ pub async fn ingest(
     on_event: Channel<IngestProgress>,
 ) -> Result<IngestReport, IpcError> {
     let runtime = state.runtime()?;
+    let folder = if codexos_runtime::is_clone_url(&path) {
+        runtime.clone_repository(&path, &|_, _| {}).await?
+    } else {
+        PathBuf::from(path)
+    };
     let cancel = state.requests.start(&request_id);
     let report = runtime
         .ingest(
-            &PathBuf::from(path),
+            &folder,
             project.as_deref(),
             &|event| send(&on_event, event),
             &cancel,

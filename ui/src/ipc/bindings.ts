@@ -12,8 +12,8 @@ export const commands = {
 	/**  Ingested projects. */
 	projects: () => typedError<ProjectSummary[], IpcError_Serialize>(__TAURI_INVOKE("projects")),
 	/**
-	 *  Ingests a folder (dropped or typed), streaming progress, then keeps
-	 *  watching it for changes.
+	 *  Ingests a folder (dropped or typed) or a git URL (cloned into the data
+	 *  home first), streaming progress, then keeps watching it for changes.
 	 */
 	ingest: (requestId: string, path: string, project: string | null, onEvent: Channel<IngestEvent_Deserialize>) => typedError<IngestReport_Serialize, IpcError_Serialize>(__TAURI_INVOKE("ingest", { requestId, path, project, onEvent })),
 	/**

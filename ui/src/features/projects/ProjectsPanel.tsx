@@ -169,13 +169,13 @@ export function ProjectsPanel({
       <div>
         <h2 className="text-sm font-semibold">Projects</h2>
         <p className="text-xs text-muted-foreground">
-          Drop a folder onto the window, or enter its path. Ingested folders are watched and re-indexed as they change.
+          Drop a folder onto the window, or enter its path or a git URL to clone. Ingested folders are watched and re-indexed as they change.
         </p>
       </div>
       <form className="flex gap-2" onSubmit={submit}>
         <Input
           data-testid="ingest-path"
-          placeholder="/path/to/folder"
+          placeholder="/path/to/folder or https://…/repo.git"
           value={path}
           onChange={(event) => setPath(event.target.value)}
         />
