@@ -271,15 +271,37 @@ impl Runtime {
         progress: &(dyn Fn(IngestEvent) + Send + Sync),
         cancel: &CancellationToken,
     ) -> Result<IngestReport> {
-        // Fail on a bad folder before loading any model.
+        self.ingest_at(folder, project, None, progress, cancel)
+            .await
+    }
+
+    /// Ingests `folder` (the working tree, or the git revision `rev` as
+    /// project `NAME@COMMIT`).
+    pub(crate) async fn ingest_at(
+        &self,
+        folder: &Path,
+        project: Option<&str>,
+        rev: Option<&str>,
+        progress: &(dyn Fn(IngestEvent) + Send + Sync),
+        cancel: &CancellationToken,
+    ) -> Result<IngestReport> {
+        // Fail on a bad folder or revision before loading any model.
         let root = codexos_rag::ingest_root(folder)?;
-        let name = match project {
+        let mut name = match project {
             Some(name) => validate_project_name(name)?.to_owned(),
             None => default_project_name(&root),
         };
+        let revision = match rev {
+            Some(rev) => {
+                let commit = codexos_rag::resolve_revision(&root, rev)?;
+                name = retrieval::revision_project(&name, &commit);
+                Some(commit)
+            }
+            None => None,
+        };
         let options = IngestOptions {
             max_file_bytes: self.config.ingest.max_file_bytes,
-            revision: None,
+            revision,
         };
         let embedder = self.embedder().await?;
         let index = self.index().await?;

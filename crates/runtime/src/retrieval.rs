@@ -7,13 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use codexos_rag::{
-    CrossEncoder, Hit, IngestEvent, IngestOptions, IngestReport, RemoteReranker, Reranker,
-    SearchFilter, SearchMode,
+    CrossEncoder, Hit, IngestEvent, IngestReport, RemoteReranker, Reranker, SearchFilter,
+    SearchMode,
 };
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::{default_project_name, validate_project_name, Error, Result, Runtime};
+use crate::{default_project_name, Error, Result, Runtime};
 
 /// Which reranking stage a search uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, specta::Type)]
@@ -259,29 +259,8 @@ impl Runtime {
         progress: &(dyn Fn(IngestEvent) + Send + Sync),
         cancel: &CancellationToken,
     ) -> Result<IngestReport> {
-        let root = codexos_rag::ingest_root(folder)?;
-        let base = match project {
-            Some(name) => validate_project_name(name)?.to_owned(),
-            None => default_project_name(&root),
-        };
-        let commit = codexos_rag::resolve_revision(&root, rev)?;
-        let options = IngestOptions {
-            max_file_bytes: self.config.ingest.max_file_bytes,
-            revision: Some(commit.clone()),
-        };
-        let embedder = self.embedder().await?;
-        let index = self.index().await?;
-        Ok(codexos_rag::ingest(
-            &self.store,
-            index,
-            &embedder,
-            &root,
-            &revision_project(&base, &commit),
-            &options,
-            progress,
-            cancel,
-        )
-        .await?)
+        self.ingest_at(folder, project, Some(rev), progress, cancel)
+            .await
     }
 
     /// Clones `url` into the data home's `repos/` folder (or reuses an
