@@ -389,28 +389,43 @@ impl Index {
         Ok(())
     }
 
-    /// Builds the BM25 full-text index over chunk text once; later ingests
-    /// update it through [`Index::compact`].
+    /// Builds the BM25 full-text index over chunk text, and a B-tree index
+    /// over chunk hashes (embedding reuse looks them up on every flush),
+    /// once; later ingests update them through [`Index::compact`].
     async fn ensure_text_index(&self) -> Result<()> {
         let indices = self
             .table
             .list_indices()
             .await
             .map_err(lance("listing indices"))?;
-        if indices
-            .iter()
-            .any(|index| index.columns.iter().any(|column| column == "text"))
-        {
-            return Ok(());
+        let has = |name: &str| {
+            indices
+                .iter()
+                .any(|index| index.columns.iter().any(|column| column == name))
+        };
+        if !has("text") {
+            self.table
+                .create_index(
+                    &["text"],
+                    lancedb::index::Index::FTS(lancedb::index::scalar::FtsIndexBuilder::default()),
+                )
+                .execute()
+                .await
+                .map_err(lance("building the full-text index"))?;
         }
-        self.table
-            .create_index(
-                &["text"],
-                lancedb::index::Index::FTS(lancedb::index::scalar::FtsIndexBuilder::default()),
-            )
-            .execute()
-            .await
-            .map_err(lance("building the full-text index"))
+        if !has("chunk_hash") {
+            self.table
+                .create_index(
+                    &["chunk_hash"],
+                    lancedb::index::Index::BTree(
+                        lancedb::index::scalar::BTreeIndexBuilder::default(),
+                    ),
+                )
+                .execute()
+                .await
+                .map_err(lance("building the chunk-hash index"))?;
+        }
+        Ok(())
     }
 
     /// The `k` best BM25 matches for `text`, among rows matching `predicate`.

@@ -32,7 +32,8 @@ impl std::fmt::Debug for FolderWatcher {
 impl FolderWatcher {
     /// Starts watching `root` recursively. Changes under `excluded` (the data
     /// home, should it sit inside the folder) are ignored, as are hidden
-    /// files and folders such as `.git/`.
+    /// files and folders such as `.git/` — except git's HEAD and its log,
+    /// which move on every commit, checkout and reset.
     pub fn start(root: &Path, excluded: Vec<PathBuf>) -> Result<Self> {
         let watch_error = |error: notify::Error| Error::Watch {
             path: root.to_path_buf(),
@@ -66,6 +67,11 @@ impl FolderWatcher {
             return false;
         }
         let relative = path.strip_prefix(&self.root).unwrap_or(path);
+        // A commit, checkout or reset moves HEAD: chunks' commit tags change
+        // even when no file does, so that is a change too.
+        if relative == Path::new(".git/HEAD") || relative == Path::new(".git/logs/HEAD") {
+            return true;
+        }
         !relative
             .components()
             .any(|component| component.as_os_str().to_string_lossy().starts_with('.'))
@@ -123,6 +129,11 @@ mod tests {
         let root = std::fs::canonicalize(dir.path()).expect("canonical");
         std::fs::create_dir(root.join(".git")).expect("mkdir");
         let mut watcher = FolderWatcher::start(&root, Vec::new()).expect("watch");
+        assert!(
+            watcher.relevant(&root.join(".git/logs/HEAD")),
+            "commits count"
+        );
+        assert!(!watcher.relevant(&root.join(".git/objects/ab/cdef")));
         let cancel = CancellationToken::new();
         std::fs::write(root.join(".git/index"), "x").expect("write");
         std::fs::write(root.join("a.md"), "one").expect("write");
