@@ -38,7 +38,7 @@ pub struct EmbedderFiles {
     /// `None` uses one per core. (Measured: two one-thread sessions beat one
     /// two-thread session, which scales 1.7× rather than 2×.)
     pub threads: Option<usize>,
-    /// Texts per ONNX Runtime call ([`BATCH`] when `None`).
+    /// Texts per ONNX Runtime call (one when `None`).
     pub batch: Option<usize>,
 }
 

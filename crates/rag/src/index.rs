@@ -252,7 +252,7 @@ impl Index {
     }
 
     /// Builds the ANN index over the vectors when the table has grown past
-    /// [`ANN_THRESHOLD`] and has none yet (or always, with `force`).
+    /// the threshold (50,000 chunks) and has none yet (or always, with `force`).
     /// IVF with 8-bit scalar quantisation keeps recall high on 384-dim
     /// embeddings where the PQ defaults do not; queries re-score the
     /// candidates on the full vectors.
