@@ -5,6 +5,7 @@
 mod ask;
 mod bad_input;
 mod crash;
+mod git;
 mod ingest_search;
 mod vault;
 mod watch;
