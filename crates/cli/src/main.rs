@@ -51,6 +51,9 @@ enum Command {
         #[arg(short, default_value_t = 6)]
         k: usize,
     },
+    /// List models, or show what a GGUF model is.
+    #[command(subcommand)]
+    Models(ModelsCommand),
     /// Manage secrets (encrypted; key in the OS keychain).
     #[command(subcommand)]
     Vault(VaultCommand),
@@ -171,6 +174,19 @@ enum BenchCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum ModelsCommand {
+    /// Models of the catalog (installed or not) and any other model in the
+    /// models folder (.gguf files, folders with a model.onnx).
+    List,
+    /// A GGUF model's architecture, parameters, quantisation, context
+    /// length and chat template, read without loading it.
+    Info {
+        /// A file name in the models folder (with or without .gguf) or a path.
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum VaultCommand {
     /// Store a secret; the value is read from standard input, never argv.
     Set {
@@ -241,6 +257,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .await
         }
         Command::Vault(command) => vault(&runtime, command, json),
+        Command::Models(ModelsCommand::List) => render::models(&runtime.models(), json),
+        Command::Models(ModelsCommand::Info { name }) => {
+            render::model_info(&runtime.model_info(&name)?, json)
+        }
         Command::Projects => render::projects(&runtime.projects()?, json),
         Command::Doctor => {
             let spinner = render::spinner(json, "checking components (loads the models)…");

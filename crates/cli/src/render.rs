@@ -456,3 +456,70 @@ pub fn embed_bench(bench: &codexos_runtime::EmbedBench, json: bool) -> anyhow::R
     }
     Ok(())
 }
+
+pub fn models(models: &[codexos_runtime::models::ModelEntry], json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(&models);
+    }
+    println!(
+        "  {:<40} {:<10} {:<8} {:>10}  status",
+        "name", "kind", "source", "size"
+    );
+    for model in models {
+        println!(
+            "{} {:<40} {:<10} {:<8} {:>10}  {}",
+            if model.default { "*" } else { " " },
+            model.name,
+            model.kind,
+            model.source,
+            format!("{:.1} MB", model.bytes as f64 / 1_000_000.0),
+            if model.installed {
+                "installed"
+            } else {
+                "missing — run `make models`"
+            }
+        );
+    }
+    println!("(* = used by the configuration)");
+    Ok(())
+}
+
+pub fn model_info(info: &codexos_runtime::GgufInfo, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(info);
+    }
+    let or_unknown = |value: Option<String>| value.unwrap_or_else(|| "unknown".into());
+    println!("{}", info.path.display());
+    println!("  name            {}", or_unknown(info.name.clone()));
+    println!(
+        "  architecture    {}",
+        or_unknown(info.architecture.clone())
+    );
+    println!("  parameters      {:.1} M", info.parameters as f64 / 1e6);
+    println!(
+        "  quantisation    {}",
+        or_unknown(info.quantization.clone())
+    );
+    println!(
+        "  context length  {}",
+        or_unknown(info.context_length.map(|tokens| format!("{tokens} tokens")))
+    );
+    println!(
+        "  layers          {}",
+        or_unknown(info.layers.map(|layers| layers.to_string()))
+    );
+    println!(
+        "  file            {:.1} MB, GGUF v{}",
+        info.bytes as f64 / 1e6,
+        info.version
+    );
+    println!(
+        "  chat template   {}",
+        match (info.has_chat_template, info.supports_tools) {
+            (true, true) => "yes, with tool calling",
+            (true, false) => "yes, no tool section",
+            (false, _) => "none (prompts use ChatML)",
+        }
+    );
+    Ok(())
+}

@@ -23,6 +23,7 @@
 //! ```
 
 mod generate;
+mod gguf;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -34,6 +35,7 @@ use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
 use serde::Serialize;
 
 pub use generate::{Completion, FinishReason, GenerateOptions, Generation};
+pub use gguf::{read_info as gguf_info, GgufError, GgufInfo};
 
 /// Errors of local inference.
 #[derive(Debug, thiserror::Error)]

@@ -43,7 +43,7 @@ pub use ask::{Answer, AskEvent, AskOptions, Citation};
 pub use bench::{
     EmbedBench, EmbedRun, EvalSet, IngestBench, ModeScore, RetrievalBench, SearchBench,
 };
-pub use codexos_llm::{Completion, Error as LlmError, FinishReason};
+pub use codexos_llm::{Completion, Error as LlmError, FinishReason, GgufInfo};
 pub use codexos_rag::{
     Hit as SearchHit, IngestEvent as IngestProgress, IngestReport, SearchFilter, SearchMode,
     SkippedFile,
@@ -356,6 +356,35 @@ impl Runtime {
             .ok_or_else(|| Error::UnknownProject {
                 name: name.to_owned(),
             })
+    }
+
+    /// Models in the catalog and in the models folder.
+    #[must_use]
+    pub fn models(&self) -> Vec<models::ModelEntry> {
+        let defaults = [
+            self.config.models.chat.as_str(),
+            self.config.models.embedding.as_str(),
+            self.config.search.cross_encoder.as_str(),
+        ];
+        models::list(&self.home, &defaults)
+    }
+
+    /// A GGUF model's metadata (`name` as for `--model`), read without
+    /// loading it.
+    pub fn model_info(&self, name: &str) -> Result<codexos_llm::GgufInfo> {
+        let path = models::resolve(&self.home, name);
+        if !path.is_file() {
+            return Err(Error::ModelMissing {
+                path,
+                component: name.to_owned(),
+            });
+        }
+        codexos_llm::gguf_info(&path).map_err(|error| match error {
+            codexos_llm::GgufError::Io { path, source } => Error::Home { path, source },
+            codexos_llm::GgufError::Invalid { path, reason } => {
+                Error::Llm(codexos_llm::Error::NotGguf { path, reason })
+            }
+        })
     }
 
     /// Every project with its counts.

@@ -64,6 +64,105 @@ pub fn resolve(home: &Home, name: &str) -> PathBuf {
     in_models
 }
 
+/// A model in the models folder, for `codexos models list`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, specta::Type)]
+pub struct ModelEntry {
+    /// Name to use in config and `--model` (file or folder name).
+    pub name: String,
+    /// `chat` (GGUF), `embedding` or `reranker` (ONNX folders), `runtime`.
+    pub kind: String,
+    /// `catalog` (a pinned registry package) or `local` (found in the folder).
+    pub source: String,
+    /// Whether every file of it is present.
+    pub installed: bool,
+    /// Bytes on disk.
+    #[specta(type = f64)]
+    pub bytes: u64,
+    /// Whether the configuration uses it by default.
+    pub default: bool,
+}
+
+fn is_gguf(name: &str) -> bool {
+    Path::new(name)
+        .extension()
+        .is_some_and(|extension| extension.eq_ignore_ascii_case("gguf"))
+}
+
+fn size_of(path: &Path) -> u64 {
+    if path.is_dir() {
+        std::fs::read_dir(path).map_or(0, |entries| {
+            entries
+                .filter_map(std::result::Result::ok)
+                .map(|entry| size_of(&entry.path()))
+                .sum()
+        })
+    } else {
+        std::fs::metadata(path).map_or(0, |meta| meta.len())
+    }
+}
+
+/// The catalog's models (installed or not) and every other model found in
+/// the models folder: `.gguf` files and folders holding a `model.onnx`.
+#[must_use]
+pub fn list(home: &Home, defaults: &[&str]) -> Vec<ModelEntry> {
+    let mut entries: Vec<ModelEntry> = Vec::new();
+    for file in catalog() {
+        let top = file.file.split('/').next().unwrap_or_default().to_owned();
+        let path = home.models().join(&file.file);
+        if let Some(entry) = entries.iter_mut().find(|entry| entry.name == top) {
+            entry.installed &= path.is_file();
+            continue;
+        }
+        let kind = match file.component.as_str() {
+            "onnxruntime" => "runtime",
+            _ if is_gguf(&top) => "chat",
+            _ => "embedding",
+        };
+        entries.push(ModelEntry {
+            name: top.clone(),
+            kind: kind.into(),
+            source: "catalog".into(),
+            installed: path.is_file(),
+            bytes: size_of(&home.models().join(&top)),
+            default: defaults.contains(&top.as_str()),
+        });
+    }
+    let mut local: Vec<ModelEntry> = std::fs::read_dir(home.models())
+        .map(|found| {
+            found
+                .filter_map(std::result::Result::ok)
+                .filter_map(|entry| {
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    let path = entry.path();
+                    let kind = if is_gguf(&name) && path.is_file() {
+                        "chat"
+                    } else if path.join("model.onnx").is_file() {
+                        if name.contains("rerank") {
+                            "reranker"
+                        } else {
+                            "embedding"
+                        }
+                    } else {
+                        return None;
+                    };
+                    Some(ModelEntry {
+                        default: defaults.contains(&name.as_str()),
+                        bytes: size_of(&path),
+                        kind: kind.into(),
+                        source: "local".into(),
+                        installed: true,
+                        name,
+                    })
+                })
+                .filter(|found| !entries.iter().any(|entry| entry.name == found.name))
+                .collect()
+        })
+        .unwrap_or_default();
+    local.sort_by(|a, b| a.name.cmp(&b.name));
+    entries.extend(local);
+    entries
+}
+
 /// The ONNX Runtime library: `ORT_DYLIB_PATH` when set, else the models folder.
 #[must_use]
 pub fn onnx_runtime(home: &Home) -> PathBuf {

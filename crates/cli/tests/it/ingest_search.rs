@@ -125,3 +125,27 @@ fn changing_the_embedding_model_clears_old_vectors_and_asks_for_an_ingest() {
     let hits = cli.json(&["search", "default port", "--project", "lumen"]);
     assert!(!hits.as_array().expect("hits").is_empty());
 }
+
+#[test]
+fn models_are_listed_and_gguf_metadata_is_shown_without_loading() {
+    let cli = Cli::new();
+    let models = cli.json(&["models", "list"]);
+    let chat = models
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|model| model["name"] == "SmolLM2-135M-Instruct.Q4_1.gguf")
+        .expect("the default chat model is listed");
+    assert_eq!(chat["kind"], "chat");
+    assert_eq!(chat["installed"], true);
+    assert_eq!(chat["default"], true);
+    let info = cli.json(&["models", "info", "SmolLM2-135M-Instruct.Q4_1"]);
+    assert_eq!(info["architecture"], "llama");
+    assert_eq!(info["quantization"], "Q4_1");
+    assert_eq!(info["context_length"], 8192);
+    assert_eq!(info["supports_tools"], false);
+    let not_a_model = cli.home.path().join("config.toml");
+    let line =
+        crate::error_line(&cli.run(&["models", "info", not_a_model.to_str().expect("path")]));
+    assert!(line.contains("is not a GGUF model file"), "{line}");
+}

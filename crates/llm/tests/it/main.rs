@@ -157,3 +157,23 @@ fn the_chat_template_comes_from_the_gguf() {
     assert!(prompt.contains("<|im_start|>user\nu<|im_end|>"), "{prompt}");
     assert!(prompt.ends_with("<|im_start|>assistant\n"), "{prompt}");
 }
+
+#[test]
+fn gguf_metadata_is_read_without_loading_the_model() {
+    let info = codexos_llm::gguf_info(&model_path()).expect("metadata");
+    assert_eq!(info.architecture.as_deref(), Some("llama"));
+    assert_eq!(info.quantization.as_deref(), Some("Q4_1"));
+    assert_eq!(info.context_length, Some(8192));
+    assert_eq!(info.layers, Some(30));
+    assert!(
+        (130_000_000..140_000_000).contains(&info.parameters),
+        "{} parameters",
+        info.parameters
+    );
+    assert!(info.has_chat_template);
+    assert!(
+        !info.supports_tools,
+        "SmolLM2's template has no tools section"
+    );
+    assert_eq!(info.bytes, 98_362_432);
+}
