@@ -184,6 +184,16 @@ enum ModelsCommand {
         /// A file name in the models folder (with or without .gguf) or a path.
         name: String,
     },
+    /// Copy a local .gguf file into the models folder (checked first).
+    Import {
+        /// The .gguf file.
+        file: PathBuf,
+    },
+    /// Delete a model from the models folder (not one in use).
+    Rm {
+        /// Its name in `models list`.
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -260,6 +270,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Models(ModelsCommand::List) => render::models(&runtime.models(), json),
         Command::Models(ModelsCommand::Info { name }) => {
             render::model_info(&runtime.model_info(&name)?, json)
+        }
+        Command::Models(ModelsCommand::Import { file }) => {
+            let bar = render::CopyBar::new(json);
+            let imported = runtime.import_model(&file, &|done, total| bar.update(done, total));
+            bar.finish();
+            render::model_info(&imported?, json)
+        }
+        Command::Models(ModelsCommand::Rm { name }) => {
+            let removed = runtime.remove_model(&name)?;
+            render::done(&format!("removed {}", removed.display()), json);
+            Ok(())
         }
         Command::Projects => render::projects(&runtime.projects()?, json),
         Command::Doctor => {

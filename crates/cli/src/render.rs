@@ -37,6 +37,38 @@ pub fn error(error: &anyhow::Error, json: bool) -> ExitCode {
     }
 }
 
+/// Progress of a file copy, in bytes, on a terminal.
+pub struct CopyBar {
+    bar: ProgressBar,
+}
+
+impl CopyBar {
+    pub fn new(json: bool) -> Self {
+        let bar = if json {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::new(0)
+        };
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} copying [{bar:30.cyan/blue}] {bytes}/{total_bytes} · {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        Self { bar }
+    }
+
+    pub fn update(&self, done: u64, total: u64) {
+        self.bar.set_length(total);
+        self.bar.set_position(done);
+    }
+
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
 /// Progress of a clone: objects received, on a terminal.
 pub struct CloneBar {
     bar: ProgressBar,

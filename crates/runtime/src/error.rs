@@ -48,6 +48,18 @@ pub enum Error {
         /// Checksum found.
         actual: String,
     },
+    /// Importing over an existing model.
+    #[error("`{path}` already exists — remove it first (`codexos models rm`) or rename the file you import")]
+    ModelExists {
+        /// The model file.
+        path: PathBuf,
+    },
+    /// Removing a model the configuration uses.
+    #[error("`{path}` is in use by config.toml — choose another model in `[models]` first")]
+    ModelInUse {
+        /// The model.
+        path: PathBuf,
+    },
     /// No project of that name.
     #[error("no project named `{name}` — ingest a folder first (`codexos ingest DIR --project {name}`) or list projects with `codexos projects`")]
     UnknownProject {
@@ -177,6 +189,8 @@ impl Error {
             | Self::NothingIngested
             | Self::Vault(codexos_vault::Error::NotFound { .. }) => ErrorCode::NotFound,
             Self::InvalidProjectName { .. }
+            | Self::ModelExists { .. }
+            | Self::ModelInUse { .. }
             | Self::PathOutsideProject { .. }
             | Self::InvalidSince { .. }
             | Self::RevisionNeedsProject

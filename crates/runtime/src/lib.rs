@@ -387,6 +387,90 @@ impl Runtime {
         })
     }
 
+    /// Copies a `.gguf` file into the models folder (checked to be a GGUF
+    /// model first; written under a temporary name and renamed, so an
+    /// interrupted copy leaves nothing half-written), reporting bytes copied.
+    pub fn import_model(
+        &self,
+        source: &Path,
+        progress: &dyn Fn(u64, u64),
+    ) -> Result<codexos_llm::GgufInfo> {
+        use std::io::{Read, Write};
+        let checked = codexos_llm::gguf_info(source).map_err(|error| match error {
+            codexos_llm::GgufError::Io { path, source } => Error::Home { path, source },
+            codexos_llm::GgufError::Invalid { path, reason } => {
+                Error::Llm(codexos_llm::Error::NotGguf { path, reason })
+            }
+        })?;
+        let name = source
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let target = self.home.models().join(&name);
+        if target.exists() {
+            return Err(Error::ModelExists { path: target });
+        }
+        let partial = self.home.models().join(format!(".{name}.partial"));
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| Error::Home { path, source }
+        };
+        let copy = || -> Result<()> {
+            let mut reader = std::fs::File::open(source).map_err(io(source))?;
+            let mut writer = std::fs::File::create(&partial).map_err(io(&partial))?;
+            let mut buffer = vec![0u8; 1 << 20];
+            let mut done = 0u64;
+            loop {
+                let read = reader.read(&mut buffer).map_err(io(source))?;
+                if read == 0 {
+                    break;
+                }
+                writer.write_all(&buffer[..read]).map_err(io(&partial))?;
+                done += read as u64;
+                progress(done, checked.bytes);
+            }
+            writer.sync_all().map_err(io(&partial))?;
+            std::fs::rename(&partial, &target).map_err(io(&target))
+        };
+        if let Err(error) = copy() {
+            let _ = std::fs::remove_file(&partial);
+            return Err(error);
+        }
+        Ok(codexos_llm::GgufInfo {
+            path: target,
+            ..checked
+        })
+    }
+
+    /// Deletes a model from the models folder; refuses one the
+    /// configuration uses.
+    pub fn remove_model(&self, name: &str) -> Result<PathBuf> {
+        let path = models::resolve(&self.home, name);
+        if !path.starts_with(self.home.models()) || !path.exists() {
+            return Err(Error::ModelMissing {
+                path,
+                component: name.to_owned(),
+            });
+        }
+        if self
+            .models()
+            .iter()
+            .any(|model| model.default && self.home.models().join(&model.name) == path)
+        {
+            return Err(Error::ModelInUse { path });
+        }
+        let removed = if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        removed.map_err(|source| Error::Home {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(path)
+    }
+
     /// Every project with its counts.
     pub fn projects(&self) -> Result<Vec<ProjectSummary>> {
         self.store

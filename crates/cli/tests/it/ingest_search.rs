@@ -149,3 +149,45 @@ fn models_are_listed_and_gguf_metadata_is_shown_without_loading() {
         crate::error_line(&cli.run(&["models", "info", not_a_model.to_str().expect("path")]));
     assert!(line.contains("is not a GGUF model file"), "{line}");
 }
+
+#[test]
+fn a_gguf_is_imported_checked_and_removed_unless_in_use() {
+    let mut cli = Cli::new();
+    let shared = cli.models.join("SmolLM2-135M-Instruct.Q4_1.gguf");
+    let own_models = tempfile::tempdir().expect("temp dir");
+    cli.models = own_models.path().to_path_buf();
+    let source = shared.to_str().expect("path");
+    let imported = cli.json(&["models", "import", source]);
+    assert_eq!(imported["architecture"], "llama");
+    assert!(own_models
+        .path()
+        .join("SmolLM2-135M-Instruct.Q4_1.gguf")
+        .is_file());
+    assert!(std::fs::read_dir(own_models.path())
+        .expect("list")
+        .all(|entry| !entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .ends_with(".partial")));
+    let line = crate::error_line(&cli.run(&["models", "import", source]));
+    assert!(line.contains("already exists"), "{line}");
+    let text = cli.home.path().join("config.toml");
+    let line = crate::error_line(&cli.run(&["models", "import", text.to_str().expect("path")]));
+    assert!(line.contains("not a GGUF model"), "{line}");
+    let line = crate::error_line(&cli.run(&["models", "rm", "SmolLM2-135M-Instruct.Q4_1"]));
+    assert!(line.contains("in use"), "{line}");
+
+    let elsewhere = tempfile::tempdir().expect("temp dir");
+    let copy = elsewhere.path().join("spare.gguf");
+    std::fs::copy(&shared, &copy).expect("copy");
+    cli.json(&["models", "import", copy.to_str().expect("path")]);
+    cli.json(&["models", "rm", "spare"]);
+    assert!(!own_models.path().join("spare.gguf").exists());
+    let listed = cli.json(&["models", "list"]);
+    assert!(listed
+        .as_array()
+        .expect("list")
+        .iter()
+        .all(|model| model["name"] != "spare.gguf"));
+}
