@@ -267,21 +267,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .await
         }
         Command::Vault(command) => vault(&runtime, command, json),
-        Command::Models(ModelsCommand::List) => render::models(&runtime.models(), json),
-        Command::Models(ModelsCommand::Info { name }) => {
-            render::model_info(&runtime.model_info(&name)?, json)
-        }
-        Command::Models(ModelsCommand::Import { file }) => {
-            let bar = render::CopyBar::new(json);
-            let imported = runtime.import_model(&file, &|done, total| bar.update(done, total));
-            bar.finish();
-            render::model_info(&imported?, json)
-        }
-        Command::Models(ModelsCommand::Rm { name }) => {
-            let removed = runtime.remove_model(&name)?;
-            render::done(&format!("removed {}", removed.display()), json);
-            Ok(())
-        }
+        Command::Models(command) => models(&runtime, command, json),
         Command::Projects => render::projects(&runtime.projects()?, json),
         Command::Doctor => {
             let spinner = render::spinner(json, "checking components (loads the models)…");
@@ -290,11 +276,40 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             render::checks(&checks, json)
         }
         Command::Paths => render::paths(&runtime.locations(), json),
-        Command::Bench(BenchCommand::Retrieval {
+        Command::Bench(command) => bench(&runtime, command, json, &cancel).await,
+    }
+}
+
+fn models(runtime: &Runtime, command: ModelsCommand, json: bool) -> anyhow::Result<()> {
+    match command {
+        ModelsCommand::List => render::models(&runtime.models(), json),
+        ModelsCommand::Info { name } => render::model_info(&runtime.model_info(&name)?, json),
+        ModelsCommand::Import { file } => {
+            let bar = render::CopyBar::new(json);
+            let imported = runtime.import_model(&file, &|done, total| bar.update(done, total));
+            bar.finish();
+            render::model_info(&imported?, json)
+        }
+        ModelsCommand::Rm { name } => {
+            let removed = runtime.remove_model(&name)?;
+            render::done(&format!("removed {}", removed.display()), json);
+            Ok(())
+        }
+    }
+}
+
+async fn bench(
+    runtime: &Arc<Runtime>,
+    command: BenchCommand,
+    json: bool,
+    cancel: &CancellationToken,
+) -> anyhow::Result<()> {
+    match command {
+        BenchCommand::Retrieval {
             eval,
             corpus,
             rerank,
-        }) => {
+        } => {
             let text = std::fs::read_to_string(&eval)
                 .map_err(|error| anyhow::anyhow!("cannot read `{}`: {error}", eval.display()))?;
             let set: codexos_runtime::EvalSet = serde_json::from_str(&text).map_err(|error| {
@@ -305,19 +320,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "ingesting the corpus (cached) and asking every question in every mode…",
             );
             let bench = runtime
-                .bench_retrieval(&set, corpus.as_deref(), rerank, &cancel)
+                .bench_retrieval(&set, corpus.as_deref(), rerank, cancel)
                 .await;
             spinner.finish_and_clear();
             render::retrieval_bench(&bench?, json)
         }
-        Command::Bench(BenchCommand::Embed {
+        BenchCommand::Embed {
             dir,
             texts,
             threads,
             batches,
             model,
             python,
-        }) => {
+        } => {
             let spinner = render::spinner(json, "embedding the same texts in every configuration…");
             let bench = runtime
                 .bench_embed(
@@ -332,15 +347,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             spinner.finish_and_clear();
             render::embed_bench(&bench?, json)
         }
-        Command::Bench(BenchCommand::Search { chunks, queries }) => {
+        BenchCommand::Search { chunks, queries } => {
             let spinner = render::spinner(json, "loading synthetic chunks and building indices…");
-            let bench = runtime.bench_search(chunks, queries, &cancel).await;
+            let bench = runtime.bench_search(chunks, queries, cancel).await;
             spinner.finish_and_clear();
             render::search_bench(&bench?, json)
         }
-        Command::Bench(BenchCommand::Ingest { dir }) => {
+        BenchCommand::Ingest { dir } => {
             let spinner = render::spinner(json, "ingesting into a scratch home…");
-            let bench = runtime.bench_ingest(&dir, &cancel).await;
+            let bench = runtime.bench_ingest(&dir, cancel).await;
             spinner.finish_and_clear();
             render::ingest_bench(&bench?, json)
         }
