@@ -153,6 +153,17 @@ pub enum Error {
     Store(#[from] codexos_store::Error),
 }
 
+impl From<codexos_llm::GgufError> for Error {
+    fn from(error: codexos_llm::GgufError) -> Self {
+        match error {
+            codexos_llm::GgufError::Io { path, source } => Self::Home { path, source },
+            codexos_llm::GgufError::Invalid { path, reason } => {
+                Self::Llm(codexos_llm::Error::NotGguf { path, reason })
+            }
+        }
+    }
+}
+
 impl Error {
     #[expect(
         clippy::needless_pass_by_value,

@@ -379,12 +379,7 @@ impl Runtime {
                 component: name.to_owned(),
             });
         }
-        codexos_llm::gguf_info(&path).map_err(|error| match error {
-            codexos_llm::GgufError::Io { path, source } => Error::Home { path, source },
-            codexos_llm::GgufError::Invalid { path, reason } => {
-                Error::Llm(codexos_llm::Error::NotGguf { path, reason })
-            }
-        })
+        Ok(codexos_llm::gguf_info(&path)?)
     }
 
     /// Copies a `.gguf` file into the models folder (checked to be a GGUF
@@ -396,12 +391,7 @@ impl Runtime {
         progress: &dyn Fn(u64, u64),
     ) -> Result<codexos_llm::GgufInfo> {
         use std::io::{Read, Write};
-        let checked = codexos_llm::gguf_info(source).map_err(|error| match error {
-            codexos_llm::GgufError::Io { path, source } => Error::Home { path, source },
-            codexos_llm::GgufError::Invalid { path, reason } => {
-                Error::Llm(codexos_llm::Error::NotGguf { path, reason })
-            }
-        })?;
+        let checked = codexos_llm::gguf_info(source)?;
         let name = source
             .file_name()
             .map(|name| name.to_string_lossy().into_owned())
