@@ -86,6 +86,14 @@ pub fn clone_repository(
     }
 }
 
+/// The URL of the `origin` remote of the repository at `path`, if any.
+#[must_use]
+pub fn origin_url(path: &Path) -> Option<String> {
+    let repo = Repository::open(path).ok()?;
+    let remote = repo.find_remote("origin").ok()?;
+    remote.url().ok().map(str::to_owned)
+}
+
 impl GitTree {
     /// The repository holding `root`, if it is inside a git work tree.
     pub(crate) fn discover(root: &Path) -> Option<Self> {

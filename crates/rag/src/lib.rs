@@ -46,7 +46,7 @@ pub use chunk::{chunk, Chunk, Kind};
 pub use code::language_for_path;
 pub use embed::{Embedder, EmbedderFiles, DIMENSIONS};
 pub use formats::load;
-pub use git::{clone_repository, resolve_revision};
+pub use git::{clone_repository, origin_url, resolve_revision};
 pub use index::{Index, Row};
 pub use ingest::{
     ingest, ingest_root, IngestEvent, IngestOptions, IngestReport, IngestTimings, SkippedFile,

@@ -278,10 +278,18 @@ impl Runtime {
             .trim_end_matches(".git");
         let name =
             default_project_name(Path::new(if name.is_empty() { "repository" } else { name }));
-        let into = self.home.root().join("repos").join(&name);
-        if into.join(".git").is_dir() {
-            tracing::info!(url, path = %into.display(), "reusing an earlier clone");
-            return Ok(into);
+        // Two repositories with the same name from different places get
+        // different folders; the same URL reuses its earlier clone.
+        let repos = self.home.root().join("repos");
+        let mut into = repos.join(&name);
+        let mut suffix = 1;
+        while into.exists() {
+            if codexos_rag::origin_url(&into).as_deref() == Some(url) {
+                tracing::info!(url, path = %into.display(), "reusing an earlier clone");
+                return Ok(into);
+            }
+            suffix += 1;
+            into = repos.join(format!("{name}-{suffix}"));
         }
         std::fs::create_dir_all(self.home.root().join("repos")).map_err(|source| Error::Home {
             path: self.home.root().join("repos"),

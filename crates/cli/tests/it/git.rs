@@ -26,7 +26,7 @@ fn git(dir: &Path, args: &[&str], date: &str) {
 }
 
 #[test]
-fn revisions_since_and_clones_work_from_the_command_line() {
+fn revisions_since_and_filters_work_from_the_command_line() {
     let cli = Cli::new();
     let repo = tempfile::tempdir().expect("temp dir");
     let root = repo.path();
@@ -116,7 +116,22 @@ fn revisions_since_and_clones_work_from_the_command_line() {
         line.contains("cannot read `last tuesday` as a time"),
         "{line}"
     );
+}
 
+#[test]
+fn clone_urls_reuse_their_clone_and_keep_namesakes_apart() {
+    let cli = Cli::new();
+    let repo = tempfile::tempdir().expect("temp dir");
+    let root = repo.path();
+    git(root, &["init", "-q", "-b", "main"], "2020-01-01T00:00:00Z");
+    std::fs::write(root.join("notes.md"), "# Notes\n\nThe first repository.\n").expect("write");
+    git(root, &["add", "."], "2020-01-01T00:00:00Z");
+    git(
+        root,
+        &["commit", "-q", "-m", "first"],
+        "2020-01-01T00:00:00Z",
+    );
+    let folder = root.to_str().expect("path");
     let url = format!("file://{folder}");
     let cloned = cli.json(&["ingest", &url, "--project", "cloned"]);
     assert!(
@@ -124,4 +139,31 @@ fn revisions_since_and_clones_work_from_the_command_line() {
         "cloned into the data home: {cloned:#}"
     );
     assert_eq!(cloned["files_indexed"], 1);
+    // The same URL again reuses the clone; another repository of the same
+    // name gets its own folder.
+    let again = cli.json(&["ingest", &url, "--project", "cloned"]);
+    assert_eq!(again["root"], cloned["root"]);
+    let other_parent = tempfile::tempdir().expect("temp dir");
+    let other = other_parent.path().join(root.file_name().expect("name"));
+    std::fs::create_dir(&other).expect("mkdir");
+    git(
+        &other,
+        &["init", "-q", "-b", "main"],
+        "2021-01-01T00:00:00Z",
+    );
+    std::fs::write(
+        other.join("other.md"),
+        "# Other\n\nA different repository.\n",
+    )
+    .expect("write");
+    git(&other, &["add", "."], "2021-01-01T00:00:00Z");
+    git(
+        &other,
+        &["commit", "-q", "-m", "other"],
+        "2021-01-01T00:00:00Z",
+    );
+    let other_url = format!("file://{}", other.display());
+    let second = cli.json(&["ingest", &other_url, "--project", "other"]);
+    assert_ne!(second["root"], cloned["root"], "{second:#}");
+    assert_eq!(second["files_indexed"], 1);
 }
