@@ -459,7 +459,9 @@ pub fn embed_bench(bench: &codexos_runtime::EmbedBench, json: bool) -> anyhow::R
             run.per_second
         );
     }
-    println!("  codexos batch 32 vs batch 1: ×{:.2}", bench.batch_speedup);
+    if let Some(speedup) = bench.batch_speedup {
+        println!("  codexos batch 32 vs batch 1: ×{speedup:.2}");
+    }
     let ours = bench
         .runs
         .iter()
