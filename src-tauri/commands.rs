@@ -5,7 +5,6 @@
 )]
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use codexos_runtime::{
@@ -181,11 +180,7 @@ pub async fn ingest(
     on_event: Channel<IngestProgress>,
 ) -> Result<IngestReport, IpcError> {
     let runtime = state.runtime()?;
-    let folder = if codexos_runtime::is_clone_url(&path) {
-        runtime.clone_repository(&path, &|_, _| {}).await?
-    } else {
-        PathBuf::from(path)
-    };
+    let folder = runtime.source_folder(&path, &|_, _| {}).await?;
     let cancel = state.requests.start(&request_id);
     let report = runtime
         .ingest(

@@ -285,7 +285,7 @@ fn models(runtime: &Runtime, command: ModelsCommand, json: bool) -> anyhow::Resu
         ModelsCommand::List => render::models(&runtime.models(), json),
         ModelsCommand::Info { name } => render::model_info(&runtime.model_info(&name)?, json),
         ModelsCommand::Import { file } => {
-            let bar = render::CopyBar::new(json);
+            let bar = render::CountBar::new(json, "copying", "bytes");
             let imported = runtime.import_model(&file, &|done, total| bar.update(done, total));
             bar.finish();
             render::model_info(&imported?, json)
@@ -310,11 +310,7 @@ async fn bench(
             corpus,
             rerank,
         } => {
-            let text = std::fs::read_to_string(&eval)
-                .map_err(|error| anyhow::anyhow!("cannot read `{}`: {error}", eval.display()))?;
-            let set: codexos_runtime::EvalSet = serde_json::from_str(&text).map_err(|error| {
-                anyhow::anyhow!("`{}` is not an evaluation set: {error}", eval.display())
-            })?;
+            let set = codexos_runtime::EvalSet::load(&eval)?;
             let spinner = render::spinner(
                 json,
                 "ingesting the corpus (cached) and asking every question in every mode…",
@@ -374,16 +370,12 @@ async fn ingest(
         watch: watching,
         rev,
     } = args;
-    let dir = if codexos_runtime::is_clone_url(&dir) {
-        let bar = render::CloneBar::new(json);
-        let cloned = runtime
-            .clone_repository(&dir, &|done, total| bar.update(done, total))
-            .await;
-        bar.finish();
-        cloned?
-    } else {
-        PathBuf::from(dir)
-    };
+    let bar = render::CountBar::new(json, "cloning", "objects");
+    let dir = runtime
+        .source_folder(&dir, &|done, total| bar.update(done as u64, total as u64))
+        .await;
+    bar.finish();
+    let dir = dir?;
     if watching {
         return watch(runtime, &dir, project.as_deref(), json, cancel).await;
     }
@@ -406,9 +398,6 @@ async fn ingest(
 }
 
 async fn search(runtime: &Arc<Runtime>, args: SearchArgs, json: bool) -> anyhow::Result<()> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| since.as_secs() as i64);
     let request = SearchRequest {
         k: args.k as u32,
         mode: args.mode,
@@ -419,7 +408,8 @@ async fn search(runtime: &Arc<Runtime>, args: SearchArgs, json: bool) -> anyhow:
             language: args.language,
             since: args
                 .since
-                .map(|text| codexos_runtime::parse_since(&text, now))
+                .as_deref()
+                .map(codexos_runtime::since)
                 .transpose()?,
         },
         rev: args.rev,

@@ -37,67 +37,43 @@ pub fn error(error: &anyhow::Error, json: bool) -> ExitCode {
     }
 }
 
-/// Progress of a file copy, in bytes, on a terminal.
-pub struct CopyBar {
+/// Progress counted in units (objects cloned, bytes copied): a bar once
+/// the total is known, on a terminal; nothing with `--json`.
+pub struct CountBar {
     bar: ProgressBar,
+    verb: &'static str,
+    unit: &'static str,
 }
 
-impl CopyBar {
-    pub fn new(json: bool) -> Self {
-        let bar = if json {
-            ProgressBar::hidden()
-        } else {
-            ProgressBar::new(0)
-        };
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{spinner} copying [{bar:30.cyan/blue}] {bytes}/{total_bytes} · {eta}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        Self { bar }
-    }
-
-    pub fn update(&self, done: u64, total: u64) {
-        self.bar.set_length(total);
-        self.bar.set_position(done);
-    }
-
-    pub fn finish(&self) {
-        self.bar.finish_and_clear();
-    }
-}
-
-/// Progress of a clone: objects received, on a terminal.
-pub struct CloneBar {
-    bar: ProgressBar,
-}
-
-impl CloneBar {
-    pub fn new(json: bool) -> Self {
+impl CountBar {
+    pub fn new(json: bool, verb: &'static str, unit: &'static str) -> Self {
         let bar = if json {
             ProgressBar::hidden()
         } else {
             ProgressBar::new_spinner()
         };
-        bar.set_message("cloning…");
         bar.enable_steady_tick(Duration::from_millis(120));
-        Self { bar }
+        Self { bar, verb, unit }
     }
 
-    pub fn update(&self, done: usize, total: usize) {
-        if total > 0 && self.bar.length() != Some(total as u64) {
+    pub fn update(&self, done: u64, total: u64) {
+        if total > 0 && self.bar.length() != Some(total) {
+            let counts = if self.unit == "bytes" {
+                "{bytes}/{total_bytes}".to_owned()
+            } else {
+                format!("{{pos}}/{{len}} {}", self.unit)
+            };
             self.bar.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} cloning [{bar:30.cyan/blue}] {pos}/{len} objects · {elapsed}",
-                )
+                ProgressStyle::with_template(&format!(
+                    "{{spinner}} {} [{{bar:30.cyan/blue}}] {counts} · {{elapsed}}",
+                    self.verb
+                ))
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
             );
-            self.bar.set_length(total as u64);
+            self.bar.set_length(total);
         }
-        self.bar.set_position(done as u64);
+        self.bar.set_position(done);
     }
 
     pub fn finish(&self) {

@@ -154,11 +154,26 @@ impl Embedder {
             order.sort_by_key(|&at| texts[at].len());
         }
         let sorted: Vec<&String> = order.iter().map(|&at| &texts[at]).collect();
-        // Interleaved shares keep each worker's texts of similar length
-        // together and the workers' loads even.
-        let count = self.workers.len().min(sorted.len()).max(1);
+        let vectors = self.embed_in_parallel(&sorted, batch)?;
+        let mut placed: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
+        for (at, vector) in order.into_iter().zip(vectors) {
+            placed[at] = vector;
+        }
+        Ok(placed)
+    }
+}
+
+impl Embedder {
+    /// Embeds `texts` (in order) on every worker: interleaved shares keep
+    /// each worker's texts of similar length together and the loads even.
+    fn embed_in_parallel(&self, texts: &[&String], batch: usize) -> Result<Vec<Vec<f32>>> {
+        let count = self.workers.len().min(texts.len()).max(1);
+        if count == 1 {
+            // One text (a query) or one worker: no thread to hand it to.
+            return embed_share(&self.workers[0], texts, batch);
+        }
         let shares: Vec<Vec<&String>> = (0..count)
-            .map(|worker| sorted.iter().skip(worker).step_by(count).copied().collect())
+            .map(|worker| texts.iter().skip(worker).step_by(count).copied().collect())
             .collect();
         let results: Vec<Result<Vec<Vec<f32>>>> = std::thread::scope(|scope| {
             let handles: Vec<_> = shares
@@ -181,8 +196,8 @@ impl Embedder {
         for result in results {
             per_worker.push(result?.into_iter());
         }
-        let mut vectors = Vec::with_capacity(sorted.len());
-        for position in 0..sorted.len() {
+        let mut vectors = Vec::with_capacity(texts.len());
+        for position in 0..texts.len() {
             vectors.push(
                 per_worker[position % count]
                     .next()
@@ -191,11 +206,7 @@ impl Embedder {
                     })?,
             );
         }
-        let mut placed: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
-        for (at, vector) in order.into_iter().zip(vectors) {
-            placed[at] = vector;
-        }
-        Ok(placed)
+        Ok(vectors)
     }
 }
 

@@ -29,6 +29,8 @@ pub(crate) struct GitTree {
     /// The ingested folder relative to the work tree, `/`-separated, with a
     /// trailing `/` (empty at the top).
     prefix: String,
+    /// HEAD's tree, read once per ingest (`None` before the first commit).
+    head_tree: Option<Oid>,
     /// The revision ingested, when not the working tree.
     revision: Option<Oid>,
 }
@@ -108,9 +110,15 @@ impl GitTree {
         if !prefix.is_empty() {
             prefix.push('/');
         }
+        let head_tree = repo
+            .head()
+            .and_then(|head| head.peel_to_tree())
+            .ok()
+            .map(|tree| tree.id());
         Some(Self {
             repo,
             prefix,
+            head_tree,
             revision: None,
         })
     }
@@ -142,6 +150,11 @@ impl GitTree {
             .find_commit(revision)
             .and_then(|commit| commit.tree())
             .map_err(git_error("reading the revision's tree"))?;
+        // Sizes come from object headers: blobs are read once, when ingested.
+        let odb = self
+            .repo
+            .odb()
+            .map_err(git_error("opening the object database"))?;
         let mut files = Vec::new();
         tree.walk(TreeWalkMode::PreOrder, |directory, entry| {
             let name = entry.name().unwrap_or_default();
@@ -151,10 +164,7 @@ impl GitTree {
             let full = format!("{directory}{name}");
             if entry.kind() == Some(ObjectType::Blob) {
                 if let Some(relative) = full.strip_prefix(&self.prefix) {
-                    let size = self
-                        .repo
-                        .find_blob(entry.id())
-                        .map_or(0, |blob| blob.size());
+                    let size = odb.read_header(entry.id()).map_or(0, |(size, _)| size);
                     files.push((relative.to_owned(), entry.id(), size));
                 }
             }
@@ -180,13 +190,15 @@ impl GitTree {
             return "rev";
         }
         let committed = self
-            .repo
-            .head()
-            .and_then(|head| head.peel_to_tree())
-            .and_then(|tree| tree.get_path(Path::new(&format!("{}{relative}", self.prefix))))
+            .head_tree
+            .and_then(|tree| self.repo.find_tree(tree).ok())
+            .and_then(|tree| {
+                tree.get_path(Path::new(&format!("{}{relative}", self.prefix)))
+                    .ok()
+            })
             .map(|entry| entry.id());
         match (committed, Oid::hash_object(ObjectType::Blob, bytes)) {
-            (Ok(committed), Ok(current)) if committed == current => "clean",
+            (Some(committed), Ok(current)) if committed == current => "clean",
             _ => "dirty",
         }
     }

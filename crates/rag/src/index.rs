@@ -25,7 +25,7 @@ pub const ANN_THRESHOLD: usize = 50_000;
 const PROBE_SHARE: f64 = 0.06;
 const MIN_PROBES: usize = 16;
 const REFINE: u32 = 4;
-/// Paths per `IN (…)` list in a delete predicate.
+/// Values per `IN (…)` list in a predicate.
 const DELETE_GROUP: usize = 200;
 
 /// A chunk ready to store, with its vector.
@@ -107,6 +107,15 @@ fn same_columns(found: &SchemaRef) -> bool {
 /// Quotes a value for a LanceDB SQL predicate.
 pub(crate) fn quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
+}
+
+/// Quoted, comma-separated values for a SQL `IN (…)` list.
+fn in_list(values: &[impl AsRef<str>]) -> String {
+    values
+        .iter()
+        .map(|value| quote(value.as_ref()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Which relevance column a result batch carries.
@@ -297,11 +306,7 @@ impl Index {
     /// Deletes every chunk of these files.
     pub async fn delete_files(&self, project: &str, paths: &[String]) -> Result<()> {
         for group in paths.chunks(DELETE_GROUP) {
-            let list = group
-                .iter()
-                .map(|path| quote(path))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let list = in_list(group);
             let predicate = format!("project = {} AND path IN ({list})", quote(project));
             self.table
                 .delete(predicate.as_str())
@@ -341,11 +346,7 @@ impl Index {
         unique.sort();
         unique.dedup();
         for group in unique.chunks(DELETE_GROUP) {
-            let list = group
-                .iter()
-                .map(|hash| quote(hash))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let list = in_list(group);
             let batches: Vec<RecordBatch> = self
                 .table
                 .query()

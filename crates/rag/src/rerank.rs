@@ -157,12 +157,9 @@ impl RemoteReranker {
             url: url.clone(),
             message,
         };
-        let client = reqwest::Client::builder()
-            .timeout(self.timeout)
-            .build()
-            .map_err(|error| remote(error.to_string()))?;
-        let response = client
+        let response = http_client()
             .post(&url)
+            .timeout(self.timeout)
             .bearer_auth(self.key.expose_secret())
             .json(&RerankRequest {
                 model: &self.model,
@@ -191,6 +188,13 @@ impl RemoteReranker {
         }
         Ok(scores)
     }
+}
+
+/// One HTTP client for every rerank request: its connection pool and TLS
+/// setup are kept between searches.
+fn http_client() -> &'static reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(reqwest::Client::new)
 }
 
 /// A local cross-encoder (ONNX, e.g. `bge-reranker-base` or

@@ -124,6 +124,14 @@ pub enum Error {
         /// How to get it.
         install: String,
     },
+    /// A file given as an evaluation set is not one.
+    #[error("`{path}` is not an evaluation set: {message} — see bench/eval/python-library.json for the format")]
+    InvalidEvalSet {
+        /// The file.
+        path: PathBuf,
+        /// Parser message.
+        message: String,
+    },
     /// The Python peer of a benchmark failed.
     #[error("the Python peer benchmark failed: {message} — create its environment with scripts/bench-venv.sh and pass the python it prints")]
     PythonPeer {
@@ -204,6 +212,7 @@ impl Error {
             | Self::ModelInUse { .. }
             | Self::PathOutsideProject { .. }
             | Self::InvalidSince { .. }
+            | Self::InvalidEvalSet { .. }
             | Self::RevisionNeedsProject
             | Self::RerankerNotConfigured { .. }
             | Self::Rag(

@@ -54,7 +54,9 @@ pub use doctor::{Check, CheckStatus};
 pub use error::{Error, ErrorCode, Result};
 pub use files::{FilePreview, ProjectFile};
 pub use home::{Home, HOME_VAR, MODELS_VAR};
-pub use retrieval::{is_clone_url, parse_since, revision_project, RerankChoice, SearchRequest};
+pub use retrieval::{
+    is_clone_url, parse_since, revision_project, since, RerankChoice, SearchRequest,
+};
 pub use watches::{WatchEvent, WatchInfo};
 
 /// The engine of one data home. Cheap to share behind an `Arc`.

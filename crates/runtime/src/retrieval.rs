@@ -83,6 +83,14 @@ impl SearchRequest {
     }
 }
 
+/// [`parse_since`] against the current time.
+pub fn since(text: &str) -> Result<i64> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs() as i64);
+    parse_since(text, now)
+}
+
 /// Parses `--since`: a date (`2024-05-01`), a date and time (RFC 3339), or an
 /// age (`90m`, `12h`, `30d`, `8w`), into Unix seconds.
 pub fn parse_since(text: &str, now: i64) -> Result<i64> {
@@ -261,6 +269,20 @@ impl Runtime {
     ) -> Result<IngestReport> {
         self.ingest_at(folder, project, Some(rev), progress, cancel)
             .await
+    }
+
+    /// The folder to ingest for `source`: a path as given, or for a clone URL
+    /// the working tree of its clone (made, or reused, first).
+    pub async fn source_folder(
+        &self,
+        source: &str,
+        progress: &(dyn Fn(usize, usize) + Send + Sync),
+    ) -> Result<PathBuf> {
+        if is_clone_url(source) {
+            self.clone_repository(source, progress).await
+        } else {
+            Ok(PathBuf::from(source))
+        }
     }
 
     /// Clones `url` into the data home's `repos/` folder (or reuses an

@@ -22,6 +22,20 @@ pub struct EvalSet {
     pub questions: Vec<EvalQuestion>,
 }
 
+impl EvalSet {
+    /// Reads an evaluation set from a JSON file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Home {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        serde_json::from_str(&text).map_err(|error| Error::InvalidEvalSet {
+            path: path.to_path_buf(),
+            message: error.to_string(),
+        })
+    }
+}
+
 /// Where an evaluation corpus is.
 #[derive(Debug, Clone, Deserialize)]
 pub struct EvalCorpus {
