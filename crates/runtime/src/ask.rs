@@ -1,11 +1,11 @@
 //! Retrieval-augmented answers: retrieve, fit the context, generate, cite.
 
-use codexos_llm::{ChatMessage, Completion, GenerateOptions, Generation};
+use codexos_llm::{ChatMessage, Completion, ProviderKind};
 use codexos_rag::Hit;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::{Error, Result, Runtime, SearchMode};
+use crate::{Result, Runtime, SearchMode};
 
 const SYSTEM_PROMPT: &str = "You are CodexOS, a precise assistant for a software project. \
 Answer the question using only the numbered context excerpts from the project's files. \
@@ -104,14 +104,14 @@ impl Runtime {
                 ),
             )
             .await?;
-        let model = self.chat_model(options.model.as_deref()).await?;
+        let (context_size, count) = self.token_counter(options.model.as_deref()).await;
         let max_tokens = self.config.llm.max_tokens;
         // Room for the system prompt, the question and the answer; the rest
         // goes to excerpts, best first.
-        let budget = (model.context_size() as usize)
+        let budget = context_size
             .saturating_sub(max_tokens as usize)
-            .saturating_sub(model.count_tokens(SYSTEM_PROMPT) + model.count_tokens(question) + 64);
-        let citations = fit(&hits, budget, |text| model.count_tokens(text));
+            .saturating_sub(count(SYSTEM_PROMPT) + count(question) + 64);
+        let citations = fit(&hits, budget, |text| count(text));
         progress(AskEvent::Retrieved {
             citations: citations.clone(),
         });
@@ -119,28 +119,59 @@ impl Runtime {
             ChatMessage::system(SYSTEM_PROMPT),
             ChatMessage::user(user_prompt(question, &citations)),
         ];
-        let generate = GenerateOptions {
-            max_tokens,
-            temperature: self.config.llm.temperature,
-            ..GenerateOptions::default()
+        let chat = crate::ChatOptions {
+            model: options.model.clone(),
+            ..crate::ChatOptions::default()
         };
-        let mut stream = model.generate(&messages, generate, cancel.child_token())?;
-        while let Some(item) = stream.recv().await {
-            match item? {
-                Generation::Token(text) => progress(AskEvent::Token { text }),
-                Generation::Done(completion) => {
-                    return Ok(Answer {
-                        text: completion.text.trim().to_owned(),
-                        citations,
-                        model: model.name(),
-                        completion,
-                    });
-                }
+        let on_token = |text: &str| {
+            progress(AskEvent::Token {
+                text: text.to_owned(),
+            });
+        };
+        let completion = self
+            .chat_to_end(messages, Vec::new(), &chat, &on_token, cancel)
+            .await?;
+        Ok(Answer {
+            text: completion.text.trim().to_owned(),
+            citations,
+            model: completion.model.clone(),
+            completion,
+        })
+    }
+
+    /// The context size and a token counter for the model that will likely
+    /// answer: exact with the local model when it comes first, an estimate
+    /// (three characters per token) for remote ones.
+    async fn token_counter(
+        &self,
+        model: Option<&str>,
+    ) -> (usize, Box<dyn Fn(&str) -> usize + Send + Sync>) {
+        let first = self.router().ok().and_then(|router| {
+            router
+                .providers()
+                .iter()
+                .find(|provider| {
+                    model.is_none_or(|name| {
+                        provider.info().name == name || provider.info().model == name
+                    })
+                })
+                .map(|provider| provider.info().clone())
+        });
+        let local = match &first {
+            Some(info) if info.kind == ProviderKind::Local => Some(info.model.clone()),
+            Some(_) => None,
+            None => model.map(str::to_owned),
+        };
+        if let Some(name) = local {
+            if let Ok(loaded) = self.chat_model(Some(&name)).await {
+                let context = loaded.context_size() as usize;
+                return (context, Box::new(move |text| loaded.count_tokens(text)));
             }
         }
-        Err(Error::Task {
-            message: "the decode thread ended without a result".into(),
-        })
+        let context = first
+            .and_then(|info| info.context_size)
+            .unwrap_or(self.config.llm.context_size) as usize;
+        (context, Box::new(|text| text.len() / 3 + 1))
     }
 }
 

@@ -19,6 +19,45 @@ pub struct Config {
     pub ingest: IngestConfig,
     /// Search and reranking.
     pub search: SearchConfig,
+    /// Remote chat providers (`[[providers]]`), used in the order of `llm.policy`.
+    pub providers: Vec<ProviderConfig>,
+}
+
+/// A remote chat provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    /// Name used in `llm.policy`, `--model` and traces.
+    pub name: String,
+    /// `openai` (Chat Completions: OpenAI, Mistral, vLLM, llama-server,
+    /// Ollama …) or `anthropic` (Messages).
+    pub kind: codexos_llm::ProviderKind,
+    /// Base URL (`https://api.openai.com/v1`, `http://127.0.0.1:8000/v1`,
+    /// `https://api.anthropic.com`).
+    pub base_url: String,
+    /// Model name the provider expects.
+    pub model: String,
+    /// Vault secret holding the API key (`codexos vault set NAME`); none for
+    /// servers without authentication.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// Context window, when known: longer prompts skip this provider.
+    #[serde(default)]
+    pub context_size: Option<u32>,
+    /// Whether the model can call tools.
+    #[serde(default = "yes")]
+    pub tools: bool,
+    /// Seconds to wait for the answer to start, and between its pieces.
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u32,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_timeout() -> u32 {
+    60
 }
 
 /// Search settings.
@@ -85,6 +124,26 @@ pub struct LlmConfig {
     pub max_tokens: u32,
     /// Sampling temperature; 0 is greedy.
     pub temperature: f32,
+    /// Requests the local model decodes together.
+    pub parallel: u32,
+    /// How llama.cpp's threads wait: `passive` (the default; keeps speed when
+    /// other programs use the CPU) or `active` (spin).
+    pub wait_policy: codexos_llm::WaitPolicy,
+    /// `auto` renders the model's own Jinja template; `chatml` forces ChatML.
+    pub chat_template: String,
+    /// Refuse every remote provider.
+    pub offline: bool,
+    /// Order of providers: `local` (the `models.chat` model), names of
+    /// `[[providers]]`, or .gguf files in the models folder. Empty: local
+    /// first, then every provider in file order.
+    pub policy: Vec<String>,
+    /// Consecutive failures that make the router skip a provider for a while.
+    pub failure_threshold: u32,
+    /// Seconds a failing provider is skipped.
+    pub cooldown_secs: u32,
+    /// When every provider failed and one asked to retry within this many
+    /// seconds (429 Retry-After), wait for it once.
+    pub max_retry_wait_secs: u32,
 }
 
 impl Default for LlmConfig {
@@ -94,6 +153,14 @@ impl Default for LlmConfig {
             context_size: 4096,
             max_tokens: 512,
             temperature: 0.2,
+            parallel: 4,
+            wait_policy: codexos_llm::WaitPolicy::Passive,
+            chat_template: "auto".into(),
+            offline: false,
+            policy: Vec::new(),
+            failure_threshold: 3,
+            cooldown_secs: 30,
+            max_retry_wait_secs: 10,
         }
     }
 }
@@ -134,6 +201,16 @@ embedding = "all-minilm-l6-v2"
 context_size = 4096
 max_tokens = 512
 temperature = 0.2
+parallel = 4              # requests decoded together by the local model
+wait_policy = "passive"   # passive keeps speed on a busy desktop; active spins
+chat_template = "auto"    # the model's own Jinja template; "chatml" forces ChatML
+offline = false           # true: never call a remote provider (also: --offline)
+# Order of providers: "local" (models.chat), names of [[providers]] below, or
+# .gguf files in the models folder. Empty: local first, then the providers.
+policy = []
+failure_threshold = 3     # consecutive failures before a provider is skipped…
+cooldown_secs = 30        # …for this long
+max_retry_wait_secs = 10  # wait out a short 429 Retry-After when all else failed
 
 [ingest]
 max_file_bytes = 4194304   # larger files are skipped and reported
@@ -150,6 +227,18 @@ remote_model = "rerank-v3.5"
 remote_key = "cohere"        # vault secret name: codexos vault set cohere
 remote_timeout_secs = 10
 cross_encoder = "reranker"   # models-folder name of an ONNX cross-encoder
+
+# Remote chat providers. Keys live in the vault, never here:
+#   codexos vault set openai
+# [[providers]]
+# name = "openai"
+# kind = "openai"               # openai (Chat Completions) or anthropic (Messages)
+# base_url = "https://api.openai.com/v1"
+# model = "gpt-4o-mini"
+# key = "openai"                # vault secret name
+# context_size = 128000
+# tools = true
+# timeout_secs = 60
 "#;
 
 impl Config {
@@ -183,6 +272,41 @@ impl Config {
     }
 }
 
+/// Writes `llm.policy` into the config file, keeping its comments and every
+/// other setting; the file is replaced atomically.
+pub(crate) fn write_policy(path: &Path, names: &[String]) -> Result<()> {
+    let io = |source| Error::Home {
+        path: path.to_path_buf(),
+        source,
+    };
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => TEMPLATE.to_owned(),
+        Err(source) => return Err(io(source)),
+    };
+    let mut document: toml_edit::DocumentMut =
+        text.parse()
+            .map_err(|error: toml_edit::TomlError| Error::Config {
+                path: path.to_path_buf(),
+                message: error.message().to_owned(),
+                line: None,
+            })?;
+    let llm = document
+        .entry("llm")
+        .or_insert_with(toml_edit::table)
+        .as_table_like_mut()
+        .ok_or_else(|| Error::Config {
+            path: path.to_path_buf(),
+            message: "`llm` is not a table".into(),
+            line: None,
+        })?;
+    let array: toml_edit::Array = names.iter().map(String::as_str).collect();
+    llm.insert("policy", toml_edit::value(array));
+    let temporary = path.with_extension("toml.tmp");
+    std::fs::write(&temporary, document.to_string()).map_err(io)?;
+    std::fs::rename(&temporary, path).map_err(io)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,6 +327,19 @@ mod tests {
         let message = error.to_string();
         assert!(message.contains("/h/config.toml"), "{message}");
         assert!(message.contains("line 2"), "{message}");
+    }
+
+    #[test]
+    fn the_policy_is_written_with_comments_kept() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, TEMPLATE).expect("write");
+        write_policy(&path, &["openai".into(), "local".into()]).expect("writes");
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(text.contains("# CodexOS settings"), "comments kept");
+        let parsed = Config::parse(&text, &path).expect("parses");
+        assert_eq!(parsed.llm.policy, vec!["openai", "local"]);
+        assert_eq!(parsed.llm.max_tokens, 512);
     }
 
     #[test]

@@ -86,6 +86,15 @@ impl Runtime {
                 .map(|entry| {
                     let path = home.models().join(&entry.file);
                     let name = format!("model file {}", entry.file);
+                    if entry.optional && !path.exists() {
+                        return Check::ok(
+                            name,
+                            format!(
+                                "optional, not installed (codexos models pull {})",
+                                entry.component
+                            ),
+                        );
+                    }
                     match models::verify_file(&store, &path, &entry) {
                         Ok(()) => Check::ok(name, "present, sha256 matches"),
                         Err(error) => Check::fail(name, error.to_string(), FETCH_FIX),

@@ -147,6 +147,14 @@ pub enum Error {
         /// Panic message.
         message: String,
     },
+    /// A model download failed.
+    #[error("cannot pull `{name}`: {message}")]
+    Pull {
+        /// Model name or URL.
+        name: String,
+        /// What went wrong, and the fix.
+        message: String,
+    },
     /// Retrieval failed.
     #[error(transparent)]
     Rag(#[from] codexos_rag::Error),
@@ -187,10 +195,12 @@ impl Error {
     #[must_use]
     pub fn code(&self) -> ErrorCode {
         match self {
+            Self::Llm(error) if error.is_context_overflow() => ErrorCode::ContextOverflow,
             Self::NoDataDir | Self::Home { .. } => ErrorCode::DataHome,
             Self::Config { .. } => ErrorCode::Config,
             Self::ModelMissing { .. }
             | Self::ModelChecksum { .. }
+            | Self::Pull { .. }
             | Self::Rag(
                 codexos_rag::Error::ModelFile { .. }
                 | codexos_rag::Error::Runtime { .. }
@@ -199,9 +209,14 @@ impl Error {
             | Self::Llm(
                 codexos_llm::Error::ModelMissing { .. }
                 | codexos_llm::Error::NotGguf { .. }
-                | codexos_llm::Error::Load { .. },
+                | codexos_llm::Error::Load { .. }
+                | codexos_llm::Error::Template { .. },
             ) => ErrorCode::Model,
+            Self::Llm(codexos_llm::Error::Remote { .. } | codexos_llm::Error::Exhausted { .. }) => {
+                ErrorCode::Provider
+            }
             Self::UnknownProject { .. }
+            | Self::Llm(codexos_llm::Error::UnknownProvider { .. })
             | Self::EmptyProject { .. }
             | Self::RevisionNotIndexed { .. }
             | Self::Rag(codexos_rag::Error::UnknownRevision { .. })
@@ -215,11 +230,11 @@ impl Error {
             | Self::InvalidEvalSet { .. }
             | Self::RevisionNeedsProject
             | Self::RerankerNotConfigured { .. }
+            | Self::Llm(codexos_llm::Error::NoTools { .. })
             | Self::Rag(
                 codexos_rag::Error::NotARepository { .. } | codexos_rag::Error::NotAFolder { .. },
             )
             | Self::Vault(codexos_vault::Error::InvalidName { .. }) => ErrorCode::InvalidInput,
-            Self::Llm(codexos_llm::Error::ContextOverflow { .. }) => ErrorCode::ContextOverflow,
             Self::Rag(codexos_rag::Error::Cancelled) | Self::Llm(codexos_llm::Error::Cancelled) => {
                 ErrorCode::Cancelled
             }
@@ -251,6 +266,8 @@ pub enum ErrorCode {
     InvalidInput,
     /// The prompt does not fit the context window.
     ContextOverflow,
+    /// No provider of the LLM policy could answer (offline, down, refused).
+    Provider,
     /// The operation was cancelled.
     Cancelled,
     /// The OS keychain is unreachable or lost its key.

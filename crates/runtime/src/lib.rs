@@ -19,6 +19,7 @@
 
 mod ask;
 mod bench;
+mod chat;
 mod config;
 mod doctor;
 mod error;
@@ -26,13 +27,14 @@ mod files;
 mod home;
 pub mod logging;
 pub mod models;
+mod pull;
 mod retrieval;
 mod watches;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use codexos_llm::{LocalModel, ModelOptions};
 use codexos_rag::{Embedder, EmbedderFiles, Index, IngestEvent, IngestOptions};
 use codexos_store::{Project, Store};
 use codexos_vault::Vault;
@@ -43,17 +45,24 @@ pub use ask::{Answer, AskEvent, AskOptions, Citation};
 pub use bench::{
     EmbedBench, EmbedRun, EvalSet, IngestBench, ModeScore, RetrievalBench, SearchBench,
 };
-pub use codexos_llm::{Completion, Error as LlmError, FinishReason, GgufInfo};
+pub use chat::{ChatOptions, LOCAL};
+pub use codexos_llm::{
+    Attempt, ChatEvent, ChatMessage, Completion, Error as LlmError, EventStream, Failure,
+    FinishReason, GgufInfo, Outcome, ProviderInfo, ProviderKind, Role, ToolCall, ToolChoice,
+    ToolSpec,
+};
 pub use codexos_rag::{
     Hit as SearchHit, IngestEvent as IngestProgress, IngestReport, SearchFilter, SearchMode,
     SkippedFile,
 };
+pub use codexos_store::AttemptRecord;
 pub use codexos_vault::Error as VaultError;
-pub use config::{Config, IngestConfig, LlmConfig, ModelsConfig, SearchConfig};
+pub use config::{Config, IngestConfig, LlmConfig, ModelsConfig, ProviderConfig, SearchConfig};
 pub use doctor::{Check, CheckStatus};
 pub use error::{Error, ErrorCode, Result};
 pub use files::{FilePreview, ProjectFile};
 pub use home::{Home, HOME_VAR, MODELS_VAR};
+pub use pull::{PullEvent, Pulled};
 pub use retrieval::{
     is_clone_url, parse_since, revision_project, since, RerankChoice, SearchRequest,
 };
@@ -69,8 +78,15 @@ pub struct Runtime {
     index: tokio::sync::OnceCell<Index>,
     /// The local cross-encoder, loaded on first use.
     cross_encoder: tokio::sync::OnceCell<Arc<codexos_rag::CrossEncoder>>,
-    /// The chat model kept loaded between requests, with the path it came from.
-    chat_model: tokio::sync::Mutex<Option<Arc<LocalModel>>>,
+    /// The local chat model, kept loaded between requests.
+    local: Arc<chat::LocalModels>,
+    /// The LLM router of the policy, built on first use and rebuilt when
+    /// the policy changes.
+    router: std::sync::Mutex<Option<Arc<codexos_llm::Router>>>,
+    /// Provider order (`llm.policy`), changeable from the app.
+    policy: std::sync::Mutex<Vec<String>>,
+    /// `--offline`: refuse remote providers whatever the config says.
+    offline: AtomicBool,
     /// Folders watched in the background.
     watches: watches::Watches,
 }
@@ -106,6 +122,13 @@ impl Runtime {
         let config = Config::load_or_create(&home.config())?;
         let store = Arc::new(Store::open(&home.database())?);
         let vault = Vault::new(Arc::clone(&store))?;
+        codexos_llm::set_wait_policy(config.llm.wait_policy);
+        let local = Arc::new(chat::LocalModels::new(
+            home.clone(),
+            Arc::clone(&store),
+            &config,
+        ));
+        let policy = config.llm.policy.clone();
         Ok(Arc::new(Self {
             home,
             config,
@@ -114,7 +137,10 @@ impl Runtime {
             embedder: tokio::sync::OnceCell::new(),
             index: tokio::sync::OnceCell::new(),
             cross_encoder: tokio::sync::OnceCell::new(),
-            chat_model: tokio::sync::Mutex::new(None),
+            local,
+            router: std::sync::Mutex::new(None),
+            policy: std::sync::Mutex::new(policy),
+            offline: AtomicBool::new(false),
             watches: watches::Watches::default(),
         }))
     }
@@ -233,36 +259,6 @@ impl Runtime {
                 Ok(index)
             })
             .await
-    }
-
-    /// The chat model `name` (or the configured default), loading it on first
-    /// use and keeping it loaded; asking for another model replaces it.
-    pub async fn chat_model(&self, name: Option<&str>) -> Result<Arc<LocalModel>> {
-        let path = models::resolve(&self.home, name.unwrap_or(&self.config.models.chat));
-        // The async lock is held while loading on purpose: concurrent requests
-        // wait for the one load instead of reading the same GGUF twice.
-        let mut slot = self.chat_model.lock().await;
-        if let Some(model) = slot.as_ref().filter(|model| model.path() == path) {
-            return Ok(Arc::clone(model));
-        }
-        let options = ModelOptions {
-            threads: self
-                .config
-                .llm
-                .threads
-                .unwrap_or_else(|| ModelOptions::default().threads),
-            context_size: self.config.llm.context_size,
-        };
-        let store = Arc::clone(&self.store);
-        let home = self.home.clone();
-        let model = tokio::task::spawn_blocking(move || -> Result<Arc<LocalModel>> {
-            models::verify(&store, &home, &path)?;
-            Ok(Arc::new(LocalModel::load(&path, options)?))
-        })
-        .await
-        .map_err(Error::task)??;
-        *slot = Some(Arc::clone(&model));
-        Ok(model)
     }
 
     /// Ingests `folder` as `project` (default: the folder's name).

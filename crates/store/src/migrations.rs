@@ -7,7 +7,8 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::{Error, Result};
 
 /// Each entry upgrades the schema from its index to index + 1.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE projects (
         name TEXT PRIMARY KEY,
@@ -37,7 +38,24 @@ const MIGRATIONS: &[&str] = &[r"
         mtime INTEGER NOT NULL,
         sha256 TEXT NOT NULL
     );
-"];
+",
+    r"
+    CREATE TABLE llm_attempts (
+        id INTEGER PRIMARY KEY,
+        request TEXT NOT NULL,
+        at REAL NOT NULL,
+        provider TEXT NOT NULL,
+        model TEXT NOT NULL,
+        latency_ms INTEGER NOT NULL,
+        first_token_ms INTEGER,
+        prompt_tokens INTEGER NOT NULL,
+        completion_tokens INTEGER NOT NULL,
+        outcome TEXT NOT NULL,
+        detail TEXT NOT NULL
+    );
+    CREATE INDEX llm_attempts_at ON llm_attempts(at);
+",
+];
 
 pub(crate) fn run(connection: &mut Connection, path: &Path) -> Result<()> {
     let migrate = |source| Error::Sql {

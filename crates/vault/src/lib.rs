@@ -104,7 +104,7 @@ fn keychain_error(source: keyring::Error) -> Error {
 }
 
 /// The vault of one data home.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Vault {
     store: Arc<Store>,
     account: String,

@@ -22,7 +22,7 @@ export const commands = {
 	 */
 	search: (query: string, request: SearchRequest_Deserialize) => typedError<Hit_Serialize[], IpcError_Serialize>(__TAURI_INVOKE("search", { query, request })),
 	/**  Answers a question, streaming tokens and the retrieved excerpts. */
-	ask: (requestId: string, question: string, project: string | null, onEvent: Channel<AskEvent_Deserialize>) => typedError<Answer_Serialize, IpcError_Serialize>(__TAURI_INVOKE("ask", { requestId, question, project, onEvent })),
+	ask: (requestId: string, question: string, project: string | null, model: string | null, onEvent: Channel<AskEvent_Deserialize>) => typedError<Answer_Serialize, IpcError_Serialize>(__TAURI_INVOKE("ask", { requestId, question, project, model, onEvent })),
 	/**  Cancels a running ingest or ask; `false` when it already ended. */
 	cancel: (requestId: string) => __TAURI_INVOKE<boolean>("cancel", { requestId }),
 	/**  Folders being watched. */
@@ -33,6 +33,22 @@ export const commands = {
 	filePreview: (project: string, path: string) => typedError<FilePreview, IpcError_Serialize>(__TAURI_INVOKE("file_preview", { project, path })),
 	/**  Stops watching a project's folder; `false` when it was not watched. */
 	unwatch: (project: string) => typedError<boolean, IpcError_Serialize>(__TAURI_INVOKE("unwatch", { project })),
+	/**  The providers, models, secrets and recent attempts. */
+	llmSettings: () => typedError<LlmSettings_Serialize, IpcError_Serialize>(__TAURI_INVOKE("llm_settings")),
+	/**  Sets the provider order (written to config.toml). */
+	setPolicy: (order: string[]) => typedError<null, IpcError_Serialize>(__TAURI_INVOKE("set_policy", { order })),
+	/**  Turns offline mode on or off for this session. */
+	setOffline: (offline: boolean) => typedError<boolean, IpcError_Serialize>(__TAURI_INVOKE("set_offline", { offline })),
+	/**  Stores a provider key in the vault (it is never sent back to the window). */
+	storeSecret: (name: string, value: string) => typedError<null, IpcError_Serialize>(__TAURI_INVOKE("store_secret", { name, value })),
+	/**  Sends one short request to a provider alone. */
+	testProvider: (name: string) => typedError<Completion_Serialize, IpcError_Serialize>(__TAURI_INVOKE("test_provider", { name })),
+	/**  Downloads a catalog model or a .gguf URL, streaming progress. */
+	pullModel: (requestId: string, name: string, onEvent: Channel<PullEvent_Deserialize>) => typedError<Pulled, IpcError_Serialize>(__TAURI_INVOKE("pull_model", { requestId, name, onEvent })),
+	/**  Copies a dropped or chosen .gguf file into the models folder. */
+	importModel: (path: string) => typedError<GgufInfo_Serialize, IpcError_Serialize>(__TAURI_INVOKE("import_model", { path })),
+	/**  Deletes a model that is not in use. */
+	removeModel: (name: string) => typedError<null, IpcError_Serialize>(__TAURI_INVOKE("remove_model", { name })),
 };
 
 /** Events */
@@ -54,7 +70,7 @@ export type Answer_Deserialize = {
 	/**  Model that answered. */
 	model: string,
 	/**  Token counts and timing. */
-	completion: Completion,
+	completion: Completion_Deserialize,
 };
 
 /**  A finished answer. */
@@ -66,7 +82,7 @@ export type Answer_Serialize = {
 	/**  Model that answered. */
 	model: string,
 	/**  Token counts and timing. */
-	completion: Completion,
+	completion: Completion_Serialize,
 };
 
 /**  What the app shows about its data home. */
@@ -105,6 +121,65 @@ citations: Citation_Serialize[] } |
 { type: "token"; 
 /**  The new text. */
 text: string };
+
+/**  One provider tried for a request: what traces and cost reports show. */
+export type Attempt = Attempt_Serialize | Attempt_Deserialize;
+
+/**  One router attempt, for the recent-attempts table. */
+export type AttemptRow = {
+	/**  Request it belonged to. */
+	request: string,
+	/**  Provider name. */
+	provider: string,
+	/**  Model. */
+	model: string,
+	/**  Milliseconds. */
+	latency_ms: number,
+	/**  Prompt tokens. */
+	prompt_tokens: number,
+	/**  Generated tokens. */
+	completion_tokens: number,
+	/**  `ok`, `skipped` or `failed`. */
+	outcome: string,
+	/**  Why it was skipped or failed. */
+	detail: string,
+};
+
+/**  One provider tried for a request: what traces and cost reports show. */
+export type Attempt_Deserialize = {
+	/**  Provider name from the policy. */
+	provider: string,
+	/**  Model asked for. */
+	model: string,
+	/**  Milliseconds from the request to the end of the attempt. */
+	latencyMs: number,
+	/**  Milliseconds to the first token, when one came. */
+	firstTokenMs?: number | null,
+	/**  Prompt tokens, when known. */
+	promptTokens: number,
+	/**  Generated tokens, when known. */
+	completionTokens: number,
+	/**  How it ended. */
+	outcome: Outcome,
+};
+
+/**  One provider tried for a request: what traces and cost reports show. */
+export type Attempt_Serialize = {
+	/**  Provider name from the policy. */
+	provider: string,
+	/**  Model asked for. */
+	model: string,
+	/**  Milliseconds from the request to the end of the attempt. */
+	latencyMs: number,
+	/**  Milliseconds to the first token, when one came. */
+	firstTokenMs: number | null,
+	/**  Prompt tokens, when known. */
+	promptTokens: number,
+	/**  Generated tokens, when known. */
+	completionTokens: number,
+	/**  How it ended. */
+	outcome: Outcome,
+};
 
 /**  A source the answer was given. */
 export type Citation = Citation_Serialize | Citation_Deserialize;
@@ -154,19 +229,66 @@ export type Citation_Serialize = {
 };
 
 /**  Summary of a finished generation. */
-export type Completion = {
-	/**  The whole generated text. */
+export type Completion = Completion_Serialize | Completion_Deserialize;
+
+/**  Summary of a finished generation. */
+export type Completion_Deserialize = {
+	/**  The whole generated text (tool-call markup removed). */
 	text: string,
+	/**  Tools the model called. */
+	toolCalls: ToolCall[],
+	/**  Provider that answered. */
+	provider: string,
+	/**  Model that answered. */
+	model: string,
 	/**  Tokens in the prompt. */
-	prompt_tokens: number,
+	promptTokens: number,
+	/**  Prompt tokens whose state was reused from an earlier request (KV cache). */
+	cachedTokens: number,
 	/**  Tokens generated. */
-	completion_tokens: number,
+	completionTokens: number,
 	/**  Why it stopped. */
 	finish: FinishReason,
 	/**  Wall time, prompt included, in milliseconds. */
-	elapsed_ms: number,
+	elapsedMs: number,
+	/**  Milliseconds to the first generated token. */
+	firstTokenMs: number,
 	/**  Generation speed, prompt excluded. */
-	tokens_per_second: number | null,
+	tokensPerSecond: number | null,
+	/**  Most requests decoded in the same batch as this one (local models). */
+	concurrent: number,
+	/**  Every provider the router tried, in order (empty outside the router). */
+	attempts: Attempt_Deserialize[],
+};
+
+/**  Summary of a finished generation. */
+export type Completion_Serialize = {
+	/**  The whole generated text (tool-call markup removed). */
+	text: string,
+	/**  Tools the model called. */
+	toolCalls: ToolCall[],
+	/**  Provider that answered. */
+	provider: string,
+	/**  Model that answered. */
+	model: string,
+	/**  Tokens in the prompt. */
+	promptTokens: number,
+	/**  Prompt tokens whose state was reused from an earlier request (KV cache). */
+	cachedTokens: number,
+	/**  Tokens generated. */
+	completionTokens: number,
+	/**  Why it stopped. */
+	finish: FinishReason,
+	/**  Wall time, prompt included, in milliseconds. */
+	elapsedMs: number,
+	/**  Milliseconds to the first generated token. */
+	firstTokenMs: number,
+	/**  Generation speed, prompt excluded. */
+	tokensPerSecond: number | null,
+	/**  Most requests decoded in the same batch as this one (local models). */
+	concurrent: number,
+	/**  Every provider the router tried, in order (empty outside the router). */
+	attempts: Attempt_Serialize[],
 };
 
 /**  Stable error codes, shared by the CLI's JSON output and the app's IPC. */
@@ -183,6 +305,8 @@ export type ErrorCode =
 "invalid_input" | 
 /**  The prompt does not fit the context window. */
 "context_overflow" | 
+/**  No provider of the LLM policy could answer (offline, down, refused). */
+"provider" | 
 /**  The operation was cancelled. */
 "cancelled" | 
 /**  The OS keychain is unreachable or lost its key. */
@@ -208,8 +332,73 @@ export type FinishReason =
 "stop" | 
 /**  `max_tokens` or the context window was reached. */
 "length" | 
+/**  The model called tools. */
+"toolCalls" | 
 /**  The caller cancelled. */
 "cancelled";
+
+/**  What `codexos models info` shows about a GGUF model. */
+export type GgufInfo = GgufInfo_Serialize | GgufInfo_Deserialize;
+
+/**  What `codexos models info` shows about a GGUF model. */
+export type GgufInfo_Deserialize = {
+	/**  The file. */
+	path: string,
+	/**  File size in bytes. */
+	bytes: number | null,
+	/**  GGUF format version. */
+	version: number,
+	/**  `general.name`, when set. */
+	name?: string | null,
+	/**  `general.architecture` (`llama`, `qwen2` …). */
+	architecture?: string | null,
+	/**  Parameters, counted from the tensor table. */
+	parameters: number | null,
+	/**  Quantisation (`Q4_K_M`, `Q8_0`, `F16` …) from `general.file_type`. */
+	quantization?: string | null,
+	/**  Context length the model was trained for. */
+	context_length?: number | null,
+	/**  Transformer blocks. */
+	layers?: number | null,
+	/**  Whether the file carries a chat template. */
+	has_chat_template: boolean,
+	/**
+	 *  Whether CodexOS can offer it tools: its template renders tool
+	 *  definitions, or it is a ChatML model (the built-in ChatML template
+	 *  with a tools section stands in).
+	 */
+	supports_tools: boolean,
+};
+
+/**  What `codexos models info` shows about a GGUF model. */
+export type GgufInfo_Serialize = {
+	/**  The file. */
+	path: string,
+	/**  File size in bytes. */
+	bytes: number | null,
+	/**  GGUF format version. */
+	version: number,
+	/**  `general.name`, when set. */
+	name: string | null,
+	/**  `general.architecture` (`llama`, `qwen2` …). */
+	architecture: string | null,
+	/**  Parameters, counted from the tensor table. */
+	parameters: number | null,
+	/**  Quantisation (`Q4_K_M`, `Q8_0`, `F16` …) from `general.file_type`. */
+	quantization: string | null,
+	/**  Context length the model was trained for. */
+	context_length: number | null,
+	/**  Transformer blocks. */
+	layers: number | null,
+	/**  Whether the file carries a chat template. */
+	has_chat_template: boolean,
+	/**
+	 *  Whether CodexOS can offer it tools: its template renders tool
+	 *  definitions, or it is a ChatML model (the built-in ChatML template
+	 *  with a tools section stands in).
+	 */
+	supports_tools: boolean,
+};
 
 /**  A search result. */
 export type Hit = Hit_Serialize | Hit_Deserialize;
@@ -444,6 +633,62 @@ export type IpcError_Serialize = {
 	details: string | null,
 };
 
+/**  Everything Settings → Providers / Models shows. */
+export type LlmSettings = LlmSettings_Serialize | LlmSettings_Deserialize;
+
+/**  Everything Settings → Providers / Models shows. */
+export type LlmSettings_Deserialize = {
+	/**  The policy, in order. */
+	providers: ProviderInfo_Deserialize[],
+	/**  Whether remote providers are refused. */
+	offline: boolean,
+	/**  Models in the catalog and the models folder. */
+	models: ModelEntry[],
+	/**  Names of the secrets in the vault (never their values). */
+	secrets: string[],
+	/**  The newest router attempts. */
+	attempts: AttemptRow[],
+};
+
+/**  Everything Settings → Providers / Models shows. */
+export type LlmSettings_Serialize = {
+	/**  The policy, in order. */
+	providers: ProviderInfo_Serialize[],
+	/**  Whether remote providers are refused. */
+	offline: boolean,
+	/**  Models in the catalog and the models folder. */
+	models: ModelEntry[],
+	/**  Names of the secrets in the vault (never their values). */
+	secrets: string[],
+	/**  The newest router attempts. */
+	attempts: AttemptRow[],
+};
+
+/**  A model in the models folder, for `codexos models list`. */
+export type ModelEntry = {
+	/**  Name to use in config and `--model` (file or folder name). */
+	name: string,
+	/**  `chat` (GGUF), `embedding` or `reranker` (ONNX folders), `runtime`. */
+	kind: string,
+	/**  `catalog` (a pinned registry package) or `local` (found in the folder). */
+	source: string,
+	/**  Whether every file of it is present. */
+	installed: boolean,
+	/**  Bytes on disk. */
+	bytes: number | null,
+	/**  Whether the configuration uses it by default. */
+	default: boolean,
+};
+
+/**  How one attempt of the router ended. */
+export type Outcome = 
+/**  It answered. */
+{ kind: "ok" } | 
+/**  Not tried: offline mode, an open circuit, a missing capability. */
+{ kind: "skipped"; detail: string } | 
+/**  Tried and failed; the text says how. */
+{ kind: "failed"; detail: string };
+
 /**  An indexed file. */
 export type ProjectFile = {
 	/**  Path relative to the project root. */
@@ -481,6 +726,111 @@ export type ProjectUpdated_Deserialize = {
 export type ProjectUpdated_Serialize = {
 	/**  What the re-index did. */
 	report: IngestReport_Serialize,
+};
+
+/**  What the router knows about a provider before calling it. */
+export type ProviderInfo = ProviderInfo_Serialize | ProviderInfo_Deserialize;
+
+/**  What the router knows about a provider before calling it. */
+export type ProviderInfo_Deserialize = {
+	/**  Name in the policy. */
+	name: string,
+	/**  Protocol. */
+	kind: ProviderKind,
+	/**  Model asked for. */
+	model: string,
+	/**  Whether calling it leaves this machine. */
+	remote: boolean,
+	/**  Context window in tokens, when known. */
+	contextSize?: number | null,
+	/**  Whether it can be offered tools. */
+	tools: boolean,
+	/**  Seconds to wait for the first and each next piece of the answer. */
+	timeoutSecs: number,
+	/**  Name of the vault secret holding its API key, if it needs one. */
+	key?: string | null,
+};
+
+/**  What the router knows about a provider before calling it. */
+export type ProviderInfo_Serialize = {
+	/**  Name in the policy. */
+	name: string,
+	/**  Protocol. */
+	kind: ProviderKind,
+	/**  Model asked for. */
+	model: string,
+	/**  Whether calling it leaves this machine. */
+	remote: boolean,
+	/**  Context window in tokens, when known. */
+	contextSize: number | null,
+	/**  Whether it can be offered tools. */
+	tools: boolean,
+	/**  Seconds to wait for the first and each next piece of the answer. */
+	timeoutSecs: number,
+	/**  Name of the vault secret holding its API key, if it needs one. */
+	key: string | null,
+};
+
+/**  Which protocol a provider speaks. */
+export type ProviderKind = 
+/**  A GGUF model run in-process by llama.cpp. */
+"local" | 
+/**  OpenAI Chat Completions (OpenAI, Mistral, vLLM, llama-server, Ollama …). */
+"openai" | 
+/**  Anthropic Messages. */
+"anthropic";
+
+/**  Progress of a pull. */
+export type PullEvent = PullEvent_Serialize | PullEvent_Deserialize;
+
+/**  Progress of a pull. */
+export type PullEvent_Deserialize = 
+/**  Bytes of the current download. */
+{ type: "download"; 
+/**  What is being downloaded (a package or file name). */
+item: string; 
+/**  Part number, from 1. */
+part: number; 
+/**  Parts in all. */
+parts: number; 
+/**  Bytes so far (including a resumed prefix). */
+done: number | null; 
+/**  Bytes in all, when the server says. */
+total?: number | null } | 
+/**  Checking the result. */
+{ type: "verifying"; 
+/**  The file. */
+file: string };
+
+/**  Progress of a pull. */
+export type PullEvent_Serialize = 
+/**  Bytes of the current download. */
+{ type: "download"; 
+/**  What is being downloaded (a package or file name). */
+item: string; 
+/**  Part number, from 1. */
+part: number; 
+/**  Parts in all. */
+parts: number; 
+/**  Bytes so far (including a resumed prefix). */
+done: number | null; 
+/**  Bytes in all, when the server says. */
+total: number | null } | 
+/**  Checking the result. */
+{ type: "verifying"; 
+/**  The file. */
+file: string };
+
+/**  Where a finished pull put the model. */
+export type Pulled = {
+	/**  Name to use in config and `--model`. */
+	name: string,
+	/**  The file. */
+	path: string,
+	/**  Its sha256. */
+	sha256: string,
+	/**  Whether it was already installed. */
+	already: boolean,
 };
 
 /**  Which reranking stage a search uses. */
@@ -588,6 +938,16 @@ export type SkippedFile = {
 	path: string,
 	/**  Why it was skipped. */
 	reason: string,
+};
+
+/**  A call of a tool the model asked for. */
+export type ToolCall = {
+	/**  Identifier linking the call to its result. */
+	id: string,
+	/**  Tool name. */
+	name: string,
+	/**  Arguments as a JSON object, serialised. */
+	arguments: string,
 };
 
 /**  A folder under watch. */

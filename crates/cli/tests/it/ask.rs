@@ -38,12 +38,7 @@ fn ask_streams_an_answer_and_cites_path_and_lines() {
     assert!(citations
         .iter()
         .all(|c| label.is_match(c["label"].as_str().unwrap_or_default())));
-    assert!(
-        json["completion"]["completion_tokens"]
-            .as_u64()
-            .unwrap_or(0)
-            > 0
-    );
+    assert!(json["completion"]["completionTokens"].as_u64().unwrap_or(0) > 0);
 }
 
 #[test]

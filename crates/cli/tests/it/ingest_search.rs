@@ -143,7 +143,10 @@ fn models_are_listed_and_gguf_metadata_is_shown_without_loading() {
     assert_eq!(info["architecture"], "llama");
     assert_eq!(info["quantization"], "Q4_1");
     assert_eq!(info["context_length"], 8192);
-    assert_eq!(info["supports_tools"], false);
+    assert_eq!(
+        info["supports_tools"], true,
+        "ChatML: the built-in tools template stands in"
+    );
     let not_a_model = cli.home.path().join("config.toml");
     let line =
         crate::error_line(&cli.run(&["models", "info", not_a_model.to_str().expect("path")]));

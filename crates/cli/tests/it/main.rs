@@ -4,6 +4,7 @@
 
 mod ask;
 mod bad_input;
+mod chat;
 mod crash;
 mod git;
 mod ingest_search;

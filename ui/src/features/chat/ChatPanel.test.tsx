@@ -25,11 +25,18 @@ const answer: Answer = {
   model: "SmolLM2",
   completion: {
     text: "The default port is 8420 [1].",
-    prompt_tokens: 400,
-    completion_tokens: 12,
+    toolCalls: [],
+    provider: "local",
+    model: "SmolLM2",
+    promptTokens: 400,
+    cachedTokens: 0,
+    completionTokens: 12,
     finish: "stop",
-    elapsed_ms: 900,
-    tokens_per_second: 30,
+    elapsedMs: 900,
+    firstTokenMs: 100,
+    tokensPerSecond: 30,
+    concurrent: 1,
+    attempts: [],
   },
 };
 

@@ -1,6 +1,6 @@
 import { Channel } from "@tauri-apps/api/core";
 import { ChevronDown, ChevronRight, Loader2, Send, Square } from "lucide-react";
-import { useState, type Dispatch, type FormEvent } from "react";
+import { useState, type Dispatch, type FormEvent, type ReactNode } from "react";
 
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
@@ -65,8 +65,9 @@ function AssistantBubble({ message, onOpen }: { message: AssistantMessage; onOpe
       <ContextInspector message={message} onOpen={onOpen} />
       {message.stats && (
         <div className="mt-2 text-[11px] text-muted-foreground">
-          {message.stats.model} · {message.stats.promptTokens}+{message.stats.completionTokens} tokens ·{" "}
-          {message.stats.tokensPerSecond.toFixed(1)} tok/s
+          {message.stats.provider} · {message.stats.model} · {message.stats.promptTokens}+
+          {message.stats.completionTokens} tokens · {message.stats.tokensPerSecond.toFixed(1)} tok/s
+          {message.stats.fallbacks > 0 && ` · after ${message.stats.fallbacks} fallback(s)`}
         </div>
       )}
     </div>
@@ -78,11 +79,17 @@ export function ChatPanel({
   dispatch,
   project,
   onOpenCitation,
+  model = null,
+  picker,
 }: {
   messages: Message[];
   dispatch: Dispatch<ChatAction>;
   project: string | null;
   onOpenCitation?: (citation: Citation) => void;
+  /** A provider or model file to answer with; `null` means the policy. */
+  model?: string | null;
+  /** The model picker, shown in the header. */
+  picker?: ReactNode;
 }) {
   const [question, setQuestion] = useState("");
   const [running, setRunning] = useState<string | null>(null);
@@ -98,7 +105,7 @@ export function ChatPanel({
     const channel = new Channel<AskEvent>();
     channel.onmessage = (askEvent) => dispatch({ type: "event", id, event: askEvent });
     try {
-      const result = await commands.ask(id, text, project, channel);
+      const result = await commands.ask(id, text, project, model, channel);
       if (result.status === "ok") dispatch({ type: "done", id, answer: result.data });
       else dispatch({ type: "failed", id, error: result.error });
     } catch (error) {
@@ -111,9 +118,12 @@ export function ChatPanel({
   return (
     <div className="flex h-full flex-col">
       <div className="border-b border-border px-4 py-3">
-        <h2 className="text-sm font-semibold">Chat</h2>
+        <div className="flex items-center justify-between gap-2">
+          <h2 className="text-sm font-semibold">Chat</h2>
+          {picker}
+        </div>
         <p className="text-xs text-muted-foreground">
-          {project ? `Answers from project “${project}”` : "Answers from all ingested projects"} · local model, offline
+          {project ? `Answers from project “${project}”` : "Answers from all ingested projects"}
         </p>
       </div>
       <div className="flex-1 space-y-3 overflow-y-auto p-4" data-testid="messages">

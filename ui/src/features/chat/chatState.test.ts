@@ -21,11 +21,18 @@ const answer: Answer = {
   model: "SmolLM2",
   completion: {
     text: " Run make app [1].",
-    prompt_tokens: 120,
-    completion_tokens: 7,
+    toolCalls: [],
+    provider: "local",
+    model: "SmolLM2",
+    promptTokens: 120,
+    cachedTokens: 0,
+    completionTokens: 7,
     finish: "stop",
-    elapsed_ms: 300,
-    tokens_per_second: 40,
+    elapsedMs: 300,
+    firstTokenMs: 100,
+    tokensPerSecond: 40,
+    concurrent: 1,
+    attempts: [],
   },
 };
 

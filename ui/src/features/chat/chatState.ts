@@ -16,7 +16,15 @@ export interface AssistantMessage {
   phase: Phase;
   citations: Citation[];
   error?: IpcError;
-  stats?: { model: string; promptTokens: number; completionTokens: number; tokensPerSecond: number };
+  stats?: {
+    model: string;
+    provider: string;
+    promptTokens: number;
+    completionTokens: number;
+    tokensPerSecond: number;
+    /** Providers tried before the one that answered (router fallback). */
+    fallbacks: number;
+  };
 }
 
 export type Message = UserMessage | AssistantMessage;
@@ -59,9 +67,11 @@ export function chatReducer(messages: Message[], action: ChatAction): Message[] 
         phase: action.answer.completion.finish === "cancelled" ? "cancelled" : "done",
         stats: {
           model: action.answer.model,
-          promptTokens: action.answer.completion.prompt_tokens,
-          completionTokens: action.answer.completion.completion_tokens,
-          tokensPerSecond: action.answer.completion.tokens_per_second ?? 0,
+          provider: action.answer.completion.provider,
+          promptTokens: action.answer.completion.promptTokens,
+          completionTokens: action.answer.completion.completionTokens,
+          tokensPerSecond: action.answer.completion.tokensPerSecond ?? 0,
+          fallbacks: action.answer.completion.attempts.filter((attempt) => attempt.outcome.kind !== "ok").length,
         },
       }));
     case "failed":

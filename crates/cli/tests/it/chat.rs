@@ -1,0 +1,238 @@
+//! `codexos chat`, `serve --openai` as another CodexOS's "remote" provider,
+//! fallback recorded in the trace, offline mode, and `models pull`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Stdio};
+
+use crate::{assert_success, Cli};
+
+fn events(stdout: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|error| panic!("{error}: {line}")))
+        .collect()
+}
+
+fn done(events: &[serde_json::Value]) -> Vec<&serde_json::Value> {
+    events
+        .iter()
+        .filter(|event| event["type"] == "done")
+        .map(|event| &event["completion"])
+        .collect()
+}
+
+fn attempts(completion: &serde_json::Value) -> Vec<(String, String)> {
+    completion["attempts"]
+        .as_array()
+        .expect("attempts")
+        .iter()
+        .map(|attempt| {
+            (
+                attempt["provider"].as_str().unwrap_or_default().to_owned(),
+                attempt["outcome"]["kind"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn chat_answers_each_line_and_reuses_the_conversation_state() {
+    let cli = Cli::new();
+    let output = cli.run_with_stdin(
+        &["chat", "--json"],
+        "What is the capital of France?\n{\"content\": \"And what is the capital of Italy?\"}\n",
+    );
+    assert_success(&output, &["chat"]);
+    let events = events(&output.stdout);
+    let answers = done(&events);
+    assert_eq!(answers.len(), 2, "{events:?}");
+    assert_eq!(answers[0]["provider"], "local");
+    assert!(
+        answers[0]["text"]
+            .as_str()
+            .is_some_and(|text| text.contains("Paris")),
+        "{}",
+        answers[0]
+    );
+    assert!(
+        answers[1]["cachedTokens"].as_u64() >= answers[0]["promptTokens"].as_u64(),
+        "the second turn reused the first: {}",
+        answers[1]
+    );
+    assert!(events.iter().any(|event| event["type"] == "token"));
+}
+
+#[test]
+fn with_the_network_cut_chat_uses_the_local_model() {
+    let cli = Cli::new();
+    let mut child = cli
+        .offline_command(&["--offline", "chat", "--json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"What is the capital of France?\n")
+        .expect("write");
+    let output = child.wait_with_output().expect("wait");
+    assert_success(&output, &["--offline", "chat"]);
+    let events = events(&output.stdout);
+    let answers = done(&events);
+    assert_eq!(answers.len(), 1, "{events:?}");
+    assert_eq!(answers[0]["provider"], "local");
+}
+
+/// `codexos serve --openai --port 0` in its own home; returns the process and
+/// its base URL.
+fn serve(cli: &Cli) -> (Child, String) {
+    let mut child = cli
+        .command(&["--json", "serve", "--openai", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("listening line");
+    let listening: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|error| panic!("{error}: {line}"));
+    let url = listening["url"].as_str().expect("url").to_owned();
+    (child, url)
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        if let Err(error) = self.0.kill() {
+            eprintln!("serve already gone: {error}");
+        }
+        if let Err(error) = self.0.wait() {
+            eprintln!("cannot reap serve: {error}");
+        }
+    }
+}
+
+#[test]
+fn a_broken_remote_first_falls_back_to_a_served_codexos_and_the_trace_shows_both() {
+    let server_cli = Cli::new();
+    let (child, url) = serve(&server_cli);
+    let _server = Killed(child);
+
+    let cli = Cli::new();
+    std::fs::write(
+        cli.home.path().join("config.toml"),
+        format!(
+            "[llm]\nmax_tokens = 48\ntemperature = 0.0\npolicy = [\"dead\", \"served\"]\n\n\
+             [[providers]]\nname = \"dead\"\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\nmodel = \"gone\"\n\n\
+             [[providers]]\nname = \"served\"\nkind = \"openai\"\nbase_url = \"{url}\"\nmodel = \"codexos\"\ntimeout_secs = 120\n"
+        ),
+    )
+    .expect("config");
+    let output = cli.run_with_stdin(&["chat", "--json"], "What is the capital of France?\n");
+    assert_success(&output, &["chat"]);
+    let events = events(&output.stdout);
+    let answers = done(&events);
+    assert_eq!(answers.len(), 1, "{events:?}");
+    assert_eq!(answers[0]["provider"], "served");
+    assert!(
+        answers[0]["text"]
+            .as_str()
+            .is_some_and(|text| text.contains("Paris")),
+        "{}",
+        answers[0]
+    );
+    assert_eq!(
+        attempts(answers[0]),
+        vec![
+            ("dead".to_owned(), "failed".to_owned()),
+            ("served".to_owned(), "ok".to_owned())
+        ]
+    );
+
+    // The trace keeps both attempts, newest first.
+    let trace = cli.json(&["providers", "attempts"]);
+    let rows: Vec<(String, String)> = trace
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|row| {
+            (
+                row["provider"].as_str().unwrap_or_default().to_owned(),
+                row["outcome"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("served".to_owned(), "ok".to_owned()),
+            ("dead".to_owned(), "failed".to_owned())
+        ]
+    );
+    let dead = &trace[1];
+    assert!(
+        dead["detail"]
+            .as_str()
+            .is_some_and(|detail| detail.contains("unreachable")),
+        "{dead}"
+    );
+
+    // Offline mode refuses both remotes, with the reason, and calls neither.
+    let offline = cli.run_with_stdin(&["--offline", "chat", "--json"], "Hello?\n");
+    assert!(!offline.status.success());
+    let message = String::from_utf8_lossy(&offline.stdout);
+    assert!(message.contains("offline mode is on"), "{message}");
+}
+
+#[test]
+fn providers_list_shows_the_policy() {
+    let cli = Cli::new();
+    let listing = cli.json(&["providers", "list"]);
+    assert_eq!(listing["offline"], false);
+    assert_eq!(listing["providers"][0]["name"], "local");
+    assert_eq!(listing["providers"][0]["kind"], "local");
+}
+
+#[test]
+fn pull_installs_a_catalog_model_verified_and_knows_when_it_is_there() {
+    let cli = Cli::new();
+    let models = tempfile::tempdir().expect("models");
+    let pull = |args: &[&str]| {
+        let mut command = cli.command(args);
+        command.env("CODEXOS_MODELS", models.path());
+        command.output().expect("runs")
+    };
+    let output = pull(&["models", "pull", "smollm2", "--json"]);
+    assert_success(&output, &["models", "pull"]);
+    let pulled: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(pulled["already"], false);
+    assert_eq!(
+        pulled["sha256"],
+        "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+    );
+    assert!(models
+        .path()
+        .join("SmolLM2-135M-Instruct.Q4_1.gguf")
+        .is_file());
+    let again: serde_json::Value =
+        serde_json::from_slice(&pull(&["models", "pull", "smollm2", "--json"]).stdout)
+            .expect("json");
+    assert_eq!(again["already"], true);
+
+    let unknown = pull(&["models", "pull", "no-such-model"]);
+    let line = crate::error_line(&unknown);
+    assert!(
+        line.contains("not in the catalog") && line.contains("qwen2.5-coder-0.5b"),
+        "{line}"
+    );
+}

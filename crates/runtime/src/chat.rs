@@ -1,0 +1,395 @@
+//! Chat through the router: the policy from config, keys from the vault, the
+//! local model shared by every caller, and every attempt recorded in SQLite.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use codexos_llm::{
+    ChatEvent, ChatMessage, ChatRequest, Completion, EventStream, LocalModel, LocalProvider,
+    ModelLoader, ModelOptions, Outcome, Provider, ProviderInfo, ProviderKind, RemoteProvider,
+    RemoteSettings, Router, RouterSettings, ToolSpec,
+};
+use codexos_store::{AttemptRecord, Store};
+use futures::future::BoxFuture;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, ProviderConfig};
+use crate::{models, Error, Home, Result, Runtime};
+
+/// The policy name of the configured local chat model.
+pub const LOCAL: &str = "local";
+
+/// The loaded local model, shared by the router, `ask` and `doctor`; asking
+/// for another file replaces it.
+pub(crate) struct LocalModels {
+    home: Home,
+    store: Arc<Store>,
+    options: ModelOptions,
+    slot: tokio::sync::Mutex<Option<Arc<LocalModel>>>,
+}
+
+impl LocalModels {
+    pub(crate) fn new(home: Home, store: Arc<Store>, config: &Config) -> Self {
+        let defaults = ModelOptions::default();
+        Self {
+            home,
+            store,
+            options: ModelOptions {
+                threads: config.llm.threads.unwrap_or(defaults.threads),
+                batch_threads: defaults.batch_threads.max(config.llm.threads.unwrap_or(1)),
+                context_size: config.llm.context_size,
+                parallel: config.llm.parallel.max(1),
+                force_chatml: config.llm.chat_template == "chatml",
+            },
+            slot: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    pub(crate) async fn get(&self, path: PathBuf) -> Result<Arc<LocalModel>> {
+        // The async lock is held while loading on purpose: concurrent requests
+        // wait for the one load instead of reading the same GGUF twice.
+        let mut slot = self.slot.lock().await;
+        if let Some(model) = slot.as_ref().filter(|model| model.path() == path) {
+            return Ok(Arc::clone(model));
+        }
+        // Free the old model's memory before loading the next.
+        *slot = None;
+        let options = self.options.clone();
+        let store = Arc::clone(&self.store);
+        let home = self.home.clone();
+        let model = tokio::task::spawn_blocking(move || -> Result<Arc<LocalModel>> {
+            models::verify(&store, &home, &path)?;
+            Ok(Arc::new(LocalModel::load(&path, options)?))
+        })
+        .await
+        .map_err(Error::task)??;
+        *slot = Some(Arc::clone(&model));
+        Ok(model)
+    }
+}
+
+impl ModelLoader for LocalModels {
+    fn load(&self, path: PathBuf) -> BoxFuture<'_, codexos_llm::Result<Arc<LocalModel>>> {
+        Box::pin(async move {
+            self.get(path).await.map_err(|error| match error {
+                Error::Llm(error) => error,
+                other => codexos_llm::Error::Backend {
+                    message: other.to_string(),
+                },
+            })
+        })
+    }
+}
+
+/// Options of one chat request.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChatOptions {
+    /// A provider name, or a .gguf in the models folder (default: the policy).
+    pub model: Option<String>,
+    /// Most tokens to generate (default: config).
+    pub max_tokens: Option<u32>,
+    /// Sampling temperature (default: config).
+    pub temperature: Option<f32>,
+    /// Whether a tool must be called.
+    pub tool_choice: codexos_llm::ToolChoice,
+}
+
+fn local_provider(runtime: &Runtime, name: &str, file: &str) -> Arc<dyn Provider> {
+    let path = models::resolve(&runtime.home, file);
+    let tools = codexos_llm::gguf_info(&path).is_ok_and(|info| info.supports_tools);
+    Arc::new(LocalProvider::new(
+        name,
+        path,
+        runtime.config.llm.context_size,
+        tools,
+        Arc::clone(&runtime.local) as Arc<dyn ModelLoader>,
+    ))
+}
+
+fn remote_provider(runtime: &Runtime, config: &ProviderConfig) -> Result<Arc<dyn Provider>> {
+    if config.kind == ProviderKind::Local {
+        return Err(Error::Config {
+            path: runtime.home.config(),
+            message: format!(
+                "provider `{}` has kind \"local\": local models are named in llm.policy, providers are openai or anthropic",
+                config.name
+            ),
+            line: None,
+        });
+    }
+    let key = config.key.clone().map(|name| {
+        let vault = runtime.vault.clone();
+        let source: codexos_llm::KeySource = Arc::new(move || {
+            use secrecy::ExposeSecret;
+            match vault.get(&name) {
+                Ok(secret) => Ok(Some(secret.expose_secret().to_owned())),
+                Err(codexos_vault::Error::NotFound { .. }) => Ok(None),
+                Err(error) => Err(error.to_string()),
+            }
+        });
+        source
+    });
+    let provider = RemoteProvider::new(RemoteSettings {
+        info: ProviderInfo {
+            name: config.name.clone(),
+            kind: config.kind,
+            model: config.model.clone(),
+            remote: true,
+            context_size: config.context_size,
+            tools: config.tools,
+            timeout_secs: config.timeout_secs,
+            key: config.key.clone(),
+        },
+        base_url: config.base_url.clone(),
+        key_name: config.key.clone(),
+        key,
+    })?;
+    Ok(Arc::new(provider))
+}
+
+/// The providers named in `names` (empty: local, then every provider), in order.
+fn policy(runtime: &Runtime, names: &[String]) -> Result<Vec<Arc<dyn Provider>>> {
+    let config = &runtime.config;
+    let names: Vec<String> = if names.is_empty() {
+        std::iter::once(LOCAL.to_owned())
+            .chain(
+                config
+                    .providers
+                    .iter()
+                    .map(|provider| provider.name.clone()),
+            )
+            .collect()
+    } else {
+        names.to_vec()
+    };
+    names
+        .iter()
+        .map(|name| {
+            if name == LOCAL {
+                return Ok(local_provider(runtime, LOCAL, &config.models.chat));
+            }
+            if let Some(provider) = config.providers.iter().find(|provider| &provider.name == name) {
+                return remote_provider(runtime, provider);
+            }
+            if models::resolve(&runtime.home, name).is_file() {
+                return Ok(local_provider(runtime, name, name));
+            }
+            Err(Error::Config {
+                path: runtime.home.config(),
+                message: format!(
+                    "llm.policy names `{name}`, which is neither \"local\", a [[providers]] name, nor a model file"
+                ),
+                line: None,
+            })
+        })
+        .collect()
+}
+
+fn attempt_records(
+    request: &str,
+    completion_attempts: &[codexos_llm::Attempt],
+) -> Vec<AttemptRecord> {
+    completion_attempts
+        .iter()
+        .map(|attempt| {
+            let (outcome, detail) = match &attempt.outcome {
+                Outcome::Ok => ("ok", String::new()),
+                Outcome::Skipped(reason) => ("skipped", reason.clone()),
+                Outcome::Failed(reason) => ("failed", reason.clone()),
+            };
+            AttemptRecord {
+                request: request.to_owned(),
+                provider: attempt.provider.clone(),
+                model: attempt.model.clone(),
+                latency_ms: attempt.latency_ms,
+                first_token_ms: attempt.first_token_ms,
+                prompt_tokens: attempt.prompt_tokens,
+                completion_tokens: attempt.completion_tokens,
+                outcome: outcome.to_owned(),
+                detail,
+            }
+        })
+        .collect()
+}
+
+impl Runtime {
+    fn router_slot(&self) -> std::sync::MutexGuard<'_, Option<Arc<Router>>> {
+        self.router
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn policy_names(&self) -> Vec<String> {
+        self.policy
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn build_router(&self, names: &[String]) -> Result<Router> {
+        let config = &self.config.llm;
+        Ok(Router::new(
+            policy(self, names)?,
+            RouterSettings {
+                offline: self.offline(),
+                failure_threshold: config.failure_threshold.max(1),
+                cooldown: Duration::from_secs(u64::from(config.cooldown_secs)),
+                max_retry_wait: Duration::from_secs(u64::from(config.max_retry_wait_secs)),
+            },
+        ))
+    }
+
+    /// The router of the policy, built on first use.
+    pub fn router(&self) -> Result<Arc<Router>> {
+        let mut slot = self.router_slot();
+        if let Some(router) = slot.as_ref() {
+            return Ok(Arc::clone(router));
+        }
+        let router = Arc::new(self.build_router(&self.policy_names())?);
+        *slot = Some(Arc::clone(&router));
+        Ok(router)
+    }
+
+    /// Sets the provider order (`llm.policy`): checked, written to
+    /// config.toml (comments kept), and used from the next request on.
+    pub fn set_policy(&self, names: Vec<String>) -> Result<()> {
+        let router = self.build_router(&names)?;
+        crate::config::write_policy(&self.home.config(), &names)?;
+        *self
+            .policy
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = names;
+        *self.router_slot() = Some(Arc::new(router));
+        Ok(())
+    }
+
+    /// Forbids (or allows again) every remote call, whatever config says
+    /// (`--offline`, the app's switch); `llm.offline = true` always wins.
+    pub fn set_offline(&self, offline: bool) {
+        self.offline
+            .store(offline, std::sync::atomic::Ordering::Relaxed);
+        if let Some(router) = self.router_slot().as_ref() {
+            router.set_offline(self.offline());
+        }
+    }
+
+    /// Whether remote providers are refused.
+    #[must_use]
+    pub fn offline(&self) -> bool {
+        self.config.llm.offline || self.offline.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The providers of the policy, in order, with what is known of them.
+    pub fn providers(&self) -> Result<Vec<ProviderInfo>> {
+        Ok(self
+            .router()?
+            .providers()
+            .iter()
+            .map(|provider| provider.info().clone())
+            .collect())
+    }
+
+    /// Recent router attempts, newest first (traces and cost).
+    pub fn recent_attempts(&self, limit: u32) -> Result<Vec<AttemptRecord>> {
+        Ok(self.store.recent_attempts(limit)?)
+    }
+
+    /// The router for `model`: the policy's, or a one-off router for a .gguf
+    /// file that is not in the policy.
+    fn router_for(&self, model: Option<&str>) -> Result<(Arc<Router>, Option<String>)> {
+        let router = self.router()?;
+        let Some(name) = model else {
+            return Ok((router, None));
+        };
+        let known = router
+            .providers()
+            .iter()
+            .any(|provider| provider.info().name == name || provider.info().model == name);
+        if known || !models::resolve(&self.home, name).is_file() {
+            return Ok((router, Some(name.to_owned())));
+        }
+        let single = Router::new(
+            vec![local_provider(self, name, name)],
+            RouterSettings {
+                offline: self.offline(),
+                ..RouterSettings::default()
+            },
+        );
+        Ok((Arc::new(single), None))
+    }
+
+    /// Starts a chat answer through the router. The stream ends with
+    /// [`ChatEvent::Done`] (its completion lists every attempt) or an error;
+    /// the attempts are stored either way.
+    pub async fn chat(
+        &self,
+        messages: Vec<ChatMessage>,
+        tools: Vec<ToolSpec>,
+        options: &ChatOptions,
+        cancel: &CancellationToken,
+    ) -> Result<EventStream> {
+        let mut request = ChatRequest::new(messages).with_tools(tools);
+        request.max_tokens = options.max_tokens.unwrap_or(self.config.llm.max_tokens);
+        request.temperature = options.temperature.unwrap_or(self.config.llm.temperature);
+        request.tool_choice = options.tool_choice;
+        let (router, only) = self.router_for(options.model.as_deref())?;
+        let id = uuid::Uuid::new_v4().to_string();
+        let mut stream = match router.chat(&request, only.as_deref(), cancel).await {
+            Ok(stream) => stream,
+            Err(error) => {
+                if let codexos_llm::Error::Exhausted { attempts, .. } = &error {
+                    self.store
+                        .record_attempts(&attempt_records(&id, attempts))?;
+                }
+                return Err(error.into());
+            }
+        };
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let store = Arc::clone(&self.store);
+        tokio::spawn(async move {
+            while let Some(item) = stream.recv().await {
+                if let Ok(ChatEvent::Done(completion)) = &item {
+                    if let Err(error) =
+                        store.record_attempts(&attempt_records(&id, &completion.attempts))
+                    {
+                        tracing::warn!(%error, "cannot record LLM attempts");
+                    }
+                }
+                if sender.send(item).is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(receiver)
+    }
+
+    /// [`Runtime::chat`] to the end, handing each piece of text to `on_token`.
+    pub async fn chat_to_end(
+        &self,
+        messages: Vec<ChatMessage>,
+        tools: Vec<ToolSpec>,
+        options: &ChatOptions,
+        on_token: &(dyn Fn(&str) + Send + Sync),
+        cancel: &CancellationToken,
+    ) -> Result<Completion> {
+        let mut stream = self.chat(messages, tools, options, cancel).await?;
+        while let Some(item) = stream.recv().await {
+            match item? {
+                ChatEvent::Token(text) => on_token(&text),
+                ChatEvent::ToolCall(_) => {}
+                ChatEvent::Done(completion) => return Ok(completion),
+            }
+        }
+        Err(Error::Task {
+            message: "the answer ended without a summary".into(),
+        })
+    }
+
+    /// The configured local chat model (or `name`), loaded and kept.
+    pub async fn chat_model(&self, name: Option<&str>) -> Result<Arc<LocalModel>> {
+        let path = models::resolve(&self.home, name.unwrap_or(&self.config.models.chat));
+        self.local.get(path).await
+    }
+}
