@@ -1,11 +1,16 @@
+import { Settings } from "lucide-react";
 import { useCallback, useEffect, useReducer, useState } from "react";
+
+import { Button } from "@/components/ui/button";
 
 import { ChatPanel } from "@/features/chat/ChatPanel";
 import { chatReducer, currentPhase } from "@/features/chat/chatState";
 import { FilePreviewPanel, type PreviewTarget } from "@/features/files/FilePreviewPanel";
 import { FlowCanvas } from "@/features/flow/FlowCanvas";
 import { ProjectsPanel } from "@/features/projects/ProjectsPanel";
-import { commands, events, type AppInfo, type IpcError, type ProjectSummary } from "@/ipc/bindings";
+import { SettingsPanel } from "@/features/settings/SettingsPanel";
+import { modelChoices } from "@/features/settings/settingsState";
+import { commands, events, type AppInfo, type IpcError, type LlmSettings, type ProjectSummary } from "@/ipc/bindings";
 import { inTauri, toIpcError } from "@/ipc/client";
 
 export default function App() {
@@ -16,6 +21,33 @@ export default function App() {
   const [watching, setWatching] = useState<string[]>([]);
   const [preview, setPreview] = useState<PreviewTarget | null>(null);
   const [messages, dispatch] = useReducer(chatReducer, []);
+  const [settingsOpen, setSettingsOpen] = useState(false);
+  const [llm, setLlm] = useState<LlmSettings | null>(null);
+  const [model, setModel] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+
+  const refreshLlm = useCallback(() => {
+    commands
+      .llmSettings()
+      .then((result) => {
+        if (result.status === "ok") setLlm(result.data);
+      })
+      .catch((error: unknown) => setFatal(toIpcError(error)));
+  }, []);
+
+  const importModel = useCallback(
+    (path: string) => {
+      setNotice(`importing ${path}…`);
+      commands
+        .importModel(path)
+        .then((result) => {
+          setNotice(result.status === "ok" ? `imported ${result.data.path}` : result.error.message);
+          refreshLlm();
+        })
+        .catch((error: unknown) => setNotice(toIpcError(error).message));
+    },
+    [refreshLlm],
+  );
 
   const refreshProjects = useCallback(() => {
     commands
@@ -53,7 +85,8 @@ export default function App() {
       .then((result) => (result.status === "ok" ? setInfo(result.data) : setFatal(result.error)))
       .catch((error: unknown) => setFatal(toIpcError(error)));
     refreshProjects();
-  }, [refreshProjects]);
+    refreshLlm();
+  }, [refreshProjects, refreshLlm]);
 
   return (
     <div className="flex h-full flex-col">
@@ -63,10 +96,20 @@ export default function App() {
           <span className="font-semibold">CodexOS</span>
           <span className="text-xs text-muted-foreground">local-first agent command center</span>
         </div>
-        <div className="truncate font-mono text-[11px] text-muted-foreground" title="data home">
-          {info ? `${info.home} · v${info.version}` : ""}
+        <div className="flex items-center gap-2">
+          <div className="truncate font-mono text-[11px] text-muted-foreground" title="data home">
+            {info ? `${info.home} · v${info.version}` : ""}
+          </div>
+          <Button size="icon" variant="ghost" aria-label="Settings" data-testid="open-settings" onClick={() => setSettingsOpen(true)}>
+            <Settings />
+          </Button>
         </div>
       </header>
+      {notice && (
+        <div className="border-b border-border bg-muted px-4 py-1 text-xs" role="status" onClick={() => setNotice(null)}>
+          {notice}
+        </div>
+      )}
       {fatal && (
         <div className="border-b border-destructive bg-destructive/15 px-4 py-2 text-sm" role="alert">
           {fatal.message}
@@ -82,17 +125,35 @@ export default function App() {
             watching={watching}
             onOpenFile={(project, path) => setPreview({ project, path })}
             onUnwatch={(project) => void commands.unwatch(project).then(refreshProjects)}
+            onDropModel={importModel}
           />
         </aside>
         <section className="relative min-h-0">
           <FlowCanvas phase={currentPhase(messages)} model={info?.chat_model ?? ""} />
           {preview && <FilePreviewPanel target={preview} onClose={() => setPreview(null)} />}
+          {settingsOpen && <SettingsPanel onClose={() => setSettingsOpen(false)} onChanged={refreshLlm} />}
         </section>
         <aside className="min-h-0 border-l border-border">
           <ChatPanel
             messages={messages}
             dispatch={dispatch}
             project={selected}
+            model={model}
+            picker={
+              <select
+                className="max-w-[14rem] truncate rounded border border-border bg-background px-1 py-0.5 text-xs"
+                aria-label="Model"
+                data-testid="model-picker"
+                value={model ?? ""}
+                onChange={(event) => setModel(event.target.value === "" ? null : event.target.value)}
+              >
+                {modelChoices(llm).map((choice) => (
+                  <option key={choice.value ?? ""} value={choice.value ?? ""}>
+                    {choice.label}
+                  </option>
+                ))}
+              </select>
+            }
             onOpenCitation={(citation) =>
               setPreview({
                 project: citation.project,

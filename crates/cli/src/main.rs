@@ -196,6 +196,30 @@ enum BenchCommand {
         #[arg(long)]
         python: Option<PathBuf>,
     },
+    /// Local inference: prompt and generation tokens/s side by side with
+    /// llama.cpp's llama-bench (scripts/build-llama-bench.sh), 8 concurrent
+    /// requests batched vs sequential, time to first token — quiet and with
+    /// one core kept busy.
+    Llm {
+        /// Model name or path (default: the configured chat model).
+        #[arg(long)]
+        model: Option<String>,
+        /// CPU threads, for both engines (default: config).
+        #[arg(long)]
+        threads: Option<u32>,
+        /// Prompt tokens.
+        #[arg(long, default_value_t = 512)]
+        prompt: u32,
+        /// Generated tokens.
+        #[arg(long, default_value_t = 128)]
+        generate: u32,
+        /// Concurrent requests of the batching run.
+        #[arg(long, default_value_t = 8)]
+        concurrent: u32,
+        /// llama-bench binary (default: the one scripts/build-llama-bench.sh built).
+        #[arg(long)]
+        llama_bench: Option<PathBuf>,
+    },
     /// Search latency (p50/p95) at scale and the ANN index's recall@10
     /// against exact search, on synthetic chunks in a scratch index.
     Search {
@@ -465,6 +489,30 @@ async fn bench(
             let bench = runtime.bench_search(chunks, queries, cancel).await;
             spinner.finish_and_clear();
             render::search_bench(&bench?, json)
+        }
+        BenchCommand::Llm {
+            model,
+            threads,
+            prompt,
+            generate,
+            concurrent,
+            llama_bench,
+        } => {
+            let spinner = render::spinner(
+                json,
+                "measuring (minutes): quiet, batched, llama-bench, then with a busy core…",
+            );
+            let options = codexos_runtime::LlmBenchOptions {
+                model,
+                threads,
+                prompt_tokens: prompt,
+                gen_tokens: generate,
+                concurrent,
+                llama_bench,
+            };
+            let bench = runtime.bench_llm(&options).await;
+            spinner.finish_and_clear();
+            render::llm_bench(&bench?, json)
         }
         BenchCommand::Ingest { dir } => {
             let spinner = render::spinner(json, "ingesting into a scratch home…");

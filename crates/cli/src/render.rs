@@ -619,3 +619,50 @@ pub fn pulled(pulled: &codexos_runtime::Pulled, json: bool) -> anyhow::Result<()
     }
     Ok(())
 }
+
+pub fn llm_bench(bench: &codexos_runtime::LlmBench, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(bench);
+    }
+    println!(
+        "{} · {} threads · prompt {} tokens · generate {} tokens",
+        bench.model, bench.threads, bench.prompt_tokens, bench.gen_tokens
+    );
+    println!("                                    prompt tok/s   generate tok/s   first token");
+    let row = |label: &str, run: &codexos_runtime::LlmRun| {
+        println!(
+            "  {label:<34}{:>12.1}{:>17.1}{:>11.0} ms",
+            run.prompt_per_second, run.generate_per_second, run.first_token_ms
+        );
+    };
+    let reference =
+        |label: &str, runs: &[codexos_runtime::LlamaBenchRun], ours: &codexos_runtime::LlmRun| {
+            for run in runs {
+                println!(
+                    "  {:<34}{:>12.1}{:>17.1}   (codexos ×{:.2} / ×{:.2})",
+                    format!("llama-bench {label}, {}", run.wait_policy.to_lowercase()),
+                    run.prompt_per_second,
+                    run.generate_per_second,
+                    ours.prompt_per_second / run.prompt_per_second.max(f64::EPSILON),
+                    ours.generate_per_second / run.generate_per_second.max(f64::EPSILON)
+                );
+            }
+        };
+    row("codexos, quiet", &bench.quiet);
+    reference("quiet", &bench.llama_bench_quiet, &bench.quiet);
+    row("codexos, one core busy", &bench.busy);
+    reference("busy", &bench.llama_bench_busy, &bench.busy);
+    if bench.llama_bench_quiet.is_empty() {
+        println!("  (llama-bench not found: build it with scripts/build-llama-bench.sh)");
+    }
+    let batch = &bench.batch;
+    println!(
+        "  {} requests × {} tokens: sequential {:.1} tok/s, batched {:.1} tok/s (×{:.2})",
+        batch.requests,
+        batch.tokens_each,
+        batch.sequential_per_second,
+        batch.batched_per_second,
+        batch.batched_per_second / batch.sequential_per_second.max(f64::EPSILON)
+    );
+    Ok(())
+}

@@ -132,6 +132,9 @@ pub struct ChatRequest {
     pub temperature: f32,
     /// Seed of the sampler, for repeatable output.
     pub seed: u32,
+    /// Keep generating past the end of the turn, up to `max_tokens`
+    /// (benchmarks: a fixed number of tokens).
+    pub ignore_eos: bool,
 }
 
 impl ChatRequest {
@@ -145,6 +148,7 @@ impl ChatRequest {
             max_tokens: 512,
             temperature: 0.2,
             seed: 42,
+            ignore_eos: false,
         }
     }
 

@@ -42,6 +42,7 @@ pub(crate) struct Job {
     seed: u32,
     tools: Vec<ToolSpec>,
     required: bool,
+    ignore_eos: bool,
     model: String,
     cancel: CancellationToken,
     events: UnboundedSender<Result<ChatEvent>>,
@@ -64,6 +65,7 @@ impl Job {
             tools: request.tools.clone(),
             required: request.tool_choice == crate::ToolChoice::Required
                 && !request.tools.is_empty(),
+            ignore_eos: request.ignore_eos,
             model: model.to_owned(),
             cancel,
             events,
@@ -115,6 +117,8 @@ struct Output {
     text: String,
     call: Option<String>,
     calls: Vec<ToolCall>,
+    /// Nothing but whitespace or a code-fence opener has been generated yet.
+    preamble: bool,
 }
 
 /// A request in a slot.
@@ -364,6 +368,7 @@ fn assign(
                 text: String::new(),
                 call: grammar.map(|_| String::new()),
                 calls: Vec::new(),
+                preamble: true,
             },
             concurrent: 1,
         });
@@ -431,9 +436,26 @@ fn sample(loaded: &Loaded, context: &LlamaContext<'_>, slot: &mut Slot) {
     };
     let now = Instant::now();
     active.prompt_done.get_or_insert(now);
-    let token = active.sampler.sample(context, index);
+    let mut token = active.sampler.sample(context, index);
     let vocab = loaded.model.vocab();
-    if vocab.is_eog(token) {
+    if active.output.preamble
+        && active.output.call.is_none()
+        && !active.job.tools.is_empty()
+        && !vocab.is_eog(token)
+    {
+        let piece = String::from_utf8_lossy(&vocab.token_to_piece(token, true, None)).into_owned();
+        if piece.trim_start().starts_with('{') {
+            // Small models often answer with the call's JSON and no tags (or
+            // in a ```json fence): redo this token under the call grammar.
+            if let Err(error) = begin_call(loaded, active) {
+                active.job.fail(error);
+                slot.active = None;
+                return;
+            }
+            token = active.sampler.sample(context, index);
+        }
+    }
+    if vocab.is_eog(token) && !active.job.ignore_eos {
         let reason = if active.output.calls.is_empty() {
             FinishReason::Stop
         } else {
@@ -466,6 +488,31 @@ fn sample(loaded: &Loaded, context: &LlamaContext<'_>, slot: &mut Slot) {
     active.next = Some(token);
 }
 
+/// Code-fence openers a model may put before a call's JSON.
+const FENCES: [&str; 3] = ["```json\n", "```JSON\n", "```\n"];
+
+/// Whether `text` (all that was generated) may still open a call: blank, or
+/// the start of a code fence.
+fn is_preamble(text: &str) -> bool {
+    let text = text.trim_start();
+    text.is_empty() || FENCES.iter().any(|fence| fence.starts_with(text))
+}
+
+/// Switches a generation into tool-call mode: the grammar decides from here.
+fn begin_call(loaded: &Loaded, active: &mut Active) -> Result<()> {
+    let grammar = tool_call_grammar(&active.job.tools);
+    active.sampler = sampler(
+        loaded,
+        active.job.temperature,
+        active.job.seed,
+        Some(&grammar),
+    )?;
+    active.output.call = Some(String::new());
+    active.output.held.clear();
+    active.output.preamble = false;
+    Ok(())
+}
+
 /// Routes new text: into a tool call being captured, or to the stream (minus
 /// anything that may be the start of a tool-call marker).
 fn absorb(loaded: &Loaded, active: &mut Active, piece: &str) -> Result<()> {
@@ -493,19 +540,18 @@ fn absorb(loaded: &Loaded, active: &mut Active, piece: &str) -> Result<()> {
         emit(active, text);
         return Ok(());
     }
+    if output.preamble {
+        if is_preamble(&output.held) {
+            return Ok(());
+        }
+        output.preamble = false;
+    }
     if let Some(start) = output.held.find(CALL_OPEN) {
         let before = output.held[..start].to_owned();
         let rest = output.held[start + CALL_OPEN.len()..].to_owned();
-        output.held.clear();
-        output.call = Some(rest);
         emit(active, before);
-        let grammar = tool_call_grammar(&active.job.tools);
-        active.sampler = sampler(
-            loaded,
-            active.job.temperature,
-            active.job.seed,
-            Some(&grammar),
-        )?;
+        begin_call(loaded, active)?;
+        active.output.call = Some(rest);
         return Ok(());
     }
     let keep = marker_prefix_len(&output.held, CALL_OPEN);
@@ -595,6 +641,16 @@ mod tests {
         assert_eq!(marker_prefix_len("hello", CALL_OPEN), 0);
         assert_eq!(marker_prefix_len("a <b", CALL_OPEN), 0);
         assert_eq!(marker_prefix_len("€<tool_", CALL_OPEN), 6);
+    }
+
+    #[test]
+    fn blank_text_and_fence_openers_may_still_open_a_call() {
+        assert!(is_preamble(""));
+        assert!(is_preamble("\n "));
+        assert!(is_preamble("``"));
+        assert!(is_preamble("```json\n"));
+        assert!(!is_preamble("```python\n"));
+        assert!(!is_preamble("Sure"));
     }
 
     #[test]

@@ -43,7 +43,8 @@ use tokio_util::sync::CancellationToken;
 
 pub use ask::{Answer, AskEvent, AskOptions, Citation};
 pub use bench::{
-    EmbedBench, EmbedRun, EvalSet, IngestBench, ModeScore, RetrievalBench, SearchBench,
+    BatchRun, EmbedBench, EmbedRun, EvalSet, IngestBench, LlamaBenchRun, LlmBench, LlmBenchOptions,
+    LlmRun, ModeScore, RetrievalBench, SearchBench,
 };
 pub use chat::{ChatOptions, LOCAL};
 pub use codexos_llm::{

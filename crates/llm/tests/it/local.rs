@@ -277,7 +277,11 @@ async fn qwen_calls_tools_validly_whenever_it_calls_them() {
         .with_tools(vec![weather_tool()]);
         request.temperature = 0.7;
         request.seed = seed;
-        let (_, calls, completion) = collect(&model, &request, CancellationToken::new()).await;
+        let (text, calls, completion) = collect(&model, &request, CancellationToken::new()).await;
+        eprintln!(
+            "seed {seed}: {text:?} calls {calls:?} finish {:?}",
+            completion.finish
+        );
         for call in &calls {
             check_call(call);
         }

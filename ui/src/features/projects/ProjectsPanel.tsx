@@ -10,6 +10,7 @@ import { commands, type IngestEvent, type ProjectFile, type ProjectSummary } fro
 import { requestId, toIpcError } from "@/ipc/client";
 import { cn } from "@/lib/utils";
 import { applyIngestEvent, fraction, startIngest, type IngestState } from "./ingestState";
+import { isModelFile } from "@/features/settings/settingsState";
 import { useFolderDrop } from "./useFolderDrop";
 
 function IngestCard({ state, onCancel }: { state: IngestState; onCancel: () => void }) {
@@ -109,6 +110,7 @@ export function ProjectsPanel({
   watching = [],
   onUnwatch = () => {},
   onOpenFile = () => {},
+  onDropModel,
 }: {
   projects: ProjectSummary[];
   selected: string | null;
@@ -117,6 +119,8 @@ export function ProjectsPanel({
   watching?: string[];
   onUnwatch?: (project: string) => void;
   onOpenFile?: (project: string, path: string) => void;
+  /** A dropped .gguf file goes here (model import) instead of ingest. */
+  onDropModel?: (path: string) => void;
 }) {
   const [path, setPath] = useState("");
   const [ingest, setIngest] = useState<(IngestState & { id: string }) | null>(null);
@@ -148,9 +152,11 @@ export function ProjectsPanel({
   const onDrop = useCallback(
     (paths: string[]) => {
       const first = paths[0];
-      if (first) void run(first);
+      if (!first) return;
+      if (onDropModel && isModelFile(first)) onDropModel(first);
+      else void run(first);
     },
-    [run],
+    [run, onDropModel],
   );
   const hovering = useFolderDrop(onDrop);
 
