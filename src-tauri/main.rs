@@ -2,6 +2,8 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 fn main() -> std::process::ExitCode {
+    // Before any thread: llama.cpp's OpenMP settings are read at start-up.
+    codexos_runtime::prepare_process();
     match codexos_desktop::run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use codexos_runtime::{ChatEvent, ChatMessage, ChatOptions, Completion, Outcome, Runtime};
 use tokio_util::sync::CancellationToken;
 
-fn write_out(text: &str) {
+/// Writes streamed text to stdout at once.
+pub(crate) fn write_out(text: &str) {
     let mut stdout = std::io::stdout().lock();
     // A closed stdout (`| head`) just stops the echo.
     if stdout

@@ -8,7 +8,7 @@
 mod chat;
 mod render;
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -305,6 +305,8 @@ enum VaultCommand {
 }
 
 fn main() -> ExitCode {
+    // Before any thread: llama.cpp's OpenMP settings are read at start-up.
+    codexos_runtime::prepare_process();
     let cli = Cli::parse();
     let json = cli.json;
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -619,17 +621,7 @@ async fn ask(
         }
         match event {
             AskEvent::Retrieved { .. } => spinner.finish_and_clear(),
-            AskEvent::Token { text } => {
-                let mut stdout = std::io::stdout().lock();
-                // A closed stdout (`| head`) just stops the echo.
-                if stdout
-                    .write_all(text.as_bytes())
-                    .and_then(|()| stdout.flush())
-                    .is_err()
-                {
-                    tracing::debug!("stdout closed while streaming");
-                }
-            }
+            AskEvent::Token { text } => chat::write_out(&text),
         }
     };
     let answer = runtime.ask(question, &options, &stream, cancel).await;

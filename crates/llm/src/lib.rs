@@ -45,7 +45,7 @@ pub use chat::{
     ToolCall, ToolChoice, ToolSpec,
 };
 pub use gguf::{read_info as gguf_info, GgufError, GgufInfo};
-pub use local::{set_wait_policy, LocalModel, ModelOptions, WaitPolicy};
+pub use local::{apply_wait_policy, LocalModel, ModelOptions, WaitPolicy};
 pub use provider::{EventStream, LocalProvider, ModelLoader, Provider, ProviderInfo, ProviderKind};
 pub use remote::{Failure, KeySource, RemoteProvider, RemoteSettings};
 pub use router::{Router, RouterSettings};

@@ -60,27 +60,47 @@ impl Default for ModelOptions {
     }
 }
 
-/// Sets how OpenMP threads wait, once per process and before llama.cpp
-/// starts any (an `OMP_WAIT_POLICY` already in the environment wins).
-/// Call it early, before other threads read the environment.
-pub fn set_wait_policy(policy: WaitPolicy) {
-    static SET: OnceLock<()> = OnceLock::new();
-    SET.get_or_init(|| {
-        if std::env::var_os("OMP_WAIT_POLICY").is_none() {
-            let value = match policy {
-                WaitPolicy::Passive => "PASSIVE",
-                WaitPolicy::Active => "ACTIVE",
-            };
-            std::env::set_var("OMP_WAIT_POLICY", value);
-        }
-    });
+/// Makes llama.cpp's OpenMP threads wait as `policy` says.
+///
+/// OpenMP (libgomp) reads `OMP_WAIT_POLICY` once, when the library is loaded
+/// at process start, so setting it later changes nothing. Unless it is
+/// already set, this sets it and re-executes the program with the same
+/// arguments (Unix), so call it first thing in `main`, before any thread
+/// starts. An `OMP_WAIT_POLICY` from the environment always wins. Returns
+/// only when no re-execution was needed, or it failed (then the OpenMP
+/// default applies and a warning is logged).
+pub fn apply_wait_policy(policy: WaitPolicy) {
+    const VARIABLE: &str = "OMP_WAIT_POLICY";
+    if std::env::var_os(VARIABLE).is_some() {
+        return;
+    }
+    let value = match policy {
+        WaitPolicy::Passive => "PASSIVE",
+        WaitPolicy::Active => "ACTIVE",
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        let Ok(program) = std::env::current_exe() else {
+            return;
+        };
+        let error = std::process::Command::new(program)
+            .args(std::env::args_os().skip(1))
+            .env(VARIABLE, value)
+            .exec();
+        tracing::warn!(%error, "cannot re-execute with {VARIABLE}={value}; llama.cpp threads spin");
+    }
+    #[cfg(not(unix))]
+    {
+        // Elsewhere the variable is read when llama.cpp first starts threads.
+        std::env::set_var(VARIABLE, value);
+    }
 }
 
 pub(crate) fn backend() -> Result<&'static LlamaBackend> {
     static BACKEND: OnceLock<std::result::Result<LlamaBackend, String>> = OnceLock::new();
     BACKEND
         .get_or_init(|| {
-            set_wait_policy(WaitPolicy::Passive);
             llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default());
             LlamaBackend::init().map_err(|error| error.to_string())
         })

@@ -69,6 +69,22 @@ pub use retrieval::{
 };
 pub use watches::{WatchEvent, WatchInfo};
 
+/// Prepares the process for local inference: applies the data home's
+/// `llm.wait_policy` to llama.cpp's OpenMP threads, which can only happen at
+/// process start (this may re-execute the program, see
+/// [`codexos_llm::apply_wait_policy`]). Call it first thing in `main`, before
+/// any thread starts; an unreadable home or config means the default policy.
+pub fn prepare_process() {
+    let policy = Home::from_env()
+        .ok()
+        .and_then(|home| std::fs::read_to_string(home.config()).ok())
+        .and_then(|text| toml::from_str::<Config>(&text).ok())
+        .map_or(codexos_llm::WaitPolicy::Passive, |config| {
+            config.llm.wait_policy
+        });
+    codexos_llm::apply_wait_policy(policy);
+}
+
 /// The engine of one data home. Cheap to share behind an `Arc`.
 pub struct Runtime {
     home: Home,
@@ -123,7 +139,6 @@ impl Runtime {
         let config = Config::load_or_create(&home.config())?;
         let store = Arc::new(Store::open(&home.database())?);
         let vault = Vault::new(Arc::clone(&store))?;
-        codexos_llm::set_wait_policy(config.llm.wait_policy);
         let local = Arc::new(chat::LocalModels::new(
             home.clone(),
             Arc::clone(&store),

@@ -186,7 +186,7 @@ pub fn onnx_runtime(home: &Home) -> PathBuf {
         .map_or_else(|| home.models().join(ONNX_RUNTIME), PathBuf::from)
 }
 
-fn sha256_file(path: &Path) -> std::io::Result<String> {
+pub(crate) fn sha256_file(path: &Path) -> std::io::Result<String> {
     let mut file = std::fs::File::open(path)?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 1 << 20];

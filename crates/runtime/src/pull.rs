@@ -81,20 +81,6 @@ fn pull_error(name: &str, message: impl Into<String>) -> Error {
     }
 }
 
-fn sha256_of(path: &Path) -> std::io::Result<String> {
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 1 << 20];
-    loop {
-        let read = file.read(&mut buffer)?;
-        if read == 0 {
-            break;
-        }
-        hasher.update(&buffer[..read]);
-    }
-    Ok(hex::encode(hasher.finalize()))
-}
-
 /// A file of a package in the index.
 struct Wheel {
     filename: String,
@@ -211,7 +197,7 @@ impl Runtime {
             };
             download(client, name, &wheel.url, &partial, &report, cancel).await?;
             if let Some(expected) = &wheel.sha256 {
-                let actual = sha256_of(&partial).map_err(|source| Error::Home {
+                let actual = models::sha256_file(&partial).map_err(|source| Error::Home {
                     path: partial.clone(),
                     source,
                 })?;
@@ -287,7 +273,7 @@ impl Runtime {
         };
         download(&client, url, url, &partial, &report, cancel).await?;
         progress(PullEvent::Verifying { file: file.clone() });
-        let actual = sha256_of(&partial).map_err(|source| Error::Home {
+        let actual = models::sha256_file(&partial).map_err(|source| Error::Home {
             path: partial.clone(),
             source,
         })?;

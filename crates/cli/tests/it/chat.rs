@@ -1,7 +1,7 @@
 //! `codexos chat`, `serve --openai` as another CodexOS's "remote" provider,
 //! fallback recorded in the trace, offline mode, and `models pull`.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 
 use crate::{assert_success, Cli};
@@ -68,20 +68,10 @@ fn chat_answers_each_line_and_reuses_the_conversation_state() {
 #[test]
 fn with_the_network_cut_chat_uses_the_local_model() {
     let cli = Cli::new();
-    let mut child = cli
-        .offline_command(&["--offline", "chat", "--json"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"What is the capital of France?\n")
-        .expect("write");
-    let output = child.wait_with_output().expect("wait");
+    let output = crate::pipe(
+        cli.offline_command(&["--offline", "chat", "--json"]),
+        "What is the capital of France?\n",
+    );
     assert_success(&output, &["--offline", "chat"]);
     let events = events(&output.stdout);
     let answers = done(&events);

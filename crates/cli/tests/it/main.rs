@@ -73,20 +73,7 @@ impl Cli {
     }
 
     pub(crate) fn run_with_stdin(&self, args: &[&str], input: &str) -> Output {
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(input.as_bytes())
-            .expect("write stdin");
-        child.wait_with_output().expect("wait")
+        pipe(self.command(args), input)
     }
 
     /// Runs and parses `--json` output, asserting success.
@@ -97,6 +84,23 @@ impl Cli {
         assert_success(&output, args);
         serde_json::from_slice(&output.stdout).expect("valid JSON on stdout")
     }
+}
+
+/// Runs `command` with `input` on its standard input.
+pub(crate) fn pipe(mut command: Command, input: &str) -> Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("wait")
 }
 
 pub(crate) fn assert_success(output: &Output, args: &[&str]) {

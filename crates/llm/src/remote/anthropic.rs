@@ -94,6 +94,13 @@ fn error_in(value: &Value) -> Option<(Failure, String)> {
     Some((failure, format!("{kind}: {message}")))
 }
 
+/// Takes a `tool_use` block's id and tool name.
+fn name_call(call: &mut crate::ToolCall, block: &Value) {
+    let text = |key: &str| block.get(key).and_then(Value::as_str).unwrap_or_default();
+    text("id").clone_into(&mut call.id);
+    text("name").clone_into(&mut call.name);
+}
+
 /// State of one streamed answer.
 #[derive(Debug, Default)]
 pub(super) struct StreamDecoder {
@@ -181,17 +188,7 @@ impl Decoder for StreamDecoder {
                     let index = value.get("index").and_then(Value::as_u64).unwrap_or(0);
                     let call_index = self.blocks.len();
                     self.blocks.push((index, call_index));
-                    let call = self.calls.at(call_index);
-                    block
-                        .get("id")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .clone_into(&mut call.id);
-                    block
-                        .get("name")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .clone_into(&mut call.name);
+                    name_call(self.calls.at(call_index), &block);
                 }
             }
             "content_block_delta" => self.delta(&value, out),
@@ -256,16 +253,7 @@ pub(super) fn whole(value: &Value, completion: &mut Completion) -> Result<(), (F
             Some("tool_use") => {
                 let index = calls.calls.len();
                 let call = calls.at(index);
-                block
-                    .get("id")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .clone_into(&mut call.id);
-                block
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .clone_into(&mut call.name);
+                name_call(call, block);
                 call.arguments = block
                     .get("input")
                     .map_or_else(|| "{}".to_owned(), Value::to_string);

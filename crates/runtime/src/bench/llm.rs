@@ -164,6 +164,12 @@ async fn measure(model: &LocalModel, options: &LlmBenchOptions, salt: u32) -> Re
     let mut prompt_rates = Vec::new();
     let mut generate_rates = Vec::new();
     let mut first_tokens = Vec::new();
+    // Unmeasured, as llama-bench does: the first pass pages the weights in.
+    run_to_end(
+        model,
+        &request(long_text(model, options.prompt_tokens, salt * 100 + 99), 8),
+    )
+    .await?;
     for run in 0..RUNS {
         let salt = salt * 100 + run;
         let read = run_to_end(
