@@ -334,9 +334,8 @@ fn assign(
         let slot = &mut slots[index];
         // At least one prompt token is read, for the logits of the first step.
         let mut keep = common_prefix(&slot.cached, &job.tokens).min(job.tokens.len() - 1);
-        if let Ok(true) = context.clear_kv_cache_seq(Some(slot.seq as u32), Some(keep as u32), None)
-        {
-        } else {
+        let cut = context.clear_kv_cache_seq(Some(slot.seq as u32), Some(keep as u32), None);
+        if !matches!(cut, Ok(true)) {
             // The cache could not be cut there (some architectures): start over.
             forget(context, slot);
             keep = 0;
