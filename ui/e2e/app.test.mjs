@@ -98,3 +98,27 @@ test("a folder is ingested with visible progress, then a question is answered wi
   await browser.pause(500);
   await screenshot("preview");
 });
+
+test("settings list the provider policy and the models, and the chat offers them", async () => {
+  const picker = await browser.$('[data-testid="model-picker"]');
+  await picker.waitForDisplayed({ timeout: 10_000 });
+  assert.match(await picker.getText(), /Policy \(local\)/);
+  await browser.$('[data-testid="open-settings"]').click();
+  const settings = await browser.$('[data-testid="settings"]');
+  await settings.waitForDisplayed({ timeout: 10_000 });
+  const row = await browser.$('[data-testid="provider-row"]');
+  await row.waitForDisplayed({ timeout: 10_000 });
+  assert.match(await row.getText(), /local/);
+  // The answer given above went through the router and was recorded.
+  await browser.waitUntil(async () => (await browser.$('[data-testid="attempts"]').getText()).includes("ok"), {
+    timeout: 10_000,
+    timeoutMsg: "the recent attempts do not show the answer",
+  });
+  await browser.$("button=models").click();
+  const models = await browser.$('[data-testid="model-list"]');
+  await models.waitForDisplayed({ timeout: 10_000 });
+  await screenshot("settings");
+  // (Truncating elements hide their text from WebDriver's getText; the title carries the name.)
+  assert.ok(await browser.$('[data-testid="model-list"] [title="SmolLM2-135M-Instruct.Q4_1.gguf"]').isDisplayed());
+  await browser.$('button[aria-label="Close settings"]').click();
+});

@@ -141,7 +141,7 @@ export default function App() {
             model={model}
             picker={
               <select
-                className="max-w-[14rem] truncate rounded border border-border bg-background px-1 py-0.5 text-xs"
+                className="max-w-[14rem] truncate rounded border border-border bg-background px-1 py-0.5 text-xs text-foreground [color-scheme:dark]"
                 aria-label="Model"
                 data-testid="model-picker"
                 value={model ?? ""}

@@ -226,3 +226,37 @@ fn pull_installs_a_catalog_model_verified_and_knows_when_it_is_there() {
         "{line}"
     );
 }
+
+#[test]
+fn a_provider_key_comes_from_the_vault_and_a_missing_one_says_how_to_store_it() {
+    let server_cli = Cli::new();
+    let (child, url) = serve(&server_cli);
+    let _server = Killed(child);
+    let cli = Cli::new();
+    std::fs::write(
+        cli.home.path().join("config.toml"),
+        format!(
+            "[llm]\nmax_tokens = 16\ntemperature = 0.0\npolicy = [\"keyed\"]\n\n\
+             [[providers]]\nname = \"keyed\"\nkind = \"openai\"\nbase_url = \"{url}\"\nmodel = \"codexos\"\nkey = \"keyed-api-key\"\ntimeout_secs = 120\n"
+        ),
+    )
+    .expect("config");
+    let missing = cli.run_with_stdin(&["chat", "--json"], "Hello?\n");
+    assert!(!missing.status.success());
+    let message = String::from_utf8_lossy(&missing.stdout);
+    assert!(
+        message.contains("no key is stored") && message.contains("codexos vault set keyed-api-key"),
+        "{message}"
+    );
+    let stored = cli.run_with_stdin(&["vault", "set", "keyed-api-key"], "sk-local-test");
+    assert_success(&stored, &["vault", "set"]);
+    let output = cli.run_with_stdin(&["chat", "--json"], "What is the capital of France?\n");
+    assert_success(&output, &["chat"]);
+    let events = events(&output.stdout);
+    assert_eq!(done(&events)[0]["provider"], "keyed");
+    let config = std::fs::read_to_string(cli.home.path().join("config.toml")).expect("config");
+    assert!(
+        !config.contains("sk-local-test"),
+        "the key lives in the vault only"
+    );
+}

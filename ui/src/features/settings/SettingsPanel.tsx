@@ -63,7 +63,9 @@ function ProviderRow({
         <span className="w-5 text-xs text-muted-foreground">{index + 1}.</span>
         <span className="font-medium">{provider.name}</span>
         <Badge>{provider.kind}</Badge>
-        <span className="truncate font-mono text-xs text-muted-foreground">{provider.model}</span>
+        <span className="min-w-0 truncate font-mono text-xs text-muted-foreground" title={provider.model}>
+          {provider.model}
+        </span>
         {provider.remote && settings.offline && <Badge>skipped: offline</Badge>}
         <div className="ml-auto flex gap-1">
           <Button size="icon" variant="ghost" aria-label="Move up" disabled={index === 0} onClick={() => onMove(index, -1)}>
@@ -145,10 +147,12 @@ function ModelsTab({ settings, onChanged }: { settings: LlmSettings; onChanged: 
       <ul className="space-y-1" data-testid="model-list">
         {settings.models.map((model) => (
           <li key={model.name} className="flex items-center gap-2 rounded-md border border-border p-2 text-sm">
-            <span className="truncate font-mono text-xs">{model.name}</span>
+            <span className="min-w-0 flex-1 truncate font-mono text-xs" title={model.name}>
+              {model.name}
+            </span>
             <Badge>{model.kind}</Badge>
             {model.default && <Badge>default</Badge>}
-            <span className="ml-auto text-xs text-muted-foreground">
+            <span className="shrink-0 text-xs text-muted-foreground">
               {model.installed ? `${((model.bytes ?? 0) / 1e6).toFixed(0)} MB` : "not installed"}
             </span>
             {!model.installed && model.source === "catalog" && (
