@@ -140,10 +140,12 @@ pub enum Error {
         known: Vec<String>,
     },
     /// Every provider of the policy failed or was skipped.
-    #[error("{}", exhausted_message(*offline, attempts))]
+    #[error("{}", exhausted_message(*offline, *too_long, attempts))]
     Exhausted {
         /// Whether offline mode was on.
         offline: bool,
+        /// Whether every provider that was tried found the prompt too long.
+        too_long: bool,
         /// What each provider did.
         attempts: Vec<Attempt>,
     },
@@ -163,12 +165,17 @@ impl Error {
                     failure: Failure::ContextTooLong,
                     ..
                 }
+                | Self::Exhausted { too_long: true, .. }
         )
     }
 }
 
-fn exhausted_message(offline: bool, attempts: &[Attempt]) -> String {
-    let mut message = String::from("no model could answer");
+fn exhausted_message(offline: bool, too_long: bool, attempts: &[Attempt]) -> String {
+    let mut message = String::from(if too_long {
+        "the prompt is too long for every model of the policy — shorten the conversation, retrieve less, or add a model with a longer context"
+    } else {
+        "no model could answer"
+    });
     if offline {
         message.push_str(" (offline mode is on: remote providers are refused)");
     }

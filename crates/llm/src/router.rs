@@ -245,9 +245,9 @@ impl Router {
         };
         let mut attempts = Vec::new();
         let mut retryable: Option<(Arc<dyn Provider>, Duration)> = None;
-        // When every provider tried refused the prompt as too long, that is
-        // the error to report (and what a client can act on).
-        let mut context_error: Option<Error> = None;
+        // Whether every provider tried refused the prompt as too long: then
+        // that is what the error says (and what a client can act on).
+        let mut too_long = false;
         let mut other_failures = 0;
         for provider in &candidates {
             if let Some(reason) = self.skip_reason(provider.as_ref(), request) {
@@ -257,7 +257,7 @@ impl Router {
             match self.attempt(provider, request, cancel, &mut attempts).await {
                 Ok(stream) => return Ok(stream),
                 Err(Error::Cancelled) => return Err(Error::Cancelled),
-                Err(error) if error.is_context_overflow() => context_error = Some(error),
+                Err(error) if error.is_context_overflow() => too_long = true,
                 Err(error) => {
                     other_failures += 1;
                     if let Error::Remote {
@@ -292,13 +292,11 @@ impl Router {
                 return Ok(stream);
             }
         }
-        match context_error {
-            Some(error) if other_failures == 0 => Err(error),
-            _ => Err(Error::Exhausted {
-                offline: self.offline(),
-                attempts,
-            }),
-        }
+        Err(Error::Exhausted {
+            offline: self.offline(),
+            too_long: too_long && other_failures == 0,
+            attempts,
+        })
     }
 
     /// Tries one provider; on success returns the forwarding stream, on

@@ -268,3 +268,22 @@ async fn a_broken_remote_first_falls_back_to_the_local_model() {
     assert_eq!(completion.provider, "local");
     assert!(!completion.text.is_empty());
 }
+
+#[tokio::test]
+async fn a_prompt_too_long_everywhere_is_reported_as_such_with_its_attempts() {
+    let server = scripted::start().await;
+    let router = Arc::new(Router::new(
+        vec![provider(&server, "long")],
+        RouterSettings::default(),
+    ));
+    let error = ask(&router, &question()).await.expect_err("too long");
+    assert!(error.is_context_overflow(), "{error}");
+    assert!(
+        error.to_string().starts_with("the prompt is too long"),
+        "{error}"
+    );
+    let Error::Exhausted { attempts, .. } = &error else {
+        panic!("{error}")
+    };
+    assert_eq!(outcomes(attempts), pairs(&[("long", "failed")]));
+}
