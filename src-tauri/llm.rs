@@ -6,9 +6,7 @@
 )]
 
 use codexos_runtime::models::ModelEntry;
-use codexos_runtime::{
-    ChatMessage, ChatOptions, Completion, GgufInfo, ProviderInfo, PullEvent, Pulled,
-};
+use codexos_runtime::{AttemptRecord, Completion, GgufInfo, ProviderInfo, PullEvent, Pulled};
 use secrecy::SecretString;
 use serde::Serialize;
 use tauri::ipc::Channel;
@@ -16,27 +14,6 @@ use tauri::State;
 
 use crate::commands::{send, IpcError};
 use crate::AppState;
-
-/// One router attempt, for the recent-attempts table.
-#[derive(Debug, Clone, Serialize, specta::Type)]
-pub struct AttemptRow {
-    /// Request it belonged to.
-    pub request: String,
-    /// Provider name.
-    pub provider: String,
-    /// Model.
-    pub model: String,
-    /// Milliseconds.
-    pub latency_ms: u32,
-    /// Prompt tokens.
-    pub prompt_tokens: u32,
-    /// Generated tokens.
-    pub completion_tokens: u32,
-    /// `ok`, `skipped` or `failed`.
-    pub outcome: String,
-    /// Why it was skipped or failed.
-    pub detail: String,
-}
 
 /// Everything Settings → Providers / Models shows.
 #[derive(Debug, Clone, Serialize, specta::Type)]
@@ -50,7 +27,7 @@ pub struct LlmSettings {
     /// Names of the secrets in the vault (never their values).
     pub secrets: Vec<String>,
     /// The newest router attempts.
-    pub attempts: Vec<AttemptRow>,
+    pub attempts: Vec<AttemptRecord>,
 }
 
 /// The providers, models, secrets and recent attempts.
@@ -63,20 +40,7 @@ pub fn llm_settings(state: State<'_, AppState>) -> Result<LlmSettings, IpcError>
         offline: runtime.offline(),
         models: runtime.models(),
         secrets: runtime.secret_names()?,
-        attempts: runtime
-            .recent_attempts(30)?
-            .into_iter()
-            .map(|attempt| AttemptRow {
-                request: attempt.request,
-                provider: attempt.provider,
-                model: attempt.model,
-                latency_ms: attempt.latency_ms,
-                prompt_tokens: attempt.prompt_tokens,
-                completion_tokens: attempt.completion_tokens,
-                outcome: attempt.outcome,
-                detail: attempt.detail,
-            })
-            .collect(),
+        attempts: runtime.recent_attempts(30)?,
     })
 }
 
@@ -116,23 +80,8 @@ pub async fn test_provider(
     state: State<'_, AppState>,
     name: String,
 ) -> Result<Completion, IpcError> {
-    let runtime = state.runtime()?;
-    let options = ChatOptions {
-        model: Some(name),
-        max_tokens: Some(16),
-        temperature: Some(0.0),
-        ..ChatOptions::default()
-    };
     let cancel = tokio_util::sync::CancellationToken::new();
-    Ok(runtime
-        .chat_to_end(
-            vec![ChatMessage::user("Reply with the single word: ready")],
-            Vec::new(),
-            &options,
-            &|_| {},
-            &cancel,
-        )
-        .await?)
+    Ok(state.runtime()?.test_provider(&name, &cancel).await?)
 }
 
 /// Downloads a catalog model or a .gguf URL, streaming progress.

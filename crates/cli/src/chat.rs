@@ -44,14 +44,22 @@ fn parse_input(line: &str) -> ChatMessage {
 /// before it began).
 async fn answer(
     runtime: &Runtime,
-    history: &[ChatMessage],
+    history: &mut Vec<ChatMessage>,
     options: &ChatOptions,
     json: bool,
     cancel: &CancellationToken,
 ) -> anyhow::Result<Completion> {
-    let mut stream = runtime
-        .chat(history.to_vec(), Vec::new(), options, cancel)
-        .await?;
+    let (mut stream, dropped) = runtime.chat_conversation(history, options, cancel).await?;
+    if dropped > 0 {
+        let message = format!(
+            "the conversation no longer fits the context window; its {dropped} oldest exchange(s) were dropped"
+        );
+        if json {
+            json_line(&serde_json::json!({"type": "warning", "message": message}));
+        } else {
+            eprintln!("warning: {message}");
+        }
+    }
     while let Some(item) = stream.recv().await {
         match item.map_err(codexos_runtime::Error::from)? {
             ChatEvent::Token(text) => {
@@ -151,19 +159,7 @@ pub(crate) async fn chat(
         let message = parse_input(text);
         history.push(message);
         let turn = cancel.child_token();
-        let completion = loop {
-            match answer(runtime, &history, &options, json, &turn).await {
-                Err(error) if too_long(&error) && drop_oldest_turn(&mut history) => {
-                    let message = "the conversation no longer fits the context window; its oldest turn was dropped";
-                    if json {
-                        json_line(&serde_json::json!({"type": "warning", "message": message}));
-                    } else {
-                        eprintln!("warning: {message}");
-                    }
-                }
-                other => break other,
-            }
-        };
+        let completion = answer(runtime, &mut history, &options, json, &turn).await;
         match completion {
             Ok(completion) => {
                 let mut reply = ChatMessage::assistant(completion.text.clone());
@@ -182,34 +178,6 @@ pub(crate) async fn chat(
         }
     }
     Ok(())
-}
-
-fn too_long(error: &anyhow::Error) -> bool {
-    error
-        .downcast_ref::<codexos_runtime::Error>()
-        .is_some_and(|error| error.code() == codexos_runtime::ErrorCode::ContextOverflow)
-}
-
-/// Drops the oldest exchange after the system prompt (keeping the newest
-/// user turn); `false` when nothing is left to drop.
-fn drop_oldest_turn(history: &mut Vec<ChatMessage>) -> bool {
-    let first = history
-        .iter()
-        .position(|message| message.role != codexos_runtime::Role::System);
-    let users = history
-        .iter()
-        .filter(|message| message.role == codexos_runtime::Role::User)
-        .count();
-    let Some(first) = first.filter(|_| users > 1) else {
-        return false;
-    };
-    // The oldest user turn and everything up to the next user turn.
-    let end = history[first + 1..]
-        .iter()
-        .position(|message| message.role == codexos_runtime::Role::User)
-        .map_or(history.len(), |offset| first + 1 + offset);
-    history.drain(first..end);
-    true
 }
 
 /// `codexos serve --openai`.
@@ -243,21 +211,7 @@ pub(crate) async fn test_provider(
     json: bool,
     cancel: &CancellationToken,
 ) -> anyhow::Result<()> {
-    let options = ChatOptions {
-        model: Some(name.to_owned()),
-        max_tokens: Some(16),
-        temperature: Some(0.0),
-        ..ChatOptions::default()
-    };
-    let completion = runtime
-        .chat_to_end(
-            vec![ChatMessage::user("Reply with the single word: ready")],
-            Vec::new(),
-            &options,
-            &|_| {},
-            cancel,
-        )
-        .await?;
+    let completion = runtime.test_provider(name, cancel).await?;
     if json {
         json_line(&serde_json::json!({"provider": name, "ok": true, "completion": completion}));
     } else {
@@ -274,34 +228,6 @@ pub(crate) async fn test_provider(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_oldest_exchange_goes_first_and_the_last_question_stays() {
-        let mut history = vec![
-            ChatMessage::system("s"),
-            ChatMessage::user("q1"),
-            ChatMessage::assistant("a1"),
-            ChatMessage::user("q2"),
-            ChatMessage::assistant("a2"),
-            ChatMessage::user("q3"),
-        ];
-        assert!(drop_oldest_turn(&mut history));
-        assert_eq!(
-            history,
-            vec![
-                ChatMessage::system("s"),
-                ChatMessage::user("q2"),
-                ChatMessage::assistant("a2"),
-                ChatMessage::user("q3")
-            ]
-        );
-        assert!(drop_oldest_turn(&mut history));
-        assert!(!drop_oldest_turn(&mut history), "the question itself stays");
-        assert_eq!(
-            history,
-            vec![ChatMessage::system("s"), ChatMessage::user("q3")]
-        );
-    }
 
     #[test]
     fn json_lines_and_plain_lines_become_messages() {

@@ -569,23 +569,7 @@ pub fn providers(
 
 pub fn attempts(attempts: &[codexos_runtime::AttemptRecord], json: bool) -> anyhow::Result<()> {
     if json {
-        let rows: Vec<_> = attempts
-            .iter()
-            .map(|attempt| {
-                serde_json::json!({
-                    "request": attempt.request,
-                    "provider": attempt.provider,
-                    "model": attempt.model,
-                    "latencyMs": attempt.latency_ms,
-                    "firstTokenMs": attempt.first_token_ms,
-                    "promptTokens": attempt.prompt_tokens,
-                    "completionTokens": attempt.completion_tokens,
-                    "outcome": attempt.outcome,
-                    "detail": attempt.detail,
-                })
-            })
-            .collect();
-        return print_json(&rows);
+        return print_json(&attempts);
     }
     if attempts.is_empty() {
         println!("no LLM requests yet");

@@ -230,6 +230,22 @@ pub struct Attempt {
     pub outcome: Outcome,
 }
 
+impl Attempt {
+    /// An attempt of `info` that took no time and used no tokens (yet).
+    #[must_use]
+    pub fn new(info: &crate::ProviderInfo, outcome: Outcome) -> Self {
+        Self {
+            provider: info.name.clone(),
+            model: info.model.clone(),
+            latency_ms: 0,
+            first_token_ms: None,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            outcome,
+        }
+    }
+}
+
 /// Summary of a finished generation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]

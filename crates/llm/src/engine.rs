@@ -43,6 +43,7 @@ pub(crate) struct Job {
     tools: Vec<ToolSpec>,
     required: bool,
     ignore_eos: bool,
+    provider: String,
     model: String,
     cancel: CancellationToken,
     events: UnboundedSender<Result<ChatEvent>>,
@@ -53,7 +54,7 @@ impl Job {
     pub(crate) fn new(
         tokens: Vec<LlamaToken>,
         request: &ChatRequest,
-        model: &str,
+        (provider, model): (&str, &str),
         cancel: CancellationToken,
         events: UnboundedSender<Result<ChatEvent>>,
     ) -> Self {
@@ -66,6 +67,7 @@ impl Job {
             required: request.tool_choice == crate::ToolChoice::Required
                 && !request.tools.is_empty(),
             ignore_eos: request.ignore_eos,
+            provider: provider.to_owned(),
             model: model.to_owned(),
             cancel,
             events,
@@ -594,7 +596,7 @@ fn finish(slot: &mut Slot, reason: FinishReason) {
             at.duration_since(active.job.submitted).as_millis() as u32
         })
     };
-    let mut completion = Completion::empty("local", &active.job.model);
+    let mut completion = Completion::empty(&active.job.provider, &active.job.model);
     completion.text = std::mem::take(&mut active.output.text);
     completion.tool_calls = std::mem::take(&mut active.output.calls);
     completion.prompt_tokens = active.prompt_tokens;

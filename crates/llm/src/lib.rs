@@ -48,7 +48,7 @@ pub use gguf::{read_info as gguf_info, GgufError, GgufInfo};
 pub use local::{apply_wait_policy, LocalModel, ModelOptions, WaitPolicy};
 pub use provider::{EventStream, LocalProvider, ModelLoader, Provider, ProviderInfo, ProviderKind};
 pub use remote::{Failure, KeySource, RemoteProvider, RemoteSettings};
-pub use router::{Router, RouterSettings};
+pub use router::{AttemptSink, Router, RouterSettings};
 pub use template::ChatTemplate;
 
 /// Errors of the LLM layer.
@@ -155,6 +155,16 @@ pub enum Error {
 }
 
 impl Error {
+    /// A failure of the remote provider `info`, with the fix for it.
+    pub(crate) fn remote(info: &ProviderInfo, failure: Failure, detail: impl Into<String>) -> Self {
+        Self::Remote {
+            provider: info.name.clone(),
+            advice: failure.advice(&info.name, info.key.as_deref()),
+            failure,
+            detail: detail.into(),
+        }
+    }
+
     /// Whether the prompt was too long for the model (locally or remotely).
     #[must_use]
     pub fn is_context_overflow(&self) -> bool {

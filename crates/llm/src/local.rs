@@ -277,6 +277,17 @@ impl LocalModel {
         request: &ChatRequest,
         cancel: CancellationToken,
     ) -> Result<mpsc::UnboundedReceiver<Result<ChatEvent>>> {
+        self.chat_as(request, "local", cancel)
+    }
+
+    /// [`LocalModel::chat`], with the answer credited to `provider` (the
+    /// router's name for this model).
+    pub fn chat_as(
+        &self,
+        request: &ChatRequest,
+        provider: &str,
+        cancel: CancellationToken,
+    ) -> Result<mpsc::UnboundedReceiver<Result<ChatEvent>>> {
         let mut prompt = self.render(request)?;
         if request.tool_choice == crate::ToolChoice::Required && !request.tools.is_empty() {
             // The answer opens with a call; the grammar takes it from here.
@@ -297,8 +308,13 @@ impl LocalModel {
             });
         }
         let (sender, receiver) = mpsc::unbounded_channel();
-        self.engine
-            .submit(Job::new(tokens, request, &self.name(), cancel, sender))?;
+        self.engine.submit(Job::new(
+            tokens,
+            request,
+            (provider, &self.name()),
+            cancel,
+            sender,
+        ))?;
         Ok(receiver)
     }
 }

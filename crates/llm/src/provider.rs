@@ -51,6 +51,12 @@ pub struct ProviderInfo {
 }
 
 impl ProviderInfo {
+    /// Whether `name` picks this provider: its policy name or its model.
+    #[must_use]
+    pub fn answers_to(&self, name: &str) -> bool {
+        self.name == name || self.model == name
+    }
+
     /// The wait allowed before and between pieces of an answer.
     #[must_use]
     pub fn timeout(&self) -> Duration {
@@ -152,21 +158,7 @@ impl Provider for LocalProvider {
     ) -> BoxFuture<'a, Result<EventStream>> {
         Box::pin(async move {
             let model = self.loader.load(self.path.clone()).await?;
-            let mut stream = model.chat(request, cancel)?;
-            // Name the answer after the policy entry, not the engine.
-            let (sender, receiver) = mpsc::unbounded_channel();
-            let name = self.info.name.clone();
-            tokio::spawn(async move {
-                while let Some(mut item) = stream.recv().await {
-                    if let Ok(ChatEvent::Done(completion)) = &mut item {
-                        completion.provider.clone_from(&name);
-                    }
-                    if sender.send(item).is_err() {
-                        break;
-                    }
-                }
-            });
-            Ok(receiver)
+            model.chat_as(request, &self.info.name, cancel)
         })
     }
 }

@@ -122,9 +122,7 @@ pub struct RemoteSettings {
     /// `/chat/completions` is appended), `https://api.anthropic.com` for
     /// Anthropic (`/v1/messages` is appended).
     pub base_url: String,
-    /// Name of the vault secret with the key, for messages.
-    pub key_name: Option<String>,
-    /// Where the key comes from.
+    /// Where the key comes from (`info.key` names it in messages).
     pub key: Option<KeySource>,
 }
 
@@ -256,12 +254,7 @@ impl RemoteProvider {
     }
 
     fn error(&self, failure: Failure, detail: impl Into<String>) -> Error {
-        Error::Remote {
-            provider: self.settings.info.name.clone(),
-            advice: failure.advice(&self.settings.info.name, self.settings.key_name.as_deref()),
-            failure,
-            detail: detail.into(),
-        }
+        Error::remote(&self.settings.info, failure, detail)
     }
 
     fn key(&self) -> Result<Option<String>> {
@@ -343,10 +336,7 @@ impl RemoteProvider {
             .is_some_and(|value| value.contains("event-stream"));
         let (sender, receiver) = mpsc::unbounded_channel();
         let reader = Reader {
-            name: info.name.clone(),
-            model: info.model.clone(),
-            advice_key: self.settings.key_name.clone(),
-            timeout: info.timeout(),
+            info: info.clone(),
             started,
         };
         if streaming {
@@ -368,21 +358,13 @@ fn root_cause(error: &dyn std::error::Error) -> String {
 
 /// Reads one response into events.
 struct Reader {
-    name: String,
-    model: String,
-    advice_key: Option<String>,
-    timeout: Duration,
+    info: ProviderInfo,
     started: Instant,
 }
 
 impl Reader {
     fn error(&self, failure: Failure, detail: impl Into<String>) -> Error {
-        Error::Remote {
-            provider: self.name.clone(),
-            advice: failure.advice(&self.name, self.advice_key.as_deref()),
-            failure,
-            detail: detail.into(),
-        }
+        Error::remote(&self.info, failure, detail)
     }
 
     async fn stream(
@@ -394,20 +376,20 @@ impl Reader {
     ) {
         let mut bytes = response.bytes_stream();
         let mut parser = SseParser::default();
-        let mut completion = Completion::empty(&self.name, &self.model);
+        let mut completion = Completion::empty(&self.info.name, &self.info.model);
         let mut out = Vec::new();
         let mut first_token: Option<Instant> = None;
         let mut generating_since: Option<Instant> = None;
         let outcome: std::result::Result<FinishReason, Error> = loop {
             let next = tokio::select! {
                 () = cancel.cancelled() => break Ok(FinishReason::Cancelled),
-                next = tokio::time::timeout(self.timeout, bytes.next()) => next,
+                next = tokio::time::timeout(self.info.timeout(), bytes.next()) => next,
             };
             let chunk = match next {
                 Err(_) => {
                     break Err(self.error(
                         Failure::Timeout,
-                        format!("the stream stalled for {} s", self.timeout.as_secs()),
+                        format!("the stream stalled for {} s", self.info.timeout().as_secs()),
                     ))
                 }
                 Ok(None) => {
@@ -510,12 +492,12 @@ impl Reader {
         kind: ProviderKind,
         sender: mpsc::UnboundedSender<Result<ChatEvent>>,
     ) {
-        let body = match tokio::time::timeout(self.timeout, response.text()).await {
+        let body = match tokio::time::timeout(self.info.timeout(), response.text()).await {
             Err(_) => Err(self.error(Failure::Timeout, "the response body did not arrive")),
             Ok(Err(error)) => Err(self.error(Failure::Connect, root_cause(&error))),
             Ok(Ok(body)) => Ok(body),
         };
-        let mut completion = Completion::empty(&self.name, &self.model);
+        let mut completion = Completion::empty(&self.info.name, &self.info.model);
         let parsed = body.and_then(|body| {
             let value: serde_json::Value = serde_json::from_str(&body).map_err(|error| {
                 self.error(

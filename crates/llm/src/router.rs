@@ -55,13 +55,27 @@ struct Circuit {
     reason: String,
 }
 
+/// Receives the attempts of each finished request — answered, failed after
+/// its first token, or refused by every provider — for traces and cost.
+pub type AttemptSink = Arc<dyn Fn(&[Attempt]) + Send + Sync>;
+
 /// Routes requests over an ordered list of providers.
-#[derive(Debug)]
 pub struct Router {
     providers: Vec<Arc<dyn Provider>>,
     settings: RouterSettings,
     offline: AtomicBool,
     circuits: Mutex<HashMap<String, Circuit>>,
+    sink: Option<AttemptSink>,
+}
+
+impl std::fmt::Debug for Router {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Router")
+            .field("providers", &self.providers)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What one try of one provider gave.
@@ -85,6 +99,20 @@ impl Router {
             offline: AtomicBool::new(settings.offline),
             settings,
             circuits: Mutex::new(HashMap::new()),
+            sink: None,
+        }
+    }
+
+    /// The router, handing every request's attempts to `sink`.
+    #[must_use]
+    pub fn with_sink(mut self, sink: AttemptSink) -> Self {
+        self.sink = Some(sink);
+        self
+    }
+
+    fn record(&self, attempts: &[Attempt]) {
+        if let Some(sink) = &self.sink {
+            sink(attempts);
         }
     }
 
@@ -193,18 +221,16 @@ impl Router {
             first = tokio::time::timeout(timeout, stream.recv()) => first,
         };
         match first {
-            Err(_) => Tried::Failed(Error::Remote {
-                provider: provider.info().name.clone(),
-                advice: Failure::Timeout.advice(&provider.info().name, None),
-                failure: Failure::Timeout,
-                detail: format!("no first token in {} s", timeout.as_secs()),
-            }),
-            Ok(None) => Tried::Failed(Error::Remote {
-                provider: provider.info().name.clone(),
-                advice: Failure::Malformed.advice(&provider.info().name, None),
-                failure: Failure::Malformed,
-                detail: "the answer ended before it began".into(),
-            }),
+            Err(_) => Tried::Failed(Error::remote(
+                provider.info(),
+                Failure::Timeout,
+                format!("no first token in {} s", timeout.as_secs()),
+            )),
+            Ok(None) => Tried::Failed(Error::remote(
+                provider.info(),
+                Failure::Malformed,
+                "the answer ended before it began",
+            )),
             Ok(Some(Err(error))) => Tried::Failed(error),
             Ok(Some(Ok(event))) => Tried::Answering(stream, event, started),
         }
@@ -224,9 +250,7 @@ impl Router {
                 let chosen: Vec<_> = self
                     .providers
                     .iter()
-                    .filter(|provider| {
-                        provider.info().name == name || provider.info().model == name
-                    })
+                    .filter(|provider| provider.info().answers_to(name))
                     .cloned()
                     .collect();
                 if chosen.is_empty() {
@@ -292,6 +316,7 @@ impl Router {
                 return Ok(stream);
             }
         }
+        self.record(&attempts);
         Err(Error::Exhausted {
             offline: self.offline(),
             too_long: too_long && other_failures == 0,
@@ -318,13 +343,8 @@ impl Router {
                 tracing::warn!(provider = %info.name, %error, "provider failed; trying the next");
                 self.record_failure(&info.name, &error);
                 attempts.push(Attempt {
-                    provider: info.name.clone(),
-                    model: info.model.clone(),
                     latency_ms: millis(started),
-                    first_token_ms: None,
-                    prompt_tokens: 0,
-                    completion_tokens: 0,
-                    outcome: Outcome::Failed(error.to_string()),
+                    ..Attempt::new(info, Outcome::Failed(error.to_string()))
                 });
                 Err(error)
             }
@@ -359,19 +379,25 @@ impl Router {
                     Ok(ChatEvent::Done(mut completion)) => {
                         router.record_success(&info.name);
                         attempts.push(Attempt {
-                            provider: info.name.clone(),
-                            model: info.model.clone(),
                             latency_ms: millis(started),
                             first_token_ms: Some(first_token_ms),
                             prompt_tokens: completion.prompt_tokens,
                             completion_tokens: completion.completion_tokens,
-                            outcome: Outcome::Ok,
+                            ..Attempt::new(info, Outcome::Ok)
                         });
+                        router.record(&attempts);
                         completion.attempts = std::mem::take(&mut attempts);
                         Ok(ChatEvent::Done(completion))
                     }
                     Err(error) => {
+                        // Too late to fall back: report it, and keep the trace.
                         router.record_failure(&info.name, &error);
+                        attempts.push(Attempt {
+                            latency_ms: millis(started),
+                            first_token_ms: Some(first_token_ms),
+                            ..Attempt::new(info, Outcome::Failed(error.to_string()))
+                        });
+                        router.record(&attempts);
                         Err(error)
                     }
                     other => other,
@@ -387,14 +413,5 @@ impl Router {
 }
 
 fn skipped(provider: &dyn Provider, reason: String) -> Attempt {
-    let info = provider.info();
-    Attempt {
-        provider: info.name.clone(),
-        model: info.model.clone(),
-        latency_ms: 0,
-        first_token_ms: None,
-        prompt_tokens: 0,
-        completion_tokens: 0,
-        outcome: Outcome::Skipped(reason),
-    }
+    Attempt::new(provider.info(), Outcome::Skipped(reason))
 }

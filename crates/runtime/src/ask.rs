@@ -150,11 +150,7 @@ impl Runtime {
             router
                 .providers()
                 .iter()
-                .find(|provider| {
-                    model.is_none_or(|name| {
-                        provider.info().name == name || provider.info().model == name
-                    })
-                })
+                .find(|provider| model.is_none_or(|name| provider.info().answers_to(name)))
                 .map(|provider| provider.info().clone())
         });
         let local = match &first {

@@ -12,7 +12,6 @@ use codexos_llm::{
 };
 use codexos_store::{AttemptRecord, Store};
 use futures::future::BoxFuture;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ProviderConfig};
@@ -41,7 +40,7 @@ impl LocalModels {
                 batch_threads: defaults.batch_threads.max(config.llm.threads.unwrap_or(1)),
                 context_size: config.llm.context_size,
                 parallel: config.llm.parallel.max(1),
-                force_chatml: config.llm.chat_template == "chatml",
+                force_chatml: config.llm.chat_template == crate::config::ChatTemplateChoice::Chatml,
             },
             slot: tokio::sync::Mutex::new(None),
         }
@@ -143,7 +142,6 @@ fn remote_provider(runtime: &Runtime, config: &ProviderConfig) -> Result<Arc<dyn
             key: config.key.clone(),
         },
         base_url: config.base_url.clone(),
-        key_name: config.key.clone(),
         key,
     })?;
     Ok(Arc::new(provider))
@@ -187,11 +185,18 @@ fn policy(runtime: &Runtime, names: &[String]) -> Result<Vec<Arc<dyn Provider>>>
         .collect()
 }
 
-fn attempt_records(
-    request: &str,
-    completion_attempts: &[codexos_llm::Attempt],
-) -> Vec<AttemptRecord> {
-    completion_attempts
+/// Stores each request's router attempts in SQLite, under a fresh id.
+fn attempt_sink(store: Arc<Store>) -> codexos_llm::AttemptSink {
+    Arc::new(move |attempts| {
+        let request = uuid::Uuid::new_v4().to_string();
+        if let Err(error) = store.record_attempts(&attempt_records(&request, attempts)) {
+            tracing::warn!(%error, "cannot record LLM attempts");
+        }
+    })
+}
+
+fn attempt_records(request: &str, attempts: &[codexos_llm::Attempt]) -> Vec<AttemptRecord> {
+    attempts
         .iter()
         .map(|attempt| {
             let (outcome, detail) = match &attempt.outcome {
@@ -214,6 +219,28 @@ fn attempt_records(
         .collect()
 }
 
+/// Drops the oldest exchange after the system prompt (keeping the newest
+/// user turn); `false` when nothing is left to drop.
+fn drop_oldest_exchange(history: &mut Vec<ChatMessage>) -> bool {
+    let first = history
+        .iter()
+        .position(|message| message.role != codexos_llm::Role::System);
+    let users = history
+        .iter()
+        .filter(|message| message.role == codexos_llm::Role::User)
+        .count();
+    let Some(first) = first.filter(|_| users > 1) else {
+        return false;
+    };
+    // The oldest user turn and everything up to the next user turn.
+    let end = history[first + 1..]
+        .iter()
+        .position(|message| message.role == codexos_llm::Role::User)
+        .map_or(history.len(), |offset| first + 1 + offset);
+    history.drain(first..end);
+    true
+}
+
 impl Runtime {
     fn router_slot(&self) -> std::sync::MutexGuard<'_, Option<Arc<Router>>> {
         self.router
@@ -228,17 +255,21 @@ impl Runtime {
             .clone()
     }
 
-    fn build_router(&self, names: &[String]) -> Result<Router> {
+    /// A router over `providers` with the configured behaviour, recording
+    /// its attempts in SQLite.
+    fn new_router(&self, providers: Vec<Arc<dyn Provider>>) -> Router {
         let config = &self.config.llm;
-        Ok(Router::new(
-            policy(self, names)?,
-            RouterSettings {
-                offline: self.offline(),
-                failure_threshold: config.failure_threshold.max(1),
-                cooldown: Duration::from_secs(u64::from(config.cooldown_secs)),
-                max_retry_wait: Duration::from_secs(u64::from(config.max_retry_wait_secs)),
-            },
-        ))
+        let settings = RouterSettings {
+            offline: self.offline(),
+            failure_threshold: config.failure_threshold.max(1),
+            cooldown: Duration::from_secs(u64::from(config.cooldown_secs)),
+            max_retry_wait: Duration::from_secs(u64::from(config.max_retry_wait_secs)),
+        };
+        Router::new(providers, settings).with_sink(attempt_sink(Arc::clone(&self.store)))
+    }
+
+    fn build_router(&self, names: &[String]) -> Result<Router> {
+        Ok(self.new_router(policy(self, names)?))
     }
 
     /// The router of the policy, built on first use.
@@ -306,23 +337,17 @@ impl Runtime {
         let known = router
             .providers()
             .iter()
-            .any(|provider| provider.info().name == name || provider.info().model == name);
+            .any(|provider| provider.info().answers_to(name));
         if known || !models::resolve(&self.home, name).is_file() {
             return Ok((router, Some(name.to_owned())));
         }
-        let single = Router::new(
-            vec![local_provider(self, name, name)],
-            RouterSettings {
-                offline: self.offline(),
-                ..RouterSettings::default()
-            },
-        );
+        let single = self.new_router(vec![local_provider(self, name, name)]);
         Ok((Arc::new(single), None))
     }
 
     /// Starts a chat answer through the router. The stream ends with
     /// [`ChatEvent::Done`] (its completion lists every attempt) or an error;
-    /// the attempts are stored either way.
+    /// the router stores the attempts either way.
     pub async fn chat(
         &self,
         messages: Vec<ChatMessage>,
@@ -335,34 +360,35 @@ impl Runtime {
         request.temperature = options.temperature.unwrap_or(self.config.llm.temperature);
         request.tool_choice = options.tool_choice;
         let (router, only) = self.router_for(options.model.as_deref())?;
-        let id = uuid::Uuid::new_v4().to_string();
-        let mut stream = match router.chat(&request, only.as_deref(), cancel).await {
-            Ok(stream) => stream,
-            Err(error) => {
-                if let codexos_llm::Error::Exhausted { attempts, .. } = &error {
-                    self.store
-                        .record_attempts(&attempt_records(&id, attempts))?;
+        Ok(router.chat(&request, only.as_deref(), cancel).await?)
+    }
+
+    /// [`Runtime::chat`] for a conversation that grows turn by turn: while
+    /// `history` fits no model of the policy, its oldest exchange after the
+    /// system prompt is dropped (from `history` too) and the request tried
+    /// again, as long as more than the newest question is left. Returns the
+    /// stream and how many exchanges were dropped.
+    pub async fn chat_conversation(
+        &self,
+        history: &mut Vec<ChatMessage>,
+        options: &ChatOptions,
+        cancel: &CancellationToken,
+    ) -> Result<(EventStream, usize)> {
+        let mut dropped = 0;
+        loop {
+            match self
+                .chat(history.clone(), Vec::new(), options, cancel)
+                .await
+            {
+                Err(error)
+                    if error.code() == crate::ErrorCode::ContextOverflow
+                        && drop_oldest_exchange(history) =>
+                {
+                    dropped += 1;
                 }
-                return Err(error.into());
+                other => return other.map(|stream| (stream, dropped)),
             }
-        };
-        let (sender, receiver) = mpsc::unbounded_channel();
-        let store = Arc::clone(&self.store);
-        tokio::spawn(async move {
-            while let Some(item) = stream.recv().await {
-                if let Ok(ChatEvent::Done(completion)) = &item {
-                    if let Err(error) =
-                        store.record_attempts(&attempt_records(&id, &completion.attempts))
-                    {
-                        tracing::warn!(%error, "cannot record LLM attempts");
-                    }
-                }
-                if sender.send(item).is_err() {
-                    break;
-                }
-            }
-        });
-        Ok(receiver)
+        }
     }
 
     /// [`Runtime::chat`] to the end, handing each piece of text to `on_token`.
@@ -387,9 +413,63 @@ impl Runtime {
         })
     }
 
+    /// Sends one short, greedy request to the provider `name` alone
+    /// (`providers test`, Settings → Providers → Test).
+    pub async fn test_provider(
+        &self,
+        name: &str,
+        cancel: &CancellationToken,
+    ) -> Result<Completion> {
+        let options = ChatOptions {
+            model: Some(name.to_owned()),
+            max_tokens: Some(16),
+            temperature: Some(0.0),
+            ..ChatOptions::default()
+        };
+        let question = vec![ChatMessage::user("Reply with the single word: ready")];
+        self.chat_to_end(question, Vec::new(), &options, &|_| {}, cancel)
+            .await
+    }
+
     /// The configured local chat model (or `name`), loaded and kept.
     pub async fn chat_model(&self, name: Option<&str>) -> Result<Arc<LocalModel>> {
         let path = models::resolve(&self.home, name.unwrap_or(&self.config.models.chat));
         self.local.get(path).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_oldest_exchange_goes_first_and_the_last_question_stays() {
+        let mut history = vec![
+            ChatMessage::system("s"),
+            ChatMessage::user("q1"),
+            ChatMessage::assistant("a1"),
+            ChatMessage::user("q2"),
+            ChatMessage::assistant("a2"),
+            ChatMessage::user("q3"),
+        ];
+        assert!(drop_oldest_exchange(&mut history));
+        assert_eq!(
+            history,
+            vec![
+                ChatMessage::system("s"),
+                ChatMessage::user("q2"),
+                ChatMessage::assistant("a2"),
+                ChatMessage::user("q3")
+            ]
+        );
+        assert!(drop_oldest_exchange(&mut history));
+        assert!(
+            !drop_oldest_exchange(&mut history),
+            "the question itself stays"
+        );
+        assert_eq!(
+            history,
+            vec![ChatMessage::system("s"), ChatMessage::user("q3")]
+        );
     }
 }

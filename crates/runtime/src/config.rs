@@ -130,7 +130,7 @@ pub struct LlmConfig {
     /// other programs use the CPU) or `active` (spin).
     pub wait_policy: codexos_llm::WaitPolicy,
     /// `auto` renders the model's own Jinja template; `chatml` forces ChatML.
-    pub chat_template: String,
+    pub chat_template: ChatTemplateChoice,
     /// Refuse every remote provider.
     pub offline: bool,
     /// Order of providers: `local` (the `models.chat` model), names of
@@ -155,7 +155,7 @@ impl Default for LlmConfig {
             temperature: 0.2,
             parallel: 4,
             wait_policy: codexos_llm::WaitPolicy::Passive,
-            chat_template: "auto".into(),
+            chat_template: ChatTemplateChoice::Auto,
             offline: false,
             policy: Vec::new(),
             failure_threshold: 3,
@@ -163,6 +163,17 @@ impl Default for LlmConfig {
             max_retry_wait_secs: 10,
         }
     }
+}
+
+/// Which chat template renders prompts for local models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChatTemplateChoice {
+    /// The Jinja template stored in the GGUF file.
+    #[default]
+    Auto,
+    /// ChatML, for a model whose own template does not render.
+    Chatml,
 }
 
 /// Ingest settings.

@@ -97,7 +97,7 @@ pub struct ModelEntry {
     pub default: bool,
 }
 
-fn is_gguf(name: &str) -> bool {
+pub(crate) fn is_gguf(name: &str) -> bool {
     Path::new(name)
         .extension()
         .is_some_and(|extension| extension.eq_ignore_ascii_case("gguf"))

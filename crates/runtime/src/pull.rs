@@ -249,11 +249,7 @@ impl Runtime {
             .split(['?', '#'])
             .next()
             .and_then(|path| path.rsplit('/').next())
-            .filter(|file| {
-                Path::new(file)
-                    .extension()
-                    .is_some_and(|extension| extension.eq_ignore_ascii_case("gguf"))
-            })
+            .filter(|file| models::is_gguf(file))
             .ok_or_else(|| pull_error(url, "the URL must end with a .gguf file name (a Hugging Face link looks like https://huggingface.co/ORG/REPO/resolve/main/FILE.gguf)"))?
             .to_owned();
         let target = self.home.models().join(&file);

@@ -434,7 +434,8 @@ impl Store {
 }
 
 /// One provider tried for one LLM request, as stored for traces and cost.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
 pub struct AttemptRecord {
     /// Identifier shared by the attempts of one request.
     pub request: String,

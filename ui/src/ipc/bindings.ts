@@ -125,20 +125,47 @@ text: string };
 /**  One provider tried for a request: what traces and cost reports show. */
 export type Attempt = Attempt_Serialize | Attempt_Deserialize;
 
-/**  One router attempt, for the recent-attempts table. */
-export type AttemptRow = {
-	/**  Request it belonged to. */
+/**  One provider tried for one LLM request, as stored for traces and cost. */
+export type AttemptRecord = AttemptRecord_Serialize | AttemptRecord_Deserialize;
+
+/**  One provider tried for one LLM request, as stored for traces and cost. */
+export type AttemptRecord_Deserialize = {
+	/**  Identifier shared by the attempts of one request. */
 	request: string,
 	/**  Provider name. */
 	provider: string,
 	/**  Model. */
 	model: string,
-	/**  Milliseconds. */
-	latency_ms: number,
+	/**  Milliseconds the attempt took. */
+	latencyMs: number,
+	/**  Milliseconds to its first token. */
+	firstTokenMs?: number | null,
 	/**  Prompt tokens. */
-	prompt_tokens: number,
+	promptTokens: number,
 	/**  Generated tokens. */
-	completion_tokens: number,
+	completionTokens: number,
+	/**  `ok`, `skipped` or `failed`. */
+	outcome: string,
+	/**  Why it was skipped or failed. */
+	detail: string,
+};
+
+/**  One provider tried for one LLM request, as stored for traces and cost. */
+export type AttemptRecord_Serialize = {
+	/**  Identifier shared by the attempts of one request. */
+	request: string,
+	/**  Provider name. */
+	provider: string,
+	/**  Model. */
+	model: string,
+	/**  Milliseconds the attempt took. */
+	latencyMs: number,
+	/**  Milliseconds to its first token. */
+	firstTokenMs: number | null,
+	/**  Prompt tokens. */
+	promptTokens: number,
+	/**  Generated tokens. */
+	completionTokens: number,
 	/**  `ok`, `skipped` or `failed`. */
 	outcome: string,
 	/**  Why it was skipped or failed. */
@@ -647,7 +674,7 @@ export type LlmSettings_Deserialize = {
 	/**  Names of the secrets in the vault (never their values). */
 	secrets: string[],
 	/**  The newest router attempts. */
-	attempts: AttemptRow[],
+	attempts: AttemptRecord_Deserialize[],
 };
 
 /**  Everything Settings → Providers / Models shows. */
@@ -661,7 +688,7 @@ export type LlmSettings_Serialize = {
 	/**  Names of the secrets in the vault (never their values). */
 	secrets: string[],
 	/**  The newest router attempts. */
-	attempts: AttemptRow[],
+	attempts: AttemptRecord_Serialize[],
 };
 
 /**  A model in the models folder, for `codexos models list`. */

@@ -30,7 +30,6 @@ pub fn remote(
             key: key.map(|_| format!("{name}-key")),
         },
         base_url,
-        key_name: key.map(|_| format!("{name}-key")),
         key: key_value
             .map(|value| -> codexos_llm::KeySource { Arc::new(move || Ok(Some(value.clone()))) }),
     })

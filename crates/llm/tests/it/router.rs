@@ -217,7 +217,6 @@ async fn tools_and_long_prompts_skip_providers_that_cannot_take_them() {
                         key: None,
                     },
                     base_url: server.openai("ok"),
-                    key_name: None,
                     key: None,
                 })
                 .expect("client"),

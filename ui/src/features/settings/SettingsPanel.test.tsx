@@ -16,8 +16,8 @@ function settings(order: string[], offline: boolean): LlmSettings {
     models: [{ name: "SmolLM2.gguf", kind: "chat", source: "catalog", installed: true, bytes: 98e6, default: true }],
     secrets: [],
     attempts: [
-      { request: "r1", provider: "openai", model: "gpt-4o-mini", latency_ms: 12, prompt_tokens: 0, completion_tokens: 0, outcome: "failed", detail: "provider `openai`: unreachable" },
-      { request: "r1", provider: "local", model: "SmolLM2.gguf", latency_ms: 900, prompt_tokens: 30, completion_tokens: 8, outcome: "ok", detail: "" },
+      { request: "r1", provider: "openai", model: "gpt-4o-mini", latencyMs: 12, firstTokenMs: null, promptTokens: 0, completionTokens: 0, outcome: "failed", detail: "provider `openai`: unreachable" },
+      { request: "r1", provider: "local", model: "SmolLM2.gguf", latencyMs: 900, firstTokenMs: 400, promptTokens: 30, completionTokens: 8, outcome: "ok", detail: "" },
     ],
   };
 }

@@ -293,9 +293,9 @@ export function SettingsPanel({ onClose, onChanged }: { onClose: () => void; onC
                   <tr key={`${attempt.request}-${index}`} className="border-t border-border">
                     <td className="py-1 pr-2">{attempt.provider}</td>
                     <td className={cn("pr-2", attempt.outcome === "ok" ? "text-primary" : "text-destructive")}>{attempt.outcome}</td>
-                    <td className="pr-2">{attempt.latency_ms} ms</td>
+                    <td className="pr-2">{attempt.latencyMs} ms</td>
                     <td className="pr-2">
-                      {attempt.prompt_tokens}+{attempt.completion_tokens}
+                      {attempt.promptTokens}+{attempt.completionTokens}
                     </td>
                     <td className="truncate text-muted-foreground">{attempt.detail}</td>
                   </tr>
