@@ -286,3 +286,44 @@ async fn a_prompt_too_long_everywhere_is_reported_as_such_with_its_attempts() {
     };
     assert_eq!(outcomes(attempts), pairs(&[("long", "failed")]));
 }
+
+#[tokio::test]
+async fn the_sink_gets_every_request_s_attempts_even_after_a_mid_stream_failure() {
+    let server = scripted::start().await;
+    let seen: Arc<std::sync::Mutex<Vec<Vec<(String, &'static str)>>>> = Arc::default();
+    let sink_seen = Arc::clone(&seen);
+    let sink: codexos_llm::AttemptSink =
+        Arc::new(move |attempts| sink_seen.lock().expect("lock").push(outcomes(attempts)));
+    let router = Arc::new(
+        Router::new(
+            vec![provider(&server, "breaks"), provider(&server, "ok")],
+            RouterSettings::default(),
+        )
+        .with_sink(sink),
+    );
+    // The first token came from `breaks`: its later failure is reported, not
+    // hidden behind `ok`, and still recorded.
+    let error = ask(&router, &question())
+        .await
+        .expect_err("broke mid-stream");
+    assert!(error.to_string().contains("upstream reset"), "{error}");
+    let failing = Arc::new(
+        Router::new(
+            vec![provider(&server, "error500")],
+            RouterSettings::default(),
+        )
+        .with_sink({
+            let seen = Arc::clone(&seen);
+            Arc::new(move |attempts| seen.lock().expect("lock").push(outcomes(attempts)))
+        }),
+    );
+    assert!(ask(&failing, &question()).await.is_err());
+    assert_eq!(
+        *seen.lock().expect("lock"),
+        vec![
+            pairs(&[("breaks", "failed")]),
+            pairs(&[("error500", "failed")])
+        ]
+    );
+    assert_eq!(server.seen.count("ok"), 0);
+}

@@ -124,6 +124,10 @@ async fn handle(
                 "event: message_stop\ndata: {\"type\":\"message_stop\"}".into(),
             ])
         }
+        "breaks" => sse(&[
+            format!("data: {}", serde_json::json!({"choices": [{"index": 0, "delta": {"content": "Half an"}, "finish_reason": null}]})),
+            "data: {\"error\": {\"message\": \"upstream reset\"}}".into(),
+        ]),
         "overloaded" => sse(&["event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}".into()]),
         "ratelimit" => status(429, &[("retry-after", "30")], r#"{"error":{"message":"slow down"}}"#),
         "ratelimit-once" if count == 1 => status(429, &[("retry-after", "1")], r#"{"error":{"message":"slow down"}}"#),
