@@ -27,7 +27,10 @@ async fn ask(router: &Arc<Router>, request: &ChatRequest) -> Result<Completion, 
     panic!("no Done");
 }
 
-fn outcomes(attempts: &[codexos_llm::Attempt]) -> Vec<(String, &'static str)> {
+/// Provider and outcome kind of each attempt, in order.
+type Outcomes = Vec<(String, &'static str)>;
+
+fn outcomes(attempts: &[codexos_llm::Attempt]) -> Outcomes {
     attempts
         .iter()
         .map(|attempt| {
@@ -290,7 +293,7 @@ async fn a_prompt_too_long_everywhere_is_reported_as_such_with_its_attempts() {
 #[tokio::test]
 async fn the_sink_gets_every_request_s_attempts_even_after_a_mid_stream_failure() {
     let server = scripted::start().await;
-    let seen: Arc<std::sync::Mutex<Vec<Vec<(String, &'static str)>>>> = Arc::default();
+    let seen: Arc<std::sync::Mutex<Vec<Outcomes>>> = Arc::default();
     let sink_seen = Arc::clone(&seen);
     let sink: codexos_llm::AttemptSink =
         Arc::new(move |attempts| sink_seen.lock().expect("lock").push(outcomes(attempts)));
