@@ -6,6 +6,7 @@
 #![expect(clippy::print_stdout, reason = "stdout is this binary's output")]
 
 mod chat;
+mod flow;
 mod render;
 
 use std::io::{IsTerminal, Read};
@@ -39,6 +40,20 @@ struct Cli {
 enum Command {
     /// Index a folder (honouring .gitignore) or a git clone URL for search and ask.
     Ingest(IngestArgs),
+    /// Check and run a flow file, printing its events as it runs.
+    Run(flow::RunArgs),
+    /// Runs: list, show, replay (offline, or --diff live), resume, fork.
+    #[command(subcommand)]
+    Runs(flow::RunsCommand),
+    /// A flow file: check it, print the schema.
+    #[command(subcommand)]
+    Flow(flow::FlowCommand),
+    /// Flow versions: list, history, diff, rollback.
+    #[command(subcommand)]
+    Flows(flow::FlowsCommand),
+    /// Versioned sub-agents: list, show, new, publish.
+    #[command(subcommand)]
+    Agents(flow::AgentsCommand),
     /// Search the ingested projects.
     Search(SearchArgs),
     /// Answer a question from the ingested projects with the local model.
@@ -342,6 +357,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let json = cli.json;
     match cli.command {
         Command::Ingest(args) => ingest(&runtime, args, json, &cancel).await,
+        Command::Run(args) => flow::run(&runtime, args, json, &cancel).await,
+        Command::Runs(command) => flow::runs(&runtime, command, json, &cancel).await,
+        Command::Flow(command) => flow::flow(&runtime, command, json),
+        Command::Flows(command) => flow::flows(&runtime, command, json),
+        Command::Agents(command) => flow::agents(&runtime, command, json),
         Command::Search(args) => search(&runtime, args, json).await,
         Command::Ask {
             question,

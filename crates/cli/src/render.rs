@@ -650,3 +650,17 @@ pub fn llm_bench(bench: &codexos_runtime::LlmBench, json: bool) -> anyhow::Resul
     );
     Ok(())
 }
+
+/// How long ago a Unix time was, in words ("5 min ago").
+pub fn age(unix_seconds: f64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |elapsed| elapsed.as_secs_f64());
+    let seconds = (now - unix_seconds).max(0.0) as u64;
+    match seconds {
+        0..=59 => format!("{seconds} s ago"),
+        60..=3_599 => format!("{} min ago", seconds / 60),
+        3_600..=86_399 => format!("{} h ago", seconds / 3_600),
+        _ => format!("{} days ago", seconds / 86_400),
+    }
+}

@@ -180,9 +180,10 @@ pub enum HumanMode {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, specta::Type)]
 #[serde(tag = "kind", rename_all = "lowercase", rename_all_fields = "camelCase")]
 pub enum NodeKind {
-    /// Takes the run's input: each listed key must be present in it.
+    /// Takes the run's input into the state: every key that is declared in
+    /// `state`; the listed ones must be present.
     Input {
-        /// Input keys copied into the state.
+        /// Input keys that are required.
         #[serde(default)]
         fields: Vec<String>,
     },

@@ -155,6 +155,64 @@ pub enum Error {
         /// What went wrong, and the fix.
         message: String,
     },
+    /// A flow or run failed.
+    #[error(transparent)]
+    Flow(#[from] codexos_flow::Error),
+    /// A flow file is malformed.
+    #[error("{}: {source}", path.display())]
+    FlowFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        #[source]
+        source: codexos_flow::Error,
+    },
+    /// No flow of that name was ever run or saved here.
+    #[error("no flow `{name}` in this data home — `codexos flows list` shows the flows that were run or saved")]
+    UnknownFlow {
+        /// Flow name.
+        name: String,
+    },
+    /// No such version of a flow.
+    #[error("flow `{name}` has no version {version} — see `codexos flows history {name}`")]
+    UnknownFlowVersion {
+        /// Flow name.
+        name: String,
+        /// Version asked for.
+        version: u32,
+    },
+    /// A run id prefix that fits several runs.
+    #[error("`{prefix}` matches several runs ({}) — give more of the id", matches.join(", "))]
+    AmbiguousRun {
+        /// The prefix.
+        prefix: String,
+        /// Runs it matches.
+        matches: Vec<String>,
+    },
+    /// An agent file is invalid.
+    #[error("agent file `{}`: {message} — see docs/schema/agent.schema.json", path.display())]
+    AgentFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// That agent version is already published.
+    #[error("agent `{name}@{version}` is already published and published versions never change — bump `version` (e.g. to {next}) and publish again")]
+    AgentExists {
+        /// Name.
+        name: String,
+        /// Version.
+        version: String,
+        /// A free next version.
+        next: String,
+    },
+    /// No such agent.
+    #[error("no published agent `{reference}` — `codexos agents list` shows them; `codexos agents new NAME` starts one")]
+    UnknownAgent {
+        /// `name` or `name@version`.
+        reference: String,
+    },
     /// Retrieval failed.
     #[error(transparent)]
     Rag(#[from] codexos_rag::Error),
@@ -221,7 +279,15 @@ impl Error {
             | Self::RevisionNotIndexed { .. }
             | Self::Rag(codexos_rag::Error::UnknownRevision { .. })
             | Self::NothingIngested
-            | Self::Vault(codexos_vault::Error::NotFound { .. }) => ErrorCode::NotFound,
+            | Self::Vault(codexos_vault::Error::NotFound { .. })
+            | Self::UnknownFlow { .. }
+            | Self::UnknownFlowVersion { .. }
+            | Self::UnknownAgent { .. }
+            | Self::Flow(
+                codexos_flow::Error::UnknownRun { .. }
+                | codexos_flow::Error::UnknownNode { .. }
+                | codexos_flow::Error::NodeNotRun { .. },
+            ) => ErrorCode::NotFound,
             Self::InvalidProjectName { .. }
             | Self::ModelExists { .. }
             | Self::ModelInUse { .. }
@@ -234,7 +300,20 @@ impl Error {
             | Self::Rag(
                 codexos_rag::Error::NotARepository { .. } | codexos_rag::Error::NotAFolder { .. },
             )
-            | Self::Vault(codexos_vault::Error::InvalidName { .. }) => ErrorCode::InvalidInput,
+            | Self::Vault(codexos_vault::Error::InvalidName { .. })
+            | Self::FlowFile { .. }
+            | Self::AmbiguousRun { .. }
+            | Self::AgentFile { .. }
+            | Self::AgentExists { .. }
+            | Self::Flow(
+                codexos_flow::Error::Json { .. }
+                | codexos_flow::Error::Schema { .. }
+                | codexos_flow::Error::Version { .. }
+                | codexos_flow::Error::Check { .. }
+                | codexos_flow::Error::NotResumable { .. }
+                | codexos_flow::Error::StateType { .. }
+                | codexos_flow::Error::UnknownState { .. },
+            ) => ErrorCode::InvalidInput,
             Self::Rag(codexos_rag::Error::Cancelled) | Self::Llm(codexos_llm::Error::Cancelled) => {
                 ErrorCode::Cancelled
             }

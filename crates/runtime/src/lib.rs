@@ -24,6 +24,7 @@ mod config;
 mod doctor;
 mod error;
 mod files;
+mod flows;
 mod home;
 pub mod logging;
 pub mod models;
@@ -62,6 +63,14 @@ pub use config::{Config, IngestConfig, LlmConfig, ModelsConfig, ProviderConfig, 
 pub use doctor::{Check, CheckStatus};
 pub use error::{Error, ErrorCode, Result};
 pub use files::{FilePreview, ProjectFile};
+pub use flows::{
+    agent_schema, flow_schema, agent_template, read_flow, AgentVersion, FlowRunOptions, NodeDiff, ReplayReport, RunDetail,
+};
+pub use codexos_flow::{
+    check::Problem as FlowProblem, check::Severity as FlowSeverity, EventKind as FlowEventKind, Flow, RunEvent, RunOutcome,
+    RunStatus,
+};
+pub use codexos_store::{FlowVersion, RunSummary};
 pub use home::{Home, HOME_VAR, MODELS_VAR};
 pub use pull::{PullEvent, Pulled};
 pub use retrieval::{

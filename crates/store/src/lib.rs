@@ -1,9 +1,10 @@
 //! `codexos-store`: the metadata database of one CodexOS data home.
 //!
 //! One SQLite file (WAL mode) holds what is small and relational: projects, the
-//! per-file ingest ledger that makes re-ingest incremental, sealed vault records
-//! and the checksum cache for model files. Bulk data (chunks and vectors) lives in
-//! LanceDB, owned by `codexos-rag`. Nothing here knows about the engines above it:
+//! per-file ingest ledger that makes re-ingest incremental, sealed vault records,
+//! the checksum cache for model files, LLM attempts, flow runs (checkpoints,
+//! events, recorded calls), flow versions, published agents and long-term
+//! memory. Bulk data (chunks and vectors) lives in LanceDB, owned by `codexos-rag`. Nothing here knows about the engines above it:
 //! `rag`, `vault` and `runtime` depend on this crate, never the other way round.
 //!
 //! ```no_run
@@ -14,6 +15,9 @@
 //! ```
 
 mod migrations;
+mod runs;
+
+pub use runs::{FlowVersion, RunRow, RunSummary};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -131,6 +135,12 @@ impl Store {
             .map_err(open_error)?;
         connection
             .pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_error)?;
+        // WAL with NORMAL sync: a commit survives the process being killed
+        // (the OS holds it); only a power cut may lose the newest commits.
+        // Run checkpoints rely on the first, and cost microseconds for it.
+        connection
+            .pragma_update(None, "synchronous", "NORMAL")
             .map_err(open_error)?;
         migrations::run(&mut connection, path)?;
         Ok(Self {

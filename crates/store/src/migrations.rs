@@ -55,6 +55,55 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX llm_attempts_at ON llm_attempts(at);
 ",
+    r"
+    CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        flow TEXT NOT NULL,
+        header TEXT NOT NULL,
+        status TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT 'null',
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX runs_created ON runs(created_at);
+    CREATE TABLE run_nodes (
+        id INTEGER PRIMARY KEY,
+        run TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        record TEXT NOT NULL
+    );
+    CREATE INDEX run_nodes_run ON run_nodes(run, id);
+    CREATE TABLE run_events (
+        run TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        event TEXT NOT NULL,
+        PRIMARY KEY (run, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE run_calls (
+        run TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        node TEXT NOT NULL,
+        idx INTEGER NOT NULL,
+        call TEXT NOT NULL,
+        PRIMARY KEY (run, node, idx)
+    ) WITHOUT ROWID;
+    CREATE TABLE flow_versions (
+        flow TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        hash TEXT NOT NULL,
+        content TEXT NOT NULL,
+        path TEXT,
+        note TEXT NOT NULL,
+        saved_at INTEGER NOT NULL,
+        PRIMARY KEY (flow, version)
+    );
+    CREATE TABLE agents (
+        name TEXT NOT NULL,
+        version TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        published_at REAL NOT NULL,
+        PRIMARY KEY (name, version)
+    );
+    CREATE VIRTUAL TABLE memories USING fts5(namespace UNINDEXED, key UNINDEXED, value, updated_at UNINDEXED);
+",
 ];
 
 pub(crate) fn run(connection: &mut Connection, path: &Path) -> Result<()> {

@@ -6,6 +6,7 @@ mod ask;
 mod bad_input;
 mod chat;
 mod crash;
+mod flows;
 mod git;
 mod ingest_search;
 mod pull;

@@ -102,12 +102,11 @@ impl Work<'_> {
         match &self.node.kind {
             NodeKind::Input { fields } => {
                 let input = self.context.input.as_object().cloned().unwrap_or_default();
+                // Required fields first; any other declared key given is taken too.
                 let mut writes = State::new();
-                if fields.is_empty() {
-                    for (key, value) in &input {
-                        if self.context.flow.state.contains_key(key) {
-                            writes.insert(key.clone(), value.clone());
-                        }
+                for (key, value) in &input {
+                    if self.context.flow.state.contains_key(key) {
+                        writes.insert(key.clone(), value.clone());
                     }
                 }
                 for field in fields {

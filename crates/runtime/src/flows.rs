@@ -1,0 +1,632 @@
+//! Flows in a data home: check, run, resume, replay, diff and fork runs;
+//! keep every flow's version history; publish versioned agents. The engine
+//! is `codexos-flow`; this module gives it the real ports.
+
+mod ports;
+mod tools;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use codexos_flow::check::{self, Problem};
+use codexos_flow::exec::EventSink;
+use codexos_flow::memory::MemoryLog;
+use codexos_flow::ports::{AgentSpec, NodeRecord, RunLog, RunStatus};
+use codexos_flow::{Executor, Flow, Ports, RunEvent, RunOptions, RunOutcome};
+use codexos_store::{FlowVersion, RunSummary};
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
+
+use crate::{Error, Result, Runtime};
+
+/// Choices for a run.
+#[derive(Clone, Default)]
+pub struct FlowRunOptions {
+    /// Answers to `human` nodes, by node id.
+    pub answers: BTreeMap<String, Value>,
+    /// Live events.
+    pub on_event: Option<EventSink>,
+    /// Folder the tools work in (default: the `project`'s root, else the
+    /// current folder).
+    pub root: Option<PathBuf>,
+    /// Project the run is about: passed to the flow as input `project`.
+    pub project: Option<String>,
+}
+
+/// A run with everything stored about it, for `runs show` and the canvas.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct RunDetail {
+    /// The summary.
+    pub summary: RunSummary,
+    /// The flow as run.
+    pub flow: Flow,
+    /// The input.
+    pub input: Value,
+    /// Run and node it was forked from.
+    pub forked_from: Option<(String, String)>,
+    /// Output, error or waiting node.
+    pub detail: Value,
+    /// Node ids in the order they finished, with their step.
+    pub finished: Vec<(u64, String)>,
+    /// Recorded model/tool/retrieval/memory/human calls.
+    pub calls: u32,
+    /// Every stored event.
+    pub events: Vec<RunEvent>,
+}
+
+/// One node's outputs in a recorded run and a new one.
+#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeDiff {
+    /// Node id.
+    pub node: String,
+    /// What it wrote in the recorded run.
+    pub recorded: Value,
+    /// What it wrote now (null when it did not run).
+    pub now: Value,
+    /// Whether they are equal.
+    pub same: bool,
+}
+
+/// A replay or a live re-run compared with the recording.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplayReport {
+    /// The original run.
+    pub run_id: String,
+    /// How the new execution ended.
+    pub outcome: RunOutcome,
+    /// The original output.
+    pub recorded_output: Value,
+    /// Node by node, in the recorded order.
+    pub nodes: Vec<NodeDiff>,
+    /// Whether every node and the output matched.
+    pub identical: bool,
+}
+
+/// A published agent version.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentVersion {
+    /// Name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// The definition.
+    pub spec: AgentSpec,
+}
+
+fn content_hash(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// Reads and parses a flow file.
+pub fn read_flow(path: &Path) -> Result<Flow> {
+    let text = std::fs::read_to_string(path).map_err(|source| {
+        Error::Flow(codexos_flow::Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    })?;
+    codexos_flow::parse(&text).map_err(|error| Error::FlowFile {
+        path: path.to_path_buf(),
+        source: error,
+    })
+}
+
+impl Runtime {
+    fn catalog(self: &Arc<Self>) -> ports::HomeCatalog {
+        ports::HomeCatalog(Arc::clone(self))
+    }
+
+    fn executor(self: &Arc<Self>, root: PathBuf, log: Arc<dyn RunLog>) -> Executor {
+        Executor::new(Ports {
+            model: Arc::new(ports::RouterModel(Arc::clone(self))),
+            tools: Arc::new(ports::BuiltinTools { root: root.clone() }),
+            retriever: Arc::new(ports::Search(Arc::clone(self))),
+            memory: Arc::new(ports::StoreMemory(Arc::clone(self))),
+            subflows: Arc::new(ports::ChildFlows {
+                runtime: Arc::clone(self),
+                root,
+            }),
+            catalog: Arc::new(self.catalog()),
+            log,
+        })
+    }
+
+    fn run_log(&self) -> Arc<dyn RunLog> {
+        Arc::new(ports::StoreLog(Arc::clone(&self.store)))
+    }
+
+    /// Checks a flow against this data home (tools, models, secrets,
+    /// agents, projects). `base` is its file's folder.
+    pub fn check_flow(self: &Arc<Self>, flow: &Flow, base: Option<&Path>) -> Vec<Problem> {
+        check::check(flow, &self.catalog(), base)
+    }
+
+    fn root_for(&self, options: &FlowRunOptions) -> Result<PathBuf> {
+        if let Some(root) = &options.root {
+            return Ok(root.clone());
+        }
+        if let Some(project) = &options.project {
+            return Ok(self.require_project(project)?.root);
+        }
+        std::env::current_dir().map_err(|source| Error::Home {
+            path: PathBuf::from("."),
+            source,
+        })
+    }
+
+    /// Records the flow's content as its next version when it changed.
+    pub fn save_flow_version(&self, flow: &Flow, path: Option<&Path>, note: &str) -> Result<(u32, bool)> {
+        let text = flow.to_pretty_json();
+        Ok(self.store.save_flow_version(
+            &flow.name,
+            &text,
+            &content_hash(&text),
+            path.map(|path| path.to_string_lossy().into_owned()).as_deref(),
+            note,
+        )?)
+    }
+
+    /// Checks and runs a flow file. A flow that fails the check does not
+    /// start (the error lists the problems).
+    pub async fn run_flow_file(
+        self: &Arc<Self>,
+        path: &Path,
+        input: Value,
+        options: FlowRunOptions,
+        cancel: CancellationToken,
+    ) -> Result<RunOutcome> {
+        let flow = read_flow(path)?;
+        let base = path.parent().map(Path::to_path_buf);
+        self.run_flow(flow, Some(path), base, input, options, cancel).await
+    }
+
+    /// Checks and runs a flow.
+    pub async fn run_flow(
+        self: &Arc<Self>,
+        flow: Flow,
+        path: Option<&Path>,
+        base: Option<PathBuf>,
+        mut input: Value,
+        options: FlowRunOptions,
+        cancel: CancellationToken,
+    ) -> Result<RunOutcome> {
+        let problems = self.check_flow(&flow, base.as_deref());
+        if check::has_errors(&problems) {
+            return Err(Error::Flow(codexos_flow::Error::Check {
+                flow: flow.name.clone(),
+                problems,
+            }));
+        }
+        if let (Some(project), Some(fields)) = (&options.project, input.as_object_mut()) {
+            fields.entry("project").or_insert_with(|| Value::String(project.clone()));
+        }
+        self.save_flow_version(&flow, path, "run")?;
+        let root = self.root_for(&options)?;
+        let run_options = RunOptions {
+            answers: options.answers,
+            on_event: options.on_event,
+            base,
+            ..RunOptions::default()
+        };
+        let path = path.map(|path| path.to_string_lossy().into_owned());
+        Ok(self
+            .executor(root, self.run_log())
+            .start(Arc::new(flow), path, input, run_options, cancel)
+            .await?)
+    }
+
+    /// A run id from a unique prefix of one.
+    pub fn resolve_run(&self, prefix: &str) -> Result<String> {
+        let ids = self.store.run_ids_with_prefix(prefix)?;
+        match ids.as_slice() {
+            [id] => Ok(id.clone()),
+            [] => Err(Error::Flow(codexos_flow::Error::UnknownRun { id: prefix.into() })),
+            _ => Err(Error::AmbiguousRun {
+                prefix: prefix.into(),
+                matches: ids,
+            }),
+        }
+    }
+
+    fn stored_run(&self, id: &str) -> Result<codexos_flow::ports::StoredRun> {
+        self.run_log()
+            .load(id)
+            .map_err(|error| Error::Flow(codexos_flow::Error::Store { message: error.message }))?
+            .ok_or_else(|| Error::Flow(codexos_flow::Error::UnknownRun { id: id.into() }))
+    }
+
+    fn base_of(stored: &codexos_flow::ports::StoredRun) -> Option<PathBuf> {
+        stored
+            .header
+            .flow_path
+            .as_deref()
+            .and_then(|path| Path::new(path).parent())
+            .map(Path::to_path_buf)
+    }
+
+    /// Continues an unfinished run (killed, failed, cancelled or waiting
+    /// for a person) from its last checkpoint.
+    pub async fn resume_run(
+        self: &Arc<Self>,
+        id: &str,
+        options: FlowRunOptions,
+        cancel: CancellationToken,
+    ) -> Result<RunOutcome> {
+        let stored = self.stored_run(id)?;
+        let project = stored.header.input.get("project").and_then(Value::as_str).map(str::to_owned);
+        let root = self.root_for(&FlowRunOptions {
+            project: options.project.clone().or(project),
+            ..options.clone()
+        })?;
+        let run_options = RunOptions {
+            answers: options.answers,
+            on_event: options.on_event,
+            base: Self::base_of(&stored),
+            ..RunOptions::default()
+        };
+        Ok(self
+            .executor(root, self.run_log())
+            .resume(id, run_options, cancel)
+            .await?)
+    }
+
+    /// Re-executes a run from its recording — no model, no network — and
+    /// compares it node by node with the original. Stores nothing.
+    pub async fn replay_run(
+        self: &Arc<Self>,
+        id: &str,
+        on_event: Option<EventSink>,
+        cancel: CancellationToken,
+    ) -> Result<ReplayReport> {
+        let stored = self.stored_run(id)?;
+        let scratch = Arc::new(MemoryLog::default());
+        let options = RunOptions {
+            on_event,
+            base: Self::base_of(&stored),
+            ..RunOptions::default()
+        };
+        let root = std::env::temp_dir();
+        let outcome = self
+            .executor(root, Arc::clone(&scratch) as Arc<dyn RunLog>)
+            .replay(&stored, Arc::clone(&scratch) as Arc<dyn RunLog>, options, cancel)
+            .await?;
+        let replayed = scratch.load(&outcome.run_id).ok().flatten().map(|run| run.nodes).unwrap_or_default();
+        Ok(compare(id, &stored, &replayed, outcome))
+    }
+
+    /// Runs a recorded run's flow again live, with the same input and
+    /// human answers (and another model when given), and reports where the
+    /// outputs diverge. The new run is stored.
+    pub async fn diff_run(
+        self: &Arc<Self>,
+        id: &str,
+        model: Option<&str>,
+        on_event: Option<EventSink>,
+        cancel: CancellationToken,
+    ) -> Result<ReplayReport> {
+        let stored = self.stored_run(id)?;
+        let mut flow: Flow = serde_json::from_value(stored.header.flow_json.clone()).map_err(|error| Error::Flow(codexos_flow::Error::Encode { message: error.to_string() }))?;
+        if let Some(model) = model {
+            for node in &mut flow.nodes {
+                if let codexos_flow::NodeKind::Llm { model: chosen, .. } | codexos_flow::NodeKind::Reflect { model: chosen, .. } = &mut node.kind {
+                    *chosen = Some(model.to_owned());
+                }
+            }
+        }
+        let answers: BTreeMap<String, Value> = stored
+            .calls
+            .iter()
+            .filter(|call| call.kind == "human")
+            .filter_map(|call| Some((call.node.clone(), call.response.get("ok")?.clone())))
+            .collect();
+        let project = stored.header.input.get("project").and_then(Value::as_str).map(str::to_owned);
+        let options = FlowRunOptions {
+            answers,
+            on_event,
+            project,
+            ..FlowRunOptions::default()
+        };
+        let path = stored.header.flow_path.as_deref().map(Path::new);
+        let base = Self::base_of(&stored);
+        let outcome = self
+            .run_flow(flow, path, base, stored.header.input.clone(), options, cancel)
+            .await?;
+        let live = self.stored_run(&outcome.run_id)?.nodes;
+        Ok(compare(id, &stored, &live, outcome))
+    }
+
+    /// Starts a new run from the checkpoint before `node` in run `id`, with
+    /// `edits` applied to the state.
+    pub async fn fork_run(
+        self: &Arc<Self>,
+        id: &str,
+        node: &str,
+        edits: BTreeMap<String, Value>,
+        options: FlowRunOptions,
+        cancel: CancellationToken,
+    ) -> Result<RunOutcome> {
+        let stored = self.stored_run(id)?;
+        let project = stored.header.input.get("project").and_then(Value::as_str).map(str::to_owned);
+        let root = self.root_for(&FlowRunOptions {
+            project: options.project.clone().or(project),
+            ..options.clone()
+        })?;
+        let run_options = RunOptions {
+            answers: options.answers,
+            on_event: options.on_event,
+            base: Self::base_of(&stored),
+            ..RunOptions::default()
+        };
+        Ok(self
+            .executor(root, self.run_log())
+            .fork(id, node, edits, run_options, cancel)
+            .await?)
+    }
+
+    /// The newest runs.
+    pub fn runs(&self, flow: Option<&str>, limit: u32) -> Result<Vec<RunSummary>> {
+        Ok(self.store.runs(flow, limit)?)
+    }
+
+    /// Everything about one run.
+    pub fn run_detail(&self, id: &str) -> Result<RunDetail> {
+        let row = self
+            .store
+            .run(id)?
+            .ok_or_else(|| Error::Flow(codexos_flow::Error::UnknownRun { id: id.into() }))?;
+        let stored = self.stored_run(id)?;
+        let flow = serde_json::from_value(stored.header.flow_json.clone())
+            .map_err(|error| Error::Flow(codexos_flow::Error::Encode { message: error.to_string() }))?;
+        Ok(RunDetail {
+            summary: row.summary,
+            flow,
+            input: stored.header.input.clone(),
+            forked_from: stored.header.forked_from.clone(),
+            detail: serde_json::from_str(&row.detail).unwrap_or(Value::Null),
+            finished: stored.nodes.iter().map(|record| (record.step, record.node.clone())).collect(),
+            calls: stored.calls.len() as u32,
+            events: stored.events,
+        })
+    }
+
+    /// The latest version of every flow this home has run or saved.
+    pub fn flows(&self) -> Result<Vec<FlowVersion>> {
+        Ok(self.store.flows()?)
+    }
+
+    /// A flow's version history, oldest first.
+    pub fn flow_history(&self, name: &str) -> Result<Vec<FlowVersion>> {
+        let versions = self.store.flow_versions(name)?;
+        if versions.is_empty() {
+            return Err(Error::UnknownFlow { name: name.into() });
+        }
+        Ok(versions)
+    }
+
+    fn flow_version(&self, name: &str, version: u32) -> Result<FlowVersion> {
+        self.flow_history(name)?
+            .into_iter()
+            .find(|saved| saved.version == version)
+            .ok_or_else(|| Error::UnknownFlowVersion {
+                name: name.into(),
+                version,
+            })
+    }
+
+    /// A unified diff between two versions of a flow (`to` = latest when
+    /// absent).
+    pub fn flow_diff(&self, name: &str, from: u32, to: Option<u32>) -> Result<String> {
+        let history = self.flow_history(name)?;
+        let to = to.unwrap_or_else(|| history.last().map_or(1, |saved| saved.version));
+        let old = self.flow_version(name, from)?;
+        let new = self.flow_version(name, to)?;
+        Ok(similar::TextDiff::from_lines(&old.content, &new.content)
+            .unified_diff()
+            .header(&format!("{name} v{from}"), &format!("{name} v{to}"))
+            .to_string())
+    }
+
+    /// Writes version `version` back to the flow's file (or `path`) and
+    /// records it as the newest version. Returns the file and the new
+    /// version number.
+    pub fn flow_rollback(&self, name: &str, version: u32, path: Option<&Path>) -> Result<(PathBuf, u32)> {
+        let saved = self.flow_version(name, version)?;
+        let latest_path = self
+            .flow_history(name)?
+            .into_iter()
+            .rev()
+            .find_map(|saved| saved.path);
+        let target = path
+            .map(Path::to_path_buf)
+            .or_else(|| latest_path.map(PathBuf::from))
+            .ok_or_else(|| Error::UnknownFlow { name: name.into() })?;
+        std::fs::write(&target, &saved.content).map_err(|source| Error::Home {
+            path: target.clone(),
+            source,
+        })?;
+        let flow = codexos_flow::parse(&saved.content)?;
+        let (new_version, _) = self.save_flow_version(&flow, Some(&target), &format!("rollback to v{version}"))?;
+        Ok((target, new_version))
+    }
+
+    /// Publishes an agent file. Published versions never change: a version
+    /// that exists is an error naming the next free one.
+    pub fn publish_agent(&self, path: &Path) -> Result<AgentVersion> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Home {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let spec: AgentSpec = serde_json::from_str(&text).map_err(|error| Error::AgentFile {
+            path: path.to_path_buf(),
+            message: error.to_string(),
+        })?;
+        let version = semver_parts(&spec.version).ok_or_else(|| Error::AgentFile {
+            path: path.to_path_buf(),
+            message: format!("version `{}` is not MAJOR.MINOR.PATCH", spec.version),
+        })?;
+        for tool in &spec.tools {
+            if tools::spec(tool).is_none() {
+                return Err(Error::AgentFile {
+                    path: path.to_path_buf(),
+                    message: format!("tool `{tool}` does not exist (built-ins: {})", tools::NAMES.join(", ")),
+                });
+            }
+        }
+        let stored = serde_json::to_string(&spec).map_err(|error| Error::AgentFile {
+            path: path.to_path_buf(),
+            message: error.to_string(),
+        })?;
+        if !self.store.publish_agent(&spec.name, &spec.version, &stored)? {
+            let next = format!("{}.{}.{}", version.0, version.1, version.2 + 1);
+            return Err(Error::AgentExists {
+                name: spec.name,
+                version: spec.version,
+                next,
+            });
+        }
+        Ok(AgentVersion {
+            name: spec.name.clone(),
+            version: spec.version.clone(),
+            spec,
+        })
+    }
+
+    /// Every published agent version.
+    pub fn agents(&self) -> Result<Vec<AgentVersion>> {
+        let mut agents: Vec<AgentVersion> = self
+            .store
+            .agents()?
+            .into_iter()
+            .filter_map(|(name, version, spec)| {
+                Some(AgentVersion {
+                    name,
+                    version,
+                    spec: serde_json::from_str(&spec).ok()?,
+                })
+            })
+            .collect();
+        agents.sort_by(|a, b| {
+            a.name
+                .cmp(&b.name)
+                .then_with(|| semver_parts(&a.version).cmp(&semver_parts(&b.version)))
+        });
+        Ok(agents)
+    }
+
+    /// One agent: `name@version`, or the latest version of `name`.
+    pub fn agent(&self, reference: &str) -> Result<AgentVersion> {
+        let (name, version) = reference.split_once('@').map_or((reference, None), |(name, version)| (name, Some(version)));
+        self.agents()?
+            .into_iter()
+            .filter(|agent| agent.name == name && version.is_none_or(|version| agent.version == version))
+            .next_back()
+            .ok_or_else(|| Error::UnknownAgent {
+                reference: reference.into(),
+            })
+    }
+}
+
+/// The JSON Schema of flow files.
+#[must_use]
+pub fn flow_schema() -> Value {
+    codexos_flow::model::schema()
+}
+
+/// The JSON Schema of agent files.
+#[must_use]
+pub fn agent_schema() -> Value {
+    serde_json::to_value(schemars::schema_for!(AgentSpec)).unwrap_or_default()
+}
+
+/// A new agent file's content.
+#[must_use]
+pub fn agent_template(name: &str) -> String {
+    let spec = AgentSpec {
+        schema: Some("https://codexos.dev/schema/agent.schema.json".into()),
+        name: name.to_owned(),
+        version: "0.1.0".into(),
+        description: format!("What {name} is for."),
+        system: format!("You are {name}. Work step by step; call a tool when you need a fact from the project; answer briefly."),
+        tools: vec!["fs.read".into(), "fs.list".into()],
+        context_project: None,
+        model: None,
+        max_steps: 4,
+        memory: false,
+    };
+    let mut text = serde_json::to_string_pretty(&spec).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+fn semver_parts(version: &str) -> Option<(u64, u64, u64)> {
+    let mut parts = version.split('.').map(|part| part.parse::<u64>().ok());
+    let parsed = (parts.next()??, parts.next()??, parts.next()??);
+    parts.next().is_none().then_some(parsed)
+}
+
+fn writes_by_node(records: &[NodeRecord]) -> Vec<(String, Value)> {
+    records
+        .iter()
+        .map(|record| {
+            (
+                record.node.clone(),
+                serde_json::to_value(&record.writes).unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+fn compare(
+    id: &str,
+    stored: &codexos_flow::ports::StoredRun,
+    new: &[NodeRecord],
+    outcome: RunOutcome,
+) -> ReplayReport {
+    let recorded = writes_by_node(&stored.nodes);
+    let mut now = writes_by_node(new);
+    let mut nodes = Vec::new();
+    for (node, before) in recorded {
+        let position = now.iter().position(|(other, _)| *other == node);
+        let after = position.map_or(Value::Null, |index| now.remove(index).1);
+        nodes.push(NodeDiff {
+            same: after == before,
+            node,
+            recorded: before,
+            now: after,
+        });
+    }
+    for (node, after) in now {
+        nodes.push(NodeDiff {
+            node,
+            recorded: Value::Null,
+            same: false,
+            now: after,
+        });
+    }
+    let recorded_output = stored
+        .events
+        .iter()
+        .rev()
+        .find_map(|event| match &event.event {
+            codexos_flow::EventKind::RunFinished { output, .. } => Some(output.clone()),
+            _ => None,
+        })
+        .unwrap_or(Value::Null);
+    let identical = nodes.iter().all(|node| node.same)
+        && outcome.output == recorded_output
+        && outcome.status == RunStatus::Succeeded;
+    ReplayReport {
+        run_id: id.to_owned(),
+        outcome,
+        recorded_output,
+        nodes,
+        identical,
+    }
+}

@@ -1,0 +1,322 @@
+//! The flow engine's ports on the real parts: the LLM router, the RAG
+//! engine, the store (runs, memory, agents) and the built-in tools.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use codexos_flow::ports::{
+    AgentSpec, CallRecord, Catalog, Memory, Model, ModelReply, ModelRequest, NodeRecord,
+    PortError, PortResult, Retriever, RunHeader, RunLog, RunStatus, StoredRun, Subflows,
+    TokenSink, ToolSpec, Tools,
+};
+use codexos_flow::RunEvent;
+use codexos_llm::{ChatMessage, Role, ToolChoice};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::{models, ChatOptions, Runtime, SearchMode, SearchRequest};
+
+fn port(error: impl std::fmt::Display) -> PortError {
+    PortError::new(error.to_string())
+}
+
+/// The LLM router as the flow's model.
+pub(crate) struct RouterModel(pub(crate) Arc<Runtime>);
+
+/// The tool a structured answer is requested through.
+const ANSWER_TOOL: &str = "answer";
+
+#[async_trait]
+impl Model for RouterModel {
+    async fn complete(
+        &self,
+        request: &ModelRequest,
+        on_token: TokenSink<'_>,
+        cancel: &CancellationToken,
+    ) -> PortResult<ModelReply> {
+        let messages: Vec<ChatMessage> = request
+            .messages
+            .iter()
+            .map(|message| {
+                let role = match message.role.as_str() {
+                    "system" => Role::System,
+                    "assistant" => Role::Assistant,
+                    "tool" => Role::Tool,
+                    _ => Role::User,
+                };
+                ChatMessage {
+                    role,
+                    content: message.content.clone(),
+                    tool_calls: message
+                        .tool_calls
+                        .iter()
+                        .map(|call| codexos_llm::ToolCall {
+                            id: call.id.clone(),
+                            name: call.name.clone(),
+                            arguments: call.arguments.to_string(),
+                        })
+                        .collect(),
+                    tool_call_id: message.tool_call_id.clone(),
+                }
+            })
+            .collect();
+        let mut tools: Vec<codexos_llm::ToolSpec> = request
+            .tools
+            .iter()
+            .map(|tool| codexos_llm::ToolSpec {
+                name: tool.name.clone(),
+                description: tool.description.clone(),
+                parameters: tool.parameters.clone(),
+            })
+            .collect();
+        let mut tool_choice = ToolChoice::Auto;
+        if let Some(schema) = &request.output_schema {
+            tools = vec![codexos_llm::ToolSpec {
+                name: ANSWER_TOOL.into(),
+                description: "Give the answer in this structure.".into(),
+                parameters: schema.clone(),
+            }];
+            tool_choice = ToolChoice::Required;
+        }
+        let options = ChatOptions {
+            model: request.model.clone(),
+            max_tokens: request.max_tokens,
+            temperature: request.temperature,
+            tool_choice,
+        };
+        let completion = self
+            .0
+            .chat_to_end(messages, tools, &options, on_token, cancel)
+            .await
+            .map_err(port)?;
+        let mut calls: Vec<codexos_flow::ports::ToolCall> = completion
+            .tool_calls
+            .iter()
+            .map(|call| codexos_flow::ports::ToolCall {
+                id: call.id.clone(),
+                name: call.name.clone(),
+                arguments: serde_json::from_str(&call.arguments)
+                    .unwrap_or(Value::String(call.arguments.clone())),
+            })
+            .collect();
+        let mut value = None;
+        if request.output_schema.is_some() {
+            value = calls
+                .iter()
+                .find(|call| call.name == ANSWER_TOOL)
+                .map(|call| call.arguments.clone())
+                .or_else(|| serde_json::from_str(completion.text.trim()).ok())
+                .filter(Value::is_object);
+            if value.is_none() {
+                return Err(PortError::new(format!(
+                    "{} gave no answer in the requested structure — try a larger model",
+                    completion.model
+                )));
+            }
+            calls.clear();
+        }
+        Ok(ModelReply {
+            text: completion.text,
+            value,
+            tool_calls: calls,
+            provider: completion.provider,
+            model: completion.model,
+        })
+    }
+}
+
+/// Hybrid search over the ingested projects.
+pub(crate) struct Search(pub(crate) Arc<Runtime>);
+
+#[async_trait]
+impl Retriever for Search {
+    async fn search(&self, query: &str, project: Option<&str>, k: u32) -> PortResult<Vec<Value>> {
+        let hits = self
+            .0
+            .search(query, &SearchRequest::new(k, SearchMode::Hybrid, project))
+            .await
+            .map_err(port)?;
+        hits.iter()
+            .map(|hit| serde_json::to_value(hit).map_err(port))
+            .collect()
+    }
+}
+
+/// Long-term memory in the store (full-text search).
+pub(crate) struct StoreMemory(pub(crate) Arc<Runtime>);
+
+impl Memory for StoreMemory {
+    fn write(&self, namespace: &str, key: &str, value: &str) -> PortResult<()> {
+        self.0.store.remember(namespace, key, value).map_err(port)
+    }
+    fn read(&self, namespace: &str, key: &str) -> PortResult<Option<String>> {
+        self.0.store.recall(namespace, key).map_err(port)
+    }
+    fn search(&self, namespace: &str, query: &str, k: u32) -> PortResult<Vec<Value>> {
+        Ok(self
+            .0
+            .store
+            .search_memory(namespace, query, k)
+            .map_err(port)?
+            .into_iter()
+            .map(|(key, value, score)| serde_json::json!({ "key": key, "value": value, "score": score }))
+            .collect())
+    }
+}
+
+/// Runs in the store.
+pub(crate) struct StoreLog(pub(crate) Arc<codexos_store::Store>);
+
+fn encode(value: &impl serde::Serialize) -> PortResult<String> {
+    serde_json::to_string(value).map_err(port)
+}
+
+fn encode_events(events: &[RunEvent]) -> PortResult<Vec<(u64, String)>> {
+    events
+        .iter()
+        .map(|event| Ok((event.seq, encode(event)?)))
+        .collect()
+}
+
+fn decode<T: serde::de::DeserializeOwned>(text: &str) -> PortResult<T> {
+    serde_json::from_str(text).map_err(|error| PortError::new(format!("a stored run record cannot be read: {error}")))
+}
+
+impl RunLog for StoreLog {
+    fn begin(&self, run: &RunHeader) -> PortResult<()> {
+        self.0.begin_run(&run.id, &run.flow, &encode(run)?).map_err(port)
+    }
+    fn events(&self, run_id: &str, events: &[RunEvent]) -> PortResult<()> {
+        self.0.run_events(run_id, &encode_events(events)?).map_err(port)
+    }
+    fn node_done(&self, run_id: &str, record: &NodeRecord, events: &[RunEvent]) -> PortResult<()> {
+        self.0
+            .run_node_done(run_id, &encode(record)?, &encode_events(events)?)
+            .map_err(port)
+    }
+    fn call(&self, run_id: &str, call: &CallRecord) -> PortResult<()> {
+        self.0
+            .run_call(run_id, &call.node, call.index, &encode(call)?)
+            .map_err(port)
+    }
+    fn status(&self, run_id: &str, status: RunStatus, detail: &Value) -> PortResult<()> {
+        self.0
+            .set_run_status(run_id, status.as_str(), &detail.to_string())
+            .map_err(port)
+    }
+    fn next_seq(&self, run_id: &str) -> PortResult<u64> {
+        self.0.run_next_seq(run_id).map_err(port)
+    }
+    fn load(&self, run_id: &str) -> PortResult<Option<StoredRun>> {
+        let Some(row) = self.0.run(run_id).map_err(port)? else {
+            return Ok(None);
+        };
+        Ok(Some(StoredRun {
+            header: decode(&row.header)?,
+            status: RunStatus::parse(&row.summary.status).unwrap_or(RunStatus::Failed),
+            nodes: row.nodes.iter().map(|text| decode(text)).collect::<PortResult<_>>()?,
+            calls: row.calls.iter().map(|text| decode(text)).collect::<PortResult<_>>()?,
+            events: row.events.iter().map(|text| decode(text)).collect::<PortResult<_>>()?,
+        }))
+    }
+}
+
+/// What exists in this data home.
+pub(crate) struct HomeCatalog(pub(crate) Arc<Runtime>);
+
+impl HomeCatalog {
+    fn provider(&self, name: Option<&str>) -> Option<codexos_llm::ProviderInfo> {
+        let providers = self.0.providers().ok()?;
+        match name {
+            Some(name) => providers.into_iter().find(|provider| provider.answers_to(name)),
+            None => providers.into_iter().find(|provider| !(provider.remote && self.0.offline())),
+        }
+    }
+}
+
+impl Catalog for HomeCatalog {
+    fn has_model(&self, name: &str) -> bool {
+        self.provider(Some(name)).is_some() || models::resolve(&self.0.home, name).is_file()
+    }
+    fn model_calls_tools(&self, name: Option<&str>) -> Option<bool> {
+        if let Some(provider) = self.provider(name) {
+            return Some(provider.tools);
+        }
+        let path = models::resolve(&self.0.home, name?);
+        codexos_llm::gguf_info(&path).ok().map(|info| info.supports_tools)
+    }
+    fn has_tool(&self, name: &str) -> bool {
+        super::tools::spec(name).is_some()
+    }
+    fn has_secret(&self, name: &str) -> bool {
+        self.0.secret_names().is_ok_and(|names| names.iter().any(|known| known == name))
+    }
+    fn agent(&self, name: &str, version: &str) -> Option<AgentSpec> {
+        let text = self.0.store.agent(name, version).ok()??;
+        serde_json::from_str(&text).ok()
+    }
+    fn agent_versions(&self, name: &str) -> Vec<String> {
+        self.0
+            .store
+            .agents()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(agent, _, _)| agent == name)
+            .map(|(_, version, _)| version)
+            .collect()
+    }
+    fn has_project(&self, name: &str) -> bool {
+        self.0.store.project(name).is_ok_and(|project| project.is_some())
+    }
+}
+
+/// The built-in tools, working in one folder.
+pub(crate) struct BuiltinTools {
+    pub(crate) root: PathBuf,
+}
+
+#[async_trait]
+impl Tools for BuiltinTools {
+    fn spec(&self, name: &str) -> Option<ToolSpec> {
+        super::tools::spec(name)
+    }
+    async fn call(&self, name: &str, arguments: &Value, cancel: &CancellationToken) -> PortResult<Value> {
+        let root = self.root.clone();
+        let name = name.to_owned();
+        let arguments = arguments.clone();
+        let work = tokio::task::spawn_blocking(move || super::tools::call(&root, &name, &arguments));
+        tokio::select! {
+            joined = work => joined.map_err(port)?.map_err(PortError::new),
+            () = cancel.cancelled() => Err(PortError::new("cancelled")),
+        }
+    }
+}
+
+/// Child flows, run (and stored) as runs of their own.
+pub(crate) struct ChildFlows {
+    pub(crate) runtime: Arc<Runtime>,
+    pub(crate) root: PathBuf,
+}
+
+#[async_trait]
+impl Subflows for ChildFlows {
+    async fn run(&self, path: &str, input: Value, cancel: &CancellationToken) -> PortResult<Value> {
+        let options = super::FlowRunOptions {
+            root: Some(self.root.clone()),
+            ..super::FlowRunOptions::default()
+        };
+        let outcome = Box::pin(self.runtime.run_flow_file(std::path::Path::new(path), input, options, cancel.clone()))
+            .await
+            .map_err(port)?;
+        match outcome.status {
+            RunStatus::Succeeded => Ok(outcome.output),
+            status => Err(PortError::new(format!(
+                "subflow `{path}` (run {}) ended {}: {}",
+                outcome.run_id,
+                status.as_str(),
+                outcome.error.unwrap_or_default()
+            ))),
+        }
+    }
+}
