@@ -211,6 +211,20 @@ enum BenchCommand {
         #[arg(long)]
         python: Option<PathBuf>,
     },
+    /// The flow orchestrator: overhead per no-op node, a long chain, a wide
+    /// fan-out and the checkpoint write, in memory and with SQLite, side by
+    /// side with the same graphs in LangGraph.
+    Flow {
+        /// Nodes in the chain.
+        #[arg(long, default_value_t = 10_000)]
+        chain: u32,
+        /// Items in the fan-out.
+        #[arg(long, default_value_t = 1_000)]
+        fanout: u32,
+        /// Python with langgraph (`scripts/bench-venv.sh langgraph` prints one).
+        #[arg(long)]
+        python: Option<PathBuf>,
+    },
     /// Local inference: prompt and generation tokens/s side by side with
     /// llama.cpp's llama-bench (scripts/build-llama-bench.sh), 8 concurrent
     /// requests batched vs sequential, time to first token — quiet and with
@@ -483,6 +497,16 @@ async fn bench(
                 .await;
             spinner.finish_and_clear();
             render::retrieval_bench(&bench?, json)
+        }
+        BenchCommand::Flow {
+            chain,
+            fanout,
+            python,
+        } => {
+            let spinner = render::spinner(json, "running the flow benchmarks…");
+            let bench = runtime.bench_flow(chain, fanout, python.as_deref()).await?;
+            spinner.finish_and_clear();
+            render::flow_bench(&bench, json)
         }
         BenchCommand::Embed {
             dir,

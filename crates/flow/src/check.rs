@@ -162,13 +162,16 @@ impl Checker<'_> {
 
     fn reachability(&mut self) {
         let flow = self.flow;
-        let edges = flow.all_edges();
+        let mut successors: HashMap<&str, Vec<&str>> = HashMap::new();
+        for (from, to) in flow.all_edges() {
+            successors.entry(from).or_default().push(to);
+        }
         let mut reached: HashSet<&str> = HashSet::new();
         let entries = flow.entry_nodes();
         let mut stack: Vec<&str> = entries.iter().map(String::as_str).collect();
         while let Some(id) = stack.pop() {
             if reached.insert(id) {
-                stack.extend(edges.iter().filter(|(from, _)| *from == id).map(|(_, to)| *to));
+                stack.extend(successors.get(id).into_iter().flatten().copied());
             }
         }
         for node in &flow.nodes {

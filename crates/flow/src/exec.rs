@@ -121,6 +121,8 @@ pub(crate) struct RunContext {
     pub(crate) cancel: CancellationToken,
     seq: AtomicU64,
     plain_edges: HashMap<String, Vec<String>>,
+    /// Node id → position in `flow.nodes`.
+    index: HashMap<String, usize>,
 }
 
 fn now_ms() -> u64 {
@@ -376,6 +378,12 @@ impl Executor {
             cancel,
             seq: AtomicU64::new(self.ports.log.next_seq(&header.id).map_err(Error::store)?),
             plain_edges,
+            index: flow
+                .nodes
+                .iter()
+                .enumerate()
+                .map(|(position, node)| (node.id.clone(), position))
+                .collect(),
         });
         let started = context.event(
             None,
@@ -602,7 +610,8 @@ fn rebuild(
 /// Runs one node: attempts with timeout and retries, panic capture, the
 /// checkpoint and its events.
 async fn run_node(context: Arc<RunContext>, id: String, state: Arc<State>, step: u64) -> Finish {
-    let Some(node) = context.flow.node(&id).cloned().map(Arc::new) else {
+    let found = context.index.get(&id).map(|&position| &context.flow.nodes[position]);
+    let Some(node) = found.cloned().map(Arc::new) else {
         return Finish::Failed(format!("the flow has no node `{id}`"));
     };
     let started_at = Instant::now();

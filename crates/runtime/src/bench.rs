@@ -1,10 +1,12 @@
 //! `codexos bench …`: commands that measure and print figures (never timed
 //! assertions in tests): ingest throughput (here), retrieval quality
 //! ([`retrieval`]), search latency and ANN recall at scale ([`search`]), and
-//! embedding throughput against the Python pipeline ([`embed`]), and local
-//! inference against llama.cpp's own llama-bench ([`llm`]).
+//! embedding throughput against the Python pipeline ([`embed`]), local
+//! inference against llama.cpp's own llama-bench ([`llm`]), and the flow
+//! orchestrator against LangGraph ([`flow`]).
 
 mod embed;
+mod flow;
 mod llm;
 mod retrieval;
 mod search;
@@ -18,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{Error, Home, IngestReport, Result, Runtime};
 
 pub use embed::{EmbedBench, EmbedRun};
+pub use flow::{FlowBench, LangGraphRun};
 pub use llm::{BatchRun, LlamaBenchRun, LlmBench, LlmBenchOptions, LlmRun};
 pub use retrieval::{EvalSet, ModeScore, RetrievalBench};
 pub use search::SearchBench;

@@ -100,6 +100,11 @@ pub struct AgentVersion {
     pub spec: AgentSpec,
 }
 
+/// The store as a flow run log.
+pub(crate) fn store_log(store: Arc<codexos_store::Store>) -> impl RunLog {
+    ports::StoreLog(store)
+}
+
 fn content_hash(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
@@ -123,7 +128,7 @@ impl Runtime {
         ports::HomeCatalog(Arc::clone(self))
     }
 
-    fn executor(self: &Arc<Self>, root: PathBuf, log: Arc<dyn RunLog>) -> Executor {
+    pub(crate) fn executor(self: &Arc<Self>, root: PathBuf, log: Arc<dyn RunLog>) -> Executor {
         Executor::new(Ports {
             model: Arc::new(ports::RouterModel(Arc::clone(self))),
             tools: Arc::new(ports::BuiltinTools { root: root.clone() }),

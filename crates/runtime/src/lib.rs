@@ -44,7 +44,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use ask::{Answer, AskEvent, AskOptions, Citation};
 pub use bench::{
-    BatchRun, EmbedBench, EmbedRun, EvalSet, IngestBench, LlamaBenchRun, LlmBench, LlmBenchOptions,
+    BatchRun, EmbedBench, EmbedRun, EvalSet, FlowBench, LangGraphRun, IngestBench, LlamaBenchRun, LlmBench, LlmBenchOptions,
     LlmRun, ModeScore, RetrievalBench, SearchBench,
 };
 pub use chat::{ChatOptions, LOCAL};
