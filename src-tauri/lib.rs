@@ -6,6 +6,7 @@
 //! drifts from this code (`make bindings` regenerates it).
 
 mod commands;
+mod flows;
 mod llm;
 
 use std::sync::Arc;
@@ -41,6 +42,13 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             llm::pull_model,
             llm::import_model,
             llm::remove_model,
+            flows::flow_library,
+            flows::flow_check,
+            flows::flow_save,
+            flows::flow_run,
+            flows::run_resume,
+            flows::runs,
+            flows::run_detail,
         ])
         .events(tauri_specta::collect_events![
             commands::ProjectUpdated,

@@ -122,3 +122,66 @@ test("settings list the provider policy and the models, and the chat offers them
   assert.ok(await browser.$('[data-testid="model-list"] [title="SmolLM2-135M-Instruct.Q4_1.gguf"]').isDisplayed());
   await browser.$('button[aria-label="Close settings"]').click();
 });
+
+test("the canvas edits a flow, shows check errors on the node, runs it live and replays it", async () => {
+  // The file preview opened above lies over the canvas.
+  const closePreview = await browser.$('button[aria-label="Close preview"]');
+  if (await closePreview.isExisting()) await closePreview.click();
+  const picker = await browser.$('[data-testid="flow-picker"]');
+  await picker.waitForDisplayed({ timeout: 10_000 });
+  assert.equal(await picker.getValue(), "rag-qa");
+  const check = await browser.$('[data-testid="flow-check"]');
+
+  // A node from the palette, given a setting the check rejects.
+  await browser.$('[data-testid="palette-transform"]').click();
+  await browser.$(".react-flow__controls-fitview").click();
+  const added = await browser.$('[data-node="transform-1"]');
+  await added.waitForDisplayed({ timeout: 10_000 });
+  await added.click();
+  const settings = await browser.$('[data-testid="inspector-settings"]');
+  await settings.waitForDisplayed({ timeout: 10_000 });
+  await settings.clearValue();
+  await settings.setValue('{"kind": "transform", "set": {"undeclared": "1"}}');
+  await browser.$('[data-testid="inspector-apply"]').click();
+  await browser.waitUntil(async () => Number(await check.getAttribute("data-errors")) > 0, {
+    timeout: 10_000,
+    timeoutMsg: "the check did not report the undeclared key",
+  });
+  await added.$('[data-testid="node-problem"]').waitForDisplayed({ timeout: 10_000 });
+  assert.ok(!(await browser.$('[data-testid="flow-run"]').isEnabled()), "a flow with errors cannot run");
+  await screenshot("flow-check");
+  await browser.$('button[aria-label="Delete node"]').click();
+  await browser.waitUntil(async () => (await check.getAttribute("data-errors")) === "0", { timeout: 10_000 });
+
+  // Run it: nodes light up as they finish, the answer streams below.
+  const input = await browser.$('[data-testid="flow-input"]');
+  await input.clearValue();
+  await input.setValue('{"question": "What is the default port of the Lumen server?"}');
+  await browser.$('[data-testid="flow-run"]').click();
+  const panel = await browser.$('[data-testid="run-panel"]');
+  await browser.waitUntil(async () => (await panel.getAttribute("data-finished")) !== "", {
+    timeout: 120_000,
+    timeoutMsg: "the run did not finish",
+  });
+  assert.equal(await panel.getAttribute("data-finished"), "succeeded", await browser.$('[data-testid="run-log"]').getText());
+  for (const kind of ["input", "retrieve", "llm", "output"]) {
+    assert.equal(await browser.$(`[data-testid="flow-node-${kind}"]`).getAttribute("data-status"), "done", kind);
+  }
+  assert.ok((await browser.$('[data-testid="run-output"]').getText()).includes("answer:"));
+  await screenshot("flow-run");
+
+  // The run is in the history; its timeline steps back to the start.
+  const history = await browser.$('[data-testid="run-history"]');
+  await browser.waitUntil(async () => (await history.$$("option")).length > 1, { timeout: 10_000 });
+  const options = await history.$$("option");
+  await history.selectByAttribute("value", await options[1].getAttribute("value"));
+  const position = await browser.$('[data-testid="replay-event"]');
+  await position.waitForDisplayed({ timeout: 10_000 });
+  for (let step = 0; step < 60 && !(await position.getAttribute("title")).startsWith("start"); step += 1) {
+    await browser.$('button[aria-label="Previous event"]').click();
+  }
+  assert.equal(await browser.$('[data-testid="flow-node-llm"]').getAttribute("data-status"), "idle");
+  for (let step = 0; step < 4; step += 1) await browser.$('button[aria-label="Next event"]').click();
+  assert.equal(await browser.$('[data-testid="flow-node-input"]').getAttribute("data-status"), "done");
+  await screenshot("flow-replay");
+});

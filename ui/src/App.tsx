@@ -4,7 +4,7 @@ import { useCallback, useEffect, useReducer, useState } from "react";
 import { Button } from "@/components/ui/button";
 
 import { ChatPanel } from "@/features/chat/ChatPanel";
-import { chatReducer, currentPhase } from "@/features/chat/chatState";
+import { chatReducer } from "@/features/chat/chatState";
 import { FilePreviewPanel, type PreviewTarget } from "@/features/files/FilePreviewPanel";
 import { FlowCanvas } from "@/features/flow/FlowCanvas";
 import { ProjectsPanel } from "@/features/projects/ProjectsPanel";
@@ -128,8 +128,8 @@ export default function App() {
             onDropModel={importModel}
           />
         </aside>
-        <section className="relative min-h-0">
-          <FlowCanvas phase={currentPhase(messages)} model={info?.chat_model ?? ""} />
+        <section className="relative min-h-0 min-w-0">
+          <FlowCanvas project={selected} />
           {preview && <FilePreviewPanel target={preview} onClose={() => setPreview(null)} />}
           {settingsOpen && <SettingsPanel onClose={() => setSettingsOpen(false)} onChanged={refreshLlm} />}
         </section>

@@ -11,8 +11,10 @@ pub struct RunEvent {
     /// Run id.
     pub run: String,
     /// Order within the run (gaps where live-only token events were not stored).
+    #[specta(type = f64)]
     pub seq: u64,
     /// Unix time in milliseconds.
+    #[specta(type = f64)]
     pub at_ms: u64,
     /// Node path, for node events (`map/2` for a parallel item).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -37,6 +39,7 @@ pub enum EventKind {
         /// Node kind.
         kind: String,
         /// Superstep.
+        #[specta(type = f64)]
         step: u64,
         /// Attempt, from 1.
         attempt: u32,
@@ -58,6 +61,7 @@ pub enum EventKind {
         /// Tool.
         tool: String,
         /// Arguments.
+        #[specta(type = crate::JsonValue)]
         arguments: Value,
     },
     /// A tool answered.
@@ -79,10 +83,13 @@ pub enum EventKind {
     /// A node finished.
     NodeFinished {
         /// Superstep.
+        #[specta(type = f64)]
         step: u64,
         /// Wall time in milliseconds.
+        #[specta(type = f64)]
         duration_ms: u64,
         /// State keys written, with their values.
+        #[specta(type = crate::JsonValue)]
         writes: Value,
         /// Nodes next.
         next: Vec<String>,
@@ -104,6 +111,7 @@ pub enum EventKind {
         /// `succeeded`, `failed` or `cancelled`.
         status: String,
         /// The output, or null.
+        #[specta(type = crate::JsonValue)]
         output: Value,
         /// The error, for a failed run.
         #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -76,6 +76,7 @@ pub struct RunOutcome {
     /// Final status (`paused` when a person must answer).
     pub status: RunStatus,
     /// The output node's value, or null.
+    #[specta(type = crate::JsonValue)]
     pub output: Value,
     /// The error of a failed run.
     pub error: Option<String>,

@@ -22,6 +22,7 @@
 //! ```
 
 pub mod check;
+mod json;
 pub mod event;
 pub mod exec;
 pub mod expr;
@@ -31,6 +32,7 @@ pub mod ports;
 pub mod record;
 
 pub use check::{check, Problem, Severity};
+pub use json::JsonValue;
 pub use event::{EventKind, RunEvent};
 pub use exec::{Executor, Ports, RunOptions, RunOutcome};
 pub use model::{parse, Flow, Node, NodeKind, ValueType, FLOW_VERSION};

@@ -129,6 +129,7 @@ pub struct Node {
     pub output: Option<String>,
     /// Time limit of one attempt, in milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[specta(type = Option<f64>)]
     pub timeout_ms: Option<u64>,
     /// Further attempts after a failure.
     #[serde(default, skip_serializing_if = "is_zero")]
@@ -205,6 +206,7 @@ pub enum NodeKind {
         model: Option<String>,
         /// JSON Schema the answer must follow; the result is then an object.
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[specta(type = Option<crate::JsonValue>)]
         output_schema: Option<Value>,
         /// Answer length limit in tokens.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -229,6 +231,7 @@ pub enum NodeKind {
         tool: String,
         /// Arguments; strings inside are templates.
         #[serde(default)]
+        #[specta(type = crate::JsonValue)]
         args: Value,
     },
     /// Searches an ingested project.

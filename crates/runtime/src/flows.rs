@@ -45,12 +45,15 @@ pub struct RunDetail {
     /// The flow as run.
     pub flow: Flow,
     /// The input.
+    #[specta(type = codexos_flow::JsonValue)]
     pub input: Value,
     /// Run and node it was forked from.
     pub forked_from: Option<(String, String)>,
     /// Output, error or waiting node.
+    #[specta(type = codexos_flow::JsonValue)]
     pub detail: Value,
     /// Node ids in the order they finished, with their step.
+    #[specta(type = Vec<(f64, String)>)]
     pub finished: Vec<(u64, String)>,
     /// Recorded model/tool/retrieval/memory/human calls.
     pub calls: u32,
@@ -65,8 +68,10 @@ pub struct NodeDiff {
     /// Node id.
     pub node: String,
     /// What it wrote in the recorded run.
+    #[specta(type = codexos_flow::JsonValue)]
     pub recorded: Value,
     /// What it wrote now (null when it did not run).
+    #[specta(type = codexos_flow::JsonValue)]
     pub now: Value,
     /// Whether they are equal.
     pub same: bool,
@@ -81,6 +86,7 @@ pub struct ReplayReport {
     /// How the new execution ended.
     pub outcome: RunOutcome,
     /// The original output.
+    #[specta(type = codexos_flow::JsonValue)]
     pub recorded_output: Value,
     /// Node by node, in the recorded order.
     pub nodes: Vec<NodeDiff>,
@@ -633,5 +639,124 @@ fn compare(
         recorded_output,
         nodes,
         identical,
+    }
+}
+
+/// The example flows and agents shipped in the repository's `examples/`.
+const EXAMPLE_FLOWS: [(&str, &str); 5] = [
+    ("rag-qa.flow.json", include_str!("../../../examples/flows/rag-qa.flow.json")),
+    ("review-diff.flow.json", include_str!("../../../examples/flows/review-diff.flow.json")),
+    ("plan-execute.flow.json", include_str!("../../../examples/flows/plan-execute.flow.json")),
+    ("map-reduce.flow.json", include_str!("../../../examples/flows/map-reduce.flow.json")),
+    ("summarize-file.flow.json", include_str!("../../../examples/flows/summarize-file.flow.json")),
+];
+const EXAMPLE_AGENTS: [&str; 2] = [
+    include_str!("../../../examples/agents/planner.agent.json"),
+    include_str!("../../../examples/agents/executor.agent.json"),
+];
+
+/// A flow file in the data home's flows folder.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct FlowEntry {
+    /// Flow name (the file's, when it cannot be read).
+    pub name: String,
+    /// The file.
+    pub path: String,
+    /// The flow, when the file parses.
+    pub flow: Option<Flow>,
+    /// Why it does not.
+    pub error: Option<String>,
+}
+
+impl Runtime {
+    /// Copies the example flows into the flows folder (those not there yet)
+    /// and publishes the example agents (those not published yet).
+    pub fn install_examples(&self) -> Result<()> {
+        let folder = self.home.flows();
+        std::fs::create_dir_all(&folder).map_err(|source| Error::Home {
+            path: folder.clone(),
+            source,
+        })?;
+        for (file, text) in EXAMPLE_FLOWS {
+            let path = folder.join(file);
+            if !path.exists() {
+                let text = text.replace("\"$schema\": \"../../docs/schema/flow.schema.json\",\n  ", "");
+                std::fs::write(&path, text).map_err(|source| Error::Home { path, source })?;
+            }
+        }
+        for text in EXAMPLE_AGENTS {
+            let spec: AgentSpec = serde_json::from_str(text).map_err(|error| Error::AgentFile {
+                path: PathBuf::from("examples/agents"),
+                message: error.to_string(),
+            })?;
+            let stored = serde_json::to_string(&spec).map_err(|error| Error::AgentFile {
+                path: PathBuf::from("examples/agents"),
+                message: error.to_string(),
+            })?;
+            self.store.publish_agent(&spec.name, &spec.version, &stored)?;
+        }
+        Ok(())
+    }
+
+    /// The flow files of the flows folder, examples installed on first use.
+    pub fn flow_library(&self) -> Result<Vec<FlowEntry>> {
+        let folder = self.home.flows();
+        if !folder.exists() {
+            self.install_examples()?;
+        }
+        let mut entries = Vec::new();
+        let listing = std::fs::read_dir(&folder).map_err(|source| Error::Home {
+            path: folder.clone(),
+            source,
+        })?;
+        for entry in listing.flatten() {
+            let path = entry.path();
+            let Some(file) = path.file_name().and_then(|name| name.to_str()) else {
+                continue;
+            };
+            let Some(stem) = file.strip_suffix(".flow.json") else {
+                continue;
+            };
+            let (flow, error) = match read_flow(&path) {
+                Ok(flow) => (Some(flow), None),
+                Err(error) => (None, Some(error.to_string())),
+            };
+            entries.push(FlowEntry {
+                name: flow.as_ref().map_or_else(|| stem.to_owned(), |flow| flow.name.clone()),
+                path: path.to_string_lossy().into_owned(),
+                flow,
+                error,
+            });
+        }
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(entries)
+    }
+
+    /// Writes a flow to the flows folder (`NAME.flow.json`), recording a
+    /// version when it changed. Returns the file and the version.
+    pub fn save_flow(&self, flow: &Flow) -> Result<(PathBuf, u32)> {
+        if !flow.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') || flow.name.is_empty() {
+            return Err(Error::Flow(codexos_flow::Error::Schema {
+                node: None,
+                message: format!("flow name `{}` must be letters, digits, `-` and `_`", flow.name),
+            }));
+        }
+        let folder = self.home.flows();
+        std::fs::create_dir_all(&folder).map_err(|source| Error::Home {
+            path: folder.clone(),
+            source,
+        })?;
+        let path = folder.join(format!("{}.flow.json", flow.name));
+        // Write then rename: a crash never leaves half a flow file.
+        let partial = path.with_extension("json.partial");
+        std::fs::write(&partial, flow.to_pretty_json())
+            .and_then(|()| std::fs::rename(&partial, &path))
+            .map_err(|source| Error::Home {
+                path: path.clone(),
+                source,
+            })?;
+        let (version, _) = self.save_flow_version(flow, Some(&path), "save")?;
+        Ok((path, version))
     }
 }

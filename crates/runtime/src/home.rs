@@ -85,6 +85,12 @@ impl Home {
         self.root.join("logs")
     }
 
+    /// The flow files the app edits.
+    #[must_use]
+    pub fn flows(&self) -> PathBuf {
+        self.root.join("flows")
+    }
+
     /// The configuration file.
     #[must_use]
     pub fn config(&self) -> PathBuf {

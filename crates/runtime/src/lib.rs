@@ -64,7 +64,7 @@ pub use doctor::{Check, CheckStatus};
 pub use error::{Error, ErrorCode, Result};
 pub use files::{FilePreview, ProjectFile};
 pub use flows::{
-    agent_schema, flow_schema, agent_template, read_flow, AgentVersion, FlowRunOptions, NodeDiff, ReplayReport, RunDetail,
+    agent_schema, agent_template, flow_schema, read_flow, AgentVersion, FlowEntry, FlowRunOptions, NodeDiff, ReplayReport, RunDetail,
 };
 pub use codexos_flow::{
     check::Problem as FlowProblem, check::Severity as FlowSeverity, EventKind as FlowEventKind, Flow, RunEvent, RunOutcome,

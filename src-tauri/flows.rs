@@ -1,0 +1,143 @@
+//! Tauri commands of the flow canvas: the flow library, save with version
+//! history, the live check, runs with their event stream, run history and
+//! the recorded events for the replay timeline.
+#![expect(
+    clippy::needless_pass_by_value,
+    reason = "Tauri commands receive their arguments by value"
+)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use codexos_runtime::{
+    Flow, FlowEntry, FlowProblem, FlowRunOptions, RunDetail, RunEvent, RunOutcome, RunSummary,
+};
+use serde::Serialize;
+use serde_json::Value;
+use tauri::ipc::Channel;
+use tauri::State;
+
+use crate::commands::{send, IpcError};
+use crate::AppState;
+
+/// A saved flow.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct FlowSaved {
+    /// Its file.
+    pub path: String,
+    /// The version that holds it.
+    pub version: u32,
+    /// What the check finds in it.
+    pub problems: Vec<FlowProblem>,
+}
+
+/// The flows folder's files (the examples are installed on first use).
+#[tauri::command]
+#[specta::specta]
+pub fn flow_library(state: State<'_, AppState>) -> Result<Vec<FlowEntry>, IpcError> {
+    Ok(state.runtime()?.flow_library()?)
+}
+
+/// Checks a flow as edited (the canvas calls it on every change).
+#[tauri::command]
+#[specta::specta]
+pub fn flow_check(state: State<'_, AppState>, flow: Flow) -> Result<Vec<FlowProblem>, IpcError> {
+    let runtime = state.runtime()?;
+    let base = runtime.home().flows();
+    Ok(runtime.check_flow(&flow, Some(&base)))
+}
+
+/// Saves a flow to the flows folder, recording a version when it changed.
+#[tauri::command]
+#[specta::specta]
+pub fn flow_save(state: State<'_, AppState>, flow: Flow) -> Result<FlowSaved, IpcError> {
+    let runtime = state.runtime()?;
+    let (path, version) = runtime.save_flow(&flow)?;
+    let problems = runtime.check_flow(&flow, path.parent());
+    Ok(FlowSaved {
+        path: path.to_string_lossy().into_owned(),
+        version,
+        problems,
+    })
+}
+
+/// Saves and runs a flow, streaming its events.
+#[tauri::command]
+#[specta::specta]
+pub async fn flow_run(
+    state: State<'_, AppState>,
+    request_id: String,
+    flow: Flow,
+    input: String,
+    project: Option<String>,
+    on_event: Channel<RunEvent>,
+) -> Result<RunOutcome, IpcError> {
+    let input = json(&input, "the run's input")?;
+    let runtime = state.runtime()?;
+    let (path, _) = runtime.save_flow(&flow)?;
+    let cancel = state.requests.start(&request_id);
+    let outcome = runtime
+        .run_flow_file(&path, input, live(on_event, project), cancel)
+        .await;
+    state.requests.finish(&request_id);
+    Ok(outcome?)
+}
+
+/// JSON text from the UI (a typed `serde_json::Value` parameter cannot be
+/// exported to TypeScript).
+fn json(text: &str, what: &str) -> Result<Value, IpcError> {
+    serde_json::from_str(text).map_err(|error| IpcError {
+        code: codexos_runtime::ErrorCode::InvalidInput,
+        message: format!("{what} is not valid JSON: {error}"),
+        details: None,
+    })
+}
+
+fn live(channel: Channel<RunEvent>, project: Option<String>) -> FlowRunOptions {
+    FlowRunOptions {
+        on_event: Some(Arc::new(move |event: &RunEvent| send(&channel, event.clone()))),
+        project,
+        root: None::<PathBuf>,
+        answers: BTreeMap::new(),
+    }
+}
+
+/// Continues a paused or interrupted run; `answer` answers the waiting
+/// human node (`{"approved": true}` or a value).
+#[tauri::command]
+#[specta::specta]
+pub async fn run_resume(
+    state: State<'_, AppState>,
+    request_id: String,
+    run_id: String,
+    answer: Option<String>,
+    on_event: Channel<RunEvent>,
+) -> Result<RunOutcome, IpcError> {
+    let answer = answer.map(|text| json(&text, "the answer")).transpose()?;
+    let runtime = state.runtime()?;
+    let detail = runtime.run_detail(&run_id)?;
+    let mut options = live(on_event, None);
+    if let (Some(node), Some(answer)) = (detail.detail.get("waiting").and_then(Value::as_str), answer) {
+        options.answers.insert(node.to_owned(), answer);
+    }
+    let cancel = state.requests.start(&request_id);
+    let outcome = runtime.resume_run(&run_id, options, cancel).await;
+    state.requests.finish(&request_id);
+    Ok(outcome?)
+}
+
+/// The newest runs (of one flow).
+#[tauri::command]
+#[specta::specta]
+pub fn runs(state: State<'_, AppState>, flow: Option<String>) -> Result<Vec<RunSummary>, IpcError> {
+    Ok(state.runtime()?.runs(flow.as_deref(), 50)?)
+}
+
+/// A run with its stored events (the replay timeline steps through them).
+#[tauri::command]
+#[specta::specta]
+pub fn run_detail(state: State<'_, AppState>, run_id: String) -> Result<RunDetail, IpcError> {
+    Ok(state.runtime()?.run_detail(&run_id)?)
+}
