@@ -97,7 +97,9 @@ fn json(text: &str, what: &str) -> Result<Value, IpcError> {
 
 fn live(channel: Channel<RunEvent>, project: Option<String>) -> FlowRunOptions {
     FlowRunOptions {
-        on_event: Some(Arc::new(move |event: &RunEvent| send(&channel, event.clone()))),
+        on_event: Some(Arc::new(move |event: &RunEvent| {
+            send(&channel, event.clone());
+        })),
         project,
         root: None::<PathBuf>,
         answers: BTreeMap::new(),
@@ -119,7 +121,9 @@ pub async fn run_resume(
     let runtime = state.runtime()?;
     let detail = runtime.run_detail(&run_id)?;
     let mut options = live(on_event, None);
-    if let (Some(node), Some(answer)) = (detail.detail.get("waiting").and_then(Value::as_str), answer) {
+    if let (Some(node), Some(answer)) =
+        (detail.detail.get("waiting").and_then(Value::as_str), answer)
+    {
         options.answers.insert(node.to_owned(), answer);
     }
     let cancel = state.requests.start(&request_id);

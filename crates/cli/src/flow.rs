@@ -182,22 +182,47 @@ fn event_printer(json: bool) -> Sink {
         let node = event.node.as_deref().unwrap_or("");
         let mut err = std::io::stderr().lock();
         let written = match &event.event {
-            FlowEventKind::RunStarted { flow, mode } => writeln!(err, "▶ {mode} {flow} · run {}", event.run),
-            FlowEventKind::NodeStarted { kind, attempt, .. } if *attempt > 1 => writeln!(err, "  ↻ {node} ({kind}) attempt {attempt}"),
+            FlowEventKind::RunStarted { flow, mode } => {
+                writeln!(err, "▶ {mode} {flow} · run {}", event.run)
+            }
+            FlowEventKind::NodeStarted { kind, attempt, .. } if *attempt > 1 => {
+                writeln!(err, "  ↻ {node} ({kind}) attempt {attempt}")
+            }
             FlowEventKind::NodeStarted { kind, .. } => writeln!(err, "  ● {node} ({kind})"),
             FlowEventKind::Token { text } => write!(err, "{text}"),
-            FlowEventKind::ModelCall { provider, model } => writeln!(err, "\n    ↳ {provider} · {model}"),
-            FlowEventKind::ToolCall { tool, arguments } => writeln!(err, "    ⚙ {tool} {arguments}"),
-            FlowEventKind::ToolResult { tool, ok, summary } => {
-                writeln!(err, "    {} {tool}: {}", if *ok { "✓" } else { "✗" }, summary.replace('\n', " "))
+            FlowEventKind::ModelCall { provider, model } => {
+                writeln!(err, "\n    ↳ {provider} · {model}")
             }
-            FlowEventKind::ApprovalRequested { prompt, mode } => writeln!(err, "  ⏸ {node} asks ({mode}): {prompt}"),
-            FlowEventKind::NodeFinished { duration_ms, next, .. } => {
-                let next = if next.is_empty() { String::new() } else { format!(" → {}", next.join(", ")) };
+            FlowEventKind::ToolCall { tool, arguments } => {
+                writeln!(err, "    ⚙ {tool} {arguments}")
+            }
+            FlowEventKind::ToolResult { tool, ok, summary } => {
+                writeln!(
+                    err,
+                    "    {} {tool}: {}",
+                    if *ok { "✓" } else { "✗" },
+                    summary.replace('\n', " ")
+                )
+            }
+            FlowEventKind::ApprovalRequested { prompt, mode } => {
+                writeln!(err, "  ⏸ {node} asks ({mode}): {prompt}")
+            }
+            FlowEventKind::NodeFinished {
+                duration_ms, next, ..
+            } => {
+                let next = if next.is_empty() {
+                    String::new()
+                } else {
+                    format!(" → {}", next.join(", "))
+                };
                 writeln!(err, "  ✓ {node} {duration_ms} ms{next}")
             }
             FlowEventKind::NodeFailed { error, retrying } => {
-                writeln!(err, "  ✗ {node}: {error}{}", if *retrying { " (retrying)" } else { "" })
+                writeln!(
+                    err,
+                    "  ✗ {node}: {error}{}",
+                    if *retrying { " (retrying)" } else { "" }
+                )
             }
             FlowEventKind::RunPaused { waiting } => writeln!(err, "⏸ paused at `{waiting}`"),
             FlowEventKind::RunFinished { status, .. } => writeln!(err, "■ {status}"),
@@ -209,7 +234,10 @@ fn event_printer(json: bool) -> Sink {
 /// Prints how a run ended; a failed or cancelled run is an error (exit 1).
 fn outcome(outcome: &RunOutcome, json: bool) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string(&serde_json::json!({ "outcome": outcome }))?);
+        println!(
+            "{}",
+            serde_json::to_string(&serde_json::json!({ "outcome": outcome }))?
+        );
     } else {
         match outcome.status {
             RunStatus::Succeeded => println!("{}", serde_json::to_string_pretty(&outcome.output)?),
@@ -237,22 +265,37 @@ fn outcome(outcome: &RunOutcome, json: bool) -> anyhow::Result<()> {
 
 fn parse_input(text: &str) -> anyhow::Result<Value> {
     let value: Value = serde_json::from_str(text).context("--input is not valid JSON")?;
-    anyhow::ensure!(value.is_object(), "--input must be a JSON object, like '{{\"question\": \"…\"}}'");
+    anyhow::ensure!(
+        value.is_object(),
+        "--input must be a JSON object, like '{{\"question\": \"…\"}}'"
+    );
     Ok(value)
 }
 
-pub async fn run(runtime: &Arc<Runtime>, args: RunArgs, json: bool, cancel: &CancellationToken) -> anyhow::Result<()> {
+pub async fn run(
+    runtime: &Arc<Runtime>,
+    args: RunArgs,
+    json: bool,
+    cancel: &CancellationToken,
+) -> anyhow::Result<()> {
     let input = parse_input(&args.input)?;
     let options = FlowRunOptions {
         on_event: Some(event_printer(json)),
         project: args.project,
         ..FlowRunOptions::default()
     };
-    let result = runtime.run_flow_file(&args.flow, input, options, cancel.clone()).await?;
+    let result = runtime
+        .run_flow_file(&args.flow, input, options, cancel.clone())
+        .await?;
     outcome(&result, json)
 }
 
-pub async fn runs(runtime: &Arc<Runtime>, command: RunsCommand, json: bool, cancel: &CancellationToken) -> anyhow::Result<()> {
+pub async fn runs(
+    runtime: &Arc<Runtime>,
+    command: RunsCommand,
+    json: bool,
+    cancel: &CancellationToken,
+) -> anyhow::Result<()> {
     match command {
         RunsCommand::List { flow, limit } => {
             let runs = runtime.runs(flow.as_deref(), limit)?;
@@ -263,7 +306,13 @@ pub async fn runs(runtime: &Arc<Runtime>, command: RunsCommand, json: bool, canc
                 println!("no runs yet — start one with `codexos run FLOW.json`");
             }
             for run in runs {
-                println!("{}  {:<10} {:<24} {}", run.id, run.status, run.flow, crate::render::age(run.created_at));
+                println!(
+                    "{}  {:<10} {:<24} {}",
+                    run.id,
+                    run.status,
+                    run.flow,
+                    crate::render::age(run.created_at)
+                );
             }
             Ok(())
         }
@@ -272,7 +321,10 @@ pub async fn runs(runtime: &Arc<Runtime>, command: RunsCommand, json: bool, canc
             if json {
                 return print_json(&detail);
             }
-            println!("run {} · flow {} · {}", detail.summary.id, detail.summary.flow, detail.summary.status);
+            println!(
+                "run {} · flow {} · {}",
+                detail.summary.id, detail.summary.flow, detail.summary.status
+            );
             if let Some((run, node)) = &detail.forked_from {
                 println!("forked from {run} at {node}");
             }
@@ -288,36 +340,20 @@ pub async fn runs(runtime: &Arc<Runtime>, command: RunsCommand, json: bool, canc
             let id = runtime.resolve_run(&id)?;
             let sink = (!json).then(|| event_printer(false));
             let report = if diff {
-                runtime.diff_run(&id, model.as_deref(), sink, cancel.clone()).await?
+                runtime
+                    .diff_run(&id, model.as_deref(), sink, cancel.clone())
+                    .await?
             } else {
                 runtime.replay_run(&id, sink, cancel.clone()).await?
             };
             replay_report(&report, diff, json)
         }
-        RunsCommand::Resume { id, approve, reject, answer } => {
-            let id = runtime.resolve_run(&id)?;
-            let detail = runtime.run_detail(&id)?;
-            let mut answers = BTreeMap::new();
-            if let Some(waiting) = detail.detail.get("waiting").and_then(Value::as_str) {
-                let value = if approve {
-                    Some(serde_json::json!({ "approved": true }))
-                } else if let Some(reason) = reject {
-                    Some(serde_json::json!({ "approved": false, "comment": reason }))
-                } else if let Some(answer) = answer {
-                    Some(serde_json::from_str(&answer).unwrap_or(Value::String(answer)))
-                } else {
-                    anyhow::bail!("run {id} waits at `{waiting}`: pass --approve, --reject [REASON] or --answer JSON");
-                };
-                answers.extend(value.map(|value| (waiting.to_owned(), value)));
-            }
-            let options = FlowRunOptions {
-                answers,
-                on_event: Some(event_printer(json)),
-                ..FlowRunOptions::default()
-            };
-            let result = runtime.resume_run(&id, options, cancel.clone()).await?;
-            outcome(&result, json)
-        }
+        RunsCommand::Resume {
+            id,
+            approve,
+            reject,
+            answer,
+        } => resume(runtime, &id, approve, reject, answer, json, cancel).await,
         RunsCommand::Fork { id, from, edits } => {
             let id = runtime.resolve_run(&id)?;
             let mut state = BTreeMap::new();
@@ -325,17 +361,55 @@ pub async fn runs(runtime: &Arc<Runtime>, command: RunsCommand, json: bool, canc
                 let (key, value) = edit
                     .split_once('=')
                     .with_context(|| format!("`--set {edit}`: write KEY=VALUE"))?;
-                let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
+                let value =
+                    serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
                 state.insert(key.to_owned(), value);
             }
             let options = FlowRunOptions {
                 on_event: Some(event_printer(json)),
                 ..FlowRunOptions::default()
             };
-            let result = runtime.fork_run(&id, &from, state, options, cancel.clone()).await?;
+            let result = runtime
+                .fork_run(&id, &from, state, options, cancel.clone())
+                .await?;
             outcome(&result, json)
         }
     }
+}
+
+async fn resume(
+    runtime: &Arc<Runtime>,
+    id: &str,
+    approve: bool,
+    reject: Option<String>,
+    answer: Option<String>,
+    json: bool,
+    cancel: &CancellationToken,
+) -> anyhow::Result<()> {
+    let id = runtime.resolve_run(id)?;
+    let detail = runtime.run_detail(&id)?;
+    let mut answers = BTreeMap::new();
+    if let Some(waiting) = detail.detail.get("waiting").and_then(Value::as_str) {
+        let value = if approve {
+            Some(serde_json::json!({ "approved": true }))
+        } else if let Some(reason) = reject {
+            Some(serde_json::json!({ "approved": false, "comment": reason }))
+        } else if let Some(answer) = answer {
+            Some(serde_json::from_str(&answer).unwrap_or(Value::String(answer)))
+        } else {
+            anyhow::bail!(
+                "run {id} waits at `{waiting}`: pass --approve, --reject [REASON] or --answer JSON"
+            );
+        };
+        answers.extend(value.map(|value| (waiting.to_owned(), value)));
+    }
+    let options = FlowRunOptions {
+        answers,
+        on_event: Some(event_printer(json)),
+        ..FlowRunOptions::default()
+    };
+    let result = runtime.resume_run(&id, options, cancel.clone()).await?;
+    outcome(&result, json)
 }
 
 fn replay_report(report: &ReplayReport, diff: bool, json: bool) -> anyhow::Result<()> {
@@ -346,7 +420,10 @@ fn replay_report(report: &ReplayReport, diff: bool, json: bool) -> anyhow::Resul
             if node.same {
                 println!("  = {}", node.node);
             } else {
-                println!("  ≠ {}\n      recorded: {}\n      now:      {}", node.node, node.recorded, node.now);
+                println!(
+                    "  ≠ {}\n      recorded: {}\n      now:      {}",
+                    node.node, node.recorded, node.now
+                );
             }
         }
         let same = report.nodes.iter().filter(|node| node.same).count();
@@ -354,11 +431,18 @@ fn replay_report(report: &ReplayReport, diff: bool, json: bool) -> anyhow::Resul
             "{}: {same} of {} nodes identical, output {}",
             if diff { "live re-run" } else { "replay" },
             report.nodes.len(),
-            if report.outcome.output == report.recorded_output { "identical" } else { "different" }
+            if report.outcome.output == report.recorded_output {
+                "identical"
+            } else {
+                "different"
+            }
         );
     }
     if let Some(error) = &report.outcome.error {
-        anyhow::bail!("the {} stopped: {error}", if diff { "re-run" } else { "replay" });
+        anyhow::bail!(
+            "the {} stopped: {error}",
+            if diff { "re-run" } else { "replay" }
+        );
     }
     if !diff && !report.identical {
         anyhow::bail!("the replay did not reproduce run {}", report.run_id);
@@ -374,7 +458,11 @@ fn print_problems(problems: &[FlowProblem]) {
                 codexos_runtime::FlowSeverity::Error => "error",
                 codexos_runtime::FlowSeverity::Warning => "warning",
             },
-            problem.node.as_deref().map(|node| format!("[{node}] ")).unwrap_or_default(),
+            problem
+                .node
+                .as_deref()
+                .map(|node| format!("[{node}] "))
+                .unwrap_or_default(),
             problem.message,
             problem.fix
         );
@@ -386,19 +474,37 @@ pub fn flow(runtime: &Arc<Runtime>, command: FlowCommand, json: bool) -> anyhow:
         FlowCommand::Check { file } => {
             let flow = codexos_runtime::read_flow(&file)?;
             let problems = runtime.check_flow(&flow, file.parent());
-            let errors = problems.iter().filter(|problem| problem.severity == codexos_runtime::FlowSeverity::Error).count();
+            let errors = problems
+                .iter()
+                .filter(|problem| problem.severity == codexos_runtime::FlowSeverity::Error)
+                .count();
             if json {
-                print_json(&serde_json::json!({ "flow": flow.name, "errors": errors, "problems": problems }))?;
+                print_json(
+                    &serde_json::json!({ "flow": flow.name, "errors": errors, "problems": problems }),
+                )?;
             } else {
                 print_problems(&problems);
                 if errors == 0 {
-                    println!("{}: ok ({} nodes, {} warnings)", file.display(), flow.nodes.len(), problems.len());
+                    println!(
+                        "{}: ok ({} nodes, {} warnings)",
+                        file.display(),
+                        flow.nodes.len(),
+                        problems.len()
+                    );
                 }
             }
-            anyhow::ensure!(errors == 0, "{}: {errors} error(s); the flow would not start", file.display());
+            anyhow::ensure!(
+                errors == 0,
+                "{}: {errors} error(s); the flow would not start",
+                file.display()
+            );
             Ok(())
         }
-        FlowCommand::Schema { agent } => print_json(&if agent { codexos_runtime::agent_schema() } else { codexos_runtime::flow_schema() }),
+        FlowCommand::Schema { agent } => print_json(&if agent {
+            codexos_runtime::agent_schema()
+        } else {
+            codexos_runtime::flow_schema()
+        }),
     }
 }
 
@@ -413,7 +519,12 @@ pub fn flows(runtime: &Arc<Runtime>, command: FlowsCommand, json: bool) -> anyho
                 println!("no flows yet — `codexos run FILE` records a flow's versions");
             }
             for flow in flows {
-                println!("{:<24} v{:<4} {}", flow.flow, flow.version, flow.path.unwrap_or_default());
+                println!(
+                    "{:<24} v{:<4} {}",
+                    flow.flow,
+                    flow.version,
+                    flow.path.unwrap_or_default()
+                );
             }
             Ok(())
         }
@@ -423,7 +534,13 @@ pub fn flows(runtime: &Arc<Runtime>, command: FlowsCommand, json: bool) -> anyho
                 return print_json(&history);
             }
             for version in history {
-                println!("v{:<4} {}  {:<20} {}", version.version, &version.hash[..12], version.note, crate::render::age(version.saved_at as f64));
+                println!(
+                    "v{:<4} {}  {:<20} {}",
+                    version.version,
+                    &version.hash[..12],
+                    version.note,
+                    crate::render::age(version.saved_at as f64)
+                );
             }
             Ok(())
         }
@@ -435,12 +552,19 @@ pub fn flows(runtime: &Arc<Runtime>, command: FlowsCommand, json: bool) -> anyho
             print!("{diff}");
             Ok(())
         }
-        FlowsCommand::Rollback { name, version, path } => {
+        FlowsCommand::Rollback {
+            name,
+            version,
+            path,
+        } => {
             let (file, new_version) = runtime.flow_rollback(&name, version, path.as_deref())?;
             if json {
                 return print_json(&serde_json::json!({ "path": file, "version": new_version }));
             }
-            println!("wrote v{version} of {name} to {} (recorded as v{new_version})", file.display());
+            println!(
+                "wrote v{version} of {name} to {} (recorded as v{new_version})",
+                file.display()
+            );
             Ok(())
         }
     }
@@ -457,19 +581,34 @@ pub fn agents(runtime: &Arc<Runtime>, command: AgentsCommand, json: bool) -> any
                 println!("no agents published — `codexos agents new NAME`, edit, then `codexos agents publish NAME.agent.json`");
             }
             for agent in agents {
-                println!("{}@{:<10} tools: {:<24} {}", agent.name, agent.version, agent.spec.tools.join(","), agent.spec.description);
+                println!(
+                    "{}@{:<10} tools: {:<24} {}",
+                    agent.name,
+                    agent.version,
+                    agent.spec.tools.join(","),
+                    agent.spec.description
+                );
             }
             Ok(())
         }
         AgentsCommand::Show { agent } => print_json(&runtime.agent(&agent)?),
         AgentsCommand::New { name, out } => {
             let path = out.unwrap_or_else(|| PathBuf::from(format!("{name}.agent.json")));
-            anyhow::ensure!(!path.exists(), "{} exists; pass --out FILE to write elsewhere", path.display());
-            std::fs::write(&path, codexos_runtime::agent_template(&name)).with_context(|| format!("cannot write {}", path.display()))?;
+            anyhow::ensure!(
+                !path.exists(),
+                "{} exists; pass --out FILE to write elsewhere",
+                path.display()
+            );
+            std::fs::write(&path, codexos_runtime::agent_template(&name))
+                .with_context(|| format!("cannot write {}", path.display()))?;
             if json {
                 return print_json(&serde_json::json!({ "path": path }));
             }
-            println!("wrote {} — edit it, then `codexos agents publish {}`", path.display(), Path::new(&path).display());
+            println!(
+                "wrote {} — edit it, then `codexos agents publish {}`",
+                path.display(),
+                Path::new(&path).display()
+            );
             Ok(())
         }
         AgentsCommand::Publish { file } => {
@@ -477,7 +616,10 @@ pub fn agents(runtime: &Arc<Runtime>, command: AgentsCommand, json: bool) -> any
             if json {
                 return print_json(&published);
             }
-            println!("published {}@{} — pin it in flows as \"agent\": \"{0}@{1}\"", published.name, published.version);
+            println!(
+                "published {}@{} — pin it in flows as \"agent\": \"{0}@{1}\"",
+                published.name, published.version
+            );
             Ok(())
         }
     }

@@ -213,7 +213,7 @@ enum BenchCommand {
     },
     /// The flow orchestrator: overhead per no-op node, a long chain, a wide
     /// fan-out and the checkpoint write, in memory and with SQLite, side by
-    /// side with the same graphs in LangGraph.
+    /// side with the same graphs in `LangGraph`.
     Flow {
         /// Nodes in the chain.
         #[arg(long, default_value_t = 10_000)]

@@ -665,7 +665,7 @@ pub fn age(unix_seconds: f64) -> String {
     }
 }
 
-/// `bench flow` figures, with LangGraph's beside them.
+/// `bench flow` figures, with `LangGraph`'s beside them.
 pub fn flow_bench(bench: &codexos_runtime::FlowBench, json: bool) -> anyhow::Result<()> {
     if json {
         return print_json(bench);
@@ -673,22 +673,49 @@ pub fn flow_bench(bench: &codexos_runtime::FlowBench, json: bool) -> anyhow::Res
     let peer = bench.langgraph.as_ref();
     let ratio = |ours: f64, theirs: Option<f64>| {
         theirs.map_or_else(String::new, |theirs| {
-            format!("{theirs:>12.4}   ×{:.1}", theirs / ours.max(f64::MIN_POSITIVE))
+            format!(
+                "{theirs:>12.4}   ×{:.1}",
+                theirs / ours.max(f64::MIN_POSITIVE)
+            )
         })
     };
     println!(
         "flow orchestrator · chain of {} no-op nodes · fan-out of {} items{}",
         bench.chain_nodes,
         bench.fanout_items,
-        peer.map(|peer| format!(" · LangGraph {}", peer.version)).unwrap_or_default()
+        peer.map(|peer| format!(" · LangGraph {}", peer.version))
+            .unwrap_or_default()
     );
     println!("                                      CodexOS    LangGraph   LangGraph/CodexOS");
-    println!("  chain, in memory (s)          {:>12.4}{}", bench.chain_memory_s, ratio(bench.chain_memory_s, peer.map(|p| p.chain_memory_s)));
-    println!("  chain, SQLite checkpoints (s) {:>12.4}{}", bench.chain_sqlite_s, ratio(bench.chain_sqlite_s, peer.map(|p| p.chain_sqlite_s)));
-    println!("  fan-out, in memory (s)        {:>12.4}{}", bench.fanout_memory_s, ratio(bench.fanout_memory_s, peer.map(|p| p.fanout_s)));
-    println!("  fan-out, SQLite (s)           {:>12.4}", bench.fanout_sqlite_s);
-    println!("  checkpoint p50 (ms)           {:>12.4}{}", bench.checkpoint_p50_ms, ratio(bench.checkpoint_p50_ms, peer.map(|p| p.checkpoint_p50_ms)));
-    println!("  checkpoint p99 (ms)           {:>12.4}{}", bench.checkpoint_p99_ms, ratio(bench.checkpoint_p99_ms, peer.map(|p| p.checkpoint_p99_ms)));
+    println!(
+        "  chain, in memory (s)          {:>12.4}{}",
+        bench.chain_memory_s,
+        ratio(bench.chain_memory_s, peer.map(|p| p.chain_memory_s))
+    );
+    println!(
+        "  chain, SQLite checkpoints (s) {:>12.4}{}",
+        bench.chain_sqlite_s,
+        ratio(bench.chain_sqlite_s, peer.map(|p| p.chain_sqlite_s))
+    );
+    println!(
+        "  fan-out, in memory (s)        {:>12.4}{}",
+        bench.fanout_memory_s,
+        ratio(bench.fanout_memory_s, peer.map(|p| p.fanout_s))
+    );
+    println!(
+        "  fan-out, SQLite (s)           {:>12.4}",
+        bench.fanout_sqlite_s
+    );
+    println!(
+        "  checkpoint p50 (ms)           {:>12.4}{}",
+        bench.checkpoint_p50_ms,
+        ratio(bench.checkpoint_p50_ms, peer.map(|p| p.checkpoint_p50_ms))
+    );
+    println!(
+        "  checkpoint p99 (ms)           {:>12.4}{}",
+        bench.checkpoint_p99_ms,
+        ratio(bench.checkpoint_p99_ms, peer.map(|p| p.checkpoint_p99_ms))
+    );
     println!(
         "  per no-op node: {:.1} µs in memory, {:.1} µs with its checkpoint",
         bench.per_node_memory_us, bench.per_node_sqlite_us

@@ -59,7 +59,9 @@ pub fn check(flow: &Flow, catalog: &dyn Catalog, base: Option<&Path>) -> Vec<Pro
 /// Whether the problems include an error.
 #[must_use]
 pub fn has_errors(problems: &[Problem]) -> bool {
-    problems.iter().any(|problem| problem.severity == Severity::Error)
+    problems
+        .iter()
+        .any(|problem| problem.severity == Severity::Error)
 }
 
 struct Checker<'a> {
@@ -69,7 +71,14 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
-    fn report(&mut self, severity: Severity, node: Option<&str>, code: &str, message: String, fix: String) {
+    fn report(
+        &mut self,
+        severity: Severity,
+        node: Option<&str>,
+        code: &str,
+        message: String,
+        fix: String,
+    ) {
         self.problems.push(Problem {
             severity,
             node: node.map(str::to_owned),
@@ -97,10 +106,20 @@ impl Checker<'_> {
         let mut seen = HashSet::new();
         for node in &flow.nodes {
             if !seen.insert(node.id.as_str()) {
-                self.error(&node.id, "duplicate-id", format!("two nodes have the id `{}`", node.id), "give each node its own id".into());
+                self.error(
+                    &node.id,
+                    "duplicate-id",
+                    format!("two nodes have the id `{}`", node.id),
+                    "give each node its own id".into(),
+                );
             }
             if node.id.is_empty() || node.id.contains('/') {
-                self.error(&node.id, "invalid-id", format!("node id `{}` is empty or contains `/`", node.id), "use letters, digits, `-` and `_`".into());
+                self.error(
+                    &node.id,
+                    "invalid-id",
+                    format!("node id `{}` is empty or contains `/`", node.id),
+                    "use letters, digits, `-` and `_`".into(),
+                );
             }
         }
         let ids: HashSet<&str> = flow.nodes.iter().map(|node| node.id.as_str()).collect();
@@ -113,7 +132,9 @@ impl Checker<'_> {
                         "dangling-edge",
                         format!("edge `{from}` → `{to}` names node `{end}`, which does not exist"),
                         match known {
-                            Some(name) => format!("did you mean `{name}`? Otherwise remove the edge"),
+                            Some(name) => {
+                                format!("did you mean `{name}`? Otherwise remove the edge")
+                            }
                             None => "add the node or remove the edge".into(),
                         },
                     );
@@ -121,11 +142,27 @@ impl Checker<'_> {
             }
         }
         if flow.nodes.is_empty() {
-            self.report(Severity::Error, None, "empty", "the flow has no nodes".into(), "add an input, some work and an output node".into());
+            self.report(
+                Severity::Error,
+                None,
+                "empty",
+                "the flow has no nodes".into(),
+                "add an input, some work and an output node".into(),
+            );
             return;
         }
-        if !flow.nodes.iter().any(|node| matches!(node.kind, NodeKind::Output { .. })) {
-            self.report(Severity::Warning, None, "no-output", "the flow has no output node, so its runs return nothing".into(), "add an `output` node listing the state keys to return".into());
+        if !flow
+            .nodes
+            .iter()
+            .any(|node| matches!(node.kind, NodeKind::Output { .. }))
+        {
+            self.report(
+                Severity::Warning,
+                None,
+                "no-output",
+                "the flow has no output node, so its runs return nothing".into(),
+                "add an `output` node listing the state keys to return".into(),
+            );
         }
         self.cycles();
         self.reachability();
@@ -134,7 +171,12 @@ impl Checker<'_> {
     /// Every cycle must pass through a `loop` node, which bounds it.
     fn cycles(&mut self) {
         let flow = self.flow;
-        let index: HashMap<&str, usize> = flow.nodes.iter().enumerate().map(|(i, node)| (node.id.as_str(), i)).collect();
+        let index: HashMap<&str, usize> = flow
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, node)| (node.id.as_str(), i))
+            .collect();
         let mut successors = vec![Vec::new(); flow.nodes.len()];
         for (from, to) in flow.all_edges() {
             if let (Some(&a), Some(&b)) = (index.get(from), index.get(to)) {
@@ -146,9 +188,14 @@ impl Checker<'_> {
             if !cyclic {
                 continue;
             }
-            let bounded = component.iter().any(|&i| matches!(flow.nodes[i].kind, NodeKind::Loop { .. }));
+            let bounded = component
+                .iter()
+                .any(|&i| matches!(flow.nodes[i].kind, NodeKind::Loop { .. }));
             if !bounded {
-                let mut names: Vec<&str> = component.iter().map(|&i| flow.nodes[i].id.as_str()).collect();
+                let mut names: Vec<&str> = component
+                    .iter()
+                    .map(|&i| flow.nodes[i].id.as_str())
+                    .collect();
                 names.sort_unstable();
                 self.error(
                     names[0],
@@ -180,7 +227,10 @@ impl Checker<'_> {
                     Severity::Warning,
                     Some(&node.id),
                     "unreachable",
-                    format!("node `{}` can never run: no path leads to it from an input", node.id),
+                    format!(
+                        "node `{}` can never run: no path leads to it from an input",
+                        node.id
+                    ),
                     "connect it or remove it".into(),
                 );
             }
@@ -197,13 +247,23 @@ impl Checker<'_> {
                 node,
                 "undeclared-state",
                 format!("node `{node}` writes state key `{key}`, which the flow does not declare"),
-                format!("add `\"{key}\": \"{}\"` to the flow's `state`", produced.name()),
+                format!(
+                    "add `\"{key}\": \"{}\"` to the flow's `state`",
+                    produced.name()
+                ),
             ),
             Some(declared) if !produced.fits(declared) => self.error(
                 node,
                 "type-mismatch",
-                format!("node `{node}` writes a {} to `{key}`, declared as {}", produced.name(), declared.name()),
-                format!("declare `{key}` as `{}` or write it from another node", produced.name()),
+                format!(
+                    "node `{node}` writes a {} to `{key}`, declared as {}",
+                    produced.name(),
+                    declared.name()
+                ),
+                format!(
+                    "declare `{key}` as `{}` or write it from another node",
+                    produced.name()
+                ),
             ),
             Some(_) => {}
         }
@@ -212,18 +272,36 @@ impl Checker<'_> {
     /// Checks that a template or expression parses and reads only declared
     /// state (plus the names in `local`).
     fn reads(&mut self, node: &str, text: &str, expression: bool, local: &[&str]) {
-        let variables = if expression { expr::expression_variables(text) } else { expr::template_variables(text) };
+        let variables = if expression {
+            expr::expression_variables(text)
+        } else {
+            expr::template_variables(text)
+        };
         match variables {
             Err(message) => self.error(
                 node,
                 "syntax",
-                format!("node `{node}`: cannot read {} `{text}`: {message}", if expression { "expression" } else { "template" }),
+                format!(
+                    "node `{node}`: cannot read {} `{text}`: {message}",
+                    if expression { "expression" } else { "template" }
+                ),
                 "fix the expression (minijinja syntax: `count > 3`, `{{ name }}`)".into(),
             ),
             Ok(names) => {
                 for name in names {
-                    let builtin = matches!(name.as_str(), "input" | "true" | "false" | "none" | "loop" | "range" | "namespace" | "dict");
-                    if !builtin && !local.contains(&name.as_str()) && self.declared(&name).is_none() {
+                    let builtin = matches!(
+                        name.as_str(),
+                        "input"
+                            | "true"
+                            | "false"
+                            | "none"
+                            | "loop"
+                            | "range"
+                            | "namespace"
+                            | "dict"
+                    );
+                    if !builtin && !local.contains(&name.as_str()) && self.declared(&name).is_none()
+                    {
                         self.error(
                             node,
                             "unknown-state",
@@ -263,7 +341,10 @@ impl Checker<'_> {
                 Severity::Warning,
                 Some(id),
                 "ignored-output",
-                format!("a {} node has no result, so `output: {key}` is ignored", node.kind.name()),
+                format!(
+                    "a {} node has no result, so `output: {key}` is ignored",
+                    node.kind.name()
+                ),
                 "remove `output`".into(),
             );
         }
@@ -271,24 +352,46 @@ impl Checker<'_> {
             NodeKind::Input { fields } => {
                 for field in fields {
                     if self.declared(field).is_none() {
-                        self.error(id, "undeclared-state", format!("input field `{field}` is not a state key"), format!("add `\"{field}\": \"string\"` to `state`"));
+                        self.error(
+                            id,
+                            "undeclared-state",
+                            format!("input field `{field}` is not a state key"),
+                            format!("add `\"{field}\": \"string\"` to `state`"),
+                        );
                     }
                 }
             }
             NodeKind::Output { keys } => {
                 for key in keys {
                     if self.declared(key).is_none() {
-                        self.error(id, "unknown-state", format!("output key `{key}` is not a state key"), format!("declare `{key}` in `state` or remove it from `keys`"));
+                        self.error(
+                            id,
+                            "unknown-state",
+                            format!("output key `{key}` is not a state key"),
+                            format!("declare `{key}` in `state` or remove it from `keys`"),
+                        );
                     }
                 }
             }
-            NodeKind::Llm { system, prompt, model, output_schema, .. } => {
+            NodeKind::Llm {
+                system,
+                prompt,
+                model,
+                output_schema,
+                ..
+            } => {
                 self.reads(id, system, false, local);
                 self.reads(id, prompt, false, local);
                 self.model(id, model.as_deref());
                 if let Some(schema) = output_schema {
                     if schema.get("type").and_then(Value::as_str) != Some("object") {
-                        self.error(id, "bad-schema", "`outputSchema` must describe an object (`\"type\": \"object\"`)".into(), "wrap the answer in an object with one property".into());
+                        self.error(
+                            id,
+                            "bad-schema",
+                            "`outputSchema` must describe an object (`\"type\": \"object\"`)"
+                                .into(),
+                            "wrap the answer in an object with one property".into(),
+                        );
                     } else if self.catalog.model_calls_tools(model.as_deref()) == Some(false) {
                         self.error(id, "capability", format!("node `{id}` asks for structured output, but its model cannot call tools"), "pick a model that supports tool calls, or drop `outputSchema`".into());
                     }
@@ -300,7 +403,12 @@ impl Checker<'_> {
             }
             NodeKind::Tool { tool, args } => {
                 if !self.catalog.has_tool(tool) {
-                    self.error(id, "unknown-tool", format!("node `{id}` calls tool `{tool}`, which does not exist"), "run `codexos tools list` for the tools available".into());
+                    self.error(
+                        id,
+                        "unknown-tool",
+                        format!("node `{id}` calls tool `{tool}`, which does not exist"),
+                        "run `codexos tools list` for the tools available".into(),
+                    );
                 }
                 for text in strings(args) {
                     self.reads(id, text, false, local);
@@ -311,33 +419,81 @@ impl Checker<'_> {
                 if let Some(project) = project {
                     self.reads(id, project, false, local);
                     if !project.contains("{{") && !self.catalog.has_project(project) {
-                        self.error(id, "unknown-project", format!("node `{id}` searches project `{project}`, which is not ingested"), format!("run `codexos ingest FOLDER --project {project}`"));
+                        self.error(
+                            id,
+                            "unknown-project",
+                            format!(
+                                "node `{id}` searches project `{project}`, which is not ingested"
+                            ),
+                            format!("run `codexos ingest FOLDER --project {project}`"),
+                        );
                     }
                 }
                 if *k == 0 {
-                    self.error(id, "invalid-setting", "`k` must be at least 1".into(), "set `k` to the number of results wanted".into());
+                    self.error(
+                        id,
+                        "invalid-setting",
+                        "`k` must be at least 1".into(),
+                        "set `k` to the number of results wanted".into(),
+                    );
                 }
             }
             NodeKind::Router { routes, default } => {
                 if routes.is_empty() && default.is_none() {
-                    self.error(id, "invalid-setting", "a router needs routes or a default".into(), "add `routes: [{\"when\": …, \"to\": …}]`".into());
+                    self.error(
+                        id,
+                        "invalid-setting",
+                        "a router needs routes or a default".into(),
+                        "add `routes: [{\"when\": …, \"to\": …}]`".into(),
+                    );
                 }
                 for route in routes {
                     self.reads(id, &route.when, true, local);
                 }
             }
-            NodeKind::Parallel { over, item, concurrency, body } => {
+            NodeKind::Parallel {
+                over,
+                item,
+                concurrency,
+                body,
+            } => {
                 self.reads(id, over, true, local);
                 if let Some(declared) = self.declared(over.trim()) {
                     if !ValueType::List.fits(declared) {
-                        self.error(id, "type-mismatch", format!("node `{id}` fans out over `{over}`, declared as {}, not a list", declared.name()), format!("declare `{over}` as `list`"));
+                        self.error(
+                            id,
+                            "type-mismatch",
+                            format!(
+                                "node `{id}` fans out over `{over}`, declared as {}, not a list",
+                                declared.name()
+                            ),
+                            format!("declare `{over}` as `list`"),
+                        );
                     }
                 }
                 if *concurrency == 0 {
-                    self.error(id, "invalid-setting", "`concurrency` must be at least 1".into(), "set it to the number of items to run at once".into());
+                    self.error(
+                        id,
+                        "invalid-setting",
+                        "`concurrency` must be at least 1".into(),
+                        "set it to the number of items to run at once".into(),
+                    );
                 }
-                if matches!(body.kind, NodeKind::Input { .. } | NodeKind::Output { .. } | NodeKind::Router { .. } | NodeKind::Loop { .. } | NodeKind::Human { .. }) {
-                    self.error(id, "invalid-setting", format!("a {} node cannot be a parallel body", body.kind.name()), "use llm, agent, tool, retrieve, transform, reflect, memory or subflow".into());
+                if matches!(
+                    body.kind,
+                    NodeKind::Input { .. }
+                        | NodeKind::Output { .. }
+                        | NodeKind::Router { .. }
+                        | NodeKind::Loop { .. }
+                        | NodeKind::Human { .. }
+                ) {
+                    self.error(
+                        id,
+                        "invalid-setting",
+                        format!("a {} node cannot be a parallel body", body.kind.name()),
+                        "use llm, agent, tool, retrieve, transform, reflect, memory or subflow"
+                            .into(),
+                    );
                 }
                 let mut inner: Vec<&str> = local.to_vec();
                 inner.push(item.as_str());
@@ -348,17 +504,45 @@ impl Checker<'_> {
                     self.reads(id, until, true, local);
                 }
                 if *max == 0 {
-                    self.error(id, "invalid-setting", "`max` must be at least 1".into(), "set the most passes the loop may make".into());
+                    self.error(
+                        id,
+                        "invalid-setting",
+                        "`max` must be at least 1".into(),
+                        "set the most passes the loop may make".into(),
+                    );
                 }
             }
-            NodeKind::Reflect { subject, criteria, model, .. } => {
+            NodeKind::Reflect {
+                subject,
+                criteria,
+                model,
+                ..
+            } => {
                 match self.declared(subject) {
-                    None => self.error(id, "unknown-state", format!("node `{id}` reviews `{subject}`, which is not a state key"), format!("declare `{subject}` as `string`")),
-                    Some(declared) if !ValueType::String.fits(declared) => self.error(id, "type-mismatch", format!("node `{id}` reviews `{subject}`, a {}, but reflection revises text", declared.name()), format!("declare `{subject}` as `string`")),
+                    None => self.error(
+                        id,
+                        "unknown-state",
+                        format!("node `{id}` reviews `{subject}`, which is not a state key"),
+                        format!("declare `{subject}` as `string`"),
+                    ),
+                    Some(declared) if !ValueType::String.fits(declared) => self.error(
+                        id,
+                        "type-mismatch",
+                        format!(
+                            "node `{id}` reviews `{subject}`, a {}, but reflection revises text",
+                            declared.name()
+                        ),
+                        format!("declare `{subject}` as `string`"),
+                    ),
                     Some(_) => {}
                 }
                 if criteria.is_empty() {
-                    self.error(id, "invalid-setting", "reflection needs at least one criterion".into(), "list what a good answer does in `criteria`".into());
+                    self.error(
+                        id,
+                        "invalid-setting",
+                        "reflection needs at least one criterion".into(),
+                        "list what a good answer does in `criteria`".into(),
+                    );
                 }
                 self.model(id, model.as_deref());
                 if self.catalog.model_calls_tools(model.as_deref()) == Some(false) {
@@ -371,7 +555,13 @@ impl Checker<'_> {
                     // An approval without an output is fine: a no fails the run.
                 }
             }
-            NodeKind::Memory { op, key, value, query, .. } => {
+            NodeKind::Memory {
+                op,
+                key,
+                value,
+                query,
+                ..
+            } => {
                 for text in [key, value, query].into_iter().flatten() {
                     self.reads(id, text, false, local);
                 }
@@ -381,18 +571,31 @@ impl Checker<'_> {
                     crate::model::MemoryOp::Search => query.is_none(),
                 };
                 if missing {
-                    self.error(id, "invalid-setting", format!("memory {op:?} needs {}", match op {
-                        crate::model::MemoryOp::Write => "`key` and `value`",
-                        crate::model::MemoryOp::Read => "`key`",
-                        crate::model::MemoryOp::Search => "`query`",
-                    }), "add the missing setting".into());
+                    self.error(
+                        id,
+                        "invalid-setting",
+                        format!(
+                            "memory {op:?} needs {}",
+                            match op {
+                                crate::model::MemoryOp::Write => "`key` and `value`",
+                                crate::model::MemoryOp::Read => "`key`",
+                                crate::model::MemoryOp::Search => "`query`",
+                            }
+                        ),
+                        "add the missing setting".into(),
+                    );
                 }
             }
             NodeKind::Transform { set } => {
                 for (key, expression) in set {
                     self.reads(id, expression, true, local);
                     if local.is_empty() && self.declared(key).is_none() {
-                        self.error(id, "undeclared-state", format!("node `{id}` sets `{key}`, which the flow does not declare"), format!("add `\"{key}\": \"any\"` to `state`"));
+                        self.error(
+                            id,
+                            "undeclared-state",
+                            format!("node `{id}` sets `{key}`, which the flow does not declare"),
+                            format!("add `\"{key}\": \"any\"` to `state`"),
+                        );
                     }
                 }
             }
@@ -413,7 +616,9 @@ impl Checker<'_> {
                 format!("node `{node}` names agent `{reference}` without a version"),
                 match latest {
                     Some(version) => format!("pin it: `{reference}@{version}` (the latest)"),
-                    None => format!("publish it (`codexos agents publish FILE`) and pin `{reference}@VERSION`"),
+                    None => format!(
+                        "publish it (`codexos agents publish FILE`) and pin `{reference}@VERSION`"
+                    ),
                 },
             );
             return;
@@ -434,21 +639,36 @@ impl Checker<'_> {
         };
         for tool in &spec.tools {
             if !self.catalog.has_tool(tool) {
-                self.error(node, "unknown-tool", format!("agent `{reference}` uses tool `{tool}`, which does not exist"), "run `codexos tools list`; publish a new agent version without it".into());
+                self.error(
+                    node,
+                    "unknown-tool",
+                    format!("agent `{reference}` uses tool `{tool}`, which does not exist"),
+                    "run `codexos tools list`; publish a new agent version without it".into(),
+                );
             }
         }
         self.model(node, spec.model.as_deref());
-        if !spec.tools.is_empty() && self.catalog.model_calls_tools(spec.model.as_deref()) == Some(false) {
+        if !spec.tools.is_empty()
+            && self.catalog.model_calls_tools(spec.model.as_deref()) == Some(false)
+        {
             self.error(
                 node,
                 "capability",
-                format!("agent `{reference}` has tools, but its model `{}` cannot call tools", spec.model.as_deref().unwrap_or("(policy)")),
+                format!(
+                    "agent `{reference}` has tools, but its model `{}` cannot call tools",
+                    spec.model.as_deref().unwrap_or("(policy)")
+                ),
                 "pick a model that supports tool calls, or publish a version without tools".into(),
             );
         }
         if let Some(project) = &spec.context_project {
             if !self.catalog.has_project(project) {
-                self.error(node, "unknown-project", format!("agent `{reference}` reads project `{project}`, which is not ingested"), format!("run `codexos ingest FOLDER --project {project}`"));
+                self.error(
+                    node,
+                    "unknown-project",
+                    format!("agent `{reference}` reads project `{project}`, which is not ingested"),
+                    format!("run `codexos ingest FOLDER --project {project}`"),
+                );
             }
         }
     }
@@ -461,7 +681,15 @@ impl Checker<'_> {
             for text in strings(&value) {
                 for name in vault_references(text) {
                     if !self.catalog.has_secret(name) {
-                        self.error(&node.id, "unknown-secret", format!("node `{}` uses secret `{name}`, which is not in the vault", node.id), format!("run `codexos vault set {name}`"));
+                        self.error(
+                            &node.id,
+                            "unknown-secret",
+                            format!(
+                                "node `{}` uses secret `{name}`, which is not in the vault",
+                                node.id
+                            ),
+                            format!("run `codexos vault set {name}`"),
+                        );
                     }
                 }
             }
@@ -472,7 +700,12 @@ impl Checker<'_> {
         for node in &self.flow.nodes {
             if let NodeKind::Subflow { flow, .. } = &node.kind {
                 if !base.join(flow).is_file() {
-                    self.error(&node.id, "missing-subflow", format!("subflow file `{flow}` not found next to this flow"), "fix the path (relative to this flow's folder)".into());
+                    self.error(
+                        &node.id,
+                        "missing-subflow",
+                        format!("subflow file `{flow}` not found next to this flow"),
+                        "fix the path (relative to this flow's folder)".into(),
+                    );
                 }
             }
         }
@@ -485,7 +718,9 @@ pub fn vault_references(text: &str) -> Vec<&str> {
     text.match_indices("vault://")
         .map(|(start, _)| {
             let rest = &text[start + "vault://".len()..];
-            let end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c))).unwrap_or(rest.len());
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
+                .unwrap_or(rest.len());
             &rest[..end]
         })
         .filter(|name| !name.is_empty())
@@ -503,7 +738,10 @@ fn strings(value: &Value) -> Vec<&str> {
 }
 
 fn valid_name(name: &str) -> bool {
-    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 /// The known name closest to a misspelt one (by edit distance ≤ 2).
@@ -523,7 +761,9 @@ fn distance(a: &str, b: &str) -> usize {
         row[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
             let current = row[j + 1];
-            row[j + 1] = (previous + usize::from(ca != *cb)).min(row[j] + 1).min(current + 1);
+            row[j + 1] = (previous + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(current + 1);
             previous = current;
         }
     }
@@ -603,10 +843,16 @@ impl Catalog for OpenCatalog {
         true
     }
     fn agent(&self, name: &str, version: &str) -> Option<crate::ports::AgentSpec> {
-        self.agents.get(&(name.to_owned(), version.to_owned())).cloned()
+        self.agents
+            .get(&(name.to_owned(), version.to_owned()))
+            .cloned()
     }
     fn agent_versions(&self, name: &str) -> Vec<String> {
-        self.agents.keys().filter(|(agent, _)| agent == name).map(|(_, version)| version.clone()).collect()
+        self.agents
+            .keys()
+            .filter(|(agent, _)| agent == name)
+            .map(|(_, version)| version.clone())
+            .collect()
     }
     fn has_project(&self, _: &str) -> bool {
         true
@@ -624,6 +870,9 @@ mod tests {
         sizes.sort_unstable();
         assert_eq!(sizes, vec![1, 1, 3]);
         assert_eq!(distance("retreive", "retrieve"), 2);
-        assert_eq!(vault_references("Bearer vault://GH_TOKEN, vault://x"), vec!["GH_TOKEN", "x"]);
+        assert_eq!(
+            vault_references("Bearer vault://GH_TOKEN, vault://x"),
+            vec!["GH_TOKEN", "x"]
+        );
     }
 }

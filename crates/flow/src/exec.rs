@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use crate::event::{EventKind, RunEvent};
 use crate::model::{Flow, Node, NodeKind};
 use crate::ports::{
-    Catalog, Checkpoint, Memory, Model, NodeRecord, RunHeader, RunLog, RunStatus, Retriever,
+    Catalog, Checkpoint, Memory, Model, NodeRecord, Retriever, RunHeader, RunLog, RunStatus,
     Subflows, Tools,
 };
 use crate::record::Recording;
@@ -133,6 +133,40 @@ fn now_ms() -> u64 {
 }
 
 impl RunContext {
+    fn new(
+        header: &RunHeader,
+        flow: Arc<Flow>,
+        ports: Ports,
+        options: RunOptions,
+        cancel: CancellationToken,
+        seq: u64,
+    ) -> Self {
+        let mut plain_edges: HashMap<String, Vec<String>> = HashMap::new();
+        for edge in &flow.edges {
+            plain_edges
+                .entry(edge.from.clone())
+                .or_default()
+                .push(edge.to.clone());
+        }
+        let index = flow
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(position, node)| (node.id.clone(), position))
+            .collect();
+        Self {
+            run_id: header.id.clone(),
+            flow,
+            ports,
+            options,
+            input: header.input.clone(),
+            cancel,
+            seq: AtomicU64::new(seq),
+            plain_edges,
+            index,
+        }
+    }
+
     pub(crate) fn event(&self, node: Option<&str>, event: EventKind) -> RunEvent {
         let event = RunEvent {
             run: self.run_id.clone(),
@@ -174,7 +208,7 @@ impl Executor {
     }
 
     /// Starts a new run of `flow` with `input`. The caller checks the flow
-    /// first ([`crate::check`]).
+    /// first ([`crate::check()`]).
     pub async fn start(
         &self,
         flow: Arc<Flow>,
@@ -202,8 +236,16 @@ impl Executor {
             state: State::new(),
             frontier: flow.entry_nodes(),
         };
-        self.drive(header, flow, start, BTreeMap::new(), "start", options, cancel)
-            .await
+        self.drive(
+            header,
+            flow,
+            start,
+            BTreeMap::new(),
+            "start",
+            options,
+            cancel,
+        )
+        .await
     }
 
     /// Continues a stored run from its last checkpoint: nodes that finished
@@ -273,7 +315,15 @@ impl Executor {
             ..options
         };
         Executor::new(ports)
-            .drive(header, flow, start, BTreeMap::new(), "replay", options, cancel)
+            .drive(
+                header,
+                flow,
+                start,
+                BTreeMap::new(),
+                "replay",
+                options,
+                cancel,
+            )
             .await
     }
 
@@ -348,11 +398,22 @@ impl Executor {
             start: Some(start.clone()),
         };
         self.ports.log.begin(&header).map_err(Error::store)?;
-        self.drive(header, flow, start, BTreeMap::new(), "fork", options, cancel)
-            .await
+        self.drive(
+            header,
+            flow,
+            start,
+            BTreeMap::new(),
+            "fork",
+            options,
+            cancel,
+        )
+        .await
     }
 
-    #[expect(clippy::too_many_arguments, reason = "the one internal driver of all four entry points")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the one internal driver of all four entry points"
+    )]
     async fn drive(
         &self,
         header: RunHeader,
@@ -363,29 +424,15 @@ impl Executor {
         options: RunOptions,
         cancel: CancellationToken,
     ) -> Result<RunOutcome> {
-        let mut plain_edges: HashMap<String, Vec<String>> = HashMap::new();
-        for edge in &flow.edges {
-            plain_edges
-                .entry(edge.from.clone())
-                .or_default()
-                .push(edge.to.clone());
-        }
-        let context = Arc::new(RunContext {
-            run_id: header.id.clone(),
-            flow: Arc::clone(&flow),
-            ports: self.ports.clone(),
+        let seq = self.ports.log.next_seq(&header.id).map_err(Error::store)?;
+        let context = Arc::new(RunContext::new(
+            &header,
+            Arc::clone(&flow),
+            self.ports.clone(),
             options,
-            input: header.input.clone(),
             cancel,
-            seq: AtomicU64::new(self.ports.log.next_seq(&header.id).map_err(Error::store)?),
-            plain_edges,
-            index: flow
-                .nodes
-                .iter()
-                .enumerate()
-                .map(|(position, node)| (node.id.clone(), position))
-                .collect(),
-        });
+            seq,
+        ));
         let started = context.event(
             None,
             EventKind::RunStarted {
@@ -421,32 +468,9 @@ impl Executor {
                     None => pending.push(id.clone()),
                 }
             }
-            if let [id] = pending.as_slice() {
-                let finish = run_node(Arc::clone(&context), id.clone(), Arc::clone(&snapshot), step).await;
-                results.push((id.clone(), finish));
-            } else if !pending.is_empty() {
-                let mut tasks = tokio::task::JoinSet::new();
-                for id in pending {
-                    let context = Arc::clone(&context);
-                    let snapshot = Arc::clone(&snapshot);
-                    tasks.spawn(async move {
-                        let finish = run_node(context, id.clone(), snapshot, step).await;
-                        (id, finish)
-                    });
-                }
-                while let Some(joined) = tasks.join_next().await {
-                    match joined {
-                        Ok(result) => results.push(result),
-                        Err(error) => {
-                            return finish(
-                                &context,
-                                RunStatus::Failed,
-                                output,
-                                Some(format!("a node task stopped: {error}")),
-                            )
-                        }
-                    }
-                }
+            match run_step(&context, pending, &snapshot, step).await {
+                Ok(done) => results.extend(done),
+                Err(message) => return finish(&context, RunStatus::Failed, output, Some(message)),
             }
             results.sort_by(|a, b| a.0.cmp(&b.0));
             let mut next: BTreeSet<String> = BTreeSet::new();
@@ -497,6 +521,34 @@ impl Executor {
             step += 1;
         }
     }
+}
+
+/// Runs the nodes of one step: inline when there is one, as concurrent
+/// tokio tasks when there are several.
+async fn run_step(
+    context: &Arc<RunContext>,
+    pending: Vec<String>,
+    snapshot: &Arc<State>,
+    step: u64,
+) -> std::result::Result<Vec<(String, Finish)>, String> {
+    if let [id] = pending.as_slice() {
+        let finish = run_node(Arc::clone(context), id.clone(), Arc::clone(snapshot), step).await;
+        return Ok(vec![(id.clone(), finish)]);
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for id in pending {
+        let context = Arc::clone(context);
+        let snapshot = Arc::clone(snapshot);
+        tasks.spawn(async move {
+            let finish = run_node(context, id.clone(), snapshot, step).await;
+            (id, finish)
+        });
+    }
+    let mut results = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        results.push(joined.map_err(|error| format!("a node task stopped: {error}"))?);
+    }
+    Ok(results)
 }
 
 fn finish(
@@ -611,7 +663,10 @@ fn rebuild(
 /// Runs one node: attempts with timeout and retries, panic capture, the
 /// checkpoint and its events.
 async fn run_node(context: Arc<RunContext>, id: String, state: Arc<State>, step: u64) -> Finish {
-    let found = context.index.get(&id).map(|&position| &context.flow.nodes[position]);
+    let found = context
+        .index
+        .get(&id)
+        .map(|&position| &context.flow.nodes[position]);
     let Some(node) = found.cloned().map(Arc::new) else {
         return Finish::Failed(format!("the flow has no node `{id}`"));
     };
@@ -665,7 +720,10 @@ async fn run_node(context: Arc<RunContext>, id: String, state: Arc<State>, step:
             }
             Ok(Err(message)) => (message, attempt < attempts),
             Err(panic) => (
-                format!("node `{id}` panicked: {} — this is a bug; the run's events are kept", panic_message(&panic)),
+                format!(
+                    "node `{id}` panicked: {} — this is a bug; the run's events are kept",
+                    panic_message(&panic)
+                ),
                 false,
             ),
         };
@@ -775,7 +833,11 @@ fn complete(
         .into_iter()
         .filter(|event| event.event.is_stored())
         .collect();
-    match context.ports.log.node_done(&context.run_id, &record, &stored) {
+    match context
+        .ports
+        .log
+        .node_done(&context.run_id, &record, &stored)
+    {
         Ok(()) => Finish::Done(record),
         Err(error) => Finish::Failed(format!("cannot checkpoint node `{}`: {error}", node.id)),
     }

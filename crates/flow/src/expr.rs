@@ -27,7 +27,10 @@ pub fn render(template: &str, scope: &Scope) -> Result<String, String> {
         return Ok(template.to_owned());
     }
     environment()
-        .render_str(template, minijinja::Value::from(minijinja::value::Serde(scope)))
+        .render_str(
+            template,
+            minijinja::Value::from(minijinja::value::Serde(scope)),
+        )
         .map_err(|error| describe(&error))
 }
 
@@ -115,10 +118,22 @@ mod tests {
     #[test]
     fn expressions_and_templates_see_the_state() {
         assert_eq!(evaluate("count + 1", &scope()), Ok(Value::from(4)));
-        assert_eq!(evaluate("names + ['c']", &scope()), Ok(serde_json::json!(["a", "b", "c"])));
-        assert_eq!(holds("count >= 3 and names|length == 2", &scope()), Ok(true));
-        assert_eq!(render("{{ names|join(',') }}!", &scope()), Ok("a,b!".into()));
-        assert_eq!(expression_variables("count > limit"), Ok(vec!["count".into(), "limit".into()]));
+        assert_eq!(
+            evaluate("names + ['c']", &scope()),
+            Ok(serde_json::json!(["a", "b", "c"]))
+        );
+        assert_eq!(
+            holds("count >= 3 and names|length == 2", &scope()),
+            Ok(true)
+        );
+        assert_eq!(
+            render("{{ names|join(',') }}!", &scope()),
+            Ok("a,b!".into())
+        );
+        assert_eq!(
+            expression_variables("count > limit"),
+            Ok(vec!["count".into(), "limit".into()])
+        );
         assert!(evaluate("count +", &scope()).is_err());
     }
 }

@@ -1,5 +1,5 @@
 //! `codexos-flow`: flows — the typed flow file ([`model`]), the check
-//! before a run ([`check`]), and the orchestrator that runs a flow in
+//! before a run ([`mod@check`]), and the orchestrator that runs a flow in
 //! supersteps with real concurrency, checkpoints every node, records every
 //! call and replays it ([`exec`], [`record`]).
 //!
@@ -22,19 +22,19 @@
 //! ```
 
 pub mod check;
-mod json;
 pub mod event;
 pub mod exec;
 pub mod expr;
+mod json;
 pub mod memory;
 pub mod model;
 pub mod ports;
 pub mod record;
 
 pub use check::{check, Problem, Severity};
-pub use json::JsonValue;
 pub use event::{EventKind, RunEvent};
 pub use exec::{Executor, Ports, RunOptions, RunOutcome};
+pub use json::JsonValue;
 pub use model::{parse, Flow, Node, NodeKind, ValueType, FLOW_VERSION};
 pub use ports::RunStatus;
 
@@ -152,6 +152,10 @@ impl Error {
         }
     }
 
+    #[expect(
+        clippy::needless_pass_by_value,
+        reason = "shaped for `.map_err(Error::encode)`"
+    )]
     pub(crate) fn encode(error: serde_json::Error) -> Self {
         Self::Encode {
             message: error.to_string(),

@@ -7,7 +7,9 @@ use std::sync::Mutex;
 use serde_json::Value;
 
 use crate::event::RunEvent;
-use crate::ports::{CallRecord, NodeRecord, PortError, PortResult, RunHeader, RunLog, RunStatus, StoredRun};
+use crate::ports::{
+    CallRecord, NodeRecord, PortError, PortResult, RunHeader, RunLog, RunStatus, StoredRun,
+};
 
 /// Runs kept in memory.
 #[derive(Debug, Default)]

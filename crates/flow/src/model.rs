@@ -139,7 +139,10 @@ pub struct Node {
     pub kind: NodeKind,
 }
 
-#[expect(clippy::trivially_copy_pass_by_ref, reason = "serde's skip_serializing_if signature")]
+#[expect(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if signature"
+)]
 fn is_zero(value: &u32) -> bool {
     *value == 0
 }
@@ -179,7 +182,11 @@ pub enum HumanMode {
 /// The node kinds. Text fields marked *template* take `{{ key }}` references
 /// to state; fields marked *expression* are evaluated over the state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, specta::Type)]
-#[serde(tag = "kind", rename_all = "lowercase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "kind",
+    rename_all = "lowercase",
+    rename_all_fields = "camelCase"
+)]
 pub enum NodeKind {
     /// Takes the run's input into the state: every key that is declared in
     /// `state`; the listed ones must be present.
@@ -440,7 +447,11 @@ impl Flow {
         for node in &self.nodes {
             match &node.kind {
                 NodeKind::Router { routes, default } => {
-                    edges.extend(routes.iter().map(|route| (node.id.as_str(), route.to.as_str())));
+                    edges.extend(
+                        routes
+                            .iter()
+                            .map(|route| (node.id.as_str(), route.to.as_str())),
+                    );
                     edges.extend(default.iter().map(|to| (node.id.as_str(), to.as_str())));
                 }
                 NodeKind::Loop { body, .. } => edges.push((node.id.as_str(), body.as_str())),
@@ -493,11 +504,9 @@ pub fn parse(text: &str) -> Result<Flow> {
         message: source.to_string(),
     })?;
     migrate(&mut value)?;
-    let flow: Flow = serde_json::from_value(value.clone()).map_err(|source| {
-        Error::Schema {
-            node: locate_bad_node(&value),
-            message: source.to_string(),
-        }
+    let flow: Flow = serde_json::from_value(value.clone()).map_err(|source| Error::Schema {
+        node: locate_bad_node(&value),
+        message: source.to_string(),
     })?;
     Ok(flow)
 }
@@ -526,7 +535,9 @@ fn migrate(value: &mut Value) -> Result<()> {
         .get("version")
         .and_then(Value::as_u64)
         .ok_or(Error::Version { found: None })?;
-    let version = u32::try_from(version).map_err(|_| Error::Version { found: Some(version) })?;
+    let version = u32::try_from(version).map_err(|_| Error::Version {
+        found: Some(version),
+    })?;
     if version == 0 || version > FLOW_VERSION {
         return Err(Error::Version {
             found: Some(u64::from(version)),
@@ -572,7 +583,13 @@ mod tests {
         )
         .expect("migrates");
         assert_eq!(flow.version, FLOW_VERSION);
-        assert!(matches!(&flow.nodes[0].kind, NodeKind::Llm { output_schema: Some(_), .. }));
+        assert!(matches!(
+            &flow.nodes[0].kind,
+            NodeKind::Llm {
+                output_schema: Some(_),
+                ..
+            }
+        ));
         assert!(matches!(flow.nodes[1].kind, NodeKind::Loop { max: 3, .. }));
     }
 

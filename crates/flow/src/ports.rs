@@ -140,8 +140,12 @@ pub trait Tools: Send + Sync {
     /// The tool's description for a model, if the tool exists.
     fn spec(&self, name: &str) -> Option<ToolSpec>;
     /// Calls a tool.
-    async fn call(&self, name: &str, arguments: &Value, cancel: &CancellationToken)
-        -> PortResult<Value>;
+    async fn call(
+        &self,
+        name: &str,
+        arguments: &Value,
+        cancel: &CancellationToken,
+    ) -> PortResult<Value>;
 }
 
 /// Retrieval over ingested projects.
@@ -204,12 +208,7 @@ fn default_steps() -> u32 {
 pub trait Subflows: Send + Sync {
     /// Runs the flow at `path` (relative paths are resolved by the caller)
     /// with `input`; returns its output.
-    async fn run(
-        &self,
-        path: &str,
-        input: Value,
-        cancel: &CancellationToken,
-    ) -> PortResult<Value>;
+    async fn run(&self, path: &str, input: Value, cancel: &CancellationToken) -> PortResult<Value>;
 }
 
 /// What exists, for the check before a run.
@@ -239,8 +238,7 @@ pub trait RunLog: Send + Sync {
     /// Events that are not part of a node's completion.
     fn events(&self, run_id: &str, events: &[RunEvent]) -> PortResult<()>;
     /// A node finished: its checkpoint and its events, in one transaction.
-    fn node_done(&self, run_id: &str, record: &NodeRecord, events: &[RunEvent])
-        -> PortResult<()>;
+    fn node_done(&self, run_id: &str, record: &NodeRecord, events: &[RunEvent]) -> PortResult<()>;
     /// One recorded model, tool, retrieval, memory or human call.
     fn call(&self, run_id: &str, call: &CallRecord) -> PortResult<()>;
     /// The run's status changes.

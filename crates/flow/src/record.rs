@@ -1,5 +1,5 @@
 //! Record and replay: every call a node makes to a port goes through
-//! [`Calls::call`], which stores the request's hash and the response. A
+//! `Calls::call`, which stores the request's hash and the response. A
 //! replay answers each call from the recording instead — no model, no
 //! network — and stops at the first request that differs from the one
 //! recorded.

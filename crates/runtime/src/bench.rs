@@ -3,7 +3,7 @@
 //! ([`retrieval`]), search latency and ANN recall at scale ([`search`]), and
 //! embedding throughput against the Python pipeline ([`embed`]), local
 //! inference against llama.cpp's own llama-bench ([`llm`]), and the flow
-//! orchestrator against LangGraph ([`flow`]).
+//! orchestrator against `LangGraph` ([`flow`]).
 
 mod embed;
 mod flow;

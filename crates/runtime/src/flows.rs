@@ -173,13 +173,19 @@ impl Runtime {
     }
 
     /// Records the flow's content as its next version when it changed.
-    pub fn save_flow_version(&self, flow: &Flow, path: Option<&Path>, note: &str) -> Result<(u32, bool)> {
+    pub fn save_flow_version(
+        &self,
+        flow: &Flow,
+        path: Option<&Path>,
+        note: &str,
+    ) -> Result<(u32, bool)> {
         let text = flow.to_pretty_json();
         Ok(self.store.save_flow_version(
             &flow.name,
             &text,
             &content_hash(&text),
-            path.map(|path| path.to_string_lossy().into_owned()).as_deref(),
+            path.map(|path| path.to_string_lossy().into_owned())
+                .as_deref(),
             note,
         )?)
     }
@@ -195,7 +201,8 @@ impl Runtime {
     ) -> Result<RunOutcome> {
         let flow = read_flow(path)?;
         let base = path.parent().map(Path::to_path_buf);
-        self.run_flow(flow, Some(path), base, input, options, cancel).await
+        self.run_flow(flow, Some(path), base, input, options, cancel)
+            .await
     }
 
     /// Checks and runs a flow.
@@ -216,7 +223,9 @@ impl Runtime {
             }));
         }
         if let (Some(project), Some(fields)) = (&options.project, input.as_object_mut()) {
-            fields.entry("project").or_insert_with(|| Value::String(project.clone()));
+            fields
+                .entry("project")
+                .or_insert_with(|| Value::String(project.clone()));
         }
         self.save_flow_version(&flow, path, "run")?;
         let root = self.root_for(&options)?;
@@ -238,7 +247,9 @@ impl Runtime {
         let ids = self.store.run_ids_with_prefix(prefix)?;
         match ids.as_slice() {
             [id] => Ok(id.clone()),
-            [] => Err(Error::Flow(codexos_flow::Error::UnknownRun { id: prefix.into() })),
+            [] => Err(Error::Flow(codexos_flow::Error::UnknownRun {
+                id: prefix.into(),
+            })),
             _ => Err(Error::AmbiguousRun {
                 prefix: prefix.into(),
                 matches: ids,
@@ -249,7 +260,11 @@ impl Runtime {
     fn stored_run(&self, id: &str) -> Result<codexos_flow::ports::StoredRun> {
         self.run_log()
             .load(id)
-            .map_err(|error| Error::Flow(codexos_flow::Error::Store { message: error.message }))?
+            .map_err(|error| {
+                Error::Flow(codexos_flow::Error::Store {
+                    message: error.message,
+                })
+            })?
             .ok_or_else(|| Error::Flow(codexos_flow::Error::UnknownRun { id: id.into() }))
     }
 
@@ -271,7 +286,12 @@ impl Runtime {
         cancel: CancellationToken,
     ) -> Result<RunOutcome> {
         let stored = self.stored_run(id)?;
-        let project = stored.header.input.get("project").and_then(Value::as_str).map(str::to_owned);
+        let project = stored
+            .header
+            .input
+            .get("project")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         let root = self.root_for(&FlowRunOptions {
             project: options.project.clone().or(project),
             ..options.clone()
@@ -306,9 +326,19 @@ impl Runtime {
         let root = std::env::temp_dir();
         let outcome = self
             .executor(root, Arc::clone(&scratch) as Arc<dyn RunLog>)
-            .replay(&stored, Arc::clone(&scratch) as Arc<dyn RunLog>, options, cancel)
+            .replay(
+                &stored,
+                Arc::clone(&scratch) as Arc<dyn RunLog>,
+                options,
+                cancel,
+            )
             .await?;
-        let replayed = scratch.load(&outcome.run_id).ok().flatten().map(|run| run.nodes).unwrap_or_default();
+        let replayed = scratch
+            .load(&outcome.run_id)
+            .ok()
+            .flatten()
+            .map(|run| run.nodes)
+            .unwrap_or_default();
         Ok(compare(id, &stored, &replayed, outcome))
     }
 
@@ -323,10 +353,17 @@ impl Runtime {
         cancel: CancellationToken,
     ) -> Result<ReplayReport> {
         let stored = self.stored_run(id)?;
-        let mut flow: Flow = serde_json::from_value(stored.header.flow_json.clone()).map_err(|error| Error::Flow(codexos_flow::Error::Encode { message: error.to_string() }))?;
+        let mut flow: Flow =
+            serde_json::from_value(stored.header.flow_json.clone()).map_err(|error| {
+                Error::Flow(codexos_flow::Error::Encode {
+                    message: error.to_string(),
+                })
+            })?;
         if let Some(model) = model {
             for node in &mut flow.nodes {
-                if let codexos_flow::NodeKind::Llm { model: chosen, .. } | codexos_flow::NodeKind::Reflect { model: chosen, .. } = &mut node.kind {
+                if let codexos_flow::NodeKind::Llm { model: chosen, .. }
+                | codexos_flow::NodeKind::Reflect { model: chosen, .. } = &mut node.kind
+                {
                     *chosen = Some(model.to_owned());
                 }
             }
@@ -337,7 +374,12 @@ impl Runtime {
             .filter(|call| call.kind == "human")
             .filter_map(|call| Some((call.node.clone(), call.response.get("ok")?.clone())))
             .collect();
-        let project = stored.header.input.get("project").and_then(Value::as_str).map(str::to_owned);
+        let project = stored
+            .header
+            .input
+            .get("project")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         let options = FlowRunOptions {
             answers,
             on_event,
@@ -347,7 +389,14 @@ impl Runtime {
         let path = stored.header.flow_path.as_deref().map(Path::new);
         let base = Self::base_of(&stored);
         let outcome = self
-            .run_flow(flow, path, base, stored.header.input.clone(), options, cancel)
+            .run_flow(
+                flow,
+                path,
+                base,
+                stored.header.input.clone(),
+                options,
+                cancel,
+            )
             .await?;
         let live = self.stored_run(&outcome.run_id)?.nodes;
         Ok(compare(id, &stored, &live, outcome))
@@ -364,7 +413,12 @@ impl Runtime {
         cancel: CancellationToken,
     ) -> Result<RunOutcome> {
         let stored = self.stored_run(id)?;
-        let project = stored.header.input.get("project").and_then(Value::as_str).map(str::to_owned);
+        let project = stored
+            .header
+            .input
+            .get("project")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         let root = self.root_for(&FlowRunOptions {
             project: options.project.clone().or(project),
             ..options.clone()
@@ -393,15 +447,22 @@ impl Runtime {
             .run(id)?
             .ok_or_else(|| Error::Flow(codexos_flow::Error::UnknownRun { id: id.into() }))?;
         let stored = self.stored_run(id)?;
-        let flow = serde_json::from_value(stored.header.flow_json.clone())
-            .map_err(|error| Error::Flow(codexos_flow::Error::Encode { message: error.to_string() }))?;
+        let flow = serde_json::from_value(stored.header.flow_json.clone()).map_err(|error| {
+            Error::Flow(codexos_flow::Error::Encode {
+                message: error.to_string(),
+            })
+        })?;
         Ok(RunDetail {
             summary: row.summary,
             flow,
             input: stored.header.input.clone(),
             forked_from: stored.header.forked_from.clone(),
             detail: serde_json::from_str(&row.detail).unwrap_or(Value::Null),
-            finished: stored.nodes.iter().map(|record| (record.step, record.node.clone())).collect(),
+            finished: stored
+                .nodes
+                .iter()
+                .map(|record| (record.step, record.node.clone()))
+                .collect(),
             calls: stored.calls.len() as u32,
             events: stored.events,
         })
@@ -447,7 +508,12 @@ impl Runtime {
     /// Writes version `version` back to the flow's file (or `path`) and
     /// records it as the newest version. Returns the file and the new
     /// version number.
-    pub fn flow_rollback(&self, name: &str, version: u32, path: Option<&Path>) -> Result<(PathBuf, u32)> {
+    pub fn flow_rollback(
+        &self,
+        name: &str,
+        version: u32,
+        path: Option<&Path>,
+    ) -> Result<(PathBuf, u32)> {
         let saved = self.flow_version(name, version)?;
         let latest_path = self
             .flow_history(name)?
@@ -463,7 +529,8 @@ impl Runtime {
             source,
         })?;
         let flow = codexos_flow::parse(&saved.content)?;
-        let (new_version, _) = self.save_flow_version(&flow, Some(&target), &format!("rollback to v{version}"))?;
+        let (new_version, _) =
+            self.save_flow_version(&flow, Some(&target), &format!("rollback to v{version}"))?;
         Ok((target, new_version))
     }
 
@@ -486,7 +553,10 @@ impl Runtime {
             if tools::spec(tool).is_none() {
                 return Err(Error::AgentFile {
                     path: path.to_path_buf(),
-                    message: format!("tool `{tool}` does not exist (built-ins: {})", tools::NAMES.join(", ")),
+                    message: format!(
+                        "tool `{tool}` does not exist (built-ins: {})",
+                        tools::NAMES.join(", ")
+                    ),
                 });
             }
         }
@@ -494,7 +564,10 @@ impl Runtime {
             path: path.to_path_buf(),
             message: error.to_string(),
         })?;
-        if !self.store.publish_agent(&spec.name, &spec.version, &stored)? {
+        if !self
+            .store
+            .publish_agent(&spec.name, &spec.version, &stored)?
+        {
             let next = format!("{}.{}.{}", version.0, version.1, version.2 + 1);
             return Err(Error::AgentExists {
                 name: spec.name,
@@ -533,11 +606,14 @@ impl Runtime {
 
     /// One agent: `name@version`, or the latest version of `name`.
     pub fn agent(&self, reference: &str) -> Result<AgentVersion> {
-        let (name, version) = reference.split_once('@').map_or((reference, None), |(name, version)| (name, Some(version)));
+        let (name, version) = reference
+            .split_once('@')
+            .map_or((reference, None), |(name, version)| (name, Some(version)));
         self.agents()?
             .into_iter()
-            .filter(|agent| agent.name == name && version.is_none_or(|version| agent.version == version))
-            .next_back()
+            .rfind(|agent| {
+                agent.name == name && version.is_none_or(|version| agent.version == version)
+            })
             .ok_or_else(|| Error::UnknownAgent {
                 reference: reference.into(),
             })
@@ -644,11 +720,26 @@ fn compare(
 
 /// The example flows and agents shipped in the repository's `examples/`.
 const EXAMPLE_FLOWS: [(&str, &str); 5] = [
-    ("rag-qa.flow.json", include_str!("../../../examples/flows/rag-qa.flow.json")),
-    ("review-diff.flow.json", include_str!("../../../examples/flows/review-diff.flow.json")),
-    ("plan-execute.flow.json", include_str!("../../../examples/flows/plan-execute.flow.json")),
-    ("map-reduce.flow.json", include_str!("../../../examples/flows/map-reduce.flow.json")),
-    ("summarize-file.flow.json", include_str!("../../../examples/flows/summarize-file.flow.json")),
+    (
+        "rag-qa.flow.json",
+        include_str!("../../../examples/flows/rag-qa.flow.json"),
+    ),
+    (
+        "review-diff.flow.json",
+        include_str!("../../../examples/flows/review-diff.flow.json"),
+    ),
+    (
+        "plan-execute.flow.json",
+        include_str!("../../../examples/flows/plan-execute.flow.json"),
+    ),
+    (
+        "map-reduce.flow.json",
+        include_str!("../../../examples/flows/map-reduce.flow.json"),
+    ),
+    (
+        "summarize-file.flow.json",
+        include_str!("../../../examples/flows/summarize-file.flow.json"),
+    ),
 ];
 const EXAMPLE_AGENTS: [&str; 2] = [
     include_str!("../../../examples/agents/planner.agent.json"),
@@ -681,7 +772,10 @@ impl Runtime {
         for (file, text) in EXAMPLE_FLOWS {
             let path = folder.join(file);
             if !path.exists() {
-                let text = text.replace("\"$schema\": \"../../docs/schema/flow.schema.json\",\n  ", "");
+                let text = text.replace(
+                    "\"$schema\": \"../../docs/schema/flow.schema.json\",\n  ",
+                    "",
+                );
                 std::fs::write(&path, text).map_err(|source| Error::Home { path, source })?;
             }
         }
@@ -694,7 +788,8 @@ impl Runtime {
                 path: PathBuf::from("examples/agents"),
                 message: error.to_string(),
             })?;
-            self.store.publish_agent(&spec.name, &spec.version, &stored)?;
+            self.store
+                .publish_agent(&spec.name, &spec.version, &stored)?;
         }
         Ok(())
     }
@@ -723,7 +818,9 @@ impl Runtime {
                 Err(error) => (None, Some(error.to_string())),
             };
             entries.push(FlowEntry {
-                name: flow.as_ref().map_or_else(|| stem.to_owned(), |flow| flow.name.clone()),
+                name: flow
+                    .as_ref()
+                    .map_or_else(|| stem.to_owned(), |flow| flow.name.clone()),
                 path: path.to_string_lossy().into_owned(),
                 flow,
                 error,
@@ -736,10 +833,18 @@ impl Runtime {
     /// Writes a flow to the flows folder (`NAME.flow.json`), recording a
     /// version when it changed. Returns the file and the version.
     pub fn save_flow(&self, flow: &Flow) -> Result<(PathBuf, u32)> {
-        if !flow.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') || flow.name.is_empty() {
+        if !flow
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            || flow.name.is_empty()
+        {
             return Err(Error::Flow(codexos_flow::Error::Schema {
                 node: None,
-                message: format!("flow name `{}` must be letters, digits, `-` and `_`", flow.name),
+                message: format!(
+                    "flow name `{}` must be letters, digits, `-` and `_`",
+                    flow.name
+                ),
             }));
         }
         let folder = self.home.flows();

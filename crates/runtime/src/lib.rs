@@ -44,10 +44,14 @@ use tokio_util::sync::CancellationToken;
 
 pub use ask::{Answer, AskEvent, AskOptions, Citation};
 pub use bench::{
-    BatchRun, EmbedBench, EmbedRun, EvalSet, FlowBench, LangGraphRun, IngestBench, LlamaBenchRun, LlmBench, LlmBenchOptions,
-    LlmRun, ModeScore, RetrievalBench, SearchBench,
+    BatchRun, EmbedBench, EmbedRun, EvalSet, FlowBench, IngestBench, LangGraphRun, LlamaBenchRun,
+    LlmBench, LlmBenchOptions, LlmRun, ModeScore, RetrievalBench, SearchBench,
 };
 pub use chat::{ChatOptions, LOCAL};
+pub use codexos_flow::{
+    check::Problem as FlowProblem, check::Severity as FlowSeverity, EventKind as FlowEventKind,
+    Flow, RunEvent, RunOutcome, RunStatus,
+};
 pub use codexos_llm::{
     Attempt, ChatEvent, ChatMessage, Completion, Error as LlmError, EventStream, Failure,
     FinishReason, GgufInfo, Outcome, ProviderInfo, ProviderKind, Role, ToolCall, ToolChoice,
@@ -58,19 +62,16 @@ pub use codexos_rag::{
     SkippedFile,
 };
 pub use codexos_store::AttemptRecord;
+pub use codexos_store::{FlowVersion, RunSummary};
 pub use codexos_vault::Error as VaultError;
 pub use config::{Config, IngestConfig, LlmConfig, ModelsConfig, ProviderConfig, SearchConfig};
 pub use doctor::{Check, CheckStatus};
 pub use error::{Error, ErrorCode, Result};
 pub use files::{FilePreview, ProjectFile};
 pub use flows::{
-    agent_schema, agent_template, flow_schema, read_flow, AgentVersion, FlowEntry, FlowRunOptions, NodeDiff, ReplayReport, RunDetail,
+    agent_schema, agent_template, flow_schema, read_flow, AgentVersion, FlowEntry, FlowRunOptions,
+    NodeDiff, ReplayReport, RunDetail,
 };
-pub use codexos_flow::{
-    check::Problem as FlowProblem, check::Severity as FlowSeverity, EventKind as FlowEventKind, Flow, RunEvent, RunOutcome,
-    RunStatus,
-};
-pub use codexos_store::{FlowVersion, RunSummary};
 pub use home::{Home, HOME_VAR, MODELS_VAR};
 pub use pull::{PullEvent, Pulled};
 pub use retrieval::{

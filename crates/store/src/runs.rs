@@ -84,7 +84,9 @@ impl Store {
             return Ok(());
         }
         let mut connection = self.connection();
-        let transaction = connection.transaction().map_err(sql("storing run events"))?;
+        let transaction = connection
+            .transaction()
+            .map_err(sql("storing run events"))?;
         insert_events(&transaction, run, events)?;
         transaction.commit().map_err(sql("storing run events"))
     }
@@ -92,7 +94,9 @@ impl Store {
     /// A node's checkpoint and its events, in one transaction.
     pub fn run_node_done(&self, run: &str, record: &str, events: &[(u64, String)]) -> Result<()> {
         let mut connection = self.connection();
-        let transaction = connection.transaction().map_err(sql("checkpointing a node"))?;
+        let transaction = connection
+            .transaction()
+            .map_err(sql("checkpointing a node"))?;
         transaction
             .prepare_cached("INSERT INTO run_nodes (run, record) VALUES (?1, ?2)")
             .and_then(|mut statement| statement.execute(params![run, record]))
@@ -104,7 +108,9 @@ impl Store {
     /// Records (or re-records, on a retry) one call.
     pub fn run_call(&self, run: &str, node: &str, index: u32, call: &str) -> Result<()> {
         self.connection()
-            .prepare_cached("INSERT OR REPLACE INTO run_calls (run, node, idx, call) VALUES (?1, ?2, ?3, ?4)")
+            .prepare_cached(
+                "INSERT OR REPLACE INTO run_calls (run, node, idx, call) VALUES (?1, ?2, ?3, ?4)",
+            )
             .and_then(|mut statement| statement.execute(params![run, node, index, call]))
             .map_err(sql("recording a call"))?;
         Ok(())
@@ -125,7 +131,11 @@ impl Store {
     pub fn run_next_seq(&self, run: &str) -> Result<u64> {
         let next: Option<i64> = self
             .connection()
-            .query_row("SELECT MAX(seq) + 1 FROM run_events WHERE run = ?1", params![run], |row| row.get(0))
+            .query_row(
+                "SELECT MAX(seq) + 1 FROM run_events WHERE run = ?1",
+                params![run],
+                |row| row.get(0),
+            )
             .map_err(sql("reading run events"))?;
         Ok(next.map_or(0, |next| next.max(0) as u64))
     }
@@ -161,7 +171,8 @@ impl Store {
             let rows = statement
                 .query_map(params![id], |row| row.get(0))
                 .map_err(sql("reading a run"))?;
-            rows.collect::<rusqlite::Result<Vec<String>>>().map_err(sql("reading a run"))
+            rows.collect::<rusqlite::Result<Vec<String>>>()
+                .map_err(sql("reading a run"))
         };
         Ok(Some(RunRow {
             summary,
@@ -183,7 +194,8 @@ impl Store {
         let rows = statement
             .query_map(params![run, after], |row| row.get(0))
             .map_err(sql("reading run events"))?;
-        rows.collect::<rusqlite::Result<Vec<String>>>().map_err(sql("reading run events"))
+        rows.collect::<rusqlite::Result<Vec<String>>>()
+            .map_err(sql("reading run events"))
     }
 
     /// The newest runs, newest first; of one flow when given.
@@ -206,7 +218,8 @@ impl Store {
                 })
             })
             .map_err(sql("listing runs"))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql("listing runs"))
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sql("listing runs"))
     }
 
     /// Run ids starting with `prefix`.
@@ -218,14 +231,24 @@ impl Store {
         let rows = statement
             .query_map(params![prefix], |row| row.get(0))
             .map_err(sql("finding a run"))?;
-        rows.collect::<rusqlite::Result<Vec<String>>>().map_err(sql("finding a run"))
+        rows.collect::<rusqlite::Result<Vec<String>>>()
+            .map_err(sql("finding a run"))
     }
 
     /// Saves `content` as the flow's next version unless it equals the
     /// latest; returns the version that holds it and whether it is new.
-    pub fn save_flow_version(&self, flow: &str, content: &str, hash: &str, path: Option<&str>, note: &str) -> Result<(u32, bool)> {
+    pub fn save_flow_version(
+        &self,
+        flow: &str,
+        content: &str,
+        hash: &str,
+        path: Option<&str>,
+        note: &str,
+    ) -> Result<(u32, bool)> {
         let mut connection = self.connection();
-        let transaction = connection.transaction().map_err(sql("saving a flow version"))?;
+        let transaction = connection
+            .transaction()
+            .map_err(sql("saving a flow version"))?;
         let latest: Option<(u32, String)> = transaction
             .query_row(
                 "SELECT version, hash FROM flow_versions WHERE flow = ?1 ORDER BY version DESC LIMIT 1",
@@ -269,7 +292,8 @@ impl Store {
                 })
             })
             .map_err(sql("reading flow versions"))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql("reading flow versions"))
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sql("reading flow versions"))
     }
 
     /// The latest version of every flow.
@@ -294,7 +318,8 @@ impl Store {
                 })
             })
             .map_err(sql("listing flows"))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql("listing flows"))
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sql("listing flows"))
     }
 
     /// Publishes an agent version; `false` when that version exists
@@ -313,7 +338,11 @@ impl Store {
     /// One published agent version's spec.
     pub fn agent(&self, name: &str, version: &str) -> Result<Option<String>> {
         self.connection()
-            .query_row("SELECT spec FROM agents WHERE name = ?1 AND version = ?2", params![name, version], |row| row.get(0))
+            .query_row(
+                "SELECT spec FROM agents WHERE name = ?1 AND version = ?2",
+                params![name, version],
+                |row| row.get(0),
+            )
             .optional()
             .map_err(sql("reading an agent"))
     }
@@ -328,7 +357,8 @@ impl Store {
         let rows = statement
             .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
             .map_err(sql("listing agents"))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql("listing agents"))
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sql("listing agents"))
     }
 
     /// Stores a memory, replacing the value under the same key.
@@ -336,7 +366,10 @@ impl Store {
         let mut connection = self.connection();
         let transaction = connection.transaction().map_err(sql("writing memory"))?;
         transaction
-            .execute("DELETE FROM memories WHERE namespace = ?1 AND key = ?2", params![namespace, key])
+            .execute(
+                "DELETE FROM memories WHERE namespace = ?1 AND key = ?2",
+                params![namespace, key],
+            )
             .map_err(sql("writing memory"))?;
         transaction
             .execute(
@@ -350,14 +383,23 @@ impl Store {
     /// The memory under a key.
     pub fn recall(&self, namespace: &str, key: &str) -> Result<Option<String>> {
         self.connection()
-            .query_row("SELECT value FROM memories WHERE namespace = ?1 AND key = ?2", params![namespace, key], |row| row.get(0))
+            .query_row(
+                "SELECT value FROM memories WHERE namespace = ?1 AND key = ?2",
+                params![namespace, key],
+                |row| row.get(0),
+            )
             .optional()
             .map_err(sql("reading memory"))
     }
 
     /// The `k` memories of a namespace that best match the words of
     /// `query` (full-text, BM25), as `(key, value, score)`.
-    pub fn search_memory(&self, namespace: &str, query: &str, k: u32) -> Result<Vec<(String, String, f64)>> {
+    pub fn search_memory(
+        &self,
+        namespace: &str,
+        query: &str,
+        k: u32,
+    ) -> Result<Vec<(String, String, f64)>> {
         let terms: Vec<String> = query
             .split(|c: char| !c.is_alphanumeric())
             .filter(|word| word.len() > 1)
@@ -374,15 +416,21 @@ impl Store {
             )
             .map_err(sql("searching memory"))?;
         let rows = statement
-            .query_map(params![namespace, format!("value: ({})", terms.join(" OR ")), k], |row| {
-                Ok((row.get(0)?, row.get(1)?, -row.get::<_, f64>(2)?))
-            })
+            .query_map(
+                params![namespace, format!("value: ({})", terms.join(" OR ")), k],
+                |row| Ok((row.get(0)?, row.get(1)?, -row.get::<_, f64>(2)?)),
+            )
             .map_err(sql("searching memory"))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql("searching memory"))
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sql("searching memory"))
     }
 }
 
-fn insert_events(transaction: &rusqlite::Transaction<'_>, run: &str, events: &[(u64, String)]) -> Result<()> {
+fn insert_events(
+    transaction: &rusqlite::Transaction<'_>,
+    run: &str,
+    events: &[(u64, String)],
+) -> Result<()> {
     let mut statement = transaction
         .prepare_cached("INSERT OR REPLACE INTO run_events (run, seq, event) VALUES (?1, ?2, ?3)")
         .map_err(sql("storing run events"))?;
@@ -400,25 +448,64 @@ mod tests {
     fn memories_are_replaced_by_key_and_found_by_words() {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = crate::Store::open(&dir.path().join("db.sqlite")).expect("open");
-        store.remember("planner", "a", "the build uses cargo and make").expect("write");
-        store.remember("planner", "b", "deploys go through staging first").expect("write");
-        store.remember("planner", "a", "the build uses cargo, make and npm").expect("replace");
-        store.remember("other", "c", "cargo everywhere").expect("write");
-        assert_eq!(store.recall("planner", "a").expect("read").as_deref(), Some("the build uses cargo, make and npm"));
-        let found = store.search_memory("planner", "how does the build work? cargo", 5).expect("search");
-        assert_eq!(found.iter().map(|(key, _, _)| key.as_str()).collect::<Vec<_>>(), vec!["a"]);
-        assert!(store.search_memory("planner", "?!", 5).expect("search").is_empty());
+        store
+            .remember("planner", "a", "the build uses cargo and make")
+            .expect("write");
+        store
+            .remember("planner", "b", "deploys go through staging first")
+            .expect("write");
+        store
+            .remember("planner", "a", "the build uses cargo, make and npm")
+            .expect("replace");
+        store
+            .remember("other", "c", "cargo everywhere")
+            .expect("write");
+        assert_eq!(
+            store.recall("planner", "a").expect("read").as_deref(),
+            Some("the build uses cargo, make and npm")
+        );
+        let found = store
+            .search_memory("planner", "how does the build work? cargo", 5)
+            .expect("search");
+        assert_eq!(
+            found
+                .iter()
+                .map(|(key, _, _)| key.as_str())
+                .collect::<Vec<_>>(),
+            vec!["a"]
+        );
+        assert!(store
+            .search_memory("planner", "?!", 5)
+            .expect("search")
+            .is_empty());
     }
 
     #[test]
     fn flow_versions_skip_unchanged_content() {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = crate::Store::open(&dir.path().join("db.sqlite")).expect("open");
-        assert_eq!(store.save_flow_version("f", "{1}", "h1", None, "run").expect("save"), (1, true));
-        assert_eq!(store.save_flow_version("f", "{1}", "h1", None, "run").expect("save"), (1, false));
-        assert_eq!(store.save_flow_version("f", "{2}", "h2", None, "save").expect("save"), (2, true));
+        assert_eq!(
+            store
+                .save_flow_version("f", "{1}", "h1", None, "run")
+                .expect("save"),
+            (1, true)
+        );
+        assert_eq!(
+            store
+                .save_flow_version("f", "{1}", "h1", None, "run")
+                .expect("save"),
+            (1, false)
+        );
+        assert_eq!(
+            store
+                .save_flow_version("f", "{2}", "h2", None, "save")
+                .expect("save"),
+            (2, true)
+        );
         assert_eq!(store.flows().expect("list")[0].version, 2);
         assert!(store.publish_agent("a", "1.0.0", "{}").expect("publish"));
-        assert!(!store.publish_agent("a", "1.0.0", "{changed}").expect("immutable"));
+        assert!(!store
+            .publish_agent("a", "1.0.0", "{changed}")
+            .expect("immutable"));
     }
 }

@@ -16,7 +16,11 @@ fn examples() -> PathBuf {
 }
 
 fn example(name: &str) -> String {
-    examples().join("flows").join(name).to_string_lossy().into_owned()
+    examples()
+        .join("flows")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// The final `{"outcome": …}` line of a `--json` run.
@@ -41,41 +45,139 @@ fn the_example_flows_run_on_the_local_model() {
     let cli = Cli::new();
     let corpus = crate::corpus();
     let folder = corpus.path().to_str().expect("path");
-    assert_success(&cli.run(&["ingest", folder, "--project", "docs"]), &["ingest"]);
+    assert_success(
+        &cli.run(&["ingest", folder, "--project", "docs"]),
+        &["ingest"],
+    );
 
-    let rag = run_json(&cli, &["run", &example("rag-qa.flow.json"), "--project", "docs", "--input", r#"{"question": "How do I install Lumen?"}"#]);
+    let rag = run_json(
+        &cli,
+        &[
+            "run",
+            &example("rag-qa.flow.json"),
+            "--project",
+            "docs",
+            "--input",
+            r#"{"question": "How do I install Lumen?"}"#,
+        ],
+    );
     assert_eq!(rag["status"], "succeeded", "{rag}");
-    assert!(!rag["output"]["answer"].as_str().unwrap_or_default().is_empty(), "{rag}");
+    assert!(
+        !rag["output"]["answer"]
+            .as_str()
+            .unwrap_or_default()
+            .is_empty(),
+        "{rag}"
+    );
     assert!(!rag["output"]["hits"].as_array().expect("hits").is_empty());
 
-    let map = run_json(&cli, &["run", &example("map-reduce.flow.json"), "--project", "docs", "--input", r#"{"folder": ".", "limit": 3}"#]);
+    let map = run_json(
+        &cli,
+        &[
+            "run",
+            &example("map-reduce.flow.json"),
+            "--project",
+            "docs",
+            "--input",
+            r#"{"folder": ".", "limit": 3}"#,
+        ],
+    );
     assert_eq!(map["status"], "succeeded", "{map}");
-    assert_eq!(map["output"]["summaries"].as_array().map(Vec::len), Some(3), "{map}");
+    assert_eq!(
+        map["output"]["summaries"].as_array().map(Vec::len),
+        Some(3),
+        "{map}"
+    );
 
     for agent in ["planner", "executor"] {
         let file = examples().join(format!("agents/{agent}.agent.json"));
-        assert_success(&cli.run(&["agents", "publish", file.to_str().expect("path")]), &["agents", "publish"]);
+        assert_success(
+            &cli.run(&["agents", "publish", file.to_str().expect("path")]),
+            &["agents", "publish"],
+        );
     }
-    let plan = run_json(&cli, &["run", &example("plan-execute.flow.json"), "--project", "docs", "--input", r#"{"task": "Explain how to configure Lumen"}"#]);
+    let plan = run_json(
+        &cli,
+        &[
+            "run",
+            &example("plan-execute.flow.json"),
+            "--project",
+            "docs",
+            "--input",
+            r#"{"task": "Explain how to configure Lumen"}"#,
+        ],
+    );
     assert_eq!(plan["status"], "succeeded", "{plan}");
-    assert!(!plan["output"]["result"].as_str().unwrap_or_default().is_empty(), "{plan}");
+    assert!(
+        !plan["output"]["result"]
+            .as_str()
+            .unwrap_or_default()
+            .is_empty(),
+        "{plan}"
+    );
 
     // Review a git diff: a repository with one uncommitted change.
+    let repo = repository_with_a_change();
+    assert_success(
+        &cli.run(&[
+            "ingest",
+            repo.path().to_str().expect("path"),
+            "--project",
+            "repo",
+        ]),
+        &["ingest"],
+    );
+    let review = run_json(
+        &cli,
+        &[
+            "run",
+            &example("review-diff.flow.json"),
+            "--project",
+            "repo",
+        ],
+    );
+    assert_eq!(review["output"]["verdict"], "reviewed", "{review}");
+    let runs = cli.json(&["runs", "list"]);
+    assert_eq!(
+        runs.as_array().map(Vec::len),
+        Some(4 + 3),
+        "four runs and three subflow runs: {runs}"
+    );
+}
+
+/// A git repository whose one file has an uncommitted change.
+fn repository_with_a_change() -> tempfile::TempDir {
     let repo = tempfile::tempdir().expect("temp dir");
     let git = |args: &[&str]| {
-        let status = std::process::Command::new("git").args(args).current_dir(repo.path()).status().expect("git");
+        let status = std::process::Command::new("git")
+            .args(args)
+            .current_dir(repo.path())
+            .status()
+            .expect("git");
         assert!(status.success(), "git {args:?}");
     };
     git(&["init", "-q"]);
-    std::fs::write(repo.path().join("lib.rs"), "fn add(a: i32, b: i32) -> i32 { a + b }\n").expect("write");
+    std::fs::write(
+        repo.path().join("lib.rs"),
+        "fn add(a: i32, b: i32) -> i32 { a + b }\n",
+    )
+    .expect("write");
     git(&["add", "."]);
-    git(&["-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "init"]);
-    std::fs::write(repo.path().join("lib.rs"), "fn add(a: i32, b: i32) -> i32 { a - b }\n").expect("write");
-    assert_success(&cli.run(&["ingest", repo.path().to_str().expect("path"), "--project", "repo"]), &["ingest"]);
-    let review = run_json(&cli, &["run", &example("review-diff.flow.json"), "--project", "repo"]);
-    assert_eq!(review["output"]["verdict"], "reviewed", "{review}");
-    let runs = cli.json(&["runs", "list"]);
-    assert_eq!(runs.as_array().map(Vec::len), Some(4 + 3), "four runs and three subflow runs: {runs}");
+    git(&[
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@e",
+        "commit",
+        "-qm",
+        "init",
+    ]);
+    std::fs::write(
+        repo.path().join("lib.rs"),
+        "fn add(a: i32, b: i32) -> i32 { a - b }\n",
+    )
+    .expect("write");
+    repo
 }
 
 /// A flow with a model call between two deterministic steps.
@@ -112,21 +214,37 @@ fn a_run_killed_mid_node_resumes_without_rerunning_finished_nodes() {
     child.kill().expect("SIGKILL");
     child.wait().expect("reap");
     let show = cli.json(&["runs", "show", &run_id]);
-    assert_eq!(show["summary"]["status"], "running", "killed mid-run: {show}");
+    assert_eq!(
+        show["summary"]["status"], "running",
+        "killed mid-run: {show}"
+    );
     assert_eq!(show["finished"], serde_json::json!([[0, "first"]]));
 
     let output = cli.run(&["runs", "resume", &run_id[..8], "--json"]);
     assert_success(&output, &["runs", "resume"]);
     let resumed = outcome(&output.stdout);
     assert_eq!(resumed["status"], "succeeded");
-    assert_eq!((resumed["output"]["a"].clone(), resumed["output"]["c"].clone()), (1.into(), 2.into()));
-    let events: Vec<Value> = String::from_utf8_lossy(&output.stdout).lines().filter_map(|line| serde_json::from_str(line).ok()).collect();
+    assert_eq!(
+        (
+            resumed["output"]["a"].clone(),
+            resumed["output"]["c"].clone()
+        ),
+        (1.into(), 2.into())
+    );
+    let events: Vec<Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
     let started: Vec<&str> = events
         .iter()
         .filter(|event| event["event"]["type"] == "nodeStarted")
         .filter_map(|event| event["node"].as_str())
         .collect();
-    assert_eq!(started, vec!["write", "last", "out"], "`first` is not run again");
+    assert_eq!(
+        started,
+        vec!["write", "last", "out"],
+        "`first` is not run again"
+    );
 }
 
 #[test]
@@ -139,9 +257,18 @@ fn a_recorded_run_replays_with_no_models_and_no_network() {
     let id = first["runId"].as_str().expect("id").to_owned();
 
     let empty = tempfile::tempdir().expect("no models");
-    let mut offline = Cli { env: vec![("CODEXOS_MODELS".into(), empty.path().to_string_lossy().into_owned())], ..Cli::new() };
+    let mut offline = Cli {
+        env: vec![(
+            "CODEXOS_MODELS".into(),
+            empty.path().to_string_lossy().into_owned(),
+        )],
+        ..Cli::new()
+    };
     offline.home = cli.home;
-    let output = offline.offline_command(&["runs", "replay", &id, "--json"]).output().expect("replay");
+    let output = offline
+        .offline_command(&["runs", "replay", &id, "--json"])
+        .output()
+        .expect("replay");
     assert_success(&output, &["runs", "replay"]);
     let report: Value = serde_json::from_slice(&output.stdout).expect("report");
     assert_eq!(report["identical"], true, "{report}");
@@ -149,7 +276,14 @@ fn a_recorded_run_replays_with_no_models_and_no_network() {
 
     // Live again with the model: the greedy model writes the same story.
     let diff = offline_to_live(&offline, &["runs", "replay", &id, "--diff", "--json"]);
-    assert!(diff["nodes"].as_array().expect("nodes").iter().all(|node| node["node"] != "first" || node["same"] == true), "{diff}");
+    assert!(
+        diff["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .all(|node| node["node"] != "first" || node["same"] == true),
+        "{diff}"
+    );
 }
 
 fn offline_to_live(cli: &Cli, args: &[&str]) -> Value {
@@ -177,16 +311,40 @@ fn a_flow_that_fails_the_check_does_not_start() {
     let report = cli.run(&["flow", "check", path, "--json"]);
     assert!(!report.status.success());
     // The report, then the error document.
-    let report: Value = serde_json::Deserializer::from_slice(&report.stdout).into_iter().next().expect("a report").expect("json");
-    let codes: Vec<&str> = report["problems"].as_array().expect("problems").iter().filter_map(|p| p["code"].as_str()).collect();
-    for code in ["dangling-edge", "unknown-tool", "unknown-state", "unknown-model", "no-output"] {
+    let report: Value = serde_json::Deserializer::from_slice(&report.stdout)
+        .into_iter()
+        .next()
+        .expect("a report")
+        .expect("json");
+    let codes: Vec<&str> = report["problems"]
+        .as_array()
+        .expect("problems")
+        .iter()
+        .filter_map(|p| p["code"].as_str())
+        .collect();
+    for code in [
+        "dangling-edge",
+        "unknown-tool",
+        "unknown-state",
+        "unknown-model",
+        "no-output",
+    ] {
         assert!(codes.contains(&code), "{code} missing from {codes:?}");
     }
     let refused = cli.run(&["run", path]);
     assert!(error_line(&refused).contains("was not started"));
     let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert!(stderr.contains("call: node `call` calls tool `nope`, which does not exist"), "{stderr}");
-    assert!(cli.json(&["runs", "list"]).as_array().expect("runs").is_empty(), "nothing ran");
+    assert!(
+        stderr.contains("call: node `call` calls tool `nope`, which does not exist"),
+        "{stderr}"
+    );
+    assert!(
+        cli.json(&["runs", "list"])
+            .as_array()
+            .expect("runs")
+            .is_empty(),
+        "nothing ran"
+    );
 
     std::fs::write(&file, "{\"version\": 2, \"name\": \"bad\",\n \"nodes\": [}").expect("write");
     let line = error_line(&cli.run(&["flow", "check", path]));
@@ -215,22 +373,63 @@ fn flows_keep_versions_and_agents_are_immutable() {
     std::fs::write(&file, flow(2)).expect("write");
     assert_eq!(run_json(&cli, &["run", path])["output"]["n"], 2);
     let history = cli.json(&["flows", "history", "count"]);
-    assert_eq!(history.as_array().map(Vec::len), Some(2), "an unchanged flow is not a new version");
+    assert_eq!(
+        history.as_array().map(Vec::len),
+        Some(2),
+        "an unchanged flow is not a new version"
+    );
     let diff = cli.json(&["flows", "diff", "count", "1"]);
     let text = diff["diff"].as_str().unwrap_or_default();
-    assert!(text.lines().any(|line| line.starts_with('-') && line.ends_with("\"n\": \"1\"")), "{diff}");
-    assert!(text.lines().any(|line| line.starts_with('+') && line.ends_with("\"n\": \"2\"")), "{diff}");
-    assert_success(&cli.run(&["flows", "rollback", "count", "1"]), &["flows", "rollback"]);
+    assert!(
+        text.lines()
+            .any(|line| line.starts_with('-') && line.ends_with("\"n\": \"1\"")),
+        "{diff}"
+    );
+    assert!(
+        text.lines()
+            .any(|line| line.starts_with('+') && line.ends_with("\"n\": \"2\"")),
+        "{diff}"
+    );
+    assert_success(
+        &cli.run(&["flows", "rollback", "count", "1"]),
+        &["flows", "rollback"],
+    );
     assert_eq!(run_json(&cli, &["run", path])["output"]["n"], 1);
     assert_eq!(cli.json(&["flows", "list"])[0]["version"], 3);
 
-    let fork = run_json(&cli, &["runs", "fork", first["runId"].as_str().expect("id"), "--from", "out", "--set", "n=41"]);
+    let fork = run_json(
+        &cli,
+        &[
+            "runs",
+            "fork",
+            first["runId"].as_str().expect("id"),
+            "--from",
+            "out",
+            "--set",
+            "n=41",
+        ],
+    );
     assert_eq!(fork["output"]["n"], 41);
 
     let agent = dir.path().join("helper.agent.json");
-    assert_success(&cli.run(&["agents", "new", "helper", "--out", agent.to_str().expect("path")]), &["agents", "new"]);
-    assert_success(&cli.run(&["agents", "publish", agent.to_str().expect("path")]), &["agents", "publish"]);
+    assert_success(
+        &cli.run(&[
+            "agents",
+            "new",
+            "helper",
+            "--out",
+            agent.to_str().expect("path"),
+        ]),
+        &["agents", "new"],
+    );
+    assert_success(
+        &cli.run(&["agents", "publish", agent.to_str().expect("path")]),
+        &["agents", "publish"],
+    );
     let again = error_line(&cli.run(&["agents", "publish", agent.to_str().expect("path")]));
-    assert!(again.contains("already published") && again.contains("0.1.1"), "{again}");
+    assert!(
+        again.contains("already published") && again.contains("0.1.1"),
+        "{again}"
+    );
     assert_eq!(cli.json(&["agents", "show", "helper"])["version"], "0.1.0");
 }

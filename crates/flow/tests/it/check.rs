@@ -34,7 +34,11 @@ impl Catalog for Strict {
         })
     }
     fn agent_versions(&self, name: &str) -> Vec<String> {
-        if name == "helper" { vec!["1.0.0".into()] } else { Vec::new() }
+        if name == "helper" {
+            vec!["1.0.0".into()]
+        } else {
+            Vec::new()
+        }
     }
     fn has_project(&self, name: &str) -> bool {
         name == "docs"
@@ -54,7 +58,12 @@ fn codes(problems: &[Problem]) -> Vec<(String, String)> {
     problems
         .iter()
         .filter(|problem| problem.severity == codexos_flow::Severity::Error)
-        .map(|problem| (problem.node.clone().unwrap_or_default(), problem.code.clone()))
+        .map(|problem| {
+            (
+                problem.node.clone().unwrap_or_default(),
+                problem.code.clone(),
+            )
+        })
         .collect()
 }
 
@@ -77,20 +86,39 @@ fn every_kind_of_mistake_is_reported_with_its_node_and_a_fix() {
     );
     assert_eq!(codes(&found), vec![pair("a", "unbounded-cycle")]);
 
-    let found = problems(r#"{"id": "a", "kind": "retrieve", "query": "{{ q }}", "output": "n"}"#, r#"{"from": "in", "to": "a"}"#);
+    let found = problems(
+        r#"{"id": "a", "kind": "retrieve", "query": "{{ q }}", "output": "n"}"#,
+        r#"{"from": "in", "to": "a"}"#,
+    );
     assert_eq!(codes(&found), vec![pair("a", "type-mismatch")]);
 
-    let found = problems(r#"{"id": "a", "kind": "llm", "prompt": "{{ nope }}", "output": "zzz", "model": "big"}"#, r#"{"from": "in", "to": "a"}"#);
-    assert_eq!(codes(&found), vec![pair("a", "undeclared-state"), pair("a", "unknown-state"), pair("a", "unknown-model")]);
+    let found = problems(
+        r#"{"id": "a", "kind": "llm", "prompt": "{{ nope }}", "output": "zzz", "model": "big"}"#,
+        r#"{"from": "in", "to": "a"}"#,
+    );
+    assert_eq!(
+        codes(&found),
+        vec![
+            pair("a", "undeclared-state"),
+            pair("a", "unknown-state"),
+            pair("a", "unknown-model")
+        ]
+    );
 
-    let found = problems(r#"{"id": "a", "kind": "parallel", "over": "q", "body": {"id": "b", "kind": "transform", "set": {"x": "item"}}}"#, r#"{"from": "in", "to": "a"}"#);
+    let found = problems(
+        r#"{"id": "a", "kind": "parallel", "over": "q", "body": {"id": "b", "kind": "transform", "set": {"x": "item"}}}"#,
+        r#"{"from": "in", "to": "a"}"#,
+    );
     assert_eq!(codes(&found), vec![pair("a", "type-mismatch")]);
 
     let found = problems(
         r#"{"id": "t", "kind": "tool", "tool": "shell", "args": {"auth": "vault://MISSING"}}"#,
         r#"{"from": "in", "to": "t"}"#,
     );
-    assert_eq!(codes(&found), vec![pair("t", "unknown-tool"), pair("t", "unknown-secret")]);
+    assert_eq!(
+        codes(&found),
+        vec![pair("t", "unknown-tool"), pair("t", "unknown-secret")]
+    );
 
     let found = problems(
         r#"{"id": "g", "kind": "agent", "agent": "helper", "task": "{{ q }}", "output": "a"},
@@ -98,24 +126,46 @@ fn every_kind_of_mistake_is_reported_with_its_node_and_a_fix() {
            {"id": "r", "kind": "retrieve", "query": "{{ q }}", "project": "nowhere", "output": "hits"}"#,
         r#"{"from": "in", "to": "g"}, {"from": "g", "to": "h"}, {"from": "h", "to": "r"}"#,
     );
-    assert_eq!(codes(&found), vec![pair("g", "unpinned-agent"), pair("h", "capability"), pair("r", "unknown-project")]);
-    let unpinned = found.iter().find(|problem| problem.code == "unpinned-agent").expect("reported");
+    assert_eq!(
+        codes(&found),
+        vec![
+            pair("g", "unpinned-agent"),
+            pair("h", "capability"),
+            pair("r", "unknown-project")
+        ]
+    );
+    let unpinned = found
+        .iter()
+        .find(|problem| problem.code == "unpinned-agent")
+        .expect("reported");
     assert!(unpinned.fix.contains("helper@1.0.0"), "{unpinned:?}");
 
-    let found = problems(r#"{"id": "x", "kind": "router", "routes": [{"when": "n >", "to": "out"}]}"#, r#"{"from": "in", "to": "x"}"#);
+    let found = problems(
+        r#"{"id": "x", "kind": "router", "routes": [{"when": "n >", "to": "out"}]}"#,
+        r#"{"from": "in", "to": "x"}"#,
+    );
     assert_eq!(codes(&found), vec![pair("x", "syntax")]);
 }
 
 #[test]
 fn the_example_flows_and_fixtures_check_clean() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    for dir in [root.join("tests/it/fixtures"), root.join("../../examples/flows")] {
+    for dir in [
+        root.join("tests/it/fixtures"),
+        root.join("../../examples/flows"),
+    ] {
         for entry in std::fs::read_dir(&dir).expect("folder") {
             let path = entry.expect("entry").path();
             if path.extension().is_some_and(|ext| ext == "json") {
-                let flow = parse(&std::fs::read_to_string(&path).expect("read")).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+                let flow = parse(&std::fs::read_to_string(&path).expect("read"))
+                    .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
                 let found = check(&flow, &OpenCatalog::default(), path.parent());
-                let errors: Vec<_> = found.iter().filter(|p| p.severity == codexos_flow::Severity::Error && p.code != "unknown-agent").collect();
+                let errors: Vec<_> = found
+                    .iter()
+                    .filter(|p| {
+                        p.severity == codexos_flow::Severity::Error && p.code != "unknown-agent"
+                    })
+                    .collect();
                 assert!(errors.is_empty(), "{}: {errors:?}", path.display());
             }
         }
@@ -127,7 +177,10 @@ fn the_published_schemas_match_the_types() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/schema");
     for (file, schema) in [
         ("flow.schema.json", codexos_flow::model::schema()),
-        ("agent.schema.json", serde_json::to_value(schemars::schema_for!(AgentSpec)).expect("schema")),
+        (
+            "agent.schema.json",
+            serde_json::to_value(schemars::schema_for!(AgentSpec)).expect("schema"),
+        ),
     ] {
         let text = serde_json::to_string_pretty(&schema).expect("json") + "\n";
         let path = root.join(file);
@@ -136,6 +189,9 @@ fn the_published_schemas_match_the_types() {
             std::fs::write(&path, &text).expect("write");
         }
         let published = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(published == text, "{file} is out of date: run `CODEXOS_UPDATE_SCHEMAS=1 cargo test -p codexos-flow`");
+        assert!(
+            published == text,
+            "{file} is out of date: run `CODEXOS_UPDATE_SCHEMAS=1 cargo test -p codexos-flow`"
+        );
     }
 }

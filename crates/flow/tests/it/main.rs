@@ -24,7 +24,12 @@ pub(crate) struct Unavailable;
 
 #[async_trait]
 impl Model for Unavailable {
-    async fn complete(&self, _: &ModelRequest, _: TokenSink<'_>, _: &CancellationToken) -> PortResult<ModelReply> {
+    async fn complete(
+        &self,
+        _: &ModelRequest,
+        _: TokenSink<'_>,
+        _: &CancellationToken,
+    ) -> PortResult<ModelReply> {
         Err(PortError::new("no model in this test"))
     }
 }
@@ -32,12 +37,21 @@ impl Model for Unavailable {
 #[async_trait]
 impl Tools for Unavailable {
     fn spec(&self, name: &str) -> Option<ToolSpec> {
-        Some(ToolSpec { name: name.into(), description: String::new(), parameters: json!({"type": "object"}) })
+        Some(ToolSpec {
+            name: name.into(),
+            description: String::new(),
+            parameters: json!({"type": "object"}),
+        })
     }
-    async fn call(&self, name: &str, arguments: &Value, _: &CancellationToken) -> PortResult<Value> {
+    async fn call(
+        &self,
+        name: &str,
+        arguments: &Value,
+        _: &CancellationToken,
+    ) -> PortResult<Value> {
         match name {
             "sleep" => {
-                tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+                tokio::time::sleep(std::time::Duration::from_hours(1)).await;
                 Ok(Value::Null)
             }
             "boom" => panic!("the tool exploded"),
@@ -104,15 +118,32 @@ impl Collected {
             .iter()
             .map(|event| {
                 let kind = serde_json::to_value(&event.event).expect("event");
-                let mut line = format!("{} {}", event.node.as_deref().unwrap_or("run"), kind["type"].as_str().unwrap_or("?"));
-                if let Some(writes) = kind.get("writes").filter(|writes| writes.as_object().is_some_and(|w| !w.is_empty())) {
-                    line.push_str(&format!(" {writes}"));
+                let mut line = format!(
+                    "{} {}",
+                    event.node.as_deref().unwrap_or("run"),
+                    kind["type"].as_str().unwrap_or("?")
+                );
+                if let Some(writes) = kind
+                    .get("writes")
+                    .filter(|writes| writes.as_object().is_some_and(|w| !w.is_empty()))
+                {
+                    line = format!("{line} {writes}");
                 }
-                if let Some(next) = kind.get("next").and_then(Value::as_array).filter(|next| !next.is_empty()) {
-                    line.push_str(&format!(" → {}", next.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(",")));
+                if let Some(next) = kind
+                    .get("next")
+                    .and_then(Value::as_array)
+                    .filter(|next| !next.is_empty())
+                {
+                    line = format!(
+                        "{line} → {}",
+                        next.iter()
+                            .filter_map(Value::as_str)
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    );
                 }
                 if let Some(status) = kind.get("status") {
-                    line.push_str(&format!(" {status}"));
+                    line = format!("{line} {status}");
                 }
                 line
             })
@@ -121,7 +152,9 @@ impl Collected {
 }
 
 pub(crate) fn fixture(name: &str) -> Arc<codexos_flow::Flow> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/fixtures").join(name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/it/fixtures")
+        .join(name);
     let text = std::fs::read_to_string(&path).expect("fixture");
     Arc::new(codexos_flow::parse(&text).expect("fixture parses"))
 }

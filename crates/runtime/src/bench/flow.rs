@@ -1,14 +1,16 @@
 //! `codexos bench flow`: the orchestrator's own cost — a chain of no-op
 //! nodes, a wide fan-out, and the checkpoint write — with durability off
 //! (runs in memory) and on (SQLite, as every real run), side by side with
-//! the same graphs in LangGraph (`bench/flow_langgraph.py`).
+//! the same graphs in `LangGraph` (`bench/flow_langgraph.py`).
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use codexos_flow::memory::MemoryLog;
-use codexos_flow::ports::{CallRecord, NodeRecord, PortResult, RunHeader, RunLog, RunStatus, StoredRun};
+use codexos_flow::ports::{
+    CallRecord, NodeRecord, PortResult, RunHeader, RunLog, RunStatus, StoredRun,
+};
 use codexos_flow::{Flow, RunEvent, RunOptions};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -18,10 +20,10 @@ use crate::{Error, Result, Runtime};
 
 const PEER: &str = include_str!("../../../../bench/flow_langgraph.py");
 
-/// LangGraph's figures for the same graphs.
+/// `LangGraph`'s figures for the same graphs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LangGraphRun {
-    /// LangGraph version.
+    /// `LangGraph` version.
     pub version: String,
     /// The chain without a checkpointer, seconds.
     pub chain_memory_s: f64,
@@ -58,7 +60,7 @@ pub struct FlowBench {
     pub checkpoint_p50_ms: f64,
     /// 99th percentile checkpoint write, ms.
     pub checkpoint_p99_ms: f64,
-    /// LangGraph on the same machine, when a Python with it was given.
+    /// `LangGraph` on the same machine, when a Python with it was given.
     pub langgraph: Option<LangGraphRun>,
 }
 
@@ -137,42 +139,74 @@ impl Runtime {
         let executor = self.executor(std::env::temp_dir(), log);
         let started = Instant::now();
         let outcome = executor
-            .start(Arc::new(flow.clone()), None, json!({}), RunOptions::default(), CancellationToken::new())
+            .start(
+                Arc::new(flow.clone()),
+                None,
+                json!({}),
+                RunOptions::default(),
+                CancellationToken::new(),
+            )
             .await?;
         let seconds = started.elapsed().as_secs_f64();
         if outcome.status != RunStatus::Succeeded {
             return Err(Error::Task {
-                message: format!("the benchmark flow `{}` ended {}: {:?}", flow.name, outcome.status.as_str(), outcome.error),
+                message: format!(
+                    "the benchmark flow `{}` ended {}: {:?}",
+                    flow.name,
+                    outcome.status.as_str(),
+                    outcome.error
+                ),
             });
         }
         Ok(seconds)
     }
 
-    /// Measures the orchestrator (and LangGraph, with `python`).
-    pub async fn bench_flow(self: &Arc<Self>, chain_nodes: u32, fanout_items: u32, python: Option<&Path>) -> Result<FlowBench> {
+    /// Measures the orchestrator (and `LangGraph`, with `python`).
+    pub async fn bench_flow(
+        self: &Arc<Self>,
+        chain_nodes: u32,
+        fanout_items: u32,
+        python: Option<&Path>,
+    ) -> Result<FlowBench> {
         let scratch = tempfile::tempdir().map_err(|source| Error::Home {
             path: std::env::temp_dir(),
             source,
         })?;
-        let store = Arc::new(codexos_store::Store::open(&scratch.path().join("bench.sqlite"))?);
-        let durable = || -> Arc<dyn RunLog> { Arc::new(crate::flows::store_log(Arc::clone(&store))) };
+        let store = Arc::new(codexos_store::Store::open(
+            &scratch.path().join("bench.sqlite"),
+        )?);
+        let durable =
+            || -> Arc<dyn RunLog> { Arc::new(crate::flows::store_log(Arc::clone(&store))) };
         let long = chain(chain_nodes);
         let wide = fanout(fanout_items);
         // Warm-up: allocator, SQLite statement cache, minijinja environment.
-        self.timed_run(&chain(100), Arc::new(MemoryLog::default())).await?;
+        self.timed_run(&chain(100), Arc::new(MemoryLog::default()))
+            .await?;
         self.timed_run(&chain(100), durable()).await?;
 
-        let chain_memory_s = self.timed_run(&long, Arc::new(MemoryLog::default())).await?;
+        let chain_memory_s = self
+            .timed_run(&long, Arc::new(MemoryLog::default()))
+            .await?;
         let timed = Arc::new(Timed {
             inner: durable(),
             times: Mutex::new(Vec::new()),
         });
-        let chain_sqlite_s = self.timed_run(&long, Arc::clone(&timed) as Arc<dyn RunLog>).await?;
-        let fanout_memory_s = self.timed_run(&wide, Arc::new(MemoryLog::default())).await?;
+        let chain_sqlite_s = self
+            .timed_run(&long, Arc::clone(&timed) as Arc<dyn RunLog>)
+            .await?;
+        let fanout_memory_s = self
+            .timed_run(&wide, Arc::new(MemoryLog::default()))
+            .await?;
         let fanout_sqlite_s = self.timed_run(&wide, durable()).await?;
-        let mut times = timed.times.lock().map(|times| times.clone()).unwrap_or_default();
+        let mut checkpoint_times = timed
+            .times
+            .lock()
+            .map(|times| times.clone())
+            .unwrap_or_default();
         let langgraph = match python {
-            Some(python) => Some(langgraph(python, scratch.path(), chain_nodes, fanout_items).await?),
+            Some(python) => {
+                Some(langgraph(python, scratch.path(), chain_nodes, fanout_items).await?)
+            }
             None => None,
         };
         Ok(FlowBench {
@@ -184,8 +218,8 @@ impl Runtime {
             per_node_sqlite_us: chain_sqlite_s * 1e6 / f64::from(chain_nodes.max(1)),
             fanout_memory_s,
             fanout_sqlite_s,
-            checkpoint_p50_ms: percentile(&mut times, 0.5),
-            checkpoint_p99_ms: percentile(&mut times, 0.99),
+            checkpoint_p50_ms: percentile(&mut checkpoint_times, 0.5),
+            checkpoint_p99_ms: percentile(&mut checkpoint_times, 0.99),
             langgraph,
         })
     }

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use codexos_flow::ports::{
-    AgentSpec, CallRecord, Catalog, Memory, Model, ModelReply, ModelRequest, NodeRecord,
-    PortError, PortResult, Retriever, RunHeader, RunLog, RunStatus, StoredRun, Subflows,
-    TokenSink, ToolSpec, Tools,
+    AgentSpec, CallRecord, Catalog, Memory, Model, ModelReply, ModelRequest, NodeRecord, PortError,
+    PortResult, Retriever, RunHeader, RunLog, RunStatus, StoredRun, Subflows, TokenSink, ToolSpec,
+    Tools,
 };
 use codexos_flow::RunEvent;
 use codexos_llm::{ChatMessage, Role, ToolChoice};
@@ -180,15 +180,20 @@ fn encode_events(events: &[RunEvent]) -> PortResult<Vec<(u64, String)>> {
 }
 
 fn decode<T: serde::de::DeserializeOwned>(text: &str) -> PortResult<T> {
-    serde_json::from_str(text).map_err(|error| PortError::new(format!("a stored run record cannot be read: {error}")))
+    serde_json::from_str(text)
+        .map_err(|error| PortError::new(format!("a stored run record cannot be read: {error}")))
 }
 
 impl RunLog for StoreLog {
     fn begin(&self, run: &RunHeader) -> PortResult<()> {
-        self.0.begin_run(&run.id, &run.flow, &encode(run)?).map_err(port)
+        self.0
+            .begin_run(&run.id, &run.flow, &encode(run)?)
+            .map_err(port)
     }
     fn events(&self, run_id: &str, events: &[RunEvent]) -> PortResult<()> {
-        self.0.run_events(run_id, &encode_events(events)?).map_err(port)
+        self.0
+            .run_events(run_id, &encode_events(events)?)
+            .map_err(port)
     }
     fn node_done(&self, run_id: &str, record: &NodeRecord, events: &[RunEvent]) -> PortResult<()> {
         self.0
@@ -215,9 +220,21 @@ impl RunLog for StoreLog {
         Ok(Some(StoredRun {
             header: decode(&row.header)?,
             status: RunStatus::parse(&row.summary.status).unwrap_or(RunStatus::Failed),
-            nodes: row.nodes.iter().map(|text| decode(text)).collect::<PortResult<_>>()?,
-            calls: row.calls.iter().map(|text| decode(text)).collect::<PortResult<_>>()?,
-            events: row.events.iter().map(|text| decode(text)).collect::<PortResult<_>>()?,
+            nodes: row
+                .nodes
+                .iter()
+                .map(|text| decode(text))
+                .collect::<PortResult<_>>()?,
+            calls: row
+                .calls
+                .iter()
+                .map(|text| decode(text))
+                .collect::<PortResult<_>>()?,
+            events: row
+                .events
+                .iter()
+                .map(|text| decode(text))
+                .collect::<PortResult<_>>()?,
         }))
     }
 }
@@ -229,8 +246,12 @@ impl HomeCatalog {
     fn provider(&self, name: Option<&str>) -> Option<codexos_llm::ProviderInfo> {
         let providers = self.0.providers().ok()?;
         match name {
-            Some(name) => providers.into_iter().find(|provider| provider.answers_to(name)),
-            None => providers.into_iter().find(|provider| !(provider.remote && self.0.offline())),
+            Some(name) => providers
+                .into_iter()
+                .find(|provider| provider.answers_to(name)),
+            None => providers
+                .into_iter()
+                .find(|provider| !(provider.remote && self.0.offline())),
         }
     }
 }
@@ -244,13 +265,17 @@ impl Catalog for HomeCatalog {
             return Some(provider.tools);
         }
         let path = models::resolve(&self.0.home, name?);
-        codexos_llm::gguf_info(&path).ok().map(|info| info.supports_tools)
+        codexos_llm::gguf_info(&path)
+            .ok()
+            .map(|info| info.supports_tools)
     }
     fn has_tool(&self, name: &str) -> bool {
         super::tools::spec(name).is_some()
     }
     fn has_secret(&self, name: &str) -> bool {
-        self.0.secret_names().is_ok_and(|names| names.iter().any(|known| known == name))
+        self.0
+            .secret_names()
+            .is_ok_and(|names| names.iter().any(|known| known == name))
     }
     fn agent(&self, name: &str, version: &str) -> Option<AgentSpec> {
         let text = self.0.store.agent(name, version).ok()??;
@@ -267,7 +292,10 @@ impl Catalog for HomeCatalog {
             .collect()
     }
     fn has_project(&self, name: &str) -> bool {
-        self.0.store.project(name).is_ok_and(|project| project.is_some())
+        self.0
+            .store
+            .project(name)
+            .is_ok_and(|project| project.is_some())
     }
 }
 
@@ -281,11 +309,17 @@ impl Tools for BuiltinTools {
     fn spec(&self, name: &str) -> Option<ToolSpec> {
         super::tools::spec(name)
     }
-    async fn call(&self, name: &str, arguments: &Value, cancel: &CancellationToken) -> PortResult<Value> {
+    async fn call(
+        &self,
+        name: &str,
+        arguments: &Value,
+        cancel: &CancellationToken,
+    ) -> PortResult<Value> {
         let root = self.root.clone();
         let name = name.to_owned();
         let arguments = arguments.clone();
-        let work = tokio::task::spawn_blocking(move || super::tools::call(&root, &name, &arguments));
+        let work =
+            tokio::task::spawn_blocking(move || super::tools::call(&root, &name, &arguments));
         tokio::select! {
             joined = work => joined.map_err(port)?.map_err(PortError::new),
             () = cancel.cancelled() => Err(PortError::new("cancelled")),
@@ -306,9 +340,14 @@ impl Subflows for ChildFlows {
             root: Some(self.root.clone()),
             ..super::FlowRunOptions::default()
         };
-        let outcome = Box::pin(self.runtime.run_flow_file(std::path::Path::new(path), input, options, cancel.clone()))
-            .await
-            .map_err(port)?;
+        let outcome = Box::pin(self.runtime.run_flow_file(
+            std::path::Path::new(path),
+            input,
+            options,
+            cancel.clone(),
+        ))
+        .await
+        .map_err(port)?;
         match outcome.status {
             RunStatus::Succeeded => Ok(outcome.output),
             status => Err(PortError::new(format!(

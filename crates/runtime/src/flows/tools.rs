@@ -46,10 +46,17 @@ pub(crate) fn call(root: &Path, name: &str, arguments: &Value) -> Result<Value, 
     match name {
         "fs.read" => {
             let path = inside(root, text("path").ok_or("`path` is required")?)?;
-            let bytes = std::fs::read(&path).map_err(|error| format!("cannot read `{}`: {error}", path.display()))?;
-            let mut content = String::from_utf8_lossy(&bytes[..bytes.len().min(READ_LIMIT)]).into_owned();
+            let bytes = std::fs::read(&path)
+                .map_err(|error| format!("cannot read `{}`: {error}", path.display()))?;
+            let mut content =
+                String::from_utf8_lossy(&bytes[..bytes.len().min(READ_LIMIT)]).into_owned();
             if bytes.len() > READ_LIMIT {
-                content.push_str(&format!("\n… (cut at {READ_LIMIT} of {} bytes)", bytes.len()));
+                content.push_str(
+                    "
+… (cut at 64 KiB of ",
+                );
+                content.push_str(&bytes.len().to_string());
+                content.push_str(" bytes)");
             }
             Ok(Value::String(content))
         }
@@ -69,15 +76,21 @@ pub(crate) fn call(root: &Path, name: &str, arguments: &Value) -> Result<Value, 
             Ok(Value::Array(files))
         }
         "git.diff" => diff(root, text("rev")),
-        other => Err(format!("no built-in tool `{other}` — the built-ins are {}", NAMES.join(", "))),
+        other => Err(format!(
+            "no built-in tool `{other}` — the built-ins are {}",
+            NAMES.join(", ")
+        )),
     }
 }
 
 /// `relative` under `root`, refusing anything that leaves it.
 fn inside(root: &Path, relative: &str) -> Result<PathBuf, String> {
-    let root = root
-        .canonicalize()
-        .map_err(|error| format!("the run's folder `{}` is unreadable: {error}", root.display()))?;
+    let root = root.canonicalize().map_err(|error| {
+        format!(
+            "the run's folder `{}` is unreadable: {error}",
+            root.display()
+        )
+    })?;
     let path = root
         .join(relative)
         .canonicalize()
@@ -85,19 +98,35 @@ fn inside(root: &Path, relative: &str) -> Result<PathBuf, String> {
     if path.starts_with(&root) {
         Ok(path)
     } else {
-        Err(format!("`{relative}` is outside the project folder; tools only see the project"))
+        Err(format!(
+            "`{relative}` is outside the project folder; tools only see the project"
+        ))
     }
 }
 
 fn diff(root: &Path, rev: Option<&str>) -> Result<Value, String> {
-    let repository = git2::Repository::discover(root)
-        .map_err(|error| format!("`{}` is not in a git repository: {}", root.display(), error.message()))?;
+    let repository = git2::Repository::discover(root).map_err(|error| {
+        format!(
+            "`{}` is not in a git repository: {}",
+            root.display(),
+            error.message()
+        )
+    })?;
     let tree = repository
         .revparse_single(rev.unwrap_or("HEAD"))
         .and_then(|object| object.peel_to_tree())
-        .map_err(|error| format!("unknown revision `{}`: {}", rev.unwrap_or("HEAD"), error.message()))?;
+        .map_err(|error| {
+            format!(
+                "unknown revision `{}`: {}",
+                rev.unwrap_or("HEAD"),
+                error.message()
+            )
+        })?;
     let mut options = git2::DiffOptions::new();
-    options.include_untracked(true).recurse_untracked_dirs(true).show_untracked_content(true);
+    options
+        .include_untracked(true)
+        .recurse_untracked_dirs(true)
+        .show_untracked_content(true);
     let changes = repository
         .diff_tree_to_workdir_with_index(Some(&tree), Some(&mut options))
         .map_err(|error| format!("cannot diff: {}", error.message()))?;
@@ -110,7 +139,13 @@ fn diff(root: &Path, rev: Option<&str>) -> Result<Value, String> {
             text.push_str(&String::from_utf8_lossy(line.content()));
             text.len() < DIFF_LIMIT
         })
-        .or_else(|error| if text.len() >= DIFF_LIMIT { Ok(()) } else { Err(format!("cannot diff: {}", error.message())) })?;
+        .or_else(|error| {
+            if text.len() >= DIFF_LIMIT {
+                Ok(())
+            } else {
+                Err(format!("cannot diff: {}", error.message()))
+            }
+        })?;
     if text.len() >= DIFF_LIMIT {
         text.push_str("\n… (diff cut)");
     }
@@ -125,9 +160,16 @@ mod tests {
     fn paths_outside_the_folder_are_refused() {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::write(dir.path().join("a.txt"), "hello").expect("write");
-        assert_eq!(call(dir.path(), "fs.read", &json!({"path": "a.txt"})), Ok(json!("hello")));
+        assert_eq!(
+            call(dir.path(), "fs.read", &json!({"path": "a.txt"})),
+            Ok(json!("hello"))
+        );
         let outside = call(dir.path(), "fs.read", &json!({"path": "../../etc/passwd"}));
-        assert!(outside.is_err_and(|message| message.contains("outside") || message.contains("No such")));
-        assert_eq!(call(dir.path(), "fs.list", &json!({"path": "."})), Ok(json!(["a.txt"])));
+        assert!(outside
+            .is_err_and(|message| message.contains("outside") || message.contains("No such")));
+        assert_eq!(
+            call(dir.path(), "fs.list", &json!({"path": "."})),
+            Ok(json!(["a.txt"]))
+        );
     }
 }
