@@ -69,6 +69,7 @@ bench: models
 	CODEXOS_MODELS="$(MODELS_DIR)" $(PROFILING) bench embed /usr/share/doc/python3.11/html/library --batches 1,8,32,256 --python "$$(scripts/bench-venv.sh)"
 	CODEXOS_MODELS="$(MODELS_DIR)" $(PROFILING) bench ingest "$(BENCH_TREE)"
 	CODEXOS_MODELS="$(MODELS_DIR)" $(PROFILING) bench llm --llama-bench "$$(scripts/build-llama-bench.sh)"
+	CODEXOS_MODELS="$(MODELS_DIR)" $(PROFILING) bench flow --python "$$(scripts/bench-venv.sh langgraph)"
 
 ## Regenerate ui/src/ipc/bindings.ts from the Tauri commands.
 bindings:
