@@ -78,9 +78,13 @@ pub async fn flow_run(
     let runtime = state.runtime()?;
     let (path, _) = runtime.save_flow(&flow)?;
     let cancel = state.requests.start(&request_id);
-    let outcome = runtime
-        .run_flow_file(&path, input, live(on_event, project), cancel)
-        .await;
+    let mut options = live(on_event, project);
+    if options.project.is_none() {
+        // No project selected: tools work in the flows folder, never in
+        // whatever folder the app happened to be started from.
+        options.root = Some(runtime.home().flows());
+    }
+    let outcome = runtime.run_flow_file(&path, input, options, cancel).await;
     state.requests.finish(&request_id);
     Ok(outcome?)
 }

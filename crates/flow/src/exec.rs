@@ -248,6 +248,19 @@ impl Executor {
         .await
     }
 
+    /// A stored run and its flow.
+    fn load(&self, run_id: &str) -> Result<(crate::ports::StoredRun, Arc<Flow>)> {
+        let stored = self
+            .ports
+            .log
+            .load(run_id)
+            .map_err(Error::store)?
+            .ok_or_else(|| Error::UnknownRun { id: run_id.into() })?;
+        let flow =
+            serde_json::from_value(stored.header.flow_json.clone()).map_err(Error::encode)?;
+        Ok((stored, Arc::new(flow)))
+    }
+
     /// Continues a stored run from its last checkpoint: nodes that finished
     /// are not run again. A paused run needs its answer in `options.answers`.
     pub async fn resume(
@@ -256,21 +269,13 @@ impl Executor {
         options: RunOptions,
         cancel: CancellationToken,
     ) -> Result<RunOutcome> {
-        let stored = self
-            .ports
-            .log
-            .load(run_id)
-            .map_err(Error::store)?
-            .ok_or_else(|| Error::UnknownRun { id: run_id.into() })?;
+        let (stored, flow) = self.load(run_id)?;
         if matches!(stored.status, RunStatus::Succeeded) {
             return Err(Error::NotResumable {
                 id: run_id.into(),
                 status: stored.status.as_str().into(),
             });
         }
-        let flow: Arc<Flow> = Arc::new(
-            serde_json::from_value(stored.header.flow_json.clone()).map_err(Error::encode)?,
-        );
         let (checkpoint, finished) = rebuild(&flow, &stored.header, &stored.nodes);
         self.drive(
             stored.header,
@@ -337,15 +342,7 @@ impl Executor {
         options: RunOptions,
         cancel: CancellationToken,
     ) -> Result<RunOutcome> {
-        let stored = self
-            .ports
-            .log
-            .load(run_id)
-            .map_err(Error::store)?
-            .ok_or_else(|| Error::UnknownRun { id: run_id.into() })?;
-        let flow: Arc<Flow> = Arc::new(
-            serde_json::from_value(stored.header.flow_json.clone()).map_err(Error::encode)?,
-        );
+        let (stored, flow) = self.load(run_id)?;
         if flow.node(node).is_none() {
             return Err(Error::UnknownNode {
                 node: node.into(),

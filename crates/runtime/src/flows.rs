@@ -277,15 +277,13 @@ impl Runtime {
             .map(Path::to_path_buf)
     }
 
-    /// Continues an unfinished run (killed, failed, cancelled or waiting
-    /// for a person) from its last checkpoint.
-    pub async fn resume_run(
-        self: &Arc<Self>,
-        id: &str,
+    /// Where a stored run's tools work (its project's folder unless told
+    /// otherwise) and the options to continue it with.
+    fn continuation(
+        &self,
+        stored: &codexos_flow::ports::StoredRun,
         options: FlowRunOptions,
-        cancel: CancellationToken,
-    ) -> Result<RunOutcome> {
-        let stored = self.stored_run(id)?;
+    ) -> Result<(PathBuf, RunOptions)> {
         let project = stored
             .header
             .input
@@ -299,9 +297,21 @@ impl Runtime {
         let run_options = RunOptions {
             answers: options.answers,
             on_event: options.on_event,
-            base: Self::base_of(&stored),
+            base: Self::base_of(stored),
             ..RunOptions::default()
         };
+        Ok((root, run_options))
+    }
+
+    /// Continues an unfinished run (killed, failed, cancelled or waiting
+    /// for a person) from its last checkpoint.
+    pub async fn resume_run(
+        self: &Arc<Self>,
+        id: &str,
+        options: FlowRunOptions,
+        cancel: CancellationToken,
+    ) -> Result<RunOutcome> {
+        let (root, run_options) = self.continuation(&self.stored_run(id)?, options)?;
         Ok(self
             .executor(root, self.run_log())
             .resume(id, run_options, cancel)
@@ -412,23 +422,7 @@ impl Runtime {
         options: FlowRunOptions,
         cancel: CancellationToken,
     ) -> Result<RunOutcome> {
-        let stored = self.stored_run(id)?;
-        let project = stored
-            .header
-            .input
-            .get("project")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        let root = self.root_for(&FlowRunOptions {
-            project: options.project.clone().or(project),
-            ..options.clone()
-        })?;
-        let run_options = RunOptions {
-            answers: options.answers,
-            on_event: options.on_event,
-            base: Self::base_of(&stored),
-            ..RunOptions::default()
-        };
+        let (root, run_options) = self.continuation(&self.stored_run(id)?, options)?;
         Ok(self
             .executor(root, self.run_log())
             .fork(id, node, edits, run_options, cancel)

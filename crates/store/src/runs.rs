@@ -280,17 +280,7 @@ impl Store {
             .prepare("SELECT flow, version, hash, content, path, note, saved_at FROM flow_versions WHERE flow = ?1 ORDER BY version")
             .map_err(sql("reading flow versions"))?;
         let rows = statement
-            .query_map(params![flow], |row| {
-                Ok(FlowVersion {
-                    flow: row.get(0)?,
-                    version: row.get(1)?,
-                    hash: row.get(2)?,
-                    content: row.get(3)?,
-                    path: row.get(4)?,
-                    note: row.get(5)?,
-                    saved_at: row.get(6)?,
-                })
-            })
+            .query_map(params![flow], flow_version)
             .map_err(sql("reading flow versions"))?;
         rows.collect::<rusqlite::Result<Vec<_>>>()
             .map_err(sql("reading flow versions"))
@@ -306,17 +296,7 @@ impl Store {
             )
             .map_err(sql("listing flows"))?;
         let rows = statement
-            .query_map([], |row| {
-                Ok(FlowVersion {
-                    flow: row.get(0)?,
-                    version: row.get(1)?,
-                    hash: row.get(2)?,
-                    content: row.get(3)?,
-                    path: row.get(4)?,
-                    note: row.get(5)?,
-                    saved_at: row.get(6)?,
-                })
-            })
+            .query_map([], flow_version)
             .map_err(sql("listing flows"))?;
         rows.collect::<rusqlite::Result<Vec<_>>>()
             .map_err(sql("listing flows"))
@@ -424,6 +404,18 @@ impl Store {
         rows.collect::<rusqlite::Result<Vec<_>>>()
             .map_err(sql("searching memory"))
     }
+}
+
+fn flow_version(row: &rusqlite::Row<'_>) -> rusqlite::Result<FlowVersion> {
+    Ok(FlowVersion {
+        flow: row.get(0)?,
+        version: row.get(1)?,
+        hash: row.get(2)?,
+        content: row.get(3)?,
+        path: row.get(4)?,
+        note: row.get(5)?,
+        saved_at: row.get(6)?,
+    })
 }
 
 fn insert_events(
