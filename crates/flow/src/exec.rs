@@ -27,8 +27,12 @@ use crate::ports::{
 use crate::record::Recording;
 use crate::{Error, Result};
 
-/// The run state: declared keys, plus hidden `#…` bookkeeping (loop counts).
+/// The run state: declared keys, plus hidden `#…` bookkeeping (loop counts,
+/// the run's output so far).
 pub type State = BTreeMap<String, Value>;
+
+/// Hidden state key of the run's output.
+const OUTPUT_KEY: &str = "#output";
 
 /// Listener of live events.
 pub type EventSink = Arc<dyn Fn(&RunEvent) + Send + Sync>;
@@ -448,7 +452,7 @@ impl Executor {
             mut state,
             mut frontier,
         } = start;
-        let mut output = Value::Null;
+        let mut output = state.get(OUTPUT_KEY).cloned().unwrap_or(Value::Null);
         loop {
             if frontier.is_empty() {
                 return finish(&context, RunStatus::Succeeded, output, None);
@@ -782,6 +786,10 @@ fn complete(
     let mut writes = outcome.writes;
     if let (Some(key), Some(result)) = (&node.output, outcome.result) {
         writes.insert(key.clone(), result);
+    }
+    if let Some(output) = &outcome.output {
+        // Kept in the state too, so a resumed run still has it.
+        writes.insert(OUTPUT_KEY.to_owned(), output.clone());
     }
     for (key, value) in &writes {
         if let Some(declared) = context.flow.state.get(key) {
