@@ -140,9 +140,18 @@ test("the canvas edits a flow, shows check errors on the node, runs it live and 
   await added.click();
   const settings = await browser.$('[data-testid="inspector-settings"]');
   await settings.waitForDisplayed({ timeout: 10_000 });
-  await settings.clearValue();
-  await settings.setValue('{"kind": "transform", "set": {"undeclared": "1"}}');
+  assert.equal(await browser.$('[data-testid="inspector-id"]').getValue(), "transform-1");
+  // Set the controlled textarea as typing would (React listens to input events).
+  await browser.execute(
+    (element, value) => {
+      Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, "value").set.call(element, value);
+      element.dispatchEvent(new Event("input", { bubbles: true }));
+    },
+    settings,
+    '{"kind": "transform", "set": {"undeclared": "1"}}',
+  );
   await browser.$('[data-testid="inspector-apply"]').click();
+  assert.ok(!(await browser.$('[data-testid="inspector"] [role="alert"]').isExisting()), "the settings were accepted");
   await browser.waitUntil(async () => Number(await check.getAttribute("data-errors")) > 0, {
     timeout: 10_000,
     timeoutMsg: "the check did not report the undeclared key",
@@ -184,4 +193,31 @@ test("the canvas edits a flow, shows check errors on the node, runs it live and 
   for (let step = 0; step < 4; step += 1) await browser.$('button[aria-label="Next event"]').click();
   assert.equal(await browser.$('[data-testid="flow-node-input"]').getAttribute("data-status"), "done");
   await screenshot("flow-replay");
+});
+
+test("the other example flows run from the canvas", async () => {
+  const replayClose = await browser.$('button[aria-label="Close replay"]');
+  if (await replayClose.isExisting()) await replayClose.click();
+  const picker = await browser.$('[data-testid="flow-picker"]');
+  const panel = await browser.$('[data-testid="run-panel"]');
+  for (const [flow, input] of [
+    ["map-reduce", '{"folder": ".", "limit": 2}'],
+    ["plan-execute", '{"task": "Say which files the folder holds"}'],
+  ]) {
+    await picker.selectByAttribute("value", flow);
+    await browser.waitUntil(async () => (await browser.$$('[data-testid^="flow-node-"]')).length > 0, { timeout: 10_000 });
+    const input_ = await browser.$('[data-testid="flow-input"]');
+    await input_.clearValue();
+    await input_.setValue(input);
+    const run = await browser.$('[data-testid="flow-run"]');
+    await browser.waitUntil(async () => run.isEnabled(), { timeout: 10_000, timeoutMsg: `${flow} does not pass its check` });
+    await run.click();
+    await browser.waitUntil(async () => (await panel.getAttribute("data-finished")) === "", { timeout: 10_000 });
+    await browser.waitUntil(async () => (await panel.getAttribute("data-finished")) !== "", {
+      timeout: 240_000,
+      timeoutMsg: `${flow} did not finish`,
+    });
+    assert.equal(await panel.getAttribute("data-finished"), "succeeded", `${flow}: ${await browser.$('[data-testid="run-log"]').getText()}`);
+    await screenshot(`flow-${flow}`);
+  }
 });

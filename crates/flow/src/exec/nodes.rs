@@ -14,6 +14,10 @@ use crate::model::{HumanMode, MemoryOp, Node, NodeKind};
 use crate::ports::{AgentSpec, Message, ModelReply, ModelRequest, PortError, ToolCall};
 use crate::record::Calls;
 
+/// Room for the critic's verdict: longer than most configured answer
+/// limits, so a verdict is not cut in the middle of its JSON.
+const CRITIC_TOKENS: u32 = 256;
+
 /// Events a node produced while it works (flushed with its checkpoint).
 pub(super) type Buffer = Arc<Mutex<Vec<RunEvent>>>;
 
@@ -612,7 +616,9 @@ impl Work<'_> {
                 "pass": { "type": "boolean" },
                 "feedback": { "type": "string" }
             },
-            "required": ["pass", "feedback"]
+            // Feedback optional: a small model that rambles can still close
+            // the verdict after `pass`.
+            "required": ["pass"]
         });
         let list: String = criteria
             .iter()
@@ -628,7 +634,7 @@ impl Work<'_> {
                     ],
                     tools: Vec::new(),
                     output_schema: Some(grading.clone()),
-                    max_tokens: None,
+                    max_tokens: Some(CRITIC_TOKENS),
                     temperature: None,
                 })
                 .await?;
