@@ -284,12 +284,7 @@ impl Runtime {
         stored: &codexos_flow::ports::StoredRun,
         options: FlowRunOptions,
     ) -> Result<(PathBuf, RunOptions)> {
-        let project = stored
-            .header
-            .input
-            .get("project")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
+        let project = run_project(stored);
         let root = self.root_for(&FlowRunOptions {
             project: options.project.clone().or(project),
             ..options.clone()
@@ -384,12 +379,7 @@ impl Runtime {
             .filter(|call| call.kind == "human")
             .filter_map(|call| Some((call.node.clone(), call.response.get("ok")?.clone())))
             .collect();
-        let project = stored
-            .header
-            .input
-            .get("project")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
+        let project = run_project(&stored);
         let options = FlowRunOptions {
             answers,
             on_event,
@@ -644,6 +634,16 @@ pub fn agent_template(name: &str) -> String {
     let mut text = serde_json::to_string_pretty(&spec).unwrap_or_default();
     text.push('\n');
     text
+}
+
+/// The project a stored run was given (its input `project`).
+fn run_project(stored: &codexos_flow::ports::StoredRun) -> Option<String> {
+    stored
+        .header
+        .input
+        .get("project")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
 }
 
 fn semver_parts(version: &str) -> Option<(u64, u64, u64)> {
