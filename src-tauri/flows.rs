@@ -123,15 +123,9 @@ pub async fn run_resume(
 ) -> Result<RunOutcome, IpcError> {
     let answer = answer.map(|text| json(&text, "the answer")).transpose()?;
     let runtime = state.runtime()?;
-    let detail = runtime.run_detail(&run_id)?;
-    let mut options = live(on_event, None);
-    if let (Some(node), Some(answer)) =
-        (detail.detail.get("waiting").and_then(Value::as_str), answer)
-    {
-        options.answers.insert(node.to_owned(), answer);
-    }
+    let options = live(on_event, None);
     let cancel = state.requests.start(&request_id);
-    let outcome = runtime.resume_run(&run_id, options, cancel).await;
+    let outcome = runtime.resume_run(&run_id, answer, options, cancel).await;
     state.requests.finish(&request_id);
     Ok(outcome?)
 }

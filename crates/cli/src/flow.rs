@@ -387,28 +387,20 @@ async fn resume(
     cancel: &CancellationToken,
 ) -> anyhow::Result<()> {
     let id = runtime.resolve_run(id)?;
-    let detail = runtime.run_detail(&id)?;
-    let mut answers = BTreeMap::new();
-    if let Some(waiting) = detail.detail.get("waiting").and_then(Value::as_str) {
-        let value = if approve {
-            Some(serde_json::json!({ "approved": true }))
-        } else if let Some(reason) = reject {
-            Some(serde_json::json!({ "approved": false, "comment": reason }))
-        } else if let Some(answer) = answer {
-            Some(serde_json::from_str(&answer).unwrap_or(Value::String(answer)))
-        } else {
-            anyhow::bail!(
-                "run {id} waits at `{waiting}`: pass --approve, --reject [REASON] or --answer JSON"
-            );
-        };
-        answers.extend(value.map(|value| (waiting.to_owned(), value)));
-    }
+    let answer = if approve {
+        Some(serde_json::json!({ "approved": true }))
+    } else if let Some(reason) = reject {
+        Some(serde_json::json!({ "approved": false, "comment": reason }))
+    } else {
+        answer.map(|text| serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    };
     let options = FlowRunOptions {
-        answers,
         on_event: Some(event_printer(json)),
         ..FlowRunOptions::default()
     };
-    let result = runtime.resume_run(&id, options, cancel.clone()).await?;
+    let result = runtime
+        .resume_run(&id, answer, options, cancel.clone())
+        .await?;
     outcome(&result, json)
 }
 

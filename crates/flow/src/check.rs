@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::expr;
-use crate::model::{Flow, HumanMode, Node, NodeKind, ValueType};
+use crate::model::{Flow, Node, NodeKind, ValueType};
 use crate::ports::Catalog;
 
 /// How bad a problem is.
@@ -549,12 +549,7 @@ impl Checker<'_> {
                     self.error(id, "capability", format!("node `{id}`'s critic grades with a structured answer, but its model cannot call tools"), "pick a model that supports tool calls".into());
                 }
             }
-            NodeKind::Human { prompt, mode } => {
-                self.reads(id, prompt, false, local);
-                if *mode == HumanMode::Approve && node.output.is_none() {
-                    // An approval without an output is fine: a no fails the run.
-                }
-            }
+            NodeKind::Human { prompt, .. } => self.reads(id, prompt, false, local),
             NodeKind::Memory {
                 op,
                 key,

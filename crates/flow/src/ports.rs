@@ -369,3 +369,20 @@ pub struct StoredRun {
     /// Every stored event in order.
     pub events: Vec<RunEvent>,
 }
+
+impl StoredRun {
+    /// The node a paused run waits at (named by its last `runPaused` event).
+    #[must_use]
+    pub fn waiting(&self) -> Option<&str> {
+        if self.status != RunStatus::Paused {
+            return None;
+        }
+        self.events
+            .iter()
+            .rev()
+            .find_map(|event| match &event.event {
+                crate::EventKind::RunPaused { waiting } => Some(waiting.as_str()),
+                _ => None,
+            })
+    }
+}

@@ -207,6 +207,14 @@ pub enum Error {
         /// A free next version.
         next: String,
     },
+    /// A paused run resumed without the answer its human node waits for.
+    #[error("run `{run}` waits for a person at `{node}` — answer it: `codexos runs resume {run} --approve`, `--reject [REASON]` or `--answer JSON` (in the app: Approve or Reject)")]
+    AnswerNeeded {
+        /// Run id.
+        run: String,
+        /// The waiting node.
+        node: String,
+    },
     /// No such agent.
     #[error("no published agent `{reference}` — `codexos agents list` shows them; `codexos agents new NAME` starts one")]
     UnknownAgent {
@@ -305,6 +313,7 @@ impl Error {
             | Self::AmbiguousRun { .. }
             | Self::AgentFile { .. }
             | Self::AgentExists { .. }
+            | Self::AnswerNeeded { .. }
             | Self::Flow(
                 codexos_flow::Error::Json { .. }
                 | codexos_flow::Error::Schema { .. }

@@ -299,14 +299,24 @@ impl Runtime {
     }
 
     /// Continues an unfinished run (killed, failed, cancelled or waiting
-    /// for a person) from its last checkpoint.
+    /// for a person) from its last checkpoint. A run waiting at a `human`
+    /// node needs `answer` (`{"approved": true}`, or the value asked for).
     pub async fn resume_run(
         self: &Arc<Self>,
         id: &str,
-        options: FlowRunOptions,
+        answer: Option<Value>,
+        mut options: FlowRunOptions,
         cancel: CancellationToken,
     ) -> Result<RunOutcome> {
-        let (root, run_options) = self.continuation(&self.stored_run(id)?, options)?;
+        let stored = self.stored_run(id)?;
+        if let Some(node) = stored.waiting() {
+            let answer = answer.ok_or_else(|| Error::AnswerNeeded {
+                run: id.to_owned(),
+                node: node.to_owned(),
+            })?;
+            options.answers.insert(node.to_owned(), answer);
+        }
+        let (root, run_options) = self.continuation(&stored, options)?;
         Ok(self
             .executor(root, self.run_log())
             .resume(id, run_options, cancel)
@@ -430,7 +440,11 @@ impl Runtime {
             .store
             .run(id)?
             .ok_or_else(|| Error::Flow(codexos_flow::Error::UnknownRun { id: id.into() }))?;
-        let stored = self.stored_run(id)?;
+        let stored = ports::decode_run(&row).map_err(|error| {
+            Error::Flow(codexos_flow::Error::Store {
+                message: error.message,
+            })
+        })?;
         let flow = serde_json::from_value(stored.header.flow_json.clone()).map_err(|error| {
             Error::Flow(codexos_flow::Error::Encode {
                 message: error.to_string(),

@@ -433,3 +433,29 @@ fn flows_keep_versions_and_agents_are_immutable() {
     );
     assert_eq!(cli.json(&["agents", "show", "helper"])["version"], "0.1.0");
 }
+
+#[test]
+fn a_paused_run_resumes_with_an_answer_and_not_without() {
+    let cli = Cli::new();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("gate.flow.json");
+    std::fs::write(
+        &file,
+        r#"{"version": 2, "name": "gate", "state": {"ok": "object", "n": "number"},
+           "nodes": [{"id": "ask", "kind": "human", "prompt": "Ship it?", "output": "ok"},
+                     {"id": "after", "kind": "transform", "set": {"n": "7"}},
+                     {"id": "out", "kind": "output", "keys": ["n"]}],
+           "edges": [{"from": "ask", "to": "after"}, {"from": "after", "to": "out"}]}"#,
+    )
+    .expect("write");
+    let paused = run_json(&cli, &["run", file.to_str().expect("path")]);
+    assert_eq!(
+        (paused["status"].as_str(), paused["waiting"].as_str()),
+        (Some("paused"), Some("ask"))
+    );
+    let id = paused["runId"].as_str().expect("id");
+    let refused = error_line(&cli.run(&["runs", "resume", id]));
+    assert!(refused.contains("waits for a person at `ask`"), "{refused}");
+    let approved = run_json(&cli, &["runs", "resume", id, "--approve"]);
+    assert_eq!(approved["output"]["n"], 7, "{approved}");
+}

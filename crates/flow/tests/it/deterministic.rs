@@ -267,9 +267,28 @@ async fn a_hanging_tool_a_panic_and_a_missing_input_fail_the_run_with_the_node_n
             .contains("lacks `r`"),
         "{missing:?}"
     );
+}
 
-    let (typed, _) = failing(r#"{"id": "t", "kind": "transform", "set": {"r": "1"}}, {"id": "u", "kind": "transform", "set": {"s": "1"}}"#).await;
-    assert_eq!(typed.status, RunStatus::Succeeded, "{typed:?}");
+#[tokio::test]
+async fn a_value_of_the_wrong_type_fails_the_node_that_wrote_it() {
+    let flow = r#"{"version": 2, "name": "typed", "state": {"n": "string"},
+      "nodes": [{"id": "count", "kind": "transform", "set": {"n": "1 + 1"}}], "edges": []}"#;
+    let outcome = executor(Arc::new(MemoryLog::default()))
+        .start(
+            Arc::new(parse(flow).expect("parses")),
+            None,
+            json!({}),
+            RunOptions::default(),
+            CancellationToken::new(),
+        )
+        .await
+        .expect("ends");
+    assert_eq!(outcome.status, RunStatus::Failed);
+    let error = outcome.error.unwrap_or_default();
+    assert!(
+        error.contains("node `count` wrote a number to `n`, which is declared string"),
+        "{error}"
+    );
 }
 
 #[tokio::test]

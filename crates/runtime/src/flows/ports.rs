@@ -184,6 +184,21 @@ fn decode<T: serde::de::DeserializeOwned>(text: &str) -> PortResult<T> {
         .map_err(|error| PortError::new(format!("a stored run record cannot be read: {error}")))
 }
 
+fn decode_all<T: serde::de::DeserializeOwned>(texts: &[String]) -> PortResult<Vec<T>> {
+    texts.iter().map(|text| decode(text)).collect()
+}
+
+/// A stored run's rows as the engine's record of it.
+pub(crate) fn decode_run(row: &codexos_store::RunRow) -> PortResult<StoredRun> {
+    Ok(StoredRun {
+        header: decode(&row.header)?,
+        status: RunStatus::parse(&row.summary.status).unwrap_or(RunStatus::Failed),
+        nodes: decode_all(&row.nodes)?,
+        calls: decode_all(&row.calls)?,
+        events: decode_all(&row.events)?,
+    })
+}
+
 impl RunLog for StoreLog {
     fn begin(&self, run: &RunHeader) -> PortResult<()> {
         self.0
@@ -214,28 +229,12 @@ impl RunLog for StoreLog {
         self.0.run_next_seq(run_id).map_err(port)
     }
     fn load(&self, run_id: &str) -> PortResult<Option<StoredRun>> {
-        let Some(row) = self.0.run(run_id).map_err(port)? else {
-            return Ok(None);
-        };
-        Ok(Some(StoredRun {
-            header: decode(&row.header)?,
-            status: RunStatus::parse(&row.summary.status).unwrap_or(RunStatus::Failed),
-            nodes: row
-                .nodes
-                .iter()
-                .map(|text| decode(text))
-                .collect::<PortResult<_>>()?,
-            calls: row
-                .calls
-                .iter()
-                .map(|text| decode(text))
-                .collect::<PortResult<_>>()?,
-            events: row
-                .events
-                .iter()
-                .map(|text| decode(text))
-                .collect::<PortResult<_>>()?,
-        }))
+        self.0
+            .run(run_id)
+            .map_err(port)?
+            .as_ref()
+            .map(decode_run)
+            .transpose()
     }
 }
 
