@@ -1,0 +1,176 @@
+//! The escape suite: what a sandboxed program tries, and must fail to do.
+
+use std::io::Read as _;
+use std::time::{Duration, Instant};
+
+use codexos_tools::sandbox::{availability, Availability, ProcessLimit};
+use codexos_tools::CallContext;
+use serde_json::{json, Value};
+
+fn shell(context: &CallContext, command: &str) -> Value {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime
+        .block_on(super::call(
+            context,
+            "shell",
+            json!({"command": command, "timeout_secs": 20}),
+        ))
+        .unwrap_or_else(|error| json!({"error": error.to_string()}))
+}
+
+fn stdout(result: &Value) -> String {
+    format!("{}{}", result["stdout"].as_str().unwrap_or(""), result["stderr"].as_str().unwrap_or(""))
+}
+
+fn project() -> (tempfile::TempDir, CallContext) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir(dir.path().join(".git")).expect(".git");
+    std::fs::write(dir.path().join(".git/HEAD"), "ref: refs/heads/main\n").expect("HEAD");
+    std::fs::write(dir.path().join("notes.txt"), "project file\n").expect("file");
+    let context = CallContext::new(dir.path().to_path_buf());
+    (dir, context)
+}
+
+#[test]
+fn the_sandbox_is_available_with_a_process_limit() {
+    let Availability::Bubblewrap { processes } = availability() else {
+        panic!("the sandbox must work on the test machine: {:?}", availability());
+    };
+    let is_root = std::fs::metadata("/proc/self").is_ok_and(|meta| {
+        use std::os::unix::fs::MetadataExt as _;
+        meta.uid() == 0
+    });
+    // RLIMIT_NPROC does not bind root: root needs the cgroup.
+    assert!(!is_root || matches!(processes, ProcessLimit::Cgroup(_)), "{processes:?}");
+}
+
+#[test]
+fn works_inside_the_project() {
+    let (dir, context) = project();
+    let result = shell(&context, "cat notes.txt && echo made > out.txt && pwd");
+    assert_eq!(result["exitCode"], 0, "{result}");
+    assert!(stdout(&result).contains("project file"));
+    assert_eq!(std::fs::read_to_string(dir.path().join("out.txt")).expect("written"), "made\n");
+}
+
+#[test]
+fn cannot_read_a_secret_in_the_home_folder() {
+    let (_dir, context) = project();
+    let home = std::env::var("HOME").expect("HOME");
+    let secret = std::path::Path::new(&home).join(format!(".codexos-escape-{}", std::process::id()));
+    std::fs::write(&secret, "TOP-SECRET-VALUE").expect("secret");
+    let result = shell(&context, &format!("cat {0}; ls -a {1}; cat ~/.ssh/id_* 2>&1", secret.display(), home));
+    let python = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(super::call(
+            &context,
+            "python",
+            json!({"code": format!("print(open({:?}).read())", secret.display().to_string())}),
+        ))
+        .unwrap_or_else(|error| json!({"error": error.to_string()}));
+    std::fs::remove_file(&secret).expect("clean up");
+    assert!(!stdout(&result).contains("TOP-SECRET"), "{result}");
+    assert!(!result["stdout"].as_str().unwrap_or_default().contains(".codexos-escape"), "the home folder is empty inside: {result}");
+    assert!(!python.to_string().contains("TOP-SECRET-VALUE\\n"), "{python}");
+    assert_ne!(python["exitCode"], 0, "{python}");
+}
+
+#[test]
+fn cannot_write_bashrc_or_outside_the_project() {
+    let (dir, context) = project();
+    let home = std::env::var("HOME").expect("HOME");
+    let bashrc = std::path::Path::new(&home).join(".bashrc");
+    let before = std::fs::read(&bashrc).ok();
+    let result = shell(
+        &context,
+        &format!(
+            "echo pwned >> ~/.bashrc; echo pwned >> {0}; echo pwned > /usr/local/pwned; echo pwned > .git/config; echo done",
+            bashrc.display()
+        ),
+    );
+    assert!(stdout(&result).contains("Read-only file system"), "{result}");
+    assert_eq!(std::fs::read(&bashrc).ok(), before, "~/.bashrc unchanged");
+    assert!(!std::path::Path::new("/usr/local/pwned").exists());
+    assert!(!dir.path().join(".git/config").exists(), ".git is read-only");
+}
+
+#[test]
+fn cannot_connect_to_an_unlisted_local_listener() {
+    let (_dir, context) = project();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+    let port = listener.local_addr().expect("address").port();
+    listener.set_nonblocking(true).expect("non-blocking");
+    let result = shell(
+        &context,
+        &format!("python3 -c \"import socket; socket.create_connection(('127.0.0.1', {port}), 3); print('CONNECTED')\"; exec 3<>/dev/tcp/127.0.0.1/{port} && echo CONNECTED"),
+    );
+    assert!(!stdout(&result).contains("CONNECTED"), "{result}");
+    let accepted = listener.accept();
+    assert!(accepted.is_err(), "the listener saw a connection");
+}
+
+#[test]
+fn cannot_follow_a_symlink_out_of_the_project() {
+    let (dir, context) = project();
+    let outside = tempfile::tempdir_in(std::env::var("HOME").expect("HOME")).expect("outside dir");
+    std::fs::write(outside.path().join("private.txt"), "PRIVATE-DATA").expect("private");
+    std::os::unix::fs::symlink(outside.path(), dir.path().join("escape")).expect("symlink");
+    let elsewhere = tempfile::tempdir().expect("tmp dir");
+    std::os::unix::fs::symlink(elsewhere.path(), dir.path().join("tmp-escape")).expect("symlink");
+    let result = shell(
+        &context,
+        "cat escape/private.txt; echo x > escape/planted.txt; echo x > tmp-escape/planted.txt; ls escape tmp-escape",
+    );
+    assert!(!stdout(&result).contains("PRIVATE-DATA"), "{result}");
+    assert!(!outside.path().join("planted.txt").exists());
+    assert!(!elsewhere.path().join("planted.txt").exists());
+    let read = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(super::call(&context, "fs.read", json!({"path": "escape/private.txt"})));
+    assert!(read.is_err_and(|error| error.to_string().contains("outside the project")));
+}
+
+#[test]
+fn a_fork_bomb_is_contained() {
+    let (_dir, context) = project();
+    let started = Instant::now();
+    let result = shell(&context, "bomb() { bomb | bomb & }; bomb; sleep 5; echo survived");
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(60), "took {took:?}: {result}");
+    // The host still starts processes.
+    let mut child = std::process::Command::new("true").spawn().expect("host can fork");
+    assert!(child.wait().expect("wait").success());
+    let mut count = String::new();
+    std::fs::File::open("/proc/loadavg")
+        .and_then(|mut file| file.read_to_string(&mut count))
+        .expect("loadavg");
+    let running: u32 = count
+        .split_whitespace()
+        .nth(3)
+        .and_then(|field| field.split('/').nth(1))
+        .and_then(|total| total.parse().ok())
+        .unwrap_or_default();
+    assert!(running < 5000, "{running} processes on the host after the bomb");
+    assert!(
+        stdout(&result).contains("Resource temporarily unavailable") || stdout(&result).contains("fork"),
+        "the bomb hit the process limit: {result}"
+    );
+}
+
+#[test]
+fn large_output_is_bounded() {
+    let (_dir, context) = project();
+    let result = shell(&context, "yes 0123456789 | head -c 3000000; echo; echo tail");
+    let text = result["stdout"].as_str().unwrap_or_default();
+    assert!(text.len() < 70_000 && text.contains("output cut"), "{} bytes: {}", text.len(), &text[text.len().saturating_sub(200)..]);
+    let endless = shell(&context, "yes");
+    let error = endless["error"].as_str().unwrap_or("no error");
+    assert!(error.contains("MiB of output"), "{error}");
+}
