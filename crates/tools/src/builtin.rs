@@ -82,7 +82,7 @@ const NETWORK: Effects = Effects {
 fn all() -> Vec<Builtin> {
     let tool = |name: &str, description: &str, parameters: Value, effects: Effects, kind: Kind| {
         let mut info = ToolInfo::new(name, description, parameters, effects);
-        info.source = SOURCE.to_owned();
+        SOURCE.clone_into(&mut info.source);
         Builtin { info, kind }
     };
     vec![

@@ -74,7 +74,7 @@ pub enum Error {
         /// What is wrong and how to fix it.
         message: String,
     },
-    /// An OpenAPI spec could not be read or used.
+    /// An `OpenAPI` spec could not be read or used.
     #[error("OpenAPI spec `{spec}`: {message}")]
     OpenApi {
         /// File or URL.

@@ -18,7 +18,8 @@
 //! Each element of `command` (and `stdin`) is a minijinja template over the
 //! arguments; an element that renders empty is dropped, and an element that
 //! is exactly `{{ name }}` for a list argument becomes one element per item.
-//! Values never pass through a shell. `[env]` values are literal text or
+//! Values never pass through a shell; an element starting with `./` names a
+//! file of the tool's own folder. `[env]` values are literal text or
 //! `{ vault = "NAME" }`, resolved from the vault at call time. Manifests of
 //! a project's `tools/` folder cannot grant themselves `allow` (a cloned
 //! repository is not trusted); the data home's can.
@@ -55,8 +56,8 @@ pub struct Manifest {
     #[serde(default = "empty_object")]
     #[schemars(with = "BTreeMap<String, Value>")]
     pub parameters: Value,
-    /// Program and arguments; each a template over the arguments. A
-    /// relative program path (`./run.py`) is relative to the tool's folder.
+    /// Program and arguments; each a template over the arguments. An
+    /// element starting with `./` (`./run.py`) is a file of the tool's folder.
     pub command: Vec<String>,
     /// Template of the text written to the program's standard input.
     #[serde(default)]
@@ -138,13 +139,22 @@ pub fn read_manifest(path: &Path) -> Result<Manifest> {
             manifest.name
         )));
     }
-    if manifest.command.first().is_none_or(|program| program.trim().is_empty()) {
+    if manifest
+        .command
+        .first()
+        .is_none_or(|program| program.trim().is_empty())
+    {
         return Err(invalid("`command` needs at least the program".into()));
     }
     if manifest.parameters.get("type").and_then(Value::as_str) != Some("object") {
-        return Err(invalid("`parameters` must be a JSON Schema with `type = \"object\"`".into()));
+        return Err(invalid(
+            "`parameters` must be a JSON Schema with `type = \"object\"`".into(),
+        ));
     }
-    if manifest.timeout.is_some_and(|seconds| !(1..=3600).contains(&seconds)) {
+    if manifest
+        .timeout
+        .is_some_and(|seconds| !(1..=3600).contains(&seconds))
+    {
         return Err(invalid("`timeout` is in seconds, from 1 to 3600".into()));
     }
     let templates = manifest.command.iter().chain(manifest.stdin.iter());
@@ -180,7 +190,7 @@ impl FolderTool {
             manifest.parameters.clone(),
             effects,
         );
-        info.source = source.to_owned();
+        source.clone_into(&mut info.source);
         if let Some(permission) = manifest.permission {
             info.permission = if trusted || permission != Permission::Allow {
                 permission
@@ -199,9 +209,9 @@ impl FolderTool {
         let environment = minijinja::Environment::new();
         let context = minijinja::Value::from(minijinja::value::Serde(arguments));
         let render = |template: &str| {
-            environment
-                .render_str(template, &context)
-                .map_err(|error| Error::failed(&self.info.name, format!("template `{template}`: {error}")))
+            environment.render_str(template, &context).map_err(|error| {
+                Error::failed(&self.info.name, format!("template `{template}`: {error}"))
+            })
         };
         let mut argv = Vec::new();
         for template in &self.manifest.command {
@@ -219,7 +229,10 @@ impl FolderTool {
                 continue;
             }
             let rendered = render(template)?;
-            if !rendered.is_empty() {
+            if let Some(file) = template.strip_prefix("./") {
+                // The tool's own files (`./run.py`) are found in its folder.
+                argv.push(self.folder.join(file).to_string_lossy().into_owned());
+            } else if !rendered.is_empty() {
                 argv.push(rendered);
             }
         }
@@ -241,11 +254,6 @@ impl Tool for FolderTool {
             return Err(Error::failed(name, "the command rendered empty"));
         }
         let program = argv.remove(0);
-        let program = if program.contains('/') && Path::new(&program).is_relative() {
-            self.folder.join(&program).to_string_lossy().into_owned()
-        } else {
-            program
-        };
         let mut job = Job::new(name, &program, argv);
         job.stdin = stdin.map(String::into_bytes);
         job.network = self.manifest.network;
@@ -255,11 +263,14 @@ impl Tool for FolderTool {
             let value = match value {
                 EnvValue::Text(text) => text.clone().into(),
                 EnvValue::Vault { vault } => {
-                    context.secrets.secret(vault).map_err(|message| Error::Secret {
-                        tool: name.clone(),
-                        name: vault.clone(),
-                        message,
-                    })?
+                    context
+                        .secrets
+                        .secret(vault)
+                        .map_err(|message| Error::Secret {
+                            tool: name.clone(),
+                            name: vault.clone(),
+                            message,
+                        })?
                 }
             };
             job.env.push((key.clone(), value));
@@ -270,7 +281,11 @@ impl Tool for FolderTool {
                 Some(code) => format!("exited with code {code}"),
                 None => "was killed by a signal".to_owned(),
             };
-            let detail = if output.stderr.trim().is_empty() { &output.stdout } else { &output.stderr };
+            let detail = if output.stderr.trim().is_empty() {
+                &output.stdout
+            } else {
+                &output.stderr
+            };
             if !detail.trim().is_empty() {
                 message.push_str(": ");
                 message.push_str(detail.trim());
@@ -280,7 +295,10 @@ impl Tool for FolderTool {
         match self.manifest.output {
             OutputKind::Text => Ok(Value::String(output.stdout)),
             OutputKind::Json => serde_json::from_str(&output.stdout).map_err(|error| {
-                Error::failed(name, format!("its output is not the JSON its manifest promises: {error}"))
+                Error::failed(
+                    name,
+                    format!("its output is not the JSON its manifest promises: {error}"),
+                )
             }),
         }
     }
@@ -343,12 +361,12 @@ pub fn watch(
     for (folder, trusted) in &folders {
         load(&registry, folder, *trusted);
     }
-    let (changed, mut changes) = tokio::sync::mpsc::unbounded_channel::<PathBuf>();
+    let (sender, mut changes) = tokio::sync::mpsc::unbounded_channel::<PathBuf>();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if let Ok(event) = event {
             for path in event.paths {
                 // The receiver is gone only when the watch stopped.
-                changed.send(path).ok();
+                sender.send(path).ok();
             }
         }
     })

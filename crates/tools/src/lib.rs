@@ -1,7 +1,7 @@
 //! `codexos-tools`: every tool an agent or flow can call, in one
 //! [`Registry`] — the built-ins ([`builtin`]), tools described by a
-//! `tools/<name>/tool.toml` manifest ([`folder`]), operations of an OpenAPI
-//! spec ([`openapi`]) and the tools of MCP servers ([`mcp`]).
+//! `tools/<name>/tool.toml` manifest ([`folder`]), operations of an
+//! `OpenAPI` spec ([`openapi`]) and the tools of MCP servers ([`mcp`]).
 //!
 //! Each tool has a JSON Schema for its arguments (checked before the call),
 //! its [`Effects`] and a default [`Permission`]: read-only tools are

@@ -1,1 +1,335 @@
-//! MCP servers' tools.
+//! MCP servers as tool sources (the client side; `codexos mcp`, the server
+//! side, lives in `codexos-server`). A server is a command speaking MCP on
+//! stdio or a streamable-HTTP URL. Each configured server is supervised:
+//! started, its tools listed into the registry as `<server>.<tool>`,
+//! restarted with backoff when it exits or cannot be reached (its tools
+//! leave the registry meanwhile, and the source's state says why), and
+//! stopped when the app stops. Calls have a time limit; a server that
+//! hangs, crashes or speaks invalid JSON-RPC fails the call with the
+//! server's name and what happened, never the app.
+//!
+//! Servers run as their own programs, outside the sandbox (they are
+//! configured by the user, like an editor's MCP servers); their tools ask
+//! before each call unless the config says otherwise.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rmcp::model::{CallToolRequestParams, ContentBlock};
+use rmcp::service::{Peer, RoleClient, RunningService};
+use rmcp::ServiceExt as _;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::io::AsyncBufReadExt as _;
+use tokio_util::sync::CancellationToken;
+
+use crate::folder::EnvValue;
+use crate::registry::{Registry, SourceState};
+use crate::tool::{CallContext, Effects, Permission, Secrets, Tool, ToolInfo};
+use crate::{Error, Result};
+
+/// One MCP server (`[[tools.mcp]]` in config.toml).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Name; its tools are `<name>.<tool>`.
+    pub name: String,
+    /// Program and arguments of a stdio server.
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    /// URL of a streamable-HTTP server.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Environment of a stdio server: text or `{ vault = "NAME" }`.
+    #[serde(default)]
+    pub env: BTreeMap<String, EnvValue>,
+    /// Vault secret sent as `Authorization: Bearer …` to an HTTP server.
+    #[serde(default)]
+    pub bearer: Option<String>,
+    /// Time limit of one call, seconds (default 60).
+    #[serde(default)]
+    pub timeout: Option<u64>,
+    /// Level of its tools (default `ask`).
+    #[serde(default)]
+    pub permission: Option<Permission>,
+}
+
+impl ServerConfig {
+    /// The registry source name.
+    #[must_use]
+    pub fn source(&self) -> String {
+        format!("mcp:{}", self.name)
+    }
+
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout.unwrap_or(60).max(1))
+    }
+
+    fn failed(&self, message: impl Into<String>) -> Error {
+        Error::Mcp {
+            server: self.name.clone(),
+            message: message.into(),
+        }
+    }
+
+    fn is_local(&self) -> bool {
+        self.url.as_deref().is_none_or(|url| {
+            let host = url
+                .split("://")
+                .nth(1)
+                .unwrap_or(url)
+                .split(['/', ':'])
+                .next()
+                .unwrap_or("");
+            matches!(host, "127.0.0.1" | "localhost" | "[::1]")
+        })
+    }
+}
+
+type Service = RunningService<RoleClient, ()>;
+
+/// Last lines a stdio server wrote to stderr, for crash reports.
+#[derive(Clone, Default)]
+struct StderrTail(Arc<Mutex<Vec<String>>>);
+
+impl StderrTail {
+    fn push(&self, line: String) {
+        let mut lines = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        lines.push(line);
+        let excess = lines.len().saturating_sub(5);
+        lines.drain(..excess);
+    }
+
+    fn text(&self) -> String {
+        let lines = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if lines.is_empty() {
+            String::new()
+        } else {
+            format!(" — its last output: {}", lines.join(" | "))
+        }
+    }
+}
+
+async fn connect(
+    config: &ServerConfig,
+    secrets: &dyn Secrets,
+    tail: &StderrTail,
+) -> Result<Service> {
+    let resolve = |name: &str| {
+        secrets.secret(name).map_err(|message| Error::Secret {
+            tool: config.source(),
+            name: name.to_owned(),
+            message,
+        })
+    };
+    let starting = async {
+        match (&config.command, &config.url) {
+            (Some(command), None) => {
+                let (program, args) = command
+                    .split_first()
+                    .ok_or_else(|| config.failed("`command` is empty"))?;
+                let mut process = tokio::process::Command::new(program);
+                process.args(args).kill_on_drop(true);
+                for (key, value) in &config.env {
+                    match value {
+                        EnvValue::Text(text) => process.env(key, text),
+                        EnvValue::Vault { vault } => {
+                            use secrecy::ExposeSecret as _;
+                            process.env(key, resolve(vault)?.expose_secret())
+                        }
+                    };
+                }
+                let (transport, stderr) = rmcp::transport::TokioChildProcess::builder(process)
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .map_err(|error| config.failed(format!("cannot start `{program}`: {error}")))?;
+                if let Some(stderr) = stderr {
+                    let tail = tail.clone();
+                    tokio::spawn(async move {
+                        let mut lines = tokio::io::BufReader::new(stderr).lines();
+                        while let Ok(Some(line)) = lines.next_line().await {
+                            tail.push(line);
+                        }
+                    });
+                }
+                ().serve(transport).await.map_err(|error| {
+                    config.failed(format!("it did not start MCP: {error}{}", tail.text()))
+                })
+            }
+            (None, Some(url)) => {
+                install_crypto();
+                let mut transport_config =
+                    rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig::with_uri(url.as_str());
+                if let Some(name) = &config.bearer {
+                    use secrecy::ExposeSecret as _;
+                    transport_config = transport_config.auth_header(resolve(name)?.expose_secret());
+                }
+                let transport =
+                    rmcp::transport::StreamableHttpClientTransport::from_config(transport_config);
+                ().serve(transport)
+                    .await
+                    .map_err(|error| config.failed(format!("cannot reach `{url}`: {error}")))
+            }
+            _ => Err(config.failed("give either `command` (stdio) or `url` (streamable HTTP)")),
+        }
+    };
+    tokio::time::timeout(config.timeout().min(Duration::from_secs(30)), starting)
+        .await
+        .map_err(|_| {
+            config.failed(format!(
+                "it did not answer `initialize` in time{}",
+                tail.text()
+            ))
+        })?
+}
+
+/// rustls needs a process-wide crypto provider for HTTPS servers.
+fn install_crypto() {
+    // Fails only when one is installed already, which is what we want.
+    rustls::crypto::ring::default_provider()
+        .install_default()
+        .ok();
+}
+
+/// A tool of an MCP server.
+struct McpTool {
+    info: ToolInfo,
+    remote: String,
+    server: String,
+    peer: Peer<RoleClient>,
+    timeout: Duration,
+}
+
+#[async_trait]
+impl Tool for McpTool {
+    fn info(&self) -> &ToolInfo {
+        &self.info
+    }
+
+    async fn call(&self, arguments: Value, _: &CallContext) -> Result<Value> {
+        let failed = |message: String| Error::Failed {
+            tool: self.info.name.clone(),
+            message: format!("MCP server `{}`: {message}", self.server),
+        };
+        let mut request = CallToolRequestParams::new(self.remote.clone());
+        if let Value::Object(object) = arguments {
+            request = request.with_arguments(object);
+        }
+        let result = tokio::time::timeout(self.timeout, self.peer.call_tool(request))
+            .await
+            .map_err(|_| Error::TimedOut {
+                tool: self.info.name.clone(),
+                seconds: self.timeout.as_secs(),
+            })?
+            .map_err(|error| failed(format!("{error} (it will be restarted if it stopped)")))?;
+        let texts: Vec<String> = result
+            .content
+            .iter()
+            .map(|block| match block {
+                ContentBlock::Text(text) => text.text.clone(),
+                ContentBlock::Image(_) => "[image]".to_owned(),
+                ContentBlock::Audio(_) => "[audio]".to_owned(),
+                ContentBlock::Resource(_) => "[resource]".to_owned(),
+                ContentBlock::ResourceLink(link) => format!("[resource {}]", link.uri),
+                _ => "[content]".to_owned(),
+            })
+            .collect();
+        if result.is_error == Some(true) {
+            return Err(failed(texts.join("\n")));
+        }
+        Ok(result
+            .structured_content
+            .unwrap_or_else(|| Value::String(texts.join("\n"))))
+    }
+}
+
+async fn list_tools(config: &ServerConfig, service: &Service) -> Result<Vec<Arc<dyn Tool>>> {
+    let listed = tokio::time::timeout(config.timeout(), service.peer().list_all_tools())
+        .await
+        .map_err(|_| config.failed("`tools/list` timed out"))?
+        .map_err(|error| config.failed(format!("`tools/list` failed: {error}")))?;
+    let effects = Effects {
+        writes: true,
+        runs_code: true,
+        network: !config.is_local(),
+    };
+    Ok(listed
+        .into_iter()
+        .map(|tool| {
+            let mut info = ToolInfo::new(
+                &format!("{}.{}", config.name, tool.name),
+                tool.description.as_deref().unwrap_or(""),
+                Value::Object((*tool.input_schema).clone()),
+                effects,
+            );
+            info.source = config.source();
+            info.permission = config.permission.unwrap_or(Permission::Ask);
+            Arc::new(McpTool {
+                info,
+                remote: tool.name.to_string(),
+                server: config.name.clone(),
+                peer: service.peer().clone(),
+                timeout: config.timeout(),
+            }) as Arc<dyn Tool>
+        })
+        .collect())
+}
+
+/// Supervises one server until `cancel`: connects, registers its tools,
+/// and restarts it (backoff 1 s doubling to 60 s) whenever it stops.
+pub fn supervise(
+    registry: Arc<Registry>,
+    config: ServerConfig,
+    secrets: Arc<dyn Secrets>,
+    cancel: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let source = config.source();
+        let mut failures: u32 = 0;
+        loop {
+            registry.set_state(&source, SourceState::Starting);
+            let tail = StderrTail::default();
+            let problem = match connect(&config, secrets.as_ref(), &tail).await {
+                Ok(service) => match list_tools(&config, &service).await {
+                    Ok(tools) => {
+                        failures = 0;
+                        registry.set_source(&source, SourceState::Ready, tools, Vec::new());
+                        let stop = service.cancellation_token();
+                        let quit = tokio::select! {
+                            quit = service.waiting() => quit,
+                            () = cancel.cancelled() => {
+                                stop.cancel();
+                                registry.set_state(&source, SourceState::Stopped);
+                                return;
+                            }
+                        };
+                        format!("it stopped ({quit:?}){}", tail.text())
+                    }
+                    Err(error) => error.to_string(),
+                },
+                Err(error) => error.to_string(),
+            };
+            failures += 1;
+            let wait = Duration::from_secs(1 << failures.min(6)).min(Duration::from_mins(1));
+            tracing::warn!(
+                "MCP server `{}`: {problem}; restarting in {} s",
+                config.name,
+                wait.as_secs()
+            );
+            registry.set_state(
+                &source,
+                SourceState::Restarting(format!("{problem}; restarting in {} s", wait.as_secs())),
+            );
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = cancel.cancelled() => {
+                    registry.set_state(&source, SourceState::Stopped);
+                    return;
+                }
+            }
+        }
+    })
+}

@@ -106,7 +106,9 @@ impl Registry {
                     source.info.name
                 ));
             } else if kept.iter().any(|known| &known.info().name == tool_name) {
-                problems.push(format!("`{tool_name}` is defined twice; the second is skipped"));
+                problems.push(format!(
+                    "`{tool_name}` is defined twice; the second is skipped"
+                ));
             } else {
                 kept.push(tool);
             }
@@ -356,11 +358,18 @@ impl Policy {
                 || {
                     (
                         info.permission,
-                        format!("`{}` default for a tool that {}", info.permission, info.effects.describe()),
+                        format!(
+                            "`{}` default for a tool that {}",
+                            info.permission,
+                            info.effects.describe()
+                        ),
                     )
                 },
                 |(_, pattern, permission, origin)| {
-                    (*permission, format!("`{pattern} = \"{permission}\"` in {origin}"))
+                    (
+                        *permission,
+                        format!("`{pattern} = \"{permission}\"` in {origin}"),
+                    )
                 },
             )
     }
@@ -465,16 +474,24 @@ mod tests {
             .call("read", args.clone(), &policy, &no, &context)
             .await
             .is_ok());
-        let refused = registry.call("write", args.clone(), &policy, &no, &context).await;
+        let refused = registry
+            .call("write", args.clone(), &policy, &no, &context)
+            .await;
         assert!(matches!(refused, Err(Error::NotApproved { .. })));
         assert!(registry
             .call("write", args.clone(), &policy, &PreApproved, &context)
             .await
             .is_ok());
         let mut strict = Policy::default();
-        let rules = [("*".to_owned(), Permission::Ask), ("wr*".to_owned(), Permission::Deny)];
+        let rules = [
+            ("*".to_owned(), Permission::Ask),
+            ("wr*".to_owned(), Permission::Deny),
+        ];
         strict
-            .extend(rules.iter().map(|(pattern, level)| (pattern, level)), "test")
+            .extend(
+                rules.iter().map(|(pattern, level)| (pattern, level)),
+                "test",
+            )
             .expect("rules");
         let denied = registry
             .call("write", args.clone(), &strict, &PreApproved, &context)
@@ -491,7 +508,9 @@ mod tests {
             .call("read", json!({"x": "one"}), &policy, &no, &context)
             .await;
         assert!(matches!(bad, Err(Error::InvalidArguments { .. })));
-        let unknown = registry.call("raed", json!({}), &policy, &no, &context).await;
+        let unknown = registry
+            .call("raed", json!({}), &policy, &no, &context)
+            .await;
         assert!(unknown.is_err_and(|error| error.to_string().contains("did you mean `read`")));
     }
 }

@@ -15,6 +15,7 @@
 //! run unless the user chose `tools.unconfined = true`; then they run with
 //! only the time and output limits, and every result says so.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::OnceLock;
@@ -49,7 +50,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            timeout: Duration::from_secs(120),
+            timeout: Duration::from_mins(2),
             memory_bytes: 4 << 30,
             processes: 256,
             tmp_bytes: 512 << 20,
@@ -160,8 +161,18 @@ fn probe() -> Availability {
     }
     let trial = std::process::Command::new("bwrap")
         .args([
-            "--ro-bind", "/", "/", "--unshare-all", "--unshare-user", "--disable-userns",
-            "--die-with-parent", "--proc", "/proc", "--dev", "/dev", "true",
+            "--ro-bind",
+            "/",
+            "/",
+            "--unshare-all",
+            "--unshare-user",
+            "--disable-userns",
+            "--die-with-parent",
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "true",
         ])
         .stdin(Stdio::null())
         .output();
@@ -230,7 +241,10 @@ fn home_folders() -> Vec<PathBuf> {
         .filter(|path| path.is_dir())
         .collect();
     if let Some(home) = std::env::var_os("HOME").map(PathBuf::from) {
-        if home.is_dir() && !folders.iter().any(|folder| home.starts_with(folder)) && home != Path::new("/") {
+        if home.is_dir()
+            && !folders.iter().any(|folder| home.starts_with(folder))
+            && home != Path::new("/")
+        {
             folders.push(home);
         }
     }
@@ -239,8 +253,18 @@ fn home_folders() -> Vec<PathBuf> {
 
 fn bwrap_args(job: &Job, root: &Path, protected: &[PathBuf]) -> Vec<String> {
     let mut args: Vec<String> = [
-        "--die-with-parent", "--new-session", "--unshare-all", "--unshare-user",
-        "--disable-userns", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+        "--die-with-parent",
+        "--new-session",
+        "--unshare-all",
+        "--unshare-user",
+        "--disable-userns",
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
     ]
     .map(str::to_owned)
     .to_vec();
@@ -283,57 +307,18 @@ fn bwrap_args(job: &Job, root: &Path, protected: &[PathBuf]) -> Vec<String> {
     args
 }
 
-/// Runs `job` in `context.root`, confined (see the module docs).
-pub async fn run(job: &Job, context: &CallContext) -> Result<Output> {
-    let root = context.root.canonicalize().map_err(|error| {
-        Error::failed(
-            &job.tool,
-            format!("the project folder `{}` is unreadable: {error}", context.root.display()),
-        )
-    })?;
-    let protected: Vec<PathBuf> = context
-        .protected
-        .iter()
-        .filter_map(|folder| folder.canonicalize().ok())
-        .collect();
-    let mut group = None;
-    let (program, args, confined) = match availability() {
-        Availability::Bubblewrap { processes } => {
-            let mut inner = vec![
-                "prlimit".to_owned(),
-                format!("--as={}", job.limits.memory_bytes),
-                "--core=0".to_owned(),
-            ];
-            match processes {
-                ProcessLimit::Cgroup(cgroups) => group = PidsGroup::create(cgroups, job.limits.processes),
-                ProcessLimit::Rlimit => inner.push(format!("--nproc={}", job.limits.processes)),
-            }
-            inner.extend(["--".to_owned(), job.program.clone()]);
-            inner.extend(job.args.iter().cloned());
-            let mut args = bwrap_args(job, &root, &protected);
-            args.extend(inner);
-            match &group {
-                // Join the cgroup first, so every process of the sandbox is counted.
-                Some(group) => {
-                    let mut wrapped = vec![
-                        "-c".to_owned(),
-                        "echo $$ > \"$1/cgroup.procs\" && shift && exec \"$@\"".to_owned(),
-                        "sh".to_owned(),
-                        group.0.to_string_lossy().into_owned(),
-                        "bwrap".to_owned(),
-                    ];
-                    wrapped.extend(args);
-                    ("/bin/sh".to_owned(), wrapped, true)
-                }
-                None if matches!(processes, ProcessLimit::Cgroup(_)) => {
-                    return Err(Error::NoSandbox {
-                        tool: job.tool.clone(),
-                        reason: "cannot create a pids cgroup for the run".into(),
-                    })
-                }
-                None => ("bwrap".to_owned(), args, true),
-            }
-        }
+/// The command line running `job`: the program, its arguments, whether
+/// it is confined, and the pids cgroup it joins.
+struct CommandLine {
+    program: String,
+    args: Vec<String>,
+    confined: bool,
+    group: Option<PidsGroup>,
+}
+
+fn command_line(job: &Job, context: &CallContext, root: &Path) -> Result<CommandLine> {
+    let processes = match availability() {
+        Availability::Bubblewrap { processes } => processes,
         Availability::Unavailable(reason) => {
             if !context.unconfined {
                 return Err(Error::NoSandbox {
@@ -342,9 +327,81 @@ pub async fn run(job: &Job, context: &CallContext) -> Result<Output> {
                 });
             }
             tracing::warn!("`{}` runs unconfined: {reason}", job.tool);
-            (job.program.clone(), job.args.clone(), false)
+            return Ok(CommandLine {
+                program: job.program.clone(),
+                args: job.args.clone(),
+                confined: false,
+                group: None,
+            });
         }
     };
+    let protected: Vec<PathBuf> = context
+        .protected
+        .iter()
+        .filter_map(|folder| folder.canonicalize().ok())
+        .collect();
+    let mut args = bwrap_args(job, root, &protected);
+    args.extend([
+        "prlimit".to_owned(),
+        format!("--as={}", job.limits.memory_bytes),
+        "--core=0".to_owned(),
+    ]);
+    let group = match processes {
+        ProcessLimit::Cgroup(cgroups) => Some(
+            PidsGroup::create(cgroups, job.limits.processes).ok_or_else(|| Error::NoSandbox {
+                tool: job.tool.clone(),
+                reason: "cannot create a pids cgroup for the run".into(),
+            })?,
+        ),
+        ProcessLimit::Rlimit => {
+            args.push(format!("--nproc={}", job.limits.processes));
+            None
+        }
+    };
+    args.extend(["--".to_owned(), job.program.clone()]);
+    args.extend(job.args.iter().cloned());
+    let Some(group) = group else {
+        return Ok(CommandLine {
+            program: "bwrap".to_owned(),
+            args,
+            confined: true,
+            group: None,
+        });
+    };
+    // Join the cgroup first, so every process of the sandbox is counted.
+    let mut wrapped = vec![
+        "-c".to_owned(),
+        "echo $$ > \"$1/cgroup.procs\" && shift && exec \"$@\"".to_owned(),
+        "sh".to_owned(),
+        group.0.to_string_lossy().into_owned(),
+        "bwrap".to_owned(),
+    ];
+    wrapped.extend(args);
+    Ok(CommandLine {
+        program: "/bin/sh".to_owned(),
+        args: wrapped,
+        confined: true,
+        group: Some(group),
+    })
+}
+
+/// Runs `job` in `context.root`, confined (see the module docs).
+pub async fn run(job: &Job, context: &CallContext) -> Result<Output> {
+    let root = context.root.canonicalize().map_err(|error| {
+        Error::failed(
+            &job.tool,
+            format!(
+                "the project folder `{}` is unreadable: {error}",
+                context.root.display()
+            ),
+        )
+    })?;
+    let CommandLine {
+        program,
+        args,
+        confined,
+        group,
+    } = command_line(job, context, &root)?;
     let mut command = tokio::process::Command::new(&program);
     command
         .args(&args)
@@ -353,8 +410,15 @@ pub async fn run(job: &Job, context: &CallContext) -> Result<Output> {
         .env("PATH", "/usr/local/bin:/usr/bin:/bin")
         .env("LANG", "C.UTF-8")
         .env("TMPDIR", "/tmp")
-        .env("HOME", std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into()))
-        .stdin(if job.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .env(
+            "HOME",
+            std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into()),
+        )
+        .stdin(if job.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
@@ -378,13 +442,19 @@ pub async fn run(job: &Job, context: &CallContext) -> Result<Output> {
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
     let reading = async {
-        tokio::join!(read_bounded(stdout, &overflow), read_bounded(stderr, &overflow))
+        tokio::join!(
+            read_bounded(stdout, &overflow),
+            read_bounded(stderr, &overflow)
+        )
     };
     tokio::pin!(reading);
     let too_much = || {
         Error::failed(
             &job.tool,
-            format!("it wrote more than {} MiB of output and was stopped", OUTPUT_KILL >> 20),
+            format!(
+                "it wrote more than {} MiB of output and was stopped",
+                OUTPUT_KILL >> 20
+            ),
         )
     };
     let ended = tokio::select! {
@@ -420,7 +490,7 @@ pub async fn run(job: &Job, context: &CallContext) -> Result<Output> {
 fn text(bytes: &[u8], total: usize) -> String {
     let mut text = cut(&String::from_utf8_lossy(bytes), STREAM_LIMIT);
     if total > bytes.len() {
-        text.push_str(&format!(" ({total} bytes written in all)"));
+        write!(text, " ({total} bytes written in all)").ok();
     }
     text
 }

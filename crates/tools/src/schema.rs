@@ -151,7 +151,10 @@ mod tests {
             "additionalProperties": false
         });
         assert!(validate(&json!({"path": "x", "lines": [1, 2]}), &schema).is_empty());
-        let problems = validate(&json!({"lines": [0, "2"], "mode": "c", "other": 1}), &schema);
+        let problems = validate(
+            &json!({"lines": [0, "2"], "mode": "c", "other": 1}),
+            &schema,
+        );
         assert_eq!(
             problems,
             [

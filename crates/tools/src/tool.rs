@@ -254,6 +254,8 @@ mod tests {
         assert!(cut.len() < OUTPUT_LIMIT + 100);
         assert!(cut.contains("output cut"));
         let array = Value::Array(vec![Value::String("x".repeat(1000)); 100]);
-        assert!(bound(array).as_str().is_some_and(|text| text.contains("output cut")));
+        assert!(bound(array)
+            .as_str()
+            .is_some_and(|text| text.contains("output cut")));
     }
 }

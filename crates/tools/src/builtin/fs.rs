@@ -1,5 +1,6 @@
 //! File tools, confined to the project folder.
 
+use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Component, Path, PathBuf};
 
@@ -74,7 +75,10 @@ pub(crate) fn project(tool: &str, root: &Path) -> Result<PathBuf> {
     root.canonicalize().map_err(|error| {
         Error::failed(
             tool,
-            format!("the project folder `{}` is unreadable: {error}", root.display()),
+            format!(
+                "the project folder `{}` is unreadable: {error}",
+                root.display()
+            ),
         )
     })
 }
@@ -90,9 +94,10 @@ fn outside(tool: &str, relative: &str) -> Error {
 /// they lead out).
 pub(crate) fn existing(tool: &str, root: &Path, relative: &str) -> Result<PathBuf> {
     let root = project(tool, root)?;
-    let path = root.join(relative).canonicalize().map_err(|error| {
-        Error::failed(tool, format!("`{relative}`: {error}"))
-    })?;
+    let path = root
+        .join(relative)
+        .canonicalize()
+        .map_err(|error| Error::failed(tool, format!("`{relative}`: {error}")))?;
     if path.starts_with(&root) {
         Ok(path)
     } else {
@@ -220,11 +225,9 @@ pub(crate) fn search(tool: &str, root: &Path, args: &SearchArgs) -> Result<Value
     } else {
         regex::escape(&args.pattern)
     };
-    let matcher = regex::Regex::new(&pattern).map_err(|error| {
-        Error::InvalidArguments {
-            tool: tool.to_owned(),
-            problems: format!("$.pattern: not a valid regular expression: {error}"),
-        }
+    let matcher = regex::Regex::new(&pattern).map_err(|error| Error::InvalidArguments {
+        tool: tool.to_owned(),
+        problems: format!("$.pattern: not a valid regular expression: {error}"),
     })?;
     let limit = args.max_results.unwrap_or(100).clamp(1, 1000);
     let mut found = String::new();
@@ -251,12 +254,14 @@ pub(crate) fn search(tool: &str, root: &Path, args: &SearchArgs) -> Result<Value
         for (number, line) in text.lines().enumerate() {
             if matcher.is_match(line) {
                 let shown: String = line.chars().take(300).collect();
-                found.push_str(&format!(
-                    "{}:{}: {}\n",
+                writeln!(
+                    found,
+                    "{}:{}: {}",
                     relative_to(&root, entry.path()),
                     number + 1,
                     shown.trim_end()
-                ));
+                )
+                .ok();
                 count += 1;
                 if count >= limit || found.len() > OUTPUT_LIMIT {
                     found.push_str("… (more matches; narrow the search)\n");
@@ -329,7 +334,13 @@ mod tests {
         };
         assert!(read("link").is_err_and(|error| error.to_string().contains("outside")));
         assert!(read("../x").is_err());
-        for target in ["link", "out/new.txt", "../escape.txt", "/etc/passwd", ".git/config"] {
+        for target in [
+            "link",
+            "out/new.txt",
+            "../escape.txt",
+            "/etc/passwd",
+            ".git/config",
+        ] {
             let written = write(
                 "fs.write",
                 dir.path(),

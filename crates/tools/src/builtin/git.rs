@@ -54,7 +54,11 @@ fn repository(tool: &str, root: &Path) -> Result<git2::Repository> {
     git2::Repository::discover(root).map_err(|error| {
         Error::failed(
             tool,
-            format!("`{}` is not in a git repository: {}", root.display(), error.message()),
+            format!(
+                "`{}` is not in a git repository: {}",
+                root.display(),
+                error.message()
+            ),
         )
     })
 }
@@ -145,7 +149,9 @@ pub(crate) fn diff(tool: &str, root: &Path, args: &DiffArgs) -> Result<Value> {
 
 pub(crate) fn log(tool: &str, root: &Path, args: &LogArgs) -> Result<Value> {
     let repository = repository(tool, root)?;
-    let mut walk = repository.revwalk().map_err(git_error(tool, "cannot walk history"))?;
+    let mut walk = repository
+        .revwalk()
+        .map_err(git_error(tool, "cannot walk history"))?;
     if walk.push_head().is_err() {
         return Ok(json!([]));
     }
@@ -187,7 +193,9 @@ pub(crate) fn commit(tool: &str, root: &Path, args: &CommitArgs) -> Result<Value
         .workdir()
         .ok_or_else(|| Error::failed(tool, "the repository is bare"))?
         .to_path_buf();
-    let mut index = repository.index().map_err(git_error(tool, "cannot open the index"))?;
+    let mut index = repository
+        .index()
+        .map_err(git_error(tool, "cannot open the index"))?;
     match &args.paths {
         Some(paths) => {
             for path in paths {
@@ -205,12 +213,27 @@ pub(crate) fn commit(tool: &str, root: &Path, args: &CommitArgs) -> Result<Value
             .update_all(["*"], None)
             .map_err(git_error(tool, "cannot stage the changes"))?,
     }
-    index.write().map_err(git_error(tool, "cannot write the index"))?;
-    let tree_id = index.write_tree().map_err(git_error(tool, "cannot write the tree"))?;
-    let tree = repository.find_tree(tree_id).map_err(git_error(tool, "cannot read the tree"))?;
-    let parent = repository.head().ok().and_then(|head| head.peel_to_commit().ok());
-    if parent.as_ref().is_some_and(|parent| parent.tree_id() == tree_id) {
-        return Err(Error::failed(tool, "nothing to commit: the staged tree equals HEAD"));
+    index
+        .write()
+        .map_err(git_error(tool, "cannot write the index"))?;
+    let tree_id = index
+        .write_tree()
+        .map_err(git_error(tool, "cannot write the tree"))?;
+    let tree = repository
+        .find_tree(tree_id)
+        .map_err(git_error(tool, "cannot read the tree"))?;
+    let parent = repository
+        .head()
+        .ok()
+        .and_then(|head| head.peel_to_commit().ok());
+    if parent
+        .as_ref()
+        .is_some_and(|parent| parent.tree_id() == tree_id)
+    {
+        return Err(Error::failed(
+            tool,
+            "nothing to commit: the staged tree equals HEAD",
+        ));
     }
     let signature = repository
         .signature()
@@ -218,7 +241,14 @@ pub(crate) fn commit(tool: &str, root: &Path, args: &CommitArgs) -> Result<Value
         .map_err(git_error(tool, "cannot make a signature"))?;
     let parents: Vec<&git2::Commit> = parent.iter().collect();
     let id = repository
-        .commit(Some("HEAD"), &signature, &signature, &args.message, &tree, &parents)
+        .commit(
+            Some("HEAD"),
+            &signature,
+            &signature,
+            &args.message,
+            &tree,
+            &parents,
+        )
         .map_err(git_error(tool, "cannot commit"))?;
     Ok(json!({"id": id.to_string(), "summary": args.message.lines().next().unwrap_or_default()}))
 }

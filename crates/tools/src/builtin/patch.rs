@@ -9,7 +9,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::fs::{existing, write_file, writable};
+use super::fs::{existing, writable, write_file};
 use crate::{Error, Result};
 
 /// Arguments of `fs.patch`.
@@ -48,7 +48,12 @@ fn strip_prefix(path: &str) -> Option<String> {
 }
 
 fn parse_start(range: &str) -> Option<usize> {
-    range.trim_start_matches(['-', '+']).split(',').next()?.parse().ok()
+    range
+        .trim_start_matches(['-', '+'])
+        .split(',')
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn parse(diff: &str) -> std::result::Result<Vec<FilePatch>, String> {
@@ -78,7 +83,8 @@ fn parse(diff: &str) -> std::result::Result<Vec<FilePatch>, String> {
                 ..Hunk::default()
             };
             while let Some(next) = lines.peek() {
-                if next.starts_with("@@ ") || next.starts_with("--- ") || next.starts_with("diff ") {
+                if next.starts_with("@@ ") || next.starts_with("--- ") || next.starts_with("diff ")
+                {
                     break;
                 }
                 let body = lines.next().unwrap_or_default();
@@ -146,8 +152,9 @@ pub(crate) fn apply(tool: &str, root: &Path, args: &PatchArgs) -> Result<Value> 
         let (lines, had_newline) = match &file.old_path {
             Some(old) => {
                 let path = existing(tool, root, old)?;
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|error| Error::failed(tool, format!("cannot read `{old}`: {error}")))?;
+                let text = std::fs::read_to_string(&path).map_err(|error| {
+                    Error::failed(tool, format!("cannot read `{old}`: {error}"))
+                })?;
                 (
                     text.lines().map(str::to_owned).collect::<Vec<_>>(),
                     text.ends_with('\n') || text.is_empty(),
@@ -155,7 +162,12 @@ pub(crate) fn apply(tool: &str, root: &Path, args: &PatchArgs) -> Result<Value> 
             }
             None => (Vec::new(), true),
         };
-        let name = file.new_path.as_ref().or(file.old_path.as_ref()).cloned().unwrap_or_default();
+        let name = file
+            .new_path
+            .as_ref()
+            .or(file.old_path.as_ref())
+            .cloned()
+            .unwrap_or_default();
         let patched = apply_hunks(&lines, &file.hunks).map_err(|hunk| {
             Error::failed(
                 tool,
@@ -199,7 +211,13 @@ mod tests {
     use super::*;
 
     fn patch(root: &Path, diff: &str) -> Result<Value> {
-        apply("fs.patch", root, &PatchArgs { diff: diff.to_owned() })
+        apply(
+            "fs.patch",
+            root,
+            &PatchArgs {
+                diff: diff.to_owned(),
+            },
+        )
     }
 
     #[test]
@@ -214,11 +232,17 @@ mod tests {
             std::fs::read_to_string(dir.path().join("a.txt")).expect("read"),
             "zero\none\nTWO\nthree\n"
         );
-        assert_eq!(std::fs::read_to_string(dir.path().join("new.txt")).expect("read"), "fresh\n");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("new.txt")).expect("read"),
+            "fresh\n"
+        );
         let conflict = "--- a/b.txt\n+++ b/b.txt\n@@ -1 +1 @@\n-keep\n+changed\n--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-absent\n+x\n";
         let refused = patch(dir.path(), conflict);
         assert!(refused.is_err_and(|error| error.to_string().contains("hunk 1 of `a.txt`")));
-        assert_eq!(std::fs::read_to_string(dir.path().join("b.txt")).expect("read"), "keep\n");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("b.txt")).expect("read"),
+            "keep\n"
+        );
         assert!(patch(dir.path(), "not a diff").is_err());
         let escape = "--- /dev/null\n+++ b/../escape.txt\n@@ -0,0 +1 @@\n+x\n";
         assert!(patch(dir.path(), escape).is_err());

@@ -32,11 +32,10 @@ pub(crate) async fn fetch(tool: &str, args: FetchArgs) -> Result<Value> {
         .user_agent("CodexOS web.fetch")
         .build()
         .map_err(|error| Error::failed(tool, error.to_string()))?;
-    let mut response = client
-        .get(&args.url)
-        .send()
-        .await
-        .map_err(|error| Error::failed(tool, format!("cannot fetch `{}`: {error}", args.url)))?;
+    let mut response =
+        client.get(&args.url).send().await.map_err(|error| {
+            Error::failed(tool, format!("cannot fetch `{}`: {error}", args.url))
+        })?;
     let status = response.status();
     let kind = response
         .headers()
@@ -57,16 +56,23 @@ pub(crate) async fn fetch(tool: &str, args: FetchArgs) -> Result<Value> {
     }
     if !status.is_success() {
         let excerpt: String = String::from_utf8_lossy(&body).chars().take(300).collect();
-        return Err(Error::failed(tool, format!("`{}` answered {status}: {excerpt}", args.url)));
+        return Err(Error::failed(
+            tool,
+            format!("`{}` answered {status}: {excerpt}", args.url),
+        ));
     }
     let text = String::from_utf8_lossy(&body);
     if kind.contains("html") || (kind.is_empty() && text.trim_start().starts_with('<')) {
         return Ok(Value::String(readable(&text)));
     }
-    if kind.starts_with("text/") || kind.contains("json") || kind.contains("xml") || kind.is_empty() {
+    if kind.starts_with("text/") || kind.contains("json") || kind.contains("xml") || kind.is_empty()
+    {
         return Ok(Value::String(text.into_owned()));
     }
-    Err(Error::failed(tool, format!("`{}` is `{kind}`, not text", args.url)))
+    Err(Error::failed(
+        tool,
+        format!("`{}` is `{kind}`, not text", args.url),
+    ))
 }
 
 /// The text of an HTML page: title, then the body's text by block, without
@@ -122,6 +128,9 @@ mod tests {
     #[test]
     fn html_becomes_readable_text() {
         let page = "<html><head><title>Doc</title><script>x()</script></head><body><nav><li>menu</li></nav><h1>Intro</h1><p>Hello <b>world</b>.</p></body></html>";
-        assert_eq!(super::readable(page), "# Doc\n\n## Intro\n\nHello world.\n\n");
+        assert_eq!(
+            super::readable(page),
+            "# Doc\n\n## Intro\n\nHello world.\n\n"
+        );
     }
 }

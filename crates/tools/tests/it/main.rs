@@ -3,13 +3,19 @@
 
 mod builtins;
 mod folder;
+mod mcp;
+mod openapi;
 mod sandbox;
 
 use codexos_tools::{builtin, CallContext, Policy, PreApproved, Registry};
 use serde_json::Value;
 
 /// A registry with the built-ins, calling with every `ask` approved.
-pub async fn call(context: &CallContext, name: &str, arguments: Value) -> codexos_tools::Result<Value> {
+pub async fn call(
+    context: &CallContext,
+    name: &str,
+    arguments: Value,
+) -> codexos_tools::Result<Value> {
     let registry = Registry::new();
     builtin::register(&registry);
     registry

@@ -22,7 +22,11 @@ fn shell(context: &CallContext, command: &str) -> Value {
 }
 
 fn stdout(result: &Value) -> String {
-    format!("{}{}", result["stdout"].as_str().unwrap_or(""), result["stderr"].as_str().unwrap_or(""))
+    format!(
+        "{}{}",
+        result["stdout"].as_str().unwrap_or(""),
+        result["stderr"].as_str().unwrap_or("")
+    )
 }
 
 fn project() -> (tempfile::TempDir, CallContext) {
@@ -37,14 +41,20 @@ fn project() -> (tempfile::TempDir, CallContext) {
 #[test]
 fn the_sandbox_is_available_with_a_process_limit() {
     let Availability::Bubblewrap { processes } = availability() else {
-        panic!("the sandbox must work on the test machine: {:?}", availability());
+        panic!(
+            "the sandbox must work on the test machine: {:?}",
+            availability()
+        );
     };
     let is_root = std::fs::metadata("/proc/self").is_ok_and(|meta| {
         use std::os::unix::fs::MetadataExt as _;
         meta.uid() == 0
     });
     // RLIMIT_NPROC does not bind root: root needs the cgroup.
-    assert!(!is_root || matches!(processes, ProcessLimit::Cgroup(_)), "{processes:?}");
+    assert!(
+        !is_root || matches!(processes, ProcessLimit::Cgroup(_)),
+        "{processes:?}"
+    );
 }
 
 #[test]
@@ -53,16 +63,27 @@ fn works_inside_the_project() {
     let result = shell(&context, "cat notes.txt && echo made > out.txt && pwd");
     assert_eq!(result["exitCode"], 0, "{result}");
     assert!(stdout(&result).contains("project file"));
-    assert_eq!(std::fs::read_to_string(dir.path().join("out.txt")).expect("written"), "made\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out.txt")).expect("written"),
+        "made\n"
+    );
 }
 
 #[test]
 fn cannot_read_a_secret_in_the_home_folder() {
     let (_dir, context) = project();
     let home = std::env::var("HOME").expect("HOME");
-    let secret = std::path::Path::new(&home).join(format!(".codexos-escape-{}", std::process::id()));
+    let secret =
+        std::path::Path::new(&home).join(format!(".codexos-escape-{}", std::process::id()));
     std::fs::write(&secret, "TOP-SECRET-VALUE").expect("secret");
-    let result = shell(&context, &format!("cat {0}; ls -a {1}; cat ~/.ssh/id_* 2>&1", secret.display(), home));
+    let result = shell(
+        &context,
+        &format!(
+            "cat {0}; ls -a {1}; cat ~/.ssh/id_* 2>&1",
+            secret.display(),
+            home
+        ),
+    );
     let python = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -75,8 +96,17 @@ fn cannot_read_a_secret_in_the_home_folder() {
         .unwrap_or_else(|error| json!({"error": error.to_string()}));
     std::fs::remove_file(&secret).expect("clean up");
     assert!(!stdout(&result).contains("TOP-SECRET"), "{result}");
-    assert!(!result["stdout"].as_str().unwrap_or_default().contains(".codexos-escape"), "the home folder is empty inside: {result}");
-    assert!(!python.to_string().contains("TOP-SECRET-VALUE\\n"), "{python}");
+    assert!(
+        !result["stdout"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(".codexos-escape"),
+        "the home folder is empty inside: {result}"
+    );
+    assert!(
+        !python.to_string().contains("TOP-SECRET-VALUE\\n"),
+        "{python}"
+    );
     assert_ne!(python["exitCode"], 0, "{python}");
 }
 
@@ -93,10 +123,16 @@ fn cannot_write_bashrc_or_outside_the_project() {
             bashrc.display()
         ),
     );
-    assert!(stdout(&result).contains("Read-only file system"), "{result}");
+    assert!(
+        stdout(&result).contains("Read-only file system"),
+        "{result}"
+    );
     assert_eq!(std::fs::read(&bashrc).ok(), before, "~/.bashrc unchanged");
     assert!(!std::path::Path::new("/usr/local/pwned").exists());
-    assert!(!dir.path().join(".git/config").exists(), ".git is read-only");
+    assert!(
+        !dir.path().join(".git/config").exists(),
+        ".git is read-only"
+    );
 }
 
 #[test]
@@ -133,7 +169,11 @@ fn cannot_follow_a_symlink_out_of_the_project() {
         .enable_all()
         .build()
         .expect("runtime")
-        .block_on(super::call(&context, "fs.read", json!({"path": "escape/private.txt"})));
+        .block_on(super::call(
+            &context,
+            "fs.read",
+            json!({"path": "escape/private.txt"}),
+        ));
     assert!(read.is_err_and(|error| error.to_string().contains("outside the project")));
 }
 
@@ -141,11 +181,16 @@ fn cannot_follow_a_symlink_out_of_the_project() {
 fn a_fork_bomb_is_contained() {
     let (_dir, context) = project();
     let started = Instant::now();
-    let result = shell(&context, "bomb() { bomb | bomb & }; bomb; sleep 5; echo survived");
+    let result = shell(
+        &context,
+        "bomb() { bomb | bomb & }; bomb; sleep 5; echo survived",
+    );
     let took = started.elapsed();
-    assert!(took < Duration::from_secs(60), "took {took:?}: {result}");
+    assert!(took < Duration::from_mins(1), "took {took:?}: {result}");
     // The host still starts processes.
-    let mut child = std::process::Command::new("true").spawn().expect("host can fork");
+    let mut child = std::process::Command::new("true")
+        .spawn()
+        .expect("host can fork");
     assert!(child.wait().expect("wait").success());
     let mut count = String::new();
     std::fs::File::open("/proc/loadavg")
@@ -157,9 +202,13 @@ fn a_fork_bomb_is_contained() {
         .and_then(|field| field.split('/').nth(1))
         .and_then(|total| total.parse().ok())
         .unwrap_or_default();
-    assert!(running < 5000, "{running} processes on the host after the bomb");
     assert!(
-        stdout(&result).contains("Resource temporarily unavailable") || stdout(&result).contains("fork"),
+        running < 5000,
+        "{running} processes on the host after the bomb"
+    );
+    assert!(
+        stdout(&result).contains("Resource temporarily unavailable")
+            || stdout(&result).contains("fork"),
         "the bomb hit the process limit: {result}"
     );
 }
@@ -167,9 +216,17 @@ fn a_fork_bomb_is_contained() {
 #[test]
 fn large_output_is_bounded() {
     let (_dir, context) = project();
-    let result = shell(&context, "yes 0123456789 | head -c 3000000; echo; echo tail");
+    let result = shell(
+        &context,
+        "yes 0123456789 | head -c 3000000; echo; echo tail",
+    );
     let text = result["stdout"].as_str().unwrap_or_default();
-    assert!(text.len() < 70_000 && text.contains("output cut"), "{} bytes: {}", text.len(), &text[text.len().saturating_sub(200)..]);
+    assert!(
+        text.len() < 70_000 && text.contains("output cut"),
+        "{} bytes: {}",
+        text.len(),
+        &text[text.len().saturating_sub(200)..]
+    );
     let endless = shell(&context, "yes");
     let error = endless["error"].as_str().unwrap_or("no error");
     assert!(error.contains("MiB of output"), "{error}");
