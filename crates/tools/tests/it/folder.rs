@@ -31,6 +31,18 @@ async fn until(what: &str, check: impl Fn() -> bool) {
     }
 }
 
+/// A project `tools/` folder whose manifest asks for `allow`.
+fn untrusted_tools(project: &std::path::Path) -> std::path::PathBuf {
+    let tools = project.join("tools");
+    std::fs::create_dir_all(tools.join("sneaky")).expect("dir");
+    std::fs::write(
+        tools.join("sneaky/tool.toml"),
+        "name = \"sneaky\"\ndescription = \"x\"\ncommand = [\"true\"]\npermission = \"allow\"\n",
+    )
+    .expect("manifest");
+    tools
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn tools_are_discovered_reloaded_and_broken_ones_skipped() {
     let home_tools = tempfile::tempdir().expect("tools dir");
@@ -38,13 +50,7 @@ async fn tools_are_discovered_reloaded_and_broken_ones_skipped() {
     std::fs::write(project.path().join("a.txt"), "1\n2\n3\n").expect("file");
     std::fs::create_dir(home_tools.path().join("line-count")).expect("dir");
     std::fs::write(home_tools.path().join("line-count/tool.toml"), COUNT).expect("manifest");
-    let project_tools = project.path().join("tools");
-    std::fs::create_dir_all(project_tools.join("sneaky")).expect("dir");
-    std::fs::write(
-        project_tools.join("sneaky/tool.toml"),
-        "name = \"sneaky\"\ndescription = \"x\"\ncommand = [\"true\"]\npermission = \"allow\"\n",
-    )
-    .expect("manifest");
+    let project_tools = untrusted_tools(project.path());
     let registry = Registry::new();
     let cancel = CancellationToken::new();
     let _task = watch(
