@@ -28,6 +28,10 @@ pub struct RunArgs {
     /// flow gets it as input `project`.
     #[arg(long)]
     project: Option<String>,
+    /// Approve every `ask` tool call (never overrides `deny`); without it the
+    /// terminal asks.
+    #[arg(long)]
+    yes: bool,
 }
 
 /// `codexos runs …`.
@@ -282,6 +286,7 @@ pub async fn run(
     let options = FlowRunOptions {
         on_event: Some(event_printer(json)),
         project: args.project,
+        approver: Some(crate::tools::approver(args.yes)),
         ..FlowRunOptions::default()
     };
     let result = runtime

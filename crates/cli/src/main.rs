@@ -8,6 +8,7 @@
 mod chat;
 mod flow;
 mod render;
+mod tools;
 
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
@@ -54,6 +55,22 @@ enum Command {
     /// Versioned sub-agents: list, show, new, publish.
     #[command(subcommand)]
     Agents(flow::AgentsCommand),
+    /// Tools: list them with their source and permission, or call one.
+    #[command(subcommand)]
+    Tools(tools::ToolsCommand),
+    /// Serve CodexOS to MCP clients (Claude Desktop, Cursor, Codex…): on
+    /// standard input/output, or over HTTP with --port.
+    Mcp {
+        /// Serve streamable HTTP on this port instead of stdio.
+        #[arg(long)]
+        port: Option<u16>,
+        /// Address to bind with --port.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// Approve the `ask` tools of flows run through `run_flow`.
+        #[arg(long)]
+        yes: bool,
+    },
     /// Search the ingested projects.
     Search(SearchArgs),
     /// Answer a question from the ingested projects with the local model.
@@ -376,6 +393,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Flow(command) => flow::flow(&runtime, command, json),
         Command::Flows(command) => flow::flows(&runtime, command, json),
         Command::Agents(command) => flow::agents(&runtime, command, json),
+        Command::Tools(command) => tools::tools(&runtime, command, json, &cancel).await,
+        Command::Mcp { port, host, yes } => tools::mcp(&runtime, port, &host, yes, &cancel).await,
         Command::Search(args) => search(&runtime, args, json).await,
         Command::Ask {
             question,

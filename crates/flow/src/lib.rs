@@ -35,7 +35,7 @@ pub use check::{check, Problem, Severity};
 pub use event::{EventKind, RunEvent};
 pub use exec::{Executor, Ports, RunOptions, RunOutcome};
 pub use json::JsonValue;
-pub use model::{parse, Flow, Node, NodeKind, ValueType, FLOW_VERSION};
+pub use model::{parse, Flow, Node, NodeKind, ToolPermission, ValueType, FLOW_VERSION};
 pub use ports::RunStatus;
 
 use std::path::PathBuf;

@@ -37,6 +37,25 @@ pub struct Flow {
     /// Plain edges; routers and loops name their other targets themselves.
     #[serde(default)]
     pub edges: Vec<Edge>,
+    /// Tool permission overrides for this flow's runs: a tool name or glob
+    /// (`shell`, `fs.*`, `github.*`) → `allow`, `ask` or `deny`. They apply
+    /// after config.toml's `[tools.permissions]`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub permissions: BTreeMap<String, ToolPermission>,
+}
+
+/// What a tool may do without asking, in a flow's `permissions`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema, specta::Type,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum ToolPermission {
+    /// Runs without asking.
+    Allow,
+    /// Asks before each call.
+    Ask,
+    /// Never runs.
+    Deny,
 }
 
 /// The type of a state value or a port.

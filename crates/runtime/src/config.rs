@@ -21,6 +21,8 @@ pub struct Config {
     pub search: SearchConfig,
     /// Remote chat providers (`[[providers]]`), used in the order of `llm.policy`.
     pub providers: Vec<ProviderConfig>,
+    /// Tools: permission rules, MCP servers, `OpenAPI` specs.
+    pub tools: crate::ToolsConfig,
 }
 
 /// A remote chat provider.

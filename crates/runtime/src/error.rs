@@ -224,6 +224,9 @@ pub enum Error {
     /// Retrieval failed.
     #[error(transparent)]
     Rag(#[from] codexos_rag::Error),
+    /// A tool failed, or was refused.
+    #[error(transparent)]
+    Tool(#[from] codexos_tools::Error),
     /// Local inference failed.
     #[error(transparent)]
     Llm(#[from] codexos_llm::Error),
@@ -291,6 +294,7 @@ impl Error {
             | Self::UnknownFlow { .. }
             | Self::UnknownFlowVersion { .. }
             | Self::UnknownAgent { .. }
+            | Self::Tool(codexos_tools::Error::UnknownTool { .. })
             | Self::Flow(
                 codexos_flow::Error::UnknownRun { .. }
                 | codexos_flow::Error::UnknownNode { .. }
@@ -314,6 +318,11 @@ impl Error {
             | Self::AgentFile { .. }
             | Self::AgentExists { .. }
             | Self::AnswerNeeded { .. }
+            | Self::Tool(
+                codexos_tools::Error::InvalidArguments { .. }
+                | codexos_tools::Error::Manifest { .. }
+                | codexos_tools::Error::OpenApi { .. },
+            )
             | Self::Flow(
                 codexos_flow::Error::Json { .. }
                 | codexos_flow::Error::Schema { .. }
@@ -323,9 +332,16 @@ impl Error {
                 | codexos_flow::Error::StateType { .. }
                 | codexos_flow::Error::UnknownState { .. },
             ) => ErrorCode::InvalidInput,
-            Self::Rag(codexos_rag::Error::Cancelled) | Self::Llm(codexos_llm::Error::Cancelled) => {
-                ErrorCode::Cancelled
-            }
+            Self::Rag(codexos_rag::Error::Cancelled)
+            | Self::Llm(codexos_llm::Error::Cancelled)
+            | Self::Tool(codexos_tools::Error::Cancelled { .. }) => ErrorCode::Cancelled,
+            Self::Tool(
+                codexos_tools::Error::Denied { .. }
+                | codexos_tools::Error::NotApproved { .. }
+                | codexos_tools::Error::Offline { .. }
+                | codexos_tools::Error::NoSandbox { .. },
+            ) => ErrorCode::Refused,
+            Self::Tool(_) => ErrorCode::Tool,
             Self::Vault(
                 codexos_vault::Error::KeychainUnavailable { .. }
                 | codexos_vault::Error::MasterKeyMissing { .. }
@@ -362,6 +378,10 @@ pub enum ErrorCode {
     Keychain,
     /// Stored ciphertext failed authentication.
     Tampered,
+    /// A tool was denied, not approved, or cannot run here (offline, no sandbox).
+    Refused,
+    /// A tool ran and failed.
+    Tool,
     /// Anything else.
     Internal,
 }

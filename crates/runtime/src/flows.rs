@@ -3,7 +3,6 @@
 //! is `codexos-flow`; this module gives it the real ports.
 
 mod ports;
-mod tools;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,14 +12,14 @@ use codexos_flow::check::{self, Problem};
 use codexos_flow::exec::EventSink;
 use codexos_flow::memory::MemoryLog;
 use codexos_flow::ports::{AgentSpec, NodeRecord, RunLog, RunStatus};
-use codexos_flow::{Executor, Flow, Ports, RunEvent, RunOptions, RunOutcome};
+use codexos_flow::{Executor, Flow, Ports, RunEvent, RunOptions, RunOutcome, ToolPermission};
 use codexos_store::{FlowVersion, RunSummary};
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
-use crate::{Error, Result, Runtime};
+use crate::{Error, Permission, Result, Runtime, ToolAccess};
 
 /// Choices for a run.
 #[derive(Clone, Default)]
@@ -34,6 +33,9 @@ pub struct FlowRunOptions {
     pub root: Option<PathBuf>,
     /// Project the run is about: passed to the flow as input `project`.
     pub project: Option<String>,
+    /// Who approves `ask` tool calls (the CLI's prompt, `--yes`, the app's
+    /// dialog); without one they are refused with the way to allow them.
+    pub approver: Option<Arc<dyn codexos_tools::Approver>>,
 }
 
 /// A run with everything stored about it, for `runs show` and the canvas.
@@ -134,10 +136,19 @@ impl Runtime {
         ports::HomeCatalog(Arc::clone(self))
     }
 
-    pub(crate) fn executor(self: &Arc<Self>, root: PathBuf, log: Arc<dyn RunLog>) -> Executor {
+    pub(crate) fn executor(
+        self: &Arc<Self>,
+        root: PathBuf,
+        log: Arc<dyn RunLog>,
+        access: ToolAccess,
+    ) -> Executor {
         Executor::new(Ports {
             model: Arc::new(ports::RouterModel(Arc::clone(self))),
-            tools: Arc::new(ports::BuiltinTools { root: root.clone() }),
+            tools: Arc::new(ports::RegistryTools {
+                runtime: Arc::clone(self),
+                context: self.call_context(root.clone(), CancellationToken::new()),
+                access,
+            }),
             retriever: Arc::new(ports::Search(Arc::clone(self))),
             memory: Arc::new(ports::StoreMemory(Arc::clone(self))),
             subflows: Arc::new(ports::ChildFlows {
@@ -147,6 +158,49 @@ impl Runtime {
             catalog: Arc::new(self.catalog()),
             log,
         })
+    }
+
+    /// The policy (config, then the flow's `permissions`) and approver of a run.
+    pub(crate) fn tool_access(
+        &self,
+        flow: &str,
+        permissions: &BTreeMap<String, ToolPermission>,
+        approver: Option<Arc<dyn codexos_tools::Approver>>,
+    ) -> Result<ToolAccess> {
+        let rules: BTreeMap<String, Permission> = permissions
+            .iter()
+            .map(|(pattern, level)| {
+                let level = match level {
+                    ToolPermission::Allow => Permission::Allow,
+                    ToolPermission::Ask => Permission::Ask,
+                    ToolPermission::Deny => Permission::Deny,
+                };
+                (pattern.clone(), level)
+            })
+            .collect();
+        Ok(ToolAccess {
+            policy: self.tool_policy(&rules, &format!("flow `{flow}` permissions"))?,
+            approver: approver.unwrap_or_else(|| {
+                Arc::new(codexos_tools::Refuse(
+                    "nobody is there to approve it — rerun with `--yes`, approve it in the app, or set the tool to `allow` in the flow's `permissions`".to_owned(),
+                ))
+            }),
+        })
+    }
+
+    /// The tool access of a stored run (its flow's permissions).
+    fn stored_access(
+        &self,
+        stored: &codexos_flow::ports::StoredRun,
+        approver: Option<Arc<dyn codexos_tools::Approver>>,
+    ) -> Result<ToolAccess> {
+        let permissions: BTreeMap<String, ToolPermission> = stored
+            .header
+            .flow_json
+            .get("permissions")
+            .and_then(|value| serde_json::from_value(value.clone()).ok())
+            .unwrap_or_default();
+        self.tool_access(&stored.header.flow, &permissions, approver)
     }
 
     fn run_log(&self) -> Arc<dyn RunLog> {
@@ -215,6 +269,9 @@ impl Runtime {
         options: FlowRunOptions,
         cancel: CancellationToken,
     ) -> Result<RunOutcome> {
+        let root = self.root_for(&options)?;
+        self.tools_ready(std::time::Duration::from_secs(10)).await;
+        self.load_project_tools(&root);
         let problems = self.check_flow(&flow, base.as_deref());
         if check::has_errors(&problems) {
             return Err(Error::Flow(codexos_flow::Error::Check {
@@ -228,7 +285,7 @@ impl Runtime {
                 .or_insert_with(|| Value::String(project.clone()));
         }
         self.save_flow_version(&flow, path, "run")?;
-        let root = self.root_for(&options)?;
+        let access = self.tool_access(&flow.name, &flow.permissions, options.approver.clone())?;
         let run_options = RunOptions {
             answers: options.answers,
             on_event: options.on_event,
@@ -237,7 +294,7 @@ impl Runtime {
         };
         let path = path.map(|path| path.to_string_lossy().into_owned());
         Ok(self
-            .executor(root, self.run_log())
+            .executor(root, self.run_log(), access)
             .start(Arc::new(flow), path, input, run_options, cancel)
             .await?)
     }
@@ -316,9 +373,12 @@ impl Runtime {
             })?;
             options.answers.insert(node.to_owned(), answer);
         }
+        let access = self.stored_access(&stored, options.approver.clone())?;
         let (root, run_options) = self.continuation(&stored, options)?;
+        self.tools_ready(std::time::Duration::from_secs(10)).await;
+        self.load_project_tools(&root);
         Ok(self
-            .executor(root, self.run_log())
+            .executor(root, self.run_log(), access)
             .resume(id, run_options, cancel)
             .await?)
     }
@@ -340,7 +400,11 @@ impl Runtime {
         };
         let root = std::env::temp_dir();
         let outcome = self
-            .executor(root, Arc::clone(&scratch) as Arc<dyn RunLog>)
+            .executor(
+                root,
+                Arc::clone(&scratch) as Arc<dyn RunLog>,
+                self.stored_access(&stored, None)?,
+            )
             .replay(
                 &stored,
                 Arc::clone(&scratch) as Arc<dyn RunLog>,
@@ -422,9 +486,13 @@ impl Runtime {
         options: FlowRunOptions,
         cancel: CancellationToken,
     ) -> Result<RunOutcome> {
-        let (root, run_options) = self.continuation(&self.stored_run(id)?, options)?;
+        let stored = self.stored_run(id)?;
+        let access = self.stored_access(&stored, options.approver.clone())?;
+        let (root, run_options) = self.continuation(&stored, options)?;
+        self.tools_ready(std::time::Duration::from_secs(10)).await;
+        self.load_project_tools(&root);
         Ok(self
-            .executor(root, self.run_log())
+            .executor(root, self.run_log(), access)
             .fork(id, node, edits, run_options, cancel)
             .await?)
     }
@@ -548,12 +616,11 @@ impl Runtime {
             message: format!("version `{}` is not MAJOR.MINOR.PATCH", spec.version),
         })?;
         for tool in &spec.tools {
-            if tools::spec(tool).is_none() {
+            if !self.knows_tool(tool) {
                 return Err(Error::AgentFile {
                     path: path.to_path_buf(),
                     message: format!(
-                        "tool `{tool}` does not exist (built-ins: {})",
-                        tools::NAMES.join(", ")
+                        "tool `{tool}` does not exist — `codexos tools list` shows the tools"
                     ),
                 });
             }
@@ -800,6 +867,21 @@ impl Runtime {
                 .publish_agent(&spec.name, &spec.version, &stored)?;
         }
         Ok(())
+    }
+
+    /// A flow file by path, or by name in the flow library.
+    pub fn find_flow(&self, name_or_path: &str) -> Result<PathBuf> {
+        let path = Path::new(name_or_path);
+        if path.is_file() {
+            return Ok(path.to_path_buf());
+        }
+        self.flow_library()?
+            .into_iter()
+            .find(|entry| entry.name == name_or_path)
+            .map(|entry| PathBuf::from(entry.path))
+            .ok_or_else(|| Error::UnknownFlow {
+                name: name_or_path.to_owned(),
+            })
     }
 
     /// The flow files of the flows folder, examples installed on first use.

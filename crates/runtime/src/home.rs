@@ -91,6 +91,12 @@ impl Home {
         self.root.join("flows")
     }
 
+    /// User tools (`tools/<name>/tool.toml`), trusted and watched.
+    #[must_use]
+    pub fn tools(&self) -> PathBuf {
+        self.root.join("tools")
+    }
+
     /// The configuration file.
     #[must_use]
     pub fn config(&self) -> PathBuf {

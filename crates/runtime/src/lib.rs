@@ -30,6 +30,7 @@ pub mod logging;
 pub mod models;
 mod pull;
 mod retrieval;
+mod tools;
 mod watches;
 
 use std::path::{Path, PathBuf};
@@ -63,6 +64,10 @@ pub use codexos_rag::{
 };
 pub use codexos_store::AttemptRecord;
 pub use codexos_store::{FlowVersion, RunSummary};
+pub use codexos_tools::{
+    Approval, ApprovalRequest, Approver, Error as ToolError, Permission, PreApproved, Refuse,
+    SourceInfo as ToolSource, SourceState as ToolSourceState,
+};
 pub use codexos_vault::Error as VaultError;
 pub use config::{Config, IngestConfig, LlmConfig, ModelsConfig, ProviderConfig, SearchConfig};
 pub use doctor::{Check, CheckStatus};
@@ -77,6 +82,7 @@ pub use pull::{PullEvent, Pulled};
 pub use retrieval::{
     is_clone_url, parse_since, revision_project, since, RerankChoice, SearchRequest,
 };
+pub use tools::{ToolAccess, ToolRow, ToolsConfig, ToolsOverview};
 pub use watches::{WatchEvent, WatchInfo};
 
 /// Prepares the process for local inference: applies the data home's
@@ -116,6 +122,8 @@ pub struct Runtime {
     offline: AtomicBool,
     /// Folders watched in the background.
     watches: watches::Watches,
+    /// The tool registry and its background sources.
+    tools: tools::ToolHost,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -155,7 +163,7 @@ impl Runtime {
             &config,
         ));
         let policy = config.llm.policy.clone();
-        Ok(Arc::new(Self {
+        Ok(Arc::new_cyclic(|runtime| Self {
             home,
             config,
             store,
@@ -168,6 +176,7 @@ impl Runtime {
             policy: std::sync::Mutex::new(policy),
             offline: AtomicBool::new(false),
             watches: watches::Watches::default(),
+            tools: tools::ToolHost::new(runtime.clone()),
         }))
     }
 

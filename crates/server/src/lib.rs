@@ -3,6 +3,8 @@
 //! streamed or whole, with tools) from the runtime's LLM router, so editors
 //! and other tools can use CodexOS's local models and its fallback policy.
 //!
+//! [`mcp`] serves CodexOS's search, ask and flows to MCP clients.
+//!
 //! A thin shell: requests are converted to [`codexos_runtime`] calls and back;
 //! nothing here decides which model answers.
 //!
@@ -15,6 +17,8 @@
 //! .await
 //! # }
 //! ```
+
+pub mod mcp;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

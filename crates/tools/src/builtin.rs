@@ -25,7 +25,7 @@ use crate::{Error, Result};
 pub const SOURCE: &str = "builtin";
 
 /// The JSON Schema of `T`, as a tool's parameters.
-pub(crate) fn parameters<T: JsonSchema>() -> Value {
+pub fn parameters<T: JsonSchema>() -> Value {
     let mut schema = schemars::schema_for!(T).to_value();
     if let Some(object) = schema.as_object_mut() {
         object.remove("$schema");

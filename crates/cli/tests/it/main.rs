@@ -10,6 +10,7 @@ mod flows;
 mod git;
 mod ingest_search;
 mod pull;
+mod tools;
 mod vault;
 mod watch;
 

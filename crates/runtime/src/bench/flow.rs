@@ -136,7 +136,8 @@ fn percentile(values: &mut [f64], share: f64) -> f64 {
 
 impl Runtime {
     async fn timed_run(self: &Arc<Self>, flow: &Flow, log: Arc<dyn RunLog>) -> Result<f64> {
-        let executor = self.executor(std::env::temp_dir(), log);
+        let access = self.tool_access("bench", &std::collections::BTreeMap::new(), None)?;
+        let executor = self.executor(std::env::temp_dir(), log, access);
         let started = Instant::now();
         let outcome = executor
             .start(

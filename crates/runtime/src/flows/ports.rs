@@ -269,7 +269,7 @@ impl Catalog for HomeCatalog {
             .map(|info| info.supports_tools)
     }
     fn has_tool(&self, name: &str) -> bool {
-        super::tools::spec(name).is_some()
+        self.0.knows_tool(name)
     }
     fn has_secret(&self, name: &str) -> bool {
         self.0
@@ -298,15 +298,23 @@ impl Catalog for HomeCatalog {
     }
 }
 
-/// The built-in tools, working in one folder.
-pub(crate) struct BuiltinTools {
-    pub(crate) root: PathBuf,
+/// The tool registry, under a run's policy and approver.
+pub(crate) struct RegistryTools {
+    pub(crate) runtime: Arc<Runtime>,
+    pub(crate) context: codexos_tools::CallContext,
+    pub(crate) access: crate::ToolAccess,
 }
 
 #[async_trait]
-impl Tools for BuiltinTools {
+impl Tools for RegistryTools {
     fn spec(&self, name: &str) -> Option<ToolSpec> {
-        super::tools::spec(name)
+        let tool = self.runtime.registry().tool(name)?;
+        let info = tool.info();
+        Some(ToolSpec {
+            name: info.name.clone(),
+            description: info.description.clone(),
+            parameters: info.parameters.clone(),
+        })
     }
     async fn call(
         &self,
@@ -314,15 +322,19 @@ impl Tools for BuiltinTools {
         arguments: &Value,
         cancel: &CancellationToken,
     ) -> PortResult<Value> {
-        let root = self.root.clone();
-        let name = name.to_owned();
-        let arguments = arguments.clone();
-        let work =
-            tokio::task::spawn_blocking(move || super::tools::call(&root, &name, &arguments));
-        tokio::select! {
-            joined = work => joined.map_err(port)?.map_err(PortError::new),
-            () = cancel.cancelled() => Err(PortError::new("cancelled")),
-        }
+        let mut context = self.context.clone();
+        context.cancel = cancel.clone();
+        self.runtime
+            .registry()
+            .call(
+                name,
+                arguments.clone(),
+                &self.access.policy,
+                self.access.approver.as_ref(),
+                &context,
+            )
+            .await
+            .map_err(port)
     }
 }
 

@@ -1,0 +1,211 @@
+//! `codexos tools …` and `codexos mcp`, and the terminal's approvals.
+
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Subcommand;
+use codexos_runtime::{Approval, ApprovalRequest, Approver, PreApproved, Runtime, ToolsOverview};
+use tokio_util::sync::CancellationToken;
+
+/// `codexos tools …`.
+#[derive(Debug, Subcommand)]
+pub enum ToolsCommand {
+    /// Every tool (built-ins, tools/ folders, OpenAPI, MCP servers) with its
+    /// source and permission, then the sources and their state.
+    List {
+        /// Also the tools of this project's `tools/` folder.
+        #[arg(long)]
+        project: Option<String>,
+    },
+    /// Calls one tool, in the current folder (or a project's).
+    Call {
+        /// Tool name (`codexos tools list`).
+        name: String,
+        /// Arguments, a JSON object.
+        #[arg(long, default_value = "{}")]
+        args: String,
+        /// Work in this project's folder instead of the current one.
+        #[arg(long)]
+        project: Option<String>,
+        /// Approve the call if its permission is `ask` (never overrides `deny`).
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// Asks on the terminal (or reads the answer from standard input) before
+/// an `ask` tool runs; no answer means no.
+pub struct PromptApprover;
+
+/// One prompt at a time, even when parallel branches ask together.
+static PROMPT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+#[async_trait::async_trait]
+impl Approver for PromptApprover {
+    async fn approve(&self, request: &ApprovalRequest) -> Approval {
+        let request = request.clone();
+        tokio::task::spawn_blocking(move || {
+            let _turn = PROMPT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let arguments = serde_json::to_string(&request.arguments).unwrap_or_default();
+            let shown: String = arguments.chars().take(400).collect();
+            eprint!(
+                "\n? `{}` wants to run — it {} — with {shown}\n  Allow it? [y/N] ",
+                request.tool,
+                request.effects.describe()
+            );
+            std::io::stderr().flush().ok();
+            let mut answer = String::new();
+            let read = std::io::stdin().lock().read_line(&mut answer);
+            if !std::io::stdin().is_terminal() {
+                // A piped answer is not echoed: end the prompt's line.
+                eprintln!("{}", answer.trim());
+            }
+            match read {
+                Ok(0) | Err(_) => {
+                    Approval::Deny(
+                        "no answer (standard input is closed) — rerun with `--yes`, or allow the tool in config.toml `[tools.permissions]`".to_owned(),
+                    )
+                }
+                Ok(_) if matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") => Approval::Approve,
+                Ok(_) => Approval::Deny("declined by the user".to_owned()),
+            }
+        })
+        .await
+        .unwrap_or_else(|error| Approval::Deny(format!("the prompt failed: {error}")))
+    }
+}
+
+/// `--yes` pre-approves; else the terminal asks.
+pub fn approver(yes: bool) -> Arc<dyn Approver> {
+    if yes {
+        Arc::new(PreApproved)
+    } else {
+        Arc::new(PromptApprover)
+    }
+}
+
+pub async fn tools(
+    runtime: &Arc<Runtime>,
+    command: ToolsCommand,
+    json: bool,
+    cancel: &CancellationToken,
+) -> anyhow::Result<()> {
+    match command {
+        ToolsCommand::List { project } => {
+            let root = match project {
+                Some(project) => Some(runtime.project_root(&project)?),
+                None => std::env::current_dir().ok(),
+            };
+            let overview = runtime.tools_overview(root.as_deref()).await?;
+            print_overview(&overview, json)
+        }
+        ToolsCommand::Call {
+            name,
+            args,
+            project,
+            yes,
+        } => {
+            let arguments: serde_json::Value = serde_json::from_str(&args).map_err(|error| {
+                anyhow::anyhow!("--args is not JSON ({error}); give an object, like '{{\"path\": \"README.md\"}}'")
+            })?;
+            let root: PathBuf = match project {
+                Some(project) => runtime.project_root(&project)?,
+                None => std::env::current_dir()?,
+            };
+            let result = runtime
+                .call_tool(&name, arguments, root, approver(yes), cancel.clone())
+                .await?;
+            match (&result, json) {
+                (serde_json::Value::String(text), false) => println!("{text}"),
+                _ => println!("{}", serde_json::to_string_pretty(&result)?),
+            }
+            Ok(())
+        }
+    }
+}
+
+fn print_overview(overview: &ToolsOverview, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(overview)?);
+        return Ok(());
+    }
+    let width = overview
+        .tools
+        .iter()
+        .map(|tool| tool.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let source_width = overview
+        .tools
+        .iter()
+        .map(|tool| tool.source.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    println!(
+        "{:width$}  {:source_width$}  {:10}  DESCRIPTION",
+        "NAME", "SOURCE", "PERMISSION"
+    );
+    for tool in &overview.tools {
+        let description: String = tool.description.chars().take(70).collect();
+        println!(
+            "{:width$}  {:source_width$}  {:10}  {description}",
+            tool.name,
+            tool.source,
+            tool.permission.to_string()
+        );
+    }
+    println!();
+    for source in &overview.sources {
+        let state = match &source.state {
+            codexos_runtime::ToolSourceState::Ready => {
+                format!("ready, {} tools", source.tools.len())
+            }
+            codexos_runtime::ToolSourceState::Starting => "starting".to_owned(),
+            codexos_runtime::ToolSourceState::Failed(message) => format!("failed: {message}"),
+            codexos_runtime::ToolSourceState::Restarting(message) => {
+                format!("restarting: {message}")
+            }
+            codexos_runtime::ToolSourceState::Stopped => "stopped".to_owned(),
+        };
+        println!("source {}: {state}", source.name);
+        for problem in &source.problems {
+            println!("  skipped: {problem}");
+        }
+    }
+    println!("sandbox: {}", overview.sandbox);
+    Ok(())
+}
+
+/// `codexos mcp`: CodexOS as an MCP server on stdio, or on HTTP with `--port`.
+pub async fn mcp(
+    runtime: &Arc<Runtime>,
+    port: Option<u16>,
+    host: &str,
+    yes: bool,
+    cancel: &CancellationToken,
+) -> anyhow::Result<()> {
+    let approver: Option<Arc<dyn Approver>> =
+        yes.then(|| Arc::new(PreApproved) as Arc<dyn Approver>);
+    let server = codexos_server::mcp::McpServer::new(Arc::clone(runtime), approver);
+    runtime.start_tools();
+    match port {
+        None => {
+            if std::io::stdin().is_terminal() {
+                eprintln!("codexos mcp speaks MCP on standard input/output; start it from an MCP client (see the README), or use --port for HTTP");
+            }
+            codexos_server::mcp::serve_stdio(server).await?;
+        }
+        Some(port) => {
+            let address: std::net::SocketAddr = format!("{host}:{port}").parse()?;
+            codexos_server::mcp::serve_http(server, address, cancel.clone(), |address| {
+                eprintln!("MCP on http://{address}/mcp");
+            })
+            .await?;
+        }
+    }
+    runtime.stop_tools();
+    Ok(())
+}

@@ -1,0 +1,464 @@
+//! Tools through the `codexos` binary: listing, calls and approvals in the
+//! CLI, `codexos mcp` driven by real MCP clients (a hand-written JSON-RPC
+//! exchange over stdio, and rmcp's client over stdio and HTTP), and one flow
+//! using a built-in, a folder tool, an `OpenAPI` operation and an MCP tool.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use codexos_tools::mcp::{supervise, ServerConfig};
+use codexos_tools::{CallContext, NoSecrets, Policy, PreApproved, Registry, SourceState};
+use serde_json::{json, Value};
+
+use super::{assert_success, error_line, Cli};
+
+/// A project folder named `notes` with one file.
+struct Project(tempfile::TempDir);
+
+impl Project {
+    fn path(&self) -> std::path::PathBuf {
+        self.0.path().join("notes")
+    }
+}
+
+fn project() -> Project {
+    let dir = tempfile::tempdir().expect("project");
+    std::fs::create_dir(dir.path().join("notes")).expect("folder");
+    std::fs::write(
+        dir.path().join("notes/notes.md"),
+        "# Notes\n\nThe launch code word is heliotrope.\n",
+    )
+    .expect("file");
+    Project(dir)
+}
+
+#[test]
+fn tools_are_listed_called_and_asks_are_approved_on_the_terminal() {
+    let cli = Cli::new();
+    let dir = project();
+    let listed = cli.json(&["tools", "list"]);
+    let tools = listed["tools"].as_array().expect("tools");
+    let find = |name: &str| {
+        tools
+            .iter()
+            .find(|tool| tool["name"] == name)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(find("fs.read")["permission"], "allow");
+    assert_eq!(find("shell")["permission"], "ask");
+    assert_eq!(
+        find("todos")["source"]
+            .as_str()
+            .map(|source| source.starts_with("folder:")),
+        Some(true)
+    );
+    assert_eq!(find("rag.search")["source"], "runtime");
+    assert!(listed["sandbox"]
+        .as_str()
+        .is_some_and(|sandbox| sandbox.starts_with("bubblewrap")));
+
+    let mut read = cli.command(&[
+        "tools",
+        "call",
+        "fs.read",
+        "--args",
+        r#"{"path": "notes.md"}"#,
+    ]);
+    read.current_dir(dir.path());
+    let output = read.output().expect("runs");
+    assert_success(&output, &["tools", "call", "fs.read"]);
+    assert!(String::from_utf8_lossy(&output.stdout).contains("heliotrope"));
+
+    let shell = |answer: Option<&str>, extra: &[&str]| {
+        let mut args = vec![
+            "tools",
+            "call",
+            "shell",
+            "--args",
+            r#"{"command": "echo made > made.txt && cat made.txt"}"#,
+        ];
+        args.extend_from_slice(extra);
+        let mut command = cli.command(&args);
+        command.current_dir(dir.path());
+        match answer {
+            Some(answer) => super::pipe(command, answer),
+            None => command.output().expect("runs"),
+        }
+    };
+    let closed = shell(None, &[]);
+    assert!(error_line(&closed).contains("not approved") && error_line(&closed).contains("--yes"));
+    assert!(!dir.path().join("made.txt").exists());
+    let declined = shell(Some("n\n"), &[]);
+    assert!(error_line(&declined).contains("declined by the user"));
+    let approved = shell(Some("y\n"), &[]);
+    assert_success(&approved, &["tools", "call", "shell"]);
+    assert!(String::from_utf8_lossy(&approved.stderr).contains("Allow it? [y/N]"));
+    assert!(String::from_utf8_lossy(&approved.stdout).contains("made"));
+    let pre_approved = shell(None, &["--yes"]);
+    assert_success(&pre_approved, &["tools", "call", "shell", "--yes"]);
+
+    // `deny` in the config wins over --yes.
+    std::fs::write(
+        cli.home.path().join("config.toml"),
+        "[tools.permissions]\nshell = \"deny\"\n\"fs.*\" = \"ask\"\n",
+    )
+    .expect("config");
+    let denied = shell(None, &["--yes"]);
+    assert!(error_line(&denied)
+        .contains("denied by the tool policy (`shell = \"deny\"` in config.toml"));
+    let listed = cli.json(&["tools", "list"]);
+    let read = listed["tools"]
+        .as_array()
+        .and_then(|tools| tools.iter().find(|tool| tool["name"] == "fs.read").cloned());
+    assert_eq!(
+        read.map(|tool| tool["permission"].clone()),
+        Some(json!("ask"))
+    );
+    let bad = cli.run(&["tools", "call", "fs.read", "--args", "{\"path\": 3}"]);
+    assert!(error_line(&bad).contains("$.path: expected string"));
+}
+
+/// `codexos mcp` on stdio, as a child speaking JSON-RPC lines.
+struct StdioServer {
+    child: Child,
+    input: ChildStdin,
+    output: BufReader<std::process::ChildStdout>,
+}
+
+impl StdioServer {
+    fn start(cli: &Cli) -> Self {
+        let mut command = cli.command(&["mcp"]);
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("codexos mcp");
+        let input = child.stdin.take().expect("stdin");
+        let output = BufReader::new(child.stdout.take().expect("stdout"));
+        Self {
+            child,
+            input,
+            output,
+        }
+    }
+
+    fn send(&mut self, message: &Value) {
+        writeln!(self.input, "{message}").expect("write");
+        self.input.flush().expect("flush");
+    }
+
+    fn request(&mut self, id: u64, method: &str, params: Value) -> Value {
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        loop {
+            let mut line = String::new();
+            let read = self.output.read_line(&mut line).expect("read");
+            assert!(read > 0, "codexos mcp closed its output");
+            let message: Value = serde_json::from_str(&line).expect("a JSON-RPC line");
+            if message["id"] == id {
+                return message;
+            }
+        }
+    }
+}
+
+impl Drop for StdioServer {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+#[test]
+fn an_mcp_client_searches_a_project_through_codexos_mcp_on_stdio() {
+    let cli = Cli::new();
+    let dir = project();
+    let ingested = cli.run(&["ingest", &dir.path().display().to_string()]);
+    assert_success(&ingested, &["ingest"]);
+    let mut server = StdioServer::start(&cli);
+    let initialized = server.request(
+        1,
+        "initialize",
+        json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}}),
+    );
+    assert_eq!(
+        initialized["result"]["serverInfo"]["name"], "codexos",
+        "{initialized}"
+    );
+    server.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+    let listed = server.request(2, "tools/list", json!({}));
+    let names: Vec<&str> = listed["result"]["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .filter_map(|tool| tool["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["search", "ask", "list_projects", "list_flows", "run_flow"]
+    );
+    let found = server.request(
+        3,
+        "tools/call",
+        json!({"name": "search", "arguments": {"query": "launch code word", "project": "notes"}}),
+    );
+    let hits = &found["result"]["structuredContent"]["result"];
+    assert_eq!(hits[0]["path"], "notes.md", "{found}");
+    assert!(hits[0]["text"]
+        .as_str()
+        .is_some_and(|text| text.contains("heliotrope")));
+    let projects = server.request(
+        4,
+        "tools/call",
+        json!({"name": "list_projects", "arguments": {}}),
+    );
+    assert_eq!(
+        projects["result"]["structuredContent"]["result"][0]["name"],
+        "notes"
+    );
+    let unknown = server.request(
+        5,
+        "tools/call",
+        json!({"name": "run_flow", "arguments": {"flow": "no-such-flow"}}),
+    );
+    assert_eq!(unknown["result"]["isError"], true);
+    assert!(unknown["result"]["content"][0]["text"]
+        .as_str()
+        .is_some_and(|text| text.contains("no flow `no-such-flow`")));
+}
+
+fn server_config(cli: &Cli, name: &str, transport: Result<Vec<String>, String>) -> ServerConfig {
+    let env = [
+        ("CODEXOS_HOME", cli.home.path().display().to_string()),
+        ("CODEXOS_MODELS", cli.models.display().to_string()),
+    ]
+    .into_iter()
+    .map(|(key, value)| (key.to_owned(), codexos_tools::folder::EnvValue::Text(value)))
+    .collect();
+    let (command, url) = match transport {
+        Ok(command) => (Some(command), None),
+        Err(url) => (None, Some(url)),
+    };
+    ServerConfig {
+        name: name.to_owned(),
+        command,
+        url,
+        env,
+        bearer: None,
+        timeout: Some(60),
+        permission: None,
+    }
+}
+
+async fn ready(registry: &Registry, source: &str) {
+    let started = Instant::now();
+    loop {
+        let state = registry
+            .sources()
+            .into_iter()
+            .find(|info| info.name == source)
+            .map(|info| info.state);
+        match state {
+            Some(SourceState::Ready) => return,
+            Some(SourceState::Restarting(message)) => panic!("{source}: {message}"),
+            _ => {}
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{source} never became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_mcp_client_uses_codexos_mcp_over_stdio_and_http() {
+    let cli = Cli::new();
+    let mut http = cli.command(&["mcp", "--port", "0"]);
+    let mut http = http
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("codexos mcp --port");
+    let mut banner = String::new();
+    BufReader::new(http.stderr.take().expect("stderr"))
+        .read_line(&mut banner)
+        .expect("banner");
+    let url = banner
+        .trim()
+        .strip_prefix("MCP on ")
+        .expect("address line")
+        .to_owned();
+    let registry = Registry::new();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let binary = env!("CARGO_BIN_EXE_codexos").to_owned();
+    supervise(
+        Arc::clone(&registry),
+        server_config(&cli, "local", Ok(vec![binary, "mcp".into()])),
+        Arc::new(NoSecrets),
+        cancel.clone(),
+    );
+    supervise(
+        Arc::clone(&registry),
+        server_config(&cli, "remote", Err(url)),
+        Arc::new(NoSecrets),
+        cancel.clone(),
+    );
+    ready(&registry, "mcp:local").await;
+    ready(&registry, "mcp:remote").await;
+    let context = CallContext::new(std::env::temp_dir());
+    for name in ["local.list_flows", "remote.list_flows"] {
+        let flows = registry
+            .call(name, json!({}), &Policy::default(), &PreApproved, &context)
+            .await
+            .expect("list_flows");
+        let names: Vec<&str> = flows["result"]
+            .as_array()
+            .expect("flows")
+            .iter()
+            .filter_map(|flow| flow["name"].as_str())
+            .collect();
+        assert!(names.contains(&"rag-qa"), "{name}: {flows}");
+    }
+    cancel.cancel();
+    http.kill().ok();
+    http.wait().ok();
+}
+
+/// A static HTTP server (python3) for an API whose one operation is a file.
+struct StaticServer(Child, u16);
+
+impl StaticServer {
+    fn start(folder: &std::path::Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("port")
+            .local_addr()
+            .expect("address")
+            .port();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+            ])
+            .arg(folder)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 http.server");
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "http.server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self(child, port)
+    }
+}
+
+impl Drop for StaticServer {
+    fn drop(&mut self) {
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
+}
+
+const MIXED_FLOW: &str = r#"{
+  "version": 2,
+  "name": "four-sources",
+  "state": { "text": "any", "lines": "any", "pets": "any", "flows": "any" },
+  "permissions": { "local.*": "allow" },
+  "nodes": [
+    { "id": "start", "kind": "input" },
+    { "id": "read", "kind": "tool", "tool": "fs.read", "args": { "path": "notes.md" }, "output": "text" },
+    { "id": "count", "kind": "tool", "tool": "line-count", "args": { "paths": ["notes.md"] }, "output": "lines" },
+    { "id": "api", "kind": "tool", "tool": "pets.listPets", "args": {}, "output": "pets" },
+    { "id": "mcp", "kind": "tool", "tool": "local.list_projects", "args": {}, "output": "flows" },
+    { "id": "done", "kind": "output", "keys": ["text", "lines", "pets", "flows"] }
+  ],
+  "edges": [
+    { "from": "start", "to": "read" }, { "from": "read", "to": "count" }, { "from": "count", "to": "api" },
+    { "from": "api", "to": "mcp" }, { "from": "mcp", "to": "done" }
+  ]
+}"#;
+
+#[test]
+fn one_flow_calls_a_builtin_a_folder_tool_an_openapi_operation_and_an_mcp_tool() {
+    let cli = Cli::new();
+    let dir = project();
+    let api = tempfile::tempdir().expect("api folder");
+    std::fs::write(api.path().join("pets.json"), r#"["rex", "tom"]"#).expect("pets");
+    let server = StaticServer::start(api.path());
+    let spec = api.path().join("spec.json");
+    std::fs::write(
+        &spec,
+        json!({"openapi": "3.0.0", "info": {"title": "pets", "version": "1"},
+               "paths": {"/pets.json": {"get": {"operationId": "listPets", "summary": "Lists pets."}}}})
+        .to_string(),
+    )
+    .expect("spec");
+    let binary = env!("CARGO_BIN_EXE_codexos");
+    std::fs::write(
+        cli.home.path().join("config.toml"),
+        format!(
+            "[[tools.openapi]]\nname = \"pets\"\nspec = {spec:?}\nbase_url = \"http://127.0.0.1:{}\"\n\n[[tools.mcp]]\nname = \"local\"\ncommand = [{binary:?}, \"mcp\"]\n",
+            server.1,
+            spec = spec.display().to_string(),
+        ),
+    )
+    .expect("config");
+    let flow = dir.path().join("four.flow.json");
+    std::fs::write(&flow, MIXED_FLOW).expect("flow");
+    let mut run = cli.command(&["run", &flow.display().to_string(), "--json"]);
+    run.current_dir(dir.path());
+    let output = run.output().expect("run");
+    assert_success(&output, &["run", "four-sources"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let outcome: Value = stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .last()
+        .expect("outcome");
+    let result = &outcome["outcome"]["output"];
+    assert!(
+        result["text"]
+            .as_str()
+            .is_some_and(|text| text.contains("heliotrope")),
+        "{outcome}"
+    );
+    assert_eq!(result["lines"], "3 notes.md\n");
+    assert_eq!(result["pets"], json!(["rex", "tom"]));
+    assert_eq!(result["flows"]["result"], json!([]), "{outcome}");
+
+    // An `ask` tool in a flow is refused without approval, and the run says why.
+    let shell_flow = dir.path().join("shell.flow.json");
+    std::fs::write(
+        &shell_flow,
+        r#"{"version": 2, "name": "shell-step", "state": {"out": "any"},
+            "nodes": [{"id": "start", "kind": "input"},
+                      {"id": "sh", "kind": "tool", "tool": "shell", "args": {"command": "echo ran > ran.txt"}, "output": "out", "retries": 0},
+                      {"id": "done", "kind": "output", "keys": ["out"]}],
+            "edges": [{"from": "start", "to": "sh"}, {"from": "sh", "to": "done"}]}"#,
+    )
+    .expect("flow");
+    let mut refused = cli.command(&["run", &shell_flow.display().to_string()]);
+    refused.current_dir(dir.path());
+    let refused = refused.output().expect("run");
+    let text = String::from_utf8_lossy(&refused.stderr);
+    assert!(text.contains("`shell` was not approved"), "{text}");
+    assert!(!dir.path().join("ran.txt").exists());
+    let mut approved = cli.command(&["run", &shell_flow.display().to_string(), "--yes"]);
+    approved.current_dir(dir.path());
+    assert_success(
+        &approved.output().expect("run"),
+        &["run", "shell-step", "--yes"],
+    );
+    assert!(dir.path().join("ran.txt").exists());
+}

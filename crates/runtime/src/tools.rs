@@ -1,0 +1,441 @@
+//! The data home's tools: the built-ins, `rag.search` (here, since it needs
+//! the RAG engine), the data home's `tools/` folder (trusted, watched), a
+//! project's `tools/` folder (untrusted, read when a run uses it), and the
+//! OpenAPI specs and MCP servers of config.toml (`[tools]`), started on
+//! first use and stopped with the runtime.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use codexos_tools::{
+    builtin, folder, mcp, openapi, Approver, CallContext, Effects, Permission, Policy, Registry,
+    Secrets, SourceInfo, SourceState, Tool, ToolEntry, ToolInfo,
+};
+use schemars::JsonSchema;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+use crate::{Error, Result, Runtime, SearchMode, SearchRequest};
+
+/// `[tools]` in config.toml.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ToolsConfig {
+    /// Permission rules: a tool name or glob → `allow`, `ask` or `deny`.
+    pub permissions: BTreeMap<String, Permission>,
+    /// Run program tools without the sandbox where none is available
+    /// (macOS, Windows, Linux without bubblewrap). Off: they refuse.
+    pub unconfined: bool,
+    /// MCP servers (`[[tools.mcp]]`).
+    pub mcp: Vec<mcp::ServerConfig>,
+    /// `OpenAPI` specs (`[[tools.openapi]]`).
+    pub openapi: Vec<openapi::ApiConfig>,
+}
+
+/// The example tools copied into a new data home's `tools/` folder.
+const EXAMPLE_TOOLS: [(&str, &str); 5] = [
+    (
+        "line-count/tool.toml",
+        include_str!("../../../tools/line-count/tool.toml"),
+    ),
+    (
+        "todos/tool.toml",
+        include_str!("../../../tools/todos/tool.toml"),
+    ),
+    (
+        "todos/todos.py",
+        include_str!("../../../tools/todos/todos.py"),
+    ),
+    (
+        "sqlite-query/tool.toml",
+        include_str!("../../../tools/sqlite-query/tool.toml"),
+    ),
+    (
+        "sqlite-query/query.py",
+        include_str!("../../../tools/sqlite-query/query.py"),
+    ),
+];
+
+/// The registry and what keeps its sources alive.
+pub(crate) struct ToolHost {
+    pub(crate) registry: Arc<Registry>,
+    started: std::sync::Once,
+    stop: CancellationToken,
+}
+
+impl ToolHost {
+    pub(crate) fn new(runtime: Weak<Runtime>) -> Self {
+        let registry = Registry::new();
+        builtin::register(&registry);
+        registry.set_source(
+            "runtime",
+            SourceState::Ready,
+            vec![Arc::new(RagSearch::new(runtime))],
+            Vec::new(),
+        );
+        Self {
+            registry,
+            started: std::sync::Once::new(),
+            stop: CancellationToken::new(),
+        }
+    }
+}
+
+impl Drop for ToolHost {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// Vault secrets for tools, by name, at call time.
+struct VaultSecrets(Weak<Runtime>);
+
+impl Secrets for VaultSecrets {
+    fn secret(&self, name: &str) -> std::result::Result<SecretString, String> {
+        let runtime = self.0.upgrade().ok_or("CodexOS is shutting down")?;
+        runtime.secret(name).map_err(|error| error.to_string())
+    }
+}
+
+/// Every tool and source, for `tools list` and Settings → Tools.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolsOverview {
+    /// Sources and their state.
+    pub sources: Vec<SourceInfo>,
+    /// Tools with the permission they run at.
+    pub tools: Vec<ToolRow>,
+    /// Whether programs run in the sandbox here (and why not).
+    pub sandbox: String,
+}
+
+/// One tool in a listing.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolRow {
+    /// Name.
+    pub name: String,
+    /// What it does.
+    pub description: String,
+    /// Source.
+    pub source: String,
+    /// Level under the config's policy.
+    pub permission: Permission,
+    /// What it can do.
+    pub effects: Effects,
+    /// JSON Schema of its arguments.
+    #[specta(type = codexos_flow::JsonValue)]
+    pub parameters: Value,
+}
+
+impl From<ToolEntry> for ToolRow {
+    fn from(entry: ToolEntry) -> Self {
+        Self {
+            name: entry.name,
+            description: entry.description,
+            source: entry.source,
+            permission: entry.permission,
+            effects: entry.effects,
+            parameters: entry.parameters,
+        }
+    }
+}
+
+/// How a call is approved: who answers `ask`, and extra rules (a flow's).
+#[derive(Clone)]
+pub struct ToolAccess {
+    /// Policy: config rules, then the flow's.
+    pub(crate) policy: Policy,
+    /// Who answers `ask`.
+    pub(crate) approver: Arc<dyn Approver>,
+}
+
+impl Runtime {
+    /// The registry.
+    pub(crate) fn registry(&self) -> &Arc<Registry> {
+        &self.tools.registry
+    }
+
+    /// Copies the example tools into the data home's `tools/` folder (once:
+    /// only when the folder does not exist yet).
+    pub(crate) fn install_example_tools(&self) -> Result<()> {
+        let folder = self.home.tools();
+        if folder.exists() {
+            return Ok(());
+        }
+        for (file, text) in EXAMPLE_TOOLS {
+            let path = folder.join(file);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(|source| Error::Home {
+                    path: parent.to_path_buf(),
+                    source,
+                })?;
+            }
+            std::fs::write(&path, text).map_err(|source| Error::Home { path, source })?;
+        }
+        Ok(())
+    }
+
+    /// Starts the tool sources that run in the background (once): the
+    /// watch on the data home's `tools/`, the `OpenAPI` specs and the MCP
+    /// servers. Needs a tokio runtime.
+    pub fn start_tools(self: &Arc<Self>) {
+        self.tools.started.call_once(|| {
+            let registry = Arc::clone(&self.tools.registry);
+            let stop = self.tools.stop.clone();
+            if let Err(error) = self.install_example_tools() {
+                tracing::warn!("cannot install the example tools: {error}");
+            }
+            if let Err(error) = folder::watch(
+                Arc::clone(&registry),
+                vec![(self.home.tools(), true)],
+                stop.clone(),
+            ) {
+                tracing::warn!("{error}");
+                folder::load(&registry, &self.home.tools(), true);
+            }
+            let secrets: Arc<dyn Secrets> = Arc::new(VaultSecrets(Arc::downgrade(self)));
+            for server in &self.config.tools.mcp {
+                mcp::supervise(
+                    Arc::clone(&registry),
+                    server.clone(),
+                    Arc::clone(&secrets),
+                    stop.clone(),
+                );
+            }
+            for api in self.config.tools.openapi.clone() {
+                let registry = Arc::clone(&registry);
+                let offline = self.offline();
+                registry.set_state(&format!("openapi:{}", api.name), SourceState::Starting);
+                tokio::spawn(async move { openapi::register(&registry, &api, offline).await });
+            }
+        });
+    }
+
+    /// Stops the MCP servers and the folder watch.
+    pub fn stop_tools(&self) {
+        self.tools.stop.cancel();
+    }
+
+    /// Waits (at most `limit`) until no source is still starting.
+    pub async fn tools_ready(self: &Arc<Self>, limit: Duration) {
+        self.start_tools();
+        let started = Instant::now();
+        while started.elapsed() < limit
+            && self
+                .tools
+                .registry
+                .sources()
+                .iter()
+                .any(|source| source.state == SourceState::Starting)
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Reads a project's own `tools/` folder (untrusted: its tools ask).
+    pub(crate) fn load_project_tools(&self, root: &Path) {
+        let folder = root.join("tools");
+        if folder.join(".").is_dir() && folder != self.home.tools() {
+            folder::load(&self.tools.registry, &folder, false);
+        }
+    }
+
+    /// The config's permission rules, then `extra` (a flow's).
+    pub(crate) fn tool_policy(
+        &self,
+        extra: &BTreeMap<String, Permission>,
+        origin: &str,
+    ) -> Result<Policy> {
+        let mut policy = Policy::default();
+        policy
+            .extend(
+                &self.config.tools.permissions,
+                "config.toml [tools.permissions]",
+            )
+            .and_then(|()| policy.extend(extra, origin))
+            .map_err(|message| Error::Config {
+                path: self.home.config(),
+                message,
+                line: None,
+            })?;
+        Ok(policy)
+    }
+
+    /// The context of calls working in `root`.
+    pub(crate) fn call_context(
+        self: &Arc<Self>,
+        root: PathBuf,
+        cancel: CancellationToken,
+    ) -> CallContext {
+        CallContext {
+            root,
+            offline: self.offline(),
+            secrets: Arc::new(VaultSecrets(Arc::downgrade(self))),
+            protected: vec![self.home.root().to_path_buf()],
+            unconfined: self.config.tools.unconfined,
+            cancel,
+        }
+    }
+
+    /// Every source and tool (the project's `tools/` included when `root`
+    /// is given), waiting a few seconds for servers still starting.
+    pub async fn tools_overview(self: &Arc<Self>, root: Option<&Path>) -> Result<ToolsOverview> {
+        self.tools_ready(Duration::from_secs(10)).await;
+        if let Some(root) = root {
+            self.load_project_tools(root);
+        }
+        let policy = self.tool_policy(&BTreeMap::new(), "")?;
+        let sandbox = match codexos_tools::sandbox::availability() {
+            codexos_tools::sandbox::Availability::Bubblewrap { processes } => format!(
+                "bubblewrap ({})",
+                match processes {
+                    codexos_tools::sandbox::ProcessLimit::Cgroup(_) => "process limit: pids cgroup",
+                    codexos_tools::sandbox::ProcessLimit::Rlimit => "process limit: RLIMIT_NPROC",
+                }
+            ),
+            codexos_tools::sandbox::Availability::Unavailable(reason)
+                if self.config.tools.unconfined =>
+            {
+                format!("none — programs run unconfined: {reason}")
+            }
+            codexos_tools::sandbox::Availability::Unavailable(reason) => {
+                format!("none — program tools refuse to run: {reason}")
+            }
+        };
+        Ok(ToolsOverview {
+            sources: self.tools.registry.sources(),
+            tools: self
+                .tools
+                .registry
+                .tools(&policy)
+                .into_iter()
+                .map(ToolRow::from)
+                .collect(),
+            sandbox,
+        })
+    }
+
+    /// Whether `name` is a tool here, or will be once its source (a
+    /// configured MCP server or `OpenAPI` spec still starting) is ready.
+    pub(crate) fn knows_tool(&self, name: &str) -> bool {
+        self.tools.registry.tool(name).is_some()
+            || folder::scan(&self.home.tools(), true)
+                .0
+                .iter()
+                .any(|tool| tool.info().name == name)
+            || self
+                .config
+                .tools
+                .mcp
+                .iter()
+                .map(|server| &server.name)
+                .chain(self.config.tools.openapi.iter().map(|api| &api.name))
+                .any(|source| {
+                    name.strip_prefix(source.as_str())
+                        .is_some_and(|rest| rest.starts_with('.'))
+                })
+    }
+
+    /// A project's folder, where its tools work.
+    pub fn project_root(&self, name: &str) -> Result<PathBuf> {
+        Ok(self.require_project(name)?.root)
+    }
+
+    /// Calls one tool in `root` (`tools call`).
+    pub async fn call_tool(
+        self: &Arc<Self>,
+        name: &str,
+        arguments: Value,
+        root: PathBuf,
+        approver: Arc<dyn Approver>,
+        cancel: CancellationToken,
+    ) -> Result<Value> {
+        self.tools_ready(Duration::from_secs(10)).await;
+        self.load_project_tools(&root);
+        let policy = self.tool_policy(&BTreeMap::new(), "")?;
+        let context = self.call_context(root, cancel);
+        Ok(self
+            .tools
+            .registry
+            .call(name, arguments, &policy, approver.as_ref(), &context)
+            .await?)
+    }
+}
+
+/// `rag.search`: hybrid search over the ingested projects.
+struct RagSearch {
+    info: ToolInfo,
+    runtime: Weak<Runtime>,
+}
+
+/// Arguments of `rag.search`.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct SearchArgs {
+    /// What to look for.
+    query: String,
+    /// Only this project (default: all).
+    #[serde(default)]
+    project: Option<String>,
+    /// Number of results (default 5, at most 50).
+    #[serde(default)]
+    k: Option<u32>,
+}
+
+impl RagSearch {
+    fn new(runtime: Weak<Runtime>) -> Self {
+        let mut info = ToolInfo::new(
+            "rag.search",
+            "Searches the ingested projects (hybrid: vectors + keywords, reranked); answers the best chunks with their file, lines and score.",
+            builtin::parameters::<SearchArgs>(),
+            Effects::READ_ONLY,
+        );
+        info.source = "runtime".to_owned();
+        Self { info, runtime }
+    }
+}
+
+#[async_trait]
+impl Tool for RagSearch {
+    fn info(&self) -> &ToolInfo {
+        &self.info
+    }
+
+    async fn call(&self, arguments: Value, _: &CallContext) -> codexos_tools::Result<Value> {
+        let failed = |message: String| codexos_tools::Error::Failed {
+            tool: "rag.search".into(),
+            message,
+        };
+        let args: SearchArgs =
+            serde_json::from_value(arguments).map_err(|error| failed(error.to_string()))?;
+        let runtime = self
+            .runtime
+            .upgrade()
+            .ok_or_else(|| failed("CodexOS is shutting down".into()))?;
+        let request = SearchRequest::new(
+            args.k.unwrap_or(5).clamp(1, 50),
+            SearchMode::Hybrid,
+            args.project.as_deref(),
+        );
+        let hits = runtime
+            .search(&args.query, &request)
+            .await
+            .map_err(|error| failed(error.to_string()))?;
+        Ok(json!(hits
+            .iter()
+            .map(|hit| json!({
+                "project": hit.project,
+                "path": hit.path,
+                "lines": [hit.start_line, hit.end_line],
+                "score": hit.score,
+                "text": hit.text,
+            }))
+            .collect::<Vec<_>>()))
+    }
+}
