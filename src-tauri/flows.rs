@@ -67,6 +67,7 @@ pub fn flow_save(state: State<'_, AppState>, flow: Flow) -> Result<FlowSaved, Ip
 #[tauri::command]
 #[specta::specta]
 pub async fn flow_run(
+    app: tauri::AppHandle,
     state: State<'_, AppState>,
     request_id: String,
     flow: Flow,
@@ -79,6 +80,7 @@ pub async fn flow_run(
     let (path, _) = runtime.save_flow(&flow)?;
     let cancel = state.requests.start(&request_id);
     let mut options = live(on_event, project);
+    options.approver = Some(crate::tools::DialogApprover::for_window(app, &state));
     if options.project.is_none() {
         // No project selected: tools work in the flows folder, never in
         // whatever folder the app happened to be started from.
@@ -107,6 +109,7 @@ fn live(channel: Channel<RunEvent>, project: Option<String>) -> FlowRunOptions {
         project,
         root: None::<PathBuf>,
         answers: BTreeMap::new(),
+        approver: None,
     }
 }
 
@@ -115,6 +118,7 @@ fn live(channel: Channel<RunEvent>, project: Option<String>) -> FlowRunOptions {
 #[tauri::command]
 #[specta::specta]
 pub async fn run_resume(
+    app: tauri::AppHandle,
     state: State<'_, AppState>,
     request_id: String,
     run_id: String,
@@ -123,7 +127,8 @@ pub async fn run_resume(
 ) -> Result<RunOutcome, IpcError> {
     let answer = answer.map(|text| json(&text, "the answer")).transpose()?;
     let runtime = state.runtime()?;
-    let options = live(on_event, None);
+    let mut options = live(on_event, None);
+    options.approver = Some(crate::tools::DialogApprover::for_window(app, &state));
     let cancel = state.requests.start(&request_id);
     let outcome = runtime.resume_run(&run_id, answer, options, cancel).await;
     state.requests.finish(&request_id);

@@ -8,6 +8,7 @@
 mod commands;
 mod flows;
 mod llm;
+mod tools;
 
 use std::sync::Arc;
 
@@ -49,10 +50,13 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             flows::run_resume,
             flows::runs,
             flows::run_detail,
+            tools::tools_overview,
+            tools::tool_approval,
         ])
         .events(tauri_specta::collect_events![
             commands::ProjectUpdated,
-            commands::WatchStopped
+            commands::WatchStopped,
+            tools::ToolApprovalRequested
         ])
 }
 
@@ -68,6 +72,7 @@ pub fn typescript() -> Typescript {
 pub struct AppState {
     runtime: Result<Arc<Runtime>, IpcError>,
     requests: commands::Requests,
+    approvals: Arc<tools::Approvals>,
 }
 
 /// Starts the desktop app.
@@ -79,18 +84,32 @@ pub fn run() -> anyhow::Result<()> {
     if let Err(error) = &runtime {
         tracing::error!(message = %error.message, "the data home could not be opened");
     }
+    let tools_runtime = runtime.clone().ok();
     let state = AppState {
         runtime,
         requests: commands::Requests::default(),
+        approvals: Arc::default(),
     };
-    tauri::Builder::default()
+    let app = tauri::Builder::default()
         .manage(state)
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);
+            if let Some(runtime) = tools_runtime.clone() {
+                // MCP servers, OpenAPI specs and the tools/ watch start in
+                // the background; Settings → Tools shows their state.
+                tauri::async_runtime::spawn(async move { runtime.start_tools() });
+            }
             Ok(())
         })
-        .run(tauri::generate_context!())?;
+        .build(tauri::generate_context!())?;
+    app.run(|handle, event| {
+        if let tauri::RunEvent::Exit = event {
+            if let Ok(runtime) = tauri::Manager::state::<AppState>(handle).runtime() {
+                runtime.stop_tools();
+            }
+        }
+    });
     Ok(())
 }
 

@@ -9,6 +9,7 @@ import { FilePreviewPanel, type PreviewTarget } from "@/features/files/FilePrevi
 import { FlowCanvas } from "@/features/flow/FlowCanvas";
 import { ProjectsPanel } from "@/features/projects/ProjectsPanel";
 import { SettingsPanel } from "@/features/settings/SettingsPanel";
+import { ApprovalDialog } from "@/features/tools/ApprovalDialog";
 import { modelChoices } from "@/features/settings/settingsState";
 import { commands, events, type AppInfo, type IpcError, type LlmSettings, type ProjectSummary } from "@/ipc/bindings";
 import { inTauri, toIpcError } from "@/ipc/client";
@@ -131,7 +132,8 @@ export default function App() {
         <section className="relative min-h-0 min-w-0">
           <FlowCanvas project={selected} />
           {preview && <FilePreviewPanel target={preview} onClose={() => setPreview(null)} />}
-          {settingsOpen && <SettingsPanel onClose={() => setSettingsOpen(false)} onChanged={refreshLlm} />}
+          {settingsOpen && <SettingsPanel onClose={() => setSettingsOpen(false)} onChanged={refreshLlm} project={selected} />}
+          <ApprovalDialog />
         </section>
         <aside className="min-h-0 border-l border-border">
           <ChatPanel

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 /// `codexos tools …`.
 #[derive(Debug, Subcommand)]
 pub enum ToolsCommand {
-    /// Every tool (built-ins, tools/ folders, OpenAPI, MCP servers) with its
+    /// Every tool (built-ins, tools/ folders, `OpenAPI`, MCP servers) with its
     /// source and permission, then the sources and their state.
     List {
         /// Also the tools of this project's `tools/` folder.

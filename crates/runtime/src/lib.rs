@@ -65,8 +65,8 @@ pub use codexos_rag::{
 pub use codexos_store::AttemptRecord;
 pub use codexos_store::{FlowVersion, RunSummary};
 pub use codexos_tools::{
-    Approval, ApprovalRequest, Approver, Error as ToolError, Permission, PreApproved, Refuse,
-    SourceInfo as ToolSource, SourceState as ToolSourceState,
+    Approval, ApprovalRequest, Approver, Effects as ToolEffects, Error as ToolError, Permission,
+    PreApproved, Refuse, SourceInfo as ToolSource, SourceState as ToolSourceState,
 };
 pub use codexos_vault::Error as VaultError;
 pub use config::{Config, IngestConfig, LlmConfig, ModelsConfig, ProviderConfig, SearchConfig};

@@ -1,7 +1,7 @@
 //! The data home's tools: the built-ins, `rag.search` (here, since it needs
 //! the RAG engine), the data home's `tools/` folder (trusted, watched), a
 //! project's `tools/` folder (untrusted, read when a run uses it), and the
-//! OpenAPI specs and MCP servers of config.toml (`[tools]`), started on
+//! `OpenAPI` specs and MCP servers of config.toml (`[tools]`), started on
 //! first use and stopped with the runtime.
 
 use std::collections::BTreeMap;
@@ -396,7 +396,7 @@ impl RagSearch {
             builtin::parameters::<SearchArgs>(),
             Effects::READ_ONLY,
         );
-        info.source = "runtime".to_owned();
+        "runtime".clone_into(&mut info.source);
         Self { info, runtime }
     }
 }

@@ -25,6 +25,7 @@ use crate::{Error, Result};
 pub const SOURCE: &str = "builtin";
 
 /// The JSON Schema of `T`, as a tool's parameters.
+#[must_use]
 pub fn parameters<T: JsonSchema>() -> Value {
     let mut schema = schemars::schema_for!(T).to_value();
     if let Some(object) = schema.as_object_mut() {

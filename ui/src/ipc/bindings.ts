@@ -66,11 +66,16 @@ export const commands = {
 	runs: (flow: string | null) => typedError<RunSummary[], IpcError_Serialize>(__TAURI_INVOKE("runs", { flow })),
 	/**  A run with its stored events (the replay timeline steps through them). */
 	runDetail: (runId: string) => typedError<RunDetail_Serialize, IpcError_Serialize>(__TAURI_INVOKE("run_detail", { runId })),
+	/**  Every tool source and tool (a project's `tools/` included when given). */
+	toolsOverview: (project: string | null) => typedError<ToolsOverview, IpcError_Serialize>(__TAURI_INVOKE("tools_overview", { project })),
+	/**  Answers a [`ToolApprovalRequested`]. */
+	toolApproval: (id: string, approved: boolean) => typedError<null, IpcError_Serialize>(__TAURI_INVOKE("tool_approval", { id, approved })),
 };
 
 /** Events */
 export const events = {
 	projectUpdated: makeEvent<ProjectUpdated_Serialize, ProjectUpdated_Deserialize>("project-updated"),
+	toolApprovalRequested: makeEvent<ToolApprovalRequested, ToolApprovalRequested>("tool-approval-requested"),
 	watchStopped: makeEvent<WatchStopped_Serialize, WatchStopped_Deserialize>("watch-stopped"),
 };
 
@@ -343,6 +348,16 @@ export type Edge = {
 	to: string,
 };
 
+/**  What a tool can do to the world; decides its default permission. */
+export type Effects = {
+	/**  Changes files. */
+	writes: boolean,
+	/**  Runs programs or code. */
+	runsCode: boolean,
+	/**  Reaches the network. */
+	network: boolean,
+};
+
 /**  Stable error codes, shared by the CLI's JSON output and the app's IPC. */
 export type ErrorCode = 
 /**  The data home is unusable. */
@@ -365,6 +380,10 @@ export type ErrorCode =
 "keychain" | 
 /**  Stored ciphertext failed authentication. */
 "tampered" | 
+/**  A tool was denied, not approved, or cannot run here (offline, no sandbox). */
+"refused" | 
+/**  A tool ran and failed. */
+"tool" | 
 /**  Anything else. */
 "internal";
 
@@ -611,6 +630,12 @@ export type Flow_Deserialize = {
 	nodes: Node_Deserialize[],
 	/**  Plain edges; routers and loops name their other targets themselves. */
 	edges?: Edge[],
+	/**
+	 *  Tool permission overrides for this flow's runs: a tool name or glob
+	 *  (`shell`, `fs.*`, `github.*`) → `allow`, `ask` or `deny`. They apply
+	 *  after config.toml's `[tools.permissions]`.
+	 */
+	permissions?: { [key in string]: ToolPermission },
 };
 
 /**  A flow: typed state, nodes and the edges between them. */
@@ -629,6 +654,12 @@ export type Flow_Serialize = {
 	nodes: Node_Serialize[],
 	/**  Plain edges; routers and loops name their other targets themselves. */
 	edges: Edge[],
+	/**
+	 *  Tool permission overrides for this flow's runs: a tool name or glob
+	 *  (`shell`, `fs.*`, `github.*`) → `allow`, `ask` or `deny`. They apply
+	 *  after config.toml's `[tools.permissions]`.
+	 */
+	permissions?: { [key in string]: ToolPermission },
 };
 
 /**  What `codexos models info` shows about a GGUF model. */
@@ -1311,6 +1342,15 @@ export type Outcome =
 /**  Tried and failed; the text says how. */
 { kind: "failed"; detail: string };
 
+/**  What a call may do without asking. */
+export type Permission = 
+/**  Runs without asking. */
+"allow" | 
+/**  Asks the user (the CLI's prompt, the app's dialog) before each call. */
+"ask" | 
+/**  Never runs. */
+"deny";
+
 /**  Where a node sits on the canvas. */
 export type Position = {
 	/**  Horizontal. */
@@ -1748,6 +1788,45 @@ export type SkippedFile = {
 	reason: string,
 };
 
+/**  A tool source as listed by `tools list` and Settings → Tools. */
+export type SourceInfo = {
+	/**  `builtin`, `folder:/path/to/tools`, `openapi:petstore`, `mcp:github`. */
+	name: string,
+	/**  Its state. */
+	state: SourceState,
+	/**  Its tools' names. */
+	tools: string[],
+	/**  Problems that did not stop it (a broken manifest skipped, a duplicate name). */
+	problems: string[],
+};
+
+/**  The state of a tool source. */
+export type SourceState = 
+/**  Its tools are available. */
+{ state: "ready" } | 
+/**  Being started (an MCP server) or read. */
+{ state: "starting" } | 
+/**  Failed; the message says why and what to do. */
+{ state: "failed"; message: string } | 
+/**  Crashed and being restarted. */
+{ state: "restarting"; message: string } | 
+/**  Stopped with the app. */
+{ state: "stopped" };
+
+/**  A tool call waiting for the user's answer. */
+export type ToolApprovalRequested = {
+	/**  Answer with `tool_approval(id, …)`. */
+	id: string,
+	/**  Tool. */
+	tool: string,
+	/**  What it does. */
+	description: string,
+	/**  What it can do. */
+	effects: Effects,
+	/**  The arguments, as JSON text. */
+	arguments: string,
+};
+
 /**  A call of a tool the model asked for. */
 export type ToolCall = {
 	/**  Identifier linking the call to its result. */
@@ -1756,6 +1835,41 @@ export type ToolCall = {
 	name: string,
 	/**  Arguments as a JSON object, serialised. */
 	arguments: string,
+};
+
+/**  What a tool may do without asking, in a flow's `permissions`. */
+export type ToolPermission = 
+/**  Runs without asking. */
+"allow" | 
+/**  Asks before each call. */
+"ask" | 
+/**  Never runs. */
+"deny";
+
+/**  One tool in a listing. */
+export type ToolRow = {
+	/**  Name. */
+	name: string,
+	/**  What it does. */
+	description: string,
+	/**  Source. */
+	source: string,
+	/**  Level under the config's policy. */
+	permission: Permission,
+	/**  What it can do. */
+	effects: Effects,
+	/**  JSON Schema of its arguments. */
+	parameters: JsonValue,
+};
+
+/**  Every tool and source, for `tools list` and Settings → Tools. */
+export type ToolsOverview = {
+	/**  Sources and their state. */
+	sources: SourceInfo[],
+	/**  Tools with the permission they run at. */
+	tools: ToolRow[],
+	/**  Whether programs run in the sandbox here (and why not). */
+	sandbox: string,
 };
 
 /**  The type of a state value or a port. */

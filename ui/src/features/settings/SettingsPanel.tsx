@@ -8,9 +8,10 @@ import { Input } from "@/components/ui/input";
 import { commands, type IpcError, type LlmSettings, type ProviderInfo, type PullEvent } from "@/ipc/bindings";
 import { requestId, toIpcError } from "@/ipc/client";
 import { cn } from "@/lib/utils";
+import { ToolsTab } from "@/features/tools/ToolsTab";
 import { moveProvider, pullLabel } from "./settingsState";
 
-type Tab = "providers" | "models";
+type Tab = "providers" | "models" | "tools";
 
 function ProviderRow({
   provider,
@@ -204,7 +205,15 @@ function ModelsTab({ settings, onChanged }: { settings: LlmSettings; onChanged: 
   );
 }
 
-export function SettingsPanel({ onClose, onChanged }: { onClose: () => void; onChanged?: () => void }) {
+export function SettingsPanel({
+  onClose,
+  onChanged,
+  project,
+}: {
+  onClose: () => void;
+  onChanged?: () => void;
+  project?: string | null;
+}) {
   const [tab, setTab] = useState<Tab>("providers");
   const [settings, setSettings] = useState<LlmSettings | null>(null);
   const [error, setError] = useState<IpcError | null>(null);
@@ -242,7 +251,7 @@ export function SettingsPanel({ onClose, onChanged }: { onClose: () => void; onC
     <div className="absolute inset-0 z-10 flex flex-col bg-background" data-testid="settings">
       <div className="flex items-center gap-2 border-b border-border px-4 py-2">
         <h2 className="text-sm font-semibold">Settings</h2>
-        {(["providers", "models"] as const).map((name) => (
+        {(["providers", "models", "tools"] as const).map((name) => (
           <button
             key={name}
             type="button"
@@ -305,6 +314,7 @@ export function SettingsPanel({ onClose, onChanged }: { onClose: () => void; onC
           </div>
         )}
         {settings && tab === "models" && <ModelsTab settings={settings} onChanged={refresh} />}
+        {tab === "tools" && <ToolsTab project={project ?? null} />}
       </div>
     </div>
   );

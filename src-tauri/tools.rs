@@ -1,0 +1,124 @@
+//! Tools in the app: Settings → Tools, and `ask` approvals as a dialog.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use codexos_runtime::{Approval, ApprovalRequest, Approver, ToolEffects, ToolsOverview};
+use serde::Serialize;
+use tauri::{AppHandle, State};
+use tauri_specta::Event as _;
+use tokio::sync::oneshot;
+
+use crate::{AppState, IpcError};
+
+/// How long a dialog waits for the user before the call is refused.
+const ANSWER_TIME: Duration = Duration::from_mins(5);
+
+/// A tool call waiting for the user's answer.
+#[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolApprovalRequested {
+    /// Answer with `tool_approval(id, …)`.
+    pub id: String,
+    /// Tool.
+    pub tool: String,
+    /// What it does.
+    pub description: String,
+    /// What it can do.
+    pub effects: ToolEffects,
+    /// The arguments, as JSON text.
+    pub arguments: String,
+}
+
+/// Calls waiting for an answer, by id.
+#[derive(Default)]
+pub struct Approvals(Mutex<HashMap<String, oneshot::Sender<bool>>>);
+
+impl Approvals {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, oneshot::Sender<bool>>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Asks in the app's window.
+pub struct DialogApprover {
+    app: AppHandle,
+    approvals: Arc<Approvals>,
+}
+
+impl DialogApprover {
+    pub(crate) fn for_window(app: AppHandle, state: &AppState) -> Arc<dyn Approver> {
+        Arc::new(Self {
+            app,
+            approvals: Arc::clone(&state.approvals),
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Approver for DialogApprover {
+    async fn approve(&self, request: &ApprovalRequest) -> Approval {
+        let id = uuid::Uuid::new_v4().to_string();
+        let (answer, answered) = oneshot::channel();
+        self.approvals.lock().insert(id.clone(), answer);
+        let shown = ToolApprovalRequested {
+            id: id.clone(),
+            tool: request.tool.clone(),
+            description: request.description.clone(),
+            effects: request.effects,
+            arguments: serde_json::to_string_pretty(&request.arguments).unwrap_or_default(),
+        };
+        if let Err(error) = shown.emit(&self.app) {
+            self.approvals.lock().remove(&id);
+            return Approval::Deny(format!("no window to ask in: {error}"));
+        }
+        match tokio::time::timeout(ANSWER_TIME, answered).await {
+            Ok(Ok(true)) => Approval::Approve,
+            Ok(Ok(false)) => Approval::Deny("declined in the app".to_owned()),
+            Ok(Err(_)) => Approval::Deny("the request was dropped".to_owned()),
+            Err(_) => {
+                self.approvals.lock().remove(&id);
+                Approval::Deny("no answer in the app within 5 minutes".to_owned())
+            }
+        }
+    }
+}
+
+/// Answers a [`ToolApprovalRequested`].
+#[tauri::command]
+#[specta::specta]
+pub async fn tool_approval(
+    state: State<'_, AppState>,
+    id: String,
+    approved: bool,
+) -> Result<(), IpcError> {
+    let waiting = state.approvals.lock().remove(&id);
+    match waiting {
+        // The call may have been cancelled meanwhile; nothing to tell then.
+        Some(answer) => {
+            answer.send(approved).ok();
+            Ok(())
+        }
+        None => Err(IpcError {
+            code: codexos_runtime::ErrorCode::NotFound,
+            message: "this approval is no longer waiting (it timed out or its run ended)"
+                .to_owned(),
+            details: None,
+        }),
+    }
+}
+
+/// Every tool source and tool (a project's `tools/` included when given).
+#[tauri::command]
+#[specta::specta]
+pub async fn tools_overview(
+    state: State<'_, AppState>,
+    project: Option<String>,
+) -> Result<ToolsOverview, IpcError> {
+    let runtime = state.runtime()?;
+    let root = project
+        .map(|name| runtime.project_root(&name))
+        .transpose()?;
+    Ok(runtime.tools_overview(root.as_deref()).await?)
+}
