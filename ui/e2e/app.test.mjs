@@ -221,3 +221,64 @@ test("the other example flows run from the canvas", async () => {
     await screenshot(`flow-${flow}`);
   }
 });
+
+test("settings list the tool sources, their tools and the sandbox", async () => {
+  await browser.$('[data-testid="open-settings"]').click();
+  await browser.$("button=tools").click();
+  const tab = await browser.$('[data-testid="tools-tab"]');
+  await tab.waitForDisplayed({ timeout: 10_000 });
+  await browser.waitUntil(async () => (await browser.$$('[data-testid="tool-source"]')).length >= 3, {
+    timeout: 20_000,
+    timeoutMsg: "the tool sources are not listed",
+  });
+  const text = await tab.getText();
+  assert.match(text, /Sandbox: bubblewrap/);
+  assert.match(text, /builtin\s*ready · 12 tools/);
+  assert.match(text, /folder:.*ready · 3 tools/);
+  assert.ok(await browser.$('[data-testid="tool-row"] [title="shell"]').isExisting());
+  await screenshot("settings-tools");
+  await browser.$('button[aria-label="Close settings"]').click();
+});
+
+test("an ask tool in a flow waits for the dialog: allowed it runs, denied the run says so", async () => {
+  const flow = {
+    version: 2,
+    name: "shell-step",
+    state: { out: "any" },
+    nodes: [
+      { id: "start", kind: "input", position: { x: 0, y: 0 } },
+      { id: "sh", kind: "tool", tool: "shell", args: { command: "echo approved-by-dialog" }, output: "out", position: { x: 0, y: 120 } },
+      { id: "done", kind: "output", keys: ["out"], position: { x: 0, y: 240 } },
+    ],
+    edges: [
+      { from: "start", to: "sh" },
+      { from: "sh", to: "done" },
+    ],
+  };
+  await writeFile(join(process.env.CODEXOS_HOME, "flows", "shell-step.flow.json"), JSON.stringify(flow));
+  await browser.refresh();
+  const picker = await browser.$('[data-testid="flow-picker"]');
+  await picker.waitForDisplayed({ timeout: 20_000 });
+  await browser.waitUntil(async () => (await picker.getText()).includes("shell-step"), { timeout: 10_000 });
+  await picker.selectByAttribute("value", "shell-step");
+  const panel = await browser.$('[data-testid="run-panel"]');
+  for (const [button, expected] of [
+    ["allow-tool", "succeeded"],
+    ["deny-tool", "failed"],
+  ]) {
+    const run = await browser.$('[data-testid="flow-run"]');
+    await browser.waitUntil(async () => run.isEnabled(), { timeout: 10_000, timeoutMsg: "shell-step does not pass its check" });
+    await run.click();
+    const dialog = await browser.$('[data-testid="tool-approval"]');
+    await dialog.waitForDisplayed({ timeout: 20_000 });
+    assert.match(await browser.$('[data-testid="approval-arguments"]').getText(), /approved-by-dialog/);
+    if (button === "allow-tool") await screenshot("tool-approval");
+    await browser.$(`[data-testid="${button}"]`).click();
+    await browser.waitUntil(async () => (await panel.getAttribute("data-finished")) === expected, {
+      timeout: 60_000,
+      timeoutMsg: `the run did not end ${expected}: ${await browser.$('[data-testid="run-log"]').getText()}`,
+    });
+    // (Log lines truncate, which hides their text from getText; the title carries it.)
+    if (expected === "failed") assert.ok(await browser.$('[data-testid="run-log"] [title*="declined in the app"]').isExisting());
+  }
+});
