@@ -163,7 +163,7 @@ impl Runtime {
             &config,
         ));
         let policy = config.llm.policy.clone();
-        Ok(Arc::new_cyclic(|runtime| Self {
+        let runtime = Arc::new_cyclic(|runtime| Self {
             home,
             config,
             store,
@@ -177,7 +177,9 @@ impl Runtime {
             offline: AtomicBool::new(false),
             watches: watches::Watches::default(),
             tools: tools::ToolHost::new(runtime.clone()),
-        }))
+        });
+        runtime.load_home_tools();
+        Ok(runtime)
     }
 
     /// The data home.

@@ -181,6 +181,15 @@ impl Runtime {
         Ok(())
     }
 
+    /// Installs the example tools in a new data home, then reads its
+    /// `tools/` folder (watching it starts with [`Self::start_tools`]).
+    pub(crate) fn load_home_tools(&self) {
+        if let Err(error) = self.install_example_tools() {
+            tracing::warn!("cannot install the example tools: {error}");
+        }
+        folder::load(&self.tools.registry, &self.home.tools(), true);
+    }
+
     /// Starts the tool sources that run in the background (once): the
     /// watch on the data home's `tools/`, the `OpenAPI` specs and the MCP
     /// servers. Needs a tokio runtime.
@@ -188,9 +197,6 @@ impl Runtime {
         self.tools.started.call_once(|| {
             let registry = Arc::clone(&self.tools.registry);
             let stop = self.tools.stop.clone();
-            if let Err(error) = self.install_example_tools() {
-                tracing::warn!("cannot install the example tools: {error}");
-            }
             if let Err(error) = folder::watch(
                 Arc::clone(&registry),
                 vec![(self.home.tools(), true)],
@@ -325,10 +331,6 @@ impl Runtime {
     /// configured MCP server or `OpenAPI` spec still starting) is ready.
     pub(crate) fn knows_tool(&self, name: &str) -> bool {
         self.tools.registry.tool(name).is_some()
-            || folder::scan(&self.home.tools(), true)
-                .0
-                .iter()
-                .any(|tool| tool.info().name == name)
             || self
                 .config
                 .tools

@@ -389,10 +389,9 @@ const MIXED_FLOW: &str = r#"{
   ]
 }"#;
 
-#[test]
-fn one_flow_calls_a_builtin_a_folder_tool_an_openapi_operation_and_an_mcp_tool() {
-    let cli = Cli::new();
-    let dir = project();
+/// A data home whose config has the `pets` API (served from a folder by
+/// python3) and `codexos mcp` itself as the MCP server `local`.
+fn four_sources(cli: &Cli, extra_config: &str) -> (StaticServer, tempfile::TempDir) {
     let api = tempfile::tempdir().expect("api folder");
     std::fs::write(api.path().join("pets.json"), r#"["rex", "tom"]"#).expect("pets");
     let server = StaticServer::start(api.path());
@@ -408,12 +407,20 @@ fn one_flow_calls_a_builtin_a_folder_tool_an_openapi_operation_and_an_mcp_tool()
     std::fs::write(
         cli.home.path().join("config.toml"),
         format!(
-            "[[tools.openapi]]\nname = \"pets\"\nspec = {spec:?}\nbase_url = \"http://127.0.0.1:{}\"\n\n[[tools.mcp]]\nname = \"local\"\ncommand = [{binary:?}, \"mcp\"]\n",
+            "{extra_config}\n[[tools.openapi]]\nname = \"pets\"\nspec = {spec:?}\nbase_url = \"http://127.0.0.1:{}\"\n\n[[tools.mcp]]\nname = \"local\"\ncommand = [{binary:?}, \"mcp\"]\n",
             server.1,
             spec = spec.display().to_string(),
         ),
     )
     .expect("config");
+    (server, api)
+}
+
+#[test]
+fn one_flow_calls_a_builtin_a_folder_tool_an_openapi_operation_and_an_mcp_tool() {
+    let cli = Cli::new();
+    let dir = project();
+    let _api = four_sources(&cli, "");
     let flow = dir.path().join("four.flow.json");
     std::fs::write(&flow, MIXED_FLOW).expect("flow");
     let mut run = cli.command(&["run", &flow.display().to_string(), "--json"]);
@@ -461,4 +468,168 @@ fn one_flow_calls_a_builtin_a_folder_tool_an_openapi_operation_and_an_mcp_tool()
         &["run", "shell-step", "--yes"],
     );
     assert!(dir.path().join("ran.txt").exists());
+}
+
+/// An OpenAI-compatible provider on 127.0.0.1 that plays an agent calling
+/// four tools, one per turn, then answering. It refuses tool names outside
+/// `[a-zA-Z0-9_-]`, as OpenAI does.
+struct ScriptedProvider(u16);
+
+impl ScriptedProvider {
+    const CALLS: [(&'static str, &'static str); 4] = [
+        ("fs_read", r#"{"path": "notes.md"}"#),
+        ("line-count", r#"{"paths": ["notes.md"]}"#),
+        ("pets_listPets", "{}"),
+        ("local_list_projects", "{}"),
+    ];
+
+    fn start() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                Self::answer(stream);
+            }
+        });
+        Self(port)
+    }
+
+    fn answer(mut stream: std::net::TcpStream) {
+        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            if let Some(value) = line.to_lowercase().strip_prefix("content-length:") {
+                length = value.trim().parse().unwrap_or(0);
+            }
+            if line == "\r\n" {
+                break;
+            }
+        }
+        let mut body = vec![0; length];
+        std::io::Read::read_exact(&mut reader, &mut body).expect("body");
+        let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let names: Vec<&str> = request["tools"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|tool| tool["function"]["name"].as_str())
+            .collect();
+        let valid = names.iter().all(|name| {
+            name.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        });
+        let done = request["messages"].as_array().map_or(0, |messages| {
+            messages
+                .iter()
+                .filter(|message| message["role"] == "tool")
+                .count()
+        });
+        let (status, reply) = if !valid {
+            (
+                "400 Bad Request",
+                json!({"error": {"message": format!("invalid tool names {names:?}")}}),
+            )
+        } else if let Some((name, arguments)) = Self::CALLS.get(done) {
+            let call = json!({"id": format!("call_{done}"), "type": "function", "function": {"name": name, "arguments": arguments}});
+            (
+                "200 OK",
+                json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": null, "tool_calls": [call]}, "finish_reason": "tool_calls"}]}),
+            )
+        } else {
+            (
+                "200 OK",
+                json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": "Used all four tools."}, "finish_reason": "stop"}]}),
+            )
+        };
+        let text = reply.to_string();
+        let response = format!(
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
+            text.len()
+        );
+        stream.write_all(response.as_bytes()).ok();
+    }
+}
+
+#[test]
+fn an_agent_uses_a_builtin_a_folder_tool_an_openapi_operation_and_an_mcp_tool_in_one_run() {
+    let cli = Cli::new();
+    let dir = project();
+    let provider = ScriptedProvider::start();
+    let _api = four_sources(
+        &cli,
+        &format!(
+            "[llm]\npolicy = [\"scripted\"]\n\n[[providers]]\nname = \"scripted\"\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:{}/v1\"\nmodel = \"agent-script\"\n",
+            provider.0
+        ),
+    );
+    let agent = dir.path().join("worker.agent.json");
+    std::fs::write(
+        &agent,
+        json!({"name": "worker", "version": "1.0.0", "description": "Uses every kind of tool.",
+               "system": "Use the tools.", "tools": ["fs.read", "line-count", "pets.listPets", "local.list_projects"],
+               "maxSteps": 6})
+        .to_string(),
+    )
+    .expect("agent");
+    assert_success(
+        &cli.run(&["agents", "publish", &agent.display().to_string()]),
+        &["agents", "publish"],
+    );
+    let flow = dir.path().join("agent.flow.json");
+    std::fs::write(
+        &flow,
+        json!({"version": 2, "name": "agent-tools", "state": {"result": "string"},
+               "permissions": {"local.*": "allow"},
+               "nodes": [{"id": "start", "kind": "input"},
+                         {"id": "work", "kind": "agent", "agent": "worker@1.0.0", "task": "Gather facts.", "output": "result"},
+                         {"id": "done", "kind": "output", "keys": ["result"]}],
+               "edges": [{"from": "start", "to": "work"}, {"from": "work", "to": "done"}]})
+        .to_string(),
+    )
+    .expect("flow");
+    let mut run = cli.command(&["run", &flow.display().to_string(), "--json"]);
+    run.current_dir(dir.path());
+    let output = run.output().expect("run");
+    assert_success(&output, &["run", "agent-tools"]);
+    let events: Vec<Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    let results: Vec<(String, String)> = events
+        .iter()
+        .filter(|event| event["event"]["type"] == "toolResult")
+        .map(|event| {
+            (
+                event["event"]["tool"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                event["event"].to_string(),
+            )
+        })
+        .collect();
+    let tools: Vec<&str> = results.iter().map(|(tool, _)| tool.as_str()).collect();
+    assert_eq!(
+        tools,
+        [
+            "fs.read",
+            "line-count",
+            "pets.listPets",
+            "local.list_projects"
+        ],
+        "{events:?}"
+    );
+    assert!(
+        results[0].1.contains("heliotrope") && results[2].1.contains("rex"),
+        "{results:?}"
+    );
+    let outcome = events.last().expect("outcome");
+    assert_eq!(
+        outcome["outcome"]["output"]["result"], "Used all four tools.",
+        "{outcome}"
+    );
 }

@@ -27,6 +27,61 @@ pub(crate) struct RouterModel(pub(crate) Arc<Runtime>);
 /// The tool a structured answer is requested through.
 const ANSWER_TOOL: &str = "answer";
 
+/// Tool names as the providers accept them: OpenAI and Anthropic take only
+/// `[a-zA-Z0-9_-]{1,64}`, and CodexOS names tools `fs.read` or
+/// `github.search_issues`. Each name of a request gets a unique wire name
+/// (`fs_read`), and the calls in the reply are mapped back.
+struct WireNames(Vec<(String, String)>);
+
+impl WireNames {
+    fn new<'a>(names: impl Iterator<Item = &'a str>) -> Self {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for name in names {
+            let mut wire: String = name
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .take(60)
+                .collect();
+            if wire.is_empty() {
+                wire.push_str("tool");
+            }
+            let base = wire.clone();
+            let mut suffix = 2;
+            while pairs
+                .iter()
+                .any(|(known, original)| *known == wire && original != name)
+            {
+                wire = format!("{base}_{suffix}");
+                suffix += 1;
+            }
+            if !pairs.iter().any(|(_, original)| original == name) {
+                pairs.push((wire, name.to_owned()));
+            }
+        }
+        Self(pairs)
+    }
+
+    fn wire(&self, name: &str) -> String {
+        self.0
+            .iter()
+            .find(|(_, original)| original == name)
+            .map_or_else(|| name.to_owned(), |(wire, _)| wire.clone())
+    }
+
+    fn original(&self, wire: &str) -> String {
+        self.0
+            .iter()
+            .find(|(known, _)| known == wire)
+            .map_or_else(|| wire.to_owned(), |(_, original)| original.clone())
+    }
+}
+
 #[async_trait]
 impl Model for RouterModel {
     async fn complete(
@@ -35,6 +90,14 @@ impl Model for RouterModel {
         on_token: TokenSink<'_>,
         cancel: &CancellationToken,
     ) -> PortResult<ModelReply> {
+        let names = WireNames::new(
+            request.tools.iter().map(|tool| tool.name.as_str()).chain(
+                request
+                    .messages
+                    .iter()
+                    .flat_map(|message| message.tool_calls.iter().map(|call| call.name.as_str())),
+            ),
+        );
         let messages: Vec<ChatMessage> = request
             .messages
             .iter()
@@ -53,7 +116,7 @@ impl Model for RouterModel {
                         .iter()
                         .map(|call| codexos_llm::ToolCall {
                             id: call.id.clone(),
-                            name: call.name.clone(),
+                            name: names.wire(&call.name),
                             arguments: call.arguments.to_string(),
                         })
                         .collect(),
@@ -65,7 +128,7 @@ impl Model for RouterModel {
             .tools
             .iter()
             .map(|tool| codexos_llm::ToolSpec {
-                name: tool.name.clone(),
+                name: names.wire(&tool.name),
                 description: tool.description.clone(),
                 parameters: tool.parameters.clone(),
             })
@@ -95,7 +158,11 @@ impl Model for RouterModel {
             .iter()
             .map(|call| codexos_flow::ports::ToolCall {
                 id: call.id.clone(),
-                name: call.name.clone(),
+                name: if request.output_schema.is_some() {
+                    call.name.clone()
+                } else {
+                    names.original(&call.name)
+                },
                 arguments: serde_json::from_str(&call.arguments)
                     .unwrap_or(Value::String(call.arguments.clone())),
             })
@@ -368,5 +435,21 @@ impl Subflows for ChildFlows {
                 outcome.error.unwrap_or_default()
             ))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::WireNames;
+
+    #[test]
+    fn tool_names_go_on_the_wire_in_the_providers_alphabet_and_come_back() {
+        let names = WireNames::new(["fs.read", "fs_read", "github.search", "fs.read"].into_iter());
+        assert_eq!(names.wire("fs.read"), "fs_read");
+        assert_eq!(names.wire("fs_read"), "fs_read_2");
+        assert_eq!(names.wire("github.search"), "github_search");
+        assert_eq!(names.original("fs_read"), "fs.read");
+        assert_eq!(names.original("fs_read_2"), "fs_read");
+        assert_eq!(names.original("unknown"), "unknown");
     }
 }
