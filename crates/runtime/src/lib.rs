@@ -82,7 +82,7 @@ pub use pull::{PullEvent, Pulled};
 pub use retrieval::{
     is_clone_url, parse_since, revision_project, since, RerankChoice, SearchRequest,
 };
-pub use tools::{ToolAccess, ToolRow, ToolsConfig, ToolsOverview};
+pub use tools::{hits_json, ToolAccess, ToolRow, ToolsConfig, ToolsOverview};
 pub use watches::{WatchEvent, WatchInfo};
 
 /// Prepares the process for local inference: applies the data home's

@@ -370,6 +370,24 @@ impl Runtime {
     }
 }
 
+/// Search hits as tools answer them: project, path, lines, score, text.
+#[must_use]
+pub fn hits_json(hits: &[crate::SearchHit]) -> Value {
+    Value::Array(
+        hits.iter()
+            .map(|hit| {
+                json!({
+                    "project": hit.project,
+                    "path": hit.path,
+                    "lines": [hit.start_line, hit.end_line],
+                    "score": hit.score,
+                    "text": hit.text,
+                })
+            })
+            .collect(),
+    )
+}
+
 /// `rag.search`: hybrid search over the ingested projects.
 struct RagSearch {
     info: ToolInfo,
@@ -429,15 +447,6 @@ impl Tool for RagSearch {
             .search(&args.query, &request)
             .await
             .map_err(|error| failed(error.to_string()))?;
-        Ok(json!(hits
-            .iter()
-            .map(|hit| json!({
-                "project": hit.project,
-                "path": hit.path,
-                "lines": [hit.start_line, hit.end_line],
-                "score": hit.score,
-                "text": hit.text,
-            }))
-            .collect::<Vec<_>>()))
+        Ok(hits_json(&hits))
     }
 }

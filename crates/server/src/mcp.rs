@@ -110,14 +110,7 @@ impl McpServer {
                     .search(query, &request)
                     .await
                     .map_err(|error| error.to_string())?;
-                Ok(json!(hits
-                    .iter()
-                    .map(|hit| json!({
-                        "project": hit.project, "path": hit.path,
-                        "lines": [hit.start_line, hit.end_line],
-                        "score": hit.score, "text": hit.text,
-                    }))
-                    .collect::<Vec<_>>()))
+                Ok(codexos_runtime::hits_json(&hits))
             }
             "ask" => {
                 let question = argument("question").ok_or("`question` is required")?;

@@ -212,8 +212,8 @@ impl Registry {
             .iter()
             .flat_map(|source| source.tools.iter().map(|tool| tool.info().name.clone()));
         let hint = names
-            .min_by_key(|known| distance(known, name))
-            .filter(|known| distance(known, name) <= 3)
+            .min_by_key(|known| strsim::levenshtein(known, name))
+            .filter(|known| strsim::levenshtein(known, name) <= 3)
             .map(|known| format!(" — did you mean `{known}`?"))
             .unwrap_or_default();
         let pending: Vec<&str> = sources
@@ -290,24 +290,6 @@ impl Registry {
             () = context.cancel.cancelled() => Err(Error::Cancelled { tool: name.to_owned() }),
         }
     }
-}
-
-/// Edit distance, for "did you mean".
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut previous = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let current = row[j + 1];
-            row[j + 1] = (previous + usize::from(ca != *cb))
-                .min(row[j] + 1)
-                .min(current + 1);
-            previous = current;
-        }
-    }
-    row[b.len()]
 }
 
 /// Permission rules: a tool name or glob (`mcp.github.*`, `fs.*`) → level.

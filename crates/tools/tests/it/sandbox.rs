@@ -7,18 +7,22 @@ use codexos_tools::sandbox::{availability, Availability, ProcessLimit};
 use codexos_tools::CallContext;
 use serde_json::{json, Value};
 
-fn shell(context: &CallContext, command: &str) -> Value {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+/// Calls a built-in from a plain test: its result, or `{"error": …}`.
+fn call(context: &CallContext, tool: &str, arguments: Value) -> Value {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .expect("runtime");
-    runtime
-        .block_on(super::call(
-            context,
-            "shell",
-            json!({"command": command, "timeout_secs": 20}),
-        ))
+        .expect("runtime")
+        .block_on(super::call(context, tool, arguments))
         .unwrap_or_else(|error| json!({"error": error.to_string()}))
+}
+
+fn shell(context: &CallContext, command: &str) -> Value {
+    call(
+        context,
+        "shell",
+        json!({"command": command, "timeout_secs": 20}),
+    )
 }
 
 fn stdout(result: &Value) -> String {
@@ -84,16 +88,11 @@ fn cannot_read_a_secret_in_the_home_folder() {
             home
         ),
     );
-    let python = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(super::call(
-            &context,
-            "python",
-            json!({"code": format!("print(open({:?}).read())", secret.display().to_string())}),
-        ))
-        .unwrap_or_else(|error| json!({"error": error.to_string()}));
+    let python = call(
+        &context,
+        "python",
+        json!({"code": format!("print(open({:?}).read())", secret.display().to_string())}),
+    );
     std::fs::remove_file(&secret).expect("clean up");
     assert!(!stdout(&result).contains("TOP-SECRET"), "{result}");
     assert!(
@@ -165,16 +164,9 @@ fn cannot_follow_a_symlink_out_of_the_project() {
     assert!(!stdout(&result).contains("PRIVATE-DATA"), "{result}");
     assert!(!outside.path().join("planted.txt").exists());
     assert!(!elsewhere.path().join("planted.txt").exists());
-    let read = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(super::call(
-            &context,
-            "fs.read",
-            json!({"path": "escape/private.txt"}),
-        ));
-    assert!(read.is_err_and(|error| error.to_string().contains("outside the project")));
+    let read = call(&context, "fs.read", json!({"path": "escape/private.txt"}));
+    let error = read["error"].as_str().unwrap_or_default();
+    assert!(error.contains("outside the project"), "{read}");
 }
 
 #[test]
