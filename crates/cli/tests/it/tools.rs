@@ -178,6 +178,15 @@ fn an_mcp_client_searches_a_project_through_codexos_mcp_on_stdio() {
     let dir = project();
     let ingested = cli.run(&["ingest", &dir.path().display().to_string()]);
     assert_success(&ingested, &["ingest"]);
+    // The same search as a tool of the registry.
+    let hits = cli.json(&[
+        "tools",
+        "call",
+        "rag.search",
+        "--args",
+        r#"{"query": "launch code word", "k": 2}"#,
+    ]);
+    assert_eq!(hits[0]["path"], "notes.md", "{hits}");
     let mut server = StdioServer::start(&cli);
     let initialized = server.request(
         1,
