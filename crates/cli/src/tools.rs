@@ -5,7 +5,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Subcommand;
-use codexos_runtime::{Approval, ApprovalRequest, Approver, PreApproved, Runtime, ToolsOverview};
+use codexos_runtime::{
+    ApiConfig, Approval, ApprovalRequest, Approver, Auth, EnvValue,
+    McpServerConfig as ServerConfig, PreApproved, Runtime, ToolsOverview,
+};
 use tokio_util::sync::CancellationToken;
 
 /// `codexos tools …`.
@@ -31,6 +34,44 @@ pub enum ToolsCommand {
         /// Approve the call if its permission is `ask` (never overrides `deny`).
         #[arg(long)]
         yes: bool,
+    },
+    /// Imports an `OpenAPI` 3 spec (file or URL): one tool per operation,
+    /// `NAME.<operationId>`; added to config.toml.
+    AddOpenapi {
+        /// Name of the API (prefix of its tools).
+        name: String,
+        /// The spec: a file or an http(s) URL, JSON or YAML.
+        spec: String,
+        /// Base URL of the calls (default: the spec's first server).
+        #[arg(long)]
+        base_url: Option<String>,
+        /// Vault secret sent as `Authorization: Bearer …`.
+        #[arg(long, conflicts_with = "api_key")]
+        bearer: Option<String>,
+        /// Vault secret sent as an API key (header `X-API-Key` unless --header or --query).
+        #[arg(long)]
+        api_key: Option<String>,
+        /// Header carrying the API key.
+        #[arg(long, requires = "api_key")]
+        header: Option<String>,
+        /// Query parameter carrying the API key.
+        #[arg(long, requires = "api_key", conflicts_with = "header")]
+        query: Option<String>,
+    },
+    /// Adds an MCP server to config.toml and starts it: `--url URL`
+    /// (streamable HTTP) or the command after `--` (stdio).
+    AddMcp {
+        /// Name of the server (prefix of its tools).
+        name: String,
+        /// Streamable-HTTP URL.
+        #[arg(long, conflicts_with = "command")]
+        url: Option<String>,
+        /// Environment of a stdio server: `KEY=VALUE`, or `KEY=vault:SECRET`.
+        #[arg(long = "env")]
+        env: Vec<String>,
+        /// The server's command and arguments.
+        #[arg(last = true)]
+        command: Vec<String>,
     },
 }
 
@@ -121,6 +162,72 @@ pub async fn tools(
                 _ => println!("{}", serde_json::to_string_pretty(&result)?),
             }
             Ok(())
+        }
+        ToolsCommand::AddOpenapi {
+            name,
+            spec,
+            base_url,
+            bearer,
+            api_key,
+            header,
+            query,
+        } => {
+            let auth = match (bearer, api_key) {
+                (Some(secret), _) => Some(Auth::Bearer { secret }),
+                (None, Some(secret)) => Some(Auth::ApiKey {
+                    secret,
+                    header,
+                    query,
+                }),
+                (None, None) => None,
+            };
+            let api = ApiConfig {
+                name,
+                spec,
+                base_url,
+                auth,
+                permission: None,
+                timeout: None,
+            };
+            let tools = runtime.add_openapi(api).await?;
+            if json {
+                println!("{}", serde_json::json!({ "tools": tools }));
+            } else {
+                println!("added {} tools: {}", tools.len(), tools.join(", "));
+            }
+            Ok(())
+        }
+        ToolsCommand::AddMcp {
+            name,
+            url,
+            env,
+            command,
+        } => {
+            let mut variables = std::collections::BTreeMap::new();
+            for pair in env {
+                let (key, value) = pair.split_once('=').ok_or_else(|| {
+                    anyhow::anyhow!("--env `{pair}`: write KEY=VALUE or KEY=vault:SECRET")
+                })?;
+                let value = match value.strip_prefix("vault:") {
+                    Some(secret) => EnvValue::Vault {
+                        vault: secret.to_owned(),
+                    },
+                    None => EnvValue::Text(value.to_owned()),
+                };
+                variables.insert(key.to_owned(), value);
+            }
+            let server = ServerConfig {
+                name,
+                command: (!command.is_empty()).then_some(command),
+                url,
+                env: variables,
+                bearer: None,
+                timeout: None,
+                permission: None,
+            };
+            runtime.add_mcp(server)?;
+            let overview = runtime.tools_overview(None).await?;
+            print_overview(&overview, json)
         }
     }
 }

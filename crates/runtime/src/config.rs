@@ -297,39 +297,104 @@ impl Config {
     }
 }
 
-/// Writes `llm.policy` into the config file, keeping its comments and every
+/// Edits the config file with `change`, keeping its comments and every
 /// other setting; the file is replaced atomically.
-pub(crate) fn write_policy(path: &Path, names: &[String]) -> Result<()> {
+fn edit(
+    path: &Path,
+    change: impl FnOnce(&mut toml_edit::DocumentMut) -> std::result::Result<(), String>,
+) -> Result<()> {
     let io = |source| Error::Home {
         path: path.to_path_buf(),
         source,
+    };
+    let invalid = |message: String| Error::Config {
+        path: path.to_path_buf(),
+        message,
+        line: None,
     };
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => TEMPLATE.to_owned(),
         Err(source) => return Err(io(source)),
     };
-    let mut document: toml_edit::DocumentMut =
-        text.parse()
-            .map_err(|error: toml_edit::TomlError| Error::Config {
-                path: path.to_path_buf(),
-                message: error.message().to_owned(),
-                line: None,
-            })?;
-    let llm = document
-        .entry("llm")
-        .or_insert_with(toml_edit::table)
-        .as_table_like_mut()
-        .ok_or_else(|| Error::Config {
-            path: path.to_path_buf(),
-            message: "`llm` is not a table".into(),
-            line: None,
-        })?;
-    let array: toml_edit::Array = names.iter().map(String::as_str).collect();
-    llm.insert("policy", toml_edit::value(array));
+    let mut document: toml_edit::DocumentMut = text
+        .parse()
+        .map_err(|error: toml_edit::TomlError| invalid(error.message().to_owned()))?;
+    change(&mut document).map_err(invalid)?;
     let temporary = path.with_extension("toml.tmp");
     std::fs::write(&temporary, document.to_string()).map_err(io)?;
     std::fs::rename(&temporary, path).map_err(io)
+}
+
+/// Writes `llm.policy` into the config file.
+pub(crate) fn write_policy(path: &Path, names: &[String]) -> Result<()> {
+    edit(path, |document| {
+        let llm = document
+            .entry("llm")
+            .or_insert_with(toml_edit::table)
+            .as_table_like_mut()
+            .ok_or("`llm` is not a table")?;
+        let array: toml_edit::Array = names.iter().map(String::as_str).collect();
+        llm.insert("policy", toml_edit::value(array));
+        Ok(())
+    })
+}
+
+/// A JSON value as an inline TOML value (`None` for null, which TOML lacks).
+fn inline(value: &serde_json::Value) -> Option<toml_edit::Value> {
+    use serde_json::Value;
+    Some(match value {
+        Value::Null => return None,
+        Value::Bool(flag) => (*flag).into(),
+        Value::Number(number) => match number.as_i64() {
+            Some(integer) => integer.into(),
+            None => number.as_f64().unwrap_or_default().into(),
+        },
+        Value::String(text) => text.as_str().into(),
+        Value::Array(items) => toml_edit::Value::Array(items.iter().filter_map(inline).collect()),
+        Value::Object(fields) => {
+            let mut table = toml_edit::InlineTable::new();
+            for (key, item) in fields {
+                if let Some(item) = inline(item) {
+                    table.insert(key, item);
+                }
+            }
+            toml_edit::Value::InlineTable(table)
+        }
+    })
+}
+
+/// Appends `entry` to `[[tools.KIND]]` (`openapi`, `mcp`) in the config file;
+/// nested values are written inline (`auth = { type = "bearer", … }`).
+pub(crate) fn add_tool_source(path: &Path, kind: &str, entry: &impl Serialize) -> Result<()> {
+    let fields = serde_json::to_value(entry).map_err(|error| Error::Config {
+        path: path.to_path_buf(),
+        message: error.to_string(),
+        line: None,
+    })?;
+    edit(path, |document| {
+        let mut table = toml_edit::Table::new();
+        for (key, value) in fields.as_object().into_iter().flatten() {
+            let empty = value.as_object().is_some_and(serde_json::Map::is_empty)
+                || value.as_array().is_some_and(Vec::is_empty);
+            if let (Some(value), false) = (inline(value), empty) {
+                table.insert(key, toml_edit::Item::Value(value));
+            }
+        }
+        let tools = document
+            .entry("tools")
+            .or_insert_with(toml_edit::table)
+            .as_table_mut()
+            .ok_or("`tools` is not a table")?;
+        tools.set_implicit(true);
+        let list = tools
+            .entry(kind)
+            .or_insert_with(|| toml_edit::Item::ArrayOfTables(toml_edit::ArrayOfTables::new()))
+            .as_array_of_tables_mut()
+            .ok_or_else(|| format!("`tools.{kind}` is not a list of tables"))?;
+        list.push(table);
+        Ok(())
+    })
 }
 
 #[cfg(test)]
@@ -365,6 +430,62 @@ mod tests {
         let parsed = Config::parse(&text, &path).expect("parses");
         assert_eq!(parsed.llm.policy, vec!["openai", "local"]);
         assert_eq!(parsed.llm.max_tokens, 512);
+    }
+
+    #[test]
+    fn tool_sources_are_appended_and_read_back() {
+        use codexos_tools::{
+            folder::EnvValue,
+            mcp::ServerConfig,
+            openapi::{ApiConfig, Auth},
+        };
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, TEMPLATE).expect("write");
+        let api = ApiConfig {
+            name: "pets".into(),
+            spec: "/specs/pets.yaml".into(),
+            base_url: None,
+            auth: Some(Auth::ApiKey {
+                secret: "PETS".into(),
+                header: Some("X-Key".into()),
+                query: None,
+            }),
+            permission: Some(codexos_tools::Permission::Allow),
+            timeout: None,
+        };
+        let server = ServerConfig {
+            name: "gh".into(),
+            command: Some(vec!["npx".into(), "server".into()]),
+            url: None,
+            env: [(
+                "TOKEN".to_owned(),
+                EnvValue::Vault {
+                    vault: "github".into(),
+                },
+            )]
+            .into(),
+            bearer: None,
+            timeout: Some(30),
+            permission: None,
+        };
+        add_tool_source(&path, "openapi", &api).expect("adds the API");
+        add_tool_source(&path, "mcp", &server).expect("adds the server");
+        add_tool_source(
+            &path,
+            "mcp",
+            &ServerConfig {
+                name: "two".into(),
+                ..server.clone()
+            },
+        )
+        .expect("adds another");
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(text.contains("# CodexOS settings"), "comments kept");
+        let parsed = Config::parse(&text, &path).expect("parses");
+        assert_eq!(parsed.tools.openapi, vec![api]);
+        assert_eq!(parsed.tools.mcp.len(), 2);
+        assert_eq!(parsed.tools.mcp[0], server);
     }
 
     #[test]

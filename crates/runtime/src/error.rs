@@ -224,6 +224,12 @@ pub enum Error {
     /// Retrieval failed.
     #[error(transparent)]
     Rag(#[from] codexos_rag::Error),
+    /// A tool source of that name is configured already.
+    #[error("a tool source named `{name}` is configured already — pick another name, or edit `[tools]` in config.toml")]
+    ToolSourceExists {
+        /// The name.
+        name: String,
+    },
     /// A tool failed, or was refused.
     #[error(transparent)]
     Tool(#[from] codexos_tools::Error),
@@ -318,6 +324,7 @@ impl Error {
             | Self::AgentFile { .. }
             | Self::AgentExists { .. }
             | Self::AnswerNeeded { .. }
+            | Self::ToolSourceExists { .. }
             | Self::Tool(
                 codexos_tools::Error::InvalidArguments { .. }
                 | codexos_tools::Error::Manifest { .. }

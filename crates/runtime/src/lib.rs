@@ -64,6 +64,9 @@ pub use codexos_rag::{
 };
 pub use codexos_store::AttemptRecord;
 pub use codexos_store::{FlowVersion, RunSummary};
+pub use codexos_tools::folder::EnvValue;
+pub use codexos_tools::mcp::ServerConfig as McpServerConfig;
+pub use codexos_tools::openapi::{ApiConfig, Auth};
 pub use codexos_tools::{
     Approval, ApprovalRequest, Approver, Effects as ToolEffects, Error as ToolError, Permission,
     PreApproved, Refuse, SourceInfo as ToolSource, SourceState as ToolSourceState,

@@ -344,6 +344,70 @@ impl Runtime {
                 })
     }
 
+    fn check_new_source(&self, name: &str) -> Result<()> {
+        let taken = self
+            .config
+            .tools
+            .mcp
+            .iter()
+            .map(|server| &server.name)
+            .chain(self.config.tools.openapi.iter().map(|api| &api.name))
+            .any(|known| known == name)
+            || self.tools.registry.sources().iter().any(|source| {
+                source.name == format!("openapi:{name}") || source.name == format!("mcp:{name}")
+            });
+        if taken {
+            return Err(Error::ToolSourceExists {
+                name: name.to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Imports an `OpenAPI` spec: reads it (file or URL), makes its
+    /// operations into tools now, and adds it to config.toml. Answers the
+    /// tools' names. A spec that cannot be used changes nothing.
+    pub async fn add_openapi(self: &Arc<Self>, mut api: openapi::ApiConfig) -> Result<Vec<String>> {
+        self.check_new_source(&api.name)?;
+        let is_url = api.spec.starts_with("http://") || api.spec.starts_with("https://");
+        if !is_url {
+            if let Ok(absolute) = std::fs::canonicalize(&api.spec) {
+                api.spec = absolute.to_string_lossy().into_owned();
+            }
+        }
+        let tools = openapi::load(&api, self.offline()).await?;
+        let names = tools.iter().map(|tool| tool.info().name.clone()).collect();
+        crate::config::add_tool_source(&self.home.config(), "openapi", &api)?;
+        self.tools.registry.set_source(
+            &format!("openapi:{}", api.name),
+            SourceState::Ready,
+            tools,
+            Vec::new(),
+        );
+        Ok(names)
+    }
+
+    /// Adds an MCP server to config.toml and starts it; its tools appear
+    /// when it answers (see [`Self::tools_overview`]).
+    pub fn add_mcp(self: &Arc<Self>, server: mcp::ServerConfig) -> Result<()> {
+        self.check_new_source(&server.name)?;
+        if server.command.is_some() == server.url.is_some() {
+            return Err(Error::Tool(codexos_tools::Error::Mcp {
+                server: server.name,
+                message: "give either a command (stdio) or a URL (streamable HTTP)".into(),
+            }));
+        }
+        crate::config::add_tool_source(&self.home.config(), "mcp", &server)?;
+        let secrets: Arc<dyn Secrets> = Arc::new(VaultSecrets(Arc::downgrade(self)));
+        mcp::supervise(
+            Arc::clone(&self.tools.registry),
+            server,
+            secrets,
+            self.tools.stop.clone(),
+        );
+        Ok(())
+    }
+
     /// A project's folder, where its tools work.
     pub fn project_root(&self, name: &str) -> Result<PathBuf> {
         Ok(self.require_project(name)?.root)

@@ -334,16 +334,22 @@ pub fn operations(config: &ApiConfig, document: &Value) -> Result<Vec<Arc<dyn To
     Ok(tools)
 }
 
+/// Reads a spec (file or URL) and makes its operations into tools.
+pub async fn load(config: &ApiConfig, offline: bool) -> Result<Vec<Arc<dyn Tool>>> {
+    let text = read_spec(config, offline).await?;
+    let document = parse(&config.spec, &text)?;
+    let tools = operations(config, &document)?;
+    if tools.is_empty() {
+        return Err(invalid(&config.spec, "it has no operations"));
+    }
+    Ok(tools)
+}
+
 /// Reads a spec and registers its operations as the `openapi:<name>`
 /// source (or the source's failure).
 pub async fn register(registry: &Registry, config: &ApiConfig, offline: bool) {
     let source = format!("openapi:{}", config.name);
-    let loaded = async {
-        let text = read_spec(config, offline).await?;
-        let document = parse(&config.spec, &text)?;
-        operations(config, &document)
-    };
-    match loaded.await {
+    match load(config, offline).await {
         Ok(tools) => registry.set_source(&source, SourceState::Ready, tools, Vec::new()),
         Err(error) => {
             tracing::warn!("{error}");

@@ -642,3 +642,52 @@ fn an_agent_uses_a_builtin_a_folder_tool_an_openapi_operation_and_an_mcp_tool_in
         "{outcome}"
     );
 }
+
+#[test]
+fn openapi_specs_and_mcp_servers_are_added_from_the_cli() {
+    let cli = Cli::new();
+    let api = tempfile::tempdir().expect("api folder");
+    std::fs::write(api.path().join("pets.json"), r#"["rex"]"#).expect("pets");
+    let server = StaticServer::start(api.path());
+    let spec = api.path().join("spec.yaml");
+    std::fs::write(
+        &spec,
+        format!(
+            "openapi: 3.0.3\ninfo: {{title: pets, version: '1'}}\nservers: [{{url: 'http://127.0.0.1:{}'}}]\npaths:\n  /pets.json:\n    get: {{operationId: listPets}}\n",
+            server.1
+        ),
+    )
+    .expect("spec");
+    let spec = spec.display().to_string();
+    let added = cli.json(&["tools", "add-openapi", "pets", &spec]);
+    assert_eq!(added["tools"], json!(["pets.listPets"]));
+    let called = cli.json(&["tools", "call", "pets.listPets"]);
+    assert_eq!(called, json!(["rex"]));
+    let config = std::fs::read_to_string(cli.home.path().join("config.toml")).expect("config");
+    let again = cli.run(&["tools", "add-openapi", "pets", &spec]);
+    assert!(error_line(&again).contains("`pets` is configured already"));
+    let old = api.path().join("old.yaml");
+    std::fs::write(&old, "swagger: '2.0'\n").expect("old spec");
+    let refused = cli.run(&["tools", "add-openapi", "old", &old.display().to_string()]);
+    assert!(error_line(&refused).contains("Swagger 2.0 is not supported"));
+    assert_eq!(
+        std::fs::read_to_string(cli.home.path().join("config.toml")).expect("config"),
+        config,
+        "a refused spec changes nothing"
+    );
+    let binary = env!("CARGO_BIN_EXE_codexos");
+    // (`--json` first: everything after `--` is the server's command.)
+    let output = cli.run(&["--json", "tools", "add-mcp", "self", "--", binary, "mcp"]);
+    assert_success(&output, &["tools", "add-mcp"]);
+    let listed: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let tools: Vec<&str> = listed["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .filter_map(|tool| tool["name"].as_str())
+        .collect();
+    assert!(
+        tools.contains(&"self.search") && tools.contains(&"pets.listPets"),
+        "{tools:?}"
+    );
+}
