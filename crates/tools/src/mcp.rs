@@ -286,6 +286,8 @@ pub fn supervise(
     secrets: Arc<dyn Secrets>,
     cancel: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
+    // Starting from now, so whoever waits for the sources waits for this one.
+    registry.set_state(&config.source(), SourceState::Starting);
     tokio::spawn(async move {
         let source = config.source();
         let mut failures: u32 = 0;
