@@ -270,8 +270,7 @@ impl Runtime {
         cancel: CancellationToken,
     ) -> Result<RunOutcome> {
         let root = self.root_for(&options)?;
-        self.tools_ready(std::time::Duration::from_secs(10)).await;
-        self.load_project_tools(&root);
+        self.prepare_tools(&root).await;
         let problems = self.check_flow(&flow, base.as_deref());
         if check::has_errors(&problems) {
             return Err(Error::Flow(codexos_flow::Error::Check {
@@ -375,8 +374,7 @@ impl Runtime {
         }
         let access = self.stored_access(&stored, options.approver.clone())?;
         let (root, run_options) = self.continuation(&stored, options)?;
-        self.tools_ready(std::time::Duration::from_secs(10)).await;
-        self.load_project_tools(&root);
+        self.prepare_tools(&root).await;
         Ok(self
             .executor(root, self.run_log(), access)
             .resume(id, run_options, cancel)
@@ -489,8 +487,7 @@ impl Runtime {
         let stored = self.stored_run(id)?;
         let access = self.stored_access(&stored, options.approver.clone())?;
         let (root, run_options) = self.continuation(&stored, options)?;
-        self.tools_ready(std::time::Duration::from_secs(10)).await;
-        self.load_project_tools(&root);
+        self.prepare_tools(&root).await;
         Ok(self
             .executor(root, self.run_log(), access)
             .fork(id, node, edits, run_options, cancel)

@@ -244,6 +244,13 @@ impl Runtime {
         }
     }
 
+    /// Before a run in `root`: the background sources ready (a few seconds
+    /// at most) and the project's own tools read.
+    pub(crate) async fn prepare_tools(self: &Arc<Self>, root: &Path) {
+        self.tools_ready(Duration::from_secs(10)).await;
+        self.load_project_tools(root);
+    }
+
     /// Reads a project's own `tools/` folder (untrusted: its tools ask).
     pub(crate) fn load_project_tools(&self, root: &Path) {
         let folder = root.join("tools");
@@ -422,8 +429,7 @@ impl Runtime {
         approver: Arc<dyn Approver>,
         cancel: CancellationToken,
     ) -> Result<Value> {
-        self.tools_ready(Duration::from_secs(10)).await;
-        self.load_project_tools(&root);
+        self.prepare_tools(&root).await;
         let policy = self.tool_policy(&BTreeMap::new(), "")?;
         let context = self.call_context(root, cancel);
         Ok(self
