@@ -130,9 +130,21 @@ impl Store {
         connection
             .busy_timeout(std::time::Duration::from_secs(10))
             .map_err(open_error)?;
-        connection
-            .pragma_update(None, "journal_mode", "WAL")
-            .map_err(open_error)?;
+        // Switching a new file to WAL needs it alone: a process opening it at
+        // the same moment gets SQLITE_BUSY without the busy handler being
+        // asked, so that one step is retried here (up to the same 10 s).
+        let mut attempts = 0;
+        loop {
+            match connection.pragma_update(None, "journal_mode", "WAL") {
+                Err(rusqlite::Error::SqliteFailure(failure, _))
+                    if failure.code == rusqlite::ErrorCode::DatabaseBusy && attempts < 200 =>
+                {
+                    attempts += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                result => break result.map_err(open_error)?,
+            }
+        }
         connection
             .pragma_update(None, "foreign_keys", "ON")
             .map_err(open_error)?;

@@ -142,7 +142,7 @@ mod tests {
     fn concurrent_opens_of_a_new_database_migrate_once() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("codexos.sqlite");
-        let threads: Vec<_> = (0..4)
+        let threads: Vec<_> = (0..8)
             .map(|_| {
                 let path = path.clone();
                 std::thread::spawn(move || crate::Store::open(&path).map(drop))
