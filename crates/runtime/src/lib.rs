@@ -166,7 +166,7 @@ impl Runtime {
             &config,
         ));
         let policy = config.llm.policy.clone();
-        let runtime = Arc::new_cyclic(|runtime| Self {
+        Ok(Arc::new_cyclic(|runtime| Self {
             home,
             config,
             store,
@@ -180,9 +180,7 @@ impl Runtime {
             offline: AtomicBool::new(false),
             watches: watches::Watches::default(),
             tools: tools::ToolHost::new(runtime.clone()),
-        });
-        runtime.load_home_tools();
-        Ok(runtime)
+        }))
     }
 
     /// The data home.

@@ -63,7 +63,10 @@ const EXAMPLE_TOOLS: [(&str, &str); 5] = [
 
 /// The registry and what keeps its sources alive.
 pub(crate) struct ToolHost {
-    pub(crate) registry: Arc<Registry>,
+    /// Read through [`Runtime::registry`], which loads the data home's
+    /// `tools/` on first use (not at open: most commands never need tools).
+    registry: Arc<Registry>,
+    home_loaded: std::sync::Once,
     started: std::sync::Once,
     stop: CancellationToken,
 }
@@ -80,6 +83,7 @@ impl ToolHost {
         );
         Self {
             registry,
+            home_loaded: std::sync::Once::new(),
             started: std::sync::Once::new(),
             stop: CancellationToken::new(),
         }
@@ -158,6 +162,7 @@ pub struct ToolAccess {
 impl Runtime {
     /// The registry.
     pub(crate) fn registry(&self) -> &Arc<Registry> {
+        self.tools.home_loaded.call_once(|| self.load_home_tools());
         &self.tools.registry
     }
 
@@ -183,7 +188,7 @@ impl Runtime {
 
     /// Installs the example tools in a new data home, then reads its
     /// `tools/` folder (watching it starts with [`Self::start_tools`]).
-    pub(crate) fn load_home_tools(&self) {
+    fn load_home_tools(&self) {
         if let Err(error) = self.install_example_tools() {
             tracing::warn!("cannot install the example tools: {error}");
         }
@@ -195,7 +200,7 @@ impl Runtime {
     /// servers. Needs a tokio runtime.
     pub fn start_tools(self: &Arc<Self>) {
         self.tools.started.call_once(|| {
-            let registry = Arc::clone(&self.tools.registry);
+            let registry = Arc::clone(self.registry());
             let stop = self.tools.stop.clone();
             if let Err(error) = folder::watch(
                 Arc::clone(&registry),
@@ -234,8 +239,7 @@ impl Runtime {
         let started = Instant::now();
         while started.elapsed() < limit
             && self
-                .tools
-                .registry
+                .registry()
                 .sources()
                 .iter()
                 .any(|source| source.state == SourceState::Starting)
@@ -255,7 +259,7 @@ impl Runtime {
     pub(crate) fn load_project_tools(&self, root: &Path) {
         let folder = root.join("tools");
         if folder.join(".").is_dir() && folder != self.home.tools() {
-            folder::load(&self.tools.registry, &folder, false);
+            folder::load(self.registry(), &folder, false);
         }
     }
 
@@ -322,10 +326,9 @@ impl Runtime {
             }
         };
         Ok(ToolsOverview {
-            sources: self.tools.registry.sources(),
+            sources: self.registry().sources(),
             tools: self
-                .tools
-                .registry
+                .registry()
                 .tools(&policy)
                 .into_iter()
                 .map(ToolRow::from)
@@ -337,30 +340,26 @@ impl Runtime {
     /// Whether `name` is a tool here, or will be once its source (a
     /// configured MCP server or `OpenAPI` spec still starting) is ready.
     pub(crate) fn knows_tool(&self, name: &str) -> bool {
-        self.tools.registry.tool(name).is_some()
-            || self
-                .config
-                .tools
-                .mcp
-                .iter()
-                .map(|server| &server.name)
-                .chain(self.config.tools.openapi.iter().map(|api| &api.name))
-                .any(|source| {
-                    name.strip_prefix(source.as_str())
-                        .is_some_and(|rest| rest.starts_with('.'))
-                })
+        self.registry().tool(name).is_some()
+            || self.configured_sources().any(|source| {
+                name.strip_prefix(source)
+                    .is_some_and(|rest| rest.starts_with('.'))
+            })
+    }
+
+    /// Names of the MCP servers and `OpenAPI` specs in config.toml.
+    fn configured_sources(&self) -> impl Iterator<Item = &str> {
+        let tools = &self.config.tools;
+        tools
+            .mcp
+            .iter()
+            .map(|server| server.name.as_str())
+            .chain(tools.openapi.iter().map(|api| api.name.as_str()))
     }
 
     fn check_new_source(&self, name: &str) -> Result<()> {
-        let taken = self
-            .config
-            .tools
-            .mcp
-            .iter()
-            .map(|server| &server.name)
-            .chain(self.config.tools.openapi.iter().map(|api| &api.name))
-            .any(|known| known == name)
-            || self.tools.registry.sources().iter().any(|source| {
+        let taken = self.configured_sources().any(|known| known == name)
+            || self.registry().sources().iter().any(|source| {
                 source.name == format!("openapi:{name}") || source.name == format!("mcp:{name}")
             });
         if taken {
@@ -385,7 +384,7 @@ impl Runtime {
         let tools = openapi::load(&api, self.offline()).await?;
         let names = tools.iter().map(|tool| tool.info().name.clone()).collect();
         crate::config::add_tool_source(&self.home.config(), "openapi", &api)?;
-        self.tools.registry.set_source(
+        self.registry().set_source(
             &format!("openapi:{}", api.name),
             SourceState::Ready,
             tools,
@@ -407,7 +406,7 @@ impl Runtime {
         crate::config::add_tool_source(&self.home.config(), "mcp", &server)?;
         let secrets: Arc<dyn Secrets> = Arc::new(VaultSecrets(Arc::downgrade(self)));
         mcp::supervise(
-            Arc::clone(&self.tools.registry),
+            Arc::clone(self.registry()),
             server,
             secrets,
             self.tools.stop.clone(),
@@ -433,8 +432,7 @@ impl Runtime {
         let policy = self.tool_policy(&BTreeMap::new(), "")?;
         let context = self.call_context(root, cancel);
         Ok(self
-            .tools
-            .registry
+            .registry()
             .call(name, arguments, &policy, approver.as_ref(), &context)
             .await?)
     }

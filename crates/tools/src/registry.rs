@@ -57,6 +57,7 @@ pub struct ToolEntry {
     pub parameters: Value,
 }
 
+/// A source; its `info.tools` names are filled in when listed.
 struct Source {
     info: SourceInfo,
     tools: Vec<Arc<dyn Tool>>,
@@ -117,7 +118,7 @@ impl Registry {
             info: SourceInfo {
                 name: name.to_owned(),
                 state,
-                tools: kept.iter().map(|tool| tool.info().name.clone()).collect(),
+                tools: Vec::new(),
                 problems,
             },
             tools: kept,
@@ -135,7 +136,6 @@ impl Registry {
         if let Some(source) = sources.iter_mut().find(|source| source.info.name == name) {
             if state != SourceState::Ready {
                 source.tools.clear();
-                source.info.tools.clear();
             }
             source.info.state = state;
         } else {
@@ -166,7 +166,14 @@ impl Registry {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
-            .map(|source| source.info.clone())
+            .map(|source| SourceInfo {
+                tools: source
+                    .tools
+                    .iter()
+                    .map(|tool| tool.info().name.clone())
+                    .collect(),
+                ..source.info.clone()
+            })
             .collect()
     }
 
