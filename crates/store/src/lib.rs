@@ -419,6 +419,76 @@ impl Store {
             .map_err(sql("listing secrets"))
     }
 
+    /// Every sealed secret, sorted by name.
+    pub fn secrets(&self) -> Result<Vec<SealedSecret>> {
+        let connection = self.connection();
+        let mut statement = connection
+            .prepare("SELECT name, nonce, ciphertext FROM secrets ORDER BY name")
+            .map_err(sql("reading secrets"))?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok(SealedSecret {
+                    name: row.get(0)?,
+                    nonce: row.get(1)?,
+                    ciphertext: row.get(2)?,
+                })
+            })
+            .map_err(sql("reading secrets"))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(sql("reading secrets"))
+    }
+
+    /// Stores (or replaces) several sealed secrets in one transaction.
+    pub fn put_secrets(&self, secrets: &[SealedSecret]) -> Result<()> {
+        let mut connection = self.connection();
+        let transaction = connection
+            .transaction()
+            .map_err(sql("starting to save secrets"))?;
+        let stamp = now();
+        for secret in secrets {
+            transaction
+                .execute(
+                    "INSERT INTO secrets (name, nonce, ciphertext, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)
+                     ON CONFLICT(name) DO UPDATE SET nonce = excluded.nonce, ciphertext = excluded.ciphertext,
+                       updated_at = excluded.updated_at",
+                    params![secret.name, secret.nonce, secret.ciphertext, stamp],
+                )
+                .map_err(sql("saving a secret"))?;
+        }
+        transaction.commit().map_err(sql("committing secrets"))
+    }
+
+    /// Replaces sealed secrets and sets metadata in one transaction: after a
+    /// crash either every record and value is the new one or none is (used
+    /// when the vault's master key is rotated).
+    pub fn reseal_secrets(&self, secrets: &[SealedSecret], meta: &[(&str, &str)]) -> Result<()> {
+        let mut connection = self.connection();
+        let transaction = connection
+            .transaction()
+            .map_err(sql("starting to reseal secrets"))?;
+        let stamp = now();
+        for secret in secrets {
+            transaction
+                .execute(
+                    "UPDATE secrets SET nonce = ?2, ciphertext = ?3, updated_at = ?4 WHERE name = ?1",
+                    params![secret.name, secret.nonce, secret.ciphertext, stamp],
+                )
+                .map_err(sql("resealing a secret"))?;
+        }
+        for (key, value) in meta {
+            transaction
+                .execute(
+                    "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                     ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    params![key, value],
+                )
+                .map_err(sql("writing metadata"))?;
+        }
+        transaction
+            .commit()
+            .map_err(sql("committing resealed secrets"))
+    }
+
     /// Deletes a secret; `false` when there was none.
     pub fn delete_secret(&self, name: &str) -> Result<bool> {
         let deleted = self

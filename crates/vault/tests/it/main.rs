@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use codexos_store::Store;
-use codexos_vault::{Error, Vault};
+use codexos_vault::{Error, Mode, Rotation, Vault};
 use secrecy::{ExposeSecret, SecretString};
 
 struct Home {
@@ -111,7 +111,12 @@ fn a_lost_master_key_is_reported_not_replaced() {
     home.vault
         .set("KEEP", &SecretString::from("value"))
         .expect("set");
-    let account = format!("master-key:{}", home.store.home_id().expect("id"));
+    let key_id = home
+        .store
+        .meta("vault.key_id")
+        .expect("meta")
+        .expect("a key id");
+    let account = format!("master-key:{}:{key_id}", home.store.home_id().expect("id"));
     keyring::Entry::new("codexos-vault", &account)
         .expect("entry")
         .delete_credential()
@@ -126,4 +131,243 @@ fn a_lost_master_key_is_reported_not_replaced() {
         home.vault.set("NEW", &SecretString::from("v")),
         Err(Error::MasterKeyMissing { .. })
     ));
+}
+
+fn passphrase(text: &str) -> SecretString {
+    SecretString::from(text.to_owned())
+}
+
+#[test]
+fn rotation_rewraps_every_secret_and_retires_the_old_key() {
+    let home = home();
+    for (name, value) in [("A", "value-a"), ("B", "value-b"), ("C", "value-c")] {
+        home.vault
+            .set(name, &SecretString::from(value))
+            .expect("set");
+    }
+    let before = home.store.secrets().expect("records");
+    let old_id = home.vault.status().expect("status").key_id.expect("id");
+    let report = home.vault.rotate(Rotation::Keychain).expect("rotate");
+    assert_eq!(report.resealed, 3);
+    assert_ne!(report.key_id, old_id);
+    assert!(report.warning.is_none(), "{:?}", report.warning);
+    let after = home.store.secrets().expect("records");
+    for (old, new) in before.iter().zip(&after) {
+        assert_ne!(
+            old.ciphertext, new.ciphertext,
+            "{} was not re-wrapped",
+            old.name
+        );
+        // Envelope encryption: the value's own ciphertext (the tail) is unchanged.
+        assert_eq!(
+            old.ciphertext[old.ciphertext.len() - 20..],
+            new.ciphertext[new.ciphertext.len() - 20..]
+        );
+    }
+    for (name, value) in [("A", "value-a"), ("B", "value-b"), ("C", "value-c")] {
+        assert_eq!(home.vault.get(name).expect("get").expose_secret(), value);
+    }
+    let old_account = format!("master-key:{}:{old_id}", home.store.home_id().expect("id"));
+    assert!(matches!(
+        keyring::Entry::new("codexos-vault", &old_account)
+            .expect("entry")
+            .get_password(),
+        Err(keyring::Error::NoEntry)
+    ));
+    // A second handle on the same data home (another process) sees the new key.
+    let other = Vault::new(Arc::clone(&home.store)).expect("vault");
+    assert_eq!(other.get("B").expect("get").expose_secret(), "value-b");
+}
+
+#[test]
+fn a_passphrase_vault_is_chosen_explicitly_and_refuses_a_wrong_passphrase() {
+    let home = home();
+    home.vault
+        .set("TOKEN", &SecretString::from("t-value"))
+        .expect("set");
+    assert!(matches!(
+        home.vault.rotate(Rotation::Passphrase(passphrase("short"))),
+        Err(Error::WeakPassphrase)
+    ));
+    let report = home
+        .vault
+        .rotate(Rotation::Passphrase(passphrase("a long test passphrase")))
+        .expect("to passphrase");
+    assert_eq!(report.mode, Mode::Passphrase);
+    assert_eq!(
+        home.vault
+            .get("TOKEN")
+            .expect("unlocked here")
+            .expose_secret(),
+        "t-value"
+    );
+
+    // A new process: locked until the passphrase is given.
+    let fresh = Vault::new(Arc::clone(&home.store)).expect("vault");
+    assert!(fresh.status().expect("status").locked);
+    assert!(matches!(fresh.get("TOKEN"), Err(Error::Locked)));
+    let wrong = fresh
+        .unlock(&passphrase("not the passphrase"))
+        .expect_err("wrong");
+    assert!(matches!(wrong, Error::WrongPassphrase { .. }), "{wrong}");
+    assert!(
+        matches!(fresh.get("TOKEN"), Err(Error::Locked)),
+        "a wrong passphrase unlocks nothing"
+    );
+    fresh
+        .unlock(&passphrase("a long test passphrase"))
+        .expect("unlock");
+    assert_eq!(fresh.get("TOKEN").expect("get").expose_secret(), "t-value");
+    fresh
+        .set("MORE", &SecretString::from("m"))
+        .expect("set while unlocked");
+
+    // And back to the keychain, with nothing lost.
+    fresh.rotate(Rotation::Keychain).expect("to keychain");
+    let again = Vault::new(Arc::clone(&home.store)).expect("vault");
+    assert_eq!(again.status().expect("status").mode, Mode::Keychain);
+    assert_eq!(again.get("TOKEN").expect("get").expose_secret(), "t-value");
+    assert_eq!(again.get("MORE").expect("get").expose_secret(), "m");
+    assert!(codexos_test_support::files_containing(home.dir.path(), b"t-value").is_empty());
+}
+
+#[test]
+fn export_and_import_move_secrets_between_data_homes() {
+    let source = home();
+    let sentinel = "sentinel-export-4b1d";
+    source
+        .vault
+        .set("API", &SecretString::from(sentinel))
+        .expect("set");
+    source
+        .vault
+        .set("OTHER", &SecretString::from("other"))
+        .expect("set");
+    let file = source
+        .vault
+        .export(&passphrase("export passphrase 1"))
+        .expect("export");
+    assert!(!file
+        .windows(sentinel.len())
+        .any(|window| window == sentinel.as_bytes()));
+
+    let target = home();
+    target
+        .vault
+        .set("API", &SecretString::from("existing"))
+        .expect("set");
+    // Wrong passphrase, altered file, conflict: nothing imported.
+    let wrong = target
+        .vault
+        .import(&file, &passphrase("wrong passphrase!!"), false)
+        .expect_err("wrong passphrase");
+    assert!(matches!(wrong, Error::WrongPassphrase { .. }), "{wrong}");
+    let mut altered: serde_json::Value = serde_json::from_slice(&file).expect("json");
+    let ciphertext = altered["ciphertext"].as_str().expect("hex").to_owned();
+    let flipped = if ciphertext.starts_with('0') {
+        "1"
+    } else {
+        "0"
+    };
+    altered["ciphertext"] = format!("{flipped}{}", &ciphertext[1..]).into();
+    let error = target
+        .vault
+        .import(
+            &serde_json::to_vec(&altered).expect("json"),
+            &passphrase("export passphrase 1"),
+            false,
+        )
+        .expect_err("altered");
+    assert!(matches!(error, Error::WrongPassphrase { .. }), "{error}");
+    let error = target
+        .vault
+        .import(b"{not json", &passphrase("export passphrase 1"), false)
+        .expect_err("garbage");
+    assert!(matches!(error, Error::BadExport { .. }), "{error}");
+    let conflict = target
+        .vault
+        .import(&file, &passphrase("export passphrase 1"), false)
+        .expect_err("conflict");
+    assert!(
+        matches!(conflict, Error::ImportConflict { .. }),
+        "{conflict}"
+    );
+    assert_eq!(target.vault.list().expect("list"), vec!["API".to_owned()]);
+    assert_eq!(
+        target.vault.get("API").expect("get").expose_secret(),
+        "existing"
+    );
+
+    let report = target
+        .vault
+        .import(&file, &passphrase("export passphrase 1"), true)
+        .expect("import");
+    assert_eq!(report.added, vec!["OTHER".to_owned()]);
+    assert_eq!(report.replaced, vec!["API".to_owned()]);
+    assert_eq!(
+        target.vault.get("API").expect("get").expose_secret(),
+        sentinel
+    );
+    assert_eq!(
+        target.vault.get("OTHER").expect("get").expose_secret(),
+        "other"
+    );
+}
+
+#[test]
+fn version_one_records_still_open_and_are_upgraded_by_rotation() {
+    let home = home();
+    // A vault written by an earlier CodexOS: one id-less keychain key, values
+    // sealed with it directly.
+    let legacy = codexos_vault::envelope::random_key();
+    let account = format!("master-key:{}", home.store.home_id().expect("id"));
+    keyring::Entry::new("codexos-vault", &account)
+        .expect("entry")
+        .set_password(&hex::encode(legacy.as_slice()))
+        .expect("legacy key");
+    let (nonce, ciphertext) = codexos_vault::envelope::seal(
+        &legacy,
+        b"old-value",
+        &codexos_vault::envelope::legacy_aad("OLD"),
+    );
+    home.store
+        .put_secret(&codexos_store::SealedSecret {
+            name: "OLD".into(),
+            nonce: nonce.to_vec(),
+            ciphertext,
+        })
+        .expect("legacy record");
+    assert_eq!(
+        home.vault.get("OLD").expect("legacy get").expose_secret(),
+        "old-value"
+    );
+    home.vault.rotate(Rotation::Keychain).expect("rotate");
+    let record = home.store.secret("OLD").expect("read").expect("present");
+    assert!(record.nonce.is_empty(), "upgraded to an envelope");
+    assert_eq!(
+        home.vault.get("OLD").expect("get").expose_secret(),
+        "old-value"
+    );
+}
+
+#[test]
+fn a_corrupted_record_stops_rotation_before_anything_changes() {
+    let home = home();
+    home.vault
+        .set("GOOD", &SecretString::from("g"))
+        .expect("set");
+    home.vault
+        .set("BAD", &SecretString::from("b"))
+        .expect("set");
+    let mut bad = home.store.secret("BAD").expect("read").expect("present");
+    bad.ciphertext.truncate(10);
+    home.store.put_secret(&bad).expect("write");
+    let before = home.store.secrets().expect("records");
+    let error = home.vault.rotate(Rotation::Keychain).expect_err("corrupt");
+    assert!(
+        matches!(error, Error::Tampered { ref name } if name == "BAD"),
+        "{error}"
+    );
+    assert_eq!(home.store.secrets().expect("records"), before);
+    assert_eq!(home.vault.get("GOOD").expect("get").expose_secret(), "g");
 }
