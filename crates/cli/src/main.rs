@@ -30,7 +30,7 @@ struct Cli {
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
-    /// Never call a remote provider (as `llm.offline = true` in config.toml).
+    /// Airgapped: open no network connection (as `offline = true` in config.toml).
     #[arg(long, global = true)]
     offline: bool,
     #[command(subcommand)]
@@ -348,6 +348,40 @@ enum VaultCommand {
         /// Secret name.
         name: String,
     },
+    /// Where the master key comes from, and whether the vault is locked.
+    Status,
+    /// Replace the master key (every secret re-wrapped in one transaction),
+    /// or move it between the OS keychain and a passphrase.
+    Rotate {
+        /// `keychain` (a new random key there) or `passphrase` (Argon2id; the
+        /// new passphrase is asked for, or read from standard input).
+        #[arg(long, value_enum, default_value_t = KeySource::Same)]
+        to: KeySource,
+    },
+    /// Write every secret to FILE, sealed under a passphrase (asked for, or
+    /// read from standard input), for `vault import` on another machine.
+    Export {
+        /// File to write (refused if it exists).
+        file: PathBuf,
+    },
+    /// Read secrets from an export file (all or nothing).
+    Import {
+        /// The export file.
+        file: PathBuf,
+        /// Replace secrets that already exist.
+        #[arg(long)]
+        overwrite: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum KeySource {
+    /// The source in use now.
+    Same,
+    /// The OS keychain.
+    Keychain,
+    /// A passphrase.
+    Passphrase,
 }
 
 fn main() -> ExitCode {
@@ -736,7 +770,155 @@ fn vault(runtime: &Runtime, command: VaultCommand, json: bool) -> anyhow::Result
             render::done(&format!("removed secret `{name}`"), json);
             Ok(())
         }
+        VaultCommand::Status => {
+            let status = runtime.vault().status()?;
+            if json {
+                println!("{}", serde_json::to_string(&status)?);
+            } else {
+                let source = match status.mode {
+                    codexos_runtime::VaultMode::Keychain => "the OS keychain",
+                    codexos_runtime::VaultMode::Passphrase => "a passphrase (Argon2id)",
+                };
+                println!(
+                    "master key: {source}{}",
+                    if status.locked { " — locked" } else { "" }
+                );
+                println!("secrets:    {}", status.secrets);
+                if let Some(id) = status.key_id {
+                    println!("key id:     {id}");
+                }
+            }
+            Ok(())
+        }
+        VaultCommand::Rotate { to } => {
+            let current = runtime.vault().mode()?;
+            let passphrase_target = match to {
+                KeySource::Passphrase => true,
+                KeySource::Keychain => false,
+                KeySource::Same => current == codexos_runtime::VaultMode::Passphrase,
+            };
+            unlock_if_needed(runtime)?;
+            let rotation = if passphrase_target {
+                codexos_runtime::Rotation::Passphrase(read_passphrase(
+                    "new vault passphrase",
+                    true,
+                )?)
+            } else {
+                codexos_runtime::Rotation::Keychain
+            };
+            let report = runtime.vault().rotate(rotation)?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                println!(
+                    "rotated the master key ({} secret(s) re-wrapped; key id {})",
+                    report.resealed, report.key_id
+                );
+                if let Some(warning) = report.warning {
+                    eprintln!("warning: {warning}");
+                }
+            }
+            Ok(())
+        }
+        VaultCommand::Export { file } => {
+            anyhow::ensure!(
+                !file.exists(),
+                "`{}` exists — choose a new file name; nothing was written",
+                file.display()
+            );
+            unlock_if_needed(runtime)?;
+            let passphrase = read_passphrase("export passphrase", true)?;
+            let bytes = runtime.vault().export(&passphrase)?;
+            write_private(&file, &bytes)?;
+            render::done(
+                &format!(
+                    "exported {} secret(s) to {}",
+                    runtime.secret_names()?.len(),
+                    file.display()
+                ),
+                json,
+            );
+            Ok(())
+        }
+        VaultCommand::Import { file, overwrite } => {
+            let metadata = std::fs::metadata(&file)
+                .map_err(|error| anyhow::anyhow!("cannot read `{}`: {error}", file.display()))?;
+            anyhow::ensure!(
+                metadata.len() <= codexos_runtime::VAULT_EXPORT_MAX_BYTES as u64,
+                "`{}` is larger than a vault export can be (64 MiB); nothing was imported",
+                file.display()
+            );
+            let bytes = std::fs::read(&file)
+                .map_err(|error| anyhow::anyhow!("cannot read `{}`: {error}", file.display()))?;
+            unlock_if_needed(runtime)?;
+            let passphrase = read_passphrase("export passphrase", false)?;
+            let report = runtime.vault().import(&bytes, &passphrase, overwrite)?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                println!(
+                    "imported {} secret(s) ({} new, {} replaced)",
+                    report.added.len() + report.replaced.len(),
+                    report.added.len(),
+                    report.replaced.len()
+                );
+            }
+            Ok(())
+        }
     }
+}
+
+/// A passphrase-mode vault with no `CODEXOS_VAULT_PASSPHRASE`: asks on a
+/// terminal (commands that also read a new passphrase from standard input
+/// cannot share it, so piped use needs the variable).
+fn unlock_if_needed(runtime: &Runtime) -> anyhow::Result<()> {
+    if runtime.vault().status()?.locked && std::io::stdin().is_terminal() {
+        let passphrase =
+            SecretString::from(rpassword::prompt_password("vault passphrase (hidden): ")?);
+        runtime.vault().unlock(&passphrase)?;
+    }
+    Ok(())
+}
+
+/// A passphrase: hidden prompt (twice when `confirm`) on a terminal, else the
+/// first line of standard input.
+fn read_passphrase(what: &str, confirm: bool) -> anyhow::Result<SecretString> {
+    let stdin = std::io::stdin();
+    let value = if stdin.is_terminal() {
+        let first = rpassword::prompt_password(format!("{what} (hidden): "))?;
+        if confirm {
+            let again = rpassword::prompt_password(format!("{what} again: "))?;
+            anyhow::ensure!(
+                first == again,
+                "the two passphrases differ; nothing was changed"
+            );
+        }
+        first
+    } else {
+        let mut line = String::new();
+        stdin.read_line(&mut line)?;
+        line.trim_end_matches(['\n', '\r']).to_owned()
+    };
+    anyhow::ensure!(
+        !value.is_empty(),
+        "empty passphrase: type it when asked, or pipe it on standard input"
+    );
+    Ok(SecretString::from(value))
+}
+
+/// Writes `bytes` to a new file readable by its owner only.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .map_err(|error| anyhow::anyhow!("cannot create `{}`: {error}", path.display()))?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    Ok(())
 }
 
 /// Reads a secret from stdin: a hidden prompt on a terminal, else the whole

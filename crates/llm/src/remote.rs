@@ -244,7 +244,7 @@ fn excerpt(body: &str) -> String {
 impl RemoteProvider {
     /// A provider; `Err` only when the HTTP client cannot be built.
     pub fn new(settings: RemoteSettings) -> Result<Self> {
-        let client = reqwest::Client::builder()
+        let client = codexos_net::client()
             .connect_timeout(Duration::from_secs(10))
             .build()
             .map_err(|error| Error::Backend {

@@ -65,6 +65,10 @@ pub fn clone_repository(
     into: &Path,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<()> {
+    codexos_net::check(&format!("cloning `{url}`")).map_err(|refused| Error::Clone {
+        url: url.to_owned(),
+        message: refused.to_string(),
+    })?;
     let mut callbacks = git2::RemoteCallbacks::new();
     callbacks.transfer_progress(|stats| {
         progress(stats.received_objects(), stats.total_objects());

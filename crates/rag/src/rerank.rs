@@ -158,6 +158,7 @@ impl RemoteReranker {
             message,
         };
         let response = http_client()
+            .map_err(remote)?
             .post(&url)
             .timeout(self.timeout)
             .bearer_auth(self.key.expose_secret())
@@ -169,7 +170,7 @@ impl RemoteReranker {
             })
             .send()
             .await
-            .map_err(|error| remote(error.without_url().to_string()))?;
+            .map_err(|error| remote(codexos_net::explain(&error)))?;
         let status = response.status();
         if !status.is_success() {
             let body = response.text().await.unwrap_or_default();
@@ -191,10 +192,18 @@ impl RemoteReranker {
 }
 
 /// One HTTP client for every rerank request: its connection pool and TLS
-/// setup are kept between searches.
-fn http_client() -> &'static reqwest::Client {
-    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    CLIENT.get_or_init(reqwest::Client::new)
+/// setup are kept between searches. It passes the offline gate.
+fn http_client() -> std::result::Result<&'static reqwest::Client, String> {
+    static CLIENT: std::sync::OnceLock<std::result::Result<reqwest::Client, String>> =
+        std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            codexos_net::client()
+                .build()
+                .map_err(|error| format!("cannot build an HTTP client: {error}"))
+        })
+        .as_ref()
+        .map_err(Clone::clone)
 }
 
 /// A local cross-encoder (ONNX, e.g. `bge-reranker-base` or

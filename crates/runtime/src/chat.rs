@@ -296,11 +296,15 @@ impl Runtime {
         Ok(())
     }
 
-    /// Forbids (or allows again) every remote call, whatever config says
-    /// (`--offline`, the app's switch); `llm.offline = true` always wins.
+    /// Forbids (or allows again) every network connection of this process,
+    /// whatever config says (`--offline`, the app's switch); `offline = true`
+    /// in config.toml always wins. Enforced beneath every HTTP client by
+    /// `codexos-net`; the router and the tool registry refuse earlier with
+    /// their own messages.
     pub fn set_offline(&self, offline: bool) {
         self.offline
             .store(offline, std::sync::atomic::Ordering::Relaxed);
+        codexos_net::set_offline(self.offline());
         if let Some(router) = self.router_slot().as_ref() {
             router.set_offline(self.offline());
         }
@@ -309,7 +313,9 @@ impl Runtime {
     /// Whether remote providers are refused.
     #[must_use]
     pub fn offline(&self) -> bool {
-        self.config.llm.offline || self.offline.load(std::sync::atomic::Ordering::Relaxed)
+        self.config.offline
+            || self.config.llm.offline
+            || self.offline.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The providers of the policy, in order, with what is known of them.

@@ -11,6 +11,9 @@ use crate::{Error, Result};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
+    /// Airgapped mode: CodexOS opens no network connection at all (remote
+    /// providers, downloads, web tools, remote specs and MCP servers, clones).
+    pub offline: bool,
     /// Which models to use.
     pub models: ModelsConfig,
     /// Local inference.
@@ -203,6 +206,9 @@ impl Default for IngestConfig {
 
 const TEMPLATE: &str = r#"# CodexOS settings for this data home. Delete a line to get its default back.
 
+# Airgapped mode: no network connection at all (also: --offline, the app's switch).
+offline = false
+
 [models]
 # GGUF chat model: a file name in the models folder, or a path.
 chat = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -217,7 +223,7 @@ temperature = 0.2
 parallel = 4              # requests decoded together by the local model
 wait_policy = "passive"   # passive keeps speed on a busy desktop; active spins
 chat_template = "auto"    # the model's own Jinja template; "chatml" forces ChatML
-offline = false           # true: never call a remote provider (also: --offline)
+offline = false           # true: as the top-level `offline` (kept for older files)
 # Order of providers: "local" (models.chat), names of [[providers]] below, or
 # .gguf files in the models folder. Empty: local first, then the providers.
 policy = []

@@ -39,7 +39,6 @@ use std::sync::Arc;
 
 use codexos_rag::{Embedder, EmbedderFiles, Index, IngestEvent, IngestOptions};
 use codexos_store::{Project, Store};
-use codexos_vault::Vault;
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
@@ -71,7 +70,11 @@ pub use codexos_tools::{
     Approval, ApprovalRequest, Approver, Effects as ToolEffects, Error as ToolError, Permission,
     PreApproved, Refuse, SourceInfo as ToolSource, SourceState as ToolSourceState,
 };
-pub use codexos_vault::Error as VaultError;
+pub use codexos_vault::export::MAX_EXPORT_BYTES as VAULT_EXPORT_MAX_BYTES;
+pub use codexos_vault::{
+    Error as VaultError, ImportReport, Mode as VaultMode, RotateReport, Rotation,
+    Status as VaultStatus, Vault,
+};
 pub use config::{Config, IngestConfig, LlmConfig, ModelsConfig, ProviderConfig, SearchConfig};
 pub use doctor::{Check, CheckStatus};
 pub use error::{Error, ErrorCode, Result};
@@ -166,6 +169,8 @@ impl Runtime {
             &config,
         ));
         let policy = config.llm.policy.clone();
+        // Before anything can connect: the gate is process-wide.
+        codexos_net::set_offline(config.offline || config.llm.offline);
         Ok(Arc::new_cyclic(|runtime| Self {
             home,
             config,
@@ -193,6 +198,12 @@ impl Runtime {
     #[must_use]
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The vault: status, unlock, rotation, export and import.
+    #[must_use]
+    pub fn vault(&self) -> &Vault {
+        &self.vault
     }
 
     /// Stores a secret in the vault, encrypted.

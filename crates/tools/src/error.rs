@@ -61,7 +61,7 @@ pub enum Error {
         tool: String,
     },
     /// The tool needs the network and CodexOS is offline.
-    #[error("`{tool}` needs the network and CodexOS is in offline mode — turn offline mode off (config `llm.offline`, `--offline`, the app's switch) to use it")]
+    #[error("`{tool}` needs the network and CodexOS is in offline mode — turn offline mode off (`offline` in config.toml, `--offline`, the app's switch) to use it")]
     Offline {
         /// Tool.
         tool: String,

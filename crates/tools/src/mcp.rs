@@ -160,6 +160,8 @@ async fn connect(
                 })
             }
             (None, Some(url)) => {
+                codexos_net::check(&format!("the MCP server `{url}`"))
+                    .map_err(|refused| config.failed(refused.to_string()))?;
                 install_crypto();
                 let mut transport_config =
                     rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig::with_uri(url.as_str());

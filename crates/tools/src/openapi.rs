@@ -91,10 +91,23 @@ async fn read_spec(config: &ApiConfig, offline: bool) -> Result<String> {
         if offline {
             return Err(invalid(&config.spec, "offline mode: the spec URL cannot be fetched; save the spec to a file and point `spec` at it"));
         }
-        let response = reqwest::get(&config.spec)
+        let client = codexos_net::client().build().map_err(|error| {
+            invalid(
+                &config.spec,
+                format!("cannot build an HTTP client: {error}"),
+            )
+        })?;
+        let response = client
+            .get(&config.spec)
+            .send()
             .await
             .and_then(reqwest::Response::error_for_status)
-            .map_err(|error| invalid(&config.spec, format!("cannot fetch it: {error}")))?;
+            .map_err(|error| {
+                invalid(
+                    &config.spec,
+                    format!("cannot fetch it: {}", codexos_net::explain(&error)),
+                )
+            })?;
         return response
             .text()
             .await
@@ -405,7 +418,7 @@ impl Operation {
                 }
             }
         }
-        let client = reqwest::Client::builder()
+        let client = codexos_net::client()
             .timeout(Duration::from_secs(self.api.timeout.unwrap_or(60)))
             .build()
             .map_err(|error| Error::failed(name, error.to_string()))?;
@@ -454,7 +467,15 @@ impl Tool for Operation {
         let name = &self.info.name;
         let request = self.request(&arguments, context)?;
         let response = request.send().await.map_err(|error| {
-            Error::failed(name, format!("{} {}: {error}", self.method, self.path))
+            Error::failed(
+                name,
+                format!(
+                    "{} {}: {}",
+                    self.method,
+                    self.path,
+                    codexos_net::explain(&error)
+                ),
+            )
         })?;
         let status = response.status();
         let is_json = response

@@ -63,7 +63,11 @@ fn question() -> serde_json::Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn models_lists_the_policy_and_local_files() {
     let served = serve().await;
-    let listing: serde_json::Value = reqwest::get(format!("{}/models", served.base))
+    let listing: serde_json::Value = codexos_net::client()
+        .build()
+        .expect("client")
+        .get(format!("{}/models", served.base))
+        .send()
         .await
         .expect("request")
         .json()
@@ -85,7 +89,9 @@ async fn models_lists_the_policy_and_local_files() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_whole_completion_has_text_and_usage() {
     let served = serve().await;
-    let response: serde_json::Value = reqwest::Client::new()
+    let response: serde_json::Value = codexos_net::client()
+        .build()
+        .expect("client")
         .post(format!("{}/chat/completions", served.base))
         .json(&question())
         .send()
@@ -108,7 +114,9 @@ async fn a_streamed_completion_arrives_as_chunks_then_done() {
     let mut body = question();
     body["stream"] = true.into();
     body["stream_options"] = serde_json::json!({"include_usage": true});
-    let response = reqwest::Client::new()
+    let response = codexos_net::client()
+        .build()
+        .expect("client")
         .post(format!("{}/chat/completions", served.base))
         .json(&body)
         .send()
@@ -154,7 +162,9 @@ async fn a_required_tool_call_comes_back_in_openai_format() {
         }}],
         "tool_choice": "required",
     });
-    let response: serde_json::Value = reqwest::Client::new()
+    let response: serde_json::Value = codexos_net::client()
+        .build()
+        .expect("client")
         .post(format!("{}/chat/completions", served.base))
         .json(&body)
         .send()
@@ -178,7 +188,7 @@ async fn a_required_tool_call_comes_back_in_openai_format() {
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_requests_get_openai_style_errors() {
     let served = serve().await;
-    let client = reqwest::Client::new();
+    let client = codexos_net::client().build().expect("client");
     let unknown = client
         .post(format!("{}/chat/completions", served.base))
         .json(&serde_json::json!({"model": "no-such-model", "messages": [{"role": "user", "content": "hi"}]}))

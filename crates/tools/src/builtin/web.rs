@@ -27,15 +27,21 @@ pub(crate) async fn fetch(tool: &str, args: FetchArgs) -> Result<Value> {
             problems: format!("$.url: `{}` is not an http(s) URL", args.url),
         });
     }
-    let client = reqwest::Client::builder()
+    let client = codexos_net::client()
         .timeout(Duration::from_secs(30))
         .user_agent("CodexOS web.fetch")
         .build()
         .map_err(|error| Error::failed(tool, error.to_string()))?;
-    let mut response =
-        client.get(&args.url).send().await.map_err(|error| {
-            Error::failed(tool, format!("cannot fetch `{}`: {error}", args.url))
-        })?;
+    let mut response = client.get(&args.url).send().await.map_err(|error| {
+        Error::failed(
+            tool,
+            format!(
+                "cannot fetch `{}`: {}",
+                args.url,
+                codexos_net::explain(&error)
+            ),
+        )
+    })?;
     let status = response.status();
     let kind = response
         .headers()
