@@ -14,7 +14,8 @@ MODELS_DIR := $(or $(CODEXOS_MODELS),$(if $(CODEXOS_HOME),$(CODEXOS_HOME)/models
 FEATURES := --features custom-protocol
 BIN := $(CARGO_TARGET_DIR)/debug
 
-.PHONY: app run setup setup-test models ui cli lint test test-rust test-ui e2e bindings fmt clean-e2e bench
+FUZZ_SECONDS ?= 60
+.PHONY: fuzz app run setup setup-test models ui cli lint test test-rust test-ui e2e bindings fmt clean-e2e bench
 
 ## Build and launch the desktop app.
 app: setup models ui
@@ -77,3 +78,11 @@ bindings:
 
 fmt:
 	cargo fmt --all
+
+## Run every fuzz target for FUZZ_SECONDS (libFuzzer via cargo-fuzz; stable
+## toolchain with RUSTC_BOOTSTRAP). New findings land in fuzz/corpus/.
+fuzz:
+	command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	cd fuzz && for target in flow_file tool_manifest bundle_verify vault_record vault_export; do \
+	  RUSTC_BOOTSTRAP=1 cargo fuzz run $$target corpus/$$target -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done

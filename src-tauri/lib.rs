@@ -178,5 +178,103 @@ mod tests {
             !csp.contains("http://*") && !csp.contains("https://*"),
             "{csp}"
         );
+        // Directive by directive: nothing reaches beyond the app and its IPC,
+        // so text a model wrote (a markdown image, a link) cannot leak data.
+        let directives: std::collections::HashMap<&str, Vec<&str>> = csp
+            .split(';')
+            .filter_map(|directive| {
+                let mut words = directive.split_whitespace();
+                Some((words.next()?, words.collect()))
+            })
+            .collect();
+        let allowed = [
+            "'self'",
+            "'unsafe-inline'",
+            "'none'",
+            "data:",
+            "asset:",
+            "http://asset.localhost",
+            "ipc:",
+            "http://ipc.localhost",
+        ];
+        for (name, sources) in &directives {
+            for source in sources {
+                assert!(allowed.contains(source), "{name} allows `{source}`: {csp}");
+            }
+        }
+        for required in [
+            "object-src",
+            "base-uri",
+            "frame-ancestors",
+            "frame-src",
+            "form-action",
+        ] {
+            assert_eq!(
+                directives.get(required),
+                Some(&vec!["'none'"]),
+                "{required}: {csp}"
+            );
+        }
+        assert_eq!(
+            directives.get("connect-src"),
+            Some(&vec!["ipc:", "http://ipc.localhost"]),
+            "{csp}"
+        );
+        assert!(
+            !directives["script-src"].contains(&"'unsafe-inline'"),
+            "{csp}"
+        );
+        // No remote pages, no global Tauri object for injected scripts.
+        for window in config["app"]["windows"].as_array().expect("windows") {
+            assert!(window
+                .get("url")
+                .is_none_or(|url| !url.as_str().unwrap_or("").contains("://")));
+        }
+        assert_ne!(
+            config["app"]["withGlobalTauri"],
+            serde_json::Value::Bool(true)
+        );
+    }
+
+    #[test]
+    fn capabilities_grant_least_privilege() {
+        let folder = repository_root().join("src-tauri/capabilities");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&folder).expect("capabilities folder") {
+            let path = entry.expect("entry").path();
+            let text = std::fs::read_to_string(&path).expect("read");
+            let capability: serde_json::Value = serde_json::from_str(&text).expect("json");
+            seen += 1;
+            assert!(
+                capability.get("remote").is_none(),
+                "{}: remote URLs get no capability",
+                path.display()
+            );
+            let windows = capability["windows"].as_array().expect("windows listed");
+            assert!(
+                windows
+                    .iter()
+                    .all(|window| window.as_str().is_some_and(|label| !label.contains('*'))),
+                "{}",
+                path.display()
+            );
+            for permission in capability["permissions"].as_array().expect("permissions") {
+                // Scoped permissions are objects; none may appear, and no plugin
+                // that reaches the file system, a shell or the network.
+                let name = permission.as_str().unwrap_or_else(|| {
+                    panic!("{}: scoped permission {permission}", path.display())
+                });
+                assert!(!name.contains('*'), "{name}");
+                for forbidden in ["fs:", "shell:", "http:", "opener:", "process:", "dialog:"] {
+                    assert!(!name.starts_with(forbidden), "{}: {name}", path.display());
+                }
+                assert!(
+                    name.starts_with("core:"),
+                    "{}: unexpected permission {name}",
+                    path.display()
+                );
+            }
+        }
+        assert!(seen > 0, "no capability files");
     }
 }

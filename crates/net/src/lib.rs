@@ -75,7 +75,6 @@ pub fn check(what: &str) -> Result<(), Refused> {
 /// connections are dropped after 30 s, so a connection opened before offline
 /// mode was switched on does not linger (callers above also refuse remote
 /// work while offline).
-#[must_use]
 #[expect(clippy::disallowed_methods, reason = "the one place clients are made")]
 pub fn client() -> reqwest::ClientBuilder {
     reqwest::Client::builder()

@@ -104,3 +104,34 @@ pub fn files_containing(root: &Path, needle: &[u8]) -> Vec<String> {
     }
     found
 }
+
+/// The kept corpus of a fuzz target (`fuzz/corpus/TARGET/`): every input,
+/// with its file name, so the crates' own tests replay what the fuzzer found.
+///
+/// # Panics
+/// When the corpus folder is missing from this checkout.
+#[must_use]
+pub fn fuzz_corpus(target: &str) -> Vec<(String, Vec<u8>)> {
+    let start = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .expect("CARGO_MANIFEST_DIR is set: run the tests with cargo");
+    let folder = start
+        .ancestors()
+        .map(|folder| folder.join("fuzz/corpus").join(target))
+        .find(|folder| folder.is_dir())
+        .unwrap_or_else(|| panic!("fuzz/corpus/{target} exists in this checkout"));
+    let mut inputs: Vec<(String, Vec<u8>)> = std::fs::read_dir(&folder)
+        .expect("read the corpus")
+        .map(|entry| {
+            let path = entry.expect("corpus entry").path();
+            let name = path
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            (name, std::fs::read(&path).expect("read a corpus input"))
+        })
+        .collect();
+    inputs.sort();
+    assert!(!inputs.is_empty(), "fuzz/corpus/{target} is empty");
+    inputs
+}

@@ -122,12 +122,21 @@ pub fn manifest_schema() -> Value {
 
 /// Reads and checks a manifest.
 pub fn read_manifest(path: &Path) -> Result<Manifest> {
+    let text = std::fs::read_to_string(path).map_err(|error| Error::Manifest {
+        path: path.to_path_buf(),
+        message: error.to_string(),
+    })?;
+    parse_manifest(&text, path)
+}
+
+/// Parses and checks a manifest's text (`path` names it in errors). Never
+/// panics, whatever the text (fuzzed: `fuzz/fuzz_targets/tool_manifest.rs`).
+pub fn parse_manifest(text: &str, path: &Path) -> Result<Manifest> {
     let invalid = |message: String| Error::Manifest {
         path: path.to_path_buf(),
         message,
     };
-    let text = std::fs::read_to_string(path).map_err(|error| invalid(error.to_string()))?;
-    let manifest: Manifest = toml::from_str(&text).map_err(|error| invalid(error.to_string()))?;
+    let manifest: Manifest = toml::from_str(text).map_err(|error| invalid(error.to_string()))?;
     let name_ok = !manifest.name.is_empty()
         && manifest
             .name

@@ -144,7 +144,7 @@ impl Envelope {
 
     fn wrap(&mut self, name: &str, data_key: &Key, master: &Key, key_id: &str) {
         let (wrap_nonce, wrapped_key) = seal(master, data_key.as_slice(), &wrap_aad(name, key_id));
-        self.key_id = key_id.to_owned();
+        key_id.clone_into(&mut self.key_id);
         self.wrap_nonce = wrap_nonce;
         self.wrapped_key = wrapped_key;
     }

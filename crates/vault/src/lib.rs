@@ -392,44 +392,16 @@ impl Vault {
             })
             .collect::<Result<_>>()?;
         let old_mode = self.mode()?;
-        let (mode, new, kdf) = match to {
-            Rotation::Keychain => {
-                let new = MasterKey {
-                    id: new_key_id("k"),
-                    key: envelope::random_key(),
-                };
-                let encoded = Zeroizing::new(hex::encode(new.key.as_slice()));
-                self.entry(Some(&new.id))?
-                    .set_password(&encoded)
-                    .map_err(keychain_error)?;
-                (Mode::Keychain, new, None)
-            }
-            Rotation::Passphrase(passphrase) => {
-                check_strength(&passphrase)?;
-                let kdf = KdfParams::new();
-                let key = kdf
-                    .derive(&passphrase)
-                    .map_err(|reason| Error::CorruptSettings { reason })?;
-                (
-                    Mode::Passphrase,
-                    MasterKey {
-                        id: new_key_id("p"),
-                        key,
-                    },
-                    Some(kdf),
-                )
-            }
-        };
+        let (mode, new, kdf) = self.new_master(to)?;
         let mut resealed = Vec::with_capacity(opened.len());
         for (record, envelope) in &opened {
-            let envelope = match envelope {
-                Some(envelope) => envelope
+            let envelope = if let Some(envelope) = envelope {
+                envelope
                     .rewrap(&record.name, &old.key, &new.key, &new.id)
-                    .map_err(|_| tampered(&record.name))?,
-                None => {
-                    let value = open_record(record, &old)?;
-                    Envelope::seal(&record.name, &value, &new.key, &new.id)
-                }
+                    .map_err(|_| tampered(&record.name))?
+            } else {
+                let value = open_record(record, &old)?;
+                Envelope::seal(&record.name, &value, &new.key, &new.id)
             };
             resealed.push(SealedSecret {
                 name: record.name.clone(),
@@ -483,6 +455,38 @@ impl Vault {
             self.lock();
         }
         Ok(report)
+    }
+
+    /// A new master key for a rotation (a keychain key is stored at once).
+    fn new_master(&self, to: Rotation) -> Result<(Mode, MasterKey, Option<KdfParams>)> {
+        Ok(match to {
+            Rotation::Keychain => {
+                let new = MasterKey {
+                    id: new_key_id("k"),
+                    key: envelope::random_key(),
+                };
+                let encoded = Zeroizing::new(hex::encode(new.key.as_slice()));
+                self.entry(Some(&new.id))?
+                    .set_password(&encoded)
+                    .map_err(keychain_error)?;
+                (Mode::Keychain, new, None)
+            }
+            Rotation::Passphrase(passphrase) => {
+                check_strength(&passphrase)?;
+                let kdf = KdfParams::new();
+                let key = kdf
+                    .derive(&passphrase)
+                    .map_err(|reason| Error::CorruptSettings { reason })?;
+                (
+                    Mode::Passphrase,
+                    MasterKey {
+                        id: new_key_id("p"),
+                        key,
+                    },
+                    Some(kdf),
+                )
+            }
+        })
     }
 
     /// Every secret, sealed under `passphrase` in an export file's bytes.

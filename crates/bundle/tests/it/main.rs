@@ -46,6 +46,9 @@ fn an_unknown_signer_is_reported_not_trusted() {
     assert!(!verified.trusted);
 }
 
+/// One way of editing a signed bundle's JSON.
+type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+
 #[test]
 fn every_edit_after_signing_is_caught() {
     let keys = SigningKeys::generate();
@@ -53,7 +56,7 @@ fn every_edit_after_signing_is_caught() {
     let bytes = sign("b", files(), &keys, "Ada").expect("sign");
     let original: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
 
-    let edits: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
+    let edits: Vec<(&str, Edit)> = vec![
         (
             "content, hash left",
             Box::new(|bundle| bundle["files"][0]["content"] = "{\"evil\":1}".into()),
@@ -166,4 +169,14 @@ fn the_trust_list_persists_and_forgets() {
     assert!(!loaded.contains(&keys.public("Ada")));
     std::fs::write(&path, b"{broken").expect("write");
     assert!(TrustList::load(&path).is_err());
+}
+
+#[test]
+fn the_bundle_fuzz_corpus_is_refused_cleanly() {
+    for (name, bytes) in codexos_test_support::fuzz_corpus("bundle_verify") {
+        assert!(
+            verify(&bytes, &TrustList::default()).is_err(),
+            "{name} verified"
+        );
+    }
 }

@@ -4,6 +4,7 @@
 
 mod check;
 mod deterministic;
+mod fuzz_corpus;
 
 use std::sync::{Arc, Mutex};
 

@@ -3,6 +3,7 @@
 
 mod builtins;
 mod folder;
+mod fuzz_corpus;
 mod mcp;
 mod openapi;
 mod sandbox;

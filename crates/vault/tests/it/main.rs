@@ -371,3 +371,20 @@ fn a_corrupted_record_stops_rotation_before_anything_changes() {
     assert_eq!(home.store.secrets().expect("records"), before);
     assert_eq!(home.vault.get("GOOD").expect("get").expose_secret(), "g");
 }
+
+#[test]
+fn the_vault_fuzz_corpora_are_refused_cleanly() {
+    for (name, bytes) in codexos_test_support::fuzz_corpus("vault_record") {
+        assert!(
+            codexos_vault::envelope::Envelope::decode(&bytes).is_err(),
+            "{name} decoded"
+        );
+    }
+    for (name, bytes) in codexos_test_support::fuzz_corpus("vault_export") {
+        // Hostile Argon2id parameters are refused before any derivation.
+        assert!(
+            codexos_vault::export::parse(&bytes).is_err(),
+            "{name} parsed"
+        );
+    }
+}
