@@ -770,6 +770,17 @@ fn vault(runtime: &Runtime, command: VaultCommand, json: bool) -> anyhow::Result
             render::done(&format!("removed secret `{name}`"), json);
             Ok(())
         }
+        other => vault_keys(runtime, other, json),
+    }
+}
+
+/// The vault's key management: status, rotation, export, import.
+fn vault_keys(runtime: &Runtime, command: VaultCommand, json: bool) -> anyhow::Result<()> {
+    match command {
+        VaultCommand::Set { .. }
+        | VaultCommand::Get { .. }
+        | VaultCommand::List
+        | VaultCommand::Rm { .. } => vault(runtime, command, json),
         VaultCommand::Status => {
             let status = runtime.vault().status()?;
             if json {
@@ -840,32 +851,40 @@ fn vault(runtime: &Runtime, command: VaultCommand, json: bool) -> anyhow::Result
             );
             Ok(())
         }
-        VaultCommand::Import { file, overwrite } => {
-            let metadata = std::fs::metadata(&file)
-                .map_err(|error| anyhow::anyhow!("cannot read `{}`: {error}", file.display()))?;
-            anyhow::ensure!(
-                metadata.len() <= codexos_runtime::VAULT_EXPORT_MAX_BYTES as u64,
-                "`{}` is larger than a vault export can be (64 MiB); nothing was imported",
-                file.display()
-            );
-            let bytes = std::fs::read(&file)
-                .map_err(|error| anyhow::anyhow!("cannot read `{}`: {error}", file.display()))?;
-            unlock_if_needed(runtime)?;
-            let passphrase = read_passphrase("export passphrase", false)?;
-            let report = runtime.vault().import(&bytes, &passphrase, overwrite)?;
-            if json {
-                println!("{}", serde_json::to_string(&report)?);
-            } else {
-                println!(
-                    "imported {} secret(s) ({} new, {} replaced)",
-                    report.added.len() + report.replaced.len(),
-                    report.added.len(),
-                    report.replaced.len()
-                );
-            }
-            Ok(())
-        }
+        VaultCommand::Import { file, overwrite } => vault_import(runtime, &file, overwrite, json),
     }
+}
+
+/// Reads an export file into the vault.
+fn vault_import(
+    runtime: &Runtime,
+    file: &std::path::Path,
+    overwrite: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    let metadata = std::fs::metadata(file)
+        .map_err(|error| anyhow::anyhow!("cannot read `{}`: {error}", file.display()))?;
+    anyhow::ensure!(
+        metadata.len() <= codexos_runtime::VAULT_EXPORT_MAX_BYTES as u64,
+        "`{}` is larger than a vault export can be (64 MiB); nothing was imported",
+        file.display()
+    );
+    let bytes = std::fs::read(file)
+        .map_err(|error| anyhow::anyhow!("cannot read `{}`: {error}", file.display()))?;
+    unlock_if_needed(runtime)?;
+    let passphrase = read_passphrase("export passphrase", false)?;
+    let report = runtime.vault().import(&bytes, &passphrase, overwrite)?;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!(
+            "imported {} secret(s) ({} new, {} replaced)",
+            report.added.len() + report.replaced.len(),
+            report.added.len(),
+            report.replaced.len()
+        );
+    }
+    Ok(())
 }
 
 /// A passphrase-mode vault with no `CODEXOS_VAULT_PASSPHRASE`: asks on a
