@@ -36,7 +36,7 @@ static REFUSED: AtomicU64 = AtomicU64::new(0);
 
 /// A connection refused because offline mode is on.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("offline mode is on: CodexOS opens no network connections (refused: {what}) — turn it off with `offline = false` in config.toml, without `--offline`, or with the switch in the app's header")]
+#[error("offline mode is on: CodexOS opens no network connections (refused: {what}) — turn it off with `offline = false` in config.toml, without `--offline`, or with the offline switch in the app's Settings")]
 pub struct Refused {
     /// What wanted the network.
     pub what: String,

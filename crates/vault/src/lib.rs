@@ -81,7 +81,7 @@ pub enum Error {
         account: String,
     },
     /// A passphrase-mode vault with no passphrase given.
-    #[error("the vault is locked: it is keyed by a passphrase — set {PASSPHRASE_ENV}, type it when asked, or unlock it in Settings → Vault")]
+    #[error("the vault is locked: it is keyed by a passphrase — set {PASSPHRASE_ENV} or type it when asked")]
     Locked,
     /// The passphrase does not open the vault (or an export file).
     #[error("wrong passphrase for {what} — nothing was decrypted or changed")]
