@@ -376,16 +376,7 @@ impl Store {
 
     /// Stores (or replaces) a sealed secret.
     pub fn put_secret(&self, secret: &SealedSecret) -> Result<()> {
-        let stamp = now();
-        self.connection()
-            .execute(
-                "INSERT INTO secrets (name, nonce, ciphertext, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)
-                 ON CONFLICT(name) DO UPDATE SET nonce = excluded.nonce, ciphertext = excluded.ciphertext,
-                   updated_at = excluded.updated_at",
-                params![secret.name, secret.nonce, secret.ciphertext, stamp],
-            )
-            .map_err(sql("saving a secret"))?;
-        Ok(())
+        self.put_secrets(std::slice::from_ref(secret))
     }
 
     /// The sealed secret of that name, if any.

@@ -457,20 +457,23 @@ impl Vault {
         Ok(report)
     }
 
+    /// A new random master key, stored in the keychain under its own id.
+    fn new_keychain_key(&self) -> Result<MasterKey> {
+        let master = MasterKey {
+            id: new_key_id("k"),
+            key: envelope::random_key(),
+        };
+        let encoded = Zeroizing::new(hex::encode(master.key.as_slice()));
+        self.entry(Some(&master.id))?
+            .set_password(&encoded)
+            .map_err(keychain_error)?;
+        Ok(master)
+    }
+
     /// A new master key for a rotation (a keychain key is stored at once).
     fn new_master(&self, to: Rotation) -> Result<(Mode, MasterKey, Option<KdfParams>)> {
         Ok(match to {
-            Rotation::Keychain => {
-                let new = MasterKey {
-                    id: new_key_id("k"),
-                    key: envelope::random_key(),
-                };
-                let encoded = Zeroizing::new(hex::encode(new.key.as_slice()));
-                self.entry(Some(&new.id))?
-                    .set_password(&encoded)
-                    .map_err(keychain_error)?;
-                (Mode::Keychain, new, None)
-            }
+            Rotation::Keychain => (Mode::Keychain, self.new_keychain_key()?, None),
             Rotation::Passphrase(passphrase) => {
                 check_strength(&passphrase)?;
                 let kdf = KdfParams::new();
@@ -623,14 +626,7 @@ impl Vault {
                 // A new vault: the key goes to the keychain before its id is
                 // recorded, so a crash in between leaves an unused entry, not
                 // a vault without its key.
-                let master = MasterKey {
-                    id: new_key_id("k"),
-                    key: envelope::random_key(),
-                };
-                let encoded = Zeroizing::new(hex::encode(master.key.as_slice()));
-                self.entry(Some(&master.id))?
-                    .set_password(&encoded)
-                    .map_err(keychain_error)?;
+                let master = self.new_keychain_key()?;
                 self.store.set_meta(META_KEY_ID, &master.id)?;
                 Ok(master)
             }
