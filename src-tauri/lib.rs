@@ -9,6 +9,7 @@ mod commands;
 mod flows;
 mod llm;
 mod tools;
+mod vault;
 
 use std::sync::Arc;
 
@@ -52,6 +53,11 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             flows::run_detail,
             tools::tools_overview,
             tools::tool_approval,
+            vault::vault_view,
+            vault::vault_unlock,
+            vault::vault_remove,
+            vault::vault_reveal,
+            vault::vault_rotate,
         ])
         .events(tauri_specta::collect_events![
             commands::ProjectUpdated,

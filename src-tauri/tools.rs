@@ -27,8 +27,11 @@ pub struct ToolApprovalRequested {
     pub description: String,
     /// What it can do.
     pub effects: ToolEffects,
-    /// The arguments, as JSON text.
+    /// The arguments, as JSON text (secret references unresolved).
     pub arguments: String,
+    /// Why the arguments may come from untrusted content (retrieved text,
+    /// tool output), when they may: shown as a warning.
+    pub untrusted: Option<String>,
 }
 
 /// Calls waiting for an answer, by id.
@@ -68,6 +71,7 @@ impl Approver for DialogApprover {
             description: request.description.clone(),
             effects: request.effects,
             arguments: serde_json::to_string_pretty(&request.arguments).unwrap_or_default(),
+            untrusted: request.untrusted.clone(),
         };
         if let Err(error) = shown.emit(&self.app) {
             self.approvals.lock().remove(&id);

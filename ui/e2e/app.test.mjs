@@ -38,10 +38,18 @@ async function screenshot(name) {
 
 test("the window shows the default flow and the panels", async () => {
   const canvas = await browser.$('[data-testid="flow-canvas"]');
-  await canvas.waitForDisplayed({ timeout: 20_000 });
-  // React Flow shows nodes once it has measured them.
-  for (const kind of ["input", "retrieve", "llm", "output"]) {
-    await browser.$(`[data-testid="flow-node-${kind}"]`).waitForDisplayed({ timeout: 10_000 });
+  await canvas.waitForDisplayed({ timeout: 30_000 });
+  // React Flow shows nodes once it has measured them; a cold WebKit on a busy
+  // two-core machine can take a while for the first layout.
+  try {
+    for (const kind of ["input", "retrieve", "llm", "output"]) {
+      await browser.$(`[data-testid="flow-node-${kind}"]`).waitForDisplayed({ timeout: 30_000 });
+    }
+  } catch (error) {
+    await screenshot("started-failed");
+    const notice = await browser.$('[data-testid="flow-notice"]');
+    if (await notice.isExisting()) error.message += ` (the canvas says: ${await notice.getText()})`;
+    throw error;
   }
   await screenshot("started");
   assert.ok(await browser.$('[data-testid="chat-input"]').isDisplayed());

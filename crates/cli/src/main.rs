@@ -5,6 +5,7 @@
 //! one-line message and an exit code.
 #![expect(clippy::print_stdout, reason = "stdout is this binary's output")]
 
+mod bundle;
 mod chat;
 mod flow;
 mod render;
@@ -124,6 +125,12 @@ enum Command {
     /// Manage secrets (encrypted; key in the OS keychain).
     #[command(subcommand)]
     Vault(VaultCommand),
+    /// Signed bundles of flows, agents and templates: export, verify, import.
+    #[command(subcommand)]
+    Bundle(bundle::BundleCommand),
+    /// Your signing keys (kept in the vault) and the signers you trust.
+    #[command(subcommand)]
+    Keys(bundle::KeysCommand),
     /// List ingested projects.
     Projects,
     /// Check every component and print a fix for each failure.
@@ -464,6 +471,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => chat::serve(&runtime, &host, port, json, &cancel).await,
         Command::Providers(command) => providers(&runtime, command, json, &cancel).await,
         Command::Vault(command) => vault(&runtime, command, json),
+        Command::Bundle(command) => bundle::bundle(&runtime, command, json),
+        Command::Keys(command) => bundle::keys(&runtime, command, json),
         Command::Models(command) => models(&runtime, command, json, &cancel).await,
         Command::Projects => render::projects(&runtime.projects()?, json),
         Command::Doctor => {

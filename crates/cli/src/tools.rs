@@ -90,8 +90,11 @@ impl Approver for PromptApprover {
             let _turn = PROMPT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             let arguments = serde_json::to_string(&request.arguments).unwrap_or_default();
             let shown: String = arguments.chars().take(400).collect();
+            let warning = request.untrusted.as_deref().map_or(String::new(), |why| {
+                format!("\n  ! its arguments may come from untrusted content: {why}")
+            });
             eprint!(
-                "\n? `{}` wants to run — it {} — with {shown}\n  Allow it? [y/N] ",
+                "\n? `{}` wants to run — it {} — with {shown}{warning}\n  Allow it? [y/N] ",
                 request.tool,
                 request.effects.describe()
             );
@@ -103,6 +106,9 @@ impl Approver for PromptApprover {
                 eprintln!("{}", answer.trim());
             }
             match read {
+                Ok(0) | Err(_) if request.untrusted.is_some() => Approval::Deny(
+                    "no answer (standard input is closed), and `--yes` does not approve calls whose arguments may come from untrusted content — answer on a terminal, or allow the tool in config.toml `[tools.permissions]` if it is safe with any arguments".to_owned(),
+                ),
                 Ok(0) | Err(_) => {
                     Approval::Deny(
                         "no answer (standard input is closed) — rerun with `--yes`, or allow the tool in config.toml `[tools.permissions]`".to_owned(),
@@ -117,10 +123,26 @@ impl Approver for PromptApprover {
     }
 }
 
-/// `--yes` pre-approves; else the terminal asks.
+/// `--yes`: approves every `ask` whose arguments come from trusted input;
+/// a call that may carry untrusted content (retrieved text, tool output) is
+/// still put to the terminal.
+struct YesButAskUntrusted;
+
+#[async_trait::async_trait]
+impl Approver for YesButAskUntrusted {
+    async fn approve(&self, request: &ApprovalRequest) -> Approval {
+        if request.untrusted.is_some() {
+            PromptApprover.approve(request).await
+        } else {
+            PreApproved.approve(request).await
+        }
+    }
+}
+
+/// `--yes` pre-approves what it may; else the terminal asks.
 pub fn approver(yes: bool) -> Arc<dyn Approver> {
     if yes {
-        Arc::new(PreApproved)
+        Arc::new(YesButAskUntrusted)
     } else {
         Arc::new(PromptApprover)
     }

@@ -723,7 +723,7 @@ pub fn vault_references(text: &str) -> Vec<&str> {
 }
 
 /// Every string inside a JSON value.
-fn strings(value: &Value) -> Vec<&str> {
+pub(crate) fn strings(value: &Value) -> Vec<&str> {
     match value {
         Value::String(text) => vec![text.as_str()],
         Value::Array(items) => items.iter().flat_map(strings).collect(),

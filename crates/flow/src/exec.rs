@@ -128,6 +128,8 @@ pub(crate) struct RunContext {
     plain_edges: HashMap<String, Vec<String>>,
     /// Node id → position in `flow.nodes`.
     index: HashMap<String, usize>,
+    /// State keys that may hold untrusted content.
+    pub(crate) taint: crate::taint::Taint,
 }
 
 fn now_ms() -> u64 {
@@ -158,6 +160,15 @@ impl RunContext {
             .enumerate()
             .map(|(position, node)| (node.id.clone(), position))
             .collect();
+        let taint = crate::taint::Taint::of(&flow, &|reference| {
+            // An agent that is not published yet counts as one that reads.
+            reference
+                .split_once('@')
+                .and_then(|(name, version)| ports.catalog.agent(name, version))
+                .is_none_or(|spec| {
+                    !spec.tools.is_empty() || spec.context_project.is_some() || spec.memory
+                })
+        });
         Self {
             run_id: header.id.clone(),
             flow,
@@ -168,6 +179,7 @@ impl RunContext {
             seq: AtomicU64::new(seq),
             plain_edges,
             index,
+            taint,
         }
     }
 

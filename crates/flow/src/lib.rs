@@ -30,6 +30,7 @@ pub mod memory;
 pub mod model;
 pub mod ports;
 pub mod record;
+pub mod taint;
 
 pub use check::{check, Problem, Severity};
 pub use event::{EventKind, RunEvent};

@@ -134,6 +134,21 @@ pub trait Model: Send + Sync {
     ) -> PortResult<ModelReply>;
 }
 
+/// How a tool call came about: what the tool host may put in, and what it
+/// must ask about.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ToolUse {
+    /// Vault secrets the flow's author wrote into this node's arguments
+    /// (`vault://NAME`): the host puts their values in after the policy
+    /// check, at call time, and takes them back out of the result. A model's
+    /// calls never carry any, so a model cannot ask for a secret.
+    pub secrets: Vec<String>,
+    /// Why the arguments may come from untrusted content (retrieved text,
+    /// tool output), when they may: the call then needs a person's approval
+    /// unless the tool is `allow`.
+    pub untrusted: Option<String>,
+}
+
 /// Tools.
 #[async_trait]
 pub trait Tools: Send + Sync {
@@ -144,6 +159,7 @@ pub trait Tools: Send + Sync {
         &self,
         name: &str,
         arguments: &Value,
+        using: &ToolUse,
         cancel: &CancellationToken,
     ) -> PortResult<Value>;
 }

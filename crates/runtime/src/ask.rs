@@ -1,5 +1,6 @@
 //! Retrieval-augmented answers: retrieve, fit the context, generate, cite.
 
+use codexos_flow::taint::{spotlight, DATA_RULE};
 use codexos_llm::{ChatMessage, Completion, ProviderKind};
 use codexos_rag::Hit;
 use serde::Serialize;
@@ -10,6 +11,11 @@ use crate::{Result, Runtime, SearchMode};
 const SYSTEM_PROMPT: &str = "You are CodexOS, a precise assistant for a software project. \
 Answer the question using only the numbered context excerpts from the project's files. \
 Cite the excerpts you use as [1], [2]. If the excerpts do not contain the answer, say so plainly.";
+
+/// The system prompt with the rule for spotlighted excerpts.
+fn system_prompt() -> String {
+    format!("{SYSTEM_PROMPT} {DATA_RULE}")
+}
 
 /// Options of [`Runtime::ask`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,15 +114,16 @@ impl Runtime {
         let max_tokens = self.config.llm.max_tokens;
         // Room for the system prompt, the question and the answer; the rest
         // goes to excerpts, best first.
+        let system = system_prompt();
         let budget = context_size
             .saturating_sub(max_tokens as usize)
-            .saturating_sub(count(SYSTEM_PROMPT) + count(question) + 64);
+            .saturating_sub(count(&system) + count(question) + 64);
         let citations = fit(&hits, budget, |text| count(text));
         progress(AskEvent::Retrieved {
             citations: citations.clone(),
         });
         let messages = vec![
-            ChatMessage::system(SYSTEM_PROMPT),
+            ChatMessage::system(system),
             ChatMessage::user(user_prompt(question, &citations)),
         ];
         let chat = crate::ChatOptions {
@@ -188,7 +195,7 @@ fn fit(hits: &[Hit], budget: usize, count: impl Fn(&str) -> usize) -> Vec<Citati
     let mut citations = Vec::new();
     for hit in hits {
         let number = citations.len() + 1;
-        let cost = count(&excerpt_header(number, hit)) + count(&hit.text) + 2;
+        let cost = count(&excerpt_header(number, hit)) + count(&spotlight(&label(hit), &hit.text)) + 2;
         if used + cost > budget {
             continue;
         }
@@ -210,10 +217,14 @@ fn fit(hits: &[Hit], budget: usize, count: impl Fn(&str) -> usize) -> Vec<Citati
 
 fn user_prompt(question: &str, citations: &[Citation]) -> String {
     let mut prompt = String::from("Context excerpts:\n\n");
+    // Excerpts are spotlighted: a document's "ignore previous instructions"
+    // stays inside markers the model is told hold data only.
     prompt.extend(citations.iter().map(|citation| {
         format!(
             "[{}] {}\n{}\n\n",
-            citation.number, citation.label, citation.text
+            citation.number,
+            citation.label,
+            spotlight(&citation.label, &citation.text)
         )
     }));
     if citations.is_empty() {
@@ -275,7 +286,8 @@ mod tests {
     fn the_prompt_numbers_excerpts_and_ends_with_the_question() {
         let citations = fit(&[hit("a.md", "alpha")], 100, str::len);
         let prompt = user_prompt("what?", &citations);
-        assert!(prompt.contains("[1] a.md:1-2\nalpha"));
+        assert!(prompt.contains("[1] a.md:1-2\n«data:"), "{prompt}");
+        assert!(prompt.contains(" a.md:1-2»\nalpha\n«/data:"), "spotlighted: {prompt}");
         assert!(prompt.ends_with("Question: what?"));
     }
 }

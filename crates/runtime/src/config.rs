@@ -91,7 +91,7 @@ impl Default for SearchConfig {
             reranker: crate::RerankChoice::Auto,
             remote_url: None,
             remote_model: "rerank-v3.5".into(),
-            remote_key: "cohere".into(),
+            remote_key: "vault://cohere".into(),
             remote_timeout_secs: 10,
             cross_encoder: "reranker".into(),
         }
@@ -243,7 +243,7 @@ max_file_bytes = 4194304   # larger files are skipped and reported
 reranker = "auto"
 # remote_url = "https://api.cohere.com"   # Cohere-format /v1/rerank
 remote_model = "rerank-v3.5"
-remote_key = "cohere"        # vault secret name: codexos vault set cohere
+remote_key = "vault://cohere"   # a vault secret: codexos vault set cohere
 remote_timeout_secs = 10
 cross_encoder = "reranker"   # models-folder name of an ONNX cross-encoder
 
@@ -254,7 +254,7 @@ cross_encoder = "reranker"   # models-folder name of an ONNX cross-encoder
 # kind = "openai"               # openai (Chat Completions) or anthropic (Messages)
 # base_url = "https://api.openai.com/v1"
 # model = "gpt-4o-mini"
-# key = "openai"                # vault secret name
+# key = "vault://openai"        # a vault secret, resolved at call time
 # context_size = 128000
 # tools = true
 # timeout_secs = 60
@@ -265,11 +265,11 @@ cross_encoder = "reranker"   # models-folder name of an ONNX cross-encoder
 # [[tools.mcp]]
 # name = "github"
 # command = ["npx", "-y", "@modelcontextprotocol/server-github"]
-# env = { GITHUB_PERSONAL_ACCESS_TOKEN = { vault = "github" } }
+# env = { GITHUB_PERSONAL_ACCESS_TOKEN = { vault = "vault://github" } }
 # [[tools.openapi]]
 # name = "pets"
 # spec = "/path/to/openapi.yaml"
-# auth = { type = "bearer", secret = "PETS_TOKEN" }
+# auth = { type = "bearer", secret = "vault://PETS_TOKEN" }
 "#;
 
 impl Config {
@@ -293,14 +293,59 @@ impl Config {
     }
 
     fn parse(text: &str, path: &Path) -> Result<Self> {
-        toml::from_str(text).map_err(|error| Error::Config {
+        let config: Self = toml::from_str(text).map_err(|error| Error::Config {
             path: path.to_path_buf(),
             message: error.message().to_owned(),
             line: error
                 .span()
                 .map(|span| text[..span.start.min(text.len())].lines().count().max(1)),
-        })
+        })?;
+        config.check_secret_references(path)?;
+        Ok(config)
     }
+
+    /// Every key setting must name a vault secret. A value that looks like a
+    /// pasted API key is refused without repeating it (the error would land
+    /// in logs and terminals).
+    fn check_secret_references(&self, path: &Path) -> Result<()> {
+        let keys = self
+            .providers
+            .iter()
+            .filter_map(|provider| {
+                let field = format!("key of provider `{}`", provider.name);
+                provider.key.as_deref().map(|key| (field, key, provider.name.as_str()))
+            })
+            .chain(std::iter::once((
+                "search.remote_key".to_owned(),
+                self.search.remote_key.as_str(),
+                "cohere",
+            )));
+        for (field, reference, suggested) in keys {
+            if looks_like_raw_key(reference) || codexos_vault::secret_name(reference).is_err() {
+                return Err(Error::Config {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "{field} must name a vault secret, not hold a key — keys never live in \
+                         config.toml: store it with `codexos vault set {suggested}` (or Settings → \
+                         Vault) and write `\"vault://{suggested}\"`"
+                    ),
+                    line: None,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether a secret reference is really a pasted credential: a known key
+/// prefix, or a long run of letters and digits no one would pick as a name.
+fn looks_like_raw_key(reference: &str) -> bool {
+    if reference.starts_with("vault://") {
+        return false;
+    }
+    const PREFIXES: [&str; 8] = ["sk-", "sk_", "xai-", "ghp_", "github_pat_", "AIza", "hf_", "glpat-"];
+    PREFIXES.iter().any(|prefix| reference.starts_with(prefix))
+        || (reference.len() >= 32 && reference.bytes().filter(u8::is_ascii_digit).count() >= 4)
 }
 
 /// Edits the config file with `change`, keeping its comments and every
@@ -492,6 +537,30 @@ mod tests {
         assert_eq!(parsed.tools.openapi, vec![api]);
         assert_eq!(parsed.tools.mcp.len(), 2);
         assert_eq!(parsed.tools.mcp[0], server);
+    }
+
+    #[test]
+    fn keys_are_vault_references_and_a_pasted_key_is_refused_without_being_repeated() {
+        let provider = |key: &str| {
+            format!(
+                "[[providers]]\nname = \"openai\"\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:1/v1\"\nmodel = \"m\"\nkey = \"{key}\"\n"
+            )
+        };
+        for good in ["vault://openai", "openai", "OPENAI_API_KEY"] {
+            Config::parse(&provider(good), Path::new("c.toml")).expect(good);
+        }
+        for pasted in [
+            "sk-proj-8c1f0e6b2a9d4f7e",
+            "AIzaSyA1b2C3d4E5f6G7h8I9j0KlMnOpQrStUv",
+            "3f9a1c7e5b2d8f6a4c0e9b1d7f3a5c8e2b6d0f4a",
+            "vault://has space",
+        ] {
+            let message = Config::parse(&provider(pasted), Path::new("c.toml"))
+                .expect_err(pasted)
+                .to_string();
+            assert!(message.contains("must name a vault secret"), "{message}");
+            assert!(!message.contains(pasted), "the key is not repeated: {message}");
+        }
     }
 
     #[test]

@@ -239,6 +239,42 @@ pub enum Error {
     /// The vault failed.
     #[error(transparent)]
     Vault(#[from] codexos_vault::Error),
+    /// A bundle is malformed, unsigned or tampered.
+    #[error(transparent)]
+    Bundle(#[from] codexos_bundle::Error),
+    /// A bundle's content cannot be imported (or exported).
+    #[error("bundle `{name}`: {message} — nothing was imported")]
+    BundleContent {
+        /// Bundle name.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A valid signature by a key not on the trust list.
+    #[error("the bundle `{name}` is signed by `{signer}` (fingerprint {fingerprint}), who is not on your trust list — nothing was imported; check that fingerprint with them, then `codexos keys trust FILE` or import with `--trust`")]
+    UntrustedSigner {
+        /// Bundle name.
+        name: String,
+        /// The name the signer gave.
+        signer: String,
+        /// The signer's fingerprint.
+        fingerprint: String,
+    },
+    /// No signing keys yet.
+    #[error("this data home has no signing key — make one with `codexos keys generate --name \"YOUR NAME\"`, or export with `--unsigned`")]
+    NoSigningKey,
+    /// Signing keys exist already.
+    #[error("a signing key exists already (fingerprint {fingerprint}) — `--force` replaces it, and bundles you signed before then verify only for people who trusted the old key")]
+    SigningKeyExists {
+        /// The existing key's fingerprint.
+        fingerprint: String,
+    },
+    /// No trusted signer has that fingerprint.
+    #[error("no single trusted signer has a fingerprint starting with `{fingerprint}` — `codexos keys list` shows them")]
+    UnknownSigner {
+        /// The fingerprint given.
+        fingerprint: String,
+    },
     /// The metadata store failed.
     #[error(transparent)]
     Store(#[from] codexos_store::Error),
@@ -300,6 +336,8 @@ impl Error {
             | Self::UnknownFlow { .. }
             | Self::UnknownFlowVersion { .. }
             | Self::UnknownAgent { .. }
+            | Self::NoSigningKey
+            | Self::UnknownSigner { .. }
             | Self::Tool(codexos_tools::Error::UnknownTool { .. })
             | Self::Flow(
                 codexos_flow::Error::UnknownRun { .. }
@@ -318,13 +356,23 @@ impl Error {
             | Self::Rag(
                 codexos_rag::Error::NotARepository { .. } | codexos_rag::Error::NotAFolder { .. },
             )
-            | Self::Vault(codexos_vault::Error::InvalidName { .. })
+            | Self::Vault(
+                codexos_vault::Error::InvalidName { .. }
+                | codexos_vault::Error::WeakPassphrase
+                | codexos_vault::Error::BadExport { .. }
+                | codexos_vault::Error::ImportConflict { .. },
+            )
             | Self::FlowFile { .. }
             | Self::AmbiguousRun { .. }
             | Self::AgentFile { .. }
             | Self::AgentExists { .. }
             | Self::AnswerNeeded { .. }
             | Self::ToolSourceExists { .. }
+            | Self::BundleContent { .. }
+            | Self::SigningKeyExists { .. }
+            | Self::Bundle(
+                codexos_bundle::Error::Malformed { .. } | codexos_bundle::Error::BadKey { .. },
+            )
             | Self::Tool(
                 codexos_tools::Error::InvalidArguments { .. }
                 | codexos_tools::Error::Manifest { .. }
@@ -353,9 +401,15 @@ impl Error {
                 codexos_vault::Error::KeychainUnavailable { .. }
                 | codexos_vault::Error::MasterKeyMissing { .. }
                 | codexos_vault::Error::MasterKeyCorrupt { .. }
-                | codexos_vault::Error::Keychain { .. },
+                | codexos_vault::Error::Keychain { .. }
+                | codexos_vault::Error::Locked
+                | codexos_vault::Error::WrongPassphrase { .. },
             ) => ErrorCode::Keychain,
-            Self::Vault(codexos_vault::Error::Tampered { .. }) => ErrorCode::Tampered,
+            Self::Vault(codexos_vault::Error::Tampered { .. })
+            | Self::Bundle(codexos_bundle::Error::Tampered { .. }) => ErrorCode::Tampered,
+            Self::Bundle(codexos_bundle::Error::Unsigned { .. }) | Self::UntrustedSigner { .. } => {
+                ErrorCode::Refused
+            }
             _ => ErrorCode::Internal,
         }
     }

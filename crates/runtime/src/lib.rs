@@ -19,6 +19,7 @@
 
 mod ask;
 mod bench;
+mod bundles;
 mod chat;
 mod config;
 mod doctor;
@@ -47,7 +48,11 @@ pub use bench::{
     BatchRun, EmbedBench, EmbedRun, EvalSet, FlowBench, IngestBench, LangGraphRun, LlamaBenchRun,
     LlmBench, LlmBenchOptions, LlmRun, ModeScore, RetrievalBench, SearchBench,
 };
+pub use bundles::{
+    signer_from_file, BundleCheck, BundleContents, BundleImport, BundleImported, SIGNING_SECRET,
+};
 pub use chat::{ChatOptions, LOCAL};
+pub use codexos_bundle::{Signer, TrustList, MAX_BUNDLE_BYTES};
 pub use codexos_flow::{
     check::Problem as FlowProblem, check::Severity as FlowSeverity, EventKind as FlowEventKind,
     Flow, RunEvent, RunOutcome, RunStatus,

@@ -296,6 +296,8 @@ impl Runtime {
             secrets: Arc::new(VaultSecrets(Arc::downgrade(self))),
             protected: vec![self.home.root().to_path_buf()],
             unconfined: self.config.tools.unconfined,
+            references: Vec::new(),
+            untrusted: None,
             cancel,
         }
     }

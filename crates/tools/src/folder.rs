@@ -35,6 +35,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use crate::references::Revealed;
 use crate::registry::{Registry, SourceState};
 use crate::sandbox::{self, Job};
 use crate::tool::{CallContext, Effects, Permission, Tool, ToolInfo};
@@ -268,23 +269,35 @@ impl Tool for FolderTool {
         job.network = self.manifest.network;
         job.readable = vec![self.folder.clone()];
         job.limits.timeout = Duration::from_secs(self.manifest.timeout.unwrap_or(60));
+        let mut revealed = Vec::new();
         for (key, value) in &self.manifest.env {
             let value = match value {
                 EnvValue::Text(text) => text.clone().into(),
                 EnvValue::Vault { vault } => {
-                    context
+                    let value = context
                         .secrets
                         .secret(vault)
                         .map_err(|message| Error::Secret {
                             tool: name.clone(),
                             name: vault.clone(),
                             message,
-                        })?
+                        })?;
+                    revealed.push((vault.clone(), value.clone()));
+                    value
                 }
             };
             job.env.push((key.clone(), value));
         }
-        let output = sandbox::run(&job, context).await?;
+        // A program that prints its secret does not get it into a trace.
+        let result = self.finish(sandbox::run(&job, context).await);
+        Revealed::new(revealed).redact(result, name)
+    }
+}
+
+impl FolderTool {
+    fn finish(&self, output: Result<sandbox::Output>) -> Result<Value> {
+        let name = &self.info.name;
+        let output = output?;
         if output.code != Some(0) {
             let mut message = match output.code {
                 Some(code) => format!("exited with code {code}"),

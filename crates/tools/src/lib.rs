@@ -31,6 +31,7 @@ mod error;
 pub mod folder;
 pub mod mcp;
 pub mod openapi;
+mod references;
 mod registry;
 pub mod sandbox;
 mod schema;

@@ -15,6 +15,7 @@ use secrecy::ExposeSecret as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use crate::references::Revealed;
 use crate::registry::{Registry, SourceState};
 use crate::tool::{CallContext, Effects, Permission, Tool, ToolInfo};
 use crate::{Error, Result};
@@ -392,7 +393,11 @@ fn as_text(value: &Value) -> String {
 
 impl Operation {
     /// The HTTP request of one call, authenticated from the vault.
-    fn request(&self, arguments: &Value, context: &CallContext) -> Result<reqwest::RequestBuilder> {
+    fn request(
+        &self,
+        arguments: &Value,
+        context: &CallContext,
+    ) -> Result<(reqwest::RequestBuilder, Revealed)> {
         let name = &self.info.name;
         let mut path = self.path.clone();
         let mut query: BTreeMap<String, String> = BTreeMap::new();
@@ -425,16 +430,18 @@ impl Operation {
         let mut request = client
             .request(self.method.clone(), format!("{}{path}", self.base))
             .headers(headers);
+        let mut revealed = Vec::new();
         if let Some(auth) = &self.api.auth {
-            let (Auth::Bearer { secret } | Auth::ApiKey { secret, .. }) = auth;
+            let (Auth::Bearer { secret: reference } | Auth::ApiKey { secret: reference, .. }) = auth;
             let secret = context
                 .secrets
-                .secret(secret)
+                .secret(reference)
                 .map_err(|message| Error::Secret {
                     tool: name.clone(),
-                    name: secret.clone(),
+                    name: reference.clone(),
                     message,
                 })?;
+            revealed.push((reference.clone(), secret.clone()));
             let value = secret.expose_secret();
             request = match auth {
                 Auth::Bearer { .. } => request.bearer_auth(value),
@@ -453,7 +460,7 @@ impl Operation {
         if let Some(body) = arguments.get("body") {
             request = request.json(body);
         }
-        Ok(request)
+        Ok((request, Revealed::new(revealed)))
     }
 }
 
@@ -464,8 +471,16 @@ impl Tool for Operation {
     }
 
     async fn call(&self, arguments: Value, context: &CallContext) -> Result<Value> {
+        let (request, revealed) = self.request(&arguments, context)?;
+        // An error can quote the URL, and a key may sit in its query.
+        let result = self.send(request).await;
+        revealed.redact(result, &self.info.name)
+    }
+}
+
+impl Operation {
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value> {
         let name = &self.info.name;
-        let request = self.request(&arguments, context)?;
         let response = request.send().await.map_err(|error| {
             Error::failed(
                 name,

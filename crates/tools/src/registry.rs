@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::references::Revealed;
 use crate::tool::{bound, CallContext, Effects, Permission, Tool, ToolInfo};
 use crate::{schema, Error, Result};
 
@@ -282,6 +283,7 @@ impl Registry {
                     description: info.description.clone(),
                     effects: info.effects,
                     arguments: arguments.clone(),
+                    untrusted: context.untrusted.clone(),
                 };
                 if let Approval::Deny(reason) = approver.approve(&request).await {
                     return Err(Error::NotApproved {
@@ -292,10 +294,13 @@ impl Registry {
             }
             (Permission::Allow, _) => {}
         }
-        tokio::select! {
-            result = tool.call(arguments, context) => result.map(bound),
+        let revealed = Revealed::fetch(name, &context.references, context.secrets.as_ref())?;
+        let arguments = revealed.resolve(arguments);
+        let result = tokio::select! {
+            result = tool.call(arguments, context) => result,
             () = context.cancel.cancelled() => Err(Error::Cancelled { tool: name.to_owned() }),
-        }
+        };
+        revealed.redact(result, name).map(bound)
     }
 }
 
@@ -374,8 +379,12 @@ pub struct ApprovalRequest {
     pub description: String,
     /// What it can do.
     pub effects: Effects,
-    /// The arguments it would run with.
+    /// The arguments it would run with (secret references unresolved).
     pub arguments: Value,
+    /// Why the arguments may come from untrusted content (retrieved text,
+    /// tool output), when they may: such a call is shown as a warning and
+    /// is never approved in advance.
+    pub untrusted: Option<String>,
 }
 
 /// The user's answer.
@@ -394,13 +403,22 @@ pub trait Approver: Send + Sync {
     async fn approve(&self, request: &ApprovalRequest) -> Approval;
 }
 
-/// Approves every `ask` (`--yes`); `deny` still denies.
+/// Approves every `ask` (`--yes`), except calls whose arguments may come
+/// from untrusted content: those still need a person. `deny` still denies.
 pub struct PreApproved;
 
 #[async_trait]
 impl Approver for PreApproved {
-    async fn approve(&self, _: &ApprovalRequest) -> Approval {
-        Approval::Approve
+    async fn approve(&self, request: &ApprovalRequest) -> Approval {
+        match &request.untrusted {
+            None => Approval::Approve,
+            Some(why) => Approval::Deny(format!(
+                "its arguments may come from untrusted content ({why}), and `--yes` does not cover \
+                 such calls — approve it in the app, or set `{}` to `allow` in `[tools.permissions]` \
+                 if it is safe with any arguments",
+                request.tool
+            )),
+        }
     }
 }
 

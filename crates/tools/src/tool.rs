@@ -166,6 +166,14 @@ pub struct CallContext {
     /// Run programs without the sandbox when it is unavailable (an explicit
     /// choice: config `tools.unconfined = true`); otherwise they refuse.
     pub unconfined: bool,
+    /// Vault secrets the flow's author referenced in the arguments
+    /// (`vault://NAME`): resolved after the policy check, redacted from the
+    /// result. Empty for a model's calls.
+    pub references: Vec<String>,
+    /// Why the arguments may come from untrusted content (retrieved text,
+    /// tool output), when they may: an `ask` tool then needs a person's
+    /// approval, which `--yes` does not give.
+    pub untrusted: Option<String>,
     /// Cancels the call.
     pub cancel: CancellationToken,
 }
@@ -180,6 +188,8 @@ impl CallContext {
             secrets: Arc::new(NoSecrets),
             protected: Vec::new(),
             unconfined: false,
+            references: Vec::new(),
+            untrusted: None,
             cancel: CancellationToken::new(),
         }
     }

@@ -339,7 +339,7 @@ impl Vault {
 
     /// Encrypts and stores `value` under `name`, replacing any previous value.
     pub fn set(&self, name: &str, value: &SecretString) -> Result<()> {
-        validate(name)?;
+        let name = secret_name(name)?;
         let master = self.master_key(true)?;
         let envelope = Envelope::seal(name, value, &master.key, &master.id);
         self.store.put_secret(&SealedSecret {
@@ -350,9 +350,9 @@ impl Vault {
         Ok(())
     }
 
-    /// Decrypts the secret `name`.
+    /// Decrypts the secret `name` (or `vault://NAME`).
     pub fn get(&self, name: &str) -> Result<SecretString> {
-        validate(name)?;
+        let name = secret_name(name)?;
         let sealed = self.store.secret(name)?.ok_or_else(|| Error::NotFound {
             name: name.to_owned(),
         })?;
@@ -367,7 +367,7 @@ impl Vault {
 
     /// Removes a secret; `false` when there was none.
     pub fn remove(&self, name: &str) -> Result<bool> {
-        validate(name)?;
+        let name = secret_name(name)?;
         Ok(self.store.delete_secret(name)?)
     }
 

@@ -70,12 +70,22 @@ export const commands = {
 	toolsOverview: (project: string | null) => typedError<ToolsOverview, IpcError_Serialize>(__TAURI_INVOKE("tools_overview", { project })),
 	/**  Answers a [`ToolApprovalRequested`]. */
 	toolApproval: (id: string, approved: boolean) => typedError<null, IpcError_Serialize>(__TAURI_INVOKE("tool_approval", { id, approved })),
+	/**  The vault's mode, lock state and secret names. */
+	vaultView: () => typedError<VaultView_Serialize, IpcError_Serialize>(__TAURI_INVOKE("vault_view")),
+	/**  Unlocks a passphrase-mode vault for this session. */
+	vaultUnlock: (passphrase: string) => typedError<null, IpcError_Serialize>(__TAURI_INVOKE("vault_unlock", { passphrase })),
+	/**  Deletes a secret. */
+	vaultRemove: (name: string) => typedError<null, IpcError_Serialize>(__TAURI_INVOKE("vault_remove", { name })),
+	/**  One secret's value, for the user who clicked Reveal. */
+	vaultReveal: (name: string) => typedError<string, IpcError_Serialize>(__TAURI_INVOKE("vault_reveal", { name })),
+	/**  A new master key: a keychain key, or one derived from `passphrase`. */
+	vaultRotate: (passphrase: string | null) => typedError<VaultRotated_Serialize, IpcError_Serialize>(__TAURI_INVOKE("vault_rotate", { passphrase })),
 };
 
 /** Events */
 export const events = {
 	projectUpdated: makeEvent<ProjectUpdated_Serialize, ProjectUpdated_Deserialize>("project-updated"),
-	toolApprovalRequested: makeEvent<ToolApprovalRequested, ToolApprovalRequested>("tool-approval-requested"),
+	toolApprovalRequested: makeEvent<ToolApprovalRequested_Serialize, ToolApprovalRequested_Deserialize>("tool-approval-requested"),
 	watchStopped: makeEvent<WatchStopped_Serialize, WatchStopped_Deserialize>("watch-stopped"),
 };
 
@@ -1814,7 +1824,10 @@ export type SourceState =
 { state: "stopped" };
 
 /**  A tool call waiting for the user's answer. */
-export type ToolApprovalRequested = {
+export type ToolApprovalRequested = ToolApprovalRequested_Serialize | ToolApprovalRequested_Deserialize;
+
+/**  A tool call waiting for the user's answer. */
+export type ToolApprovalRequested_Deserialize = {
 	/**  Answer with `tool_approval(id, …)`. */
 	id: string,
 	/**  Tool. */
@@ -1823,8 +1836,32 @@ export type ToolApprovalRequested = {
 	description: string,
 	/**  What it can do. */
 	effects: Effects,
-	/**  The arguments, as JSON text. */
+	/**  The arguments, as JSON text (secret references unresolved). */
 	arguments: string,
+	/**
+	 *  Why the arguments may come from untrusted content (retrieved text,
+	 *  tool output), when they may: shown as a warning.
+	 */
+	untrusted?: string | null,
+};
+
+/**  A tool call waiting for the user's answer. */
+export type ToolApprovalRequested_Serialize = {
+	/**  Answer with `tool_approval(id, …)`. */
+	id: string,
+	/**  Tool. */
+	tool: string,
+	/**  What it does. */
+	description: string,
+	/**  What it can do. */
+	effects: Effects,
+	/**  The arguments, as JSON text (secret references unresolved). */
+	arguments: string,
+	/**
+	 *  Why the arguments may come from untrusted content (retrieved text,
+	 *  tool output), when they may: shown as a warning.
+	 */
+	untrusted: string | null,
 };
 
 /**  A call of a tool the model asked for. */
@@ -1886,6 +1923,56 @@ export type ValueType =
 "object" | 
 /**  Anything. */
 "any";
+
+/**  What a rotation did. */
+export type VaultRotated = VaultRotated_Serialize | VaultRotated_Deserialize;
+
+/**  What a rotation did. */
+export type VaultRotated_Deserialize = {
+	/**  Secrets whose data keys were re-wrapped. */
+	resealed: number,
+	/**  Id of the new master key. */
+	keyId: string,
+	/**  Set when the old keychain entry could not be removed. */
+	warning?: string | null,
+};
+
+/**  What a rotation did. */
+export type VaultRotated_Serialize = {
+	/**  Secrets whose data keys were re-wrapped. */
+	resealed: number,
+	/**  Id of the new master key. */
+	keyId: string,
+	/**  Set when the old keychain entry could not be removed. */
+	warning: string | null,
+};
+
+/**  What Settings → Vault shows (never a value). */
+export type VaultView = VaultView_Serialize | VaultView_Deserialize;
+
+/**  What Settings → Vault shows (never a value). */
+export type VaultView_Deserialize = {
+	/**  `keychain` (a random key in the OS keychain) or `passphrase`. */
+	mode: string,
+	/**  Passphrase mode, not unlocked in this session yet. */
+	locked: boolean,
+	/**  Id of the current master key (changes on every rotation). */
+	keyId?: string | null,
+	/**  Secret names, sorted. */
+	secrets: string[],
+};
+
+/**  What Settings → Vault shows (never a value). */
+export type VaultView_Serialize = {
+	/**  `keychain` (a random key in the OS keychain) or `passphrase`. */
+	mode: string,
+	/**  Passphrase mode, not unlocked in this session yet. */
+	locked: boolean,
+	/**  Id of the current master key (changes on every rotation). */
+	keyId: string | null,
+	/**  Secret names, sorted. */
+	secrets: string[],
+};
 
 /**  A folder under watch. */
 export type WatchInfo = {

@@ -10,6 +10,7 @@ mod flows;
 mod git;
 mod ingest_search;
 mod pull;
+mod security;
 mod tools;
 mod vault;
 mod watch;

@@ -13,7 +13,7 @@ use codexos_flow::check::OpenCatalog;
 use codexos_flow::memory::MemoryLog;
 use codexos_flow::ports::{
     Memory, Model, ModelReply, ModelRequest, PortError, PortResult, Retriever, Subflows, TokenSink,
-    ToolSpec, Tools,
+    ToolSpec, ToolUse, Tools,
 };
 use codexos_flow::{Executor, Ports, RunEvent};
 use serde_json::{json, Value};
@@ -48,6 +48,7 @@ impl Tools for Unavailable {
         &self,
         name: &str,
         arguments: &Value,
+        _: &ToolUse,
         _: &CancellationToken,
     ) -> PortResult<Value> {
         match name {

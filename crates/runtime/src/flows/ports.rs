@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use codexos_flow::ports::{
     AgentSpec, CallRecord, Catalog, Memory, Model, ModelReply, ModelRequest, NodeRecord, PortError,
     PortResult, Retriever, RunHeader, RunLog, RunStatus, StoredRun, Subflows, TokenSink, ToolSpec,
-    Tools,
+    ToolUse, Tools,
 };
 use codexos_flow::RunEvent;
 use codexos_llm::{ChatMessage, Role, ToolChoice};
@@ -387,10 +387,13 @@ impl Tools for RegistryTools {
         &self,
         name: &str,
         arguments: &Value,
+        using: &ToolUse,
         cancel: &CancellationToken,
     ) -> PortResult<Value> {
         let mut context = self.context.clone();
         context.cancel = cancel.clone();
+        context.references.clone_from(&using.secrets);
+        context.untrusted.clone_from(&using.untrusted);
         self.runtime
             .registry()
             .call(

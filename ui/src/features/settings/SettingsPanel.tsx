@@ -10,8 +10,9 @@ import { requestId, toIpcError } from "@/ipc/client";
 import { cn } from "@/lib/utils";
 import { ToolsTab } from "@/features/tools/ToolsTab";
 import { moveProvider, pullLabel } from "./settingsState";
+import { VaultTab } from "./VaultTab";
 
-type Tab = "providers" | "models" | "tools";
+type Tab = "providers" | "models" | "tools" | "vault";
 
 function ProviderRow({
   provider,
@@ -251,7 +252,7 @@ export function SettingsPanel({
     <div className="absolute inset-0 z-10 flex flex-col bg-background" data-testid="settings">
       <div className="flex items-center gap-2 border-b border-border px-4 py-2">
         <h2 className="text-sm font-semibold">Settings</h2>
-        {(["providers", "models", "tools"] as const).map((name) => (
+        {(["providers", "models", "tools", "vault"] as const).map((name) => (
           <button
             key={name}
             type="button"
@@ -315,6 +316,7 @@ export function SettingsPanel({
         )}
         {settings && tab === "models" && <ModelsTab settings={settings} onChanged={refresh} />}
         {tab === "tools" && <ToolsTab project={project ?? null} />}
+        {tab === "vault" && <VaultTab />}
       </div>
     </div>
   );

@@ -38,6 +38,12 @@ export function ApprovalDialog() {
         <p className="text-xs text-muted-foreground">
           {current.description} It {effectsLabel(current.effects)}.
         </p>
+        {current.untrusted && (
+          <p className="rounded border border-amber-500/50 bg-amber-500/10 p-2 text-xs" role="alert" data-testid="approval-untrusted">
+            These arguments may come from untrusted content ({current.untrusted}). A document or a tool&apos;s output
+            may be trying to make the agent do this — allow it only if you expected this call.
+          </p>
+        )}
         <pre className="max-h-60 overflow-auto rounded bg-muted p-2 text-xs" data-testid="approval-arguments">
           {current.arguments}
         </pre>

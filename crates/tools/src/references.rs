@@ -1,0 +1,163 @@
+//! `vault://NAME` references in a flow's tool arguments: put in after the
+//! policy check (so approvals, traces and recordings show the reference,
+//! never the value) and taken back out of whatever the tool returns.
+
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::Value;
+
+use crate::tool::Secrets;
+use crate::{Error, Result};
+
+const PREFIX: &str = "vault://";
+
+/// The values of the references a call may resolve, by name.
+pub(crate) struct Revealed(Vec<(String, SecretString)>);
+
+impl Revealed {
+    /// Values a tool put in itself (manifest env, API auth), to redact.
+    /// Names may be given as `vault://NAME` or `NAME`.
+    pub(crate) fn new(values: Vec<(String, SecretString)>) -> Self {
+        Self(
+            values
+                .into_iter()
+                .map(|(name, value)| (name.strip_prefix(PREFIX).map_or(name.clone(), str::to_owned), value))
+                .collect(),
+        )
+    }
+
+    /// Fetches `names` from the vault for `tool`.
+    pub(crate) fn fetch(tool: &str, names: &[String], secrets: &dyn Secrets) -> Result<Self> {
+        names
+            .iter()
+            .map(|name| {
+                secrets
+                    .secret(name)
+                    .map(|value| (name.clone(), value))
+                    .map_err(|message| Error::Secret {
+                        tool: tool.to_owned(),
+                        name: name.clone(),
+                        message,
+                    })
+            })
+            .collect::<Result<_>>()
+            .map(Self)
+    }
+
+    /// `arguments` with every reference to a fetched secret replaced by its
+    /// value; other `vault://` text is left as it is.
+    pub(crate) fn resolve(&self, arguments: Value) -> Value {
+        map_strings(arguments, &|text| self.resolve_text(text))
+    }
+
+    fn resolve_text(&self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(start) = rest.find(PREFIX) {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + PREFIX.len()..];
+            let end = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
+                .unwrap_or(after.len());
+            let name = &after[..end];
+            match self.0.iter().find(|(known, _)| known == name) {
+                Some((_, value)) => out.push_str(value.expose_secret()),
+                None => out.push_str(&rest[start..start + PREFIX.len() + end]),
+            }
+            rest = &after[end..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// `text` with every revealed value put back as its reference.
+    pub(crate) fn redact_text(&self, text: &str) -> String {
+        let mut text = text.to_owned();
+        for (name, value) in &self.0 {
+            let value = value.expose_secret();
+            // A value this short would match by chance; nobody uses one.
+            if value.len() >= 4 {
+                text = text.replace(value, &format!("{PREFIX}{name}"));
+            }
+        }
+        text
+    }
+
+    /// A tool's result with every revealed value taken out.
+    pub(crate) fn redact(&self, result: Result<Value>, tool: &str) -> Result<Value> {
+        if self.0.is_empty() {
+            return result;
+        }
+        match result {
+            Ok(value) => Ok(map_strings(value, &|text| self.redact_text(text))),
+            Err(error) => {
+                let message = error.to_string();
+                let redacted = self.redact_text(&message);
+                if redacted == message {
+                    Err(error)
+                } else {
+                    Err(Error::Failed {
+                        tool: tool.to_owned(),
+                        message: redacted,
+                    })
+                }
+            }
+        }
+    }
+}
+
+fn map_strings(value: Value, change: &dyn Fn(&str) -> String) -> Value {
+    match value {
+        Value::String(text) => Value::String(change(&text)),
+        Value::Array(items) => Value::Array(items.into_iter().map(|item| map_strings(item, change)).collect()),
+        Value::Object(fields) => Value::Object(
+            fields
+                .into_iter()
+                .map(|(key, item)| (change(&key), map_strings(item, change)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    struct Two;
+    impl Secrets for Two {
+        fn secret(&self, name: &str) -> std::result::Result<SecretString, String> {
+            match name {
+                "A" => Ok(SecretString::from("alpha-value")),
+                "AB" => Ok(SecretString::from("beta-value")),
+                _ => Err("not in the vault".into()),
+            }
+        }
+    }
+
+    #[test]
+    fn references_are_resolved_by_whole_name_and_values_are_taken_back_out() {
+        let revealed = Revealed::fetch("t", &["A".into(), "AB".into()], &Two).expect("fetch");
+        let resolved = revealed.resolve(json!({"h": "Bearer vault://AB", "l": ["vault://A/x", "vault://C"]}));
+        assert_eq!(resolved, json!({"h": "Bearer beta-value", "l": ["alpha-value/x", "vault://C"]}));
+        let out = revealed
+            .redact(Ok(json!({"echo": "got alpha-value and beta-value"})), "t")
+            .expect("ok");
+        assert_eq!(out, json!({"echo": "got vault://A and vault://AB"}));
+        let failed = revealed.redact(
+            Err(Error::Failed {
+                tool: "t".into(),
+                message: "401 for beta-value".into(),
+            }),
+            "t",
+        );
+        assert!(!failed.expect_err("error").to_string().contains("beta-value"));
+    }
+
+    #[test]
+    fn a_missing_secret_is_a_clear_error() {
+        let error = Revealed::fetch("t", &["C".into()], &Two).err().expect("missing");
+        assert!(error.to_string().contains("`C`"), "{error}");
+    }
+}
