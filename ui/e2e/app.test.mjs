@@ -248,6 +248,38 @@ test("settings list the tool sources, their tools and the sandbox", async () => 
   await browser.$('button[aria-label="Close settings"]').click();
 });
 
+test("settings → vault stores a secret, shows it only when revealed, rotates the key and deletes it", async () => {
+  await browser.$('[data-testid="open-settings"]').click();
+  await browser.$("button=vault").click();
+  await browser.$('[data-testid="vault"]').waitForDisplayed({ timeout: 10_000 });
+  await browser.$('[data-testid="vault-name"]').setValue("e2e-token");
+  await browser.$('[data-testid="vault-new-value"]').setValue("e2e-secret-value-42");
+  await browser.$('[data-testid="vault-add"]').click();
+  const row = await browser.$('[data-testid="vault-secret"]');
+  await row.waitForDisplayed({ timeout: 10_000 });
+  assert.ok(!(await browser.$('[data-testid="vault"]').getText()).includes("e2e-secret-value-42"), "hidden until revealed");
+  await browser.$('[data-testid="vault-reveal"]').click();
+  await browser.waitUntil(async () => (await browser.$('[data-testid="vault-value"]').getText()) === "e2e-secret-value-42", {
+    timeout: 10_000,
+    timeoutMsg: "the revealed value did not show",
+  });
+  await screenshot("settings-vault");
+  await browser.$('[data-testid="vault-reveal"]').click();
+  await browser.$('[data-testid="vault-rotate"]').click();
+  const notice = await browser.$('[data-testid="vault-notice"]');
+  await browser.waitUntil(async () => (await notice.getText()).includes("re-wrapped"), {
+    timeout: 20_000,
+    timeoutMsg: "the rotation did not report",
+  });
+  await browser.$('[data-testid="vault-delete"]').click();
+  await browser.$('[data-testid="vault-delete"]').click();
+  await browser.waitUntil(async () => !(await browser.$('[data-testid="vault-secret"]').isExisting()), {
+    timeout: 10_000,
+    timeoutMsg: "the secret was not deleted",
+  });
+  await browser.$('button[aria-label="Close settings"]').click();
+});
+
 test("an ask tool in a flow waits for the dialog: allowed it runs, denied the run says so", async () => {
   const flow = {
     version: 2,

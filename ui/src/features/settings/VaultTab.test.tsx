@@ -4,6 +4,12 @@ import { afterEach, describe, expect, it } from "vitest";
 
 import { VaultTab } from "./VaultTab";
 
+function first(testId: string): HTMLElement {
+  const [element] = screen.getAllByTestId(testId);
+  if (!element) throw new Error(`no ${testId}`);
+  return element;
+}
+
 afterEach(() => {
   cleanup();
   clearMocks();
@@ -34,10 +40,10 @@ describe("VaultTab", () => {
     expect(calls.some((call) => call.cmd === "vault_reveal")).toBe(false);
     expect(screen.queryByText("sk-revealed-value")).toBeNull();
 
-    await act(async () => fireEvent.click(screen.getAllByTestId("vault-reveal")[0]));
+    await act(async () => fireEvent.click(first("vault-reveal")));
     expect(calls.find((call) => call.cmd === "vault_reveal")?.payload).toEqual({ name: "github" });
     expect(screen.getByText("sk-revealed-value")).toBeTruthy();
-    await act(async () => fireEvent.click(screen.getAllByTestId("vault-reveal")[0]));
+    await act(async () => fireEvent.click(first("vault-reveal")));
     expect(screen.queryByText("sk-revealed-value")).toBeNull();
 
     fireEvent.change(screen.getByTestId("vault-name"), { target: { value: "cohere" } });
@@ -48,9 +54,9 @@ describe("VaultTab", () => {
     expect(screen.getByTestId("vault-notice").textContent).toContain("vault://cohere");
 
     // The first click only asks; the second deletes.
-    await act(async () => fireEvent.click(screen.getAllByTestId("vault-delete")[0]));
+    await act(async () => fireEvent.click(first("vault-delete")));
     expect(calls.some((call) => call.cmd === "vault_remove")).toBe(false);
-    await act(async () => fireEvent.click(screen.getAllByTestId("vault-delete")[0]));
+    await act(async () => fireEvent.click(first("vault-delete")));
     await waitFor(() => expect(screen.getAllByTestId("vault-secret")).toHaveLength(2));
 
     await act(async () => fireEvent.click(screen.getByTestId("vault-rotate")));
