@@ -208,13 +208,7 @@ mod tests {
                 assert!(allowed.contains(source), "{name} allows `{source}`: {csp}");
             }
         }
-        for required in [
-            "object-src",
-            "base-uri",
-            "frame-ancestors",
-            "frame-src",
-            "form-action",
-        ] {
+        for required in ["object-src", "base-uri", "frame-ancestors", "form-action"] {
             assert_eq!(
                 directives.get(required),
                 Some(&vec!["'none'"]),
@@ -230,6 +224,25 @@ mod tests {
             !directives["script-src"].contains(&"'unsafe-inline'"),
             "{csp}"
         );
+        // Frames fall back to default-src: the app itself and the isolation
+        // frame, whose random origin Tauri adds there at run time (an explicit
+        // frame-src would shut the isolation frame out).
+        assert!(
+            !directives.contains_key("frame-src") && !directives.contains_key("child-src"),
+            "{csp}"
+        );
+        // The isolation pattern: every IPC message passes the hook first.
+        assert_eq!(config["app"]["security"]["pattern"]["use"], "isolation");
+        let hook_dir = config["app"]["security"]["pattern"]["options"]["dir"]
+            .as_str()
+            .expect("an isolation dir");
+        let hook = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(hook_dir)
+                .join("index.js"),
+        )
+        .expect("the isolation hook");
+        assert!(hook.contains("__TAURI_ISOLATION_HOOK__"), "{hook}");
         // No remote pages, no global Tauri object for injected scripts.
         for window in config["app"]["windows"].as_array().expect("windows") {
             assert!(window

@@ -101,11 +101,7 @@ pub fn vault_rotate(
         Some(passphrase) => Rotation::Passphrase(SecretString::from(passphrase)),
         None => Rotation::Keychain,
     };
-    let report = state
-        .runtime()?
-        .vault()
-        .rotate(to)
-        .map_err(Error::from)?;
+    let report = state.runtime()?.vault().rotate(to).map_err(Error::from)?;
     Ok(VaultRotated {
         resealed: u32::try_from(report.resealed).unwrap_or(u32::MAX),
         key_id: report.key_id,

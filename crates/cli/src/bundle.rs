@@ -106,8 +106,15 @@ fn print_check(check: &BundleCheck) {
     }
     match (&check.signer, &check.fingerprint) {
         (Some(signer), Some(fingerprint)) => {
-            let trust = if check.trusted { "trusted" } else { "NOT on your trust list" };
-            println!("signed:   by `{}`, fingerprint {fingerprint} ({trust})", signer.name);
+            let trust = if check.trusted {
+                "trusted"
+            } else {
+                "NOT on your trust list"
+            };
+            println!(
+                "signed:   by `{}`, fingerprint {fingerprint} ({trust})",
+                signer.name
+            );
         }
         _ => println!("signed:   NO — anyone could have written it"),
     }
@@ -124,8 +131,10 @@ pub fn bundle(runtime: &Runtime, command: BundleCommand, json: bool) -> anyhow::
             unsigned,
         } => {
             let name = name.unwrap_or_else(|| {
-                file.file_stem()
-                    .map_or_else(|| "bundle".to_owned(), |stem| stem.to_string_lossy().into_owned())
+                file.file_stem().map_or_else(
+                    || "bundle".to_owned(),
+                    |stem| stem.to_string_lossy().into_owned(),
+                )
             });
             let contents = BundleContents {
                 flows,
@@ -136,7 +145,10 @@ pub fn bundle(runtime: &Runtime, command: BundleCommand, json: bool) -> anyhow::
             std::fs::write(&file, &bytes)
                 .with_context(|| format!("cannot write `{}`", file.display()))?;
             let how = if unsigned { "unsigned" } else { "signed" };
-            crate::render::done(&format!("wrote {how} bundle `{name}` to {}", file.display()), json);
+            crate::render::done(
+                &format!("wrote {how} bundle `{name}` to {}", file.display()),
+                json,
+            );
             Ok(())
         }
         BundleCommand::Verify { file } => {
@@ -238,7 +250,11 @@ pub fn keys(runtime: &Runtime, command: KeysCommand, json: bool) -> anyhow::Resu
         KeysCommand::Untrust { fingerprint } => {
             let signer = runtime.untrust_signer(&fingerprint)?;
             crate::render::done(
-                &format!("no longer trusting `{}` ({})", signer.name, signer.fingerprint()),
+                &format!(
+                    "no longer trusting `{}` ({})",
+                    signer.name,
+                    signer.fingerprint()
+                ),
                 json,
             );
         }

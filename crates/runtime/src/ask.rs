@@ -195,7 +195,8 @@ fn fit(hits: &[Hit], budget: usize, count: impl Fn(&str) -> usize) -> Vec<Citati
     let mut citations = Vec::new();
     for hit in hits {
         let number = citations.len() + 1;
-        let cost = count(&excerpt_header(number, hit)) + count(&spotlight(&label(hit), &hit.text)) + 2;
+        let cost =
+            count(&excerpt_header(number, hit)) + count(&spotlight(&label(hit), &hit.text)) + 2;
         if used + cost > budget {
             continue;
         }
@@ -287,7 +288,10 @@ mod tests {
         let citations = fit(&[hit("a.md", "alpha")], 100, str::len);
         let prompt = user_prompt("what?", &citations);
         assert!(prompt.contains("[1] a.md:1-2\n«data:"), "{prompt}");
-        assert!(prompt.contains(" a.md:1-2»\nalpha\n«/data:"), "spotlighted: {prompt}");
+        assert!(
+            prompt.contains(" a.md:1-2»\nalpha\n«/data:"),
+            "spotlighted: {prompt}"
+        );
         assert!(prompt.ends_with("Question: what?"));
     }
 }

@@ -60,6 +60,13 @@ pub struct BundleImported {
     pub signer_added: bool,
 }
 
+/// A bundle's files, parsed and checked, not yet written.
+struct Staged {
+    flows: Vec<codexos_flow::Flow>,
+    agents: Vec<(AgentSpec, String)>,
+    templates: Vec<codexos_flow::Flow>,
+}
+
 /// What goes into a bundle.
 #[derive(Debug, Clone, Default)]
 pub struct BundleContents {
@@ -85,7 +92,11 @@ impl Runtime {
     }
 
     fn signing_keys(&self) -> Result<Option<(SigningKeys, String)>> {
-        if !self.secret_names()?.iter().any(|name| name == SIGNING_SECRET) {
+        if !self
+            .secret_names()?
+            .iter()
+            .any(|name| name == SIGNING_SECRET)
+        {
             return Ok(None);
         }
         let stored = self.secret(SIGNING_SECRET)?;
@@ -154,19 +165,29 @@ impl Runtime {
 
     /// Makes a bundle file: signed with this home's keys, or unsigned when
     /// `signed` is false.
-    pub fn export_bundle(&self, name: &str, contents: &BundleContents, signed: bool) -> Result<Vec<u8>> {
+    pub fn export_bundle(
+        &self,
+        name: &str,
+        contents: &BundleContents,
+        signed: bool,
+    ) -> Result<Vec<u8>> {
         let mut files = Vec::new();
         for flow in &contents.flows {
             let path = self.find_flow(flow)?;
             let parsed = crate::flows::read_flow(&path)?;
-            files.push(File::new(Kind::Flow, &parsed.name, &parsed.to_pretty_json()));
+            files.push(File::new(
+                Kind::Flow,
+                &parsed.name,
+                &parsed.to_pretty_json(),
+            ));
         }
         for reference in &contents.agents {
             let agent = self.agent(reference)?;
-            let text = serde_json::to_string_pretty(&agent.spec).map_err(|error| Error::AgentFile {
-                path: PathBuf::from(reference),
-                message: error.to_string(),
-            })?;
+            let text =
+                serde_json::to_string_pretty(&agent.spec).map_err(|error| Error::AgentFile {
+                    path: PathBuf::from(reference),
+                    message: error.to_string(),
+                })?;
             files.push(File::new(
                 Kind::Agent,
                 &format!("{}@{}", agent.name, agent.version),
@@ -175,7 +196,11 @@ impl Runtime {
         }
         for path in &contents.templates {
             let parsed = crate::flows::read_flow(path)?;
-            files.push(File::new(Kind::Template, &parsed.name, &parsed.to_pretty_json()));
+            files.push(File::new(
+                Kind::Template,
+                &parsed.name,
+                &parsed.to_pretty_json(),
+            ));
         }
         if files.is_empty() {
             return Err(Error::BundleContent {
@@ -186,8 +211,8 @@ impl Runtime {
         if !signed {
             return Ok(codexos_bundle::unsigned(name, files)?);
         }
-        let (keys, signer) = self.signing_keys()?.ok_or(Error::NoSigningKey)?;
-        Ok(codexos_bundle::sign(name, files, &keys, &signer)?)
+        let (keys, signer_name) = self.signing_keys()?.ok_or(Error::NoSigningKey)?;
+        Ok(codexos_bundle::sign(name, files, &keys, &signer_name)?)
     }
 
     /// Checks a bundle: tampered or malformed bundles are errors; unsigned
@@ -223,6 +248,64 @@ impl Runtime {
         }
     }
 
+    /// Parses and checks every file of a bundle, writing nothing.
+    fn stage(&self, bundle: &str, files: &[File]) -> Result<Staged> {
+        let mut flows = Vec::new();
+        let mut agents: Vec<(AgentSpec, String)> = Vec::new();
+        let mut templates = Vec::new();
+        let invalid = |file: &File, message: String| Error::BundleContent {
+            name: bundle.to_owned(),
+            message: format!("{}: {message}", describe(file)),
+        };
+        for file in files {
+            match file.kind {
+                Kind::Flow | Kind::Template => {
+                    let flow = codexos_flow::model::parse(&file.content)
+                        .map_err(|error| invalid(file, error.to_string()))?;
+                    if flow.name != file.name {
+                        return Err(invalid(
+                            file,
+                            format!("it holds a flow named `{}`", flow.name),
+                        ));
+                    }
+                    if file.kind == Kind::Flow {
+                        flows.push(flow);
+                    } else {
+                        templates.push(flow);
+                    }
+                }
+                Kind::Agent => {
+                    let spec: AgentSpec = serde_json::from_str(&file.content)
+                        .map_err(|error| invalid(file, error.to_string()))?;
+                    if format!("{}@{}", spec.name, spec.version) != file.name {
+                        return Err(invalid(
+                            file,
+                            format!("it holds agent `{}@{}`", spec.name, spec.version),
+                        ));
+                    }
+                    let stored = serde_json::to_string(&spec)
+                        .map_err(|error| invalid(file, error.to_string()))?;
+                    if let Some(existing) = self.store.agent(&spec.name, &spec.version)? {
+                        let same = serde_json::from_str::<AgentSpec>(&existing)
+                            .is_ok_and(|known| known == spec);
+                        if !same {
+                            return Err(invalid(
+                                file,
+                                "this version is published here with another definition, and published versions never change".to_owned(),
+                            ));
+                        }
+                    }
+                    agents.push((spec, stored));
+                }
+            }
+        }
+        Ok(Staged {
+            flows,
+            agents,
+            templates,
+        })
+    }
+
     /// Imports a bundle: verified first, then every file checked, then
     /// written — a problem anywhere writes nothing.
     pub fn import_bundle(&self, bytes: &[u8], options: BundleImport) -> Result<BundleImported> {
@@ -245,47 +328,7 @@ impl Runtime {
             _ => {}
         }
         // Everything is parsed and checked before anything is written.
-        let mut flows = Vec::new();
-        let mut agents: Vec<(AgentSpec, String)> = Vec::new();
-        let mut templates = Vec::new();
-        let invalid = |file: &File, message: String| Error::BundleContent {
-            name: check.name.clone(),
-            message: format!("{}: {message}", describe(file)),
-        };
-        for file in &files {
-            match file.kind {
-                Kind::Flow | Kind::Template => {
-                    let flow = codexos_flow::model::parse(&file.content)
-                        .map_err(|error| invalid(file, error.to_string()))?;
-                    if flow.name != file.name {
-                        return Err(invalid(file, format!("it holds a flow named `{}`", flow.name)));
-                    }
-                    if file.kind == Kind::Flow {
-                        flows.push(flow);
-                    } else {
-                        templates.push(flow);
-                    }
-                }
-                Kind::Agent => {
-                    let spec: AgentSpec = serde_json::from_str(&file.content)
-                        .map_err(|error| invalid(file, error.to_string()))?;
-                    if format!("{}@{}", spec.name, spec.version) != file.name {
-                        return Err(invalid(file, format!("it holds agent `{}@{}`", spec.name, spec.version)));
-                    }
-                    let stored = serde_json::to_string(&spec).map_err(|error| invalid(file, error.to_string()))?;
-                    if let Some(existing) = self.store.agent(&spec.name, &spec.version)? {
-                        let same = serde_json::from_str::<AgentSpec>(&existing).is_ok_and(|known| known == spec);
-                        if !same {
-                            return Err(invalid(
-                                file,
-                                "this version is published here with another definition, and published versions never change".to_owned(),
-                            ));
-                        }
-                    }
-                    agents.push((spec, stored));
-                }
-            }
-        }
+        let staged = self.stage(&check.name, &files)?;
         if let (Some(signer), false, true) = (&check.signer, check.trusted, options.trust_signer) {
             signer_added = self.trust_signer(signer.clone())?;
         }
@@ -296,15 +339,18 @@ impl Runtime {
             templates: Vec::new(),
             signer_added,
         };
-        for (spec, stored) in agents {
-            self.store.publish_agent(&spec.name, &spec.version, &stored)?;
-            report.agents.push(format!("{}@{}", spec.name, spec.version));
+        for (spec, stored) in staged.agents {
+            self.store
+                .publish_agent(&spec.name, &spec.version, &stored)?;
+            report
+                .agents
+                .push(format!("{}@{}", spec.name, spec.version));
         }
-        for flow in flows {
+        for flow in staged.flows {
             report.flows.push(self.save_flow(&flow)?.0);
         }
         let folder = self.home.root().join("templates");
-        for template in templates {
+        for template in staged.templates {
             std::fs::create_dir_all(&folder).map_err(|source| Error::Home {
                 path: folder.clone(),
                 source,

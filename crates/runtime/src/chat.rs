@@ -140,10 +140,11 @@ fn remote_provider(runtime: &Runtime, config: &ProviderConfig) -> Result<Arc<dyn
             tools: config.tools,
             timeout_secs: config.timeout_secs,
             // The secret's name (config may say `vault://NAME`; checked on load).
-            key: config
-                .key
-                .as_deref()
-                .map(|reference| codexos_vault::secret_name(reference).unwrap_or(reference).to_owned()),
+            key: config.key.as_deref().map(|reference| {
+                codexos_vault::secret_name(reference)
+                    .unwrap_or(reference)
+                    .to_owned()
+            }),
         },
         base_url: config.base_url.clone(),
         key,

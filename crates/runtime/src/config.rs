@@ -313,7 +313,10 @@ impl Config {
             .iter()
             .filter_map(|provider| {
                 let field = format!("key of provider `{}`", provider.name);
-                provider.key.as_deref().map(|key| (field, key, provider.name.as_str()))
+                provider
+                    .key
+                    .as_deref()
+                    .map(|key| (field, key, provider.name.as_str()))
             })
             .chain(std::iter::once((
                 "search.remote_key".to_owned(),
@@ -337,13 +340,24 @@ impl Config {
     }
 }
 
+/// Prefixes of well-known API key formats.
+const PREFIXES: [&str; 8] = [
+    "sk-",
+    "sk_",
+    "xai-",
+    "ghp_",
+    "github_pat_",
+    "AIza",
+    "hf_",
+    "glpat-",
+];
+
 /// Whether a secret reference is really a pasted credential: a known key
 /// prefix, or a long run of letters and digits no one would pick as a name.
 fn looks_like_raw_key(reference: &str) -> bool {
     if reference.starts_with("vault://") {
         return false;
     }
-    const PREFIXES: [&str; 8] = ["sk-", "sk_", "xai-", "ghp_", "github_pat_", "AIza", "hf_", "glpat-"];
     PREFIXES.iter().any(|prefix| reference.starts_with(prefix))
         || (reference.len() >= 32 && reference.bytes().filter(u8::is_ascii_digit).count() >= 4)
 }
@@ -559,7 +573,10 @@ mod tests {
                 .expect_err(pasted)
                 .to_string();
             assert!(message.contains("must name a vault secret"), "{message}");
-            assert!(!message.contains(pasted), "the key is not repeated: {message}");
+            assert!(
+                !message.contains(pasted),
+                "the key is not repeated: {message}"
+            );
         }
     }
 

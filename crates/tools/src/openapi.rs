@@ -432,7 +432,10 @@ impl Operation {
             .headers(headers);
         let mut revealed = Vec::new();
         if let Some(auth) = &self.api.auth {
-            let (Auth::Bearer { secret: reference } | Auth::ApiKey { secret: reference, .. }) = auth;
+            let (Auth::Bearer { secret: reference }
+            | Auth::ApiKey {
+                secret: reference, ..
+            }) = auth;
             let secret = context
                 .secrets
                 .secret(reference)

@@ -20,7 +20,13 @@ impl Revealed {
         Self(
             values
                 .into_iter()
-                .map(|(name, value)| (name.strip_prefix(PREFIX).map_or(name.clone(), str::to_owned), value))
+                .map(|(name, value)| {
+                    (
+                        name.strip_prefix(PREFIX)
+                            .map_or(name.clone(), str::to_owned),
+                        value,
+                    )
+                })
                 .collect(),
         )
     }
@@ -108,7 +114,12 @@ impl Revealed {
 fn map_strings(value: Value, change: &dyn Fn(&str) -> String) -> Value {
     match value {
         Value::String(text) => Value::String(change(&text)),
-        Value::Array(items) => Value::Array(items.into_iter().map(|item| map_strings(item, change)).collect()),
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|item| map_strings(item, change))
+                .collect(),
+        ),
         Value::Object(fields) => Value::Object(
             fields
                 .into_iter()
@@ -139,8 +150,12 @@ mod tests {
     #[test]
     fn references_are_resolved_by_whole_name_and_values_are_taken_back_out() {
         let revealed = Revealed::fetch("t", &["A".into(), "AB".into()], &Two).expect("fetch");
-        let resolved = revealed.resolve(json!({"h": "Bearer vault://AB", "l": ["vault://A/x", "vault://C"]}));
-        assert_eq!(resolved, json!({"h": "Bearer beta-value", "l": ["alpha-value/x", "vault://C"]}));
+        let resolved =
+            revealed.resolve(json!({"h": "Bearer vault://AB", "l": ["vault://A/x", "vault://C"]}));
+        assert_eq!(
+            resolved,
+            json!({"h": "Bearer beta-value", "l": ["alpha-value/x", "vault://C"]})
+        );
         let out = revealed
             .redact(Ok(json!({"echo": "got alpha-value and beta-value"})), "t")
             .expect("ok");
@@ -152,12 +167,17 @@ mod tests {
             }),
             "t",
         );
-        assert!(!failed.expect_err("error").to_string().contains("beta-value"));
+        assert!(!failed
+            .expect_err("error")
+            .to_string()
+            .contains("beta-value"));
     }
 
     #[test]
     fn a_missing_secret_is_a_clear_error() {
-        let error = Revealed::fetch("t", &["C".into()], &Two).err().expect("missing");
+        let error = Revealed::fetch("t", &["C".into()], &Two)
+            .err()
+            .expect("missing");
         assert!(error.to_string().contains("`C`"), "{error}");
     }
 }

@@ -524,6 +524,29 @@ impl Work<'_> {
         Ok(system)
     }
 
+    /// One tool call of an agent's loop: its result, spotlighted, for the
+    /// model; from then on the agent's calls are untrusted.
+    async fn agent_tool(
+        &self,
+        spec: &AgentSpec,
+        name: &str,
+        arguments: &Value,
+        untrusted: &mut Option<String>,
+    ) -> String {
+        let using = ToolUse {
+            secrets: Vec::new(),
+            untrusted: untrusted.clone(),
+        };
+        let content = match self.tool(name, arguments, &using).await {
+            Ok(value) => spotlight(name, &shorten(&value_text(&value), 8_000)),
+            Err(message) => format!("error: {message}"),
+        };
+        untrusted.get_or_insert_with(|| {
+            format!("agent `{}` read the output of tool `{name}`", spec.name)
+        });
+        content
+    }
+
     /// A sub-agent: plan → act with tools → observe, until it answers
     /// without calling a tool or the step limit is reached.
     /// `untrusted` says why the task may carry untrusted content; tool
@@ -538,13 +561,7 @@ impl Work<'_> {
     ) -> Result<String, String> {
         let system = self.agent_system(spec, task).await?;
         if untrusted.is_none() {
-            untrusted = if spec.context_project.is_some() {
-                Some(format!("agent `{}` read its project's documents", spec.name))
-            } else if spec.memory {
-                Some(format!("agent `{}` read its memories", spec.name))
-            } else {
-                None
-            };
+            untrusted = reads_untrusted(spec);
         }
         let tools: Vec<_> = spec
             .tools
@@ -588,18 +605,8 @@ impl Work<'_> {
             } in reply.tool_calls
             {
                 let content = if spec.tools.contains(&name) {
-                    let using = ToolUse {
-                        secrets: Vec::new(),
-                        untrusted: untrusted.clone(),
-                    };
-                    let content = match self.tool(&name, &arguments, &using).await {
-                        Ok(value) => spotlight(&name, &shorten(&value_text(&value), 8_000)),
-                        Err(message) => format!("error: {message}"),
-                    };
-                    untrusted.get_or_insert_with(|| {
-                        format!("agent `{}` read the output of tool `{name}`", spec.name)
-                    });
-                    content
+                    self.agent_tool(spec, &name, &arguments, &mut untrusted)
+                        .await
                 } else {
                     format!(
                         "error: tool `{name}` is not available to this agent; use one of: {}",
@@ -833,6 +840,20 @@ impl Work<'_> {
         Ok(result_only(Value::Array(
             results.into_iter().map(|(_, value)| value).collect(),
         )))
+    }
+}
+
+/// Why an agent reads untrusted content before any tool runs, if it does.
+fn reads_untrusted(spec: &AgentSpec) -> Option<String> {
+    if spec.context_project.is_some() {
+        Some(format!(
+            "agent `{}` read its project's documents",
+            spec.name
+        ))
+    } else if spec.memory {
+        Some(format!("agent `{}` read its memories", spec.name))
+    } else {
+        None
     }
 }
 
