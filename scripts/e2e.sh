@@ -40,7 +40,8 @@ driver_pid=$!
 for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
 
 cd "$here/ui"
-if ! node --test e2e/; then
+# E2E_PATTERN=regex runs only the tests whose names match (while debugging one).
+if ! node --test ${E2E_PATTERN:+--test-name-pattern="$E2E_PATTERN"} e2e/; then
   echo "--- tauri-driver log ---"; tail -50 "$work/driver.log"
   echo "--- app log ---"; tail -50 "$CODEXOS_HOME/logs/desktop.log" 2>/dev/null || true
   exit 1

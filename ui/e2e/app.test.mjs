@@ -257,12 +257,17 @@ test("settings → vault stores a secret, shows it only when revealed, rotates t
   await browser.$('[data-testid="vault-add"]').click();
   const row = await browser.$('[data-testid="vault-secret"]');
   await row.waitForDisplayed({ timeout: 10_000 });
-  assert.ok(!(await browser.$('[data-testid="vault"]').getText()).includes("e2e-secret-value-42"), "hidden until revealed");
+  assert.ok(!(await browser.$('[data-testid="vault"]').getProperty("textContent")).includes("e2e-secret-value-42"), "hidden until revealed");
   await browser.$('[data-testid="vault-reveal"]').click();
-  await browser.waitUntil(async () => (await browser.$('[data-testid="vault-value"]').getText()) === "e2e-secret-value-42", {
-    timeout: 10_000,
-    timeoutMsg: "the revealed value did not show",
-  });
+  try {
+    // textContent: WebKit's driver leaves truncated (overflow-hidden) text out of getText.
+    await browser.waitUntil(async () => (await browser.$('[data-testid="vault-value"]').getProperty("textContent")) === "e2e-secret-value-42", {
+      timeout: 10_000,
+    });
+  } catch {
+    await screenshot("settings-vault-failed");
+    throw new Error(`the revealed value did not show: ${await browser.$('[data-testid="vault"]').getText()}`);
+  }
   await screenshot("settings-vault");
   await browser.$('[data-testid="vault-reveal"]').click();
   await browser.$('[data-testid="vault-rotate"]').click();
