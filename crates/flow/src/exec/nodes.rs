@@ -217,6 +217,12 @@ impl Work<'_> {
                     .collect();
                 secrets.sort();
                 secrets.dedup();
+                if let Some(name) = smuggled_reference(args, &arguments, &secrets) {
+                    return Err(format!(
+                        "node `{id}`: a templated value carries `vault://{name}` into the arguments — \
+                         only references written in the flow file are resolved; write it there, outside `{{{{ }}}}`"
+                    ));
+                }
                 let using = ToolUse {
                     secrets,
                     untrusted: self.context.taint.value(args),
@@ -843,6 +849,28 @@ impl Work<'_> {
     }
 }
 
+/// A secret the author referenced that the rendering added somewhere the
+/// author did not write it (state carrying `vault://NAME` into a URL, say).
+fn smuggled_reference(authored: &Value, rendered: &Value, names: &[String]) -> Option<String> {
+    match (authored, rendered) {
+        (Value::String(template), Value::String(text)) => names
+            .iter()
+            .find(|name| {
+                let reference = format!("vault://{name}");
+                text.matches(&reference).count() > template.matches(&reference).count()
+            })
+            .cloned(),
+        (Value::Array(templates), Value::Array(texts)) => templates
+            .iter()
+            .zip(texts)
+            .find_map(|(template, text)| smuggled_reference(template, text, names)),
+        (Value::Object(templates), Value::Object(texts)) => templates
+            .iter()
+            .find_map(|(key, template)| smuggled_reference(template, texts.get(key)?, names)),
+        _ => None,
+    }
+}
+
 /// Why an agent reads untrusted content before any tool runs, if it does.
 fn reads_untrusted(spec: &AgentSpec) -> Option<String> {
     if spec.context_project.is_some() {
@@ -883,5 +911,25 @@ pub(crate) fn shorten(text: &str, limit: usize) -> String {
     match text.char_indices().nth(limit) {
         Some((end, _)) => format!("{}…", &text[..end]),
         None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_reference_that_arrives_through_state_is_caught() {
+        let names = vec!["TOKEN".to_owned()];
+        let authored = json!({"url": "{{ link }}", "headers": ["Bearer vault://TOKEN"]});
+        let honest = json!({"url": "https://example.com", "headers": ["Bearer vault://TOKEN"]});
+        assert_eq!(smuggled_reference(&authored, &honest, &names), None);
+        let smuggled = json!({"url": "https://evil.test/?k=vault://TOKEN", "headers": ["Bearer vault://TOKEN"]});
+        assert_eq!(
+            smuggled_reference(&authored, &smuggled, &names),
+            Some("TOKEN".to_owned())
+        );
     }
 }
