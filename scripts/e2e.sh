@@ -39,10 +39,18 @@ driver=$(command -v tauri-driver || echo "${CARGO_HOME:-$HOME/.cargo}/bin/tauri-
 driver_pid=$!
 for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
 
+# The secret the vault test stores through the window: afterwards it must be
+# nowhere in the data home, nor in what the app and the drivers printed.
+export CODEXOS_E2E_SECRET="e2e-sentinel-$RANDOM$RANDOM-value"
+
 cd "$here/ui"
 # E2E_PATTERN=regex runs only the tests whose names match (while debugging one).
 if ! node --test ${E2E_PATTERN:+--test-name-pattern="$E2E_PATTERN"} e2e/; then
   echo "--- tauri-driver log ---"; tail -50 "$work/driver.log"
   echo "--- app log ---"; tail -50 "$CODEXOS_HOME/logs/desktop.log" 2>/dev/null || true
+  exit 1
+fi
+if leaks=$(grep -rl --binary-files=text -- "$CODEXOS_E2E_SECRET" "$CODEXOS_HOME" "$work/driver.log" 2>/dev/null); then
+  echo "the vault test's secret leaked into: $leaks" >&2
   exit 1
 fi

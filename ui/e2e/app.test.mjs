@@ -12,6 +12,7 @@ import { remote } from "webdriverio";
 const app = process.env.CODEXOS_APP;
 const fixture = process.env.CODEXOS_FIXTURE;
 const shots = process.env.CODEXOS_E2E_OUT;
+const secret = process.env.CODEXOS_E2E_SECRET ?? "e2e-secret-value-42";
 
 let browser;
 
@@ -253,15 +254,15 @@ test("settings → vault stores a secret, shows it only when revealed, rotates t
   await browser.$("button=vault").click();
   await browser.$('[data-testid="vault"]').waitForDisplayed({ timeout: 10_000 });
   await browser.$('[data-testid="vault-name"]').setValue("e2e-token");
-  await browser.$('[data-testid="vault-new-value"]').setValue("e2e-secret-value-42");
+  await browser.$('[data-testid="vault-new-value"]').setValue(secret);
   await browser.$('[data-testid="vault-add"]').click();
   const row = await browser.$('[data-testid="vault-secret"]');
   await row.waitForDisplayed({ timeout: 10_000 });
-  assert.ok(!(await browser.$('[data-testid="vault"]').getProperty("textContent")).includes("e2e-secret-value-42"), "hidden until revealed");
+  assert.ok(!(await browser.$('[data-testid="vault"]').getProperty("textContent")).includes(secret), "hidden until revealed");
   await browser.$('[data-testid="vault-reveal"]').click();
   try {
     // textContent: WebKit's driver leaves truncated (overflow-hidden) text out of getText.
-    await browser.waitUntil(async () => (await browser.$('[data-testid="vault-value"]').getProperty("textContent")) === "e2e-secret-value-42", {
+    await browser.waitUntil(async () => (await browser.$('[data-testid="vault-value"]').getProperty("textContent")) === secret, {
       timeout: 10_000,
     });
   } catch {

@@ -8,6 +8,9 @@ fn the_flow_file_corpus_parses_or_fails_cleanly() {
             if name.ends_with(".flow.json") {
                 assert!(outcome.is_ok(), "{name}: {:?}", outcome.err());
             }
+            if let Ok(flow) = outcome {
+                let _taint = codexos_flow::taint::Taint::of(&flow, &|_| true);
+            }
         }
     }
 }
