@@ -262,6 +262,13 @@ impl Runtime {
                 Kind::Flow | Kind::Template => {
                     let flow = codexos_flow::model::parse(&file.content)
                         .map_err(|error| invalid(file, error.to_string()))?;
+                    if !crate::flows::valid_flow_name(&flow.name) {
+                        return Err(invalid(
+                            file,
+                            "its name must be letters, digits, `-` and `_` (it becomes a file name)"
+                                .to_owned(),
+                        ));
+                    }
                     if flow.name != file.name {
                         return Err(invalid(
                             file,
@@ -377,4 +384,42 @@ pub fn signer_from_file(bytes: &[u8]) -> Result<Signer> {
     }
     let verified = codexos_bundle::verify(bytes, &TrustList::default())?;
     Ok(verified.signer)
+}
+
+#[cfg(test)]
+mod tests {
+    use codexos_bundle::{File, Kind};
+
+    use crate::{BundleImport, Error, Home, Runtime};
+
+    #[test]
+    fn a_bundled_name_that_is_not_a_file_name_stops_the_import_before_any_write() {
+        let home = tempfile::tempdir().expect("temp dir");
+        let runtime = Runtime::open(Home::new(home.path().join("home"), None)).expect("runtime");
+        let good = r#"{"version": 2, "name": "fine", "state": {}, "nodes": [], "edges": []}"#;
+        let evil =
+            r#"{"version": 2, "name": "../../escape", "state": {}, "nodes": [], "edges": []}"#;
+        let bytes = codexos_bundle::unsigned(
+            "hostile",
+            vec![
+                File::new(Kind::Flow, "fine", good),
+                File::new(Kind::Template, "../../escape", evil),
+            ],
+        )
+        .expect("bundle");
+        let options = BundleImport {
+            allow_unsigned: true,
+            trust_signer: false,
+        };
+        let error = runtime.import_bundle(&bytes, options).expect_err("refused");
+        assert!(
+            matches!(&error, Error::BundleContent { message, .. } if message.contains("file name")),
+            "{error}"
+        );
+        assert!(
+            !home.path().join("home/flows/fine.flow.json").exists(),
+            "nothing written"
+        );
+        assert!(!home.path().join("escape.flow.json").exists());
+    }
 }

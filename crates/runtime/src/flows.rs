@@ -682,6 +682,14 @@ impl Runtime {
     }
 }
 
+/// Whether `name` can name a flow file: letters, digits, `-` and `_`.
+pub(crate) fn valid_flow_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
 /// The JSON Schema of flow files.
 #[must_use]
 pub fn flow_schema() -> Value {
@@ -920,12 +928,7 @@ impl Runtime {
     /// Writes a flow to the flows folder (`NAME.flow.json`), recording a
     /// version when it changed. Returns the file and the version.
     pub fn save_flow(&self, flow: &Flow) -> Result<(PathBuf, u32)> {
-        if !flow
-            .name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            || flow.name.is_empty()
-        {
+        if !valid_flow_name(&flow.name) {
             return Err(Error::Flow(codexos_flow::Error::Schema {
                 node: None,
                 message: format!(
