@@ -27,6 +27,7 @@ use tokio::io::AsyncBufReadExt as _;
 use tokio_util::sync::CancellationToken;
 
 use crate::folder::EnvValue;
+use crate::references::Revealed;
 use crate::registry::{Registry, SourceState};
 use crate::tool::{CallContext, Effects, Permission, Secrets, Tool, ToolInfo};
 use crate::{Error, Result};
@@ -113,16 +114,43 @@ impl StderrTail {
     }
 }
 
+/// The secrets a server is started with (env, bearer), to take back out of
+/// whatever it says: tool results and the stderr lines errors quote.
+fn server_secrets(config: &ServerConfig, secrets: &dyn Secrets) -> Result<Revealed> {
+    let names = config
+        .env
+        .values()
+        .filter_map(|value| match value {
+            EnvValue::Vault { vault } => Some(vault.clone()),
+            EnvValue::Text(_) => None,
+        })
+        .chain(config.bearer.clone());
+    names
+        .map(|name| {
+            secrets
+                .secret(&name)
+                .map(|value| (name.clone(), value))
+                .map_err(|message| Error::Secret {
+                    tool: config.source(),
+                    name,
+                    message,
+                })
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(Revealed::new)
+}
+
 async fn connect(
     config: &ServerConfig,
-    secrets: &dyn Secrets,
     tail: &StderrTail,
+    revealed: &Arc<Revealed>,
 ) -> Result<Service> {
+    // Fetched by `server_secrets`, so every name is there.
     let resolve = |name: &str| {
-        secrets.secret(name).map_err(|message| Error::Secret {
+        revealed.value(name).ok_or_else(|| Error::Secret {
             tool: config.source(),
             name: name.to_owned(),
-            message,
+            message: "not fetched from the vault".to_owned(),
         })
     };
     let starting = async {
@@ -148,10 +176,11 @@ async fn connect(
                     .map_err(|error| config.failed(format!("cannot start `{program}`: {error}")))?;
                 if let Some(stderr) = stderr {
                     let tail = tail.clone();
+                    let revealed = Arc::clone(revealed);
                     tokio::spawn(async move {
                         let mut lines = tokio::io::BufReader::new(stderr).lines();
                         while let Ok(Some(line)) = lines.next_line().await {
-                            tail.push(line);
+                            tail.push(revealed.redact_text(&line));
                         }
                     });
                 }
@@ -203,6 +232,8 @@ struct McpTool {
     server: String,
     peer: Peer<RoleClient>,
     timeout: Duration,
+    /// The server's own secrets, taken out of its answers.
+    revealed: Arc<Revealed>,
 }
 
 #[async_trait]
@@ -212,6 +243,13 @@ impl Tool for McpTool {
     }
 
     async fn call(&self, arguments: Value, _: &CallContext) -> Result<Value> {
+        let result = self.ask(arguments).await;
+        self.revealed.redact(result, &self.info.name)
+    }
+}
+
+impl McpTool {
+    async fn ask(&self, arguments: Value) -> Result<Value> {
         let failed = |message: String| Error::Failed {
             tool: self.info.name.clone(),
             message: format!("MCP server `{}`: {message}", self.server),
@@ -248,7 +286,11 @@ impl Tool for McpTool {
     }
 }
 
-async fn list_tools(config: &ServerConfig, service: &Service) -> Result<Vec<Arc<dyn Tool>>> {
+async fn list_tools(
+    config: &ServerConfig,
+    service: &Service,
+    revealed: &Arc<Revealed>,
+) -> Result<Vec<Arc<dyn Tool>>> {
     let listed = tokio::time::timeout(config.timeout(), service.peer().list_all_tools())
         .await
         .map_err(|_| config.failed("`tools/list` timed out"))?
@@ -275,6 +317,7 @@ async fn list_tools(config: &ServerConfig, service: &Service) -> Result<Vec<Arc<
                 server: config.name.clone(),
                 peer: service.peer().clone(),
                 timeout: config.timeout(),
+                revealed: Arc::clone(revealed),
             }) as Arc<dyn Tool>
         })
         .collect())
@@ -296,8 +339,17 @@ pub fn supervise(
         loop {
             registry.set_state(&source, SourceState::Starting);
             let tail = StderrTail::default();
-            let problem = match connect(&config, secrets.as_ref(), &tail).await {
-                Ok(service) => match list_tools(&config, &service).await {
+            let started = match server_secrets(&config, secrets.as_ref()) {
+                Ok(revealed) => {
+                    let revealed = Arc::new(revealed);
+                    connect(&config, &tail, &revealed)
+                        .await
+                        .map(|service| (service, revealed))
+                }
+                Err(error) => Err(error),
+            };
+            let problem = match started {
+                Ok((service, revealed)) => match list_tools(&config, &service, &revealed).await {
                     Ok(tools) => {
                         failures = 0;
                         registry.set_source(&source, SourceState::Ready, tools, Vec::new());

@@ -49,6 +49,15 @@ impl Revealed {
             .map(Self)
     }
 
+    /// The value of `name` (`vault://NAME` or `NAME`), if it was fetched.
+    pub(crate) fn value(&self, name: &str) -> Option<&SecretString> {
+        let name = name.strip_prefix(PREFIX).unwrap_or(name);
+        self.0
+            .iter()
+            .find(|(known, _)| known == name)
+            .map(|(_, value)| value)
+    }
+
     /// `arguments` with every reference to a fetched secret replaced by its
     /// value; other `vault://` text is left as it is.
     pub(crate) fn resolve(&self, arguments: Value) -> Value {

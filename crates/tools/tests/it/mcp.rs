@@ -160,3 +160,48 @@ async fn a_server_speaking_garbage_or_missing_is_reported_not_fatal() {
     assert!(unknown.is_err_and(|error| error.to_string().contains("not ready: mcp:junk")));
     cancel.cancel();
 }
+
+/// The vault, holding one secret.
+struct OneSecret;
+
+impl codexos_tools::Secrets for OneSecret {
+    fn secret(&self, name: &str) -> Result<secrecy::SecretString, String> {
+        match name.strip_prefix("vault://").unwrap_or(name) {
+            "TOKEN" => Ok(secrecy::SecretString::from("mcp-token-5e1f0c")),
+            other => Err(format!("no secret `{other}`")),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_servers_own_secret_is_taken_out_of_its_answers() {
+    let registry = Registry::new();
+    let cancel = CancellationToken::new();
+    let mut config = fixture("keyed", &[]);
+    config.env.insert(
+        "API_TOKEN".into(),
+        codexos_tools::folder::EnvValue::Vault {
+            vault: "vault://TOKEN".into(),
+        },
+    );
+    let task = supervise(
+        Arc::clone(&registry),
+        config,
+        Arc::new(OneSecret),
+        cancel.clone(),
+    );
+    until(&registry, "mcp:keyed", |state| *state == SourceState::Ready).await;
+    let answer = registry
+        .call(
+            "keyed.echo",
+            json!({"text": "the token is mcp-token-5e1f0c"}),
+            &Policy::default(),
+            &PreApproved,
+            &CallContext::new(std::env::temp_dir()),
+        )
+        .await
+        .expect("echo");
+    assert_eq!(answer, json!("echo: the token is vault://TOKEN"));
+    cancel.cancel();
+    task.await.expect("supervisor");
+}
