@@ -53,13 +53,12 @@ fn mode_name(mode: VaultMode) -> String {
 pub fn vault_view(state: State<'_, AppState>) -> Result<VaultView, IpcError> {
     let runtime = state.runtime()?;
     let status = runtime.vault().status().map_err(Error::from)?;
-    let mut secrets = runtime.secret_names()?;
-    secrets.sort();
     Ok(VaultView {
         mode: mode_name(status.mode),
         locked: status.locked,
         key_id: status.key_id,
-        secrets,
+        // The store lists them sorted.
+        secrets: runtime.secret_names()?,
     })
 }
 

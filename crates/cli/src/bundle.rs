@@ -87,16 +87,8 @@ pub enum KeysCommand {
     List,
 }
 
-fn read_bounded(path: &Path) -> anyhow::Result<Vec<u8>> {
-    let size = std::fs::metadata(path)
-        .with_context(|| format!("cannot read `{}`", path.display()))?
-        .len();
-    anyhow::ensure!(
-        size <= MAX_BUNDLE_BYTES as u64,
-        "`{}` is {size} bytes, larger than a bundle can be ({MAX_BUNDLE_BYTES} bytes)",
-        path.display()
-    );
-    std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))
+fn read_bundle(path: &Path) -> anyhow::Result<Vec<u8>> {
+    crate::read_bounded(path, MAX_BUNDLE_BYTES, "a bundle")
 }
 
 fn print_check(check: &BundleCheck) {
@@ -152,7 +144,7 @@ pub fn bundle(runtime: &Runtime, command: BundleCommand, json: bool) -> anyhow::
             Ok(())
         }
         BundleCommand::Verify { file } => {
-            let (check, _) = runtime.check_bundle(&read_bounded(&file)?)?;
+            let (check, _) = runtime.check_bundle(&read_bundle(&file)?)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&check)?);
             } else {
@@ -181,7 +173,7 @@ pub fn bundle(runtime: &Runtime, command: BundleCommand, json: bool) -> anyhow::
                 allow_unsigned,
                 trust_signer: trust,
             };
-            let report = runtime.import_bundle(&read_bounded(&file)?, options)?;
+            let report = runtime.import_bundle(&read_bundle(&file)?, options)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -236,7 +228,7 @@ pub fn keys(runtime: &Runtime, command: KeysCommand, json: bool) -> anyhow::Resu
             }
         }
         KeysCommand::Trust { file } => {
-            let signer = signer_from_file(&read_bounded(&file)?)?;
+            let signer = signer_from_file(&read_bundle(&file)?)?;
             let fingerprint = signer.fingerprint();
             let name = signer.name.clone();
             let added = runtime.trust_signer(signer)?;

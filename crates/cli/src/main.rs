@@ -865,21 +865,36 @@ fn vault_keys(runtime: &Runtime, command: VaultCommand, json: bool) -> anyhow::R
 }
 
 /// Reads an export file into the vault.
+/// Reads a file the user named; one larger than `limit` bytes is refused
+/// unread.
+pub(crate) fn read_bounded(
+    path: &std::path::Path,
+    limit: usize,
+    what: &str,
+) -> anyhow::Result<Vec<u8>> {
+    let cannot =
+        |error: std::io::Error| anyhow::anyhow!("cannot read `{}`: {error}", path.display());
+    let size = std::fs::metadata(path).map_err(cannot)?.len();
+    anyhow::ensure!(
+        size <= limit as u64,
+        "`{}` is {size} bytes, larger than {what} can be ({} MiB), so it was not read",
+        path.display(),
+        limit / (1024 * 1024)
+    );
+    std::fs::read(path).map_err(cannot)
+}
+
 fn vault_import(
     runtime: &Runtime,
     file: &std::path::Path,
     overwrite: bool,
     json: bool,
 ) -> anyhow::Result<()> {
-    let metadata = std::fs::metadata(file)
-        .map_err(|error| anyhow::anyhow!("cannot read `{}`: {error}", file.display()))?;
-    anyhow::ensure!(
-        metadata.len() <= codexos_runtime::VAULT_EXPORT_MAX_BYTES as u64,
-        "`{}` is larger than a vault export can be (64 MiB); nothing was imported",
-        file.display()
-    );
-    let bytes = std::fs::read(file)
-        .map_err(|error| anyhow::anyhow!("cannot read `{}`: {error}", file.display()))?;
+    let bytes = read_bounded(
+        file,
+        codexos_runtime::VAULT_EXPORT_MAX_BYTES,
+        "a vault export",
+    )?;
     unlock_if_needed(runtime)?;
     let passphrase = read_passphrase("export passphrase", false)?;
     let report = runtime.vault().import(&bytes, &passphrase, overwrite)?;

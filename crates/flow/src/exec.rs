@@ -165,9 +165,7 @@ impl RunContext {
             reference
                 .split_once('@')
                 .and_then(|(name, version)| ports.catalog.agent(name, version))
-                .is_none_or(|spec| {
-                    !spec.tools.is_empty() || spec.context_project.is_some() || spec.memory
-                })
+                .is_none_or(|spec| spec.reads_untrusted_content())
         });
         Self {
             run_id: header.id.clone(),

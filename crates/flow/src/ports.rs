@@ -215,6 +215,15 @@ pub struct AgentSpec {
     pub memory: bool,
 }
 
+impl AgentSpec {
+    /// Whether it reads content nobody vouched for (tool output, its
+    /// project's documents, its memories) in the course of a task.
+    #[must_use]
+    pub fn reads_untrusted_content(&self) -> bool {
+        !self.tools.is_empty() || self.context_project.is_some() || self.memory
+    }
+}
+
 fn default_steps() -> u32 {
     4
 }

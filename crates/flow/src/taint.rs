@@ -40,6 +40,9 @@ pub fn spotlight(source: &str, text: &str) -> String {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Taint {
     keys: BTreeMap<String, String>,
+    /// Node id → why what the node hands on (a tool node's arguments, an
+    /// agent's task, an `llm` node's prompt) may hold untrusted content.
+    inputs: BTreeMap<String, String>,
 }
 
 impl Taint {
@@ -58,7 +61,34 @@ impl Taint {
                 taint.visit(node, agent_reads);
             }
             if taint.keys.len() == before {
-                return taint;
+                break;
+            }
+        }
+        taint.record_inputs(&flow.nodes);
+        taint
+    }
+
+    /// Why the arguments, task or prompt of node `id` may hold untrusted
+    /// content, if they may (worked out once, with the keys).
+    #[must_use]
+    pub fn inputs(&self, id: &str) -> Option<&str> {
+        self.inputs.get(id).map(String::as_str)
+    }
+
+    fn record_inputs<'a>(&mut self, nodes: impl IntoIterator<Item = &'a Node>) {
+        for node in nodes {
+            let why = match &node.kind {
+                NodeKind::Tool { args, .. } => self.value(args),
+                NodeKind::Agent { task, .. } => self.templates([task.as_str()]),
+                NodeKind::Llm { prompt, .. } => self.templates([prompt.as_str()]),
+                NodeKind::Parallel { body, .. } => {
+                    self.record_inputs([body.as_ref()]);
+                    None
+                }
+                _ => None,
+            };
+            if let Some(why) = why {
+                self.inputs.insert(node.id.clone(), why);
             }
         }
     }

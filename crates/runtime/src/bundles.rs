@@ -92,14 +92,11 @@ impl Runtime {
     }
 
     fn signing_keys(&self) -> Result<Option<(SigningKeys, String)>> {
-        if !self
-            .secret_names()?
-            .iter()
-            .any(|name| name == SIGNING_SECRET)
-        {
-            return Ok(None);
-        }
-        let stored = self.secret(SIGNING_SECRET)?;
+        let stored = match self.vault.get(SIGNING_SECRET) {
+            Ok(stored) => stored,
+            Err(codexos_vault::Error::NotFound { .. }) => return Ok(None),
+            Err(error) => return Err(error.into()),
+        };
         let keys = SigningKeys::from_stored(stored.expose_secret())?;
         let name = self
             .store
@@ -358,19 +355,9 @@ impl Runtime {
         }
         let folder = self.home.root().join("templates");
         for template in staged.templates {
-            std::fs::create_dir_all(&folder).map_err(|source| Error::Home {
-                path: folder.clone(),
-                source,
-            })?;
-            let path = folder.join(format!("{}.flow.json", template.name));
-            let partial = path.with_extension("json.partial");
-            std::fs::write(&partial, template.to_pretty_json())
-                .and_then(|()| std::fs::rename(&partial, &path))
-                .map_err(|source| Error::Home {
-                    path: path.clone(),
-                    source,
-                })?;
-            report.templates.push(path);
+            report
+                .templates
+                .push(crate::flows::write_flow_file(&folder, &template)?);
         }
         Ok(report)
     }

@@ -682,6 +682,24 @@ impl Runtime {
     }
 }
 
+/// Writes `folder/NAME.flow.json` (creating the folder): to a partial file
+/// renamed into place, so a crash never leaves half a flow file.
+pub(crate) fn write_flow_file(folder: &Path, flow: &Flow) -> Result<PathBuf> {
+    std::fs::create_dir_all(folder).map_err(|source| Error::Home {
+        path: folder.to_path_buf(),
+        source,
+    })?;
+    let path = folder.join(format!("{}.flow.json", flow.name));
+    let partial = path.with_extension("json.partial");
+    std::fs::write(&partial, flow.to_pretty_json())
+        .and_then(|()| std::fs::rename(&partial, &path))
+        .map_err(|source| Error::Home {
+            path: path.clone(),
+            source,
+        })?;
+    Ok(path)
+}
+
 /// Whether `name` can name a flow file: letters, digits, `-` and `_`.
 pub(crate) fn valid_flow_name(name: &str) -> bool {
     !name.is_empty()
@@ -937,20 +955,7 @@ impl Runtime {
                 ),
             }));
         }
-        let folder = self.home.flows();
-        std::fs::create_dir_all(&folder).map_err(|source| Error::Home {
-            path: folder.clone(),
-            source,
-        })?;
-        let path = folder.join(format!("{}.flow.json", flow.name));
-        // Write then rename: a crash never leaves half a flow file.
-        let partial = path.with_extension("json.partial");
-        std::fs::write(&partial, flow.to_pretty_json())
-            .and_then(|()| std::fs::rename(&partial, &path))
-            .map_err(|source| Error::Home {
-                path: path.clone(),
-                source,
-            })?;
+        let path = write_flow_file(&self.home.flows(), flow)?;
         let (version, _) = self.save_flow_version(flow, Some(&path), "save")?;
         Ok((path, version))
     }

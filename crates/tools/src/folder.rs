@@ -269,28 +269,20 @@ impl Tool for FolderTool {
         job.network = self.manifest.network;
         job.readable = vec![self.folder.clone()];
         job.limits.timeout = Duration::from_secs(self.manifest.timeout.unwrap_or(60));
-        let mut revealed = Vec::new();
+        let names = vault_names(&self.manifest.env);
+        let revealed = Revealed::fetch(name, &names, context.secrets.as_ref())?;
         for (key, value) in &self.manifest.env {
             let value = match value {
                 EnvValue::Text(text) => text.clone().into(),
-                EnvValue::Vault { vault } => {
-                    let value = context
-                        .secrets
-                        .secret(vault)
-                        .map_err(|message| Error::Secret {
-                            tool: name.clone(),
-                            name: vault.clone(),
-                            message,
-                        })?;
-                    revealed.push((vault.clone(), value.clone()));
-                    value
-                }
+                EnvValue::Vault { vault } => revealed.value(vault).cloned().ok_or_else(|| {
+                    Error::failed(name, format!("the vault secret `{vault}` was not fetched"))
+                })?,
             };
             job.env.push((key.clone(), value));
         }
         // A program that prints its secret does not get it into a trace.
         let result = self.finish(sandbox::run(&job, context).await);
-        Revealed::new(revealed).redact(result, name)
+        revealed.redact(result, name)
     }
 }
 
@@ -324,6 +316,16 @@ impl FolderTool {
             }),
         }
     }
+}
+
+/// The vault secrets an environment names.
+pub(crate) fn vault_names(env: &BTreeMap<String, EnvValue>) -> Vec<String> {
+    env.values()
+        .filter_map(|value| match value {
+            EnvValue::Vault { vault } => Some(vault.clone()),
+            EnvValue::Text(_) => None,
+        })
+        .collect()
 }
 
 /// The source name of a tools folder.

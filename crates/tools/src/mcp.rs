@@ -117,27 +117,9 @@ impl StderrTail {
 /// The secrets a server is started with (env, bearer), to take back out of
 /// whatever it says: tool results and the stderr lines errors quote.
 fn server_secrets(config: &ServerConfig, secrets: &dyn Secrets) -> Result<Revealed> {
-    let names = config
-        .env
-        .values()
-        .filter_map(|value| match value {
-            EnvValue::Vault { vault } => Some(vault.clone()),
-            EnvValue::Text(_) => None,
-        })
-        .chain(config.bearer.clone());
-    names
-        .map(|name| {
-            secrets
-                .secret(&name)
-                .map(|value| (name.clone(), value))
-                .map_err(|message| Error::Secret {
-                    tool: config.source(),
-                    name,
-                    message,
-                })
-        })
-        .collect::<Result<Vec<_>>>()
-        .map(Revealed::new)
+    let mut names = crate::folder::vault_names(&config.env);
+    names.extend(config.bearer.clone());
+    Revealed::fetch(&config.source(), &names, secrets)
 }
 
 async fn connect(

@@ -46,7 +46,7 @@ impl Revealed {
                     })
             })
             .collect::<Result<_>>()
-            .map(Self)
+            .map(Self::new)
     }
 
     /// The value of `name` (`vault://NAME` or `NAME`), if it was fetched.

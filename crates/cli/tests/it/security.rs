@@ -312,8 +312,9 @@ fn a_sentinel_secret_is_nowhere_after_ingest_a_flow_a_crash_and_a_replay() {
 }
 
 fn strace_connects(log: &Path) -> Vec<String> {
+    // No log means strace traced nothing: that must fail, not pass.
     std::fs::read_to_string(log)
-        .unwrap_or_default()
+        .unwrap_or_else(|error| panic!("no strace log at {}: {error}", log.display()))
         .lines()
         .filter(|line| {
             line.contains("connect(") && (line.contains("AF_INET") || line.contains("AF_INET6"))
@@ -541,6 +542,16 @@ fn injected_documents_exfiltrate_nothing_even_through_a_model_that_obeys_them() 
     );
 }
 
+/// Writes `cli`'s public signing identity into `dir` (`keys show --public`).
+fn public_identity(cli: &Cli, dir: &Path) -> std::path::PathBuf {
+    let identity = dir.join("signer.pub.json");
+    assert_success(
+        &cli.run(&["keys", "show", "--public", identity.to_str().expect("path")]),
+        &["keys", "show"],
+    );
+    identity
+}
+
 #[test]
 fn bundles_are_signed_and_import_only_from_trusted_signers() {
     let alice = Cli::new();
@@ -591,11 +602,7 @@ fn bundles_are_signed_and_import_only_from_trusted_signers() {
     );
 
     // Bob trusts Alice's published identity, then imports.
-    let identity = dir.path().join("alice.pub.json");
-    assert_success(
-        &alice.run(&["keys", "show", "--public", identity.to_str().expect("path")]),
-        &["keys", "show"],
-    );
+    let identity = public_identity(&alice, dir.path());
     assert_success(
         &bob.run(&["keys", "trust", identity.to_str().expect("path")]),
         &["keys", "trust"],
@@ -644,11 +651,7 @@ fn an_edited_bundle_is_refused_whoever_signed_it_and_an_unsigned_one_needs_conse
         ]),
         &["bundle", "export"],
     );
-    let identity = dir.path().join("alice.pub.json");
-    assert_success(
-        &alice.run(&["keys", "show", "--public", identity.to_str().expect("path")]),
-        &["keys", "show"],
-    );
+    let identity = public_identity(&alice, dir.path());
     // One character changed anywhere: refused, whoever signed it.
     let text = std::fs::read_to_string(&bundle).expect("bundle");
     let tampered = dir.path().join("tampered.codexos-bundle");

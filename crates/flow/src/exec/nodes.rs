@@ -162,7 +162,7 @@ impl Work<'_> {
             } => {
                 let scope = self.prompt_scope();
                 let mut system = self.render(system, &scope)?;
-                if self.context.taint.templates([prompt.as_str()]).is_some() {
+                if self.context.taint.inputs(id).is_some() {
                     if !system.is_empty() {
                         system.push_str("\n\n");
                     }
@@ -197,7 +197,7 @@ impl Work<'_> {
                 task,
                 max_steps,
             } => {
-                let untrusted = self.context.taint.templates([task.as_str()]);
+                let untrusted = self.context.taint.inputs(id).map(str::to_owned);
                 let task = self.render(task, &self.prompt_scope())?;
                 let spec = self.agent_spec(agent)?;
                 let answer = self
@@ -225,7 +225,7 @@ impl Work<'_> {
                 }
                 let using = ToolUse {
                     secrets,
-                    untrusted: self.context.taint.value(args),
+                    untrusted: self.context.taint.inputs(id).map(str::to_owned),
                 };
                 let result = self.tool(tool, &arguments, &using).await?;
                 Ok(result_only(result))
@@ -523,7 +523,7 @@ impl Work<'_> {
                 }
             }
         }
-        if !spec.tools.is_empty() || spec.context_project.is_some() || spec.memory {
+        if spec.reads_untrusted_content() {
             system.push_str("\n\n");
             system.push_str(DATA_RULE);
         }
