@@ -299,7 +299,7 @@ impl RemoteProvider {
         let started = Instant::now();
         let response = tokio::select! {
             () = cancel.cancelled() => return Err(Error::Cancelled),
-            response = tokio::time::timeout(info.timeout(), builder.send()) => response,
+            response = tokio::time::timeout(info.timeout(), codexos_net::send(builder)) => response,
         };
         let response = match response {
             Err(_) => {

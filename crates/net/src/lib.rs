@@ -2,10 +2,15 @@
 //!
 //! Every HTTP client in the engine is built by [`client`], which installs a
 //! connector layer that refuses to open a connection while offline mode is
-//! on — below every caller, so no code path can forget to check. Paths that do
-//! not use this crate's reqwest (git2 clones, the MCP client's own HTTP
-//! stack) ask [`check`] before they connect. The UI is held off the network by
-//! the app's Content-Security-Policy.
+//! on — below every caller, so no code path can forget to check. Every
+//! request goes out through [`send`], which sends it on a connection-less
+//! client while offline, so a pooled keep-alive connection opened before the
+//! switch cannot carry it either (clippy's `disallowed-methods` forbids
+//! `RequestBuilder::send` elsewhere). Paths that do not use this crate's
+//! reqwest (git2 clones, the MCP client's own HTTP stack) ask [`check`] before
+//! they connect, and long-lived ones (MCP servers) watch the switch through
+//! [`watch_offline`] and restart. The UI is held off the network by the app's
+//! Content-Security-Policy.
 //!
 //! Offline mode is a property of the process, not of one object: it is what
 //! `offline = true`, `--offline` and the app's switch promise ("this program
@@ -19,7 +24,7 @@
 //! codexos_net::set_offline(true);
 //! let client = codexos_net::client().build()?;
 //! # async fn f(client: reqwest::Client) {
-//! let error = client.get("https://example.com").send().await.expect_err("offline");
+//! let error = codexos_net::send(client.get("https://example.com")).await.expect_err("offline");
 //! assert!(codexos_net::is_refused(&error));
 //! # }
 //! # Ok::<(), reqwest::Error>(())
@@ -29,10 +34,14 @@ use std::error::Error as StdError;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::LazyLock;
 use std::task::{Context, Poll};
 
 static OFFLINE: AtomicBool = AtomicBool::new(false);
 static REFUSED: AtomicU64 = AtomicU64::new(0);
+/// Tells long-lived connections (MCP servers) that the switch moved.
+static SWITCH: LazyLock<tokio::sync::watch::Sender<bool>> =
+    LazyLock::new(|| tokio::sync::watch::Sender::new(false));
 
 /// A connection refused because offline mode is on.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -45,6 +54,28 @@ pub struct Refused {
 /// Turns offline mode on or off for this process.
 pub fn set_offline(offline: bool) {
     OFFLINE.store(offline, Ordering::SeqCst);
+    SWITCH.send_if_modified(|current| std::mem::replace(current, offline) != offline);
+}
+
+/// The offline switch as a channel: its value now, and a wake-up whenever it
+/// moves — for what holds a connection or a process across the switch.
+#[must_use]
+pub fn watch_offline() -> tokio::sync::watch::Receiver<bool> {
+    SWITCH.subscribe()
+}
+
+/// Sends `request`. While offline mode is on the request goes to a fresh
+/// client with no pooled connections, so it must open one, and the gate
+/// refuses it: a keep-alive connection from before the switch never carries
+/// it. The error is then reqwest's, with [`Refused`] among its causes.
+#[expect(clippy::disallowed_methods, reason = "the one place requests are sent")]
+pub async fn send(request: reqwest::RequestBuilder) -> reqwest::Result<reqwest::Response> {
+    if !offline() {
+        return request.send().await;
+    }
+    let (_, request) = request.build_split();
+    let request = request?;
+    client().build()?.execute(request).await
 }
 
 /// Whether offline mode is on.

@@ -157,20 +157,21 @@ impl RemoteReranker {
             url: url.clone(),
             message,
         };
-        let response = http_client()
-            .map_err(remote)?
-            .post(&url)
-            .timeout(self.timeout)
-            .bearer_auth(self.key.expose_secret())
-            .json(&RerankRequest {
-                model: &self.model,
-                query,
-                documents: documents(hits),
-                top_n: hits.len(),
-            })
-            .send()
-            .await
-            .map_err(|error| remote(codexos_net::explain(&error)))?;
+        let response = codexos_net::send(
+            http_client()
+                .map_err(remote)?
+                .post(&url)
+                .timeout(self.timeout)
+                .bearer_auth(self.key.expose_secret())
+                .json(&RerankRequest {
+                    model: &self.model,
+                    query,
+                    documents: documents(hits),
+                    top_n: hits.len(),
+                }),
+        )
+        .await
+        .map_err(|error| remote(codexos_net::explain(&error)))?;
         let status = response.status();
         if !status.is_success() {
             let body = response.text().await.unwrap_or_default();

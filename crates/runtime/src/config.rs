@@ -324,7 +324,9 @@ impl Config {
                 "cohere",
             )));
         for (field, reference, suggested) in keys {
-            if looks_like_raw_key(reference) || codexos_vault::secret_name(reference).is_err() {
+            if codexos_tools::looks_like_key(reference)
+                || codexos_vault::secret_name(reference).is_err()
+            {
                 return Err(Error::Config {
                     path: path.to_path_buf(),
                     message: format!(
@@ -336,30 +338,18 @@ impl Config {
                 });
             }
         }
+        // MCP env and bearer, OpenAPI auth: the same refusal, with the fix.
+        let tools = self.tools.mcp.iter().map(|server| server.check_secrets());
+        let apis = self.tools.openapi.iter().map(|api| api.check_secrets());
+        if let Some(Err(error)) = tools.chain(apis).find(std::result::Result::is_err) {
+            return Err(Error::Config {
+                path: path.to_path_buf(),
+                message: error.to_string(),
+                line: None,
+            });
+        }
         Ok(())
     }
-}
-
-/// Prefixes of well-known API key formats.
-const PREFIXES: [&str; 8] = [
-    "sk-",
-    "sk_",
-    "xai-",
-    "ghp_",
-    "github_pat_",
-    "AIza",
-    "hf_",
-    "glpat-",
-];
-
-/// Whether a secret reference is really a pasted credential: a known key
-/// prefix, or a long run of letters and digits no one would pick as a name.
-fn looks_like_raw_key(reference: &str) -> bool {
-    if reference.starts_with("vault://") {
-        return false;
-    }
-    PREFIXES.iter().any(|prefix| reference.starts_with(prefix))
-        || (reference.len() >= 32 && reference.bytes().filter(u8::is_ascii_digit).count() >= 4)
 }
 
 /// Edits the config file with `change`, keeping its comments and every
@@ -576,6 +566,41 @@ mod tests {
             assert!(
                 !message.contains(pasted),
                 "the key is not repeated: {message}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_field_that_can_hold_a_secret_refuses_a_pasted_key() {
+        const PASTED: &str = "sk-proj-8c1f0e6b2a9d4f7e1a2b";
+        let configs = [
+            ("provider key", "[[providers]]\nname = \"o\"\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:1/v1\"\nmodel = \"m\"\nkey = \"{}\"\n"),
+            ("rerank key", "[search]\nremote_key = \"{}\"\n"),
+            ("MCP env text", "[[tools.mcp]]\nname = \"gh\"\ncommand = [\"gh-mcp\"]\nenv = {{ GITHUB_TOKEN = \"{}\" }}\n"),
+            ("MCP env vault name", "[[tools.mcp]]\nname = \"gh\"\ncommand = [\"gh-mcp\"]\nenv = {{ GITHUB_TOKEN = {{ vault = \"{}\" }} }}\n"),
+            ("MCP bearer", "[[tools.mcp]]\nname = \"gh\"\nurl = \"http://127.0.0.1:1/mcp\"\nbearer = \"{}\"\n"),
+            ("OpenAPI bearer", "[[tools.openapi]]\nname = \"pets\"\nspec = \"p.yaml\"\nauth = {{ type = \"bearer\", secret = \"{}\" }}\n"),
+            ("OpenAPI key", "[[tools.openapi]]\nname = \"pets\"\nspec = \"p.yaml\"\nauth = {{ type = \"apiKey\", secret = \"{}\", header = \"X-Key\" }}\n"),
+        ];
+        for (field, template) in configs {
+            // Positive control: the same config naming a vault secret parses.
+            let good = template
+                .replace("{}", "vault://GOOD_NAME")
+                .replace("{{", "{")
+                .replace("}}", "}");
+            Config::parse(&good, Path::new("c.toml"))
+                .unwrap_or_else(|error| panic!("{field}: {error}"));
+            let pasted = template
+                .replace("{}", PASTED)
+                .replace("{{", "{")
+                .replace("}}", "}");
+            let message = Config::parse(&pasted, Path::new("c.toml"))
+                .expect_err(field)
+                .to_string();
+            assert!(message.contains("vault"), "{field}: {message}");
+            assert!(
+                !message.contains(PASTED),
+                "{field} repeated the key: {message}"
             );
         }
     }

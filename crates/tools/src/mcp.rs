@@ -10,7 +10,11 @@
 //!
 //! Servers run as their own programs, outside the sandbox (they are
 //! configured by the user, like an editor's MCP servers); their tools ask
-//! before each call unless the config says otherwise.
+//! before each call unless the config says otherwise. Offline mode holds for
+//! them too: while it is on, a stdio server runs in a network namespace of
+//! its own (no network; bubblewrap) or is not started when that cannot be
+//! done, and an HTTP server is not reached. Each server is restarted when
+//! the switch moves, so the app's switch takes effect at once.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -59,6 +63,33 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
+    /// Refuses a pasted key in `env` or `bearer` (they take vault names).
+    pub fn check_secrets(&self) -> Result<()> {
+        let refuse = |field: String, suggested: &str| {
+            Err(self.failed(crate::references::pasted_key_message(&field, suggested)))
+        };
+        for (key, value) in &self.env {
+            let text = match value {
+                EnvValue::Text(text) => text,
+                EnvValue::Vault { vault } => vault,
+            };
+            if crate::references::looks_like_key(text) {
+                return refuse(format!("env `{key}`"), key);
+            }
+        }
+        if self
+            .bearer
+            .as_deref()
+            .is_some_and(crate::references::looks_like_key)
+        {
+            return refuse(
+                "`bearer`".to_owned(),
+                &format!("{}_TOKEN", self.name.to_uppercase()),
+            );
+        }
+        Ok(())
+    }
+
     /// The registry source name.
     #[must_use]
     pub fn source(&self) -> String {
@@ -122,10 +153,14 @@ fn server_secrets(config: &ServerConfig, secrets: &dyn Secrets) -> Result<Reveal
     Revealed::fetch(&config.source(), &names, secrets)
 }
 
+/// What the source's state says of a server started while offline.
+pub const OFFLINE_NOTE: &str = "offline mode: running in a network namespace without network";
+
 async fn connect(
     config: &ServerConfig,
     tail: &StderrTail,
     revealed: &Arc<Revealed>,
+    offline: bool,
 ) -> Result<Service> {
     // Fetched by `server_secrets`, so every name is there.
     let resolve = |name: &str| {
@@ -141,6 +176,17 @@ async fn connect(
                 let (program, args) = command
                     .split_first()
                     .ok_or_else(|| config.failed("`command` is empty"))?;
+                let (program, args) = if offline {
+                    crate::sandbox::without_network(program, args).map_err(|reason| {
+                        config.failed(format!(
+                            "offline mode is on and this stdio server cannot be cut off from \
+                             the network here, so it was not started: {reason}"
+                        ))
+                    })?
+                } else {
+                    (program.clone(), args.to_vec())
+                };
+                let program = &program;
                 let mut process = tokio::process::Command::new(program);
                 process.args(args).kill_on_drop(true);
                 for (key, value) in &config.env {
@@ -171,6 +217,11 @@ async fn connect(
                 })
             }
             (None, Some(url)) => {
+                if offline {
+                    return Err(config.failed(format!(
+                        "offline mode is on, so the server at `{url}` was not reached"
+                    )));
+                }
                 codexos_net::check(&format!("the MCP server `{url}`"))
                     .map_err(|refused| config.failed(refused.to_string()))?;
                 install_crypto();
@@ -306,11 +357,14 @@ async fn list_tools(
 }
 
 /// Supervises one server until `cancel`: connects, registers its tools,
-/// and restarts it (backoff 1 s doubling to 60 s) whenever it stops.
+/// and restarts it (backoff 1 s doubling to 60 s) whenever it stops — and at
+/// once whenever `offline` (the switch, [`codexos_net::watch_offline`])
+/// moves, so a server started online never runs on into offline mode.
 pub fn supervise(
     registry: Arc<Registry>,
     config: ServerConfig,
     secrets: Arc<dyn Secrets>,
+    mut offline: tokio::sync::watch::Receiver<bool>,
     cancel: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     // Starting from now, so whoever waits for the sources waits for this one.
@@ -321,10 +375,11 @@ pub fn supervise(
         loop {
             registry.set_state(&source, SourceState::Starting);
             let tail = StderrTail::default();
+            let offline_now = *offline.borrow_and_update();
             let started = match server_secrets(&config, secrets.as_ref()) {
                 Ok(revealed) => {
                     let revealed = Arc::new(revealed);
-                    connect(&config, &tail, &revealed)
+                    connect(&config, &tail, &revealed, offline_now)
                         .await
                         .map(|service| (service, revealed))
                 }
@@ -334,10 +389,20 @@ pub fn supervise(
                 Ok((service, revealed)) => match list_tools(&config, &service, &revealed).await {
                     Ok(tools) => {
                         failures = 0;
-                        registry.set_source(&source, SourceState::Ready, tools, Vec::new());
+                        let notes = if offline_now {
+                            vec![OFFLINE_NOTE.to_owned()]
+                        } else {
+                            Vec::new()
+                        };
+                        registry.set_source(&source, SourceState::Ready, tools, notes);
                         let stop = service.cancellation_token();
                         let quit = tokio::select! {
                             quit = service.waiting() => quit,
+                            () = switched(&mut offline, offline_now) => {
+                                stop.cancel();
+                                tracing::info!("MCP server `{}`: offline mode switched; restarting it", config.name);
+                                continue;
+                            }
                             () = cancel.cancelled() => {
                                 stop.cancel();
                                 registry.set_state(&source, SourceState::Stopped);
@@ -363,6 +428,7 @@ pub fn supervise(
             );
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
+                () = switched(&mut offline, offline_now) => {}
                 () = cancel.cancelled() => {
                     registry.set_state(&source, SourceState::Stopped);
                     return;
@@ -370,4 +436,12 @@ pub fn supervise(
             }
         }
     })
+}
+
+/// Resolves when the offline switch leaves `was`; never when its sender is
+/// gone (the switch then stays where it is).
+async fn switched(offline: &mut tokio::sync::watch::Receiver<bool>, was: bool) {
+    if offline.wait_for(|now| *now != was).await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }

@@ -42,6 +42,26 @@ pub struct ApiConfig {
     pub timeout: Option<u64>,
 }
 
+impl ApiConfig {
+    /// Refuses a pasted key where `auth` takes a vault name.
+    pub fn check_secrets(&self) -> Result<()> {
+        let secret = match &self.auth {
+            Some(Auth::Bearer { secret } | Auth::ApiKey { secret, .. }) => secret,
+            None => return Ok(()),
+        };
+        if crate::references::looks_like_key(secret) {
+            return Err(Error::OpenApi {
+                spec: self.name.clone(),
+                message: crate::references::pasted_key_message(
+                    "`auth.secret`",
+                    &format!("{}_KEY", self.name.to_uppercase()),
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
 /// How calls authenticate; secrets by vault name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "camelCase", deny_unknown_fields)]
@@ -98,9 +118,7 @@ async fn read_spec(config: &ApiConfig, offline: bool) -> Result<String> {
                 format!("cannot build an HTTP client: {error}"),
             )
         })?;
-        let response = client
-            .get(&config.spec)
-            .send()
+        let response = codexos_net::send(client.get(&config.spec))
             .await
             .and_then(reqwest::Response::error_for_status)
             .map_err(|error| {
@@ -484,7 +502,7 @@ impl Tool for Operation {
 impl Operation {
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value> {
         let name = &self.info.name;
-        let response = request.send().await.map_err(|error| {
+        let response = codexos_net::send(request).await.map_err(|error| {
             Error::failed(
                 name,
                 format!(

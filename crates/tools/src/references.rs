@@ -10,6 +10,56 @@ use crate::{Error, Result};
 
 const PREFIX: &str = "vault://";
 
+/// Prefixes of well-known API key formats.
+const KEY_PREFIXES: [&str; 10] = [
+    "sk-",
+    "sk_",
+    "pk_",
+    "xai-",
+    "ghp_",
+    "gho_",
+    "github_pat_",
+    "AIza",
+    "hf_",
+    "glpat-",
+];
+
+/// Whether `text`, written where a secret's *name* or a plain setting
+/// belongs, is really a pasted credential: a known key prefix, or a long
+/// token of letters and digits (no path, no words) no one would pick as a
+/// name. Used wherever config or a manifest can hold a secret, so a key is
+/// refused before it is saved in plain text.
+#[must_use]
+pub fn looks_like_key(text: &str) -> bool {
+    let text = text.trim();
+    if text.starts_with(PREFIX) {
+        return false;
+    }
+    if KEY_PREFIXES.iter().any(|prefix| text.starts_with(prefix))
+        || text.to_ascii_lowercase().starts_with("bearer ")
+    {
+        return true;
+    }
+    let token = text.len() >= 32
+        && !text.starts_with('/')
+        && text
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"-_+/=".contains(&byte));
+    let digits = text.bytes().filter(u8::is_ascii_digit).count();
+    let letters = text.bytes().filter(u8::is_ascii_alphabetic).count();
+    token && digits >= 4 && letters >= 4
+}
+
+/// The refusal of a pasted key in `field`: the fix, never the value.
+#[must_use]
+pub fn pasted_key_message(field: &str, suggested: &str) -> String {
+    format!(
+        "{field} holds what looks like a pasted key — keys never live in config files or \
+         manifests: store it with `codexos vault set {suggested}` (or Settings → Vault) and \
+         write `vault://{suggested}` (a manifest's env: `{{ vault = \"{suggested}\" }}`)"
+    )
+}
+
 /// The values of the references a call may resolve, by name.
 pub(crate) struct Revealed(Vec<(String, SecretString)>);
 
@@ -56,6 +106,11 @@ impl Revealed {
             .iter()
             .find(|(known, _)| known == name)
             .map(|(_, value)| value)
+    }
+
+    /// Every fetched value.
+    pub(crate) fn values(&self) -> Vec<SecretString> {
+        self.0.iter().map(|(_, value)| value.clone()).collect()
     }
 
     /// `arguments` with every reference to a fetched secret replaced by its
@@ -180,6 +235,31 @@ mod tests {
             .expect_err("error")
             .to_string()
             .contains("beta-value"));
+    }
+
+    #[test]
+    fn pasted_keys_are_told_from_names_paths_and_settings() {
+        for key in [
+            "sk-proj-8c1f0e6b2a9d4f7e",
+            "AIzaSyA1b2C3d4E5f6G7h8I9j0KlMnOpQrStUv",
+            "3f9a1c7e5b2d8f6a4c0e9b1d7f3a5c8e2b6d0f4a",
+            "ghp_0123456789abcdef0123456789abcdef0123",
+            "Bearer abc",
+            "dGhpcyBpcyBhIHNlY3JldCB0b2tlbiAxMjM0NTY3OA==",
+        ] {
+            assert!(looks_like_key(key), "{key}");
+        }
+        for plain in [
+            "vault://OPENAI_API_KEY",
+            "OPENAI_API_KEY",
+            "/usr/lib/python3.11/site-packages/x1234",
+            "http://127.0.0.1:8080/v1",
+            "C.UTF-8",
+            "debug",
+            "some words of a setting 1234 5678 90ab",
+        ] {
+            assert!(!looks_like_key(plain), "{plain}");
+        }
     }
 
     #[test]

@@ -296,8 +296,10 @@ impl Registry {
         }
         let revealed = Revealed::fetch(name, &context.references, context.secrets.as_ref())?;
         let arguments = revealed.resolve(arguments);
+        let mut context = context.clone();
+        context.withheld = Arc::new(revealed.values());
         let result = tokio::select! {
-            result = tool.call(arguments, context) => result,
+            result = tool.call(arguments, &context) => result,
             () = context.cancel.cancelled() => Err(Error::Cancelled { tool: name.to_owned() }),
         };
         revealed.redact(result, name).map(bound)

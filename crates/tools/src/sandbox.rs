@@ -190,6 +190,32 @@ fn probe() -> Availability {
     }
 }
 
+/// `program args` run with the whole file system but no network: a private,
+/// unconfigured network namespace (its own loopback only), for programs that
+/// run outside the sandbox (MCP servers) while offline mode is on. `Err`
+/// says why it cannot be done here.
+pub fn without_network(
+    program: &str,
+    args: &[String],
+) -> std::result::Result<(String, Vec<String>), String> {
+    if let Availability::Unavailable(reason) = availability() {
+        return Err(reason.clone());
+    }
+    let mut wrapped: Vec<String> = [
+        "--dev-bind",
+        "/",
+        "/",
+        "--unshare-net",
+        "--die-with-parent",
+        "--",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    wrapped.push(program.to_owned());
+    wrapped.extend(args.iter().cloned());
+    Ok(("bwrap".to_owned(), wrapped))
+}
+
 /// A writable pids cgroup hierarchy: cgroup v1's `pids` controller, or the
 /// v2 root with `pids` enabled for children.
 fn pids_root() -> Option<PathBuf> {
@@ -385,6 +411,31 @@ fn command_line(job: &Job, context: &CallContext, root: &Path) -> Result<Command
     })
 }
 
+/// Refuses a job whose command line would carry a secret resolved into the
+/// call's arguments: every process on the machine can read another's
+/// command line, so secrets go through the environment or standard input.
+fn refuse_secrets_in_arguments(job: &Job, context: &CallContext) -> Result<()> {
+    let exposed = context.withheld.iter().any(|secret| {
+        let secret = secret.expose_secret();
+        !secret.is_empty()
+            && std::iter::once(&job.program)
+                .chain(&job.args)
+                .any(|argument| argument.contains(secret))
+    });
+    if exposed {
+        return Err(Error::failed(
+            &job.tool,
+            format!(
+                "a vault secret would be on the command line of `{}`, where every process on \
+                 this machine can read it — give it to the program through its standard input \
+                 or the manifest's [env] (`{{ vault = \"NAME\" }}`) instead",
+                job.program
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Runs `job` in `context.root`, confined (see the module docs).
 pub async fn run(job: &Job, context: &CallContext) -> Result<Output> {
     let root = context.root.canonicalize().map_err(|error| {
@@ -396,6 +447,7 @@ pub async fn run(job: &Job, context: &CallContext) -> Result<Output> {
             ),
         )
     })?;
+    refuse_secrets_in_arguments(job, context)?;
     let CommandLine {
         program,
         args,

@@ -176,6 +176,10 @@ pub struct CallContext {
     pub untrusted: Option<String>,
     /// Cancels the call.
     pub cancel: CancellationToken,
+    /// The values the registry resolved into this call's arguments: a
+    /// program's command line must hold none of them (`/proc/PID/cmdline`
+    /// is readable by every process).
+    pub(crate) withheld: Arc<Vec<secrecy::SecretString>>,
 }
 
 impl CallContext {
@@ -191,6 +195,7 @@ impl CallContext {
             references: Vec::new(),
             untrusted: None,
             cancel: CancellationToken::new(),
+            withheld: Arc::default(),
         }
     }
 }

@@ -307,12 +307,14 @@ async fn the_mcp_client_uses_codexos_mcp_over_stdio_and_http() {
         Arc::clone(&registry),
         server_config(&cli, "local", Ok(vec![binary, "mcp".into()])),
         Arc::new(NoSecrets),
+        codexos_net::watch_offline(),
         cancel.clone(),
     );
     supervise(
         Arc::clone(&registry),
         server_config(&cli, "remote", Err(url)),
         Arc::new(NoSecrets),
+        codexos_net::watch_offline(),
         cancel.clone(),
     );
     ready(&registry, "mcp:local").await;

@@ -1,5 +1,9 @@
 //! The OpenAI-compatible endpoint on a real runtime (SmolLM2 from
 //! `CODEXOS_MODELS`), driven over HTTP on 127.0.0.1.
+#![expect(
+    clippy::disallowed_methods,
+    reason = "a test client of the server under test; offline mode is not in play"
+)]
 
 use std::sync::Arc;
 

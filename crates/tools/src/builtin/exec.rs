@@ -39,8 +39,16 @@ fn with_timeout(mut job: Job, seconds: Option<u64>) -> Job {
     job
 }
 
+/// bash's program for `shell`: the command comes in the environment, not on
+/// the command line, where every process could read the secrets a flow put
+/// in it; it leaves the environment before it runs.
+const SHELL_RUNNER: &str =
+    "__codexos_command=$CODEXOS_COMMAND; unset CODEXOS_COMMAND; eval \"$__codexos_command\"";
+
 pub(crate) async fn shell(tool: &str, args: ShellArgs, context: &CallContext) -> Result<Value> {
-    let job = Job::new(tool, "bash", vec!["-c".into(), args.command]);
+    let mut job = Job::new(tool, "bash", vec!["-c".into(), SHELL_RUNNER.into()]);
+    job.env
+        .push(("CODEXOS_COMMAND".to_owned(), args.command.into()));
     let output = sandbox::run(&with_timeout(job, args.timeout_secs), context).await?;
     Ok(output.to_value())
 }

@@ -32,16 +32,18 @@ pub(crate) async fn fetch(tool: &str, args: FetchArgs) -> Result<Value> {
         .user_agent("CodexOS web.fetch")
         .build()
         .map_err(|error| Error::failed(tool, error.to_string()))?;
-    let mut response = client.get(&args.url).send().await.map_err(|error| {
-        Error::failed(
-            tool,
-            format!(
-                "cannot fetch `{}`: {}",
-                args.url,
-                codexos_net::explain(&error)
-            ),
-        )
-    })?;
+    let mut response = codexos_net::send(client.get(&args.url))
+        .await
+        .map_err(|error| {
+            Error::failed(
+                tool,
+                format!(
+                    "cannot fetch `{}`: {}",
+                    args.url,
+                    codexos_net::explain(&error)
+                ),
+            )
+        })?;
     let status = response.status();
     let kind = response
         .headers()

@@ -1,6 +1,7 @@
 //! Integration tests of `codexos-tools` on real processes, a real sandbox,
 //! real files, real HTTP and MCP servers.
 
+mod argv;
 mod builtins;
 mod folder;
 mod fuzz_corpus;

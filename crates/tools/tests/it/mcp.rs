@@ -53,6 +53,7 @@ async fn tools_of_a_stdio_server_are_called_and_it_is_restarted_after_a_crash() 
         Arc::clone(&registry),
         fixture("fix", &[]),
         Arc::new(NoSecrets),
+        codexos_net::watch_offline(),
         cancel.clone(),
     );
     until(&registry, "mcp:fix", |state| *state == SourceState::Ready).await;
@@ -60,7 +61,16 @@ async fn tools_of_a_stdio_server_are_called_and_it_is_restarted_after_a_crash() 
     let policy = Policy::default();
     let entries = registry.tools(&policy);
     let names: Vec<&str> = entries.iter().map(|entry| entry.name.as_str()).collect();
-    assert_eq!(names, ["fix.add", "fix.crash", "fix.echo", "fix.sleep"]);
+    assert_eq!(
+        names,
+        [
+            "fix.add",
+            "fix.connect",
+            "fix.crash",
+            "fix.echo",
+            "fix.sleep"
+        ]
+    );
     assert_eq!(entries[0].permission, codexos_tools::Permission::Ask);
     let call = |name: &'static str, arguments: serde_json::Value| {
         let registry = Arc::clone(&registry);
@@ -116,6 +126,7 @@ async fn a_server_speaking_garbage_or_missing_is_reported_not_fatal() {
         Arc::clone(&registry),
         fixture("junk", &["--garbage"]),
         Arc::new(NoSecrets),
+        codexos_net::watch_offline(),
         cancel.clone(),
     );
     let mut missing = fixture("gone", &[]);
@@ -124,6 +135,7 @@ async fn a_server_speaking_garbage_or_missing_is_reported_not_fatal() {
         Arc::clone(&registry),
         missing,
         Arc::new(NoSecrets),
+        codexos_net::watch_offline(),
         cancel.clone(),
     );
     let junk = until(&registry, "mcp:junk", |state| {
@@ -188,6 +200,7 @@ async fn a_servers_own_secret_is_taken_out_of_its_answers() {
         Arc::clone(&registry),
         config,
         Arc::new(OneSecret),
+        codexos_net::watch_offline(),
         cancel.clone(),
     );
     until(&registry, "mcp:keyed", |state| *state == SourceState::Ready).await;
@@ -202,6 +215,111 @@ async fn a_servers_own_secret_is_taken_out_of_its_answers() {
         .await
         .expect("echo");
     assert_eq!(answer, json!("echo: the token is vault://TOKEN"));
+    cancel.cancel();
+    task.await.expect("supervisor");
+}
+
+/// Waits until `source` is ready, noted as cut off from the network
+/// (`offline`) or not.
+async fn ready_offline(registry: &Registry, source: &str, offline: bool) {
+    let started = Instant::now();
+    loop {
+        let info = registry
+            .sources()
+            .into_iter()
+            .find(|info| info.name == source);
+        if let Some(info) = info.filter(|info| info.state == SourceState::Ready) {
+            let noted = info
+                .problems
+                .iter()
+                .any(|problem| problem == codexos_tools::mcp::OFFLINE_NOTE);
+            if noted == offline {
+                return;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{source} never became ready (offline: {offline}): {:?}",
+            registry.sources()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn offline_a_stdio_server_runs_without_network_and_the_switch_restarts_it() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address").to_string();
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = Arc::clone(&accepted);
+    tokio::spawn(async move {
+        while let Ok((_socket, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let seen = || accepted.load(std::sync::atomic::Ordering::SeqCst);
+    // Its own switch: the process-wide one would reach the other tests.
+    let (switch, offline) = tokio::sync::watch::channel(true);
+    let registry = Registry::new();
+    let cancel = CancellationToken::new();
+    let task = supervise(
+        Arc::clone(&registry),
+        fixture("net", &[]),
+        Arc::new(NoSecrets),
+        offline,
+        cancel.clone(),
+    );
+    let context = CallContext::new(std::env::temp_dir());
+    let connect = || {
+        let registry = Arc::clone(&registry);
+        let context = context.clone();
+        let arguments = json!({ "address": address });
+        async move {
+            registry
+                .call(
+                    "net.connect",
+                    arguments,
+                    &Policy::default(),
+                    &PreApproved,
+                    &context,
+                )
+                .await
+                .unwrap_or_else(|error| {
+                    panic!("the tool did not run: {error}; {:?}", registry.sources())
+                })
+        }
+    };
+
+    // Offline from the start: the server runs, says where, and reaches nothing.
+    ready_offline(&registry, "mcp:net", true).await;
+    let answer = connect().await;
+    assert!(
+        answer
+            .as_str()
+            .is_some_and(|text| text.starts_with("failed")),
+        "{answer}"
+    );
+    // Positive control: online, the same server's same call gets through.
+    switch.send(false).expect("switch");
+    ready_offline(&registry, "mcp:net", false).await;
+    assert_eq!(connect().await, json!("connected"));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(seen(), 1, "the online connection was not counted");
+    // Switched while it runs: restarted at once, cut off again.
+    switch.send(true).expect("switch");
+    ready_offline(&registry, "mcp:net", true).await;
+    let answer = connect().await;
+    assert!(
+        answer
+            .as_str()
+            .is_some_and(|text| text.starts_with("failed")),
+        "{answer}"
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(seen(), 1, "an offline server reached the listener");
+
     cancel.cancel();
     task.await.expect("supervisor");
 }
