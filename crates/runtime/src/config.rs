@@ -339,8 +339,16 @@ impl Config {
             }
         }
         // MCP env and bearer, OpenAPI auth: the same refusal, with the fix.
-        let tools = self.tools.mcp.iter().map(|server| server.check_secrets());
-        let apis = self.tools.openapi.iter().map(|api| api.check_secrets());
+        let tools = self
+            .tools
+            .mcp
+            .iter()
+            .map(codexos_tools::mcp::ServerConfig::check_secrets);
+        let apis = self
+            .tools
+            .openapi
+            .iter()
+            .map(codexos_tools::openapi::ApiConfig::check_secrets);
         if let Some(Err(error)) = tools.chain(apis).find(std::result::Result::is_err) {
             return Err(Error::Config {
                 path: path.to_path_buf(),

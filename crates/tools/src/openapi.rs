@@ -45,9 +45,8 @@ pub struct ApiConfig {
 impl ApiConfig {
     /// Refuses a pasted key where `auth` takes a vault name.
     pub fn check_secrets(&self) -> Result<()> {
-        let secret = match &self.auth {
-            Some(Auth::Bearer { secret } | Auth::ApiKey { secret, .. }) => secret,
-            None => return Ok(()),
+        let Some(Auth::Bearer { secret } | Auth::ApiKey { secret, .. }) = &self.auth else {
+            return Ok(());
         };
         if crate::references::looks_like_key(secret) {
             return Err(Error::OpenApi {
