@@ -239,9 +239,9 @@ enum BenchCommand {
     /// fan-out and the checkpoint write, in memory and with SQLite, side by
     /// side with the same graphs in `LangGraph`.
     Flow {
-        /// Nodes in the chain.
-        #[arg(long, default_value_t = 10_000)]
-        chain: u32,
+        /// Lengths of the chains (nodes), comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
+        chains: Vec<u32>,
         /// Items in the fan-out.
         #[arg(long, default_value_t = 1_000)]
         fanout: u32,
@@ -543,6 +543,10 @@ async fn bench(
     json: bool,
     cancel: &CancellationToken,
 ) -> anyhow::Result<()> {
+    let setup = codexos_runtime::BenchSetup::detect(env!("CODEXOS_BUILD"), env!("CODEXOS_COMMIT"));
+    if !json {
+        println!("{setup}");
+    }
     match command {
         BenchCommand::Retrieval {
             eval,
@@ -558,17 +562,19 @@ async fn bench(
                 .bench_retrieval(&set, corpus.as_deref(), rerank, cancel)
                 .await;
             spinner.finish_and_clear();
-            render::retrieval_bench(&bench?, json)
+            show(&setup, json, &bench?, render::retrieval_bench)
         }
         BenchCommand::Flow {
-            chain,
+            chains,
             fanout,
             python,
         } => {
             let spinner = render::spinner(json, "running the flow benchmarks…");
-            let bench = runtime.bench_flow(chain, fanout, python.as_deref()).await?;
+            let bench = runtime
+                .bench_flow(&chains, fanout, python.as_deref())
+                .await?;
             spinner.finish_and_clear();
-            render::flow_bench(&bench, json)
+            show(&setup, json, &bench, render::flow_bench)
         }
         BenchCommand::Embed {
             dir,
@@ -590,13 +596,13 @@ async fn bench(
                 )
                 .await;
             spinner.finish_and_clear();
-            render::embed_bench(&bench?, json)
+            show(&setup, json, &bench?, render::embed_bench)
         }
         BenchCommand::Search { chunks, queries } => {
             let spinner = render::spinner(json, "loading synthetic chunks and building indices…");
             let bench = runtime.bench_search(chunks, queries, cancel).await;
             spinner.finish_and_clear();
-            render::search_bench(&bench?, json)
+            show(&setup, json, &bench?, render::search_bench)
         }
         BenchCommand::Llm {
             model,
@@ -620,15 +626,35 @@ async fn bench(
             };
             let bench = runtime.bench_llm(&options).await;
             spinner.finish_and_clear();
-            render::llm_bench(&bench?, json)
+            show(&setup, json, &bench?, render::llm_bench)
         }
         BenchCommand::Ingest { dir } => {
             let spinner = render::spinner(json, "ingesting into a scratch home…");
             let bench = runtime.bench_ingest(&dir, cancel).await;
             spinner.finish_and_clear();
-            render::ingest_bench(&bench?, json)
+            show(&setup, json, &bench?, render::ingest_bench)
         }
     }
+}
+
+/// A benchmark's figures: as JSON with the setup beside them, or as text
+/// (the setup line was printed first).
+fn show<T: serde::Serialize>(
+    setup: &codexos_runtime::BenchSetup,
+    json: bool,
+    bench: &T,
+    text: fn(&T, bool) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    #[derive(serde::Serialize)]
+    struct WithSetup<'a, T> {
+        setup: &'a codexos_runtime::BenchSetup,
+        #[serde(flatten)]
+        bench: &'a T,
+    }
+    if json {
+        return render::print_json(&WithSetup { setup, bench });
+    }
+    text(bench, false)
 }
 
 async fn ingest(

@@ -11,7 +11,7 @@ use codexos_runtime::{
 use codexos_runtime::{IngestReport, SkippedFile};
 use indicatif::{ProgressBar, ProgressStyle};
 
-fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
@@ -671,54 +671,70 @@ pub fn flow_bench(bench: &codexos_runtime::FlowBench, json: bool) -> anyhow::Res
         return print_json(bench);
     }
     let peer = bench.langgraph.as_ref();
-    let ratio = |ours: f64, theirs: Option<f64>| {
-        theirs.map_or_else(String::new, |theirs| {
-            format!(
-                "{theirs:>12.4}   ×{:.1}",
-                theirs / ours.max(f64::MIN_POSITIVE)
-            )
-        })
-    };
     println!(
-        "flow orchestrator · chain of {} no-op nodes · fan-out of {} items{}",
-        bench.chain_nodes,
+        "flow orchestrator · chains of no-op nodes · fan-out of {} items{}",
         bench.fanout_items,
-        peer.map(|peer| format!(" · LangGraph {}", peer.version))
+        peer.map(|peer| format!(" · LangGraph {} (Python {})", peer.version, peer.python))
             .unwrap_or_default()
     );
-    println!("                                      CodexOS    LangGraph   LangGraph/CodexOS");
     println!(
-        "  chain, in memory (s)          {:>12.4}{}",
-        bench.chain_memory_s,
-        ratio(bench.chain_memory_s, peer.map(|p| p.chain_memory_s))
+        "durable = a SQLite checkpoint committed after every node, before the next starts \
+         (LangGraph: SqliteSaver, durability=\"sync\"); NORMAL survives a crash or kill -9, \
+         FULL a power cut too"
     );
     println!(
-        "  chain, SQLite checkpoints (s) {:>12.4}{}",
-        bench.chain_sqlite_s,
-        ratio(bench.chain_sqlite_s, peer.map(|p| p.chain_sqlite_s))
+        "  {:<28}{:>12}{:>12}{:>12}{:>12}{:>10}",
+        "chain", "CodexOS s", "µs/node", "LangGraph s", "µs/node", "LG/Cx"
     );
+    for run in &bench.chains {
+        let theirs = peer.and_then(|peer| peer.chains.iter().find(|c| c.nodes == run.nodes));
+        let row = |label: String, ours: f64, their: Option<f64>| {
+            let nodes = f64::from(run.nodes.max(1));
+            let peer_columns = their.map_or_else(String::new, |their| {
+                format!(
+                    "{their:>12.3}{:>12.1}{:>9.1}×",
+                    their * 1e6 / nodes,
+                    their / ours.max(f64::MIN_POSITIVE)
+                )
+            });
+            println!(
+                "  {label:<28}{ours:>12.4}{:>12.1}{peer_columns}",
+                ours * 1e6 / nodes
+            );
+        };
+        row(
+            format!("{} nodes, in memory", run.nodes),
+            run.memory_s,
+            theirs.map(|t| t.memory_s),
+        );
+        for durable in &run.durable {
+            let level = durable.durability.pragma();
+            let their = theirs.map(|t| if level == "FULL" { &t.full } else { &t.normal });
+            row(
+                format!("{} nodes, durable {level}", run.nodes),
+                durable.seconds,
+                their.map(|t| t.seconds),
+            );
+            println!(
+                "      checkpoint p50 / p99: CodexOS {:.3} / {:.3} ms{}",
+                durable.checkpoint_p50_ms,
+                durable.checkpoint_p99_ms,
+                their.map_or_else(String::new, |t| format!(
+                    ", LangGraph {:.3} / {:.3} ms (SQLite says synchronous={}, journal={})",
+                    t.checkpoint_p50_ms, t.checkpoint_p99_ms, t.synchronous, t.journal_mode
+                ))
+            );
+        }
+    }
     println!(
-        "  fan-out, in memory (s)        {:>12.4}{}",
+        "  fan-out, in memory: CodexOS {:.4} s{} · with checkpoints (NORMAL): {:.4} s",
         bench.fanout_memory_s,
-        ratio(bench.fanout_memory_s, peer.map(|p| p.fanout_s))
-    );
-    println!(
-        "  fan-out, SQLite (s)           {:>12.4}",
+        peer.map_or_else(String::new, |peer| format!(
+            ", LangGraph {:.4} s (×{:.1})",
+            peer.fanout_s,
+            peer.fanout_s / bench.fanout_memory_s.max(f64::MIN_POSITIVE)
+        )),
         bench.fanout_sqlite_s
-    );
-    println!(
-        "  checkpoint p50 (ms)           {:>12.4}{}",
-        bench.checkpoint_p50_ms,
-        ratio(bench.checkpoint_p50_ms, peer.map(|p| p.checkpoint_p50_ms))
-    );
-    println!(
-        "  checkpoint p99 (ms)           {:>12.4}{}",
-        bench.checkpoint_p99_ms,
-        ratio(bench.checkpoint_p99_ms, peer.map(|p| p.checkpoint_p99_ms))
-    );
-    println!(
-        "  per no-op node: {:.1} µs in memory, {:.1} µs with its checkpoint",
-        bench.per_node_memory_us, bench.per_node_sqlite_us
     );
     Ok(())
 }

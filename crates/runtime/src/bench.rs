@@ -20,10 +20,97 @@ use tokio_util::sync::CancellationToken;
 use crate::{Error, Home, IngestReport, Result, Runtime};
 
 pub use embed::{EmbedBench, EmbedRun};
-pub use flow::{FlowBench, LangGraphRun};
+
+pub use flow::{ChainRun, DurableRun, FlowBench, LangGraphChain, LangGraphDurable, LangGraphRun};
 pub use llm::{BatchRun, LlamaBenchRun, LlmBench, LlmBenchOptions, LlmRun};
 pub use retrieval::{EvalSet, ModeScore, RetrievalBench};
 pub use search::SearchBench;
+
+/// Where a benchmark ran: printed with every figure, so no figure travels
+/// without its machine, build and code.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchSetup {
+    /// CPU model (`/proc/cpuinfo`).
+    pub cpu: String,
+    /// Cores this process may use.
+    pub cores: usize,
+    /// Memory, GiB.
+    pub memory_gib: f64,
+    /// Build profile of the binary (`debug`, `release (opt-level 3)`, …).
+    pub build: String,
+    /// Commit the binary was built from.
+    pub commit: String,
+    /// When (UTC, RFC 3339).
+    pub date: String,
+}
+
+impl BenchSetup {
+    /// This machine, with the binary's `build` and `commit` (the shell
+    /// knows them: they are fixed when it is compiled).
+    #[must_use]
+    pub fn detect(build: &str, commit: &str) -> Self {
+        let field = |file: &str, key: &str| {
+            std::fs::read_to_string(file).ok().and_then(|text| {
+                text.lines()
+                    .find(|line| line.starts_with(key))
+                    .and_then(|line| line.split_once(':'))
+                    .map(|(_, value)| value.trim().to_owned())
+            })
+        };
+        let memory_kib: f64 = field("/proc/meminfo", "MemTotal")
+            .and_then(|value| value.split_whitespace().next()?.parse().ok())
+            .unwrap_or_default();
+        Self {
+            cpu: field("/proc/cpuinfo", "model name")
+                .unwrap_or_else(|| std::env::consts::ARCH.to_owned()),
+            cores: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+            memory_gib: (memory_kib / 1_048_576.0 * 10.0).round() / 10.0,
+            build: build.to_owned(),
+            commit: commit.to_owned(),
+            date: chrono_now(),
+        }
+    }
+}
+
+impl std::fmt::Display for BenchSetup {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            formatter,
+            "machine: {} · {} cores · {} GiB · build: {} · commit {} · {}",
+            self.cpu, self.cores, self.memory_gib, self.build, self.commit, self.date
+        )
+    }
+}
+
+/// Now as `YYYY-MM-DDTHH:MM:SSZ` (UTC), without a date crate.
+fn chrono_now() -> String {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs());
+    let days = seconds / 86_400;
+    let rest = seconds % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3_600,
+        rest % 3_600 / 60,
+        rest % 60
+    )
+}
 
 /// Figures of one ingest into a scratch data home.
 #[derive(Debug, Clone, Serialize)]
@@ -137,6 +224,27 @@ fn percentile(samples: &mut [f64], share: f64) -> f64 {
     samples.sort_by(f64::total_cmp);
     let at = ((samples.len() - 1) as f64 * share).round() as usize;
     samples[at]
+}
+
+#[cfg(test)]
+mod setup_tests {
+    #[test]
+    fn the_setup_names_the_machine_build_commit_and_date() {
+        let setup = super::BenchSetup::detect("debug", "abc123");
+        let line = setup.to_string();
+        assert!(setup.cores >= 1, "{line}");
+        assert!(!setup.cpu.is_empty(), "{line}");
+        assert!(
+            line.contains("build: debug") && line.contains("commit abc123"),
+            "{line}"
+        );
+        // A date this century, in UTC.
+        assert!(
+            setup.date.starts_with("20") && setup.date.ends_with('Z'),
+            "{line}"
+        );
+        assert_eq!(setup.date.len(), 20, "{line}");
+    }
 }
 
 #[cfg(test)]

@@ -14,6 +14,11 @@ pub struct Config {
     /// Airgapped mode: CodexOS opens no network connection at all (remote
     /// providers, downloads, web tools, remote specs and MCP servers, clones).
     pub offline: bool,
+    /// How hard commits (run checkpoints, vault writes) go to disk:
+    /// `normal` (default: survives a crash or `kill -9` of CodexOS, a power
+    /// cut may lose the last commits) or `full` (an fsync per commit:
+    /// survives a power cut too).
+    pub durability: codexos_store::Durability,
     /// Which models to use.
     pub models: ModelsConfig,
     /// Local inference.
@@ -208,6 +213,12 @@ const TEMPLATE: &str = r#"# CodexOS settings for this data home. Delete a line t
 
 # Airgapped mode: no network connection at all (also: --offline, the app's switch).
 offline = false
+
+# How hard commits (run checkpoints, vault writes) go to disk. "normal": a
+# commit survives CodexOS crashing or being killed; a power cut may lose the
+# last few (the file stays sound). "full": an fsync per commit, survives a
+# power cut too, at a cost per checkpoint (docs/performance.md).
+durability = "normal"
 
 [models]
 # GGUF chat model: a file name in the models folder, or a path.

@@ -45,8 +45,9 @@ use tokio_util::sync::CancellationToken;
 
 pub use ask::{Answer, AskEvent, AskOptions, Citation};
 pub use bench::{
-    BatchRun, EmbedBench, EmbedRun, EvalSet, FlowBench, IngestBench, LangGraphRun, LlamaBenchRun,
-    LlmBench, LlmBenchOptions, LlmRun, ModeScore, RetrievalBench, SearchBench,
+    BatchRun, BenchSetup, ChainRun, DurableRun, EmbedBench, EmbedRun, EvalSet, FlowBench,
+    IngestBench, LangGraphChain, LangGraphDurable, LangGraphRun, LlamaBenchRun, LlmBench,
+    LlmBenchOptions, LlmRun, ModeScore, RetrievalBench, SearchBench,
 };
 pub use bundles::{
     signer_from_file, BundleCheck, BundleContents, BundleImport, BundleImported, SIGNING_SECRET,
@@ -166,7 +167,7 @@ impl Runtime {
     pub fn open(home: Home) -> Result<Arc<Self>> {
         home.prepare()?;
         let config = Config::load_or_create(&home.config())?;
-        let store = Arc::new(Store::open(&home.database())?);
+        let store = Arc::new(Store::open_with(&home.database(), config.durability)?);
         let vault = Vault::new(Arc::clone(&store))?;
         let local = Arc::new(chat::LocalModels::new(
             home.clone(),

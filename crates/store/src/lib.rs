@@ -19,6 +19,32 @@ mod runs;
 
 pub use runs::{FlowVersion, RunRow, RunSummary};
 
+/// How hard a commit (a run's checkpoint, a vault write) is pushed to disk:
+/// SQLite's `synchronous` in WAL mode.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// `synchronous = NORMAL`: a commit survives CodexOS crashing or being
+    /// killed (`kill -9`) — the operating system holds it — but a power cut
+    /// or a kernel crash may lose the last commits (never corrupt the file).
+    #[default]
+    Normal,
+    /// `synchronous = FULL`: every commit is synced to the disk (an fsync per
+    /// checkpoint) and survives a power cut too.
+    Full,
+}
+
+impl Durability {
+    /// SQLite's name of the level.
+    #[must_use]
+    pub fn pragma(self) -> &'static str {
+        match self {
+            Self::Normal => "NORMAL",
+            Self::Full => "FULL",
+        }
+    }
+}
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -120,8 +146,14 @@ fn now() -> i64 {
 }
 
 impl Store {
-    /// Opens (creating and migrating as needed) the database at `path`.
+    /// Opens (creating and migrating as needed) the database at `path`, at
+    /// the default durability ([`Durability::Normal`]).
     pub fn open(path: &Path) -> Result<Self> {
+        Self::open_with(path, Durability::default())
+    }
+
+    /// Opens the database at `path` committing at `durability`.
+    pub fn open_with(path: &Path, durability: Durability) -> Result<Self> {
         let open_error = |source| Error::Open {
             path: path.to_path_buf(),
             source,
@@ -148,11 +180,12 @@ impl Store {
         connection
             .pragma_update(None, "foreign_keys", "ON")
             .map_err(open_error)?;
-        // WAL with NORMAL sync: a commit survives the process being killed
-        // (the OS holds it); only a power cut may lose the newest commits.
-        // Run checkpoints rely on the first, and cost microseconds for it.
+        // WAL with NORMAL sync (the default): a commit survives the process
+        // being killed (the OS holds it); only a power cut may lose the
+        // newest commits. Run checkpoints rely on the first, and cost
+        // microseconds for it; FULL adds an fsync per commit.
         connection
-            .pragma_update(None, "synchronous", "NORMAL")
+            .pragma_update(None, "synchronous", durability.pragma())
             .map_err(open_error)?;
         migrations::run(&mut connection, path)?;
         Ok(Self {
@@ -613,6 +646,21 @@ fn project_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Project> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_durability_asked_for_is_the_one_sqlite_runs() {
+        let dir = tempfile::tempdir().expect("dir");
+        for (durability, expected) in [(super::Durability::Normal, 1), (super::Durability::Full, 2)]
+        {
+            let store =
+                super::Store::open_with(&dir.path().join("d.sqlite"), durability).expect("open");
+            let level: i64 = store
+                .connection()
+                .pragma_query_value(None, "synchronous", |row| row.get(0))
+                .expect("pragma");
+            assert_eq!(level, expected, "{durability:?}");
+        }
+    }
+
     use super::*;
 
     fn store() -> (tempfile::TempDir, Store) {

@@ -1,7 +1,9 @@
-//! `codexos bench flow`: the orchestrator's own cost — a chain of no-op
-//! nodes, a wide fan-out, and the checkpoint write — with durability off
-//! (runs in memory) and on (SQLite, as every real run), side by side with
-//! the same graphs in `LangGraph` (`bench/flow_langgraph.py`).
+//! `codexos bench flow`: the orchestrator's own cost — chains of no-op
+//! nodes of several lengths, a wide fan-out, and the checkpoint write — with
+//! durability off (runs in memory) and on (SQLite, as every real run) at both
+//! durability levels, side by side with the same graphs in `LangGraph`
+//! (`bench/flow_langgraph.py`) at the same levels: a checkpoint committed
+//! before the next step starts, `synchronous` NORMAL and FULL on both sides.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -12,6 +14,7 @@ use codexos_flow::ports::{
     CallRecord, NodeRecord, PortResult, RunHeader, RunLog, RunStatus, StoredRun,
 };
 use codexos_flow::{Flow, RunEvent, RunOptions};
+use codexos_store::Durability;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
@@ -20,46 +23,88 @@ use crate::{Error, Result, Runtime};
 
 const PEER: &str = include_str!("../../../../bench/flow_langgraph.py");
 
+/// `LangGraph`'s durable run of one chain at one durability.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LangGraphDurable {
+    /// Seconds.
+    pub seconds: f64,
+    /// Median checkpoint write, milliseconds.
+    pub checkpoint_p50_ms: f64,
+    /// 99th percentile checkpoint write, milliseconds.
+    pub checkpoint_p99_ms: f64,
+    /// Checkpoints written.
+    pub checkpoints: u64,
+    /// SQLite's `synchronous` in force, read back from SQLite.
+    pub synchronous: String,
+    /// SQLite's journal mode in force.
+    pub journal_mode: String,
+}
+
+/// `LangGraph`'s figures for one chain length.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LangGraphChain {
+    /// Nodes.
+    pub nodes: u32,
+    /// Without a checkpointer, seconds.
+    pub memory_s: f64,
+    /// `SqliteSaver`, `durability="sync"`, `synchronous = NORMAL`.
+    pub normal: LangGraphDurable,
+    /// The same at `synchronous = FULL`.
+    pub full: LangGraphDurable,
+}
+
 /// `LangGraph`'s figures for the same graphs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LangGraphRun {
     /// `LangGraph` version.
     pub version: String,
-    /// The chain without a checkpointer, seconds.
-    pub chain_memory_s: f64,
-    /// The chain with `SqliteSaver`, seconds.
-    pub chain_sqlite_s: f64,
+    /// Python version.
+    pub python: String,
+    /// The chains.
+    pub chains: Vec<LangGraphChain>,
     /// The fan-out (Send API, list reducer), seconds.
     pub fanout_s: f64,
-    /// Median checkpoint write, milliseconds.
+}
+
+/// CodexOS's durable run of one chain at one durability.
+#[derive(Debug, Clone, Serialize)]
+pub struct DurableRun {
+    /// The durability (`normal`, `full`).
+    pub durability: Durability,
+    /// Seconds.
+    pub seconds: f64,
+    /// Per node, microseconds (its checkpoint included).
+    pub per_node_us: f64,
+    /// Median checkpoint write (node record + its events, one transaction), ms.
     pub checkpoint_p50_ms: f64,
-    /// 99th percentile checkpoint write, milliseconds.
+    /// 99th percentile checkpoint write, ms.
     pub checkpoint_p99_ms: f64,
+}
+
+/// CodexOS's figures for one chain length.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChainRun {
+    /// Nodes.
+    pub nodes: u32,
+    /// In memory, seconds.
+    pub memory_s: f64,
+    /// Orchestrator overhead per no-op node in memory, microseconds.
+    pub per_node_memory_us: f64,
+    /// With a SQLite checkpoint after every node, at each durability.
+    pub durable: Vec<DurableRun>,
 }
 
 /// What `bench flow` measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct FlowBench {
-    /// Nodes in the chain.
-    pub chain_nodes: u32,
+    /// The chains, shortest first.
+    pub chains: Vec<ChainRun>,
     /// Items in the fan-out.
     pub fanout_items: u32,
-    /// The chain, run in memory, seconds.
-    pub chain_memory_s: f64,
-    /// The chain with a SQLite checkpoint after every node, seconds.
-    pub chain_sqlite_s: f64,
-    /// Orchestrator overhead per no-op node in memory, microseconds.
-    pub per_node_memory_us: f64,
-    /// The same with its checkpoint, microseconds.
-    pub per_node_sqlite_us: f64,
     /// The fan-out in memory, seconds.
     pub fanout_memory_s: f64,
-    /// The fan-out with checkpoints, seconds.
+    /// The fan-out with checkpoints (default durability), seconds.
     pub fanout_sqlite_s: f64,
-    /// Median checkpoint write (node record + its events, one transaction), ms.
-    pub checkpoint_p50_ms: f64,
-    /// 99th percentile checkpoint write, ms.
-    pub checkpoint_p99_ms: f64,
     /// `LangGraph` on the same machine, when a Python with it was given.
     pub langgraph: Option<LangGraphRun>,
 }
@@ -162,10 +207,12 @@ impl Runtime {
         Ok(seconds)
     }
 
-    /// Measures the orchestrator (and `LangGraph`, with `python`).
+    /// Measures the orchestrator on chains of each of `chains` nodes (in
+    /// memory, then durable at each [`Durability`]) and a fan-out of
+    /// `fanout_items` — and `LangGraph` on the same graphs, with `python`.
     pub async fn bench_flow(
         self: &Arc<Self>,
-        chain_nodes: u32,
+        chains: &[u32],
         fanout_items: u32,
         python: Option<&Path>,
     ) -> Result<FlowBench> {
@@ -173,60 +220,81 @@ impl Runtime {
             path: std::env::temp_dir(),
             source,
         })?;
-        let store = Arc::new(codexos_store::Store::open(
-            &scratch.path().join("bench.sqlite"),
-        )?);
-        let durable =
-            || -> Arc<dyn RunLog> { Arc::new(crate::flows::store_log(Arc::clone(&store))) };
-        let long = chain(chain_nodes);
-        let wide = fanout(fanout_items);
+        let store_at = |name: &str, durability: Durability| -> Result<Arc<dyn RunLog>> {
+            let store = codexos_store::Store::open_with(&scratch.path().join(name), durability)?;
+            Ok(Arc::new(crate::flows::store_log(Arc::new(store))))
+        };
         // Warm-up: allocator, SQLite statement cache, minijinja environment.
         self.timed_run(&chain(100), Arc::new(MemoryLog::default()))
             .await?;
-        self.timed_run(&chain(100), durable()).await?;
+        self.timed_run(&chain(100), store_at("warmup.sqlite", Durability::Normal)?)
+            .await?;
 
-        let chain_memory_s = self
-            .timed_run(&long, Arc::new(MemoryLog::default()))
-            .await?;
-        let timed = Arc::new(Timed {
-            inner: durable(),
-            times: Mutex::new(Vec::new()),
-        });
-        let chain_sqlite_s = self
-            .timed_run(&long, Arc::clone(&timed) as Arc<dyn RunLog>)
-            .await?;
+        let mut runs = Vec::new();
+        for &nodes in chains {
+            let long = chain(nodes);
+            let memory_s = self
+                .timed_run(&long, Arc::new(MemoryLog::default()))
+                .await?;
+            let mut durable = Vec::new();
+            for durability in [Durability::Normal, Durability::Full] {
+                let timed = Arc::new(Timed {
+                    inner: store_at(
+                        &format!("chain-{nodes}-{}.sqlite", durability.pragma()),
+                        durability,
+                    )?,
+                    times: Mutex::new(Vec::new()),
+                });
+                let seconds = self
+                    .timed_run(&long, Arc::clone(&timed) as Arc<dyn RunLog>)
+                    .await?;
+                let mut times = timed
+                    .times
+                    .lock()
+                    .map(|times| times.clone())
+                    .unwrap_or_default();
+                durable.push(DurableRun {
+                    durability,
+                    seconds,
+                    per_node_us: seconds * 1e6 / f64::from(nodes.max(1)),
+                    checkpoint_p50_ms: percentile(&mut times, 0.5),
+                    checkpoint_p99_ms: percentile(&mut times, 0.99),
+                });
+            }
+            runs.push(ChainRun {
+                nodes,
+                memory_s,
+                per_node_memory_us: memory_s * 1e6 / f64::from(nodes.max(1)),
+                durable,
+            });
+        }
+        let wide = fanout(fanout_items);
         let fanout_memory_s = self
             .timed_run(&wide, Arc::new(MemoryLog::default()))
             .await?;
-        let fanout_sqlite_s = self.timed_run(&wide, durable()).await?;
-        let mut checkpoint_times = timed
-            .times
-            .lock()
-            .map(|times| times.clone())
-            .unwrap_or_default();
+        let fanout_sqlite_s = self
+            .timed_run(&wide, store_at("fanout.sqlite", Durability::Normal)?)
+            .await?;
         let langgraph = match python {
-            Some(python) => {
-                Some(langgraph(python, scratch.path(), chain_nodes, fanout_items).await?)
-            }
+            Some(python) => Some(langgraph(python, scratch.path(), chains, fanout_items).await?),
             None => None,
         };
         Ok(FlowBench {
-            chain_nodes,
+            chains: runs,
             fanout_items,
-            chain_memory_s,
-            chain_sqlite_s,
-            per_node_memory_us: chain_memory_s * 1e6 / f64::from(chain_nodes.max(1)),
-            per_node_sqlite_us: chain_sqlite_s * 1e6 / f64::from(chain_nodes.max(1)),
             fanout_memory_s,
             fanout_sqlite_s,
-            checkpoint_p50_ms: percentile(&mut checkpoint_times, 0.5),
-            checkpoint_p99_ms: percentile(&mut checkpoint_times, 0.99),
             langgraph,
         })
     }
 }
 
-async fn langgraph(python: &Path, scratch: &Path, chain: u32, fanout: u32) -> Result<LangGraphRun> {
+async fn langgraph(
+    python: &Path,
+    scratch: &Path,
+    chains: &[u32],
+    fanout: u32,
+) -> Result<LangGraphRun> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| Error::Home { path, source }
@@ -235,9 +303,15 @@ async fn langgraph(python: &Path, scratch: &Path, chain: u32, fanout: u32) -> Re
     std::fs::write(&script, PEER).map_err(io(&script))?;
     let output = tokio::process::Command::new(python)
         .arg(&script)
-        .arg(chain.to_string())
+        .arg(
+            chains
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+        )
         .arg(fanout.to_string())
-        .arg(scratch.join("langgraph.sqlite"))
+        .arg(scratch)
         .output()
         .await
         .map_err(io(python))?;
