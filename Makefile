@@ -74,7 +74,7 @@ bench: models
 
 ## Regenerate ui/src/ipc/bindings.ts from the Tauri commands.
 bindings:
-	CODEXOS_UPDATE_BINDINGS=1 cargo test --workspace $(FEATURES) --lib typescript_bindings
+	CODEXOS_UPDATE_BINDINGS=1 cargo test --workspace $(FEATURES) --lib -- typescript_bindings the_isolation_allow_list
 
 fmt:
 	cargo fmt --all

@@ -21,44 +21,62 @@ pub use commands::{AppInfo, IpcError};
 /// Where the generated TypeScript bindings live, relative to the repository.
 pub const BINDINGS_PATH: &str = "ui/src/ipc/bindings.ts";
 
+/// Declares the app's commands once: the typed command set and the names
+/// the isolation hook lets through come from the same list.
+macro_rules! app_commands {
+    ($($module:ident :: $command:ident),* $(,)?) => {
+        /// The names of the app's commands, as the window sends them.
+        pub const COMMAND_NAMES: &[&str] = &[$(stringify!($command)),*];
+
+        fn commands() -> tauri_specta::Commands<tauri::Wry> {
+            tauri_specta::collect_commands![$($module::$command),*]
+        }
+    };
+}
+
+app_commands![
+    commands::app_info,
+    commands::projects,
+    commands::ingest,
+    commands::search,
+    commands::ask,
+    commands::cancel,
+    commands::watches,
+    commands::project_files,
+    commands::file_preview,
+    commands::unwatch,
+    llm::llm_settings,
+    llm::set_policy,
+    llm::set_offline,
+    llm::store_secret,
+    llm::test_provider,
+    llm::pull_model,
+    llm::import_model,
+    llm::remove_model,
+    flows::flow_library,
+    flows::flow_check,
+    flows::flow_save,
+    flows::flow_run,
+    flows::run_resume,
+    flows::runs,
+    flows::run_detail,
+    tools::tools_overview,
+    tools::tool_approval,
+    vault::vault_view,
+    vault::vault_unlock,
+    vault::vault_remove,
+    vault::vault_reveal,
+    vault::vault_rotate,
+];
+
+/// Where the generated allow-list of the isolation hook lives.
+pub const ISOLATION_ALLOWED_PATH: &str = "ui/isolation/allowed.js";
+
 /// The typed command set shared by the app and the bindings export.
 #[must_use]
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
     tauri_specta::Builder::<tauri::Wry>::new()
-        .commands(tauri_specta::collect_commands![
-            commands::app_info,
-            commands::projects,
-            commands::ingest,
-            commands::search,
-            commands::ask,
-            commands::cancel,
-            commands::watches,
-            commands::project_files,
-            commands::file_preview,
-            commands::unwatch,
-            llm::llm_settings,
-            llm::set_policy,
-            llm::set_offline,
-            llm::store_secret,
-            llm::test_provider,
-            llm::pull_model,
-            llm::import_model,
-            llm::remove_model,
-            flows::flow_library,
-            flows::flow_check,
-            flows::flow_save,
-            flows::flow_run,
-            flows::run_resume,
-            flows::runs,
-            flows::run_detail,
-            tools::tools_overview,
-            tools::tool_approval,
-            vault::vault_view,
-            vault::vault_unlock,
-            vault::vault_remove,
-            vault::vault_reveal,
-            vault::vault_rotate,
-        ])
+        .commands(commands())
         .events(tauri_specta::collect_events![
             commands::ProjectUpdated,
             commands::WatchStopped,
@@ -152,6 +170,109 @@ mod tests {
             committed_text == fresh_text,
             "{BINDINGS_PATH} is out of date with the Tauri commands — run `make bindings` and commit it"
         );
+    }
+
+    /// What the isolation hook must let through: the app's commands, and
+    /// the plugin commands the capabilities grant, resolved through the
+    /// permission manifests tauri-build wrote (gen/schemas).
+    fn ipc_allow_list(root: &std::path::Path) -> Vec<String> {
+        let read = |path: PathBuf| -> serde_json::Value {
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+            serde_json::from_str(&text).expect("JSON")
+        };
+        let manifests = read(root.join("gen/schemas/acl-manifests.json"));
+        let capabilities = read(root.join("gen/schemas/capabilities.json"));
+        let mut allowed: Vec<String> = COMMAND_NAMES
+            .iter()
+            .map(|name| (*name).to_owned())
+            .collect();
+        let mut plugin_commands = std::collections::BTreeSet::new();
+        for capability in capabilities.as_object().expect("capabilities").values() {
+            for permission in capability["permissions"].as_array().expect("permissions") {
+                let identifier = permission
+                    .as_str()
+                    .or_else(|| permission["identifier"].as_str())
+                    .expect("a permission identifier");
+                let (plugin, name) = identifier.rsplit_once(':').expect("plugin:permission");
+                let manifest = &manifests[plugin];
+                assert!(manifest.is_object(), "no manifest for {plugin}");
+                let mut pending = vec![name.to_owned()];
+                while let Some(name) = pending.pop() {
+                    if name == "default" {
+                        let set = &manifest["default_permission"]["permissions"];
+                        pending.extend(
+                            set.as_array()
+                                .into_iter()
+                                .flatten()
+                                .filter_map(|p| p.as_str().map(str::to_owned)),
+                        );
+                    } else if let Some(set) =
+                        manifest["permission_sets"][&name]["permissions"].as_array()
+                    {
+                        pending.extend(set.iter().filter_map(|p| p.as_str().map(str::to_owned)));
+                    } else {
+                        let commands = &manifest["permissions"][&name]["commands"]["allow"];
+                        let commands = commands
+                            .as_array()
+                            .unwrap_or_else(|| panic!("unknown permission {plugin}:{name}"));
+                        let short = plugin.strip_prefix("core:").unwrap_or(plugin);
+                        for command in commands.iter().filter_map(serde_json::Value::as_str) {
+                            plugin_commands.insert(format!("plugin:{short}|{command}"));
+                        }
+                    }
+                }
+            }
+        }
+        allowed.sort();
+        allowed.extend(plugin_commands);
+        allowed
+    }
+
+    #[test]
+    fn the_isolation_allow_list_is_the_commands_and_the_granted_plugin_commands() {
+        let root = repository_root();
+        let allowed = ipc_allow_list(&root);
+        // Positive controls: the app's own commands and the event listener
+        // the UI uses are in; a plugin the capabilities do not grant is not.
+        assert!(allowed.iter().any(|name| name == "app_info"), "{allowed:?}");
+        assert!(
+            allowed.iter().any(|name| name == "plugin:event|listen"),
+            "{allowed:?}"
+        );
+        assert!(
+            !allowed.iter().any(|name| name.starts_with("plugin:path|")),
+            "{allowed:?}"
+        );
+        assert!(
+            !allowed.iter().any(|name| name.starts_with("plugin:fs|")),
+            "{allowed:?}"
+        );
+        let fresh = format!(
+            "// Generated by src-tauri's tests from the app's commands and the plugin commands its\n\
+             // capabilities grant — do not edit. Regenerate with `make bindings`.\n\
+             globalThis.CODEXOS_IPC_ALLOWED = {};\n",
+            serde_json::to_string_pretty(&allowed).expect("JSON")
+        );
+        let committed_path = root.join(ISOLATION_ALLOWED_PATH);
+        if std::env::var_os("CODEXOS_UPDATE_BINDINGS").is_some() {
+            std::fs::write(&committed_path, &fresh).expect("write the allow-list");
+            return;
+        }
+        let committed = std::fs::read_to_string(&committed_path).unwrap_or_default();
+        assert!(
+            committed == fresh,
+            "{ISOLATION_ALLOWED_PATH} is out of date with the commands or the capabilities — run `make bindings` and commit it"
+        );
+        // The hook loads the list before it runs, and refuses what is not on it.
+        let page = std::fs::read_to_string(root.join("ui/isolation/index.html")).expect("page");
+        let list = page.find("allowed.js").expect("the page loads allowed.js");
+        assert!(
+            list < page.find("index.js").expect("the page loads the hook"),
+            "{page}"
+        );
+        let hook = std::fs::read_to_string(root.join("ui/isolation/index.js")).expect("hook");
+        assert!(hook.contains("CODEXOS_IPC_ALLOWED"), "{hook}");
     }
 
     #[test]

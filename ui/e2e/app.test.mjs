@@ -328,3 +328,31 @@ test("an ask tool in a flow waits for the dialog: allowed it runs, denied the ru
     if (expected === "failed") assert.ok(await browser.$('[data-testid="run-log"] [title*="declined in the app"]').isExisting());
   }
 });
+
+test("the isolation hook lets the app's commands through and refuses any other command or plugin", async () => {
+  // Straight at the IPC, as a compromised dependency in the page would call it.
+  const outcome = await browser.executeAsync((done) => {
+    const invoke = window.__TAURI_INTERNALS__.invoke;
+    const attempt = (cmd, args) =>
+      invoke(cmd, args ?? {}).then(
+        (value) => ({ ok: true, value }),
+        (error) => ({ ok: false, error: String(error?.message ?? error) }),
+      );
+    Promise.all([
+      attempt("app_info"),
+      attempt("definitely_not_a_command"),
+      attempt("plugin:path|resolve_directory", { directory: 1 }),
+    ]).then(([own, unknown, plugin]) => done({ own, unknown, plugin }));
+  });
+  // Positive control: the app's own command passes the hook and answers.
+  assert.equal(outcome.own.ok, true, JSON.stringify(outcome));
+  assert.ok(outcome.own.value && typeof outcome.own.value === "object", JSON.stringify(outcome));
+  for (const [name, refused] of [
+    ["an unknown command", outcome.unknown],
+    ["a plugin command the capabilities do not grant", outcome.plugin],
+  ]) {
+    assert.equal(refused.ok, false, `${name} went through: ${JSON.stringify(outcome)}`);
+    // The hook renamed it: the core saw the refusal, not the command.
+    assert.match(refused.error, /refused_by_the_isolation_hook/, `${name}: ${refused.error}`);
+  }
+});
