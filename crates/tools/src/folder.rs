@@ -271,6 +271,7 @@ impl Tool for FolderTool {
 
     async fn call(&self, arguments: Value, context: &CallContext) -> Result<Value> {
         let name = &self.info.name;
+        self.refuse_secrets_in_command(&arguments, context)?;
         let (mut argv, stdin) = self.render(&arguments)?;
         if argv.is_empty() {
             return Err(Error::failed(name, "the command rendered empty"));
@@ -299,6 +300,42 @@ impl Tool for FolderTool {
 }
 
 impl FolderTool {
+    /// Refuses a call whose arguments carry a resolved vault secret into
+    /// the command templates, whatever the template does with it (a filter
+    /// or a slice would hide it from a plain search of the command line):
+    /// secrets reach a folder tool through `stdin` or the manifest's env.
+    fn refuse_secrets_in_command(&self, arguments: &Value, context: &CallContext) -> Result<()> {
+        if context.withheld.is_empty() {
+            return Ok(());
+        }
+        let environment = minijinja::Environment::new();
+        for template in &self.manifest.command {
+            let Ok(compiled) = environment.template_from_str(template) else {
+                continue;
+            };
+            for variable in compiled.undeclared_variables(false) {
+                let holds_secret = arguments.get(&variable).is_some_and(|value| {
+                    context.withheld.iter().any(|secret| {
+                        use secrecy::ExposeSecret as _;
+                        holds(value, secret.expose_secret())
+                    })
+                });
+                if holds_secret {
+                    return Err(Error::failed(
+                        &self.info.name,
+                        format!(
+                            "argument `{variable}` holds a vault secret and the manifest puts it on \
+                             the command line, where every process on this machine can read it — \
+                             give it through the manifest's `stdin` template or its [env] \
+                             (`{{ vault = \"NAME\" }}`) instead"
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn finish(&self, output: Result<sandbox::Output>) -> Result<Value> {
         let name = &self.info.name;
         let output = output?;
@@ -446,4 +483,17 @@ pub fn watch(
             }
         }
     }))
+}
+
+/// Whether any string in `value` contains `secret`.
+fn holds(value: &Value, secret: &str) -> bool {
+    !secret.is_empty()
+        && match value {
+            Value::String(text) => text.contains(secret),
+            Value::Array(items) => items.iter().any(|item| holds(item, secret)),
+            Value::Object(fields) => fields
+                .iter()
+                .any(|(key, item)| key.contains(secret) || holds(item, secret)),
+            _ => false,
+        }
 }

@@ -260,13 +260,13 @@ impl Drop for PidsGroup {
     }
 }
 
-fn home_folders() -> Vec<PathBuf> {
+fn home_folders(home: Option<&Path>) -> Vec<PathBuf> {
     let mut folders: Vec<PathBuf> = ["/home", "/root"]
         .iter()
         .map(PathBuf::from)
         .filter(|path| path.is_dir())
         .collect();
-    if let Some(home) = std::env::var_os("HOME").map(PathBuf::from) {
+    if let Some(home) = home.map(Path::to_path_buf) {
         if home.is_dir()
             && !folders.iter().any(|folder| home.starts_with(folder))
             && home != Path::new("/")
@@ -277,7 +277,7 @@ fn home_folders() -> Vec<PathBuf> {
     folders
 }
 
-fn bwrap_args(job: &Job, root: &Path, protected: &[PathBuf]) -> Vec<String> {
+fn bwrap_args(job: &Job, root: &Path, protected: &[PathBuf], home: Option<&Path>) -> Vec<String> {
     let mut args: Vec<String> = [
         "--die-with-parent",
         "--new-session",
@@ -307,7 +307,7 @@ fn bwrap_args(job: &Job, root: &Path, protected: &[PathBuf]) -> Vec<String> {
         "--tmpfs".into(),
         "/tmp".into(),
     ]);
-    let hidden = home_folders();
+    let hidden = home_folders(home);
     for folder in &hidden {
         args.extend(["--tmpfs".into(), path(folder)]);
     }
@@ -366,7 +366,7 @@ fn command_line(job: &Job, context: &CallContext, root: &Path) -> Result<Command
         .iter()
         .filter_map(|folder| folder.canonicalize().ok())
         .collect();
-    let mut args = bwrap_args(job, root, &protected);
+    let mut args = bwrap_args(job, root, &protected, context.home.as_deref());
     args.extend([
         "prlimit".to_owned(),
         format!("--as={}", job.limits.memory_bytes),
@@ -464,7 +464,10 @@ pub async fn run(job: &Job, context: &CallContext) -> Result<Output> {
         .env("TMPDIR", "/tmp")
         .env(
             "HOME",
-            std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into()),
+            context
+                .home
+                .clone()
+                .map_or_else(|| "/tmp".into(), PathBuf::into_os_string),
         )
         .stdin(if job.stdin.is_some() {
             Stdio::piped()

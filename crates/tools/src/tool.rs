@@ -176,6 +176,9 @@ pub struct CallContext {
     pub untrusted: Option<String>,
     /// Cancels the call.
     pub cancel: CancellationToken,
+    /// The user's home folder, hidden inside the sandbox like `/home` and
+    /// `/root` (default: `$HOME`; tests give a temporary one).
+    pub home: Option<PathBuf>,
     /// The values the registry resolved into this call's arguments: a
     /// program's command line must hold none of them (`/proc/PID/cmdline`
     /// is readable by every process).
@@ -195,6 +198,7 @@ impl CallContext {
             references: Vec::new(),
             untrusted: None,
             cancel: CancellationToken::new(),
+            home: std::env::var_os("HOME").map(PathBuf::from),
             withheld: Arc::default(),
         }
     }

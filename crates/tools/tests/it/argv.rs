@@ -98,12 +98,29 @@ required = ["token"]
 properties.token = { type = "string" }
 "#;
 
+const ARGV_FILTERED: &str = r#"
+name = "argv-filtered"
+description = "Puts its argument on its command line, changed by a filter."
+command = ["echo", "{{ token | upper }}"]
+permission = "allow"
+writes = false
+
+[parameters]
+type = "object"
+required = ["token"]
+properties.token = { type = "string" }
+"#;
+
 #[tokio::test(flavor = "multi_thread")]
 async fn no_secret_is_ever_on_a_command_line() {
     let secret = format!("sentinel-{}-{}", std::process::id(), rand_suffix());
     let project = tempfile::tempdir().expect("project");
     let tools = tempfile::tempdir().expect("tools");
-    for (name, manifest) in [("echo-token", ECHO_TOKEN), ("argv-token", ARGV_TOKEN)] {
+    for (name, manifest) in [
+        ("echo-token", ECHO_TOKEN),
+        ("argv-token", ARGV_TOKEN),
+        ("argv-filtered", ARGV_FILTERED),
+    ] {
         std::fs::create_dir(tools.path().join(name)).expect("dir");
         std::fs::write(tools.path().join(name).join("tool.toml"), manifest).expect("manifest");
     }
@@ -189,6 +206,16 @@ async fn no_secret_is_ever_on_a_command_line() {
     let message = error.to_string();
     assert!(message.contains("command line"), "{message}");
     assert!(!message.contains(&secret), "{message}");
+    // A filter in the template changes the value on the command line: the
+    // argument is refused all the same (positive control first).
+    let plain = call("argv-filtered", json!({ "token": "plain" }))
+        .await
+        .expect("plain argument");
+    assert_eq!(plain.as_str().map(str::trim), Some("PLAIN"), "{plain}");
+    let error = call("argv-filtered", json!({ "token": "vault://SENTINEL" }))
+        .await
+        .expect_err("a secret, upper-cased, on the command line");
+    assert!(error.to_string().contains("`token`"), "{error}");
 }
 
 fn rand_suffix() -> u128 {

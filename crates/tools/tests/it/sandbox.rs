@@ -1,4 +1,9 @@
 //! The escape suite: what a sandboxed program tries, and must fail to do.
+//! Every test first proves the program ran (an exit code, and a positive
+//! control in the same sandbox that succeeded) before it asserts that the
+//! escape failed; an error from the tool runner fails the test. The home
+//! folder the sandbox hides is a temporary one (outside `/tmp`, which the
+//! sandbox replaces anyway): no test writes into the real `$HOME`.
 
 use std::io::Read as _;
 use std::time::{Duration, Instant};
@@ -7,7 +12,8 @@ use codexos_tools::sandbox::{availability, Availability, ProcessLimit};
 use codexos_tools::CallContext;
 use serde_json::{json, Value};
 
-/// Calls a built-in from a plain test: its result, or `{"error": …}`.
+/// Calls a built-in from a plain test: its result, or `{"error": …}` (for
+/// the tests of refusals; escapes go through [`ran`]).
 fn call(context: &CallContext, tool: &str, arguments: Value) -> Value {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -25,6 +31,18 @@ fn shell(context: &CallContext, command: &str) -> Value {
     )
 }
 
+/// `result`, once it is certain the program ran: no runner error, an exit
+/// code present.
+#[track_caller]
+fn ran(result: &Value) -> &Value {
+    assert!(
+        result.get("error").is_none(),
+        "the tool did not run: {result}"
+    );
+    assert!(result["exitCode"].is_i64(), "no exit code: {result}");
+    result
+}
+
 fn stdout(result: &Value) -> String {
     format!(
         "{}{}",
@@ -33,13 +51,26 @@ fn stdout(result: &Value) -> String {
     )
 }
 
-fn project() -> (tempfile::TempDir, CallContext) {
+/// A project, and a temporary home folder outside `/tmp` that the context
+/// names as the user's (so only the sandbox's home hiding keeps it out).
+struct Project {
+    dir: tempfile::TempDir,
+    home: tempfile::TempDir,
+    context: CallContext,
+}
+
+fn project() -> Project {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::create_dir(dir.path().join(".git")).expect(".git");
     std::fs::write(dir.path().join(".git/HEAD"), "ref: refs/heads/main\n").expect("HEAD");
     std::fs::write(dir.path().join("notes.txt"), "project file\n").expect("file");
-    let context = CallContext::new(dir.path().to_path_buf());
-    (dir, context)
+    let home = tempfile::Builder::new()
+        .prefix("codexos-home-")
+        .tempdir_in("/var/tmp")
+        .expect("temporary home");
+    let mut context = CallContext::new(dir.path().to_path_buf());
+    context.home = Some(home.path().to_path_buf());
+    Project { dir, home, context }
 }
 
 #[test]
@@ -63,7 +94,11 @@ fn the_sandbox_is_available_with_a_process_limit() {
 
 #[test]
 fn works_inside_the_project() {
-    let (dir, context) = project();
+    let Project {
+        dir,
+        context,
+        home: _home,
+    } = project();
     let result = shell(&context, "cat notes.txt && echo made > out.txt && pwd");
     assert_eq!(result["exitCode"], 0, "{result}");
     assert!(stdout(&result).contains("project file"));
@@ -75,26 +110,30 @@ fn works_inside_the_project() {
 
 #[test]
 fn cannot_read_a_secret_in_the_home_folder() {
-    let (_dir, context) = project();
-    let home = std::env::var("HOME").expect("HOME");
-    let secret =
-        std::path::Path::new(&home).join(format!(".codexos-escape-{}", std::process::id()));
+    let Project {
+        home,
+        context,
+        dir: _dir,
+    } = project();
+    let secret = home.path().join(".codexos-escape");
     std::fs::write(&secret, "TOP-SECRET-VALUE").expect("secret");
+    std::fs::create_dir(home.path().join(".ssh")).expect(".ssh");
+    std::fs::write(home.path().join(".ssh/id_ed25519"), "TOP-SECRET-KEY").expect("key");
     let result = shell(
         &context,
         &format!(
-            "cat {0}; ls -a {1}; cat ~/.ssh/id_* 2>&1",
+            "cat notes.txt; cat {0}; ls -a {1}; cat ~/.ssh/id_* 2>&1; echo ran-to-the-end",
             secret.display(),
-            home
+            home.path().display()
         ),
     );
-    let python = call(
-        &context,
-        "python",
-        json!({"code": format!("print(open({:?}).read())", secret.display().to_string())}),
+    // Positive control: it ran, read the project, and got to its end.
+    let output = stdout(ran(&result));
+    assert!(
+        output.contains("project file") && output.contains("ran-to-the-end"),
+        "{result}"
     );
-    std::fs::remove_file(&secret).expect("clean up");
-    assert!(!stdout(&result).contains("TOP-SECRET"), "{result}");
+    assert!(!output.contains("TOP-SECRET"), "{result}");
     assert!(
         !result["stdout"]
             .as_str()
@@ -102,31 +141,47 @@ fn cannot_read_a_secret_in_the_home_folder() {
             .contains(".codexos-escape"),
         "the home folder is empty inside: {result}"
     );
-    assert!(
-        !python.to_string().contains("TOP-SECRET-VALUE\\n"),
-        "{python}"
+    let python = call(
+        &context,
+        "python",
+        json!({"code": format!("print(open('notes.txt').read())\nprint(open({:?}).read())", secret.display().to_string())}),
     );
+    // It ran, read the project file, then failed on the secret.
+    assert!(stdout(ran(&python)).contains("project file"), "{python}");
+    assert!(!python.to_string().contains("TOP-SECRET-VALUE"), "{python}");
     assert_ne!(python["exitCode"], 0, "{python}");
+    assert!(stdout(&python).contains("FileNotFoundError"), "{python}");
 }
 
 #[test]
 fn cannot_write_bashrc_or_outside_the_project() {
-    let (dir, context) = project();
-    let home = std::env::var("HOME").expect("HOME");
-    let bashrc = std::path::Path::new(&home).join(".bashrc");
-    let before = std::fs::read(&bashrc).ok();
+    let Project { dir, home, context } = project();
+    let bashrc = home.path().join(".bashrc");
+    std::fs::write(&bashrc, "# the user's own\n").expect("bashrc");
     let result = shell(
         &context,
         &format!(
-            "echo pwned >> ~/.bashrc; echo pwned >> {0}; echo pwned > /usr/local/pwned; echo pwned > .git/config; echo done",
+            "echo pwned >> ~/.bashrc; echo pwned >> {0}; echo pwned > /usr/local/pwned; echo pwned > .git/config; echo inside > inside.txt; echo done",
             bashrc.display()
         ),
+    );
+    // Positive control: the same sandbox wrote inside the project.
+    assert!(stdout(ran(&result)).contains("done"), "{result}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("inside.txt"))
+            .ok()
+            .as_deref(),
+        Some("inside\n")
     );
     assert!(
         stdout(&result).contains("Read-only file system"),
         "{result}"
     );
-    assert_eq!(std::fs::read(&bashrc).ok(), before, "~/.bashrc unchanged");
+    assert_eq!(
+        std::fs::read_to_string(&bashrc).expect("bashrc"),
+        "# the user's own\n",
+        "~/.bashrc unchanged"
+    );
     assert!(!std::path::Path::new("/usr/local/pwned").exists());
     assert!(
         !dir.path().join(".git/config").exists(),
@@ -136,32 +191,51 @@ fn cannot_write_bashrc_or_outside_the_project() {
 
 #[test]
 fn cannot_connect_to_an_unlisted_local_listener() {
-    let (_dir, context) = project();
+    let Project {
+        context,
+        dir: _dir,
+        home: _home,
+    } = project();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
     let port = listener.local_addr().expect("address").port();
     listener.set_nonblocking(true).expect("non-blocking");
     let result = shell(
         &context,
-        &format!("python3 -c \"import socket; socket.create_connection(('127.0.0.1', {port}), 3); print('CONNECTED')\"; exec 3<>/dev/tcp/127.0.0.1/{port} && echo CONNECTED"),
+        &format!("python3 -c \"print('PYTHON-RAN'); import socket; socket.create_connection(('127.0.0.1', {port}), 3); print('CONNECTED')\"; (exec 3<>/dev/tcp/127.0.0.1/{port}) && echo CONNECTED; echo done"),
     );
-    assert!(!stdout(&result).contains("CONNECTED"), "{result}");
+    // Positive control: python started and tried; the shell got to its end.
+    let output = stdout(ran(&result));
+    assert!(
+        output.contains("PYTHON-RAN") && output.contains("done"),
+        "{result}"
+    );
+    assert!(
+        output.contains("Error"),
+        "the attempt failed with an error: {result}"
+    );
+    assert!(!output.contains("CONNECTED"), "{result}");
     let accepted = listener.accept();
     assert!(accepted.is_err(), "the listener saw a connection");
 }
 
 #[test]
 fn cannot_follow_a_symlink_out_of_the_project() {
-    let (dir, context) = project();
-    let outside = tempfile::tempdir_in(std::env::var("HOME").expect("HOME")).expect("outside dir");
+    let Project { dir, home, context } = project();
+    let outside = tempfile::tempdir_in(home.path()).expect("outside dir");
     std::fs::write(outside.path().join("private.txt"), "PRIVATE-DATA").expect("private");
     std::os::unix::fs::symlink(outside.path(), dir.path().join("escape")).expect("symlink");
     let elsewhere = tempfile::tempdir().expect("tmp dir");
     std::os::unix::fs::symlink(elsewhere.path(), dir.path().join("tmp-escape")).expect("symlink");
     let result = shell(
         &context,
-        "cat escape/private.txt; echo x > escape/planted.txt; echo x > tmp-escape/planted.txt; ls escape tmp-escape",
+        "cat notes.txt; cat escape/private.txt; echo x > escape/planted.txt; echo x > tmp-escape/planted.txt; ls escape tmp-escape; echo done",
     );
-    assert!(!stdout(&result).contains("PRIVATE-DATA"), "{result}");
+    let output = stdout(ran(&result));
+    assert!(
+        output.contains("project file") && output.contains("done"),
+        "{result}"
+    );
+    assert!(!output.contains("PRIVATE-DATA"), "{result}");
     assert!(!outside.path().join("planted.txt").exists());
     assert!(!elsewhere.path().join("planted.txt").exists());
     let read = call(&context, "fs.read", json!({"path": "escape/private.txt"}));
@@ -171,13 +245,19 @@ fn cannot_follow_a_symlink_out_of_the_project() {
 
 #[test]
 fn a_fork_bomb_is_contained() {
-    let (_dir, context) = project();
+    let Project {
+        context,
+        dir: _dir,
+        home: _home,
+    } = project();
     let started = Instant::now();
     let result = shell(
         &context,
         "bomb() { bomb | bomb & }; bomb; sleep 5; echo survived",
     );
     let took = started.elapsed();
+    // It ran to its end: the bomb did not take the sandbox down with it.
+    assert!(stdout(ran(&result)).contains("survived"), "{result}");
     assert!(took < Duration::from_mins(1), "took {took:?}: {result}");
     // The host still starts processes.
     let mut child = std::process::Command::new("true")
@@ -200,14 +280,18 @@ fn a_fork_bomb_is_contained() {
     );
     assert!(
         stdout(&result).contains("Resource temporarily unavailable")
-            || stdout(&result).contains("fork"),
+            || stdout(&result).contains("fork: "),
         "the bomb hit the process limit: {result}"
     );
 }
 
 #[test]
 fn large_output_is_bounded() {
-    let (_dir, context) = project();
+    let Project {
+        context,
+        dir: _dir,
+        home: _home,
+    } = project();
     let result = shell(
         &context,
         "yes 0123456789 | head -c 3000000; echo; echo tail",
