@@ -15,7 +15,7 @@ FEATURES := --features custom-protocol
 BIN := $(CARGO_TARGET_DIR)/debug
 
 FUZZ_SECONDS ?= 60
-.PHONY: fuzz app run setup setup-test models ui cli lint test test-rust test-ui e2e bindings fmt clean-e2e bench
+.PHONY: fuzz app run setup setup-test models models-test ui cli lint test test-rust test-ui e2e bindings fmt clean-e2e bench
 
 ## Build and launch the desktop app.
 app: setup models ui
@@ -29,7 +29,7 @@ cli: setup models
 	@echo "CLI ready: ./bin/codexos --help   (models: $(MODELS_DIR))"
 
 ## Run the whole test suite: lint, Rust tests on real components, UI tests, end-to-end.
-test: setup-test models ui lint test-rust test-ui e2e
+test: setup-test models-test ui lint test-rust test-ui e2e
 
 setup:
 	scripts/setup.sh app
@@ -39,6 +39,10 @@ setup-test:
 
 models:
 	scripts/fetch-models.sh "$(MODELS_DIR)"
+
+## The models plus those the tests run (Qwen2.5-Coder-0.5B for tool calling).
+models-test:
+	scripts/fetch-models.sh --test "$(MODELS_DIR)"
 
 ui:
 	cd ui && npm run build

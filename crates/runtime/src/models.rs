@@ -52,7 +52,9 @@ pub fn catalog() -> Vec<CatalogFile> {
                 sha256: fields.next()?.to_owned(),
                 requirements: split(fields.next()),
                 members: split(fields.next()),
-                optional: fields.next() == Some("optional"),
+                optional: fields
+                    .next()
+                    .is_some_and(|scope| scope.split(',').any(|word| word == "optional")),
             })
         })
         .collect()

@@ -26,6 +26,38 @@ pub fn models_dir() -> PathBuf {
     dir
 }
 
+/// A model file that a test needs, from the models folder. `make test`
+/// installs every model the tests use (`scripts/fetch-models.sh --test`);
+/// a missing one is a skip that says so, and under CI (`CI=true`) a failure:
+/// no test passes in CI without having run.
+///
+/// # Panics
+/// In CI, when the file is missing.
+#[must_use]
+pub fn model_or_skip(file: &str) -> Option<PathBuf> {
+    let path = models_dir().join(file);
+    if path.is_file() {
+        return Some(path);
+    }
+    skip(&format!(
+        "{} is not installed — `scripts/fetch-models.sh --test \"$CODEXOS_MODELS\"` (make test does it)",
+        path.display()
+    ));
+    None
+}
+
+/// Records a skipped test: printed, and a failure under CI (`CI` set to
+/// anything but `false`/`0`), where every test must run.
+///
+/// # Panics
+/// In CI.
+pub fn skip(reason: &str) {
+    let in_ci = std::env::var("CI")
+        .is_ok_and(|value| !value.is_empty() && value != "false" && value != "0");
+    assert!(!in_ci, "a test would be skipped in CI: {reason}");
+    eprintln!("SKIPPED (not in CI): {reason}");
+}
+
 /// This crate's `fixtures` folder, found at run time from the package under
 /// test (cargo sets `CARGO_MANIFEST_DIR` when it runs a test), so a target
 /// folder shared between checkouts never points at another checkout.

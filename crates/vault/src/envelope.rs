@@ -274,12 +274,18 @@ mod tests {
     fn every_bit_flip_and_truncation_is_refused() {
         let master = random_key();
         let bytes = Envelope::seal("K", &SecretString::from("v"), &master, "id").encode();
+        // Positive control: the untouched record opens.
+        assert!(Envelope::decode(&bytes)
+            .and_then(|envelope| envelope.open("K", &master))
+            .is_ok());
         for index in 0..bytes.len() {
-            let mut altered = bytes.clone();
-            altered[index] ^= 0x40;
-            let opened =
-                Envelope::decode(&altered).and_then(|envelope| envelope.open("K", &master));
-            assert!(opened.is_err(), "flip at {index} opened");
+            for bit in 0..8 {
+                let mut altered = bytes.clone();
+                altered[index] ^= 1 << bit;
+                let opened =
+                    Envelope::decode(&altered).and_then(|envelope| envelope.open("K", &master));
+                assert!(opened.is_err(), "flip of bit {bit} of byte {index} opened");
+            }
         }
         for length in 0..bytes.len() {
             let opened =

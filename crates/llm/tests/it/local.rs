@@ -9,11 +9,7 @@ use codexos_llm::{
 };
 use tokio_util::sync::CancellationToken;
 
-pub fn models_dir() -> PathBuf {
-    std::env::var_os("CODEXOS_MODELS")
-        .map(PathBuf::from)
-        .expect("set CODEXOS_MODELS to the models folder (make test does it)")
-}
+pub use codexos_test_support::models_dir;
 
 pub fn model_path() -> PathBuf {
     models_dir().join("SmolLM2-135M-Instruct.Q4_1.gguf")
@@ -249,14 +245,10 @@ async fn a_required_tool_call_follows_the_schema_even_on_a_135m_model() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn qwen_calls_tools_validly_whenever_it_calls_them() {
-    let path = models_dir().join("Qwen2.5-Coder-0.5B-Instruct-Q4_K_M.gguf");
-    if !path.is_file() {
-        eprintln!(
-            "skipped: {} is not installed (codexos models pull qwen2.5-coder-0.5b)",
-            path.display()
-        );
+    let Some(path) = codexos_test_support::model_or_skip("Qwen2.5-Coder-0.5B-Instruct-Q4_K_M.gguf")
+    else {
         return;
-    }
+    };
     let model = LocalModel::load(&path, ModelOptions::default()).expect("Qwen loads");
     assert!(model.supports_tools());
     let rendered = model

@@ -375,15 +375,44 @@ fn a_corrupted_record_stops_rotation_before_anything_changes() {
 #[test]
 fn the_vault_fuzz_corpora_are_refused_cleanly() {
     // The hand-written seeds are refused outright; what libFuzzer found may
-    // decode, but never opens (the fuzz targets' own property).
+    // decode — then it must encode back to a record that decodes to the same
+    // envelope (the decoder and the encoder agree on every input, which a
+    // lenient or lossy decoder would break), and it never opens.
+    use codexos_vault::envelope::Envelope;
     let seed = |name: &str| !name.chars().all(|c| c.is_ascii_hexdigit());
     let key = codexos_vault::envelope::random_key();
-    for (name, bytes) in codexos_test_support::fuzz_corpus("vault_record") {
-        if let Ok(envelope) = codexos_vault::envelope::Envelope::decode(&bytes) {
+    // Positive control: a real record decodes, round-trips and opens.
+    let real = Envelope::seal("NAME", &SecretString::from("v"), &key, "id");
+    assert_eq!(Envelope::decode(&real.encode()).as_ref(), Ok(&real));
+    assert_eq!(real.open("NAME", &key).expect("opens").expose_secret(), "v");
+    let mut decoded = 0;
+    let corpus = codexos_test_support::fuzz_corpus("vault_record");
+    assert!(!corpus.is_empty(), "the vault_record corpus is missing");
+    for (name, bytes) in corpus {
+        if let Ok(envelope) = Envelope::decode(&bytes) {
+            decoded += 1;
             assert!(!seed(&name), "{name} decoded");
+            assert_eq!(
+                Envelope::decode(&envelope.encode()).as_ref(),
+                Ok(&envelope),
+                "{name}: decode and encode disagree"
+            );
             assert!(envelope.open("NAME", &key).is_err(), "{name} opened");
         }
     }
+    eprintln!("vault_record corpus: {decoded} inputs decoded and round-tripped");
+    // Positive control of the export parser: a real export parses.
+    let export = codexos_vault::export::seal(
+        &[("NAME".to_owned(), SecretString::from("v"))],
+        &SecretString::from("a long enough passphrase"),
+    )
+    .expect("seal an export");
+    assert_eq!(
+        codexos_vault::export::parse(&export)
+            .expect("parses")
+            .count(),
+        1
+    );
     for (name, bytes) in codexos_test_support::fuzz_corpus("vault_export") {
         // Hostile Argon2id parameters are refused before any derivation.
         if let Ok(sealed) = codexos_vault::export::parse(&bytes) {
