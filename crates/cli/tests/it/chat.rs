@@ -194,40 +194,6 @@ fn providers_list_shows_the_policy() {
 }
 
 #[test]
-fn pull_installs_a_catalog_model_verified_and_knows_when_it_is_there() {
-    let cli = Cli::new();
-    let models = tempfile::tempdir().expect("models");
-    let pull = |args: &[&str]| {
-        let mut command = cli.command(args);
-        command.env("CODEXOS_MODELS", models.path());
-        command.output().expect("runs")
-    };
-    let output = pull(&["models", "pull", "smollm2", "--json"]);
-    assert_success(&output, &["models", "pull"]);
-    let pulled: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
-    assert_eq!(pulled["already"], false);
-    assert_eq!(
-        pulled["sha256"],
-        "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
-    );
-    assert!(models
-        .path()
-        .join("SmolLM2-135M-Instruct.Q4_1.gguf")
-        .is_file());
-    let again: serde_json::Value =
-        serde_json::from_slice(&pull(&["models", "pull", "smollm2", "--json"]).stdout)
-            .expect("json");
-    assert_eq!(again["already"], true);
-
-    let unknown = pull(&["models", "pull", "no-such-model"]);
-    let line = crate::error_line(&unknown);
-    assert!(
-        line.contains("not in the catalog") && line.contains("qwen2.5-coder-0.5b"),
-        "{line}"
-    );
-}
-
-#[test]
 fn a_provider_key_comes_from_the_vault_and_a_missing_one_says_how_to_store_it() {
     let server_cli = Cli::new();
     let (child, url) = serve(&server_cli);

