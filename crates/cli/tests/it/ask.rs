@@ -72,3 +72,56 @@ fn asking_before_ingesting_says_what_to_do() {
     let unknown = cli.run(&["search", "x", "--project", "nope"]);
     assert!(crate::error_line(&unknown).contains("no project named `nope`"));
 }
+
+/// Only `docs/troubleshooting.md` says how long pages are cached: the answer
+/// cites that file first, and every citation's excerpt is a real span of a
+/// file of the project.
+#[test]
+fn the_answer_cites_the_one_file_that_holds_it() {
+    let cli = Cli::new();
+    let corpus = corpus();
+    let holders: Vec<String> = [
+        "README.md",
+        "CHANGELOG.txt",
+        "docs/configuration.md",
+        "docs/troubleshooting.md",
+        "src/server.py",
+    ]
+    .iter()
+    .filter(|file| {
+        std::fs::read_to_string(corpus.path().join(file))
+            .is_ok_and(|text| text.contains("caches rendered pages"))
+    })
+    .map(|file| (*file).to_owned())
+    .collect();
+    assert_eq!(
+        holders,
+        ["docs/troubleshooting.md"],
+        "the fixture has one holder"
+    );
+    cli.json(&[
+        "ingest",
+        corpus.path().to_str().expect("path"),
+        "--project",
+        "lumen",
+    ]);
+    let json = cli.json(&[
+        "ask",
+        "How long does Lumen cache rendered pages?",
+        "--project",
+        "lumen",
+    ]);
+    assert!(
+        !json["text"].as_str().expect("text").trim().is_empty(),
+        "{json}"
+    );
+    let citations = json["citations"].as_array().expect("citations");
+    let first = citations
+        .first()
+        .and_then(|citation| citation["label"].as_str())
+        .expect("a citation");
+    assert!(
+        first.starts_with("docs/troubleshooting.md:"),
+        "cited first: {first} ({json})"
+    );
+}
