@@ -273,6 +273,16 @@ enum BenchCommand {
         #[arg(long)]
         llama_bench: Option<PathBuf>,
     },
+    /// Watch latency: a copy of DIR is ingested and watched, files are
+    /// written and edited one at a time, and full-text search is polled until
+    /// each is found — p50/p95 from the write to searchable.
+    Watch {
+        /// Folder copied and watched (its markdown and text files are edited).
+        dir: PathBuf,
+        /// Writes to time.
+        #[arg(long, default_value_t = 40)]
+        writes: u32,
+    },
     /// Search latency (p50/p95) at scale and the ANN index's recall@10
     /// against exact search, on synthetic chunks in a scratch index.
     Search {
@@ -627,6 +637,15 @@ async fn bench(
             let bench = runtime.bench_llm(&options).await;
             spinner.finish_and_clear();
             show(&setup, json, &bench?, render::llm_bench)
+        }
+        BenchCommand::Watch { dir, writes } => {
+            let spinner = render::spinner(
+                json,
+                "writing files into a watched folder and searching for them…",
+            );
+            let bench = runtime.bench_watch(&dir, writes, cancel).await;
+            spinner.finish_and_clear();
+            show(&setup, json, &bench?, render::watch_bench)
         }
         BenchCommand::Ingest { dir } => {
             let spinner = render::spinner(json, "ingesting into a scratch home…");

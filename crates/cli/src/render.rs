@@ -738,3 +738,19 @@ pub fn flow_bench(bench: &codexos_runtime::FlowBench, json: bool) -> anyhow::Res
     );
     Ok(())
 }
+
+/// `bench watch` figures.
+pub fn watch_bench(bench: &codexos_runtime::WatchBench, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(bench);
+    }
+    println!(
+        "watch latency · {} writes into a watched copy of {} files (new files and edits) · write → found by full-text search",
+        bench.writes, bench.files
+    );
+    println!(
+        "  p50 {:.0} ms · p95 {:.0} ms · max {:.0} ms (includes the watcher's {} ms debounce)",
+        bench.p50_ms, bench.p95_ms, bench.max_ms, bench.debounce_ms
+    );
+    Ok(())
+}

@@ -3,13 +3,15 @@
 //! ([`retrieval`]), search latency and ANN recall at scale ([`search`]), and
 //! embedding throughput against the Python pipeline ([`embed`]), local
 //! inference against llama.cpp's own llama-bench ([`llm`]), and the flow
-//! orchestrator against `LangGraph` ([`flow`]).
+//! orchestrator against `LangGraph` ([`flow`]), and the latency from a
+//! write in a watched folder to a search that finds it ([`watch`]).
 
 mod embed;
 mod flow;
 mod llm;
 mod retrieval;
 mod search;
+mod watch;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -25,6 +27,7 @@ pub use flow::{ChainRun, DurableRun, FlowBench, LangGraphChain, LangGraphDurable
 pub use llm::{BatchRun, LlamaBenchRun, LlmBench, LlmBenchOptions, LlmRun};
 pub use retrieval::{EvalSet, ModeScore, RetrievalBench};
 pub use search::SearchBench;
+pub use watch::WatchBench;
 
 /// Where a benchmark ran: printed with every figure, so no figure travels
 /// without its machine, build and code.
