@@ -3,11 +3,19 @@
 on the same model file, texts and thread count, batch by batch in the order
 given (no grouping by length).
 
+Each batch size runs twice, so Python gets the same parallelism choices as
+CodexOS: one session with ORT_THREADS intra-op threads, and ORT_THREADS
+processes with one thread each working on interleaved shares (CodexOS's own
+setting), timed from a common start after every process has loaded and warmed
+up until the last one is done.
+
 Usage: python3 embed_python.py MODEL_DIR ORT_THREADS TEXTS.json BATCH [BATCH...]
-Prints one JSON object: {"batch": {"1": embeddings_per_second, ...}, "cosine_check": ...}.
+Prints one JSON object: {"batch": {"1": embeddings_per_second, ...},
+"parallel": {"1": ..., ...}, "workers": ORT_THREADS, "first_vector": [...]}.
 """
 
 import json
+import multiprocessing
 import sys
 import time
 
@@ -44,6 +52,35 @@ def embed(tokenizer, session, texts):
     return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
 
 
+def _worker(model_dir, texts, batch, barrier, done):
+    tokenizer, session = load(model_dir, 1)
+    embed(tokenizer, session, texts[:8])  # warm-up
+    barrier.wait()
+    for start in range(0, len(texts), batch):
+        embed(tokenizer, session, texts[start : start + batch])
+    done.put(time.perf_counter())
+
+
+def parallel(model_dir, texts, workers, batch):
+    """Embeddings/s of `workers` one-thread processes on interleaved shares."""
+    # Fresh interpreters: forking a process that holds ONNX Runtime threads can hang.
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(workers + 1)
+    done = context.Queue()
+    processes = [
+        context.Process(target=_worker, args=(model_dir, texts[index::workers], batch, barrier, done))
+        for index in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    barrier.wait()
+    started = time.perf_counter()  # CLOCK_MONOTONIC: comparable across processes
+    ends = [done.get() for _ in processes]
+    for process in processes:
+        process.join()
+    return len(texts) / (max(ends) - started)
+
+
 def main():
     model_dir, threads, texts_file = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     batches = [int(value) for value in sys.argv[4:]] or [1, 32]
@@ -61,7 +98,13 @@ def main():
         elapsed = time.perf_counter() - started
         rates[str(batch)] = len(texts) / elapsed
         first = first if first is not None else np.concatenate(vectors)[0]
-    print(json.dumps({"batch": rates, "first_vector": first[:8].tolist()}))
+    parallel_rates = {str(batch): parallel(model_dir, texts, threads, batch) for batch in batches}
+    print(json.dumps({
+        "batch": rates,
+        "parallel": parallel_rates,
+        "workers": threads,
+        "first_vector": first[:8].tolist(),
+    }))
 
 
 if __name__ == "__main__":

@@ -415,17 +415,23 @@ pub fn embed_bench(bench: &codexos_runtime::EmbedBench, json: bool) -> anyhow::R
         return print_json(bench);
     }
     println!(
-        "embedding benchmark: {} texts (mean {:.0} chars), {} ONNX Runtime threads, model {}",
+        "embedding benchmark: {} texts (mean {:.0} chars), {} cores, model {}",
         bench.texts, bench.mean_chars, bench.threads, bench.model
     );
     println!(
-        "  {:<9} {:>6} {:<16} {:>12}",
-        "pipeline", "batch", "batching", "emb/s"
+        "  {:<9} {:<34} {:>6} {:<18} {:>10}",
+        "pipeline", "parallelism", "batch", "batching", "emb/s"
     );
     for run in &bench.runs {
+        let parallelism = if run.parallelism == "workers" {
+            format!("{} one-thread workers", bench.threads)
+        } else {
+            format!("one session, {} threads", bench.threads)
+        };
         println!(
-            "  {:<9} {:>6} {:<16} {:>12.1}",
+            "  {:<9} {:<34} {:>6} {:<18} {:>10.1}",
             run.pipeline,
+            parallelism,
             run.batch,
             if run.by_length {
                 "grouped by length"
@@ -438,31 +444,24 @@ pub fn embed_bench(bench: &codexos_runtime::EmbedBench, json: bool) -> anyhow::R
     if let Some(speedup) = bench.batch_speedup {
         println!("  codexos batch 32 vs batch 1: ×{speedup:.2}");
     }
-    let ours = bench
-        .runs
-        .iter()
-        .filter(|run| run.pipeline == "codexos")
-        .map(|run| run.per_second)
-        .fold(0.0, f64::max);
-    let theirs: Vec<_> = bench
-        .runs
-        .iter()
-        .filter(|run| run.pipeline == "python")
-        .collect();
-    if theirs.is_empty() {
-        println!("  (pass --python to compare with the Python pipeline)");
-    }
-    for run in theirs {
-        println!(
-            "  codexos best ({ours:.1}/s) vs Python at batch {}{}: ×{:.2}",
-            run.batch,
-            if run.batch == 256 {
-                " (fastembed's default)"
-            } else {
-                ""
-            },
-            ours / run.per_second
-        );
+    let best = |pipeline: &str| {
+        bench
+            .runs
+            .iter()
+            .filter(|run| run.pipeline == pipeline)
+            .max_by(|a, b| a.per_second.total_cmp(&b.per_second))
+    };
+    match (best("codexos"), best("python"), bench.ratio_best_vs_python) {
+        (Some(ours), Some(theirs), Some(ratio)) => println!(
+            "  best vs best: codexos {:.1}/s (batch {}, {}) vs Python {:.1}/s (batch {}, {}): ×{ratio:.2}",
+            ours.per_second,
+            ours.batch,
+            ours.parallelism,
+            theirs.per_second,
+            theirs.batch,
+            theirs.parallelism
+        ),
+        _ => println!("  (pass --python to compare with the Python pipeline)"),
     }
     Ok(())
 }

@@ -16,6 +16,10 @@ const PYTHON_PEER: &str = include_str!("../../../../bench/embed_python.py");
 pub struct EmbedRun {
     /// Who ran it: `codexos` or `python`.
     pub pipeline: String,
+    /// How the cores were used: `workers` (one single-thread session per
+    /// core, interleaved shares — codexos's setting, and Python in as many
+    /// processes) or `session` (one session with a thread per core).
+    pub parallelism: String,
     /// Texts per ONNX Runtime call.
     pub batch: usize,
     /// Whether batches group texts of similar length.
@@ -33,14 +37,14 @@ pub struct EmbedBench {
     pub texts: usize,
     /// Mean characters per text.
     pub mean_chars: f64,
-    /// Cores used: codexos runs this many one-thread workers, Python one
-    /// session with this many intra-op threads.
+    /// Cores used: codexos runs this many one-thread workers; Python runs
+    /// one session with this many intra-op threads and, separately, this many
+    /// one-thread processes.
     pub threads: usize,
     /// Every run.
     pub runs: Vec<EmbedRun>,
-    /// codexos batch-32 grouped by length ÷ Python batch-32.
-    pub ratio_vs_python: Option<f64>,
-    /// codexos at its best batch setting ÷ Python at its best.
+    /// codexos at its best setting ÷ Python at its best (batch and
+    /// parallelism each side's own best).
     pub ratio_best_vs_python: Option<f64>,
     /// codexos batch-32 (grouped by length) ÷ codexos batch-1, when both
     /// were measured.
@@ -139,6 +143,7 @@ impl Runtime {
                 embedder.embed_with(&texts_owned, batch, by_length)?;
                 runs.push(EmbedRun {
                     pipeline: "codexos".into(),
+                    parallelism: "workers".into(),
                     batch,
                     by_length,
                     per_second: texts_owned.len() as f64 / started.elapsed().as_secs_f64(),
@@ -177,9 +182,6 @@ impl Runtime {
             texts: sample.len(),
             mean_chars: sample.iter().map(String::len).sum::<usize>() as f64 / sample.len() as f64,
             threads,
-            ratio_vs_python: rate("codexos", 32, true)
-                .zip(rate("python", 32, false))
-                .map(|(ours, theirs)| ours / theirs),
             batch_speedup: rate("codexos", 32, true)
                 .zip(rate("codexos", 1, false))
                 .map(|(large, single)| large / single),
@@ -188,10 +190,12 @@ impl Runtime {
     }
 }
 
-/// What the Python peer prints: embeddings/s per batch size.
+/// What the Python peer prints: embeddings/s per batch size, in one
+/// multi-threaded session and in one-thread processes.
 #[derive(Deserialize)]
 struct Peer {
     batch: std::collections::BTreeMap<String, f64>,
+    parallel: std::collections::BTreeMap<String, f64>,
 }
 
 /// Runs the Python peer on the same texts and parses its rates.
@@ -236,18 +240,23 @@ async fn python_peer(
     let peer: Peer = serde_json::from_slice(&output.stdout).map_err(|error| Error::PythonPeer {
         message: format!("unreadable output: {error}"),
     })?;
-    Ok(peer
-        .batch
-        .into_iter()
-        .filter_map(|(batch, per_second)| {
-            Some(EmbedRun {
-                pipeline: "python".into(),
-                batch: batch.parse().ok()?,
-                by_length: false,
-                per_second,
+    let runs = |rates: std::collections::BTreeMap<String, f64>, parallelism: &str| {
+        rates
+            .into_iter()
+            .filter_map(|(batch, per_second)| {
+                Some(EmbedRun {
+                    pipeline: "python".into(),
+                    parallelism: parallelism.to_owned(),
+                    batch: batch.parse().ok()?,
+                    by_length: false,
+                    per_second,
+                })
             })
-        })
-        .collect())
+            .collect::<Vec<_>>()
+    };
+    let mut all = runs(peer.batch, "session");
+    all.extend(runs(peer.parallel, "workers"));
+    Ok(all)
 }
 
 fn tempfile_dir() -> Result<PathBuf> {
