@@ -224,6 +224,10 @@ mod tests {
                 }
             }
         }
+        // Tauri core's own: a Channel message of 8 KiB or more (ask events
+        // with their citations, run events, progress) is fetched by the
+        // window with this command; refusing it would drop those messages.
+        plugin_commands.insert("plugin:__TAURI_CHANNEL__|fetch".to_owned());
         allowed.sort();
         allowed.extend(plugin_commands);
         allowed
@@ -239,6 +243,12 @@ mod tests {
         assert!(
             allowed.iter().any(|name| name == "plugin:event|listen"),
             "{allowed:?}"
+        );
+        assert!(
+            allowed
+                .iter()
+                .any(|name| name == "plugin:__TAURI_CHANNEL__|fetch"),
+            "large Channel messages need the channel fetch: {allowed:?}"
         );
         assert!(
             !allowed.iter().any(|name| name.starts_with("plugin:path|")),

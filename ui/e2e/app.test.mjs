@@ -342,7 +342,10 @@ test("the isolation hook lets the app's commands through and refuses any other c
       attempt("app_info"),
       attempt("definitely_not_a_command"),
       attempt("plugin:path|resolve_directory", { directory: 1 }),
-    ]).then(([own, unknown, plugin]) => done({ own, unknown, plugin }));
+      // How the window fetches a Channel message of 8 KiB or more: it must
+      // pass the hook (the core answers it, here that there is no such message).
+      attempt("plugin:__TAURI_CHANNEL__|fetch", {}),
+    ]).then(([own, unknown, plugin, channel]) => done({ own, unknown, plugin, channel }));
   });
   // Positive control: the app's own command passes the hook and answers.
   assert.equal(outcome.own.ok, true, JSON.stringify(outcome));
@@ -355,4 +358,5 @@ test("the isolation hook lets the app's commands through and refuses any other c
     // The hook renamed it: the core saw the refusal, not the command.
     assert.match(refused.error, /refused_by_the_isolation_hook/, `${name}: ${refused.error}`);
   }
+  assert.doesNotMatch(JSON.stringify(outcome.channel), /refused_by_the_isolation_hook/, JSON.stringify(outcome.channel));
 });

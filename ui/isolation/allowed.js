@@ -33,6 +33,7 @@ globalThis.CODEXOS_IPC_ALLOWED = [
   "vault_unlock",
   "vault_view",
   "watches",
+  "plugin:__TAURI_CHANNEL__|fetch",
   "plugin:app|bundle_type",
   "plugin:app|identifier",
   "plugin:app|name",

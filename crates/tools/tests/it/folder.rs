@@ -222,3 +222,31 @@ async fn shipped_example_tools_work() {
         .expect("count");
     assert_eq!(counted, json!("2 main.rs\n"));
 }
+
+#[test]
+fn a_manifest_with_a_pasted_key_in_its_env_is_refused_with_the_fix() {
+    let manifest = |env: &str| {
+        format!(
+            "name = \"gh\"\ndescription = \"x\"\ncommand = [\"true\"]\nenv = {{ GITHUB_TOKEN = {env} }}\n\n[parameters]\ntype = \"object\"\n"
+        )
+    };
+    let path = std::path::Path::new("tools/gh/tool.toml");
+    // Positive controls: a vault name and a plain setting parse.
+    codexos_tools::folder::parse_manifest(&manifest("{ vault = \"GITHUB_TOKEN\" }"), path)
+        .expect("a vault reference");
+    codexos_tools::folder::parse_manifest(&manifest("\"debug\""), path).expect("a plain value");
+    const PASTED: &str = "ghp_0123456789abcdefABCDEF0123456789abcd";
+    for env in [
+        format!("\"{PASTED}\""),
+        format!("{{ vault = \"{PASTED}\" }}"),
+    ] {
+        let message = codexos_tools::folder::parse_manifest(&manifest(&env), path)
+            .expect_err("a pasted key")
+            .to_string();
+        assert!(
+            message.contains("codexos vault set GITHUB_TOKEN"),
+            "{message}"
+        );
+        assert!(!message.contains(PASTED), "the key is repeated: {message}");
+    }
+}
