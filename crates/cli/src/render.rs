@@ -362,23 +362,34 @@ pub fn retrieval_bench(bench: &codexos_runtime::RetrievalBench, json: bool) -> a
         "retrieval benchmark `{}`: {} questions over {} files ({} chunks); ingest {:.1} s (cached in {})",
         bench.name, bench.questions, bench.files, bench.chunks, bench.ingest_seconds, bench.home
     );
+    println!("  held-out questions were never used for tuning: judge changes on them");
     println!(
-        "  {:<14} {:<14} {:>9} {:>7} {:>8} {:>8}",
-        "mode", "reranker", "recall@5", "MRR", "nDCG@10", "p50 ms"
+        "  {:<9} {:<14} {:<12} {:>4} {:>9} {:>9} {:>7} {:>7} {:>8} {:>7}",
+        "split",
+        "mode",
+        "reranker",
+        "n",
+        "recall@1",
+        "recall@5",
+        "MRR@5",
+        "MRR",
+        "nDCG@10",
+        "p50 ms"
     );
-    for mode in &bench.modes {
-        println!(
-            "  {:<14} {:<14} {:>9.3} {:>7.3} {:>8.3} {:>8.1}",
-            mode.mode, mode.reranker, mode.recall_at_5, mode.mrr, mode.ndcg_at_10, mode.p50_ms
-        );
-    }
-    if let (Some(dense), Some(best)) = (bench.modes.first(), bench.modes.last()) {
-        if dense.ndcg_at_10 > 0.0 {
+    for split in ["held-out", "tuning"] {
+        for mode in bench.modes.iter().filter(|mode| mode.split.name() == split) {
             println!(
-                "  {} vs dense: nDCG@10 ×{:.2}, MRR ×{:.2}",
-                best.mode,
-                best.ndcg_at_10 / dense.ndcg_at_10,
-                best.mrr / dense.mrr.max(f64::EPSILON)
+                "  {:<9} {:<14} {:<12} {:>4} {:>9.3} {:>9.3} {:>7.3} {:>7.3} {:>8.3} {:>7.1}",
+                split,
+                mode.mode,
+                mode.reranker,
+                mode.questions,
+                mode.recall_at_1,
+                mode.recall_at_5,
+                mode.mrr_at_5,
+                mode.mrr,
+                mode.ndcg_at_10,
+                mode.p50_ms
             );
         }
     }

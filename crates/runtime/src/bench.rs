@@ -25,7 +25,7 @@ pub use embed::{EmbedBench, EmbedRun};
 
 pub use flow::{ChainRun, DurableRun, FlowBench, LangGraphChain, LangGraphDurable, LangGraphRun};
 pub use llm::{BatchRun, LlamaBenchRun, LlmBench, LlmBenchOptions, LlmRun};
-pub use retrieval::{EvalSet, ModeScore, RetrievalBench};
+pub use retrieval::{EvalSet, ModeScore, RetrievalBench, Split};
 pub use search::SearchBench;
 pub use watch::WatchBench;
 

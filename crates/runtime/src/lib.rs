@@ -47,7 +47,7 @@ pub use ask::{Answer, AskEvent, AskOptions, Citation};
 pub use bench::{
     BatchRun, BenchSetup, ChainRun, DurableRun, EmbedBench, EmbedRun, EvalSet, FlowBench,
     IngestBench, LangGraphChain, LangGraphDurable, LangGraphRun, LlamaBenchRun, LlmBench,
-    LlmBenchOptions, LlmRun, ModeScore, RetrievalBench, SearchBench, WatchBench,
+    LlmBenchOptions, LlmRun, ModeScore, RetrievalBench, SearchBench, Split, WatchBench,
 };
 pub use bundles::{
     signer_from_file, BundleCheck, BundleContents, BundleImport, BundleImported, SIGNING_SECRET,

@@ -1,5 +1,8 @@
-//! `codexos bench retrieval`: recall@5, MRR and nDCG@10 of every search mode
-//! on an evaluation set of questions with the files that answer them.
+//! `codexos bench retrieval`: recall@1, recall@5, MRR@5, MRR and nDCG@10 of
+//! every search mode on an evaluation set of questions with the files that
+//! answer them — reported separately for the tuning split (questions that
+//! may have been looked at while tuning ranking) and the held-out split
+//! (never used for tuning: the figures that judge a change).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -23,16 +26,45 @@ pub struct EvalSet {
 }
 
 impl EvalSet {
-    /// Reads an evaluation set from a JSON file.
+    /// Reads an evaluation set from a JSON file (`~/` in the corpus path is
+    /// the home folder).
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::Home {
             path: path.to_path_buf(),
             source,
         })?;
-        serde_json::from_str(&text).map_err(|error| Error::InvalidEvalSet {
+        let mut set: Self = serde_json::from_str(&text).map_err(|error| Error::InvalidEvalSet {
             path: path.to_path_buf(),
             message: error.to_string(),
-        })
+        })?;
+        if let Ok(rest) = set.corpus.path.strip_prefix("~") {
+            if let Some(home) = std::env::var_os("HOME") {
+                set.corpus.path = PathBuf::from(home).join(rest);
+            }
+        }
+        Ok(set)
+    }
+}
+
+/// Which part of an evaluation set a question belongs to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Split {
+    /// May have been looked at while tuning ranking.
+    #[default]
+    Tuning,
+    /// Never used for tuning: judges every change.
+    HeldOut,
+}
+
+impl Split {
+    /// Its name in reports.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Tuning => "tuning",
+            Self::HeldOut => "held-out",
+        }
     }
 }
 
@@ -56,17 +88,28 @@ pub struct EvalQuestion {
     pub question: String,
     /// Relevant files.
     pub expected: Vec<String>,
+    /// Tuning or held-out (default: tuning).
+    #[serde(default)]
+    pub split: Split,
 }
 
-/// Retrieval quality of one search configuration.
+/// Retrieval quality of one search configuration on one split.
 #[derive(Debug, Clone, Serialize)]
 pub struct ModeScore {
     /// `dense`, `bm25`, `hybrid` or `hybrid+rerank`.
     pub mode: String,
     /// Reranker used.
     pub reranker: String,
+    /// `tuning` or `held-out`.
+    pub split: Split,
+    /// Questions of the split.
+    pub questions: usize,
+    /// Share of questions whose first file is relevant.
+    pub recall_at_1: f64,
     /// Mean share of the relevant files found in the top five files.
     pub recall_at_5: f64,
+    /// Mean reciprocal rank of the first relevant file within the top five.
+    pub mrr_at_5: f64,
     /// Mean reciprocal rank of the first relevant file.
     pub mrr: f64,
     /// Mean nDCG over the top ten files (binary relevance).
@@ -102,6 +145,8 @@ pub struct RetrievalBench {
 pub struct QuestionDetail {
     /// The question.
     pub question: String,
+    /// Its split.
+    pub split: Split,
     /// First relevant rank per mode.
     pub first_relevant: Vec<Option<usize>>,
     /// The top three files of the last mode.
@@ -194,12 +239,14 @@ impl Runtime {
             .iter()
             .map(|question| QuestionDetail {
                 question: question.question.clone(),
+                split: question.split,
                 first_relevant: Vec::new(),
                 top_files: Vec::new(),
             })
             .collect();
         for (name, mode, reranker) in configurations {
-            let (mut recall, mut mrr, mut ndcg) = (0.0, 0.0, 0.0);
+            // Per split: recall@1, recall@5, MRR@5, MRR, nDCG@10, count.
+            let mut sums = [[0.0_f64; 6]; 2];
             let mut latencies = Vec::new();
             for (question, detail) in eval.questions.iter().zip(details.iter_mut()) {
                 if cancel.is_cancelled() {
@@ -219,30 +266,44 @@ impl Runtime {
                 latencies.push(started.elapsed().as_secs_f64() * 1000.0);
                 let files = ranked_files(&hits);
                 let (r, m, n) = score_ranking(&files, &question.expected);
-                detail.first_relevant.push(
-                    files
-                        .iter()
-                        .position(|file| question.expected.iter().any(|wanted| wanted == file))
-                        .map(|rank| rank + 1),
-                );
+                let first = files
+                    .iter()
+                    .position(|file| question.expected.iter().any(|wanted| wanted == file))
+                    .map(|rank| rank + 1);
+                detail.first_relevant.push(first);
+                let row = &mut sums[usize::from(question.split == Split::HeldOut)];
+                row[0] += f64::from(u8::from(first == Some(1)));
+                row[1] += r;
+                row[2] += first
+                    .filter(|&rank| rank <= 5)
+                    .map_or(0.0, |rank| 1.0 / rank as f64);
+                row[3] += m;
+                row[4] += n;
+                row[5] += 1.0;
                 detail.top_files = files
                     .iter()
                     .take(3)
                     .map(|file| (*file).to_owned())
                     .collect();
-                recall += r;
-                mrr += m;
-                ndcg += n;
             }
-            let count = eval.questions.len().max(1) as f64;
-            modes.push(ModeScore {
-                mode: name.to_owned(),
-                reranker: reranker.name().to_owned(),
-                recall_at_5: recall / count,
-                mrr: mrr / count,
-                ndcg_at_10: ndcg / count,
-                p50_ms: percentile(&mut latencies, 0.5),
-            });
+            let p50_ms = percentile(&mut latencies, 0.5);
+            for (split, row) in [Split::Tuning, Split::HeldOut].into_iter().zip(sums) {
+                if row[5] == 0.0 {
+                    continue;
+                }
+                modes.push(ModeScore {
+                    mode: name.to_owned(),
+                    reranker: reranker.name().to_owned(),
+                    split,
+                    questions: row[5] as usize,
+                    recall_at_1: row[0] / row[5],
+                    recall_at_5: row[1] / row[5],
+                    mrr_at_5: row[2] / row[5],
+                    mrr: row[3] / row[5],
+                    ndcg_at_10: row[4] / row[5],
+                    p50_ms,
+                });
+            }
         }
         Ok(RetrievalBench {
             name: eval.name.clone(),
@@ -266,18 +327,18 @@ fn stage_corpus(source: &Path, files: &[String], staged: &Path) -> Result<()> {
     };
     std::fs::create_dir_all(staged).map_err(io(staged))?;
     let names: Vec<String> = if files.is_empty() {
-        std::fs::read_dir(source)
-            .map_err(io(source))?
-            .filter_map(std::result::Result::ok)
-            .filter(|entry| entry.file_type().is_ok_and(|kind| kind.is_file()))
-            .map(|entry| entry.file_name().to_string_lossy().into_owned())
-            .collect()
+        let mut names = Vec::new();
+        list_files(source, source, &mut names).map_err(io(source))?;
+        names
     } else {
         files.to_vec()
     };
     for name in &names {
         let from = source.join(name);
         let to = staged.join(name);
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
         let same = std::fs::metadata(&to)
             .ok()
             .zip(std::fs::metadata(&from).ok())
@@ -286,13 +347,27 @@ fn stage_corpus(source: &Path, files: &[String], staged: &Path) -> Result<()> {
             std::fs::copy(&from, &to).map_err(io(&from))?;
         }
     }
-    for entry in std::fs::read_dir(staged)
-        .map_err(io(staged))?
-        .filter_map(std::result::Result::ok)
-    {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !names.contains(&name) {
-            std::fs::remove_file(entry.path()).map_err(io(&entry.path()))?;
+    let mut present = Vec::new();
+    list_files(staged, staged, &mut present).map_err(io(staged))?;
+    let wanted: std::collections::HashSet<&String> = names.iter().collect();
+    for name in present.iter().filter(|name| !wanted.contains(name)) {
+        let path = staged.join(name);
+        std::fs::remove_file(&path).map_err(io(&path))?;
+    }
+    Ok(())
+}
+
+/// Every regular file under `folder`, as paths relative to `root` (`/`).
+fn list_files(root: &Path, folder: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(folder)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            list_files(root, &entry.path(), out)?;
+        } else if kind.is_file() {
+            let path = entry.path();
+            let relative = path.strip_prefix(root).unwrap_or(&path);
+            out.push(relative.to_string_lossy().replace('\\', "/"));
         }
     }
     Ok(())
