@@ -70,11 +70,13 @@ bench: models
 	scripts/setup.sh bench
 	cargo build --profile profiling -p codexos-cli
 	CODEXOS_MODELS="$(MODELS_DIR)" $(PROFILING) bench retrieval --eval bench/eval/python-library.json
+	CODEXOS_MODELS="$(MODELS_DIR)" $(PROFILING) bench retrieval --eval bench/eval/tokio-source.json
 	CODEXOS_MODELS="$(MODELS_DIR)" $(PROFILING) bench search
 	CODEXOS_MODELS="$(MODELS_DIR)" $(PROFILING) bench embed /usr/share/doc/python3.11/html/library --batches 1,8,32,256 --python "$$(scripts/bench-venv.sh)"
 	CODEXOS_MODELS="$(MODELS_DIR)" $(PROFILING) bench ingest "$(BENCH_TREE)"
 	CODEXOS_MODELS="$(MODELS_DIR)" $(PROFILING) bench llm --llama-bench "$$(scripts/build-llama-bench.sh)"
 	CODEXOS_MODELS="$(MODELS_DIR)" $(PROFILING) bench flow --python "$$(scripts/bench-venv.sh langgraph)"
+	CODEXOS_MODELS="$(MODELS_DIR)" $(PROFILING) bench watch crates/test-support/fixtures/lumen-docs
 
 ## Regenerate ui/src/ipc/bindings.ts from the Tauri commands.
 bindings:

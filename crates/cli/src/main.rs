@@ -622,10 +622,6 @@ async fn bench(
             concurrent,
             llama_bench,
         } => {
-            let spinner = render::spinner(
-                json,
-                "measuring (minutes): quiet, batched, llama-bench, then with a busy core…",
-            );
             let options = codexos_runtime::LlmBenchOptions {
                 model,
                 threads,
@@ -634,9 +630,7 @@ async fn bench(
                 concurrent,
                 llama_bench,
             };
-            let bench = runtime.bench_llm(&options).await;
-            spinner.finish_and_clear();
-            show(&setup, json, &bench?, render::llm_bench)
+            bench_llm(runtime, &options, &setup, json).await
         }
         BenchCommand::Watch { dir, writes } => {
             let spinner = render::spinner(
@@ -654,6 +648,21 @@ async fn bench(
             show(&setup, json, &bench?, render::ingest_bench)
         }
     }
+}
+
+async fn bench_llm(
+    runtime: &Arc<Runtime>,
+    options: &codexos_runtime::LlmBenchOptions,
+    setup: &codexos_runtime::BenchSetup,
+    json: bool,
+) -> anyhow::Result<()> {
+    let spinner = render::spinner(
+        json,
+        "measuring (minutes): quiet, batched, llama-bench, then with a busy core…",
+    );
+    let bench = runtime.bench_llm(options).await;
+    spinner.finish_and_clear();
+    show(setup, json, &bench?, render::llm_bench)
 }
 
 /// A benchmark's figures: as JSON with the setup beside them, or as text

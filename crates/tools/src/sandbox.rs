@@ -436,6 +436,27 @@ fn refuse_secrets_in_arguments(job: &Job, context: &CallContext) -> Result<()> {
     Ok(())
 }
 
+/// A cleared environment with the basics, the home the sandbox hides, and
+/// the job's own variables (its secrets among them: never on the command
+/// line).
+fn set_environment(command: &mut tokio::process::Command, job: &Job, context: &CallContext) {
+    command
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("LANG", "C.UTF-8")
+        .env("TMPDIR", "/tmp")
+        .env(
+            "HOME",
+            context
+                .home
+                .clone()
+                .map_or_else(|| "/tmp".into(), PathBuf::into_os_string),
+        );
+    for (name, value) in &job.env {
+        command.env(name, value.expose_secret());
+    }
+}
+
 /// Runs `job` in `context.root`, confined (see the module docs).
 pub async fn run(job: &Job, context: &CallContext) -> Result<Output> {
     let root = context.root.canonicalize().map_err(|error| {
@@ -455,20 +476,10 @@ pub async fn run(job: &Job, context: &CallContext) -> Result<Output> {
         group,
     } = command_line(job, context, &root)?;
     let mut command = tokio::process::Command::new(&program);
+    set_environment(&mut command, job, context);
     command
         .args(&args)
         .current_dir(&root)
-        .env_clear()
-        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-        .env("LANG", "C.UTF-8")
-        .env("TMPDIR", "/tmp")
-        .env(
-            "HOME",
-            context
-                .home
-                .clone()
-                .map_or_else(|| "/tmp".into(), PathBuf::into_os_string),
-        )
         .stdin(if job.stdin.is_some() {
             Stdio::piped()
         } else {
@@ -477,9 +488,6 @@ pub async fn run(job: &Job, context: &CallContext) -> Result<Output> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    for (name, value) in &job.env {
-        command.env(name, value.expose_secret());
-    }
     let mut child = command.spawn().map_err(|source| Error::Spawn {
         tool: job.tool.clone(),
         program: program.clone(),

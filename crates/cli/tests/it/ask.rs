@@ -74,8 +74,8 @@ fn asking_before_ingesting_says_what_to_do() {
 }
 
 /// Only `docs/troubleshooting.md` says how long pages are cached: the answer
-/// cites that file first, and every citation's excerpt is a real span of a
-/// file of the project.
+/// cites that file first. (Citations are the excerpts the model was given, in
+/// rank order; checking which of them each sentence relies on is issue 22's.)
 #[test]
 fn the_answer_cites_the_one_file_that_holds_it() {
     let cli = Cli::new();

@@ -171,12 +171,12 @@ fn serve_index(package: &str, wheel: PathBuf, sha256: String) -> (String, Arc<Mu
                 "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                 body.len()
             );
-            if stream
+            // A client that went away is its own business.
+            if let Err(error) = stream
                 .write_all(header.as_bytes())
                 .and_then(|()| stream.write_all(&body))
-                .is_err()
             {
-                continue;
+                eprintln!("test index: {error}");
             }
         }
     });

@@ -248,7 +248,7 @@ impl Runtime {
                 let seconds = self
                     .timed_run(&long, Arc::clone(&timed) as Arc<dyn RunLog>)
                     .await?;
-                let mut times = timed
+                let mut samples = timed
                     .times
                     .lock()
                     .map(|times| times.clone())
@@ -257,8 +257,8 @@ impl Runtime {
                     durability,
                     seconds,
                     per_node_us: seconds * 1e6 / f64::from(nodes.max(1)),
-                    checkpoint_p50_ms: percentile(&mut times, 0.5),
-                    checkpoint_p99_ms: percentile(&mut times, 0.99),
+                    checkpoint_p50_ms: percentile(&mut samples, 0.5),
+                    checkpoint_p99_ms: percentile(&mut samples, 0.99),
                 });
             }
             runs.push(ChainRun {

@@ -287,23 +287,7 @@ impl Runtime {
                     .collect();
             }
             let p50_ms = percentile(&mut latencies, 0.5);
-            for (split, row) in [Split::Tuning, Split::HeldOut].into_iter().zip(sums) {
-                if row[5] == 0.0 {
-                    continue;
-                }
-                modes.push(ModeScore {
-                    mode: name.to_owned(),
-                    reranker: reranker.name().to_owned(),
-                    split,
-                    questions: row[5] as usize,
-                    recall_at_1: row[0] / row[5],
-                    recall_at_5: row[1] / row[5],
-                    mrr_at_5: row[2] / row[5],
-                    mrr: row[3] / row[5],
-                    ndcg_at_10: row[4] / row[5],
-                    p50_ms,
-                });
-            }
+            modes.extend(split_scores(name, reranker.name(), &sums, p50_ms));
         }
         Ok(RetrievalBench {
             name: eval.name.clone(),
@@ -316,6 +300,28 @@ impl Runtime {
             questions_detail: details,
         })
     }
+}
+
+/// One row per split that has questions, from the per-split sums of
+/// recall@1, recall@5, MRR@5, MRR, nDCG@10 and the question count.
+fn split_scores(mode: &str, reranker: &str, sums: &[[f64; 6]; 2], p50_ms: f64) -> Vec<ModeScore> {
+    [Split::Tuning, Split::HeldOut]
+        .into_iter()
+        .zip(sums)
+        .filter(|(_, row)| row[5] > 0.0)
+        .map(|(split, row)| ModeScore {
+            mode: mode.to_owned(),
+            reranker: reranker.to_owned(),
+            split,
+            questions: row[5] as usize,
+            recall_at_1: row[0] / row[5],
+            recall_at_5: row[1] / row[5],
+            mrr_at_5: row[2] / row[5],
+            mrr: row[3] / row[5],
+            ndcg_at_10: row[4] / row[5],
+            p50_ms,
+        })
+        .collect()
 }
 
 /// Copies the corpus files (all, or the listed ones) into `staged`, leaving

@@ -105,7 +105,9 @@ impl Runtime {
             let (path, text) = match existing.get(index as usize / 2 % existing.len().max(1)) {
                 Some(path) if index % 2 == 1 => {
                     let mut text = std::fs::read_to_string(path).unwrap_or_default();
-                    text.push_str(&format!("\n\nEdited: {word}.\n"));
+                    text.push_str("\n\nEdited: ");
+                    text.push_str(&word);
+                    text.push_str(".\n");
                     (path.clone(), text)
                 }
                 _ => (
@@ -127,7 +129,7 @@ impl Runtime {
                 if hits.iter().any(|hit| hit.path == relative) {
                     break;
                 }
-                if started.elapsed() > Duration::from_secs(60) {
+                if started.elapsed() > Duration::from_mins(1) {
                     return Err(Error::Task {
                         message: format!("{relative} was not searchable 60 s after it was written"),
                     });

@@ -225,6 +225,7 @@ async fn shipped_example_tools_work() {
 
 #[test]
 fn a_manifest_with_a_pasted_key_in_its_env_is_refused_with_the_fix() {
+    const PASTED: &str = "ghp_0123456789abcdefABCDEF0123456789abcd";
     let manifest = |env: &str| {
         format!(
             "name = \"gh\"\ndescription = \"x\"\ncommand = [\"true\"]\nenv = {{ GITHUB_TOKEN = {env} }}\n\n[parameters]\ntype = \"object\"\n"
@@ -235,7 +236,6 @@ fn a_manifest_with_a_pasted_key_in_its_env_is_refused_with_the_fix() {
     codexos_tools::folder::parse_manifest(&manifest("{ vault = \"GITHUB_TOKEN\" }"), path)
         .expect("a vault reference");
     codexos_tools::folder::parse_manifest(&manifest("\"debug\""), path).expect("a plain value");
-    const PASTED: &str = "ghp_0123456789abcdefABCDEF0123456789abcd";
     for env in [
         format!("\"{PASTED}\""),
         format!("{{ vault = \"{PASTED}\" }}"),
