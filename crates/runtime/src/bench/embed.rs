@@ -155,7 +155,9 @@ impl Runtime {
         .map_err(Error::task)??;
         let mut runs = runs;
         if let Some(python) = python {
-            runs.extend(python_peer(python, &model_dir, threads, &sample, &sizes).await?);
+            let mut peer = python_peer(python, &model_dir, threads, &sample, &sizes).await?;
+            peer.sort_by(|a, b| (&a.parallelism, a.batch).cmp(&(&b.parallelism, b.batch)));
+            runs.extend(peer);
         }
         let rate = |pipeline: &str, batch: usize, by_length: bool| {
             runs.iter()
