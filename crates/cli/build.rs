@@ -5,11 +5,23 @@ use std::process::Command;
 
 fn main() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    for watched in [".git/HEAD", ".git/refs/heads", ".git/packed-refs"] {
+    for watched in [
+        ".git/HEAD",
+        ".git/refs/heads",
+        ".git/packed-refs",
+        ".git/index",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
+    // `+dirty` when the tree differed from the commit at build time.
     let commit = Command::new("git")
-        .args(["rev-parse", "--short=12", "HEAD"])
+        .args([
+            "describe",
+            "--always",
+            "--abbrev=12",
+            "--dirty=+dirty",
+            "--exclude=*",
+        ])
         .current_dir(&root)
         .output()
         .ok()

@@ -132,6 +132,14 @@ pub enum Error {
         /// Parser message.
         message: String,
     },
+    /// A benchmark could not measure what it measures.
+    #[error("`codexos bench {bench}` failed: {message}")]
+    BenchFailed {
+        /// The benchmark.
+        bench: String,
+        /// What went wrong, and where.
+        message: String,
+    },
     /// The Python peer of a benchmark failed.
     #[error("the Python peer benchmark failed: {message} — create its environment with scripts/bench-venv.sh and pass the python it prints")]
     PythonPeer {

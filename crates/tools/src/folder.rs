@@ -168,11 +168,11 @@ pub fn parse_manifest(text: &str, path: &Path) -> Result<Manifest> {
         return Err(invalid("`timeout` is in seconds, from 1 to 3600".into()));
     }
     for (key, value) in &manifest.env {
-        let text = match value {
-            EnvValue::Text(text) => text,
-            EnvValue::Vault { vault } => vault,
+        let pasted = match value {
+            EnvValue::Text(text) => crate::references::looks_like_key_in(key, text),
+            EnvValue::Vault { vault } => crate::references::looks_like_key(vault),
         };
-        if crate::references::looks_like_key(text) {
+        if pasted {
             return Err(invalid(crate::references::pasted_key_message(
                 &format!("env `{key}`"),
                 key,

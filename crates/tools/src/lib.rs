@@ -38,7 +38,7 @@ mod schema;
 mod tool;
 
 pub use error::{Error, Result};
-pub use references::{looks_like_key, pasted_key_message};
+pub use references::{looks_like_key, looks_like_key_in, pasted_key_message};
 pub use registry::{
     Approval, ApprovalRequest, Approver, Policy, PreApproved, Refuse, Registry, SourceInfo,
     SourceState, ToolEntry,

@@ -69,11 +69,11 @@ impl ServerConfig {
             Err(self.failed(crate::references::pasted_key_message(&field, suggested)))
         };
         for (key, value) in &self.env {
-            let text = match value {
-                EnvValue::Text(text) => text,
-                EnvValue::Vault { vault } => vault,
+            let pasted = match value {
+                EnvValue::Text(text) => crate::references::looks_like_key_in(key, text),
+                EnvValue::Vault { vault } => crate::references::looks_like_key(vault),
             };
-            if crate::references::looks_like_key(text) {
+            if pasted {
                 return refuse(format!("env `{key}`"), key);
             }
         }
@@ -176,19 +176,31 @@ async fn connect(
                 let (program, args) = command
                     .split_first()
                     .ok_or_else(|| config.failed("`command` is empty"))?;
-                let (program, args) = if offline {
-                    crate::sandbox::without_network(program, args).map_err(|reason| {
-                        config.failed(format!(
+                // Said plainly before bubblewrap would say it its own way.
+                if !on_path(program) {
+                    return Err(config.failed(format!(
+                        "cannot start `{program}`: no such program (give its full path, or install it)"
+                    )));
+                }
+                // Contained where bubblewrap works, so a restart leaves no
+                // child behind; offline, that is the only way it may run.
+                let (program, args) = match crate::sandbox::contained(program, args, offline) {
+                    Ok(wrapped) => wrapped,
+                    Err(reason) if offline => {
+                        return Err(config.failed(format!(
                             "offline mode is on and this stdio server cannot be cut off from \
                              the network here, so it was not started: {reason}"
-                        ))
-                    })?
-                } else {
-                    (program.clone(), args.to_vec())
+                        )));
+                    }
+                    Err(_) => (program.clone(), args.to_vec()),
                 };
                 let program = &program;
                 let mut process = tokio::process::Command::new(program);
                 process.args(args).kill_on_drop(true);
+                if offline {
+                    // The session bus could start a process outside the namespace.
+                    process.env_remove("DBUS_SESSION_BUS_ADDRESS");
+                }
                 for (key, value) in &config.env {
                     match value {
                         EnvValue::Text(text) => process.env(key, text),
@@ -444,4 +456,27 @@ async fn switched(offline: &mut tokio::sync::watch::Receiver<bool>, was: bool) {
     if offline.wait_for(|now| *now != was).await.is_err() {
         std::future::pending::<()>().await;
     }
+}
+
+/// Whether `program` names an executable file: a path, or a name found on
+/// `PATH`.
+fn on_path(program: &str) -> bool {
+    let executable = |path: &std::path::Path| {
+        path.metadata().is_ok_and(|meta| {
+            #[cfg(unix)]
+            let runnable = {
+                use std::os::unix::fs::PermissionsExt as _;
+                meta.permissions().mode() & 0o111 != 0
+            };
+            #[cfg(not(unix))]
+            let runnable = true;
+            meta.is_file() && runnable
+        })
+    };
+    if program.contains('/') {
+        return executable(std::path::Path::new(program));
+    }
+    std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|folder| executable(&folder.join(program)))
+    })
 }

@@ -11,18 +11,46 @@ use crate::{Error, Result};
 const PREFIX: &str = "vault://";
 
 /// Prefixes of well-known API key formats.
-const KEY_PREFIXES: [&str; 10] = [
+const KEY_PREFIXES: [&str; 16] = [
     "sk-",
     "sk_",
     "pk_",
+    "rk_",
     "xai-",
     "ghp_",
     "gho_",
+    "ghs_",
     "github_pat_",
     "AIza",
     "hf_",
     "glpat-",
+    "xoxb-",
+    "xoxp-",
+    "AKIA",
+    "ASIA",
 ];
+
+/// Whether `text` starts like a well-known credential: a key prefix, a JWT,
+/// a bearer header.
+fn known_credential(text: &str) -> bool {
+    KEY_PREFIXES.iter().any(|prefix| text.starts_with(prefix))
+        || text.to_ascii_lowercase().starts_with("bearer ")
+        || (text.starts_with("eyJ") && text.matches('.').count() == 2)
+}
+
+/// A run of letters and digits (and `-_+/=`) at least `length` long, mixing
+/// both — what keys look like, and names, paths and words do not.
+fn token_like(text: &str, length: usize) -> bool {
+    let digits = text.bytes().filter(u8::is_ascii_digit).count();
+    let letters = text.bytes().filter(u8::is_ascii_alphabetic).count();
+    text.len() >= length
+        && !text.starts_with('/')
+        && text
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"-_+/=".contains(&byte))
+        && digits >= 4
+        && letters >= 4
+}
 
 /// Whether `text`, written where a secret's *name* or a plain setting
 /// belongs, is really a pasted credential: a known key prefix, or a long
@@ -32,22 +60,31 @@ const KEY_PREFIXES: [&str; 10] = [
 #[must_use]
 pub fn looks_like_key(text: &str) -> bool {
     let text = text.trim();
-    if text.starts_with(PREFIX) {
-        return false;
-    }
-    if KEY_PREFIXES.iter().any(|prefix| text.starts_with(prefix))
-        || text.to_ascii_lowercase().starts_with("bearer ")
-    {
-        return true;
-    }
-    let token = text.len() >= 32
-        && !text.starts_with('/')
-        && text
-            .bytes()
-            .all(|byte| byte.is_ascii_alphanumeric() || b"-_+/=".contains(&byte));
-    let digits = text.bytes().filter(u8::is_ascii_digit).count();
-    let letters = text.bytes().filter(u8::is_ascii_alphabetic).count();
-    token && digits >= 4 && letters >= 4
+    !text.starts_with(PREFIX) && (known_credential(text) || token_like(text, 32))
+}
+
+/// Whether the plain value of the environment variable `name` is a pasted
+/// credential. Plain values are legitimate settings (ids, hashes), so a long
+/// token alone is not enough: it must start like a known credential, or be
+/// a token under a name that says secret (`…TOKEN`, `…KEY`, `…SECRET`,
+/// `…PASSWORD`, `…AUTH…`).
+#[must_use]
+pub fn looks_like_key_in(name: &str, value: &str) -> bool {
+    let value = value.trim();
+    let name = name.to_ascii_uppercase();
+    let secret_name = [
+        "TOKEN",
+        "KEY",
+        "SECRET",
+        "PASSWORD",
+        "PASSWD",
+        "AUTH",
+        "CREDENTIAL",
+    ]
+    .iter()
+    .any(|word| name.contains(word));
+    !value.starts_with(PREFIX)
+        && (known_credential(value) || (secret_name && token_like(value, 16)))
 }
 
 /// The refusal of a pasted key in `field`: the fix, never the value.
@@ -249,6 +286,17 @@ mod tests {
         ] {
             assert!(looks_like_key(key), "{key}");
         }
+        // Plain environment values: a long id is a setting, unless its name
+        // says secret or it starts like a credential.
+        let id = "8c1f0e6b2a9d4f7e8c1f0e6b2a9d4f7e";
+        assert!(!looks_like_key_in("NOTION_DATABASE_ID", id));
+        assert!(looks_like_key_in("NOTION_TOKEN", id));
+        assert!(looks_like_key_in("ANYTHING", "AKIAIOSFODNN7EXAMPLE"));
+        assert!(looks_like_key_in(
+            "ANYTHING",
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
+        ));
+        assert!(!looks_like_key_in("LOG_LEVEL", "debug"));
         for plain in [
             "vault://OPENAI_API_KEY",
             "OPENAI_API_KEY",

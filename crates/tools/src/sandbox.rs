@@ -190,13 +190,18 @@ fn probe() -> Availability {
     }
 }
 
-/// `program args` run with the whole file system but no network: a private,
-/// unconfigured network namespace (its own loopback only), for programs that
-/// run outside the sandbox (MCP servers) while offline mode is on. `Err`
-/// says why it cannot be done here.
-pub fn without_network(
+/// `program args` for a program that runs outside the sandbox (an MCP
+/// server) but must die whole: under bubblewrap with the whole file system,
+/// in a process namespace of its own (when the first process dies, every
+/// process it started dies with it — a server restarted when the offline
+/// switch moves leaves no child behind with network). With `offline`, also
+/// in a network namespace of its own (its own loopback, no route anywhere)
+/// with `/run` (the session bus, container sockets) hidden. `Err` says why
+/// bubblewrap cannot do it here.
+pub fn contained(
     program: &str,
     args: &[String],
+    offline: bool,
 ) -> std::result::Result<(String, Vec<String>), String> {
     if let Availability::Unavailable(reason) = availability() {
         return Err(reason.clone());
@@ -205,12 +210,17 @@ pub fn without_network(
         "--dev-bind",
         "/",
         "/",
-        "--unshare-net",
+        "--unshare-pid",
+        "--proc",
+        "/proc",
         "--die-with-parent",
-        "--",
     ]
     .map(str::to_owned)
     .to_vec();
+    if offline {
+        wrapped.extend(["--unshare-net", "--tmpfs", "/run"].map(str::to_owned));
+    }
+    wrapped.push("--".to_owned());
     wrapped.push(program.to_owned());
     wrapped.extend(args.iter().cloned());
     Ok(("bwrap".to_owned(), wrapped))

@@ -64,6 +64,9 @@ impl Cli {
             .args(args)
             .env("CODEXOS_HOME", self.home.path())
             .env("CODEXOS_MODELS", &self.models)
+            // No test reaches a package registry: pulls go to a port nothing
+            // listens on unless a test serves its own index there.
+            .env("CODEXOS_PYPI_INDEX", "http://127.0.0.1:9/simple")
             .env_remove("RUST_LOG")
             .stdin(Stdio::null());
         for (key, value) in &self.env {

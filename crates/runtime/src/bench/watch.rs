@@ -51,6 +51,29 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<u32> {
     Ok(files)
 }
 
+/// The `index`th write: even ones add a note, odd ones append `word` to
+/// an existing markdown or text file of the copy.
+fn next_write(
+    index: u32,
+    existing: &[PathBuf],
+    tree: &Path,
+    word: &str,
+) -> std::io::Result<(PathBuf, String)> {
+    match existing.get(index as usize / 2 % existing.len().max(1)) {
+        Some(path) if index % 2 == 1 => {
+            let mut text = std::fs::read_to_string(path)?;
+            text.push_str("\n\nEdited: ");
+            text.push_str(word);
+            text.push_str(".\n");
+            Ok((path.clone(), text))
+        }
+        _ => Ok((
+            tree.join(format!("note-{index}.md")),
+            format!("# Note {index}\n\nA note about {word}.\n"),
+        )),
+    }
+}
+
 impl Runtime {
     /// Watches a copy of `folder` and times `writes` writes from the write
     /// to the moment search finds the file.
@@ -64,9 +87,17 @@ impl Runtime {
             path: std::env::temp_dir(),
             source,
         })?;
-        let io = |path: PathBuf| move |source| Error::Home { path, source };
+        let failed = |message: String| Error::BenchFailed {
+            bench: "watch".into(),
+            message,
+        };
         let tree = scratch.path().join("tree");
-        let files = copy_tree(folder, &tree).map_err(io(tree.clone()))?;
+        let files = copy_tree(folder, &tree).map_err(|error| {
+            failed(format!(
+                "cannot copy `{}` into a scratch folder: {error}",
+                folder.display()
+            ))
+        })?;
         let runtime = self.sibling(&scratch.path().join("home"))?;
         let (passes, mut finished) = tokio::sync::mpsc::unbounded_channel();
         let stop = cancel.child_token();
@@ -85,11 +116,12 @@ impl Runtime {
             })
         };
         // The first pass ingests the whole copy; writes start after it.
-        finished.recv().await.ok_or_else(|| Error::Task {
-            message: "the watch ended before its first ingest".into(),
-        })?;
+        finished
+            .recv()
+            .await
+            .ok_or_else(|| failed("the watch ended before its first ingest".into()))?;
         let existing: Vec<PathBuf> = std::fs::read_dir(&tree)
-            .map_err(io(tree.clone()))?
+            .map_err(|error| failed(format!("cannot list `{}`: {error}", tree.display())))?
             .filter_map(std::result::Result::ok)
             .map(|entry| entry.path())
             .filter(|path| {
@@ -101,26 +133,15 @@ impl Runtime {
         let request = SearchRequest::new(5, SearchMode::Bm25, Some("watch"));
         for index in 0..writes {
             let word = format!("zqxwatch{index}mark{}", std::process::id());
-            // Even writes add a file, odd ones edit an existing one.
-            let (path, text) = match existing.get(index as usize / 2 % existing.len().max(1)) {
-                Some(path) if index % 2 == 1 => {
-                    let mut text = std::fs::read_to_string(path).unwrap_or_default();
-                    text.push_str("\n\nEdited: ");
-                    text.push_str(&word);
-                    text.push_str(".\n");
-                    (path.clone(), text)
-                }
-                _ => (
-                    tree.join(format!("note-{index}.md")),
-                    format!("# Note {index}\n\nA note about {word}.\n"),
-                ),
-            };
+            let (path, text) = next_write(index, &existing, &tree, &word)
+                .map_err(|error| failed(format!("cannot read `{}`: {error}", tree.display())))?;
             let relative = path
                 .strip_prefix(&tree)
                 .map(|relative| relative.to_string_lossy().into_owned())
                 .unwrap_or_default();
             let started = Instant::now();
-            std::fs::write(&path, text).map_err(io(path.clone()))?;
+            std::fs::write(&path, text)
+                .map_err(|error| failed(format!("cannot write `{}`: {error}", path.display())))?;
             loop {
                 if cancel.is_cancelled() {
                     return Err(Error::Rag(codexos_rag::Error::Cancelled));
@@ -130,9 +151,9 @@ impl Runtime {
                     break;
                 }
                 if started.elapsed() > Duration::from_mins(1) {
-                    return Err(Error::Task {
-                        message: format!("{relative} was not searchable 60 s after it was written"),
-                    });
+                    return Err(failed(format!(
+                        "`{relative}` was not searchable 60 s after it was written"
+                    )));
                 }
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }

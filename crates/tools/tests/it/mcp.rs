@@ -157,7 +157,7 @@ async fn a_server_speaking_garbage_or_missing_is_reported_not_fatal() {
         "{junk}"
     );
     assert!(
-        gone.contains("cannot start `/nonexistent/mcp-server`"),
+        gone.contains("cannot start `/nonexistent/mcp-server`: no such program"),
         "{gone}"
     );
     let unknown = registry

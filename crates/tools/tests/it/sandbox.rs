@@ -122,7 +122,7 @@ fn cannot_read_a_secret_in_the_home_folder() {
     let result = shell(
         &context,
         &format!(
-            "cat notes.txt; cat {0}; ls -a {1}; cat ~/.ssh/id_* 2>&1; echo ran-to-the-end",
+            "cat notes.txt; cat {0}; ls -a {1}; cat ~/.ssh/id_* 2>&1; echo root-entries:$(ls -A /root | wc -l) home-entries:$(ls -A /home | wc -l); echo ran-to-the-end",
             secret.display(),
             home.path().display()
         ),
@@ -134,6 +134,16 @@ fn cannot_read_a_secret_in_the_home_folder() {
         "{result}"
     );
     assert!(!output.contains("TOP-SECRET"), "{result}");
+    // The machine's own home folders are empty inside (on the host, /root
+    // holds at least the toolchain that built this test).
+    assert!(
+        std::fs::read_dir("/root").is_ok_and(|mut entries| entries.next().is_some()),
+        "/root is empty on the host: the check below would prove nothing"
+    );
+    assert!(
+        output.contains("root-entries:0 home-entries:0"),
+        "/root or /home visible inside: {result}"
+    );
     assert!(
         !result["stdout"]
             .as_str()
