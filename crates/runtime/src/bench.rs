@@ -22,7 +22,6 @@ use tokio_util::sync::CancellationToken;
 use crate::{Error, Home, IngestReport, Result, Runtime};
 
 pub use embed::{EmbedBench, EmbedRun};
-
 pub use flow::{ChainRun, DurableRun, FlowBench, LangGraphChain, LangGraphDurable, LangGraphRun};
 pub use llm::{BatchRun, LlamaBenchRun, LlmBench, LlmBenchOptions, LlmRun};
 pub use retrieval::{EvalSet, ModeScore, RetrievalBench, Split};
@@ -70,7 +69,7 @@ impl BenchSetup {
             memory_gib: (memory_kib / 1_048_576.0 * 10.0).round() / 10.0,
             build: build.to_owned(),
             commit: commit.to_owned(),
-            date: chrono_now(),
+            date: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
         }
     }
 }
@@ -83,11 +82,6 @@ impl std::fmt::Display for BenchSetup {
             self.cpu, self.cores, self.memory_gib, self.build, self.commit, self.date
         )
     }
-}
-
-/// Now as `YYYY-MM-DDTHH:MM:SSZ` (UTC).
-fn chrono_now() -> String {
-    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// Figures of one ingest into a scratch data home.
@@ -205,10 +199,12 @@ fn percentile(samples: &mut [f64], share: f64) -> f64 {
 }
 
 #[cfg(test)]
-mod setup_tests {
+mod tests {
+    use super::*;
+
     #[test]
     fn the_setup_names_the_machine_build_commit_and_date() {
-        let setup = super::BenchSetup::detect("debug", "abc123");
+        let setup = BenchSetup::detect("debug", "abc123");
         let line = setup.to_string();
         assert!(setup.cores >= 1, "{line}");
         assert!(!setup.cpu.is_empty(), "{line}");
@@ -223,11 +219,6 @@ mod setup_tests {
         );
         assert_eq!(setup.date.len(), 20, "{line}");
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
 
     #[test]
     fn percentiles_pick_sorted_samples() {

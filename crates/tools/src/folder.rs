@@ -167,17 +167,11 @@ pub fn parse_manifest(text: &str, path: &Path) -> Result<Manifest> {
     {
         return Err(invalid("`timeout` is in seconds, from 1 to 3600".into()));
     }
-    for (key, value) in &manifest.env {
-        let pasted = match value {
-            EnvValue::Text(text) => crate::references::looks_like_key_in(key, text),
-            EnvValue::Vault { vault } => crate::references::looks_like_key(vault),
-        };
-        if pasted {
-            return Err(invalid(crate::references::pasted_key_message(
-                &format!("env `{key}`"),
-                key,
-            )));
-        }
+    if let Some(key) = pasted_key(&manifest.env) {
+        return Err(invalid(crate::references::pasted_key_message(
+            &format!("env `{key}`"),
+            key,
+        )));
     }
     let templates = manifest.command.iter().chain(manifest.stdin.iter());
     let environment = minijinja::Environment::new();
@@ -314,12 +308,9 @@ impl FolderTool {
                 continue;
             };
             for variable in compiled.undeclared_variables(false) {
-                let holds_secret = arguments.get(&variable).is_some_and(|value| {
-                    context.withheld.iter().any(|secret| {
-                        use secrecy::ExposeSecret as _;
-                        holds(value, secret.expose_secret())
-                    })
-                });
+                let holds_secret = arguments
+                    .get(&variable)
+                    .is_some_and(|value| context.withheld.appears_in(value));
                 if holds_secret {
                     return Err(Error::failed(
                         &self.info.name,
@@ -368,6 +359,17 @@ impl FolderTool {
 }
 
 /// The vault secrets an environment names.
+/// The first variable of `env` holding what looks like a pasted key (as
+/// text, or where a vault name belongs).
+pub(crate) fn pasted_key(env: &BTreeMap<String, EnvValue>) -> Option<&str> {
+    env.iter()
+        .find(|(key, value)| match value {
+            EnvValue::Text(text) => crate::references::looks_like_key_in(key, text),
+            EnvValue::Vault { vault } => crate::references::looks_like_key(vault),
+        })
+        .map(|(key, _)| key.as_str())
+}
+
 pub(crate) fn vault_names(env: &BTreeMap<String, EnvValue>) -> Vec<String> {
     env.values()
         .filter_map(|value| match value {
@@ -483,17 +485,4 @@ pub fn watch(
             }
         }
     }))
-}
-
-/// Whether any string in `value` contains `secret`.
-fn holds(value: &Value, secret: &str) -> bool {
-    !secret.is_empty()
-        && match value {
-            Value::String(text) => text.contains(secret),
-            Value::Array(items) => items.iter().any(|item| holds(item, secret)),
-            Value::Object(fields) => fields
-                .iter()
-                .any(|(key, item)| key.contains(secret) || holds(item, secret)),
-            _ => false,
-        }
 }

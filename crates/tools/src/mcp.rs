@@ -68,14 +68,8 @@ impl ServerConfig {
         let refuse = |field: String, suggested: &str| {
             Err(self.failed(crate::references::pasted_key_message(&field, suggested)))
         };
-        for (key, value) in &self.env {
-            let pasted = match value {
-                EnvValue::Text(text) => crate::references::looks_like_key_in(key, text),
-                EnvValue::Vault { vault } => crate::references::looks_like_key(vault),
-            };
-            if pasted {
-                return refuse(format!("env `{key}`"), key);
-            }
+        if let Some(key) = crate::folder::pasted_key(&self.env) {
+            return refuse(format!("env `{key}`"), key);
         }
         if self
             .bearer

@@ -98,6 +98,7 @@ pub fn pasted_key_message(field: &str, suggested: &str) -> String {
 }
 
 /// The values of the references a call may resolve, by name.
+#[derive(Default)]
 pub(crate) struct Revealed(Vec<(String, SecretString)>);
 
 impl Revealed {
@@ -145,9 +146,22 @@ impl Revealed {
             .map(|(_, value)| value)
     }
 
-    /// Every fetched value.
-    pub(crate) fn values(&self) -> Vec<SecretString> {
-        self.0.iter().map(|(_, value)| value.clone()).collect()
+    /// Whether nothing was fetched.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether `text` contains a fetched value.
+    pub(crate) fn appears_in_text(&self, text: &str) -> bool {
+        self.0.iter().any(|(_, value)| {
+            let value = value.expose_secret();
+            !value.is_empty() && text.contains(value)
+        })
+    }
+
+    /// Whether any string (or key) of `value` contains a fetched value.
+    pub(crate) fn appears_in(&self, value: &Value) -> bool {
+        any_string(value, &|text| self.appears_in_text(text))
     }
 
     /// `arguments` with every reference to a fetched secret replaced by its
@@ -209,6 +223,17 @@ impl Revealed {
                 }
             }
         }
+    }
+}
+
+fn any_string(value: &Value, found: &dyn Fn(&str) -> bool) -> bool {
+    match value {
+        Value::String(text) => found(text),
+        Value::Array(items) => items.iter().any(|item| any_string(item, found)),
+        Value::Object(fields) => fields
+            .iter()
+            .any(|(key, item)| found(key) || any_string(item, found)),
+        _ => false,
     }
 }
 

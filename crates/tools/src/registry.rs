@@ -294,10 +294,14 @@ impl Registry {
             }
             (Permission::Allow, _) => {}
         }
-        let revealed = Revealed::fetch(name, &context.references, context.secrets.as_ref())?;
+        let revealed = Arc::new(Revealed::fetch(
+            name,
+            &context.references,
+            context.secrets.as_ref(),
+        )?);
         let arguments = revealed.resolve(arguments);
         let mut context = context.clone();
-        context.withheld = Arc::new(revealed.values());
+        context.withheld = Arc::clone(&revealed);
         let result = tokio::select! {
             result = tool.call(arguments, &context) => result,
             () = context.cancel.cancelled() => Err(Error::Cancelled { tool: name.to_owned() }),

@@ -425,13 +425,9 @@ fn command_line(job: &Job, context: &CallContext, root: &Path) -> Result<Command
 /// call's arguments: every process on the machine can read another's
 /// command line, so secrets go through the environment or standard input.
 fn refuse_secrets_in_arguments(job: &Job, context: &CallContext) -> Result<()> {
-    let exposed = context.withheld.iter().any(|secret| {
-        let secret = secret.expose_secret();
-        !secret.is_empty()
-            && std::iter::once(&job.program)
-                .chain(&job.args)
-                .any(|argument| argument.contains(secret))
-    });
+    let exposed = std::iter::once(&job.program)
+        .chain(&job.args)
+        .any(|argument| context.withheld.appears_in_text(argument));
     if exposed {
         return Err(Error::failed(
             &job.tool,

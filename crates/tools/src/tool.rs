@@ -182,7 +182,7 @@ pub struct CallContext {
     /// The values the registry resolved into this call's arguments: a
     /// program's command line must hold none of them (`/proc/PID/cmdline`
     /// is readable by every process).
-    pub(crate) withheld: Arc<Vec<secrecy::SecretString>>,
+    pub(crate) withheld: Arc<crate::references::Revealed>,
 }
 
 impl CallContext {

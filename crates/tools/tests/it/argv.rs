@@ -85,31 +85,15 @@ type = "object"
 properties = {}
 "#;
 
-const ARGV_TOKEN: &str = r#"
-name = "argv-token"
-description = "Puts its argument on its command line."
-command = ["echo", "{{ token }}"]
-permission = "allow"
-writes = false
-
-[parameters]
-type = "object"
-required = ["token"]
-properties.token = { type = "string" }
-"#;
-
-const ARGV_FILTERED: &str = r#"
-name = "argv-filtered"
-description = "Puts its argument on its command line, changed by a filter."
-command = ["echo", "{{ token | upper }}"]
-permission = "allow"
-writes = false
-
-[parameters]
-type = "object"
-required = ["token"]
-properties.token = { type = "string" }
-"#;
+/// A folder tool named `name` whose command puts `template` (over its
+/// `token` argument) on its command line.
+fn argv_tool(name: &str, template: &str) -> String {
+    format!(
+        "name = \"{name}\"\ndescription = \"Puts its argument on its command line.\"\n\
+         command = [\"echo\", \"{template}\"]\npermission = \"allow\"\nwrites = false\n\n\
+         [parameters]\ntype = \"object\"\nrequired = [\"token\"]\nproperties.token = {{ type = \"string\" }}\n"
+    )
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn no_secret_is_ever_on_a_command_line() {
@@ -117,9 +101,12 @@ async fn no_secret_is_ever_on_a_command_line() {
     let project = tempfile::tempdir().expect("project");
     let tools = tempfile::tempdir().expect("tools");
     for (name, manifest) in [
-        ("echo-token", ECHO_TOKEN),
-        ("argv-token", ARGV_TOKEN),
-        ("argv-filtered", ARGV_FILTERED),
+        ("echo-token", ECHO_TOKEN.to_owned()),
+        ("argv-token", argv_tool("argv-token", "{{ token }}")),
+        (
+            "argv-filtered",
+            argv_tool("argv-filtered", "{{ token | upper }}"),
+        ),
     ] {
         std::fs::create_dir(tools.path().join(name)).expect("dir");
         std::fs::write(tools.path().join(name).join("tool.toml"), manifest).expect("manifest");

@@ -292,15 +292,18 @@ async fn offline_a_stdio_server_runs_without_network_and_the_switch_restarts_it(
         }
     };
 
+    let cut_off = |answer: serde_json::Value| {
+        assert!(
+            answer
+                .as_str()
+                .is_some_and(|text| text.starts_with("failed")),
+            "{answer}"
+        );
+    };
+
     // Offline from the start: the server runs, says where, and reaches nothing.
     ready_offline(&registry, "mcp:net", true).await;
-    let answer = connect().await;
-    assert!(
-        answer
-            .as_str()
-            .is_some_and(|text| text.starts_with("failed")),
-        "{answer}"
-    );
+    cut_off(connect().await);
     // Positive control: online, the same server's same call gets through.
     switch.send(false).expect("switch");
     ready_offline(&registry, "mcp:net", false).await;
@@ -310,13 +313,7 @@ async fn offline_a_stdio_server_runs_without_network_and_the_switch_restarts_it(
     // Switched while it runs: restarted at once, cut off again.
     switch.send(true).expect("switch");
     ready_offline(&registry, "mcp:net", true).await;
-    let answer = connect().await;
-    assert!(
-        answer
-            .as_str()
-            .is_some_and(|text| text.starts_with("failed")),
-        "{answer}"
-    );
+    cut_off(connect().await);
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(seen(), 1, "an offline server reached the listener");
 
