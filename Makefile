@@ -66,11 +66,15 @@ e2e:
 ## Build an optimised CLI and run every benchmark (docs/performance.md has the figures).
 PROFILING := $(CARGO_TARGET_DIR)/profiling/codexos
 BENCH_TREE ?= $(firstword $(wildcard $(HOME)/.cargo/registry/src/*/tokio-1.*))
+# The real corpus of `bench search`: the Rust 1.95.0 docs (scripts/setup.sh bench installs them).
+RUST_DOCS ?= $(HOME)/.rustup/toolchains/1.95.0-x86_64-unknown-linux-gnu/share/doc/rust/html
+SEARCH_CORPUS := $(foreach part,std alloc src book reference rust-by-example cargo,--corpus $(RUST_DOCS)/$(part))
 bench: models
 	scripts/setup.sh bench
 	cargo build --profile profiling -p codexos-cli
 	CODEXOS_MODELS="$(MODELS_DIR)" $(PROFILING) bench retrieval --eval bench/eval/python-library.json
 	CODEXOS_MODELS="$(MODELS_DIR)" $(PROFILING) bench retrieval --eval bench/eval/tokio-source.json
+	CODEXOS_MODELS="$(MODELS_DIR)" $(PROFILING) bench search $(SEARCH_CORPUS) --eval bench/eval/python-library.json --eval bench/eval/tokio-source.json --sizes 15000,30000,60000,100000,1000000
 	CODEXOS_MODELS="$(MODELS_DIR)" $(PROFILING) bench search
 	CODEXOS_MODELS="$(MODELS_DIR)" $(PROFILING) bench embed /usr/share/doc/python3.11/html/library --batches 1,8,32,256 --python "$$(scripts/bench-venv.sh)"
 	CODEXOS_MODELS="$(MODELS_DIR)" $(PROFILING) bench ingest "$(BENCH_TREE)"

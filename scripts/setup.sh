@@ -3,7 +3,8 @@
 # machine, skipping whatever is already there (safe to run again).
 #   scripts/setup.sh app    system packages for the app + UI packages
 #   scripts/setup.sh test   the above + test tools (Xvfb, keyring, tauri-driver)
-#   scripts/setup.sh bench  the app's packages + the benchmark corpus (python3.11-doc)
+#   scripts/setup.sh bench  the app's packages + the benchmark corpora (python3.11-doc,
+#                           the Rust 1.95.0 docs)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 mode=${1:-app}
@@ -45,4 +46,10 @@ fi
 if [ "$mode" = test ] && ! command -v tauri-driver >/dev/null 2>&1; then
   echo "installing tauri-driver (cargo install, ~3 min once)"
   cargo install tauri-driver --locked --quiet
+fi
+
+# The real corpus of `codexos bench search` (see the Makefile's RUST_DOCS).
+if [ "$mode" = bench ] && command -v rustup >/dev/null 2>&1; then
+  rustup component list --toolchain 1.95.0 --installed 2>/dev/null | grep -q '^rust-docs' ||
+    rustup component add rust-docs --toolchain 1.95.0
 fi

@@ -283,16 +283,34 @@ enum BenchCommand {
         #[arg(long, default_value_t = 40)]
         writes: u32,
     },
-    /// Search latency (p50/p95) at scale and the ANN index's recall@10
-    /// against exact search, on synthetic chunks in a scratch index.
-    Search {
-        /// Chunks to load.
-        #[arg(long, default_value_t = 100_000)]
-        chunks: usize,
-        /// Queries to time.
-        #[arg(long, default_value_t = 200)]
-        queries: usize,
-    },
+    /// Search at scale on real embeddings: the corpus and the evaluation
+    /// sets' corpora are embedded once into a cached bench home; for each
+    /// size a table is filled from that cache and the sets' held-out
+    /// questions are the queries: ANN recall@10 against an exact scan,
+    /// p50/p95 of each kind of search, and hybrid recall@1/MRR@5 with every
+    /// other chunk a distractor. Without --corpus: the synthetic stress test.
+    Search(SearchBenchArgs),
+}
+
+/// `bench search`'s options.
+#[derive(Debug, clap::Args)]
+struct SearchBenchArgs {
+    /// Real corpus folder(s), repeatable (e.g. the Rust standard
+    /// library docs, as `make bench` runs it).
+    #[arg(long, requires = "evals")]
+    corpus: Vec<PathBuf>,
+    /// Evaluation set(s) whose held-out questions are the queries.
+    #[arg(long = "eval")]
+    evals: Vec<PathBuf>,
+    /// Table sizes in chunks (capped at what the corpus holds).
+    #[arg(long, value_delimiter = ',', default_value = "10000,30000,100000")]
+    sizes: Vec<usize>,
+    /// Stress test: synthetic chunks to load.
+    #[arg(long, default_value_t = 100_000)]
+    chunks: usize,
+    /// Stress test: queries to time.
+    #[arg(long, default_value_t = 200)]
+    queries: usize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -608,12 +626,7 @@ async fn bench(
             spinner.finish_and_clear();
             show(&setup, json, &bench?, render::embed_bench)
         }
-        BenchCommand::Search { chunks, queries } => {
-            let spinner = render::spinner(json, "loading synthetic chunks and building indices…");
-            let bench = runtime.bench_search(chunks, queries, cancel).await;
-            spinner.finish_and_clear();
-            show(&setup, json, &bench?, render::search_bench)
-        }
+        BenchCommand::Search(args) => bench_search(runtime, args, &setup, json, cancel).await,
         BenchCommand::Llm {
             model,
             threads,
@@ -648,6 +661,40 @@ async fn bench(
             show(&setup, json, &bench?, render::ingest_bench)
         }
     }
+}
+
+/// `bench search`: on a real corpus when one is given, else the stress test.
+async fn bench_search(
+    runtime: &Arc<Runtime>,
+    args: SearchBenchArgs,
+    setup: &codexos_runtime::BenchSetup,
+    json: bool,
+    cancel: &CancellationToken,
+) -> anyhow::Result<()> {
+    let SearchBenchArgs {
+        corpus,
+        evals,
+        sizes,
+        chunks,
+        queries,
+    } = args;
+    if corpus.is_empty() {
+        let spinner = render::spinner(json, "loading synthetic chunks and building indices…");
+        let bench = runtime.bench_search(chunks, queries, cancel).await;
+        spinner.finish_and_clear();
+        return show(setup, json, &bench?, render::search_bench);
+    }
+    let evals = evals
+        .iter()
+        .map(|path| codexos_runtime::EvalSet::load(path))
+        .collect::<Result<Vec<_>, _>>()?;
+    let bar = render::IngestBar::new(json);
+    let on_event = |event: IngestProgress| bar.update(&event);
+    let bench = runtime
+        .bench_search_scale(&corpus, &evals, &sizes, &on_event, cancel)
+        .await;
+    bar.finish();
+    show(setup, json, &bench?, render::scale_bench)
 }
 
 async fn bench_llm(

@@ -498,6 +498,36 @@ impl Index {
         collect_hits(query, Relevance::Distance).await
     }
 
+    /// Copies up to `limit` chunks matching `predicate`, vectors included,
+    /// into `target` (the search benchmark fills tables of chosen sizes from
+    /// a cached corpus this way); returns how many were copied.
+    pub async fn copy_into(&self, target: &Self, predicate: &str, limit: usize) -> Result<usize> {
+        if limit == 0 {
+            return Ok(0);
+        }
+        let batches: Vec<RecordBatch> = self
+            .table
+            .query()
+            .only_if(predicate)
+            .limit(limit)
+            .execute()
+            .await
+            .map_err(lance("reading chunks to copy"))?
+            .try_collect()
+            .await
+            .map_err(lance("reading chunks to copy"))?;
+        let copied = batches.iter().map(RecordBatch::num_rows).sum();
+        if copied > 0 {
+            target
+                .table
+                .add(batches)
+                .execute()
+                .await
+                .map_err(lance("storing copied chunks"))?;
+        }
+        Ok(copied)
+    }
+
     /// Appends rows without deleting anything first (bulk loads).
     pub async fn append(&self, rows: &[Row]) -> Result<()> {
         if rows.is_empty() {

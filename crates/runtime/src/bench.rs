@@ -10,6 +10,7 @@ mod embed;
 mod flow;
 mod llm;
 mod retrieval;
+mod scale;
 mod search;
 mod watch;
 
@@ -25,6 +26,7 @@ pub use embed::{EmbedBench, EmbedRun};
 pub use flow::{ChainRun, DurableRun, FlowBench, LangGraphChain, LangGraphDurable, LangGraphRun};
 pub use llm::{BatchRun, LlamaBenchRun, LlmBench, LlmBenchOptions, LlmRun};
 pub use retrieval::{EvalSet, ModeScore, RetrievalBench, Split};
+pub use scale::{ScaleBench, ScalePoint};
 pub use search::SearchBench;
 pub use watch::WatchBench;
 

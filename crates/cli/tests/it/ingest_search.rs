@@ -194,3 +194,80 @@ fn a_gguf_is_imported_checked_and_removed_unless_in_use() {
         .iter()
         .all(|model| model["name"] != "spare.gguf"));
 }
+
+#[test]
+fn bench_search_on_a_real_corpus_measures_each_size_with_held_out_questions() {
+    let cli = Cli::new();
+    let corpus = corpus();
+    let answers = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        answers.path().join("tea.md"),
+        "# Brewing green tea\n\nSteep green tea leaves in water at 80 °C for two minutes.\n",
+    )
+    .expect("write");
+    std::fs::write(
+        answers.path().join("bicycle.md"),
+        "# Fixing a flat bicycle tyre\n\nTake the wheel off, find the puncture and patch the inner tube.\n",
+    )
+    .expect("write");
+    let set = answers.path().join("set.json");
+    let question = |text: &str, file: &str, split: &str| serde_json::json!({"question": text, "expected": [file], "split": split});
+    let eval = serde_json::json!({
+        "name": "chores",
+        "corpus": {"path": answers.path(), "files": ["tea.md", "bicycle.md"]},
+        "questions": [
+            question("how long should green tea steep", "tea.md", "held-out"),
+            question("repairing a punctured bike tire", "bicycle.md", "held-out"),
+            question("a tuning question is not a query", "tea.md", "tuning"),
+        ],
+    });
+    std::fs::write(&set, eval.to_string()).expect("write set");
+    let args = [
+        "bench",
+        "search",
+        "--corpus",
+        corpus.path().to_str().expect("path"),
+        "--eval",
+        set.to_str().expect("path"),
+        "--sizes",
+        "1,1000000",
+    ];
+    let bench = cli.json(&args);
+    assert!(bench["setup"]["cpu"].is_string(), "{bench}");
+    assert_eq!(bench["queries"], 2, "held-out questions only: {bench}");
+    let eval_chunks = bench["eval_chunks"].as_u64().expect("eval chunks");
+    let corpus_chunks = bench["corpus_chunks"].as_u64().expect("corpus chunks");
+    assert!(eval_chunks >= 2 && corpus_chunks >= 5, "{bench}");
+    let sizes = bench["sizes"].as_array().expect("sizes");
+    // Sizes are capped to [the answers alone, everything cached].
+    let chunks: Vec<u64> = sizes
+        .iter()
+        .filter_map(|size| size["chunks"].as_u64())
+        .collect();
+    assert_eq!(
+        chunks,
+        [eval_chunks, eval_chunks + corpus_chunks],
+        "{bench}"
+    );
+    for size in sizes {
+        // The vector search users get is the exact scan under the threshold.
+        assert_eq!(size["ann_index"], false, "{size}");
+        assert!((size["ann_recall_at_10"].as_f64().expect("recall") - 1.0).abs() < 1e-9);
+        // Positive control: both answers are found first, distractors or not.
+        assert!(
+            (size["recall_at_1"].as_f64().expect("recall@1") - 1.0).abs() < 1e-9,
+            "{size}"
+        );
+        assert!(size["hybrid_ms"][0].as_f64().expect("p50") > 0.0, "{size}");
+    }
+    // The cache is the bench's own home: this home holds no project.
+    assert_eq!(cli.json(&["projects"]), serde_json::json!([]));
+    let again = cli.run(&args[..]);
+    assert_success(&again, &["bench", "search"]);
+    let text = String::from_utf8_lossy(&again.stdout);
+    assert!(text.contains("2 held-out questions as queries"), "{text}");
+    assert!(
+        text.contains("machine: "),
+        "every figure travels with its setup: {text}"
+    );
+}

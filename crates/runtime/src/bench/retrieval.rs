@@ -157,7 +157,7 @@ pub struct QuestionDetail {
 const EVAL_CHUNKS: usize = 30;
 
 /// Files in first-seen order of a ranked chunk list.
-fn ranked_files(hits: &[Hit]) -> Vec<&str> {
+pub(super) fn ranked_files(hits: &[Hit]) -> Vec<&str> {
     let mut files: Vec<&str> = Vec::new();
     for hit in hits {
         if !files.contains(&hit.path.as_str()) {
@@ -326,7 +326,7 @@ fn split_scores(mode: &str, reranker: &str, sums: &[[f64; 6]; 2], p50_ms: f64) -
 
 /// Copies the corpus files (all, or the listed ones) into `staged`, leaving
 /// unchanged copies alone and removing files no longer listed.
-fn stage_corpus(source: &Path, files: &[String], staged: &Path) -> Result<()> {
+pub(super) fn stage_corpus(source: &Path, files: &[String], staged: &Path) -> Result<()> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| Error::Home { path, source }

@@ -138,13 +138,13 @@ impl Corpus {
     }
 }
 
-fn ids(hits: &[Hit]) -> Vec<(String, u32)> {
+pub(super) fn ids(hits: &[Hit]) -> Vec<(String, u32)> {
     hits.iter()
         .map(|hit| (hit.path.clone(), hit.start_line))
         .collect()
 }
 
-fn spread(samples: &mut [f64]) -> (f64, f64) {
+pub(super) fn spread(samples: &mut [f64]) -> (f64, f64) {
     (percentile(samples, 0.5), percentile(samples, 0.95))
 }
 
