@@ -66,9 +66,10 @@ e2e:
 ## Build an optimised CLI and run every benchmark (docs/performance.md has the figures).
 PROFILING := $(CARGO_TARGET_DIR)/profiling/codexos
 BENCH_TREE ?= $(firstword $(wildcard $(HOME)/.cargo/registry/src/*/tokio-1.*))
-# The real corpus of `bench search`: the Rust 1.95.0 docs (scripts/setup.sh bench installs them).
+# The real corpus of `bench search`: the Rust 1.95.0 standard library docs
+# (scripts/setup.sh bench installs them).
 RUST_DOCS ?= $(HOME)/.rustup/toolchains/1.95.0-x86_64-unknown-linux-gnu/share/doc/rust/html
-SEARCH_CORPUS := $(foreach part,std alloc src book reference rust-by-example cargo,--corpus $(RUST_DOCS)/$(part))
+SEARCH_CORPUS := --corpus $(RUST_DOCS)/std
 bench: models
 	scripts/setup.sh bench
 	cargo build --profile profiling -p codexos-cli
