@@ -538,11 +538,18 @@ pub fn models(models: &[codexos_runtime::models::ModelEntry], json: bool) -> any
             model.name,
             model.kind,
             model.source,
-            format!("{:.1} MB", model.bytes as f64 / 1_000_000.0),
             if model.installed {
-                "installed"
+                format!("{:.1} MB", model.bytes as f64 / 1_000_000.0)
             } else {
-                "missing — run `make models`"
+                "—".to_owned()
+            },
+            if model.installed {
+                "installed".to_owned()
+            } else {
+                format!(
+                    "missing — {}",
+                    codexos_runtime::models::pull_hint(&model.name)
+                )
             }
         );
     }

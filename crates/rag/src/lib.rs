@@ -68,7 +68,7 @@ pub enum Error {
         reason: String,
     },
     /// A model file could not be read.
-    #[error("cannot read embedding model file `{path}`: {source} — run `make models` (scripts/fetch-models.sh) or check CODEXOS_MODELS")]
+    #[error("cannot read embedding model file `{path}`: {source} — install the default model with `codexos models pull minilm`, or check `[models] embedding` and CODEXOS_MODELS")]
     ModelFile {
         /// The file.
         path: PathBuf,
@@ -77,7 +77,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// ONNX Runtime could not be loaded.
-    #[error("cannot load ONNX Runtime from `{path}`: {message} — run `make models` (scripts/fetch-models.sh) or check CODEXOS_MODELS")]
+    #[error("cannot load ONNX Runtime from `{path}`: {message} — run `codexos models pull onnxruntime`, or check ORT_DYLIB_PATH and CODEXOS_MODELS")]
     Runtime {
         /// Library path.
         path: PathBuf,

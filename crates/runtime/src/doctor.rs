@@ -51,7 +51,8 @@ impl Check {
     }
 }
 
-const FETCH_FIX: &str = "run `make models` (or scripts/fetch-models.sh \"$CODEXOS_MODELS\")";
+/// The fix when the embedding model or ONNX Runtime cannot be loaded.
+const EMBEDDER_FIX: &str = "run `codexos models pull minilm` and `codexos models pull onnxruntime`, or check `[models] embedding` in config.toml";
 
 impl Runtime {
     /// Checks the data home, the config, every pinned model file, ONNX
@@ -78,61 +79,8 @@ impl Runtime {
                 "fix the file, or delete it to get the defaults back",
             ),
         });
-        let store = std::sync::Arc::clone(&self.store);
-        let home = self.home.clone();
-        let file_checks = tokio::task::spawn_blocking(move || {
-            models::catalog()
-                .into_iter()
-                .map(|entry| {
-                    let path = home.models().join(&entry.file);
-                    let name = format!("model file {}", entry.file);
-                    if entry.optional && !path.exists() {
-                        return Check::ok(
-                            name,
-                            format!(
-                                "optional, not installed (codexos models pull {})",
-                                entry.component
-                            ),
-                        );
-                    }
-                    match models::verify_file(&store, &path, &entry) {
-                        Ok(()) => Check::ok(name, "present, sha256 matches"),
-                        Err(error) => Check::fail(name, error.to_string(), FETCH_FIX),
-                    }
-                })
-                .collect::<Vec<_>>()
-        })
-        .await
-        .unwrap_or_else(|error| vec![Check::fail("model files", error.to_string(), FETCH_FIX)]);
-        checks.extend(file_checks);
-        checks.push(match self.embedder().await {
-            Ok(embedder) => {
-                let embedder = std::sync::Arc::clone(&embedder);
-                match tokio::task::spawn_blocking(move || embedder.embed(&["doctor".to_owned()]))
-                    .await
-                {
-                    Ok(Ok(vectors)) => Check::ok(
-                        "ONNX Runtime + embedding model",
-                        format!("loaded; {} dimensions", vectors.first().map_or(0, Vec::len)),
-                    ),
-                    Ok(Err(error)) => Check::fail(
-                        "ONNX Runtime + embedding model",
-                        error.to_string(),
-                        FETCH_FIX,
-                    ),
-                    Err(error) => Check::fail(
-                        "ONNX Runtime + embedding model",
-                        error.to_string(),
-                        FETCH_FIX,
-                    ),
-                }
-            }
-            Err(error) => Check::fail(
-                "ONNX Runtime + embedding model",
-                error.to_string(),
-                FETCH_FIX,
-            ),
-        });
+        checks.extend(self.model_file_checks().await);
+        checks.push(self.embedder_check().await);
         checks.push(match self.chat_model(None).await {
             Ok(model) => Check::ok(
                 "llama.cpp + chat model",
@@ -142,7 +90,7 @@ impl Runtime {
                     model.context_size()
                 ),
             ),
-            Err(error) => Check::fail("llama.cpp + chat model", error.to_string(), FETCH_FIX),
+            Err(error) => Check::fail("llama.cpp + chat model", error.to_string(), EMBEDDER_FIX),
         });
         checks.push(match self.vault.check() {
             Ok(()) => Check::ok("OS keychain", "reachable"),
@@ -183,5 +131,69 @@ fn webkit_check() -> Check {
                     .into(),
             ),
         },
+    }
+}
+impl Runtime {
+    /// Every pinned model file: present and matching its checksum (an
+    /// optional one may be absent).
+    async fn model_file_checks(&self) -> Vec<Check> {
+        let store = std::sync::Arc::clone(&self.store);
+        let home = self.home.clone();
+        tokio::task::spawn_blocking(move || {
+            models::catalog()
+                .into_iter()
+                .map(|entry| {
+                    let path = home.models().join(&entry.file);
+                    let name = format!("model file {}", entry.file);
+                    if entry.optional && !path.exists() {
+                        return Check::ok(
+                            name,
+                            format!(
+                                "optional, not installed (codexos models pull {})",
+                                entry.component
+                            ),
+                        );
+                    }
+                    match models::verify_file(&store, &path, &entry) {
+                        Ok(()) => Check::ok(name, "present, sha256 matches"),
+                        Err(error) => Check::fail(
+                            name,
+                            error.to_string(),
+                            models::pull_hint(&entry.component),
+                        ),
+                    }
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_else(|error| {
+            vec![Check::fail(
+                "model files",
+                error.to_string(),
+                "run `codexos doctor` again; if it keeps failing, `codexos models list` shows what is installed",
+            )]
+        })
+    }
+
+    /// ONNX Runtime loads and the embedding model embeds a word.
+    async fn embedder_check(&self) -> Check {
+        const NAME: &str = "ONNX Runtime + embedding model";
+        let outcome = match self.embedder().await {
+            Ok(embedder) => {
+                let embedder = std::sync::Arc::clone(&embedder);
+                tokio::task::spawn_blocking(move || embedder.embed(&["doctor".to_owned()]))
+                    .await
+                    .map_err(|error| error.to_string())
+                    .and_then(|embedded| embedded.map_err(|error| error.to_string()))
+            }
+            Err(error) => Err(error.to_string()),
+        };
+        match outcome {
+            Ok(vectors) => Check::ok(
+                NAME,
+                format!("loaded; {} dimensions", vectors.first().map_or(0, Vec::len)),
+            ),
+            Err(error) => Check::fail(NAME, error, EMBEDDER_FIX),
+        }
     }
 }

@@ -31,7 +31,7 @@ pub enum Error {
         line: Option<usize>,
     },
     /// A model file is absent.
-    #[error("model file `{path}` ({component}) is missing — run `make models` (scripts/fetch-models.sh) or point CODEXOS_MODELS at a folder that has it")]
+    #[error("model file `{path}` ({component}) is missing — {}, or point CODEXOS_MODELS at a folder that has it", crate::models::pull_hint(.component))]
     ModelMissing {
         /// Expected path.
         path: PathBuf,
@@ -39,10 +39,12 @@ pub enum Error {
         component: String,
     },
     /// A model file does not match its pinned checksum.
-    #[error("model file `{path}` is corrupt: sha256 {actual}, expected {expected} — delete it and run `make models` again")]
+    #[error("model file `{path}` is corrupt: sha256 {actual}, expected {expected} — {fix}")]
     ModelChecksum {
         /// The file.
         path: PathBuf,
+        /// What to do about it.
+        fix: String,
         /// Pinned checksum.
         expected: String,
         /// Checksum found.

@@ -118,6 +118,33 @@ fn size_of(path: &Path) -> u64 {
     }
 }
 
+/// The catalog entry a name given to `codexos models pull` means: a
+/// component (`minilm`), a file (`SmolLM2-135M-Instruct.Q4_1.gguf`, with or
+/// without `.gguf`) or a model folder (`all-minilm-l6-v2`).
+#[must_use]
+pub fn find(catalog: &[CatalogFile], name: &str) -> Option<usize> {
+    catalog.iter().position(|entry| {
+        entry.component == name
+            || entry.file == name
+            || entry.file.trim_end_matches(".gguf") == name
+            || entry.file.split('/').next() == Some(name)
+    })
+}
+
+/// The command that installs the model `name` (a catalog name, file or
+/// folder), for error messages and `models list`; for a name outside the
+/// catalog, where to look instead.
+#[must_use]
+pub fn pull_hint(name: &str) -> String {
+    let catalog = catalog();
+    match find(&catalog, name) {
+        Some(index) => format!("run `codexos models pull {}`", catalog[index].component),
+        None => format!(
+            "`{name}` is not in the catalog: check the name with `codexos models list`, or import the file with `codexos models import`"
+        ),
+    }
+}
+
 /// The catalog's models (installed or not) and every other model found in
 /// the models folder: `.gguf` files and folders holding a `model.onnx`.
 #[must_use]
@@ -242,6 +269,7 @@ pub fn verify_file(store: &Store, file: &Path, entry: &CatalogFile) -> Result<()
     if actual != entry.sha256 {
         return Err(Error::ModelChecksum {
             path: file.to_path_buf(),
+            fix: format!("{} (it replaces the file)", pull_hint(&entry.component)),
             expected: entry.sha256.clone(),
             actual,
         });

@@ -115,13 +115,8 @@ impl Runtime {
             return self.pull_url(name, sha256, progress, cancel).await;
         }
         let catalog = models::catalog();
-        let entry = catalog
-            .iter()
-            .find(|entry| {
-                entry.component == name
-                    || entry.file == name
-                    || entry.file.trim_end_matches(".gguf") == name
-            })
+        let entry = models::find(&catalog, name)
+            .map(|index| &catalog[index])
             .ok_or_else(|| {
                 let mut names: Vec<&str> = catalog
                     .iter()
@@ -525,6 +520,7 @@ fn assemble(
         remove_quietly(&partial);
         return Err(Error::ModelChecksum {
             path: target.to_path_buf(),
+            fix: "the download differs from its pinned checksum and was removed — pull again; if it happens again the source has changed".into(),
             expected: expected.to_owned(),
             actual,
         });

