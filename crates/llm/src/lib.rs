@@ -56,7 +56,7 @@ pub use template::ChatTemplate;
 #[non_exhaustive]
 pub enum Error {
     /// The model file does not exist.
-    #[error("model file `{path}` not found — run `codexos models pull`, drop a .gguf into Settings → Models, or name another model in config.toml")]
+    #[error("model file `{path}` not found — `codexos models list` shows each model's pull command; or drop a .gguf into Settings → Models, or name another model in config.toml")]
     ModelMissing {
         /// Expected path.
         path: PathBuf,

@@ -90,7 +90,14 @@ impl Runtime {
                     model.context_size()
                 ),
             ),
-            Err(error) => Check::fail("llama.cpp + chat model", error.to_string(), EMBEDDER_FIX),
+            Err(error) => Check::fail(
+                "llama.cpp + chat model",
+                error.to_string(),
+                format!(
+                    "{}, or name another model in `[models] chat`",
+                    models::pull_hint(&self.config.models.chat)
+                ),
+            ),
         });
         checks.push(match self.vault.check() {
             Ok(()) => Check::ok("OS keychain", "reachable"),

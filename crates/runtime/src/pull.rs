@@ -48,9 +48,9 @@ pub enum PullEvent {
 pub struct Pulled {
     /// Name to use in config and `--model`.
     pub name: String,
-    /// The file.
+    /// The file, or the folder of a model made of several files.
     pub path: String,
-    /// Its sha256.
+    /// The sha256 of its (first) file.
     pub sha256: String,
     /// Whether it was already installed.
     pub already: bool,
@@ -131,16 +131,27 @@ impl Runtime {
                     ),
                 )
             })?;
-        let target = self.home.models().join(&entry.file);
-        if target.is_file() && models::verify_file(&self.store, &target, entry).is_ok() {
-            return Ok(Pulled {
-                name: entry.file.clone(),
-                path: target.display().to_string(),
-                sha256: entry.sha256.clone(),
-                already: true,
-            });
+        // A model is every file of its component (an embedding model is a
+        // folder of five); files already present and verified are kept.
+        let mut already = true;
+        for file in catalog
+            .iter()
+            .filter(|file| file.component == entry.component)
+        {
+            let target = self.home.models().join(&file.file);
+            if target.is_file() && models::verify_file(&self.store, &target, file).is_ok() {
+                continue;
+            }
+            already = false;
+            self.pull_catalog(file, &target, progress, cancel).await?;
         }
-        self.pull_catalog(entry, &target, progress, cancel).await
+        let top = entry.file.split('/').next().unwrap_or(&entry.file);
+        Ok(Pulled {
+            name: top.to_owned(),
+            path: self.home.models().join(top).display().to_string(),
+            sha256: entry.sha256.clone(),
+            already,
+        })
     }
 
     async fn pull_catalog(

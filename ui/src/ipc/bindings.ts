@@ -1536,9 +1536,9 @@ file: string };
 export type Pulled = {
 	/**  Name to use in config and `--model`. */
 	name: string,
-	/**  The file. */
+	/**  The file, or the folder of a model made of several files. */
 	path: string,
-	/**  Its sha256. */
+	/**  The sha256 of its (first) file. */
 	sha256: string,
 	/**  Whether it was already installed. */
 	already: boolean,

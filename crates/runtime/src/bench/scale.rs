@@ -96,9 +96,12 @@ impl Runtime {
         cancel: &CancellationToken,
     ) -> Result<ScaleBench> {
         if let Some(missing) = corpus.iter().find(|folder| !folder.is_dir()) {
-            return Err(Error::BenchCorpusMissing {
-                path: missing.clone(),
-                install: String::new(),
+            return Err(Error::BenchFailed {
+                bench: "search".into(),
+                message: format!(
+                    "corpus folder `{}` does not exist — pass folders that do to --corpus (`make bench` uses the Rust 1.95.0 docs, which `scripts/setup.sh bench` installs)",
+                    missing.display()
+                ),
             });
         }
         let root = self.home.root().join("bench").join("search-real");
@@ -206,6 +209,12 @@ impl Runtime {
                     })
             })
             .collect();
+        if queries.is_empty() {
+            return Err(Error::BenchFailed {
+                bench: "search".into(),
+                message: "the evaluation sets have no held-out questions to use as queries — mark some `\"split\": \"held-out\"`".into(),
+            });
+        }
         let embedder = self.embedder().await?;
         let texts: Vec<String> = queries.iter().map(|query| query.text.clone()).collect();
         let vectors = tokio::task::spawn_blocking(move || embedder.embed(&texts))

@@ -138,9 +138,9 @@ impl Corpus {
     }
 }
 
-pub(super) fn ids(hits: &[Hit]) -> Vec<(String, u32)> {
+pub(super) fn ids(hits: &[Hit]) -> Vec<(String, String, u32)> {
     hits.iter()
-        .map(|hit| (hit.path.clone(), hit.start_line))
+        .map(|hit| (hit.project.clone(), hit.path.clone(), hit.start_line))
         .collect()
 }
 

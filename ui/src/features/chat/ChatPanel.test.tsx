@@ -77,7 +77,7 @@ describe("ChatPanel", () => {
   it("shows the runtime's error message when the ask fails", async () => {
     mockIPC((cmd) => {
       if (cmd === "ask") {
-        throw { code: "model", message: "model file `x.gguf` not found — run `make models`", details: null };
+        throw { code: "model", message: "model file `x.gguf` not found — `codexos models list` shows each model's pull command", details: null };
       }
       return null;
     });
@@ -87,6 +87,6 @@ describe("ChatPanel", () => {
       fireEvent.click(screen.getByTestId("ask-button"));
     });
     await waitFor(() => expect(screen.getByTestId("answer").dataset.phase).toBe("error"));
-    expect(screen.getByTestId("answer-error").textContent).toContain("run `make models`");
+    expect(screen.getByTestId("answer-error").textContent).toContain("`codexos models list` shows each model's pull command");
   });
 });
