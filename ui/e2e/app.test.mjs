@@ -108,6 +108,56 @@ test("a folder is ingested with visible progress, then a question is answered wi
   await screenshot("preview");
 });
 
+test("search finds text under its filters, marks the words and opens the file at the lines", async () => {
+  // The file preview opened above lies over the canvas.
+  const closePreview = await browser.$('button[aria-label="Close preview"]');
+  if (await closePreview.isExisting()) await closePreview.click();
+  await screenshot("before-search");
+  await browser.$('[data-testid="open-search"]').click();
+  const query = await browser.$('[data-testid="search-query"]');
+  await query.waitForDisplayed({ timeout: 10_000 });
+  await query.setValue("default port");
+  await browser.$('[data-testid="search-path"]').setValue("*.md");
+  await browser.$('[data-testid="search-button"]').click();
+  await browser.$('[data-testid="search-count"]').waitForDisplayed({ timeout: 30_000 });
+  const paths = async () => {
+    const found = [];
+    for (const hit of await browser.$$('[data-testid="search-hit"]')) found.push(await hit.getAttribute("data-path"));
+    return found;
+  };
+  const markdown = await paths();
+  // It ran and found the answer (the control), and kept to the glob.
+  assert.ok(markdown.includes("docs/configuration.md"), markdown.join(", "));
+  for (const path of markdown) assert.match(path, /\.md$/);
+  const marks = await browser.$$('[data-testid="search-results"] mark');
+  assert.ok(marks.length > 0, "the query's words are marked");
+  await screenshot("search");
+
+  // Filters that exclude every chunk say so.
+  await browser.$('[data-testid="search-kind"]').selectByAttribute("value", "code");
+  await browser.$('[data-testid="search-button"]').click();
+  await browser.$('[data-testid="search-empty"]').waitForDisplayed({ timeout: 30_000 });
+
+  // Code under src/ only; a result opens the preview at its lines.
+  await browser.$('[data-testid="search-path"]').setValue("src/*");
+  await browser.$('[data-testid="search-button"]').click();
+  await browser.$('[data-testid="search-count"]').waitForDisplayed({ timeout: 30_000 });
+  const code = await paths();
+  assert.ok(code.length > 0 && code.every((path) => path.startsWith("src/")), code.join(", "));
+  await browser.$('[data-testid="search-hit"]').click();
+  const preview = await browser.$('[data-testid="file-preview"]');
+  await preview.waitForDisplayed({ timeout: 10_000 });
+  await browser.waitUntil(async () => (await preview.getText()).includes("DEFAULT_PORT"), {
+    timeout: 10_000,
+    timeoutMsg: "the file of the result was not shown",
+  });
+  assert.match(await preview.getText(), /server\.py/);
+  await screenshot("search-preview");
+  await browser.$('[data-testid="file-preview"] button[aria-label="Close preview"]').click();
+  await browser.$('[data-testid="close-search"]').click();
+  await browser.$('[data-testid="search-panel"]').waitForExist({ reverse: true, timeout: 10_000 });
+});
+
 test("settings list the provider policy and the models, and the chat offers them", async () => {
   const picker = await browser.$('[data-testid="model-picker"]');
   await picker.waitForDisplayed({ timeout: 10_000 });

@@ -1,4 +1,4 @@
-import { Settings } from "lucide-react";
+import { Search, Settings } from "lucide-react";
 import { useCallback, useEffect, useReducer, useState } from "react";
 
 import { Button } from "@/components/ui/button";
@@ -8,6 +8,7 @@ import { chatReducer } from "@/features/chat/chatState";
 import { FilePreviewPanel, type PreviewTarget } from "@/features/files/FilePreviewPanel";
 import { FlowCanvas } from "@/features/flow/FlowCanvas";
 import { ProjectsPanel } from "@/features/projects/ProjectsPanel";
+import { SearchPanel } from "@/features/search/SearchPanel";
 import { SettingsPanel } from "@/features/settings/SettingsPanel";
 import { ApprovalDialog } from "@/features/tools/ApprovalDialog";
 import { modelChoices } from "@/features/settings/settingsState";
@@ -23,6 +24,7 @@ export default function App() {
   const [preview, setPreview] = useState<PreviewTarget | null>(null);
   const [messages, dispatch] = useReducer(chatReducer, []);
   const [settingsOpen, setSettingsOpen] = useState(false);
+  const [searchOpen, setSearchOpen] = useState(false);
   const [llm, setLlm] = useState<LlmSettings | null>(null);
   const [model, setModel] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
@@ -80,6 +82,18 @@ export default function App() {
     };
   }, [refreshProjects]);
 
+  // Ctrl/Cmd+Shift+F opens search, as in editors.
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      if ((event.ctrlKey || event.metaKey) && event.shiftKey && event.key.toLowerCase() === "f") {
+        event.preventDefault();
+        setSearchOpen(true);
+      }
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, []);
+
   useEffect(() => {
     commands
       .appInfo()
@@ -101,6 +115,16 @@ export default function App() {
           <div className="truncate font-mono text-[11px] text-muted-foreground" title="data home">
             {info ? `${info.home} · v${info.version}` : ""}
           </div>
+          <Button
+            size="icon"
+            variant="ghost"
+            aria-label="Search (Ctrl+Shift+F)"
+            title="Search (Ctrl+Shift+F)"
+            data-testid="open-search"
+            onClick={() => setSearchOpen(true)}
+          >
+            <Search />
+          </Button>
           <Button size="icon" variant="ghost" aria-label="Settings" data-testid="open-settings" onClick={() => setSettingsOpen(true)}>
             <Settings />
           </Button>
@@ -131,6 +155,9 @@ export default function App() {
         </aside>
         <section className="relative min-h-0 min-w-0">
           <FlowCanvas project={selected} />
+          {searchOpen && (
+            <SearchPanel projects={projects} project={selected} onOpen={setPreview} onClose={() => setSearchOpen(false)} />
+          )}
           {preview && <FilePreviewPanel target={preview} onClose={() => setPreview(null)} />}
           {settingsOpen && <SettingsPanel onClose={() => setSettingsOpen(false)} onChanged={refreshLlm} project={selected} />}
           <ApprovalDialog />
