@@ -134,7 +134,7 @@ fn webkit_check() -> Check {
             status: CheckStatus::Warn,
             detail: format!("{library} not found; the CLI works, the desktop app will not start"),
             fix: Some(
-                "sudo apt-get install libwebkit2gtk-4.1-0 (or run `make app`, which installs it)"
+                "install the WebKitGTK 4.1 runtime: `sudo apt-get install libwebkit2gtk-4.1-0` on Debian and Ubuntu (the CodexOS .deb depends on it)"
                     .into(),
             ),
         },

@@ -50,6 +50,12 @@ pub enum Error {
         /// Checksum found.
         actual: String,
     },
+    /// Removing a model that is not in the models folder.
+    #[error("`{name}` is not installed — nothing to remove (`codexos models list` shows what is)")]
+    ModelNotInstalled {
+        /// The name given.
+        name: String,
+    },
     /// Importing over an existing model.
     #[error("`{path}` already exists — remove it first (`codexos models rm`) or rename the file you import")]
     ModelExists {
@@ -354,7 +360,8 @@ impl Error {
                 codexos_flow::Error::UnknownRun { .. }
                 | codexos_flow::Error::UnknownNode { .. }
                 | codexos_flow::Error::NodeNotRun { .. },
-            ) => ErrorCode::NotFound,
+            )
+            | Self::ModelNotInstalled { .. } => ErrorCode::NotFound,
             Self::InvalidProjectName { .. }
             | Self::ModelExists { .. }
             | Self::ModelInUse { .. }

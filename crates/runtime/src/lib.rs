@@ -491,9 +491,8 @@ impl Runtime {
     pub fn remove_model(&self, name: &str) -> Result<PathBuf> {
         let path = models::resolve(&self.home, name);
         if !path.starts_with(self.home.models()) || !path.exists() {
-            return Err(Error::ModelMissing {
-                path,
-                component: name.to_owned(),
+            return Err(Error::ModelNotInstalled {
+                name: name.to_owned(),
             });
         }
         if self

@@ -187,6 +187,8 @@ fn a_gguf_is_imported_checked_and_removed_unless_in_use() {
     cli.json(&["models", "import", copy.to_str().expect("path")]);
     cli.json(&["models", "rm", "spare"]);
     assert!(!own_models.path().join("spare.gguf").exists());
+    let line = crate::error_line(&cli.run(&["models", "rm", "spare"]));
+    assert!(line.contains("not installed — nothing to remove"), "{line}");
     let listed = cli.json(&["models", "list"]);
     assert!(listed
         .as_array()
