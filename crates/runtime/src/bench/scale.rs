@@ -104,6 +104,13 @@ impl Runtime {
                 ),
             });
         }
+        // Every folder is checked before the (long) first ingest starts.
+        if let Some(eval) = evals.iter().find(|eval| !eval.corpus.path.is_dir()) {
+            return Err(Error::BenchCorpusMissing {
+                path: eval.corpus.path.clone(),
+                install: eval.corpus.install.clone().unwrap_or_default(),
+            });
+        }
         let root = self.home.root().join("bench").join("search-real");
         let runtime = self.sibling(&root.join("home"))?;
         let started = Instant::now();
@@ -121,12 +128,6 @@ impl Runtime {
         let mut projects = Vec::new();
         for eval in evals {
             let source = &eval.corpus.path;
-            if !source.is_dir() {
-                return Err(Error::BenchCorpusMissing {
-                    path: source.clone(),
-                    install: eval.corpus.install.clone().unwrap_or_default(),
-                });
-            }
             let project = format!("eval-{}", default_project_name(Path::new(&eval.name)));
             let staged = root.join(&project);
             stage_corpus(source, &eval.corpus.files, &staged)?;
