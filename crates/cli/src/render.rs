@@ -410,14 +410,17 @@ pub fn search_bench(bench: &codexos_runtime::SearchBench, json: bool) -> anyhow:
     );
     println!("  {:<28} {:>8} {:>8}", "search", "p50 ms", "p95 ms");
     for (name, (p50, p95)) in [
-        ("vector, exact scan", bench.exact_ms),
-        ("vector, ANN index", bench.ann_ms),
-        ("BM25 full text", bench.bm25_ms),
-        ("hybrid + rerank (embeds)", bench.hybrid_ms),
+        ("vector, exact scan", bench.figures.exact_ms),
+        ("vector, ANN index", bench.figures.ann_ms),
+        ("BM25 full text", bench.figures.bm25_ms),
+        ("hybrid + rerank (embeds)", bench.figures.hybrid_ms),
     ] {
         println!("  {name:<28} {p50:>8.1} {p95:>8.1}");
     }
-    println!("  ANN recall@10 vs exact: {:.3}", bench.ann_recall_at_10);
+    println!(
+        "  ANN recall@10 vs exact: {:.3}",
+        bench.figures.ann_recall_at_10
+    );
     Ok(())
 }
 
@@ -454,11 +457,11 @@ pub fn scale_bench(bench: &codexos_runtime::ScaleBench, json: bool) -> anyhow::R
             "  {:>8} {:>4} {:>10.3} {:>13} {:>13} {:>13} {:>13} {:>6.3} {:>6.3}",
             point.chunks,
             if point.ann_index { "yes" } else { "no" },
-            point.ann_recall_at_10,
-            pair(point.exact_ms),
-            pair(point.ann_ms),
-            pair(point.bm25_ms),
-            pair(point.hybrid_ms),
+            point.figures.ann_recall_at_10,
+            pair(point.figures.exact_ms),
+            pair(point.figures.ann_ms),
+            pair(point.figures.bm25_ms),
+            pair(point.figures.hybrid_ms),
             point.recall_at_1,
             point.mrr_at_5
         );

@@ -27,7 +27,7 @@ pub use flow::{ChainRun, DurableRun, FlowBench, LangGraphChain, LangGraphDurable
 pub use llm::{BatchRun, LlamaBenchRun, LlmBench, LlmBenchOptions, LlmRun};
 pub use retrieval::{EvalSet, ModeScore, RetrievalBench, Split};
 pub use scale::{ScaleBench, ScalePoint};
-pub use search::SearchBench;
+pub use search::{SearchBench, SearchFigures};
 pub use watch::WatchBench;
 
 /// Where a benchmark ran: printed with every figure, so no figure travels

@@ -47,8 +47,8 @@ pub use ask::{Answer, AskEvent, AskOptions, Citation};
 pub use bench::{
     BatchRun, BenchSetup, ChainRun, DurableRun, EmbedBench, EmbedRun, EvalSet, FlowBench,
     IngestBench, LangGraphChain, LangGraphDurable, LangGraphRun, LlamaBenchRun, LlmBench,
-    LlmBenchOptions, LlmRun, ModeScore, RetrievalBench, ScaleBench, ScalePoint, SearchBench, Split,
-    WatchBench,
+    LlmBenchOptions, LlmRun, ModeScore, RetrievalBench, ScaleBench, ScalePoint, SearchBench,
+    SearchFigures, Split, WatchBench,
 };
 pub use bundles::{
     signer_from_file, BundleCheck, BundleContents, BundleImport, BundleImported, SIGNING_SECRET,

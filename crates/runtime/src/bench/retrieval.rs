@@ -157,7 +157,7 @@ pub struct QuestionDetail {
 const EVAL_CHUNKS: usize = 30;
 
 /// Files in first-seen order of a ranked chunk list.
-pub(super) fn ranked_files(hits: &[Hit]) -> Vec<&str> {
+fn ranked_files(hits: &[Hit]) -> Vec<&str> {
     let mut files: Vec<&str> = Vec::new();
     for hit in hits {
         if !files.contains(&hit.path.as_str()) {

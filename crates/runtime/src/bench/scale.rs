@@ -13,12 +13,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use codexos_rag::{Hit, Index, IngestEvent, Reranker, SearchFilter, SearchMode};
+use codexos_rag::{Hit, Index, IngestEvent, SearchFilter};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use super::retrieval::{ranked_files, stage_corpus, EvalSet, Split};
-use super::search::{ids, spread};
+use super::retrieval::{stage_corpus, EvalSet, Split};
+use super::search::{SearchFigures, Timings};
 use crate::{default_project_name, Error, Result, Runtime};
 
 /// The project that holds the first bulk corpus folder in the bench home
@@ -38,16 +38,9 @@ pub struct ScalePoint {
     pub index_seconds: f64,
     /// Whether the ANN index serves vector queries at this size.
     pub ann_index: bool,
-    /// recall@10 of the vector search users get against an exact scan.
-    pub ann_recall_at_10: f64,
-    /// Latency percentiles in milliseconds `(p50, p95)`: exact vector scan.
-    pub exact_ms: (f64, f64),
-    /// Vector search as users get it (ANN past the threshold).
-    pub ann_ms: (f64, f64),
-    /// BM25 full text.
-    pub bm25_ms: (f64, f64),
-    /// Hybrid search with the handcrafted reranker, query embedding included.
-    pub hybrid_ms: (f64, f64),
+    /// Recall and latencies.
+    #[serde(flatten)]
+    pub figures: SearchFigures,
     /// Held-out questions whose first file (hybrid + rerank, whole table) answers them.
     pub recall_at_1: f64,
     /// Mean reciprocal rank of the first answering file within the top five.
@@ -270,8 +263,8 @@ impl Runtime {
     ) -> Result<ScalePoint> {
         let embedder = self.embedder().await?;
         let everything = SearchFilter::default();
-        let (mut exact, mut ann, mut bm25, mut hybrid) = (vec![], vec![], vec![], vec![]);
-        let (mut recall, mut first, mut reciprocal) = (0.0, 0.0, 0.0);
+        let mut timings = Timings::default();
+        let (mut first, mut reciprocal) = (0.0, 0.0);
         // One untimed round warms the caches a first query would pay for.
         if let Some(query) = queries.first() {
             table.nearest(&query.vector, 10, None).await?;
@@ -281,30 +274,15 @@ impl Runtime {
             if cancel.is_cancelled() {
                 return Err(codexos_rag::Error::Cancelled.into());
             }
-            let started = Instant::now();
-            let truth = table.nearest_exact(&query.vector, 10).await?;
-            exact.push(started.elapsed().as_secs_f64() * 1000.0);
-            let started = Instant::now();
-            let found = table.nearest(&query.vector, 10, None).await?;
-            ann.push(started.elapsed().as_secs_f64() * 1000.0);
-            let truth = ids(&truth);
-            recall += ids(&found).iter().filter(|id| truth.contains(id)).count() as f64
-                / truth.len().max(1) as f64;
-            let started = Instant::now();
-            table.full_text(&query.text, 10, None).await?;
-            bm25.push(started.elapsed().as_secs_f64() * 1000.0);
-            let started = Instant::now();
-            let hits = codexos_rag::search(
-                table,
-                &embedder,
-                &query.text,
-                HITS,
-                &everything,
-                SearchMode::Hybrid,
-                &Reranker::Handcrafted,
-            )
-            .await?;
-            hybrid.push(started.elapsed().as_secs_f64() * 1000.0);
+            let hits = timings
+                .query(
+                    table,
+                    &embedder,
+                    (&query.vector, &query.text),
+                    HITS,
+                    &everything,
+                )
+                .await?;
             if let Some(rank) = first_answer(&hits, query) {
                 first += f64::from(u8::from(rank == 1));
                 if rank <= 5 {
@@ -318,11 +296,7 @@ impl Runtime {
             load_seconds: 0.0,
             index_seconds: 0.0,
             ann_index: table.has_vector_index(),
-            ann_recall_at_10: recall / count,
-            exact_ms: spread(&mut exact),
-            ann_ms: spread(&mut ann),
-            bm25_ms: spread(&mut bm25),
-            hybrid_ms: spread(&mut hybrid),
+            figures: timings.figures(),
             recall_at_1: first / count,
             mrr_at_5: reciprocal / count,
         })
@@ -330,22 +304,19 @@ impl Runtime {
 }
 
 /// The rank (1-based, by file) of the first file of the question's project
-/// that answers it; chunks of other projects count as wrong files.
+/// that answers it; files of other projects count as wrong files.
 fn first_answer(hits: &[Hit], query: &Query) -> Option<usize> {
-    let keyed: Vec<Hit> = hits
+    let mut files: Vec<(&str, &str)> = Vec::new();
+    for hit in hits {
+        let file = (hit.project.as_str(), hit.path.as_str());
+        if !files.contains(&file) {
+            files.push(file);
+        }
+    }
+    files
         .iter()
-        .map(|hit| Hit {
-            path: format!("{}\u{1f}{}", hit.project, hit.path),
-            ..hit.clone()
-        })
-        .collect();
-    ranked_files(&keyed)
-        .iter()
-        .position(|file| {
-            query
-                .expected
-                .iter()
-                .any(|wanted| *file == format!("{}\u{1f}{wanted}", query.project))
+        .position(|(project, path)| {
+            *project == query.project && query.expected.iter().any(|wanted| wanted == path)
         })
         .map(|rank| rank + 1)
 }

@@ -24,16 +24,92 @@ pub struct SearchBench {
     pub index_seconds: f64,
     /// Whether the ANN index was built (past the threshold).
     pub ann_index: bool,
-    /// recall@10 of the ANN index against exact search.
+    /// Recall and latencies.
+    #[serde(flatten)]
+    pub figures: SearchFigures,
+}
+
+/// The figures both search benches report for a table.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchFigures {
+    /// recall@10 of the vector search users get against an exact scan.
     pub ann_recall_at_10: f64,
-    /// Latency percentiles in milliseconds: `(p50, p95)`.
+    /// Latency percentiles in milliseconds `(p50, p95)`: exact vector scan.
     pub exact_ms: (f64, f64),
-    /// Vector search through the ANN index.
+    /// Vector search as users get it (ANN past the threshold).
     pub ann_ms: (f64, f64),
-    /// BM25 full-text search.
+    /// BM25 full text.
     pub bm25_ms: (f64, f64),
     /// Hybrid search with the handcrafted reranker, query embedding included.
     pub hybrid_ms: (f64, f64),
+}
+
+/// Latency samples of each kind of search and the ANN index's recall,
+/// gathered one query at a time.
+#[derive(Default)]
+pub(super) struct Timings {
+    exact: Vec<f64>,
+    ann: Vec<f64>,
+    bm25: Vec<f64>,
+    hybrid: Vec<f64>,
+    recall: f64,
+}
+
+fn milliseconds(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
+}
+
+impl Timings {
+    /// Times an exact scan and the vector search users get for `vector`
+    /// (scoring the second against the first), BM25 and hybrid search
+    /// (`k` hits under `filter`, query embedding included) for `text`;
+    /// returns the hybrid hits.
+    pub(super) async fn query(
+        &mut self,
+        index: &Index,
+        embedder: &std::sync::Arc<codexos_rag::Embedder>,
+        (vector, text): (&[f32], &str),
+        k: usize,
+        filter: &SearchFilter,
+    ) -> Result<Vec<Hit>> {
+        let started = Instant::now();
+        let truth = index.nearest_exact(vector, 10).await?;
+        self.exact.push(milliseconds(started));
+        let started = Instant::now();
+        let found = index.nearest(vector, 10, None).await?;
+        self.ann.push(milliseconds(started));
+        let truth = ids(&truth);
+        self.recall += ids(&found).iter().filter(|id| truth.contains(id)).count() as f64
+            / truth.len().max(1) as f64;
+        let started = Instant::now();
+        index.full_text(text, 10, None).await?;
+        self.bm25.push(milliseconds(started));
+        let started = Instant::now();
+        let hits = codexos_rag::search(
+            index,
+            embedder,
+            text,
+            k,
+            filter,
+            SearchMode::Hybrid,
+            &Reranker::Handcrafted,
+        )
+        .await?;
+        self.hybrid.push(milliseconds(started));
+        Ok(hits)
+    }
+
+    /// p50/p95 of each kind and the mean recall over the queries timed.
+    pub(super) fn figures(mut self) -> SearchFigures {
+        let queries = self.exact.len().max(1) as f64;
+        SearchFigures {
+            ann_recall_at_10: self.recall / queries,
+            exact_ms: spread(&mut self.exact),
+            ann_ms: spread(&mut self.ann),
+            bm25_ms: spread(&mut self.bm25),
+            hybrid_ms: spread(&mut self.hybrid),
+        }
+    }
 }
 
 /// A small deterministic generator (xorshift64*), so runs are comparable.
@@ -138,13 +214,13 @@ impl Corpus {
     }
 }
 
-pub(super) fn ids(hits: &[Hit]) -> Vec<(String, String, u32)> {
+fn ids(hits: &[Hit]) -> Vec<(String, String, u32)> {
     hits.iter()
         .map(|hit| (hit.project.clone(), hit.path.clone(), hit.start_line))
         .collect()
 }
 
-pub(super) fn spread(samples: &mut [f64]) -> (f64, f64) {
+fn spread(samples: &mut [f64]) -> (f64, f64) {
     (percentile(samples, 0.5), percentile(samples, 0.95))
 }
 
@@ -196,23 +272,13 @@ impl Runtime {
         let index_seconds = indexing.elapsed().as_secs_f64();
         let embedder = self.embedder().await?;
         let filter = SearchFilter::project("bench");
-        let (mut exact, mut ann, mut bm25, mut hybrid) = (vec![], vec![], vec![], vec![]);
-        let mut recall = 0.0;
+        let mut timings = Timings::default();
         for query in 0..queries {
             if cancel.is_cancelled() {
                 return Err(codexos_rag::Error::Cancelled.into());
             }
             let topic = corpus.random.below(corpus.centres.len());
             let vector = corpus.vector_near(topic);
-            let started = Instant::now();
-            let truth = index.nearest_exact(&vector, 10).await?;
-            exact.push(started.elapsed().as_secs_f64() * 1000.0);
-            let started = Instant::now();
-            let found = index.nearest(&vector, 10, None).await?;
-            ann.push(started.elapsed().as_secs_f64() * 1000.0);
-            let truth = ids(&truth);
-            recall += ids(&found).iter().filter(|id| truth.contains(id)).count() as f64
-                / truth.len().max(1) as f64;
             let words = &corpus.topic_words[topic];
             let text = format!(
                 "{} {} {}",
@@ -220,21 +286,9 @@ impl Runtime {
                 words[(query + 5) % 12],
                 words[(query + 7) % 12]
             );
-            let started = Instant::now();
-            index.full_text(&text, 10, None).await?;
-            bm25.push(started.elapsed().as_secs_f64() * 1000.0);
-            let started = Instant::now();
-            codexos_rag::search(
-                &index,
-                &embedder,
-                &text,
-                10,
-                &filter,
-                SearchMode::Hybrid,
-                &Reranker::Handcrafted,
-            )
-            .await?;
-            hybrid.push(started.elapsed().as_secs_f64() * 1000.0);
+            timings
+                .query(&index, &embedder, (&vector, &text), 10, &filter)
+                .await?;
         }
         Ok(SearchBench {
             chunks,
@@ -242,11 +296,7 @@ impl Runtime {
             load_seconds,
             index_seconds,
             ann_index: index.has_vector_index(),
-            ann_recall_at_10: recall / queries.max(1) as f64,
-            exact_ms: spread(&mut exact),
-            ann_ms: spread(&mut ann),
-            bm25_ms: spread(&mut bm25),
-            hybrid_ms: spread(&mut hybrid),
+            figures: timings.figures(),
         })
     }
 }
