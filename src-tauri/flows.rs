@@ -11,7 +11,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use codexos_runtime::{
-    Flow, FlowEntry, FlowProblem, FlowRunOptions, RunDetail, RunEvent, RunOutcome, RunSummary,
+    DeletedFlow, Flow, FlowEntry, FlowProblem, FlowRunOptions, RunDetail, RunEvent, RunOutcome,
+    RunSummary,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -61,6 +62,51 @@ pub fn flow_save(state: State<'_, AppState>, flow: Flow) -> Result<FlowSaved, Ip
         version,
         problems,
     })
+}
+
+/// The JSON Schema of flow files (the inspector's forms are generated from
+/// it), as JSON text.
+#[tauri::command]
+#[specta::specta]
+pub fn flow_schema() -> String {
+    codexos_runtime::flow_schema().to_string()
+}
+
+/// Creates a flow in the flows folder: blank, or a copy of the library flow
+/// `from` (new from an example, duplicate).
+#[tauri::command]
+#[specta::specta]
+pub fn flow_create(
+    state: State<'_, AppState>,
+    name: String,
+    from: Option<String>,
+) -> Result<FlowEntry, IpcError> {
+    Ok(state.runtime()?.create_flow(&name, from.as_deref())?)
+}
+
+/// Renames a library flow (its file and the name inside it).
+#[tauri::command]
+#[specta::specta]
+pub fn flow_rename(
+    state: State<'_, AppState>,
+    from: String,
+    to: String,
+) -> Result<FlowEntry, IpcError> {
+    Ok(state.runtime()?.rename_flow(&from, &to)?)
+}
+
+/// Moves a library flow to the trash (undo: `flow_restore`).
+#[tauri::command]
+#[specta::specta]
+pub fn flow_delete(state: State<'_, AppState>, name: String) -> Result<DeletedFlow, IpcError> {
+    Ok(state.runtime()?.delete_flow(&name)?)
+}
+
+/// Brings a deleted flow back from the trash.
+#[tauri::command]
+#[specta::specta]
+pub fn flow_restore(state: State<'_, AppState>, trash: String) -> Result<FlowEntry, IpcError> {
+    Ok(state.runtime()?.restore_flow(&trash)?)
 }
 
 /// Saves and runs a flow, streaming its events.

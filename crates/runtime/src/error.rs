@@ -189,6 +189,24 @@ pub enum Error {
         /// Flow name.
         name: String,
     },
+    /// A flow name that cannot name a flow file.
+    #[error("flow name `{name}` must be letters, digits, `-` and `_` (it names the file `NAME.flow.json`)")]
+    InvalidFlowName {
+        /// The name given.
+        name: String,
+    },
+    /// A flow of that name is already in the flows folder.
+    #[error("a flow named `{name}` already exists in the flows folder — pick another name, or open that one")]
+    FlowExists {
+        /// The name.
+        name: String,
+    },
+    /// A restore of something that is not a deleted flow.
+    #[error("`{}` is not a deleted flow in the data home's trash — nothing was restored", path.display())]
+    NotInTrash {
+        /// The path given.
+        path: PathBuf,
+    },
     /// No such version of a flow.
     #[error("flow `{name}` has no version {version} — see `codexos flows history {name}`")]
     UnknownFlowVersion {
@@ -352,6 +370,7 @@ impl Error {
             | Self::Vault(codexos_vault::Error::NotFound { .. })
             | Self::UnknownFlow { .. }
             | Self::UnknownFlowVersion { .. }
+            | Self::NotInTrash { .. }
             | Self::UnknownAgent { .. }
             | Self::NoSigningKey
             | Self::UnknownSigner { .. }
@@ -384,6 +403,8 @@ impl Error {
             | Self::AmbiguousRun { .. }
             | Self::AgentFile { .. }
             | Self::AgentExists { .. }
+            | Self::InvalidFlowName { .. }
+            | Self::FlowExists { .. }
             | Self::AnswerNeeded { .. }
             | Self::ToolSourceExists { .. }
             | Self::BundleContent { .. }

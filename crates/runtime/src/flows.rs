@@ -2,6 +2,7 @@
 //! keep every flow's version history; publish versioned agents. The engine
 //! is `codexos-flow`; this module gives it the real ports.
 
+mod library;
 mod ports;
 
 use std::collections::BTreeMap;
@@ -20,6 +21,8 @@ use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
 use crate::{Error, Permission, Result, Runtime, ToolAccess};
+
+pub use library::DeletedFlow;
 
 /// Choices for a run.
 #[derive(Clone, Default)]

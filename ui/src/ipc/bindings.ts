@@ -55,6 +55,22 @@ export const commands = {
 	flowCheck: (flow: Flow_Deserialize) => typedError<Problem_Serialize[], IpcError_Serialize>(__TAURI_INVOKE("flow_check", { flow })),
 	/**  Saves a flow to the flows folder, recording a version when it changed. */
 	flowSave: (flow: Flow_Deserialize) => typedError<FlowSaved_Serialize, IpcError_Serialize>(__TAURI_INVOKE("flow_save", { flow })),
+	/**
+	 *  The JSON Schema of flow files (the inspector's forms are generated from
+	 *  it), as JSON text.
+	 */
+	flowSchema: () => __TAURI_INVOKE<string>("flow_schema"),
+	/**
+	 *  Creates a flow in the flows folder: blank, or a copy of the library flow
+	 *  `from` (new from an example, duplicate).
+	 */
+	flowCreate: (name: string, from: string | null) => typedError<FlowEntry_Serialize, IpcError_Serialize>(__TAURI_INVOKE("flow_create", { name, from })),
+	/**  Renames a library flow (its file and the name inside it). */
+	flowRename: (from: string, to: string) => typedError<FlowEntry_Serialize, IpcError_Serialize>(__TAURI_INVOKE("flow_rename", { from, to })),
+	/**  Moves a library flow to the trash (undo: `flow_restore`). */
+	flowDelete: (name: string) => typedError<DeletedFlow, IpcError_Serialize>(__TAURI_INVOKE("flow_delete", { name })),
+	/**  Brings a deleted flow back from the trash. */
+	flowRestore: (trash: string) => typedError<FlowEntry_Serialize, IpcError_Serialize>(__TAURI_INVOKE("flow_restore", { trash })),
 	/**  Saves and runs a flow, streaming its events. */
 	flowRun: (requestId: string, flow: Flow_Deserialize, input: string, project: string | null, onEvent: Channel<RunEvent_Deserialize>) => typedError<RunOutcome_Serialize, IpcError_Serialize>(__TAURI_INVOKE("flow_run", { requestId, flow, input, project, onEvent })),
 	/**
@@ -348,6 +364,14 @@ export type Completion_Serialize = {
 	concurrent: number,
 	/**  Every provider the router tried, in order (empty outside the router). */
 	attempts: Attempt_Serialize[],
+};
+
+/**  A flow moved to the trash, and how to bring it back. */
+export type DeletedFlow = {
+	/**  Flow name. */
+	name: string,
+	/**  Where the file waits (give it to `restore_flow`). */
+	trash: string,
 };
 
 /**  A directed edge. */

@@ -1,0 +1,294 @@
+//! The flow library as a user manages it: new flows (blank or copied from
+//! another), rename, duplicate, and delete with undo. The file in the flows
+//! folder stays the single source of truth; every change is recorded in the
+//! flow's version history, and a deleted file waits in the data home's
+//! trash until it is restored.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use codexos_flow::{Flow, FLOW_VERSION};
+use serde::Serialize;
+
+use super::{read_flow, valid_flow_name, write_flow_file, FlowEntry};
+use crate::{Error, Result, Runtime};
+
+/// A flow moved to the trash, and how to bring it back.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct DeletedFlow {
+    /// Flow name.
+    pub name: String,
+    /// Where the file waits (give it to `restore_flow`).
+    pub trash: String,
+}
+
+/// A blank flow: an input node wired to an output node, no state yet.
+fn blank(name: &str) -> Result<Flow> {
+    let text = serde_json::json!({
+        "version": FLOW_VERSION,
+        "name": name,
+        "state": {},
+        "nodes": [
+            {"id": "input", "kind": "input", "title": "Input", "position": {"x": 0, "y": 0}},
+            {"id": "output", "kind": "output", "title": "Output", "position": {"x": 0, "y": 240}},
+        ],
+        "edges": [{"from": "input", "to": "output"}],
+    })
+    .to_string();
+    Ok(codexos_flow::parse(&text)?)
+}
+
+fn check_name(name: &str) -> Result<()> {
+    if valid_flow_name(name) {
+        Ok(())
+    } else {
+        Err(Error::InvalidFlowName { name: name.into() })
+    }
+}
+
+impl Runtime {
+    fn trash(&self) -> PathBuf {
+        self.home.root().join("trash").join("flows")
+    }
+
+    /// The library file of the flow named `name`.
+    fn library_file(&self, name: &str) -> Result<PathBuf> {
+        self.flow_library()?
+            .into_iter()
+            .find(|entry| entry.name == name)
+            .map(|entry| PathBuf::from(entry.path))
+            .ok_or_else(|| Error::UnknownFlow { name: name.into() })
+    }
+
+    /// Refuses `name` when a flow or a file already holds it.
+    fn free_name(&self, name: &str) -> Result<PathBuf> {
+        check_name(name)?;
+        let path = self.home.flows().join(format!("{name}.flow.json"));
+        let taken = path.exists() || self.flow_library()?.iter().any(|entry| entry.name == name);
+        if taken {
+            return Err(Error::FlowExists { name: name.into() });
+        }
+        Ok(path)
+    }
+
+    fn entry(path: &Path, flow: Flow) -> FlowEntry {
+        FlowEntry {
+            name: flow.name.clone(),
+            path: path.to_string_lossy().into_owned(),
+            flow: Some(flow),
+            error: None,
+        }
+    }
+
+    /// Creates the flow `name` in the flows folder: blank, or a copy of the
+    /// library flow `from` (its nodes, state and permissions; the name is
+    /// the new one). Refuses a name that is taken.
+    pub fn create_flow(&self, name: &str, from: Option<&str>) -> Result<FlowEntry> {
+        self.free_name(name)?;
+        let (mut flow, note) = match from {
+            None => (blank(name)?, "created".to_owned()),
+            Some(source) => (
+                read_flow(&self.library_file(source)?)?,
+                format!("copied from {source}"),
+            ),
+        };
+        flow.name = name.to_owned();
+        flow.schema = None;
+        let path = write_flow_file(&self.home.flows(), &flow)?;
+        self.save_flow_version(&flow, Some(&path), &note)?;
+        Ok(Self::entry(&path, flow))
+    }
+
+    /// Renames a library flow: its file and the name inside it. The new
+    /// name's history starts with a version noting the old name (the old
+    /// name's history stays readable).
+    pub fn rename_flow(&self, from: &str, to: &str) -> Result<FlowEntry> {
+        let source = self.library_file(from)?;
+        self.free_name(to)?;
+        let mut flow = read_flow(&source)?;
+        flow.name = to.to_owned();
+        // The new file first: a crash in between leaves both, never neither.
+        let path = write_flow_file(&self.home.flows(), &flow)?;
+        self.save_flow_version(&flow, Some(&path), &format!("renamed from {from}"))?;
+        std::fs::remove_file(&source).map_err(|source_error| Error::Home {
+            path: source.clone(),
+            source: source_error,
+        })?;
+        Ok(Self::entry(&path, flow))
+    }
+
+    /// Moves a library flow's file to the data home's trash; its history is
+    /// kept. [`Runtime::restore_flow`] brings it back.
+    pub fn delete_flow(&self, name: &str) -> Result<DeletedFlow> {
+        let source = self.library_file(name)?;
+        let trash = self.trash();
+        std::fs::create_dir_all(&trash).map_err(|source| Error::Home {
+            path: trash.clone(),
+            source,
+        })?;
+        let stamp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_millis());
+        let file = source
+            .file_name()
+            .map(|file| file.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let target = trash.join(format!("{stamp}-{file}"));
+        std::fs::rename(&source, &target).map_err(|error| Error::Home {
+            path: source.clone(),
+            source: error,
+        })?;
+        Ok(DeletedFlow {
+            name: name.to_owned(),
+            trash: target.to_string_lossy().into_owned(),
+        })
+    }
+
+    /// Brings a deleted flow back from the trash (refused when its name was
+    /// taken meanwhile, or when `trash` is not a file in the trash).
+    pub fn restore_flow(&self, trash: &str) -> Result<FlowEntry> {
+        let folder = self.trash();
+        let file = Path::new(trash);
+        let inside = file.parent().and_then(|parent| parent.canonicalize().ok())
+            == folder.canonicalize().ok()
+            && file.is_file();
+        if !inside {
+            return Err(Error::NotInTrash {
+                path: file.to_path_buf(),
+            });
+        }
+        let flow = read_flow(file)?;
+        let target = self.free_name(&flow.name)?;
+        std::fs::rename(file, &target).map_err(|source| Error::Home {
+            path: target.clone(),
+            source,
+        })?;
+        Ok(Self::entry(&target, flow))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::{Error, Home, Runtime};
+
+    fn runtime(home: &tempfile::TempDir) -> Arc<Runtime> {
+        Runtime::open(Home::new(home.path().join("home"), None)).expect("runtime")
+    }
+
+    fn names(runtime: &Runtime) -> Vec<String> {
+        runtime
+            .flow_library()
+            .expect("library")
+            .into_iter()
+            .map(|entry| entry.name)
+            .collect()
+    }
+
+    #[test]
+    fn a_new_flow_is_a_checked_file_with_its_first_version() {
+        let home = tempfile::tempdir().expect("temp dir");
+        let runtime = runtime(&home);
+        let entry = runtime.create_flow("notes", None).expect("created");
+        assert!(names(&runtime).contains(&"notes".to_owned()));
+        let flow = entry.flow.expect("parsed");
+        assert_eq!(flow.nodes.len(), 2);
+        let problems = runtime.check_flow(&flow, None);
+        assert!(
+            problems
+                .iter()
+                .all(|problem| problem.severity != codexos_flow::Severity::Error),
+            "{problems:?}"
+        );
+        let history = runtime.flow_history("notes").expect("history");
+        assert_eq!(history.len(), 1);
+        assert_eq!(history[0].note, "created");
+        // A copy takes the source's nodes under its own name.
+        let copy = runtime
+            .create_flow("qa-copy", Some("rag-qa"))
+            .expect("copied");
+        let source = runtime
+            .flow_library()
+            .expect("library")
+            .into_iter()
+            .find(|entry| entry.name == "rag-qa")
+            .and_then(|entry| entry.flow)
+            .expect("example");
+        let copy = copy.flow.expect("parsed");
+        assert_eq!(copy.name, "qa-copy");
+        assert_eq!(copy.nodes, source.nodes);
+    }
+
+    #[test]
+    fn a_taken_or_invalid_name_is_refused_and_nothing_is_overwritten() {
+        let home = tempfile::tempdir().expect("temp dir");
+        let runtime = runtime(&home);
+        runtime.create_flow("mine", None).expect("created");
+        let file = home.path().join("home/flows/mine.flow.json");
+        let before = std::fs::read_to_string(&file).expect("file");
+        let error = runtime
+            .create_flow("mine", Some("rag-qa"))
+            .expect_err("taken");
+        assert!(matches!(error, Error::FlowExists { .. }), "{error}");
+        let error = runtime.rename_flow("rag-qa", "mine").expect_err("taken");
+        assert!(matches!(error, Error::FlowExists { .. }), "{error}");
+        assert_eq!(std::fs::read_to_string(&file).expect("file"), before);
+        for bad in ["", "../escape", "with space", "a/b"] {
+            let error = runtime.create_flow(bad, None).expect_err("invalid");
+            assert!(
+                matches!(error, Error::InvalidFlowName { .. }),
+                "{bad}: {error}"
+            );
+        }
+        let error = runtime
+            .create_flow("x", Some("no-such-flow"))
+            .expect_err("unknown");
+        assert!(matches!(error, Error::UnknownFlow { .. }), "{error}");
+    }
+
+    #[test]
+    fn rename_moves_the_file_and_the_name_inside_it() {
+        let home = tempfile::tempdir().expect("temp dir");
+        let runtime = runtime(&home);
+        runtime.create_flow("before", None).expect("created");
+        let entry = runtime.rename_flow("before", "after").expect("renamed");
+        let listed = names(&runtime);
+        assert!(listed.contains(&"after".to_owned()), "{listed:?}");
+        assert!(!listed.contains(&"before".to_owned()), "{listed:?}");
+        assert!(!home.path().join("home/flows/before.flow.json").exists());
+        let text = std::fs::read_to_string(&entry.path).expect("file");
+        assert!(text.contains("\"name\": \"after\""), "{text}");
+        let history = runtime.flow_history("after").expect("history");
+        assert_eq!(history[0].note, "renamed from before");
+    }
+
+    #[test]
+    fn a_deleted_flow_comes_back_from_the_trash_unless_its_name_was_taken() {
+        let home = tempfile::tempdir().expect("temp dir");
+        let runtime = runtime(&home);
+        runtime.create_flow("keep", None).expect("created");
+        let file = home.path().join("home/flows/keep.flow.json");
+        let text = std::fs::read_to_string(&file).expect("file");
+        let deleted = runtime.delete_flow("keep").expect("deleted");
+        assert!(!file.exists());
+        assert!(!names(&runtime).contains(&"keep".to_owned()));
+        runtime.restore_flow(&deleted.trash).expect("restored");
+        assert_eq!(std::fs::read_to_string(&file).expect("back"), text);
+        // Deleted again, and the name taken meanwhile: the restore refuses.
+        let deleted = runtime.delete_flow("keep").expect("deleted");
+        runtime.create_flow("keep", None).expect("a new one");
+        let error = runtime.restore_flow(&deleted.trash).expect_err("taken");
+        assert!(matches!(error, Error::FlowExists { .. }), "{error}");
+        assert!(
+            std::path::Path::new(&deleted.trash).exists(),
+            "still in the trash"
+        );
+        // Only files in the trash can be restored.
+        let error = runtime
+            .restore_flow(&file.to_string_lossy())
+            .expect_err("not in the trash");
+        assert!(matches!(error, Error::NotInTrash { .. }), "{error}");
+    }
+}
