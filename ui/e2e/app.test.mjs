@@ -37,6 +37,21 @@ async function screenshot(name) {
   if (shots) await browser.saveScreenshot(`${shots}/${name}.png`);
 }
 
+/** Sets a controlled input or textarea as typing would (React listens to
+ * input events), then leaves it (forms commit on blur). */
+async function fill(element, value) {
+  await browser.execute(
+    (target, text) => {
+      const prototype = target instanceof HTMLTextAreaElement ? HTMLTextAreaElement.prototype : HTMLInputElement.prototype;
+      Object.getOwnPropertyDescriptor(prototype, "value").set.call(target, text);
+      target.dispatchEvent(new Event("input", { bubbles: true }));
+      target.dispatchEvent(new FocusEvent("focusout", { bubbles: true }));
+    },
+    element,
+    value,
+  );
+}
+
 test("the window shows the default flow and the panels", async () => {
   const canvas = await browser.$('[data-testid="flow-canvas"]');
   await canvas.waitForDisplayed({ timeout: 30_000 });
@@ -197,18 +212,12 @@ test("the canvas edits a flow, shows check errors on the node, runs it live and 
   const added = await browser.$('[data-node="transform-1"]');
   await added.waitForDisplayed({ timeout: 10_000 });
   await added.click();
+  // The advanced view: the node's settings as JSON.
+  await browser.$('[data-testid="inspector-view-json"]').click();
   const settings = await browser.$('[data-testid="inspector-settings"]');
   await settings.waitForDisplayed({ timeout: 10_000 });
   assert.equal(await browser.$('[data-testid="inspector-id"]').getValue(), "transform-1");
-  // Set the controlled textarea as typing would (React listens to input events).
-  await browser.execute(
-    (element, value) => {
-      Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, "value").set.call(element, value);
-      element.dispatchEvent(new Event("input", { bubbles: true }));
-    },
-    settings,
-    '{"kind": "transform", "set": {"undeclared": "1"}}',
-  );
+  await fill(settings, '{"kind": "transform", "set": {"undeclared": "1"}}');
   await browser.$('[data-testid="inspector-apply"]').click();
   assert.ok(!(await browser.$('[data-testid="inspector"] [role="alert"]').isExisting()), "the settings were accepted");
   await browser.waitUntil(async () => Number(await check.getAttribute("data-errors")) > 0, {
@@ -279,6 +288,104 @@ test("the other example flows run from the canvas", async () => {
     assert.equal(await panel.getAttribute("data-finished"), "succeeded", `${flow}: ${await browser.$('[data-testid="run-log"]').getText()}`);
     await screenshot(`flow-${flow}`);
   }
+});
+
+test("a flow is built from scratch with forms only, checked, run, undone, renamed, deleted and restored", async () => {
+  const replayClose = await browser.$('button[aria-label="Close replay"]');
+  if (await replayClose.isExisting()) await replayClose.click();
+  const picker = await browser.$('[data-testid="flow-picker"]');
+  const check = await browser.$('[data-testid="flow-check"]');
+  // Room for the canvas: the side panels fold away (and come back at the end).
+  const canvasWidth = async () => (await browser.$('[data-testid="flow-canvas"]').getSize()).width;
+  const before = await canvasWidth();
+  await browser.$('[data-testid="toggle-projects"]').click();
+  await browser.$('[data-testid="toggle-chat"]').click();
+  await browser.waitUntil(async () => !(await browser.$('[data-testid="chat-input"]').isDisplayed()), { timeout: 10_000, timeoutMsg: "the chat did not fold away" });
+  assert.ok((await canvasWidth()) > before + 400, `the canvas grew from ${before}px to ${await canvasWidth()}px`);
+
+  // New, blank: an input wired to an output.
+  await browser.$('[data-testid="flow-new"]').click();
+  const dialog = await browser.$('[data-testid="flow-name-dialog"]');
+  await dialog.waitForDisplayed({ timeout: 10_000 });
+  await fill(await browser.$('[data-testid="flow-name"]'), "e2e-forms");
+  await browser.$('[data-testid="flow-name-submit"]').click();
+  await browser.waitUntil(async () => (await picker.getValue()) === "e2e-forms", { timeout: 10_000, timeoutMsg: "the new flow was not opened" });
+  await browser.$('[data-testid="flow-node-input"]').waitForDisplayed({ timeout: 10_000 });
+
+  // The flow's state, declared in its settings panel.
+  const settings = await browser.$('[data-testid="flow-settings"]');
+  await settings.waitForDisplayed({ timeout: 10_000 });
+  for (const key of ["question", "answer"]) {
+    await fill(await browser.$('[data-testid="state-editor-name"]'), key);
+    await browser.$('[data-testid="state-editor-add"]').click();
+  }
+  await browser.waitUntil(async () => (await browser.$$('[data-testid="state-editor-row"]')).length === 2, { timeout: 10_000 });
+
+  // The input node takes the question: a checkbox of the generated form.
+  await browser.$('[data-testid="flow-node-input"]').click();
+  await browser.$('[data-testid="node-form"]').waitForDisplayed({ timeout: 10_000 });
+  await browser.$('[data-testid="field-fields-question"]').click();
+
+  // An LLM node from the palette lands after the selected input, wired in.
+  await browser.$('[data-testid="palette-llm"]').click();
+  await browser.waitUntil(async () => (await browser.$('[data-testid="inspector-id"]').getValue()) === "llm-1", { timeout: 10_000 });
+  await fill(await browser.$('[data-testid="field-prompt"]'), "Answer in a few words: {{ question }}");
+  await fill(await browser.$('[data-testid="field-maxTokens"]'), "2.5");
+  await browser.$('[data-testid="field-maxTokens-error"]').waitForDisplayed({ timeout: 10_000 });
+  assert.match(await browser.$('[data-testid="field-maxTokens-error"]').getText(), /whole number/);
+  await fill(await browser.$('[data-testid="field-maxTokens"]'), "24");
+  await fill(await browser.$('[data-testid="inspector-output"]'), "answer");
+  await browser.waitUntil(async () => (await browser.$('[data-node="llm-1"]').getAttribute("data-output")) === "answer", { timeout: 10_000, timeoutMsg: "the output key was not applied" });
+  await screenshot("flow-forms");
+
+  // The output node returns the answer.
+  await browser.$('[data-testid="flow-node-output"]').click();
+  await browser.$('[data-testid="field-keys-answer"]').click();
+  await browser.waitUntil(async () => (await check.getText()).includes("checked"), {
+    timeout: 10_000,
+    timeoutMsg: `the built flow does not pass its check: ${await check.getAttribute("title")}`,
+  });
+
+  // Undo and redo a change.
+  await fill(await browser.$('[data-testid="inspector-title"]'), "Result");
+  // (Truncating elements hide their text from WebDriver's getText; the title carries it.)
+  const title = () => browser.$('[data-testid="flow-node-output"] span.truncate').getAttribute("title");
+  await browser.waitUntil(async () => (await title()) === "Result", { timeout: 10_000 });
+  await browser.$('[data-testid="flow-undo"]').click();
+  await browser.waitUntil(async () => (await title()) === "Output", { timeout: 10_000, timeoutMsg: "undo did not revert the title" });
+  await browser.$('[data-testid="flow-redo"]').click();
+  await browser.waitUntil(async () => (await title()) === "Result", { timeout: 10_000, timeoutMsg: "redo did not bring it back" });
+
+  // Run it on the local model.
+  const input = await browser.$('[data-testid="flow-input"]');
+  await input.clearValue();
+  await input.setValue('{"question": "What colour is a clear daytime sky?"}');
+  await browser.$('[data-testid="flow-run"]').click();
+  const panel = await browser.$('[data-testid="run-panel"]');
+  await browser.waitUntil(async () => (await panel.getAttribute("data-finished")) === "", { timeout: 10_000 });
+  await browser.waitUntil(async () => (await panel.getAttribute("data-finished")) !== "", { timeout: 120_000, timeoutMsg: "the run did not finish" });
+  assert.equal(await panel.getAttribute("data-finished"), "succeeded", await browser.$('[data-testid="run-log"]').getText());
+  assert.equal(await browser.$('[data-testid="flow-node-llm"]').getAttribute("data-status"), "done");
+  // The model's answer streamed under its node's id.
+  assert.match(await browser.$('[data-testid="run-output"]').getText(), /llm-1: \S/);
+  await screenshot("flow-forms-run");
+
+  // Rename, delete, and undo the delete.
+  await browser.$('[data-testid="flow-rename"]').click();
+  await fill(await browser.$('[data-testid="flow-name"]'), "e2e-renamed");
+  await browser.$('[data-testid="flow-name-submit"]').click();
+  await browser.waitUntil(async () => (await picker.getValue()) === "e2e-renamed", { timeout: 10_000, timeoutMsg: "the rename did not land" });
+  assert.ok(!(await picker.getText()).includes("e2e-forms"), "the old name is gone from the library");
+  await browser.$('[data-testid="flow-delete"]').click();
+  await browser.$('[data-testid="flow-deleted"]').waitForDisplayed({ timeout: 10_000 });
+  assert.ok(!(await picker.getText()).includes("e2e-renamed"), "the deleted flow left the library");
+  await screenshot("flow-deleted");
+  await browser.$('[data-testid="flow-undelete"]').click();
+  await browser.waitUntil(async () => (await picker.getValue()) === "e2e-renamed", { timeout: 10_000, timeoutMsg: "the deleted flow did not come back" });
+  await browser.$('[data-testid="flow-node-llm"]').waitForExist({ timeout: 10_000 });
+  await browser.$('[data-testid="toggle-projects"]').click();
+  await browser.$('[data-testid="toggle-chat"]').click();
+  await browser.$('[data-testid="chat-input"]').waitForDisplayed({ timeout: 10_000 });
 });
 
 test("settings list the tool sources, their tools and the sandbox", async () => {

@@ -1,4 +1,4 @@
-import { Search, Settings } from "lucide-react";
+import { PanelLeft, PanelRight, Search, Settings } from "lucide-react";
 import { useCallback, useEffect, useReducer, useState } from "react";
 
 import { Button } from "@/components/ui/button";
@@ -7,6 +7,8 @@ import { ChatPanel } from "@/features/chat/ChatPanel";
 import { chatReducer } from "@/features/chat/chatState";
 import { FilePreviewPanel, type PreviewTarget } from "@/features/files/FilePreviewPanel";
 import { FlowCanvas } from "@/features/flow/FlowCanvas";
+import { clampWidth, gridColumns, loadPanels, savePanels, type Panels } from "@/features/layout/panels";
+import { ResizeHandle } from "@/features/layout/ResizeHandle";
 import { ProjectsPanel } from "@/features/projects/ProjectsPanel";
 import { SearchPanel } from "@/features/search/SearchPanel";
 import { SettingsPanel } from "@/features/settings/SettingsPanel";
@@ -28,6 +30,14 @@ export default function App() {
   const [llm, setLlm] = useState<LlmSettings | null>(null);
   const [model, setModel] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
+  const [panels, setPanels] = useState<Panels>(() => loadPanels(typeof localStorage === "undefined" ? undefined : localStorage));
+  const layout = useCallback((change: Partial<Panels>) => {
+    setPanels((current) => {
+      const next = { ...current, ...change };
+      savePanels(typeof localStorage === "undefined" ? undefined : localStorage, next);
+      return next;
+    });
+  }, []);
 
   const refreshLlm = useCallback(() => {
     commands
@@ -118,6 +128,28 @@ export default function App() {
           <Button
             size="icon"
             variant="ghost"
+            aria-label={panels.leftOpen ? "Hide projects" : "Show projects"}
+            aria-pressed={panels.leftOpen}
+            title={panels.leftOpen ? "Hide projects" : "Show projects"}
+            data-testid="toggle-projects"
+            onClick={() => layout({ leftOpen: !panels.leftOpen })}
+          >
+            <PanelLeft />
+          </Button>
+          <Button
+            size="icon"
+            variant="ghost"
+            aria-label={panels.rightOpen ? "Hide chat" : "Show chat"}
+            aria-pressed={panels.rightOpen}
+            title={panels.rightOpen ? "Hide chat" : "Show chat"}
+            data-testid="toggle-chat"
+            onClick={() => layout({ rightOpen: !panels.rightOpen })}
+          >
+            <PanelRight />
+          </Button>
+          <Button
+            size="icon"
+            variant="ghost"
             aria-label="Search (Ctrl+Shift+F)"
             title="Search (Ctrl+Shift+F)"
             data-testid="open-search"
@@ -140,8 +172,9 @@ export default function App() {
           {fatal.message}
         </div>
       )}
-      <main className="grid min-h-0 flex-1 grid-cols-[18rem_1fr_26rem]">
-        <aside className="min-h-0 border-r border-border">
+      <main className="grid min-h-0 flex-1" style={{ gridTemplateColumns: gridColumns(panels) }}>
+        <aside className="relative min-h-0 border-r border-border" hidden={!panels.leftOpen} aria-label="Projects panel">
+          <ResizeHandle label="Resize projects" width={panels.left} sign={1} testId="resize-projects" onResize={(width) => layout({ left: clampWidth(width) })} />
           <ProjectsPanel
             projects={projects}
             selected={selected}
@@ -162,7 +195,8 @@ export default function App() {
           {settingsOpen && <SettingsPanel onClose={() => setSettingsOpen(false)} onChanged={refreshLlm} project={selected} />}
           <ApprovalDialog />
         </section>
-        <aside className="min-h-0 border-l border-border">
+        <aside className="relative min-h-0 border-l border-border" hidden={!panels.rightOpen} aria-label="Chat panel">
+          <ResizeHandle label="Resize chat" width={panels.right} sign={-1} testId="resize-chat" onResize={(width) => layout({ right: clampWidth(width) })} />
           <ChatPanel
             messages={messages}
             dispatch={dispatch}

@@ -93,7 +93,7 @@ impl Runtime {
                 format!("copied from {source}"),
             ),
         };
-        flow.name = name.to_owned();
+        name.clone_into(&mut flow.name);
         flow.schema = None;
         let path = write_flow_file(&self.home.flows(), &flow)?;
         self.save_flow_version(&flow, Some(&path), &note)?;
@@ -107,7 +107,7 @@ impl Runtime {
         let source = self.library_file(from)?;
         self.free_name(to)?;
         let mut flow = read_flow(&source)?;
-        flow.name = to.to_owned();
+        to.clone_into(&mut flow.name);
         // The new file first: a crash in between leaves both, never neither.
         let path = write_flow_file(&self.home.flows(), &flow)?;
         self.save_flow_version(&flow, Some(&path), &format!("renamed from {from}"))?;

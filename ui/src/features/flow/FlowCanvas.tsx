@@ -2,6 +2,7 @@ import { Channel } from "@tauri-apps/api/core";
 import {
   Background,
   Controls,
+  MiniMap,
   ReactFlow,
   type Connection,
   type Edge,
@@ -11,13 +12,14 @@ import {
   type ReactFlowInstance,
 } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
-import { Play, Save, Square } from "lucide-react";
+import { Copy, FilePlus2, Pencil, Play, Redo2, Save, Square, Trash2, Undo2 } from "lucide-react";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import {
   commands,
+  type DeletedFlow,
   type Flow_Deserialize,
   type FlowEntry,
   type Problem,
@@ -30,8 +32,11 @@ import {
   addNode,
   applyEvent,
   connect,
+  connectionProblem,
   disconnect,
   EMPTY_RUN,
+  freshId,
+  insertAfter,
   KINDS,
   moveNode,
   removeNode,
@@ -42,7 +47,11 @@ import {
   type Kind,
   type RunView,
 } from "./flowGraph";
+import { FlowNameDialog, type NameAction } from "./FlowNameDialog";
+import { FlowSettings } from "./FlowSettings";
+import { canRedo, canUndo, record, redo, start as startHistory, undo, type History } from "./history";
 import { Inspector } from "./Inspector";
+import type { JsonSchema } from "./nodeForm";
 import { RunPanel } from "./RunPanel";
 
 // Declared at module scope so React Flow does not remount nodes on render.
@@ -59,12 +68,28 @@ export interface Replay {
 
 export function FlowCanvas({ project }: { project: string | null }) {
   const [library, setLibrary] = useState<FlowEntry[]>([]);
-  const [flow, setFlow] = useState<FlowDoc | null>(null);
+  const [doc, setDoc] = useState<History<FlowDoc> | null>(null);
+  const flow = doc?.present ?? null;
+  const [schema, setSchema] = useState<JsonSchema | null>(null);
+  const [naming, setNaming] = useState<NameAction | null>(null);
+  const [namingError, setNamingError] = useState<string | null>(null);
+  const [deleted, setDeleted] = useState<DeletedFlow | null>(null);
+  const [refusal, setRefusal] = useState<string | null>(null);
+  // The overview map only where it does not cover the graph itself.
+  const [wide, setWide] = useState(false);
+  const pane = useRef<HTMLDivElement | null>(null);
+  useEffect(() => {
+    const element = pane.current;
+    if (!element) return;
+    const observer = new ResizeObserver(([entry]) => setWide((entry?.contentRect.width ?? 0) >= 560));
+    observer.observe(element);
+    return () => observer.disconnect();
+  }, []);
   const [problems, setProblems] = useState<Problem[]>([]);
   const [selected, setSelected] = useState<string | null>(null);
   const [run, setRun] = useState<RunView>(EMPTY_RUN);
   const [running, setRunning] = useState<string | null>(null);
-  const [history, setHistory] = useState<RunSummary[]>([]);
+  const [runHistory, setRunHistory] = useState<RunSummary[]>([]);
   const [replay, setReplay] = useState<Replay | null>(null);
   const [input, setInput] = useState('{"question": "How do I install it?"}');
   const [notice, setNotice] = useState<string | null>(null);
@@ -77,7 +102,7 @@ export function FlowCanvas({ project }: { project: string | null }) {
   }, []);
 
   const refreshHistory = useCallback((name: string) => {
-    void commands.runs(name).then((result) => result.status === "ok" && setHistory(result.data));
+    void commands.runs(name).then((result) => result.status === "ok" && setRunHistory(result.data));
   }, []);
 
   const open = useCallback(
@@ -86,7 +111,7 @@ export function FlowCanvas({ project }: { project: string | null }) {
         if (entry?.error) setNotice(entry.error);
         return;
       }
-      setFlow(entry.flow as FlowDoc);
+      setDoc(startHistory(entry.flow as FlowDoc));
       setSelected(null);
       setRun(EMPTY_RUN);
       setReplay(null);
@@ -99,6 +124,7 @@ export function FlowCanvas({ project }: { project: string | null }) {
 
   useEffect(() => {
     if (!inTauri()) return;
+    void commands.flowSchema().then((text) => setSchema(JSON.parse(text) as JsonSchema));
     void commands.flowLibrary().then((result) => {
       if (result.status !== "ok") return setNotice(result.error.message);
       setLibrary(result.data);
@@ -118,7 +144,11 @@ export function FlowCanvas({ project }: { project: string | null }) {
   }, [flow]);
 
   const edit = useCallback((change: (current: FlowDoc) => FlowDoc) => {
-    setFlow((current) => (current ? change(current) : current));
+    setDoc((current) => (current ? record(current, change(current.present)) : current));
+    setDirty(true);
+  }, []);
+  const step = useCallback((direction: "undo" | "redo") => {
+    setDoc((current) => (current ? (direction === "undo" ? undo(current) : redo(current)) : current));
     setDirty(true);
   }, []);
 
@@ -209,17 +239,106 @@ export function FlowCanvas({ project }: { project: string | null }) {
   const openRun = useCallback((runId: string) => {
     void commands.runDetail(runId).then((result) => {
       if (result.status !== "ok") return setNotice(result.error.message);
-      setFlow(result.data.flow as FlowDoc);
+      setDoc(startHistory(result.data.flow as FlowDoc));
       setReplay({ runId, events: result.data.events, index: result.data.events.length });
       refit();
     });
   }, [refit]);
 
+  // The palette: a click adds the node after the selected one (wired in), a
+  // drag drops it where it lands.
   const add = (kind: Kind) => {
-    const y = Math.max(0, ...(flow?.nodes ?? []).map((node) => node.position?.y ?? 0)) + 120;
-    edit((current) => addNode(current, kind, { x: 0, y }));
+    if (flow) setSelected(freshId(flow, kind));
+    edit((current) => {
+      if (selected) return insertAfter(current, kind, selected);
+      const y = Math.max(0, ...current.nodes.map((node) => node.position?.y ?? 0)) + 120;
+      return addNode(current, kind, { x: 0, y });
+    });
     refit();
   };
+  const drop = (event: React.DragEvent) => {
+    const kind = event.dataTransfer.getData("application/x-codexos-kind") as Kind;
+    if (!kind || !viewport.current || replay) return;
+    event.preventDefault();
+    const at = viewport.current.screenToFlowPosition({ x: event.clientX, y: event.clientY });
+    edit((current) => addNode(current, kind, { x: Math.round(at.x), y: Math.round(at.y) }));
+  };
+
+  const reload = useCallback(async () => {
+    const listed = await commands.flowLibrary();
+    if (listed.status === "ok") setLibrary(listed.data);
+    return listed.status === "ok" ? listed.data : [];
+  }, []);
+
+  // Switching flows never drops edits: unsaved changes are saved first.
+  const switchTo = useCallback(
+    async (entry: FlowEntry | undefined) => {
+      if (dirty && flow && !replay) {
+        const saved = await commands.flowSave(flow as Flow_Deserialize);
+        if (saved.status !== "ok") return setNotice(`${flow.name} was not saved, so it stays open: ${saved.error.message}`);
+      }
+      open(entry);
+    },
+    [dirty, flow, replay, open],
+  );
+
+  const name = async (title: string, from: string | null) => {
+    if (!naming) return;
+    setNamingError(null);
+    if (naming.mode === "rename" && dirty && flow) {
+      const saved = await commands.flowSave(flow as Flow_Deserialize);
+      if (saved.status !== "ok") return setNamingError(saved.error.message);
+    }
+    const result = naming.mode === "rename" ? await commands.flowRename(naming.from, title) : await commands.flowCreate(title, from);
+    if (result.status !== "ok") return setNamingError(result.error.message);
+    setNaming(null);
+    await reload();
+    open(result.data);
+    setNotice(naming.mode === "rename" ? `renamed ${naming.from} to ${title}` : `created ${title} · ${result.data.path}`);
+  };
+
+  const remove = async () => {
+    if (!flow) return;
+    const result = await commands.flowDelete(flow.name);
+    if (result.status !== "ok") return setNotice(result.error.message);
+    setDeleted(result.data);
+    setNotice(null);
+    const rest = await reload();
+    open(rest[0]);
+  };
+  const restore = async () => {
+    if (!deleted) return;
+    const result = await commands.flowRestore(deleted.trash);
+    setDeleted(null);
+    if (result.status !== "ok") return setNotice(result.error.message);
+    await reload();
+    open(result.data);
+    setNotice(`restored ${result.data.name}`);
+  };
+
+  // Undo/redo and Delete on the canvas (text fields keep their own undo).
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      const target = event.target as HTMLElement | null;
+      if (target && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName))) return;
+      if (!document.querySelector('[data-testid="flow-canvas"]') || replay || naming) return;
+      const mod = event.ctrlKey || event.metaKey;
+      const key = event.key.toLowerCase();
+      if (mod && key === "z") {
+        event.preventDefault();
+        step(event.shiftKey ? "redo" : "undo");
+      } else if (mod && key === "y") {
+        event.preventDefault();
+        step("redo");
+      } else if ((event.key === "Delete" || event.key === "Backspace") && selected) {
+        event.preventDefault();
+        edit((current) => removeNode(current, selected));
+        setSelected(null);
+      }
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [edit, step, selected, replay, naming]);
 
   const errors = problems.filter((problem) => problem.severity === "error");
   const selectedNode = flow?.nodes.find((node) => node.id === selected) ?? null;
@@ -232,7 +351,7 @@ export function FlowCanvas({ project }: { project: string | null }) {
           aria-label="Flow"
           className="rounded border border-border bg-background px-1 py-0.5 text-foreground [color-scheme:dark]"
           value={flow?.name ?? ""}
-          onChange={(event) => open(library.find((entry) => entry.name === event.target.value))}
+          onChange={(event) => void switchTo(library.find((entry) => entry.name === event.target.value))}
         >
           {library.map((entry) => (
             <option key={entry.path} value={entry.name}>
@@ -241,8 +360,26 @@ export function FlowCanvas({ project }: { project: string | null }) {
             </option>
           ))}
         </select>
+        <Button size="sm" variant="ghost" data-testid="flow-new" onClick={() => setNaming({ mode: "new" })} title="New flow (blank or from another)">
+          <FilePlus2 className="size-3.5" /> New
+        </Button>
+        <Button size="icon" variant="ghost" data-testid="flow-duplicate" aria-label="Duplicate flow" title="Duplicate flow" disabled={!flow || replay !== null} onClick={() => flow && setNaming({ mode: "duplicate", from: flow.name })}>
+          <Copy className="size-3.5" />
+        </Button>
+        <Button size="icon" variant="ghost" data-testid="flow-rename" aria-label="Rename flow" title="Rename flow" disabled={!flow || replay !== null} onClick={() => flow && setNaming({ mode: "rename", from: flow.name })}>
+          <Pencil className="size-3.5" />
+        </Button>
+        <Button size="icon" variant="ghost" data-testid="flow-delete" aria-label="Delete flow" title="Delete flow (undo follows)" disabled={!flow || replay !== null} onClick={() => void remove()}>
+          <Trash2 className="size-3.5" />
+        </Button>
         <Button size="sm" variant="ghost" data-testid="flow-save" onClick={() => void save()} disabled={!flow}>
           <Save className="size-3.5" /> Save{dirty ? " *" : ""}
+        </Button>
+        <Button size="icon" variant="ghost" data-testid="flow-undo" aria-label="Undo" title="Undo (Ctrl+Z)" disabled={!doc || !canUndo(doc) || replay !== null} onClick={() => step("undo")}>
+          <Undo2 className="size-3.5" />
+        </Button>
+        <Button size="icon" variant="ghost" data-testid="flow-redo" aria-label="Redo" title="Redo (Ctrl+Shift+Z)" disabled={!doc || !canRedo(doc) || replay !== null} onClick={() => step("redo")}>
+          <Redo2 className="size-3.5" />
         </Button>
         <Badge data-testid="flow-check" data-errors={errors.length} title={problems.map((problem) => `${problem.node ?? "flow"}: ${problem.message} — ${problem.fix}`).join("\n")}>
           {errors.length > 0 ? `${errors.length} error(s)` : problems.length > 0 ? `${problems.length} warning(s)` : "checked ✓"}
@@ -254,8 +391,8 @@ export function FlowCanvas({ project }: { project: string | null }) {
           value={replay?.runId ?? ""}
           onChange={(event) => event.target.value && openRun(event.target.value)}
         >
-          <option value="">history ({history.length})</option>
-          {history.map((entry) => (
+          <option value="">history ({runHistory.length})</option>
+          {runHistory.map((entry) => (
             <option key={entry.id} value={entry.id}>
               {entry.id.slice(0, 8)} · {entry.status}
             </option>
@@ -281,6 +418,24 @@ export function FlowCanvas({ project }: { project: string | null }) {
           </Button>
         )}
       </div>
+      {deleted && (
+        <div className="flex items-center gap-2 border-b border-border bg-muted px-3 py-1 text-xs" role="status" data-testid="flow-deleted">
+          <span>
+            deleted <span className="font-mono">{deleted.name}</span> (kept in the trash)
+          </span>
+          <Button size="sm" variant="outline" data-testid="flow-undelete" onClick={() => void restore()}>
+            Undo
+          </Button>
+          <button type="button" className="ml-auto text-muted-foreground" aria-label="Dismiss" onClick={() => setDeleted(null)}>
+            ×
+          </button>
+        </div>
+      )}
+      {refusal && (
+        <div className="border-b border-border bg-muted px-3 py-1 text-xs text-amber-400" role="status" data-testid="connection-refused">
+          cannot connect: {refusal}
+        </div>
+      )}
       {notice && (
         <div className="truncate border-b border-border bg-muted px-3 py-1 text-xs" role="status" title={notice} data-testid="flow-notice" onClick={() => setNotice(null)}>
           {notice}
@@ -295,14 +450,19 @@ export function FlowCanvas({ project }: { project: string | null }) {
               data-testid={`palette-${entry.kind}`}
               className="rounded border border-border px-1.5 py-1 text-left text-[11px] hover:bg-muted disabled:opacity-50"
               onClick={() => add(entry.kind)}
+              draggable={flow !== null && replay === null}
+              onDragStart={(event) => {
+                event.dataTransfer.setData("application/x-codexos-kind", entry.kind);
+                event.dataTransfer.effectAllowed = "copy";
+              }}
               disabled={!flow || replay !== null}
-              title={`Add a ${entry.label} node`}
+              title={selected ? `Add a ${entry.label} node after ${selected} (or drag it onto the canvas)` : `Add a ${entry.label} node (or drag it onto the canvas)`}
             >
               {entry.label}
             </button>
           ))}
         </div>
-        <div className="relative min-w-0 flex-1">
+        <div ref={pane} className="relative min-w-0 flex-1" onDragOver={(event) => event.preventDefault()} onDrop={drop}>
           <ReactFlow
             nodes={canvas.nodes}
             edges={canvas.edges as Edge[]}
@@ -310,6 +470,16 @@ export function FlowCanvas({ project }: { project: string | null }) {
             onNodesChange={onNodesChange}
             onEdgesChange={onEdgesChange}
             onConnect={onConnect}
+            isValidConnection={(connection) => flow !== null && connectionProblem(flow, connection.source, connection.target) === null}
+            onConnectEnd={() => setRefusal(null)}
+            onMouseMove={(event) => {
+              // While a connection is dragged over a node, say why it would be refused.
+              if (!flow || !(event.buttons & 1) || !document.querySelector(".react-flow__connectionline")) return;
+              const over = (event.target as HTMLElement).closest<HTMLElement>(".react-flow__node");
+              const source = document.querySelector<HTMLElement>(".react-flow__handle.connectingfrom")?.closest<HTMLElement>(".react-flow__node");
+              setRefusal(over && source ? connectionProblem(flow, source.dataset.id ?? null, over.dataset.id ?? null) : null);
+            }}
+            deleteKeyCode={null}
             onNodeClick={(_, node) => setSelected(node.id)}
             onPaneClick={() => setSelected(null)}
             onInit={(instance) => {
@@ -324,14 +494,19 @@ export function FlowCanvas({ project }: { project: string | null }) {
           >
             <Background gap={20} />
             <Controls showInteractive={false} />
+            {wide && <MiniMap pannable zoomable ariaLabel="Flow overview" className="!bg-card" nodeColor="#64748b" maskColor="rgba(0,0,0,0.4)" style={{ width: 150, height: 100 }} />}
           </ReactFlow>
         </div>
+        {flow && !selectedNode && <FlowSettings flow={flow} readOnly={replay !== null} onChange={(next) => edit(() => next)} />}
         {selectedNode && flow && (
           <Inspector
             key={selectedNode.id}
             node={selectedNode}
             problems={problems.filter((problem) => problem.node === selectedNode.id)}
             readOnly={replay !== null}
+            schema={schema}
+            stateKeys={Object.keys(flow.state ?? {})}
+            nodeIds={flow.nodes.map((node) => node.id)}
             onApply={(next) => {
               edit((current) => replaceNode(current, selectedNode.id, next));
               setSelected(next.id);
@@ -344,6 +519,19 @@ export function FlowCanvas({ project }: { project: string | null }) {
           />
         )}
       </div>
+      {naming && (
+        <FlowNameDialog
+          action={naming}
+          library={library}
+          busy={false}
+          error={namingError}
+          onSubmit={(title, from) => void name(title, from)}
+          onClose={() => {
+            setNaming(null);
+            setNamingError(null);
+          }}
+        />
+      )}
       <RunPanel view={shown} replay={replay} onStep={(index) => setReplay((current) => (current ? { ...current, index } : current))} onCloseReplay={() => setReplay(null)} onAnswer={(answer) => void resume(answer)} busy={running !== null} />
     </div>
   );

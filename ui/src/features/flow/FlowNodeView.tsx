@@ -99,6 +99,7 @@ function FlowNodeView({ data }: NodeProps<CanvasNode>) {
     <div
       data-testid={`flow-node-${node.kind}`}
       data-node={node.id}
+      data-output={node.output ?? ""}
       data-status={status}
       title={problems.map((problem) => `${problem.message} — ${problem.fix}`).join("\n") || node.id}
       className={cn(

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import type { RunEvent } from "@/ipc/bindings";
-import { addNode, applyEvent, connect, disconnect, EMPTY_RUN, replaceNode, toCanvas, viewAt, type FlowDoc } from "./flowGraph";
+import { addNode, applyEvent, connect, connectionProblem, disconnect, EMPTY_RUN, insertAfter, replaceNode, toCanvas, viewAt, type FlowDoc, type FlowNode } from "./flowGraph";
 
 const flow: FlowDoc = {
   version: 2,
@@ -61,5 +61,41 @@ describe("flow graph", () => {
     expect(view.finished).toBe("failed");
     expect(view.text.pick).toBe("…");
     expect(viewAt(events, 4).statuses).toEqual({ in: "done", pick: "running" });
+  });
+});
+
+describe("inserting and connecting", () => {
+  const blank: FlowDoc = {
+    version: 2,
+    name: "blank",
+    state: {},
+    nodes: [
+      { id: "input", kind: "input", position: { x: 0, y: 0 } } as FlowNode,
+      { id: "output", kind: "output", position: { x: 0, y: 240 } } as FlowNode,
+    ],
+    edges: [{ from: "input", to: "output" }],
+  };
+
+  it("inserts a node after the selected one and rewires what followed", () => {
+    const flow = blank;
+    const next = insertAfter(flow, "llm", "input");
+    expect(next.edges).toEqual([
+      { from: "llm-1", to: "output" },
+      { from: "input", to: "llm-1" },
+    ]);
+    expect(next.nodes.find((node) => node.id === "llm-1")?.position).toEqual({ x: 0, y: 120 });
+    expect(next.nodes.find((node) => node.id === "output")?.position).toEqual({ x: 0, y: 360 });
+    // After an output node there is nothing to rewire: the node is appended.
+    expect(insertAfter(flow, "llm", "output").edges).toEqual(flow.edges);
+  });
+
+  it("refuses connections the flow cannot have, with the reason", () => {
+    const flow = blank;
+    expect(connectionProblem(flow, "output", "input")).toMatch(/output node ends the run/);
+    expect(connectionProblem(flow, "input", "input")).toMatch(/cannot follow itself/);
+    expect(connectionProblem(flow, "input", "output")).toMatch(/already leads/);
+    const withLlm = insertAfter(flow, "llm", "input");
+    expect(connectionProblem(withLlm, "llm-1", "input")).toMatch(/input node starts the run/);
+    expect(connectionProblem(withLlm, "input", "output")).toBeNull();
   });
 });

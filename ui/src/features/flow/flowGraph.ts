@@ -263,3 +263,35 @@ export function describeEvent(event: RunEvent): string {
       return `${where}${kind.type}`;
   }
 }
+
+/** Adds a node of `kind` right after `after`: what followed `after` now follows
+ * the new node, and the nodes below make room. */
+export function insertAfter(flow: FlowDoc, kind: Kind, after: string): FlowDoc {
+  const anchor = flow.nodes.find((node) => node.id === after);
+  if (!anchor || anchor.kind === "output") {
+    const y = Math.max(0, ...flow.nodes.map((node) => node.position?.y ?? 0)) + 120;
+    return addNode(flow, kind, { x: anchor?.position?.x ?? 0, y });
+  }
+  const at = { x: anchor.position?.x ?? 0, y: anchor.position?.y ?? 0 };
+  const id = freshId(flow, kind);
+  const node = { ...kindInfo(kind).make(), id, position: { x: at.x, y: at.y + 120 } } as FlowNode;
+  const moved = flow.nodes.map((other) => {
+    const y = other.position?.y ?? null;
+    return other.position && y !== null && y > at.y ? { ...other, position: { ...other.position, y: y + 120 } } : other;
+  });
+  const edges = (flow.edges ?? []).map((edge) => (edge.from === after ? { from: id, to: edge.to } : edge));
+  return { ...flow, nodes: [...moved, node], edges: [...edges, { from: after, to: id }] };
+}
+
+/** Why `from` cannot be connected to `to`, or null when it can. */
+export function connectionProblem(flow: FlowDoc, from: string | null, to: string | null): string | null {
+  if (!from || !to) return null;
+  if (from === to) return "a node cannot follow itself";
+  const source = flow.nodes.find((node) => node.id === from);
+  const target = flow.nodes.find((node) => node.id === to);
+  if (!source || !target) return null;
+  if (source.kind === "output") return "an output node ends the run: nothing follows it";
+  if (target.kind === "input") return "an input node starts the run: nothing leads into it";
+  if ((flow.edges ?? []).some((edge) => edge.from === from && edge.to === to)) return `${from} already leads to ${to}`;
+  return null;
+}
