@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use codexos_runtime::{
-    DeletedFlow, Flow, FlowEntry, FlowProblem, FlowRunOptions, RunDetail, RunEvent, RunOutcome,
-    RunSummary,
+    DeletedFlow, Flow, FlowEntry, FlowProblem, FlowRunOptions, ReplayReport, RunDetail, RunEvent,
+    RunOutcome, RunSummary,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -193,4 +193,67 @@ pub fn runs(state: State<'_, AppState>, flow: Option<String>) -> Result<Vec<RunS
 #[specta::specta]
 pub fn run_detail(state: State<'_, AppState>, run_id: String) -> Result<RunDetail, IpcError> {
     Ok(state.runtime()?.run_detail(&run_id)?)
+}
+
+/// Re-executes a stored run: from its recording (offline, no model and no
+/// network; `live` false) or live, optionally on another `model`, and
+/// compares it with the recording node by node.
+#[tauri::command]
+#[specta::specta]
+pub async fn run_replay(
+    state: State<'_, AppState>,
+    request_id: String,
+    run_id: String,
+    live: bool,
+    model: Option<String>,
+    on_event: Channel<RunEvent>,
+) -> Result<ReplayReport, IpcError> {
+    let runtime = state.runtime()?;
+    let cancel = state.requests.start(&request_id);
+    let sink: Arc<dyn Fn(&RunEvent) + Send + Sync> = Arc::new(move |event: &RunEvent| {
+        send(&on_event, event.clone());
+    });
+    let report = if live {
+        runtime
+            .diff_run(&run_id, model.as_deref(), Some(sink), cancel)
+            .await
+    } else {
+        runtime.replay_run(&run_id, Some(sink), cancel).await
+    };
+    state.requests.finish(&request_id);
+    Ok(report?)
+}
+
+/// A new run from the state just before `node` ran in a stored run, with
+/// `edits` (a JSON object of state key → value) applied.
+#[tauri::command]
+#[specta::specta]
+pub async fn run_fork(
+    app: tauri::AppHandle,
+    state: State<'_, AppState>,
+    request_id: String,
+    run_id: String,
+    node: String,
+    edits: String,
+    on_event: Channel<RunEvent>,
+) -> Result<RunOutcome, IpcError> {
+    let edits: BTreeMap<String, Value> = match json(&edits, "the state edits")? {
+        Value::Object(map) => map.into_iter().collect(),
+        _ => {
+            return Err(IpcError {
+                code: codexos_runtime::ErrorCode::InvalidInput,
+                message: "the state edits must be a JSON object of state key → value".into(),
+                details: None,
+            })
+        }
+    };
+    let runtime = state.runtime()?;
+    let mut options = live(on_event, None);
+    options.approver = Some(crate::tools::DialogApprover::for_window(app, &state));
+    let cancel = state.requests.start(&request_id);
+    let outcome = runtime
+        .fork_run(&run_id, &node, edits, options, cancel)
+        .await;
+    state.requests.finish(&request_id);
+    Ok(outcome?)
 }

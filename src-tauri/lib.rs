@@ -65,6 +65,8 @@ app_commands![
     flows::run_resume,
     flows::runs,
     flows::run_detail,
+    flows::run_replay,
+    flows::run_fork,
     tools::tools_overview,
     tools::tool_approval,
     vault::vault_view,

@@ -370,6 +370,38 @@ test("a flow is built from scratch with forms only, checked, run, undone, rename
   assert.match(await browser.$('[data-testid="run-output"]').getText(), /llm-1: \S/);
   await screenshot("flow-forms-run");
 
+  // The run inspector: the prompt the model saw (rendered) and its answer.
+  await browser.$('[data-testid="inspect-run"]').click();
+  const inspector = await browser.$('[data-testid="run-inspector"]');
+  await inspector.waitForDisplayed({ timeout: 10_000 });
+  await browser.$('[data-testid="inspector-pick-llm-1"]').click();
+  const prompt = await browser.$('[data-testid="inspector-prompt"]');
+  await prompt.waitForDisplayed({ timeout: 10_000 });
+  const prompts = [];
+  for (const element of await browser.$$('[data-testid="inspector-prompt"]')) prompts.push(await element.getText());
+  assert.ok(prompts.some((text) => text.includes("Answer in a few words: What colour is a clear daytime sky?")), prompts.join(" | "));
+  assert.ok((await browser.$('[data-testid="inspector-answer"]').getText()).trim().length > 0, "the answer is shown");
+  assert.match(await browser.$('[data-testid="inspector-writes"]').getText(), /answer/);
+  // Replayed offline from the recording, it reproduces the run node by node.
+  await browser.$('[data-testid="run-replay"]').click();
+  const report = await browser.$('[data-testid="replay-report"]');
+  await report.waitForDisplayed({ timeout: 60_000 });
+  assert.equal(await report.getAttribute("data-identical"), "true", await report.getText());
+  await screenshot("run-inspector");
+  // A fork from the model node with an edited question is a new run.
+  await browser.$('[data-testid="inspector-node"] details summary').click();
+  await fill(await browser.$('[data-testid="fork-edits"]'), '{"question": "What colour is fresh grass?"}');
+  await browser.$('[data-testid="fork-run"]').click();
+  await browser.waitUntil(async () => (await browser.$('[data-testid="inspector-status"]').getText()).includes("forked from"), {
+    timeout: 120_000,
+    timeoutMsg: "the fork did not open as a new run",
+  });
+  await browser.$('[data-testid="inspector-pick-llm-1"]').click();
+  const forked = [];
+  for (const element of await browser.$$('[data-testid="inspector-prompt"]')) forked.push(await element.getText());
+  assert.ok(forked.some((text) => text.includes("fresh grass")), forked.join(" | "));
+  await browser.$('button[aria-label="Close run inspector"]').click();
+
   // Rename, delete, and undo the delete.
   await browser.$('[data-testid="flow-rename"]').click();
   await fill(await browser.$('[data-testid="flow-name"]'), "e2e-renamed");

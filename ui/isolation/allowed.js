@@ -22,6 +22,8 @@ globalThis.CODEXOS_IPC_ALLOWED = [
   "pull_model",
   "remove_model",
   "run_detail",
+  "run_fork",
+  "run_replay",
   "run_resume",
   "runs",
   "search",

@@ -4,6 +4,7 @@
 
 mod library;
 mod ports;
+mod trace;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{Error, Permission, Result, Runtime, ToolAccess};
 
 pub use library::DeletedFlow;
+pub use trace::{CallTrace, NodeTrace};
 
 /// Choices for a run.
 #[derive(Clone, Default)]
@@ -64,6 +66,8 @@ pub struct RunDetail {
     pub calls: u32,
     /// Every stored event.
     pub events: Vec<RunEvent>,
+    /// Node by node: writes, calls, errors and timings (the run inspector).
+    pub nodes: Vec<NodeTrace>,
 }
 
 /// One node's outputs in a recorded run and a new one.
@@ -530,6 +534,7 @@ impl Runtime {
                 .map(|record| (record.step, record.node.clone()))
                 .collect(),
             calls: stored.calls.len() as u32,
+            nodes: trace::traces(&stored),
             events: stored.events,
         })
     }

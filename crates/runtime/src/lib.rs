@@ -87,8 +87,8 @@ pub use doctor::{Check, CheckStatus};
 pub use error::{Error, ErrorCode, Result};
 pub use files::{FilePreview, ProjectFile};
 pub use flows::{
-    agent_schema, agent_template, flow_schema, read_flow, AgentVersion, DeletedFlow, FlowEntry,
-    FlowRunOptions, NodeDiff, ReplayReport, RunDetail,
+    agent_schema, agent_template, flow_schema, read_flow, AgentVersion, CallTrace, DeletedFlow,
+    FlowEntry, FlowRunOptions, NodeDiff, ReplayReport, RunDetail,
 };
 pub use home::{Home, HOME_VAR, MODELS_VAR};
 pub use pull::{PullEvent, Pulled};

@@ -82,6 +82,17 @@ export const commands = {
 	runs: (flow: string | null) => typedError<RunSummary[], IpcError_Serialize>(__TAURI_INVOKE("runs", { flow })),
 	/**  A run with its stored events (the replay timeline steps through them). */
 	runDetail: (runId: string) => typedError<RunDetail_Serialize, IpcError_Serialize>(__TAURI_INVOKE("run_detail", { runId })),
+	/**
+	 *  Re-executes a stored run: from its recording (offline, no model and no
+	 *  network; `live` false) or live, optionally on another `model`, and
+	 *  compares it with the recording node by node.
+	 */
+	runReplay: (requestId: string, runId: string, live: boolean, model: string | null, onEvent: Channel<RunEvent_Deserialize>) => typedError<ReplayReport_Serialize, IpcError_Serialize>(__TAURI_INVOKE("run_replay", { requestId, runId, live, model, onEvent })),
+	/**
+	 *  A new run from the state just before `node` ran in a stored run, with
+	 *  `edits` (a JSON object of state key → value) applied.
+	 */
+	runFork: (requestId: string, runId: string, node: string, edits: string, onEvent: Channel<RunEvent_Deserialize>) => typedError<RunOutcome_Serialize, IpcError_Serialize>(__TAURI_INVOKE("run_fork", { requestId, runId, node, edits, onEvent })),
 	/**  Every tool source and tool (a project's `tools/` included when given). */
 	toolsOverview: (project: string | null) => typedError<ToolsOverview, IpcError_Serialize>(__TAURI_INVOKE("tools_overview", { project })),
 	/**  Answers a [`ToolApprovalRequested`]. */
@@ -254,6 +265,20 @@ export type Attempt_Serialize = {
 	completionTokens: number,
 	/**  How it ended. */
 	outcome: Outcome,
+};
+
+/**  One recorded call of a node. */
+export type CallTrace = {
+	/**  Node path (`map/3` for a parallel item). */
+	path: string,
+	/**  Index of the call within the node's attempt. */
+	index: number,
+	/**  `model`, `tool`, `retrieve`, `memory`, `human` or `subflow`. */
+	kind: string,
+	/**  The request (for a model: the rendered messages). */
+	request: JsonValue,
+	/**  The response (`{"ok": …}` or `{"error": …}`). */
+	response: JsonValue,
 };
 
 /**  A source the answer was given. */
@@ -1077,6 +1102,18 @@ export type ModelEntry = {
 /**  One node: what all kinds share, and its kind's settings. */
 export type Node = Node_Serialize | Node_Deserialize;
 
+/**  One node's outputs in a recorded run and a new one. */
+export type NodeDiff = {
+	/**  Node id. */
+	node: string,
+	/**  What it wrote in the recorded run. */
+	recorded: JsonValue,
+	/**  What it wrote now (null when it did not run). */
+	now: JsonValue,
+	/**  Whether they are equal. */
+	same: boolean,
+};
+
 /**
  *  The node kinds. Text fields marked *template* take `{{ key }}` references
  *  to state; fields marked *expression* are evaluated over the state.
@@ -1335,6 +1372,57 @@ flow: string;
 /**  Input key → expression. */
 input: { [key in string]: string } };
 
+/**  One node of a stored run. */
+export type NodeTrace = NodeTrace_Serialize | NodeTrace_Deserialize;
+
+/**  One node of a stored run. */
+export type NodeTrace_Deserialize = {
+	/**  Node id. */
+	node: string,
+	/**  Node kind (from its first start). */
+	kind?: string | null,
+	/**  Superstep it finished in (none when it did not finish). */
+	step?: number | null,
+	/**  State keys it wrote. */
+	writes: JsonValue,
+	/**  Nodes it sent the run to. */
+	next: string[],
+	/**  Its calls, in order. */
+	calls: CallTrace[],
+	/**  Attempts started. */
+	attempts: number,
+	/**  The last error (a failed or retried attempt). */
+	error?: string | null,
+	/**  First start, Unix milliseconds. */
+	startedMs?: number | null,
+	/**  Finish (or final failure), Unix milliseconds. */
+	endedMs?: number | null,
+};
+
+/**  One node of a stored run. */
+export type NodeTrace_Serialize = {
+	/**  Node id. */
+	node: string,
+	/**  Node kind (from its first start). */
+	kind: string | null,
+	/**  Superstep it finished in (none when it did not finish). */
+	step: number | null,
+	/**  State keys it wrote. */
+	writes: JsonValue,
+	/**  Nodes it sent the run to. */
+	next: string[],
+	/**  Its calls, in order. */
+	calls: CallTrace[],
+	/**  Attempts started. */
+	attempts: number,
+	/**  The last error (a failed or retried attempt). */
+	error: string | null,
+	/**  First start, Unix milliseconds. */
+	startedMs: number | null,
+	/**  Finish (or final failure), Unix milliseconds. */
+	endedMs: number | null,
+};
+
 /**  One node: what all kinds share, and its kind's settings. */
 export type Node_Deserialize = {
 	/**  Unique id within the flow. */
@@ -1568,6 +1656,37 @@ export type Pulled = {
 	already: boolean,
 };
 
+/**  A replay or a live re-run compared with the recording. */
+export type ReplayReport = ReplayReport_Serialize | ReplayReport_Deserialize;
+
+/**  A replay or a live re-run compared with the recording. */
+export type ReplayReport_Deserialize = {
+	/**  The original run. */
+	runId: string,
+	/**  How the new execution ended. */
+	outcome: RunOutcome_Deserialize,
+	/**  The original output. */
+	recordedOutput: JsonValue,
+	/**  Node by node, in the recorded order. */
+	nodes: NodeDiff[],
+	/**  Whether every node and the output matched. */
+	identical: boolean,
+};
+
+/**  A replay or a live re-run compared with the recording. */
+export type ReplayReport_Serialize = {
+	/**  The original run. */
+	runId: string,
+	/**  How the new execution ended. */
+	outcome: RunOutcome_Serialize,
+	/**  The original output. */
+	recordedOutput: JsonValue,
+	/**  Node by node, in the recorded order. */
+	nodes: NodeDiff[],
+	/**  Whether every node and the output matched. */
+	identical: boolean,
+};
+
 /**  Which reranking stage a search uses. */
 export type RerankChoice = 
 /**
@@ -1613,6 +1732,8 @@ export type RunDetail_Deserialize = {
 	calls: number,
 	/**  Every stored event. */
 	events: RunEvent_Deserialize[],
+	/**  Node by node: writes, calls, errors and timings (the run inspector). */
+	nodes: NodeTrace_Deserialize[],
 };
 
 /**  A run with everything stored about it, for `runs show` and the canvas. */
@@ -1633,6 +1754,8 @@ export type RunDetail_Serialize = {
 	calls: number,
 	/**  Every stored event. */
 	events: RunEvent_Serialize[],
+	/**  Node by node: writes, calls, errors and timings (the run inspector). */
+	nodes: NodeTrace_Serialize[],
 };
 
 /**  One event of a run. */

@@ -12,7 +12,7 @@ import {
   type ReactFlowInstance,
 } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
-import { Copy, FilePlus2, Pencil, Play, Redo2, Save, Square, Trash2, Undo2 } from "lucide-react";
+import { Copy, FilePlus2, ListTree, Pencil, Play, Redo2, Save, Square, Trash2, Undo2 } from "lucide-react";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 
 import { Badge } from "@/components/ui/badge";
@@ -52,6 +52,7 @@ import { FlowSettings } from "./FlowSettings";
 import { canRedo, canUndo, record, redo, start as startHistory, undo, type History } from "./history";
 import { Inspector } from "./Inspector";
 import type { JsonSchema } from "./nodeForm";
+import { RunInspector } from "./RunInspector";
 import { RunPanel } from "./RunPanel";
 
 // Declared at module scope so React Flow does not remount nodes on render.
@@ -75,6 +76,8 @@ export function FlowCanvas({ project }: { project: string | null }) {
   const [namingError, setNamingError] = useState<string | null>(null);
   const [deleted, setDeleted] = useState<DeletedFlow | null>(null);
   const [refusal, setRefusal] = useState<string | null>(null);
+  const [inspecting, setInspecting] = useState<string | null>(null);
+  const [focus, setFocus] = useState<string | null>(null);
   // The overview map only where it does not cover the graph itself.
   const [wide, setWide] = useState(false);
   const pane = useRef<HTMLDivElement | null>(null);
@@ -384,6 +387,19 @@ export function FlowCanvas({ project }: { project: string | null }) {
         <Badge data-testid="flow-check" data-errors={errors.length} title={problems.map((problem) => `${problem.node ?? "flow"}: ${problem.message} — ${problem.fix}`).join("\n")}>
           {errors.length > 0 ? `${errors.length} error(s)` : problems.length > 0 ? `${problems.length} warning(s)` : "checked ✓"}
         </Badge>
+        <Button
+          size="sm"
+          variant="ghost"
+          data-testid="inspect-run"
+          disabled={!(replay?.runId ?? run.runId)}
+          title="Inspect the run: each node's prompt, output, tool calls and timings; replay, re-run, resume, fork"
+          onClick={() => {
+            setInspecting(replay?.runId ?? run.runId);
+            setFocus(selected);
+          }}
+        >
+          <ListTree className="size-3.5" /> Inspect
+        </Button>
         <select
           data-testid="run-history"
           aria-label="Run history"
@@ -480,7 +496,10 @@ export function FlowCanvas({ project }: { project: string | null }) {
               setRefusal(over && source ? connectionProblem(flow, source.dataset.id ?? null, over.dataset.id ?? null) : null);
             }}
             deleteKeyCode={null}
-            onNodeClick={(_, node) => setSelected(node.id)}
+            onNodeClick={(_, node) => {
+              setSelected(node.id);
+              setFocus(node.id);
+            }}
             onPaneClick={() => setSelected(null)}
             onInit={(instance) => {
               viewport.current = instance as unknown as ReactFlowInstance;
@@ -496,6 +515,20 @@ export function FlowCanvas({ project }: { project: string | null }) {
             <Controls showInteractive={false} />
             {wide && <MiniMap pannable zoomable ariaLabel="Flow overview" className="!bg-card" nodeColor="#64748b" maskColor="rgba(0,0,0,0.4)" style={{ width: 150, height: 100 }} />}
           </ReactFlow>
+          {inspecting && (
+            <RunInspector
+              key={inspecting}
+              runId={inspecting}
+              focus={focus}
+              onFocus={setFocus}
+              onClose={() => setInspecting(null)}
+              onEvent={(event) => setRun((current) => applyEvent(event.event.type === "runStarted" ? EMPTY_RUN : current, event))}
+              onNewRun={(runId) => {
+                if (flow) refreshHistory(flow.name);
+                setInspecting(runId);
+              }}
+            />
+          )}
         </div>
         {flow && !selectedNode && <FlowSettings flow={flow} readOnly={replay !== null} onChange={(next) => edit(() => next)} />}
         {selectedNode && flow && (

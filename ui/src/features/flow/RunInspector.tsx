@@ -1,0 +1,271 @@
+import { Channel } from "@tauri-apps/api/core";
+import { GitFork, Play, RotateCcw, X } from "lucide-react";
+import { useCallback, useEffect, useState } from "react";
+
+import { Button } from "@/components/ui/button";
+import { commands, type LlmSettings, type NodeTrace, type ReplayReport, type RunDetail, type RunEvent } from "@/ipc/bindings";
+import { requestId } from "@/ipc/client";
+import { modelChoices } from "@/features/settings/settingsState";
+import { duration, firstDivergence, nodeStatus, pretty, viewCall, type CallView } from "./runInspect";
+
+const BLOCK = "max-h-48 overflow-auto whitespace-pre-wrap break-words rounded border border-border bg-background p-1.5 font-mono text-[11px]";
+const STATUS_TEXT = { done: "text-emerald-400", failed: "text-destructive", unfinished: "text-muted-foreground" };
+
+function Call({ view, index }: { view: CallView; index: number }) {
+  return (
+    <div className="flex flex-col gap-1 rounded border border-border p-1.5" data-testid="inspector-call" data-kind={view.kind === "other" ? view.label : view.kind}>
+      <div className="text-[11px] font-medium">
+        #{index + 1} {view.kind === "model" ? `model ${view.model}` : view.kind === "tool" ? `tool ${view.tool}` : view.label}
+      </div>
+      {view.kind === "model" && (
+        <>
+          {view.messages.map((message, position) => (
+            <div key={position}>
+              <div className="text-[10px] uppercase text-muted-foreground">{message.role}</div>
+              <div className={BLOCK} data-testid="inspector-prompt">
+                {message.content}
+              </div>
+            </div>
+          ))}
+          <div className="text-[10px] uppercase text-muted-foreground">answer</div>
+          <div className={BLOCK} data-testid="inspector-answer">
+            {view.answer}
+          </div>
+        </>
+      )}
+      {view.kind === "tool" && (
+        <>
+          <div className="text-[10px] uppercase text-muted-foreground">arguments</div>
+          <div className={BLOCK}>{pretty(view.arguments)}</div>
+          <div className="text-[10px] uppercase text-muted-foreground">result</div>
+          <div className={BLOCK}>{pretty(view.result)}</div>
+        </>
+      )}
+      {view.kind === "other" && (
+        <>
+          <div className="text-[10px] uppercase text-muted-foreground">request</div>
+          <div className={BLOCK}>{pretty(view.request)}</div>
+          <div className="text-[10px] uppercase text-muted-foreground">response</div>
+          <div className={BLOCK}>{pretty(view.response)}</div>
+        </>
+      )}
+      {view.error && (
+        <div className="text-destructive" role="alert">
+          {view.error}
+        </div>
+      )}
+    </div>
+  );
+}
+
+/** One node of the run: status, timing, writes, calls, and a fork from it. */
+function NodeDetail({ trace, onFork, busy }: { trace: NodeTrace; onFork: (edits: string) => void; busy: boolean }) {
+  const [edits, setEdits] = useState("{}");
+  const took = duration(trace);
+  return (
+    <div className="flex flex-col gap-2" data-testid="inspector-node">
+      <div className="flex flex-wrap items-baseline gap-x-2 text-xs">
+        <span className="font-mono font-semibold">{trace.node}</span>
+        <span className="text-muted-foreground">{trace.kind ?? ""}</span>
+        <span className={STATUS_TEXT[nodeStatus(trace)]}>{nodeStatus(trace)}</span>
+        {took !== null && <span className="text-muted-foreground">{took} ms</span>}
+        {trace.attempts > 1 && <span className="text-amber-400">{trace.attempts} attempts</span>}
+        {trace.next.length > 0 && <span className="text-muted-foreground">→ {trace.next.join(", ")}</span>}
+      </div>
+      {trace.error && (
+        <div className="text-xs text-destructive" role="alert">
+          {trace.error}
+        </div>
+      )}
+      <div>
+        <div className="text-[10px] uppercase text-muted-foreground">wrote</div>
+        <div className={BLOCK} data-testid="inspector-writes">
+          {pretty(trace.writes)}
+        </div>
+      </div>
+      {trace.calls.map((call, index) => (
+        <Call key={`${call.path}-${call.index}-${index}`} view={viewCall(call)} index={index} />
+      ))}
+      {trace.calls.length === 0 && <div className="text-[11px] text-muted-foreground">no model, tool, retrieval, memory or human calls</div>}
+      <details className="text-xs">
+        <summary className="cursor-pointer text-muted-foreground">Fork from here with edited state…</summary>
+        <div className="mt-1 flex flex-col gap-1">
+          <textarea
+            aria-label="State edits (JSON object)"
+            data-testid="fork-edits"
+            className="h-16 rounded border border-border bg-background p-1.5 font-mono text-[11px]"
+            value={edits}
+            onChange={(event) => setEdits(event.target.value)}
+            spellCheck={false}
+          />
+          <Button size="sm" variant="outline" data-testid="fork-run" disabled={busy} onClick={() => onFork(edits)}>
+            <GitFork className="size-3.5" /> Fork a new run from {trace.node}
+          </Button>
+        </div>
+      </details>
+    </div>
+  );
+}
+
+/** Everything stored about a run, node by node, with replay, live re-run
+ * (compared with the recording), resume and fork. */
+export function RunInspector({
+  runId,
+  focus,
+  onFocus,
+  onClose,
+  onEvent,
+  onNewRun,
+}: {
+  runId: string;
+  focus: string | null;
+  onFocus: (node: string) => void;
+  onClose: () => void;
+  onEvent: (event: RunEvent) => void;
+  onNewRun: (runId: string) => void;
+}) {
+  const [detail, setDetail] = useState<RunDetail | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [report, setReport] = useState<{ live: boolean; data: ReplayReport } | null>(null);
+  const [busy, setBusy] = useState<string | null>(null);
+  const [llm, setLlm] = useState<LlmSettings | null>(null);
+  const [model, setModel] = useState("");
+
+  const load = useCallback(() => {
+    void commands.runDetail(runId).then((result) => (result.status === "ok" ? setDetail(result.data) : setError(result.error.message)));
+  }, [runId]);
+  useEffect(() => {
+    load();
+    void commands.llmSettings().then((result) => result.status === "ok" && setLlm(result.data));
+  }, [load]);
+
+  const channel = () => {
+    const events = new Channel<RunEvent>();
+    events.onmessage = onEvent;
+    return events;
+  };
+  const replay = async (live: boolean) => {
+    const id = requestId(live ? "rerun" : "replay");
+    setBusy(id);
+    setError(null);
+    setReport(null);
+    try {
+      const result = await commands.runReplay(id, runId, live, live ? model || null : null, channel());
+      if (result.status === "ok") setReport({ live, data: result.data });
+      else setError(result.error.message);
+    } finally {
+      setBusy(null);
+    }
+  };
+  const resume = async () => {
+    const id = requestId("resume");
+    setBusy(id);
+    try {
+      const result = await commands.runResume(id, runId, null, channel());
+      if (result.status !== "ok") setError(result.error.message);
+      else if (result.data.error) setError(result.data.error);
+      load();
+    } finally {
+      setBusy(null);
+    }
+  };
+  const fork = async (node: string, edits: string) => {
+    const id = requestId("fork");
+    setBusy(id);
+    setError(null);
+    try {
+      const result = await commands.runFork(id, runId, node, edits.trim() || "{}", channel());
+      if (result.status !== "ok") return setError(result.error.message);
+      if (result.data.error) setError(result.data.error);
+      onNewRun(result.data.runId);
+    } finally {
+      setBusy(null);
+    }
+  };
+
+  const status = detail?.summary.status;
+  const resumable = status !== undefined && status !== "succeeded" && status !== "paused";
+  const diverged = report ? firstDivergence(report.data.nodes) : null;
+  const shown = detail?.nodes.find((trace) => trace.node === focus) ?? detail?.nodes[0] ?? null;
+
+  return (
+    <aside className="absolute inset-y-0 right-0 z-10 flex w-[30rem] max-w-full flex-col border-l border-border bg-card text-xs shadow-xl" data-testid="run-inspector" aria-label={`Run ${runId}`}>
+      <div className="flex items-center gap-2 border-b border-border px-2 py-1.5">
+        <span className="font-semibold">Run {runId.slice(0, 8)}</span>
+        <span className="text-muted-foreground" data-testid="inspector-status">
+          {status ?? "…"}
+          {detail?.forkedFrom ? ` · forked from ${detail.forkedFrom[0].slice(0, 8)} at ${detail.forkedFrom[1]}` : ""}
+        </span>
+        <Button size="icon" variant="ghost" className="ml-auto size-6" aria-label="Close run inspector" onClick={onClose}>
+          <X className="size-3.5" />
+        </Button>
+      </div>
+      <div className="flex flex-wrap items-center gap-1 border-b border-border px-2 py-1.5">
+        <Button size="sm" variant="outline" data-testid="run-replay" disabled={busy !== null} onClick={() => void replay(false)} title="Re-execute from the recording: no model, no network">
+          <RotateCcw className="size-3.5" /> Replay offline
+        </Button>
+        <select aria-label="Model for the live re-run" data-testid="rerun-model" className="max-w-[11rem] rounded border border-border bg-background px-1 py-0.5 [color-scheme:dark]" value={model} onChange={(event) => setModel(event.target.value)}>
+          {modelChoices(llm).map((choice) => (
+            <option key={choice.value ?? ""} value={choice.value ?? ""}>
+              {choice.label}
+            </option>
+          ))}
+        </select>
+        <Button size="sm" variant="outline" data-testid="run-rerun" disabled={busy !== null} onClick={() => void replay(true)} title="Run it again live and compare node by node">
+          <Play className="size-3.5" /> Re-run live
+        </Button>
+        {resumable && (
+          <Button size="sm" variant="outline" data-testid="run-resume" disabled={busy !== null} onClick={() => void resume()}>
+            Resume
+          </Button>
+        )}
+        {busy && (
+          <Button size="sm" variant="ghost" onClick={() => void commands.cancel(busy)}>
+            Stop
+          </Button>
+        )}
+      </div>
+      {error && (
+        <div className="border-b border-border px-2 py-1 text-destructive" role="alert">
+          {error}
+        </div>
+      )}
+      {report && (
+        <div className="border-b border-border px-2 py-1.5" data-testid="replay-report" data-identical={report.data.identical}>
+          <div className={report.data.identical ? "text-emerald-400" : "text-amber-400"}>
+            {report.live ? "live re-run" : "offline replay"}: {report.data.identical ? "identical to the recording, node by node" : `diverges first at ${diverged ?? "the output"}`}
+          </div>
+          <ul className="mt-1 max-h-24 overflow-auto">
+            {report.data.nodes.map((node) => (
+              <li key={node.node} className={node.same ? "text-muted-foreground" : node.node === diverged ? "font-semibold text-amber-400" : "text-amber-300"}>
+                <button type="button" className="text-left" onClick={() => onFocus(node.node)} title={node.same ? "same output" : `recorded ${JSON.stringify(node.recorded)}\nnow ${JSON.stringify(node.now)}`}>
+                  {node.same ? "=" : "≠"} {node.node}
+                </button>
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
+      <div className="flex min-h-0 flex-1">
+        <ul className="w-32 shrink-0 overflow-y-auto border-r border-border py-1" aria-label="Nodes of the run">
+          {detail?.nodes.map((trace) => (
+            <li key={trace.node}>
+              <button
+                type="button"
+                data-testid={`inspector-pick-${trace.node}`}
+                aria-current={shown?.node === trace.node}
+                className={`w-full truncate px-2 py-0.5 text-left font-mono ${shown?.node === trace.node ? "bg-muted" : ""} ${STATUS_TEXT[nodeStatus(trace)]}`}
+                onClick={() => onFocus(trace.node)}
+              >
+                {trace.node}
+              </button>
+            </li>
+          ))}
+        </ul>
+        <div className="min-w-0 flex-1 overflow-y-auto p-2">
+          {shown ? <NodeDetail key={shown.node} trace={shown} busy={busy !== null} onFork={(edits) => void fork(shown.node, edits)} /> : <div className="text-muted-foreground">{detail ? "no node ran" : "loading…"}</div>}
+        </div>
+      </div>
+    </aside>
+  );
+}
