@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use codexos_runtime::{
-    DeletedFlow, Flow, FlowEntry, FlowProblem, FlowRunOptions, ReplayReport, RunDetail, RunEvent,
-    RunOutcome, RunSummary,
+    DeletedFlow, Flow, FlowEntry, FlowProblem, FlowRunOptions, FlowVersion, ReplayReport,
+    RunDetail, RunEvent, RunOutcome, RunSummary,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -256,4 +256,51 @@ pub async fn run_fork(
         .await;
     state.requests.finish(&request_id);
     Ok(outcome?)
+}
+
+/// A flow's saved versions, oldest first (empty for a flow never saved or run).
+#[tauri::command]
+#[specta::specta]
+pub fn flow_versions(
+    state: State<'_, AppState>,
+    name: String,
+) -> Result<Vec<FlowVersion>, IpcError> {
+    match state.runtime()?.flow_history(&name) {
+        Err(codexos_runtime::Error::UnknownFlow { .. }) => Ok(Vec::new()),
+        other => Ok(other?),
+    }
+}
+
+/// A unified diff of two versions of a flow's file.
+#[tauri::command]
+#[specta::specta]
+pub fn flow_diff(
+    state: State<'_, AppState>,
+    name: String,
+    from: u32,
+    to: u32,
+) -> Result<String, IpcError> {
+    Ok(state.runtime()?.flow_diff(&name, from, Some(to))?)
+}
+
+/// Writes an old version back to the flow's file, recorded as the newest
+/// version; returns the flow as now on disk.
+#[tauri::command]
+#[specta::specta]
+pub fn flow_rollback(
+    state: State<'_, AppState>,
+    name: String,
+    version: u32,
+) -> Result<FlowEntry, IpcError> {
+    let runtime = state.runtime()?;
+    // The app's file, never a copy the CLI ran from elsewhere.
+    let file = runtime.library_file(&name)?;
+    let (path, _) = runtime.flow_rollback(&name, version, Some(&file))?;
+    let flow = codexos_runtime::read_flow(&path)?;
+    Ok(FlowEntry {
+        name: flow.name.clone(),
+        path: path.to_string_lossy().into_owned(),
+        flow: Some(flow),
+        error: None,
+    })
 }

@@ -290,7 +290,7 @@ test("the other example flows run from the canvas", async () => {
   }
 });
 
-test("a flow is built from scratch with forms only, checked, run, undone, renamed, deleted and restored", async () => {
+test("a flow is built from scratch with forms only, checked, run, inspected, forked, diffed, rolled back, renamed, deleted and restored", async () => {
   const replayClose = await browser.$('button[aria-label="Close replay"]');
   if (await replayClose.isExisting()) await replayClose.click();
   const picker = await browser.$('[data-testid="flow-picker"]');
@@ -402,6 +402,23 @@ test("a flow is built from scratch with forms only, checked, run, undone, rename
   assert.ok(forked.some((text) => text.includes("fresh grass")), forked.join(" | "));
   await browser.$('button[aria-label="Close run inspector"]').click();
 
+  // Versions: the first (blank) version against the one that ran, marked on the canvas.
+  await browser.$('[data-testid="open-versions"]').click();
+  const versions = await browser.$('[data-testid="versions-panel"]');
+  await versions.waitForDisplayed({ timeout: 10_000 });
+  await browser.waitUntil(async () => (await browser.$$('[data-testid="version-from"] option')).length >= 2, { timeout: 10_000, timeoutMsg: "fewer than two versions" });
+  await browser.$('[data-testid="version-from"]').selectByAttribute("value", "1");
+  await browser.waitUntil(async () => (await browser.$('[data-node="llm-1"]').getAttribute("data-mark")) === "added", { timeout: 10_000, timeoutMsg: "the added node is not marked" });
+  assert.match(await browser.$('[data-testid="version-changes"]').getText(), /\+1 added/);
+  await browser.waitUntil(async () => (await browser.$('[data-testid="version-diff"]').getText()).includes('+    {'), { timeout: 10_000, timeoutMsg: "no JSON diff shown" });
+  assert.match(await browser.$('[data-testid="version-diff"]').getText(), /llm-1/);
+  await screenshot("flow-versions");
+  // Roll back to v1: the blank flow is back in the file and on the canvas.
+  await browser.$('[data-testid="version-rollback"]').click();
+  await versions.waitForExist({ reverse: true, timeout: 10_000 });
+  await browser.waitUntil(async () => !(await browser.$('[data-node="llm-1"]').isExisting()), { timeout: 10_000, timeoutMsg: "the rollback did not reach the canvas" });
+  assert.match(await browser.$('[data-testid="flow-notice"]').getAttribute("title"), /rolled back e2e-forms to v1/);
+
   // Rename, delete, and undo the delete.
   await browser.$('[data-testid="flow-rename"]').click();
   await fill(await browser.$('[data-testid="flow-name"]'), "e2e-renamed");
@@ -414,7 +431,7 @@ test("a flow is built from scratch with forms only, checked, run, undone, rename
   await screenshot("flow-deleted");
   await browser.$('[data-testid="flow-undelete"]').click();
   await browser.waitUntil(async () => (await picker.getValue()) === "e2e-renamed", { timeout: 10_000, timeoutMsg: "the deleted flow did not come back" });
-  await browser.$('[data-testid="flow-node-llm"]').waitForExist({ timeout: 10_000 });
+  await browser.$('[data-testid="flow-node-output"]').waitForExist({ timeout: 10_000 });
   await browser.$('[data-testid="toggle-projects"]').click();
   await browser.$('[data-testid="toggle-chat"]').click();
   await browser.$('[data-testid="chat-input"]').waitForDisplayed({ timeout: 10_000 });

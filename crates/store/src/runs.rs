@@ -62,6 +62,7 @@ pub struct FlowVersion {
     /// Why it was saved (`run`, `save`, `rollback to 3`).
     pub note: String,
     /// Unix seconds.
+    #[specta(type = f64)]
     pub saved_at: i64,
 }
 

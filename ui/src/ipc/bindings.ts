@@ -71,6 +71,15 @@ export const commands = {
 	flowDelete: (name: string) => typedError<DeletedFlow, IpcError_Serialize>(__TAURI_INVOKE("flow_delete", { name })),
 	/**  Brings a deleted flow back from the trash. */
 	flowRestore: (trash: string) => typedError<FlowEntry_Serialize, IpcError_Serialize>(__TAURI_INVOKE("flow_restore", { trash })),
+	/**  A flow's saved versions, oldest first (empty for a flow never saved or run). */
+	flowVersions: (name: string) => typedError<FlowVersion_Serialize[], IpcError_Serialize>(__TAURI_INVOKE("flow_versions", { name })),
+	/**  A unified diff of two versions of a flow's file. */
+	flowDiff: (name: string, from: number, to: number) => typedError<string, IpcError_Serialize>(__TAURI_INVOKE("flow_diff", { name, from, to })),
+	/**
+	 *  Writes an old version back to the flow's file, recorded as the newest
+	 *  version; returns the flow as now on disk.
+	 */
+	flowRollback: (name: string, version: number) => typedError<FlowEntry_Serialize, IpcError_Serialize>(__TAURI_INVOKE("flow_rollback", { name, version })),
 	/**  Saves and runs a flow, streaming its events. */
 	flowRun: (requestId: string, flow: Flow_Deserialize, input: string, project: string | null, onEvent: Channel<RunEvent_Deserialize>) => typedError<RunOutcome_Serialize, IpcError_Serialize>(__TAURI_INVOKE("flow_run", { requestId, flow, input, project, onEvent })),
 	/**
@@ -671,6 +680,45 @@ export type FlowSaved_Serialize = {
 	version: number,
 	/**  What the check finds in it. */
 	problems: Problem_Serialize[],
+};
+
+/**  One saved version of a flow. */
+export type FlowVersion = FlowVersion_Serialize | FlowVersion_Deserialize;
+
+/**  One saved version of a flow. */
+export type FlowVersion_Deserialize = {
+	/**  Flow name. */
+	flow: string,
+	/**  Version number, from 1. */
+	version: number,
+	/**  sha256 of the content. */
+	hash: string,
+	/**  The flow file's text. */
+	content: string,
+	/**  File it was saved from or to. */
+	path?: string | null,
+	/**  Why it was saved (`run`, `save`, `rollback to 3`). */
+	note: string,
+	/**  Unix seconds. */
+	savedAt: number | null,
+};
+
+/**  One saved version of a flow. */
+export type FlowVersion_Serialize = {
+	/**  Flow name. */
+	flow: string,
+	/**  Version number, from 1. */
+	version: number,
+	/**  sha256 of the content. */
+	hash: string,
+	/**  The flow file's text. */
+	content: string,
+	/**  File it was saved from or to. */
+	path: string | null,
+	/**  Why it was saved (`run`, `save`, `rollback to 3`). */
+	note: string,
+	/**  Unix seconds. */
+	savedAt: number | null,
 };
 
 /**  A flow: typed state, nodes and the edges between them. */

@@ -52,8 +52,8 @@ impl Runtime {
         self.home.root().join("trash").join("flows")
     }
 
-    /// The library file of the flow named `name`.
-    fn library_file(&self, name: &str) -> Result<PathBuf> {
+    /// The flows-folder file of the flow named `name`.
+    pub fn library_file(&self, name: &str) -> Result<PathBuf> {
         self.flow_library()?
             .into_iter()
             .find(|entry| entry.name == name)

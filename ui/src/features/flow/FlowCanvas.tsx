@@ -12,7 +12,7 @@ import {
   type ReactFlowInstance,
 } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
-import { Copy, FilePlus2, ListTree, Pencil, Play, Redo2, Save, Square, Trash2, Undo2 } from "lucide-react";
+import { Copy, FilePlus2, History as HistoryIcon, ListTree, Pencil, Play, Redo2, Save, Square, Trash2, Undo2 } from "lucide-react";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 
 import { Badge } from "@/components/ui/badge";
@@ -53,6 +53,8 @@ import { canRedo, canUndo, record, redo, start as startHistory, undo, type Histo
 import { Inspector } from "./Inspector";
 import type { JsonSchema } from "./nodeForm";
 import { RunInspector } from "./RunInspector";
+import type { Mark } from "./versionDiff";
+import { VersionsPanel } from "./VersionsPanel";
 import { RunPanel } from "./RunPanel";
 
 // Declared at module scope so React Flow does not remount nodes on render.
@@ -77,6 +79,8 @@ export function FlowCanvas({ project }: { project: string | null }) {
   const [deleted, setDeleted] = useState<DeletedFlow | null>(null);
   const [refusal, setRefusal] = useState<string | null>(null);
   const [inspecting, setInspecting] = useState<string | null>(null);
+  const [versionsOpen, setVersionsOpen] = useState(false);
+  const [compare, setCompare] = useState<{ flow: FlowDoc; marks: Record<string, Mark> } | null>(null);
   const [focus, setFocus] = useState<string | null>(null);
   // The overview map only where it does not cover the graph itself.
   const [wide, setWide] = useState(false);
@@ -156,9 +160,12 @@ export function FlowCanvas({ project }: { project: string | null }) {
   }, []);
 
   const shown = replay ? viewAt(replay.events, replay.index) : run;
+  // A compared version is shown read-only, its changes marked.
+  const viewed = compare?.flow ?? flow;
+  const readOnly = replay !== null || compare !== null;
   const canvas = useMemo(
-    () => (flow ? toCanvas(flow, problems, shown.statuses, selected) : { nodes: [], edges: [] }),
-    [flow, problems, shown.statuses, selected],
+    () => (viewed ? toCanvas(viewed, compare ? [] : problems, shown.statuses, selected, compare?.marks) : { nodes: [], edges: [] }),
+    [viewed, compare, problems, shown.statuses, selected],
   );
 
   const onNodesChange = useCallback(
@@ -261,7 +268,7 @@ export function FlowCanvas({ project }: { project: string | null }) {
   };
   const drop = (event: React.DragEvent) => {
     const kind = event.dataTransfer.getData("application/x-codexos-kind") as Kind;
-    if (!kind || !viewport.current || replay) return;
+    if (!kind || !viewport.current || readOnly) return;
     event.preventDefault();
     const at = viewport.current.screenToFlowPosition({ x: event.clientX, y: event.clientY });
     edit((current) => addNode(current, kind, { x: Math.round(at.x), y: Math.round(at.y) }));
@@ -324,7 +331,7 @@ export function FlowCanvas({ project }: { project: string | null }) {
     const onKey = (event: KeyboardEvent) => {
       const target = event.target as HTMLElement | null;
       if (target && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName))) return;
-      if (!document.querySelector('[data-testid="flow-canvas"]') || replay || naming) return;
+      if (!document.querySelector('[data-testid="flow-canvas"]') || readOnly || naming) return;
       const mod = event.ctrlKey || event.metaKey;
       const key = event.key.toLowerCase();
       if (mod && key === "z") {
@@ -341,10 +348,10 @@ export function FlowCanvas({ project }: { project: string | null }) {
     };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
-  }, [edit, step, selected, replay, naming]);
+  }, [edit, step, selected, readOnly, naming]);
 
   const errors = problems.filter((problem) => problem.severity === "error");
-  const selectedNode = flow?.nodes.find((node) => node.id === selected) ?? null;
+  const selectedNode = viewed?.nodes.find((node) => node.id === selected) ?? null;
 
   return (
     <div className="flex h-full w-full flex-col" data-testid="flow-canvas">
@@ -378,10 +385,10 @@ export function FlowCanvas({ project }: { project: string | null }) {
         <Button size="sm" variant="ghost" data-testid="flow-save" onClick={() => void save()} disabled={!flow}>
           <Save className="size-3.5" /> Save{dirty ? " *" : ""}
         </Button>
-        <Button size="icon" variant="ghost" data-testid="flow-undo" aria-label="Undo" title="Undo (Ctrl+Z)" disabled={!doc || !canUndo(doc) || replay !== null} onClick={() => step("undo")}>
+        <Button size="icon" variant="ghost" data-testid="flow-undo" aria-label="Undo" title="Undo (Ctrl+Z)" disabled={!doc || !canUndo(doc) || readOnly} onClick={() => step("undo")}>
           <Undo2 className="size-3.5" />
         </Button>
-        <Button size="icon" variant="ghost" data-testid="flow-redo" aria-label="Redo" title="Redo (Ctrl+Shift+Z)" disabled={!doc || !canRedo(doc) || replay !== null} onClick={() => step("redo")}>
+        <Button size="icon" variant="ghost" data-testid="flow-redo" aria-label="Redo" title="Redo (Ctrl+Shift+Z)" disabled={!doc || !canRedo(doc) || readOnly} onClick={() => step("redo")}>
           <Redo2 className="size-3.5" />
         </Button>
         <Badge data-testid="flow-check" data-errors={errors.length} title={problems.map((problem) => `${problem.node ?? "flow"}: ${problem.message} — ${problem.fix}`).join("\n")}>
@@ -390,10 +397,28 @@ export function FlowCanvas({ project }: { project: string | null }) {
         <Button
           size="sm"
           variant="ghost"
+          data-testid="open-versions"
+          disabled={!flow || replay !== null}
+          title="Versions: history, compare two, roll back"
+          onClick={() => {
+            void (async () => {
+              // Unsaved edits become a version first, so they can be compared and are never lost.
+              if (dirty && !(await save())) return;
+              setInspecting(null);
+              setVersionsOpen(true);
+            })();
+          }}
+        >
+          <HistoryIcon className="size-3.5" /> Versions
+        </Button>
+        <Button
+          size="sm"
+          variant="ghost"
           data-testid="inspect-run"
           disabled={!(replay?.runId ?? run.runId)}
           title="Inspect the run: each node's prompt, output, tool calls and timings; replay, re-run, resume, fork"
           onClick={() => {
+            setVersionsOpen(false);
             setInspecting(replay?.runId ?? run.runId);
             setFocus(selected);
           }}
@@ -466,12 +491,12 @@ export function FlowCanvas({ project }: { project: string | null }) {
               data-testid={`palette-${entry.kind}`}
               className="rounded border border-border px-1.5 py-1 text-left text-[11px] hover:bg-muted disabled:opacity-50"
               onClick={() => add(entry.kind)}
-              draggable={flow !== null && replay === null}
+              draggable={flow !== null && !readOnly}
               onDragStart={(event) => {
                 event.dataTransfer.setData("application/x-codexos-kind", entry.kind);
                 event.dataTransfer.effectAllowed = "copy";
               }}
-              disabled={!flow || replay !== null}
+              disabled={!flow || readOnly}
               title={selected ? `Add a ${entry.label} node after ${selected} (or drag it onto the canvas)` : `Add a ${entry.label} node (or drag it onto the canvas)`}
             >
               {entry.label}
@@ -504,8 +529,8 @@ export function FlowCanvas({ project }: { project: string | null }) {
             onInit={(instance) => {
               viewport.current = instance as unknown as ReactFlowInstance;
             }}
-            nodesDraggable={replay === null}
-            nodesConnectable={replay === null}
+            nodesDraggable={!readOnly}
+            nodesConnectable={!readOnly}
             fitView
             fitViewOptions={{ padding: 0.2, maxZoom: 1.1 }}
             colorMode="dark"
@@ -515,6 +540,20 @@ export function FlowCanvas({ project }: { project: string | null }) {
             <Controls showInteractive={false} />
             {wide && <MiniMap pannable zoomable ariaLabel="Flow overview" className="!bg-card" nodeColor="#64748b" maskColor="rgba(0,0,0,0.4)" style={{ width: 150, height: 100 }} />}
           </ReactFlow>
+          {versionsOpen && flow && (
+            <VersionsPanel
+              key={flow.name}
+              name={flow.name}
+              onShow={setCompare}
+              onClose={() => setVersionsOpen(false)}
+              onRolledBack={(entry, version) => {
+                setVersionsOpen(false);
+                void reload();
+                open(entry);
+                setNotice(`rolled back ${entry.name} to v${version} (recorded as a new version)`);
+              }}
+            />
+          )}
           {inspecting && (
             <RunInspector
               key={inspecting}
@@ -530,13 +569,13 @@ export function FlowCanvas({ project }: { project: string | null }) {
             />
           )}
         </div>
-        {flow && !selectedNode && <FlowSettings flow={flow} readOnly={replay !== null} onChange={(next) => edit(() => next)} />}
+        {flow && !selectedNode && !compare && <FlowSettings flow={flow} readOnly={readOnly} onChange={(next) => edit(() => next)} />}
         {selectedNode && flow && (
           <Inspector
             key={selectedNode.id}
             node={selectedNode}
             problems={problems.filter((problem) => problem.node === selectedNode.id)}
-            readOnly={replay !== null}
+            readOnly={readOnly}
             schema={schema}
             stateKeys={Object.keys(flow.state ?? {})}
             nodeIds={flow.nodes.map((node) => node.id)}

@@ -100,6 +100,7 @@ function FlowNodeView({ data }: NodeProps<CanvasNode>) {
       data-testid={`flow-node-${node.kind}`}
       data-node={node.id}
       data-output={node.output ?? ""}
+      data-mark={data.mark ?? ""}
       data-status={status}
       title={problems.map((problem) => `${problem.message} — ${problem.fix}`).join("\n") || node.id}
       className={cn(
@@ -107,6 +108,9 @@ function FlowNodeView({ data }: NodeProps<CanvasNode>) {
         STATUS_RING[status],
         errors.length > 0 && status === "idle" && "border-destructive/70",
         selected && "ring-2 ring-primary/60",
+        data.mark === "added" && "ring-2 ring-emerald-500",
+        data.mark === "changed" && "ring-2 ring-amber-400",
+        data.mark === "moved" && "ring-1 ring-sky-400/60",
       )}
     >
       {node.kind !== "input" && <Handle type="target" position={Position.Top} />}

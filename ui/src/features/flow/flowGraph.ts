@@ -57,6 +57,8 @@ export interface CanvasData extends Record<string, unknown> {
   status: NodeStatus;
   problems: Problem[];
   selected: boolean;
+  /** How a compared version changed this node. */
+  mark?: "added" | "changed" | "moved";
 }
 
 export type CanvasNode = Node<CanvasData, "flow">;
@@ -67,6 +69,7 @@ export function toCanvas(
   problems: Problem[],
   statuses: Record<string, NodeStatus>,
   selected: string | null,
+  marks: Record<string, "added" | "changed" | "moved"> = {},
 ): { nodes: CanvasNode[]; edges: Edge[] } {
   const nodes: CanvasNode[] = flow.nodes.map((node, index) => ({
     id: node.id,
@@ -77,6 +80,7 @@ export function toCanvas(
       status: statuses[node.id] ?? "idle",
       problems: problems.filter((problem) => problem.node === node.id),
       selected: node.id === selected,
+      mark: marks[node.id],
     },
   }));
   const edges: Edge[] = [];
