@@ -437,6 +437,52 @@ test("a flow is built from scratch with forms only, checked, run, inspected, for
   await browser.$('[data-testid="chat-input"]').waitForDisplayed({ timeout: 10_000 });
 });
 
+test("a human input node is answered in a typed form from the run panel", async () => {
+  const picker = await browser.$('[data-testid="flow-picker"]');
+  await browser.$('[data-testid="flow-new"]').click();
+  await browser.$('[data-testid="flow-name-dialog"]').waitForDisplayed({ timeout: 10_000 });
+  await fill(await browser.$('[data-testid="flow-name"]'), "e2e-human");
+  await browser.$('[data-testid="flow-name-submit"]').click();
+  await browser.waitUntil(async () => (await picker.getValue()) === "e2e-human", { timeout: 10_000, timeoutMsg: "the new flow was not opened" });
+  await browser.$('[data-testid="flow-settings"]').waitForDisplayed({ timeout: 10_000 });
+  await fill(await browser.$('[data-testid="state-editor-name"]'), "name");
+  await browser.$('[data-testid="state-editor-add"]').click();
+  await browser.$('[data-testid="state-editor-row"]').waitForExist({ timeout: 10_000 });
+  await browser.$('[data-testid="flow-node-input"]').click();
+  await browser.$('[data-testid="palette-human"]').click();
+  await browser.waitUntil(async () => (await browser.$('[data-testid="inspector-id"]').getValue()) === "human-1", { timeout: 10_000 });
+  await fill(await browser.$('[data-testid="field-prompt"]'), "What is your name?");
+  await browser.$('[data-testid="field-mode"]').selectByAttribute("value", "input");
+  await fill(await browser.$('[data-testid="inspector-output"]'), "name");
+  await browser.waitUntil(async () => (await browser.$('[data-node="human-1"]').getAttribute("data-output")) === "name", { timeout: 10_000 });
+  await browser.$('[data-testid="flow-node-output"]').click();
+  await browser.$('[data-testid="field-keys-name"]').click();
+  const check = await browser.$('[data-testid="flow-check"]');
+  await browser.waitUntil(async () => (await check.getText()).includes("checked"), { timeout: 10_000, timeoutMsg: `check: ${await check.getAttribute("title")}` });
+
+  const input = await browser.$('[data-testid="flow-input"]');
+  await input.clearValue();
+  await input.setValue("{}");
+  await browser.$('[data-testid="flow-run"]').click();
+  const prompt = await browser.$('[data-testid="human-prompt"]');
+  await prompt.waitForDisplayed({ timeout: 60_000 });
+  assert.equal(await prompt.getAttribute("data-mode"), "input");
+  assert.equal(await browser.$('[data-testid="human-question"]').getText(), "What is your name?");
+  await browser.$('[data-testid="human-answer"]').setValue("Ada Lovelace");
+  await screenshot("human-input");
+  await browser.$('[data-testid="human-submit"]').click();
+  const panel = await browser.$('[data-testid="run-panel"]');
+  await browser.waitUntil(async () => (await panel.getAttribute("data-finished")) === "succeeded", {
+    timeout: 60_000,
+    timeoutMsg: `the answered run did not succeed: ${await browser.$('[data-testid="run-log"]').getText()}`,
+  });
+  // The answer is what the node wrote.
+  await browser.$('[data-testid="inspect-run"]').click();
+  await browser.$('[data-testid="inspector-pick-human-1"]').click();
+  await browser.waitUntil(async () => (await browser.$('[data-testid="inspector-writes"]').getText()).includes("Ada Lovelace"), { timeout: 10_000, timeoutMsg: "the answer was not written" });
+  await browser.$('button[aria-label="Close run inspector"]').click();
+});
+
 test("settings list the tool sources, their tools and the sandbox", async () => {
   await browser.$('[data-testid="open-settings"]').click();
   await browser.$("button=tools").click();

@@ -604,7 +604,13 @@ export function FlowCanvas({ project }: { project: string | null }) {
           }}
         />
       )}
-      <RunPanel view={shown} replay={replay} onStep={(index) => setReplay((current) => (current ? { ...current, index } : current))} onCloseReplay={() => setReplay(null)} onAnswer={(answer) => void resume(answer)} busy={running !== null} />
+      <RunPanel view={shown} replay={replay} onStep={(index) => setReplay((current) => (current ? { ...current, index } : current))} onCloseReplay={() => setReplay(null)} onAnswer={(answer) => void resume(answer)}
+        busy={running !== null}
+        answerType={(node) => {
+          const output = flow?.nodes.find((candidate) => candidate.id === node)?.output;
+          return (output && flow?.state[output]) || "any";
+        }}
+      />
     </div>
   );
 }

@@ -1,11 +1,84 @@
 import { Check, ChevronLeft, ChevronRight, X } from "lucide-react";
+import { useState } from "react";
 
 import { Button } from "@/components/ui/button";
 import type { Replay } from "./FlowCanvas";
+import type { ValueType } from "@/ipc/bindings";
 import { describeEvent, type RunView } from "./flowGraph";
+import { approval, typedAnswer } from "./humanAnswer";
 
 /** The run under the canvas: streamed text per node, the log, the answer to a
  * waiting human node, and the replay timeline of a stored run. */
+/** What a waiting human node asks: Approve / Reject with a reason, or a
+ * value typed by the node's output key's declared type. */
+function HumanPrompt({ node, ask, type, busy, onAnswer }: { node: string; ask: { prompt: string; mode: string }; type: ValueType; busy: boolean; onAnswer: (answer: string) => void }) {
+  const [text, setText] = useState(type === "boolean" ? "true" : "");
+  const [error, setError] = useState<string | null>(null);
+  const submit = () => {
+    const typed = typedAnswer(type, text);
+    if ("error" in typed) return setError(typed.error);
+    setError(null);
+    onAnswer(typed.json);
+  };
+  const input = ask.mode === "input";
+  return (
+    <form
+      className="flex flex-wrap items-center gap-2 border-b border-border bg-amber-400/10 px-3 py-1"
+      data-testid="human-prompt"
+      data-mode={ask.mode}
+      aria-label={`${node} waits for you`}
+      onSubmit={(event) => {
+        event.preventDefault();
+        if (input) submit();
+        else onAnswer(approval(true, ""));
+      }}
+    >
+      <span className="font-medium">
+        `{node}` asks{ask.prompt ? ":" : ""}
+      </span>
+      {ask.prompt && <span data-testid="human-question">{ask.prompt}</span>}
+      {input ? (
+        <>
+          {type === "boolean" ? (
+            <select aria-label="Answer" data-testid="human-answer" className="rounded border border-border bg-background px-1 py-0.5 [color-scheme:dark]" value={text} onChange={(event) => setText(event.target.value)}>
+              <option value="true">yes</option>
+              <option value="false">no</option>
+            </select>
+          ) : (
+            <input
+              aria-label={`Answer (${type})`}
+              data-testid="human-answer"
+              className="min-w-0 flex-1 rounded border border-border bg-background px-1.5 py-0.5 font-mono"
+              placeholder={type === "string" ? "your answer" : `a ${type} (${type === "number" ? "42" : "JSON"})`}
+              inputMode={type === "number" ? "decimal" : undefined}
+              value={text}
+              onChange={(event) => setText(event.target.value)}
+            />
+          )}
+          <Button size="sm" type="submit" data-testid="human-submit" disabled={busy}>
+            Answer
+          </Button>
+        </>
+      ) : (
+        <>
+          <Button size="sm" type="submit" data-testid="approve" disabled={busy}>
+            <Check className="size-3.5" /> Approve
+          </Button>
+          <input aria-label="Reason to reject" data-testid="reject-reason" className="w-40 rounded border border-border bg-background px-1.5 py-0.5" placeholder="reason (optional)" value={text} onChange={(event) => setText(event.target.value)} />
+          <Button size="sm" type="button" variant="outline" data-testid="reject" disabled={busy} onClick={() => onAnswer(approval(false, text))}>
+            Reject
+          </Button>
+        </>
+      )}
+      {error && (
+        <span className="text-destructive" role="alert">
+          {error}
+        </span>
+      )}
+    </form>
+  );
+}
+
 export function RunPanel({
   view,
   replay,
@@ -13,7 +86,9 @@ export function RunPanel({
   onCloseReplay,
   onAnswer,
   busy,
+  answerType,
 }: {
+  answerType: (node: string) => ValueType;
   view: RunView;
   replay: Replay | null;
   onStep: (index: number) => void;
@@ -55,15 +130,13 @@ export function RunPanel({
         </div>
       )}
       {waiting && !replay && (
-        <div className="flex items-center gap-2 border-b border-border bg-amber-400/10 px-3 py-1">
-          <span>`{waiting}` waits for you</span>
-          <Button size="sm" data-testid="approve" disabled={busy} onClick={() => onAnswer('{"approved": true}')}>
-            <Check className="size-3.5" /> Approve
-          </Button>
-          <Button size="sm" variant="outline" disabled={busy} onClick={() => onAnswer('{"approved": false, "comment": "rejected in the app"}')}>
-            Reject
-          </Button>
-        </div>
+        <HumanPrompt
+          node={waiting}
+          ask={view.asks[waiting] ?? { prompt: "", mode: "approve" }}
+          type={answerType(waiting)}
+          busy={busy}
+          onAnswer={onAnswer}
+        />
       )}
       <div className="grid min-h-0 flex-1 grid-cols-2 gap-2 overflow-hidden p-2">
         <div className="overflow-y-auto font-mono text-[11px]" data-testid="run-output">

@@ -192,12 +192,14 @@ export function disconnect(flow: FlowDoc, edgeId: string): FlowDoc {
 export interface RunView {
   runId: string | null;
   statuses: Record<string, NodeStatus>;
+  /** What each waiting human node asks, and how (`approve` or `input`). */
+  asks: Record<string, { prompt: string; mode: string }>;
   text: Record<string, string>;
   log: string[];
   finished: string | null;
 }
 
-export const EMPTY_RUN: RunView = { runId: null, statuses: {}, text: {}, log: [], finished: null };
+export const EMPTY_RUN: RunView = { runId: null, statuses: {}, asks: {}, text: {}, log: [], finished: null };
 
 /** The top-level node of a node path (`map/3` → `map`). */
 function topNode(path: string | null | undefined): string | null {
@@ -211,6 +213,7 @@ export function applyEvent(view: RunView, event: RunEvent): RunView {
   let text = view.text;
   let log = view.log;
   let finished = view.finished;
+  let asks = view.asks;
   switch (kind.type) {
     case "runStarted":
       log = [...log, `${kind.mode} ${kind.flow}`];
@@ -225,7 +228,10 @@ export function applyEvent(view: RunView, event: RunEvent): RunView {
       log = [...log, `${event.node}: ${kind.tool} ${JSON.stringify(kind.arguments)}`];
       break;
     case "approvalRequested":
-      if (node) statuses[node] = "waiting";
+      if (node) {
+        statuses[node] = "waiting";
+        asks = { ...asks, [node]: { prompt: kind.prompt, mode: kind.mode } };
+      }
       log = [...log, `${event.node} asks: ${kind.prompt}`];
       break;
     case "nodeFinished":
@@ -242,7 +248,7 @@ export function applyEvent(view: RunView, event: RunEvent): RunView {
     default:
       break;
   }
-  return { runId: event.run, statuses, text, log, finished };
+  return { runId: event.run, statuses, asks, text, log, finished };
 }
 
 /** The run as it stood after the first `count` stored events (the replay timeline). */
