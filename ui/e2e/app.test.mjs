@@ -3,7 +3,7 @@
 // CODEXOS_APP (the binary), CODEXOS_HOME (a fresh data home) and
 // CODEXOS_FIXTURE (a folder to ingest).
 import assert from "node:assert/strict";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 
@@ -481,6 +481,38 @@ test("a human input node is answered in a typed form from the run panel", async 
   await browser.$('[data-testid="inspector-pick-human-1"]').click();
   await browser.waitUntil(async () => (await browser.$('[data-testid="inspector-writes"]').getText()).includes("Ada Lovelace"), { timeout: 10_000, timeoutMsg: "the answer was not written" });
   await browser.$('button[aria-label="Close run inspector"]').click();
+});
+
+test("the flow file stays the source of truth: outside edits reload, conflicts ask, a broken file loses nothing", async () => {
+  const file = join(process.env.CODEXOS_HOME, "flows", "e2e-human.flow.json");
+  const notice = () => browser.$('[data-testid="flow-notice"]').getAttribute("title");
+  const nodeTitle = (id) => browser.$(`[data-node="${id}"] span.truncate`).getAttribute("title");
+  assert.equal(await browser.$('[data-testid="flow-picker"]').getValue(), "e2e-human");
+  // No unsaved edits: an edit made in another editor simply reloads.
+  const flow = JSON.parse(await readFile(file, "utf8"));
+  flow.nodes.find((node) => node.id === "human-1").title = "Asked outside";
+  await writeFile(file, JSON.stringify(flow, null, 2));
+  await browser.waitUntil(async () => (await nodeTitle("human-1")) === "Asked outside", { timeout: 15_000, timeoutMsg: "the outside edit did not reload" });
+  assert.match(await notice(), /reloaded e2e-human/);
+
+  // Unsaved edits and an outside edit: the app asks; keeping mine, Save writes mine.
+  await browser.$('[data-testid="flow-node-output"]').click();
+  await fill(await browser.$('[data-testid="inspector-title"]'), "Mine");
+  await browser.waitUntil(async () => (await nodeTitle("output")) === "Mine", { timeout: 10_000 });
+  flow.description = "edited outside";
+  await writeFile(file, JSON.stringify(flow, null, 2));
+  await browser.$('[data-testid="disk-conflict"]').waitForDisplayed({ timeout: 15_000 });
+  await screenshot("disk-conflict");
+  await browser.$('[data-testid="conflict-keep"]').click();
+  assert.equal(await nodeTitle("output"), "Mine");
+
+  // A broken file on disk: said so, the canvas keeps its copy, Save writes it back.
+  await writeFile(file, "{ not json");
+  await browser.waitUntil(async () => /cannot be read/.test(await notice()), { timeout: 15_000, timeoutMsg: "the broken file was not reported" });
+  assert.equal(await nodeTitle("output"), "Mine");
+  await browser.$('[data-testid="flow-save"]').click();
+  await browser.waitUntil(async () => (await readFile(file, "utf8")).includes('"Mine"'), { timeout: 10_000, timeoutMsg: "Save did not write the canvas copy back" });
+  JSON.parse(await readFile(file, "utf8"));
 });
 
 test("settings list the tool sources, their tools and the sandbox", async () => {

@@ -53,7 +53,7 @@ import { canRedo, canUndo, record, redo, start as startHistory, undo, type Histo
 import { Inspector } from "./Inspector";
 import type { JsonSchema } from "./nodeForm";
 import { RunInspector } from "./RunInspector";
-import type { Mark } from "./versionDiff";
+import { stable, type Mark } from "./versionDiff";
 import { VersionsPanel } from "./VersionsPanel";
 import { RunPanel } from "./RunPanel";
 
@@ -80,6 +80,10 @@ export function FlowCanvas({ project }: { project: string | null }) {
   const [refusal, setRefusal] = useState<string | null>(null);
   const [inspecting, setInspecting] = useState<string | null>(null);
   const [versionsOpen, setVersionsOpen] = useState(false);
+  // The flow file as last loaded or written by the app (stable JSON), to
+  // notice edits made outside it; and the newer text when it conflicts.
+  const disk = useRef<string | null>(null);
+  const [conflict, setConflict] = useState<FlowDoc | null>(null);
   const [compare, setCompare] = useState<{ flow: FlowDoc; marks: Record<string, Mark> } | null>(null);
   const [focus, setFocus] = useState<string | null>(null);
   // The overview map only where it does not cover the graph itself.
@@ -119,6 +123,8 @@ export function FlowCanvas({ project }: { project: string | null }) {
         return;
       }
       setDoc(startHistory(entry.flow as FlowDoc));
+      disk.current = stable(entry.flow);
+      setConflict(null);
       setSelected(null);
       setRun(EMPTY_RUN);
       setReplay(null);
@@ -199,14 +205,22 @@ export function FlowCanvas({ project }: { project: string | null }) {
       return null;
     }
     setDirty(false);
+    setConflict(null);
     setProblems(result.data.problems);
     setNotice(`saved v${result.data.version} · ${result.data.path}`);
-    void commands.flowLibrary().then((listed) => listed.status === "ok" && setLibrary(listed.data));
+    const listed = await commands.flowLibrary();
+    if (listed.status === "ok") {
+      setLibrary(listed.data);
+      const written = listed.data.find((entry) => entry.name === flow.name)?.flow;
+      if (written) disk.current = stable(written);
+    }
     return result.data;
   }, [flow]);
 
   const start = useCallback(async () => {
     if (!flow) return;
+    // Written first, so the file on disk is known to be the app's own.
+    if (!(await save())) return;
     const id = requestId("run");
     setRunning(id);
     setReplay(null);
@@ -225,7 +239,7 @@ export function FlowCanvas({ project }: { project: string | null }) {
       setRunning(null);
       refreshHistory(flow.name);
     }
-  }, [flow, input, project, refreshHistory]);
+  }, [flow, input, project, refreshHistory, save]);
 
   const resume = useCallback(
     async (answer: string) => {
@@ -278,6 +292,49 @@ export function FlowCanvas({ project }: { project: string | null }) {
     const listed = await commands.flowLibrary();
     if (listed.status === "ok") setLibrary(listed.data);
     return listed.status === "ok" ? listed.data : [];
+  }, []);
+
+  // The file on disk is the source of truth: an edit made outside the app
+  // (an editor, git checkout) reloads into the canvas — as an undoable step —
+  // or, over unsaved edits, asks which to keep. A deleted or broken file
+  // leaves the canvas copy alone and says how to write it back.
+  const live = useRef({ flow, dirty, busy: false });
+  live.current = { flow, dirty, busy: readOnly || naming !== null || running !== null };
+  useEffect(() => {
+    if (!inTauri()) return;
+    let stopped = false;
+    const poll = async () => {
+      const { flow: current, dirty: unsaved, busy } = live.current;
+      if (stopped || busy || !current || document.hidden) return;
+      const listed = await commands.flowLibrary();
+      if (stopped || listed.status !== "ok") return;
+      setLibrary((known) => (stable(known.map((entry) => [entry.name, entry.path, entry.error])) === stable(listed.data.map((entry) => [entry.name, entry.path, entry.error])) ? known : listed.data));
+      const entry = listed.data.find((candidate) => candidate.name === current.name);
+      if (!entry) {
+        if (disk.current !== "deleted") setNotice(`${current.name}'s file was deleted outside the app — the canvas keeps it; Save writes it back`);
+        disk.current = "deleted";
+        return;
+      }
+      if (!entry.flow) {
+        if (disk.current !== `broken:${entry.error}`) setNotice(`${current.name}'s file on disk cannot be read (${entry.error ?? "invalid"}) — the canvas keeps your copy; Save writes it back`);
+        disk.current = `broken:${entry.error}`;
+        return;
+      }
+      const text = stable(entry.flow);
+      if (text === disk.current) return;
+      disk.current = text;
+      if (unsaved) {
+        setConflict(entry.flow as FlowDoc);
+      } else {
+        setDoc((history) => (history ? record(history, entry.flow as FlowDoc) : history));
+        setNotice(`reloaded ${current.name}: its file changed on disk (Undo brings back the previous version)`);
+      }
+    };
+    const timer = setInterval(() => void poll(), 2000);
+    return () => {
+      stopped = true;
+      clearInterval(timer);
+    };
   }, []);
 
   // Switching flows never drops edits: unsaved changes are saved first.
@@ -470,6 +527,37 @@ export function FlowCanvas({ project }: { project: string | null }) {
           <button type="button" className="ml-auto text-muted-foreground" aria-label="Dismiss" onClick={() => setDeleted(null)}>
             ×
           </button>
+        </div>
+      )}
+      {conflict && (
+        <div className="flex flex-wrap items-center gap-2 border-b border-border bg-amber-400/15 px-3 py-1 text-xs" role="alert" data-testid="disk-conflict">
+          <span>
+            <span className="font-mono">{conflict.name}</span> changed on disk while you have unsaved edits.
+          </span>
+          <Button
+            size="sm"
+            variant="outline"
+            data-testid="conflict-load"
+            onClick={() => {
+              setDoc((history) => (history ? record(history, conflict) : history));
+              setDirty(false);
+              setConflict(null);
+              setNotice(`loaded ${conflict.name} from disk (Undo brings your edits back)`);
+            }}
+          >
+            Load the file
+          </Button>
+          <Button
+            size="sm"
+            variant="outline"
+            data-testid="conflict-keep"
+            onClick={() => {
+              setConflict(null);
+              setNotice("kept your edits — Save overwrites the file");
+            }}
+          >
+            Keep my edits
+          </Button>
         </div>
       )}
       {refusal && (

@@ -23,7 +23,7 @@ function withoutPosition(node: FlowNode): string {
 }
 
 /** JSON with object keys sorted, so key order never counts as a change. */
-function stable(value: unknown): string {
+export function stable(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(stable).join(",")}]`;
   if (value && typeof value === "object") {
     return `{${Object.keys(value)
