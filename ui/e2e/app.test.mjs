@@ -515,6 +515,22 @@ test("the flow file stays the source of truth: outside edits reload, conflicts a
   JSON.parse(await readFile(file, "utf8"));
 });
 
+test("a node is copied, pasted, undone and the flow auto-laid out", async () => {
+  await browser.$('[data-node="human-1"]').click();
+  await browser.keys(["Control", "c"]);
+  await browser.keys(["Control", "v"]);
+  await browser.$('[data-node="human-2"]').waitForExist({ timeout: 10_000, timeoutMsg: "the copy was not pasted" });
+  assert.equal(await browser.$('[data-testid="inspector-id"]').getValue(), "human-2");
+  await browser.$('[data-testid="flow-undo"]').click();
+  await browser.$('[data-node="human-2"]').waitForExist({ reverse: true, timeout: 10_000, timeoutMsg: "undo did not remove the copy" });
+  await browser.$('[data-testid="flow-save"]').click();
+  await browser.waitUntil(async () => !(await browser.$('[data-testid="flow-save"]').getText()).includes("*"), { timeout: 10_000 });
+  await browser.$('[data-testid="flow-layout"]').click();
+  await browser.waitUntil(async () => (await browser.$('[data-testid="flow-save"]').getText()).includes("*"), { timeout: 10_000, timeoutMsg: "auto-layout changed nothing" });
+  await screenshot("flow-layout");
+  await browser.$('[data-testid="flow-save"]').click();
+});
+
 test("settings list the tool sources, their tools and the sandbox", async () => {
   await browser.$('[data-testid="open-settings"]').click();
   await browser.$("button=tools").click();

@@ -12,7 +12,7 @@ import {
   type ReactFlowInstance,
 } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
-import { Copy, FilePlus2, History as HistoryIcon, ListTree, Pencil, Play, Redo2, Save, Square, Trash2, Undo2 } from "lucide-react";
+import { Copy, FilePlus2, History as HistoryIcon, LayoutGrid, ListTree, Pencil, Play, Redo2, Save, Square, Trash2, Undo2 } from "lucide-react";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 
 import { Badge } from "@/components/ui/badge";
@@ -39,11 +39,13 @@ import {
   insertAfter,
   KINDS,
   moveNode,
+  pasteNode,
   removeNode,
   replaceNode,
   toCanvas,
   viewAt,
   type FlowDoc,
+  type FlowNode,
   type Kind,
   type RunView,
 } from "./flowGraph";
@@ -51,6 +53,7 @@ import { FlowNameDialog, type NameAction } from "./FlowNameDialog";
 import { FlowSettings } from "./FlowSettings";
 import { canRedo, canUndo, record, redo, start as startHistory, undo, type History } from "./history";
 import { Inspector } from "./Inspector";
+import { autoLayout } from "./layout";
 import type { JsonSchema } from "./nodeForm";
 import { RunInspector } from "./RunInspector";
 import { stable, type Mark } from "./versionDiff";
@@ -84,6 +87,8 @@ export function FlowCanvas({ project }: { project: string | null }) {
   // notice edits made outside it; and the newer text when it conflicts.
   const disk = useRef<string | null>(null);
   const [conflict, setConflict] = useState<FlowDoc | null>(null);
+  // A copied node (Ctrl/Cmd+C), pasted with a fresh id beside it (Ctrl/Cmd+V).
+  const clipboard = useRef<FlowNode | null>(null);
   const [compare, setCompare] = useState<{ flow: FlowDoc; marks: Record<string, Mark> } | null>(null);
   const [focus, setFocus] = useState<string | null>(null);
   // The overview map only where it does not cover the graph itself.
@@ -397,6 +402,15 @@ export function FlowCanvas({ project }: { project: string | null }) {
       } else if (mod && key === "y") {
         event.preventDefault();
         step("redo");
+      } else if (mod && key === "c" && selected) {
+        const node = live.current.flow?.nodes.find((candidate) => candidate.id === selected);
+        if (node) clipboard.current = node;
+      } else if (mod && key === "v" && clipboard.current) {
+        event.preventDefault();
+        const copied = clipboard.current;
+        const id = live.current.flow ? freshId(live.current.flow, copied.kind) : copied.id;
+        edit((current) => pasteNode(current, copied));
+        setSelected(id);
       } else if ((event.key === "Delete" || event.key === "Backspace") && selected) {
         event.preventDefault();
         edit((current) => removeNode(current, selected));
@@ -441,6 +455,20 @@ export function FlowCanvas({ project }: { project: string | null }) {
         </Button>
         <Button size="sm" variant="ghost" data-testid="flow-save" onClick={() => void save()} disabled={!flow}>
           <Save className="size-3.5" /> Save{dirty ? " *" : ""}
+        </Button>
+        <Button
+          size="icon"
+          variant="ghost"
+          data-testid="flow-layout"
+          aria-label="Auto-layout"
+          title="Auto-layout (dagre): ranks from the input down, branches side by side"
+          disabled={!flow || readOnly}
+          onClick={() => {
+            edit(autoLayout);
+            refit();
+          }}
+        >
+          <LayoutGrid className="size-3.5" />
         </Button>
         <Button size="icon" variant="ghost" data-testid="flow-undo" aria-label="Undo" title="Undo (Ctrl+Z)" disabled={!doc || !canUndo(doc) || readOnly} onClick={() => step("undo")}>
           <Undo2 className="size-3.5" />

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import type { RunEvent } from "@/ipc/bindings";
-import { addNode, applyEvent, connect, connectionProblem, disconnect, EMPTY_RUN, insertAfter, replaceNode, toCanvas, viewAt, type FlowDoc, type FlowNode } from "./flowGraph";
+import { addNode, applyEvent, connect, connectionProblem, disconnect, EMPTY_RUN, insertAfter, pasteNode, replaceNode, toCanvas, viewAt, type FlowDoc, type FlowNode } from "./flowGraph";
 
 const flow: FlowDoc = {
   version: 2,
@@ -97,5 +97,15 @@ describe("inserting and connecting", () => {
     const withLlm = insertAfter(flow, "llm", "input");
     expect(connectionProblem(withLlm, "llm-1", "input")).toMatch(/input node starts the run/);
     expect(connectionProblem(withLlm, "input", "output")).toBeNull();
+  });
+});
+
+describe("copy and paste", () => {
+  it("pastes a copy with a fresh id beside the original, unconnected", () => {
+    const original = flow.nodes[2]!;
+    const pasted = pasteNode(flow, { ...original, position: { x: 10, y: 20 } } as FlowNode);
+    const copy = pasted.nodes.at(-1)!;
+    expect(copy).toMatchObject({ id: "transform-1", kind: "transform", set: { n: "n" }, position: { x: 270, y: 20 } });
+    expect(pasted.edges).toEqual(flow.edges);
   });
 });

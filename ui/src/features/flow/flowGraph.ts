@@ -305,3 +305,10 @@ export function connectionProblem(flow: FlowDoc, from: string | null, to: string
   if ((flow.edges ?? []).some((edge) => edge.from === from && edge.to === to)) return `${from} already leads to ${to}`;
   return null;
 }
+
+/** A copy of `node` with a fresh id, placed beside the original, unconnected. */
+export function pasteNode(flow: FlowDoc, node: FlowNode): FlowDoc {
+  const id = freshId(flow, node.kind);
+  const at = { x: (node.position?.x ?? 0) + 260, y: node.position?.y ?? 0 };
+  return { ...flow, nodes: [...flow.nodes, { ...node, id, position: at } as FlowNode] };
+}
