@@ -531,6 +531,30 @@ test("a node is copied, pasted, undone and the flow auto-laid out", async () => 
   await browser.$('[data-testid="flow-save"]').click();
 });
 
+test("the command palette reaches the app's actions by typing", async () => {
+  const palette = await browser.$('[data-testid="command-palette"]');
+  const command = async (words) => {
+    await browser.$('[data-testid="flow-canvas"]').click();
+    await browser.keys(["Control", "k"]);
+    await palette.waitForDisplayed({ timeout: 10_000 });
+    await browser.$('[data-testid="palette-query"]').setValue(words);
+    await browser.keys(["Enter"]);
+    await palette.waitForExist({ reverse: true, timeout: 10_000 });
+  };
+  await command("go to flow map-reduce");
+  await browser.waitUntil(async () => (await browser.$('[data-testid="flow-picker"]').getValue()) === "map-reduce", { timeout: 10_000, timeoutMsg: "the palette did not open map-reduce" });
+  await command("open settings");
+  await browser.$('[data-testid="settings"]').waitForDisplayed({ timeout: 10_000 });
+  await browser.$('button[aria-label="Close settings"]').click();
+  // The header button opens it too; Escape closes it.
+  await browser.$('[data-testid="open-palette"]').click();
+  await palette.waitForDisplayed({ timeout: 10_000 });
+  assert.ok((await browser.$$('[data-testid="palette-action"]')).length > 20, "every action is listed");
+  await screenshot("command-palette");
+  await browser.keys(["Escape"]);
+  await palette.waitForExist({ reverse: true, timeout: 10_000 });
+});
+
 test("settings list the tool sources, their tools and the sandbox", async () => {
   await browser.$('[data-testid="open-settings"]').click();
   await browser.$("button=tools").click();

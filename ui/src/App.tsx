@@ -1,5 +1,5 @@
-import { PanelLeft, PanelRight, Search, Settings } from "lucide-react";
-import { useCallback, useEffect, useReducer, useState } from "react";
+import { Command, PanelLeft, PanelRight, Search, Settings } from "lucide-react";
+import { useCallback, useEffect, useMemo, useReducer, useState } from "react";
 
 import { Button } from "@/components/ui/button";
 
@@ -9,6 +9,8 @@ import { FilePreviewPanel, type PreviewTarget } from "@/features/files/FilePrevi
 import { FlowCanvas } from "@/features/flow/FlowCanvas";
 import { clampWidth, gridColumns, loadPanels, savePanels, type Panels } from "@/features/layout/panels";
 import { ResizeHandle } from "@/features/layout/ResizeHandle";
+import { useActions, type Action } from "@/features/palette/actions";
+import { CommandPalette } from "@/features/palette/CommandPalette";
 import { ProjectsPanel } from "@/features/projects/ProjectsPanel";
 import { SearchPanel } from "@/features/search/SearchPanel";
 import { SettingsPanel } from "@/features/settings/SettingsPanel";
@@ -92,12 +94,50 @@ export default function App() {
     };
   }, [refreshProjects]);
 
-  // Ctrl/Cmd+Shift+F opens search, as in editors.
+  const [paletteOpen, setPaletteOpen] = useState(false);
+  const appActions = useMemo<Action[]>(
+    () => [
+      { id: "search", group: "View", title: "Search the projects", shortcut: "Ctrl+Shift+F", keywords: "find grep", run: () => setSearchOpen(true) },
+      { id: "settings", group: "View", title: "Open settings", keywords: "preferences providers models tools vault", run: () => setSettingsOpen(true) },
+      { id: "toggle-projects", group: "View", title: panels.leftOpen ? "Hide the projects panel" : "Show the projects panel", run: () => layout({ leftOpen: !panels.leftOpen }) },
+      { id: "toggle-chat", group: "View", title: panels.rightOpen ? "Hide the chat panel" : "Show the chat panel", run: () => layout({ rightOpen: !panels.rightOpen }) },
+      {
+        id: "focus-chat",
+        group: "Chat",
+        title: "Ask about the project",
+        keywords: "question chat",
+        run: () => {
+          layout({ rightOpen: true });
+          setTimeout(() => document.querySelector<HTMLElement>('[data-testid="chat-input"]')?.focus(), 0);
+        },
+      },
+      {
+        id: "ingest",
+        group: "Projects",
+        title: "Ingest a folder or git URL",
+        keywords: "add project index",
+        run: () => {
+          layout({ leftOpen: true });
+          setTimeout(() => document.querySelector<HTMLElement>('[data-testid="ingest-path"]')?.focus(), 0);
+        },
+      },
+      ...projects.map((project) => ({ id: `project-${project.name}`, group: "Projects", title: `Select ${project.name}`, run: () => setSelected(project.name) })),
+      { id: "all-projects", group: "Projects", title: "Select all projects", run: () => setSelected(null) },
+    ],
+    [panels, layout, projects],
+  );
+  useActions("app", appActions);
+
+  // Ctrl/Cmd+Shift+F opens search, as in editors; Ctrl/Cmd+K the command palette.
   useEffect(() => {
     const onKey = (event: KeyboardEvent) => {
       if ((event.ctrlKey || event.metaKey) && event.shiftKey && event.key.toLowerCase() === "f") {
         event.preventDefault();
         setSearchOpen(true);
+      }
+      if ((event.ctrlKey || event.metaKey) && !event.shiftKey && event.key.toLowerCase() === "k") {
+        event.preventDefault();
+        setPaletteOpen((open) => !open);
       }
     };
     window.addEventListener("keydown", onKey);
@@ -148,6 +188,17 @@ export default function App() {
             <PanelRight />
           </Button>
           <Button
+            size="sm"
+            variant="ghost"
+            aria-label="Command palette (Ctrl+K)"
+            title="Command palette (Ctrl+K)"
+            data-testid="open-palette"
+            className="text-xs text-muted-foreground"
+            onClick={() => setPaletteOpen(true)}
+          >
+            <Command className="size-3.5" /> K
+          </Button>
+          <Button
             size="icon"
             variant="ghost"
             aria-label="Search (Ctrl+Shift+F)"
@@ -194,6 +245,7 @@ export default function App() {
           {preview && <FilePreviewPanel target={preview} onClose={() => setPreview(null)} />}
           {settingsOpen && <SettingsPanel onClose={() => setSettingsOpen(false)} onChanged={refreshLlm} project={selected} />}
           <ApprovalDialog />
+          {paletteOpen && <CommandPalette onClose={() => setPaletteOpen(false)} />}
         </section>
         <aside className="relative min-h-0 border-l border-border" hidden={!panels.rightOpen} aria-label="Chat panel">
           <ResizeHandle label="Resize chat" width={panels.right} sign={-1} testId="resize-chat" onResize={(width) => layout({ right: clampWidth(width) })} />

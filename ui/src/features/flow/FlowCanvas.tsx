@@ -55,6 +55,7 @@ import { canRedo, canUndo, record, redo, start as startHistory, undo, type Histo
 import { Inspector } from "./Inspector";
 import { autoLayout } from "./layout";
 import type { JsonSchema } from "./nodeForm";
+import { useActions, type Action } from "@/features/palette/actions";
 import { RunInspector } from "./RunInspector";
 import { stable, type Mark } from "./versionDiff";
 import { VersionsPanel } from "./VersionsPanel";
@@ -422,6 +423,50 @@ export function FlowCanvas({ project }: { project: string | null }) {
   }, [edit, step, selected, readOnly, naming]);
 
   const errors = problems.filter((problem) => problem.severity === "error");
+
+  const openVersions = async () => {
+    // Unsaved edits become a version first, so they can be compared and are never lost.
+    if (dirty && !(await save())) return;
+    setInspecting(null);
+    setVersionsOpen(true);
+  };
+  const inspect = () => {
+    setVersionsOpen(false);
+    setInspecting(replay?.runId ?? run.runId);
+    setFocus(selected);
+  };
+
+  // What the canvas can do now, for the command palette (Ctrl/Cmd+K). The
+  // handlers are read through a ref so the list changes only with the state.
+  const handlers = useRef({ save, start, remove, openVersions, inspect, step, add, switchTo });
+  handlers.current = { save, start, remove, openVersions, inspect, step, add, switchTo };
+  const inspectable = replay?.runId ?? run.runId;
+  const actions = useMemo<Action[]>(() => {
+    const none = !flow;
+    return [
+      { id: "flow-new", group: "Flow", title: "New flow…", keywords: "create blank template", run: () => setNaming({ mode: "new" }) },
+      { id: "flow-duplicate", group: "Flow", title: "Duplicate this flow…", disabled: none || readOnly, run: () => flow && setNaming({ mode: "duplicate", from: flow.name }) },
+      { id: "flow-rename", group: "Flow", title: "Rename this flow…", disabled: none || readOnly, run: () => flow && setNaming({ mode: "rename", from: flow.name }) },
+      { id: "flow-delete", group: "Flow", title: "Delete this flow (undo follows)", disabled: none || readOnly, run: () => void handlers.current.remove() },
+      { id: "flow-save", group: "Flow", title: "Save", shortcut: dirty ? "unsaved" : undefined, disabled: none, run: () => void handlers.current.save() },
+      { id: "flow-run", group: "Flow", title: "Run", keywords: "start execute", disabled: none || running !== null || errors.length > 0, run: () => void handlers.current.start() },
+      { id: "flow-undo", group: "Edit", title: "Undo", shortcut: "Ctrl+Z", disabled: !doc || !canUndo(doc) || readOnly, run: () => handlers.current.step("undo") },
+      { id: "flow-redo", group: "Edit", title: "Redo", shortcut: "Ctrl+Shift+Z", disabled: !doc || !canRedo(doc) || readOnly, run: () => handlers.current.step("redo") },
+      { id: "flow-layout", group: "Edit", title: "Auto-layout the flow", keywords: "arrange dagre tidy", disabled: none || readOnly, run: () => (edit(autoLayout), refit()) },
+      { id: "flow-fit", group: "View", title: "Fit the flow in view", keywords: "zoom", disabled: none, run: refit },
+      { id: "flow-versions", group: "Flow", title: "Versions: compare and roll back", keywords: "history diff", disabled: none || replay !== null, run: () => void handlers.current.openVersions() },
+      { id: "run-inspect", group: "Run", title: "Inspect the run", keywords: "prompt output trace replay fork", disabled: !inspectable, run: () => handlers.current.inspect() },
+      ...KINDS.map((entry) => ({
+        id: `add-${entry.kind}`,
+        group: "Add node",
+        title: selected ? `${entry.label} after ${selected}` : entry.label,
+        disabled: none || readOnly,
+        run: () => handlers.current.add(entry.kind),
+      })),
+      ...library.map((entry) => ({ id: `open-${entry.name}`, group: "Go to flow", title: entry.name, disabled: entry.name === flow?.name, run: () => void handlers.current.switchTo(entry) })),
+    ];
+  }, [flow, readOnly, dirty, running, errors.length, doc, replay, inspectable, selected, library, edit, refit]);
+  useActions("canvas", actions);
   const selectedNode = viewed?.nodes.find((node) => node.id === selected) ?? null;
 
   return (
@@ -485,14 +530,7 @@ export function FlowCanvas({ project }: { project: string | null }) {
           data-testid="open-versions"
           disabled={!flow || replay !== null}
           title="Versions: history, compare two, roll back"
-          onClick={() => {
-            void (async () => {
-              // Unsaved edits become a version first, so they can be compared and are never lost.
-              if (dirty && !(await save())) return;
-              setInspecting(null);
-              setVersionsOpen(true);
-            })();
-          }}
+          onClick={() => void openVersions()}
         >
           <HistoryIcon className="size-3.5" /> Versions
         </Button>
@@ -502,11 +540,7 @@ export function FlowCanvas({ project }: { project: string | null }) {
           data-testid="inspect-run"
           disabled={!(replay?.runId ?? run.runId)}
           title="Inspect the run: each node's prompt, output, tool calls and timings; replay, re-run, resume, fork"
-          onClick={() => {
-            setVersionsOpen(false);
-            setInspecting(replay?.runId ?? run.runId);
-            setFocus(selected);
-          }}
+          onClick={inspect}
         >
           <ListTree className="size-3.5" /> Inspect
         </Button>
