@@ -146,6 +146,15 @@ pub fn unwatch(state: State<'_, AppState>, project: String) -> Result<bool, IpcE
     Ok(state.runtime()?.unwatch(&project))
 }
 
+/// Removes a project (chunks, vectors, file ledger, watch; not the folder);
+/// returns the chunks deleted.
+#[tauri::command]
+#[specta::specta]
+pub async fn project_remove(state: State<'_, AppState>, name: String) -> Result<u32, IpcError> {
+    let chunks = state.runtime()?.remove_project(&name).await?;
+    Ok(u32::try_from(chunks).unwrap_or(u32::MAX))
+}
+
 /// What the app shows about its data home.
 #[derive(Debug, Clone, Serialize, specta::Type)]
 pub struct AppInfo {

@@ -45,6 +45,7 @@ app_commands![
     commands::project_files,
     commands::file_preview,
     commands::unwatch,
+    commands::project_remove,
     llm::llm_settings,
     llm::set_policy,
     llm::set_offline,

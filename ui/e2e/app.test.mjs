@@ -684,3 +684,27 @@ test("the isolation hook lets the app's commands through and refuses any other c
   }
   assert.doesNotMatch(JSON.stringify(outcome.channel), /refused_by_the_isolation_hook/, JSON.stringify(outcome.channel));
 });
+
+test("a project is ingested again, then removed with its chunks", async () => {
+  const project = await browser.$('[data-testid="project"]');
+  await project.waitForDisplayed({ timeout: 10_000 });
+  const name = (await project.getAttribute("title")).split("/").pop();
+  const closePreview = await browser.$('button[aria-label="Close preview"]');
+  if (await closePreview.isExisting()) await closePreview.click();
+  await project.click();
+  await browser.$('[data-testid="project-reingest"]').click();
+  const status = await browser.$('[data-testid="ingest-status"]');
+  await browser.waitUntil(async () => (await status.getAttribute("data-status")) === "done", { timeout: 120_000, timeoutMsg: "the re-ingest did not finish" });
+  assert.match(await browser.$('[data-testid="ingest-report"]').getText(), /unchanged/);
+  await browser.$('[data-testid="project-remove"]').click();
+  await browser.$('[data-testid="project-remove-confirm"]').click();
+  await browser.waitUntil(async () => (await browser.$$('[data-testid="project"]')).length === 0, { timeout: 10_000, timeoutMsg: "the project is still listed" });
+  assert.match(await browser.$('[data-testid="project-removed"]').getText(), new RegExp(`removed ${name}: \\d+ chunks deleted`));
+  await screenshot("project-removed");
+  // Nothing of it is found any more.
+  await browser.$('[data-testid="open-search"]').click();
+  await browser.$('[data-testid="search-query"]').setValue("default port");
+  await browser.keys(["Enter"]);
+  await browser.waitUntil(async () => /no match|nothing|0 result/i.test(await browser.$('[data-testid="search-panel"]').getText()), { timeout: 10_000, timeoutMsg: "the removed project still answers searches" });
+  await browser.$('[data-testid="close-search"]').click();
+});

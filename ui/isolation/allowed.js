@@ -21,6 +21,7 @@ globalThis.CODEXOS_IPC_ALLOWED = [
   "ingest",
   "llm_settings",
   "project_files",
+  "project_remove",
   "projects",
   "pull_model",
   "remove_model",

@@ -38,6 +38,17 @@ struct Cli {
     command: Command,
 }
 
+/// `codexos projects …`.
+#[derive(Debug, Subcommand)]
+pub enum ProjectsCommand {
+    /// Remove a project: its chunks, vectors and file ledger are deleted and
+    /// its watch stopped; the folder itself is not touched.
+    Rm {
+        /// Project name.
+        name: String,
+    },
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Index a folder (honouring .gitignore) or a git clone URL for search and ask.
@@ -131,8 +142,11 @@ enum Command {
     /// Your signing keys (kept in the vault) and the signers you trust.
     #[command(subcommand)]
     Keys(bundle::KeysCommand),
-    /// List ingested projects.
-    Projects,
+    /// List ingested projects (`projects rm NAME` removes one).
+    Projects {
+        #[command(subcommand)]
+        action: Option<ProjectsCommand>,
+    },
     /// Check every component and print a fix for each failure.
     Doctor,
     /// Print where this data home keeps things.
@@ -502,7 +516,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bundle(command) => bundle::bundle(&runtime, command, json),
         Command::Keys(command) => bundle::keys(&runtime, command, json),
         Command::Models(command) => models(&runtime, command, json, &cancel).await,
-        Command::Projects => render::projects(&runtime.projects()?, json),
+        Command::Projects { action: None } => render::projects(&runtime.projects()?, json),
+        Command::Projects {
+            action: Some(ProjectsCommand::Rm { name }),
+        } => {
+            let chunks = runtime.remove_project(&name).await?;
+            if json {
+                render::print_json(&serde_json::json!({"removed": name, "chunks": chunks}))
+            } else {
+                println!("removed project {name}: {chunks} chunks and their vectors deleted (the folder is untouched)");
+                Ok(())
+            }
+        }
         Command::Doctor => {
             let spinner = render::spinner(json, "checking components (loads the models)…");
             let checks = runtime.doctor().await;

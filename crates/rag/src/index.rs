@@ -303,6 +303,15 @@ impl Index {
             .map_err(lance("counting chunks"))
     }
 
+    /// Deletes every chunk of a project.
+    pub async fn delete_project(&self, project: &str) -> Result<()> {
+        self.table
+            .delete(format!("project = {}", quote(project)).as_str())
+            .await
+            .map_err(lance("deleting the project's chunks"))?;
+        Ok(())
+    }
+
     /// Deletes every chunk of these files.
     pub async fn delete_files(&self, project: &str, paths: &[String]) -> Result<()> {
         for group in paths.chunks(DELETE_GROUP) {

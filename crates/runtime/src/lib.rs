@@ -514,6 +514,23 @@ impl Runtime {
         Ok(path)
     }
 
+    /// Removes a project: stops its watch, forgets its file ledger (so a
+    /// crash half-way leaves a project that re-ingests whole), deletes its
+    /// chunks and vectors, then its row. The folder itself is not touched.
+    /// Returns the chunks deleted.
+    pub async fn remove_project(&self, name: &str) -> Result<usize> {
+        let index = self.index().await?;
+        let chunks = index.count(Some(name)).await?;
+        if self.store.project(name)?.is_none() && chunks == 0 {
+            return Err(Error::UnknownProject { name: name.into() });
+        }
+        self.unwatch(name);
+        self.store.forget_project_files(name)?;
+        index.delete_project(name).await?;
+        self.store.remove_project(name)?;
+        Ok(chunks)
+    }
+
     /// Every project with its counts.
     pub fn projects(&self) -> Result<Vec<ProjectSummary>> {
         self.store

@@ -387,6 +387,30 @@ impl Store {
             .map_err(sql("updating the file ledger"))
     }
 
+    /// Forgets a project's file ledger, so a later ingest indexes every file
+    /// again (the first step of removing a project).
+    pub fn forget_project_files(&self, project: &str) -> Result<()> {
+        self.connection()
+            .execute("DELETE FROM files WHERE project = ?1", params![project])
+            .map_err(sql("forgetting the project's files"))?;
+        Ok(())
+    }
+
+    /// Forgets a project (its ledger and its row).
+    pub fn remove_project(&self, project: &str) -> Result<()> {
+        let mut connection = self.connection();
+        let transaction = connection
+            .transaction()
+            .map_err(sql("removing the project"))?;
+        transaction
+            .execute("DELETE FROM files WHERE project = ?1", params![project])
+            .map_err(sql("removing the project"))?;
+        transaction
+            .execute("DELETE FROM projects WHERE name = ?1", params![project])
+            .map_err(sql("removing the project"))?;
+        transaction.commit().map_err(sql("removing the project"))
+    }
+
     /// Forgets every indexed file of every project, so the next ingest of
     /// each folder indexes it whole (after the chunk table was rebuilt).
     pub fn clear_file_ledger(&self) -> Result<()> {

@@ -33,6 +33,11 @@ export const commands = {
 	filePreview: (project: string, path: string) => typedError<FilePreview, IpcError_Serialize>(__TAURI_INVOKE("file_preview", { project, path })),
 	/**  Stops watching a project's folder; `false` when it was not watched. */
 	unwatch: (project: string) => typedError<boolean, IpcError_Serialize>(__TAURI_INVOKE("unwatch", { project })),
+	/**
+	 *  Removes a project (chunks, vectors, file ledger, watch; not the folder);
+	 *  returns the chunks deleted.
+	 */
+	projectRemove: (name: string) => typedError<number, IpcError_Serialize>(__TAURI_INVOKE("project_remove", { name })),
 	/**  The providers, models, secrets and recent attempts. */
 	llmSettings: () => typedError<LlmSettings_Serialize, IpcError_Serialize>(__TAURI_INVOKE("llm_settings")),
 	/**  Sets the provider order (written to config.toml). */

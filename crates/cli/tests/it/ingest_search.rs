@@ -273,3 +273,58 @@ fn bench_search_on_a_real_corpus_measures_each_size_with_held_out_questions() {
         "every figure travels with its setup: {text}"
     );
 }
+
+#[test]
+fn a_removed_project_leaves_no_chunk_behind_and_reingests_whole() {
+    let cli = Cli::new();
+    let corpus = corpus();
+    let folder = corpus.path().to_str().expect("utf-8 path");
+    let kept = cli.json(&["ingest", folder, "--project", "kept"]);
+    let gone = cli.json(&["ingest", folder, "--project", "gone"]);
+    // Positive control: both are searchable before the removal.
+    let before = cli.json(&["search", "default port", "-k", "50"]);
+    let projects_of = |hits: &serde_json::Value| -> Vec<String> {
+        hits.as_array()
+            .expect("hits")
+            .iter()
+            .map(|hit| hit["project"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    assert!(
+        projects_of(&before).contains(&"gone".to_owned()),
+        "{before}"
+    );
+
+    let removed = cli.json(&["projects", "rm", "gone"]);
+    assert_eq!(removed["chunks"], gone["chunks_total"]);
+    let listed = cli.json(&["projects"]);
+    let names: Vec<&str> = listed
+        .as_array()
+        .expect("projects")
+        .iter()
+        .filter_map(|project| project["name"].as_str())
+        .collect();
+    assert_eq!(names, ["kept"]);
+    assert_eq!(listed[0]["chunks"], kept["chunks_total"]);
+    for mode in ["dense", "bm25", "hybrid"] {
+        let after = cli.json(&["search", "default port", "-k", "50", "--mode", mode]);
+        let projects = projects_of(&after);
+        assert!(
+            !projects.is_empty(),
+            "{mode}: the other project still answers"
+        );
+        assert!(
+            projects.iter().all(|project| project == "kept"),
+            "{mode}: {after}"
+        );
+    }
+    // Removing it again says it is unknown; its folder was not touched.
+    let again = cli.run(&["projects", "rm", "gone"]);
+    assert_eq!(again.status.code(), Some(1), "{again:?}");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("gone"));
+    assert!(corpus.path().join("docs/configuration.md").exists());
+    // Ingested again, it is indexed whole (its ledger went with it).
+    let back = cli.json(&["ingest", folder, "--project", "gone"]);
+    assert_eq!(back["files_indexed"], 5);
+    assert_eq!(back["chunks_total"], gone["chunks_total"]);
+}

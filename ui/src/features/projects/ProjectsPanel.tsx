@@ -1,5 +1,5 @@
 import { Channel } from "@tauri-apps/api/core";
-import { Eye, FileText, FolderOpen, FolderPlus, X } from "lucide-react";
+import { Eye, FileText, FolderOpen, FolderPlus, RefreshCw, Trash2, X } from "lucide-react";
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 
 import { Button } from "@/components/ui/button";
@@ -125,15 +125,26 @@ export function ProjectsPanel({
   const [path, setPath] = useState("");
   const [ingest, setIngest] = useState<(IngestState & { id: string }) | null>(null);
 
+  const [removing, setRemoving] = useState<string | null>(null);
+  const [removed, setRemoved] = useState<string | null>(null);
+  const selectedProject = projects.find((project) => project.name === selected) ?? null;
+  const remove = async (name: string) => {
+    setRemoving(null);
+    const result = await commands.projectRemove(name);
+    setRemoved(result.status === "ok" ? `removed ${name}: ${result.data} chunks deleted` : result.error.message);
+    if (result.status === "ok") onSelect(null);
+    onIngested();
+  };
+
   const run = useCallback(
-    async (folder: string) => {
+    async (folder: string, name: string | null = null) => {
       const id = requestId("ingest");
       setIngest({ ...startIngest(folder), id });
       const channel = new Channel<IngestEvent>();
       channel.onmessage = (event) =>
         setIngest((state) => (state && state.id === id ? { ...applyIngestEvent(state, event), id } : state));
       try {
-        const result = await commands.ingest(id, folder, null, channel);
+        const result = await commands.ingest(id, folder, name, channel);
         setIngest((state) =>
           state && state.id === id
             ? result.status === "ok"
@@ -234,6 +245,37 @@ export function ProjectsPanel({
             </div>
           </button>
         ))}
+        {selectedProject && (
+          <div className="flex flex-wrap items-center gap-1 px-1 text-xs" data-testid="project-actions">
+            {removing === selectedProject.name ? (
+              <>
+                <span className="w-full text-muted-foreground">
+                  Remove <span className="font-mono">{selectedProject.name}</span>? Its {selectedProject.chunks} chunks and their vectors are deleted; the folder stays.
+                </span>
+                <Button size="sm" variant="destructive" data-testid="project-remove-confirm" onClick={() => void remove(selectedProject.name)}>
+                  <Trash2 className="size-3.5" /> Remove
+                </Button>
+                <Button size="sm" variant="ghost" onClick={() => setRemoving(null)}>
+                  Cancel
+                </Button>
+              </>
+            ) : (
+              <>
+                <Button size="sm" variant="ghost" data-testid="project-reingest" title={`Ingest ${selectedProject.root} again`} disabled={ingest?.status === "running"} onClick={() => void run(selectedProject.root, selectedProject.name)}>
+                  <RefreshCw className="size-3.5" /> Re-ingest
+                </Button>
+                <Button size="sm" variant="ghost" data-testid="project-remove" onClick={() => setRemoving(selectedProject.name)}>
+                  <Trash2 className="size-3.5" /> Remove…
+                </Button>
+              </>
+            )}
+          </div>
+        )}
+        {removed && (
+          <div className="px-1 text-xs text-muted-foreground" role="status" data-testid="project-removed">
+            {removed}
+          </div>
+        )}
         {selected && <FileTree project={selected} version={projects} onOpenFile={onOpenFile} />}
       </div>
     </div>
