@@ -4,6 +4,7 @@
 // CODEXOS_FIXTURE (a folder to ingest).
 import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 
@@ -707,4 +708,75 @@ test("a project is ingested again, then removed with its chunks", async () => {
   await browser.keys(["Enter"]);
   await browser.waitUntil(async () => /no match|nothing|0 result/i.test(await browser.$('[data-testid="search-panel"]').getText()), { timeout: 10_000, timeoutMsg: "the removed project still answers searches" });
   await browser.$('[data-testid="close-search"]').click();
+});
+
+/** Serious and critical axe-core violations inside `selector` (the whole page by default). */
+async function accessibilityProblems(selector = "body") {
+  const source = await readFile(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+  if (!(await browser.execute(() => typeof window.axe === "object"))) {
+    await browser.execute(`${source};\nwindow.axe = axe;`);
+  }
+  return browser.executeAsync((scope, done) => {
+    window.axe
+      .run(document.querySelector(scope) ?? document, { resultTypes: ["violations"] })
+      .then((result) =>
+        done(
+          result.violations
+            .filter((violation) => violation.impact === "serious" || violation.impact === "critical")
+            .map((violation) => `${violation.id} (${violation.impact}): ${violation.help} — ${violation.nodes.slice(0, 4).map((node) => node.target.join(" ")).join(" | ")}`),
+        ),
+      )
+      .catch((error) => done([`axe failed: ${error}`]));
+  }, selector);
+}
+
+test("every panel passes an automated accessibility check (axe-core: no serious or critical violations)", async () => {
+  const found = {};
+  const check = async (name, selector) => {
+    const problems = await accessibilityProblems(selector);
+    // Positive control: axe ran (it returns an array, empty or not).
+    assert.ok(Array.isArray(problems), `${name}: axe did not run`);
+    if (problems.length > 0) found[name] = problems;
+  };
+  // Positive control: a button without a name, planted for a moment, is caught.
+  await browser.execute(() => {
+    const wrap = document.createElement("div");
+    wrap.id = "axe-control";
+    wrap.innerHTML = "<button></button>";
+    document.body.appendChild(wrap);
+  });
+  const planted = await accessibilityProblems("#axe-control");
+  await browser.execute(() => document.getElementById("axe-control")?.remove());
+  assert.ok(planted.some((problem) => problem.startsWith("button-name")), `the check cannot fail: ${planted}`);
+
+  const closePreview = await browser.$('button[aria-label="Close preview"]');
+  if (await closePreview.isExisting()) await closePreview.click();
+  await check("main window", "body");
+  await browser.$('[data-testid="open-settings"]').click();
+  await browser.$('[data-testid="settings"]').waitForDisplayed({ timeout: 10_000 });
+  for (const tab of ["providers", "models", "tools", "vault"]) {
+    await browser.$(`button=${tab}`).click();
+    await browser.pause(500);
+    await check(`settings → ${tab}`, '[data-testid="settings"]');
+  }
+  await browser.$('button[aria-label="Close settings"]').click();
+  await browser.$('[data-testid="open-search"]').click();
+  await browser.$('[data-testid="search-panel"]').waitForDisplayed({ timeout: 10_000 });
+  await check("search", '[data-testid="search-panel"]');
+  await browser.$('[data-testid="close-search"]').click();
+  await browser.$('[data-testid="open-palette"]').click();
+  await browser.$('[data-testid="command-palette"]').waitForDisplayed({ timeout: 10_000 });
+  await check("command palette", '[data-testid="command-palette"]');
+  await browser.keys(["Escape"]);
+  await browser.$('[data-testid="flow-new"]').click();
+  await browser.$('[data-testid="flow-name-dialog"]').waitForDisplayed({ timeout: 10_000 });
+  await check("new flow dialog", '[data-testid="flow-name-dialog"]');
+  await browser.keys(["Escape"]);
+  await browser.$('[data-testid="open-versions"]').click();
+  await browser.$('[data-testid="versions-panel"]').waitForDisplayed({ timeout: 10_000 });
+  await check("versions", '[data-testid="versions-panel"]');
+  await browser.$('button[aria-label="Close versions"]').click();
+  await browser.$('[data-testid="flow-node-input"]').click();
+  await check("node inspector", '[data-testid="inspector"]');
+  assert.deepEqual(found, {}, JSON.stringify(found, null, 2));
 });
