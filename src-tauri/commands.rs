@@ -155,6 +155,21 @@ pub async fn project_remove(state: State<'_, AppState>, name: String) -> Result<
     Ok(u32::try_from(chunks).unwrap_or(u32::MAX))
 }
 
+/// The newest lines of the app's log that pass the filters (Settings → Logs).
+#[tauri::command]
+#[specta::specta]
+pub fn logs(
+    state: State<'_, AppState>,
+    query: codexos_runtime::logging::LogQuery,
+) -> Result<Vec<codexos_runtime::logging::LogLine>, IpcError> {
+    let path = state.runtime()?.home().logs().join("desktop.log");
+    codexos_runtime::logging::read(&path, &query).map_err(|error| IpcError {
+        code: codexos_runtime::ErrorCode::DataHome,
+        message: format!("cannot read the log {}: {error}", path.display()),
+        details: None,
+    })
+}
+
 /// What the app shows about its data home.
 #[derive(Debug, Clone, Serialize, specta::Type)]
 pub struct AppInfo {

@@ -46,6 +46,7 @@ app_commands![
     commands::file_preview,
     commands::unwatch,
     commands::project_remove,
+    commands::logs,
     llm::llm_settings,
     llm::set_policy,
     llm::set_offline,

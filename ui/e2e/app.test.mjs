@@ -532,6 +532,34 @@ test("a node is copied, pasted, undone and the flow auto-laid out", async () => 
   await browser.$('[data-testid="flow-save"]').click();
 });
 
+test("settings → logs shows the app's structured log live, filtered by level, component and text", async () => {
+  await browser.$('[data-testid="open-settings"]').click();
+  await browser.$("button=logs").click();
+  await browser.$('[data-testid="logs-tab"]').waitForDisplayed({ timeout: 10_000 });
+  await browser.waitUntil(async () => (await browser.$$('[data-testid="log-line"]')).length > 0, { timeout: 10_000, timeoutMsg: "no log lines shown" });
+  const levels = async () => {
+    const found = [];
+    for (const line of await browser.$$('[data-testid="log-line"]')) found.push(await line.getAttribute("data-level"));
+    return found;
+  };
+  assert.ok((await levels()).includes("INFO"), `info lines are shown: ${await levels()}`);
+  await browser.$('[data-testid="logs-level"]').selectByAttribute("value", "warn");
+  await browser.waitUntil(async () => (await levels()).every((level) => ["WARN", "ERROR"].includes(level)), { timeout: 10_000, timeoutMsg: "the level filter let info lines through" });
+  await browser.$('[data-testid="logs-level"]').selectByAttribute("value", "info");
+  await browser.$('[data-testid="logs-component"]').setValue("lance");
+  await browser.waitUntil(
+    async () => {
+      const lines = await browser.$$('[data-testid="log-line"]');
+      if (lines.length === 0) return false;
+      for (const line of lines) if (!(await line.getText()).includes("lance")) return false;
+      return true;
+    },
+    { timeout: 10_000, timeoutMsg: "the component filter did not apply" },
+  );
+  await screenshot("settings-logs");
+  await browser.$('button[aria-label="Close settings"]').click();
+});
+
 test("the command palette reaches the app's actions by typing", async () => {
   const palette = await browser.$('[data-testid="command-palette"]');
   const command = async (words) => {
@@ -754,7 +782,7 @@ test("every panel passes an automated accessibility check (axe-core: no serious 
   await check("main window", "body");
   await browser.$('[data-testid="open-settings"]').click();
   await browser.$('[data-testid="settings"]').waitForDisplayed({ timeout: 10_000 });
-  for (const tab of ["providers", "models", "tools", "vault"]) {
+  for (const tab of ["providers", "models", "tools", "vault", "logs"]) {
     await browser.$(`button=${tab}`).click();
     await browser.pause(500);
     await check(`settings → ${tab}`, '[data-testid="settings"]');

@@ -20,6 +20,7 @@ globalThis.CODEXOS_IPC_ALLOWED = [
   "import_model",
   "ingest",
   "llm_settings",
+  "logs",
   "project_files",
   "project_remove",
   "projects",

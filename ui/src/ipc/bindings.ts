@@ -38,6 +38,8 @@ export const commands = {
 	 *  returns the chunks deleted.
 	 */
 	projectRemove: (name: string) => typedError<number, IpcError_Serialize>(__TAURI_INVOKE("project_remove", { name })),
+	/**  The newest lines of the app's log that pass the filters (Settings → Logs). */
+	logs: (query: LogQuery_Deserialize) => typedError<LogLine[], IpcError_Serialize>(__TAURI_INVOKE("logs", { query })),
 	/**  The providers, models, secrets and recent attempts. */
 	llmSettings: () => typedError<LlmSettings_Serialize, IpcError_Serialize>(__TAURI_INVOKE("llm_settings")),
 	/**  Sets the provider order (written to config.toml). */
@@ -1125,6 +1127,47 @@ export type LlmSettings_Serialize = {
 	secrets: string[],
 	/**  The newest router attempts. */
 	attempts: AttemptRecord_Serialize[],
+};
+
+/**  One log line, parsed. */
+export type LogLine = {
+	/**  RFC 3339 time (empty for a line that is not JSON). */
+	time: string,
+	/**  `ERROR`, `WARN`, `INFO`, `DEBUG`, `TRACE` (`?` for a line that is not JSON). */
+	level: string,
+	/**  The module that logged it (`codexos_rag::ingest`). */
+	component: string,
+	/**  The message. */
+	message: string,
+	/**  Other fields, as `key=value` text. */
+	fields: string,
+};
+
+/**  Which log lines to return. */
+export type LogQuery = LogQuery_Serialize | LogQuery_Deserialize;
+
+/**  Which log lines to return. */
+export type LogQuery_Deserialize = {
+	/**  The least severe level shown (`error`, `warn`, `info`, `debug`, `trace`); all when absent. */
+	level?: string | null,
+	/**  Only components containing this text. */
+	component?: string | null,
+	/**  Only lines containing this text (message, fields or component). */
+	text?: string | null,
+	/**  At most this many lines (the newest), default 500. */
+	limit?: number | null,
+};
+
+/**  Which log lines to return. */
+export type LogQuery_Serialize = {
+	/**  The least severe level shown (`error`, `warn`, `info`, `debug`, `trace`); all when absent. */
+	level: string | null,
+	/**  Only components containing this text. */
+	component: string | null,
+	/**  Only lines containing this text (message, fields or component). */
+	text: string | null,
+	/**  At most this many lines (the newest), default 500. */
+	limit: number | null,
 };
 
 /**  A `memory` node's operation. */

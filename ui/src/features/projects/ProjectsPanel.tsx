@@ -210,40 +210,29 @@ export function ProjectsPanel({
           All projects
         </button>
         {projects.map((project) => (
-          <button
-            type="button"
-            key={project.name}
-            data-testid="project"
-            title={project.root}
-            className={cn("w-full rounded-md px-2 py-1.5 text-left hover:bg-muted", selected === project.name && "bg-muted")}
-            onClick={() => onSelect(project.name)}
-          >
-            <div className="flex items-center gap-2 text-sm">
-              <FolderOpen className="size-4 text-primary" />
-              <span className="flex-1 truncate">{project.name}</span>
-              {watching.includes(project.name) && (
-                <span
-                  role="button"
-                  tabIndex={0}
-                  data-testid="watch-state"
-                  title="Watching for changes — click to stop"
-                  className="text-emerald-400 hover:text-muted-foreground"
-                  onClick={(event) => {
-                    event.stopPropagation();
-                    onUnwatch(project.name);
-                  }}
-                  onKeyDown={(event) => {
-                    if (event.key === "Enter") onUnwatch(project.name);
-                  }}
-                >
-                  <Eye className="size-4" />
-                </span>
-              )}
-            </div>
-            <div className="pl-6 text-[11px] text-muted-foreground">
-              {project.files} files · {project.chunks} chunks
-            </div>
-          </button>
+          <div key={project.name} className={cn("flex items-start rounded-md hover:bg-muted", selected === project.name && "bg-muted")}>
+            <button type="button" data-testid="project" title={project.root} className="min-w-0 flex-1 px-2 py-1.5 text-left" onClick={() => onSelect(project.name)}>
+              <div className="flex items-center gap-2 text-sm">
+                <FolderOpen className="size-4 text-primary" />
+                <span className="flex-1 truncate">{project.name}</span>
+              </div>
+              <div className="pl-6 text-[11px] text-muted-foreground">
+                {project.files} files · {project.chunks} chunks
+              </div>
+            </button>
+            {watching.includes(project.name) && (
+              <button
+                type="button"
+                data-testid="watch-state"
+                aria-label={`Stop watching ${project.name}`}
+                title="Watching for changes — click to stop"
+                className="mt-1.5 mr-2 text-emerald-400 hover:text-muted-foreground"
+                onClick={() => onUnwatch(project.name)}
+              >
+                <Eye className="size-4" />
+              </button>
+            )}
+          </div>
         ))}
         {selectedProject && (
           <div className="flex flex-wrap items-center gap-1 px-1 text-xs" data-testid="project-actions">

@@ -10,9 +10,10 @@ import { requestId, toIpcError } from "@/ipc/client";
 import { cn } from "@/lib/utils";
 import { ToolsTab } from "@/features/tools/ToolsTab";
 import { moveProvider, pullLabel } from "./settingsState";
+import { LogsTab } from "./LogsTab";
 import { VaultTab } from "./VaultTab";
 
-type Tab = "providers" | "models" | "tools" | "vault";
+type Tab = "providers" | "models" | "tools" | "vault" | "logs";
 
 function ProviderRow({
   provider,
@@ -252,7 +253,7 @@ export function SettingsPanel({
     <div className="absolute inset-0 z-10 flex flex-col bg-background" data-testid="settings">
       <div className="flex items-center gap-2 border-b border-border px-4 py-2">
         <h2 className="text-sm font-semibold">Settings</h2>
-        {(["providers", "models", "tools", "vault"] as const).map((name) => (
+        {(["providers", "models", "tools", "vault", "logs"] as const).map((name) => (
           <button
             key={name}
             type="button"
@@ -317,6 +318,7 @@ export function SettingsPanel({
         {settings && tab === "models" && <ModelsTab settings={settings} onChanged={refresh} />}
         {tab === "tools" && <ToolsTab project={project ?? null} />}
         {tab === "vault" && <VaultTab />}
+        {tab === "logs" && <LogsTab />}
       </div>
     </div>
   );
