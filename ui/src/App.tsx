@@ -13,7 +13,8 @@ import { useActions, type Action } from "@/features/palette/actions";
 import { CommandPalette } from "@/features/palette/CommandPalette";
 import { ProjectsPanel } from "@/features/projects/ProjectsPanel";
 import { SearchPanel } from "@/features/search/SearchPanel";
-import { SettingsPanel } from "@/features/settings/SettingsPanel";
+import { Onboarding } from "@/features/onboarding/Onboarding";
+import { SettingsPanel, type Tab as SettingsTab } from "@/features/settings/SettingsPanel";
 import { ApprovalDialog } from "@/features/tools/ApprovalDialog";
 import { modelChoices } from "@/features/settings/settingsState";
 import { commands, events, type AppInfo, type IpcError, type LlmSettings, type ProjectSummary } from "@/ipc/bindings";
@@ -28,6 +29,7 @@ export default function App() {
   const [preview, setPreview] = useState<PreviewTarget | null>(null);
   const [messages, dispatch] = useReducer(chatReducer, []);
   const [settingsOpen, setSettingsOpen] = useState(false);
+  const [settingsTab, setSettingsTab] = useState<SettingsTab>("providers");
   const [searchOpen, setSearchOpen] = useState(false);
   const [llm, setLlm] = useState<LlmSettings | null>(null);
   const [model, setModel] = useState<string | null>(null);
@@ -213,6 +215,13 @@ export default function App() {
           </Button>
         </div>
       </header>
+      <Onboarding
+        settings={llm}
+        onOpenModels={() => {
+          setSettingsTab("models");
+          setSettingsOpen(true);
+        }}
+      />
       {notice && (
         <div className="border-b border-border bg-muted px-4 py-1 text-xs" role="status" onClick={() => setNotice(null)}>
           {notice}
@@ -243,7 +252,17 @@ export default function App() {
             <SearchPanel projects={projects} project={selected} onOpen={setPreview} onClose={() => setSearchOpen(false)} />
           )}
           {preview && <FilePreviewPanel target={preview} onClose={() => setPreview(null)} />}
-          {settingsOpen && <SettingsPanel onClose={() => setSettingsOpen(false)} onChanged={refreshLlm} project={selected} />}
+          {settingsOpen && (
+            <SettingsPanel
+              initialTab={settingsTab}
+              onClose={() => {
+                setSettingsOpen(false);
+                setSettingsTab("providers");
+              }}
+              onChanged={refreshLlm}
+              project={selected}
+            />
+          )}
           <ApprovalDialog />
           {paletteOpen && <CommandPalette onClose={() => setPaletteOpen(false)} />}
         </section>

@@ -13,7 +13,7 @@ import { moveProvider, pullLabel } from "./settingsState";
 import { LogsTab } from "./LogsTab";
 import { VaultTab } from "./VaultTab";
 
-type Tab = "providers" | "models" | "tools" | "vault" | "logs";
+export type Tab = "providers" | "models" | "tools" | "vault" | "logs";
 
 function ProviderRow({
   provider,
@@ -211,12 +211,14 @@ export function SettingsPanel({
   onClose,
   onChanged,
   project,
+  initialTab = "providers",
 }: {
   onClose: () => void;
   onChanged?: () => void;
   project?: string | null;
+  initialTab?: Tab;
 }) {
-  const [tab, setTab] = useState<Tab>("providers");
+  const [tab, setTab] = useState<Tab>(initialTab);
   const [settings, setSettings] = useState<LlmSettings | null>(null);
   const [error, setError] = useState<IpcError | null>(null);
 
