@@ -38,6 +38,18 @@ async function screenshot(name) {
   if (shots) await browser.saveScreenshot(`${shots}/${name}.png`);
 }
 
+/** Selects a canvas node as a click would, wherever the view has scrolled it
+ * (under the zoom controls or outside a narrow canvas). */
+async function selectNode(selector) {
+  const node = await browser.$(selector);
+  await node.waitForExist({ timeout: 10_000 });
+  await browser.execute((element) => {
+    // Leave any field first, as a real click does (the canvas's keys ignore fields).
+    if (document.activeElement instanceof HTMLElement) document.activeElement.blur();
+    element.closest(".react-flow__node").click();
+  }, node);
+}
+
 /** Sets a controlled input or textarea as typing would (React listens to
  * input events), then leaves it (forms commit on blur). */
 async function fill(element, value) {
@@ -233,8 +245,7 @@ test("the canvas edits a flow, shows check errors on the node, runs it live and 
 
   // Run it: nodes light up as they finish, the answer streams below.
   const input = await browser.$('[data-testid="flow-input"]');
-  await input.clearValue();
-  await input.setValue('{"question": "What is the default port of the Lumen server?"}');
+  await fill(input, '{"question": "What is the default port of the Lumen server?"}');
   await browser.$('[data-testid="flow-run"]').click();
   const panel = await browser.$('[data-testid="run-panel"]');
   await browser.waitUntil(async () => (await panel.getAttribute("data-finished")) !== "", {
@@ -276,8 +287,7 @@ test("the other example flows run from the canvas", async () => {
     await picker.selectByAttribute("value", flow);
     await browser.waitUntil(async () => (await browser.$$('[data-testid^="flow-node-"]')).length > 0, { timeout: 10_000 });
     const input_ = await browser.$('[data-testid="flow-input"]');
-    await input_.clearValue();
-    await input_.setValue(input);
+    await fill(input_, input);
     const run = await browser.$('[data-testid="flow-run"]');
     await browser.waitUntil(async () => run.isEnabled(), { timeout: 10_000, timeoutMsg: `${flow} does not pass its check` });
     await run.click();
@@ -323,7 +333,7 @@ test("a flow is built from scratch with forms only, checked, run, inspected, for
   await browser.waitUntil(async () => (await browser.$$('[data-testid="state-editor-row"]')).length === 2, { timeout: 10_000 });
 
   // The input node takes the question: a checkbox of the generated form.
-  await browser.$('[data-testid="flow-node-input"]').click();
+  await selectNode('[data-testid="flow-node-input"]');
   await browser.$('[data-testid="node-form"]').waitForDisplayed({ timeout: 10_000 });
   await browser.$('[data-testid="field-fields-question"]').click();
 
@@ -340,7 +350,7 @@ test("a flow is built from scratch with forms only, checked, run, inspected, for
   await screenshot("flow-forms");
 
   // The output node returns the answer.
-  await browser.$('[data-testid="flow-node-output"]').click();
+  await selectNode('[data-testid="flow-node-output"]');
   await browser.$('[data-testid="field-keys-answer"]').click();
   await browser.waitUntil(async () => (await check.getText()).includes("checked"), {
     timeout: 10_000,
@@ -359,12 +369,18 @@ test("a flow is built from scratch with forms only, checked, run, inspected, for
 
   // Run it on the local model.
   const input = await browser.$('[data-testid="flow-input"]');
-  await input.clearValue();
-  await input.setValue('{"question": "What colour is a clear daytime sky?"}');
+  await fill(input, '{"question": "What colour is a clear daytime sky?"}');
   await browser.$('[data-testid="flow-run"]').click();
   const panel = await browser.$('[data-testid="run-panel"]');
   await browser.waitUntil(async () => (await panel.getAttribute("data-finished")) === "", { timeout: 10_000 });
-  await browser.waitUntil(async () => (await panel.getAttribute("data-finished")) !== "", { timeout: 120_000, timeoutMsg: "the run did not finish" });
+  await browser
+    .waitUntil(async () => (await panel.getAttribute("data-finished")) !== "", { timeout: 120_000, timeoutMsg: "the run did not finish" })
+    .catch(async (error) => {
+      await screenshot("flow-forms-run-timeout");
+      const notice = await browser.$('[data-testid="flow-notice"]');
+      if (await notice.isExisting()) error.message += ` (the canvas says: ${await notice.getAttribute("title")})`;
+      throw error;
+    });
   assert.equal(await panel.getAttribute("data-finished"), "succeeded", await browser.$('[data-testid="run-log"]').getText());
   assert.equal(await browser.$('[data-testid="flow-node-llm"]').getAttribute("data-status"), "done");
   // The model's answer streamed under its node's id.
@@ -449,21 +465,20 @@ test("a human input node is answered in a typed form from the run panel", async 
   await fill(await browser.$('[data-testid="state-editor-name"]'), "name");
   await browser.$('[data-testid="state-editor-add"]').click();
   await browser.$('[data-testid="state-editor-row"]').waitForExist({ timeout: 10_000 });
-  await browser.$('[data-testid="flow-node-input"]').click();
+  await selectNode('[data-testid="flow-node-input"]');
   await browser.$('[data-testid="palette-human"]').click();
   await browser.waitUntil(async () => (await browser.$('[data-testid="inspector-id"]').getValue()) === "human-1", { timeout: 10_000 });
   await fill(await browser.$('[data-testid="field-prompt"]'), "What is your name?");
   await browser.$('[data-testid="field-mode"]').selectByAttribute("value", "input");
   await fill(await browser.$('[data-testid="inspector-output"]'), "name");
   await browser.waitUntil(async () => (await browser.$('[data-node="human-1"]').getAttribute("data-output")) === "name", { timeout: 10_000 });
-  await browser.$('[data-testid="flow-node-output"]').click();
+  await selectNode('[data-testid="flow-node-output"]');
   await browser.$('[data-testid="field-keys-name"]').click();
   const check = await browser.$('[data-testid="flow-check"]');
   await browser.waitUntil(async () => (await check.getText()).includes("checked"), { timeout: 10_000, timeoutMsg: `check: ${await check.getAttribute("title")}` });
 
   const input = await browser.$('[data-testid="flow-input"]');
-  await input.clearValue();
-  await input.setValue("{}");
+  await fill(input, "{}");
   await browser.$('[data-testid="flow-run"]').click();
   const prompt = await browser.$('[data-testid="human-prompt"]');
   await prompt.waitForDisplayed({ timeout: 60_000 });
@@ -497,7 +512,7 @@ test("the flow file stays the source of truth: outside edits reload, conflicts a
   assert.match(await notice(), /reloaded e2e-human/);
 
   // Unsaved edits and an outside edit: the app asks; keeping mine, Save writes mine.
-  await browser.$('[data-testid="flow-node-output"]').click();
+  await selectNode('[data-testid="flow-node-output"]');
   await fill(await browser.$('[data-testid="inspector-title"]'), "Mine");
   await browser.waitUntil(async () => (await nodeTitle("output")) === "Mine", { timeout: 10_000 });
   flow.description = "edited outside";
@@ -517,7 +532,7 @@ test("the flow file stays the source of truth: outside edits reload, conflicts a
 });
 
 test("a node is copied, pasted, undone and the flow auto-laid out", async () => {
-  await browser.$('[data-node="human-1"]').click();
+  await selectNode('[data-node="human-1"]');
   await browser.keys(["Control", "c"]);
   await browser.keys(["Control", "v"]);
   await browser.$('[data-node="human-2"]').waitForExist({ timeout: 10_000, timeoutMsg: "the copy was not pasted" });
@@ -804,7 +819,7 @@ test("every panel passes an automated accessibility check (axe-core: no serious 
   await browser.$('[data-testid="versions-panel"]').waitForDisplayed({ timeout: 10_000 });
   await check("versions", '[data-testid="versions-panel"]');
   await browser.$('button[aria-label="Close versions"]').click();
-  await browser.$('[data-testid="flow-node-input"]').click();
+  await selectNode('[data-testid="flow-node-input"]');
   await check("node inspector", '[data-testid="inspector"]');
   assert.deepEqual(found, {}, JSON.stringify(found, null, 2));
 });

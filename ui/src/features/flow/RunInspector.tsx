@@ -1,11 +1,12 @@
 import { Channel } from "@tauri-apps/api/core";
-import { GitFork, Play, RotateCcw, X } from "lucide-react";
+import { GitFork, Play, RotateCcw } from "lucide-react";
 import { useCallback, useEffect, useState } from "react";
 
 import { Button } from "@/components/ui/button";
 import { commands, type LlmSettings, type NodeTrace, type ReplayReport, type RunDetail, type RunEvent } from "@/ipc/bindings";
 import { requestId } from "@/ipc/client";
 import { modelChoices } from "@/features/settings/settingsState";
+import { SidePanel } from "./SidePanel";
 import { duration, firstDivergence, nodeStatus, pretty, viewCall, type CallView } from "./runInspect";
 
 const BLOCK = "max-h-48 overflow-auto whitespace-pre-wrap break-words rounded border border-border bg-background p-1.5 font-mono text-[11px]";
@@ -189,17 +190,22 @@ export function RunInspector({
   const shown = detail?.nodes.find((trace) => trace.node === focus) ?? detail?.nodes[0] ?? null;
 
   return (
-    <aside className="absolute inset-y-0 right-0 z-10 flex w-[30rem] max-w-full flex-col border-l border-border bg-card text-xs shadow-xl" data-testid="run-inspector" aria-label={`Run ${runId}`}>
-      <div className="flex items-center gap-2 border-b border-border px-2 py-1.5">
-        <span className="font-semibold">Run {runId.slice(0, 8)}</span>
-        <span className="text-muted-foreground" data-testid="inspector-status">
-          {status ?? "…"}
-          {detail?.forkedFrom ? ` · forked from ${detail.forkedFrom[0].slice(0, 8)} at ${detail.forkedFrom[1]}` : ""}
-        </span>
-        <Button size="icon" variant="ghost" className="ml-auto size-6" aria-label="Close run inspector" onClick={onClose}>
-          <X className="size-3.5" />
-        </Button>
-      </div>
+    <SidePanel
+      testId="run-inspector"
+      label={`Run ${runId}`}
+      closeLabel="Close run inspector"
+      error={error}
+      onClose={onClose}
+      title={
+        <>
+          <span className="font-semibold">Run {runId.slice(0, 8)}</span>
+          <span className="text-muted-foreground" data-testid="inspector-status">
+            {status ?? "…"}
+            {detail?.forkedFrom ? ` · forked from ${detail.forkedFrom[0].slice(0, 8)} at ${detail.forkedFrom[1]}` : ""}
+          </span>
+        </>
+      }
+    >
       <div className="flex flex-wrap items-center gap-1 border-b border-border px-2 py-1.5">
         <Button size="sm" variant="outline" data-testid="run-replay" disabled={busy !== null} onClick={() => void replay(false)} title="Re-execute from the recording: no model, no network">
           <RotateCcw className="size-3.5" /> Replay offline
@@ -225,11 +231,6 @@ export function RunInspector({
           </Button>
         )}
       </div>
-      {error && (
-        <div className="border-b border-border px-2 py-1 text-destructive" role="alert">
-          {error}
-        </div>
-      )}
       {report && (
         <div className="border-b border-border px-2 py-1.5" data-testid="replay-report" data-identical={report.data.identical}>
           <div className={report.data.identical ? "text-emerald-400" : "text-amber-400"}>
@@ -266,6 +267,6 @@ export function RunInspector({
           {shown ? <NodeDetail key={shown.node} trace={shown} busy={busy !== null} onFork={(edits) => void fork(shown.node, edits)} /> : <div className="text-muted-foreground">{detail ? "no node ran" : "loading…"}</div>}
         </div>
       </div>
-    </aside>
+    </SidePanel>
   );
 }

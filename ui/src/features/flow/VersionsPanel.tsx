@@ -1,9 +1,10 @@
-import { History as HistoryIcon, RotateCcw, X } from "lucide-react";
+import { History as HistoryIcon, RotateCcw } from "lucide-react";
 import { useEffect, useMemo, useState } from "react";
 
 import { Button } from "@/components/ui/button";
 import { commands, type FlowEntry, type FlowVersion } from "@/ipc/bindings";
 import type { FlowDoc } from "./flowGraph";
+import { SidePanel } from "./SidePanel";
 import { diffFlows, marksOf, type Mark } from "./versionDiff";
 
 function parseVersion(version: FlowVersion | undefined): FlowDoc | null {
@@ -87,19 +88,19 @@ export function VersionsPanel({
   );
 
   return (
-    <aside className="absolute inset-y-0 right-0 z-10 flex w-[30rem] max-w-full flex-col border-l border-border bg-card text-xs shadow-xl" data-testid="versions-panel" aria-label={`Versions of ${name}`}>
-      <div className="flex items-center gap-2 border-b border-border px-2 py-1.5">
-        <HistoryIcon className="size-3.5" />
-        <span className="font-semibold">Versions of {name}</span>
-        <Button size="icon" variant="ghost" className="ml-auto size-6" aria-label="Close versions" onClick={onClose}>
-          <X className="size-3.5" />
-        </Button>
-      </div>
-      {error && (
-        <div className="border-b border-border px-2 py-1 text-destructive" role="alert">
-          {error}
-        </div>
-      )}
+    <SidePanel
+      testId="versions-panel"
+      label={`Versions of ${name}`}
+      closeLabel="Close versions"
+      error={error}
+      onClose={onClose}
+      title={
+        <>
+          <HistoryIcon className="size-3.5" />
+          <span className="font-semibold">Versions of {name}</span>
+        </>
+      }
+    >
       {versions && versions.length === 0 && <div className="p-2 text-muted-foreground">No saved versions yet: Save or Run records one.</div>}
       {versions && versions.length > 0 && (
         <>
@@ -146,6 +147,6 @@ export function VersionsPanel({
           </div>
         </>
       )}
-    </aside>
+    </SidePanel>
   );
 }
