@@ -541,8 +541,11 @@ test("a node is copied, pasted, undone and the flow auto-laid out", async () => 
   await browser.$('[data-node="human-2"]').waitForExist({ reverse: true, timeout: 10_000, timeoutMsg: "undo did not remove the copy" });
   await browser.$('[data-testid="flow-save"]').click();
   await browser.waitUntil(async () => !(await browser.$('[data-testid="flow-save"]').getText()).includes("*"), { timeout: 10_000 });
+  const where = () => browser.execute(() => [...document.querySelectorAll(".react-flow__node")].map((node) => `${node.getAttribute("data-id")}@${node.style.transform}`).sort().join(" "));
+  const before = await where();
   await browser.$('[data-testid="flow-layout"]').click();
-  await browser.waitUntil(async () => (await browser.$('[data-testid="flow-save"]').getText()).includes("*"), { timeout: 10_000, timeoutMsg: "auto-layout changed nothing" });
+  await browser.waitUntil(async () => (await where()) !== before, { timeout: 10_000, timeoutMsg: `auto-layout moved no node: ${before}` });
+  assert.ok((await browser.$('[data-testid="flow-save"]').getText()).includes("*"), "the layout is an unsaved edit");
   await screenshot("flow-layout");
   await browser.$('[data-testid="flow-save"]').click();
 });
@@ -760,8 +763,10 @@ async function accessibilityProblems(selector = "body") {
     await browser.execute(`${source};\nwindow.axe = axe;`);
   }
   return browser.executeAsync((scope, done) => {
+    const root = document.querySelector(scope);
+    if (!root) return done([`nothing to check: ${scope} is not in the page`]);
     window.axe
-      .run(document.querySelector(scope) ?? document, { resultTypes: ["violations"] })
+      .run(root, { resultTypes: ["violations"] })
       .then((result) =>
         done(
           result.violations

@@ -148,16 +148,23 @@ impl Runtime {
     /// Brings a deleted flow back from the trash (refused when its name was
     /// taken meanwhile, or when `trash` is not a file in the trash).
     pub fn restore_flow(&self, trash: &str) -> Result<FlowEntry> {
-        let folder = self.trash();
-        let file = Path::new(trash);
-        let inside = file.parent().and_then(|parent| parent.canonicalize().ok())
-            == folder.canonicalize().ok()
-            && file.is_file();
+        let refused = || Error::NotInTrash {
+            path: PathBuf::from(trash),
+        };
+        // Both sides resolved (links included); a trash that does not exist
+        // yet holds nothing.
+        let folder = self.trash().canonicalize().map_err(|_| refused())?;
+        let file = Path::new(trash).canonicalize().map_err(|_| refused())?;
+        let inside = file.parent() == Some(folder.as_path())
+            && file.is_file()
+            && file
+                .file_name()
+                .and_then(|name| name.to_str())
+                .is_some_and(|name| name.ends_with(".flow.json"));
         if !inside {
-            return Err(Error::NotInTrash {
-                path: file.to_path_buf(),
-            });
+            return Err(refused());
         }
+        let file = file.as_path();
         let flow = read_flow(file)?;
         let target = self.free_name(&flow.name)?;
         std::fs::rename(file, &target).map_err(|source| Error::Home {
@@ -285,10 +292,23 @@ mod tests {
             std::path::Path::new(&deleted.trash).exists(),
             "still in the trash"
         );
-        // Only files in the trash can be restored.
+        // Only files in the trash can be restored: not a flow file elsewhere,
+        // not a relative path, not before anything was ever deleted.
         let error = runtime
             .restore_flow(&file.to_string_lossy())
             .expect_err("not in the trash");
         assert!(matches!(error, Error::NotInTrash { .. }), "{error}");
+        for path in ["keep.flow.json", "../keep.flow.json", ""] {
+            let error = runtime.restore_flow(path).expect_err("relative");
+            assert!(matches!(error, Error::NotInTrash { .. }), "{path}: {error}");
+        }
+        let fresh = tempfile::tempdir().expect("temp dir");
+        let untouched = Runtime::open(Home::new(fresh.path().join("home"), None)).expect("runtime");
+        std::fs::write(fresh.path().join("stray.flow.json"), "{}").expect("stray");
+        let error = untouched
+            .restore_flow(&fresh.path().join("stray.flow.json").to_string_lossy())
+            .expect_err("no trash yet");
+        assert!(matches!(error, Error::NotInTrash { .. }), "{error}");
+        assert!(fresh.path().join("stray.flow.json").exists());
     }
 }

@@ -77,6 +77,11 @@ export function FlowCanvas({ project }: { project: string | null }) {
   const [library, setLibrary] = useState<FlowEntry[]>([]);
   const [doc, setDoc] = useState<History<FlowDoc> | null>(null);
   const flow = doc?.present ?? null;
+  const present = useRef<FlowDoc | null>(null);
+  present.current = flow;
+  const saving = useRef(false);
+  // Saves unsaved edits before the open flow is left (set below, each render).
+  const keeper = useRef(async () => true);
   const [schema, setSchema] = useState<JsonSchema | null>(null);
   const [naming, setNaming] = useState<NameAction | null>(null);
   const [namingError, setNamingError] = useState<string | null>(null);
@@ -174,7 +179,8 @@ export function FlowCanvas({ project }: { project: string | null }) {
   const shown = replay ? viewAt(replay.events, replay.index) : run;
   // A compared version is shown read-only, its changes marked.
   const viewed = compare?.flow ?? flow;
-  const readOnly = replay !== null || compare !== null;
+  // A running flow is not edited under the run (its edits would be marked saved).
+  const readOnly = replay !== null || compare !== null || running !== null;
   const canvas = useMemo(
     () => (viewed ? toCanvas(viewed, compare ? [] : problems, shown.statuses, selected, compare?.marks) : { nodes: [], edges: [] }),
     [viewed, compare, problems, shown.statuses, selected],
@@ -205,12 +211,16 @@ export function FlowCanvas({ project }: { project: string | null }) {
 
   const save = useCallback(async () => {
     if (!flow) return null;
-    const result = await commands.flowSave(flow as Flow_Deserialize);
+    saving.current = true;
+    const result = await commands.flowSave(flow as Flow_Deserialize).finally(() => {
+      saving.current = false;
+    });
     if (result.status !== "ok") {
       setNotice(result.error.message);
       return null;
     }
-    setDirty(false);
+    // Edits made while the save was on its way stay unsaved.
+    if (present.current === flow) setDirty(false);
     setConflict(null);
     setProblems(result.data.problems);
     setNotice(`saved v${result.data.version} · ${result.data.path}`);
@@ -266,14 +276,17 @@ export function FlowCanvas({ project }: { project: string | null }) {
     [run.runId, flow, refreshHistory],
   );
 
-  const openRun = useCallback((runId: string) => {
-    void commands.runDetail(runId).then((result) => {
+  const openRun = useCallback(
+    async (runId: string) => {
+      if (!(await keeper.current())) return;
+      const result = await commands.runDetail(runId);
       if (result.status !== "ok") return setNotice(result.error.message);
       setDoc(startHistory(result.data.flow as FlowDoc));
       setReplay({ runId, events: result.data.events, index: result.data.events.length });
       refit();
-    });
-  }, [refit]);
+    },
+    [refit],
+  );
 
   // The palette: a click adds the node after the selected one (wired in), a
   // drag drops it where it lands.
@@ -305,7 +318,7 @@ export function FlowCanvas({ project }: { project: string | null }) {
   // or, over unsaved edits, asks which to keep. A deleted or broken file
   // leaves the canvas copy alone and says how to write it back.
   const live = useRef({ flow, dirty, busy: false });
-  live.current = { flow, dirty, busy: readOnly || naming !== null || running !== null };
+  live.current = { flow, dirty, busy: readOnly || naming !== null || saving.current };
   useEffect(() => {
     if (!inTauri()) return;
     let stopped = false;
@@ -314,6 +327,10 @@ export function FlowCanvas({ project }: { project: string | null }) {
       if (stopped || busy || !current || document.hidden) return;
       const listed = await commands.flowLibrary();
       if (stopped || listed.status !== "ok") return;
+      // The world may have moved while the library was read: another flow
+      // opened, an edit made, a save begun. Then this round says nothing.
+      const now = live.current;
+      if (now.flow?.name !== current.name || now.dirty !== unsaved || now.busy) return;
       setLibrary((known) => (stable(known.map((entry) => [entry.name, entry.path, entry.error])) === stable(listed.data.map((entry) => [entry.name, entry.path, entry.error])) ? known : listed.data));
       const entry = listed.data.find((candidate) => candidate.name === current.name);
       if (!entry) {
@@ -343,25 +360,30 @@ export function FlowCanvas({ project }: { project: string | null }) {
     };
   }, []);
 
-  // Switching flows never drops edits: unsaved changes are saved first.
+  // Nothing that leaves the open flow drops edits: unsaved changes are saved
+  // first (switching, new, duplicate, rename, delete, opening a past run).
+  keeper.current = async () => {
+    if (!dirty || !flow || replay) return true;
+    const saved = await commands.flowSave(flow as Flow_Deserialize);
+    if (saved.status === "ok") {
+      setDirty(false);
+      return true;
+    }
+    setNotice(`${flow.name} was not saved, so it stays open: ${saved.error.message}`);
+    return false;
+  };
+  const keep = useCallback(() => keeper.current(), []);
   const switchTo = useCallback(
     async (entry: FlowEntry | undefined) => {
-      if (dirty && flow && !replay) {
-        const saved = await commands.flowSave(flow as Flow_Deserialize);
-        if (saved.status !== "ok") return setNotice(`${flow.name} was not saved, so it stays open: ${saved.error.message}`);
-      }
-      open(entry);
+      if (await keep()) open(entry);
     },
-    [dirty, flow, replay, open],
+    [keep, open],
   );
 
   const name = async (title: string, from: string | null) => {
     if (!naming) return;
     setNamingError(null);
-    if (naming.mode === "rename" && dirty && flow) {
-      const saved = await commands.flowSave(flow as Flow_Deserialize);
-      if (saved.status !== "ok") return setNamingError(saved.error.message);
-    }
+    if (!(await keep())) return setNamingError(`${flow?.name ?? "the open flow"} has unsaved edits that could not be saved`);
     const result = naming.mode === "rename" ? await commands.flowRename(naming.from, title) : await commands.flowCreate(title, from);
     if (result.status !== "ok") return setNamingError(result.error.message);
     setNaming(null);
@@ -372,6 +394,8 @@ export function FlowCanvas({ project }: { project: string | null }) {
 
   const remove = async () => {
     if (!flow) return;
+    // Saved first, so Undo brings back the flow as it was on screen.
+    if (!(await keep())) return;
     const result = await commands.flowDelete(flow.name);
     if (result.status !== "ok") return setNotice(result.error.message);
     setDeleted(result.data);
@@ -382,8 +406,9 @@ export function FlowCanvas({ project }: { project: string | null }) {
   const restore = async () => {
     if (!deleted) return;
     const result = await commands.flowRestore(deleted.trash);
+    // A refused restore keeps the Undo (and says where the file waits).
+    if (result.status !== "ok") return setNotice(`${result.error.message} — the file waits at ${deleted.trash}`);
     setDeleted(null);
-    if (result.status !== "ok") return setNotice(result.error.message);
     await reload();
     open(result.data);
     setNotice(`restored ${result.data.name}`);
@@ -394,7 +419,12 @@ export function FlowCanvas({ project }: { project: string | null }) {
     const onKey = (event: KeyboardEvent) => {
       const target = event.target as HTMLElement | null;
       if (target && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName))) return;
-      if (!document.querySelector('[data-testid="flow-canvas"]') || readOnly || naming) return;
+      // Only keys meant for the canvas: nothing focused, or focus inside it,
+      // and no panel (settings, search, palette) over it.
+      const canvasElement = document.querySelector('[data-testid="flow-canvas"]');
+      const forCanvas = !target || target === document.body || canvasElement?.contains(target);
+      const covered = document.querySelector('[data-testid="settings"], [data-testid="search-panel"], [data-testid="command-palette"]');
+      if (!canvasElement || !forCanvas || covered || readOnly || naming) return;
       const mod = event.ctrlKey || event.metaKey;
       const key = event.key.toLowerCase();
       if (mod && key === "z") {
@@ -549,7 +579,7 @@ export function FlowCanvas({ project }: { project: string | null }) {
           aria-label="Run history"
           className="max-w-[12rem] rounded border border-border bg-background px-1 py-0.5 text-foreground [color-scheme:dark]"
           value={replay?.runId ?? ""}
-          onChange={(event) => event.target.value && openRun(event.target.value)}
+          onChange={(event) => event.target.value && void openRun(event.target.value)}
         >
           <option value="">history ({runHistory.length})</option>
           {runHistory.map((entry) => (
@@ -754,7 +784,12 @@ export function FlowCanvas({ project }: { project: string | null }) {
           }}
         />
       )}
-      <RunPanel view={shown} replay={replay} onStep={(index) => setReplay((current) => (current ? { ...current, index } : current))} onCloseReplay={() => setReplay(null)} onAnswer={(answer) => void resume(answer)}
+      <RunPanel view={shown} replay={replay} onStep={(index) => setReplay((current) => (current ? { ...current, index } : current))} onCloseReplay={() => {
+          // Back to the flow as it is in the library, not the run's copy of it.
+          setReplay(null);
+          const entry = library.find((candidate) => candidate.name === flow?.name);
+          if (entry) open(entry);
+        }} onAnswer={(answer) => void resume(answer)}
         busy={running !== null}
         answerType={(node) => {
           const output = flow?.nodes.find((candidate) => candidate.id === node)?.output;

@@ -131,6 +131,7 @@ export function RunPanel({
       )}
       {waiting && !replay && (
         <HumanPrompt
+          key={waiting}
           node={waiting}
           ask={view.asks[waiting] ?? { prompt: "", mode: "approve" }}
           type={answerType(waiting)}

@@ -253,7 +253,7 @@ export function ProjectsPanel({
                 <Button size="sm" variant="ghost" data-testid="project-reingest" title={`Ingest ${selectedProject.root} again`} disabled={ingest?.status === "running"} onClick={() => void run(selectedProject.root, selectedProject.name)}>
                   <RefreshCw className="size-3.5" /> Re-ingest
                 </Button>
-                <Button size="sm" variant="ghost" data-testid="project-remove" onClick={() => setRemoving(selectedProject.name)}>
+                <Button size="sm" variant="ghost" data-testid="project-remove" title={ingest?.status === "running" ? "Wait for the ingest to finish" : undefined} disabled={ingest?.status === "running"} onClick={() => setRemoving(selectedProject.name)}>
                   <Trash2 className="size-3.5" /> Remove…
                 </Button>
               </>
