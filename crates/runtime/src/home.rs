@@ -46,7 +46,14 @@ impl Home {
                 source,
             })?;
         }
-        let probe = self.root.join(".write-test");
+        // A probe of its own: another CodexOS process (the app and the CLI,
+        // two commands) may be checking the same home at the same moment.
+        static PROBES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let probe = self.root.join(format!(
+            ".write-test-{}-{}",
+            std::process::id(),
+            PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
         std::fs::write(&probe, b"ok")
             .and_then(|()| std::fs::remove_file(&probe))
             .map_err(|source| Error::Home {
@@ -108,4 +115,40 @@ fn default_root() -> Result<PathBuf> {
     directories::BaseDirs::new()
         .map(|dirs| dirs.data_dir().join("codexos"))
         .ok_or(Error::NoDataDir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Home;
+
+    #[test]
+    fn homes_prepared_at_the_same_moment_do_not_trip_over_each_other() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path().join("home");
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let home = Home::new(root.clone(), None);
+                std::thread::spawn(move || {
+                    for _ in 0..200 {
+                        home.prepare().expect("prepared");
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().expect("no panic");
+        }
+        // Positive control: the home exists, and no probe is left behind.
+        let left: Vec<_> = std::fs::read_dir(&root)
+            .expect("home")
+            .flatten()
+            .filter(|entry| {
+                entry
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(".write-test")
+            })
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
 }
