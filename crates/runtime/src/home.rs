@@ -17,6 +17,9 @@ pub struct Home {
     models: PathBuf,
 }
 
+/// Numbers this process's write probes (see [`Home::prepare`]).
+static PROBES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 impl Home {
     /// The home from `CODEXOS_HOME` (else the OS data folder) and models from
     /// `CODEXOS_MODELS` (else `<home>/models`).
@@ -48,7 +51,6 @@ impl Home {
         }
         // A probe of its own: another CodexOS process (the app and the CLI,
         // two commands) may be checking the same home at the same moment.
-        static PROBES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let probe = self.root.join(format!(
             ".write-test-{}-{}",
             std::process::id(),
