@@ -162,12 +162,11 @@ pub fn logs(
     state: State<'_, AppState>,
     query: codexos_runtime::logging::LogQuery,
 ) -> Result<Vec<codexos_runtime::logging::LogLine>, IpcError> {
-    let path = state.runtime()?.home().logs().join("desktop.log");
-    codexos_runtime::logging::read(&path, &query).map_err(|error| IpcError {
-        code: codexos_runtime::ErrorCode::DataHome,
-        message: format!("cannot read the log {}: {error}", path.display()),
-        details: None,
-    })
+    Ok(codexos_runtime::logging::read_log(
+        state.runtime()?.home(),
+        "desktop",
+        &query,
+    )?)
 }
 
 /// What the app shows about its data home.

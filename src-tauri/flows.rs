@@ -265,10 +265,7 @@ pub fn flow_versions(
     state: State<'_, AppState>,
     name: String,
 ) -> Result<Vec<FlowVersion>, IpcError> {
-    match state.runtime()?.flow_history(&name) {
-        Err(codexos_runtime::Error::UnknownFlow { .. }) => Ok(Vec::new()),
-        other => Ok(other?),
-    }
+    Ok(state.runtime()?.flow_versions(&name)?)
 }
 
 /// A unified diff of two versions of a flow's file.
@@ -292,15 +289,5 @@ pub fn flow_rollback(
     name: String,
     version: u32,
 ) -> Result<FlowEntry, IpcError> {
-    let runtime = state.runtime()?;
-    // The app's file, never a copy the CLI ran from elsewhere.
-    let file = runtime.library_file(&name)?;
-    let (path, _) = runtime.flow_rollback(&name, version, Some(&file))?;
-    let flow = codexos_runtime::read_flow(&path)?;
-    Ok(FlowEntry {
-        name: flow.name.clone(),
-        path: path.to_string_lossy().into_owned(),
-        flow: Some(flow),
-        error: None,
-    })
+    Ok(state.runtime()?.rollback_library_flow(&name, version)?)
 }

@@ -304,6 +304,9 @@ test("the other example flows run from the canvas", async () => {
 test("a flow is built from scratch with forms only, checked, run, inspected, forked, diffed, rolled back, renamed, deleted and restored", async () => {
   const replayClose = await browser.$('button[aria-label="Close replay"]');
   if (await replayClose.isExisting()) await replayClose.click();
+  // A file preview left open by an earlier test lies over the canvas.
+  const closePreview = await browser.$('button[aria-label="Close preview"]');
+  if (await closePreview.isExisting()) await closePreview.click();
   const picker = await browser.$('[data-testid="flow-picker"]');
   const check = await browser.$('[data-testid="flow-check"]');
   // Room for the canvas: the side panels fold away (and come back at the end).

@@ -130,6 +130,13 @@ fn parse_line(line: &str) -> LogLine {
     }
 }
 
+/// The newest lines of a shell's log (`logs/<shell>.log`) that pass `query`,
+/// oldest first. A missing file is no lines.
+pub fn read_log(home: &Home, shell: &str, query: &LogQuery) -> crate::Result<Vec<LogLine>> {
+    let path = home.logs().join(format!("{shell}.log"));
+    read(&path, query).map_err(|source| crate::Error::Home { path, source })
+}
+
 /// The newest lines of a log file that pass `query`, oldest first. A missing
 /// file is no lines.
 pub fn read(path: &std::path::Path, query: &LogQuery) -> std::io::Result<Vec<LogLine>> {

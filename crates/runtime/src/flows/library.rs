@@ -145,6 +145,25 @@ impl Runtime {
         })
     }
 
+    /// A flow's saved versions, oldest first; none for a flow never saved
+    /// or run (the app's Versions panel).
+    pub fn flow_versions(&self, name: &str) -> Result<Vec<codexos_store::FlowVersion>> {
+        match self.flow_history(name) {
+            Err(Error::UnknownFlow { .. }) => Ok(Vec::new()),
+            other => other,
+        }
+    }
+
+    /// Writes an old version back to the flow's file in the flows folder
+    /// (never a copy run from elsewhere), recorded as the newest version;
+    /// the flow as now on disk.
+    pub fn rollback_library_flow(&self, name: &str, version: u32) -> Result<FlowEntry> {
+        let file = self.library_file(name)?;
+        let (path, _) = self.flow_rollback(name, version, Some(&file))?;
+        let flow = read_flow(&path)?;
+        Ok(Self::entry(&path, flow))
+    }
+
     /// Brings a deleted flow back from the trash (refused when its name was
     /// taken meanwhile, or when `trash` is not a file in the trash).
     pub fn restore_flow(&self, trash: &str) -> Result<FlowEntry> {
@@ -269,6 +288,36 @@ mod tests {
         assert!(text.contains("\"name\": \"after\""), "{text}");
         let history = runtime.flow_history("after").expect("history");
         assert_eq!(history[0].note, "renamed from before");
+    }
+
+    #[test]
+    fn a_library_flow_rolls_back_in_its_own_file_and_versions_start_empty() {
+        let home = tempfile::tempdir().expect("temp dir");
+        let runtime = runtime(&home);
+        assert!(runtime
+            .flow_versions("never-saved")
+            .expect("none")
+            .is_empty());
+        let first = runtime
+            .create_flow("steps", None)
+            .expect("created")
+            .flow
+            .expect("flow");
+        let mut changed = first.clone();
+        changed.description = "second version".into();
+        runtime.save_flow(&changed).expect("saved");
+        assert_eq!(runtime.flow_versions("steps").expect("versions").len(), 2);
+        let entry = runtime
+            .rollback_library_flow("steps", 1)
+            .expect("rolled back");
+        assert_eq!(entry.flow.expect("flow").description, first.description);
+        let file = home.path().join("home/flows/steps.flow.json");
+        assert_eq!(entry.path, file.to_string_lossy());
+        assert!(!std::fs::read_to_string(&file)
+            .expect("file")
+            .contains("second version"));
+        let versions = runtime.flow_versions("steps").expect("versions");
+        assert_eq!(versions.last().expect("newest").note, "rollback to v1");
     }
 
     #[test]
