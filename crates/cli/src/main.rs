@@ -7,6 +7,7 @@
 
 mod bundle;
 mod chat;
+mod conversations;
 mod flow;
 mod render;
 mod tools;
@@ -114,6 +115,10 @@ enum Command {
         #[arg(long)]
         max_tokens: Option<u32>,
     },
+    /// Saved multi-turn conversations (ask a project, chat with a model,
+    /// chat with an agent) — the ones the app's Chat panel shows.
+    #[command(subcommand)]
+    Conversations(conversations::ConversationsCommand),
     /// Serve an OpenAI-compatible API (/v1/models, /v1/chat/completions)
     /// backed by the router.
     Serve {
@@ -505,6 +510,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 ..codexos_runtime::ChatOptions::default()
             };
             chat::chat(&runtime, options, system, json, &cancel).await
+        }
+        Command::Conversations(command) => {
+            conversations::conversations(&runtime, command, json, &cancel).await
         }
         Command::Serve {
             openai: _,

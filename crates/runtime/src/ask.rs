@@ -3,7 +3,7 @@
 use codexos_flow::taint::{spotlight, DATA_RULE};
 use codexos_llm::{ChatMessage, Completion, ProviderKind};
 use codexos_rag::Hit;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::{Result, Runtime, SearchMode};
@@ -13,7 +13,7 @@ Answer the question using only the numbered context excerpts from the project's 
 Cite the excerpts you use as [1], [2]. If the excerpts do not contain the answer, say so plainly.";
 
 /// The system prompt with the rule for spotlighted excerpts.
-fn system_prompt() -> String {
+pub(crate) fn system_prompt() -> String {
     format!("{SYSTEM_PROMPT} {DATA_RULE}")
 }
 
@@ -39,7 +39,7 @@ impl Default for AskOptions {
 }
 
 /// A source the answer was given.
-#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 pub struct Citation {
     /// Number used in the prompt (`[n]`).
     pub number: u32,
@@ -149,7 +149,7 @@ impl Runtime {
     /// The context size and a token counter for the model that will likely
     /// answer: exact with the local model when it comes first, an estimate
     /// (three characters per token) for remote ones.
-    async fn token_counter(
+    pub(crate) async fn token_counter(
         &self,
         model: Option<&str>,
     ) -> (usize, Box<dyn Fn(&str) -> usize + Send + Sync>) {
@@ -190,7 +190,7 @@ fn excerpt_header(number: usize, hit: &Hit) -> String {
 }
 
 /// The best hits whose excerpts fit `budget` tokens, numbered from 1.
-fn fit(hits: &[Hit], budget: usize, count: impl Fn(&str) -> usize) -> Vec<Citation> {
+pub(crate) fn fit(hits: &[Hit], budget: usize, count: impl Fn(&str) -> usize) -> Vec<Citation> {
     let mut used = 0;
     let mut citations = Vec::new();
     for hit in hits {
@@ -216,7 +216,7 @@ fn fit(hits: &[Hit], budget: usize, count: impl Fn(&str) -> usize) -> Vec<Citati
     citations
 }
 
-fn user_prompt(question: &str, citations: &[Citation]) -> String {
+pub(crate) fn user_prompt(question: &str, citations: &[Citation]) -> String {
     let mut prompt = String::from("Context excerpts:\n\n");
     // Excerpts are spotlighted: a document's "ignore previous instructions"
     // stays inside markers the model is told hold data only.

@@ -226,7 +226,7 @@ fn attempt_records(request: &str, attempts: &[codexos_llm::Attempt]) -> Vec<Atte
 
 /// Drops the oldest exchange after the system prompt (keeping the newest
 /// user turn); `false` when nothing is left to drop.
-fn drop_oldest_exchange(history: &mut Vec<ChatMessage>) -> bool {
+pub(crate) fn drop_oldest_exchange(history: &mut Vec<ChatMessage>) -> bool {
     let first = history
         .iter()
         .position(|message| message.role != codexos_llm::Role::System);

@@ -249,6 +249,18 @@ pub enum Error {
         /// The waiting node.
         node: String,
     },
+    /// No such saved conversation.
+    #[error("no conversation `{id}` in this data home — `codexos conversations list` shows them (in the app: the list beside the chat)")]
+    UnknownConversation {
+        /// The id given.
+        id: String,
+    },
+    /// A chat turn that cannot be sent as asked.
+    #[error("{message}")]
+    InvalidTurn {
+        /// What is wrong and what to do.
+        message: String,
+    },
     /// No such agent.
     #[error("no published agent `{reference}` — `codexos agents list` shows them; `codexos agents new NAME` starts one")]
     UnknownAgent {
@@ -372,6 +384,7 @@ impl Error {
             | Self::UnknownFlowVersion { .. }
             | Self::NotInTrash { .. }
             | Self::UnknownAgent { .. }
+            | Self::UnknownConversation { .. }
             | Self::NoSigningKey
             | Self::UnknownSigner { .. }
             | Self::Tool(codexos_tools::Error::UnknownTool { .. })
@@ -406,6 +419,7 @@ impl Error {
             | Self::InvalidFlowName { .. }
             | Self::FlowExists { .. }
             | Self::AnswerNeeded { .. }
+            | Self::InvalidTurn { .. }
             | Self::ToolSourceExists { .. }
             | Self::BundleContent { .. }
             | Self::SigningKeyExists { .. }

@@ -22,6 +22,7 @@ mod bench;
 mod bundles;
 mod chat;
 mod config;
+mod conversations;
 mod doctor;
 mod error;
 mod files;
@@ -69,6 +70,7 @@ pub use codexos_rag::{
     SkippedFile,
 };
 pub use codexos_store::AttemptRecord;
+pub use codexos_store::ConversationSummary;
 pub use codexos_store::{FlowVersion, RunSummary};
 pub use codexos_tools::folder::EnvValue;
 pub use codexos_tools::mcp::ServerConfig as McpServerConfig;
@@ -83,6 +85,10 @@ pub use codexos_vault::{
     Status as VaultStatus, Vault,
 };
 pub use config::{Config, IngestConfig, LlmConfig, ModelsConfig, ProviderConfig, SearchConfig};
+pub use conversations::{
+    conversation_markdown, Conversation, ConversationMessage, ConversationMode, MessageMeta,
+    ToolStep, Turn, TurnEvent, TurnStats, TurnStatus, UNTITLED,
+};
 pub use doctor::{Check, CheckStatus};
 pub use error::{Error, ErrorCode, Result};
 pub use files::{FilePreview, ProjectFile};

@@ -3,8 +3,8 @@
 //! One SQLite file (WAL mode) holds what is small and relational: projects, the
 //! per-file ingest ledger that makes re-ingest incremental, sealed vault records,
 //! the checksum cache for model files, LLM attempts, flow runs (checkpoints,
-//! events, recorded calls), flow versions, published agents and long-term
-//! memory. Bulk data (chunks and vectors) lives in LanceDB, owned by `codexos-rag`. Nothing here knows about the engines above it:
+//! events, recorded calls), flow versions, published agents, long-term
+//! memory and saved chat conversations. Bulk data (chunks and vectors) lives in LanceDB, owned by `codexos-rag`. Nothing here knows about the engines above it:
 //! `rag`, `vault` and `runtime` depend on this crate, never the other way round.
 //!
 //! ```no_run
@@ -14,9 +14,11 @@
 //! # Ok::<(), codexos_store::Error>(())
 //! ```
 
+mod conversations;
 mod migrations;
 mod runs;
 
+pub use conversations::{ConversationSummary, MessageRow};
 pub use runs::{FlowVersion, RunRow, RunSummary};
 
 /// How hard a commit (a run's checkpoint, a vault write) is pushed to disk:

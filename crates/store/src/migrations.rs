@@ -104,6 +104,25 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE VIRTUAL TABLE memories USING fts5(namespace UNINDEXED, key UNINDEXED, value, updated_at UNINDEXED);
 ",
+    r"
+    CREATE TABLE conversations (
+        id TEXT PRIMARY KEY,
+        title TEXT NOT NULL,
+        mode TEXT NOT NULL,
+        target TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE conversation_messages (
+        conversation TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        role TEXT NOT NULL,
+        text TEXT NOT NULL,
+        meta TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (conversation, idx)
+    ) WITHOUT ROWID;
+",
 ];
 
 pub(crate) fn run(connection: &mut Connection, path: &Path) -> Result<()> {

@@ -5,6 +5,7 @@
 mod ask;
 mod bad_input;
 mod chat;
+mod conversations;
 mod crash;
 mod flows;
 mod git;
