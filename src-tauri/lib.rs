@@ -6,6 +6,7 @@
 //! drifts from this code (`make bindings` regenerates it).
 
 mod commands;
+mod conversations;
 mod flows;
 mod llm;
 mod tools;
@@ -47,6 +48,14 @@ app_commands![
     commands::unwatch,
     commands::project_remove,
     commands::logs,
+    conversations::conversations,
+    conversations::conversation,
+    conversations::conversation_new,
+    conversations::conversation_send,
+    conversations::conversation_rename,
+    conversations::conversation_delete,
+    conversations::conversation_export,
+    conversations::agents,
     llm::llm_settings,
     llm::set_policy,
     llm::set_offline,

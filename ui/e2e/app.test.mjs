@@ -210,6 +210,113 @@ test("settings list the provider policy and the models, and the chat offers them
   await browser.$('button[aria-label="Close settings"]').click();
 });
 
+/** Sends a chat message and waits for its answer to end; returns the answer element. */
+async function sendChat(text) {
+  const before = (await browser.$$('[data-testid="answer"]')).length;
+  await fill(await browser.$('[data-testid="chat-input"]'), text);
+  await browser.$('[data-testid="ask-button"]').click();
+  let answer;
+  await browser.waitUntil(
+    async () => {
+      const answers = await browser.$$('[data-testid="answer"]');
+      answer = answers[answers.length - 1];
+      return answers.length > before && ["done", "error", "cancelled"].includes(await answer.getAttribute("data-phase"));
+    },
+    { timeout: 180_000, timeoutMsg: `no answer to “${text}”` },
+  );
+  assert.equal(await answer.getAttribute("data-phase"), "done", await answer.getText());
+  return answer;
+}
+
+async function answerCount() {
+  return (await browser.$$('[data-testid="answer"]')).length;
+}
+
+test("chat keeps saved conversations in three modes: ask with citations, chat, and an agent with its tool calls", async () => {
+  const closePreview = await browser.$('button[aria-label="Close preview"]');
+  if (await closePreview.isExisting()) await closePreview.click();
+  // Ask mode: the conversation the first question started goes on for two more turns.
+  await sendChat("How do I change it?");
+  const third = await sendChat("Which file says so?");
+  assert.equal(await answerCount(), 3);
+  assert.ok((await third.$$('[data-testid="citation"]')).length > 0, "each ask answer cites");
+  // The local model reuses the conversation's state between turns.
+  assert.match(await third.$('[data-testid="answer-stats"]').getText(), /\d+ reused/);
+  assert.equal(await browser.$('[data-testid="conversation-title"]').getAttribute("title"), "What is the default port of the Lumen server?");
+  // Regenerate the last answer: still three answers.
+  await browser.$('[data-testid="regenerate"]').click();
+  await browser.waitUntil(async () => (await browser.$$('[data-testid="answer"]'))[2] && (await (await browser.$$('[data-testid="answer"]'))[2].getAttribute("data-phase")) === "done", { timeout: 180_000, timeoutMsg: "the regenerated answer did not end" });
+  assert.equal(await answerCount(), 3);
+  // Edit the second question and resend: the third exchange goes.
+  const edits = await browser.$$('[data-testid="edit-question"]');
+  await edits[1].click();
+  await fill(await browser.$('[data-testid="edit-input"]'), "Which port does Lumen use by default?");
+  await browser.$('[data-testid="edit-resend"]').click();
+  await browser.waitUntil(async () => (await answerCount()) === 2 && (await (await browser.$$('[data-testid="answer"]'))[1].getAttribute("data-phase")) === "done", { timeout: 180_000, timeoutMsg: "the edited question was not answered" });
+  await screenshot("chat-ask");
+
+  // Chat mode: a plain conversation, three turns.
+  await browser.$('[data-testid="mode-chat"]').click();
+  assert.equal(await answerCount(), 0, "a new conversation starts empty");
+  await sendChat("What is the capital of France?");
+  await sendChat("And of Italy?");
+  const last = await sendChat("Name both cities again.");
+  assert.equal(await answerCount(), 3);
+  assert.equal((await last.$$('[data-testid="citation"]')).length, 0, "plain chat has no excerpts");
+  await screenshot("chat-plain");
+
+  // Agent mode: the example planner, its tool calls shown inline.
+  await browser.$('[data-testid="mode-agent"]').click();
+  const picker = await browser.$('[data-testid="agent-picker"]');
+  await picker.waitForDisplayed({ timeout: 10_000 });
+  await browser.waitUntil(async () => /planner/.test(await picker.getText()), { timeout: 10_000, timeoutMsg: "the published example agents are not offered" });
+  await picker.selectByAttribute("value", "planner");
+  const plan = await sendChat("Plan how to add a README to a project.");
+  await sendChat("Make the plan shorter.");
+  await sendChat("Now number the steps from one.");
+  assert.equal(await answerCount(), 3);
+  assert.match(await browser.$('[data-testid="chat-scope"]').getText(), /Agent planner@1\.0\.0/);
+  assert.match(await plan.getText(), /run [0-9a-f]{8}/, "an agent answer is a run");
+  await screenshot("chat-agent");
+
+  // The history: search finds the chat by a message, rename, open, export, delete.
+  await browser.$('[data-testid="conversations-toggle"]').click();
+  const list = await browser.$('[data-testid="conversation-list"]');
+  await list.waitForDisplayed({ timeout: 10_000 });
+  await browser.waitUntil(async () => (await browser.$$('[data-testid="conversation-item"]')).length === 3, { timeout: 10_000, timeoutMsg: "three conversations are not listed" });
+  await fill(await browser.$('[data-testid="conversation-search"]'), "of italy");
+  await browser.waitUntil(async () => (await browser.$$('[data-testid="conversation-item"]')).length === 1, { timeout: 10_000, timeoutMsg: "the search did not narrow the list" });
+  assert.match(await browser.$('[data-testid="conversation-snippet"]').getAttribute("title"), /Italy/);
+  await browser.$('[data-testid="conversation-rename"]').click();
+  await fill(await browser.$('[data-testid="conversation-rename-input"]'), "Capitals");
+  await browser.$('[data-testid="conversation-rename-save"]').click();
+  await browser.waitUntil(async () => (await browser.$('[data-testid="conversation-item"]').getAttribute("data-title")) === "Capitals", { timeout: 10_000, timeoutMsg: "the rename did not show" });
+  await screenshot("chat-history");
+  await browser.$('[data-testid="conversation-open"]').click();
+  await browser.waitUntil(async () => (await browser.$('[data-testid="conversation-title"]').getAttribute("title")) === "Capitals", { timeout: 10_000, timeoutMsg: "the conversation did not open" });
+  assert.equal(await answerCount(), 3, "the saved conversation opens with its messages");
+  await browser.$('[data-testid="conversation-export"]').click();
+  const notice = await browser.$('[data-testid="chat-notice"]');
+  await notice.waitForDisplayed({ timeout: 10_000 });
+  const saved = (await notice.getText()).match(/Saved to (\S+\.md)/);
+  assert.ok(saved, await notice.getText());
+  const markdown = await readFile(saved[1], "utf8");
+  assert.ok(markdown.startsWith("# Capitals\n") && markdown.includes("## You\n\nAnd of Italy?"), markdown);
+  await browser.$('[data-testid="conversations-toggle"]').click();
+  await browser.waitUntil(async () => (await browser.$$('[data-testid="conversation-item"]')).length === 3, { timeout: 10_000, timeoutMsg: "the list did not come back" });
+  let capitals;
+  for (const item of await browser.$$('[data-testid="conversation-item"]')) {
+    if ((await item.getAttribute("data-title")) === "Capitals") capitals = item;
+  }
+  assert.ok(capitals, "the renamed conversation is listed");
+  await capitals.$('[data-testid="conversation-delete"]').click();
+  await capitals.$('[data-testid="conversation-delete-confirm"]').click();
+  await browser.waitUntil(async () => (await browser.$$('[data-testid="conversation-item"]')).length === 2, { timeout: 10_000, timeoutMsg: "the deleted conversation is still listed" });
+  assert.equal(await answerCount(), 0, "deleting the open conversation leaves an empty one");
+  await browser.$('button[aria-label="Close conversations"]').click();
+  await browser.$('[data-testid="mode-ask"]').click();
+});
+
 test("the canvas edits a flow, shows check errors on the node, runs it live and replays it", async () => {
   // The file preview opened above lies over the canvas.
   const closePreview = await browser.$('button[aria-label="Close preview"]');
@@ -815,6 +922,10 @@ test("every panel passes an automated accessibility check (axe-core: no serious 
   await browser.$('[data-testid="search-panel"]').waitForDisplayed({ timeout: 10_000 });
   await check("search", '[data-testid="search-panel"]');
   await browser.$('[data-testid="close-search"]').click();
+  await browser.$('[data-testid="conversations-toggle"]').click();
+  await browser.$('[data-testid="conversation-list"]').waitForDisplayed({ timeout: 10_000 });
+  await check("conversations", '[data-testid="conversation-list"]');
+  await browser.$('button[aria-label="Close conversations"]').click();
   await browser.$('[data-testid="open-palette"]').click();
   await browser.$('[data-testid="command-palette"]').waitForDisplayed({ timeout: 10_000 });
   await check("command palette", '[data-testid="command-palette"]');

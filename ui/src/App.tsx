@@ -1,10 +1,9 @@
 import { Command, PanelLeft, PanelRight, Search, Settings } from "lucide-react";
-import { useCallback, useEffect, useMemo, useReducer, useState } from "react";
+import { useCallback, useEffect, useMemo, useState } from "react";
 
 import { Button } from "@/components/ui/button";
 
 import { ChatPanel } from "@/features/chat/ChatPanel";
-import { chatReducer } from "@/features/chat/chatState";
 import { FilePreviewPanel, type PreviewTarget } from "@/features/files/FilePreviewPanel";
 import { FlowCanvas } from "@/features/flow/FlowCanvas";
 import { clampWidth, gridColumns, loadPanels, savePanels, type Panels } from "@/features/layout/panels";
@@ -27,7 +26,6 @@ export default function App() {
   const [selected, setSelected] = useState<string | null>(null);
   const [watching, setWatching] = useState<string[]>([]);
   const [preview, setPreview] = useState<PreviewTarget | null>(null);
-  const [messages, dispatch] = useReducer(chatReducer, []);
   const [settingsOpen, setSettingsOpen] = useState(false);
   const [settingsTab, setSettingsTab] = useState<SettingsTab>("providers");
   const [searchOpen, setSearchOpen] = useState(false);
@@ -269,8 +267,6 @@ export default function App() {
         <aside className="relative min-h-0 border-l border-border" hidden={!panels.rightOpen} aria-label="Chat panel">
           <ResizeHandle label="Resize chat" width={panels.right} sign={-1} testId="resize-chat" onResize={(width) => layout({ right: clampWidth(width) })} />
           <ChatPanel
-            messages={messages}
-            dispatch={dispatch}
             project={selected}
             model={model}
             picker={

@@ -551,6 +551,46 @@ impl Runtime {
         Ok(conversation_markdown(&self.conversation(id)?))
     }
 
+    /// Writes a conversation as Markdown into the data home's `exports/`
+    /// folder (named after its title) and returns the file.
+    pub fn export_conversation_file(&self, id: &str) -> Result<PathBuf> {
+        let conversation = self.conversation(id)?;
+        let folder = self.home.exports();
+        let io = |path: &std::path::Path| {
+            let path = path.to_path_buf();
+            move |source| Error::Home { path, source }
+        };
+        std::fs::create_dir_all(&folder).map_err(io(&folder))?;
+        let slug: String = conversation
+            .summary
+            .title
+            .chars()
+            .map(|c| {
+                if c.is_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .collect::<String>()
+            .split('-')
+            .filter(|part| !part.is_empty())
+            .take(8)
+            .collect::<Vec<_>>()
+            .join("-");
+        let short: String = id.chars().take(8).collect();
+        let path = folder.join(format!(
+            "{}-{short}.md",
+            if slug.is_empty() {
+                "conversation"
+            } else {
+                &slug
+            }
+        ));
+        std::fs::write(&path, conversation_markdown(&conversation)).map_err(io(&path))?;
+        Ok(path)
+    }
+
     /// Sends one turn and returns the stored answer. The question is stored
     /// first; the answer is stored however the turn ends — a stopped or
     /// failed answer keeps its partial text and says why. Errors are only

@@ -100,6 +100,12 @@ impl Home {
         self.root.join("flows")
     }
 
+    /// Files the app exports (conversations as Markdown).
+    #[must_use]
+    pub fn exports(&self) -> PathBuf {
+        self.root.join("exports")
+    }
+
     /// User tools (`tools/<name>/tool.toml`), trusted and watched.
     #[must_use]
     pub fn tools(&self) -> PathBuf {

@@ -40,6 +40,31 @@ export const commands = {
 	projectRemove: (name: string) => typedError<number, IpcError_Serialize>(__TAURI_INVOKE("project_remove", { name })),
 	/**  The newest lines of the app's log that pass the filters (Settings → Logs). */
 	logs: (query: LogQuery_Deserialize) => typedError<LogLine[], IpcError_Serialize>(__TAURI_INVOKE("logs", { query })),
+	/**
+	 *  Saved conversations, newest first; `query` keeps those whose title or a
+	 *  message contains it.
+	 */
+	conversations: (query: string | null) => typedError<ConversationSummary_Serialize[], IpcError_Serialize>(__TAURI_INVOKE("conversations", { query })),
+	/**  One conversation with its messages. */
+	conversation: (id: string) => typedError<Conversation_Serialize, IpcError_Serialize>(__TAURI_INVOKE("conversation", { id })),
+	/**
+	 *  Starts a conversation: ask (a project or all), chat, or agent (a
+	 *  published agent, pinned to its newest version when none is given).
+	 */
+	conversationNew: (mode: ConversationMode, target: string | null) => typedError<ConversationSummary_Serialize, IpcError_Serialize>(__TAURI_INVOKE("conversation_new", { mode, target })),
+	/**
+	 *  Sends a message (or regenerates / edits and resends from `resend_from`),
+	 *  streaming the answer; returns the stored answer.
+	 */
+	conversationSend: (requestId: string, id: string, text: string, resendFrom: number | null, model: string | null, onEvent: Channel<TurnEvent_Deserialize>) => typedError<ConversationMessage_Serialize, IpcError_Serialize>(__TAURI_INVOKE("conversation_send", { requestId, id, text, resendFrom, model, onEvent })),
+	/**  Renames a conversation. */
+	conversationRename: (id: string, title: string) => typedError<ConversationSummary_Serialize, IpcError_Serialize>(__TAURI_INVOKE("conversation_rename", { id, title })),
+	/**  Deletes a conversation. */
+	conversationDelete: (id: string) => typedError<null, IpcError_Serialize>(__TAURI_INVOKE("conversation_delete", { id })),
+	/**  Exports a conversation as Markdown. */
+	conversationExport: (id: string) => typedError<ConversationExport, IpcError_Serialize>(__TAURI_INVOKE("conversation_export", { id })),
+	/**  Published agents (newest version of each last), for the agent picker. */
+	agents: () => typedError<AgentChoice[], IpcError_Serialize>(__TAURI_INVOKE("agents")),
 	/**  The providers, models, secrets and recent attempts. */
 	llmSettings: () => typedError<LlmSettings_Serialize, IpcError_Serialize>(__TAURI_INVOKE("llm_settings")),
 	/**  Sets the provider order (written to config.toml). */
@@ -133,6 +158,18 @@ export const events = {
 };
 
 /* Types */
+/**  A published agent, as the agent picker lists it. */
+export type AgentChoice = {
+	/**  Name. */
+	name: string,
+	/**  Version. */
+	version: string,
+	/**  What it does. */
+	description: string,
+	/**  Tools it may use. */
+	tools: string[],
+};
+
 /**  A finished answer. */
 export type Answer = Answer_Serialize | Answer_Deserialize;
 
@@ -405,6 +442,116 @@ export type Completion_Serialize = {
 	concurrent: number,
 	/**  Every provider the router tried, in order (empty outside the router). */
 	attempts: Attempt_Serialize[],
+};
+
+/**  A conversation with its messages. */
+export type Conversation = Conversation_Serialize | Conversation_Deserialize;
+
+/**  A conversation as Markdown, also written to the data home's `exports/`. */
+export type ConversationExport = {
+	/**  The file written. */
+	path: string,
+	/**  Its text (for the clipboard). */
+	markdown: string,
+};
+
+/**  One message of a conversation. */
+export type ConversationMessage = ConversationMessage_Serialize | ConversationMessage_Deserialize;
+
+/**  One message of a conversation. */
+export type ConversationMessage_Deserialize = {
+	/**  Position, from 0. */
+	index: number,
+	/**  `user` or `assistant`. */
+	role: string,
+	/**  The text. */
+	text: string,
+	/**  Unix seconds. */
+	createdAt: number | null,
+	/**  Citations, tool calls, statistics, status. */
+	meta: MessageMeta_Deserialize,
+};
+
+/**  One message of a conversation. */
+export type ConversationMessage_Serialize = {
+	/**  Position, from 0. */
+	index: number,
+	/**  `user` or `assistant`. */
+	role: string,
+	/**  The text. */
+	text: string,
+	/**  Unix seconds. */
+	createdAt: number | null,
+	/**  Citations, tool calls, statistics, status. */
+	meta: MessageMeta_Serialize,
+};
+
+/**  What a conversation talks to. */
+export type ConversationMode = 
+/**  Questions answered from the ingested projects, with citations. */
+"ask" | 
+/**  A plain conversation with a model. */
+"chat" | 
+/**  A published agent, with its tools. */
+"agent";
+
+/**  A conversation as listed. */
+export type ConversationSummary = ConversationSummary_Serialize | ConversationSummary_Deserialize;
+
+/**  A conversation as listed. */
+export type ConversationSummary_Deserialize = {
+	/**  Conversation id. */
+	id: string,
+	/**  Title (the first question until renamed). */
+	title: string,
+	/**  `ask`, `chat` or `agent`. */
+	mode: string,
+	/**  The project (ask), model (chat) or `agent@version` (agent), if any. */
+	target?: string | null,
+	/**  Unix seconds it was created. */
+	createdAt: number | null,
+	/**  Unix seconds of its last message or rename. */
+	updatedAt: number | null,
+	/**  Messages stored. */
+	messages: number,
+	/**  For a search: the start of the first message that matched. */
+	snippet?: string | null,
+};
+
+/**  A conversation as listed. */
+export type ConversationSummary_Serialize = {
+	/**  Conversation id. */
+	id: string,
+	/**  Title (the first question until renamed). */
+	title: string,
+	/**  `ask`, `chat` or `agent`. */
+	mode: string,
+	/**  The project (ask), model (chat) or `agent@version` (agent), if any. */
+	target: string | null,
+	/**  Unix seconds it was created. */
+	createdAt: number | null,
+	/**  Unix seconds of its last message or rename. */
+	updatedAt: number | null,
+	/**  Messages stored. */
+	messages: number,
+	/**  For a search: the start of the first message that matched. */
+	snippet: string | null,
+};
+
+/**  A conversation with its messages. */
+export type Conversation_Deserialize = {
+	/**  The header. */
+	summary: ConversationSummary_Deserialize,
+	/**  The messages in order. */
+	messages: ConversationMessage_Deserialize[],
+};
+
+/**  A conversation with its messages. */
+export type Conversation_Serialize = {
+	/**  The header. */
+	summary: ConversationSummary_Serialize,
+	/**  The messages in order. */
+	messages: ConversationMessage_Serialize[],
 };
 
 /**  A flow moved to the trash, and how to bring it back. */
@@ -1178,6 +1325,49 @@ export type MemoryOp =
 "read" | 
 /**  The `k` memories that best match `query`. */
 "search";
+
+/**  What is stored beside a message's text. */
+export type MessageMeta = MessageMeta_Serialize | MessageMeta_Deserialize;
+
+/**  What is stored beside a message's text. */
+export type MessageMeta_Deserialize = {
+	/**  A question: what the model was sent (ask mode: excerpts and question). */
+	prompt?: string | null,
+	/**  An answer: how it ended. */
+	status?: TurnStatus,
+	/**  An answer that failed: why. */
+	error?: string | null,
+	/**  The excerpts the answer was given (ask mode). */
+	citations?: Citation_Deserialize[],
+	/**  The agent's tool calls (agent mode). */
+	tools?: ToolStep_Deserialize[],
+	/**  Token counts and timing. */
+	stats?: TurnStats | null,
+	/**  The run that answered (agent mode). */
+	runId?: string | null,
+	/**  Oldest exchanges left out because the conversation outgrew the context. */
+	dropped?: number,
+};
+
+/**  What is stored beside a message's text. */
+export type MessageMeta_Serialize = {
+	/**  A question: what the model was sent (ask mode: excerpts and question). */
+	prompt: string | null,
+	/**  An answer: how it ended. */
+	status: TurnStatus,
+	/**  An answer that failed: why. */
+	error: string | null,
+	/**  The excerpts the answer was given (ask mode). */
+	citations: Citation_Serialize[],
+	/**  The agent's tool calls (agent mode). */
+	tools: ToolStep_Serialize[],
+	/**  Token counts and timing. */
+	stats: TurnStats | null,
+	/**  The run that answered (agent mode). */
+	runId: string | null,
+	/**  Oldest exchanges left out because the conversation outgrew the context. */
+	dropped: number,
+};
 
 /**  A model in the models folder, for `codexos models list`. */
 export type ModelEntry = {
@@ -2142,6 +2332,33 @@ export type ToolRow = {
 	parameters: JsonValue,
 };
 
+/**  One tool call an agent made during a turn. */
+export type ToolStep = ToolStep_Serialize | ToolStep_Deserialize;
+
+/**  One tool call an agent made during a turn. */
+export type ToolStep_Deserialize = {
+	/**  Tool name. */
+	tool: string,
+	/**  Its arguments, as JSON text. */
+	arguments: string,
+	/**  Whether it succeeded (none while it runs or when it never answered). */
+	ok?: boolean | null,
+	/**  Its result or error, shortened. */
+	summary?: string | null,
+};
+
+/**  One tool call an agent made during a turn. */
+export type ToolStep_Serialize = {
+	/**  Tool name. */
+	tool: string,
+	/**  Its arguments, as JSON text. */
+	arguments: string,
+	/**  Whether it succeeded (none while it runs or when it never answered). */
+	ok: boolean | null,
+	/**  Its result or error, shortened. */
+	summary: string | null,
+};
+
 /**  Every tool and source, for `tools list` and Settings → Tools. */
 export type ToolsOverview = {
 	/**  Sources and their state. */
@@ -2151,6 +2368,102 @@ export type ToolsOverview = {
 	/**  Whether programs run in the sandbox here (and why not). */
 	sandbox: string,
 };
+
+/**  Progress of a turn. */
+export type TurnEvent = TurnEvent_Serialize | TurnEvent_Deserialize;
+
+/**  Progress of a turn. */
+export type TurnEvent_Deserialize = 
+/**  The question is stored (its index). */
+{ type: "question"; 
+/**  Its index. */
+index: number } | 
+/**  Retrieval is done (ask mode). */
+{ type: "retrieved"; 
+/**  The excerpts going into the prompt. */
+citations: Citation_Deserialize[] } | 
+/**  More answer text. */
+{ type: "token"; 
+/**  The new text. */
+text: string } | 
+/**  The agent called a tool. */
+{ type: "toolCall"; 
+/**  Tool. */
+tool: string; 
+/**  Arguments, as JSON text. */
+arguments: string } | 
+/**  A tool answered. */
+{ type: "toolResult"; 
+/**  Tool. */
+tool: string; 
+/**  Whether it succeeded. */
+ok: boolean; 
+/**  Result or error, shortened. */
+summary: string } | 
+/**  The agent's run started (its id, for the run inspector). */
+{ type: "run"; 
+/**  Run id. */
+runId: string };
+
+/**  Progress of a turn. */
+export type TurnEvent_Serialize = 
+/**  The question is stored (its index). */
+{ type: "question"; 
+/**  Its index. */
+index: number } | 
+/**  Retrieval is done (ask mode). */
+{ type: "retrieved"; 
+/**  The excerpts going into the prompt. */
+citations: Citation_Serialize[] } | 
+/**  More answer text. */
+{ type: "token"; 
+/**  The new text. */
+text: string } | 
+/**  The agent called a tool. */
+{ type: "toolCall"; 
+/**  Tool. */
+tool: string; 
+/**  Arguments, as JSON text. */
+arguments: string } | 
+/**  A tool answered. */
+{ type: "toolResult"; 
+/**  Tool. */
+tool: string; 
+/**  Whether it succeeded. */
+ok: boolean; 
+/**  Result or error, shortened. */
+summary: string } | 
+/**  The agent's run started (its id, for the run inspector). */
+{ type: "run"; 
+/**  Run id. */
+runId: string };
+
+/**  Token counts and timing of an answer. */
+export type TurnStats = {
+	/**  Provider that answered. */
+	provider: string,
+	/**  Model that answered. */
+	model: string,
+	/**  Prompt tokens. */
+	promptTokens: number,
+	/**  Prompt tokens whose KV state was reused from the turn before. */
+	cachedTokens: number,
+	/**  Tokens generated. */
+	completionTokens: number,
+	/**  Generation speed. */
+	tokensPerSecond: number | null,
+	/**  Providers tried before the one that answered. */
+	fallbacks: number,
+};
+
+/**  How a turn ended. */
+export type TurnStatus = 
+/**  Answered. */
+"done" | 
+/**  Stopped by the user; the text is what came before. */
+"cancelled" | 
+/**  Failed; the error says why. */
+"failed";
 
 /**  The type of a state value or a port. */
 export type ValueType = 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
-import type { Answer, Citation } from "@/ipc/bindings";
-import { chatReducer, currentPhase, type Message } from "./chatState";
+import type { Citation_Serialize as Citation, ConversationMessage_Serialize as ConversationMessage, MessageMeta_Serialize as MessageMeta } from "@/ipc/bindings";
+import { chatReducer, currentPhase, emptyChat, lastQuestion, type ChatState } from "./chatState";
 
 const citation: Citation = {
   number: 1,
@@ -15,64 +15,100 @@ const citation: Citation = {
   text: "Install with make app.",
 };
 
-const answer: Answer = {
-  text: "Run make app [1].",
-  citations: [citation],
-  model: "SmolLM2",
-  completion: {
-    text: " Run make app [1].",
-    toolCalls: [],
-    provider: "local",
-    model: "SmolLM2",
-    promptTokens: 120,
-    cachedTokens: 0,
-    completionTokens: 7,
-    finish: "stop",
-    elapsedMs: 300,
-    firstTokenMs: 100,
-    tokensPerSecond: 40,
-    concurrent: 1,
-    attempts: [],
-  },
-};
+const meta = (extra: Partial<MessageMeta> = {}): MessageMeta => ({
+  prompt: null,
+  status: "done",
+  error: null,
+  citations: [],
+  tools: [],
+  stats: null,
+  runId: null,
+  dropped: 0,
+  ...extra,
+});
+
+const stored = (index: number, role: string, text: string, extra: Partial<MessageMeta> = {}): ConversationMessage => ({
+  index,
+  role,
+  text,
+  createdAt: 0,
+  meta: meta(extra),
+});
+
+const summary = { id: "c1", title: "How to install?", mode: "ask", target: "docs", createdAt: 0, updatedAt: 0, messages: 2, snippet: null };
 
 describe("chatReducer", () => {
-  it("streams an answer through retrieval, tokens and completion", () => {
-    let state: Message[] = [];
-    state = chatReducer(state, { type: "ask", id: "a1", question: "How to install?" });
-    expect(currentPhase(state)).toBe("retrieving");
-    state = chatReducer(state, { type: "event", id: "a1", event: { type: "retrieved", citations: [citation] } });
-    expect(currentPhase(state)).toBe("generating");
-    state = chatReducer(state, { type: "event", id: "a1", event: { type: "token", text: "Run " } });
-    state = chatReducer(state, { type: "event", id: "a1", event: { type: "token", text: "make" } });
-    const streaming = state[1];
+  it("streams an ask answer through retrieval, tokens and the stored message", () => {
+    let state: ChatState = chatReducer(emptyChat, { type: "send", id: "t1", text: "How to install?", from: null });
+    expect(currentPhase(state.messages)).toBe("retrieving");
+    state = chatReducer(state, { type: "event", id: "t1", event: { type: "question", index: 0 } });
+    expect(lastQuestion(state.messages)?.index).toBe(0);
+    state = chatReducer(state, { type: "event", id: "t1", event: { type: "retrieved", citations: [citation] } });
+    expect(currentPhase(state.messages)).toBe("generating");
+    state = chatReducer(state, { type: "event", id: "t1", event: { type: "token", text: "Run " } });
+    state = chatReducer(state, { type: "event", id: "t1", event: { type: "token", text: "make" } });
+    const streaming = state.messages[1];
     expect(streaming?.role === "assistant" && streaming.text).toBe("Run make");
-    state = chatReducer(state, { type: "done", id: "a1", answer });
-    const final = state[1];
-    expect(final?.role).toBe("assistant");
-    if (final?.role !== "assistant") return;
+    state = chatReducer(state, {
+      type: "done",
+      id: "t1",
+      message: stored(1, "assistant", "Run make app [1].", {
+        citations: [citation],
+        stats: { provider: "local", model: "SmolLM2", promptTokens: 120, cachedTokens: 100, completionTokens: 7, tokensPerSecond: 40, fallbacks: 0 },
+      }),
+    });
+    const final = state.messages[1];
+    if (final?.role !== "assistant") throw new Error("an answer");
     expect(final.phase).toBe("done");
+    expect(final.index).toBe(1);
     expect(final.text).toBe("Run make app [1].");
     expect(final.citations.map((c) => c.label)).toEqual(["guide.md:3-9"]);
-    expect(final.stats?.completionTokens).toBe(7);
+    expect(final.stats?.cachedTokens).toBe(100);
+  });
+
+  it("shows an agent's tool calls as they start and answer", () => {
+    let state: ChatState = chatReducer({ ...emptyChat, mode: "agent" }, { type: "send", id: "t", text: "list files", from: null });
+    expect(currentPhase(state.messages)).toBe("generating");
+    state = chatReducer(state, { type: "event", id: "t", event: { type: "toolCall", tool: "fs.list", arguments: '{"path":"."}' } });
+    state = chatReducer(state, { type: "event", id: "t", event: { type: "toolCall", tool: "fs.read", arguments: "{}" } });
+    state = chatReducer(state, { type: "event", id: "t", event: { type: "toolResult", tool: "fs.list", ok: true, summary: "README.md" } });
+    state = chatReducer(state, { type: "event", id: "t", event: { type: "run", runId: "r-123" } });
+    const answer = state.messages[1];
+    if (answer?.role !== "assistant") throw new Error("an answer");
+    expect(answer.tools.map((step) => [step.tool, step.ok])).toEqual([
+      ["fs.list", true],
+      ["fs.read", null],
+    ]);
+    expect(answer.runId).toBe("r-123");
+  });
+
+  it("loads a stored conversation and replaces from a resent question on", () => {
+    let state = chatReducer(emptyChat, {
+      type: "load",
+      conversation: {
+        summary,
+        messages: [stored(0, "user", "q1"), stored(1, "assistant", "a1"), stored(2, "user", "q2"), stored(3, "assistant", "half", { status: "cancelled" })],
+      },
+    });
+    expect(state.mode).toBe("ask");
+    expect(currentPhase(state.messages)).toBe("cancelled");
+    expect(lastQuestion(state.messages)?.text).toBe("q2");
+    state = chatReducer(state, { type: "send", id: "t", text: "q2 edited", from: 2 });
+    expect(state.messages.map((message) => message.role === "user" ? message.text : `(${message.phase})`)).toEqual(["q1", "(done)", "q2 edited", "(retrieving)"]);
   });
 
   it("keeps the error and marks cancellation apart from failure", () => {
-    let state = chatReducer([], { type: "ask", id: "a", question: "q" });
-    state = chatReducer(state, {
-      type: "failed",
-      id: "a",
-      error: { code: "cancelled", message: "cancelled", details: null },
-    });
-    expect(currentPhase(state)).toBe("cancelled");
-    state = chatReducer(state, { type: "ask", id: "b", question: "q" });
-    state = chatReducer(state, {
-      type: "failed",
-      id: "b",
-      error: { code: "model", message: "model file missing", details: null },
-    });
-    expect(currentPhase(state)).toBe("error");
-    const failed = state[3];
+    let state = chatReducer(emptyChat, { type: "send", id: "a", text: "q", from: null });
+    state = chatReducer(state, { type: "failed", id: "a", error: { code: "cancelled", message: "cancelled", details: null } });
+    expect(currentPhase(state.messages)).toBe("cancelled");
+    state = chatReducer(state, { type: "send", id: "b", text: "q", from: null });
+    state = chatReducer(state, { type: "failed", id: "b", error: { code: "model", message: "model file missing", details: null } });
+    expect(currentPhase(state.messages)).toBe("error");
+    const failed = state.messages[3];
     expect(failed?.role === "assistant" && failed.error?.message).toBe("model file missing");
+    // A stored failed answer reads the same.
+    state = chatReducer(state, { type: "done", id: "b", message: stored(3, "assistant", "", { status: "failed", error: "model removed" }) });
+    const after = state.messages[3];
+    expect(after?.role === "assistant" && [after.phase, after.error?.message]).toEqual(["error", "model removed"]);
   });
 });

@@ -1,93 +1,192 @@
-// Pure chat state: the message list and how ask events change it.
-import type { Answer, AskEvent, Citation, IpcError } from "@/ipc/bindings";
+// Pure chat state: the open conversation, its messages, and how turn events
+// change them. The runtime stores every message; this mirrors it and shows
+// the answer in progress.
+import type {
+  Citation_Serialize as Citation,
+  Conversation_Serialize as Conversation,
+  ConversationMessage_Serialize as ConversationMessage,
+  ConversationMode,
+  ConversationSummary_Serialize as ConversationSummary,
+  IpcError,
+  ToolStep_Serialize as ToolStep,
+  TurnEvent_Serialize as TurnEvent,
+  TurnStats,
+} from "@/ipc/bindings";
 
 export type Phase = "retrieving" | "generating" | "done" | "error" | "cancelled";
 
 export interface UserMessage {
   role: "user";
+  /** Stable key. */
   id: string;
+  /** Index in the stored conversation (null until stored). */
+  index: number | null;
   text: string;
 }
 
 export interface AssistantMessage {
   role: "assistant";
   id: string;
+  index: number | null;
   text: string;
   phase: Phase;
   citations: Citation[];
-  error?: IpcError;
-  stats?: {
-    model: string;
-    provider: string;
-    promptTokens: number;
-    completionTokens: number;
-    tokensPerSecond: number;
-    /** Providers tried before the one that answered (router fallback). */
-    fallbacks: number;
-  };
+  tools: ToolStep[];
+  error?: { message: string };
+  stats?: TurnStats;
+  runId?: string | null;
+  /** Oldest exchanges left out because the conversation outgrew the context. */
+  dropped?: number;
 }
 
 export type Message = UserMessage | AssistantMessage;
 
-export type ChatAction =
-  | { type: "ask"; id: string; question: string }
-  | { type: "event"; id: string; event: AskEvent }
-  | { type: "done"; id: string; answer: Answer }
-  | { type: "failed"; id: string; error: IpcError };
-
-function updateAssistant(
-  messages: Message[],
-  id: string,
-  change: (message: AssistantMessage) => AssistantMessage,
-): Message[] {
-  return messages.map((message) =>
-    message.role === "assistant" && message.id === id ? change(message) : message,
-  );
+export interface ChatState {
+  /** The stored conversation, or null for a new one not sent yet. */
+  conversation: ConversationSummary | null;
+  /** The mode of a new conversation (the open one's otherwise). */
+  mode: ConversationMode;
+  messages: Message[];
 }
 
-export function chatReducer(messages: Message[], action: ChatAction): Message[] {
-  switch (action.type) {
-    case "ask":
-      return [
-        ...messages,
-        { role: "user", id: `${action.id}-q`, text: action.question },
-        { role: "assistant", id: action.id, text: "", phase: "retrieving", citations: [] },
-      ];
-    case "event":
-      return updateAssistant(messages, action.id, (message) =>
-        action.event.type === "retrieved"
-          ? { ...message, phase: "generating", citations: action.event.citations }
-          : { ...message, phase: "generating", text: message.text + action.event.text },
-      );
-    case "done":
-      return updateAssistant(messages, action.id, (message) => ({
-        ...message,
-        text: action.answer.text,
-        citations: action.answer.citations,
-        phase: action.answer.completion.finish === "cancelled" ? "cancelled" : "done",
-        stats: {
-          model: action.answer.model,
-          provider: action.answer.completion.provider,
-          promptTokens: action.answer.completion.promptTokens,
-          completionTokens: action.answer.completion.completionTokens,
-          tokensPerSecond: action.answer.completion.tokensPerSecond ?? 0,
-          fallbacks: action.answer.completion.attempts.filter((attempt) => attempt.outcome.kind !== "ok").length,
-        },
-      }));
-    case "failed":
-      return updateAssistant(messages, action.id, (message) => ({
-        ...message,
-        phase: action.error.code === "cancelled" ? "cancelled" : "error",
-        error: action.error,
-      }));
+export const emptyChat: ChatState = { conversation: null, mode: "ask", messages: [] };
+
+export type ChatAction =
+  | { type: "new"; mode: ConversationMode }
+  | { type: "load"; conversation: Conversation }
+  | { type: "created"; summary: ConversationSummary }
+  | { type: "summary"; summary: ConversationSummary }
+  | { type: "send"; id: string; text: string; from: number | null }
+  | { type: "event"; id: string; event: TurnEvent }
+  | { type: "done"; id: string; message: ConversationMessage }
+  | { type: "failed"; id: string; error: IpcError };
+
+function phaseOf(status: string): Phase {
+  if (status === "cancelled") return "cancelled";
+  if (status === "failed") return "error";
+  return "done";
+}
+
+/** A stored message as shown. */
+export function fromStored(message: ConversationMessage): Message {
+  const key = `m${message.index}`;
+  if (message.role === "user") return { role: "user", id: key, index: message.index, text: message.text };
+  const meta = message.meta;
+  return {
+    role: "assistant",
+    id: key,
+    index: message.index,
+    text: message.text,
+    phase: phaseOf(meta.status),
+    citations: meta.citations,
+    tools: meta.tools,
+    error: meta.error ? { message: meta.error } : undefined,
+    stats: meta.stats ?? undefined,
+    runId: meta.runId,
+    dropped: meta.dropped,
+  };
+}
+
+function updateAssistant(messages: Message[], id: string, change: (message: AssistantMessage) => AssistantMessage): Message[] {
+  return messages.map((message) => (message.role === "assistant" && message.id === id ? change(message) : message));
+}
+
+function applyEvent(message: AssistantMessage, event: TurnEvent): AssistantMessage {
+  switch (event.type) {
+    case "retrieved":
+      return { ...message, phase: "generating", citations: event.citations };
+    case "token":
+      return { ...message, phase: "generating", text: message.text + event.text };
+    case "toolCall":
+      return { ...message, phase: "generating", tools: [...message.tools, { tool: event.tool, arguments: event.arguments, ok: null, summary: null }] };
+    case "toolResult": {
+      const tools = [...message.tools];
+      for (let index = tools.length - 1; index >= 0; index -= 1) {
+        const step = tools[index];
+        if (step && step.tool === event.tool && step.ok === null) {
+          tools[index] = { ...step, ok: event.ok, summary: event.summary };
+          break;
+        }
+      }
+      return { ...message, tools };
+    }
+    case "run":
+      return { ...message, runId: event.runId };
+    default:
+      return message;
   }
 }
 
-/** The phase of the latest answer, which the flow canvas lights up. */
+export function chatReducer(state: ChatState, action: ChatAction): ChatState {
+  switch (action.type) {
+    case "new":
+      return { conversation: null, mode: action.mode, messages: [] };
+    case "load":
+      return {
+        conversation: action.conversation.summary,
+        mode: action.conversation.summary.mode as ConversationMode,
+        messages: action.conversation.messages.map(fromStored),
+      };
+    case "created":
+      return { ...state, conversation: action.summary };
+    case "summary":
+      return state.conversation?.id === action.summary.id ? { ...state, conversation: action.summary } : state;
+    case "send": {
+      // Regenerate or edit: what came from that question on is replaced.
+      const kept = action.from === null ? state.messages : state.messages.filter((message) => message.index === null || message.index < action.from!);
+      return {
+        ...state,
+        messages: [
+          ...kept,
+          { role: "user", id: `${action.id}-q`, index: null, text: action.text },
+          { role: "assistant", id: action.id, index: null, text: "", phase: state.mode === "ask" ? "retrieving" : "generating", citations: [], tools: [] },
+        ],
+      };
+    }
+    case "event": {
+      if (action.event.type === "question") {
+        const index = action.event.index;
+        return {
+          ...state,
+          messages: state.messages.map((message) => (message.role === "user" && message.id === `${action.id}-q` ? { ...message, index } : message)),
+        };
+      }
+      const event = action.event;
+      return { ...state, messages: updateAssistant(state.messages, action.id, (message) => applyEvent(message, event)) };
+    }
+    case "done": {
+      const stored = fromStored(action.message);
+      return {
+        ...state,
+        messages: updateAssistant(state.messages, action.id, () => ({ ...(stored as AssistantMessage), id: action.id })),
+      };
+    }
+    case "failed":
+      return {
+        ...state,
+        messages: updateAssistant(state.messages, action.id, (message) => ({
+          ...message,
+          phase: action.error.code === "cancelled" ? "cancelled" : "error",
+          error: { message: action.error.message },
+        })),
+      };
+  }
+}
+
+/** The phase of the latest answer. */
 export function currentPhase(messages: Message[]): Phase | null {
   for (let index = messages.length - 1; index >= 0; index -= 1) {
     const message = messages[index];
     if (message?.role === "assistant") return message.phase;
+  }
+  return null;
+}
+
+/** The index of the last stored question (what Regenerate resends). */
+export function lastQuestion(messages: Message[]): UserMessage | null {
+  for (let index = messages.length - 1; index >= 0; index -= 1) {
+    const message = messages[index];
+    if (message?.role === "user") return message.index === null ? null : message;
   }
   return null;
 }
