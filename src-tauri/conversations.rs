@@ -15,20 +15,6 @@ use tauri::State;
 use crate::commands::{send, IpcError};
 use crate::AppState;
 
-/// A published agent, as the agent picker lists it.
-#[derive(Debug, Clone, Serialize, specta::Type)]
-#[serde(rename_all = "camelCase")]
-pub struct AgentChoice {
-    /// Name.
-    pub name: String,
-    /// Version.
-    pub version: String,
-    /// What it does.
-    pub description: String,
-    /// Tools it may use.
-    pub tools: Vec<String>,
-}
-
 /// Saved conversations, newest first; `query` keeps those whose title or a
 /// message contains it.
 #[tauri::command]
@@ -131,21 +117,4 @@ pub fn conversation_export(
         markdown: runtime.export_conversation(&id)?,
         path: path.to_string_lossy().into_owned(),
     })
-}
-
-/// Published agents (newest version of each last), for the agent picker.
-#[tauri::command]
-#[specta::specta]
-pub fn agents(state: State<'_, AppState>) -> Result<Vec<AgentChoice>, IpcError> {
-    Ok(state
-        .runtime()?
-        .agents()?
-        .into_iter()
-        .map(|agent| AgentChoice {
-            description: agent.spec.description.clone(),
-            tools: agent.spec.tools.clone(),
-            name: agent.name,
-            version: agent.version,
-        })
-        .collect())
 }

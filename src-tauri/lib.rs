@@ -5,6 +5,7 @@
 //! to `ui/src/ipc/bindings.ts` by tauri-specta; a test fails when that file
 //! drifts from this code (`make bindings` regenerates it).
 
+mod agents;
 mod commands;
 mod conversations;
 mod flows;
@@ -55,7 +56,10 @@ app_commands![
     conversations::conversation_rename,
     conversations::conversation_delete,
     conversations::conversation_export,
-    conversations::agents,
+    agents::agents,
+    agents::agent_publish,
+    agents::agent_pins,
+    agents::agent_repin,
     llm::llm_settings,
     llm::set_policy,
     llm::set_offline,

@@ -317,6 +317,56 @@ test("chat keeps saved conversations in three modes: ask with citations, chat, a
   await browser.$('[data-testid="mode-ask"]').click();
 });
 
+test("an agent is built and published from the editor, and a flow moves to its new version", async () => {
+  await browser.$('[data-testid="open-agents"]').click();
+  const panel = await browser.$('[data-testid="agents-panel"]');
+  await panel.waitForDisplayed({ timeout: 10_000 });
+  // A new agent from the form: prompt, a tool picked from the registry, steps.
+  await browser.$('[data-testid="agent-new"]').click();
+  await fill(await browser.$('[data-testid="agent-name"]'), "helper");
+  await fill(await browser.$('[data-testid="agent-description"]'), "Answers questions about the project's files.");
+  await fill(await browser.$('[data-testid="agent-system"]'), "You help with the project's files. Answer in one short paragraph.");
+  await fill(await browser.$('[data-testid="agent-steps"]'), "2");
+  const listTool = await browser.$('[data-testid="agent-tool"][data-tool="fs.list"]');
+  await listTool.waitForExist({ timeout: 10_000 });
+  await listTool.click();
+  await browser.$('[data-testid="agent-publish"]').click();
+  const message = await browser.$('[data-testid="agent-message"]');
+  await browser.waitUntil(async () => /Published helper@1\.0\.0/.test(await message.getText()), { timeout: 10_000, timeoutMsg: "the agent was not published" });
+  // The form moves on to the next free version; the published one is refused inline.
+  assert.equal(await browser.$('[data-testid="agent-version"]').getValue(), "1.0.1");
+  await fill(await browser.$('[data-testid="agent-version"]'), "1.0.0");
+  await browser.waitUntil(async () => /published and never changes/.test(await panel.getText()), { timeout: 5_000, timeoutMsg: "a taken version was not refused" });
+  await screenshot("agent-editor");
+
+  // A new planner version; plan-execute pins 1.0.0 and moves to it.
+  await browser.$('[data-testid="agent-item"][data-name="planner"]').click();
+  await browser.waitUntil(async () => (await browser.$('[data-testid="agent-version"]').getValue()) === "1.0.1", { timeout: 5_000, timeoutMsg: "planner's next version was not proposed" });
+  await fill(await browser.$('[data-testid="agent-system"]'), "You are a planner. Answer with a numbered plan of at most 3 short steps.");
+  await browser.$('[data-testid="agent-publish"]').click();
+  await browser.waitUntil(async () => /Published planner@1\.0\.1/.test(await message.getText()), { timeout: 10_000, timeoutMsg: "planner 1.0.1 was not published" });
+  const pin = await browser.$('[data-testid="agent-pin"][data-flow="plan-execute"]');
+  await pin.waitForDisplayed({ timeout: 10_000 });
+  assert.match(await pin.getText(), /1\.0\.0/);
+  await pin.$('[data-testid="agent-repin"]').click();
+  await browser.waitUntil(async () => /now uses planner@1\.0\.1/.test(await message.getText()), { timeout: 10_000, timeoutMsg: "the flow did not move" });
+  const file = await readFile(join(process.env.CODEXOS_HOME, "flows", "plan-execute.flow.json"), "utf8");
+  assert.ok(file.includes('"planner@1.0.1"') && file.includes('"executor@1.0.0"'), file);
+  await screenshot("agent-pins");
+  await browser.$('button[aria-label="Close agents"]').click();
+
+  // The new agent is used: a chat with it is a run of helper@1.0.0.
+  await browser.$('[data-testid="mode-agent"]').click();
+  const picker = await browser.$('[data-testid="agent-picker"]');
+  await picker.waitForDisplayed({ timeout: 10_000 });
+  await browser.waitUntil(async () => /helper/.test(await picker.getText()), { timeout: 10_000, timeoutMsg: "the new agent is not offered" });
+  await picker.selectByAttribute("value", "helper");
+  const answer = await sendChat("Say hello.");
+  assert.match(await browser.$('[data-testid="chat-scope"]').getText(), /Agent helper@1\.0\.0/);
+  assert.match(await answer.getText(), /run [0-9a-f]{8}/);
+  await browser.$('[data-testid="mode-ask"]').click();
+});
+
 test("the canvas edits a flow, shows check errors on the node, runs it live and replays it", async () => {
   // The file preview opened above lies over the canvas.
   const closePreview = await browser.$('button[aria-label="Close preview"]');
@@ -922,6 +972,10 @@ test("every panel passes an automated accessibility check (axe-core: no serious 
   await browser.$('[data-testid="search-panel"]').waitForDisplayed({ timeout: 10_000 });
   await check("search", '[data-testid="search-panel"]');
   await browser.$('[data-testid="close-search"]').click();
+  await browser.$('[data-testid="open-agents"]').click();
+  await browser.$('[data-testid="agents-panel"]').waitForDisplayed({ timeout: 10_000 });
+  await check("agents", '[data-testid="agents-panel"]');
+  await browser.$('button[aria-label="Close agents"]').click();
   await browser.$('[data-testid="conversations-toggle"]').click();
   await browser.$('[data-testid="conversation-list"]').waitForDisplayed({ timeout: 10_000 });
   await check("conversations", '[data-testid="conversation-list"]');

@@ -1,8 +1,9 @@
-import { Command, PanelLeft, PanelRight, Search, Settings } from "lucide-react";
+import { Bot, Command, PanelLeft, PanelRight, Search, Settings } from "lucide-react";
 import { useCallback, useEffect, useMemo, useState } from "react";
 
 import { Button } from "@/components/ui/button";
 
+import { AgentsPanel } from "@/features/agents/AgentsPanel";
 import { ChatPanel } from "@/features/chat/ChatPanel";
 import { FilePreviewPanel, type PreviewTarget } from "@/features/files/FilePreviewPanel";
 import { FlowCanvas } from "@/features/flow/FlowCanvas";
@@ -29,6 +30,7 @@ export default function App() {
   const [settingsOpen, setSettingsOpen] = useState(false);
   const [settingsTab, setSettingsTab] = useState<SettingsTab>("providers");
   const [searchOpen, setSearchOpen] = useState(false);
+  const [agentsOpen, setAgentsOpen] = useState(false);
   const [llm, setLlm] = useState<LlmSettings | null>(null);
   const [model, setModel] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
@@ -98,6 +100,7 @@ export default function App() {
   const appActions = useMemo<Action[]>(
     () => [
       { id: "search", group: "View", title: "Search the projects", shortcut: "Ctrl+Shift+F", keywords: "find grep", run: () => setSearchOpen(true) },
+      { id: "agents", group: "View", title: "Edit and publish agents", keywords: "agent sub-agent version pin publish", run: () => setAgentsOpen(true) },
       { id: "settings", group: "View", title: "Open settings", keywords: "preferences providers models tools vault", run: () => setSettingsOpen(true) },
       { id: "toggle-projects", group: "View", title: panels.leftOpen ? "Hide the projects panel" : "Show the projects panel", run: () => layout({ leftOpen: !panels.leftOpen }) },
       { id: "toggle-chat", group: "View", title: panels.rightOpen ? "Hide the chat panel" : "Show the chat panel", run: () => layout({ rightOpen: !panels.rightOpen }) },
@@ -208,6 +211,9 @@ export default function App() {
           >
             <Search />
           </Button>
+          <Button size="icon" variant="ghost" aria-label="Agents" title="Agents" data-testid="open-agents" onClick={() => setAgentsOpen(true)}>
+            <Bot />
+          </Button>
           <Button size="icon" variant="ghost" aria-label="Settings" data-testid="open-settings" onClick={() => setSettingsOpen(true)}>
             <Settings />
           </Button>
@@ -250,6 +256,7 @@ export default function App() {
             <SearchPanel projects={projects} project={selected} onOpen={setPreview} onClose={() => setSearchOpen(false)} />
           )}
           {preview && <FilePreviewPanel target={preview} onClose={() => setPreview(null)} />}
+          {agentsOpen && <AgentsPanel projects={projects} models={modelChoices(llm)} onClose={() => setAgentsOpen(false)} />}
           {settingsOpen && (
             <SettingsPanel
               initialTab={settingsTab}

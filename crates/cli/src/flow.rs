@@ -164,6 +164,17 @@ pub enum AgentsCommand {
         /// The agent file.
         file: PathBuf,
     },
+    /// Which flows in the flows folder pin which agent versions.
+    Pins,
+    /// Moves a flow's nodes using AGENT to its published VERSION.
+    Repin {
+        /// Flow name (in the flows folder).
+        flow: String,
+        /// Agent name.
+        agent: String,
+        /// A published version.
+        version: String,
+    },
 }
 
 /// A listener of live run events.
@@ -617,6 +628,37 @@ pub fn agents(runtime: &Arc<Runtime>, command: AgentsCommand, json: bool) -> any
                 "published {}@{} — pin it in flows as \"agent\": \"{0}@{1}\"",
                 published.name, published.version
             );
+            Ok(())
+        }
+        AgentsCommand::Pins => {
+            let pins = runtime.agent_pins()?;
+            if json {
+                return print_json(&pins);
+            }
+            if pins.is_empty() {
+                println!("no flow in the flows folder uses an agent");
+            }
+            for pin in pins {
+                println!(
+                    "{:<24} node {:<16} {}@{}",
+                    pin.flow,
+                    pin.node,
+                    pin.agent,
+                    pin.version.as_deref().unwrap_or("(no version)")
+                );
+            }
+            Ok(())
+        }
+        AgentsCommand::Repin {
+            flow,
+            agent,
+            version,
+        } => {
+            let entry = runtime.repin_agent(&flow, &agent, &version)?;
+            if json {
+                return print_json(&entry);
+            }
+            println!("flow {flow} now uses {agent}@{version} ({})", entry.path);
             Ok(())
         }
     }

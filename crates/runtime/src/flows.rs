@@ -2,6 +2,7 @@
 //! keep every flow's version history; publish versioned agents. The engine
 //! is `codexos-flow`; this module gives it the real ports.
 
+pub(crate) mod agents;
 mod library;
 mod ports;
 mod trace;

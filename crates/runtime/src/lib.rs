@@ -56,6 +56,7 @@ pub use bundles::{
 };
 pub use chat::{ChatOptions, LOCAL};
 pub use codexos_bundle::{Signer, TrustList, MAX_BUNDLE_BYTES};
+pub use codexos_flow::ports::AgentSpec;
 pub use codexos_flow::{
     check::Problem as FlowProblem, check::Severity as FlowSeverity, EventKind as FlowEventKind,
     Flow, RunEvent, RunOutcome, RunStatus,
@@ -92,6 +93,7 @@ pub use conversations::{
 pub use doctor::{Check, CheckStatus};
 pub use error::{Error, ErrorCode, Result};
 pub use files::{FilePreview, ProjectFile};
+pub use flows::agents::AgentPin;
 pub use flows::{
     agent_schema, agent_template, flow_schema, read_flow, AgentVersion, CallTrace, DeletedFlow,
     FlowEntry, FlowRunOptions, NodeDiff, ReplayReport, RunDetail,

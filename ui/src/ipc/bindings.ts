@@ -63,8 +63,14 @@ export const commands = {
 	conversationDelete: (id: string) => typedError<null, IpcError_Serialize>(__TAURI_INVOKE("conversation_delete", { id })),
 	/**  Exports a conversation as Markdown. */
 	conversationExport: (id: string) => typedError<ConversationExport, IpcError_Serialize>(__TAURI_INVOKE("conversation_export", { id })),
-	/**  Published agents (newest version of each last), for the agent picker. */
-	agents: () => typedError<AgentChoice[], IpcError_Serialize>(__TAURI_INVOKE("agents")),
+	/**  Every published agent version, by name then version (newest last). */
+	agents: () => typedError<AgentVersion_Serialize[], IpcError_Serialize>(__TAURI_INVOKE("agents")),
+	/**  Publishes an agent from the editor's fields as a new immutable version. */
+	agentPublish: (spec: AgentSpec_Deserialize) => typedError<AgentVersion_Serialize, IpcError_Serialize>(__TAURI_INVOKE("agent_publish", { spec })),
+	/**  The agent nodes of the flows in the flows folder and the versions they pin. */
+	agentPins: () => typedError<AgentPin_Serialize[], IpcError_Serialize>(__TAURI_INVOKE("agent_pins")),
+	/**  Moves a flow's nodes using `agent` to its published `version`. */
+	agentRepin: (flow: string, agent: string, version: string) => typedError<FlowEntry_Serialize, IpcError_Serialize>(__TAURI_INVOKE("agent_repin", { flow, agent, version })),
 	/**  The providers, models, secrets and recent attempts. */
 	llmSettings: () => typedError<LlmSettings_Serialize, IpcError_Serialize>(__TAURI_INVOKE("llm_settings")),
 	/**  Sets the provider order (written to config.toml). */
@@ -158,16 +164,111 @@ export const events = {
 };
 
 /* Types */
-/**  A published agent, as the agent picker lists it. */
-export type AgentChoice = {
+/**  One agent node of a flow in the flows folder. */
+export type AgentPin = AgentPin_Serialize | AgentPin_Deserialize;
+
+/**  One agent node of a flow in the flows folder. */
+export type AgentPin_Deserialize = {
+	/**  Flow name. */
+	flow: string,
+	/**  Node id. */
+	node: string,
+	/**  Agent name. */
+	agent: string,
+	/**
+	 *  The version pinned (none: the node names no version, which the check
+	 *  refuses).
+	 */
+	version?: string | null,
+};
+
+/**  One agent node of a flow in the flows folder. */
+export type AgentPin_Serialize = {
+	/**  Flow name. */
+	flow: string,
+	/**  Node id. */
+	node: string,
+	/**  Agent name. */
+	agent: string,
+	/**
+	 *  The version pinned (none: the node names no version, which the check
+	 *  refuses).
+	 */
+	version: string | null,
+};
+
+/**  A published sub-agent. */
+export type AgentSpec = AgentSpec_Serialize | AgentSpec_Deserialize;
+
+/**  A published sub-agent. */
+export type AgentSpec_Deserialize = {
+	/**  Link to the schema, for editors (ignored). */
+	$schema?: string | null,
+	/**  Agent name. */
+	name: string,
+	/**  Semantic version (`1.2.0`). */
+	version: string,
+	/**  What it is for. */
+	description?: string,
+	/**  System prompt. */
+	system: string,
+	/**  Tools it may call. */
+	tools?: string[],
+	/**  Project searched for context before it starts (none when absent). */
+	contextProject?: string | null,
+	/**  Model or provider; the policy's when absent. */
+	model?: string | null,
+	/**  Model calls at most. */
+	maxSteps?: number,
+	/**  Whether it remembers its past tasks and answers (memory namespace = name). */
+	memory?: boolean,
+};
+
+/**  A published sub-agent. */
+export type AgentSpec_Serialize = {
+	/**  Link to the schema, for editors (ignored). */
+	$schema?: string,
+	/**  Agent name. */
+	name: string,
+	/**  Semantic version (`1.2.0`). */
+	version: string,
+	/**  What it is for. */
+	description: string,
+	/**  System prompt. */
+	system: string,
+	/**  Tools it may call. */
+	tools: string[],
+	/**  Project searched for context before it starts (none when absent). */
+	contextProject?: string,
+	/**  Model or provider; the policy's when absent. */
+	model?: string,
+	/**  Model calls at most. */
+	maxSteps: number,
+	/**  Whether it remembers its past tasks and answers (memory namespace = name). */
+	memory: boolean,
+};
+
+/**  A published agent version. */
+export type AgentVersion = AgentVersion_Serialize | AgentVersion_Deserialize;
+
+/**  A published agent version. */
+export type AgentVersion_Deserialize = {
 	/**  Name. */
 	name: string,
 	/**  Version. */
 	version: string,
-	/**  What it does. */
-	description: string,
-	/**  Tools it may use. */
-	tools: string[],
+	/**  The definition. */
+	spec: AgentSpec_Deserialize,
+};
+
+/**  A published agent version. */
+export type AgentVersion_Serialize = {
+	/**  Name. */
+	name: string,
+	/**  Version. */
+	version: string,
+	/**  The definition. */
+	spec: AgentSpec_Serialize,
 };
 
 /**  A finished answer. */

@@ -222,6 +222,22 @@ fn an_agent_conversation_is_a_run_of_the_pinned_agent() {
         &cli.run(&["agents", "publish", agent.to_str().expect("path")]),
         &["agents", "publish"],
     );
+    // The example flow pins planner@1.0.0; a version never published is refused.
+    let pins = cli.json(&["agents", "pins"]);
+    assert!(
+        pins.as_array()
+            .expect("pins")
+            .iter()
+            .any(|pin| pin["flow"] == "plan-execute"
+                && pin["agent"] == "planner"
+                && pin["version"] == "1.0.0"),
+        "{pins}"
+    );
+    let refused = error_line(&cli.run(&["agents", "repin", "plan-execute", "planner", "9.0.0"]));
+    assert!(
+        refused.contains("no published agent `planner@9.0.0`"),
+        "{refused}"
+    );
     let id = new(&cli, &["--mode", "agent", "--agent", "planner"]);
     let conversation = cli.json(&["conversations", "show", &id]);
     assert_eq!(

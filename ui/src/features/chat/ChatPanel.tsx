@@ -19,7 +19,7 @@ import { useCallback, useEffect, useReducer, useRef, useState, type FormEvent, t
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
 import { Textarea } from "@/components/ui/input";
-import { commands, type AgentChoice, type Citation, type ConversationMode, type TurnEvent, type TurnEvent_Serialize } from "@/ipc/bindings";
+import { commands, type AgentVersion, type Citation, type ConversationMode, type TurnEvent, type TurnEvent_Serialize } from "@/ipc/bindings";
 import { requestId, toIpcError } from "@/ipc/client";
 import { ConversationList } from "./ConversationList";
 import { chatReducer, emptyChat, lastQuestion, type AssistantMessage, type Message, type UserMessage } from "./chatState";
@@ -202,7 +202,7 @@ export function ChatPanel({
   const [question, setQuestion] = useState("");
   const [running, setRunning] = useState<string | null>(null);
   const [historyOpen, setHistoryOpen] = useState(false);
-  const [agents, setAgents] = useState<AgentChoice[] | null>(null);
+  const [agents, setAgents] = useState<AgentVersion[] | null>(null);
   const [agent, setAgent] = useState<string>("");
   const [notice, setNotice] = useState<{ text: string; error?: boolean } | null>(null);
   const [listVersion, setListVersion] = useState(0);
@@ -362,7 +362,7 @@ export function ChatPanel({
             >
               {(agents ?? []).length === 0 && <option value="">No published agents</option>}
               {[...new Map((agents ?? []).map((choice) => [choice.name, choice])).values()].map((choice) => (
-                <option key={choice.name} value={choice.name} title={choice.description}>
+                <option key={choice.name} value={choice.name} title={choice.spec.description}>
                   {choice.name} (newest {choice.version})
                 </option>
               ))}
