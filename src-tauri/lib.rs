@@ -87,6 +87,8 @@ app_commands![
     flows::run_fork,
     tools::tools_overview,
     tools::tool_approval,
+    tools::tool_permissions,
+    tools::tool_permission_set,
     vault::vault_view,
     vault::vault_unlock,
     vault::vault_remove,

@@ -113,6 +113,38 @@ pub async fn tool_approval(
     }
 }
 
+/// One rule of `[tools.permissions]`.
+#[derive(Debug, Clone, serde::Serialize, specta::Type)]
+pub struct PermissionRule {
+    /// A tool name or glob.
+    pub rule: String,
+    /// Its level.
+    pub permission: codexos_runtime::Permission,
+}
+
+/// The permission rules in force (config.toml's `[tools.permissions]`).
+#[tauri::command]
+#[specta::specta]
+pub fn tool_permissions(state: State<'_, AppState>) -> Result<Vec<PermissionRule>, IpcError> {
+    Ok(state
+        .runtime()?
+        .tool_permissions()
+        .into_iter()
+        .map(|(rule, permission)| PermissionRule { rule, permission })
+        .collect())
+}
+
+/// Sets the rule for a tool name or glob, or removes it (`None`).
+#[tauri::command]
+#[specta::specta]
+pub fn tool_permission_set(
+    state: State<'_, AppState>,
+    rule: String,
+    permission: Option<codexos_runtime::Permission>,
+) -> Result<(), IpcError> {
+    Ok(state.runtime()?.set_tool_permission(&rule, permission)?)
+}
+
 /// Every tool source and tool (a project's `tools/` included when given).
 #[tauri::command]
 #[specta::specta]

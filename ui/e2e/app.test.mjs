@@ -858,6 +858,42 @@ test("an ask tool in a flow waits for the dialog: allowed it runs, denied the ru
     // (Log lines truncate, which hides their text from getText; the title carries it.)
     if (expected === "failed") assert.ok(await browser.$('[data-testid="run-log"] [title*="declined in the app"]').isExisting());
   }
+
+  // A permission changed in Settings → Tools is obeyed from the next call:
+  // allow runs without the dialog, deny refuses; default brings the dialog back.
+  const setShell = async (level) => {
+    await browser.$('[data-testid="open-settings"]').click();
+    await browser.$('[data-testid="settings"]').waitForDisplayed({ timeout: 10_000 });
+    await browser.$("button=tools").click();
+    const select = await browser.$('[data-testid="tool-permission"][data-tool="shell"]');
+    await select.waitForDisplayed({ timeout: 20_000 });
+    await select.selectByAttribute("value", level);
+    const effective = level === "" ? "ask" : level;
+    await browser.waitUntil(async () => (await browser.$('[data-testid="tool-permission"][data-tool="shell"]').getAttribute("data-effective")) === effective, {
+      timeout: 10_000,
+      timeoutMsg: `shell did not become ${effective}`,
+    });
+    if (level === "deny") await screenshot("tool-permissions");
+    await browser.$('button[aria-label="Close settings"]').click();
+  };
+  for (const [level, expected] of [
+    ["allow", "succeeded"],
+    ["deny", "failed"],
+  ]) {
+    await setShell(level);
+    const run = await browser.$('[data-testid="flow-run"]');
+    await browser.waitUntil(async () => run.isEnabled(), { timeout: 10_000 });
+    await run.click();
+    await browser.waitUntil(async () => (await panel.getAttribute("data-finished")) === expected, {
+      timeout: 60_000,
+      timeoutMsg: `with shell at ${level} the run did not end ${expected}: ${await browser.$('[data-testid="run-log"]').getText()}`,
+    });
+    assert.ok(!(await browser.$('[data-testid="tool-approval"]').isDisplayed()), `no dialog with shell at ${level}`);
+    if (level === "deny") assert.ok(await browser.$('[data-testid="run-log"] [title*="denied by the tool policy"]').isExisting());
+  }
+  await setShell("");
+  const config = await readFile(join(process.env.CODEXOS_HOME, "config.toml"), "utf8");
+  assert.ok(!/^shell = /m.test(config) && !config.includes('"shell" ='), `the rule is gone from config.toml:\n${config}`);
 });
 
 test("the isolation hook lets the app's commands through and refuses any other command or plugin", async () => {

@@ -48,6 +48,8 @@ globalThis.CODEXOS_IPC_ALLOWED = [
   "store_secret",
   "test_provider",
   "tool_approval",
+  "tool_permission_set",
+  "tool_permissions",
   "tools_overview",
   "unwatch",
   "vault_remove",

@@ -73,6 +73,28 @@ pub enum ToolsCommand {
         #[arg(last = true)]
         command: Vec<String>,
     },
+    /// Sets the permission of a tool name or glob in `[tools.permissions]`
+    /// (`default` removes the rule); in force for the next call.
+    Permit {
+        /// A tool name or glob (`shell`, `github.*`).
+        rule: String,
+        /// The level.
+        #[arg(value_enum)]
+        level: Level,
+    },
+}
+
+/// A permission level, or `default` to remove the rule.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Level {
+    /// Runs without asking.
+    Allow,
+    /// Asks before each call.
+    Ask,
+    /// Never runs.
+    Deny,
+    /// Remove the rule: the tool's own default applies.
+    Default,
 }
 
 /// Asks on the terminal (or reads the answer from standard input) before
@@ -155,6 +177,25 @@ pub async fn tools(
     cancel: &CancellationToken,
 ) -> anyhow::Result<()> {
     match command {
+        ToolsCommand::Permit { rule, level } => {
+            let permission = match level {
+                Level::Allow => Some(codexos_runtime::Permission::Allow),
+                Level::Ask => Some(codexos_runtime::Permission::Ask),
+                Level::Deny => Some(codexos_runtime::Permission::Deny),
+                Level::Default => None,
+            };
+            runtime.set_tool_permission(&rule, permission)?;
+            if json {
+                return crate::render::print_json(&runtime.tool_permissions());
+            }
+            match permission {
+                Some(level) => {
+                    println!("`{rule}` is now {level} (config.toml [tools.permissions])")
+                }
+                None => println!("removed the rule for `{rule}`: its default applies"),
+            }
+            Ok(())
+        }
         ToolsCommand::List { project } => {
             let root = match project {
                 Some(project) => Some(runtime.project_root(&project)?),

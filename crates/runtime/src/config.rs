@@ -414,6 +414,36 @@ pub(crate) fn write_policy(path: &Path, names: &[String]) -> Result<()> {
     })
 }
 
+/// Sets (or removes) one rule of `[tools.permissions]` in the config file.
+pub(crate) fn write_tool_permission(
+    path: &Path,
+    rule: &str,
+    permission: Option<codexos_tools::Permission>,
+) -> Result<()> {
+    edit(path, |document| {
+        let tools = document
+            .entry("tools")
+            .or_insert_with(toml_edit::table)
+            .as_table_mut()
+            .ok_or("`tools` is not a table")?;
+        tools.set_implicit(true);
+        let rules = tools
+            .entry("permissions")
+            .or_insert_with(toml_edit::table)
+            .as_table_like_mut()
+            .ok_or("`tools.permissions` is not a table")?;
+        match permission {
+            Some(level) => {
+                rules.insert(rule, toml_edit::value(level.to_string()));
+            }
+            None => {
+                rules.remove(rule);
+            }
+        }
+        Ok(())
+    })
+}
+
 /// A JSON value as an inline TOML value (`None` for null, which TOML lacks).
 fn inline(value: &serde_json::Value) -> Option<toml_edit::Value> {
     use serde_json::Value;

@@ -145,6 +145,8 @@ pub struct Runtime {
     watches: watches::Watches,
     /// The tool registry and its background sources.
     tools: tools::ToolHost,
+    /// `[tools.permissions]`, changeable from the app and `tools permit`.
+    permissions: std::sync::Mutex<std::collections::BTreeMap<String, codexos_tools::Permission>>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -184,6 +186,7 @@ impl Runtime {
             &config,
         ));
         let policy = config.llm.policy.clone();
+        let permissions = config.tools.permissions.clone();
         // Before anything can connect: the gate is process-wide.
         codexos_net::set_offline(config.offline || config.llm.offline);
         Ok(Arc::new_cyclic(|runtime| Self {
@@ -197,6 +200,7 @@ impl Runtime {
             local,
             router: std::sync::Mutex::new(None),
             policy: std::sync::Mutex::new(policy),
+            permissions: std::sync::Mutex::new(permissions),
             offline: AtomicBool::new(false),
             watches: watches::Watches::default(),
             tools: tools::ToolHost::new(runtime.clone()),

@@ -271,11 +271,9 @@ impl Runtime {
         origin: &str,
     ) -> Result<Policy> {
         let mut policy = Policy::default();
+        let rules = self.tool_permissions();
         policy
-            .extend(
-                &self.config.tools.permissions,
-                "config.toml [tools.permissions]",
-            )
+            .extend(&rules, "config.toml [tools.permissions]")
             .and_then(|()| policy.extend(extra, origin))
             .map_err(|message| Error::Config {
                 path: self.home.config(),
@@ -283,6 +281,59 @@ impl Runtime {
                 line: None,
             })?;
         Ok(policy)
+    }
+
+    /// The permission rules of config.toml's `[tools.permissions]`, as
+    /// they apply now (a tool name or glob → level).
+    #[must_use]
+    pub fn tool_permissions(&self) -> BTreeMap<String, Permission> {
+        self.permissions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Sets the permission rule for `rule` (a tool name or glob), or removes
+    /// it (`None`): written to config.toml (comments kept) and in force for
+    /// every call from now on. A bad glob changes nothing.
+    pub fn set_tool_permission(&self, rule: &str, permission: Option<Permission>) -> Result<()> {
+        let rule = rule.trim();
+        let mut rules = self.tool_permissions();
+        match permission {
+            Some(level) => {
+                rules.insert(rule.to_owned(), level);
+            }
+            None => {
+                if rules.remove(rule).is_none() {
+                    return Err(Error::Config {
+                        path: self.home.config(),
+                        message: format!("no permission rule `{rule}` in [tools.permissions] — `codexos tools list` shows the rules in force"),
+                        line: None,
+                    });
+                }
+            }
+        }
+        if rule.is_empty() {
+            return Err(Error::Config {
+                path: self.home.config(),
+                message: "a permission rule needs a tool name or glob (`fs.write`, `github.*`)"
+                    .to_owned(),
+                line: None,
+            });
+        }
+        Policy::default()
+            .extend(&rules, "the new rule")
+            .map_err(|message| Error::Config {
+                path: self.home.config(),
+                message,
+                line: None,
+            })?;
+        crate::config::write_tool_permission(&self.home.config(), rule, permission)?;
+        *self
+            .permissions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = rules;
+        Ok(())
     }
 
     /// The context of calls working in `root`.
@@ -519,5 +570,72 @@ impl Tool for RagSearch {
             .await
             .map_err(|error| failed(error.to_string()))?;
         Ok(hits_json(&hits))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use codexos_tools::Permission;
+    use serde_json::json;
+    use tokio_util::sync::CancellationToken;
+
+    use crate::{Home, Runtime};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_permission_rule_set_at_run_time_is_saved_and_obeyed() {
+        let home = tempfile::tempdir().expect("temp dir");
+        let root = home.path().join("home");
+        let runtime = Runtime::open(Home::new(root.clone(), None)).expect("runtime");
+        let folder = tempfile::tempdir().expect("folder");
+        std::fs::write(folder.path().join("a.txt"), "a").expect("file");
+        let list = |runtime: &Arc<Runtime>| {
+            let runtime = Arc::clone(runtime);
+            let folder = folder.path().to_path_buf();
+            async move {
+                runtime
+                    .call_tool(
+                        "fs.list",
+                        json!({"path": "."}),
+                        folder,
+                        Arc::new(codexos_tools::Refuse("nobody to ask in this test".into())),
+                        CancellationToken::new(),
+                    )
+                    .await
+            }
+        };
+        // Positive control: fs.list reads freely by default.
+        list(&runtime).await.expect("fs.list runs by default");
+
+        runtime
+            .set_tool_permission("fs.*", Some(Permission::Deny))
+            .expect("rule set");
+        let denied = list(&runtime).await.expect_err("denied now");
+        assert!(denied.to_string().contains("fs.*"), "{denied}");
+        let config = std::fs::read_to_string(root.join("config.toml")).expect("config");
+        assert!(config.contains("\"fs.*\" = \"deny\""), "{config}");
+        assert!(
+            config.contains("# Tools (docs/tools.md)"),
+            "comments kept: {config}"
+        );
+        // Another process (a reopened runtime) reads the same rule.
+        drop(runtime);
+        let runtime = Runtime::open(Home::new(root.clone(), None)).expect("reopened");
+        assert_eq!(
+            runtime.tool_permissions().get("fs.*"),
+            Some(&Permission::Deny)
+        );
+        // A bad glob changes nothing; removing the rule restores the default.
+        assert!(runtime
+            .set_tool_permission("fs.[", Some(Permission::Allow))
+            .is_err());
+        assert_eq!(runtime.tool_permissions().len(), 1);
+        runtime.set_tool_permission("fs.*", None).expect("removed");
+        list(&runtime).await.expect("fs.list runs again");
+        assert!(
+            runtime.set_tool_permission("fs.*", None).is_err(),
+            "nothing to remove"
+        );
     }
 }

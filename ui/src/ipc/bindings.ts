@@ -144,6 +144,10 @@ export const commands = {
 	toolsOverview: (project: string | null) => typedError<ToolsOverview, IpcError_Serialize>(__TAURI_INVOKE("tools_overview", { project })),
 	/**  Answers a [`ToolApprovalRequested`]. */
 	toolApproval: (id: string, approved: boolean) => typedError<null, IpcError_Serialize>(__TAURI_INVOKE("tool_approval", { id, approved })),
+	/**  The permission rules in force (config.toml's `[tools.permissions]`). */
+	toolPermissions: () => typedError<PermissionRule[], IpcError_Serialize>(__TAURI_INVOKE("tool_permissions")),
+	/**  Sets the rule for a tool name or glob, or removes it (`None`). */
+	toolPermissionSet: (rule: string, permission: Permission | null) => typedError<null, IpcError_Serialize>(__TAURI_INVOKE("tool_permission_set", { rule, permission })),
 	/**  The vault's mode, lock state and secret names. */
 	vaultView: () => typedError<VaultView_Serialize, IpcError_Serialize>(__TAURI_INVOKE("vault_view")),
 	/**  Unlocks a passphrase-mode vault for this session. */
@@ -1859,6 +1863,14 @@ export type Permission =
 "ask" | 
 /**  Never runs. */
 "deny";
+
+/**  One rule of `[tools.permissions]`. */
+export type PermissionRule = {
+	/**  A tool name or glob. */
+	rule: string,
+	/**  Its level. */
+	permission: Permission,
+};
 
 /**  Where a node sits on the canvas. */
 export type Position = {

@@ -117,6 +117,28 @@ fn tools_are_listed_called_and_asks_are_approved_on_the_terminal() {
         read.map(|tool| tool["permission"].clone()),
         Some(json!("ask"))
     );
+    // `tools permit` changes a rule in place (the config's comments and
+    // other rules kept): default removes it and --yes works again.
+    assert_success(
+        &cli.run(&["tools", "permit", "shell", "default"]),
+        &["tools", "permit"],
+    );
+    let config = std::fs::read_to_string(cli.home.path().join("config.toml")).expect("config");
+    assert!(
+        !config.contains("shell") && config.contains("\"fs.*\" = \"ask\""),
+        "{config}"
+    );
+    assert_success(
+        &shell(None, &["--yes"]),
+        &["tools", "call", "shell", "--yes"],
+    );
+    assert_success(
+        &cli.run(&["tools", "permit", "shell", "deny"]),
+        &["tools", "permit"],
+    );
+    assert!(error_line(&shell(None, &["--yes"])).contains("denied by the tool policy"));
+    let bad_glob = error_line(&cli.run(&["tools", "permit", "fs.[", "allow"]));
+    assert!(bad_glob.contains("fs.["), "{bad_glob}");
     let bad = cli.run(&["tools", "call", "fs.read", "--args", "{\"path\": 3}"]);
     assert!(error_line(&bad).contains("$.path: expected string"));
 }

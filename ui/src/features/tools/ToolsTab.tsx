@@ -1,9 +1,10 @@
-import { Loader2, RefreshCw } from "lucide-react";
+import { Loader2, Plus, RefreshCw, Trash2 } from "lucide-react";
 import { useCallback, useEffect, useState } from "react";
 
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
-import { commands, type IpcError, type ToolsOverview } from "@/ipc/bindings";
+import { Input } from "@/components/ui/input";
+import { commands, type IpcError, type Permission, type PermissionRule, type ToolsOverview } from "@/ipc/bindings";
 import { toIpcError } from "@/ipc/client";
 import { cn } from "@/lib/utils";
 import { effectsLabel, sourceLabel, toolsBySource } from "./toolsState";
@@ -13,15 +14,28 @@ export function ToolsTab({ project }: { project: string | null }) {
   const [overview, setOverview] = useState<ToolsOverview | null>(null);
   const [error, setError] = useState<IpcError | null>(null);
   const [loading, setLoading] = useState(false);
+  const [rules, setRules] = useState<PermissionRule[]>([]);
+  const [draft, setDraft] = useState<{ rule: string; permission: Permission }>({ rule: "", permission: "ask" });
 
   const refresh = useCallback(() => {
     setLoading(true);
+    void commands.toolPermissions().then((result) => (result.status === "ok" ? setRules(result.data) : setError(result.error)));
     commands
       .toolsOverview(project)
       .then((result) => (result.status === "ok" ? setOverview(result.data) : setError(result.error)))
       .catch((caught: unknown) => setError(toIpcError(caught)))
       .finally(() => setLoading(false));
   }, [project]);
+
+  async function setRule(rule: string, permission: Permission | null) {
+    const result = await commands.toolPermissionSet(rule, permission);
+    if (result.status === "error") setError(result.error);
+    else setError(null);
+    refresh();
+    return result.status === "ok";
+  }
+
+  const ruleFor = (name: string) => rules.find((rule) => rule.rule === name)?.permission ?? "";
 
   useEffect(() => refresh(), [refresh]);
 
@@ -42,6 +56,44 @@ export function ToolsTab({ project }: { project: string | null }) {
           {error.message}
         </div>
       )}
+      <section className="rounded-md border border-border p-2" data-testid="permission-rules" aria-label="Permission rules">
+        <div className="text-xs font-medium">Permission rules</div>
+        <p className="text-[11px] text-muted-foreground">A tool name or glob (github.*) → allow, ask or deny; saved in config.toml [tools.permissions], in force for the next call. A flow's own rules apply after these.</p>
+        <ul className="mt-1 space-y-1">
+          {rules.map((rule) => (
+            <li key={rule.rule} className="flex items-center gap-2 text-xs" data-testid="permission-rule" data-rule={rule.rule}>
+              <span className="w-40 truncate font-mono" title={rule.rule}>{rule.rule}</span>
+              <Badge>{rule.permission}</Badge>
+              <Button size="icon" variant="ghost" className="size-6" aria-label={`Remove the rule for ${rule.rule}`} onClick={() => void setRule(rule.rule, null)}>
+                <Trash2 className="size-3" />
+              </Button>
+            </li>
+          ))}
+        </ul>
+        <form
+          className="mt-2 flex items-center gap-2"
+          onSubmit={(event) => {
+            event.preventDefault();
+            if (!draft.rule.trim()) return;
+            void setRule(draft.rule.trim(), draft.permission).then((ok) => ok && setDraft({ rule: "", permission: "ask" }));
+          }}
+        >
+          <Input className="h-7 w-48 text-xs" placeholder="tool or glob (github.*)" aria-label="Rule" data-testid="permission-rule-input" value={draft.rule} onChange={(event) => setDraft({ ...draft, rule: event.target.value })} />
+          <select
+            className="h-7 rounded border border-border bg-background px-1 text-xs text-foreground [color-scheme:dark]"
+            aria-label="Level of the new rule"
+            value={draft.permission}
+            onChange={(event) => setDraft({ ...draft, permission: event.target.value as Permission })}
+          >
+            <option value="allow">allow</option>
+            <option value="ask">ask</option>
+            <option value="deny">deny</option>
+          </select>
+          <Button type="submit" size="sm" variant="outline" className="h-7" data-testid="permission-rule-add" disabled={!draft.rule.trim()}>
+            <Plus /> Add rule
+          </Button>
+        </form>
+      </section>
       {overview &&
         toolsBySource(overview.sources, overview.tools).map(({ source, tools }) => {
           const label = sourceLabel(source);
@@ -62,7 +114,20 @@ export function ToolsTab({ project }: { project: string | null }) {
                     <span className="w-40 shrink-0 truncate font-mono" title={tool.name}>
                       {tool.name}
                     </span>
-                    <Badge>{tool.permission}</Badge>
+                    <select
+                      className="h-6 rounded border border-border bg-background px-1 text-xs text-foreground [color-scheme:dark]"
+                      aria-label={`Permission of ${tool.name}`}
+                      data-testid="tool-permission"
+                      data-tool={tool.name}
+                      data-effective={tool.permission}
+                      value={ruleFor(tool.name)}
+                      onChange={(event) => void setRule(tool.name, event.target.value === "" ? null : (event.target.value as Permission))}
+                    >
+                      <option value="">{tool.permission} · default</option>
+                      <option value="allow">allow</option>
+                      <option value="ask">ask</option>
+                      <option value="deny">deny</option>
+                    </select>
                     <span className="min-w-0 truncate text-muted-foreground" title={`${tool.description} — ${effectsLabel(tool.effects)}`}>
                       {tool.description}
                     </span>
