@@ -123,6 +123,10 @@ pub struct PermissionRule {
 }
 
 /// The permission rules in force (config.toml's `[tools.permissions]`).
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "Tauri commands receive their arguments by value"
+)]
 #[tauri::command]
 #[specta::specta]
 pub fn tool_permissions(state: State<'_, AppState>) -> Result<Vec<PermissionRule>, IpcError> {
@@ -135,6 +139,10 @@ pub fn tool_permissions(state: State<'_, AppState>) -> Result<Vec<PermissionRule
 }
 
 /// Sets the rule for a tool name or glob, or removes it (`None`).
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "Tauri commands receive their arguments by value"
+)]
 #[tauri::command]
 #[specta::specta]
 pub fn tool_permission_set(

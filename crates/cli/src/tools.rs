@@ -177,25 +177,7 @@ pub async fn tools(
     cancel: &CancellationToken,
 ) -> anyhow::Result<()> {
     match command {
-        ToolsCommand::Permit { rule, level } => {
-            let permission = match level {
-                Level::Allow => Some(codexos_runtime::Permission::Allow),
-                Level::Ask => Some(codexos_runtime::Permission::Ask),
-                Level::Deny => Some(codexos_runtime::Permission::Deny),
-                Level::Default => None,
-            };
-            runtime.set_tool_permission(&rule, permission)?;
-            if json {
-                return crate::render::print_json(&runtime.tool_permissions());
-            }
-            match permission {
-                Some(level) => {
-                    println!("`{rule}` is now {level} (config.toml [tools.permissions])")
-                }
-                None => println!("removed the rule for `{rule}`: its default applies"),
-            }
-            Ok(())
-        }
+        ToolsCommand::Permit { rule, level } => permit(runtime, &rule, level, json),
         ToolsCommand::List { project } => {
             let root = match project {
                 Some(project) => Some(runtime.project_root(&project)?),
@@ -377,5 +359,26 @@ pub async fn mcp(
         }
     }
     runtime.stop_tools();
+    Ok(())
+}
+
+/// `codexos tools permit RULE LEVEL`.
+fn permit(runtime: &Runtime, rule: &str, level: Level, json: bool) -> anyhow::Result<()> {
+    let permission = match level {
+        Level::Allow => Some(codexos_runtime::Permission::Allow),
+        Level::Ask => Some(codexos_runtime::Permission::Ask),
+        Level::Deny => Some(codexos_runtime::Permission::Deny),
+        Level::Default => None,
+    };
+    runtime.set_tool_permission(rule, permission)?;
+    if json {
+        return crate::render::print_json(&runtime.tool_permissions());
+    }
+    match permission {
+        Some(level) => {
+            println!("`{rule}` is now {level} (config.toml [tools.permissions])");
+        }
+        None => println!("removed the rule for `{rule}`: its default applies"),
+    }
     Ok(())
 }
