@@ -191,23 +191,7 @@ pub async fn tools(
             args,
             project,
             yes,
-        } => {
-            let arguments: serde_json::Value = serde_json::from_str(&args).map_err(|error| {
-                anyhow::anyhow!("--args is not JSON ({error}); give an object, like '{{\"path\": \"README.md\"}}'")
-            })?;
-            let root: PathBuf = match project {
-                Some(project) => runtime.project_root(&project)?,
-                None => std::env::current_dir()?,
-            };
-            let result = runtime
-                .call_tool(&name, arguments, root, approver(yes), cancel.clone())
-                .await?;
-            match (&result, json) {
-                (serde_json::Value::String(text), false) => println!("{text}"),
-                _ => println!("{}", serde_json::to_string_pretty(&result)?),
-            }
-            Ok(())
-        }
+        } => call(runtime, &name, &args, project, yes, json, cancel).await,
         ToolsCommand::AddOpenapi {
             name,
             spec,
@@ -379,6 +363,35 @@ fn permit(runtime: &Runtime, rule: &str, level: Level, json: bool) -> anyhow::Re
             println!("`{rule}` is now {level} (config.toml [tools.permissions])");
         }
         None => println!("removed the rule for `{rule}`: its default applies"),
+    }
+    Ok(())
+}
+
+/// `codexos tools call NAME --args JSON`.
+async fn call(
+    runtime: &Arc<Runtime>,
+    name: &str,
+    args: &str,
+    project: Option<String>,
+    yes: bool,
+    json: bool,
+    cancel: &CancellationToken,
+) -> anyhow::Result<()> {
+    let arguments: serde_json::Value = serde_json::from_str(args).map_err(|error| {
+        anyhow::anyhow!(
+            "--args is not JSON ({error}); give an object, like '{{\"path\": \"README.md\"}}'"
+        )
+    })?;
+    let root: PathBuf = match project {
+        Some(project) => runtime.project_root(&project)?,
+        None => std::env::current_dir()?,
+    };
+    let result = runtime
+        .call_tool(name, arguments, root, approver(yes), cancel.clone())
+        .await?;
+    match (&result, json) {
+        (serde_json::Value::String(text), false) => println!("{text}"),
+        _ => println!("{}", serde_json::to_string_pretty(&result)?),
     }
     Ok(())
 }
