@@ -974,6 +974,39 @@ async function accessibilityProblems(selector = "body") {
   }, selector);
 }
 
+test("the theme follows the OS, switches to light and dark, is remembered, and light passes the accessibility check", async () => {
+  const shown = () => browser.execute(() => document.documentElement.dataset.theme);
+  const background = () =>
+    browser.execute(() => {
+      // Lightness from 0 to 1: WebKit reports the palette's colours as lab(L …) or rgb(…).
+      const colour = getComputedStyle(document.body).backgroundColor;
+      const numbers = colour.match(/[\d.]+/g).map(Number);
+      if (colour.startsWith("lab(") || colour.startsWith("oklab(")) return colour.startsWith("lab(") ? numbers[0] / 100 : numbers[0];
+      const [r, g, b] = numbers;
+      return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+    });
+  const os = await browser.execute(() => (window.matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light"));
+  const toggle = await browser.$('[data-testid="theme-toggle"]');
+  assert.equal(await toggle.getAttribute("data-theme-choice"), "system");
+  assert.equal(await shown(), os, "by default the theme is the OS's");
+  await toggle.click();
+  assert.equal(await shown(), "light");
+  assert.ok((await background()) > 0.8, `a light background: ${await background()}`);
+  await screenshot("theme-light");
+  const problems = await accessibilityProblems("body");
+  assert.deepEqual(problems, [], `light theme:\n${problems.join("\n")}`);
+  // Remembered across a reload.
+  await browser.refresh();
+  await browser.$('[data-testid="theme-toggle"]').waitForDisplayed({ timeout: 20_000 });
+  assert.equal(await shown(), "light");
+  await browser.$('[data-testid="theme-toggle"]').click();
+  assert.equal(await shown(), "dark");
+  assert.ok((await background()) < 0.2, `a dark background: ${await background()}`);
+  await browser.$('[data-testid="theme-toggle"]').click();
+  assert.equal(await browser.$('[data-testid="theme-toggle"]').getAttribute("data-theme-choice"), "system");
+  assert.equal(await shown(), os);
+});
+
 test("every panel passes an automated accessibility check (axe-core: no serious or critical violations)", async () => {
   const found = {};
   const check = async (name, selector) => {

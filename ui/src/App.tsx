@@ -1,4 +1,4 @@
-import { Bot, Command, PanelLeft, PanelRight, Search, Settings } from "lucide-react";
+import { Bot, Command, Monitor, Moon, PanelLeft, PanelRight, Search, Settings, Sun } from "lucide-react";
 import { useCallback, useEffect, useMemo, useState } from "react";
 
 import { Button } from "@/components/ui/button";
@@ -13,6 +13,7 @@ import { useActions, type Action } from "@/features/palette/actions";
 import { CommandPalette } from "@/features/palette/CommandPalette";
 import { ProjectsPanel } from "@/features/projects/ProjectsPanel";
 import { SearchPanel } from "@/features/search/SearchPanel";
+import { useTheme, type ThemeChoice } from "@/features/theme/theme";
 import { Onboarding } from "@/features/onboarding/Onboarding";
 import { SettingsPanel, type Tab as SettingsTab } from "@/features/settings/SettingsPanel";
 import { ApprovalDialog } from "@/features/tools/ApprovalDialog";
@@ -31,6 +32,7 @@ export default function App() {
   const [settingsTab, setSettingsTab] = useState<SettingsTab>("providers");
   const [searchOpen, setSearchOpen] = useState(false);
   const [agentsOpen, setAgentsOpen] = useState(false);
+  const { choice: themeChoice, theme, choose: chooseTheme } = useTheme();
   const [llm, setLlm] = useState<LlmSettings | null>(null);
   const [model, setModel] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
@@ -126,8 +128,16 @@ export default function App() {
       },
       ...projects.map((project) => ({ id: `project-${project.name}`, group: "Projects", title: `Select ${project.name}`, run: () => setSelected(project.name) })),
       { id: "all-projects", group: "Projects", title: "Select all projects", run: () => setSelected(null) },
+      ...(["system", "light", "dark"] as ThemeChoice[]).map((option) => ({
+        id: `theme-${option}`,
+        group: "View",
+        title: option === "system" ? "Theme: follow the OS" : `Theme: ${option}`,
+        keywords: "appearance colour color mode",
+        disabled: themeChoice === option,
+        run: () => chooseTheme(option),
+      })),
     ],
-    [panels, layout, projects],
+    [panels, layout, projects, themeChoice, chooseTheme],
   );
   useActions("app", appActions);
 
@@ -211,6 +221,17 @@ export default function App() {
           >
             <Search />
           </Button>
+          <Button
+            size="icon"
+            variant="ghost"
+            aria-label={`Theme: ${themeChoice === "system" ? `follows the OS (${theme})` : theme}`}
+            title={`Theme: ${themeChoice === "system" ? `follows the OS (${theme})` : theme} — click to change`}
+            data-testid="theme-toggle"
+            data-theme-choice={themeChoice}
+            onClick={() => chooseTheme(themeChoice === "system" ? "light" : themeChoice === "light" ? "dark" : "system")}
+          >
+            {themeChoice === "system" ? <Monitor /> : themeChoice === "light" ? <Sun /> : <Moon />}
+          </Button>
           <Button size="icon" variant="ghost" aria-label="Agents" title="Agents" data-testid="open-agents" onClick={() => setAgentsOpen(true)}>
             <Bot />
           </Button>
@@ -251,7 +272,7 @@ export default function App() {
           />
         </aside>
         <section className="relative min-h-0 min-w-0">
-          <FlowCanvas project={selected} />
+          <FlowCanvas project={selected} theme={theme} />
           {searchOpen && (
             <SearchPanel projects={projects} project={selected} onOpen={setPreview} onClose={() => setSearchOpen(false)} />
           )}
@@ -278,7 +299,7 @@ export default function App() {
             model={model}
             picker={
               <select
-                className="max-w-[14rem] truncate rounded border border-border bg-background px-1 py-0.5 text-xs text-foreground [color-scheme:dark]"
+                className="max-w-[14rem] truncate rounded border border-border bg-background px-1 py-0.5 text-xs text-foreground"
                 aria-label="Model"
                 data-testid="model-picker"
                 value={model ?? ""}

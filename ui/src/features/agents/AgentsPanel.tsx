@@ -22,7 +22,7 @@ function Field({ label, problem, children }: { label: string; problem?: string; 
   );
 }
 
-const selectClass = "h-8 rounded border border-border bg-background px-1 text-xs text-foreground [color-scheme:dark]";
+const selectClass = "h-8 rounded border border-border bg-background px-1 text-xs text-foreground";
 
 /**
  * The agent editor: the published agents, a form to publish a new version
@@ -222,7 +222,7 @@ export function AgentsPanel({
                       }
                     />
                     <span className="truncate font-mono">{tool.name}</span>
-                    <Badge className={tool.permission === "deny" ? "text-destructive" : tool.permission === "ask" ? "text-amber-300" : ""}>{tool.permission}</Badge>
+                    <Badge className={tool.permission === "deny" ? "text-destructive" : tool.permission === "ask" ? "text-amber-700 dark:text-amber-300" : ""}>{tool.permission}</Badge>
                   </label>
                 ))}
               </div>

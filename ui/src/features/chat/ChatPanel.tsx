@@ -72,7 +72,7 @@ function ToolSteps({ message }: { message: AssistantMessage }) {
             <Wrench className="size-3 text-muted-foreground" />
             <span className="text-primary">{step.tool}</span>
             <span className="truncate text-muted-foreground" title={step.arguments}>{step.arguments}</span>
-            <span className="ml-auto">{step.ok === null ? <Loader2 className="size-3 animate-spin" /> : step.ok ? <Check className="size-3 text-emerald-400" aria-label="succeeded" /> : <X className="size-3 text-destructive" aria-label="failed" />}</span>
+            <span className="ml-auto">{step.ok === null ? <Loader2 className="size-3 animate-spin" /> : step.ok ? <Check className="size-3 text-emerald-700 dark:text-emerald-400" aria-label="succeeded" /> : <X className="size-3 text-destructive" aria-label="failed" />}</span>
           </div>
           {step.summary && <div className="mt-0.5 line-clamp-2 text-muted-foreground">{step.summary}</div>}
         </li>
@@ -354,7 +354,7 @@ export function ChatPanel({
           {mode !== "agent" && <div className="min-w-0 flex-1 [&>select]:w-full [&>select]:max-w-none">{picker}</div>}
           {mode === "agent" && !conversation && (
             <select
-              className="min-w-0 flex-1 truncate rounded border border-border bg-background px-1 py-0.5 text-xs text-foreground [color-scheme:dark]"
+              className="min-w-0 flex-1 truncate rounded border border-border bg-background px-1 py-0.5 text-xs text-foreground"
               aria-label="Agent"
               data-testid="agent-picker"
               value={agent}

@@ -73,7 +73,7 @@ export interface Replay {
   index: number;
 }
 
-export function FlowCanvas({ project }: { project: string | null }) {
+export function FlowCanvas({ project, theme = "dark" }: { project: string | null; theme?: "light" | "dark" }) {
   const [library, setLibrary] = useState<FlowEntry[]>([]);
   const [doc, setDoc] = useState<History<FlowDoc> | null>(null);
   const flow = doc?.present ?? null;
@@ -505,7 +505,7 @@ export function FlowCanvas({ project }: { project: string | null }) {
         <select
           data-testid="flow-picker"
           aria-label="Flow"
-          className="rounded border border-border bg-background px-1 py-0.5 text-foreground [color-scheme:dark]"
+          className="rounded border border-border bg-background px-1 py-0.5 text-foreground"
           value={flow?.name ?? ""}
           onChange={(event) => void switchTo(library.find((entry) => entry.name === event.target.value))}
         >
@@ -577,7 +577,7 @@ export function FlowCanvas({ project }: { project: string | null }) {
         <select
           data-testid="run-history"
           aria-label="Run history"
-          className="max-w-[12rem] rounded border border-border bg-background px-1 py-0.5 text-foreground [color-scheme:dark]"
+          className="max-w-[12rem] rounded border border-border bg-background px-1 py-0.5 text-foreground"
           value={replay?.runId ?? ""}
           onChange={(event) => event.target.value && void openRun(event.target.value)}
         >
@@ -653,7 +653,7 @@ export function FlowCanvas({ project }: { project: string | null }) {
         </div>
       )}
       {refusal && (
-        <div className="border-b border-border bg-muted px-3 py-1 text-xs text-amber-400" role="status" data-testid="connection-refused">
+        <div className="border-b border-border bg-muted px-3 py-1 text-xs text-amber-700 dark:text-amber-400" role="status" data-testid="connection-refused">
           cannot connect: {refusal}
         </div>
       )}
@@ -713,12 +713,12 @@ export function FlowCanvas({ project }: { project: string | null }) {
             nodesConnectable={!readOnly}
             fitView
             fitViewOptions={{ padding: 0.2, maxZoom: 1.1 }}
-            colorMode="dark"
+            colorMode={theme}
             proOptions={{ hideAttribution: true }}
           >
             <Background gap={20} />
             <Controls showInteractive={false} />
-            {wide && <MiniMap pannable zoomable ariaLabel="Flow overview" className="!bg-card" nodeColor="#64748b" maskColor="rgba(0,0,0,0.4)" style={{ width: 150, height: 100 }} />}
+            {wide && <MiniMap pannable zoomable ariaLabel="Flow overview" className="!bg-card" nodeColor="#64748b" maskColor={theme === "dark" ? "rgba(0,0,0,0.4)" : "rgba(0,0,0,0.12)"} style={{ width: 150, height: 100 }} />}
           </ReactFlow>
           {versionsOpen && flow && (
             <VersionsPanel

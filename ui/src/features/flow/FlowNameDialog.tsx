@@ -75,7 +75,7 @@ export function FlowNameDialog({
         {action.mode === "new" && (
           <label className="flex flex-col gap-1 text-xs">
             <span className="text-muted-foreground">start from</span>
-            <select data-testid="flow-from" className="rounded border border-border bg-background px-2 py-1 text-foreground [color-scheme:dark]" value={from} onChange={(event) => setFrom(event.target.value)}>
+            <select data-testid="flow-from" className="rounded border border-border bg-background px-2 py-1 text-foreground" value={from} onChange={(event) => setFrom(event.target.value)}>
               <option value="">blank (input → output)</option>
               {library
                 .filter((entry) => entry.flow)

@@ -8,7 +8,7 @@ import type { FlowDoc } from "./flowGraph";
 const TYPES: ValueType[] = ["string", "number", "boolean", "list", "object", "any"];
 const PERMISSIONS: ToolPermission[] = ["allow", "ask", "deny"];
 const INPUT = "min-w-0 rounded border border-border bg-background px-1.5 py-0.5 font-mono text-foreground disabled:opacity-60";
-const SELECT = `${INPUT} [color-scheme:dark]`;
+const SELECT = `${INPUT}`;
 const NAME = /^[A-Za-z0-9_]+$/;
 const GLOB = /^[A-Za-z0-9_.*-]+$/;
 

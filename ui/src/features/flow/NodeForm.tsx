@@ -152,7 +152,7 @@ function Field({ field, node, context, onChange }: { field: FormField; node: Flo
       break;
     case "select":
       control = (
-        <select id={id} data-testid={id} className={`${INPUT} [color-scheme:dark]`} value={typeof value === "string" ? value : String(field.defaultValue ?? "")} disabled={context.readOnly} onChange={(event) => set(event.target.value)}>
+        <select id={id} data-testid={id} className={`${INPUT}`} value={typeof value === "string" ? value : String(field.defaultValue ?? "")} disabled={context.readOnly} onChange={(event) => set(event.target.value)}>
           {field.optional && value === undefined && field.defaultValue === undefined && <option value="">—</option>}
           {field.options.map((option) => (
             <option key={option} value={option}>

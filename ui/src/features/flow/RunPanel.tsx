@@ -40,7 +40,7 @@ function HumanPrompt({ node, ask, type, busy, onAnswer }: { node: string; ask: {
       {input ? (
         <>
           {type === "boolean" ? (
-            <select aria-label="Answer" data-testid="human-answer" className="rounded border border-border bg-background px-1 py-0.5 [color-scheme:dark]" value={text} onChange={(event) => setText(event.target.value)}>
+            <select aria-label="Answer" data-testid="human-answer" className="rounded border border-border bg-background px-1 py-0.5" value={text} onChange={(event) => setText(event.target.value)}>
               <option value="true">yes</option>
               <option value="false">no</option>
             </select>

@@ -16,7 +16,7 @@ const MODES: { value: SearchMode; label: string }[] = [
 ];
 
 const selectClass =
-  "h-8 rounded border border-border bg-background px-2 text-xs text-foreground [color-scheme:dark]";
+  "h-8 rounded border border-border bg-background px-2 text-xs text-foreground";
 
 function Marked({ text, query }: { text: string; query: string }) {
   return (
@@ -174,7 +174,7 @@ export function SearchPanel({
             <Input className="h-8 text-xs" placeholder="rust, python…" data-testid="search-language" value={form.language} onChange={(event) => set("language", event.target.value)} />
           </Field>
           <Field label="Changed since">
-            <Input type="date" className="h-8 text-xs [color-scheme:dark]" data-testid="search-since" value={form.since} onChange={(event) => set("since", event.target.value)} />
+            <Input type="date" className="h-8 text-xs" data-testid="search-since" value={form.since} onChange={(event) => set("since", event.target.value)} />
           </Field>
           <Field label="Git revision">
             <Input className="h-8 text-xs" placeholder="main, v1.2, HEAD~5" data-testid="search-rev" value={form.rev} onChange={(event) => set("rev", event.target.value)} />

@@ -80,7 +80,7 @@ export function ToolsTab({ project }: { project: string | null }) {
         >
           <Input className="h-7 w-48 text-xs" placeholder="tool or glob (github.*)" aria-label="Rule" data-testid="permission-rule-input" value={draft.rule} onChange={(event) => setDraft({ ...draft, rule: event.target.value })} />
           <select
-            className="h-7 rounded border border-border bg-background px-1 text-xs text-foreground [color-scheme:dark]"
+            className="h-7 rounded border border-border bg-background px-1 text-xs text-foreground"
             aria-label="Level of the new rule"
             value={draft.permission}
             onChange={(event) => setDraft({ ...draft, permission: event.target.value as Permission })}
@@ -115,7 +115,7 @@ export function ToolsTab({ project }: { project: string | null }) {
                       {tool.name}
                     </span>
                     <select
-                      className="h-6 rounded border border-border bg-background px-1 text-xs text-foreground [color-scheme:dark]"
+                      className="h-6 rounded border border-border bg-background px-1 text-xs text-foreground"
                       aria-label={`Permission of ${tool.name}`}
                       data-testid="tool-permission"
                       data-tool={tool.name}
