@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Opens the real desktop app under Xvfb and drives it with tauri-driver +
 # WebKitWebDriver (ui/e2e/). Usage: scripts/e2e.sh PATH_TO_APP_BINARY
+# (CODEXOS_E2E_SCRIPT=FILE runs FILE in the same harness: ui/bench/app.mjs).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 app=$(realpath "$1")
@@ -44,6 +45,12 @@ for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && brea
 export CODEXOS_E2E_SECRET="e2e-sentinel-$RANDOM$RANDOM-value"
 
 cd "$here/ui"
+# CODEXOS_E2E_SCRIPT=FILE runs that script in this harness instead of the
+# tests (the app benchmark, ui/bench/app.mjs).
+if [ -n "${CODEXOS_E2E_SCRIPT:-}" ]; then
+  node "$CODEXOS_E2E_SCRIPT"
+  exit
+fi
 # E2E_PATTERN=regex runs only the tests whose names match (while debugging one).
 if ! node --test ${E2E_PATTERN:+--test-name-pattern="$E2E_PATTERN"} e2e/; then
   echo "--- tauri-driver log ---"; tail -50 "$work/driver.log"

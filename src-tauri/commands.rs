@@ -195,6 +195,32 @@ pub fn app_info(state: State<'_, AppState>) -> Result<AppInfo, IpcError> {
     })
 }
 
+/// When the process started, for [`ui_painted`].
+pub(crate) static STARTED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// The window painted its first frame (the UI calls this once, after its
+/// first render). Logged with the time since the process started; with
+/// `CODEXOS_EXIT_WHEN_PAINTED=1` (the start-up benchmark) it also prints
+/// `painted MS` and ends the app.
+#[tauri::command]
+#[specta::specta]
+pub fn ui_painted(app: AppHandle) {
+    let elapsed = STARTED
+        .get()
+        .map_or(0, |started| started.elapsed().as_millis() as u64);
+    tracing::info!(elapsed_ms = elapsed, "first window frame painted");
+    if std::env::var_os("CODEXOS_EXIT_WHEN_PAINTED").is_some() {
+        #[allow(
+            clippy::print_stdout,
+            reason = "the start-up benchmark reads this line from the app's stdout"
+        )]
+        {
+            println!("painted {elapsed}");
+        }
+        app.exit(0);
+    }
+}
+
 /// Ingested projects.
 #[tauri::command]
 #[specta::specta]

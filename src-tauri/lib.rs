@@ -6,6 +6,7 @@
 //! drifts from this code (`make bindings` regenerates it).
 
 mod agents;
+mod bundles;
 mod commands;
 mod conversations;
 mod flows;
@@ -38,6 +39,7 @@ macro_rules! app_commands {
 
 app_commands![
     commands::app_info,
+    commands::ui_painted,
     commands::projects,
     commands::ingest,
     commands::search,
@@ -94,6 +96,12 @@ app_commands![
     vault::vault_remove,
     vault::vault_reveal,
     vault::vault_rotate,
+    bundles::bundle_keys,
+    bundles::bundle_generate_keys,
+    bundles::bundle_untrust,
+    bundles::bundle_export,
+    bundles::bundle_check,
+    bundles::bundle_import,
 ];
 
 /// Where the generated allow-list of the isolation hook lives.
@@ -128,6 +136,7 @@ pub struct AppState {
 
 /// Starts the desktop app.
 pub fn run() -> anyhow::Result<()> {
+    let _ = commands::STARTED.set(std::time::Instant::now());
     let builder = specta_builder();
     let home = Home::from_env()?;
     codexos_runtime::logging::init(&home, "desktop");

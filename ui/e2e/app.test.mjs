@@ -974,6 +974,51 @@ async function accessibilityProblems(selector = "body") {
   }, selector);
 }
 
+test("a bundle is exported signed, a tampered copy refused, then verified with its signer and imported after trusting it", async () => {
+  await browser.$('[data-testid="open-settings"]').click();
+  await browser.$('[data-testid="settings"]').waitForDisplayed({ timeout: 10_000 });
+  await browser.$("button=bundles").click();
+  const tab = await browser.$('[data-testid="bundles-tab"]');
+  await tab.waitForDisplayed({ timeout: 10_000 });
+  // This home's keys.
+  await fill(await browser.$('[data-testid="bundle-signer-name"]'), "E2E Signer");
+  await browser.$('[data-testid="bundle-generate"]').click();
+  const identity = await browser.$('[data-testid="bundle-identity"]');
+  await identity.waitForDisplayed({ timeout: 10_000 });
+  const fingerprint = (await identity.getText()).match(/fingerprint ([0-9a-f]{32})/)[1];
+  // Export a flow and an agent, signed.
+  await browser.$('[data-testid="bundle-flow"][data-flow="rag-qa"]').click();
+  await browser.$('[data-testid="bundle-agent"][data-agent="planner@1.0.0"]').click();
+  await fill(await browser.$('[data-testid="bundle-name"]'), "e2e-share");
+  await browser.$('[data-testid="bundle-export"]').click();
+  const exported = await browser.$('[data-testid="bundle-export-note"]');
+  await browser.waitUntil(async () => /Wrote .*e2e-share\.codexos-bundle/.test(await exported.getText()), { timeout: 10_000, timeoutMsg: "the bundle was not written" });
+  const file = (await exported.getText()).replace(/^Wrote /, "").trim();
+  // One character changed: refused, nothing imported.
+  const tampered = join(process.env.CODEXOS_HOME, "tampered.codexos-bundle");
+  const text = await readFile(file, "utf8");
+  assert.ok(text.includes("Answer from the excerpts only"), "positive control: the phrase to alter is in the bundle");
+  await writeFile(tampered, text.replace("Answer from the excerpts only", "Answer from the excerpts onlY"));
+  await fill(await browser.$('[data-testid="bundle-path"]'), tampered);
+  await browser.$('[data-testid="bundle-verify"]').click();
+  const note = await browser.$('[data-testid="bundle-import-note"]');
+  await browser.waitUntil(async () => /altered after it was signed/.test(await note.getText()), { timeout: 10_000, timeoutMsg: "the tampered bundle was not refused" });
+  // The real one: signed by a key not on the trust list; trusting imports it.
+  await fill(await browser.$('[data-testid="bundle-path"]'), file);
+  await browser.$('[data-testid="bundle-verify"]').click();
+  const check = await browser.$('[data-testid="bundle-check"]');
+  await check.waitForDisplayed({ timeout: 10_000 });
+  assert.equal(await check.getAttribute("data-trusted"), "false");
+  assert.match(await check.getText(), new RegExp(`Signed by E2E Signer, fingerprint ${fingerprint}`));
+  assert.match(await check.getText(), /flow rag-qa, agent planner@1\.0\.0/);
+  await screenshot("bundle-verify");
+  await browser.$('[data-testid="bundle-trust-import"]').click();
+  await browser.waitUntil(async () => /Imported 1 flow\(s\), agents planner@1\.0\.0; the signer is now trusted/.test(await note.getText()), { timeout: 10_000, timeoutMsg: `not imported: ${await note.getText()}` });
+  assert.equal(await check.getAttribute("data-trusted"), "true");
+  assert.match(await browser.$('[data-testid="bundle-trusted"]').getText(), new RegExp(fingerprint));
+  await browser.$('button[aria-label="Close settings"]').click();
+});
+
 test("the theme follows the OS, switches to light and dark, is remembered, and light passes the accessibility check", async () => {
   const shown = () => browser.execute(() => document.documentElement.dataset.theme);
   const background = () =>
@@ -1031,7 +1076,7 @@ test("every panel passes an automated accessibility check (axe-core: no serious 
   await check("main window", "body");
   await browser.$('[data-testid="open-settings"]').click();
   await browser.$('[data-testid="settings"]').waitForDisplayed({ timeout: 10_000 });
-  for (const tab of ["providers", "models", "tools", "vault", "logs"]) {
+  for (const tab of ["providers", "models", "tools", "vault", "bundles", "logs"]) {
     await browser.$(`button=${tab}`).click();
     await browser.pause(500);
     await check(`settings → ${tab}`, '[data-testid="settings"]');

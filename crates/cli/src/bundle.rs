@@ -1,12 +1,12 @@
 //! `codexos bundle …` (signed bundles of flows, agents and templates) and
 //! `codexos keys …` (this home's signing identity and the trust list).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Subcommand;
 use codexos_runtime::{
-    signer_from_file, BundleCheck, BundleContents, BundleImport, Runtime, Signer, MAX_BUNDLE_BYTES,
+    signer_from_file, BundleCheck, BundleContents, BundleImport, Runtime, Signer,
 };
 
 /// `codexos bundle …`.
@@ -87,10 +87,6 @@ pub enum KeysCommand {
     List,
 }
 
-fn read_bundle(path: &Path) -> anyhow::Result<Vec<u8>> {
-    crate::read_bounded(path, MAX_BUNDLE_BYTES, "a bundle")
-}
-
 fn print_check(check: &BundleCheck) {
     println!("bundle:   {}", check.name);
     for file in &check.files {
@@ -144,7 +140,7 @@ pub fn bundle(runtime: &Runtime, command: BundleCommand, json: bool) -> anyhow::
             Ok(())
         }
         BundleCommand::Verify { file } => {
-            let (check, _) = runtime.check_bundle(&read_bundle(&file)?)?;
+            let (check, _) = runtime.check_bundle(&runtime.read_bundle(&file)?)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&check)?);
             } else {
@@ -173,7 +169,7 @@ pub fn bundle(runtime: &Runtime, command: BundleCommand, json: bool) -> anyhow::
                 allow_unsigned,
                 trust_signer: trust,
             };
-            let report = runtime.import_bundle(&read_bundle(&file)?, options)?;
+            let report = runtime.import_bundle(&runtime.read_bundle(&file)?, options)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
@@ -228,7 +224,7 @@ pub fn keys(runtime: &Runtime, command: KeysCommand, json: bool) -> anyhow::Resu
             }
         }
         KeysCommand::Trust { file } => {
-            let signer = signer_from_file(&read_bundle(&file)?)?;
+            let signer = signer_from_file(&runtime.read_bundle(&file)?)?;
             let fingerprint = signer.fingerprint();
             let name = signer.name.clone();
             let added = runtime.trust_signer(signer)?;

@@ -2,7 +2,7 @@
 //! the vault), the trust list (a file in the data home), export, and an
 //! import that checks everything before it writes anything.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use codexos_bundle::{File, Kind, Signer, SigningKeys, TrustList};
 use codexos_flow::ports::AgentSpec;
@@ -210,6 +210,58 @@ impl Runtime {
         }
         let (keys, signer_name) = self.signing_keys()?.ok_or(Error::NoSigningKey)?;
         Ok(codexos_bundle::sign(name, files, &keys, &signer_name)?)
+    }
+
+    /// Reads a bundle file, refusing one larger than a bundle can be
+    /// ([`MAX_BUNDLE_BYTES`]) before reading it.
+    pub fn read_bundle(&self, path: &Path) -> Result<Vec<u8>> {
+        let io = |source| Error::Home {
+            path: path.to_path_buf(),
+            source,
+        };
+        let size = std::fs::metadata(path).map_err(io)?.len();
+        if size > crate::MAX_BUNDLE_BYTES as u64 {
+            return Err(Error::BundleContent {
+                name: path.display().to_string(),
+                message: format!(
+                    "the file is {size} bytes, larger than a bundle can be ({} MiB), so it was not read",
+                    crate::MAX_BUNDLE_BYTES / (1024 * 1024)
+                ),
+            });
+        }
+        std::fs::read(path).map_err(io)
+    }
+
+    /// [`Runtime::export_bundle`] into the data home's `exports/` folder as
+    /// `NAME.codexos-bundle` (replacing one of that name); returns the file.
+    pub fn export_bundle_file(
+        &self,
+        name: &str,
+        contents: &BundleContents,
+        signed: bool,
+    ) -> Result<PathBuf> {
+        if !crate::flows::valid_flow_name(name) {
+            return Err(Error::BundleContent {
+                name: name.to_owned(),
+                message: "its name must be letters, digits, `-` and `_` (it becomes a file name)"
+                    .to_owned(),
+            });
+        }
+        let bytes = self.export_bundle(name, contents, signed)?;
+        let folder = self.home.exports();
+        std::fs::create_dir_all(&folder).map_err(|source| Error::Home {
+            path: folder.clone(),
+            source,
+        })?;
+        let path = folder.join(format!("{name}.codexos-bundle"));
+        let partial = path.with_extension("partial");
+        std::fs::write(&partial, bytes)
+            .and_then(|()| std::fs::rename(&partial, &path))
+            .map_err(|source| Error::Home {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(path)
     }
 
     /// Checks a bundle: tampered or malformed bundles are errors; unsigned

@@ -9,6 +9,13 @@ import * as __TAURI_EVENT from "@tauri-apps/api/event";
 export const commands = {
 	/**  The data home and defaults. */
 	appInfo: () => typedError<AppInfo, IpcError_Serialize>(__TAURI_INVOKE("app_info")),
+	/**
+	 *  The window painted its first frame (the UI calls this once, after its
+	 *  first render). Logged with the time since the process started; with
+	 *  `CODEXOS_EXIT_WHEN_PAINTED=1` (the start-up benchmark) it also prints
+	 *  `painted MS` and ends the app.
+	 */
+	uiPainted: () => __TAURI_INVOKE<void>("ui_painted"),
 	/**  Ingested projects. */
 	projects: () => typedError<ProjectSummary[], IpcError_Serialize>(__TAURI_INVOKE("projects")),
 	/**
@@ -158,6 +165,21 @@ export const commands = {
 	vaultReveal: (name: string) => typedError<string, IpcError_Serialize>(__TAURI_INVOKE("vault_reveal", { name })),
 	/**  A new master key: a keychain key, or one derived from `passphrase`. */
 	vaultRotate: (passphrase: string | null) => typedError<VaultRotated_Serialize, IpcError_Serialize>(__TAURI_INVOKE("vault_rotate", { passphrase })),
+	/**  The signing identity and the trust list. */
+	bundleKeys: () => typedError<BundleKeys_Serialize, IpcError_Serialize>(__TAURI_INVOKE("bundle_keys")),
+	/**  Makes this home's signing keys (kept in the vault). */
+	bundleGenerateKeys: (name: string) => typedError<SignerView, IpcError_Serialize>(__TAURI_INVOKE("bundle_generate_keys", { name })),
+	/**  Removes a signer from the trust list. */
+	bundleUntrust: (fingerprint: string) => typedError<SignerView, IpcError_Serialize>(__TAURI_INVOKE("bundle_untrust", { fingerprint })),
+	/**
+	 *  Writes a bundle of flows and agents to the data home's `exports/`;
+	 *  returns the file.
+	 */
+	bundleExport: (name: string, flows: string[], agents: string[], signed: boolean) => typedError<string, IpcError_Serialize>(__TAURI_INVOKE("bundle_export", { name, flows, agents, signed })),
+	/**  Verifies a bundle file without importing it. */
+	bundleCheck: (path: string) => typedError<BundleView_Serialize, IpcError_Serialize>(__TAURI_INVOKE("bundle_check", { path })),
+	/**  Verifies and imports a bundle file (all or nothing). */
+	bundleImport: (path: string, allowUnsigned: boolean, trustSigner: boolean) => typedError<BundleImportView_Serialize, IpcError_Serialize>(__TAURI_INVOKE("bundle_import", { path, allowUnsigned, trustSigner })),
 };
 
 /** Events */
@@ -423,6 +445,87 @@ export type Attempt_Serialize = {
 	completionTokens: number,
 	/**  How it ended. */
 	outcome: Outcome,
+};
+
+/**  What an import wrote. */
+export type BundleImportView = BundleImportView_Serialize | BundleImportView_Deserialize;
+
+/**  What an import wrote. */
+export type BundleImportView_Deserialize = {
+	/**  What was checked. */
+	check: BundleView_Deserialize,
+	/**  Flows written. */
+	flows: string[],
+	/**  Agents published (`name@version`). */
+	agents: string[],
+	/**  Templates written. */
+	templates: string[],
+	/**  Whether the signer was added to the trust list. */
+	signerAdded: boolean,
+};
+
+/**  What an import wrote. */
+export type BundleImportView_Serialize = {
+	/**  What was checked. */
+	check: BundleView_Serialize,
+	/**  Flows written. */
+	flows: string[],
+	/**  Agents published (`name@version`). */
+	agents: string[],
+	/**  Templates written. */
+	templates: string[],
+	/**  Whether the signer was added to the trust list. */
+	signerAdded: boolean,
+};
+
+/**  The signing identity and the trust list. */
+export type BundleKeys = BundleKeys_Serialize | BundleKeys_Deserialize;
+
+/**  The signing identity and the trust list. */
+export type BundleKeys_Deserialize = {
+	/**  This home's signer, when it has keys. */
+	identity?: SignerView | null,
+	/**  Signers whose bundles import without a question. */
+	trusted: SignerView[],
+};
+
+/**  The signing identity and the trust list. */
+export type BundleKeys_Serialize = {
+	/**  This home's signer, when it has keys. */
+	identity: SignerView | null,
+	/**  Signers whose bundles import without a question. */
+	trusted: SignerView[],
+};
+
+/**  What a bundle holds and who vouches for it. */
+export type BundleView = BundleView_Serialize | BundleView_Deserialize;
+
+/**  What a bundle holds and who vouches for it. */
+export type BundleView_Deserialize = {
+	/**  Bundle name. */
+	name: string,
+	/**  Unix seconds it was made. */
+	createdAt: number | null,
+	/**  `flow NAME`, `agent NAME@VERSION`, `template NAME`. */
+	files: string[],
+	/**  The signer, when signed (its signatures verified). */
+	signer?: SignerView | null,
+	/**  Whether the signer is on the trust list. */
+	trusted: boolean,
+};
+
+/**  What a bundle holds and who vouches for it. */
+export type BundleView_Serialize = {
+	/**  Bundle name. */
+	name: string,
+	/**  Unix seconds it was made. */
+	createdAt: number | null,
+	/**  `flow NAME`, `agent NAME@VERSION`, `template NAME`. */
+	files: string[],
+	/**  The signer, when signed (its signatures verified). */
+	signer: SignerView | null,
+	/**  Whether the signer is on the trust list. */
+	trusted: boolean,
 };
 
 /**  One recorded call of a node. */
@@ -2335,6 +2438,14 @@ export type Severity =
 "error" | 
 /**  The flow runs, but probably not as meant. */
 "warning";
+
+/**  A signer as shown: the name it claims and the fingerprint of its keys. */
+export type SignerView = {
+	/**  The name (not verified: the keys are what is trusted). */
+	name: string,
+	/**  SHA-256 over both public keys, first 16 bytes, hex. */
+	fingerprint: string,
+};
 
 /**  A file left out, and why. */
 export type SkippedFile = {

@@ -222,7 +222,7 @@ export function AgentsPanel({
                       }
                     />
                     <span className="truncate font-mono">{tool.name}</span>
-                    <Badge className={tool.permission === "deny" ? "text-destructive" : tool.permission === "ask" ? "text-amber-700 dark:text-amber-300" : ""}>{tool.permission}</Badge>
+                    <Badge className={tool.permission === "deny" ? "text-destructive" : tool.permission === "ask" ? "text-amber-800 dark:text-amber-300" : ""}>{tool.permission}</Badge>
                   </label>
                 ))}
               </div>

@@ -72,7 +72,7 @@ function ToolSteps({ message }: { message: AssistantMessage }) {
             <Wrench className="size-3 text-muted-foreground" />
             <span className="text-primary">{step.tool}</span>
             <span className="truncate text-muted-foreground" title={step.arguments}>{step.arguments}</span>
-            <span className="ml-auto">{step.ok === null ? <Loader2 className="size-3 animate-spin" /> : step.ok ? <Check className="size-3 text-emerald-700 dark:text-emerald-400" aria-label="succeeded" /> : <X className="size-3 text-destructive" aria-label="failed" />}</span>
+            <span className="ml-auto">{step.ok === null ? <Loader2 className="size-3 animate-spin" /> : step.ok ? <Check className="size-3 text-emerald-800 dark:text-emerald-400" aria-label="succeeded" /> : <X className="size-3 text-destructive" aria-label="failed" />}</span>
           </div>
           {step.summary && <div className="mt-0.5 line-clamp-2 text-muted-foreground">{step.summary}</div>}
         </li>
@@ -210,8 +210,10 @@ export function ChatPanel({
 
   const { conversation, mode, messages } = state;
 
+  // The agents are listed again each time a new agent conversation is set
+  // up: one published meanwhile (Agents panel, CLI) is offered at once.
   useEffect(() => {
-    if (mode !== "agent" || agents !== null) return;
+    if (mode !== "agent" || conversation) return;
     void commands.agents().then((result) => {
       if (result.status === "ok") {
         setAgents(result.data);
@@ -222,7 +224,7 @@ export function ChatPanel({
         setNotice({ text: result.error.message, error: true });
       }
     });
-  }, [mode, agents]);
+  }, [mode, conversation]);
 
   useEffect(() => {
     bottom.current?.scrollIntoView?.({ block: "end" });

@@ -653,7 +653,7 @@ export function FlowCanvas({ project, theme = "dark" }: { project: string | null
         </div>
       )}
       {refusal && (
-        <div className="border-b border-border bg-muted px-3 py-1 text-xs text-amber-700 dark:text-amber-400" role="status" data-testid="connection-refused">
+        <div className="border-b border-border bg-muted px-3 py-1 text-xs text-amber-800 dark:text-amber-400" role="status" data-testid="connection-refused">
           cannot connect: {refusal}
         </div>
       )}

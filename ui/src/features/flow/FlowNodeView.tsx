@@ -120,7 +120,7 @@ function FlowNodeView({ data }: NodeProps<CanvasNode>) {
           {node.title || node.id}
         </span>
         {problems.length > 0 && (
-          <span data-testid="node-problem" className={cn("ml-auto flex items-center gap-0.5 text-[10px]", errors.length > 0 ? "text-destructive" : "text-amber-700 dark:text-amber-400")}>
+          <span data-testid="node-problem" className={cn("ml-auto flex items-center gap-0.5 text-[10px]", errors.length > 0 ? "text-destructive" : "text-amber-800 dark:text-amber-400")}>
             <AlertTriangle className="size-3" />
             {problems.length}
           </span>

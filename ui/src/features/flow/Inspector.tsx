@@ -183,7 +183,7 @@ export function Inspector({
         </>
       )}
       {problems.map((problem) => (
-        <div key={`${problem.code}-${problem.message}`} data-testid="inspector-problem" className={problem.severity === "error" ? "text-destructive" : "text-amber-700 dark:text-amber-400"}>
+        <div key={`${problem.code}-${problem.message}`} data-testid="inspector-problem" className={problem.severity === "error" ? "text-destructive" : "text-amber-800 dark:text-amber-400"}>
           {problem.message} — {problem.fix}
         </div>
       ))}

@@ -10,7 +10,7 @@ import { SidePanel } from "./SidePanel";
 import { duration, firstDivergence, nodeStatus, pretty, viewCall, type CallView } from "./runInspect";
 
 const BLOCK = "max-h-48 overflow-auto whitespace-pre-wrap break-words rounded border border-border bg-background p-1.5 font-mono text-[11px]";
-const STATUS_TEXT = { done: "text-emerald-700 dark:text-emerald-400", failed: "text-destructive", unfinished: "text-muted-foreground" };
+const STATUS_TEXT = { done: "text-emerald-800 dark:text-emerald-400", failed: "text-destructive", unfinished: "text-muted-foreground" };
 
 function Call({ view, index }: { view: CallView; index: number }) {
   return (
@@ -70,7 +70,7 @@ function NodeDetail({ trace, onFork, busy }: { trace: NodeTrace; onFork: (edits:
         <span className="text-muted-foreground">{trace.kind ?? ""}</span>
         <span className={STATUS_TEXT[nodeStatus(trace)]}>{nodeStatus(trace)}</span>
         {took !== null && <span className="text-muted-foreground">{took} ms</span>}
-        {trace.attempts > 1 && <span className="text-amber-700 dark:text-amber-400">{trace.attempts} attempts</span>}
+        {trace.attempts > 1 && <span className="text-amber-800 dark:text-amber-400">{trace.attempts} attempts</span>}
         {trace.next.length > 0 && <span className="text-muted-foreground">→ {trace.next.join(", ")}</span>}
       </div>
       {trace.error && (
@@ -233,12 +233,12 @@ export function RunInspector({
       </div>
       {report && (
         <div className="border-b border-border px-2 py-1.5" data-testid="replay-report" data-identical={report.data.identical}>
-          <div className={report.data.identical ? "text-emerald-700 dark:text-emerald-400" : "text-amber-700 dark:text-amber-400"}>
+          <div className={report.data.identical ? "text-emerald-800 dark:text-emerald-400" : "text-amber-800 dark:text-amber-400"}>
             {report.live ? "live re-run" : "offline replay"}: {report.data.identical ? "identical to the recording, node by node" : `diverges first at ${diverged ?? "the output"}`}
           </div>
           <ul className="mt-1 max-h-24 overflow-auto">
             {report.data.nodes.map((node) => (
-              <li key={node.node} className={node.same ? "text-muted-foreground" : node.node === diverged ? "font-semibold text-amber-700 dark:text-amber-400" : "text-amber-700 dark:text-amber-300"}>
+              <li key={node.node} className={node.same ? "text-muted-foreground" : node.node === diverged ? "font-semibold text-amber-800 dark:text-amber-400" : "text-amber-800 dark:text-amber-300"}>
                 <button type="button" className="text-left" onClick={() => onFocus(node.node)} title={node.same ? "same output" : `recorded ${JSON.stringify(node.recorded)}\nnow ${JSON.stringify(node.now)}`}>
                   {node.same ? "=" : "≠"} {node.node}
                 </button>

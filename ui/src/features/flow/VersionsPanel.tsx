@@ -20,7 +20,7 @@ function when(seconds: number): string {
   return new Date(seconds * 1000).toLocaleString();
 }
 
-const LINE = { "+": "text-emerald-700 dark:text-emerald-400", "-": "text-destructive", "@": "text-sky-700 dark:text-sky-400" } as Record<string, string>;
+const LINE = { "+": "text-emerald-800 dark:text-emerald-400", "-": "text-destructive", "@": "text-sky-800 dark:text-sky-400" } as Record<string, string>;
 
 /** A flow's saved versions: pick two, see what changed (marked on the
  * canvas, listed, and as a JSON diff), roll back to the older one. */
@@ -119,7 +119,7 @@ export function VersionsPanel({
           </div>
           {changes && (
             <div className="border-b border-border px-2 py-1.5" data-testid="version-changes">
-              <span className="text-emerald-700 dark:text-emerald-400">+{changes.added.length} added</span> · <span className="text-amber-700 dark:text-amber-400">~{changes.changed.length} changed</span> ·{" "}
+              <span className="text-emerald-800 dark:text-emerald-400">+{changes.added.length} added</span> · <span className="text-amber-800 dark:text-amber-400">~{changes.changed.length} changed</span> ·{" "}
               <span className="text-destructive">−{changes.removed.length} removed</span> · {changes.moved.length} moved
               {changes.removed.length > 0 && <div className="text-destructive">removed: {changes.removed.join(", ")}</div>}
               {changes.edgesAdded.length + changes.edgesRemoved.length > 0 && (

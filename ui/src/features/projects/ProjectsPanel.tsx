@@ -226,7 +226,7 @@ export function ProjectsPanel({
                 data-testid="watch-state"
                 aria-label={`Stop watching ${project.name}`}
                 title="Watching for changes — click to stop"
-                className="mt-1.5 mr-2 text-emerald-700 dark:text-emerald-400 hover:text-muted-foreground"
+                className="mt-1.5 mr-2 text-emerald-800 dark:text-emerald-400 hover:text-muted-foreground"
                 onClick={() => onUnwatch(project.name)}
               >
                 <Eye className="size-4" />

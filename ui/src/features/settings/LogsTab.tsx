@@ -5,7 +5,7 @@ import { Button } from "@/components/ui/button";
 import { commands, type LogLine } from "@/ipc/bindings";
 
 const LEVELS = ["error", "warn", "info", "debug", "trace"] as const;
-const COLOUR: Record<string, string> = { ERROR: "text-destructive", WARN: "text-amber-700 dark:text-amber-400", INFO: "text-sky-700 dark:text-sky-400", DEBUG: "text-muted-foreground", TRACE: "text-muted-foreground" };
+const COLOUR: Record<string, string> = { ERROR: "text-destructive", WARN: "text-amber-800 dark:text-amber-400", INFO: "text-sky-800 dark:text-sky-400", DEBUG: "text-muted-foreground", TRACE: "text-muted-foreground" };
 const FIELD = "rounded border border-border bg-background px-1.5 py-0.5 text-xs";
 
 /** The app's structured log, live (refreshed every two seconds while

@@ -10,10 +10,11 @@ import { requestId, toIpcError } from "@/ipc/client";
 import { cn } from "@/lib/utils";
 import { ToolsTab } from "@/features/tools/ToolsTab";
 import { moveProvider, pullLabel } from "./settingsState";
+import { BundlesTab } from "./BundlesTab";
 import { LogsTab } from "./LogsTab";
 import { VaultTab } from "./VaultTab";
 
-export type Tab = "providers" | "models" | "tools" | "vault" | "logs";
+export type Tab = "providers" | "models" | "tools" | "vault" | "bundles" | "logs";
 
 function ProviderRow({
   provider,
@@ -255,7 +256,7 @@ export function SettingsPanel({
     <div className="absolute inset-0 z-10 flex flex-col bg-background" data-testid="settings">
       <div className="flex items-center gap-2 border-b border-border px-4 py-2">
         <h2 className="text-sm font-semibold">Settings</h2>
-        {(["providers", "models", "tools", "vault", "logs"] as const).map((name) => (
+        {(["providers", "models", "tools", "vault", "bundles", "logs"] as const).map((name) => (
           <button
             key={name}
             type="button"
@@ -320,6 +321,7 @@ export function SettingsPanel({
         {settings && tab === "models" && <ModelsTab settings={settings} onChanged={refresh} />}
         {tab === "tools" && <ToolsTab project={project ?? null} />}
         {tab === "vault" && <VaultTab />}
+        {tab === "bundles" && <BundlesTab />}
         {tab === "logs" && <LogsTab />}
       </div>
     </div>
