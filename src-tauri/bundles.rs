@@ -168,7 +168,8 @@ pub fn bundle_check(state: State<'_, AppState>, path: String) -> Result<BundleVi
     Ok(BundleView::from(&check))
 }
 
-/// Verifies and imports a bundle file (all or nothing).
+/// Verifies and imports a bundle file (all or nothing); `expected_signer`
+/// is the fingerprint shown when it was verified.
 #[tauri::command]
 #[specta::specta]
 pub fn bundle_import(
@@ -176,14 +177,16 @@ pub fn bundle_import(
     path: String,
     allow_unsigned: bool,
     trust_signer: bool,
+    expected_signer: Option<String>,
 ) -> Result<BundleImportView, IpcError> {
     let runtime = state.runtime()?;
     let bytes = runtime.read_bundle(Path::new(&path))?;
     let imported = runtime.import_bundle(
         &bytes,
-        BundleImport {
+        &BundleImport {
             allow_unsigned,
             trust_signer,
+            expected_signer,
         },
     )?;
     Ok(BundleImportView {

@@ -58,16 +58,22 @@ pub async fn conversation_send(
     text: String,
     resend_from: Option<u32>,
     model: Option<String>,
+    project: Option<String>,
     on_event: Channel<TurnEvent>,
 ) -> Result<ConversationMessage, IpcError> {
     let runtime = state.runtime()?;
+    // An agent's tools work in the selected project's folder (else in the
+    // conversation's own folder in the data home).
+    let root = project
+        .map(|name| runtime.project_root(&name))
+        .transpose()?;
     let cancel = state.requests.start(&request_id);
     let turn = Turn {
         text,
         resend_from,
         model,
         approver: Some(crate::tools::DialogApprover::for_window(app, &state)),
-        root: None,
+        root,
     };
     let answer = runtime
         .send_message(&id, turn, &|event| send(&on_event, event), &cancel)

@@ -96,6 +96,11 @@ test("a folder is ingested with visible progress, then a question is answered wi
   assert.equal(await status.getAttribute("data-status"), "done", await status.getText());
   const report = await browser.$('[data-testid="ingest-report"]').getText();
   assert.match(report, /5 indexed/);
+  // A long job says when it ends, wherever the user is looking.
+  const toast = await browser.$('[data-testid="toast"]');
+  await toast.waitForDisplayed({ timeout: 5_000 });
+  assert.match(await toast.getText(), /Ingested lumen-docs/);
+  assert.equal(await toast.getAttribute("data-kind"), "done");
   await browser.$('[data-testid="project"]').waitForDisplayed({ timeout: 10_000 });
   await browser.$('[data-testid="watch-state"]').waitForDisplayed({ timeout: 10_000 });
   await screenshot("ingested");
@@ -232,7 +237,7 @@ async function answerCount() {
   return (await browser.$$('[data-testid="answer"]')).length;
 }
 
-test("chat keeps saved conversations in three modes: ask with citations, chat, and an agent with its tool calls", async () => {
+test("chat keeps saved conversations in three modes: ask with citations, chat, and an agent whose answers are runs", async () => {
   const closePreview = await browser.$('button[aria-label="Close preview"]');
   if (await closePreview.isExisting()) await closePreview.click();
   // Ask mode: the conversation the first question started goes on for two more turns.
@@ -240,12 +245,26 @@ test("chat keeps saved conversations in three modes: ask with citations, chat, a
   const third = await sendChat("Which file says so?");
   assert.equal(await answerCount(), 3);
   assert.ok((await third.$$('[data-testid="citation"]')).length > 0, "each ask answer cites");
-  // The local model reuses the conversation's state between turns.
-  assert.match(await third.$('[data-testid="answer-stats"]').getText(), /\d+ reused/);
+  // The local model reuses the conversation's state between turns: at least
+  // the whole prompt of the turn before.
+  const tokens = async (answer) => {
+    const stats = await answer.$('[data-testid="answer-stats"]').getText();
+    const [, prompt, reused] = stats.match(/(\d+)\+\d+ tokens(?: · (\d+) reused)?/) ?? [];
+    return { prompt: Number(prompt ?? 0), reused: Number(reused ?? 0) };
+  };
+  const second = (await browser.$$('[data-testid="answer"]'))[1];
+  assert.ok((await tokens(third)).reused >= (await tokens(second)).prompt, `${await second.getText()}\n---\n${await third.getText()}`);
   assert.equal(await browser.$('[data-testid="conversation-title"]').getAttribute("title"), "What is the default port of the Lumen server?");
   // Regenerate the last answer: still three answers.
+  const before = (await browser.$$('[data-testid="answer"]'))[2].elementId;
   await browser.$('[data-testid="regenerate"]').click();
-  await browser.waitUntil(async () => (await browser.$$('[data-testid="answer"]'))[2] && (await (await browser.$$('[data-testid="answer"]'))[2].getAttribute("data-phase")) === "done", { timeout: 180_000, timeoutMsg: "the regenerated answer did not end" });
+  await browser.waitUntil(
+    async () => {
+      const third = (await browser.$$('[data-testid="answer"]'))[2];
+      return third && third.elementId !== before && (await third.getAttribute("data-phase")) === "done";
+    },
+    { timeout: 180_000, timeoutMsg: "the answer was not regenerated" },
+  );
   assert.equal(await answerCount(), 3);
   // Edit the second question and resend: the third exchange goes.
   const edits = await browser.$$('[data-testid="edit-question"]');
@@ -1012,9 +1031,24 @@ test("a bundle is exported signed, a tampered copy refused, then verified with i
   assert.match(await check.getText(), new RegExp(`Signed by E2E Signer, fingerprint ${fingerprint}`));
   assert.match(await check.getText(), /flow rag-qa, agent planner@1\.0\.0/);
   await screenshot("bundle-verify");
+  // The file is replaced after it was verified (here: exported again,
+  // unsigned, under the same name): trusting and importing is refused.
+  await browser.$('[data-testid="bundle-signed"]').click();
+  await browser.$('[data-testid="bundle-export"]').click();
+  await browser.waitUntil(async () => (await readFile(file, "utf8")) !== text, { timeout: 10_000, timeoutMsg: "the bundle was not exported again" });
+  const unsigned = await readFile(file, "utf8");
+  await browser.$('[data-testid="bundle-trust-import"]').click();
+  await browser.waitUntil(async () => /the file changed since; verify it again/.test(await note.getText()), { timeout: 10_000, timeoutMsg: `a replaced file was imported: ${await note.getText()}` });
+  assert.equal((await browser.$$('[data-testid="bundle-trusted"]')).length, 0, "nobody was trusted");
+  // Signed again, verified again, trusted and imported.
+  await browser.$('[data-testid="bundle-signed"]').click();
+  await browser.$('[data-testid="bundle-export"]').click();
+  await browser.waitUntil(async () => (await readFile(file, "utf8")) !== unsigned, { timeout: 10_000, timeoutMsg: "not exported signed again" });
+  await browser.$('[data-testid="bundle-verify"]').click();
+  await browser.waitUntil(async () => (await browser.$('[data-testid="bundle-check"]').getAttribute("data-signed")) === "true", { timeout: 10_000, timeoutMsg: "the signed bundle did not verify" });
   await browser.$('[data-testid="bundle-trust-import"]').click();
   await browser.waitUntil(async () => /Imported 1 flow\(s\), agents planner@1\.0\.0; the signer is now trusted/.test(await note.getText()), { timeout: 10_000, timeoutMsg: `not imported: ${await note.getText()}` });
-  assert.equal(await check.getAttribute("data-trusted"), "true");
+  assert.equal(await browser.$('[data-testid="bundle-check"]').getAttribute("data-trusted"), "true");
   assert.match(await browser.$('[data-testid="bundle-trusted"]').getText(), new RegExp(fingerprint));
   await browser.$('button[aria-label="Close settings"]').click();
 });
@@ -1043,6 +1077,7 @@ test("the theme follows the OS, switches to light and dark, is remembered, and l
   // Remembered across a reload.
   await browser.refresh();
   await browser.$('[data-testid="theme-toggle"]').waitForDisplayed({ timeout: 20_000 });
+  assert.equal(await browser.$('[data-testid="theme-toggle"]').getAttribute("data-theme-choice"), "light", "the pick, not the OS, after a reload");
   assert.equal(await shown(), "light");
   await browser.$('[data-testid="theme-toggle"]').click();
   assert.equal(await shown(), "dark");

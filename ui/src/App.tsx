@@ -12,6 +12,7 @@ import { ResizeHandle } from "@/features/layout/ResizeHandle";
 import { useActions, type Action } from "@/features/palette/actions";
 import { CommandPalette } from "@/features/palette/CommandPalette";
 import { ProjectsPanel } from "@/features/projects/ProjectsPanel";
+import { Toasts } from "@/features/notify/Toasts";
 import { SearchPanel } from "@/features/search/SearchPanel";
 import { useTheme, type ThemeChoice } from "@/features/theme/theme";
 import { Onboarding } from "@/features/onboarding/Onboarding";
@@ -290,6 +291,7 @@ export default function App() {
             />
           )}
           <ApprovalDialog />
+          <Toasts />
           {paletteOpen && <CommandPalette onClose={() => setPaletteOpen(false)} />}
         </section>
         <aside className="relative min-h-0 border-l border-border" hidden={!panels.rightOpen} aria-label="Chat panel">

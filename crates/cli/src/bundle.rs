@@ -168,8 +168,9 @@ pub fn bundle(runtime: &Runtime, command: BundleCommand, json: bool) -> anyhow::
             let options = BundleImport {
                 allow_unsigned,
                 trust_signer: trust,
+                expected_signer: None,
             };
-            let report = runtime.import_bundle(&runtime.read_bundle(&file)?, options)?;
+            let report = runtime.import_bundle(&runtime.read_bundle(&file)?, &options)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {

@@ -70,6 +70,10 @@ pub enum ConversationsCommand {
         /// Approve every `ask` tool call of an agent without asking.
         #[arg(long)]
         yes: bool,
+        /// Agent mode: the project whose folder its tools work in (default:
+        /// the conversation's own folder in the data home).
+        #[arg(long)]
+        project: Option<String>,
     },
     /// Prints a conversation.
     Show {
@@ -131,13 +135,17 @@ pub async fn conversations(
             model,
             resend_from,
             yes,
+            project,
         } => {
+            let root = project
+                .map(|name| runtime.project_root(&name))
+                .transpose()?;
             let turn = Turn {
                 text,
                 resend_from,
                 model,
                 approver: Some(crate::tools::approver(yes)),
-                root: None,
+                root,
             };
             send(runtime, &id, turn, json, cancel).await
         }
@@ -258,7 +266,7 @@ async fn send(
                 TurnStatus::Done => Ok(()),
                 TurnStatus::Cancelled => anyhow::bail!("stopped — the partial answer is saved"),
                 TurnStatus::Failed => anyhow::bail!(
-                    "{} (the question is saved: `codexos conversations send {id} --resend-from {}` retries it)",
+                    "{} (the question is saved: `codexos conversations send {id} \"SAME QUESTION\" --resend-from {}` retries it)",
                     answer.meta.error.unwrap_or_else(|| "the answer failed".to_owned()),
                     answer.index.saturating_sub(1)
                 ),

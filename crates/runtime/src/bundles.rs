@@ -35,12 +35,15 @@ pub struct BundleCheck {
 }
 
 /// How an import may proceed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BundleImport {
     /// Import an unsigned bundle (a tampered one never imports).
     pub allow_unsigned: bool,
     /// Add an unknown signer to the trust list and import.
     pub trust_signer: bool,
+    /// The fingerprint the user saw when they verified the bundle: a file
+    /// signed by anyone else (replaced since) is refused, never trusted.
+    pub expected_signer: Option<String>,
 }
 
 /// What an import wrote.
@@ -364,8 +367,19 @@ impl Runtime {
 
     /// Imports a bundle: verified first, then every file checked, then
     /// written — a problem anywhere writes nothing.
-    pub fn import_bundle(&self, bytes: &[u8], options: BundleImport) -> Result<BundleImported> {
+    pub fn import_bundle(&self, bytes: &[u8], options: &BundleImport) -> Result<BundleImported> {
         let (check, files) = self.check_bundle(bytes)?;
+        if let Some(expected) = &options.expected_signer {
+            if check.fingerprint.as_deref() != Some(expected.as_str()) {
+                return Err(Error::BundleContent {
+                    name: check.name.clone(),
+                    message: format!(
+                        "it is signed by {} now, not by the key {expected} you verified — the file changed since; verify it again",
+                        check.fingerprint.as_deref().unwrap_or("nobody")
+                    ),
+                });
+            }
+        }
         let mut signer_added = false;
         match (&check.signer, check.trusted) {
             (None, _) if !options.allow_unsigned => {
@@ -449,8 +463,11 @@ mod tests {
         let options = BundleImport {
             allow_unsigned: true,
             trust_signer: false,
+            expected_signer: None,
         };
-        let error = runtime.import_bundle(&bytes, options).expect_err("refused");
+        let error = runtime
+            .import_bundle(&bytes, &options)
+            .expect_err("refused");
         assert!(
             matches!(&error, Error::BundleContent { message, .. } if message.contains("file name")),
             "{error}"

@@ -298,14 +298,31 @@ fn exchanges(
         .collect()
 }
 
-/// What an agent is asked: the conversation so far, then the new message.
-fn agent_task(messages: &[ConversationMessage], text: &str) -> String {
+/// How much of the conversation so far an agent's task carries (characters;
+/// about 2,000 tokens): the newest exchanges that fit, the rest left out.
+const AGENT_HISTORY_CHARS: usize = 8_000;
+
+/// What an agent is asked: the newest earlier exchanges that fit `budget`
+/// characters, then the new message. Returns the task and how many earlier
+/// exchanges were left out.
+fn agent_task(messages: &[ConversationMessage], text: &str, budget: usize) -> (String, u32) {
     let earlier = exchanges(messages);
-    if earlier.is_empty() {
-        return text.to_owned();
+    let mut kept = Vec::new();
+    let mut used = 0;
+    for (question, answer) in earlier.iter().rev() {
+        let size = question.text.len() + answer.text.len() + 24;
+        if used + size > budget {
+            break;
+        }
+        used += size;
+        kept.push((question, answer));
+    }
+    let dropped = (earlier.len() - kept.len()) as u32;
+    if kept.is_empty() {
+        return (text.to_owned(), dropped);
     }
     let mut task = String::from("The conversation so far:\n\n");
-    for (question, answer) in earlier {
+    for (question, answer) in kept.into_iter().rev() {
         let _ = write!(
             task,
             "User: {}\n\nAssistant: {}\n\n",
@@ -314,7 +331,7 @@ fn agent_task(messages: &[ConversationMessage], text: &str) -> String {
     }
     task.push_str("The user's new message (answer this one):\n\n");
     task.push_str(text);
-    task
+    (task, dropped)
 }
 
 /// The one-node flow an agent turn runs.
@@ -412,6 +429,8 @@ struct AgentTrail {
     tools: Vec<ToolStep>,
     run_id: Option<String>,
     stats: Option<TurnStats>,
+    /// The text streamed so far (what a stopped turn keeps).
+    text: String,
 }
 
 impl AgentTrail {
@@ -424,7 +443,10 @@ impl AgentTrail {
                     run_id: event.run.clone(),
                 })
             }
-            EventKind::Token { text } => Some(TurnEvent::Token { text: text.clone() }),
+            EventKind::Token { text } => {
+                self.text.push_str(text);
+                Some(TurnEvent::Token { text: text.clone() })
+            }
             EventKind::ModelCall { provider, model } => {
                 let stats = self.stats.get_or_insert_with(TurnStats::default);
                 stats.provider.clone_from(provider);
@@ -639,6 +661,7 @@ impl Runtime {
             ConversationMode::Agent => {
                 let (answer, meta) = self
                     .agent_turn(
+                        id,
                         target.as_deref().unwrap_or_default(),
                         &messages,
                         &text,
@@ -818,8 +841,10 @@ impl Runtime {
     }
 
     /// An agent turn: a one-node flow run of the pinned agent.
+    #[allow(clippy::too_many_arguments)]
     async fn agent_turn(
         self: &Arc<Self>,
+        id: &str,
         agent: &str,
         messages: &[ConversationMessage],
         text: &str,
@@ -846,14 +871,31 @@ impl Runtime {
                 let _ = sender.send(turn_event);
             }
         });
+        // Its tools work in the folder given (the app's selected project),
+        // else in a folder of the conversation's own — never in the data
+        // home's flows or the process's current folder.
+        let root = if let Some(root) = &turn.root {
+            root.clone()
+        } else {
+            let scratch = self.home.root().join("conversations").join(id);
+            if let Err(source) = std::fs::create_dir_all(&scratch) {
+                let error = Error::Home {
+                    path: scratch,
+                    source,
+                };
+                return (String::new(), failed(MessageMeta::default(), &error));
+            }
+            scratch
+        };
         let options = FlowRunOptions {
             answers: BTreeMap::new(),
             on_event: Some(on_event),
-            root: Some(turn.root.clone().unwrap_or_else(|| self.home.flows())),
+            root: Some(root),
             project: None,
             approver: turn.approver.clone(),
         };
-        let input = json!({ "task": agent_task(messages, text) });
+        let (task, dropped) = agent_task(messages, text, AGENT_HISTORY_CHARS);
+        let input = json!({ "task": task });
         let run = self.run_flow(flow, None, None, input, options, cancel.clone());
         tokio::pin!(run);
         let outcome = loop {
@@ -874,8 +916,11 @@ impl Runtime {
             tools: trail.tools,
             stats: trail.stats,
             run_id: trail.run_id,
+            dropped,
             ..MessageMeta::default()
         };
+        // A stopped or failed run has no output: keep what it streamed.
+        let streamed = trail.text;
         match outcome {
             Ok(outcome) => {
                 meta.run_id = Some(outcome.run_id.clone());
@@ -898,9 +943,14 @@ impl Runtime {
                         }));
                     }
                 }
+                let reply = if reply.trim().is_empty() && meta.status != TurnStatus::Done {
+                    streamed
+                } else {
+                    reply
+                };
                 (reply.trim().to_owned(), meta)
             }
-            Err(error) => (String::new(), failed(meta, &error)),
+            Err(error) => (streamed.trim().to_owned(), failed(meta, &error)),
         }
     }
 }
@@ -943,6 +993,12 @@ async fn collect(
                 break;
             }
         }
+    }
+    if streamed.completion.is_none() && streamed.error.is_none() {
+        streamed.error = Some(Error::Task {
+            message: "the answer stream ended before the model finished — regenerate to try again"
+                .to_owned(),
+        });
     }
     streamed
 }
@@ -997,12 +1053,17 @@ mod tests {
             .map(|(question, answer)| (question.text.as_str(), answer.text.as_str()))
             .collect();
         assert_eq!(sent, [("q1", "a1"), ("q4", "a4")]);
-        let task = agent_task(&messages, "next?");
+        let (task, dropped) = agent_task(&messages, "next?", 10_000);
+        assert_eq!(dropped, 0);
         assert!(task.starts_with("The conversation so far:"), "{task}");
         assert!(task.contains("User: q4\n\nAssistant: a4"), "{task}");
         assert!(!task.contains("partial"), "{task}");
         assert!(task.ends_with("next?"));
-        assert_eq!(agent_task(&[], "first"), "first");
+        assert_eq!(agent_task(&[], "first", 10_000), ("first".to_owned(), 0));
+        // A small budget keeps the newest exchange only.
+        let (short, dropped) = agent_task(&messages, "next?", 30);
+        assert_eq!(dropped, 1);
+        assert!(short.contains("q4") && !short.contains("q1"), "{short}");
     }
 
     #[test]

@@ -145,8 +145,9 @@ pub struct Runtime {
     watches: watches::Watches,
     /// The tool registry and its background sources.
     tools: tools::ToolHost,
-    /// `[tools.permissions]`, changeable from the app and `tools permit`.
-    permissions: std::sync::Mutex<std::collections::BTreeMap<String, codexos_tools::Permission>>,
+    /// `[tools.permissions]` as last read, with the config file's mtime then:
+    /// changed from the app, `tools permit` or an editor, it is read again.
+    permissions: std::sync::Mutex<tools::PermissionCache>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -186,7 +187,7 @@ impl Runtime {
             &config,
         ));
         let policy = config.llm.policy.clone();
-        let permissions = config.tools.permissions.clone();
+        let permissions = tools::PermissionCache::new(&home.config(), &config);
         // Before anything can connect: the gate is process-wide.
         codexos_net::set_offline(config.offline || config.llm.offline);
         Ok(Arc::new_cyclic(|runtime| Self {

@@ -22,6 +22,53 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{Error, Result, Runtime, SearchMode, SearchRequest};
 
+/// The config's permission rules and the file's mtime when they were read.
+#[derive(Debug)]
+pub(crate) struct PermissionCache {
+    rules: BTreeMap<String, Permission>,
+    modified: Option<FileStamp>,
+}
+
+/// What tells that the config file changed: its mtime alone misses two
+/// writes within the clock's tick, so also its size and (Unix) its inode —
+/// config writes replace the file, so each gets a new one.
+type FileStamp = (Option<std::time::SystemTime>, u64, u64);
+
+fn modified(path: &Path) -> Option<FileStamp> {
+    let meta = std::fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+    #[cfg(not(unix))]
+    let inode = 0;
+    Some((meta.modified().ok(), meta.len(), inode))
+}
+
+impl PermissionCache {
+    pub(crate) fn new(path: &Path, config: &crate::config::Config) -> Self {
+        Self {
+            rules: config.tools.permissions.clone(),
+            modified: modified(path),
+        }
+    }
+
+    /// Reads the rules again when the file changed.
+    fn refresh(&mut self, path: &Path) {
+        let now = modified(path);
+        if now == self.modified {
+            return;
+        }
+        match crate::config::Config::load_or_create(path) {
+            Ok(config) => {
+                self.rules = config.tools.permissions;
+                self.modified = now;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "config.toml changed but does not parse; the last tool permissions stay in force");
+            }
+        }
+    }
+}
+
 /// `[tools]` in config.toml.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -284,13 +331,17 @@ impl Runtime {
     }
 
     /// The permission rules of config.toml's `[tools.permissions]`, as
-    /// they apply now (a tool name or glob → level).
+    /// they apply now (a tool name or glob → level). The file is read again
+    /// when it changed since (the CLI's `tools permit`, an editor); a file
+    /// that no longer parses keeps the last rules that did, with a warning.
     #[must_use]
     pub fn tool_permissions(&self) -> BTreeMap<String, Permission> {
-        self.permissions
+        let mut cache = self
+            .permissions
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        cache.refresh(&self.home.config());
+        cache.rules.clone()
     }
 
     /// Sets the permission rule for `rule` (a tool name or glob), or removes
@@ -298,41 +349,43 @@ impl Runtime {
     /// every call from now on. A bad glob changes nothing.
     pub fn set_tool_permission(&self, rule: &str, permission: Option<Permission>) -> Result<()> {
         let rule = rule.trim();
-        let mut rules = self.tool_permissions();
+        let path = self.home.config();
+        let config_error = |message: String| Error::Config {
+            path: path.clone(),
+            message,
+            line: None,
+        };
+        if rule.is_empty() {
+            return Err(config_error(
+                "a permission rule needs a tool name or glob (`fs.write`, `github.*`)".to_owned(),
+            ));
+        }
+        // Held from reading the rules to storing them: two changes at once
+        // (the app and the CLI in one process) cannot lose one.
+        let mut cache = self
+            .permissions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        cache.refresh(&path);
+        let mut rules = cache.rules.clone();
         match permission {
             Some(level) => {
                 rules.insert(rule.to_owned(), level);
             }
             None => {
                 if rules.remove(rule).is_none() {
-                    return Err(Error::Config {
-                        path: self.home.config(),
-                        message: format!("no permission rule `{rule}` in [tools.permissions] — `codexos tools list` shows the rules in force"),
-                        line: None,
-                    });
+                    return Err(config_error(format!(
+                        "no permission rule `{rule}` in [tools.permissions] — the rules are listed in Settings → Tools and in config.toml"
+                    )));
                 }
             }
         }
-        if rule.is_empty() {
-            return Err(Error::Config {
-                path: self.home.config(),
-                message: "a permission rule needs a tool name or glob (`fs.write`, `github.*`)"
-                    .to_owned(),
-                line: None,
-            });
-        }
         Policy::default()
             .extend(&rules, "the new rule")
-            .map_err(|message| Error::Config {
-                path: self.home.config(),
-                message,
-                line: None,
-            })?;
-        crate::config::write_tool_permission(&self.home.config(), rule, permission)?;
-        *self
-            .permissions
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = rules;
+            .map_err(config_error)?;
+        crate::config::write_tool_permission(&path, rule, permission)?;
+        cache.rules = rules;
+        cache.modified = modified(&path);
         Ok(())
     }
 
@@ -631,6 +684,26 @@ mod tests {
             .set_tool_permission("fs.[", Some(Permission::Allow))
             .is_err());
         assert_eq!(runtime.tool_permissions().len(), 1);
+        // A change made elsewhere (another process: the CLI, an editor) is
+        // seen by this one without a restart, and nothing is lost when both
+        // change rules.
+        let other = Runtime::open(Home::new(root.clone(), None)).expect("second runtime");
+        other
+            .set_tool_permission("shell", Some(Permission::Deny))
+            .expect("set elsewhere");
+        assert_eq!(
+            runtime.tool_permissions().get("shell"),
+            Some(&Permission::Deny)
+        );
+        runtime
+            .set_tool_permission("python", Some(Permission::Allow))
+            .expect("set here");
+        assert_eq!(
+            other.tool_permissions().len(),
+            3,
+            "{:?}",
+            other.tool_permissions()
+        );
         runtime.set_tool_permission("fs.*", None).expect("removed");
         list(&runtime).await.expect("fs.list runs again");
         assert!(

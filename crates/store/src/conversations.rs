@@ -369,19 +369,27 @@ mod tests {
             .as_deref()
             .unwrap_or("")
             .contains("100% coverage"));
-        assert!(
+        // Near misses that `%` and `_` as wildcards would match.
+        store
+            .create_conversation("c", "chat", None, "Decoy")
+            .expect("c");
+        store
+            .append_message("c", "user", "thexparser and 100 percent coverage", "{}")
+            .expect("decoy");
+        let ids = |query: &str| -> Vec<String> {
             store
-                .conversations(Some("the_p"), 10)
-                .expect("underscore")
-                .len()
-                == 1
-        );
-        assert!(
-            store
-                .conversations(Some("thexparser"), 10)
-                .expect("no match")
-                .is_empty(),
-            "_ is not a wildcard"
+                .conversations(Some(query), 10)
+                .expect("search")
+                .into_iter()
+                .map(|found| found.id)
+                .collect()
+        };
+        assert_eq!(ids("the_parser"), ["b"], "_ is literal");
+        assert_eq!(ids("100%"), ["b"], "% is literal");
+        assert_eq!(
+            ids("coverage").len(),
+            2,
+            "positive control: both match a plain word"
         );
     }
 

@@ -23,7 +23,7 @@ pub enum Error {
         problems: String,
     },
     /// The policy denies the tool.
-    #[error("`{tool}` is denied by the tool policy ({rule}) — change it with `codexos tools permit {tool} ask` (in the app: Settings → Tools), or in the flow's `permissions`")]
+    #[error("`{tool}` is denied by the tool policy ({rule}) — change that rule with `codexos tools permit RULE ask` (in the app: Settings → Tools), or in the flow's `permissions`")]
     Denied {
         /// Tool.
         tool: String,

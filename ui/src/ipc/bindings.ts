@@ -63,7 +63,7 @@ export const commands = {
 	 *  Sends a message (or regenerates / edits and resends from `resend_from`),
 	 *  streaming the answer; returns the stored answer.
 	 */
-	conversationSend: (requestId: string, id: string, text: string, resendFrom: number | null, model: string | null, onEvent: Channel<TurnEvent_Deserialize>) => typedError<ConversationMessage_Serialize, IpcError_Serialize>(__TAURI_INVOKE("conversation_send", { requestId, id, text, resendFrom, model, onEvent })),
+	conversationSend: (requestId: string, id: string, text: string, resendFrom: number | null, model: string | null, project: string | null, onEvent: Channel<TurnEvent_Deserialize>) => typedError<ConversationMessage_Serialize, IpcError_Serialize>(__TAURI_INVOKE("conversation_send", { requestId, id, text, resendFrom, model, project, onEvent })),
 	/**  Renames a conversation. */
 	conversationRename: (id: string, title: string) => typedError<ConversationSummary_Serialize, IpcError_Serialize>(__TAURI_INVOKE("conversation_rename", { id, title })),
 	/**  Deletes a conversation. */
@@ -178,8 +178,11 @@ export const commands = {
 	bundleExport: (name: string, flows: string[], agents: string[], signed: boolean) => typedError<string, IpcError_Serialize>(__TAURI_INVOKE("bundle_export", { name, flows, agents, signed })),
 	/**  Verifies a bundle file without importing it. */
 	bundleCheck: (path: string) => typedError<BundleView_Serialize, IpcError_Serialize>(__TAURI_INVOKE("bundle_check", { path })),
-	/**  Verifies and imports a bundle file (all or nothing). */
-	bundleImport: (path: string, allowUnsigned: boolean, trustSigner: boolean) => typedError<BundleImportView_Serialize, IpcError_Serialize>(__TAURI_INVOKE("bundle_import", { path, allowUnsigned, trustSigner })),
+	/**
+	 *  Verifies and imports a bundle file (all or nothing); `expected_signer`
+	 *  is the fingerprint shown when it was verified.
+	 */
+	bundleImport: (path: string, allowUnsigned: boolean, trustSigner: boolean, expectedSigner: string | null) => typedError<BundleImportView_Serialize, IpcError_Serialize>(__TAURI_INVOKE("bundle_import", { path, allowUnsigned, trustSigner, expectedSigner })),
 };
 
 /** Events */

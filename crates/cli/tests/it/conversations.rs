@@ -195,12 +195,12 @@ fn an_ask_conversation_cites_each_answer_and_carries_earlier_excerpts() {
         "{}",
         stored[0]
     );
+    let tokens =
+        |answer: &serde_json::Value, key: &str| answer["meta"]["stats"][key].as_u64().unwrap_or(0);
     assert!(
-        second["meta"]["stats"]["promptTokens"]
-            .as_u64()
-            .unwrap_or(0)
-            > first["meta"]["stats"]["promptTokens"].as_u64().unwrap_or(0),
-        "{second}"
+        tokens(&second, "promptTokens")
+            > tokens(&first, "promptTokens") + tokens(&first, "completionTokens"),
+        "the second prompt holds the first exchange: {second}"
     );
 }
 

@@ -49,11 +49,20 @@ impl Runtime {
             message: error.to_string(),
         })?;
         text.push('\n');
-        let partial = path.with_extension("json.partial");
-        std::fs::write(&partial, text)
-            .and_then(|()| std::fs::rename(&partial, &path))
-            .map_err(io)?;
-        self.publish_agent(&path)
+        // Published from a draft beside it: a refused publish (a taken
+        // version, an unknown tool) leaves the last published source alone.
+        let draft = folder.join(format!(".{}.agent.json.draft", spec.name));
+        std::fs::write(&draft, text).map_err(io)?;
+        match self.publish_agent(&draft) {
+            Ok(published) => {
+                std::fs::rename(&draft, &path).map_err(io)?;
+                Ok(published)
+            }
+            Err(error) => {
+                let _ = std::fs::remove_file(&draft);
+                Err(error)
+            }
+        }
     }
 
     /// Every agent node of the flows in the flows folder, with the version
@@ -158,6 +167,8 @@ mod tests {
             .expect("published");
         assert_eq!(published.version, "1.0.0");
         assert!(home.path().join("home/agents/helper.agent.json").is_file());
+        let source = std::fs::read_to_string(home.path().join("home/agents/helper.agent.json"))
+            .expect("source");
         // Same version again: refused, naming the next one.
         let again = runtime
             .publish_agent_spec(&spec("1.0.0", &["fs.list"]))
@@ -165,6 +176,15 @@ mod tests {
         assert!(
             matches!(again, Error::AgentExists { ref next, .. } if next == "1.0.1"),
             "{again}"
+        );
+        let mut changed = spec("1.0.0", &["fs.list"]);
+        changed.system = "Something else.".into();
+        assert!(runtime.publish_agent_spec(&changed).is_err());
+        assert_eq!(
+            std::fs::read_to_string(home.path().join("home/agents/helper.agent.json"))
+                .expect("source"),
+            source,
+            "a refused publish leaves the source alone"
         );
         // A tool that does not exist, a bad version, a bad name: refused.
         let unknown = runtime
@@ -176,6 +196,7 @@ mod tests {
         bad_name.name = "../escape".into();
         assert!(runtime.publish_agent_spec(&bad_name).is_err());
         assert!(!home.path().join("escape.agent.json").exists());
+        assert!(!home.path().join("home/escape.agent.json").exists());
 
         // A newer planner; the example flow moves to it.
         let mut planner = runtime.agent("planner").expect("planner").spec;

@@ -14,7 +14,7 @@ import {
   Wrench,
   X,
 } from "lucide-react";
-import { useCallback, useEffect, useReducer, useRef, useState, type FormEvent, type ReactNode } from "react";
+import { memo, useCallback, useEffect, useReducer, useRef, useState, type FormEvent, type ReactNode } from "react";
 
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
@@ -179,6 +179,59 @@ function UserBubble({ message, busy, onResend }: { message: UserMessage; busy: b
   );
 }
 
+/**
+ * The message box, with its own state: typing re-renders only this, never
+ * the conversation above (which may be streaming a long answer).
+ */
+const ChatInput = memo(function ChatInput({
+  mode,
+  running,
+  blocked,
+  onSend,
+  onStop,
+}: {
+  mode: ConversationMode;
+  running: string | null;
+  blocked: boolean;
+  onSend: (text: string) => void;
+  onStop: () => void;
+}) {
+  const [question, setQuestion] = useState("");
+  function submit(event?: FormEvent) {
+    event?.preventDefault();
+    const text = question.trim();
+    if (!text || running) return;
+    setQuestion("");
+    onSend(text);
+  }
+  return (
+    <form className="flex gap-2 border-t border-border p-3" onSubmit={submit}>
+      <Textarea
+        data-testid="chat-input"
+        aria-label="Message"
+        placeholder={mode === "ask" ? "Ask about your project…" : mode === "chat" ? "Message the model…" : "Give the agent a task…"}
+        value={question}
+        onChange={(event) => setQuestion(event.target.value)}
+        onKeyDown={(event) => {
+          if (event.key === "Enter" && !event.shiftKey) {
+            event.preventDefault();
+            submit();
+          }
+        }}
+      />
+      {running ? (
+        <Button type="button" variant="outline" size="icon" aria-label="Stop" data-testid="stop-button" onClick={onStop}>
+          <Square />
+        </Button>
+      ) : (
+        <Button type="submit" size="icon" aria-label="Send" data-testid="ask-button" disabled={!question.trim() || blocked}>
+          <Send />
+        </Button>
+      )}
+    </form>
+  );
+});
+
 const MODES: Array<{ mode: ConversationMode; label: string; hint: string }> = [
   { mode: "ask", label: "Ask", hint: "Answers from your projects, with citations" },
   { mode: "chat", label: "Chat", hint: "A plain conversation with the model" },
@@ -199,7 +252,6 @@ export function ChatPanel({
   picker?: ReactNode;
 }) {
   const [state, dispatch] = useReducer(chatReducer, emptyChat);
-  const [question, setQuestion] = useState("");
   const [running, setRunning] = useState<string | null>(null);
   const [historyOpen, setHistoryOpen] = useState(false);
   const [agents, setAgents] = useState<AgentVersion[] | null>(null);
@@ -259,7 +311,7 @@ export function ChatPanel({
     const channel = new Channel<TurnEvent>();
     channel.onmessage = (event) => dispatch({ type: "event", id, event: event as TurnEvent_Serialize });
     try {
-      const result = await commands.conversationSend(id, current.id, text, from, mode === "agent" ? null : model, channel);
+      const result = await commands.conversationSend(id, current.id, text, from, mode === "agent" ? null : model, mode === "agent" ? project : null, channel);
       if (result.status === "ok") dispatch({ type: "done", id, message: result.data });
       else dispatch({ type: "failed", id, error: result.error });
     } catch (error) {
@@ -271,14 +323,6 @@ export function ChatPanel({
       const summary = await commands.conversation(current.id);
       if (summary.status === "ok") dispatch({ type: "summary", summary: summary.data.summary });
     }
-  }
-
-  function submit(event?: FormEvent) {
-    event?.preventDefault();
-    const text = question.trim();
-    if (!text || running) return;
-    setQuestion("");
-    void send(text, null);
   }
 
   async function exportMarkdown() {
@@ -422,30 +466,13 @@ export function ChatPanel({
           {notice.text}
         </div>
       )}
-      <form className="flex gap-2 border-t border-border p-3" onSubmit={submit}>
-        <Textarea
-          data-testid="chat-input"
-          aria-label="Message"
-          placeholder={mode === "ask" ? "Ask about your project…" : mode === "chat" ? "Message the model…" : "Give the agent a task…"}
-          value={question}
-          onChange={(event) => setQuestion(event.target.value)}
-          onKeyDown={(event) => {
-            if (event.key === "Enter" && !event.shiftKey) {
-              event.preventDefault();
-              submit();
-            }
-          }}
-        />
-        {running ? (
-          <Button type="button" variant="outline" size="icon" aria-label="Stop" data-testid="stop-button" onClick={() => void commands.cancel(running)}>
-            <Square />
-          </Button>
-        ) : (
-          <Button type="submit" size="icon" aria-label="Send" data-testid="ask-button" disabled={!question.trim() || (mode === "agent" && !conversation && !agent)}>
-            <Send />
-          </Button>
-        )}
-      </form>
+      <ChatInput
+        mode={mode}
+        running={running}
+        blocked={mode === "agent" && !conversation && !agent}
+        onSend={(text) => void send(text, null)}
+        onStop={() => running && void commands.cancel(running)}
+      />
     </div>
   );
 }

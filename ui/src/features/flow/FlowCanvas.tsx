@@ -56,6 +56,7 @@ import { Inspector } from "./Inspector";
 import { autoLayout } from "./layout";
 import type { JsonSchema } from "./nodeForm";
 import { useActions, type Action } from "@/features/palette/actions";
+import { notify } from "@/features/notify/notify";
 import { RunInspector } from "./RunInspector";
 import { stable, type Mark } from "./versionDiff";
 import { VersionsPanel } from "./VersionsPanel";
@@ -250,7 +251,14 @@ export function FlowCanvas({ project, theme = "dark" }: { project: string | null
         setDirty(false);
         if (result.data.status === "paused") setNotice(`waiting for you at ${result.data.waiting} — answer below`);
         else if (result.data.error) setNotice(result.data.error);
-      } else setNotice(result.error.message);
+        notify(
+          result.data.status === "paused" ? `${flow.name} waits for you` : `${flow.name} ${result.data.status}`,
+          { kind: result.data.status === "failed" ? "failed" : "done", body: result.data.error ?? (result.data.waiting ? `at ${result.data.waiting}` : undefined) },
+        );
+      } else {
+        setNotice(result.error.message);
+        notify(`${flow.name} did not run`, { kind: "failed", body: result.error.message });
+      }
     } finally {
       setRunning(null);
       refreshHistory(flow.name);

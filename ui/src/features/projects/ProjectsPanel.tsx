@@ -11,6 +11,7 @@ import { requestId, toIpcError } from "@/ipc/client";
 import { cn } from "@/lib/utils";
 import { applyIngestEvent, fraction, startIngest, type IngestState } from "./ingestState";
 import { isModelFile } from "@/features/settings/settingsState";
+import { notify } from "@/features/notify/notify";
 import { useFolderDrop } from "./useFolderDrop";
 
 function IngestCard({ state, onCancel }: { state: IngestState; onCancel: () => void }) {
@@ -145,6 +146,8 @@ export function ProjectsPanel({
         setIngest((state) => (state && state.id === id ? { ...applyIngestEvent(state, event), id } : state));
       try {
         const result = await commands.ingest(id, folder, name, channel);
+        if (result.status === "ok") notify(`Ingested ${result.data.project}`, { body: `${result.data.files_indexed} indexed · ${result.data.files_unchanged} unchanged · ${result.data.chunks_total} chunks` });
+        else if (result.error.code !== "cancelled") notify("Ingest failed", { kind: "failed", body: result.error.message });
         setIngest((state) =>
           state && state.id === id
             ? result.status === "ok"

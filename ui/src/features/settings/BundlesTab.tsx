@@ -79,7 +79,7 @@ export function BundlesTab() {
   }
 
   async function importBundle(trustSigner: boolean) {
-    const result = await commands.bundleImport(path.trim(), allowUnsigned, trustSigner);
+    const result = await commands.bundleImport(path.trim(), allowUnsigned, trustSigner, checked?.signer?.fingerprint ?? null);
     if (result.status === "error") {
       setImportNote({ text: result.error.message, error: true });
       return;
@@ -202,7 +202,12 @@ export function BundlesTab() {
             void check();
           }}
         >
-          <Input className="h-8 flex-1 text-xs" placeholder="/path/to/file.codexos-bundle" aria-label="Bundle file" data-testid="bundle-path" value={path} onChange={(event) => setPath(event.target.value)} />
+          <Input className="h-8 flex-1 text-xs" placeholder="/path/to/file.codexos-bundle" aria-label="Bundle file" data-testid="bundle-path" value={path} onChange={(event) => {
+              // What was verified was another file: verify again before importing.
+              setPath(event.target.value);
+              setChecked(null);
+              setImported(null);
+            }} />
           <Button type="submit" size="sm" variant="outline" data-testid="bundle-verify" disabled={!path.trim()}>
             Verify
           </Button>

@@ -9,6 +9,7 @@ import { commands, type IpcError, type LlmSettings, type ProviderInfo, type Pull
 import { requestId, toIpcError } from "@/ipc/client";
 import { cn } from "@/lib/utils";
 import { ToolsTab } from "@/features/tools/ToolsTab";
+import { notify } from "@/features/notify/notify";
 import { moveProvider, pullLabel } from "./settingsState";
 import { BundlesTab } from "./BundlesTab";
 import { LogsTab } from "./LogsTab";
@@ -132,6 +133,8 @@ function ModelsTab({ settings, onChanged }: { settings: LlmSettings; onChanged: 
     try {
       const result = await commands.pullModel(id, name, channel);
       setMessage(result.status === "ok" ? `installed ${result.data.name}` : result.error.message);
+      if (result.status === "ok") notify(`Model ${result.data.name} installed`, { body: "downloaded and checked (sha256)" });
+      else if (result.error.code !== "cancelled") notify(`Pulling ${name} failed`, { kind: "failed", body: result.error.message });
     } catch (error) {
       setMessage(toIpcError(error).message);
     } finally {
