@@ -911,6 +911,13 @@ test("an ask tool in a flow waits for the dialog: allowed it runs, denied the ru
     if (level === "deny") assert.ok(await browser.$('[data-testid="run-log"] [title*="denied by the tool policy"]').isExisting());
   }
   await setShell("");
+  // Back to the default: the dialog asks again.
+  const again = await browser.$('[data-testid="flow-run"]');
+  await browser.waitUntil(async () => again.isEnabled(), { timeout: 10_000 });
+  await again.click();
+  await browser.$('[data-testid="tool-approval"]').waitForDisplayed({ timeout: 20_000 });
+  await browser.$('[data-testid="deny-tool"]').click();
+  await browser.waitUntil(async () => (await panel.getAttribute("data-finished")) === "failed", { timeout: 60_000, timeoutMsg: "the denied run did not end" });
   const config = await readFile(join(process.env.CODEXOS_HOME, "config.toml"), "utf8");
   assert.ok(!/^shell = /m.test(config) && !config.includes('"shell" ='), `the rule is gone from config.toml:\n${config}`);
 });

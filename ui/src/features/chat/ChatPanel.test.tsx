@@ -87,7 +87,7 @@ describe("ChatPanel", () => {
     expect(screen.getByTestId("answer-error").textContent).toContain("`codexos models list` shows each model's pull command");
   });
 
-  it("refuses a new conversation with the runtime's reason and sends nothing", async () => {
+  it("with no published agent, says how to publish one and sends nothing", async () => {
     const calls: string[] = [];
     mockIPC((cmd) => {
       calls.push(cmd);
