@@ -216,7 +216,7 @@ impl Runtime {
     }
 
     /// Reads a bundle file, refusing one larger than a bundle can be
-    /// ([`MAX_BUNDLE_BYTES`]) before reading it.
+    /// ([`MAX_BUNDLE_BYTES`](crate::MAX_BUNDLE_BYTES)) before reading it.
     pub fn read_bundle(&self, path: &Path) -> Result<Vec<u8>> {
         let io = |source| Error::Home {
             path: path.to_path_buf(),
@@ -251,20 +251,11 @@ impl Runtime {
             });
         }
         let bytes = self.export_bundle(name, contents, signed)?;
-        let folder = self.home.exports();
-        std::fs::create_dir_all(&folder).map_err(|source| Error::Home {
-            path: folder.clone(),
-            source,
-        })?;
-        let path = folder.join(format!("{name}.codexos-bundle"));
-        let partial = path.with_extension("partial");
-        std::fs::write(&partial, bytes)
-            .and_then(|()| std::fs::rename(&partial, &path))
-            .map_err(|source| Error::Home {
-                path: path.clone(),
-                source,
-            })?;
-        Ok(path)
+        crate::flows::write_in_place(
+            &self.home.exports(),
+            &format!("{name}.codexos-bundle"),
+            &bytes,
+        )
     }
 
     /// Checks a bundle: tampered or malformed bundles are errors; unsigned

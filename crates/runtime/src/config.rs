@@ -414,6 +414,19 @@ pub(crate) fn write_policy(path: &Path, names: &[String]) -> Result<()> {
     })
 }
 
+/// The `[tools]` table of a config document (created, implicit, if absent).
+fn tools_table(
+    document: &mut toml_edit::DocumentMut,
+) -> std::result::Result<&mut toml_edit::Table, String> {
+    let tools = document
+        .entry("tools")
+        .or_insert_with(toml_edit::table)
+        .as_table_mut()
+        .ok_or("`tools` is not a table")?;
+    tools.set_implicit(true);
+    Ok(tools)
+}
+
 /// Sets (or removes) one rule of `[tools.permissions]` in the config file.
 pub(crate) fn write_tool_permission(
     path: &Path,
@@ -421,12 +434,7 @@ pub(crate) fn write_tool_permission(
     permission: Option<codexos_tools::Permission>,
 ) -> Result<()> {
     edit(path, |document| {
-        let tools = document
-            .entry("tools")
-            .or_insert_with(toml_edit::table)
-            .as_table_mut()
-            .ok_or("`tools` is not a table")?;
-        tools.set_implicit(true);
+        let tools = tools_table(document)?;
         let rules = tools
             .entry("permissions")
             .or_insert_with(toml_edit::table)
@@ -485,12 +493,7 @@ pub(crate) fn add_tool_source(path: &Path, kind: &str, entry: &impl Serialize) -
                 table.insert(key, toml_edit::Item::Value(value));
             }
         }
-        let tools = document
-            .entry("tools")
-            .or_insert_with(toml_edit::table)
-            .as_table_mut()
-            .ok_or("`tools` is not a table")?;
-        tools.set_implicit(true);
+        let tools = tools_table(document)?;
         let list = tools
             .entry(kind)
             .or_insert_with(|| toml_edit::Item::ArrayOfTables(toml_edit::ArrayOfTables::new()))

@@ -577,12 +577,6 @@ impl Runtime {
     /// folder (named after its title) and returns the file.
     pub fn export_conversation_file(&self, id: &str) -> Result<PathBuf> {
         let conversation = self.conversation(id)?;
-        let folder = self.home.exports();
-        let io = |path: &std::path::Path| {
-            let path = path.to_path_buf();
-            move |source| Error::Home { path, source }
-        };
-        std::fs::create_dir_all(&folder).map_err(io(&folder))?;
         let slug: String = conversation
             .summary
             .title
@@ -601,16 +595,19 @@ impl Runtime {
             .collect::<Vec<_>>()
             .join("-");
         let short: String = id.chars().take(8).collect();
-        let path = folder.join(format!(
+        let name = format!(
             "{}-{short}.md",
             if slug.is_empty() {
                 "conversation"
             } else {
                 &slug
             }
-        ));
-        std::fs::write(&path, conversation_markdown(&conversation)).map_err(io(&path))?;
-        Ok(path)
+        );
+        crate::flows::write_in_place(
+            &self.home.exports(),
+            &name,
+            conversation_markdown(&conversation).as_bytes(),
+        )
     }
 
     /// Sends one turn and returns the stored answer. The question is stored

@@ -694,13 +694,24 @@ impl Runtime {
 /// Writes `folder/NAME.flow.json` (creating the folder): to a partial file
 /// renamed into place, so a crash never leaves half a flow file.
 pub(crate) fn write_flow_file(folder: &Path, flow: &Flow) -> Result<PathBuf> {
+    write_in_place(
+        folder,
+        &format!("{}.flow.json", flow.name),
+        flow.to_pretty_json().as_bytes(),
+    )
+}
+
+/// Writes `folder/name` (creating the folder) through a partial file renamed
+/// into place: a crash never leaves half a file, and a reader sees the old
+/// content or the new.
+pub(crate) fn write_in_place(folder: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf> {
     std::fs::create_dir_all(folder).map_err(|source| Error::Home {
         path: folder.to_path_buf(),
         source,
     })?;
-    let path = folder.join(format!("{}.flow.json", flow.name));
-    let partial = path.with_extension("json.partial");
-    std::fs::write(&partial, flow.to_pretty_json())
+    let path = folder.join(name);
+    let partial = folder.join(format!(".{name}.partial"));
+    std::fs::write(&partial, bytes)
         .and_then(|()| std::fs::rename(&partial, &path))
         .map_err(|source| Error::Home {
             path: path.clone(),

@@ -5,13 +5,8 @@
 use rusqlite::{params, OptionalExtension, Row};
 use serde::Serialize;
 
+use crate::runs::now;
 use crate::{sql, Result, Store};
-
-fn now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |elapsed| elapsed.as_secs_f64())
-}
 
 /// A conversation as listed.
 #[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::{sql, Result, Store};
 
-fn now() -> f64 {
+pub(crate) fn now() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |elapsed| elapsed.as_secs_f64())
