@@ -103,7 +103,19 @@ test("a folder is ingested with visible progress, then a question is answered wi
   assert.equal(await toast.getAttribute("data-kind"), "done");
   await browser.$('[data-testid="project"]').waitForDisplayed({ timeout: 10_000 });
   await browser.$('[data-testid="watch-state"]').waitForDisplayed({ timeout: 10_000 });
+  // The project's files as a folder tree: folders open and close.
+  await browser.$('[data-testid="project"]').click();
+  const docsFolder = await browser.$('[data-testid="project-folder"][data-path="docs"]');
+  await docsFolder.waitForDisplayed({ timeout: 10_000 });
+  assert.equal(await docsFolder.getAttribute("aria-expanded"), "true");
+  const configuration = '[data-testid="project-file"][data-path="docs/configuration.md"]';
+  assert.ok(await browser.$(configuration).isDisplayed(), "a file inside the open folder is listed");
   await screenshot("ingested");
+  await docsFolder.click();
+  assert.equal(await browser.$(configuration).isExisting(), false, "a closed folder hides its files");
+  await docsFolder.click();
+  assert.ok(await browser.$(configuration).isDisplayed());
+  await browser.$("button=All projects").click();
 
   // The dropped folder is watched: a new file shows up in the project's counts.
   await writeFile(join(fixture, "docs", "faq.md"), "# FAQ\n\nLumen supports Windows, macOS and Linux.\n");

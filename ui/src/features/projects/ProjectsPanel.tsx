@@ -1,6 +1,6 @@
 import { Channel } from "@tauri-apps/api/core";
-import { Eye, FileText, FolderOpen, FolderPlus, RefreshCw, Trash2, X } from "lucide-react";
-import { useCallback, useEffect, useState, type FormEvent } from "react";
+import { ChevronDown, ChevronRight, Eye, FileCode, FileText, Folder, FolderOpen, FolderPlus, RefreshCw, Trash2, X } from "lucide-react";
+import { useCallback, useEffect, useMemo, useState, type FormEvent, type ReactNode } from "react";
 
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
@@ -9,6 +9,7 @@ import { Progress } from "@/components/ui/progress";
 import { commands, type IngestEvent, type ProjectFile, type ProjectSummary } from "@/ipc/bindings";
 import { requestId, toIpcError } from "@/ipc/client";
 import { cn } from "@/lib/utils";
+import { buildTree, initiallyOpen, type TreeNode } from "./fileTree";
 import { applyIngestEvent, fraction, startIngest, type IngestState } from "./ingestState";
 import { isModelFile } from "@/features/settings/settingsState";
 import { notify } from "@/features/notify/notify";
@@ -83,22 +84,59 @@ function FileTree({
       current = false;
     };
   }, [project, version]);
+  const tree = useMemo(() => buildTree(files), [files]);
+  const [open, setOpen] = useState<Set<string> | null>(null);
+  const expanded = open ?? initiallyOpen(tree, files.length);
+  const toggle = (path: string) => {
+    const next = new Set(expanded);
+    if (next.has(path)) next.delete(path);
+    else next.add(path);
+    setOpen(next);
+  };
+  const render = (nodes: Array<TreeNode<ProjectFile>>, depth: number): ReactNode =>
+    nodes.map((node) =>
+      node.kind === "folder" ? (
+        <div key={node.path} role="group" aria-label={node.path}>
+          <button
+            type="button"
+            data-testid="project-folder"
+            data-path={node.path}
+            aria-expanded={expanded.has(node.path)}
+            className="flex w-full items-center gap-1 rounded py-0.5 pr-2 text-left text-[11px] hover:bg-muted"
+            style={{ paddingLeft: `${0.5 + depth * 0.75}rem` }}
+            onClick={() => toggle(node.path)}
+          >
+            {expanded.has(node.path) ? <ChevronDown className="size-3 shrink-0" /> : <ChevronRight className="size-3 shrink-0" />}
+            {expanded.has(node.path) ? <FolderOpen className="size-3 shrink-0 text-muted-foreground" /> : <Folder className="size-3 shrink-0 text-muted-foreground" />}
+            <span className="truncate">{node.name}</span>
+            <span className="ml-auto text-muted-foreground">{node.count}</span>
+          </button>
+          {expanded.has(node.path) && render(node.children, depth + 1)}
+        </div>
+      ) : (
+        <button
+          type="button"
+          key={node.path}
+          data-testid="project-file"
+          data-path={node.path}
+          className="flex w-full items-center gap-2 rounded py-0.5 pr-2 text-left font-mono text-[11px] hover:bg-muted"
+          style={{ paddingLeft: `${1.25 + depth * 0.75}rem` }}
+          title={`${node.path} · ${node.file.chunks} chunks · ${Math.ceil((node.file.size ?? 0) / 1024)} KiB`}
+          onClick={() => onOpenFile(project, node.path)}
+        >
+          {/\.(rs|py|ts|tsx|js|mjs|go|java|c|cpp|h|rb|sh|toml|json|ya?ml)$/.test(node.name) ? (
+            <FileCode className="size-3 shrink-0 text-muted-foreground" />
+          ) : (
+            <FileText className="size-3 shrink-0 text-muted-foreground" />
+          )}
+          <span className="truncate">{node.name}</span>
+        </button>
+      ),
+    );
   return (
     <div className="mt-2 border-t border-border pt-2" data-testid="file-tree">
       <div className="px-2 pb-1 text-[11px] uppercase tracking-wide text-muted-foreground">Files in {project}</div>
-      {files.map((file) => (
-        <button
-          type="button"
-          key={file.path}
-          data-testid="project-file"
-          className="flex w-full items-center gap-2 rounded px-2 py-0.5 text-left font-mono text-[11px] hover:bg-muted"
-          title={`${file.chunks} chunks · ${Math.ceil((file.size ?? 0) / 1024)} KiB`}
-          onClick={() => onOpenFile(project, file.path)}
-        >
-          <FileText className="size-3 shrink-0 text-muted-foreground" />
-          <span className="truncate">{file.path}</span>
-        </button>
-      ))}
+      {render(tree, 0)}
     </div>
   );
 }
