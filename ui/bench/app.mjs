@@ -6,7 +6,7 @@
 // speed (figures are reported, never gated).
 import { spawn, execFileSync } from "node:child_process";
 import { readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
-import { cpus } from "node:os";
+import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 
 import { remote } from "webdriverio";
@@ -78,7 +78,8 @@ function header() {
       return "unknown";
     }
   })();
-  console.log(`CodexOS app benchmark · commit ${commit} · ${cpus()[0]?.model ?? "cpu"} · ${cpus().length} cores · binary ${app}`);
+  console.log(`CodexOS app benchmark · commit ${commit} · ${new Date().toISOString()} · ${cpus()[0]?.model ?? "cpu"} · ${cpus().length} cores · ${(totalmem() / 2 ** 30).toFixed(0)} GiB · binary ${app}`);
+  console.log("display: Xvfb 1440x900, software rendering (no GPU); WebKitGTK from the system");
   console.log(`build profile: ${app.includes("/release/") ? "release" : app.includes("/debug/") ? "debug (figures not representative)" : "installed package"}`);
 }
 
