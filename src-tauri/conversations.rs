@@ -62,18 +62,13 @@ pub async fn conversation_send(
     on_event: Channel<TurnEvent>,
 ) -> Result<ConversationMessage, IpcError> {
     let runtime = state.runtime()?;
-    // An agent's tools work in the selected project's folder (else in the
-    // conversation's own folder in the data home).
-    let root = project
-        .map(|name| runtime.project_root(&name))
-        .transpose()?;
     let cancel = state.requests.start(&request_id);
     let turn = Turn {
         text,
         resend_from,
         model,
         approver: Some(crate::tools::DialogApprover::for_window(app, &state)),
-        root,
+        project,
     };
     let answer = runtime
         .send_message(&id, turn, &|event| send(&on_event, event), &cancel)
@@ -118,9 +113,9 @@ pub fn conversation_export(
     id: String,
 ) -> Result<ConversationExport, IpcError> {
     let runtime = state.runtime()?;
-    let path = runtime.export_conversation_file(&id)?;
+    let (path, markdown) = runtime.export_conversation_file(&id)?;
     Ok(ConversationExport {
-        markdown: runtime.export_conversation(&id)?,
+        markdown,
         path: path.to_string_lossy().into_owned(),
     })
 }

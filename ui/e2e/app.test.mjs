@@ -265,6 +265,8 @@ test("chat keeps saved conversations in three modes: ask with citations, chat, a
     return { prompt: Number(prompt ?? 0), reused: Number(reused ?? 0) };
   };
   const second = (await browser.$$('[data-testid="answer"]'))[1];
+  // Positive control: the footer was read (a parse that found nothing would compare 0 with 0).
+  assert.ok((await tokens(second)).prompt > 0 && (await tokens(third)).reused > 0, await third.getText());
   assert.ok((await tokens(third)).reused >= (await tokens(second)).prompt, `${await second.getText()}\n---\n${await third.getText()}`);
   assert.equal(await browser.$('[data-testid="conversation-title"]').getAttribute("title"), "What is the default port of the Lumen server?");
   // Regenerate the last answer: still three answers.

@@ -137,15 +137,12 @@ pub async fn conversations(
             yes,
             project,
         } => {
-            let root = project
-                .map(|name| runtime.project_root(&name))
-                .transpose()?;
             let turn = Turn {
                 text,
                 resend_from,
                 model,
                 approver: Some(crate::tools::approver(yes)),
-                root,
+                project,
             };
             send(runtime, &id, turn, json, cancel).await
         }

@@ -255,9 +255,9 @@ pub struct Turn {
     pub model: Option<String>,
     /// Who approves an agent's `ask` tool calls.
     pub approver: Option<Arc<dyn codexos_tools::Approver>>,
-    /// Folder the agent's tools work in (default: the data home's flows
-    /// folder, never the process's current folder).
-    pub root: Option<PathBuf>,
+    /// The project whose folder an agent's tools work in (default: the
+    /// conversation's own folder in the data home).
+    pub project: Option<String>,
 }
 
 impl std::fmt::Debug for Turn {
@@ -574,8 +574,8 @@ impl Runtime {
     }
 
     /// Writes a conversation as Markdown into the data home's `exports/`
-    /// folder (named after its title) and returns the file.
-    pub fn export_conversation_file(&self, id: &str) -> Result<PathBuf> {
+    /// folder (named after its title); returns the file and the Markdown.
+    pub fn export_conversation_file(&self, id: &str) -> Result<(PathBuf, String)> {
         let conversation = self.conversation(id)?;
         let slug: String = conversation
             .summary
@@ -603,11 +603,9 @@ impl Runtime {
                 &slug
             }
         );
-        crate::flows::write_in_place(
-            &self.home.exports(),
-            &name,
-            conversation_markdown(&conversation).as_bytes(),
-        )
+        let markdown = conversation_markdown(&conversation);
+        let path = crate::flows::write_in_place(&self.home.exports(), &name, markdown.as_bytes())?;
+        Ok((path, markdown))
     }
 
     /// Sends one turn and returns the stored answer. The question is stored
@@ -871,18 +869,21 @@ impl Runtime {
         // Its tools work in the folder given (the app's selected project),
         // else in a folder of the conversation's own — never in the data
         // home's flows or the process's current folder.
-        let root = if let Some(root) = &turn.root {
-            root.clone()
-        } else {
-            let scratch = self.home.root().join("conversations").join(id);
-            if let Err(source) = std::fs::create_dir_all(&scratch) {
-                let error = Error::Home {
-                    path: scratch,
-                    source,
-                };
-                return (String::new(), failed(MessageMeta::default(), &error));
-            }
-            scratch
+        let folder = turn.project.as_deref().map_or_else(
+            || {
+                let scratch = self.home.root().join("conversations").join(id);
+                std::fs::create_dir_all(&scratch)
+                    .map(|()| scratch.clone())
+                    .map_err(|source| Error::Home {
+                        path: scratch,
+                        source,
+                    })
+            },
+            |project| self.project_root(project),
+        );
+        let root = match folder {
+            Ok(root) => root,
+            Err(error) => return (String::new(), failed(MessageMeta::default(), &error)),
         };
         let options = FlowRunOptions {
             answers: BTreeMap::new(),

@@ -6,6 +6,7 @@ import { Button } from "@/components/ui/button";
 import { Input, Textarea } from "@/components/ui/input";
 import { commands, type AgentPin, type AgentVersion_Serialize as AgentVersion, type ProjectSummary, type ToolRow } from "@/ipc/bindings";
 import type { ModelChoice } from "@/features/settings/settingsState";
+import { useEscape } from "@/features/layout/useEscape";
 import { blankAgent, formFrom, formProblems, pinsOf, specFrom, versionsOf, type AgentForm } from "./agentForm";
 
 function Field({ label, problem, children }: { label: string; problem?: string; children: ReactNode }) {
@@ -63,13 +64,7 @@ export function AgentsPanel({
     });
   }, [refresh]);
 
-  useEffect(() => {
-    const onKey = (event: KeyboardEvent) => {
-      if (event.key === "Escape") onClose();
-    };
-    window.addEventListener("keydown", onKey);
-    return () => window.removeEventListener("keydown", onKey);
-  }, [onClose]);
+  useEscape(onClose);
 
   const names = useMemo(() => [...new Set(agents.map((agent) => agent.name))].sort(), [agents]);
   const problems = formProblems(form, agents);

@@ -1,5 +1,5 @@
 import { Loader2, Search, X } from "lucide-react";
-import { useEffect, useRef, useState } from "react";
+import { useRef, useState } from "react";
 
 import { Badge } from "@/components/ui/badge";
 import { Button } from "@/components/ui/button";
@@ -7,6 +7,7 @@ import { Input } from "@/components/ui/input";
 import { commands, type Hit_Serialize, type IpcError, type ProjectSummary, type SearchMode } from "@/ipc/bindings";
 import { toIpcError } from "@/ipc/client";
 import type { PreviewTarget } from "@/features/files/FilePreviewPanel";
+import { useEscape } from "@/features/layout/useEscape";
 import { emptyForm, excerpt, highlight, KINDS, toRequest, type SearchForm } from "./searchState";
 
 const MODES: { value: SearchMode; label: string }[] = [
@@ -67,13 +68,7 @@ export function SearchPanel({
   const [error, setError] = useState<IpcError | null>(null);
   const latest = useRef(0);
 
-  useEffect(() => {
-    const onKey = (event: KeyboardEvent) => {
-      if (event.key === "Escape") onClose();
-    };
-    window.addEventListener("keydown", onKey);
-    return () => window.removeEventListener("keydown", onKey);
-  }, [onClose]);
+  useEscape(onClose);
 
   const set = <K extends keyof SearchForm>(key: K, value: SearchForm[K]) => setForm((current) => ({ ...current, [key]: value }));
 
