@@ -6,7 +6,9 @@
 )]
 
 use codexos_runtime::models::ModelEntry;
-use codexos_runtime::{AttemptRecord, Completion, GgufInfo, ProviderInfo, PullEvent, Pulled};
+use codexos_runtime::{
+    AttemptRecord, Completion, GgufInfo, ProviderConfig, ProviderInfo, PullEvent, Pulled,
+};
 use secrecy::SecretString;
 use serde::Serialize;
 use tauri::ipc::Channel;
@@ -28,6 +30,8 @@ pub struct LlmSettings {
     pub secrets: Vec<String>,
     /// The newest router attempts.
     pub attempts: Vec<AttemptRecord>,
+    /// Every `[[providers]]` entry, in the policy or not.
+    pub configured: Vec<ProviderConfig>,
 }
 
 /// The providers, models, secrets and recent attempts.
@@ -41,6 +45,7 @@ pub fn llm_settings(state: State<'_, AppState>) -> Result<LlmSettings, IpcError>
         models: runtime.models(),
         secrets: runtime.secret_names()?,
         attempts: runtime.recent_attempts(30)?,
+        configured: runtime.configured_providers(),
     })
 }
 
@@ -82,6 +87,31 @@ pub async fn test_provider(
 ) -> Result<Completion, IpcError> {
     let cancel = tokio_util::sync::CancellationToken::new();
     Ok(state.runtime()?.test_provider(&name, &cancel).await?)
+}
+
+/// Adds a remote provider (config.toml and the end of the policy); its
+/// key, when given, is stored in the vault first under `provider.key`.
+#[tauri::command]
+#[specta::specta]
+pub fn provider_add(
+    state: State<'_, AppState>,
+    provider: ProviderConfig,
+    key_value: Option<String>,
+) -> Result<(), IpcError> {
+    let key_value = key_value
+        .filter(|value| !value.is_empty())
+        .map(SecretString::from);
+    Ok(state
+        .runtime()?
+        .add_provider(provider, key_value.as_ref())?)
+}
+
+/// Removes a provider from config.toml and the policy (its key stays in the
+/// vault).
+#[tauri::command]
+#[specta::specta]
+pub fn provider_remove(state: State<'_, AppState>, name: String) -> Result<(), IpcError> {
+    Ok(state.runtime()?.remove_provider(&name)?)
 }
 
 /// Downloads a catalog model or a .gguf URL, streaming progress.

@@ -166,3 +166,103 @@ pub async fn tools_overview(
         .transpose()?;
     Ok(runtime.tools_overview(root.as_deref()).await?)
 }
+
+/// A tool source to add from Settings → Tools.
+#[derive(Debug, Clone, serde::Deserialize, specta::Type)]
+#[serde(tag = "kind")]
+pub enum NewToolSource {
+    /// An `OpenAPI` 3 spec: one tool per operation.
+    #[serde(rename = "openapi")]
+    OpenApi {
+        /// Name (prefix of its tools).
+        name: String,
+        /// A file path or an http(s) URL, JSON or YAML.
+        spec: String,
+        /// Base URL of the calls (default: the spec's first server).
+        base_url: Option<String>,
+        /// Vault secret sent as `Authorization: Bearer …`.
+        bearer: Option<String>,
+    },
+    /// An MCP server: a command line (stdio) or a URL (streamable HTTP).
+    #[serde(rename = "mcp")]
+    Mcp {
+        /// Name (prefix of its tools).
+        name: String,
+        /// Program and arguments, as typed in a shell.
+        command: Option<String>,
+        /// Streamable-HTTP URL.
+        url: Option<String>,
+        /// `KEY=VALUE` or `KEY=vault:SECRET` lines for a stdio server.
+        env: Vec<String>,
+        /// Vault secret sent as `Authorization: Bearer …` to an HTTP server.
+        bearer: Option<String>,
+    },
+}
+
+fn given(value: Option<String>) -> Option<String> {
+    value
+        .map(|value| value.trim().to_owned())
+        .filter(|value| !value.is_empty())
+}
+
+/// Adds an `OpenAPI` spec or MCP server: checked first (the spec read and
+/// its operations made into tools, the server started and its tools
+/// listed), written to config.toml only when it works. Answers its tools.
+#[tauri::command]
+#[specta::specta]
+pub async fn tool_source_add(
+    state: State<'_, AppState>,
+    source: NewToolSource,
+) -> Result<Vec<String>, IpcError> {
+    let runtime = state.runtime()?;
+    let tools = match source {
+        NewToolSource::OpenApi {
+            name,
+            spec,
+            base_url,
+            bearer,
+        } => {
+            runtime
+                .add_openapi(codexos_runtime::ApiConfig {
+                    name: name.trim().to_owned(),
+                    spec: spec.trim().to_owned(),
+                    base_url: given(base_url),
+                    auth: given(bearer).map(|secret| codexos_runtime::Auth::Bearer { secret }),
+                    permission: None,
+                    timeout: None,
+                })
+                .await?
+        }
+        NewToolSource::Mcp {
+            name,
+            command,
+            url,
+            env,
+            bearer,
+        } => {
+            let command = given(command)
+                .map(|line| codexos_runtime::mcp_command(&line))
+                .transpose()?;
+            runtime
+                .add_mcp(codexos_runtime::McpServerConfig {
+                    name: name.trim().to_owned(),
+                    command,
+                    url: given(url),
+                    env: codexos_runtime::mcp_env(&env)?,
+                    bearer: given(bearer),
+                    timeout: None,
+                    permission: None,
+                })
+                .await?
+        }
+    };
+    Ok(tools)
+}
+
+/// Removes an `OpenAPI` spec or MCP server (config.toml, its tools, its
+/// process).
+#[tauri::command]
+#[specta::specta]
+pub async fn tool_source_remove(state: State<'_, AppState>, name: String) -> Result<(), IpcError> {
+    Ok(state.runtime()?.remove_tool_source(&name).await?)
+}

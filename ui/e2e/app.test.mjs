@@ -3,9 +3,12 @@
 // CODEXOS_APP (the binary), CODEXOS_HOME (a fresh data home) and
 // CODEXOS_FIXTURE (a folder to ingest).
 import assert from "node:assert/strict";
-import { readFile, writeFile } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { join } from "node:path";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
 
 import { remote } from "webdriverio";
@@ -811,6 +814,141 @@ test("settings list the tool sources, their tools and the sandbox", async () => 
   assert.ok(await browser.$('[data-testid="tool-row"] [title="shell"]').isExisting());
   await screenshot("settings-tools");
   await browser.$('button[aria-label="Close settings"]').click();
+});
+
+/** Fills a form field found by selector. */
+async function fillIn(selector, value) {
+  const element = await browser.$(selector);
+  await element.waitForDisplayed({ timeout: 10_000 });
+  await fill(element, value);
+}
+
+test("tool sources are added after a check, a broken one refused with its reason, then removed", async () => {
+  const cli = join(dirname(app), "codexos");
+  assert.ok(existsSync(cli), `the CLI binary is built next to the app (${cli})`);
+  const home = process.env.CODEXOS_HOME;
+  const work = dirname(home);
+  await writeFile(
+    join(work, "pets.yaml"),
+    "openapi: 3.0.3\ninfo: {title: pets, version: '1'}\nservers: [{url: 'http://127.0.0.1:9'}]\npaths:\n  /pets:\n    get: {operationId: listPets}\n",
+  );
+  await writeFile(join(work, "old.yaml"), "swagger: '2.0'\n");
+  await browser.$('[data-testid="open-settings"]').click();
+  await browser.$("button=tools").click();
+  await browser.$('[data-testid="tools-tab"]').waitForDisplayed({ timeout: 10_000 });
+  const configBefore = await readFile(join(home, "config.toml"), "utf8");
+
+  // A Swagger 2.0 file is refused with the reason; nothing is written.
+  await browser.$('[data-testid="tool-source-add-open"]').click();
+  await fillIn('[data-testid="tool-source-name"]', "old");
+  await fillIn('[data-testid="tool-source-target"]', join(work, "old.yaml"));
+  await browser.$('[data-testid="tool-source-add-submit"]').click();
+  const refused = await browser.$('[data-testid="tool-source-error"]');
+  await refused.waitForDisplayed({ timeout: 20_000 });
+  assert.match(await refused.getText(), /Swagger 2\.0 is not supported/);
+  assert.equal(await readFile(join(home, "config.toml"), "utf8"), configBefore, "a refused spec changes nothing");
+
+  // A working spec: its operation becomes a tool.
+  await fillIn('[data-testid="tool-source-name"]', "pets");
+  await fillIn('[data-testid="tool-source-target"]', join(work, "pets.yaml"));
+  await browser.$('[data-testid="tool-source-add-submit"]').click();
+  const message = await browser.$('[data-testid="tool-source-message"]');
+  await message.waitForDisplayed({ timeout: 20_000 });
+  assert.match(await message.getText(), /added pets: 1 tool \(pets\.listPets\)/);
+  await browser.$('[data-testid="tool-row"] [title="pets.listPets"]').waitForExist({ timeout: 10_000 });
+
+  // An MCP server that cannot start is refused with its output; one that
+  // starts (CodexOS's own `codexos mcp`) is added with its tools.
+  await browser.$('[data-testid="tool-source-add-open"]').click();
+  await browser.$('[data-testid="tool-source-kind"]').selectByAttribute("value", "mcp-command");
+  await fillIn('[data-testid="tool-source-name"]', "broken");
+  await fillIn('[data-testid="tool-source-target"]', `'${cli}' no-such-command`);
+  await browser.$('[data-testid="tool-source-add-submit"]').click();
+  await refused.waitForDisplayed({ timeout: 30_000 });
+  assert.match(await refused.getText(), /MCP server `broken`/);
+  await fillIn('[data-testid="tool-source-name"]', "self");
+  await fillIn('[data-testid="tool-source-target"]', `'${cli}' mcp`);
+  await browser.$('[data-testid="tool-source-add-submit"]').click();
+  await browser.waitUntil(async () => /added self: \d+ tools \(.*self\.search/.test(await message.getText()), {
+    timeout: 30_000,
+    timeoutMsg: "the MCP server was not added",
+  });
+  await browser.$('[data-testid="tool-row"] [title="self.search"]').waitForExist({ timeout: 20_000 });
+  let config = await readFile(join(home, "config.toml"), "utf8");
+  assert.match(config, /\[\[tools\.openapi\]\]\s*name = "pets"/);
+  assert.match(config, /\[\[tools\.mcp\]\]\s*name = "self"/);
+  assert.doesNotMatch(config, /name = "(old|broken)"/);
+  await screenshot("settings-tools-added");
+
+  // Removed: out of config.toml, the server stopped, the tools gone.
+  for (const name of ["self", "pets"]) {
+    await browser.$(`[data-testid="tool-source"][data-source$=":${name}"] [data-testid="tool-source-remove"]`).click();
+    await browser.$('[data-testid="tool-source-remove-confirm"]').click();
+    await browser.waitUntil(async () => !(await browser.$(`[data-testid="tool-source"][data-source$=":${name}"]`).isExisting()), {
+      timeout: 20_000,
+      timeoutMsg: `${name} is still listed`,
+    });
+  }
+  assert.ok(!(await browser.$('[data-testid="tool-row"] [title="self.search"]').isExisting()));
+  config = await readFile(join(home, "config.toml"), "utf8");
+  assert.doesNotMatch(config, /name = "(pets|self)"/);
+  await browser.$('button[aria-label="Close settings"]').click();
+});
+
+test("a provider is added from the form with its key in the vault, answers its test, and is removed", async () => {
+  const cli = join(dirname(app), "codexos");
+  const serverHome = await mkdtemp(join(tmpdir(), "codexos-served-"));
+  // A real OpenAI-compatible server: `codexos serve --openai` on the local model.
+  const server = spawn(cli, ["--json", "serve", "--openai", "--port", "0"], {
+    env: { ...process.env, CODEXOS_HOME: serverHome },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  try {
+    const url = await new Promise((resolve, reject) => {
+      let buffered = "";
+      server.stdout.on("data", (chunk) => {
+        buffered += chunk;
+        const line = buffered.split("\n")[0];
+        if (buffered.includes("\n")) resolve(JSON.parse(line).url);
+      });
+      server.on("exit", (code) => reject(new Error(`serve exited with ${code}`)));
+    });
+    await browser.$('[data-testid="open-settings"]').click();
+    await browser.$('[data-testid="provider-add-open"]').waitForDisplayed({ timeout: 10_000 });
+    await browser.$('[data-testid="provider-add-open"]').click();
+    await browser.$("#provider-preset").selectByAttribute("value", "vllm");
+    await fillIn('[data-testid="provider-name"]', "served");
+    await fillIn('[data-testid="provider-url"]', url);
+    await fillIn('[data-testid="provider-model"]', "codexos");
+    await fillIn("#provider-key-name", "SERVED_KEY");
+    await fillIn("#provider-key", secret);
+    await browser.$('[data-testid="provider-add-submit"]').click();
+    const result = await browser.$('[data-testid="provider-add-result"]');
+    await result.waitForDisplayed({ timeout: 120_000 });
+    await browser.waitUntil(async () => /test answered in \d+ ms/.test(await result.getText()), {
+      timeout: 120_000,
+      timeoutMsg: `the new provider's test did not answer: ${await result.getText()}`,
+    });
+    const rows = await browser.$$('[data-testid="provider-row"]');
+    assert.equal(rows.length, 2);
+    assert.match(await rows[1].getText(), /served[\s\S]*key “SERVED_KEY” stored in the vault/);
+    let config = await readFile(join(process.env.CODEXOS_HOME, "config.toml"), "utf8");
+    assert.match(config, /\[\[providers\]\]\s*name = "served"/);
+    assert.match(config, /key = "SERVED_KEY"/);
+    assert.ok(!config.includes(secret), "the key never lands in config.toml");
+    await screenshot("settings-provider-added");
+    await rows[1].$('[data-testid="provider-remove"]').click();
+    await browser.$('[data-testid="provider-remove-confirm"]').click();
+    await browser.waitUntil(async () => (await browser.$$('[data-testid="provider-row"]')).length === 1, {
+      timeout: 10_000,
+      timeoutMsg: "the provider is still listed",
+    });
+    config = await readFile(join(process.env.CODEXOS_HOME, "config.toml"), "utf8");
+    assert.doesNotMatch(config, /served/);
+    await browser.$('button[aria-label="Close settings"]').click();
+  } finally {
+    server.kill();
+  }
 });
 
 test("settings → vault stores a secret, shows it only when revealed, rotates the key and deletes it", async () => {

@@ -341,6 +341,41 @@ enum ProvidersCommand {
         /// Provider name (`local`, or a [[providers]] name).
         name: String,
     },
+    /// Adds a remote provider to config.toml (and last to `llm.policy` when
+    /// the policy names its providers). Store its key first with `codexos
+    /// vault set SECRET`, then give `--key SECRET`.
+    Add {
+        /// Name used in `llm.policy`, `--model` and traces.
+        name: String,
+        /// `openai` (Chat Completions: OpenAI, Mistral, vLLM, llama-server,
+        /// Ollama …) or `anthropic` (Messages).
+        #[arg(long, value_parser = ["openai", "anthropic"])]
+        kind: String,
+        /// Base URL (`https://api.openai.com/v1`, `http://127.0.0.1:8000/v1`).
+        #[arg(long)]
+        base_url: String,
+        /// Model name the provider expects.
+        #[arg(long)]
+        model: String,
+        /// Vault secret holding the API key (none: no authentication).
+        #[arg(long)]
+        key: Option<String>,
+        /// Context window in tokens, when known.
+        #[arg(long)]
+        context_size: Option<u32>,
+        /// The model cannot call tools.
+        #[arg(long)]
+        no_tools: bool,
+        /// Seconds to wait for the answer to start, and between its pieces.
+        #[arg(long, default_value_t = 60)]
+        timeout: u32,
+    },
+    /// Removes a provider from config.toml and `llm.policy` (its key stays
+    /// in the vault).
+    Rm {
+        /// Provider name.
+        name: String,
+    },
     /// Recent attempts of the router (provider, latency, tokens, outcome).
     Attempts {
         /// How many.
@@ -558,6 +593,40 @@ async fn providers(
         ProvidersCommand::Test { name } => chat::test_provider(runtime, &name, json, cancel).await,
         ProvidersCommand::Attempts { limit } => {
             render::attempts(&runtime.recent_attempts(limit)?, json)
+        }
+        ProvidersCommand::Add {
+            name,
+            kind,
+            base_url,
+            model,
+            key,
+            context_size,
+            no_tools,
+            timeout,
+        } => {
+            let kind = if kind == "anthropic" {
+                codexos_runtime::ProviderKind::Anthropic
+            } else {
+                codexos_runtime::ProviderKind::Openai
+            };
+            runtime.add_provider(
+                codexos_runtime::ProviderConfig {
+                    name,
+                    kind,
+                    base_url,
+                    model,
+                    key,
+                    context_size,
+                    tools: !no_tools,
+                    timeout_secs: timeout,
+                },
+                None,
+            )?;
+            render::providers(&runtime.providers()?, runtime.offline(), json)
+        }
+        ProvidersCommand::Rm { name } => {
+            runtime.remove_provider(&name)?;
+            render::providers(&runtime.providers()?, runtime.offline(), json)
         }
     }
 }

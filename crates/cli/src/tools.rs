@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use clap::Subcommand;
 use codexos_runtime::{
-    ApiConfig, Approval, ApprovalRequest, Approver, Auth, EnvValue,
-    McpServerConfig as ServerConfig, PreApproved, Runtime, ToolsOverview,
+    ApiConfig, Approval, ApprovalRequest, Approver, Auth, McpServerConfig as ServerConfig,
+    PreApproved, Runtime, ToolsOverview,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -58,8 +58,9 @@ pub enum ToolsCommand {
         #[arg(long, requires = "api_key", conflicts_with = "header")]
         query: Option<String>,
     },
-    /// Adds an MCP server to config.toml and starts it: `--url URL`
-    /// (streamable HTTP) or the command after `--` (stdio).
+    /// Adds an MCP server: started once and its tools listed first (a
+    /// server that fails changes nothing), then added to config.toml:
+    /// `--url URL` (streamable HTTP) or the command after `--` (stdio).
     AddMcp {
         /// Name of the server (prefix of its tools).
         name: String,
@@ -72,6 +73,12 @@ pub enum ToolsCommand {
         /// The server's command and arguments.
         #[arg(last = true)]
         command: Vec<String>,
+    },
+    /// Removes an `OpenAPI` spec or MCP server from config.toml (its
+    /// tools go with it).
+    Rm {
+        /// Its name (`codexos tools list` shows the sources).
+        name: String,
     },
     /// Sets the permission of a tool name or glob in `[tools.permissions]`
     /// (`default` removes the rule); in force for the next call.
@@ -232,19 +239,7 @@ pub async fn tools(
             env,
             command,
         } => {
-            let mut variables = std::collections::BTreeMap::new();
-            for pair in env {
-                let (key, value) = pair.split_once('=').ok_or_else(|| {
-                    anyhow::anyhow!("--env `{pair}`: write KEY=VALUE or KEY=vault:SECRET")
-                })?;
-                let value = match value.strip_prefix("vault:") {
-                    Some(secret) => EnvValue::Vault {
-                        vault: secret.to_owned(),
-                    },
-                    None => EnvValue::Text(value.to_owned()),
-                };
-                variables.insert(key.to_owned(), value);
-            }
+            let variables = codexos_runtime::mcp_env(&env)?;
             let server = ServerConfig {
                 name,
                 command: (!command.is_empty()).then_some(command),
@@ -254,9 +249,22 @@ pub async fn tools(
                 timeout: None,
                 permission: None,
             };
-            runtime.add_mcp(server)?;
-            let overview = runtime.tools_overview(None).await?;
-            print_overview(&overview, json)
+            let tools = runtime.add_mcp(server).await?;
+            if json {
+                println!("{}", serde_json::json!({ "tools": tools }));
+            } else {
+                println!("added {} tools: {}", tools.len(), tools.join(", "));
+            }
+            Ok(())
+        }
+        ToolsCommand::Rm { name } => {
+            runtime.remove_tool_source(&name).await?;
+            if json {
+                println!("{}", serde_json::json!({ "removed": name }));
+            } else {
+                println!("removed {name} and its tools from config.toml");
+            }
+            Ok(())
         }
     }
 }

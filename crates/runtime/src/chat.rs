@@ -155,14 +155,10 @@ fn remote_provider(runtime: &Runtime, config: &ProviderConfig) -> Result<Arc<dyn
 /// The providers named in `names` (empty: local, then every provider), in order.
 fn policy(runtime: &Runtime, names: &[String]) -> Result<Vec<Arc<dyn Provider>>> {
     let config = &runtime.config;
+    let providers = runtime.configured_providers();
     let names: Vec<String> = if names.is_empty() {
         std::iter::once(LOCAL.to_owned())
-            .chain(
-                config
-                    .providers
-                    .iter()
-                    .map(|provider| provider.name.clone()),
-            )
+            .chain(providers.iter().map(|provider| provider.name.clone()))
             .collect()
     } else {
         names.to_vec()
@@ -173,7 +169,7 @@ fn policy(runtime: &Runtime, names: &[String]) -> Result<Vec<Arc<dyn Provider>>>
             if name == LOCAL {
                 return Ok(local_provider(runtime, LOCAL, &config.models.chat));
             }
-            if let Some(provider) = config.providers.iter().find(|provider| &provider.name == name) {
+            if let Some(provider) = providers.iter().find(|provider| &provider.name == name) {
                 return remote_provider(runtime, provider);
             }
             if models::resolve(&runtime.home, name).is_file() {
@@ -298,6 +294,152 @@ impl Runtime {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = names;
         *self.router_slot() = Some(Arc::new(router));
+        Ok(())
+    }
+
+    /// The `[[providers]]` configured now.
+    #[must_use]
+    pub fn configured_providers(&self) -> Vec<ProviderConfig> {
+        self.providers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Adds a remote provider: checked (name free, kind, URL, key a vault
+    /// name), written to config.toml as a `[[providers]]` entry, and put
+    /// last in `llm.policy` when the policy names its providers (an empty
+    /// policy uses every provider already). `key_value`, when given, is
+    /// stored in the vault under the name `provider.key` once the rest is
+    /// checked (keys never go into config.toml).
+    pub fn add_provider(
+        &self,
+        provider: ProviderConfig,
+        key_value: Option<&secrecy::SecretString>,
+    ) -> Result<()> {
+        let name = provider.name.trim();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            return Err(Error::InvalidSourceName {
+                name: provider.name.clone(),
+            });
+        }
+        let taken = if name == LOCAL {
+            Some("the configured local model")
+        } else if self
+            .configured_providers()
+            .iter()
+            .any(|known| known.name == name)
+        {
+            Some("a provider in config.toml")
+        } else if models::resolve(&self.home, name).is_file() {
+            Some("a model file in the models folder")
+        } else {
+            None
+        };
+        if let Some(why) = taken {
+            return Err(Error::ProviderExists {
+                name: name.to_owned(),
+                why: why.to_owned(),
+            });
+        }
+        let invalid = |message: String| Error::InvalidProvider {
+            name: name.to_owned(),
+            message,
+        };
+        if let Some(key) = &provider.key {
+            if codexos_tools::looks_like_key(key) || codexos_vault::secret_name(key).is_err() {
+                return Err(invalid(format!(
+                    "its key must name a vault secret, not hold a key — store the key in Settings → Vault (or `codexos vault set {}`) and give that name",
+                    name.to_uppercase().replace(['-', '.'], "_") + "_KEY"
+                )));
+            }
+        }
+        let url_ok = reqwest::Url::parse(&provider.base_url)
+            .is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some());
+        if !url_ok {
+            return Err(invalid(format!(
+                "`{}` is not a base URL — write it as `https://api.openai.com/v1` or `http://127.0.0.1:8000/v1`",
+                provider.base_url
+            )));
+        }
+        if provider.model.trim().is_empty() {
+            return Err(invalid(
+                "give the model name the provider expects (`gpt-4o-mini`, `mistral-small-latest`)"
+                    .to_owned(),
+            ));
+        }
+        let path = self.home.config();
+        // Builds it: a kind or URL it cannot use is refused here.
+        remote_provider(self, &provider)?;
+        match (&provider.key, key_value) {
+            (Some(secret), Some(value)) => {
+                let secret = codexos_vault::secret_name(secret).unwrap_or(secret);
+                self.set_secret(secret, value)?;
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "a key was given without the name of the vault secret to keep it in".to_owned(),
+                ))
+            }
+            _ => {}
+        }
+        crate::config::add_provider(&path, &provider)?;
+        let mut names = self.policy_names();
+        let name = provider.name.clone();
+        self.providers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(provider);
+        if !names.is_empty() {
+            names.push(name);
+            crate::config::write_policy(&path, &names)?;
+            *self
+                .policy
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = names;
+        }
+        *self.router_slot() = None;
+        Ok(())
+    }
+
+    /// Removes a remote provider from config.toml and from `llm.policy`;
+    /// its key stays in the vault (Settings → Vault deletes it).
+    pub fn remove_provider(&self, name: &str) -> Result<()> {
+        let known = self.configured_providers();
+        if !known.iter().any(|provider| provider.name == name) {
+            let names: Vec<&str> = known
+                .iter()
+                .map(|provider| provider.name.as_str())
+                .collect();
+            return Err(Error::UnknownProvider {
+                name: name.to_owned(),
+                known: if names.is_empty() {
+                    "none is configured".to_owned()
+                } else {
+                    format!("configured: {}", names.join(", "))
+                },
+            });
+        }
+        let path = self.home.config();
+        crate::config::remove_provider(&path, name)?;
+        self.providers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|provider| provider.name != name);
+        let mut names = self.policy_names();
+        if names.iter().any(|known| known == name) {
+            names.retain(|known| known != name);
+            crate::config::write_policy(&path, &names)?;
+            *self
+                .policy
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = names;
+        }
+        *self.router_slot() = None;
         Ok(())
     }
 

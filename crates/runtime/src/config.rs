@@ -34,7 +34,7 @@ pub struct Config {
 }
 
 /// A remote chat provider.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderConfig {
     /// Name used in `llm.policy`, `--model` and traces.
@@ -476,32 +476,86 @@ fn inline(value: &serde_json::Value) -> Option<toml_edit::Value> {
     })
 }
 
-/// Appends `entry` to `[[tools.KIND]]` (`openapi`, `mcp`) in the config file;
-/// nested values are written inline (`auth = { type = "bearer", … }`).
-pub(crate) fn add_tool_source(path: &Path, kind: &str, entry: &impl Serialize) -> Result<()> {
+/// `entry` as a TOML table: nested values inline (`auth = { type =
+/// "bearer", … }`), nulls and empty lists or tables left out.
+fn entry_table(path: &Path, entry: &impl Serialize) -> Result<toml_edit::Table> {
     let fields = serde_json::to_value(entry).map_err(|error| Error::Config {
         path: path.to_path_buf(),
         message: error.to_string(),
         line: None,
     })?;
-    edit(path, |document| {
-        let mut table = toml_edit::Table::new();
-        for (key, value) in fields.as_object().into_iter().flatten() {
-            let empty = value.as_object().is_some_and(serde_json::Map::is_empty)
-                || value.as_array().is_some_and(Vec::is_empty);
-            if let (Some(value), false) = (inline(value), empty) {
-                table.insert(key, toml_edit::Item::Value(value));
-            }
+    let mut table = toml_edit::Table::new();
+    for (key, value) in fields.as_object().into_iter().flatten() {
+        let empty = value.as_object().is_some_and(serde_json::Map::is_empty)
+            || value.as_array().is_some_and(Vec::is_empty);
+        if let (Some(value), false) = (inline(value), empty) {
+            table.insert(key, toml_edit::Item::Value(value));
         }
+    }
+    Ok(table)
+}
+
+/// The list of tables at `key` in `parent` (created if absent).
+fn table_list<'a>(
+    parent: &'a mut toml_edit::Table,
+    key: &str,
+    shown: &str,
+) -> std::result::Result<&'a mut toml_edit::ArrayOfTables, String> {
+    parent
+        .entry(key)
+        .or_insert_with(|| toml_edit::Item::ArrayOfTables(toml_edit::ArrayOfTables::new()))
+        .as_array_of_tables_mut()
+        .ok_or_else(|| format!("`{shown}` is not a list of tables"))
+}
+
+/// Removes the tables whose `name` is `name` from `list`; whether one was.
+fn remove_named(list: &mut toml_edit::ArrayOfTables, name: &str) -> bool {
+    let before = list.len();
+    list.retain(|table| table.get("name").and_then(toml_edit::Item::as_str) != Some(name));
+    list.len() != before
+}
+
+/// Appends `entry` to `[[tools.KIND]]` (`openapi`, `mcp`) in the config file.
+pub(crate) fn add_tool_source(path: &Path, kind: &str, entry: &impl Serialize) -> Result<()> {
+    let table = entry_table(path, entry)?;
+    edit(path, |document| {
         let tools = tools_table(document)?;
-        let list = tools
-            .entry(kind)
-            .or_insert_with(|| toml_edit::Item::ArrayOfTables(toml_edit::ArrayOfTables::new()))
-            .as_array_of_tables_mut()
-            .ok_or_else(|| format!("`tools.{kind}` is not a list of tables"))?;
-        list.push(table);
+        table_list(tools, kind, &format!("tools.{kind}"))?.push(table);
         Ok(())
     })
+}
+
+/// Removes the `[[tools.KIND]]` entry named `name`; whether there was one.
+pub(crate) fn remove_tool_source(path: &Path, kind: &str, name: &str) -> Result<bool> {
+    let mut removed = false;
+    edit(path, |document| {
+        let tools = tools_table(document)?;
+        removed = remove_named(table_list(tools, kind, &format!("tools.{kind}"))?, name);
+        Ok(())
+    })?;
+    Ok(removed)
+}
+
+/// Appends a `[[providers]]` entry to the config file.
+pub(crate) fn add_provider(path: &Path, provider: &ProviderConfig) -> Result<()> {
+    let table = entry_table(path, provider)?;
+    edit(path, |document| {
+        table_list(document.as_table_mut(), "providers", "providers")?.push(table);
+        Ok(())
+    })
+}
+
+/// Removes the `[[providers]]` entry named `name`; whether there was one.
+pub(crate) fn remove_provider(path: &Path, name: &str) -> Result<bool> {
+    let mut removed = false;
+    edit(path, |document| {
+        removed = remove_named(
+            table_list(document.as_table_mut(), "providers", "providers")?,
+            name,
+        );
+        Ok(())
+    })?;
+    Ok(removed)
 }
 
 #[cfg(test)]
@@ -593,6 +647,43 @@ mod tests {
         assert_eq!(parsed.tools.openapi, vec![api]);
         assert_eq!(parsed.tools.mcp.len(), 2);
         assert_eq!(parsed.tools.mcp[0], server);
+        // Removed by name: only that entry goes; an unknown name is no change.
+        assert!(remove_tool_source(&path, "mcp", "gh").expect("removes"));
+        assert!(!remove_tool_source(&path, "mcp", "gh").expect("no change"));
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(text.contains("# CodexOS settings"), "comments kept");
+        let parsed = Config::parse(&text, &path).expect("parses");
+        assert_eq!(parsed.tools.openapi.len(), 1);
+        let names: Vec<&str> = parsed.tools.mcp.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["two"]);
+    }
+
+    #[test]
+    fn providers_are_appended_and_removed_with_comments_kept() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, TEMPLATE).expect("write");
+        let provider = ProviderConfig {
+            name: "vllm".into(),
+            kind: codexos_llm::ProviderKind::Openai,
+            base_url: "http://127.0.0.1:8000/v1".into(),
+            model: "qwen".into(),
+            key: None,
+            context_size: Some(8192),
+            tools: true,
+            timeout_secs: 60,
+        };
+        add_provider(&path, &provider).expect("adds");
+        let text = std::fs::read_to_string(&path).expect("read");
+        let parsed = Config::parse(&text, &path).expect("parses");
+        assert_eq!(parsed.providers, vec![provider]);
+        assert!(remove_provider(&path, "vllm").expect("removes"));
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(text.contains("# CodexOS settings"), "comments kept");
+        assert!(Config::parse(&text, &path)
+            .expect("parses")
+            .providers
+            .is_empty());
     }
 
     #[test]

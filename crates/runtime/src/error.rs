@@ -276,6 +276,50 @@ pub enum Error {
         /// The name.
         name: String,
     },
+    /// A name that cannot name a tool source or provider.
+    #[error("`{name}` cannot be a name here: use letters, digits, `-` and `_`")]
+    InvalidSourceName {
+        /// The name.
+        name: String,
+    },
+    /// An MCP server's command or environment cannot be read.
+    #[error("{message}")]
+    InvalidMcpSetting {
+        /// What is wrong and how to write it.
+        message: String,
+    },
+    /// No configured tool source has that name.
+    #[error("no `OpenAPI` spec or MCP server named `{name}` is configured ({known}) — Settings → Tools and `codexos tools list` show them")]
+    UnknownToolSource {
+        /// The name asked for.
+        name: String,
+        /// The configured names, or "none".
+        known: String,
+    },
+    /// A provider (or model file) of that name exists already.
+    #[error("`{name}` is taken already ({why}) — pick another name")]
+    ProviderExists {
+        /// The name.
+        name: String,
+        /// What holds it.
+        why: String,
+    },
+    /// A provider that cannot be added as given.
+    #[error("provider `{name}`: {message}")]
+    InvalidProvider {
+        /// Its name.
+        name: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// No `[[providers]]` entry has that name.
+    #[error("no provider named `{name}` in config.toml ({known}) — Settings → Providers and `codexos providers list` show them")]
+    UnknownProvider {
+        /// The name asked for.
+        name: String,
+        /// The configured names, or "none".
+        known: String,
+    },
     /// A tool failed, or was refused.
     #[error(transparent)]
     Tool(#[from] codexos_tools::Error),
@@ -384,6 +428,8 @@ impl Error {
             | Self::UnknownFlowVersion { .. }
             | Self::NotInTrash { .. }
             | Self::UnknownAgent { .. }
+            | Self::UnknownToolSource { .. }
+            | Self::UnknownProvider { .. }
             | Self::UnknownConversation { .. }
             | Self::NoSigningKey
             | Self::UnknownSigner { .. }
@@ -421,6 +467,10 @@ impl Error {
             | Self::AnswerNeeded { .. }
             | Self::InvalidTurn { .. }
             | Self::ToolSourceExists { .. }
+            | Self::ProviderExists { .. }
+            | Self::InvalidSourceName { .. }
+            | Self::InvalidProvider { .. }
+            | Self::InvalidMcpSetting { .. }
             | Self::BundleContent { .. }
             | Self::SigningKeyExists { .. }
             | Self::Bundle(

@@ -103,7 +103,10 @@ pub use pull::{PullEvent, Pulled};
 pub use retrieval::{
     is_clone_url, parse_since, revision_project, since, RerankChoice, SearchRequest,
 };
-pub use tools::{hits_json, ToolAccess, ToolRow, ToolsConfig, ToolsOverview};
+pub use tools::{
+    hits_json, mcp_command, mcp_env, ConfiguredSource, ToolAccess, ToolRow, ToolsConfig,
+    ToolsOverview,
+};
 pub use watches::{WatchEvent, WatchInfo};
 
 /// Prepares the process for local inference: applies the data home's
@@ -139,6 +142,9 @@ pub struct Runtime {
     router: std::sync::Mutex<Option<Arc<codexos_llm::Router>>>,
     /// Provider order (`llm.policy`), changeable from the app.
     policy: std::sync::Mutex<Vec<String>>,
+    /// The `[[providers]]` configured now (added and removed from the app
+    /// or `providers add/rm` since open).
+    providers: std::sync::Mutex<Vec<config::ProviderConfig>>,
     /// `--offline`: refuse remote providers whatever the config says.
     offline: AtomicBool,
     /// Folders watched in the background.
@@ -188,6 +194,8 @@ impl Runtime {
         ));
         let policy = config.llm.policy.clone();
         let permissions = tools::PermissionCache::new(&home.config(), &config);
+        let tool_sources = config.tools.clone();
+        let providers = config.providers.clone();
         // Before anything can connect: the gate is process-wide.
         codexos_net::set_offline(config.offline || config.llm.offline);
         Ok(Arc::new_cyclic(|runtime| Self {
@@ -201,10 +209,11 @@ impl Runtime {
             local,
             router: std::sync::Mutex::new(None),
             policy: std::sync::Mutex::new(policy),
+            providers: std::sync::Mutex::new(providers),
             permissions: std::sync::Mutex::new(permissions),
             offline: AtomicBool::new(false),
             watches: watches::Watches::default(),
-            tools: tools::ToolHost::new(runtime.clone()),
+            tools: tools::ToolHost::new(runtime.clone(), &tool_sources),
         }))
     }
 

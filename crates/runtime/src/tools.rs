@@ -116,10 +116,50 @@ pub(crate) struct ToolHost {
     home_loaded: std::sync::Once,
     started: std::sync::Once,
     stop: CancellationToken,
+    /// The specs and servers configured now.
+    configured: std::sync::Mutex<Configured>,
+}
+
+/// The `OpenAPI` specs and MCP servers configured now: config.toml's at
+/// open, plus those added and less those removed since.
+struct Configured {
+    mcp: Vec<mcp::ServerConfig>,
+    openapi: Vec<openapi::ApiConfig>,
+    /// Whether [`Runtime::start_tools`] ran: from then on a source added is
+    /// started at once (before, `start_tools` starts it with the others).
+    started: bool,
+    /// What stops each MCP server's supervisor, and the supervisor, by name.
+    stops: std::collections::HashMap<String, Supervisor>,
+}
+
+impl Configured {
+    fn names(&self) -> impl Iterator<Item = &str> {
+        self.mcp
+            .iter()
+            .map(|server| server.name.as_str())
+            .chain(self.openapi.iter().map(|api| api.name.as_str()))
+    }
+}
+
+/// What stops an MCP server's supervisor, and the supervisor's task.
+type Supervisor = (CancellationToken, tokio::task::JoinHandle<()>);
+
+/// A configured `OpenAPI` spec or MCP server, as Settings → Tools lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfiguredSource {
+    /// Its name (prefix of its tools).
+    pub name: String,
+    /// `openapi` or `mcp`.
+    pub kind: String,
+    /// The registry source (`openapi:NAME`, `mcp:NAME`), for its state.
+    pub source: String,
+    /// The spec (file or URL), the server's URL, or its command line.
+    pub target: String,
 }
 
 impl ToolHost {
-    pub(crate) fn new(runtime: Weak<Runtime>) -> Self {
+    pub(crate) fn new(runtime: Weak<Runtime>, config: &ToolsConfig) -> Self {
         let registry = Registry::new();
         builtin::register(&registry);
         registry.set_source(
@@ -133,7 +173,19 @@ impl ToolHost {
             home_loaded: std::sync::Once::new(),
             started: std::sync::Once::new(),
             stop: CancellationToken::new(),
+            configured: std::sync::Mutex::new(Configured {
+                mcp: config.mcp.clone(),
+                openapi: config.openapi.clone(),
+                started: false,
+                stops: std::collections::HashMap::new(),
+            }),
         }
+    }
+
+    fn configured(&self) -> std::sync::MutexGuard<'_, Configured> {
+        self.configured
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -163,6 +215,8 @@ pub struct ToolsOverview {
     pub tools: Vec<ToolRow>,
     /// Whether programs run in the sandbox here (and why not).
     pub sandbox: String,
+    /// The `OpenAPI` specs and MCP servers of config.toml (removable).
+    pub configured: Vec<ConfiguredSource>,
 }
 
 /// One tool in a listing.
@@ -257,23 +311,34 @@ impl Runtime {
                 tracing::warn!("{error}");
                 folder::load(&registry, &self.home.tools(), true);
             }
-            let secrets: Arc<dyn Secrets> = Arc::new(VaultSecrets(Arc::downgrade(self)));
-            for server in &self.config.tools.mcp {
-                mcp::supervise(
-                    Arc::clone(&registry),
-                    server.clone(),
-                    Arc::clone(&secrets),
-                    codexos_net::watch_offline(),
-                    stop.clone(),
-                );
+            let mut configured = self.tools.configured();
+            configured.started = true;
+            for server in configured.mcp.clone() {
+                let name = server.name.clone();
+                let supervisor = self.supervise_mcp(server);
+                configured.stops.insert(name, supervisor);
             }
-            for api in self.config.tools.openapi.clone() {
+            for api in configured.openapi.clone() {
                 let registry = Arc::clone(&registry);
                 let offline = self.offline();
                 registry.set_state(&format!("openapi:{}", api.name), SourceState::Starting);
                 tokio::spawn(async move { openapi::register(&registry, &api, offline).await });
             }
         });
+    }
+
+    /// Starts supervising an MCP server.
+    fn supervise_mcp(self: &Arc<Self>, server: mcp::ServerConfig) -> Supervisor {
+        let stop = self.tools.stop.child_token();
+        let secrets: Arc<dyn Secrets> = Arc::new(VaultSecrets(Arc::downgrade(self)));
+        let task = mcp::supervise(
+            Arc::clone(self.registry()),
+            server,
+            secrets,
+            codexos_net::watch_offline(),
+            stop.clone(),
+        );
+        (stop, task)
     }
 
     /// Stops the MCP servers and the folder watch.
@@ -438,6 +503,7 @@ impl Runtime {
                 .map(ToolRow::from)
                 .collect(),
             sandbox,
+            configured: self.configured_tool_sources(),
         })
     }
 
@@ -445,24 +511,46 @@ impl Runtime {
     /// configured MCP server or `OpenAPI` spec still starting) is ready.
     pub(crate) fn knows_tool(&self, name: &str) -> bool {
         self.registry().tool(name).is_some()
-            || self.configured_sources().any(|source| {
+            || self.tools.configured().names().any(|source| {
                 name.strip_prefix(source)
                     .is_some_and(|rest| rest.starts_with('.'))
             })
     }
 
-    /// Names of the MCP servers and `OpenAPI` specs in config.toml.
-    fn configured_sources(&self) -> impl Iterator<Item = &str> {
-        let tools = &self.config.tools;
-        tools
-            .mcp
-            .iter()
-            .map(|server| server.name.as_str())
-            .chain(tools.openapi.iter().map(|api| api.name.as_str()))
+    /// The `OpenAPI` specs and MCP servers configured now.
+    #[must_use]
+    pub fn configured_tool_sources(&self) -> Vec<ConfiguredSource> {
+        let configured = self.tools.configured();
+        let servers = configured.mcp.iter().map(|server| ConfiguredSource {
+            name: server.name.clone(),
+            kind: "mcp".to_owned(),
+            source: server.source(),
+            target: server
+                .url
+                .clone()
+                .or_else(|| server.command.as_ref().map(|command| command.join(" ")))
+                .unwrap_or_default(),
+        });
+        let apis = configured.openapi.iter().map(|api| ConfiguredSource {
+            name: api.name.clone(),
+            kind: "openapi".to_owned(),
+            source: format!("openapi:{}", api.name),
+            target: api.spec.clone(),
+        });
+        servers.chain(apis).collect()
     }
 
     fn check_new_source(&self, name: &str) -> Result<()> {
-        let taken = self.configured_sources().any(|known| known == name)
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(Error::InvalidSourceName {
+                name: name.to_owned(),
+            });
+        }
+        let taken = self.tools.configured().names().any(|known| known == name)
             || self.registry().sources().iter().any(|source| {
                 source.name == format!("openapi:{name}") || source.name == format!("mcp:{name}")
             });
@@ -495,29 +583,73 @@ impl Runtime {
             tools,
             Vec::new(),
         );
+        self.tools.configured().openapi.push(api);
         Ok(names)
     }
 
-    /// Adds an MCP server to config.toml and starts it; its tools appear
-    /// when it answers (see [`Self::tools_overview`]).
-    pub fn add_mcp(self: &Arc<Self>, server: mcp::ServerConfig) -> Result<()> {
+    /// Adds an MCP server: starts it once and lists its tools (a server
+    /// that cannot start, or answer, changes nothing and says why), then
+    /// writes it to config.toml and keeps it running. Answers its tools.
+    pub async fn add_mcp(self: &Arc<Self>, server: mcp::ServerConfig) -> Result<Vec<String>> {
         self.check_new_source(&server.name)?;
         server.check_secrets()?;
-        if server.command.is_some() == server.url.is_some() {
+        if server.command.as_ref().is_some_and(Vec::is_empty)
+            || server.command.is_some() == server.url.is_some()
+        {
             return Err(Error::Tool(codexos_tools::Error::Mcp {
                 server: server.name,
                 message: "give either a command (stdio) or a URL (streamable HTTP)".into(),
             }));
         }
+        let secrets = VaultSecrets(Arc::downgrade(self));
+        // Started with the process's offline mode, as the supervisor will.
+        let tools = mcp::probe(&server, &secrets, self.offline()).await?;
         crate::config::add_tool_source(&self.home.config(), "mcp", &server)?;
-        let secrets: Arc<dyn Secrets> = Arc::new(VaultSecrets(Arc::downgrade(self)));
-        mcp::supervise(
-            Arc::clone(self.registry()),
-            server,
-            secrets,
-            codexos_net::watch_offline(),
-            self.tools.stop.clone(),
-        );
+        let mut configured = self.tools.configured();
+        if configured.started {
+            let supervisor = self.supervise_mcp(server.clone());
+            configured.stops.insert(server.name.clone(), supervisor);
+        }
+        configured.mcp.push(server);
+        Ok(tools)
+    }
+
+    /// Removes an `OpenAPI` spec or MCP server: out of config.toml, its
+    /// server stopped and its tools gone from the registry.
+    pub async fn remove_tool_source(&self, name: &str) -> Result<()> {
+        let (kind, supervisor) = {
+            let mut configured = self.tools.configured();
+            let kind = if configured.mcp.iter().any(|server| server.name == name) {
+                "mcp"
+            } else if configured.openapi.iter().any(|api| api.name == name) {
+                "openapi"
+            } else {
+                let known: Vec<&str> = configured.names().collect();
+                return Err(Error::UnknownToolSource {
+                    name: name.to_owned(),
+                    known: if known.is_empty() {
+                        "none is".to_owned()
+                    } else {
+                        format!("configured: {}", known.join(", "))
+                    },
+                });
+            };
+            crate::config::remove_tool_source(&self.home.config(), kind, name)?;
+            configured.mcp.retain(|server| server.name != name);
+            configured.openapi.retain(|api| api.name != name);
+            (kind, configured.stops.remove(name))
+        };
+        if let Some((stop, task)) = supervisor {
+            stop.cancel();
+            // Its last word is "stopped"; the source goes after it.
+            if tokio::time::timeout(Duration::from_secs(10), task)
+                .await
+                .is_err()
+            {
+                tracing::warn!("MCP server `{name}` did not stop within 10 s");
+            }
+        }
+        self.registry().remove_source(&format!("{kind}:{name}"));
         Ok(())
     }
 
@@ -542,6 +674,48 @@ impl Runtime {
             .registry()
             .call(name, arguments, &policy, approver.as_ref(), &context)
             .await?)
+    }
+}
+
+/// The environment of a stdio MCP server from `KEY=VALUE` or
+/// `KEY=vault:SECRET` lines (the CLI's `--env`, the app's form).
+pub fn mcp_env(pairs: &[String]) -> Result<BTreeMap<String, folder::EnvValue>> {
+    let mut variables = BTreeMap::new();
+    for pair in pairs
+        .iter()
+        .map(|pair| pair.trim())
+        .filter(|pair| !pair.is_empty())
+    {
+        let (key, value) = pair
+            .split_once('=')
+            .filter(|(key, _)| !key.trim().is_empty())
+            .ok_or_else(|| Error::InvalidMcpSetting {
+                message: format!(
+                    "environment `{pair}`: write KEY=VALUE, or KEY=vault:SECRET for a secret"
+                ),
+            })?;
+        let value = match value.strip_prefix("vault:") {
+            Some(secret) => folder::EnvValue::Vault {
+                vault: secret.to_owned(),
+            },
+            None => folder::EnvValue::Text(value.to_owned()),
+        };
+        variables.insert(key.trim().to_owned(), value);
+    }
+    Ok(variables)
+}
+
+/// A stdio MCP server's command line, split as a POSIX shell would
+/// (quotes kept together).
+pub fn mcp_command(line: &str) -> Result<Vec<String>> {
+    match shlex::split(line) {
+        Some(words) if !words.is_empty() => Ok(words),
+        Some(_) => Err(Error::InvalidMcpSetting {
+            message: "the command is empty — give the program and its arguments (`npx -y @modelcontextprotocol/server-everything`)".to_owned(),
+        }),
+        None => Err(Error::InvalidMcpSetting {
+            message: format!("the command `{line}` has an unclosed quote"),
+        }),
     }
 }
 

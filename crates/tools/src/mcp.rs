@@ -362,6 +362,35 @@ async fn list_tools(
         .collect())
 }
 
+/// Starts the server once, lists its tools and stops it again: what
+/// adding a server checks before anything is saved. Answers the tools'
+/// names (`<name>.<tool>`); the error says why the server cannot be used
+/// (program not found, no answer, `tools/list` failed, with its stderr).
+pub async fn probe(
+    config: &ServerConfig,
+    secrets: &dyn Secrets,
+    offline: bool,
+) -> Result<Vec<String>> {
+    let revealed = Arc::new(server_secrets(config, secrets)?);
+    let tail = StderrTail::default();
+    let service = match connect(config, &tail, &revealed, offline).await {
+        Ok(service) => service,
+        Err(Error::Mcp { server, message }) => {
+            return Err(Error::Mcp {
+                server,
+                message: format!("{message}{}", tail.text()),
+            })
+        }
+        Err(error) => return Err(error),
+    };
+    let listed = list_tools(config, &service, &revealed).await;
+    service.cancellation_token().cancel();
+    Ok(listed?
+        .iter()
+        .map(|tool| tool.info().name.clone())
+        .collect())
+}
+
 /// Supervises one server until `cancel`: connects, registers its tools,
 /// and restarts it (backoff 1 s doubling to 60 s) whenever it stops — and at
 /// once whenever `offline` (the switch, [`codexos_net::watch_offline`])

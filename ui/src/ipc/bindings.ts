@@ -88,6 +88,16 @@ export const commands = {
 	storeSecret: (name: string, value: string) => typedError<null, IpcError_Serialize>(__TAURI_INVOKE("store_secret", { name, value })),
 	/**  Sends one short request to a provider alone. */
 	testProvider: (name: string) => typedError<Completion_Serialize, IpcError_Serialize>(__TAURI_INVOKE("test_provider", { name })),
+	/**
+	 *  Adds a remote provider (config.toml and the end of the policy); its
+	 *  key, when given, is stored in the vault first under `provider.key`.
+	 */
+	providerAdd: (provider: ProviderConfig_Deserialize, keyValue: string | null) => typedError<null, IpcError_Serialize>(__TAURI_INVOKE("provider_add", { provider, keyValue })),
+	/**
+	 *  Removes a provider from config.toml and the policy (its key stays in the
+	 *  vault).
+	 */
+	providerRemove: (name: string) => typedError<null, IpcError_Serialize>(__TAURI_INVOKE("provider_remove", { name })),
 	/**  Downloads a catalog model or a .gguf URL, streaming progress. */
 	pullModel: (requestId: string, name: string, onEvent: Channel<PullEvent_Deserialize>) => typedError<Pulled, IpcError_Serialize>(__TAURI_INVOKE("pull_model", { requestId, name, onEvent })),
 	/**  Copies a dropped or chosen .gguf file into the models folder. */
@@ -155,6 +165,17 @@ export const commands = {
 	toolPermissions: () => typedError<PermissionRule[], IpcError_Serialize>(__TAURI_INVOKE("tool_permissions")),
 	/**  Sets the rule for a tool name or glob, or removes it (`None`). */
 	toolPermissionSet: (rule: string, permission: Permission | null) => typedError<null, IpcError_Serialize>(__TAURI_INVOKE("tool_permission_set", { rule, permission })),
+	/**
+	 *  Adds an `OpenAPI` spec or MCP server: checked first (the spec read and
+	 *  its operations made into tools, the server started and its tools
+	 *  listed), written to config.toml only when it works. Answers its tools.
+	 */
+	toolSourceAdd: (source: NewToolSource_Deserialize) => typedError<string[], IpcError_Serialize>(__TAURI_INVOKE("tool_source_add", { source })),
+	/**
+	 *  Removes an `OpenAPI` spec or MCP server (config.toml, its tools, its
+	 *  process).
+	 */
+	toolSourceRemove: (name: string) => typedError<null, IpcError_Serialize>(__TAURI_INVOKE("tool_source_remove", { name })),
 	/**  The vault's mode, lock state and secret names. */
 	vaultView: () => typedError<VaultView_Serialize, IpcError_Serialize>(__TAURI_INVOKE("vault_view")),
 	/**  Unlocks a passphrase-mode vault for this session. */
@@ -653,6 +674,18 @@ export type Completion_Serialize = {
 	concurrent: number,
 	/**  Every provider the router tried, in order (empty outside the router). */
 	attempts: Attempt_Serialize[],
+};
+
+/**  A configured `OpenAPI` spec or MCP server, as Settings → Tools lists it. */
+export type ConfiguredSource = {
+	/**  Its name (prefix of its tools). */
+	name: string,
+	/**  `openapi` or `mcp`. */
+	kind: string,
+	/**  The registry source (`openapi:NAME`, `mcp:NAME`), for its state. */
+	source: string,
+	/**  The spec (file or URL), the server's URL, or its command line. */
+	target: string,
 };
 
 /**  A conversation with its messages. */
@@ -1471,6 +1504,8 @@ export type LlmSettings_Deserialize = {
 	secrets: string[],
 	/**  The newest router attempts. */
 	attempts: AttemptRecord_Deserialize[],
+	/**  Every `[[providers]]` entry, in the policy or not. */
+	configured: ProviderConfig_Deserialize[],
 };
 
 /**  Everything Settings → Providers / Models shows. */
@@ -1485,6 +1520,8 @@ export type LlmSettings_Serialize = {
 	secrets: string[],
 	/**  The newest router attempts. */
 	attempts: AttemptRecord_Serialize[],
+	/**  Every `[[providers]]` entry, in the policy or not. */
+	configured: ProviderConfig_Serialize[],
 };
 
 /**  One log line, parsed. */
@@ -1595,6 +1632,59 @@ export type ModelEntry = {
 	/**  Whether the configuration uses it by default. */
 	default: boolean,
 };
+
+/**  A tool source to add from Settings → Tools. */
+export type NewToolSource = NewToolSource_Serialize | NewToolSource_Deserialize;
+
+/**  A tool source to add from Settings → Tools. */
+export type NewToolSource_Deserialize = 
+/**  An `OpenAPI` 3 spec: one tool per operation. */
+{ kind: "openapi"; 
+/**  Name (prefix of its tools). */
+name: string; 
+/**  A file path or an http(s) URL, JSON or YAML. */
+spec: string; 
+/**  Base URL of the calls (default: the spec's first server). */
+base_url?: string | null; 
+/**  Vault secret sent as `Authorization: Bearer …`. */
+bearer?: string | null } | 
+/**  An MCP server: a command line (stdio) or a URL (streamable HTTP). */
+{ kind: "mcp"; 
+/**  Name (prefix of its tools). */
+name: string; 
+/**  Program and arguments, as typed in a shell. */
+command?: string | null; 
+/**  Streamable-HTTP URL. */
+url?: string | null; 
+/**  `KEY=VALUE` or `KEY=vault:SECRET` lines for a stdio server. */
+env: string[]; 
+/**  Vault secret sent as `Authorization: Bearer …` to an HTTP server. */
+bearer?: string | null };
+
+/**  A tool source to add from Settings → Tools. */
+export type NewToolSource_Serialize = 
+/**  An `OpenAPI` 3 spec: one tool per operation. */
+{ kind: "openapi"; 
+/**  Name (prefix of its tools). */
+name: string; 
+/**  A file path or an http(s) URL, JSON or YAML. */
+spec: string; 
+/**  Base URL of the calls (default: the spec's first server). */
+base_url: string | null; 
+/**  Vault secret sent as `Authorization: Bearer …`. */
+bearer: string | null } | 
+/**  An MCP server: a command line (stdio) or a URL (streamable HTTP). */
+{ kind: "mcp"; 
+/**  Name (prefix of its tools). */
+name: string; 
+/**  Program and arguments, as typed in a shell. */
+command: string | null; 
+/**  Streamable-HTTP URL. */
+url: string | null; 
+/**  `KEY=VALUE` or `KEY=vault:SECRET` lines for a stdio server. */
+env: string[]; 
+/**  Vault secret sent as `Authorization: Bearer …` to an HTTP server. */
+bearer: string | null };
 
 /**  One node: what all kinds share, and its kind's settings. */
 export type Node = Node_Serialize | Node_Deserialize;
@@ -2054,6 +2144,67 @@ export type ProjectUpdated_Deserialize = {
 export type ProjectUpdated_Serialize = {
 	/**  What the re-index did. */
 	report: IngestReport_Serialize,
+};
+
+/**  A remote chat provider. */
+export type ProviderConfig = ProviderConfig_Serialize | ProviderConfig_Deserialize;
+
+/**  A remote chat provider. */
+export type ProviderConfig_Deserialize = {
+	/**  Name used in `llm.policy`, `--model` and traces. */
+	name: string,
+	/**
+	 *  `openai` (Chat Completions: OpenAI, Mistral, vLLM, llama-server,
+	 *  Ollama …) or `anthropic` (Messages).
+	 */
+	kind: ProviderKind,
+	/**
+	 *  Base URL (`https://api.openai.com/v1`, `http://127.0.0.1:8000/v1`,
+	 *  `https://api.anthropic.com`).
+	 */
+	base_url: string,
+	/**  Model name the provider expects. */
+	model: string,
+	/**
+	 *  Vault secret holding the API key (`codexos vault set NAME`); none for
+	 *  servers without authentication.
+	 */
+	key?: string | null,
+	/**  Context window, when known: longer prompts skip this provider. */
+	context_size?: number | null,
+	/**  Whether the model can call tools. */
+	tools?: boolean,
+	/**  Seconds to wait for the answer to start, and between its pieces. */
+	timeout_secs?: number,
+};
+
+/**  A remote chat provider. */
+export type ProviderConfig_Serialize = {
+	/**  Name used in `llm.policy`, `--model` and traces. */
+	name: string,
+	/**
+	 *  `openai` (Chat Completions: OpenAI, Mistral, vLLM, llama-server,
+	 *  Ollama …) or `anthropic` (Messages).
+	 */
+	kind: ProviderKind,
+	/**
+	 *  Base URL (`https://api.openai.com/v1`, `http://127.0.0.1:8000/v1`,
+	 *  `https://api.anthropic.com`).
+	 */
+	base_url: string,
+	/**  Model name the provider expects. */
+	model: string,
+	/**
+	 *  Vault secret holding the API key (`codexos vault set NAME`); none for
+	 *  servers without authentication.
+	 */
+	key: string | null,
+	/**  Context window, when known: longer prompts skip this provider. */
+	context_size: number | null,
+	/**  Whether the model can call tools. */
+	tools: boolean,
+	/**  Seconds to wait for the answer to start, and between its pieces. */
+	timeout_secs: number,
 };
 
 /**  What the router knows about a provider before calling it. */
@@ -2594,6 +2745,8 @@ export type ToolsOverview = {
 	tools: ToolRow[],
 	/**  Whether programs run in the sandbox here (and why not). */
 	sandbox: string,
+	/**  The `OpenAPI` specs and MCP servers of config.toml (removable). */
+	configured: ConfiguredSource[],
 };
 
 /**  Progress of a turn. */

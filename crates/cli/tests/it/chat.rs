@@ -194,6 +194,94 @@ fn providers_list_shows_the_policy() {
 }
 
 #[test]
+fn providers_are_added_and_removed_with_the_policy_kept_in_step() {
+    let cli = Cli::new();
+    std::fs::write(
+        cli.home.path().join("config.toml"),
+        "# mine\n[llm]\npolicy = [\"local\"]\n",
+    )
+    .expect("config");
+    let added = cli.json(&[
+        "providers",
+        "add",
+        "vllm",
+        "--kind",
+        "openai",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "--model",
+        "qwen",
+        "--key",
+        "VLLM_KEY",
+        "--context-size",
+        "8192",
+    ]);
+    let names: Vec<&str> = added["providers"]
+        .as_array()
+        .expect("providers")
+        .iter()
+        .filter_map(|provider| provider["name"].as_str())
+        .collect();
+    assert_eq!(names, ["local", "vllm"], "{added}");
+    let config = std::fs::read_to_string(cli.home.path().join("config.toml")).expect("config");
+    assert!(config.starts_with("# mine"), "comments kept: {config}");
+    assert!(
+        config.contains("[[providers]]") && config.contains("key = \"VLLM_KEY\""),
+        "{config}"
+    );
+    // Refused, changing nothing: a taken name, `local`, a pasted key, a bad URL.
+    for (arguments, expected) in [
+        (
+            vec!["vllm", "--base-url", "http://127.0.0.1:9/v1"],
+            "taken already",
+        ),
+        (
+            vec!["local", "--base-url", "http://127.0.0.1:9/v1"],
+            "taken already",
+        ),
+        (
+            vec![
+                "other",
+                "--base-url",
+                "http://127.0.0.1:9/v1",
+                "--key",
+                "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789",
+            ],
+            "must name a vault secret",
+        ),
+        (
+            vec!["other", "--base-url", "not a url"],
+            "is not a base URL",
+        ),
+    ] {
+        let mut command = vec!["providers", "add"];
+        command.extend(arguments);
+        command.extend(["--kind", "openai", "--model", "m"]);
+        let refused = cli.run(&command);
+        let line = crate::error_line(&refused);
+        assert!(line.contains(expected), "{command:?}: {line}");
+        assert!(
+            !line.contains("abcdefghijklmnop"),
+            "the key is never repeated: {line}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(cli.home.path().join("config.toml")).expect("config"),
+        config
+    );
+    let removed = cli.json(&["providers", "rm", "vllm"]);
+    assert_eq!(
+        removed["providers"].as_array().map(Vec::len),
+        Some(1),
+        "{removed}"
+    );
+    let config = std::fs::read_to_string(cli.home.path().join("config.toml")).expect("config");
+    assert!(!config.contains("vllm"), "{config}");
+    let unknown = cli.run(&["providers", "rm", "vllm"]);
+    assert!(crate::error_line(&unknown).contains("no provider named `vllm`"));
+}
+
+#[test]
 fn a_provider_key_comes_from_the_vault_and_a_missing_one_says_how_to_store_it() {
     let server_cli = Cli::new();
     let (child, url) = serve(&server_cli);

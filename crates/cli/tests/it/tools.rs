@@ -703,15 +703,75 @@ fn openapi_specs_and_mcp_servers_are_added_from_the_cli() {
     // (`--json` first: everything after `--` is the server's command.)
     let output = cli.run(&["--json", "tools", "add-mcp", "self", "--", binary, "mcp"]);
     assert_success(&output, &["tools", "add-mcp"]);
-    let listed: Value = serde_json::from_slice(&output.stdout).expect("JSON");
-    let tools: Vec<&str> = listed["tools"]
+    let added: Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert!(added["tools"]
+        .as_array()
+        .expect("tools")
+        .contains(&json!("self.search")));
+    let names = listed_tools(&cli);
+    assert!(
+        names.contains(&"self.search".to_owned()) && names.contains(&"pets.listPets".to_owned()),
+        "{names:?}"
+    );
+    // A server that cannot start is refused, with the reason, and nothing
+    // is written.
+    let before = std::fs::read_to_string(cli.home.path().join("config.toml")).expect("config");
+    let broken = cli.run(&[
+        "tools",
+        "add-mcp",
+        "broken",
+        "--",
+        binary,
+        "no-such-command",
+    ]);
+    assert!(!broken.status.success());
+    assert!(
+        error_line(&broken).contains("MCP server `broken`"),
+        "{}",
+        error_line(&broken)
+    );
+    let missing = cli.run(&["tools", "add-mcp", "gone", "--", "/no/such/program"]);
+    assert!(
+        error_line(&missing).contains("MCP server `gone`"),
+        "{}",
+        error_line(&missing)
+    );
+    assert_eq!(
+        std::fs::read_to_string(cli.home.path().join("config.toml")).expect("config"),
+        before,
+        "a server that fails changes nothing"
+    );
+    // Removed: out of config.toml, its tools gone; an unknown name says
+    // what is configured.
+    let removed = cli.json(&["tools", "rm", "self"]);
+    assert_eq!(removed["removed"], "self");
+    cli.json(&["tools", "rm", "pets"]);
+    let config = std::fs::read_to_string(cli.home.path().join("config.toml")).expect("config");
+    assert!(
+        !config.contains("name = \"self\"") && !config.contains("name = \"pets\""),
+        "{config}"
+    );
+    let names = listed_tools(&cli);
+    assert!(
+        !names
+            .iter()
+            .any(|name| name.starts_with("self.") || name.starts_with("pets.")),
+        "{names:?}"
+    );
+    let unknown = cli.run(&["tools", "rm", "self"]);
+    assert!(
+        error_line(&unknown).contains("no `OpenAPI` spec or MCP server named `self`"),
+        "{}",
+        error_line(&unknown)
+    );
+}
+
+/// The names `tools list` shows.
+fn listed_tools(cli: &Cli) -> Vec<String> {
+    cli.json(&["tools", "list"])["tools"]
         .as_array()
         .expect("tools")
         .iter()
-        .filter_map(|tool| tool["name"].as_str())
-        .collect();
-    assert!(
-        tools.contains(&"self.search") && tools.contains(&"pets.listPets"),
-        "{tools:?}"
-    );
+        .filter_map(|tool| tool["name"].as_str().map(str::to_owned))
+        .collect()
 }

@@ -9,6 +9,7 @@ const settings = (installed: boolean): LlmSettings => ({
   offline: false,
   secrets: [],
   attempts: [],
+  configured: [],
   models: [
     { name: "SmolLM2.gguf", kind: "chat", source: "catalog", installed, bytes: null, default: true },
     { name: "all-minilm-l6-v2", kind: "embedding", source: "catalog", installed: true, bytes: 1, default: true },

@@ -19,6 +19,7 @@ function settings(order: string[], offline: boolean): LlmSettings {
       { request: "r1", provider: "openai", model: "gpt-4o-mini", latencyMs: 12, firstTokenMs: null, promptTokens: 0, completionTokens: 0, outcome: "failed", detail: "provider `openai`: unreachable" },
       { request: "r1", provider: "local", model: "SmolLM2.gguf", latencyMs: 900, firstTokenMs: 400, promptTokens: 30, completionTokens: 8, outcome: "ok", detail: "" },
     ],
+    configured: [{ name: "openai", kind: "openai", base_url: "https://api.openai.com/v1", model: "gpt-4o-mini", key: "openai", context_size: 128000, tools: true, timeout_secs: 60 }],
   };
 }
 

@@ -11,6 +11,7 @@ import { cn } from "@/lib/utils";
 import { ToolsTab } from "@/features/tools/ToolsTab";
 import { notify } from "@/features/notify/notify";
 import { moveProvider, pullLabel } from "./settingsState";
+import { AddProvider } from "./AddProvider";
 import { BundlesTab } from "./BundlesTab";
 import { LogsTab } from "./LogsTab";
 import { VaultTab } from "./VaultTab";
@@ -24,6 +25,7 @@ function ProviderRow({
   settings,
   onMove,
   onChanged,
+  onRemove,
 }: {
   provider: ProviderInfo;
   index: number;
@@ -31,8 +33,11 @@ function ProviderRow({
   settings: LlmSettings;
   onMove: (index: number, delta: number) => void;
   onChanged: () => void;
+  /** Set for a `[[providers]]` entry (the local model is not removable). */
+  onRemove?: () => void;
 }) {
   const [testing, setTesting] = useState(false);
+  const [confirming, setConfirming] = useState(false);
   const [result, setResult] = useState<string | null>(null);
   const [key, setKey] = useState("");
   const hasKey = provider.key !== null && provider.key !== undefined && settings.secrets.includes(provider.key);
@@ -82,8 +87,24 @@ function ProviderRow({
           <Button size="sm" variant="outline" onClick={() => void test()} disabled={testing} data-testid="test-provider">
             {testing ? <Loader2 className="animate-spin" /> : <Plug />} Test
           </Button>
+          {onRemove && !confirming && (
+            <Button size="icon" variant="ghost" aria-label={`Remove ${provider.name}`} data-testid="provider-remove" onClick={() => setConfirming(true)}>
+              <Trash2 />
+            </Button>
+          )}
         </div>
       </div>
+      {onRemove && confirming && (
+        <div className="mt-1 flex items-center gap-2 pl-7 text-xs">
+          <span>Remove {provider.name} from config.toml and the policy? Its key stays in the vault.</span>
+          <Button size="sm" variant="destructive" data-testid="provider-remove-confirm" onClick={onRemove}>
+            Remove
+          </Button>
+          <Button size="sm" variant="ghost" onClick={() => setConfirming(false)}>
+            Cancel
+          </Button>
+        </div>
+      )}
       <div className="mt-1 pl-7 text-xs text-muted-foreground">
         {provider.contextSize ? `${provider.contextSize} tokens context` : "context unknown"} · tools{" "}
         {provider.tools ? "yes" : "no"}
@@ -248,6 +269,19 @@ export function SettingsPanel({
     refresh();
   }
 
+  async function removeProvider(name: string) {
+    const result = await commands.providerRemove(name);
+    setError(result.status === "error" ? result.error : null);
+    refresh();
+  }
+
+  async function addToPolicy(name: string) {
+    if (!settings) return;
+    const result = await commands.setPolicy([...settings.providers.map((provider) => provider.name), name]);
+    setError(result.status === "error" ? result.error : null);
+    refresh();
+  }
+
   async function toggleOffline() {
     if (!settings) return;
     const result = await commands.setOffline(!settings.offline);
@@ -288,7 +322,8 @@ export function SettingsPanel({
             </label>
             <p className="text-xs text-muted-foreground">
               Requests go to the first provider that can take them and fall back down this list on errors, timeouts,
-              rate limits and missing capabilities. Add remote providers under [[providers]] in config.toml.
+              rate limits and missing capabilities. Remote providers are saved in config.toml ([[providers]]); their keys in
+              the vault.
             </p>
             <ol className="space-y-2">
               {settings.providers.map((provider, index) => (
@@ -300,9 +335,34 @@ export function SettingsPanel({
                   settings={settings}
                   onMove={(at, delta) => void move(at, delta)}
                   onChanged={refresh}
+                  onRemove={settings.configured.some((entry) => entry.name === provider.name) ? () => void removeProvider(provider.name) : undefined}
                 />
               ))}
             </ol>
+            {settings.configured.some((entry) => !settings.providers.some((provider) => provider.name === entry.name)) && (
+              <section aria-label="Providers not in the policy" data-testid="unused-providers">
+                <h3 className="text-xs font-semibold">In config.toml, not in the policy</h3>
+                <ul className="space-y-1 pt-1">
+                  {settings.configured
+                    .filter((entry) => !settings.providers.some((provider) => provider.name === entry.name))
+                    .map((entry) => (
+                      <li key={entry.name} className="flex items-center gap-2 text-xs">
+                        <span className="font-medium">{entry.name}</span>
+                        <span className="min-w-0 truncate font-mono text-muted-foreground" title={`${entry.base_url} · ${entry.model}`}>
+                          {entry.model}
+                        </span>
+                        <Button size="sm" variant="outline" className="ml-auto" onClick={() => void addToPolicy(entry.name)}>
+                          Use last
+                        </Button>
+                        <Button size="icon" variant="ghost" aria-label={`Remove ${entry.name}`} onClick={() => void removeProvider(entry.name)}>
+                          <Trash2 />
+                        </Button>
+                      </li>
+                    ))}
+                </ul>
+              </section>
+            )}
+            <AddProvider taken={[...settings.configured.map((entry) => entry.name), "local"]} onAdded={refresh} />
             <h3 className="pt-2 text-xs font-semibold">Recent attempts</h3>
             <table className="w-full text-left text-xs" data-testid="attempts">
               <tbody>

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import type { LlmSettings } from "@/ipc/bindings";
-import { isModelFile, modelChoices, moveProvider, pullLabel } from "./settingsState";
+import { isModelFile, modelChoices, moveProvider, providerConfig, providerDraft, providerDraftProblem, pullLabel } from "./settingsState";
 
 const settings: LlmSettings = {
   providers: [
@@ -17,6 +17,7 @@ const settings: LlmSettings = {
   ],
   secrets: ["openai"],
   attempts: [],
+  configured: [],
 };
 
 describe("settings logic", () => {
@@ -44,5 +45,37 @@ describe("settings logic", () => {
   it("tells model files from folders", () => {
     expect(isModelFile("/tmp/My-Model.Q4_K_M.GGUF")).toBe(true);
     expect(isModelFile("/home/me/project")).toBe(false);
+  });
+});
+
+describe("the add-provider form", () => {
+  it("fills a preset and frees its name from the ones taken", () => {
+    const draft = providerDraft("openai", ["openai", "openai-2"]);
+    expect(draft.name).toBe("openai-3");
+    expect(draft.baseUrl).toBe("https://api.openai.com/v1");
+    expect(draft.keyName).toBe("OPENAI_API_KEY");
+    expect(providerDraft("unknown", []).preset).toBe("custom");
+  });
+
+  it("says what is missing before anything is sent", () => {
+    const draft = providerDraft("vllm", []);
+    expect(providerDraftProblem(draft)).toMatch(/^Model/);
+    expect(providerDraftProblem({ ...draft, model: "qwen" })).toBeNull();
+    expect(providerDraftProblem({ ...draft, model: "qwen", baseUrl: "localhost:8000" })).toMatch(/^Base URL/);
+    expect(providerDraftProblem({ ...draft, model: "qwen", name: "my provider" })).toMatch(/^Name/);
+    expect(providerDraftProblem({ ...draft, model: "qwen", keyValue: "sk-1" })).toMatch(/^Key/);
+    expect(providerDraftProblem({ ...draft, model: "qwen", contextSize: "8k" })).toMatch(/^Context/);
+  });
+
+  it("sends the config the runtime takes, blanks as nulls", () => {
+    expect(providerConfig({ ...providerDraft("vllm", []), model: " qwen ", contextSize: "8192" })).toEqual({
+      name: "vllm",
+      kind: "openai",
+      base_url: "http://127.0.0.1:8000/v1",
+      model: "qwen",
+      key: null,
+      context_size: 8192,
+      tools: true,
+    });
   });
 });

@@ -1,5 +1,5 @@
 // Pure logic of Settings → Providers / Models and the chat's model picker.
-import type { LlmSettings, PullEvent } from "@/ipc/bindings";
+import type { LlmSettings, ProviderConfig_Deserialize, PullEvent } from "@/ipc/bindings";
 
 /** The policy order with the provider at `index` moved by `delta` (−1 up, +1 down). */
 export function moveProvider(order: string[], index: number, delta: number): string[] {
@@ -49,4 +49,58 @@ export function pullLabel(event: PullEvent | null): string {
 /** Whether a dropped path is a model file to import rather than a folder to ingest. */
 export function isModelFile(path: string): boolean {
   return path.toLowerCase().endsWith(".gguf");
+}
+
+/** A provider being added in Settings → Providers. */
+export interface ProviderDraft {
+  preset: string;
+  name: string;
+  kind: "openai" | "anthropic";
+  baseUrl: string;
+  model: string;
+  keyName: string;
+  keyValue: string;
+  contextSize: string;
+  tools: boolean;
+}
+
+/** Known services: picking one fills the form (everything stays editable). */
+export const PROVIDER_PRESETS: Array<{ id: string; label: string; draft: Omit<ProviderDraft, "preset" | "keyValue"> }> = [
+  { id: "openai", label: "OpenAI", draft: { name: "openai", kind: "openai", baseUrl: "https://api.openai.com/v1", model: "gpt-4o-mini", keyName: "OPENAI_API_KEY", contextSize: "128000", tools: true } },
+  { id: "anthropic", label: "Anthropic (Claude)", draft: { name: "claude", kind: "anthropic", baseUrl: "https://api.anthropic.com", model: "claude-3-5-haiku-latest", keyName: "ANTHROPIC_API_KEY", contextSize: "200000", tools: true } },
+  { id: "mistral", label: "Mistral", draft: { name: "mistral", kind: "openai", baseUrl: "https://api.mistral.ai/v1", model: "mistral-small-latest", keyName: "MISTRAL_API_KEY", contextSize: "32000", tools: true } },
+  { id: "vllm", label: "vLLM / llama-server (local server)", draft: { name: "vllm", kind: "openai", baseUrl: "http://127.0.0.1:8000/v1", model: "", keyName: "", contextSize: "", tools: true } },
+  { id: "ollama", label: "Ollama", draft: { name: "ollama", kind: "openai", baseUrl: "http://127.0.0.1:11434/v1", model: "llama3.2", keyName: "", contextSize: "", tools: true } },
+  { id: "custom", label: "Other OpenAI-compatible server", draft: { name: "", kind: "openai", baseUrl: "", model: "", keyName: "", contextSize: "", tools: true } },
+];
+
+/** The form filled from a preset, the name made free of `taken` ones (`openai-2`). */
+export function providerDraft(preset: string, taken: string[]): ProviderDraft {
+  const found = PROVIDER_PRESETS.find((candidate) => candidate.id === preset) ?? PROVIDER_PRESETS[PROVIDER_PRESETS.length - 1]!;
+  let name = found.draft.name;
+  for (let suffix = 2; name && taken.includes(name); suffix++) name = `${found.draft.name}-${suffix}`;
+  return { ...found.draft, name, preset: found.id, keyValue: "" };
+}
+
+/** What the form still lacks, or null when it can be sent. */
+export function providerDraftProblem(draft: ProviderDraft): string | null {
+  if (!/^[A-Za-z0-9._-]+$/.test(draft.name)) return "Name: letters, digits, “-”, “_” and “.”";
+  if (!/^https?:\/\/[^\s/]+/.test(draft.baseUrl.trim())) return "Base URL: http(s)://host…";
+  if (!draft.model.trim()) return "Model: the name the provider expects";
+  if (draft.keyValue && !draft.keyName.trim()) return "Key: name the vault secret that keeps it";
+  if (draft.contextSize.trim() && !/^\d+$/.test(draft.contextSize.trim())) return "Context: a number of tokens";
+  return null;
+}
+
+/** The form as the `provider_add` command takes it. */
+export function providerConfig(draft: ProviderDraft): ProviderConfig_Deserialize {
+  return {
+    name: draft.name.trim(),
+    kind: draft.kind,
+    base_url: draft.baseUrl.trim(),
+    model: draft.model.trim(),
+    key: draft.keyName.trim() || null,
+    context_size: draft.contextSize.trim() ? Number(draft.contextSize.trim()) : null,
+    tools: draft.tools,
+  };
 }

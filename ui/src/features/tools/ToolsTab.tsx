@@ -7,6 +7,7 @@ import { Input } from "@/components/ui/input";
 import { commands, type IpcError, type Permission, type PermissionRule, type ToolsOverview } from "@/ipc/bindings";
 import { toIpcError } from "@/ipc/client";
 import { cn } from "@/lib/utils";
+import { AddToolSource } from "./AddToolSource";
 import { effectsLabel, sourceLabel, toolsBySource } from "./toolsState";
 
 /** Settings → Tools: every source with its state, and its tools with their permission. */
@@ -16,6 +17,8 @@ export function ToolsTab({ project }: { project: string | null }) {
   const [loading, setLoading] = useState(false);
   const [rules, setRules] = useState<PermissionRule[]>([]);
   const [draft, setDraft] = useState<{ rule: string; permission: Permission }>({ rule: "", permission: "ask" });
+  const [removing, setRemoving] = useState<string | null>(null);
+  const [removed, setRemoved] = useState<string | null>(null);
 
   const refresh = useCallback(() => {
     setLoading(true);
@@ -33,6 +36,17 @@ export function ToolsTab({ project }: { project: string | null }) {
     else setError(null);
     refresh();
     return result.status === "ok";
+  }
+
+  async function removeSource(name: string) {
+    setRemoving(null);
+    const result = await commands.toolSourceRemove(name);
+    if (result.status === "error") setError(result.error);
+    else {
+      setError(null);
+      setRemoved(`removed ${name} and its tools from config.toml`);
+    }
+    refresh();
   }
 
   const ruleFor = (name: string) => rules.find((rule) => rule.rule === name)?.permission ?? "";
@@ -94,15 +108,48 @@ export function ToolsTab({ project }: { project: string | null }) {
           </Button>
         </form>
       </section>
+      <AddToolSource
+        onAdded={(message) => {
+          setRemoved(message);
+          refresh();
+        }}
+      />
+      {removed && (
+        <div className="text-xs" role="status" data-testid="tool-source-message">
+          {removed}
+        </div>
+      )}
       {overview &&
         toolsBySource(overview.sources, overview.tools).map(({ source, tools }) => {
           const label = sourceLabel(source);
+          const configured = overview.configured.find((entry) => entry.source === source.name);
           return (
-            <section key={source.name} className="rounded-md border border-border p-2" data-testid="tool-source">
+            <section key={source.name} className="rounded-md border border-border p-2" data-testid="tool-source" data-source={source.name}>
               <div className="flex items-center gap-2">
                 <span className="font-medium">{source.name}</span>
-                <span className={cn("text-xs", label.ok ? "text-muted-foreground" : "text-destructive")}>{label.text}</span>
+                <span className={cn("min-w-0 text-xs", label.ok ? "text-muted-foreground" : "text-destructive")}>{label.text}</span>
+                {configured && removing !== configured.name && (
+                  <Button size="sm" variant="ghost" className="ml-auto h-6" data-testid="tool-source-remove" aria-label={`Remove ${configured.name}`} onClick={() => setRemoving(configured.name)}>
+                    <Trash2 className="size-3" /> Remove…
+                  </Button>
+                )}
               </div>
+              {configured && (
+                <div className="truncate font-mono text-[11px] text-muted-foreground" title={configured.target}>
+                  {configured.target}
+                </div>
+              )}
+              {configured && removing === configured.name && (
+                <div className="mt-1 flex items-center gap-2 text-xs">
+                  <span>Remove {configured.name} from config.toml{configured.kind === "mcp" ? " and stop the server" : ""}? Its tools go with it.</span>
+                  <Button size="sm" variant="destructive" data-testid="tool-source-remove-confirm" onClick={() => void removeSource(configured.name)}>
+                    Remove
+                  </Button>
+                  <Button size="sm" variant="ghost" onClick={() => setRemoving(null)}>
+                    Cancel
+                  </Button>
+                </div>
+              )}
               {source.problems.map((problem) => (
                 <div key={problem} className="mt-1 text-xs text-destructive">
                   skipped: {problem}
