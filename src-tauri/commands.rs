@@ -257,6 +257,53 @@ pub async fn ingest(
     Ok(report)
 }
 
+/// What a dropped path is.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "lowercase")]
+pub enum PathKind {
+    /// A folder: ingested as its own project.
+    Folder,
+    /// A file: a model (.gguf) is imported, anything else goes to `files`.
+    File,
+    /// Gone, or unreadable.
+    Missing,
+}
+
+/// The kinds of dropped paths, in order, so the window sends folders,
+/// files and models each their own way.
+#[tauri::command]
+#[specta::specta]
+pub fn path_kinds(paths: Vec<String>) -> Vec<PathKind> {
+    paths
+        .iter()
+        .map(|path| match std::fs::metadata(path) {
+            Ok(meta) if meta.is_dir() => PathKind::Folder,
+            Ok(_) => PathKind::File,
+            Err(_) => PathKind::Missing,
+        })
+        .collect()
+}
+
+/// Ingests dropped single files into the project `files`, streaming
+/// progress; refused files come back with their reasons.
+#[tauri::command]
+#[specta::specta]
+pub async fn ingest_files(
+    state: State<'_, AppState>,
+    request_id: String,
+    paths: Vec<String>,
+    on_event: Channel<IngestProgress>,
+) -> Result<codexos_runtime::DroppedFiles, IpcError> {
+    let runtime = state.runtime()?;
+    let paths: Vec<std::path::PathBuf> = paths.into_iter().map(Into::into).collect();
+    let cancel = state.requests.start(&request_id);
+    let dropped = runtime
+        .ingest_files(&paths, &|event| send(&on_event, event), &cancel)
+        .await;
+    state.requests.finish(&request_id);
+    Ok(dropped?)
+}
+
 /// The indexed files of a project.
 #[tauri::command]
 #[specta::specta]

@@ -42,6 +42,8 @@ app_commands![
     commands::ui_painted,
     commands::projects,
     commands::ingest,
+    commands::ingest_files,
+    commands::path_kinds,
     commands::search,
     commands::ask,
     commands::cancel,

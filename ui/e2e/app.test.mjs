@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -1131,6 +1131,69 @@ test("a project is ingested again, then removed with its chunks", async () => {
 });
 
 /** Serious and critical axe-core violations inside `selector` (the whole page by default). */
+/** Drops paths onto the window as the OS does: Tauri's drag-drop event to
+ * the main webview (WebDriver cannot drive a native file drag itself). */
+async function dropPaths(paths) {
+  const outcome = await browser.executeAsync((dropped, done) => {
+    window.__TAURI_INTERNALS__
+      .invoke("plugin:event|emit_to", {
+        target: { kind: "AnyLabel", label: "main" },
+        event: "tauri://drag-drop",
+        payload: { paths: dropped, position: { x: 200, y: 200 } },
+      })
+      .then(() => done("sent"), (error) => done(`refused: ${error}`));
+  }, paths);
+  assert.equal(outcome, "sent");
+}
+
+test("several folders and single files dropped at once: folders become projects, files go into “files”, a binary is refused", async () => {
+  const work = dirname(process.env.CODEXOS_HOME);
+  const first = join(work, "drop-alpha");
+  const second = join(work, "drop-beta");
+  await mkdir(first, { recursive: true });
+  await mkdir(second, { recursive: true });
+  await writeFile(join(first, "alpha.md"), "# Alpha\n\nThe alpha folder talks about heliotrope gardens.\n");
+  await writeFile(join(second, "beta.md"), "# Beta\n\nThe beta folder talks about copper kettles.\n");
+  const notes = join(work, "drop-notes.md");
+  await writeFile(notes, "# Notes\n\nA single dropped note about saffron.\n");
+  const pdf = new URL("../../crates/test-support/fixtures/formats/manual.pdf", import.meta.url).pathname;
+  const binary = join(fixture, "docs", "logo.png");
+  // The panel listens for drops once it is shown.
+  await browser.$('[data-testid="project-list"]').waitForDisplayed({ timeout: 20_000 });
+  await browser.pause(500);
+  const before = (await browser.$$('[data-testid="project"]')).length;
+  await dropPaths([first, notes, second, pdf, binary]);
+  await browser
+    .waitUntil(
+    async () => {
+      const titles = [];
+      for (const project of await browser.$$('[data-testid="project"]')) titles.push(await project.getAttribute("title"));
+      return titles.includes(first) && titles.includes(second) && titles.some((title) => title?.endsWith("/files"));
+    },
+      { timeout: 180_000, timeoutMsg: "the dropped folders and files did not all become projects" },
+    )
+    .catch(async (error) => {
+      await screenshot("dropped-files-failed");
+      throw error;
+    });
+  assert.equal((await browser.$$('[data-testid="project"]')).length, before + 3);
+  const note = await browser.$('[data-testid="drop-note"]');
+  await note.waitForDisplayed({ timeout: 10_000 });
+  assert.equal(await note.getText(), "Not ingested: logo.png (binary file)");
+  // `files` is selected: its tree lists the two copies, not the binary.
+  const tree = await browser.$('[data-testid="file-tree"]');
+  await browser.waitUntil(async () => /Files in files/i.test(await tree.getText()), { timeout: 20_000, timeoutMsg: "the files project is not selected" });
+  await browser.$('[data-testid="project-file"][data-path="manual.pdf"]').waitForExist({ timeout: 20_000 });
+  assert.ok(await browser.$('[data-testid="project-file"][data-path="drop-notes.md"]').isExisting());
+  assert.equal((await browser.$$('[data-testid="project-file"]')).length, 2, "the binary was not kept");
+  await screenshot("dropped-files");
+  // A drop of nothing but a binary says why, and keeps nothing.
+  await dropPaths([binary]);
+  const status = await browser.$('[data-testid="ingest-status"]');
+  await browser.waitUntil(async () => (await status.getAttribute("data-status")) === "error", { timeout: 20_000, timeoutMsg: "the binary-only drop did not fail" });
+  assert.match(await status.getText(), /nothing was ingested — .*logo\.png: binary file/);
+});
+
 async function accessibilityProblems(selector = "body") {
   const source = await readFile(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
   if (!(await browser.execute(() => typeof window.axe === "object"))) {

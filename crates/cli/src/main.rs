@@ -164,7 +164,13 @@ enum Command {
 #[derive(Debug, clap::Args)]
 struct IngestArgs {
     /// Folder to ingest, or a git URL to clone (into the data home) and ingest.
-    dir: String,
+    #[arg(required_unless_present = "files")]
+    dir: Option<String>,
+    /// Single files (text, code, Markdown, JSON, HTML, PDF) to copy into the
+    /// data home and ingest as the project `files`, as a drop onto the app
+    /// does; a file that cannot be read is refused with its reason.
+    #[arg(long, num_args = 1.., conflicts_with_all = ["dir", "project", "watch", "rev"])]
+    files: Vec<PathBuf>,
     /// Project name (default: the folder's name).
     #[arg(long)]
     project: Option<String>,
@@ -842,10 +848,27 @@ async fn ingest(
 ) -> anyhow::Result<()> {
     let IngestArgs {
         dir,
+        files,
         project,
         watch: watching,
         rev,
     } = args;
+    let Some(dir) = dir else {
+        let bar = render::IngestBar::new(json);
+        let on_event = |event: IngestProgress| bar.update(&event);
+        let dropped = runtime.ingest_files(&files, &on_event, cancel).await;
+        bar.finish();
+        let dropped = dropped?;
+        for refused in &dropped.refused {
+            eprintln!("refused {}: {}", refused.path, refused.reason);
+        }
+        if json {
+            println!("{}", serde_json::to_string(&dropped)?);
+            return Ok(());
+        }
+        println!("added to `files`: {}", dropped.added.join(", "));
+        return render::ingest_report(&dropped.report, false);
+    };
     let bar = render::CountBar::new(json, "cloning", "objects");
     let dir = runtime
         .source_folder(&dir, &|done, total| bar.update(done as u64, total as u64))

@@ -276,6 +276,12 @@ pub enum Error {
         /// The name.
         name: String,
     },
+    /// None of the files given could be ingested.
+    #[error("nothing was ingested — {reasons}. CodexOS reads text, code, Markdown, JSON, HTML and PDF files; drop a folder to ingest all of its files")]
+    NothingIngestible {
+        /// Each file with its reason.
+        reasons: String,
+    },
     /// A name that cannot name a tool source or provider.
     #[error("`{name}` cannot be a name here: use letters, digits, `-` and `_`")]
     InvalidSourceName {
@@ -471,6 +477,7 @@ impl Error {
             | Self::InvalidSourceName { .. }
             | Self::InvalidProvider { .. }
             | Self::InvalidMcpSetting { .. }
+            | Self::NothingIngestible { .. }
             | Self::BundleContent { .. }
             | Self::SigningKeyExists { .. }
             | Self::Bundle(

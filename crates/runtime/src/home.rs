@@ -106,6 +106,13 @@ impl Home {
         self.root.join("exports")
     }
 
+    /// Single files dropped onto the app (or given to `ingest --files`):
+    /// copies, ingested as the project [`crate::FILES_PROJECT`].
+    #[must_use]
+    pub fn dropped_files(&self) -> PathBuf {
+        self.root.join("files")
+    }
+
     /// User tools (`tools/<name>/tool.toml`), trusted and watched.
     #[must_use]
     pub fn tools(&self) -> PathBuf {

@@ -24,6 +24,7 @@ mod chat;
 mod config;
 mod conversations;
 mod doctor;
+mod dropped;
 mod error;
 mod files;
 mod flows;
@@ -91,6 +92,7 @@ pub use conversations::{
     ToolStep, Turn, TurnEvent, TurnStats, TurnStatus, UNTITLED,
 };
 pub use doctor::{Check, CheckStatus};
+pub use dropped::{DroppedFiles, RefusedFile, FILES_PROJECT};
 pub use error::{Error, ErrorCode, Result};
 pub use files::{FilePreview, ProjectFile};
 pub use flows::agents::AgentPin;

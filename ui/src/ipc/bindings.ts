@@ -24,6 +24,16 @@ export const commands = {
 	 */
 	ingest: (requestId: string, path: string, project: string | null, onEvent: Channel<IngestEvent_Deserialize>) => typedError<IngestReport_Serialize, IpcError_Serialize>(__TAURI_INVOKE("ingest", { requestId, path, project, onEvent })),
 	/**
+	 *  Ingests dropped single files into the project `files`, streaming
+	 *  progress; refused files come back with their reasons.
+	 */
+	ingestFiles: (requestId: string, paths: string[], onEvent: Channel<IngestEvent_Deserialize>) => typedError<DroppedFiles_Serialize, IpcError_Serialize>(__TAURI_INVOKE("ingest_files", { requestId, paths, onEvent })),
+	/**
+	 *  The kinds of dropped paths, in order, so the window sends folders,
+	 *  files and models each their own way.
+	 */
+	pathKinds: (paths: string[]) => __TAURI_INVOKE<PathKind[]>("path_kinds", { paths }),
+	/**
 	 *  Searches the ingested projects: mode, filters (project, path glob,
 	 *  kind, language, changed-since), revision and reranker in `request`.
 	 */
@@ -804,6 +814,35 @@ export type DeletedFlow = {
 	name: string,
 	/**  Where the file waits (give it to `restore_flow`). */
 	trash: string,
+};
+
+/**  What became of dropped files. */
+export type DroppedFiles = DroppedFiles_Serialize | DroppedFiles_Deserialize;
+
+/**  What became of dropped files. */
+export type DroppedFiles_Deserialize = {
+	/**
+	 *  The names they have in the `files` project (a name already taken by
+	 *  another file gets ` (2)`, ` (3)` … before its extension).
+	 */
+	added: string[],
+	/**  Those refused, with the reason. */
+	refused: RefusedFile[],
+	/**  The ingest of the `files` project. */
+	report: IngestReport_Deserialize,
+};
+
+/**  What became of dropped files. */
+export type DroppedFiles_Serialize = {
+	/**
+	 *  The names they have in the `files` project (a name already taken by
+	 *  another file gets ` (2)`, ` (3)` … before its extension).
+	 */
+	added: string[],
+	/**  Those refused, with the reason. */
+	refused: RefusedFile[],
+	/**  The ingest of the `files` project. */
+	report: IngestReport_Serialize,
 };
 
 /**  A directed edge. */
@@ -2051,6 +2090,15 @@ export type Outcome =
 /**  Tried and failed; the text says how. */
 { kind: "failed"; detail: string };
 
+/**  What a dropped path is. */
+export type PathKind = 
+/**  A folder: ingested as its own project. */
+"folder" | 
+/**  A file: a model (.gguf) is imported, anything else goes to `files`. */
+"file" | 
+/**  Gone, or unreadable. */
+"missing";
+
 /**  What a call may do without asking. */
 export type Permission = 
 /**  Runs without asking. */
@@ -2310,6 +2358,14 @@ export type Pulled = {
 	sha256: string,
 	/**  Whether it was already installed. */
 	already: boolean,
+};
+
+/**  A dropped file that was not ingested, and why. */
+export type RefusedFile = {
+	/**  The path as given. */
+	path: string,
+	/**  Why, in words. */
+	reason: string,
 };
 
 /**  A replay or a live re-run compared with the recording. */

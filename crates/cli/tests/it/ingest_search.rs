@@ -328,3 +328,64 @@ fn a_removed_project_leaves_no_chunk_behind_and_reingests_whole() {
     assert_eq!(back["files_indexed"], 5);
     assert_eq!(back["chunks_total"], gone["chunks_total"]);
 }
+
+#[test]
+fn single_files_go_into_the_files_project_and_a_binary_is_refused_with_its_reason() {
+    let cli = Cli::new();
+    let formats = codexos_test_support::formats_fixture();
+    let corpus = corpus();
+    let pdf = formats.join("manual.pdf");
+    let markdown = corpus.path().join("README.md");
+    let logo = corpus.path().join("docs/logo.png");
+    let output = cli.run(&[
+        "--json",
+        "ingest",
+        "--files",
+        pdf.to_str().expect("utf-8"),
+        markdown.to_str().expect("utf-8"),
+        logo.to_str().expect("utf-8"),
+    ]);
+    assert_success(&output, &["ingest", "--files"]);
+    let dropped: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(
+        dropped["added"],
+        serde_json::json!(["manual.pdf", "README.md"])
+    );
+    assert_eq!(dropped["refused"][0]["reason"], "binary file", "{dropped}");
+    assert_eq!(dropped["report"]["project"], "files");
+    assert_eq!(dropped["report"]["files_indexed"], 2);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("refused") && stderr.contains("logo.png: binary file"),
+        "{stderr}"
+    );
+    // The copies are searchable under `files`; the refused one was not kept.
+    let hits = cli.json(&["search", "Lumen", "--project", "files", "-k", "3"]);
+    assert!(
+        hits.as_array()
+            .expect("hits")
+            .iter()
+            .any(|hit| hit["path"] == "README.md"),
+        "{hits}"
+    );
+    let kept: Vec<String> = std::fs::read_dir(cli.home.path().join("files"))
+        .expect("files folder")
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    assert!(!kept.iter().any(|name| name.contains("logo")), "{kept:?}");
+    // Only a binary: nothing ingested, and the error says why and what works.
+    let refused = cli.run(&["ingest", "--files", logo.to_str().expect("utf-8")]);
+    let line = crate::error_line(&refused);
+    assert!(
+        line.contains("nothing was ingested")
+            && line.contains("logo.png: binary file")
+            && line.contains("Markdown, JSON, HTML and PDF"),
+        "{line}"
+    );
+}

@@ -54,9 +54,14 @@ describe("ProjectsPanel", () => {
     mockWindows("main");
     mockIPC(
       (cmd, payload) => {
+        if (cmd === "path_kinds") return (payload as { paths: string[] }).paths.map((path) => (path.includes(".") ? "file" : "folder"));
         if (cmd === "ingest") {
           ingested.push(payload);
           return report;
+        }
+        if (cmd === "ingest_files") {
+          ingested.push(payload);
+          return { added: ["notes.md"], refused: [{ path: "/home/me/photo.png", reason: "binary file" }], report: { ...report, project: "files" } };
         }
         return null;
       },
@@ -75,5 +80,13 @@ describe("ProjectsPanel", () => {
     expect(screen.getByTestId("ingest-report").textContent).toContain("5 indexed");
     expect(screen.getByTestId("ingest-report").textContent).toContain("skipped docs/logo.png: binary file");
     expect(refreshed).toBe(1);
+    // Several at once: the folder first, then the single files together into `files`.
+    await act(async () => {
+      await emit("tauri://drag-drop", { paths: ["/home/me/notes.md", "/home/me/other", "/home/me/photo.png"], position: { x: 10, y: 10 } });
+    });
+    await waitFor(() => expect(ingested).toHaveLength(3));
+    expect(ingested[1]).toMatchObject({ path: "/home/me/other" });
+    expect(ingested[2]).toMatchObject({ paths: ["/home/me/notes.md", "/home/me/photo.png"] });
+    await waitFor(() => expect(screen.getByTestId("drop-note").textContent).toBe("Not ingested: photo.png (binary file)"));
   });
 });

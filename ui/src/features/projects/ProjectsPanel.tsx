@@ -10,8 +10,7 @@ import { commands, type IngestEvent, type ProjectFile, type ProjectSummary } fro
 import { requestId, toIpcError } from "@/ipc/client";
 import { cn } from "@/lib/utils";
 import { buildTree, initiallyOpen, type TreeNode } from "./fileTree";
-import { applyIngestEvent, fraction, startIngest, type IngestState } from "./ingestState";
-import { isModelFile } from "@/features/settings/settingsState";
+import { applyIngestEvent, fraction, planDrop, startIngest, type IngestState } from "./ingestState";
 import { notify } from "@/features/notify/notify";
 import { useFolderDrop } from "./useFolderDrop";
 
@@ -166,6 +165,10 @@ export function ProjectsPanel({
 
   const [removing, setRemoving] = useState<string | null>(null);
   const [removed, setRemoved] = useState<string | null>(null);
+  /** What a drop could not take (refused files, missing paths). */
+  const [dropNote, setDropNote] = useState<string | null>(null);
+  /** Dropped folders (and files) waiting for the ingest before them. */
+  const [waiting, setWaiting] = useState<string[]>([]);
   const selectedProject = projects.find((project) => project.name === selected) ?? null;
   const remove = async (name: string) => {
     setRemoving(null);
@@ -201,14 +204,55 @@ export function ProjectsPanel({
     [onIngested],
   );
 
+  const runFiles = useCallback(
+    async (files: string[]) => {
+      const id = requestId("ingest");
+      const label = files.length === 1 ? (files[0] ?? "") : `${files.length} dropped files`;
+      setIngest({ ...startIngest(label), id });
+      setDropNote(null);
+      const channel = new Channel<IngestEvent>();
+      channel.onmessage = (event) =>
+        setIngest((state) => (state && state.id === id ? { ...applyIngestEvent(state, event), id } : state));
+      try {
+        const result = await commands.ingestFiles(id, files, channel);
+        if (result.status === "ok") {
+          const { added, refused, report } = result.data;
+          notify(`Added ${added.length} file${added.length === 1 ? "" : "s"} to ${report.project}`, { body: added.join(", ") });
+          if (refused.length > 0) setDropNote(`Not ingested: ${refused.map((file) => `${file.path.split("/").pop()} (${file.reason})`).join("; ")}`);
+          onSelect(report.project);
+        } else if (result.error.code !== "cancelled") notify("Ingest failed", { kind: "failed", body: result.error.message });
+        setIngest((state) =>
+          state && state.id === id
+            ? result.status === "ok"
+              ? { ...state, status: "done", report: result.data.report }
+              : { ...state, status: "error", error: result.error }
+            : state,
+        );
+      } catch (error) {
+        setIngest((state) => (state ? { ...state, status: "error", error: toIpcError(error) } : state));
+      }
+      onIngested();
+    },
+    [onIngested, onSelect],
+  );
+
   const onDrop = useCallback(
     (paths: string[]) => {
-      const first = paths[0];
-      if (!first) return;
-      if (onDropModel && isModelFile(first)) onDropModel(first);
-      else void run(first);
+      void (async () => {
+        if (paths.length === 0) return;
+        const plan = planDrop(paths, await commands.pathKinds(paths), onDropModel !== undefined);
+        plan.models.forEach((model) => onDropModel?.(model));
+        if (plan.missing.length > 0) setDropNote(`Not found: ${plan.missing.join(", ")}`);
+        const queue = [...plan.folders.map((folder) => ({ kind: "folder" as const, label: folder })), ...(plan.files.length > 0 ? [{ kind: "files" as const, label: `${plan.files.length} file${plan.files.length === 1 ? "" : "s"} → files` }] : [])];
+        for (const [index, job] of queue.entries()) {
+          setWaiting(queue.slice(index + 1).map((next) => next.label.split("/").filter(Boolean).pop() ?? next.label));
+          if (job.kind === "folder") await run(job.label);
+          else await runFiles(plan.files);
+        }
+        setWaiting([]);
+      })();
     },
-    [run, onDropModel],
+    [run, runFiles, onDropModel],
   );
   const hovering = useFolderDrop(onDrop);
 
@@ -221,13 +265,13 @@ export function ProjectsPanel({
     <div className="flex h-full flex-col gap-3 p-3">
       {hovering && (
         <div className="pointer-events-none fixed inset-0 z-50 flex items-center justify-center bg-primary/10 ring-4 ring-inset ring-primary">
-          <div className="rounded-lg bg-card px-6 py-4 text-lg font-semibold">Drop to ingest this folder</div>
+          <div className="rounded-lg bg-card px-6 py-4 text-lg font-semibold">Drop to ingest: folders as projects, files into “files”</div>
         </div>
       )}
       <div>
         <h2 className="text-sm font-semibold">Projects</h2>
         <p className="text-xs text-muted-foreground">
-          Drop a folder onto the window, or enter its path or a git URL to clone. Ingested folders are watched and re-indexed as they change.
+          Drop folders or single files (Markdown, PDF, code, JSON, HTML, text) onto the window, or enter a folder's path or a git URL to clone. Folders are watched and re-indexed as they change; single files go into the project “files”.
         </p>
       </div>
       <form className="flex gap-2" onSubmit={submit}>
@@ -242,6 +286,16 @@ export function ProjectsPanel({
         </Button>
       </form>
       {ingest && <IngestCard state={ingest} onCancel={() => void commands.cancel(ingest.id)} />}
+      {waiting.length > 0 && (
+        <div className="text-xs text-muted-foreground" data-testid="ingest-waiting">
+          Next: {waiting.join(", ")}
+        </div>
+      )}
+      {dropNote && (
+        <div className="text-xs text-destructive" role="alert" data-testid="drop-note">
+          {dropNote}
+        </div>
+      )}
       <div className="flex-1 space-y-1 overflow-y-auto" data-testid="project-list">
         <button
           type="button"
@@ -258,7 +312,7 @@ export function ProjectsPanel({
                 <span className="flex-1 truncate">{project.name}</span>
               </div>
               <div className="pl-6 text-[11px] text-muted-foreground">
-                {project.files} files · {project.chunks} chunks
+                {project.files} file{project.files === 1 ? "" : "s"} · {project.chunks} chunk{project.chunks === 1 ? "" : "s"}
               </div>
             </button>
             {watching.includes(project.name) && (

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { applyIngestEvent, fraction, startIngest } from "./ingestState";
+import { applyIngestEvent, fraction, planDrop, startIngest } from "./ingestState";
 
 describe("ingest progress", () => {
   it("goes from unknown to complete", () => {
@@ -18,5 +18,15 @@ describe("ingest progress", () => {
   it("treats an empty folder as done", () => {
     const state = applyIngestEvent(startIngest("/empty"), { type: "scanned", project: "e", total: 0 });
     expect(fraction(state)).toBe(1);
+  });
+});
+
+describe("a drop", () => {
+  it("sends folders, single files, models and missing paths each their own way", () => {
+    const plan = planDrop(["/a", "/n.md", "/m.GGUF", "/gone", "/b", "/x.pdf"], ["folder", "file", "file", "missing", "folder", "file"], true);
+    expect(plan).toEqual({ models: ["/m.GGUF"], folders: ["/a", "/b"], files: ["/n.md", "/x.pdf"], missing: ["/gone"] });
+    // Without a model import, a .gguf is a file like any other (and refused there with its reason).
+    expect(planDrop(["/m.gguf"], ["file"], false).files).toEqual(["/m.gguf"]);
+    expect(planDrop(["/late"], [], true).missing).toEqual(["/late"]);
   });
 });

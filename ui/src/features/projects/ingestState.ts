@@ -35,3 +35,28 @@ export function fraction(state: IngestState): number | null {
   if (state.total === 0) return 1;
   return state.done / state.total;
 }
+
+/** Dropped paths sorted by what happens to them. */
+export interface DropPlan {
+  /** .gguf files: imported as models. */
+  models: string[];
+  /** Each ingested as its own project, one after another. */
+  folders: string[];
+  /** Ingested together into the `files` project. */
+  files: string[];
+  /** Gone or unreadable. */
+  missing: string[];
+}
+
+/** Sorts dropped paths by their kinds (from `path_kinds`, same order). */
+export function planDrop(paths: string[], kinds: Array<"folder" | "file" | "missing">, importsModels: boolean): DropPlan {
+  const plan: DropPlan = { models: [], folders: [], files: [], missing: [] };
+  paths.forEach((path, index) => {
+    const kind = kinds[index] ?? "missing";
+    if (kind === "folder") plan.folders.push(path);
+    else if (kind === "missing") plan.missing.push(path);
+    else if (importsModels && path.toLowerCase().endsWith(".gguf")) plan.models.push(path);
+    else plan.files.push(path);
+  });
+  return plan;
+}
