@@ -109,6 +109,25 @@ pub fn flow_restore(state: State<'_, AppState>, trash: String) -> Result<FlowEnt
     Ok(state.runtime()?.restore_flow(&trash)?)
 }
 
+/// Flows whose file was deleted outside the app (their history kept).
+#[tauri::command]
+#[specta::specta]
+pub fn flows_missing(
+    state: State<'_, AppState>,
+) -> Result<Vec<codexos_runtime::MissingFlow>, IpcError> {
+    Ok(state.runtime()?.missing_flows()?)
+}
+
+/// Writes a missing flow's newest saved version back to the flows folder.
+#[tauri::command]
+#[specta::specta]
+pub fn flow_restore_missing(
+    state: State<'_, AppState>,
+    name: String,
+) -> Result<FlowEntry, IpcError> {
+    Ok(state.runtime()?.restore_missing_flow(&name)?)
+}
+
 /// Saves and runs a flow, streaming its events.
 #[tauri::command]
 #[specta::specta]

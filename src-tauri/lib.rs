@@ -82,6 +82,8 @@ app_commands![
     flows::flow_rename,
     flows::flow_delete,
     flows::flow_restore,
+    flows::flows_missing,
+    flows::flow_restore_missing,
     flows::flow_versions,
     flows::flow_diff,
     flows::flow_rollback,

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -725,6 +725,22 @@ test("the flow file stays the source of truth: outside edits reload, conflicts a
   await browser.$('[data-testid="flow-save"]').click();
   await browser.waitUntil(async () => (await readFile(file, "utf8")).includes('"Mine"'), { timeout: 10_000, timeoutMsg: "Save did not write the canvas copy back" });
   JSON.parse(await readFile(file, "utf8"));
+
+  // The whole flows folder deleted under the app: said so, the canvas keeps
+  // the open flow, and every flow gone comes back from its saved versions.
+  await rm(join(process.env.CODEXOS_HOME, "flows"), { recursive: true });
+  const banner = await browser.$('[data-testid="flows-missing"]');
+  await banner.waitForDisplayed({ timeout: 15_000 });
+  assert.match(await banner.getText(), /deleted outside the app \(.*e2e-human.*\) — (its|their) saved versions are kept/);
+  assert.equal(await browser.$('[data-testid="flow-picker"]').getValue(), "e2e-human", "the picker still names the open flow");
+  assert.match(await notice(), /e2e-human's file was deleted outside the app — the canvas keeps it/);
+  assert.equal(await nodeTitle("output"), "Mine");
+  await screenshot("flows-folder-deleted");
+  await browser.$('[data-testid="flows-missing-restore"]').click();
+  await browser.waitUntil(async () => !(await banner.isExisting()), { timeout: 10_000, timeoutMsg: "the banner stayed" });
+  assert.match(await notice(), /restored .*e2e-human.* from the saved versions/);
+  assert.ok((await readFile(file, "utf8")).includes('"Mine"'), "the newest saved version is back on disk");
+  assert.equal(await nodeTitle("output"), "Mine");
 });
 
 test("a node is copied, pasted, undone and the flow auto-laid out", async () => {

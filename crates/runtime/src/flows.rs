@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{Error, Permission, Result, Runtime, ToolAccess};
 
-pub use library::DeletedFlow;
+pub use library::{DeletedFlow, MissingFlow};
 pub use trace::{CallTrace, NodeTrace};
 
 /// Choices for a run.
@@ -882,6 +882,11 @@ impl Runtime {
     /// Copies the example flows into the flows folder (those not there yet)
     /// and publishes the example agents (those not published yet).
     pub fn install_examples(&self) -> Result<()> {
+        self.install_examples_except(&[])
+    }
+
+    /// [`Self::install_examples`], leaving out the flows named in `skipped`.
+    fn install_examples_except(&self, skipped: &[String]) -> Result<()> {
         let folder = self.home.flows();
         std::fs::create_dir_all(&folder).map_err(|source| Error::Home {
             path: folder.clone(),
@@ -889,7 +894,8 @@ impl Runtime {
         })?;
         for (file, text) in EXAMPLE_FLOWS {
             let path = folder.join(file);
-            if !path.exists() {
+            let name = file.trim_end_matches(".flow.json");
+            if !path.exists() && !skipped.iter().any(|saved| saved == name) {
                 let text = text.replace(
                     "\"$schema\": \"../../docs/schema/flow.schema.json\",\n  ",
                     "",
@@ -931,7 +937,17 @@ impl Runtime {
     pub fn flow_library(&self) -> Result<Vec<FlowEntry>> {
         let folder = self.home.flows();
         if !folder.exists() {
-            self.install_examples()?;
+            // A new data home gets the examples. One whose folder went
+            // (deleted outside the app) gets back the examples never changed
+            // (a changed one, like the user's own flows, is in its history:
+            // `missing_flows` offers it back as it was).
+            let saved: Vec<String> = self
+                .store
+                .flows()?
+                .into_iter()
+                .map(|version| version.flow)
+                .collect();
+            self.install_examples_except(&saved)?;
         }
         let mut entries = Vec::new();
         let listing = std::fs::read_dir(&folder).map_err(|source| Error::Home {

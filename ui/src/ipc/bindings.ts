@@ -136,6 +136,10 @@ export const commands = {
 	flowDelete: (name: string) => typedError<DeletedFlow, IpcError_Serialize>(__TAURI_INVOKE("flow_delete", { name })),
 	/**  Brings a deleted flow back from the trash. */
 	flowRestore: (trash: string) => typedError<FlowEntry_Serialize, IpcError_Serialize>(__TAURI_INVOKE("flow_restore", { trash })),
+	/**  Flows whose file was deleted outside the app (their history kept). */
+	flowsMissing: () => typedError<MissingFlow[], IpcError_Serialize>(__TAURI_INVOKE("flows_missing")),
+	/**  Writes a missing flow's newest saved version back to the flows folder. */
+	flowRestoreMissing: (name: string) => typedError<FlowEntry_Serialize, IpcError_Serialize>(__TAURI_INVOKE("flow_restore_missing", { name })),
 	/**  A flow's saved versions, oldest first (empty for a flow never saved or run). */
 	flowVersions: (name: string) => typedError<FlowVersion_Serialize[], IpcError_Serialize>(__TAURI_INVOKE("flow_versions", { name })),
 	/**  A unified diff of two versions of a flow's file. */
@@ -1654,6 +1658,22 @@ export type MessageMeta_Serialize = {
 	runId: string | null,
 	/**  Oldest exchanges left out because the conversation outgrew the context. */
 	dropped: number,
+};
+
+/**
+ *  A flow whose file left the flows folder without the app (deleted in a
+ *  file manager, the whole folder removed): its saved versions remain, so it
+ *  can be written back.
+ */
+export type MissingFlow = {
+	/**  Flow name. */
+	name: string,
+	/**  Its newest saved version. */
+	version: number,
+	/**  Where its file was. */
+	path: string,
+	/**  When that version was saved (Unix seconds). */
+	savedAt: number | null,
 };
 
 /**  A model in the models folder, for `codexos models list`. */

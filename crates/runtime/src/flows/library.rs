@@ -23,6 +23,23 @@ pub struct DeletedFlow {
     pub trash: String,
 }
 
+/// A flow whose file left the flows folder without the app (deleted in a
+/// file manager, the whole folder removed): its saved versions remain, so it
+/// can be written back.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct MissingFlow {
+    /// Flow name.
+    pub name: String,
+    /// Its newest saved version.
+    pub version: u32,
+    /// Where its file was.
+    pub path: String,
+    /// When that version was saved (Unix seconds).
+    #[specta(type = f64)]
+    pub saved_at: i64,
+}
+
 /// A blank flow: an input node wired to an output node, no state yet.
 fn blank(name: &str) -> Result<Flow> {
     let text = serde_json::json!({
@@ -164,6 +181,74 @@ impl Runtime {
         Ok(Self::entry(&path, flow))
     }
 
+    /// Flows whose newest saved version lived in the flows folder but whose
+    /// file is gone — not deleted from the app (that waits in the trash),
+    /// not renamed, and not back under another file.
+    pub fn missing_flows(&self) -> Result<Vec<MissingFlow>> {
+        let folder = self.home.flows();
+        let present: Vec<String> = self
+            .flow_library()?
+            .into_iter()
+            .map(|entry| entry.name)
+            .collect();
+        let trashed: Vec<String> = std::fs::read_dir(self.trash())
+            .map(|listing| {
+                listing
+                    .flatten()
+                    .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let latest = self.store.flows()?;
+        let mut renamed = Vec::new();
+        for flow in &latest {
+            for version in self.store.flow_versions(&flow.flow)? {
+                if let Some(old) = version.note.strip_prefix("renamed from ") {
+                    renamed.push(old.to_owned());
+                }
+            }
+        }
+        Ok(latest
+            .into_iter()
+            .filter_map(|saved| {
+                let path = PathBuf::from(saved.path.as_deref()?);
+                let file = path.file_name()?.to_string_lossy().into_owned();
+                let gone = path.parent() == Some(folder.as_path())
+                    && !path.exists()
+                    && !present.contains(&saved.flow)
+                    && !renamed.contains(&saved.flow)
+                    && !trashed.iter().any(|name| name.ends_with(&format!("-{file}")));
+                gone.then(|| MissingFlow {
+                    name: saved.flow,
+                    version: saved.version,
+                    path: path.to_string_lossy().into_owned(),
+                    saved_at: saved.saved_at,
+                })
+            })
+            .collect())
+    }
+
+    /// Writes a missing flow's newest saved version back to its file in
+    /// the flows folder (refused when the name is taken meanwhile).
+    pub fn restore_missing_flow(&self, name: &str) -> Result<FlowEntry> {
+        let missing = self
+            .missing_flows()?
+            .into_iter()
+            .find(|flow| flow.name == name)
+            .ok_or_else(|| Error::UnknownFlow { name: name.into() })?;
+        let saved = self.flow_version(name, missing.version)?;
+        let flow = codexos_flow::parse(&saved.content)?;
+        let target = self.free_name(&flow.name)?;
+        let folder = self.home.flows();
+        let file = target
+            .file_name()
+            .map(|file| file.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let path = super::write_in_place(&folder, &file, saved.content.as_bytes())?;
+        self.save_flow_version(&flow, Some(&path), "restored after its file was deleted")?;
+        Ok(Self::entry(&path, flow))
+    }
+
     /// Brings a deleted flow back from the trash (refused when its name was
     /// taken meanwhile, or when `trash` is not a file in the trash).
     pub fn restore_flow(&self, trash: &str) -> Result<FlowEntry> {
@@ -245,6 +330,59 @@ mod tests {
         let copy = copy.flow.expect("parsed");
         assert_eq!(copy.name, "qa-copy");
         assert_eq!(copy.nodes, source.nodes);
+    }
+
+    #[test]
+    fn a_flows_folder_deleted_outside_the_app_comes_back_from_history() {
+        let home = tempfile::tempdir().expect("temp dir");
+        let runtime = runtime(&home);
+        runtime.create_flow("kept", None).expect("created");
+        runtime.create_flow("binned", None).expect("created");
+        // An example changed by the user is theirs; the others are pristine.
+        let example = runtime.library_file("rag-qa").expect("example");
+        let mut changed = crate::read_flow(&example).expect("example flow");
+        changed.description = "my own".into();
+        runtime.save_flow(&changed).expect("saved");
+        runtime.create_flow("before", None).expect("created");
+        runtime.rename_flow("before", "after").expect("renamed");
+        runtime.delete_flow("binned").expect("deleted");
+        // Positive control: nothing is missing while the folder is there.
+        assert!(runtime.missing_flows().expect("missing").is_empty());
+        std::fs::remove_dir_all(home.path().join("home/flows")).expect("folder deleted");
+        // The folder comes back with the untouched examples only — the
+        // changed one is not overwritten by its pristine copy — and the
+        // deleted flows are offered back, except the one binned from the app
+        // (in the trash) and the old name of a rename.
+        let back = names(&runtime);
+        assert!(back.contains(&"plan-execute".to_owned()) && !back.contains(&"rag-qa".to_owned()), "{back:?}");
+        let missing: Vec<String> = runtime
+            .missing_flows()
+            .expect("missing")
+            .into_iter()
+            .map(|flow| flow.name)
+            .collect();
+        for expected in ["after", "kept", "rag-qa"] {
+            assert!(missing.contains(&expected.to_owned()), "{missing:?}");
+        }
+        assert!(!missing.contains(&"binned".to_owned()) && !missing.contains(&"before".to_owned()), "{missing:?}");
+        let restored = runtime.restore_missing_flow("kept").expect("restored");
+        assert_eq!(restored.flow.expect("parsed").name, "kept");
+        assert!(names(&runtime).contains(&"kept".to_owned()));
+        assert!(!runtime
+            .missing_flows()
+            .expect("missing")
+            .iter()
+            .any(|flow| flow.name == "kept"));
+        let history = runtime.flow_history("kept").expect("history");
+        assert_eq!(
+            std::fs::read_to_string(home.path().join("home/flows/kept.flow.json")).expect("file"),
+            history.last().expect("newest").content,
+            "the newest saved version is back on disk"
+        );
+        assert!(matches!(
+            runtime.restore_missing_flow("kept"),
+            Err(Error::UnknownFlow { .. })
+        ));
     }
 
     #[test]

@@ -22,6 +22,7 @@ import {
   type DeletedFlow,
   type Flow_Deserialize,
   type FlowEntry,
+  type MissingFlow,
   type Problem,
   type RunEvent,
   type RunSummary,
@@ -116,6 +117,8 @@ export function FlowCanvas({ project, theme = "dark" }: { project: string | null
   const [replay, setReplay] = useState<Replay | null>(null);
   const [input, setInput] = useState('{"question": "How do I install it?"}');
   const [notice, setNotice] = useState<string | null>(null);
+  /** Flows whose files went outside the app (their versions kept). */
+  const [missing, setMissing] = useState<MissingFlow[]>([]);
   const [dirty, setDirty] = useState(false);
   const checkTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
   const viewport = useRef<ReactFlowInstance | null>(null);
@@ -326,6 +329,21 @@ export function FlowCanvas({ project, theme = "dark" }: { project: string | null
   // or, over unsaved edits, asks which to keep. A deleted or broken file
   // leaves the canvas copy alone and says how to write it back.
   const live = useRef({ flow, dirty, busy: false });
+  /** The library's shape when the missing flows were last asked for. */
+  const seen = useRef<string | null>(null);
+  const restoreMissing = async () => {
+    const restored: string[] = [];
+    const failed: string[] = [];
+    for (const gone of missing) {
+      const result = await commands.flowRestoreMissing(gone.name);
+      if (result.status === "ok") restored.push(gone.name);
+      else failed.push(`${gone.name}: ${result.error.message}`);
+    }
+    setMissing([]);
+    seen.current = null;
+    await reload();
+    setNotice(`restored ${restored.join(", ") || "nothing"} from the saved versions${failed.length ? ` — not restored: ${failed.join("; ")}` : ""}`);
+  };
   live.current = { flow, dirty, busy: readOnly || naming !== null || saving.current };
   useEffect(() => {
     if (!inTauri()) return;
@@ -339,7 +357,14 @@ export function FlowCanvas({ project, theme = "dark" }: { project: string | null
       // opened, an edit made, a save begun. Then this round says nothing.
       const now = live.current;
       if (now.flow?.name !== current.name || now.dirty !== unsaved || now.busy) return;
-      setLibrary((known) => (stable(known.map((entry) => [entry.name, entry.path, entry.error])) === stable(listed.data.map((entry) => [entry.name, entry.path, entry.error])) ? known : listed.data));
+      const shape = (entries: FlowEntry[]) => stable(entries.map((entry) => [entry.name, entry.path, entry.error]));
+      setLibrary((known) => (shape(known) === shape(listed.data) ? known : listed.data));
+      // Files gone from the folder: their saved versions can come back.
+      if (shape(listed.data) !== seen.current) {
+        seen.current = shape(listed.data);
+        const gone = await commands.flowsMissing();
+        if (!stopped && gone.status === "ok") setMissing(gone.data);
+      }
       const entry = listed.data.find((candidate) => candidate.name === current.name);
       if (!entry) {
         if (disk.current !== "deleted") setNotice(`${current.name}'s file was deleted outside the app — the canvas keeps it; Save writes it back`);
@@ -523,6 +548,11 @@ export function FlowCanvas({ project, theme = "dark" }: { project: string | null
               {entry.error ? " (unreadable)" : ""}
             </option>
           ))}
+          {flow && !library.some((entry) => entry.name === flow.name) && (
+            <option value={flow.name} disabled>
+              {flow.name} (no file — Save writes it)
+            </option>
+          )}
         </select>
         <Button size="sm" variant="ghost" data-testid="flow-new" onClick={() => setNaming({ mode: "new" })} title="New flow (blank or from another)">
           <FilePlus2 className="size-3.5" /> New
@@ -663,6 +693,20 @@ export function FlowCanvas({ project, theme = "dark" }: { project: string | null
       {refusal && (
         <div className="border-b border-border bg-muted px-3 py-1 text-xs text-amber-800 dark:text-amber-400" role="status" data-testid="connection-refused">
           cannot connect: {refusal}
+        </div>
+      )}
+      {missing.length > 0 && (
+        <div className="flex flex-wrap items-center gap-2 border-b border-border bg-amber-400/15 px-3 py-1 text-xs" role="alert" data-testid="flows-missing">
+          <span>
+            {missing.length === 1 ? "1 flow's file was" : `${missing.length} flows' files were`} deleted outside the app ({missing.map((gone) => gone.name).join(", ")}) —{" "}
+            {missing.length === 1 ? "its saved versions are" : "their saved versions are"} kept.
+          </span>
+          <Button size="sm" variant="outline" className="h-6" data-testid="flows-missing-restore" onClick={() => void restoreMissing()}>
+            Restore {missing.length === 1 ? "it" : "them"}
+          </Button>
+          <Button size="sm" variant="ghost" className="h-6" onClick={() => setMissing([])}>
+            Dismiss
+          </Button>
         </div>
       )}
       {notice && (
