@@ -28,6 +28,13 @@ printf '[llm]\nmax_tokens = 96\ntemperature = 0.0\n' > "$CODEXOS_HOME/config.tom
 export CODEXOS_FIXTURE="$work/lumen-docs"
 cp -r "$here/crates/test-support/fixtures/lumen-docs" "$CODEXOS_FIXTURE"
 export CODEXOS_APP="$app"
+# The app's models folder: links to the real files, so a test can take a
+# model away (and put it back) without touching the shared copies.
+if [ -n "${CODEXOS_MODELS:-}" ] && [ -d "$CODEXOS_MODELS" ]; then
+  mkdir -p "$work/models"
+  for entry in "$CODEXOS_MODELS"/*; do ln -s "$(realpath "$entry")" "$work/models/"; done
+  export CODEXOS_MODELS="$work/models"
+fi
 export CODEXOS_E2E_OUT=${CODEXOS_E2E_OUT:-$here/target-e2e}
 mkdir -p "$CODEXOS_E2E_OUT"
 

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { lstat, mkdir, mkdtemp, readFile, readlink, rm, symlink, unlink, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -351,6 +351,43 @@ test("chat keeps saved conversations in three modes: ask with citations, chat, a
   assert.equal(await answerCount(), 0, "deleting the open conversation leaves an empty one");
   await browser.$('button[aria-label="Close conversations"]').click();
   await browser.$('[data-testid="mode-ask"]').click();
+});
+
+test("a model removed mid-chat: the next turn says which file is missing and how to get it back, the question is kept, and it answers once the model is back", async () => {
+  const model = join(process.env.CODEXOS_MODELS ?? "", "SmolLM2-135M-Instruct.Q4_1.gguf");
+  // Only ever a link that scripts/e2e.sh made: the shared model stays untouched.
+  assert.ok((await lstat(model)).isSymbolicLink(), `${model} is not the harness's link`);
+  const target = await readlink(model);
+  await browser.$('[data-testid="mode-chat"]').click();
+  await sendChat("Say hello in one word.");
+  await unlink(model);
+  try {
+    await fill(await browser.$('[data-testid="chat-input"]'), "And goodbye in one word?");
+    await browser.$('[data-testid="ask-button"]').click();
+    let answer;
+    await browser.waitUntil(
+      async () => {
+        const answers = await browser.$$('[data-testid="answer"]');
+        answer = answers[answers.length - 1];
+        return answers.length === 2 && ["done", "error"].includes(await answer.getAttribute("data-phase"));
+      },
+      { timeout: 60_000, timeoutMsg: "the turn without its model did not end" },
+    );
+    assert.equal(await answer.getAttribute("data-phase"), "error", await answer.getText());
+    assert.match(await answer.getText(), /SmolLM2-135M-Instruct\.Q4_1\.gguf.*missing.*models pull/s);
+    const questions = await browser.$$('[data-testid="question"]');
+    assert.match(await questions[questions.length - 1].getText(), /And goodbye in one word\?/, "the question is kept");
+    await screenshot("chat-model-missing");
+  } finally {
+    await symlink(target, model);
+  }
+  // The model is back: regenerating answers the kept question.
+  await browser.$('[data-testid="regenerate"]').click();
+  await browser.waitUntil(async () => (await (await browser.$$('[data-testid="answer"]'))[1]?.getAttribute("data-phase")) === "done", {
+    timeout: 180_000,
+    timeoutMsg: "the kept question was not answered once the model was back",
+  });
+  assert.equal(await answerCount(), 2);
 });
 
 test("an agent is built and published from the editor, and a flow moves to its new version", async () => {

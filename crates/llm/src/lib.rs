@@ -75,6 +75,13 @@ pub enum Error {
         /// The file.
         path: PathBuf,
     },
+    /// The model cannot be loaded as things stand (its file went, or no
+    /// longer matches its checksum); the message says how to fix it.
+    #[error("{message}")]
+    ModelUnavailable {
+        /// What is wrong and the fix.
+        message: String,
+    },
     /// The llama.cpp backend failed to start.
     #[error("the llama.cpp backend failed: {message}")]
     Backend {

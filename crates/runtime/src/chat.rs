@@ -50,7 +50,12 @@ impl LocalModels {
         // The async lock is held while loading on purpose: concurrent requests
         // wait for the one load instead of reading the same GGUF twice.
         let mut slot = self.slot.lock().await;
-        if let Some(model) = slot.as_ref().filter(|model| model.path() == path) {
+        // A file removed meanwhile is not served from memory: the request
+        // fails as for any missing model, saying how to get it back.
+        if let Some(model) = slot
+            .as_ref()
+            .filter(|model| model.path() == path && path.is_file())
+        {
             return Ok(Arc::clone(model));
         }
         // Free the old model's memory before loading the next.
@@ -74,6 +79,11 @@ impl ModelLoader for LocalModels {
         Box::pin(async move {
             self.get(path).await.map_err(|error| match error {
                 Error::Llm(error) => error,
+                missing @ (Error::ModelMissing { .. } | Error::ModelChecksum { .. }) => {
+                    codexos_llm::Error::ModelUnavailable {
+                        message: missing.to_string(),
+                    }
+                }
                 other => codexos_llm::Error::Backend {
                     message: other.to_string(),
                 },
@@ -594,6 +604,35 @@ impl Runtime {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_model_file_removed_after_loading_is_not_served_from_memory() {
+        let Some(real) = codexos_test_support::model_or_skip("SmolLM2-135M-Instruct.Q4_1.gguf")
+        else {
+            return;
+        };
+        let dir = tempfile::tempdir().expect("dir");
+        let home = Home::new(dir.path().join("home"), Some(dir.path().join("models")));
+        home.prepare().expect("home");
+        let link = dir.path().join("models/mine.gguf");
+        std::os::unix::fs::symlink(&real, &link).expect("link");
+        let store = Arc::new(Store::open(&home.database()).expect("store"));
+        let config = Config::load_or_create(&home.config()).expect("config");
+        let models = LocalModels::new(home, store, &config);
+        // Positive control: loaded, then served from memory.
+        let first = models.get(link.clone()).await.expect("loads");
+        let again = models.get(link.clone()).await.expect("cached");
+        assert!(Arc::ptr_eq(&first, &again));
+        std::fs::remove_file(&link).expect("removed");
+        let Err(error) = models.load(link.clone()).await else {
+            panic!("a removed file was served from memory")
+        };
+        assert!(
+            matches!(error, codexos_llm::Error::ModelMissing { .. }),
+            "{error}"
+        );
+        assert!(error.to_string().contains("mine.gguf"), "{error}");
+    }
 
     #[test]
     fn the_oldest_exchange_goes_first_and_the_last_question_stays() {

@@ -416,6 +416,7 @@ impl Error {
             )
             | Self::Llm(
                 codexos_llm::Error::ModelMissing { .. }
+                | codexos_llm::Error::ModelUnavailable { .. }
                 | codexos_llm::Error::NotGguf { .. }
                 | codexos_llm::Error::Load { .. }
                 | codexos_llm::Error::Template { .. },

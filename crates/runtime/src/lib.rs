@@ -97,8 +97,8 @@ pub use error::{Error, ErrorCode, Result};
 pub use files::{FilePreview, ProjectFile};
 pub use flows::agents::AgentPin;
 pub use flows::{
-    agent_schema, agent_template, flow_schema, read_flow, AgentVersion, CallTrace, DeletedFlow, MissingFlow,
-    FlowEntry, FlowRunOptions, NodeDiff, ReplayReport, RunDetail,
+    agent_schema, agent_template, flow_schema, read_flow, AgentVersion, CallTrace, DeletedFlow,
+    FlowEntry, FlowRunOptions, MissingFlow, NodeDiff, ReplayReport, RunDetail,
 };
 pub use home::{Home, HOME_VAR, MODELS_VAR};
 pub use pull::{PullEvent, Pulled};

@@ -138,7 +138,10 @@ pub fn find(catalog: &[CatalogFile], name: &str) -> Option<usize> {
 pub fn pull_hint(name: &str) -> String {
     let catalog = catalog();
     match find(&catalog, name) {
-        Some(index) => format!("run `codexos models pull {}`", catalog[index].component),
+        Some(index) => format!(
+            "run `codexos models pull {}` (in the app: Settings → Models → Pull)",
+            catalog[index].component
+        ),
         None => format!(
             "`{name}` is not in the catalog: check the name with `codexos models list`, or import the file with `codexos models import`"
         ),

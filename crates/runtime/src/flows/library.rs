@@ -217,7 +217,9 @@ impl Runtime {
                     && !path.exists()
                     && !present.contains(&saved.flow)
                     && !renamed.contains(&saved.flow)
-                    && !trashed.iter().any(|name| name.ends_with(&format!("-{file}")));
+                    && !trashed
+                        .iter()
+                        .any(|name| name.ends_with(&format!("-{file}")));
                 gone.then(|| MissingFlow {
                     name: saved.flow,
                     version: saved.version,
@@ -354,7 +356,10 @@ mod tests {
         // deleted flows are offered back, except the one binned from the app
         // (in the trash) and the old name of a rename.
         let back = names(&runtime);
-        assert!(back.contains(&"plan-execute".to_owned()) && !back.contains(&"rag-qa".to_owned()), "{back:?}");
+        assert!(
+            back.contains(&"plan-execute".to_owned()) && !back.contains(&"rag-qa".to_owned()),
+            "{back:?}"
+        );
         let missing: Vec<String> = runtime
             .missing_flows()
             .expect("missing")
@@ -364,7 +369,10 @@ mod tests {
         for expected in ["after", "kept", "rag-qa"] {
             assert!(missing.contains(&expected.to_owned()), "{missing:?}");
         }
-        assert!(!missing.contains(&"binned".to_owned()) && !missing.contains(&"before".to_owned()), "{missing:?}");
+        assert!(
+            !missing.contains(&"binned".to_owned()) && !missing.contains(&"before".to_owned()),
+            "{missing:?}"
+        );
         let restored = runtime.restore_missing_flow("kept").expect("restored");
         assert_eq!(restored.flow.expect("parsed").name, "kept");
         assert!(names(&runtime).contains(&"kept".to_owned()));
