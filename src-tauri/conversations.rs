@@ -67,7 +67,9 @@ pub async fn conversation_send(
         text,
         resend_from,
         model,
-        approver: Some(crate::tools::DialogApprover::for_window(app, &state)),
+        approver: Some(crate::tools::DialogApprover::for_conversation(
+            app, &state, &id,
+        )),
         project,
     };
     let answer = runtime

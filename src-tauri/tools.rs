@@ -32,6 +32,9 @@ pub struct ToolApprovalRequested {
     /// Why the arguments may come from untrusted content (retrieved text,
     /// tool output), when they may: shown as a warning.
     pub untrusted: Option<String>,
+    /// Who asks: `conversation:ID` for an agent turn of a chat (the chat
+    /// shows it in place when that conversation is open), none for a run.
+    pub origin: Option<String>,
 }
 
 /// Calls waiting for an answer, by id.
@@ -48,6 +51,7 @@ impl Approvals {
 pub struct DialogApprover {
     app: AppHandle,
     approvals: Arc<Approvals>,
+    origin: Option<String>,
 }
 
 impl DialogApprover {
@@ -55,6 +59,20 @@ impl DialogApprover {
         Arc::new(Self {
             app,
             approvals: Arc::clone(&state.approvals),
+            origin: None,
+        })
+    }
+
+    /// Asks in the conversation `id` when it is open (else in the dialog).
+    pub(crate) fn for_conversation(
+        app: AppHandle,
+        state: &AppState,
+        id: &str,
+    ) -> Arc<dyn Approver> {
+        Arc::new(Self {
+            app,
+            approvals: Arc::clone(&state.approvals),
+            origin: Some(format!("conversation:{id}")),
         })
     }
 }
@@ -72,6 +90,7 @@ impl Approver for DialogApprover {
             effects: request.effects,
             arguments: serde_json::to_string_pretty(&request.arguments).unwrap_or_default(),
             untrusted: request.untrusted.clone(),
+            origin: self.origin.clone(),
         };
         if let Err(error) = shown.emit(&self.app) {
             self.approvals.lock().remove(&id);

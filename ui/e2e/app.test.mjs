@@ -4,6 +4,7 @@
 // CODEXOS_FIXTURE (a folder to ingest).
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { createServer } from "node:http";
 import { existsSync } from "node:fs";
 import { lstat, mkdir, mkdtemp, readFile, readlink, rm, symlink, unlink, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
@@ -388,6 +389,91 @@ test("a model removed mid-chat: the next turn says which file is missing and how
     timeoutMsg: "the kept question was not answered once the model was back",
   });
   assert.equal(await answerCount(), 2);
+});
+
+test("an agent chat asks before a tool in place: allowed the tool runs and the agent answers from it, denied the agent is told", async () => {
+  // A real OpenAI-compatible server on 127.0.0.1 playing an agent: asked
+  // anything, it calls `shell`; given the tool's result, it answers with it.
+  const server = createServer((request, response) => {
+    let body = "";
+    request.on("data", (chunk) => (body += chunk));
+    request.on("end", () => {
+      const messages = JSON.parse(body || "{}").messages ?? [];
+      const last = messages[messages.length - 1] ?? {};
+      const message =
+        last.role === "tool"
+          ? { role: "assistant", content: `The shell said: ${String(last.content).slice(0, 120)}` }
+          : { role: "assistant", content: null, tool_calls: [{ id: `call_${messages.length}`, type: "function", function: { name: "shell", arguments: JSON.stringify({ command: "echo inline-approved" }) } }] };
+      response.writeHead(200, { "content-type": "application/json" });
+      response.end(JSON.stringify({ choices: [{ index: 0, message, finish_reason: last.role === "tool" ? "stop" : "tool_calls" }] }));
+    });
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    const url = `http://127.0.0.1:${server.address().port}/v1`;
+    await browser.$('[data-testid="open-settings"]').click();
+    await browser.$('[data-testid="provider-add-open"]').click();
+    await browser.$("#provider-preset").selectByAttribute("value", "custom");
+    await fillIn('[data-testid="provider-name"]', "scripted");
+    await fillIn('[data-testid="provider-url"]', url);
+    await fillIn('[data-testid="provider-model"]', "agent-script");
+    await browser.$('[data-testid="provider-add-submit"]').click();
+    await browser.waitUntil(async () => /added scripted/.test(await browser.$('[data-testid="provider-add-result"]').getText()), { timeout: 30_000, timeoutMsg: "the scripted provider was not added" });
+    await browser.$('button[aria-label="Close settings"]').click();
+    // An agent on that model with `shell` (which asks by default).
+    await browser.$('[data-testid="open-agents"]').click();
+    await browser.$('[data-testid="agent-new"]').click();
+    await fill(await browser.$('[data-testid="agent-name"]'), "sheller");
+    await fill(await browser.$('[data-testid="agent-system"]'), "Run what the user asks in the shell.");
+    await browser.$('[data-testid="agent-model"]').selectByAttribute("value", "scripted");
+    const shell = await browser.$('[data-testid="agent-tool"][data-tool="shell"]');
+    await shell.waitForExist({ timeout: 10_000 });
+    await shell.click();
+    await browser.$('[data-testid="agent-publish"]').click();
+    await browser.waitUntil(async () => /Published sheller@1\.0\.0/.test(await browser.$('[data-testid="agent-message"]').getText()), { timeout: 10_000, timeoutMsg: "the agent was not published" });
+    await browser.$('button[aria-label="Close agents"]').click();
+    await browser.$('[data-testid="mode-chat"]').click();
+    await browser.$('[data-testid="mode-agent"]').click();
+    const picker = await browser.$('[data-testid="agent-picker"]');
+    await browser.waitUntil(async () => /sheller/.test(await picker.getText()), { timeout: 10_000, timeoutMsg: "the new agent is not offered" });
+    await picker.selectByAttribute("value", "sheller");
+    for (const [button, expected] of [
+      ["allow-tool", /The shell said: .*inline-approved/s],
+      ["deny-tool", /declined in the app/],
+    ]) {
+      const before = await answerCount();
+      await fill(await browser.$('[data-testid="chat-input"]'), "Say inline-approved in the shell.");
+      await browser.$('[data-testid="ask-button"]').click();
+      // Asked in the chat, under the turn — not in the window-wide dialog.
+      const card = await browser.$('[data-testid="inline-approval"]');
+      await card.waitForDisplayed({ timeout: 30_000 });
+      assert.ok(!(await browser.$('[data-testid="tool-approval"]').isExisting()), "no dialog for the open conversation's call");
+      assert.match(await card.getText(), /The agent wants to run shell/);
+      assert.match(await card.$('[data-testid="approval-arguments"]').getText(), /echo inline-approved/);
+      if (button === "allow-tool") await screenshot("chat-inline-approval");
+      await card.$(`[data-testid="${button}"]`).click();
+      let answer;
+      await browser.waitUntil(
+        async () => {
+          const answers = await browser.$$('[data-testid="answer"]');
+          answer = answers[answers.length - 1];
+          return answers.length > before && ["done", "error"].includes(await answer.getAttribute("data-phase"));
+        },
+        { timeout: 60_000, timeoutMsg: `the turn did not end after ${button}` },
+      );
+      assert.match(await answer.getText(), expected);
+      assert.ok(!(await browser.$('[data-testid="inline-approval"]').isExisting()), "the card went once answered");
+    }
+    await browser.$('[data-testid="mode-ask"]').click();
+    // The scripted provider goes again (later tests count the providers).
+    await browser.$('[data-testid="open-settings"]').click();
+    await browser.$('button[aria-label="Remove scripted"]').click();
+    await browser.$('[data-testid="provider-remove-confirm"]').click();
+    await browser.waitUntil(async () => (await browser.$$('[data-testid="provider-row"]')).length === 1, { timeout: 10_000, timeoutMsg: "the scripted provider stayed" });
+    await browser.$('button[aria-label="Close settings"]').click();
+  } finally {
+    server.close();
+  }
 });
 
 test("an agent is built and published from the editor, and a flow moves to its new version", async () => {
@@ -991,13 +1077,17 @@ test("a provider is added from the form with its key in the vault, answers its t
     assert.ok(!config.includes(secret), "the key never lands in config.toml");
     await screenshot("settings-provider-added");
     await rows[1].$('[data-testid="provider-remove"]').click();
-    await browser.$('[data-testid="provider-remove-confirm"]').click();
+    await browser.$('[data-testid="provider-remove-with-key"]').click();
     await browser.waitUntil(async () => (await browser.$$('[data-testid="provider-row"]')).length === 1, {
       timeout: 10_000,
       timeoutMsg: "the provider is still listed",
     });
     config = await readFile(join(process.env.CODEXOS_HOME, "config.toml"), "utf8");
     assert.doesNotMatch(config, /served/);
+    // Its key went with it (asked for): the vault no longer lists it.
+    await browser.$("button=vault").click();
+    await browser.$('[data-testid="vault-name"]').waitForDisplayed({ timeout: 10_000 });
+    assert.ok(!(await browser.$('[data-testid="vault"]').getText()).includes("SERVED_KEY"), "the key stayed in the vault");
     await browser.$('button[aria-label="Close settings"]').click();
   } finally {
     server.kill();

@@ -2730,6 +2730,11 @@ export type ToolApprovalRequested_Deserialize = {
 	 *  tool output), when they may: shown as a warning.
 	 */
 	untrusted?: string | null,
+	/**
+	 *  Who asks: `conversation:ID` for an agent turn of a chat (the chat
+	 *  shows it in place when that conversation is open), none for a run.
+	 */
+	origin?: string | null,
 };
 
 /**  A tool call waiting for the user's answer. */
@@ -2749,6 +2754,11 @@ export type ToolApprovalRequested_Serialize = {
 	 *  tool output), when they may: shown as a warning.
 	 */
 	untrusted: string | null,
+	/**
+	 *  Who asks: `conversation:ID` for an agent turn of a chat (the chat
+	 *  shows it in place when that conversation is open), none for a run.
+	 */
+	origin: string | null,
 };
 
 /**  A call of a tool the model asked for. */

@@ -21,6 +21,8 @@ import { Button } from "@/components/ui/button";
 import { Textarea } from "@/components/ui/input";
 import { commands, type AgentVersion, type Citation, type ConversationMode, type TurnEvent, type TurnEvent_Serialize } from "@/ipc/bindings";
 import { requestId, toIpcError } from "@/ipc/client";
+import { ApprovalCard } from "@/features/tools/ApprovalDialog";
+import { claimOrigin, requestsOf, useApprovals } from "@/features/tools/approvals";
 import { ConversationList } from "./ConversationList";
 import { chatReducer, emptyChat, lastQuestion, type AssistantMessage, type Message, type UserMessage } from "./chatState";
 
@@ -261,6 +263,11 @@ export function ChatPanel({
   const bottom = useRef<HTMLDivElement | null>(null);
 
   const { conversation, mode, messages } = state;
+  // This conversation's tool approvals are answered here, in place.
+  const origin = conversation ? `conversation:${conversation.id}` : null;
+  useEffect(() => (origin ? claimOrigin(origin) : undefined), [origin]);
+  const approvals = useApprovals();
+  const waiting = origin ? requestsOf(approvals, origin) : [];
 
   // The agents are listed again each time a new agent conversation is set
   // up: one published meanwhile (Agents panel, CLI) is offered at once.
@@ -280,7 +287,7 @@ export function ChatPanel({
 
   useEffect(() => {
     bottom.current?.scrollIntoView?.({ block: "end" });
-  }, [messages]);
+  }, [messages, waiting.length]);
 
   const open = useCallback(async (id: string) => {
     const result = await commands.conversation(id);
@@ -439,7 +446,7 @@ export function ChatPanel({
               : mode === "chat"
                 ? "Say something to the model. The conversation is saved as you go."
                 : (agents ?? []).length === 0 && agents !== null
-                  ? "No agent is published yet: publish one with `codexos agents publish FILE`."
+                  ? "No agent is published yet: publish one in the Agents panel (the robot icon), or with `codexos agents publish FILE`."
                   : "Give the agent a task. Its tool calls show here; it asks before a tool that needs approval."}
           </p>
         )}
@@ -459,6 +466,9 @@ export function ChatPanel({
             />
           ),
         )}
+        {waiting.map((request) => (
+          <ApprovalCard key={request.id} request={request} inline />
+        ))}
         <div ref={bottom} />
       </div>
       {notice && (

@@ -33,8 +33,8 @@ function ProviderRow({
   settings: LlmSettings;
   onMove: (index: number, delta: number) => void;
   onChanged: () => void;
-  /** Set for a `[[providers]]` entry (the local model is not removable). */
-  onRemove?: () => void;
+  /** Set for a `[[providers]]` entry (the local model is not removable); `true` also deletes its key from the vault. */
+  onRemove?: (deleteKey: boolean) => void;
 }) {
   const [testing, setTesting] = useState(false);
   const [confirming, setConfirming] = useState(false);
@@ -96,10 +96,15 @@ function ProviderRow({
       </div>
       {onRemove && confirming && (
         <div className="mt-1 flex items-center gap-2 pl-7 text-xs">
-          <span>Remove {provider.name} from config.toml and the policy? Its key stays in the vault.</span>
-          <Button size="sm" variant="destructive" data-testid="provider-remove-confirm" onClick={onRemove}>
+          <span>Remove {provider.name} from config.toml and the policy?{hasKey ? " Its key can stay in the vault." : ""}</span>
+          <Button size="sm" variant="destructive" data-testid="provider-remove-confirm" onClick={() => onRemove(false)}>
             Remove
           </Button>
+          {hasKey && (
+            <Button size="sm" variant="destructive" data-testid="provider-remove-with-key" onClick={() => onRemove(true)}>
+              Remove and delete its key
+            </Button>
+          )}
           <Button size="sm" variant="ghost" onClick={() => setConfirming(false)}>
             Cancel
           </Button>
@@ -269,9 +274,10 @@ export function SettingsPanel({
     refresh();
   }
 
-  async function removeProvider(name: string) {
+  async function removeProvider(name: string, key: string | null = null) {
     const result = await commands.providerRemove(name);
-    setError(result.status === "error" ? result.error : null);
+    const deleted = result.status === "ok" && key ? await commands.vaultRemove(key) : null;
+    setError(result.status === "error" ? result.error : deleted?.status === "error" ? deleted.error : null);
     refresh();
   }
 
@@ -335,7 +341,11 @@ export function SettingsPanel({
                   settings={settings}
                   onMove={(at, delta) => void move(at, delta)}
                   onChanged={refresh}
-                  onRemove={settings.configured.some((entry) => entry.name === provider.name) ? () => void removeProvider(provider.name) : undefined}
+                  onRemove={
+                    settings.configured.some((entry) => entry.name === provider.name)
+                      ? (deleteKey) => void removeProvider(provider.name, deleteKey ? (provider.key ?? null) : null)
+                      : undefined
+                  }
                 />
               ))}
             </ol>
