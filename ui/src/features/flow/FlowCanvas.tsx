@@ -75,6 +75,9 @@ export interface Replay {
   index: number;
 }
 
+/** Nodes from which only the visible ones are rendered. */
+const BIG_FLOW = 200;
+
 export function FlowCanvas({ project, theme = "dark" }: { project: string | null; theme?: "light" | "dark" }) {
   const [library, setLibrary] = useState<FlowEntry[]>([]);
   const [doc, setDoc] = useState<History<FlowDoc> | null>(null);
@@ -763,6 +766,9 @@ export function FlowCanvas({ project, theme = "dark" }: { project: string | null
             }}
             nodesDraggable={!readOnly}
             nodesConnectable={!readOnly}
+            // A big flow keeps only the nodes in view in the page: panning
+            // then moves tens of elements, not a thousand.
+            onlyRenderVisibleElements={canvas.nodes.length > BIG_FLOW}
             fitView
             fitViewOptions={{ padding: 0.2, maxZoom: 1.1 }}
             colorMode={theme}
