@@ -257,30 +257,14 @@ pub async fn ingest(
     Ok(report)
 }
 
-/// What a dropped path is.
-#[derive(Debug, Clone, Serialize, specta::Type)]
-#[serde(rename_all = "lowercase")]
-pub enum PathKind {
-    /// A folder: ingested as its own project.
-    Folder,
-    /// A file: a model (.gguf) is imported, anything else goes to `files`.
-    File,
-    /// Gone, or unreadable.
-    Missing,
-}
-
 /// The kinds of dropped paths, in order, so the window sends folders,
 /// files and models each their own way.
 #[tauri::command]
 #[specta::specta]
-pub fn path_kinds(paths: Vec<String>) -> Vec<PathKind> {
+pub fn path_kinds(paths: Vec<String>) -> Vec<codexos_runtime::PathKind> {
     paths
         .iter()
-        .map(|path| match std::fs::metadata(path) {
-            Ok(meta) if meta.is_dir() => PathKind::Folder,
-            Ok(_) => PathKind::File,
-            Err(_) => PathKind::Missing,
-        })
+        .map(|path| codexos_runtime::path_kind(path.as_ref()))
         .collect()
 }
 

@@ -123,7 +123,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
         .events(tauri_specta::collect_events![
             commands::ProjectUpdated,
             commands::WatchStopped,
-            tools::ToolApprovalRequested
+            tools::ToolApprovalRequested,
+            tools::ToolApprovalClosed
         ])
 }
 

@@ -37,6 +37,34 @@ pub struct ToolApprovalRequested {
     pub origin: Option<String>,
 }
 
+/// A call no longer waiting for its answer (answered, timed out, or its
+/// run or turn ended): the window takes its question away.
+#[derive(Debug, Clone, Serialize, specta::Type, tauri_specta::Event)]
+pub struct ToolApprovalClosed {
+    /// The request's id.
+    pub id: String,
+}
+
+/// Takes a request out of the waiting ones however its wait ends (the
+/// future may be dropped when its run is cancelled) and tells the window.
+struct Waiting {
+    app: AppHandle,
+    approvals: Arc<Approvals>,
+    id: String,
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.approvals.lock().remove(&self.id);
+        let closed = ToolApprovalClosed {
+            id: self.id.clone(),
+        };
+        if let Err(error) = closed.emit(&self.app) {
+            tracing::debug!(%error, "no window to take an approval back from");
+        }
+    }
+}
+
 /// Calls waiting for an answer, by id.
 #[derive(Default)]
 pub struct Approvals(Mutex<HashMap<String, oneshot::Sender<bool>>>);
@@ -83,6 +111,11 @@ impl Approver for DialogApprover {
         let id = uuid::Uuid::new_v4().to_string();
         let (answer, answered) = oneshot::channel();
         self.approvals.lock().insert(id.clone(), answer);
+        let _waiting = Waiting {
+            app: self.app.clone(),
+            approvals: Arc::clone(&self.approvals),
+            id: id.clone(),
+        };
         let shown = ToolApprovalRequested {
             id: id.clone(),
             tool: request.tool.clone(),
@@ -93,17 +126,13 @@ impl Approver for DialogApprover {
             origin: self.origin.clone(),
         };
         if let Err(error) = shown.emit(&self.app) {
-            self.approvals.lock().remove(&id);
             return Approval::Deny(format!("no window to ask in: {error}"));
         }
         match tokio::time::timeout(ANSWER_TIME, answered).await {
             Ok(Ok(true)) => Approval::Approve,
             Ok(Ok(false)) => Approval::Deny("declined in the app".to_owned()),
             Ok(Err(_)) => Approval::Deny("the request was dropped".to_owned()),
-            Err(_) => {
-                self.approvals.lock().remove(&id);
-                Approval::Deny("no answer in the app within 5 minutes".to_owned())
-            }
+            Err(_) => Approval::Deny("no answer in the app within 5 minutes".to_owned()),
         }
     }
 }

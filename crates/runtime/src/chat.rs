@@ -162,6 +162,22 @@ fn remote_provider(runtime: &Runtime, config: &ProviderConfig) -> Result<Arc<dyn
     Ok(Arc::new(provider))
 }
 
+/// Removes leading and trailing whitespace from `text`.
+fn trim_in_place(text: &mut String) {
+    text.truncate(text.trim_end().len());
+    let leading = text.len() - text.trim_start().len();
+    text.drain(..leading);
+}
+
+/// The vault name suggested for a provider's key: `OPENAI_2_API_KEY`.
+#[must_use]
+pub fn provider_key_name(provider: &str) -> String {
+    format!(
+        "{}_API_KEY",
+        provider.to_uppercase().replace(['-', '.'], "_")
+    )
+}
+
 /// The providers named in `names` (empty: local, then every provider), in order.
 fn policy(runtime: &Runtime, names: &[String]) -> Result<Vec<Arc<dyn Provider>>> {
     let config = &runtime.config;
@@ -324,18 +340,75 @@ impl Runtime {
     /// checked (keys never go into config.toml).
     pub fn add_provider(
         &self,
-        provider: ProviderConfig,
+        mut provider: ProviderConfig,
         key_value: Option<&secrecy::SecretString>,
     ) -> Result<()> {
-        let name = provider.name.trim();
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        {
-            return Err(Error::InvalidSourceName {
-                name: provider.name.clone(),
-            });
+        for field in [
+            &mut provider.name,
+            &mut provider.model,
+            &mut provider.base_url,
+        ] {
+            trim_in_place(field);
+        }
+        let secret = self.check_new_provider(&provider)?;
+        let name = provider.name.clone();
+        let invalid = |message: String| Error::InvalidProvider {
+            name: name.clone(),
+            message,
+        };
+        // A pasted key is stored first, under a name no other secret holds
+        // (never over another provider's key); a config that cannot be
+        // written takes it back out.
+        let stored = match (&secret, key_value) {
+            (Some(secret), Some(value)) => {
+                if self.secret_names()?.iter().any(|known| known == secret) {
+                    return Err(invalid(format!(
+                        "the vault holds a secret named `{secret}` already — give the key another name, or leave the key empty to use the stored one"
+                    )));
+                }
+                self.set_secret(secret, value)?;
+                Some(secret.clone())
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "a key was given without the name of the vault secret to keep it in".to_owned(),
+                ))
+            }
+            _ => None,
+        };
+        let mut names = self.policy_names();
+        if !names.is_empty() {
+            names.push(name.clone());
+        }
+        let policy = (!names.is_empty()).then_some(names.as_slice());
+        if let Err(error) = crate::config::add_provider(&self.home.config(), &provider, policy) {
+            if let Some(secret) = stored {
+                if let Err(undo) = self.remove_secret(&secret) {
+                    tracing::warn!(%undo, "cannot take the new provider's key back out of the vault");
+                }
+            }
+            return Err(error);
+        }
+        self.providers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(provider);
+        if let Some(names) = policy {
+            *self
+                .policy
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = names.to_vec();
+        }
+        *self.router_slot() = None;
+        Ok(())
+    }
+
+    /// Checks a provider to add (name free, key a vault name, URL, model,
+    /// kind); answers the vault name of its key.
+    fn check_new_provider(&self, provider: &ProviderConfig) -> Result<Option<String>> {
+        let name = provider.name.clone();
+        if !crate::plain_name(&name, &['.']) {
+            return Err(Error::InvalidSourceName { name });
         }
         let taken = if name == LOCAL {
             Some("the configured local model")
@@ -345,75 +418,49 @@ impl Runtime {
             .any(|known| known.name == name)
         {
             Some("a provider in config.toml")
-        } else if models::resolve(&self.home, name).is_file() {
+        } else if models::resolve(&self.home, &name).is_file() {
             Some("a model file in the models folder")
         } else {
             None
         };
         if let Some(why) = taken {
             return Err(Error::ProviderExists {
-                name: name.to_owned(),
+                name,
                 why: why.to_owned(),
             });
         }
         let invalid = |message: String| Error::InvalidProvider {
-            name: name.to_owned(),
+            name: name.clone(),
             message,
         };
-        if let Some(key) = &provider.key {
-            if codexos_tools::looks_like_key(key) || codexos_vault::secret_name(key).is_err() {
-                return Err(invalid(format!(
-                    "its key must name a vault secret, not hold a key — store the key in Settings → Vault (or `codexos vault set {}`) and give that name",
-                    name.to_uppercase().replace(['-', '.'], "_") + "_KEY"
-                )));
+        let secret = match &provider.key {
+            Some(key) => {
+                if codexos_tools::looks_like_key(key) || codexos_vault::secret_name(key).is_err() {
+                    return Err(invalid(format!(
+                        "its key must name a vault secret, not hold a key — store the key in Settings → Vault (or `codexos vault set {}`) and give that name",
+                        provider_key_name(&name)
+                    )));
+                }
+                Some(codexos_vault::secret_name(key).unwrap_or(key).to_owned())
             }
-        }
+            None => None,
+        };
         let url_ok = reqwest::Url::parse(&provider.base_url)
             .is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some());
-        if !url_ok {
-            return Err(invalid(format!(
-                "`{}` is not a base URL — write it as `https://api.openai.com/v1` or `http://127.0.0.1:8000/v1`",
-                provider.base_url
-            )));
+        if !url_ok || codexos_tools::looks_like_key(&provider.base_url) {
+            return Err(invalid(
+                "the base URL must be an http(s) address such as `https://api.openai.com/v1` or `http://127.0.0.1:8000/v1` (keys go in the vault, not the URL)".to_owned(),
+            ));
         }
-        if provider.model.trim().is_empty() {
+        if provider.model.is_empty() || codexos_tools::looks_like_key(&provider.model) {
             return Err(invalid(
                 "give the model name the provider expects (`gpt-4o-mini`, `mistral-small-latest`)"
                     .to_owned(),
             ));
         }
-        let path = self.home.config();
-        // Builds it: a kind or URL it cannot use is refused here.
-        remote_provider(self, &provider)?;
-        match (&provider.key, key_value) {
-            (Some(secret), Some(value)) => {
-                let secret = codexos_vault::secret_name(secret).unwrap_or(secret);
-                self.set_secret(secret, value)?;
-            }
-            (None, Some(_)) => {
-                return Err(invalid(
-                    "a key was given without the name of the vault secret to keep it in".to_owned(),
-                ))
-            }
-            _ => {}
-        }
-        crate::config::add_provider(&path, &provider)?;
-        let mut names = self.policy_names();
-        let name = provider.name.clone();
-        self.providers
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(provider);
-        if !names.is_empty() {
-            names.push(name);
-            crate::config::write_policy(&path, &names)?;
-            *self
-                .policy
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = names;
-        }
-        *self.router_slot() = None;
-        Ok(())
+        // Builds it: a kind it cannot use is refused here.
+        remote_provider(self, provider)?;
+        Ok(secret)
     }
 
     /// Removes a remote provider from config.toml and from `llm.policy`;
@@ -434,16 +481,20 @@ impl Runtime {
                 },
             });
         }
-        let path = self.home.config();
-        crate::config::remove_provider(&path, name)?;
+        let mut names = self.policy_names();
+        let in_policy = names.iter().any(|known| known == name);
+        names.retain(|known| known != name);
+        // One write: the entry and the policy naming it go together.
+        crate::config::remove_provider(
+            &self.home.config(),
+            name,
+            in_policy.then_some(names.as_slice()),
+        )?;
         self.providers
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .retain(|provider| provider.name != name);
-        let mut names = self.policy_names();
-        if names.iter().any(|known| known == name) {
-            names.retain(|known| known != name);
-            crate::config::write_policy(&path, &names)?;
+        if in_policy {
             *self
                 .policy
                 .lock()

@@ -402,16 +402,7 @@ fn edit(
 
 /// Writes `llm.policy` into the config file.
 pub(crate) fn write_policy(path: &Path, names: &[String]) -> Result<()> {
-    edit(path, |document| {
-        let llm = document
-            .entry("llm")
-            .or_insert_with(toml_edit::table)
-            .as_table_like_mut()
-            .ok_or("`llm` is not a table")?;
-        let array: toml_edit::Array = names.iter().map(String::as_str).collect();
-        llm.insert("policy", toml_edit::value(array));
-        Ok(())
-    })
+    edit(path, |document| set_policy(document, names))
 }
 
 /// The `[tools]` table of a config document (created, implicit, if absent).
@@ -536,24 +527,45 @@ pub(crate) fn remove_tool_source(path: &Path, kind: &str, name: &str) -> Result<
     Ok(removed)
 }
 
-/// Appends a `[[providers]]` entry to the config file.
-pub(crate) fn add_provider(path: &Path, provider: &ProviderConfig) -> Result<()> {
+/// Sets `llm.policy` in a config document.
+fn set_policy(
+    document: &mut toml_edit::DocumentMut,
+    names: &[String],
+) -> std::result::Result<(), String> {
+    let llm = document
+        .entry("llm")
+        .or_insert_with(toml_edit::table)
+        .as_table_like_mut()
+        .ok_or("`llm` is not a table")?;
+    let array: toml_edit::Array = names.iter().map(String::as_str).collect();
+    llm.insert("policy", toml_edit::value(array));
+    Ok(())
+}
+
+/// Appends a `[[providers]]` entry to the config file and, in the same
+/// write, sets `llm.policy` to `policy` when given.
+pub(crate) fn add_provider(
+    path: &Path,
+    provider: &ProviderConfig,
+    policy: Option<&[String]>,
+) -> Result<()> {
     let table = entry_table(path, provider)?;
     edit(path, |document| {
         table_list(document.as_table_mut(), "providers", "providers")?.push(table);
-        Ok(())
+        policy.map_or(Ok(()), |names| set_policy(document, names))
     })
 }
 
-/// Removes the `[[providers]]` entry named `name`; whether there was one.
-pub(crate) fn remove_provider(path: &Path, name: &str) -> Result<bool> {
+/// Removes the `[[providers]]` entry named `name` and, in the same write,
+/// sets `llm.policy` to `policy` when given; whether there was an entry.
+pub(crate) fn remove_provider(path: &Path, name: &str, policy: Option<&[String]>) -> Result<bool> {
     let mut removed = false;
     edit(path, |document| {
         removed = remove_named(
             table_list(document.as_table_mut(), "providers", "providers")?,
             name,
         );
-        Ok(())
+        policy.map_or(Ok(()), |names| set_policy(document, names))
     })?;
     Ok(removed)
 }
@@ -673,11 +685,17 @@ mod tests {
             tools: true,
             timeout_secs: 60,
         };
-        add_provider(&path, &provider).expect("adds");
+        add_provider(
+            &path,
+            &provider,
+            Some(&["local".to_owned(), "vllm".to_owned()]),
+        )
+        .expect("adds");
         let text = std::fs::read_to_string(&path).expect("read");
         let parsed = Config::parse(&text, &path).expect("parses");
         assert_eq!(parsed.providers, vec![provider]);
-        assert!(remove_provider(&path, "vllm").expect("removes"));
+        assert_eq!(parsed.llm.policy, ["local", "vllm"]);
+        assert!(remove_provider(&path, "vllm", Some(&["local".to_owned()])).expect("removes"));
         let text = std::fs::read_to_string(&path).expect("read");
         assert!(text.contains("# CodexOS settings"), "comments kept");
         assert!(Config::parse(&text, &path)

@@ -76,6 +76,15 @@ fn check(path: &Path, limit: u64) -> std::result::Result<Vec<u8>, String> {
     if meta.is_dir() {
         return Err("it is a folder (ingest it as a project)".to_owned());
     }
+    if !meta.is_file() {
+        return Err("it is not a regular file (a pipe, socket or device)".to_owned());
+    }
+    if path
+        .file_name()
+        .is_some_and(|name| name.to_string_lossy().starts_with('.'))
+    {
+        return Err("hidden files (names starting with `.`) are not ingested".to_owned());
+    }
     if meta.len() > limit {
         return Err(format!(
             "{:.1} MB, over the {:.1} MB limit (`ingest.max_file_bytes` in config.toml)",
@@ -91,6 +100,37 @@ fn check(path: &Path, limit: u64) -> std::result::Result<Vec<u8>, String> {
         Ok(chunks) if chunks.is_empty() => Err("it has no text".to_owned()),
         Ok(_) => Ok(bytes),
         Err(reason) => Err(reason),
+    }
+}
+
+/// Removes the copies a failed drop made.
+fn remove_all(files: &[PathBuf]) {
+    for file in files {
+        if let Err(error) = std::fs::remove_file(file) {
+            tracing::warn!(%error, file = %file.display(), "cannot remove a dropped file's copy");
+        }
+    }
+}
+
+/// What a dropped path is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "lowercase")]
+pub enum PathKind {
+    /// A folder: ingested as its own project.
+    Folder,
+    /// A file: a model (.gguf) is imported, anything else goes to `files`.
+    File,
+    /// Gone, or unreadable.
+    Missing,
+}
+
+/// What `path` is, for sorting a drop (folders, files, gone).
+#[must_use]
+pub fn path_kind(path: &Path) -> PathKind {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => PathKind::Folder,
+        Ok(_) => PathKind::File,
+        Err(_) => PathKind::Missing,
     }
 }
 
@@ -110,34 +150,36 @@ impl Runtime {
         if let Some(project) = self.store.project(FILES_PROJECT)? {
             let ours = std::fs::canonicalize(&folder).unwrap_or_else(|_| folder.clone());
             if project.root != ours {
-                return Err(Error::NothingIngestible {
-                    reasons: format!(
-                        "the project `{FILES_PROJECT}` holds the folder {} — remove that project (or ingest it under another name) to drop single files",
-                        project.root.display()
-                    ),
-                });
+                return Err(Error::FilesProjectTaken { root: project.root });
             }
         }
         let limit = self.config.ingest.max_file_bytes;
-        let mut accepted = Vec::new();
-        let mut refused = Vec::new();
-        for path in paths {
-            let shown = path.to_string_lossy().into_owned();
-            let name = path
-                .file_name()
-                .map(|name| name.to_string_lossy().into_owned());
-            match (name, check(path, limit)) {
-                (Some(name), Ok(bytes)) => accepted.push((name, bytes)),
-                (None, _) => refused.push(RefusedFile {
-                    path: shown,
-                    reason: "it names no file".to_owned(),
-                }),
-                (_, Err(reason)) => refused.push(RefusedFile {
-                    path: shown,
-                    reason,
-                }),
+        let given = paths.to_vec();
+        // Reading and checking files is blocking work.
+        let (accepted, refused) = tokio::task::spawn_blocking(move || {
+            let mut accepted = Vec::new();
+            let mut refused = Vec::new();
+            for path in &given {
+                let shown = path.to_string_lossy().into_owned();
+                let name = path
+                    .file_name()
+                    .map(|name| name.to_string_lossy().into_owned());
+                match (name, check(path, limit)) {
+                    (Some(name), Ok(bytes)) => accepted.push((name, bytes)),
+                    (None, _) => refused.push(RefusedFile {
+                        path: shown,
+                        reason: "it names no file".to_owned(),
+                    }),
+                    (_, Err(reason)) => refused.push(RefusedFile {
+                        path: shown,
+                        reason,
+                    }),
+                }
             }
-        }
+            (accepted, refused)
+        })
+        .await
+        .map_err(Error::task)?;
         if accepted.is_empty() {
             let reasons = refused
                 .iter()
@@ -153,17 +195,33 @@ impl Runtime {
             });
         }
         let mut added = Vec::new();
+        // The copies this call made (not those that were there already with
+        // the same bytes): taken back out if the ingest fails.
+        let mut fresh = Vec::new();
         for (name, bytes) in accepted {
             let target = destination(&folder, &name, &bytes);
             let name = target
                 .file_name()
                 .map_or(name, |name| name.to_string_lossy().into_owned());
-            crate::flows::write_in_place(&folder, &name, &bytes)?;
+            if !target.exists() {
+                fresh.push(target.clone());
+            }
+            if let Err(error) = crate::flows::write_in_place(&folder, &name, &bytes) {
+                remove_all(&fresh);
+                return Err(error);
+            }
             added.push(name);
         }
-        let report = self
+        let report = match self
             .ingest(&folder, Some(FILES_PROJECT), progress, cancel)
-            .await?;
+            .await
+        {
+            Ok(report) => report,
+            Err(error) => {
+                remove_all(&fresh);
+                return Err(error);
+            }
+        };
         Ok(DroppedFiles {
             added,
             refused,

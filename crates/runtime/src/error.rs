@@ -282,17 +282,29 @@ pub enum Error {
         /// Each file with its reason.
         reasons: String,
     },
+    /// The project name single dropped files go into holds another folder.
+    #[error("the project `files` holds the folder {root} — single dropped files go into a project of that name: remove that project (Projects → Remove…) or ingest that folder under another name (`codexos ingest FOLDER --project NAME`)")]
+    FilesProjectTaken {
+        /// The folder it holds.
+        root: PathBuf,
+    },
     /// A name that cannot name a tool source or provider.
     #[error("`{name}` cannot be a name here: use letters, digits, `-` and `_`")]
     InvalidSourceName {
         /// The name.
         name: String,
     },
-    /// An MCP server's command or environment cannot be read.
-    #[error("{message}")]
-    InvalidMcpSetting {
-        /// What is wrong and how to write it.
-        message: String,
+    /// A line of an MCP server's environment is not `KEY=VALUE`.
+    #[error("environment line {line} is not KEY=VALUE (write KEY=vault:SECRET for a secret from the vault)")]
+    McpEnvLine {
+        /// 1-based, among the non-blank lines.
+        line: usize,
+    },
+    /// An MCP server's command line cannot be split.
+    #[error("{}", if *.empty { "the command is empty — give the program and its arguments (`npx -y @modelcontextprotocol/server-everything`)" } else { "the command has an unclosed quote" })]
+    McpCommand {
+        /// Empty (else: an unclosed quote).
+        empty: bool,
     },
     /// No configured tool source has that name.
     #[error("no `OpenAPI` spec or MCP server named `{name}` is configured ({known}) — Settings → Tools and `codexos tools list` show them")]
@@ -477,8 +489,10 @@ impl Error {
             | Self::ProviderExists { .. }
             | Self::InvalidSourceName { .. }
             | Self::InvalidProvider { .. }
-            | Self::InvalidMcpSetting { .. }
+            | Self::McpEnvLine { .. }
+            | Self::McpCommand { .. }
             | Self::NothingIngestible { .. }
+            | Self::FilesProjectTaken { .. }
             | Self::BundleContent { .. }
             | Self::SigningKeyExists { .. }
             | Self::Bundle(

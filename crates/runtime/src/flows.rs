@@ -722,10 +722,7 @@ pub(crate) fn write_in_place(folder: &Path, name: &str, bytes: &[u8]) -> Result<
 
 /// Whether `name` can name a flow file: letters, digits, `-` and `_`.
 pub(crate) fn valid_flow_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    crate::plain_name(name, &[])
 }
 
 /// The JSON Schema of flow files.

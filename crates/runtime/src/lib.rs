@@ -55,7 +55,7 @@ pub use bench::{
 pub use bundles::{
     signer_from_file, BundleCheck, BundleContents, BundleImport, BundleImported, SIGNING_SECRET,
 };
-pub use chat::{ChatOptions, LOCAL};
+pub use chat::{provider_key_name, ChatOptions, LOCAL};
 pub use codexos_bundle::{Signer, TrustList, MAX_BUNDLE_BYTES};
 pub use codexos_flow::ports::AgentSpec;
 pub use codexos_flow::{
@@ -92,7 +92,7 @@ pub use conversations::{
     ToolStep, Turn, TurnEvent, TurnStats, TurnStatus, UNTITLED,
 };
 pub use doctor::{Check, CheckStatus};
-pub use dropped::{DroppedFiles, RefusedFile, FILES_PROJECT};
+pub use dropped::{path_kind, DroppedFiles, PathKind, RefusedFile, FILES_PROJECT};
 pub use error::{Error, ErrorCode, Result};
 pub use files::{FilePreview, ProjectFile};
 pub use flows::agents::AgentPin;
@@ -125,6 +125,20 @@ pub fn prepare_process() {
             config.llm.wait_policy
         });
     codexos_llm::apply_wait_policy(policy);
+}
+
+/// Whether `name` can name a flow, tool source or provider: letters,
+/// digits, `-`, `_` and the characters in `also`, starting with a letter or
+/// digit, and nothing that looks like a pasted key (names land in config
+/// files and listings).
+pub(crate) fn plain_name(name: &str, also: &[char]) -> bool {
+    name.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || also.contains(&c))
+        && !codexos_tools::looks_like_key(name)
 }
 
 /// The engine of one data home. Cheap to share behind an `Arc`.

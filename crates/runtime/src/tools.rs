@@ -321,8 +321,13 @@ impl Runtime {
             for api in configured.openapi.clone() {
                 let registry = Arc::clone(&registry);
                 let offline = self.offline();
-                registry.set_state(&format!("openapi:{}", api.name), SourceState::Starting);
-                tokio::spawn(async move { openapi::register(&registry, &api, offline).await });
+                let name = api.name.clone();
+                registry.set_state(&format!("openapi:{name}"), SourceState::Starting);
+                let task =
+                    tokio::spawn(async move { openapi::register(&registry, &api, offline).await });
+                configured
+                    .stops
+                    .insert(name, (self.tools.stop.child_token(), task));
             }
         });
     }
@@ -541,11 +546,7 @@ impl Runtime {
     }
 
     fn check_new_source(&self, name: &str) -> Result<()> {
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
+        if !crate::plain_name(name, &[]) {
             return Err(Error::InvalidSourceName {
                 name: name.to_owned(),
             });
@@ -576,6 +577,12 @@ impl Runtime {
         }
         let tools = openapi::load(&api, self.offline()).await?;
         let names = tools.iter().map(|tool| tool.info().name.clone()).collect();
+        // Checked again under the lock: another add may have taken the name
+        // while the spec was read.
+        let mut configured = self.tools.configured();
+        if configured.names().any(|known| known == api.name) {
+            return Err(Error::ToolSourceExists { name: api.name });
+        }
         crate::config::add_tool_source(&self.home.config(), "openapi", &api)?;
         self.registry().set_source(
             &format!("openapi:{}", api.name),
@@ -583,7 +590,7 @@ impl Runtime {
             tools,
             Vec::new(),
         );
-        self.tools.configured().openapi.push(api);
+        configured.openapi.push(api);
         Ok(names)
     }
 
@@ -593,6 +600,16 @@ impl Runtime {
     pub async fn add_mcp(self: &Arc<Self>, server: mcp::ServerConfig) -> Result<Vec<String>> {
         self.check_new_source(&server.name)?;
         server.check_secrets()?;
+        let words = server.command.iter().flatten().chain(server.url.iter());
+        if words
+            .into_iter()
+            .any(|word| codexos_tools::looks_like_key(word))
+        {
+            return Err(Error::Tool(codexos_tools::Error::Mcp {
+                server: server.name,
+                message: "its command or URL holds what looks like a key, which would be written to config.toml — pass it through the environment as KEY=vault:SECRET (or `bearer` for an HTTP server)".into(),
+            }));
+        }
         if server.command.as_ref().is_some_and(Vec::is_empty)
             || server.command.is_some() == server.url.is_some()
         {
@@ -604,8 +621,13 @@ impl Runtime {
         let secrets = VaultSecrets(Arc::downgrade(self));
         // Started with the process's offline mode, as the supervisor will.
         let tools = mcp::probe(&server, &secrets, self.offline()).await?;
-        crate::config::add_tool_source(&self.home.config(), "mcp", &server)?;
+        // Checked again under the lock: another add may have taken the name
+        // while the server was probed.
         let mut configured = self.tools.configured();
+        if configured.names().any(|known| known == server.name) {
+            return Err(Error::ToolSourceExists { name: server.name });
+        }
+        crate::config::add_tool_source(&self.home.config(), "mcp", &server)?;
         if configured.started {
             let supervisor = self.supervise_mcp(server.clone());
             configured.stops.insert(server.name.clone(), supervisor);
@@ -639,17 +661,29 @@ impl Runtime {
             configured.openapi.retain(|api| api.name != name);
             (kind, configured.stops.remove(name))
         };
-        if let Some((stop, task)) = supervisor {
+        if let Some((stop, mut task)) = supervisor {
             stop.cancel();
-            // Its last word is "stopped"; the source goes after it.
-            if tokio::time::timeout(Duration::from_secs(10), task)
+            // Its last word is "stopped"; the source goes after it. A task
+            // still connecting (or reading a spec) is ended outright, so it
+            // cannot register its tools again afterwards.
+            if tokio::time::timeout(Duration::from_secs(10), &mut task)
                 .await
                 .is_err()
             {
-                tracing::warn!("MCP server `{name}` did not stop within 10 s");
+                tracing::warn!("tool source `{name}` did not stop within 10 s; ending it");
+                task.abort();
+                task.await.ok();
             }
         }
         self.registry().remove_source(&format!("{kind}:{name}"));
+        // Its permission rules go with it: another source given this name
+        // later starts from the defaults.
+        let prefix = format!("{name}.");
+        for rule in self.tool_permissions().into_keys() {
+            if rule.starts_with(&prefix) {
+                self.set_tool_permission(&rule, None)?;
+            }
+        }
         Ok(())
     }
 
@@ -681,19 +715,16 @@ impl Runtime {
 /// `KEY=vault:SECRET` lines (the CLI's `--env`, the app's form).
 pub fn mcp_env(pairs: &[String]) -> Result<BTreeMap<String, folder::EnvValue>> {
     let mut variables = BTreeMap::new();
-    for pair in pairs
+    let lines = pairs
         .iter()
         .map(|pair| pair.trim())
-        .filter(|pair| !pair.is_empty())
-    {
+        .filter(|pair| !pair.is_empty());
+    for (index, pair) in lines.enumerate() {
+        // (The line is never repeated: its value may be a secret.)
         let (key, value) = pair
             .split_once('=')
             .filter(|(key, _)| !key.trim().is_empty())
-            .ok_or_else(|| Error::InvalidMcpSetting {
-                message: format!(
-                    "environment `{pair}`: write KEY=VALUE, or KEY=vault:SECRET for a secret"
-                ),
-            })?;
+            .ok_or(Error::McpEnvLine { line: index + 1 })?;
         let value = match value.strip_prefix("vault:") {
             Some(secret) => folder::EnvValue::Vault {
                 vault: secret.to_owned(),
@@ -710,12 +741,8 @@ pub fn mcp_env(pairs: &[String]) -> Result<BTreeMap<String, folder::EnvValue>> {
 pub fn mcp_command(line: &str) -> Result<Vec<String>> {
     match shlex::split(line) {
         Some(words) if !words.is_empty() => Ok(words),
-        Some(_) => Err(Error::InvalidMcpSetting {
-            message: "the command is empty — give the program and its arguments (`npx -y @modelcontextprotocol/server-everything`)".to_owned(),
-        }),
-        None => Err(Error::InvalidMcpSetting {
-            message: format!("the command `{line}` has an unclosed quote"),
-        }),
+        Some(_) => Err(Error::McpCommand { empty: true }),
+        None => Err(Error::McpCommand { empty: false }),
     }
 }
 

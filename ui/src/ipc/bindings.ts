@@ -223,6 +223,7 @@ export const commands = {
 /** Events */
 export const events = {
 	projectUpdated: makeEvent<ProjectUpdated_Serialize, ProjectUpdated_Deserialize>("project-updated"),
+	toolApprovalClosed: makeEvent<ToolApprovalClosed, ToolApprovalClosed>("tool-approval-closed"),
 	toolApprovalRequested: makeEvent<ToolApprovalRequested_Serialize, ToolApprovalRequested_Deserialize>("tool-approval-requested"),
 	watchStopped: makeEvent<WatchStopped_Serialize, WatchStopped_Deserialize>("watch-stopped"),
 };
@@ -2709,6 +2710,15 @@ export type SourceState =
 { state: "restarting"; message: string } | 
 /**  Stopped with the app. */
 { state: "stopped" };
+
+/**
+ *  A call no longer waiting for its answer (answered, timed out, or its
+ *  run or turn ended): the window takes its question away.
+ */
+export type ToolApprovalClosed = {
+	/**  The request's id. */
+	id: string,
+};
 
 /**  A tool call waiting for the user's answer. */
 export type ToolApprovalRequested = ToolApprovalRequested_Serialize | ToolApprovalRequested_Deserialize;

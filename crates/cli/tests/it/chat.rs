@@ -251,7 +251,7 @@ fn providers_are_added_and_removed_with_the_policy_kept_in_step() {
         ),
         (
             vec!["other", "--base-url", "not a url"],
-            "is not a base URL",
+            "must be an http(s) address",
         ),
     ] {
         let mut command = vec!["providers", "add"];

@@ -741,8 +741,26 @@ fn openapi_specs_and_mcp_servers_are_added_from_the_cli() {
         before,
         "a server that fails changes nothing"
     );
-    // Removed: out of config.toml, its tools gone; an unknown name says
-    // what is configured.
+    // A key in the command line would land in config.toml: refused, never repeated.
+    let keyed = cli.run(&[
+        "tools",
+        "add-mcp",
+        "keyed",
+        "--",
+        binary,
+        "mcp",
+        "--token",
+        "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789",
+    ]);
+    let line = error_line(&keyed);
+    assert!(
+        line.contains("looks like a key") && !line.contains("abcdefghijklmnop"),
+        "{line}"
+    );
+    // Removed: out of config.toml, its tools and its permission rules gone;
+    // an unknown name says what is configured.
+    cli.json(&["tools", "permit", "self.search", "allow"]);
+    cli.json(&["tools", "permit", "selfish.tool", "deny"]);
     let removed = cli.json(&["tools", "rm", "self"]);
     assert_eq!(removed["removed"], "self");
     cli.json(&["tools", "rm", "pets"]);
@@ -750,6 +768,14 @@ fn openapi_specs_and_mcp_servers_are_added_from_the_cli() {
     assert!(
         !config.contains("name = \"self\"") && !config.contains("name = \"pets\""),
         "{config}"
+    );
+    assert!(
+        !config.contains("\"self.search\""),
+        "its rule went: {config}"
+    );
+    assert!(
+        config.contains("\"selfish.tool\""),
+        "another source's rule stays: {config}"
     );
     let names = listed_tools(&cli);
     assert!(

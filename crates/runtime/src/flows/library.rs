@@ -200,26 +200,37 @@ impl Runtime {
             })
             .unwrap_or_default();
         let latest = self.store.flows()?;
+        // (old name, when it was renamed away)
         let mut renamed = Vec::new();
         for flow in &latest {
             for version in self.store.flow_versions(&flow.flow)? {
                 if let Some(old) = version.note.strip_prefix("renamed from ") {
-                    renamed.push(old.to_owned());
+                    renamed.push((old.to_owned(), version.saved_at));
                 }
             }
         }
+        // A trash file is `{milliseconds}-{file}`: the whole rest must match.
+        let binned = |file: &str| {
+            trashed.iter().any(|name| {
+                name.split_once('-').is_some_and(|(stamp, rest)| {
+                    !stamp.is_empty() && stamp.chars().all(|c| c.is_ascii_digit()) && rest == file
+                })
+            })
+        };
         Ok(latest
             .into_iter()
             .filter_map(|saved| {
                 let path = PathBuf::from(saved.path.as_deref()?);
                 let file = path.file_name()?.to_string_lossy().into_owned();
+                // Renamed away after its newest version: not missing.
+                let moved = renamed
+                    .iter()
+                    .any(|(old, at)| old == &saved.flow && *at >= saved.saved_at);
                 let gone = path.parent() == Some(folder.as_path())
                     && !path.exists()
                     && !present.contains(&saved.flow)
-                    && !renamed.contains(&saved.flow)
-                    && !trashed
-                        .iter()
-                        .any(|name| name.ends_with(&format!("-{file}")));
+                    && !moved
+                    && !binned(&file);
                 gone.then(|| MissingFlow {
                     name: saved.flow,
                     version: saved.version,
@@ -340,6 +351,10 @@ mod tests {
         let runtime = runtime(&home);
         runtime.create_flow("kept", None).expect("created");
         runtime.create_flow("binned", None).expect("created");
+        // Binning `my-kept` must not hide a deleted `kept` (the trash file
+        // is `{stamp}-my-kept.flow.json`).
+        runtime.create_flow("my-kept", None).expect("created");
+        runtime.delete_flow("my-kept").expect("binned");
         // An example changed by the user is theirs; the others are pristine.
         let example = runtime.library_file("rag-qa").expect("example");
         let mut changed = crate::read_flow(&example).expect("example flow");

@@ -1,6 +1,6 @@
 import { Channel } from "@tauri-apps/api/core";
 import { ChevronDown, ChevronRight, Eye, FileCode, FileText, Folder, FolderOpen, FolderPlus, RefreshCw, Trash2, X } from "lucide-react";
-import { useCallback, useEffect, useMemo, useState, type FormEvent, type ReactNode } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent, type ReactNode } from "react";
 
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
@@ -204,12 +204,13 @@ export function ProjectsPanel({
     [onIngested],
   );
 
+  /** Ingests single files into `files`; answers what was refused, in words. */
   const runFiles = useCallback(
-    async (files: string[]) => {
+    async (files: string[]): Promise<string | null> => {
       const id = requestId("ingest");
       const label = files.length === 1 ? (files[0] ?? "") : `${files.length} dropped files`;
       setIngest({ ...startIngest(label), id });
-      setDropNote(null);
+      let refusedNote: string | null = null;
       const channel = new Channel<IngestEvent>();
       channel.onmessage = (event) =>
         setIngest((state) => (state && state.id === id ? { ...applyIngestEvent(state, event), id } : state));
@@ -218,7 +219,7 @@ export function ProjectsPanel({
         if (result.status === "ok") {
           const { added, refused, report } = result.data;
           notify(`Added ${added.length} file${added.length === 1 ? "" : "s"} to ${report.project}`, { body: added.join(", ") });
-          if (refused.length > 0) setDropNote(`Not ingested: ${refused.map((file) => `${file.path.split("/").pop()} (${file.reason})`).join("; ")}`);
+          if (refused.length > 0) refusedNote = `Not ingested: ${refused.map((file) => `${file.path.split("/").pop()} (${file.reason})`).join("; ")}`;
           onSelect(report.project);
         } else if (result.error.code !== "cancelled") notify("Ingest failed", { kind: "failed", body: result.error.message });
         setIngest((state) =>
@@ -232,25 +233,35 @@ export function ProjectsPanel({
         setIngest((state) => (state ? { ...state, status: "error", error: toIpcError(error) } : state));
       }
       onIngested();
+      return refusedNote;
     },
     [onIngested, onSelect],
   );
 
+  // Drops are handled one after another: a second drop while the first is
+  // ingesting waits for it (one ingest card, one cancel button).
+  const drops = useRef<Promise<void>>(Promise.resolve());
   const onDrop = useCallback(
     (paths: string[]) => {
-      void (async () => {
+      const handle = async () => {
         if (paths.length === 0) return;
         const plan = planDrop(paths, await commands.pathKinds(paths), onDropModel !== undefined);
         plan.models.forEach((model) => onDropModel?.(model));
-        if (plan.missing.length > 0) setDropNote(`Not found: ${plan.missing.join(", ")}`);
+        const notes: string[] = plan.missing.length > 0 ? [`Not found: ${plan.missing.join(", ")}`] : [];
+        setDropNote(notes.join(" · ") || null);
         const queue = [...plan.folders.map((folder) => ({ kind: "folder" as const, label: folder })), ...(plan.files.length > 0 ? [{ kind: "files" as const, label: `${plan.files.length} file${plan.files.length === 1 ? "" : "s"} → files` }] : [])];
         for (const [index, job] of queue.entries()) {
           setWaiting(queue.slice(index + 1).map((next) => next.label.split("/").filter(Boolean).pop() ?? next.label));
           if (job.kind === "folder") await run(job.label);
-          else await runFiles(plan.files);
+          else {
+            const refused = await runFiles(plan.files);
+            if (refused) notes.push(refused);
+          }
         }
         setWaiting([]);
-      })();
+        setDropNote(notes.join(" · ") || null);
+      };
+      drops.current = drops.current.then(handle, handle);
     },
     [run, runFiles, onDropModel],
   );

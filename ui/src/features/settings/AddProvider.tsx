@@ -5,7 +5,7 @@ import { Button } from "@/components/ui/button";
 import { Input } from "@/components/ui/input";
 import { commands } from "@/ipc/bindings";
 import { toIpcError } from "@/ipc/client";
-import { PROVIDER_PRESETS, providerConfig, providerDraft, providerDraftProblem, type ProviderDraft } from "./settingsState";
+import { PROVIDER_PRESETS, providerConfig, providerDraft, providerDraftProblem, renameDraft, type ProviderDraft } from "./settingsState";
 
 const field = "h-7 text-xs";
 const select = "h-7 rounded border border-border bg-background px-1 text-xs text-foreground";
@@ -83,7 +83,7 @@ export function AddProvider({ taken, onAdded }: { taken: string[]; onAdded: () =
           ))}
         </select>
         <label htmlFor="provider-name">Name</label>
-        <Input id="provider-name" className={field} data-testid="provider-name" value={draft.name} onChange={(event) => set({ name: event.target.value })} />
+        <Input id="provider-name" className={field} data-testid="provider-name" value={draft.name} onChange={(event) => setDraft((current) => renameDraft(current, event.target.value))} />
         <label htmlFor="provider-kind">Protocol</label>
         <select id="provider-kind" className={select} value={draft.kind} onChange={(event) => set({ kind: event.target.value as ProviderDraft["kind"] })}>
           <option value="openai">OpenAI Chat Completions</option>

@@ -26,6 +26,7 @@ function ProviderRow({
   onMove,
   onChanged,
   onRemove,
+  keyShared = false,
 }: {
   provider: ProviderInfo;
   index: number;
@@ -35,6 +36,8 @@ function ProviderRow({
   onChanged: () => void;
   /** Set for a `[[providers]]` entry (the local model is not removable); `true` also deletes its key from the vault. */
   onRemove?: (deleteKey: boolean) => void;
+  /** Another provider uses the same key: it is not offered for deletion. */
+  keyShared?: boolean;
 }) {
   const [testing, setTesting] = useState(false);
   const [confirming, setConfirming] = useState(false);
@@ -96,11 +99,14 @@ function ProviderRow({
       </div>
       {onRemove && confirming && (
         <div className="mt-1 flex items-center gap-2 pl-7 text-xs">
-          <span>Remove {provider.name} from config.toml and the policy?{hasKey ? " Its key can stay in the vault." : ""}</span>
+          <span>
+            Remove {provider.name} from config.toml and the policy?
+            {hasKey && (keyShared ? ` Its key “${provider.key}” stays in the vault: another provider uses it.` : " Its key can stay in the vault (an MCP server or API may use it too).")}
+          </span>
           <Button size="sm" variant="destructive" data-testid="provider-remove-confirm" onClick={() => onRemove(false)}>
             Remove
           </Button>
-          {hasKey && (
+          {hasKey && !keyShared && (
             <Button size="sm" variant="destructive" data-testid="provider-remove-with-key" onClick={() => onRemove(true)}>
               Remove and delete its key
             </Button>
@@ -250,6 +256,7 @@ export function SettingsPanel({
 }) {
   const [tab, setTab] = useState<Tab>(initialTab);
   const [settings, setSettings] = useState<LlmSettings | null>(null);
+  const [confirmingUnused, setConfirmingUnused] = useState<string | null>(null);
   const [error, setError] = useState<IpcError | null>(null);
 
   const refresh = useCallback(() => {
@@ -346,6 +353,7 @@ export function SettingsPanel({
                       ? (deleteKey) => void removeProvider(provider.name, deleteKey ? (provider.key ?? null) : null)
                       : undefined
                   }
+                  keyShared={settings.configured.some((entry) => entry.name !== provider.name && entry.key != null && entry.key.replace(/^vault:\/\//, "") === provider.key)}
                 />
               ))}
             </ol>
@@ -364,8 +372,14 @@ export function SettingsPanel({
                         <Button size="sm" variant="outline" className="ml-auto" onClick={() => void addToPolicy(entry.name)}>
                           Use last
                         </Button>
-                        <Button size="icon" variant="ghost" aria-label={`Remove ${entry.name}`} onClick={() => void removeProvider(entry.name)}>
-                          <Trash2 />
+                        <Button
+                          size="sm"
+                          variant={confirmingUnused === entry.name ? "destructive" : "ghost"}
+                          aria-label={`Remove ${entry.name}`}
+                          onBlur={() => setConfirmingUnused(null)}
+                          onClick={() => (confirmingUnused === entry.name ? void removeProvider(entry.name) : setConfirmingUnused(entry.name))}
+                        >
+                          <Trash2 /> {confirmingUnused === entry.name ? "Remove for good?" : ""}
                         </Button>
                       </li>
                     ))}

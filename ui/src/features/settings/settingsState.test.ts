@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import type { LlmSettings } from "@/ipc/bindings";
-import { isModelFile, modelChoices, moveProvider, providerConfig, providerDraft, providerDraftProblem, pullLabel } from "./settingsState";
+import { isModelFile, modelChoices, moveProvider, providerConfig, providerDraft, providerDraftProblem, pullLabel, renameDraft } from "./settingsState";
 
 const settings: LlmSettings = {
   providers: [
@@ -53,7 +53,11 @@ describe("the add-provider form", () => {
     const draft = providerDraft("openai", ["openai", "openai-2"]);
     expect(draft.name).toBe("openai-3");
     expect(draft.baseUrl).toBe("https://api.openai.com/v1");
-    expect(draft.keyName).toBe("OPENAI_API_KEY");
+    // Its own key name: never another provider's (which the vault would refuse).
+    expect(draft.keyName).toBe("OPENAI_3_API_KEY");
+    expect(renameDraft(draft, "work.openai").keyName).toBe("WORK_OPENAI_API_KEY");
+    expect(renameDraft({ ...draft, keyName: "SHARED" }, "other").keyName).toBe("SHARED");
+    expect(providerDraft("vllm", []).keyName).toBe("");
     expect(providerDraft("unknown", []).preset).toBe("custom");
   });
 

@@ -67,19 +67,30 @@ export interface ProviderDraft {
 /** Known services: picking one fills the form (everything stays editable). */
 export const PROVIDER_PRESETS: Array<{ id: string; label: string; draft: Omit<ProviderDraft, "preset" | "keyValue"> }> = [
   { id: "openai", label: "OpenAI", draft: { name: "openai", kind: "openai", baseUrl: "https://api.openai.com/v1", model: "gpt-4o-mini", keyName: "OPENAI_API_KEY", contextSize: "128000", tools: true } },
-  { id: "anthropic", label: "Anthropic (Claude)", draft: { name: "claude", kind: "anthropic", baseUrl: "https://api.anthropic.com", model: "claude-3-5-haiku-latest", keyName: "ANTHROPIC_API_KEY", contextSize: "200000", tools: true } },
+  { id: "anthropic", label: "Anthropic (Claude)", draft: { name: "claude", kind: "anthropic", baseUrl: "https://api.anthropic.com", model: "claude-3-5-haiku-latest", keyName: "CLAUDE_API_KEY", contextSize: "200000", tools: true } },
   { id: "mistral", label: "Mistral", draft: { name: "mistral", kind: "openai", baseUrl: "https://api.mistral.ai/v1", model: "mistral-small-latest", keyName: "MISTRAL_API_KEY", contextSize: "32000", tools: true } },
   { id: "vllm", label: "vLLM / llama-server (local server)", draft: { name: "vllm", kind: "openai", baseUrl: "http://127.0.0.1:8000/v1", model: "", keyName: "", contextSize: "", tools: true } },
   { id: "ollama", label: "Ollama", draft: { name: "ollama", kind: "openai", baseUrl: "http://127.0.0.1:11434/v1", model: "llama3.2", keyName: "", contextSize: "", tools: true } },
   { id: "custom", label: "Other OpenAI-compatible server", draft: { name: "", kind: "openai", baseUrl: "", model: "", keyName: "", contextSize: "", tools: true } },
 ];
 
-/** The form filled from a preset, the name made free of `taken` ones (`openai-2`). */
+/** The vault name proposed for a provider's key (`openai-2` → `OPENAI_2_API_KEY`), as the runtime proposes it. */
+export function keyNameFor(provider: string): string {
+  return `${provider.toUpperCase().replace(/[-.]/g, "_")}_API_KEY`;
+}
+
+/** The form filled from a preset, the name made free of `taken` ones (`openai-2`), the key named after it. */
 export function providerDraft(preset: string, taken: string[]): ProviderDraft {
   const found = PROVIDER_PRESETS.find((candidate) => candidate.id === preset) ?? PROVIDER_PRESETS[PROVIDER_PRESETS.length - 1]!;
   let name = found.draft.name;
   for (let suffix = 2; name && taken.includes(name); suffix++) name = `${found.draft.name}-${suffix}`;
-  return { ...found.draft, name, preset: found.id, keyValue: "" };
+  return { ...found.draft, name, keyName: found.draft.keyName ? keyNameFor(name) : "", preset: found.id, keyValue: "" };
+}
+
+/** A renamed draft: a key still named after the old name follows the new one. */
+export function renameDraft(draft: ProviderDraft, name: string): ProviderDraft {
+  const follows = draft.keyName !== "" && draft.keyName === keyNameFor(draft.name);
+  return { ...draft, name, keyName: follows ? keyNameFor(name) : draft.keyName };
 }
 
 /** What the form still lacks, or null when it can be sent. */

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 
 import type { ToolApprovalRequested } from "@/ipc/bindings";
-import { addApprovalRequest, claimOrigin, requestsOf, resetApprovals, unclaimed, useApprovals } from "./approvals";
+import { addApprovalRequest, claimOrigin, closeApprovalRequest, requestsOf, resetApprovals, unclaimed, useApprovals } from "./approvals";
 import { renderHook } from "@testing-library/react";
 
 const request = (id: string, origin: string | null): ToolApprovalRequested => ({
@@ -31,6 +31,10 @@ describe("tool approvals", () => {
     release();
     rerender();
     expect(unclaimed(result.current).map((waiting) => waiting.id)).toEqual(["run", "chat"]);
+    // A run that ended takes its question away.
+    closeApprovalRequest("run");
+    rerender();
+    expect(unclaimed(result.current).map((waiting) => waiting.id)).toEqual(["chat"]);
   });
 
   it("counts claims, so a second view letting go keeps the first one's", () => {

@@ -26,10 +26,16 @@ export function addApprovalRequest(request: ToolApprovalRequested) {
   update((current) => ({ ...current, waiting: [...current.waiting, request] }));
 }
 
+/** Takes a request away (answered elsewhere, timed out, or its run ended). */
+export function closeApprovalRequest(id: string) {
+  update((current) => ({ ...current, waiting: current.waiting.filter((waiting) => waiting.id !== id) }));
+}
+
 function start() {
   if (started || !inTauri()) return;
   started = true;
   void events.toolApprovalRequested.listen((event) => addApprovalRequest(event.payload));
+  void events.toolApprovalClosed.listen((event) => closeApprovalRequest(event.payload.id));
 }
 
 function subscribe(listener: () => void) {
@@ -45,7 +51,7 @@ export function useApprovals(): Snapshot {
 
 /** Answers a request: it leaves the queue, then the call runs or is refused. */
 export async function answerApproval(request: ToolApprovalRequested, approved: boolean) {
-  update((current) => ({ ...current, waiting: current.waiting.filter((waiting) => waiting.id !== request.id) }));
+  closeApprovalRequest(request.id);
   await commands.toolApproval(request.id, approved);
 }
 
