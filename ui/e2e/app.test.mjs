@@ -232,10 +232,16 @@ test("settings list the provider policy and the models, and the chat offers them
 });
 
 /** Sends a chat message and waits for its answer to end; returns the answer element. */
-async function sendChat(text) {
+/** Sends a chat message; answers how many answers there were before it. */
+async function submitChat(text) {
   const before = (await browser.$$('[data-testid="answer"]')).length;
   await fill(await browser.$('[data-testid="chat-input"]'), text);
   await browser.$('[data-testid="ask-button"]').click();
+  return before;
+}
+
+/** Waits for the answer after the `before`th to end (however it ends); returns it. */
+async function endedAnswer(before, what, timeout = 180_000) {
   let answer;
   await browser.waitUntil(
     async () => {
@@ -243,8 +249,14 @@ async function sendChat(text) {
       answer = answers[answers.length - 1];
       return answers.length > before && ["done", "error", "cancelled"].includes(await answer.getAttribute("data-phase"));
     },
-    { timeout: 180_000, timeoutMsg: `no answer to “${text}”` },
+    { timeout, timeoutMsg: `no answer to ${what}` },
   );
+  return answer;
+}
+
+/** Sends a chat message and waits for its answer to end; returns the answer element. */
+async function sendChat(text) {
+  const answer = await endedAnswer(await submitChat(text), `“${text}”`);
   assert.equal(await answer.getAttribute("data-phase"), "done", await answer.getText());
   return answer;
 }
@@ -363,17 +375,7 @@ test("a model removed mid-chat: the next turn says which file is missing and how
   await sendChat("Say hello in one word.");
   await unlink(model);
   try {
-    await fill(await browser.$('[data-testid="chat-input"]'), "And goodbye in one word?");
-    await browser.$('[data-testid="ask-button"]').click();
-    let answer;
-    await browser.waitUntil(
-      async () => {
-        const answers = await browser.$$('[data-testid="answer"]');
-        answer = answers[answers.length - 1];
-        return answers.length === 2 && ["done", "error"].includes(await answer.getAttribute("data-phase"));
-      },
-      { timeout: 60_000, timeoutMsg: "the turn without its model did not end" },
-    );
+    const answer = await endedAnswer(await submitChat("And goodbye in one word?"), "the turn without its model", 60_000);
     assert.equal(await answer.getAttribute("data-phase"), "error", await answer.getText());
     assert.match(await answer.getText(), /SmolLM2-135M-Instruct\.Q4_1\.gguf.*missing.*models pull/s);
     const questions = await browser.$$('[data-testid="question"]');
@@ -441,9 +443,7 @@ test("an agent chat asks before a tool in place: allowed the tool runs and the a
       ["allow-tool", /The shell said: .*inline-approved/s],
       ["deny-tool", /declined in the app/],
     ]) {
-      const before = await answerCount();
-      await fill(await browser.$('[data-testid="chat-input"]'), "Say inline-approved in the shell.");
-      await browser.$('[data-testid="ask-button"]').click();
+      const before = await submitChat("Say inline-approved in the shell.");
       // Asked in the chat, under the turn — not in the window-wide dialog.
       const card = await browser.$('[data-testid="inline-approval"]');
       await card.waitForDisplayed({ timeout: 30_000 });
@@ -452,15 +452,7 @@ test("an agent chat asks before a tool in place: allowed the tool runs and the a
       assert.match(await card.$('[data-testid="approval-arguments"]').getText(), /echo inline-approved/);
       if (button === "allow-tool") await screenshot("chat-inline-approval");
       await card.$(`[data-testid="${button}"]`).click();
-      let answer;
-      await browser.waitUntil(
-        async () => {
-          const answers = await browser.$$('[data-testid="answer"]');
-          answer = answers[answers.length - 1];
-          return answers.length > before && ["done", "error"].includes(await answer.getAttribute("data-phase"));
-        },
-        { timeout: 60_000, timeoutMsg: `the turn did not end after ${button}` },
-      );
+      const answer = await endedAnswer(before, `the turn after ${button}`, 60_000);
       assert.match(await answer.getText(), expected);
       assert.ok(!(await browser.$('[data-testid="inline-approval"]').isExisting()), "the card went once answered");
     }

@@ -713,6 +713,45 @@ fn openapi_specs_and_mcp_servers_are_added_from_the_cli() {
         names.contains(&"self.search".to_owned()) && names.contains(&"pets.listPets".to_owned()),
         "{names:?}"
     );
+    refused_servers_change_nothing(&cli, binary);
+    // Removed: out of config.toml, its tools and its permission rules gone;
+    // an unknown name says what is configured.
+    cli.json(&["tools", "permit", "self.search", "allow"]);
+    cli.json(&["tools", "permit", "selfish.tool", "deny"]);
+    let removed = cli.json(&["tools", "rm", "self"]);
+    assert_eq!(removed["removed"], "self");
+    cli.json(&["tools", "rm", "pets"]);
+    let config = std::fs::read_to_string(cli.home.path().join("config.toml")).expect("config");
+    assert!(
+        !config.contains("name = \"self\"") && !config.contains("name = \"pets\""),
+        "{config}"
+    );
+    assert!(
+        !config.contains("\"self.search\""),
+        "its rule went: {config}"
+    );
+    assert!(
+        config.contains("\"selfish.tool\""),
+        "another source's rule stays: {config}"
+    );
+    let names = listed_tools(&cli);
+    assert!(
+        !names
+            .iter()
+            .any(|name| name.starts_with("self.") || name.starts_with("pets.")),
+        "{names:?}"
+    );
+    let unknown = cli.run(&["tools", "rm", "self"]);
+    assert!(
+        error_line(&unknown).contains("no `OpenAPI` spec or MCP server named `self`"),
+        "{}",
+        error_line(&unknown)
+    );
+}
+
+/// MCP servers that cannot be used are refused with the reason, and
+/// config.toml stays as it was.
+fn refused_servers_change_nothing(cli: &Cli, binary: &str) {
     // A server that cannot start is refused, with the reason, and nothing
     // is written.
     let before = std::fs::read_to_string(cli.home.path().join("config.toml")).expect("config");
@@ -756,39 +795,6 @@ fn openapi_specs_and_mcp_servers_are_added_from_the_cli() {
     assert!(
         line.contains("looks like a key") && !line.contains("abcdefghijklmnop"),
         "{line}"
-    );
-    // Removed: out of config.toml, its tools and its permission rules gone;
-    // an unknown name says what is configured.
-    cli.json(&["tools", "permit", "self.search", "allow"]);
-    cli.json(&["tools", "permit", "selfish.tool", "deny"]);
-    let removed = cli.json(&["tools", "rm", "self"]);
-    assert_eq!(removed["removed"], "self");
-    cli.json(&["tools", "rm", "pets"]);
-    let config = std::fs::read_to_string(cli.home.path().join("config.toml")).expect("config");
-    assert!(
-        !config.contains("name = \"self\"") && !config.contains("name = \"pets\""),
-        "{config}"
-    );
-    assert!(
-        !config.contains("\"self.search\""),
-        "its rule went: {config}"
-    );
-    assert!(
-        config.contains("\"selfish.tool\""),
-        "another source's rule stays: {config}"
-    );
-    let names = listed_tools(&cli);
-    assert!(
-        !names
-            .iter()
-            .any(|name| name.starts_with("self.") || name.starts_with("pets.")),
-        "{names:?}"
-    );
-    let unknown = cli.run(&["tools", "rm", "self"]);
-    assert!(
-        error_line(&unknown).contains("no `OpenAPI` spec or MCP server named `self`"),
-        "{}",
-        error_line(&unknown)
     );
 }
 
