@@ -371,6 +371,9 @@ impl Config {
     }
 }
 
+/// Config writes so far in this process: each gets its own temporary file.
+static CONFIG_WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Edits the config file with `change`, keeping its comments and every
 /// other setting; the file is replaced atomically.
 fn edit(
@@ -395,9 +398,15 @@ fn edit(
         .parse()
         .map_err(|error: toml_edit::TomlError| invalid(error.message().to_owned()))?;
     change(&mut document).map_err(invalid)?;
-    let temporary = path.with_extension("toml.tmp");
+    // A temporary file of its own per write (process and sequence number):
+    // two writers at once never mix their text; the last rename wins whole.
+    let sequence = CONFIG_WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let temporary = path.with_extension(format!("toml.{}.{sequence}.tmp", std::process::id()));
     std::fs::write(&temporary, document.to_string()).map_err(io)?;
-    std::fs::rename(&temporary, path).map_err(io)
+    std::fs::rename(&temporary, path).map_err(|error| {
+        std::fs::remove_file(&temporary).ok();
+        io(error)
+    })
 }
 
 /// Writes `llm.policy` into the config file.
