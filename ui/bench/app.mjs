@@ -54,11 +54,23 @@ function treeRss(pid) {
       return 0;
     }
   };
+  // PSS: shared libraries split among the processes that map them (RSS
+  // counts each in full, in every process).
+  const pss = (id) => {
+    try {
+      const line = readFileSync(`/proc/${id}/smaps_rollup`, "utf8").match(/^Pss:\s+(\d+) kB/m);
+      return line ? Number(line[1]) / 1024 : 0;
+    } catch {
+      return 0;
+    }
+  };
   let total = 0;
+  let proportional = 0;
   const names = [];
   const walk = (id) => {
     const own = rss(id);
     total += own;
+    proportional += pss(id);
     try {
       names.push(`${readFileSync(`/proc/${id}/comm`, "utf8").trim()} ${own.toFixed(0)}`);
     } catch {
@@ -67,7 +79,7 @@ function treeRss(pid) {
     for (const child of children.get(id) ?? []) walk(child);
   };
   walk(pid);
-  return { total, names };
+  return { total, proportional, names };
 }
 
 function header() {
@@ -154,7 +166,7 @@ async function idleAndCanvas(browser) {
   await browser.$('[data-testid="chat-input"]').waitForDisplayed({ timeout: 60_000 });
   await browser.pause(5_000);
   const idle = treeRss(appPid());
-  report("idle memory: app + WebKit", Math.round(idle.total), "MiB", idle.names.join(", "));
+  report("idle memory: app + WebKit", Math.round(idle.total), "MiB", `RSS: ${idle.names.join(", ")}; PSS ${Math.round(idle.proportional)} MiB`);
 
   writeFileSync(join(home, "flows", "bench-1000.flow.json"), JSON.stringify(bigFlow(nodeCount)));
   await browser.refresh();
