@@ -462,6 +462,8 @@ test("an agent chat asks before a tool in place: allowed the tool runs and the a
     // The scripted provider goes again, however the test went (later tests
     // count the providers).
     await browser.$('[data-testid="open-settings"]').click();
+    // (The list first: a check before it loads would find nothing to remove.)
+    await browser.$('[data-testid="provider-row"]').waitForDisplayed({ timeout: 10_000 });
     const remove = await browser.$('button[aria-label="Remove scripted"]');
     if (await remove.isExisting()) {
       await remove.click();
@@ -1049,7 +1051,8 @@ test("a provider is added from the form with its key in the vault, answers its t
       server.on("exit", (code) => reject(new Error(`serve exited with ${code}`)));
     });
     await browser.$('[data-testid="open-settings"]').click();
-    await browser.$('[data-testid="provider-add-open"]').waitForDisplayed({ timeout: 10_000 });
+    await browser.$('[data-testid="provider-row"]').waitForDisplayed({ timeout: 10_000 });
+    const before = (await browser.$$('[data-testid="provider-row"]')).length;
     await browser.$('[data-testid="provider-add-open"]').click();
     await browser.$("#provider-preset").selectByAttribute("value", "vllm");
     await fillIn('[data-testid="provider-name"]', "served");
@@ -1065,16 +1068,17 @@ test("a provider is added from the form with its key in the vault, answers its t
       timeoutMsg: `the new provider's test did not answer: ${await result.getText()}`,
     });
     const rows = await browser.$$('[data-testid="provider-row"]');
-    assert.equal(rows.length, 2);
-    assert.match(await rows[1].getText(), /served[\s\S]*key “SERVED_KEY” stored in the vault/);
+    assert.equal(rows.length, before + 1);
+    const served = rows[rows.length - 1];
+    assert.match(await served.getText(), /served[\s\S]*key “SERVED_KEY” stored in the vault/);
     let config = await readFile(join(process.env.CODEXOS_HOME, "config.toml"), "utf8");
     assert.match(config, /\[\[providers\]\]\s*name = "served"/);
     assert.match(config, /key = "SERVED_KEY"/);
     assert.ok(!config.includes(secret), "the key never lands in config.toml");
     await screenshot("settings-provider-added");
-    await rows[1].$('[data-testid="provider-remove"]').click();
+    await served.$('[data-testid="provider-remove"]').click();
     await browser.$('[data-testid="provider-remove-with-key"]').click();
-    await browser.waitUntil(async () => (await browser.$$('[data-testid="provider-row"]')).length === 1, {
+    await browser.waitUntil(async () => (await browser.$$('[data-testid="provider-row"]')).length === before, {
       timeout: 10_000,
       timeoutMsg: "the provider is still listed",
     });
@@ -1098,13 +1102,15 @@ test("settings → vault stores a secret, shows it only when revealed, rotates t
   await browser.$('[data-testid="vault-name"]').setValue("e2e-token");
   await browser.$('[data-testid="vault-new-value"]').setValue(secret);
   await browser.$('[data-testid="vault-add"]').click();
-  const row = await browser.$('[data-testid="vault-secret"]');
+  // Its own row: other tests' secrets may be listed too.
+  const mine = '[data-testid="vault-secret"][data-name="e2e-token"]';
+  const row = await browser.$(mine);
   await row.waitForDisplayed({ timeout: 10_000 });
   assert.ok(!(await browser.$('[data-testid="vault"]').getProperty("textContent")).includes(secret), "hidden until revealed");
-  await browser.$('[data-testid="vault-reveal"]').click();
+  await browser.$(`${mine} [data-testid="vault-reveal"]`).click();
   try {
     // textContent: WebKit's driver leaves truncated (overflow-hidden) text out of getText.
-    await browser.waitUntil(async () => (await browser.$('[data-testid="vault-value"]').getProperty("textContent")) === secret, {
+    await browser.waitUntil(async () => (await browser.$(`${mine} [data-testid="vault-value"]`).getProperty("textContent")) === secret, {
       timeout: 10_000,
     });
   } catch {
@@ -1112,16 +1118,16 @@ test("settings → vault stores a secret, shows it only when revealed, rotates t
     throw new Error(`the revealed value did not show: ${await browser.$('[data-testid="vault"]').getText()}`);
   }
   await screenshot("settings-vault");
-  await browser.$('[data-testid="vault-reveal"]').click();
+  await browser.$(`${mine} [data-testid="vault-reveal"]`).click();
   await browser.$('[data-testid="vault-rotate"]').click();
   const notice = await browser.$('[data-testid="vault-notice"]');
   await browser.waitUntil(async () => (await notice.getText()).includes("re-wrapped"), {
     timeout: 20_000,
     timeoutMsg: "the rotation did not report",
   });
-  await browser.$('[data-testid="vault-delete"]').click();
-  await browser.$('[data-testid="vault-delete"]').click();
-  await browser.waitUntil(async () => !(await browser.$('[data-testid="vault-secret"]').isExisting()), {
+  await browser.$(`${mine} [data-testid="vault-delete"]`).click();
+  await browser.$(`${mine} [data-testid="vault-delete"]`).click();
+  await browser.waitUntil(async () => !(await browser.$(mine).isExisting()), {
     timeout: 10_000,
     timeoutMsg: "the secret was not deleted",
   });

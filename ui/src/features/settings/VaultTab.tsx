@@ -44,7 +44,7 @@ function SecretRow({ name, onRemoved, onError }: { name: string; onRemoved: () =
   }
 
   return (
-    <li className="flex items-center gap-2 rounded-md border border-border px-2 py-1" data-testid="vault-secret">
+    <li className="flex items-center gap-2 rounded-md border border-border px-2 py-1" data-testid="vault-secret" data-name={name}>
       <span className="font-mono text-xs">{name}</span>
       <span className="min-w-0 flex-1 truncate font-mono text-xs text-muted-foreground" data-testid="vault-value">
         {value ?? "••••••••"}
