@@ -225,12 +225,7 @@ pub async fn tools(
                 permission: None,
                 timeout: None,
             };
-            let tools = runtime.add_openapi(api).await?;
-            if json {
-                println!("{}", serde_json::json!({ "tools": tools }));
-            } else {
-                println!("added {} tools: {}", tools.len(), tools.join(", "));
-            }
+            print_added(&runtime.add_openapi(api).await?, json);
             Ok(())
         }
         ToolsCommand::AddMcp {
@@ -249,12 +244,7 @@ pub async fn tools(
                 timeout: None,
                 permission: None,
             };
-            let tools = runtime.add_mcp(server).await?;
-            if json {
-                println!("{}", serde_json::json!({ "tools": tools }));
-            } else {
-                println!("added {} tools: {}", tools.len(), tools.join(", "));
-            }
+            print_added(&runtime.add_mcp(server).await?, json);
             Ok(())
         }
         ToolsCommand::Rm { name } => {
@@ -266,6 +256,15 @@ pub async fn tools(
             }
             Ok(())
         }
+    }
+}
+
+/// The tools a new source brought.
+fn print_added(tools: &[String], json: bool) {
+    if json {
+        println!("{}", serde_json::json!({ "tools": tools }));
+    } else {
+        println!("added {} tools: {}", tools.len(), tools.join(", "));
     }
 }
 

@@ -287,6 +287,20 @@ impl Store {
             .map_err(sql("reading flow versions"))
     }
 
+    /// Every rename recorded in the flows' histories: (old name, when),
+    /// from the versions noted `renamed from OLD` (their content unread).
+    pub fn flow_renames(&self) -> Result<Vec<(String, i64)>> {
+        let connection = self.connection();
+        let mut statement = connection
+            .prepare("SELECT substr(note, 14), saved_at FROM flow_versions WHERE note LIKE 'renamed from %'")
+            .map_err(sql("reading flow renames"))?;
+        let rows = statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .map_err(sql("reading flow renames"))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sql("reading flow renames"))
+    }
+
     /// The latest version of every flow.
     pub fn flows(&self) -> Result<Vec<FlowVersion>> {
         let connection = self.connection();

@@ -201,14 +201,7 @@ impl Runtime {
             .unwrap_or_default();
         let latest = self.store.flows()?;
         // (old name, when it was renamed away)
-        let mut renamed = Vec::new();
-        for flow in &latest {
-            for version in self.store.flow_versions(&flow.flow)? {
-                if let Some(old) = version.note.strip_prefix("renamed from ") {
-                    renamed.push((old.to_owned(), version.saved_at));
-                }
-            }
-        }
+        let renamed = self.store.flow_renames()?;
         // A trash file is `{milliseconds}-{file}`: the whole rest must match.
         let binned = |file: &str| {
             trashed.iter().any(|name| {

@@ -1,6 +1,6 @@
 import { emit } from "@tauri-apps/api/event";
 import { clearMocks, mockIPC, mockWindows } from "@tauri-apps/api/mocks";
-import { act, cleanup, render, screen, waitFor } from "@testing-library/react";
+import { act, cleanup, fireEvent, render, screen, waitFor } from "@testing-library/react";
 import { afterEach, describe, expect, it } from "vitest";
 
 import type { IngestReport } from "@/ipc/bindings";
@@ -88,5 +88,25 @@ describe("ProjectsPanel", () => {
     expect(ingested[1]).toMatchObject({ path: "/home/me/other" });
     expect(ingested[2]).toMatchObject({ paths: ["/home/me/notes.md", "/home/me/photo.png"] });
     await waitFor(() => expect(screen.getByTestId("drop-note").textContent).toBe("Not ingested: photo.png (binary file)"));
+  });
+
+  it("sends a typed file path into `files` and a typed clone URL to the ingest", async () => {
+    const calls: Array<{ cmd: string; payload: unknown }> = [];
+    mockWindows("main");
+    mockIPC((cmd, payload) => {
+      calls.push({ cmd, payload });
+      if (cmd === "path_kinds") return ["file"];
+      if (cmd === "ingest_files") return { added: ["notes.md"], refused: [], report: { ...report, project: "files" } };
+      if (cmd === "ingest") return report;
+      return null;
+    });
+    render(<ProjectsPanel projects={[]} selected={null} onSelect={() => {}} onIngested={() => {}} />);
+    const input = screen.getByTestId("ingest-path");
+    fireEvent.change(input, { target: { value: " /home/me/notes.md " } });
+    fireEvent.click(screen.getByTestId("ingest-button"));
+    await waitFor(() => expect(calls.find((call) => call.cmd === "ingest_files")?.payload).toMatchObject({ paths: ["/home/me/notes.md"] }));
+    fireEvent.change(input, { target: { value: "https://example.com/repo.git" } });
+    fireEvent.click(screen.getByTestId("ingest-button"));
+    await waitFor(() => expect(calls.find((call) => call.cmd === "ingest")?.payload).toMatchObject({ path: "https://example.com/repo.git" }));
   });
 });

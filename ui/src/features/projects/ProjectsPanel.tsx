@@ -267,9 +267,14 @@ export function ProjectsPanel({
   );
   const hovering = useFolderDrop(onDrop);
 
+  // A typed path goes the way a dropped one does (a single file into
+  // `files`, a .gguf to the models); a clone URL straight to the ingest.
   function submit(event: FormEvent) {
     event.preventDefault();
-    if (path.trim()) void run(path.trim());
+    const typed = path.trim();
+    if (!typed) return;
+    if (/^(https?|ssh|git|file):\/\/|^git@/.test(typed)) void run(typed);
+    else onDrop([typed]);
   }
 
   return (
@@ -288,7 +293,7 @@ export function ProjectsPanel({
       <form className="flex gap-2" onSubmit={submit}>
         <Input
           data-testid="ingest-path"
-          placeholder="/path/to/folder or https://…/repo.git"
+          placeholder="/path/to/folder or file, or https://…/repo.git"
           value={path}
           onChange={(event) => setPath(event.target.value)}
         />
