@@ -13,14 +13,14 @@ use crate::commands::IpcError;
 use crate::AppState;
 
 /// Every published agent version, by name then version (newest last).
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn agents(state: State<'_, AppState>) -> Result<Vec<AgentVersion>, IpcError> {
     Ok(state.runtime()?.agents()?)
 }
 
 /// Publishes an agent from the editor's fields as a new immutable version.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn agent_publish(
     state: State<'_, AppState>,
@@ -30,14 +30,14 @@ pub fn agent_publish(
 }
 
 /// The agent nodes of the flows in the flows folder and the versions they pin.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn agent_pins(state: State<'_, AppState>) -> Result<Vec<AgentPin>, IpcError> {
     Ok(state.runtime()?.agent_pins()?)
 }
 
 /// Moves a flow's nodes using `agent` to its published `version`.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn agent_repin(
     state: State<'_, AppState>,

@@ -98,7 +98,7 @@ fn names(paths: &[PathBuf]) -> Vec<String> {
 }
 
 /// The signing identity and the trust list.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn bundle_keys(state: State<'_, AppState>) -> Result<BundleKeys, IpcError> {
     let runtime = state.runtime()?;
@@ -114,7 +114,7 @@ pub fn bundle_keys(state: State<'_, AppState>) -> Result<BundleKeys, IpcError> {
 }
 
 /// Makes this home's signing keys (kept in the vault).
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn bundle_generate_keys(
     state: State<'_, AppState>,
@@ -126,7 +126,7 @@ pub fn bundle_generate_keys(
 }
 
 /// Removes a signer from the trust list.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn bundle_untrust(
     state: State<'_, AppState>,
@@ -139,7 +139,7 @@ pub fn bundle_untrust(
 
 /// Writes a bundle of flows and agents to the data home's `exports/`;
 /// returns the file.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn bundle_export(
     state: State<'_, AppState>,
@@ -160,7 +160,7 @@ pub fn bundle_export(
 }
 
 /// Verifies a bundle file without importing it.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn bundle_check(state: State<'_, AppState>, path: String) -> Result<BundleView, IpcError> {
     let runtime = state.runtime()?;
@@ -170,7 +170,7 @@ pub fn bundle_check(state: State<'_, AppState>, path: String) -> Result<BundleVi
 
 /// Verifies and imports a bundle file (all or nothing); `expected_signer`
 /// is the fingerprint shown when it was verified.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn bundle_import(
     state: State<'_, AppState>,

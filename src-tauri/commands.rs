@@ -133,14 +133,14 @@ fn keep_watching(app: &AppHandle, runtime: &Arc<Runtime>, report: &IngestReport)
 }
 
 /// Folders being watched.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn watches(state: State<'_, AppState>) -> Result<Vec<WatchInfo>, IpcError> {
     Ok(state.runtime()?.watched())
 }
 
 /// Stops watching a project's folder; `false` when it was not watched.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn unwatch(state: State<'_, AppState>, project: String) -> Result<bool, IpcError> {
     Ok(state.runtime()?.unwatch(&project))
@@ -156,7 +156,7 @@ pub async fn project_remove(state: State<'_, AppState>, name: String) -> Result<
 }
 
 /// The newest lines of the app's log that pass the filters (Settings → Logs).
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn logs(
     state: State<'_, AppState>,
@@ -183,7 +183,7 @@ pub struct AppInfo {
 }
 
 /// The data home and defaults.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn app_info(state: State<'_, AppState>) -> Result<AppInfo, IpcError> {
     let runtime = state.runtime()?;
@@ -222,7 +222,7 @@ pub fn ui_painted(app: AppHandle) {
 }
 
 /// Ingested projects.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn projects(state: State<'_, AppState>) -> Result<Vec<ProjectSummary>, IpcError> {
     Ok(state.runtime()?.projects()?)
@@ -289,7 +289,7 @@ pub async fn ingest_files(
 }
 
 /// The indexed files of a project.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn project_files(
     state: State<'_, AppState>,
@@ -299,7 +299,7 @@ pub fn project_files(
 }
 
 /// The text of a project's file, for preview.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn file_preview(
     state: State<'_, AppState>,

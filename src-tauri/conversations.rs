@@ -17,7 +17,7 @@ use crate::AppState;
 
 /// Saved conversations, newest first; `query` keeps those whose title or a
 /// message contains it.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn conversations(
     state: State<'_, AppState>,
@@ -27,7 +27,7 @@ pub fn conversations(
 }
 
 /// One conversation with its messages.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn conversation(state: State<'_, AppState>, id: String) -> Result<Conversation, IpcError> {
     Ok(state.runtime()?.conversation(&id)?)
@@ -35,7 +35,7 @@ pub fn conversation(state: State<'_, AppState>, id: String) -> Result<Conversati
 
 /// Starts a conversation: ask (a project or all), chat, or agent (a
 /// published agent, pinned to its newest version when none is given).
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn conversation_new(
     state: State<'_, AppState>,
@@ -80,7 +80,7 @@ pub async fn conversation_send(
 }
 
 /// Renames a conversation.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn conversation_rename(
     state: State<'_, AppState>,
@@ -91,7 +91,7 @@ pub fn conversation_rename(
 }
 
 /// Deletes a conversation.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn conversation_delete(state: State<'_, AppState>, id: String) -> Result<(), IpcError> {
     Ok(state.runtime()?.delete_conversation(&id)?)
@@ -108,7 +108,7 @@ pub struct ConversationExport {
 }
 
 /// Exports a conversation as Markdown.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn conversation_export(
     state: State<'_, AppState>,

@@ -35,14 +35,14 @@ pub struct FlowSaved {
 }
 
 /// The flows folder's files (the examples are installed on first use).
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn flow_library(state: State<'_, AppState>) -> Result<Vec<FlowEntry>, IpcError> {
     Ok(state.runtime()?.flow_library()?)
 }
 
 /// Checks a flow as edited (the canvas calls it on every change).
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn flow_check(state: State<'_, AppState>, flow: Flow) -> Result<Vec<FlowProblem>, IpcError> {
     let runtime = state.runtime()?;
@@ -51,7 +51,7 @@ pub fn flow_check(state: State<'_, AppState>, flow: Flow) -> Result<Vec<FlowProb
 }
 
 /// Saves a flow to the flows folder, recording a version when it changed.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn flow_save(state: State<'_, AppState>, flow: Flow) -> Result<FlowSaved, IpcError> {
     let runtime = state.runtime()?;
@@ -74,7 +74,7 @@ pub fn flow_schema() -> String {
 
 /// Creates a flow in the flows folder: blank, or a copy of the library flow
 /// `from` (new from an example, duplicate).
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn flow_create(
     state: State<'_, AppState>,
@@ -85,7 +85,7 @@ pub fn flow_create(
 }
 
 /// Renames a library flow (its file and the name inside it).
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn flow_rename(
     state: State<'_, AppState>,
@@ -96,21 +96,21 @@ pub fn flow_rename(
 }
 
 /// Moves a library flow to the trash (undo: `flow_restore`).
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn flow_delete(state: State<'_, AppState>, name: String) -> Result<DeletedFlow, IpcError> {
     Ok(state.runtime()?.delete_flow(&name)?)
 }
 
 /// Brings a deleted flow back from the trash.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn flow_restore(state: State<'_, AppState>, trash: String) -> Result<FlowEntry, IpcError> {
     Ok(state.runtime()?.restore_flow(&trash)?)
 }
 
 /// Flows whose file was deleted outside the app (their history kept).
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn flows_missing(
     state: State<'_, AppState>,
@@ -119,7 +119,7 @@ pub fn flows_missing(
 }
 
 /// Writes a missing flow's newest saved version back to the flows folder.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn flow_restore_missing(
     state: State<'_, AppState>,
@@ -201,14 +201,14 @@ pub async fn run_resume(
 }
 
 /// The newest runs (of one flow).
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn runs(state: State<'_, AppState>, flow: Option<String>) -> Result<Vec<RunSummary>, IpcError> {
     Ok(state.runtime()?.runs(flow.as_deref(), 50)?)
 }
 
 /// A run with its stored events (the replay timeline steps through them).
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn run_detail(state: State<'_, AppState>, run_id: String) -> Result<RunDetail, IpcError> {
     Ok(state.runtime()?.run_detail(&run_id)?)
@@ -278,7 +278,7 @@ pub async fn run_fork(
 }
 
 /// A flow's saved versions, oldest first (empty for a flow never saved or run).
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn flow_versions(
     state: State<'_, AppState>,
@@ -288,7 +288,7 @@ pub fn flow_versions(
 }
 
 /// A unified diff of two versions of a flow's file.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn flow_diff(
     state: State<'_, AppState>,
@@ -301,7 +301,7 @@ pub fn flow_diff(
 
 /// Writes an old version back to the flow's file, recorded as the newest
 /// version; returns the flow as now on disk.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn flow_rollback(
     state: State<'_, AppState>,

@@ -1,9 +1,7 @@
 //! `codexos-desktop`: the Tauri shell of CodexOS.
 //!
 //! A thin layer: each command takes typed input, calls `codexos-runtime` and
-//! maps the error to [`IpcError`]. Commands run off the main thread (async,
-//! or `#[tauri::command(async)]`): a slow disk or keychain never freezes the
-//! window. Command signatures and types are exported
+//! maps the error to [`IpcError`]. Command signatures and types are exported
 //! to `ui/src/ipc/bindings.ts` by tauri-specta; a test fails when that file
 //! drifts from this code (`make bindings` regenerates it).
 

@@ -35,7 +35,7 @@ pub struct LlmSettings {
 }
 
 /// The providers, models, secrets and recent attempts.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn llm_settings(state: State<'_, AppState>) -> Result<LlmSettings, IpcError> {
     let runtime = state.runtime()?;
@@ -50,14 +50,14 @@ pub fn llm_settings(state: State<'_, AppState>) -> Result<LlmSettings, IpcError>
 }
 
 /// Sets the provider order (written to config.toml).
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn set_policy(state: State<'_, AppState>, order: Vec<String>) -> Result<(), IpcError> {
     Ok(state.runtime()?.set_policy(order)?)
 }
 
 /// Turns offline mode on or off for this session.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn set_offline(state: State<'_, AppState>, offline: bool) -> Result<bool, IpcError> {
     let runtime = state.runtime()?;
@@ -66,7 +66,7 @@ pub fn set_offline(state: State<'_, AppState>, offline: bool) -> Result<bool, Ip
 }
 
 /// Stores a provider key in the vault (it is never sent back to the window).
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn store_secret(
     state: State<'_, AppState>,
@@ -91,7 +91,7 @@ pub async fn test_provider(
 
 /// Adds a remote provider (config.toml and the end of the policy); its
 /// key, when given, is stored in the vault first under `provider.key`.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn provider_add(
     state: State<'_, AppState>,
@@ -108,7 +108,7 @@ pub fn provider_add(
 
 /// Removes a provider from config.toml and the policy (its key stays in the
 /// vault).
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn provider_remove(state: State<'_, AppState>, name: String) -> Result<(), IpcError> {
     Ok(state.runtime()?.remove_provider(&name)?)
@@ -145,7 +145,7 @@ pub async fn import_model(state: State<'_, AppState>, path: String) -> Result<Gg
 }
 
 /// Deletes a model that is not in use.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn remove_model(state: State<'_, AppState>, name: String) -> Result<(), IpcError> {
     state.runtime()?.remove_model(&name)?;

@@ -175,7 +175,7 @@ pub struct PermissionRule {
     clippy::needless_pass_by_value,
     reason = "Tauri commands receive their arguments by value"
 )]
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn tool_permissions(state: State<'_, AppState>) -> Result<Vec<PermissionRule>, IpcError> {
     Ok(state
@@ -191,7 +191,7 @@ pub fn tool_permissions(state: State<'_, AppState>) -> Result<Vec<PermissionRule
     clippy::needless_pass_by_value,
     reason = "Tauri commands receive their arguments by value"
 )]
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn tool_permission_set(
     state: State<'_, AppState>,

@@ -48,7 +48,7 @@ fn mode_name(mode: VaultMode) -> String {
 }
 
 /// The vault's mode, lock state and secret names.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn vault_view(state: State<'_, AppState>) -> Result<VaultView, IpcError> {
     let runtime = state.runtime()?;
@@ -63,7 +63,7 @@ pub fn vault_view(state: State<'_, AppState>) -> Result<VaultView, IpcError> {
 }
 
 /// Unlocks a passphrase-mode vault for this session.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn vault_unlock(state: State<'_, AppState>, passphrase: String) -> Result<(), IpcError> {
     Ok(state
@@ -74,14 +74,14 @@ pub fn vault_unlock(state: State<'_, AppState>, passphrase: String) -> Result<()
 }
 
 /// Deletes a secret.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn vault_remove(state: State<'_, AppState>, name: String) -> Result<(), IpcError> {
     Ok(state.runtime()?.remove_secret(&name)?)
 }
 
 /// One secret's value, for the user who clicked Reveal.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn vault_reveal(state: State<'_, AppState>, name: String) -> Result<String, IpcError> {
     let value = state.runtime()?.secret(&name)?;
@@ -90,7 +90,7 @@ pub fn vault_reveal(state: State<'_, AppState>, name: String) -> Result<String, 
 }
 
 /// A new master key: a keychain key, or one derived from `passphrase`.
-#[tauri::command(async)]
+#[tauri::command]
 #[specta::specta]
 pub fn vault_rotate(
     state: State<'_, AppState>,
