@@ -84,11 +84,13 @@ bench: models
 	CODEXOS_MODELS="$(MODELS_DIR)" $(PROFILING) bench watch crates/test-support/fixtures/lumen-docs
 
 ## Build the optimised installable package: a .deb (models are not in it:
-## the app fetches and verifies them on first run). Release profile, LTO.
+## the app fetches and verifies them on first run). Release profile (size
+## optimised, fat LTO); the package's data compressed with xz, as Debian's own.
 DEB_DIR := $(CARGO_TARGET_DIR)/release/bundle/deb
 dist: setup ui
 	rm -f $(DEB_DIR)/*.deb
 	ui/node_modules/.bin/tauri build --bundles deb
+	scripts/repack-deb.sh $(DEB_DIR)/*.deb
 	@ls -l $(DEB_DIR)/*.deb
 
 ## Measure the package: size, start to first painted frame, idle memory,

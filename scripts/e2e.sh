@@ -22,6 +22,16 @@ for _ in $(seq 100); do [ -S "/tmp/.X11-unix/X$display" ] && break; sleep 0.1; d
 [ -S "/tmp/.X11-unix/X$display" ] || { cat "$work/xvfb.log"; echo "Xvfb did not start" >&2; exit 1; }
 export DISPLAY=":$display"
 
+# The suite drives WebKit's composited mode: in WebKitGTK 2.50's
+# non-composited mode (the app's default on a machine with no GPU render
+# node, like this one) WebKitWebDriver's screenshot command never answers once
+# the file preview has been shown, though the window keeps painting (checked
+# with an X capture). The benchmark (CODEXOS_E2E_SCRIPT, no screenshots)
+# runs the default mode.
+if [ -z "${CODEXOS_E2E_SCRIPT:-}" ]; then
+  export CODEXOS_GPU_COMPOSITING=${CODEXOS_GPU_COMPOSITING:-1}
+fi
+
 export CODEXOS_HOME="$work/home"
 mkdir -p "$CODEXOS_HOME"
 printf '[llm]\nmax_tokens = 96\ntemperature = 0.0\n' > "$CODEXOS_HOME/config.toml"

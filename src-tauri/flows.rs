@@ -175,6 +175,7 @@ fn live(channel: Channel<RunEvent>, project: Option<String>) -> FlowRunOptions {
         root: None::<PathBuf>,
         answers: BTreeMap::new(),
         approver: None,
+        budget: None,
     }
 }
 

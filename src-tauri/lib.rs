@@ -9,6 +9,7 @@ mod agents;
 mod bundles;
 mod commands;
 mod conversations;
+pub mod display;
 mod flows;
 mod llm;
 mod tools;
@@ -149,6 +150,14 @@ pub fn run() -> anyhow::Result<()> {
     let builder = specta_builder();
     let home = Home::from_env()?;
     codexos_runtime::logging::init(&home, "desktop");
+    match display::decision() {
+        display::Compositing::Gpu => tracing::info!("the page is composited with OpenGL (a GPU render node exists)"),
+        display::Compositing::OffNoGpu => tracing::info!(
+            "no GPU render node in /dev/dri: WebKit paints without OpenGL compositing (faster than Mesa on the CPU); {}=1 keeps compositing",
+            display::OVERRIDE_VARIABLE
+        ),
+        display::Compositing::AsSet => tracing::info!("compositing as set in the environment"),
+    }
     let runtime = Runtime::open(home).map_err(|error| IpcError::from(&error));
     if let Err(error) = &runtime {
         tracing::error!(message = %error.message, "the data home could not be opened");

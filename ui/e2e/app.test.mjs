@@ -615,6 +615,48 @@ test("the other example flows run from the canvas", async () => {
   }
 });
 
+test("a flow's budget, set in its settings, stops a run at the model call that crosses it", async () => {
+  for (const label of ["Close replay", "Close preview"]) {
+    const close = await browser.$(`button[aria-label="${label}"]`);
+    if (await close.isExisting()) await close.click();
+  }
+  const picker = await browser.$('[data-testid="flow-picker"]');
+  await picker.selectByAttribute("value", "rag-qa");
+  await browser.$('[data-testid="flow-node-llm"]').waitForExist({ timeout: 10_000 });
+  const settings = await browser.$('[data-testid="flow-settings"]');
+  await settings.waitForDisplayed({ timeout: 10_000, timeoutMsg: "the flow settings are not shown with no node selected" });
+  const tokens = await browser.$('[data-testid="budget-tokens"]');
+  await fill(tokens, "0");
+  assert.match(await browser.$('[data-testid="budget-editor"] [role="alert"]').getText(), /whole number, 1 or more/);
+  const panel = await browser.$('[data-testid="run-panel"]');
+  try {
+    await fill(tokens, "1");
+    await browser.waitUntil(async () => !(await browser.$('[data-testid="budget-editor"] [role="alert"]').isExisting()), { timeout: 10_000 });
+    await fill(await browser.$('[data-testid="flow-input"]'), '{"question": "What is the default port of the Lumen server?"}');
+    await browser.$('[data-testid="flow-run"]').click();
+    await browser.waitUntil(async () => (await panel.getAttribute("data-finished")) === "", { timeout: 10_000 });
+    await browser.waitUntil(async () => (await panel.getAttribute("data-finished")) !== "", { timeout: 120_000, timeoutMsg: "the run did not finish" });
+    // Positive control: the model was called (its tokens are what crossed the limit).
+    assert.equal(await panel.getAttribute("data-finished"), "failed", await browser.$('[data-testid="run-log"]').getText());
+    // The log's lines are cut to the panel's width: read their whole text.
+    const logText = () => browser.execute(() => document.querySelector('[data-testid="run-log"]')?.textContent ?? "");
+    await browser.waitUntil(async () => /budget: \d+ tokens used, 1 allowed/.test(await logText()), {
+      timeout: 10_000,
+      timeoutMsg: "the run log does not say the budget stopped the run",
+    });
+    assert.match(await browser.$('[data-testid="flow-notice"]').getAttribute("title"), /budget: \d+ tokens used, 1 allowed — the run stopped/);
+    assert.equal(await browser.$('[data-testid="flow-node-llm"]').getAttribute("data-status"), "failed");
+    await screenshot("flow-budget");
+  } finally {
+    // Cleared, the flow has no budget again (later tests run it).
+    await fill(tokens, "");
+  }
+  await browser.$('[data-testid="flow-run"]').click();
+  await browser.waitUntil(async () => (await panel.getAttribute("data-finished")) === "", { timeout: 10_000 });
+  await browser.waitUntil(async () => (await panel.getAttribute("data-finished")) !== "", { timeout: 120_000, timeoutMsg: "the run did not finish" });
+  assert.equal(await panel.getAttribute("data-finished"), "succeeded", await browser.$('[data-testid="run-log"]').getText());
+});
+
 test("a flow is built from scratch with forms only, checked, run, inspected, forked, diffed, rolled back, renamed, deleted and restored", async () => {
   const replayClose = await browser.$('button[aria-label="Close replay"]');
   if (await replayClose.isExisting()) await replayClose.click();
@@ -716,6 +758,11 @@ test("a flow is built from scratch with forms only, checked, run, inspected, for
   assert.ok(prompts.some((text) => text.includes("Answer in a few words: What colour is a clear daytime sky?")), prompts.join(" | "));
   assert.ok((await browser.$('[data-testid="inspector-answer"]').getText()).trim().length > 0, "the answer is shown");
   assert.match(await browser.$('[data-testid="inspector-writes"]').getText(), /answer/);
+  // Its trace: tokens in and out and the local model's compute time, per node,
+  // per call and for the run (a local model costs no money).
+  assert.match(await browser.$('[data-testid="inspector-usage"]').getText(), /^1 model call · \d+ in → \d+ out tokens( · \d+ cached)? · \d+\.\d s local model time/);
+  assert.match(await browser.$('[data-testid="inspector-call-usage"]').getText(), /\d+ in → \d+ out tokens( · \d+ cached)? · \d+ ms · first token \d+ ms/);
+  assert.match(await browser.$('[data-testid="run-usage"]').getText(), /model call.*tokens/);
   // Replayed offline from the recording, it reproduces the run node by node.
   await browser.$('[data-testid="run-replay"]').click();
   const report = await browser.$('[data-testid="replay-report"]');

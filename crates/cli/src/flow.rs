@@ -10,8 +10,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Subcommand;
 use codexos_runtime::{
-    FlowEventKind, FlowProblem, FlowRunOptions, ReplayReport, RunEvent, RunOutcome, RunStatus,
-    Runtime,
+    Budget, BudgetAction, FlowEventKind, FlowProblem, FlowRunOptions, ReplayReport, RunEvent,
+    RunOutcome, RunStatus, Runtime,
 };
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -32,6 +32,41 @@ pub struct RunArgs {
     /// terminal asks.
     #[arg(long)]
     yes: bool,
+    #[command(flatten)]
+    budget: BudgetArgs,
+}
+
+/// A budget for one run (or one resume), in place of the flow's `budget`.
+#[derive(Debug, clap::Args)]
+pub struct BudgetArgs {
+    /// Stop the run when its model calls have used more tokens than this.
+    #[arg(long = "budget-tokens", value_name = "TOKENS", value_parser = clap::value_parser!(u64).range(1..))]
+    tokens: Option<u64>,
+    /// Stop the run when its priced model calls cost more dollars than this.
+    #[arg(long = "budget-usd", value_name = "DOLLARS")]
+    usd: Option<f64>,
+    /// With --budget-…: only warn when the budget is crossed.
+    #[arg(long = "budget-warn")]
+    warn: bool,
+}
+
+impl BudgetArgs {
+    /// The budget these flags give, if any.
+    fn budget(&self) -> anyhow::Result<Option<Budget>> {
+        let limited = self.tokens.is_some() || self.usd.is_some();
+        if self.warn && !limited {
+            anyhow::bail!("--budget-warn needs --budget-tokens or --budget-usd");
+        }
+        Ok(limited.then_some(Budget {
+            tokens: self.tokens,
+            cost_usd: self.usd,
+            on_exceed: if self.warn {
+                BudgetAction::Warn
+            } else {
+                BudgetAction::Stop
+            },
+        }))
+    }
 }
 
 /// `codexos runs …`.
@@ -78,6 +113,8 @@ pub enum RunsCommand {
         /// Answer the waiting human input node with this JSON value.
         #[arg(long, value_name = "JSON")]
         answer: Option<String>,
+        #[command(flatten)]
+        budget: BudgetArgs,
     },
     /// Starts a new run from the checkpoint before NODE, with edited state.
     Fork {
@@ -205,7 +242,9 @@ fn event_printer(json: bool) -> Sink {
             }
             FlowEventKind::NodeStarted { kind, .. } => writeln!(err, "  ● {node} ({kind})"),
             FlowEventKind::Token { text } => write!(err, "{text}"),
-            FlowEventKind::ModelCall { provider, model } => {
+            FlowEventKind::ModelCall {
+                provider, model, ..
+            } => {
                 writeln!(err, "\n    ↳ {provider} · {model}")
             }
             FlowEventKind::ToolCall { tool, arguments } => {
@@ -239,6 +278,7 @@ fn event_printer(json: bool) -> Sink {
                     if *retrying { " (retrying)" } else { "" }
                 )
             }
+            FlowEventKind::Budget { message, .. } => writeln!(err, "  ⚠ {message}"),
             FlowEventKind::RunPaused { waiting } => writeln!(err, "⏸ paused at `{waiting}`"),
             FlowEventKind::RunFinished { status, .. } => writeln!(err, "■ {status}"),
         };
@@ -294,10 +334,12 @@ pub async fn run(
     cancel: &CancellationToken,
 ) -> anyhow::Result<()> {
     let input = parse_input(&args.input)?;
+    let budget = args.budget.budget()?;
     let options = FlowRunOptions {
         on_event: Some(event_printer(json)),
         project: args.project,
         approver: Some(crate::tools::approver(args.yes)),
+        budget,
         ..FlowRunOptions::default()
     };
     let result = runtime
@@ -347,7 +389,18 @@ pub async fn runs(
             println!("input: {}", detail.input);
             println!("nodes finished ({} recorded calls):", detail.calls);
             for (step, node) in &detail.finished {
-                println!("  step {step:>3}  {node}");
+                let usage = detail
+                    .nodes
+                    .iter()
+                    .find(|trace| &trace.node == node)
+                    .map(|trace| usage_text(&trace.usage))
+                    .filter(|text| !text.is_empty())
+                    .map(|text| format!("  {text}"))
+                    .unwrap_or_default();
+                println!("  step {step:>3}  {node}{usage}");
+            }
+            if detail.usage.model_calls > 0 {
+                println!("usage: {}", usage_text(&detail.usage));
             }
             println!("{}", serde_json::to_string_pretty(&detail.detail)?);
             Ok(())
@@ -369,7 +422,11 @@ pub async fn runs(
             approve,
             reject,
             answer,
-        } => resume(runtime, &id, approve, reject, answer, json, cancel).await,
+            budget,
+        } => {
+            let answer = human_answer(approve, reject, answer);
+            resume(runtime, &id, answer, budget.budget()?, json, cancel).await
+        }
         RunsCommand::Fork { id, from, edits } => {
             let id = runtime.resolve_run(&id)?;
             let mut state = BTreeMap::new();
@@ -393,25 +450,29 @@ pub async fn runs(
     }
 }
 
-async fn resume(
-    runtime: &Arc<Runtime>,
-    id: &str,
-    approve: bool,
-    reject: Option<String>,
-    answer: Option<String>,
-    json: bool,
-    cancel: &CancellationToken,
-) -> anyhow::Result<()> {
-    let id = runtime.resolve_run(id)?;
-    let answer = if approve {
+/// The answer `runs resume` gives a waiting human node.
+fn human_answer(approve: bool, reject: Option<String>, answer: Option<String>) -> Option<Value> {
+    if approve {
         Some(serde_json::json!({ "approved": true }))
     } else if let Some(reason) = reject {
         Some(serde_json::json!({ "approved": false, "comment": reason }))
     } else {
         answer.map(|text| serde_json::from_str(&text).unwrap_or(Value::String(text)))
-    };
+    }
+}
+
+async fn resume(
+    runtime: &Arc<Runtime>,
+    id: &str,
+    answer: Option<Value>,
+    budget: Option<Budget>,
+    json: bool,
+    cancel: &CancellationToken,
+) -> anyhow::Result<()> {
+    let id = runtime.resolve_run(id)?;
     let options = FlowRunOptions {
         on_event: Some(event_printer(json)),
+        budget,
         ..FlowRunOptions::default()
     };
     let result = runtime
@@ -662,4 +723,68 @@ pub fn agents(runtime: &Arc<Runtime>, command: AgentsCommand, json: bool) -> any
             Ok(())
         }
     }
+}
+
+/// Tokens, cost and model time in one line (empty without model calls).
+fn usage_text(usage: &codexos_runtime::Usage) -> String {
+    fn count(number: u32, word: &str) -> String {
+        let plural = if number == 1 { "" } else { "s" };
+        format!("{number} {word}{plural}")
+    }
+    if usage.model_calls == 0 {
+        return String::new();
+    }
+    let mut parts = vec![
+        count(usage.model_calls, "model call"),
+        format!(
+            "{} in → {} out tokens",
+            usage.prompt_tokens, usage.completion_tokens
+        ),
+    ];
+    if usage.cached_tokens > 0 {
+        parts.push(format!("{} cached", usage.cached_tokens));
+    }
+    let fix = "add [[prices]] to config.toml";
+    match (usage.cost_usd, usage.unpriced_calls) {
+        (Some(cost), 0) => parts.push(dollars(cost)),
+        (Some(cost), unpriced) => parts.push(format!(
+            "{} + {} ({fix})",
+            dollars(cost),
+            count(unpriced, "unpriced call")
+        )),
+        (None, 0) => {}
+        (None, unpriced) => parts.push(format!(
+            "cost unknown: {} to unpriced models ({fix})",
+            count(unpriced, "call")
+        )),
+    }
+    if usage.compute_ms > 0 {
+        #[expect(
+            clippy::cast_precision_loss,
+            reason = "milliseconds shown to a tenth of a second"
+        )]
+        let seconds = usage.compute_ms as f64 / 1000.0;
+        parts.push(format!("{seconds:.1} s local model time"));
+    }
+    if usage.fallbacks > 0 {
+        parts.push(count(usage.fallbacks, "fallback"));
+    }
+    parts.join(" · ")
+}
+
+/// Dollars with cents, or two significant digits below a cent.
+fn dollars(cost: f64) -> String {
+    if cost <= 0.0 {
+        return "$0".to_owned();
+    }
+    if cost >= 0.01 {
+        return format!("${cost:.2}");
+    }
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "a small positive number of decimals"
+    )]
+    let decimals = ((-cost.log10()).ceil() as usize + 1).min(12);
+    format!("${cost:.decimals$}")
 }

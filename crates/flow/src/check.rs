@@ -46,6 +46,7 @@ pub fn check(flow: &Flow, catalog: &dyn Catalog, base: Option<&Path>) -> Vec<Pro
         problems: Vec::new(),
     };
     checker.structure();
+    checker.budget();
     for node in &flow.nodes {
         checker.node(node, &[]);
     }
@@ -90,6 +91,24 @@ impl Checker<'_> {
 
     fn error(&mut self, node: &str, code: &str, message: String, fix: String) {
         self.report(Severity::Error, Some(node), code, message, fix);
+    }
+
+    fn budget(&mut self) {
+        let Some(budget) = &self.flow.budget else {
+            return;
+        };
+        if let Some((message, fix)) = budget.invalid() {
+            self.report(Severity::Error, None, "invalid-budget", message, fix);
+        }
+        if budget.tokens.is_none() && budget.cost_usd.is_none() {
+            self.report(
+                Severity::Warning,
+                None,
+                "empty-budget",
+                "`budget` sets neither `tokens` nor `costUsd`: it limits nothing".into(),
+                "add a limit, or remove `budget`".into(),
+            );
+        }
     }
 
     fn structure(&mut self) {

@@ -59,6 +59,18 @@ pub enum EventKind {
         provider: String,
         /// Model.
         model: String,
+        /// Its tokens, time and cost (default in events stored before usage
+        /// was recorded). Every call has its own event, so retries and loop
+        /// passes each count.
+        #[serde(default)]
+        usage: Box<crate::ports::CallUsage>,
+    },
+    /// A run crossed its budget (`stopped`: the run fails at this call).
+    Budget {
+        /// What was crossed, with the figures.
+        message: String,
+        /// Whether the run stops.
+        stopped: bool,
     },
     /// A tool was called.
     ToolCall {

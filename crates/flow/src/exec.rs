@@ -69,6 +69,9 @@ pub struct RunOptions {
     pub base: Option<PathBuf>,
     /// Id for a new run (a fresh UUID when absent).
     pub run_id: Option<String>,
+    /// A budget in place of the flow's: for a new run, kept in its header;
+    /// for a resume, this time only.
+    pub budget: Option<crate::model::Budget>,
 }
 
 /// How a run ended (for now).
@@ -130,6 +133,10 @@ pub(crate) struct RunContext {
     index: HashMap<String, usize>,
     /// State keys that may hold untrusted content.
     pub(crate) taint: crate::taint::Taint,
+    /// Model usage so far, against the budget.
+    pub(crate) spent: crate::budget::Spent,
+    /// The run's budget: this resume's, else the run's own, else the flow's.
+    pub(crate) budget: Option<crate::model::Budget>,
 }
 
 fn now_ms() -> u64 {
@@ -167,6 +174,11 @@ impl RunContext {
                 .and_then(|(name, version)| ports.catalog.agent(name, version))
                 .is_none_or(|spec| spec.reads_untrusted_content())
         });
+        let budget = options
+            .budget
+            .clone()
+            .or_else(|| header.budget.clone())
+            .or_else(|| flow.budget.clone());
         Self {
             run_id: header.id.clone(),
             flow,
@@ -178,6 +190,8 @@ impl RunContext {
             plain_edges,
             index,
             taint,
+            spent: crate::budget::Spent::default(),
+            budget,
         }
     }
 
@@ -243,6 +257,7 @@ impl Executor {
             input: input.clone(),
             forked_from: None,
             start: None,
+            budget: options.budget.clone(),
         };
         self.ports.log.begin(&header).map_err(Error::store)?;
         let start = Checkpoint {
@@ -257,6 +272,7 @@ impl Executor {
             BTreeMap::new(),
             "start",
             options,
+            crate::budget::Spent::default(),
             cancel,
         )
         .await
@@ -291,6 +307,9 @@ impl Executor {
             });
         }
         let (checkpoint, finished) = rebuild(&flow, &stored.header, &stored.nodes);
+        // The budget counts what the run used before; a new budget given for
+        // this resume decides afresh on those totals.
+        let spent = crate::budget::Spent::from_events(&stored.events, options.budget.is_none());
         self.drive(
             stored.header,
             flow,
@@ -298,6 +317,7 @@ impl Executor {
             finished,
             "resume",
             options,
+            spent,
             cancel,
         )
         .await
@@ -341,6 +361,7 @@ impl Executor {
                 BTreeMap::new(),
                 "replay",
                 options,
+                crate::budget::Spent::default(),
                 cancel,
             )
             .await
@@ -407,6 +428,7 @@ impl Executor {
             input: stored.header.input.clone(),
             forked_from: Some((run_id.to_owned(), node.to_owned())),
             start: Some(start.clone()),
+            budget: stored.header.budget.clone(),
         };
         self.ports.log.begin(&header).map_err(Error::store)?;
         self.drive(
@@ -416,6 +438,7 @@ impl Executor {
             BTreeMap::new(),
             "fork",
             options,
+            crate::budget::Spent::default(),
             cancel,
         )
         .await
@@ -433,17 +456,20 @@ impl Executor {
         mut finished: BTreeMap<String, NodeRecord>,
         mode: &str,
         options: RunOptions,
+        spent: crate::budget::Spent,
         cancel: CancellationToken,
     ) -> Result<RunOutcome> {
         let seq = self.ports.log.next_seq(&header.id).map_err(Error::store)?;
-        let context = Arc::new(RunContext::new(
+        let mut context = RunContext::new(
             &header,
             Arc::clone(&flow),
             self.ports.clone(),
             options,
             cancel,
             seq,
-        ));
+        );
+        context.spent = spent;
+        let context = Arc::new(context);
         let started = context.event(
             None,
             EventKind::RunStarted {

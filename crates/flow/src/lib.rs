@@ -21,6 +21,7 @@
 //! # Ok(()) }
 //! ```
 
+mod budget;
 pub mod check;
 pub mod event;
 pub mod exec;
@@ -36,7 +37,9 @@ pub use check::{check, Problem, Severity};
 pub use event::{EventKind, RunEvent};
 pub use exec::{Executor, Ports, RunOptions, RunOutcome};
 pub use json::JsonValue;
-pub use model::{parse, Flow, Node, NodeKind, ToolPermission, ValueType, FLOW_VERSION};
+pub use model::{
+    parse, Budget, BudgetAction, Flow, Node, NodeKind, ToolPermission, ValueType, FLOW_VERSION,
+};
 pub use ports::RunStatus;
 
 use std::path::PathBuf;

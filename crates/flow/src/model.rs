@@ -42,6 +42,67 @@ pub struct Flow {
     /// after config.toml's `[tools.permissions]`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub permissions: BTreeMap<String, ToolPermission>,
+    /// A limit on the model usage of each run of this flow: tokens and/or
+    /// dollars (remote calls priced by the price table), and whether crossing
+    /// it stops the run or only warns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<Budget>,
+}
+
+/// A limit on a run's model usage.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema, specta::Type)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Budget {
+    /// Most tokens (prompt and generated, every model call) a run may use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    #[specta(type = Option<u32>)]
+    pub tokens: Option<u64>,
+    /// Most dollars a run's priced model calls may cost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub cost_usd: Option<f64>,
+    /// `stop` (default): the call that crosses a limit fails the run; `warn`:
+    /// the run says so once and goes on.
+    #[serde(default)]
+    pub on_exceed: BudgetAction,
+}
+
+impl Budget {
+    /// Why this budget cannot work, with the fix (a limit of 0 tokens, or
+    /// dollars that are negative or not a number).
+    #[must_use]
+    pub fn invalid(&self) -> Option<(String, String)> {
+        if self.tokens == Some(0) {
+            return Some((
+                "`budget.tokens` is 0: every run would stop at its first model call".into(),
+                "give a number of tokens of 1 or more, or remove `tokens`".into(),
+            ));
+        }
+        if self
+            .cost_usd
+            .is_some_and(|dollars| !(dollars >= 0.0 && dollars.is_finite()))
+        {
+            return Some((
+                "`budget.costUsd` is not a number of dollars of 0 or more".into(),
+                "give dollars such as 0.50, or remove `costUsd`".into(),
+            ));
+        }
+        None
+    }
+}
+
+/// What crossing a budget does.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema, specta::Type,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum BudgetAction {
+    /// The run fails with the budget named.
+    #[default]
+    Stop,
+    /// An event says so; the run goes on.
+    Warn,
 }
 
 /// What a tool may do without asking, in a flow's `permissions`.

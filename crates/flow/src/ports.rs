@@ -91,6 +91,70 @@ pub struct ModelReply {
     pub provider: String,
     /// Model that answered.
     pub model: String,
+    /// Tokens, time and cost (absent in recordings made before usage was
+    /// recorded).
+    #[serde(default)]
+    pub usage: CallUsage,
+}
+
+/// Tokens, time and cost of one model call, every router attempt included.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, specta::Type)]
+#[serde(default)]
+pub struct CallUsage {
+    /// Prompt tokens of the answering attempt.
+    #[specta(type = u32)]
+    pub prompt_tokens: u64,
+    /// Of those, tokens served from a cache.
+    #[specta(type = u32)]
+    pub cached_tokens: u64,
+    /// Generated tokens.
+    #[specta(type = u32)]
+    pub completion_tokens: u64,
+    /// Milliseconds to the first token of the answer.
+    #[specta(type = Option<u32>)]
+    pub first_token_ms: Option<u64>,
+    /// Milliseconds from the request to the end of the answer (failed
+    /// attempts before it included).
+    #[specta(type = u32)]
+    pub latency_ms: u64,
+    /// Dollars, when every remote attempt that used tokens is priced.
+    pub cost_usd: Option<f64>,
+    /// A remote attempt used tokens and has no price (`[[prices]]` in
+    /// config.toml gives it one).
+    pub unpriced: bool,
+    /// Milliseconds a local model computed.
+    #[specta(type = u32)]
+    pub compute_ms: u64,
+    /// Every provider tried, in order.
+    pub attempts: Vec<AttemptUsage>,
+}
+
+/// One provider the router tried for a model call.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, specta::Type)]
+#[serde(default)]
+pub struct AttemptUsage {
+    /// Provider name.
+    pub provider: String,
+    /// Model asked for.
+    pub model: String,
+    /// `ok`, `skipped` or `failed`.
+    pub outcome: String,
+    /// Why it was skipped or failed.
+    pub detail: Option<String>,
+    /// Milliseconds it took.
+    #[specta(type = u32)]
+    pub latency_ms: u64,
+    /// Milliseconds to its first token.
+    #[specta(type = Option<u32>)]
+    pub first_token_ms: Option<u64>,
+    /// Prompt tokens.
+    #[specta(type = u32)]
+    pub prompt_tokens: u64,
+    /// Generated tokens.
+    #[specta(type = u32)]
+    pub completion_tokens: u64,
+    /// Dollars (remote and priced only).
+    pub cost_usd: Option<f64>,
 }
 
 /// A port failure, with the message the run shows.
@@ -291,6 +355,10 @@ pub struct RunHeader {
     pub forked_from: Option<(String, String)>,
     /// State and frontier a forked run starts from.
     pub start: Option<Checkpoint>,
+    /// The budget given for this run in place of the flow's (a resume keeps
+    /// it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<crate::model::Budget>,
 }
 
 /// State and next nodes at a step boundary.

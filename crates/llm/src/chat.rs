@@ -218,12 +218,20 @@ pub struct Attempt {
     pub provider: String,
     /// Model asked for.
     pub model: String,
+    /// Whether the provider is off this machine (priced in money; a local
+    /// model costs compute time).
+    #[serde(default)]
+    pub remote: bool,
     /// Milliseconds from the request to the end of the attempt.
     pub latency_ms: u32,
     /// Milliseconds to the first token, when one came.
     pub first_token_ms: Option<u32>,
     /// Prompt tokens, when known.
     pub prompt_tokens: u32,
+    /// Prompt tokens served from a cache (the provider's, or reused KV
+    /// state of a local model).
+    #[serde(default)]
+    pub cached_tokens: u32,
     /// Generated tokens, when known.
     pub completion_tokens: u32,
     /// How it ended.
@@ -237,9 +245,11 @@ impl Attempt {
         Self {
             provider: info.name.clone(),
             model: info.model.clone(),
+            remote: info.remote,
             latency_ms: 0,
             first_token_ms: None,
             prompt_tokens: 0,
+            cached_tokens: 0,
             completion_tokens: 0,
             outcome,
         }

@@ -32,6 +32,7 @@ mod engine;
 mod gguf;
 pub mod grammar;
 mod local;
+mod prices;
 mod provider;
 mod remote;
 mod router;
@@ -46,6 +47,7 @@ pub use chat::{
 };
 pub use gguf::{read_info as gguf_info, GgufError, GgufInfo};
 pub use local::{apply_wait_policy, LocalModel, ModelOptions, WaitPolicy};
+pub use prices::{PriceEntry, PriceTable, SHIPPED_PRICES_DATE};
 pub use provider::{EventStream, LocalProvider, ModelLoader, Provider, ProviderInfo, ProviderKind};
 pub use remote::{Failure, KeySource, RemoteProvider, RemoteSettings};
 pub use router::{AttemptSink, Router, RouterSettings};

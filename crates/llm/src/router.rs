@@ -382,6 +382,7 @@ impl Router {
                             latency_ms: millis(started),
                             first_token_ms: Some(first_token_ms),
                             prompt_tokens: completion.prompt_tokens,
+                            cached_tokens: completion.cached_tokens,
                             completion_tokens: completion.completion_tokens,
                             ..Attempt::new(info, Outcome::Ok)
                         });

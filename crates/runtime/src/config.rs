@@ -31,6 +31,10 @@ pub struct Config {
     pub providers: Vec<ProviderConfig>,
     /// Tools: permission rules, MCP servers, `OpenAPI` specs.
     pub tools: crate::ToolsConfig,
+    /// Prices of remote models (`[[prices]]`), before the shipped table:
+    /// `provider` (optional), `model` (a name or a `prefix*`), and dollars per
+    /// million `input`, `output` and `cached` tokens.
+    pub prices: Vec<codexos_llm::PriceEntry>,
 }
 
 /// A remote chat provider.
@@ -281,6 +285,16 @@ cross_encoder = "reranker"   # models-folder name of an ONNX cross-encoder
 # name = "pets"
 # spec = "/path/to/openapi.yaml"
 # auth = { type = "bearer", secret = "vault://PETS_TOKEN" }
+
+# Prices of remote models, dollars per million tokens (docs/llm.md): these
+# come before the shipped list prices; a model no entry prices shows its cost
+# as unknown. Local models are not priced: their compute time is traced.
+# [[prices]]
+# provider = "vllm"             # optional: only this [[providers]] name
+# model = "*"                   # a model name, or a prefix ending in *
+# input = 0.0
+# output = 0.0
+# cached = 0.0                  # cached prompt tokens (default: input)
 "#;
 
 impl Config {

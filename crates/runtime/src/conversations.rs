@@ -447,7 +447,9 @@ impl AgentTrail {
                 self.text.push_str(text);
                 Some(TurnEvent::Token { text: text.clone() })
             }
-            EventKind::ModelCall { provider, model } => {
+            EventKind::ModelCall {
+                provider, model, ..
+            } => {
                 let stats = self.stats.get_or_insert_with(TurnStats::default);
                 stats.provider.clone_from(provider);
                 stats.model.clone_from(model);
@@ -891,6 +893,7 @@ impl Runtime {
             root: Some(root),
             project: None,
             approver: turn.approver.clone(),
+            budget: None,
         };
         let (task, dropped) = agent_task(messages, text, AGENT_HISTORY_CHARS);
         let input = json!({ "task": task });

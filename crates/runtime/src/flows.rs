@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{Error, Permission, Result, Runtime, ToolAccess};
 
 pub use library::{DeletedFlow, MissingFlow};
-pub use trace::{CallTrace, NodeTrace};
+pub use trace::{CallTrace, NodeTrace, Usage};
 
 /// Choices for a run.
 #[derive(Clone, Default)]
@@ -42,6 +42,10 @@ pub struct FlowRunOptions {
     /// Who approves `ask` tool calls (the CLI's prompt, `--yes`, the app's
     /// dialog); without one they are refused with the way to allow them.
     pub approver: Option<Arc<dyn codexos_tools::Approver>>,
+    /// A budget in place of the flow's own: for a new run, kept with the run
+    /// (a resume honours it; the flow's versions do not change); for a
+    /// resume, for that resume.
+    pub budget: Option<codexos_flow::Budget>,
 }
 
 /// A run with everything stored about it, for `runs show` and the canvas.
@@ -69,6 +73,8 @@ pub struct RunDetail {
     pub events: Vec<RunEvent>,
     /// Node by node: writes, calls, errors and timings (the run inspector).
     pub nodes: Vec<NodeTrace>,
+    /// Tokens, time and cost of the whole run's model calls.
+    pub usage: trace::Usage,
 }
 
 /// One node's outputs in a recorded run and a new one.
@@ -291,12 +297,14 @@ impl Runtime {
                 .entry("project")
                 .or_insert_with(|| Value::String(project.clone()));
         }
+        check_run_budget(&flow.name, options.budget.as_ref())?;
         self.save_flow_version(&flow, path, "run")?;
         let access = self.tool_access(&flow.name, &flow.permissions, options.approver.clone())?;
         let run_options = RunOptions {
             answers: options.answers,
             on_event: options.on_event,
             base,
+            budget: options.budget,
             ..RunOptions::default()
         };
         let path = path.map(|path| path.to_string_lossy().into_owned());
@@ -348,6 +356,7 @@ impl Runtime {
         stored: &codexos_flow::ports::StoredRun,
         options: FlowRunOptions,
     ) -> Result<(PathBuf, RunOptions)> {
+        check_run_budget(&stored.header.flow, options.budget.as_ref())?;
         let project = run_project(stored);
         let root = self.root_for(&FlowRunOptions {
             project: options.project.clone().or(project),
@@ -357,6 +366,7 @@ impl Runtime {
             answers: options.answers,
             on_event: options.on_event,
             base: Self::base_of(stored),
+            budget: options.budget,
             ..RunOptions::default()
         };
         Ok((root, run_options))
@@ -523,6 +533,11 @@ impl Runtime {
                 message: error.to_string(),
             })
         })?;
+        let nodes = trace::traces(&stored);
+        let mut usage = trace::Usage::default();
+        for node in &nodes {
+            usage.add(&node.usage);
+        }
         Ok(RunDetail {
             summary: row.summary,
             flow,
@@ -535,7 +550,8 @@ impl Runtime {
                 .map(|record| (record.step, record.node.clone()))
                 .collect(),
             calls: stored.calls.len() as u32,
-            nodes: trace::traces(&stored),
+            nodes,
+            usage,
             events: stored.events,
         })
     }
@@ -783,6 +799,24 @@ fn writes_by_node(records: &[NodeRecord]) -> Vec<(String, Value)> {
             )
         })
         .collect()
+}
+
+/// A budget given for one run or resume, refused as the flow check refuses a
+/// flow's own budget that cannot work.
+fn check_run_budget(flow: &str, budget: Option<&codexos_flow::Budget>) -> Result<()> {
+    match budget.and_then(codexos_flow::Budget::invalid) {
+        Some((message, fix)) => Err(Error::Flow(codexos_flow::Error::Check {
+            flow: flow.to_owned(),
+            problems: vec![codexos_flow::Problem {
+                severity: codexos_flow::check::Severity::Error,
+                node: None,
+                code: "invalid-budget".into(),
+                message,
+                fix,
+            }],
+        })),
+        None => Ok(()),
+    }
 }
 
 fn compare(

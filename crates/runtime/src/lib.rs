@@ -59,8 +59,8 @@ pub use chat::{provider_key_name, ChatOptions, LOCAL};
 pub use codexos_bundle::{Signer, TrustList, MAX_BUNDLE_BYTES};
 pub use codexos_flow::ports::AgentSpec;
 pub use codexos_flow::{
-    check::Problem as FlowProblem, check::Severity as FlowSeverity, EventKind as FlowEventKind,
-    Flow, RunEvent, RunOutcome, RunStatus,
+    check::Problem as FlowProblem, check::Severity as FlowSeverity, Budget, BudgetAction,
+    EventKind as FlowEventKind, Flow, RunEvent, RunOutcome, RunStatus,
 };
 pub use codexos_llm::{
     Attempt, ChatEvent, ChatMessage, Completion, Error as LlmError, EventStream, Failure,
@@ -98,7 +98,7 @@ pub use files::{FilePreview, ProjectFile};
 pub use flows::agents::AgentPin;
 pub use flows::{
     agent_schema, agent_template, flow_schema, read_flow, AgentVersion, CallTrace, DeletedFlow,
-    FlowEntry, FlowRunOptions, MissingFlow, NodeDiff, ReplayReport, RunDetail,
+    FlowEntry, FlowRunOptions, MissingFlow, NodeDiff, ReplayReport, RunDetail, Usage,
 };
 pub use home::{Home, HOME_VAR, MODELS_VAR};
 pub use pull::{PullEvent, Pulled};
@@ -243,6 +243,12 @@ impl Runtime {
     #[must_use]
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The price table: `[[prices]]` from config.toml, then the shipped one.
+    #[must_use]
+    pub fn price_table(&self) -> codexos_llm::PriceTable {
+        codexos_llm::PriceTable::new(&self.config.prices)
     }
 
     /// The vault: status, unlock, rotation, export and import.

@@ -450,18 +450,75 @@ export type AttemptRecord_Serialize = {
 	detail: string,
 };
 
+/**  One provider the router tried for a model call. */
+export type AttemptUsage = AttemptUsage_Serialize | AttemptUsage_Deserialize;
+
+/**  One provider the router tried for a model call. */
+export type AttemptUsage_Deserialize = {
+	/**  Provider name. */
+	provider?: string,
+	/**  Model asked for. */
+	model?: string,
+	/**  `ok`, `skipped` or `failed`. */
+	outcome?: string,
+	/**  Why it was skipped or failed. */
+	detail?: string | null,
+	/**  Milliseconds it took. */
+	latency_ms?: number,
+	/**  Milliseconds to its first token. */
+	first_token_ms?: number | null,
+	/**  Prompt tokens. */
+	prompt_tokens?: number,
+	/**  Generated tokens. */
+	completion_tokens?: number,
+	/**  Dollars (remote and priced only). */
+	cost_usd?: number | null,
+};
+
+/**  One provider the router tried for a model call. */
+export type AttemptUsage_Serialize = {
+	/**  Provider name. */
+	provider: string,
+	/**  Model asked for. */
+	model: string,
+	/**  `ok`, `skipped` or `failed`. */
+	outcome: string,
+	/**  Why it was skipped or failed. */
+	detail: string | null,
+	/**  Milliseconds it took. */
+	latency_ms: number,
+	/**  Milliseconds to its first token. */
+	first_token_ms: number | null,
+	/**  Prompt tokens. */
+	prompt_tokens: number,
+	/**  Generated tokens. */
+	completion_tokens: number,
+	/**  Dollars (remote and priced only). */
+	cost_usd: number | null,
+};
+
 /**  One provider tried for a request: what traces and cost reports show. */
 export type Attempt_Deserialize = {
 	/**  Provider name from the policy. */
 	provider: string,
 	/**  Model asked for. */
 	model: string,
+	/**
+	 *  Whether the provider is off this machine (priced in money; a local
+	 *  model costs compute time).
+	 */
+	remote?: boolean,
 	/**  Milliseconds from the request to the end of the attempt. */
 	latencyMs: number,
 	/**  Milliseconds to the first token, when one came. */
 	firstTokenMs?: number | null,
 	/**  Prompt tokens, when known. */
 	promptTokens: number,
+	/**
+	 *  Prompt tokens served from a cache (the provider's, or reused KV
+	 *  state of a local model).
+	 */
+	cachedTokens?: number,
 	/**  Generated tokens, when known. */
 	completionTokens: number,
 	/**  How it ended. */
@@ -474,16 +531,62 @@ export type Attempt_Serialize = {
 	provider: string,
 	/**  Model asked for. */
 	model: string,
+	/**
+	 *  Whether the provider is off this machine (priced in money; a local
+	 *  model costs compute time).
+	 */
+	remote: boolean,
 	/**  Milliseconds from the request to the end of the attempt. */
 	latencyMs: number,
 	/**  Milliseconds to the first token, when one came. */
 	firstTokenMs: number | null,
 	/**  Prompt tokens, when known. */
 	promptTokens: number,
+	/**
+	 *  Prompt tokens served from a cache (the provider's, or reused KV
+	 *  state of a local model).
+	 */
+	cachedTokens: number,
 	/**  Generated tokens, when known. */
 	completionTokens: number,
 	/**  How it ended. */
 	outcome: Outcome,
+};
+
+/**  A limit on a run's model usage. */
+export type Budget = Budget_Serialize | Budget_Deserialize;
+
+/**  What crossing a budget does. */
+export type BudgetAction = 
+/**  The run fails with the budget named. */
+"stop" | 
+/**  An event says so; the run goes on. */
+"warn";
+
+/**  A limit on a run's model usage. */
+export type Budget_Deserialize = {
+	/**  Most tokens (prompt and generated, every model call) a run may use. */
+	tokens?: number | null,
+	/**  Most dollars a run's priced model calls may cost. */
+	costUsd?: number | null,
+	/**
+	 *  `stop` (default): the call that crosses a limit fails the run; `warn`:
+	 *  the run says so once and goes on.
+	 */
+	onExceed?: BudgetAction,
+};
+
+/**  A limit on a run's model usage. */
+export type Budget_Serialize = {
+	/**  Most tokens (prompt and generated, every model call) a run may use. */
+	tokens?: number,
+	/**  Most dollars a run's priced model calls may cost. */
+	costUsd?: number | null,
+	/**
+	 *  `stop` (default): the call that crosses a limit fails the run; `warn`:
+	 *  the run says so once and goes on.
+	 */
+	onExceed: BudgetAction,
 };
 
 /**  What an import wrote. */
@@ -579,6 +682,65 @@ export type CallTrace = {
 	request: JsonValue,
 	/**  The response (`{"ok": …}` or `{"error": …}`). */
 	response: JsonValue,
+};
+
+/**  Tokens, time and cost of one model call, every router attempt included. */
+export type CallUsage = CallUsage_Serialize | CallUsage_Deserialize;
+
+/**  Tokens, time and cost of one model call, every router attempt included. */
+export type CallUsage_Deserialize = {
+	/**  Prompt tokens of the answering attempt. */
+	prompt_tokens?: number,
+	/**  Of those, tokens served from a cache. */
+	cached_tokens?: number,
+	/**  Generated tokens. */
+	completion_tokens?: number,
+	/**  Milliseconds to the first token of the answer. */
+	first_token_ms?: number | null,
+	/**
+	 *  Milliseconds from the request to the end of the answer (failed
+	 *  attempts before it included).
+	 */
+	latency_ms?: number,
+	/**  Dollars, when every remote attempt that used tokens is priced. */
+	cost_usd?: number | null,
+	/**
+	 *  A remote attempt used tokens and has no price (`[[prices]]` in
+	 *  config.toml gives it one).
+	 */
+	unpriced?: boolean,
+	/**  Milliseconds a local model computed. */
+	compute_ms?: number,
+	/**  Every provider tried, in order. */
+	attempts?: AttemptUsage_Deserialize[],
+};
+
+/**  Tokens, time and cost of one model call, every router attempt included. */
+export type CallUsage_Serialize = {
+	/**  Prompt tokens of the answering attempt. */
+	prompt_tokens: number,
+	/**  Of those, tokens served from a cache. */
+	cached_tokens: number,
+	/**  Generated tokens. */
+	completion_tokens: number,
+	/**  Milliseconds to the first token of the answer. */
+	first_token_ms: number | null,
+	/**
+	 *  Milliseconds from the request to the end of the answer (failed
+	 *  attempts before it included).
+	 */
+	latency_ms: number,
+	/**  Dollars, when every remote attempt that used tokens is priced. */
+	cost_usd: number | null,
+	/**
+	 *  A remote attempt used tokens and has no price (`[[prices]]` in
+	 *  config.toml gives it one).
+	 */
+	unpriced: boolean,
+	/**  Milliseconds a local model computed. */
+	compute_ms: number,
+	/**  Every provider tried, in order. */
+	attempts: AttemptUsage_Serialize[],
 };
 
 /**  A source the answer was given. */
@@ -925,7 +1087,19 @@ text: string } |
 /**  Provider. */
 provider: string; 
 /**  Model. */
-model: string } | 
+model: string; 
+/**
+ *  Its tokens, time and cost (default in events stored before usage
+ *  was recorded). Every call has its own event, so retries and loop
+ *  passes each count.
+ */
+usage?: CallUsage_Deserialize } | 
+/**  A run crossed its budget (`stopped`: the run fails at this call). */
+{ type: "budget"; 
+/**  What was crossed, with the figures. */
+message: string; 
+/**  Whether the run stops. */
+stopped: boolean } | 
 /**  A tool was called. */
 { type: "toolCall"; 
 /**  Tool. */
@@ -1000,7 +1174,19 @@ text: string } |
 /**  Provider. */
 provider: string; 
 /**  Model. */
-model: string } | 
+model: string; 
+/**
+ *  Its tokens, time and cost (default in events stored before usage
+ *  was recorded). Every call has its own event, so retries and loop
+ *  passes each count.
+ */
+usage: CallUsage_Serialize } | 
+/**  A run crossed its budget (`stopped`: the run fails at this call). */
+{ type: "budget"; 
+/**  What was crossed, with the figures. */
+message: string; 
+/**  Whether the run stops. */
+stopped: boolean } | 
 /**  A tool was called. */
 { type: "toolCall"; 
 /**  Tool. */
@@ -1185,6 +1371,12 @@ export type Flow_Deserialize = {
 	 *  after config.toml's `[tools.permissions]`.
 	 */
 	permissions?: { [key in string]: ToolPermission },
+	/**
+	 *  A limit on the model usage of each run of this flow: tokens and/or
+	 *  dollars (remote calls priced by the price table), and whether crossing
+	 *  it stops the run or only warns.
+	 */
+	budget?: Budget_Deserialize | null,
 };
 
 /**  A flow: typed state, nodes and the edges between them. */
@@ -1209,6 +1401,12 @@ export type Flow_Serialize = {
 	 *  after config.toml's `[tools.permissions]`.
 	 */
 	permissions?: { [key in string]: ToolPermission },
+	/**
+	 *  A limit on the model usage of each run of this flow: tokens and/or
+	 *  dollars (remote calls priced by the price table), and whether crossing
+	 *  it stops the run or only warns.
+	 */
+	budget?: Budget_Serialize,
 };
 
 /**  What `codexos models info` shows about a GGUF model. */
@@ -2044,6 +2242,8 @@ export type NodeTrace_Deserialize = {
 	startedMs?: number | null,
 	/**  Finish (or final failure), Unix milliseconds. */
 	endedMs?: number | null,
+	/**  Tokens, time and cost of its model calls. */
+	usage: Usage_Deserialize,
 };
 
 /**  One node of a stored run. */
@@ -2068,6 +2268,8 @@ export type NodeTrace_Serialize = {
 	startedMs: number | null,
 	/**  Finish (or final failure), Unix milliseconds. */
 	endedMs: number | null,
+	/**  Tokens, time and cost of its model calls. */
+	usage: Usage_Serialize,
 };
 
 /**  One node: what all kinds share, and its kind's settings. */
@@ -2467,6 +2669,8 @@ export type RunDetail_Deserialize = {
 	events: RunEvent_Deserialize[],
 	/**  Node by node: writes, calls, errors and timings (the run inspector). */
 	nodes: NodeTrace_Deserialize[],
+	/**  Tokens, time and cost of the whole run's model calls. */
+	usage: Usage_Deserialize,
 };
 
 /**  A run with everything stored about it, for `runs show` and the canvas. */
@@ -2489,6 +2693,8 @@ export type RunDetail_Serialize = {
 	events: RunEvent_Serialize[],
 	/**  Node by node: writes, calls, errors and timings (the run inspector). */
 	nodes: NodeTrace_Serialize[],
+	/**  Tokens, time and cost of the whole run's model calls. */
+	usage: Usage_Serialize,
 };
 
 /**  One event of a run. */
@@ -2940,6 +3146,57 @@ export type TurnStatus =
 "cancelled" | 
 /**  Failed; the error says why. */
 "failed";
+
+/**  Tokens, time and cost of model calls, added up (a node, a run). */
+export type Usage = Usage_Serialize | Usage_Deserialize;
+
+/**  Tokens, time and cost of model calls, added up (a node, a run). */
+export type Usage_Deserialize = {
+	/**  Model calls. */
+	modelCalls: number,
+	/**  Prompt tokens. */
+	promptTokens: number,
+	/**  Of those, served from a cache. */
+	cachedTokens: number,
+	/**  Generated tokens. */
+	completionTokens: number,
+	/**  Dollars of the priced calls (none when no call was priced). */
+	costUsd?: number | null,
+	/**  Remote calls with no price in the table: the cost leaves them out. */
+	unpricedCalls: number,
+	/**  Milliseconds local models computed. */
+	computeMs: number,
+	/**  Milliseconds spent waiting for models (all attempts). */
+	modelMs: number,
+	/**  Providers that failed or were skipped before one answered. */
+	fallbacks: number,
+	/**  Milliseconds to the first token, the slowest call's. */
+	firstTokenMs?: number | null,
+};
+
+/**  Tokens, time and cost of model calls, added up (a node, a run). */
+export type Usage_Serialize = {
+	/**  Model calls. */
+	modelCalls: number,
+	/**  Prompt tokens. */
+	promptTokens: number,
+	/**  Of those, served from a cache. */
+	cachedTokens: number,
+	/**  Generated tokens. */
+	completionTokens: number,
+	/**  Dollars of the priced calls (none when no call was priced). */
+	costUsd: number | null,
+	/**  Remote calls with no price in the table: the cost leaves them out. */
+	unpricedCalls: number,
+	/**  Milliseconds local models computed. */
+	computeMs: number,
+	/**  Milliseconds spent waiting for models (all attempts). */
+	modelMs: number,
+	/**  Providers that failed or were skipped before one answered. */
+	fallbacks: number,
+	/**  Milliseconds to the first token, the slowest call's. */
+	firstTokenMs: number | null,
+};
 
 /**  The type of a state value or a port. */
 export type ValueType = 

@@ -245,6 +245,24 @@ fn a_run_killed_mid_node_resumes_without_rerunning_finished_nodes() {
         vec!["write", "last", "out"],
         "`first` is not run again"
     );
+    // The local model's call is traced: tokens and compute time, no money.
+    let show = cli.json(&["runs", "show", &run_id]);
+    let write = show["nodes"]
+        .as_array()
+        .and_then(|nodes| nodes.iter().find(|node| node["node"] == "write"))
+        .unwrap_or_else(|| panic!("no trace of `write`: {show}"));
+    let usage = &write["usage"];
+    assert_eq!(usage["modelCalls"], 1, "{usage}");
+    assert!(usage["promptTokens"].as_u64() > Some(5), "{usage}");
+    assert!(usage["completionTokens"].as_u64() > Some(0), "{usage}");
+    assert!(usage["computeMs"].as_u64() > Some(0), "{usage}");
+    assert!(usage["firstTokenMs"].as_u64() > Some(0), "{usage}");
+    assert_eq!(
+        usage["costUsd"],
+        Value::Null,
+        "a local model costs no money: {usage}"
+    );
+    assert_eq!(show["usage"]["completionTokens"], usage["completionTokens"]);
 }
 
 #[test]

@@ -13,6 +13,7 @@ mod ingest_search;
 mod pull;
 mod security;
 mod tools;
+mod usage;
 mod vault;
 mod watch;
 

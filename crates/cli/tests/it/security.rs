@@ -17,21 +17,21 @@ use crate::{assert_success, error_line, files_containing, Cli};
 
 /// What one request to a [`Scripted`] server looked like.
 #[derive(Debug, Clone)]
-struct Seen {
-    head: String,
-    body: String,
+pub(crate) struct Seen {
+    pub(crate) head: String,
+    pub(crate) body: String,
 }
 
 /// An HTTP server on 127.0.0.1 that answers each request with `reply`, and
 /// keeps every request it saw.
-struct Scripted {
-    url: String,
-    seen: Arc<Mutex<Vec<Seen>>>,
+pub(crate) struct Scripted {
+    pub(crate) url: String,
+    pub(crate) seen: Arc<Mutex<Vec<Seen>>>,
 }
 
-type Reply = dyn Fn(&Seen, usize) -> String + Send + Sync;
+pub(crate) type Reply = dyn Fn(&Seen, usize) -> String + Send + Sync;
 
-fn scripted(reply: Box<Reply>) -> Scripted {
+pub(crate) fn scripted(reply: Box<Reply>) -> Scripted {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -89,7 +89,7 @@ fn read_request(stream: &TcpStream) -> Option<Seen> {
 }
 
 /// A non-streamed Chat Completions answer.
-fn completion(content: &str, calls: &[(&str, Value)]) -> String {
+pub(crate) fn completion(content: &str, calls: &[(&str, Value)]) -> String {
     let tool_calls: Vec<Value> = calls
         .iter()
         .enumerate()

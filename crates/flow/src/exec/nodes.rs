@@ -412,6 +412,9 @@ impl Work<'_> {
     }
 
     async fn model(&self, request: ModelRequest) -> Result<ModelReply, String> {
+        if let Some(error) = self.context.spent.stopped() {
+            return Err(format!("node `{}`: {error}", self.path));
+        }
         let model = Arc::clone(&self.context.ports.model);
         let context = Arc::clone(self.context);
         let path = self.path.to_owned();
@@ -443,7 +446,18 @@ impl Work<'_> {
         self.emit(EventKind::ModelCall {
             provider: reply.provider.clone(),
             model: reply.model.clone(),
+            usage: Box::new(reply.usage.clone()),
         });
+        let charge = self
+            .context
+            .spent
+            .charge(self.context.budget.as_ref(), &reply.usage);
+        if let Some(event) = charge.event {
+            self.emit(event);
+        }
+        if let Some(error) = charge.error {
+            return Err(format!("node `{}`: {error}", self.path));
+        }
         Ok(reply)
     }
 

@@ -195,3 +195,28 @@ fn the_published_schemas_match_the_types() {
         );
     }
 }
+
+#[test]
+fn a_budget_that_cannot_work_is_reported() {
+    let flow = |budget: &str| {
+        parse(&format!(
+            r#"{{"version": 2, "name": "b", "budget": {budget}, "nodes": [{{"id": "in", "kind": "input"}}], "edges": []}}"#
+        ))
+        .expect("parses")
+    };
+    let found = |budget: &str| -> Vec<String> {
+        check(&flow(budget), &Strict, None)
+            .into_iter()
+            .map(|problem| problem.code)
+            .filter(|code| code.contains("budget"))
+            .collect()
+    };
+    // Positive control: a budget that can work passes.
+    assert_eq!(
+        found(r#"{"tokens": 1000, "costUsd": 0.5}"#),
+        Vec::<String>::new()
+    );
+    assert_eq!(found(r#"{"tokens": 0}"#), ["invalid-budget"]);
+    assert_eq!(found(r#"{"costUsd": -1}"#), ["invalid-budget"]);
+    assert_eq!(found(r#"{"onExceed": "warn"}"#), ["empty-budget"]);
+}

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use codexos_flow::ports::{
-    AgentSpec, CallRecord, Catalog, Memory, Model, ModelReply, ModelRequest, NodeRecord, PortError,
-    PortResult, Retriever, RunHeader, RunLog, RunStatus, StoredRun, Subflows, TokenSink, ToolSpec,
-    ToolUse, Tools,
+    AgentSpec, AttemptUsage, CallRecord, CallUsage, Catalog, Memory, Model, ModelReply,
+    ModelRequest, NodeRecord, PortError, PortResult, Retriever, RunHeader, RunLog, RunStatus,
+    StoredRun, Subflows, TokenSink, ToolSpec, ToolUse, Tools,
 };
 use codexos_flow::RunEvent;
 use codexos_llm::{ChatMessage, Role, ToolChoice};
@@ -98,32 +98,7 @@ impl Model for RouterModel {
                     .flat_map(|message| message.tool_calls.iter().map(|call| call.name.as_str())),
             ),
         );
-        let messages: Vec<ChatMessage> = request
-            .messages
-            .iter()
-            .map(|message| {
-                let role = match message.role.as_str() {
-                    "system" => Role::System,
-                    "assistant" => Role::Assistant,
-                    "tool" => Role::Tool,
-                    _ => Role::User,
-                };
-                ChatMessage {
-                    role,
-                    content: message.content.clone(),
-                    tool_calls: message
-                        .tool_calls
-                        .iter()
-                        .map(|call| codexos_llm::ToolCall {
-                            id: call.id.clone(),
-                            name: names.wire(&call.name),
-                            arguments: call.arguments.to_string(),
-                        })
-                        .collect(),
-                    tool_call_id: message.tool_call_id.clone(),
-                }
-            })
-            .collect();
+        let messages = chat_messages(request, &names);
         let mut tools: Vec<codexos_llm::ToolSpec> = request
             .tools
             .iter()
@@ -184,6 +159,7 @@ impl Model for RouterModel {
             calls.clear();
         }
         Ok(ModelReply {
+            usage: call_usage(&completion, &self.0.price_table()),
             text: completion.text,
             value,
             tool_calls: calls,
@@ -191,6 +167,89 @@ impl Model for RouterModel {
             model: completion.model,
         })
     }
+}
+
+/// The flow's messages as the router's, tool names made wire-safe.
+fn chat_messages(request: &ModelRequest, names: &WireNames) -> Vec<ChatMessage> {
+    request
+        .messages
+        .iter()
+        .map(|message| {
+            let role = match message.role.as_str() {
+                "system" => Role::System,
+                "assistant" => Role::Assistant,
+                "tool" => Role::Tool,
+                _ => Role::User,
+            };
+            ChatMessage {
+                role,
+                content: message.content.clone(),
+                tool_calls: message
+                    .tool_calls
+                    .iter()
+                    .map(|call| codexos_llm::ToolCall {
+                        id: call.id.clone(),
+                        name: names.wire(&call.name),
+                        arguments: call.arguments.to_string(),
+                    })
+                    .collect(),
+                tool_call_id: message.tool_call_id.clone(),
+            }
+        })
+        .collect()
+}
+
+/// Tokens, time and cost of a finished completion, from its router
+/// attempts: remote ones priced by `prices`, local ones counted as compute
+/// time. The cost is unknown (none) when a remote attempt that used tokens
+/// has no price, never silently zero.
+pub(crate) fn call_usage(
+    completion: &codexos_llm::Completion,
+    prices: &codexos_llm::PriceTable,
+) -> CallUsage {
+    let mut usage = CallUsage {
+        prompt_tokens: completion.prompt_tokens.into(),
+        cached_tokens: completion.cached_tokens.into(),
+        completion_tokens: completion.completion_tokens.into(),
+        first_token_ms: Some(completion.first_token_ms.into()),
+        ..CallUsage::default()
+    };
+    let (mut dollars, mut any_priced, mut unpriced) = (0.0, false, false);
+    for attempt in &completion.attempts {
+        let cost = prices.cost(attempt);
+        if attempt.remote && attempt.prompt_tokens + attempt.completion_tokens > 0 {
+            match cost {
+                Some(value) => (dollars, any_priced) = (dollars + value, true),
+                None => unpriced = true,
+            }
+        }
+        if !attempt.remote {
+            usage.compute_ms += u64::from(attempt.latency_ms);
+        }
+        usage.latency_ms += u64::from(attempt.latency_ms);
+        let (outcome, detail) = match &attempt.outcome {
+            codexos_llm::Outcome::Ok => ("ok", None),
+            codexos_llm::Outcome::Skipped(why) => ("skipped", Some(why.clone())),
+            codexos_llm::Outcome::Failed(why) => ("failed", Some(why.clone())),
+        };
+        usage.attempts.push(AttemptUsage {
+            provider: attempt.provider.clone(),
+            model: attempt.model.clone(),
+            outcome: outcome.to_owned(),
+            detail,
+            latency_ms: attempt.latency_ms.into(),
+            first_token_ms: attempt.first_token_ms.map(u64::from),
+            prompt_tokens: attempt.prompt_tokens.into(),
+            completion_tokens: attempt.completion_tokens.into(),
+            cost_usd: cost,
+        });
+    }
+    if completion.attempts.is_empty() {
+        usage.latency_ms = completion.elapsed_ms.into();
+    }
+    usage.cost_usd = (any_priced && !unpriced).then_some(dollars);
+    usage.unpriced = unpriced;
+    usage
 }
 
 /// Hybrid search over the ingested projects.
@@ -443,7 +502,89 @@ impl Subflows for ChildFlows {
 
 #[cfg(test)]
 mod tests {
-    use super::WireNames;
+    use codexos_flow::ports::CallUsage;
+    use codexos_llm::{Attempt, Completion, Outcome, PriceEntry, PriceTable};
+
+    use super::{call_usage, WireNames};
+
+    fn attempt(provider: &str, model: &str, remote: bool, outcome: Outcome) -> Attempt {
+        Attempt {
+            provider: provider.into(),
+            model: model.into(),
+            remote,
+            latency_ms: 100,
+            first_token_ms: None,
+            prompt_tokens: 0,
+            cached_tokens: 0,
+            completion_tokens: 0,
+            outcome,
+        }
+    }
+
+    #[test]
+    fn a_calls_usage_adds_up_its_attempts_and_prices_only_remote_tokens() {
+        let prices = PriceTable::new(&[PriceEntry {
+            provider: None,
+            model: "m".into(),
+            input: 1.0,
+            output: 2.0,
+            cached: Some(0.5),
+        }]);
+        let mut completion = Completion::empty("remote", "m");
+        (
+            completion.prompt_tokens,
+            completion.cached_tokens,
+            completion.completion_tokens,
+        ) = (100, 40, 10);
+        completion.first_token_ms = 30;
+        let mut answered = attempt("remote", "m", true, Outcome::Ok);
+        (
+            answered.prompt_tokens,
+            answered.cached_tokens,
+            answered.completion_tokens,
+        ) = (100, 40, 10);
+        completion.attempts = vec![
+            attempt(
+                "local",
+                "small.gguf",
+                false,
+                Outcome::Failed("context too long".into()),
+            ),
+            answered,
+        ];
+        let usage = call_usage(&completion, &prices);
+        // 60 fresh × $1/M + 40 cached × $0.5/M + 10 out × $2/M.
+        let cost = usage.cost_usd.expect("priced");
+        assert!((cost - (60e-6 + 20e-6 + 20e-6)).abs() < 1e-12, "{usage:?}");
+        assert_eq!(
+            (usage.latency_ms, usage.compute_ms),
+            (200, 100),
+            "both attempts' time; the local one's as compute"
+        );
+        assert_eq!(usage.attempts.len(), 2);
+        assert_eq!(usage.attempts[0].outcome, "failed");
+        assert_eq!(
+            usage.attempts[0].detail.as_deref(),
+            Some("context too long")
+        );
+        assert!(!usage.unpriced);
+
+        // The same answer from a model no entry prices: unknown, not free.
+        completion.attempts[1].model = "other".into();
+        let usage = call_usage(&completion, &prices);
+        assert_eq!((usage.cost_usd, usage.unpriced), (None, true));
+    }
+
+    #[test]
+    fn a_model_call_recorded_before_usage_was_reads_as_no_usage() {
+        let event: codexos_flow::EventKind =
+            serde_json::from_str(r#"{"type": "modelCall", "provider": "local", "model": "m"}"#)
+                .expect("an old event still reads");
+        let codexos_flow::EventKind::ModelCall { usage, .. } = event else {
+            panic!("not a model call: {event:?}");
+        };
+        assert_eq!(*usage, CallUsage::default());
+    }
 
     #[test]
     fn tool_names_go_on_the_wire_in_the_providers_alphabet_and_come_back() {

@@ -3,7 +3,7 @@
 //! model saw and its answer, a tool's arguments and result, retrievals,
 //! memory and human answers), its error, and when it started and ended.
 
-use codexos_flow::ports::StoredRun;
+use codexos_flow::ports::{CallUsage, StoredRun};
 use codexos_flow::EventKind;
 use serde::Serialize;
 use serde_json::Value;
@@ -54,6 +54,79 @@ pub struct NodeTrace {
     /// Finish (or final failure), Unix milliseconds.
     #[specta(type = Option<f64>)]
     pub ended_ms: Option<u64>,
+    /// Tokens, time and cost of its model calls.
+    pub usage: Usage,
+}
+
+/// Tokens, time and cost of model calls, added up (a node, a run).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Usage {
+    /// Model calls.
+    pub model_calls: u32,
+    /// Prompt tokens.
+    #[specta(type = u32)]
+    pub prompt_tokens: u64,
+    /// Of those, served from a cache.
+    #[specta(type = u32)]
+    pub cached_tokens: u64,
+    /// Generated tokens.
+    #[specta(type = u32)]
+    pub completion_tokens: u64,
+    /// Dollars of the priced calls (none when no call was priced).
+    pub cost_usd: Option<f64>,
+    /// Remote calls with no price in the table: the cost leaves them out.
+    pub unpriced_calls: u32,
+    /// Milliseconds local models computed.
+    #[specta(type = u32)]
+    pub compute_ms: u64,
+    /// Milliseconds spent waiting for models (all attempts).
+    #[specta(type = u32)]
+    pub model_ms: u64,
+    /// Providers that failed or were skipped before one answered.
+    pub fallbacks: u32,
+    /// Milliseconds to the first token, the slowest call's.
+    #[specta(type = Option<u32>)]
+    pub first_token_ms: Option<u64>,
+}
+
+impl Usage {
+    /// Adds one model call.
+    pub fn add_call(&mut self, call: &CallUsage) {
+        let failed = call
+            .attempts
+            .iter()
+            .filter(|attempt| attempt.outcome != "ok")
+            .count();
+        self.add(&Self {
+            model_calls: 1,
+            prompt_tokens: call.prompt_tokens,
+            cached_tokens: call.cached_tokens,
+            completion_tokens: call.completion_tokens,
+            cost_usd: call.cost_usd,
+            unpriced_calls: u32::from(call.unpriced),
+            compute_ms: call.compute_ms,
+            model_ms: call.latency_ms,
+            fallbacks: u32::try_from(failed).unwrap_or(u32::MAX),
+            first_token_ms: call.first_token_ms,
+        });
+    }
+
+    /// Adds another total.
+    pub fn add(&mut self, other: &Self) {
+        self.model_calls += other.model_calls;
+        self.prompt_tokens += other.prompt_tokens;
+        self.cached_tokens += other.cached_tokens;
+        self.completion_tokens += other.completion_tokens;
+        if let Some(cost) = other.cost_usd {
+            *self.cost_usd.get_or_insert(0.0) += cost;
+        }
+        self.unpriced_calls += other.unpriced_calls;
+        self.compute_ms += other.compute_ms;
+        self.model_ms += other.model_ms;
+        self.fallbacks += other.fallbacks;
+        self.first_token_ms = self.first_token_ms.max(other.first_token_ms);
+    }
 }
 
 fn top(path: &str) -> &str {
@@ -76,6 +149,7 @@ fn entry<'a>(traces: &'a mut Vec<NodeTrace>, node: &str) -> &'a mut NodeTrace {
                 error: None,
                 started_ms: None,
                 ended_ms: None,
+                usage: Usage::default(),
             });
             traces.len() - 1
         });
@@ -98,6 +172,7 @@ pub(crate) fn traces(run: &StoredRun) -> Vec<NodeTrace> {
                 trace.started_ms.get_or_insert(event.at_ms);
             }
             EventKind::NodeFinished { .. } if own => trace.ended_ms = Some(event.at_ms),
+            EventKind::ModelCall { usage, .. } => trace.usage.add_call(usage),
             EventKind::NodeFailed { error, retrying } if own => {
                 trace.error = Some(error.clone());
                 if !*retrying {

@@ -807,7 +807,7 @@ export function FlowCanvas({ project, theme = "dark" }: { project: string | null
             />
           )}
         </div>
-        {flow && !selectedNode && !compare && <FlowSettings flow={flow} readOnly={readOnly} onChange={(next) => edit(() => next)} />}
+        {flow && !selectedNode && !compare && <FlowSettings key={flow.name} flow={flow} readOnly={readOnly} onChange={(next) => edit(() => next)} />}
         {selectedNode && flow && (
           <Inspector
             key={selectedNode.id}

@@ -2,7 +2,8 @@ import { Plus, X } from "lucide-react";
 import { useState } from "react";
 
 import { Button } from "@/components/ui/button";
-import type { ToolPermission, ValueType } from "@/ipc/bindings";
+import type { BudgetAction, ToolPermission, ValueType } from "@/ipc/bindings";
+import { budgetFields, parseBudget, type BudgetFields } from "./budget";
 import type { FlowDoc } from "./flowGraph";
 
 const TYPES: ValueType[] = ["string", "number", "boolean", "list", "object", "any"];
@@ -106,6 +107,78 @@ function Table<T extends string>({
   );
 }
 
+/** The flow's budget: a token and/or dollar limit on each run's model
+ * calls, and whether crossing it stops the run or warns. */
+function BudgetEditor({ flow, readOnly, onChange }: { flow: FlowDoc; readOnly: boolean; onChange: (flow: FlowDoc) => void }) {
+  const [fields, setFields] = useState<BudgetFields>(budgetFields(flow.budget));
+  const [seen, setSeen] = useState(JSON.stringify(flow.budget ?? null));
+  const [error, setError] = useState<string | null>(null);
+  if (seen !== JSON.stringify(flow.budget ?? null)) {
+    setSeen(JSON.stringify(flow.budget ?? null));
+    setFields(budgetFields(flow.budget));
+    setError(null);
+  }
+  const commit = (next: BudgetFields) => {
+    const parsed = parseBudget(next);
+    if ("error" in parsed) return setError(parsed.error);
+    setError(null);
+    if (JSON.stringify(parsed.budget) === JSON.stringify(flow.budget ?? null)) return;
+    const changed: FlowDoc = { ...flow, budget: parsed.budget ?? undefined };
+    if (!parsed.budget) delete changed.budget;
+    onChange(changed);
+  };
+  return (
+    <fieldset className="flex flex-col gap-1" data-testid="budget-editor">
+      <legend className="font-medium">budget per run</legend>
+      <div className="flex items-center gap-1">
+        <input
+          aria-label="Most tokens per run"
+          data-testid="budget-tokens"
+          className={`${INPUT} w-20`}
+          inputMode="numeric"
+          placeholder="tokens"
+          value={fields.tokens}
+          disabled={readOnly}
+          onChange={(event) => setFields({ ...fields, tokens: event.target.value })}
+          onBlur={() => commit(fields)}
+        />
+        <input
+          aria-label="Most dollars per run"
+          data-testid="budget-dollars"
+          className={`${INPUT} w-16`}
+          inputMode="decimal"
+          placeholder="$"
+          value={fields.dollars}
+          disabled={readOnly}
+          onChange={(event) => setFields({ ...fields, dollars: event.target.value })}
+          onBlur={() => commit(fields)}
+        />
+        <select
+          aria-label="When the budget is crossed"
+          data-testid="budget-action"
+          className={SELECT}
+          value={fields.onExceed}
+          disabled={readOnly}
+          onChange={(event) => {
+            const next = { ...fields, onExceed: event.target.value as BudgetAction };
+            setFields(next);
+            commit(next);
+          }}
+        >
+          <option value="stop">stop</option>
+          <option value="warn">warn</option>
+        </select>
+      </div>
+      {error && (
+        <span className="text-destructive" role="alert">
+          {error}
+        </span>
+      )}
+      <span className="text-[10px] text-muted-foreground">Tokens of every model call, and dollars of remote ones (priced from config.toml's [[prices]] and the shipped list prices). Empty: no limit.</span>
+    </fieldset>
+  );
+}
+
 /** The flow's own settings, shown when no node is selected: what it does,
  * its state keys with their types, and its tool permissions. */
 export function FlowSettings({ flow, readOnly, onChange }: { flow: FlowDoc; readOnly: boolean; onChange: (flow: FlowDoc) => void }) {
@@ -155,6 +228,7 @@ export function FlowSettings({ flow, readOnly, onChange }: { flow: FlowDoc; read
         onChange={(permissions) => onChange({ ...flow, permissions })}
       />
       <span className="-mt-2 text-[10px] text-muted-foreground">Applied after config.toml's [tools.permissions] for this flow's runs.</span>
+      <BudgetEditor flow={flow} readOnly={readOnly} onChange={onChange} />
       <span className="text-[10px] text-muted-foreground">Select a node to edit it.</span>
     </aside>
   );

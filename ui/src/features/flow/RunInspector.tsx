@@ -7,17 +7,33 @@ import { commands, type LlmSettings, type NodeTrace, type ReplayReport, type Run
 import { requestId } from "@/ipc/client";
 import { modelChoices } from "@/features/settings/settingsState";
 import { SidePanel } from "./SidePanel";
-import { duration, firstDivergence, nodeStatus, pretty, viewCall, type CallView } from "./runInspect";
+import { callUsage, dollars, duration, firstDivergence, nodeStatus, pretty, usageText, viewCall, type CallUsageView, type CallView } from "./runInspect";
 
 const BLOCK = "max-h-48 overflow-auto whitespace-pre-wrap break-words rounded border border-border bg-background p-1.5 font-mono text-[11px]";
 const STATUS_TEXT = { done: "text-emerald-800 dark:text-emerald-400", failed: "text-destructive", unfinished: "text-muted-foreground" };
 
-function Call({ view, index }: { view: CallView; index: number }) {
+function UsageLine({ usage }: { usage: CallUsageView }) {
+  const parts = [`${usage.prompt} in → ${usage.completion} out tokens`];
+  if (usage.cached > 0) parts.push(`${usage.cached} cached`);
+  parts.push(`${usage.latencyMs} ms`);
+  if (usage.firstTokenMs !== null) parts.push(`first token ${usage.firstTokenMs} ms`);
+  if (usage.cost !== null) parts.push(dollars(usage.cost));
+  else if (usage.unpriced) parts.push("unpriced (add [[prices]] to config.toml)");
+  return (
+    <div className="text-[11px] text-muted-foreground" data-testid="inspector-call-usage">
+      {parts.join(" · ")}
+      {usage.attempts.length > 1 && <div className="text-amber-800 dark:text-amber-400">tried: {usage.attempts.join(" → ")}</div>}
+    </div>
+  );
+}
+
+function Call({ view, index, usage }: { view: CallView; index: number; usage: CallUsageView | null }) {
   return (
     <div className="flex flex-col gap-1 rounded border border-border p-1.5" data-testid="inspector-call" data-kind={view.kind === "other" ? view.label : view.kind}>
       <div className="text-[11px] font-medium">
         #{index + 1} {view.kind === "model" ? `model ${view.model}` : view.kind === "tool" ? `tool ${view.tool}` : view.label}
       </div>
+      {usage && <UsageLine usage={usage} />}
       {view.kind === "model" && (
         <>
           {view.messages.map((message, position) => (
@@ -63,6 +79,7 @@ function Call({ view, index }: { view: CallView; index: number }) {
 function NodeDetail({ trace, onFork, busy }: { trace: NodeTrace; onFork: (edits: string) => void; busy: boolean }) {
   const [edits, setEdits] = useState("{}");
   const took = duration(trace);
+  const usage = usageText(trace.usage);
   return (
     <div className="flex flex-col gap-2" data-testid="inspector-node">
       <div className="flex flex-wrap items-baseline gap-x-2 text-xs">
@@ -73,6 +90,11 @@ function NodeDetail({ trace, onFork, busy }: { trace: NodeTrace; onFork: (edits:
         {trace.attempts > 1 && <span className="text-amber-800 dark:text-amber-400">{trace.attempts} attempts</span>}
         {trace.next.length > 0 && <span className="text-muted-foreground">→ {trace.next.join(", ")}</span>}
       </div>
+      {usage && (
+        <div className="text-[11px] text-muted-foreground" data-testid="inspector-usage">
+          {usage}
+        </div>
+      )}
       {trace.error && (
         <div className="text-xs text-destructive" role="alert">
           {trace.error}
@@ -85,7 +107,7 @@ function NodeDetail({ trace, onFork, busy }: { trace: NodeTrace; onFork: (edits:
         </div>
       </div>
       {trace.calls.map((call, index) => (
-        <Call key={`${call.path}-${call.index}-${index}`} view={viewCall(call)} index={index} />
+        <Call key={`${call.path}-${call.index}-${index}`} view={viewCall(call)} index={index} usage={call.kind === "model" ? callUsage(call) : null} />
       ))}
       {trace.calls.length === 0 && <div className="text-[11px] text-muted-foreground">no model, tool, retrieval, memory or human calls</div>}
       <details className="text-xs">
@@ -203,6 +225,11 @@ export function RunInspector({
             {status ?? "…"}
             {detail?.forkedFrom ? ` · forked from ${detail.forkedFrom[0].slice(0, 8)} at ${detail.forkedFrom[1]}` : ""}
           </span>
+          {detail && detail.usage.modelCalls > 0 && (
+            <span className="text-muted-foreground" data-testid="run-usage">
+              {usageText(detail.usage)}
+            </span>
+          )}
         </>
       }
     >

@@ -241,6 +241,9 @@ export function applyEvent(view: RunView, event: RunEvent): RunView {
       if (node && !kind.retrying) statuses[node] = "failed";
       log = [...log, `${event.node}: ${kind.error}`];
       break;
+    case "budget":
+      log = [...log, `${event.node ?? "run"}: ${kind.message}`];
+      break;
     case "runFinished":
       finished = kind.status;
       if (kind.error) log = [...log, kind.error];
@@ -269,6 +272,8 @@ export function describeEvent(event: RunEvent): string {
       return `run ${kind.status}`;
     case "nodeStarted":
       return `${where}started (${kind.kind})`;
+    case "budget":
+      return `${where}${kind.message}`;
     default:
       return `${where}${kind.type}`;
   }

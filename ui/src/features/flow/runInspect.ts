@@ -1,7 +1,7 @@
 // What the run inspector shows of a stored run's node: its calls read as a
 // person would (the messages a model saw and its answer, a tool's arguments
 // and result), its duration, and where a re-run first diverged. Pure logic.
-import type { CallTrace, NodeDiff, NodeTrace } from "@/ipc/bindings";
+import type { CallTrace, NodeDiff, NodeTrace, Usage } from "@/ipc/bindings";
 
 export interface Message {
   role: string;
@@ -63,4 +63,62 @@ export function firstDivergence(nodes: NodeDiff[]): string | null {
 export function pretty(value: unknown): string {
   if (typeof value === "string") return value;
   return JSON.stringify(value, null, 2) ?? "null";
+}
+
+/** Dollars with cents, or two significant digits below a cent. */
+export function dollars(cost: number): string {
+  if (cost <= 0) return "$0";
+  if (cost >= 0.01) return `$${cost.toFixed(2)}`;
+  const decimals = Math.min(12, Math.ceil(-Math.log10(cost)) + 1);
+  return `$${cost.toFixed(decimals)}`;
+}
+
+/** Tokens, cost, local compute and fallbacks of a node or a run in one line
+ * (empty without model calls). */
+export function usageText(usage: Usage): string {
+  if (usage.modelCalls === 0) return "";
+  const parts = [`${usage.modelCalls} model call${usage.modelCalls === 1 ? "" : "s"}`, `${usage.promptTokens} in → ${usage.completionTokens} out tokens`];
+  if (usage.cachedTokens > 0) parts.push(`${usage.cachedTokens} cached`);
+  const cost = usage.costUsd;
+  const unpriced = `${usage.unpricedCalls} unpriced (add [[prices]] to config.toml)`;
+  if (cost !== null && cost !== undefined) parts.push(usage.unpricedCalls > 0 ? `${dollars(cost)} + ${unpriced}` : dollars(cost));
+  else if (usage.unpricedCalls > 0) parts.push(`cost unknown: ${unpriced}`);
+  if (usage.computeMs > 0) parts.push(`${(usage.computeMs / 1000).toFixed(1)} s local model time`);
+  if (usage.fallbacks > 0) parts.push(`${usage.fallbacks} fallback${usage.fallbacks === 1 ? "" : "s"}`);
+  return parts.join(" · ");
+}
+
+export interface CallUsageView {
+  prompt: number;
+  cached: number;
+  completion: number;
+  latencyMs: number;
+  firstTokenMs: number | null;
+  cost: number | null;
+  /** A remote model with no price. */
+  unpriced: boolean;
+  /** The providers tried, in order: `name: outcome`. */
+  attempts: string[];
+}
+
+/** The usage a recorded model call carries (none in older recordings). */
+export function callUsage(call: CallTrace): CallUsageView | null {
+  const usage = asObject(asObject(asObject(call.response).ok).usage);
+  if (Object.keys(usage).length === 0) return null;
+  const number = (value: unknown) => (typeof value === "number" ? value : 0);
+  const attempts = (Array.isArray(usage.attempts) ? usage.attempts : []).map((attempt) => {
+    const fields = asObject(attempt);
+    const detail = typeof fields.detail === "string" ? ` (${fields.detail})` : "";
+    return `${String(fields.provider ?? "?")}: ${String(fields.outcome ?? "?")}${detail}`;
+  });
+  return {
+    prompt: number(usage.prompt_tokens),
+    cached: number(usage.cached_tokens),
+    completion: number(usage.completion_tokens),
+    latencyMs: number(usage.latency_ms),
+    firstTokenMs: typeof usage.first_token_ms === "number" ? usage.first_token_ms : null,
+    cost: typeof usage.cost_usd === "number" ? usage.cost_usd : null,
+    unpriced: usage.unpriced === true,
+    attempts,
+  };
 }
