@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use codexos_runtime::{
     DeletedFlow, Flow, FlowEntry, FlowProblem, FlowRunOptions, FlowVersion, ReplayReport,
-    RunDetail, RunEvent, RunOutcome, RunSummary,
+    RunComparison, RunDetail, RunEvent, RunOutcome, RunSummary,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -213,6 +213,18 @@ pub fn runs(state: State<'_, AppState>, flow: Option<String>) -> Result<Vec<RunS
 #[specta::specta]
 pub fn run_detail(state: State<'_, AppState>, run_id: String) -> Result<RunDetail, IpcError> {
     Ok(state.runtime()?.run_detail(&run_id)?)
+}
+
+/// Two stored runs side by side, node by node, with the first node where
+/// they part ways (any two runs: other flow versions, models or inputs).
+#[tauri::command]
+#[specta::specta]
+pub fn run_compare(
+    state: State<'_, AppState>,
+    a: String,
+    b: String,
+) -> Result<RunComparison, IpcError> {
+    Ok(state.runtime()?.compare_runs(&a, &b)?)
 }
 
 /// Re-executes a stored run: from its recording (offline, no model and no

@@ -6,6 +6,7 @@
 //! drifts from this code (`make bindings` regenerates it).
 
 mod agents;
+mod analytics;
 mod bundles;
 mod commands;
 mod conversations;
@@ -92,6 +93,9 @@ app_commands![
     flows::run_resume,
     flows::runs,
     flows::run_detail,
+    flows::run_compare,
+    analytics::analytics_dashboard,
+    analytics::analytics_runs,
     flows::run_replay,
     flows::run_fork,
     tools::tools_overview,

@@ -781,6 +781,23 @@ test("a flow is built from scratch with forms only, checked, run, inspected, for
   const forked = [];
   for (const element of await browser.$$('[data-testid="inspector-prompt"]')) forked.push(await element.getText());
   assert.ok(forked.some((text) => text.includes("fresh grass")), forked.join(" | "));
+  // Compared with the run it was forked from, side by side: the model node is
+  // where they part ways, its prompt marked as different.
+  const compareWith = await browser.$('[data-testid="compare-with"]');
+  await browser.waitUntil(async () => (await browser.$$('[data-testid="compare-with"] option')).length >= 2, { timeout: 10_000, timeoutMsg: "the original run is not offered for comparison" });
+  await compareWith.selectByIndex(1);
+  const comparison = await browser.$('[data-testid="run-compare"]');
+  await comparison.waitForDisplayed({ timeout: 10_000 });
+  assert.equal(await comparison.getAttribute("data-first-divergence"), "llm-1", await browser.$('[data-testid="compare-summary"]').getText());
+  const promptSection = await browser.$('[data-testid="compare-section-prompt"]');
+  assert.equal(await promptSection.getAttribute("data-differs"), "true");
+  const sides = await browser.execute(() => [...document.querySelectorAll('[data-testid="compare-section-prompt"] .grid > div')].map((element) => element.textContent));
+  assert.ok(sides[0].includes("fresh grass") && sides[1].includes("clear daytime sky"), sides.join(" | "));
+  assert.match(await browser.$('[data-testid="compare-figures-a"]').getText(), /A · \d+\+\d+ tok/);
+  assert.equal(await browser.$('[data-testid="compare-pick-input"]').getAttribute("data-differs"), "only in B", "the fork did not run the input node again");
+  await screenshot("run-compare");
+  await browser.$('[data-testid="compare-close"]').click();
+  await comparison.waitForExist({ reverse: true, timeout: 10_000 });
   await browser.$('button[aria-label="Close run inspector"]').click();
 
   // Versions: the first (blank) version against the one that ran, marked on the canvas.
@@ -816,6 +833,52 @@ test("a flow is built from scratch with forms only, checked, run, inspected, for
   await browser.$('[data-testid="toggle-projects"]').click();
   await browser.$('[data-testid="toggle-chat"]').click();
   await browser.$('[data-testid="chat-input"]').waitForDisplayed({ timeout: 10_000 });
+});
+
+test("the analytics dashboard shows the runs so far, breaks them down, and drills from a day or a row into a run", async () => {
+  await browser.$('[data-testid="open-analytics"]').click();
+  const panel = await browser.$('[data-testid="analytics-panel"]');
+  await panel.waitForDisplayed({ timeout: 10_000 });
+  await browser.$('[data-testid="analytics-totals"]').waitForDisplayed({ timeout: 30_000 });
+  const tile = async (label) => browser.$(`[data-testid="analytics-tile"][data-label="${label}"] [data-testid="analytics-tile-value"]`).getText();
+  // The earlier tests ran flows on the local model: runs and tokens are counted.
+  const runs = Number((await tile("Runs")).replace(/,/g, ""));
+  assert.ok(runs >= 3, `runs counted: ${runs}`);
+  assert.ok(Number((await tile("Tokens")).replace(/,/g, "")) > 0, "tokens counted");
+  assert.match(await tile("Run latency"), /\d.* \/ \d/);
+  for (const chart of ["runs", "tokens", "cost", "latency"]) {
+    assert.ok(await browser.$(`[data-testid="chart-${chart}"] canvas`).isExisting(), `the ${chart} chart is drawn`);
+  }
+  const rowValues = async () => browser.execute(() => [...document.querySelectorAll('[data-testid="analytics-breakdown"] [data-testid="analytics-row"]')].map((row) => row.dataset.value));
+  assert.ok((await rowValues()).includes("e2e-forms"), `flows: ${await rowValues()}`);
+  await screenshot("analytics");
+
+  // By model: the local model that answered is a row; it drills down to its runs.
+  await browser.$('[data-testid="analytics-by"]').selectByAttribute("value", "model");
+  await browser.waitUntil(async () => (await rowValues()).some((value) => /smollm|qwen/i.test(value)), { timeout: 10_000, timeoutMsg: `no local model row: ${await rowValues()}` });
+  const model = (await rowValues()).find((value) => /smollm|qwen/i.test(value));
+  await browser.$(`[data-testid="analytics-breakdown"] [data-testid="analytics-row"][data-value="${model}"]`).click();
+  const list = await browser.$('[data-testid="analytics-runs"]');
+  await list.waitForDisplayed({ timeout: 10_000 });
+  await browser.waitUntil(async () => (await browser.$$('[data-testid="analytics-run"]')).length > 0, { timeout: 10_000, timeoutMsg: "no runs behind the model's row" });
+
+  // Today's point of a chart drills down to today's runs; one opens in the run inspector.
+  const over = await browser.$('[data-testid="chart-runs"] .u-over');
+  const { width } = await over.getSize();
+  await over.click({ x: Math.floor(width / 2) - 2 });
+  const today = new Date().toISOString().slice(0, 10);
+  await browser.waitUntil(async () => (await list.getAttribute("aria-label")) === `Runs on ${today}`, { timeout: 10_000, timeoutMsg: `the chart did not drill into today: ${await list.getAttribute("aria-label")}` });
+  await browser.waitUntil(async () => (await browser.$$('[data-testid="analytics-run"]')).length >= 3, { timeout: 10_000, timeoutMsg: "today's runs are not listed" });
+  await browser.$('[data-testid="analytics-run"]').click();
+  await browser.$('[data-testid="run-inspector"]').waitForDisplayed({ timeout: 10_000 });
+  await browser.$('button[aria-label="Close run inspector"]').click();
+
+  // A range with no runs says so.
+  await fill(await browser.$('[data-testid="analytics-from"]'), "2020-01-01");
+  await fill(await browser.$('[data-testid="analytics-to"]'), "2020-01-31");
+  await browser.$('[data-testid="analytics-empty"]').waitForDisplayed({ timeout: 10_000 });
+  await browser.$('button[aria-label="Close analytics"]').click();
+  await panel.waitForExist({ reverse: true, timeout: 10_000 });
 });
 
 test("a human input node is answered in a typed form from the run panel", async () => {
@@ -1540,6 +1603,10 @@ test("every panel passes an automated accessibility check (axe-core: no serious 
   await browser.$('[data-testid="search-panel"]').waitForDisplayed({ timeout: 10_000 });
   await check("search", '[data-testid="search-panel"]');
   await browser.$('[data-testid="close-search"]').click();
+  await browser.$('[data-testid="open-analytics"]').click();
+  await browser.$('[data-testid="analytics-totals"]').waitForDisplayed({ timeout: 30_000 });
+  await check("analytics", '[data-testid="analytics-panel"]');
+  await browser.$('button[aria-label="Close analytics"]').click();
   await browser.$('[data-testid="open-agents"]').click();
   await browser.$('[data-testid="agents-panel"]').waitForDisplayed({ timeout: 10_000 });
   await check("agents", '[data-testid="agents-panel"]');

@@ -1,9 +1,10 @@
-import { Bot, Command, Monitor, Moon, PanelLeft, PanelRight, Search, Settings, Sun } from "lucide-react";
+import { BarChart3, Bot, Command, Monitor, Moon, PanelLeft, PanelRight, Search, Settings, Sun } from "lucide-react";
 import { useCallback, useEffect, useMemo, useState } from "react";
 
 import { Button } from "@/components/ui/button";
 
 import { AgentsPanel } from "@/features/agents/AgentsPanel";
+import { AnalyticsPanel } from "@/features/analytics/AnalyticsPanel";
 import { ChatPanel } from "@/features/chat/ChatPanel";
 import { FilePreviewPanel, type PreviewTarget } from "@/features/files/FilePreviewPanel";
 import { FlowCanvas } from "@/features/flow/FlowCanvas";
@@ -33,6 +34,7 @@ export default function App() {
   const [settingsTab, setSettingsTab] = useState<SettingsTab>("providers");
   const [searchOpen, setSearchOpen] = useState(false);
   const [agentsOpen, setAgentsOpen] = useState(false);
+  const [analyticsOpen, setAnalyticsOpen] = useState(false);
   const { choice: themeChoice, theme, choose: chooseTheme } = useTheme();
   const [llm, setLlm] = useState<LlmSettings | null>(null);
   const [model, setModel] = useState<string | null>(null);
@@ -104,6 +106,7 @@ export default function App() {
     () => [
       { id: "search", group: "View", title: "Search the projects", shortcut: "Ctrl+Shift+F", keywords: "find grep", run: () => setSearchOpen(true) },
       { id: "agents", group: "View", title: "Edit and publish agents", keywords: "agent sub-agent version pin publish", run: () => setAgentsOpen(true) },
+      { id: "analytics", group: "View", title: "Analytics: runs, tokens, cost and latency", keywords: "dashboard analytics cost tokens latency failures fallback chart", run: () => setAnalyticsOpen(true) },
       { id: "settings", group: "View", title: "Open settings", keywords: "preferences providers models tools vault", run: () => setSettingsOpen(true) },
       { id: "toggle-projects", group: "View", title: panels.leftOpen ? "Hide the projects panel" : "Show the projects panel", run: () => layout({ leftOpen: !panels.leftOpen }) },
       { id: "toggle-chat", group: "View", title: panels.rightOpen ? "Hide the chat panel" : "Show the chat panel", run: () => layout({ rightOpen: !panels.rightOpen }) },
@@ -233,6 +236,9 @@ export default function App() {
           >
             {themeChoice === "system" ? <Monitor /> : themeChoice === "light" ? <Sun /> : <Moon />}
           </Button>
+          <Button size="icon" variant="ghost" aria-label="Analytics" title="Analytics" data-testid="open-analytics" onClick={() => setAnalyticsOpen(true)}>
+            <BarChart3 />
+          </Button>
           <Button size="icon" variant="ghost" aria-label="Agents" title="Agents" data-testid="open-agents" onClick={() => setAgentsOpen(true)}>
             <Bot />
           </Button>
@@ -278,6 +284,7 @@ export default function App() {
             <SearchPanel projects={projects} project={selected} onOpen={setPreview} onClose={() => setSearchOpen(false)} />
           )}
           {preview && <FilePreviewPanel target={preview} onClose={() => setPreview(null)} />}
+          {analyticsOpen && <AnalyticsPanel dark={theme === "dark"} onClose={() => setAnalyticsOpen(false)} />}
           {agentsOpen && <AgentsPanel projects={projects} models={modelChoices(llm)} onClose={() => setAgentsOpen(false)} />}
           {settingsOpen && (
             <SettingsPanel

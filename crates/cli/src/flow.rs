@@ -116,6 +116,18 @@ pub enum RunsCommand {
         #[command(flatten)]
         budget: BudgetArgs,
     },
+    /// Two stored runs side by side, node by node: prompts, answers, tool
+    /// calls, writes, tokens, cost and time, with the first node where they
+    /// part ways. Works across flow versions, models and inputs.
+    Diff {
+        /// Run A (a unique prefix is enough).
+        a: String,
+        /// Run B.
+        b: String,
+        /// List the nodes that did the same in both runs too.
+        #[arg(long)]
+        all: bool,
+    },
     /// Starts a new run from the checkpoint before NODE, with edited state.
     Fork {
         /// Run id.
@@ -374,37 +386,7 @@ pub async fn runs(
             }
             Ok(())
         }
-        RunsCommand::Show { id } => {
-            let detail = runtime.run_detail(&runtime.resolve_run(&id)?)?;
-            if json {
-                return print_json(&detail);
-            }
-            println!(
-                "run {} · flow {} · {}",
-                detail.summary.id, detail.summary.flow, detail.summary.status
-            );
-            if let Some((run, node)) = &detail.forked_from {
-                println!("forked from {run} at {node}");
-            }
-            println!("input: {}", detail.input);
-            println!("nodes finished ({} recorded calls):", detail.calls);
-            for (step, node) in &detail.finished {
-                let usage = detail
-                    .nodes
-                    .iter()
-                    .find(|trace| &trace.node == node)
-                    .map(|trace| usage_text(&trace.usage))
-                    .filter(|text| !text.is_empty())
-                    .map(|text| format!("  {text}"))
-                    .unwrap_or_default();
-                println!("  step {step:>3}  {node}{usage}");
-            }
-            if detail.usage.model_calls > 0 {
-                println!("usage: {}", usage_text(&detail.usage));
-            }
-            println!("{}", serde_json::to_string_pretty(&detail.detail)?);
-            Ok(())
-        }
+        RunsCommand::Show { id } => show_run(runtime, &id, json),
         RunsCommand::Replay { id, diff, model } => {
             let id = runtime.resolve_run(&id)?;
             let sink = (!json).then(|| event_printer(false));
@@ -427,6 +409,15 @@ pub async fn runs(
             let answer = human_answer(approve, reject, answer);
             resume(runtime, &id, answer, budget.budget()?, json, cancel).await
         }
+        RunsCommand::Diff { a, b, all } => {
+            let comparison =
+                runtime.compare_runs(&runtime.resolve_run(&a)?, &runtime.resolve_run(&b)?)?;
+            if json {
+                return print_json(&comparison);
+            }
+            crate::compare::print(&comparison, all);
+            Ok(())
+        }
         RunsCommand::Fork { id, from, edits } => {
             let id = runtime.resolve_run(&id)?;
             let mut state = BTreeMap::new();
@@ -448,6 +439,39 @@ pub async fn runs(
             outcome(&result, json)
         }
     }
+}
+
+/// `codexos runs show`.
+fn show_run(runtime: &Arc<Runtime>, id: &str, json: bool) -> anyhow::Result<()> {
+    let detail = runtime.run_detail(&runtime.resolve_run(id)?)?;
+    if json {
+        return print_json(&detail);
+    }
+    println!(
+        "run {} · flow {} · {}",
+        detail.summary.id, detail.summary.flow, detail.summary.status
+    );
+    if let Some((run, node)) = &detail.forked_from {
+        println!("forked from {run} at {node}");
+    }
+    println!("input: {}", detail.input);
+    println!("nodes finished ({} recorded calls):", detail.calls);
+    for (step, node) in &detail.finished {
+        let usage = detail
+            .nodes
+            .iter()
+            .find(|trace| &trace.node == node)
+            .map(|trace| usage_text(&trace.usage))
+            .filter(|text| !text.is_empty())
+            .map(|text| format!("  {text}"))
+            .unwrap_or_default();
+        println!("  step {step:>3}  {node}{usage}");
+    }
+    if detail.usage.model_calls > 0 {
+        println!("usage: {}", usage_text(&detail.usage));
+    }
+    println!("{}", serde_json::to_string_pretty(&detail.detail)?);
+    Ok(())
 }
 
 /// The answer `runs resume` gives a waiting human node.
@@ -726,7 +750,7 @@ pub fn agents(runtime: &Arc<Runtime>, command: AgentsCommand, json: bool) -> any
 }
 
 /// Tokens, cost and model time in one line (empty without model calls).
-fn usage_text(usage: &codexos_runtime::Usage) -> String {
+pub fn usage_text(usage: &codexos_runtime::Usage) -> String {
     fn count(number: u32, word: &str) -> String {
         let plural = if number == 1 { "" } else { "s" };
         format!("{number} {word}{plural}")
@@ -773,7 +797,7 @@ fn usage_text(usage: &codexos_runtime::Usage) -> String {
 }
 
 /// Dollars with cents, or two significant digits below a cent.
-fn dollars(cost: f64) -> String {
+pub fn dollars(cost: f64) -> String {
     if cost <= 0.0 {
         return "$0".to_owned();
     }

@@ -5,8 +5,10 @@
 //! one-line message and an exit code.
 #![expect(clippy::print_stdout, reason = "stdout is this binary's output")]
 
+mod analytics;
 mod bundle;
 mod chat;
+mod compare;
 mod conversations;
 mod flow;
 mod render;
@@ -56,9 +58,13 @@ enum Command {
     Ingest(IngestArgs),
     /// Check and run a flow file, printing its events as it runs.
     Run(flow::RunArgs),
-    /// Runs: list, show, replay (offline, or --diff live), resume, fork.
+    /// Runs: list, show, diff, replay (offline, or --diff live), resume, fork.
     #[command(subcommand)]
     Runs(flow::RunsCommand),
+    /// Runs, failures, tokens, cost, latency and fallback rate over a date
+    /// range, by flow, node, provider, model or project (the app's
+    /// dashboard); `--runs VALUE` lists the runs behind a figure.
+    Analytics(analytics::AnalyticsArgs),
     /// A flow file: check it, print the schema.
     #[command(subcommand)]
     Flow(flow::FlowCommand),
@@ -273,6 +279,31 @@ enum BenchCommand {
         /// Python with langgraph (`scripts/bench-venv.sh langgraph` prints one).
         #[arg(long)]
         python: Option<PathBuf>,
+    },
+    /// The analytics dashboard's queries over generated runs (100,000 runs,
+    /// 1M spans by default, written as the executor writes runs): p50/p95
+    /// query time, the drill-down to runs, and the histogram's accuracy.
+    Analytics {
+        /// Runs to generate (10 spans each).
+        #[arg(long, default_value_t = 100_000)]
+        runs: u64,
+        /// Days they are spread over.
+        #[arg(long, default_value_t = 90)]
+        days: u32,
+        /// Keep the bench home in this (empty) folder.
+        #[arg(long)]
+        keep: Option<PathBuf>,
+    },
+    /// `runs diff` on two large runs (written to a scratch store as the
+    /// executor writes runs): reading them, comparing, and the JSON the app
+    /// receives.
+    Diff {
+        /// Nodes of each run (each with a model and a tool call).
+        #[arg(long, default_value_t = 1_000)]
+        nodes: u32,
+        /// Repeats measured.
+        #[arg(long, default_value_t = 20)]
+        repeats: u32,
     },
     /// Local inference: prompt and generation tokens/s side by side with
     /// llama.cpp's llama-bench (scripts/build-llama-bench.sh), 8 concurrent
@@ -519,6 +550,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ingest(args) => ingest(&runtime, args, json, &cancel).await,
         Command::Run(args) => flow::run(&runtime, args, json, &cancel).await,
         Command::Runs(command) => flow::runs(&runtime, command, json, &cancel).await,
+        Command::Analytics(args) => analytics::analytics(&runtime, args, json),
         Command::Flow(command) => flow::flow(&runtime, command, json),
         Command::Flows(command) => flow::flows(&runtime, command, json),
         Command::Agents(command) => flow::agents(&runtime, command, json),
@@ -711,6 +743,12 @@ async fn bench(
                 .await?;
             spinner.finish_and_clear();
             show(&setup, json, &bench, render::flow_bench)
+        }
+        BenchCommand::Analytics { runs, days, keep } => {
+            analytics::bench(runtime, &setup, runs, days, keep.as_deref(), json)
+        }
+        BenchCommand::Diff { nodes, repeats } => {
+            analytics::bench_diff(runtime, &setup, nodes, repeats, json)
         }
         BenchCommand::Embed {
             dir,

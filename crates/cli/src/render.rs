@@ -820,3 +820,86 @@ pub fn watch_bench(bench: &codexos_runtime::WatchBench, json: bool) -> anyhow::R
     );
     Ok(())
 }
+
+pub fn compare_bench(bench: &codexos_runtime::CompareBench, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(bench);
+    }
+    println!(
+        "runs diff · two runs of {} nodes, {} recorded calls each, {:.1} MiB in SQLite · {} repeats after a warm-up",
+        bench.nodes,
+        bench.calls,
+        mib(bench.store_bytes),
+        bench.repeats
+    );
+    println!(
+        "  read both runs from SQLite   {:>9.1} ms (median)",
+        bench.load_p50_ms
+    );
+    println!(
+        "  compare node by node         {:>9.1} ms",
+        bench.compare_p50_ms
+    );
+    println!(
+        "  encode for the app (JSON)    {:>9.1} ms  ({:.1} MiB)",
+        bench.json_p50_ms,
+        mib(bench.json_bytes as u64)
+    );
+    println!(
+        "  runs diff in all             {:>9.1} ms median · {:.1} ms p95 (goal: under 1,000 ms)",
+        bench.total_p50_ms, bench.total_p95_ms
+    );
+    println!(
+        "  first divergence found at {}",
+        bench
+            .first_divergence
+            .as_deref()
+            .unwrap_or("— (none: the benchmark is broken)")
+    );
+    Ok(())
+}
+
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "sizes shown to a tenth of a MiB"
+)]
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / 1_048_576.0
+}
+
+pub fn analytics_bench(bench: &codexos_runtime::AnalyticsBench, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(bench);
+    }
+    println!(
+        "analytics · {} generated runs over {} days, {} spans, {:.0} MiB of SQLite · written in {:.1} s through the run log",
+        bench.runs, bench.days, bench.spans, bench.store_mib, bench.generate_s
+    );
+    println!(
+        "  first query: roll-up of every span      {:>8.2} s (once per home)",
+        bench.catch_up_s
+    );
+    println!(
+        "  dashboard query ({} queries: 1, 7, 30, {} days × 5 dimensions)  p50 {:.1} ms · p95 {:.1} ms · max {:.1} ms (goal: p95 ≤ 100 ms)",
+        bench.queries, bench.days, bench.query_p50_ms, bench.query_p95_ms, bench.query_max_ms
+    );
+    println!(
+        "  query after one more run is stored      {:>8.1} ms",
+        bench.after_new_run_ms
+    );
+    println!(
+        "  runs behind a figure ({} drill-downs)   p50 {:.1} ms · p95 {:.1} ms",
+        bench.drills, bench.drill_p50_ms, bench.drill_p95_ms
+    );
+    println!(
+        "  model-call p95 latency: {:.0} ms exact, {:.0} ms from the histogram ({:+.1}%)",
+        bench.model_p95_exact_ms,
+        bench.model_p95_estimate_ms,
+        (bench.model_p95_estimate_ms / bench.model_p95_exact_ms.max(f64::MIN_POSITIVE) - 1.0)
+            * 100.0
+    );
+    if let Some(home) = &bench.home {
+        println!("  kept in {}", home.display());
+    }
+    Ok(())
+}

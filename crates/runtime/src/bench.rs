@@ -3,9 +3,13 @@
 //! ([`retrieval`]), search latency and ANN recall at scale ([`search`]), and
 //! embedding throughput against the Python pipeline ([`embed`]), local
 //! inference against llama.cpp's own llama-bench ([`llm`]), and the flow
-//! orchestrator against `LangGraph` ([`flow`]), and the latency from a
-//! write in a watched folder to a search that finds it ([`watch`]).
+//! orchestrator against `LangGraph` ([`flow`]), the latency from a write in
+//! a watched folder to a search that finds it ([`watch`]), and `runs diff`
+//! on two large runs ([`compare`]), and the analytics dashboard's queries
+//! over a generated home of 100,000 runs ([`analytics`]).
 
+mod analytics;
+mod compare;
 mod embed;
 mod flow;
 mod llm;
@@ -22,6 +26,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{Error, Home, IngestReport, Result, Runtime};
 
+pub use analytics::AnalyticsBench;
+pub use compare::CompareBench;
 pub use embed::{EmbedBench, EmbedRun};
 pub use flow::{ChainRun, DurableRun, FlowBench, LangGraphChain, LangGraphDurable, LangGraphRun};
 pub use llm::{BatchRun, LlamaBenchRun, LlmBench, LlmBenchOptions, LlmRun};

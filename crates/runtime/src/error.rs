@@ -103,6 +103,12 @@ pub enum Error {
         /// As given.
         text: String,
     },
+    /// An analytics query that cannot be answered.
+    #[error("analytics: {message}")]
+    InvalidAnalytics {
+        /// What is wrong and how to ask instead.
+        message: String,
+    },
     /// `--rev` without a project.
     #[error("searching at a revision needs a project: add `--project NAME`")]
     RevisionNeedsProject,
@@ -464,6 +470,7 @@ impl Error {
             | Self::ModelInUse { .. }
             | Self::PathOutsideProject { .. }
             | Self::InvalidSince { .. }
+            | Self::InvalidAnalytics { .. }
             | Self::InvalidEvalSet { .. }
             | Self::RevisionNeedsProject
             | Self::RerankerNotConfigured { .. }

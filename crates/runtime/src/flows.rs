@@ -3,6 +3,7 @@
 //! is `codexos-flow`; this module gives it the real ports.
 
 pub(crate) mod agents;
+pub(crate) mod compare;
 mod library;
 mod ports;
 mod trace;
@@ -24,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{Error, Permission, Result, Runtime, ToolAccess};
 
+pub use compare::{NodeComparison, NodeSide, RunComparison, RunSide, ToolSide};
 pub use library::{DeletedFlow, MissingFlow};
 pub use trace::{CallTrace, NodeTrace, Usage};
 
@@ -510,6 +512,14 @@ impl Runtime {
             .executor(root, self.run_log(), access)
             .fork(id, node, edits, run_options, cancel)
             .await?)
+    }
+
+    /// Two stored runs side by side, node by node, with the first node
+    /// where they part ways.
+    pub fn compare_runs(&self, a: &str, b: &str) -> Result<RunComparison> {
+        let first = self.stored_run(a)?;
+        let second = self.stored_run(b)?;
+        Ok(compare::compare_runs(&first, &second))
     }
 
     /// The newest runs.

@@ -17,6 +17,7 @@
 //! # Ok(()) }
 //! ```
 
+mod analytics;
 mod ask;
 mod bench;
 mod bundles;
@@ -45,12 +46,13 @@ use codexos_store::{Project, Store};
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
+pub use analytics::{Breakdown, Dashboard, DashboardQuery, DayFigures, Figures};
 pub use ask::{Answer, AskEvent, AskOptions, Citation};
 pub use bench::{
-    BatchRun, BenchSetup, ChainRun, DurableRun, EmbedBench, EmbedRun, EvalSet, FlowBench,
-    IngestBench, LangGraphChain, LangGraphDurable, LangGraphRun, LlamaBenchRun, LlmBench,
-    LlmBenchOptions, LlmRun, ModeScore, RetrievalBench, ScaleBench, ScalePoint, SearchBench,
-    SearchFigures, Split, WatchBench,
+    AnalyticsBench, BatchRun, BenchSetup, ChainRun, CompareBench, DurableRun, EmbedBench, EmbedRun,
+    EvalSet, FlowBench, IngestBench, LangGraphChain, LangGraphDurable, LangGraphRun, LlamaBenchRun,
+    LlmBench, LlmBenchOptions, LlmRun, ModeScore, RetrievalBench, ScaleBench, ScalePoint,
+    SearchBench, SearchFigures, Split, WatchBench,
 };
 pub use bundles::{
     signer_from_file, BundleCheck, BundleContents, BundleImport, BundleImported, SIGNING_SECRET,
@@ -98,7 +100,8 @@ pub use files::{FilePreview, ProjectFile};
 pub use flows::agents::AgentPin;
 pub use flows::{
     agent_schema, agent_template, flow_schema, read_flow, AgentVersion, CallTrace, DeletedFlow,
-    FlowEntry, FlowRunOptions, MissingFlow, NodeDiff, ReplayReport, RunDetail, Usage,
+    FlowEntry, FlowRunOptions, MissingFlow, NodeComparison, NodeDiff, NodeSide, ReplayReport,
+    RunComparison, RunDetail, RunSide, ToolSide, Usage,
 };
 pub use home::{Home, HOME_VAR, MODELS_VAR};
 pub use pull::{PullEvent, Pulled};

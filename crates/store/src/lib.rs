@@ -14,6 +14,7 @@
 //! # Ok::<(), codexos_store::Error>(())
 //! ```
 
+pub mod analytics;
 mod conversations;
 mod migrations;
 mod runs;
@@ -92,7 +93,7 @@ pub enum Error {
 /// Result alias of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-fn sql(action: &'static str) -> impl FnOnce(rusqlite::Error) -> Error {
+pub(crate) fn sql(action: &'static str) -> impl FnOnce(rusqlite::Error) -> Error {
     move |source| Error::Sql { action, source }
 }
 

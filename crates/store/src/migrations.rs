@@ -123,7 +123,59 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (conversation, idx)
     ) WITHOUT ROWID;
 ",
+    // Analytics: span facts derived from run events, daily roll-ups (see
+    // analytics.rs); the facts of runs stored before are derived below.
+    r"
+    CREATE TABLE span_facts (
+        id INTEGER PRIMARY KEY,
+        run TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        at_ms INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        flow TEXT NOT NULL,
+        project TEXT NOT NULL,
+        node TEXT NOT NULL,
+        provider TEXT NOT NULL,
+        model TEXT NOT NULL,
+        ok INTEGER NOT NULL,
+        latency_ms INTEGER,
+        tokens_in INTEGER NOT NULL,
+        tokens_out INTEGER NOT NULL,
+        cached INTEGER NOT NULL,
+        cost_usd REAL,
+        unpriced INTEGER NOT NULL,
+        fallbacks INTEGER NOT NULL,
+        UNIQUE (run, seq)
+    );
+    CREATE INDEX span_facts_at ON span_facts(at_ms);
+    CREATE TABLE span_rollups (
+        dim TEXT NOT NULL,
+        day INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        value TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        failures INTEGER NOT NULL,
+        cancelled INTEGER NOT NULL,
+        timed INTEGER NOT NULL,
+        latency_sum INTEGER NOT NULL,
+        tokens_in INTEGER NOT NULL,
+        tokens_out INTEGER NOT NULL,
+        cached INTEGER NOT NULL,
+        cost_usd REAL NOT NULL,
+        unpriced INTEGER NOT NULL,
+        fallbacks INTEGER NOT NULL,
+        fell_back INTEGER NOT NULL,
+        histogram BLOB NOT NULL,
+        PRIMARY KEY (dim, day, kind, value)
+    ) WITHOUT ROWID;
+    CREATE TABLE analytics_state (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    ALTER TABLE runs ADD COLUMN project TEXT NOT NULL DEFAULT '';
+    UPDATE runs SET project = coalesce(json_extract(header, '$.input.project'), '');
+",
 ];
+
+/// The schema version that created the analytics tables.
+const ANALYTICS: i64 = 5;
 
 pub(crate) fn run(connection: &mut Connection, path: &Path) -> Result<()> {
     let migrate = |source| Error::Sql {
@@ -148,6 +200,9 @@ pub(crate) fn run(connection: &mut Connection, path: &Path) -> Result<()> {
     }
     for migration in MIGRATIONS.iter().skip(version as usize) {
         transaction.execute_batch(migration).map_err(migrate)?;
+    }
+    if version < ANALYTICS && supported >= ANALYTICS {
+        crate::analytics::derive_all_spans(&transaction)?;
     }
     transaction
         .pragma_update(None, "user_version", supported)

@@ -72,7 +72,8 @@ impl Store {
         let now = now();
         self.connection()
             .execute(
-                "INSERT INTO runs (id, flow, header, status, created_at, updated_at) VALUES (?1, ?2, ?3, 'running', ?4, ?4)",
+                "INSERT INTO runs (id, flow, header, status, created_at, updated_at, project)
+                 VALUES (?1, ?2, ?3, 'running', ?4, ?4, coalesce(json_extract(?3, '$.input.project'), ''))",
                 params![id, flow, header, now],
             )
             .map_err(sql("storing a new run"))?;
@@ -445,6 +446,10 @@ fn insert_events(
         statement
             .execute(params![run, *seq as i64, event])
             .map_err(sql("storing run events"))?;
+    }
+    let seqs = events.iter().map(|(seq, _)| *seq);
+    if let (Some(first), Some(last)) = (seqs.clone().min(), seqs.max()) {
+        crate::analytics::derive_spans(transaction, run, first, last)?;
     }
     Ok(())
 }

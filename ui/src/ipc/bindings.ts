@@ -161,6 +161,21 @@ export const commands = {
 	/**  A run with its stored events (the replay timeline steps through them). */
 	runDetail: (runId: string) => typedError<RunDetail_Serialize, IpcError_Serialize>(__TAURI_INVOKE("run_detail", { runId })),
 	/**
+	 *  Two stored runs side by side, node by node, with the first node where
+	 *  they part ways (any two runs: other flow versions, models or inputs).
+	 */
+	runCompare: (a: string, b: string) => typedError<RunComparison_Serialize, IpcError_Serialize>(__TAURI_INVOKE("run_compare", { a, b })),
+	/**
+	 *  Runs, failures, tokens, cost, latency percentiles and fallback rate over
+	 *  a date range, day by day and by a dimension.
+	 */
+	analyticsDashboard: (query: DashboardQuery_Deserialize) => typedError<Dashboard_Serialize, IpcError_Serialize>(__TAURI_INVOKE("analytics_dashboard", { query })),
+	/**
+	 *  The runs behind a figure: those with a span in the range where `by`
+	 *  (`all` or a dimension) is `value`, newest first.
+	 */
+	analyticsRuns: (by: string, value: string, from: string | null, to: string | null) => typedError<RunSummary[], IpcError_Serialize>(__TAURI_INVOKE("analytics_runs", { by, value, from, to })),
+	/**
 	 *  Re-executes a stored run: from its recording (offline, no model and no
 	 *  network; `live` false) or live, optionally on another `model`, and
 	 *  compares it with the recording node by node.
@@ -551,6 +566,25 @@ export type Attempt_Serialize = {
 	completionTokens: number,
 	/**  How it ended. */
 	outcome: Outcome,
+};
+
+/**  One value of the dimension. */
+export type Breakdown = Breakdown_Serialize | Breakdown_Deserialize;
+
+/**  One value of the dimension. */
+export type Breakdown_Deserialize = {
+	/**  The value (`flow › node` for nodes). */
+	value: string,
+	/**  Its figures. */
+	figures: Figures_Deserialize,
+};
+
+/**  One value of the dimension. */
+export type Breakdown_Serialize = {
+	/**  The value (`flow › node` for nodes). */
+	value: string,
+	/**  Its figures. */
+	figures: Figures_Serialize,
 };
 
 /**  A limit on a run's model usage. */
@@ -975,6 +1009,109 @@ export type Conversation_Serialize = {
 	messages: ConversationMessage_Serialize[],
 };
 
+/**  The dashboard over a date range. */
+export type Dashboard = Dashboard_Serialize | Dashboard_Deserialize;
+
+/**  What the dashboard shows. */
+export type DashboardQuery = DashboardQuery_Serialize | DashboardQuery_Deserialize;
+
+/**  What the dashboard shows. */
+export type DashboardQuery_Deserialize = {
+	/**  First day, `YYYY-MM-DD` (UTC; none: 29 days before `to`). */
+	from?: string | null,
+	/**  Last day, included (none: today, UTC). */
+	to?: string | null,
+	/**  `flow`, `node`, `provider`, `model` or `project`. */
+	by: string,
+};
+
+/**  What the dashboard shows. */
+export type DashboardQuery_Serialize = {
+	/**  First day, `YYYY-MM-DD` (UTC; none: 29 days before `to`). */
+	from: string | null,
+	/**  Last day, included (none: today, UTC). */
+	to: string | null,
+	/**  `flow`, `node`, `provider`, `model` or `project`. */
+	by: string,
+};
+
+/**  The dashboard over a date range. */
+export type Dashboard_Deserialize = {
+	/**  The query answered. */
+	from: string,
+	/**  Last day. */
+	to: string,
+	/**  Dimension of the breakdown. */
+	by: string,
+	/**
+	 *  What a breakdown row's `count` counts: `runs`, `node runs` or
+	 *  `model calls`.
+	 */
+	unit: string,
+	/**  The whole range (its `count` is runs). */
+	totals: Figures_Deserialize,
+	/**  Day by day, every day of the range. */
+	days: DayFigures_Deserialize[],
+	/**  By the dimension, most counted first (at most 100). */
+	breakdown: Breakdown_Deserialize[],
+	/**  Nodes by 95th percentile duration, slowest first (10). */
+	slowestNodes: Breakdown_Deserialize[],
+	/**  Nodes by model cost, most expensive first (10). */
+	costliestNodes: Breakdown_Deserialize[],
+	/**  Spans added to the roll-ups by this query (stored since the last). */
+	rolledUp: number,
+	/**  Milliseconds the query took. */
+	queryMs: number | null,
+};
+
+/**  The dashboard over a date range. */
+export type Dashboard_Serialize = {
+	/**  The query answered. */
+	from: string,
+	/**  Last day. */
+	to: string,
+	/**  Dimension of the breakdown. */
+	by: string,
+	/**
+	 *  What a breakdown row's `count` counts: `runs`, `node runs` or
+	 *  `model calls`.
+	 */
+	unit: string,
+	/**  The whole range (its `count` is runs). */
+	totals: Figures_Serialize,
+	/**  Day by day, every day of the range. */
+	days: DayFigures_Serialize[],
+	/**  By the dimension, most counted first (at most 100). */
+	breakdown: Breakdown_Serialize[],
+	/**  Nodes by 95th percentile duration, slowest first (10). */
+	slowestNodes: Breakdown_Serialize[],
+	/**  Nodes by model cost, most expensive first (10). */
+	costliestNodes: Breakdown_Serialize[],
+	/**  Spans added to the roll-ups by this query (stored since the last). */
+	rolledUp: number,
+	/**  Milliseconds the query took. */
+	queryMs: number | null,
+};
+
+/**  One day of the range. */
+export type DayFigures = DayFigures_Serialize | DayFigures_Deserialize;
+
+/**  One day of the range. */
+export type DayFigures_Deserialize = {
+	/**  `YYYY-MM-DD`. */
+	date: string,
+	/**  Its runs' figures. */
+	figures: Figures_Deserialize,
+};
+
+/**  One day of the range. */
+export type DayFigures_Serialize = {
+	/**  `YYYY-MM-DD`. */
+	date: string,
+	/**  Its runs' figures. */
+	figures: Figures_Serialize,
+};
+
 /**  A flow moved to the trash, and how to bring it back. */
 export type DeletedFlow = {
 	/**  Flow name. */
@@ -1235,6 +1372,73 @@ status: string;
 output: JsonValue; 
 /**  The error, for a failed run. */
 error?: string };
+
+/**  Figures of a set of spans. */
+export type Figures = Figures_Serialize | Figures_Deserialize;
+
+/**  Figures of a set of spans. */
+export type Figures_Deserialize = {
+	/**  Runs (or node runs, or model calls: the breakdown's unit). */
+	count: number,
+	/**  Of those, failed. */
+	failures: number,
+	/**  Cancelled runs. */
+	cancelled: number,
+	/**  Median latency, ms (estimated from the histogram, within 12%). */
+	p50Ms?: number | null,
+	/**  95th percentile latency, ms. */
+	p95Ms?: number | null,
+	/**  Model calls. */
+	modelCalls: number,
+	/**  Prompt tokens. */
+	tokensIn: number,
+	/**  Generated tokens. */
+	tokensOut: number,
+	/**  Prompt tokens from a cache. */
+	cached: number,
+	/**  Dollars of the priced calls. */
+	costUsd: number | null,
+	/**  Remote calls with no price. */
+	unpricedCalls: number,
+	/**  Share of model calls that needed a fallback (none without calls). */
+	fallbackRate?: number | null,
+	/**  Median model-call latency, ms. */
+	modelP50Ms?: number | null,
+	/**  95th percentile model-call latency, ms. */
+	modelP95Ms?: number | null,
+};
+
+/**  Figures of a set of spans. */
+export type Figures_Serialize = {
+	/**  Runs (or node runs, or model calls: the breakdown's unit). */
+	count: number,
+	/**  Of those, failed. */
+	failures: number,
+	/**  Cancelled runs. */
+	cancelled: number,
+	/**  Median latency, ms (estimated from the histogram, within 12%). */
+	p50Ms: number | null,
+	/**  95th percentile latency, ms. */
+	p95Ms: number | null,
+	/**  Model calls. */
+	modelCalls: number,
+	/**  Prompt tokens. */
+	tokensIn: number,
+	/**  Generated tokens. */
+	tokensOut: number,
+	/**  Prompt tokens from a cache. */
+	cached: number,
+	/**  Dollars of the priced calls. */
+	costUsd: number | null,
+	/**  Remote calls with no price. */
+	unpricedCalls: number,
+	/**  Share of model calls that needed a fallback (none without calls). */
+	fallbackRate: number | null,
+	/**  Median model-call latency, ms. */
+	modelP50Ms: number | null,
+	/**  95th percentile model-call latency, ms. */
+	modelP95Ms: number | null,
+};
 
 /**  The text of a file, as far as it can be shown. */
 export type FilePreview = {
@@ -1947,6 +2151,43 @@ bearer: string | null };
 /**  One node: what all kinds share, and its kind's settings. */
 export type Node = Node_Serialize | Node_Deserialize;
 
+/**  One node in both runs. */
+export type NodeComparison = NodeComparison_Serialize | NodeComparison_Deserialize;
+
+/**  One node in both runs. */
+export type NodeComparison_Deserialize = {
+	/**  Node id. */
+	node: string,
+	/**  The node in run A (none when it did not run there). */
+	a?: NodeSide_Deserialize | null,
+	/**  The node in run B. */
+	b?: NodeSide_Deserialize | null,
+	/**
+	 *  What differs, from `only in A`, `only in B`, `definition`, `status`,
+	 *  `prompt`, `answer`, `model`, `tools`, `output`, `route`, `error`;
+	 *  empty when the node did the same in both. Tokens, cost and time are
+	 *  not compared: they differ run to run.
+	 */
+	differs: string[],
+};
+
+/**  One node in both runs. */
+export type NodeComparison_Serialize = {
+	/**  Node id. */
+	node: string,
+	/**  The node in run A (none when it did not run there). */
+	a: NodeSide_Serialize | null,
+	/**  The node in run B. */
+	b: NodeSide_Serialize | null,
+	/**
+	 *  What differs, from `only in A`, `only in B`, `definition`, `status`,
+	 *  `prompt`, `answer`, `model`, `tools`, `output`, `route`, `error`;
+	 *  empty when the node did the same in both. Tokens, cost and time are
+	 *  not compared: they differ run to run.
+	 */
+	differs: string[],
+};
+
 /**  One node's outputs in a recorded run and a new one. */
 export type NodeDiff = {
 	/**  Node id. */
@@ -2216,6 +2457,61 @@ set: { [key in string]: string } } |
 flow: string; 
 /**  Input key → expression. */
 input: { [key in string]: string } };
+
+/**  One node as one run saw it. */
+export type NodeSide = NodeSide_Serialize | NodeSide_Deserialize;
+
+/**  One node as one run saw it. */
+export type NodeSide_Deserialize = {
+	/**  Node kind. */
+	kind?: string | null,
+	/**  `done`, `failed` or `unfinished`. */
+	status: string,
+	/**  The messages its model calls were given, as `role: text` blocks. */
+	prompt: string,
+	/**  What its models answered, call after call. */
+	answer: string,
+	/**  Models that answered, `provider · model`. */
+	models: string[],
+	/**  Its tool calls in order. */
+	tools: ToolSide[],
+	/**  State keys it wrote. */
+	writes: JsonValue,
+	/**  Where it sent the run. */
+	next: string[],
+	/**  The last error. */
+	error?: string | null,
+	/**  Tokens, time and cost of its model calls. */
+	usage: Usage_Deserialize,
+	/**  Wall time from its first start to its end, in milliseconds. */
+	durationMs?: number | null,
+};
+
+/**  One node as one run saw it. */
+export type NodeSide_Serialize = {
+	/**  Node kind. */
+	kind: string | null,
+	/**  `done`, `failed` or `unfinished`. */
+	status: string,
+	/**  The messages its model calls were given, as `role: text` blocks. */
+	prompt: string,
+	/**  What its models answered, call after call. */
+	answer: string,
+	/**  Models that answered, `provider · model`. */
+	models: string[],
+	/**  Its tool calls in order. */
+	tools: ToolSide[],
+	/**  State keys it wrote. */
+	writes: JsonValue,
+	/**  Where it sent the run. */
+	next: string[],
+	/**  The last error. */
+	error: string | null,
+	/**  Tokens, time and cost of its model calls. */
+	usage: Usage_Serialize,
+	/**  Wall time from its first start to its end, in milliseconds. */
+	durationMs: number | null,
+};
 
 /**  One node of a stored run. */
 export type NodeTrace = NodeTrace_Serialize | NodeTrace_Deserialize;
@@ -2646,6 +2942,37 @@ export type Route = {
 	to: string,
 };
 
+/**  Two runs, node by node. */
+export type RunComparison = RunComparison_Serialize | RunComparison_Deserialize;
+
+/**  Two runs, node by node. */
+export type RunComparison_Deserialize = {
+	/**  Run A. */
+	a: RunSide_Deserialize,
+	/**  Run B. */
+	b: RunSide_Deserialize,
+	/**  The nodes in the order run A ran them, then those only B ran. */
+	nodes: NodeComparison_Deserialize[],
+	/**  The first node that differs, in that order. */
+	firstDivergence?: string | null,
+	/**  Whether the two outputs are equal. */
+	sameOutput: boolean,
+};
+
+/**  Two runs, node by node. */
+export type RunComparison_Serialize = {
+	/**  Run A. */
+	a: RunSide_Serialize,
+	/**  Run B. */
+	b: RunSide_Serialize,
+	/**  The nodes in the order run A ran them, then those only B ran. */
+	nodes: NodeComparison_Serialize[],
+	/**  The first node that differs, in that order. */
+	firstDivergence: string | null,
+	/**  Whether the two outputs are equal. */
+	sameOutput: boolean,
+};
+
 /**  A run with everything stored about it, for `runs show` and the canvas. */
 export type RunDetail = RunDetail_Serialize | RunDetail_Deserialize;
 
@@ -2757,6 +3084,63 @@ export type RunOutcome_Serialize = {
 	error: string | null,
 	/**  The node waiting for a person. */
 	waiting: string | null,
+};
+
+/**  One run of a comparison. */
+export type RunSide = RunSide_Serialize | RunSide_Deserialize;
+
+/**  One run of a comparison. */
+export type RunSide_Deserialize = {
+	/**  Run id. */
+	id: string,
+	/**  Flow name. */
+	flow: string,
+	/**
+	 *  First 12 hex digits of the sha256 of the flow as run: equal when both
+	 *  ran the same definition.
+	 */
+	flowHash: string,
+	/**  `running`, `paused`, `succeeded`, `failed` or `cancelled`. */
+	status: string,
+	/**  The input. */
+	input: JsonValue,
+	/**  The output (null when it has none). */
+	output: JsonValue,
+	/**  The error of a failed run. */
+	error?: string | null,
+	/**  Models that answered, `provider · model`, in first-use order. */
+	models: string[],
+	/**  Tokens, time and cost of its model calls. */
+	usage: Usage_Deserialize,
+	/**  From the first event to the last, in milliseconds. */
+	durationMs?: number | null,
+};
+
+/**  One run of a comparison. */
+export type RunSide_Serialize = {
+	/**  Run id. */
+	id: string,
+	/**  Flow name. */
+	flow: string,
+	/**
+	 *  First 12 hex digits of the sha256 of the flow as run: equal when both
+	 *  ran the same definition.
+	 */
+	flowHash: string,
+	/**  `running`, `paused`, `succeeded`, `failed` or `cancelled`. */
+	status: string,
+	/**  The input. */
+	input: JsonValue,
+	/**  The output (null when it has none). */
+	output: JsonValue,
+	/**  The error of a failed run. */
+	error: string | null,
+	/**  Models that answered, `provider · model`, in first-use order. */
+	models: string[],
+	/**  Tokens, time and cost of its model calls. */
+	usage: Usage_Serialize,
+	/**  From the first event to the last, in milliseconds. */
+	durationMs: number | null,
 };
 
 /**  Where a run is. */
@@ -3010,6 +3394,16 @@ export type ToolRow = {
 	effects: Effects,
 	/**  JSON Schema of its arguments. */
 	parameters: JsonValue,
+};
+
+/**  A tool call of one side, for a side-by-side view. */
+export type ToolSide = {
+	/**  The tool. */
+	tool: string,
+	/**  Its arguments. */
+	arguments: JsonValue,
+	/**  Its result, or `{"error": …}`. */
+	result: JsonValue,
 };
 
 /**  One tool call an agent made during a turn. */

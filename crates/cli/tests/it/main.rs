@@ -2,9 +2,11 @@
 //! gets its own `CODEXOS_HOME`, shares the models in `CODEXOS_MODELS`, and
 //! talks to the real Secret Service (`make test` provides one).
 
+mod analytics;
 mod ask;
 mod bad_input;
 mod chat;
+mod compare;
 mod conversations;
 mod crash;
 mod flows;

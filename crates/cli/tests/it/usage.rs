@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::security::{completion, scripted};
 use crate::{assert_success, Cli};
 
-const PRICED_FLOW: &str = r#"{"version": 2, "name": "priced", "state": {"a": "string", "b": "string"},
+pub(crate) const PRICED_FLOW: &str = r#"{"version": 2, "name": "priced", "state": {"a": "string", "b": "string"},
   "nodes": [{"id": "first", "kind": "llm", "prompt": "Say hi.", "output": "a"},
             {"id": "second", "kind": "llm", "model": "selfhost", "prompt": "Say bye.", "output": "b"},
             {"id": "out", "kind": "output", "keys": ["a", "b"]}],

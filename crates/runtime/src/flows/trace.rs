@@ -133,12 +133,19 @@ fn top(path: &str) -> &str {
     path.split('/').next().unwrap_or(path)
 }
 
-fn entry<'a>(traces: &'a mut Vec<NodeTrace>, node: &str) -> &'a mut NodeTrace {
-    let index = traces
-        .iter()
-        .position(|trace| trace.node == node)
-        .unwrap_or_else(|| {
-            traces.push(NodeTrace {
+/// The traces being built, found by node id.
+#[derive(Default)]
+struct Traces {
+    list: Vec<NodeTrace>,
+    index: std::collections::HashMap<String, usize>,
+}
+
+impl Traces {
+    fn entry(&mut self, node: &str) -> &mut NodeTrace {
+        let index = if let Some(index) = self.index.get(node) {
+            *index
+        } else {
+            self.list.push(NodeTrace {
                 node: node.to_owned(),
                 kind: None,
                 step: None,
@@ -151,20 +158,22 @@ fn entry<'a>(traces: &'a mut Vec<NodeTrace>, node: &str) -> &'a mut NodeTrace {
                 ended_ms: None,
                 usage: Usage::default(),
             });
-            traces.len() - 1
-        });
-    &mut traces[index]
+            self.index.insert(node.to_owned(), self.list.len() - 1);
+            self.list.len() - 1
+        };
+        &mut self.list[index]
+    }
 }
 
 /// The run's nodes in the order they first started.
 pub(crate) fn traces(run: &StoredRun) -> Vec<NodeTrace> {
-    let mut traces = Vec::new();
+    let mut traces = Traces::default();
     for event in &run.events {
         let Some(path) = event.node.as_deref() else {
             continue;
         };
         let own = top(path) == path;
-        let trace = entry(&mut traces, top(path));
+        let trace = traces.entry(top(path));
         match &event.event {
             EventKind::NodeStarted { kind, .. } if own => {
                 trace.attempts += 1;
@@ -183,13 +192,13 @@ pub(crate) fn traces(run: &StoredRun) -> Vec<NodeTrace> {
         }
     }
     for record in &run.nodes {
-        let trace = entry(&mut traces, &record.node);
+        let trace = traces.entry(&record.node);
         trace.step = Some(record.step);
         trace.writes = serde_json::to_value(&record.writes).unwrap_or(Value::Null);
         trace.next.clone_from(&record.next);
     }
     for call in &run.calls {
-        entry(&mut traces, top(&call.node)).calls.push(CallTrace {
+        traces.entry(top(&call.node)).calls.push(CallTrace {
             path: call.node.clone(),
             index: call.index,
             kind: call.kind.clone(),
@@ -197,7 +206,7 @@ pub(crate) fn traces(run: &StoredRun) -> Vec<NodeTrace> {
             response: call.response.clone(),
         });
     }
-    traces
+    traces.list
 }
 
 #[cfg(test)]

@@ -3,9 +3,10 @@ import { GitFork, Play, RotateCcw } from "lucide-react";
 import { useCallback, useEffect, useState } from "react";
 
 import { Button } from "@/components/ui/button";
-import { commands, type LlmSettings, type NodeTrace, type ReplayReport, type RunDetail, type RunEvent } from "@/ipc/bindings";
+import { commands, type LlmSettings, type NodeTrace, type ReplayReport, type RunComparison_Serialize as RunComparison, type RunDetail, type RunEvent, type RunSummary } from "@/ipc/bindings";
 import { requestId } from "@/ipc/client";
 import { modelChoices } from "@/features/settings/settingsState";
+import { RunCompare } from "./RunCompare";
 import { SidePanel } from "./SidePanel";
 import { callUsage, dollars, duration, firstDivergence, nodeStatus, pretty, usageText, viewCall, type CallUsageView, type CallView } from "./runInspect";
 
@@ -153,6 +154,8 @@ export function RunInspector({
   const [busy, setBusy] = useState<string | null>(null);
   const [llm, setLlm] = useState<LlmSettings | null>(null);
   const [model, setModel] = useState("");
+  const [others, setOthers] = useState<RunSummary[]>([]);
+  const [comparison, setComparison] = useState<RunComparison | null>(null);
 
   const load = useCallback(() => {
     void commands.runDetail(runId).then((result) => (result.status === "ok" ? setDetail(result.data) : setError(result.error.message)));
@@ -161,6 +164,20 @@ export function RunInspector({
     load();
     void commands.llmSettings().then((result) => result.status === "ok" && setLlm(result.data));
   }, [load]);
+  const flowName = detail?.summary.flow;
+  useEffect(() => {
+    setComparison(null);
+    if (!flowName) return;
+    void commands.runs(flowName).then((result) => result.status === "ok" && setOthers(result.data.filter((other) => other.id !== runId)));
+  }, [flowName, runId, report]);
+
+  const compare = async (other: string) => {
+    if (!other) return;
+    setError(null);
+    const result = await commands.runCompare(runId, other);
+    if (result.status === "ok") setComparison(result.data);
+    else setError(result.error.message);
+  };
 
   const channel = () => {
     const events = new Channel<RunEvent>();
@@ -218,6 +235,7 @@ export function RunInspector({
       closeLabel="Close run inspector"
       error={error}
       onClose={onClose}
+      wide={comparison !== null}
       title={
         <>
           <span className="font-semibold">Run {runId.slice(0, 8)}</span>
@@ -252,6 +270,20 @@ export function RunInspector({
             Resume
           </Button>
         )}
+        <select
+          aria-label="Compare with another run"
+          data-testid="compare-with"
+          className="max-w-[11rem] rounded border border-border bg-background px-1 py-0.5"
+          value={comparison?.b.id ?? ""}
+          onChange={(event) => void compare(event.target.value)}
+        >
+          <option value="">Compare with… ({others.length})</option>
+          {others.map((other) => (
+            <option key={other.id} value={other.id}>
+              {other.id.slice(0, 8)} · {other.status} · {new Date((other.createdAt ?? 0) * 1000).toLocaleString()}
+            </option>
+          ))}
+        </select>
         {busy && (
           <Button size="sm" variant="ghost" onClick={() => void commands.cancel(busy)}>
             Stop
@@ -262,6 +294,11 @@ export function RunInspector({
         <div className="border-b border-border px-2 py-1.5" data-testid="replay-report" data-identical={report.data.identical}>
           <div className={report.data.identical ? "text-emerald-800 dark:text-emerald-400" : "text-amber-800 dark:text-amber-400"}>
             {report.live ? "live re-run" : "offline replay"}: {report.data.identical ? "identical to the recording, node by node" : `diverges first at ${diverged ?? "the output"}`}
+            {report.live && (
+              <button type="button" className="ml-2 underline" data-testid="compare-rerun" onClick={() => void compare(report.data.outcome.runId)}>
+                Compare side by side
+              </button>
+            )}
           </div>
           <ul className="mt-1 max-h-24 overflow-auto">
             {report.data.nodes.map((node) => (
@@ -274,26 +311,30 @@ export function RunInspector({
           </ul>
         </div>
       )}
-      <div className="flex min-h-0 flex-1">
-        <ul className="w-32 shrink-0 overflow-y-auto border-r border-border py-1" aria-label="Nodes of the run">
-          {detail?.nodes.map((trace) => (
-            <li key={trace.node}>
-              <button
-                type="button"
-                data-testid={`inspector-pick-${trace.node}`}
-                aria-current={shown?.node === trace.node}
-                className={`w-full truncate px-2 py-0.5 text-left font-mono ${shown?.node === trace.node ? "bg-muted" : ""} ${STATUS_TEXT[nodeStatus(trace)]}`}
-                onClick={() => onFocus(trace.node)}
-              >
-                {trace.node}
-              </button>
-            </li>
-          ))}
-        </ul>
-        <div className="min-w-0 flex-1 overflow-y-auto p-2">
-          {shown ? <NodeDetail key={shown.node} trace={shown} busy={busy !== null} onFork={(edits) => void fork(shown.node, edits)} /> : <div className="text-muted-foreground">{detail ? "no node ran" : "loading…"}</div>}
+      {comparison ? (
+        <RunCompare key={comparison.b.id} comparison={comparison} onFocus={onFocus} onClose={() => setComparison(null)} />
+      ) : (
+        <div className="flex min-h-0 flex-1">
+          <ul className="w-32 shrink-0 overflow-y-auto border-r border-border py-1" aria-label="Nodes of the run">
+            {detail?.nodes.map((trace) => (
+              <li key={trace.node}>
+                <button
+                  type="button"
+                  data-testid={`inspector-pick-${trace.node}`}
+                  aria-current={shown?.node === trace.node}
+                  className={`w-full truncate px-2 py-0.5 text-left font-mono ${shown?.node === trace.node ? "bg-muted" : ""} ${STATUS_TEXT[nodeStatus(trace)]}`}
+                  onClick={() => onFocus(trace.node)}
+                >
+                  {trace.node}
+                </button>
+              </li>
+            ))}
+          </ul>
+          <div className="min-w-0 flex-1 overflow-y-auto p-2">
+            {shown ? <NodeDetail key={shown.node} trace={shown} busy={busy !== null} onFork={(edits) => void fork(shown.node, edits)} /> : <div className="text-muted-foreground">{detail ? "no node ran" : "loading…"}</div>}
+          </div>
         </div>
-      </div>
+      )}
     </SidePanel>
   );
 }

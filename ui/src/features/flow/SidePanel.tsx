@@ -13,6 +13,7 @@ export function SidePanel({
   error,
   onClose,
   children,
+  wide = false,
 }: {
   testId: string;
   label: string;
@@ -21,9 +22,11 @@ export function SidePanel({
   error: string | null;
   onClose: () => void;
   children: ReactNode;
+  /** Room for two columns side by side. */
+  wide?: boolean;
 }) {
   return (
-    <aside className="absolute inset-y-0 right-0 z-10 flex w-[30rem] max-w-full flex-col border-l border-border bg-card text-xs shadow-xl" data-testid={testId} aria-label={label}>
+    <aside className={`absolute inset-y-0 right-0 z-10 flex ${wide ? "w-[56rem]" : "w-[30rem]"} max-w-full flex-col border-l border-border bg-card text-xs shadow-xl`} data-testid={testId} aria-label={label}>
       <div className="flex items-center gap-2 border-b border-border px-2 py-1.5">
         {title}
         <Button size="icon" variant="ghost" className="ml-auto size-6" aria-label={closeLabel} onClick={onClose}>

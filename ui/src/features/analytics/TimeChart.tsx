@@ -1,0 +1,56 @@
+import { useEffect, useRef } from "react";
+import uPlot from "uplot";
+import "uplot/dist/uPlot.min.css";
+
+import type { Chart } from "./analytics";
+
+const COLORS = ["#2563eb", "#dc2626", "#059669", "#d97706"];
+
+/** One time series chart (uPlot); a click on a day picks it. */
+export function TimeChart({ chart, dark, onPick }: { chart: Chart; dark: boolean; onPick: (index: number) => void }) {
+  const box = useRef<HTMLDivElement>(null);
+  const pick = useRef(onPick);
+  pick.current = onPick;
+  useEffect(() => {
+    const element = box.current;
+    if (!element) return;
+    const ink = dark ? "#cbd5e1" : "#334155";
+    const grid = dark ? "#334155" : "#e2e8f0";
+    const format = (value: number | null) => (value === null ? "—" : chart.format(value));
+    const options: uPlot.Options = {
+      width: Math.max(200, element.clientWidth),
+      height: 150,
+      scales: { x: { time: true } },
+      cursor: { drag: { x: false, y: false } },
+      legend: { show: true, live: true },
+      series: [
+        { value: (_plot, value) => (value === null ? "" : new Date(value * 1000).toISOString().slice(0, 10)) },
+        ...chart.series.map((series, index) => ({ label: series.label, stroke: COLORS[index % COLORS.length], width: 1.5, spanGaps: false, points: { show: chart.days.length <= 62 }, value: (_plot: uPlot, value: number | null) => format(value) })),
+      ],
+      axes: [
+        { stroke: ink, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid } },
+        { stroke: ink, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, size: 64, values: (_plot, ticks) => ticks.map((tick) => format(tick)) },
+      ],
+    };
+    const data: uPlot.AlignedData = [chart.days, ...chart.series.map((series) => series.values)];
+    const plot = new uPlot(options, data, element);
+    const click = () => {
+      const index = plot.cursor.idx;
+      if (index !== null && index !== undefined) pick.current(index);
+    };
+    plot.over.addEventListener("click", click);
+    const observer = new ResizeObserver(() => plot.setSize({ width: Math.max(200, element.clientWidth), height: 150 }));
+    observer.observe(element);
+    return () => {
+      observer.disconnect();
+      plot.over.removeEventListener("click", click);
+      plot.destroy();
+    };
+  }, [chart, dark]);
+  return (
+    <figure className="min-w-0 rounded border border-border p-2" data-testid={`chart-${chart.id}`}>
+      <figcaption className="mb-1 text-xs font-medium">{chart.title} <span className="font-normal text-muted-foreground">— click a day for its runs</span></figcaption>
+      <div ref={box} role="img" aria-label={`${chart.title}, day by day`} className="cursor-pointer" />
+    </figure>
+  );
+}
