@@ -862,21 +862,30 @@ test("the analytics dashboard shows the runs so far, breaks them down, and drill
   await list.waitForDisplayed({ timeout: 10_000 });
   await browser.waitUntil(async () => (await browser.$$('[data-testid="analytics-run"]')).length > 0, { timeout: 10_000, timeoutMsg: "no runs behind the model's row" });
 
-  // Today's point of a chart drills down to today's runs; one opens in the run inspector.
+  // A day on a chart drills down to that day's runs (the rightmost point is today).
   const over = await browser.$('[data-testid="chart-runs"] .u-over');
   const { width } = await over.getSize();
-  await over.click({ x: Math.floor(width / 2) - 2 });
+  await over.click({ x: Math.floor(width / 2) - 1 });
   const today = new Date().toISOString().slice(0, 10);
-  await browser.waitUntil(async () => (await list.getAttribute("aria-label")) === `Runs on ${today}`, { timeout: 10_000, timeoutMsg: `the chart did not drill into today: ${await list.getAttribute("aria-label")}` });
+  await browser.waitUntil(async () => /^Runs on \d{4}-\d\d-\d\d$/.test(await list.getAttribute("aria-label")), { timeout: 10_000, timeoutMsg: `the chart did not drill into a day: ${await list.getAttribute("aria-label")}` });
+  // The same from the keyboard: today's row of the day-by-day table.
+  await browser.$('[data-testid="analytics-days"] summary').click();
+  await browser.$(`[data-testid="analytics-day"][data-date="${today}"]`).click();
+  await browser.waitUntil(async () => (await list.getAttribute("aria-label")) === `Runs on ${today}`, { timeout: 10_000, timeoutMsg: `today's row did not drill into today: ${await list.getAttribute("aria-label")}` });
   await browser.waitUntil(async () => (await browser.$$('[data-testid="analytics-run"]')).length >= 3, { timeout: 10_000, timeoutMsg: "today's runs are not listed" });
   await browser.$('[data-testid="analytics-run"]').click();
   await browser.$('[data-testid="run-inspector"]').waitForDisplayed({ timeout: 10_000 });
   await browser.$('button[aria-label="Close run inspector"]').click();
 
   // A range with no runs says so.
+  await browser.$('button[aria-label="Close the run list"]').click();
   await fill(await browser.$('[data-testid="analytics-from"]'), "2020-01-01");
   await fill(await browser.$('[data-testid="analytics-to"]'), "2020-01-31");
-  await browser.$('[data-testid="analytics-empty"]').waitForDisplayed({ timeout: 10_000 });
+  const panelText = () => browser.execute(() => document.querySelector('[data-testid="analytics-panel"]')?.textContent ?? "");
+  await browser.waitUntil(async () => (await panelText()).includes("No runs from 2020-01-01 to 2020-01-31"), {
+    timeout: 10_000,
+    timeoutMsg: `the empty range is not said: ${(await panelText()).slice(0, 400)}`,
+  });
   await browser.$('button[aria-label="Close analytics"]').click();
   await panel.waitForExist({ reverse: true, timeout: 10_000 });
 });

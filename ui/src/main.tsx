@@ -1,3 +1,4 @@
+import "./lib/locale";
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 

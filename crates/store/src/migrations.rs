@@ -212,6 +212,97 @@ pub(crate) fn run(connection: &mut Connection, path: &Path) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use rusqlite::params;
+
+    /// A data home from before the analytics tables, with one stored run,
+    /// is upgraded: the run's spans are derived from its stored events and
+    /// show in the roll-ups.
+    #[test]
+    fn an_older_home_gets_the_analytics_of_the_runs_it_already_stored() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("codexos.sqlite");
+        {
+            let connection = rusqlite::Connection::open(&path).expect("open");
+            for migration in &super::MIGRATIONS[..4] {
+                connection.execute_batch(migration).expect("older schema");
+            }
+            connection
+                .pragma_update(None, "user_version", 4)
+                .expect("version");
+            connection
+                .execute(
+                    "INSERT INTO runs (id, flow, header, status, created_at, updated_at)
+                     VALUES ('r1', 'qa', '{\"input\": {\"project\": \"docs\"}}', 'failed', 0, 0)",
+                    [],
+                )
+                .expect("run");
+            // The events as the runtime stores them (camelCase, `type` tag).
+            let events = [
+                r#"{"run":"r1","seq":0,"atMs":86400000,"event":{"type":"runStarted","flow":"qa","mode":"start"}}"#,
+                r#"{"run":"r1","seq":1,"atMs":86400100,"node":"ask","event":{"type":"modelCall","provider":"openai","model":"gpt-4o-mini","usage":{"prompt_tokens":12,"completion_tokens":3,"cached_tokens":0,"latency_ms":40,"cost_usd":0.5,"unpriced":false,"compute_ms":0,"attempts":[{"provider":"down","outcome":"failed"},{"provider":"openai","outcome":"ok"}]}}}"#,
+                r#"{"run":"r1","seq":2,"atMs":86400200,"node":"ask","event":{"type":"nodeFinished","step":0,"durationMs":200,"writes":{},"next":["check"]}}"#,
+                r#"{"run":"r1","seq":3,"atMs":86400300,"node":"check","event":{"type":"nodeFailed","error":"boom","retrying":true}}"#,
+                r#"{"run":"r1","seq":4,"atMs":86400400,"node":"check","event":{"type":"nodeFailed","error":"boom","retrying":false}}"#,
+                r#"{"run":"r1","seq":5,"atMs":86400500,"event":{"type":"runFinished","status":"failed","output":null,"error":"boom"}}"#,
+            ];
+            for (seq, event) in events.iter().enumerate() {
+                connection
+                    .execute(
+                        "INSERT INTO run_events (run, seq, event) VALUES ('r1', ?1, ?2)",
+                        params![seq as i64, event],
+                    )
+                    .expect("event");
+            }
+        }
+        let store = crate::Store::open(&path).expect("upgraded");
+        // The run, two node spans (a finish, a final failure; the retried
+        // failure is not one) and a model call.
+        assert_eq!(store.span_count().expect("count"), 4);
+        assert_eq!(store.catch_up_rollups().expect("roll up"), 4);
+        let all = store.rollups("all", 1, 1).expect("day 1");
+        let kind = |kind: &str| {
+            all.iter()
+                .find(|rollup| rollup.kind == kind)
+                .unwrap_or_else(|| panic!("no {kind} roll-up: {all:?}"))
+        };
+        assert_eq!((kind("run").count, kind("run").failures), (1, 1));
+        assert_eq!(kind("run").latency_sum_ms, 500);
+        assert_eq!((kind("node").count, kind("node").failures), (2, 1));
+        let model = kind("model");
+        assert_eq!(
+            (
+                model.tokens_in,
+                model.tokens_out,
+                model.fallbacks,
+                model.fell_back
+            ),
+            (12, 3, 1, 1)
+        );
+        assert!((model.cost_usd - 0.5).abs() < 1e-12);
+        let projects = store.rollups("project", 1, 1).expect("projects");
+        assert!(
+            projects.iter().all(|rollup| rollup.value == "docs"),
+            "{projects:?}"
+        );
+        let nodes = store.rollups("node", 1, 1).expect("nodes");
+        assert!(
+            nodes
+                .iter()
+                .any(|rollup| rollup.value == "qa › check" && rollup.failures == 1),
+            "{nodes:?}"
+        );
+        // Rolled up once: a second catch-up adds nothing.
+        assert_eq!(store.catch_up_rollups().expect("again"), 0);
+        let runs = store
+            .span_runs("model", "gpt-4o-mini", 0, 2 * 86_400_000, 10)
+            .expect("runs");
+        assert_eq!(runs.len(), 1);
+        assert!(store
+            .span_runs("model", "other", 0, 2 * 86_400_000, 10)
+            .expect("none")
+            .is_empty());
+    }
+
     #[test]
     fn concurrent_opens_of_a_new_database_migrate_once() {
         let dir = tempfile::tempdir().expect("temp dir");

@@ -1,5 +1,5 @@
 import { BarChart3, Loader2, RefreshCw, X } from "lucide-react";
-import { useCallback, useEffect, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 
 import { Button } from "@/components/ui/button";
 import { commands, type Breakdown_Serialize as Breakdown, type Dashboard_Serialize as Dashboard, type RunSummary } from "@/ipc/bindings";
@@ -83,15 +83,20 @@ export function AnalyticsPanel({ dark, onClose }: { dark: boolean; onClose: () =
   const [focus, setFocus] = useState<string | null>(null);
   useEscape(useCallback(() => (inspecting ? setInspecting(null) : onClose()), [inspecting, onClose]));
 
+  // Answers can come back out of order (a long range after a short one):
+  // only the latest request's answer is shown.
+  const latest = useRef(0);
   const load = useCallback(async () => {
+    const request = ++latest.current;
     setLoading(true);
     setError(null);
     try {
       const result = await commands.analyticsDashboard({ from, to, by });
+      if (request !== latest.current) return;
       if (result.status === "ok") setDashboard(result.data);
       else setError(result.error.message);
     } finally {
-      setLoading(false);
+      if (request === latest.current) setLoading(false);
     }
   }, [from, to, by]);
   useEffect(() => {
@@ -100,8 +105,16 @@ export function AnalyticsPanel({ dark, onClose }: { dark: boolean; onClose: () =
 
   useEffect(() => {
     if (!drill) return;
+    let current = true;
     setRuns(null);
-    void commands.analyticsRuns(drill.by, drill.value, drill.from, drill.to).then((result) => (result.status === "ok" ? setRuns(result.data) : setError(result.error.message)));
+    void commands.analyticsRuns(drill.by, drill.value, drill.from, drill.to).then((result) => {
+      if (!current) return;
+      if (result.status === "ok") setRuns(result.data);
+      else setError(result.error.message);
+    });
+    return () => {
+      current = false;
+    };
   }, [drill]);
 
   const shown = useMemo(() => (dashboard ? charts(dashboard) : []), [dashboard]);
@@ -177,7 +190,7 @@ export function AnalyticsPanel({ dark, onClose }: { dark: boolean; onClose: () =
               {tiles(dashboard.totals).map((tile) => (
                 <div key={tile.label} className="rounded border border-border p-2" data-testid="analytics-tile" data-label={tile.label}>
                   <div className="text-[11px] text-muted-foreground">{tile.label}</div>
-                  <div className="text-lg font-semibold" data-testid="analytics-tile-value">
+                  <div className="whitespace-nowrap text-base font-semibold" data-testid="analytics-tile-value">
                     {tile.value}
                   </div>
                   <div className="truncate text-[11px] text-muted-foreground" title={tile.detail}>
@@ -191,6 +204,40 @@ export function AnalyticsPanel({ dark, onClose }: { dark: boolean; onClose: () =
                 <TimeChart key={chart.id} chart={chart} dark={dark} onPick={pickDay} />
               ))}
             </div>
+            <details className="text-xs" data-testid="analytics-days">
+              <summary className="cursor-pointer text-muted-foreground">Day by day, as a table</summary>
+              <table className="mt-1 w-full max-w-xl">
+                <thead className="text-left text-muted-foreground">
+                  <tr>
+                    <th className="font-normal">Day (UTC)</th>
+                    <th className="text-right font-normal">Runs</th>
+                    <th className="text-right font-normal">Failed</th>
+                    <th className="text-right font-normal">p95</th>
+                    <th className="text-right font-normal">Tokens</th>
+                    <th className="text-right font-normal">Cost</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {dashboard.days
+                    .map((day, index) => ({ day, index }))
+                    .filter(({ day }) => day.figures.count > 0 || day.figures.modelCalls > 0)
+                    .map(({ day, index }) => (
+                      <tr key={day.date} className="border-t border-border">
+                        <td>
+                          <button type="button" className="font-mono underline-offset-2 hover:underline" data-testid="analytics-day" data-date={day.date} onClick={() => pickDay(index)}>
+                            {day.date}
+                          </button>
+                        </td>
+                        <td className="text-right">{count(day.figures.count)}</td>
+                        <td className="text-right">{count(day.figures.failures)}</td>
+                        <td className="text-right">{latency(day.figures.p95Ms)}</td>
+                        <td className="text-right">{count(day.figures.tokensIn + day.figures.tokensOut)}</td>
+                        <td className="text-right">{dollars(day.figures.costUsd ?? 0)}</td>
+                      </tr>
+                    ))}
+                </tbody>
+              </table>
+            </details>
             <Table title={`By ${dashboard.by}`} rows={dashboard.breakdown} unit={dashboard.unit} testId="analytics-breakdown" onPick={pickRow(dashboard.by)} />
             <div className="grid grid-cols-1 gap-4 xl:grid-cols-2">
               <Table title="Slowest nodes (p95)" rows={dashboard.slowestNodes} unit="node runs" testId="analytics-slowest" onPick={pickRow("node")} />

@@ -34,9 +34,11 @@ export function TimeChart({ chart, dark, onPick }: { chart: Chart; dark: boolean
     };
     const data: uPlot.AlignedData = [chart.days, ...chart.series.map((series) => series.values)];
     const plot = new uPlot(options, data, element);
-    const click = () => {
-      const index = plot.cursor.idx;
-      if (index !== null && index !== undefined) pick.current(index);
+    // The day under the pointer, from the click itself (the cursor's own
+    // index is updated on the next animation frame, so it may lag).
+    const click = (event: MouseEvent) => {
+      const index = plot.posToIdx(event.clientX - plot.over.getBoundingClientRect().left);
+      if (index >= 0 && index < chart.days.length) pick.current(index);
     };
     plot.over.addEventListener("click", click);
     const observer = new ResizeObserver(() => plot.setSize({ width: Math.max(200, element.clientWidth), height: 150 }));

@@ -169,7 +169,7 @@ function UserBubble({ message, busy, onResend }: { message: UserMessage; busy: b
       {message.index !== null && !busy && (
         <button
           type="button"
-          className="mt-1 flex items-center gap-1 text-[11px] text-muted-foreground opacity-60 hover:text-foreground group-hover:opacity-100 focus:opacity-100"
+          className="mt-1 flex items-center gap-1 text-[11px] text-muted-foreground hover:text-foreground"
           aria-label="Edit and resend"
           data-testid="edit-question"
           onClick={() => setEditing(message.text)}
