@@ -219,12 +219,17 @@ pub fn run_detail(state: State<'_, AppState>, run_id: String) -> Result<RunDetai
 /// they part ways (any two runs: other flow versions, models or inputs).
 #[tauri::command]
 #[specta::specta]
-pub fn run_compare(
+pub async fn run_compare(
     state: State<'_, AppState>,
     a: String,
     b: String,
 ) -> Result<RunComparison, IpcError> {
-    Ok(state.runtime()?.compare_runs(&a, &b)?)
+    // Off the main thread: two large runs take a while to read.
+    let runtime = state.runtime()?;
+    let comparison = tokio::task::spawn_blocking(move || runtime.compare_runs(&a, &b))
+        .await
+        .map_err(|error| IpcError::internal(&error.to_string()))?;
+    Ok(comparison?)
 }
 
 /// Re-executes a stored run: from its recording (offline, no model and no

@@ -867,8 +867,11 @@ test("the analytics dashboard shows the runs so far, breaks them down, and drill
   const { width } = await over.getSize();
   await over.click({ x: Math.floor(width / 2) - 1 });
   const today = new Date().toISOString().slice(0, 10);
-  await browser.waitUntil(async () => /^Runs on \d{4}-\d\d-\d\d$/.test(await list.getAttribute("aria-label")), { timeout: 10_000, timeoutMsg: `the chart did not drill into a day: ${await list.getAttribute("aria-label")}` });
-  // The same from the keyboard: today's row of the day-by-day table.
+  await browser.waitUntil(async () => (await list.getAttribute("aria-label")) === `Runs on ${today}`, { timeout: 10_000, timeoutMsg: `the chart's rightmost day did not drill into today: ${await list.getAttribute("aria-label")}` });
+  await browser.waitUntil(async () => (await browser.$$('[data-testid="analytics-run"]')).length >= 3, { timeout: 10_000, timeoutMsg: "today's runs are not listed" });
+  // The same from the keyboard: today's row of the day-by-day table (after another list).
+  await browser.$('[data-testid="analytics-breakdown"] [data-testid="analytics-row"]').click();
+  await browser.waitUntil(async () => (await list.getAttribute("aria-label")).startsWith("Runs with model"), { timeout: 10_000 });
   await browser.$('[data-testid="analytics-days"] summary').click();
   await browser.$(`[data-testid="analytics-day"][data-date="${today}"]`).click();
   await browser.waitUntil(async () => (await list.getAttribute("aria-label")) === `Runs on ${today}`, { timeout: 10_000, timeoutMsg: `today's row did not drill into today: ${await list.getAttribute("aria-label")}` });

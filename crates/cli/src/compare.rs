@@ -38,7 +38,8 @@ pub fn print(comparison: &RunComparison, all: bool) {
         println!("{}", node_line(node, first));
     }
     if folded > 0 {
-        println!("  … {folded} nodes did the same in both (--all lists them)");
+        let nodes = if folded == 1 { "node" } else { "nodes" };
+        println!("  … {folded} {nodes} did the same in both (--all lists them)");
     }
     if let Some(node) = comparison
         .first_divergence

@@ -88,6 +88,19 @@ pub struct Breakdown {
     pub figures: Figures,
 }
 
+/// One value of the dimension, day by day.
+#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ValueDays {
+    /// The value.
+    pub value: String,
+    /// Its count each day of the range (runs, node runs or model calls).
+    #[specta(type = Vec<u32>)]
+    pub counts: Vec<u64>,
+    /// Its dollars each day.
+    pub cost_usd: Vec<f64>,
+}
+
 /// The dashboard over a date range.
 #[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
@@ -107,6 +120,8 @@ pub struct Dashboard {
     pub days: Vec<DayFigures>,
     /// By the dimension, most counted first (at most 100).
     pub breakdown: Vec<Breakdown>,
+    /// The five most counted values of the dimension, day by day.
+    pub top_days: Vec<ValueDays>,
     /// Nodes by 95th percentile duration, slowest first (10).
     pub slowest_nodes: Vec<Breakdown>,
     /// Nodes by model cost, most expensive first (10).
@@ -119,6 +134,46 @@ pub struct Dashboard {
 }
 
 const DAY_LIMIT: i64 = 3_660;
+const BREAKDOWN_ROWS: usize = 100;
+const TOP_SERIES: usize = 5;
+
+/// Day-by-day counts and cost of the first values of `breakdown`.
+fn top_series(
+    rows: &[Rollup],
+    breakdown: &[Breakdown],
+    unit: &str,
+    from: i64,
+    to: i64,
+) -> Vec<ValueDays> {
+    let length = usize::try_from(to - from + 1).unwrap_or(0);
+    let mut series: Vec<ValueDays> = breakdown
+        .iter()
+        .take(TOP_SERIES)
+        .map(|row| ValueDays {
+            value: row.value.clone(),
+            counts: vec![0; length],
+            cost_usd: vec![0.0; length],
+        })
+        .collect();
+    for row in rows {
+        let Some(line) = series.iter_mut().find(|line| line.value == row.value) else {
+            continue;
+        };
+        let Some(day) = usize::try_from(row.day - from)
+            .ok()
+            .filter(|day| *day < length)
+        else {
+            continue;
+        };
+        if row.kind == unit {
+            line.counts[day] += row.count;
+        }
+        if row.kind == "model" {
+            line.cost_usd[day] += row.cost_usd;
+        }
+    }
+    series
+}
 
 fn parse_day(text: &str) -> Result<i64> {
     let date = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
@@ -243,19 +298,21 @@ pub fn dashboard(store: &Store, query: &DashboardQuery) -> Result<Dashboard> {
         })
         .collect();
     let unit = primary(&query.by);
-    let mut breakdown = by_value(&store.rollups(&query.by, from, to)?, unit);
+    let rows = store.rollups(&query.by, from, to)?;
+    let mut breakdown = by_value(&rows, unit);
     breakdown.sort_by(|a, b| {
         b.figures
             .count
             .cmp(&a.figures.count)
             .then(a.value.cmp(&b.value))
     });
-    breakdown.truncate(100);
     let nodes = if query.by == "node" {
         breakdown.clone()
     } else {
         by_value(&store.rollups("node", from, to)?, "node")
     };
+    breakdown.truncate(BREAKDOWN_ROWS);
+    let top_days = top_series(&rows, &breakdown, unit, from, to);
     let mut slowest = nodes.clone();
     slowest.retain(|node| node.figures.p95_ms.is_some());
     slowest.sort_by(|a, b| {
@@ -281,6 +338,7 @@ pub fn dashboard(store: &Store, query: &DashboardQuery) -> Result<Dashboard> {
         .to_owned(),
         totals: figures(&all, "run"),
         days,
+        top_days,
         breakdown,
         slowest_nodes: slowest,
         costliest_nodes: costliest,

@@ -46,7 +46,7 @@ use codexos_store::{Project, Store};
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
-pub use analytics::{Breakdown, Dashboard, DashboardQuery, DayFigures, Figures};
+pub use analytics::{Breakdown, Dashboard, DashboardQuery, DayFigures, Figures, ValueDays};
 pub use ask::{Answer, AskEvent, AskOptions, Citation};
 pub use bench::{
     AnalyticsBench, BatchRun, BenchSetup, ChainRun, CompareBench, DurableRun, EmbedBench, EmbedRun,

@@ -23,8 +23,11 @@ pub const DIMENSIONS: [&str; 5] = ["flow", "node", "provider", "model", "project
 pub const BUCKETS: usize = 96;
 const GROWTH: f64 = 1.25;
 
-/// Facts are derived from these event types; `filter` narrows the events
-/// (a run and its new sequence numbers, or every stored event).
+/// The facts of stored events, derived in SQL from their JSON: used once,
+/// when an older data home gets the analytics tables. Live runs derive the
+/// same facts from their typed events (the runtime's `span_facts`), which
+/// costs a stored event no JSON parsing; the upgrade test and the CLI's
+/// analytics test check that both give the same figures.
 fn derive_spans_sql(filter: &str) -> String {
     format!(
         r"
@@ -59,7 +62,7 @@ fn derive_spans_sql(filter: &str) -> String {
         coalesce(json_extract(e.event, '$.event.usage.unpriced'), 0),
         coalesce((SELECT count(*) FROM json_each(e.event, '$.event.usage.attempts') attempt
                   WHERE json_extract(attempt.value, '$.outcome') <> 'ok'), 0)
-    FROM run_events e JOIN runs r ON r.id = e.run
+    FROM run_events e JOIN run_tags r ON r.run = e.run
     WHERE {filter} AND (
         json_extract(e.event, '$.event.type') IN ('modelCall', 'nodeFinished', 'runFinished')
         OR (json_extract(e.event, '$.event.type') = 'nodeFailed'
@@ -70,19 +73,85 @@ fn derive_spans_sql(filter: &str) -> String {
     )
 }
 
-/// Derives the facts of events `first..=last` of `run` (just stored).
-pub(crate) fn derive_spans(
+/// One span fact of a run, derived from its events by the caller (the
+/// runtime, from typed events) and stored with them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpanFact {
+    /// Sequence number of the event it comes from.
+    pub seq: u64,
+    /// Unix milliseconds of that event.
+    pub at_ms: u64,
+    /// `run`, `node` or `model`.
+    pub kind: &'static str,
+    /// Top-level node id (empty for a run).
+    pub node: String,
+    /// Provider that answered (model calls).
+    pub provider: String,
+    /// Model that answered (model calls).
+    pub model: String,
+    /// 1 succeeded, 0 failed, 2 cancelled (runs).
+    pub ok: u8,
+    /// Milliseconds it took; none for a run (the store measures it from the
+    /// run's first event) or a node's final failure.
+    pub latency_ms: Option<u64>,
+    /// Prompt tokens.
+    pub tokens_in: u64,
+    /// Generated tokens.
+    pub tokens_out: u64,
+    /// Prompt tokens from a cache.
+    pub cached: u64,
+    /// Dollars, when priced.
+    pub cost_usd: Option<f64>,
+    /// A remote model with no price.
+    pub unpriced: bool,
+    /// Provider attempts that failed or were skipped first.
+    pub fallbacks: u32,
+}
+
+/// Stores the facts of a run's events, in the transaction that stores them.
+pub(crate) fn insert_facts(
     transaction: &Transaction<'_>,
     run: &str,
-    first: u64,
-    last: u64,
+    facts: &[SpanFact],
 ) -> Result<()> {
-    static STATEMENT: std::sync::LazyLock<String> =
-        std::sync::LazyLock::new(|| derive_spans_sql("e.run = ?1 AND e.seq BETWEEN ?2 AND ?3"));
-    transaction
-        .prepare_cached(&STATEMENT)
-        .and_then(|mut statement| statement.execute(params![run, first as i64, last as i64]))
-        .map_err(sql("deriving analytics from run events"))?;
+    if facts.is_empty() {
+        return Ok(());
+    }
+    let mut statement = transaction
+        .prepare_cached(
+            "INSERT OR IGNORE INTO span_facts
+                (run, seq, at_ms, kind, flow, project, node, provider, model, ok, latency_ms,
+                 tokens_in, tokens_out, cached, cost_usd, unpriced, fallbacks)
+             SELECT ?1, ?2, ?3, ?4, t.flow, t.project, ?5, ?6, ?7, ?8,
+                 coalesce(?9, CASE WHEN ?4 = 'run' THEN ?3 - (
+                     SELECT json_extract(first.event, '$.atMs') FROM run_events first
+                     WHERE first.run = ?1 ORDER BY first.seq LIMIT 1) END),
+                 ?10, ?11, ?12, ?13, ?14, ?15
+             FROM run_tags t WHERE t.run = ?1",
+        )
+        .map_err(sql("storing analytics facts"))?;
+    let number = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
+    for fact in facts {
+        statement
+            .execute(params![
+                run,
+                number(fact.seq),
+                number(fact.at_ms),
+                fact.kind,
+                fact.node,
+                fact.provider,
+                fact.model,
+                fact.ok,
+                fact.latency_ms.map(number),
+                number(fact.tokens_in),
+                number(fact.tokens_out),
+                number(fact.cached),
+                fact.cost_usd,
+                fact.unpriced,
+                fact.fallbacks,
+            ])
+            .map_err(sql("storing analytics facts"))?;
+    }
     Ok(())
 }
 
@@ -306,6 +375,19 @@ impl Store {
     fn roll_up_chunk(&self) -> Result<u64> {
         let action = "rolling up analytics";
         let mut connection = self.connection();
+        // A plain read first: with nothing new, no write lock is taken (a
+        // dashboard open beside running flows never waits on them).
+        let pending: bool = connection
+            .query_row(
+                "SELECT coalesce((SELECT max(id) FROM span_facts), 0) >
+                        coalesce((SELECT value FROM analytics_state WHERE key = 'rolled_up'), 0)",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(sql(action))?;
+        if !pending {
+            return Ok(0);
+        }
         let transaction = connection
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql(action))?;
@@ -431,9 +513,9 @@ impl Store {
             .map_err(sql(action))
     }
 
-    /// Runs with a span in `from_ms..to_ms` where `dim` (one of
-    /// [`DIMENSIONS`], or `all`) is `value`, newest first: id, flow, status
-    /// and start (Unix seconds).
+    /// The runs behind a figure: those with a span of the kind the figure
+    /// counts in `from_ms..to_ms` where `dim` (one of [`DIMENSIONS`], or
+    /// `all`) is `value`, newest first.
     pub fn span_runs(
         &self,
         dim: &str,
@@ -442,6 +524,13 @@ impl Store {
         to_ms: i64,
         limit: u32,
     ) -> Result<Vec<crate::RunSummary>> {
+        // The spans the figure counted: run endings for a day, a flow or a
+        // project; node runs for a node; model calls for a provider or model.
+        let kind = match dim {
+            "node" => "node",
+            "provider" | "model" => "model",
+            _ => "run",
+        };
         let column = match dim {
             "flow" => "f.flow",
             "node" => "f.flow || ' › ' || f.node",
@@ -456,12 +545,12 @@ impl Store {
             .prepare_cached(&format!(
                 "SELECT r.id, r.flow, r.status, r.created_at, r.updated_at FROM runs r
                  WHERE r.id IN (SELECT DISTINCT f.run FROM span_facts f
-                                WHERE f.at_ms >= ?1 AND f.at_ms < ?2 AND {column} = ?3)
+                                WHERE f.kind = ?5 AND f.at_ms >= ?1 AND f.at_ms < ?2 AND {column} = ?3)
                  ORDER BY r.created_at DESC LIMIT ?4"
             ))
             .map_err(sql(action))?;
         let rows = statement
-            .query_map(params![from_ms, to_ms, value, limit], |row| {
+            .query_map(params![from_ms, to_ms, value, limit, kind], |row| {
                 Ok(crate::RunSummary {
                     id: row.get(0)?,
                     flow: row.get(1)?,

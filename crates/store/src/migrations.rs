@@ -125,9 +125,11 @@ const MIGRATIONS: &[&str] = &[
 ",
     // Analytics: span facts derived from run events, daily roll-ups (see
     // analytics.rs); the facts of runs stored before are derived below.
+    // `run_tags` holds what a fact needs of its run (its flow and project)
+    // apart from `runs`, whose large header would be walked on every join.
     r"
     CREATE TABLE span_facts (
-        id INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         run TEXT NOT NULL,
         seq INTEGER NOT NULL,
         at_ms INTEGER NOT NULL,
@@ -147,7 +149,7 @@ const MIGRATIONS: &[&str] = &[
         fallbacks INTEGER NOT NULL,
         UNIQUE (run, seq)
     );
-    CREATE INDEX span_facts_at ON span_facts(at_ms);
+    CREATE INDEX span_facts_at ON span_facts(kind, at_ms);
     CREATE TABLE span_rollups (
         dim TEXT NOT NULL,
         day INTEGER NOT NULL,
@@ -169,8 +171,13 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (dim, day, kind, value)
     ) WITHOUT ROWID;
     CREATE TABLE analytics_state (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-    ALTER TABLE runs ADD COLUMN project TEXT NOT NULL DEFAULT '';
-    UPDATE runs SET project = coalesce(json_extract(header, '$.input.project'), '');
+    CREATE TABLE run_tags (
+        run TEXT PRIMARY KEY,
+        flow TEXT NOT NULL,
+        project TEXT NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO run_tags (run, flow, project)
+        SELECT id, flow, coalesce(json_extract(header, '$.input.project'), '') FROM runs;
 ",
 ];
 

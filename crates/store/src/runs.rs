@@ -67,21 +67,34 @@ pub struct FlowVersion {
 }
 
 impl Store {
-    /// Stores a new run.
-    pub fn begin_run(&self, id: &str, flow: &str, header: &str) -> Result<()> {
+    /// Stores a new run (`project`: the project it works on, or empty).
+    pub fn begin_run(&self, id: &str, flow: &str, project: &str, header: &str) -> Result<()> {
         let now = now();
-        self.connection()
+        let mut connection = self.connection();
+        let transaction = connection.transaction().map_err(sql("storing a new run"))?;
+        transaction
             .execute(
-                "INSERT INTO runs (id, flow, header, status, created_at, updated_at, project)
-                 VALUES (?1, ?2, ?3, 'running', ?4, ?4, coalesce(json_extract(?3, '$.input.project'), ''))",
+                "INSERT INTO runs (id, flow, header, status, created_at, updated_at) VALUES (?1, ?2, ?3, 'running', ?4, ?4)",
                 params![id, flow, header, now],
             )
             .map_err(sql("storing a new run"))?;
-        Ok(())
+        transaction
+            .execute(
+                "INSERT OR REPLACE INTO run_tags (run, flow, project) VALUES (?1, ?2, ?3)",
+                params![id, flow, project],
+            )
+            .map_err(sql("storing a new run"))?;
+        transaction.commit().map_err(sql("storing a new run"))
     }
 
-    /// Appends events `(seq, json)`.
-    pub fn run_events(&self, run: &str, events: &[(u64, String)]) -> Result<()> {
+    /// Appends events `(seq, json)` and the analytics facts derived from
+    /// them.
+    pub fn run_events(
+        &self,
+        run: &str,
+        events: &[(u64, String)],
+        facts: &[crate::analytics::SpanFact],
+    ) -> Result<()> {
         if events.is_empty() {
             return Ok(());
         }
@@ -90,11 +103,19 @@ impl Store {
             .transaction()
             .map_err(sql("storing run events"))?;
         insert_events(&transaction, run, events)?;
+        crate::analytics::insert_facts(&transaction, run, facts)?;
         transaction.commit().map_err(sql("storing run events"))
     }
 
-    /// A node's checkpoint and its events, in one transaction.
-    pub fn run_node_done(&self, run: &str, record: &str, events: &[(u64, String)]) -> Result<()> {
+    /// A node's checkpoint, its events and their analytics facts, in one
+    /// transaction.
+    pub fn run_node_done(
+        &self,
+        run: &str,
+        record: &str,
+        events: &[(u64, String)],
+        facts: &[crate::analytics::SpanFact],
+    ) -> Result<()> {
         let mut connection = self.connection();
         let transaction = connection
             .transaction()
@@ -104,6 +125,7 @@ impl Store {
             .and_then(|mut statement| statement.execute(params![run, record]))
             .map_err(sql("checkpointing a node"))?;
         insert_events(&transaction, run, events)?;
+        crate::analytics::insert_facts(&transaction, run, facts)?;
         transaction.commit().map_err(sql("checkpointing a node"))
     }
 
@@ -446,10 +468,6 @@ fn insert_events(
         statement
             .execute(params![run, *seq as i64, event])
             .map_err(sql("storing run events"))?;
-    }
-    let seqs = events.iter().map(|(seq, _)| *seq);
-    if let (Some(first), Some(last)) = (seqs.clone().min(), seqs.max()) {
-        crate::analytics::derive_spans(transaction, run, first, last)?;
     }
     Ok(())
 }

@@ -152,7 +152,7 @@ fn runs_diff_names_the_first_node_where_two_runs_part_ways() {
         text.contains("▶ greet") && text.contains("≠ loud"),
         "{text}"
     );
-    assert!(text.contains("1 nodes did the same"), "{text}");
+    assert!(text.contains("1 node did the same"), "{text}");
 }
 
 #[test]

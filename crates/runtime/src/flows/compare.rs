@@ -77,7 +77,7 @@ pub struct NodeSide {
     pub writes: Value,
     /// Where it sent the run.
     pub next: Vec<String>,
-    /// The last error.
+    /// The error it failed with (none when it finished).
     pub error: Option<String>,
     /// Tokens, time and cost of its model calls.
     pub usage: Usage,
@@ -126,8 +126,17 @@ fn status_text(status: RunStatus) -> String {
         .unwrap_or_default()
 }
 
+/// A short hash of the flow as run, canvas positions and titles aside (as
+/// node definitions are compared).
 fn short_hash(flow: &Value) -> String {
     use sha2::{Digest, Sha256};
+    let mut flow = flow.clone();
+    if let Some(nodes) = flow.get_mut("nodes").and_then(Value::as_array_mut) {
+        for node in nodes.iter_mut().filter_map(Value::as_object_mut) {
+            node.remove("position");
+            node.remove("title");
+        }
+    }
     let digest = hex::encode(Sha256::digest(flow.to_string().as_bytes()));
     digest[..12].to_owned()
 }
@@ -229,7 +238,9 @@ fn node_side(trace: &NodeTrace) -> NodeSide {
         tools,
         writes: trace.writes.clone(),
         next: trace.next.clone(),
-        error: trace.error.clone(),
+        // The final error: an attempt that failed and was retried to success
+        // is not a difference.
+        error: trace.error.clone().filter(|_| trace.step.is_none()),
         usage: trace.usage.clone(),
         duration_ms: trace
             .started_ms

@@ -10,8 +10,9 @@ use codexos_flow::ports::{
     ModelRequest, NodeRecord, PortError, PortResult, Retriever, RunHeader, RunLog, RunStatus,
     StoredRun, Subflows, TokenSink, ToolSpec, ToolUse, Tools,
 };
-use codexos_flow::RunEvent;
+use codexos_flow::{EventKind, RunEvent};
 use codexos_llm::{ChatMessage, Role, ToolChoice};
+use codexos_store::analytics::SpanFact;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -298,6 +299,74 @@ fn encode(value: &impl serde::Serialize) -> PortResult<String> {
     serde_json::to_string(value).map_err(port)
 }
 
+/// The analytics facts of stored events: a run's end, a top-level node's
+/// completion or final failure, and every model call (see the store's
+/// `analytics`; its upgrade SQL derives the same from stored JSON).
+pub(crate) fn span_facts(events: &[RunEvent]) -> Vec<SpanFact> {
+    let mut facts = Vec::new();
+    for event in events {
+        let path = event.node.as_deref().unwrap_or_default();
+        let top = path.split('/').next().unwrap_or_default();
+        let own = !path.contains('/');
+        let fact = |kind: &'static str, ok: u8, latency_ms: Option<u64>| SpanFact {
+            seq: event.seq,
+            at_ms: event.at_ms,
+            kind,
+            node: top.to_owned(),
+            provider: String::new(),
+            model: String::new(),
+            ok,
+            latency_ms,
+            tokens_in: 0,
+            tokens_out: 0,
+            cached: 0,
+            cost_usd: None,
+            unpriced: false,
+            fallbacks: 0,
+        };
+        match &event.event {
+            EventKind::NodeFinished { duration_ms, .. } if own => {
+                facts.push(fact("node", 1, Some(*duration_ms)));
+            }
+            EventKind::NodeFailed {
+                retrying: false, ..
+            } if own => facts.push(fact("node", 0, None)),
+            EventKind::RunFinished { status, .. } => {
+                let ok = match status.as_str() {
+                    "succeeded" => 1,
+                    "failed" => 0,
+                    _ => 2,
+                };
+                facts.push(fact("run", ok, None));
+            }
+            EventKind::ModelCall {
+                provider,
+                model,
+                usage,
+            } => facts.push(SpanFact {
+                provider: provider.clone(),
+                model: model.clone(),
+                tokens_in: usage.prompt_tokens,
+                tokens_out: usage.completion_tokens,
+                cached: usage.cached_tokens,
+                cost_usd: usage.cost_usd,
+                unpriced: usage.unpriced,
+                fallbacks: u32::try_from(
+                    usage
+                        .attempts
+                        .iter()
+                        .filter(|attempt| attempt.outcome != "ok")
+                        .count(),
+                )
+                .unwrap_or(u32::MAX),
+                ..fact("model", 1, Some(usage.latency_ms))
+            }),
+            _ => {}
+        }
+    }
+    facts
+}
+
 fn encode_events(events: &[RunEvent]) -> PortResult<Vec<(u64, String)>> {
     events
         .iter()
@@ -328,17 +397,30 @@ pub(crate) fn decode_run(row: &codexos_store::RunRow) -> PortResult<StoredRun> {
 impl RunLog for StoreLog {
     fn begin(&self, run: &RunHeader) -> PortResult<()> {
         self.0
-            .begin_run(&run.id, &run.flow, &encode(run)?)
+            .begin_run(
+                &run.id,
+                &run.flow,
+                run.input
+                    .get("project")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
+                &encode(run)?,
+            )
             .map_err(port)
     }
     fn events(&self, run_id: &str, events: &[RunEvent]) -> PortResult<()> {
         self.0
-            .run_events(run_id, &encode_events(events)?)
+            .run_events(run_id, &encode_events(events)?, &span_facts(events))
             .map_err(port)
     }
     fn node_done(&self, run_id: &str, record: &NodeRecord, events: &[RunEvent]) -> PortResult<()> {
         self.0
-            .run_node_done(run_id, &encode(record)?, &encode_events(events)?)
+            .run_node_done(
+                run_id,
+                &encode(record)?,
+                &encode_events(events)?,
+                &span_facts(events),
+            )
             .map_err(port)
     }
     fn call(&self, run_id: &str, call: &CallRecord) -> PortResult<()> {

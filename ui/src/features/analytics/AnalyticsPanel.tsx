@@ -6,7 +6,7 @@ import { commands, type Breakdown_Serialize as Breakdown, type Dashboard_Seriali
 import { dollars } from "@/features/flow/runInspect";
 import { RunInspector } from "@/features/flow/RunInspector";
 import { useEscape } from "@/features/layout/useEscape";
-import { charts, count, DIMENSIONS, lastDays, latency, percent, tiles, unitLabel, type Dimension } from "./analytics";
+import { charts, count, DIMENSIONS, lastDays, latency, percent, tiles, topChart, unitLabel, type Dimension } from "./analytics";
 import { TimeChart } from "./TimeChart";
 
 const selectClass = "h-7 rounded border border-border bg-background px-1 text-xs text-foreground";
@@ -117,7 +117,11 @@ export function AnalyticsPanel({ dark, onClose }: { dark: boolean; onClose: () =
     };
   }, [drill]);
 
-  const shown = useMemo(() => (dashboard ? charts(dashboard) : []), [dashboard]);
+  const shown = useMemo(() => {
+    if (!dashboard) return [];
+    const top = topChart(dashboard);
+    return top ? [...charts(dashboard), top] : charts(dashboard);
+  }, [dashboard]);
   const pickDay = useCallback(
     (index: number) => {
       const day = dashboard?.days[index];

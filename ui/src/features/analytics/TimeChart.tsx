@@ -4,7 +4,7 @@ import "uplot/dist/uPlot.min.css";
 
 import type { Chart } from "./analytics";
 
-const COLORS = ["#2563eb", "#dc2626", "#059669", "#d97706"];
+const COLORS = ["#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed"];
 
 /** One time series chart (uPlot); a click on a day picks it. */
 export function TimeChart({ chart, dark, onPick }: { chart: Chart; dark: boolean; onPick: (index: number) => void }) {

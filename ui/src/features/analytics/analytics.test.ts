@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import type { Dashboard_Serialize as Dashboard, Figures_Serialize as Figures } from "@/ipc/bindings";
-import { charts, lastDays, latency, percent, tiles } from "./analytics";
+import { charts, lastDays, latency, percent, tiles, topChart } from "./analytics";
 
 const NONE: Figures = { count: 0, failures: 0, cancelled: 0, p50Ms: null, p95Ms: null, modelCalls: 0, tokensIn: 0, tokensOut: 0, cached: 0, costUsd: 0, unpricedCalls: 0, fallbackRate: null, modelP50Ms: null, modelP95Ms: null };
 const SOME: Figures = { ...NONE, count: 40, failures: 2, p50Ms: 1200, p95Ms: 8400, modelCalls: 120, tokensIn: 10_000, tokensOut: 2_345, costUsd: 0.0421, fallbackRate: 0.025, modelP50Ms: 800, modelP95Ms: 3100 };
@@ -38,13 +38,19 @@ describe("the analytics dashboard's reading of the figures", () => {
         { date: "2026-12-05", figures: SOME },
       ],
       breakdown: [],
+      topDays: [{ value: "qa", counts: [0, 40], costUsd: [0, 0.04] }],
       slowestNodes: [],
       costliestNodes: [],
       rolledUp: 0,
       queryMs: 1,
     } as Dashboard;
-    const [runs, , cost, times] = charts(dashboard);
-    if (!runs || !cost || !times) throw new Error("four charts");
+    const [runs, , cost, fallback, times] = charts(dashboard);
+    if (!runs || !cost || !fallback || !times) throw new Error("five charts");
+    expect(fallback.series[0]?.values).toEqual([null, 0.025]);
+    expect(fallback.format(0.025)).toBe("2.5%");
+    const top = topChart(dashboard);
+    expect(top?.title).toBe("Runs by flow, top 1");
+    expect(top?.series).toEqual([{ label: "qa", values: [0, 40] }]);
     expect(runs.days).toEqual([Date.UTC(2026, 11, 4) / 1000, Date.UTC(2026, 11, 5) / 1000]);
     expect(runs.series[0]?.values).toEqual([0, 40]);
     expect(cost.format(0.0421)).toBe("$0.04");

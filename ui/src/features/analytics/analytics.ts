@@ -66,7 +66,7 @@ export interface Chart {
   format: (value: number) => string;
 }
 
-/** The dashboard's four charts, day by day. */
+/** The dashboard's charts of the totals, day by day. */
 export function charts(dashboard: Dashboard): Chart[] {
   const days = dashboard.days.map((day) => Date.parse(`${day.date}T00:00:00Z`) / 1000);
   const pick = (read: (figures: Figures) => number | null | undefined) => dashboard.days.map((day) => read(day.figures) ?? null);
@@ -74,6 +74,13 @@ export function charts(dashboard: Dashboard): Chart[] {
     { id: "runs", title: "Runs and failures", days, series: [{ label: "runs", values: pick((f) => f.count) }, { label: "failed", values: pick((f) => f.failures) }], format: count },
     { id: "tokens", title: "Tokens", days, series: [{ label: "in", values: pick((f) => f.tokensIn) }, { label: "out", values: pick((f) => f.tokensOut) }], format: count },
     { id: "cost", title: "Cost", days, series: [{ label: "dollars", values: pick((f) => f.costUsd ?? 0) }], format: dollars },
+    {
+      id: "fallback",
+      title: "Fallback rate",
+      days,
+      series: [{ label: "calls that fell back", values: pick((f) => (f.modelCalls > 0 ? f.fallbackRate : null)) }],
+      format: (value) => percent(value),
+    },
     {
       id: "latency",
       title: "Run latency",
@@ -85,6 +92,19 @@ export function charts(dashboard: Dashboard): Chart[] {
       format: latency,
     },
   ];
+}
+
+/** The five most counted values of the dimension, day by day (empty
+ * without any). */
+export function topChart(dashboard: Dashboard): Chart | null {
+  if (dashboard.topDays.length === 0) return null;
+  return {
+    id: "top",
+    title: `${unitLabel(dashboard.unit)} by ${dashboard.by}, top ${dashboard.topDays.length}`,
+    days: dashboard.days.map((day) => Date.parse(`${day.date}T00:00:00Z`) / 1000),
+    series: dashboard.topDays.map((line) => ({ label: line.value, values: line.counts })),
+    format: count,
+  };
 }
 
 /** What `count` means in a breakdown row, for its column header. */
