@@ -117,22 +117,36 @@ pub(crate) fn insert_facts(
     if facts.is_empty() {
         return Ok(());
     }
-    let mut statement = transaction
+    let action = "storing analytics facts";
+    let mut insert = transaction
         .prepare_cached(
             "INSERT OR IGNORE INTO span_facts
                 (run, seq, at_ms, kind, flow, project, node, provider, model, ok, latency_ms,
                  tokens_in, tokens_out, cached, cost_usd, unpriced, fallbacks)
-             SELECT ?1, ?2, ?3, ?4, t.flow, t.project, ?5, ?6, ?7, ?8,
-                 coalesce(?9, CASE WHEN ?4 = 'run' THEN ?3 - (
-                     SELECT json_extract(first.event, '$.atMs') FROM run_events first
-                     WHERE first.run = ?1 ORDER BY first.seq LIMIT 1) END),
-                 ?10, ?11, ?12, ?13, ?14, ?15
-             FROM run_tags t WHERE t.run = ?1",
+             VALUES (?1, ?2, ?3, ?4, (SELECT flow FROM run_tags WHERE run = ?1),
+                 (SELECT project FROM run_tags WHERE run = ?1), ?5, ?6, ?7, ?8, ?9,
+                 ?10, ?11, ?12, ?13, ?14, ?15)",
         )
-        .map_err(sql("storing analytics facts"))?;
+        .map_err(sql(action))?;
     let number = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
     for fact in facts {
-        statement
+        // A run's latency runs from its first stored event (once per run).
+        let latency = match (fact.latency_ms, fact.kind) {
+            (Some(latency), _) => Some(number(latency)),
+            (None, "run") => transaction
+                .prepare_cached(
+                    "SELECT json_extract(event, '$.atMs') FROM run_events WHERE run = ?1 ORDER BY seq LIMIT 1",
+                )
+                .and_then(|mut statement| {
+                    statement.query_row(params![run], |row| row.get::<_, Option<i64>>(0))
+                })
+                .optional()
+                .map_err(sql(action))?
+                .flatten()
+                .map(|start| number(fact.at_ms) - start),
+            (None, _) => None,
+        };
+        insert
             .execute(params![
                 run,
                 number(fact.seq),
@@ -142,7 +156,7 @@ pub(crate) fn insert_facts(
                 fact.provider,
                 fact.model,
                 fact.ok,
-                fact.latency_ms.map(number),
+                latency,
                 number(fact.tokens_in),
                 number(fact.tokens_out),
                 number(fact.cached),
@@ -150,7 +164,7 @@ pub(crate) fn insert_facts(
                 fact.unpriced,
                 fact.fallbacks,
             ])
-            .map_err(sql("storing analytics facts"))?;
+            .map_err(sql(action))?;
     }
     Ok(())
 }

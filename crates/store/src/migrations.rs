@@ -127,9 +127,11 @@ const MIGRATIONS: &[&str] = &[
     // analytics.rs); the facts of runs stored before are derived below.
     // `run_tags` holds what a fact needs of its run (its flow and project)
     // apart from `runs`, whose large header would be walked on every join.
+    // Facts are never deleted, so their ids only grow (the roll-up's
+    // watermark relies on it).
     r"
     CREATE TABLE span_facts (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        id INTEGER PRIMARY KEY,
         run TEXT NOT NULL,
         seq INTEGER NOT NULL,
         at_ms INTEGER NOT NULL,

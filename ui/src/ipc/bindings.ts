@@ -1054,6 +1054,8 @@ export type Dashboard_Deserialize = {
 	days: DayFigures_Deserialize[],
 	/**  By the dimension, most counted first (at most 100). */
 	breakdown: Breakdown_Deserialize[],
+	/**  The five most counted values of the dimension, day by day. */
+	topDays: ValueDays[],
 	/**  Nodes by 95th percentile duration, slowest first (10). */
 	slowestNodes: Breakdown_Deserialize[],
 	/**  Nodes by model cost, most expensive first (10). */
@@ -1083,6 +1085,8 @@ export type Dashboard_Serialize = {
 	days: DayFigures_Serialize[],
 	/**  By the dimension, most counted first (at most 100). */
 	breakdown: Breakdown_Serialize[],
+	/**  The five most counted values of the dimension, day by day. */
+	topDays: ValueDays[],
 	/**  Nodes by 95th percentile duration, slowest first (10). */
 	slowestNodes: Breakdown_Serialize[],
 	/**  Nodes by model cost, most expensive first (10). */
@@ -2479,7 +2483,7 @@ export type NodeSide_Deserialize = {
 	writes: JsonValue,
 	/**  Where it sent the run. */
 	next: string[],
-	/**  The last error. */
+	/**  The error it failed with (none when it finished). */
 	error?: string | null,
 	/**  Tokens, time and cost of its model calls. */
 	usage: Usage_Deserialize,
@@ -2505,7 +2509,7 @@ export type NodeSide_Serialize = {
 	writes: JsonValue,
 	/**  Where it sent the run. */
 	next: string[],
-	/**  The last error. */
+	/**  The error it failed with (none when it finished). */
 	error: string | null,
 	/**  Tokens, time and cost of its model calls. */
 	usage: Usage_Serialize,
@@ -3590,6 +3594,16 @@ export type Usage_Serialize = {
 	fallbacks: number,
 	/**  Milliseconds to the first token, the slowest call's. */
 	firstTokenMs: number | null,
+};
+
+/**  One value of the dimension, day by day. */
+export type ValueDays = {
+	/**  The value. */
+	value: string,
+	/**  Its count each day of the range (runs, node runs or model calls). */
+	counts: number[],
+	/**  Its dollars each day. */
+	costUsd: (number | null)[],
 };
 
 /**  The type of a state value or a port. */
