@@ -138,22 +138,11 @@ pub fn analytics(runtime: &Arc<Runtime>, args: AnalyticsArgs, json: bool) -> any
         };
         let runs =
             runtime.figure_runs(by, &value, query.from.as_deref(), query.to.as_deref(), 100)?;
-        if json {
-            return print_json(&runs);
-        }
-        if runs.is_empty() {
-            println!("no runs with {by} = {value} in this range");
-        }
-        for run in runs {
-            println!(
-                "{}  {:<10} {:<24} {}",
-                run.id,
-                run.status,
-                run.flow,
-                crate::render::age(run.created_at)
-            );
-        }
-        return Ok(());
+        return crate::flow::print_runs(
+            &runs,
+            json,
+            &format!("no runs with {by} = {value} in this range"),
+        );
     }
     let dashboard = runtime.dashboard(&query)?;
     if json {

@@ -369,21 +369,11 @@ pub async fn runs(
     match command {
         RunsCommand::List { flow, limit } => {
             let runs = runtime.runs(flow.as_deref(), limit)?;
-            if json {
-                return print_json(&runs);
-            }
-            if runs.is_empty() {
-                println!("no runs yet — start one with `codexos run FLOW.json`");
-            }
-            for run in runs {
-                println!(
-                    "{}  {:<10} {:<24} {}",
-                    run.id,
-                    run.status,
-                    run.flow,
-                    crate::render::age(run.created_at)
-                );
-            }
+            print_runs(
+                &runs,
+                json,
+                "no runs yet — start one with `codexos run FLOW.json`",
+            )?;
             Ok(())
         }
         RunsCommand::Show { id } => show_run(runtime, &id, json),
@@ -439,6 +429,30 @@ pub async fn runs(
             outcome(&result, json)
         }
     }
+}
+
+/// A list of runs, one line each (`empty` when there are none), or JSON.
+pub fn print_runs(
+    runs: &[codexos_runtime::RunSummary],
+    json: bool,
+    empty: &str,
+) -> anyhow::Result<()> {
+    if json {
+        return print_json(&runs);
+    }
+    if runs.is_empty() {
+        println!("{empty}");
+    }
+    for run in runs {
+        println!(
+            "{}  {:<10} {:<24} {}",
+            run.id,
+            run.status,
+            run.flow,
+            crate::render::age(run.created_at)
+        );
+    }
+    Ok(())
 }
 
 /// `codexos runs show`.
