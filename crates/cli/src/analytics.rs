@@ -29,6 +29,7 @@ pub struct AnalyticsArgs {
 fn seconds(ms: Option<f64>) -> String {
     match ms {
         None => "—".to_owned(),
+        Some(ms) if ms < 1.0 => "<1 ms".to_owned(),
         Some(ms) if ms < 1000.0 => format!("{ms:.0} ms"),
         Some(ms) => format!("{:.1} s", ms / 1000.0),
     }
@@ -39,6 +40,12 @@ fn percent(share: Option<f64>) -> String {
 }
 
 fn line(figures: &Figures, unit: &str) -> String {
+    // "1 run", "1 node run", "1 model call"; the plural otherwise.
+    let unit = if figures.count == 1 {
+        unit.trim_end_matches('s')
+    } else {
+        unit
+    };
     let mut parts = vec![format!("{} {unit}", figures.count)];
     if figures.failures > 0 {
         parts.push(format!("{} failed", figures.failures));
@@ -53,8 +60,9 @@ fn line(figures: &Figures, unit: &str) -> String {
     ));
     if figures.model_calls > 0 {
         parts.push(format!(
-            "{} model calls · {} in → {} out tokens · {}",
+            "{} model call{} · {} in → {} out tokens · {}",
             figures.model_calls,
+            if figures.model_calls == 1 { "" } else { "s" },
             figures.tokens_in,
             figures.tokens_out,
             dollars(figures.cost_usd)

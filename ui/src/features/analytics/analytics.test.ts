@@ -59,6 +59,7 @@ describe("the analytics dashboard's reading of the figures", () => {
       [null, 8400],
     ]);
     expect(latency(950)).toBe("950 ms");
+    expect(latency(0.5)).toBe("<1 ms");
     expect(percent(null)).toBe("—");
   });
 });

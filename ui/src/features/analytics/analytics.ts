@@ -20,6 +20,7 @@ export function lastDays(days: number, today: Date = new Date()): { from: string
 /** Milliseconds as `850 ms` or `2.4 s`, or a dash. */
 export function latency(ms: number | null | undefined): string {
   if (ms === null || ms === undefined) return "—";
+  if (ms < 1) return "<1 ms";
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
