@@ -882,7 +882,9 @@ test("the analytics dashboard shows the runs so far, breaks them down, and drill
 
   // A range with no runs says so.
   await browser.$('button[aria-label="Close the run list"]').click();
+  const range = () => browser.$('[data-testid="analytics-timing"]').getText();
   await fill(await browser.$('[data-testid="analytics-from"]'), "2020-01-01");
+  await browser.waitUntil(async () => (await range()).startsWith("2020-01-01 …"), { timeout: 10_000, timeoutMsg: `the start of the range did not apply: ${await range()}` });
   await fill(await browser.$('[data-testid="analytics-to"]'), "2020-01-31");
   const panelText = () => browser.execute(() => document.querySelector('[data-testid="analytics-panel"]')?.textContent ?? "");
   await browser.waitUntil(async () => (await panelText()).includes("No runs from 2020-01-01 to 2020-01-31"), {

@@ -169,7 +169,7 @@ export function AnalyticsPanel({ dark, onClose }: { dark: boolean; onClose: () =
         </Button>
         {dashboard && (
           <span className="text-muted-foreground" data-testid="analytics-timing">
-            UTC days · answered in {(dashboard.queryMs ?? 0).toFixed(1)} ms
+            {dashboard.from} … {dashboard.to} (UTC days) · answered in {(dashboard.queryMs ?? 0).toFixed(1)} ms
           </span>
         )}
         <Button size="icon" variant="ghost" className="ml-auto size-7" aria-label="Close analytics" onClick={onClose}>
