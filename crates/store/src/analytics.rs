@@ -501,27 +501,7 @@ impl Store {
             )
             .map_err(sql(action))?;
         let rows = statement
-            .query_map(params![dim, from_day, to_day], |row| {
-                let count = |index| row.get::<_, i64>(index).map(as_count);
-                Ok(Rollup {
-                    day: row.get(0)?,
-                    kind: row.get(1)?,
-                    value: row.get(2)?,
-                    count: count(3)?,
-                    failures: count(4)?,
-                    cancelled: count(5)?,
-                    timed: count(6)?,
-                    latency_sum_ms: count(7)?,
-                    tokens_in: count(8)?,
-                    tokens_out: count(9)?,
-                    cached: count(10)?,
-                    cost_usd: row.get(11)?,
-                    unpriced: count(12)?,
-                    fallbacks: count(13)?,
-                    fell_back: count(14)?,
-                    histogram: decode_histogram(&row.get::<_, Vec<u8>>(15)?),
-                })
-            })
+            .query_map(params![dim, from_day, to_day], rollup_row)
             .map_err(sql(action))?;
         rows.collect::<rusqlite::Result<Vec<_>>>()
             .map_err(sql(action))
@@ -622,6 +602,31 @@ impl Store {
     }
 }
 
+/// A roll-up row read with the columns `day, kind, value, count, failures,
+/// cancelled, timed, latency_sum, tokens_in, tokens_out, cached, cost_usd,
+/// unpriced, fallbacks, fell_back, histogram`, in that order.
+fn rollup_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Rollup> {
+    let count = |index| row.get::<_, i64>(index).map(as_count);
+    Ok(Rollup {
+        day: row.get(0)?,
+        kind: row.get(1)?,
+        value: row.get(2)?,
+        count: count(3)?,
+        failures: count(4)?,
+        cancelled: count(5)?,
+        timed: count(6)?,
+        latency_sum_ms: count(7)?,
+        tokens_in: count(8)?,
+        tokens_out: count(9)?,
+        cached: count(10)?,
+        cost_usd: row.get(11)?,
+        unpriced: count(12)?,
+        fallbacks: count(13)?,
+        fell_back: count(14)?,
+        histogram: decode_histogram(&row.get::<_, Vec<u8>>(15)?),
+    })
+}
+
 fn merge_rollups(
     transaction: &Transaction<'_>,
     groups: HashMap<(i64, &'static str, String, String), Rollup>,
@@ -629,8 +634,8 @@ fn merge_rollups(
     let action = "rolling up analytics";
     let mut read = transaction
         .prepare_cached(
-            "SELECT count, failures, cancelled, timed, latency_sum, tokens_in, tokens_out, cached,
-                    cost_usd, unpriced, fallbacks, fell_back, histogram
+            "SELECT day, kind, value, count, failures, cancelled, timed, latency_sum, tokens_in,
+                    tokens_out, cached, cost_usd, unpriced, fallbacks, fell_back, histogram
              FROM span_rollups WHERE dim = ?1 AND day = ?2 AND kind = ?3 AND value = ?4",
         )
         .map_err(sql(action))?;
@@ -644,27 +649,7 @@ fn merge_rollups(
         .map_err(sql(action))?;
     for ((day, dim, kind, value), mut rollup) in groups {
         let stored = read
-            .query_row(params![dim, day, kind, value], |row| {
-                let count = |index| row.get::<_, i64>(index).map(as_count);
-                Ok(Rollup {
-                    day,
-                    kind: kind.clone(),
-                    value: value.clone(),
-                    count: count(0)?,
-                    failures: count(1)?,
-                    cancelled: count(2)?,
-                    timed: count(3)?,
-                    latency_sum_ms: count(4)?,
-                    tokens_in: count(5)?,
-                    tokens_out: count(6)?,
-                    cached: count(7)?,
-                    cost_usd: row.get(8)?,
-                    unpriced: count(9)?,
-                    fallbacks: count(10)?,
-                    fell_back: count(11)?,
-                    histogram: decode_histogram(&row.get::<_, Vec<u8>>(12)?),
-                })
-            })
+            .query_row(params![dim, day, kind, value], rollup_row)
             .optional()
             .map_err(sql(action))?;
         if let Some(stored) = stored {
