@@ -28,8 +28,14 @@ export DISPLAY=":$display"
 # the file preview has been shown, though the window keeps painting (checked
 # with an X capture). The benchmark (CODEXOS_E2E_SCRIPT, no screenshots)
 # runs the default mode.
+# Composited on llvmpipe, Skia paints on the CPU: with Skia's GPU painting
+# threads beside the compositor's GL context, Mesa 22.3's llvmpipe crashed the
+# web process once in a full run (a general protection fault in
+# swrast_dri.so on WebKit's ThreadedCompositor thread, seen in dmesg; every
+# later test then failed with "invalid session id").
 if [ -z "${CODEXOS_E2E_SCRIPT:-}" ]; then
   export CODEXOS_GPU_COMPOSITING=${CODEXOS_GPU_COMPOSITING:-1}
+  export WEBKIT_SKIA_ENABLE_CPU_RENDERING=${WEBKIT_SKIA_ENABLE_CPU_RENDERING:-1}
 fi
 
 export CODEXOS_HOME="$work/home"
