@@ -93,13 +93,16 @@ dist: setup ui
 	scripts/repack-deb.sh $(DEB_DIR)/*.deb
 	@ls -l $(DEB_DIR)/*.deb
 
-## Measure the package: size, start to first painted frame, idle memory,
+## Measure the package: size, start to first painted frame, idle memory (beside
+## a blank Tauri window's, crates/blank-window),
 ## panning a 1,000-node flow, typing while the model generates — the binary
 ## extracted from the .deb, in the real window under Xvfb (docs/performance.md).
 bench-app: dist models
 	rm -rf "$(CARGO_TARGET_DIR)/bench-app" && mkdir -p "$(CARGO_TARGET_DIR)/bench-app"
 	dpkg-deb -x $(firstword $(wildcard $(DEB_DIR)/*.deb)) "$(CARGO_TARGET_DIR)/bench-app"
+	cargo build --release -p codexos-blank-window --features custom-protocol
 	CODEXOS_DEB="$(firstword $(wildcard $(DEB_DIR)/*.deb))" CODEXOS_E2E_SCRIPT=bench/app.mjs CODEXOS_MODELS="$(MODELS_DIR)" \
+	  CODEXOS_BLANK_APP="$(CARGO_TARGET_DIR)/release/codexos-blank-window" \
 	  scripts/with-keyring.sh scripts/e2e.sh "$(CARGO_TARGET_DIR)/bench-app/usr/bin/codexos-desktop"
 
 ## Regenerate ui/src/ipc/bindings.ts from the Tauri commands.

@@ -176,6 +176,7 @@ fn live(channel: Channel<RunEvent>, project: Option<String>) -> FlowRunOptions {
         answers: BTreeMap::new(),
         approver: None,
         budget: None,
+        trace_parent: None,
     }
 }
 

@@ -13,6 +13,7 @@ mod conversations;
 pub mod display;
 mod flows;
 mod llm;
+mod telemetry;
 mod tools;
 mod vault;
 
@@ -96,6 +97,11 @@ app_commands![
     flows::run_compare,
     analytics::analytics_dashboard,
     analytics::analytics_runs,
+    telemetry::otlp_status,
+    telemetry::otlp_add,
+    telemetry::otlp_remove,
+    telemetry::otlp_test,
+    telemetry::otlp_flush,
     flows::run_replay,
     flows::run_fork,
     tools::tools_overview,
@@ -180,7 +186,15 @@ pub fn run() -> anyhow::Result<()> {
             if let Some(runtime) = tools_runtime.clone() {
                 // MCP servers, OpenAPI specs and the tools/ watch start in
                 // the background; Settings → Tools shows their state.
+                let exporter = runtime.clone();
                 tauri::async_runtime::spawn(async move { runtime.start_tools() });
+                // Finished runs go to the OTLP endpoints while the app is open.
+                tauri::async_runtime::spawn(async move {
+                    codexos_runtime::spawn_exporter(
+                        exporter,
+                        tokio_util::sync::CancellationToken::new(),
+                    );
+                });
             }
             Ok(())
         })

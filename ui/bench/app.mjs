@@ -79,7 +79,48 @@ function treeRss(pid) {
     for (const child of children.get(id) ?? []) walk(child);
   };
   walk(pid);
-  return { total, proportional, names };
+  return { total, proportional, names, categories: categories(pid, children) };
+}
+
+/** Where the tree's memory is, by kind of mapping: RSS and PSS in MiB. */
+function categories(pid, children) {
+  const binary = readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+  const kind = (path) => {
+    if (!path || path.startsWith("[") || path.includes("(deleted)") || path.startsWith("/memfd:") || path.startsWith("/SYSV")) return "heaps and other anonymous memory";
+    if (/libLLVM|\/dri\/|libgallium|libEGL|libGLX|libGL\.|libglapi|libgbm/.test(path)) return "Mesa software OpenGL (LLVM, swrast)";
+    if (/webkit2gtk|javascriptcoregtk|WebKit(Web|Network)Process|libflite/.test(path)) return "WebKitGTK and JavaScriptCore";
+    if (path.endsWith(`/${binary}`) || path.endsWith("/codexos-desktop") || path.endsWith("/codexos-blank-window")) return "the app's own binary";
+    return "other shared libraries";
+  };
+  const sums = new Map();
+  const visit = (id) => {
+    let current = "";
+    let smaps = "";
+    try {
+      smaps = readFileSync(`/proc/${id}/smaps`, "utf8");
+    } catch {
+      return;
+    }
+    for (const line of smaps.split("\n")) {
+      const mapping = line.match(/^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/);
+      if (mapping) {
+        current = kind(mapping[1]);
+        continue;
+      }
+      const value = line.match(/^(Rss|Pss):\s+(\d+) kB/);
+      if (!value) continue;
+      const entry = sums.get(current) ?? { rss: 0, pss: 0 };
+      entry[value[1].toLowerCase()] += Number(value[2]) / 1024;
+      sums.set(current, entry);
+    }
+    for (const child of children.get(id) ?? []) visit(child);
+  };
+  visit(pid);
+  return Object.fromEntries([...sums].sort((a, b) => b[1].pss - a[1].pss).map(([name, { rss, pss }]) => [name, { rss: Math.round(rss), pss: Math.round(pss) }]));
+}
+
+function printCategories(label, categoriesOf) {
+  for (const [name, { rss, pss }] of Object.entries(categoriesOf)) console.log(`  ${label}: ${name.padEnd(36)} RSS ${String(rss).padStart(4)} MiB   PSS ${String(pss).padStart(4)} MiB`);
 }
 
 function header() {
@@ -140,9 +181,33 @@ async function session() {
   });
 }
 
-function appPid() {
-  const out = execFileSync("pgrep", ["-n", "-f", `^${app}`], { encoding: "utf8" }).trim();
+function appPid(binary = app) {
+  const out = execFileSync("pgrep", ["-n", "-f", `^${binary}`], { encoding: "utf8" }).trim();
   return Number(out);
+}
+
+/**
+ * The baseline: a blank Tauri 2 window (crates/blank-window, the same Tauri,
+ * WebKitGTK, profile and display), measured the way the app is — the same
+ * compositing choice, 5 s after its page shows.
+ */
+async function blankWindow(binary) {
+  const browser = await remote({
+    hostname: "127.0.0.1",
+    port: Number(process.env.CODEXOS_DRIVER_PORT ?? 4444),
+    logLevel: "error",
+    capabilities: { "tauri:options": { application: binary }, "wdio:enforceWebDriverClassic": true },
+  });
+  try {
+    await browser.$("#ready").waitForDisplayed({ timeout: 60_000 });
+    await browser.pause(5_000);
+    const idle = treeRss(appPid(binary));
+    report("idle memory: blank Tauri window", Math.round(idle.total), "MiB", `RSS: ${idle.names.join(", ")}; PSS ${Math.round(idle.proportional)} MiB`);
+    results["idle memory: blank Tauri window"].pss = idle.proportional;
+    printCategories("blank", idle.categories);
+  } finally {
+    await browser.deleteSession();
+  }
 }
 
 /** A flow of `count` agent-free nodes in a grid (transform nodes, chained). */
@@ -167,6 +232,12 @@ async function idleAndCanvas(browser) {
   await browser.pause(5_000);
   const idle = treeRss(appPid());
   report("idle memory: app + WebKit", Math.round(idle.total), "MiB", `RSS: ${idle.names.join(", ")}; PSS ${Math.round(idle.proportional)} MiB`);
+  printCategories("CodexOS", idle.categories);
+  if (results["idle memory: blank Tauri window"]) {
+    const blank = results["idle memory: blank Tauri window"];
+    report("idle memory: CodexOS over the blank window", Math.round(idle.total - blank.value), "MiB", `RSS; PSS ${Math.round(idle.proportional - blank.pss)} MiB`);
+  }
+  if (only === "idle") return;
 
   writeFileSync(join(home, "flows", "bench-1000.flow.json"), JSON.stringify(bigFlow(nodeCount)));
   await browser.refresh();
@@ -267,12 +338,15 @@ if (deb) {
   const installed = execFileSync("dpkg-deb", ["-f", deb, "Installed-Size"], { encoding: "utf8" }).trim();
   report("installed size", (Number(installed) / 1024).toFixed(1), "MiB", "dpkg Installed-Size; models fetched on first run");
 }
-// BENCH_ONLY=start|canvas|typing measures one part (while working on it).
+// BENCH_ONLY=start|idle|canvas|typing measures one part (while working on it).
 const only = process.env.BENCH_ONLY ?? "";
 if (!only || only === "start") await startTimes();
+// The baseline first (CODEXOS_BLANK_APP: the blank window's binary).
+const blank = process.env.CODEXOS_BLANK_APP ?? "";
+if (blank && (!only || only === "canvas" || only === "idle")) await blankWindow(blank);
 const browser = await session();
 try {
-  if (!only || only === "canvas") await idleAndCanvas(browser);
+  if (!only || only === "canvas" || only === "idle") await idleAndCanvas(browser);
   if (!only || only === "typing") await typing(browser);
 } finally {
   await browser.deleteSession();

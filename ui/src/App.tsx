@@ -108,6 +108,16 @@ export default function App() {
       { id: "agents", group: "View", title: "Edit and publish agents", keywords: "agent sub-agent version pin publish", run: () => setAgentsOpen(true) },
       { id: "analytics", group: "View", title: "Analytics: runs, tokens, cost and latency", keywords: "dashboard analytics cost tokens latency failures fallback chart", run: () => setAnalyticsOpen(true) },
       { id: "settings", group: "View", title: "Open settings", keywords: "preferences providers models tools vault", run: () => setSettingsOpen(true) },
+      {
+        id: "telemetry",
+        group: "View",
+        title: "Telemetry: OpenTelemetry endpoints",
+        keywords: "otel otlp opentelemetry traces export langfuse jaeger",
+        run: () => {
+          setSettingsTab("telemetry");
+          setSettingsOpen(true);
+        },
+      },
       { id: "toggle-projects", group: "View", title: panels.leftOpen ? "Hide the projects panel" : "Show the projects panel", run: () => layout({ leftOpen: !panels.leftOpen }) },
       { id: "toggle-chat", group: "View", title: panels.rightOpen ? "Hide the chat panel" : "Show the chat panel", run: () => layout({ rightOpen: !panels.rightOpen }) },
       {

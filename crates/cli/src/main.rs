@@ -11,6 +11,7 @@ mod chat;
 mod compare;
 mod conversations;
 mod flow;
+mod otel;
 mod render;
 mod tools;
 
@@ -141,6 +142,10 @@ enum Command {
     /// The LLM providers of the policy: list, test, recent attempts.
     #[command(subcommand)]
     Providers(ProvidersCommand),
+    /// OpenTelemetry endpoints every finished run is sent to (OTLP over
+    /// HTTP/protobuf or gRPC): list, add, rm, test, flush.
+    #[command(subcommand)]
+    Otel(otel::OtelCommand),
     /// List, pull, import or remove models, or show what a GGUF model is.
     #[command(subcommand)]
     Models(ModelsCommand),
@@ -546,7 +551,34 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
     });
     let json = cli.json;
-    match cli.command {
+    // Commands that run flows send their runs to the OTLP endpoints after.
+    let ran_flows = matches!(
+        cli.command,
+        Command::Run(_) | Command::Runs(_) | Command::Mcp { .. } | Command::Serve { .. }
+    );
+    // Servers send runs in the background while they serve.
+    if matches!(
+        cli.command,
+        Command::Serve { .. } | Command::Mcp { port: Some(_), .. }
+    ) {
+        codexos_runtime::spawn_exporter(runtime.clone(), cancel.clone());
+    }
+    let result = command(&runtime, cli.command, json, &cancel).await;
+    if ran_flows {
+        otel::after_runs(&runtime, json).await;
+    }
+    result
+}
+
+async fn command(
+    runtime: &Arc<Runtime>,
+    command: Command,
+    json: bool,
+    cancel: &CancellationToken,
+) -> anyhow::Result<()> {
+    let runtime = runtime.clone();
+    let cancel = cancel.clone();
+    match command {
         Command::Ingest(args) => ingest(&runtime, args, json, &cancel).await,
         Command::Run(args) => flow::run(&runtime, args, json, &cancel).await,
         Command::Runs(command) => flow::runs(&runtime, command, json, &cancel).await,
@@ -593,6 +625,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             host,
         } => chat::serve(&runtime, &host, port, json, &cancel).await,
         Command::Providers(command) => providers(&runtime, command, json, &cancel).await,
+        Command::Otel(command) => otel::otel(&runtime, command, json).await,
         Command::Vault(command) => vault(&runtime, command, json),
         Command::Bundle(command) => bundle::bundle(&runtime, command, json),
         Command::Keys(command) => bundle::keys(&runtime, command, json),

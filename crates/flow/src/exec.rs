@@ -72,6 +72,9 @@ pub struct RunOptions {
     /// A budget in place of the flow's: for a new run, kept in its header;
     /// for a resume, this time only.
     pub budget: Option<crate::model::Budget>,
+    /// The W3C `traceparent` of the request that starts a new run (kept in
+    /// its header; its spans join that trace).
+    pub trace_parent: Option<String>,
 }
 
 /// How a run ended (for now).
@@ -137,6 +140,8 @@ pub(crate) struct RunContext {
     pub(crate) spent: crate::budget::Spent,
     /// The run's budget: this resume's, else the run's own, else the flow's.
     pub(crate) budget: Option<crate::model::Budget>,
+    /// The caller's `traceparent` the run joined.
+    pub(crate) trace_parent: Option<String>,
 }
 
 fn now_ms() -> u64 {
@@ -192,6 +197,7 @@ impl RunContext {
             taint,
             spent: crate::budget::Spent::default(),
             budget,
+            trace_parent: header.trace_parent.clone(),
         }
     }
 
@@ -258,6 +264,7 @@ impl Executor {
             forked_from: None,
             start: None,
             budget: options.budget.clone(),
+            trace_parent: options.trace_parent.clone(),
         };
         self.ports.log.begin(&header).map_err(Error::store)?;
         let start = Checkpoint {
@@ -429,6 +436,7 @@ impl Executor {
             forked_from: Some((run_id.to_owned(), node.to_owned())),
             start: Some(start.clone()),
             budget: stored.header.budget.clone(),
+            trace_parent: options.trace_parent.clone(),
         };
         self.ports.log.begin(&header).map_err(Error::store)?;
         self.drive(
@@ -711,21 +719,26 @@ async fn run_node(context: Arc<RunContext>, id: String, state: Arc<State>, step:
     let mut events = Vec::new();
     let attempts = node.retries + 1;
     for attempt in 1..=attempts {
-        events.push(context.event(
+        let started = context.event(
             Some(&id),
             EventKind::NodeStarted {
                 kind: node.kind.name().to_owned(),
                 step,
                 attempt,
             },
-        ));
+        );
+        let span = started.seq;
+        events.push(started);
         let buffer: nodes::Buffer = Arc::default();
         let work = nodes::execute(
             Arc::clone(&context),
             Arc::clone(&node),
             Arc::clone(&state),
-            id.clone(),
-            Vec::new(),
+            nodes::Place {
+                path: id.clone(),
+                local: Vec::new(),
+                span,
+            },
             Arc::clone(&buffer),
         );
         let guarded = AssertUnwindSafe(work).catch_unwind();

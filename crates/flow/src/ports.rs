@@ -76,6 +76,24 @@ pub struct ModelRequest {
     pub max_tokens: Option<u32>,
     /// Temperature.
     pub temperature: Option<f32>,
+    /// Where the call sits in its run's trace, for the W3C `traceparent`
+    /// sent to remote providers. Not recorded: a replay or a comparison of
+    /// two runs matches calls without it.
+    #[serde(skip)]
+    pub trace: Option<CallTrace>,
+}
+
+/// A model call's place in its run's trace.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CallTrace {
+    /// Run id.
+    pub run: String,
+    /// Sequence number of the event that started the node's attempt (its
+    /// span's id is derived from it).
+    pub node_seq: u64,
+    /// The caller's `traceparent` the run joined, when it was started by a
+    /// traced request.
+    pub parent: Option<String>,
 }
 
 /// A model's answer.
@@ -359,6 +377,10 @@ pub struct RunHeader {
     /// it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<crate::model::Budget>,
+    /// The W3C `traceparent` of the request that started the run: its
+    /// spans join that trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_parent: Option<String>,
 }
 
 /// State and next nodes at a step boundary.

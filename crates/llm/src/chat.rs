@@ -135,6 +135,9 @@ pub struct ChatRequest {
     /// Keep generating past the end of the turn, up to `max_tokens`
     /// (benchmarks: a fixed number of tokens).
     pub ignore_eos: bool,
+    /// W3C `traceparent` sent with the request to remote providers (the
+    /// caller's span: a run's node, or the request `codexos serve` got).
+    pub trace_parent: Option<String>,
 }
 
 impl ChatRequest {
@@ -149,6 +152,7 @@ impl ChatRequest {
             temperature: 0.2,
             seed: 42,
             ignore_eos: false,
+            trace_parent: None,
         }
     }
 

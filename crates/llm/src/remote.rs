@@ -285,6 +285,9 @@ impl RemoteProvider {
             ),
         };
         let mut builder = self.client.post(&url).json(&body);
+        if let Some(parent) = &request.trace_parent {
+            builder = builder.header("traceparent", parent);
+        }
         builder = match (info.kind, key) {
             (ProviderKind::Anthropic, key) => {
                 let builder = builder.header("anthropic-version", "2023-06-01");

@@ -103,6 +103,8 @@ pub struct ChatOptions {
     pub temperature: Option<f32>,
     /// Whether a tool must be called.
     pub tool_choice: codexos_llm::ToolChoice,
+    /// W3C `traceparent` to send to remote providers.
+    pub trace_parent: Option<String>,
 }
 
 fn local_provider(runtime: &Runtime, name: &str, file: &str) -> Arc<dyn Provider> {
@@ -573,6 +575,7 @@ impl Runtime {
         request.max_tokens = options.max_tokens.unwrap_or(self.config.llm.max_tokens);
         request.temperature = options.temperature.unwrap_or(self.config.llm.temperature);
         request.tool_choice = options.tool_choice;
+        request.trace_parent.clone_from(&options.trace_parent);
         let (router, only) = self.router_for(options.model.as_deref())?;
         Ok(router.chat(&request, only.as_deref(), cancel).await?)
     }

@@ -35,6 +35,50 @@ pub struct Config {
     /// `provider` (optional), `model` (a name or a `prefix*`), and dollars per
     /// million `input`, `output` and `cached` tokens.
     pub prices: Vec<codexos_llm::PriceEntry>,
+    /// OpenTelemetry endpoints (`[[otlp]]`): every run that ends is sent to
+    /// each as OTLP spans with the `GenAI` conventions (docs/telemetry.md).
+    pub otlp: Vec<OtlpConfig>,
+}
+
+/// An OpenTelemetry endpoint runs are exported to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(deny_unknown_fields)]
+pub struct OtlpConfig {
+    /// Name (status, `codexos otel …`, Settings → Telemetry).
+    pub name: String,
+    /// URL: `http://127.0.0.1:4318` (HTTP: `/v1/traces` is added unless
+    /// given) or `http://127.0.0.1:4317` (gRPC); `https://` for TLS.
+    pub endpoint: String,
+    /// `http/protobuf` (default) or `grpc`.
+    #[serde(default)]
+    pub protocol: codexos_otel::Protocol,
+    /// Request headers (gRPC metadata) with plain values.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// Headers whose values are vault secrets: header name → secret name
+    /// (`Authorization = "langfuse-auth"`). Values never go into config.toml.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub secret_headers: std::collections::BTreeMap<String, String>,
+    /// Send prompts' results, tool arguments and results, node writes and
+    /// run outputs too (off: figures, names and errors only).
+    #[serde(default)]
+    pub capture_content: bool,
+    /// Most run endings kept waiting while the endpoint is down; older ones
+    /// are skipped and counted as dropped.
+    #[serde(default = "default_otlp_backlog")]
+    #[specta(type = u32)]
+    pub max_backlog: u64,
+    /// Seconds one export may take.
+    #[serde(default = "default_otlp_timeout")]
+    pub timeout_secs: u32,
+}
+
+fn default_otlp_backlog() -> u64 {
+    100_000
+}
+
+fn default_otlp_timeout() -> u32 {
+    10
 }
 
 /// A remote chat provider.
@@ -589,6 +633,26 @@ pub(crate) fn remove_provider(path: &Path, name: &str, policy: Option<&[String]>
             name,
         );
         policy.map_or(Ok(()), |names| set_policy(document, names))
+    })?;
+    Ok(removed)
+}
+
+/// Appends an `[[otlp]]` entry.
+pub(crate) fn add_otlp(path: &Path, endpoint: &OtlpConfig) -> Result<()> {
+    // Header maps go inline (`headers = { Authorization = "…" }`).
+    let table = entry_table(path, endpoint)?;
+    edit(path, |document| {
+        table_list(document.as_table_mut(), "otlp", "otlp")?.push(table);
+        Ok(())
+    })
+}
+
+/// Removes the `[[otlp]]` entry named `name`; whether there was one.
+pub(crate) fn remove_otlp(path: &Path, name: &str) -> Result<bool> {
+    let mut removed = false;
+    edit(path, |document| {
+        removed = remove_named(table_list(document.as_table_mut(), "otlp", "otlp")?, name);
+        Ok(())
     })?;
     Ok(removed)
 }

@@ -893,7 +893,7 @@ impl Runtime {
             root: Some(root),
             project: None,
             approver: turn.approver.clone(),
-            budget: None,
+            ..FlowRunOptions::default()
         };
         let (task, dropped) = agent_task(messages, text, AGENT_HISTORY_CHARS);
         let input = json!({ "task": task });

@@ -328,6 +328,25 @@ pub enum Error {
         /// What holds it.
         why: String,
     },
+    /// An OpenTelemetry endpoint that cannot be added as given.
+    #[error("OTLP endpoint `{name}`: {message}")]
+    InvalidOtlp {
+        /// Its name.
+        name: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// No `[[otlp]]` entry has that name.
+    #[error("no OTLP endpoint named `{name}` in config.toml ({known}) — `codexos otel list` and Settings → Telemetry show them")]
+    UnknownOtlp {
+        /// The name asked for.
+        name: String,
+        /// The configured names, or "none".
+        known: String,
+    },
+    /// An export to an OpenTelemetry endpoint failed (the runs wait).
+    #[error(transparent)]
+    Otlp(#[from] codexos_otel::Error),
     /// A provider that cannot be added as given.
     #[error("provider `{name}`: {message}")]
     InvalidProvider {
@@ -439,9 +458,10 @@ impl Error {
                 | codexos_llm::Error::Load { .. }
                 | codexos_llm::Error::Template { .. },
             ) => ErrorCode::Model,
-            Self::Llm(codexos_llm::Error::Remote { .. } | codexos_llm::Error::Exhausted { .. }) => {
-                ErrorCode::Provider
-            }
+            Self::Llm(codexos_llm::Error::Remote { .. } | codexos_llm::Error::Exhausted { .. })
+            | Self::Otlp(
+                codexos_otel::Error::Unreachable { .. } | codexos_otel::Error::Refused { .. },
+            ) => ErrorCode::Provider,
             Self::UnknownProject { .. }
             | Self::Llm(codexos_llm::Error::UnknownProvider { .. })
             | Self::EmptyProject { .. }
@@ -455,6 +475,7 @@ impl Error {
             | Self::UnknownAgent { .. }
             | Self::UnknownToolSource { .. }
             | Self::UnknownProvider { .. }
+            | Self::UnknownOtlp { .. }
             | Self::UnknownConversation { .. }
             | Self::NoSigningKey
             | Self::UnknownSigner { .. }
@@ -496,6 +517,8 @@ impl Error {
             | Self::ProviderExists { .. }
             | Self::InvalidSourceName { .. }
             | Self::InvalidProvider { .. }
+            | Self::InvalidOtlp { .. }
+            | Self::Otlp(codexos_otel::Error::Config { .. })
             | Self::McpEnvLine { .. }
             | Self::McpCommand { .. }
             | Self::NothingIngestible { .. }
@@ -527,7 +550,8 @@ impl Error {
                 | codexos_tools::Error::NotApproved { .. }
                 | codexos_tools::Error::Offline { .. }
                 | codexos_tools::Error::NoSandbox { .. },
-            ) => ErrorCode::Refused,
+            )
+            | Self::Otlp(codexos_otel::Error::Offline(_)) => ErrorCode::Refused,
             Self::Tool(_) => ErrorCode::Tool,
             Self::Vault(
                 codexos_vault::Error::KeychainUnavailable { .. }

@@ -48,6 +48,9 @@ pub struct FlowRunOptions {
     /// (a resume honours it; the flow's versions do not change); for a
     /// resume, for that resume.
     pub budget: Option<codexos_flow::Budget>,
+    /// The W3C `traceparent` of the request that starts the run (MCP over
+    /// HTTP): its spans join that trace.
+    pub trace_parent: Option<String>,
 }
 
 /// A run with everything stored about it, for `runs show` and the canvas.
@@ -307,6 +310,7 @@ impl Runtime {
             on_event: options.on_event,
             base,
             budget: options.budget,
+            trace_parent: options.trace_parent,
             ..RunOptions::default()
         };
         let path = path.map(|path| path.to_string_lossy().into_owned());

@@ -34,6 +34,7 @@ pub mod logging;
 pub mod models;
 mod pull;
 mod retrieval;
+mod telemetry;
 mod tools;
 mod watches;
 
@@ -69,6 +70,7 @@ pub use codexos_llm::{
     FinishReason, GgufInfo, Outcome, ProviderInfo, ProviderKind, Role, ToolCall, ToolChoice,
     ToolSpec,
 };
+pub use codexos_otel::Protocol as OtlpProtocol;
 pub use codexos_rag::{
     Hit as SearchHit, IngestEvent as IngestProgress, IngestReport, SearchFilter, SearchMode,
     SkippedFile,
@@ -88,7 +90,9 @@ pub use codexos_vault::{
     Error as VaultError, ImportReport, Mode as VaultMode, RotateReport, Rotation,
     Status as VaultStatus, Vault,
 };
-pub use config::{Config, IngestConfig, LlmConfig, ModelsConfig, ProviderConfig, SearchConfig};
+pub use config::{
+    Config, IngestConfig, LlmConfig, ModelsConfig, OtlpConfig, ProviderConfig, SearchConfig,
+};
 pub use conversations::{
     conversation_markdown, Conversation, ConversationMessage, ConversationMode, MessageMeta,
     ToolStep, Turn, TurnEvent, TurnStats, TurnStatus, UNTITLED,
@@ -108,6 +112,7 @@ pub use pull::{PullEvent, Pulled};
 pub use retrieval::{
     is_clone_url, parse_since, revision_project, since, RerankChoice, SearchRequest,
 };
+pub use telemetry::{spawn_exporter, ExportReport, OtlpStatus};
 pub use tools::{
     hits_json, mcp_command, mcp_env, ConfiguredSource, ToolAccess, ToolRow, ToolsConfig,
     ToolsOverview,
@@ -164,6 +169,9 @@ pub struct Runtime {
     /// The `[[providers]]` configured now (added and removed from the app
     /// or `providers add/rm` since open).
     providers: std::sync::Mutex<Vec<config::ProviderConfig>>,
+    /// The `[[otlp]]` endpoints configured now (added and removed from the
+    /// app or `codexos otel add/rm` since open).
+    otlp: std::sync::Mutex<Vec<config::OtlpConfig>>,
     /// `--offline`: refuse remote providers whatever the config says.
     offline: AtomicBool,
     /// Folders watched in the background.
@@ -215,9 +223,10 @@ impl Runtime {
         let permissions = tools::PermissionCache::new(&home.config(), &config);
         let tool_sources = config.tools.clone();
         let providers = config.providers.clone();
+        let otlp = config.otlp.clone();
         // Before anything can connect: the gate is process-wide.
         codexos_net::set_offline(config.offline || config.llm.offline);
-        Ok(Arc::new_cyclic(|runtime| Self {
+        let runtime = Arc::new_cyclic(|runtime| Self {
             home,
             config,
             store,
@@ -229,11 +238,15 @@ impl Runtime {
             router: std::sync::Mutex::new(None),
             policy: std::sync::Mutex::new(policy),
             providers: std::sync::Mutex::new(providers),
+            otlp: std::sync::Mutex::new(otlp),
             permissions: std::sync::Mutex::new(permissions),
             offline: AtomicBool::new(false),
             watches: watches::Watches::default(),
             tools: tools::ToolHost::new(runtime.clone(), &tool_sources),
-        }))
+        });
+        // Endpoints added to config.toml by hand start from now.
+        runtime.track_otlp()?;
+        Ok(runtime)
     }
 
     /// The data home.

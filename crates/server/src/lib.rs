@@ -287,6 +287,7 @@ fn usage(completion: &Completion) -> Value {
 
 async fn completions(
     State(runtime): State<Arc<Runtime>>,
+    headers: axum::http::HeaderMap,
     Json(request): Json<CompletionRequest>,
 ) -> Response {
     let (messages, mut tools) = match convert(&request) {
@@ -327,6 +328,12 @@ async fn completions(
             .then(|| request.model.clone()),
         max_tokens: request.max_completion_tokens.or(request.max_tokens),
         temperature: request.temperature,
+        // The caller's trace goes on to the provider that answers.
+        trace_parent: headers
+            .get("traceparent")
+            .and_then(|value| value.to_str().ok())
+            .and_then(codexos_otel::TraceParent::parse)
+            .map(|parent| parent.to_string()),
     };
     // Dropping the response (the client left) drops the stream, which
     // cancels decoding.

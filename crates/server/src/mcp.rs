@@ -89,7 +89,14 @@ fn text(value: &str) -> String {
 }
 
 impl McpServer {
-    async fn dispatch(&self, name: &str, arguments: &Value) -> Result<Value, String> {
+    /// `trace_parent`: the W3C `traceparent` of the HTTP request (a run it
+    /// starts joins that trace).
+    async fn dispatch(
+        &self,
+        name: &str,
+        arguments: &Value,
+        trace_parent: Option<String>,
+    ) -> Result<Value, String> {
         let argument = |key: &str| arguments.get(key).and_then(Value::as_str);
         let cancel = CancellationToken::new();
         match name {
@@ -155,6 +162,7 @@ impl McpServer {
                 let options = FlowRunOptions {
                     project: argument("project").map(text),
                     approver: self.approver.clone(),
+                    trace_parent,
                     ..FlowRunOptions::default()
                 };
                 let input = arguments.get("input").cloned().unwrap_or_else(|| json!({}));
@@ -198,10 +206,18 @@ impl ServerHandler for McpServer {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let arguments = Value::Object(request.arguments.unwrap_or_default());
-        let result = match self.dispatch(&request.name, &arguments).await {
+        // Over HTTP the request's headers ride along (none on stdio).
+        let trace_parent = context
+            .extensions
+            .get::<http::request::Parts>()
+            .and_then(|parts| parts.headers.get("traceparent"))
+            .and_then(|value| value.to_str().ok())
+            .and_then(codexos_otel::TraceParent::parse)
+            .map(|parent| parent.to_string());
+        let result = match self.dispatch(&request.name, &arguments, trace_parent).await {
             Ok(value) => {
                 let body = serde_json::to_string_pretty(&value).unwrap_or_default();
                 let mut result = CallToolResult::success(vec![ContentBlock::text(body)]);

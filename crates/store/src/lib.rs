@@ -17,6 +17,7 @@
 pub mod analytics;
 mod conversations;
 mod migrations;
+pub mod otlp;
 mod runs;
 
 pub use conversations::{ConversationSummary, MessageRow};

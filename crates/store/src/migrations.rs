@@ -181,6 +181,24 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO run_tags (run, flow, project)
         SELECT id, flow, coalesce(json_extract(header, '$.input.project'), '') FROM runs;
 ",
+    // OTLP export: per endpoint, the last run ending (a `run` span fact)
+    // sent, what was sent and dropped, the last error, and a lease so two
+    // processes (the app and the CLI) never send the same runs twice.
+    r"
+    CREATE TABLE otlp_cursors (
+        endpoint TEXT PRIMARY KEY,
+        fact INTEGER NOT NULL,
+        runs_sent INTEGER NOT NULL DEFAULT 0,
+        spans_sent INTEGER NOT NULL DEFAULT 0,
+        rejected INTEGER NOT NULL DEFAULT 0,
+        dropped INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        last_attempt_ms INTEGER,
+        last_sent_ms INTEGER,
+        lease_owner TEXT,
+        lease_until_ms INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID;
+",
 ];
 
 /// The schema version that created the analytics tables.

@@ -175,6 +175,19 @@ export const commands = {
 	 *  (`all` or a dimension) is `value`, newest first.
 	 */
 	analyticsRuns: (by: string, value: string, from: string | null, to: string | null) => typedError<RunSummary[], IpcError_Serialize>(__TAURI_INVOKE("analytics_runs", { by, value, from, to })),
+	/**  Every endpoint with what it has been sent, its backlog and last error. */
+	otlpStatus: () => typedError<OtlpStatus_Serialize[], IpcError_Serialize>(__TAURI_INVOKE("otlp_status")),
+	/**
+	 *  Adds an endpoint after an empty export answered (unless `unchecked`);
+	 *  `past_runs` sends the runs stored so far too.
+	 */
+	otlpAdd: (endpoint: OtlpConfig_Deserialize, pastRuns: boolean, unchecked: boolean) => typedError<OtlpStatus_Serialize[], IpcError_Serialize>(__TAURI_INVOKE("otlp_add", { endpoint, pastRuns, unchecked })),
+	/**  Removes an endpoint (nothing more is sent to it). */
+	otlpRemove: (name: string) => typedError<OtlpStatus_Serialize[], IpcError_Serialize>(__TAURI_INVOKE("otlp_remove", { name })),
+	/**  Sends an empty export to a configured endpoint. */
+	otlpTest: (name: string) => typedError<null, IpcError_Serialize>(__TAURI_INVOKE("otlp_test", { name })),
+	/**  Sends every waiting run now. */
+	otlpFlush: () => typedError<ExportReport_Serialize[], IpcError_Serialize>(__TAURI_INVOKE("otlp_flush")),
 	/**
 	 *  Re-executes a stored run: from its recording (offline, no model and no
 	 *  network; `live` false) or live, optionally on another `model`, and
@@ -1376,6 +1389,51 @@ status: string;
 output: JsonValue; 
 /**  The error, for a failed run. */
 error?: string };
+
+/**  What one pass sent to one endpoint. */
+export type ExportReport = ExportReport_Serialize | ExportReport_Deserialize;
+
+/**  What one pass sent to one endpoint. */
+export type ExportReport_Deserialize = {
+	/**  Endpoint name. */
+	endpoint: string,
+	/**  Runs sent. */
+	runs: number,
+	/**  Spans sent. */
+	spans: number,
+	/**  Of those, rejected by the endpoint. */
+	rejected: number,
+	/**  Runs skipped now because the backlog was over its bound. */
+	dropped: number,
+	/**  Run endings still waiting. */
+	pending: number,
+	/**
+	 *  Why sending stopped, when it did (unreachable, refused, offline,
+	 *  another process sending).
+	 */
+	error?: string | null,
+};
+
+/**  What one pass sent to one endpoint. */
+export type ExportReport_Serialize = {
+	/**  Endpoint name. */
+	endpoint: string,
+	/**  Runs sent. */
+	runs: number,
+	/**  Spans sent. */
+	spans: number,
+	/**  Of those, rejected by the endpoint. */
+	rejected: number,
+	/**  Runs skipped now because the backlog was over its bound. */
+	dropped: number,
+	/**  Run endings still waiting. */
+	pending: number,
+	/**
+	 *  Why sending stopped, when it did (unreachable, refused, offline,
+	 *  another process sending).
+	 */
+	error: string | null,
+};
 
 /**  Figures of a set of spans. */
 export type Figures = Figures_Serialize | Figures_Deserialize;
@@ -2604,6 +2662,132 @@ export type Node_Serialize = {
 	retries?: number,
 } & NodeKind_Serialize;
 
+/**  An OpenTelemetry endpoint runs are exported to. */
+export type OtlpConfig = OtlpConfig_Serialize | OtlpConfig_Deserialize;
+
+/**  An OpenTelemetry endpoint runs are exported to. */
+export type OtlpConfig_Deserialize = {
+	/**  Name (status, `codexos otel …`, Settings → Telemetry). */
+	name: string,
+	/**
+	 *  URL: `http://127.0.0.1:4318` (HTTP: `/v1/traces` is added unless
+	 *  given) or `http://127.0.0.1:4317` (gRPC); `https://` for TLS.
+	 */
+	endpoint: string,
+	/**  `http/protobuf` (default) or `grpc`. */
+	protocol?: Protocol_Deserialize,
+	/**  Request headers (gRPC metadata) with plain values. */
+	headers?: { [key in string]: string },
+	/**
+	 *  Headers whose values are vault secrets: header name → secret name
+	 *  (`Authorization = "langfuse-auth"`). Values never go into config.toml.
+	 */
+	secret_headers?: { [key in string]: string },
+	/**
+	 *  Send prompts' results, tool arguments and results, node writes and
+	 *  run outputs too (off: figures, names and errors only).
+	 */
+	capture_content?: boolean,
+	/**
+	 *  Most run endings kept waiting while the endpoint is down; older ones
+	 *  are skipped and counted as dropped.
+	 */
+	max_backlog?: number,
+	/**  Seconds one export may take. */
+	timeout_secs?: number,
+};
+
+/**  An OpenTelemetry endpoint runs are exported to. */
+export type OtlpConfig_Serialize = {
+	/**  Name (status, `codexos otel …`, Settings → Telemetry). */
+	name: string,
+	/**
+	 *  URL: `http://127.0.0.1:4318` (HTTP: `/v1/traces` is added unless
+	 *  given) or `http://127.0.0.1:4317` (gRPC); `https://` for TLS.
+	 */
+	endpoint: string,
+	/**  `http/protobuf` (default) or `grpc`. */
+	protocol: Protocol_Serialize,
+	/**  Request headers (gRPC metadata) with plain values. */
+	headers?: { [key in string]: string },
+	/**
+	 *  Headers whose values are vault secrets: header name → secret name
+	 *  (`Authorization = "langfuse-auth"`). Values never go into config.toml.
+	 */
+	secret_headers?: { [key in string]: string },
+	/**
+	 *  Send prompts' results, tool arguments and results, node writes and
+	 *  run outputs too (off: figures, names and errors only).
+	 */
+	capture_content: boolean,
+	/**
+	 *  Most run endings kept waiting while the endpoint is down; older ones
+	 *  are skipped and counted as dropped.
+	 */
+	max_backlog: number,
+	/**  Seconds one export may take. */
+	timeout_secs: number,
+};
+
+/**  An endpoint, its settings and what it has been sent. */
+export type OtlpStatus = OtlpStatus_Serialize | OtlpStatus_Deserialize;
+
+/**  An endpoint, its settings and what it has been sent. */
+export type OtlpStatus_Deserialize = {
+	/**  Name. */
+	name: string,
+	/**  URL. */
+	endpoint: string,
+	/**  `http/protobuf` or `grpc`. */
+	protocol: string,
+	/**  Whether content (arguments, results, outputs) is sent. */
+	captureContent: boolean,
+	/**  Header names (values are never shown). */
+	headers: string[],
+	/**  Runs sent. */
+	runsSent: number,
+	/**  Spans sent. */
+	spansSent: number,
+	/**  Spans the endpoint rejected. */
+	rejected: number,
+	/**  Runs skipped because the backlog was full. */
+	dropped: number,
+	/**  Run endings waiting. */
+	pending: number,
+	/**  The last failure, cleared by the next success. */
+	lastError?: string | null,
+	/**  Unix milliseconds of the last accepted export. */
+	lastSentMs?: number | null,
+};
+
+/**  An endpoint, its settings and what it has been sent. */
+export type OtlpStatus_Serialize = {
+	/**  Name. */
+	name: string,
+	/**  URL. */
+	endpoint: string,
+	/**  `http/protobuf` or `grpc`. */
+	protocol: string,
+	/**  Whether content (arguments, results, outputs) is sent. */
+	captureContent: boolean,
+	/**  Header names (values are never shown). */
+	headers: string[],
+	/**  Runs sent. */
+	runsSent: number,
+	/**  Spans sent. */
+	spansSent: number,
+	/**  Spans the endpoint rejected. */
+	rejected: number,
+	/**  Runs skipped because the backlog was full. */
+	dropped: number,
+	/**  Run endings waiting. */
+	pending: number,
+	/**  The last failure, cleared by the next success. */
+	lastError: string | null,
+	/**  Unix milliseconds of the last accepted export. */
+	lastSentMs: number | null,
+};
+
 /**  How one attempt of the router ended. */
 export type Outcome = 
 /**  It answered. */
@@ -2716,6 +2900,25 @@ export type ProjectUpdated_Serialize = {
 	/**  What the re-index did. */
 	report: IngestReport_Serialize,
 };
+
+/**  How spans travel. */
+export type Protocol = Protocol_Serialize | Protocol_Deserialize;
+
+/**  How spans travel. */
+export type Protocol_Deserialize = 
+/**  OTLP/HTTP with protobuf bodies (port 4318 by convention). */
+"http/protobuf" | 
+/**  OTLP/HTTP with protobuf bodies (port 4318 by convention). */
+"http" | 
+/**  OTLP/gRPC (port 4317 by convention). */
+"grpc";
+
+/**  How spans travel. */
+export type Protocol_Serialize = 
+/**  OTLP/HTTP with protobuf bodies (port 4318 by convention). */
+"http/protobuf" | 
+/**  OTLP/gRPC (port 4317 by convention). */
+"grpc";
 
 /**  A remote chat provider. */
 export type ProviderConfig = ProviderConfig_Serialize | ProviderConfig_Deserialize;

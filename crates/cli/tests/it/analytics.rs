@@ -9,7 +9,7 @@ use crate::security::{completion, scripted};
 use crate::usage::PRICED_FLOW;
 use crate::{assert_success, Cli};
 
-const BROKEN_FLOW: &str = r#"{"version": 2, "name": "broken", "state": {"missing": "any"},
+pub(crate) const BROKEN_FLOW: &str = r#"{"version": 2, "name": "broken", "state": {"missing": "any"},
   "nodes": [{"id": "read", "kind": "tool", "tool": "fs.read", "args": {"path": "no-such-file.txt"}, "output": "missing"},
             {"id": "out", "kind": "output", "keys": ["missing"]}],
   "edges": [{"from": "read", "to": "out"}]}"#;

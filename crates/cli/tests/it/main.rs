@@ -12,6 +12,7 @@ mod crash;
 mod flows;
 mod git;
 mod ingest_search;
+mod otel;
 mod pull;
 mod security;
 mod tools;

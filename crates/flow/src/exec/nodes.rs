@@ -48,14 +48,23 @@ fn port(error: PortError) -> String {
 }
 
 /// Runs `node` at `path` on a state snapshot.
+/// Where a node runs: its path (`map/2` for an item), the item's local
+/// bindings, and the sequence number of the event that started its attempt
+/// (its span in the run's trace; items share their map node's).
+pub(super) struct Place {
+    pub(super) path: String,
+    pub(super) local: Vec<(String, Value)>,
+    pub(super) span: u64,
+}
+
 pub(super) fn execute(
     context: Arc<RunContext>,
     node: Arc<Node>,
     state: Arc<State>,
-    path: String,
-    local: Vec<(String, Value)>,
+    place: Place,
     buffer: Buffer,
 ) -> BoxFuture<'static, Result<Outcome, String>> {
+    let Place { path, local, span } = place;
     async move {
         let calls = Calls::new(
             &context.run_id,
@@ -71,6 +80,7 @@ pub(super) fn execute(
             local: &local,
             buffer: &buffer,
             calls: &calls,
+            span,
         };
         work.run().await
     }
@@ -85,6 +95,7 @@ struct Work<'a> {
     local: &'a [(String, Value)],
     buffer: &'a Buffer,
     calls: &'a Calls,
+    span: u64,
 }
 
 impl Work<'_> {
@@ -181,6 +192,7 @@ impl Work<'_> {
                         output_schema: output_schema.clone(),
                         max_tokens: *max_tokens,
                         temperature: *temperature,
+                        trace: None,
                     })
                     .await?;
                 let result = if output_schema.is_some() {
@@ -411,7 +423,12 @@ impl Work<'_> {
         }
     }
 
-    async fn model(&self, request: ModelRequest) -> Result<ModelReply, String> {
+    async fn model(&self, mut request: ModelRequest) -> Result<ModelReply, String> {
+        request.trace = Some(crate::ports::CallTrace {
+            run: self.context.run_id.clone(),
+            node_seq: self.span,
+            parent: self.context.trace_parent.clone(),
+        });
         if let Some(error) = self.context.spent.stopped() {
             return Err(format!("node `{}`: {error}", self.path));
         }
@@ -606,6 +623,7 @@ impl Work<'_> {
                     output_schema: None,
                     max_tokens: None,
                     temperature: None,
+                    trace: None,
                 })
                 .await?;
             answer.clone_from(&reply.text);
@@ -730,6 +748,7 @@ impl Work<'_> {
                     output_schema: Some(grading.clone()),
                     max_tokens: Some(CRITIC_TOKENS),
                     temperature: None,
+                    trace: None,
                 })
                 .await?;
             let value = verdict.value.unwrap_or(Value::Null);
@@ -752,6 +771,7 @@ impl Work<'_> {
                     output_schema: None,
                     max_tokens: None,
                     temperature: None,
+                    trace: None,
                 })
                 .await?;
             if !revision.text.trim().is_empty() {
@@ -836,9 +856,11 @@ impl Work<'_> {
             local.push((item.to_owned(), value));
             let buffer = Arc::clone(self.buffer);
             let limit = Arc::clone(&limit);
+            let span = self.span;
             tasks.spawn(async move {
                 let _permit = limit.acquire_owned().await;
-                let outcome = execute(context, body, state, path, local, buffer).await;
+                let outcome =
+                    execute(context, body, state, Place { path, local, span }, buffer).await;
                 (index, outcome)
             });
         }

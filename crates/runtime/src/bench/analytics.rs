@@ -244,6 +244,7 @@ impl Writer<'_> {
             forked_from: None,
             start: None,
             budget: None,
+            trace_parent: None,
         };
         self.log.begin(&header).map_err(port)?;
         let started = run.event(

@@ -116,6 +116,7 @@ fn write_run(log: &dyn RunLog, id: &str, nodes: u32, diverge_at: u32, variant: &
         forked_from: None,
         start: None,
         budget: None,
+        trace_parent: None,
     })
     .map_err(store_error)?;
     let mut seq = 0;

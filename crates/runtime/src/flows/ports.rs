@@ -123,6 +123,14 @@ impl Model for RouterModel {
             max_tokens: request.max_tokens,
             temperature: request.temperature,
             tool_choice,
+            trace_parent: request.trace.as_ref().map(|trace| {
+                codexos_otel::spans::call_trace_parent(
+                    &trace.run,
+                    trace.node_seq,
+                    trace.parent.as_deref(),
+                )
+                .to_string()
+            }),
         };
         let completion = self
             .0

@@ -190,7 +190,7 @@ export function AnalyticsPanel({ dark, onClose }: { dark: boolean; onClose: () =
           </p>
         ) : (
           <div className="flex flex-col gap-4">
-            <div className="grid grid-cols-2 gap-2 md:grid-cols-3 xl:grid-cols-6" data-testid="analytics-totals">
+            <div className="grid grid-cols-[repeat(auto-fill,minmax(9.5rem,1fr))] gap-2" data-testid="analytics-totals">
               {tiles(dashboard.totals).map((tile) => (
                 <div key={tile.label} className="rounded border border-border p-2" data-testid="analytics-tile" data-label={tile.label}>
                   <div className="text-[11px] text-muted-foreground">{tile.label}</div>

@@ -2,9 +2,11 @@ import { useEffect, useRef } from "react";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 
-import type { Chart } from "./analytics";
+import { yRange, type Chart } from "./analytics";
 
 const COLORS = ["#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed"];
+/** Tick steps of a count axis: whole numbers only. */
+const WHOLE = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1_000, 2_000, 2_500, 5_000, 10_000, 20_000, 25_000, 50_000, 100_000, 200_000, 250_000, 500_000, 1_000_000, 2_000_000, 5_000_000, 10_000_000];
 
 /** One time series chart (uPlot); a click on a day picks it. */
 export function TimeChart({ chart, dark, onPick }: { chart: Chart; dark: boolean; onPick: (index: number) => void }) {
@@ -20,7 +22,7 @@ export function TimeChart({ chart, dark, onPick }: { chart: Chart; dark: boolean
     const options: uPlot.Options = {
       width: Math.max(200, element.clientWidth),
       height: 150,
-      scales: { x: { time: true } },
+      scales: { x: { time: true }, y: { range: (_plot, _min, max) => yRange(chart.axis, max) } },
       cursor: { drag: { x: false, y: false } },
       legend: { show: true, live: true },
       series: [
@@ -29,7 +31,7 @@ export function TimeChart({ chart, dark, onPick }: { chart: Chart; dark: boolean
       ],
       axes: [
         { stroke: ink, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid } },
-        { stroke: ink, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, size: 64, values: (_plot, ticks) => ticks.map((tick) => format(tick)) },
+        { stroke: ink, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid }, size: 64, values: (_plot, ticks) => ticks.map((tick) => (chart.axis === "share" ? `${Math.round(tick * 100)}%` : format(tick))), ...(chart.axis === "count" ? { incrs: WHOLE } : {}) },
       ],
     };
     const data: uPlot.AlignedData = [chart.days, ...chart.series.map((series) => series.values)];

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import type { Dashboard_Serialize as Dashboard, Figures_Serialize as Figures } from "@/ipc/bindings";
-import { charts, lastDays, latency, percent, tiles, topChart } from "./analytics";
+import { charts, lastDays, latency, percent, tiles, topChart, yRange } from "./analytics";
 
 const NONE: Figures = { count: 0, failures: 0, cancelled: 0, p50Ms: null, p95Ms: null, modelCalls: 0, tokensIn: 0, tokensOut: 0, cached: 0, costUsd: 0, unpricedCalls: 0, fallbackRate: null, modelP50Ms: null, modelP95Ms: null };
 const SOME: Figures = { ...NONE, count: 40, failures: 2, p50Ms: 1200, p95Ms: 8400, modelCalls: 120, tokensIn: 10_000, tokensOut: 2_345, costUsd: 0.0421, fallbackRate: 0.025, modelP50Ms: 800, modelP95Ms: 3100 };
@@ -62,4 +62,18 @@ describe("the analytics dashboard's reading of the figures", () => {
     expect(latency(0.5)).toBe("<1 ms");
     expect(percent(null)).toBe("—");
   });
+
+  it("starts every axis at 0, keeps shares at 0–100 % and an all-zero range small", () => {
+    expect(yRange("share", 0)).toEqual([0, 1]);
+    expect(yRange("share", 0.02)).toEqual([0, 1]);
+    expect(yRange("amount", 0)).toEqual([0, 1]);
+    expect(yRange("count", null)).toEqual([0, 1]);
+    expect(yRange("count", 15)).toEqual([0, 17]);
+    expect(yRange("count", 0.5)).toEqual([0, 1]);
+    const [low, high] = yRange("amount", 20_500);
+    expect(low).toBe(0);
+    expect(high).toBeCloseTo(22_550);
+    expect(charts({ days: [], topDays: [] } as unknown as Dashboard).find((chart) => chart.id === "fallback")?.axis).toBe("share");
+  });
 });
+

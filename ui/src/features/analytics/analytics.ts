@@ -65,6 +65,18 @@ export interface Chart {
   days: number[];
   series: Series[];
   format: (value: number) => string;
+  /** The y axis: `share` fixed at 0–100 %, `count` whole numbers from 0,
+   * `amount` from 0 (all start at 0: a day of nothing reads as 0). */
+  axis: "share" | "count" | "amount";
+}
+
+/** The y range a chart draws: from 0 to a little above its highest value, 0–1
+ * for shares, and 0–1 (not uPlot's 0–100) when every value is 0. */
+export function yRange(axis: Chart["axis"], highest: number | null | undefined): [number, number] {
+  if (axis === "share") return [0, 1];
+  const top = highest ?? 0;
+  if (!(top > 0)) return [0, 1];
+  return [0, axis === "count" ? Math.max(1, Math.ceil(top * 1.1)) : top * 1.1];
 }
 
 /** The dashboard's charts of the totals, day by day. */
@@ -72,15 +84,16 @@ export function charts(dashboard: Dashboard): Chart[] {
   const days = dashboard.days.map((day) => Date.parse(`${day.date}T00:00:00Z`) / 1000);
   const pick = (read: (figures: Figures) => number | null | undefined) => dashboard.days.map((day) => read(day.figures) ?? null);
   return [
-    { id: "runs", title: "Runs and failures", days, series: [{ label: "runs", values: pick((f) => f.count) }, { label: "failed", values: pick((f) => f.failures) }], format: count },
-    { id: "tokens", title: "Tokens", days, series: [{ label: "in", values: pick((f) => f.tokensIn) }, { label: "out", values: pick((f) => f.tokensOut) }], format: count },
-    { id: "cost", title: "Cost", days, series: [{ label: "dollars", values: pick((f) => f.costUsd ?? 0) }], format: dollars },
+    { id: "runs", title: "Runs and failures", days, series: [{ label: "runs", values: pick((f) => f.count) }, { label: "failed", values: pick((f) => f.failures) }], format: count, axis: "count" },
+    { id: "tokens", title: "Tokens", days, series: [{ label: "in", values: pick((f) => f.tokensIn) }, { label: "out", values: pick((f) => f.tokensOut) }], format: count, axis: "count" },
+    { id: "cost", title: "Cost", days, series: [{ label: "dollars", values: pick((f) => f.costUsd ?? 0) }], format: dollars, axis: "amount" },
     {
       id: "fallback",
       title: "Fallback rate",
       days,
       series: [{ label: "calls that fell back", values: pick((f) => (f.modelCalls > 0 ? f.fallbackRate : null)) }],
       format: (value) => percent(value),
+      axis: "share",
     },
     {
       id: "latency",
@@ -91,6 +104,7 @@ export function charts(dashboard: Dashboard): Chart[] {
         { label: "p95", values: pick((f) => (f.count > 0 ? f.p95Ms : null)) },
       ],
       format: latency,
+      axis: "amount",
     },
   ];
 }
@@ -105,6 +119,7 @@ export function topChart(dashboard: Dashboard): Chart | null {
     days: dashboard.days.map((day) => Date.parse(`${day.date}T00:00:00Z`) / 1000),
     series: dashboard.topDays.map((line) => ({ label: line.value, values: line.counts })),
     format: count,
+    axis: "count",
   };
 }
 

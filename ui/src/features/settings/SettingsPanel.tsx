@@ -14,9 +14,10 @@ import { moveProvider, pullLabel } from "./settingsState";
 import { AddProvider } from "./AddProvider";
 import { BundlesTab } from "./BundlesTab";
 import { LogsTab } from "./LogsTab";
+import { TelemetryTab } from "./TelemetryTab";
 import { VaultTab } from "./VaultTab";
 
-export type Tab = "providers" | "models" | "tools" | "vault" | "bundles" | "logs";
+export type Tab = "providers" | "models" | "tools" | "vault" | "telemetry" | "bundles" | "logs";
 
 function ProviderRow({
   provider,
@@ -306,7 +307,7 @@ export function SettingsPanel({
     <div className="absolute inset-0 z-10 flex flex-col bg-background" data-testid="settings">
       <div className="flex items-center gap-2 border-b border-border px-4 py-2">
         <h2 className="text-sm font-semibold">Settings</h2>
-        {(["providers", "models", "tools", "vault", "bundles", "logs"] as const).map((name) => (
+        {(["providers", "models", "tools", "vault", "telemetry", "bundles", "logs"] as const).map((name) => (
           <button
             key={name}
             type="button"
@@ -408,6 +409,7 @@ export function SettingsPanel({
         {settings && tab === "models" && <ModelsTab settings={settings} onChanged={refresh} />}
         {tab === "tools" && <ToolsTab project={project ?? null} />}
         {tab === "vault" && <VaultTab />}
+        {tab === "telemetry" && <TelemetryTab />}
         {tab === "bundles" && <BundlesTab />}
         {tab === "logs" && <LogsTab />}
       </div>

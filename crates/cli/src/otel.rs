@@ -1,0 +1,222 @@
+//! `codexos otel …`: the OpenTelemetry endpoints runs are exported to.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use clap::Subcommand;
+use codexos_runtime::{ExportReport, OtlpConfig, OtlpStatus, Runtime};
+
+use crate::render;
+
+/// `codexos otel …`.
+#[derive(Debug, Subcommand)]
+pub enum OtelCommand {
+    /// The endpoints: URL, protocol, runs and spans sent, backlog, last error.
+    List,
+    /// Adds an endpoint to config.toml after an empty export answered.
+    Add {
+        /// Name (status, `otel rm`, Settings → Telemetry).
+        name: String,
+        /// `http://127.0.0.1:4318` (HTTP/protobuf: `/v1/traces` is added) or
+        /// `http://127.0.0.1:4317` (gRPC); `https://` for TLS.
+        #[arg(long)]
+        endpoint: String,
+        /// `http/protobuf` or `grpc`.
+        #[arg(long, default_value = "http/protobuf", value_parser = ["http/protobuf", "http", "grpc"])]
+        protocol: String,
+        /// A header with a plain value, `NAME=VALUE` (repeat for more).
+        #[arg(long = "header", value_name = "NAME=VALUE")]
+        headers: Vec<String>,
+        /// A header whose value is a vault secret, `NAME=SECRET` (store it
+        /// first: `codexos vault set SECRET`).
+        #[arg(long = "secret-header", value_name = "NAME=SECRET")]
+        secret_headers: Vec<String>,
+        /// Send tool arguments and results, node writes and run outputs too.
+        #[arg(long)]
+        capture_content: bool,
+        /// Send the runs stored so far too (default: from now on).
+        #[arg(long)]
+        past_runs: bool,
+        /// Add it without the test export (an endpoint that is down now).
+        #[arg(long)]
+        no_check: bool,
+        /// Most run endings kept waiting while it is down.
+        #[arg(long, default_value_t = 100_000)]
+        max_backlog: u64,
+        /// Seconds one export may take.
+        #[arg(long, default_value_t = 10)]
+        timeout: u32,
+    },
+    /// Removes an endpoint (nothing more is sent to it).
+    Rm {
+        /// Endpoint name.
+        name: String,
+    },
+    /// Sends an empty export to an endpoint: reachable, headers accepted.
+    Test {
+        /// Endpoint name.
+        name: String,
+    },
+    /// Sends every waiting run now (to one endpoint, or all).
+    Flush {
+        /// Endpoint name.
+        name: Option<String>,
+    },
+}
+
+fn pairs(values: &[String], what: &str) -> anyhow::Result<BTreeMap<String, String>> {
+    values
+        .iter()
+        .map(|pair| {
+            pair.split_once('=')
+                .map(|(name, value)| (name.trim().to_owned(), value.trim().to_owned()))
+                .filter(|(name, _)| !name.is_empty())
+                .ok_or_else(|| anyhow::anyhow!("`{pair}` is not {what} (write NAME=…)"))
+        })
+        .collect()
+}
+
+/// Runs `codexos otel …`.
+pub async fn otel(runtime: &Runtime, command: OtelCommand, json: bool) -> anyhow::Result<()> {
+    match command {
+        OtelCommand::List => status(&runtime.otlp_status()?, json),
+        OtelCommand::Add {
+            name,
+            endpoint,
+            protocol,
+            headers,
+            secret_headers,
+            capture_content,
+            past_runs,
+            no_check,
+            max_backlog,
+            timeout,
+        } => {
+            let config = OtlpConfig {
+                name,
+                endpoint,
+                protocol: if protocol == "grpc" {
+                    codexos_runtime::OtlpProtocol::Grpc
+                } else {
+                    codexos_runtime::OtlpProtocol::Http
+                },
+                headers: pairs(&headers, "a header")?,
+                secret_headers: pairs(&secret_headers, "a secret header")?,
+                capture_content,
+                max_backlog,
+                timeout_secs: timeout,
+            };
+            runtime.add_otlp(config, past_runs, no_check).await?;
+            status(&runtime.otlp_status()?, json)
+        }
+        OtelCommand::Rm { name } => {
+            runtime.remove_otlp(&name)?;
+            status(&runtime.otlp_status()?, json)
+        }
+        OtelCommand::Test { name } => {
+            runtime.test_otlp_named(&name).await?;
+            if json {
+                render::print_json(&serde_json::json!({"endpoint": name, "ok": true}))
+            } else {
+                println!("{name}: the endpoint accepted an empty export");
+                Ok(())
+            }
+        }
+        OtelCommand::Flush { name } => {
+            let reports = runtime.export_runs(name.as_deref()).await?;
+            let failed = reports.iter().find_map(|report| report.error.clone());
+            reports_out(&reports, json)?;
+            match failed {
+                Some(error) => Err(anyhow::anyhow!("{error}")),
+                None => Ok(()),
+            }
+        }
+    }
+}
+
+fn reports_out(reports: &[ExportReport], json: bool) -> anyhow::Result<()> {
+    if json {
+        return render::print_json(&reports);
+    }
+    if reports.is_empty() {
+        println!(
+            "no OTLP endpoint is configured — `codexos otel add NAME --endpoint URL` adds one"
+        );
+    }
+    for report in reports {
+        let mut line = format!(
+            "{}: sent {} runs ({} spans)",
+            report.endpoint, report.runs, report.spans
+        );
+        if report.rejected > 0 {
+            let _ = write!(line, ", {} spans rejected by the endpoint", report.rejected);
+        }
+        if report.dropped > 0 {
+            let _ = write!(line, ", {} old runs dropped (backlog full)", report.dropped);
+        }
+        let _ = write!(line, ", {} waiting", report.pending);
+        println!("{line}");
+    }
+    Ok(())
+}
+
+fn status(endpoints: &[OtlpStatus], json: bool) -> anyhow::Result<()> {
+    if json {
+        return render::print_json(&endpoints);
+    }
+    if endpoints.is_empty() {
+        println!("no OTLP endpoint is configured — `codexos otel add NAME --endpoint URL` adds one (docs/telemetry.md)");
+        return Ok(());
+    }
+    for endpoint in endpoints {
+        println!(
+            "{} — {} ({}){}",
+            endpoint.name,
+            endpoint.endpoint,
+            endpoint.protocol,
+            if endpoint.capture_content {
+                ", content sent"
+            } else {
+                ""
+            }
+        );
+        println!(
+            "  sent {} runs, {} spans · {} waiting · {} rejected · {} dropped",
+            endpoint.runs_sent,
+            endpoint.spans_sent,
+            endpoint.pending,
+            endpoint.rejected,
+            endpoint.dropped
+        );
+        if let Some(error) = &endpoint.last_error {
+            println!("  last error: {error}");
+        }
+    }
+    Ok(())
+}
+
+/// After a command that ran flows: sends their runs to the endpoints, for
+/// at most 10 s; what does not go waits for the next send (the app, `codexos
+/// otel flush` or the next run).
+pub async fn after_runs(runtime: &Runtime, json: bool) {
+    if runtime.otlp_endpoints().is_empty() {
+        return;
+    }
+    match tokio::time::timeout(Duration::from_secs(10), runtime.export_runs(None)).await {
+        Ok(Ok(reports)) => {
+            for report in reports.iter().filter(|report| report.error.is_some()) {
+                if !json {
+                    let waiting = if report.pending == 1 { "1 run waits".to_owned() } else { format!("{} runs wait", report.pending) };
+                    eprintln!(
+                        "telemetry: {} — {waiting} for `{}` (sent by the app, `codexos otel flush` or the next run)",
+                        report.error.as_deref().unwrap_or_default(),
+                        report.endpoint
+                    );
+                }
+            }
+        }
+        Ok(Err(error)) => eprintln!("telemetry: {error}"),
+        Err(_) => eprintln!("telemetry: sending the runs took over 10 s; the rest waits for the next send (`codexos otel flush`)"),
+    }
+}

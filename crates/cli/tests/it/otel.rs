@@ -1,0 +1,495 @@
+//! OpenTelemetry export on the real binary, to a real OTLP receiver on
+//! 127.0.0.1 that decodes the protobuf with the OpenTelemetry definitions:
+//! over HTTP an endpoint that is down, then up (the backlog arrives in order,
+//! once), offline mode sending nothing; over gRPC a secret header from the
+//! vault, content captured, a failed run's error.
+
+use std::collections::HashSet;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+
+use codexos_otel::proto::common::v1::any_value;
+use codexos_otel::receiver::Receiver;
+use codexos_otel::Span;
+use serde_json::Value;
+
+use crate::analytics::BROKEN_FLOW;
+use crate::security::{completion, scripted};
+use crate::usage::PRICED_FLOW;
+use crate::{assert_success, error_line, Cli};
+
+fn attribute(span: &Span, key: &str) -> Option<String> {
+    let value = span
+        .attributes
+        .iter()
+        .find(|pair| pair.key == key)?
+        .value
+        .as_ref()?
+        .value
+        .as_ref()?;
+    Some(match value {
+        any_value::Value::StringValue(text) => text.clone(),
+        any_value::Value::IntValue(number) => number.to_string(),
+        any_value::Value::DoubleValue(number) => number.to_string(),
+        any_value::Value::BoolValue(flag) => flag.to_string(),
+        other => format!("{other:?}"),
+    })
+}
+
+fn named<'a>(spans: &'a [Span], name: &str) -> Vec<&'a Span> {
+    spans.iter().filter(|span| span.name == name).collect()
+}
+
+fn providers_config(url: &str) -> String {
+    let provider = |name: &str, url: &str, model: &str| {
+        format!("[[providers]]\nname = \"{name}\"\nkind = \"openai\"\nbase_url = \"{url}/v1\"\nmodel = \"{model}\"\ntimeout_secs = 30\n\n")
+    };
+    format!(
+        "[llm]\nmax_tokens = 16\ntemperature = 0.0\npolicy = [\"down\", \"priced\", \"selfhost\"]\n\n{}{}{}\
+         [[prices]]\nprovider = \"priced\"\nmodel = \"gpt-4o-mini*\"\ninput = 1.0\noutput = 2.0\n\n",
+        provider("down", "http://127.0.0.1:1", "gpt-4o-mini"),
+        provider("priced", url, "gpt-4o-mini"),
+        provider("selfhost", url, "my-finetune"),
+    )
+}
+
+/// A port on 127.0.0.1 that nothing listens on (yet).
+fn free_port() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("address")
+}
+
+fn pending(cli: &Cli, name: &str) -> Value {
+    let list = cli.json(&["otel", "list"]);
+    list.as_array()
+        .and_then(|endpoints| {
+            endpoints
+                .iter()
+                .find(|endpoint| endpoint["name"] == name)
+                .cloned()
+        })
+        .unwrap_or_else(|| panic!("no endpoint `{name}`: {list}"))
+}
+
+#[test]
+fn runs_wait_while_the_endpoint_is_down_and_arrive_once_in_order_when_it_is_back() {
+    let tokio = tokio::runtime::Runtime::new().expect("tokio");
+    let server = scripted(Box::new(|_, _| completion("Hello.", &[])));
+    let cli = Cli::new();
+    std::fs::write(
+        cli.home.path().join("config.toml"),
+        providers_config(&server.url),
+    )
+    .expect("config");
+    let address = free_port();
+    let url = format!("http://{address}");
+
+    // Checked before saved: an endpoint that does not answer is refused…
+    let refused = cli.run(&["otel", "add", "collector", "--endpoint", &url]);
+    assert!(
+        !refused.status.success(),
+        "a dead endpoint is refused without --no-check"
+    );
+    assert!(
+        error_line(&refused).contains("could not be reached"),
+        "{}",
+        error_line(&refused)
+    );
+    // …unless told it is down for now.
+    assert_success(
+        &cli.run(&["otel", "add", "collector", "--endpoint", &url, "--no-check"]),
+        &["otel", "add"],
+    );
+
+    let dir = tempfile::tempdir().expect("dir");
+    let flow = dir.path().join("priced.flow.json");
+    std::fs::write(&flow, PRICED_FLOW).expect("flow");
+    let flow = flow.to_str().expect("path");
+    let first = cli.run(&["run", flow]);
+    assert_success(&first, &["run", "(endpoint down)"]);
+    let said = String::from_utf8_lossy(&first.stderr);
+    assert!(
+        said.contains("telemetry:") && said.contains("1 run waits for `collector`"),
+        "{said}"
+    );
+    let state = pending(&cli, "collector");
+    assert_eq!(state["pending"], 1, "{state}");
+    assert!(
+        state["lastError"]
+            .as_str()
+            .is_some_and(|error| error.contains("could not be reached")),
+        "{state}"
+    );
+
+    // Offline mode sends nothing, and says so.
+    let offline = cli.run(&["--offline", "otel", "flush"]);
+    assert!(!offline.status.success());
+    assert!(
+        error_line(&offline).contains("offline mode is on"),
+        "{}",
+        error_line(&offline)
+    );
+
+    // The endpoint comes up; the next run's send takes the backlog too.
+    let receiver = tokio
+        .block_on(Receiver::http(address))
+        .expect("receiver on the same port");
+    assert_success(&cli.run(&["run", flow]), &["run", "(endpoint up)"]);
+    let state = pending(&cli, "collector");
+    assert_eq!(
+        (state["pending"].as_u64(), state["runsSent"].as_u64()),
+        (Some(0), Some(2)),
+        "{state}"
+    );
+    assert!(state["lastError"].is_null(), "{state}");
+    // Nothing more to send: a flush sends nothing twice.
+    let flushed = cli.json(&["otel", "flush"]);
+    assert_eq!(flushed[0]["runs"], 0, "{flushed}");
+
+    assert_the_spans_of_two_priced_runs(&receiver, &cli);
+
+    // W3C trace context went to the provider with each call: the run's
+    // trace and the span of the node making the call.
+    let spans = receiver.spans();
+    let node = named(&spans, "llm first")[0];
+    let expected = format!(
+        "traceparent: 00-{}-{}-01",
+        hex(&node.trace_id),
+        hex(&node.span_id)
+    );
+    let heads: Vec<String> = server
+        .seen
+        .lock()
+        .expect("seen")
+        .iter()
+        .map(|seen| seen.head.to_lowercase())
+        .collect();
+    assert!(
+        heads.iter().any(|head| head.contains(&expected)),
+        "{expected} in {heads:?}"
+    );
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().fold(String::new(), |mut out, byte| {
+        let _ = write!(out, "{byte:02x}");
+        out
+    })
+}
+
+/// What the receiver got of two runs of the priced flow: the workflow,
+/// node, call and attempt spans with their `GenAI` attributes.
+fn assert_the_spans_of_two_priced_runs(receiver: &Receiver, cli: &Cli) {
+    let spans = receiver.spans();
+    let ids: HashSet<&[u8]> = spans.iter().map(|span| span.span_id.as_slice()).collect();
+    assert_eq!(ids.len(), spans.len(), "no span arrived twice");
+    let runs = named(&spans, "invoke_workflow priced");
+    assert_eq!(runs.len(), 2, "one workflow span per run");
+    // In order: the first run (listed last, newest first) arrived first.
+    let listed = cli.json(&["runs", "list"]);
+    let oldest = listed
+        .as_array()
+        .and_then(|runs| runs.last())
+        .expect("runs")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    assert_eq!(
+        attribute(runs[0], "codexos.run.id").as_deref(),
+        Some(oldest.as_str())
+    );
+    for run in &runs {
+        assert_eq!(
+            attribute(run, "gen_ai.operation.name").as_deref(),
+            Some("invoke_workflow")
+        );
+        assert_eq!(
+            attribute(run, "codexos.run.status").as_deref(),
+            Some("succeeded")
+        );
+        assert!(
+            attribute(run, "codexos.run.output").is_none(),
+            "content is not sent unless asked"
+        );
+        assert!(
+            run.parent_span_id.is_empty(),
+            "a run's span is its trace's root"
+        );
+    }
+    // Each model call: GenAI attributes, tokens, cost, and the router's
+    // attempts under it (the one that was down marked as an error).
+    let calls = named(&spans, "chat gpt-4o-mini");
+    let priced: Vec<&&Span> = calls
+        .iter()
+        .filter(|span| attribute(span, "codexos.attempt.outcome").is_none())
+        .collect();
+    assert_eq!(priced.len(), 2, "one priced call per run");
+    let call = priced[0];
+    assert_eq!(
+        attribute(call, "gen_ai.provider.name").as_deref(),
+        Some("priced")
+    );
+    assert_eq!(
+        attribute(call, "gen_ai.usage.input_tokens").as_deref(),
+        Some("12")
+    );
+    assert_eq!(
+        attribute(call, "gen_ai.usage.output_tokens").as_deref(),
+        Some("3")
+    );
+    let cost: f64 = attribute(call, "gen_ai.usage.cost")
+        .expect("cost")
+        .parse()
+        .expect("number");
+    assert!((cost - 18e-6).abs() < 1e-12, "12 × $1/M + 3 × $2/M: {cost}");
+    assert_eq!(attribute(call, "codexos.fallbacks").as_deref(), Some("1"));
+    let attempts: Vec<&Span> = spans
+        .iter()
+        .filter(|span| span.parent_span_id == call.span_id)
+        .collect();
+    assert_eq!(attempts.len(), 2, "the down provider, then the priced one");
+    let down = attempts
+        .iter()
+        .find(|span| attribute(span, "gen_ai.provider.name").as_deref() == Some("down"))
+        .expect("the down attempt");
+    assert_eq!(
+        down.status.as_ref().map(|status| status.code),
+        Some(2),
+        "an error status"
+    );
+    // The call hangs under its node's span, the node under the run's.
+    let node = spans
+        .iter()
+        .find(|span| span.span_id == call.parent_span_id)
+        .expect("the node's span");
+    assert_eq!(node.name, "llm first");
+    assert!(runs.iter().any(|run| run.span_id == node.parent_span_id));
+    assert!(spans
+        .iter()
+        .all(|span| span.end_time_unix_nano >= span.start_time_unix_nano));
+    let resource = &receiver.requests()[0].request.resource_spans[0];
+    let service = resource
+        .resource
+        .as_ref()
+        .expect("resource")
+        .attributes
+        .iter()
+        .find(|pair| pair.key == "service.name");
+    assert!(service.is_some(), "the resource names the service");
+}
+
+#[test]
+fn over_grpc_a_secret_header_comes_from_the_vault_and_content_is_sent_when_asked() {
+    let tokio = tokio::runtime::Runtime::new().expect("tokio");
+    let receiver = tokio
+        .block_on(Receiver::grpc("127.0.0.1:0".parse().expect("address")))
+        .expect("receiver");
+    let cli = Cli::new();
+    let token = "Bearer otel-sentinel-7731";
+    assert_success(
+        &cli.run_with_stdin(&["vault", "set", "otel-token"], token),
+        &["vault", "set"],
+    );
+    let added = cli.run(&[
+        "otel",
+        "add",
+        "traces",
+        "--endpoint",
+        &receiver.url(),
+        "--protocol",
+        "grpc",
+        "--secret-header",
+        "authorization=otel-token",
+        "--header",
+        "x-team=core",
+        "--capture-content",
+    ]);
+    assert_success(&added, &["otel", "add", "(grpc)"]);
+    // The test export went through the receiver: the check ran.
+    assert_eq!(receiver.requests().len(), 1, "the empty test export");
+    let config = std::fs::read_to_string(cli.home.path().join("config.toml")).expect("config");
+    assert!(
+        config.contains("[[otlp]]") && config.contains("otel-token"),
+        "{config}"
+    );
+    assert!(
+        !config.contains("otel-sentinel-7731"),
+        "the secret's value stays in the vault"
+    );
+
+    let dir = tempfile::tempdir().expect("dir");
+    let flow = dir.path().join("broken.flow.json");
+    std::fs::write(&flow, BROKEN_FLOW).expect("flow");
+    let failed = cli.run(&["run", flow.to_str().expect("path")]);
+    assert!(!failed.status.success(), "the broken flow fails");
+
+    let requests = receiver.requests();
+    let last = requests.last().expect("the run's export");
+    let header = |name: &str| {
+        last.headers
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+    };
+    assert_eq!(header("authorization").as_deref(), Some(token));
+    assert_eq!(header("x-team").as_deref(), Some("core"));
+    let spans = receiver.spans();
+    let tool = named(&spans, "execute_tool fs.read");
+    assert_eq!(
+        tool.len(),
+        1,
+        "{:?}",
+        spans.iter().map(|span| &span.name).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        attribute(tool[0], "gen_ai.tool.name").as_deref(),
+        Some("fs.read")
+    );
+    assert!(attribute(tool[0], "gen_ai.tool.call.arguments")
+        .is_some_and(|arguments| arguments.contains("no-such-file.txt")));
+    assert_eq!(
+        tool[0].status.as_ref().map(|status| status.code),
+        Some(2),
+        "the failed read is an error"
+    );
+    let run = named(&spans, "invoke_workflow broken");
+    assert_eq!(run.len(), 1);
+    assert_eq!(
+        attribute(run[0], "codexos.run.status").as_deref(),
+        Some("failed")
+    );
+    assert!(run[0]
+        .status
+        .as_ref()
+        .is_some_and(|status| status.code == 2 && !status.message.is_empty()));
+
+    // Removed: the next run is not sent.
+    assert_success(&cli.run(&["otel", "rm", "traces"]), &["otel", "rm"]);
+    let before = receiver.requests().len();
+    let _ = cli.run(&["run", flow.to_str().expect("path")]);
+    assert_eq!(
+        receiver.requests().len(),
+        before,
+        "nothing goes to a removed endpoint"
+    );
+    assert!(cli
+        .json(&["otel", "list"])
+        .as_array()
+        .is_some_and(Vec::is_empty));
+}
+
+const TRANSFORM_FLOW: &str = r#"{"version": 2, "name": "traced", "state": {"greeting": "string"},
+  "nodes": [{"id": "start", "kind": "input"},
+            {"id": "say", "kind": "transform", "set": {"greeting": "'hello'"}},
+            {"id": "out", "kind": "output", "keys": ["greeting"]}],
+  "edges": [{"from": "start", "to": "say"}, {"from": "say", "to": "out"}]}"#;
+
+/// One JSON-RPC request to `codexos mcp --port`, with extra headers; the
+/// session id it answers with, and its body.
+async fn mcp_post(
+    url: &str,
+    session: Option<&str>,
+    body: &Value,
+    headers: &[(&str, &str)],
+) -> (Option<String>, String) {
+    let client = codexos_net::client().build().expect("client");
+    let mut request = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(body.to_string());
+    if let Some(session) = session {
+        request = request.header("mcp-session-id", session);
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = codexos_net::send(request).await.expect("MCP request");
+    let session = response
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    (session, response.text().await.expect("body"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_started_over_mcp_with_a_traceparent_joins_the_callers_trace() {
+    let receiver = Receiver::http("127.0.0.1:0".parse().expect("address"))
+        .await
+        .expect("receiver");
+    let cli = Cli::new();
+    assert_success(
+        &cli.run(&["otel", "add", "collector", "--endpoint", &receiver.url()]),
+        &["otel", "add"],
+    );
+    let dir = tempfile::tempdir().expect("dir");
+    let flow = dir.path().join("traced.flow.json");
+    std::fs::write(&flow, TRANSFORM_FLOW).expect("flow");
+
+    let mut server = cli
+        .command(&["mcp", "--port", "0"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("codexos mcp --port");
+    let mut banner = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(server.stderr.take().expect("stderr")),
+        &mut banner,
+    )
+    .expect("banner");
+    let url = banner
+        .trim()
+        .strip_prefix("MCP on ")
+        .expect("address line")
+        .to_owned();
+    let initialize = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "otel-test", "version": "1"}}});
+    let (session, _) = mcp_post(&url, None, &initialize, &[]).await;
+    let session = session.expect("a session id");
+    mcp_post(
+        &url,
+        Some(&session),
+        &serde_json::json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        &[],
+    )
+    .await;
+    let caller = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let call = serde_json::json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "run_flow", "arguments": {"flow": flow.to_str().expect("path")}}});
+    let (_, answer) = mcp_post(&url, Some(&session), &call, &[("traceparent", caller)]).await;
+    assert!(answer.contains("succeeded"), "the run ran: {answer}");
+
+    // The server sends in the background: wait for the run's span.
+    let started = std::time::Instant::now();
+    let run = loop {
+        if let Some(span) = receiver
+            .spans()
+            .into_iter()
+            .find(|span| span.name == "invoke_workflow traced")
+        {
+            break span;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the run was not sent"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    server.kill().ok();
+    server.wait().ok();
+    assert_eq!(
+        hex(&run.trace_id),
+        "0af7651916cd43dd8448eb211c80319c",
+        "the caller's trace"
+    );
+    assert_eq!(
+        hex(&run.parent_span_id),
+        "b7ad6b7169203331",
+        "under the caller's span"
+    );
+    let spans = receiver.spans();
+    let node = named(&spans, "transform say");
+    assert_eq!(node.len(), 1);
+    assert_eq!(node[0].trace_id, run.trace_id);
+}

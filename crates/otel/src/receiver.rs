@@ -1,0 +1,180 @@
+//! A real OTLP trace receiver on 127.0.0.1, for tests and benchmarks: it
+//! decodes what arrives with the OpenTelemetry protobuf definitions, over
+//! HTTP/protobuf (`POST /v1/traces`) or gRPC (`TraceService/Export`), and
+//! keeps every request.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::trace::v1::Span;
+use prost::Message as _;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// One request as received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// The decoded request.
+    pub request: ExportTraceServiceRequest,
+    /// Its headers (gRPC metadata for gRPC), names in lower case.
+    pub headers: Vec<(String, String)>,
+}
+
+type Log = Arc<Mutex<Vec<Received>>>;
+
+/// A running receiver; stops when dropped.
+pub struct Receiver {
+    address: SocketAddr,
+    log: Log,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn headers_of(map: &HeaderMap) -> Vec<(String, String)> {
+    map.iter()
+        .map(|(name, value)| {
+            (
+                name.as_str().to_owned(),
+                value.to_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn http_export(
+    State(log): State<Log>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, Vec<u8>) {
+    if headers
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        != Some("application/x-protobuf")
+    {
+        return (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            b"expected application/x-protobuf".to_vec(),
+        );
+    }
+    match ExportTraceServiceRequest::decode(body) {
+        Ok(request) => {
+            log.lock().expect("receiver log").push(Received {
+                request,
+                headers: headers_of(&headers),
+            });
+            (
+                StatusCode::OK,
+                ExportTraceServiceResponse::default().encode_to_vec(),
+            )
+        }
+        Err(error) => (
+            StatusCode::BAD_REQUEST,
+            format!("not an ExportTraceServiceRequest: {error}").into_bytes(),
+        ),
+    }
+}
+
+struct Grpc {
+    log: Log,
+}
+
+#[tonic::async_trait]
+impl TraceService for Grpc {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let headers = request
+            .metadata()
+            .iter()
+            .filter_map(|entry| match entry {
+                tonic::metadata::KeyAndValueRef::Ascii(key, value) => Some((
+                    key.as_str().to_owned(),
+                    value.to_str().unwrap_or_default().to_owned(),
+                )),
+                tonic::metadata::KeyAndValueRef::Binary(..) => None,
+            })
+            .collect();
+        self.log.lock().expect("receiver log").push(Received {
+            request: request.into_inner(),
+            headers,
+        });
+        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+impl Receiver {
+    /// An OTLP/HTTP receiver on `address` (`127.0.0.1:0` for any free port).
+    pub async fn http(address: SocketAddr) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(address).await?;
+        let address = listener.local_addr()?;
+        let log = Log::default();
+        let app = axum::Router::new()
+            .route("/v1/traces", post(http_export))
+            .with_state(log.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Self { address, log, task })
+    }
+
+    /// An OTLP/gRPC receiver on `address`.
+    pub async fn grpc(address: SocketAddr) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(address).await?;
+        let address = listener.local_addr()?;
+        let log = Log::default();
+        let service = TraceServiceServer::new(Grpc { log: log.clone() });
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let task = tokio::spawn(async move {
+            let _ = tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming(incoming)
+                .await;
+        });
+        Ok(Self { address, log, task })
+    }
+
+    /// Where it listens.
+    #[must_use]
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Its base URL (`http://127.0.0.1:PORT`).
+    #[must_use]
+    pub fn url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    /// Every request so far.
+    #[must_use]
+    pub fn requests(&self) -> Vec<Received> {
+        self.log.lock().expect("receiver log").clone()
+    }
+
+    /// Every span so far, in arrival order.
+    #[must_use]
+    pub fn spans(&self) -> Vec<Span> {
+        self.requests()
+            .into_iter()
+            .flat_map(|received| received.request.resource_spans)
+            .flat_map(|resource| resource.scope_spans)
+            .flat_map(|scope| scope.spans)
+            .collect()
+    }
+}
