@@ -1078,6 +1078,15 @@ test("settings list the tool sources, their tools and the sandbox", async () => 
 });
 
 /** Fills a form field found by selector. */
+/** A port on 127.0.0.1 that nothing listens on. */
+async function freePort() {
+  const server = createServer();
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 async function fillIn(selector, value) {
   const element = await browser.$(selector);
   await element.waitForDisplayed({ timeout: 10_000 });
@@ -1256,6 +1265,113 @@ test("settings → vault stores a secret, shows it only when revealed, rotates t
     timeoutMsg: "the secret was not deleted",
   });
   await browser.$('button[aria-label="Close settings"]').click();
+});
+
+test("settings → telemetry adds an OTLP endpoint after a test export, the app sends a run's spans to it, and a dead one keeps its runs waiting", async () => {
+  const cli = join(dirname(app), "codexos");
+  const receiverHome = await mkdtemp(join(tmpdir(), "codexos-otlp-"));
+  // A real OTLP/HTTP receiver decoding the protobuf: `codexos otel receive`.
+  const receiver = spawn(cli, ["--json", "otel", "receive", "--port", "0"], {
+    env: { ...process.env, CODEXOS_HOME: receiverHome },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const spans = [];
+  try {
+    const url = await new Promise((resolve, reject) => {
+      let buffered = "";
+      receiver.stdout.on("data", (chunk) => {
+        buffered += chunk;
+        const lines = buffered.split("\n");
+        buffered = lines.pop();
+        for (const line of lines) {
+          const parsed = JSON.parse(line);
+          if (parsed.url) resolve(parsed.url);
+          else spans.push(parsed);
+        }
+      });
+      receiver.on("exit", (code) => reject(new Error(`otel receive exited with ${code}`)));
+    });
+    const flow = {
+      version: 2,
+      name: "e2e-traced",
+      state: { greeting: "string" },
+      nodes: [
+        { id: "start", kind: "input", position: { x: 0, y: 0 } },
+        { id: "say", kind: "transform", set: { greeting: "'hello'" }, position: { x: 0, y: 120 } },
+        { id: "done", kind: "output", keys: ["greeting"], position: { x: 0, y: 240 } },
+      ],
+      edges: [
+        { from: "start", to: "say" },
+        { from: "say", to: "done" },
+      ],
+    };
+    await writeFile(join(process.env.CODEXOS_HOME, "flows", "e2e-traced.flow.json"), JSON.stringify(flow));
+    await browser.refresh();
+    await browser.$('[data-testid="open-settings"]').waitForDisplayed({ timeout: 20_000 });
+    await browser.$('[data-testid="open-settings"]').click();
+    await browser.$("button=telemetry").click();
+    await browser.$('[data-testid="telemetry"]').waitForDisplayed({ timeout: 10_000 });
+    await browser.$('[data-testid="otlp-none"]').waitForDisplayed({ timeout: 10_000 });
+    const add = async (name, endpoint, unchecked) => {
+      await fillIn('[data-testid="otlp-name"]', name);
+      await fillIn('[data-testid="otlp-url"]', endpoint);
+      const box = await browser.$('[data-testid="otlp-unchecked"]');
+      if ((await box.isSelected()) !== unchecked) await box.click();
+      await browser.$('[data-testid="otlp-add-submit"]').click();
+      await browser.$(`[data-testid="otlp-endpoint"][data-name="${name}"]`).waitForDisplayed({
+        timeout: 20_000,
+        timeoutMsg: `${name} was not added: ${await browser.$('[data-testid="otlp-add"]').getText()}`,
+      });
+    };
+    // A dead URL is refused by the test export (positive control of the
+    // check), then added on purpose without it.
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    await fillIn('[data-testid="otlp-name"]', "e2e-down");
+    await fillIn('[data-testid="otlp-url"]', dead);
+    await browser.$('[data-testid="otlp-add-submit"]').click();
+    const refused = await browser.$('[data-testid="otlp-add-result"]');
+    await browser.waitUntil(async () => /could not be reached/.test(await refused.getText()), { timeout: 20_000, timeoutMsg: "a dead endpoint was not refused" });
+    await add("e2e-collector", url, false);
+    await add("e2e-down", dead, true);
+    const config = await readFile(join(process.env.CODEXOS_HOME, "config.toml"), "utf8");
+    assert.match(config, /\[\[otlp\]\]\s*name = "e2e-collector"/);
+    await browser.$('button[aria-label="Close settings"]').click();
+
+    const picker = await browser.$('[data-testid="flow-picker"]');
+    await browser.waitUntil(async () => (await picker.getText()).includes("e2e-traced"), { timeout: 10_000 });
+    await picker.selectByAttribute("value", "e2e-traced");
+    const run = await browser.$('[data-testid="flow-run"]');
+    await browser.waitUntil(async () => run.isEnabled(), { timeout: 10_000 });
+    await run.click();
+    await browser.waitUntil(async () => (await browser.$('[data-testid="run-panel"]').getAttribute("data-finished")) === "succeeded", { timeout: 60_000, timeoutMsg: "the traced flow did not succeed" });
+    // The app sends in the background: the run's spans arrive.
+    await browser.waitUntil(async () => spans.some((span) => span.name === "invoke_workflow e2e-traced"), {
+      timeout: 30_000,
+      timeoutMsg: `the run's spans did not arrive: ${JSON.stringify(spans.map((span) => span.name))}`,
+    });
+    assert.ok(spans.some((span) => span.name === "transform say"), "the node's span too");
+
+    await browser.$('[data-testid="open-settings"]').click();
+    await browser.$("button=telemetry").click();
+    const live = await browser.$('[data-testid="otlp-endpoint"][data-name="e2e-collector"]');
+    const down = await browser.$('[data-testid="otlp-endpoint"][data-name="e2e-down"]');
+    await browser.waitUntil(async () => Number(await live.getAttribute("data-sent")) >= 1 && Number(await down.getAttribute("data-pending")) >= 1 && (await down.$('[data-testid="otlp-error"]').isExisting()), {
+      timeout: 30_000,
+      timeoutMsg: `the figures did not show: ${await browser.$('[data-testid="telemetry"]').getText()}`,
+    });
+    assert.match(await down.$('[data-testid="otlp-error"]').getText(), /could not be reached/);
+    await screenshot("settings-telemetry");
+    for (const name of ["e2e-collector", "e2e-down"]) {
+      const remove = await browser.$(`[data-testid="otlp-endpoint"][data-name="${name}"] [data-testid="otlp-remove"]`);
+      await remove.click();
+      await remove.click();
+      await browser.waitUntil(async () => !(await browser.$(`[data-testid="otlp-endpoint"][data-name="${name}"]`).isExisting()), { timeout: 10_000, timeoutMsg: `${name} was not removed` });
+    }
+    await browser.$('button[aria-label="Close settings"]').click();
+  } finally {
+    receiver.kill();
+    await rm(receiverHome, { recursive: true, force: true });
+  }
 });
 
 test("an ask tool in a flow waits for the dialog: allowed it runs, denied the run says so", async () => {
@@ -1607,7 +1723,7 @@ test("every panel passes an automated accessibility check (axe-core: no serious 
   await check("main window", "body");
   await browser.$('[data-testid="open-settings"]').click();
   await browser.$('[data-testid="settings"]').waitForDisplayed({ timeout: 10_000 });
-  for (const tab of ["providers", "models", "tools", "vault", "bundles", "logs"]) {
+  for (const tab of ["providers", "models", "tools", "vault", "telemetry", "bundles", "logs"]) {
     await browser.$(`button=${tab}`).click();
     await browser.pause(500);
     await check(`settings → ${tab}`, '[data-testid="settings"]');

@@ -63,6 +63,20 @@ pub enum OtelCommand {
         /// Endpoint name.
         name: Option<String>,
     },
+    /// A local OTLP receiver that prints the spans it gets, one per line
+    /// (to see what CodexOS sends without a collector): HTTP/protobuf at
+    /// `http://HOST:PORT/v1/traces`, or gRPC with `--grpc`.
+    Receive {
+        /// Port (0: any free one; the first line says which).
+        #[arg(long, default_value_t = 4318)]
+        port: u16,
+        /// Address to bind.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// Speak OTLP/gRPC instead of HTTP.
+        #[arg(long)]
+        grpc: bool,
+    },
 }
 
 fn pairs(values: &[String], what: &str) -> anyhow::Result<BTreeMap<String, String>> {
@@ -123,6 +137,7 @@ pub async fn otel(runtime: &Runtime, command: OtelCommand, json: bool) -> anyhow
                 Ok(())
             }
         }
+        OtelCommand::Receive { port, host, grpc } => receive(&host, port, grpc, json).await,
         OtelCommand::Flush { name } => {
             let reports = runtime.export_runs(name.as_deref()).await?;
             let failed = reports.iter().find_map(|report| report.error.clone());
@@ -132,6 +147,74 @@ pub async fn otel(runtime: &Runtime, command: OtelCommand, json: bool) -> anyhow
                 None => Ok(()),
             }
         }
+    }
+}
+
+/// Runs a receiver until interrupted, printing each span as it arrives.
+async fn receive(host: &str, port: u16, grpc: bool, json: bool) -> anyhow::Result<()> {
+    use codexos_otel::receiver::Receiver;
+    let address: std::net::SocketAddr = format!("{host}:{port}")
+        .parse()
+        .map_err(|error| anyhow::anyhow!("`{host}:{port}` is not an address: {error}"))?;
+    let receiver = if grpc {
+        Receiver::grpc(address).await
+    } else {
+        Receiver::http(address).await
+    }
+    .map_err(|error| {
+        anyhow::anyhow!("cannot listen on {address}: {error} — pick another --port")
+    })?;
+    let protocol = if grpc { "grpc" } else { "http/protobuf" };
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({"url": receiver.url(), "protocol": protocol})
+        );
+    } else {
+        println!("OTLP receiver ({protocol}) on {} — add it with `codexos otel add local --endpoint {}{}`", receiver.url(), receiver.url(), if grpc { " --protocol grpc" } else { "" });
+    }
+    let mut shown = 0;
+    let stop = tokio::signal::ctrl_c();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => return Ok(()),
+            () = tokio::time::sleep(Duration::from_millis(100)) => {}
+        }
+        let spans = receiver.spans();
+        for span in spans.iter().skip(shown) {
+            let hex = |bytes: &[u8]| {
+                bytes.iter().fold(String::new(), |mut out, byte| {
+                    let _ = write!(out, "{byte:02x}");
+                    out
+                })
+            };
+            let duration_ms = span
+                .end_time_unix_nano
+                .saturating_sub(span.start_time_unix_nano) as f64
+                / 1e6;
+            let failed = span.status.as_ref().is_some_and(|status| status.code == 2);
+            if json {
+                // One line per span, for scripts.
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "name": span.name, "traceId": hex(&span.trace_id), "spanId": hex(&span.span_id),
+                        "parentSpanId": hex(&span.parent_span_id), "durationMs": duration_ms, "error": failed,
+                        "attributes": span.attributes.len(),
+                    })
+                );
+            } else {
+                println!(
+                    "{} {:>10.1} ms  {}{}",
+                    &hex(&span.trace_id)[..8],
+                    duration_ms,
+                    span.name,
+                    if failed { "  (error)" } else { "" }
+                );
+            }
+        }
+        shown = spans.len();
     }
 }
 

@@ -10,6 +10,10 @@ import { otlpConfig, otlpDraft, otlpDraftProblem, switchProtocol, type OtlpDraft
 const field = "h-7 text-xs";
 const select = "h-7 rounded border border-border bg-background px-1 text-xs text-foreground";
 
+function plural(count: number, noun: string): string {
+  return `${count.toLocaleString("en-US")} ${noun}${count === 1 ? "" : "s"}`;
+}
+
 function when(ms: number | null | undefined): string {
   return ms === null || ms === undefined ? "never" : new Date(ms).toLocaleString();
 }
@@ -51,7 +55,7 @@ function EndpointRow({ endpoint, onChanged, onMessage }: { endpoint: OtlpStatus;
         </Button>
       </div>
       <div className="text-xs text-muted-foreground" data-testid="otlp-figures">
-        sent {endpoint.runsSent} runs ({endpoint.spansSent} spans) · {endpoint.pending} waiting
+        sent {plural(endpoint.runsSent, "run")} ({plural(endpoint.spansSent, "span")}) · {endpoint.pending} waiting
         {endpoint.rejected > 0 ? ` · ${endpoint.rejected} spans rejected` : ""}
         {endpoint.dropped > 0 ? ` · ${endpoint.dropped} old runs dropped (backlog full)` : ""} · last sent {when(endpoint.lastSentMs)}
       </div>
@@ -176,7 +180,7 @@ export function TelemetryTab() {
     else {
       const failed = result.data.find((report) => report.error);
       const runs = result.data.reduce((sum, report) => sum + report.runs, 0);
-      setMessage(failed ? { text: failed.error ?? "", ok: false } : { text: `sent ${runs} runs`, ok: true });
+      setMessage(failed ? { text: failed.error ?? "", ok: false } : { text: `sent ${plural(runs, "run")}`, ok: true });
     }
     void refresh();
   }
