@@ -302,6 +302,9 @@ enum BenchCommand {
     /// `runs diff` on two large runs (written to a scratch store as the
     /// executor writes runs): reading them, comparing, and the JSON the app
     /// receives.
+    /// What OpenTelemetry export costs a run (a durable chain with no
+    /// endpoint, a live one and a dead one, interleaved) and a span to send.
+    Otel(otel::OtelBenchArgs),
     Diff {
         /// Nodes of each run (each with a model and a tool call).
         #[arg(long, default_value_t = 1_000)]
@@ -780,6 +783,7 @@ async fn bench(
         BenchCommand::Analytics { runs, days, keep } => {
             analytics::bench(runtime, &setup, runs, days, keep.as_deref(), json)
         }
+        BenchCommand::Otel(args) => otel::bench(runtime, &setup, &args, json).await,
         BenchCommand::Diff { nodes, repeats } => {
             analytics::bench_diff(runtime, &setup, nodes, repeats, json)
         }

@@ -150,6 +150,36 @@ pub async fn otel(runtime: &Runtime, command: OtelCommand, json: bool) -> anyhow
     }
 }
 
+/// `codexos bench otel`.
+#[derive(Debug, clap::Args)]
+pub struct OtelBenchArgs {
+    /// Nodes of the chain.
+    #[arg(long, default_value_t = 200)]
+    nodes: u32,
+    /// Runs per mode per round.
+    #[arg(long, default_value_t = 10)]
+    runs: u32,
+    /// Rounds.
+    #[arg(long, default_value_t = 3)]
+    rounds: u32,
+}
+
+/// Runs `codexos bench otel`.
+pub async fn bench(
+    runtime: &std::sync::Arc<Runtime>,
+    setup: &codexos_runtime::BenchSetup,
+    args: &OtelBenchArgs,
+    json: bool,
+) -> anyhow::Result<()> {
+    let spinner = render::spinner(
+        json,
+        "running the chain with no endpoint, a live one and a dead one…",
+    );
+    let bench = runtime.bench_otel(args.nodes, args.runs, args.rounds).await;
+    spinner.finish_and_clear();
+    crate::show(setup, json, &bench?, render::otel_bench)
+}
+
 /// Runs a receiver until interrupted, printing each span as it arrives.
 async fn receive(host: &str, port: u16, grpc: bool, json: bool) -> anyhow::Result<()> {
     use codexos_otel::receiver::Receiver;

@@ -821,6 +821,42 @@ pub fn watch_bench(bench: &codexos_runtime::WatchBench, json: bool) -> anyhow::R
     Ok(())
 }
 
+pub fn otel_bench(bench: &codexos_runtime::OtelBench, json: bool) -> anyhow::Result<()> {
+    if json {
+        return print_json(bench);
+    }
+    println!(
+        "OpenTelemetry export · a durable chain of {} no-op nodes, {} runs per mode × {} rounds, modes interleaved",
+        bench.nodes, bench.runs, bench.rounds
+    );
+    let ratio = |value: f64| value / bench.none_us_per_node.max(f64::EPSILON);
+    println!(
+        "  per node, no endpoint                {:>8.1} µs (median)",
+        bench.none_us_per_node
+    );
+    println!(
+        "  per node, live endpoint, exporting   {:>8.1} µs  ({:.2}× no endpoint)",
+        bench.live_us_per_node,
+        ratio(bench.live_us_per_node)
+    );
+    println!(
+        "  per node, dead endpoint, retrying    {:>8.1} µs  ({:.2}× no endpoint)",
+        bench.dead_us_per_node,
+        ratio(bench.dead_us_per_node)
+    );
+    println!(
+        "  a run's spans: {} · build {:.2} µs/span · encode {:.2} µs/span ({:.0} bytes) · whole send {:.2} µs/span ({} spans)",
+        bench.spans_per_run,
+        bench.build_us_per_span,
+        bench.encode_us_per_span,
+        bench.bytes_per_span,
+        bench.export_us_per_span,
+        bench.exported_spans
+    );
+    println!("  spans the receiver decoded: {}", bench.received_spans);
+    Ok(())
+}
+
 pub fn compare_bench(bench: &codexos_runtime::CompareBench, json: bool) -> anyhow::Result<()> {
     if json {
         return print_json(bench);

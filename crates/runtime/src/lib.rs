@@ -52,8 +52,8 @@ pub use ask::{Answer, AskEvent, AskOptions, Citation};
 pub use bench::{
     AnalyticsBench, BatchRun, BenchSetup, ChainRun, CompareBench, DurableRun, EmbedBench, EmbedRun,
     EvalSet, FlowBench, IngestBench, LangGraphChain, LangGraphDurable, LangGraphRun, LlamaBenchRun,
-    LlmBench, LlmBenchOptions, LlmRun, ModeScore, RetrievalBench, ScaleBench, ScalePoint,
-    SearchBench, SearchFigures, Split, WatchBench,
+    LlmBench, LlmBenchOptions, LlmRun, ModeScore, OtelBench, RetrievalBench, ScaleBench,
+    ScalePoint, SearchBench, SearchFigures, Split, WatchBench,
 };
 pub use bundles::{
     signer_from_file, BundleCheck, BundleContents, BundleImport, BundleImported, SIGNING_SECRET,
