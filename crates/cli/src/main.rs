@@ -557,13 +557,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     // Commands that run flows send their runs to the OTLP endpoints after.
     let ran_flows = matches!(
         cli.command,
-        Command::Run(_) | Command::Runs(_) | Command::Mcp { .. } | Command::Serve { .. }
+        Command::Run(_)
+            | Command::Runs(
+                flow::RunsCommand::Resume { .. }
+                    | flow::RunsCommand::Fork { .. }
+                    | flow::RunsCommand::Replay { .. }
+            )
+            | Command::Mcp { .. }
     );
     // Servers send runs in the background while they serve.
-    if matches!(
-        cli.command,
-        Command::Serve { .. } | Command::Mcp { port: Some(_), .. }
-    ) {
+    if matches!(cli.command, Command::Mcp { port: Some(_), .. }) {
         codexos_runtime::spawn_exporter(runtime.clone(), cancel.clone());
     }
     let result = command(&runtime, cli.command, json, &cancel).await;

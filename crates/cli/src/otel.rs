@@ -309,27 +309,33 @@ fn status(endpoints: &[OtlpStatus], json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// After a command that ran flows: sends their runs to the endpoints, for
-/// at most 10 s; what does not go waits for the next send (the app, `codexos
-/// otel flush` or the next run).
+/// After a command that ran flows: sends the runs the endpoints are owed,
+/// starting no new request after 10 s (one under way finishes, within the
+/// endpoint's timeout); what does not go waits for the next send (the app,
+/// `codexos otel flush` or the next run).
 pub async fn after_runs(runtime: &Runtime, json: bool) {
     if runtime.otlp_endpoints().is_empty() {
         return;
     }
-    match tokio::time::timeout(Duration::from_secs(10), runtime.export_runs(None)).await {
-        Ok(Ok(reports)) => {
-            for report in reports.iter().filter(|report| report.error.is_some()) {
-                if !json {
-                    let waiting = if report.pending == 1 { "1 run waits".to_owned() } else { format!("{} runs wait", report.pending) };
-                    eprintln!(
-                        "telemetry: {} — {waiting} for `{}` (sent by the app, `codexos otel flush` or the next run)",
-                        report.error.as_deref().unwrap_or_default(),
-                        report.endpoint
-                    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    match runtime.export_runs_until(None, Some(deadline)).await {
+        Ok(reports) => {
+            for report in &reports {
+                if json || (report.error.is_none() && report.pending == 0) {
+                    continue;
                 }
+                let waiting = if report.pending == 1 {
+                    "1 run waits".to_owned()
+                } else {
+                    format!("{} runs wait", report.pending)
+                };
+                let why = report.error.as_deref().unwrap_or("10 s went by");
+                eprintln!(
+                    "telemetry: {why} — {waiting} for `{}` (sent by the app, `codexos otel flush` or the next run)",
+                    report.endpoint
+                );
             }
         }
-        Ok(Err(error)) => eprintln!("telemetry: {error}"),
-        Err(_) => eprintln!("telemetry: sending the runs took over 10 s; the rest waits for the next send (`codexos otel flush`)"),
+        Err(error) => eprintln!("telemetry: {error}"),
     }
 }

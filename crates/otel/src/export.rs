@@ -93,7 +93,25 @@ pub enum Error {
         status: String,
         /// What it said, prefixed with `: ` when it said anything.
         detail: String,
+        /// Whether sending the same request again can never succeed (a
+        /// malformed or too large request), as opposed to a refusal the
+        /// user fixes (a wrong key, a wrong path) or one that passes.
+        permanent: bool,
     },
+}
+
+impl Error {
+    /// Whether the endpoint will never accept this request as it is.
+    #[must_use]
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            Self::Refused {
+                permanent: true,
+                ..
+            }
+        )
+    }
 }
 
 /// What an endpoint accepted.
@@ -219,9 +237,11 @@ impl Exporter {
                         name.to_ascii_lowercase().as_bytes(),
                     )
                     .map_err(|_| config(format!("`{name}` is not a valid gRPC metadata name")))?;
-                    let value = value.parse().map_err(|_| {
-                        config(format!("the value of `{name}` is not valid gRPC metadata"))
-                    })?;
+                    let mut value: tonic::metadata::MetadataValue<tonic::metadata::Ascii> =
+                        value.parse().map_err(|_| {
+                            config(format!("the value of `{name}` is not valid gRPC metadata"))
+                        })?;
+                    value.set_sensitive(true);
                     metadata.push((key, value));
                 }
                 Transport::Grpc {
@@ -291,7 +311,10 @@ impl Exporter {
             let detail = String::from_utf8_lossy(&bytes[..bytes.len().min(300)])
                 .trim()
                 .to_owned();
-            return Err(self.refused(status.to_string(), &detail));
+            // 400, 413, 415, 422: this request will never pass (OTLP/HTTP
+            // says not to retry them); 401, 403, 404, 429, 5xx: it may.
+            let permanent = matches!(status.as_u16(), 400 | 413 | 415 | 422);
+            return Err(self.refused(status.to_string(), &detail, permanent));
         }
         // An empty or non-protobuf body is a full success.
         Ok(ExportTraceServiceResponse::decode(bytes.as_ref()).unwrap_or_default())
@@ -324,7 +347,15 @@ impl Exporter {
                 let source = std::error::Error::source(&status).map(ToString::to_string);
                 Err(self.unreachable(source.unwrap_or_else(|| status.message().to_owned())))
             }
-            Err(status) => Err(self.refused(format!("{:?}", status.code()), status.message())),
+            Err(status) => {
+                let permanent = matches!(
+                    status.code(),
+                    tonic::Code::InvalidArgument
+                        | tonic::Code::OutOfRange
+                        | tonic::Code::ResourceExhausted
+                );
+                Err(self.refused(format!("{:?}", status.code()), status.message(), permanent))
+            }
         }
     }
 
@@ -336,7 +367,7 @@ impl Exporter {
         }
     }
 
-    fn refused(&self, status: String, detail: &str) -> Error {
+    fn refused(&self, status: String, detail: &str, permanent: bool) -> Error {
         Error::Refused {
             name: self.endpoint.name.clone(),
             url: self.endpoint.url.clone(),
@@ -346,6 +377,7 @@ impl Exporter {
             } else {
                 format!(": {detail}")
             },
+            permanent,
         }
     }
 }

@@ -149,9 +149,15 @@ fn nanos(ms: u64) -> u64 {
     ms.saturating_mul(1_000_000)
 }
 
-fn error_status(message: &str) -> Status {
+/// An error status; its message only with content (an error may quote
+/// what a tool printed or a provider echoed), `error.type` says the kind.
+fn error_status(message: &str, content: Content) -> Status {
     Status {
-        message: bounded(message),
+        message: if content.capture {
+            bounded(message)
+        } else {
+            String::new()
+        },
         code: status::StatusCode::Error as i32,
     }
 }
@@ -167,6 +173,10 @@ struct Builder<'a> {
     nodes: HashMap<String, Open>,
     /// Open tool calls by node path, innermost last.
     tools: HashMap<String, Vec<Open>>,
+    /// Time of the last event so far.
+    last_ms: u64,
+    /// Whether this part is a replay (its recorded costs were not spent).
+    replay: bool,
 }
 
 impl<'a> Builder<'a> {
@@ -179,6 +189,8 @@ impl<'a> Builder<'a> {
             run: None,
             nodes: HashMap::new(),
             tools: HashMap::new(),
+            last_ms: 0,
+            replay: false,
         }
     }
 
@@ -206,8 +218,14 @@ impl<'a> Builder<'a> {
     /// The id of the span a node's children hang under: the node's attempt,
     /// or the run's span.
     fn parent_of(&self, node: Option<&str>) -> Vec<u8> {
-        if let Some(open) = node.and_then(|node| self.nodes.get(node)) {
-            return open.span.span_id.clone();
+        // The node's own span, else the nearest enclosing open one (a map
+        // item `map/2` has no span of its own: its calls go under `map`).
+        let mut path = node;
+        while let Some(current) = path {
+            if let Some(open) = self.nodes.get(current) {
+                return open.span.span_id.clone();
+            }
+            path = current.rsplit_once('/').map(|(outer, _)| outer);
         }
         self.run_parent()
     }
@@ -225,6 +243,11 @@ impl<'a> Builder<'a> {
     }
 
     fn event(&mut self, event: &RunEvent) {
+        self.apply(event);
+        self.last_ms = self.last_ms.max(event.at_ms);
+    }
+
+    fn apply(&mut self, event: &RunEvent) {
         let node = event.node.as_deref();
         match &event.event {
             EventKind::RunStarted { flow, mode } => self.run_started(event, flow, mode),
@@ -265,7 +288,7 @@ impl<'a> Builder<'a> {
                 let Some(mut open) = node.and_then(|node| self.nodes.remove(node)) else {
                     return;
                 };
-                open.span.status = Some(error_status(error));
+                open.span.status = Some(error_status(error, self.content));
                 open.span.attributes.extend([
                     text("error.type", "node_failed"),
                     flag("codexos.node.retrying", *retrying),
@@ -356,7 +379,7 @@ impl<'a> Builder<'a> {
             return;
         };
         if !ok {
-            open.span.status = Some(error_status(summary));
+            open.span.status = Some(error_status(summary, self.content));
             open.span.attributes.push(text("error.type", "tool_error"));
         }
         if self.content.capture {
@@ -397,9 +420,12 @@ impl<'a> Builder<'a> {
     }
 
     fn run_started(&mut self, event: &RunEvent, flow: &str, mode: &str) {
-        if let Some(previous) = self.run.take() {
-            self.spans.push(previous.span);
+        // A part that stopped without an end (the process died): it ends at
+        // its last event.
+        if self.run.is_some() {
+            self.end_run(self.last_ms, "interrupted", None, None);
         }
+        self.replay = mode == "replay";
         let parent = self
             .info
             .parent
@@ -465,7 +491,10 @@ impl<'a> Builder<'a> {
             call.attributes
                 .push(float("gen_ai.server.ttft", first as f64 / 1000.0));
         }
-        if let Some(cost) = usage.cost_usd {
+        // A replay's calls were answered from the recording: nothing spent.
+        if self.replay {
+            call.attributes.push(flag("codexos.replayed", true));
+        } else if let Some(cost) = usage.cost_usd {
             call.attributes.extend([
                 float("gen_ai.usage.cost", cost),
                 float("codexos.cost_usd", cost),
@@ -509,7 +538,7 @@ impl<'a> Builder<'a> {
                 int("gen_ai.usage.output_tokens", attempt.completion_tokens),
                 text("codexos.attempt.outcome", attempt.outcome.clone()),
             ]);
-            if let Some(cost) = attempt.cost_usd {
+            if let (Some(cost), false) = (attempt.cost_usd, self.replay) {
                 span.attributes.push(float("codexos.cost_usd", cost));
             }
             if attempt.outcome != "ok" {
@@ -517,6 +546,7 @@ impl<'a> Builder<'a> {
                     .push(text("error.type", attempt.outcome.clone()));
                 span.status = Some(error_status(
                     attempt.detail.as_deref().unwrap_or(&attempt.outcome),
+                    self.content,
                 ));
             }
             self.spans.push(span);
@@ -565,7 +595,7 @@ impl<'a> Builder<'a> {
             .attributes
             .push(text("codexos.run.status", status));
         if let Some(error) = error {
-            open.span.status = Some(error_status(error));
+            open.span.status = Some(error_status(error, self.content));
             open.span.attributes.push(text("error.type", "run_failed"));
         }
         if let Some(output) = output {
@@ -663,6 +693,7 @@ mod tests {
         Some(match value {
             any_value::Value::StringValue(text) => text.clone(),
             any_value::Value::IntValue(number) => number.to_string(),
+            any_value::Value::DoubleValue(number) => number.to_string(),
             other => format!("{other:?}"),
         })
     }
@@ -716,7 +747,7 @@ mod tests {
             ),
             finished(3, 1_060, "ask"),
             started(4, 1_070, "map", "map"),
-            started(5, 1_071, "map/0", "tool"),
+            // Map items emit no NodeStarted: their calls carry the item's path.
             event(
                 6,
                 1_072,
@@ -734,15 +765,6 @@ mod tests {
                     tool: "fs.read".into(),
                     ok: false,
                     summary: "no such file".into(),
-                },
-            ),
-            event(
-                8,
-                1_081,
-                Some("map/0"),
-                EventKind::NodeFailed {
-                    error: "no such file".into(),
-                    retrying: false,
                 },
             ),
             finished(9, 1_090, "map"),
@@ -801,15 +823,15 @@ mod tests {
             "one after the other"
         );
         assert_eq!(value(attempts[0], "error.type").as_deref(), Some("failed"));
-        // A parallel item hangs under its map node; its tool under it.
+        // A map item's tool call hangs under its map node's span.
         let map = by_name("map map");
-        let item = by_name("tool map/0");
-        assert_eq!(item.parent_span_id, map.span_id);
         let tool = by_name("execute_tool fs.read");
-        assert_eq!(tool.parent_span_id, item.span_id);
+        assert_eq!(tool.parent_span_id, map.span_id);
+        assert_eq!(value(tool, "error.type").as_deref(), Some("tool_error"));
+        // Without content the error's text stays home (it may quote output).
         assert_eq!(
             tool.status.as_ref().map(|status| status.message.as_str()),
-            Some("no such file")
+            Some("")
         );
         assert!(
             value(tool, "gen_ai.tool.call.arguments").is_none(),
@@ -839,6 +861,11 @@ mod tests {
         assert_eq!(
             value(tool, "gen_ai.tool.call.arguments").as_deref(),
             Some(r#"{"path":"a.md"}"#)
+        );
+        assert_eq!(
+            tool.status.as_ref().map(|status| status.message.as_str()),
+            Some("no such file"),
+            "the error's text with content"
         );
         assert!(again.iter().any(|span| value(span, "codexos.node.writes")
             .is_some_and(|writes| writes.contains("secret text"))));
@@ -917,5 +944,66 @@ mod tests {
             .events
             .iter()
             .any(|event| event.name == "codexos.approval_requested"));
+    }
+
+    #[test]
+    fn a_part_cut_short_ends_at_its_last_event_and_a_replay_spends_nothing() {
+        let usage = CallUsage {
+            prompt_tokens: 5,
+            latency_ms: 4,
+            cost_usd: Some(0.25),
+            ..CallUsage::default()
+        };
+        let call = |seq, at, mode: &str| {
+            vec![
+                event(
+                    seq,
+                    at,
+                    None,
+                    EventKind::RunStarted {
+                        flow: "qa".into(),
+                        mode: mode.into(),
+                    },
+                ),
+                started(seq + 1, at + 1, "ask", "llm"),
+                event(
+                    seq + 2,
+                    at + 9,
+                    Some("ask"),
+                    EventKind::ModelCall {
+                        provider: "p".into(),
+                        model: "m".into(),
+                        usage: Box::new(usage.clone()),
+                    },
+                ),
+            ]
+        };
+        // The process died after the call; the run was resumed and replayed.
+        let mut events = call(0, 100, "start");
+        events.extend(call(3, 500, "replay"));
+        let spans = run_spans(&info(), &events, Content::default());
+        let runs: Vec<&Span> = spans
+            .iter()
+            .filter(|span| span.name == "invoke_workflow qa")
+            .collect();
+        assert_eq!(runs.len(), 2);
+        let first = runs
+            .iter()
+            .find(|span| value(span, "codexos.run.status").as_deref() == Some("interrupted"))
+            .expect("the cut part");
+        assert_eq!(
+            first.end_time_unix_nano, 109_000_000,
+            "ends at its last event"
+        );
+        let costs: Vec<Option<String>> = spans
+            .iter()
+            .filter(|span| span.name == "chat m")
+            .map(|span| value(span, "gen_ai.usage.cost"))
+            .collect();
+        assert_eq!(
+            costs,
+            [Some("0.25".to_owned()), None],
+            "the replayed call spent nothing"
+        );
     }
 }

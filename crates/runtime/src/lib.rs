@@ -172,6 +172,8 @@ pub struct Runtime {
     /// The `[[otlp]]` endpoints configured now (added and removed from the
     /// app or `codexos otel add/rm` since open).
     otlp: std::sync::Mutex<Vec<config::OtlpConfig>>,
+    /// config.toml's modification time when `otlp` was last read from it.
+    otlp_config_seen: std::sync::Mutex<Option<std::time::SystemTime>>,
     /// `--offline`: refuse remote providers whatever the config says.
     offline: AtomicBool,
     /// Folders watched in the background.
@@ -224,6 +226,9 @@ impl Runtime {
         let tool_sources = config.tools.clone();
         let providers = config.providers.clone();
         let otlp = config.otlp.clone();
+        let otlp_seen = std::fs::metadata(home.config())
+            .and_then(|meta| meta.modified())
+            .ok();
         // Before anything can connect: the gate is process-wide.
         codexos_net::set_offline(config.offline || config.llm.offline);
         let runtime = Arc::new_cyclic(|runtime| Self {
@@ -239,6 +244,7 @@ impl Runtime {
             policy: std::sync::Mutex::new(policy),
             providers: std::sync::Mutex::new(providers),
             otlp: std::sync::Mutex::new(otlp),
+            otlp_config_seen: std::sync::Mutex::new(otlp_seen),
             permissions: std::sync::Mutex::new(permissions),
             offline: AtomicBool::new(false),
             watches: watches::Watches::default(),

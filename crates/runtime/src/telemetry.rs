@@ -10,7 +10,7 @@
 //! sending the same runs. Offline mode sends nothing.
 
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use codexos_flow::RunEvent;
 use codexos_otel::{Content, Endpoint, Exporter, RunInfo};
@@ -20,9 +20,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::OtlpConfig;
 use crate::{Error, Result, Runtime};
+use codexos_store::otlp::PendingRun;
 
-/// Runs per export request.
+/// Runs per export request, at most.
 const BATCH_RUNS: u32 = 64;
+/// Encoded spans per request, about (collectors take 4 MiB by default).
+const BATCH_BYTES: usize = 1_500_000;
+/// Longest wait for one export: well under the lease.
+const MAX_TIMEOUT_SECS: u32 = 60;
 /// How long a process may send to an endpoint before it must renew.
 const LEASE_MS: u64 = 120_000;
 
@@ -106,7 +111,8 @@ impl Runtime {
     /// Starts tracking the configured endpoints (new ones from now on).
     pub(crate) fn track_otlp(&self) -> Result<()> {
         for endpoint in self.otlp_endpoints() {
-            self.store.otlp_track(&endpoint.name, true)?;
+            self.store
+                .otlp_track(&endpoint.name, &target(&endpoint), true)?;
         }
         Ok(())
     }
@@ -167,7 +173,7 @@ impl Runtime {
             url: config.endpoint.clone(),
             protocol: config.protocol,
             headers,
-            timeout: Duration::from_secs(u64::from(config.timeout_secs.max(1))),
+            timeout: Duration::from_secs(u64::from(config.timeout_secs.clamp(1, MAX_TIMEOUT_SECS))),
         })?)
     }
 
@@ -209,15 +215,10 @@ impl Runtime {
                 message: "an endpoint of that name is configured already — remove it first or pick another name".to_owned(),
             });
         }
-        if codexos_tools::looks_like_key(&config.endpoint)
-            || config
-                .headers
-                .values()
-                .any(|value| codexos_tools::looks_like_key(value))
-        {
+        if let Some(problem) = plain_secret(&config) {
             return Err(Error::InvalidOtlp {
                 name,
-                message: "keys go in the vault, not in the URL or a plain header: store it (Settings → Vault or `codexos vault set NAME`) and name it as a secret header".to_owned(),
+                message: format!("{problem}: keys go in the vault, not in config.toml — store it (Settings → Vault or `codexos vault set NAME`) and give it as a secret header"),
             });
         }
         // Builds the sender: a bad URL or header is refused here.
@@ -228,7 +229,8 @@ impl Runtime {
         crate::config::add_otlp(&self.home.config(), &config)?;
         // A name used before starts over.
         self.store.otlp_forget(&config.name)?;
-        self.store.otlp_track(&config.name, !past_runs)?;
+        self.store
+            .otlp_track(&config.name, &target(&config), !past_runs)?;
         self.otlp
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -274,6 +276,17 @@ impl Runtime {
     /// until it has everything or a send fails (the rest waits for the next
     /// pass). One report per endpoint.
     pub async fn export_runs(&self, only: Option<&str>) -> Result<Vec<ExportReport>> {
+        self.export_runs_until(only, None).await
+    }
+
+    /// [`Runtime::export_runs`], stopping between requests once `deadline`
+    /// has passed (the rest waits; a request under way is never cut).
+    pub async fn export_runs_until(
+        &self,
+        only: Option<&str>,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<ExportReport>> {
+        self.reload_otlp();
         let endpoints: Vec<OtlpConfig> = self
             .otlp_endpoints()
             .into_iter()
@@ -282,24 +295,53 @@ impl Runtime {
         if let (Some(only), true) = (only, endpoints.is_empty()) {
             return Err(self.unknown_otlp(only));
         }
-        let mut reports = Vec::with_capacity(endpoints.len());
-        for config in endpoints {
-            reports.push(self.export_endpoint(&config).await?);
-        }
-        Ok(reports)
+        // Each endpoint on its own: a slow one does not hold up the others.
+        let sends = endpoints
+            .iter()
+            .map(|config| self.export_endpoint(config, deadline));
+        futures::future::join_all(sends).await.into_iter().collect()
     }
 
-    async fn export_endpoint(&self, config: &OtlpConfig) -> Result<ExportReport> {
+    /// Picks up `[[otlp]]` edits made by another process (the CLI while the
+    /// app is open) when config.toml changed since the last look.
+    fn reload_otlp(&self) {
+        let path = self.home.config();
+        let modified = std::fs::metadata(&path)
+            .and_then(|meta| meta.modified())
+            .ok();
+        let mut seen = self
+            .otlp_config_seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if modified.is_none() || *seen == modified {
+            return;
+        }
+        match crate::Config::load_or_create(&path) {
+            Ok(config) => {
+                *self
+                    .otlp
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = config.otlp;
+                *seen = modified;
+            }
+            // A half-written or broken file: keep what we have, try again later.
+            Err(error) => {
+                tracing::debug!(%error, "config.toml unreadable; OTLP endpoints unchanged");
+            }
+        }
+    }
+
+    async fn export_endpoint(
+        &self,
+        config: &OtlpConfig,
+        deadline: Option<Instant>,
+    ) -> Result<ExportReport> {
         let store = &self.store;
         let mut report = ExportReport {
             endpoint: config.name.clone(),
             ..ExportReport::default()
         };
-        store.otlp_track(&config.name, true)?;
-        report.dropped = store.otlp_bound(&config.name, config.max_backlog)?;
-        if report.dropped > 0 {
-            tracing::warn!(endpoint = %config.name, dropped = report.dropped, "OTLP backlog over its bound: the oldest runs were skipped");
-        }
+        store.otlp_track(&config.name, &target(config), true)?;
         let pending_now = |report: &mut ExportReport| -> Result<()> {
             report.pending = store
                 .otlp_status()?
@@ -324,7 +366,12 @@ impl Runtime {
             pending_now(&mut report)?;
             return Ok(report);
         }
-        let sent = self.send_backlog(config, &mut report).await;
+        // Under the lease: only the sender moves the cursor.
+        report.dropped = store.otlp_bound(&config.name, config.max_backlog)?;
+        if report.dropped > 0 {
+            tracing::warn!(endpoint = %config.name, dropped = report.dropped, "OTLP backlog over its bound: the oldest runs were skipped");
+        }
+        let sent = self.send_backlog(config, &mut report, deadline).await;
         store.otlp_release(&config.name, owner())?;
         if let Err(error) = sent {
             let message = error.to_string();
@@ -336,86 +383,190 @@ impl Runtime {
         Ok(report)
     }
 
-    /// Sends batches until none is left (under the lease).
-    async fn send_backlog(&self, config: &OtlpConfig, report: &mut ExportReport) -> Result<()> {
+    /// The spans of one stored run ending.
+    fn pending_spans(
+        &self,
+        pending: &PendingRun,
+        content: Content,
+    ) -> Result<Vec<codexos_otel::Span>> {
+        let events =
+            self.store
+                .run_events_between(&pending.run, pending.after_seq, pending.upto_seq)?;
+        let events: Vec<RunEvent> = events
+            .iter()
+            .filter_map(|text| serde_json::from_str(text).ok())
+            .collect();
+        let info = RunInfo {
+            run: pending.run.clone(),
+            flow: pending.flow.clone(),
+            project: pending.project.clone(),
+            parent: pending
+                .trace_parent
+                .as_deref()
+                .and_then(codexos_otel::TraceParent::parse),
+        };
+        Ok(codexos_otel::run_spans(&info, &events, content))
+    }
+
+    /// Sends batches until none is left (under the lease): up to
+    /// [`BATCH_RUNS`] runs and about [`BATCH_BYTES`] per request. A request
+    /// the endpoint refuses for good is sent again one run at a time, and
+    /// the one run it still refuses is skipped (counted as dropped) so the
+    /// runs after it are not held up forever.
+    async fn send_backlog(
+        &self,
+        config: &OtlpConfig,
+        report: &mut ExportReport,
+        deadline: Option<Instant>,
+    ) -> Result<()> {
         let exporter = self.otlp_exporter(config)?;
         let content = Content {
             capture: config.capture_content,
         };
+        let mut limit = BATCH_RUNS;
         loop {
-            let batch = self.store.otlp_pending(&config.name, BATCH_RUNS)?;
+            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
+                return Ok(());
+            }
+            let pending = self.store.otlp_pending(&config.name, limit)?;
+            let mut spans = Vec::new();
+            let mut bytes = 0;
+            let mut batch = Vec::new();
+            for run in pending {
+                let run_spans = self.pending_spans(&run, content)?;
+                let size: usize = run_spans.iter().map(prost::Message::encoded_len).sum();
+                if !batch.is_empty() && bytes + size > BATCH_BYTES {
+                    break;
+                }
+                bytes += size;
+                spans.extend(run_spans);
+                batch.push(run);
+            }
             let Some(last) = batch.last().map(|pending| pending.fact) else {
                 return Ok(());
             };
-            let mut spans = Vec::new();
-            for pending in &batch {
-                let events = self.store.run_events_between(
-                    &pending.run,
-                    pending.after_seq,
-                    pending.upto_seq,
-                )?;
-                let events: Vec<RunEvent> = events
-                    .iter()
-                    .filter_map(|text| serde_json::from_str(text).ok())
-                    .collect();
-                let info = RunInfo {
-                    run: pending.run.clone(),
-                    flow: pending.flow.clone(),
-                    project: pending.project.clone(),
-                    parent: pending
-                        .trace_parent
-                        .as_deref()
-                        .and_then(codexos_otel::TraceParent::parse),
-                };
-                spans.extend(codexos_otel::run_spans(&info, &events, content));
-            }
             let count = spans.len() as u64;
-            let accepted = exporter.export(spans).await?;
+            let accepted = match exporter.export(spans).await {
+                Ok(accepted) => accepted,
+                Err(error) if error.is_permanent() && batch.len() > 1 => {
+                    // Find the run it refuses: one at a time from here.
+                    limit = 1;
+                    continue;
+                }
+                Err(error) if error.is_permanent() => {
+                    let reason = format!("skipped run {}: {error}", batch[0].run);
+                    tracing::warn!(endpoint = %config.name, %reason, "an OTLP endpoint refuses a run for good");
+                    self.store.otlp_skip(&config.name, owner(), last, &reason)?;
+                    report.dropped += 1;
+                    continue;
+                }
+                Err(error) => return Err(error.into()),
+            };
             let runs = batch.len() as u64;
             if !self
                 .store
                 .otlp_sent(&config.name, owner(), last, runs, count, accepted.rejected)?
             {
-                // The lease ran out mid-send and another process moved on.
+                // The lease ran out mid-send and another process moved on
+                // (the timeout is kept well under the lease, so this is a
+                // process that stalled).
+                tracing::warn!(endpoint = %config.name, runs, "an OTLP send outlived its lease; another process may send these runs again");
                 return Ok(());
             }
             report.runs += runs;
             report.spans += count;
             report.rejected += accepted.rejected;
+            limit = BATCH_RUNS;
             self.store.otlp_claim(&config.name, owner(), LEASE_MS)?;
         }
     }
 }
 
+/// A credential in the plain part of an endpoint (its URL or a plain
+/// header), which would land in config.toml: what and where, or `None`.
+fn plain_secret(config: &OtlpConfig) -> Option<String> {
+    const SECRET_HEADERS: [&str; 6] = [
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "key",
+        "token",
+        "secret",
+    ];
+    for (name, value) in &config.headers {
+        let lower = name.to_ascii_lowercase();
+        if SECRET_HEADERS.iter().any(|word| lower.contains(word))
+            || codexos_tools::looks_like_key_in(name, value)
+            || codexos_tools::looks_like_key(value)
+        {
+            return Some(format!("header `{name}` holds a credential"));
+        }
+    }
+    let url = reqwest::Url::parse(&config.endpoint).ok()?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Some("the URL carries a user name or password".to_owned());
+    }
+    url.query_pairs()
+        .find(|(name, value)| {
+            codexos_tools::looks_like_key_in(name, value) || codexos_tools::looks_like_key(value)
+        })
+        .map(|(name, _)| format!("the URL's `{name}` parameter holds a credential"))
+}
+
+/// What an endpoint's cursor belongs to: another URL or protocol under the
+/// same name starts over.
+pub(crate) fn target(config: &OtlpConfig) -> String {
+    format!("{} {}", config.protocol.as_str(), config.endpoint)
+}
+
 /// Sends runs to the endpoints in the background until `cancel`: soon after
-/// a run ends, again after a failure with a growing pause (up to a minute),
-/// and not at all while offline.
+/// a run ends; an endpoint that failed is tried again after a pause that
+/// grows to a minute (the others are not held up); nothing while offline.
 pub fn spawn_exporter(
     runtime: Arc<Runtime>,
     cancel: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut pause = Duration::from_secs(2);
         let mut offline = codexos_net::watch_offline();
+        // Per endpoint: its current pause and when it is due.
+        let mut backoff: std::collections::HashMap<String, (Duration, Instant)> =
+            std::collections::HashMap::new();
         loop {
             tokio::select! {
                 () = cancel.cancelled() => return,
-                () = tokio::time::sleep(pause) => {}
-                _ = offline.changed() => {}
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = offline.changed() => backoff.clear(),
             }
-            if runtime.otlp_endpoints().is_empty() || codexos_net::offline() {
-                pause = Duration::from_secs(5);
+            runtime.reload_otlp();
+            if codexos_net::offline() {
                 continue;
             }
-            match runtime.export_runs(None).await {
-                Ok(reports) if reports.iter().any(|report| report.error.is_some()) => {
-                    pause = (pause * 2).clamp(Duration::from_secs(5), Duration::from_mins(1));
-                }
-                Ok(_) => pause = Duration::from_secs(2),
-                Err(error) => {
-                    tracing::warn!(%error, "OTLP export pass failed");
-                    pause = Duration::from_mins(1);
-                }
+            let now = Instant::now();
+            let due: Vec<OtlpConfig> = runtime
+                .otlp_endpoints()
+                .into_iter()
+                .filter(|endpoint| backoff.get(&endpoint.name).is_none_or(|(_, at)| *at <= now))
+                .collect();
+            let sends = due
+                .iter()
+                .map(|config| runtime.export_endpoint(config, None));
+            for (config, result) in due.iter().zip(futures::future::join_all(sends).await) {
+                let failed = match result {
+                    Ok(report) => report.error.is_some(),
+                    Err(error) => {
+                        tracing::warn!(endpoint = %config.name, %error, "OTLP export pass failed");
+                        true
+                    }
+                };
+                let pause = if failed {
+                    let previous = backoff
+                        .get(&config.name)
+                        .map_or(Duration::ZERO, |(pause, _)| *pause);
+                    (previous * 2).clamp(Duration::from_secs(5), Duration::from_mins(1))
+                } else {
+                    Duration::from_secs(2)
+                };
+                backoff.insert(config.name.clone(), (pause, Instant::now() + pause));
             }
         }
     })

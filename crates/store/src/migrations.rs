@@ -181,12 +181,14 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO run_tags (run, flow, project)
         SELECT id, flow, coalesce(json_extract(header, '$.input.project'), '') FROM runs;
 ",
-    // OTLP export: per endpoint, the last run ending (a `run` span fact)
-    // sent, what was sent and dropped, the last error, and a lease so two
-    // processes (the app and the CLI) never send the same runs twice.
+    // OTLP export: per endpoint (a name, and the URL and protocol it had
+    // when tracked: another target starts over), the last run ending (a
+    // `run` span fact) sent, what was sent and dropped, the last error, and
+    // a lease so two processes (the app and the CLI) take turns.
     r"
     CREATE TABLE otlp_cursors (
         endpoint TEXT PRIMARY KEY,
+        target TEXT NOT NULL DEFAULT '',
         fact INTEGER NOT NULL,
         runs_sent INTEGER NOT NULL DEFAULT 0,
         spans_sent INTEGER NOT NULL DEFAULT 0,

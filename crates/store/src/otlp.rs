@@ -70,10 +70,28 @@ fn now_ms() -> i64 {
 }
 
 impl Store {
-    /// Starts tracking an endpoint (nothing when it is tracked already):
-    /// from the next run on (`from_now`), or from the first stored run.
-    pub fn otlp_track(&self, endpoint: &str, from_now: bool) -> Result<()> {
+    /// Starts tracking an endpoint: from the next run on (`from_now`), or
+    /// from the first stored run. Nothing when it is tracked already with
+    /// the same `target` (its URL and protocol); a name that now points
+    /// elsewhere starts over, so a new endpoint never inherits an old one's
+    /// place.
+    pub fn otlp_track(&self, endpoint: &str, target: &str, from_now: bool) -> Result<()> {
+        let action = "tracking an OTLP endpoint";
         let connection = self.connection();
+        // A read first: the background sender calls this every pass, and a
+        // write statement would take the write lock even when it changes
+        // nothing.
+        let tracked: Option<String> = connection
+            .query_row(
+                "SELECT target FROM otlp_cursors WHERE endpoint = ?1",
+                params![endpoint],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(sql(action))?;
+        if tracked.as_deref() == Some(target) {
+            return Ok(());
+        }
         let start = if from_now {
             "(SELECT coalesce(max(id), 0) FROM span_facts)"
         } else {
@@ -81,12 +99,10 @@ impl Store {
         };
         connection
             .execute(
-                &format!(
-                    "INSERT OR IGNORE INTO otlp_cursors (endpoint, fact) VALUES (?1, {start})"
-                ),
-                params![endpoint],
+                &format!("INSERT OR REPLACE INTO otlp_cursors (endpoint, target, fact) VALUES (?1, ?2, {start})"),
+                params![endpoint, target],
             )
-            .map_err(sql("tracking an OTLP endpoint"))?;
+            .map_err(sql(action))?;
         Ok(())
     }
 
@@ -208,6 +224,20 @@ impl Store {
         Ok(changed == 1)
     }
 
+    /// Skips one run ending the endpoint refuses for good (a request it
+    /// will never accept): the cursor moves past it, counted as dropped.
+    pub fn otlp_skip(&self, endpoint: &str, owner: &str, fact: i64, reason: &str) -> Result<bool> {
+        let changed = self
+            .connection()
+            .execute(
+                "UPDATE otlp_cursors SET fact = ?3, dropped = dropped + 1, last_error = ?4, last_attempt_ms = ?5
+                 WHERE endpoint = ?1 AND lease_owner = ?2 AND fact < ?3",
+                params![endpoint, owner, fact, reason, now_ms()],
+            )
+            .map_err(sql("skipping a refused run"))?;
+        Ok(changed == 1)
+    }
+
     /// Records a failed try (the cursor stays).
     pub fn otlp_failed(&self, endpoint: &str, error: &str) -> Result<()> {
         self.connection()
@@ -224,6 +254,19 @@ impl Store {
     pub fn otlp_bound(&self, endpoint: &str, keep: u64) -> Result<u64> {
         let action = "bounding the OTLP backlog";
         let mut connection = self.connection();
+        // A plain read first: within the bound (always, but for a long
+        // outage) no write lock is taken.
+        let over: bool = connection
+            .query_row(
+                "SELECT (SELECT count(*) FROM span_facts f WHERE f.kind = 'run'
+                         AND f.id > (SELECT fact FROM otlp_cursors WHERE endpoint = ?1)) > ?2",
+                params![endpoint, signed(keep)],
+                |row| row.get(0),
+            )
+            .map_err(sql(action))?;
+        if !over {
+            return Ok(0);
+        }
         let transaction = connection
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql(action))?;
@@ -329,8 +372,12 @@ mod tests {
     fn the_cursor_moves_only_for_the_leases_owner_and_only_forward() {
         let (_dir, store) = store();
         ending(&store, "old", 3);
-        store.otlp_track("a", true).expect("track from now");
-        store.otlp_track("b", false).expect("track from the start");
+        store
+            .otlp_track("a", "http://a", true)
+            .expect("track from now");
+        store
+            .otlp_track("b", "http://b", false)
+            .expect("track from the start");
         assert!(
             store.otlp_pending("a", 10).expect("pending").is_empty(),
             "from now: the old run is not owed"
@@ -388,12 +435,20 @@ mod tests {
             ),
             (2, 10, 1, 1, Some("down"))
         );
+        // The same name tracked again for the same target keeps its place…
+        store.otlp_track("b", "http://b", false).expect("track");
+        assert_eq!(store.otlp_pending("b", 10).expect("pending").len(), 1);
+        // …a name now pointing elsewhere starts over, from now.
+        store
+            .otlp_track("b", "http://elsewhere", true)
+            .expect("retarget");
+        assert!(store.otlp_pending("b", 10).expect("pending").is_empty());
     }
 
     #[test]
     fn a_backlog_over_its_bound_drops_the_oldest_and_counts_them() {
         let (_dir, store) = store();
-        store.otlp_track("a", true).expect("track");
+        store.otlp_track("a", "http://a", true).expect("track");
         for seq in 0..5 {
             ending(&store, &format!("r{seq}"), seq);
         }
@@ -407,6 +462,24 @@ mod tests {
             .collect();
         assert_eq!(left, ["r3", "r4"], "the newest kept, in order");
         assert_eq!(store.otlp_status().expect("status")[0].dropped, 3);
+        // A run the endpoint refuses for good is skipped by the lease's owner.
+        assert!(store.otlp_claim("a", "app", 60_000).expect("claim"));
+        let first = store.otlp_pending("a", 1).expect("pending")[0].fact;
+        assert!(
+            !store.otlp_skip("a", "cli", first, "400").expect("skip"),
+            "not the owner"
+        );
+        assert!(store
+            .otlp_skip("a", "app", first, "400 Bad Request")
+            .expect("skip"));
+        let left: Vec<String> = store
+            .otlp_pending("a", 10)
+            .expect("pending")
+            .into_iter()
+            .map(|run| run.run)
+            .collect();
+        assert_eq!(left, ["r4"]);
+        assert_eq!(store.otlp_status().expect("status")[0].dropped, 4);
         store.otlp_forget("a").expect("forget");
         assert!(store.otlp_status().expect("status").is_empty());
     }

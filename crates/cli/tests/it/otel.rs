@@ -121,35 +121,68 @@ fn runs_wait_while_the_endpoint_is_down_and_arrive_once_in_order_when_it_is_back
         "{state}"
     );
 
-    // Offline mode sends nothing, and says so.
-    let offline = cli.run(&["--offline", "otel", "flush"]);
-    assert!(!offline.status.success());
-    assert!(
-        error_line(&offline).contains("offline mode is on"),
-        "{}",
-        error_line(&offline)
-    );
-
-    // The endpoint comes up; the next run's send takes the backlog too.
+    // The endpoint comes up; offline mode still sends nothing: a run made
+    // offline waits with the first (the receiver gets no request).
     let receiver = tokio
         .block_on(Receiver::http(address))
         .expect("receiver on the same port");
+    let traced = dir.path().join("traced.flow.json");
+    std::fs::write(&traced, TRANSFORM_FLOW).expect("flow");
+    let offline = cli.run(&["--offline", "run", traced.to_str().expect("path")]);
+    assert_success(&offline, &["--offline", "run"]);
+    let said = String::from_utf8_lossy(&offline.stderr);
+    assert!(
+        said.contains("offline mode is on") && said.contains("2 runs wait"),
+        "{said}"
+    );
+    let flush = cli.run(&["--offline", "otel", "flush"]);
+    assert!(!flush.status.success());
+    assert!(
+        error_line(&flush).contains("offline mode is on"),
+        "{}",
+        error_line(&flush)
+    );
+    assert!(
+        receiver.requests().is_empty(),
+        "nothing was sent while offline"
+    );
+
+    // Online again: the next run's send takes the backlog too, in order.
     assert_success(&cli.run(&["run", flow]), &["run", "(endpoint up)"]);
     let state = pending(&cli, "collector");
     assert_eq!(
         (state["pending"].as_u64(), state["runsSent"].as_u64()),
-        (Some(0), Some(2)),
+        (Some(0), Some(3)),
         "{state}"
     );
     assert!(state["lastError"].is_null(), "{state}");
+    let order: Vec<String> = receiver
+        .spans()
+        .iter()
+        .filter(|span| span.name.starts_with("invoke_workflow"))
+        .map(|span| span.name.clone())
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "invoke_workflow priced",
+            "invoke_workflow traced",
+            "invoke_workflow priced"
+        ],
+        "in the order the runs ended"
+    );
     // Nothing more to send: a flush sends nothing twice.
     let flushed = cli.json(&["otel", "flush"]);
     assert_eq!(flushed[0]["runs"], 0, "{flushed}");
 
     assert_the_spans_of_two_priced_runs(&receiver, &cli);
 
-    // W3C trace context went to the provider with each call: the run's
-    // trace and the span of the node making the call.
+    assert_the_provider_saw_the_trace(&receiver, &server);
+}
+
+/// W3C trace context went to the provider with each call: the run's trace
+/// and the span of the node making the call.
+fn assert_the_provider_saw_the_trace(receiver: &Receiver, server: &crate::security::Scripted) {
     let spans = receiver.spans();
     let node = named(&spans, "llm first")[0];
     let expected = format!(
@@ -492,4 +525,110 @@ async fn a_run_started_over_mcp_with_a_traceparent_joins_the_callers_trace() {
     let node = named(&spans, "transform say");
     assert_eq!(node.len(), 1);
     assert_eq!(node[0].trace_id, run.trace_id);
+}
+
+#[test]
+fn serve_passes_the_callers_traceparent_on_to_the_provider_that_answers() {
+    let server = scripted(Box::new(|_, _| completion("Hello.", &[])));
+    let cli = Cli::new();
+    std::fs::write(
+        cli.home.path().join("config.toml"),
+        providers_config(&server.url),
+    )
+    .expect("config");
+    let mut serve = cli
+        .command(&["--json", "serve", "--openai", "--port", "0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("codexos serve");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(serve.stdout.take().expect("stdout")),
+        &mut line,
+    )
+    .expect("address");
+    let url = serde_json::from_str::<Value>(&line).expect("JSON")["url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    let caller = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let tokio = tokio::runtime::Runtime::new().expect("tokio");
+    let answer = tokio.block_on(async {
+        let client = codexos_net::client().build().expect("client");
+        let request = client
+            .post(format!("{url}/chat/completions"))
+            .header("content-type", "application/json")
+            .header("traceparent", caller)
+            .body(serde_json::json!({"model": "priced", "messages": [{"role": "user", "content": "Hi"}]}).to_string());
+        codexos_net::send(request).await.expect("request").text().await.expect("body")
+    });
+    serve.kill().ok();
+    serve.wait().ok();
+    assert!(answer.contains("Hello."), "the stand-in answered: {answer}");
+    let heads: Vec<String> = server
+        .seen
+        .lock()
+        .expect("seen")
+        .iter()
+        .map(|seen| seen.head.to_lowercase())
+        .collect();
+    assert!(
+        heads
+            .iter()
+            .any(|head| head.contains(&format!("traceparent: {caller}"))),
+        "{heads:?}"
+    );
+}
+
+#[test]
+fn a_credential_in_a_plain_header_or_the_url_is_refused() {
+    let cli = Cli::new();
+    // A credential as a plain header (or in the URL) would land in
+    // config.toml: refused, with the way to do it.
+    for plain in [
+        vec!["--header", "Authorization=Basic cGs6c2s="],
+        vec!["--header", "x-api-key=abc123"],
+    ] {
+        let mut args = vec![
+            "otel",
+            "add",
+            "leaky",
+            "--endpoint",
+            "http://127.0.0.1:9",
+            "--no-check",
+        ];
+        args.extend(plain);
+        let refused = cli.run(&args);
+        assert!(!refused.status.success(), "{args:?}");
+        assert!(
+            error_line(&refused).contains("keys go in the vault"),
+            "{}",
+            error_line(&refused)
+        );
+    }
+    let userinfo = cli.run(&[
+        "otel",
+        "add",
+        "leaky",
+        "--endpoint",
+        "http://user:pass@127.0.0.1:9",
+        "--no-check",
+    ]);
+    assert!(
+        error_line(&userinfo).contains("user name or password"),
+        "{}",
+        error_line(&userinfo)
+    );
+    // Positive control: the same endpoint without the credential is added.
+    assert_success(
+        &cli.run(&[
+            "otel",
+            "add",
+            "leaky",
+            "--endpoint",
+            "http://127.0.0.1:9",
+            "--no-check",
+        ]),
+        &["otel", "add"],
+    );
 }
