@@ -83,6 +83,27 @@ pub fn run_trace(info: &RunInfo) -> [u8; 16] {
         .map_or_else(|| trace_id(&info.run), |parent| parent.trace_id)
 }
 
+/// A span's attribute as text (strings as they are, numbers and flags
+/// written out), or `None` without it.
+#[must_use]
+pub fn attribute(span: &Span, key: &str) -> Option<String> {
+    let value = span
+        .attributes
+        .iter()
+        .find(|pair| pair.key == key)?
+        .value
+        .as_ref()?
+        .value
+        .as_ref()?;
+    Some(match value {
+        any_value::Value::StringValue(text) => text.clone(),
+        any_value::Value::IntValue(number) => number.to_string(),
+        any_value::Value::DoubleValue(number) => number.to_string(),
+        any_value::Value::BoolValue(flag) => flag.to_string(),
+        other => format!("{other:?}"),
+    })
+}
+
 /// The `traceparent` a model call of a run sends to a remote provider: the
 /// run's trace (or the caller's it joined) and the span of the node attempt
 /// that makes the call.
@@ -682,20 +703,7 @@ mod tests {
     }
 
     fn value(span: &Span, key: &str) -> Option<String> {
-        let value = span
-            .attributes
-            .iter()
-            .find(|pair| pair.key == key)?
-            .value
-            .as_ref()?
-            .value
-            .as_ref()?;
-        Some(match value {
-            any_value::Value::StringValue(text) => text.clone(),
-            any_value::Value::IntValue(number) => number.to_string(),
-            any_value::Value::DoubleValue(number) => number.to_string(),
-            other => format!("{other:?}"),
-        })
+        attribute(span, key)
     }
 
     fn a_run() -> Vec<RunEvent> {

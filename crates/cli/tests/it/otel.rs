@@ -8,8 +8,8 @@ use std::collections::HashSet;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 
-use codexos_otel::proto::common::v1::any_value;
 use codexos_otel::receiver::Receiver;
+use codexos_otel::spans::attribute;
 use codexos_otel::Span;
 use serde_json::Value;
 
@@ -17,24 +17,6 @@ use crate::analytics::BROKEN_FLOW;
 use crate::security::{completion, scripted};
 use crate::usage::PRICED_FLOW;
 use crate::{assert_success, error_line, Cli};
-
-fn attribute(span: &Span, key: &str) -> Option<String> {
-    let value = span
-        .attributes
-        .iter()
-        .find(|pair| pair.key == key)?
-        .value
-        .as_ref()?
-        .value
-        .as_ref()?;
-    Some(match value {
-        any_value::Value::StringValue(text) => text.clone(),
-        any_value::Value::IntValue(number) => number.to_string(),
-        any_value::Value::DoubleValue(number) => number.to_string(),
-        any_value::Value::BoolValue(flag) => flag.to_string(),
-        other => format!("{other:?}"),
-    })
-}
 
 fn named<'a>(spans: &'a [Span], name: &str) -> Vec<&'a Span> {
     spans.iter().filter(|span| span.name == name).collect()
