@@ -211,8 +211,8 @@ async fn receive(host: &str, port: u16, grpc: bool, json: bool) -> anyhow::Resul
             _ = &mut stop => return Ok(()),
             () = tokio::time::sleep(Duration::from_millis(100)) => {}
         }
-        let spans = receiver.spans();
-        for span in spans.iter().skip(shown) {
+        let spans = receiver.spans_after(shown);
+        for span in &spans {
             let hex = |bytes: &[u8]| {
                 bytes.iter().fold(String::new(), |mut out, byte| {
                     let _ = write!(out, "{byte:02x}");
@@ -244,7 +244,7 @@ async fn receive(host: &str, port: u16, grpc: bool, json: bool) -> anyhow::Resul
                 );
             }
         }
-        shown = spans.len();
+        shown += spans.len();
     }
 }
 

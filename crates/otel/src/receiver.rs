@@ -170,11 +170,20 @@ impl Receiver {
     /// Every span so far, in arrival order.
     #[must_use]
     pub fn spans(&self) -> Vec<Span> {
-        self.requests()
-            .into_iter()
-            .flat_map(|received| received.request.resource_spans)
-            .flat_map(|resource| resource.scope_spans)
-            .flat_map(|scope| scope.spans)
+        self.spans_after(0)
+    }
+
+    /// The spans after the first `skip`, in arrival order (only those are
+    /// copied: a long-running receiver polls with what it has shown).
+    #[must_use]
+    pub fn spans_after(&self, skip: usize) -> Vec<Span> {
+        let log = self.log.lock().expect("receiver log");
+        log.iter()
+            .flat_map(|received| &received.request.resource_spans)
+            .flat_map(|resource| &resource.scope_spans)
+            .flat_map(|scope| &scope.spans)
+            .skip(skip)
+            .cloned()
             .collect()
     }
 }

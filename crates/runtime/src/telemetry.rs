@@ -343,11 +343,7 @@ impl Runtime {
         };
         store.otlp_track(&config.name, &target(config), true)?;
         let pending_now = |report: &mut ExportReport| -> Result<()> {
-            report.pending = store
-                .otlp_status()?
-                .into_iter()
-                .find(|cursor| cursor.endpoint == config.name)
-                .map_or(0, |cursor| cursor.pending);
+            report.pending = store.otlp_waiting(&config.name)?;
             Ok(())
         };
         if store.otlp_pending(&config.name, 1)?.is_empty() {

@@ -56,6 +56,12 @@ pub struct OtlpCursor {
     pub last_sent_ms: Option<i64>,
 }
 
+/// SQL counting the run endings after the cursor `cursor` (an SQL
+/// expression): what an endpoint is owed.
+fn waiting(cursor: &str) -> String {
+    format!("(SELECT count(*) FROM span_facts f WHERE f.kind = 'run' AND f.id > {cursor})")
+}
+
 fn signed(count: u64) -> i64 {
     i64::try_from(count).unwrap_or(i64::MAX)
 }
@@ -258,8 +264,10 @@ impl Store {
         // outage) no write lock is taken.
         let over: bool = connection
             .query_row(
-                "SELECT (SELECT count(*) FROM span_facts f WHERE f.kind = 'run'
-                         AND f.id > (SELECT fact FROM otlp_cursors WHERE endpoint = ?1)) > ?2",
+                &format!(
+                    "SELECT {} > ?2",
+                    waiting("(SELECT fact FROM otlp_cursors WHERE endpoint = ?1)")
+                ),
                 params![endpoint, signed(keep)],
                 |row| row.get(0),
             )
@@ -283,7 +291,7 @@ impl Store {
         };
         let pending: i64 = transaction
             .query_row(
-                "SELECT count(*) FROM span_facts WHERE kind = 'run' AND id > ?1",
+                &format!("SELECT {}", waiting("?1")),
                 params![cursor],
                 |row| row.get(0),
             )
@@ -310,17 +318,33 @@ impl Store {
         Ok(excess)
     }
 
+    /// Run endings `endpoint` is owed (0 when it is not tracked).
+    pub fn otlp_waiting(&self, endpoint: &str) -> Result<u64> {
+        let waiting: i64 = self
+            .connection()
+            .query_row(
+                &format!(
+                    "SELECT coalesce({}, 0)",
+                    waiting("(SELECT fact FROM otlp_cursors WHERE endpoint = ?1)")
+                ),
+                params![endpoint],
+                |row| row.get(0),
+            )
+            .map_err(sql("counting the OTLP backlog"))?;
+        Ok(u64::try_from(waiting).unwrap_or(0))
+    }
+
     /// Every tracked endpoint's state.
     pub fn otlp_status(&self) -> Result<Vec<OtlpCursor>> {
         let action = "reading the OTLP export state";
         let connection = self.connection();
         let mut statement = connection
-            .prepare(
-                "SELECT endpoint, runs_sent, spans_sent, rejected, dropped,
-                    (SELECT count(*) FROM span_facts f WHERE f.kind = 'run' AND f.id > c.fact),
+            .prepare(&format!(
+                "SELECT endpoint, runs_sent, spans_sent, rejected, dropped, {},
                     last_error, last_attempt_ms, last_sent_ms
                  FROM otlp_cursors c ORDER BY endpoint",
-            )
+                waiting("c.fact")
+            ))
             .map_err(sql(action))?;
         let count = |value: i64| u64::try_from(value).unwrap_or(0);
         let rows = statement

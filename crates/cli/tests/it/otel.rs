@@ -442,22 +442,7 @@ async fn a_run_started_over_mcp_with_a_traceparent_joins_the_callers_trace() {
     let flow = dir.path().join("traced.flow.json");
     std::fs::write(&flow, TRANSFORM_FLOW).expect("flow");
 
-    let mut server = cli
-        .command(&["mcp", "--port", "0"])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("codexos mcp --port");
-    let mut banner = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(server.stderr.take().expect("stderr")),
-        &mut banner,
-    )
-    .expect("banner");
-    let url = banner
-        .trim()
-        .strip_prefix("MCP on ")
-        .expect("address line")
-        .to_owned();
+    let (mut server, url) = crate::tools::mcp_over_http(&cli);
     let initialize = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
         "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "otel-test", "version": "1"}}});
     let (session, _) = mcp_post(&url, None, &initialize, &[]).await;

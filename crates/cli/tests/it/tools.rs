@@ -305,11 +305,10 @@ async fn ready(registry: &Registry, source: &str) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_mcp_client_uses_codexos_mcp_over_stdio_and_http() {
-    let cli = Cli::new();
-    let mut http = cli.command(&["mcp", "--port", "0"]);
-    let mut http = http
+/// `codexos mcp --port 0` in `cli`'s home: the process and its `/mcp` URL.
+pub(crate) fn mcp_over_http(cli: &Cli) -> (Child, String) {
+    let mut http = cli
+        .command(&["mcp", "--port", "0"])
         .stderr(Stdio::piped())
         .spawn()
         .expect("codexos mcp --port");
@@ -322,6 +321,13 @@ async fn the_mcp_client_uses_codexos_mcp_over_stdio_and_http() {
         .strip_prefix("MCP on ")
         .expect("address line")
         .to_owned();
+    (http, url)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_mcp_client_uses_codexos_mcp_over_stdio_and_http() {
+    let cli = Cli::new();
+    let (mut http, url) = mcp_over_http(&cli);
     let registry = Registry::new();
     let cancel = tokio_util::sync::CancellationToken::new();
     let binary = env!("CARGO_BIN_EXE_codexos").to_owned();
