@@ -10,6 +10,7 @@ mod bundle;
 mod chat;
 mod compare;
 mod conversations;
+mod eval;
 mod flow;
 mod otel;
 mod render;
@@ -62,6 +63,17 @@ enum Command {
     /// Runs: list, show, diff, replay (offline, or --diff live), resume, fork.
     #[command(subcommand)]
     Runs(flow::RunsCommand),
+    /// Runs a flow over a dataset's cases and scores every run (exact,
+    /// contains, regex, JSON schema, numeric, cited file, tool called, a
+    /// model as judge, custom tools); compares with a baseline; exits 1
+    /// when a threshold does not hold. `--replay` needs no model or key.
+    Eval(eval::EvalArgs),
+    /// Stored evals: list, show, export (a baseline file), rm.
+    #[command(subcommand)]
+    Evals(eval::EvalsCommand),
+    /// Datasets of the data home: list, show, add-run (a run as a case), rm.
+    #[command(subcommand)]
+    Datasets(eval::DatasetsCommand),
     /// Runs, failures, tokens, cost, latency and fallback rate over a date
     /// range, by flow, node, provider, model or project (the app's
     /// dashboard); `--runs VALUE` lists the runs behind a figure.
@@ -558,6 +570,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let ran_flows = matches!(
         cli.command,
         Command::Run(_)
+            | Command::Eval(_)
             | Command::Runs(
                 flow::RunsCommand::Resume { .. }
                     | flow::RunsCommand::Fork { .. }
@@ -588,6 +601,9 @@ async fn command(
         Command::Ingest(args) => ingest(&runtime, args, json, &cancel).await,
         Command::Run(args) => flow::run(&runtime, args, json, &cancel).await,
         Command::Runs(command) => flow::runs(&runtime, command, json, &cancel).await,
+        Command::Eval(args) => eval::eval(&runtime, args, json, &cancel).await,
+        Command::Evals(command) => eval::evals(&runtime, command, json),
+        Command::Datasets(command) => eval::datasets(&runtime, command, json),
         Command::Analytics(args) => analytics::analytics(&runtime, args, json),
         Command::Flow(command) => flow::flow(&runtime, command, json),
         Command::Flows(command) => flow::flows(&runtime, command, json),

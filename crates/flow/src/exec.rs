@@ -277,7 +277,11 @@ impl Executor {
             flow,
             start,
             BTreeMap::new(),
-            "start",
+            if options.replay.is_some() {
+                "replay"
+            } else {
+                "start"
+            },
             options,
             crate::budget::Spent::default(),
             cancel,

@@ -145,6 +145,10 @@ pub struct CallUsage {
     pub compute_ms: u64,
     /// Every provider tried, in order.
     pub attempts: Vec<AttemptUsage>,
+    /// Answered from a recording (an eval's replay): the tokens and cost
+    /// are the recorded call's, not spent again.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub replayed: bool,
 }
 
 /// One provider the router tried for a model call.

@@ -4,10 +4,10 @@
 //! network — and stops at the first request that differs from the one
 //! recorded.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -16,14 +16,18 @@ use sha2::{Digest, Sha256};
 
 use crate::ports::{CallRecord, PortError, PortResult, RunLog};
 
-/// Calls recorded in a run, by node path and index.
+/// Calls recorded in a run: by node path and index (a replay of that
+/// run), or by request (a replay of another run of the same or an edited
+/// flow: each call is answered by a recorded call with the same kind and
+/// request, wherever it was made).
 #[derive(Debug, Default)]
 pub struct Recording {
     calls: HashMap<(String, u32), CallRecord>,
+    by_request: Option<Mutex<HashMap<(String, String), VecDeque<CallRecord>>>>,
 }
 
 impl Recording {
-    /// The recording of a run's calls.
+    /// The recording of a run's calls, matched by node and index.
     #[must_use]
     pub fn new(calls: Vec<CallRecord>) -> Self {
         Self {
@@ -31,19 +35,57 @@ impl Recording {
                 .into_iter()
                 .map(|call| ((call.node.clone(), call.index), call))
                 .collect(),
+            by_request: None,
+        }
+    }
+
+    /// Recorded calls matched by kind and request hash: identical requests
+    /// get their answers in the order they were recorded (the last one
+    /// again when more are made).
+    #[must_use]
+    pub fn by_request(calls: Vec<CallRecord>) -> Self {
+        let mut queues: HashMap<(String, String), VecDeque<CallRecord>> = HashMap::new();
+        for call in calls {
+            queues
+                .entry((call.kind.clone(), call.request_hash.clone()))
+                .or_default()
+                .push_back(call);
+        }
+        Self {
+            calls: HashMap::new(),
+            by_request: Some(Mutex::new(queues)),
         }
     }
 
     /// How many calls it holds.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.calls.len()
+        match &self.by_request {
+            Some(queues) => queues
+                .lock()
+                .map_or(0, |queues| queues.values().map(VecDeque::len).sum()),
+            None => self.calls.len(),
+        }
     }
 
     /// Whether it holds no call.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.calls.is_empty()
+        self.len() == 0
+    }
+
+    /// The recorded answer to a `kind` request with `hash`, by request.
+    fn answer(&self, kind: &str, hash: &str) -> Option<Option<Value>> {
+        let queues = self.by_request.as_ref()?;
+        let mut queues = queues.lock().ok()?;
+        let queue = queues.get_mut(&(kind.to_owned(), hash.to_owned()));
+        Some(queue.and_then(|queue| {
+            if queue.len() > 1 {
+                queue.pop_front().map(|call| call.response)
+            } else {
+                queue.front().map(|call| call.response.clone())
+            }
+        }))
     }
 }
 
@@ -90,6 +132,15 @@ impl Calls {
             .map_err(|error| PortError::new(format!("cannot record a {kind} request: {error}")))?;
         let hash = request_hash(&request);
         if let Some(recording) = &self.replay {
+            if let Some(answer) = recording.answer(kind, &hash) {
+                let Some(response) = answer else {
+                    return Err(PortError::new(format!(
+                        "not recorded: node `{}` made a {kind} request that no recorded call made (its prompt, arguments or model changed); run it live to record it",
+                        self.node
+                    )));
+                };
+                return decode(&response);
+            }
             let Some(recorded) = recording.calls.get(&(self.node.clone(), index)) else {
                 return Err(PortError::new(format!(
                     "replay diverged at node `{}`: call #{index} ({kind}) was not made in the recorded run",
@@ -133,4 +184,57 @@ fn decode<R: DeserializeOwned>(response: &Value) -> PortResult<R> {
     }
     serde_json::from_value(response.get("ok").cloned().unwrap_or(Value::Null))
         .map_err(|error| PortError::new(format!("the recorded response cannot be read: {error}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryLog;
+
+    fn record(node: &str, index: u32, request: &Value, answer: &str) -> CallRecord {
+        CallRecord {
+            node: node.into(),
+            index,
+            kind: "model".into(),
+            request_hash: request_hash(request),
+            request: request.clone(),
+            response: json!({ "ok": answer }),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_replay_by_request_answers_wherever_the_call_is_made() {
+        let hello = json!({"prompt": "hello"});
+        let again = json!({"prompt": "again"});
+        let recording = Arc::new(Recording::by_request(vec![
+            record("old-node", 0, &hello, "first"),
+            record("old-node", 1, &hello, "second"),
+            record("old-node", 2, &again, "other"),
+        ]));
+        assert_eq!(recording.len(), 3);
+        let calls = Calls::new("run", "renamed".into(), Arc::new(MemoryLog::default()), Some(recording));
+        let never = async { Err::<String, _>(PortError::new("live call made")) };
+        let answer: String = calls.call("model", &hello, never).await.expect("recorded");
+        assert_eq!(answer, "first");
+        let answer: String = calls
+            .call("model", &hello, async { Err(PortError::new("live")) })
+            .await
+            .expect("recorded");
+        assert_eq!(answer, "second");
+        let answer: String = calls
+            .call("model", &hello, async { Err(PortError::new("live")) })
+            .await
+            .expect("the last answer again");
+        assert_eq!(answer, "second");
+        let error = calls
+            .call::<_, String, _>("model", &json!({"prompt": "edited"}), async { Ok("live".into()) })
+            .await
+            .expect_err("an edited request is not answered");
+        assert!(error.message.starts_with("not recorded: node `renamed`"), "{}", error.message);
+        let error = calls
+            .call::<_, String, _>("tool", &again, async { Ok("live".into()) })
+            .await
+            .expect_err("the kind must match too");
+        assert!(error.message.contains("not recorded"), "{}", error.message);
+    }
 }

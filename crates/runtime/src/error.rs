@@ -229,6 +229,29 @@ pub enum Error {
         /// Runs it matches.
         matches: Vec<String>,
     },
+    /// A dataset, scorer, threshold or baseline cannot be used.
+    #[error(transparent)]
+    Eval(#[from] codexos_eval::Error),
+    /// No dataset of that name in the data home, and no such file.
+    #[error("no dataset `{name}` — give a .jsonl or .csv file, or one of: {}", if known.is_empty() { "(none yet: `codexos datasets add-run RUN --to NAME` starts one)".to_owned() } else { known.join(", ") })]
+    UnknownDataset {
+        /// What was asked for.
+        name: String,
+        /// The datasets the home has.
+        known: Vec<String>,
+    },
+    /// No eval with that id (prefix), or several.
+    #[error("{message}")]
+    UnknownEval {
+        /// Which and why.
+        message: String,
+    },
+    /// An eval that cannot start as asked.
+    #[error("eval: {message}")]
+    EvalSetup {
+        /// What is wrong and how to fix it.
+        message: String,
+    },
     /// An agent file is invalid.
     #[error("agent file `{}`: {message} — see docs/schema/agent.schema.json", path.display())]
     AgentFile {
@@ -470,6 +493,8 @@ impl Error {
             | Self::NothingIngested
             | Self::Vault(codexos_vault::Error::NotFound { .. })
             | Self::UnknownFlow { .. }
+            | Self::UnknownDataset { .. }
+            | Self::UnknownEval { .. }
             | Self::UnknownFlowVersion { .. }
             | Self::NotInTrash { .. }
             | Self::UnknownAgent { .. }
@@ -506,6 +531,8 @@ impl Error {
                 | codexos_vault::Error::ImportConflict { .. },
             )
             | Self::FlowFile { .. }
+            | Self::Eval(_)
+            | Self::EvalSetup { .. }
             | Self::AmbiguousRun { .. }
             | Self::AgentFile { .. }
             | Self::AgentExists { .. }

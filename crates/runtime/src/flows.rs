@@ -51,6 +51,9 @@ pub struct FlowRunOptions {
     /// The W3C `traceparent` of the request that starts the run (MCP over
     /// HTTP): its spans join that trace.
     pub trace_parent: Option<String>,
+    /// Answer every call from this recording (an eval's replay): nothing
+    /// is called, the run is stored as a replay.
+    pub replay: Option<Arc<codexos_flow::record::Recording>>,
 }
 
 /// A run with everything stored about it, for `runs show` and the canvas.
@@ -232,7 +235,7 @@ impl Runtime {
         check::check(flow, &self.catalog(), base)
     }
 
-    fn root_for(&self, options: &FlowRunOptions) -> Result<PathBuf> {
+    pub(crate) fn root_for(&self, options: &FlowRunOptions) -> Result<PathBuf> {
         if let Some(root) = &options.root {
             return Ok(root.clone());
         }
@@ -311,6 +314,7 @@ impl Runtime {
             base,
             budget: options.budget,
             trace_parent: options.trace_parent,
+            replay: options.replay,
             ..RunOptions::default()
         };
         let path = path.map(|path| path.to_string_lossy().into_owned());
@@ -335,7 +339,7 @@ impl Runtime {
         }
     }
 
-    fn stored_run(&self, id: &str) -> Result<codexos_flow::ports::StoredRun> {
+    pub(crate) fn stored_run(&self, id: &str) -> Result<codexos_flow::ports::StoredRun> {
         self.run_log()
             .load(id)
             .map_err(|error| {

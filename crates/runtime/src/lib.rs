@@ -27,6 +27,7 @@ mod conversations;
 mod doctor;
 mod dropped;
 mod error;
+mod eval;
 mod files;
 mod flows;
 mod home;
@@ -55,6 +56,13 @@ pub use bench::{
     LlmBench, LlmBenchOptions, LlmRun, ModeScore, OtelBench, RetrievalBench, ScaleBench,
     ScalePoint, SearchBench, SearchFigures, Split, WatchBench,
 };
+pub use codexos_eval::scorer::clip;
+pub use codexos_eval::{
+    junit as eval_junit, markdown as eval_markdown, Mode as EvalMode,
+    Case as EvalCase, CaseResult as EvalCaseResult, EvalReport, Limit as EvalLimit, Scorer,
+};
+pub use codexos_store::evals::EvalSummary;
+pub use eval::{DatasetInfo, DatasetView, EvalOptions, EvalProgress};
 pub use bundles::{
     signer_from_file, BundleCheck, BundleContents, BundleImport, BundleImported, SIGNING_SECRET,
 };

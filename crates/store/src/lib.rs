@@ -16,6 +16,7 @@
 
 pub mod analytics;
 mod conversations;
+pub mod evals;
 mod migrations;
 pub mod otlp;
 mod runs;

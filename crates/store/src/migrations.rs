@@ -201,6 +201,22 @@ const MIGRATIONS: &[&str] = &[
         lease_until_ms INTEGER NOT NULL DEFAULT 0
     ) WITHOUT ROWID;
 ",
+    // Evals: each report (its cases' runs stay in `runs`), with the figures
+    // the list shows.
+    r"
+    CREATE TABLE evals (
+        id TEXT PRIMARY KEY,
+        flow TEXT NOT NULL,
+        dataset TEXT NOT NULL,
+        mode TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        cases INTEGER NOT NULL,
+        passed INTEGER NOT NULL,
+        ok INTEGER NOT NULL,
+        report TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX evals_by_time ON evals (started_at DESC);
+",
 ];
 
 /// The schema version that created the analytics tables.

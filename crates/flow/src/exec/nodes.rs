@@ -460,10 +460,12 @@ impl Work<'_> {
                 },
             );
         }
+        let mut usage = reply.usage.clone();
+        usage.replayed = self.context.options.replay.is_some();
         self.emit(EventKind::ModelCall {
             provider: reply.provider.clone(),
             model: reply.model.clone(),
-            usage: Box::new(reply.usage.clone()),
+            usage: Box::new(usage),
         });
         let charge = self
             .context

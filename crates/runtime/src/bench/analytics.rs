@@ -167,6 +167,7 @@ impl Writer<'_> {
             unpriced: false,
             compute_ms: if provider == "local" { latency } else { 0 },
             attempts,
+            replayed: false,
         };
         (usage, latency)
     }

@@ -66,6 +66,7 @@ fn usage(index: u32) -> CallUsage {
             completion_tokens: 80,
             ..AttemptUsage::default()
         }],
+        replayed: false,
     }
 }
 

@@ -347,6 +347,17 @@ pub(crate) fn span_facts(events: &[RunEvent]) -> Vec<SpanFact> {
                 };
                 facts.push(fact("run", ok, None));
             }
+            // A replayed call spent nothing: its time counts, not its
+            // recorded tokens and cost.
+            EventKind::ModelCall {
+                provider,
+                model,
+                usage,
+            } if usage.replayed => facts.push(SpanFact {
+                provider: provider.clone(),
+                model: model.clone(),
+                ..fact("model", 1, Some(usage.latency_ms))
+            }),
             EventKind::ModelCall {
                 provider,
                 model,

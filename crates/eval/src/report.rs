@@ -1,0 +1,891 @@
+//! An eval's report: per case and per attempt (run) scores, the summary,
+//! the comparison with a baseline, the thresholds, and the report as JUnit
+//! XML and as Markdown for a pull-request comment. The report file is also
+//! the baseline of a later eval: it carries each run's recorded calls, so a
+//! replay needs no model and no key.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use codexos_flow::ports::CallRecord;
+
+use crate::scorer::{clip, Score};
+use crate::{Error, Result};
+
+/// The report file's format tag.
+pub const FORMAT: &str = "codexos-eval/1";
+
+/// A score difference smaller than this is "unchanged".
+pub const SCORE_TOLERANCE: f64 = 0.1;
+
+/// How the runs were made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Models and tools called.
+    Live,
+    /// Every call answered from the baseline's recording.
+    Replay,
+}
+
+/// One run of one case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Attempt {
+    /// The stored run (its trace).
+    pub run_id: String,
+    /// `succeeded`, `failed`, `cancelled`, `paused`.
+    pub status: String,
+    /// The run's output.
+    #[specta(type = codexos_flow::JsonValue)]
+    pub output: Value,
+    /// The run's error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Wall milliseconds of the run.
+    #[specta(type = f64)]
+    pub latency_ms: u64,
+    /// Prompt and generated tokens.
+    #[specta(type = f64)]
+    pub tokens: u64,
+    /// Dollars of priced calls (none when nothing was priced).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    /// Each scorer's verdict.
+    pub scores: Vec<Score>,
+    /// Mean of the scores (0 when the run did not succeed).
+    pub score: f64,
+    /// The run succeeded and every scorer passed.
+    pub passed: bool,
+    /// The run's recorded calls (for a replay; left out of stored reports).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[specta(type = Vec<codexos_flow::JsonValue>)]
+    pub calls: Vec<CallRecord>,
+}
+
+impl Attempt {
+    /// Fills `score` and `passed` from the run's status and `scores`.
+    pub fn settle(&mut self) {
+        let succeeded = self.status == "succeeded";
+        self.score = if succeeded && !self.scores.is_empty() {
+            self.scores.iter().map(|score| score.score).sum::<f64>() / self.scores.len() as f64
+        } else if succeeded {
+            1.0
+        } else {
+            0.0
+        };
+        self.passed = succeeded && self.scores.iter().all(|score| score.passed);
+    }
+}
+
+/// One case's result over its attempts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct CaseResult {
+    /// Case id.
+    pub id: String,
+    /// The case's input.
+    #[specta(type = codexos_flow::JsonValue)]
+    pub input: Value,
+    /// The case's expected value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[specta(type = Option<codexos_flow::JsonValue>)]
+    pub expected: Option<Value>,
+    /// The case's metadata.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    #[specta(type = codexos_flow::JsonValue)]
+    pub metadata: Map<String, Value>,
+    /// One per repeat.
+    pub attempts: Vec<Attempt>,
+    /// Mean score over the attempts.
+    pub score: f64,
+    /// Standard deviation of the attempts' scores.
+    pub stddev: f64,
+    /// Every attempt passed.
+    pub passed: bool,
+    /// Some attempts passed and some did not.
+    pub flaky: bool,
+}
+
+impl CaseResult {
+    /// Fills the aggregate fields from the attempts.
+    pub fn settle(&mut self) {
+        let scores: Vec<f64> = self.attempts.iter().map(|attempt| attempt.score).collect();
+        let (mean, stddev) = mean_stddev(&scores);
+        self.score = mean;
+        self.stddev = stddev;
+        let passes = self.attempts.iter().filter(|attempt| attempt.passed).count();
+        self.passed = !self.attempts.is_empty() && passes == self.attempts.len();
+        self.flaky = passes > 0 && passes < self.attempts.len();
+    }
+}
+
+fn mean_stddev(values: &[f64]) -> (f64, f64) {
+    if values.is_empty() {
+        return (0.0, 0.0);
+    }
+    let mean = values.iter().sum::<f64>() / values.len() as f64;
+    let variance = values.iter().map(|value| (value - mean).powi(2)).sum::<f64>() / values.len() as f64;
+    (mean, variance.sqrt())
+}
+
+/// Totals of a report.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    /// Cases.
+    pub cases: u32,
+    /// Cases whose every attempt passed.
+    pub passed: u32,
+    /// Cases with mixed attempts.
+    pub flaky: u32,
+    /// passed / cases.
+    pub pass_rate: f64,
+    /// Mean of the cases' scores.
+    pub mean_score: f64,
+    /// Tokens of every attempt (scorers' judges included).
+    #[specta(type = f64)]
+    pub tokens: u64,
+    /// Dollars of every priced call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    /// Median run latency in milliseconds.
+    #[specta(type = f64)]
+    pub latency_p50_ms: u64,
+    /// 95th percentile run latency in milliseconds.
+    #[specta(type = f64)]
+    pub latency_p95_ms: u64,
+}
+
+/// What happened to a case against the baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    /// Failing → passing, or the score rose by more than [`SCORE_TOLERANCE`].
+    Improved,
+    /// Passing → failing, or the score fell by more than [`SCORE_TOLERANCE`].
+    Regressed,
+    /// Neither.
+    Unchanged,
+    /// Not in the baseline.
+    New,
+    /// In the baseline only.
+    Missing,
+}
+
+/// One case against the baseline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct CaseChange {
+    /// Case id.
+    pub id: String,
+    /// What happened.
+    pub change: Change,
+    /// Baseline score.
+    pub before: Option<f64>,
+    /// This eval's score.
+    pub after: Option<f64>,
+    /// The baseline's first run of the case.
+    pub baseline_run: Option<String>,
+    /// This eval's first run of the case.
+    pub run: Option<String>,
+}
+
+/// The comparison with a baseline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Comparison {
+    /// The baseline's id.
+    pub baseline: String,
+    /// Its summary.
+    pub before: Summary,
+    /// Per case, in this eval's order (then the missing ones).
+    pub cases: Vec<CaseChange>,
+    /// How many of each change.
+    pub improved: u32,
+    /// Cases that got worse.
+    pub regressed: u32,
+}
+
+/// A limit the eval must keep for its exit code to be 0.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Threshold {
+    /// `pass-rate`, `score`, `regressions`, `cost`, `tokens` or `latency`.
+    pub metric: String,
+    /// The limit as written (`0.9`, `0`, `+10%`).
+    pub limit: String,
+    /// The measured value as text.
+    pub actual: String,
+    /// Whether it held.
+    pub held: bool,
+}
+
+/// A whole eval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct EvalReport {
+    /// [`FORMAT`].
+    pub format: String,
+    /// Eval id.
+    pub id: String,
+    /// Flow name.
+    pub flow: String,
+    /// sha256 of the flow file as run.
+    pub flow_hash: String,
+    /// Dataset path as given.
+    pub dataset: String,
+    /// sha256 of the dataset file.
+    pub dataset_hash: String,
+    /// Live or replay.
+    pub mode: Mode,
+    /// Attempts per case.
+    pub repeat: u32,
+    /// Unix seconds it started.
+    pub started_at: f64,
+    /// Unix seconds it ended.
+    pub finished_at: f64,
+    /// The cases.
+    pub cases: Vec<CaseResult>,
+    /// Totals.
+    pub summary: Summary,
+    /// Against the baseline, when one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<Comparison>,
+    /// The limits checked.
+    #[serde(default)]
+    pub thresholds: Vec<Threshold>,
+    /// Every threshold held.
+    pub ok: bool,
+}
+
+impl EvalReport {
+    /// Recomputes the summary from the cases.
+    pub fn summarize(&mut self) {
+        let cases = &self.cases;
+        let attempts: Vec<&Attempt> = cases.iter().flat_map(|case| &case.attempts).collect();
+        let mut latencies: Vec<u64> = attempts.iter().map(|attempt| attempt.latency_ms).collect();
+        latencies.sort_unstable();
+        let passed = cases.iter().filter(|case| case.passed).count() as u32;
+        let priced: Vec<f64> = attempts.iter().filter_map(|attempt| attempt.cost_usd).collect();
+        self.summary = Summary {
+            cases: cases.len() as u32,
+            passed,
+            flaky: cases.iter().filter(|case| case.flaky).count() as u32,
+            pass_rate: if cases.is_empty() { 0.0 } else { f64::from(passed) / cases.len() as f64 },
+            mean_score: mean_stddev(&cases.iter().map(|case| case.score).collect::<Vec<_>>()).0,
+            tokens: attempts.iter().map(|attempt| attempt.tokens).sum(),
+            cost_usd: (!priced.is_empty()).then(|| priced.iter().sum()),
+            latency_p50_ms: percentile(&latencies, 0.50),
+            latency_p95_ms: percentile(&latencies, 0.95),
+        };
+    }
+
+    /// Compares with a baseline's cases, by id.
+    pub fn compare(&mut self, baseline: &EvalReport) {
+        let before: BTreeMap<&str, &CaseResult> =
+            baseline.cases.iter().map(|case| (case.id.as_str(), case)).collect();
+        let mut changes = Vec::new();
+        for case in &self.cases {
+            let old = before.get(case.id.as_str());
+            let change = match old {
+                None => Change::New,
+                Some(old) if old.passed && !case.passed => Change::Regressed,
+                Some(old) if !old.passed && case.passed => Change::Improved,
+                Some(old) if case.score < old.score - SCORE_TOLERANCE => Change::Regressed,
+                Some(old) if case.score > old.score + SCORE_TOLERANCE => Change::Improved,
+                Some(_) => Change::Unchanged,
+            };
+            changes.push(CaseChange {
+                id: case.id.clone(),
+                change,
+                before: old.map(|old| old.score),
+                after: Some(case.score),
+                baseline_run: old.and_then(|old| old.attempts.first()).map(|a| a.run_id.clone()),
+                run: case.attempts.first().map(|attempt| attempt.run_id.clone()),
+            });
+        }
+        let here: std::collections::BTreeSet<&str> = self.cases.iter().map(|case| case.id.as_str()).collect();
+        for old in &baseline.cases {
+            if !here.contains(old.id.as_str()) {
+                changes.push(CaseChange {
+                    id: old.id.clone(),
+                    change: Change::Missing,
+                    before: Some(old.score),
+                    after: None,
+                    baseline_run: old.attempts.first().map(|attempt| attempt.run_id.clone()),
+                    run: None,
+                });
+            }
+        }
+        let count = |wanted: Change| changes.iter().filter(|c| c.change == wanted).count() as u32;
+        self.comparison = Some(Comparison {
+            baseline: baseline.id.clone(),
+            before: baseline.summary.clone(),
+            improved: count(Change::Improved),
+            regressed: count(Change::Regressed),
+            cases: changes,
+        });
+    }
+
+    /// Checks `limits` (with the default when none is given: no regression
+    /// against a baseline, else every case passes) and sets `ok`.
+    pub fn check(&mut self, limits: &[Limit]) {
+        let defaults = [if self.comparison.is_some() {
+            Limit::parse("regressions=0")
+        } else {
+            Limit::parse("pass-rate=1")
+        }
+        .unwrap_or(Limit {
+            metric: Metric::PassRate,
+            value: 1.0,
+            relative: false,
+            text: "1".into(),
+        })];
+        let limits = if limits.is_empty() { &defaults[..] } else { limits };
+        self.thresholds = limits.iter().map(|limit| limit.check(self)).collect();
+        self.ok = self.thresholds.iter().all(|threshold| threshold.held);
+    }
+
+    /// The report with every recorded call left out (what is stored in the
+    /// data home, where the runs keep their calls).
+    #[must_use]
+    pub fn without_calls(&self) -> Self {
+        let mut lean = self.clone();
+        for attempt in lean.cases.iter_mut().flat_map(|case| &mut case.attempts) {
+            attempt.calls.clear();
+            for score in &mut attempt.scores {
+                score.calls.clear();
+            }
+        }
+        lean
+    }
+
+    /// Reads a report file.
+    pub fn from_json(text: &str) -> Result<Self> {
+        let report: Self = serde_json::from_str(text).map_err(|error| Error::Report {
+            message: format!("not an eval report: {error}"),
+        })?;
+        if report.format != FORMAT {
+            return Err(Error::Report {
+                message: format!("format `{}` (this CodexOS reads `{FORMAT}`)", report.format),
+            });
+        }
+        Ok(report)
+    }
+}
+
+fn percentile(sorted: &[u64], share: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = (share * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+/// What a threshold measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    /// Share of cases passing, at least.
+    PassRate,
+    /// Mean score, at least.
+    Score,
+    /// Regressed cases against the baseline, at most.
+    Regressions,
+    /// Dollars, at most (or a change against the baseline).
+    Cost,
+    /// Tokens, at most (or a change against the baseline).
+    Tokens,
+    /// p50 latency in ms, at most (or a change against the baseline).
+    Latency,
+}
+
+/// A parsed `--threshold METRIC=VALUE`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limit {
+    /// What it measures.
+    pub metric: Metric,
+    /// The number (a share for a `+N%` change).
+    pub value: f64,
+    /// `+N%`: a change against the baseline.
+    pub relative: bool,
+    /// As written.
+    pub text: String,
+}
+
+impl Limit {
+    /// Reads `pass-rate=0.9`, `score=0.8`, `regressions=0`, `cost=0.50`,
+    /// `cost=+10%`, `tokens=+5%`, `latency=2000`, `latency=+20%`.
+    pub fn parse(spec: &str) -> Result<Self> {
+        let bad = |message: String| Error::Threshold { message };
+        let (name, value) = spec
+            .split_once('=')
+            .ok_or_else(|| bad(format!("`{spec}`: write METRIC=VALUE, e.g. pass-rate=0.9")))?;
+        let metric = match name.trim() {
+            "pass-rate" | "pass_rate" => Metric::PassRate,
+            "score" => Metric::Score,
+            "regressions" => Metric::Regressions,
+            "cost" => Metric::Cost,
+            "tokens" => Metric::Tokens,
+            "latency" => Metric::Latency,
+            other => {
+                return Err(bad(format!(
+                    "unknown metric `{other}` (pass-rate, score, regressions, cost, tokens, latency)"
+                )))
+            }
+        };
+        let text = value.trim().to_owned();
+        let relative = text.starts_with('+') && text.ends_with('%');
+        let number: f64 = if relative {
+            text[1..text.len() - 1].parse::<f64>().map(|percent| percent / 100.0)
+        } else {
+            text.parse()
+        }
+        .map_err(|_| bad(format!("`{spec}`: `{text}` is not a number or +N%")))?;
+        if relative && matches!(metric, Metric::PassRate | Metric::Score | Metric::Regressions) {
+            return Err(bad(format!("`{spec}`: +N% applies to cost, tokens and latency")));
+        }
+        if matches!(metric, Metric::PassRate | Metric::Score) && !(0.0..=1.0).contains(&number) {
+            return Err(bad(format!("`{spec}`: a share from 0 to 1")));
+        }
+        Ok(Self {
+            metric,
+            value: number,
+            relative,
+            text,
+        })
+    }
+
+    fn check(&self, report: &EvalReport) -> Threshold {
+        let summary = &report.summary;
+        let before = report.comparison.as_ref().map(|comparison| &comparison.before);
+        let (name, actual, held) = match self.metric {
+            Metric::PassRate => (
+                "pass-rate",
+                format!("{:.3}", summary.pass_rate),
+                summary.pass_rate + 1e-9 >= self.value,
+            ),
+            Metric::Score => (
+                "score",
+                format!("{:.3}", summary.mean_score),
+                summary.mean_score + 1e-9 >= self.value,
+            ),
+            Metric::Regressions => {
+                let regressed = report.comparison.as_ref().map(|c| c.regressed);
+                match regressed {
+                    Some(count) => ("regressions", count.to_string(), f64::from(count) <= self.value),
+                    None => ("regressions", "no baseline".to_owned(), false),
+                }
+            }
+            Metric::Cost => self.bound("cost", summary.cost_usd.unwrap_or(0.0), before.map(|b| b.cost_usd.unwrap_or(0.0))),
+            Metric::Tokens => self.bound("tokens", summary.tokens as f64, before.map(|b| b.tokens as f64)),
+            Metric::Latency => self.bound(
+                "latency",
+                summary.latency_p50_ms as f64,
+                before.map(|b| b.latency_p50_ms as f64),
+            ),
+        };
+        Threshold {
+            metric: name.to_owned(),
+            limit: self.text.clone(),
+            actual,
+            held,
+        }
+    }
+
+    fn bound(&self, name: &'static str, now: f64, before: Option<f64>) -> (&'static str, String, bool) {
+        if !self.relative {
+            return (name, trim_number(now), now <= self.value + 1e-12);
+        }
+        match before {
+            None => (name, "no baseline".to_owned(), false),
+            Some(before) if before <= 0.0 => (name, format!("{} (baseline 0)", trim_number(now)), now <= 0.0),
+            Some(before) => {
+                let change = now / before - 1.0;
+                (name, format!("{:+.1}%", change * 100.0), change <= self.value + 1e-12)
+            }
+        }
+    }
+}
+
+fn trim_number(value: f64) -> String {
+    if value.fract() == 0.0 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.4}")
+    }
+}
+
+fn xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for character in text.chars() {
+        match character {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Why a case failed, in a line.
+fn failure(case: &CaseResult) -> String {
+    let mut reasons = Vec::new();
+    for (index, attempt) in case.attempts.iter().enumerate() {
+        if attempt.passed {
+            continue;
+        }
+        let why = match &attempt.error {
+            Some(error) => format!("run {}: {}", attempt.status, clip(error, 200)),
+            None => attempt
+                .scores
+                .iter()
+                .filter(|score| !score.passed)
+                .map(|score| format!("{}: {}", score.scorer, score.reason))
+                .collect::<Vec<_>>()
+                .join("; "),
+        };
+        let prefix = if case.attempts.len() > 1 { format!("#{} ", index + 1) } else { String::new() };
+        reasons.push(format!("{prefix}{why}"));
+    }
+    reasons.join(" | ")
+}
+
+/// The report as JUnit XML: a test case per dataset case, and one per
+/// threshold.
+#[must_use]
+pub fn junit(report: &EvalReport) -> String {
+    let failed_cases = report.cases.iter().filter(|case| !case.passed).count();
+    let failed_limits = report.thresholds.iter().filter(|limit| !limit.held).count();
+    let seconds = (report.finished_at - report.started_at).max(0.0);
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"codexos eval\" tests=\"{}\" failures=\"{}\" time=\"{seconds:.3}\">",
+        report.cases.len() + report.thresholds.len(),
+        failed_cases + failed_limits
+    );
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failed_cases}\" time=\"{seconds:.3}\">",
+        xml(&format!("eval {} ({})", report.flow, report.dataset)),
+        report.cases.len()
+    );
+    for case in &report.cases {
+        let time: u64 = case.attempts.iter().map(|attempt| attempt.latency_ms).sum();
+        let _ = write!(
+            out,
+            "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\"",
+            xml(&report.flow),
+            xml(&case.id),
+            time as f64 / 1000.0
+        );
+        let runs: Vec<&str> = case.attempts.iter().map(|attempt| attempt.run_id.as_str()).collect();
+        if case.passed {
+            let _ = writeln!(out, ">\n      <system-out>score {:.3}; runs {}</system-out>\n    </testcase>", case.score, runs.join(" "));
+        } else {
+            let message = failure(case);
+            let _ = writeln!(
+                out,
+                ">\n      <failure message=\"{}\">score {:.3}{}; runs {}</failure>\n    </testcase>",
+                xml(&clip(&message, 300)),
+                case.score,
+                if case.flaky { " (flaky)" } else { "" },
+                xml(&runs.join(" "))
+            );
+        }
+    }
+    out.push_str("  </testsuite>\n");
+    let _ = writeln!(
+        out,
+        "  <testsuite name=\"thresholds\" tests=\"{}\" failures=\"{failed_limits}\">",
+        report.thresholds.len()
+    );
+    for limit in &report.thresholds {
+        let name = xml(&format!("{} ≤/≥ {}", limit.metric, limit.limit));
+        if limit.held {
+            let _ = writeln!(out, "    <testcase classname=\"thresholds\" name=\"{name}\"/>");
+        } else {
+            let _ = writeln!(
+                out,
+                "    <testcase classname=\"thresholds\" name=\"{name}\">\n      <failure message=\"{} is {}, limit {}\"/>\n    </testcase>",
+                xml(&limit.metric),
+                xml(&limit.actual),
+                xml(&limit.limit)
+            );
+        }
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}
+
+fn money(value: Option<f64>) -> String {
+    value.map_or_else(|| "—".to_owned(), |cost| format!("${cost:.4}"))
+}
+
+fn delta(now: f64, before: f64, percent: bool) -> String {
+    if percent {
+        if before == 0.0 {
+            return if now == 0.0 { "±0".into() } else { "new".into() };
+        }
+        format!("{:+.1}%", (now / before - 1.0) * 100.0)
+    } else {
+        format!("{:+.3}", now - before)
+    }
+}
+
+/// The report as Markdown for a pull-request comment: the verdict,
+/// quality, cost and latency against the baseline, the thresholds, and the
+/// cases that regressed, failed or are flaky.
+#[must_use]
+pub fn markdown(report: &EvalReport) -> String {
+    let summary = &report.summary;
+    let mut out = String::new();
+    let verdict = if report.ok { "✅ passed" } else { "❌ failed" };
+    let _ = writeln!(out, "### CodexOS eval — `{}`: {verdict}\n", report.flow);
+    let _ = writeln!(
+        out,
+        "{} cases × {} ({} mode) from `{}`; eval `{}`.\n",
+        summary.cases,
+        report.repeat,
+        match report.mode {
+            Mode::Live => "live",
+            Mode::Replay => "replay",
+        },
+        report.dataset,
+        report.id
+    );
+    let before = report.comparison.as_ref().map(|comparison| &comparison.before);
+    if let Some(before) = before {
+        out.push_str("| | this change | baseline | Δ |\n|---|---:|---:|---:|\n");
+        let _ = writeln!(out, "| pass rate | {:.1}% | {:.1}% | {} |", summary.pass_rate * 100.0, before.pass_rate * 100.0, delta(summary.pass_rate, before.pass_rate, false));
+        let _ = writeln!(out, "| mean score | {:.3} | {:.3} | {} |", summary.mean_score, before.mean_score, delta(summary.mean_score, before.mean_score, false));
+        let _ = writeln!(out, "| cost | {} | {} | {} |", money(summary.cost_usd), money(before.cost_usd), delta(summary.cost_usd.unwrap_or(0.0), before.cost_usd.unwrap_or(0.0), true));
+        let _ = writeln!(out, "| tokens | {} | {} | {} |", summary.tokens, before.tokens, delta(summary.tokens as f64, before.tokens as f64, true));
+        let _ = writeln!(out, "| latency p50 | {} ms | {} ms | {} |", summary.latency_p50_ms, before.latency_p50_ms, delta(summary.latency_p50_ms as f64, before.latency_p50_ms as f64, true));
+        let _ = writeln!(out, "| latency p95 | {} ms | {} ms | {} |", summary.latency_p95_ms, before.latency_p95_ms, delta(summary.latency_p95_ms as f64, before.latency_p95_ms as f64, true));
+    } else {
+        out.push_str("| | this change |\n|---|---:|\n");
+        let _ = writeln!(out, "| pass rate | {:.1}% ({}/{}) |", summary.pass_rate * 100.0, summary.passed, summary.cases);
+        let _ = writeln!(out, "| mean score | {:.3} |", summary.mean_score);
+        let _ = writeln!(out, "| cost | {} |", money(summary.cost_usd));
+        let _ = writeln!(out, "| tokens | {} |", summary.tokens);
+        let _ = writeln!(out, "| latency p50 / p95 | {} / {} ms |", summary.latency_p50_ms, summary.latency_p95_ms);
+    }
+    out.push_str("\n**Thresholds**\n\n");
+    for limit in &report.thresholds {
+        let mark = if limit.held { "✅" } else { "❌" };
+        let _ = writeln!(out, "- {mark} {} {} (is {})", limit.metric, limit.limit, limit.actual);
+    }
+    if let Some(comparison) = &report.comparison {
+        let moved: Vec<&CaseChange> = comparison
+            .cases
+            .iter()
+            .filter(|case| matches!(case.change, Change::Regressed | Change::Improved | Change::Missing))
+            .collect();
+        if !moved.is_empty() {
+            out.push_str("\n**Changed cases**\n\n| case | change | before | after | runs (baseline → now) |\n|---|---|---:|---:|---|\n");
+            for case in moved {
+                let score = |value: Option<f64>| value.map_or_else(|| "—".to_owned(), |v| format!("{v:.2}"));
+                let _ = writeln!(
+                    out,
+                    "| `{}` | {} | {} | {} | `{}` → `{}` |",
+                    case.id.replace('|', "\\|"),
+                    match case.change {
+                        Change::Regressed => "⬇ regressed",
+                        Change::Improved => "⬆ improved",
+                        Change::Missing => "missing",
+                        Change::New => "new",
+                        Change::Unchanged => "unchanged",
+                    },
+                    score(case.before),
+                    score(case.after),
+                    case.baseline_run.as_deref().map_or("—", short),
+                    case.run.as_deref().map_or("—", short),
+                );
+            }
+        }
+    }
+    let failing: Vec<&CaseResult> = report.cases.iter().filter(|case| !case.passed).collect();
+    if !failing.is_empty() {
+        let _ = writeln!(out, "\n<details><summary>{} failing case(s)</summary>\n", failing.len());
+        for case in failing.iter().take(50) {
+            let _ = writeln!(
+                out,
+                "- `{}`{}: {}",
+                case.id,
+                if case.flaky { " (flaky)" } else { "" },
+                clip(&failure(case), 240).replace('\n', " ")
+            );
+        }
+        out.push_str("\n</details>\n");
+    }
+    out
+}
+
+fn short(id: &str) -> &str {
+    &id[..id.len().min(8)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scorer::Scorer;
+
+    fn attempt(run: &str, passed: bool, score: f64, latency_ms: u64) -> Attempt {
+        let scorer = Scorer::parse("contains").expect("scorer");
+        let mut attempt = Attempt {
+            run_id: run.into(),
+            status: "succeeded".into(),
+            output: Value::Null,
+            error: None,
+            latency_ms,
+            tokens: 10,
+            cost_usd: Some(0.01),
+            scores: vec![Score::graded(&scorer, score, passed, "r")],
+            score: 0.0,
+            passed: false,
+            calls: Vec::new(),
+        };
+        attempt.settle();
+        attempt
+    }
+
+    fn case(id: &str, attempts: Vec<Attempt>) -> CaseResult {
+        let mut case = CaseResult {
+            id: id.into(),
+            input: Value::Null,
+            expected: None,
+            metadata: Map::new(),
+            attempts,
+            score: 0.0,
+            stddev: 0.0,
+            passed: false,
+            flaky: false,
+        };
+        case.settle();
+        case
+    }
+
+    fn report(id: &str, cases: Vec<CaseResult>) -> EvalReport {
+        let mut report = EvalReport {
+            format: FORMAT.into(),
+            id: id.into(),
+            flow: "qa".into(),
+            flow_hash: String::new(),
+            dataset: "set.jsonl".into(),
+            dataset_hash: String::new(),
+            mode: Mode::Live,
+            repeat: 1,
+            started_at: 0.0,
+            finished_at: 1.0,
+            cases,
+            summary: Summary::default(),
+            comparison: None,
+            thresholds: Vec::new(),
+            ok: false,
+        };
+        report.summarize();
+        report
+    }
+
+    #[test]
+    fn repeats_flag_flaky_cases_and_summaries_add_up() {
+        let flaky = case("a", vec![attempt("r1", true, 1.0, 100), attempt("r2", false, 0.0, 300)]);
+        assert!(flaky.flaky && !flaky.passed);
+        assert!((flaky.stddev - 0.5).abs() < 1e-9);
+        let mut failed_run = attempt("r3", true, 1.0, 50);
+        failed_run.status = "failed".into();
+        failed_run.settle();
+        assert!(!failed_run.passed && failed_run.score == 0.0, "a failed run never passes");
+        let report = report("e", vec![flaky, case("b", vec![attempt("r4", true, 1.0, 200)])]);
+        assert_eq!(report.summary.cases, 2);
+        assert_eq!(report.summary.passed, 1);
+        assert_eq!(report.summary.flaky, 1);
+        assert_eq!(report.summary.tokens, 30);
+        assert_eq!(report.summary.latency_p50_ms, 200);
+        assert_eq!(report.summary.latency_p95_ms, 300);
+    }
+
+    #[test]
+    fn baseline_changes_and_thresholds() {
+        let before = report(
+            "base",
+            vec![
+                case("keeps", vec![attempt("b1", true, 1.0, 100)]),
+                case("breaks", vec![attempt("b2", true, 1.0, 100)]),
+                case("fixed", vec![attempt("b3", false, 0.0, 100)]),
+                case("gone", vec![attempt("b4", true, 1.0, 100)]),
+            ],
+        );
+        let mut after = report(
+            "now",
+            vec![
+                case("keeps", vec![attempt("n1", true, 1.0, 150)]),
+                case("breaks", vec![attempt("n2", false, 0.0, 150)]),
+                case("fixed", vec![attempt("n3", true, 1.0, 150)]),
+                case("added", vec![attempt("n4", true, 1.0, 150)]),
+            ],
+        );
+        after.compare(&before);
+        let comparison = after.comparison.clone().expect("compared");
+        let change = |id: &str| comparison.cases.iter().find(|c| c.id == id).expect("case").change;
+        assert_eq!(change("keeps"), Change::Unchanged);
+        assert_eq!(change("breaks"), Change::Regressed);
+        assert_eq!(change("fixed"), Change::Improved);
+        assert_eq!(change("added"), Change::New);
+        assert_eq!(change("gone"), Change::Missing);
+        assert_eq!((comparison.improved, comparison.regressed), (1, 1));
+
+        after.check(&[]);
+        assert!(!after.ok, "the default with a baseline is no regression");
+        assert_eq!(after.thresholds[0].metric, "regressions");
+        let limits: Vec<Limit> = ["regressions=1", "pass-rate=0.75", "latency=+60%"]
+            .iter()
+            .map(|spec| Limit::parse(spec).expect("limit"))
+            .collect();
+        after.check(&limits);
+        assert!(after.ok, "{:?}", after.thresholds);
+        after.check(&[Limit::parse("latency=+40%").expect("limit")]);
+        assert!(!after.ok, "latency rose 50%");
+        assert_eq!(after.thresholds[0].actual, "+50.0%");
+
+        let xml = junit(&after);
+        assert!(xml.contains("name=\"breaks\"") && xml.contains("<failure"), "{xml}");
+        let md = markdown(&after);
+        assert!(md.contains("❌ failed") && md.contains("⬇ regressed") && md.contains("`b2` → `n2`"), "{md}");
+
+        for bad in ["pass-rate", "speed=1", "pass-rate=2", "score=+5%", "cost=lots"] {
+            assert!(Limit::parse(bad).is_err(), "{bad}");
+        }
+        let mut alone = report("solo", vec![case("x", vec![attempt("s", true, 1.0, 1)])]);
+        alone.check(&[Limit::parse("cost=+10%").expect("limit")]);
+        assert!(!alone.ok && alone.thresholds[0].actual == "no baseline", "a relative limit needs a baseline");
+    }
+
+    #[test]
+    fn report_files_round_trip_and_stored_reports_drop_calls() {
+        let mut first = attempt("r", true, 1.0, 1);
+        first.calls.push(CallRecord {
+            node: "n".into(),
+            index: 0,
+            kind: "model".into(),
+            request_hash: "h".into(),
+            request: Value::Null,
+            response: Value::Null,
+        });
+        let report = report("e", vec![case("a", vec![first])]);
+        let text = serde_json::to_string(&report).expect("json");
+        assert_eq!(EvalReport::from_json(&text).expect("reads"), report);
+        assert!(report.without_calls().cases[0].attempts[0].calls.is_empty());
+        let error = EvalReport::from_json("{\"format\":\"other\"}").expect_err("not a report");
+        assert!(error.to_string().contains("not an eval report"), "{error}");
+    }
+}

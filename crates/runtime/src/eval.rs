@@ -1,0 +1,694 @@
+//! Evals: a flow run over a dataset's cases (live, or replayed from a
+//! baseline's recorded calls), scored, compared with a baseline and checked
+//! against thresholds; datasets kept in the data home (`datasets/`), a run
+//! added to one in a click. Every case's run is a stored run with its
+//! trace; the report is stored too, and written as the file a later eval
+//! takes as its baseline.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use codexos_eval::{
+    dataset, scorer, Attempt, Case, CaseResult, EvalReport, Limit, Mode, Score, Scorer, Summary,
+};
+use codexos_flow::ports::{CallRecord, StoredRun};
+use codexos_flow::record::Recording;
+use codexos_flow::{EventKind, Flow, NodeKind, RunStatus};
+use codexos_store::evals::{EvalSummary, NewEval};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
+
+use crate::{Error, FlowRunOptions, Result, Runtime};
+
+/// How an eval runs.
+#[derive(Clone, Default)]
+pub struct EvalOptions {
+    /// A dataset file, or the name of one in the data home.
+    pub dataset: String,
+    /// Runs per case (at least 1).
+    pub repeat: u32,
+    /// An eval id (a unique prefix) or a report file to compare with.
+    pub baseline: Option<String>,
+    /// Answer every call from the baseline's recording (no model, no key).
+    pub replay: bool,
+    /// Scorers for cases that name none (`exact` when empty and the case
+    /// has `expected`).
+    pub scorers: Vec<Scorer>,
+    /// Limits for the verdict (the default when empty: no regression
+    /// against a baseline, else every case passes).
+    pub limits: Vec<Limit>,
+    /// Project the runs work on.
+    pub project: Option<String>,
+    /// Who approves `ask` tool calls.
+    pub approver: Option<Arc<dyn codexos_tools::Approver>>,
+    /// Told after every attempt.
+    pub on_progress: Option<Arc<dyn Fn(&EvalProgress) + Send + Sync>>,
+}
+
+/// One attempt done.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct EvalProgress {
+    /// The eval.
+    pub eval_id: String,
+    /// The case.
+    pub case: String,
+    /// Attempts done.
+    pub done: u32,
+    /// Attempts in all.
+    pub total: u32,
+    /// Whether this attempt passed.
+    pub passed: bool,
+    /// Its run.
+    pub run_id: String,
+}
+
+/// A dataset in the data home.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct DatasetInfo {
+    /// Its name (the file name without `.jsonl`/`.csv`).
+    pub name: String,
+    /// The file.
+    pub path: String,
+    /// Cases, when it reads.
+    pub cases: Option<u32>,
+    /// Why it does not read.
+    pub problem: Option<String>,
+}
+
+/// A dataset's cases.
+#[derive(Debug, Clone, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct DatasetView {
+    /// Name (or the path given).
+    pub name: String,
+    /// The file.
+    pub path: String,
+    /// The cases.
+    pub cases: Vec<Case>,
+}
+
+fn now_seconds() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |elapsed| elapsed.as_secs_f64())
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 80
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !name.starts_with('.')
+}
+
+fn status_text(status: RunStatus) -> &'static str {
+    match status {
+        RunStatus::Running => "running",
+        RunStatus::Paused => "paused",
+        RunStatus::Succeeded => "succeeded",
+        RunStatus::Failed => "failed",
+        RunStatus::Cancelled => "cancelled",
+    }
+}
+
+/// Tokens and dollars of a stored run's model calls (a replay's are the
+/// recorded calls').
+fn usage_of(stored: &StoredRun) -> (u64, Option<f64>) {
+    let mut tokens = 0;
+    let mut cost: Option<f64> = None;
+    for event in &stored.events {
+        if let EventKind::ModelCall { usage, .. } = &event.event {
+            tokens += usage.prompt_tokens + usage.completion_tokens;
+            if let Some(dollars) = usage.cost_usd {
+                *cost.get_or_insert(0.0) += dollars;
+            }
+        }
+    }
+    (tokens, cost)
+}
+
+/// A case's input as the flow's: an object as it is; a plain value for a
+/// flow whose input node asks for one field.
+fn flow_input(flow: &Flow, case: &Case) -> std::result::Result<Value, String> {
+    if case.input.is_object() {
+        return Ok(case.input.clone());
+    }
+    let fields: Vec<&String> = flow
+        .nodes
+        .iter()
+        .filter_map(|node| match &node.kind {
+            NodeKind::Input { fields } => Some(fields),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    match fields.as_slice() {
+        [field] => {
+            let mut input = Map::new();
+            input.insert((*field).clone(), case.input.clone());
+            Ok(Value::Object(input))
+        }
+        _ => Err(format!(
+            "the input is not an object, and flow `{}` asks for {} input fields — write the input as {{\"field\": value}}",
+            flow.name,
+            fields.len()
+        )),
+    }
+}
+
+impl Runtime {
+    /// The data home's dataset folder.
+    #[must_use]
+    pub fn datasets_dir(&self) -> PathBuf {
+        self.home.root().join("datasets")
+    }
+
+    /// The datasets of the data home, by name.
+    pub fn datasets(&self) -> Result<Vec<DatasetInfo>> {
+        let folder = self.datasets_dir();
+        let mut found = Vec::new();
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            return Ok(found);
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Some((name, extension)) = path
+                .file_name()
+                .and_then(|name| name.to_str())
+                .and_then(|name| name.rsplit_once('.'))
+            else {
+                continue;
+            };
+            if !matches!(extension, "jsonl" | "csv") {
+                continue;
+            }
+            let (cases, problem) = match dataset::load(&path) {
+                Ok(set) => (Some(set.cases.len() as u32), None),
+                Err(error) => (None, Some(error.to_string())),
+            };
+            found.push(DatasetInfo {
+                name: name.to_owned(),
+                path: path.to_string_lossy().into_owned(),
+                cases,
+                problem,
+            });
+        }
+        found.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(found)
+    }
+
+    /// A dataset's file: a path that exists, else a dataset of the home.
+    pub fn dataset_path(&self, name: &str) -> Result<PathBuf> {
+        let given = Path::new(name);
+        if given.is_file() {
+            return Ok(given.to_path_buf());
+        }
+        if valid_name(name) {
+            for extension in ["jsonl", "csv"] {
+                let path = self.datasets_dir().join(format!("{name}.{extension}"));
+                if path.is_file() {
+                    return Ok(path);
+                }
+            }
+        }
+        Err(Error::UnknownDataset {
+            name: name.to_owned(),
+            known: self.datasets()?.into_iter().map(|set| set.name).collect(),
+        })
+    }
+
+    /// A dataset's cases.
+    pub fn dataset(&self, name: &str) -> Result<DatasetView> {
+        let path = self.dataset_path(name)?;
+        let set = dataset::load(&path)?;
+        Ok(DatasetView {
+            name: name.to_owned(),
+            path: path.to_string_lossy().into_owned(),
+            cases: set.cases,
+        })
+    }
+
+    /// Adds a stored run to a dataset of the home (created when missing):
+    /// its input, and as `expected` the given value or the run's output.
+    pub fn add_run_to_dataset(
+        &self,
+        run: &str,
+        dataset_name: &str,
+        expected: Option<Value>,
+    ) -> Result<Case> {
+        if !valid_name(dataset_name) {
+            return Err(Error::EvalSetup {
+                message: format!(
+                    "dataset name `{dataset_name}` must be letters, digits, `-`, `_` and `.` (it names datasets/NAME.jsonl)"
+                ),
+            });
+        }
+        let run = self.resolve_run(run)?;
+        let stored = self.stored_run(&run)?;
+        let output = match stored.status {
+            RunStatus::Succeeded => self
+                .run_detail(&run)?
+                .detail
+                .get("output")
+                .cloned()
+                .unwrap_or(Value::Null),
+            _ => Value::Null,
+        };
+        let expected = match expected {
+            Some(value) => Some(value),
+            None if output.is_null() => {
+                return Err(Error::EvalSetup {
+                    message: format!(
+                        "run {run} has no output to expect (it did not succeed) — give the expected value"
+                    ),
+                })
+            }
+            None => Some(scorer::pick(&output, None)),
+        };
+        let mut metadata = Map::new();
+        metadata.insert("run".into(), Value::String(run.clone()));
+        metadata.insert("flow".into(), Value::String(stored.header.flow.clone()));
+        let case = Case {
+            id: format!("run-{}", &run[..run.len().min(8)]),
+            input: stored.header.input.clone(),
+            expected,
+            metadata,
+            scorers: None,
+        };
+        let path = self.datasets_dir().join(format!("{dataset_name}.jsonl"));
+        let csv = self.datasets_dir().join(format!("{dataset_name}.csv"));
+        if csv.is_file() {
+            return Err(Error::EvalSetup {
+                message: format!(
+                    "dataset `{dataset_name}` is a CSV file; runs are added to JSONL datasets — pick another name"
+                ),
+            });
+        }
+        dataset::append(&path, &case)?;
+        Ok(case)
+    }
+
+    /// Deletes a dataset of the home.
+    pub fn delete_dataset(&self, name: &str) -> Result<()> {
+        let path = self.dataset_path(name)?;
+        if !path.starts_with(self.datasets_dir()) {
+            return Err(Error::EvalSetup {
+                message: format!("{} is not one of the data home's datasets", path.display()),
+            });
+        }
+        std::fs::remove_file(&path).map_err(|error| Error::EvalSetup {
+            message: format!("cannot delete {}: {error}", path.display()),
+        })
+    }
+
+    /// The newest evals, of one flow when given.
+    pub fn evals(&self, flow: Option<&str>, limit: u32) -> Result<Vec<EvalSummary>> {
+        Ok(self.store.evals(flow, limit)?)
+    }
+
+    fn resolve_eval(&self, prefix: &str) -> Result<String> {
+        let ids = self.store.eval_ids_with_prefix(prefix)?;
+        match ids.as_slice() {
+            [id] => Ok(id.clone()),
+            [] => Err(Error::UnknownEval {
+                message: format!("no eval `{prefix}` — `codexos evals list` shows them"),
+            }),
+            _ => Err(Error::UnknownEval {
+                message: format!("`{prefix}` matches several evals ({}) — give more of the id", ids.join(", ")),
+            }),
+        }
+    }
+
+    /// A stored eval's report (without recorded calls).
+    pub fn eval_report(&self, id: &str) -> Result<EvalReport> {
+        let id = self.resolve_eval(id)?;
+        let text = self.store.eval_report(&id)?.ok_or_else(|| Error::UnknownEval {
+            message: format!("no eval `{id}`"),
+        })?;
+        Ok(EvalReport::from_json(&text)?)
+    }
+
+    /// A stored eval's report with its runs' recorded calls, as a baseline
+    /// file holds it.
+    pub fn eval_export(&self, id: &str) -> Result<EvalReport> {
+        let mut report = self.eval_report(id)?;
+        for attempt in report.cases.iter_mut().flat_map(|case| &mut case.attempts) {
+            if let Ok(stored) = self.stored_run(&attempt.run_id) {
+                attempt.calls = stored.calls;
+            }
+            for score in &mut attempt.scores {
+                if let Some(run) = &score.run_id {
+                    if let Ok(stored) = self.stored_run(run) {
+                        score.calls = stored.calls;
+                    }
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Deletes a stored eval (its runs stay).
+    pub fn delete_eval(&self, id: &str) -> Result<()> {
+        let id = self.resolve_eval(id)?;
+        self.store.delete_eval(&id)?;
+        Ok(())
+    }
+
+    /// A baseline: a report file, or a stored eval with its calls.
+    fn baseline(&self, given: &str) -> Result<EvalReport> {
+        let path = Path::new(given);
+        if path.is_file() {
+            let text = std::fs::read_to_string(path).map_err(|error| Error::EvalSetup {
+                message: format!("cannot read the baseline {}: {error}", path.display()),
+            })?;
+            return EvalReport::from_json(&text).map_err(|error| Error::EvalSetup {
+                message: format!("baseline {}: {error}", path.display()),
+            });
+        }
+        self.eval_export(given)
+    }
+
+    /// Runs `flow_path` over a dataset's cases and scores every run.
+    pub async fn eval_flow(
+        self: &Arc<Self>,
+        flow_path: &Path,
+        options: EvalOptions,
+        cancel: CancellationToken,
+    ) -> Result<EvalReport> {
+        let flow = crate::flows::read_flow(flow_path)?;
+        let flow_hash = std::fs::read(flow_path)
+            .map(|bytes| hex::encode(Sha256::digest(&bytes)))
+            .unwrap_or_default();
+        let dataset_path = self.dataset_path(&options.dataset)?;
+        let set = dataset::load(&dataset_path)?;
+        let baseline = options.baseline.as_deref().map(|given| self.baseline(given)).transpose()?;
+        if options.replay && baseline.is_none() {
+            return Err(Error::EvalSetup {
+                message: "--replay answers every call from a baseline's recording: give --baseline (a report file or an eval id)".into(),
+            });
+        }
+        let repeat = options.repeat.max(1);
+        let mut report = EvalReport {
+            format: codexos_eval::report::FORMAT.into(),
+            id: uuid::Uuid::new_v4().to_string(),
+            flow: flow.name.clone(),
+            flow_hash,
+            dataset: options.dataset.clone(),
+            dataset_hash: set.hash.clone(),
+            mode: if options.replay { Mode::Replay } else { Mode::Live },
+            repeat,
+            started_at: now_seconds(),
+            finished_at: 0.0,
+            cases: Vec::new(),
+            summary: Summary::default(),
+            comparison: None,
+            thresholds: Vec::new(),
+            ok: false,
+        };
+        let total = set.cases.len() as u32 * repeat;
+        let mut done = 0;
+        for case in &set.cases {
+            let recorded = baseline
+                .as_ref()
+                .filter(|_| options.replay)
+                .map(|baseline| baseline.cases.iter().find(|old| old.id == case.id));
+            let mut result = CaseResult {
+                id: case.id.clone(),
+                input: case.input.clone(),
+                expected: case.expected.clone(),
+                metadata: case.metadata.clone(),
+                attempts: Vec::new(),
+                score: 0.0,
+                stddev: 0.0,
+                passed: false,
+                flaky: false,
+            };
+            for index in 0..repeat {
+                if cancel.is_cancelled() {
+                    return Err(Error::EvalSetup {
+                        message: "cancelled".into(),
+                    });
+                }
+                let old = recorded.map(|old| {
+                    old.and_then(|old| old.attempts.get((index as usize).min(old.attempts.len().saturating_sub(1))))
+                });
+                let attempt = self
+                    .eval_attempt(&flow, flow_path, case, old, &options, &cancel)
+                    .await?;
+                done += 1;
+                if let Some(progress) = &options.on_progress {
+                    progress(&EvalProgress {
+                        eval_id: report.id.clone(),
+                        case: case.id.clone(),
+                        done,
+                        total,
+                        passed: attempt.passed,
+                        run_id: attempt.run_id.clone(),
+                    });
+                }
+                result.attempts.push(attempt);
+            }
+            result.settle();
+            report.cases.push(result);
+        }
+        report.summarize();
+        if let Some(baseline) = &baseline {
+            report.compare(baseline);
+        }
+        report.check(&options.limits);
+        report.finished_at = now_seconds();
+        let lean = serde_json::to_string(&report.without_calls()).map_err(|error| Error::EvalSetup {
+            message: format!("cannot encode the report: {error}"),
+        })?;
+        self.store.save_eval(&NewEval {
+            summary: EvalSummary {
+                id: report.id.clone(),
+                flow: report.flow.clone(),
+                dataset: report.dataset.clone(),
+                mode: if options.replay { "replay" } else { "live" }.into(),
+                started_at: report.started_at,
+                cases: report.summary.cases,
+                passed: report.summary.passed,
+                ok: report.ok,
+            },
+            report: &lean,
+        })?;
+        Ok(report)
+    }
+
+    /// One run of one case, scored. `old` is `Some` in a replay: the
+    /// baseline's attempt of the case, when it has the case.
+    async fn eval_attempt(
+        self: &Arc<Self>,
+        flow: &Flow,
+        flow_path: &Path,
+        case: &Case,
+        old: Option<Option<&Attempt>>,
+        options: &EvalOptions,
+        cancel: &CancellationToken,
+    ) -> Result<Attempt> {
+        let mut attempt = Attempt {
+            run_id: String::new(),
+            status: "failed".into(),
+            output: Value::Null,
+            error: None,
+            latency_ms: 0,
+            tokens: 0,
+            cost_usd: None,
+            scores: Vec::new(),
+            score: 0.0,
+            passed: false,
+            calls: Vec::new(),
+        };
+        let replay = match old {
+            None => None,
+            Some(None) => {
+                attempt.error = Some(format!(
+                    "case `{}` is not in the baseline: nothing recorded to replay — run it live",
+                    case.id
+                ));
+                attempt.settle();
+                return Ok(attempt);
+            }
+            Some(Some(old)) => Some(Arc::new(Recording::by_request(old.calls.clone()))),
+        };
+        let input = match flow_input(flow, case) {
+            Ok(input) => input,
+            Err(message) => {
+                attempt.error = Some(message);
+                attempt.settle();
+                return Ok(attempt);
+            }
+        };
+        let run_options = FlowRunOptions {
+            project: options.project.clone(),
+            approver: options.approver.clone(),
+            replay,
+            ..FlowRunOptions::default()
+        };
+        let started = Instant::now();
+        let outcome = self
+            .run_flow(
+                flow.clone(),
+                Some(flow_path),
+                flow_path.parent().map(Path::to_path_buf),
+                input,
+                run_options,
+                cancel.clone(),
+            )
+            .await;
+        attempt.latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            // A flow that does not pass its check fails every case alike.
+            Err(error @ Error::Flow(codexos_flow::Error::Check { .. })) => return Err(error),
+            Err(error) => {
+                attempt.error = Some(error.to_string());
+                attempt.settle();
+                return Ok(attempt);
+            }
+        };
+        attempt.run_id = outcome.run_id.clone();
+        attempt.status = status_text(outcome.status).into();
+        attempt.output = outcome.output.clone();
+        attempt.error = match (outcome.status, &outcome.waiting) {
+            (RunStatus::Paused, Some(node)) => Some(format!(
+                "the run waits for a person at node `{node}`: an eval answers no human node"
+            )),
+            _ => outcome.error.clone(),
+        };
+        if let Ok(stored) = self.stored_run(&outcome.run_id) {
+            (attempt.tokens, attempt.cost_usd) = usage_of(&stored);
+            attempt.calls = stored.calls;
+        }
+        if outcome.status == RunStatus::Succeeded {
+            let chosen: Vec<Scorer> = match (&case.scorers, options.scorers.is_empty(), &case.expected) {
+                (Some(own), _, _) => own.clone(),
+                (None, false, _) => options.scorers.clone(),
+                (None, true, Some(_)) => vec![Scorer::Exact {
+                    field: None,
+                    ignore_case: false,
+                }],
+                (None, true, None) => Vec::new(),
+            };
+            for chosen in &chosen {
+                let old_score = old
+                    .flatten()
+                    .and_then(|old| old.scores.iter().find(|score| score.scorer == chosen.name()));
+                let score = self
+                    .score(chosen, case, &attempt, old_score, options, cancel)
+                    .await;
+                if let Some(run) = &score.run_id {
+                    if let Ok(stored) = self.stored_run(run) {
+                        let (tokens, cost) = usage_of(&stored);
+                        attempt.tokens += tokens;
+                        if let Some(cost) = cost {
+                            *attempt.cost_usd.get_or_insert(0.0) += cost;
+                        }
+                    }
+                }
+                attempt.scores.push(score);
+            }
+        }
+        attempt.settle();
+        Ok(attempt)
+    }
+
+    /// One scorer on one attempt: here for the deterministic ones, a judge
+    /// run for `judge` (replayed from `old` in a replay), a tool call for
+    /// `tool`.
+    async fn score(
+        self: &Arc<Self>,
+        chosen: &Scorer,
+        case: &Case,
+        attempt: &Attempt,
+        old: Option<&Score>,
+        options: &EvalOptions,
+        cancel: &CancellationToken,
+    ) -> Score {
+        if let Some(score) = chosen.score(case, &attempt.output, &attempt.calls) {
+            return score;
+        }
+        match chosen {
+            Scorer::Judge { .. } => self.judge(chosen, case, attempt, old, options, cancel).await,
+            Scorer::Tool { tool } => {
+                let root = match self.root_for(&FlowRunOptions {
+                    project: options.project.clone(),
+                    ..FlowRunOptions::default()
+                }) {
+                    Ok(root) => root,
+                    Err(error) => return Score::graded(chosen, 0.0, false, format!("the scorer tool has no folder: {error}")),
+                };
+                let approver = options.approver.clone().unwrap_or_else(|| {
+                    Arc::new(codexos_tools::Refuse(
+                        "an eval's scorer tool cannot ask for approval — allow it in [tools.permissions]".into(),
+                    )) as Arc<dyn codexos_tools::Approver>
+                });
+                match self
+                    .call_tool(tool, scorer::tool_arguments(case, &attempt.output), root, approver, cancel.clone())
+                    .await
+                {
+                    Ok(answer) => scorer::tool_score(chosen, &answer),
+                    Err(error) => Score::graded(chosen, 0.0, false, format!("the scorer tool failed: {error}")),
+                }
+            }
+            _ => Score::graded(chosen, 0.0, false, "not a scorer this CodexOS runs"),
+        }
+    }
+
+    async fn judge(
+        self: &Arc<Self>,
+        chosen: &Scorer,
+        case: &Case,
+        attempt: &Attempt,
+        old: Option<&Score>,
+        options: &EvalOptions,
+        cancel: &CancellationToken,
+    ) -> Score {
+        let Some((flow, input)) = scorer::judge_flow(chosen, case, &attempt.output) else {
+            return Score::graded(chosen, 0.0, false, "not a judge");
+        };
+        let flow: Flow = match serde_json::from_value(flow) {
+            Ok(flow) => flow,
+            Err(error) => return Score::graded(chosen, 0.0, false, format!("the judge flow: {error}")),
+        };
+        let replay = if options.replay {
+            let calls: Vec<CallRecord> = old.map(|old| old.calls.clone()).unwrap_or_default();
+            Some(Arc::new(Recording::by_request(calls)))
+        } else {
+            None
+        };
+        let run_options = FlowRunOptions {
+            replay,
+            ..FlowRunOptions::default()
+        };
+        match self.run_flow(flow, None, None, input, run_options, cancel.clone()).await {
+            Ok(outcome) if outcome.status == RunStatus::Succeeded => {
+                let mut score = scorer::judge_score(chosen, &outcome.output);
+                score.calls = self
+                    .stored_run(&outcome.run_id)
+                    .map(|stored| stored.calls)
+                    .unwrap_or_default();
+                score.run_id = Some(outcome.run_id);
+                score
+            }
+            Ok(outcome) => {
+                let mut score = Score::graded(
+                    chosen,
+                    0.0,
+                    false,
+                    format!("the judge run {}: {}", status_text(outcome.status), outcome.error.unwrap_or_default()),
+                );
+                score.run_id = Some(outcome.run_id);
+                score
+            }
+            Err(error) => Score::graded(chosen, 0.0, false, format!("the judge could not run: {error}")),
+        }
+    }
+}
