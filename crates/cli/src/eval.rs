@@ -129,8 +129,12 @@ pub enum DatasetsCommand {
 }
 
 fn write(path: &PathBuf, text: &str) -> anyhow::Result<()> {
-    if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+    if let Some(parent) = path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
     }
     std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
 }
@@ -211,7 +215,11 @@ fn text(report: &EvalReport) -> String {
         } else {
             "FAIL"
         };
-        let runs: Vec<&str> = case.attempts.iter().map(|a| &a.run_id[..a.run_id.len().min(8)]).collect();
+        let runs: Vec<&str> = case
+            .attempts
+            .iter()
+            .map(|a| &a.run_id[..a.run_id.len().min(8)])
+            .collect();
         let _ = write!(out, "{mark:5} {:<24} score {:.2}", case.id, case.score);
         if report.repeat > 1 {
             let _ = write!(out, " ± {:.2}", case.stddev);
@@ -269,7 +277,16 @@ fn text(report: &EvalReport) -> String {
             limit.actual
         );
     }
-    let _ = writeln!(out, "eval {} ({} mode)", report.id, if report.mode == codexos_runtime::EvalMode::Replay { "replay" } else { "live" });
+    let _ = writeln!(
+        out,
+        "eval {} ({} mode)",
+        report.id,
+        if report.mode == codexos_runtime::EvalMode::Replay {
+            "replay"
+        } else {
+            "live"
+        }
+    );
     out
 }
 
@@ -345,7 +362,11 @@ pub fn datasets(runtime: &Runtime, command: DatasetsCommand, json: bool) -> anyh
             for set in sets {
                 match (set.cases, set.problem) {
                     (Some(cases), _) => println!("{:<24} {cases:>5} cases  {}", set.name, set.path),
-                    (None, problem) => println!("{:<24}  unreadable: {}", set.name, problem.unwrap_or_default()),
+                    (None, problem) => println!(
+                        "{:<24}  unreadable: {}",
+                        set.name,
+                        problem.unwrap_or_default()
+                    ),
                 }
             }
             Ok(())
@@ -361,17 +382,17 @@ pub fn datasets(runtime: &Runtime, command: DatasetsCommand, json: bool) -> anyh
                     "{:<20} input {}  expected {}",
                     case.id,
                     codexos_runtime::clip(&case.input.to_string(), 60),
-                    case.expected
-                        .as_ref()
-                        .map_or_else(|| "—".to_owned(), |value| codexos_runtime::clip(&value.to_string(), 60))
+                    case.expected.as_ref().map_or_else(
+                        || "—".to_owned(),
+                        |value| codexos_runtime::clip(&value.to_string(), 60)
+                    )
                 );
             }
             Ok(())
         }
         DatasetsCommand::AddRun { run, to, expected } => {
-            let expected = expected.map(|text| {
-                serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
-            });
+            let expected = expected
+                .map(|text| serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)));
             let case = runtime.add_run_to_dataset(&run, &to, expected)?;
             if json {
                 render::print_json(&case)

@@ -113,14 +113,20 @@ pub fn parse_jsonl(text: &str) -> Parsed {
         let value: Value = serde_json::from_str(line)
             .map_err(|error| (number, format!("not a JSON object: {error}")))?;
         let Value::Object(fields) = value else {
-            return Err((number, "each line must be a JSON object with `input`".into()));
+            return Err((
+                number,
+                "each line must be a JSON object with `input`".into(),
+            ));
         };
         cases.push(case_from(fields, number)?);
     }
     finish(cases)
 }
 
-fn case_from(mut fields: Map<String, Value>, line: usize) -> std::result::Result<Case, (usize, String)> {
+fn case_from(
+    mut fields: Map<String, Value>,
+    line: usize,
+) -> std::result::Result<Case, (usize, String)> {
     let id = match fields.remove("id") {
         None | Some(Value::Null) => format!("case-{line}"),
         Some(Value::String(id)) if !id.trim().is_empty() => id.trim().to_owned(),
@@ -139,8 +145,7 @@ fn case_from(mut fields: Map<String, Value>, line: usize) -> std::result::Result
     let scorers = match fields.remove("scorers") {
         None | Some(Value::Null) => None,
         Some(value) => Some(
-            serde_json::from_value(value)
-                .map_err(|error| (line, format!("`scorers`: {error}")))?,
+            serde_json::from_value(value).map_err(|error| (line, format!("`scorers`: {error}")))?,
         ),
     };
     if let Some(key) = fields.keys().next() {
@@ -210,16 +215,26 @@ pub fn parse_csv(text: &str) -> Parsed {
             ));
         }
     }
-    if !headers.iter().any(|header| header == "input" || header.starts_with("input.")) {
-        return Err((1, "the header has no `input` or `input.FIELD` column".into()));
+    if !headers
+        .iter()
+        .any(|header| header == "input" || header.starts_with("input."))
+    {
+        return Err((
+            1,
+            "the header has no `input` or `input.FIELD` column".into(),
+        ));
     }
     let mut cases = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|error| {
-            let line = error.position().map_or(0, |position| position.line() as usize);
+            let line = error
+                .position()
+                .map_or(0, |position| position.line() as usize);
             (line, error.to_string())
         })?;
-        let line = record.position().map_or(0, |position| position.line() as usize);
+        let line = record
+            .position()
+            .map_or(0, |position| position.line() as usize);
         let mut fields = Map::new();
         let mut input = Map::new();
         let mut metadata = Map::new();
@@ -250,7 +265,10 @@ pub fn parse_csv(text: &str) -> Parsed {
             }
             (Some(value), true) => value,
             (Some(_), false) => {
-                return Err((line, "`input` must be an object when `input.FIELD` columns are used".into()))
+                return Err((
+                    line,
+                    "`input` must be an object when `input.FIELD` columns are used".into(),
+                ))
             }
             (None, _) => Value::Object(input),
         };
@@ -293,7 +311,11 @@ pub fn append(path: &Path, case: &Case) -> Result<()> {
                 })
             }
             Ok(_) => {}
-            Err(Error::Dataset { line: 0, ref message, .. }) if message.contains("no case") => {}
+            Err(Error::Dataset {
+                line: 0,
+                ref message,
+                ..
+            }) if message.contains("no case") => {}
             Err(error) => return Err(error),
         }
     }
@@ -345,8 +367,8 @@ mod tests {
         assert!(message.contains("no `input`"), "{message}");
         let (_, message) = parse_jsonl("{\"input\":1,\"expect\":2}\n").expect_err("typo");
         assert!(message.contains("unknown key `expect`"), "{message}");
-        let (_, message) =
-            parse_jsonl("{\"id\":\"a\",\"input\":1}\n{\"id\":\"a\",\"input\":2}\n").expect_err("dup");
+        let (_, message) = parse_jsonl("{\"id\":\"a\",\"input\":1}\n{\"id\":\"a\",\"input\":2}\n")
+            .expect_err("dup");
         assert!(message.contains("used twice"), "{message}");
         assert!(parse_jsonl("\n").is_err(), "an empty dataset is refused");
     }
@@ -383,7 +405,11 @@ mod tests {
             scorers: None,
         };
         append(&path, &case).expect("created");
-        std::fs::write(&path, std::fs::read_to_string(&path).expect("read").trim_end()).expect("no newline");
+        std::fs::write(
+            &path,
+            std::fs::read_to_string(&path).expect("read").trim_end(),
+        )
+        .expect("no newline");
         let second = Case {
             id: "second".into(),
             ..case.clone()
@@ -392,7 +418,10 @@ mod tests {
         let dataset = load(&path).expect("loads");
         assert_eq!(dataset.cases, vec![case.clone(), second]);
         let error = append(&path, &case).expect_err("same id");
-        assert!(error.to_string().contains("already has a case `from-run`"), "{error}");
+        assert!(
+            error.to_string().contains("already has a case `from-run`"),
+            "{error}"
+        );
         let csv = folder.path().join("set.csv");
         assert!(append(&csv, &case).is_err(), "CSV is the author's");
     }

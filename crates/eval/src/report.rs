@@ -117,7 +117,11 @@ impl CaseResult {
         let (mean, stddev) = mean_stddev(&scores);
         self.score = mean;
         self.stddev = stddev;
-        let passes = self.attempts.iter().filter(|attempt| attempt.passed).count();
+        let passes = self
+            .attempts
+            .iter()
+            .filter(|attempt| attempt.passed)
+            .count();
         self.passed = !self.attempts.is_empty() && passes == self.attempts.len();
         self.flaky = passes > 0 && passes < self.attempts.len();
     }
@@ -128,7 +132,11 @@ fn mean_stddev(values: &[f64]) -> (f64, f64) {
         return (0.0, 0.0);
     }
     let mean = values.iter().sum::<f64>() / values.len() as f64;
-    let variance = values.iter().map(|value| (value - mean).powi(2)).sum::<f64>() / values.len() as f64;
+    let variance = values
+        .iter()
+        .map(|value| (value - mean).powi(2))
+        .sum::<f64>()
+        / values.len() as f64;
     (mean, variance.sqrt())
 }
 
@@ -270,12 +278,19 @@ impl EvalReport {
         let mut latencies: Vec<u64> = attempts.iter().map(|attempt| attempt.latency_ms).collect();
         latencies.sort_unstable();
         let passed = cases.iter().filter(|case| case.passed).count() as u32;
-        let priced: Vec<f64> = attempts.iter().filter_map(|attempt| attempt.cost_usd).collect();
+        let priced: Vec<f64> = attempts
+            .iter()
+            .filter_map(|attempt| attempt.cost_usd)
+            .collect();
         self.summary = Summary {
             cases: cases.len() as u32,
             passed,
             flaky: cases.iter().filter(|case| case.flaky).count() as u32,
-            pass_rate: if cases.is_empty() { 0.0 } else { f64::from(passed) / cases.len() as f64 },
+            pass_rate: if cases.is_empty() {
+                0.0
+            } else {
+                f64::from(passed) / cases.len() as f64
+            },
             mean_score: mean_stddev(&cases.iter().map(|case| case.score).collect::<Vec<_>>()).0,
             tokens: attempts.iter().map(|attempt| attempt.tokens).sum(),
             cost_usd: (!priced.is_empty()).then(|| priced.iter().sum()),
@@ -286,8 +301,11 @@ impl EvalReport {
 
     /// Compares with a baseline's cases, by id.
     pub fn compare(&mut self, baseline: &EvalReport) {
-        let before: BTreeMap<&str, &CaseResult> =
-            baseline.cases.iter().map(|case| (case.id.as_str(), case)).collect();
+        let before: BTreeMap<&str, &CaseResult> = baseline
+            .cases
+            .iter()
+            .map(|case| (case.id.as_str(), case))
+            .collect();
         let mut changes = Vec::new();
         for case in &self.cases {
             let old = before.get(case.id.as_str());
@@ -304,11 +322,14 @@ impl EvalReport {
                 change,
                 before: old.map(|old| old.score),
                 after: Some(case.score),
-                baseline_run: old.and_then(|old| old.attempts.first()).map(|a| a.run_id.clone()),
+                baseline_run: old
+                    .and_then(|old| old.attempts.first())
+                    .map(|a| a.run_id.clone()),
                 run: case.attempts.first().map(|attempt| attempt.run_id.clone()),
             });
         }
-        let here: std::collections::BTreeSet<&str> = self.cases.iter().map(|case| case.id.as_str()).collect();
+        let here: std::collections::BTreeSet<&str> =
+            self.cases.iter().map(|case| case.id.as_str()).collect();
         for old in &baseline.cases {
             if !here.contains(old.id.as_str()) {
                 changes.push(CaseChange {
@@ -345,7 +366,11 @@ impl EvalReport {
             relative: false,
             text: "1".into(),
         })];
-        let limits = if limits.is_empty() { &defaults[..] } else { limits };
+        let limits = if limits.is_empty() {
+            &defaults[..]
+        } else {
+            limits
+        };
         self.thresholds = limits.iter().map(|limit| limit.check(self)).collect();
         self.ok = self.thresholds.iter().all(|threshold| threshold.held);
     }
@@ -431,22 +456,29 @@ impl Limit {
             "cost" => Metric::Cost,
             "tokens" => Metric::Tokens,
             "latency" => Metric::Latency,
-            other => {
-                return Err(bad(format!(
-                    "unknown metric `{other}` (pass-rate, score, regressions, cost, tokens, latency)"
-                )))
-            }
+            other => return Err(bad(format!(
+                "unknown metric `{other}` (pass-rate, score, regressions, cost, tokens, latency)"
+            ))),
         };
         let text = value.trim().to_owned();
         let relative = text.starts_with('+') && text.ends_with('%');
         let number: f64 = if relative {
-            text[1..text.len() - 1].parse::<f64>().map(|percent| percent / 100.0)
+            text[1..text.len() - 1]
+                .parse::<f64>()
+                .map(|percent| percent / 100.0)
         } else {
             text.parse()
         }
         .map_err(|_| bad(format!("`{spec}`: `{text}` is not a number or +N%")))?;
-        if relative && matches!(metric, Metric::PassRate | Metric::Score | Metric::Regressions) {
-            return Err(bad(format!("`{spec}`: +N% applies to cost, tokens and latency")));
+        if relative
+            && matches!(
+                metric,
+                Metric::PassRate | Metric::Score | Metric::Regressions
+            )
+        {
+            return Err(bad(format!(
+                "`{spec}`: +N% applies to cost, tokens and latency"
+            )));
         }
         if matches!(metric, Metric::PassRate | Metric::Score) && !(0.0..=1.0).contains(&number) {
             return Err(bad(format!("`{spec}`: a share from 0 to 1")));
@@ -461,7 +493,10 @@ impl Limit {
 
     fn check(&self, report: &EvalReport) -> Threshold {
         let summary = &report.summary;
-        let before = report.comparison.as_ref().map(|comparison| &comparison.before);
+        let before = report
+            .comparison
+            .as_ref()
+            .map(|comparison| &comparison.before);
         let (name, actual, held) = match self.metric {
             Metric::PassRate => (
                 "pass-rate",
@@ -476,12 +511,24 @@ impl Limit {
             Metric::Regressions => {
                 let regressed = report.comparison.as_ref().map(|c| c.regressed);
                 match regressed {
-                    Some(count) => ("regressions", count.to_string(), f64::from(count) <= self.value),
+                    Some(count) => (
+                        "regressions",
+                        count.to_string(),
+                        f64::from(count) <= self.value,
+                    ),
                     None => ("regressions", "no baseline".to_owned(), false),
                 }
             }
-            Metric::Cost => self.bound("cost", summary.cost_usd.unwrap_or(0.0), before.map(|b| b.cost_usd.unwrap_or(0.0))),
-            Metric::Tokens => self.bound("tokens", summary.tokens as f64, before.map(|b| b.tokens as f64)),
+            Metric::Cost => self.bound(
+                "cost",
+                summary.cost_usd.unwrap_or(0.0),
+                before.map(|b| b.cost_usd.unwrap_or(0.0)),
+            ),
+            Metric::Tokens => self.bound(
+                "tokens",
+                summary.tokens as f64,
+                before.map(|b| b.tokens as f64),
+            ),
             Metric::Latency => self.bound(
                 "latency",
                 summary.latency_p50_ms as f64,
@@ -496,16 +543,29 @@ impl Limit {
         }
     }
 
-    fn bound(&self, name: &'static str, now: f64, before: Option<f64>) -> (&'static str, String, bool) {
+    fn bound(
+        &self,
+        name: &'static str,
+        now: f64,
+        before: Option<f64>,
+    ) -> (&'static str, String, bool) {
         if !self.relative {
             return (name, trim_number(now), now <= self.value + 1e-12);
         }
         match before {
             None => (name, "no baseline".to_owned(), false),
-            Some(before) if before <= 0.0 => (name, format!("{} (baseline 0)", trim_number(now)), now <= 0.0),
+            Some(before) if before <= 0.0 => (
+                name,
+                format!("{} (baseline 0)", trim_number(now)),
+                now <= 0.0,
+            ),
             Some(before) => {
                 let change = now / before - 1.0;
-                (name, format!("{:+.1}%", change * 100.0), change <= self.value + 1e-12)
+                (
+                    name,
+                    format!("{:+.1}%", change * 100.0),
+                    change <= self.value + 1e-12,
+                )
             }
         }
     }
@@ -552,7 +612,11 @@ fn failure(case: &CaseResult) -> String {
                 .collect::<Vec<_>>()
                 .join("; "),
         };
-        let prefix = if case.attempts.len() > 1 { format!("#{} ", index + 1) } else { String::new() };
+        let prefix = if case.attempts.len() > 1 {
+            format!("#{} ", index + 1)
+        } else {
+            String::new()
+        };
         reasons.push(format!("{prefix}{why}"));
     }
     reasons.join(" | ")
@@ -587,9 +651,18 @@ pub fn junit(report: &EvalReport) -> String {
             xml(&case.id),
             time as f64 / 1000.0
         );
-        let runs: Vec<&str> = case.attempts.iter().map(|attempt| attempt.run_id.as_str()).collect();
+        let runs: Vec<&str> = case
+            .attempts
+            .iter()
+            .map(|attempt| attempt.run_id.as_str())
+            .collect();
         if case.passed {
-            let _ = writeln!(out, ">\n      <system-out>score {:.3}; runs {}</system-out>\n    </testcase>", case.score, runs.join(" "));
+            let _ = writeln!(
+                out,
+                ">\n      <system-out>score {:.3}; runs {}</system-out>\n    </testcase>",
+                case.score,
+                runs.join(" ")
+            );
         } else {
             let message = failure(case);
             let _ = writeln!(
@@ -611,7 +684,10 @@ pub fn junit(report: &EvalReport) -> String {
     for limit in &report.thresholds {
         let name = xml(&format!("{} ≤/≥ {}", limit.metric, limit.limit));
         if limit.held {
-            let _ = writeln!(out, "    <testcase classname=\"thresholds\" name=\"{name}\"/>");
+            let _ = writeln!(
+                out,
+                "    <testcase classname=\"thresholds\" name=\"{name}\"/>"
+            );
         } else {
             let _ = writeln!(
                 out,
@@ -633,7 +709,11 @@ fn money(value: Option<f64>) -> String {
 fn delta(now: f64, before: f64, percent: bool) -> String {
     if percent {
         if before == 0.0 {
-            return if now == 0.0 { "±0".into() } else { "new".into() };
+            return if now == 0.0 {
+                "±0".into()
+            } else {
+                "new".into()
+            };
         }
         format!("{:+.1}%", (now / before - 1.0) * 100.0)
     } else {
@@ -648,7 +728,11 @@ fn delta(now: f64, before: f64, percent: bool) -> String {
 pub fn markdown(report: &EvalReport) -> String {
     let summary = &report.summary;
     let mut out = String::new();
-    let verdict = if report.ok { "✅ passed" } else { "❌ failed" };
+    let verdict = if report.ok {
+        "✅ passed"
+    } else {
+        "❌ failed"
+    };
     let _ = writeln!(out, "### CodexOS eval — `{}`: {verdict}\n", report.flow);
     let _ = writeln!(
         out,
@@ -662,38 +746,110 @@ pub fn markdown(report: &EvalReport) -> String {
         report.dataset,
         report.id
     );
-    let before = report.comparison.as_ref().map(|comparison| &comparison.before);
+    let before = report
+        .comparison
+        .as_ref()
+        .map(|comparison| &comparison.before);
     if let Some(before) = before {
         out.push_str("| | this change | baseline | Δ |\n|---|---:|---:|---:|\n");
-        let _ = writeln!(out, "| pass rate | {:.1}% | {:.1}% | {} |", summary.pass_rate * 100.0, before.pass_rate * 100.0, delta(summary.pass_rate, before.pass_rate, false));
-        let _ = writeln!(out, "| mean score | {:.3} | {:.3} | {} |", summary.mean_score, before.mean_score, delta(summary.mean_score, before.mean_score, false));
-        let _ = writeln!(out, "| cost | {} | {} | {} |", money(summary.cost_usd), money(before.cost_usd), delta(summary.cost_usd.unwrap_or(0.0), before.cost_usd.unwrap_or(0.0), true));
-        let _ = writeln!(out, "| tokens | {} | {} | {} |", summary.tokens, before.tokens, delta(summary.tokens as f64, before.tokens as f64, true));
-        let _ = writeln!(out, "| latency p50 | {} ms | {} ms | {} |", summary.latency_p50_ms, before.latency_p50_ms, delta(summary.latency_p50_ms as f64, before.latency_p50_ms as f64, true));
-        let _ = writeln!(out, "| latency p95 | {} ms | {} ms | {} |", summary.latency_p95_ms, before.latency_p95_ms, delta(summary.latency_p95_ms as f64, before.latency_p95_ms as f64, true));
+        let _ = writeln!(
+            out,
+            "| pass rate | {:.1}% | {:.1}% | {} |",
+            summary.pass_rate * 100.0,
+            before.pass_rate * 100.0,
+            delta(summary.pass_rate, before.pass_rate, false)
+        );
+        let _ = writeln!(
+            out,
+            "| mean score | {:.3} | {:.3} | {} |",
+            summary.mean_score,
+            before.mean_score,
+            delta(summary.mean_score, before.mean_score, false)
+        );
+        let _ = writeln!(
+            out,
+            "| cost | {} | {} | {} |",
+            money(summary.cost_usd),
+            money(before.cost_usd),
+            delta(
+                summary.cost_usd.unwrap_or(0.0),
+                before.cost_usd.unwrap_or(0.0),
+                true
+            )
+        );
+        let _ = writeln!(
+            out,
+            "| tokens | {} | {} | {} |",
+            summary.tokens,
+            before.tokens,
+            delta(summary.tokens as f64, before.tokens as f64, true)
+        );
+        let _ = writeln!(
+            out,
+            "| latency p50 | {} ms | {} ms | {} |",
+            summary.latency_p50_ms,
+            before.latency_p50_ms,
+            delta(
+                summary.latency_p50_ms as f64,
+                before.latency_p50_ms as f64,
+                true
+            )
+        );
+        let _ = writeln!(
+            out,
+            "| latency p95 | {} ms | {} ms | {} |",
+            summary.latency_p95_ms,
+            before.latency_p95_ms,
+            delta(
+                summary.latency_p95_ms as f64,
+                before.latency_p95_ms as f64,
+                true
+            )
+        );
     } else {
         out.push_str("| | this change |\n|---|---:|\n");
-        let _ = writeln!(out, "| pass rate | {:.1}% ({}/{}) |", summary.pass_rate * 100.0, summary.passed, summary.cases);
+        let _ = writeln!(
+            out,
+            "| pass rate | {:.1}% ({}/{}) |",
+            summary.pass_rate * 100.0,
+            summary.passed,
+            summary.cases
+        );
         let _ = writeln!(out, "| mean score | {:.3} |", summary.mean_score);
         let _ = writeln!(out, "| cost | {} |", money(summary.cost_usd));
         let _ = writeln!(out, "| tokens | {} |", summary.tokens);
-        let _ = writeln!(out, "| latency p50 / p95 | {} / {} ms |", summary.latency_p50_ms, summary.latency_p95_ms);
+        let _ = writeln!(
+            out,
+            "| latency p50 / p95 | {} / {} ms |",
+            summary.latency_p50_ms, summary.latency_p95_ms
+        );
     }
     out.push_str("\n**Thresholds**\n\n");
     for limit in &report.thresholds {
         let mark = if limit.held { "✅" } else { "❌" };
-        let _ = writeln!(out, "- {mark} {} {} (is {})", limit.metric, limit.limit, limit.actual);
+        let _ = writeln!(
+            out,
+            "- {mark} {} {} (is {})",
+            limit.metric, limit.limit, limit.actual
+        );
     }
     if let Some(comparison) = &report.comparison {
         let moved: Vec<&CaseChange> = comparison
             .cases
             .iter()
-            .filter(|case| matches!(case.change, Change::Regressed | Change::Improved | Change::Missing))
+            .filter(|case| {
+                matches!(
+                    case.change,
+                    Change::Regressed | Change::Improved | Change::Missing
+                )
+            })
             .collect();
         if !moved.is_empty() {
             out.push_str("\n**Changed cases**\n\n| case | change | before | after | runs (baseline → now) |\n|---|---|---:|---:|---|\n");
             for case in moved {
-                let score = |value: Option<f64>| value.map_or_else(|| "—".to_owned(), |v| format!("{v:.2}"));
+                let score = |value: Option<f64>| {
+                    value.map_or_else(|| "—".to_owned(), |v| format!("{v:.2}"))
+                };
                 let _ = writeln!(
                     out,
                     "| `{}` | {} | {} | {} | `{}` → `{}` |",
@@ -715,7 +871,11 @@ pub fn markdown(report: &EvalReport) -> String {
     }
     let failing: Vec<&CaseResult> = report.cases.iter().filter(|case| !case.passed).collect();
     if !failing.is_empty() {
-        let _ = writeln!(out, "\n<details><summary>{} failing case(s)</summary>\n", failing.len());
+        let _ = writeln!(
+            out,
+            "\n<details><summary>{} failing case(s)</summary>\n",
+            failing.len()
+        );
         for case in failing.iter().take(50) {
             let _ = writeln!(
                 out,
@@ -798,14 +958,26 @@ mod tests {
 
     #[test]
     fn repeats_flag_flaky_cases_and_summaries_add_up() {
-        let flaky = case("a", vec![attempt("r1", true, 1.0, 100), attempt("r2", false, 0.0, 300)]);
+        let flaky = case(
+            "a",
+            vec![
+                attempt("r1", true, 1.0, 100),
+                attempt("r2", false, 0.0, 300),
+            ],
+        );
         assert!(flaky.flaky && !flaky.passed);
         assert!((flaky.stddev - 0.5).abs() < 1e-9);
         let mut failed_run = attempt("r3", true, 1.0, 50);
         failed_run.status = "failed".into();
         failed_run.settle();
-        assert!(!failed_run.passed && failed_run.score == 0.0, "a failed run never passes");
-        let report = report("e", vec![flaky, case("b", vec![attempt("r4", true, 1.0, 200)])]);
+        assert!(
+            !failed_run.passed && failed_run.score == 0.0,
+            "a failed run never passes"
+        );
+        let report = report(
+            "e",
+            vec![flaky, case("b", vec![attempt("r4", true, 1.0, 200)])],
+        );
         assert_eq!(report.summary.cases, 2);
         assert_eq!(report.summary.passed, 1);
         assert_eq!(report.summary.flaky, 1);
@@ -836,7 +1008,14 @@ mod tests {
         );
         after.compare(&before);
         let comparison = after.comparison.clone().expect("compared");
-        let change = |id: &str| comparison.cases.iter().find(|c| c.id == id).expect("case").change;
+        let change = |id: &str| {
+            comparison
+                .cases
+                .iter()
+                .find(|c| c.id == id)
+                .expect("case")
+                .change
+        };
         assert_eq!(change("keeps"), Change::Unchanged);
         assert_eq!(change("breaks"), Change::Regressed);
         assert_eq!(change("fixed"), Change::Improved);
@@ -858,16 +1037,31 @@ mod tests {
         assert_eq!(after.thresholds[0].actual, "+50.0%");
 
         let xml = junit(&after);
-        assert!(xml.contains("name=\"breaks\"") && xml.contains("<failure"), "{xml}");
+        assert!(
+            xml.contains("name=\"breaks\"") && xml.contains("<failure"),
+            "{xml}"
+        );
         let md = markdown(&after);
-        assert!(md.contains("❌ failed") && md.contains("⬇ regressed") && md.contains("`b2` → `n2`"), "{md}");
+        assert!(
+            md.contains("❌ failed") && md.contains("⬇ regressed") && md.contains("`b2` → `n2`"),
+            "{md}"
+        );
 
-        for bad in ["pass-rate", "speed=1", "pass-rate=2", "score=+5%", "cost=lots"] {
+        for bad in [
+            "pass-rate",
+            "speed=1",
+            "pass-rate=2",
+            "score=+5%",
+            "cost=lots",
+        ] {
             assert!(Limit::parse(bad).is_err(), "{bad}");
         }
         let mut alone = report("solo", vec![case("x", vec![attempt("s", true, 1.0, 1)])]);
         alone.check(&[Limit::parse("cost=+10%").expect("limit")]);
-        assert!(!alone.ok && alone.thresholds[0].actual == "no baseline", "a relative limit needs a baseline");
+        assert!(
+            !alone.ok && alone.thresholds[0].actual == "no baseline",
+            "a relative limit needs a baseline"
+        );
     }
 
     #[test]

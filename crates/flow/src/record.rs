@@ -212,7 +212,12 @@ mod tests {
             record("old-node", 2, &again, "other"),
         ]));
         assert_eq!(recording.len(), 3);
-        let calls = Calls::new("run", "renamed".into(), Arc::new(MemoryLog::default()), Some(recording));
+        let calls = Calls::new(
+            "run",
+            "renamed".into(),
+            Arc::new(MemoryLog::default()),
+            Some(recording),
+        );
         let never = async { Err::<String, _>(PortError::new("live call made")) };
         let answer: String = calls.call("model", &hello, never).await.expect("recorded");
         assert_eq!(answer, "first");
@@ -227,10 +232,16 @@ mod tests {
             .expect("the last answer again");
         assert_eq!(answer, "second");
         let error = calls
-            .call::<_, String, _>("model", &json!({"prompt": "edited"}), async { Ok("live".into()) })
+            .call::<_, String, _>("model", &json!({"prompt": "edited"}), async {
+                Ok("live".into())
+            })
             .await
             .expect_err("an edited request is not answered");
-        assert!(error.message.starts_with("not recorded: node `renamed`"), "{}", error.message);
+        assert!(
+            error.message.starts_with("not recorded: node `renamed`"),
+            "{}",
+            error.message
+        );
         let error = calls
             .call::<_, String, _>("tool", &again, async { Ok("live".into()) })
             .await

@@ -320,7 +320,10 @@ impl Runtime {
                 message: format!("no eval `{prefix}` — `codexos evals list` shows them"),
             }),
             _ => Err(Error::UnknownEval {
-                message: format!("`{prefix}` matches several evals ({}) — give more of the id", ids.join(", ")),
+                message: format!(
+                    "`{prefix}` matches several evals ({}) — give more of the id",
+                    ids.join(", ")
+                ),
             }),
         }
     }
@@ -328,9 +331,12 @@ impl Runtime {
     /// A stored eval's report (without recorded calls).
     pub fn eval_report(&self, id: &str) -> Result<EvalReport> {
         let id = self.resolve_eval(id)?;
-        let text = self.store.eval_report(&id)?.ok_or_else(|| Error::UnknownEval {
-            message: format!("no eval `{id}`"),
-        })?;
+        let text = self
+            .store
+            .eval_report(&id)?
+            .ok_or_else(|| Error::UnknownEval {
+                message: format!("no eval `{id}`"),
+            })?;
         Ok(EvalReport::from_json(&text)?)
     }
 
@@ -387,7 +393,11 @@ impl Runtime {
             .unwrap_or_default();
         let dataset_path = self.dataset_path(&options.dataset)?;
         let set = dataset::load(&dataset_path)?;
-        let baseline = options.baseline.as_deref().map(|given| self.baseline(given)).transpose()?;
+        let baseline = options
+            .baseline
+            .as_deref()
+            .map(|given| self.baseline(given))
+            .transpose()?;
         if options.replay && baseline.is_none() {
             return Err(Error::EvalSetup {
                 message: "--replay answers every call from a baseline's recording: give --baseline (a report file or an eval id)".into(),
@@ -401,7 +411,11 @@ impl Runtime {
             flow_hash,
             dataset: options.dataset.clone(),
             dataset_hash: set.hash.clone(),
-            mode: if options.replay { Mode::Replay } else { Mode::Live },
+            mode: if options.replay {
+                Mode::Replay
+            } else {
+                Mode::Live
+            },
             repeat,
             started_at: now_seconds(),
             finished_at: 0.0,
@@ -436,7 +450,10 @@ impl Runtime {
                     });
                 }
                 let old = recorded.map(|old| {
-                    old.and_then(|old| old.attempts.get((index as usize).min(old.attempts.len().saturating_sub(1))))
+                    old.and_then(|old| {
+                        old.attempts
+                            .get((index as usize).min(old.attempts.len().saturating_sub(1)))
+                    })
                 });
                 let attempt = self
                     .eval_attempt(&flow, flow_path, case, old, &options, &cancel)
@@ -463,9 +480,10 @@ impl Runtime {
         }
         report.check(&options.limits);
         report.finished_at = now_seconds();
-        let lean = serde_json::to_string(&report.without_calls()).map_err(|error| Error::EvalSetup {
-            message: format!("cannot encode the report: {error}"),
-        })?;
+        let lean =
+            serde_json::to_string(&report.without_calls()).map_err(|error| Error::EvalSetup {
+                message: format!("cannot encode the report: {error}"),
+            })?;
         self.store.save_eval(&NewEval {
             summary: EvalSummary {
                 id: report.id.clone(),
@@ -568,19 +586,22 @@ impl Runtime {
             attempt.calls = stored.calls;
         }
         if outcome.status == RunStatus::Succeeded {
-            let chosen: Vec<Scorer> = match (&case.scorers, options.scorers.is_empty(), &case.expected) {
-                (Some(own), _, _) => own.clone(),
-                (None, false, _) => options.scorers.clone(),
-                (None, true, Some(_)) => vec![Scorer::Exact {
-                    field: None,
-                    ignore_case: false,
-                }],
-                (None, true, None) => Vec::new(),
-            };
+            let chosen: Vec<Scorer> =
+                match (&case.scorers, options.scorers.is_empty(), &case.expected) {
+                    (Some(own), _, _) => own.clone(),
+                    (None, false, _) => options.scorers.clone(),
+                    (None, true, Some(_)) => vec![Scorer::Exact {
+                        field: None,
+                        ignore_case: false,
+                    }],
+                    (None, true, None) => Vec::new(),
+                };
             for chosen in &chosen {
-                let old_score = old
-                    .flatten()
-                    .and_then(|old| old.scores.iter().find(|score| score.scorer == chosen.name()));
+                let old_score = old.flatten().and_then(|old| {
+                    old.scores
+                        .iter()
+                        .find(|score| score.scorer == chosen.name())
+                });
                 let score = self
                     .score(chosen, case, &attempt, old_score, options, cancel)
                     .await;
@@ -616,14 +637,24 @@ impl Runtime {
             return score;
         }
         match chosen {
-            Scorer::Judge { .. } => self.judge(chosen, case, attempt, old, options, cancel).await,
+            Scorer::Judge { .. } => {
+                self.judge(chosen, case, attempt, old, options, cancel)
+                    .await
+            }
             Scorer::Tool { tool } => {
                 let root = match self.root_for(&FlowRunOptions {
                     project: options.project.clone(),
                     ..FlowRunOptions::default()
                 }) {
                     Ok(root) => root,
-                    Err(error) => return Score::graded(chosen, 0.0, false, format!("the scorer tool has no folder: {error}")),
+                    Err(error) => {
+                        return Score::graded(
+                            chosen,
+                            0.0,
+                            false,
+                            format!("the scorer tool has no folder: {error}"),
+                        )
+                    }
                 };
                 let approver = options.approver.clone().unwrap_or_else(|| {
                     Arc::new(codexos_tools::Refuse(
@@ -631,11 +662,22 @@ impl Runtime {
                     )) as Arc<dyn codexos_tools::Approver>
                 });
                 match self
-                    .call_tool(tool, scorer::tool_arguments(case, &attempt.output), root, approver, cancel.clone())
+                    .call_tool(
+                        tool,
+                        scorer::tool_arguments(case, &attempt.output),
+                        root,
+                        approver,
+                        cancel.clone(),
+                    )
                     .await
                 {
                     Ok(answer) => scorer::tool_score(chosen, &answer),
-                    Err(error) => Score::graded(chosen, 0.0, false, format!("the scorer tool failed: {error}")),
+                    Err(error) => Score::graded(
+                        chosen,
+                        0.0,
+                        false,
+                        format!("the scorer tool failed: {error}"),
+                    ),
                 }
             }
             _ => Score::graded(chosen, 0.0, false, "not a scorer this CodexOS runs"),
@@ -656,7 +698,9 @@ impl Runtime {
         };
         let flow: Flow = match serde_json::from_value(flow) {
             Ok(flow) => flow,
-            Err(error) => return Score::graded(chosen, 0.0, false, format!("the judge flow: {error}")),
+            Err(error) => {
+                return Score::graded(chosen, 0.0, false, format!("the judge flow: {error}"))
+            }
         };
         let replay = if options.replay {
             let calls: Vec<CallRecord> = old.map(|old| old.calls.clone()).unwrap_or_default();
@@ -668,7 +712,10 @@ impl Runtime {
             replay,
             ..FlowRunOptions::default()
         };
-        match self.run_flow(flow, None, None, input, run_options, cancel.clone()).await {
+        match self
+            .run_flow(flow, None, None, input, run_options, cancel.clone())
+            .await
+        {
             Ok(outcome) if outcome.status == RunStatus::Succeeded => {
                 let mut score = scorer::judge_score(chosen, &outcome.output);
                 score.calls = self
@@ -683,12 +730,21 @@ impl Runtime {
                     chosen,
                     0.0,
                     false,
-                    format!("the judge run {}: {}", status_text(outcome.status), outcome.error.unwrap_or_default()),
+                    format!(
+                        "the judge run {}: {}",
+                        status_text(outcome.status),
+                        outcome.error.unwrap_or_default()
+                    ),
                 );
                 score.run_id = Some(outcome.run_id);
                 score
             }
-            Err(error) => Score::graded(chosen, 0.0, false, format!("the judge could not run: {error}")),
+            Err(error) => Score::graded(
+                chosen,
+                0.0,
+                false,
+                format!("the judge could not run: {error}"),
+            ),
         }
     }
 }

@@ -56,18 +56,16 @@ pub use bench::{
     LlmBench, LlmBenchOptions, LlmRun, ModeScore, OtelBench, RetrievalBench, ScaleBench,
     ScalePoint, SearchBench, SearchFigures, Split, WatchBench,
 };
-pub use codexos_eval::scorer::clip;
-pub use codexos_eval::{
-    junit as eval_junit, markdown as eval_markdown, Mode as EvalMode,
-    Case as EvalCase, CaseResult as EvalCaseResult, EvalReport, Limit as EvalLimit, Scorer,
-};
-pub use codexos_store::evals::EvalSummary;
-pub use eval::{DatasetInfo, DatasetView, EvalOptions, EvalProgress};
 pub use bundles::{
     signer_from_file, BundleCheck, BundleContents, BundleImport, BundleImported, SIGNING_SECRET,
 };
 pub use chat::{provider_key_name, ChatOptions, LOCAL};
 pub use codexos_bundle::{Signer, TrustList, MAX_BUNDLE_BYTES};
+pub use codexos_eval::scorer::clip;
+pub use codexos_eval::{
+    junit as eval_junit, markdown as eval_markdown, Case as EvalCase, CaseResult as EvalCaseResult,
+    EvalReport, Limit as EvalLimit, Mode as EvalMode, Scorer,
+};
 pub use codexos_flow::ports::AgentSpec;
 pub use codexos_flow::{
     check::Problem as FlowProblem, check::Severity as FlowSeverity, Budget, BudgetAction,
@@ -83,6 +81,7 @@ pub use codexos_rag::{
     Hit as SearchHit, IngestEvent as IngestProgress, IngestReport, SearchFilter, SearchMode,
     SkippedFile,
 };
+pub use codexos_store::evals::EvalSummary;
 pub use codexos_store::AttemptRecord;
 pub use codexos_store::ConversationSummary;
 pub use codexos_store::{FlowVersion, RunSummary};
@@ -108,6 +107,7 @@ pub use conversations::{
 pub use doctor::{Check, CheckStatus};
 pub use dropped::{path_kind, DroppedFiles, PathKind, RefusedFile, FILES_PROJECT};
 pub use error::{Error, ErrorCode, Result};
+pub use eval::{DatasetInfo, DatasetView, EvalOptions, EvalProgress};
 pub use files::{FilePreview, ProjectFile};
 pub use flows::agents::AgentPin;
 pub use flows::{

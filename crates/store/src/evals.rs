@@ -85,7 +85,8 @@ impl Store {
                 })
             })
             .map_err(sql(action))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(sql(action))
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sql(action))
     }
 
     /// Ids of evals starting with `prefix`.
@@ -93,18 +94,25 @@ impl Store {
         let action = "finding an eval";
         let connection = self.connection();
         let mut statement = connection
-            .prepare("SELECT id FROM evals WHERE substr(id, 1, length(?1)) = ?1 ORDER BY id LIMIT 10")
+            .prepare(
+                "SELECT id FROM evals WHERE substr(id, 1, length(?1)) = ?1 ORDER BY id LIMIT 10",
+            )
             .map_err(sql(action))?;
         let rows = statement
             .query_map(params![prefix], |row| row.get(0))
             .map_err(sql(action))?;
-        rows.collect::<rusqlite::Result<Vec<String>>>().map_err(sql(action))
+        rows.collect::<rusqlite::Result<Vec<String>>>()
+            .map_err(sql(action))
     }
 
     /// One eval's report (JSON).
     pub fn eval_report(&self, id: &str) -> Result<Option<String>> {
         self.connection()
-            .query_row("SELECT report FROM evals WHERE id = ?1", params![id], |row| row.get(0))
+            .query_row(
+                "SELECT report FROM evals WHERE id = ?1",
+                params![id],
+                |row| row.get(0),
+            )
             .optional()
             .map_err(sql("reading an eval"))
     }
@@ -127,7 +135,11 @@ mod tests {
     fn evals_are_saved_listed_found_and_deleted() {
         let folder = tempfile::tempdir().expect("tempdir");
         let store = Store::open(&folder.path().join("db.sqlite")).expect("store");
-        for (id, flow, at) in [("e1aa", "qa", 1.0), ("e2bb", "qa", 2.0), ("e3cc", "other", 3.0)] {
+        for (id, flow, at) in [
+            ("e1aa", "qa", 1.0),
+            ("e2bb", "qa", 2.0),
+            ("e3cc", "other", 3.0),
+        ] {
             store
                 .save_eval(&NewEval {
                     summary: EvalSummary {
@@ -145,10 +157,16 @@ mod tests {
                 .expect("saved");
         }
         let all = store.evals(None, 10).expect("list");
-        assert_eq!(all.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["e3cc", "e2bb", "e1aa"]);
+        assert_eq!(
+            all.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+            ["e3cc", "e2bb", "e1aa"]
+        );
         assert_eq!(store.evals(Some("qa"), 1).expect("list")[0].id, "e2bb");
         assert_eq!(store.eval_ids_with_prefix("e2").expect("find"), ["e2bb"]);
-        assert_eq!(store.eval_report("e1aa").expect("read").as_deref(), Some("{}"));
+        assert_eq!(
+            store.eval_report("e1aa").expect("read").as_deref(),
+            Some("{}")
+        );
         assert!(store.delete_eval("e1aa").expect("delete"));
         assert!(!store.delete_eval("e1aa").expect("again"));
         assert_eq!(store.eval_report("e1aa").expect("read"), None);

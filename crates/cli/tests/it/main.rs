@@ -9,6 +9,7 @@ mod chat;
 mod compare;
 mod conversations;
 mod crash;
+mod eval;
 mod flows;
 mod git;
 mod ingest_search;

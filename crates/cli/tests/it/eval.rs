@@ -1,0 +1,352 @@
+//! `codexos eval`, `evals` and `datasets` on the real parts: a provider
+//! stand-in on 127.0.0.1 (the OpenAI protocol), the real SQLite store and
+//! flow engine. A live eval records; a replay of it needs no provider (the
+//! provider is then pointed at a closed port and the stand-in sees no new
+//! request); a flow change that keeps every request passes, one that
+//! breaks an answer is a regression and exits 1.
+
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+use crate::security::{completion, scripted};
+use crate::{assert_success, Cli};
+
+const QA_FLOW: &str = r#"{"version": 2, "name": "qa", "state": {"question": "string", "answer": "string"},
+  "nodes": [{"id": "ask", "kind": "input", "fields": ["question"]},
+            {"id": "answer", "kind": "llm", "prompt": "Question: {{ question }}", "output": "answer"},
+            {"id": "done", "kind": "output", "keys": ["answer"]}],
+  "edges": [{"from": "ask", "to": "answer"}, {"from": "answer", "to": "done"}]}"#;
+
+/// The same requests under other node ids and titles: a replay matches
+/// calls by request, so it still answers them.
+const QA_RENAMED: &str = r#"{"version": 2, "name": "qa", "description": "renamed nodes", "state": {"question": "string", "answer": "string"},
+  "nodes": [{"id": "start", "kind": "input", "title": "Start", "fields": ["question"]},
+            {"id": "reply", "kind": "llm", "title": "Reply", "prompt": "Question: {{ question }}", "output": "answer"},
+            {"id": "finish", "kind": "output", "keys": ["answer"]}],
+  "edges": [{"from": "start", "to": "reply"}, {"from": "reply", "to": "finish"}]}"#;
+
+/// A change that spoils the answer after the model call.
+const QA_BROKEN: &str = r#"{"version": 2, "name": "qa", "state": {"question": "string", "answer": "string"},
+  "nodes": [{"id": "ask", "kind": "input", "fields": ["question"]},
+            {"id": "answer", "kind": "llm", "prompt": "Question: {{ question }}", "output": "answer"},
+            {"id": "trim", "kind": "transform", "set": {"answer": "answer[:5]"}},
+            {"id": "done", "kind": "output", "keys": ["answer"]}],
+  "edges": [{"from": "ask", "to": "answer"}, {"from": "answer", "to": "trim"}, {"from": "trim", "to": "done"}]}"#;
+
+const DATASET: &str = r#"{"id": "france", "input": {"question": "What is the capital of France?"}, "expected": ["Paris", "docs/geo.md"], "scorers": [{"type": "contains"}, {"type": "cited_file", "file": "docs/geo.md"}]}
+{"id": "sum", "input": "What is 2+2?", "expected": 4, "scorers": [{"type": "numeric"}]}
+{"id": "spain", "input": {"question": "What is the capital of Spain?"}, "expected": "Madrid", "scorers": [{"type": "contains"}]}
+{"id": "judged", "input": {"question": "Why is the sky blue?"}, "scorers": [{"type": "judge", "rubric": "Mentions Rayleigh scattering."}]}
+"#;
+
+/// A stand-in that answers by the question, and grades as a judge.
+fn provider() -> crate::security::Scripted {
+    scripted(Box::new(|seen, _| {
+        let body: Value = serde_json::from_str(&seen.body).unwrap_or(Value::Null);
+        let text = body["messages"].to_string();
+        let answer = if text.contains("You grade the answer") {
+            r#"{"score": 0.9, "reason": "names Rayleigh scattering"}"#
+        } else if text.contains("capital of France") {
+            "Paris is the capital of France [docs/geo.md]."
+        } else if text.contains("2+2") {
+            "The answer is 4."
+        } else if text.contains("capital of Spain") {
+            "I do not know."
+        } else if text.contains("sky blue") {
+            "Rayleigh scattering of sunlight."
+        } else {
+            "Nothing."
+        };
+        completion(answer, &[])
+    }))
+}
+
+fn configure(cli: &Cli, url: &str) {
+    std::fs::write(
+        cli.home.path().join("config.toml"),
+        format!(
+            "[llm]\nmax_tokens = 64\ntemperature = 0.0\npolicy = [\"stand-in\"]\n\n\
+             [[providers]]\nname = \"stand-in\"\nkind = \"openai\"\nbase_url = \"{url}/v1\"\nmodel = \"gpt-4o-mini\"\ntimeout_secs = 10\n"
+        ),
+    )
+    .expect("config");
+}
+
+fn case<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .find(|case| case["id"] == id)
+        .unwrap_or_else(|| panic!("case {id} in {report}"))
+}
+
+fn eval_json(cli: &Cli, args: &[&str]) -> (std::process::Output, Value) {
+    let mut all = vec!["eval"];
+    all.extend_from_slice(args);
+    all.push("--json");
+    let output = cli.run(&all);
+    // The report is the first line; a failed threshold's error follows it.
+    let report = serde_json::Deserializer::from_slice(&output.stdout)
+        .into_iter::<Value>()
+        .next()
+        .and_then(Result::ok)
+        .unwrap_or(Value::Null);
+    (output, report)
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write");
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn a_live_eval_scores_and_records_and_its_replay_needs_no_provider() {
+    let server = provider();
+    let cli = Cli::new();
+    configure(&cli, &server.url);
+    let work = tempfile::tempdir().expect("tempdir");
+    let flow = write(work.path(), "qa.flow.json", QA_FLOW);
+    let dataset = write(work.path(), "set.jsonl", DATASET);
+    let baseline = work.path().join("baseline.json");
+    let junit = work.path().join("out/junit.xml");
+    let markdown = work.path().join("out/summary.md");
+
+    // Live: every case runs on the stand-in and is scored.
+    let (output, report) = eval_json(
+        &cli,
+        &[
+            &flow,
+            "--dataset",
+            &dataset,
+            "--out",
+            baseline.to_str().expect("path"),
+            "--junit",
+            junit.to_str().expect("path"),
+            "--markdown",
+            markdown.to_str().expect("path"),
+            "--threshold",
+            "pass-rate=0.75",
+        ],
+    );
+    assert_success(&output, &["eval", "live"]);
+    let live_requests = server.seen.lock().expect("seen").len();
+    assert_eq!(
+        live_requests, 5,
+        "four cases and one judge call reached the provider"
+    );
+    assert_eq!(report["mode"], "live");
+    assert_eq!(report["summary"]["cases"], 4);
+    assert_eq!(report["summary"]["passed"], 3);
+    assert!(case(&report, "france")["passed"].as_bool().expect("bool"));
+    assert!(
+        case(&report, "sum")["passed"].as_bool().expect("bool"),
+        "a plain input fills the one input field"
+    );
+    let spain = &case(&report, "spain")["attempts"][0];
+    assert_eq!(spain["passed"], false, "the wrong answer fails");
+    assert!(spain["scores"][0]["reason"]
+        .as_str()
+        .expect("reason")
+        .contains("Madrid"));
+    let judged = &case(&report, "judged")["attempts"][0]["scores"][0];
+    assert_eq!(judged["scorer"], "judge");
+    assert!(
+        (judged["score"].as_f64().expect("score") - 0.9).abs() < 1e-9,
+        "{judged}"
+    );
+    assert!(
+        judged["runId"].is_string(),
+        "the judge's run is stored: {judged}"
+    );
+    assert!(
+        report["summary"]["tokens"].as_u64().expect("tokens") >= 75,
+        "tokens of 5 calls: {report}"
+    );
+    assert_eq!(report["ok"], true);
+    let xml = std::fs::read_to_string(&junit).expect("junit written");
+    assert!(
+        xml.contains("tests=\"4\" failures=\"1\"") && xml.contains("name=\"spain\""),
+        "{xml}"
+    );
+    assert!(std::fs::read_to_string(&markdown)
+        .expect("markdown")
+        .contains("✅ passed"));
+    let file: Value =
+        serde_json::from_str(&std::fs::read_to_string(&baseline).expect("baseline")).expect("json");
+    assert!(
+        !case(&file, "france")["attempts"][0]["calls"]
+            .as_array()
+            .expect("calls")
+            .is_empty(),
+        "the baseline file carries the calls"
+    );
+
+    // The stored eval is listed and shown.
+    let list = cli.json(&["evals", "list"]);
+    assert_eq!(list[0]["id"], report["id"]);
+    assert_eq!(list[0]["passed"], 3);
+
+    // Replay: the provider is now a closed port; nothing reaches the stand-in.
+    configure(&cli, "http://127.0.0.1:1");
+    let base = baseline.to_str().expect("path");
+    let (output, replayed) = eval_json(
+        &cli,
+        &[&flow, "--dataset", &dataset, "--baseline", base, "--replay"],
+    );
+    assert_success(&output, &["eval", "--replay"]);
+    assert_eq!(
+        server.seen.lock().expect("seen").len(),
+        live_requests,
+        "a replay calls no provider"
+    );
+    assert_eq!(replayed["mode"], "replay");
+    assert_eq!(replayed["summary"]["passed"], 3);
+    assert_eq!(replayed["comparison"]["regressed"], 0);
+    let judged = &case(&replayed, "judged")["attempts"][0]["scores"][0];
+    assert!(
+        (judged["score"].as_f64().expect("score") - 0.9).abs() < 1e-9,
+        "the judge is replayed too: {judged}"
+    );
+
+    // Renamed nodes make the same requests: still answered, no regression.
+    let renamed = write(work.path(), "renamed.flow.json", QA_RENAMED);
+    let (output, _) = eval_json(
+        &cli,
+        &[
+            &renamed,
+            "--dataset",
+            &dataset,
+            "--baseline",
+            base,
+            "--replay",
+        ],
+    );
+    assert_success(&output, &["eval", "renamed"]);
+
+    // A change that spoils answers regresses and fails the command.
+    let broken = write(work.path(), "broken.flow.json", QA_BROKEN);
+    let summary = work.path().join("regressed.md");
+    let (output, regressed) = eval_json(
+        &cli,
+        &[
+            &broken,
+            "--dataset",
+            &dataset,
+            "--baseline",
+            base,
+            "--replay",
+            "--markdown",
+            summary.to_str().expect("path"),
+        ],
+    );
+    assert!(!output.status.success(), "a regression fails the eval");
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("thresholds not met: regressions 0 (is"),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    assert_eq!(regressed["ok"], false);
+    assert_eq!(regressed["comparison"]["regressed"], 3, "{regressed}");
+    let text = std::fs::read_to_string(&summary).expect("markdown written");
+    assert!(
+        text.contains("❌ failed") && text.contains("⬇ regressed") && text.contains("`france`"),
+        "{text}"
+    );
+
+    // A prompt the baseline never saw is not answered from it.
+    let reworded = write(
+        work.path(),
+        "reworded.flow.json",
+        &QA_FLOW.replace("Question: ", "Q: "),
+    );
+    let (output, _) = eval_json(
+        &cli,
+        &[
+            &reworded,
+            "--dataset",
+            &dataset,
+            "--baseline",
+            base,
+            "--replay",
+            "--threshold",
+            "pass-rate=0",
+        ],
+    );
+    assert_success(&output, &["eval", "reworded"]);
+    let last = cli.json(&[
+        "evals",
+        "show",
+        &cli.json(&["evals", "list"])[0]["id"].as_str().expect("id")[..8],
+    ]);
+    assert_eq!(last["summary"]["passed"], 0, "{last}");
+    let error = case(&last, "france")["attempts"][0]["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(error.contains("not recorded"), "{error}");
+}
+
+#[test]
+fn repeats_flag_flaky_cases_and_a_run_becomes_a_case() {
+    // Alternates right and wrong answers: two repeats, one of each.
+    let server = scripted(Box::new(|_, index| {
+        completion(if index % 2 == 1 { "Rome." } else { "Milan." }, &[])
+    }));
+    let cli = Cli::new();
+    configure(&cli, &server.url);
+    let work = tempfile::tempdir().expect("tempdir");
+    let flow = write(work.path(), "qa.flow.json", QA_FLOW);
+    let dataset = write(
+        work.path(),
+        "italy.csv",
+        "id,input.question,expected\nitaly,What is the capital of Italy?,Rome\n",
+    );
+    let (output, report) = eval_json(
+        &cli,
+        &[
+            &flow,
+            "--dataset",
+            &dataset,
+            "--repeat",
+            "2",
+            "--scorer",
+            "contains",
+        ],
+    );
+    assert!(
+        !output.status.success(),
+        "the default threshold is every case passing"
+    );
+    let shown = cli.json(&["evals", "show", &report["id"].as_str().expect("id")[..8]]);
+    let italy = case(&shown, "italy");
+    assert_eq!(italy["attempts"].as_array().expect("attempts").len(), 2);
+    assert_eq!(italy["flaky"], true, "{italy}");
+    assert!((italy["stddev"].as_f64().expect("stddev") - 0.5).abs() < 1e-9);
+    assert_eq!(shown["summary"]["flaky"], 1);
+
+    // A run added to a dataset of the home is a case expecting its answer.
+    assert_success(
+        &cli.run(&["run", &flow, "--input", r#"{"question": "Say something"}"#]),
+        &["run"],
+    );
+    let runs = cli.json(&["runs", "list", "--flow", "qa", "--limit", "1"]);
+    let run_id = runs[0]["id"].as_str().expect("run id").to_owned();
+    let added = cli.json(&["datasets", "add-run", &run_id[..8], "--to", "mine"]);
+    assert_eq!(added["input"], json!({"question": "Say something"}));
+    let expected = added["expected"]
+        .as_str()
+        .expect("expected text")
+        .to_owned();
+    assert!(expected == "Rome." || expected == "Milan.", "{added}");
+    let again = cli.run(&["datasets", "add-run", &run_id[..8], "--to", "mine"]);
+    assert!(!again.status.success(), "the same run twice is refused");
+    let sets = cli.json(&["datasets", "list"]);
+    assert_eq!(sets[0]["name"], "mine");
+    assert_eq!(sets[0]["cases"], 1);
+    let missing = cli.run(&["eval", &flow, "--dataset", "nope"]);
+    assert!(String::from_utf8_lossy(&missing.stderr)
+        .contains("no dataset `nope` — give a .jsonl or .csv file, or one of: mine"));
+}
