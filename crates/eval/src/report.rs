@@ -456,9 +456,11 @@ impl Limit {
             "cost" => Metric::Cost,
             "tokens" => Metric::Tokens,
             "latency" => Metric::Latency,
-            other => return Err(bad(format!(
+            other => {
+                return Err(bad(format!(
                 "unknown metric `{other}` (pass-rate, score, regressions, cost, tokens, latency)"
-            ))),
+            )))
+            }
         };
         let text = value.trim().to_owned();
         let relative = text.starts_with('+') && text.ends_with('%');

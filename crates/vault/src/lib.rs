@@ -376,8 +376,15 @@ impl Vault {
     /// keychain entry is removed. A crash at any point leaves a vault that
     /// opens with either the old or the new key, never neither.
     pub fn rotate(&self, to: Rotation) -> Result<RotateReport> {
-        let old = self.master_key(true)?;
         let sealed = self.store.secrets()?;
+        // A vault that never held a key (a fresh home on a machine with no
+        // keychain) needs none to move to a passphrase.
+        let never_keyed = sealed.is_empty() && self.store.meta(META_KEY_ID)?.is_none();
+        let old = if never_keyed {
+            None
+        } else {
+            Some(self.master_key(true)?)
+        };
         // Open everything first: a damaged record stops the rotation before
         // anything is written.
         let opened: Vec<(SealedSecret, Option<Envelope>)> = sealed
@@ -395,6 +402,7 @@ impl Vault {
         let (mode, new, kdf) = self.new_master(to)?;
         let mut resealed = Vec::with_capacity(opened.len());
         for (record, envelope) in &opened {
+            let old = old.as_ref().ok_or(Error::Locked)?;
             let envelope = if let Some(envelope) = envelope {
                 envelope
                     .rewrap(&record.name, &old.key, &new.key, &new.id)
@@ -432,7 +440,7 @@ impl Vault {
                 (META_CHECK, &check_hex),
             ],
         )?;
-        let warning = if old_mode == Mode::Keychain {
+        let warning = if let (Mode::Keychain, Some(old)) = (old_mode, &old) {
             match self.entry(Some(&old.id))?.delete_credential() {
                 Ok(()) | Err(keyring::Error::NoEntry) => None,
                 Err(error) => Some(format!(

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::security::{completion, scripted};
 use crate::{assert_success, Cli};
 
-const QA_FLOW: &str = r#"{"version": 2, "name": "qa", "state": {"question": "string", "answer": "string"},
+pub(crate) const QA_FLOW: &str = r#"{"version": 2, "name": "qa", "state": {"question": "string", "answer": "string"},
   "nodes": [{"id": "ask", "kind": "input", "fields": ["question"]},
             {"id": "answer", "kind": "llm", "prompt": "Question: {{ question }}", "output": "answer"},
             {"id": "done", "kind": "output", "keys": ["answer"]}],
@@ -20,21 +20,21 @@ const QA_FLOW: &str = r#"{"version": 2, "name": "qa", "state": {"question": "str
 
 /// The same requests under other node ids and titles: a replay matches
 /// calls by request, so it still answers them.
-const QA_RENAMED: &str = r#"{"version": 2, "name": "qa", "description": "renamed nodes", "state": {"question": "string", "answer": "string"},
+pub(crate) const QA_RENAMED: &str = r#"{"version": 2, "name": "qa", "description": "renamed nodes", "state": {"question": "string", "answer": "string"},
   "nodes": [{"id": "start", "kind": "input", "title": "Start", "fields": ["question"]},
             {"id": "reply", "kind": "llm", "title": "Reply", "prompt": "Question: {{ question }}", "output": "answer"},
             {"id": "finish", "kind": "output", "keys": ["answer"]}],
   "edges": [{"from": "start", "to": "reply"}, {"from": "reply", "to": "finish"}]}"#;
 
 /// A change that spoils the answer after the model call.
-const QA_BROKEN: &str = r#"{"version": 2, "name": "qa", "state": {"question": "string", "answer": "string"},
+pub(crate) const QA_BROKEN: &str = r#"{"version": 2, "name": "qa", "state": {"question": "string", "answer": "string"},
   "nodes": [{"id": "ask", "kind": "input", "fields": ["question"]},
             {"id": "answer", "kind": "llm", "prompt": "Question: {{ question }}", "output": "answer"},
             {"id": "trim", "kind": "transform", "set": {"answer": "answer[:5]"}},
             {"id": "done", "kind": "output", "keys": ["answer"]}],
   "edges": [{"from": "ask", "to": "answer"}, {"from": "answer", "to": "trim"}, {"from": "trim", "to": "done"}]}"#;
 
-const DATASET: &str = r#"{"id": "france", "input": {"question": "What is the capital of France?"}, "expected": ["Paris", "docs/geo.md"], "scorers": [{"type": "contains"}, {"type": "cited_file", "file": "docs/geo.md"}]}
+pub(crate) const DATASET: &str = r#"{"id": "france", "input": {"question": "What is the capital of France?"}, "expected": ["Paris", "docs/geo.md"], "scorers": [{"type": "contains"}, {"type": "cited_file", "file": "docs/geo.md"}]}
 {"id": "sum", "input": "What is 2+2?", "expected": 4, "scorers": [{"type": "numeric"}]}
 {"id": "spain", "input": {"question": "What is the capital of Spain?"}, "expected": "Madrid", "scorers": [{"type": "contains"}]}
 {"id": "judged", "input": {"question": "Why is the sky blue?"}, "scorers": [{"type": "judge", "rubric": "Mentions Rayleigh scattering."}]}

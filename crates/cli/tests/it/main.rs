@@ -6,6 +6,7 @@ mod analytics;
 mod ask;
 mod bad_input;
 mod chat;
+mod ci_action;
 mod compare;
 mod conversations;
 mod crash;
