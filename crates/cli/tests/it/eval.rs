@@ -350,3 +350,98 @@ fn repeats_flag_flaky_cases_and_a_run_becomes_a_case() {
     assert!(String::from_utf8_lossy(&missing.stderr)
         .contains("no dataset `nope` — give a .jsonl or .csv file, or one of: mine"));
 }
+
+#[test]
+fn a_judge_grades_with_the_local_model() {
+    let cli = Cli::new();
+    let work = tempfile::tempdir().expect("tempdir");
+    let flow = write(work.path(), "qa.flow.json", QA_FLOW);
+    let dataset = write(
+        work.path(),
+        "set.jsonl",
+        r#"{"id": "sky", "input": "Why is the sky blue?", "scorers": [{"type": "judge", "rubric": "Mentions scattering of sunlight."}]}
+"#,
+    );
+    let (output, report) = eval_json(
+        &cli,
+        &[&flow, "--dataset", &dataset, "--threshold", "pass-rate=0"],
+    );
+    assert_success(&output, &["eval", "local judge"]);
+    let score = &case(&report, "sky")["attempts"][0]["scores"][0];
+    assert_eq!(score["scorer"], "judge");
+    assert!(
+        !score["reason"].as_str().expect("reason").is_empty(),
+        "{score}"
+    );
+    let judge_run = score["runId"].as_str().expect("the judge ran");
+    let shown = cli.json(&["runs", "show", judge_run]);
+    assert_eq!(shown["summary"]["flow"], "eval-judge");
+    let providers: Vec<&str> = shown["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|event| event["event"]["type"] == "modelCall")
+        .filter_map(|event| event["event"]["provider"].as_str())
+        .collect();
+    assert_eq!(providers, ["local"], "the local model graded: {shown}");
+}
+
+#[test]
+fn a_custom_scorer_is_a_tool_of_the_data_home() {
+    let server = scripted(Box::new(|_, _| completion("A short answer.", &[])));
+    let cli = Cli::new();
+    configure(&cli, &server.url);
+    let tool = cli.home.path().join("tools/short-answer");
+    std::fs::create_dir_all(&tool).expect("tool folder");
+    std::fs::write(
+        tool.join("tool.toml"),
+        r#"name = "short-answer"
+description = "Scores an answer by its length: under `expected` characters passes."
+command = ["python3", "-I", "./score.py"]
+stdin = "{{ output | tojson }}\n{{ expected | tojson }}"
+permission = "allow"
+writes = false
+output = "json"
+timeout = 30
+
+[parameters]
+type = "object"
+"#,
+    )
+    .expect("manifest");
+    std::fs::write(
+        tool.join("score.py"),
+        "import json, sys\noutput, limit = [json.loads(line) for line in sys.stdin.read().splitlines()[:2]]\nlength = len(output['answer'])\nprint(json.dumps({'score': min(1.0, limit / max(length, 1)), 'pass': length <= limit, 'reason': f'{length} characters'}))\n",
+    )
+    .expect("script");
+    let work = tempfile::tempdir().expect("tempdir");
+    let flow = write(work.path(), "qa.flow.json", QA_FLOW);
+    let dataset = write(
+        work.path(),
+        "set.jsonl",
+        "{\"id\": \"roomy\", \"input\": \"Anything?\", \"expected\": 40}\n{\"id\": \"tight\", \"input\": \"Anything?\", \"expected\": 5}\n",
+    );
+    let (output, report) = eval_json(
+        &cli,
+        &[
+            &flow,
+            "--dataset",
+            &dataset,
+            "--scorer",
+            r#"{"type": "tool", "tool": "short-answer"}"#,
+            "--threshold",
+            "pass-rate=0.5",
+        ],
+    );
+    assert_success(&output, &["eval", "custom scorer"]);
+    let roomy = &case(&report, "roomy")["attempts"][0]["scores"][0];
+    assert_eq!(roomy["scorer"], "tool:short-answer");
+    assert_eq!(roomy["passed"], true, "{roomy}");
+    assert_eq!(roomy["reason"], "15 characters");
+    let tight = &case(&report, "tight")["attempts"][0]["scores"][0];
+    assert_eq!(tight["passed"], false, "{tight}");
+    assert!(
+        (tight["score"].as_f64().expect("score") - 5.0 / 15.0).abs() < 1e-9,
+        "{tight}"
+    );
+}
