@@ -177,6 +177,7 @@ fn live(channel: Channel<RunEvent>, project: Option<String>) -> FlowRunOptions {
         approver: None,
         budget: None,
         trace_parent: None,
+        replay: None,
     }
 }
 

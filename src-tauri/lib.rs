@@ -10,6 +10,7 @@ mod analytics;
 mod bundles;
 mod commands;
 mod conversations;
+mod evals;
 pub mod display;
 mod flows;
 mod llm;
@@ -97,6 +98,14 @@ app_commands![
     flows::run_compare,
     analytics::analytics_dashboard,
     analytics::analytics_runs,
+    evals::datasets,
+    evals::dataset,
+    evals::dataset_add_run,
+    evals::dataset_delete,
+    evals::evals,
+    evals::eval_report,
+    evals::eval_delete,
+    evals::eval_run,
     telemetry::otlp_status,
     telemetry::otlp_add,
     telemetry::otlp_remove,
