@@ -64,7 +64,10 @@ pub fn dataset_add_run(
 /// Deletes a dataset of the data home.
 #[tauri::command]
 #[specta::specta]
-pub fn dataset_delete(state: State<'_, AppState>, name: String) -> Result<Vec<DatasetInfo>, IpcError> {
+pub fn dataset_delete(
+    state: State<'_, AppState>,
+    name: String,
+) -> Result<Vec<DatasetInfo>, IpcError> {
     let runtime = state.runtime()?;
     runtime.delete_dataset(&name)?;
     Ok(runtime.datasets()?)
@@ -73,7 +76,10 @@ pub fn dataset_delete(state: State<'_, AppState>, name: String) -> Result<Vec<Da
 /// The newest evals, of one flow when given.
 #[tauri::command]
 #[specta::specta]
-pub fn evals(state: State<'_, AppState>, flow: Option<String>) -> Result<Vec<EvalSummary>, IpcError> {
+pub fn evals(
+    state: State<'_, AppState>,
+    flow: Option<String>,
+) -> Result<Vec<EvalSummary>, IpcError> {
     Ok(state.runtime()?.evals(flow.as_deref(), 200)?)
 }
 

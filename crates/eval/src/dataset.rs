@@ -19,7 +19,7 @@ pub const MAX_BYTES: u64 = 64 * 1024 * 1024;
 /// One case of a dataset.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
-pub struct Case {
+pub struct EvalCase {
     /// Its id (`id` in the file, else `case-N` from its line).
     pub id: String,
     /// The run's input: an object, or a plain value for a flow with one
@@ -45,7 +45,7 @@ pub struct Dataset {
     /// File it came from.
     pub path: PathBuf,
     /// The cases, in file order.
-    pub cases: Vec<Case>,
+    pub cases: Vec<EvalCase>,
     /// sha256 of the file's bytes.
     pub hash: String,
 }
@@ -98,7 +98,7 @@ pub fn load(path: &Path) -> Result<Dataset> {
     })
 }
 
-type Parsed = std::result::Result<Vec<Case>, (usize, String)>;
+type Parsed = std::result::Result<Vec<EvalCase>, (usize, String)>;
 
 /// Cases from JSONL text: one JSON object per line; blank lines and lines
 /// starting with `//` are skipped.
@@ -126,7 +126,7 @@ pub fn parse_jsonl(text: &str) -> Parsed {
 fn case_from(
     mut fields: Map<String, Value>,
     line: usize,
-) -> std::result::Result<Case, (usize, String)> {
+) -> std::result::Result<EvalCase, (usize, String)> {
     let id = match fields.remove("id") {
         None | Some(Value::Null) => format!("case-{line}"),
         Some(Value::String(id)) if !id.trim().is_empty() => id.trim().to_owned(),
@@ -154,7 +154,7 @@ fn case_from(
             format!("unknown key `{key}` (a case has id, input, expected, metadata, scorers)"),
         ));
     }
-    Ok(Case {
+    Ok(EvalCase {
         id,
         input,
         expected,
@@ -163,7 +163,7 @@ fn case_from(
     })
 }
 
-fn finish(cases: Vec<Case>) -> Parsed {
+fn finish(cases: Vec<EvalCase>) -> Parsed {
     let mut seen = BTreeSet::new();
     for case in &cases {
         if !seen.insert(case.id.as_str()) {
@@ -285,14 +285,14 @@ pub fn parse_csv(text: &str) -> Parsed {
 }
 
 /// A case as one JSONL line.
-pub fn to_line(case: &Case) -> String {
+pub fn to_line(case: &EvalCase) -> String {
     serde_json::to_string(case).unwrap_or_default()
 }
 
 /// Appends a case to a JSONL dataset (created when missing), refusing an id
 /// it already has. CSV datasets are not appended to: their columns are the
 /// author's.
-pub fn append(path: &Path, case: &Case) -> Result<()> {
+pub fn append(path: &Path, case: &EvalCase) -> Result<()> {
     if is_csv(path) {
         return Err(Error::Dataset {
             path: path.to_path_buf(),
@@ -397,7 +397,7 @@ mod tests {
     fn append_adds_a_line_and_refuses_a_known_id() {
         let folder = tempfile::tempdir().expect("tempdir");
         let path = folder.path().join("sets/new.jsonl");
-        let case = Case {
+        let case = EvalCase {
             id: "from-run".into(),
             input: serde_json::json!({"q": "a"}),
             expected: Some(Value::from("A")),
@@ -410,7 +410,7 @@ mod tests {
             std::fs::read_to_string(&path).expect("read").trim_end(),
         )
         .expect("no newline");
-        let second = Case {
+        let second = EvalCase {
             id: "second".into(),
             ..case.clone()
         };

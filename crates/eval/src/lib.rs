@@ -10,12 +10,12 @@ pub mod scorer;
 
 use std::path::PathBuf;
 
-pub use dataset::{Case, Dataset};
+pub use dataset::{Dataset, EvalCase};
 pub use report::{
-    junit, markdown, Attempt, CaseChange, CaseResult, Change, Comparison, EvalReport, Limit, Mode,
-    Summary, Threshold,
+    junit, markdown, CaseChange, CaseChangeKind, CaseResult, EvalAttempt, EvalComparison, EvalMode,
+    EvalReport, EvalStats, EvalThreshold, Limit,
 };
-pub use scorer::{Score, Scorer};
+pub use scorer::{EvalScore, Scorer};
 
 /// What can go wrong reading datasets, scorers, thresholds and reports.
 #[derive(Debug, thiserror::Error)]

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use codexos_flow::ports::CallRecord;
 
-use crate::scorer::{clip, Score};
+use crate::scorer::{clip, EvalScore};
 use crate::{Error, Result};
 
 /// The report file's format tag.
@@ -24,7 +24,7 @@ pub const SCORE_TOLERANCE: f64 = 0.1;
 /// How the runs were made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "lowercase")]
-pub enum Mode {
+pub enum EvalMode {
     /// Models and tools called.
     Live,
     /// Every call answered from the baseline's recording.
@@ -34,7 +34,7 @@ pub enum Mode {
 /// One run of one case.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
-pub struct Attempt {
+pub struct EvalAttempt {
     /// The stored run (its trace).
     pub run_id: String,
     /// `succeeded`, `failed`, `cancelled`, `paused`.
@@ -55,7 +55,7 @@ pub struct Attempt {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost_usd: Option<f64>,
     /// Each scorer's verdict.
-    pub scores: Vec<Score>,
+    pub scores: Vec<EvalScore>,
     /// Mean of the scores (0 when the run did not succeed).
     pub score: f64,
     /// The run succeeded and every scorer passed.
@@ -66,7 +66,7 @@ pub struct Attempt {
     pub calls: Vec<CallRecord>,
 }
 
-impl Attempt {
+impl EvalAttempt {
     /// Fills `score` and `passed` from the run's status and `scores`.
     pub fn settle(&mut self) {
         let succeeded = self.status == "succeeded";
@@ -99,7 +99,7 @@ pub struct CaseResult {
     #[specta(type = codexos_flow::JsonValue)]
     pub metadata: Map<String, Value>,
     /// One per repeat.
-    pub attempts: Vec<Attempt>,
+    pub attempts: Vec<EvalAttempt>,
     /// Mean score over the attempts.
     pub score: f64,
     /// Standard deviation of the attempts' scores.
@@ -143,7 +143,7 @@ fn mean_stddev(values: &[f64]) -> (f64, f64) {
 /// Totals of a report.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
-pub struct Summary {
+pub struct EvalStats {
     /// Cases.
     pub cases: u32,
     /// Cases whose every attempt passed.
@@ -171,7 +171,7 @@ pub struct Summary {
 /// What happened to a case against the baseline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "lowercase")]
-pub enum Change {
+pub enum CaseChangeKind {
     /// Failing → passing, or the score rose by more than [`SCORE_TOLERANCE`].
     Improved,
     /// Passing → failing, or the score fell by more than [`SCORE_TOLERANCE`].
@@ -191,7 +191,7 @@ pub struct CaseChange {
     /// Case id.
     pub id: String,
     /// What happened.
-    pub change: Change,
+    pub change: CaseChangeKind,
     /// Baseline score.
     pub before: Option<f64>,
     /// This eval's score.
@@ -205,11 +205,11 @@ pub struct CaseChange {
 /// The comparison with a baseline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
-pub struct Comparison {
+pub struct EvalComparison {
     /// The baseline's id.
     pub baseline: String,
     /// Its summary.
-    pub before: Summary,
+    pub before: EvalStats,
     /// Per case, in this eval's order (then the missing ones).
     pub cases: Vec<CaseChange>,
     /// How many of each change.
@@ -221,7 +221,7 @@ pub struct Comparison {
 /// A limit the eval must keep for its exit code to be 0.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
-pub struct Threshold {
+pub struct EvalThreshold {
     /// `pass-rate`, `score`, `regressions`, `cost`, `tokens` or `latency`.
     pub metric: String,
     /// The limit as written (`0.9`, `0`, `+10%`).
@@ -249,7 +249,7 @@ pub struct EvalReport {
     /// sha256 of the dataset file.
     pub dataset_hash: String,
     /// Live or replay.
-    pub mode: Mode,
+    pub mode: EvalMode,
     /// Attempts per case.
     pub repeat: u32,
     /// Unix seconds it started.
@@ -259,13 +259,13 @@ pub struct EvalReport {
     /// The cases.
     pub cases: Vec<CaseResult>,
     /// Totals.
-    pub summary: Summary,
+    pub summary: EvalStats,
     /// Against the baseline, when one was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub comparison: Option<Comparison>,
+    pub comparison: Option<EvalComparison>,
     /// The limits checked.
     #[serde(default)]
-    pub thresholds: Vec<Threshold>,
+    pub thresholds: Vec<EvalThreshold>,
     /// Every threshold held.
     pub ok: bool,
 }
@@ -274,7 +274,7 @@ impl EvalReport {
     /// Recomputes the summary from the cases.
     pub fn summarize(&mut self) {
         let cases = &self.cases;
-        let attempts: Vec<&Attempt> = cases.iter().flat_map(|case| &case.attempts).collect();
+        let attempts: Vec<&EvalAttempt> = cases.iter().flat_map(|case| &case.attempts).collect();
         let mut latencies: Vec<u64> = attempts.iter().map(|attempt| attempt.latency_ms).collect();
         latencies.sort_unstable();
         let passed = cases.iter().filter(|case| case.passed).count() as u32;
@@ -282,7 +282,7 @@ impl EvalReport {
             .iter()
             .filter_map(|attempt| attempt.cost_usd)
             .collect();
-        self.summary = Summary {
+        self.summary = EvalStats {
             cases: cases.len() as u32,
             passed,
             flaky: cases.iter().filter(|case| case.flaky).count() as u32,
@@ -310,12 +310,12 @@ impl EvalReport {
         for case in &self.cases {
             let old = before.get(case.id.as_str());
             let change = match old {
-                None => Change::New,
-                Some(old) if old.passed && !case.passed => Change::Regressed,
-                Some(old) if !old.passed && case.passed => Change::Improved,
-                Some(old) if case.score < old.score - SCORE_TOLERANCE => Change::Regressed,
-                Some(old) if case.score > old.score + SCORE_TOLERANCE => Change::Improved,
-                Some(_) => Change::Unchanged,
+                None => CaseChangeKind::New,
+                Some(old) if old.passed && !case.passed => CaseChangeKind::Regressed,
+                Some(old) if !old.passed && case.passed => CaseChangeKind::Improved,
+                Some(old) if case.score < old.score - SCORE_TOLERANCE => CaseChangeKind::Regressed,
+                Some(old) if case.score > old.score + SCORE_TOLERANCE => CaseChangeKind::Improved,
+                Some(_) => CaseChangeKind::Unchanged,
             };
             changes.push(CaseChange {
                 id: case.id.clone(),
@@ -334,7 +334,7 @@ impl EvalReport {
             if !here.contains(old.id.as_str()) {
                 changes.push(CaseChange {
                     id: old.id.clone(),
-                    change: Change::Missing,
+                    change: CaseChangeKind::Missing,
                     before: Some(old.score),
                     after: None,
                     baseline_run: old.attempts.first().map(|attempt| attempt.run_id.clone()),
@@ -342,12 +342,13 @@ impl EvalReport {
                 });
             }
         }
-        let count = |wanted: Change| changes.iter().filter(|c| c.change == wanted).count() as u32;
-        self.comparison = Some(Comparison {
+        let count =
+            |wanted: CaseChangeKind| changes.iter().filter(|c| c.change == wanted).count() as u32;
+        self.comparison = Some(EvalComparison {
             baseline: baseline.id.clone(),
             before: baseline.summary.clone(),
-            improved: count(Change::Improved),
-            regressed: count(Change::Regressed),
+            improved: count(CaseChangeKind::Improved),
+            regressed: count(CaseChangeKind::Regressed),
             cases: changes,
         });
     }
@@ -493,7 +494,7 @@ impl Limit {
         })
     }
 
-    fn check(&self, report: &EvalReport) -> Threshold {
+    fn check(&self, report: &EvalReport) -> EvalThreshold {
         let summary = &report.summary;
         let before = report
             .comparison
@@ -537,7 +538,7 @@ impl Limit {
                 before.map(|b| b.latency_p50_ms as f64),
             ),
         };
-        Threshold {
+        EvalThreshold {
             metric: name.to_owned(),
             limit: self.text.clone(),
             actual,
@@ -742,8 +743,8 @@ pub fn markdown(report: &EvalReport) -> String {
         summary.cases,
         report.repeat,
         match report.mode {
-            Mode::Live => "live",
-            Mode::Replay => "replay",
+            EvalMode::Live => "live",
+            EvalMode::Replay => "replay",
         },
         report.dataset,
         report.id
@@ -842,7 +843,7 @@ pub fn markdown(report: &EvalReport) -> String {
             .filter(|case| {
                 matches!(
                     case.change,
-                    Change::Regressed | Change::Improved | Change::Missing
+                    CaseChangeKind::Regressed | CaseChangeKind::Improved | CaseChangeKind::Missing
                 )
             })
             .collect();
@@ -857,11 +858,11 @@ pub fn markdown(report: &EvalReport) -> String {
                     "| `{}` | {} | {} | {} | `{}` → `{}` |",
                     case.id.replace('|', "\\|"),
                     match case.change {
-                        Change::Regressed => "⬇ regressed",
-                        Change::Improved => "⬆ improved",
-                        Change::Missing => "missing",
-                        Change::New => "new",
-                        Change::Unchanged => "unchanged",
+                        CaseChangeKind::Regressed => "⬇ regressed",
+                        CaseChangeKind::Improved => "⬆ improved",
+                        CaseChangeKind::Missing => "missing",
+                        CaseChangeKind::New => "new",
+                        CaseChangeKind::Unchanged => "unchanged",
                     },
                     score(case.before),
                     score(case.after),
@@ -901,9 +902,9 @@ mod tests {
     use super::*;
     use crate::scorer::Scorer;
 
-    fn attempt(run: &str, passed: bool, score: f64, latency_ms: u64) -> Attempt {
+    fn attempt(run: &str, passed: bool, score: f64, latency_ms: u64) -> EvalAttempt {
         let scorer = Scorer::parse("contains").expect("scorer");
-        let mut attempt = Attempt {
+        let mut attempt = EvalAttempt {
             run_id: run.into(),
             status: "succeeded".into(),
             output: Value::Null,
@@ -911,7 +912,7 @@ mod tests {
             latency_ms,
             tokens: 10,
             cost_usd: Some(0.01),
-            scores: vec![Score::graded(&scorer, score, passed, "r")],
+            scores: vec![EvalScore::graded(&scorer, score, passed, "r")],
             score: 0.0,
             passed: false,
             calls: Vec::new(),
@@ -920,7 +921,7 @@ mod tests {
         attempt
     }
 
-    fn case(id: &str, attempts: Vec<Attempt>) -> CaseResult {
+    fn case(id: &str, attempts: Vec<EvalAttempt>) -> CaseResult {
         let mut case = CaseResult {
             id: id.into(),
             input: Value::Null,
@@ -944,12 +945,12 @@ mod tests {
             flow_hash: String::new(),
             dataset: "set.jsonl".into(),
             dataset_hash: String::new(),
-            mode: Mode::Live,
+            mode: EvalMode::Live,
             repeat: 1,
             started_at: 0.0,
             finished_at: 1.0,
             cases,
-            summary: Summary::default(),
+            summary: EvalStats::default(),
             comparison: None,
             thresholds: Vec::new(),
             ok: false,
@@ -1018,11 +1019,11 @@ mod tests {
                 .expect("case")
                 .change
         };
-        assert_eq!(change("keeps"), Change::Unchanged);
-        assert_eq!(change("breaks"), Change::Regressed);
-        assert_eq!(change("fixed"), Change::Improved);
-        assert_eq!(change("added"), Change::New);
-        assert_eq!(change("gone"), Change::Missing);
+        assert_eq!(change("keeps"), CaseChangeKind::Unchanged);
+        assert_eq!(change("breaks"), CaseChangeKind::Regressed);
+        assert_eq!(change("fixed"), CaseChangeKind::Improved);
+        assert_eq!(change("added"), CaseChangeKind::New);
+        assert_eq!(change("gone"), CaseChangeKind::Missing);
         assert_eq!((comparison.improved, comparison.regressed), (1, 1));
 
         after.check(&[]);

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use codexos_flow::ports::CallRecord;
 
-use crate::dataset::Case;
+use crate::dataset::EvalCase;
 use crate::{Error, Result};
 
 /// Output keys a scorer reads when it names no `field`, in this order.
@@ -130,7 +130,7 @@ fn half() -> f64 {
 /// One scorer's verdict on one run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
-pub struct Score {
+pub struct EvalScore {
     /// The scorer's name ([`Scorer::name`]).
     pub scorer: String,
     /// 0 to 1.
@@ -148,7 +148,7 @@ pub struct Score {
     pub calls: Vec<CallRecord>,
 }
 
-impl Score {
+impl EvalScore {
     fn verdict(scorer: &Scorer, passed: bool, reason: impl Into<String>) -> Self {
         Self::graded(scorer, if passed { 1.0 } else { 0.0 }, passed, reason)
     }
@@ -219,7 +219,12 @@ impl Scorer {
     /// Scores a run's `output` and recorded `calls` for `case`; `None` for
     /// the external scorers.
     #[must_use]
-    pub fn score(&self, case: &Case, output: &Value, calls: &[CallRecord]) -> Option<Score> {
+    pub fn score(
+        &self,
+        case: &EvalCase,
+        output: &Value,
+        calls: &[CallRecord],
+    ) -> Option<EvalScore> {
         let score = match self {
             Self::Exact { field, ignore_case } => {
                 self.exact(case, &pick(output, field.as_deref()), *ignore_case)
@@ -256,15 +261,15 @@ impl Scorer {
         Some(score)
     }
 
-    fn missing(&self, what: &str) -> Score {
-        Score::verdict(
+    fn missing(&self, what: &str) -> EvalScore {
+        EvalScore::verdict(
             self,
             false,
             format!("the case has no {what} to compare with"),
         )
     }
 
-    fn exact(&self, case: &Case, actual: &Value, ignore_case: bool) -> Score {
+    fn exact(&self, case: &EvalCase, actual: &Value, ignore_case: bool) -> EvalScore {
         let Some(expected) = &case.expected else {
             return self.missing("`expected`");
         };
@@ -277,9 +282,9 @@ impl Scorer {
                 left == right
             };
         if same {
-            Score::verdict(self, true, "equal")
+            EvalScore::verdict(self, true, "equal")
         } else {
-            Score::verdict(
+            EvalScore::verdict(
                 self,
                 false,
                 format!("got {} — expected {}", clip(left, 120), clip(right, 120)),
@@ -289,11 +294,11 @@ impl Scorer {
 
     fn contains(
         &self,
-        case: &Case,
+        case: &EvalCase,
         actual: &Value,
         value: Option<&Value>,
         match_case: bool,
-    ) -> Score {
+    ) -> EvalScore {
         let Some(wanted) = value.or(case.expected.as_ref()) else {
             return self.missing("`expected` (or `value`)");
         };
@@ -319,7 +324,7 @@ impl Scorer {
         let found = needles.len() - missing.len();
         let share = found as f64 / needles.len() as f64;
         if missing.is_empty() {
-            Score::graded(
+            EvalScore::graded(
                 self,
                 share,
                 true,
@@ -330,11 +335,11 @@ impl Scorer {
                 .iter()
                 .map(|needle| format!("“{}”", clip(needle, 60)))
                 .collect();
-            Score::graded(self, share, false, format!("missing {}", names.join(", ")))
+            EvalScore::graded(self, share, false, format!("missing {}", names.join(", ")))
         }
     }
 
-    fn regex(&self, case: &Case, actual: &Value, pattern: Option<&str>) -> Score {
+    fn regex(&self, case: &EvalCase, actual: &Value, pattern: Option<&str>) -> EvalScore {
         let pattern = match (pattern, &case.expected) {
             (Some(pattern), _) => pattern.to_owned(),
             (None, Some(Value::String(pattern))) => pattern.clone(),
@@ -344,7 +349,7 @@ impl Scorer {
             .size_limit(1 << 20)
             .build()
         {
-            Err(error) => Score::verdict(
+            Err(error) => EvalScore::verdict(
                 self,
                 false,
                 format!("the pattern does not compile: {error}"),
@@ -352,9 +357,9 @@ impl Scorer {
             Ok(compiled) => {
                 let text = text(actual);
                 if compiled.is_match(&text) {
-                    Score::verdict(self, true, format!("matches /{}/", clip(&pattern, 60)))
+                    EvalScore::verdict(self, true, format!("matches /{}/", clip(&pattern, 60)))
                 } else {
-                    Score::verdict(
+                    EvalScore::verdict(
                         self,
                         false,
                         format!(
@@ -368,31 +373,37 @@ impl Scorer {
         }
     }
 
-    fn json_schema(&self, case: &Case, actual: &Value, schema: Option<&Value>) -> Score {
+    fn json_schema(&self, case: &EvalCase, actual: &Value, schema: Option<&Value>) -> EvalScore {
         let Some(schema) = schema.or(case.expected.as_ref()) else {
             return self.missing("schema");
         };
         let value = match actual {
             Value::String(text) => match serde_json::from_str::<Value>(json_in(text)) {
                 Ok(value) => value,
-                Err(error) => return Score::verdict(self, false, format!("not JSON: {error}")),
+                Err(error) => return EvalScore::verdict(self, false, format!("not JSON: {error}")),
             },
             other => other.clone(),
         };
         let problems = codexos_tools::validate(&value, schema);
         if problems.is_empty() {
-            Score::verdict(self, true, "follows the schema")
+            EvalScore::verdict(self, true, "follows the schema")
         } else {
-            Score::verdict(self, false, problems.join("; "))
+            EvalScore::verdict(self, false, problems.join("; "))
         }
     }
 
-    fn numeric(&self, case: &Case, actual: &Value, tolerance: f64, relative: bool) -> Score {
+    fn numeric(
+        &self,
+        case: &EvalCase,
+        actual: &Value,
+        tolerance: f64,
+        relative: bool,
+    ) -> EvalScore {
         let Some(expected) = case.expected.as_ref().and_then(number) else {
             return self.missing("number in `expected`");
         };
         let Some(got) = number(actual) else {
-            return Score::verdict(
+            return EvalScore::verdict(
                 self,
                 false,
                 format!("no number in {}", clip(&text(actual), 80)),
@@ -404,14 +415,14 @@ impl Scorer {
             tolerance
         };
         let difference = (got - expected).abs();
-        Score::verdict(
+        EvalScore::verdict(
             self,
             difference <= allowed,
             format!("got {got}, expected {expected} ± {allowed}"),
         )
     }
 
-    fn cited_file(&self, case: &Case, actual: &Value, file: Option<&str>) -> Score {
+    fn cited_file(&self, case: &EvalCase, actual: &Value, file: Option<&str>) -> EvalScore {
         let file = file
             .map(str::to_owned)
             .or_else(|| {
@@ -432,19 +443,19 @@ impl Scorer {
         let answer = text(actual).replace('\\', "/");
         let file = file.replace('\\', "/");
         if answer.contains(file.trim_start_matches("./")) {
-            Score::verdict(self, true, format!("cites {file}"))
+            EvalScore::verdict(self, true, format!("cites {file}"))
         } else {
-            Score::verdict(self, false, format!("does not cite {file}"))
+            EvalScore::verdict(self, false, format!("does not cite {file}"))
         }
     }
 
     fn tool_called(
         &self,
-        case: &Case,
+        case: &EvalCase,
         calls: &[CallRecord],
         tool: Option<&str>,
         arguments: Option<&Value>,
-    ) -> Score {
+    ) -> EvalScore {
         let expected = case.expected.as_ref();
         let tool = tool.map(str::to_owned).or_else(|| {
             expected
@@ -463,23 +474,23 @@ impl Scorer {
             .map(|call| call.request.get("arguments").unwrap_or(&Value::Null))
             .collect();
         if made.is_empty() {
-            return Score::verdict(self, false, format!("`{tool}` was not called"));
+            return EvalScore::verdict(self, false, format!("`{tool}` was not called"));
         }
         let Some(wanted) = arguments else {
-            return Score::verdict(
+            return EvalScore::verdict(
                 self,
                 true,
                 format!("`{tool}` called {} time(s)", made.len()),
             );
         };
         if made.iter().any(|given| includes(given, wanted)) {
-            Score::verdict(
+            EvalScore::verdict(
                 self,
                 true,
                 format!("`{tool}` called with matching arguments"),
             )
         } else {
-            Score::graded(
+            EvalScore::graded(
                 self,
                 0.5,
                 false,
@@ -587,7 +598,7 @@ pub fn clip(text: &str, limit: usize) -> String {
 /// The flow a `judge` scorer runs (one `llm` node with a structured
 /// answer) and its input, for a case's `output`.
 #[must_use]
-pub fn judge_flow(scorer: &Scorer, case: &Case, output: &Value) -> Option<(Value, Value)> {
+pub fn judge_flow(scorer: &Scorer, case: &EvalCase, output: &Value) -> Option<(Value, Value)> {
     let Scorer::Judge {
         rubric,
         model,
@@ -688,7 +699,7 @@ fn scale(number: f64, out_of: Option<f64>) -> f64 {
 
 /// A judge run's output as a score.
 #[must_use]
-pub fn judge_score(scorer: &Scorer, output: &Value) -> Score {
+pub fn judge_score(scorer: &Scorer, output: &Value) -> EvalScore {
     let pass_score = match scorer {
         Scorer::Judge { pass_score, .. } => *pass_score,
         _ => 0.5,
@@ -696,9 +707,9 @@ pub fn judge_score(scorer: &Scorer, output: &Value) -> Score {
     let verdict = output.get("verdict").unwrap_or(output);
     match parse_grade(verdict) {
         Some((grade, reason)) => {
-            Score::graded(scorer, grade, grade >= pass_score, clip(&reason, 200))
+            EvalScore::graded(scorer, grade, grade >= pass_score, clip(&reason, 200))
         }
-        None => Score::verdict(
+        None => EvalScore::verdict(
             scorer,
             false,
             format!("the judge gave no score: {}", clip(&text(verdict), 120)),
@@ -708,7 +719,7 @@ pub fn judge_score(scorer: &Scorer, output: &Value) -> Score {
 
 /// A custom scorer tool's arguments.
 #[must_use]
-pub fn tool_arguments(case: &Case, output: &Value) -> Value {
+pub fn tool_arguments(case: &EvalCase, output: &Value) -> Value {
     json!({
         "input": case.input,
         "output": output,
@@ -719,7 +730,7 @@ pub fn tool_arguments(case: &Case, output: &Value) -> Value {
 
 /// A custom scorer tool's answer as a score.
 #[must_use]
-pub fn tool_score(scorer: &Scorer, answer: &Value) -> Score {
+pub fn tool_score(scorer: &Scorer, answer: &Value) -> EvalScore {
     let answer = match answer {
         Value::String(text) => {
             serde_json::from_str(json_in(text)).unwrap_or_else(|_| answer.clone())
@@ -727,10 +738,10 @@ pub fn tool_score(scorer: &Scorer, answer: &Value) -> Score {
         other => other.clone(),
     };
     match &answer {
-        Value::Bool(passed) => Score::verdict(scorer, *passed, "the tool said so"),
+        Value::Bool(passed) => EvalScore::verdict(scorer, *passed, "the tool said so"),
         Value::Number(number) => {
             let grade = number.as_f64().unwrap_or(0.0);
-            Score::graded(
+            EvalScore::graded(
                 scorer,
                 grade,
                 grade >= 0.5,
@@ -748,14 +759,14 @@ pub fn tool_score(scorer: &Scorer, answer: &Value) -> Score {
                 .and_then(Value::as_str)
                 .unwrap_or("the tool said so");
             match (grade, passed) {
-                (None, None) => Score::verdict(
+                (None, None) => EvalScore::verdict(
                     scorer,
                     false,
                     "the tool answered neither `score` nor `pass`",
                 ),
                 (grade, passed) => {
                     let passed = passed.unwrap_or(grade.unwrap_or(0.0) >= 0.5);
-                    Score::graded(
+                    EvalScore::graded(
                         scorer,
                         grade.unwrap_or(if passed { 1.0 } else { 0.0 }),
                         passed,
@@ -764,7 +775,7 @@ pub fn tool_score(scorer: &Scorer, answer: &Value) -> Score {
                 }
             }
         }
-        other => Score::verdict(
+        other => EvalScore::verdict(
             scorer,
             false,
             format!(
@@ -780,8 +791,8 @@ mod tests {
     use super::*;
     use serde_json::Map;
 
-    fn case(expected: Value) -> Case {
-        Case {
+    fn case(expected: Value) -> EvalCase {
+        EvalCase {
             id: "c".into(),
             input: json!({"question": "q"}),
             expected: Some(expected),
@@ -790,7 +801,7 @@ mod tests {
         }
     }
 
-    fn run(scorer: &str, expected: Value, output: Value) -> Score {
+    fn run(scorer: &str, expected: Value, output: Value) -> EvalScore {
         Scorer::parse(scorer)
             .expect("scorer")
             .score(&case(expected), &output, &[])

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use codexos_eval::{
-    dataset, scorer, Attempt, Case, CaseResult, EvalReport, Limit, Mode, Score, Scorer, Summary,
+    dataset, scorer, CaseResult, EvalAttempt, EvalCase, EvalMode, EvalReport, EvalScore, EvalStats,
+    Limit, Scorer,
 };
 use codexos_flow::ports::{CallRecord, StoredRun};
 use codexos_flow::record::Recording;
@@ -89,7 +90,7 @@ pub struct DatasetView {
     /// The file.
     pub path: String,
     /// The cases.
-    pub cases: Vec<Case>,
+    pub cases: Vec<EvalCase>,
 }
 
 fn now_seconds() -> f64 {
@@ -135,7 +136,7 @@ fn usage_of(stored: &StoredRun) -> (u64, Option<f64>) {
 
 /// A case's input as the flow's: an object as it is; a plain value for a
 /// flow whose input node asks for one field.
-fn flow_input(flow: &Flow, case: &Case) -> std::result::Result<Value, String> {
+fn flow_input(flow: &Flow, case: &EvalCase) -> std::result::Result<Value, String> {
     if case.input.is_object() {
         return Ok(case.input.clone());
     }
@@ -241,7 +242,7 @@ impl Runtime {
         run: &str,
         dataset_name: &str,
         expected: Option<Value>,
-    ) -> Result<Case> {
+    ) -> Result<EvalCase> {
         if !valid_name(dataset_name) {
             return Err(Error::EvalSetup {
                 message: format!(
@@ -274,7 +275,7 @@ impl Runtime {
         let mut metadata = Map::new();
         metadata.insert("run".into(), Value::String(run.clone()));
         metadata.insert("flow".into(), Value::String(stored.header.flow.clone()));
-        let case = Case {
+        let case = EvalCase {
             id: format!("run-{}", &run[..run.len().min(8)]),
             input: stored.header.input.clone(),
             expected,
@@ -412,15 +413,15 @@ impl Runtime {
             dataset: options.dataset.clone(),
             dataset_hash: set.hash.clone(),
             mode: if options.replay {
-                Mode::Replay
+                EvalMode::Replay
             } else {
-                Mode::Live
+                EvalMode::Live
             },
             repeat,
             started_at: now_seconds(),
             finished_at: 0.0,
             cases: Vec::new(),
-            summary: Summary::default(),
+            summary: EvalStats::default(),
             comparison: None,
             thresholds: Vec::new(),
             ok: false,
@@ -506,12 +507,12 @@ impl Runtime {
         self: &Arc<Self>,
         flow: &Flow,
         flow_path: &Path,
-        case: &Case,
-        old: Option<Option<&Attempt>>,
+        case: &EvalCase,
+        old: Option<Option<&EvalAttempt>>,
         options: &EvalOptions,
         cancel: &CancellationToken,
-    ) -> Result<Attempt> {
-        let mut attempt = Attempt {
+    ) -> Result<EvalAttempt> {
+        let mut attempt = EvalAttempt {
             run_id: String::new(),
             status: "failed".into(),
             output: Value::Null,
@@ -627,12 +628,12 @@ impl Runtime {
     async fn score(
         self: &Arc<Self>,
         chosen: &Scorer,
-        case: &Case,
-        attempt: &Attempt,
-        old: Option<&Score>,
+        case: &EvalCase,
+        attempt: &EvalAttempt,
+        old: Option<&EvalScore>,
         options: &EvalOptions,
         cancel: &CancellationToken,
-    ) -> Score {
+    ) -> EvalScore {
         if let Some(score) = chosen.score(case, &attempt.output, &attempt.calls) {
             return score;
         }
@@ -648,7 +649,7 @@ impl Runtime {
                 }) {
                     Ok(root) => root,
                     Err(error) => {
-                        return Score::graded(
+                        return EvalScore::graded(
                             chosen,
                             0.0,
                             false,
@@ -672,7 +673,7 @@ impl Runtime {
                     .await
                 {
                     Ok(answer) => scorer::tool_score(chosen, &answer),
-                    Err(error) => Score::graded(
+                    Err(error) => EvalScore::graded(
                         chosen,
                         0.0,
                         false,
@@ -680,26 +681,26 @@ impl Runtime {
                     ),
                 }
             }
-            _ => Score::graded(chosen, 0.0, false, "not a scorer this CodexOS runs"),
+            _ => EvalScore::graded(chosen, 0.0, false, "not a scorer this CodexOS runs"),
         }
     }
 
     async fn judge(
         self: &Arc<Self>,
         chosen: &Scorer,
-        case: &Case,
-        attempt: &Attempt,
-        old: Option<&Score>,
+        case: &EvalCase,
+        attempt: &EvalAttempt,
+        old: Option<&EvalScore>,
         options: &EvalOptions,
         cancel: &CancellationToken,
-    ) -> Score {
+    ) -> EvalScore {
         let Some((flow, input)) = scorer::judge_flow(chosen, case, &attempt.output) else {
-            return Score::graded(chosen, 0.0, false, "not a judge");
+            return EvalScore::graded(chosen, 0.0, false, "not a judge");
         };
         let flow: Flow = match serde_json::from_value(flow) {
             Ok(flow) => flow,
             Err(error) => {
-                return Score::graded(chosen, 0.0, false, format!("the judge flow: {error}"))
+                return EvalScore::graded(chosen, 0.0, false, format!("the judge flow: {error}"))
             }
         };
         let replay = if options.replay {
@@ -726,7 +727,7 @@ impl Runtime {
                 score
             }
             Ok(outcome) => {
-                let mut score = Score::graded(
+                let mut score = EvalScore::graded(
                     chosen,
                     0.0,
                     false,
@@ -739,7 +740,7 @@ impl Runtime {
                 score.run_id = Some(outcome.run_id);
                 score
             }
-            Err(error) => Score::graded(
+            Err(error) => EvalScore::graded(
                 chosen,
                 0.0,
                 false,

@@ -175,6 +175,25 @@ export const commands = {
 	 *  (`all` or a dimension) is `value`, newest first.
 	 */
 	analyticsRuns: (by: string, value: string, from: string | null, to: string | null) => typedError<RunSummary[], IpcError_Serialize>(__TAURI_INVOKE("analytics_runs", { by, value, from, to })),
+	/**  The data home's datasets. */
+	datasets: () => typedError<DatasetInfo_Serialize[], IpcError_Serialize>(__TAURI_INVOKE("datasets")),
+	/**  One dataset's cases. */
+	dataset: (name: string) => typedError<DatasetView_Serialize, IpcError_Serialize>(__TAURI_INVOKE("dataset", { name })),
+	/**
+	 *  Adds a stored run to a dataset (created when missing): its input, and
+	 *  its output as `expected` unless `expected` (JSON) is given.
+	 */
+	datasetAddRun: (runId: string, dataset: string, expected: string | null) => typedError<EvalCase_Serialize, IpcError_Serialize>(__TAURI_INVOKE("dataset_add_run", { runId, dataset, expected })),
+	/**  Deletes a dataset of the data home. */
+	datasetDelete: (name: string) => typedError<DatasetInfo_Serialize[], IpcError_Serialize>(__TAURI_INVOKE("dataset_delete", { name })),
+	/**  The newest evals, of one flow when given. */
+	evals: (flow: string | null) => typedError<EvalSummary[], IpcError_Serialize>(__TAURI_INVOKE("evals", { flow })),
+	/**  A stored eval's report. */
+	evalReport: (id: string) => typedError<EvalReport_Serialize, IpcError_Serialize>(__TAURI_INVOKE("eval_report", { id })),
+	/**  Deletes a stored eval (its runs stay). */
+	evalDelete: (id: string) => typedError<EvalSummary[], IpcError_Serialize>(__TAURI_INVOKE("eval_delete", { id })),
+	/**  Runs an eval, telling `on_progress` after every run. */
+	evalRun: (requestId: string, request: EvalRequest_Deserialize, onProgress: Channel<EvalProgress>) => typedError<EvalReport_Serialize, IpcError_Serialize>(__TAURI_INVOKE("eval_run", { requestId, request, onProgress })),
 	/**  Every endpoint with what it has been sent, its backlog and last error. */
 	otlpStatus: () => typedError<OtlpStatus_Serialize[], IpcError_Serialize>(__TAURI_INVOKE("otlp_status")),
 	/**
@@ -760,6 +779,11 @@ export type CallUsage_Deserialize = {
 	compute_ms?: number,
 	/**  Every provider tried, in order. */
 	attempts?: AttemptUsage_Deserialize[],
+	/**
+	 *  Answered from a recording (an eval's replay): the tokens and cost
+	 *  are the recorded call's, not spent again.
+	 */
+	replayed?: boolean,
 };
 
 /**  Tokens, time and cost of one model call, every router attempt included. */
@@ -788,6 +812,106 @@ export type CallUsage_Serialize = {
 	compute_ms: number,
 	/**  Every provider tried, in order. */
 	attempts: AttemptUsage_Serialize[],
+	/**
+	 *  Answered from a recording (an eval's replay): the tokens and cost
+	 *  are the recorded call's, not spent again.
+	 */
+	replayed?: boolean,
+};
+
+/**  One case against the baseline. */
+export type CaseChange = CaseChange_Serialize | CaseChange_Deserialize;
+
+/**  What happened to a case against the baseline. */
+export type CaseChangeKind = 
+/**  Failing → passing, or the score rose by more than [`SCORE_TOLERANCE`]. */
+"improved" | 
+/**  Passing → failing, or the score fell by more than [`SCORE_TOLERANCE`]. */
+"regressed" | 
+/**  Neither. */
+"unchanged" | 
+/**  Not in the baseline. */
+"new" | 
+/**  In the baseline only. */
+"missing";
+
+/**  One case against the baseline. */
+export type CaseChange_Deserialize = {
+	/**  Case id. */
+	id: string,
+	/**  What happened. */
+	change: CaseChangeKind,
+	/**  Baseline score. */
+	before?: number | null,
+	/**  This eval's score. */
+	after?: number | null,
+	/**  The baseline's first run of the case. */
+	baselineRun?: string | null,
+	/**  This eval's first run of the case. */
+	run?: string | null,
+};
+
+/**  One case against the baseline. */
+export type CaseChange_Serialize = {
+	/**  Case id. */
+	id: string,
+	/**  What happened. */
+	change: CaseChangeKind,
+	/**  Baseline score. */
+	before: number | null,
+	/**  This eval's score. */
+	after: number | null,
+	/**  The baseline's first run of the case. */
+	baselineRun: string | null,
+	/**  This eval's first run of the case. */
+	run: string | null,
+};
+
+/**  One case's result over its attempts. */
+export type CaseResult = CaseResult_Serialize | CaseResult_Deserialize;
+
+/**  One case's result over its attempts. */
+export type CaseResult_Deserialize = {
+	/**  Case id. */
+	id: string,
+	/**  The case's input. */
+	input: JsonValue,
+	/**  The case's expected value. */
+	expected?: JsonValue | null,
+	/**  The case's metadata. */
+	metadata?: JsonValue,
+	/**  One per repeat. */
+	attempts: EvalAttempt_Deserialize[],
+	/**  Mean score over the attempts. */
+	score: number | null,
+	/**  Standard deviation of the attempts' scores. */
+	stddev: number | null,
+	/**  Every attempt passed. */
+	passed: boolean,
+	/**  Some attempts passed and some did not. */
+	flaky: boolean,
+};
+
+/**  One case's result over its attempts. */
+export type CaseResult_Serialize = {
+	/**  Case id. */
+	id: string,
+	/**  The case's input. */
+	input: JsonValue,
+	/**  The case's expected value. */
+	expected?: JsonValue,
+	/**  The case's metadata. */
+	metadata?: JsonValue,
+	/**  One per repeat. */
+	attempts: EvalAttempt_Serialize[],
+	/**  Mean score over the attempts. */
+	score: number | null,
+	/**  Standard deviation of the attempts' scores. */
+	stddev: number | null,
+	/**  Every attempt passed. */
+	passed: boolean,
+	/**  Some attempts passed and some did not. */
+	flaky: boolean,
 };
 
 /**  A source the answer was given. */
@@ -1110,6 +1234,56 @@ export type Dashboard_Serialize = {
 	queryMs: number | null,
 };
 
+/**  A dataset in the data home. */
+export type DatasetInfo = DatasetInfo_Serialize | DatasetInfo_Deserialize;
+
+/**  A dataset in the data home. */
+export type DatasetInfo_Deserialize = {
+	/**  Its name (the file name without `.jsonl`/`.csv`). */
+	name: string,
+	/**  The file. */
+	path: string,
+	/**  Cases, when it reads. */
+	cases?: number | null,
+	/**  Why it does not read. */
+	problem?: string | null,
+};
+
+/**  A dataset in the data home. */
+export type DatasetInfo_Serialize = {
+	/**  Its name (the file name without `.jsonl`/`.csv`). */
+	name: string,
+	/**  The file. */
+	path: string,
+	/**  Cases, when it reads. */
+	cases: number | null,
+	/**  Why it does not read. */
+	problem: string | null,
+};
+
+/**  A dataset's cases. */
+export type DatasetView = DatasetView_Serialize | DatasetView_Deserialize;
+
+/**  A dataset's cases. */
+export type DatasetView_Deserialize = {
+	/**  Name (or the path given). */
+	name: string,
+	/**  The file. */
+	path: string,
+	/**  The cases. */
+	cases: EvalCase_Deserialize[],
+};
+
+/**  A dataset's cases. */
+export type DatasetView_Serialize = {
+	/**  Name (or the path given). */
+	name: string,
+	/**  The file. */
+	path: string,
+	/**  The cases. */
+	cases: EvalCase_Serialize[],
+};
+
 /**  One day of the range. */
 export type DayFigures = DayFigures_Serialize | DayFigures_Deserialize;
 
@@ -1212,6 +1386,380 @@ export type ErrorCode =
 "tool" | 
 /**  Anything else. */
 "internal";
+
+/**  One run of one case. */
+export type EvalAttempt = EvalAttempt_Serialize | EvalAttempt_Deserialize;
+
+/**  One run of one case. */
+export type EvalAttempt_Deserialize = {
+	/**  The stored run (its trace). */
+	runId: string,
+	/**  `succeeded`, `failed`, `cancelled`, `paused`. */
+	status: string,
+	/**  The run's output. */
+	output: JsonValue,
+	/**  The run's error. */
+	error?: string | null,
+	/**  Wall milliseconds of the run. */
+	latencyMs: number | null,
+	/**  Prompt and generated tokens. */
+	tokens: number | null,
+	/**  Dollars of priced calls (none when nothing was priced). */
+	costUsd?: number | null,
+	/**  Each scorer's verdict. */
+	scores: EvalScore_Deserialize[],
+	/**  Mean of the scores (0 when the run did not succeed). */
+	score: number | null,
+	/**  The run succeeded and every scorer passed. */
+	passed: boolean,
+	/**  The run's recorded calls (for a replay; left out of stored reports). */
+	calls?: JsonValue[],
+};
+
+/**  One run of one case. */
+export type EvalAttempt_Serialize = {
+	/**  The stored run (its trace). */
+	runId: string,
+	/**  `succeeded`, `failed`, `cancelled`, `paused`. */
+	status: string,
+	/**  The run's output. */
+	output: JsonValue,
+	/**  The run's error. */
+	error?: string,
+	/**  Wall milliseconds of the run. */
+	latencyMs: number | null,
+	/**  Prompt and generated tokens. */
+	tokens: number | null,
+	/**  Dollars of priced calls (none when nothing was priced). */
+	costUsd?: number | null,
+	/**  Each scorer's verdict. */
+	scores: EvalScore_Serialize[],
+	/**  Mean of the scores (0 when the run did not succeed). */
+	score: number | null,
+	/**  The run succeeded and every scorer passed. */
+	passed: boolean,
+	/**  The run's recorded calls (for a replay; left out of stored reports). */
+	calls?: JsonValue[],
+};
+
+/**  One case of a dataset. */
+export type EvalCase = EvalCase_Serialize | EvalCase_Deserialize;
+
+/**  One case of a dataset. */
+export type EvalCase_Deserialize = {
+	/**  Its id (`id` in the file, else `case-N` from its line). */
+	id: string,
+	/**
+	 *  The run's input: an object, or a plain value for a flow with one
+	 *  input field.
+	 */
+	input: JsonValue,
+	/**  What the scorers compare the output with. */
+	expected?: JsonValue | null,
+	/**  Anything else (the run it came from, tags, a `file` to be cited …). */
+	metadata?: JsonValue,
+	/**  Scorers for this case in place of the eval's. */
+	scorers?: Scorer_Deserialize[] | null,
+};
+
+/**  One case of a dataset. */
+export type EvalCase_Serialize = {
+	/**  Its id (`id` in the file, else `case-N` from its line). */
+	id: string,
+	/**
+	 *  The run's input: an object, or a plain value for a flow with one
+	 *  input field.
+	 */
+	input: JsonValue,
+	/**  What the scorers compare the output with. */
+	expected?: JsonValue,
+	/**  Anything else (the run it came from, tags, a `file` to be cited …). */
+	metadata?: JsonValue,
+	/**  Scorers for this case in place of the eval's. */
+	scorers?: Scorer_Serialize[],
+};
+
+/**  The comparison with a baseline. */
+export type EvalComparison = EvalComparison_Serialize | EvalComparison_Deserialize;
+
+/**  The comparison with a baseline. */
+export type EvalComparison_Deserialize = {
+	/**  The baseline's id. */
+	baseline: string,
+	/**  Its summary. */
+	before: EvalStats_Deserialize,
+	/**  Per case, in this eval's order (then the missing ones). */
+	cases: CaseChange_Deserialize[],
+	/**  How many of each change. */
+	improved: number,
+	/**  Cases that got worse. */
+	regressed: number,
+};
+
+/**  The comparison with a baseline. */
+export type EvalComparison_Serialize = {
+	/**  The baseline's id. */
+	baseline: string,
+	/**  Its summary. */
+	before: EvalStats_Serialize,
+	/**  Per case, in this eval's order (then the missing ones). */
+	cases: CaseChange_Serialize[],
+	/**  How many of each change. */
+	improved: number,
+	/**  Cases that got worse. */
+	regressed: number,
+};
+
+/**  How the runs were made. */
+export type EvalMode = 
+/**  Models and tools called. */
+"live" | 
+/**  Every call answered from the baseline's recording. */
+"replay";
+
+/**  One attempt done. */
+export type EvalProgress = {
+	/**  The eval. */
+	evalId: string,
+	/**  The case. */
+	case: string,
+	/**  Attempts done. */
+	done: number,
+	/**  Attempts in all. */
+	total: number,
+	/**  Whether this attempt passed. */
+	passed: boolean,
+	/**  Its run. */
+	runId: string,
+};
+
+/**  A whole eval. */
+export type EvalReport = EvalReport_Serialize | EvalReport_Deserialize;
+
+/**  A whole eval. */
+export type EvalReport_Deserialize = {
+	/**  [`FORMAT`]. */
+	format: string,
+	/**  Eval id. */
+	id: string,
+	/**  Flow name. */
+	flow: string,
+	/**  sha256 of the flow file as run. */
+	flowHash: string,
+	/**  Dataset path as given. */
+	dataset: string,
+	/**  sha256 of the dataset file. */
+	datasetHash: string,
+	/**  Live or replay. */
+	mode: EvalMode,
+	/**  Attempts per case. */
+	repeat: number,
+	/**  Unix seconds it started. */
+	startedAt: number | null,
+	/**  Unix seconds it ended. */
+	finishedAt: number | null,
+	/**  The cases. */
+	cases: CaseResult_Deserialize[],
+	/**  Totals. */
+	summary: EvalStats_Deserialize,
+	/**  Against the baseline, when one was given. */
+	comparison?: EvalComparison_Deserialize | null,
+	/**  The limits checked. */
+	thresholds?: EvalThreshold[],
+	/**  Every threshold held. */
+	ok: boolean,
+};
+
+/**  A whole eval. */
+export type EvalReport_Serialize = {
+	/**  [`FORMAT`]. */
+	format: string,
+	/**  Eval id. */
+	id: string,
+	/**  Flow name. */
+	flow: string,
+	/**  sha256 of the flow file as run. */
+	flowHash: string,
+	/**  Dataset path as given. */
+	dataset: string,
+	/**  sha256 of the dataset file. */
+	datasetHash: string,
+	/**  Live or replay. */
+	mode: EvalMode,
+	/**  Attempts per case. */
+	repeat: number,
+	/**  Unix seconds it started. */
+	startedAt: number | null,
+	/**  Unix seconds it ended. */
+	finishedAt: number | null,
+	/**  The cases. */
+	cases: CaseResult_Serialize[],
+	/**  Totals. */
+	summary: EvalStats_Serialize,
+	/**  Against the baseline, when one was given. */
+	comparison?: EvalComparison_Serialize,
+	/**  The limits checked. */
+	thresholds: EvalThreshold[],
+	/**  Every threshold held. */
+	ok: boolean,
+};
+
+/**  What the app's eval form sends. */
+export type EvalRequest = EvalRequest_Serialize | EvalRequest_Deserialize;
+
+/**  What the app's eval form sends. */
+export type EvalRequest_Deserialize = {
+	/**  The flow file (from the flow library). */
+	flow: string,
+	/**  A dataset name or file. */
+	dataset: string,
+	/**  Runs per case. */
+	repeat: number,
+	/**  An eval id to compare with. */
+	baseline?: string | null,
+	/**  Answer every call from the baseline's recording. */
+	replay: boolean,
+	/**  Scorer specs, one per entry. */
+	scorers: string[],
+	/**  `METRIC=VALUE` limits. */
+	thresholds: string[],
+	/**  Project the runs work on. */
+	project?: string | null,
+};
+
+/**  What the app's eval form sends. */
+export type EvalRequest_Serialize = {
+	/**  The flow file (from the flow library). */
+	flow: string,
+	/**  A dataset name or file. */
+	dataset: string,
+	/**  Runs per case. */
+	repeat: number,
+	/**  An eval id to compare with. */
+	baseline: string | null,
+	/**  Answer every call from the baseline's recording. */
+	replay: boolean,
+	/**  Scorer specs, one per entry. */
+	scorers: string[],
+	/**  `METRIC=VALUE` limits. */
+	thresholds: string[],
+	/**  Project the runs work on. */
+	project: string | null,
+};
+
+/**  One scorer's verdict on one run. */
+export type EvalScore = EvalScore_Serialize | EvalScore_Deserialize;
+
+/**  One scorer's verdict on one run. */
+export type EvalScore_Deserialize = {
+	/**  The scorer's name ([`Scorer::name`]). */
+	scorer: string,
+	/**  0 to 1. */
+	score: number | null,
+	/**  Whether it passed. */
+	passed: boolean,
+	/**  Why, in a line. */
+	reason: string,
+	/**  The scorer's own run (a judge's), for its trace. */
+	runId?: string | null,
+	/**  A judge run's recorded calls, for a replay of the eval. */
+	calls?: JsonValue[],
+};
+
+/**  One scorer's verdict on one run. */
+export type EvalScore_Serialize = {
+	/**  The scorer's name ([`Scorer::name`]). */
+	scorer: string,
+	/**  0 to 1. */
+	score: number | null,
+	/**  Whether it passed. */
+	passed: boolean,
+	/**  Why, in a line. */
+	reason: string,
+	/**  The scorer's own run (a judge's), for its trace. */
+	runId?: string,
+	/**  A judge run's recorded calls, for a replay of the eval. */
+	calls?: JsonValue[],
+};
+
+/**  Totals of a report. */
+export type EvalStats = EvalStats_Serialize | EvalStats_Deserialize;
+
+/**  Totals of a report. */
+export type EvalStats_Deserialize = {
+	/**  Cases. */
+	cases: number,
+	/**  Cases whose every attempt passed. */
+	passed: number,
+	/**  Cases with mixed attempts. */
+	flaky: number,
+	/**  passed / cases. */
+	passRate: number | null,
+	/**  Mean of the cases' scores. */
+	meanScore: number | null,
+	/**  Tokens of every attempt (scorers' judges included). */
+	tokens: number | null,
+	/**  Dollars of every priced call. */
+	costUsd?: number | null,
+	/**  Median run latency in milliseconds. */
+	latencyP50Ms: number | null,
+	/**  95th percentile run latency in milliseconds. */
+	latencyP95Ms: number | null,
+};
+
+/**  Totals of a report. */
+export type EvalStats_Serialize = {
+	/**  Cases. */
+	cases: number,
+	/**  Cases whose every attempt passed. */
+	passed: number,
+	/**  Cases with mixed attempts. */
+	flaky: number,
+	/**  passed / cases. */
+	passRate: number | null,
+	/**  Mean of the cases' scores. */
+	meanScore: number | null,
+	/**  Tokens of every attempt (scorers' judges included). */
+	tokens: number | null,
+	/**  Dollars of every priced call. */
+	costUsd?: number | null,
+	/**  Median run latency in milliseconds. */
+	latencyP50Ms: number | null,
+	/**  95th percentile run latency in milliseconds. */
+	latencyP95Ms: number | null,
+};
+
+/**  An eval in the list. */
+export type EvalSummary = {
+	/**  Eval id. */
+	id: string,
+	/**  Flow name. */
+	flow: string,
+	/**  Dataset as given. */
+	dataset: string,
+	/**  `live` or `replay`. */
+	mode: string,
+	/**  Unix seconds it started. */
+	startedAt: number | null,
+	/**  Cases. */
+	cases: number,
+	/**  Cases that passed. */
+	passed: number,
+	/**  Every threshold held. */
+	ok: boolean,
+};
+
+/**  A limit the eval must keep for its exit code to be 0. */
+export type EvalThreshold = {
+	/**  `pass-rate`, `score`, `regressions`, `cost`, `tokens` or `latency`. */
+	metric: string,
+	/**  The limit as written (`0.9`, `0`, `+10%`). */
+	limit: string,
+	/**  The measured value as text. */
+	actual: string,
+	/**  Whether it held. */
+	held: boolean,
+};
 
 /**  What happened. */
 export type EventKind = EventKind_Serialize | EventKind_Deserialize;
@@ -3376,6 +3924,177 @@ export type RunSummary = {
 	/**  Unix seconds of its last change. */
 	updatedAt: number | null,
 };
+
+/**  One scorer. */
+export type Scorer = Scorer_Serialize | Scorer_Deserialize;
+
+/**  One scorer. */
+export type Scorer_Deserialize = 
+/**  The output equals `expected` (as JSON, or as trimmed text). */
+{ type: "exact"; 
+/**  Output field (dotted path); see [`DEFAULT_FIELDS`]. */
+field?: string | null; 
+/**  Compare text ignoring case. */
+ignore_case?: boolean } | 
+/**
+ *  The output contains `value`, else `expected` (a text, or a list of
+ *  texts that must all appear: the score is the share found).
+ */
+{ type: "contains"; 
+/**  Output field. */
+field?: string | null; 
+/**  Text(s) to find in place of `expected`. */
+value?: JsonValue | null; 
+/**  Match case (off by default). */
+match_case?: boolean } | 
+/**  The output matches `pattern`, else `expected` as a pattern. */
+{ type: "regex"; 
+/**  Output field. */
+field?: string | null; 
+/**  A regular expression (Rust `regex` syntax). */
+pattern?: string | null } | 
+/**
+ *  The output (or the JSON in its text) follows `schema`, else
+ *  `expected` as a schema.
+ */
+{ type: "json_schema"; 
+/**  Output field. */
+field?: string | null; 
+/**  A JSON Schema. */
+schema?: JsonValue | null } | 
+/**
+ *  The output's number (or the first number in its text) is within
+ *  `tolerance` of `expected`.
+ */
+{ type: "numeric"; 
+/**  Output field. */
+field?: string | null; 
+/**  Largest difference that still passes. */
+tolerance?: number | null; 
+/**  `tolerance` is a share of `expected` (0.05 = 5%). */
+relative?: boolean } | 
+/**
+ *  The answer cites a file: `file`, else the case's `metadata.file`,
+ *  else `expected`.
+ */
+{ type: "cited_file"; 
+/**  Output field. */
+field?: string | null; 
+/**  Path the answer must name. */
+file?: string | null } | 
+/**
+ *  The run called a tool (`tool`, else `expected.tool`) with arguments
+ *  that include `arguments` (else `expected.arguments`).
+ */
+{ type: "tool_called"; 
+/**  Tool name. */
+tool?: string | null; 
+/**  Arguments the call must include (a subset match). */
+arguments?: JsonValue | null } | 
+/**
+ *  A model grades the answer with a rubric (0–1); any model, the local
+ *  one included.
+ */
+{ type: "judge"; 
+/**  What a good answer does. */
+rubric: string; 
+/**  Model or provider; the configured policy when absent. */
+model?: string | null; 
+/**  Output field. */
+field?: string | null; 
+/**  Lowest grade that passes. */
+pass_score?: number | null } | 
+/**
+ *  A custom scorer: a tool given `{input, output, expected, metadata}`
+ *  that answers a number (0–1), a boolean, or `{score, pass, reason}`.
+ */
+{ type: "tool"; 
+/**  Tool name. */
+tool: string };
+
+/**  One scorer. */
+export type Scorer_Serialize = 
+/**  The output equals `expected` (as JSON, or as trimmed text). */
+{ type: "exact"; 
+/**  Output field (dotted path); see [`DEFAULT_FIELDS`]. */
+field?: string; 
+/**  Compare text ignoring case. */
+ignore_case?: boolean } | 
+/**
+ *  The output contains `value`, else `expected` (a text, or a list of
+ *  texts that must all appear: the score is the share found).
+ */
+{ type: "contains"; 
+/**  Output field. */
+field?: string; 
+/**  Text(s) to find in place of `expected`. */
+value?: JsonValue; 
+/**  Match case (off by default). */
+match_case?: boolean } | 
+/**  The output matches `pattern`, else `expected` as a pattern. */
+{ type: "regex"; 
+/**  Output field. */
+field?: string; 
+/**  A regular expression (Rust `regex` syntax). */
+pattern?: string } | 
+/**
+ *  The output (or the JSON in its text) follows `schema`, else
+ *  `expected` as a schema.
+ */
+{ type: "json_schema"; 
+/**  Output field. */
+field?: string; 
+/**  A JSON Schema. */
+schema?: JsonValue } | 
+/**
+ *  The output's number (or the first number in its text) is within
+ *  `tolerance` of `expected`.
+ */
+{ type: "numeric"; 
+/**  Output field. */
+field?: string; 
+/**  Largest difference that still passes. */
+tolerance: number | null; 
+/**  `tolerance` is a share of `expected` (0.05 = 5%). */
+relative?: boolean } | 
+/**
+ *  The answer cites a file: `file`, else the case's `metadata.file`,
+ *  else `expected`.
+ */
+{ type: "cited_file"; 
+/**  Output field. */
+field?: string; 
+/**  Path the answer must name. */
+file?: string } | 
+/**
+ *  The run called a tool (`tool`, else `expected.tool`) with arguments
+ *  that include `arguments` (else `expected.arguments`).
+ */
+{ type: "tool_called"; 
+/**  Tool name. */
+tool?: string; 
+/**  Arguments the call must include (a subset match). */
+arguments?: JsonValue } | 
+/**
+ *  A model grades the answer with a rubric (0–1); any model, the local
+ *  one included.
+ */
+{ type: "judge"; 
+/**  What a good answer does. */
+rubric: string; 
+/**  Model or provider; the configured policy when absent. */
+model?: string; 
+/**  Output field. */
+field?: string; 
+/**  Lowest grade that passes. */
+pass_score: number | null } | 
+/**
+ *  A custom scorer: a tool given `{input, output, expected, metadata}`
+ *  that answers a number (0–1), a boolean, or `{score, pass, reason}`.
+ */
+{ type: "tool"; 
+/**  Tool name. */
+tool: string };
 
 /**  Which chunks a search may return. */
 export type SearchFilter = SearchFilter_Serialize | SearchFilter_Deserialize;
