@@ -146,6 +146,12 @@ pub async fn eval_run(
         .map(|spec| EvalLimit::parse(spec))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|error| invalid(error.to_string()))?;
+    // No project: tools work in the flows folder (as a run from the canvas),
+    // never in whatever folder the app was started from.
+    let root = request
+        .project
+        .is_none()
+        .then(|| runtime.home().flows());
     let options = EvalOptions {
         dataset: request.dataset,
         repeat: request.repeat.clamp(1, 100),
@@ -154,6 +160,7 @@ pub async fn eval_run(
         scorers,
         limits,
         project: request.project,
+        root,
         approver: Some(crate::tools::DialogApprover::for_window(app, &state)),
         on_progress: Some(Arc::new(move |progress: &EvalProgress| {
             on_progress.send(progress.clone()).ok();

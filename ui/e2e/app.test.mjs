@@ -895,6 +895,72 @@ test("the analytics dashboard shows the runs so far, breaks them down, and drill
   await panel.waitForExist({ reverse: true, timeout: 10_000 });
 });
 
+test("a run is added to a dataset from its inspector, evaluated live in the evals view, then replayed against that eval as its baseline", async () => {
+  // A map-reduce run from an earlier test, found through the dashboard.
+  await browser.$('[data-testid="open-analytics"]').click();
+  await browser.$('[data-testid="analytics-totals"]').waitForDisplayed({ timeout: 30_000 });
+  await browser.$('[data-testid="analytics-by"]').selectByAttribute("value", "flow");
+  const row = await browser.$('[data-testid="analytics-breakdown"] [data-testid="analytics-row"][data-value="map-reduce"]');
+  await row.waitForDisplayed({ timeout: 10_000 });
+  await row.click();
+  await browser.waitUntil(async () => (await browser.$$('[data-testid="analytics-run"]')).length > 0, { timeout: 10_000, timeoutMsg: "no map-reduce run listed" });
+  await browser.$('[data-testid="analytics-run"]').click();
+  const inspector = await browser.$('[data-testid="run-inspector"]');
+  await inspector.waitForDisplayed({ timeout: 10_000 });
+  await fill(await browser.$('[data-testid="dataset-target"]'), "e2e-set");
+  await browser.$('[data-testid="add-to-dataset"]').click();
+  const added = await browser.$('[data-testid="dataset-added"]');
+  await added.waitForDisplayed({ timeout: 10_000 });
+  assert.match(await added.getText(), /added as case run-\w+ of dataset e2e-set/);
+  await browser.$('button[aria-label="Close run inspector"]').click();
+  await browser.$('button[aria-label="Close analytics"]').click();
+
+  // The evals view lists the dataset; a live eval runs its case with progress.
+  await browser.$('[data-testid="open-evals"]').click();
+  const panel = await browser.$('[data-testid="evals-panel"]');
+  await panel.waitForDisplayed({ timeout: 10_000 });
+  await browser.$('[data-testid="dataset"][data-name="e2e-set"]').waitForDisplayed({ timeout: 10_000 });
+  assert.match(await browser.$('[data-testid="dataset"][data-name="e2e-set"]').getText(), /1 cases/);
+  await browser.$('[data-testid="eval-flow"]').selectByVisibleText("map-reduce");
+  await browser.$('[data-testid="eval-dataset"]').selectByAttribute("value", "e2e-set");
+  await fill(await browser.$('[data-testid="eval-scorers"]'), "contains");
+  await fill(await browser.$('[data-testid="eval-thresholds"]'), "pass-rate=0");
+  await browser.$('[data-testid="eval-start"]').click();
+  await browser.$('[data-testid="eval-progress"]').waitForDisplayed({ timeout: 10_000 });
+  const report = await browser.$('[data-testid="eval-report"]');
+  await report.waitForDisplayed({ timeout: 240_000 });
+  const live = await report.getAttribute("data-eval");
+  const liveCase = await browser.$('[data-testid="eval-case"]');
+  const liveMark = await liveCase.getAttribute("data-mark");
+  assert.ok(["pass", "fail", "flaky"].includes(liveMark), liveMark);
+  assert.match(await browser.$('[data-testid="eval-verdict"]').getText(), /thresholds held/);
+  await screenshot("eval-live");
+  // The case's run opens in the run inspector.
+  await browser.$('[data-testid="eval-run"]').click();
+  await browser.$('[data-testid="run-inspector"]').waitForDisplayed({ timeout: 10_000 });
+  await browser.$('button[aria-label="Close run inspector"]').click();
+
+  // The same eval replayed against the live one: nothing called, nothing changed.
+  await browser.$('[data-testid="eval-baseline"]').selectByAttribute("value", live);
+  await browser.$('[data-testid="eval-replay"]').click();
+  await fill(await browser.$('[data-testid="eval-thresholds"]'), "regressions=0");
+  await browser.$('[data-testid="eval-start"]').click();
+  await browser.waitUntil(async () => {
+    const shown = await browser.$('[data-testid="eval-report"]');
+    return (await shown.isExisting()) && (await shown.getAttribute("data-eval")) !== live;
+  }, { timeout: 60_000, timeoutMsg: "the replayed eval did not report" });
+  const replayed = await browser.$('[data-testid="eval-case"]');
+  assert.equal(await replayed.getAttribute("data-mark"), liveMark, "a replay scores as the recording did");
+  assert.match(await replayed.getText(), /= unchanged/);
+  assert.match(await browser.$('[data-testid="eval-verdict"]').getText(), /thresholds held/);
+  await browser.$('[data-testid="eval-case"] button').click();
+  await browser.$('[data-testid="eval-case-detail"]').waitForDisplayed({ timeout: 10_000 });
+  await screenshot("eval-replay");
+  assert.deepEqual(await accessibilityProblems('[data-testid="evals-panel"]'), []);
+  await browser.$('button[aria-label="Close evals"]').click();
+  await panel.waitForExist({ reverse: true, timeout: 10_000 });
+});
+
 test("a human input node is answered in a typed form from the run panel", async () => {
   const picker = await browser.$('[data-testid="flow-picker"]');
   await browser.$('[data-testid="flow-new"]').click();

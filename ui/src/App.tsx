@@ -1,10 +1,11 @@
-import { BarChart3, Bot, Command, Monitor, Moon, PanelLeft, PanelRight, Search, Settings, Sun } from "lucide-react";
+import { BarChart3, Bot, Command, FlaskConical, Monitor, Moon, PanelLeft, PanelRight, Search, Settings, Sun } from "lucide-react";
 import { useCallback, useEffect, useMemo, useState } from "react";
 
 import { Button } from "@/components/ui/button";
 
 import { AgentsPanel } from "@/features/agents/AgentsPanel";
 import { AnalyticsPanel } from "@/features/analytics/AnalyticsPanel";
+import { EvalsPanel } from "@/features/evals/EvalsPanel";
 import { ChatPanel } from "@/features/chat/ChatPanel";
 import { FilePreviewPanel, type PreviewTarget } from "@/features/files/FilePreviewPanel";
 import { FlowCanvas } from "@/features/flow/FlowCanvas";
@@ -34,6 +35,7 @@ export default function App() {
   const [settingsTab, setSettingsTab] = useState<SettingsTab>("providers");
   const [searchOpen, setSearchOpen] = useState(false);
   const [agentsOpen, setAgentsOpen] = useState(false);
+  const [evalsOpen, setEvalsOpen] = useState(false);
   const [analyticsOpen, setAnalyticsOpen] = useState(false);
   const { choice: themeChoice, theme, choose: chooseTheme } = useTheme();
   const [llm, setLlm] = useState<LlmSettings | null>(null);
@@ -107,6 +109,7 @@ export default function App() {
       { id: "search", group: "View", title: "Search the projects", shortcut: "Ctrl+Shift+F", keywords: "find grep", run: () => setSearchOpen(true) },
       { id: "agents", group: "View", title: "Edit and publish agents", keywords: "agent sub-agent version pin publish", run: () => setAgentsOpen(true) },
       { id: "analytics", group: "View", title: "Analytics: runs, tokens, cost and latency", keywords: "dashboard analytics cost tokens latency failures fallback chart", run: () => setAnalyticsOpen(true) },
+      { id: "evals", group: "View", title: "Evals: run a flow over a dataset, scores, baselines", keywords: "eval evaluation dataset score judge baseline regression ci test", run: () => setEvalsOpen(true) },
       { id: "settings", group: "View", title: "Open settings", keywords: "preferences providers models tools vault", run: () => setSettingsOpen(true) },
       {
         id: "telemetry",
@@ -249,6 +252,9 @@ export default function App() {
           <Button size="icon" variant="ghost" aria-label="Analytics" title="Analytics" data-testid="open-analytics" onClick={() => setAnalyticsOpen(true)}>
             <BarChart3 />
           </Button>
+          <Button size="icon" variant="ghost" aria-label="Evals" title="Evals" data-testid="open-evals" onClick={() => setEvalsOpen(true)}>
+            <FlaskConical />
+          </Button>
           <Button size="icon" variant="ghost" aria-label="Agents" title="Agents" data-testid="open-agents" onClick={() => setAgentsOpen(true)}>
             <Bot />
           </Button>
@@ -295,6 +301,7 @@ export default function App() {
           )}
           {preview && <FilePreviewPanel target={preview} onClose={() => setPreview(null)} />}
           {analyticsOpen && <AnalyticsPanel dark={theme === "dark"} onClose={() => setAnalyticsOpen(false)} />}
+          {evalsOpen && <EvalsPanel project={selected} onClose={() => setEvalsOpen(false)} />}
           {agentsOpen && <AgentsPanel projects={projects} models={modelChoices(llm)} onClose={() => setAgentsOpen(false)} />}
           {settingsOpen && (
             <SettingsPanel

@@ -165,6 +165,7 @@ pub async fn eval(
         scorers,
         limits,
         project: args.project,
+        root: None,
         approver: Some(crate::tools::approver(args.yes)),
         on_progress: Some(Arc::new(move |progress: &codexos_runtime::EvalProgress| {
             progress_bar.update(u64::from(progress.done), u64::from(progress.total));

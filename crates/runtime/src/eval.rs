@@ -43,6 +43,9 @@ pub struct EvalOptions {
     pub limits: Vec<Limit>,
     /// Project the runs work on.
     pub project: Option<String>,
+    /// Folder the tools work in (default: the project's, else the current
+    /// folder).
+    pub root: Option<PathBuf>,
     /// Who approves `ask` tool calls.
     pub approver: Option<Arc<dyn codexos_tools::Approver>>,
     /// Told after every attempt.
@@ -547,6 +550,7 @@ impl Runtime {
         };
         let run_options = FlowRunOptions {
             project: options.project.clone(),
+            root: options.root.clone(),
             approver: options.approver.clone(),
             replay,
             ..FlowRunOptions::default()
@@ -645,6 +649,7 @@ impl Runtime {
             Scorer::Tool { tool } => {
                 let root = match self.root_for(&FlowRunOptions {
                     project: options.project.clone(),
+                    root: options.root.clone(),
                     ..FlowRunOptions::default()
                 }) {
                     Ok(root) => root,

@@ -1,10 +1,11 @@
 import { Channel } from "@tauri-apps/api/core";
-import { GitFork, Play, RotateCcw } from "lucide-react";
+import { GitFork, ListPlus, Play, RotateCcw } from "lucide-react";
 import { useCallback, useEffect, useState } from "react";
 
 import { Button } from "@/components/ui/button";
 import { commands, type LlmSettings, type NodeTrace, type ReplayReport, type RunComparison_Serialize as RunComparison, type RunDetail, type RunEvent, type RunSummary } from "@/ipc/bindings";
 import { requestId } from "@/ipc/client";
+import { datasetNameFor } from "@/features/evals/evals";
 import { modelChoices } from "@/features/settings/settingsState";
 import { RunCompare } from "./RunCompare";
 import { SidePanel } from "./SidePanel";
@@ -156,6 +157,9 @@ export function RunInspector({
   const [model, setModel] = useState("");
   const [others, setOthers] = useState<RunSummary[]>([]);
   const [comparison, setComparison] = useState<RunComparison | null>(null);
+  const [datasets, setDatasets] = useState<string[]>([]);
+  const [target, setTarget] = useState("");
+  const [added, setAdded] = useState<string | null>(null);
 
   const load = useCallback(() => {
     void commands.runDetail(runId).then((result) => (result.status === "ok" ? setDetail(result.data) : setError(result.error.message)));
@@ -170,6 +174,18 @@ export function RunInspector({
     if (!flowName) return;
     void commands.runs(flowName).then((result) => result.status === "ok" && setOthers(result.data.filter((other) => other.id !== runId)));
   }, [flowName, runId, report]);
+
+  useEffect(() => {
+    void commands.datasets().then((result) => result.status === "ok" && setDatasets(result.data.map((set) => set.name)));
+  }, [added]);
+  const dataset = target.trim() || (flowName ? datasetNameFor(flowName) : "runs-cases");
+  const addToDataset = async () => {
+    setError(null);
+    setAdded(null);
+    const result = await commands.datasetAddRun(runId, dataset, null);
+    if (result.status === "ok") setAdded(`added as case ${result.data.id} of dataset ${dataset}`);
+    else setError(result.error.message);
+  };
 
   const compare = async (other: string) => {
     if (!other) return;
@@ -289,7 +305,33 @@ export function RunInspector({
             Stop
           </Button>
         )}
+        {status === "succeeded" && (
+          <span className="flex items-center gap-1">
+            <input
+              aria-label="Dataset to add the run to"
+              data-testid="dataset-target"
+              list={`datasets-${runId}`}
+              className="w-28 rounded border border-border bg-background px-1 py-0.5"
+              placeholder={dataset}
+              value={target}
+              onChange={(event) => setTarget(event.target.value)}
+            />
+            <datalist id={`datasets-${runId}`}>
+              {datasets.map((name) => (
+                <option key={name} value={name} />
+              ))}
+            </datalist>
+            <Button size="sm" variant="outline" data-testid="add-to-dataset" disabled={busy !== null} onClick={() => void addToDataset()} title="Add this run to a dataset: its input, and its output as the expected answer">
+              <ListPlus className="size-3.5" /> Add to dataset
+            </Button>
+          </span>
+        )}
       </div>
+      {added && (
+        <div className="border-b border-border px-2 py-1 text-emerald-800 dark:text-emerald-400" role="status" data-testid="dataset-added">
+          {added}
+        </div>
+      )}
       {report && (
         <div className="border-b border-border px-2 py-1.5" data-testid="replay-report" data-identical={report.data.identical}>
           <div className={report.data.identical ? "text-emerald-800 dark:text-emerald-400" : "text-amber-800 dark:text-amber-400"}>
