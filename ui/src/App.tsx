@@ -280,7 +280,9 @@ export default function App() {
           {fatal.message}
         </div>
       )}
-      <main className="grid min-h-0 flex-1" style={{ gridTemplateColumns: gridColumns(panels) }}>
+      <main className="relative grid min-h-0 flex-1" style={{ gridTemplateColumns: gridColumns(panels) }}>
+        {/* Evals need the whole width: a report beside its form and a case table. */}
+        {evalsOpen && <EvalsPanel project={selected} onClose={() => setEvalsOpen(false)} />}
         <aside className="relative min-h-0 border-r border-border" hidden={!panels.leftOpen} aria-label="Projects panel">
           <ResizeHandle label="Resize projects" width={panels.left} sign={1} testId="resize-projects" onResize={(width) => layout({ left: clampWidth(width) })} />
           <ProjectsPanel
@@ -301,7 +303,6 @@ export default function App() {
           )}
           {preview && <FilePreviewPanel target={preview} onClose={() => setPreview(null)} />}
           {analyticsOpen && <AnalyticsPanel dark={theme === "dark"} onClose={() => setAnalyticsOpen(false)} />}
-          {evalsOpen && <EvalsPanel project={selected} onClose={() => setEvalsOpen(false)} />}
           {agentsOpen && <AgentsPanel projects={projects} models={modelChoices(llm)} onClose={() => setAgentsOpen(false)} />}
           {settingsOpen && (
             <SettingsPanel

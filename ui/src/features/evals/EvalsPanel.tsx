@@ -36,11 +36,11 @@ function Report({ report, onInspect }: { report: EvalReport; onInspect: (runId: 
           {report.comparison ? ` · against ${report.comparison.baseline.slice(0, 8)}: ${report.comparison.improved} improved, ${report.comparison.regressed} regressed` : ""}
         </span>
       </div>
-      <div className="grid grid-cols-[repeat(auto-fill,minmax(9rem,1fr))] gap-2">
+      <div className="grid grid-cols-[repeat(auto-fill,minmax(8.5rem,1fr))] gap-2">
         {figures(report).map((figure) => (
-          <div key={figure.label} className="rounded border border-border p-2" data-testid="eval-figure" data-label={figure.label}>
+          <div key={figure.label} className="rounded border border-border px-2 py-1.5" data-testid="eval-figure" data-label={figure.label}>
             <div className="text-[11px] text-muted-foreground">{figure.label}</div>
-            <div className="whitespace-nowrap text-base font-semibold">{figure.value}</div>
+            <div className="whitespace-nowrap text-sm font-semibold">{figure.value}</div>
             {figure.delta !== null && <div className={`text-[11px] ${figure.worse ? "text-destructive" : "text-muted-foreground"}`}>{figure.delta} vs baseline</div>}
           </div>
         ))}
@@ -60,8 +60,8 @@ function Report({ report, onInspect }: { report: EvalReport; onInspect: (runId: 
             <th className="font-normal">Case</th>
             <th className="font-normal">Result</th>
             <th className="text-right font-normal">Score</th>
-            <th className="font-normal">Change</th>
-            <th className="font-normal">Why</th>
+            <th className="pl-3 font-normal">Change</th>
+            <th className="pl-3 font-normal">Why</th>
             <th className="font-normal">Runs</th>
           </tr>
         </thead>
@@ -81,8 +81,8 @@ function Report({ report, onInspect }: { report: EvalReport; onInspect: (runId: 
                   {score(result.score)}
                   {report.repeat > 1 ? ` ± ${score(result.stddev)}` : ""}
                 </td>
-                <td className={change === "regressed" ? "text-destructive" : "text-muted-foreground"}>{change ? CHANGE_LABEL[change] : ""}</td>
-                <td className="max-w-[24rem] truncate text-muted-foreground" title={failure(result)}>
+                <td className={`whitespace-nowrap pl-3 ${change === "regressed" ? "text-destructive" : "text-muted-foreground"}`}>{change ? CHANGE_LABEL[change] : ""}</td>
+                <td className="max-w-[24rem] truncate pl-3 text-muted-foreground" title={failure(result)}>
                   {failure(result)}
                 </td>
                 <td className="whitespace-nowrap">
@@ -115,7 +115,7 @@ function Report({ report, onInspect }: { report: EvalReport; onInspect: (runId: 
                             </li>
                           ))}
                         </ul>
-                        <pre className="mt-1 max-h-32 overflow-auto whitespace-pre-wrap rounded bg-background p-1 font-mono text-[11px]">{JSON.stringify(attempt.output, null, 2)}</pre>
+                        <pre tabIndex={0} aria-label={`Output of attempt ${index + 1}`} className="mt-1 max-h-32 overflow-auto whitespace-pre-wrap rounded bg-background p-1 font-mono text-[11px]">{JSON.stringify(attempt.output, null, 2)}</pre>
                       </div>
                     ))}
                     <div className="text-muted-foreground">
@@ -221,7 +221,7 @@ export function EvalsPanel({ project, onClose }: { project: string | null; onClo
   };
 
   return (
-    <div className="absolute inset-0 z-10 flex flex-col bg-background text-xs" data-testid="evals-panel" role="dialog" aria-label="Evals">
+    <div className="absolute inset-0 z-20 flex flex-col bg-background text-xs" data-testid="evals-panel" role="dialog" aria-label="Evals">
       <div className="flex items-center gap-2 border-b border-border px-4 py-2">
         <FlaskConical className="size-4 text-muted-foreground" />
         <h2 className="text-sm font-semibold">Evals</h2>
