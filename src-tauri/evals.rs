@@ -52,10 +52,9 @@ pub fn dataset_add_run(
     dataset: String,
     expected: Option<String>,
 ) -> Result<EvalCase, IpcError> {
-    let expected = match expected.filter(|text| !text.trim().is_empty()) {
-        None => None,
-        Some(text) => Some(serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))),
-    };
+    let expected = expected
+        .filter(|text| !text.trim().is_empty())
+        .map(|text| serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)));
     Ok(state
         .runtime()?
         .add_run_to_dataset(&run_id, &dataset, expected)?)
@@ -148,10 +147,7 @@ pub async fn eval_run(
         .map_err(|error| invalid(error.to_string()))?;
     // No project: tools work in the flows folder (as a run from the canvas),
     // never in whatever folder the app was started from.
-    let root = request
-        .project
-        .is_none()
-        .then(|| runtime.home().flows());
+    let root = request.project.is_none().then(|| runtime.home().flows());
     let options = EvalOptions {
         dataset: request.dataset,
         repeat: request.repeat.clamp(1, 100),

@@ -52,7 +52,7 @@ pub struct EvalArgs {
     /// of a later eval.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Write JUnit XML here.
+    /// Write a test report here, in the junit.xml format CI systems read.
     #[arg(long)]
     junit: Option<PathBuf>,
     /// Write a Markdown summary here (for a pull-request comment).

@@ -285,6 +285,7 @@ pub fn parse_csv(text: &str) -> Parsed {
 }
 
 /// A case as one JSONL line.
+#[must_use]
 pub fn to_line(case: &EvalCase) -> String {
     serde_json::to_string(case).unwrap_or_default()
 }
@@ -326,9 +327,8 @@ pub fn append(path: &Path, case: &EvalCase) -> Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(io)?;
     }
-    let needs_newline = std::fs::read(path)
-        .map(|bytes| bytes.last().is_some_and(|last| *last != b'\n'))
-        .unwrap_or(false);
+    let needs_newline =
+        std::fs::read(path).is_ok_and(|bytes| bytes.last().is_some_and(|last| *last != b'\n'));
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

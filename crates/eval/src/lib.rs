@@ -1,6 +1,6 @@
 //! CodexOS evaluations, the pure part: datasets (JSONL and CSV), scorers,
 //! the eval report with its baseline comparison and thresholds, and the
-//! report as JUnit XML and Markdown. The runtime runs the cases (live, or
+//! report as `JUnit` XML and Markdown. The runtime runs the cases (live, or
 //! replayed from a baseline's recorded calls) and the model-graded and
 //! custom scorers.
 

@@ -1,5 +1,5 @@
 //! An eval's report: per case and per attempt (run) scores, the summary,
-//! the comparison with a baseline, the thresholds, and the report as JUnit
+//! the comparison with a baseline, the thresholds, and the report as `JUnit`
 //! XML and as Markdown for a pull-request comment. The report file is also
 //! the baseline of a later eval: it carries each run's recorded calls, so a
 //! replay needs no model and no key.
@@ -625,7 +625,7 @@ fn failure(case: &CaseResult) -> String {
     reasons.join(" | ")
 }
 
-/// The report as JUnit XML: a test case per dataset case, and one per
+/// The report as `JUnit` XML: a test case per dataset case, and one per
 /// threshold.
 #[must_use]
 pub fn junit(report: &EvalReport) -> String {
@@ -724,12 +724,138 @@ fn delta(now: f64, before: f64, percent: bool) -> String {
     }
 }
 
+/// A figure's row: name, value now, and the baseline's value with the change.
+type Row<'a> = (&'a str, String, Option<(String, String)>);
+
+/// The figures as a Markdown table, against the baseline's when given.
+fn figures_table(out: &mut String, now: &EvalStats, before: Option<&EvalStats>) {
+    let latency = |ms: u64| format!("{ms} ms");
+    let rows: Vec<Row<'_>> = vec![
+        (
+            "pass rate",
+            format!(
+                "{:.1}% ({}/{})",
+                now.pass_rate * 100.0,
+                now.passed,
+                now.cases
+            ),
+            before.map(|b| {
+                (
+                    format!("{:.1}%", b.pass_rate * 100.0),
+                    delta(now.pass_rate, b.pass_rate, false),
+                )
+            }),
+        ),
+        (
+            "mean score",
+            format!("{:.3}", now.mean_score),
+            before.map(|b| {
+                (
+                    format!("{:.3}", b.mean_score),
+                    delta(now.mean_score, b.mean_score, false),
+                )
+            }),
+        ),
+        (
+            "cost",
+            money(now.cost_usd),
+            before.map(|b| {
+                (
+                    money(b.cost_usd),
+                    delta(now.cost_usd.unwrap_or(0.0), b.cost_usd.unwrap_or(0.0), true),
+                )
+            }),
+        ),
+        (
+            "tokens",
+            now.tokens.to_string(),
+            before.map(|b| {
+                (
+                    b.tokens.to_string(),
+                    delta(now.tokens as f64, b.tokens as f64, true),
+                )
+            }),
+        ),
+        (
+            "latency p50",
+            latency(now.latency_p50_ms),
+            before.map(|b| {
+                (
+                    latency(b.latency_p50_ms),
+                    delta(now.latency_p50_ms as f64, b.latency_p50_ms as f64, true),
+                )
+            }),
+        ),
+        (
+            "latency p95",
+            latency(now.latency_p95_ms),
+            before.map(|b| {
+                (
+                    latency(b.latency_p95_ms),
+                    delta(now.latency_p95_ms as f64, b.latency_p95_ms as f64, true),
+                )
+            }),
+        ),
+    ];
+    if before.is_some() {
+        out.push_str("| | this change | baseline | Δ |\n|---|---:|---:|---:|\n");
+    } else {
+        out.push_str("| | this change |\n|---|---:|\n");
+    }
+    for (name, value, then) in rows {
+        match then {
+            Some((old, change)) => {
+                let _ = writeln!(out, "| {name} | {value} | {old} | {change} |");
+            }
+            None => {
+                let _ = writeln!(out, "| {name} | {value} |");
+            }
+        }
+    }
+}
+
+/// The cases that changed against the baseline, as a Markdown table.
+fn changed_cases(out: &mut String, comparison: &EvalComparison) {
+    let moved: Vec<&CaseChange> = comparison
+        .cases
+        .iter()
+        .filter(|case| {
+            matches!(
+                case.change,
+                CaseChangeKind::Regressed | CaseChangeKind::Improved | CaseChangeKind::Missing
+            )
+        })
+        .collect();
+    if moved.is_empty() {
+        return;
+    }
+    out.push_str("\n**Changed cases**\n\n| case | change | before | after | runs (baseline → now) |\n|---|---|---:|---:|---|\n");
+    let score = |value: Option<f64>| value.map_or_else(|| "—".to_owned(), |v| format!("{v:.2}"));
+    for case in moved {
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} | `{}` → `{}` |",
+            case.id.replace('|', "\\|"),
+            match case.change {
+                CaseChangeKind::Regressed => "⬇ regressed",
+                CaseChangeKind::Improved => "⬆ improved",
+                CaseChangeKind::Missing => "missing",
+                CaseChangeKind::New => "new",
+                CaseChangeKind::Unchanged => "unchanged",
+            },
+            score(case.before),
+            score(case.after),
+            case.baseline_run.as_deref().map_or("—", short),
+            case.run.as_deref().map_or("—", short),
+        );
+    }
+}
+
 /// The report as Markdown for a pull-request comment: the verdict,
 /// quality, cost and latency against the baseline, the thresholds, and the
 /// cases that regressed, failed or are flaky.
 #[must_use]
 pub fn markdown(report: &EvalReport) -> String {
-    let summary = &report.summary;
     let mut out = String::new();
     let verdict = if report.ok {
         "✅ passed"
@@ -740,7 +866,7 @@ pub fn markdown(report: &EvalReport) -> String {
     let _ = writeln!(
         out,
         "{} cases × {} ({} mode) from `{}`; eval `{}`.\n",
-        summary.cases,
+        report.summary.cases,
         report.repeat,
         match report.mode {
             EvalMode::Live => "live",
@@ -753,80 +879,7 @@ pub fn markdown(report: &EvalReport) -> String {
         .comparison
         .as_ref()
         .map(|comparison| &comparison.before);
-    if let Some(before) = before {
-        out.push_str("| | this change | baseline | Δ |\n|---|---:|---:|---:|\n");
-        let _ = writeln!(
-            out,
-            "| pass rate | {:.1}% | {:.1}% | {} |",
-            summary.pass_rate * 100.0,
-            before.pass_rate * 100.0,
-            delta(summary.pass_rate, before.pass_rate, false)
-        );
-        let _ = writeln!(
-            out,
-            "| mean score | {:.3} | {:.3} | {} |",
-            summary.mean_score,
-            before.mean_score,
-            delta(summary.mean_score, before.mean_score, false)
-        );
-        let _ = writeln!(
-            out,
-            "| cost | {} | {} | {} |",
-            money(summary.cost_usd),
-            money(before.cost_usd),
-            delta(
-                summary.cost_usd.unwrap_or(0.0),
-                before.cost_usd.unwrap_or(0.0),
-                true
-            )
-        );
-        let _ = writeln!(
-            out,
-            "| tokens | {} | {} | {} |",
-            summary.tokens,
-            before.tokens,
-            delta(summary.tokens as f64, before.tokens as f64, true)
-        );
-        let _ = writeln!(
-            out,
-            "| latency p50 | {} ms | {} ms | {} |",
-            summary.latency_p50_ms,
-            before.latency_p50_ms,
-            delta(
-                summary.latency_p50_ms as f64,
-                before.latency_p50_ms as f64,
-                true
-            )
-        );
-        let _ = writeln!(
-            out,
-            "| latency p95 | {} ms | {} ms | {} |",
-            summary.latency_p95_ms,
-            before.latency_p95_ms,
-            delta(
-                summary.latency_p95_ms as f64,
-                before.latency_p95_ms as f64,
-                true
-            )
-        );
-    } else {
-        out.push_str("| | this change |\n|---|---:|\n");
-        let _ = writeln!(
-            out,
-            "| pass rate | {:.1}% ({}/{}) |",
-            summary.pass_rate * 100.0,
-            summary.passed,
-            summary.cases
-        );
-        let _ = writeln!(out, "| mean score | {:.3} |", summary.mean_score);
-        let _ = writeln!(out, "| cost | {} |", money(summary.cost_usd));
-        let _ = writeln!(out, "| tokens | {} |", summary.tokens);
-        let _ = writeln!(
-            out,
-            "| latency p50 / p95 | {} / {} ms |",
-            summary.latency_p50_ms, summary.latency_p95_ms
-        );
-    }
+    figures_table(&mut out, &report.summary, before);
     out.push_str("\n**Thresholds**\n\n");
     for limit in &report.thresholds {
         let mark = if limit.held { "✅" } else { "❌" };
@@ -837,40 +890,7 @@ pub fn markdown(report: &EvalReport) -> String {
         );
     }
     if let Some(comparison) = &report.comparison {
-        let moved: Vec<&CaseChange> = comparison
-            .cases
-            .iter()
-            .filter(|case| {
-                matches!(
-                    case.change,
-                    CaseChangeKind::Regressed | CaseChangeKind::Improved | CaseChangeKind::Missing
-                )
-            })
-            .collect();
-        if !moved.is_empty() {
-            out.push_str("\n**Changed cases**\n\n| case | change | before | after | runs (baseline → now) |\n|---|---|---:|---:|---|\n");
-            for case in moved {
-                let score = |value: Option<f64>| {
-                    value.map_or_else(|| "—".to_owned(), |v| format!("{v:.2}"))
-                };
-                let _ = writeln!(
-                    out,
-                    "| `{}` | {} | {} | {} | `{}` → `{}` |",
-                    case.id.replace('|', "\\|"),
-                    match case.change {
-                        CaseChangeKind::Regressed => "⬇ regressed",
-                        CaseChangeKind::Improved => "⬆ improved",
-                        CaseChangeKind::Missing => "missing",
-                        CaseChangeKind::New => "new",
-                        CaseChangeKind::Unchanged => "unchanged",
-                    },
-                    score(case.before),
-                    score(case.after),
-                    case.baseline_run.as_deref().map_or("—", short),
-                    case.run.as_deref().map_or("—", short),
-                );
-            }
-        }
+        changed_cases(&mut out, comparison);
     }
     let failing: Vec<&CaseResult> = report.cases.iter().filter(|case| !case.passed).collect();
     if !failing.is_empty() {

@@ -16,6 +16,17 @@ use sha2::{Digest, Sha256};
 
 use crate::ports::{CallRecord, PortError, PortResult, RunLog};
 
+/// Recorded calls by kind and request hash, in the order they were made.
+type ByRequest = HashMap<(String, String), VecDeque<CallRecord>>;
+
+/// What a recording matched by request has for a call.
+enum Answer {
+    /// The recorded response.
+    Recorded(Value),
+    /// No recorded call made this request.
+    Missing,
+}
+
 /// Calls recorded in a run: by node path and index (a replay of that
 /// run), or by request (a replay of another run of the same or an edited
 /// flow: each call is answered by a recorded call with the same kind and
@@ -23,7 +34,7 @@ use crate::ports::{CallRecord, PortError, PortResult, RunLog};
 #[derive(Debug, Default)]
 pub struct Recording {
     calls: HashMap<(String, u32), CallRecord>,
-    by_request: Option<Mutex<HashMap<(String, String), VecDeque<CallRecord>>>>,
+    by_request: Option<Mutex<ByRequest>>,
 }
 
 impl Recording {
@@ -44,7 +55,7 @@ impl Recording {
     /// again when more are made).
     #[must_use]
     pub fn by_request(calls: Vec<CallRecord>) -> Self {
-        let mut queues: HashMap<(String, String), VecDeque<CallRecord>> = HashMap::new();
+        let mut queues = ByRequest::new();
         for call in calls {
             queues
                 .entry((call.kind.clone(), call.request_hash.clone()))
@@ -74,18 +85,20 @@ impl Recording {
         self.len() == 0
     }
 
-    /// The recorded answer to a `kind` request with `hash`, by request.
-    fn answer(&self, kind: &str, hash: &str) -> Option<Option<Value>> {
+    /// The recorded answer to a `kind` request with `hash`, when the
+    /// recording is matched by request.
+    fn answer(&self, kind: &str, hash: &str) -> Option<Answer> {
         let queues = self.by_request.as_ref()?;
         let mut queues = queues.lock().ok()?;
         let queue = queues.get_mut(&(kind.to_owned(), hash.to_owned()));
-        Some(queue.and_then(|queue| {
+        let response = queue.and_then(|queue| {
             if queue.len() > 1 {
                 queue.pop_front().map(|call| call.response)
             } else {
                 queue.front().map(|call| call.response.clone())
             }
-        }))
+        });
+        Some(response.map_or(Answer::Missing, Answer::Recorded))
     }
 }
 
@@ -132,14 +145,15 @@ impl Calls {
             .map_err(|error| PortError::new(format!("cannot record a {kind} request: {error}")))?;
         let hash = request_hash(&request);
         if let Some(recording) = &self.replay {
-            if let Some(answer) = recording.answer(kind, &hash) {
-                let Some(response) = answer else {
+            match recording.answer(kind, &hash) {
+                Some(Answer::Recorded(response)) => return decode(&response),
+                Some(Answer::Missing) => {
                     return Err(PortError::new(format!(
                         "not recorded: node `{}` made a {kind} request that no recorded call made (its prompt, arguments or model changed); run it live to record it",
                         self.node
-                    )));
-                };
-                return decode(&response);
+                    )))
+                }
+                None => {}
             }
             let Some(recorded) = recording.calls.get(&(self.node.clone(), index)) else {
                 return Err(PortError::new(format!(

@@ -49,7 +49,21 @@ pub struct EvalOptions {
     /// Who approves `ask` tool calls.
     pub approver: Option<Arc<dyn codexos_tools::Approver>>,
     /// Told after every attempt.
-    pub on_progress: Option<Arc<dyn Fn(&EvalProgress) + Send + Sync>>,
+    pub on_progress: Option<ProgressSink>,
+}
+
+/// Where an eval's progress goes.
+pub type ProgressSink = Arc<dyn Fn(&EvalProgress) + Send + Sync>;
+
+/// Where an attempt's calls are answered from.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    /// Made live.
+    Live,
+    /// The baseline's attempt of the case.
+    Replay(&'a EvalAttempt),
+    /// A replay of a case the baseline does not have.
+    NotRecorded,
 }
 
 /// One attempt done.
@@ -163,6 +177,37 @@ fn flow_input(flow: &Flow, case: &EvalCase) -> std::result::Result<Value, String
             flow.name,
             fields.len()
         )),
+    }
+}
+
+/// An empty report for a new eval.
+fn new_report(
+    flow: &Flow,
+    flow_hash: String,
+    options: &EvalOptions,
+    dataset_hash: &str,
+    repeat: u32,
+) -> EvalReport {
+    EvalReport {
+        format: codexos_eval::report::FORMAT.into(),
+        id: uuid::Uuid::new_v4().to_string(),
+        flow: flow.name.clone(),
+        flow_hash,
+        dataset: options.dataset.clone(),
+        dataset_hash: dataset_hash.to_owned(),
+        mode: if options.replay {
+            EvalMode::Replay
+        } else {
+            EvalMode::Live
+        },
+        repeat,
+        started_at: now_seconds(),
+        finished_at: 0.0,
+        cases: Vec::new(),
+        summary: EvalStats::default(),
+        comparison: None,
+        thresholds: Vec::new(),
+        ok: false,
     }
 }
 
@@ -408,27 +453,7 @@ impl Runtime {
             });
         }
         let repeat = options.repeat.max(1);
-        let mut report = EvalReport {
-            format: codexos_eval::report::FORMAT.into(),
-            id: uuid::Uuid::new_v4().to_string(),
-            flow: flow.name.clone(),
-            flow_hash,
-            dataset: options.dataset.clone(),
-            dataset_hash: set.hash.clone(),
-            mode: if options.replay {
-                EvalMode::Replay
-            } else {
-                EvalMode::Live
-            },
-            repeat,
-            started_at: now_seconds(),
-            finished_at: 0.0,
-            cases: Vec::new(),
-            summary: EvalStats::default(),
-            comparison: None,
-            thresholds: Vec::new(),
-            ok: false,
-        };
+        let mut report = new_report(&flow, flow_hash, &options, &set.hash, repeat);
         let total = set.cases.len() as u32 * repeat;
         let mut done = 0;
         for case in &set.cases {
@@ -453,14 +478,16 @@ impl Runtime {
                         message: "cancelled".into(),
                     });
                 }
-                let old = recorded.map(|old| {
-                    old.and_then(|old| {
-                        old.attempts
-                            .get((index as usize).min(old.attempts.len().saturating_sub(1)))
-                    })
-                });
+                let source = match recorded {
+                    None => Source::Live,
+                    Some(None) => Source::NotRecorded,
+                    Some(Some(old)) => old
+                        .attempts
+                        .get((index as usize).min(old.attempts.len().saturating_sub(1)))
+                        .map_or(Source::NotRecorded, Source::Replay),
+                };
                 let attempt = self
-                    .eval_attempt(&flow, flow_path, case, old, &options, &cancel)
+                    .eval_attempt(&flow, flow_path, case, source, &options, &cancel)
                     .await?;
                 done += 1;
                 if let Some(progress) = &options.on_progress {
@@ -484,6 +511,12 @@ impl Runtime {
         }
         report.check(&options.limits);
         report.finished_at = now_seconds();
+        self.save_report(&report)?;
+        Ok(report)
+    }
+
+    /// Stores a report (without its calls: the runs keep them).
+    fn save_report(&self, report: &EvalReport) -> Result<()> {
         let lean =
             serde_json::to_string(&report.without_calls()).map_err(|error| Error::EvalSetup {
                 message: format!("cannot encode the report: {error}"),
@@ -493,7 +526,11 @@ impl Runtime {
                 id: report.id.clone(),
                 flow: report.flow.clone(),
                 dataset: report.dataset.clone(),
-                mode: if options.replay { "replay" } else { "live" }.into(),
+                mode: match report.mode {
+                    EvalMode::Replay => "replay",
+                    EvalMode::Live => "live",
+                }
+                .into(),
                 started_at: report.started_at,
                 cases: report.summary.cases,
                 passed: report.summary.passed,
@@ -501,17 +538,17 @@ impl Runtime {
             },
             report: &lean,
         })?;
-        Ok(report)
+        Ok(())
     }
 
-    /// One run of one case, scored. `old` is `Some` in a replay: the
-    /// baseline's attempt of the case, when it has the case.
+    /// One run of one case, scored, its calls made or answered from
+    /// `source`.
     async fn eval_attempt(
         self: &Arc<Self>,
         flow: &Flow,
         flow_path: &Path,
         case: &EvalCase,
-        old: Option<Option<&EvalAttempt>>,
+        source: Source<'_>,
         options: &EvalOptions,
         cancel: &CancellationToken,
     ) -> Result<EvalAttempt> {
@@ -528,9 +565,9 @@ impl Runtime {
             passed: false,
             calls: Vec::new(),
         };
-        let replay = match old {
-            None => None,
-            Some(None) => {
+        let (replay, old) = match source {
+            Source::Live => (None, None),
+            Source::NotRecorded => {
                 attempt.error = Some(format!(
                     "case `{}` is not in the baseline: nothing recorded to replay — run it live",
                     case.id
@@ -538,7 +575,10 @@ impl Runtime {
                 attempt.settle();
                 return Ok(attempt);
             }
-            Some(Some(old)) => Some(Arc::new(Recording::by_request(old.calls.clone()))),
+            Source::Replay(old) => (
+                Some(Arc::new(Recording::by_request(old.calls.clone()))),
+                Some(old),
+            ),
         };
         let input = match flow_input(flow, case) {
             Ok(input) => input,
@@ -591,39 +631,53 @@ impl Runtime {
             attempt.calls = stored.calls;
         }
         if outcome.status == RunStatus::Succeeded {
-            let chosen: Vec<Scorer> =
-                match (&case.scorers, options.scorers.is_empty(), &case.expected) {
-                    (Some(own), _, _) => own.clone(),
-                    (None, false, _) => options.scorers.clone(),
-                    (None, true, Some(_)) => vec![Scorer::Exact {
-                        field: None,
-                        ignore_case: false,
-                    }],
-                    (None, true, None) => Vec::new(),
-                };
-            for chosen in &chosen {
-                let old_score = old.flatten().and_then(|old| {
-                    old.scores
-                        .iter()
-                        .find(|score| score.scorer == chosen.name())
-                });
-                let score = self
-                    .score(chosen, case, &attempt, old_score, options, cancel)
-                    .await;
-                if let Some(run) = &score.run_id {
-                    if let Ok(stored) = self.stored_run(run) {
-                        let (tokens, cost) = usage_of(&stored);
-                        attempt.tokens += tokens;
-                        if let Some(cost) = cost {
-                            *attempt.cost_usd.get_or_insert(0.0) += cost;
-                        }
-                    }
-                }
-                attempt.scores.push(score);
-            }
+            self.score_attempt(case, &mut attempt, old, options, cancel)
+                .await;
         }
         attempt.settle();
         Ok(attempt)
+    }
+
+    /// Every scorer of the case on a succeeded attempt; a judge's tokens and
+    /// cost count in the attempt's.
+    async fn score_attempt(
+        self: &Arc<Self>,
+        case: &EvalCase,
+        attempt: &mut EvalAttempt,
+        old: Option<&EvalAttempt>,
+        options: &EvalOptions,
+        cancel: &CancellationToken,
+    ) {
+        let chosen: Vec<Scorer> = match (&case.scorers, options.scorers.is_empty(), &case.expected)
+        {
+            (Some(own), _, _) => own.clone(),
+            (None, false, _) => options.scorers.clone(),
+            (None, true, Some(_)) => vec![Scorer::Exact {
+                field: None,
+                ignore_case: false,
+            }],
+            (None, true, None) => Vec::new(),
+        };
+        for chosen in &chosen {
+            let old_score = old.and_then(|old| {
+                old.scores
+                    .iter()
+                    .find(|score| score.scorer == chosen.name())
+            });
+            let score = self
+                .score(chosen, case, attempt, old_score, options, cancel)
+                .await;
+            if let Some(run) = &score.run_id {
+                if let Ok(stored) = self.stored_run(run) {
+                    let (tokens, cost) = usage_of(&stored);
+                    attempt.tokens += tokens;
+                    if let Some(cost) = cost {
+                        *attempt.cost_usd.get_or_insert(0.0) += cost;
+                    }
+                }
+            }
+            attempt.scores.push(score);
+        }
     }
 
     /// One scorer on one attempt: here for the deterministic ones, a judge

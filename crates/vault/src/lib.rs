@@ -408,7 +408,7 @@ impl Vault {
                     .rewrap(&record.name, &old.key, &new.key, &new.id)
                     .map_err(|_| tampered(&record.name))?
             } else {
-                let value = open_record(record, &old)?;
+                let value = open_record(record, old)?;
                 Envelope::seal(&record.name, &value, &new.key, &new.id)
             };
             resealed.push(SealedSecret {

@@ -135,13 +135,11 @@ fn run_action(repo: &Path, given: &[(&str, String)]) -> ActionRun {
             };
         }
     }
-    // Nothing secret is left in plain text where the runner kept its files.
-    for secret in ["sk-from-ci-secrets"] {
-        assert!(
-            files_containing(runner.path(), secret.as_bytes()).is_empty(),
-            "{secret} on disk"
-        );
-    }
+    // The key from the secrets input is nowhere in plain text on disk.
+    assert!(
+        files_containing(runner.path(), b"sk-from-ci-secrets").is_empty(),
+        "a secret on disk"
+    );
     ActionRun {
         ok: true,
         log,
@@ -187,9 +185,9 @@ fn sign(author: &Cli, repo: &Path, flow: &str) {
     );
 }
 
-#[test]
-fn the_action_gates_changes_on_a_baseline_with_no_key_in_replay() {
-    let server = scripted(Box::new(|seen, _| {
+/// A provider stand-in answering by the question, and grading as a judge.
+fn stand_in() -> crate::security::Scripted {
+    scripted(Box::new(|seen, _| {
         let body: serde_json::Value = serde_json::from_str(&seen.body).unwrap_or_default();
         let asked = body["messages"].to_string();
         let answer = if asked.contains("You grade the answer") {
@@ -204,7 +202,12 @@ fn the_action_gates_changes_on_a_baseline_with_no_key_in_replay() {
             "I do not know."
         };
         completion(answer, &[])
-    }));
+    }))
+}
+
+/// A git repository with the flow, its dataset and a config whose provider
+/// key is a vault reference.
+fn sample_repo(url: &str) -> tempfile::TempDir {
     let repo = tempfile::tempdir().expect("repo");
     let root = repo.path();
     git(root, &["init", "-q"]);
@@ -214,19 +217,23 @@ fn the_action_gates_changes_on_a_baseline_with_no_key_in_replay() {
         root.join(".codexos/config.toml"),
         format!(
             "[llm]\nmax_tokens = 64\ntemperature = 0.0\npolicy = [\"stand-in\"]\n\n\
-             [[providers]]\nname = \"stand-in\"\nkind = \"openai\"\nbase_url = \"{}/v1\"\nmodel = \"gpt-4o-mini\"\nkey = \"vault://STANDIN_KEY\"\ntimeout_secs = 10\n",
-            server.url
+             [[providers]]\nname = \"stand-in\"\nkind = \"openai\"\nbase_url = \"{url}/v1\"\nmodel = \"gpt-4o-mini\"\nkey = \"vault://STANDIN_KEY\"\ntimeout_secs = 10\n"
         ),
     )
     .expect("config");
     std::fs::write(root.join(".codexos/qa.flow.json"), QA_FLOW).expect("flow");
-    let codexos = env!("CARGO_BIN_EXE_codexos").to_owned();
 
+    repo
+}
+
+/// The action in live mode on `main`: the key comes from the secrets input,
+/// the report becomes the baseline.
+fn record_baseline(root: &Path, server: &crate::security::Scripted, codexos: &str) {
     // main: a live eval with the key from CI secrets records the baseline.
     let live = run_action(
         root,
         &[
-            ("codexos", codexos.clone()),
+            ("codexos", codexos.to_owned()),
             ("flow", ".codexos/qa.flow.json".into()),
             ("dataset", ".codexos/qa.jsonl".into()),
             ("mode", "live".into()),
@@ -257,6 +264,15 @@ fn the_action_gates_changes_on_a_baseline_with_no_key_in_replay() {
         live.summary
     );
     assert!(root.join(".codexos/baseline.json").is_file());
+}
+
+#[test]
+fn the_action_gates_changes_on_a_baseline_with_no_key_in_replay() {
+    let server = stand_in();
+    let repo = sample_repo(&server.url);
+    let root = repo.path();
+    let codexos = env!("CARGO_BIN_EXE_codexos").to_owned();
+    record_baseline(root, &server, &codexos);
 
     // The author signs the flow; the repository keeps the signer's identity.
     let author = Cli::new();
@@ -301,7 +317,9 @@ fn the_action_gates_changes_on_a_baseline_with_no_key_in_replay() {
     assert_eq!(passing.outputs.get("ok").map(String::as_str), Some("true"));
     assert!(
         passing.summary.contains("✅ passed")
-            && passing.summary.contains("| pass rate | 75.0% | 75.0% |"),
+            && passing
+                .summary
+                .contains("| pass rate | 75.0% (3/4) | 75.0% |"),
         "{}",
         passing.summary
     );

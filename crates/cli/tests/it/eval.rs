@@ -102,25 +102,25 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
     path.to_string_lossy().into_owned()
 }
 
-#[test]
-fn a_live_eval_scores_and_records_and_its_replay_needs_no_provider() {
-    let server = provider();
-    let cli = Cli::new();
-    configure(&cli, &server.url);
-    let work = tempfile::tempdir().expect("tempdir");
-    let flow = write(work.path(), "qa.flow.json", QA_FLOW);
-    let dataset = write(work.path(), "set.jsonl", DATASET);
-    let baseline = work.path().join("baseline.json");
-    let junit = work.path().join("out/junit.xml");
-    let markdown = work.path().join("out/summary.md");
-
+/// A live eval of every case on the stand-in, written as the baseline
+/// file; returns how many requests reached the stand-in.
+fn record_live(
+    cli: &Cli,
+    server: &crate::security::Scripted,
+    flow: &str,
+    dataset: &str,
+    work: &Path,
+) -> usize {
+    let baseline = work.join("baseline.json");
+    let junit = work.join("out/junit.xml");
+    let markdown = work.join("out/summary.md");
     // Live: every case runs on the stand-in and is scored.
     let (output, report) = eval_json(
-        &cli,
+        cli,
         &[
-            &flow,
+            flow,
             "--dataset",
-            &dataset,
+            dataset,
             "--out",
             baseline.to_str().expect("path"),
             "--junit",
@@ -188,6 +188,20 @@ fn a_live_eval_scores_and_records_and_its_replay_needs_no_provider() {
     let list = cli.json(&["evals", "list"]);
     assert_eq!(list[0]["id"], report["id"]);
     assert_eq!(list[0]["passed"], 3);
+
+    live_requests
+}
+
+#[test]
+fn a_live_eval_scores_and_records_and_its_replay_needs_no_provider() {
+    let server = provider();
+    let cli = Cli::new();
+    configure(&cli, &server.url);
+    let work = tempfile::tempdir().expect("tempdir");
+    let flow = write(work.path(), "qa.flow.json", QA_FLOW);
+    let dataset = write(work.path(), "set.jsonl", DATASET);
+    let live_requests = record_live(&cli, &server, &flow, &dataset, work.path());
+    let baseline = work.path().join("baseline.json");
 
     // Replay: the provider is now a closed port; nothing reaches the stand-in.
     configure(&cli, "http://127.0.0.1:1");
@@ -276,13 +290,13 @@ fn a_live_eval_scores_and_records_and_its_replay_needs_no_provider() {
         ],
     );
     assert_success(&output, &["eval", "reworded"]);
-    let last = cli.json(&[
+    let reworded_eval = cli.json(&[
         "evals",
         "show",
         &cli.json(&["evals", "list"])[0]["id"].as_str().expect("id")[..8],
     ]);
-    assert_eq!(last["summary"]["passed"], 0, "{last}");
-    let error = case(&last, "france")["attempts"][0]["error"]
+    assert_eq!(reworded_eval["summary"]["passed"], 0, "{reworded_eval}");
+    let error = case(&reworded_eval, "france")["attempts"][0]["error"]
         .as_str()
         .unwrap_or_default()
         .to_owned();
