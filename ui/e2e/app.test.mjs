@@ -955,6 +955,9 @@ test("a run is added to a dataset from its inspector, evaluated live in the eval
   assert.match(await browser.$('[data-testid="eval-verdict"]').getText(), /thresholds held/);
   await browser.$('[data-testid="eval-case"] button').click();
   await browser.$('[data-testid="eval-case-detail"]').waitForDisplayed({ timeout: 10_000 });
+  const detail = await browser.$('[data-testid="eval-case-detail"]').getText();
+  assert.match(detail, /#1 · succeeded/, "the replayed run ran to its end");
+  assert.doesNotMatch(detail, /not recorded/, detail);
   await screenshot("eval-replay");
   assert.deepEqual(await accessibilityProblems('[data-testid="evals-panel"]'), []);
   await browser.$('button[aria-label="Close evals"]').click();

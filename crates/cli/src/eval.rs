@@ -128,6 +128,44 @@ pub enum DatasetsCommand {
     },
 }
 
+/// How `codexos eval` ends when it does not pass: 1 when a threshold does
+/// not hold (the report says which), 2 when it could not evaluate.
+#[derive(Debug)]
+pub struct EvalExit {
+    /// The exit code.
+    pub code: u8,
+    /// What kind of error (`--json`).
+    pub kind: codexos_runtime::ErrorCode,
+    /// What to say.
+    pub message: String,
+}
+
+impl std::fmt::Display for EvalExit {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for EvalExit {}
+
+/// Any error before or while evaluating: exit 2 (an interruption keeps 130).
+fn broken(error: impl Into<anyhow::Error>) -> anyhow::Error {
+    let error = error.into();
+    let kind = error.downcast_ref::<codexos_runtime::Error>().map_or(
+        codexos_runtime::ErrorCode::InvalidInput,
+        codexos_runtime::Error::code,
+    );
+    if kind == codexos_runtime::ErrorCode::Cancelled {
+        return error;
+    }
+    EvalExit {
+        code: 2,
+        kind,
+        message: format!("{error:#}"),
+    }
+    .into()
+}
+
 fn write(path: &PathBuf, text: &str) -> anyhow::Result<()> {
     if let Some(parent) = path
         .parent()
@@ -149,12 +187,14 @@ pub async fn eval(
         .scorers
         .iter()
         .map(|spec| Scorer::parse(spec))
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(broken)?;
     let limits = args
         .thresholds
         .iter()
         .map(|spec| EvalLimit::parse(spec))
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(broken)?;
     let bar = Arc::new(render::CountBar::new(json, "evaluating", "runs"));
     let progress_bar = Arc::clone(&bar);
     let options = EvalOptions {
@@ -173,15 +213,15 @@ pub async fn eval(
     };
     let report = runtime.eval_flow(&args.flow, options, cancel.clone()).await;
     bar.finish();
-    let report = report?;
+    let report = report.map_err(broken)?;
     if let Some(path) = &args.out {
-        write(path, &serde_json::to_string_pretty(&report)?)?;
+        write(path, &serde_json::to_string_pretty(&report)?).map_err(broken)?;
     }
     if let Some(path) = &args.junit {
-        write(path, &codexos_runtime::eval_junit(&report))?;
+        write(path, &codexos_runtime::eval_junit(&report)).map_err(broken)?;
     }
     if let Some(path) = &args.markdown {
-        write(path, &codexos_runtime::eval_markdown(&report))?;
+        write(path, &codexos_runtime::eval_markdown(&report)).map_err(broken)?;
     }
     if json {
         render::print_json(&report.without_calls())?;
@@ -197,7 +237,9 @@ pub async fn eval(
             .filter(|limit| !limit.held)
             .map(|limit| format!("{} {} (is {})", limit.metric, limit.limit, limit.actual))
             .collect();
-        Err(codexos_runtime::Error::EvalSetup {
+        Err(EvalExit {
+            code: 1,
+            kind: codexos_runtime::ErrorCode::InvalidInput,
             message: format!("thresholds not met: {}", failed.join(", ")),
         }
         .into())

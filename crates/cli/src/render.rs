@@ -18,10 +18,25 @@ pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
 
 /// Reports an error and picks the exit code.
 pub fn error(error: &anyhow::Error, json: bool) -> ExitCode {
+    if let Some(exit) = error.downcast_ref::<crate::eval::EvalExit>() {
+        // With --json a failed threshold is in the report printed already.
+        if exit.code != 1 || !json {
+            report_error(exit.kind, &exit.message, json);
+        }
+        return ExitCode::from(exit.code);
+    }
     let code = error
         .downcast_ref::<codexos_runtime::Error>()
         .map_or(ErrorCode::Internal, codexos_runtime::Error::code);
-    let message = error.to_string();
+    report_error(code, &error.to_string(), json);
+    if code == ErrorCode::Cancelled {
+        ExitCode::from(130)
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn report_error(code: ErrorCode, message: &str, json: bool) {
     if json {
         println!(
             "{}",
@@ -29,11 +44,6 @@ pub fn error(error: &anyhow::Error, json: bool) -> ExitCode {
         );
     } else {
         eprintln!("error: {message}");
-    }
-    if code == ErrorCode::Cancelled {
-        ExitCode::from(130)
-    } else {
-        ExitCode::FAILURE
     }
 }
 

@@ -81,10 +81,12 @@ pub fn load(path: &Path) -> Result<Dataset> {
         line: 0,
         message: "the file is not UTF-8 text".into(),
     })?;
+    // Spreadsheets and some editors start UTF-8 files with a byte-order mark.
+    let body = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let cases = if is_csv(path) {
-        parse_csv(&text)
+        parse_csv(body)
     } else {
-        parse_jsonl(&text)
+        parse_jsonl(body)
     }
     .map_err(|(line, message)| Error::Dataset {
         path: path.to_path_buf(),

@@ -154,13 +154,17 @@ pub struct EvalStats {
     pub pass_rate: f64,
     /// Mean of the cases' scores.
     pub mean_score: f64,
+    /// Attempts that ran (a case not in a replay's baseline, or with an
+    /// input the flow cannot take, has an attempt that did not).
+    #[serde(default)]
+    pub attempts: u32,
     /// Tokens of every attempt (scorers' judges included).
     #[specta(type = f64)]
     pub tokens: u64,
     /// Dollars of every priced call.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost_usd: Option<f64>,
-    /// Median run latency in milliseconds.
+    /// Median run latency in milliseconds (of the attempts that ran).
     #[specta(type = f64)]
     pub latency_p50_ms: u64,
     /// 95th percentile run latency in milliseconds.
@@ -275,7 +279,11 @@ impl EvalReport {
     pub fn summarize(&mut self) {
         let cases = &self.cases;
         let attempts: Vec<&EvalAttempt> = cases.iter().flat_map(|case| &case.attempts).collect();
-        let mut latencies: Vec<u64> = attempts.iter().map(|attempt| attempt.latency_ms).collect();
+        let ran: Vec<&&EvalAttempt> = attempts
+            .iter()
+            .filter(|attempt| !attempt.run_id.is_empty())
+            .collect();
+        let mut latencies: Vec<u64> = ran.iter().map(|attempt| attempt.latency_ms).collect();
         latencies.sort_unstable();
         let passed = cases.iter().filter(|case| case.passed).count() as u32;
         let priced: Vec<f64> = attempts
@@ -292,6 +300,7 @@ impl EvalReport {
                 f64::from(passed) / cases.len() as f64
             },
             mean_score: mean_stddev(&cases.iter().map(|case| case.score).collect::<Vec<_>>()).0,
+            attempts: ran.len() as u32,
             tokens: attempts.iter().map(|attempt| attempt.tokens).sum(),
             cost_usd: (!priced.is_empty()).then(|| priced.iter().sum()),
             latency_p50_ms: percentile(&latencies, 0.50),
@@ -330,8 +339,12 @@ impl EvalReport {
         }
         let here: std::collections::BTreeSet<&str> =
             self.cases.iter().map(|case| case.id.as_str()).collect();
+        // A case that passed and is gone hides what it tested: it counts
+        // as a regression.
+        let mut dropped_passing = 0;
         for old in &baseline.cases {
             if !here.contains(old.id.as_str()) {
+                dropped_passing += u32::from(old.passed);
                 changes.push(CaseChange {
                     id: old.id.clone(),
                     change: CaseChangeKind::Missing,
@@ -348,7 +361,7 @@ impl EvalReport {
             baseline: baseline.id.clone(),
             before: baseline.summary.clone(),
             improved: count(CaseChangeKind::Improved),
-            regressed: count(CaseChangeKind::Regressed),
+            regressed: count(CaseChangeKind::Regressed) + dropped_passing,
             cases: changes,
         });
     }
@@ -522,16 +535,24 @@ impl Limit {
                     None => ("regressions", "no baseline".to_owned(), false),
                 }
             }
-            Metric::Cost => self.bound(
+            // A change in cost or tokens is per run: repeats or added cases
+            // do not read as a rise.
+            Metric::Cost if self.relative => self.bound(
                 "cost",
-                summary.cost_usd.unwrap_or(0.0),
-                before.map(|b| b.cost_usd.unwrap_or(0.0)),
+                per_attempt(summary.cost_usd.unwrap_or(0.0), summary),
+                before.map(|b| per_attempt(b.cost_usd.unwrap_or(0.0), b)),
             ),
-            Metric::Tokens => self.bound(
+            Metric::Cost => self.bound("cost", summary.cost_usd.unwrap_or(0.0), None),
+            Metric::Tokens if self.relative => self.bound(
                 "tokens",
-                summary.tokens as f64,
-                before.map(|b| b.tokens as f64),
+                per_attempt(summary.tokens as f64, summary),
+                before.map(|b| per_attempt(b.tokens as f64, b)),
             ),
+            Metric::Tokens => self.bound("tokens", summary.tokens as f64, None),
+            // A replay's runs take no model time: their latency says nothing.
+            Metric::Latency if report.mode == EvalMode::Replay => {
+                ("latency", "not measured in a replay".to_owned(), true)
+            }
             Metric::Latency => self.bound(
                 "latency",
                 summary.latency_p50_ms as f64,
@@ -574,6 +595,16 @@ impl Limit {
     }
 }
 
+/// A total per attempt that ran (the total itself for an older report
+/// that does not count them).
+fn per_attempt(total: f64, stats: &EvalStats) -> f64 {
+    if stats.attempts == 0 {
+        total
+    } else {
+        total / f64::from(stats.attempts)
+    }
+}
+
 fn trim_number(value: f64) -> String {
     if value.fract() == 0.0 {
         format!("{value:.0}")
@@ -592,6 +623,7 @@ fn xml(text: &str) -> String {
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
             c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => {}
+            '\u{FFFE}' | '\u{FFFF}' => {}
             c => out.push(c),
         }
     }
@@ -728,8 +760,23 @@ fn delta(now: f64, before: f64, percent: bool) -> String {
 type Row<'a> = (&'a str, String, Option<(String, String)>);
 
 /// The figures as a Markdown table, against the baseline's when given.
-fn figures_table(out: &mut String, now: &EvalStats, before: Option<&EvalStats>) {
-    let latency = |ms: u64| format!("{ms} ms");
+/// A latency row: a replay's is shown but not compared.
+fn latency_row(name: &str, now: u64, before: Option<u64>, replay: bool) -> Row<'_> {
+    let change = |old: u64| {
+        if replay {
+            "(replay)".to_owned()
+        } else {
+            delta(now as f64, old as f64, true)
+        }
+    };
+    (
+        name,
+        format!("{now} ms"),
+        before.map(|old| (format!("{old} ms"), change(old))),
+    )
+}
+
+fn figures_table(out: &mut String, now: &EvalStats, before: Option<&EvalStats>, replay: bool) {
     let rows: Vec<Row<'_>> = vec![
         (
             "pass rate",
@@ -762,7 +809,11 @@ fn figures_table(out: &mut String, now: &EvalStats, before: Option<&EvalStats>) 
             before.map(|b| {
                 (
                     money(b.cost_usd),
-                    delta(now.cost_usd.unwrap_or(0.0), b.cost_usd.unwrap_or(0.0), true),
+                    delta(
+                        per_attempt(now.cost_usd.unwrap_or(0.0), now),
+                        per_attempt(b.cost_usd.unwrap_or(0.0), b),
+                        true,
+                    ),
                 )
             }),
         ),
@@ -772,33 +823,31 @@ fn figures_table(out: &mut String, now: &EvalStats, before: Option<&EvalStats>) 
             before.map(|b| {
                 (
                     b.tokens.to_string(),
-                    delta(now.tokens as f64, b.tokens as f64, true),
+                    delta(
+                        per_attempt(now.tokens as f64, now),
+                        per_attempt(b.tokens as f64, b),
+                        true,
+                    ),
                 )
             }),
         ),
-        (
+        latency_row(
             "latency p50",
-            latency(now.latency_p50_ms),
-            before.map(|b| {
-                (
-                    latency(b.latency_p50_ms),
-                    delta(now.latency_p50_ms as f64, b.latency_p50_ms as f64, true),
-                )
-            }),
+            now.latency_p50_ms,
+            before.map(|b| b.latency_p50_ms),
+            replay,
         ),
-        (
+        latency_row(
             "latency p95",
-            latency(now.latency_p95_ms),
-            before.map(|b| {
-                (
-                    latency(b.latency_p95_ms),
-                    delta(now.latency_p95_ms as f64, b.latency_p95_ms as f64, true),
-                )
-            }),
+            now.latency_p95_ms,
+            before.map(|b| b.latency_p95_ms),
+            replay,
         ),
     ];
     if before.is_some() {
-        out.push_str("| | this change | baseline | Δ |\n|---|---:|---:|---:|\n");
+        out.push_str(
+            "| | this change | baseline | Δ (cost and tokens per run) |\n|---|---:|---:|---:|\n",
+        );
     } else {
         out.push_str("| | this change |\n|---|---:|\n");
     }
@@ -835,7 +884,7 @@ fn changed_cases(out: &mut String, comparison: &EvalComparison) {
         let _ = writeln!(
             out,
             "| `{}` | {} | {} | {} | `{}` → `{}` |",
-            case.id.replace('|', "\\|"),
+            inert(&case.id),
             match case.change {
                 CaseChangeKind::Regressed => "⬇ regressed",
                 CaseChangeKind::Improved => "⬆ improved",
@@ -879,7 +928,12 @@ pub fn markdown(report: &EvalReport) -> String {
         .comparison
         .as_ref()
         .map(|comparison| &comparison.before);
-    figures_table(&mut out, &report.summary, before);
+    figures_table(
+        &mut out,
+        &report.summary,
+        before,
+        report.mode == EvalMode::Replay,
+    );
     out.push_str("\n**Thresholds**\n\n");
     for limit in &report.thresholds {
         let mark = if limit.held { "✅" } else { "❌" };
@@ -903,14 +957,25 @@ pub fn markdown(report: &EvalReport) -> String {
             let _ = writeln!(
                 out,
                 "- `{}`{}: {}",
-                case.id,
+                inert(&case.id),
                 if case.flaky { " (flaky)" } else { "" },
-                clip(&failure(case), 240).replace('\n', " ")
+                inert(&clip(&failure(case), 240))
             );
         }
         out.push_str("\n</details>\n");
     }
     out
+}
+
+/// Text from a case or a model, made inert in a comment: no HTML, no code
+/// spans broken open, no table cells split, no one @-mentioned.
+fn inert(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('`', "'")
+        .replace('|', "\\|")
+        .replace('@', "@\u{200b}")
 }
 
 fn short(id: &str) -> &str {
@@ -1044,20 +1109,44 @@ mod tests {
         assert_eq!(change("fixed"), CaseChangeKind::Improved);
         assert_eq!(change("added"), CaseChangeKind::New);
         assert_eq!(change("gone"), CaseChangeKind::Missing);
-        assert_eq!((comparison.improved, comparison.regressed), (1, 1));
+        assert_eq!(
+            (comparison.improved, comparison.regressed),
+            (1, 2),
+            "a passing case that is gone counts as a regression"
+        );
 
         after.check(&[]);
         assert!(!after.ok, "the default with a baseline is no regression");
         assert_eq!(after.thresholds[0].metric, "regressions");
-        let limits: Vec<Limit> = ["regressions=1", "pass-rate=0.75", "latency=+60%"]
-            .iter()
-            .map(|spec| Limit::parse(spec).expect("limit"))
-            .collect();
+        let limits: Vec<Limit> = [
+            "regressions=2",
+            "pass-rate=0.75",
+            "latency=+60%",
+            "tokens=+0%",
+        ]
+        .iter()
+        .map(|spec| Limit::parse(spec).expect("limit"))
+        .collect();
         after.check(&limits);
         assert!(after.ok, "{:?}", after.thresholds);
         after.check(&[Limit::parse("latency=+40%").expect("limit")]);
         assert!(!after.ok, "latency rose 50%");
         assert_eq!(after.thresholds[0].actual, "+50.0%");
+
+        // Per run, not in total: twice the attempts is not twice the tokens.
+        let mut repeated = after.clone();
+        repeated.summary.tokens *= 2;
+        repeated.summary.attempts *= 2;
+        repeated.check(&[Limit::parse("tokens=+0%").expect("limit")]);
+        assert!(repeated.ok, "{:?}", repeated.thresholds);
+        repeated.summary.tokens += 8;
+        repeated.check(&[Limit::parse("tokens=+0%").expect("limit")]);
+        assert!(!repeated.ok, "one token more per run is a rise");
+        // A replay's latency is not compared.
+        let mut replayed = after.clone();
+        replayed.mode = EvalMode::Replay;
+        replayed.check(&[Limit::parse("latency=+1%").expect("limit")]);
+        assert!(replayed.ok && replayed.thresholds[0].actual == "not measured in a replay");
 
         let xml = junit(&after);
         assert!(
@@ -1085,6 +1174,24 @@ mod tests {
             !alone.ok && alone.thresholds[0].actual == "no baseline",
             "a relative limit needs a baseline"
         );
+    }
+
+    #[test]
+    fn case_text_is_escaped_in_xml_and_made_inert_in_markdown() {
+        let mut failing = attempt("r<1>", false, 0.0, 1);
+        failing.error = Some("boom <b>&\"@team\" `x` | y\u{FFFE}".into());
+        failing.settle();
+        let mut report = report("e", vec![case("a<&\"b", vec![failing])]);
+        report.check(&[]);
+        let xml = junit(&report);
+        assert!(xml.contains("name=\"a&lt;&amp;&quot;b\""), "{xml}");
+        assert!(!xml.contains("<b>") && !xml.contains('\u{FFFE}'), "{xml}");
+        let md = markdown(&report);
+        assert!(
+            !md.contains("<b>") && !md.contains("@team") && !md.contains("`x`"),
+            "{md}"
+        );
+        assert!(md.contains("&lt;b&gt;") && md.contains("\\|"), "{md}");
     }
 
     #[test]

@@ -575,7 +575,9 @@ fn number(value: &Value) -> Option<f64> {
 }
 
 fn first_number(text: &str) -> Option<f64> {
-    let pattern = regex::Regex::new(r"-?\d[\d,]*(?:\.\d+)?(?:[eE][-+]?\d+)?").ok()?;
+    // `1,050` is 1050; `3,4` is 3 (then 4), not 34.
+    let pattern =
+        regex::Regex::new(r"-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?").ok()?;
     let found = pattern.find(text)?;
     found.as_str().replace(',', "").parse().ok()
 }
@@ -880,6 +882,10 @@ mod tests {
             .passed
         );
         assert!(!run("numeric", json!(10), json!("1,000 items")).passed);
+        assert!(
+            run("numeric", json!(3), json!("3,4 and 5")).passed,
+            "3,4 is two numbers"
+        );
         assert!(
             run(
                 r#"{"type":"numeric","tolerance":0.1,"relative":true}"#,

@@ -146,7 +146,22 @@ impl Calls {
         let hash = request_hash(&request);
         if let Some(recording) = &self.replay {
             match recording.answer(kind, &hash) {
-                Some(Answer::Recorded(response)) => return decode(&response),
+                // Logged like a live call: the replayed run keeps its calls
+                // (scorers read them; its report can be the next baseline).
+                Some(Answer::Recorded(response)) => {
+                    self.log.call(
+                        &self.run_id,
+                        &CallRecord {
+                            node: self.node.clone(),
+                            index,
+                            kind: kind.to_owned(),
+                            request_hash: hash,
+                            request,
+                            response: response.clone(),
+                        },
+                    )?;
+                    return decode(&response);
+                }
                 Some(Answer::Missing) => {
                     return Err(PortError::new(format!(
                         "not recorded: node `{}` made a {kind} request that no recorded call made (its prompt, arguments or model changed); run it live to record it",
@@ -226,10 +241,23 @@ mod tests {
             record("old-node", 2, &again, "other"),
         ]));
         assert_eq!(recording.len(), 3);
+        let log = Arc::new(MemoryLog::default());
+        log.begin(&crate::ports::RunHeader {
+            id: "run".into(),
+            flow: "f".into(),
+            flow_json: Value::Null,
+            flow_path: None,
+            input: Value::Null,
+            forked_from: None,
+            start: None,
+            budget: None,
+            trace_parent: None,
+        })
+        .expect("begin");
         let calls = Calls::new(
             "run",
             "renamed".into(),
-            Arc::new(MemoryLog::default()),
+            Arc::clone(&log) as Arc<dyn RunLog>,
             Some(recording),
         );
         let never = async { Err::<String, _>(PortError::new("live call made")) };
@@ -261,5 +289,9 @@ mod tests {
             .await
             .expect_err("the kind must match too");
         assert!(error.message.contains("not recorded"), "{}", error.message);
+        // The replayed run keeps the calls it was answered with.
+        let kept = log.load("run").expect("load").expect("stored").calls;
+        assert_eq!(kept.len(), 3, "{kept:?}");
+        assert!(kept.iter().all(|call| call.node == "renamed"));
     }
 }

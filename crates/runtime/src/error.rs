@@ -246,6 +246,16 @@ pub enum Error {
         /// Which and why.
         message: String,
     },
+    /// An eval stopped before its end; what finished is stored.
+    #[error("eval cancelled after {done} of {total} runs; what finished is stored as eval {id}")]
+    EvalCancelled {
+        /// The stored, partial eval.
+        id: String,
+        /// Runs that finished.
+        done: u32,
+        /// Runs it had to do.
+        total: u32,
+    },
     /// An eval that cannot start as asked.
     #[error("eval: {message}")]
     EvalSetup {
@@ -571,7 +581,8 @@ impl Error {
             ) => ErrorCode::InvalidInput,
             Self::Rag(codexos_rag::Error::Cancelled)
             | Self::Llm(codexos_llm::Error::Cancelled)
-            | Self::Tool(codexos_tools::Error::Cancelled { .. }) => ErrorCode::Cancelled,
+            | Self::Tool(codexos_tools::Error::Cancelled { .. })
+            | Self::EvalCancelled { .. } => ErrorCode::Cancelled,
             Self::Tool(
                 codexos_tools::Error::Denied { .. }
                 | codexos_tools::Error::NotApproved { .. }

@@ -393,15 +393,24 @@ impl Runtime {
     /// file holds it.
     pub fn eval_export(&self, id: &str) -> Result<EvalReport> {
         let mut report = self.eval_report(id)?;
+        let eval = report.id.clone();
+        let gone = |run: &str| {
+            Error::EvalSetup {
+            message: format!(
+                "run {run} of eval {eval} is no longer stored: its recorded calls cannot be exported — run the eval again"
+            ),
+        }
+        };
         for attempt in report.cases.iter_mut().flat_map(|case| &mut case.attempts) {
-            if let Ok(stored) = self.stored_run(&attempt.run_id) {
-                attempt.calls = stored.calls;
+            if !attempt.run_id.is_empty() {
+                attempt.calls = self
+                    .stored_run(&attempt.run_id)
+                    .map_err(|_| gone(&attempt.run_id))?
+                    .calls;
             }
             for score in &mut attempt.scores {
                 if let Some(run) = &score.run_id {
-                    if let Ok(stored) = self.stored_run(run) {
-                        score.calls = stored.calls;
-                    }
+                    score.calls = self.stored_run(run).map_err(|_| gone(run))?.calls;
                 }
             }
         }
@@ -418,6 +427,22 @@ impl Runtime {
     /// A baseline: a report file, or a stored eval with its calls.
     fn baseline(&self, given: &str) -> Result<EvalReport> {
         let path = Path::new(given);
+        if given.trim().is_empty() {
+            return Err(Error::EvalSetup {
+                message: "the baseline is empty: give a report file or an eval id".into(),
+            });
+        }
+        let looks_like_file = given.contains(['/', '\\'])
+            || path
+                .extension()
+                .is_some_and(|extension| extension.eq_ignore_ascii_case("json"));
+        if looks_like_file && !path.exists() {
+            return Err(Error::EvalSetup {
+                message: format!(
+                    "no baseline file {given} — write one with `codexos eval … --out FILE` or `codexos evals export ID --out FILE`"
+                ),
+            });
+        }
         if path.is_file() {
             let text = std::fs::read_to_string(path).map_err(|error| Error::EvalSetup {
                 message: format!("cannot read the baseline {}: {error}", path.display()),
@@ -457,6 +482,9 @@ impl Runtime {
         let total = set.cases.len() as u32 * repeat;
         let mut done = 0;
         for case in &set.cases {
+            if cancel.is_cancelled() {
+                break;
+            }
             let recorded = baseline
                 .as_ref()
                 .filter(|_| options.replay)
@@ -474,9 +502,7 @@ impl Runtime {
             };
             for index in 0..repeat {
                 if cancel.is_cancelled() {
-                    return Err(Error::EvalSetup {
-                        message: "cancelled".into(),
-                    });
+                    break;
                 }
                 let source = match recorded {
                     None => Source::Live,
@@ -502,8 +528,10 @@ impl Runtime {
                 }
                 result.attempts.push(attempt);
             }
-            result.settle();
-            report.cases.push(result);
+            if !result.attempts.is_empty() {
+                result.settle();
+                report.cases.push(result);
+            }
         }
         report.summarize();
         if let Some(baseline) = &baseline {
@@ -512,6 +540,13 @@ impl Runtime {
         report.check(&options.limits);
         report.finished_at = now_seconds();
         self.save_report(&report)?;
+        if cancel.is_cancelled() {
+            return Err(Error::EvalCancelled {
+                id: report.id,
+                done,
+                total,
+            });
+        }
         Ok(report)
     }
 
@@ -658,11 +693,18 @@ impl Runtime {
             }],
             (None, true, None) => Vec::new(),
         };
-        for chosen in &chosen {
+        for (index, chosen) in chosen.iter().enumerate() {
+            // The baseline's verdict of the same scorer: by position (two
+            // judges share a name), by name when the list changed.
             let old_score = old.and_then(|old| {
                 old.scores
-                    .iter()
-                    .find(|score| score.scorer == chosen.name())
+                    .get(index)
+                    .filter(|score| score.scorer == chosen.name())
+                    .or_else(|| {
+                        old.scores
+                            .iter()
+                            .find(|score| score.scorer == chosen.name())
+                    })
             });
             let score = self
                 .score(chosen, case, attempt, old_score, options, cancel)

@@ -295,9 +295,20 @@ impl Runtime {
         self.prepare_tools(&root).await;
         let mut problems = self.check_flow(&flow, base.as_deref());
         if options.replay.is_some() {
-            // The recording answers every call: what the configured models
-            // can do does not matter.
-            problems.retain(|problem| problem.code != "capability");
+            // The recording answers every model, tool and retrieval call:
+            // which models, tools, secrets and projects this home has, and
+            // what its models can do, do not matter (agents are still
+            // looked up: their specs are not recorded).
+            problems.retain(|problem| {
+                !matches!(
+                    problem.code.as_str(),
+                    "capability"
+                        | "unknown-model"
+                        | "unknown-tool"
+                        | "unknown-secret"
+                        | "unknown-project"
+                )
+            });
         }
         if check::has_errors(&problems) {
             return Err(Error::Flow(codexos_flow::Error::Check {

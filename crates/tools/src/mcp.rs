@@ -190,7 +190,11 @@ async fn connect(
                 };
                 let program = &program;
                 let mut process = tokio::process::Command::new(program);
-                process.args(args).kill_on_drop(true);
+                // The vault's passphrase (CI runners) is never a server's business.
+                process
+                    .args(args)
+                    .kill_on_drop(true)
+                    .env_remove("CODEXOS_VAULT_PASSPHRASE");
                 if offline {
                     // The session bus could start a process outside the namespace.
                     process.env_remove("DBUS_SESSION_BUS_ADDRESS");

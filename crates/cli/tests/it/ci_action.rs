@@ -266,6 +266,72 @@ fn record_baseline(root: &Path, server: &crate::security::Scripted, codexos: &st
     assert!(root.join(".codexos/baseline.json").is_file());
 }
 
+/// The action in replay mode on the signed bundle, with `extra` inputs.
+fn run_replay(root: &Path, codexos: &str, extra: &[(&'static str, String)]) -> ActionRun {
+    let mut inputs = vec![
+        ("codexos", codexos.to_owned()),
+        ("flow", "qa".into()),
+        ("bundle", ".codexos/qa.codexos-bundle".into()),
+        ("trusted-signer", ".codexos/signer.pub.json".into()),
+        ("dataset", ".codexos/qa.jsonl".into()),
+        ("baseline", ".codexos/baseline.json".into()),
+        ("junit", "out/junit.xml".into()),
+        ("markdown", "out/summary.md".into()),
+    ];
+    inputs.extend_from_slice(extra);
+    run_action(root, &inputs)
+}
+
+/// A tampered bundle and one signed by a key the repository does not name
+/// stop at the verify step; the author's own bundle then passes.
+fn refused_bundles(root: &Path, author: &Cli, codexos: &str) {
+    let replay = |extra: &[(&'static str, String)]| run_replay(root, codexos, extra);
+    // A bundle changed after signing is refused before anything runs.
+    let bundle = root.join(".codexos/qa.codexos-bundle");
+    let mut bytes = std::fs::read(&bundle).expect("bundle");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&bundle, bytes).expect("tamper");
+    let tampered = replay(&[]);
+    assert!(!tampered.ok);
+    assert!(
+        tampered.log.contains("is not signed by the trusted signer"),
+        "refused at the verify step: {}",
+        tampered.log
+    );
+    assert!(
+        !tampered.log.contains("cases passed"),
+        "nothing was evaluated: {}",
+        tampered.log
+    );
+    assert!(tampered.summary.is_empty(), "{}", tampered.summary);
+    assert!(
+        !root.join("out/junit.xml").exists(),
+        "the last run's results were cleared"
+    );
+
+    // A bundle signed well, but by a key the repository does not name.
+    let stranger = Cli::new();
+    assert_success(
+        &stranger.run(&["keys", "generate", "--name", "Stranger"]),
+        &["keys", "generate"],
+    );
+    sign(&stranger, root, QA_FLOW);
+    let untrusted = replay(&[]);
+    assert!(!untrusted.ok);
+    assert!(
+        untrusted.log.contains("NOT on your trust list")
+            && untrusted
+                .log
+                .contains("is not signed by the trusted signer"),
+        "{}",
+        untrusted.log
+    );
+    // Positive control: the author's own bundle of the same flow passes.
+    sign(author, root, QA_FLOW);
+    assert!(replay(&[]).ok);
+}
+
 #[test]
 fn the_action_gates_changes_on_a_baseline_with_no_key_in_replay() {
     let server = stand_in();
@@ -289,20 +355,7 @@ fn the_action_gates_changes_on_a_baseline_with_no_key_in_replay() {
     git(root, &["add", "-A"]);
     git(root, &["commit", "-qm", "baseline"]);
 
-    let replay = |extra: &[(&'static str, String)]| {
-        let mut inputs = vec![
-            ("codexos", codexos.clone()),
-            ("flow", "qa".into()),
-            ("bundle", ".codexos/qa.codexos-bundle".into()),
-            ("trusted-signer", ".codexos/signer.pub.json".into()),
-            ("dataset", ".codexos/qa.jsonl".into()),
-            ("baseline", ".codexos/baseline.json".into()),
-            ("junit", "out/junit.xml".into()),
-            ("markdown", "out/summary.md".into()),
-        ];
-        inputs.extend_from_slice(extra);
-        run_action(root, &inputs)
-    };
+    let replay = |extra: &[(&'static str, String)]| run_replay(root, &codexos, extra);
 
     // A change that keeps every request (nodes renamed): passes, offline.
     sign(&author, root, QA_RENAMED);
@@ -346,18 +399,5 @@ fn the_action_gates_changes_on_a_baseline_with_no_key_in_replay() {
     let allowed = replay(&[("thresholds", "regressions=3\n".into())]);
     assert!(allowed.ok, "{}", allowed.log);
 
-    // A bundle changed after signing is refused before anything runs.
-    let bundle = root.join(".codexos/qa.codexos-bundle");
-    let mut bytes = std::fs::read(&bundle).expect("bundle");
-    let middle = bytes.len() / 2;
-    bytes[middle] ^= 0x01;
-    std::fs::write(&bundle, bytes).expect("tamper");
-    let tampered = replay(&[]);
-    assert!(!tampered.ok);
-    assert!(
-        !tampered.log.contains("CodexOS eval"),
-        "nothing was evaluated: {}",
-        tampered.log
-    );
-    assert!(tampered.summary.is_empty(), "{}", tampered.summary);
+    refused_bundles(root, &author, &codexos);
 }

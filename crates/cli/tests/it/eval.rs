@@ -256,13 +256,14 @@ fn a_live_eval_scores_and_records_and_its_replay_needs_no_provider() {
             summary.to_str().expect("path"),
         ],
     );
-    assert!(!output.status.success(), "a regression fails the eval");
-    assert!(
-        String::from_utf8_lossy(&output.stdout).contains("thresholds not met: regressions 0 (is"),
-        "{}",
-        String::from_utf8_lossy(&output.stdout)
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "a regression fails the eval with 1"
     );
     assert_eq!(regressed["ok"], false);
+    assert_eq!(regressed["thresholds"][0]["metric"], "regressions");
+    assert_eq!(regressed["thresholds"][0]["held"], false);
     assert_eq!(regressed["comparison"]["regressed"], 3, "{regressed}");
     let text = std::fs::read_to_string(&summary).expect("markdown written");
     assert!(
@@ -330,8 +331,9 @@ fn repeats_flag_flaky_cases_and_a_run_becomes_a_case() {
             "contains",
         ],
     );
-    assert!(
-        !output.status.success(),
+    assert_eq!(
+        output.status.code(),
+        Some(1),
         "the default threshold is every case passing"
     );
     let shown = cli.json(&["evals", "show", &report["id"].as_str().expect("id")[..8]]);
@@ -361,8 +363,23 @@ fn repeats_flag_flaky_cases_and_a_run_becomes_a_case() {
     assert_eq!(sets[0]["name"], "mine");
     assert_eq!(sets[0]["cases"], 1);
     let missing = cli.run(&["eval", &flow, "--dataset", "nope"]);
+    assert_eq!(
+        missing.status.code(),
+        Some(2),
+        "could not evaluate: 2, not a failed threshold"
+    );
     assert!(String::from_utf8_lossy(&missing.stderr)
         .contains("no dataset `nope` — give a .jsonl or .csv file, or one of: mine"));
+    let typo = cli.run(&[
+        "eval",
+        &flow,
+        "--dataset",
+        "mine",
+        "--baseline",
+        "base/line.json",
+    ]);
+    assert_eq!(typo.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&typo.stderr).contains("no baseline file base/line.json"));
 }
 
 #[test]
@@ -458,4 +475,94 @@ type = "object"
         (tight["score"].as_f64().expect("score") - 5.0 / 15.0).abs() < 1e-9,
         "{tight}"
     );
+}
+
+/// A flow that lists a folder with a tool, then answers with the model.
+const TOOL_FLOW: &str = r#"{"version": 2, "name": "lister", "state": {"question": "string", "files": "any", "answer": "string"},
+  "nodes": [{"id": "ask", "kind": "input", "fields": ["question"]},
+            {"id": "list", "kind": "tool", "tool": "fs.list", "args": {"path": "."}, "output": "files"},
+            {"id": "answer", "kind": "llm", "prompt": "Question: {{ question }}", "output": "answer"},
+            {"id": "done", "kind": "output", "keys": ["answer"]}],
+  "edges": [{"from": "ask", "to": "list"}, {"from": "list", "to": "answer"}, {"from": "answer", "to": "done"}]}"#;
+
+#[test]
+fn a_replay_scores_tool_calls_and_two_judges_and_becomes_the_next_baseline() {
+    let server = provider();
+    let cli = Cli::new();
+    configure(&cli, &server.url);
+    let work = tempfile::tempdir().expect("tempdir");
+    let flow = write(work.path(), "lister.flow.json", TOOL_FLOW);
+    let dataset = write(
+        work.path(),
+        "set.jsonl",
+        r#"{"id": "sky", "input": "Why is the sky blue?", "expected": {"tool": "fs.list", "arguments": {"path": "."}}, "scorers": [{"type": "tool_called"}, {"type": "judge", "rubric": "Mentions Rayleigh scattering."}, {"type": "judge", "rubric": "Is one sentence.", "pass_score": 0.5}]}
+"#,
+    );
+    let first = work.path().join("first.json");
+    let first_path = first.to_str().expect("path");
+    let (output, live) = eval_json(&cli, &[&flow, "--dataset", &dataset, "--out", first_path]);
+    assert_success(&output, &["eval", "live"]);
+    let scores = case(&live, "sky")["attempts"][0]["scores"].clone();
+    assert_eq!(scores.as_array().expect("scores").len(), 3);
+    assert!(
+        scores
+            .as_array()
+            .expect("scores")
+            .iter()
+            .all(|score| score["passed"] == true),
+        "{scores}"
+    );
+    let requests = server.seen.lock().expect("seen").len();
+    assert_eq!(requests, 3, "the answer and two judges");
+
+    // The replay answers the tool and both judges from the recording...
+    configure(&cli, "http://127.0.0.1:1");
+    let second = work.path().join("second.json");
+    let second_path = second.to_str().expect("path");
+    let (output, replayed) = eval_json(
+        &cli,
+        &[
+            &flow,
+            "--dataset",
+            &dataset,
+            "--baseline",
+            first_path,
+            "--replay",
+            "--out",
+            second_path,
+        ],
+    );
+    assert_success(&output, &["eval", "replay"]);
+    let scores = &case(&replayed, "sky")["attempts"][0]["scores"];
+    assert_eq!(scores[0]["scorer"], "tool_called");
+    assert_eq!(
+        scores[0]["passed"], true,
+        "the replayed run kept its tool call: {scores}"
+    );
+    assert_eq!(scores[1]["passed"], true, "{scores}");
+    assert_eq!(
+        scores[2]["passed"], true,
+        "the second judge has its own recording: {scores}"
+    );
+    assert_eq!(
+        server.seen.lock().expect("seen").len(),
+        requests,
+        "nothing reached the provider"
+    );
+
+    // ... and its report is a baseline in turn.
+    let (output, again) = eval_json(
+        &cli,
+        &[
+            &flow,
+            "--dataset",
+            &dataset,
+            "--baseline",
+            second_path,
+            "--replay",
+        ],
+    );
+    assert_success(&output, &["eval", "replay of a replay"]);
+    assert_eq!(case(&again, "sky")["passed"], true, "{again}");
+    assert_eq!(again["comparison"]["regressed"], 0);
 }
