@@ -1697,11 +1697,16 @@ export type EvalStats_Deserialize = {
 	passRate: number | null,
 	/**  Mean of the cases' scores. */
 	meanScore: number | null,
+	/**
+	 *  Attempts that ran (a case not in a replay's baseline, or with an
+	 *  input the flow cannot take, has an attempt that did not).
+	 */
+	attempts?: number,
 	/**  Tokens of every attempt (scorers' judges included). */
 	tokens: number | null,
 	/**  Dollars of every priced call. */
 	costUsd?: number | null,
-	/**  Median run latency in milliseconds. */
+	/**  Median run latency in milliseconds (of the attempts that ran). */
 	latencyP50Ms: number | null,
 	/**  95th percentile run latency in milliseconds. */
 	latencyP95Ms: number | null,
@@ -1719,11 +1724,16 @@ export type EvalStats_Serialize = {
 	passRate: number | null,
 	/**  Mean of the cases' scores. */
 	meanScore: number | null,
+	/**
+	 *  Attempts that ran (a case not in a replay's baseline, or with an
+	 *  input the flow cannot take, has an attempt that did not).
+	 */
+	attempts: number,
 	/**  Tokens of every attempt (scorers' judges included). */
 	tokens: number | null,
 	/**  Dollars of every priced call. */
 	costUsd?: number | null,
-	/**  Median run latency in milliseconds. */
+	/**  Median run latency in milliseconds (of the attempts that ran). */
 	latencyP50Ms: number | null,
 	/**  95th percentile run latency in milliseconds. */
 	latencyP95Ms: number | null,
