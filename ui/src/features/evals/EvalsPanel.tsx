@@ -41,7 +41,12 @@ function Report({ report, onInspect }: { report: EvalReport; onInspect: (runId: 
           <div key={figure.label} className="rounded border border-border px-2 py-1.5" data-testid="eval-figure" data-label={figure.label}>
             <div className="text-[11px] text-muted-foreground">{figure.label}</div>
             <div className="whitespace-nowrap text-sm font-semibold">{figure.value}</div>
-            {figure.delta !== null && <div className={`text-[11px] ${figure.worse ? "text-destructive" : "text-muted-foreground"}`}>{figure.delta} vs baseline</div>}
+            {figure.delta !== null && (
+              <div className={`text-[11px] ${figure.worse ? "text-destructive" : "text-muted-foreground"}`}>
+                {figure.delta}
+                {/^[-+±]|^new$/.test(figure.delta) ? " vs baseline" : ""}
+              </div>
+            )}
           </div>
         ))}
       </div>

@@ -43,11 +43,11 @@ function report(withBaseline: boolean): EvalReport {
     startedAt: 0,
     finishedAt: 1,
     cases: [result("a", true), result("b", false)],
-    summary: { cases: 2, passed: 1, flaky: 0, passRate: 0.5, meanScore: 0.5, tokens: 200, costUsd: 0.02, latencyP50Ms: 900, latencyP95Ms: 1500 },
+    summary: { cases: 2, passed: 1, flaky: 0, attempts: 2, passRate: 0.5, meanScore: 0.5, tokens: 200, costUsd: 0.02, latencyP50Ms: 900, latencyP95Ms: 1500 },
     comparison: withBaseline
       ? {
           baseline: "e0",
-          before: { cases: 2, passed: 2, flaky: 0, passRate: 1, meanScore: 1, tokens: 100, costUsd: 0.01, latencyP50Ms: 1000, latencyP95Ms: 1500 },
+          before: { cases: 2, passed: 2, flaky: 0, attempts: 2, passRate: 1, meanScore: 1, tokens: 100, costUsd: 0.01, latencyP50Ms: 1000, latencyP95Ms: 1500 },
           cases: [
             { id: "a", change: "unchanged", before: 1, after: 1, baselineRun: "r0", run: "run-a" },
             { id: "b", change: "regressed", before: 1, after: 0, baselineRun: "r1", run: "run-b" },
@@ -75,7 +75,8 @@ describe("eval view", () => {
     const passed = shown.find((figure) => figure.label === "Passed");
     expect(passed).toMatchObject({ value: "1/2 (50%)", delta: "-0.500", worse: true });
     expect(shown.find((figure) => figure.label === "Cost")).toMatchObject({ delta: "+100.0%", worse: true });
-    expect(shown.find((figure) => figure.label === "Latency p50 / p95")).toMatchObject({ value: "900 ms / 1.5 s", delta: "-10.0%", worse: false });
+    expect(shown.find((figure) => figure.label === "Latency p50 / p95")).toMatchObject({ value: "900 ms / 1.5 s", delta: "not compared in a replay", worse: false });
+    expect(figures({ ...report(true), mode: "live" }).find((figure) => figure.label === "Latency p50 / p95")).toMatchObject({ delta: "-10.0%" });
     expect(figures(report(false)).every((figure) => figure.delta === null)).toBe(true);
     expect(changeOf(report(true), "b")).toBe("regressed");
     expect(changeOf(report(false), "b")).toBeNull();

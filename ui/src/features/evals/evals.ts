@@ -61,10 +61,18 @@ export interface Figure {
   worse: boolean;
 }
 
-/** The report's headline figures, each with its change against the baseline. */
+/** A total per run that ran (the total for a report that does not count them). */
+function perRun(total: number, runs: number): number {
+  return runs > 0 ? total / runs : total;
+}
+
+/** The report's headline figures, each with its change against the baseline:
+ * cost and tokens per run (more repeats or cases are not a rise); a replay's
+ * latency is not compared (its runs take no model time). */
 export function figures(report: EvalReport): Figure[] {
   const now = report.summary;
   const before = report.comparison?.before ?? null;
+  const replay = report.mode === "replay";
   const passRate = now.passRate ?? 0;
   const meanScore = now.meanScore ?? 0;
   const cost = now.costUsd ?? 0;
@@ -86,20 +94,20 @@ export function figures(report: EvalReport): Figure[] {
     {
       label: "Cost",
       value: dollars(cost),
-      delta: before ? change(cost, before.costUsd ?? 0, true) : null,
-      worse: before !== null && cost > (before.costUsd ?? 0) + 1e-12,
+      delta: before ? change(perRun(cost, now.attempts), perRun(before.costUsd ?? 0, before.attempts), true) : null,
+      worse: before !== null && perRun(cost, now.attempts) > perRun(before.costUsd ?? 0, before.attempts) + 1e-12,
     },
     {
       label: "Tokens",
       value: tokens.toLocaleString("en-US"),
-      delta: before ? change(tokens, before.tokens ?? 0, true) : null,
-      worse: before !== null && tokens > (before.tokens ?? 0),
+      delta: before ? change(perRun(tokens, now.attempts), perRun(before.tokens ?? 0, before.attempts), true) : null,
+      worse: before !== null && perRun(tokens, now.attempts) > perRun(before.tokens ?? 0, before.attempts),
     },
     {
       label: "Latency p50 / p95",
       value: `${ms(now.latencyP50Ms)} / ${ms(now.latencyP95Ms)}`,
-      delta: before ? change(p50, before.latencyP50Ms ?? 0, true) : null,
-      worse: before !== null && p50 > (before.latencyP50Ms ?? 0) * 1.2,
+      delta: before ? (replay ? "not compared in a replay" : change(p50, before.latencyP50Ms ?? 0, true)) : null,
+      worse: before !== null && !replay && p50 > (before.latencyP50Ms ?? 0) * 1.2,
     },
     { label: "Flaky", value: String(now.flaky), delta: null, worse: now.flaky > 0 },
   ];
