@@ -321,7 +321,11 @@ export function FlowCanvas({ project, theme = "dark" }: { project: string | null
     edit((current) => addNode(current, kind, { x: Math.round(at.x), y: Math.round(at.y) }));
   };
 
+  /** Bumped by every reading of the library the app asked for: a poll that
+   * read it before one lands never overwrites it with its older listing. */
+  const generation = useRef(0);
   const reload = useCallback(async () => {
+    generation.current += 1;
     const listed = await commands.flowLibrary();
     if (listed.status === "ok") setLibrary(listed.data);
     return listed.status === "ok" ? listed.data : [];
@@ -354,8 +358,9 @@ export function FlowCanvas({ project, theme = "dark" }: { project: string | null
     const poll = async () => {
       const { flow: current, dirty: unsaved, busy } = live.current;
       if (stopped || busy || !current || document.hidden) return;
+      const asked = generation.current;
       const listed = await commands.flowLibrary();
-      if (stopped || listed.status !== "ok") return;
+      if (stopped || listed.status !== "ok" || generation.current !== asked) return;
       // The world may have moved while the library was read: another flow
       // opened, an edit made, a save begun. Then this round says nothing.
       const now = live.current;
