@@ -149,17 +149,7 @@ impl Calls {
                 // Logged like a live call: the replayed run keeps its calls
                 // (scorers read them; its report can be the next baseline).
                 Some(Answer::Recorded(response)) => {
-                    self.log.call(
-                        &self.run_id,
-                        &CallRecord {
-                            node: self.node.clone(),
-                            index,
-                            kind: kind.to_owned(),
-                            request_hash: hash,
-                            request,
-                            response: response.clone(),
-                        },
-                    )?;
+                    self.log(index, kind, hash, request, response.clone())?;
                     return decode(&response);
                 }
                 Some(Answer::Missing) => {
@@ -192,18 +182,30 @@ impl Calls {
             Ok(value) => json!({ "ok": value }),
             Err(error) => json!({ "error": error.message }),
         };
+        self.log(index, kind, hash, request, response)?;
+        result
+    }
+
+    /// Stores one call of this node attempt in the run.
+    fn log(
+        &self,
+        index: u32,
+        kind: &str,
+        request_hash: String,
+        request: Value,
+        response: Value,
+    ) -> PortResult<()> {
         self.log.call(
             &self.run_id,
             &CallRecord {
                 node: self.node.clone(),
                 index,
                 kind: kind.to_owned(),
-                request_hash: hash,
+                request_hash,
                 request,
                 response,
             },
-        )?;
-        result
+        )
     }
 }
 
