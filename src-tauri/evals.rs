@@ -60,6 +60,20 @@ pub fn dataset_add_run(
         .add_run_to_dataset(&run_id, &dataset, expected)?)
 }
 
+/// Copies a JSONL or CSV file into the data home as a dataset.
+#[tauri::command]
+#[specta::specta]
+pub fn dataset_import(
+    state: State<'_, AppState>,
+    path: String,
+    name: Option<String>,
+) -> Result<Vec<DatasetInfo>, IpcError> {
+    let runtime = state.runtime()?;
+    let name = name.filter(|name| !name.trim().is_empty());
+    runtime.import_dataset(&PathBuf::from(path.trim()), name.as_deref())?;
+    Ok(runtime.datasets()?)
+}
+
 /// Deletes a dataset of the data home.
 #[tauri::command]
 #[specta::specta]

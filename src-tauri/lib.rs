@@ -101,6 +101,7 @@ app_commands![
     evals::datasets,
     evals::dataset,
     evals::dataset_add_run,
+    evals::dataset_import,
     evals::dataset_delete,
     evals::evals,
     evals::eval_report,

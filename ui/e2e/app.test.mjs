@@ -919,6 +919,15 @@ test("a run is added to a dataset from its inspector, evaluated live in the eval
   await browser.$('[data-testid="open-evals"]').click();
   const panel = await browser.$('[data-testid="evals-panel"]');
   await panel.waitForDisplayed({ timeout: 10_000 });
+  // A file from elsewhere is imported as a dataset.
+  const file = join(tmpdir(), `e2e-imported-${process.pid}.jsonl`);
+  await writeFile(file, '{"id": "one", "input": {"folder": "."}, "expected": "x"}\n{"id": "two", "input": {"folder": "."}}\n');
+  await fill(await browser.$('[data-testid="dataset-import-path"]'), file);
+  await browser.$('[data-testid="dataset-import"]').click();
+  const imported = await browser.$(`[data-testid="dataset"][data-name="e2e-imported-${process.pid}"]`);
+  await imported.waitForDisplayed({ timeout: 10_000 });
+  assert.match(await imported.getText(), /2 cases/);
+  await unlink(file);
   await browser.$('[data-testid="dataset"][data-name="e2e-set"]').waitForDisplayed({ timeout: 10_000 });
   assert.match(await browser.$('[data-testid="dataset"][data-name="e2e-set"]').getText(), /1 cases/);
   await browser.$('[data-testid="eval-flow"]').selectByVisibleText("map-reduce");

@@ -121,6 +121,15 @@ pub enum DatasetsCommand {
         #[arg(long)]
         expected: Option<String>,
     },
+    /// Copies a JSONL or CSV file into the data home as a dataset (it is
+    /// read first: a bad line is refused with its number).
+    Import {
+        /// The file.
+        file: PathBuf,
+        /// Its name in the home (default: the file's name).
+        #[arg(long)]
+        name: Option<String>,
+    },
     /// Deletes a dataset of the data home.
     Rm {
         /// Name.
@@ -441,6 +450,20 @@ pub fn datasets(runtime: &Runtime, command: DatasetsCommand, json: bool) -> anyh
                 render::print_json(&case)
             } else {
                 eprintln!("added case {} to dataset {to}", case.id);
+                Ok(())
+            }
+        }
+        DatasetsCommand::Import { file, name } => {
+            let set = runtime.import_dataset(&file, name.as_deref())?;
+            if json {
+                render::print_json(&set)
+            } else {
+                eprintln!(
+                    "imported {} as dataset {} ({} cases)",
+                    file.display(),
+                    set.name,
+                    set.cases.unwrap_or(0)
+                );
                 Ok(())
             }
         }

@@ -343,6 +343,60 @@ impl Runtime {
         Ok(case)
     }
 
+    /// Copies a dataset file into the home (after reading it whole: a file
+    /// that does not read is refused with its line), under `name` or the
+    /// file's own name; an existing dataset is never replaced.
+    pub fn import_dataset(&self, file: &Path, name: Option<&str>) -> Result<DatasetInfo> {
+        let set = dataset::load(file)?;
+        let extension = if file
+            .extension()
+            .is_some_and(|extension| extension.eq_ignore_ascii_case("csv"))
+        {
+            "csv"
+        } else {
+            "jsonl"
+        };
+        let stem = file
+            .file_stem()
+            .and_then(|stem| stem.to_str())
+            .unwrap_or_default();
+        let name = name.unwrap_or(stem).trim();
+        if !valid_name(name) {
+            return Err(Error::EvalSetup {
+                message: format!(
+                    "dataset name `{name}` must be letters, digits, `-`, `_` and `.` — give another name"
+                ),
+            });
+        }
+        if self
+            .dataset_path(name)
+            .is_ok_and(|path| path.starts_with(self.datasets_dir()))
+        {
+            return Err(Error::EvalSetup {
+                message: format!("the data home already has a dataset `{name}` — give another name or delete it first"),
+            });
+        }
+        let target = self.datasets_dir().join(format!("{name}.{extension}"));
+        let io = |error: std::io::Error| Error::EvalSetup {
+            message: format!(
+                "cannot copy {} to {}: {error}",
+                file.display(),
+                target.display()
+            ),
+        };
+        std::fs::create_dir_all(self.datasets_dir()).map_err(io)?;
+        // Written under a temporary name and renamed: never half a dataset.
+        let partial = target.with_extension(format!("{extension}.partial"));
+        std::fs::copy(file, &partial).map_err(io)?;
+        std::fs::rename(&partial, &target).map_err(io)?;
+        Ok(DatasetInfo {
+            name: name.to_owned(),
+            path: target.to_string_lossy().into_owned(),
+            cases: Some(set.cases.len() as u32),
+            problem: None,
+        })
+    }
+
     /// Deletes a dataset of the home.
     pub fn delete_dataset(&self, name: &str) -> Result<()> {
         let path = self.dataset_path(name)?;

@@ -370,6 +370,27 @@ fn repeats_flag_flaky_cases_and_a_run_becomes_a_case() {
     );
     assert!(String::from_utf8_lossy(&missing.stderr)
         .contains("no dataset `nope` — give a .jsonl or .csv file, or one of: mine"));
+    // A file imported into the home is a dataset by name; a bad one is not.
+    let imported = cli.json(&["datasets", "import", &dataset, "--name", "italy"]);
+    assert_eq!(imported["cases"], 1);
+    let again = cli.run(&["datasets", "import", &dataset, "--name", "italy"]);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already has a dataset `italy`"));
+    let broken = write(work.path(), "broken.jsonl", "{\"input\": 1}\n{oops}\n");
+    let refused = cli.run(&["datasets", "import", &broken]);
+    let said = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert!(said.contains("line 2"), "{said}");
+    let names: Vec<String> = cli
+        .json(&["datasets", "list"])
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|set| set["name"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        names,
+        ["italy", "mine"],
+        "nothing of the broken file was kept"
+    );
     let typo = cli.run(&[
         "eval",
         &flow,

@@ -211,6 +211,14 @@ export function EvalsPanel({ project, onClose }: { project: string | null; onClo
     if (result.status === "ok") setViewing(result.data);
     else setError(result.error.message);
   };
+  const [importPath, setImportPath] = useState("");
+  const importSet = async () => {
+    setError(null);
+    const result = await commands.datasetImport(importPath, null);
+    if (result.status !== "ok") return setError(result.error.message);
+    setSets(result.data);
+    setImportPath("");
+  };
   const removeSet = async (name: string) => {
     if (!window.confirm(`Delete dataset ${name}? Its file is removed; evals that used it stay.`)) return;
     const result = await commands.datasetDelete(name);
@@ -324,6 +332,26 @@ export function EvalsPanel({ project, onClose }: { project: string | null; onClo
           </form>
           <section aria-label="Datasets">
             <h3 className="mb-1 text-xs font-semibold">Datasets</h3>
+            <form
+              className="mb-2 flex gap-1"
+              aria-label="Import a dataset"
+              onSubmit={(event) => {
+                event.preventDefault();
+                void importSet();
+              }}
+            >
+              <input
+                className={field}
+                aria-label="Dataset file to import (.jsonl or .csv)"
+                data-testid="dataset-import-path"
+                placeholder="/path/to/cases.jsonl or .csv"
+                value={importPath}
+                onChange={(event) => setImportPath(event.target.value)}
+              />
+              <Button type="submit" size="sm" variant="outline" className="h-7" data-testid="dataset-import" disabled={importPath.trim() === ""}>
+                Import
+              </Button>
+            </form>
             {sets.length === 0 ? (
               <p className="text-muted-foreground" data-testid="datasets-empty">
                 None yet. Open a run (Analytics, or the canvas's run list) and press “Add to dataset”, or put a .jsonl or .csv file in the data home's datasets folder.
