@@ -26,6 +26,7 @@ globalThis.CODEXOS_IPC_ALLOWED = [
   "dataset",
   "dataset_add_run",
   "dataset_delete",
+  "dataset_import",
   "datasets",
   "eval_delete",
   "eval_report",

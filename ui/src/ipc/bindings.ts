@@ -184,6 +184,8 @@ export const commands = {
 	 *  its output as `expected` unless `expected` (JSON) is given.
 	 */
 	datasetAddRun: (runId: string, dataset: string, expected: string | null) => typedError<EvalCase_Serialize, IpcError_Serialize>(__TAURI_INVOKE("dataset_add_run", { runId, dataset, expected })),
+	/**  Copies a JSONL or CSV file into the data home as a dataset. */
+	datasetImport: (path: string, name: string | null) => typedError<DatasetInfo_Serialize[], IpcError_Serialize>(__TAURI_INVOKE("dataset_import", { path, name })),
 	/**  Deletes a dataset of the data home. */
 	datasetDelete: (name: string) => typedError<DatasetInfo_Serialize[], IpcError_Serialize>(__TAURI_INVOKE("dataset_delete", { name })),
 	/**  The newest evals, of one flow when given. */
