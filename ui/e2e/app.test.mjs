@@ -907,7 +907,10 @@ test("a run is added to a dataset from its inspector, evaluated live in the eval
   await browser.$('[data-testid="analytics-run"]').click();
   const inspector = await browser.$('[data-testid="run-inspector"]');
   await inspector.waitForDisplayed({ timeout: 10_000 });
-  await fill(await browser.$('[data-testid="dataset-target"]'), "e2e-set");
+  // Offered once the run's detail says it succeeded.
+  const target = await browser.$('[data-testid="dataset-target"]');
+  await target.waitForDisplayed({ timeout: 10_000 });
+  await fill(target, "e2e-set");
   await browser.$('[data-testid="add-to-dataset"]').click();
   const added = await browser.$('[data-testid="dataset-added"]');
   await added.waitForDisplayed({ timeout: 10_000 });
@@ -929,7 +932,7 @@ test("a run is added to a dataset from its inspector, evaluated live in the eval
   assert.match(await imported.getText(), /2 cases/);
   await unlink(file);
   await browser.$('[data-testid="dataset"][data-name="e2e-set"]').waitForDisplayed({ timeout: 10_000 });
-  assert.match(await browser.$('[data-testid="dataset"][data-name="e2e-set"]').getText(), /1 cases/);
+  assert.match(await browser.$('[data-testid="dataset"][data-name="e2e-set"]').getText(), /1 case\b/);
   await browser.$('[data-testid="eval-flow"]').selectByVisibleText("map-reduce");
   await browser.$('[data-testid="eval-dataset"]').selectByAttribute("value", "e2e-set");
   await fill(await browser.$('[data-testid="eval-scorers"]'), "contains");

@@ -15,7 +15,7 @@ import {
 import { requestId } from "@/ipc/client";
 import { RunInspector } from "@/features/flow/RunInspector";
 import { useEscape } from "@/features/layout/useEscape";
-import { CHANGE_LABEL, changeOf, failure, figures, lines, mark, progressText, score } from "./evals";
+import { CHANGE_LABEL, casesText, changeOf, failure, figures, lines, mark, progressText, score } from "./evals";
 
 const field = "h-7 w-full rounded border border-border bg-background px-1 text-xs text-foreground";
 const MARK_CLASS = { pass: "text-emerald-800 dark:text-emerald-400", fail: "text-destructive", flaky: "text-amber-800 dark:text-amber-400" };
@@ -280,7 +280,7 @@ export function EvalsPanel({ project, onClose }: { project: string | null; onClo
                 </option>
                 {sets.map((set) => (
                   <option key={set.name} value={set.name} disabled={set.cases === null}>
-                    {set.name} ({set.cases ?? "unreadable"} cases)
+                    {set.name} ({set.cases === null ? "unreadable" : casesText(set.cases)})
                   </option>
                 ))}
               </select>
@@ -363,7 +363,7 @@ export function EvalsPanel({ project, onClose }: { project: string | null; onClo
                     <button type="button" className="truncate font-mono underline-offset-2 hover:underline" onClick={() => void view(set.name)} title={set.problem ?? set.path}>
                       {set.name}
                     </button>
-                    <span className={set.cases === null ? "text-destructive" : "text-muted-foreground"}>{set.cases === null ? "unreadable" : `${set.cases} cases`}</span>
+                    <span className={set.cases === null ? "text-destructive" : "text-muted-foreground"}>{set.cases === null ? "unreadable" : casesText(set.cases)}</span>
                     <Button size="icon" variant="ghost" className="ml-auto size-6" aria-label={`Delete dataset ${set.name}`} onClick={() => void removeSet(set.name)}>
                       <Trash2 className="size-3.5" />
                     </Button>

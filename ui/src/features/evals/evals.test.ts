@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import type { CaseResult_Serialize as CaseResult, EvalReport_Serialize as EvalReport } from "@/ipc/bindings";
-import { changeOf, datasetNameFor, failure, figures, lines, mark, progressText } from "./evals";
+import { casesText, changeOf, datasetNameFor, failure, figures, lines, mark, progressText } from "./evals";
 
 function result(id: string, passed: boolean, flaky = false): CaseResult {
   return {
@@ -85,6 +85,7 @@ describe("eval view", () => {
   it("reads the form's lines and names datasets", () => {
     expect(lines(" pass-rate=0.9 \n\n# note\nregressions=0\n")).toEqual(["pass-rate=0.9", "regressions=0"]);
     expect(progressText(null)).toBe("starting…");
+    expect([casesText(1), casesText(2)]).toEqual(["1 case", "2 cases"]);
     expect(progressText({ evalId: "e", case: "a", done: 3, total: 8, passed: true, runId: "r" })).toBe("3 of 8 runs");
     expect(datasetNameFor("rag qa/v2")).toBe("rag-qa-v2-cases");
     expect(datasetNameFor("..")).toBe("runs-cases");

@@ -113,6 +113,11 @@ export function figures(report: EvalReport): Figure[] {
   ];
 }
 
+/** `1 case`, `3 cases`. */
+export function casesText(count: number): string {
+  return `${count} ${count === 1 ? "case" : "cases"}`;
+}
+
 /** `3 of 8 runs` while an eval runs. */
 export function progressText(progress: EvalProgress | null): string {
   return progress ? `${progress.done} of ${progress.total} runs` : "starting…";
