@@ -6,7 +6,14 @@
 # the Markdown appended to the job summary. Exits with eval's code: 1 when a
 # threshold does not hold, 2 when the eval could not run (this script's own
 # refusals too), 130 when interrupted.
-set -euo pipefail
+set -Eeuo pipefail
+# Anything that fails unguarded is "could not run" (2), never a failed
+# threshold (1, which only `codexos eval` says).
+trap 'exit 2' ERR
+markdown=${EVAL_MARKDOWN:-codexos-eval.md}
+# Results of an earlier eval in this workspace must not pass for this one's,
+# whatever step fails.
+rm -f "$markdown" "${EVAL_JUNIT:-codexos-eval.xml}" "${EVAL_REPORT:-codexos-eval.json}"
 codexos=${CODEXOS_BIN:-codexos}
 out=${GITHUB_OUTPUT:-/dev/null}
 summary=${GITHUB_STEP_SUMMARY:-/dev/null}
@@ -22,11 +29,6 @@ case "$mode" in
   live) ;;
   *) fail "mode must be replay or live, not '$mode'" ;;
 esac
-
-markdown=${EVAL_MARKDOWN:-codexos-eval.md}
-# Results of an earlier eval in this workspace must not pass for this one's,
-# whatever step fails.
-rm -f "$markdown" "${EVAL_JUNIT:-codexos-eval.xml}" "${EVAL_REPORT:-codexos-eval.json}"
 
 home=$(mktemp -d "${RUNNER_TEMP:-/tmp}/codexos-home.XXXXXX")
 export CODEXOS_HOME="$home"
@@ -85,7 +87,7 @@ if [[ "$mode" == replay ]]; then args=(--offline "${args[@]}"); fi
 status=0
 "$codexos" "${args[@]}" || status=$?
 if [[ -f "$markdown" ]]; then
-  cat "$markdown" >>"$summary"
+  cat "$markdown" >>"$summary" || echo "::warning::cannot append to the job summary" >&2
 fi
 {
   echo "ok=$([[ $status == 0 ]] && echo true || echo false)"

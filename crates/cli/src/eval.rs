@@ -157,9 +157,13 @@ impl std::fmt::Display for EvalExit {
 
 impl std::error::Error for EvalExit {}
 
-/// Any error before or while evaluating: exit 2 (an interruption keeps 130).
-fn broken(error: impl Into<anyhow::Error>) -> anyhow::Error {
+/// Any error before or while evaluating: exit 2 (an interruption keeps 130,
+/// a failed threshold its 1).
+pub fn broken(error: impl Into<anyhow::Error>) -> anyhow::Error {
     let error = error.into();
+    if error.downcast_ref::<EvalExit>().is_some() {
+        return error;
+    }
     let kind = error.downcast_ref::<codexos_runtime::Error>().map_or(
         codexos_runtime::ErrorCode::InvalidInput,
         codexos_runtime::Error::code,

@@ -535,6 +535,9 @@ fn main() -> ExitCode {
     codexos_runtime::prepare_process();
     let cli = Cli::parse();
     let json = cli.json;
+    // `codexos eval` exits 1 only for a failed threshold: anything else that
+    // stops it (a data home that does not open included) is 2.
+    let evaluating = matches!(cli.command, Command::Eval(_));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -547,6 +550,7 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(error) if evaluating => render::error(&eval::broken(error), json),
         Err(error) => render::error(&error, json),
     }
 }

@@ -212,6 +212,9 @@ pub struct CaseChange {
 pub struct EvalComparison {
     /// The baseline's id.
     pub baseline: String,
+    /// How the baseline's runs were made (a replay's latency says nothing).
+    #[serde(default = "live")]
+    pub baseline_mode: EvalMode,
     /// Its summary.
     pub before: EvalStats,
     /// Per case, in this eval's order (then the missing ones).
@@ -220,6 +223,10 @@ pub struct EvalComparison {
     pub improved: u32,
     /// Cases that got worse.
     pub regressed: u32,
+}
+
+fn live() -> EvalMode {
+    EvalMode::Live
 }
 
 /// A limit the eval must keep for its exit code to be 0.
@@ -270,8 +277,11 @@ pub struct EvalReport {
     /// The limits checked.
     #[serde(default)]
     pub thresholds: Vec<EvalThreshold>,
-    /// Every threshold held.
+    /// Every threshold held (never for a partial eval).
     pub ok: bool,
+    /// Stopped before its end: only the cases that finished are in it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
 }
 
 impl EvalReport {
@@ -344,7 +354,8 @@ impl EvalReport {
         let mut dropped_passing = 0;
         for old in &baseline.cases {
             if !here.contains(old.id.as_str()) {
-                dropped_passing += u32::from(old.passed);
+                // A partial eval did not reach them: not a regression.
+                dropped_passing += u32::from(old.passed && !self.partial);
                 changes.push(CaseChange {
                     id: old.id.clone(),
                     change: CaseChangeKind::Missing,
@@ -359,6 +370,7 @@ impl EvalReport {
             |wanted: CaseChangeKind| changes.iter().filter(|c| c.change == wanted).count() as u32;
         self.comparison = Some(EvalComparison {
             baseline: baseline.id.clone(),
+            baseline_mode: baseline.mode,
             before: baseline.summary.clone(),
             improved: count(CaseChangeKind::Improved),
             regressed: count(CaseChangeKind::Regressed) + dropped_passing,
@@ -386,7 +398,18 @@ impl EvalReport {
             limits
         };
         self.thresholds = limits.iter().map(|limit| limit.check(self)).collect();
-        self.ok = self.thresholds.iter().all(|threshold| threshold.held);
+        self.ok = !self.partial && self.thresholds.iter().all(|threshold| threshold.held);
+    }
+
+    /// Whether latency cannot be compared: either side replayed (a replay's
+    /// runs take no model time).
+    #[must_use]
+    pub fn latency_moot(&self) -> bool {
+        self.mode == EvalMode::Replay
+            || self
+                .comparison
+                .as_ref()
+                .is_some_and(|comparison| comparison.baseline_mode == EvalMode::Replay)
     }
 
     /// The report with every recorded call left out (what is stored in the
@@ -537,20 +560,20 @@ impl Limit {
             }
             // A change in cost or tokens is per run: repeats or added cases
             // do not read as a rise.
-            Metric::Cost if self.relative => self.bound(
-                "cost",
-                per_attempt(summary.cost_usd.unwrap_or(0.0), summary),
-                before.map(|b| per_attempt(b.cost_usd.unwrap_or(0.0), b)),
-            ),
+            Metric::Cost if self.relative => {
+                let then = before.map(|b| b.cost_usd.unwrap_or(0.0));
+                let (now, then) = per_run(summary.cost_usd.unwrap_or(0.0), summary, then, before);
+                self.bound("cost", now, then)
+            }
             Metric::Cost => self.bound("cost", summary.cost_usd.unwrap_or(0.0), None),
-            Metric::Tokens if self.relative => self.bound(
-                "tokens",
-                per_attempt(summary.tokens as f64, summary),
-                before.map(|b| per_attempt(b.tokens as f64, b)),
-            ),
+            Metric::Tokens if self.relative => {
+                let then = before.map(|b| b.tokens as f64);
+                let (now, then) = per_run(summary.tokens as f64, summary, then, before);
+                self.bound("tokens", now, then)
+            }
             Metric::Tokens => self.bound("tokens", summary.tokens as f64, None),
             // A replay's runs take no model time: their latency says nothing.
-            Metric::Latency if report.mode == EvalMode::Replay => {
+            Metric::Latency if report.latency_moot() => {
                 ("latency", "not measured in a replay".to_owned(), true)
             }
             Metric::Latency => self.bound(
@@ -595,13 +618,20 @@ impl Limit {
     }
 }
 
-/// A total per attempt that ran (the total itself for an older report
-/// that does not count them).
-fn per_attempt(total: f64, stats: &EvalStats) -> f64 {
-    if stats.attempts == 0 {
-        total
-    } else {
-        total / f64::from(stats.attempts)
+/// Two totals per attempt that ran — or both as totals when either report
+/// (an older one) does not count its attempts: never one of each.
+fn per_run(
+    now: f64,
+    now_stats: &EvalStats,
+    then: Option<f64>,
+    then_stats: Option<&EvalStats>,
+) -> (f64, Option<f64>) {
+    match (then, then_stats) {
+        (Some(then), Some(stats)) if now_stats.attempts > 0 && stats.attempts > 0 => (
+            now / f64::from(now_stats.attempts),
+            Some(then / f64::from(stats.attempts)),
+        ),
+        (then, _) => (now, then),
     }
 }
 
@@ -807,28 +837,22 @@ fn figures_table(out: &mut String, now: &EvalStats, before: Option<&EvalStats>, 
             "cost",
             money(now.cost_usd),
             before.map(|b| {
-                (
-                    money(b.cost_usd),
-                    delta(
-                        per_attempt(now.cost_usd.unwrap_or(0.0), now),
-                        per_attempt(b.cost_usd.unwrap_or(0.0), b),
-                        true,
-                    ),
-                )
+                (money(b.cost_usd), {
+                    let (now_cost, then_cost) =
+                        per_run(now.cost_usd.unwrap_or(0.0), now, b.cost_usd, Some(b));
+                    delta(now_cost, then_cost.unwrap_or(0.0), true)
+                })
             }),
         ),
         (
             "tokens",
             now.tokens.to_string(),
             before.map(|b| {
-                (
-                    b.tokens.to_string(),
-                    delta(
-                        per_attempt(now.tokens as f64, now),
-                        per_attempt(b.tokens as f64, b),
-                        true,
-                    ),
-                )
+                (b.tokens.to_string(), {
+                    let (now_tokens, then_tokens) =
+                        per_run(now.tokens as f64, now, Some(b.tokens as f64), Some(b));
+                    delta(now_tokens, then_tokens.unwrap_or(0.0), true)
+                })
             }),
         ),
         latency_row(
@@ -884,7 +908,7 @@ fn changed_cases(out: &mut String, comparison: &EvalComparison) {
         let _ = writeln!(
             out,
             "| `{}` | {} | {} | {} | `{}` → `{}` |",
-            inert(&case.id),
+            code(&case.id).replace('|', "\\|"),
             match case.change {
                 CaseChangeKind::Regressed => "⬇ regressed",
                 CaseChangeKind::Improved => "⬆ improved",
@@ -928,12 +952,7 @@ pub fn markdown(report: &EvalReport) -> String {
         .comparison
         .as_ref()
         .map(|comparison| &comparison.before);
-    figures_table(
-        &mut out,
-        &report.summary,
-        before,
-        report.mode == EvalMode::Replay,
-    );
+    figures_table(&mut out, &report.summary, before, report.latency_moot());
     out.push_str("\n**Thresholds**\n\n");
     for limit in &report.thresholds {
         let mark = if limit.held { "✅" } else { "❌" };
@@ -957,7 +976,7 @@ pub fn markdown(report: &EvalReport) -> String {
             let _ = writeln!(
                 out,
                 "- `{}`{}: {}",
-                inert(&case.id),
+                code(&case.id),
                 if case.flaky { " (flaky)" } else { "" },
                 inert(&clip(&failure(case), 240))
             );
@@ -967,15 +986,24 @@ pub fn markdown(report: &EvalReport) -> String {
     out
 }
 
-/// Text from a case or a model, made inert in a comment: no HTML, no code
-/// spans broken open, no table cells split, no one @-mentioned.
+/// Text from a case or a model, made inert in a comment: no HTML, links or
+/// images, no code spans broken open, no table cells split, no one
+/// @-mentioned.
 fn inert(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('`', "'")
         .replace('|', "\\|")
+        .replace('[', "\\[")
+        .replace(']', "\\]")
         .replace('@', "@\u{200b}")
+}
+
+/// Text for inside a code span (shown as written): only a backtick would
+/// end it.
+fn code(text: &str) -> String {
+    text.replace('`', "'")
 }
 
 fn short(id: &str) -> &str {
@@ -1039,6 +1067,7 @@ mod tests {
             comparison: None,
             thresholds: Vec::new(),
             ok: false,
+            partial: false,
         };
         report.summarize();
         report
@@ -1074,8 +1103,9 @@ mod tests {
         assert_eq!(report.summary.latency_p95_ms, 300);
     }
 
-    #[test]
-    fn baseline_changes_and_thresholds() {
+    /// A baseline of four cases and a later eval that keeps one, breaks
+    /// one, fixes one, adds one and drops one (not compared yet).
+    fn before_after() -> (EvalReport, EvalReport) {
         let before = report(
             "base",
             vec![
@@ -1085,7 +1115,7 @@ mod tests {
                 case("gone", vec![attempt("b4", true, 1.0, 100)]),
             ],
         );
-        let mut after = report(
+        let after = report(
             "now",
             vec![
                 case("keeps", vec![attempt("n1", true, 1.0, 150)]),
@@ -1094,6 +1124,59 @@ mod tests {
                 case("added", vec![attempt("n4", true, 1.0, 150)]),
             ],
         );
+        (before, after)
+    }
+
+    #[test]
+    fn changes_are_per_run_and_partial_or_replayed_evals_are_not_misread() {
+        let (before, mut after) = before_after();
+        after.compare(&before);
+        // Per run, not in total: twice the attempts is not twice the tokens.
+        let mut repeated = after.clone();
+        repeated.summary.tokens *= 2;
+        repeated.summary.attempts *= 2;
+        repeated.check(&[Limit::parse("tokens=+0%").expect("limit")]);
+        assert!(repeated.ok, "{:?}", repeated.thresholds);
+        repeated.summary.tokens += 8;
+        repeated.check(&[Limit::parse("tokens=+0%").expect("limit")]);
+        assert!(!repeated.ok, "one token more per run is a rise");
+        // Against an older baseline that does not count its attempts, both
+        // sides are totals, never one of each.
+        let mut older = before.clone();
+        older.summary.attempts = 0;
+        let mut against_older = report("now2", after.cases.clone());
+        against_older.summary.tokens = before.summary.tokens;
+        against_older.compare(&older);
+        against_older.check(&[Limit::parse("tokens=+0%").expect("limit")]);
+        assert!(against_older.ok, "{:?}", against_older.thresholds);
+        // A partial eval never passes, and cases it did not reach are not
+        // regressions.
+        let mut partial = report(
+            "cut",
+            vec![case("keeps", vec![attempt("p1", true, 1.0, 100)])],
+        );
+        partial.partial = true;
+        partial.compare(&before);
+        partial.check(&[]);
+        assert_eq!(partial.comparison.as_ref().map(|c| c.regressed), Some(0));
+        assert!(!partial.ok, "a partial eval never passes");
+        // A replay baseline's latency is not compared either.
+        let mut live_vs_replay = report("live", after.cases.clone());
+        let mut replay_base = before.clone();
+        replay_base.mode = EvalMode::Replay;
+        live_vs_replay.compare(&replay_base);
+        live_vs_replay.check(&[Limit::parse("latency=+1%").expect("limit")]);
+        assert!(live_vs_replay.ok, "{:?}", live_vs_replay.thresholds);
+        // A replay's latency is not compared.
+        let mut replayed = after.clone();
+        replayed.mode = EvalMode::Replay;
+        replayed.check(&[Limit::parse("latency=+1%").expect("limit")]);
+        assert!(replayed.ok && replayed.thresholds[0].actual == "not measured in a replay");
+    }
+
+    #[test]
+    fn baseline_changes_and_thresholds() {
+        let (before, mut after) = before_after();
         after.compare(&before);
         let comparison = after.comparison.clone().expect("compared");
         let change = |id: &str| {
@@ -1133,21 +1216,6 @@ mod tests {
         assert!(!after.ok, "latency rose 50%");
         assert_eq!(after.thresholds[0].actual, "+50.0%");
 
-        // Per run, not in total: twice the attempts is not twice the tokens.
-        let mut repeated = after.clone();
-        repeated.summary.tokens *= 2;
-        repeated.summary.attempts *= 2;
-        repeated.check(&[Limit::parse("tokens=+0%").expect("limit")]);
-        assert!(repeated.ok, "{:?}", repeated.thresholds);
-        repeated.summary.tokens += 8;
-        repeated.check(&[Limit::parse("tokens=+0%").expect("limit")]);
-        assert!(!repeated.ok, "one token more per run is a rise");
-        // A replay's latency is not compared.
-        let mut replayed = after.clone();
-        replayed.mode = EvalMode::Replay;
-        replayed.check(&[Limit::parse("latency=+1%").expect("limit")]);
-        assert!(replayed.ok && replayed.thresholds[0].actual == "not measured in a replay");
-
         let xml = junit(&after);
         assert!(
             xml.contains("name=\"breaks\"") && xml.contains("<failure"),
@@ -1179,7 +1247,7 @@ mod tests {
     #[test]
     fn case_text_is_escaped_in_xml_and_made_inert_in_markdown() {
         let mut failing = attempt("r<1>", false, 0.0, 1);
-        failing.error = Some("boom <b>&\"@team\" `x` | y\u{FFFE}".into());
+        failing.error = Some("boom <b>&\"@team\" `x` | y [x](http://e.invalid)\u{FFFE}".into());
         failing.settle();
         let mut report = report("e", vec![case("a<&\"b", vec![failing])]);
         report.check(&[]);
@@ -1192,6 +1260,10 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("&lt;b&gt;") && md.contains("\\|"), "{md}");
+        assert!(
+            md.contains("\\[x\\](http") && md.contains("`a<&\"b`"),
+            "a link is inert, an id in code shows as written: {md}"
+        );
     }
 
     #[test]

@@ -208,6 +208,7 @@ fn new_report(
         comparison: None,
         thresholds: Vec::new(),
         ok: false,
+        partial: false,
     }
 }
 
@@ -368,10 +369,10 @@ impl Runtime {
                 ),
             });
         }
-        if self
-            .dataset_path(name)
-            .is_ok_and(|path| path.starts_with(self.datasets_dir()))
-        {
+        let taken = ["jsonl", "csv"]
+            .iter()
+            .any(|known| self.datasets_dir().join(format!("{name}.{known}")).exists());
+        if taken {
             return Err(Error::EvalSetup {
                 message: format!("the data home already has a dataset `{name}` — give another name or delete it first"),
             });
@@ -388,7 +389,11 @@ impl Runtime {
         // Written under a temporary name and renamed: never half a dataset.
         let partial = target.with_extension(format!("{extension}.partial"));
         std::fs::copy(file, &partial).map_err(io)?;
-        std::fs::rename(&partial, &target).map_err(io)?;
+        // A link, not a rename: it fails rather than replace a dataset that
+        // appeared meanwhile.
+        let linked = std::fs::hard_link(&partial, &target);
+        std::fs::remove_file(&partial).ok();
+        linked.map_err(io)?;
         Ok(DatasetInfo {
             name: name.to_owned(),
             path: target.to_string_lossy().into_owned(),
@@ -478,8 +483,9 @@ impl Runtime {
         Ok(())
     }
 
-    /// A baseline: a report file, or a stored eval with its calls.
-    fn baseline(&self, given: &str) -> Result<EvalReport> {
+    /// A baseline: a report file, or a stored eval (with its runs' calls
+    /// when they are to be replayed).
+    fn baseline(&self, given: &str, replay: bool) -> Result<EvalReport> {
         let path = Path::new(given);
         if given.trim().is_empty() {
             return Err(Error::EvalSetup {
@@ -505,7 +511,11 @@ impl Runtime {
                 message: format!("baseline {}: {error}", path.display()),
             });
         }
-        self.eval_export(given)
+        if replay {
+            self.eval_export(given)
+        } else {
+            self.eval_report(given)
+        }
     }
 
     /// Runs `flow_path` over a dataset's cases and scores every run.
@@ -524,7 +534,7 @@ impl Runtime {
         let baseline = options
             .baseline
             .as_deref()
-            .map(|given| self.baseline(given))
+            .map(|given| self.baseline(given, options.replay))
             .transpose()?;
         if options.replay && baseline.is_none() {
             return Err(Error::EvalSetup {
@@ -569,6 +579,10 @@ impl Runtime {
                 let attempt = self
                     .eval_attempt(&flow, flow_path, case, source, &options, &cancel)
                     .await?;
+                // The run the interruption cut short says nothing of the flow.
+                if cancel.is_cancelled() {
+                    break;
+                }
                 done += 1;
                 if let Some(progress) = &options.on_progress {
                     progress(&EvalProgress {
@@ -587,6 +601,7 @@ impl Runtime {
                 report.cases.push(result);
             }
         }
+        report.partial = cancel.is_cancelled();
         report.summarize();
         if let Some(baseline) = &baseline {
             report.compare(baseline);
@@ -747,21 +762,19 @@ impl Runtime {
             }],
             (None, true, None) => Vec::new(),
         };
-        for (index, chosen) in chosen.iter().enumerate() {
-            // The baseline's verdict of the same scorer: by position (two
-            // judges share a name), by name when the list changed.
-            let old_score = old.and_then(|old| {
+        // Every judge call the baseline made, for any judge: a replay
+        // answers each judge by its request, whatever the scorers' order.
+        let judged: Vec<CallRecord> = old
+            .map(|old| {
                 old.scores
-                    .get(index)
-                    .filter(|score| score.scorer == chosen.name())
-                    .or_else(|| {
-                        old.scores
-                            .iter()
-                            .find(|score| score.scorer == chosen.name())
-                    })
-            });
+                    .iter()
+                    .flat_map(|score| score.calls.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for chosen in &chosen {
             let score = self
-                .score(chosen, case, attempt, old_score, options, cancel)
+                .score(chosen, case, attempt, &judged, options, cancel)
                 .await;
             if let Some(run) = &score.run_id {
                 if let Ok(stored) = self.stored_run(run) {
@@ -777,14 +790,14 @@ impl Runtime {
     }
 
     /// One scorer on one attempt: here for the deterministic ones, a judge
-    /// run for `judge` (replayed from `old` in a replay), a tool call for
-    /// `tool`.
+    /// run for `judge` (answered from the baseline's `judged` calls in a
+    /// replay), a tool call for `tool`.
     async fn score(
         self: &Arc<Self>,
         chosen: &Scorer,
         case: &EvalCase,
         attempt: &EvalAttempt,
-        old: Option<&EvalScore>,
+        judged: &[CallRecord],
         options: &EvalOptions,
         cancel: &CancellationToken,
     ) -> EvalScore {
@@ -793,7 +806,7 @@ impl Runtime {
         }
         match chosen {
             Scorer::Judge { .. } => {
-                self.judge(chosen, case, attempt, old, options, cancel)
+                self.judge(chosen, case, attempt, judged, options, cancel)
                     .await
             }
             Scorer::Tool { tool } => {
@@ -845,7 +858,7 @@ impl Runtime {
         chosen: &Scorer,
         case: &EvalCase,
         attempt: &EvalAttempt,
-        old: Option<&EvalScore>,
+        judged: &[CallRecord],
         options: &EvalOptions,
         cancel: &CancellationToken,
     ) -> EvalScore {
@@ -859,8 +872,7 @@ impl Runtime {
             }
         };
         let replay = if options.replay {
-            let calls: Vec<CallRecord> = old.map(|old| old.calls.clone()).unwrap_or_default();
-            Some(Arc::new(Recording::by_request(calls)))
+            Some(Arc::new(Recording::by_request(judged.to_vec())))
         } else {
             None
         };

@@ -587,3 +587,27 @@ fn a_replay_scores_tool_calls_and_two_judges_and_becomes_the_next_baseline() {
     assert_eq!(case(&again, "sky")["passed"], true, "{again}");
     assert_eq!(again["comparison"]["regressed"], 0);
 }
+
+#[test]
+fn an_eval_that_cannot_start_exits_2_not_1() {
+    let cli = Cli::new();
+    std::fs::write(
+        cli.home.path().join("config.toml"),
+        "[llm\nmax_tokens = 1\n",
+    )
+    .expect("config");
+    let other = cli.run(&["runs", "list"]);
+    assert_eq!(
+        other.status.code(),
+        Some(1),
+        "positive control: the home does not open"
+    );
+    let eval = cli.run(&["eval", "qa.flow.json", "--dataset", "set.jsonl"]);
+    assert_eq!(
+        eval.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&eval.stderr)
+    );
+    assert!(String::from_utf8_lossy(&eval.stderr).contains("config.toml"));
+}

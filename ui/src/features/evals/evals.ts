@@ -72,7 +72,8 @@ function perRun(total: number, runs: number): number {
 export function figures(report: EvalReport): Figure[] {
   const now = report.summary;
   const before = report.comparison?.before ?? null;
-  const replay = report.mode === "replay";
+  // Either side replayed: its runs took no model time.
+  const replay = report.mode === "replay" || report.comparison?.baselineMode === "replay";
   const passRate = now.passRate ?? 0;
   const meanScore = now.meanScore ?? 0;
   const cost = now.costUsd ?? 0;

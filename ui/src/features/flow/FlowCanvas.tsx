@@ -371,7 +371,7 @@ export function FlowCanvas({ project, theme = "dark" }: { project: string | null
       if (shape(listed.data) !== seen.current) {
         seen.current = shape(listed.data);
         const gone = await commands.flowsMissing();
-        if (!stopped && gone.status === "ok") setMissing(gone.data);
+        if (!stopped && gone.status === "ok" && generation.current === asked) setMissing(gone.data);
       }
       const entry = listed.data.find((candidate) => candidate.name === current.name);
       if (!entry) {
