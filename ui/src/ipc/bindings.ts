@@ -1488,6 +1488,8 @@ export type EvalComparison = EvalComparison_Serialize | EvalComparison_Deseriali
 export type EvalComparison_Deserialize = {
 	/**  The baseline's id. */
 	baseline: string,
+	/**  How the baseline's runs were made (a replay's latency says nothing). */
+	baselineMode?: EvalMode,
 	/**  Its summary. */
 	before: EvalStats_Deserialize,
 	/**  Per case, in this eval's order (then the missing ones). */
@@ -1502,6 +1504,8 @@ export type EvalComparison_Deserialize = {
 export type EvalComparison_Serialize = {
 	/**  The baseline's id. */
 	baseline: string,
+	/**  How the baseline's runs were made (a replay's latency says nothing). */
+	baselineMode: EvalMode,
 	/**  Its summary. */
 	before: EvalStats_Serialize,
 	/**  Per case, in this eval's order (then the missing ones). */
@@ -1568,8 +1572,10 @@ export type EvalReport_Deserialize = {
 	comparison?: EvalComparison_Deserialize | null,
 	/**  The limits checked. */
 	thresholds?: EvalThreshold[],
-	/**  Every threshold held. */
+	/**  Every threshold held (never for a partial eval). */
 	ok: boolean,
+	/**  Stopped before its end: only the cases that finished are in it. */
+	partial?: boolean,
 };
 
 /**  A whole eval. */
@@ -1602,8 +1608,10 @@ export type EvalReport_Serialize = {
 	comparison?: EvalComparison_Serialize,
 	/**  The limits checked. */
 	thresholds: EvalThreshold[],
-	/**  Every threshold held. */
+	/**  Every threshold held (never for a partial eval). */
 	ok: boolean,
+	/**  Stopped before its end: only the cases that finished are in it. */
+	partial?: boolean,
 };
 
 /**  What the app's eval form sends. */
