@@ -47,6 +47,7 @@ function report(withBaseline: boolean): EvalReport {
     comparison: withBaseline
       ? {
           baseline: "e0",
+          baselineMode: "live",
           before: { cases: 2, passed: 2, flaky: 0, attempts: 2, passRate: 1, meanScore: 1, tokens: 100, costUsd: 0.01, latencyP50Ms: 1000, latencyP95Ms: 1500 },
           cases: [
             { id: "a", change: "unchanged", before: 1, after: 1, baselineRun: "r0", run: "run-a" },
@@ -76,7 +77,10 @@ describe("eval view", () => {
     expect(passed).toMatchObject({ value: "1/2 (50%)", delta: "-0.500", worse: true });
     expect(shown.find((figure) => figure.label === "Cost")).toMatchObject({ delta: "+100.0%", worse: true });
     expect(shown.find((figure) => figure.label === "Latency p50 / p95")).toMatchObject({ value: "900 ms / 1.5 s", delta: "not compared in a replay", worse: false });
-    expect(figures({ ...report(true), mode: "live" }).find((figure) => figure.label === "Latency p50 / p95")).toMatchObject({ delta: "-10.0%" });
+    const live = { ...report(true), mode: "live" } as EvalReport;
+    expect(figures(live).find((figure) => figure.label === "Latency p50 / p95")).toMatchObject({ delta: "-10.0%" });
+    const againstReplay = { ...live, comparison: live.comparison ? { ...live.comparison, baselineMode: "replay" } : null } as EvalReport;
+    expect(figures(againstReplay).find((figure) => figure.label === "Latency p50 / p95")).toMatchObject({ delta: "not compared in a replay" });
     expect(figures(report(false)).every((figure) => figure.delta === null)).toBe(true);
     expect(changeOf(report(true), "b")).toBe("regressed");
     expect(changeOf(report(false), "b")).toBeNull();
