@@ -599,3 +599,60 @@ fn a_credential_in_a_plain_header_or_the_url_is_refused() {
         &["otel", "add"],
     );
 }
+
+#[test]
+fn a_backlog_over_its_bound_drops_the_oldest_runs_and_counts_them() {
+    let tokio = tokio::runtime::Runtime::new().expect("tokio");
+    let cli = Cli::new();
+    let address = free_port();
+    let url = format!("http://{address}");
+    assert_success(
+        &cli.run(&[
+            "otel",
+            "add",
+            "small",
+            "--endpoint",
+            &url,
+            "--no-check",
+            "--max-backlog",
+            "1",
+        ]),
+        &["otel", "add"],
+    );
+    let dir = tempfile::tempdir().expect("dir");
+    let flow = dir.path().join("traced.flow.json");
+    std::fs::write(&flow, TRANSFORM_FLOW).expect("flow");
+    let flow = flow.to_str().expect("path");
+    for round in 0..3 {
+        assert_success(&cli.run(&["run", flow]), &["run", &round.to_string()]);
+    }
+    // Positive control: the runs ended and wait (the endpoint is down).
+    let state = pending(&cli, "small");
+    assert!(
+        state["pending"]
+            .as_u64()
+            .is_some_and(|waiting| waiting >= 1),
+        "{state}"
+    );
+
+    let receiver = tokio
+        .block_on(Receiver::http(address))
+        .expect("receiver on the same port");
+    assert_success(&cli.run(&["otel", "flush"]), &["otel", "flush"]);
+    let state = pending(&cli, "small");
+    assert_eq!(
+        (
+            state["pending"].as_u64(),
+            state["runsSent"].as_u64(),
+            state["dropped"].as_u64()
+        ),
+        (Some(0), Some(1), Some(2)),
+        "one run kept, the two oldest dropped and counted: {state}"
+    );
+    let runs = receiver
+        .spans()
+        .iter()
+        .filter(|span| span.name.starts_with("invoke_workflow"))
+        .count();
+    assert_eq!(runs, 1, "only the newest run arrived");
+}
