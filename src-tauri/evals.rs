@@ -11,8 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use codexos_runtime::{
-    DatasetInfo, DatasetView, EvalCase, EvalLimit, EvalOptions, EvalProgress, EvalReport,
-    EvalSummary, Scorer,
+    DatasetInfo, DatasetView, EvalCase, EvalOptions, EvalProgress, EvalReport, EvalSummary,
 };
 use tauri::ipc::Channel;
 use tauri::State;
@@ -52,12 +51,9 @@ pub fn dataset_add_run(
     dataset: String,
     expected: Option<String>,
 ) -> Result<EvalCase, IpcError> {
-    let expected = expected
-        .filter(|text| !text.trim().is_empty())
-        .map(|text| serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)));
     Ok(state
         .runtime()?
-        .add_run_to_dataset(&run_id, &dataset, expected)?)
+        .add_run_to_dataset(&run_id, &dataset, expected.as_deref())?)
 }
 
 /// Copies a JSONL or CSV file into the data home as a dataset.
@@ -145,23 +141,9 @@ pub async fn eval_run(
     on_progress: Channel<EvalProgress>,
 ) -> Result<EvalReport, IpcError> {
     let runtime = state.runtime()?;
-    let scorers = request
-        .scorers
-        .iter()
-        .filter(|spec| !spec.trim().is_empty())
-        .map(|spec| Scorer::parse(spec))
-        .collect::<Result<Vec<_>, _>>()
+    let (scorers, limits) = codexos_runtime::eval_specs(&request.scorers, &request.thresholds)
         .map_err(|error| invalid(error.to_string()))?;
-    let limits = request
-        .thresholds
-        .iter()
-        .filter(|spec| !spec.trim().is_empty())
-        .map(|spec| EvalLimit::parse(spec))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|error| invalid(error.to_string()))?;
-    // No project: tools work in the flows folder (as a run from the canvas),
-    // never in whatever folder the app was started from.
-    let root = request.project.is_none().then(|| runtime.home().flows());
+    let root = crate::flows::tools_root(&runtime, request.project.as_ref());
     let options = EvalOptions {
         dataset: request.dataset,
         repeat: request.repeat.clamp(1, 100),

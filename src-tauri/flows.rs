@@ -146,14 +146,20 @@ pub async fn flow_run(
     let cancel = state.requests.start(&request_id);
     let mut options = live(on_event, project);
     options.approver = Some(crate::tools::DialogApprover::for_window(app, &state));
-    if options.project.is_none() {
-        // No project selected: tools work in the flows folder, never in
-        // whatever folder the app happened to be started from.
-        options.root = Some(runtime.home().flows());
-    }
+    options.root = tools_root(&runtime, options.project.as_ref());
     let outcome = runtime.run_flow_file(&path, input, options, cancel).await;
     state.requests.finish(&request_id);
     Ok(outcome?)
+}
+
+/// Where tools work for a run started from the app: the project's folder
+/// (`None`: the runtime finds it), or with no project the flows folder —
+/// never whatever folder the app happened to be started from.
+pub(crate) fn tools_root(
+    runtime: &codexos_runtime::Runtime,
+    project: Option<&String>,
+) -> Option<PathBuf> {
+    project.is_none().then(|| runtime.home().flows())
 }
 
 /// JSON text from the UI (a typed `serde_json::Value` parameter cannot be

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Subcommand;
-use codexos_runtime::{EvalLimit, EvalOptions, EvalReport, Runtime, Scorer};
+use codexos_runtime::{EvalOptions, EvalReport, Runtime};
 use tokio_util::sync::CancellationToken;
 
 use crate::render;
@@ -196,18 +196,8 @@ pub async fn eval(
     json: bool,
     cancel: &CancellationToken,
 ) -> anyhow::Result<()> {
-    let scorers = args
-        .scorers
-        .iter()
-        .map(|spec| Scorer::parse(spec))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(broken)?;
-    let limits = args
-        .thresholds
-        .iter()
-        .map(|spec| EvalLimit::parse(spec))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(broken)?;
+    let (scorers, limits) =
+        codexos_runtime::eval_specs(&args.scorers, &args.thresholds).map_err(broken)?;
     let bar = Arc::new(render::CountBar::new(json, "evaluating", "runs"));
     let progress_bar = Arc::clone(&bar);
     let options = EvalOptions {
@@ -447,9 +437,7 @@ pub fn datasets(runtime: &Runtime, command: DatasetsCommand, json: bool) -> anyh
             Ok(())
         }
         DatasetsCommand::AddRun { run, to, expected } => {
-            let expected = expected
-                .map(|text| serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)));
-            let case = runtime.add_run_to_dataset(&run, &to, expected)?;
+            let case = runtime.add_run_to_dataset(&run, &to, expected.as_deref())?;
             if json {
                 render::print_json(&case)
             } else {

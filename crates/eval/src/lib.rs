@@ -17,6 +17,27 @@ pub use report::{
 };
 pub use scorer::{EvalScore, Scorer};
 
+/// Scorers and thresholds as written on a command line or in the app's form
+/// (one spec each; blank entries skipped).
+pub fn parse_specs(scorers: &[String], thresholds: &[String]) -> Result<(Vec<Scorer>, Vec<Limit>)> {
+    let given = |specs: &[String]| -> Vec<String> {
+        specs
+            .iter()
+            .map(|spec| spec.trim().to_owned())
+            .filter(|spec| !spec.is_empty())
+            .collect()
+    };
+    let scorers = given(scorers)
+        .iter()
+        .map(|spec| Scorer::parse(spec))
+        .collect::<Result<_>>()?;
+    let limits = given(thresholds)
+        .iter()
+        .map(|spec| Limit::parse(spec))
+        .collect::<Result<_>>()?;
+    Ok((scorers, limits))
+}
+
 /// What can go wrong reading datasets, scorers, thresholds and reports.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -60,3 +81,20 @@ pub enum Error {
 
 /// Result with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_skip_blanks_and_refuse_bad_ones() {
+        let (scorers, limits) = parse_specs(
+            &["contains".into(), "  ".into()],
+            &[" pass-rate=0.9 ".into(), String::new()],
+        )
+        .expect("specs");
+        assert_eq!((scorers.len(), limits.len()), (1, 1));
+        assert!(parse_specs(&["nonsense".into()], &[]).is_err());
+        assert!(parse_specs(&[], &["speed=1".into()]).is_err());
+    }
+}

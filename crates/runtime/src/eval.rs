@@ -110,12 +110,6 @@ pub struct DatasetView {
     pub cases: Vec<EvalCase>,
 }
 
-fn now_seconds() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |elapsed| elapsed.as_secs_f64())
-}
-
 fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 80
@@ -123,16 +117,6 @@ fn valid_name(name: &str) -> bool {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         && !name.starts_with('.')
-}
-
-fn status_text(status: RunStatus) -> &'static str {
-    match status {
-        RunStatus::Running => "running",
-        RunStatus::Paused => "paused",
-        RunStatus::Succeeded => "succeeded",
-        RunStatus::Failed => "failed",
-        RunStatus::Cancelled => "cancelled",
-    }
 }
 
 /// Tokens and dollars of a stored run's model calls (a replay's are the
@@ -201,7 +185,7 @@ fn new_report(
             EvalMode::Live
         },
         repeat,
-        started_at: now_seconds(),
+        started_at: crate::conversations::now(),
         finished_at: 0.0,
         cases: Vec::new(),
         summary: EvalStats::default(),
@@ -286,12 +270,16 @@ impl Runtime {
 
     /// Adds a stored run to a dataset of the home (created when missing):
     /// its input, and as `expected` the given value or the run's output.
+    /// `expected` is JSON text, or plain text taken as a string; blank is none.
     pub fn add_run_to_dataset(
         &self,
         run: &str,
         dataset_name: &str,
-        expected: Option<Value>,
+        expected: Option<&str>,
     ) -> Result<EvalCase> {
+        let expected = expected.filter(|text| !text.trim().is_empty()).map(|text| {
+            serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned()))
+        });
         if !valid_name(dataset_name) {
             return Err(Error::EvalSetup {
                 message: format!(
@@ -607,7 +595,7 @@ impl Runtime {
             report.compare(baseline);
         }
         report.check(&options.limits);
-        report.finished_at = now_seconds();
+        report.finished_at = crate::conversations::now();
         self.save_report(&report)?;
         if cancel.is_cancelled() {
             return Err(Error::EvalCancelled {
@@ -722,7 +710,7 @@ impl Runtime {
             }
         };
         attempt.run_id = outcome.run_id.clone();
-        attempt.status = status_text(outcome.status).into();
+        attempt.status = outcome.status.as_str().into();
         attempt.output = outcome.output.clone();
         attempt.error = match (outcome.status, &outcome.waiting) {
             (RunStatus::Paused, Some(node)) => Some(format!(
@@ -900,7 +888,7 @@ impl Runtime {
                     false,
                     format!(
                         "the judge run {}: {}",
-                        status_text(outcome.status),
+                        outcome.status.as_str(),
                         outcome.error.unwrap_or_default()
                     ),
                 );

@@ -63,8 +63,8 @@ pub use chat::{provider_key_name, ChatOptions, LOCAL};
 pub use codexos_bundle::{Signer, TrustList, MAX_BUNDLE_BYTES};
 pub use codexos_eval::scorer::clip;
 pub use codexos_eval::{
-    junit as eval_junit, markdown as eval_markdown, CaseResult as EvalCaseResult, EvalCase,
-    EvalMode, EvalReport, Limit as EvalLimit, Scorer,
+    junit as eval_junit, markdown as eval_markdown, parse_specs as eval_specs,
+    CaseResult as EvalCaseResult, EvalCase, EvalMode, EvalReport, Limit as EvalLimit, Scorer,
 };
 pub use codexos_flow::ports::AgentSpec;
 pub use codexos_flow::{
