@@ -99,6 +99,20 @@ pub fn eval_report(state: State<'_, AppState>, id: String) -> Result<EvalReport,
     Ok(state.runtime()?.eval_report(&id)?)
 }
 
+/// Writes a stored eval as a baseline file (with its runs' recorded calls)
+/// for `codexos eval --baseline FILE` or the CI check.
+#[tauri::command]
+#[specta::specta]
+pub fn eval_export(
+    state: State<'_, AppState>,
+    id: String,
+    path: String,
+) -> Result<String, IpcError> {
+    let path = PathBuf::from(path.trim());
+    state.runtime()?.export_eval_file(&id, &path)?;
+    Ok(path.to_string_lossy().into_owned())
+}
+
 /// Deletes a stored eval (its runs stay).
 #[tauri::command]
 #[specta::specta]

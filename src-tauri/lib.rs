@@ -106,6 +106,7 @@ app_commands![
     evals::evals,
     evals::eval_report,
     evals::eval_delete,
+    evals::eval_export,
     evals::eval_run,
     telemetry::otlp_status,
     telemetry::otlp_add,

@@ -971,6 +971,18 @@ test("a run is added to a dataset from its inspector, evaluated live in the eval
   assert.match(detail, /#1 · succeeded/, "the replayed run ran to its end");
   assert.doesNotMatch(detail, /not recorded/, detail);
   await screenshot("eval-replay");
+  // Saved as a baseline file, with the recorded calls a replay needs.
+  const baselineFile = join(tmpdir(), `e2e-baseline-${process.pid}.json`);
+  await fill(await browser.$('[data-testid="eval-export-path"]'), baselineFile);
+  await browser.$('[data-testid="eval-export"]').click();
+  await browser.waitUntil(async () => (await browser.$('[data-testid="eval-exported"]').isExisting()) && /saved to/.test(await browser.$('[data-testid="eval-exported"]').getText()), {
+    timeout: 10_000,
+    timeoutMsg: "the baseline file was not saved",
+  });
+  const exported = JSON.parse(await readFile(baselineFile, "utf8"));
+  assert.equal(exported.format, "codexos-eval/1");
+  assert.ok(exported.cases[0].attempts[0].calls.length > 0, "the file carries the recorded calls");
+  await unlink(baselineFile);
   assert.deepEqual(await accessibilityProblems('[data-testid="evals-panel"]'), []);
   await browser.$('button[aria-label="Close evals"]').click();
   await panel.waitForExist({ reverse: true, timeout: 10_000 });

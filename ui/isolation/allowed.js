@@ -29,6 +29,7 @@ globalThis.CODEXOS_IPC_ALLOWED = [
   "dataset_import",
   "datasets",
   "eval_delete",
+  "eval_export",
   "eval_report",
   "eval_run",
   "evals",

@@ -371,12 +371,11 @@ pub fn evals(runtime: &Runtime, command: EvalsCommand, json: bool) -> anyhow::Re
             }
         }
         EvalsCommand::Export { id, out } => {
-            let report = runtime.eval_export(&id)?;
-            write(&out, &serde_json::to_string_pretty(&report)?)?;
+            let id = runtime.export_eval_file(&id, &out)?;
             if json {
-                render::print_json(&serde_json::json!({ "id": report.id, "path": out }))
+                render::print_json(&serde_json::json!({ "id": id, "path": out }))
             } else {
-                eprintln!("wrote eval {} to {}", report.id, out.display());
+                eprintln!("wrote eval {id} to {}", out.display());
                 Ok(())
             }
         }

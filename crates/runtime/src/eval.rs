@@ -464,6 +464,28 @@ impl Runtime {
         Ok(report)
     }
 
+    /// Writes a stored eval as a baseline file (the report with its runs'
+    /// recorded calls), under a temporary name then renamed; returns its id.
+    pub fn export_eval_file(&self, id: &str, file: &Path) -> Result<String> {
+        let report = self.eval_export(id)?;
+        let io = |error: std::io::Error| Error::EvalSetup {
+            message: format!("cannot write {}: {error}", file.display()),
+        };
+        let text = serde_json::to_string_pretty(&report).map_err(|error| Error::EvalSetup {
+            message: format!("cannot encode the report: {error}"),
+        })?;
+        if let Some(parent) = file
+            .parent()
+            .filter(|parent| !parent.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        let partial = file.with_extension("json.partial");
+        std::fs::write(&partial, text).map_err(io)?;
+        std::fs::rename(&partial, file).map_err(io)?;
+        Ok(report.id)
+    }
+
     /// Deletes a stored eval (its runs stay).
     pub fn delete_eval(&self, id: &str) -> Result<()> {
         let id = self.resolve_eval(id)?;

@@ -194,6 +194,11 @@ export const commands = {
 	evalReport: (id: string) => typedError<EvalReport_Serialize, IpcError_Serialize>(__TAURI_INVOKE("eval_report", { id })),
 	/**  Deletes a stored eval (its runs stay). */
 	evalDelete: (id: string) => typedError<EvalSummary[], IpcError_Serialize>(__TAURI_INVOKE("eval_delete", { id })),
+	/**
+	 *  Writes a stored eval as a baseline file (with its runs' recorded calls)
+	 *  for `codexos eval --baseline FILE` or the CI check.
+	 */
+	evalExport: (id: string, path: string) => typedError<string, IpcError_Serialize>(__TAURI_INVOKE("eval_export", { id, path })),
 	/**  Runs an eval, telling `on_progress` after every run. */
 	evalRun: (requestId: string, request: EvalRequest_Deserialize, onProgress: Channel<EvalProgress>) => typedError<EvalReport_Serialize, IpcError_Serialize>(__TAURI_INVOKE("eval_run", { requestId, request, onProgress })),
 	/**  Every endpoint with what it has been sent, its backlog and last error. */

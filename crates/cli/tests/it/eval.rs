@@ -188,6 +188,26 @@ fn record_live(
     let list = cli.json(&["evals", "list"]);
     assert_eq!(list[0]["id"], report["id"]);
     assert_eq!(list[0]["passed"], 3);
+    // A stored eval exported is a baseline file with the recorded calls.
+    let exported = work.join("exported.json");
+    let id = list[0]["id"].as_str().expect("id");
+    assert_success(
+        &cli.run(&[
+            "evals",
+            "export",
+            &id[..8],
+            "--out",
+            exported.to_str().expect("path"),
+        ]),
+        &["evals", "export"],
+    );
+    let file: Value =
+        serde_json::from_str(&std::fs::read_to_string(&exported).expect("exported")).expect("json");
+    assert_eq!(file["id"], id);
+    assert!(!case(&file, "france")["attempts"][0]["calls"]
+        .as_array()
+        .expect("calls")
+        .is_empty());
 
     live_requests
 }

@@ -22,6 +22,12 @@ const MARK_CLASS = { pass: "text-emerald-800 dark:text-emerald-400", fail: "text
 
 function Report({ report, onInspect }: { report: EvalReport; onInspect: (runId: string) => void }) {
   const [open, setOpen] = useState<string | null>(null);
+  const [file, setFile] = useState("");
+  const [saved, setSaved] = useState<string | null>(null);
+  const save = async () => {
+    const result = await commands.evalExport(report.id, file);
+    setSaved(result.status === "ok" ? `saved to ${result.data}: commit it as the CI check's baseline` : result.error.message);
+  };
   return (
     <section className="flex flex-col gap-3" data-testid="eval-report" data-eval={report.id} data-ok={report.ok}>
       <div className="flex flex-wrap items-baseline gap-2">
@@ -36,6 +42,31 @@ function Report({ report, onInspect }: { report: EvalReport; onInspect: (runId: 
           {report.comparison ? ` · against ${report.comparison.baseline.slice(0, 8)}: ${report.comparison.improved} improved, ${report.comparison.regressed} regressed` : ""}
         </span>
       </div>
+      <form
+        className="flex flex-wrap items-center gap-1"
+        aria-label="Save as a baseline file"
+        onSubmit={(event) => {
+          event.preventDefault();
+          void save();
+        }}
+      >
+        <input
+          className="h-7 w-80 rounded border border-border bg-background px-1 text-xs text-foreground"
+          aria-label="Baseline file to write (with the recorded calls)"
+          data-testid="eval-export-path"
+          placeholder="/path/to/repo/.codexos/baseline.json"
+          value={file}
+          onChange={(event) => setFile(event.target.value)}
+        />
+        <Button type="submit" size="sm" variant="outline" className="h-7" data-testid="eval-export" disabled={file.trim() === ""}>
+          Save as baseline file
+        </Button>
+        {saved && (
+          <span className="text-muted-foreground" role="status" data-testid="eval-exported">
+            {saved}
+          </span>
+        )}
+      </form>
       <div className="grid grid-cols-[repeat(auto-fill,minmax(8.5rem,1fr))] gap-2">
         {figures(report).map((figure) => (
           <div key={figure.label} className="rounded border border-border px-2 py-1.5" data-testid="eval-figure" data-label={figure.label}>
