@@ -75,7 +75,7 @@ function Report({ report, onInspect }: { report: EvalReport; onInspect: (runId: 
             {figure.delta !== null && (
               <div className={`text-[11px] ${figure.worse ? "text-destructive" : "text-muted-foreground"}`}>
                 {figure.delta}
-                {/^[-+±]|^new$/.test(figure.delta) ? " vs baseline" : ""}
+                {/^[-+±\d]|^new$/.test(figure.delta) ? " vs baseline" : ""}
               </div>
             )}
           </div>
