@@ -303,6 +303,20 @@ test("chat keeps saved conversations in three modes: ask with citations, chat, a
   await browser.$('[data-testid="edit-resend"]').click();
   await browser.waitUntil(async () => (await answerCount()) === 2 && (await (await browser.$$('[data-testid="answer"]'))[1].getAttribute("data-phase")) === "done", { timeout: 180_000, timeoutMsg: "the edited question was not answered" });
   await screenshot("chat-ask");
+  // Each answer is kept as a run: its trace opens in the run inspector, with
+  // what the model was sent; an ask is not replayed or resumed.
+  await (await browser.$$('[data-testid="answer"]'))[1].$('[data-testid="answer-trace"]').click();
+  const inspector = await browser.$('[data-testid="run-inspector"]');
+  await inspector.waitForDisplayed({ timeout: 10_000 });
+  const exchange = await inspector.$('[data-testid="run-exchange"]');
+  await exchange.waitForDisplayed({ timeout: 10_000 });
+  assert.match(await exchange.getText(), /An ask, kept for its trace/);
+  assert.equal(await inspector.$('[data-testid="run-replay"]').isExisting(), false, "an ask is not replayed");
+  await inspector.$('[data-testid="inspector-pick-retrieve"]').waitForDisplayed({ timeout: 10_000 });
+  await inspector.$('[data-testid="inspector-pick-answer"]').click();
+  await browser.waitUntil(async () => /Which port does Lumen use by default\?/.test(await inspector.getText()), { timeout: 10_000, timeoutMsg: `the answer's prompt is not shown: ${await inspector.getText()}` });
+  await screenshot("chat-ask-trace");
+  await browser.$('button[aria-label="Close run inspector"]').click();
 
   // Chat mode: a plain conversation, three turns.
   await browser.$('[data-testid="mode-chat"]').click();
@@ -325,7 +339,7 @@ test("chat keeps saved conversations in three modes: ask with citations, chat, a
   await sendChat("Now number the steps from one.");
   assert.equal(await answerCount(), 3);
   assert.match(await browser.$('[data-testid="chat-scope"]').getText(), /Agent planner@1\.0\.0/);
-  assert.match(await plan.getText(), /run [0-9a-f]{8}/, "an agent answer is a run");
+  assert.match(await plan.getText(), /trace [0-9a-f]{8}/, "an agent answer is a run");
   await screenshot("chat-agent");
 
   // The history: search finds the chat by a message, rename, open, export, delete.
@@ -851,6 +865,9 @@ test("the analytics dashboard shows the runs so far, breaks them down, and drill
   }
   const rowValues = async () => browser.execute(() => [...document.querySelectorAll('[data-testid="analytics-breakdown"] [data-testid="analytics-row"]')].map((row) => row.dataset.value));
   assert.ok((await rowValues()).includes("e2e-forms"), `flows: ${await rowValues()}`);
+  // The chat panel's asks and chat turns are counted as runs of their own.
+  const flows = await rowValues();
+  assert.ok(flows.includes("ask") && flows.includes("chat"), `asks and chat turns: ${flows}`);
   await screenshot("analytics");
 
   // By model: the local model that answered is a row; it drills down to its runs.

@@ -4,7 +4,10 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Arc;
 
-use codexos_runtime::{ChatEvent, ChatMessage, ChatOptions, Completion, Outcome, Runtime};
+use codexos_runtime::{
+    ChatEvent, ChatMessage, ChatOptions, Completion, ExchangeEnd, ExchangeKind, ExchangeTrace,
+    Outcome, Runtime,
+};
 use tokio_util::sync::CancellationToken;
 
 /// Writes streamed text to stdout at once.
@@ -40,8 +43,8 @@ fn parse_input(line: &str) -> ChatMessage {
     ChatMessage::user(line)
 }
 
-/// Streams one answer; returns its summary (or `None` when interrupted
-/// before it began).
+/// Streams one answer and keeps the turn as a run (its trace); returns
+/// the answer's summary.
 async fn answer(
     runtime: &Runtime,
     history: &mut Vec<ChatMessage>,
@@ -49,6 +52,34 @@ async fn answer(
     json: bool,
     cancel: &CancellationToken,
 ) -> anyhow::Result<Completion> {
+    let question = history
+        .last()
+        .map(|message| message.content.clone())
+        .unwrap_or_default();
+    let mut trace = ExchangeTrace::start(
+        ExchangeKind::Chat,
+        serde_json::json!({ "question": question }),
+        None,
+    );
+    let mut options = options.clone();
+    options.trace_parent = Some(trace.answering());
+    let answered = stream_answer(runtime, history, &options, json, cancel).await;
+    let end = match &answered {
+        Ok(completion) => ExchangeEnd::Answered(completion),
+        Err(error) => ExchangeEnd::of(None, Some(error)),
+    };
+    runtime.keep_exchange(trace, history, options.model.as_deref(), end);
+    Ok(answered?)
+}
+
+/// Streams one answer; returns its summary.
+async fn stream_answer(
+    runtime: &Runtime,
+    history: &mut Vec<ChatMessage>,
+    options: &ChatOptions,
+    json: bool,
+    cancel: &CancellationToken,
+) -> codexos_runtime::Result<Completion> {
     let (mut stream, dropped) = runtime.chat_conversation(history, options, cancel).await?;
     if dropped > 0 {
         let message = format!(
@@ -101,7 +132,9 @@ async fn answer(
             }
         }
     }
-    anyhow::bail!("the answer ended without a summary")
+    Err(codexos_runtime::Error::Task {
+        message: "the answer ended without a summary".to_owned(),
+    })
 }
 
 /// `codexos chat`: a conversation on standard input. Each line is a user

@@ -624,7 +624,12 @@ async fn command(
             ask(
                 &runtime,
                 &question,
-                AskOptions { project, model, k },
+                AskOptions {
+                    project,
+                    model,
+                    k,
+                    trace_parent: None,
+                },
                 json,
                 &cancel,
             )

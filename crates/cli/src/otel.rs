@@ -268,6 +268,13 @@ fn reports_out(reports: &[ExportReport], json: bool) -> anyhow::Result<()> {
         if report.dropped > 0 {
             let _ = write!(line, ", {} old runs dropped (backlog full)", report.dropped);
         }
+        if report.refused > 0 {
+            let _ = write!(
+                line,
+                ", {} runs refused for good by the endpoint and skipped (the reason is in the log)",
+                report.refused
+            );
+        }
         let _ = write!(line, ", {} waiting", report.pending);
         println!("{line}");
     }

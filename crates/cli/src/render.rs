@@ -294,6 +294,9 @@ pub fn answer(answer: &Answer, json: bool) -> anyhow::Result<()> {
         answer.completion.completion_tokens,
         answer.completion.tokens_per_second
     );
+    if let Some(run) = &answer.run_id {
+        eprintln!("(trace: codexos runs show {run})");
+    }
     Ok(())
 }
 

@@ -265,6 +265,7 @@ impl Executor {
             start: None,
             budget: options.budget.clone(),
             trace_parent: options.trace_parent.clone(),
+            exchange: None,
         };
         self.ports.log.begin(&header).map_err(Error::store)?;
         let start = Checkpoint {
@@ -297,6 +298,7 @@ impl Executor {
             .load(run_id)
             .map_err(Error::store)?
             .ok_or_else(|| Error::UnknownRun { id: run_id.into() })?;
+        rerunnable(&stored.header)?;
         let flow =
             serde_json::from_value(stored.header.flow_json.clone()).map_err(Error::encode)?;
         Ok((stored, Arc::new(flow)))
@@ -344,6 +346,7 @@ impl Executor {
         options: RunOptions,
         cancel: CancellationToken,
     ) -> Result<RunOutcome> {
+        rerunnable(&stored.header)?;
         let flow: Arc<Flow> = Arc::new(
             serde_json::from_value(stored.header.flow_json.clone()).map_err(Error::encode)?,
         );
@@ -441,6 +444,7 @@ impl Executor {
             start: Some(start.clone()),
             budget: stored.header.budget.clone(),
             trace_parent: options.trace_parent.clone(),
+            exchange: None,
         };
         self.ports.log.begin(&header).map_err(Error::store)?;
         self.drive(
@@ -598,6 +602,17 @@ async fn run_step(
         results.push(joined.map_err(|error| format!("a node task stopped: {error}"))?);
     }
     Ok(results)
+}
+
+/// Refuses a run that only records an ask or chat turn.
+pub fn rerunnable(header: &RunHeader) -> Result<()> {
+    match &header.exchange {
+        Some(exchange) => Err(Error::NotRerunnable {
+            id: header.id.clone(),
+            exchange: exchange.clone(),
+        }),
+        None => Ok(()),
+    }
 }
 
 fn finish(

@@ -35,7 +35,7 @@ pub mod taint;
 
 pub use check::{check, Problem, Severity};
 pub use event::{EventKind, RunEvent};
-pub use exec::{Executor, Ports, RunOptions, RunOutcome};
+pub use exec::{rerunnable, Executor, Ports, RunOptions, RunOutcome};
 pub use json::JsonValue;
 pub use model::{
     parse, Budget, BudgetAction, Flow, Node, NodeKind, ToolPermission, ValueType, FLOW_VERSION,
@@ -94,6 +94,14 @@ pub enum Error {
     UnknownRun {
         /// Run id.
         id: String,
+    },
+    /// An ask or chat turn kept as a run: there is no flow to run again.
+    #[error("run `{id}` is a recorded {exchange}, kept for its trace; it cannot be resumed, forked or replayed — {exchange} again instead")]
+    NotRerunnable {
+        /// Run id.
+        id: String,
+        /// `ask` or `chat`.
+        exchange: String,
     },
     /// The run finished; nothing to resume.
     #[error("run `{id}` is {status}; only unfinished runs resume — fork it to run again (`codexos runs fork {id} --from NODE`)")]

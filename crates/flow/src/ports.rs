@@ -385,6 +385,10 @@ pub struct RunHeader {
     /// spans join that trace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace_parent: Option<String>,
+    /// An ask or a chat turn kept as a run for its trace (`ask` or `chat`):
+    /// its flow only describes what happened, so it does not run again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exchange: Option<String>,
 }
 
 /// State and next nodes at a step boundary.

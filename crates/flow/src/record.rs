@@ -254,6 +254,7 @@ mod tests {
             start: None,
             budget: None,
             trace_parent: None,
+            exchange: None,
         })
         .expect("begin");
         let calls = Calls::new(

@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -30,7 +31,45 @@ pub struct Received {
     pub headers: Vec<(String, String)>,
 }
 
-type Log = Arc<Mutex<Vec<Received>>>;
+/// A predicate on requests: those it holds for are refused for good.
+type Refusal = Arc<dyn Fn(&ExportTraceServiceRequest) -> bool + Send + Sync>;
+
+/// What the receiver keeps, and how it answers.
+#[derive(Default)]
+struct Shared {
+    log: Mutex<Vec<Received>>,
+    /// Waited before each answer (a slow collector).
+    delay: Mutex<Duration>,
+    /// Requests refused for good (HTTP 400, gRPC `InvalidArgument`).
+    refuse: Mutex<Option<Refusal>>,
+    refused: Mutex<u32>,
+}
+
+type Log = Arc<Shared>;
+
+impl Shared {
+    /// Waits the delay, then keeps the request or refuses it (`false`).
+    async fn take(
+        &self,
+        request: ExportTraceServiceRequest,
+        headers: Vec<(String, String)>,
+    ) -> bool {
+        let delay = *self.delay.lock().expect("receiver delay");
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        let refuse = self.refuse.lock().expect("receiver refusal").clone();
+        if refuse.is_some_and(|refuse| refuse(&request)) {
+            *self.refused.lock().expect("receiver refusals") += 1;
+            return false;
+        }
+        self.log
+            .lock()
+            .expect("receiver log")
+            .push(Received { request, headers });
+        true
+    }
+}
 
 /// A running receiver; stops when dropped.
 pub struct Receiver {
@@ -73,10 +112,9 @@ async fn http_export(
     }
     match ExportTraceServiceRequest::decode(body) {
         Ok(request) => {
-            log.lock().expect("receiver log").push(Received {
-                request,
-                headers: headers_of(&headers),
-            });
+            if !log.take(request, headers_of(&headers)).await {
+                return (StatusCode::BAD_REQUEST, b"refused by the test".to_vec());
+            }
             (
                 StatusCode::OK,
                 ExportTraceServiceResponse::default().encode_to_vec(),
@@ -110,10 +148,9 @@ impl TraceService for Grpc {
                 tonic::metadata::KeyAndValueRef::Binary(..) => None,
             })
             .collect();
-        self.log.lock().expect("receiver log").push(Received {
-            request: request.into_inner(),
-            headers,
-        });
+        if !self.log.take(request.into_inner(), headers).await {
+            return Err(tonic::Status::invalid_argument("refused by the test"));
+        }
         Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
     }
 }
@@ -161,10 +198,29 @@ impl Receiver {
         format!("http://{}", self.address)
     }
 
-    /// Every request so far.
+    /// Every request so far (refused ones not included).
     #[must_use]
     pub fn requests(&self) -> Vec<Received> {
-        self.log.lock().expect("receiver log").clone()
+        self.log.log.lock().expect("receiver log").clone()
+    }
+
+    /// Waits `delay` before answering each request from now on.
+    pub fn set_delay(&self, delay: Duration) {
+        *self.log.delay.lock().expect("receiver delay") = delay;
+    }
+
+    /// Refuses for good, from now on, each request `refuse` holds for.
+    pub fn refuse_when(
+        &self,
+        refuse: impl Fn(&ExportTraceServiceRequest) -> bool + Send + Sync + 'static,
+    ) {
+        *self.log.refuse.lock().expect("receiver refusal") = Some(Arc::new(refuse));
+    }
+
+    /// How many requests were refused.
+    #[must_use]
+    pub fn refused(&self) -> u32 {
+        *self.log.refused.lock().expect("receiver refusals")
     }
 
     /// Every span so far, in arrival order.
@@ -177,7 +233,7 @@ impl Receiver {
     /// copied: a long-running receiver polls with what it has shown).
     #[must_use]
     pub fn spans_after(&self, skip: usize) -> Vec<Span> {
-        let log = self.log.lock().expect("receiver log");
+        let log = self.log.log.lock().expect("receiver log");
         log.iter()
             .flat_map(|received| &received.request.resource_spans)
             .flat_map(|resource| &resource.scope_spans)

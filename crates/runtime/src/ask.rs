@@ -4,8 +4,10 @@ use codexos_flow::taint::{spotlight, DATA_RULE};
 use codexos_llm::{ChatMessage, Completion, ProviderKind};
 use codexos_rag::Hit;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use crate::exchanges::{ExchangeEnd, ExchangeKind, ExchangeTrace};
 use crate::{Result, Runtime, SearchMode};
 
 const SYSTEM_PROMPT: &str = "You are CodexOS, a precise assistant for a software project. \
@@ -26,6 +28,9 @@ pub struct AskOptions {
     pub model: Option<String>,
     /// Chunks to retrieve.
     pub k: usize,
+    /// The caller's W3C `traceparent` (a traced request): the ask's trace
+    /// joins it.
+    pub trace_parent: Option<String>,
 }
 
 impl Default for AskOptions {
@@ -34,6 +39,7 @@ impl Default for AskOptions {
             project: None,
             model: None,
             k: 6,
+            trace_parent: None,
         }
     }
 }
@@ -72,6 +78,8 @@ pub struct Answer {
     pub model: String,
     /// Token counts and timing.
     pub completion: Completion,
+    /// The run the ask is kept as (its trace), when it could be stored.
+    pub run_id: Option<String>,
 }
 
 /// Progress of [`Runtime::ask`].
@@ -92,7 +100,8 @@ pub enum AskEvent {
 
 impl Runtime {
     /// Answers `question` from the ingested projects with the local model,
-    /// streaming tokens through `progress`.
+    /// streaming tokens through `progress`. The ask is kept as a run (see
+    /// `Answer::run_id`), failed or stopped ones too.
     pub async fn ask(
         &self,
         question: &str,
@@ -100,17 +109,23 @@ impl Runtime {
         progress: &(dyn Fn(AskEvent) + Send + Sync),
         cancel: &CancellationToken,
     ) -> Result<Answer> {
-        let hits = self
-            .search(
-                question,
-                &crate::SearchRequest::new(
-                    options.k as u32,
-                    SearchMode::Hybrid,
-                    options.project.as_deref(),
-                ),
-            )
-            .await?;
-        let (context_size, count) = self.token_counter(options.model.as_deref()).await;
+        let project = options.project.as_deref();
+        let mut trace = ExchangeTrace::start(
+            ExchangeKind::Ask,
+            json!({ "question": question, "project": project }),
+            options.trace_parent.clone(),
+        );
+        let model = options.model.as_deref();
+        let search = crate::SearchRequest::new(options.k as u32, SearchMode::Hybrid, project);
+        let hits = match self.search(question, &search).await {
+            Ok(hits) => hits,
+            Err(error) => {
+                trace.retrieved(question, project, options.k, Err(error.to_string()));
+                self.keep_exchange(trace, &[], model, ExchangeEnd::of(None, Some(&error)));
+                return Err(error);
+            }
+        };
+        let (context_size, count) = self.token_counter(model).await;
         let max_tokens = self.config.llm.max_tokens;
         // Room for the system prompt, the question and the answer; the rest
         // goes to excerpts, best first.
@@ -119,6 +134,7 @@ impl Runtime {
             .saturating_sub(max_tokens as usize)
             .saturating_sub(count(&system) + count(question) + 64);
         let citations = fit(&hits, budget, |text| count(text));
+        trace.retrieved(question, project, options.k, Ok(&citations));
         progress(AskEvent::Retrieved {
             citations: citations.clone(),
         });
@@ -128,6 +144,7 @@ impl Runtime {
         ];
         let chat = crate::ChatOptions {
             model: options.model.clone(),
+            trace_parent: Some(trace.answering()),
             ..crate::ChatOptions::default()
         };
         let on_token = |text: &str| {
@@ -135,14 +152,24 @@ impl Runtime {
                 text: text.to_owned(),
             });
         };
-        let completion = self
-            .chat_to_end(messages, Vec::new(), &chat, &on_token, cancel)
-            .await?;
+        let answered = self
+            .chat_to_end(messages.clone(), Vec::new(), &chat, &on_token, cancel)
+            .await;
+        let completion = match answered {
+            Ok(completion) => completion,
+            Err(error) => {
+                self.keep_exchange(trace, &messages, model, ExchangeEnd::of(None, Some(&error)));
+                return Err(error);
+            }
+        };
+        let run_id =
+            self.keep_exchange(trace, &messages, model, ExchangeEnd::Answered(&completion));
         Ok(Answer {
             text: completion.text.trim().to_owned(),
             citations,
             model: completion.model.clone(),
             completion,
+            run_id,
         })
     }
 

@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::ask::{fit, system_prompt as ask_system_prompt, user_prompt};
 use crate::chat::drop_oldest_exchange;
+use crate::exchanges::{ExchangeEnd, ExchangeKind, ExchangeTrace};
 use crate::{Citation, Error, ErrorCode, FlowRunOptions, Result, Runtime, SearchMode};
 
 /// The title of a conversation until its first question names it.
@@ -671,6 +672,7 @@ impl Runtime {
             }
             ConversationMode::Chat | ConversationMode::Ask => {
                 self.model_turn(
+                    id,
                     mode,
                     target.as_deref(),
                     &messages,
@@ -707,11 +709,13 @@ impl Runtime {
         })
     }
 
-    /// An ask or chat turn: the history, retrieval for ask, the model.
+    /// An ask or chat turn: the history, retrieval for ask, the model. The
+    /// turn is kept as a run (its trace; `meta.run_id`).
     /// Returns the answer text, its meta and (ask) the prompt as sent.
     #[allow(clippy::too_many_arguments)]
     async fn model_turn(
         &self,
+        conversation: &str,
         mode: ConversationMode,
         project: Option<&str>,
         messages: &[ConversationMessage],
@@ -721,10 +725,15 @@ impl Runtime {
         cancel: &CancellationToken,
     ) -> (String, MessageMeta, Option<String>) {
         let mut meta = MessageMeta::default();
-        let system = match mode {
-            ConversationMode::Ask => ask_system_prompt(),
-            _ => CHAT_SYSTEM.to_owned(),
+        let (system, kind) = match mode {
+            ConversationMode::Ask => (ask_system_prompt(), ExchangeKind::Ask),
+            _ => (CHAT_SYSTEM.to_owned(), ExchangeKind::Chat),
         };
+        let mut trace = ExchangeTrace::start(
+            kind,
+            serde_json::json!({ "question": text, "project": project, "conversation": conversation }),
+            None,
+        );
         let mut history = vec![ChatMessage::system(system.clone())];
         for (question, answer) in exchanges(messages) {
             let sent = question
@@ -737,11 +746,13 @@ impl Runtime {
         }
         let mut prompt = text.to_owned();
         if mode == ConversationMode::Ask {
+            let query = follow_up_query(messages, text);
             match self
-                .ask_prompt(project, messages, text, turn, &mut history)
+                .ask_prompt(project, &query, text, turn, &mut history)
                 .await
             {
                 Ok((citations, sent, dropped)) => {
+                    trace.retrieved(&query, project, ASK_K, Ok(&citations));
                     progress(TurnEvent::Retrieved {
                         citations: citations.clone(),
                     });
@@ -750,6 +761,14 @@ impl Runtime {
                     prompt = sent;
                 }
                 Err(error) => {
+                    let message = error.to_string();
+                    trace.retrieved(&query, project, ASK_K, Err(message.clone()));
+                    meta.run_id = self.keep_exchange(
+                        trace,
+                        &history,
+                        turn.model.as_deref(),
+                        ExchangeEnd::of(None, Some(&error)),
+                    );
                     return (String::new(), failed(meta, &error), None);
                 }
             }
@@ -757,6 +776,7 @@ impl Runtime {
         history.push(ChatMessage::user(prompt.clone()));
         let options = crate::ChatOptions {
             model: turn.model.clone(),
+            trace_parent: Some(trace.answering()),
             ..crate::ChatOptions::default()
         };
         let streamed = match self.chat_conversation(&mut history, &options, cancel).await {
@@ -770,6 +790,17 @@ impl Runtime {
                 error: Some(error),
             },
         };
+        meta.run_id = self.keep_exchange(
+            trace,
+            &history,
+            turn.model.as_deref(),
+            ExchangeEnd::of(streamed.completion.as_ref(), streamed.error.as_ref()),
+        );
+        if let Some(run_id) = &meta.run_id {
+            progress(TurnEvent::Run {
+                run_id: run_id.clone(),
+            });
+        }
         let sent = (mode == ConversationMode::Ask).then_some(prompt);
         let text = streamed.text.trim().to_owned();
         if let Some(completion) = &streamed.completion {
@@ -784,31 +815,22 @@ impl Runtime {
         (text, meta, sent)
     }
 
-    /// Ask mode: retrieves for the question and fits the excerpts beside the
+    /// Ask mode: retrieves for `query` and fits the excerpts beside the
     /// history (oldest exchanges dropped while the history takes more than
     /// half the context). Returns the citations, the prompt and how many
     /// exchanges were dropped.
     async fn ask_prompt(
         &self,
         project: Option<&str>,
-        messages: &[ConversationMessage],
+        query: &str,
         text: &str,
         turn: &Turn,
         history: &mut Vec<ChatMessage>,
     ) -> Result<(Vec<Citation>, String, u32)> {
-        // A short follow-up ("and its tests?") is searched together with the
-        // question before it, so retrieval knows what "it" is.
-        let previous = exchanges(messages)
-            .last()
-            .map(|(question, _)| question.text.clone());
-        let query = match previous {
-            Some(previous) if text.split_whitespace().count() <= 6 => format!("{previous}\n{text}"),
-            _ => text.to_owned(),
-        };
         let hits = self
             .search(
-                &query,
-                &crate::SearchRequest::new(6, SearchMode::Hybrid, project),
+                query,
+                &crate::SearchRequest::new(ASK_K as u32, SearchMode::Hybrid, project),
             )
             .await?;
         let (context_size, count) = self.token_counter(turn.model.as_deref()).await;
@@ -964,6 +986,22 @@ fn failed(mut meta: MessageMeta, error: &Error) -> MessageMeta {
         meta.error = Some(error.to_string());
     }
     meta
+}
+
+/// Excerpts an ask-mode turn retrieves.
+const ASK_K: usize = 6;
+
+/// What an ask-mode turn searches for: a short follow-up ("and its
+/// tests?") together with the question before it, so retrieval knows what
+/// "it" is.
+fn follow_up_query(messages: &[ConversationMessage], text: &str) -> String {
+    let previous = exchanges(messages)
+        .last()
+        .map(|(question, _)| question.text.clone());
+    match previous {
+        Some(previous) if text.split_whitespace().count() <= 6 => format!("{previous}\n{text}"),
+        _ => text.to_owned(),
+    }
 }
 
 async fn collect(

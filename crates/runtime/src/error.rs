@@ -576,6 +576,7 @@ impl Error {
                 | codexos_flow::Error::Version { .. }
                 | codexos_flow::Error::Check { .. }
                 | codexos_flow::Error::NotResumable { .. }
+                | codexos_flow::Error::NotRerunnable { .. }
                 | codexos_flow::Error::StateType { .. }
                 | codexos_flow::Error::UnknownState { .. },
             ) => ErrorCode::InvalidInput,

@@ -27,6 +27,7 @@ use crate::{Error, Permission, Result, Runtime, ToolAccess};
 
 pub use compare::{NodeComparison, NodeSide, RunComparison, RunSide, ToolSide};
 pub use library::{DeletedFlow, MissingFlow};
+pub(crate) use ports::call_usage;
 pub use trace::{CallTrace, NodeTrace, Usage};
 
 /// Choices for a run.
@@ -83,6 +84,9 @@ pub struct RunDetail {
     pub nodes: Vec<NodeTrace>,
     /// Tokens, time and cost of the whole run's model calls.
     pub usage: trace::Usage,
+    /// `ask` or `chat` for an ask or chat turn kept as a run (it is not
+    /// resumed, forked or replayed).
+    pub exchange: Option<String>,
 }
 
 /// One node's outputs in a recorded run and a new one.
@@ -225,7 +229,7 @@ impl Runtime {
         self.tool_access(&stored.header.flow, &permissions, approver)
     }
 
-    fn run_log(&self) -> Arc<dyn RunLog> {
+    pub(crate) fn run_log(&self) -> Arc<dyn RunLog> {
         Arc::new(ports::StoreLog(Arc::clone(&self.store)))
     }
 
@@ -474,6 +478,7 @@ impl Runtime {
         cancel: CancellationToken,
     ) -> Result<ReplayReport> {
         let stored = self.stored_run(id)?;
+        codexos_flow::rerunnable(&stored.header)?;
         let mut flow: Flow =
             serde_json::from_value(stored.header.flow_json.clone()).map_err(|error| {
                 Error::Flow(codexos_flow::Error::Encode {
@@ -586,6 +591,7 @@ impl Runtime {
             calls: stored.calls.len() as u32,
             nodes,
             usage,
+            exchange: stored.header.exchange.clone(),
             events: stored.events,
         })
     }

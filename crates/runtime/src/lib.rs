@@ -28,6 +28,7 @@ mod doctor;
 mod dropped;
 mod error;
 mod eval;
+mod exchanges;
 mod files;
 mod flows;
 mod home;
@@ -108,6 +109,7 @@ pub use doctor::{Check, CheckStatus};
 pub use dropped::{path_kind, DroppedFiles, PathKind, RefusedFile, FILES_PROJECT};
 pub use error::{Error, ErrorCode, Result};
 pub use eval::{DatasetInfo, DatasetView, EvalOptions, EvalProgress};
+pub use exchanges::{ExchangeEnd, ExchangeKind, ExchangeTrace};
 pub use files::{FilePreview, ProjectFile};
 pub use flows::agents::AgentPin;
 pub use flows::{

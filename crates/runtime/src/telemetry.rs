@@ -60,7 +60,8 @@ pub struct OtlpStatus {
     /// Spans the endpoint rejected.
     #[specta(type = u32)]
     pub rejected: u64,
-    /// Runs skipped because the backlog was full.
+    /// Runs skipped: the backlog was over its bound, or the endpoint
+    /// refused them for good.
     #[specta(type = u32)]
     pub dropped: u64,
     /// Run endings waiting.
@@ -90,6 +91,10 @@ pub struct ExportReport {
     /// Runs skipped now because the backlog was over its bound.
     #[specta(type = u32)]
     pub dropped: u64,
+    /// Runs skipped now because the endpoint refused them for good (a
+    /// request it will never accept; the runs after them are sent).
+    #[specta(type = u32)]
+    pub refused: u64,
     /// Run endings still waiting.
     #[specta(type = u32)]
     pub pending: u64,
@@ -407,7 +412,8 @@ impl Runtime {
     /// Sends batches until none is left (under the lease): up to
     /// [`BATCH_RUNS`] runs and about [`BATCH_BYTES`] per request. A request
     /// the endpoint refuses for good is sent again one run at a time, and
-    /// the one run it still refuses is skipped (counted as dropped) so the
+    /// the one run it still refuses is skipped (counted as refused now and
+    /// dropped in the endpoint's totals) so the
     /// runs after it are not held up forever.
     async fn send_backlog(
         &self,
@@ -453,7 +459,7 @@ impl Runtime {
                     let reason = format!("skipped run {}: {error}", batch[0].run);
                     tracing::warn!(endpoint = %config.name, %reason, "an OTLP endpoint refuses a run for good");
                     self.store.otlp_skip(&config.name, owner(), last, &reason)?;
-                    report.dropped += 1;
+                    report.refused += 1;
                     continue;
                 }
                 Err(error) => return Err(error.into()),

@@ -123,6 +123,7 @@ impl McpServer {
                 let question = argument("question").ok_or("`question` is required")?;
                 let options = AskOptions {
                     project: argument("project").map(text),
+                    trace_parent,
                     ..AskOptions::default()
                 };
                 let answer = self
@@ -131,7 +132,7 @@ impl McpServer {
                     .await
                     .map_err(|error| error.to_string())?;
                 Ok(
-                    json!({"answer": answer.text, "model": answer.model, "citations": answer.citations}),
+                    json!({"answer": answer.text, "model": answer.model, "citations": answer.citations, "run": answer.run_id}),
                 )
             }
             "list_projects" => {

@@ -403,6 +403,8 @@ export type Answer_Deserialize = {
 	model: string,
 	/**  Token counts and timing. */
 	completion: Completion_Deserialize,
+	/**  The run the ask is kept as (its trace), when it could be stored. */
+	run_id?: string | null,
 };
 
 /**  A finished answer. */
@@ -415,6 +417,8 @@ export type Answer_Serialize = {
 	model: string,
 	/**  Token counts and timing. */
 	completion: Completion_Serialize,
+	/**  The run the ask is kept as (its trace), when it could be stored. */
+	run_id: string | null,
 };
 
 /**  What the app shows about its data home. */
@@ -3778,6 +3782,11 @@ export type RunDetail_Deserialize = {
 	nodes: NodeTrace_Deserialize[],
 	/**  Tokens, time and cost of the whole run's model calls. */
 	usage: Usage_Deserialize,
+	/**
+	 *  `ask` or `chat` for an ask or chat turn kept as a run (it is not
+	 *  resumed, forked or replayed).
+	 */
+	exchange?: string | null,
 };
 
 /**  A run with everything stored about it, for `runs show` and the canvas. */
@@ -3802,6 +3811,11 @@ export type RunDetail_Serialize = {
 	nodes: NodeTrace_Serialize[],
 	/**  Tokens, time and cost of the whole run's model calls. */
 	usage: Usage_Serialize,
+	/**
+	 *  `ask` or `chat` for an ask or chat turn kept as a run (it is not
+	 *  resumed, forked or replayed).
+	 */
+	exchange: string | null,
 };
 
 /**  One event of a run. */

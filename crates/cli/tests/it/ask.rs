@@ -69,6 +69,20 @@ fn asking_before_ingesting_says_what_to_do() {
     let output = cli.run(&["ask", QUESTION]);
     let line = crate::error_line(&output);
     assert!(line.contains("codexos ingest"), "{line}");
+    // The failed ask is kept as a failed run, with retrieval's error.
+    let runs = cli.json(&["runs", "list"]);
+    assert_eq!(
+        (runs[0]["flow"].as_str(), runs[0]["status"].as_str()),
+        (Some("ask"), Some("failed")),
+        "{runs}"
+    );
+    let shown = cli.json(&["runs", "show", runs[0]["id"].as_str().expect("id")]);
+    assert!(
+        shown["detail"]["error"]
+            .as_str()
+            .is_some_and(|error| error.contains("codexos ingest")),
+        "{shown}"
+    );
     let unknown = cli.run(&["search", "x", "--project", "nope"]);
     assert!(crate::error_line(&unknown).contains("no project named `nope`"));
 }

@@ -16,7 +16,7 @@ const FLOW: &str = r#"{"version": 2, "name": "greeter", "state": {"topic": "stri
             {"id": "out", "kind": "output", "keys": ["shout"]}],
   "edges": [{"from": "start", "to": "greet"}, {"from": "greet", "to": "loud"}, {"from": "loud", "to": "out"}]}"#;
 
-fn outcome(output: &std::process::Output) -> Value {
+pub(crate) fn outcome(output: &std::process::Output) -> Value {
     String::from_utf8_lossy(&output.stdout)
         .lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())

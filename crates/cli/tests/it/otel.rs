@@ -656,3 +656,345 @@ fn a_backlog_over_its_bound_drops_the_oldest_runs_and_counts_them() {
         .count();
     assert_eq!(runs, 1, "only the newest run arrived");
 }
+
+/// The spans of an ask and a chat turn reached the receiver: a workflow
+/// span each, their priced calls, the ask's retrieval; the provider was told
+/// each answer's span.
+fn assert_the_exchanges_were_exported(
+    receiver: &Receiver,
+    server: &crate::security::Scripted,
+    ask_run: &str,
+    chat_run: &str,
+) {
+    let spans = receiver.spans();
+    for flow in ["ask", "chat"] {
+        let roots = named(&spans, &format!("invoke_workflow {flow}"));
+        assert_eq!(roots.len(), 1, "one workflow span for the {flow}");
+        assert_eq!(
+            attribute(roots[0], "codexos.run.status").as_deref(),
+            Some("succeeded")
+        );
+    }
+    let calls: Vec<&Span> = named(&spans, "chat gpt-4o-mini")
+        .into_iter()
+        .filter(|span| attribute(span, "codexos.attempt.outcome").is_none())
+        .collect();
+    assert_eq!(calls.len(), 2, "one priced call each");
+    for call in &calls {
+        assert_eq!(
+            attribute(call, "gen_ai.usage.input_tokens").as_deref(),
+            Some("12")
+        );
+    }
+    assert_eq!(
+        named(&spans, "retrieve retrieve").len(),
+        1,
+        "the ask's retrieval is a span: {:?}",
+        spans.iter().map(|span| &span.name).collect::<Vec<_>>()
+    );
+    let heads: Vec<String> = server
+        .seen
+        .lock()
+        .expect("seen")
+        .iter()
+        .map(|seen| seen.head.to_lowercase())
+        .collect();
+    for run in [ask_run, chat_run] {
+        let node = answer_span(&spans, run);
+        let expected = format!(
+            "traceparent: 00-{}-{}-01",
+            hex(&node.trace_id),
+            hex(&node.span_id)
+        );
+        assert!(
+            heads.iter().any(|head| head.contains(&expected)),
+            "{expected} in {heads:?}"
+        );
+    }
+}
+
+/// The node span (`llm answer`) of the exchange run `run`.
+fn answer_span<'a>(spans: &'a [Span], run: &str) -> &'a Span {
+    let root = spans
+        .iter()
+        .find(|span| attribute(span, "codexos.run.id").as_deref() == Some(run))
+        .unwrap_or_else(|| panic!("no span of run {run}"));
+    spans
+        .iter()
+        .find(|span| span.trace_id == root.trace_id && span.name == "llm answer")
+        .unwrap_or_else(|| panic!("no answer span in run {run}"))
+}
+
+/// An ask and a chat turn outside flows are kept as runs: `runs show`
+/// shows what the model was sent, they are never resumed, their spans are
+/// exported (the provider was told the answer's span), and analytics counts
+/// them under the flows `ask` and `chat`.
+#[test]
+fn an_ask_and_a_chat_turn_are_runs_with_spans_and_figures() {
+    let tokio = tokio::runtime::Runtime::new().expect("tokio");
+    let server = scripted(Box::new(|_, _| completion("Port 7070 [1].", &[])));
+    let cli = Cli::new();
+    std::fs::write(
+        cli.home.path().join("config.toml"),
+        providers_config(&server.url),
+    )
+    .expect("config");
+    let address = free_port();
+    let receiver = tokio.block_on(Receiver::http(address)).expect("receiver");
+    assert_success(
+        &cli.run(&[
+            "otel",
+            "add",
+            "collector",
+            "--endpoint",
+            &format!("http://{address}"),
+        ]),
+        &["otel", "add"],
+    );
+    let corpus = crate::corpus();
+    cli.json(&[
+        "ingest",
+        corpus.path().to_str().expect("path"),
+        "--project",
+        "lumen",
+    ]);
+
+    let question = "What is the default port of the Lumen server?";
+    let asked = cli.run(&["ask", question, "--project", "lumen"]);
+    assert_success(&asked, &["ask"]);
+    let said = String::from_utf8_lossy(&asked.stderr);
+    let ask_run = said
+        .split("(trace: codexos runs show ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .unwrap_or_else(|| panic!("the ask names its run: {said}"))
+        .to_owned();
+    assert_success(&cli.run_with_stdin(&["chat"], "Hello there?\n"), &["chat"]);
+    // Positive control: both reached the provider (after `down` failed).
+    assert_eq!(server.seen.lock().expect("seen").len(), 2);
+
+    let runs = cli.json(&["runs", "list"]);
+    let flows: Vec<(&str, &str)> = runs
+        .as_array()
+        .expect("runs")
+        .iter()
+        .map(|run| {
+            (
+                run["flow"].as_str().unwrap_or_default(),
+                run["status"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        flows,
+        [("chat", "succeeded"), ("ask", "succeeded")],
+        "{runs}"
+    );
+    let shown = cli.json(&["runs", "show", &ask_run]);
+    assert_eq!(shown["exchange"], "ask", "{shown}");
+    let nodes: Vec<&str> = shown["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|node| node["node"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(nodes, ["retrieve", "answer"], "{shown}");
+    let sent = shown["nodes"][1]["calls"][0].to_string();
+    assert!(
+        sent.contains(question) && sent.contains("configuration.md"),
+        "the model's prompt, with its excerpts: {sent}"
+    );
+    assert_eq!(shown["usage"]["promptTokens"], 12, "{}", shown["usage"]);
+    let resumed = cli.run(&["runs", "resume", &ask_run]);
+    assert!(!resumed.status.success(), "an ask does not resume");
+    assert!(
+        error_line(&resumed).contains("kept for its trace"),
+        "{}",
+        error_line(&resumed)
+    );
+
+    assert_success(&cli.run(&["otel", "flush"]), &["otel", "flush"]);
+    let chat_run = runs[0]["id"].as_str().expect("id");
+    assert_the_exchanges_were_exported(&receiver, &server, &ask_run, chat_run);
+
+    let dashboard = cli.json(&["analytics"]);
+    assert_eq!(
+        dashboard["totals"]["modelCalls"], 2,
+        "{}",
+        dashboard["totals"]
+    );
+    for flow in ["ask", "chat"] {
+        let row = dashboard["breakdown"]
+            .as_array()
+            .and_then(|rows| rows.iter().find(|row| row["value"] == flow))
+            .unwrap_or_else(|| panic!("no row `{flow}`: {}", dashboard["breakdown"]));
+        assert_eq!(row["figures"]["count"], 1, "{row}");
+        assert_eq!(row["figures"]["tokensIn"], 12, "{row}");
+    }
+}
+
+/// Runs the transform flow `times` times (no model needed).
+fn run_traced(cli: &Cli, dir: &std::path::Path, times: usize) -> Vec<String> {
+    let flow = dir.join("traced.flow.json");
+    std::fs::write(&flow, TRANSFORM_FLOW).expect("flow");
+    (0..times)
+        .map(|_| {
+            let run = cli.run(&["run", flow.to_str().expect("path"), "--json"]);
+            assert_success(&run, &["run", "traced"]);
+            let outcome = crate::compare::outcome(&run);
+            outcome["runId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("a run id: {outcome}"))
+                .to_owned()
+        })
+        .collect()
+}
+
+/// The run ids of the workflow spans received, in arrival order.
+fn runs_received(receiver: &Receiver) -> Vec<String> {
+    named(&receiver.spans(), "invoke_workflow traced")
+        .iter()
+        .filter_map(|span| attribute(span, "codexos.run.id"))
+        .collect()
+}
+
+/// Over gRPC: runs wait while the endpoint is down; once it is up, a run it
+/// refuses for good (`InvalidArgument`) is skipped and counted, and the runs
+/// before and after it arrive, in order, once.
+#[test]
+fn over_grpc_a_run_refused_for_good_is_skipped_and_the_rest_arrive_in_order() {
+    let tokio = tokio::runtime::Runtime::new().expect("tokio");
+    let cli = Cli::new();
+    let address = free_port();
+    assert_success(
+        &cli.run(&[
+            "otel",
+            "add",
+            "g",
+            "--endpoint",
+            &format!("http://{address}"),
+            "--protocol",
+            "grpc",
+            "--no-check",
+        ]),
+        &["otel", "add"],
+    );
+    let dir = tempfile::tempdir().expect("dir");
+    let runs = run_traced(&cli, dir.path(), 3);
+    let state = pending(&cli, "g");
+    assert_eq!(state["pending"], 3, "down: all three wait {state}");
+    assert!(
+        state["lastError"]
+            .as_str()
+            .is_some_and(|error| error.contains("could not be reached")),
+        "{state}"
+    );
+
+    let receiver = tokio
+        .block_on(Receiver::grpc(address))
+        .expect("receiver on the same port");
+    let poison = runs[1].clone();
+    receiver.refuse_when(move |request| {
+        request
+            .resource_spans
+            .iter()
+            .flat_map(|resource| &resource.scope_spans)
+            .flat_map(|scope| &scope.spans)
+            .any(|span| attribute(span, "codexos.run.id").as_deref() == Some(poison.as_str()))
+    });
+    let flushed = cli.run(&["otel", "flush"]);
+    assert_success(&flushed, &["otel", "flush"]);
+    let said = String::from_utf8_lossy(&flushed.stdout);
+    assert!(
+        said.contains("sent 2 runs") && said.contains("1 runs refused for good"),
+        "{said}"
+    );
+    // Positive control: the refusal happened — to the batches that held the
+    // run ([0, 1, 2], then [1, 2] after 0 went alone) and to the run alone.
+    assert_eq!(receiver.refused(), 3);
+    assert_eq!(runs_received(&receiver), [runs[0].clone(), runs[2].clone()]);
+    let state = pending(&cli, "g");
+    assert_eq!(
+        (
+            state["pending"].as_u64(),
+            state["runsSent"].as_u64(),
+            state["dropped"].as_u64()
+        ),
+        (Some(0), Some(2), Some(1)),
+        "{state}"
+    );
+    // Nothing is sent twice: a later run goes alone.
+    let later = run_traced(&cli, dir.path(), 1);
+    assert_success(&cli.run(&["otel", "flush"]), &["otel", "flush"]);
+    assert_eq!(
+        runs_received(&receiver),
+        [runs[0].clone(), runs[2].clone(), later[0].clone()]
+    );
+}
+
+/// Two processes sending to one endpoint at once (a slow collector): one
+/// holds the lease, the other leaves the runs to it; every run arrives once.
+#[test]
+fn two_processes_flushing_at_once_send_each_run_once() {
+    let tokio = tokio::runtime::Runtime::new().expect("tokio");
+    let cli = Cli::new();
+    let address = free_port();
+    assert_success(
+        &cli.run(&[
+            "otel",
+            "add",
+            "h",
+            "--endpoint",
+            &format!("http://{address}"),
+            "--no-check",
+        ]),
+        &["otel", "add"],
+    );
+    let dir = tempfile::tempdir().expect("dir");
+    let runs = run_traced(&cli, dir.path(), 4);
+    let receiver = tokio
+        .block_on(Receiver::http(address))
+        .expect("receiver on the same port");
+    receiver.set_delay(std::time::Duration::from_secs(3));
+    let flush = || {
+        cli.command(&["otel", "flush"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("flush starts")
+    };
+    let (first, second) = (flush(), flush());
+    let outputs = [
+        first.wait_with_output().expect("first ends"),
+        second.wait_with_output().expect("second ends"),
+    ];
+    let said: Vec<String> = outputs
+        .iter()
+        .map(|output| {
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            )
+        })
+        .collect();
+    // Positive control: they overlapped — one found the other sending.
+    assert_eq!(
+        said.iter()
+            .filter(|said| said.contains("another CodexOS process is sending"))
+            .count(),
+        1,
+        "{said:?}"
+    );
+    assert_eq!(
+        outputs
+            .iter()
+            .filter(|output| output.status.success())
+            .count(),
+        1,
+        "{said:?}"
+    );
+    assert_eq!(runs_received(&receiver), runs, "each run once, in order");
+    assert_eq!(receiver.requests().len(), 1, "one request carried them");
+    assert_eq!(pending(&cli, "h")["pending"], 0);
+}

@@ -246,6 +246,7 @@ impl Writer<'_> {
             start: None,
             budget: None,
             trace_parent: None,
+            exchange: None,
         };
         self.log.begin(&header).map_err(port)?;
         let started = run.event(

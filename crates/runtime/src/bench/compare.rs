@@ -118,6 +118,7 @@ fn write_run(log: &dyn RunLog, id: &str, nodes: u32, diverge_at: u32, variant: &
         start: None,
         budget: None,
         trace_parent: None,
+        exchange: None,
     })
     .map_err(store_error)?;
     let mut seq = 0;

@@ -87,6 +87,30 @@ describe("ChatPanel", () => {
     expect(screen.getByTestId("answer-error").textContent).toContain("`codexos models list` shows each model's pull command");
   });
 
+  it("links an answer, a failed one too, to its trace in the run inspector", async () => {
+    const calls: string[] = [];
+    const failed = answer(1, "", "failed", "the provider refused the key");
+    mockIPC((cmd) => {
+      calls.push(cmd);
+      if (cmd === "conversation_new") return { ...summary, mode: "chat", target: null };
+      if (cmd === "conversation_send") return { ...failed, meta: { ...failed.meta, runId: "0123456789abcdef" } };
+      if (cmd === "datasets" || cmd === "runs") return [];
+      if (cmd === "conversation") return { summary, messages: [] };
+      return null;
+    });
+    render(<ChatPanel project={null} />);
+    fireEvent.click(screen.getByTestId("mode-chat"));
+    fireEvent.change(screen.getByTestId("chat-input"), { target: { value: "hello" } });
+    await act(async () => {
+      fireEvent.click(screen.getByTestId("ask-button"));
+    });
+    await waitFor(() => expect(screen.getByTestId("answer-trace").textContent).toBe("trace 01234567"));
+    expect(screen.queryByTestId("run-inspector")).toBeNull();
+    fireEvent.click(screen.getByTestId("answer-trace"));
+    await waitFor(() => expect(screen.getByTestId("run-inspector")).toBeTruthy());
+    await waitFor(() => expect(calls).toContain("run_detail"));
+  });
+
   it("with no published agent, says how to publish one and sends nothing", async () => {
     const calls: string[] = [];
     mockIPC((cmd) => {

@@ -21,6 +21,7 @@ import { Button } from "@/components/ui/button";
 import { Textarea } from "@/components/ui/input";
 import { commands, type AgentVersion, type Citation, type ConversationMode, type TurnEvent, type TurnEvent_Serialize } from "@/ipc/bindings";
 import { requestId, toIpcError } from "@/ipc/client";
+import { RunInspector } from "@/features/flow/RunInspector";
 import { ApprovalCard } from "@/features/tools/ApprovalDialog";
 import { claimOrigin, requestsOf, useApprovals } from "@/features/tools/approvals";
 import { ConversationList } from "./ConversationList";
@@ -87,10 +88,13 @@ function AssistantBubble({
   message,
   onOpen,
   onRegenerate,
+  onTrace,
 }: {
   message: AssistantMessage;
   onOpen?: (citation: Citation) => void;
   onRegenerate?: () => void;
+  /** Opens the run the answer is kept as in the run inspector. */
+  onTrace?: (runId: string) => void;
 }) {
   const working = message.phase === "retrieving" || message.phase === "generating";
   return (
@@ -114,7 +118,7 @@ function AssistantBubble({
       )}
       {message.phase === "cancelled" && !message.error && <div className="text-muted-foreground" data-testid="answer-error">Stopped.</div>}
       <ContextInspector message={message} onOpen={onOpen} />
-      {(message.stats || onRegenerate) && (
+      {(message.stats || message.runId || onRegenerate) && (
         <div className="mt-2 flex items-center gap-2 text-[11px] text-muted-foreground">
           {message.stats && (
             <span data-testid="answer-stats">
@@ -126,7 +130,17 @@ function AssistantBubble({
               {(message.dropped ?? 0) > 0 && ` · ${message.dropped} oldest exchange(s) left out to fit`}
             </span>
           )}
-          {message.runId && <span className="font-mono" title="This answer is a run: open it under Runs">run {message.runId.slice(0, 8)}</span>}
+          {message.runId && (
+            <button
+              type="button"
+              className="font-mono underline hover:text-foreground"
+              data-testid="answer-trace"
+              title="Open this answer's trace: what the model was sent, its tokens, time and cost"
+              onClick={() => message.runId && onTrace?.(message.runId)}
+            >
+              trace {message.runId.slice(0, 8)}
+            </button>
+          )}
           {onRegenerate && (
             <button type="button" className="ml-auto flex items-center gap-1 hover:text-foreground" onClick={onRegenerate} aria-label="Regenerate" data-testid="regenerate">
               <RotateCcw className="size-3" /> Regenerate
@@ -256,6 +270,8 @@ export function ChatPanel({
   const [state, dispatch] = useReducer(chatReducer, emptyChat);
   const [running, setRunning] = useState<string | null>(null);
   const [historyOpen, setHistoryOpen] = useState(false);
+  const [inspecting, setInspecting] = useState<string | null>(null);
+  const [focus, setFocus] = useState<string | null>(null);
   const [agents, setAgents] = useState<AgentVersion[] | null>(null);
   const [agent, setAgent] = useState<string>("");
   const [notice, setNotice] = useState<{ text: string; error?: boolean } | null>(null);
@@ -458,6 +474,7 @@ export function ChatPanel({
               key={message.id}
               message={message}
               onOpen={onOpenCitation}
+              onTrace={setInspecting}
               onRegenerate={
                 !running && last && last.index !== null && message.index === last.index + 1
                   ? () => void send(last.text, last.index)
@@ -483,6 +500,7 @@ export function ChatPanel({
         onSend={(text) => void send(text, null)}
         onStop={() => running && void commands.cancel(running)}
       />
+      {inspecting && <RunInspector key={inspecting} runId={inspecting} focus={focus} onFocus={setFocus} onClose={() => setInspecting(null)} onEvent={() => {}} onNewRun={setInspecting} />}
     </div>
   );
 }

@@ -78,7 +78,7 @@ function Call({ view, index, usage }: { view: CallView; index: number; usage: Ca
 }
 
 /** One node of the run: status, timing, writes, calls, and a fork from it. */
-function NodeDetail({ trace, onFork, busy }: { trace: NodeTrace; onFork: (edits: string) => void; busy: boolean }) {
+function NodeDetail({ trace, onFork, busy }: { trace: NodeTrace; onFork: ((edits: string) => void) | null; busy: boolean }) {
   const [edits, setEdits] = useState("{}");
   const took = duration(trace);
   const usage = usageText(trace.usage);
@@ -112,6 +112,7 @@ function NodeDetail({ trace, onFork, busy }: { trace: NodeTrace; onFork: (edits:
         <Call key={`${call.path}-${call.index}-${index}`} view={viewCall(call)} index={index} usage={call.kind === "model" ? callUsage(call) : null} />
       ))}
       {trace.calls.length === 0 && <div className="text-[11px] text-muted-foreground">no model, tool, retrieval, memory or human calls</div>}
+      {onFork && (
       <details className="text-xs">
         <summary className="cursor-pointer text-muted-foreground">Fork from here with edited state…</summary>
         <div className="mt-1 flex flex-col gap-1">
@@ -128,6 +129,7 @@ function NodeDetail({ trace, onFork, busy }: { trace: NodeTrace; onFork: (edits:
           </Button>
         </div>
       </details>
+      )}
     </div>
   );
 }
@@ -268,6 +270,13 @@ export function RunInspector({
       }
     >
       <div className="flex flex-wrap items-center gap-1 border-b border-border px-2 py-1.5">
+        {detail?.exchange && (
+          <span className="text-xs text-muted-foreground" data-testid="run-exchange">
+            {detail.exchange === "ask" ? "An ask" : "A chat turn"}, kept for its trace — {detail.exchange} again to run it anew.
+          </span>
+        )}
+        {!detail?.exchange && (
+        <>
         <Button size="sm" variant="outline" data-testid="run-replay" disabled={busy !== null} onClick={() => void replay(false)} title="Re-execute from the recording: no model, no network">
           <RotateCcw className="size-3.5" /> Replay offline
         </Button>
@@ -285,6 +294,8 @@ export function RunInspector({
           <Button size="sm" variant="outline" data-testid="run-resume" disabled={busy !== null} onClick={() => void resume()}>
             Resume
           </Button>
+        )}
+        </>
         )}
         <select
           aria-label="Compare with another run"
@@ -373,7 +384,7 @@ export function RunInspector({
             ))}
           </ul>
           <div className="min-w-0 flex-1 overflow-y-auto p-2">
-            {shown ? <NodeDetail key={shown.node} trace={shown} busy={busy !== null} onFork={(edits) => void fork(shown.node, edits)} /> : <div className="text-muted-foreground">{detail ? "no node ran" : "loading…"}</div>}
+            {shown ? <NodeDetail key={shown.node} trace={shown} busy={busy !== null} onFork={detail?.exchange ? null : (edits) => void fork(shown.node, edits)} /> : <div className="text-muted-foreground">{detail ? "no node ran" : "loading…"}</div>}
           </div>
         </div>
       )}

@@ -57,7 +57,7 @@ function EndpointRow({ endpoint, onChanged, onMessage }: { endpoint: OtlpStatus;
       <div className="text-xs text-muted-foreground" data-testid="otlp-figures">
         sent {plural(endpoint.runsSent, "run")} ({plural(endpoint.spansSent, "span")}) · {endpoint.pending} waiting
         {endpoint.rejected > 0 ? ` · ${endpoint.rejected} spans rejected` : ""}
-        {endpoint.dropped > 0 ? ` · ${endpoint.dropped} old runs dropped (backlog full)` : ""} · last sent {when(endpoint.lastSentMs)}
+        {endpoint.dropped > 0 ? ` · ${endpoint.dropped} runs dropped (backlog full, or refused for good by the endpoint)` : ""} · last sent {when(endpoint.lastSentMs)}
       </div>
       {endpoint.lastError && (
         <div className="text-xs text-destructive" data-testid="otlp-error">
