@@ -534,7 +534,7 @@ test("an agent is built and published from the editor, and a flow moves to its n
   await picker.selectByAttribute("value", "helper");
   const answer = await sendChat("Say hello.");
   assert.match(await browser.$('[data-testid="chat-scope"]').getText(), /Agent helper@1\.0\.0/);
-  assert.match(await answer.getText(), /run [0-9a-f]{8}/);
+  assert.match(await answer.getText(), /trace [0-9a-f]{8}/);
   await browser.$('[data-testid="mode-ask"]').click();
 });
 
