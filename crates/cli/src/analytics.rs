@@ -58,24 +58,38 @@ fn line(figures: &Figures, unit: &str) -> String {
         seconds(figures.p50_ms),
         seconds(figures.p95_ms)
     ));
+    // Rows of model calls (`--by model`, `--by provider`) counted and timed
+    // the calls already.
+    let calls_counted = unit.starts_with("model call");
     if figures.model_calls > 0 {
-        parts.push(format!(
-            "{} model call{} · {} in → {} out tokens · {}",
-            figures.model_calls,
-            if figures.model_calls == 1 { "" } else { "s" },
+        let tokens = format!(
+            "{} in → {} out tokens · {}",
             figures.tokens_in,
             figures.tokens_out,
             dollars(figures.cost_usd)
-        ));
+        );
+        if calls_counted {
+            parts.push(tokens);
+        } else {
+            parts.push(format!(
+                "{} model call{} · {tokens}",
+                figures.model_calls,
+                if figures.model_calls == 1 { "" } else { "s" },
+            ));
+        }
         if figures.unpriced_calls > 0 {
             parts.push(format!("{} unpriced", figures.unpriced_calls));
         }
-        parts.push(format!(
-            "fallback {} · model p50 {} p95 {}",
-            percent(figures.fallback_rate),
-            seconds(figures.model_p50_ms),
-            seconds(figures.model_p95_ms)
-        ));
+        if calls_counted {
+            parts.push(format!("fallback {}", percent(figures.fallback_rate)));
+        } else {
+            parts.push(format!(
+                "fallback {} · model p50 {} p95 {}",
+                percent(figures.fallback_rate),
+                seconds(figures.model_p50_ms),
+                seconds(figures.model_p95_ms)
+            ));
+        }
     }
     parts.join(" · ")
 }
