@@ -314,7 +314,9 @@ test("chat keeps saved conversations in three modes: ask with citations, chat, a
   assert.equal(await inspector.$('[data-testid="run-replay"]').isExisting(), false, "an ask is not replayed");
   await inspector.$('[data-testid="inspector-pick-retrieve"]').waitForDisplayed({ timeout: 10_000 });
   await inspector.$('[data-testid="inspector-pick-answer"]').click();
-  await browser.waitUntil(async () => /Which port does Lumen use by default\?/.test(await inspector.getText()), { timeout: 10_000, timeoutMsg: `the answer's prompt is not shown: ${await inspector.getText()}` });
+  // The model call's prompt (shown for model calls only): the question with its excerpts.
+  const prompt = async () => (await Promise.all((await inspector.$$('[data-testid="inspector-prompt"]')).map((message) => message.getText()))).join("\n");
+  await browser.waitUntil(async () => /Which port does Lumen use by default\?/.test(await prompt()) && /Context excerpts/.test(await prompt()), { timeout: 10_000, timeoutMsg: `the answer's prompt is not shown: ${await inspector.getText()}` });
   await screenshot("chat-ask-trace");
   await browser.$('button[aria-label="Close run inspector"]').click();
 

@@ -68,7 +68,7 @@ async fn answer(
         Ok(completion) => ExchangeEnd::Answered(completion),
         Err(error) => ExchangeEnd::of(None, Some(error)),
     };
-    runtime.keep_exchange(trace, history, options.model.as_deref(), end);
+    runtime.keep_exchange(trace, history, &options, end);
     Ok(answered?)
 }
 

@@ -570,11 +570,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
     });
     let json = cli.json;
-    // Commands that run flows send their runs to the OTLP endpoints after.
+    // Commands that run flows (or ask or chat: their turns are runs) send
+    // their runs to the OTLP endpoints after.
     let ran_flows = matches!(
         cli.command,
         Command::Run(_)
             | Command::Eval(_)
+            | Command::Ask { .. }
+            | Command::Chat { .. }
+            | Command::Conversations(conversations::ConversationsCommand::Send { .. })
             | Command::Runs(
                 flow::RunsCommand::Resume { .. }
                     | flow::RunsCommand::Fork { .. }

@@ -122,6 +122,18 @@ impl Checker<'_> {
                 "use letters, digits, `-` and `_` only".into(),
             );
         }
+        if RESERVED_NAMES.contains(&flow.name.as_str()) {
+            self.report(
+                Severity::Error,
+                None,
+                "reserved-name",
+                format!(
+                    "flow name `{}` is taken by the runs CodexOS keeps for asks and chat turns",
+                    flow.name
+                ),
+                "pick another name, e.g. `my-ask`".into(),
+            );
+        }
         let mut seen = HashSet::new();
         for node in &flow.nodes {
             if !seen.insert(node.id.as_str()) {
@@ -750,6 +762,9 @@ pub(crate) fn strings(value: &Value) -> Vec<&str> {
         _ => Vec::new(),
     }
 }
+
+/// Flow names of the runs kept for asks and chat turns.
+pub const RESERVED_NAMES: [&str; 2] = ["ask", "chat"];
 
 fn valid_name(name: &str) -> bool {
     !name.is_empty()

@@ -43,6 +43,8 @@ struct Shared {
     /// Requests refused for good (HTTP 400, gRPC `InvalidArgument`).
     refuse: Mutex<Option<Refusal>>,
     refused: Mutex<u32>,
+    /// Requests that reached it (answered or not yet).
+    arrived: Mutex<u32>,
 }
 
 type Log = Arc<Shared>;
@@ -54,6 +56,7 @@ impl Shared {
         request: ExportTraceServiceRequest,
         headers: Vec<(String, String)>,
     ) -> bool {
+        *self.arrived.lock().expect("receiver arrivals") += 1;
         let delay = *self.delay.lock().expect("receiver delay");
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
@@ -215,6 +218,13 @@ impl Receiver {
         refuse: impl Fn(&ExportTraceServiceRequest) -> bool + Send + Sync + 'static,
     ) {
         *self.log.refuse.lock().expect("receiver refusal") = Some(Arc::new(refuse));
+    }
+
+    /// How many requests reached it so far, answered or still waiting out
+    /// the delay.
+    #[must_use]
+    pub fn arrived(&self) -> u32 {
+        *self.log.arrived.lock().expect("receiver arrivals")
     }
 
     /// How many requests were refused.

@@ -116,12 +116,16 @@ impl Runtime {
             options.trace_parent.clone(),
         );
         let model = options.model.as_deref();
+        let mut chat = crate::ChatOptions {
+            model: options.model.clone(),
+            ..crate::ChatOptions::default()
+        };
         let search = crate::SearchRequest::new(options.k as u32, SearchMode::Hybrid, project);
         let hits = match self.search(question, &search).await {
             Ok(hits) => hits,
             Err(error) => {
                 trace.retrieved(question, project, options.k, Err(error.to_string()));
-                self.keep_exchange(trace, &[], model, ExchangeEnd::of(None, Some(&error)));
+                self.keep_exchange(trace, &[], &chat, ExchangeEnd::of(None, Some(&error)));
                 return Err(error);
             }
         };
@@ -142,11 +146,7 @@ impl Runtime {
             ChatMessage::system(system),
             ChatMessage::user(user_prompt(question, &citations)),
         ];
-        let chat = crate::ChatOptions {
-            model: options.model.clone(),
-            trace_parent: Some(trace.answering()),
-            ..crate::ChatOptions::default()
-        };
+        chat.trace_parent = Some(trace.answering());
         let on_token = |text: &str| {
             progress(AskEvent::Token {
                 text: text.to_owned(),
@@ -158,12 +158,12 @@ impl Runtime {
         let completion = match answered {
             Ok(completion) => completion,
             Err(error) => {
-                self.keep_exchange(trace, &messages, model, ExchangeEnd::of(None, Some(&error)));
+                self.keep_exchange(trace, &messages, &chat, ExchangeEnd::of(None, Some(&error)));
                 return Err(error);
             }
         };
         let run_id =
-            self.keep_exchange(trace, &messages, model, ExchangeEnd::Answered(&completion));
+            self.keep_exchange(trace, &messages, &chat, ExchangeEnd::Answered(&completion));
         Ok(Answer {
             text: completion.text.trim().to_owned(),
             citations,

@@ -237,7 +237,8 @@ pub enum TurnEvent {
         /// Result or error, shortened.
         summary: String,
     },
-    /// The agent's run started (its id, for the run inspector).
+    /// The run the answer is: an agent's run as it starts, an ask or chat
+    /// turn's once it ended (its id, for the run inspector).
     Run {
         /// Run id.
         run_id: String,
@@ -763,10 +764,14 @@ impl Runtime {
                 Err(error) => {
                     let message = error.to_string();
                     trace.retrieved(&query, project, ASK_K, Err(message.clone()));
+                    let options = crate::ChatOptions {
+                        model: turn.model.clone(),
+                        ..crate::ChatOptions::default()
+                    };
                     meta.run_id = self.keep_exchange(
                         trace,
                         &history,
-                        turn.model.as_deref(),
+                        &options,
                         ExchangeEnd::of(None, Some(&error)),
                     );
                     return (String::new(), failed(meta, &error), None);
@@ -793,7 +798,7 @@ impl Runtime {
         meta.run_id = self.keep_exchange(
             trace,
             &history,
-            turn.model.as_deref(),
+            &options,
             ExchangeEnd::of(streamed.completion.as_ref(), streamed.error.as_ref()),
         );
         if let Some(run_id) = &meta.run_id {

@@ -374,6 +374,9 @@ impl Recorder {
                 self.end(RunStatus::Failed, &Value::Null, Some(error))
             }
             ExchangeEnd::Cancelled => {
+                // What was sent is kept, though no answer came.
+                let stopped = json!({ "error": "stopped before the model answered" });
+                self.call("answer", "model", request, stopped)?;
                 self.log.events(&self.run, &[begun])?;
                 self.end(RunStatus::Cancelled, &Value::Null, None)
             }
@@ -430,92 +433,99 @@ fn role(message: &ChatMessage) -> &'static str {
 
 impl Runtime {
     /// Stores an ended exchange as a run (see the module's notes) with the
-    /// `messages` the model was sent and the model asked for. Returns the
-    /// run's id, or none when it could not be stored — the exchange itself
-    /// is not failed for that; the reason is logged.
+    /// `messages` the model was sent and the `options` it was sent with.
+    /// Returns the run's id, or none when it could not be stored — the
+    /// exchange itself is not failed for that; the reason is logged, and a
+    /// run begun is marked failed rather than left running.
     #[allow(clippy::needless_pass_by_value)] // the exchange ends here
     pub fn keep_exchange(
         &self,
         trace: ExchangeTrace,
         messages: &[ChatMessage],
-        model: Option<&str>,
+        options: &crate::ChatOptions,
         end: ExchangeEnd<'_>,
     ) -> Option<String> {
         let id = trace.run_id.clone();
-        match self.store_exchange(&trace, messages, model, &end) {
-            Ok(()) => Some(id),
-            Err(error) => {
-                tracing::warn!(run = %id, %error, "an ask or chat turn could not be kept as a run");
-                None
-            }
-        }
-    }
-
-    fn store_exchange(
-        &self,
-        trace: &ExchangeTrace,
-        messages: &[ChatMessage],
-        model: Option<&str>,
-        end: &ExchangeEnd<'_>,
-    ) -> PortResult<()> {
-        let kind = trace.kind;
-        let system = messages
-            .iter()
-            .find(|message| message.role == codexos_llm::Role::System)
-            .map_or("", |message| message.content.as_str());
-        let mut recorder = Recorder {
-            log: self.run_log(),
-            run: trace.run_id.clone(),
-            seq: 0,
-        };
-        recorder.log.begin(&RunHeader {
-            id: trace.run_id.clone(),
-            flow: kind.as_str().to_owned(),
-            flow_json: described_flow(kind, system),
-            flow_path: None,
-            input: trace.input.clone(),
-            forked_from: None,
-            start: None,
-            budget: None,
-            trace_parent: trace.trace_parent.clone(),
-            exchange: Some(kind.as_str().to_owned()),
-        })?;
-        let started = recorder.event(
-            None,
-            trace.started_ms,
-            EventKind::RunStarted {
-                flow: kind.as_str().to_owned(),
-                mode: "start".to_owned(),
-            },
-        );
-        recorder.log.events(&trace.run_id, &[started])?;
-        let mut step = 0;
-        if let Some(retrieval) = &trace.retrieval {
-            if !recorder.retrieval(trace.started_ms, retrieval, end)? {
-                return Ok(());
-            }
-            step = 1;
-        }
         let request = ModelRequest {
-            model: model.map(str::to_owned),
+            model: options.model.clone(),
             messages: messages
                 .iter()
                 .map(|message| Message::new(role(message), message.content.clone()))
                 .collect(),
             tools: Vec::new(),
             output_schema: None,
-            max_tokens: Some(self.config.llm.max_tokens),
-            temperature: Some(self.config.llm.temperature),
+            max_tokens: Some(options.max_tokens.unwrap_or(self.config.llm.max_tokens)),
+            temperature: Some(options.temperature.unwrap_or(self.config.llm.temperature)),
             trace: None,
         };
-        recorder.answer(
-            step,
-            trace.answer_ms.unwrap_or_else(now_ms),
-            serde_json::to_value(&request).unwrap_or(Value::Null),
-            end,
-            &self.price_table(),
-        )
+        let log = self.run_log();
+        match record(&log, &trace, &request, &end, &self.price_table()) {
+            Ok(()) => Some(id),
+            Err(error) => {
+                tracing::warn!(run = %id, %error, "an ask or chat turn could not be kept as a run");
+                let detail = json!({ "output": null, "error": format!("the record of this exchange is incomplete: {error}") });
+                let _ = log.status(&id, RunStatus::Failed, &detail);
+                None
+            }
+        }
     }
+}
+
+/// Writes an exchange's run to `log`: its header, events, node records and
+/// calls; `request` is what the model was sent.
+fn record(
+    log: &std::sync::Arc<dyn RunLog>,
+    trace: &ExchangeTrace,
+    request: &ModelRequest,
+    end: &ExchangeEnd<'_>,
+    prices: &codexos_llm::PriceTable,
+) -> PortResult<()> {
+    let kind = trace.kind;
+    let system = request
+        .messages
+        .iter()
+        .find(|message| message.role == "system")
+        .map_or("", |message| message.content.as_str());
+    let mut recorder = Recorder {
+        log: std::sync::Arc::clone(log),
+        run: trace.run_id.clone(),
+        seq: 0,
+    };
+    log.begin(&RunHeader {
+        id: trace.run_id.clone(),
+        flow: kind.as_str().to_owned(),
+        flow_json: described_flow(kind, system),
+        flow_path: None,
+        input: trace.input.clone(),
+        forked_from: None,
+        start: None,
+        budget: None,
+        trace_parent: trace.trace_parent.clone(),
+        exchange: Some(kind.as_str().to_owned()),
+    })?;
+    let started = recorder.event(
+        None,
+        trace.started_ms,
+        EventKind::RunStarted {
+            flow: kind.as_str().to_owned(),
+            mode: "start".to_owned(),
+        },
+    );
+    log.events(&trace.run_id, &[started])?;
+    let mut step = 0;
+    if let Some(retrieval) = &trace.retrieval {
+        if !recorder.retrieval(trace.started_ms, retrieval, end)? {
+            return Ok(());
+        }
+        step = 1;
+    }
+    recorder.answer(
+        step,
+        trace.answer_ms.unwrap_or_else(now_ms),
+        serde_json::to_value(request).unwrap_or(Value::Null),
+        end,
+        prices,
+    )
 }
 
 #[cfg(test)]
@@ -532,20 +542,140 @@ mod tests {
         }
     }
 
+    fn request() -> ModelRequest {
+        ModelRequest {
+            model: None,
+            messages: vec![
+                Message::new("system", "Be brief."),
+                Message::new("user", "Hi?"),
+            ],
+            tools: Vec::new(),
+            output_schema: None,
+            max_tokens: Some(32),
+            temperature: Some(0.0),
+            trace: None,
+        }
+    }
+
+    fn answered(text: &str, finish: FinishReason) -> Completion {
+        let mut completion = Completion::empty("local", "SmolLM2");
+        text.clone_into(&mut completion.text);
+        completion.finish = finish;
+        completion
+    }
+
+    /// Records `end` of an exchange of `kind` in memory; its stored run.
+    fn kept(
+        kind: ExchangeKind,
+        retrieval: Option<Result<&[Citation], String>>,
+        end: &ExchangeEnd<'_>,
+    ) -> (ExchangeTrace, String, codexos_flow::ports::StoredRun) {
+        let log: std::sync::Arc<dyn RunLog> =
+            std::sync::Arc::new(codexos_flow::memory::MemoryLog::default());
+        let mut trace = ExchangeTrace::start(kind, json!({ "question": "Hi?" }), None);
+        if let Some(result) = retrieval {
+            trace.retrieved("Hi?", None, 6, result);
+        }
+        let told = trace.answering();
+        record(
+            &log,
+            &trace,
+            &request(),
+            end,
+            &codexos_llm::PriceTable::default(),
+        )
+        .expect("recorded");
+        let stored = log.load(trace.run_id()).expect("load").expect("stored");
+        (trace, told, stored)
+    }
+
     #[test]
-    fn the_answer_span_is_the_one_the_provider_is_told() {
-        let mut chat = ExchangeTrace::start(ExchangeKind::Chat, json!({}), None);
-        let told = chat.answering();
-        assert_eq!(
-            told,
-            codexos_otel::spans::call_trace_parent(chat.run_id(), 1, None).to_string()
-        );
-        let mut ask = ExchangeTrace::start(ExchangeKind::Ask, json!({}), None);
-        ask.retrieved("q", None, 6, Ok(&[]));
-        let told = ask.answering();
-        assert_eq!(
-            told,
-            codexos_otel::spans::call_trace_parent(ask.run_id(), 3, None).to_string()
-        );
+    fn the_answer_span_exported_is_the_one_the_provider_was_told() {
+        let completion = answered("Hello.", FinishReason::Stop);
+        for (kind, retrieval) in [
+            (ExchangeKind::Chat, None),
+            (ExchangeKind::Ask, Some(Ok(&[][..]))),
+        ] {
+            let (trace, told, stored) = kept(kind, retrieval, &ExchangeEnd::Answered(&completion));
+            assert_eq!(stored.status, RunStatus::Succeeded);
+            let info = codexos_otel::RunInfo {
+                run: trace.run_id().to_owned(),
+                flow: kind.as_str().to_owned(),
+                project: String::new(),
+                parent: None,
+            };
+            let spans = codexos_otel::run_spans(
+                &info,
+                &stored.events,
+                codexos_otel::Content { capture: false },
+            );
+            let answer = spans
+                .iter()
+                .find(|span| span.name == "llm answer")
+                .expect("an answer span");
+            let told = codexos_otel::TraceParent::parse(&told).expect("a traceparent");
+            assert_eq!(
+                (answer.trace_id.as_slice(), answer.span_id.as_slice()),
+                (&told.trace_id[..], &told.span_id[..]),
+                "{kind:?}"
+            );
+            assert!(spans
+                .iter()
+                .any(|span| span.name == format!("invoke_workflow {}", kind.as_str())));
+        }
+    }
+
+    #[test]
+    fn every_ending_leaves_a_finished_run_with_what_the_model_was_sent() {
+        let stopped = answered("Hel", FinishReason::Cancelled);
+        let cases = [
+            (
+                Some(Err("no project is ingested".to_owned())),
+                ExchangeEnd::Failed("x".into()),
+                RunStatus::Failed,
+                0,
+            ),
+            (
+                Some(Err("cancelled".to_owned())),
+                ExchangeEnd::Cancelled,
+                RunStatus::Cancelled,
+                0,
+            ),
+            (
+                None,
+                ExchangeEnd::Failed("the provider refused".into()),
+                RunStatus::Failed,
+                1,
+            ),
+            (None, ExchangeEnd::Cancelled, RunStatus::Cancelled, 1),
+            (
+                None,
+                ExchangeEnd::Answered(&stopped),
+                RunStatus::Cancelled,
+                1,
+            ),
+        ];
+        for (retrieval, end, status, model_calls) in cases {
+            let retrieval: Option<Result<&[Citation], String>> =
+                retrieval.map(|result: Result<(), String>| result.map(|()| &[][..]));
+            let (_, _, stored) = kept(ExchangeKind::Ask, retrieval, &end);
+            assert_eq!(stored.status, status, "{end:?}");
+            assert!(matches!(
+                stored.events.last().map(|event| &event.event),
+                Some(EventKind::RunFinished { .. })
+            ));
+            let sent: Vec<&CallRecord> = stored
+                .calls
+                .iter()
+                .filter(|call| call.kind == "model")
+                .collect();
+            assert_eq!(sent.len(), model_calls, "{end:?}");
+            if let Some(call) = sent.first() {
+                assert!(
+                    call.request.to_string().contains("Hi?"),
+                    "the request is kept"
+                );
+            }
+        }
     }
 }

@@ -413,6 +413,7 @@ impl Runtime {
         cancel: CancellationToken,
     ) -> Result<RunOutcome> {
         let stored = self.stored_run(id)?;
+        codexos_flow::rerunnable(&stored.header)?;
         if let Some(node) = stored.waiting() {
             let answer = answer.ok_or_else(|| Error::AnswerNeeded {
                 run: id.to_owned(),
@@ -438,6 +439,7 @@ impl Runtime {
         cancel: CancellationToken,
     ) -> Result<ReplayReport> {
         let stored = self.stored_run(id)?;
+        codexos_flow::rerunnable(&stored.header)?;
         let scratch = Arc::new(MemoryLog::default());
         let options = RunOptions {
             on_event,
@@ -534,6 +536,7 @@ impl Runtime {
         cancel: CancellationToken,
     ) -> Result<RunOutcome> {
         let stored = self.stored_run(id)?;
+        codexos_flow::rerunnable(&stored.header)?;
         let access = self.stored_access(&stored, options.approver.clone())?;
         let (root, run_options) = self.continuation(&stored, options)?;
         self.prepare_tools(&root).await;

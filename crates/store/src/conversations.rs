@@ -269,10 +269,21 @@ impl Store {
 
     /// Deletes a conversation and its messages; false when it did not exist.
     pub fn delete_conversation(&self, id: &str) -> Result<bool> {
-        let deleted = self
-            .connection()
+        let action = "deleting a conversation";
+        let mut connection = self.connection();
+        let transaction = connection.transaction().map_err(sql(action))?;
+        // Its ask and chat turns' runs hold its text too.
+        transaction
+            .execute(
+                "DELETE FROM runs WHERE json_extract(header, '$.exchange') IS NOT NULL
+                   AND json_extract(header, '$.input.conversation') = ?1",
+                params![id],
+            )
+            .map_err(sql(action))?;
+        let deleted = transaction
             .execute("DELETE FROM conversations WHERE id = ?1", params![id])
-            .map_err(sql("deleting a conversation"))?;
+            .map_err(sql(action))?;
+        transaction.commit().map_err(sql(action))?;
         Ok(deleted > 0)
     }
 }

@@ -1982,6 +1982,11 @@ export type ExportReport_Deserialize = {
 	rejected: number,
 	/**  Runs skipped now because the backlog was over its bound. */
 	dropped: number,
+	/**
+	 *  Runs skipped now because the endpoint refused them for good (a
+	 *  request it will never accept; the runs after them are sent).
+	 */
+	refused: number,
 	/**  Run endings still waiting. */
 	pending: number,
 	/**
@@ -2003,6 +2008,11 @@ export type ExportReport_Serialize = {
 	rejected: number,
 	/**  Runs skipped now because the backlog was over its bound. */
 	dropped: number,
+	/**
+	 *  Runs skipped now because the endpoint refused them for good (a
+	 *  request it will never accept; the runs after them are sent).
+	 */
+	refused: number,
 	/**  Run endings still waiting. */
 	pending: number,
 	/**
@@ -3327,7 +3337,10 @@ export type OtlpStatus_Deserialize = {
 	spansSent: number,
 	/**  Spans the endpoint rejected. */
 	rejected: number,
-	/**  Runs skipped because the backlog was full. */
+	/**
+	 *  Runs skipped: the backlog was over its bound, or the endpoint
+	 *  refused them for good.
+	 */
 	dropped: number,
 	/**  Run endings waiting. */
 	pending: number,
@@ -3355,7 +3368,10 @@ export type OtlpStatus_Serialize = {
 	spansSent: number,
 	/**  Spans the endpoint rejected. */
 	rejected: number,
-	/**  Runs skipped because the backlog was full. */
+	/**
+	 *  Runs skipped: the backlog was over its bound, or the endpoint
+	 *  refused them for good.
+	 */
 	dropped: number,
 	/**  Run endings waiting. */
 	pending: number,
@@ -4441,7 +4457,10 @@ tool: string;
 ok: boolean; 
 /**  Result or error, shortened. */
 summary: string } | 
-/**  The agent's run started (its id, for the run inspector). */
+/**
+ *  The run the answer is: an agent's run as it starts, an ask or chat
+ *  turn's once it ended (its id, for the run inspector).
+ */
 { type: "run"; 
 /**  Run id. */
 runId: string };
@@ -4474,7 +4493,10 @@ tool: string;
 ok: boolean; 
 /**  Result or error, shortened. */
 summary: string } | 
-/**  The agent's run started (its id, for the run inspector). */
+/**
+ *  The run the answer is: an agent's run as it starts, an ask or chat
+ *  turn's once it ended (its id, for the run inspector).
+ */
 { type: "run"; 
 /**  Run id. */
 runId: string };

@@ -139,9 +139,19 @@ fn a_chat_conversation_is_saved_turn_by_turn_searched_edited_and_exported() {
     assert!(markdown.contains("## You\n\nAnd of Spain?"), "{markdown}");
     assert!(markdown.contains("Paris"), "{markdown}");
 
+    let run = again["meta"]["runId"].as_str().expect("the turn's run");
+    assert_the_turn_is_a_run(&cli, &id, run);
+    assert_eq!(
+        chat_runs(&cli),
+        5,
+        "three turns, an edit and a regeneration"
+    );
+
+    // Deleting the conversation deletes those runs too: they hold its text.
     assert_success(&cli.run(&["conversations", "rm", &id]), &["rm"]);
     let gone = error_line(&cli.run(&["conversations", "show", &id]));
     assert!(gone.contains("no conversation"), "{gone}");
+    assert_eq!(chat_runs(&cli), 0);
 }
 
 #[test]
@@ -279,4 +289,27 @@ fn an_agent_conversation_is_a_run_of_the_pinned_agent() {
         input.contains("The conversation so far"),
         "the history went to the agent"
     );
+}
+
+/// The `chat` runs kept for turns.
+fn chat_runs(cli: &Cli) -> usize {
+    cli.json(&["runs", "list"])
+        .as_array()
+        .expect("runs")
+        .iter()
+        .filter(|run| run["flow"] == "chat")
+        .count()
+}
+
+/// A turn is kept as a run of `chat` (its trace), with what was sent.
+fn assert_the_turn_is_a_run(cli: &Cli, id: &str, run: &str) {
+    let shown = cli.json(&["runs", "show", run]);
+    assert_eq!(
+        (&shown["exchange"], &shown["input"]["conversation"]),
+        (&serde_json::json!("chat"), &serde_json::json!(id)),
+        "{shown}"
+    );
+    assert!(shown["nodes"][0]["calls"][0]
+        .to_string()
+        .contains("And of Spain?"));
 }

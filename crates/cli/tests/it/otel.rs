@@ -805,6 +805,9 @@ fn an_ask_and_a_chat_turn_are_runs_with_spans_and_figures() {
         "the model's prompt, with its excerpts: {sent}"
     );
     assert_eq!(shown["usage"]["promptTokens"], 12, "{}", shown["usage"]);
+    // `ask` and `chat` sent their runs as they ended (no flush).
+    let chat_run = runs[0]["id"].as_str().expect("id");
+    assert_the_exchanges_were_exported(&receiver, &server, &ask_run, chat_run);
     let resumed = cli.run(&["runs", "resume", &ask_run]);
     assert!(!resumed.status.success(), "an ask does not resume");
     assert!(
@@ -812,10 +815,6 @@ fn an_ask_and_a_chat_turn_are_runs_with_spans_and_figures() {
         "{}",
         error_line(&resumed)
     );
-
-    assert_success(&cli.run(&["otel", "flush"]), &["otel", "flush"]);
-    let chat_run = runs[0]["id"].as_str().expect("id");
-    assert_the_exchanges_were_exported(&receiver, &server, &ask_run, chat_run);
 
     let dashboard = cli.json(&["analytics"]);
     assert_eq!(
@@ -932,8 +931,9 @@ fn over_grpc_a_run_refused_for_good_is_skipped_and_the_rest_arrive_in_order() {
     );
 }
 
-/// Two processes sending to one endpoint at once (a slow collector): one
-/// holds the lease, the other leaves the runs to it; every run arrives once.
+/// Two processes sending to one endpoint at once (a slow collector: the
+/// second starts while the first's request waits there): one holds the
+/// lease, the other leaves the runs to it; every run arrives once.
 #[test]
 fn two_processes_flushing_at_once_send_each_run_once() {
     let tokio = tokio::runtime::Runtime::new().expect("tokio");
@@ -955,7 +955,7 @@ fn two_processes_flushing_at_once_send_each_run_once() {
     let receiver = tokio
         .block_on(Receiver::http(address))
         .expect("receiver on the same port");
-    receiver.set_delay(std::time::Duration::from_secs(3));
+    receiver.set_delay(std::time::Duration::from_secs(5));
     let flush = || {
         cli.command(&["otel", "flush"])
             .stdout(std::process::Stdio::piped())
@@ -963,7 +963,17 @@ fn two_processes_flushing_at_once_send_each_run_once() {
             .spawn()
             .expect("flush starts")
     };
-    let (first, second) = (flush(), flush());
+    // The second starts while the first's request waits at the receiver.
+    let first = flush();
+    let started = std::time::Instant::now();
+    while receiver.arrived() == 0 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_mins(1),
+            "the first flush never reached the receiver"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let second = flush();
     let outputs = [
         first.wait_with_output().expect("first ends"),
         second.wait_with_output().expect("second ends"),

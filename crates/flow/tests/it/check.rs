@@ -220,3 +220,20 @@ fn a_budget_that_cannot_work_is_reported() {
     assert_eq!(found(r#"{"costUsd": -1}"#), ["invalid-budget"]);
     assert_eq!(found(r#"{"onExceed": "warn"}"#), ["empty-budget"]);
 }
+
+#[test]
+fn the_names_of_asks_and_chat_turns_are_reserved() {
+    let named = |name: &str| {
+        let text = format!(
+            r#"{{"version": 2, "name": "{name}", "state": {{"q": "string"}},
+              "nodes": [{{"id": "in", "kind": "input", "fields": ["q"]}}, {{"id": "out", "kind": "output", "keys": ["q"]}}],
+              "edges": [{{"from": "in", "to": "out"}}]}}"#
+        );
+        codes(&check(&parse(&text).expect("parses"), &Strict, None))
+    };
+    // Positive control: the same flow under another name is clean.
+    assert_eq!(named("my-ask"), Vec::<(String, String)>::new());
+    for reserved in ["ask", "chat"] {
+        assert_eq!(named(reserved), vec![pair("", "reserved-name")]);
+    }
+}

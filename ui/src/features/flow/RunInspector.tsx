@@ -275,7 +275,7 @@ export function RunInspector({
             {detail.exchange === "ask" ? "An ask" : "A chat turn"}, kept for its trace — {detail.exchange} again to run it anew.
           </span>
         )}
-        {!detail?.exchange && (
+        {detail && !detail.exchange && (
         <>
         <Button size="sm" variant="outline" data-testid="run-replay" disabled={busy !== null} onClick={() => void replay(false)} title="Re-execute from the recording: no model, no network">
           <RotateCcw className="size-3.5" /> Replay offline

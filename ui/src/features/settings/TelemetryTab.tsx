@@ -180,7 +180,9 @@ export function TelemetryTab() {
     else {
       const failed = result.data.find((report) => report.error);
       const runs = result.data.reduce((sum, report) => sum + report.runs, 0);
-      setMessage(failed ? { text: failed.error ?? "", ok: false } : { text: `sent ${plural(runs, "run")}`, ok: true });
+      const refused = result.data.reduce((sum, report) => sum + report.refused, 0);
+      const skipped = refused > 0 ? ` · ${plural(refused, "run")} refused for good by the endpoint and skipped (the reason is in Settings → Logs)` : "";
+      setMessage(failed ? { text: failed.error ?? "", ok: false } : { text: `sent ${plural(runs, "run")}${skipped}`, ok: true });
     }
     void refresh();
   }
@@ -188,7 +190,7 @@ export function TelemetryTab() {
   return (
     <div className="space-y-3" data-testid="telemetry">
       <p className="text-xs text-muted-foreground">
-        Every run that ends is sent to each endpoint as OpenTelemetry spans (OTLP, GenAI conventions): the run, each node, each model call and router attempt with tokens, cost and latency, each tool call. While an endpoint is down, runs wait and are sent in order when it is back; offline mode sends nothing. See docs/telemetry.md for Langfuse, Jaeger and others.
+        Every run that ends is sent to each endpoint as OpenTelemetry spans (OTLP, GenAI conventions): the run, each node, each model call and router attempt with tokens, cost and latency, each tool call — asks and chat turns included. While an endpoint is down, runs wait and are sent in order when it is back; offline mode sends nothing. See docs/telemetry.md for Langfuse, Jaeger and others.
       </p>
       {endpoints === null ? (
         <Loader2 className="animate-spin" />
