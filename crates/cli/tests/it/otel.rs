@@ -429,7 +429,7 @@ async fn mcp_post(
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_run_started_over_mcp_with_a_traceparent_joins_the_callers_trace() {
+async fn a_run_and_an_ask_over_mcp_with_a_traceparent_join_the_callers_trace() {
     let receiver = Receiver::http("127.0.0.1:0".parse().expect("address"))
         .await
         .expect("receiver");
@@ -459,34 +459,50 @@ async fn a_run_started_over_mcp_with_a_traceparent_joins_the_callers_trace() {
         "params": {"name": "run_flow", "arguments": {"flow": flow.to_str().expect("path")}}});
     let (_, answer) = mcp_post(&url, Some(&session), &call, &[("traceparent", caller)]).await;
     assert!(answer.contains("succeeded"), "the run ran: {answer}");
+    // An ask over MCP joins the caller's trace too (it fails: nothing is
+    // ingested; its run is kept and sent all the same).
+    let ask = serde_json::json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+        "params": {"name": "ask", "arguments": {"question": "What is the default port?"}}});
+    let (_, answer) = mcp_post(&url, Some(&session), &ask, &[("traceparent", caller)]).await;
+    assert!(answer.contains("codexos ingest"), "the ask ran: {answer}");
 
-    // The server sends in the background: wait for the run's span.
+    // The server sends in the background: wait for the runs' spans.
     let started = std::time::Instant::now();
-    let run = loop {
-        if let Some(span) = receiver
+    let workflow = |name: &str| {
+        receiver
             .spans()
             .into_iter()
-            .find(|span| span.name == "invoke_workflow traced")
-        {
-            break span;
+            .find(|span| span.name == format!("invoke_workflow {name}"))
+    };
+    let (run, asked) = loop {
+        if let (Some(run), Some(asked)) = (workflow("traced"), workflow("ask")) {
+            break (run, asked);
         }
         assert!(
             started.elapsed() < std::time::Duration::from_secs(30),
-            "the run was not sent"
+            "the runs were not sent"
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     };
     server.kill().ok();
     server.wait().ok();
+    for run in [&run, &asked] {
+        assert_eq!(
+            hex(&run.trace_id),
+            "0af7651916cd43dd8448eb211c80319c",
+            "the caller's trace: {}",
+            run.name
+        );
+        assert_eq!(
+            hex(&run.parent_span_id),
+            "b7ad6b7169203331",
+            "under the caller's span: {}",
+            run.name
+        );
+    }
     assert_eq!(
-        hex(&run.trace_id),
-        "0af7651916cd43dd8448eb211c80319c",
-        "the caller's trace"
-    );
-    assert_eq!(
-        hex(&run.parent_span_id),
-        "b7ad6b7169203331",
-        "under the caller's span"
+        attribute(&asked, "codexos.run.status").as_deref(),
+        Some("failed")
     );
     let spans = receiver.spans();
     let node = named(&spans, "transform say");
