@@ -7,6 +7,7 @@
 
 mod agents;
 mod analytics;
+mod audit;
 mod bundles;
 mod commands;
 mod conversations;
@@ -113,6 +114,8 @@ app_commands![
     telemetry::otlp_remove,
     telemetry::otlp_test,
     telemetry::otlp_flush,
+    audit::audit_entries,
+    audit::audit_verify,
     flows::run_replay,
     flows::run_fork,
     tools::tools_overview,
@@ -182,6 +185,9 @@ pub fn run() -> anyhow::Result<()> {
     let runtime = Runtime::open(home).map_err(|error| IpcError::from(&error));
     if let Err(error) = &runtime {
         tracing::error!(message = %error.message, "the data home could not be opened");
+    }
+    if let Ok(runtime) = &runtime {
+        runtime.set_audit_origin("app");
     }
     let tools_runtime = runtime.clone().ok();
     let state = AppState {

@@ -315,7 +315,7 @@ test("chat keeps saved conversations in three modes: ask with citations, chat, a
   await inspector.$('[data-testid="inspector-pick-retrieve"]').waitForDisplayed({ timeout: 10_000 });
   await inspector.$('[data-testid="inspector-pick-answer"]').click();
   // The model call's prompt (shown for model calls only): the question with its excerpts.
-  const prompt = async () => (await Promise.all((await inspector.$$('[data-testid="inspector-prompt"]')).map((message) => message.getText()))).join("\n");
+  const prompt = async () => browser.execute(() => [...document.querySelectorAll('[data-testid="run-inspector"] [data-testid="inspector-prompt"]')].map((message) => message.textContent).join("\n"));
   await browser.waitUntil(async () => /Which port does Lumen use by default\?/.test(await prompt()) && /Context excerpts/.test(await prompt()), { timeout: 10_000, timeoutMsg: `the answer's prompt is not shown: ${await inspector.getText()}` });
   await screenshot("chat-ask-trace");
   await browser.$('button[aria-label="Close run inspector"]').click();
@@ -1376,6 +1376,21 @@ test("settings → vault stores a secret, shows it only when revealed, rotates t
     timeout: 10_000,
     timeoutMsg: "the secret was not deleted",
   });
+  // The audit log has it all, from the app, and its chain holds.
+  await browser.$("button=audit").click();
+  await browser.$('[data-testid="audit-tab"]').waitForDisplayed({ timeout: 10_000 });
+  await browser.$('[data-testid="audit-action"]').selectByAttribute("value", "secret");
+  await fill(await browser.$('[data-testid="audit-search"]'), "e2e-token");
+  const actions = async () => browser.execute(() => [...document.querySelectorAll('[data-testid="audit-entry"]')].map((row) => `${row.dataset.action} ${row.children[3].textContent}`));
+  await browser.waitUntil(async () => (await actions()).join(",") === "secret.delete app,secret.use app,secret.set app", {
+    timeout: 10_000,
+    timeoutMsg: `the vault's changes are not in the audit log: ${await actions()}`,
+  });
+  await browser.$('[data-testid="audit-verify"]').click();
+  const check = await browser.$('[data-testid="audit-check"]');
+  await check.waitForDisplayed({ timeout: 10_000 });
+  assert.equal(await check.getAttribute("data-whole"), "true", await check.getText());
+  await screenshot("settings-audit");
   await browser.$('button[aria-label="Close settings"]').click();
 });
 

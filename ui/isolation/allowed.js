@@ -9,6 +9,8 @@ globalThis.CODEXOS_IPC_ALLOWED = [
   "analytics_runs",
   "app_info",
   "ask",
+  "audit_entries",
+  "audit_verify",
   "bundle_check",
   "bundle_export",
   "bundle_generate_keys",

@@ -112,6 +112,16 @@ export default function App() {
       { id: "evals", group: "View", title: "Evals: run a flow over a dataset, scores, baselines", keywords: "eval evaluation dataset score judge baseline regression ci test", run: () => setEvalsOpen(true) },
       { id: "settings", group: "View", title: "Open settings", keywords: "preferences providers models tools vault", run: () => setSettingsOpen(true) },
       {
+        id: "audit",
+        group: "View",
+        title: "Audit log: every change and secret use",
+        keywords: "audit security log secret history who changed verify tamper",
+        run: () => {
+          setSettingsTab("audit");
+          setSettingsOpen(true);
+        },
+      },
+      {
         id: "telemetry",
         group: "View",
         title: "Telemetry: OpenTelemetry endpoints",

@@ -6,6 +6,7 @@
 #![expect(clippy::print_stdout, reason = "stdout is this binary's output")]
 
 mod analytics;
+mod audit;
 mod bundle;
 mod chat;
 mod compare;
@@ -164,6 +165,10 @@ enum Command {
     /// Manage secrets (encrypted; key in the OS keychain).
     #[command(subcommand)]
     Vault(VaultCommand),
+    /// The audit log of every change and every secret use (append-only,
+    /// hash-chained): list, verify.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
     /// Signed bundles of flows, agents and templates: export, verify, import.
     #[command(subcommand)]
     Bundle(bundle::BundleCommand),
@@ -559,6 +564,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let home = Home::from_env()?;
     codexos_runtime::logging::init(&home, "cli");
     let runtime = Runtime::open(home)?;
+    runtime.set_audit_origin(match &cli.command {
+        Command::Mcp { .. } => "mcp",
+        Command::Serve { .. } => "serve",
+        _ => "cli",
+    });
     if cli.offline {
         runtime.set_offline(true);
     }
@@ -662,6 +672,7 @@ async fn command(
         Command::Providers(command) => providers(&runtime, command, json, &cancel).await,
         Command::Otel(command) => otel::otel(&runtime, command, json).await,
         Command::Vault(command) => vault(&runtime, command, json),
+        Command::Audit(command) => audit::audit(&runtime, command, json),
         Command::Bundle(command) => bundle::bundle(&runtime, command, json),
         Command::Keys(command) => bundle::keys(&runtime, command, json),
         Command::Models(command) => models(&runtime, command, json, &cancel).await,

@@ -144,9 +144,12 @@ impl Runtime {
     /// Adds a signer to the trust list; `false` when already there.
     pub fn trust_signer(&self, signer: Signer) -> Result<bool> {
         let mut list = self.trust_list()?;
+        let name = signer.name.clone();
+        let key = signer.ed25519.clone();
         let added = list.add(signer);
         if added {
             list.save(&self.trust_path())?;
+            self.audited("signer.trust", &name, serde_json::json!({ "ed25519": key }));
         }
         Ok(added)
     }
@@ -160,6 +163,7 @@ impl Runtime {
                 fingerprint: fingerprint.to_owned(),
             })?;
         list.save(&self.trust_path())?;
+        self.audited("signer.untrust", fingerprint, serde_json::json!({}));
         Ok(removed)
     }
 
@@ -416,6 +420,11 @@ impl Runtime {
                 .templates
                 .push(crate::flows::write_flow_file(&folder, &template)?);
         }
+        self.audited(
+            "bundle.import",
+            "",
+            serde_json::json!({ "report": &report }),
+        );
         Ok(report)
     }
 }

@@ -322,6 +322,11 @@ impl Runtime {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = names;
         *self.router_slot() = Some(Arc::new(router));
+        self.audited(
+            "policy.set",
+            "",
+            serde_json::json!({ "policy": self.policy_names() }),
+        );
         Ok(())
     }
 
@@ -391,6 +396,11 @@ impl Runtime {
             }
             return Err(error);
         }
+        self.audited(
+            "provider.add",
+            &provider.name,
+            serde_json::json!({ "kind": provider.kind, "baseUrl": provider.base_url, "model": provider.model }),
+        );
         self.providers
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -503,6 +513,7 @@ impl Runtime {
                 .unwrap_or_else(std::sync::PoisonError::into_inner) = names;
         }
         *self.router_slot() = None;
+        self.audited("provider.remove", name, serde_json::json!({}));
         Ok(())
     }
 

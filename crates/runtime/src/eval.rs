@@ -490,6 +490,7 @@ impl Runtime {
     pub fn delete_eval(&self, id: &str) -> Result<()> {
         let id = self.resolve_eval(id)?;
         self.store.delete_eval(&id)?;
+        self.audited("eval.delete", &id, serde_json::json!({}));
         Ok(())
     }
 

@@ -260,14 +260,22 @@ impl Runtime {
         note: &str,
     ) -> Result<(u32, bool)> {
         let text = flow.to_pretty_json();
-        Ok(self.store.save_flow_version(
+        let saved = self.store.save_flow_version(
             &flow.name,
             &text,
             &content_hash(&text),
             path.map(|path| path.to_string_lossy().into_owned())
                 .as_deref(),
             note,
-        )?)
+        )?;
+        if saved.1 {
+            self.audited(
+                "flow.save",
+                &flow.name,
+                serde_json::json!({ "version": saved.0, "note": note }),
+            );
+        }
+        Ok(saved)
     }
 
     /// Checks and runs a flow file. A flow that fails the check does not

@@ -110,6 +110,10 @@ pub use dropped::{path_kind, DroppedFiles, PathKind, RefusedFile, FILES_PROJECT}
 pub use error::{Error, ErrorCode, Result};
 pub use eval::{DatasetInfo, DatasetView, EvalOptions, EvalProgress};
 pub use exchanges::{ExchangeEnd, ExchangeKind, ExchangeTrace};
+/// The audit log's entries and checks.
+pub mod audit {
+    pub use codexos_store::audit::{AuditActor, AuditBreak, AuditCheck, AuditEntry};
+}
 pub use files::{FilePreview, ProjectFile};
 pub use flows::agents::AgentPin;
 pub use flows::{
@@ -287,6 +291,55 @@ impl Runtime {
     #[must_use]
     pub fn vault(&self) -> &Vault {
         &self.vault
+    }
+
+    /// Records a change in the audit log (by this process's actor). A change
+    /// that cannot be recorded (the disk is full) is made all the same and
+    /// logged as an error; secret uses are stricter (see the vault).
+    #[allow(clippy::needless_pass_by_value)] // callers build the detail in place
+    pub(crate) fn audited(&self, action: &str, target: &str, detail: serde_json::Value) {
+        if let Err(error) = self.store.audit(action, target, &detail.to_string()) {
+            tracing::error!(action, target, %error, "a change could not be recorded in the audit log");
+        }
+    }
+
+    /// Names who acts from this process in the audit log: `origin` is the
+    /// program (`app`, `cli`, `mcp`); the person is the OS user.
+    pub fn set_audit_origin(&self, origin: &str) {
+        self.store
+            .set_audit_actor(codexos_store::audit::AuditActor {
+                origin: origin.to_owned(),
+                ..codexos_store::audit::AuditActor::default()
+            });
+    }
+
+    /// The audit log's newest entries first: those whose action is `action`
+    /// or under it (`secret` takes `secret.use`), whose target or detail
+    /// holds `text`; at most `limit`.
+    pub fn audit_entries(
+        &self,
+        action: &str,
+        text: &str,
+        limit: u32,
+    ) -> Result<Vec<codexos_store::audit::AuditEntry>> {
+        Ok(self.store.audit_entries(action, text, limit)?)
+    }
+
+    /// Checks the audit log's whole chain, and that `head` (a hash recorded
+    /// earlier) is still in it.
+    pub fn audit_verify(&self, head: Option<&str>) -> Result<codexos_store::audit::AuditCheck> {
+        let mut check = self.store.audit_verify()?;
+        if let (Some(head), None) = (head, &check.broken) {
+            if self.store.audit_seq_of(head)?.is_none() {
+                check.broken = Some(codexos_store::audit::AuditBreak {
+                    seq: check.entries,
+                    reason: format!(
+                        "the head {head} recorded earlier is not in the log: it was rewritten from some point on"
+                    ),
+                });
+            }
+        }
+        Ok(check)
     }
 
     /// Stores a secret in the vault, encrypted.
@@ -587,6 +640,11 @@ impl Runtime {
             path: path.clone(),
             source,
         })?;
+        self.audited(
+            "model.remove",
+            name,
+            serde_json::json!({ "path": path.to_string_lossy() }),
+        );
         Ok(path)
     }
 
@@ -604,6 +662,11 @@ impl Runtime {
         self.store.forget_project_files(name)?;
         index.delete_project(name).await?;
         self.store.remove_project(name)?;
+        self.audited(
+            "project.remove",
+            name,
+            serde_json::json!({ "chunks": chunks }),
+        );
         Ok(chunks)
     }
 

@@ -236,6 +236,7 @@ impl Runtime {
         self.store.otlp_forget(&config.name)?;
         self.store
             .otlp_track(&config.name, &target(&config), !past_runs)?;
+        self.audited("otlp.add", &config.name, serde_json::json!({ "endpoint": config.endpoint, "protocol": config.protocol.as_str() }));
         self.otlp
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -258,6 +259,7 @@ impl Runtime {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .retain(|endpoint| endpoint.name != name);
+        self.audited("otlp.remove", name, serde_json::json!({}));
         Ok(())
     }
 
@@ -528,6 +530,16 @@ pub fn spawn_exporter(
     runtime: Arc<Runtime>,
     cancel: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
+    exporter(runtime, cancel, true)
+}
+
+/// [`spawn_exporter`]'s loop; `reload`: read `[[otlp]]` from config.toml
+/// before each pass (the benchmark sets its endpoints itself).
+pub(crate) fn exporter(
+    runtime: Arc<Runtime>,
+    cancel: CancellationToken,
+    reload: bool,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut offline = codexos_net::watch_offline();
         // Per endpoint: its current pause and when it is due.
@@ -539,7 +551,9 @@ pub fn spawn_exporter(
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
                 _ = offline.changed() => backoff.clear(),
             }
-            runtime.reload_otlp();
+            if reload {
+                runtime.reload_otlp();
+            }
             if codexos_net::offline() {
                 continue;
             }

@@ -456,6 +456,7 @@ impl Runtime {
         crate::config::write_tool_permission(&path, rule, permission)?;
         cache.rules = rules;
         cache.modified = modified(&path);
+        self.audited("tool.permission", rule, serde_json::json!({ "permission": permission.map(|permission| format!("{permission:?}").to_lowercase()) }));
         Ok(())
     }
 
@@ -590,6 +591,11 @@ impl Runtime {
             tools,
             Vec::new(),
         );
+        self.audited(
+            "tool-source.add",
+            &api.name,
+            serde_json::json!({ "kind": "openapi", "tools": &names }),
+        );
         configured.openapi.push(api);
         Ok(names)
     }
@@ -632,6 +638,11 @@ impl Runtime {
             let supervisor = self.supervise_mcp(server.clone());
             configured.stops.insert(server.name.clone(), supervisor);
         }
+        self.audited(
+            "tool-source.add",
+            &server.name,
+            serde_json::json!({ "kind": "mcp", "tools": &tools }),
+        );
         configured.mcp.push(server);
         Ok(tools)
     }
@@ -684,6 +695,7 @@ impl Runtime {
                 self.set_tool_permission(&rule, None)?;
             }
         }
+        self.audited("tool-source.remove", name, serde_json::json!({}));
         Ok(())
     }
 

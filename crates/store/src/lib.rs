@@ -15,6 +15,7 @@
 //! ```
 
 pub mod analytics;
+pub mod audit;
 mod conversations;
 pub mod evals;
 mod migrations;
@@ -142,6 +143,8 @@ pub struct SealedSecret {
 pub struct Store {
     path: PathBuf,
     connection: Mutex<Connection>,
+    /// Who acts, for the audit entries this process writes.
+    actor: Mutex<audit::AuditActor>,
 }
 
 fn now() -> i64 {
@@ -196,6 +199,7 @@ impl Store {
         Ok(Self {
             path: path.to_path_buf(),
             connection: Mutex::new(connection),
+            actor: Mutex::new(audit::AuditActor::default()),
         })
     }
 

@@ -347,17 +347,22 @@ impl Vault {
             nonce: Vec::new(),
             ciphertext: envelope.encode(),
         })?;
+        self.store.audit("secret.set", name, "{}")?;
         Ok(())
     }
 
-    /// Decrypts the secret `name` (or `vault://NAME`).
+    /// Decrypts the secret `name` (or `vault://NAME`). The use is recorded
+    /// in the audit log first: a use that cannot be recorded does not
+    /// happen.
     pub fn get(&self, name: &str) -> Result<SecretString> {
         let name = secret_name(name)?;
         let sealed = self.store.secret(name)?.ok_or_else(|| Error::NotFound {
             name: name.to_owned(),
         })?;
         let master = self.master_key(false)?;
-        open_record(&sealed, &master)
+        let value = open_record(&sealed, &master)?;
+        self.store.audit("secret.use", name, "{}")?;
+        Ok(value)
     }
 
     /// Names of all stored secrets (values are never listed).
@@ -368,7 +373,11 @@ impl Vault {
     /// Removes a secret; `false` when there was none.
     pub fn remove(&self, name: &str) -> Result<bool> {
         let name = secret_name(name)?;
-        Ok(self.store.delete_secret(name)?)
+        let removed = self.store.delete_secret(name)?;
+        if removed {
+            self.store.audit("secret.delete", name, "{}")?;
+        }
+        Ok(removed)
     }
 
     /// Replaces the master key: every data key is re-wrapped under the new
@@ -462,6 +471,12 @@ impl Vault {
         } else {
             self.lock();
         }
+        self.store.audit(
+            "vault.rotate",
+            "",
+            &serde_json::json!({ "resealed": report.resealed, "to": format!("{mode:?}").to_lowercase() })
+                .to_string(),
+        )?;
         Ok(report)
     }
 
@@ -517,7 +532,15 @@ impl Vault {
             .iter()
             .map(|record| Ok((record.name.clone(), open_record(record, &master)?)))
             .collect::<Result<Vec<_>>>()?;
-        export::seal(&secrets, passphrase).map_err(|reason| Error::CorruptSettings { reason })
+        let sealed = export::seal(&secrets, passphrase)
+            .map_err(|reason| Error::CorruptSettings { reason })?;
+        let names: Vec<&String> = secrets.iter().map(|(name, _)| name).collect();
+        self.store.audit(
+            "vault.export",
+            "",
+            &serde_json::json!({ "secrets": names }).to_string(),
+        )?;
+        Ok(sealed)
     }
 
     /// Imports an export file; existing names are refused unless `overwrite`.
@@ -552,6 +575,11 @@ impl Vault {
             })
             .collect();
         self.store.put_secrets(&records)?;
+        self.store.audit(
+            "vault.import",
+            "",
+            &serde_json::json!({ "added": added, "replaced": replaced }).to_string(),
+        )?;
         Ok(ImportReport { added, replaced })
     }
 

@@ -215,6 +215,16 @@ export const commands = {
 	/**  Sends every waiting run now. */
 	otlpFlush: () => typedError<ExportReport_Serialize[], IpcError_Serialize>(__TAURI_INVOKE("otlp_flush")),
 	/**
+	 *  The newest entries first: those whose action is `action` or under it,
+	 *  whose target or detail holds `search`; at most `limit`.
+	 */
+	auditEntries: (action: string, search: string, limit: number) => typedError<AuditEntry[], IpcError_Serialize>(__TAURI_INVOKE("audit_entries", { action, search, limit })),
+	/**
+	 *  Checks every link of the chain (and that `head`, recorded earlier, is
+	 *  still in it).
+	 */
+	auditVerify: (head: string | null) => typedError<AuditCheck_Serialize, IpcError_Serialize>(__TAURI_INVOKE("audit_verify", { head })),
+	/**
 	 *  Re-executes a stored run: from its recording (offline, no model and no
 	 *  network; `live` false) or live, optionally on another `model`, and
 	 *  compares it with the recording node by node.
@@ -609,6 +619,69 @@ export type Attempt_Serialize = {
 	completionTokens: number,
 	/**  How it ended. */
 	outcome: Outcome,
+};
+
+/**  Where the chain breaks. */
+export type AuditBreak = {
+	/**  The entry's position (or the position missing). */
+	seq: number,
+	/**  What is wrong with it. */
+	reason: string,
+};
+
+/**  What [`Store::audit_verify`] found. */
+export type AuditCheck = AuditCheck_Serialize | AuditCheck_Deserialize;
+
+/**  What [`Store::audit_verify`] found. */
+export type AuditCheck_Deserialize = {
+	/**  Entries read. */
+	entries: number,
+	/**
+	 *  The first entry that does not hold, and why; none when the chain is
+	 *  whole.
+	 */
+	broken?: AuditBreak | null,
+	/**
+	 *  The last entry's hash (record it elsewhere to catch a rewritten
+	 *  tail).
+	 */
+	head: string,
+};
+
+/**  What [`Store::audit_verify`] found. */
+export type AuditCheck_Serialize = {
+	/**  Entries read. */
+	entries: number,
+	/**
+	 *  The first entry that does not hold, and why; none when the chain is
+	 *  whole.
+	 */
+	broken: AuditBreak | null,
+	/**
+	 *  The last entry's hash (record it elsewhere to catch a rewritten
+	 *  tail).
+	 */
+	head: string,
+};
+
+/**  One entry of the audit log. */
+export type AuditEntry = {
+	/**  Position, from 1, without gaps. */
+	seq: number,
+	/**  Unix milliseconds. */
+	atMs: number,
+	/**  The person. */
+	who: string,
+	/**  The program or address. */
+	origin: string,
+	/**  What was done, dotted: `secret.use`, `flow.save`, `provider.add`, … */
+	action: string,
+	/**  What it was done to: a secret's, flow's or provider's name. */
+	target: string,
+	/**  More about it, as JSON text (never a secret's value). */
+	detail: string,
+	/**  The entry's hash (hex sha256 over its fields and the previous hash). */
+	hash: string,
 };
 
 /**  One value of the dimension. */

@@ -4,6 +4,7 @@
 
 mod analytics;
 mod ask;
+mod audit;
 mod bad_input;
 mod chat;
 mod ci_action;

@@ -35,6 +35,19 @@ fn providers_config(url: &str) -> String {
     )
 }
 
+/// A home whose policy is `down`, `priced`, `selfhost` (see
+/// [`providers_config`]), served by a stand-in that answers `answer`.
+fn with_providers(answer: &'static str) -> (crate::security::Scripted, Cli) {
+    let server = scripted(Box::new(move |_, _| completion(answer, &[])));
+    let cli = Cli::new();
+    std::fs::write(
+        cli.home.path().join("config.toml"),
+        providers_config(&server.url),
+    )
+    .expect("config");
+    (server, cli)
+}
+
 /// A port on 127.0.0.1 that nothing listens on (yet).
 fn free_port() -> SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -56,13 +69,7 @@ fn pending(cli: &Cli, name: &str) -> Value {
 #[test]
 fn runs_wait_while_the_endpoint_is_down_and_arrive_once_in_order_when_it_is_back() {
     let tokio = tokio::runtime::Runtime::new().expect("tokio");
-    let server = scripted(Box::new(|_, _| completion("Hello.", &[])));
-    let cli = Cli::new();
-    std::fs::write(
-        cli.home.path().join("config.toml"),
-        providers_config(&server.url),
-    )
-    .expect("config");
+    let (server, cli) = with_providers("Hello.");
     let address = free_port();
     let url = format!("http://{address}");
 
@@ -512,13 +519,7 @@ async fn a_run_and_an_ask_over_mcp_with_a_traceparent_join_the_callers_trace() {
 
 #[test]
 fn serve_passes_the_callers_traceparent_on_to_the_provider_that_answers() {
-    let server = scripted(Box::new(|_, _| completion("Hello.", &[])));
-    let cli = Cli::new();
-    std::fs::write(
-        cli.home.path().join("config.toml"),
-        providers_config(&server.url),
-    )
-    .expect("config");
+    let (server, cli) = with_providers("Hello.");
     let mut serve = cli
         .command(&["--json", "serve", "--openai", "--port", "0"])
         .stdout(std::process::Stdio::piped())
@@ -748,13 +749,7 @@ fn answer_span<'a>(spans: &'a [Span], run: &str) -> &'a Span {
 #[test]
 fn an_ask_and_a_chat_turn_are_runs_with_spans_and_figures() {
     let tokio = tokio::runtime::Runtime::new().expect("tokio");
-    let server = scripted(Box::new(|_, _| completion("Port 7070 [1].", &[])));
-    let cli = Cli::new();
-    std::fs::write(
-        cli.home.path().join("config.toml"),
-        providers_config(&server.url),
-    )
-    .expect("config");
+    let (server, cli) = with_providers("Port 7070 [1].");
     let address = free_port();
     let receiver = tokio.block_on(Receiver::http(address)).expect("receiver");
     assert_success(
@@ -1023,4 +1018,30 @@ fn two_processes_flushing_at_once_send_each_run_once() {
     assert_eq!(runs_received(&receiver), runs, "each run once, in order");
     assert_eq!(receiver.requests().len(), 1, "one request carried them");
     assert_eq!(pending(&cli, "h")["pending"], 0);
+}
+
+/// `bench otel` prints its figures from real runs and a real receiver: the
+/// paced phase's live endpoint was sent to by the app's own loop.
+#[test]
+fn bench_otel_measures_every_mode_and_the_app_loop_sent() {
+    let cli = Cli::new();
+    let bench = cli.json(&[
+        "bench", "otel", "--nodes", "5", "--runs", "6", "--rounds", "1",
+    ]);
+    for mode in [
+        "none",
+        "live",
+        "dead",
+        "paced_none",
+        "paced_live",
+        "paced_dead",
+    ] {
+        let key = format!("{mode}_us_per_node");
+        assert!(
+            bench[&key].as_f64().is_some_and(|value| value > 0.0),
+            "{key}: {bench}"
+        );
+    }
+    assert!(bench["received_spans"].as_u64() > Some(0), "{bench}");
+    assert!(bench["paced_live_runs_sent"].as_u64() > Some(0), "{bench}");
 }

@@ -37,6 +37,19 @@ pub struct OtelBench {
     pub live_us_per_node: f64,
     /// The same with a dead endpoint and the exporter retrying.
     pub dead_us_per_node: f64,
+    /// Milliseconds between the starts of the paced runs.
+    pub paced_gap_ms: u64,
+    /// Paced runs (one every `paced_gap_ms`) with the app's own exporter
+    /// loop (its one-second tick, its pause after a send, its back-off from
+    /// a failing endpoint up to a minute): median µs per node, no endpoint.
+    pub paced_none_us_per_node: f64,
+    /// The same with a live endpoint.
+    pub paced_live_us_per_node: f64,
+    /// The same with a dead endpoint.
+    pub paced_dead_us_per_node: f64,
+    /// Runs the app's loop sent to the live endpoint while the paced runs
+    /// went (a check that it sent).
+    pub paced_live_runs_sent: u64,
     /// Spans one run makes.
     pub spans_per_run: usize,
     /// Reading a run's events back and building its spans, µs per span.
@@ -166,10 +179,14 @@ impl Runtime {
                 }
             }
         }
-        self.set_bench_endpoints(live.clone())?;
-        self.export_runs(None).await?;
         cancel.cancel();
         sender.await.ok();
+        let paced = self
+            .bench_otel_paced(&flow, nodes, runs, rounds, [live.clone(), dead])
+            .await?;
+        run_ids.extend(paced.run_ids);
+        self.set_bench_endpoints(live.clone())?;
+        self.export_runs(None).await?;
 
         let costs = self.export_costs(&run_ids, &receiver.url()).await?;
         for name in ["bench-live", "bench-dead", "bench-export"] {
@@ -182,6 +199,11 @@ impl Runtime {
             none_us_per_node: percentile(&mut per_node[0], 0.5),
             live_us_per_node: percentile(&mut per_node[1], 0.5),
             dead_us_per_node: percentile(&mut per_node[2], 0.5),
+            paced_gap_ms: PACED_GAP_MS,
+            paced_none_us_per_node: paced.per_node[0],
+            paced_live_us_per_node: paced.per_node[1],
+            paced_dead_us_per_node: paced.per_node[2],
+            paced_live_runs_sent: paced.live_sent,
             spans_per_run: costs.spans_per_run,
             build_us_per_span: costs.build_us,
             encode_us_per_span: costs.encode_us,
@@ -189,6 +211,81 @@ impl Runtime {
             exported_spans: costs.sent_spans,
             bytes_per_span: costs.bytes,
             received_spans: receiver.spans().len(),
+        })
+    }
+}
+
+/// Milliseconds between the starts of paced runs: several runs per tick of
+/// the app's exporter loop, several of its passes per mode.
+const PACED_GAP_MS: u64 = 250;
+
+/// What the paced phase measured.
+struct Paced {
+    /// Median µs per node: no endpoint, live, dead.
+    per_node: [f64; 3],
+    live_sent: u64,
+    run_ids: Vec<String>,
+}
+
+impl Runtime {
+    /// The paced phase: the app's exporter loop runs through it (as in the
+    /// app, its back-off from the dead endpoint carries over between
+    /// rounds); the modes interleave round by round, one run started every
+    /// [`PACED_GAP_MS`].
+    async fn bench_otel_paced(
+        self: &Arc<Self>,
+        flow: &std::path::Path,
+        nodes: u32,
+        runs: u32,
+        rounds: u32,
+        [live, dead]: [Vec<OtlpConfig>; 2],
+    ) -> Result<Paced> {
+        let cancel = CancellationToken::new();
+        self.set_bench_endpoints(Vec::new())?;
+        let app = crate::telemetry::exporter(Arc::clone(self), cancel.clone(), false);
+        let mut per_node: [Vec<f64>; 3] = [Vec::new(), Vec::new(), Vec::new()];
+        let mut run_ids = Vec::new();
+        let mut live_sent = 0;
+        for _ in 0..rounds {
+            for (mode, endpoints) in [Vec::new(), live.clone(), dead.clone()]
+                .into_iter()
+                .enumerate()
+            {
+                self.set_bench_endpoints(endpoints)?;
+                let before = self.otlp_status()?;
+                for _ in 0..runs {
+                    let next = Instant::now() + std::time::Duration::from_millis(PACED_GAP_MS);
+                    let started = Instant::now();
+                    let outcome = self
+                        .run_flow_file(
+                            flow,
+                            json!({}),
+                            FlowRunOptions::default(),
+                            CancellationToken::new(),
+                        )
+                        .await?;
+                    per_node[mode]
+                        .push(started.elapsed().as_secs_f64() * 1e6 / f64::from(nodes.max(1)));
+                    run_ids.push(outcome.run_id);
+                    tokio::time::sleep_until(next.into()).await;
+                }
+                if mode == 1 {
+                    let sent = |status: &[crate::OtlpStatus]| {
+                        status
+                            .iter()
+                            .map(|endpoint| endpoint.runs_sent)
+                            .sum::<u64>()
+                    };
+                    live_sent += sent(&self.otlp_status()?) - sent(&before);
+                }
+            }
+        }
+        cancel.cancel();
+        app.await.ok();
+        Ok(Paced {
+            per_node: per_node.map(|mut values| percentile(&mut values, 0.5)),
+            live_sent,
+            run_ids,
         })
     }
 }

@@ -132,6 +132,7 @@ impl Runtime {
             path: source.clone(),
             source: source_error,
         })?;
+        self.audited("flow.rename", from, serde_json::json!({ "to": to }));
         Ok(Self::entry(&path, flow))
     }
 
@@ -156,6 +157,11 @@ impl Runtime {
             path: source.clone(),
             source: error,
         })?;
+        self.audited(
+            "flow.delete",
+            name,
+            serde_json::json!({ "trash": target.to_string_lossy() }),
+        );
         Ok(DeletedFlow {
             name: name.to_owned(),
             trash: target.to_string_lossy().into_owned(),
@@ -178,6 +184,11 @@ impl Runtime {
         let file = self.library_file(name)?;
         let (path, _) = self.flow_rollback(name, version, Some(&file))?;
         let flow = read_flow(&path)?;
+        self.audited(
+            "flow.rollback",
+            name,
+            serde_json::json!({ "version": version }),
+        );
         Ok(Self::entry(&path, flow))
     }
 
@@ -281,6 +292,7 @@ impl Runtime {
             path: target.clone(),
             source,
         })?;
+        self.audited("flow.restore", &flow.name, serde_json::json!({}));
         Ok(Self::entry(&target, flow))
     }
 }

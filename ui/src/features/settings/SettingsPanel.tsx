@@ -15,9 +15,10 @@ import { AddProvider } from "./AddProvider";
 import { BundlesTab } from "./BundlesTab";
 import { LogsTab } from "./LogsTab";
 import { TelemetryTab } from "./TelemetryTab";
+import { AuditTab } from "./AuditTab";
 import { VaultTab } from "./VaultTab";
 
-export type Tab = "providers" | "models" | "tools" | "vault" | "telemetry" | "bundles" | "logs";
+export type Tab = "providers" | "models" | "tools" | "vault" | "telemetry" | "bundles" | "audit" | "logs";
 
 function ProviderRow({
   provider,
@@ -307,7 +308,7 @@ export function SettingsPanel({
     <div className="absolute inset-0 z-10 flex flex-col bg-background" data-testid="settings">
       <div className="flex items-center gap-2 border-b border-border px-4 py-2">
         <h2 className="text-sm font-semibold">Settings</h2>
-        {(["providers", "models", "tools", "vault", "telemetry", "bundles", "logs"] as const).map((name) => (
+        {(["providers", "models", "tools", "vault", "telemetry", "bundles", "audit", "logs"] as const).map((name) => (
           <button
             key={name}
             type="button"
@@ -411,6 +412,7 @@ export function SettingsPanel({
         {tab === "vault" && <VaultTab />}
         {tab === "telemetry" && <TelemetryTab />}
         {tab === "bundles" && <BundlesTab />}
+        {tab === "audit" && <AuditTab />}
         {tab === "logs" && <LogsTab />}
       </div>
     </div>

@@ -1,0 +1,440 @@
+//! The audit log: an append-only, hash-chained record of every change and
+//! every secret use — who, what, when, from where.
+//!
+//! Each entry's hash covers its own fields and the hash of the entry before
+//! it, so editing, deleting or inserting an entry anywhere breaks the chain
+//! from there on; [`Store::audit_verify`] finds the first entry that does
+//! not hold. SQLite triggers refuse `UPDATE` and `DELETE` on the table, so a
+//! mistake cannot change it either. Rewriting the whole tail (recomputing
+//! every later hash) is only caught against a head recorded elsewhere
+//! ([`AuditCheck::head`], `codexos audit verify --head`).
+
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::{sql, Result, Store};
+
+/// The hash before the first entry.
+const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Who acts, and from where, for the entries a process writes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditActor {
+    /// The person: the operating-system user on a desktop.
+    pub who: String,
+    /// The program or address: `app`, `cli`, `mcp`, …
+    pub origin: String,
+}
+
+impl Default for AuditActor {
+    fn default() -> Self {
+        let who = std::env::var("USER")
+            .or_else(|_| std::env::var("USERNAME"))
+            .ok()
+            .filter(|name| !name.trim().is_empty())
+            .unwrap_or_else(|| "local user".to_owned());
+        Self {
+            who,
+            origin: "local".to_owned(),
+        }
+    }
+}
+
+/// One entry of the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    /// Position, from 1, without gaps.
+    #[specta(type = u32)]
+    pub seq: u64,
+    /// Unix milliseconds.
+    #[specta(type = u32)]
+    pub at_ms: u64,
+    /// The person.
+    pub who: String,
+    /// The program or address.
+    pub origin: String,
+    /// What was done, dotted: `secret.use`, `flow.save`, `provider.add`, …
+    pub action: String,
+    /// What it was done to: a secret's, flow's or provider's name.
+    pub target: String,
+    /// More about it, as JSON text (never a secret's value).
+    pub detail: String,
+    /// The entry's hash (hex sha256 over its fields and the previous hash).
+    pub hash: String,
+}
+
+/// What [`Store::audit_verify`] found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditCheck {
+    /// Entries read.
+    #[specta(type = u32)]
+    pub entries: u64,
+    /// The first entry that does not hold, and why; none when the chain is
+    /// whole.
+    pub broken: Option<AuditBreak>,
+    /// The last entry's hash (record it elsewhere to catch a rewritten
+    /// tail).
+    pub head: String,
+}
+
+/// Where the chain breaks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditBreak {
+    /// The entry's position (or the position missing).
+    #[specta(type = u32)]
+    pub seq: u64,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// The hash of an entry with `previous` before it.
+fn entry_hash(previous: &str, entry: &AuditEntry) -> String {
+    let fields = length_prefixed(&[
+        previous,
+        &entry.seq.to_string(),
+        &entry.at_ms.to_string(),
+        &entry.who,
+        &entry.origin,
+        &entry.action,
+        &entry.target,
+        &entry.detail,
+    ]);
+    let digest = Sha256::digest(fields.as_bytes());
+    digest
+        .iter()
+        .fold(String::with_capacity(64), |mut out, byte| {
+            use std::fmt::Write as _;
+            let _ = write!(out, "{byte:02x}");
+            out
+        })
+}
+
+/// The fields, each prefixed with its length: no two lists of fields
+/// encode alike.
+fn length_prefixed(fields: &[&str]) -> String {
+    fields.iter().fold(String::new(), |mut out, field| {
+        out.push_str(&field.len().to_string());
+        out.push(':');
+        out.push_str(field);
+        out.push('\n');
+        out
+    })
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
+fn signed(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+impl Store {
+    /// Sets who acts and from where for the entries this process writes.
+    pub fn set_audit_actor(&self, actor: AuditActor) {
+        *self
+            .actor
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = actor;
+    }
+
+    /// Who acts now.
+    #[must_use]
+    pub fn audit_actor(&self) -> AuditActor {
+        self.actor
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Appends an entry (by this process's actor); returns it. Processes
+    /// sharing the home append in turn (the write lock is taken first), so
+    /// the chain stays one line.
+    pub fn audit(&self, action: &str, target: &str, detail: &str) -> Result<AuditEntry> {
+        let actor = self.audit_actor();
+        let action_name = "appending to the audit log";
+        let mut connection = self.connection();
+        let transaction = connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql(action_name))?;
+        let last: Option<(i64, String)> = transaction
+            .query_row(
+                "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+            .map_err(sql(action_name))?;
+        let (previous_seq, previous) = last.unwrap_or((0, GENESIS.to_owned()));
+        let mut entry = AuditEntry {
+            seq: u64::try_from(previous_seq).unwrap_or(0) + 1,
+            at_ms: now_ms(),
+            who: actor.who,
+            origin: actor.origin,
+            action: action.to_owned(),
+            target: target.to_owned(),
+            detail: detail.to_owned(),
+            hash: String::new(),
+        };
+        entry.hash = entry_hash(&previous, &entry);
+        transaction
+            .execute(
+                "INSERT INTO audit (seq, at_ms, who, origin, action, target, detail, hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    signed(entry.seq),
+                    signed(entry.at_ms),
+                    entry.who,
+                    entry.origin,
+                    entry.action,
+                    entry.target,
+                    entry.detail,
+                    entry.hash
+                ],
+            )
+            .map_err(sql(action_name))?;
+        transaction.commit().map_err(sql(action_name))?;
+        Ok(entry)
+    }
+
+    /// The newest entries first, at most `limit`, those whose action starts
+    /// with `action` (every one when empty) and whose target or detail
+    /// contains `text` (every one when empty).
+    pub fn audit_entries(&self, action: &str, text: &str, limit: u32) -> Result<Vec<AuditEntry>> {
+        let action_name = "reading the audit log";
+        let connection = self.connection();
+        let mut statement = connection
+            .prepare_cached(
+                "SELECT seq, at_ms, who, origin, action, target, detail, hash FROM audit
+                 WHERE (?1 = '' OR action = ?1 OR action LIKE ?1 || '.%')
+                   AND (?2 = '' OR instr(lower(target), lower(?2)) > 0 OR instr(lower(detail), lower(?2)) > 0)
+                 ORDER BY seq DESC LIMIT ?3",
+            )
+            .map_err(sql(action_name))?;
+        let rows = statement
+            .query_map(params![action, text, limit], read_entry)
+            .map_err(sql(action_name))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sql(action_name))
+    }
+
+    /// Reads the whole chain and checks every link: positions without gaps,
+    /// each hash over its fields and the previous hash.
+    pub fn audit_verify(&self) -> Result<AuditCheck> {
+        let action_name = "verifying the audit log";
+        let connection = self.connection();
+        let mut statement = connection
+            .prepare("SELECT seq, at_ms, who, origin, action, target, detail, hash FROM audit ORDER BY seq")
+            .map_err(sql(action_name))?;
+        let mut rows = statement.query([]).map_err(sql(action_name))?;
+        let mut previous = GENESIS.to_owned();
+        let mut entries = 0;
+        let mut broken = None;
+        while let Some(row) = rows.next().map_err(sql(action_name))? {
+            let entry = read_entry(row).map_err(sql(action_name))?;
+            entries += 1;
+            if broken.is_none() {
+                if entry.seq != entries {
+                    broken = Some(AuditBreak {
+                        seq: entries,
+                        reason: format!(
+                            "entry {entries} is missing (the next one is {})",
+                            entry.seq
+                        ),
+                    });
+                } else if entry_hash(&previous, &entry) != entry.hash {
+                    broken = Some(AuditBreak {
+                        seq: entry.seq,
+                        reason: format!(
+                            "entry {} was changed, or one before it was: its hash does not match its fields and the previous hash",
+                            entry.seq
+                        ),
+                    });
+                }
+            }
+            previous = entry.hash;
+        }
+        Ok(AuditCheck {
+            entries,
+            broken,
+            head: previous,
+        })
+    }
+
+    /// The position of the entry with hash `head`, if it is in the log.
+    pub fn audit_seq_of(&self, head: &str) -> Result<Option<u64>> {
+        self.connection()
+            .query_row(
+                "SELECT seq FROM audit WHERE hash = ?1",
+                params![head.to_ascii_lowercase()],
+                |row| row.get::<_, i64>(0),
+            )
+            .optional()
+            .map(|seq| seq.and_then(|seq| u64::try_from(seq).ok()))
+            .map_err(sql("reading the audit log"))
+    }
+}
+
+fn read_entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEntry> {
+    Ok(AuditEntry {
+        seq: u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0),
+        at_ms: u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0),
+        who: row.get(2)?,
+        origin: row.get(3)?,
+        action: row.get(4)?,
+        target: row.get(5)?,
+        detail: row.get(6)?,
+        hash: row.get(7)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(&dir.path().join("codexos.sqlite")).expect("store");
+        (dir, store)
+    }
+
+    fn filled() -> (tempfile::TempDir, Store) {
+        let (dir, store) = store();
+        store.set_audit_actor(AuditActor {
+            who: "ada".into(),
+            origin: "cli".into(),
+        });
+        for (action, target) in [
+            ("secret.set", "GITHUB_TOKEN"),
+            ("secret.use", "GITHUB_TOKEN"),
+            ("flow.save", "triage"),
+            ("provider.add", "openai"),
+        ] {
+            store.audit(action, target, "{}").expect("appended");
+        }
+        (dir, store)
+    }
+
+    /// Opens the file beside the store, without the triggers (as someone
+    /// editing it would).
+    fn raw(dir: &tempfile::TempDir) -> rusqlite::Connection {
+        let connection =
+            rusqlite::Connection::open(dir.path().join("codexos.sqlite")).expect("raw");
+        connection
+            .execute_batch(
+                "DROP TRIGGER audit_append_only_update; DROP TRIGGER audit_append_only_delete;",
+            )
+            .expect("triggers dropped");
+        connection
+    }
+
+    #[test]
+    fn entries_chain_and_are_listed_newest_first_by_action_and_text() {
+        let (_dir, store) = filled();
+        let check = store.audit_verify().expect("verify");
+        assert_eq!((check.entries, check.broken), (4, None));
+        let all = store.audit_entries("", "", 10).expect("list");
+        assert_eq!(all.len(), 4);
+        assert_eq!(all[0].action, "provider.add");
+        assert_eq!(check.head, all[0].hash);
+        assert_eq!(
+            (all[0].who.as_str(), all[0].origin.as_str()),
+            ("ada", "cli")
+        );
+        let secrets = store.audit_entries("secret", "", 10).expect("list");
+        assert_eq!(secrets.len(), 2);
+        assert!(
+            store
+                .audit_entries("secre", "", 10)
+                .expect("list")
+                .is_empty(),
+            "a whole part of the action"
+        );
+        assert_eq!(
+            store.audit_entries("", "TRIAGE", 10).expect("list").len(),
+            1
+        );
+        assert_eq!(store.audit_seq_of(&check.head).expect("seq"), Some(4));
+    }
+
+    #[test]
+    fn updates_and_deletes_are_refused() {
+        let (dir, store) = filled();
+        let connection =
+            rusqlite::Connection::open(dir.path().join("codexos.sqlite")).expect("raw");
+        let update = connection.execute("UPDATE audit SET target = 'x' WHERE seq = 2", []);
+        assert!(update.is_err_and(|error| error.to_string().contains("append-only")));
+        assert!(connection.execute("DELETE FROM audit", []).is_err());
+        assert_eq!(store.audit_verify().expect("verify").broken, None);
+    }
+
+    #[test]
+    fn an_edit_a_deletion_or_an_insertion_is_found() {
+        // Positive control: the untouched log holds.
+        let (_dir, store) = filled();
+        assert_eq!(store.audit_verify().expect("verify").broken, None);
+
+        let (dir, store) = filled();
+        raw(&dir)
+            .execute("UPDATE audit SET target = 'ANOTHER' WHERE seq = 2", [])
+            .expect("edited");
+        let broken = store.audit_verify().expect("verify").broken.expect("found");
+        assert_eq!(broken.seq, 2, "{}", broken.reason);
+
+        let (dir, store) = filled();
+        raw(&dir)
+            .execute("DELETE FROM audit WHERE seq = 3", [])
+            .expect("deleted");
+        let broken = store.audit_verify().expect("verify").broken.expect("found");
+        assert_eq!(broken.seq, 3);
+        assert!(broken.reason.contains("missing"), "{}", broken.reason);
+
+        let (dir, store) = filled();
+        let connection = raw(&dir);
+        // Entry 4 replaced by a forged one that keeps its hash.
+        connection
+            .execute_batch(
+                "CREATE TEMP TABLE kept AS SELECT * FROM audit WHERE seq = 4;
+                 DELETE FROM audit WHERE seq = 4;
+                 INSERT INTO audit (seq, at_ms, who, origin, action, target, detail, hash)
+                     SELECT seq, at_ms, who, origin, 'secret.use', 'OTHER', detail, hash FROM kept;",
+            )
+            .expect("forged");
+        assert_eq!(
+            store
+                .audit_verify()
+                .expect("verify")
+                .broken
+                .map(|broken| broken.seq),
+            Some(4)
+        );
+    }
+
+    #[test]
+    fn two_stores_on_one_file_keep_one_chain() {
+        let (dir, first) = store();
+        let second = Store::open(&dir.path().join("codexos.sqlite")).expect("second");
+        std::thread::scope(|scope| {
+            for store in [&first, &second] {
+                scope.spawn(move || {
+                    for index in 0..50 {
+                        store
+                            .audit("flow.save", &format!("f{index}"), "{}")
+                            .expect("append");
+                    }
+                });
+            }
+        });
+        let check = first.audit_verify().expect("verify");
+        assert_eq!((check.entries, check.broken), (100, None));
+    }
+}
