@@ -26,12 +26,16 @@ pub fn audit_entries(
 }
 
 /// Checks every link of the chain (and that `head`, recorded earlier, is
-/// still in it).
+/// still in it) off the main thread: it reads the whole log.
 #[tauri::command]
 #[specta::specta]
-pub fn audit_verify(
+pub async fn audit_verify(
     state: State<'_, AppState>,
     head: Option<String>,
 ) -> Result<AuditCheck, IpcError> {
-    Ok(state.runtime()?.audit_verify(head.as_deref())?)
+    let runtime = state.runtime()?;
+    let check = tokio::task::spawn_blocking(move || runtime.audit_verify(head.as_deref()))
+        .await
+        .map_err(|error| IpcError::internal(&error.to_string()))?;
+    Ok(check?)
 }

@@ -75,8 +75,15 @@ pub fn audit(runtime: &Runtime, command: AuditCommand, json: bool) -> anyhow::Re
                     "the audit log is whole: {} entries · head {}",
                     check.entries, check.head
                 );
+                if let Some(at) = check.given_head_at {
+                    println!("the head given is entry {at}: nothing before it changed");
+                }
             }
             match check.broken {
+                Some(broken) if broken.seq == 0 => Err(anyhow::anyhow!(
+                    "the audit log was tampered with: {}",
+                    broken.reason
+                )),
                 Some(broken) => Err(anyhow::anyhow!(
                     "the audit log was tampered with at entry {}: {}",
                     broken.seq,

@@ -857,26 +857,34 @@ pub fn otel_bench(bench: &codexos_runtime::OtelBench, json: bool) -> anyhow::Res
         bench.dead_us_per_node,
         ratio(bench.dead_us_per_node)
     );
-    let paced = |value: f64| value / bench.paced_none_us_per_node.max(f64::EPSILON);
     println!(
-        "paced: a run every {} ms, the app's own exporter loop (1 s tick, back-off to a minute)",
+        "paced: a run every {} ms on average, the app's own exporter loop (1 s tick, 2 s after a send, back-off to a minute)",
         bench.paced_gap_ms
     );
-    println!(
-        "  per node, no endpoint                {:>8.1} µs (median)",
-        bench.paced_none_us_per_node
-    );
-    println!(
-        "  per node, live endpoint              {:>8.1} µs  ({:.2}× no endpoint; {} runs sent meanwhile)",
-        bench.paced_live_us_per_node,
-        paced(bench.paced_live_us_per_node),
-        bench.paced_live_runs_sent
-    );
-    println!(
-        "  per node, dead endpoint              {:>8.1} µs  ({:.2}× no endpoint)",
-        bench.paced_dead_us_per_node,
-        paced(bench.paced_dead_us_per_node)
-    );
+    let baseline = bench.paced.first().map_or(f64::EPSILON, |mode| {
+        mode.median_us_per_node.max(f64::EPSILON)
+    });
+    for mode in &bench.paced {
+        let coinciding = mode.coinciding_mean_us_per_node.map_or_else(
+            || "none coincided with a pass".to_owned(),
+            |mean| {
+                format!(
+                    "{} coinciding with a pass: mean {mean:.1} µs",
+                    mode.coinciding_runs
+                )
+            },
+        );
+        println!(
+            "  per node, {:<5} {} runs: median {:>7.1} µs ({:.2}×) · mean {:.1} · max {:.1} · {} passes · {coinciding}",
+            mode.mode,
+            mode.runs,
+            mode.median_us_per_node,
+            mode.median_us_per_node / baseline,
+            mode.mean_us_per_node,
+            mode.max_us_per_node,
+            mode.passes
+        );
+    }
     println!(
         "  a run's spans: {} · build {:.2} µs/span · encode {:.2} µs/span ({:.0} bytes) · whole send {:.2} µs/span ({} spans)",
         bench.spans_per_run,

@@ -95,7 +95,7 @@ impl Runtime {
     }
 
     fn signing_keys(&self) -> Result<Option<(SigningKeys, String)>> {
-        let stored = match self.vault.get(SIGNING_SECRET) {
+        let stored = match self.vault.get_for(SIGNING_SECRET, "signing keys") {
             Ok(stored) => stored,
             Err(codexos_vault::Error::NotFound { .. }) => return Ok(None),
             Err(error) => return Err(error.into()),

@@ -132,9 +132,10 @@ fn remote_provider(runtime: &Runtime, config: &ProviderConfig) -> Result<Arc<dyn
     }
     let key = config.key.clone().map(|name| {
         let vault = runtime.vault.clone();
+        let purpose = format!("provider {}", config.name);
         let source: codexos_llm::KeySource = Arc::new(move || {
             use secrecy::ExposeSecret;
-            match vault.get(&name) {
+            match vault.get_for(&name, &purpose) {
                 Ok(secret) => Ok(Some(secret.expose_secret().to_owned())),
                 Err(codexos_vault::Error::NotFound { .. }) => Ok(None),
                 Err(error) => Err(error.to_string()),
@@ -399,7 +400,7 @@ impl Runtime {
         self.audited(
             "provider.add",
             &provider.name,
-            serde_json::json!({ "kind": provider.kind, "baseUrl": provider.base_url, "model": provider.model }),
+            serde_json::json!({ "kind": provider.kind, "baseUrl": Self::audit_url(&provider.base_url), "model": provider.model }),
         );
         self.providers
             .lock()

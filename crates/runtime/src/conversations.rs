@@ -566,6 +566,7 @@ impl Runtime {
     /// Deletes a conversation and its messages.
     pub fn delete_conversation(&self, id: &str) -> Result<()> {
         if self.store.delete_conversation(id)? {
+            self.audited("conversation.delete", id, serde_json::json!({}));
             Ok(())
         } else {
             Err(Error::UnknownConversation { id: id.to_owned() })

@@ -329,6 +329,11 @@ impl Runtime {
             });
         }
         dataset::append(&path, &case)?;
+        self.audited(
+            "dataset.add-run",
+            dataset_name,
+            serde_json::json!({ "run": run }),
+        );
         Ok(case)
     }
 
@@ -382,6 +387,11 @@ impl Runtime {
         let linked = std::fs::hard_link(&partial, &target);
         std::fs::remove_file(&partial).ok();
         linked.map_err(io)?;
+        self.audited(
+            "dataset.import",
+            name,
+            serde_json::json!({ "from": file.to_string_lossy(), "cases": set.cases.len() }),
+        );
         Ok(DatasetInfo {
             name: name.to_owned(),
             path: target.to_string_lossy().into_owned(),
@@ -400,7 +410,9 @@ impl Runtime {
         }
         std::fs::remove_file(&path).map_err(|error| Error::EvalSetup {
             message: format!("cannot delete {}: {error}", path.display()),
-        })
+        })?;
+        self.audited("dataset.delete", name, serde_json::json!({}));
+        Ok(())
     }
 
     /// The newest evals, of one flow when given.

@@ -713,6 +713,11 @@ impl Runtime {
                 next,
             });
         }
+        self.audited(
+            "agent.publish",
+            &spec.name,
+            serde_json::json!({ "version": spec.version, "tools": spec.tools }),
+        );
         Ok(AgentVersion {
             name: spec.name.clone(),
             version: spec.version.clone(),

@@ -303,6 +303,21 @@ impl Runtime {
         }
     }
 
+    /// A URL as the audit log keeps it: no user name, password, query or
+    /// fragment (they may carry a credential; the log cannot be purged).
+    pub(crate) fn audit_url(url: &str) -> String {
+        match reqwest::Url::parse(url) {
+            Ok(mut parsed) => {
+                let _ = parsed.set_username("");
+                let _ = parsed.set_password(None);
+                parsed.set_query(None);
+                parsed.set_fragment(None);
+                parsed.to_string()
+            }
+            Err(_) => "(not a URL)".to_owned(),
+        }
+    }
+
     /// Names who acts from this process in the audit log: `origin` is the
     /// program (`app`, `cli`, `mcp`); the person is the OS user.
     pub fn set_audit_origin(&self, origin: &str) {
@@ -329,12 +344,14 @@ impl Runtime {
     /// earlier) is still in it.
     pub fn audit_verify(&self, head: Option<&str>) -> Result<codexos_store::audit::AuditCheck> {
         let mut check = self.store.audit_verify()?;
-        if let (Some(head), None) = (head, &check.broken) {
-            if self.store.audit_seq_of(head)?.is_none() {
+        if let (Some(head), None) = (head.map(str::trim), &check.broken) {
+            check.given_head_at = self.store.audit_seq_of(&head.to_ascii_lowercase())?;
+            if check.given_head_at.is_none() {
+                // Position 0: the log as a whole, not one entry.
                 check.broken = Some(codexos_store::audit::AuditBreak {
-                    seq: check.entries,
+                    seq: 0,
                     reason: format!(
-                        "the head {head} recorded earlier is not in the log: it was rewritten from some point on"
+                        "the head {head} recorded earlier is not in the log: it was cut or rewritten after that point"
                     ),
                 });
             }
@@ -347,9 +364,15 @@ impl Runtime {
         Ok(self.vault.set(name, value)?)
     }
 
-    /// Decrypts a secret.
+    /// Decrypts a secret to show it to the person who asked (`vault get`,
+    /// the vault's Reveal): recorded as a `reveal` use.
     pub fn secret(&self, name: &str) -> Result<SecretString> {
-        Ok(self.vault.get(name)?)
+        self.secret_for(name, "reveal")
+    }
+
+    /// Decrypts a secret for `purpose` (recorded with the use).
+    pub fn secret_for(&self, name: &str, purpose: &str) -> Result<SecretString> {
+        Ok(self.vault.get_for(name, purpose)?)
     }
 
     /// Names of the stored secrets.
@@ -488,7 +511,12 @@ impl Runtime {
         };
         let embedder = self.embedder().await?;
         let index = self.index().await?;
-        Ok(codexos_rag::ingest(
+        let known = self
+            .store
+            .projects()?
+            .iter()
+            .any(|known| known.name == name);
+        let report = codexos_rag::ingest(
             &self.store,
             index,
             &embedder,
@@ -498,7 +526,17 @@ impl Runtime {
             progress,
             cancel,
         )
-        .await?)
+        .await?;
+        // A new project is recorded; its re-ingests (every watched change)
+        // are not.
+        if !known {
+            self.audited(
+                "project.add",
+                &name,
+                serde_json::json!({ "root": root.to_string_lossy() }),
+            );
+        }
+        Ok(report)
     }
 
     /// Ingests `folder`, then keeps watching it: every burst of changes
@@ -609,6 +647,11 @@ impl Runtime {
             let _ = std::fs::remove_file(&partial);
             return Err(error);
         }
+        self.audited(
+            "model.import",
+            &target.to_string_lossy(),
+            serde_json::json!({ "from": source.to_string_lossy() }),
+        );
         Ok(codexos_llm::GgufInfo {
             path: target,
             ..checked

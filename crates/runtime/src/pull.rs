@@ -146,6 +146,13 @@ impl Runtime {
             self.pull_catalog(file, &target, progress, cancel).await?;
         }
         let top = entry.file.split('/').next().unwrap_or(&entry.file);
+        if !already {
+            self.audited(
+                "model.pull",
+                top,
+                serde_json::json!({ "sha256": entry.sha256 }),
+            );
+        }
         Ok(Pulled {
             name: top.to_owned(),
             path: self.home.models().join(top).display().to_string(),

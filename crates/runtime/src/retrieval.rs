@@ -223,7 +223,7 @@ impl Runtime {
                 what: "remote",
                 fix: "set `[search] remote_url` (and `remote_model`) in config.toml, and store the key with `codexos vault set cohere`",
             })?;
-        let key = self.secret(&settings.remote_key).map_err(|_| Error::RerankerNotConfigured {
+        let key = self.secret_for(&settings.remote_key, "reranker").map_err(|_| Error::RerankerNotConfigured {
             what: "remote",
             fix: "store the API key in the vault: `codexos vault set cohere` (or the name in `[search] remote_key`)",
         })?;

@@ -165,12 +165,15 @@ impl Runtime {
             .map(|(name, value)| (name.clone(), value.clone()))
             .collect();
         for (header, secret) in &config.secret_headers {
-            let value = self.secret(secret).map_err(|error| Error::InvalidOtlp {
-                name: config.name.clone(),
-                message: format!(
+            let purpose = format!("otlp {} header {header}", config.name);
+            let value = self
+                .secret_for(secret, &purpose)
+                .map_err(|error| Error::InvalidOtlp {
+                    name: config.name.clone(),
+                    message: format!(
                     "header `{header}` takes its value from the vault secret `{secret}`: {error}"
                 ),
-            })?;
+                })?;
             headers.push((header.clone(), value.expose_secret().to_owned()));
         }
         Ok(Exporter::new(Endpoint {
@@ -236,7 +239,7 @@ impl Runtime {
         self.store.otlp_forget(&config.name)?;
         self.store
             .otlp_track(&config.name, &target(&config), !past_runs)?;
-        self.audited("otlp.add", &config.name, serde_json::json!({ "endpoint": config.endpoint, "protocol": config.protocol.as_str() }));
+        self.audited("otlp.add", &config.name, serde_json::json!({ "endpoint": Self::audit_url(&config.endpoint), "protocol": config.protocol.as_str() }));
         self.otlp
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

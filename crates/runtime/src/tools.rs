@@ -201,7 +201,9 @@ struct VaultSecrets(Weak<Runtime>);
 impl Secrets for VaultSecrets {
     fn secret(&self, name: &str) -> std::result::Result<SecretString, String> {
         let runtime = self.0.upgrade().ok_or("CodexOS is shutting down")?;
-        runtime.secret(name).map_err(|error| error.to_string())
+        runtime
+            .secret_for(name, "tool")
+            .map_err(|error| error.to_string())
     }
 }
 
@@ -594,7 +596,11 @@ impl Runtime {
         self.audited(
             "tool-source.add",
             &api.name,
-            serde_json::json!({ "kind": "openapi", "tools": &names }),
+            serde_json::json!({
+                "kind": "openapi",
+                "spec": if api.spec.contains("://") { Self::audit_url(&api.spec) } else { api.spec.clone() },
+                "tools": &names,
+            }),
         );
         configured.openapi.push(api);
         Ok(names)
@@ -641,7 +647,13 @@ impl Runtime {
         self.audited(
             "tool-source.add",
             &server.name,
-            serde_json::json!({ "kind": "mcp", "tools": &tools }),
+            serde_json::json!({
+                "kind": "mcp",
+                // The program, not its arguments (they may hold a token).
+                "program": server.command.as_ref().and_then(|command| command.first()),
+                "url": server.url.as_deref().map(Self::audit_url),
+                "tools": &tools,
+            }),
         );
         configured.mcp.push(server);
         Ok(tools)

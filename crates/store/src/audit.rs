@@ -2,12 +2,15 @@
 //! every secret use — who, what, when, from where.
 //!
 //! Each entry's hash covers its own fields and the hash of the entry before
-//! it, so editing, deleting or inserting an entry anywhere breaks the chain
-//! from there on; [`Store::audit_verify`] finds the first entry that does
-//! not hold. SQLite triggers refuse `UPDATE` and `DELETE` on the table, so a
-//! mistake cannot change it either. Rewriting the whole tail (recomputing
-//! every later hash) is only caught against a head recorded elsewhere
-//! ([`AuditCheck::head`], `codexos audit verify --head`).
+//! it, so editing any entry, or deleting or inserting one before the last,
+//! breaks the chain from there on; [`Store::audit_verify`] finds the first
+//! entry that does not hold. SQLite triggers refuse `UPDATE`, `DELETE` and
+//! an `INSERT` that is not the next entry (`INSERT OR REPLACE` included), so
+//! a mistake cannot change it. What the chain alone cannot show: a cut or
+//! wiped tail, or a tail rewritten with recomputed hashes — those are caught
+//! against a head recorded elsewhere ([`AuditCheck::head`], `codexos audit
+//! verify --head`) — and an entry appended with a correct hash by someone
+//! who can write the file (that needs a keyed chain; not yet).
 
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
@@ -30,16 +33,43 @@ pub struct AuditActor {
 
 impl Default for AuditActor {
     fn default() -> Self {
-        let who = std::env::var("USER")
-            .or_else(|_| std::env::var("USERNAME"))
-            .ok()
-            .filter(|name| !name.trim().is_empty())
-            .unwrap_or_else(|| "local user".to_owned());
         Self {
-            who,
+            who: os_user(),
             origin: "local".to_owned(),
         }
     }
+}
+
+/// The user this process runs as: on Unix its real uid's name from the
+/// password database (not `$USER`, which anyone can set), else the uid;
+/// elsewhere `USERNAME`.
+fn os_user() -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        if let Ok(process) = std::fs::metadata("/proc/self") {
+            let uid = process.uid();
+            let name = std::fs::read_to_string("/etc/passwd")
+                .ok()
+                .and_then(|passwd| {
+                    passwd.lines().find_map(|line| {
+                        let mut fields = line.split(':');
+                        let name = fields.next()?;
+                        let id = fields.nth(1)?.parse::<u32>().ok()?;
+                        (id == uid).then(|| name.to_owned())
+                    })
+                });
+            return name.map_or_else(
+                || format!("uid {uid}"),
+                |name| format!("{name} (uid {uid})"),
+            );
+        }
+    }
+    std::env::var("USERNAME")
+        .or_else(|_| std::env::var("USER"))
+        .ok()
+        .filter(|name| !name.trim().is_empty())
+        .unwrap_or_else(|| "unknown user".to_owned())
 }
 
 /// One entry of the audit log.
@@ -79,6 +109,10 @@ pub struct AuditCheck {
     /// The last entry's hash (record it elsewhere to catch a rewritten
     /// tail).
     pub head: String,
+    /// When a head recorded earlier was given: the position of its entry
+    /// (0 for the empty log's head).
+    #[specta(type = Option<u32>)]
+    pub given_head_at: Option<u64>,
 }
 
 /// Where the chain breaks.
@@ -267,11 +301,16 @@ impl Store {
             entries,
             broken,
             head: previous,
+            given_head_at: None,
         })
     }
 
-    /// The position of the entry with hash `head`, if it is in the log.
+    /// The position of the entry with hash `head`, if it is in the log (0
+    /// for the empty log's head).
     pub fn audit_seq_of(&self, head: &str) -> Result<Option<u64>> {
+        if head == GENESIS {
+            return Ok(Some(0));
+        }
         self.connection()
             .query_row(
                 "SELECT seq FROM audit WHERE hash = ?1",
@@ -331,7 +370,7 @@ mod tests {
             rusqlite::Connection::open(dir.path().join("codexos.sqlite")).expect("raw");
         connection
             .execute_batch(
-                "DROP TRIGGER audit_append_only_update; DROP TRIGGER audit_append_only_delete;",
+                "DROP TRIGGER audit_append_only_update; DROP TRIGGER audit_append_only_delete; DROP TRIGGER audit_append_only_insert;",
             )
             .expect("triggers dropped");
         connection
@@ -367,18 +406,27 @@ mod tests {
     }
 
     #[test]
-    fn updates_and_deletes_are_refused() {
+    fn updates_deletes_and_replacements_are_refused() {
         let (dir, store) = filled();
         let connection =
             rusqlite::Connection::open(dir.path().join("codexos.sqlite")).expect("raw");
         let update = connection.execute("UPDATE audit SET target = 'x' WHERE seq = 2", []);
         assert!(update.is_err_and(|error| error.to_string().contains("append-only")));
         assert!(connection.execute("DELETE FROM audit", []).is_err());
+        let replace = connection.execute(
+            "INSERT OR REPLACE INTO audit (seq, at_ms, who, origin, action, target, detail, hash)
+             SELECT seq, at_ms, who, origin, action, 'x', detail, hash || 'x' FROM audit WHERE seq = 2",
+            [],
+        );
+        assert!(replace.is_err_and(|error| error.to_string().contains("append-only")));
         assert_eq!(store.audit_verify().expect("verify").broken, None);
+        // Positive control: the next entry goes in.
+        store.audit("flow.save", "next", "{}").expect("appended");
+        assert_eq!(store.audit_verify().expect("verify").entries, 5);
     }
 
     #[test]
-    fn an_edit_a_deletion_or_an_insertion_is_found() {
+    fn an_edit_a_deletion_an_insertion_or_a_forged_append_is_found() {
         // Positive control: the untouched log holds.
         let (_dir, store) = filled();
         assert_eq!(store.audit_verify().expect("verify").broken, None);
@@ -400,7 +448,7 @@ mod tests {
 
         let (dir, store) = filled();
         let connection = raw(&dir);
-        // Entry 4 replaced by a forged one that keeps its hash.
+        // Entry 4 edited, keeping its hash.
         connection
             .execute_batch(
                 "CREATE TEMP TABLE kept AS SELECT * FROM audit WHERE seq = 4;
@@ -416,6 +464,46 @@ mod tests {
                 .broken
                 .map(|broken| broken.seq),
             Some(4)
+        );
+
+        // An entry inserted between 2 and 3 (the ones after renumbered).
+        let (dir, store) = filled();
+        let connection = raw(&dir);
+        connection
+            .execute_batch(
+                "CREATE TEMP TABLE tail AS SELECT * FROM audit WHERE seq >= 3;
+                 DELETE FROM audit WHERE seq >= 3;
+                 INSERT INTO audit (seq, at_ms, who, origin, action, target, detail, hash)
+                     SELECT 3, at_ms, who, origin, 'secret.use', 'INSERTED', detail, 'forged' FROM tail WHERE seq = 3;
+                 INSERT INTO audit (seq, at_ms, who, origin, action, target, detail, hash)
+                     SELECT seq + 1, at_ms, who, origin, action, target, detail, hash FROM tail;",
+            )
+            .expect("inserted");
+        assert_eq!(
+            store
+                .audit_verify()
+                .expect("verify")
+                .broken
+                .map(|broken| broken.seq),
+            Some(3)
+        );
+
+        // An entry appended after the last with a made-up hash.
+        let (dir, store) = filled();
+        raw(&dir)
+            .execute(
+                "INSERT INTO audit (seq, at_ms, who, origin, action, target, detail, hash)
+                 VALUES (5, 0, 'mallory', 'cli', 'secret.use', 'X', '{}', 'abc')",
+                [],
+            )
+            .expect("appended");
+        assert_eq!(
+            store
+                .audit_verify()
+                .expect("verify")
+                .broken
+                .map(|broken| broken.seq),
+            Some(5)
         );
     }
 

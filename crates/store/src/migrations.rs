@@ -234,6 +234,9 @@ const MIGRATIONS: &[&str] = &[
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     CREATE TRIGGER audit_append_only_delete BEFORE DELETE ON audit
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    CREATE TRIGGER audit_append_only_insert BEFORE INSERT ON audit
+        WHEN NEW.seq IS NOT (SELECT coalesce(max(seq), 0) + 1 FROM audit)
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: an entry goes after the last one'); END;
 ",
 ];
 

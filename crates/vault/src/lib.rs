@@ -347,22 +347,41 @@ impl Vault {
             nonce: Vec::new(),
             ciphertext: envelope.encode(),
         })?;
-        self.store.audit("secret.set", name, "{}")?;
+        self.record("secret.set", name, "{}");
         Ok(())
     }
 
-    /// Decrypts the secret `name` (or `vault://NAME`). The use is recorded
-    /// in the audit log first: a use that cannot be recorded does not
-    /// happen.
-    pub fn get(&self, name: &str) -> Result<SecretString> {
+    /// Decrypts the secret `name` (or `vault://NAME`) for `purpose` (`reveal`,
+    /// `provider openai`, `tool`, …). The use is recorded in the audit log
+    /// before the value is handed out: a use that cannot be recorded does
+    /// not happen.
+    pub fn get_for(&self, name: &str, purpose: &str) -> Result<SecretString> {
         let name = secret_name(name)?;
         let sealed = self.store.secret(name)?.ok_or_else(|| Error::NotFound {
             name: name.to_owned(),
         })?;
         let master = self.master_key(false)?;
         let value = open_record(&sealed, &master)?;
-        self.store.audit("secret.use", name, "{}")?;
+        self.store.audit(
+            "secret.use",
+            name,
+            &serde_json::json!({ "for": purpose }).to_string(),
+        )?;
         Ok(value)
+    }
+
+    /// [`Vault::get_for`] with no purpose named.
+    pub fn get(&self, name: &str) -> Result<SecretString> {
+        self.get_for(name, "")
+    }
+
+    /// Records a change in the audit log. The change is made already: one
+    /// that cannot be recorded (the disk is full) stays made, and the failure
+    /// is logged as an error.
+    fn record(&self, action: &str, target: &str, detail: &str) {
+        if let Err(error) = self.store.audit(action, target, detail) {
+            tracing::error!(action, target, %error, "a vault change could not be recorded in the audit log");
+        }
     }
 
     /// Names of all stored secrets (values are never listed).
@@ -375,7 +394,7 @@ impl Vault {
         let name = secret_name(name)?;
         let removed = self.store.delete_secret(name)?;
         if removed {
-            self.store.audit("secret.delete", name, "{}")?;
+            self.record("secret.delete", name, "{}");
         }
         Ok(removed)
     }
@@ -471,12 +490,12 @@ impl Vault {
         } else {
             self.lock();
         }
-        self.store.audit(
+        self.record(
             "vault.rotate",
             "",
             &serde_json::json!({ "resealed": report.resealed, "to": format!("{mode:?}").to_lowercase() })
                 .to_string(),
-        )?;
+        );
         Ok(report)
     }
 
@@ -535,11 +554,11 @@ impl Vault {
         let sealed = export::seal(&secrets, passphrase)
             .map_err(|reason| Error::CorruptSettings { reason })?;
         let names: Vec<&String> = secrets.iter().map(|(name, _)| name).collect();
-        self.store.audit(
+        self.record(
             "vault.export",
             "",
             &serde_json::json!({ "secrets": names }).to_string(),
-        )?;
+        );
         Ok(sealed)
     }
 
@@ -575,11 +594,11 @@ impl Vault {
             })
             .collect();
         self.store.put_secrets(&records)?;
-        self.store.audit(
+        self.record(
             "vault.import",
             "",
             &serde_json::json!({ "added": added, "replaced": replaced }).to_string(),
-        )?;
+        );
         Ok(ImportReport { added, replaced })
     }
 

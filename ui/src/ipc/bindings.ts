@@ -221,7 +221,7 @@ export const commands = {
 	auditEntries: (action: string, search: string, limit: number) => typedError<AuditEntry[], IpcError_Serialize>(__TAURI_INVOKE("audit_entries", { action, search, limit })),
 	/**
 	 *  Checks every link of the chain (and that `head`, recorded earlier, is
-	 *  still in it).
+	 *  still in it) off the main thread: it reads the whole log.
 	 */
 	auditVerify: (head: string | null) => typedError<AuditCheck_Serialize, IpcError_Serialize>(__TAURI_INVOKE("audit_verify", { head })),
 	/**
@@ -646,6 +646,11 @@ export type AuditCheck_Deserialize = {
 	 *  tail).
 	 */
 	head: string,
+	/**
+	 *  When a head recorded earlier was given: the position of its entry
+	 *  (0 for the empty log's head).
+	 */
+	givenHeadAt?: number | null,
 };
 
 /**  What [`Store::audit_verify`] found. */
@@ -662,6 +667,11 @@ export type AuditCheck_Serialize = {
 	 *  tail).
 	 */
 	head: string,
+	/**
+	 *  When a head recorded earlier was given: the position of its entry
+	 *  (0 for the empty log's head).
+	 */
+	givenHeadAt: number | null,
 };
 
 /**  One entry of the audit log. */

@@ -1021,27 +1021,40 @@ fn two_processes_flushing_at_once_send_each_run_once() {
 }
 
 /// `bench otel` prints its figures from real runs and a real receiver: the
-/// paced phase's live endpoint was sent to by the app's own loop.
+/// paced phase's live and dead endpoints were tried by the app's own loop.
 #[test]
 fn bench_otel_measures_every_mode_and_the_app_loop_sent() {
     let cli = Cli::new();
     let bench = cli.json(&[
-        "bench", "otel", "--nodes", "5", "--runs", "6", "--rounds", "1",
+        "bench", "otel", "--nodes", "5", "--runs", "8", "--rounds", "1",
     ]);
-    for mode in [
-        "none",
-        "live",
-        "dead",
-        "paced_none",
-        "paced_live",
-        "paced_dead",
-    ] {
+    for mode in ["none", "live", "dead"] {
         let key = format!("{mode}_us_per_node");
         assert!(
             bench[&key].as_f64().is_some_and(|value| value > 0.0),
             "{key}: {bench}"
         );
     }
+    let paced = bench["paced"].as_array().expect("paced modes");
+    let modes: Vec<&str> = paced
+        .iter()
+        .filter_map(|mode| mode["mode"].as_str())
+        .collect();
+    assert_eq!(modes, ["none", "live", "dead"]);
+    for mode in paced {
+        assert_eq!(mode["runs"], 8, "{mode}");
+        assert!(mode["median_us_per_node"].as_f64() > Some(0.0), "{mode}");
+    }
+    assert_eq!(paced[0]["passes"], 0, "no endpoint, no pass");
+    assert!(
+        paced[1]["passes"].as_u64() > Some(0),
+        "the live endpoint was sent to: {}",
+        paced[1]
+    );
+    assert!(
+        paced[2]["passes"].as_u64() > Some(0),
+        "the dead endpoint was tried: {}",
+        paced[2]
+    );
     assert!(bench["received_spans"].as_u64() > Some(0), "{bench}");
-    assert!(bench["paced_live_runs_sent"].as_u64() > Some(0), "{bench}");
 }

@@ -22,6 +22,28 @@ use super::percentile;
 use crate::config::OtlpConfig;
 use crate::{Error, FlowRunOptions, Result, Runtime};
 
+/// One mode of the paced phase.
+#[derive(Debug, Clone, Serialize)]
+pub struct PacedMode {
+    /// `none`, `live` or `dead`.
+    pub mode: String,
+    /// Runs.
+    pub runs: usize,
+    /// Median µs per node.
+    pub median_us_per_node: f64,
+    /// Mean µs per node.
+    pub mean_us_per_node: f64,
+    /// Slowest run, µs per node.
+    pub max_us_per_node: f64,
+    /// Export passes the app's loop made to this mode's endpoint while its
+    /// runs went (a pass to the live endpoint sends every run it is owed).
+    pub passes: u32,
+    /// Runs during which a pass ended.
+    pub coinciding_runs: usize,
+    /// Their mean µs per node (none when no run coincided).
+    pub coinciding_mean_us_per_node: Option<f64>,
+}
+
 /// What `bench otel` measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct OtelBench {
@@ -37,19 +59,14 @@ pub struct OtelBench {
     pub live_us_per_node: f64,
     /// The same with a dead endpoint and the exporter retrying.
     pub dead_us_per_node: f64,
-    /// Milliseconds between the starts of the paced runs.
+    /// Mean milliseconds between the starts of the paced runs (each gap
+    /// drawn between 60% and 140% of it, so runs do not lock in step with
+    /// the exporter's one-second tick).
     pub paced_gap_ms: u64,
-    /// Paced runs (one every `paced_gap_ms`) with the app's own exporter
-    /// loop (its one-second tick, its pause after a send, its back-off from
-    /// a failing endpoint up to a minute): median µs per node, no endpoint.
-    pub paced_none_us_per_node: f64,
-    /// The same with a live endpoint.
-    pub paced_live_us_per_node: f64,
-    /// The same with a dead endpoint.
-    pub paced_dead_us_per_node: f64,
-    /// Runs the app's loop sent to the live endpoint while the paced runs
-    /// went (a check that it sent).
-    pub paced_live_runs_sent: u64,
+    /// Paced runs with the app's own exporter loop (its one-second tick,
+    /// its pause after a send, its back-off from a failing endpoint up to
+    /// a minute): no endpoint, live, dead.
+    pub paced: Vec<PacedMode>,
     /// Spans one run makes.
     pub spans_per_run: usize,
     /// Reading a run's events back and building its spans, µs per span.
@@ -181,14 +198,14 @@ impl Runtime {
         }
         cancel.cancel();
         sender.await.ok();
+        self.set_bench_endpoints(live.clone())?;
+        self.export_runs(None).await?;
+        let costs = self.export_costs(&run_ids, &receiver.url()).await?;
         let paced = self
             .bench_otel_paced(&flow, nodes, runs, rounds, [live.clone(), dead])
             .await?;
-        run_ids.extend(paced.run_ids);
         self.set_bench_endpoints(live.clone())?;
         self.export_runs(None).await?;
-
-        let costs = self.export_costs(&run_ids, &receiver.url()).await?;
         for name in ["bench-live", "bench-dead", "bench-export"] {
             self.store.otlp_forget(name)?;
         }
@@ -200,10 +217,7 @@ impl Runtime {
             live_us_per_node: percentile(&mut per_node[1], 0.5),
             dead_us_per_node: percentile(&mut per_node[2], 0.5),
             paced_gap_ms: PACED_GAP_MS,
-            paced_none_us_per_node: paced.per_node[0],
-            paced_live_us_per_node: paced.per_node[1],
-            paced_dead_us_per_node: paced.per_node[2],
-            paced_live_runs_sent: paced.live_sent,
+            paced,
             spans_per_run: costs.spans_per_run,
             build_us_per_span: costs.build_us,
             encode_us_per_span: costs.encode_us,
@@ -215,23 +229,55 @@ impl Runtime {
     }
 }
 
-/// Milliseconds between the starts of paced runs: several runs per tick of
-/// the app's exporter loop, several of its passes per mode.
+/// Mean milliseconds between the starts of paced runs: several runs per
+/// tick of the app's exporter loop, several of its passes per mode.
 const PACED_GAP_MS: u64 = 250;
 
-/// What the paced phase measured.
-struct Paced {
-    /// Median µs per node: no endpoint, live, dead.
-    per_node: [f64; 3],
-    live_sent: u64,
-    run_ids: Vec<String>,
+/// A paced run's figures: µs per node, and whether a pass ended during it.
+#[derive(Default)]
+struct PacedRuns {
+    per_node: Vec<f64>,
+    coinciding: Vec<f64>,
+    passes: u32,
+}
+
+impl PacedRuns {
+    fn summary(mut self, mode: &str) -> PacedMode {
+        let runs = self.per_node.len();
+        let mean = |values: &[f64]| values.iter().sum::<f64>() / values.len().max(1) as f64;
+        PacedMode {
+            mode: mode.to_owned(),
+            runs,
+            mean_us_per_node: mean(&self.per_node),
+            max_us_per_node: self.per_node.iter().copied().fold(0.0, f64::max),
+            median_us_per_node: percentile(&mut self.per_node, 0.5),
+            passes: self.passes,
+            coinciding_runs: self.coinciding.len(),
+            coinciding_mean_us_per_node: (!self.coinciding.is_empty())
+                .then(|| mean(&self.coinciding)),
+        }
+    }
 }
 
 impl Runtime {
+    /// When the app's loop last tried `endpoint` (a pass's end).
+    fn last_attempt(&self, endpoint: Option<&str>) -> Result<Option<i64>> {
+        let Some(endpoint) = endpoint else {
+            return Ok(None);
+        };
+        Ok(self
+            .store
+            .otlp_status()?
+            .into_iter()
+            .find(|cursor| cursor.endpoint == endpoint)
+            .and_then(|cursor| cursor.last_attempt_ms))
+    }
+
     /// The paced phase: the app's exporter loop runs through it (as in the
     /// app, its back-off from the dead endpoint carries over between
-    /// rounds); the modes interleave round by round, one run started every
-    /// [`PACED_GAP_MS`].
+    /// rounds); the modes interleave, their order turning each round; runs
+    /// start [`PACED_GAP_MS`] apart on average, each gap drawn between 60%
+    /// and 140% of it (a fixed sequence, the same for every mode's share).
     async fn bench_otel_paced(
         self: &Arc<Self>,
         flow: &std::path::Path,
@@ -239,54 +285,59 @@ impl Runtime {
         runs: u32,
         rounds: u32,
         [live, dead]: [Vec<OtlpConfig>; 2],
-    ) -> Result<Paced> {
+    ) -> Result<Vec<PacedMode>> {
         let cancel = CancellationToken::new();
         self.set_bench_endpoints(Vec::new())?;
         let app = crate::telemetry::exporter(Arc::clone(self), cancel.clone(), false);
-        let mut per_node: [Vec<f64>; 3] = [Vec::new(), Vec::new(), Vec::new()];
-        let mut run_ids = Vec::new();
-        let mut live_sent = 0;
-        for _ in 0..rounds {
-            for (mode, endpoints) in [Vec::new(), live.clone(), dead.clone()]
-                .into_iter()
-                .enumerate()
-            {
+        let modes = [Vec::new(), live, dead];
+        let mut measured: [PacedRuns; 3] = Default::default();
+        let mut jitter: u64 = 0x9e37_79b9_7f4a_7c15;
+        for round in 0..rounds as usize {
+            for turn in 0..modes.len() {
+                let mode = (round + turn) % modes.len();
+                let endpoints = modes[mode].clone();
+                let name = endpoints.first().map(|endpoint| endpoint.name.clone());
                 self.set_bench_endpoints(endpoints)?;
-                let before = self.otlp_status()?;
+                let mut seen = self.last_attempt(name.as_deref())?;
                 for _ in 0..runs {
-                    let next = Instant::now() + std::time::Duration::from_millis(PACED_GAP_MS);
+                    jitter ^= jitter << 13;
+                    jitter ^= jitter >> 7;
+                    jitter ^= jitter << 17;
+                    let gap = PACED_GAP_MS * 6 / 10 + jitter % (PACED_GAP_MS * 8 / 10 + 1);
+                    let next = Instant::now() + std::time::Duration::from_millis(gap);
                     let started = Instant::now();
-                    let outcome = self
-                        .run_flow_file(
-                            flow,
-                            json!({}),
-                            FlowRunOptions::default(),
-                            CancellationToken::new(),
-                        )
-                        .await?;
-                    per_node[mode]
-                        .push(started.elapsed().as_secs_f64() * 1e6 / f64::from(nodes.max(1)));
-                    run_ids.push(outcome.run_id);
+                    self.run_flow_file(
+                        flow,
+                        json!({}),
+                        FlowRunOptions::default(),
+                        CancellationToken::new(),
+                    )
+                    .await?;
+                    let us = started.elapsed().as_secs_f64() * 1e6 / f64::from(nodes.max(1));
+                    let runs = &mut measured[mode];
+                    runs.per_node.push(us);
+                    let now = self.last_attempt(name.as_deref())?;
+                    if now != seen {
+                        runs.coinciding.push(us);
+                        runs.passes += 1;
+                    }
                     tokio::time::sleep_until(next.into()).await;
-                }
-                if mode == 1 {
-                    let sent = |status: &[crate::OtlpStatus]| {
-                        status
-                            .iter()
-                            .map(|endpoint| endpoint.runs_sent)
-                            .sum::<u64>()
-                    };
-                    live_sent += sent(&self.otlp_status()?) - sent(&before);
+                    let after = self.last_attempt(name.as_deref())?;
+                    if after != now {
+                        runs.passes += 1;
+                    }
+                    seen = after;
                 }
             }
         }
         cancel.cancel();
         app.await.ok();
-        Ok(Paced {
-            per_node: per_node.map(|mut values| percentile(&mut values, 0.5)),
-            live_sent,
-            run_ids,
-        })
+        let [none, live, dead] = measured;
+        Ok(vec![
+            none.summary("none"),
+            live.summary("live"),
+            dead.summary("dead"),
+        ])
     }
 }
 

@@ -426,3 +426,50 @@ fn the_vault_fuzz_corpora_are_refused_cleanly() {
         }
     }
 }
+
+/// A use that cannot be recorded in the audit log does not happen; a change
+/// that cannot be recorded stays made.
+#[test]
+fn a_secret_is_not_handed_out_when_its_use_cannot_be_recorded() {
+    let home = home();
+    let value = SecretString::from("sentinel-audit-fail-closed".to_owned());
+    home.vault.set("KEY", &value).expect("set");
+    // Positive control: recorded, handed out.
+    assert_eq!(
+        home.vault
+            .get_for("KEY", "test")
+            .expect("get")
+            .expose_secret(),
+        "sentinel-audit-fail-closed"
+    );
+    let uses = |store: &Store| {
+        store
+            .audit_entries("secret.use", "", 10)
+            .expect("entries")
+            .len()
+    };
+    assert_eq!(uses(&home.store), 1);
+    // The log refuses every entry from now on (as a full disk would).
+    rusqlite::Connection::open(home.dir.path().join("codexos.sqlite"))
+        .expect("database")
+        .execute_batch(
+            "CREATE TRIGGER refuse BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+        )
+        .expect("trigger");
+    let refused = home.vault.get_for("KEY", "test");
+    assert!(
+        matches!(&refused, Err(Error::Store(_))),
+        "not handed out: {:?}",
+        refused.as_ref().map(|_| "a value")
+    );
+    assert_eq!(uses(&home.store), 1);
+    // A change is made all the same.
+    home.vault
+        .set("OTHER", &value)
+        .expect("set while the log refuses");
+    assert!(home
+        .vault
+        .list()
+        .expect("list")
+        .contains(&"OTHER".to_owned()));
+}

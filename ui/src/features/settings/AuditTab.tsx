@@ -1,11 +1,11 @@
 import { ShieldCheck } from "lucide-react";
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 
 import { Button } from "@/components/ui/button";
 import { commands, type AuditCheck, type AuditEntry } from "@/ipc/bindings";
 
 const FIELD = "rounded border border-border bg-background px-1.5 py-0.5 text-xs";
-const ACTIONS = ["", "secret", "vault", "flow", "provider", "policy", "tool", "tool-source", "otlp", "signer", "bundle", "project", "model", "eval"] as const;
+const ACTIONS = ["", "secret", "vault", "flow", "agent", "provider", "policy", "tool", "tool-source", "otlp", "signer", "bundle", "project", "model", "dataset", "eval", "conversation"] as const;
 
 function when(atMs: number): string {
   return new Date(atMs).toISOString().replace("T", " ").slice(0, 19);
@@ -21,8 +21,13 @@ export function AuditTab() {
   const [check, setCheck] = useState<AuditCheck | null>(null);
   const [message, setMessage] = useState<string | null>(null);
 
+  /** Bumped by every listing asked for: an older answer never replaces a newer one. */
+  const generation = useRef(0);
   const load = useCallback(() => {
+    generation.current += 1;
+    const mine = generation.current;
     void commands.auditEntries(action, search, 500).then((result) => {
+      if (mine !== generation.current) return;
       if (result.status === "ok") setEntries(result.data);
       else setMessage(result.error.message);
     });
@@ -40,7 +45,7 @@ export function AuditTab() {
   return (
     <div className="flex h-full flex-col gap-2" data-testid="audit-tab">
       <p className="text-xs text-muted-foreground">
-        Every change (flows, providers, tools, endpoints, signers, models, projects) and every use of a vault secret, kept in an append-only log whose entries are hash-chained: an edit, deletion or insertion anywhere breaks the chain from there on. `codexos audit verify` does the same check.
+        Changes (secrets, flows, agents, providers, tools, endpoints, signers, bundles, models, projects, datasets, evals, conversations deleted) and every use of a vault secret, kept in an append-only log whose entries are hash-chained: an edited entry, or one deleted or inserted before the last, breaks the chain from there on; a cut or rewritten tail shows against a head recorded earlier (`codexos audit verify --head`).
       </p>
       <div className="flex flex-wrap items-center gap-2 text-xs">
         <label className="flex items-center gap-1">
