@@ -535,7 +535,27 @@ enum KeySource {
     Passphrase,
 }
 
+/// A reader that went away (`codexos runs list | head`) ends the process
+/// quietly, as the shell's own tools do (status 141, 128 + SIGPIPE), instead
+/// of a panic message about a broken pipe.
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_on_broken_pipe();
     // Before any thread: llama.cpp's OpenMP settings are read at start-up.
     codexos_runtime::prepare_process();
     let cli = Cli::parse();

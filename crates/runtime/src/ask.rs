@@ -122,7 +122,10 @@ impl Runtime {
         };
         let search = crate::SearchRequest::new(options.k as u32, SearchMode::Hybrid, project);
         let hits = match self.search(question, &search).await {
-            Ok(hits) => hits,
+            Ok(hits) => {
+                trace.searched();
+                hits
+            }
             Err(error) => {
                 trace.retrieved(question, project, options.k, Err(error.to_string()));
                 self.keep_exchange(trace, &[], &chat, ExchangeEnd::of(None, Some(&error)));

@@ -750,7 +750,7 @@ impl Runtime {
         if mode == ConversationMode::Ask {
             let query = follow_up_query(messages, text);
             match self
-                .ask_prompt(project, &query, text, turn, &mut history)
+                .ask_prompt(project, &query, text, turn, &mut history, &mut trace)
                 .await
             {
                 Ok((citations, sent, dropped)) => {
@@ -832,6 +832,7 @@ impl Runtime {
         text: &str,
         turn: &Turn,
         history: &mut Vec<ChatMessage>,
+        trace: &mut ExchangeTrace,
     ) -> Result<(Vec<Citation>, String, u32)> {
         let hits = self
             .search(
@@ -839,6 +840,7 @@ impl Runtime {
                 &crate::SearchRequest::new(ASK_K as u32, SearchMode::Hybrid, project),
             )
             .await?;
+        trace.searched();
         let (context_size, count) = self.token_counter(turn.model.as_deref()).await;
         let history_tokens = |history: &[ChatMessage]| -> usize {
             history

@@ -86,6 +86,7 @@ pub struct ExchangeTrace {
     trace_parent: Option<String>,
     started_ms: u64,
     retrieval: Option<Retrieval>,
+    searched_ms: Option<u64>,
     answer_ms: Option<u64>,
 }
 
@@ -110,6 +111,7 @@ impl ExchangeTrace {
             trace_parent,
             started_ms: now_ms(),
             retrieval: None,
+            searched_ms: None,
             answer_ms: None,
         }
     }
@@ -118,6 +120,12 @@ impl ExchangeTrace {
     #[must_use]
     pub fn run_id(&self) -> &str {
         &self.run_id
+    }
+
+    /// The search returned: the `retrieve` node ends here (fitting the
+    /// excerpts to the prompt may load the model; that is not retrieval).
+    pub fn searched(&mut self) {
+        self.searched_ms = Some(now_ms());
     }
 
     /// Retrieval ended: the excerpts the prompt got, or why it failed.
@@ -131,7 +139,7 @@ impl ExchangeTrace {
         self.retrieval = Some(Retrieval {
             request: json!({ "query": query, "project": project, "k": k }),
             result: result.map(<[Citation]>::to_vec),
-            finished_ms: now_ms(),
+            finished_ms: self.searched_ms.unwrap_or_else(now_ms),
         });
     }
 

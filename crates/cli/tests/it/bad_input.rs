@@ -282,3 +282,24 @@ fn unreadable_files_links_pipes_and_bad_pdfs_are_skipped_with_reasons() {
     ]);
     assert_eq!(hits[0]["path"], "good.md");
 }
+
+/// A reader that goes away before the output is written (`| head`) ends
+/// the command quietly with the shell's status for it, not a panic.
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    let cli = Cli::new();
+    // Positive control: the same command writes its output to a reader.
+    let whole = cli.run(&["flow", "schema"]);
+    assert!(whole.status.success() && whole.stdout.len() > 10_000);
+    let mut child = cli
+        .command(&["flow", "schema"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    drop(child.stdout.take());
+    let output = child.wait_with_output().expect("ends");
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(!said.contains("panicked"), "{said}");
+    assert_eq!(output.status.code(), Some(141), "{said}");
+}
