@@ -4,10 +4,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Arc;
 
-use codexos_runtime::{
-    ChatEvent, ChatMessage, ChatOptions, Completion, ExchangeEnd, ExchangeKind, ExchangeTrace,
-    Outcome, Runtime,
-};
+use codexos_runtime::{ChatEvent, ChatMessage, ChatOptions, Completion, Outcome, Runtime};
 use tokio_util::sync::CancellationToken;
 
 /// Writes streamed text to stdout at once.
@@ -43,8 +40,8 @@ fn parse_input(line: &str) -> ChatMessage {
     ChatMessage::user(line)
 }
 
-/// Streams one answer and keeps the turn as a run (its trace); returns
-/// the answer's summary.
+/// Streams one answer (the runtime keeps the turn as a run); returns its
+/// summary.
 async fn answer(
     runtime: &Runtime,
     history: &mut Vec<ChatMessage>,
@@ -52,36 +49,7 @@ async fn answer(
     json: bool,
     cancel: &CancellationToken,
 ) -> anyhow::Result<Completion> {
-    let question = history
-        .last()
-        .map(|message| message.content.clone())
-        .unwrap_or_default();
-    let mut trace = ExchangeTrace::start(
-        ExchangeKind::Chat,
-        serde_json::json!({ "question": question }),
-        None,
-    );
-    let mut options = options.clone();
-    options.trace_parent = Some(trace.answering());
-    let answered = stream_answer(runtime, history, &options, json, cancel).await;
-    let end = match &answered {
-        Ok(completion) => ExchangeEnd::Answered(completion),
-        Err(error) => ExchangeEnd::of(None, Some(error)),
-    };
-    runtime.keep_exchange(trace, history, &options, end);
-    Ok(answered?)
-}
-
-/// Streams one answer; returns its summary.
-async fn stream_answer(
-    runtime: &Runtime,
-    history: &mut Vec<ChatMessage>,
-    options: &ChatOptions,
-    json: bool,
-    cancel: &CancellationToken,
-) -> codexos_runtime::Result<Completion> {
-    let (mut stream, dropped) = runtime.chat_conversation(history, options, cancel).await?;
-    if dropped > 0 {
+    let on_dropped = |dropped: usize| {
         let message = format!(
             "the conversation no longer fits the context window; its {dropped} oldest exchange(s) were dropped"
         );
@@ -90,51 +58,50 @@ async fn stream_answer(
         } else {
             eprintln!("warning: {message}");
         }
-    }
-    while let Some(item) = stream.recv().await {
-        match item.map_err(codexos_runtime::Error::from)? {
-            ChatEvent::Token(text) => {
-                if json {
-                    json_line(&serde_json::json!({"type": "token", "text": text}));
-                } else {
-                    write_out(&text);
-                }
-            }
-            ChatEvent::ToolCall(call) => {
-                if json {
-                    json_line(&serde_json::json!({"type": "toolCall", "call": call}));
-                }
-            }
-            ChatEvent::Done(completion) => {
-                if json {
-                    json_line(&serde_json::json!({"type": "done", "completion": completion}));
-                } else {
-                    write_out("\n");
-                    let fell_back = completion
-                        .attempts
-                        .iter()
-                        .filter(|attempt| attempt.outcome != Outcome::Ok)
-                        .count();
-                    let note = if fell_back > 0 {
-                        format!(", after {fell_back} other provider(s) — see `codexos providers attempts`")
-                    } else {
-                        String::new()
-                    };
-                    eprintln!(
-                        "  [{} · {} · {} tokens, {:.0} tok/s{note}]",
-                        completion.provider,
-                        completion.model,
-                        completion.completion_tokens,
-                        completion.tokens_per_second
-                    );
-                }
-                return Ok(completion);
+    };
+    let on_event = |event: &ChatEvent| match event {
+        ChatEvent::Token(text) => {
+            if json {
+                json_line(&serde_json::json!({"type": "token", "text": text}));
+            } else {
+                write_out(text);
             }
         }
-    }
-    Err(codexos_runtime::Error::Task {
-        message: "the answer ended without a summary".to_owned(),
-    })
+        ChatEvent::ToolCall(call) => {
+            if json {
+                json_line(&serde_json::json!({"type": "toolCall", "call": call}));
+            }
+        }
+        ChatEvent::Done(completion) => {
+            if json {
+                json_line(&serde_json::json!({"type": "done", "completion": completion}));
+            } else {
+                write_out("\n");
+                let fell_back = completion
+                    .attempts
+                    .iter()
+                    .filter(|attempt| attempt.outcome != Outcome::Ok)
+                    .count();
+                let note = if fell_back > 0 {
+                    format!(
+                        ", after {fell_back} other provider(s) — see `codexos providers attempts`"
+                    )
+                } else {
+                    String::new()
+                };
+                eprintln!(
+                    "  [{} · {} · {} tokens, {:.0} tok/s{note}]",
+                    completion.provider,
+                    completion.model,
+                    completion.completion_tokens,
+                    completion.tokens_per_second
+                );
+            }
+        }
+    };
+    Ok(runtime
+        .chat_turn(history, options, &on_dropped, &on_event, cancel)
+        .await?)
 }
 
 /// `codexos chat`: a conversation on standard input. Each line is a user

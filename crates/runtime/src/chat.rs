@@ -620,6 +620,55 @@ impl Runtime {
         }
     }
 
+    /// One turn of a conversation the caller keeps (`codexos chat`): the
+    /// answer to `history` ([`Runtime::chat_conversation`]), each event of
+    /// its stream handed to `on_event`, and the turn kept as a run (its
+    /// trace, see `exchanges`). `on_dropped` hears first how many oldest
+    /// exchanges were left out to fit.
+    pub async fn chat_turn(
+        &self,
+        history: &mut Vec<ChatMessage>,
+        options: &ChatOptions,
+        on_dropped: &(dyn Fn(usize) + Send + Sync),
+        on_event: &(dyn Fn(&ChatEvent) + Send + Sync),
+        cancel: &CancellationToken,
+    ) -> Result<Completion> {
+        let question = history
+            .last()
+            .map(|message| message.content.clone())
+            .unwrap_or_default();
+        let mut trace = crate::exchanges::ExchangeTrace::start(
+            crate::exchanges::ExchangeKind::Chat,
+            serde_json::json!({ "question": question }),
+            None,
+        );
+        let mut options = options.clone();
+        options.trace_parent = Some(trace.answering());
+        let answered = async {
+            let (mut stream, dropped) = self.chat_conversation(history, &options, cancel).await?;
+            if dropped > 0 {
+                on_dropped(dropped);
+            }
+            while let Some(item) = stream.recv().await {
+                let event = item?;
+                on_event(&event);
+                if let ChatEvent::Done(completion) = event {
+                    return Ok(completion);
+                }
+            }
+            Err(Error::Task {
+                message: "the answer ended without a summary".into(),
+            })
+        }
+        .await;
+        let end = match &answered {
+            Ok(completion) => crate::exchanges::ExchangeEnd::Answered(completion),
+            Err(error) => crate::exchanges::ExchangeEnd::of(None, Some(error)),
+        };
+        self.keep_exchange(trace, history, &options, end);
+        answered
+    }
+
     /// [`Runtime::chat`] to the end, handing each piece of text to `on_token`.
     pub async fn chat_to_end(
         &self,

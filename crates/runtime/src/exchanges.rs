@@ -116,12 +116,6 @@ impl ExchangeTrace {
         }
     }
 
-    /// The id of the run it will be stored as.
-    #[must_use]
-    pub fn run_id(&self) -> &str {
-        &self.run_id
-    }
-
     /// The search returned: the `retrieve` node ends here (fitting the
     /// excerpts to the prompt may load the model; that is not retrieval).
     pub fn searched(&mut self) {
@@ -446,7 +440,7 @@ impl Runtime {
     /// exchange itself is not failed for that; the reason is logged, and a
     /// run begun is marked failed rather than left running.
     #[allow(clippy::needless_pass_by_value)] // the exchange ends here
-    pub fn keep_exchange(
+    pub(crate) fn keep_exchange(
         &self,
         trace: ExchangeTrace,
         messages: &[ChatMessage],
@@ -593,7 +587,7 @@ mod tests {
             &codexos_llm::PriceTable::default(),
         )
         .expect("recorded");
-        let stored = log.load(trace.run_id()).expect("load").expect("stored");
+        let stored = log.load(&trace.run_id).expect("load").expect("stored");
         (trace, told, stored)
     }
 
@@ -607,7 +601,7 @@ mod tests {
             let (trace, told, stored) = kept(kind, retrieval, &ExchangeEnd::Answered(&completion));
             assert_eq!(stored.status, RunStatus::Succeeded);
             let info = codexos_otel::RunInfo {
-                run: trace.run_id().to_owned(),
+                run: trace.run_id.clone(),
                 flow: kind.as_str().to_owned(),
                 project: String::new(),
                 parent: None,

@@ -109,7 +109,7 @@ pub use doctor::{Check, CheckStatus};
 pub use dropped::{path_kind, DroppedFiles, PathKind, RefusedFile, FILES_PROJECT};
 pub use error::{Error, ErrorCode, Result};
 pub use eval::{DatasetInfo, DatasetView, EvalOptions, EvalProgress};
-pub use exchanges::{ExchangeEnd, ExchangeKind, ExchangeTrace};
+
 /// The audit log's entries and checks.
 pub mod audit {
     pub use codexos_store::audit::{AuditActor, AuditBreak, AuditCheck, AuditEntry};

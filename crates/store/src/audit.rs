@@ -16,7 +16,7 @@ use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::{sql, Result, Store};
+use crate::{now_ms, signed, sql, Result, Store};
 
 /// The hash before the first entry.
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -160,18 +160,6 @@ fn length_prefixed(fields: &[&str]) -> String {
     })
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
-        })
-}
-
-fn signed(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
-}
-
 impl Store {
     /// Sets who acts and from where for the entries this process writes.
     pub fn set_audit_actor(&self, actor: AuditActor) {
@@ -211,7 +199,7 @@ impl Store {
         let (previous_seq, previous) = last.unwrap_or((0, GENESIS.to_owned()));
         let mut entry = AuditEntry {
             seq: u64::try_from(previous_seq).unwrap_or(0) + 1,
-            at_ms: now_ms(),
+            at_ms: u64::try_from(now_ms()).unwrap_or(0),
             who: actor.who,
             origin: actor.origin,
             action: action.to_owned(),
@@ -340,14 +328,8 @@ fn read_entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEntry> {
 mod tests {
     use super::*;
 
-    fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open(&dir.path().join("codexos.sqlite")).expect("store");
-        (dir, store)
-    }
-
     fn filled() -> (tempfile::TempDir, Store) {
-        let (dir, store) = store();
+        let (dir, store) = crate::scratch();
         store.set_audit_actor(AuditActor {
             who: "ada".into(),
             origin: "cli".into(),
@@ -509,7 +491,7 @@ mod tests {
 
     #[test]
     fn two_stores_on_one_file_keep_one_chain() {
-        let (dir, first) = store();
+        let (dir, first) = crate::scratch();
         let second = Store::open(&dir.path().join("codexos.sqlite")).expect("second");
         std::thread::scope(|scope| {
             for store in [&first, &second] {

@@ -292,11 +292,7 @@ impl Store {
 mod tests {
     use super::*;
 
-    fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open(&dir.path().join("codexos.sqlite")).expect("store");
-        (dir, store)
-    }
+    use crate::scratch as store;
 
     #[test]
     fn messages_keep_their_order_and_go_with_their_conversation() {

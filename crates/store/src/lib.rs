@@ -153,6 +153,29 @@ fn now() -> i64 {
         .map_or(0, |elapsed| elapsed.as_secs() as i64)
 }
 
+/// A count or time as SQLite's integer.
+pub(crate) fn signed(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// Unix milliseconds now.
+pub(crate) fn now_ms() -> i64 {
+    i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_millis()),
+    )
+    .unwrap_or(i64::MAX)
+}
+
+/// A store in a fresh temporary folder, for tests.
+#[cfg(test)]
+pub(crate) fn scratch() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(&dir.path().join("codexos.sqlite")).expect("store");
+    (dir, store)
+}
+
 impl Store {
     /// Opens (creating and migrating as needed) the database at `path`, at
     /// the default durability ([`Durability::Normal`]).

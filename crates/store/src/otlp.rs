@@ -9,7 +9,7 @@
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 
-use crate::{sql, Result, Store};
+use crate::{now_ms, signed, sql, Result, Store};
 
 /// One run ending an endpoint has not been sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,19 +60,6 @@ pub struct OtlpCursor {
 /// expression): what an endpoint is owed.
 fn waiting(cursor: &str) -> String {
     format!("(SELECT count(*) FROM span_facts f WHERE f.kind = 'run' AND f.id > {cursor})")
-}
-
-fn signed(count: u64) -> i64 {
-    i64::try_from(count).unwrap_or(i64::MAX)
-}
-
-fn now_ms() -> i64 {
-    i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |elapsed| elapsed.as_millis()),
-    )
-    .unwrap_or(i64::MAX)
 }
 
 impl Store {
@@ -373,11 +360,7 @@ mod tests {
 
     use crate::Store;
 
-    fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().expect("dir");
-        let store = Store::open(&dir.path().join("codexos.sqlite")).expect("store");
-        (dir, store)
-    }
+    use crate::scratch as store;
 
     /// A run ending (`run` fact) of `run` at `seq`.
     fn ending(store: &Store, run: &str, seq: i64) {
