@@ -21,7 +21,7 @@ pub(crate) fn write_out(text: &str) {
 }
 
 /// One JSON line on stdout.
-fn json_line(value: &serde_json::Value) {
+pub(crate) fn json_line(value: &serde_json::Value) {
     write_out(&format!("{value}\n"));
 }
 

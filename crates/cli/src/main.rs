@@ -15,6 +15,7 @@ mod eval;
 mod flow;
 mod otel;
 mod render;
+mod server;
 mod tools;
 
 use std::io::{IsTerminal, Read};
@@ -152,6 +153,9 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1")]
         host: String,
     },
+    /// The team server: accounts, workspaces with roles, API tokens, the
+    /// runtime over REST (`codexos server` serves; subcommands set it up).
+    Server(server::ServerArgs),
     /// The LLM providers of the policy: list, test, recent attempts.
     #[command(subcommand)]
     Providers(ProvidersCommand),
@@ -587,6 +591,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     runtime.set_audit_origin(match &cli.command {
         Command::Mcp { .. } => "mcp",
         Command::Serve { .. } => "serve",
+        Command::Server(_) => "server",
         _ => "cli",
     });
     if cli.offline {
@@ -689,6 +694,7 @@ async fn command(
             port,
             host,
         } => chat::serve(&runtime, &host, port, json, &cancel).await,
+        Command::Server(args) => server::server(&runtime, args, json, &cancel).await,
         Command::Providers(command) => providers(&runtime, command, json, &cancel).await,
         Command::Otel(command) => otel::otel(&runtime, command, json).await,
         Command::Vault(command) => vault(&runtime, command, json),

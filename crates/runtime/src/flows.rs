@@ -567,6 +567,26 @@ impl Runtime {
         Ok(self.store.runs(flow, limit)?)
     }
 
+    /// A run's flow, status and stored events after `after` (all with
+    /// `None`): what a live follower polls.
+    pub fn run_progress(
+        &self,
+        id: &str,
+        after: Option<u64>,
+    ) -> Result<(String, String, Vec<RunEvent>)> {
+        let (flow, status) = self
+            .store
+            .run_status(id)?
+            .ok_or_else(|| Error::Flow(codexos_flow::Error::UnknownRun { id: id.into() }))?;
+        let events = self
+            .store
+            .run_events_since(id, after)?
+            .iter()
+            .filter_map(|text| serde_json::from_str(text).ok())
+            .collect();
+        Ok((flow, status, events))
+    }
+
     /// Everything about one run.
     pub fn run_detail(&self, id: &str) -> Result<RunDetail> {
         let row = self

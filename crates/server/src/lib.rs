@@ -19,6 +19,7 @@
 //! ```
 
 pub mod mcp;
+pub mod team;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

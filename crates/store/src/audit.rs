@@ -160,6 +160,18 @@ fn length_prefixed(fields: &[&str]) -> String {
     })
 }
 
+tokio::task_local! {
+    /// Who acts for the request a task serves (a team server's caller).
+    static ACTING: AuditActor;
+}
+
+/// Runs `work` with `actor` as who acts for every entry it writes (a team
+/// server's request: the account and its address), whatever the process's
+/// actor is.
+pub async fn acting_as<F: std::future::Future>(actor: AuditActor, work: F) -> F::Output {
+    ACTING.scope(actor, work).await
+}
+
 impl Store {
     /// Sets who acts and from where for the entries this process writes.
     pub fn set_audit_actor(&self, actor: AuditActor) {
@@ -169,9 +181,13 @@ impl Store {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = actor;
     }
 
-    /// Who acts now.
+    /// Who acts now: the request's actor inside [`acting_as`], else the
+    /// process's.
     #[must_use]
     pub fn audit_actor(&self) -> AuditActor {
+        if let Ok(actor) = ACTING.try_with(Clone::clone) {
+            return actor;
+        }
         self.actor
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -385,6 +401,23 @@ mod tests {
             1
         );
         assert_eq!(store.audit_seq_of(&check.head).expect("seq"), Some(4));
+    }
+
+    #[tokio::test]
+    async fn a_request_acts_as_its_caller_and_only_inside_its_scope() {
+        let (_dir, store) = filled();
+        let caller = AuditActor {
+            who: "bob".to_owned(),
+            origin: "203.0.113.9".to_owned(),
+        };
+        let inside = acting_as(caller.clone(), async {
+            tokio::task::yield_now().await;
+            store.audit("flow.save", "triage", "{}").expect("inside")
+        })
+        .await;
+        assert_eq!((inside.who, inside.origin), (caller.who, caller.origin));
+        let after = store.audit("flow.save", "triage", "{}").expect("after");
+        assert_eq!((after.who.as_str(), after.origin.as_str()), ("ada", "cli"));
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod evals;
 mod migrations;
 pub mod otlp;
 mod runs;
+pub mod team;
 
 pub use conversations::{ConversationSummary, MessageRow};
 pub use runs::{FlowVersion, RunRow, RunSummary};
@@ -166,6 +167,12 @@ pub(crate) fn now_ms() -> i64 {
             .map_or(0, |elapsed| elapsed.as_millis()),
     )
     .unwrap_or(i64::MAX)
+}
+
+/// Unix milliseconds now, unsigned.
+#[must_use]
+pub fn unix_ms() -> u64 {
+    u64::try_from(now_ms()).unwrap_or(0)
 }
 
 /// A store in a fresh temporary folder, for tests.

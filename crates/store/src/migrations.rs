@@ -238,6 +238,53 @@ const MIGRATIONS: &[&str] = &[
         WHEN NEW.seq IS NOT (SELECT coalesce(max(seq), 0) + 1 FROM audit)
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: an entry goes after the last one'); END;
 ",
+    // A team server's accounts, credentials and memberships (see `team.rs`);
+    // empty in a desktop home.
+    r"
+    CREATE TABLE accounts (
+        name TEXT PRIMARY KEY,
+        password TEXT,
+        created_at INTEGER NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID;
+    CREATE TABLE workspaces (
+        name TEXT PRIMARY KEY,
+        created_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE members (
+        workspace TEXT NOT NULL REFERENCES workspaces(name) ON DELETE CASCADE,
+        account TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE,
+        role TEXT NOT NULL,
+        PRIMARY KEY (workspace, account)
+    ) WITHOUT ROWID;
+    CREATE TABLE grants (
+        workspace TEXT NOT NULL REFERENCES workspaces(name) ON DELETE CASCADE,
+        flow TEXT NOT NULL,
+        account TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE,
+        role TEXT NOT NULL,
+        PRIMARY KEY (workspace, flow, account)
+    ) WITHOUT ROWID;
+    CREATE TABLE credentials (
+        id TEXT PRIMARY KEY,
+        account TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        label TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        csrf TEXT,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        last_used_at INTEGER,
+        revoked_at INTEGER
+    ) WITHOUT ROWID;
+    CREATE INDEX credentials_by_account ON credentials (account, kind);
+    CREATE TABLE login_failures (
+        account TEXT NOT NULL,
+        address TEXT NOT NULL,
+        at_ms INTEGER NOT NULL
+    );
+    CREATE INDEX login_failures_by_account ON login_failures (account, at_ms);
+",
 ];
 
 /// The schema version that created the analytics tables.

@@ -208,6 +208,18 @@ impl Store {
         }))
     }
 
+    /// A run's flow and status.
+    pub fn run_status(&self, id: &str) -> Result<Option<(String, String)>> {
+        self.connection()
+            .query_row(
+                "SELECT flow, status FROM runs WHERE id = ?1",
+                params![id],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+            .map_err(sql("reading a run's status"))
+    }
+
     /// Events of a run after `after` (all with `None`), in order.
     pub fn run_events_since(&self, run: &str, after: Option<u64>) -> Result<Vec<String>> {
         let connection = self.connection();

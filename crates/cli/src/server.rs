@@ -1,0 +1,310 @@
+//! `codexos server`: the team server (serve, and set up its accounts,
+//! workspaces, members and tokens from the machine it runs on).
+
+use std::io::BufRead as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use codexos_runtime::Runtime;
+use codexos_server::team::roles::{Role, Scope};
+use codexos_server::team::{Limits, Team, TeamOptions};
+use tokio_util::sync::CancellationToken;
+
+use crate::render;
+
+/// `codexos server …`.
+#[derive(Debug, clap::Args)]
+pub struct ServerArgs {
+    /// The server home (`team.sqlite`, one data home per workspace);
+    /// default: `server/` in the data home.
+    #[arg(long, global = true)]
+    home: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<ServerCommand>,
+    /// Address to serve on.
+    #[arg(long, default_value = "127.0.0.1:7420")]
+    bind: String,
+    /// Requests per minute one credential may make.
+    #[arg(long, default_value_t = Limits::default().per_credential)]
+    per_credential: u32,
+    /// Requests per minute one address may make.
+    #[arg(long, default_value_t = Limits::default().per_address)]
+    per_address: u32,
+    /// Largest request body in bytes.
+    #[arg(long, default_value_t = Limits::default().max_body)]
+    max_body: usize,
+    /// Mark the session cookie `Secure` (behind a TLS proxy).
+    #[arg(long)]
+    secure_cookies: bool,
+}
+
+/// What to do (default: serve).
+#[derive(Debug, clap::Subcommand)]
+pub enum ServerCommand {
+    /// Accounts: add, set a password, list.
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Workspaces: add (with an owner), list.
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
+    /// Roles in a workspace, or grants on one flow.
+    #[command(subcommand)]
+    Member(MemberCommand),
+    /// API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `codexos server token …`.
+#[derive(Debug, clap::Subcommand)]
+pub enum TokenCommand {
+    /// Creates an API token for an account (printed once).
+    Create {
+        /// The account.
+        account: String,
+        /// What it is for.
+        #[arg(long)]
+        label: String,
+        /// Scopes, comma-separated: read, run, edit, admin.
+        #[arg(long, value_delimiter = ',', default_value = "read")]
+        scope: Vec<String>,
+        /// Days until it expires (1–365).
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+    },
+}
+
+/// `codexos server account …`.
+#[derive(Debug, clap::Subcommand)]
+pub enum AccountCommand {
+    /// Adds an account; its password is read from the first line of stdin.
+    Add {
+        /// Login name.
+        name: String,
+        /// Add it without a password (it cannot sign in with one).
+        #[arg(long)]
+        no_password: bool,
+    },
+    /// Sets an account's password from the first line of stdin (and lifts
+    /// a lock from failed logins).
+    Passwd {
+        /// Login name.
+        name: String,
+    },
+    /// Lists the accounts.
+    List,
+}
+
+/// `codexos server workspace …`.
+#[derive(Debug, clap::Subcommand)]
+pub enum WorkspaceCommand {
+    /// Adds a workspace.
+    Add {
+        /// Its name.
+        name: String,
+        /// The account that owns it.
+        #[arg(long)]
+        owner: String,
+    },
+    /// Lists the workspaces.
+    List,
+}
+
+/// `codexos server member …`.
+#[derive(Debug, clap::Subcommand)]
+pub enum MemberCommand {
+    /// Gives an account a role: viewer, executor, creator, admin, owner.
+    Set {
+        /// Workspace.
+        workspace: String,
+        /// Account.
+        account: String,
+        /// Role.
+        role: String,
+        /// Only on this flow (a grant that narrows or widens the role).
+        #[arg(long)]
+        flow: Option<String>,
+    },
+    /// Lists a workspace's members and grants.
+    List {
+        /// Workspace.
+        workspace: String,
+    },
+}
+
+fn password_from_stdin() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    anyhow::ensure!(
+        !password.is_empty(),
+        "give the password on stdin (e.g. `read -rs P; printf '%s\\n' \"$P\" | codexos server account add NAME`)"
+    );
+    Ok(password)
+}
+
+fn role(name: &str) -> anyhow::Result<Role> {
+    Role::parse(name).ok_or_else(|| {
+        anyhow::anyhow!("`{name}` is not a role: use viewer, executor, creator, admin or owner")
+    })
+}
+
+/// Runs `codexos server`.
+pub async fn server(
+    runtime: &Arc<Runtime>,
+    args: ServerArgs,
+    json: bool,
+    cancel: &CancellationToken,
+) -> anyhow::Result<()> {
+    let options = TeamOptions {
+        home: args
+            .home
+            .clone()
+            .unwrap_or_else(|| runtime.home().root().join("server")),
+        models: Some(runtime.home().models().to_path_buf()),
+        limits: Limits {
+            per_credential: args.per_credential,
+            per_address: args.per_address,
+            max_body: args.max_body,
+        },
+        secure_cookies: args.secure_cookies,
+    };
+    let team = Team::open(options)?;
+    let Some(command) = args.command else {
+        let address: std::net::SocketAddr = args.bind.parse().map_err(|error| {
+            anyhow::anyhow!("`{}` is not an address to bind: {error}", args.bind)
+        })?;
+        let home = team.options().home.clone();
+        return codexos_server::team::serve_team(team, address, cancel.clone(), |bound| {
+            if json {
+                crate::chat::json_line(&serde_json::json!({"type": "listening", "url": format!("http://{bound}"), "home": home}));
+            } else {
+                eprintln!(
+                    "CodexOS team server on http://{bound} (home {}) — API at /api/v1, document at /openapi.json — Ctrl-C to stop",
+                    home.display()
+                );
+            }
+        })
+        .await
+        .map_err(|error| anyhow::anyhow!("cannot serve on {address}: {error} — choose another --bind"));
+    };
+    match command {
+        ServerCommand::Account(AccountCommand::Add { name, no_password }) => {
+            let password = if no_password {
+                None
+            } else {
+                Some(password_from_stdin()?)
+            };
+            team.add_account(&name, password.as_deref())?;
+            report(
+                json,
+                &serde_json::json!({"added": name}),
+                &format!("account {name} added"),
+            )
+        }
+        ServerCommand::Account(AccountCommand::Passwd { name }) => {
+            team.set_password(&name, &password_from_stdin()?)?;
+            report(
+                json,
+                &serde_json::json!({"changed": name}),
+                &format!("password of {name} changed"),
+            )
+        }
+        ServerCommand::Account(AccountCommand::List) => {
+            let accounts = team.accounts()?;
+            if json {
+                return render::print_json(&accounts);
+            }
+            for account in &accounts {
+                let state = if account.disabled { "  (disabled)" } else { "" };
+                println!("{}{state}", account.name);
+            }
+            Ok(())
+        }
+        ServerCommand::Workspace(WorkspaceCommand::Add { name, owner }) => {
+            team.add_workspace(&name, &owner)?;
+            report(
+                json,
+                &serde_json::json!({"added": name, "owner": owner}),
+                &format!("workspace {name} added, owned by {owner}"),
+            )
+        }
+        ServerCommand::Workspace(WorkspaceCommand::List) => {
+            let workspaces = team.workspaces()?;
+            if json {
+                return render::print_json(&workspaces);
+            }
+            for workspace in &workspaces {
+                println!("{workspace}");
+            }
+            Ok(())
+        }
+        ServerCommand::Member(MemberCommand::Set {
+            workspace,
+            account,
+            role: name,
+            flow,
+        }) => {
+            team.set_role(&workspace, flow.as_deref(), &account, role(&name)?)?;
+            let on = flow
+                .as_ref()
+                .map_or_else(String::new, |flow| format!(" on flow {flow}"));
+            report(
+                json,
+                &serde_json::json!({"workspace": workspace, "account": account, "role": name, "flow": flow}),
+                &format!("{account} is {name} in {workspace}{on}"),
+            )
+        }
+        ServerCommand::Member(MemberCommand::List { workspace }) => {
+            let members = team.memberships(Some(&workspace), None)?;
+            if json {
+                return render::print_json(&members);
+            }
+            for member in &members {
+                let on = member
+                    .flow
+                    .as_ref()
+                    .map_or_else(String::new, |flow| format!("  (flow {flow})"));
+                println!("{:<24} {}{on}", member.account, member.role);
+            }
+            Ok(())
+        }
+        ServerCommand::Token(TokenCommand::Create {
+            account,
+            label,
+            scope,
+            days,
+        }) => {
+            let scopes = scope
+                .iter()
+                .map(|name| {
+                    Scope::parse(name.trim()).ok_or_else(|| {
+                        anyhow::anyhow!("`{name}` is not a scope: use read, run, edit or admin")
+                    })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let minted = team.create_token(&account, &label, &scopes, days)?;
+            if json {
+                return render::print_json(
+                    &serde_json::json!({"token": minted.token, "credential": minted.credential}),
+                );
+            }
+            println!("{}", minted.token);
+            eprintln!(
+                "token {} for {account} ({}) — shown once; it expires in {days} day(s)",
+                minted.credential.id,
+                minted.credential.scopes.join(", ")
+            );
+            Ok(())
+        }
+    }
+}
+
+fn report(json: bool, value: &serde_json::Value, text: &str) -> anyhow::Result<()> {
+    if json {
+        render::print_json(value)
+    } else {
+        println!("{text}");
+        Ok(())
+    }
+}

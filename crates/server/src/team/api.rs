@@ -1,0 +1,1069 @@
+//! The REST API: routes, the guard that enforces [`super::roles`], and the
+//! handlers (each a few lines over the workspace's runtime).
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{
+    ConnectInfo, DefaultBodyLimit, FromRequestParts as _, MatchedPath, Path, Query, RawPathParams,
+    Request, State,
+};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Extension, Json, Router};
+use codexos_runtime::audit::AuditActor;
+use codexos_runtime::{
+    AskOptions, FlowRunOptions, RunEvent, RunOutcome, Runtime, SearchMode, SearchRequest,
+};
+use codexos_store::team::CredentialKind;
+use futures::StreamExt as _;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+use super::roles::{endpoint_of, Access, Permission, Role, Scope, WORKSPACE};
+use super::{auth, checked_name, lock, ApiError, Team};
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "codexos_session";
+
+/// The header that carries a session's CSRF token.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// Who is calling: set by the guard for every signed-in request.
+#[derive(Debug, Clone)]
+pub(crate) struct Caller {
+    account: String,
+    credential: String,
+    scopes: Vec<Scope>,
+    address: String,
+}
+
+impl Caller {
+    fn actor(&self) -> AuditActor {
+        AuditActor {
+            who: self.account.clone(),
+            origin: self.address.clone(),
+        }
+    }
+
+    fn may(&self, permission: Permission) -> bool {
+        self.scopes.iter().any(|scope| scope.covers(permission))
+    }
+}
+
+/// The caller's IP address, for every routed request.
+#[derive(Debug, Clone)]
+pub(crate) struct Address(String);
+
+/// The workspace a request is about, with the caller's role there.
+#[derive(Clone)]
+pub(crate) struct Workspace {
+    name: String,
+    runtime: Arc<Runtime>,
+    role: Role,
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// The routes of the team API, guarded.
+pub fn router(team: Arc<Team>) -> Router {
+    let limits = team.limiter.limits();
+    let w = |tail: &str| format!("{WORKSPACE}{tail}");
+    Router::new()
+        .route("/api/v1/health", get(health))
+        .route("/openapi.json", get(openapi))
+        .route("/api/v1/login", post(login))
+        .route("/api/v1/logout", post(logout))
+        .route("/api/v1/me", get(me))
+        .route("/api/v1/tokens", get(tokens).post(create_token))
+        .route(
+            "/api/v1/tokens/{token}",
+            axum::routing::delete(revoke_token),
+        )
+        .route(&w("/flows"), get(flows))
+        .route(
+            &w("/flows/{flow}"),
+            get(flow).put(save_flow).delete(delete_flow),
+        )
+        .route(&w("/flows/{flow}/versions"), get(flow_versions))
+        .route(&w("/flows/{flow}/runs"), post(start_run))
+        .route(&w("/runs"), get(runs))
+        .route(&w("/runs/{run}"), get(run))
+        .route(&w("/runs/{run}/events"), get(run_events))
+        .route(&w("/runs/{run}/cancel"), post(cancel_run))
+        .route(&w("/runs/{run}/resume"), post(resume_run))
+        .route(&w("/projects"), get(projects))
+        .route(&w("/search"), post(search))
+        .route(&w("/ask"), post(ask))
+        .route(&w("/vault"), get(secrets))
+        .route(&w("/vault/{secret}"), put(set_secret).delete(remove_secret))
+        .route(&w("/members"), get(members))
+        .route(
+            &w("/members/{account}"),
+            put(set_member).delete(remove_member),
+        )
+        .route(&w("/audit"), get(audit))
+        .route(&w("/audit/verify"), get(audit_verify))
+        .route_layer(middleware::from_fn_with_state(Arc::clone(&team), guard))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&team),
+            by_address,
+        ))
+        .layer(DefaultBodyLimit::max(limits.max_body))
+        .with_state(team)
+}
+
+fn address_of(request: &Request) -> String {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".to_owned(), |info| info.0.ip().to_string())
+}
+
+fn too_many(wait: Duration) -> Response {
+    let mut response = ApiError {
+        status: StatusCode::TOO_MANY_REQUESTS,
+        code: "rate_limited",
+        message: format!(
+            "too many requests — try again in {} s",
+            wait.as_secs().max(1)
+        ),
+    }
+    .into_response();
+    if let Ok(value) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+/// Every request, routed or not: the per-address limit.
+async fn by_address(State(team): State<Arc<Team>>, request: Request, next: Next) -> Response {
+    let address = address_of(&request);
+    let per_address = team.limiter.limits().per_address;
+    if let Err(wait) = team.limiter.take(&format!("ip:{address}"), per_address) {
+        return too_many(wait);
+    }
+    next.run(request).await
+}
+
+/// The credential a request carries: a bearer token, else the session
+/// cookie (whose unsafe requests must carry the session's CSRF token).
+fn credential_of(
+    team: &Team,
+    headers: &HeaderMap,
+    method: &Method,
+) -> ApiResult<(String, Vec<Scope>)> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "));
+    let cookie = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix(&format!("{SESSION_COOKIE}=")));
+    let (token, from_cookie) = match (bearer, cookie) {
+        (Some(token), _) => (token, false),
+        (None, Some(token)) => (token, true),
+        (None, None) => {
+            return Err(ApiError::unauthorized(
+                "sign in first: send `Authorization: Bearer <token>` or the session cookie",
+            ))
+        }
+    };
+    let stored = match auth::check(team.store(), token)? {
+        Ok(stored) => stored,
+        Err(refusal) => return Err(ApiError::unauthorized(refusal.message())),
+    };
+    if from_cookie {
+        if stored.credential.kind != CredentialKind::Session {
+            return Err(ApiError::unauthorized(
+                "the session cookie does not hold a session",
+            ));
+        }
+        let safe = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+        let csrf = headers
+            .get(CSRF_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .map(auth::digest);
+        if !safe && (csrf.is_none() || csrf != stored.csrf_hash) {
+            return Err(ApiError::forbidden(format!(
+                "a request signed in by cookie must send the session's CSRF token in `{CSRF_HEADER}`"
+            )));
+        }
+    }
+    let scopes = if stored.credential.kind == CredentialKind::Session {
+        vec![Scope::Admin]
+    } else {
+        stored
+            .credential
+            .scopes
+            .iter()
+            .filter_map(|scope| Scope::parse(scope))
+            .collect()
+    };
+    Ok((stored.credential.account, scopes))
+        .map(|(account, scopes)| (format!("{account}\n{}", stored.credential.id), scopes))
+}
+
+/// Enforces the endpoint table: who is calling, what the route needs,
+/// whether their role (or grant on the flow) and their token's scopes
+/// allow it. A route missing from the table is refused.
+async fn guard(State(team): State<Arc<Team>>, request: Request, next: Next) -> Response {
+    match admit(&team, request).await {
+        Ok((request, Some(caller))) => {
+            let actor = caller.actor();
+            codexos_store::audit::acting_as(actor, next.run(request)).await
+        }
+        Ok((request, None)) => next.run(request).await,
+        Err(error) => {
+            let unauthorized = error.status == StatusCode::UNAUTHORIZED;
+            let mut response = error.into_response();
+            if unauthorized {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            response
+        }
+    }
+}
+
+async fn admit(team: &Arc<Team>, request: Request) -> ApiResult<(Request, Option<Caller>)> {
+    let matched = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|path| path.as_str().to_owned())
+        .unwrap_or_default();
+    let Some(endpoint) = endpoint_of(request.method().as_str(), &matched) else {
+        return Err(ApiError::internal(format!(
+            "`{} {matched}` is not in the permission table — refused",
+            request.method()
+        )));
+    };
+    let (mut parts, body) = request.into_parts();
+    let params: BTreeMap<String, String> = RawPathParams::from_request_parts(&mut parts, &())
+        .await
+        .map_err(|error| ApiError::invalid(error.to_string()))?
+        .iter()
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect();
+    for (name, value) in &params {
+        if name == "run" {
+            if !value.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+                || value.is_empty()
+                || value.len() > 64
+            {
+                return Err(ApiError::invalid(format!("`{value}` is not a run id")));
+            }
+        } else {
+            checked_name(value, &format!("a {name}"))?;
+        }
+    }
+    let mut request = Request::from_parts(parts, body);
+    let address = address_of(&request);
+    request.extensions_mut().insert(Address(address.clone()));
+    if endpoint.access == Access::Public {
+        return Ok((request, None));
+    }
+    let (key, scopes) = credential_of(team, request.headers(), request.method())?;
+    let (account, credential) = key.split_once('\n').unwrap_or((&key, ""));
+    if let Err(wait) = team.limiter.take(
+        &format!("credential:{credential}"),
+        team.limiter.limits().per_credential,
+    ) {
+        return Err(ApiError {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            code: "rate_limited",
+            message: format!(
+                "too many requests with this credential — try again in {} s",
+                wait.as_secs().max(1)
+            ),
+        });
+    }
+    let caller = Caller {
+        account: account.to_owned(),
+        credential: credential.to_owned(),
+        scopes,
+        address,
+    };
+    if let Access::Workspace(permission) = endpoint.access {
+        let workspace = admit_workspace(team, &caller, &params, permission)?;
+        request.extensions_mut().insert(workspace);
+    }
+    request.extensions_mut().insert(caller.clone());
+    Ok((request, Some(caller)))
+}
+
+fn admit_workspace(
+    team: &Team,
+    caller: &Caller,
+    params: &BTreeMap<String, String>,
+    permission: Permission,
+) -> ApiResult<Workspace> {
+    let name = params.get("workspace").cloned().unwrap_or_default();
+    let Some(base) = team
+        .store()
+        .team_role(&name, None, &caller.account)?
+        .and_then(|role| Role::parse(&role))
+    else {
+        // The same answer whether the workspace exists or not.
+        return Err(ApiError::not_found(format!(
+            "no workspace `{name}` that you are a member of"
+        )));
+    };
+    let runtime = team.runtime(&name)?;
+    let flow = match (params.get("flow"), params.get("run")) {
+        (Some(flow), _) => Some(flow.clone()),
+        (None, Some(run)) => runtime
+            .run_progress(run, Some(u64::MAX))
+            .ok()
+            .map(|(flow, _, _)| flow),
+        (None, None) => None,
+    };
+    let role = match &flow {
+        Some(flow) => team
+            .store()
+            .team_role(&name, Some(flow), &caller.account)?
+            .and_then(|role| Role::parse(&role))
+            .unwrap_or(base),
+        None => base,
+    };
+    if !role.allows(permission) {
+        let on = flow.map_or_else(String::new, |flow| format!(" on flow `{flow}`"));
+        let needs = Role::ALL
+            .into_iter()
+            .find(|role| role.allows(permission))
+            .map_or("owner", Role::as_str);
+        return Err(ApiError::forbidden(format!(
+            "your role in `{name}`{on} is {} — this needs `{}` (role {needs} or above); ask a workspace admin",
+            role.as_str(),
+            permission.as_str()
+        )));
+    }
+    if !caller.may(permission) {
+        return Err(ApiError::forbidden(format!(
+            "this token's scopes do not include `{}` — create a token with a wider scope",
+            permission.as_str()
+        )));
+    }
+    Ok(Workspace {
+        name,
+        runtime,
+        role,
+    })
+}
+
+async fn health() -> Json<Value> {
+    Json(json!({ "ok": true, "version": env!("CARGO_PKG_VERSION") }))
+}
+
+async fn openapi() -> Json<Value> {
+    Json(super::openapi::document())
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct LoginRequest {
+    /// Account name.
+    account: String,
+    /// Its password.
+    password: String,
+}
+
+fn session_cookie(team: &Team, value: &str, max_age: u64) -> HeaderValue {
+    let secure = if team.options().secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+async fn login(
+    State(team): State<Arc<Team>>,
+    Extension(Address(address)): Extension<Address>,
+    Json(body): Json<LoginRequest>,
+) -> ApiResult<Response> {
+    if let Err(wait) = team.limiter.take(&format!("login:{address}"), 20) {
+        return Ok(too_many(wait));
+    }
+    let checking = Arc::clone(&team);
+    let (account, password, from) = (body.account.clone(), body.password, address.clone());
+    tokio::task::spawn_blocking(move || auth::login(checking.store(), &account, &password, &from))
+        .await
+        .map_err(|error| ApiError::internal(error.to_string()))??;
+    let minted = auth::mint(
+        team.store(),
+        &body.account,
+        CredentialKind::Session,
+        "session",
+        &[Scope::Admin],
+        auth::SESSION,
+    )?;
+    codexos_store::audit::acting_as(
+        AuditActor {
+            who: body.account.clone(),
+            origin: address,
+        },
+        async {
+            team.audit(
+                "session.start",
+                &body.account,
+                json!({ "id": minted.credential.id }),
+            )
+        },
+    )
+    .await;
+    let mut response = Json(json!({
+        "account": body.account,
+        "csrfToken": minted.csrf,
+        "expiresAtMs": minted.credential.expires_at_ms,
+    }))
+    .into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        session_cookie(&team, &minted.token, auth::SESSION.as_secs()),
+    );
+    Ok(response)
+}
+
+async fn logout(
+    State(team): State<Arc<Team>>,
+    Extension(caller): Extension<Caller>,
+) -> ApiResult<Response> {
+    team.store()
+        .team_revoke(&caller.account, &caller.credential)?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, session_cookie(&team, "", 0));
+    Ok(response)
+}
+
+async fn me(
+    State(team): State<Arc<Team>>,
+    Extension(caller): Extension<Caller>,
+) -> ApiResult<Json<Value>> {
+    let memberships = team.memberships(None, Some(&caller.account))?;
+    Ok(Json(json!({
+        "account": caller.account,
+        "scopes": caller.scopes,
+        "memberships": memberships,
+    })))
+}
+
+async fn tokens(
+    State(team): State<Arc<Team>>,
+    Extension(caller): Extension<Caller>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(json!(team.store().team_credentials(
+        &caller.account,
+        CredentialKind::Token
+    )?)))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct TokenRequest {
+    /// What the token is for.
+    label: String,
+    /// `read`, `run`, `edit`, `admin`: no wider than the caller's own.
+    scopes: Vec<String>,
+    /// Days until it expires (1–365; default 30).
+    #[serde(default)]
+    expires_in_days: Option<u32>,
+}
+
+async fn create_token(
+    State(team): State<Arc<Team>>,
+    Extension(caller): Extension<Caller>,
+    Json(body): Json<TokenRequest>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let mut scopes = Vec::new();
+    for name in &body.scopes {
+        let scope = Scope::parse(name).ok_or_else(|| {
+            ApiError::invalid(format!(
+                "`{name}` is not a scope: use read, run, edit or admin"
+            ))
+        })?;
+        let within = Permission::ALL
+            .into_iter()
+            .filter(|permission| scope.covers(*permission))
+            .all(|permission| caller.may(permission));
+        if !within {
+            return Err(ApiError::forbidden(format!(
+                "a token cannot be wider than the credential that creates it (scope `{name}`)"
+            )));
+        }
+        scopes.push(scope);
+    }
+    let minted = team.create_token(
+        &caller.account,
+        &body.label,
+        &scopes,
+        body.expires_in_days.unwrap_or(30),
+    )?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "token": minted.token, "credential": minted.credential })),
+    ))
+}
+
+async fn revoke_token(
+    State(team): State<Arc<Team>>,
+    Extension(caller): Extension<Caller>,
+    Path(token): Path<String>,
+) -> ApiResult<StatusCode> {
+    if team.store().team_revoke(&caller.account, &token)? {
+        team.audit("token.revoke", &caller.account, json!({ "id": token }));
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!(
+            "you have no live token `{token}`"
+        )))
+    }
+}
+
+async fn flows(Extension(ws): Extension<Workspace>) -> ApiResult<Json<Value>> {
+    let entries: Vec<Value> = ws
+        .runtime
+        .flow_library()?
+        .into_iter()
+        .map(|entry| json!({ "name": entry.name, "flow": entry.flow, "error": entry.error }))
+        .collect();
+    Ok(Json(json!(entries)))
+}
+
+async fn flow(
+    Extension(ws): Extension<Workspace>,
+    Path((_, name)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let path = library_flow(&ws, &name)?;
+    Ok(Json(json!(codexos_runtime::read_flow(&path)?)))
+}
+
+fn library_flow(ws: &Workspace, name: &str) -> ApiResult<PathBuf> {
+    let path = ws.runtime.home().flows().join(format!("{name}.flow.json"));
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(ApiError::not_found(format!(
+            "no flow `{name}` in `{}`",
+            ws.name
+        )))
+    }
+}
+
+async fn save_flow(
+    Extension(ws): Extension<Workspace>,
+    Path((_, name)): Path<(String, String)>,
+    Json(flow): Json<codexos_runtime::Flow>,
+) -> ApiResult<Json<Value>> {
+    if flow.name != name {
+        return Err(ApiError::invalid(format!(
+            "the flow in the body is named `{}`, the path says `{name}`",
+            flow.name
+        )));
+    }
+    let (_, version) = ws.runtime.save_flow(&flow)?;
+    Ok(Json(json!({ "name": name, "version": version })))
+}
+
+async fn delete_flow(
+    Extension(ws): Extension<Workspace>,
+    Path((_, name)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    library_flow(&ws, &name)?;
+    ws.runtime.delete_flow(&name)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn flow_versions(
+    Extension(ws): Extension<Workspace>,
+    Path((_, name)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(json!(ws.runtime.flow_history(&name)?)))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct RunRequest {
+    /// The run's input (default `{}`).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    input: Option<Value>,
+    /// The project the run is about (its folder is where tools work).
+    #[serde(default)]
+    project: Option<String>,
+}
+
+/// Starts `work` as a background run and answers with its id once its
+/// first event is stored (or with the error that kept it from starting).
+async fn launch<F, Fut>(
+    team: &Arc<Team>,
+    caller: &Caller,
+    options: FlowRunOptions,
+    work: F,
+) -> ApiResult<(StatusCode, Json<Value>)>
+where
+    F: FnOnce(FlowRunOptions, CancellationToken) -> Fut,
+    Fut: std::future::Future<Output = codexos_runtime::Result<RunOutcome>> + Send + 'static,
+{
+    let (first_sender, first) = tokio::sync::oneshot::channel::<String>();
+    let first_sender = Mutex::new(Some(first_sender));
+    let cancel = CancellationToken::new();
+    let started: Arc<Mutex<Option<String>>> = Arc::default();
+    let (registry, registered, id_slot) = (Arc::clone(team), cancel.clone(), Arc::clone(&started));
+    let mut options = options;
+    options.on_event = Some(Arc::new(move |event: &RunEvent| {
+        if let Some(sender) = lock(&first_sender).take() {
+            lock(&registry.runs).insert(event.run.clone(), registered.clone());
+            *lock(&id_slot) = Some(event.run.clone());
+            sender.send(event.run.clone()).ok();
+        }
+    }));
+    let work = work(options, cancel);
+    let cleanup = Arc::clone(team);
+    let task = tokio::spawn(codexos_store::audit::acting_as(
+        caller.actor(),
+        async move {
+            let outcome = work.await;
+            if let Some(id) = lock(&started).take() {
+                lock(&cleanup.runs).remove(&id);
+            }
+            outcome
+        },
+    ));
+    match first.await {
+        Ok(id) => Ok((StatusCode::ACCEPTED, Json(json!({ "runId": id })))),
+        Err(_) => match task.await {
+            Ok(Ok(outcome)) => Ok((
+                StatusCode::ACCEPTED,
+                Json(json!({ "runId": outcome.run_id })),
+            )),
+            Ok(Err(error)) => Err(error.into()),
+            Err(error) => Err(ApiError::internal(format!(
+                "the run's task failed: {error}"
+            ))),
+        },
+    }
+}
+
+fn run_options(ws: &Workspace, project: Option<String>) -> FlowRunOptions {
+    FlowRunOptions {
+        // Without a project, tools work in the workspace's flows folder,
+        // never in whatever folder the server was started from.
+        root: project.is_none().then(|| ws.runtime.home().flows()),
+        project,
+        ..FlowRunOptions::default()
+    }
+}
+
+async fn start_run(
+    State(team): State<Arc<Team>>,
+    Extension(ws): Extension<Workspace>,
+    Extension(caller): Extension<Caller>,
+    Path((_, name)): Path<(String, String)>,
+    body: Option<Json<RunRequest>>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let body = body.map(|Json(body)| body).unwrap_or_default();
+    let path = library_flow(&ws, &name)?;
+    let input = body.input.unwrap_or_else(|| json!({}));
+    let runtime = Arc::clone(&ws.runtime);
+    launch(&team, &caller, run_options(&ws, body.project), move |options, cancel| async move {
+        runtime.run_flow_file(&path, input, options, cancel).await
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListQuery {
+    /// At most this many (default 50, at most 500).
+    limit: Option<u32>,
+    /// Runs of this flow only.
+    flow: Option<String>,
+}
+
+async fn runs(
+    Extension(ws): Extension<Workspace>,
+    Query(query): Query<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    let limit = query.limit.unwrap_or(50).clamp(1, 500);
+    Ok(Json(json!(ws
+        .runtime
+        .runs(query.flow.as_deref(), limit)?)))
+}
+
+async fn run(
+    Extension(ws): Extension<Workspace>,
+    Path((_, id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(json!(ws.runtime.run_detail(&id)?)))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EventsQuery {
+    /// Only events after this sequence number (also read from
+    /// `Last-Event-ID` when reconnecting).
+    after: Option<u64>,
+}
+
+async fn run_events(
+    State(team): State<Arc<Team>>,
+    Extension(ws): Extension<Workspace>,
+    Path((_, id)): Path<(String, String)>,
+    Query(query): Query<EventsQuery>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    ws.runtime.run_progress(&id, Some(u64::MAX))?;
+    let reconnect = headers
+        .get("last-event-id")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    let after = query.after.max(reconnect);
+    let runtime = Arc::clone(&ws.runtime);
+    let stream = futures::stream::unfold(Some(after), move |state| {
+        let (team, runtime, id) = (Arc::clone(&team), Arc::clone(&runtime), id.clone());
+        async move {
+            let mut after = state?;
+            loop {
+                let (_, status, events) = match runtime.run_progress(&id, after) {
+                    Ok(progress) => progress,
+                    Err(error) => {
+                        let event = Event::default()
+                            .event("error")
+                            .data(json!({ "message": error.to_string() }).to_string());
+                        return Some((vec![event], None));
+                    }
+                };
+                if let Some(last) = events.last() {
+                    after = Some(last.seq);
+                    let batch = events
+                        .iter()
+                        .map(|event| {
+                            Event::default()
+                                .id(event.seq.to_string())
+                                .event("run")
+                                .data(serde_json::to_string(event).unwrap_or_default())
+                        })
+                        .collect();
+                    return Some((batch, Some(after)));
+                }
+                let live = status == "running" && lock(&team.runs).contains_key(&id);
+                if !live {
+                    // Running in the database but not here: the server
+                    // stopped under it (resume it).
+                    let status = if status == "running" {
+                        "interrupted"
+                    } else {
+                        status.as_str()
+                    };
+                    let end = Event::default()
+                        .event("end")
+                        .data(json!({ "status": status }).to_string());
+                    return Some((vec![end], None));
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_millis(100)) => {}
+                    () = team.shutdown.cancelled() => return None,
+                }
+            }
+        }
+    })
+    .flat_map(futures::stream::iter)
+    .map(Ok::<_, Infallible>);
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
+
+async fn cancel_run(
+    State(team): State<Arc<Team>>,
+    Extension(ws): Extension<Workspace>,
+    Path((_, id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    ws.runtime.run_progress(&id, Some(u64::MAX))?;
+    let running = lock(&team.runs).get(&id).cloned();
+    match running {
+        Some(cancel) => {
+            cancel.cancel();
+            Ok(StatusCode::ACCEPTED)
+        }
+        None => Err(ApiError::conflict(format!(
+            "run `{id}` is not running on this server"
+        ))),
+    }
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct ResumeRequest {
+    /// The answer to the step waiting for a person (`{"approved": true}`
+    /// or the value it asks for).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    answer: Option<Value>,
+}
+
+async fn resume_run(
+    State(team): State<Arc<Team>>,
+    Extension(ws): Extension<Workspace>,
+    Extension(caller): Extension<Caller>,
+    Path((_, id)): Path<(String, String)>,
+    body: Option<Json<ResumeRequest>>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    if lock(&team.runs).contains_key(&id) {
+        return Err(ApiError::conflict(format!("run `{id}` is running")));
+    }
+    let answer = body.and_then(|Json(body)| body.answer);
+    let runtime = Arc::clone(&ws.runtime);
+    launch(
+        &team,
+        &caller,
+        run_options(&ws, None),
+        move |mut options, cancel| async move {
+            // A resumed run works where it worked before.
+            options.root = None;
+            runtime.resume_run(&id, answer, options, cancel).await
+        },
+    )
+    .await
+}
+
+async fn projects(Extension(ws): Extension<Workspace>) -> ApiResult<Json<Value>> {
+    Ok(Json(json!(ws.runtime.projects()?)))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct SearchBody {
+    /// What to look for.
+    query: String,
+    /// One project (default: all).
+    #[serde(default)]
+    project: Option<String>,
+    /// How many hits (default 8, at most 50).
+    #[serde(default)]
+    k: Option<u32>,
+}
+
+async fn search(
+    Extension(ws): Extension<Workspace>,
+    Json(body): Json<SearchBody>,
+) -> ApiResult<Json<Value>> {
+    let request = SearchRequest::new(
+        body.k.unwrap_or(8).clamp(1, 50),
+        SearchMode::Hybrid,
+        body.project.as_deref(),
+    );
+    Ok(Json(json!(ws.runtime.search(&body.query, &request).await?)))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct AskBody {
+    /// The question.
+    question: String,
+    /// One project (default: all).
+    #[serde(default)]
+    project: Option<String>,
+    /// Excerpts to retrieve (default 6, at most 20).
+    #[serde(default)]
+    k: Option<u32>,
+}
+
+async fn ask(
+    Extension(ws): Extension<Workspace>,
+    Json(body): Json<AskBody>,
+) -> ApiResult<Json<Value>> {
+    let options = AskOptions {
+        project: body.project,
+        k: body.k.unwrap_or(6).clamp(1, 20) as usize,
+        ..AskOptions::default()
+    };
+    let answer = ws
+        .runtime
+        .ask(&body.question, &options, &|_| {}, &CancellationToken::new())
+        .await?;
+    Ok(Json(json!(answer)))
+}
+
+async fn secrets(Extension(ws): Extension<Workspace>) -> ApiResult<Json<Value>> {
+    Ok(Json(json!(ws.runtime.secret_names()?)))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SecretBody {
+    /// The value: stored encrypted, never sent back.
+    value: String,
+}
+
+async fn set_secret(
+    Extension(ws): Extension<Workspace>,
+    Path((_, name)): Path<(String, String)>,
+    Json(body): Json<SecretBody>,
+) -> ApiResult<StatusCode> {
+    ws.runtime
+        .set_secret(&name, &secrecy::SecretString::from(body.value))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn remove_secret(
+    Extension(ws): Extension<Workspace>,
+    Path((_, name)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    ws.runtime.remove_secret(&name)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn members(
+    State(team): State<Arc<Team>>,
+    Extension(ws): Extension<Workspace>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(json!(team.memberships(Some(&ws.name), None)?)))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MemberBody {
+    /// `viewer`, `executor`, `creator`, `admin` or `owner`.
+    role: String,
+    /// A grant on this flow only, instead of the workspace role.
+    #[serde(default)]
+    flow: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MemberQuery {
+    /// Remove the grant on this flow only.
+    flow: Option<String>,
+}
+
+/// Whether the caller may change `account`'s role (grant on `flow`) to
+/// `new` (`None`: remove it): never above their own, never someone above
+/// them, and a workspace keeps an owner.
+fn may_change_role(
+    team: &Team,
+    ws: &Workspace,
+    account: &str,
+    flow: Option<&str>,
+    new: Option<Role>,
+) -> ApiResult<()> {
+    let current = team
+        .store()
+        .team_memberships(Some(&ws.name), Some(account))?
+        .into_iter()
+        .find(|membership| membership.flow.as_deref() == flow)
+        .and_then(|membership| Role::parse(&membership.role));
+    if new.is_some_and(|new| new > ws.role) || current.is_some_and(|current| current > ws.role) {
+        return Err(ApiError::forbidden(format!(
+            "your role is {} — you cannot give or change a role above it",
+            ws.role.as_str()
+        )));
+    }
+    if flow.is_none() && current == Some(Role::Owner) && new != Some(Role::Owner) {
+        let owners = team
+            .memberships(Some(&ws.name), None)?
+            .into_iter()
+            .filter(|membership| {
+                membership.flow.is_none() && membership.role == Role::Owner.as_str()
+            })
+            .count();
+        if owners <= 1 {
+            return Err(ApiError::conflict(format!(
+                "`{account}` is the last owner of `{}` — make someone else owner first",
+                ws.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+async fn set_member(
+    State(team): State<Arc<Team>>,
+    Extension(ws): Extension<Workspace>,
+    Path((_, account)): Path<(String, String)>,
+    Json(body): Json<MemberBody>,
+) -> ApiResult<StatusCode> {
+    let role = Role::parse(&body.role).ok_or_else(|| {
+        ApiError::invalid(format!(
+            "`{}` is not a role: use viewer, executor, creator, admin or owner",
+            body.role
+        ))
+    })?;
+    may_change_role(&team, &ws, &account, body.flow.as_deref(), Some(role))?;
+    team.set_role(&ws.name, body.flow.as_deref(), &account, role)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn remove_member(
+    State(team): State<Arc<Team>>,
+    Extension(ws): Extension<Workspace>,
+    Path((_, account)): Path<(String, String)>,
+    Query(query): Query<MemberQuery>,
+) -> ApiResult<StatusCode> {
+    may_change_role(&team, &ws, &account, query.flow.as_deref(), None)?;
+    if team
+        .store()
+        .team_remove_role(&ws.name, query.flow.as_deref(), &account)?
+    {
+        team.audit(
+            "member.remove",
+            &account,
+            json!({ "workspace": ws.name, "flow": query.flow }),
+        );
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!(
+            "`{account}` has no such role in `{}`",
+            ws.name
+        )))
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AuditQuery {
+    /// Entries whose action is this or under it (`secret` takes `secret.use`).
+    action: Option<String>,
+    /// Entries whose target or detail holds this.
+    text: Option<String>,
+    /// At most this many (default 100, at most 1000).
+    limit: Option<u32>,
+}
+
+async fn audit(
+    Extension(ws): Extension<Workspace>,
+    Query(query): Query<AuditQuery>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(json!(ws.runtime.audit_entries(
+        query.action.as_deref().unwrap_or(""),
+        query.text.as_deref().unwrap_or(""),
+        query.limit.unwrap_or(100).clamp(1, 1000),
+    )?)))
+}
+
+async fn audit_verify(Extension(ws): Extension<Workspace>) -> ApiResult<Json<Value>> {
+    let runtime = Arc::clone(&ws.runtime);
+    let check = tokio::task::spawn_blocking(move || runtime.audit_verify(None))
+        .await
+        .map_err(|error| ApiError::internal(error.to_string()))??;
+    Ok(Json(json!(check)))
+}

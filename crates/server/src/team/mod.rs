@@ -1,0 +1,445 @@
+//! The team server: the runtime served headless to several people, with
+//! accounts, roles per workspace, API tokens, sessions and limits.
+//!
+//! A server home holds `team.sqlite` (accounts, credentials, workspaces,
+//! members, grants, failed logins and the server's own audit log) and one
+//! CodexOS data home per workspace under `workspaces/<name>/`: each
+//! workspace has its own flows, runs, projects, vault and audit log, so a
+//! workspace's ids mean nothing in another.
+//!
+//! What each role may do is written once, in [`roles::ENDPOINTS`].
+
+pub mod auth;
+pub mod roles;
+
+mod api;
+mod limits;
+mod openapi;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use codexos_runtime::{ErrorCode, Home, Runtime};
+use codexos_store::team::{Account, CredentialKind, Membership};
+use codexos_store::Store;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+pub use api::router;
+pub use openapi::document as openapi_document;
+use roles::{Role, Scope};
+
+/// An error as the API answers it: a status and `{code, message}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable machine-readable code.
+    pub code: &'static str,
+    /// What failed and what to do.
+    pub message: String,
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 400: the request is wrong.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_input", message)
+    }
+
+    /// 401: no valid credential.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    /// 403: the caller may not do this.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    /// 404.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// 409: not in a state that allows it.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", message)
+    }
+
+    /// 429: locked after failed logins.
+    pub fn locked(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, "locked", message)
+    }
+
+    /// 500.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({ "code": self.code, "message": self.message });
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+impl From<codexos_store::Error> for ApiError {
+    fn from(error: codexos_store::Error) -> Self {
+        tracing::error!(%error, "team database");
+        Self::internal(format!("the server's database failed: {error}"))
+    }
+}
+
+impl From<codexos_runtime::Error> for ApiError {
+    fn from(error: codexos_runtime::Error) -> Self {
+        let message = error.to_string();
+        let (status, code) = match error.code() {
+            ErrorCode::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            ErrorCode::InvalidInput | ErrorCode::ContextOverflow => {
+                (StatusCode::BAD_REQUEST, "invalid_input")
+            }
+            ErrorCode::Refused => (StatusCode::FORBIDDEN, "refused"),
+            ErrorCode::Cancelled => (StatusCode::CONFLICT, "cancelled"),
+            ErrorCode::Tampered => (StatusCode::CONFLICT, "tampered"),
+            ErrorCode::Model | ErrorCode::Provider | ErrorCode::Keychain => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+            }
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        };
+        Self::new(status, code, message)
+    }
+}
+
+/// Request limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Requests per minute one credential may make.
+    pub per_credential: u32,
+    /// Requests per minute one address may make.
+    pub per_address: u32,
+    /// Largest request body, in bytes.
+    pub max_body: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            per_credential: 600,
+            per_address: 1200,
+            max_body: 1024 * 1024,
+        }
+    }
+}
+
+/// How a team server is set up.
+#[derive(Debug, Clone)]
+pub struct TeamOptions {
+    /// The server home (`team.sqlite`, `workspaces/`).
+    pub home: PathBuf,
+    /// Model files shared by the workspaces (`None`: each home's own).
+    pub models: Option<PathBuf>,
+    /// Request limits.
+    pub limits: Limits,
+    /// Mark cookies `Secure` (served over TLS or behind a TLS proxy).
+    pub secure_cookies: bool,
+}
+
+/// A team server's state.
+pub struct Team {
+    options: TeamOptions,
+    store: Store,
+    workspaces: Mutex<HashMap<String, Arc<Runtime>>>,
+    /// Runs started by this process and still going, by id.
+    runs: Mutex<HashMap<String, CancellationToken>>,
+    limiter: limits::Limiter,
+    /// Cancelled when the server stops: event streams end.
+    shutdown: CancellationToken,
+}
+
+impl std::fmt::Debug for Team {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Team")
+            .field("home", &self.options.home)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether `name` can name an account, workspace or secret: 1–64 of
+/// letters, digits, `-`, `_`, `.`, starting with a letter or digit.
+pub fn plain_name(name: &str) -> bool {
+    name.len() <= 64
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+fn checked_name<'a>(name: &'a str, what: &str) -> Result<&'a str, ApiError> {
+    if plain_name(name) {
+        Ok(name)
+    } else {
+        Err(ApiError::invalid(format!(
+            "`{name}` cannot name {what}: use 1–64 letters, digits, `-`, `_` or `.`, starting with a letter or digit"
+        )))
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Team {
+    /// Opens (creating as needed) a server home.
+    pub fn open(options: TeamOptions) -> Result<Arc<Self>, ApiError> {
+        std::fs::create_dir_all(options.home.join("workspaces")).map_err(|error| {
+            ApiError::internal(format!(
+                "cannot create the server home `{}`: {error}",
+                options.home.display()
+            ))
+        })?;
+        let store = Store::open(&options.home.join("team.sqlite"))?;
+        let limiter = limits::Limiter::new(options.limits);
+        Ok(Arc::new(Self {
+            options,
+            store,
+            workspaces: Mutex::new(HashMap::new()),
+            runs: Mutex::new(HashMap::new()),
+            limiter,
+            shutdown: CancellationToken::new(),
+        }))
+    }
+
+    /// The server's database.
+    #[must_use]
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// How the server was set up.
+    #[must_use]
+    pub fn options(&self) -> &TeamOptions {
+        &self.options
+    }
+
+    /// Adds an account (`password`: none for one that signs in otherwise).
+    pub fn add_account(&self, name: &str, password: Option<&str>) -> Result<(), ApiError> {
+        checked_name(name, "an account")?;
+        let hash = password.map(auth::hash_password).transpose()?;
+        if !self.store.team_add_account(name, hash.as_deref())? {
+            return Err(ApiError::conflict(format!("the account `{name}` exists")));
+        }
+        self.audit("account.add", name, json!({}));
+        Ok(())
+    }
+
+    /// Sets a new password (and lifts a lock from failed logins).
+    pub fn set_password(&self, name: &str, password: &str) -> Result<(), ApiError> {
+        let hash = auth::hash_password(password)?;
+        if !self.store.team_set_password(name, &hash)? {
+            return Err(ApiError::not_found(format!("no account `{name}`")));
+        }
+        self.store.team_clear_login_failures(name)?;
+        self.audit("account.password", name, json!({}));
+        Ok(())
+    }
+
+    /// Every account.
+    pub fn accounts(&self) -> Result<Vec<Account>, ApiError> {
+        Ok(self.store.team_accounts()?)
+    }
+
+    /// Adds a workspace owned by `owner`.
+    pub fn add_workspace(&self, name: &str, owner: &str) -> Result<(), ApiError> {
+        checked_name(name, "a workspace")?;
+        if self.store.team_account(owner)?.is_none() {
+            return Err(ApiError::not_found(format!("no account `{owner}`")));
+        }
+        if !self.store.team_add_workspace(name)? {
+            return Err(ApiError::conflict(format!("the workspace `{name}` exists")));
+        }
+        self.store
+            .team_set_role(name, None, owner, Role::Owner.as_str())?;
+        self.audit("workspace.add", name, json!({ "owner": owner }));
+        self.runtime(name)?;
+        Ok(())
+    }
+
+    /// Every workspace.
+    pub fn workspaces(&self) -> Result<Vec<String>, ApiError> {
+        Ok(self.store.team_workspaces()?)
+    }
+
+    /// Sets `account`'s role in `workspace` (on `flow` only, as a grant).
+    pub fn set_role(
+        &self,
+        workspace: &str,
+        flow: Option<&str>,
+        account: &str,
+        role: Role,
+    ) -> Result<(), ApiError> {
+        self.known_workspace(workspace)?;
+        if self.store.team_account(account)?.is_none() {
+            return Err(ApiError::not_found(format!("no account `{account}`")));
+        }
+        if let Some(flow) = flow {
+            checked_name(flow, "a flow")?;
+        }
+        self.store
+            .team_set_role(workspace, flow, account, role.as_str())?;
+        self.audit(
+            "member.set",
+            account,
+            json!({ "workspace": workspace, "flow": flow, "role": role.as_str() }),
+        );
+        Ok(())
+    }
+
+    /// Memberships and grants of a workspace, or of an account.
+    pub fn memberships(
+        &self,
+        workspace: Option<&str>,
+        account: Option<&str>,
+    ) -> Result<Vec<Membership>, ApiError> {
+        Ok(self.store.team_memberships(workspace, account)?)
+    }
+
+    /// Creates an API token for `account`.
+    pub fn create_token(
+        &self,
+        account: &str,
+        label: &str,
+        scopes: &[Scope],
+        days: u32,
+    ) -> Result<auth::Minted, ApiError> {
+        if !(1..=auth::MAX_TOKEN_DAYS).contains(&days) {
+            return Err(ApiError::invalid(format!(
+                "a token lives 1 to {} days",
+                auth::MAX_TOKEN_DAYS
+            )));
+        }
+        if scopes.is_empty() {
+            return Err(ApiError::invalid(
+                "a token needs at least one scope: read, run, edit or admin",
+            ));
+        }
+        if label.trim().is_empty() || label.len() > 100 {
+            return Err(ApiError::invalid(
+                "a token needs a label of 1–100 characters",
+            ));
+        }
+        if self.store.team_account(account)?.is_none() {
+            return Err(ApiError::not_found(format!("no account `{account}`")));
+        }
+        let minted = auth::mint(
+            &self.store,
+            account,
+            CredentialKind::Token,
+            label,
+            scopes,
+            Duration::from_secs(u64::from(days) * 86_400),
+        )?;
+        self.audit(
+            "token.create",
+            account,
+            json!({ "id": minted.credential.id, "label": label, "scopes": minted.credential.scopes, "days": days }),
+        );
+        Ok(minted)
+    }
+
+    fn known_workspace(&self, name: &str) -> Result<(), ApiError> {
+        if self
+            .store
+            .team_workspaces()?
+            .iter()
+            .any(|known| known == name)
+        {
+            Ok(())
+        } else {
+            Err(ApiError::not_found(format!("no workspace `{name}`")))
+        }
+    }
+
+    /// The runtime of a workspace, opened on first use.
+    pub(crate) fn runtime(&self, workspace: &str) -> Result<Arc<Runtime>, ApiError> {
+        if let Some(runtime) = lock(&self.workspaces).get(workspace) {
+            return Ok(Arc::clone(runtime));
+        }
+        self.known_workspace(workspace)?;
+        let home = Home::new(
+            self.options.home.join("workspaces").join(workspace),
+            self.options.models.clone(),
+        );
+        let runtime = Runtime::open(home)?;
+        runtime.set_audit_origin("server");
+        let mut open = lock(&self.workspaces);
+        Ok(Arc::clone(
+            open.entry(workspace.to_owned()).or_insert(runtime),
+        ))
+    }
+
+    /// Records a change in the server's audit log.
+    #[allow(clippy::needless_pass_by_value)] // callers build the detail in place
+    fn audit(&self, action: &str, target: &str, detail: serde_json::Value) {
+        if let Err(error) = self.store.audit(action, target, &detail.to_string()) {
+            tracing::error!(action, target, %error, "a change could not be recorded in the audit log");
+        }
+    }
+}
+
+/// Serves the team API on `address` until `stop` is cancelled; `ready`
+/// gets the bound address (useful with port 0).
+pub async fn serve_team(
+    team: Arc<Team>,
+    address: SocketAddr,
+    stop: CancellationToken,
+    ready: impl FnOnce(SocketAddr),
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(address).await?;
+    ready(listener.local_addr()?);
+    let watcher = Arc::clone(&team);
+    tokio::spawn(async move {
+        stop.cancelled().await;
+        // Event streams end; runs still going stop at their next step
+        // (checkpointed: resumable).
+        watcher.shutdown.cancel();
+        for cancel in lock(&watcher.runs).values() {
+            cancel.cancel();
+        }
+    });
+    let shutdown = team.shutdown.clone();
+    let result = axum::serve(
+        listener,
+        router(Arc::clone(&team)).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { shutdown.cancelled().await })
+    .await;
+    result
+}

@@ -1,0 +1,173 @@
+//! The OpenAPI 3.1 document of the team API, generated from the endpoint
+//! table (paths, who may call them) and the request types (their schemas
+//! derived by utoipa from the Rust structs). docs/openapi.json is this
+//! document, checked by a golden test.
+
+use serde_json::{json, Map, Value};
+use utoipa::openapi::path::ParameterIn;
+use utoipa::{IntoParams, PartialSchema, ToSchema};
+
+use super::api::{
+    AskBody, AuditQuery, EventsQuery, ListQuery, LoginRequest, MemberBody, MemberQuery,
+    ResumeRequest, RunRequest, SearchBody, SecretBody, TokenRequest,
+};
+use super::roles::{Access, Endpoint, Role, ENDPOINTS};
+
+fn schema_of<T: ToSchema + PartialSchema>(schemas: &mut Map<String, Value>) -> Value {
+    let name = T::name().into_owned();
+    schemas.insert(
+        name.clone(),
+        serde_json::to_value(T::schema()).unwrap_or(Value::Null),
+    );
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+fn query_of<T: IntoParams>() -> Vec<Value> {
+    T::into_params(|| Some(ParameterIn::Query))
+        .into_iter()
+        .map(|parameter| serde_json::to_value(parameter).unwrap_or(Value::Null))
+        .collect()
+}
+
+/// The request body and query parameters of an endpoint.
+fn inputs(endpoint: &Endpoint, schemas: &mut Map<String, Value>) -> (Option<Value>, Vec<Value>) {
+    let tail = endpoint
+        .path
+        .strip_prefix(super::roles::WORKSPACE)
+        .unwrap_or(endpoint.path);
+    let body = match (endpoint.method, tail) {
+        ("POST", "/api/v1/login") => Some(schema_of::<LoginRequest>(schemas)),
+        ("POST", "/api/v1/tokens") => Some(schema_of::<TokenRequest>(schemas)),
+        ("PUT", "/flows/{flow}") => Some(json!({
+            "description": "A flow: the schema `codexos flow schema` prints",
+            "type": "object"
+        })),
+        ("POST", "/flows/{flow}/runs") => Some(schema_of::<RunRequest>(schemas)),
+        ("POST", "/runs/{run}/resume") => Some(schema_of::<ResumeRequest>(schemas)),
+        ("POST", "/search") => Some(schema_of::<SearchBody>(schemas)),
+        ("POST", "/ask") => Some(schema_of::<AskBody>(schemas)),
+        ("PUT", "/vault/{secret}") => Some(schema_of::<SecretBody>(schemas)),
+        ("PUT", "/members/{account}") => Some(schema_of::<MemberBody>(schemas)),
+        _ => None,
+    };
+    let query = match (endpoint.method, tail) {
+        ("GET", "/runs") => query_of::<ListQuery>(),
+        ("GET", "/runs/{run}/events") => query_of::<EventsQuery>(),
+        ("DELETE", "/members/{account}") => query_of::<MemberQuery>(),
+        ("GET", "/audit") => query_of::<AuditQuery>(),
+        _ => Vec::new(),
+    };
+    (body, query)
+}
+
+fn operation(endpoint: &Endpoint, schemas: &mut Map<String, Value>) -> Value {
+    let mut parameters: Vec<Value> = endpoint
+        .path
+        .split('/')
+        .filter_map(|part| part.strip_prefix('{')?.strip_suffix('}'))
+        .map(|name| {
+            json!({
+                "name": name,
+                "in": "path",
+                "required": true,
+                "schema": { "type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$" }
+            })
+        })
+        .collect();
+    let (body, query) = inputs(endpoint, schemas);
+    parameters.extend(query);
+    let (access, roles) = match endpoint.access {
+        Access::Public => ("public".to_owned(), Vec::new()),
+        Access::Account => ("account".to_owned(), Vec::new()),
+        Access::Workspace(permission) => (
+            format!("workspace:{}", permission.as_str()),
+            Role::ALL
+                .into_iter()
+                .filter(|role| role.allows(permission))
+                .map(Role::as_str)
+                .collect(),
+        ),
+    };
+    let tag = endpoint
+        .path
+        .strip_prefix(super::roles::WORKSPACE)
+        .and_then(|tail| tail.split('/').nth(1))
+        .unwrap_or("account");
+    let mut op = json!({
+        "summary": endpoint.summary,
+        "operationId": format!("{} {}", endpoint.method.to_lowercase(), endpoint.path),
+        "tags": [tag],
+        "parameters": parameters,
+        "x-codexos-access": access,
+        "responses": {
+            "200": { "description": "Done" },
+            "400": { "$ref": "#/components/responses/Error" },
+            "401": { "$ref": "#/components/responses/Error" },
+            "403": { "$ref": "#/components/responses/Error" },
+            "404": { "$ref": "#/components/responses/Error" },
+            "413": { "description": "The body is larger than the server accepts" },
+            "429": { "$ref": "#/components/responses/Error" }
+        }
+    });
+    if !roles.is_empty() {
+        op["x-codexos-roles"] = json!(roles);
+    }
+    if endpoint.access == Access::Public {
+        op["security"] = json!([]);
+    }
+    if let Some(body) = body {
+        op["requestBody"] = json!({
+            "required": true,
+            "content": { "application/json": { "schema": body } }
+        });
+    }
+    op
+}
+
+/// The document served at `/openapi.json`.
+#[must_use]
+pub fn document() -> Value {
+    let mut schemas = Map::new();
+    let mut paths = Map::new();
+    for endpoint in ENDPOINTS {
+        let op = operation(endpoint, &mut schemas);
+        let item = paths
+            .entry(endpoint.path.to_owned())
+            .or_insert_with(|| json!({}));
+        item[endpoint.method.to_lowercase()] = op;
+    }
+    schemas.insert(
+        "Error".to_owned(),
+        json!({
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": { "type": "string", "description": "Stable machine-readable code" },
+                "message": { "type": "string", "description": "What failed and what to do" }
+            }
+        }),
+    );
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "CodexOS team server",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "The CodexOS runtime served to a team. Every endpoint but the public ones needs an API token (`Authorization: Bearer cxo_…`) or a session cookie (whose unsafe requests carry `X-CSRF-Token`). `x-codexos-access` and `x-codexos-roles` say who may call each one."
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "responses": {
+                "Error": {
+                    "description": "An error",
+                    "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } }
+                }
+            },
+            "securitySchemes": {
+                "token": { "type": "http", "scheme": "bearer", "description": "A personal API token, `cxo_<id>_<secret>`" },
+                "session": { "type": "apiKey", "in": "cookie", "name": super::api::SESSION_COOKIE }
+            }
+        },
+        "security": [{ "token": [] }, { "session": [] }]
+    })
+}
