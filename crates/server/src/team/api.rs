@@ -28,7 +28,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
-use super::roles::{endpoint_of, Access, Permission, Role, Scope, WORKSPACE};
+use super::roles::{endpoint_of, Access, Permission, Role, Scope, ENDPOINTS, WORKSPACE};
 use super::{auth, checked_name, lock, ApiError, Team};
 
 /// The session cookie's name.
@@ -128,28 +128,12 @@ fn address_of(request: &Request) -> String {
         .map_or_else(|| "unknown".to_owned(), |info| info.0.ip().to_string())
 }
 
-fn too_many(wait: Duration) -> Response {
-    let mut response = ApiError {
-        status: StatusCode::TOO_MANY_REQUESTS,
-        code: "rate_limited",
-        message: format!(
-            "too many requests — try again in {} s",
-            wait.as_secs().max(1)
-        ),
-    }
-    .into_response();
-    if let Ok(value) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
-        response.headers_mut().insert(header::RETRY_AFTER, value);
-    }
-    response
-}
-
 /// Every request, routed or not: the per-address limit.
 async fn by_address(State(team): State<Arc<Team>>, request: Request, next: Next) -> Response {
     let address = address_of(&request);
     let per_address = team.limiter.limits().per_address;
     if let Err(wait) = team.limiter.take(&format!("ip:{address}"), per_address) {
-        return too_many(wait);
+        return ApiError::rate_limited(wait, "from this address").into_response();
     }
     next.run(request).await
 }
@@ -245,6 +229,14 @@ async fn admit(team: &Arc<Team>, request: Request) -> ApiResult<(Request, Option
         .map(|path| path.as_str().to_owned())
         .unwrap_or_default();
     let Some(endpoint) = endpoint_of(request.method().as_str(), &matched) else {
+        if ENDPOINTS.iter().any(|endpoint| endpoint.path == matched) {
+            return Err(ApiError {
+                status: StatusCode::METHOD_NOT_ALLOWED,
+                code: "method_not_allowed",
+                message: format!("`{matched}` does not take {}", request.method()),
+                retry_after: None,
+            });
+        }
         return Err(ApiError::internal(format!(
             "`{} {matched}` is not in the permission table — refused",
             request.method()
@@ -281,14 +273,7 @@ async fn admit(team: &Arc<Team>, request: Request) -> ApiResult<(Request, Option
         &format!("credential:{credential}"),
         team.limiter.limits().per_credential,
     ) {
-        return Err(ApiError {
-            status: StatusCode::TOO_MANY_REQUESTS,
-            code: "rate_limited",
-            message: format!(
-                "too many requests with this credential — try again in {} s",
-                wait.as_secs().max(1)
-            ),
-        });
+        return Err(ApiError::rate_limited(wait, "with this credential"));
     }
     let caller = Caller {
         account: account.to_owned(),
@@ -398,7 +383,7 @@ async fn login(
     Json(body): Json<LoginRequest>,
 ) -> ApiResult<Response> {
     if let Err(wait) = team.limiter.take(&format!("login:{address}"), 20) {
-        return Ok(too_many(wait));
+        return Err(ApiError::rate_limited(wait, "to sign in from this address"));
     }
     let checking = Arc::clone(&team);
     let (account, password, from) = (body.account.clone(), body.password, address.clone());

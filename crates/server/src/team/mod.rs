@@ -43,6 +43,8 @@ pub struct ApiError {
     pub code: &'static str,
     /// What failed and what to do.
     pub message: String,
+    /// Seconds until a retry may succeed (sent as `Retry-After`).
+    pub retry_after: Option<u64>,
 }
 
 impl std::fmt::Display for ApiError {
@@ -59,6 +61,20 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// 429: over a rate limit; retry after `wait`.
+    pub fn rate_limited(wait: std::time::Duration, what: &str) -> Self {
+        let seconds = wait.as_secs().max(1);
+        Self {
+            retry_after: Some(seconds),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("too many requests {what} — try again in {seconds} s"),
+            )
         }
     }
 
@@ -101,7 +117,13 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({ "code": self.code, "message": self.message });
-        (self.status, axum::Json(body)).into_response()
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 
@@ -387,8 +409,9 @@ impl Team {
         }
     }
 
-    /// The runtime of a workspace, opened on first use.
-    pub(crate) fn runtime(&self, workspace: &str) -> Result<Arc<Runtime>, ApiError> {
+    /// The runtime of a workspace, opened on first use (to set it up from
+    /// the machine the server runs on: ingest a folder, …).
+    pub fn runtime(&self, workspace: &str) -> Result<Arc<Runtime>, ApiError> {
         if let Some(runtime) = lock(&self.workspaces).get(workspace) {
             return Ok(Arc::clone(runtime));
         }

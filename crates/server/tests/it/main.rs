@@ -5,6 +5,8 @@
     reason = "a test client of the server under test; offline mode is not in play"
 )]
 
+mod team;
+
 use std::sync::Arc;
 
 use codexos_runtime::{Home, Runtime};

@@ -1,0 +1,920 @@
+//! The team server over real HTTP on 127.0.0.1: every endpoint × every role
+//! as the table says, credentials, escalation, hostile input, limits, and a
+//! run followed live.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use codexos_server::team::roles::{Access, Role, Scope, ENDPOINTS};
+use codexos_server::team::{Limits, Team, TeamOptions};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+const PASSWORD: &str = "correct horse battery";
+/// A value kept in the vault that no response may ever contain.
+const SENTINEL: &str = "sentinel-4f1c9e-never-sent";
+
+/// A flow that needs no model: it waits for a person, then sets `n`.
+fn gate(name: &str) -> Value {
+    json!({"version": 2, "name": name, "state": {"ok": "object", "n": "number"},
+           "nodes": [{"id": "ask", "kind": "human", "prompt": "Ship it?", "output": "ok"},
+                     {"id": "after", "kind": "transform", "set": {"n": "7"}},
+                     {"id": "out", "kind": "output", "keys": ["n"]}],
+           "edges": [{"from": "ask", "to": "after"}, {"from": "after", "to": "out"}]})
+}
+
+/// Who is who in workspace `team` (`otto` owns `other` and is no member).
+const PEOPLE: [(&str, Option<Role>); 6] = [
+    ("olga", Some(Role::Owner)),
+    ("adam", Some(Role::Admin)),
+    ("cora", Some(Role::Creator)),
+    ("eve", Some(Role::Executor)),
+    ("vic", Some(Role::Viewer)),
+    ("otto", None),
+];
+
+struct Server {
+    base: String,
+    team: Arc<Team>,
+    stop: CancellationToken,
+    tokens: HashMap<String, String>,
+    client: reqwest::Client,
+    /// A run of `gate` waiting at `ask`.
+    paused: String,
+    _home: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+fn roomy() -> Limits {
+    Limits {
+        per_credential: 100_000,
+        per_address: 100_000,
+        max_body: 64 * 1024,
+    }
+}
+
+async fn start(limits: Limits) -> Server {
+    let home = tempfile::tempdir().expect("home");
+    let team = Team::open(TeamOptions {
+        home: home.path().to_path_buf(),
+        models: Some(codexos_test_support::models_dir()),
+        limits,
+        secure_cookies: false,
+    })
+    .expect("team");
+    let mut tokens = HashMap::new();
+    for (name, _) in PEOPLE.iter().chain(&[("zed", None)]) {
+        team.add_account(name, Some(PASSWORD)).expect("account");
+        let minted = team
+            .create_token(name, "tests", &[Scope::Admin], 1)
+            .expect("token");
+        tokens.insert((*name).to_owned(), minted.token);
+    }
+    // Short answers: the matrix asks the local model a few times.
+    let team_home = home.path().join("workspaces/team");
+    std::fs::create_dir_all(&team_home).expect("workspace home");
+    std::fs::write(team_home.join("config.toml"), "[llm]\nmax_tokens = 8\n").expect("config");
+    team.add_workspace("team", "olga").expect("workspace");
+    let corpus = codexos_test_support::corpus();
+    team.runtime("team")
+        .expect("runtime")
+        .ingest(
+            corpus.path(),
+            Some("docs"),
+            &|_| {},
+            &CancellationToken::new(),
+        )
+        .await
+        .expect("ingest");
+    team.add_workspace("other", "otto").expect("other");
+    for (name, role) in PEOPLE {
+        if let Some(role) = role.filter(|role| *role != Role::Owner) {
+            team.set_role("team", None, name, role).expect("role");
+        }
+    }
+    let stop = CancellationToken::new();
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    let (serving, task_stop) = (Arc::clone(&team), stop.clone());
+    tokio::spawn(async move {
+        codexos_server::team::serve_team(
+            serving,
+            "127.0.0.1:0".parse().expect("address"),
+            task_stop,
+            |address| {
+                sender.send(address).expect("report address");
+            },
+        )
+        .await
+        .expect("serves");
+    });
+    let address = receiver.await.expect("bound");
+    let mut server = Server {
+        base: format!("http://{address}"),
+        team,
+        stop,
+        tokens,
+        client: codexos_net::client().build().expect("client"),
+        paused: String::new(),
+        _home: home,
+    };
+    let (status, _) = server
+        .call(
+            "olga",
+            "PUT",
+            "/api/v1/workspaces/team/flows/gate",
+            Some(gate("gate")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    server.paused = server.start_gate("olga").await;
+    server
+}
+
+impl Server {
+    async fn call(
+        &self,
+        who: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, String) {
+        let mut request = self.client.request(
+            method.parse().expect("method"),
+            format!("{}{path}", self.base),
+        );
+        if let Some(token) = self.tokens.get(who) {
+            request = request.bearer_auth(token);
+        } else if !who.is_empty() {
+            request = request.bearer_auth(who);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        (status, response.text().await.expect("body"))
+    }
+
+    async fn start_gate(&self, who: &str) -> String {
+        let (status, body) = self
+            .call(
+                who,
+                "POST",
+                "/api/v1/workspaces/team/flows/gate/runs",
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        let started: Value = serde_json::from_str(&body).expect("json");
+        let id = started["runId"].as_str().expect("run id").to_owned();
+        // Wait until it waits for a person.
+        for _ in 0..100 {
+            let (_, detail) = self
+                .call(
+                    who,
+                    "GET",
+                    &format!("/api/v1/workspaces/team/runs/{id}"),
+                    None,
+                )
+                .await;
+            if serde_json::from_str::<Value>(&detail).expect("json")["summary"]["status"]
+                == "paused"
+            {
+                return id;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("run {id} did not pause");
+    }
+
+    /// The concrete path and body for one call of `endpoint`, after putting
+    /// in place (as the owner) what it acts on.
+    async fn prepare(&self, method: &str, path: &str) -> (String, Option<Value>) {
+        let tail = path.trim_start_matches("/api/v1/workspaces/{workspace}");
+        let mut run = self.paused.clone();
+        let mut flow = "gate";
+        match (method, tail) {
+            ("DELETE", "/flows/{flow}") => {
+                flow = "scratch";
+                self.call(
+                    "olga",
+                    "PUT",
+                    "/api/v1/workspaces/team/flows/scratch",
+                    Some(gate("scratch")),
+                )
+                .await;
+            }
+            ("POST", "/runs/{run}/resume") => run = self.start_gate("olga").await,
+            ("DELETE", "/vault/{secret}") => {
+                self.call(
+                    "olga",
+                    "PUT",
+                    "/api/v1/workspaces/team/vault/probe",
+                    Some(json!({"value": SENTINEL})),
+                )
+                .await;
+            }
+            ("DELETE", "/members/{account}") => {
+                self.call(
+                    "olga",
+                    "PUT",
+                    "/api/v1/workspaces/team/members/zed",
+                    Some(json!({"role": "viewer"})),
+                )
+                .await;
+            }
+            _ => {}
+        }
+        let body = match (method, tail) {
+            ("PUT", "/flows/{flow}") => Some(gate("gate")),
+            ("POST", "/flows/{flow}/runs") => Some(json!({})),
+            ("POST", "/runs/{run}/resume") => Some(json!({"answer": {"approved": true}})),
+            ("POST", "/search") => Some(json!({"query": "anything"})),
+            ("POST", "/ask") => Some(json!({"question": "what is this?"})),
+            ("PUT", "/vault/{secret}") => Some(json!({"value": SENTINEL})),
+            ("PUT", "/members/{account}") => Some(json!({"role": "viewer"})),
+            _ => None,
+        };
+        let path = path
+            .replace("{workspace}", "team")
+            .replace("{flow}", flow)
+            .replace("{run}", &run)
+            .replace("{secret}", "probe")
+            .replace("{account}", "zed");
+        (path, body)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_endpoint_answers_every_role_as_the_table_says() {
+    let server = start(roomy()).await;
+    let mut bodies = String::new();
+    let mut allowed = 0;
+    let mut refused = 0;
+    for endpoint in ENDPOINTS {
+        let Access::Workspace(permission) = endpoint.access else {
+            continue;
+        };
+        for (person, role) in PEOPLE {
+            let (path, body) = server.prepare(endpoint.method, endpoint.path).await;
+            let (status, text) = server.call(person, endpoint.method, &path, body).await;
+            let what = format!(
+                "{person} ({role:?}) {} {path}: {status} {text}",
+                endpoint.method
+            );
+            match role {
+                None => assert_eq!(status, StatusCode::NOT_FOUND, "{what}"),
+                Some(role) if role.allows(permission) => {
+                    allowed += 1;
+                    // Positive control: the handler ran and did its work
+                    // (cancel answers 409: the run is not running).
+                    let expected = if endpoint.path.ends_with("/cancel") {
+                        status == StatusCode::CONFLICT
+                    } else if endpoint.path.ends_with("/search") || endpoint.path.ends_with("/ask")
+                    {
+                        // No project is ingested: the runtime says so.
+                        status.is_success()
+                            || status == StatusCode::NOT_FOUND && text.contains("project")
+                            || status == StatusCode::BAD_REQUEST
+                    } else {
+                        status.is_success()
+                    };
+                    assert!(expected, "{what}");
+                }
+                Some(_) => {
+                    refused += 1;
+                    assert_eq!(status, StatusCode::FORBIDDEN, "{what}");
+                }
+            }
+            bodies.push_str(&text);
+        }
+    }
+    // Every member's call was checked one way or the other, as many of
+    // each as the table has.
+    let (table_allowed, table_refused) = ENDPOINTS
+        .iter()
+        .filter_map(|endpoint| match endpoint.access {
+            Access::Workspace(permission) => Some(permission),
+            _ => None,
+        })
+        .flat_map(|permission| Role::ALL.map(|role| role.allows(permission)))
+        .fold((0, 0), |(yes, no), allowed| {
+            if allowed {
+                (yes + 1, no)
+            } else {
+                (yes, no + 1)
+            }
+        });
+    assert_eq!((allowed, refused), (table_allowed, table_refused));
+    assert!(
+        allowed > 60 && refused > 20,
+        "allowed {allowed}, refused {refused}"
+    );
+    assert!(
+        !bodies.contains(SENTINEL),
+        "a response carried a secret's value"
+    );
+    // The vault really holds the value the responses never showed.
+    let runtime_check = server.team.store().team_workspaces().expect("workspaces");
+    assert_eq!(runtime_check, ["other", "team"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tokens_are_refused_when_missing_tampered_expired_revoked_or_out_of_scope() {
+    let server = start(roomy()).await;
+    let flows = "/api/v1/workspaces/team/flows";
+    assert_eq!(
+        server.call("eve", "GET", flows, None).await.0,
+        StatusCode::OK,
+        "positive control"
+    );
+    let (status, body) = server.call("", "GET", flows, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(body.contains("sign in"), "{body}");
+    let mut tampered = server.tokens["eve"].clone();
+    let last = tampered.pop().expect("digit");
+    tampered.push(if last == '0' { '1' } else { '0' });
+    assert_eq!(
+        server.call(&tampered, "GET", flows, None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let expired = codexos_server::team::auth::mint(
+        server.team.store(),
+        "eve",
+        codexos_store::team::CredentialKind::Token,
+        "old",
+        &[Scope::Admin],
+        Duration::ZERO,
+    )
+    .expect("mint");
+    let (status, body) = server.call(&expired.token, "GET", flows, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body.contains("expired"), "{body}");
+
+    // A read-only token made over the API: reads, cannot write, cannot
+    // make a wider token, then is revoked.
+    let (status, body) = server
+        .call(
+            "eve",
+            "POST",
+            "/api/v1/tokens",
+            Some(json!({"label": "dashboards", "scopes": ["read"], "expiresInDays": 7})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let created: Value = serde_json::from_str(&body).expect("json");
+    let read = created["token"].as_str().expect("token").to_owned();
+    let id = created["credential"]["id"].as_str().expect("id").to_owned();
+    assert_eq!(
+        server.call(&read, "GET", flows, None).await.0,
+        StatusCode::OK
+    );
+    let (status, body) = server
+        .call(
+            &read,
+            "POST",
+            "/api/v1/workspaces/team/flows/gate/runs",
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "eve may run, her read token may not: {body}"
+    );
+    assert!(body.contains("scopes"), "{body}");
+    let (status, _) = server
+        .call(
+            &read,
+            "POST",
+            "/api/v1/tokens",
+            Some(json!({"label": "wider", "scopes": ["admin"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let listed = server.call("eve", "GET", "/api/v1/tokens", None).await.1;
+    assert!(
+        listed.contains("dashboards") && !listed.contains(&read[21..]),
+        "{listed}"
+    );
+    assert_eq!(
+        server
+            .call("olga", "DELETE", &format!("/api/v1/tokens/{id}"), None)
+            .await
+            .0,
+        StatusCode::NOT_FOUND,
+        "only its owner revokes a token"
+    );
+    assert_eq!(
+        server
+            .call("eve", "DELETE", &format!("/api/v1/tokens/{id}"), None)
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    let (status, body) = server.call(&read, "GET", flows, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body.contains("revoked"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn roles_cannot_be_raised_past_their_own_and_workspaces_do_not_see_each_other() {
+    let server = start(roomy()).await;
+    let member = |name: &str| format!("/api/v1/workspaces/team/members/{name}");
+    let role = |name: &str| Some(json!({ "role": name }));
+    assert_eq!(
+        server
+            .call("adam", "PUT", &member("zed"), role("admin"))
+            .await
+            .0,
+        StatusCode::NO_CONTENT,
+        "positive control"
+    );
+    assert_eq!(
+        server
+            .call("adam", "PUT", &member("zed"), role("owner"))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        server
+            .call("adam", "PUT", &member("olga"), role("viewer"))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        server.call("adam", "DELETE", &member("olga"), None).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, body) = server
+        .call("olga", "PUT", &member("olga"), role("admin"))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "the last owner stays: {body}");
+    assert_eq!(
+        server
+            .call("cora", "PUT", &member("zed"), role("viewer"))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+
+    // A grant narrows: cora may edit flows but not `gate`.
+    let grant = |role: &str| Some(json!({ "role": role, "flow": "gate" }));
+    assert_eq!(
+        server
+            .call("olga", "PUT", &member("cora"), grant("viewer"))
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    let gate_path = "/api/v1/workspaces/team/flows/gate";
+    assert_eq!(
+        server
+            .call("cora", "PUT", gate_path, Some(gate("gate")))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        server
+            .call(
+                "cora",
+                "PUT",
+                "/api/v1/workspaces/team/flows/draft",
+                Some(gate("draft"))
+            )
+            .await
+            .0,
+        StatusCode::OK
+    );
+    // And widens: vic (viewer) may run `gate`, not `draft`.
+    assert_eq!(
+        server
+            .call("olga", "PUT", &member("vic"), grant("executor"))
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    server.start_gate("vic").await;
+    assert_eq!(
+        server
+            .call(
+                "vic",
+                "POST",
+                "/api/v1/workspaces/team/flows/draft/runs",
+                Some(json!({}))
+            )
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    // The vault's names are for creators up; values for nobody.
+    assert_eq!(
+        server
+            .call("eve", "GET", "/api/v1/workspaces/team/vault", None)
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+
+    // Another workspace's owner sees nothing of this one, and this one's
+    // run ids mean nothing in theirs.
+    let run = format!("/api/v1/workspaces/team/runs/{}", server.paused);
+    assert_eq!(
+        server.call("olga", "GET", &run, None).await.0,
+        StatusCode::OK,
+        "positive control"
+    );
+    assert_eq!(
+        server.call("otto", "GET", &run, None).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let elsewhere = format!("/api/v1/workspaces/other/runs/{}", server.paused);
+    assert_eq!(
+        server.call("otto", "GET", &elsewhere, None).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (status, body) = server
+        .call("olga", "GET", "/api/v1/workspaces/nowhere/flows", None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_strings_in_every_path_parameter_are_refused_and_change_nothing() {
+    let server = start(roomy()).await;
+    let long = "a".repeat(300);
+    let hostile = [
+        "..%2F..%2Fetc%2Fpasswd",
+        "%2E%2E",
+        "x'%20OR%20'1'%3D'1",
+        "gate%22%3B%20DROP%20TABLE%20runs%3B--",
+        "%00",
+        "gate%2Fversions",
+        ".hidden",
+        "-rf",
+        long.as_str(),
+    ];
+    let mut tried = 0;
+    for endpoint in ENDPOINTS {
+        let names: Vec<&str> = endpoint
+            .path
+            .split('/')
+            .filter_map(|part| part.strip_prefix('{')?.strip_suffix('}'))
+            .collect();
+        for name in &names {
+            for value in hostile {
+                let (_, body) = server.prepare(endpoint.method, endpoint.path).await;
+                // The one parameter replaced, the others valid.
+                let prepared = endpoint
+                    .path
+                    .replace(&format!("{{{name}}}"), value)
+                    .replace("{workspace}", "team")
+                    .replace("{flow}", "gate")
+                    .replace("{run}", &server.paused)
+                    .replace("{secret}", "probe")
+                    .replace("{account}", "zed")
+                    .replace("{token}", "0123456789abcdef");
+                let (status, text) = server.call("olga", endpoint.method, &prepared, body).await;
+                // (A client may resolve `..` itself and reach another
+                // route, which refuses the method.)
+                assert!(
+                    status == StatusCode::BAD_REQUEST
+                        || status == StatusCode::NOT_FOUND
+                        || status == StatusCode::METHOD_NOT_ALLOWED,
+                    "{} {prepared}: {status} {text}",
+                    endpoint.method
+                );
+                tried += 1;
+            }
+        }
+    }
+    assert!(tried > 150, "{tried}");
+    // Strings in bodies are data, not code.
+    let (status, body) = server
+        .call(
+            "eve",
+            "POST",
+            "/api/v1/workspaces/team/search",
+            Some(json!({"query": "' OR 1=1; DROP TABLE runs; --"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Nothing changed: the flow, the run and the audit chain are intact.
+    let (status, _) = server
+        .call("olga", "GET", "/api/v1/workspaces/team/flows/gate", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = server
+        .call(
+            "olga",
+            "GET",
+            &format!("/api/v1/workspaces/team/runs/{}", server.paused),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, check) = server
+        .call("olga", "GET", "/api/v1/workspaces/team/audit/verify", None)
+        .await;
+    let check: Value = serde_json::from_str(&check).expect("json");
+    assert!(
+        check["broken"].is_null() && check["entries"].as_u64() > Some(0),
+        "{check}"
+    );
+    assert!(!std::path::Path::new("/etc/passwd.flow.json").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sessions_need_their_csrf_token_and_logins_lock_after_repeated_failures() {
+    let server = start(roomy()).await;
+    let login = |account: &str, password: &str| {
+        server
+            .client
+            .post(format!("{}/api/v1/login", server.base))
+            .json(&json!({ "account": account, "password": password }))
+            .send()
+    };
+    let response = login("eve", PASSWORD).await.expect("login");
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|value| value.to_str().ok())
+        .expect("a session cookie")
+        .to_owned();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let session = cookie.split(';').next().expect("pair").to_owned();
+    let csrf = response.json::<Value>().await.expect("json")["csrfToken"]
+        .as_str()
+        .expect("csrf")
+        .to_owned();
+    let with_cookie = |method: &str, path: &str, csrf: Option<&str>| {
+        let mut request = server
+            .client
+            .request(
+                method.parse().expect("method"),
+                format!("{}{path}", server.base),
+            )
+            .header("cookie", &session);
+        if let Some(csrf) = csrf {
+            request = request.header("x-csrf-token", csrf);
+        }
+        request.send()
+    };
+    assert_eq!(
+        with_cookie("GET", "/api/v1/me", None)
+            .await
+            .expect("me")
+            .status(),
+        StatusCode::OK
+    );
+    let runs = "/api/v1/workspaces/team/flows/gate/runs";
+    for wrong in [None, Some("0000")] {
+        let refused = with_cookie("POST", runs, wrong).await.expect("post");
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN, "csrf {wrong:?}");
+    }
+    assert_eq!(
+        with_cookie("POST", runs, Some(&csrf))
+            .await
+            .expect("post")
+            .status(),
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(
+        with_cookie("POST", "/api/v1/logout", Some(&csrf))
+            .await
+            .expect("logout")
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        with_cookie("GET", "/api/v1/me", None)
+            .await
+            .expect("me")
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Five wrong passwords lock the account, even against the right one;
+    // another account is not affected; an unknown name locks alike.
+    for _ in 0..5 {
+        assert_eq!(
+            login("vic", "not the password")
+                .await
+                .expect("login")
+                .status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let locked = login("vic", PASSWORD).await.expect("login");
+    assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(locked
+        .text()
+        .await
+        .expect("body")
+        .contains("too many failed logins"));
+    assert_eq!(
+        login("cora", PASSWORD).await.expect("login").status(),
+        StatusCode::OK
+    );
+    server
+        .team
+        .set_password("vic", "another good password")
+        .expect("reset");
+    assert_eq!(
+        login("vic", "another good password")
+            .await
+            .expect("login")
+            .status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn floods_and_oversized_bodies_are_refused() {
+    let server = start(Limits {
+        per_credential: 5,
+        per_address: 400,
+        max_body: 4096,
+    })
+    .await;
+    let flows = "/api/v1/workspaces/team/flows";
+    for _ in 0..5 {
+        assert_eq!(
+            server.call("eve", "GET", flows, None).await.0,
+            StatusCode::OK
+        );
+    }
+    let flooded = server
+        .client
+        .get(format!("{}{flows}", server.base))
+        .bearer_auth(&server.tokens["eve"])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(flooded.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(flooded.headers().get("retry-after").is_some());
+    assert_eq!(
+        server.call("cora", "GET", flows, None).await.0,
+        StatusCode::OK,
+        "another token's own bucket"
+    );
+    let mut big = gate("gate");
+    big["description"] = json!("x".repeat(8192));
+    let (status, _) = server
+        .call("adam", "PUT", &format!("{flows}/gate"), Some(big))
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    // One address: even public calls run out.
+    let mut answered = 0;
+    loop {
+        let (status, _) = server.call("", "GET", "/api/v1/health", None).await;
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            break;
+        }
+        assert_eq!(status, StatusCode::OK);
+        answered += 1;
+        assert!(answered <= 400, "the address limit never applied");
+    }
+    assert!(answered > 300, "{answered}");
+}
+
+/// The events of an SSE body: (id, event name, data).
+fn sse(body: &str) -> Vec<(Option<u64>, String, Value)> {
+    body.split("\n\n")
+        .filter(|block| !block.trim().is_empty() && !block.starts_with(':'))
+        .map(|block| {
+            let mut id = None;
+            let mut name = String::new();
+            let mut data = Value::Null;
+            for line in block.lines() {
+                if let Some(value) = line.strip_prefix("id: ") {
+                    id = value.parse().ok();
+                } else if let Some(value) = line.strip_prefix("event: ") {
+                    name = value.to_owned();
+                } else if let Some(value) = line.strip_prefix("data: ") {
+                    data = serde_json::from_str(value).expect("data");
+                }
+            }
+            (id, name, data)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_streams_its_events_in_order_pauses_resumes_and_changes_are_audited_by_caller() {
+    let server = start(roomy()).await;
+    let id = server.start_gate("eve").await;
+    let events = format!("/api/v1/workspaces/team/runs/{id}/events");
+    let (status, body) = server.call("vic", "GET", &events, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let first = sse(&body);
+    let ids: Vec<u64> = first.iter().filter_map(|(id, _, _)| *id).collect();
+    assert!(
+        ids.windows(2).all(|pair| pair[0] < pair[1]) && ids[0] == 0,
+        "{ids:?}"
+    );
+    assert_eq!(first[0].2["event"]["type"], "runStarted");
+    let (_, end, data) = first.last().expect("end");
+    assert_eq!(
+        (end.as_str(), data["status"].as_str()),
+        ("end", Some("paused"))
+    );
+
+    let (status, body) = server
+        .call(
+            "vic",
+            "POST",
+            &format!("/api/v1/workspaces/team/runs/{id}/resume"),
+            Some(json!({"answer": {"approved": true}})),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "a viewer cannot approve: {body}"
+    );
+    let (status, body) = server
+        .call(
+            "eve",
+            "POST",
+            &format!("/api/v1/workspaces/team/runs/{id}/resume"),
+            Some(json!({"answer": {"approved": true}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    // Reconnecting with Last-Event-ID picks up after it, to the end.
+    let last = *ids.last().expect("ids");
+    let response = server
+        .client
+        .get(format!("{}{events}", server.base))
+        .bearer_auth(&server.tokens["vic"])
+        .header("last-event-id", last.to_string())
+        .send()
+        .await
+        .expect("events");
+    let rest = sse(&response.text().await.expect("body"));
+    assert!(
+        rest.iter()
+            .filter_map(|(id, _, _)| *id)
+            .all(|seq| seq > last),
+        "{rest:?}"
+    );
+    let finished = rest
+        .iter()
+        .find(|(_, _, data)| data["event"]["type"] == "runFinished")
+        .expect("finished");
+    assert_eq!(finished.2["event"]["output"]["n"], 7);
+    assert_eq!(rest.last().expect("end").2["status"], "succeeded");
+
+    // Changes are recorded as the account that made them, from its address.
+    assert_eq!(
+        server
+            .call(
+                "adam",
+                "PUT",
+                "/api/v1/workspaces/team/vault/probe",
+                Some(json!({"value": SENTINEL}))
+            )
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    let (_, log) = server
+        .call(
+            "adam",
+            "GET",
+            "/api/v1/workspaces/team/audit?action=secret",
+            None,
+        )
+        .await;
+    let log: Value = serde_json::from_str(&log).expect("json");
+    assert_eq!(
+        (log[0]["who"].as_str(), log[0]["origin"].as_str()),
+        (Some("adam"), Some("127.0.0.1")),
+        "{log}"
+    );
+    assert!(!log.to_string().contains(SENTINEL));
+    let (_, log) = server
+        .call(
+            "adam",
+            "GET",
+            "/api/v1/workspaces/team/audit?action=flow",
+            None,
+        )
+        .await;
+    assert!(log.contains("\"who\":\"olga\""), "{log}");
+}
