@@ -170,24 +170,37 @@ pub async fn server(
         secure_cookies: args.secure_cookies,
     };
     let team = Team::open(options)?;
-    let Some(command) = args.command else {
-        let address: std::net::SocketAddr = args.bind.parse().map_err(|error| {
-            anyhow::anyhow!("`{}` is not an address to bind: {error}", args.bind)
-        })?;
-        let home = team.options().home.clone();
-        return codexos_server::team::serve_team(team, address, cancel.clone(), |bound| {
-            if json {
-                crate::chat::json_line(&serde_json::json!({"type": "listening", "url": format!("http://{bound}"), "home": home}));
-            } else {
-                eprintln!(
-                    "CodexOS team server on http://{bound} (home {}) — API at /api/v1, document at /openapi.json — Ctrl-C to stop",
-                    home.display()
-                );
-            }
-        })
-        .await
-        .map_err(|error| anyhow::anyhow!("cannot serve on {address}: {error} — choose another --bind"));
-    };
+    match args.command {
+        None => serve(team, &args.bind, json, cancel).await,
+        Some(command) => setup(&team, command, json),
+    }
+}
+
+async fn serve(
+    team: Arc<Team>,
+    bind: &str,
+    json: bool,
+    cancel: &CancellationToken,
+) -> anyhow::Result<()> {
+    let address: std::net::SocketAddr = bind
+        .parse()
+        .map_err(|error| anyhow::anyhow!("`{bind}` is not an address to bind: {error}"))?;
+    let home = team.options().home.clone();
+    codexos_server::team::serve_team(team, address, cancel.clone(), |bound| {
+        if json {
+            crate::chat::json_line(&serde_json::json!({"type": "listening", "url": format!("http://{bound}"), "home": home}));
+        } else {
+            eprintln!(
+                "CodexOS team server on http://{bound} (home {}) — API at /api/v1, document at /openapi.json — Ctrl-C to stop",
+                home.display()
+            );
+        }
+    })
+    .await
+    .map_err(|error| anyhow::anyhow!("cannot serve on {address}: {error} — choose another --bind"))
+}
+
+fn setup(team: &Team, command: ServerCommand, json: bool) -> anyhow::Result<()> {
     match command {
         ServerCommand::Account(AccountCommand::Add { name, no_password }) => {
             let password = if no_password {
@@ -274,29 +287,7 @@ pub async fn server(
             label,
             scope,
             days,
-        }) => {
-            let scopes = scope
-                .iter()
-                .map(|name| {
-                    Scope::parse(name.trim()).ok_or_else(|| {
-                        anyhow::anyhow!("`{name}` is not a scope: use read, run, edit or admin")
-                    })
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            let minted = team.create_token(&account, &label, &scopes, days)?;
-            if json {
-                return render::print_json(
-                    &serde_json::json!({"token": minted.token, "credential": minted.credential}),
-                );
-            }
-            println!("{}", minted.token);
-            eprintln!(
-                "token {} for {account} ({}) — shown once; it expires in {days} day(s)",
-                minted.credential.id,
-                minted.credential.scopes.join(", ")
-            );
-            Ok(())
-        }
+        }) => create_token(team, &account, &label, &scope, days, json),
     }
 }
 
@@ -307,4 +298,35 @@ fn report(json: bool, value: &serde_json::Value, text: &str) -> anyhow::Result<(
         println!("{text}");
         Ok(())
     }
+}
+
+fn create_token(
+    team: &Team,
+    account: &str,
+    label: &str,
+    scope: &[String],
+    days: u32,
+    json: bool,
+) -> anyhow::Result<()> {
+    let scopes = scope
+        .iter()
+        .map(|name| {
+            Scope::parse(name.trim()).ok_or_else(|| {
+                anyhow::anyhow!("`{name}` is not a scope: use read, run, edit or admin")
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let minted = team.create_token(account, label, &scopes, days)?;
+    if json {
+        return render::print_json(
+            &serde_json::json!({"token": minted.token, "credential": minted.credential}),
+        );
+    }
+    println!("{}", minted.token);
+    eprintln!(
+        "token {} for {account} ({}) — shown once; it expires in {days} day(s)",
+        minted.credential.id,
+        minted.credential.scopes.join(", ")
+    );
+    Ok(())
 }

@@ -99,7 +99,7 @@ fn serve(cli: &Cli) -> (Child, String) {
     (child, url)
 }
 
-struct Killed(Child);
+pub(crate) struct Killed(pub(crate) Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {

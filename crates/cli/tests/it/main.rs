@@ -18,6 +18,7 @@ mod ingest_search;
 mod otel;
 mod pull;
 mod security;
+mod server;
 mod tools;
 mod usage;
 mod vault;

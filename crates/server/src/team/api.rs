@@ -408,7 +408,7 @@ async fn login(
                 "session.start",
                 &body.account,
                 json!({ "id": minted.credential.id }),
-            )
+            );
         },
     )
     .await;
@@ -600,6 +600,7 @@ pub(crate) struct RunRequest {
 async fn launch<F, Fut>(
     team: &Arc<Team>,
     caller: &Caller,
+    what: (&str, &str),
     options: FlowRunOptions,
     work: F,
 ) -> ApiResult<(StatusCode, Json<Value>)>
@@ -633,7 +634,14 @@ where
         },
     ));
     match first.await {
-        Ok(id) => Ok((StatusCode::ACCEPTED, Json(json!({ "runId": id })))),
+        Ok(id) => {
+            team.audit(
+                "run.start",
+                &id,
+                json!({ "workspace": what.0, "flow": what.1 }),
+            );
+            Ok((StatusCode::ACCEPTED, Json(json!({ "runId": id }))))
+        }
         Err(_) => match task.await {
             Ok(Ok(outcome)) => Ok((
                 StatusCode::ACCEPTED,
@@ -668,7 +676,8 @@ async fn start_run(
     let path = library_flow(&ws, &name)?;
     let input = body.input.unwrap_or_else(|| json!({}));
     let runtime = Arc::clone(&ws.runtime);
-    launch(&team, &caller, run_options(&ws, body.project), move |options, cancel| async move {
+    let what = (ws.name.as_str(), name.as_str());
+    launch(&team, &caller, what, run_options(&ws, body.project), move |options, cancel| async move {
         runtime.run_flow_file(&path, input, options, cancel).await
     })
     .await
@@ -817,9 +826,12 @@ async fn resume_run(
     }
     let answer = body.and_then(|Json(body)| body.answer);
     let runtime = Arc::clone(&ws.runtime);
+    let flow = ws.runtime.run_progress(&id, Some(u64::MAX))?.0;
+    let what = (ws.name.clone(), flow);
     launch(
         &team,
         &caller,
+        (&what.0, &what.1),
         run_options(&ws, None),
         move |mut options, cancel| async move {
             // A resumed run works where it worked before.

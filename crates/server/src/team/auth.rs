@@ -24,13 +24,13 @@ pub const MIN_PASSWORD: usize = 12;
 pub const MAX_FAILURES: u32 = 5;
 
 /// How long failures count, and how long a lock lasts after the last one.
-pub const LOCKOUT: Duration = Duration::from_secs(15 * 60);
+pub const LOCKOUT: Duration = Duration::from_mins(15);
 
 /// Longest life of an API token.
 pub const MAX_TOKEN_DAYS: u32 = 365;
 
 /// Life of an app session.
-pub const SESSION: Duration = Duration::from_secs(12 * 3600);
+pub const SESSION: Duration = Duration::from_hours(12);
 
 /// The Argon2id hash (PHC string) of `password`, with a fresh salt.
 pub fn hash_password(password: &str) -> Result<String, ApiError> {
@@ -60,6 +60,7 @@ fn decoy() -> &'static str {
 }
 
 /// Whether `password` matches the stored hash (the decoy when `None`).
+#[must_use]
 pub fn verify_password(hash: Option<&str>, password: &str) -> bool {
     let stored: &str = match hash {
         Some(hash) => hash,
@@ -75,6 +76,7 @@ pub fn verify_password(hash: Option<&str>, password: &str) -> bool {
 }
 
 /// Hex SHA-256.
+#[must_use]
 pub fn digest(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
@@ -240,7 +242,7 @@ mod tests {
             CredentialKind::Token,
             "ci",
             &[Scope::Read],
-            Duration::from_secs(60),
+            Duration::from_mins(1),
         )
         .expect("mint");
         assert!(check(&store, &minted.token).expect("check").is_ok());

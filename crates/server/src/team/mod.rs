@@ -66,6 +66,7 @@ impl ApiError {
     }
 
     /// 429: over a rate limit; retry after `wait`.
+    #[must_use]
     pub fn rate_limited(wait: std::time::Duration, what: &str) -> Self {
         let seconds = wait.as_secs().max(1);
         Self {
@@ -211,6 +212,7 @@ impl std::fmt::Debug for Team {
 
 /// Whether `name` can name an account, workspace or secret: 1–64 of
 /// letters, digits, `-`, `_`, `.`, starting with a letter or digit.
+#[must_use]
 pub fn plain_name(name: &str) -> bool {
     name.len() <= 64
         && name

@@ -1,4 +1,4 @@
-//! The OpenAPI 3.1 document of the team API, generated from the endpoint
+//! The `OpenAPI` 3.1 document of the team API, generated from the endpoint
 //! table (paths, who may call them) and the request types (their schemas
 //! derived by utoipa from the Rust structs). docs/openapi.json is this
 //! document, checked by a golden test.

@@ -1,6 +1,6 @@
 //! Roles, token scopes and the endpoint table: the one source of what each
 //! role may do. The server enforces it (a middleware looks every request up
-//! here, and a route missing from the table is refused), the OpenAPI
+//! here, and a route missing from the table is refused), the `OpenAPI`
 //! document and docs/server.md's table are generated from it, and the
 //! role × endpoint test walks it.
 
@@ -161,7 +161,7 @@ impl Scope {
 /// Who may call an endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// Anyone (health, login, the OpenAPI document).
+    /// Anyone (health, login, the `OpenAPI` document).
     Public,
     /// Any signed-in account, about itself.
     Account,

@@ -425,7 +425,7 @@ async fn tokens_are_refused_when_missing_tampered_expired_revoked_or_out_of_scop
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn roles_cannot_be_raised_past_their_own_and_workspaces_do_not_see_each_other() {
+async fn roles_cannot_be_raised_past_their_own_and_grants_narrow_or_widen_them() {
     let server = start(roomy()).await;
     let member = |name: &str| format!("/api/v1/workspaces/team/members/{name}");
     let role = |name: &str| Some(json!({ "role": name }));
@@ -525,7 +525,11 @@ async fn roles_cannot_be_raised_past_their_own_and_workspaces_do_not_see_each_ot
             .0,
         StatusCode::FORBIDDEN
     );
+}
 
+#[tokio::test(flavor = "multi_thread")]
+async fn workspaces_do_not_see_each_other() {
+    let server = start(roomy()).await;
     // Another workspace's owner sees nothing of this one, and this one's
     // run ids mean nothing in theirs.
     let run = format!("/api/v1/workspaces/team/runs/{}", server.paused);
@@ -635,7 +639,7 @@ async fn hostile_strings_in_every_path_parameter_are_refused_and_change_nothing(
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn sessions_need_their_csrf_token_and_logins_lock_after_repeated_failures() {
+async fn sessions_need_their_csrf_token() {
     let server = start(roomy()).await;
     let login = |account: &str, password: &str| {
         server
@@ -707,9 +711,20 @@ async fn sessions_need_their_csrf_token_and_logins_lock_after_repeated_failures(
             .status(),
         StatusCode::UNAUTHORIZED
     );
+}
 
+#[tokio::test(flavor = "multi_thread")]
+async fn logins_lock_after_repeated_failures() {
+    let server = start(roomy()).await;
+    let login = |account: &str, password: &str| {
+        server
+            .client
+            .post(format!("{}/api/v1/login", server.base))
+            .json(&json!({ "account": account, "password": password }))
+            .send()
+    };
     // Five wrong passwords lock the account, even against the right one;
-    // another account is not affected; an unknown name locks alike.
+    // another account is not affected.
     for _ in 0..5 {
         assert_eq!(
             login("vic", "not the password")
@@ -804,7 +819,7 @@ fn sse(body: &str) -> Vec<(Option<u64>, String, Value)> {
                 if let Some(value) = line.strip_prefix("id: ") {
                     id = value.parse().ok();
                 } else if let Some(value) = line.strip_prefix("event: ") {
-                    name = value.to_owned();
+                    value.clone_into(&mut name);
                 } else if let Some(value) = line.strip_prefix("data: ") {
                     data = serde_json::from_str(value).expect("data");
                 }
@@ -917,4 +932,39 @@ async fn a_run_streams_its_events_in_order_pauses_resumes_and_changes_are_audite
         )
         .await;
     assert!(log.contains("\"who\":\"olga\""), "{log}");
+}
+
+#[test]
+fn the_published_openapi_document_and_role_table_match_the_code() {
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs");
+    let document = serde_json::to_string_pretty(&codexos_server::team::openapi_document())
+        .expect("json")
+        + "\n";
+    let guide = std::fs::read_to_string(docs.join("server.md")).expect("docs/server.md");
+    let (before, rest) = guide
+        .split_once("<!-- roles:begin -->\n")
+        .expect("begin marker");
+    let (_, after) = rest.split_once("<!-- roles:end -->").expect("end marker");
+    let table = codexos_server::team::roles::markdown_table();
+    let updated = format!("{before}<!-- roles:begin -->\n{table}<!-- roles:end -->{after}");
+    if std::env::var_os("CODEXOS_UPDATE_SCHEMAS").is_some() {
+        std::fs::write(docs.join("openapi.json"), &document).expect("write");
+        std::fs::write(docs.join("server.md"), &updated).expect("write");
+    }
+    let published = std::fs::read_to_string(docs.join("openapi.json")).unwrap_or_default();
+    assert!(
+        published == document && guide == updated,
+        "docs/openapi.json or the role table in docs/server.md is out of date: run `CODEXOS_UPDATE_SCHEMAS=1 cargo test -p codexos-server --test it -- published`"
+    );
+    // Every path of the table is in the document, with who may call it.
+    let parsed: Value = serde_json::from_str(&document).expect("json");
+    for endpoint in ENDPOINTS {
+        let operation = &parsed["paths"][endpoint.path][endpoint.method.to_lowercase()];
+        assert!(
+            operation["x-codexos-access"].is_string(),
+            "{} {}",
+            endpoint.method,
+            endpoint.path
+        );
+    }
 }

@@ -1,0 +1,128 @@
+//! `codexos server` on the real binary: set up from the command line, then
+//! served on 127.0.0.1 and called with the token it printed; killed with
+//! SIGKILL and restarted over the same home, nothing is lost.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Stdio};
+
+use serde_json::{json, Value};
+
+use crate::chat::Killed;
+use crate::{assert_success, error_line, Cli};
+
+const PASSWORD: &str = "correct horse battery";
+
+/// `codexos server --bind 127.0.0.1:0`; the process and its base URL.
+fn serve(cli: &Cli, home: &std::path::Path) -> (Child, String) {
+    let home = home.to_str().expect("home");
+    let mut child = cli
+        .command(&["--json", "server", "--home", home, "--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn server");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("listening line");
+    let listening: Value =
+        serde_json::from_str(&line).unwrap_or_else(|error| panic!("{error}: {line}"));
+    (child, listening["url"].as_str().expect("url").to_owned())
+}
+
+async fn get(url: &str, token: &str) -> (u16, Value) {
+    let response = codexos_net::client()
+        .build()
+        .expect("client")
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_set_up_from_the_command_line_serves_its_accounts_and_survives_a_kill() {
+    let cli = Cli::new();
+    let server_home = cli.home.path().join("team-server");
+    let home = server_home.to_str().expect("home");
+    let short = cli.run_with_stdin(
+        &["server", "--home", home, "account", "add", "olga"],
+        "short\n",
+    );
+    assert!(
+        error_line(&short).contains("at least 12 characters"),
+        "{short:?}"
+    );
+    let added = cli.run_with_stdin(
+        &["server", "--home", home, "account", "add", "olga"],
+        &format!("{PASSWORD}\n"),
+    );
+    assert_success(&added, &["server", "account", "add"]);
+    let bad_name = cli.run_with_stdin(
+        &["server", "--home", home, "account", "add", "../x"],
+        &format!("{PASSWORD}\n"),
+    );
+    assert!(
+        error_line(&bad_name).contains("cannot name an account"),
+        "{bad_name:?}"
+    );
+    assert_success(
+        &cli.run(&[
+            "server",
+            "--home",
+            home,
+            "workspace",
+            "add",
+            "team",
+            "--owner",
+            "olga",
+        ]),
+        &["workspace"],
+    );
+    let role = cli.run(&[
+        "server", "--home", home, "member", "set", "team", "olga", "root",
+    ]);
+    assert!(error_line(&role).contains("not a role"), "{role:?}");
+    let members = cli.json(&["server", "--home", home, "member", "list", "team"]);
+    assert_eq!(members[0]["role"], "owner", "{members}");
+    let token = cli.json(&[
+        "server", "--home", home, "token", "create", "olga", "--label", "ci", "--scope", "read,run",
+    ]);
+    let token = token["token"].as_str().expect("token").to_owned();
+    assert!(token.starts_with("cxo_"));
+    // The token is not in the database, only its hash.
+    let database = std::fs::read(server_home.join("team.sqlite")).expect("database");
+    let secret = token.rsplit('_').next().expect("secret");
+    assert!(!database
+        .windows(secret.len())
+        .any(|window| window == secret.as_bytes()));
+
+    let (child, url) = serve(&cli, &server_home);
+    let mut server = Killed(child);
+    let (status, me) = get(&format!("{url}/api/v1/me"), &token).await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["memberships"][0]["workspace"], "team");
+    let saved = codexos_net::client()
+        .build()
+        .expect("client")
+        .put(format!("{url}/api/v1/workspaces/team/flows/hello"))
+        .bearer_auth(&token)
+        .json(&json!({"version": 2, "name": "hello", "nodes": [{"id": "out", "kind": "output", "keys": []}], "edges": []}))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(saved.status().as_u16(), 403, "a read,run token cannot edit");
+    let (status, _) = get(&format!("{url}/api/v1/workspaces/team/flows"), "cxo_0_0").await;
+    assert_eq!(status, 401);
+
+    // SIGKILL, then the same home served again: accounts and tokens kept.
+    server.0.kill().expect("kill");
+    server.0.wait().expect("reap");
+    let (child, url) = serve(&cli, &server_home);
+    let _server = Killed(child);
+    let (status, flows) = get(&format!("{url}/api/v1/workspaces/team/flows"), &token).await;
+    assert_eq!(status, 200, "{flows}");
+}
