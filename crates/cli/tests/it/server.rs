@@ -1,6 +1,10 @@
 //! `codexos server` on the real binary: set up from the command line, then
 //! served on 127.0.0.1 and called with the token it printed; killed with
 //! SIGKILL and restarted over the same home, nothing is lost.
+#![expect(
+    clippy::disallowed_methods,
+    reason = "a test client of the server under test; offline mode is not in play"
+)]
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Stdio};
