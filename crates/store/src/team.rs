@@ -433,6 +433,43 @@ impl Store {
         Ok(())
     }
 
+    /// Reserves a login attempt of `account` from `address`, atomically: a
+    /// failure is recorded first (cleared by a success) unless `max`
+    /// failures since `since_ms` already lock the account. Returns `None`
+    /// when the attempt may go on, else when the oldest counted failure was.
+    pub fn team_login_attempt(
+        &self,
+        account: &str,
+        address: &str,
+        since_ms: u64,
+        max: u32,
+    ) -> Result<Option<u64>> {
+        let action = "recording a login attempt";
+        let mut connection = self.connection();
+        let transaction = connection
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sql(action))?;
+        let (count, oldest): (i64, i64) = transaction
+            .query_row(
+                "SELECT count(*), coalesce(min(at_ms), 0) FROM login_failures
+                 WHERE account = ?1 AND at_ms >= ?2",
+                params![account, signed(since_ms)],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .map_err(sql(action))?;
+        if count >= i64::from(max) {
+            return Ok(Some(unsigned(oldest)));
+        }
+        transaction
+            .execute(
+                "INSERT INTO login_failures (account, address, at_ms) VALUES (?1, ?2, ?3)",
+                params![account, address, now_ms()],
+            )
+            .map_err(sql(action))?;
+        transaction.commit().map_err(sql(action))?;
+        Ok(None)
+    }
+
     /// Records a failed login for `account` from `address`.
     pub fn team_login_failed(&self, account: &str, address: &str) -> Result<()> {
         self.connection()

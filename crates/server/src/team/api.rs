@@ -42,6 +42,10 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 pub(crate) struct Caller {
     account: String,
     credential: String,
+    /// An API token (not a session).
+    token: bool,
+    /// When the credential expires.
+    expires_at_ms: u64,
     scopes: Vec<Scope>,
     address: String,
 }
@@ -56,6 +60,21 @@ impl Caller {
 
     fn may(&self, permission: Permission) -> bool {
         self.scopes.iter().any(|scope| scope.covers(permission))
+    }
+
+    /// Managing the account's credentials needs a session or an `admin`
+    /// token.
+    fn may_manage_credentials(&self) -> ApiResult<()> {
+        if Permission::ALL
+            .into_iter()
+            .all(|permission| self.may(permission))
+        {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(
+                "managing tokens needs a session or a token with the `admin` scope — sign in, or use such a token",
+            ))
+        }
     }
 }
 
@@ -113,6 +132,9 @@ pub fn router(team: Arc<Team>) -> Router {
         .route(&w("/audit"), get(audit))
         .route(&w("/audit/verify"), get(audit_verify))
         .route_layer(middleware::from_fn_with_state(Arc::clone(&team), guard))
+        .fallback(|| async {
+            ApiError::not_found("no such endpoint — the API is listed at /openapi.json")
+        })
         .layer(middleware::from_fn_with_state(
             Arc::clone(&team),
             by_address,
@@ -144,7 +166,7 @@ fn credential_of(
     team: &Team,
     headers: &HeaderMap,
     method: &Method,
-) -> ApiResult<(String, Vec<Scope>)> {
+) -> ApiResult<(codexos_store::team::Credential, Vec<Scope>)> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
@@ -195,8 +217,7 @@ fn credential_of(
             .filter_map(|scope| Scope::parse(scope))
             .collect()
     };
-    Ok((stored.credential.account, scopes))
-        .map(|(account, scopes)| (format!("{account}\n{}", stored.credential.id), scopes))
+    Ok((stored.credential, scopes))
 }
 
 /// Enforces the endpoint table: who is calling, what the route needs,
@@ -267,17 +288,18 @@ async fn admit(team: &Arc<Team>, request: Request) -> ApiResult<(Request, Option
     if endpoint.access == Access::Public {
         return Ok((request, None));
     }
-    let (key, scopes) = credential_of(team, request.headers(), request.method())?;
-    let (account, credential) = key.split_once('\n').unwrap_or((&key, ""));
+    let (credential, scopes) = credential_of(team, request.headers(), request.method())?;
     if let Err(wait) = team.limiter.take(
-        &format!("credential:{credential}"),
+        &format!("credential:{}", credential.id),
         team.limiter.limits().per_credential,
     ) {
         return Err(ApiError::rate_limited(wait, "with this credential"));
     }
     let caller = Caller {
-        account: account.to_owned(),
-        credential: credential.to_owned(),
+        token: credential.kind == CredentialKind::Token,
+        expires_at_ms: credential.expires_at_ms,
+        account: credential.account,
+        credential: credential.id,
         scopes,
         address,
     };
@@ -477,6 +499,14 @@ async fn create_token(
     Extension(caller): Extension<Caller>,
     Json(body): Json<TokenRequest>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    caller.may_manage_credentials()?;
+    let days = body.expires_in_days.unwrap_or(30);
+    let expires = codexos_store::unix_ms() + u64::from(days) * 86_400_000;
+    if caller.token && expires > caller.expires_at_ms {
+        return Err(ApiError::forbidden(
+            "a token cannot outlive the token that creates it — ask for fewer days, or sign in and create it from the session",
+        ));
+    }
     let mut scopes = Vec::new();
     for name in &body.scopes {
         let scope = Scope::parse(name).ok_or_else(|| {
@@ -495,12 +525,7 @@ async fn create_token(
         }
         scopes.push(scope);
     }
-    let minted = team.create_token(
-        &caller.account,
-        &body.label,
-        &scopes,
-        body.expires_in_days.unwrap_or(30),
-    )?;
+    let minted = team.create_token(&caller.account, &body.label, &scopes, days)?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "token": minted.token, "credential": minted.credential })),
@@ -512,7 +537,12 @@ async fn revoke_token(
     Extension(caller): Extension<Caller>,
     Path(token): Path<String>,
 ) -> ApiResult<StatusCode> {
-    if team.store().team_revoke(&caller.account, &token)? {
+    caller.may_manage_credentials()?;
+    let is_token = team
+        .store()
+        .team_credential(&token)?
+        .is_some_and(|stored| stored.credential.kind == CredentialKind::Token);
+    if is_token && team.store().team_revoke(&caller.account, &token)? {
         team.audit("token.revoke", &caller.account, json!({ "id": token }));
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -541,8 +571,16 @@ async fn flow(
 }
 
 fn library_flow(ws: &Workspace, name: &str) -> ApiResult<PathBuf> {
-    let path = ws.runtime.home().flows().join(format!("{name}.flow.json"));
-    if path.is_file() {
+    let file = format!("{name}.flow.json");
+    let path = ws.runtime.home().flows().join(&file);
+    // The name exactly as stored: on a case-insensitive disk `DEPLOY` must
+    // not reach `deploy` past a grant on `deploy`.
+    let exact = std::fs::read_dir(ws.runtime.home().flows())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|entry| entry.file_name().to_str() == Some(file.as_str()));
+    if exact && path.is_file() {
         Ok(path)
     } else {
         Err(ApiError::not_found(format!(
@@ -602,6 +640,7 @@ async fn launch<F, Fut>(
     caller: &Caller,
     what: (&str, &str),
     options: FlowRunOptions,
+    reserved: Option<(String, CancellationToken)>,
     work: F,
 ) -> ApiResult<(StatusCode, Json<Value>)>
 where
@@ -610,8 +649,13 @@ where
 {
     let (first_sender, first) = tokio::sync::oneshot::channel::<String>();
     let first_sender = Mutex::new(Some(first_sender));
-    let cancel = CancellationToken::new();
-    let started: Arc<Mutex<Option<String>>> = Arc::default();
+    // A resume reserves its run id (and its token) before it starts, so a
+    // second resume of the same run is refused; a new run registers at its
+    // first event.
+    let (cancel, started) = match reserved {
+        Some((id, cancel)) => (cancel, Arc::new(Mutex::new(Some(id)))),
+        None => (CancellationToken::new(), Arc::default()),
+    };
     let (registry, registered, id_slot) = (Arc::clone(team), cancel.clone(), Arc::clone(&started));
     let mut options = options;
     options.on_event = Some(Arc::new(move |event: &RunEvent| {
@@ -655,14 +699,30 @@ where
     }
 }
 
-fn run_options(ws: &Workspace, project: Option<String>) -> FlowRunOptions {
-    FlowRunOptions {
-        // Without a project, tools work in the workspace's flows folder,
-        // never in whatever folder the server was started from.
-        root: project.is_none().then(|| ws.runtime.home().flows()),
+/// Where tools of a run without a project work: the workspace's `work/`
+/// folder — not its flows (a run must not rewrite other flows), never the
+/// folder the server was started from.
+fn work_folder(ws: &Workspace) -> ApiResult<PathBuf> {
+    let folder = ws.runtime.home().root().join("work");
+    std::fs::create_dir_all(&folder).map_err(|error| {
+        ApiError::internal(format!(
+            "cannot create the workspace's work folder `{}`: {error}",
+            folder.display()
+        ))
+    })?;
+    Ok(folder)
+}
+
+fn run_options(ws: &Workspace, project: Option<String>) -> ApiResult<FlowRunOptions> {
+    Ok(FlowRunOptions {
+        root: if project.is_none() {
+            Some(work_folder(ws)?)
+        } else {
+            None
+        },
         project,
         ..FlowRunOptions::default()
-    }
+    })
 }
 
 async fn start_run(
@@ -677,7 +737,7 @@ async fn start_run(
     let input = body.input.unwrap_or_else(|| json!({}));
     let runtime = Arc::clone(&ws.runtime);
     let what = (ws.name.as_str(), name.as_str());
-    launch(&team, &caller, what, run_options(&ws, body.project), move |options, cancel| async move {
+    launch(&team, &caller, what, run_options(&ws, body.project)?, None, move |options, cancel| async move {
         runtime.run_flow_file(&path, input, options, cancel).await
     })
     .await
@@ -760,6 +820,23 @@ async fn run_events(
                 }
                 let live = status == "running" && lock(&team.runs).contains_key(&id);
                 if !live {
+                    // The run may have ended between the read and the
+                    // check: what it stored last is sent before the end.
+                    if let Ok((_, _, late)) = runtime.run_progress(&id, after) {
+                        if let Some(last) = late.last() {
+                            after = Some(last.seq);
+                            let batch = late
+                                .iter()
+                                .map(|event| {
+                                    Event::default()
+                                        .id(event.seq.to_string())
+                                        .event("run")
+                                        .data(serde_json::to_string(event).unwrap_or_default())
+                                })
+                                .collect();
+                            return Some((batch, Some(after)));
+                        }
+                    }
                     // Running in the database but not here: the server
                     // stopped under it (resume it).
                     let status = if status == "running" {
@@ -821,23 +898,34 @@ async fn resume_run(
     Path((_, id)): Path<(String, String)>,
     body: Option<Json<ResumeRequest>>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    if lock(&team.runs).contains_key(&id) {
-        return Err(ApiError::conflict(format!("run `{id}` is running")));
-    }
     let answer = body.and_then(|Json(body)| body.answer);
     let runtime = Arc::clone(&ws.runtime);
-    let flow = ws.runtime.run_progress(&id, Some(u64::MAX))?.0;
-    let what = (ws.name.clone(), flow);
+    let detail = ws.runtime.run_detail(&id)?;
+    let what = (ws.name.clone(), detail.summary.flow.clone());
+    // A resumed run works where it worked before: its project's folder, or
+    // the workspace's work folder.
+    let options = if detail.input.get("project").is_some() {
+        FlowRunOptions::default()
+    } else {
+        run_options(&ws, None)?
+    };
+    let cancel = CancellationToken::new();
+    {
+        let mut runs = lock(&team.runs);
+        if runs.contains_key(&id) {
+            return Err(ApiError::conflict(format!(
+                "run `{id}` is running — wait for it to pause or end, or cancel it"
+            )));
+        }
+        runs.insert(id.clone(), cancel.clone());
+    }
     launch(
         &team,
         &caller,
         (&what.0, &what.1),
-        run_options(&ws, None),
-        move |mut options, cancel| async move {
-            // A resumed run works where it worked before.
-            options.root = None;
-            runtime.resume_run(&id, answer, options, cancel).await
-        },
+        options,
+        Some((id.clone(), cancel)),
+        move |options, cancel| async move { runtime.resume_run(&id, answer, options, cancel).await },
     )
     .await
 }
@@ -885,6 +973,7 @@ pub(crate) struct AskBody {
 }
 
 async fn ask(
+    State(team): State<Arc<Team>>,
     Extension(ws): Extension<Workspace>,
     Json(body): Json<AskBody>,
 ) -> ApiResult<Json<Value>> {
@@ -895,7 +984,12 @@ async fn ask(
     };
     let answer = ws
         .runtime
-        .ask(&body.question, &options, &|_| {}, &CancellationToken::new())
+        .ask(
+            &body.question,
+            &options,
+            &|_| {},
+            &team.shutdown.child_token(),
+        )
         .await?;
     Ok(Json(json!(answer)))
 }
@@ -969,7 +1063,12 @@ fn may_change_role(
         .into_iter()
         .find(|membership| membership.flow.as_deref() == flow)
         .and_then(|membership| Role::parse(&membership.role));
-    if new.is_some_and(|new| new > ws.role) || current.is_some_and(|current| current > ws.role) {
+    let workspace_role = team
+        .store()
+        .team_role(&ws.name, None, account)?
+        .and_then(|role| Role::parse(&role));
+    let above = |role: Option<Role>| role.is_some_and(|role| role > ws.role);
+    if above(new) || above(current) || above(workspace_role) {
         return Err(ApiError::forbidden(format!(
             "your role is {} — you cannot give or change a role above it",
             ws.role.as_str()

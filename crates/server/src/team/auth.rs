@@ -52,10 +52,15 @@ fn decoy() -> &'static str {
     static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DECOY.get_or_init(|| {
         let salt = SaltString::generate(&mut OsRng);
+        // Hashing a fixed password with a fresh salt cannot fail on valid
+        // default parameters; were it to, the fixed PHC string below keeps
+        // the timing (a valid Argon2id hash of another decoy).
         Argon2::default()
             .hash_password(b"no account has this password", &salt)
-            .map(|hash| hash.to_string())
-            .unwrap_or_default()
+            .map_or_else(
+                |_| "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$8m7VsN1VJ4rEdQ7H1VXmZ7XdI3mD6Y1o8qfCq3sU6zQ".to_owned(),
+                |hash| hash.to_string(),
+            )
     })
 }
 
@@ -206,12 +211,19 @@ pub fn check(store: &Store, token: &str) -> Result<Result<StoredCredential, Refu
 pub fn login(store: &Store, account: &str, password: &str, address: &str) -> Result<(), ApiError> {
     let window = u64::try_from(LOCKOUT.as_millis()).unwrap_or(u64::MAX);
     let now = codexos_store::unix_ms();
-    let (failures, last) = store.team_login_failures(account, now.saturating_sub(window))?;
-    if failures >= MAX_FAILURES {
-        let minutes = (last + window).saturating_sub(now).div_ceil(60_000);
-        return Err(ApiError::locked(format!(
+    // The attempt counts as a failure before the password is checked (and
+    // is cleared by a success), so parallel guesses cannot pass the count
+    // together.
+    if let Some(oldest) =
+        store.team_login_attempt(account, address, now.saturating_sub(window), MAX_FAILURES)?
+    {
+        let wait = (oldest + window).saturating_sub(now).max(1000);
+        let minutes = wait.div_ceil(60_000);
+        let mut error = ApiError::locked(format!(
             "too many failed logins for `{account}` — try again in {minutes} minute(s), or ask an administrator to set a new password"
-        )));
+        ));
+        error.retry_after = Some(wait.div_ceil(1000));
+        return Err(error);
     }
     let stored = store.team_account(account)?;
     let hash = stored
@@ -222,7 +234,6 @@ pub fn login(store: &Store, account: &str, password: &str, address: &str) -> Res
         store.team_clear_login_failures(account)?;
         Ok(())
     } else {
-        store.team_login_failed(account, address)?;
         Err(ApiError::unauthorized("wrong account name or password"))
     }
 }

@@ -104,7 +104,7 @@ impl ApiError {
         Self::new(StatusCode::CONFLICT, "conflict", message)
     }
 
-    /// 429: locked after failed logins.
+    /// 429: locked after failed logins (the caller sets `retry_after`).
     pub fn locked(message: impl Into<String>) -> Self {
         Self::new(StatusCode::TOO_MANY_REQUESTS, "locked", message)
     }
@@ -414,7 +414,9 @@ impl Team {
     /// The runtime of a workspace, opened on first use (to set it up from
     /// the machine the server runs on: ingest a folder, …).
     pub fn runtime(&self, workspace: &str) -> Result<Arc<Runtime>, ApiError> {
-        if let Some(runtime) = lock(&self.workspaces).get(workspace) {
+        // Held while opening: two first requests open one runtime.
+        let mut open = lock(&self.workspaces);
+        if let Some(runtime) = open.get(workspace) {
             return Ok(Arc::clone(runtime));
         }
         self.known_workspace(workspace)?;
@@ -424,14 +426,15 @@ impl Team {
         );
         let runtime = Runtime::open(home)?;
         runtime.set_audit_origin("server");
-        let mut open = lock(&self.workspaces);
-        Ok(Arc::clone(
-            open.entry(workspace.to_owned()).or_insert(runtime),
-        ))
+        open.insert(workspace.to_owned(), Arc::clone(&runtime));
+        Ok(runtime)
     }
 
     /// Records a change in the server's audit log.
-    #[allow(clippy::needless_pass_by_value)] // callers build the detail in place
+    #[expect(
+        clippy::needless_pass_by_value,
+        reason = "callers build the detail in place"
+    )]
     fn audit(&self, action: &str, target: &str, detail: serde_json::Value) {
         if let Err(error) = self.store.audit(action, target, &detail.to_string()) {
             tracing::error!(action, target, %error, "a change could not be recorded in the audit log");
