@@ -38,7 +38,8 @@ pub use event::{EventKind, RunEvent};
 pub use exec::{rerunnable, Executor, Ports, RunOptions, RunOutcome};
 pub use json::JsonValue;
 pub use model::{
-    parse, Budget, BudgetAction, Flow, Node, NodeKind, ToolPermission, ValueType, FLOW_VERSION,
+    parse, Budget, BudgetAction, Flow, ForkOrigin, Node, NodeKind, ToolPermission, ValueType,
+    FLOW_VERSION,
 };
 pub use ports::RunStatus;
 

@@ -47,6 +47,27 @@ pub struct Flow {
     /// it stops the run or only warns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget: Option<Budget>,
+    /// Where this flow was forked from, when it is a fork: kept through
+    /// saves, shown as its lineage, used by "update from origin".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forked_from: Option<ForkOrigin>,
+}
+
+/// Where a forked flow came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, specta::Type)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ForkOrigin {
+    /// Where the original lives: `workspace:NAME` on the same team server,
+    /// a server URL with its workspace, or `bundle:FILE`.
+    pub origin: String,
+    /// The original flow's name.
+    pub flow: String,
+    /// The original's saved version that was copied.
+    pub version: u32,
+    /// The fingerprint of the key that signed the original, when it came
+    /// signed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
 }
 
 /// A limit on a run's model usage.

@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{Error, Permission, Result, Runtime, ToolAccess};
 
 pub use compare::{NodeComparison, NodeSide, RunComparison, RunSide, ToolSide};
-pub use library::{DeletedFlow, MissingFlow};
+pub use library::{flow_change, DeletedFlow, MissingFlow};
 pub(crate) use ports::call_usage;
 pub use trace::{CallTrace, NodeTrace, Usage};
 

@@ -15,6 +15,7 @@ pub mod roles;
 mod api;
 mod limits;
 mod openapi;
+mod share;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -199,6 +200,8 @@ pub struct Team {
     limiter: limits::Limiter,
     /// Cancelled when the server stops: event streams end.
     shutdown: CancellationToken,
+    /// The key that signs share links (`share.key` in the server home).
+    share_key: Vec<u8>,
 }
 
 impl std::fmt::Debug for Team {
@@ -250,6 +253,7 @@ impl Team {
             ))
         })?;
         let store = Store::open(&options.home.join("team.sqlite"))?;
+        let share_key = share_key(&options.home.join("share.key"))?;
         let limiter = limits::Limiter::new(options.limits);
         Ok(Arc::new(Self {
             options,
@@ -258,6 +262,7 @@ impl Team {
             runs: Mutex::new(HashMap::new()),
             limiter,
             shutdown: CancellationToken::new(),
+            share_key,
         }))
     }
 
@@ -314,6 +319,27 @@ impl Team {
         self.audit("workspace.add", name, json!({ "owner": owner }));
         self.runtime(name)?;
         Ok(())
+    }
+
+    /// The key that signs share links.
+    pub(crate) fn share_key(&self) -> &[u8] {
+        &self.share_key
+    }
+
+    /// The link text of a share (`<id>-<signature>`).
+    #[must_use]
+    pub fn share_link(&self, share: &codexos_store::team::Share) -> String {
+        share::link_of(self, share)
+    }
+
+    /// 64 random bits as hex: an id nobody can guess.
+    pub(crate) fn random_id() -> String {
+        let mut bytes = [0_u8; 8];
+        argon2::password_hash::rand_core::RngCore::fill_bytes(
+            &mut argon2::password_hash::rand_core::OsRng,
+            &mut bytes,
+        );
+        hex::encode(bytes)
     }
 
     /// Every workspace.
@@ -440,6 +466,41 @@ impl Team {
             tracing::error!(action, target, %error, "a change could not be recorded in the audit log");
         }
     }
+}
+
+/// The share-link key at `path`, made (32 random bytes, owner-only) when
+/// missing. Losing it invalidates every link.
+fn share_key(path: &std::path::Path) -> Result<Vec<u8>, ApiError> {
+    let failed = |error: std::io::Error| {
+        ApiError::internal(format!(
+            "cannot read or create the share-link key `{}`: {error}",
+            path.display()
+        ))
+    };
+    match std::fs::read(path) {
+        Ok(key) if key.len() == 32 => return Ok(key),
+        Ok(_) => {
+            return Err(ApiError::internal(format!(
+                "the share-link key `{}` is not 32 bytes — restore it from a backup, or delete it (every share link stops working)",
+                path.display()
+            )))
+        }
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(failed(error)),
+        Err(_) => {}
+    }
+    let mut key = vec![0_u8; 32];
+    argon2::password_hash::rand_core::RngCore::fill_bytes(
+        &mut argon2::password_hash::rand_core::OsRng,
+        &mut key,
+    );
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).map_err(failed)?;
+    std::io::Write::write_all(&mut file, &key).map_err(failed)?;
+    file.sync_all().map_err(failed)?;
+    Ok(key)
 }
 
 /// Serves the team API on `address` until `stop` is cancelled; `ready`

@@ -285,6 +285,20 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX login_failures_by_account ON login_failures (account, at_ms);
 ",
+    // A team server's share links (see `team.rs`).
+    r"
+    CREATE TABLE shares (
+        id TEXT PRIMARY KEY,
+        workspace TEXT NOT NULL REFERENCES workspaces(name) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        target TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        revoked_at INTEGER
+    ) WITHOUT ROWID;
+    CREATE INDEX shares_by_workspace ON shares (workspace, created_at);
+",
 ];
 
 /// The schema version that created the analytics tables.

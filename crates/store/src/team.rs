@@ -101,6 +101,44 @@ pub struct Membership {
     pub role: String,
 }
 
+/// A share link as stored (its signature is not: it is derived).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Share {
+    /// Its id (the link's first part).
+    pub id: String,
+    /// The workspace it opens.
+    pub workspace: String,
+    /// `view` (a run, read-only), `run` or `fork` (a flow).
+    pub kind: String,
+    /// The run id or flow name.
+    pub target: String,
+    /// The account that made it.
+    pub created_by: String,
+    /// Unix milliseconds of its creation.
+    pub created_at_ms: u64,
+    /// Unix milliseconds after which it no longer opens.
+    pub expires_at_ms: u64,
+    /// Unix milliseconds of its revocation.
+    pub revoked_at_ms: Option<u64>,
+}
+
+fn share_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Share> {
+    Ok(Share {
+        id: row.get(0)?,
+        workspace: row.get(1)?,
+        kind: row.get(2)?,
+        target: row.get(3)?,
+        created_by: row.get(4)?,
+        created_at_ms: unsigned(row.get(5)?),
+        expires_at_ms: unsigned(row.get(6)?),
+        revoked_at_ms: row.get::<_, Option<i64>>(7)?.map(unsigned),
+    })
+}
+
+const SHARE_COLUMNS: &str =
+    "id, workspace, kind, target, created_by, created_at, expires_at, revoked_at";
+
 fn unsigned(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
@@ -468,6 +506,68 @@ impl Store {
             .map_err(sql(action))?;
         transaction.commit().map_err(sql(action))?;
         Ok(None)
+    }
+
+    /// Stores a new share link.
+    pub fn team_add_share(&self, share: &Share) -> Result<()> {
+        self.connection()
+            .execute(
+                &format!(
+                    "INSERT INTO shares ({SHARE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL)"
+                ),
+                params![
+                    share.id,
+                    share.workspace,
+                    share.kind,
+                    share.target,
+                    share.created_by,
+                    signed(share.created_at_ms),
+                    signed(share.expires_at_ms),
+                ],
+            )
+            .map_err(sql("storing a share link"))?;
+        Ok(())
+    }
+
+    /// A share link by id.
+    pub fn team_share(&self, id: &str) -> Result<Option<Share>> {
+        self.connection()
+            .query_row(
+                &format!("SELECT {SHARE_COLUMNS} FROM shares WHERE id = ?1"),
+                [id],
+                share_row,
+            )
+            .optional()
+            .map_err(sql("reading a share link"))
+    }
+
+    /// A workspace's share links, newest first.
+    pub fn team_shares(&self, workspace: &str) -> Result<Vec<Share>> {
+        let action = "listing share links";
+        let connection = self.connection();
+        let mut statement = connection
+            .prepare(&format!(
+                "SELECT {SHARE_COLUMNS} FROM shares WHERE workspace = ?1 ORDER BY created_at DESC, id"
+            ))
+            .map_err(sql(action))?;
+        let rows = statement
+            .query_map([workspace], share_row)
+            .map_err(sql(action))?;
+        rows.collect::<rusqlite::Result<_>>().map_err(sql(action))
+    }
+
+    /// Revokes a workspace's share link; `false` when it has no live one by
+    /// that id.
+    pub fn team_revoke_share(&self, workspace: &str, id: &str) -> Result<bool> {
+        let changed = self
+            .connection()
+            .execute(
+                "UPDATE shares SET revoked_at = ?3
+                 WHERE id = ?1 AND workspace = ?2 AND revoked_at IS NULL",
+                params![id, workspace, now_ms()],
+            )
+            .map_err(sql("revoking a share link"))?;
+        Ok(changed == 1)
     }
 
     /// Records a failed login for `account` from `address`.

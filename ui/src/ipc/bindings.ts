@@ -2313,6 +2313,11 @@ export type Flow_Deserialize = {
 	 *  it stops the run or only warns.
 	 */
 	budget?: Budget_Deserialize | null,
+	/**
+	 *  Where this flow was forked from, when it is a fork: kept through
+	 *  saves, shown as its lineage, used by "update from origin".
+	 */
+	forkedFrom?: ForkOrigin_Deserialize | null,
 };
 
 /**  A flow: typed state, nodes and the edges between them. */
@@ -2343,6 +2348,50 @@ export type Flow_Serialize = {
 	 *  it stops the run or only warns.
 	 */
 	budget?: Budget_Serialize,
+	/**
+	 *  Where this flow was forked from, when it is a fork: kept through
+	 *  saves, shown as its lineage, used by "update from origin".
+	 */
+	forkedFrom?: ForkOrigin_Serialize,
+};
+
+/**  Where a forked flow came from. */
+export type ForkOrigin = ForkOrigin_Serialize | ForkOrigin_Deserialize;
+
+/**  Where a forked flow came from. */
+export type ForkOrigin_Deserialize = {
+	/**
+	 *  Where the original lives: `workspace:NAME` on the same team server,
+	 *  a server URL with its workspace, or `bundle:FILE`.
+	 */
+	origin: string,
+	/**  The original flow's name. */
+	flow: string,
+	/**  The original's saved version that was copied. */
+	version: number,
+	/**
+	 *  The fingerprint of the key that signed the original, when it came
+	 *  signed.
+	 */
+	signer?: string | null,
+};
+
+/**  Where a forked flow came from. */
+export type ForkOrigin_Serialize = {
+	/**
+	 *  Where the original lives: `workspace:NAME` on the same team server,
+	 *  a server URL with its workspace, or `bundle:FILE`.
+	 */
+	origin: string,
+	/**  The original flow's name. */
+	flow: string,
+	/**  The original's saved version that was copied. */
+	version: number,
+	/**
+	 *  The fingerprint of the key that signed the original, when it came
+	 *  signed.
+	 */
+	signer?: string,
 };
 
 /**  What `codexos models info` shows about a GGUF model. */

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use codexos_flow::{Flow, FLOW_VERSION};
+use codexos_flow::{Flow, ForkOrigin, FLOW_VERSION};
 use serde::Serialize;
 
 use super::{read_flow, valid_flow_name, write_flow_file, FlowEntry};
@@ -115,6 +115,53 @@ impl Runtime {
         let path = write_flow_file(&self.home.flows(), &flow)?;
         self.save_flow_version(&flow, Some(&path), &note)?;
         Ok(Self::entry(&path, flow))
+    }
+
+    /// Creates the flow `name` as a fork of `flow`: a copy that records
+    /// where it came from (`forkedFrom`). Refuses a name that is taken.
+    pub fn fork_flow(&self, flow: &Flow, name: &str, origin: ForkOrigin) -> Result<FlowEntry> {
+        self.free_name(name)?;
+        let mut copy = flow.clone();
+        name.clone_into(&mut copy.name);
+        copy.schema = None;
+        let note = format!(
+            "forked from {} {} v{}",
+            origin.origin, origin.flow, origin.version
+        );
+        self.audited(
+            "flow.fork",
+            name,
+            serde_json::json!({ "origin": origin.origin, "flow": origin.flow, "version": origin.version }),
+        );
+        copy.forked_from = Some(origin);
+        let path = write_flow_file(&self.home.flows(), &copy)?;
+        self.save_flow_version(&copy, Some(&path), &note)?;
+        Ok(Self::entry(&path, copy))
+    }
+
+    /// Takes a fork's origin's newer content (`theirs`, at `version`): the
+    /// fork keeps its name and its lineage, now at that version.
+    pub fn update_fork(&self, name: &str, theirs: &Flow, version: u32) -> Result<FlowEntry> {
+        let path = self.library_file(name)?;
+        let ours = read_flow(&path)?;
+        let Some(mut origin) = ours.forked_from.clone() else {
+            return Err(Error::Flow(codexos_flow::Error::Schema {
+                node: None,
+                message: format!("flow `{name}` is not a fork: it has no origin to update from"),
+            }));
+        };
+        origin.version = version;
+        let mut updated = theirs.clone();
+        name.clone_into(&mut updated.name);
+        updated.schema = None;
+        updated.forked_from = Some(origin.clone());
+        let path = write_flow_file(&self.home.flows(), &updated)?;
+        self.save_flow_version(
+            &updated,
+            Some(&path),
+            &format!("updated from {} {} v{version}", origin.origin, origin.flow),
+        )?;
+        Ok(Self::entry(&path, updated))
     }
 
     /// Renames a library flow: its file and the name inside it. The new
@@ -295,6 +342,23 @@ impl Runtime {
         self.audited("flow.restore", &flow.name, serde_json::json!({}));
         Ok(Self::entry(&target, flow))
     }
+}
+
+/// What taking `theirs` over `ours` would change: a unified diff of the two
+/// flows as their files read (lineage and name aside).
+#[must_use]
+pub fn flow_change(ours: &Flow, theirs: &Flow, labels: (&str, &str)) -> String {
+    let text = |flow: &Flow| {
+        let mut plain = flow.clone();
+        plain.forked_from = None;
+        plain.schema = None;
+        plain.name = String::new();
+        serde_json::to_string_pretty(&plain).unwrap_or_default() + "\n"
+    };
+    similar::TextDiff::from_lines(&text(ours), &text(theirs))
+        .unified_diff()
+        .header(labels.0, labels.1)
+        .to_string()
 }
 
 #[cfg(test)]

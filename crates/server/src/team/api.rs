@@ -29,7 +29,7 @@ use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
 use super::roles::{endpoint_of, Access, Permission, Role, Scope, ENDPOINTS, WORKSPACE};
-use super::{auth, checked_name, lock, ApiError, Team};
+use super::{auth, checked_name, lock, share, ApiError, Team};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "codexos_session";
@@ -40,25 +40,25 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 /// Who is calling: set by the guard for every signed-in request.
 #[derive(Debug, Clone)]
 pub(crate) struct Caller {
-    account: String,
+    pub(crate) account: String,
     credential: String,
     /// An API token (not a session).
     token: bool,
     /// When the credential expires.
     expires_at_ms: u64,
     scopes: Vec<Scope>,
-    address: String,
+    pub(crate) address: String,
 }
 
 impl Caller {
-    fn actor(&self) -> AuditActor {
+    pub(crate) fn actor(&self) -> AuditActor {
         AuditActor {
             who: self.account.clone(),
             origin: self.address.clone(),
         }
     }
 
-    fn may(&self, permission: Permission) -> bool {
+    pub(crate) fn may(&self, permission: Permission) -> bool {
         self.scopes.iter().any(|scope| scope.covers(permission))
     }
 
@@ -85,12 +85,12 @@ pub(crate) struct Address(String);
 /// The workspace a request is about, with the caller's role there.
 #[derive(Clone)]
 pub(crate) struct Workspace {
-    name: String,
-    runtime: Arc<Runtime>,
-    role: Role,
+    pub(crate) name: String,
+    pub(crate) runtime: Arc<Runtime>,
+    pub(crate) role: Role,
 }
 
-type ApiResult<T> = Result<T, ApiError>;
+pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
 /// The routes of the team API, guarded.
 pub fn router(team: Arc<Team>) -> Router {
@@ -114,6 +114,20 @@ pub fn router(team: Arc<Team>) -> Router {
         )
         .route(&w("/flows/{flow}/versions"), get(flow_versions))
         .route(&w("/flows/{flow}/runs"), post(start_run))
+        .route(&w("/flows/{flow}/fork"), post(share::fork))
+        .route(
+            &w("/flows/{flow}/origin"),
+            get(share::origin).post(share::update_from_origin),
+        )
+        .route(&w("/shares"), get(share::shares).post(share::create_share))
+        .route(
+            &w("/shares/{share}"),
+            axum::routing::delete(share::revoke_share),
+        )
+        .route("/api/v1/shared/{link}", get(share::shared))
+        .route("/api/v1/shared/{link}/runs", post(share::shared_run))
+        .route("/api/v1/shared/{link}/fork", post(share::shared_fork))
+        .route("/share/{link}", get(share::shared_page))
         .route(&w("/runs"), get(runs))
         .route(&w("/runs/{run}"), get(run))
         .route(&w("/runs/{run}/events"), get(run_events))
@@ -318,16 +332,17 @@ fn admit_workspace(
     permission: Permission,
 ) -> ApiResult<Workspace> {
     let name = params.get("workspace").cloned().unwrap_or_default();
-    let Some(base) = team
+    let member = || {
+        // The same answer whether the workspace exists or not.
+        ApiError::not_found(format!("no workspace `{name}` that you are a member of"))
+    };
+    if team
         .store()
         .team_role(&name, None, &caller.account)?
-        .and_then(|role| Role::parse(&role))
-    else {
-        // The same answer whether the workspace exists or not.
-        return Err(ApiError::not_found(format!(
-            "no workspace `{name}` that you are a member of"
-        )));
-    };
+        .is_none()
+    {
+        return Err(member());
+    }
     let runtime = team.runtime(&name)?;
     let flow = match (params.get("flow"), params.get("run")) {
         (Some(flow), _) => Some(flow.clone()),
@@ -337,14 +352,49 @@ fn admit_workspace(
             .map(|(flow, _, _)| flow),
         (None, None) => None,
     };
-    let role = match &flow {
+    let role = effective_role(team, &caller.account, &name, flow.as_deref())?.ok_or_else(member)?;
+    refuse_unless(caller, &name, flow.as_deref(), role, permission)?;
+    Ok(Workspace {
+        name,
+        runtime,
+        role,
+    })
+}
+
+/// An account's role in a workspace, or its grant on `flow` there (which
+/// wins); `None` for a non-member.
+pub(crate) fn effective_role(
+    team: &Team,
+    account: &str,
+    workspace: &str,
+    flow: Option<&str>,
+) -> ApiResult<Option<Role>> {
+    let Some(base) = team
+        .store()
+        .team_role(workspace, None, account)?
+        .and_then(|role| Role::parse(&role))
+    else {
+        return Ok(None);
+    };
+    Ok(Some(match flow {
         Some(flow) => team
             .store()
-            .team_role(&name, Some(flow), &caller.account)?
+            .team_role(workspace, Some(flow), account)?
             .and_then(|role| Role::parse(&role))
             .unwrap_or(base),
         None => base,
-    };
+    }))
+}
+
+/// Refuses unless `role` (in `workspace`, on `flow`) and the caller's
+/// scopes allow `permission`, saying what is missing.
+pub(crate) fn refuse_unless(
+    caller: &Caller,
+    name: &str,
+    flow: Option<&str>,
+    role: Role,
+    permission: Permission,
+) -> ApiResult<()> {
     if !role.allows(permission) {
         let on = flow.map_or_else(String::new, |flow| format!(" on flow `{flow}`"));
         let needs = Role::ALL
@@ -363,11 +413,7 @@ fn admit_workspace(
             permission.as_str()
         )));
     }
-    Ok(Workspace {
-        name,
-        runtime,
-        role,
-    })
+    Ok(())
 }
 
 async fn health() -> Json<Value> {
@@ -570,7 +616,7 @@ async fn flow(
     Ok(Json(json!(codexos_runtime::read_flow(&path)?)))
 }
 
-fn library_flow(ws: &Workspace, name: &str) -> ApiResult<PathBuf> {
+pub(crate) fn library_flow(ws: &Workspace, name: &str) -> ApiResult<PathBuf> {
     let file = format!("{name}.flow.json");
     let path = ws.runtime.home().flows().join(&file);
     // The name exactly as stored: on a case-insensitive disk `DEPLOY` must
@@ -627,7 +673,7 @@ pub(crate) struct RunRequest {
     /// The run's input (default `{}`).
     #[serde(default)]
     #[schema(value_type = Object)]
-    input: Option<Value>,
+    pub(crate) input: Option<Value>,
     /// The project the run is about (its folder is where tools work).
     #[serde(default)]
     project: Option<String>,
@@ -635,7 +681,7 @@ pub(crate) struct RunRequest {
 
 /// Starts `work` as a background run and answers with its id once its
 /// first event is stored (or with the error that kept it from starting).
-async fn launch<F, Fut>(
+pub(crate) async fn launch<F, Fut>(
     team: &Arc<Team>,
     caller: &Caller,
     what: (&str, &str),
@@ -702,7 +748,7 @@ where
 /// Where tools of a run without a project work: the workspace's `work/`
 /// folder — not its flows (a run must not rewrite other flows), never the
 /// folder the server was started from.
-fn work_folder(ws: &Workspace) -> ApiResult<PathBuf> {
+pub(crate) fn work_folder(ws: &Workspace) -> ApiResult<PathBuf> {
     let folder = ws.runtime.home().root().join("work");
     std::fs::create_dir_all(&folder).map_err(|error| {
         ApiError::internal(format!(
@@ -713,7 +759,7 @@ fn work_folder(ws: &Workspace) -> ApiResult<PathBuf> {
     Ok(folder)
 }
 
-fn run_options(ws: &Workspace, project: Option<String>) -> ApiResult<FlowRunOptions> {
+pub(crate) fn run_options(ws: &Workspace, project: Option<String>) -> ApiResult<FlowRunOptions> {
     Ok(FlowRunOptions {
         root: if project.is_none() {
             Some(work_folder(ws)?)

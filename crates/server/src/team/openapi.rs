@@ -12,6 +12,7 @@ use super::api::{
     ResumeRequest, RunRequest, SearchBody, SecretBody, TokenRequest,
 };
 use super::roles::{Access, Endpoint, Role, ENDPOINTS};
+use super::share::{ForkRequest, ShareRequest, UpdateRequest};
 
 fn schema_of<T: ToSchema + PartialSchema>(schemas: &mut Map<String, Value>) -> Value {
     let name = T::name().into_owned();
@@ -42,12 +43,19 @@ fn inputs(endpoint: &Endpoint, schemas: &mut Map<String, Value>) -> (Option<Valu
             "description": "A flow: the schema `codexos flow schema` prints",
             "type": "object"
         })),
-        ("POST", "/flows/{flow}/runs") => Some(schema_of::<RunRequest>(schemas)),
+        ("POST", "/flows/{flow}/runs" | "/api/v1/shared/{link}/runs") => {
+            Some(schema_of::<RunRequest>(schemas))
+        }
         ("POST", "/runs/{run}/resume") => Some(schema_of::<ResumeRequest>(schemas)),
         ("POST", "/search") => Some(schema_of::<SearchBody>(schemas)),
         ("POST", "/ask") => Some(schema_of::<AskBody>(schemas)),
         ("PUT", "/vault/{secret}") => Some(schema_of::<SecretBody>(schemas)),
         ("PUT", "/members/{account}") => Some(schema_of::<MemberBody>(schemas)),
+        ("POST", "/flows/{flow}/fork" | "/api/v1/shared/{link}/fork") => {
+            Some(schema_of::<ForkRequest>(schemas))
+        }
+        ("POST", "/flows/{flow}/origin") => Some(schema_of::<UpdateRequest>(schemas)),
+        ("POST", "/shares") => Some(schema_of::<ShareRequest>(schemas)),
         _ => None,
     };
     let query = match (endpoint.method, tail) {

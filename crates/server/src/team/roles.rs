@@ -245,6 +245,30 @@ pub const ENDPOINTS: &[Endpoint] = &[
     ),
     endpoint(
         "GET",
+        "/api/v1/shared/{link}",
+        Public,
+        "What a share link opens: a run's trace read-only, or the flow to run or fork",
+    ),
+    endpoint(
+        "POST",
+        "/api/v1/shared/{link}/runs",
+        Account,
+        "Run the flow of a run link",
+    ),
+    endpoint(
+        "POST",
+        "/api/v1/shared/{link}/fork",
+        Account,
+        "Fork the flow of a fork link into a workspace where you may edit",
+    ),
+    endpoint(
+        "GET",
+        "/share/{link}",
+        Public,
+        "The read-only web page of a shared run's trace",
+    ),
+    endpoint(
+        "GET",
         "/api/v1/workspaces/{workspace}/flows",
         Workspace(View),
         "The workspace's flows",
@@ -278,6 +302,24 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "/api/v1/workspaces/{workspace}/flows/{flow}/runs",
         Workspace(Run),
         "Start a run of a flow",
+    ),
+    endpoint(
+        "POST",
+        "/api/v1/workspaces/{workspace}/flows/{flow}/fork",
+        Workspace(View),
+        "Fork a flow into a workspace where you may edit (the copy records its origin)",
+    ),
+    endpoint(
+        "GET",
+        "/api/v1/workspaces/{workspace}/flows/{flow}/origin",
+        Workspace(View),
+        "A fork's lineage: its origin's newest version and the diff an update would apply",
+    ),
+    endpoint(
+        "POST",
+        "/api/v1/workspaces/{workspace}/flows/{flow}/origin",
+        Workspace(Edit),
+        "Update a fork from its origin (the version whose diff was shown)",
     ),
     endpoint(
         "GET",
@@ -344,6 +386,24 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "/api/v1/workspaces/{workspace}/vault/{secret}",
         Workspace(Secrets),
         "Remove a secret",
+    ),
+    endpoint(
+        "GET",
+        "/api/v1/workspaces/{workspace}/shares",
+        Workspace(Edit),
+        "The workspace's share links",
+    ),
+    endpoint(
+        "POST",
+        "/api/v1/workspaces/{workspace}/shares",
+        Workspace(Edit),
+        "Create a share link: view a run read-only, run a flow, or fork it",
+    ),
+    endpoint(
+        "DELETE",
+        "/api/v1/workspaces/{workspace}/shares/{share}",
+        Workspace(Edit),
+        "Revoke a share link",
     ),
     endpoint(
         "GET",

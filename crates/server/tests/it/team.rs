@@ -98,6 +98,11 @@ async fn start(limits: Limits) -> Server {
         if let Some(role) = role.filter(|role| *role != Role::Owner) {
             team.set_role("team", None, name, role).expect("role");
         }
+        // Everyone of `team` may edit in `other`: where forks go.
+        if role.is_some() {
+            team.set_role("other", None, name, Role::Creator)
+                .expect("creator in other");
+        }
     }
     let stop = CancellationToken::new();
     let (sender, receiver) = tokio::sync::oneshot::channel();
@@ -134,7 +139,26 @@ async fn start(limits: Limits) -> Server {
         .await;
     assert_eq!(status, StatusCode::OK);
     server.paused = server.start_gate("olga").await;
+    // A fork of `gate` in `team` itself, for the lineage endpoints.
+    let (status, body) = server
+        .call(
+            "olga",
+            "POST",
+            "/api/v1/workspaces/team/flows/gate/fork",
+            Some(json!({"workspace": "team", "name": "gate-copy"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
     server
+}
+
+/// A name no earlier call used.
+fn fresh(prefix: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    format!(
+        "{prefix}-{}",
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
 }
 
 impl Server {
@@ -200,6 +224,7 @@ impl Server {
         let tail = path.trim_start_matches("/api/v1/workspaces/{workspace}");
         let mut run = self.paused.clone();
         let mut flow = "gate";
+        let mut share = String::new();
         match (method, tail) {
             ("DELETE", "/flows/{flow}") => {
                 flow = "scratch";
@@ -212,6 +237,22 @@ impl Server {
                 .await;
             }
             ("POST", "/runs/{run}/resume") => run = self.start_gate("olga").await,
+            ("GET" | "POST", "/flows/{flow}/origin") => flow = "gate-copy",
+            ("DELETE", "/shares/{share}") => {
+                let (_, made) = self
+                    .call(
+                        "olga",
+                        "POST",
+                        "/api/v1/workspaces/team/shares",
+                        Some(json!({"kind": "view", "run": self.paused})),
+                    )
+                    .await;
+                let made: Value = serde_json::from_str(&made).expect("json");
+                made["share"]["id"]
+                    .as_str()
+                    .expect("id")
+                    .clone_into(&mut share);
+            }
             ("DELETE", "/vault/{secret}") => {
                 self.call(
                     "olga",
@@ -240,6 +281,11 @@ impl Server {
             ("POST", "/ask") => Some(json!({"question": "what is this?"})),
             ("PUT", "/vault/{secret}") => Some(json!({"value": SENTINEL})),
             ("PUT", "/members/{account}") => Some(json!({"role": "viewer"})),
+            ("POST", "/flows/{flow}/fork") => {
+                Some(json!({"workspace": "other", "name": fresh("fork")}))
+            }
+            ("POST", "/flows/{flow}/origin") => Some(json!({"version": self.newest("gate").await})),
+            ("POST", "/shares") => Some(json!({"kind": "view", "run": self.paused})),
             _ => None,
         };
         let path = path
@@ -247,8 +293,28 @@ impl Server {
             .replace("{flow}", flow)
             .replace("{run}", &run)
             .replace("{secret}", "probe")
-            .replace("{account}", "zed");
+            .replace("{account}", "zed")
+            .replace("{share}", &share);
         (path, body)
+    }
+
+    /// The newest saved version of a flow of `team`.
+    async fn newest(&self, flow: &str) -> u64 {
+        let (_, versions) = self
+            .call(
+                "olga",
+                "GET",
+                &format!("/api/v1/workspaces/team/flows/{flow}/versions"),
+                None,
+            )
+            .await;
+        let versions: Value = serde_json::from_str(&versions).expect("json");
+        versions
+            .as_array()
+            .and_then(|all| all.last())
+            .expect("a version")["version"]
+            .as_u64()
+            .expect("number")
     }
 }
 
@@ -641,7 +707,9 @@ async fn hostile_strings_in_every_path_parameter_are_refused_and_change_nothing(
                     .replace("{run}", &server.paused)
                     .replace("{secret}", "probe")
                     .replace("{account}", "zed")
-                    .replace("{token}", "0123456789abcdef");
+                    .replace("{token}", "0123456789abcdef")
+                    .replace("{share}", "0123456789abcdef")
+                    .replace("{link}", "0123456789abcdef-00");
                 let (status, text) = server.call("olga", endpoint.method, &prepared, body).await;
                 // The guard refuses the value itself (400); only a value a
                 // client resolves as `..` may reach another route instead
@@ -1023,4 +1091,294 @@ fn the_published_openapi_document_and_role_table_match_the_code() {
             endpoint.path
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn share_links_open_what_they_share_to_whom_they_say_and_stop_when_revoked() {
+    let server = start(roomy()).await;
+    let share =
+        |body: Value| server.call("cora", "POST", "/api/v1/workspaces/team/shares", Some(body));
+    let (status, made) = share(json!({"kind": "view", "run": server.paused})).await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let view: Value = serde_json::from_str(&made).expect("json");
+    let link = view["link"].as_str().expect("link").to_owned();
+    assert!(view["app"]
+        .as_str()
+        .expect("app")
+        .starts_with("codexos://share?server="));
+    // Anyone with a view link reads the run: no credential at all.
+    let (status, opened) = server
+        .call("", "GET", &format!("/api/v1/shared/{link}"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{opened}");
+    let opened: Value = serde_json::from_str(&opened).expect("json");
+    assert_eq!(opened["run"]["summary"]["id"], server.paused.as_str());
+    let page = server
+        .client
+        .get(format!("{}/share/{link}", server.base))
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(page.status(), StatusCode::OK);
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .expect("csp")
+        .to_owned();
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    let html = page.text().await.expect("html");
+    assert!(
+        html.contains("<h1>gate</h1>") && html.contains("paused") && !html.contains("<script"),
+        "{html}"
+    );
+    // One changed digit of the signature opens nothing; a view link runs nothing.
+    let mut tampered = link.clone();
+    let last = tampered.pop().expect("digit");
+    tampered.push(if last == '0' { '1' } else { '0' });
+    assert_eq!(
+        server
+            .call("", "GET", &format!("/api/v1/shared/{tampered}"), None)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        server
+            .call(
+                "otto",
+                "POST",
+                &format!("/api/v1/shared/{link}/runs"),
+                Some(json!({}))
+            )
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+
+    // A run link: a signed-in account runs the flow, even from outside.
+    let (_, made) = share(json!({"kind": "run", "flow": "gate"})).await;
+    let run_link = serde_json::from_str::<Value>(&made).expect("json")["link"]
+        .as_str()
+        .expect("link")
+        .to_owned();
+    assert_eq!(
+        server
+            .call(
+                "",
+                "POST",
+                &format!("/api/v1/shared/{run_link}/runs"),
+                Some(json!({}))
+            )
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, body) = server
+        .call(
+            "otto",
+            "POST",
+            &format!("/api/v1/shared/{run_link}/runs"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn share_links_stop_when_revoked_or_expired() {
+    let server = start(roomy()).await;
+    let (_, made) = server
+        .call(
+            "cora",
+            "POST",
+            "/api/v1/workspaces/team/shares",
+            Some(json!({"kind": "view", "run": server.paused})),
+        )
+        .await;
+    let view: Value = serde_json::from_str(&made).expect("json");
+    let link = view["link"].as_str().expect("link").to_owned();
+    assert_eq!(
+        server
+            .call("", "GET", &format!("/api/v1/shared/{link}"), None)
+            .await
+            .0,
+        StatusCode::OK,
+        "positive control"
+    );
+    // Revoked and expired links stop.
+    let id = view["share"]["id"].as_str().expect("id");
+    assert_eq!(
+        server
+            .call(
+                "vic",
+                "DELETE",
+                &format!("/api/v1/workspaces/team/shares/{id}"),
+                None
+            )
+            .await
+            .0,
+        StatusCode::FORBIDDEN,
+        "a viewer cannot revoke"
+    );
+    assert_eq!(
+        server
+            .call(
+                "cora",
+                "DELETE",
+                &format!("/api/v1/workspaces/team/shares/{id}"),
+                None
+            )
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    let (status, body) = server
+        .call("", "GET", &format!("/api/v1/shared/{link}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body.contains("revoked"), "{body}");
+    let now = codexos_store::unix_ms();
+    let old = codexos_store::team::Share {
+        id: "00000000000000aa".to_owned(),
+        workspace: "team".to_owned(),
+        kind: "view".to_owned(),
+        target: server.paused.clone(),
+        created_by: "cora".to_owned(),
+        created_at_ms: now - 10,
+        expires_at_ms: now - 1,
+        revoked_at_ms: None,
+    };
+    server.team.store().team_add_share(&old).expect("share");
+    let (status, body) = server
+        .call(
+            "",
+            "GET",
+            &format!("/api/v1/shared/{}", server.team.share_link(&old)),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(body.contains("expired"), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fork_keeps_its_lineage_and_updates_from_its_origin_after_showing_the_diff() {
+    let server = start(roomy()).await;
+    // vic only views `team` but may edit in `other`: she may fork from one
+    // to the other, not into `team`.
+    let fork = |who: &'static str, to: &str, name: &str| {
+        server.call(
+            who,
+            "POST",
+            "/api/v1/workspaces/team/flows/gate/fork",
+            Some(json!({"workspace": to, "name": name})),
+        )
+    };
+    assert_eq!(fork("vic", "team", "mine").await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        fork("vic", "nowhere", "mine").await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (status, body) = fork("vic", "other", "mine").await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        fork("vic", "other", "mine").await.0,
+        StatusCode::BAD_REQUEST,
+        "the name is taken"
+    );
+    let (_, copy) = server
+        .call("vic", "GET", "/api/v1/workspaces/other/flows/mine", None)
+        .await;
+    let copy: Value = serde_json::from_str(&copy).expect("json");
+    let forked_at = server.newest("gate").await;
+    assert_eq!(
+        copy["forkedFrom"],
+        json!({"origin": "workspace:team", "flow": "gate", "version": forked_at})
+    );
+    let origin = "/api/v1/workspaces/other/flows/mine/origin";
+    let (_, lineage) = server.call("vic", "GET", origin, None).await;
+    let lineage: Value = serde_json::from_str(&lineage).expect("json");
+    assert_eq!(lineage["behind"], false, "{lineage}");
+
+    // The origin changes: the fork is behind, the diff shows the change,
+    // and only the version whose diff was shown is applied.
+    let mut changed = gate("gate");
+    changed["description"] = json!("ships after approval");
+    assert_eq!(
+        server
+            .call(
+                "cora",
+                "PUT",
+                "/api/v1/workspaces/team/flows/gate",
+                Some(changed)
+            )
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let (_, lineage) = server.call("vic", "GET", origin, None).await;
+    let lineage: Value = serde_json::from_str(&lineage).expect("json");
+    assert_eq!(lineage["behind"], true, "{lineage}");
+    assert!(
+        lineage["diff"]
+            .as_str()
+            .expect("diff")
+            .contains("+  \"description\": \"ships after approval\""),
+        "{lineage}"
+    );
+    let latest = lineage["latestVersion"].as_u64().expect("latest");
+    assert_eq!(
+        server
+            .call("vic", "POST", origin, Some(json!({"version": forked_at})))
+            .await
+            .0,
+        StatusCode::CONFLICT,
+        "a version whose diff was not shown"
+    );
+    assert_eq!(
+        server
+            .call("vic", "POST", origin, Some(json!({"version": latest})))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let (_, copy) = server
+        .call("vic", "GET", "/api/v1/workspaces/other/flows/mine", None)
+        .await;
+    let copy: Value = serde_json::from_str(&copy).expect("json");
+    assert_eq!(copy["description"], "ships after approval");
+    assert_eq!(
+        (
+            copy["name"].as_str(),
+            copy["forkedFrom"]["version"].as_u64()
+        ),
+        (Some("mine"), Some(latest))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fork_link_lets_an_outsider_copy_the_flow_with_its_lineage() {
+    let server = start(roomy()).await;
+    // A fork link lets an outsider copy the flow into their own workspace.
+    let (_, made) = server
+        .call(
+            "cora",
+            "POST",
+            "/api/v1/workspaces/team/shares",
+            Some(json!({"kind": "fork", "flow": "gate"})),
+        )
+        .await;
+    let link = serde_json::from_str::<Value>(&made).expect("json")["link"]
+        .as_str()
+        .expect("link")
+        .to_owned();
+    let (status, body) = server
+        .call(
+            "otto",
+            "POST",
+            &format!("/api/v1/shared/{link}/fork"),
+            Some(json!({"workspace": "other", "name": "from-link"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert!(body.contains("workspace:team"), "{body}");
 }
