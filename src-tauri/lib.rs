@@ -15,6 +15,7 @@ pub mod display;
 mod evals;
 mod flows;
 mod llm;
+mod team;
 mod telemetry;
 mod tools;
 mod vault;
@@ -135,6 +136,14 @@ app_commands![
     bundles::bundle_export,
     bundles::bundle_check,
     bundles::bundle_import,
+    team::team_sign_in,
+    team::team_session,
+    team::team_sign_out,
+    team::team_flows,
+    team::team_run,
+    team::team_fork,
+    team::team_share,
+    team::team_open_shared,
 ];
 
 /// Where the generated allow-list of the isolation hook lives.
@@ -166,6 +175,8 @@ pub struct AppState {
     runtime: Result<Arc<Runtime>, IpcError>,
     requests: commands::Requests,
     approvals: Arc<tools::Approvals>,
+    /// The team server signed in to, if any.
+    team: std::sync::Mutex<Option<codexos_server::team::client::TeamClient>>,
 }
 
 /// Starts the desktop app.
@@ -194,6 +205,7 @@ pub fn run() -> anyhow::Result<()> {
         runtime,
         requests: commands::Requests::default(),
         approvals: Arc::default(),
+        team: std::sync::Mutex::default(),
     };
     let app = tauri::Builder::default()
         .manage(state)

@@ -1868,6 +1868,10 @@ test("every panel passes an automated accessibility check (axe-core: no serious 
   await browser.$('[data-testid="agents-panel"]').waitForDisplayed({ timeout: 10_000 });
   await check("agents", '[data-testid="agents-panel"]');
   await browser.$('button[aria-label="Close agents"]').click();
+  await browser.$('[data-testid="open-team"]').click();
+  await browser.$('[data-testid="team-panel"]').waitForDisplayed({ timeout: 10_000 });
+  await check("team server", '[data-testid="team-panel"]');
+  await browser.$('button[aria-label="Close team panel"]').click();
   await browser.$('[data-testid="conversations-toggle"]').click();
   await browser.$('[data-testid="conversation-list"]').waitForDisplayed({ timeout: 10_000 });
   await check("conversations", '[data-testid="conversation-list"]');
@@ -1887,4 +1891,140 @@ test("every panel passes an automated accessibility check (axe-core: no serious 
   await selectNode('[data-testid="flow-node-input"]');
   await check("node inspector", '[data-testid="inspector"]');
   assert.deepEqual(found, {}, JSON.stringify(found, null, 2));
+});
+
+/** `codexos ARGS` (the CLI next to the app) with `input` on stdin: its stdout. */
+function codexos(args, env, input = "") {
+  const cli = join(dirname(app), "codexos");
+  return new Promise((resolve, reject) => {
+    const child = spawn(cli, args, { env, stdio: ["pipe", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (chunk) => (out += chunk));
+    child.stderr.on("data", (chunk) => (err += chunk));
+    child.on("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`codexos ${args.join(" ")} exited ${code}: ${err}`))));
+    child.stdin.end(input);
+  });
+}
+
+test("a team server: an executor signs in from the app, runs a flow another member shared but cannot share it, forks it with its lineage; a viewer opens a shared run read-only", async () => {
+  const work = await mkdtemp(join(tmpdir(), "codexos-team-"));
+  const env = { ...process.env, CODEXOS_HOME: join(work, "cli") };
+  const home = ["server", "--home", join(work, "server")];
+  const password = "correct horse battery";
+  for (const name of ["olga", "eve", "vic"]) await codexos([...home, "account", "add", name], env, `${password}\n`);
+  await codexos([...home, "workspace", "add", "team", "--owner", "olga"], env);
+  await codexos([...home, "workspace", "add", "other", "--owner", "olga"], env);
+  await codexos([...home, "member", "set", "team", "eve", "executor"], env);
+  await codexos([...home, "member", "set", "other", "eve", "creator"], env);
+  await codexos([...home, "member", "set", "team", "vic", "viewer"], env);
+  const token = (await codexos([...home, "token", "create", "olga", "--label", "e2e", "--scope", "admin"], env)).trim();
+  const server = spawn(join(dirname(app), "codexos"), ["--json", ...home, "--bind", "127.0.0.1:0"], { env, stdio: ["ignore", "pipe", "inherit"] });
+  try {
+    const url = await new Promise((resolve, reject) => {
+      server.stdout.once("data", (chunk) => resolve(JSON.parse(String(chunk).split("\n")[0]).url));
+      server.on("exit", (code) => reject(new Error(`codexos server exited with ${code}`)));
+    });
+    const api = async (method, path, body) => {
+      const response = await fetch(`${url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      assert.ok(response.ok, `${method} ${path}: ${response.status} ${await response.clone().text()}`);
+      return response.json();
+    };
+    // Olga (owner) puts a flow in `team` through the API.
+    const gate = {
+      version: 2,
+      name: "gate",
+      description: "asks before it ships",
+      state: { ok: "object", n: "number" },
+      nodes: [
+        { id: "ask", kind: "human", prompt: "Ship it?", output: "ok" },
+        { id: "after", kind: "transform", set: { n: "7" } },
+        { id: "out", kind: "output", keys: ["n"] },
+      ],
+      edges: [
+        { from: "ask", to: "after" },
+        { from: "after", to: "out" },
+      ],
+    };
+    await api("PUT", "/api/v1/workspaces/team/flows/gate", gate);
+
+    // Eve (executor) signs in from the app.
+    await browser.$('[data-testid="open-team"]').click();
+    await fillIn('[data-testid="team-server"]', url);
+    await fillIn('[data-testid="team-account"]', "eve");
+    await fillIn('[data-testid="team-password"]', password);
+    await browser.$('[data-testid="team-sign-in"]').click();
+    const role = await browser.$('[data-testid="team-role"]');
+    await role.waitForDisplayed({ timeout: 20_000, timeoutMsg: `not signed in: ${await browser.$('[data-testid="team-panel"]').getText()}` });
+    await browser.$('[data-testid="team-workspace"]').selectByAttribute("value", "team");
+    await browser.waitUntil(async () => (await role.getText()) === "executor", { timeout: 5_000, timeoutMsg: `role in team: ${await role.getText()}` });
+    const row = await browser.$('[data-testid="team-flow"][data-flow="gate"]');
+    await row.waitForDisplayed({ timeout: 10_000 });
+    const runButton = await row.$('[data-testid="team-run"]');
+    const shareButton = await row.$('[data-testid="team-share"]');
+    assert.ok(await runButton.isEnabled(), "an executor may run");
+    assert.ok(!(await shareButton.isEnabled()), "an executor may not share (an edit)");
+    assert.match(await shareButton.getAttribute("title"), /executor\) cannot share/);
+    // The run happens on the server and streams back: it waits for a person.
+    await runButton.click();
+    const status = await browser.$('[data-testid="team-run-status"]');
+    await browser.waitUntil(async () => (await status.getText()) === "paused", { timeout: 30_000, timeoutMsg: `the run did not pause: ${await browser.$('[data-testid="team-panel"]').getText()}` });
+    const kinds = await browser.execute(() => [...document.querySelectorAll('[data-testid="team-run-log"] li')].map((li) => li.dataset.kind));
+    assert.deepEqual([kinds[0], kinds.at(-1)], ["runStarted", "runPaused"]);
+    const runs = await api("GET", "/api/v1/workspaces/team/runs");
+    assert.equal(runs[0].flow, "gate");
+    assert.equal(runs[0].status, "paused");
+    // The server refuses what the app disabled: a session of Eve's cannot share.
+    const login = await fetch(`${url}/api/v1/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ account: "eve", password }) });
+    const { csrfToken } = await login.json();
+    const cookie = login.headers.get("set-cookie").split(";")[0];
+    const refused = await fetch(`${url}/api/v1/workspaces/team/shares`, {
+      method: "POST",
+      headers: { cookie, "x-csrf-token": csrfToken, "content-type": "application/json" },
+      body: JSON.stringify({ kind: "run", flow: "gate" }),
+    });
+    assert.equal(refused.status, 403, await refused.text());
+
+    // Eve forks it into `other` (where she creates): the copy shows its lineage.
+    const target = await browser.$('[data-testid="team-fork-target"]');
+    await target.selectByAttribute("value", "other");
+    await row.$('[data-testid="team-fork"]').click();
+    await browser.waitUntil(async () => /forked gate into other/.test(await browser.$('[data-testid="team-message"]').getText()), { timeout: 10_000 });
+    await browser.$('[data-testid="team-workspace"]').selectByAttribute("value", "other");
+    const copy = await browser.$('[data-testid="team-flow"][data-flow="gate"] [data-testid="team-lineage"]');
+    await copy.waitForDisplayed({ timeout: 10_000 });
+    assert.match(await copy.getText(), /forked from workspace:team › gate v1/);
+    assert.equal(await role.getText(), "creator");
+    await screenshot("team-executor");
+    await browser.$('[data-testid="team-sign-out"]').click();
+
+    // Vic (viewer) signs in: nothing to run; then opens Olga's link to the run, read-only.
+    await fillIn('[data-testid="team-account"]', "vic");
+    await fillIn('[data-testid="team-password"]', password);
+    await browser.$('[data-testid="team-sign-in"]').click();
+    await browser.$('[data-testid="team-role"]').waitForDisplayed({ timeout: 20_000 });
+    await browser.waitUntil(async () => (await browser.$('[data-testid="team-role"]').getText()) === "viewer", { timeout: 5_000 });
+    const vicRun = await browser.$('[data-testid="team-flow"][data-flow="gate"] [data-testid="team-run"]');
+    await vicRun.waitForDisplayed({ timeout: 10_000 });
+    assert.ok(!(await vicRun.isEnabled()), "a viewer may not run");
+    assert.ok(!(await browser.$('[data-testid="team-flow"][data-flow="gate"] [data-testid="team-fork"]').isEnabled()), "nowhere to fork into");
+    const link = await api("POST", "/api/v1/workspaces/team/shares", { kind: "view", run: runs[0].id });
+    await fillIn('[data-testid="team-link"]', link.app);
+    await browser.$('[data-testid="team-open-link"]').click();
+    const shared = await browser.$('[data-testid="team-shared"]');
+    await shared.waitForDisplayed({ timeout: 10_000, timeoutMsg: `the link did not open: ${await browser.$('[data-testid="team-panel"]').getText()}` });
+    assert.match(await shared.getText(), /gate/);
+    assert.equal(await browser.$('[data-testid="team-shared-status"]').getText(), "paused");
+    assert.equal((await shared.$$("button")).length, 0, "a shared run offers nothing to change");
+    await screenshot("team-viewer");
+    await browser.$('[data-testid="team-sign-out"]').click();
+    await browser.$('button[aria-label="Close team panel"]').click();
+  } finally {
+    server.kill();
+    await rm(work, { recursive: true, force: true });
+  }
 });

@@ -1,9 +1,10 @@
-import { BarChart3, Bot, Command, FlaskConical, Monitor, Moon, PanelLeft, PanelRight, Search, Settings, Sun } from "lucide-react";
+import { BarChart3, Bot, Command, FlaskConical, Monitor, Moon, PanelLeft, PanelRight, Search, Settings, Sun, Users } from "lucide-react";
 import { useCallback, useEffect, useMemo, useState } from "react";
 
 import { Button } from "@/components/ui/button";
 
 import { AgentsPanel } from "@/features/agents/AgentsPanel";
+import { TeamPanel } from "@/features/team/TeamPanel";
 import { AnalyticsPanel } from "@/features/analytics/AnalyticsPanel";
 import { EvalsPanel } from "@/features/evals/EvalsPanel";
 import { ChatPanel } from "@/features/chat/ChatPanel";
@@ -35,6 +36,7 @@ export default function App() {
   const [settingsTab, setSettingsTab] = useState<SettingsTab>("providers");
   const [searchOpen, setSearchOpen] = useState(false);
   const [agentsOpen, setAgentsOpen] = useState(false);
+  const [teamOpen, setTeamOpen] = useState(false);
   const [evalsOpen, setEvalsOpen] = useState(false);
   const [analyticsOpen, setAnalyticsOpen] = useState(false);
   const { choice: themeChoice, theme, choose: chooseTheme } = useTheme();
@@ -108,6 +110,7 @@ export default function App() {
     () => [
       { id: "search", group: "View", title: "Search the projects", shortcut: "Ctrl+Shift+F", keywords: "find grep", run: () => setSearchOpen(true) },
       { id: "agents", group: "View", title: "Edit and publish agents", keywords: "agent sub-agent version pin publish", run: () => setAgentsOpen(true) },
+      { id: "team", group: "View", title: "Team server: sign in, run, share, fork, open a shared run", keywords: "team server share link fork workspace role sign in", run: () => setTeamOpen(true) },
       { id: "analytics", group: "View", title: "Analytics: runs, tokens, cost and latency", keywords: "dashboard analytics cost tokens latency failures fallback chart", run: () => setAnalyticsOpen(true) },
       { id: "evals", group: "View", title: "Evals: run a flow over a dataset, scores, baselines", keywords: "eval evaluation dataset score judge baseline regression ci test", run: () => setEvalsOpen(true) },
       { id: "settings", group: "View", title: "Open settings", keywords: "preferences providers models tools vault", run: () => setSettingsOpen(true) },
@@ -268,6 +271,9 @@ export default function App() {
           <Button size="icon" variant="ghost" aria-label="Agents" title="Agents" data-testid="open-agents" onClick={() => setAgentsOpen(true)}>
             <Bot />
           </Button>
+          <Button size="icon" variant="ghost" aria-label="Team server" title="Team server" data-testid="open-team" onClick={() => setTeamOpen(true)}>
+            <Users />
+          </Button>
           <Button size="icon" variant="ghost" aria-label="Settings" data-testid="open-settings" onClick={() => setSettingsOpen(true)}>
             <Settings />
           </Button>
@@ -313,6 +319,7 @@ export default function App() {
           )}
           {preview && <FilePreviewPanel target={preview} onClose={() => setPreview(null)} />}
           {analyticsOpen && <AnalyticsPanel dark={theme === "dark"} onClose={() => setAnalyticsOpen(false)} />}
+          {teamOpen && <TeamPanel onClose={() => setTeamOpen(false)} />}
           {agentsOpen && <AgentsPanel projects={projects} models={modelChoices(llm)} onClose={() => setAgentsOpen(false)} />}
           {settingsOpen && (
             <SettingsPanel

@@ -10,6 +10,7 @@
 //! What each role may do is written once, in [`roles::ENDPOINTS`].
 
 pub mod auth;
+pub mod client;
 pub mod roles;
 
 mod api;

@@ -282,6 +282,25 @@ export const commands = {
 	 *  is the fingerprint shown when it was verified.
 	 */
 	bundleImport: (path: string, allowUnsigned: boolean, trustSigner: boolean, expectedSigner: string | null) => typedError<BundleImportView_Serialize, IpcError_Serialize>(__TAURI_INVOKE("bundle_import", { path, allowUnsigned, trustSigner, expectedSigner })),
+	/**  Signs in to a team server (the password is sent once, never kept). */
+	teamSignIn: (server: string, account: string, password: string) => typedError<TeamSession_Serialize, IpcError_Serialize>(__TAURI_INVOKE("team_sign_in", { server, account, password })),
+	/**  The session as the server has it now (roles change). */
+	teamSession: () => typedError<TeamSession_Serialize | null, IpcError_Serialize>(__TAURI_INVOKE("team_session")),
+	/**  Signs out (the server ends the session). */
+	teamSignOut: () => typedError<null, IpcError_Serialize>(__TAURI_INVOKE("team_sign_out")),
+	/**  A workspace's flows, with their lineage. */
+	teamFlows: (workspace: string) => typedError<RemoteFlow_Serialize[], IpcError_Serialize>(__TAURI_INVOKE("team_flows", { workspace })),
+	/**
+	 *  Runs a flow on the server and streams its events; the status it ended
+	 *  (or paused) with.
+	 */
+	teamRun: (workspace: string, flow: string, onEvent: Channel<RunEvent_Deserialize>) => typedError<string, IpcError_Serialize>(__TAURI_INVOKE("team_run", { workspace, flow, onEvent })),
+	/**  Forks a flow into another workspace. */
+	teamFork: (workspace: string, flow: string, destination: string, name: string | null) => typedError<null, IpcError_Serialize>(__TAURI_INVOKE("team_fork", { workspace, flow, destination, name })),
+	/**  Makes a share link: `view` a run, or `run` / `fork` a flow. */
+	teamShare: (workspace: string, kind: string, target: string) => typedError<SharedLink, IpcError_Serialize>(__TAURI_INVOKE("team_share", { workspace, kind, target })),
+	/**  Opens a view link: the run, read-only (no sign-in needed). */
+	teamOpenShared: (server: string, link: string) => typedError<SharedRun_Serialize, IpcError_Serialize>(__TAURI_INVOKE("team_open_shared", { server, link })),
 };
 
 /** Events */
@@ -3819,6 +3838,33 @@ export type RefusedFile = {
 	reason: string,
 };
 
+/**  A flow of a workspace, as the app lists it. */
+export type RemoteFlow = RemoteFlow_Serialize | RemoteFlow_Deserialize;
+
+/**  A flow of a workspace, as the app lists it. */
+export type RemoteFlow_Deserialize = {
+	/**  Name. */
+	name: string,
+	/**  What it does. */
+	description: string,
+	/**  Where it was forked from. */
+	forkedFrom?: ForkOrigin_Deserialize | null,
+	/**  Why it cannot be read, if it cannot. */
+	error?: string | null,
+};
+
+/**  A flow of a workspace, as the app lists it. */
+export type RemoteFlow_Serialize = {
+	/**  Name. */
+	name: string,
+	/**  What it does. */
+	description: string,
+	/**  Where it was forked from. */
+	forkedFrom: ForkOrigin_Serialize | null,
+	/**  Why it cannot be read, if it cannot. */
+	error: string | null,
+};
+
 /**  A replay or a live re-run compared with the recording. */
 export type ReplayReport = ReplayReport_Serialize | ReplayReport_Deserialize;
 
@@ -4373,6 +4419,47 @@ export type Severity =
 /**  The flow runs, but probably not as meant. */
 "warning";
 
+/**  A new share link. */
+export type SharedLink = {
+	/**  The link text (`<id>-<signature>`). */
+	link: string,
+	/**  The read-only web page (view links). */
+	url: string,
+	/**  The `codexos://` link. */
+	app: string,
+};
+
+/**  What a view link opens: a run, read-only. */
+export type SharedRun = SharedRun_Serialize | SharedRun_Deserialize;
+
+/**  What a view link opens: a run, read-only. */
+export type SharedRun_Deserialize = {
+	/**  Its workspace. */
+	workspace: string,
+	/**  Its flow. */
+	flow: string,
+	/**  The run id. */
+	run: string,
+	/**  Its status. */
+	status: string,
+	/**  Its stored events, in order. */
+	events: RunEvent_Deserialize[],
+};
+
+/**  What a view link opens: a run, read-only. */
+export type SharedRun_Serialize = {
+	/**  Its workspace. */
+	workspace: string,
+	/**  Its flow. */
+	flow: string,
+	/**  The run id. */
+	run: string,
+	/**  Its status. */
+	status: string,
+	/**  Its stored events, in order. */
+	events: RunEvent_Serialize[],
+};
+
 /**  A signer as shown: the name it claims and the fingerprint of its keys. */
 export type SignerView = {
 	/**  The name (not verified: the keys are what is trusted). */
@@ -4413,6 +4500,62 @@ export type SourceState =
 { state: "restarting"; message: string } | 
 /**  Stopped with the app. */
 { state: "stopped" };
+
+/**  A role of the signed-in account. */
+export type TeamMembership = TeamMembership_Serialize | TeamMembership_Deserialize;
+
+/**  A role of the signed-in account. */
+export type TeamMembership_Deserialize = {
+	/**  Workspace. */
+	workspace: string,
+	/**  The flow of a grant; `None` for the workspace role. */
+	flow?: string | null,
+	/**  Role name. */
+	role: string,
+	/**
+	 *  What it allows this session: `view`, `run`, `approve`, `edit`,
+	 *  `secrets`, `members` (from the server's table).
+	 */
+	permissions: string[],
+};
+
+/**  A role of the signed-in account. */
+export type TeamMembership_Serialize = {
+	/**  Workspace. */
+	workspace: string,
+	/**  The flow of a grant; `None` for the workspace role. */
+	flow: string | null,
+	/**  Role name. */
+	role: string,
+	/**
+	 *  What it allows this session: `view`, `run`, `approve`, `edit`,
+	 *  `secrets`, `members` (from the server's table).
+	 */
+	permissions: string[],
+};
+
+/**  A signed-in session. */
+export type TeamSession = TeamSession_Serialize | TeamSession_Deserialize;
+
+/**  A signed-in session. */
+export type TeamSession_Deserialize = {
+	/**  The server's address. */
+	server: string,
+	/**  The account. */
+	account: string,
+	/**  Its roles and grants. */
+	memberships: TeamMembership_Deserialize[],
+};
+
+/**  A signed-in session. */
+export type TeamSession_Serialize = {
+	/**  The server's address. */
+	server: string,
+	/**  The account. */
+	account: string,
+	/**  Its roles and grants. */
+	memberships: TeamMembership_Serialize[],
+};
 
 /**
  *  A call no longer waiting for its answer (answered, timed out, or its

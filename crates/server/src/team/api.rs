@@ -510,7 +510,29 @@ async fn me(
     State(team): State<Arc<Team>>,
     Extension(caller): Extension<Caller>,
 ) -> ApiResult<Json<Value>> {
-    let memberships = team.memberships(None, Some(&caller.account))?;
+    // Each role with what it allows this credential to do: the app hides
+    // or disables the rest (and the server refuses it anyway).
+    let memberships: Vec<Value> = team
+        .memberships(None, Some(&caller.account))?
+        .into_iter()
+        .map(|membership| {
+            let permissions: Vec<&str> = Role::parse(&membership.role)
+                .map(|role| {
+                    Permission::ALL
+                        .into_iter()
+                        .filter(|permission| role.allows(*permission) && caller.may(*permission))
+                        .map(Permission::as_str)
+                        .collect()
+                })
+                .unwrap_or_default();
+            json!({
+                "workspace": membership.workspace,
+                "flow": membership.flow,
+                "role": membership.role,
+                "permissions": permissions,
+            })
+        })
+        .collect();
     Ok(Json(json!({
         "account": caller.account,
         "scopes": caller.scopes,

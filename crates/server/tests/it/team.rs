@@ -1382,3 +1382,85 @@ async fn a_fork_link_lets_an_outsider_copy_the_flow_with_its_lineage() {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert!(body.contains("workspace:team"), "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_app_client_signs_in_runs_and_follows_forks_shares_and_opens_a_link() {
+    use codexos_server::team::client::{open_shared, TeamClient};
+    let server = start(roomy()).await;
+    let wrong = TeamClient::sign_in(&server.base, "eve", "not the password").await;
+    assert!(wrong.is_err_and(|error| error.to_string().contains("wrong account name or password")));
+    let (client, session) = TeamClient::sign_in(&server.base, "eve", PASSWORD)
+        .await
+        .expect("sign in");
+    let team = session
+        .memberships
+        .iter()
+        .find(|m| m.workspace == "team")
+        .expect("team");
+    assert_eq!(
+        (team.role.as_str(), team.permissions.clone()),
+        (
+            "executor",
+            vec!["view".to_owned(), "run".to_owned(), "approve".to_owned()]
+        )
+    );
+    let flows = client.flows("team").await.expect("flows");
+    let copy = flows
+        .iter()
+        .find(|flow| flow.name == "gate-copy")
+        .expect("the fork");
+    assert_eq!(
+        copy.forked_from
+            .as_ref()
+            .map(|origin| origin.origin.as_str()),
+        Some("workspace:team")
+    );
+    let run = client
+        .start_run("team", "gate", json!({}))
+        .await
+        .expect("run");
+    let seen = std::sync::Mutex::new(Vec::new());
+    let end = client
+        .follow("team", &run, &|event| {
+            seen.lock().expect("lock").push(event.seq);
+        })
+        .await
+        .expect("follow");
+    assert_eq!(end, "paused");
+    let seen = seen.into_inner().expect("seen");
+    assert!(
+        seen.len() >= 3 && seen.windows(2).all(|pair| pair[0] < pair[1]),
+        "{seen:?}"
+    );
+    // The role the app shows is the one the server enforces.
+    let refused = client
+        .share("team", "run", "gate")
+        .await
+        .expect_err("an executor cannot share");
+    assert!(
+        refused.to_string().contains("this needs `edit`"),
+        "{refused}"
+    );
+    client
+        .fork("team", "gate", "other", Some("via-client"))
+        .await
+        .expect("fork");
+    let (cora, _) = TeamClient::sign_in(&server.base, "cora", PASSWORD)
+        .await
+        .expect("cora");
+    let link = cora.share("team", "view", &run).await.expect("share");
+    let shared = open_shared(&server.base, &link.link).await.expect("open");
+    assert_eq!(
+        (
+            shared.flow.as_str(),
+            shared.status.as_str(),
+            shared.run.as_str()
+        ),
+        ("gate", "paused", run.as_str())
+    );
+    client.sign_out().await.expect("sign out");
+    assert!(
+        client.flows("team").await.is_err(),
+        "a session ended is refused"
+    );
+}

@@ -1,0 +1,454 @@
+//! A client of the team server, for the desktop app: sign in (a session
+//! with its CSRF token), list workspaces and flows, run a flow and follow its
+//! events, fork, share, and open a share link. Every request goes through
+//! `codexos_net` (the offline switch applies).
+
+use codexos_runtime::{ForkOrigin, RunEvent};
+use futures::StreamExt as _;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::api::{CSRF_HEADER, SESSION_COOKIE};
+
+/// What went wrong talking to a team server.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The server answered with a refusal.
+    #[error("{message}")]
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// The server's code (`forbidden`, `unauthorized`, …).
+        code: String,
+        /// The server's message: what failed and what to do.
+        message: String,
+    },
+    /// The server could not be reached.
+    #[error("cannot reach the team server at {server}: {message} — check the address and that `codexos server` runs there")]
+    Unreachable {
+        /// Its address.
+        server: String,
+        /// The network error.
+        message: String,
+    },
+    /// The server answered something this client does not understand.
+    #[error("the team server at {server} answered something unexpected: {message} — is it a CodexOS server of the same version?")]
+    Protocol {
+        /// Its address.
+        server: String,
+        /// What was wrong.
+        message: String,
+    },
+}
+
+/// Result alias of the client.
+pub type Result<T, E = ClientError> = std::result::Result<T, E>;
+
+/// A role of the signed-in account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct TeamMembership {
+    /// Workspace.
+    pub workspace: String,
+    /// The flow of a grant; `None` for the workspace role.
+    pub flow: Option<String>,
+    /// Role name.
+    pub role: String,
+    /// What it allows this session: `view`, `run`, `approve`, `edit`,
+    /// `secrets`, `members` (from the server's table).
+    pub permissions: Vec<String>,
+}
+
+/// A signed-in session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct TeamSession {
+    /// The server's address.
+    pub server: String,
+    /// The account.
+    pub account: String,
+    /// Its roles and grants.
+    pub memberships: Vec<TeamMembership>,
+}
+
+/// A flow of a workspace, as the app lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct RemoteFlow {
+    /// Name.
+    pub name: String,
+    /// What it does.
+    pub description: String,
+    /// Where it was forked from.
+    pub forked_from: Option<ForkOrigin>,
+    /// Why it cannot be read, if it cannot.
+    pub error: Option<String>,
+}
+
+/// A new share link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct SharedLink {
+    /// The link text (`<id>-<signature>`).
+    pub link: String,
+    /// The read-only web page (view links).
+    pub url: String,
+    /// The `codexos://` link.
+    pub app: String,
+}
+
+/// What a view link opens: a run, read-only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct SharedRun {
+    /// Its workspace.
+    pub workspace: String,
+    /// Its flow.
+    pub flow: String,
+    /// The run id.
+    pub run: String,
+    /// Its status.
+    pub status: String,
+    /// Its stored events, in order.
+    pub events: Vec<RunEvent>,
+}
+
+/// A server address as typed: a scheme added when missing, no trailing `/`.
+#[must_use]
+pub fn normalize(server: &str) -> String {
+    let server = server.trim().trim_end_matches('/');
+    if server.contains("://") {
+        server.to_owned()
+    } else {
+        format!("http://{server}")
+    }
+}
+
+/// A signed-in client.
+#[derive(Debug, Clone)]
+pub struct TeamClient {
+    server: String,
+    http: reqwest::Client,
+    session: String,
+    csrf: String,
+}
+
+async fn answer(server: &str, request: reqwest::RequestBuilder) -> Result<reqwest::Response> {
+    let response = codexos_net::send(request)
+        .await
+        .map_err(|error| ClientError::Unreachable {
+            server: server.to_owned(),
+            message: error.to_string(),
+        })?;
+    if response.status().is_success() {
+        return Ok(response);
+    }
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap_or_default();
+    let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Err(ClientError::Refused {
+        status,
+        code: body["code"].as_str().unwrap_or("http").to_owned(),
+        message: body["message"].as_str().map_or_else(
+            || format!("the server answered {status}: {text}"),
+            str::to_owned,
+        ),
+    })
+}
+
+async fn json_of<T: for<'de> Deserialize<'de>>(
+    server: &str,
+    response: reqwest::Response,
+) -> Result<T> {
+    response
+        .json()
+        .await
+        .map_err(|error| ClientError::Protocol {
+            server: server.to_owned(),
+            message: error.to_string(),
+        })
+}
+
+fn http(server: &str) -> Result<reqwest::Client> {
+    codexos_net::client()
+        .build()
+        .map_err(|error| ClientError::Unreachable {
+            server: server.to_owned(),
+            message: error.to_string(),
+        })
+}
+
+/// What a view link opens (no sign-in needed).
+pub async fn open_shared(server: &str, link: &str) -> Result<SharedRun> {
+    let server = normalize(server);
+    let response = answer(
+        &server,
+        http(&server)?.get(format!("{server}/api/v1/shared/{link}")),
+    )
+    .await?;
+    let opened: Value = json_of(&server, response).await?;
+    if opened["kind"] != "view" {
+        return Err(ClientError::Refused {
+            status: 400,
+            code: "not_a_run".to_owned(),
+            message: format!(
+                "this link lets you {} a flow — sign in to use it",
+                opened["kind"].as_str().unwrap_or("use")
+            ),
+        });
+    }
+    let run = &opened["run"];
+    let events =
+        serde_json::from_value(run["events"].clone()).map_err(|error| ClientError::Protocol {
+            server: server.clone(),
+            message: error.to_string(),
+        })?;
+    Ok(SharedRun {
+        workspace: opened["workspace"].as_str().unwrap_or_default().to_owned(),
+        flow: run["summary"]["flow"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        run: run["summary"]["id"].as_str().unwrap_or_default().to_owned(),
+        status: run["summary"]["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        events,
+    })
+}
+
+impl TeamClient {
+    /// Signs in with a password: a session of the server's length.
+    pub async fn sign_in(
+        server: &str,
+        account: &str,
+        password: &str,
+    ) -> Result<(Self, TeamSession)> {
+        let server = normalize(server);
+        let http = http(&server)?;
+        let response = answer(
+            &server,
+            http.post(format!("{server}/api/v1/login"))
+                .json(&json!({ "account": account, "password": password })),
+        )
+        .await?;
+        let session = response
+            .headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .find_map(|cookie| {
+                cookie
+                    .split(';')
+                    .next()?
+                    .trim()
+                    .strip_prefix(&format!("{SESSION_COOKIE}="))
+                    .map(str::to_owned)
+            })
+            .ok_or_else(|| ClientError::Protocol {
+                server: server.clone(),
+                message: "no session cookie in the answer to the sign-in".to_owned(),
+            })?;
+        let body: Value = json_of(&server, response).await?;
+        let csrf = body["csrfToken"].as_str().unwrap_or_default().to_owned();
+        let client = Self {
+            server,
+            http,
+            session,
+            csrf,
+        };
+        let session = client.session().await?;
+        Ok((client, session))
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.server))
+            .header(
+                reqwest::header::COOKIE,
+                format!("{SESSION_COOKIE}={}", self.session),
+            )
+            .header(CSRF_HEADER, &self.csrf)
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<reqwest::Response> {
+        let mut request = self.request(method, path);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        answer(&self.server, request).await
+    }
+
+    /// The account and its roles, as the server has them now.
+    pub async fn session(&self) -> Result<TeamSession> {
+        let me: Value = json_of(
+            &self.server,
+            self.call(reqwest::Method::GET, "/api/v1/me", None).await?,
+        )
+        .await?;
+        Ok(TeamSession {
+            server: self.server.clone(),
+            account: me["account"].as_str().unwrap_or_default().to_owned(),
+            memberships: serde_json::from_value(me["memberships"].clone()).map_err(|error| {
+                ClientError::Protocol {
+                    server: self.server.clone(),
+                    message: error.to_string(),
+                }
+            })?,
+        })
+    }
+
+    /// Ends the session on the server.
+    pub async fn sign_out(&self) -> Result<()> {
+        self.call(reqwest::Method::POST, "/api/v1/logout", None)
+            .await?;
+        Ok(())
+    }
+
+    /// A workspace's flows.
+    pub async fn flows(&self, workspace: &str) -> Result<Vec<RemoteFlow>> {
+        let listed: Vec<Value> = json_of(
+            &self.server,
+            self.call(
+                reqwest::Method::GET,
+                &format!("/api/v1/workspaces/{workspace}/flows"),
+                None,
+            )
+            .await?,
+        )
+        .await?;
+        Ok(listed
+            .into_iter()
+            .map(|entry| RemoteFlow {
+                name: entry["name"].as_str().unwrap_or_default().to_owned(),
+                description: entry["flow"]["description"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                forked_from: serde_json::from_value(entry["flow"]["forkedFrom"].clone()).ok(),
+                error: entry["error"].as_str().map(str::to_owned),
+            })
+            .collect())
+    }
+
+    /// Starts a run of a flow; its id.
+    pub async fn start_run(&self, workspace: &str, flow: &str, input: Value) -> Result<String> {
+        let started: Value = json_of(
+            &self.server,
+            self.call(
+                reqwest::Method::POST,
+                &format!("/api/v1/workspaces/{workspace}/flows/{flow}/runs"),
+                Some(json!({ "input": input })),
+            )
+            .await?,
+        )
+        .await?;
+        started["runId"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| ClientError::Protocol {
+                server: self.server.clone(),
+                message: "no run id in the answer".to_owned(),
+            })
+    }
+
+    /// Follows a run's events until it ends (or pauses); the status it
+    /// ended with.
+    pub async fn follow(
+        &self,
+        workspace: &str,
+        run: &str,
+        on_event: &(dyn Fn(RunEvent) + Send + Sync),
+    ) -> Result<String> {
+        let response = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/api/v1/workspaces/{workspace}/runs/{run}/events"),
+                None,
+            )
+            .await?;
+        let mut stream = response.bytes_stream();
+        let mut buffer = String::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|error| ClientError::Unreachable {
+                server: self.server.clone(),
+                message: error.to_string(),
+            })?;
+            buffer.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buffer.find("\n\n") {
+                let block: String = buffer.drain(..end + 2).collect();
+                let mut name = "";
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(value) = line.strip_prefix("event: ") {
+                        name = if value == "end" {
+                            "end"
+                        } else if value == "run" {
+                            "run"
+                        } else {
+                            "other"
+                        };
+                    } else if let Some(value) = line.strip_prefix("data: ") {
+                        data.push_str(value);
+                    }
+                }
+                match name {
+                    "run" => {
+                        if let Ok(event) = serde_json::from_str::<RunEvent>(&data) {
+                            on_event(event);
+                        }
+                    }
+                    "end" => {
+                        let end: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
+                        return Ok(end["status"].as_str().unwrap_or("ended").to_owned());
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok("interrupted".to_owned())
+    }
+
+    /// Forks a flow into `destination` (as `name`, default its own).
+    pub async fn fork(
+        &self,
+        workspace: &str,
+        flow: &str,
+        destination: &str,
+        name: Option<&str>,
+    ) -> Result<()> {
+        self.call(
+            reqwest::Method::POST,
+            &format!("/api/v1/workspaces/{workspace}/flows/{flow}/fork"),
+            Some(json!({ "workspace": destination, "name": name })),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// A share link: `view` of a run, or `run`/`fork` of a flow.
+    pub async fn share(&self, workspace: &str, kind: &str, target: &str) -> Result<SharedLink> {
+        let body = if kind == "view" {
+            json!({ "kind": kind, "run": target })
+        } else {
+            json!({ "kind": kind, "flow": target })
+        };
+        json_of(
+            &self.server,
+            self.call(
+                reqwest::Method::POST,
+                &format!("/api/v1/workspaces/{workspace}/shares"),
+                Some(body),
+            )
+            .await?,
+        )
+        .await
+    }
+}

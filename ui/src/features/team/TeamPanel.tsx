@@ -1,0 +1,311 @@
+import { Channel } from "@tauri-apps/api/core";
+import { GitFork, Link2, Loader2, LogOut, Play, Users, X } from "lucide-react";
+import { useCallback, useEffect, useState } from "react";
+
+import { Button } from "@/components/ui/button";
+import {
+  commands,
+  type RemoteFlow_Serialize as RemoteFlow,
+  type RunEvent,
+  type SharedLink,
+  type SharedRun_Serialize as SharedRun,
+  type TeamSession_Serialize as TeamSession,
+} from "@/ipc/bindings";
+import { useEscape } from "@/features/layout/useEscape";
+
+import { can, forkTargets, lineage, parseShareLink, roleIn, workspaces } from "./team";
+
+const FIELD = "h-7 rounded border border-border bg-background px-1.5 text-xs text-foreground";
+
+/** One event as a line of the run log. */
+function eventLine(event: RunEvent): string {
+  const kind = event.event.type;
+  const node = event.node ? ` ${event.node}` : "";
+  return `${event.seq} ${kind}${node}`;
+}
+
+function Events({ events, testId }: { events: RunEvent[]; testId: string }) {
+  return (
+    <ol className="max-h-64 overflow-auto rounded border border-border p-2 font-mono text-xs" data-testid={testId}>
+      {events.map((event) => (
+        <li key={event.seq} data-kind={event.event.type}>
+          {eventLine(event)}
+        </li>
+      ))}
+    </ol>
+  );
+}
+
+/** A shared run, read-only: nothing here can change it. */
+function SharedRunView({ shared }: { shared: SharedRun }) {
+  return (
+    <section className="flex flex-col gap-1" data-testid="team-shared" aria-label="Shared run (read-only)">
+      <h3 className="text-sm font-semibold">
+        {shared.flow} <span className="font-normal text-muted-foreground">in {shared.workspace} — read-only</span>
+      </h3>
+      <p className="text-xs">
+        Run <code>{shared.run}</code>: <b data-testid="team-shared-status">{shared.status}</b>
+      </p>
+      <Events events={shared.events} testId="team-shared-events" />
+    </section>
+  );
+}
+
+/** The app as a client of a team server: sign in, pick a workspace, see
+ * its flows with their lineage, run one and follow it live, fork, share;
+ * or open a shared run read-only. What the role does not allow is
+ * disabled, with the reason; the server refuses it anyway. */
+export function TeamPanel({ onClose }: { onClose: () => void }) {
+  useEscape(onClose);
+  const [session, setSession] = useState<TeamSession | null>(null);
+  const [server, setServer] = useState("http://127.0.0.1:7420");
+  const [account, setAccount] = useState("");
+  const [password, setPassword] = useState("");
+  const [workspace, setWorkspace] = useState("");
+  const [flows, setFlows] = useState<RemoteFlow[]>([]);
+  const [running, setRunning] = useState<string | null>(null);
+  const [lastRun, setLastRun] = useState<string | null>(null);
+  const [events, setEvents] = useState<RunEvent[]>([]);
+  const [status, setStatus] = useState<string | null>(null);
+  const [forkTo, setForkTo] = useState("");
+  const [link, setLink] = useState("");
+  const [made, setMade] = useState<SharedLink | null>(null);
+  const [shared, setShared] = useState<SharedRun | null>(null);
+  const [message, setMessage] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const adopt = useCallback((next: TeamSession | null) => {
+    setSession(next);
+    if (next) {
+      setServer(next.server);
+      const names = workspaces(next);
+      setWorkspace((current) => (names.includes(current) ? current : (names[0] ?? "")));
+      const targets = forkTargets(next);
+      setForkTo((current) => (targets.includes(current) ? current : (targets[0] ?? "")));
+    }
+  }, []);
+
+  useEffect(() => {
+    void commands.teamSession().then((result) => {
+      if (result.status === "ok") adopt(result.data);
+    });
+  }, [adopt]);
+
+  const loadFlows = useCallback(() => {
+    if (!session || !workspace) return;
+    void commands.teamFlows(workspace).then((result) => {
+      if (result.status === "ok") setFlows(result.data);
+      else setMessage(result.error.message);
+    });
+  }, [session, workspace]);
+  useEffect(loadFlows, [loadFlows]);
+
+  const signIn = async () => {
+    setMessage(null);
+    setBusy(true);
+    const result = await commands.teamSignIn(server, account, password);
+    setBusy(false);
+    setPassword("");
+    if (result.status === "ok") adopt(result.data);
+    else setMessage(result.error.message);
+  };
+
+  const signOut = async () => {
+    await commands.teamSignOut();
+    setSession(null);
+    setForkTo("");
+    setMade(null);
+    setFlows([]);
+    setEvents([]);
+    setStatus(null);
+  };
+
+  const run = async (flow: string) => {
+    setMessage(null);
+    setRunning(flow);
+    setLastRun(`${flow} in ${workspace}`);
+    setEvents([]);
+    setStatus(null);
+    const channel = new Channel<RunEvent>();
+    channel.onmessage = (event) => setEvents((seen) => [...seen, event]);
+    const result = await commands.teamRun(workspace, flow, channel);
+    setRunning(null);
+    if (result.status === "ok") setStatus(result.data);
+    else setMessage(result.error.message);
+  };
+
+  const fork = async (flow: string) => {
+    setMessage(null);
+    const result = await commands.teamFork(workspace, flow, forkTo, null);
+    if (result.status === "ok") {
+      setMessage(`forked ${flow} into ${forkTo}`);
+      if (forkTo === workspace) loadFlows();
+    } else setMessage(result.error.message);
+  };
+
+  const share = async (flow: string) => {
+    setMessage(null);
+    const result = await commands.teamShare(workspace, "run", flow);
+    if (result.status === "ok") setMade(result.data);
+    else setMessage(result.error.message);
+  };
+
+  const open = async () => {
+    setMessage(null);
+    const parsed = parseShareLink(link, server);
+    if (!parsed) {
+      setMessage("that is not a share link: paste a codexos://share link, the page's address, or the link with the server above");
+      return;
+    }
+    const result = await commands.teamOpenShared(parsed.server, parsed.link);
+    if (result.status === "ok") setShared(result.data);
+    else setMessage(result.error.message);
+  };
+
+  const role = session && workspace ? roleIn(session, workspace) : null;
+
+  return (
+    <div className="absolute inset-0 z-10 flex flex-col overflow-auto bg-background" data-testid="team-panel" role="dialog" aria-label="Team server">
+      <div className="flex flex-wrap items-center gap-2 border-b border-border px-4 py-2 text-xs">
+        <Users className="size-4 text-muted-foreground" />
+        <h2 className="text-sm font-semibold">Team server</h2>
+        {session && (
+          <>
+            <span data-testid="team-who">
+              {session.account} @ {session.server}
+            </span>
+            <label className="flex items-center gap-1 text-muted-foreground">
+              Workspace
+              <select className={FIELD} data-testid="team-workspace" value={workspace} onChange={(event) => setWorkspace(event.target.value)}>
+                {workspaces(session).map((name) => (
+                  <option key={name} value={name}>
+                    {name}
+                  </option>
+                ))}
+              </select>
+            </label>
+            {role && (
+              <span className="rounded bg-muted px-1.5 py-0.5" data-testid="team-role" title={`You may: ${role.permissions.join(", ")}`}>
+                {role.role}
+              </span>
+            )}
+            <Button size="sm" variant="ghost" className="h-7" data-testid="team-sign-out" onClick={() => void signOut()}>
+              <LogOut className="size-3.5" /> Sign out
+            </Button>
+          </>
+        )}
+        <Button size="icon" variant="ghost" className="ml-auto" aria-label="Close team panel" onClick={onClose}>
+          <X />
+        </Button>
+      </div>
+      <div className="flex flex-col gap-4 p-4">
+        {message && (
+          <p className="text-xs" role="status" data-testid="team-message">
+            {message}
+          </p>
+        )}
+        {!session && (
+          <form
+            className="flex flex-wrap items-end gap-2 text-xs"
+            data-testid="team-sign-in-form"
+            onSubmit={(event) => {
+              event.preventDefault();
+              void signIn();
+            }}
+          >
+            <label className="flex flex-col gap-0.5">
+              Server
+              <input className={`${FIELD} w-64`} data-testid="team-server" value={server} onChange={(event) => setServer(event.target.value)} />
+            </label>
+            <label className="flex flex-col gap-0.5">
+              Account
+              <input className={FIELD} data-testid="team-account" autoComplete="username" value={account} onChange={(event) => setAccount(event.target.value)} />
+            </label>
+            <label className="flex flex-col gap-0.5">
+              Password
+              <input className={FIELD} data-testid="team-password" type="password" autoComplete="current-password" value={password} onChange={(event) => setPassword(event.target.value)} />
+            </label>
+            <Button size="sm" type="submit" data-testid="team-sign-in" disabled={busy || account === "" || password === ""}>
+              {busy && <Loader2 className="size-3.5 animate-spin" />} Sign in
+            </Button>
+          </form>
+        )}
+        {session && workspace && (
+          <section className="flex flex-col gap-2" aria-label="Flows">
+            <div className="flex items-center gap-2 text-xs">
+              <h3 className="text-sm font-semibold">Flows of {workspace}</h3>
+              <label className="ml-auto flex items-center gap-1 text-muted-foreground">
+                Fork into
+                <select className={FIELD} data-testid="team-fork-target" value={forkTo} onChange={(event) => setForkTo(event.target.value)}>
+                  {forkTargets(session).map((name) => (
+                    <option key={name} value={name}>
+                      {name}
+                    </option>
+                  ))}
+                </select>
+              </label>
+            </div>
+            <table className="w-full text-xs">
+              <tbody>
+                {flows.map((flow) => {
+                  const mayRun = can(session, workspace, "run", flow.name);
+                  const mayShare = can(session, workspace, "edit", flow.name);
+                  const why = (action: string) => `your role (${roleIn(session, workspace, flow.name)?.role ?? "none"}) cannot ${action} this flow`;
+                  const origin = lineage(flow.forkedFrom);
+                  return (
+                    <tr key={flow.name} className="border-t border-border" data-testid="team-flow" data-flow={flow.name}>
+                      <td className="py-1 font-mono">{flow.name}</td>
+                      <td className="py-1 text-muted-foreground">
+                        {flow.description}
+                        {origin && (
+                          <span className="ml-2 italic" data-testid="team-lineage">
+                            {origin}
+                          </span>
+                        )}
+                        {flow.error && <span className="ml-2 text-destructive">{flow.error}</span>}
+                      </td>
+                      <td className="whitespace-nowrap py-1 text-right">
+                        <Button size="sm" variant="ghost" className="h-7" data-testid="team-run" disabled={!mayRun || running !== null} title={mayRun ? "Run on the server" : why("run")} onClick={() => void run(flow.name)}>
+                          {running === flow.name ? <Loader2 className="size-3.5 animate-spin" /> : <Play className="size-3.5" />} Run
+                        </Button>
+                        <Button size="sm" variant="ghost" className="h-7" data-testid="team-share" disabled={!mayShare} title={mayShare ? "A link that lets someone run this flow" : why("share")} onClick={() => void share(flow.name)}>
+                          <Link2 className="size-3.5" /> Share
+                        </Button>
+                        <Button size="sm" variant="ghost" className="h-7" data-testid="team-fork" disabled={forkTo === ""} title={forkTo === "" ? "no workspace where you may edit" : `Copy into ${forkTo}, keeping where it came from`} onClick={() => void fork(flow.name)}>
+                          <GitFork className="size-3.5" /> Fork
+                        </Button>
+                      </td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+            {made && (
+              <p className="text-xs" data-testid="team-made-link">
+                Share link: <code className="select-all">{made.app}</code>
+              </p>
+            )}
+            {(events.length > 0 || status) && (
+              <div className="flex flex-col gap-1">
+                <p className="text-xs">
+                  Run of {lastRun}: <b data-testid="team-run-status">{status ?? "running…"}</b>
+                </p>
+                <Events events={events} testId="team-run-log" />
+              </div>
+            )}
+          </section>
+        )}
+        <section className="flex flex-col gap-2 border-t border-border pt-3" aria-label="Open a shared run">
+          <h3 className="text-sm font-semibold">Open a shared run</h3>
+          <div className="flex flex-wrap items-center gap-2 text-xs">
+            <input className={`${FIELD} w-[32rem]`} data-testid="team-link" placeholder="codexos://share?… or http://server/share/…" aria-label="Share link" value={link} onChange={(event) => setLink(event.target.value)} />
+            <Button size="sm" data-testid="team-open-link" disabled={link.trim() === ""} onClick={() => void open()}>
+              Open
+            </Button>
+          </div>
+          {shared && <SharedRunView shared={shared} />}
+        </section>
+      </div>
+    </div>
+  );
+}
