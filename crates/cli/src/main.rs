@@ -320,12 +320,25 @@ enum BenchCommand {
         #[arg(long)]
         keep: Option<PathBuf>,
     },
-    /// `runs diff` on two large runs (written to a scratch store as the
-    /// executor writes runs): reading them, comparing, and the JSON the app
-    /// receives.
     /// What OpenTelemetry export costs a run (a durable chain with no
     /// endpoint, a live one and a dead one, interleaved) and a span to send.
     Otel(otel::OtelBenchArgs),
+    /// The team server under load on loopback: N clients each start a run
+    /// of a no-model flow and follow its events over SSE to the end, again
+    /// and again; runs started per second, p50/p99 of the start and of the
+    /// whole run as a client sees it, events per second, and checks that
+    /// every run succeeded with every event delivered once, in order.
+    Server {
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 50)]
+        clients: usize,
+        /// Seconds of load.
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+    },
+    /// `runs diff` on two large runs (written to a scratch store as the
+    /// executor writes runs): reading them, comparing, and the JSON the app
+    /// receives.
     Diff {
         /// Nodes of each run (each with a model and a tool call).
         #[arg(long, default_value_t = 1_000)]
@@ -810,6 +823,23 @@ async fn models(
     }
 }
 
+async fn bench_watch(
+    runtime: &Arc<Runtime>,
+    dir: &std::path::Path,
+    writes: u32,
+    setup: &codexos_runtime::BenchSetup,
+    json: bool,
+    cancel: &CancellationToken,
+) -> anyhow::Result<()> {
+    let spinner = render::spinner(
+        json,
+        "writing files into a watched folder and searching for them…",
+    );
+    let bench = runtime.bench_watch(dir, writes, cancel).await;
+    spinner.finish_and_clear();
+    show(setup, json, &bench?, render::watch_bench)
+}
+
 async fn bench(
     runtime: &Arc<Runtime>,
     command: BenchCommand,
@@ -853,6 +883,9 @@ async fn bench(
             analytics::bench(runtime, &setup, runs, days, keep.as_deref(), json)
         }
         BenchCommand::Otel(args) => otel::bench(runtime, &setup, &args, json).await,
+        BenchCommand::Server { clients, seconds } => {
+            server::bench(&setup, clients, seconds, json).await
+        }
         BenchCommand::Diff { nodes, repeats } => {
             analytics::bench_diff(runtime, &setup, nodes, repeats, json)
         }
@@ -898,13 +931,7 @@ async fn bench(
             bench_llm(runtime, &options, &setup, json).await
         }
         BenchCommand::Watch { dir, writes } => {
-            let spinner = render::spinner(
-                json,
-                "writing files into a watched folder and searching for them…",
-            );
-            let bench = runtime.bench_watch(&dir, writes, cancel).await;
-            spinner.finish_and_clear();
-            show(&setup, json, &bench?, render::watch_bench)
+            bench_watch(runtime, &dir, writes, &setup, json, cancel).await
         }
         BenchCommand::Ingest { dir } => {
             let spinner = render::spinner(json, "ingesting into a scratch home…");

@@ -330,3 +330,46 @@ fn create_token(
     );
     Ok(())
 }
+
+/// `codexos bench server`.
+pub async fn bench(
+    setup: &codexos_runtime::BenchSetup,
+    clients: usize,
+    seconds: u64,
+    json: bool,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        clients > 0 && seconds > 0,
+        "give at least one client and one second"
+    );
+    let spinner = render::spinner(json, "clients starting runs and following their events…");
+    let bench =
+        codexos_server::team::bench::run(clients, std::time::Duration::from_secs(seconds)).await;
+    spinner.finish_and_clear();
+    crate::show(setup, json, &bench?, |bench, _| {
+        println!(
+            "team server on loopback, SQLite (WAL, synchronous = NORMAL), {} clients for {:.1} s",
+            bench.clients, bench.seconds
+        );
+        println!(
+            "runs started: {} ({:.1}/s) — start p50 {:.1} ms, p99 {:.1} ms",
+            bench.runs, bench.starts_per_second, bench.start_p50_ms, bench.start_p99_ms
+        );
+        println!(
+            "start → end event as a client sees it: p50 {:.1} ms, p99 {:.1} ms",
+            bench.complete_p50_ms, bench.complete_p99_ms
+        );
+        println!(
+            "events delivered: {} ({:.1}/s)",
+            bench.events, bench.events_per_second
+        );
+        println!(
+            "checks: {} runs not succeeded, {} with events missing/doubled/out of order, {} failed requests",
+            bench.unfinished, bench.mismatched, bench.failed
+        );
+        for failure in &bench.failures {
+            println!("  failure: {failure}");
+        }
+        Ok(())
+    })
+}

@@ -71,7 +71,7 @@ fn unix_now() -> u64 {
         .map_or(0, |elapsed| elapsed.as_secs())
 }
 
-async fn models(State(runtime): State<Arc<Runtime>>) -> Response {
+pub(crate) async fn models(State(runtime): State<Arc<Runtime>>) -> Response {
     let mut names = vec![POLICY_MODEL.to_owned()];
     match runtime.providers() {
         Ok(providers) => names.extend(providers.into_iter().map(|provider| provider.name)),
@@ -94,7 +94,7 @@ async fn models(State(runtime): State<Arc<Runtime>>) -> Response {
 
 /// What clients send; unknown fields are ignored, as OpenAI's servers do.
 #[derive(Debug, Deserialize)]
-struct CompletionRequest {
+pub(crate) struct CompletionRequest {
     #[serde(default)]
     model: String,
     messages: Vec<WireMessage>,
@@ -286,7 +286,7 @@ fn usage(completion: &Completion) -> Value {
     })
 }
 
-async fn completions(
+pub(crate) async fn completions(
     State(runtime): State<Arc<Runtime>>,
     headers: axum::http::HeaderMap,
     Json(request): Json<CompletionRequest>,

@@ -10,6 +10,7 @@
 //! What each role may do is written once, in [`roles::ENDPOINTS`].
 
 pub mod auth;
+pub mod bench;
 pub mod client;
 pub mod roles;
 
@@ -191,13 +192,23 @@ pub struct TeamOptions {
     pub secure_cookies: bool,
 }
 
+/// A run going on in this process: how to stop it, and what wakes the
+/// streams following it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Running {
+    /// Cancels the run (at its next step; checkpointed).
+    pub(crate) cancel: CancellationToken,
+    /// Notified at each of its events.
+    pub(crate) wake: Arc<tokio::sync::Notify>,
+}
+
 /// A team server's state.
 pub struct Team {
     options: TeamOptions,
     store: Store,
     workspaces: Mutex<HashMap<String, Arc<Runtime>>>,
     /// Runs started by this process and still going, by id.
-    runs: Mutex<HashMap<String, CancellationToken>>,
+    runs: Mutex<HashMap<String, Running>>,
     limiter: limits::Limiter,
     /// Cancelled when the server stops: event streams end.
     shutdown: CancellationToken,
@@ -520,8 +531,8 @@ pub async fn serve_team(
         // Event streams end; runs still going stop at their next step
         // (checkpointed: resumable).
         watcher.shutdown.cancel();
-        for cancel in lock(&watcher.runs).values() {
-            cancel.cancel();
+        for running in lock(&watcher.runs).values() {
+            running.cancel.cancel();
         }
     });
     let shutdown = team.shutdown.clone();

@@ -130,3 +130,27 @@ async fn a_server_set_up_from_the_command_line_serves_its_accounts_and_survives_
     let (status, flows) = get(&format!("{url}/api/v1/workspaces/team/flows"), &token).await;
     assert_eq!(status, 200, "{flows}");
 }
+
+#[test]
+fn bench_server_runs_and_checks_what_it_measures() {
+    let cli = Cli::new();
+    let bench = cli.json(&["bench", "server", "--clients", "3", "--seconds", "1"]);
+    assert!(bench["runs"].as_u64() > Some(0), "{bench}");
+    assert!(
+        bench["events"].as_u64() >= bench["runs"].as_u64(),
+        "{bench}"
+    );
+    assert_eq!(
+        (
+            bench["unfinished"].as_u64(),
+            bench["mismatched"].as_u64(),
+            bench["failed"].as_u64()
+        ),
+        (Some(0), Some(0), Some(0)),
+        "{bench}"
+    );
+    assert!(
+        bench["setup"]["commit"].is_string(),
+        "the figures carry their setup: {bench}"
+    );
+}

@@ -29,7 +29,7 @@ use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
 use super::roles::{endpoint_of, Access, Permission, Role, Scope, ENDPOINTS, WORKSPACE};
-use super::{auth, checked_name, lock, share, ApiError, Team};
+use super::{auth, checked_name, lock, share, ApiError, Running, Team};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "codexos_session";
@@ -133,6 +133,8 @@ pub fn router(team: Arc<Team>) -> Router {
         .route(&w("/runs/{run}/events"), get(run_events))
         .route(&w("/runs/{run}/cancel"), post(cancel_run))
         .route(&w("/runs/{run}/resume"), post(resume_run))
+        .route(&w("/openai/v1/models"), get(openai_models))
+        .route(&w("/openai/v1/chat/completions"), post(openai_completions))
         .route(&w("/projects"), get(projects))
         .route(&w("/search"), post(search))
         .route(&w("/ask"), post(ask))
@@ -708,7 +710,7 @@ pub(crate) async fn launch<F, Fut>(
     caller: &Caller,
     what: (&str, &str),
     options: FlowRunOptions,
-    reserved: Option<(String, CancellationToken)>,
+    reserved: Option<(String, Running)>,
     work: F,
 ) -> ApiResult<(StatusCode, Json<Value>)>
 where
@@ -720,18 +722,21 @@ where
     // A resume reserves its run id (and its token) before it starts, so a
     // second resume of the same run is refused; a new run registers at its
     // first event.
-    let (cancel, started) = match reserved {
-        Some((id, cancel)) => (cancel, Arc::new(Mutex::new(Some(id)))),
-        None => (CancellationToken::new(), Arc::default()),
+    let (running, started) = match reserved {
+        Some((id, running)) => (running, Arc::new(Mutex::new(Some(id)))),
+        None => (Running::default(), Arc::default()),
     };
-    let (registry, registered, id_slot) = (Arc::clone(team), cancel.clone(), Arc::clone(&started));
+    let cancel = running.cancel.clone();
+    let (registry, id_slot) = (Arc::clone(team), Arc::clone(&started));
     let mut options = options;
     options.on_event = Some(Arc::new(move |event: &RunEvent| {
         if let Some(sender) = lock(&first_sender).take() {
-            lock(&registry.runs).insert(event.run.clone(), registered.clone());
+            lock(&registry.runs).insert(event.run.clone(), running.clone());
             *lock(&id_slot) = Some(event.run.clone());
             sender.send(event.run.clone()).ok();
         }
+        // Streams following the run look again now, not at their next poll.
+        running.wake.notify_waiters();
     }));
     let work = work(options, cancel);
     let cleanup = Arc::clone(team);
@@ -864,6 +869,15 @@ async fn run_events(
         async move {
             let mut after = state?;
             loop {
+                // Listen before looking, so an event stored in between
+                // still wakes this stream.
+                let wake = lock(&team.runs)
+                    .get(&id)
+                    .map(|running| Arc::clone(&running.wake));
+                let mut woken = wake.as_deref().map(|wake| Box::pin(wake.notified()));
+                if let Some(woken) = woken.as_mut() {
+                    woken.as_mut().enable();
+                }
                 let (_, status, events) = match runtime.run_progress(&id, after) {
                     Ok(progress) => progress,
                     Err(error) => {
@@ -917,8 +931,17 @@ async fn run_events(
                         .data(json!({ "status": status }).to_string());
                     return Some((vec![end], None));
                 }
+                // Woken by the run's next event; a run started by another
+                // process (or an event missed) is seen at the next poll.
+                let woken = async {
+                    match woken {
+                        Some(woken) => woken.await,
+                        None => std::future::pending().await,
+                    }
+                };
                 tokio::select! {
-                    () = tokio::time::sleep(Duration::from_millis(100)) => {}
+                    () = woken => {}
+                    () = tokio::time::sleep(Duration::from_millis(250)) => {}
                     () = team.shutdown.cancelled() => return None,
                 }
             }
@@ -939,8 +962,8 @@ async fn cancel_run(
     ws.runtime.run_progress(&id, Some(u64::MAX))?;
     let running = lock(&team.runs).get(&id).cloned();
     match running {
-        Some(cancel) => {
-            cancel.cancel();
+        Some(running) => {
+            running.cancel.cancel();
             Ok(StatusCode::ACCEPTED)
         }
         None => Err(ApiError::conflict(format!(
@@ -977,7 +1000,7 @@ async fn resume_run(
     } else {
         run_options(&ws, None)?
     };
-    let cancel = CancellationToken::new();
+    let running = Running::default();
     {
         let mut runs = lock(&team.runs);
         if runs.contains_key(&id) {
@@ -985,14 +1008,14 @@ async fn resume_run(
                 "run `{id}` is running — wait for it to pause or end, or cancel it"
             )));
         }
-        runs.insert(id.clone(), cancel.clone());
+        runs.insert(id.clone(), running.clone());
     }
     launch(
         &team,
         &caller,
         (&what.0, &what.1),
         options,
-        Some((id.clone(), cancel)),
+        Some((id.clone(), running)),
         move |options, cancel| async move { runtime.resume_run(&id, answer, options, cancel).await },
     )
     .await
@@ -1230,4 +1253,19 @@ async fn audit_verify(Extension(ws): Extension<Workspace>) -> ApiResult<Json<Val
         .await
         .map_err(|error| ApiError::internal(error.to_string()))??;
     Ok(Json(json!(check)))
+}
+
+/// The OpenAI-compatible models list, for this workspace's runtime.
+async fn openai_models(Extension(ws): Extension<Workspace>) -> Response {
+    crate::models(State(ws.runtime)).await
+}
+
+/// OpenAI-compatible chat completions with this workspace's models and
+/// policy, behind the server's sign-in.
+async fn openai_completions(
+    Extension(ws): Extension<Workspace>,
+    headers: HeaderMap,
+    Json(request): Json<crate::CompletionRequest>,
+) -> Response {
+    crate::completions(State(ws.runtime), headers, Json(request)).await
 }

@@ -43,6 +43,10 @@ fn inputs(endpoint: &Endpoint, schemas: &mut Map<String, Value>) -> (Option<Valu
             "description": "A flow: the schema `codexos flow schema` prints",
             "type": "object"
         })),
+        ("POST", "/openai/v1/chat/completions") => Some(json!({
+            "description": "An OpenAI Chat Completions request (model `codexos` = the workspace's policy)",
+            "type": "object"
+        })),
         ("POST", "/flows/{flow}/runs" | "/api/v1/shared/{link}/runs") => {
             Some(schema_of::<RunRequest>(schemas))
         }

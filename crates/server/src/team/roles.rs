@@ -353,6 +353,18 @@ pub const ENDPOINTS: &[Endpoint] = &[
     ),
     endpoint(
         "GET",
+        "/api/v1/workspaces/{workspace}/openai/v1/models",
+        Workspace(View),
+        "The OpenAI-compatible model list of the workspace (`codexos` = its policy)",
+    ),
+    endpoint(
+        "POST",
+        "/api/v1/workspaces/{workspace}/openai/v1/chat/completions",
+        Workspace(Run),
+        "OpenAI-compatible chat completions with the workspace's models and policy (streamed or whole)",
+    ),
+    endpoint(
+        "GET",
         "/api/v1/workspaces/{workspace}/projects",
         Workspace(View),
         "The ingested projects",

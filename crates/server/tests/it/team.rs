@@ -286,6 +286,11 @@ impl Server {
             }
             ("POST", "/flows/{flow}/origin") => Some(json!({"version": self.newest("gate").await})),
             ("POST", "/shares") => Some(json!({"kind": "view", "run": self.paused})),
+            ("POST", "/openai/v1/chat/completions") => Some(json!({
+                "model": "codexos",
+                "messages": [{"role": "user", "content": "Say hi."}],
+                "max_tokens": 4
+            })),
             _ => None,
         };
         let path = path
