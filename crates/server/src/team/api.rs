@@ -867,7 +867,7 @@ async fn run_events(
     let stream = futures::stream::unfold(Some(after), move |state| {
         let (team, runtime, id) = (Arc::clone(&team), Arc::clone(&runtime), id.clone());
         async move {
-            let mut after = state?;
+            let after = state?;
             loop {
                 // Listen before looking, so an event stored in between
                 // still wakes this stream.
@@ -888,17 +888,7 @@ async fn run_events(
                     }
                 };
                 if let Some(last) = events.last() {
-                    after = Some(last.seq);
-                    let batch = events
-                        .iter()
-                        .map(|event| {
-                            Event::default()
-                                .id(event.seq.to_string())
-                                .event("run")
-                                .data(serde_json::to_string(event).unwrap_or_default())
-                        })
-                        .collect();
-                    return Some((batch, Some(after)));
+                    return Some((sse_batch(&events), Some(Some(last.seq))));
                 }
                 let live = status == "running" && lock(&team.runs).contains_key(&id);
                 if !live {
@@ -906,17 +896,7 @@ async fn run_events(
                     // check: what it stored last is sent before the end.
                     if let Ok((_, _, late)) = runtime.run_progress(&id, after) {
                         if let Some(last) = late.last() {
-                            after = Some(last.seq);
-                            let batch = late
-                                .iter()
-                                .map(|event| {
-                                    Event::default()
-                                        .id(event.seq.to_string())
-                                        .event("run")
-                                        .data(serde_json::to_string(event).unwrap_or_default())
-                                })
-                                .collect();
-                            return Some((batch, Some(after)));
+                            return Some((sse_batch(&late), Some(Some(last.seq))));
                         }
                     }
                     // Running in the database but not here: the server
@@ -952,6 +932,19 @@ async fn run_events(
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::default())
         .into_response())
+}
+
+/// Stored events as server-sent events: `id:` the sequence number.
+fn sse_batch(events: &[RunEvent]) -> Vec<Event> {
+    events
+        .iter()
+        .map(|event| {
+            Event::default()
+                .id(event.seq.to_string())
+                .event("run")
+                .data(serde_json::to_string(event).unwrap_or_default())
+        })
+        .collect()
 }
 
 async fn cancel_run(
