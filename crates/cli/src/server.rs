@@ -344,9 +344,9 @@ pub async fn bench(
     );
     let spinner = render::spinner(json, "clients starting runs and following their events…");
     let bench =
-        codexos_server::team::bench::run(clients, std::time::Duration::from_secs(seconds)).await;
+        codexos_server::team::bench::run(clients, std::time::Duration::from_secs(seconds)).await?;
     spinner.finish_and_clear();
-    crate::show(setup, json, &bench?, |bench, _| {
+    crate::show(setup, json, &bench, |bench, _| {
         println!(
             "team server on loopback, SQLite (WAL, synchronous = NORMAL), {} clients for {:.1} s",
             bench.clients, bench.seconds
@@ -371,5 +371,14 @@ pub async fn bench(
             println!("  failure: {failure}");
         }
         Ok(())
-    })
+    })?;
+    // A figure with a failed check is not a figure.
+    anyhow::ensure!(
+        bench.unfinished == 0 && bench.mismatched == 0 && bench.failed == 0,
+        "the load's checks failed: {} runs not succeeded, {} with events missing, doubled or out of order, {} failed requests",
+        bench.unfinished,
+        bench.mismatched,
+        bench.failed
+    );
+    Ok(())
 }

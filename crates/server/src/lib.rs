@@ -96,7 +96,7 @@ pub(crate) async fn models(State(runtime): State<Arc<Runtime>>) -> Response {
 #[derive(Debug, Deserialize)]
 pub(crate) struct CompletionRequest {
     #[serde(default)]
-    model: String,
+    pub(crate) model: String,
     messages: Vec<WireMessage>,
     #[serde(default)]
     tools: Vec<WireTool>,

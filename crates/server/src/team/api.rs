@@ -671,6 +671,13 @@ async fn save_flow(
             flow.name
         )));
     }
+    // Lineage is the server's record, not the client's: kept from the
+    // flow as it is, whatever the body says.
+    let mut flow = flow;
+    flow.forked_from = library_flow(&ws, &name)
+        .ok()
+        .and_then(|path| codexos_runtime::read_flow(&path).ok())
+        .and_then(|current| current.forked_from);
     let (_, version) = ws.runtime.save_flow(&flow)?;
     Ok(Json(json!({ "name": name, "version": version })))
 }
@@ -739,15 +746,17 @@ where
         running.wake.notify_waiters();
     }));
     let work = work(options, cancel);
-    let cleanup = Arc::clone(team);
+    // Dropped when the run's task ends, however it ends (a panic too): the
+    // run leaves the registry and its streams look one last time.
+    let unregister = Unregister {
+        team: Arc::clone(team),
+        started,
+    };
     let task = tokio::spawn(codexos_store::audit::acting_as(
         caller.actor(),
         async move {
-            let outcome = work.await;
-            if let Some(id) = lock(&started).take() {
-                lock(&cleanup.runs).remove(&id);
-            }
-            outcome
+            let _unregister = unregister;
+            work.await
         },
     ));
     match first.await {
@@ -869,8 +878,7 @@ async fn run_events(
         async move {
             let after = state?;
             loop {
-                // Listen before looking, so an event stored in between
-                // still wakes this stream.
+                // Listen before looking, so a wake-up in between is kept.
                 let wake = lock(&team.runs)
                     .get(&id)
                     .map(|running| Arc::clone(&running.wake));
@@ -890,7 +898,9 @@ async fn run_events(
                 if let Some(last) = events.last() {
                     return Some((sse_batch(&events), Some(Some(last.seq))));
                 }
-                let live = status == "running" && lock(&team.runs).contains_key(&id);
+                // Running here until its task ends (its stored status may
+                // lag: a resume is still `paused` until its first step).
+                let live = lock(&team.runs).contains_key(&id);
                 if !live {
                     // The run may have ended between the read and the
                     // check: what it stored last is sent before the end.
@@ -911,8 +921,9 @@ async fn run_events(
                         .data(json!({ "status": status }).to_string());
                     return Some((vec![end], None));
                 }
-                // Woken by the run's next event; a run started by another
-                // process (or an event missed) is seen at the next poll.
+                // Woken by the run's next event (the wake comes as the event
+                // is made, before it is stored: the poll catches what that
+                // wake-up found not yet stored) and when its task ends.
                 let woken = async {
                     match woken {
                         Some(woken) => woken.await,
@@ -932,6 +943,22 @@ async fn run_events(
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::default())
         .into_response())
+}
+
+/// Takes a run out of the registry when its task ends.
+struct Unregister {
+    team: Arc<Team>,
+    started: Arc<Mutex<Option<String>>>,
+}
+
+impl Drop for Unregister {
+    fn drop(&mut self) {
+        if let Some(id) = lock(&self.started).take() {
+            if let Some(running) = lock(&self.team.runs).remove(&id) {
+                running.wake.notify_waiters();
+            }
+        }
+    }
 }
 
 /// Stored events as server-sent events: `id:` the sequence number.
@@ -1260,5 +1287,13 @@ async fn openai_completions(
     headers: HeaderMap,
     Json(request): Json<crate::CompletionRequest>,
 ) -> Response {
+    // A model is named, never a path on the server's disk.
+    if request.model.contains(['/', '\\']) || request.model.starts_with('.') {
+        return ApiError::invalid(format!(
+            "`{}` is not a model name: use `codexos`, a provider or an installed model (GET …/openai/v1/models)",
+            request.model
+        ))
+        .into_response();
+    }
     crate::completions(State(ws.runtime), headers, Json(request)).await
 }

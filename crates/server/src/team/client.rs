@@ -126,12 +126,22 @@ pub fn normalize(server: &str) -> String {
 }
 
 /// A signed-in client.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TeamClient {
     server: String,
     http: reqwest::Client,
     session: String,
     csrf: String,
+}
+
+impl std::fmt::Debug for TeamClient {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the session or its CSRF token.
+        formatter
+            .debug_struct("TeamClient")
+            .field("server", &self.server)
+            .finish_non_exhaustive()
+    }
 }
 
 async fn answer(server: &str, request: reqwest::RequestBuilder) -> Result<reqwest::Response> {

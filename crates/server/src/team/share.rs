@@ -194,27 +194,59 @@ pub(crate) async fn create_share(
     Ok((StatusCode::CREATED, Json(described(&team, &share, &base))))
 }
 
+/// Whether the caller may see and revoke `share`: it made it, or its role
+/// (with the grant on the shared flow) may edit that flow — a link is never
+/// a way around a narrowing grant.
+fn may_manage(team: &Team, ws: &Workspace, caller: &Caller, share: &Share) -> ApiResult<bool> {
+    if share.created_by == caller.account {
+        return Ok(true);
+    }
+    let flow = if share.kind == "view" {
+        match ws.runtime.run_progress(&share.target, Some(u64::MAX)) {
+            Ok((flow, _, _)) => flow,
+            Err(_) => return Ok(false),
+        }
+    } else {
+        share.target.clone()
+    };
+    let role = effective_role(team, &caller.account, &ws.name, Some(&flow))?.unwrap_or(ws.role);
+    Ok(refuse_unless(caller, &ws.name, Some(&flow), role, Permission::Edit).is_ok())
+}
+
 pub(crate) async fn shares(
     State(team): State<Arc<Team>>,
     Extension(ws): Extension<Workspace>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
     let base = base_url(&team, &headers);
-    let listed: Vec<Value> = team
-        .store()
-        .team_shares(&ws.name)?
-        .iter()
-        .map(|share| described(&team, share, &base))
-        .collect();
+    let mut listed = Vec::new();
+    for share in team.store().team_shares(&ws.name)? {
+        if may_manage(&team, &ws, &caller, &share)? {
+            listed.push(described(&team, &share, &base));
+        }
+    }
     Ok(Json(json!(listed)))
 }
 
 pub(crate) async fn revoke_share(
     State(team): State<Arc<Team>>,
     Extension(ws): Extension<Workspace>,
+    Extension(caller): Extension<Caller>,
     Path((_, id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    if team.store().team_revoke_share(&ws.name, &id)? {
+    let mine = team
+        .store()
+        .team_share(&id)?
+        .filter(|share| share.workspace == ws.name);
+    if let Some(share) = &mine {
+        if !may_manage(&team, &ws, &caller, share)? {
+            return Err(ApiError::forbidden(
+                "you may revoke the links you made, or links to flows you may edit",
+            ));
+        }
+    }
+    if mine.is_some() && team.store().team_revoke_share(&ws.name, &id)? {
         team.audit("share.revoke", &id, json!({ "workspace": ws.name }));
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -363,11 +395,21 @@ pub(crate) struct ForkRequest {
     name: Option<String>,
 }
 
-fn newest_version(runtime: &Arc<Runtime>, flow: &str) -> ApiResult<u32> {
-    Ok(runtime
-        .flow_history(flow)?
-        .last()
-        .map_or(1, |saved| saved.version))
+/// A flow's newest saved version and its number, read together from the
+/// version history (a flow never saved yet is saved first).
+fn newest(runtime: &Arc<Runtime>, ws: &Workspace, flow: &str) -> ApiResult<(Flow, u32)> {
+    if let Some(saved) = runtime.flow_history(flow)?.pop() {
+        let parsed = serde_json::from_str(&saved.content).map_err(|error| {
+            ApiError::internal(format!(
+                "version {} of flow `{flow}` cannot be read: {error}",
+                saved.version
+            ))
+        })?;
+        return Ok((parsed, saved.version));
+    }
+    let current = read_flow(&library_flow(ws, flow)?)?;
+    let (_, version) = runtime.save_flow(&current)?;
+    Ok((current, version))
 }
 
 /// Copies `flow` (of `source`, at its newest version) into `request`'s
@@ -375,10 +417,11 @@ fn newest_version(runtime: &Arc<Runtime>, flow: &str) -> ApiResult<u32> {
 fn fork_into(
     team: &Team,
     caller: &Caller,
-    source: &str,
-    flow: &Flow,
+    source: &Workspace,
+    flow_name: &str,
     request: &ForkRequest,
 ) -> ApiResult<Value> {
+    let (flow, version) = newest(&source.runtime, source, flow_name)?;
     let destination = checked_name(&request.workspace, "a workspace")?;
     let name = checked_name(request.name.as_deref().unwrap_or(&flow.name), "a flow")?;
     let role =
@@ -388,14 +431,13 @@ fn fork_into(
             ))
         })?;
     refuse_unless(caller, destination, Some(name), role, Permission::Edit)?;
-    let version = newest_version(&team.runtime(source)?, &flow.name)?;
     let origin = ForkOrigin {
-        origin: format!("workspace:{source}"),
+        origin: format!("workspace:{}", source.name),
         flow: flow.name.clone(),
         version,
         signer: None,
     };
-    let entry = team.runtime(destination)?.fork_flow(flow, name, origin)?;
+    let entry = team.runtime(destination)?.fork_flow(&flow, name, origin)?;
     Ok(json!({ "workspace": destination, "name": entry.name, "flow": entry.flow }))
 }
 
@@ -406,10 +448,10 @@ pub(crate) async fn fork(
     Path((_, name)): Path<(String, String)>,
     Json(body): Json<ForkRequest>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let flow = read_flow(&library_flow(&ws, &name)?)?;
+    library_flow(&ws, &name)?;
     Ok((
         StatusCode::CREATED,
-        Json(fork_into(&team, &caller, &ws.name, &flow, &body)?),
+        Json(fork_into(&team, &caller, &ws, &name, &body)?),
     ))
 }
 
@@ -426,16 +468,14 @@ pub(crate) async fn shared_fork(
             share.kind
         )));
     }
-    let runtime = team.runtime(&share.workspace)?;
-    let flow = read_flow(
-        &runtime
-            .home()
-            .flows()
-            .join(format!("{}.flow.json", share.target)),
-    )?;
+    let source = Workspace {
+        name: share.workspace.clone(),
+        runtime: team.runtime(&share.workspace)?,
+        role: super::roles::Role::Viewer,
+    };
     Ok((
         StatusCode::CREATED,
-        Json(fork_into(&team, &caller, &share.workspace, &flow, &body)?),
+        Json(fork_into(&team, &caller, &source, &share.target, &body)?),
     ))
 }
 
@@ -516,19 +556,19 @@ fn lineage(
             origin.origin
         ))
     })?;
+    checked_name(source, "a workspace")?;
+    checked_name(&origin.flow, "a flow")?;
     let role =
         effective_role(team, &caller.account, source, Some(&origin.flow))?.ok_or_else(|| {
             ApiError::not_found(format!("no workspace `{source}` that you are a member of"))
         })?;
     refuse_unless(caller, source, Some(&origin.flow), role, Permission::View)?;
-    let runtime = team.runtime(source)?;
-    let theirs = read_flow(
-        &runtime
-            .home()
-            .flows()
-            .join(format!("{}.flow.json", origin.flow)),
-    )?;
-    let latest = newest_version(&runtime, &origin.flow)?;
+    let origin_ws = Workspace {
+        name: source.to_owned(),
+        runtime: team.runtime(source)?,
+        role,
+    };
+    let (theirs, latest) = newest(&origin_ws.runtime, &origin_ws, &origin.flow)?;
     Ok((ours, origin, theirs, latest))
 }
 

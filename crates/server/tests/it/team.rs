@@ -1469,3 +1469,129 @@ async fn the_app_client_signs_in_runs_and_follows_forks_shares_and_opens_a_link(
         "a session ended is refused"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn links_lineage_and_models_do_not_get_around_the_roles() {
+    let server = start(roomy()).await;
+    // Olga makes a run link to `gate`; cora, narrowed to viewer on `gate`,
+    // neither sees it in the list nor revokes it.
+    let (_, made) = server
+        .call(
+            "olga",
+            "POST",
+            "/api/v1/workspaces/team/shares",
+            Some(json!({"kind": "run", "flow": "gate"})),
+        )
+        .await;
+    let id = serde_json::from_str::<Value>(&made).expect("json")["share"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let listed =
+        |who: &'static str| server.call(who, "GET", "/api/v1/workspaces/team/shares", None);
+    assert!(
+        listed("adam").await.1.contains(&id),
+        "positive control: an admin sees it"
+    );
+    assert!(listed("cora").await.1.contains(&id), "a creator sees it");
+    server
+        .call(
+            "olga",
+            "PUT",
+            "/api/v1/workspaces/team/members/cora",
+            Some(json!({"role": "viewer", "flow": "gate"})),
+        )
+        .await;
+    assert!(
+        !listed("cora").await.1.contains(&id),
+        "narrowed on `gate`, cora does not"
+    );
+    assert_eq!(
+        server
+            .call(
+                "cora",
+                "DELETE",
+                &format!("/api/v1/workspaces/team/shares/{id}"),
+                None
+            )
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+
+    // Lineage is the server's: a body cannot invent or drop it.
+    let mut claimed = gate("claims");
+    claimed["forkedFrom"] =
+        json!({"origin": "workspace:other", "flow": "../../etc/passwd", "version": 1});
+    assert_eq!(
+        server
+            .call(
+                "adam",
+                "PUT",
+                "/api/v1/workspaces/team/flows/claims",
+                Some(claimed)
+            )
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let (_, saved) = server
+        .call("adam", "GET", "/api/v1/workspaces/team/flows/claims", None)
+        .await;
+    assert!(
+        serde_json::from_str::<Value>(&saved)
+            .expect("json")
+            .get("forkedFrom")
+            .is_none(),
+        "{saved}"
+    );
+    assert_eq!(
+        server
+            .call(
+                "adam",
+                "PUT",
+                "/api/v1/workspaces/team/flows/gate-copy",
+                Some(gate("gate-copy"))
+            )
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let (_, copy) = server
+        .call(
+            "adam",
+            "GET",
+            "/api/v1/workspaces/team/flows/gate-copy",
+            None,
+        )
+        .await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&copy).expect("json")["forkedFrom"]["flow"],
+        "gate",
+        "kept through a save"
+    );
+
+    // A model is a name, never a file of the server's.
+    let (status, body) = server
+        .call(
+            "eve",
+            "POST",
+            "/api/v1/workspaces/team/openai/v1/chat/completions",
+            Some(json!({
+                "model": "/etc/passwd", "messages": [{"role": "user", "content": "hi"}]
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("not a model name"), "{body}");
+    let (status, models) = server
+        .call(
+            "vic",
+            "GET",
+            "/api/v1/workspaces/team/openai/v1/models",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{models}");
+    assert!(models.contains("\"codexos\""), "{models}");
+}

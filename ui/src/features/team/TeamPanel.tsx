@@ -64,7 +64,7 @@ export function TeamPanel({ onClose }: { onClose: () => void }) {
   const [workspace, setWorkspace] = useState("");
   const [flows, setFlows] = useState<RemoteFlow[]>([]);
   const [running, setRunning] = useState<string | null>(null);
-  const [lastRun, setLastRun] = useState<string | null>(null);
+  const [lastRun, setLastRun] = useState<{ workspace: string; flow: string; id: string | null } | null>(null);
   const [events, setEvents] = useState<RunEvent[]>([]);
   const [status, setStatus] = useState<string | null>(null);
   const [forkTo, setForkTo] = useState("");
@@ -80,7 +80,7 @@ export function TeamPanel({ onClose }: { onClose: () => void }) {
       setServer(next.server);
       const names = workspaces(next);
       setWorkspace((current) => (names.includes(current) ? current : (names[0] ?? "")));
-      const targets = forkTargets(next);
+      const targets = forkTargets(next, "");
       setForkTo((current) => (targets.includes(current) ? current : (targets[0] ?? "")));
     }
   }, []);
@@ -123,11 +123,14 @@ export function TeamPanel({ onClose }: { onClose: () => void }) {
   const run = async (flow: string) => {
     setMessage(null);
     setRunning(flow);
-    setLastRun(`${flow} in ${workspace}`);
+    setLastRun({ workspace, flow, id: null });
     setEvents([]);
     setStatus(null);
     const channel = new Channel<RunEvent>();
-    channel.onmessage = (event) => setEvents((seen) => [...seen, event]);
+    channel.onmessage = (event) => {
+      setEvents((seen) => [...seen, event]);
+      setLastRun((last) => (last && last.id === null ? { ...last, id: event.run } : last));
+    };
     const result = await commands.teamRun(workspace, flow, channel);
     setRunning(null);
     if (result.status === "ok") setStatus(result.data);
@@ -143,9 +146,11 @@ export function TeamPanel({ onClose }: { onClose: () => void }) {
     } else setMessage(result.error.message);
   };
 
-  const share = async (flow: string) => {
+  /** A read-only link to the last run, for anyone to open. */
+  const shareRun = async () => {
+    if (!lastRun?.id) return;
     setMessage(null);
-    const result = await commands.teamShare(workspace, "run", flow);
+    const result = await commands.teamShare(lastRun.workspace, "view", lastRun.id);
     if (result.status === "ok") setMade(result.data);
     else setMessage(result.error.message);
   };
@@ -237,7 +242,7 @@ export function TeamPanel({ onClose }: { onClose: () => void }) {
               <label className="ml-auto flex items-center gap-1 text-muted-foreground">
                 Fork into
                 <select className={FIELD} data-testid="team-fork-target" value={forkTo} onChange={(event) => setForkTo(event.target.value)}>
-                  {forkTargets(session).map((name) => (
+                  {forkTargets(session, workspace).map((name) => (
                     <option key={name} value={name}>
                       {name}
                     </option>
@@ -249,7 +254,6 @@ export function TeamPanel({ onClose }: { onClose: () => void }) {
               <tbody>
                 {flows.map((flow) => {
                   const mayRun = can(session, workspace, "run", flow.name);
-                  const mayShare = can(session, workspace, "edit", flow.name);
                   const why = (action: string) => `your role (${roleIn(session, workspace, flow.name)?.role ?? "none"}) cannot ${action} this flow`;
                   const origin = lineage(flow.forkedFrom);
                   return (
@@ -268,9 +272,7 @@ export function TeamPanel({ onClose }: { onClose: () => void }) {
                         <Button size="sm" variant="ghost" className="h-7" data-testid="team-run" disabled={!mayRun || running !== null} title={mayRun ? "Run on the server" : why("run")} onClick={() => void run(flow.name)}>
                           {running === flow.name ? <Loader2 className="size-3.5 animate-spin" /> : <Play className="size-3.5" />} Run
                         </Button>
-                        <Button size="sm" variant="ghost" className="h-7" data-testid="team-share" disabled={!mayShare} title={mayShare ? "A link that lets someone run this flow" : why("share")} onClick={() => void share(flow.name)}>
-                          <Link2 className="size-3.5" /> Share
-                        </Button>
+
                         <Button size="sm" variant="ghost" className="h-7" data-testid="team-fork" disabled={forkTo === ""} title={forkTo === "" ? "no workspace where you may edit" : `Copy into ${forkTo}, keeping where it came from`} onClick={() => void fork(flow.name)}>
                           <GitFork className="size-3.5" /> Fork
                         </Button>
@@ -282,14 +284,29 @@ export function TeamPanel({ onClose }: { onClose: () => void }) {
             </table>
             {made && (
               <p className="text-xs" data-testid="team-made-link">
-                Share link: <code className="select-all">{made.app}</code>
+                Read-only link: <code className="select-all">{made.app}</code> — on the web: <code className="select-all">{made.url}</code>
               </p>
             )}
             {(events.length > 0 || status) && (
               <div className="flex flex-col gap-1">
-                <p className="text-xs">
-                  Run of {lastRun}: <b data-testid="team-run-status">{status ?? "running…"}</b>
-                </p>
+                <div className="flex items-center gap-2 text-xs">
+                  <span>
+                    Run of {lastRun ? `${lastRun.flow} in ${lastRun.workspace}` : ""}: <b data-testid="team-run-status">{status ?? "running…"}</b>
+                  </span>
+                  {lastRun && (
+                    <Button
+                      size="sm"
+                      variant="ghost"
+                      className="h-7"
+                      data-testid="team-share-run"
+                      disabled={!lastRun.id || !can(session, lastRun.workspace, "edit", lastRun.flow)}
+                      title={can(session, lastRun.workspace, "edit", lastRun.flow) ? "A read-only link to this run, for anyone to open" : `your role (${roleIn(session, lastRun.workspace, lastRun.flow)?.role ?? "none"}) cannot share runs of this flow`}
+                      onClick={() => void shareRun()}
+                    >
+                      <Link2 className="size-3.5" /> Share this run
+                    </Button>
+                  )}
+                </div>
                 <Events events={events} testId="team-run-log" />
               </div>
             )}

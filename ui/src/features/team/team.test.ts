@@ -20,7 +20,8 @@ describe("team", () => {
     expect(can(session, "team", "run", "draft")).toBe(false);
     expect(can(session, "team", "edit")).toBe(false);
     expect(can(session, "nowhere", "view")).toBe(false);
-    expect(forkTargets(session)).toEqual(["other"]);
+    expect(forkTargets(session, "team")).toEqual(["other"]);
+    expect(forkTargets(session, "other")).toEqual([]);
   });
 
   it("reads share links as pasted and refuses anything else", () => {

@@ -21,9 +21,9 @@ export function can(session: TeamSession, workspace: string, permission: string,
   return roleIn(session, workspace, flow)?.permissions.includes(permission) ?? false;
 }
 
-/** Where a fork may go: the workspaces where the session may edit. */
-export function forkTargets(session: TeamSession): string[] {
-  return workspaces(session).filter((workspace) => can(session, workspace, "edit"));
+/** Where a fork may go: the other workspaces where the session may edit. */
+export function forkTargets(session: TeamSession, current: string): string[] {
+  return workspaces(session).filter((workspace) => workspace !== current && can(session, workspace, "edit"));
 }
 
 /** A share link as pasted: `codexos://share?server=…&link=…`, the web
