@@ -1471,7 +1471,7 @@ async fn the_app_client_signs_in_runs_and_follows_forks_shares_and_opens_a_link(
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn links_lineage_and_models_do_not_get_around_the_roles() {
+async fn share_links_are_no_way_around_a_narrowing_grant() {
     let server = start(roomy()).await;
     // Olga makes a run link to `gate`; cora, narrowed to viewer on `gate`,
     // neither sees it in the list nor revokes it.
@@ -1518,7 +1518,11 @@ async fn links_lineage_and_models_do_not_get_around_the_roles() {
             .0,
         StatusCode::FORBIDDEN
     );
+}
 
+#[tokio::test(flavor = "multi_thread")]
+async fn lineage_is_the_servers_and_a_model_is_a_name() {
+    let server = start(roomy()).await;
     // Lineage is the server's: a body cannot invent or drop it.
     let mut claimed = gate("claims");
     claimed["forkedFrom"] =
