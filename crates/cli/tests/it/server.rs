@@ -154,3 +154,153 @@ fn bench_server_runs_and_checks_what_it_measures() {
         "the figures carry their setup: {bench}"
     );
 }
+
+/// A run that takes a while: `write` generates a long answer with the local model.
+const SLOW: &str = r#"{"version": 2, "name": "slow", "state": {"a": "number", "story": "string", "c": "number"},
+  "nodes": [{"id": "first", "kind": "transform", "set": {"a": "1"}},
+            {"id": "write", "kind": "llm", "prompt": "Write a long story about a lighthouse keeper.", "maxTokens": 400, "output": "story"},
+            {"id": "last", "kind": "transform", "set": {"c": "a + 1"}},
+            {"id": "out", "kind": "output", "keys": ["a", "c", "story"]}],
+  "edges": [{"from": "first", "to": "write"}, {"from": "write", "to": "last"}, {"from": "last", "to": "out"}]}"#;
+
+async fn call(method: &str, url: &str, token: &str, body: Option<Value>) -> (u16, String) {
+    let mut request = codexos_net::client()
+        .build()
+        .expect("client")
+        .request(method.parse().expect("method"), url)
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    (status, response.text().await.expect("body"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_killed_mid_run_comes_back_and_the_run_resumes_without_redoing_finished_nodes() {
+    let cli = Cli::new();
+    let server_home = cli.home.path().join("team-server");
+    let home = server_home.to_str().expect("home");
+    assert_success(
+        &cli.run_with_stdin(
+            &["server", "--home", home, "account", "add", "olga"],
+            &format!("{PASSWORD}\n"),
+        ),
+        &["account"],
+    );
+    assert_success(
+        &cli.run(&[
+            "server",
+            "--home",
+            home,
+            "workspace",
+            "add",
+            "team",
+            "--owner",
+            "olga",
+        ]),
+        &["workspace"],
+    );
+    let token = cli.json(&[
+        "server", "--home", home, "token", "create", "olga", "--label", "ops", "--scope", "admin",
+    ]);
+    let token = token["token"].as_str().expect("token").to_owned();
+    let (child, url) = serve(&cli, &server_home);
+    let mut server = Killed(child);
+    let workspace = format!("{url}/api/v1/workspaces/team");
+    let flow: Value = serde_json::from_str(SLOW).expect("flow");
+    assert_eq!(
+        call(
+            "PUT",
+            &format!("{workspace}/flows/slow"),
+            &token,
+            Some(flow)
+        )
+        .await
+        .0,
+        200
+    );
+    let (status, started) = call(
+        "POST",
+        &format!("{workspace}/flows/slow/runs"),
+        &token,
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, 202, "{started}");
+    let run = serde_json::from_str::<Value>(&started).expect("json")["runId"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    // Kill -9 once `first` is checkpointed and `write` is generating (its
+    // events are stored with its checkpoint, so the kill comes a moment
+    // after `first`'s: `write` takes seconds).
+    let began = std::time::Instant::now();
+    loop {
+        let (_, detail) = call("GET", &format!("{workspace}/runs/{run}"), &token, None).await;
+        let detail: Value = serde_json::from_str(&detail).expect("json");
+        if detail["finished"] == json!([[0, "first"]]) {
+            break;
+        }
+        assert!(
+            began.elapsed() < std::time::Duration::from_mins(2),
+            "the run did not checkpoint `first`: {detail}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    server.0.kill().expect("kill");
+    server.0.wait().expect("reap");
+
+    // Back up: the run is there, interrupted, and resumes where it stopped.
+    let (child, url) = serve(&cli, &server_home);
+    let _server = Killed(child);
+    let workspace = format!("{url}/api/v1/workspaces/team");
+    let (_, stream) = call(
+        "GET",
+        &format!("{workspace}/runs/{run}/events"),
+        &token,
+        None,
+    )
+    .await;
+    assert!(stream.contains("\"status\":\"interrupted\""), "{stream}");
+    let (status, body) = call(
+        "POST",
+        &format!("{workspace}/runs/{run}/resume"),
+        &token,
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let before = stream.matches("event: run").count();
+    let (_, rest) = call(
+        "GET",
+        &format!("{workspace}/runs/{run}/events?after={}", before - 1),
+        &token,
+        None,
+    )
+    .await;
+    assert!(rest.contains("\"status\":\"succeeded\""), "{rest}");
+    assert!(
+        !rest.contains("\"node\":\"first\""),
+        "the finished node is not run again: {rest}"
+    );
+    let (_, detail) = call("GET", &format!("{workspace}/runs/{run}"), &token, None).await;
+    let detail: Value = serde_json::from_str(&detail).expect("json");
+    assert_eq!(detail["summary"]["status"], "succeeded");
+    let output = detail["events"]
+        .as_array()
+        .and_then(|events| {
+            events
+                .iter()
+                .find(|event| event["event"]["type"] == "runFinished")
+        })
+        .map(|event| event["event"]["output"].clone())
+        .expect("finished");
+    assert_eq!(
+        (output["a"].clone(), output["c"].clone()),
+        (json!(1), json!(2)),
+        "{output}"
+    );
+}
