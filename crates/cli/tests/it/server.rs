@@ -177,9 +177,9 @@ async fn call(method: &str, url: &str, token: &str, body: Option<Value>) -> (u16
     (status, response.text().await.expect("body"))
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_server_killed_mid_run_comes_back_and_the_run_resumes_without_redoing_finished_nodes() {
-    let cli = Cli::new();
+/// A server home with account `olga` owning workspace `team`, and an
+/// admin token of hers.
+fn team_home(cli: &Cli) -> (std::path::PathBuf, String) {
     let server_home = cli.home.path().join("team-server");
     let home = server_home.to_str().expect("home");
     assert_success(
@@ -206,6 +206,13 @@ async fn a_server_killed_mid_run_comes_back_and_the_run_resumes_without_redoing_
         "server", "--home", home, "token", "create", "olga", "--label", "ops", "--scope", "admin",
     ]);
     let token = token["token"].as_str().expect("token").to_owned();
+    (server_home, token)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_killed_mid_run_comes_back_and_the_run_resumes_without_redoing_finished_nodes() {
+    let cli = Cli::new();
+    let (server_home, token) = team_home(&cli);
     let (child, url) = serve(&cli, &server_home);
     let mut server = Killed(child);
     let workspace = format!("{url}/api/v1/workspaces/team");
