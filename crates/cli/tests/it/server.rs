@@ -35,36 +35,24 @@ fn serve(cli: &Cli, home: &std::path::Path) -> (Child, String) {
 }
 
 async fn get(url: &str, token: &str) -> (u16, Value) {
-    let response = codexos_net::client()
-        .build()
-        .expect("client")
-        .get(url)
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("request");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    let (status, body) = call("GET", url, token, None).await;
+    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_server_set_up_from_the_command_line_serves_its_accounts_and_survives_a_kill() {
     let cli = Cli::new();
-    let server_home = cli.home.path().join("team-server");
+    let (server_home, _) = team_home(&cli);
     let home = server_home.to_str().expect("home");
+    // Refused: a short password, a name that is a path, a role that is not one.
     let short = cli.run_with_stdin(
-        &["server", "--home", home, "account", "add", "olga"],
+        &["server", "--home", home, "account", "add", "bob"],
         "short\n",
     );
     assert!(
         error_line(&short).contains("at least 12 characters"),
         "{short:?}"
     );
-    let added = cli.run_with_stdin(
-        &["server", "--home", home, "account", "add", "olga"],
-        &format!("{PASSWORD}\n"),
-    );
-    assert_success(&added, &["server", "account", "add"]);
     let bad_name = cli.run_with_stdin(
         &["server", "--home", home, "account", "add", "../x"],
         &format!("{PASSWORD}\n"),
@@ -72,19 +60,6 @@ async fn a_server_set_up_from_the_command_line_serves_its_accounts_and_survives_
     assert!(
         error_line(&bad_name).contains("cannot name an account"),
         "{bad_name:?}"
-    );
-    assert_success(
-        &cli.run(&[
-            "server",
-            "--home",
-            home,
-            "workspace",
-            "add",
-            "team",
-            "--owner",
-            "olga",
-        ]),
-        &["workspace"],
     );
     let role = cli.run(&[
         "server", "--home", home, "member", "set", "team", "olga", "root",
@@ -109,16 +84,15 @@ async fn a_server_set_up_from_the_command_line_serves_its_accounts_and_survives_
     let (status, me) = get(&format!("{url}/api/v1/me"), &token).await;
     assert_eq!(status, 200, "{me}");
     assert_eq!(me["memberships"][0]["workspace"], "team");
-    let saved = codexos_net::client()
-        .build()
-        .expect("client")
-        .put(format!("{url}/api/v1/workspaces/team/flows/hello"))
-        .bearer_auth(&token)
-        .json(&json!({"version": 2, "name": "hello", "nodes": [{"id": "out", "kind": "output", "keys": []}], "edges": []}))
-        .send()
-        .await
-        .expect("put");
-    assert_eq!(saved.status().as_u16(), 403, "a read,run token cannot edit");
+    let hello = json!({"version": 2, "name": "hello", "nodes": [{"id": "out", "kind": "output", "keys": []}], "edges": []});
+    let (status, _) = call(
+        "PUT",
+        &format!("{url}/api/v1/workspaces/team/flows/hello"),
+        &token,
+        Some(hello),
+    )
+    .await;
+    assert_eq!(status, 403, "a read,run token cannot edit");
     let (status, _) = get(&format!("{url}/api/v1/workspaces/team/flows"), "cxo_0_0").await;
     assert_eq!(status, 401);
 

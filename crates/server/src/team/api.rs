@@ -338,13 +338,11 @@ fn admit_workspace(
         // The same answer whether the workspace exists or not.
         ApiError::not_found(format!("no workspace `{name}` that you are a member of"))
     };
-    if team
+    let base = team
         .store()
         .team_role(&name, None, &caller.account)?
-        .is_none()
-    {
-        return Err(member());
-    }
+        .and_then(|role| Role::parse(&role))
+        .ok_or_else(member)?;
     let runtime = team.runtime(&name)?;
     let flow = match (params.get("flow"), params.get("run")) {
         (Some(flow), _) => Some(flow.clone()),
@@ -354,7 +352,7 @@ fn admit_workspace(
             .map(|(flow, _, _)| flow),
         (None, None) => None,
     };
-    let role = effective_role(team, &caller.account, &name, flow.as_deref())?.ok_or_else(member)?;
+    let role = on_flow(team, &caller.account, &name, flow.as_deref(), base)?;
     refuse_unless(caller, &name, flow.as_deref(), role, permission)?;
     Ok(Workspace {
         name,
@@ -378,14 +376,25 @@ pub(crate) fn effective_role(
     else {
         return Ok(None);
     };
-    Ok(Some(match flow {
-        Some(flow) => team
-            .store()
-            .team_role(workspace, Some(flow), account)?
-            .and_then(|role| Role::parse(&role))
-            .unwrap_or(base),
-        None => base,
-    }))
+    on_flow(team, account, workspace, flow, base).map(Some)
+}
+
+/// The grant on `flow` if the account has one there, else `base`.
+fn on_flow(
+    team: &Team,
+    account: &str,
+    workspace: &str,
+    flow: Option<&str>,
+    base: Role,
+) -> ApiResult<Role> {
+    let Some(flow) = flow else {
+        return Ok(base);
+    };
+    Ok(team
+        .store()
+        .team_role(workspace, Some(flow), account)?
+        .and_then(|role| Role::parse(&role))
+        .unwrap_or(base))
 }
 
 /// Refuses unless `role` (in `workspace`, on `flow`) and the caller's

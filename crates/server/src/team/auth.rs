@@ -202,7 +202,15 @@ pub fn check(store: &Store, token: &str) -> Result<Result<StoredCredential, Refu
         Some((account, _)) if !account.disabled => {}
         _ => return Ok(Err(Refusal::Disabled)),
     }
-    store.team_touch(&stored.credential.id)?;
+    // Last use to the minute: not a database write on every request.
+    let now = codexos_store::unix_ms();
+    if stored
+        .credential
+        .last_used_at_ms
+        .is_none_or(|last| now.saturating_sub(last) >= 60_000)
+    {
+        store.team_touch(&stored.credential.id)?;
+    }
     Ok(Ok(stored))
 }
 

@@ -239,15 +239,9 @@ impl Server {
             ("POST", "/runs/{run}/resume") => run = self.start_gate("olga").await,
             ("GET" | "POST", "/flows/{flow}/origin") => flow = "gate-copy",
             ("DELETE", "/shares/{share}") => {
-                let (_, made) = self
-                    .call(
-                        "olga",
-                        "POST",
-                        "/api/v1/workspaces/team/shares",
-                        Some(json!({"kind": "view", "run": self.paused})),
-                    )
+                let made = self
+                    .share("olga", json!({"kind": "view", "run": self.paused}))
                     .await;
-                let made: Value = serde_json::from_str(&made).expect("json");
                 made["share"]["id"]
                     .as_str()
                     .expect("id")
@@ -301,6 +295,15 @@ impl Server {
             .replace("{account}", "zed")
             .replace("{share}", &share);
         (path, body)
+    }
+
+    /// A share link of `team` made by `who` (asserting it was made).
+    async fn share(&self, who: &str, body: Value) -> Value {
+        let (status, made) = self
+            .call(who, "POST", "/api/v1/workspaces/team/shares", Some(body))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{made}");
+        serde_json::from_str(&made).expect("json")
     }
 
     /// The newest saved version of a flow of `team`.
@@ -1101,11 +1104,9 @@ fn the_published_openapi_document_and_role_table_match_the_code() {
 #[tokio::test(flavor = "multi_thread")]
 async fn share_links_open_what_they_share_to_whom_they_say_and_stop_when_revoked() {
     let server = start(roomy()).await;
-    let share =
-        |body: Value| server.call("cora", "POST", "/api/v1/workspaces/team/shares", Some(body));
-    let (status, made) = share(json!({"kind": "view", "run": server.paused})).await;
-    assert_eq!(status, StatusCode::CREATED, "{made}");
-    let view: Value = serde_json::from_str(&made).expect("json");
+    let view = server
+        .share("cora", json!({"kind": "view", "run": server.paused}))
+        .await;
     let link = view["link"].as_str().expect("link").to_owned();
     assert!(view["app"]
         .as_str()
@@ -1160,11 +1161,10 @@ async fn share_links_open_what_they_share_to_whom_they_say_and_stop_when_revoked
     );
 
     // A run link: a signed-in account runs the flow, even from outside.
-    let (_, made) = share(json!({"kind": "run", "flow": "gate"})).await;
-    let run_link = serde_json::from_str::<Value>(&made).expect("json")["link"]
-        .as_str()
-        .expect("link")
-        .to_owned();
+    let made = server
+        .share("cora", json!({"kind": "run", "flow": "gate"}))
+        .await;
+    let run_link = made["link"].as_str().expect("link").to_owned();
     assert_eq!(
         server
             .call(
@@ -1191,15 +1191,9 @@ async fn share_links_open_what_they_share_to_whom_they_say_and_stop_when_revoked
 #[tokio::test(flavor = "multi_thread")]
 async fn share_links_stop_when_revoked_or_expired() {
     let server = start(roomy()).await;
-    let (_, made) = server
-        .call(
-            "cora",
-            "POST",
-            "/api/v1/workspaces/team/shares",
-            Some(json!({"kind": "view", "run": server.paused})),
-        )
+    let view = server
+        .share("cora", json!({"kind": "view", "run": server.paused}))
         .await;
-    let view: Value = serde_json::from_str(&made).expect("json");
     let link = view["link"].as_str().expect("link").to_owned();
     assert_eq!(
         server
@@ -1364,18 +1358,10 @@ async fn a_fork_keeps_its_lineage_and_updates_from_its_origin_after_showing_the_
 async fn a_fork_link_lets_an_outsider_copy_the_flow_with_its_lineage() {
     let server = start(roomy()).await;
     // A fork link lets an outsider copy the flow into their own workspace.
-    let (_, made) = server
-        .call(
-            "cora",
-            "POST",
-            "/api/v1/workspaces/team/shares",
-            Some(json!({"kind": "fork", "flow": "gate"})),
-        )
+    let made = server
+        .share("cora", json!({"kind": "fork", "flow": "gate"}))
         .await;
-    let link = serde_json::from_str::<Value>(&made).expect("json")["link"]
-        .as_str()
-        .expect("link")
-        .to_owned();
+    let link = made["link"].as_str().expect("link").to_owned();
     let (status, body) = server
         .call(
             "otto",
@@ -1475,18 +1461,10 @@ async fn share_links_are_no_way_around_a_narrowing_grant() {
     let server = start(roomy()).await;
     // Olga makes a run link to `gate`; cora, narrowed to viewer on `gate`,
     // neither sees it in the list nor revokes it.
-    let (_, made) = server
-        .call(
-            "olga",
-            "POST",
-            "/api/v1/workspaces/team/shares",
-            Some(json!({"kind": "run", "flow": "gate"})),
-        )
+    let made = server
+        .share("olga", json!({"kind": "run", "flow": "gate"}))
         .await;
-    let id = serde_json::from_str::<Value>(&made).expect("json")["share"]["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let id = made["share"]["id"].as_str().expect("id").to_owned();
     let listed =
         |who: &'static str| server.call(who, "GET", "/api/v1/workspaces/team/shares", None);
     assert!(
