@@ -33,9 +33,16 @@ pub struct ServerArgs {
     /// Largest request body in bytes.
     #[arg(long, default_value_t = Limits::default().max_body)]
     max_body: usize,
-    /// Mark the session cookie `Secure` (behind a TLS proxy).
+    /// Mark the session cookie `Secure` (behind a TLS proxy; implied by
+    /// `--tls-cert`).
     #[arg(long)]
     secure_cookies: bool,
+    /// Serve HTTPS with this certificate chain (PEM; needs `--tls-key`).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 /// What to do (default: serve).
@@ -167,11 +174,17 @@ pub async fn server(
             per_address: args.per_address,
             max_body: args.max_body,
         },
-        secure_cookies: args.secure_cookies,
+        secure_cookies: args.secure_cookies || args.tls_cert.is_some(),
+    };
+    let tls = match (args.tls_cert.clone(), args.tls_key.clone()) {
+        (Some(certificate), Some(key)) => Some(codexos_server::team::tls::acceptor(
+            &codexos_server::team::tls::TlsFiles { certificate, key },
+        )?),
+        _ => None,
     };
     let team = Team::open(options)?;
     match args.command {
-        None => serve(team, &args.bind, json, cancel).await,
+        None => serve(team, &args.bind, tls, json, cancel).await,
         Some(command) => setup(&team, command, json),
     }
 }
@@ -179,6 +192,7 @@ pub async fn server(
 async fn serve(
     team: Arc<Team>,
     bind: &str,
+    tls: Option<codexos_server::team::tls::TlsAcceptor>,
     json: bool,
     cancel: &CancellationToken,
 ) -> anyhow::Result<()> {
@@ -186,12 +200,13 @@ async fn serve(
         .parse()
         .map_err(|error| anyhow::anyhow!("`{bind}` is not an address to bind: {error}"))?;
     let home = team.options().home.clone();
-    codexos_server::team::serve_team(team, address, cancel.clone(), |bound| {
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    codexos_server::team::serve_team(team, address, tls, cancel.clone(), |bound| {
         if json {
-            crate::chat::json_line(&serde_json::json!({"type": "listening", "url": format!("http://{bound}"), "home": home}));
+            crate::chat::json_line(&serde_json::json!({"type": "listening", "url": format!("{scheme}://{bound}"), "home": home}));
         } else {
             eprintln!(
-                "CodexOS team server on http://{bound} (home {}) — API at /api/v1, document at /openapi.json — Ctrl-C to stop",
+                "CodexOS team server on {scheme}://{bound} (home {}) — API at /api/v1, document at /openapi.json — Ctrl-C to stop",
                 home.display()
             );
         }

@@ -7,9 +7,18 @@
 //! A flow run from here has nobody to approve its `ask` tools: they are
 //! refused unless the server was started with an approver that allows them
 //! (`codexos mcp --yes`).
+//!
+//! The team server mounts the same tools per workspace behind its sign-in
+//! ([`McpServer::for_team`]): there every request carries an [`McpCaller`]
+//! (who calls, and whether they may run a given flow), flows are named from
+//! the workspace's library only (never a path on the server), and runs work
+//! in the workspace's work folder.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
+
+use codexos_runtime::audit::AuditActor;
 
 use codexos_runtime::{Approver, AskOptions, FlowRunOptions, Runtime, SearchMode, SearchRequest};
 use rmcp::model::{
@@ -17,6 +26,9 @@ use rmcp::model::{
     ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::{RequestContext, RoleServer};
+use rmcp::transport::streamable_http_server::{
+    session::local::LocalSessionManager, StreamableHttpServerConfig, StreamableHttpService,
+};
 use rmcp::{ErrorData, ServerHandler, ServiceExt as _};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
@@ -26,13 +38,69 @@ use tokio_util::sync::CancellationToken;
 pub struct McpServer {
     runtime: Arc<Runtime>,
     approver: Option<Arc<dyn Approver>>,
+    /// Served by the team server: runs work here, and every request must
+    /// carry an [`McpCaller`].
+    team_work_folder: Option<PathBuf>,
+}
+
+/// Decides whether the caller may run a flow (by name): `Err` says why not.
+pub type FlowGate = Arc<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
+
+/// Who calls, set by the team server on each HTTP request's extensions.
+#[derive(Clone)]
+pub struct McpCaller {
+    /// Recorded as the actor of what the call changes.
+    pub actor: AuditActor,
+    /// Whether the caller may run a flow (a per-flow grant may narrow or
+    /// widen the workspace role).
+    pub may_run: FlowGate,
 }
 
 impl McpServer {
     /// A server; `approver` answers the `ask` tools of flows it runs.
     #[must_use]
     pub fn new(runtime: Arc<Runtime>, approver: Option<Arc<dyn Approver>>) -> Self {
-        Self { runtime, approver }
+        Self {
+            runtime,
+            approver,
+            team_work_folder: None,
+        }
+    }
+
+    /// A workspace's server on the team server: no approver (`ask` tools
+    /// are refused), runs work in `work_folder`, flows by library name only.
+    #[must_use]
+    pub fn for_team(runtime: Arc<Runtime>, work_folder: PathBuf) -> Self {
+        Self {
+            runtime,
+            approver: None,
+            team_work_folder: Some(work_folder),
+        }
+    }
+
+    /// The streamable-HTTP service of this server, stateless (every request
+    /// stands alone), stopped by `stop`. `any_host`: accept every `Host`
+    /// (behind the team server's sign-in); otherwise loopback names only,
+    /// against DNS rebinding of an unauthenticated local server.
+    #[must_use]
+    pub fn http_service(
+        self,
+        stop: &CancellationToken,
+        any_host: bool,
+    ) -> StreamableHttpService<Self, LocalSessionManager> {
+        let mut config =
+            StreamableHttpServerConfig::default().with_cancellation_token(stop.child_token());
+        if any_host {
+            config = config
+                .disable_allowed_hosts()
+                .with_legacy_session_mode(false)
+                .with_json_response(true);
+        }
+        StreamableHttpService::new(
+            move || Ok(self.clone()),
+            Arc::new(LocalSessionManager::default()),
+            config,
+        )
     }
 }
 
@@ -96,6 +164,7 @@ impl McpServer {
         name: &str,
         arguments: &Value,
         trace_parent: Option<String>,
+        caller: Option<&McpCaller>,
     ) -> Result<Value, String> {
         let argument = |key: &str| arguments.get(key).and_then(Value::as_str);
         let cancel = CancellationToken::new();
@@ -144,11 +213,13 @@ impl McpServer {
                     .runtime
                     .flow_library()
                     .map_err(|error| error.to_string())?;
+                // A team server's files are not its clients' business.
+                let team = self.team_work_folder.is_some();
                 Ok(json!(library
                     .iter()
                     .map(|entry| json!({
                         "name": entry.name,
-                        "path": entry.path,
+                        "path": (!team).then_some(&entry.path),
                         "description": entry.flow.as_ref().map(|flow| flow.description.clone()),
                         "error": entry.error,
                     }))
@@ -156,12 +227,22 @@ impl McpServer {
             }
             "run_flow" => {
                 let flow = argument("flow").ok_or("`flow` is required")?;
+                if let Some(caller) = caller {
+                    if !crate::team::plain_name(flow) {
+                        return Err(format!(
+                            "`{flow}` is not a flow of this workspace — name one from list_flows"
+                        ));
+                    }
+                    (caller.may_run)(flow)?;
+                }
                 let path = self
                     .runtime
                     .find_flow(flow)
                     .map_err(|error| error.to_string())?;
+                let project = argument("project").map(text);
                 let options = FlowRunOptions {
-                    project: argument("project").map(text),
+                    root: self.team_work_folder.clone().filter(|_| project.is_none()),
+                    project,
                     approver: self.approver.clone(),
                     trace_parent,
                     ..FlowRunOptions::default()
@@ -211,14 +292,30 @@ impl ServerHandler for McpServer {
     ) -> Result<CallToolResponse, ErrorData> {
         let arguments = Value::Object(request.arguments.unwrap_or_default());
         // Over HTTP the request's headers ride along (none on stdio).
-        let trace_parent = context
-            .extensions
-            .get::<http::request::Parts>()
+        let parts = context.extensions.get::<http::request::Parts>();
+        let trace_parent = parts
             .and_then(|parts| parts.headers.get("traceparent"))
             .and_then(|value| value.to_str().ok())
             .and_then(codexos_otel::TraceParent::parse)
             .map(|parent| parent.to_string());
-        let result = match self.dispatch(&request.name, &arguments, trace_parent).await {
+        let caller = parts.and_then(|parts| parts.extensions.get::<McpCaller>().cloned());
+        let dispatched = match (&caller, &self.team_work_folder) {
+            (None, Some(_)) => Err(
+                "this MCP endpoint serves signed-in callers only — send an API token".to_owned(),
+            ),
+            (Some(caller), _) => {
+                codexos_store::audit::acting_as(
+                    caller.actor.clone(),
+                    self.dispatch(&request.name, &arguments, trace_parent, Some(caller)),
+                )
+                .await
+            }
+            (None, None) => {
+                self.dispatch(&request.name, &arguments, trace_parent, None)
+                    .await
+            }
+        };
+        let result = match dispatched {
             Ok(value) => {
                 let body = serde_json::to_string_pretty(&value).unwrap_or_default();
                 let mut result = CallToolResult::success(vec![ContentBlock::text(body)]);
@@ -237,8 +334,7 @@ impl ServerHandler for McpServer {
 
 /// Serves MCP on standard input and output until the client disconnects.
 pub async fn serve_stdio(server: McpServer) -> std::io::Result<()> {
-    let running = server
-        .serve(rmcp::transport::stdio())
+    let running = Box::pin(server.serve(rmcp::transport::stdio()))
         .await
         .map_err(std::io::Error::other)?;
     running.waiting().await.map_err(std::io::Error::other)?;
@@ -252,14 +348,7 @@ pub async fn serve_http(
     stop: CancellationToken,
     on_ready: impl FnOnce(SocketAddr),
 ) -> std::io::Result<()> {
-    use rmcp::transport::streamable_http_server::{
-        session::local::LocalSessionManager, StreamableHttpServerConfig, StreamableHttpService,
-    };
-    let service = StreamableHttpService::new(
-        move || Ok(server.clone()),
-        Arc::new(LocalSessionManager::default()),
-        StreamableHttpServerConfig::default().with_cancellation_token(stop.child_token()),
-    );
+    let service = server.http_service(&stop, false);
     let router = axum::Router::new().nest_service("/mcp", service);
     let listener = tokio::net::TcpListener::bind(address).await?;
     on_ready(listener.local_addr()?);

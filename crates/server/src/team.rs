@@ -18,6 +18,7 @@ mod api;
 mod limits;
 mod openapi;
 mod share;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -515,14 +516,16 @@ fn share_key(path: &std::path::Path) -> Result<Vec<u8>, ApiError> {
     Ok(key)
 }
 
-/// Serves the team API on `address` until `stop` is cancelled; `ready`
-/// gets the bound address (useful with port 0).
+/// Serves the team API on `address` (over TLS with `tls`) until `stop` is
+/// cancelled; `ready` gets the bound address (useful with port 0).
 pub async fn serve_team(
     team: Arc<Team>,
     address: SocketAddr,
+    tls: Option<tls::TlsAcceptor>,
     stop: CancellationToken,
     ready: impl FnOnce(SocketAddr),
 ) -> std::io::Result<()> {
+    use axum::serve::ListenerExt as _;
     let listener = tokio::net::TcpListener::bind(address).await?;
     ready(listener.local_addr()?);
     let watcher = Arc::clone(&team);
@@ -536,11 +539,21 @@ pub async fn serve_team(
         }
     });
     let shutdown = team.shutdown.clone();
-    let result = axum::serve(
-        listener,
-        router(Arc::clone(&team)).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move { shutdown.cancelled().await })
-    .await;
-    result
+    let service = router(Arc::clone(&team)).into_make_service_with_connect_info::<SocketAddr>();
+    let stopped = async move { shutdown.cancelled().await };
+    // Both listeners go through `tap_io`, whose connections carry their
+    // peer's address for the per-address limits and the audit log.
+    if let Some(acceptor) = tls {
+        let listener = tls::TlsListener::new(listener, acceptor)?.tap_io(|_| {});
+        axum::serve(listener, service)
+            .with_graceful_shutdown(stopped)
+            .await
+    } else {
+        let listener = listener.tap_io(|stream| {
+            stream.set_nodelay(true).ok();
+        });
+        axum::serve(listener, service)
+            .with_graceful_shutdown(stopped)
+            .await
+    }
 }

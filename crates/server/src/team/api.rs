@@ -135,6 +135,7 @@ pub fn router(team: Arc<Team>) -> Router {
         .route(&w("/runs/{run}/resume"), post(resume_run))
         .route(&w("/openai/v1/models"), get(openai_models))
         .route(&w("/openai/v1/chat/completions"), post(openai_completions))
+        .route(&w("/mcp"), post(mcp))
         .route(&w("/projects"), get(projects))
         .route(&w("/search"), post(search))
         .route(&w("/ask"), post(ask))
@@ -832,6 +833,37 @@ async fn start_run(
         runtime.run_flow_file(&path, input, options, cancel).await
     })
     .await
+}
+
+/// MCP over streamable HTTP, behind the guard: the caller rides on the
+/// request to the tools (the audit actor, and the flow grant a run needs).
+async fn mcp(
+    State(team): State<Arc<Team>>,
+    Extension(ws): Extension<Workspace>,
+    Extension(caller): Extension<Caller>,
+    mut request: Request,
+) -> ApiResult<Response> {
+    let gate = {
+        let (team, caller, workspace) = (Arc::clone(&team), caller.clone(), ws.name.clone());
+        Arc::new(move |flow: &str| {
+            let role = effective_role(&team, &caller.account, &workspace, Some(flow))
+                .map_err(|error| error.message.clone())?
+                .ok_or_else(|| format!("you are no longer a member of `{workspace}`"))?;
+            refuse_unless(&caller, &workspace, Some(flow), role, Permission::Run)
+                .map_err(|error| error.message)
+        })
+    };
+    request.extensions_mut().insert(crate::mcp::McpCaller {
+        actor: caller.actor(),
+        may_run: gate,
+    });
+    let server = crate::mcp::McpServer::for_team(Arc::clone(&ws.runtime), work_folder(&ws)?);
+    let mut service = server.http_service(&team.shutdown, true);
+    // Always ready: it serves each request on its own.
+    let response = tower_service::Service::call(&mut service, request)
+        .await
+        .map_err(|error| ApiError::internal(format!("MCP failed: {error}")))?;
+    Ok(response.map(axum::body::Body::new))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

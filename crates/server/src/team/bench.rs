@@ -175,9 +175,15 @@ async fn scratch() -> Result<Scratch, ApiError> {
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let server_stop = stop.clone();
     let server = tokio::spawn(async move {
-        super::serve_team(team, ([127, 0, 0, 1], 0).into(), server_stop, |address| {
-            sender.send(address).ok();
-        })
+        super::serve_team(
+            team,
+            ([127, 0, 0, 1], 0).into(),
+            None,
+            server_stop,
+            |address| {
+                sender.send(address).ok();
+            },
+        )
         .await
     });
     let address = receiver

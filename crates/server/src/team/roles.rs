@@ -364,6 +364,12 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "OpenAI-compatible chat completions with the workspace's models and policy (streamed or whole)",
     ),
     endpoint(
+        "POST",
+        "/api/v1/workspaces/{workspace}/mcp",
+        Workspace(Run),
+        "MCP over streamable HTTP, stateless (no server stream: GET is 405): search, ask, list and run the workspace's flows (a run follows the flow's grant)",
+    ),
+    endpoint(
         "GET",
         "/api/v1/workspaces/{workspace}/projects",
         Workspace(View),

@@ -61,12 +61,68 @@ fn roomy() -> Limits {
 }
 
 async fn start(limits: Limits) -> Server {
+    start_with(limits, None).await
+}
+
+/// A TLS acceptor for a fresh self-signed `localhost` certificate, and a
+/// client that trusts only it.
+fn tls_pair(home: &std::path::Path) -> (codexos_server::team::tls::TlsAcceptor, reqwest::Client) {
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("cert");
+    let (certificate, key) = (home.join("server.crt"), home.join("server.key"));
+    std::fs::write(&certificate, made.cert.pem()).expect("write cert");
+    std::fs::write(&key, made.key_pair.serialize_pem()).expect("write key");
+    let acceptor = codexos_server::team::tls::acceptor(&codexos_server::team::tls::TlsFiles {
+        certificate,
+        key,
+    })
+    .expect("acceptor");
+    let client = codexos_net::client()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(made.cert.pem().as_bytes()).expect("pem"),
+        )
+        .build()
+        .expect("client");
+    (acceptor, client)
+}
+
+/// Serves `team` on a free loopback port until `stop`: its address.
+async fn serve(
+    team: Arc<Team>,
+    tls: Option<codexos_server::team::tls::TlsAcceptor>,
+    stop: CancellationToken,
+) -> std::net::SocketAddr {
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        codexos_server::team::serve_team(
+            team,
+            "127.0.0.1:0".parse().expect("address"),
+            tls,
+            stop,
+            |address| {
+                sender.send(address).expect("report address");
+            },
+        )
+        .await
+        .expect("serves");
+    });
+    receiver.await.expect("bound")
+}
+
+async fn start_with(limits: Limits, tls: Option<&std::path::Path>) -> Server {
     let home = tempfile::tempdir().expect("home");
+    let (acceptor, client) = match tls {
+        Some(folder) => {
+            let (acceptor, client) = tls_pair(folder);
+            (Some(acceptor), client)
+        }
+        None => (None, codexos_net::client().build().expect("client")),
+    };
     let team = Team::open(TeamOptions {
         home: home.path().to_path_buf(),
         models: Some(codexos_test_support::models_dir()),
         limits,
-        secure_cookies: false,
+        secure_cookies: acceptor.is_some(),
     })
     .expect("team");
     let mut tokens = HashMap::new();
@@ -105,27 +161,18 @@ async fn start(limits: Limits) -> Server {
         }
     }
     let stop = CancellationToken::new();
-    let (sender, receiver) = tokio::sync::oneshot::channel();
-    let (serving, task_stop) = (Arc::clone(&team), stop.clone());
-    tokio::spawn(async move {
-        codexos_server::team::serve_team(
-            serving,
-            "127.0.0.1:0".parse().expect("address"),
-            task_stop,
-            |address| {
-                sender.send(address).expect("report address");
-            },
-        )
-        .await
-        .expect("serves");
-    });
-    let address = receiver.await.expect("bound");
+    let address = serve(Arc::clone(&team), acceptor.clone(), stop.clone()).await;
+    let base = if acceptor.is_some() {
+        format!("https://localhost:{}", address.port())
+    } else {
+        format!("http://{address}")
+    };
     let mut server = Server {
-        base: format!("http://{address}"),
+        base,
         team,
         stop,
         tokens,
-        client: codexos_net::client().build().expect("client"),
+        client,
         paused: String::new(),
         _home: home,
     };
@@ -150,6 +197,11 @@ async fn start(limits: Limits) -> Server {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     server
+}
+
+/// A JSON-RPC request to the MCP endpoint.
+fn mcp_call(method: &str, params: &Value) -> Value {
+    json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
 }
 
 /// A name no earlier call used.
@@ -180,6 +232,9 @@ impl Server {
         }
         if let Some(body) = body {
             request = request.json(&body);
+        }
+        if path.ends_with("/mcp") {
+            request = request.header("accept", "application/json, text/event-stream");
         }
         let response = request.send().await.expect("request");
         let status = response.status();
@@ -272,6 +327,7 @@ impl Server {
             ("POST", "/flows/{flow}/runs") => Some(json!({})),
             ("POST", "/runs/{run}/resume") => Some(json!({"answer": {"approved": true}})),
             ("POST", "/search") => Some(json!({"query": "anything"})),
+            ("POST", "/mcp") => Some(mcp_call("tools/list", &json!({}))),
             ("POST", "/ask") => Some(json!({"question": "what is this?"})),
             ("PUT", "/vault/{secret}") => Some(json!({"value": SENTINEL})),
             ("PUT", "/members/{account}") => Some(json!({"role": "viewer"})),
@@ -1576,4 +1632,156 @@ async fn lineage_is_the_servers_and_a_model_is_a_name() {
         .await;
     assert_eq!(status, StatusCode::OK, "{models}");
     assert!(models.contains("\"codexos\""), "{models}");
+}
+
+/// The tool result of an MCP `tools/call` answered as JSON.
+fn mcp_result(body: &str) -> Value {
+    let answer: Value = serde_json::from_str(body).expect("json-rpc");
+    answer["result"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mcp_behind_the_sign_in_runs_library_flows_as_their_grants_allow() {
+    let server = start(roomy()).await;
+    let mcp = "/api/v1/workspaces/team/mcp";
+    // Positive control: an executor lists the tools, the flows, and runs one.
+    let (status, body) = server
+        .call("eve", "POST", mcp, Some(mcp_call("tools/list", &json!({}))))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains("run_flow"), "{body}");
+    let call = |name: &str, arguments: Value| {
+        mcp_call("tools/call", &json!({"name": name, "arguments": arguments}))
+    };
+    let (_, body) = server
+        .call("eve", "POST", mcp, Some(call("list_flows", json!({}))))
+        .await;
+    let listed = mcp_result(&body);
+    assert!(listed.to_string().contains("\"gate\""), "{body}");
+    let home = server.team.options().home.display().to_string();
+    assert!(!body.contains(&home), "a server path was sent: {body}");
+    let (status, body) = server
+        .call(
+            "eve",
+            "POST",
+            mcp,
+            Some(call("run_flow", json!({"flow": "gate"}))),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let ran = mcp_result(&body);
+    assert_eq!(ran["isError"], false, "{body}");
+    assert_eq!(ran["structuredContent"]["status"], "paused", "{body}");
+    let run = ran["structuredContent"]["runId"].as_str().expect("run id");
+    // The run is the workspace's, seen over REST.
+    let (status, _) = server
+        .call(
+            "vic",
+            "GET",
+            &format!("/api/v1/workspaces/team/runs/{run}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // A grant that narrows eve on one flow holds over MCP too.
+    server
+        .call(
+            "olga",
+            "PUT",
+            "/api/v1/workspaces/team/flows/narrow",
+            Some(gate("narrow")),
+        )
+        .await;
+    server
+        .team
+        .set_role("team", Some("narrow"), "eve", Role::Viewer)
+        .expect("grant");
+    let (_, body) = server
+        .call(
+            "eve",
+            "POST",
+            mcp,
+            Some(call("run_flow", json!({"flow": "narrow"}))),
+        )
+        .await;
+    let refused = mcp_result(&body);
+    assert_eq!(refused["isError"], true, "{body}");
+    assert!(body.contains("viewer"), "{body}");
+    // No path on the server, however written.
+    for flow in ["../../../etc/passwd", "/etc/passwd", "flows/gate.flow.json"] {
+        let (_, body) = server
+            .call(
+                "eve",
+                "POST",
+                mcp,
+                Some(call("run_flow", json!({"flow": flow}))),
+            )
+            .await;
+        assert_eq!(mcp_result(&body)["isError"], true, "{flow}: {body}");
+        assert!(body.contains("not a flow of this workspace"), "{body}");
+    }
+    // Without a credential, or as a viewer, MCP is not reached at all.
+    let (status, _) = server
+        .call("", "POST", mcp, Some(mcp_call("tools/list", &json!({}))))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = server
+        .call("vic", "POST", mcp, Some(mcp_call("tools/list", &json!({}))))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = server.call("eve", "GET", mcp, None).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn over_tls_the_api_answers_and_plain_http_gets_nothing() {
+    let folder = tempfile::tempdir().expect("certificates");
+    let server = start_with(roomy(), Some(folder.path())).await;
+    // Positive control: a signed-in call over TLS, and the cookie is Secure.
+    let (status, body) = server.call("eve", "GET", "/api/v1/me", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let response = server
+        .client
+        .post(format!("{}/api/v1/login", server.base))
+        .json(&json!({"account": "eve", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(response.status(), StatusCode::OK);
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    // Plain HTTP on the TLS port gets no answer.
+    let plain = server.base.replace("https://", "http://");
+    let refused = codexos_net::client()
+        .build()
+        .expect("client")
+        .get(format!("{plain}/api/v1/health"))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await;
+    assert!(refused.is_err(), "{refused:?}");
+    // Nor does a client that does not trust the certificate.
+    let untrusting = codexos_net::client()
+        .build()
+        .expect("client")
+        .get(format!("{}/api/v1/health", server.base))
+        .send()
+        .await;
+    assert!(untrusting.is_err(), "{untrusting:?}");
+    // Files that are not a certificate and key are refused, saying which.
+    let wrong = folder.path().join("wrong.pem");
+    std::fs::write(&wrong, "not a certificate").expect("write");
+    let Err(error) = codexos_server::team::tls::acceptor(&codexos_server::team::tls::TlsFiles {
+        certificate: wrong.clone(),
+        key: folder.path().join("server.key"),
+    }) else {
+        panic!("a file that is no certificate was taken");
+    };
+    assert!(error.message.contains("wrong.pem"), "{error}");
 }
