@@ -175,6 +175,7 @@ pub async fn server(
             max_body: args.max_body,
         },
         secure_cookies: args.secure_cookies || args.tls_cert.is_some(),
+        webhook_retry: std::time::Duration::from_secs(5),
     };
     let tls = match (args.tls_cert.clone(), args.tls_key.clone()) {
         (Some(certificate), Some(key)) => Some(codexos_server::team::tls::acceptor(

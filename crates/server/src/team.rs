@@ -19,6 +19,7 @@ mod limits;
 mod openapi;
 mod share;
 pub mod tls;
+pub mod triggers;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -191,6 +192,8 @@ pub struct TeamOptions {
     pub limits: Limits,
     /// Mark cookies `Secure` (served over TLS or behind a TLS proxy).
     pub secure_cookies: bool,
+    /// The wait before an outgoing webhook's first retry (doubling after).
+    pub webhook_retry: Duration,
 }
 
 /// A run going on in this process: how to stop it, and what wakes the
@@ -215,6 +218,8 @@ pub struct Team {
     shutdown: CancellationToken,
     /// The key that signs share links (`share.key` in the server home).
     share_key: Vec<u8>,
+    /// What wakes the scheduler and the webhook sender.
+    background: triggers::Background,
 }
 
 impl std::fmt::Debug for Team {
@@ -276,6 +281,7 @@ impl Team {
             limiter,
             shutdown: CancellationToken::new(),
             share_key,
+            background: triggers::Background::default(),
         }))
     }
 
@@ -538,6 +544,9 @@ pub async fn serve_team(
             running.cancel.cancel();
         }
     });
+    // Cron triggers and outgoing webhooks, until the server stops.
+    tokio::spawn(triggers::schedule(Arc::clone(&team)));
+    tokio::spawn(triggers::deliver(Arc::clone(&team)));
     let shutdown = team.shutdown.clone();
     let service = router(Arc::clone(&team)).into_make_service_with_connect_info::<SocketAddr>();
     let stopped = async move { shutdown.cancelled().await };

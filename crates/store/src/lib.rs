@@ -22,6 +22,7 @@ mod migrations;
 pub mod otlp;
 mod runs;
 pub mod team;
+pub mod triggers;
 
 pub use conversations::{ConversationSummary, MessageRow};
 pub use runs::{FlowVersion, RunRow, RunSummary};

@@ -299,6 +299,56 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX shares_by_workspace ON shares (workspace, created_at);
 ",
+    // A team server's triggers, outgoing webhooks and their deliveries
+    // (see `triggers.rs`).
+    r"
+    CREATE TABLE triggers (
+        id TEXT PRIMARY KEY,
+        workspace TEXT NOT NULL REFERENCES workspaces(name) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        flow TEXT NOT NULL,
+        schedule TEXT,
+        input TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        next_at INTEGER,
+        fired_at INTEGER,
+        last_run TEXT,
+        last_error TEXT
+    ) WITHOUT ROWID;
+    CREATE INDEX triggers_by_workspace ON triggers (workspace, created_at);
+    CREATE INDEX triggers_due ON triggers (next_at) WHERE next_at IS NOT NULL;
+    CREATE TABLE trigger_receipts (
+        signature TEXT PRIMARY KEY,
+        trigger_id TEXT NOT NULL,
+        at_ms INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE hooks (
+        id TEXT PRIMARY KEY,
+        workspace TEXT NOT NULL REFERENCES workspaces(name) ON DELETE CASCADE,
+        url TEXT NOT NULL,
+        events TEXT NOT NULL,
+        flow TEXT,
+        created_by TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX hooks_by_workspace ON hooks (workspace, created_at);
+    CREATE TABLE deliveries (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        hook TEXT NOT NULL REFERENCES hooks(id) ON DELETE CASCADE,
+        event TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at INTEGER NOT NULL,
+        status INTEGER,
+        error TEXT,
+        created_at INTEGER NOT NULL,
+        delivered_at INTEGER
+    );
+    CREATE INDEX deliveries_due ON deliveries (next_at) WHERE state = 'pending';
+    CREATE INDEX deliveries_by_hook ON deliveries (hook, id);
+",
 ];
 
 /// The schema version that created the analytics tables.

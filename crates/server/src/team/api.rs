@@ -29,7 +29,7 @@ use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
 use super::roles::{endpoint_of, Access, Permission, Role, Scope, ENDPOINTS, WORKSPACE};
-use super::{auth, checked_name, lock, share, ApiError, Running, Team};
+use super::{auth, checked_name, lock, share, triggers, ApiError, Running, Team};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "codexos_session";
@@ -51,6 +51,19 @@ pub(crate) struct Caller {
 }
 
 impl Caller {
+    /// Acting for `account` without a request of theirs (a trigger they
+    /// made): `via` names what acts, `origin` where from.
+    pub(crate) fn acting_for(account: &str, via: &str, origin: &str) -> Self {
+        Self {
+            account: account.to_owned(),
+            credential: via.to_owned(),
+            token: true,
+            expires_at_ms: u64::MAX,
+            scopes: vec![Scope::Admin],
+            address: origin.to_owned(),
+        }
+    }
+
     pub(crate) fn actor(&self) -> AuditActor {
         AuditActor {
             who: self.account.clone(),
@@ -80,7 +93,7 @@ impl Caller {
 
 /// The caller's IP address, for every routed request.
 #[derive(Debug, Clone)]
-pub(crate) struct Address(String);
+pub(crate) struct Address(pub(crate) String);
 
 /// The workspace a request is about, with the caller's role there.
 #[derive(Clone)]
@@ -136,6 +149,24 @@ pub fn router(team: Arc<Team>) -> Router {
         .route(&w("/openai/v1/models"), get(openai_models))
         .route(&w("/openai/v1/chat/completions"), post(openai_completions))
         .route(&w("/mcp"), post(mcp))
+        .route(
+            &w("/triggers"),
+            get(triggers::triggers).post(triggers::create_trigger),
+        )
+        .route(
+            &w("/triggers/{trigger}"),
+            axum::routing::delete(triggers::delete_trigger),
+        )
+        .route("/api/v1/hooks/{trigger}", post(triggers::receive))
+        .route(
+            &w("/webhooks"),
+            get(triggers::hooks).post(triggers::create_hook),
+        )
+        .route(
+            &w("/webhooks/{hook}"),
+            axum::routing::delete(triggers::delete_hook),
+        )
+        .route(&w("/webhooks/{hook}/deliveries"), get(triggers::deliveries))
         .route(&w("/projects"), get(projects))
         .route(&w("/search"), post(search))
         .route(&w("/ask"), post(ask))
@@ -745,12 +776,20 @@ where
     };
     let cancel = running.cancel.clone();
     let (registry, id_slot) = (Arc::clone(team), Arc::clone(&started));
+    let (workspace, flow) = (what.0.to_owned(), what.1.to_owned());
     let mut options = options;
     options.on_event = Some(Arc::new(move |event: &RunEvent| {
         if let Some(sender) = lock(&first_sender).take() {
             lock(&registry.runs).insert(event.run.clone(), running.clone());
             *lock(&id_slot) = Some(event.run.clone());
             sender.send(event.run.clone()).ok();
+            triggers::queue(
+                &registry,
+                &workspace,
+                &flow,
+                "run.started",
+                json!({ "runId": event.run }),
+            );
         }
         // Streams following the run look again now, not at their next poll.
         running.wake.notify_waiters();
@@ -762,11 +801,14 @@ where
         team: Arc::clone(team),
         started,
     };
+    let (ended, workspace, flow) = (Arc::clone(team), what.0.to_owned(), what.1.to_owned());
     let task = tokio::spawn(codexos_store::audit::acting_as(
         caller.actor(),
         async move {
             let _unregister = unregister;
-            work.await
+            let outcome = work.await;
+            run_ended(&ended, &workspace, &flow, &outcome);
+            outcome
         },
     ));
     match first.await {
@@ -789,6 +831,43 @@ where
             ))),
         },
     }
+}
+
+/// Queues the hooks' event for how a run ended (a run left running, as
+/// when the server stops under it, has not ended).
+fn run_ended(
+    team: &Team,
+    workspace: &str,
+    flow: &str,
+    outcome: &codexos_runtime::Result<RunOutcome>,
+) {
+    use codexos_runtime::RunStatus;
+    let (event, detail) = match outcome {
+        Ok(outcome) => {
+            let event = match outcome.status {
+                RunStatus::Running => return,
+                RunStatus::Paused => "run.paused",
+                RunStatus::Succeeded => "run.succeeded",
+                RunStatus::Failed => "run.failed",
+                RunStatus::Cancelled => "run.cancelled",
+            };
+            (
+                event,
+                json!({
+                    "runId": outcome.run_id,
+                    "status": outcome.status.as_str(),
+                    "output": outcome.output,
+                    "error": outcome.error,
+                    "waiting": outcome.waiting,
+                }),
+            )
+        }
+        Err(error) => (
+            "run.failed",
+            json!({ "status": "failed", "error": error.to_string() }),
+        ),
+    };
+    triggers::queue(team, workspace, flow, event, detail);
 }
 
 /// Where tools of a run without a project work: the workspace's `work/`

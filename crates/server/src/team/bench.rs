@@ -154,6 +154,7 @@ async fn scratch() -> Result<Scratch, ApiError> {
             per_address: u32::MAX,
             max_body: 1024 * 1024,
         },
+        webhook_retry: Duration::from_secs(5),
         secure_cookies: false,
     })?;
     team.add_account("bench", None)?;

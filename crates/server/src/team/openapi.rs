@@ -13,6 +13,7 @@ use super::api::{
 };
 use super::roles::{Access, Endpoint, Role, ENDPOINTS};
 use super::share::{ForkRequest, ShareRequest, UpdateRequest};
+use super::triggers::{DeliveriesQuery, HookRequest, TriggerRequest};
 
 fn schema_of<T: ToSchema + PartialSchema>(schemas: &mut Map<String, Value>) -> Value {
     let name = T::name().into_owned();
@@ -60,6 +61,14 @@ fn inputs(endpoint: &Endpoint, schemas: &mut Map<String, Value>) -> (Option<Valu
         }
         ("POST", "/flows/{flow}/origin") => Some(schema_of::<UpdateRequest>(schemas)),
         ("POST", "/shares") => Some(schema_of::<ShareRequest>(schemas)),
+        ("POST", "/triggers") => Some(schema_of::<TriggerRequest>(schemas)),
+        ("POST", "/webhooks") => Some(schema_of::<HookRequest>(schemas)),
+        ("POST", "/mcp") => Some(
+            json!({"type": "object", "description": "A JSON-RPC 2.0 message of the Model Context Protocol"}),
+        ),
+        ("POST", "/api/v1/hooks/{trigger}") => {
+            Some(json!({"description": "Any body (JSON is passed to the run as `event`), signed"}))
+        }
         _ => None,
     };
     let query = match (endpoint.method, tail) {
@@ -67,6 +76,7 @@ fn inputs(endpoint: &Endpoint, schemas: &mut Map<String, Value>) -> (Option<Valu
         ("GET", "/runs/{run}/events") => query_of::<EventsQuery>(),
         ("DELETE", "/members/{account}") => query_of::<MemberQuery>(),
         ("GET", "/audit") => query_of::<AuditQuery>(),
+        ("GET", "/webhooks/{hook}/deliveries") => query_of::<DeliveriesQuery>(),
         _ => Vec::new(),
     };
     (body, query)

@@ -2,6 +2,8 @@
 //! as the table says, credentials, escalation, hostile input, limits, and a
 //! run followed live.
 
+mod triggers;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -123,6 +125,7 @@ async fn start_with(limits: Limits, tls: Option<&std::path::Path>) -> Server {
         models: Some(codexos_test_support::models_dir()),
         limits,
         secure_cookies: acceptor.is_some(),
+        webhook_retry: Duration::from_millis(50),
     })
     .expect("team");
     let mut tokens = HashMap::new();
@@ -280,7 +283,21 @@ impl Server {
         let mut run = self.paused.clone();
         let mut flow = "gate";
         let mut share = String::new();
+        let mut made = String::new();
         match (method, tail) {
+            ("DELETE", "/triggers/{trigger}") => {
+                made = self
+                    .made("/triggers", json!({"kind": "webhook", "flow": "gate"}))
+                    .await;
+            }
+            ("DELETE", "/webhooks/{hook}") | ("GET", "/webhooks/{hook}/deliveries") => {
+                made = self
+                    .made(
+                        "/webhooks",
+                        json!({"url": "http://127.0.0.1:9/", "events": ["run.cancelled"]}),
+                    )
+                    .await;
+            }
             ("DELETE", "/flows/{flow}") => {
                 flow = "scratch";
                 self.call(
@@ -327,6 +344,11 @@ impl Server {
             ("POST", "/flows/{flow}/runs") => Some(json!({})),
             ("POST", "/runs/{run}/resume") => Some(json!({"answer": {"approved": true}})),
             ("POST", "/search") => Some(json!({"query": "anything"})),
+            ("POST", "/triggers") => Some(json!({"kind": "webhook", "flow": "gate"})),
+            ("POST", "/webhooks") => Some(json!({
+                "url": "http://127.0.0.1:9/",
+                "events": ["run.cancelled"]
+            })),
             ("POST", "/mcp") => Some(mcp_call("tools/list", &json!({}))),
             ("POST", "/ask") => Some(json!({"question": "what is this?"})),
             ("PUT", "/vault/{secret}") => Some(json!({"value": SENTINEL})),
@@ -349,8 +371,28 @@ impl Server {
             .replace("{run}", &run)
             .replace("{secret}", "probe")
             .replace("{account}", "zed")
-            .replace("{share}", &share);
+            .replace("{share}", &share)
+            .replace("{trigger}", &made)
+            .replace("{hook}", &made);
         (path, body)
+    }
+
+    /// Something made by the owner under `tail` of `team` (a trigger, a
+    /// webhook): its id.
+    async fn made(&self, tail: &str, body: Value) -> String {
+        let (status, made) = self
+            .call(
+                "olga",
+                "POST",
+                &format!("/api/v1/workspaces/team{tail}"),
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{made}");
+        serde_json::from_str::<Value>(&made).expect("json")["id"]
+            .as_str()
+            .expect("id")
+            .to_owned()
     }
 
     /// A share link of `team` made by `who` (asserting it was made).
@@ -773,6 +815,8 @@ async fn hostile_strings_in_every_path_parameter_are_refused_and_change_nothing(
                     .replace("{account}", "zed")
                     .replace("{token}", "0123456789abcdef")
                     .replace("{share}", "0123456789abcdef")
+                    .replace("{trigger}", "0123456789abcdef")
+                    .replace("{hook}", "0123456789abcdef")
                     .replace("{link}", "0123456789abcdef-00");
                 let (status, text) = server.call("olga", endpoint.method, &prepared, body).await;
                 // The guard refuses the value itself (400); only a value a
