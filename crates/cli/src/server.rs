@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use codexos_runtime::Runtime;
+use codexos_server::team::oidc::OidcConfig;
 use codexos_server::team::roles::{Role, Scope};
 use codexos_server::team::{Limits, Team, TeamOptions};
 use tokio_util::sync::CancellationToken;
@@ -43,6 +44,21 @@ pub struct ServerArgs {
     /// The certificate's private key (PEM).
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Sign in through this OIDC provider too (its issuer URL; discovery
+    /// and PKCE). The client secret, if any, is read from the environment
+    /// variable `CODEXOS_OIDC_CLIENT_SECRET`.
+    #[arg(long, requires_all = ["oidc_client_id", "public_url"])]
+    oidc_issuer: Option<String>,
+    /// This server's client id at the OIDC provider.
+    #[arg(long, requires = "oidc_issuer")]
+    oidc_client_id: Option<String>,
+    /// The ID-token claim that names the CodexOS account.
+    #[arg(long, default_value = "preferred_username")]
+    oidc_claim: String,
+    /// This server's URL as browsers reach it (for the OIDC redirect URI
+    /// `<URL>/api/v1/oidc/callback`).
+    #[arg(long)]
+    public_url: Option<String>,
 }
 
 /// What to do (default: serve).
@@ -176,6 +192,15 @@ pub async fn server(
         },
         secure_cookies: args.secure_cookies || args.tls_cert.is_some(),
         webhook_retry: std::time::Duration::from_secs(5),
+        oidc: args.oidc_issuer.clone().map(|issuer| OidcConfig {
+            issuer,
+            client_id: args.oidc_client_id.clone().unwrap_or_default(),
+            client_secret: std::env::var("CODEXOS_OIDC_CLIENT_SECRET")
+                .ok()
+                .filter(|secret| !secret.is_empty()),
+            public_url: args.public_url.clone().unwrap_or_default(),
+            claim: args.oidc_claim.clone(),
+        }),
     };
     let tls = match (args.tls_cert.clone(), args.tls_key.clone()) {
         (Some(certificate), Some(key)) => Some(codexos_server::team::tls::acceptor(

@@ -16,6 +16,7 @@ pub mod roles;
 
 mod api;
 mod limits;
+pub mod oidc;
 mod openapi;
 mod share;
 pub mod tls;
@@ -194,6 +195,8 @@ pub struct TeamOptions {
     pub secure_cookies: bool,
     /// The wait before an outgoing webhook's first retry (doubling after).
     pub webhook_retry: Duration,
+    /// Sign-in through an OIDC provider, besides passwords.
+    pub oidc: Option<oidc::OidcConfig>,
 }
 
 /// A run going on in this process: how to stop it, and what wakes the
@@ -220,6 +223,8 @@ pub struct Team {
     share_key: Vec<u8>,
     /// What wakes the scheduler and the webhook sender.
     background: triggers::Background,
+    /// OIDC sign-in, when set up.
+    oidc: Option<oidc::Oidc>,
 }
 
 impl std::fmt::Debug for Team {
@@ -273,6 +278,7 @@ impl Team {
         let store = Store::open(&options.home.join("team.sqlite"))?;
         let share_key = share_key(&options.home.join("share.key"))?;
         let limiter = limits::Limiter::new(options.limits);
+        let oidc = options.oidc.clone().map(oidc::Oidc::new).transpose()?;
         Ok(Arc::new(Self {
             options,
             store,
@@ -282,6 +288,7 @@ impl Team {
             shutdown: CancellationToken::new(),
             share_key,
             background: triggers::Background::default(),
+            oidc,
         }))
     }
 

@@ -349,6 +349,18 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX deliveries_due ON deliveries (next_at) WHERE state = 'pending';
     CREATE INDEX deliveries_by_hook ON deliveries (hook, id);
 ",
+    // A team server's sign-ins through an OIDC provider: which account a
+    // provider's subject is (see `team.rs`).
+    r"
+    CREATE TABLE oidc_links (
+        issuer TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        account TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE,
+        linked_at INTEGER NOT NULL,
+        PRIMARY KEY (issuer, subject),
+        UNIQUE (issuer, account)
+    ) WITHOUT ROWID;
+",
 ];
 
 /// The schema version that created the analytics tables.

@@ -570,6 +570,32 @@ impl Store {
         Ok(changed == 1)
     }
 
+    /// The account an OIDC provider's subject signs in as.
+    pub fn team_oidc_account(&self, issuer: &str, subject: &str) -> Result<Option<String>> {
+        self.connection()
+            .query_row(
+                "SELECT account FROM oidc_links WHERE issuer = ?1 AND subject = ?2",
+                params![issuer, subject],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(sql("reading an OIDC link"))
+    }
+
+    /// Links a provider's subject to `account`; `false` when the account is
+    /// already linked to another subject of that provider.
+    pub fn team_oidc_link(&self, issuer: &str, subject: &str, account: &str) -> Result<bool> {
+        let linked = self
+            .connection()
+            .execute(
+                "INSERT OR IGNORE INTO oidc_links (issuer, subject, account, linked_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![issuer, subject, account, now_ms()],
+            )
+            .map_err(sql("linking an OIDC subject"))?;
+        Ok(linked == 1)
+    }
+
     /// Records a failed login for `account` from `address`.
     pub fn team_login_failed(&self, account: &str, address: &str) -> Result<()> {
         self.connection()

@@ -29,7 +29,7 @@ use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
 use super::roles::{endpoint_of, Access, Permission, Role, Scope, ENDPOINTS, WORKSPACE};
-use super::{auth, checked_name, lock, share, triggers, ApiError, Running, Team};
+use super::{auth, checked_name, lock, oidc, share, triggers, ApiError, Running, Team};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "codexos_session";
@@ -114,6 +114,10 @@ pub fn router(team: Arc<Team>) -> Router {
         .route("/openapi.json", get(openapi))
         .route("/api/v1/login", post(login))
         .route("/api/v1/logout", post(logout))
+        .route("/api/v1/oidc/login", get(oidc::login))
+        .route("/api/v1/oidc/callback", get(oidc::callback))
+        .route("/api/v1/oidc/confirm", post(oidc::confirm))
+        .route("/api/v1/oidc/handoff", post(oidc::handoff))
         .route("/api/v1/me", get(me))
         .route("/api/v1/tokens", get(tokens).post(create_token))
         .route(
@@ -476,7 +480,7 @@ pub(crate) struct LoginRequest {
     password: String,
 }
 
-fn session_cookie(team: &Team, value: &str, max_age: u64) -> HeaderValue {
+pub(crate) fn session_cookie(team: &Team, value: &str, max_age: u64) -> HeaderValue {
     let secure = if team.options().secure_cookies {
         "; Secure"
     } else {
@@ -501,28 +505,7 @@ async fn login(
     tokio::task::spawn_blocking(move || auth::login(checking.store(), &account, &password, &from))
         .await
         .map_err(|error| ApiError::internal(error.to_string()))??;
-    let minted = auth::mint(
-        team.store(),
-        &body.account,
-        CredentialKind::Session,
-        "session",
-        &[Scope::Admin],
-        auth::SESSION,
-    )?;
-    codexos_store::audit::acting_as(
-        AuditActor {
-            who: body.account.clone(),
-            origin: address,
-        },
-        async {
-            team.audit(
-                "session.start",
-                &body.account,
-                json!({ "id": minted.credential.id }),
-            );
-        },
-    )
-    .await;
+    let minted = start_session(&team, &body.account, &address, "password").await?;
     let mut response = Json(json!({
         "account": body.account,
         "csrfToken": minted.csrf,
@@ -534,6 +517,39 @@ async fn login(
         session_cookie(&team, &minted.token, auth::SESSION.as_secs()),
     );
     Ok(response)
+}
+
+/// A new app session for `account`, recorded in the server's log with how
+/// it was signed in (`via`).
+pub(crate) async fn start_session(
+    team: &Team,
+    account: &str,
+    address: &str,
+    via: &str,
+) -> ApiResult<auth::Minted> {
+    let minted = auth::mint(
+        team.store(),
+        account,
+        CredentialKind::Session,
+        "session",
+        &[Scope::Admin],
+        auth::SESSION,
+    )?;
+    codexos_store::audit::acting_as(
+        AuditActor {
+            who: account.to_owned(),
+            origin: address.to_owned(),
+        },
+        async {
+            team.audit(
+                "session.start",
+                account,
+                json!({ "id": minted.credential.id, "via": via }),
+            );
+        },
+    )
+    .await;
+    Ok(minted)
 }
 
 async fn logout(

@@ -155,6 +155,7 @@ async fn scratch() -> Result<Scratch, ApiError> {
             max_body: 1024 * 1024,
         },
         webhook_retry: Duration::from_secs(5),
+        oidc: None,
         secure_cookies: false,
     })?;
     team.add_account("bench", None)?;

@@ -114,6 +114,29 @@ pub struct SharedRun {
     pub events: Vec<RunEvent>,
 }
 
+/// A sign-in through the server's OIDC provider, started: the page to open
+/// in the person's browser, and the code that page will show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct OidcSignIn {
+    /// The server's address.
+    pub server: String,
+    /// Open this in the browser.
+    pub url: String,
+    /// The code the server's confirmation page shows (compare before
+    /// confirming).
+    pub code: String,
+}
+
+/// The secret of a started OIDC sign-in: collects its session.
+pub struct OidcSecret(String);
+
+impl std::fmt::Debug for OidcSecret {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("OidcSecret(…)")
+    }
+}
+
 /// A server address as typed: a scheme added when missing, no trailing `/`.
 #[must_use]
 pub fn normalize(server: &str) -> String {
@@ -271,6 +294,78 @@ impl TeamClient {
         };
         let session = client.session().await?;
         Ok((client, session))
+    }
+
+    /// Starts a sign-in through the server's OIDC provider: open the
+    /// answer's URL in the browser, then [`Self::finish_oidc`] with the
+    /// secret. Nothing is sent yet.
+    #[must_use]
+    pub fn start_oidc(server: &str) -> (OidcSignIn, OidcSecret) {
+        use sha2::Digest as _;
+        let server = normalize(server);
+        let mut bytes = [0_u8; 32];
+        argon2::password_hash::rand_core::RngCore::fill_bytes(
+            &mut argon2::password_hash::rand_core::OsRng,
+            &mut bytes,
+        );
+        let secret = hex::encode(bytes);
+        let handoff = hex::encode(sha2::Sha256::digest(secret.as_bytes()));
+        let started = OidcSignIn {
+            url: format!("{server}/api/v1/oidc/login?handoff={handoff}"),
+            code: super::oidc::handoff_code(&handoff),
+            server,
+        };
+        (started, OidcSecret(secret))
+    }
+
+    /// Waits (polling each second, until `deadline` or `cancel`) for the
+    /// person to finish the sign-in in the browser, then takes its session.
+    pub async fn finish_oidc(
+        started: &OidcSignIn,
+        secret: &OidcSecret,
+        deadline: std::time::Instant,
+        cancel: &tokio_util::sync::CancellationToken,
+    ) -> Result<(Self, TeamSession)> {
+        let server = started.server.clone();
+        let http = http(&server)?;
+        loop {
+            let response = answer(
+                &server,
+                http.post(format!("{server}/api/v1/oidc/handoff"))
+                    .json(&json!({ "secret": secret.0 })),
+            )
+            .await?;
+            if response.status() == reqwest::StatusCode::OK {
+                let body: Value = json_of(&server, response).await?;
+                let field = |name: &str| body[name].as_str().unwrap_or_default().to_owned();
+                let client = Self {
+                    session: field("session"),
+                    csrf: field("csrfToken"),
+                    server,
+                    http,
+                };
+                let session = client.session().await?;
+                return Ok((client, session));
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(ClientError::Refused {
+                    status: 408,
+                    code: "timeout".to_owned(),
+                    message: "the sign-in was not finished in the browser in time — start it again"
+                        .to_owned(),
+                });
+            }
+            tokio::select! {
+                () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                () = cancel.cancelled() => {
+                    return Err(ClientError::Refused {
+                        status: 499,
+                        code: "cancelled".to_owned(),
+                        message: "the sign-in was cancelled".to_owned(),
+                    });
+                }
+            }
+        }
     }
 
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {

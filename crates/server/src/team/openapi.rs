@@ -11,6 +11,7 @@ use super::api::{
     AskBody, AuditQuery, EventsQuery, ListQuery, LoginRequest, MemberBody, MemberQuery,
     ResumeRequest, RunRequest, SearchBody, SecretBody, TokenRequest,
 };
+use super::oidc::{CallbackQuery, HandoffRequest, LoginQuery};
 use super::roles::{Access, Endpoint, Role, ENDPOINTS};
 use super::share::{ForkRequest, ShareRequest, UpdateRequest};
 use super::triggers::{DeliveriesQuery, HookRequest, TriggerRequest};
@@ -62,6 +63,7 @@ fn inputs(endpoint: &Endpoint, schemas: &mut Map<String, Value>) -> (Option<Valu
         ("POST", "/flows/{flow}/origin") => Some(schema_of::<UpdateRequest>(schemas)),
         ("POST", "/shares") => Some(schema_of::<ShareRequest>(schemas)),
         ("POST", "/triggers") => Some(schema_of::<TriggerRequest>(schemas)),
+        ("POST", "/api/v1/oidc/handoff") => Some(schema_of::<HandoffRequest>(schemas)),
         ("POST", "/webhooks") => Some(schema_of::<HookRequest>(schemas)),
         ("POST", "/mcp") => Some(
             json!({"type": "object", "description": "A JSON-RPC 2.0 message of the Model Context Protocol"}),
@@ -77,6 +79,8 @@ fn inputs(endpoint: &Endpoint, schemas: &mut Map<String, Value>) -> (Option<Valu
         ("DELETE", "/members/{account}") => query_of::<MemberQuery>(),
         ("GET", "/audit") => query_of::<AuditQuery>(),
         ("GET", "/webhooks/{hook}/deliveries") => query_of::<DeliveriesQuery>(),
+        ("GET", "/api/v1/oidc/login") => query_of::<LoginQuery>(),
+        ("GET", "/api/v1/oidc/callback") => query_of::<CallbackQuery>(),
         _ => Vec::new(),
     };
     (body, query)

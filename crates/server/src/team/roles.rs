@@ -218,6 +218,30 @@ pub const ENDPOINTS: &[Endpoint] = &[
         Public,
         "Sign in with an account's password: a session cookie and its CSRF token",
     ),
+    endpoint(
+        "GET",
+        "/api/v1/oidc/login",
+        Public,
+        "Sign in through the server's OIDC provider (a redirect there; `handoff` for the app)",
+    ),
+    endpoint(
+        "GET",
+        "/api/v1/oidc/callback",
+        Public,
+        "Where the OIDC provider sends the browser back (the redirect URI)",
+    ),
+    endpoint(
+        "POST",
+        "/api/v1/oidc/confirm",
+        Public,
+        "Confirm, on the server's page, an app's sign-in through the provider",
+    ),
+    endpoint(
+        "POST",
+        "/api/v1/oidc/handoff",
+        Public,
+        "The app collects the session of its confirmed OIDC sign-in (once)",
+    ),
     endpoint("POST", "/api/v1/logout", Account, "End this session"),
     endpoint(
         "GET",

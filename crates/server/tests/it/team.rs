@@ -2,6 +2,7 @@
 //! as the table says, credentials, escalation, hostile input, limits, and a
 //! run followed live.
 
+mod oidc;
 mod triggers;
 
 use std::collections::HashMap;
@@ -63,7 +64,7 @@ fn roomy() -> Limits {
 }
 
 async fn start(limits: Limits) -> Server {
-    start_with(limits, None).await
+    start_with(limits, Extras::default()).await
 }
 
 /// A TLS acceptor for a fresh self-signed `localhost` certificate, and a
@@ -88,17 +89,19 @@ fn tls_pair(home: &std::path::Path) -> (codexos_server::team::tls::TlsAcceptor, 
     (acceptor, client)
 }
 
-/// Serves `team` on a free loopback port until `stop`: its address.
+/// Serves `team` on loopback `port` (0: a free one) until `stop`: its
+/// address.
 async fn serve(
     team: Arc<Team>,
     tls: Option<codexos_server::team::tls::TlsAcceptor>,
+    port: u16,
     stop: CancellationToken,
 ) -> std::net::SocketAddr {
     let (sender, receiver) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
         codexos_server::team::serve_team(
             team,
-            "127.0.0.1:0".parse().expect("address"),
+            ([127, 0, 0, 1], port).into(),
             tls,
             stop,
             |address| {
@@ -111,9 +114,20 @@ async fn serve(
     receiver.await.expect("bound")
 }
 
-async fn start_with(limits: Limits, tls: Option<&std::path::Path>) -> Server {
+/// What a test server has beyond the defaults.
+#[derive(Default)]
+struct Extras<'a> {
+    /// Serve TLS with a certificate made in this folder.
+    tls: Option<&'a std::path::Path>,
+    /// Sign in through this OIDC provider too.
+    oidc: Option<codexos_server::team::oidc::OidcConfig>,
+    /// Serve on this port (0: a free one).
+    port: u16,
+}
+
+async fn start_with(limits: Limits, extras: Extras<'_>) -> Server {
     let home = tempfile::tempdir().expect("home");
-    let (acceptor, client) = match tls {
+    let (acceptor, client) = match extras.tls {
         Some(folder) => {
             let (acceptor, client) = tls_pair(folder);
             (Some(acceptor), client)
@@ -126,6 +140,7 @@ async fn start_with(limits: Limits, tls: Option<&std::path::Path>) -> Server {
         limits,
         secure_cookies: acceptor.is_some(),
         webhook_retry: Duration::from_millis(50),
+        oidc: extras.oidc,
     })
     .expect("team");
     let mut tokens = HashMap::new();
@@ -164,7 +179,13 @@ async fn start_with(limits: Limits, tls: Option<&std::path::Path>) -> Server {
         }
     }
     let stop = CancellationToken::new();
-    let address = serve(Arc::clone(&team), acceptor.clone(), stop.clone()).await;
+    let address = serve(
+        Arc::clone(&team),
+        acceptor.clone(),
+        extras.port,
+        stop.clone(),
+    )
+    .await;
     let base = if acceptor.is_some() {
         format!("https://localhost:{}", address.port())
     } else {
@@ -1781,7 +1802,14 @@ async fn mcp_behind_the_sign_in_runs_library_flows_as_their_grants_allow() {
 #[tokio::test(flavor = "multi_thread")]
 async fn over_tls_the_api_answers_and_plain_http_gets_nothing() {
     let folder = tempfile::tempdir().expect("certificates");
-    let server = start_with(roomy(), Some(folder.path())).await;
+    let server = start_with(
+        roomy(),
+        Extras {
+            tls: Some(folder.path()),
+            ..Extras::default()
+        },
+    )
+    .await;
     // Positive control: a signed-in call over TLS, and the cookie is Secure.
     let (status, body) = server.call("eve", "GET", "/api/v1/me", None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
