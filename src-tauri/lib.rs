@@ -144,6 +144,14 @@ app_commands![
     team::team_fork,
     team::team_share,
     team::team_open_shared,
+    team::team_oidc_start,
+    team::team_oidc_finish,
+    team::team_oidc_cancel,
+    team::team_automation,
+    team::team_add_trigger,
+    team::team_add_webhook,
+    team::team_remove_automation,
+    team::team_deliveries,
 ];
 
 /// Where the generated allow-list of the isolation hook lives.
@@ -177,6 +185,8 @@ pub struct AppState {
     approvals: Arc<tools::Approvals>,
     /// The team server signed in to, if any.
     team: std::sync::Mutex<Option<codexos_server::team::client::TeamClient>>,
+    /// A sign-in through the server's OIDC provider under way.
+    oidc: std::sync::Mutex<Option<team::PendingOidc>>,
 }
 
 /// Starts the desktop app.
@@ -206,6 +216,7 @@ pub fn run() -> anyhow::Result<()> {
         requests: commands::Requests::default(),
         approvals: Arc::default(),
         team: std::sync::Mutex::default(),
+        oidc: std::sync::Mutex::default(),
     };
     let app = tauri::Builder::default()
         .manage(state)

@@ -1,6 +1,7 @@
 //! The team panel: the app as a client of a `codexos server` — sign in,
 //! workspaces and roles, flows with their lineage, runs followed live,
-//! forks, share links, and shared runs opened read-only.
+//! forks, share links, shared runs opened read-only, sign-in through the
+//! server's OIDC provider, and the workspace's triggers and webhooks.
 
 #![allow(
     clippy::needless_pass_by_value,
@@ -9,10 +10,12 @@
 
 use codexos_runtime::{ErrorCode, RunEvent};
 use codexos_server::team::client::{
-    self, ClientError, RemoteFlow, SharedLink, SharedRun, TeamClient, TeamSession,
+    self, Automation, ClientError, MadeWithSecret, OidcSecret, OidcSignIn, RemoteDelivery,
+    RemoteFlow, SharedLink, SharedRun, TeamClient, TeamSession,
 };
 use tauri::ipc::Channel;
 use tauri::State;
+use tokio_util::sync::CancellationToken;
 
 use crate::commands::{send, IpcError};
 use crate::AppState;
@@ -160,4 +163,144 @@ pub async fn team_share(
 #[specta::specta]
 pub async fn team_open_shared(server: String, link: String) -> Result<SharedRun, IpcError> {
     Ok(client::open_shared(&server, &link).await?)
+}
+
+/// A sign-in through the server's OIDC provider, waiting for the browser.
+pub(crate) struct PendingOidc {
+    started: OidcSignIn,
+    secret: Option<OidcSecret>,
+    cancel: CancellationToken,
+}
+
+fn pending_oidc(state: &AppState) -> std::sync::MutexGuard<'_, Option<PendingOidc>> {
+    state
+        .oidc
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Starts a sign-in through the server's OIDC provider: opens its page in
+/// the system browser and answers the URL (to open by hand) and the code
+/// that page will show. Then `team_oidc_finish` waits for it.
+#[tauri::command]
+#[specta::specta]
+pub fn team_oidc_start(state: State<'_, AppState>, server: String) -> OidcSignIn {
+    let (started, secret) = TeamClient::start_oidc(&server);
+    if let Some(previous) = pending_oidc(&state).replace(PendingOidc {
+        started: started.clone(),
+        secret: Some(secret),
+        cancel: CancellationToken::new(),
+    }) {
+        previous.cancel.cancel();
+    }
+    // The URL is the server's own sign-in page; when no browser opens, the
+    // panel shows it to open by hand.
+    if let Err(error) = open::that_detached(&started.url) {
+        tracing::warn!(%error, "no browser opened for the sign-in");
+    }
+    started
+}
+
+/// Waits (up to 5 minutes) for the sign-in started by `team_oidc_start`
+/// to be finished and confirmed in the browser, then signs the app in.
+#[tauri::command]
+#[specta::specta]
+pub async fn team_oidc_finish(state: State<'_, AppState>) -> Result<TeamSession, IpcError> {
+    let (started, secret, cancel) = {
+        let mut pending = pending_oidc(&state);
+        let Some(waiting) = pending.as_mut() else {
+            return Err(IpcError {
+                code: ErrorCode::InvalidInput,
+                message: "no sign-in is under way — start one".to_owned(),
+                details: None,
+            });
+        };
+        let Some(secret) = waiting.secret.take() else {
+            return Err(IpcError {
+                code: ErrorCode::InvalidInput,
+                message: "this sign-in is already being waited for".to_owned(),
+                details: None,
+            });
+        };
+        (waiting.started.clone(), secret, waiting.cancel.clone())
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(5);
+    let finished = TeamClient::finish_oidc(&started, &secret, deadline, &cancel).await;
+    pending_oidc(&state).take();
+    let (client, session) = finished?;
+    state.set_team(Some(client));
+    Ok(session)
+}
+
+/// Gives up a sign-in under way.
+#[tauri::command]
+#[specta::specta]
+pub fn team_oidc_cancel(state: State<'_, AppState>) {
+    if let Some(pending) = pending_oidc(&state).take() {
+        pending.cancel.cancel();
+    }
+}
+
+/// A workspace's triggers, and its outgoing webhooks for admins.
+#[tauri::command]
+#[specta::specta]
+pub async fn team_automation(
+    state: State<'_, AppState>,
+    workspace: String,
+) -> Result<Automation, IpcError> {
+    Ok(signed_in(&state)?.automation(&workspace).await?)
+}
+
+/// Adds a trigger: `webhook`, or `cron` with a schedule.
+#[tauri::command]
+#[specta::specta]
+pub async fn team_add_trigger(
+    state: State<'_, AppState>,
+    workspace: String,
+    kind: String,
+    flow: String,
+    schedule: Option<String>,
+) -> Result<MadeWithSecret, IpcError> {
+    Ok(signed_in(&state)?
+        .add_trigger(&workspace, &kind, &flow, schedule.as_deref())
+        .await?)
+}
+
+/// Adds an outgoing webhook for `events` (all when empty).
+#[tauri::command]
+#[specta::specta]
+pub async fn team_add_webhook(
+    state: State<'_, AppState>,
+    workspace: String,
+    url: String,
+    events: Vec<String>,
+) -> Result<MadeWithSecret, IpcError> {
+    Ok(signed_in(&state)?
+        .add_webhook(&workspace, &url, &events)
+        .await?)
+}
+
+/// Removes a `trigger` or `webhook`.
+#[tauri::command]
+#[specta::specta]
+pub async fn team_remove_automation(
+    state: State<'_, AppState>,
+    workspace: String,
+    what: String,
+    id: String,
+) -> Result<(), IpcError> {
+    Ok(signed_in(&state)?
+        .remove_automation(&workspace, &what, &id)
+        .await?)
+}
+
+/// An outgoing webhook's newest deliveries.
+#[tauri::command]
+#[specta::specta]
+pub async fn team_deliveries(
+    state: State<'_, AppState>,
+    workspace: String,
+    hook: String,
+) -> Result<Vec<RemoteDelivery>, IpcError> {
+    Ok(signed_in(&state)?.deliveries(&workspace, &hook).await?)
 }

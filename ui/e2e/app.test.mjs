@@ -2033,3 +2033,146 @@ test("a team server: an executor signs in from the app, runs a flow another memb
     await rm(work, { recursive: true, force: true });
   }
 });
+
+/** A small browser for the identity provider's pages: a cookie jar per
+ * host, redirects followed, forms submitted. Answers the last page. */
+function oidcBrowser() {
+  const jar = new Map();
+  const go = async (url, form) => {
+    let next = new URL(url);
+    let init = form ? { method: "POST", body: new URLSearchParams(form) } : { method: "GET" };
+    for (let hop = 0; hop < 20; hop += 1) {
+      const cookies = [...(jar.get(next.hostname) ?? new Map())].map(([name, value]) => `${name}=${value}`).join("; ");
+      const response = await fetch(next, { ...init, redirect: "manual", headers: cookies ? { cookie: cookies } : {} });
+      for (const line of response.headers.getSetCookie()) {
+        const [pair] = line.split(";");
+        const at = pair.indexOf("=");
+        if (!jar.has(next.hostname)) jar.set(next.hostname, new Map());
+        jar.get(next.hostname).set(pair.slice(0, at).trim(), pair.slice(at + 1));
+      }
+      const location = response.headers.get("location");
+      if (response.status >= 300 && response.status < 400 && location) {
+        next = new URL(location, next);
+        init = { method: "GET" };
+        continue;
+      }
+      return { url: next, status: response.status, page: await response.text() };
+    }
+    throw new Error(`too many redirects from ${url}`);
+  };
+  const action = ({ url, page }) => new URL(/action="([^"]+)"/.exec(page)[1].replaceAll("&amp;", "&"), url);
+  return { go, action };
+}
+
+test("a team server with SSO: a member signs in from the app through a real OIDC provider, adds a webhook trigger and a schedule, and follows an outgoing webhook's deliveries", async () => {
+  const work = await mkdtemp(join(tmpdir(), "codexos-sso-"));
+  const env = { ...process.env, CODEXOS_HOME: join(work, "cli"), CODEXOS_OIDC_CLIENT_SECRET: "e2e-client-secret" };
+  const home = ["server", "--home", join(work, "server")];
+  await codexos([...home, "account", "add", "olga"], env, "correct horse battery\n");
+  await codexos([...home, "account", "add", "cora", "--no-password"], env);
+  await codexos([...home, "workspace", "add", "team", "--owner", "olga"], env);
+  await codexos([...home, "member", "set", "team", "cora", "admin"], env);
+  const token = (await codexos([...home, "token", "create", "olga", "--label", "e2e", "--scope", "admin"], env)).trim();
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const provider = spawn("node", [join(dirname(new URL(import.meta.url).pathname), "oidc-provider.mjs"), `${url}/api/v1/oidc/callback`, "e2e-client-secret"], { stdio: ["pipe", "pipe", "ignore"] });
+  const received = [];
+  const receiver = createServer((request, response) => {
+    let body = "";
+    request.on("data", (chunk) => (body += chunk));
+    request.on("end", () => {
+      received.push({ event: request.headers["x-codexos-event"], body });
+      response.end("ok");
+    });
+  });
+  let server;
+  try {
+    const issuer = await new Promise((resolve, reject) => {
+      provider.stdout.once("data", (chunk) => resolve(String(chunk).trim().replace(/^ready /, "")));
+      provider.on("exit", (code) => reject(new Error(`the OIDC provider exited with ${code}`)));
+    });
+    provider.stdout.resume();
+    server = spawn(join(dirname(app), "codexos"), ["--json", ...home, "--bind", `127.0.0.1:${port}`, "--oidc-issuer", issuer, "--oidc-client-id", "codexos", "--public-url", url], { env, stdio: ["ignore", "pipe", "inherit"] });
+    await new Promise((resolve, reject) => {
+      server.stdout.once("data", resolve);
+      server.on("exit", (code) => reject(new Error(`codexos server exited with ${code}`)));
+    });
+    const api = async (method, path, body) => {
+      const response = await fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+      assert.ok(response.ok, `${method} ${path}: ${response.status} ${await response.clone().text()}`);
+      return response.json();
+    };
+    const echo = {
+      version: 2,
+      name: "echo",
+      description: "answers what it was sent",
+      state: { event: "object" },
+      nodes: [
+        { id: "in", kind: "input", fields: ["event"] },
+        { id: "out", kind: "output", keys: ["event"] },
+      ],
+      edges: [{ from: "in", to: "out" }],
+    };
+    await api("PUT", "/api/v1/workspaces/team/flows/echo", echo);
+
+    // Cora signs in from the app through the provider, in "her browser".
+    await browser.$('[data-testid="open-team"]').click();
+    await fillIn('[data-testid="team-server"]', url);
+    await browser.$('[data-testid="team-sign-in-sso"]').click();
+    const shownUrl = await browser.$('[data-testid="team-sso-url"]');
+    await shownUrl.waitForDisplayed({ timeout: 10_000 });
+    const code = await browser.$('[data-testid="team-sso-code"]').getText();
+    const web = oidcBrowser();
+    let page = await web.go(await shownUrl.getText());
+    page = await web.go(web.action(page), { prompt: "login", login: "cora", password: "any" });
+    page = await web.go(web.action(page), { prompt: "consent" });
+    assert.equal(page.status, 200, page.page);
+    assert.ok(page.page.includes(code), `the confirmation page does not show ${code}: ${page.page}`);
+    const confirm = /name=confirm value="([^"]+)"/.exec(page.page)[1];
+    await web.go(web.action(page), { confirm });
+    const role = await browser.$('[data-testid="team-role"]');
+    await role.waitForDisplayed({ timeout: 20_000, timeoutMsg: `not signed in: ${await browser.$('[data-testid="team-panel"]').getText()}` });
+    assert.match(await browser.$('[data-testid="team-who"]').getText(), /^cora @/);
+
+    // A webhook trigger: its secret shown once; a signed request runs the flow.
+    const automation = await browser.$('[data-testid="team-automation"]');
+    await automation.waitForDisplayed({ timeout: 10_000 });
+    await browser.$('[data-testid="team-trigger-flow"]').selectByAttribute("value", "echo");
+    await browser.$('[data-testid="team-add-trigger"]').click();
+    const secret = await browser.$('[data-testid="team-secret"]');
+    await secret.waitForDisplayed({ timeout: 10_000, timeoutMsg: `no secret: ${await automation.getText()}` });
+    await browser.$('[data-testid="team-trigger"][data-kind="webhook"]').waitForDisplayed({ timeout: 10_000 });
+    const triggerSecret = await secret.getText();
+    // An outgoing webhook to a receiver here, then the trigger fires.
+    await new Promise((resolve) => receiver.listen(0, "127.0.0.1", resolve));
+    await fillIn('[data-testid="team-webhook-url"]', `http://127.0.0.1:${receiver.address().port}/hook`);
+    await browser.$('[data-testid="team-add-webhook"]').click();
+    await browser.$('[data-testid="team-webhook"]').waitForDisplayed({ timeout: 10_000 });
+    const triggers = await api("GET", "/api/v1/workspaces/team/triggers");
+    const body = JSON.stringify({ ref: "main" });
+    const seconds = Math.floor(Date.now() / 1000);
+    const { createHmac } = await import("node:crypto");
+    const signature = createHmac("sha256", triggerSecret).update(`${seconds}.${body}`).digest("hex");
+    const fired = await fetch(`${url}/api/v1/hooks/${triggers[0].id}`, { method: "POST", headers: { "content-type": "application/json", "x-codexos-signature": `t=${seconds},v1=${signature}` }, body });
+    assert.equal(fired.status, 202, await fired.text());
+    await browser.waitUntil(async () => received.some((delivery) => delivery.event === "run.succeeded"), { timeout: 20_000, timeoutMsg: `nothing delivered: ${JSON.stringify(received)}` });
+    assert.equal(JSON.parse(received.find((delivery) => delivery.event === "run.succeeded").body).output.event.ref, "main");
+    await browser.$('[data-testid="team-webhook-log"]').click();
+    await browser.waitUntil(async () => /run\.succeeded — delivered/.test(await browser.$('[data-testid="team-deliveries"]').getText()), { timeout: 10_000 });
+    // A schedule, shown with its next time.
+    await browser.$('[data-testid="team-trigger-kind"]').selectByAttribute("value", "cron");
+    await fillIn('[data-testid="team-trigger-schedule"]', "0 9 * * 1-5");
+    await browser.$('[data-testid="team-add-trigger"]').click();
+    const cron = await browser.$('[data-testid="team-trigger"][data-kind="cron"]');
+    await cron.waitForDisplayed({ timeout: 10_000 });
+    assert.match(await cron.getText(), /next \d{4}-\d\d-\d\d 09:00 UTC/);
+    await screenshot("team-automation");
+    await browser.$('[data-testid="team-sign-out"]').click();
+    await browser.$('button[aria-label="Close team panel"]').click();
+  } finally {
+    server?.kill();
+    provider.kill();
+    receiver.close();
+    await rm(work, { recursive: true, force: true });
+  }
+});

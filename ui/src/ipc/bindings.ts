@@ -301,6 +301,29 @@ export const commands = {
 	teamShare: (workspace: string, kind: string, target: string) => typedError<SharedLink, IpcError_Serialize>(__TAURI_INVOKE("team_share", { workspace, kind, target })),
 	/**  Opens a view link: the run, read-only (no sign-in needed). */
 	teamOpenShared: (server: string, link: string) => typedError<SharedRun_Serialize, IpcError_Serialize>(__TAURI_INVOKE("team_open_shared", { server, link })),
+	/**
+	 *  Starts a sign-in through the server's OIDC provider: opens its page in
+	 *  the system browser and answers the URL (to open by hand) and the code
+	 *  that page will show. Then `team_oidc_finish` waits for it.
+	 */
+	teamOidcStart: (server: string) => __TAURI_INVOKE<OidcSignIn>("team_oidc_start", { server }),
+	/**
+	 *  Waits (up to 5 minutes) for the sign-in started by `team_oidc_start`
+	 *  to be finished and confirmed in the browser, then signs the app in.
+	 */
+	teamOidcFinish: () => typedError<TeamSession_Serialize, IpcError_Serialize>(__TAURI_INVOKE("team_oidc_finish")),
+	/**  Gives up a sign-in under way. */
+	teamOidcCancel: () => __TAURI_INVOKE<void>("team_oidc_cancel"),
+	/**  A workspace's triggers, and its outgoing webhooks for admins. */
+	teamAutomation: (workspace: string) => typedError<Automation_Serialize, IpcError_Serialize>(__TAURI_INVOKE("team_automation", { workspace })),
+	/**  Adds a trigger: `webhook`, or `cron` with a schedule. */
+	teamAddTrigger: (workspace: string, kind: string, flow: string, schedule: string | null) => typedError<MadeWithSecret_Serialize, IpcError_Serialize>(__TAURI_INVOKE("team_add_trigger", { workspace, kind, flow, schedule })),
+	/**  Adds an outgoing webhook for `events` (all when empty). */
+	teamAddWebhook: (workspace: string, url: string, events: string[]) => typedError<MadeWithSecret_Serialize, IpcError_Serialize>(__TAURI_INVOKE("team_add_webhook", { workspace, url, events })),
+	/**  Removes a `trigger` or `webhook`. */
+	teamRemoveAutomation: (workspace: string, what: string, id: string) => typedError<null, IpcError_Serialize>(__TAURI_INVOKE("team_remove_automation", { workspace, what, id })),
+	/**  An outgoing webhook's newest deliveries. */
+	teamDeliveries: (workspace: string, hook: string) => typedError<RemoteDelivery_Serialize[], IpcError_Serialize>(__TAURI_INVOKE("team_deliveries", { workspace, hook })),
 };
 
 /** Events */
@@ -711,6 +734,34 @@ export type AuditEntry = {
 	detail: string,
 	/**  The entry's hash (hex sha256 over its fields and the previous hash). */
 	hash: string,
+};
+
+/**
+ *  A workspace's automation: its triggers, and its outgoing webhooks when
+ *  the session may see them (admins).
+ */
+export type Automation = Automation_Serialize | Automation_Deserialize;
+
+/**
+ *  A workspace's automation: its triggers, and its outgoing webhooks when
+ *  the session may see them (admins).
+ */
+export type Automation_Deserialize = {
+	/**  Triggers, newest first. */
+	triggers: RemoteTrigger_Deserialize[],
+	/**  Outgoing webhooks, newest first (`None`: not for this role). */
+	webhooks?: RemoteWebhook_Deserialize[] | null,
+};
+
+/**
+ *  A workspace's automation: its triggers, and its outgoing webhooks when
+ *  the session may see them (admins).
+ */
+export type Automation_Serialize = {
+	/**  Triggers, newest first. */
+	triggers: RemoteTrigger_Serialize[],
+	/**  Outgoing webhooks, newest first (`None`: not for this role). */
+	webhooks: RemoteWebhook_Serialize[] | null,
 };
 
 /**  One value of the dimension. */
@@ -2811,6 +2862,29 @@ export type LogQuery_Serialize = {
 	limit: number | null,
 };
 
+/**  Something made with a secret shown once. */
+export type MadeWithSecret = MadeWithSecret_Serialize | MadeWithSecret_Deserialize;
+
+/**  Something made with a secret shown once. */
+export type MadeWithSecret_Deserialize = {
+	/**  Its id. */
+	id: string,
+	/**  Its URL (a webhook trigger's), if any. */
+	url?: string | null,
+	/**  The signing secret, shown this once (none for a cron trigger). */
+	secret?: string | null,
+};
+
+/**  Something made with a secret shown once. */
+export type MadeWithSecret_Serialize = {
+	/**  Its id. */
+	id: string,
+	/**  Its URL (a webhook trigger's), if any. */
+	url: string | null,
+	/**  The signing secret, shown this once (none for a cron trigger). */
+	secret: string | null,
+};
+
 /**  A `memory` node's operation. */
 export type MemoryOp = 
 /**  Store `value` (under `key`, replacing an older value of that key). */
@@ -3400,6 +3474,22 @@ export type Node_Serialize = {
 	retries?: number,
 } & NodeKind_Serialize;
 
+/**
+ *  A sign-in through the server's OIDC provider, started: the page to open
+ *  in the person's browser, and the code that page will show.
+ */
+export type OidcSignIn = {
+	/**  The server's address. */
+	server: string,
+	/**  Open this in the browser. */
+	url: string,
+	/**
+	 *  The code the server's confirmation page shows (compare before
+	 *  confirming).
+	 */
+	code: string,
+};
+
 /**  An OpenTelemetry endpoint runs are exported to. */
 export type OtlpConfig = OtlpConfig_Serialize | OtlpConfig_Deserialize;
 
@@ -3838,6 +3928,45 @@ export type RefusedFile = {
 	reason: string,
 };
 
+/**  One delivery of an outgoing webhook. */
+export type RemoteDelivery = RemoteDelivery_Serialize | RemoteDelivery_Deserialize;
+
+/**  One delivery of an outgoing webhook. */
+export type RemoteDelivery_Deserialize = {
+	/**  Its number. */
+	id: number | null,
+	/**  The event. */
+	event: string,
+	/**  `pending`, `delivered` or `failed`. */
+	state: string,
+	/**  Attempts made. */
+	attempts: number,
+	/**  The last answer's status. */
+	status?: number | null,
+	/**  The last failure. */
+	error?: string | null,
+	/**  When it was queued (Unix ms). */
+	createdAtMs: number | null,
+};
+
+/**  One delivery of an outgoing webhook. */
+export type RemoteDelivery_Serialize = {
+	/**  Its number. */
+	id: number | null,
+	/**  The event. */
+	event: string,
+	/**  `pending`, `delivered` or `failed`. */
+	state: string,
+	/**  Attempts made. */
+	attempts: number,
+	/**  The last answer's status. */
+	status: number | null,
+	/**  The last failure. */
+	error: string | null,
+	/**  When it was queued (Unix ms). */
+	createdAtMs: number | null,
+};
+
 /**  A flow of a workspace, as the app lists it. */
 export type RemoteFlow = RemoteFlow_Serialize | RemoteFlow_Deserialize;
 
@@ -3863,6 +3992,88 @@ export type RemoteFlow_Serialize = {
 	forkedFrom: ForkOrigin_Serialize | null,
 	/**  Why it cannot be read, if it cannot. */
 	error: string | null,
+};
+
+/**  A trigger of a workspace, as the app lists it. */
+export type RemoteTrigger = RemoteTrigger_Serialize | RemoteTrigger_Deserialize;
+
+/**  A trigger of a workspace, as the app lists it. */
+export type RemoteTrigger_Deserialize = {
+	/**  Its id. */
+	id: string,
+	/**  `webhook` or `cron`. */
+	kind: string,
+	/**  The flow it runs. */
+	flow: string,
+	/**  A cron trigger's schedule. */
+	schedule?: string | null,
+	/**  A webhook's URL. */
+	url?: string | null,
+	/**  Whose role its runs use. */
+	createdBy: string,
+	/**  When a cron trigger fires next (Unix ms). */
+	nextAtMs?: number | null,
+	/**  When it last fired (Unix ms). */
+	firedAtMs?: number | null,
+	/**  The run it last started. */
+	lastRun?: string | null,
+	/**  Why its last firing started no run. */
+	lastError?: string | null,
+};
+
+/**  A trigger of a workspace, as the app lists it. */
+export type RemoteTrigger_Serialize = {
+	/**  Its id. */
+	id: string,
+	/**  `webhook` or `cron`. */
+	kind: string,
+	/**  The flow it runs. */
+	flow: string,
+	/**  A cron trigger's schedule. */
+	schedule: string | null,
+	/**  A webhook's URL. */
+	url: string | null,
+	/**  Whose role its runs use. */
+	createdBy: string,
+	/**  When a cron trigger fires next (Unix ms). */
+	nextAtMs: number | null,
+	/**  When it last fired (Unix ms). */
+	firedAtMs: number | null,
+	/**  The run it last started. */
+	lastRun: string | null,
+	/**  Why its last firing started no run. */
+	lastError: string | null,
+};
+
+/**  An outgoing webhook of a workspace. */
+export type RemoteWebhook = RemoteWebhook_Serialize | RemoteWebhook_Deserialize;
+
+/**  An outgoing webhook of a workspace. */
+export type RemoteWebhook_Deserialize = {
+	/**  Its id. */
+	id: string,
+	/**  Where events go. */
+	url: string,
+	/**  The events it gets. */
+	events: string[],
+	/**  Only runs of this flow. */
+	flow?: string | null,
+	/**  Who made it. */
+	createdBy: string,
+};
+
+/**  An outgoing webhook of a workspace. */
+export type RemoteWebhook_Serialize = {
+	/**  Its id. */
+	id: string,
+	/**  Where events go. */
+	url: string,
+	/**  The events it gets. */
+	events: string[],
+	/**  Only runs of this flow. */
+	flow: string | null,
+	/**  Who made it. */
+	createdBy: string,
 };
 
 /**  A replay or a live re-run compared with the recording. */

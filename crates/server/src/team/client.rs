@@ -114,6 +114,95 @@ pub struct SharedRun {
     pub events: Vec<RunEvent>,
 }
 
+/// A trigger of a workspace, as the app lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct RemoteTrigger {
+    /// Its id.
+    pub id: String,
+    /// `webhook` or `cron`.
+    pub kind: String,
+    /// The flow it runs.
+    pub flow: String,
+    /// A cron trigger's schedule.
+    pub schedule: Option<String>,
+    /// A webhook's URL.
+    pub url: Option<String>,
+    /// Whose role its runs use.
+    pub created_by: String,
+    /// When a cron trigger fires next (Unix ms).
+    #[specta(type = Option<f64>)]
+    pub next_at_ms: Option<u64>,
+    /// When it last fired (Unix ms).
+    #[specta(type = Option<f64>)]
+    pub fired_at_ms: Option<u64>,
+    /// The run it last started.
+    pub last_run: Option<String>,
+    /// Why its last firing started no run.
+    pub last_error: Option<String>,
+}
+
+/// An outgoing webhook of a workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct RemoteWebhook {
+    /// Its id.
+    pub id: String,
+    /// Where events go.
+    pub url: String,
+    /// The events it gets.
+    pub events: Vec<String>,
+    /// Only runs of this flow.
+    pub flow: Option<String>,
+    /// Who made it.
+    pub created_by: String,
+}
+
+/// One delivery of an outgoing webhook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct RemoteDelivery {
+    /// Its number.
+    #[specta(type = f64)]
+    pub id: i64,
+    /// The event.
+    pub event: String,
+    /// `pending`, `delivered` or `failed`.
+    pub state: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// The last answer's status.
+    pub status: Option<u16>,
+    /// The last failure.
+    pub error: Option<String>,
+    /// When it was queued (Unix ms).
+    #[specta(type = f64)]
+    pub created_at_ms: u64,
+}
+
+/// A workspace's automation: its triggers, and its outgoing webhooks when
+/// the session may see them (admins).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Automation {
+    /// Triggers, newest first.
+    pub triggers: Vec<RemoteTrigger>,
+    /// Outgoing webhooks, newest first (`None`: not for this role).
+    pub webhooks: Option<Vec<RemoteWebhook>>,
+}
+
+/// Something made with a secret shown once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct MadeWithSecret {
+    /// Its id.
+    pub id: String,
+    /// Its URL (a webhook trigger's), if any.
+    pub url: Option<String>,
+    /// The signing secret, shown this once (none for a cron trigger).
+    pub secret: Option<String>,
+}
+
 /// A sign-in through the server's OIDC provider, started: the page to open
 /// in the person's browser, and the code that page will show.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
@@ -328,14 +417,26 @@ impl TeamClient {
     ) -> Result<(Self, TeamSession)> {
         let server = started.server.clone();
         let http = http(&server)?;
+        // The server learns of the sign-in when the browser opens its page:
+        // until then it knows nothing of it (404); once it did, a 404 means
+        // it expired.
+        let mut known = false;
         loop {
-            let response = answer(
+            let response = match answer(
                 &server,
                 http.post(format!("{server}/api/v1/oidc/handoff"))
                     .json(&json!({ "secret": secret.0 })),
             )
-            .await?;
-            if response.status() == reqwest::StatusCode::OK {
+            .await
+            {
+                Err(ClientError::Refused { status: 404, .. }) if !known => None,
+                Err(error) => return Err(error),
+                Ok(response) => Some(response),
+            };
+            known |= response.is_some();
+            if let Some(response) =
+                response.filter(|response| response.status() == reqwest::StatusCode::OK)
+            {
                 let body: Value = json_of(&server, response).await?;
                 let field = |name: &str| body[name].as_str().unwrap_or_default().to_owned();
                 let client = Self {
@@ -536,6 +637,126 @@ impl TeamClient {
         )
         .await?;
         Ok(())
+    }
+
+    /// A workspace's triggers and (for admins) outgoing webhooks.
+    pub async fn automation(&self, workspace: &str) -> Result<Automation> {
+        let mut triggers: Vec<RemoteTrigger> = json_of(
+            &self.server,
+            self.call(
+                reqwest::Method::GET,
+                &format!("/api/v1/workspaces/{workspace}/triggers"),
+                None,
+            )
+            .await?,
+        )
+        .await?;
+        for trigger in &mut triggers {
+            if trigger.kind == "webhook" {
+                trigger.url = Some(format!("{}/api/v1/hooks/{}", self.server, trigger.id));
+            }
+        }
+        let webhooks = match self
+            .call(
+                reqwest::Method::GET,
+                &format!("/api/v1/workspaces/{workspace}/webhooks"),
+                None,
+            )
+            .await
+        {
+            Ok(response) => Some(json_of(&self.server, response).await?),
+            Err(ClientError::Refused { status: 403, .. }) => None,
+            Err(error) => return Err(error),
+        };
+        Ok(Automation { triggers, webhooks })
+    }
+
+    /// Adds a trigger: `webhook`, or `cron` with its schedule.
+    pub async fn add_trigger(
+        &self,
+        workspace: &str,
+        kind: &str,
+        flow: &str,
+        schedule: Option<&str>,
+    ) -> Result<MadeWithSecret> {
+        let made: Value = json_of(
+            &self.server,
+            self.call(
+                reqwest::Method::POST,
+                &format!("/api/v1/workspaces/{workspace}/triggers"),
+                Some(json!({ "kind": kind, "flow": flow, "schedule": schedule })),
+            )
+            .await?,
+        )
+        .await?;
+        Ok(MadeWithSecret {
+            id: made["id"].as_str().unwrap_or_default().to_owned(),
+            url: made["path"]
+                .as_str()
+                .map(|path| format!("{}{path}", self.server)),
+            secret: made["secret"].as_str().map(str::to_owned),
+        })
+    }
+
+    /// Adds an outgoing webhook for `events` (all when empty).
+    pub async fn add_webhook(
+        &self,
+        workspace: &str,
+        url: &str,
+        events: &[String],
+    ) -> Result<MadeWithSecret> {
+        let events = (!events.is_empty()).then_some(events);
+        let made: Value = json_of(
+            &self.server,
+            self.call(
+                reqwest::Method::POST,
+                &format!("/api/v1/workspaces/{workspace}/webhooks"),
+                Some(json!({ "url": url, "events": events })),
+            )
+            .await?,
+        )
+        .await?;
+        Ok(MadeWithSecret {
+            id: made["id"].as_str().unwrap_or_default().to_owned(),
+            url: None,
+            secret: made["secret"].as_str().map(str::to_owned),
+        })
+    }
+
+    /// Removes a `trigger` or `webhook` by id.
+    pub async fn remove_automation(&self, workspace: &str, what: &str, id: &str) -> Result<()> {
+        let folder = match what {
+            "trigger" => "triggers",
+            "webhook" => "webhooks",
+            other => {
+                return Err(ClientError::Refused {
+                    status: 400,
+                    code: "invalid_input".to_owned(),
+                    message: format!("`{other}` is neither a trigger nor a webhook"),
+                })
+            }
+        };
+        self.call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/workspaces/{workspace}/{folder}/{id}"),
+            None,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// An outgoing webhook's newest deliveries.
+    pub async fn deliveries(&self, workspace: &str, hook: &str) -> Result<Vec<RemoteDelivery>> {
+        json_of(
+            &self.server,
+            self.call(
+                reqwest::Method::GET,
+                &format!("/api/v1/workspaces/{workspace}/webhooks/{hook}/deliveries?limit=20"),
+                None,
+            )
+            .await?,
+        )
+        .await
     }
 
     /// A share link: `view` of a run, or `run`/`fork` of a flow.

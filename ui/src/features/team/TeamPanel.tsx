@@ -5,6 +5,7 @@ import { useCallback, useEffect, useState } from "react";
 import { Button } from "@/components/ui/button";
 import {
   commands,
+  type OidcSignIn,
   type RemoteFlow_Serialize as RemoteFlow,
   type RunEvent,
   type SharedLink,
@@ -13,6 +14,7 @@ import {
 } from "@/ipc/bindings";
 import { useEscape } from "@/features/layout/useEscape";
 
+import { AutomationSection } from "./Automation";
 import { can, forkTargets, lineage, parseShareLink, roleIn, workspaces } from "./team";
 
 const FIELD = "h-7 rounded border border-border bg-background px-1.5 text-xs text-foreground";
@@ -73,6 +75,7 @@ export function TeamPanel({ onClose }: { onClose: () => void }) {
   const [shared, setShared] = useState<SharedRun | null>(null);
   const [message, setMessage] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [sso, setSso] = useState<OidcSignIn | null>(null);
 
   const adopt = useCallback((next: TeamSession | null) => {
     setSession(next);
@@ -106,6 +109,17 @@ export function TeamPanel({ onClose }: { onClose: () => void }) {
     const result = await commands.teamSignIn(server, account, password);
     setBusy(false);
     setPassword("");
+    if (result.status === "ok") adopt(result.data);
+    else setMessage(result.error.message);
+  };
+
+  /** Sign-in through the server's OIDC provider, in the system browser. */
+  const signInSso = async () => {
+    setMessage(null);
+    const started = await commands.teamOidcStart(server);
+    setSso(started);
+    const result = await commands.teamOidcFinish();
+    setSso(null);
     if (result.status === "ok") adopt(result.data);
     else setMessage(result.error.message);
   };
@@ -233,7 +247,25 @@ export function TeamPanel({ onClose }: { onClose: () => void }) {
             <Button size="sm" type="submit" data-testid="team-sign-in" disabled={busy || account === "" || password === ""}>
               {busy && <Loader2 className="size-3.5 animate-spin" />} Sign in
             </Button>
+            <Button size="sm" type="button" variant="outline" data-testid="team-sign-in-sso" disabled={busy || sso !== null || server.trim() === ""} title="Sign in through the server's identity provider, in your browser" onClick={() => void signInSso()}>
+              Sign in with SSO
+            </Button>
           </form>
+        )}
+        {!session && sso && (
+          <div className="flex flex-col gap-1 rounded border border-border p-2 text-xs" data-testid="team-sso" role="status">
+            <p>
+              Finish signing in in your browser. Its page must show the code <b data-testid="team-sso-code">{sso.code}</b> — confirm there only if it does.
+            </p>
+            <p>
+              If no browser opened, open <code className="select-all" data-testid="team-sso-url">{sso.url}</code>
+            </p>
+            <div>
+              <Button size="sm" variant="ghost" className="h-7" data-testid="team-sso-cancel" onClick={() => void commands.teamOidcCancel()}>
+                Cancel
+              </Button>
+            </div>
+          </div>
         )}
         {session && workspace && (
           <section className="flex flex-col gap-2" aria-label="Flows">
@@ -312,6 +344,7 @@ export function TeamPanel({ onClose }: { onClose: () => void }) {
             )}
           </section>
         )}
+        {session && workspace && <AutomationSection session={session} workspace={workspace} flows={flows} />}
         <section className="flex flex-col gap-2 border-t border-border pt-3" aria-label="Open a shared run">
           <h3 className="text-sm font-semibold">Open a shared run</h3>
           <div className="flex flex-wrap items-center gap-2 text-xs">

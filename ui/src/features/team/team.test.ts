@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { can, forkTargets, lineage, parseShareLink, roleIn, workspaces } from "./team";
+import { can, forkTargets, lineage, parseShareLink, roleIn, triggerWhen, workspaces } from "./team";
 
 const session = {
   server: "http://127.0.0.1:7420",
@@ -36,5 +36,11 @@ describe("team", () => {
   it("says where a fork came from", () => {
     expect(lineage(null)).toBeNull();
     expect(lineage({ origin: "workspace:team", flow: "gate", version: 3 })).toBe("forked from workspace:team › gate v3");
+  });
+
+  it("says when a trigger fires next and when it last did, in UTC", () => {
+    const at = Date.UTC(2026, 11, 6, 9, 0);
+    expect(triggerWhen({ nextAtMs: at, firedAtMs: null, lastRun: null })).toBe("next 2026-12-06 09:00 UTC · never fired");
+    expect(triggerWhen({ nextAtMs: null, firedAtMs: at, lastRun: "3cf30aee-83f1" })).toBe("last fired 2026-12-06 09:00 UTC (run 3cf30aee)");
   });
 });

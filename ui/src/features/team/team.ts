@@ -49,3 +49,16 @@ export function lineage(origin: ForkOrigin | null | undefined): string | null {
   const signer = origin.signer ? `, signed by ${origin.signer}` : "";
   return `forked from ${origin.origin} › ${origin.flow} v${origin.version}${signer}`;
 }
+
+/** A Unix-ms time as `2026-12-06 09:00 UTC`. */
+function utc(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 16).replace("T", " ")} UTC`;
+}
+
+/** When a trigger fires next and when it last did. */
+export function triggerWhen(trigger: { nextAtMs: number | null; firedAtMs: number | null; lastRun: string | null }): string {
+  const parts: string[] = [];
+  if (trigger.nextAtMs !== null) parts.push(`next ${utc(trigger.nextAtMs)}`);
+  parts.push(trigger.firedAtMs === null ? "never fired" : `last fired ${utc(trigger.firedAtMs)}${trigger.lastRun ? ` (run ${trigger.lastRun.slice(0, 8)})` : ""}`);
+  return parts.join(" · ");
+}
