@@ -193,10 +193,12 @@ pub fn team_oidc_start(state: State<'_, AppState>, server: String) -> OidcSignIn
     }) {
         previous.cancel.cancel();
     }
-    // The URL is the server's own sign-in page; when no browser opens, the
-    // panel shows it to open by hand.
-    if let Err(error) = open::that_detached(&started.url) {
-        tracing::warn!(%error, "no browser opened for the sign-in");
+    // The URL is the server's own sign-in page (http or https only); when
+    // no browser opens, the panel shows it to open by hand.
+    if started.url.starts_with("http://") || started.url.starts_with("https://") {
+        if let Err(error) = open::that_detached(&started.url) {
+            tracing::warn!(%error, "no browser opened for the sign-in");
+        }
     }
     started
 }
@@ -226,7 +228,15 @@ pub async fn team_oidc_finish(state: State<'_, AppState>) -> Result<TeamSession,
     };
     let deadline = std::time::Instant::now() + std::time::Duration::from_mins(5);
     let finished = TeamClient::finish_oidc(&started, &secret, deadline, &cancel).await;
-    pending_oidc(&state).take();
+    // Only this sign-in: a newer one started meanwhile stays.
+    let mut pending = pending_oidc(&state);
+    if pending
+        .as_ref()
+        .is_some_and(|waiting| waiting.started == started)
+    {
+        pending.take();
+    }
+    drop(pending);
     let (client, session) = finished?;
     state.set_team(Some(client));
     Ok(session)

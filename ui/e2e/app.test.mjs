@@ -2092,7 +2092,7 @@ test("a team server with SSO: a member signs in from the app through a real OIDC
       provider.on("exit", (code) => reject(new Error(`the OIDC provider exited with ${code}`)));
     });
     provider.stdout.resume();
-    server = spawn(join(dirname(app), "codexos"), ["--json", ...home, "--bind", `127.0.0.1:${port}`, "--oidc-issuer", issuer, "--oidc-client-id", "codexos", "--public-url", url], { env, stdio: ["ignore", "pipe", "inherit"] });
+    server = spawn(join(dirname(app), "codexos"), ["--json", ...home, "--bind", `127.0.0.1:${port}`, "--oidc-issuer", issuer, "--oidc-client-id", "codexos", "--public-url", url, "--allow-private-webhooks"], { env, stdio: ["ignore", "pipe", "inherit"] });
     await new Promise((resolve, reject) => {
       server.stdout.once("data", resolve);
       server.on("exit", (code) => reject(new Error(`codexos server exited with ${code}`)));

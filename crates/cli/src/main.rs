@@ -335,6 +335,11 @@ enum BenchCommand {
         /// Seconds of load.
         #[arg(long, default_value_t = 20)]
         seconds: u64,
+        /// Serve from a separate `codexos server` process and kill it with
+        /// SIGKILL this many seconds in, then start it again: clients
+        /// reconnect and resume their runs.
+        #[arg(long)]
+        kill_after: Option<u64>,
     },
     /// `runs diff` on two large runs (written to a scratch store as the
     /// executor writes runs): reading them, comparing, and the JSON the app
@@ -883,9 +888,11 @@ async fn bench(
             analytics::bench(runtime, &setup, runs, days, keep.as_deref(), json)
         }
         BenchCommand::Otel(args) => otel::bench(runtime, &setup, &args, json).await,
-        BenchCommand::Server { clients, seconds } => {
-            server::bench(&setup, clients, seconds, json).await
-        }
+        BenchCommand::Server {
+            clients,
+            seconds,
+            kill_after,
+        } => server::bench(&setup, clients, seconds, kill_after, json).await,
         BenchCommand::Diff { nodes, repeats } => {
             analytics::bench_diff(runtime, &setup, nodes, repeats, json)
         }

@@ -59,6 +59,11 @@ pub struct ServerArgs {
     /// `<URL>/api/v1/oidc/callback`).
     #[arg(long)]
     public_url: Option<String>,
+    /// Let outgoing webhooks reach loopback and private-network addresses
+    /// (refused by default: a workspace admin must not make the server
+    /// probe its own network).
+    #[arg(long)]
+    allow_private_webhooks: bool,
 }
 
 /// What to do (default: serve).
@@ -192,6 +197,7 @@ pub async fn server(
         },
         secure_cookies: args.secure_cookies || args.tls_cert.is_some(),
         webhook_retry: std::time::Duration::from_secs(5),
+        private_webhooks: args.allow_private_webhooks,
         oidc: args.oidc_issuer.clone().map(|issuer| OidcConfig {
             issuer,
             client_id: args.oidc_client_id.clone().unwrap_or_default(),
@@ -372,11 +378,80 @@ fn create_token(
     Ok(())
 }
 
+/// A `codexos server` process on `port` over the bench home, once it
+/// listens.
+async fn bench_server(home: &std::path::Path, port: u16) -> anyhow::Result<tokio::process::Child> {
+    use tokio::io::AsyncBufReadExt as _;
+    let mut child = tokio::process::Command::new(std::env::current_exe()?)
+        .arg("--json")
+        .arg("server")
+        .arg("--home")
+        .arg(home)
+        .args(["--bind", &format!("127.0.0.1:{port}")])
+        .args(["--per-credential", &u32::MAX.to_string()])
+        .args(["--per-address", &u32::MAX.to_string()])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("no output from the server"))?;
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(std::time::Duration::from_mins(1), lines.next_line())
+        .await
+        .map_err(|_| anyhow::anyhow!("the bench server did not start within 60 s"))??;
+    anyhow::ensure!(
+        line.is_some_and(|line| line.contains("listening")),
+        "the bench server did not start"
+    );
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok(child)
+}
+
+/// The load against a separate server process killed with SIGKILL after
+/// `kill_after` and started again over the same home.
+async fn bench_killed(
+    clients: usize,
+    duration: std::time::Duration,
+    kill_after: std::time::Duration,
+) -> anyhow::Result<codexos_server::team::bench::ServerBench> {
+    use codexos_server::team::bench;
+    anyhow::ensure!(
+        kill_after < duration,
+        "--kill-after must fall within --seconds"
+    );
+    let home = tempfile::tempdir()?;
+    let token = bench::prepare(home.path())?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut server = bench_server(home.path(), port).await?;
+    let target = bench::Target {
+        base: format!("http://127.0.0.1:{port}"),
+        token: token.clone(),
+    };
+    let began = std::time::Instant::now();
+    let loading = tokio::spawn(async move { bench::load(&target, clients, duration).await });
+    tokio::time::sleep(kill_after).await;
+    server.start_kill()?;
+    server.wait().await?;
+    let mut server = bench_server(home.path(), port).await?;
+    let seen = loading.await?;
+    let wall = began.elapsed().as_secs_f64();
+    server.start_kill()?;
+    server.wait().await?;
+    Ok(bench::settle(home.path(), token, seen, clients, wall).await?)
+}
+
 /// `codexos bench server`.
 pub async fn bench(
     setup: &codexos_runtime::BenchSetup,
     clients: usize,
     seconds: u64,
+    kill_after: Option<u64>,
     json: bool,
 ) -> anyhow::Result<()> {
     anyhow::ensure!(
@@ -384,8 +459,19 @@ pub async fn bench(
         "give at least one client and one second"
     );
     let spinner = render::spinner(json, "clients starting runs and following their events…");
-    let bench =
-        codexos_server::team::bench::run(clients, std::time::Duration::from_secs(seconds)).await?;
+    let duration = std::time::Duration::from_secs(seconds);
+    let mut bench = match kill_after {
+        Some(kill_after) => {
+            bench_killed(
+                clients,
+                duration,
+                std::time::Duration::from_secs(kill_after),
+            )
+            .await?
+        }
+        None => codexos_server::team::bench::run(clients, duration).await?,
+    };
+    bench.killed_after_s = kill_after;
     spinner.finish_and_clear();
     crate::show(setup, json, &bench, |bench, _| {
         println!(
@@ -404,6 +490,12 @@ pub async fn bench(
             "events delivered: {} ({:.1}/s)",
             bench.events, bench.events_per_second
         );
+        if let Some(kill_after) = bench.killed_after_s {
+            println!(
+                "server process killed (SIGKILL) {kill_after} s in and started again: {} streams reconnected, {} runs resumed by their clients, {} unknown to any client resumed afterwards",
+                bench.reconnects, bench.resumed, bench.orphans
+            );
+        }
         println!(
             "checks: {} runs not succeeded, {} with events missing/doubled/out of order, {} failed requests",
             bench.unfinished, bench.mismatched, bench.failed

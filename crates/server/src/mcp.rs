@@ -157,6 +157,47 @@ fn text(value: &str) -> String {
 }
 
 impl McpServer {
+    /// The ingested projects (on a team server without their folders: the
+    /// server's files are not its clients' business).
+    fn projects(&self) -> Result<Value, String> {
+        let projects = self.runtime.projects().map_err(|error| error.to_string())?;
+        let mut listed = json!(projects);
+        if self.team_work_folder.is_some() {
+            for project in listed.as_array_mut().into_iter().flatten() {
+                if let Some(project) = project.as_object_mut() {
+                    project.remove("root");
+                }
+            }
+        }
+        Ok(listed)
+    }
+
+    /// The file of `flow`: on a team server from the workspace's library
+    /// only, never a file the name happens to match in the server's working
+    /// folder; elsewhere a library name or a path.
+    fn flow_path(&self, flow: &str) -> Result<PathBuf, String> {
+        if self.team_work_folder.is_none() {
+            return self
+                .runtime
+                .find_flow(flow)
+                .map_err(|error| error.to_string());
+        }
+        let file = format!("{flow}.flow.json");
+        let flows = self.runtime.home().flows();
+        let exact = std::fs::read_dir(&flows)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|entry| entry.file_name().to_str() == Some(file.as_str()));
+        if exact {
+            Ok(flows.join(file))
+        } else {
+            Err(format!(
+                "`{flow}` is not a flow of this workspace — name one from list_flows"
+            ))
+        }
+    }
+
     /// `trace_parent`: the W3C `traceparent` of the HTTP request (a run it
     /// starts joins that trace).
     async fn dispatch(
@@ -204,10 +245,7 @@ impl McpServer {
                     json!({"answer": answer.text, "model": answer.model, "citations": answer.citations, "run": answer.run_id}),
                 )
             }
-            "list_projects" => {
-                let projects = self.runtime.projects().map_err(|error| error.to_string())?;
-                Ok(json!(projects))
-            }
+            "list_projects" => self.projects(),
             "list_flows" => {
                 let library = self
                     .runtime
@@ -235,10 +273,7 @@ impl McpServer {
                     }
                     (caller.may_run)(flow)?;
                 }
-                let path = self
-                    .runtime
-                    .find_flow(flow)
-                    .map_err(|error| error.to_string())?;
+                let path = self.flow_path(flow)?;
                 let project = argument("project").map(text);
                 let options = FlowRunOptions {
                     root: self.team_work_folder.clone().filter(|_| project.is_none()),

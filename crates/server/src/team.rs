@@ -197,6 +197,8 @@ pub struct TeamOptions {
     pub webhook_retry: Duration,
     /// Sign-in through an OIDC provider, besides passwords.
     pub oidc: Option<oidc::OidcConfig>,
+    /// Let outgoing webhooks go to loopback and private addresses.
+    pub private_webhooks: bool,
 }
 
 /// A run going on in this process: how to stop it, and what wakes the

@@ -129,6 +129,39 @@ fn bench_server_runs_and_checks_what_it_measures() {
     );
 }
 
+#[test]
+fn bench_server_survives_a_killed_server_process_and_checks_every_run() {
+    let cli = Cli::new();
+    let bench = cli.json(&[
+        "bench",
+        "server",
+        "--clients",
+        "8",
+        "--seconds",
+        "4",
+        "--kill-after",
+        "2",
+    ]);
+    assert_eq!(bench["killedAfterS"], 2, "{bench}");
+    assert!(bench["runs"].as_u64() > Some(0), "{bench}");
+    // Positive control: the kill cut something under way (a stream to
+    // reconnect, a run to resume).
+    let cut = ["reconnects", "resumed", "orphans"]
+        .iter()
+        .filter_map(|key| bench[*key].as_u64())
+        .sum::<u64>();
+    assert!(cut > 0, "the kill cut nothing: {bench}");
+    assert_eq!(
+        (
+            bench["unfinished"].as_u64(),
+            bench["mismatched"].as_u64(),
+            bench["failed"].as_u64()
+        ),
+        (Some(0), Some(0), Some(0)),
+        "{bench}"
+    );
+}
+
 /// A run that takes a while: `write` generates a long answer with the local model.
 const SLOW: &str = r#"{"version": 2, "name": "slow", "state": {"a": "number", "story": "string", "c": "number"},
   "nodes": [{"id": "first", "kind": "transform", "set": {"a": "1"}},

@@ -37,7 +37,7 @@ const PENDING: Duration = Duration::from_mins(10);
 const HANDOFF: Duration = Duration::from_mins(2);
 
 /// Where the provider is and who this server is to it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct OidcConfig {
     /// The provider's issuer URL (discovery at
     /// `<issuer>/.well-known/openid-configuration`).
@@ -51,6 +51,19 @@ pub struct OidcConfig {
     pub public_url: String,
     /// The ID-token claim that names the account.
     pub claim: String,
+}
+
+impl std::fmt::Debug for OidcConfig {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the client secret.
+        formatter
+            .debug_struct("OidcConfig")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("public_url", &self.public_url)
+            .field("claim", &self.claim)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The provider's endpoints and keys.
@@ -218,8 +231,8 @@ impl Oidc {
         lock(&self.ready).retain(|_, ready| ready.at.elapsed() < HANDOFF);
     }
 
-    /// The provider's authorization URL for a new sign-in.
-    async fn start(&self, handoff: Option<String>) -> ApiResult<String> {
+    /// The provider's authorization URL for a new sign-in, and its state.
+    async fn start(&self, handoff: Option<String>) -> ApiResult<(String, String)> {
         self.forget_stale();
         let provider = self.provider(false).await?;
         let (state, nonce, verifier) = (random_text(), random_text(), random_text());
@@ -236,8 +249,22 @@ impl Oidc {
             .append_pair("nonce", &nonce)
             .append_pair("code_challenge", &challenge)
             .append_pair("code_challenge_method", "S256");
-        lock(&self.pending).insert(
-            state,
+        let mut pending = lock(&self.pending);
+        if let Some(handoff) = &handoff {
+            // One sign-in per hand-off: a link opened twice (or by someone
+            // else) must not put another session in the app's place.
+            let taken = pending
+                .values()
+                .any(|pending| pending.handoff.as_ref() == Some(handoff))
+                || lock(&self.ready).contains_key(handoff);
+            if taken {
+                return Err(ApiError::conflict(
+                    "this sign-in link was opened already — start the sign-in again from the app",
+                ));
+            }
+        }
+        pending.insert(
+            state.clone(),
             Pending {
                 verifier,
                 nonce,
@@ -245,7 +272,7 @@ impl Oidc {
                 started: Instant::now(),
             },
         );
-        Ok(url.to_string())
+        Ok((url.to_string(), state))
     }
 
     /// Exchanges `code` and checks the ID token: its claims.
@@ -379,7 +406,12 @@ impl Oidc {
             .as_str()
             .ok_or_else(|| ApiError::unauthorized("the ID token has no subject"))?;
         if let Some(account) = team.store().team_oidc_account(issuer, subject)? {
-            return Ok(account);
+            return match team.store().team_account(&account)? {
+                Some((found, _)) if !found.disabled => Ok(account),
+                _ => Err(ApiError::forbidden(format!(
+                    "the account `{account}` is disabled"
+                ))),
+            };
         }
         let claim = &self.config.claim;
         let name = claims[claim.as_str()].as_str().ok_or_else(|| {
@@ -393,8 +425,18 @@ impl Oidc {
             ));
         }
         match team.store().team_account(name)? {
-            Some((account, _)) if !account.disabled => {}
-            Some(_) => return Err(ApiError::forbidden(format!("the account `{name}` is disabled"))),
+            // Only an account made for single sign-on (no password) is
+            // linked by name: a provider's user must not become a password
+            // account (an admin) by choosing its name there.
+            Some((account, None)) if !account.disabled => {}
+            Some((account, _)) if account.disabled => {
+                return Err(ApiError::forbidden(format!("the account `{name}` is disabled")))
+            }
+            Some(_) => {
+                return Err(ApiError::forbidden(format!(
+                    "the account `{name}` signs in with a password, not through the provider — ask the server's administrator"
+                )))
+            }
             None => {
                 return Err(ApiError::forbidden(format!(
                     "there is no CodexOS account `{name}` on this server — ask its administrator to add it (`codexos server account add {name} --no-password`)"
@@ -488,16 +530,38 @@ pub(crate) async fn login(
             .await
     };
     match started.await {
-        Ok(url) => match HeaderValue::from_str(&url) {
+        Ok((url, state)) => match HeaderValue::from_str(&url) {
             Ok(location) => {
                 let mut response = StatusCode::SEE_OTHER.into_response();
                 response.headers_mut().insert(header::LOCATION, location);
+                // The sign-in belongs to this browser: its callback must come
+                // back with this cookie (`Lax`: the provider's redirect is a
+                // cross-site navigation).
+                response.headers_mut().insert(
+                    header::SET_COOKIE,
+                    state_cookie(&team, &auth::digest(&state), 600),
+                );
                 response
             }
             Err(error) => failed(&unavailable(error)),
         },
         Err(error) => failed(&error),
     }
+}
+
+/// The cookie that ties a sign-in to the browser that started it.
+const STATE_COOKIE: &str = "codexos_oidc";
+
+fn state_cookie(team: &Team, value: &str, max_age: u64) -> HeaderValue {
+    let secure = if team.options().secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{STATE_COOKIE}={value}; HttpOnly; SameSite=Lax; Path=/api/v1/oidc; Max-Age={max_age}{secure}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -516,15 +580,32 @@ pub(crate) struct CallbackQuery {
 pub(crate) async fn callback(
     State(team): State<Arc<Team>>,
     Extension(Address(address)): Extension<Address>,
+    headers: axum::http::HeaderMap,
     Query(query): Query<CallbackQuery>,
 ) -> Response {
-    match finish(&team, &address, query).await {
+    let started_here = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix(&format!("{STATE_COOKIE}=")))
+        .map(str::to_owned);
+    let mut response = match finish(&team, &address, query, started_here.as_deref()).await {
         Ok(response) => response,
         Err(error) => failed(&error),
-    }
+    };
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, state_cookie(&team, "", 0));
+    response
 }
 
-async fn finish(team: &Team, address: &str, query: CallbackQuery) -> ApiResult<Response> {
+async fn finish(
+    team: &Team,
+    address: &str,
+    query: CallbackQuery,
+    started_here: Option<&str>,
+) -> ApiResult<Response> {
     let oidc = configured(team)?;
     if let Some(error) = query.error {
         return Err(ApiError::unauthorized(format!(
@@ -533,6 +614,11 @@ async fn finish(team: &Team, address: &str, query: CallbackQuery) -> ApiResult<R
         )));
     }
     let state = query.state.unwrap_or_default();
+    if started_here != Some(auth::digest(&state).as_str()) {
+        return Err(ApiError::unauthorized(
+            "this sign-in was not started in this browser — start it again here",
+        ));
+    }
     let pending = lock(&oidc.pending)
         .remove(&state)
         .filter(|pending| pending.started.elapsed() < PENDING)

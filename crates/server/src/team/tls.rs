@@ -22,6 +22,10 @@ const HANDSHAKE: Duration = Duration::from_secs(10);
 /// Handshakes finished and not yet served, at most.
 const BACKLOG: usize = 128;
 
+/// Handshakes under way, at most: a flood of silent connections waits at
+/// the door instead of holding a file each.
+const HANDSHAKING: usize = 256;
+
 /// A certificate chain and its key, PEM files.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFiles {
@@ -81,9 +85,18 @@ impl TlsListener {
     pub(crate) fn new(listener: TcpListener, acceptor: TlsAcceptor) -> std::io::Result<Self> {
         let local = listener.local_addr()?;
         let (sender, ready) = tokio::sync::mpsc::channel(BACKLOG);
+        let slots = Arc::new(tokio::sync::Semaphore::new(HANDSHAKING));
         tokio::spawn(async move {
             loop {
-                let (stream, peer) = match listener.accept().await {
+                let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
+                    break;
+                };
+                let accepted = tokio::select! {
+                    accepted = listener.accept() => accepted,
+                    // The server stopped: let go of the port now.
+                    () = sender.closed() => break,
+                };
+                let (stream, peer) = match accepted {
                     Ok(accepted) => accepted,
                     Err(error) => {
                         // Out of file descriptors and the like: wait, go on.
@@ -92,12 +105,10 @@ impl TlsListener {
                         continue;
                     }
                 };
-                if sender.is_closed() {
-                    break;
-                }
                 stream.set_nodelay(true).ok();
                 let (acceptor, sender) = (acceptor.clone(), sender.clone());
                 tokio::spawn(async move {
+                    let _slot = slot;
                     match tokio::time::timeout(HANDSHAKE, acceptor.accept(stream)).await {
                         Ok(Ok(stream)) => {
                             sender.send((stream, peer)).await.ok();

@@ -285,6 +285,16 @@ async fn fire_inner(
     event: Option<Value>,
     origin: &str,
 ) -> ApiResult<String> {
+    let enabled = team
+        .store()
+        .team_account(&trigger.created_by)?
+        .is_some_and(|(account, _)| !account.disabled);
+    if !enabled {
+        return Err(ApiError::forbidden(format!(
+            "the trigger's maker `{}` is disabled or gone — remove the trigger, or make it again as someone else",
+            trigger.created_by
+        )));
+    }
     let role = effective_role(
         team,
         &trigger.created_by,
@@ -425,6 +435,7 @@ pub(crate) async fn create_hook(
     if let Some(flow) = &body.flow {
         super::checked_name(flow, "a flow")?;
     }
+    reachable(&team, &url).await?;
     let hook = Hook {
         id: Team::random_id(),
         workspace: ws.name.clone(),
@@ -479,6 +490,66 @@ pub(crate) async fn deliveries(
         .ok_or_else(|| ApiError::not_found(format!("no webhook `{id}` in `{}`", ws.name)))?;
     let limit = query.limit.unwrap_or(50).clamp(1, 500);
     Ok(Json(json!(team.store().team_deliveries(&id, limit)?)))
+}
+
+/// Whether `ip` is on the public internet (not this machine, a private
+/// network, link-local — cloud metadata — or shared address space).
+fn public(ip: std::net::IpAddr) -> bool {
+    use std::net::IpAddr;
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.is_documentation()
+                || a == 100 && (64..128).contains(&b)
+                || a == 0)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return public(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || first & 0xfe00 == 0xfc00
+                || first & 0xffc0 == 0xfe80)
+        }
+    }
+}
+
+/// Where `url` connects: its addresses, refused when one is not public
+/// (unless the server allows private webhooks), so a workspace admin
+/// cannot make the server reach into its own network.
+async fn reachable(team: &Team, url: &reqwest::Url) -> ApiResult<Vec<std::net::SocketAddr>> {
+    let host = url
+        .host_str()
+        .ok_or_else(|| ApiError::invalid(format!("`{url}` has no host")))?;
+    let port = url.port_or_known_default().unwrap_or(443);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let addresses: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|error| ApiError::invalid(format!("cannot resolve `{host}`: {error}")))?
+        .collect();
+    if addresses.is_empty() {
+        return Err(ApiError::invalid(format!(
+            "`{host}` resolves to no address"
+        )));
+    }
+    if !team.options().private_webhooks {
+        if let Some(private) = addresses.iter().find(|address| !public(address.ip())) {
+            return Err(ApiError::invalid(format!(
+                "`{host}` is {} — not a public address; webhooks go to public addresses only unless the server runs with --allow-private-webhooks",
+                private.ip()
+            )));
+        }
+    }
+    Ok(addresses)
 }
 
 /// Queues `event` of a run for the hooks that want it.
@@ -606,6 +677,16 @@ pub(crate) async fn deliver(team: Arc<Team>) {
     }
 }
 
+/// A client that connects to `host` at `address` only.
+fn client_for(host: &str, address: std::net::SocketAddr) -> Option<reqwest::Client> {
+    codexos_net::client()
+        .timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve(host, address)
+        .build()
+        .ok()
+}
+
 async fn send(
     client: &reqwest::Client,
     team: &Team,
@@ -614,6 +695,38 @@ async fn send(
 ) -> Attempt {
     let secret = secret_of(team, "hook", &delivery.hook);
     let seconds = now_ms() / 1000;
+    let attempts = delivery.attempts + 1;
+    let retry_at_ms = (attempts < MAX_ATTEMPTS).then(|| {
+        let wait = backoff(team.options().webhook_retry, attempts);
+        now_ms() + u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)
+    });
+    // Checked again at each attempt, and the connection pinned to the
+    // address checked: a name that resolves elsewhere later gains nothing.
+    let pinned = match reqwest::Url::parse(url) {
+        Ok(parsed) => match reachable(team, &parsed).await {
+            Ok(addresses) => parsed
+                .host_str()
+                .map(|host| (host.to_owned(), addresses[0])),
+            Err(error) => {
+                return Attempt::Failed {
+                    status: None,
+                    error: error.message,
+                    retry_at_ms,
+                }
+            }
+        },
+        Err(error) => {
+            return Attempt::Failed {
+                status: None,
+                error: error.to_string(),
+                retry_at_ms: None,
+            }
+        }
+    };
+    let client = match pinned {
+        Some((host, address)) => client_for(&host, address).unwrap_or_else(|| client.clone()),
+        None => client.clone(),
+    };
     let request = client
         .post(url)
         .header("content-type", "application/json")
@@ -626,11 +739,6 @@ async fn send(
         )
         .body(delivery.payload.clone());
     let answer = codexos_net::send(request).await;
-    let attempts = delivery.attempts + 1;
-    let retry_at_ms = (attempts < MAX_ATTEMPTS).then(|| {
-        let wait = backoff(team.options().webhook_retry, attempts);
-        now_ms() + u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)
-    });
     match answer {
         Ok(answer) if answer.status().is_success() => Attempt::Delivered {
             status: answer.status().as_u16(),
@@ -670,6 +778,28 @@ mod tests {
         assert_eq!(backoff(base, 1), Duration::from_secs(5));
         assert_eq!(backoff(base, 3), Duration::from_secs(20));
         assert_eq!(backoff(base, 30), Duration::from_hours(1));
+    }
+
+    #[test]
+    fn only_public_addresses_are_public() {
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.0.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:10.0.0.1",
+        ] {
+            assert!(!public(private.parse().expect("ip")), "{private}");
+        }
+        for open in ["93.184.215.14", "1.1.1.1", "2606:4700:4700::1111"] {
+            assert!(public(open.parse().expect("ip")), "{open}");
+        }
     }
 
     #[test]

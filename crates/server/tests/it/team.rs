@@ -123,6 +123,8 @@ struct Extras<'a> {
     oidc: Option<codexos_server::team::oidc::OidcConfig>,
     /// Serve on this port (0: a free one).
     port: u16,
+    /// Refuse webhooks to loopback and private addresses (as by default).
+    public_webhooks_only: bool,
 }
 
 async fn start_with(limits: Limits, extras: Extras<'_>) -> Server {
@@ -141,6 +143,7 @@ async fn start_with(limits: Limits, extras: Extras<'_>) -> Server {
         secure_cookies: acceptor.is_some(),
         webhook_retry: Duration::from_millis(50),
         oidc: extras.oidc,
+        private_webhooks: !extras.public_webhooks_only,
     })
     .expect("team");
     let mut tokens = HashMap::new();

@@ -11,6 +11,8 @@ use reqwest::StatusCode;
 use tokio::io::AsyncBufReadExt as _;
 use tokio_util::sync::CancellationToken;
 
+use codexos_server::team::roles::Role;
+
 use super::{roomy, start, start_with, Extras, Server};
 
 const CLIENT_SECRET: &str = "a-client-secret-only-the-server-knows";
@@ -81,6 +83,14 @@ async fn with_provider() -> (Server, Provider) {
         },
     )
     .await;
+    // Accounts made for single sign-on (no password).
+    for (name, role) in [("erin", Role::Executor), ("carl", Role::Creator)] {
+        server.team.add_account(name, None).expect("account");
+        server
+            .team
+            .set_role("team", None, name, role)
+            .expect("role");
+    }
     (server, provider)
 }
 
@@ -113,6 +123,15 @@ async fn through_provider(
     let mut response = browser.get(start).send().await.expect("open");
     for _ in 0..4 {
         let (status, url) = (response.status(), response.url().clone());
+        if status.is_redirection() {
+            // A redirect the browser was told not to follow: where it goes.
+            let location = response.headers()["location"].to_str().expect("location");
+            return (
+                status,
+                url.clone(),
+                url.join(location).expect("URL").to_string(),
+            );
+        }
         let page = response.text().await.expect("page");
         let form: Vec<(&str, &str)> = if page.contains("name=\"prompt\" value=\"login\"") {
             vec![("prompt", "login"), ("login", login), ("password", "any")]
@@ -136,12 +155,13 @@ async fn oidc_sign_in_through_a_real_provider_makes_a_session_for_the_linked_acc
     let (server, _provider) = with_provider().await;
     let browser = new_browser();
     let login = format!("{}/api/v1/oidc/login", server.base);
-    // Positive control: `eve` signs in at the provider and holds a session.
-    let (status, url, page) = through_provider(&browser, &login, "eve").await;
+    // Positive control: `erin` (an account made for single sign-on) signs
+    // in at the provider and holds a session.
+    let (status, url, page) = through_provider(&browser, &login, "erin").await;
     assert_eq!(status, StatusCode::OK, "{url}: {page}");
     assert!(url.path().ends_with("/api/v1/oidc/callback"), "{url}");
     assert!(
-        page.contains("signed in to CodexOS as <b>eve</b>"),
+        page.contains("signed in to CodexOS as <b>erin</b>"),
         "{page}"
     );
     let me = browser
@@ -152,8 +172,12 @@ async fn oidc_sign_in_through_a_real_provider_makes_a_session_for_the_linked_acc
     assert_eq!(me.status(), StatusCode::OK);
     assert_eq!(
         me.json::<serde_json::Value>().await.expect("json")["account"],
-        "eve"
+        "erin"
     );
+    // A password account is not taken over by a provider user of its name.
+    let (status, _, page) = through_provider(&new_browser(), &login, "olga").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+    assert!(page.contains("signs in with a password"), "{page}");
 
     // No account of that name on the server: refused, and none is made.
     let (status, _, page) = through_provider(&new_browser(), &login, "nobody").await;
@@ -165,10 +189,35 @@ async fn oidc_sign_in_through_a_real_provider_makes_a_session_for_the_linked_acc
         .expect("accounts")
         .iter()
         .all(|account| account.name != "nobody"));
-    // Another identity claiming eve's name is not eve.
-    let (status, _, page) = through_provider(&new_browser(), &login, "other-eve").await;
+    // Another identity claiming erin's name is not erin.
+    let (status, _, page) = through_provider(&new_browser(), &login, "other-erin").await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
     assert!(page.contains("another identity"), "{page}");
+    // A sign-in's callback works only in the browser that started it
+    // (login CSRF): stopped before the callback, the same URL is refused in
+    // another browser and accepted in its own.
+    let stopping = codexos_net::client()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::custom(|attempt| {
+            if attempt.url().path().ends_with("/oidc/callback") {
+                attempt.stop()
+            } else {
+                attempt.follow()
+            }
+        }))
+        .build()
+        .expect("browser");
+    let (status, _, callback) = through_provider(&stopping, &login, "erin").await;
+    assert!(status.is_redirection(), "{status} {callback}");
+    let elsewhere = new_browser().get(&callback).send().await.expect("callback");
+    assert_eq!(elsewhere.status(), StatusCode::UNAUTHORIZED);
+    assert!(elsewhere
+        .text()
+        .await
+        .expect("page")
+        .contains("not started in this browser"));
+    let here = stopping.get(&callback).send().await.expect("callback");
+    assert_eq!(here.status(), StatusCode::OK);
     // A callback nobody started is refused.
     let forged = new_browser()
         .get(format!(
@@ -188,10 +237,11 @@ async fn the_app_signs_in_through_the_browser_after_the_person_confirms_its_code
     let cancel = CancellationToken::new();
     let soon = || Instant::now() + Duration::from_millis(10);
     // Nothing to collect before the browser has been through the provider.
+    let timed_out = |result: &Result<_, codexos_server::team::client::ClientError>| matches!(result, Err(codexos_server::team::client::ClientError::Refused { code, .. }) if code == "timeout");
     let early = TeamClient::finish_oidc(&started, &secret, soon(), &cancel).await;
-    assert!(early.is_err(), "collected before signing in");
+    assert!(timed_out(&early), "collected before signing in");
     let browser = new_browser();
-    let (status, url, page) = through_provider(&browser, &started.url, "cora").await;
+    let (status, url, page) = through_provider(&browser, &started.url, "carl").await;
     assert_eq!(status, StatusCode::OK, "{page}");
     // The page shows the app's code and asks to confirm; not yet collected.
     assert!(
@@ -200,7 +250,10 @@ async fn the_app_signs_in_through_the_browser_after_the_person_confirms_its_code
         started.code
     );
     let pending = TeamClient::finish_oidc(&started, &secret, soon(), &cancel).await;
-    assert!(pending.is_err(), "collected before the person confirmed");
+    assert!(timed_out(&pending), "collected before the person confirmed");
+    // The app's link works once: opened again (by anyone), it is refused.
+    let again = new_browser().get(&started.url).send().await.expect("again");
+    assert_eq!(again.status(), StatusCode::CONFLICT);
     let confirm = page
         .split("name=confirm value=\"")
         .nth(1)
@@ -223,7 +276,7 @@ async fn the_app_signs_in_through_the_browser_after_the_person_confirms_its_code
     let (client, session) = TeamClient::finish_oidc(&started, &secret, soon(), &cancel)
         .await
         .expect("the app collects its session");
-    assert_eq!(session.account, "cora");
+    assert_eq!(session.account, "carl");
     assert!(client
         .flows("team")
         .await
@@ -231,8 +284,8 @@ async fn the_app_signs_in_through_the_browser_after_the_person_confirms_its_code
         .iter()
         .any(|flow| flow.name == "gate"));
     // Once only.
-    let again = TeamClient::finish_oidc(&started, &secret, soon(), &cancel).await;
-    assert!(again.is_err(), "collected twice");
+    let twice = TeamClient::finish_oidc(&started, &secret, soon(), &cancel).await;
+    assert!(timed_out(&twice), "collected twice");
 }
 
 #[tokio::test(flavor = "multi_thread")]

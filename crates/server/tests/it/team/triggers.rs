@@ -10,7 +10,7 @@ use codexos_server::team::triggers::{signature, MAX_ATTEMPTS};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use super::{roomy, start, Server};
+use super::{roomy, start, start_with, Extras, Server};
 
 /// The signature header of `body` signed now with `secret`.
 fn signed(secret: &str, body: &str) -> Vec<(&'static str, String)> {
@@ -285,6 +285,20 @@ async fn a_webhook_trigger_stops_when_its_maker_may_no_longer_run_or_it_is_remov
     // Positive control: it runs while the maker may.
     let (status, answer) = server.hook(&id, "[]", &signed(&secret, "[]")).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    // A disabled maker's trigger starts nothing.
+    server
+        .team
+        .store()
+        .team_set_disabled("cora", true)
+        .expect("disable");
+    let (status, answer) = server.hook(&id, "[1]", &signed(&secret, "[1]")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+    assert!(answer.contains("disabled"), "{answer}");
+    server
+        .team
+        .store()
+        .team_set_disabled("cora", false)
+        .expect("enable");
     // The maker's role is checked when it fires: narrowed to viewer, refused.
     server
         .team
@@ -430,4 +444,41 @@ async fn a_cron_trigger_fires_on_schedule_until_removed() {
     let after = server.runs_of("gate").await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(server.runs_of("gate").await, after);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn webhooks_go_to_public_addresses_only_by_default() {
+    let server = start_with(
+        roomy(),
+        Extras {
+            public_webhooks_only: true,
+            ..Extras::default()
+        },
+    )
+    .await;
+    let webhooks = "/api/v1/workspaces/team/webhooks";
+    for url in [
+        "http://127.0.0.1:9/",
+        "http://localhost:8080/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.7/",
+        "http://[::1]:9/",
+        "http://[::ffff:192.168.1.1]/",
+    ] {
+        let (status, answer) = server
+            .call("adam", "POST", webhooks, Some(json!({ "url": url })))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{url}: {answer}");
+        assert!(answer.contains("not a public address"), "{url}: {answer}");
+    }
+    // Positive control: a public address is taken (nothing is sent yet).
+    let (status, answer) = server
+        .call(
+            "adam",
+            "POST",
+            webhooks,
+            Some(json!({ "url": "https://93.184.215.14/hook" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
 }
