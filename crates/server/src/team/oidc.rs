@@ -28,6 +28,7 @@ use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256};
 
 use super::api::{session_cookie, start_session, Address, ApiResult};
+use super::share::escape;
 use super::{auth, lock, ApiError, Team};
 
 /// How long a started sign-in may take.
@@ -488,13 +489,6 @@ fn page(status: StatusCode, body: &str) -> Response {
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 fn failed(error: &ApiError) -> Response {

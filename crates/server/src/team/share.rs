@@ -276,7 +276,8 @@ pub(crate) async fn shared(
     Ok(Json(opened))
 }
 
-fn escape(text: &str) -> String {
+/// Text made safe inside HTML (text and quoted attributes).
+pub(crate) fn escape(text: &str) -> String {
     text.chars().fold(String::new(), |mut out, c| {
         match c {
             '<' => out.push_str("&lt;"),

@@ -608,11 +608,23 @@ pub(crate) async fn schedule(team: Arc<Team>) {
                     else {
                         continue;
                     };
-                    let next = next_fire(schedule, now).ok();
-                    match team.store().team_claim_trigger(&trigger.id, due_at, next) {
+                    let next = next_fire(schedule, now);
+                    match team.store().team_claim_trigger(
+                        &trigger.id,
+                        due_at,
+                        next.as_ref().ok().copied(),
+                    ) {
                         Ok(true) => {
                             if let Err(error) = fire(&team, &trigger, None, "cron").await {
                                 tracing::warn!(trigger = trigger.id, %error, "a cron trigger started no run");
+                            }
+                            // Said where the trigger is listed, not only in
+                            // the server's log.
+                            if let Err(error) = next {
+                                let why = format!("{error} — it fires no more");
+                                team.store()
+                                    .team_trigger_fired(&trigger.id, None, Some(&why))
+                                    .ok();
                             }
                         }
                         Ok(false) => {}
