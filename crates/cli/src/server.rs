@@ -64,6 +64,9 @@ pub struct ServerArgs {
     /// probe its own network).
     #[arg(long)]
     allow_private_webhooks: bool,
+    /// The shortest time, in seconds, between two runs of a cron trigger.
+    #[arg(long, default_value_t = 60)]
+    cron_floor: u64,
 }
 
 /// What to do (default: serve).
@@ -198,6 +201,7 @@ pub async fn server(
         secure_cookies: args.secure_cookies || args.tls_cert.is_some(),
         webhook_retry: std::time::Duration::from_secs(5),
         private_webhooks: args.allow_private_webhooks,
+        cron_floor: std::time::Duration::from_secs(args.cron_floor),
         oidc: args.oidc_issuer.clone().map(|issuer| OidcConfig {
             issuer,
             client_id: args.oidc_client_id.clone().unwrap_or_default(),

@@ -199,6 +199,8 @@ pub struct TeamOptions {
     pub oidc: Option<oidc::OidcConfig>,
     /// Let outgoing webhooks go to loopback and private addresses.
     pub private_webhooks: bool,
+    /// The shortest time between two runs of a cron trigger.
+    pub cron_floor: Duration,
 }
 
 /// A run going on in this process: how to stop it, and what wakes the

@@ -299,6 +299,7 @@ pub fn open(home: &std::path::Path) -> Result<Arc<Team>, ApiError> {
         webhook_retry: Duration::from_secs(5),
         oidc: None,
         private_webhooks: false,
+        cron_floor: Duration::from_mins(1),
         secure_cookies: false,
     })
 }

@@ -152,6 +152,22 @@ pub(crate) fn next_fire(schedule: &str, after_ms: u64) -> Result<u64, String> {
     Ok(u64::try_from(next.timestamp_millis()).unwrap_or(u64::MAX))
 }
 
+/// How often `schedule` fires when that is more often than `floor`: the
+/// shortest gap among its next few times from `first`.
+fn too_often(schedule: &str, first: u64, floor: Duration) -> Option<Duration> {
+    let mut at = first;
+    let mut shortest = u64::MAX;
+    for _ in 0..8 {
+        let Ok(next) = next_fire(schedule, at) else {
+            break;
+        };
+        shortest = shortest.min(next.saturating_sub(at));
+        at = next;
+    }
+    let shortest = Duration::from_millis(shortest);
+    (shortest < floor).then_some(shortest)
+}
+
 /// `POST …/triggers`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -205,6 +221,14 @@ pub(crate) async fn create_trigger(
         }
         ("cron", Some(schedule)) => {
             let next = next_fire(&schedule, now).map_err(ApiError::invalid)?;
+            let floor = team.options().cron_floor;
+            if let Some(every) = too_often(&schedule, next, floor) {
+                return Err(ApiError::invalid(format!(
+                    "`{schedule}` fires every {} s — this server runs a schedule at most once every {} s (`codexos server --cron-floor`)",
+                    every.as_secs(),
+                    floor.as_secs()
+                )));
+            }
             (Some(schedule), Some(next))
         }
         ("cron", None) => {
@@ -782,6 +806,26 @@ mod tests {
         );
         assert_eq!(next_fire("*/2 * * * * *", midnight), Ok(midnight + 2_000));
         assert!(next_fire("not a schedule", midnight).is_err());
+    }
+
+    #[test]
+    fn schedules_firing_more_often_than_the_floor_are_found() {
+        let midnight = 1_767_225_600_000;
+        let minute = Duration::from_mins(1);
+        assert_eq!(
+            too_often("* * * * * *", midnight + 1000, minute),
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(
+            too_often("*/10 * * * * *", midnight + 10_000, minute),
+            Some(Duration::from_secs(10))
+        );
+        // Positive control: every minute, and weekdays at nine, pass.
+        assert_eq!(too_often("* * * * *", midnight + 60_000, minute), None);
+        assert_eq!(
+            too_often("0 9 * * 1-5", midnight + 9 * 3_600_000, minute),
+            None
+        );
     }
 
     #[test]

@@ -123,8 +123,9 @@ struct Extras<'a> {
     oidc: Option<codexos_server::team::oidc::OidcConfig>,
     /// Serve on this port (0: a free one).
     port: u16,
-    /// Refuse webhooks to loopback and private addresses (as by default).
-    public_webhooks_only: bool,
+    /// The defaults of `codexos server`: webhooks to public addresses only,
+    /// schedules at most once a minute.
+    server_defaults: bool,
 }
 
 async fn start_with(limits: Limits, extras: Extras<'_>) -> Server {
@@ -143,7 +144,13 @@ async fn start_with(limits: Limits, extras: Extras<'_>) -> Server {
         secure_cookies: acceptor.is_some(),
         webhook_retry: Duration::from_millis(50),
         oidc: extras.oidc,
-        private_webhooks: !extras.public_webhooks_only,
+        private_webhooks: !extras.server_defaults,
+        // The cron test fires every second.
+        cron_floor: if extras.server_defaults {
+            Duration::from_mins(1)
+        } else {
+            Duration::from_secs(1)
+        },
     })
     .expect("team");
     let mut tokens = HashMap::new();

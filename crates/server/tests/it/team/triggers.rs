@@ -447,11 +447,11 @@ async fn a_cron_trigger_fires_on_schedule_until_removed() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn webhooks_go_to_public_addresses_only_by_default() {
+async fn by_default_webhooks_go_to_public_addresses_and_schedules_run_at_most_once_a_minute() {
     let server = start_with(
         roomy(),
         Extras {
-            public_webhooks_only: true,
+            server_defaults: true,
             ..Extras::default()
         },
     )
@@ -478,6 +478,27 @@ async fn webhooks_go_to_public_addresses_only_by_default() {
             "POST",
             webhooks,
             Some(json!({ "url": "https://93.184.215.14/hook" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    // A schedule every second is refused; every minute is taken.
+    let triggers = "/api/v1/workspaces/team/triggers";
+    let (status, answer) = server
+        .call(
+            "cora",
+            "POST",
+            triggers,
+            Some(json!({"kind": "cron", "flow": "gate", "schedule": "* * * * * *"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert!(answer.contains("at most once every 60 s"), "{answer}");
+    let (status, answer) = server
+        .call(
+            "cora",
+            "POST",
+            triggers,
+            Some(json!({"kind": "cron", "flow": "gate", "schedule": "* * * * *"})),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{answer}");
