@@ -182,20 +182,9 @@ impl McpServer {
                 .find_flow(flow)
                 .map_err(|error| error.to_string());
         }
-        let file = format!("{flow}.flow.json");
-        let flows = self.runtime.home().flows();
-        let exact = std::fs::read_dir(&flows)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .any(|entry| entry.file_name().to_str() == Some(file.as_str()));
-        if exact {
-            Ok(flows.join(file))
-        } else {
-            Err(format!(
-                "`{flow}` is not a flow of this workspace — name one from list_flows"
-            ))
-        }
+        crate::team::library_file(&self.runtime, flow).ok_or_else(|| {
+            format!("`{flow}` is not a flow of this workspace — name one from list_flows")
+        })
     }
 
     /// `trace_parent`: the W3C `traceparent` of the HTTP request (a run it

@@ -36,6 +36,7 @@ use codexos_store::Store;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+pub(crate) use api::library_file;
 pub use api::router;
 pub use openapi::document as openapi_document;
 use roles::{Role, Scope};
@@ -364,12 +365,7 @@ impl Team {
 
     /// 64 random bits as hex: an id nobody can guess.
     pub(crate) fn random_id() -> String {
-        let mut bytes = [0_u8; 8];
-        argon2::password_hash::rand_core::RngCore::fill_bytes(
-            &mut argon2::password_hash::rand_core::OsRng,
-            &mut bytes,
-        );
-        hex::encode(bytes)
+        auth::random_hex(8)
     }
 
     /// Every workspace.

@@ -396,17 +396,31 @@ impl Store {
         event: &str,
         payload: &str,
     ) -> Result<usize> {
-        let queued = self
-            .connection()
+        let action = "queueing webhook deliveries";
+        let wanted = "workspace = ?1 AND (flow IS NULL OR flow = ?2)
+                      AND (',' || events || ',') LIKE ('%,' || ?3 || ',%')";
+        let connection = self.connection();
+        // Every run start and end comes here: a read finds most workspaces
+        // without hooks, and takes no write lock.
+        let listening: bool = connection
+            .query_row(
+                &format!("SELECT EXISTS (SELECT 1 FROM hooks WHERE {wanted})"),
+                params![workspace, flow, event],
+                |row| row.get(0),
+            )
+            .map_err(sql(action))?;
+        if !listening {
+            return Ok(0);
+        }
+        connection
             .execute(
-                "INSERT INTO deliveries (hook, event, payload, state, next_at, created_at)
-                 SELECT id, ?3, ?4, 'pending', ?5, ?5 FROM hooks
-                 WHERE workspace = ?1 AND (flow IS NULL OR flow = ?2)
-                   AND (',' || events || ',') LIKE ('%,' || ?3 || ',%')",
+                &format!(
+                    "INSERT INTO deliveries (hook, event, payload, state, next_at, created_at)
+                     SELECT id, ?3, ?4, 'pending', ?5, ?5 FROM hooks WHERE {wanted}"
+                ),
                 params![workspace, flow, event, payload, now_ms()],
             )
-            .map_err(sql("queueing webhook deliveries"))?;
-        Ok(queued)
+            .map_err(sql(action))
     }
 
     /// Deliveries due at `now_ms`, oldest first, with their hook's URL.

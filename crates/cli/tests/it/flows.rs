@@ -180,8 +180,9 @@ fn repository_with_a_change() -> tempfile::TempDir {
     repo
 }
 
-/// A flow with a model call between two deterministic steps.
-const SLOW: &str = r#"{"version": 2, "name": "slow", "state": {"a": "number", "story": "string", "c": "number"},
+/// A flow with a model call between two deterministic steps (the model
+/// writes long enough for a run to be killed or cancelled mid-node).
+pub(crate) const SLOW: &str = r#"{"version": 2, "name": "slow", "state": {"a": "number", "story": "string", "c": "number"},
   "nodes": [{"id": "first", "kind": "transform", "set": {"a": "1"}},
             {"id": "write", "kind": "llm", "prompt": "Write a long story about a lighthouse keeper.", "maxTokens": 400, "output": "story"},
             {"id": "last", "kind": "transform", "set": {"c": "a + 1"}},

@@ -160,14 +160,6 @@ fn bench_server_survives_a_killed_server_process_and_checks_every_run() {
     assert_checked(&bench);
 }
 
-/// A run that takes a while: `write` generates a long answer with the local model.
-const SLOW: &str = r#"{"version": 2, "name": "slow", "state": {"a": "number", "story": "string", "c": "number"},
-  "nodes": [{"id": "first", "kind": "transform", "set": {"a": "1"}},
-            {"id": "write", "kind": "llm", "prompt": "Write a long story about a lighthouse keeper.", "maxTokens": 400, "output": "story"},
-            {"id": "last", "kind": "transform", "set": {"c": "a + 1"}},
-            {"id": "out", "kind": "output", "keys": ["a", "c", "story"]}],
-  "edges": [{"from": "first", "to": "write"}, {"from": "write", "to": "last"}, {"from": "last", "to": "out"}]}"#;
-
 async fn call(method: &str, url: &str, token: &str, body: Option<Value>) -> (u16, String) {
     let mut request = codexos_net::client()
         .build()
@@ -221,7 +213,7 @@ async fn a_server_killed_mid_run_comes_back_and_the_run_resumes_without_redoing_
     let (child, url) = serve(&cli, &server_home);
     let mut server = Killed(child);
     let workspace = format!("{url}/api/v1/workspaces/team");
-    let flow: Value = serde_json::from_str(SLOW).expect("flow");
+    let flow: Value = serde_json::from_str(crate::flows::SLOW).expect("flow");
     assert_eq!(
         call(
             "PUT",

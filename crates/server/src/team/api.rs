@@ -223,12 +223,7 @@ fn credential_of(
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "));
-    let cookie = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .find_map(|pair| pair.trim().strip_prefix(&format!("{SESSION_COOKIE}=")));
+    let cookie = cookie_value(headers, SESSION_COOKIE);
     let (token, from_cookie) = match (bearer, cookie) {
         (Some(token), _) => (token, false),
         (None, Some(token)) => (token, true),
@@ -480,16 +475,44 @@ pub(crate) struct LoginRequest {
     password: String,
 }
 
-pub(crate) fn session_cookie(team: &Team, value: &str, max_age: u64) -> HeaderValue {
+/// The value of cookie `name` in a request.
+pub(crate) fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix(name)?.strip_prefix('='))
+}
+
+/// A `Set-Cookie` value: `HttpOnly`, `Secure` when the server says so
+/// (`max_age` 0 removes it).
+pub(crate) fn cookie(
+    team: &Team,
+    name: &str,
+    value: &str,
+    scope: &str,
+    max_age: u64,
+) -> HeaderValue {
     let secure = if team.options().secure_cookies {
         "; Secure"
     } else {
         ""
     };
     HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={value}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}"
+        "{name}={value}; HttpOnly; {scope}; Max-Age={max_age}{secure}"
     ))
     .unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+pub(crate) fn session_cookie(team: &Team, value: &str, max_age: u64) -> HeaderValue {
+    cookie(
+        team,
+        SESSION_COOKIE,
+        value,
+        "SameSite=Strict; Path=/",
+        max_age,
+    )
 }
 
 async fn login(
@@ -698,23 +721,23 @@ async fn flow(
 }
 
 pub(crate) fn library_flow(ws: &Workspace, name: &str) -> ApiResult<PathBuf> {
+    library_file(&ws.runtime, name)
+        .ok_or_else(|| ApiError::not_found(format!("no flow `{name}` in `{}`", ws.name)))
+}
+
+/// The file of flow `name` in a runtime's library, named exactly as stored:
+/// on a case-insensitive disk `DEPLOY` must not reach `deploy` past a grant
+/// on `deploy`, and nothing outside the library is tried.
+pub(crate) fn library_file(runtime: &Runtime, name: &str) -> Option<PathBuf> {
     let file = format!("{name}.flow.json");
-    let path = ws.runtime.home().flows().join(&file);
-    // The name exactly as stored: on a case-insensitive disk `DEPLOY` must
-    // not reach `deploy` past a grant on `deploy`.
-    let exact = std::fs::read_dir(ws.runtime.home().flows())
+    let flows = runtime.home().flows();
+    let exact = std::fs::read_dir(&flows)
         .into_iter()
         .flatten()
         .flatten()
         .any(|entry| entry.file_name().to_str() == Some(file.as_str()));
-    if exact && path.is_file() {
-        Ok(path)
-    } else {
-        Err(ApiError::not_found(format!(
-            "no flow `{name}` in `{}`",
-            ws.name
-        )))
-    }
+    let path = flows.join(file);
+    (exact && path.is_file()).then_some(path)
 }
 
 async fn save_flow(

@@ -86,7 +86,8 @@ pub fn digest(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
-fn random_hex(bytes: usize) -> String {
+/// `bytes` random bytes (from the OS) as hex.
+pub(crate) fn random_hex(bytes: usize) -> String {
     let mut buffer = vec![0_u8; bytes];
     OsRng.fill_bytes(&mut buffer);
     hex::encode(buffer)

@@ -392,12 +392,7 @@ impl TeamClient {
     pub fn start_oidc(server: &str) -> (OidcSignIn, OidcSecret) {
         use sha2::Digest as _;
         let server = normalize(server);
-        let mut bytes = [0_u8; 32];
-        argon2::password_hash::rand_core::RngCore::fill_bytes(
-            &mut argon2::password_hash::rand_core::OsRng,
-            &mut bytes,
-        );
-        let secret = hex::encode(bytes);
+        let secret = super::auth::random_hex(32);
         let handoff = hex::encode(sha2::Sha256::digest(secret.as_bytes()));
         let started = OidcSignIn {
             url: format!("{server}/api/v1/oidc/login?handoff={handoff}"),

@@ -27,7 +27,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256};
 
-use super::api::{session_cookie, start_session, Address, ApiResult};
+use super::api::{cookie, cookie_value, session_cookie, start_session, Address, ApiResult};
 use super::share::escape;
 use super::{auth, lock, ApiError, Team};
 
@@ -106,15 +106,6 @@ pub(crate) struct Oidc {
     pending: Mutex<HashMap<String, Pending>>,
     /// By hand-off.
     ready: Mutex<HashMap<String, Ready>>,
-}
-
-fn random_text() -> String {
-    let mut bytes = [0_u8; 32];
-    argon2::password_hash::rand_core::RngCore::fill_bytes(
-        &mut argon2::password_hash::rand_core::OsRng,
-        &mut bytes,
-    );
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// The short code the app and the confirmation page both show.
@@ -236,7 +227,12 @@ impl Oidc {
     async fn start(&self, handoff: Option<String>) -> ApiResult<(String, String)> {
         self.forget_stale();
         let provider = self.provider(false).await?;
-        let (state, nonce, verifier) = (random_text(), random_text(), random_text());
+        // 256 bits each; hex fits PKCE's verifier alphabet and length.
+        let (state, nonce, verifier) = (
+            auth::random_hex(32),
+            auth::random_hex(32),
+            auth::random_hex(32),
+        );
         let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(Sha256::digest(verifier.as_bytes()));
         let mut url = reqwest::Url::parse(&provider.authorization)
@@ -547,15 +543,13 @@ pub(crate) async fn login(
 const STATE_COOKIE: &str = "codexos_oidc";
 
 fn state_cookie(team: &Team, value: &str, max_age: u64) -> HeaderValue {
-    let secure = if team.options().secure_cookies {
-        "; Secure"
-    } else {
-        ""
-    };
-    HeaderValue::from_str(&format!(
-        "{STATE_COOKIE}={value}; HttpOnly; SameSite=Lax; Path=/api/v1/oidc; Max-Age={max_age}{secure}"
-    ))
-    .unwrap_or_else(|_| HeaderValue::from_static(""))
+    cookie(
+        team,
+        STATE_COOKIE,
+        value,
+        "SameSite=Lax; Path=/api/v1/oidc",
+        max_age,
+    )
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -577,14 +571,8 @@ pub(crate) async fn callback(
     headers: axum::http::HeaderMap,
     Query(query): Query<CallbackQuery>,
 ) -> Response {
-    let started_here = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .find_map(|pair| pair.trim().strip_prefix(&format!("{STATE_COOKIE}=")))
-        .map(str::to_owned);
-    let mut response = match finish(&team, &address, query, started_here.as_deref()).await {
+    let started_here = cookie_value(&headers, STATE_COOKIE);
+    let mut response = match finish(&team, &address, query, started_here).await {
         Ok(response) => response,
         Err(error) => failed(&error),
     };
@@ -625,7 +613,7 @@ async fn finish(
     let claims = oidc.finish(&code, &pending).await?;
     let account = oidc.account(team, &claims)?;
     if let Some(handoff) = pending.handoff {
-        let confirm = random_text();
+        let confirm = auth::random_hex(32);
         let code = handoff_code(&handoff);
         lock(&oidc.ready).insert(
             handoff,

@@ -43,16 +43,6 @@ pub const EVENTS: [&str; 5] = [
     "run.cancelled",
 ];
 
-fn now_ms() -> u64 {
-    u64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis(),
-    )
-    .unwrap_or(u64::MAX)
-}
-
 fn mac(key: &[u8]) -> Hmac<Sha256> {
     <Hmac<Sha256> as hmac::Mac>::new_from_slice(key).expect("HMAC takes any key length")
 }
@@ -211,7 +201,7 @@ pub(crate) async fn create_trigger(
     if !input.is_object() {
         return Err(ApiError::invalid("`input` must be a JSON object"));
     }
-    let now = now_ms();
+    let now = codexos_store::unix_ms();
     let (schedule, next_at_ms) = match (body.kind.as_str(), body.schedule) {
         ("webhook", None) => (None, None),
         ("webhook", Some(_)) => {
@@ -383,7 +373,7 @@ pub(crate) async fn receive(
         .filter(|trigger| trigger.kind == "webhook")
         .ok_or_else(|| ApiError::not_found(format!("no webhook trigger `{id}`")))?;
     let secret = secret_of(&team, "trigger", &trigger.id);
-    let now = now_ms();
+    let now = codexos_store::unix_ms();
     let signed = verify(&secret, &headers, &body, now)?;
     if !team
         .store()
@@ -467,7 +457,7 @@ pub(crate) async fn create_hook(
         events,
         flow: body.flow,
         created_by: caller.account.clone(),
-        created_at_ms: now_ms(),
+        created_at_ms: codexos_store::unix_ms(),
     };
     team.store().team_add_hook(&hook)?;
     team.audit(
@@ -582,7 +572,7 @@ pub(crate) fn queue(team: &Team, workspace: &str, flow: &str, event: &str, detai
         "event": event,
         "workspace": workspace,
         "flow": flow,
-        "at": now_ms(),
+        "at": codexos_store::unix_ms(),
     });
     if let (Value::Object(payload), Value::Object(detail)) = (&mut payload, detail) {
         payload.extend(detail);
@@ -609,7 +599,7 @@ pub(crate) struct Background {
 /// Waits until `at_ms` (at most `cap`), or until woken.
 async fn sleep_until(at_ms: Option<u64>, cap: Duration, wake: &tokio::sync::Notify) {
     let wait = at_ms.map_or(cap, |at| {
-        Duration::from_millis(at.saturating_sub(now_ms())).min(cap)
+        Duration::from_millis(at.saturating_sub(codexos_store::unix_ms())).min(cap)
     });
     tokio::select! {
         () = tokio::time::sleep(wait) => {}
@@ -624,7 +614,7 @@ async fn sleep_until(at_ms: Option<u64>, cap: Duration, wake: &tokio::sync::Noti
 pub(crate) async fn schedule(team: Arc<Team>) {
     let stop = team.shutdown.clone();
     while !stop.is_cancelled() {
-        let now = now_ms();
+        let now = codexos_store::unix_ms();
         match team.store().team_due_triggers(now) {
             Ok(due) => {
                 for trigger in due {
@@ -676,29 +666,18 @@ fn backoff(base: Duration, attempts: u32) -> Duration {
 /// with exponential backoff up to [`MAX_ATTEMPTS`].
 pub(crate) async fn deliver(team: Arc<Team>) {
     let stop = team.shutdown.clone();
-    let client = match codexos_net::client()
-        .timeout(Duration::from_secs(10))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-    {
-        Ok(client) => client,
-        Err(error) => {
-            tracing::error!(%error, "no HTTP client for webhooks: nothing will be delivered");
-            return;
-        }
-    };
     while !stop.is_cancelled() {
         let due = team
             .store()
-            .team_due_deliveries(now_ms(), 32)
+            .team_due_deliveries(codexos_store::unix_ms(), 32)
             .unwrap_or_else(|error| {
                 tracing::error!(%error, "reading due deliveries");
                 Vec::new()
             });
         let sends = due.into_iter().map(|(delivery, url)| {
-            let (client, team) = (client.clone(), Arc::clone(&team));
+            let team = Arc::clone(&team);
             async move {
-                let attempt = send(&client, &team, &delivery, &url).await;
+                let attempt = send(&team, &delivery, &url).await;
                 if let Err(error) = team.store().team_delivery_attempt(delivery.id, &attempt) {
                     tracing::error!(%error, "recording a delivery attempt");
                 }
@@ -713,55 +692,41 @@ pub(crate) async fn deliver(team: Arc<Team>) {
     }
 }
 
-/// A client that connects to `host` at `address` only.
-fn client_for(host: &str, address: std::net::SocketAddr) -> Option<reqwest::Client> {
+/// A client for `url` that connects only to the address [`reachable`]
+/// found for its host (10 s, no redirects).
+async fn pinned_client(team: &Team, url: &str) -> Result<reqwest::Client, String> {
+    let parsed = reqwest::Url::parse(url).map_err(|error| error.to_string())?;
+    let address = reachable(team, &parsed)
+        .await
+        .map_err(|error| error.message)?[0];
+    let host = parsed.host_str().unwrap_or_default();
     codexos_net::client()
         .timeout(Duration::from_secs(10))
         .redirect(reqwest::redirect::Policy::none())
         .resolve(host, address)
         .build()
-        .ok()
+        .map_err(|error| error.to_string())
 }
 
-async fn send(
-    client: &reqwest::Client,
-    team: &Team,
-    delivery: &codexos_store::triggers::Delivery,
-    url: &str,
-) -> Attempt {
+async fn send(team: &Team, delivery: &codexos_store::triggers::Delivery, url: &str) -> Attempt {
     let secret = secret_of(team, "hook", &delivery.hook);
-    let seconds = now_ms() / 1000;
+    let seconds = codexos_store::unix_ms() / 1000;
     let attempts = delivery.attempts + 1;
     let retry_at_ms = (attempts < MAX_ATTEMPTS).then(|| {
         let wait = backoff(team.options().webhook_retry, attempts);
-        now_ms() + u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)
+        codexos_store::unix_ms() + u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)
     });
     // Checked again at each attempt, and the connection pinned to the
     // address checked: a name that resolves elsewhere later gains nothing.
-    let pinned = match reqwest::Url::parse(url) {
-        Ok(parsed) => match reachable(team, &parsed).await {
-            Ok(addresses) => parsed
-                .host_str()
-                .map(|host| (host.to_owned(), addresses[0])),
-            Err(error) => {
-                return Attempt::Failed {
-                    status: None,
-                    error: error.message,
-                    retry_at_ms,
-                }
-            }
-        },
+    let client = match pinned_client(team, url).await {
+        Ok(client) => client,
         Err(error) => {
             return Attempt::Failed {
                 status: None,
-                error: error.to_string(),
-                retry_at_ms: None,
+                error,
+                retry_at_ms,
             }
         }
-    };
-    let client = match pinned {
-        Some((host, address)) => client_for(&host, address).unwrap_or_else(|| client.clone()),
-        None => client.clone(),
     };
     let request = client
         .post(url)

@@ -275,6 +275,11 @@ impl Server {
         (status, response.text().await.expect("body"))
     }
 
+    /// The status a call answers.
+    async fn status(&self, who: &str, method: &str, path: &str, body: Option<Value>) -> StatusCode {
+        self.call(who, method, path, body).await.0
+    }
+
     async fn start_gate(&self, who: &str) -> String {
         let (status, body) = self
             .call(
@@ -548,7 +553,7 @@ async fn tokens_are_refused_when_missing_tampered_expired_revoked_or_out_of_scop
     let server = start(roomy()).await;
     let flows = "/api/v1/workspaces/team/flows";
     assert_eq!(
-        server.call("eve", "GET", flows, None).await.0,
+        server.status("eve", "GET", flows, None).await,
         StatusCode::OK,
         "positive control"
     );
@@ -559,7 +564,7 @@ async fn tokens_are_refused_when_missing_tampered_expired_revoked_or_out_of_scop
     let last = tampered.pop().expect("digit");
     tampered.push(if last == '0' { '1' } else { '0' });
     assert_eq!(
-        server.call(&tampered, "GET", flows, None).await.0,
+        server.status(&tampered, "GET", flows, None).await,
         StatusCode::UNAUTHORIZED
     );
     let expired = codexos_server::team::auth::mint(
@@ -595,7 +600,7 @@ async fn a_token_made_over_the_api_is_no_wider_nor_longer_lived_than_its_maker_a
     let read = created["token"].as_str().expect("token").to_owned();
     let id = created["credential"]["id"].as_str().expect("id").to_owned();
     assert_eq!(
-        server.call(&read, "GET", flows, None).await.0,
+        server.status(&read, "GET", flows, None).await,
         StatusCode::OK
     );
     let (status, body) = server
@@ -623,9 +628,8 @@ async fn a_token_made_over_the_api_is_no_wider_nor_longer_lived_than_its_maker_a
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(
         server
-            .call(&read, "DELETE", &format!("/api/v1/tokens/{id}"), None)
-            .await
-            .0,
+            .status(&read, "DELETE", &format!("/api/v1/tokens/{id}"), None)
+            .await,
         StatusCode::FORBIDDEN,
         "a read token cannot revoke tokens"
     );
@@ -649,17 +653,15 @@ async fn a_token_made_over_the_api_is_no_wider_nor_longer_lived_than_its_maker_a
     );
     assert_eq!(
         server
-            .call("olga", "DELETE", &format!("/api/v1/tokens/{id}"), None)
-            .await
-            .0,
+            .status("olga", "DELETE", &format!("/api/v1/tokens/{id}"), None)
+            .await,
         StatusCode::NOT_FOUND,
         "only its owner revokes a token"
     );
     assert_eq!(
         server
-            .call("eve", "DELETE", &format!("/api/v1/tokens/{id}"), None)
-            .await
-            .0,
+            .status("eve", "DELETE", &format!("/api/v1/tokens/{id}"), None)
+            .await,
         StatusCode::NO_CONTENT
     );
     let (status, body) = server.call(&read, "GET", flows, None).await;
@@ -674,36 +676,32 @@ async fn roles_cannot_be_raised_past_their_own() {
     let role = |name: &str| Some(json!({ "role": name }));
     assert_eq!(
         server
-            .call("adam", "PUT", &member("zed"), role("admin"))
-            .await
-            .0,
+            .status("adam", "PUT", &member("zed"), role("admin"))
+            .await,
         StatusCode::NO_CONTENT,
         "positive control"
     );
     assert_eq!(
         server
-            .call("adam", "PUT", &member("zed"), role("owner"))
-            .await
-            .0,
+            .status("adam", "PUT", &member("zed"), role("owner"))
+            .await,
         StatusCode::FORBIDDEN
     );
     assert_eq!(
         server
-            .call("adam", "PUT", &member("olga"), role("viewer"))
-            .await
-            .0,
+            .status("adam", "PUT", &member("olga"), role("viewer"))
+            .await,
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        server.call("adam", "DELETE", &member("olga"), None).await.0,
+        server.status("adam", "DELETE", &member("olga"), None).await,
         StatusCode::FORBIDDEN
     );
     let narrow_owner = Some(json!({ "role": "viewer", "flow": "gate" }));
     assert_eq!(
         server
-            .call("adam", "PUT", &member("olga"), narrow_owner)
-            .await
-            .0,
+            .status("adam", "PUT", &member("olga"), narrow_owner)
+            .await,
         StatusCode::FORBIDDEN,
         "an admin cannot narrow an owner through a grant"
     );
@@ -713,9 +711,8 @@ async fn roles_cannot_be_raised_past_their_own() {
     assert_eq!(status, StatusCode::CONFLICT, "the last owner stays: {body}");
     assert_eq!(
         server
-            .call("cora", "PUT", &member("zed"), role("viewer"))
-            .await
-            .0,
+            .status("cora", "PUT", &member("zed"), role("viewer"))
+            .await,
         StatusCode::FORBIDDEN
     );
 }
@@ -728,58 +725,52 @@ async fn grants_narrow_or_widen_a_role_on_one_flow() {
     let grant = |role: &str| Some(json!({ "role": role, "flow": "gate" }));
     assert_eq!(
         server
-            .call("olga", "PUT", &member("cora"), grant("viewer"))
-            .await
-            .0,
+            .status("olga", "PUT", &member("cora"), grant("viewer"))
+            .await,
         StatusCode::NO_CONTENT
     );
     let gate_path = "/api/v1/workspaces/team/flows/gate";
     assert_eq!(
         server
-            .call("cora", "PUT", gate_path, Some(gate("gate")))
-            .await
-            .0,
+            .status("cora", "PUT", gate_path, Some(gate("gate")))
+            .await,
         StatusCode::FORBIDDEN
     );
     assert_eq!(
         server
-            .call(
+            .status(
                 "cora",
                 "PUT",
                 "/api/v1/workspaces/team/flows/draft",
                 Some(gate("draft"))
             )
-            .await
-            .0,
+            .await,
         StatusCode::OK
     );
     // And widens: vic (viewer) may run `gate`, not `draft`.
     assert_eq!(
         server
-            .call("olga", "PUT", &member("vic"), grant("executor"))
-            .await
-            .0,
+            .status("olga", "PUT", &member("vic"), grant("executor"))
+            .await,
         StatusCode::NO_CONTENT
     );
     server.start_gate("vic").await;
     assert_eq!(
         server
-            .call(
+            .status(
                 "vic",
                 "POST",
                 "/api/v1/workspaces/team/flows/draft/runs",
                 Some(json!({}))
             )
-            .await
-            .0,
+            .await,
         StatusCode::FORBIDDEN
     );
     // The vault's names are for creators up; values for nobody.
     assert_eq!(
         server
-            .call("eve", "GET", "/api/v1/workspaces/team/vault", None)
-            .await
-            .0,
+            .status("eve", "GET", "/api/v1/workspaces/team/vault", None)
+            .await,
         StatusCode::FORBIDDEN
     );
 }
@@ -791,17 +782,17 @@ async fn workspaces_do_not_see_each_other() {
     // run ids mean nothing in theirs.
     let run = format!("/api/v1/workspaces/team/runs/{}", server.paused);
     assert_eq!(
-        server.call("olga", "GET", &run, None).await.0,
+        server.status("olga", "GET", &run, None).await,
         StatusCode::OK,
         "positive control"
     );
     assert_eq!(
-        server.call("otto", "GET", &run, None).await.0,
+        server.status("otto", "GET", &run, None).await,
         StatusCode::NOT_FOUND
     );
     let elsewhere = format!("/api/v1/workspaces/other/runs/{}", server.paused);
     assert_eq!(
-        server.call("otto", "GET", &elsewhere, None).await.0,
+        server.status("otto", "GET", &elsewhere, None).await,
         StatusCode::NOT_FOUND
     );
     let (status, body) = server
@@ -1032,7 +1023,7 @@ async fn floods_and_oversized_bodies_are_refused() {
     let flows = "/api/v1/workspaces/team/flows";
     for _ in 0..5 {
         assert_eq!(
-            server.call("eve", "GET", flows, None).await.0,
+            server.status("eve", "GET", flows, None).await,
             StatusCode::OK
         );
     }
@@ -1046,7 +1037,7 @@ async fn floods_and_oversized_bodies_are_refused() {
     assert_eq!(flooded.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(flooded.headers().get("retry-after").is_some());
     assert_eq!(
-        server.call("cora", "GET", flows, None).await.0,
+        server.status("cora", "GET", flows, None).await,
         StatusCode::OK,
         "another token's own bucket"
     );
@@ -1161,14 +1152,13 @@ async fn a_run_streams_its_events_in_order_pauses_resumes_and_changes_are_audite
     // Changes are recorded as the account that made them, from its address.
     assert_eq!(
         server
-            .call(
+            .status(
                 "adam",
                 "PUT",
                 "/api/v1/workspaces/team/vault/probe",
                 Some(json!({"value": SENTINEL}))
             )
-            .await
-            .0,
+            .await,
         StatusCode::NO_CONTENT
     );
     let (_, log) = server
@@ -1273,21 +1263,19 @@ async fn share_links_open_what_they_share_to_whom_they_say_and_stop_when_revoked
     tampered.push(if last == '0' { '1' } else { '0' });
     assert_eq!(
         server
-            .call("", "GET", &format!("/api/v1/shared/{tampered}"), None)
-            .await
-            .0,
+            .status("", "GET", &format!("/api/v1/shared/{tampered}"), None)
+            .await,
         StatusCode::NOT_FOUND
     );
     assert_eq!(
         server
-            .call(
+            .status(
                 "otto",
                 "POST",
                 &format!("/api/v1/shared/{link}/runs"),
                 Some(json!({}))
             )
-            .await
-            .0,
+            .await,
         StatusCode::FORBIDDEN
     );
 
@@ -1298,14 +1286,13 @@ async fn share_links_open_what_they_share_to_whom_they_say_and_stop_when_revoked
     let run_link = made["link"].as_str().expect("link").to_owned();
     assert_eq!(
         server
-            .call(
+            .status(
                 "",
                 "POST",
                 &format!("/api/v1/shared/{run_link}/runs"),
                 Some(json!({}))
             )
-            .await
-            .0,
+            .await,
         StatusCode::UNAUTHORIZED
     );
     let (status, body) = server
@@ -1328,9 +1315,8 @@ async fn share_links_stop_when_revoked_or_expired() {
     let link = view["link"].as_str().expect("link").to_owned();
     assert_eq!(
         server
-            .call("", "GET", &format!("/api/v1/shared/{link}"), None)
-            .await
-            .0,
+            .status("", "GET", &format!("/api/v1/shared/{link}"), None)
+            .await,
         StatusCode::OK,
         "positive control"
     );
@@ -1338,27 +1324,25 @@ async fn share_links_stop_when_revoked_or_expired() {
     let id = view["share"]["id"].as_str().expect("id");
     assert_eq!(
         server
-            .call(
+            .status(
                 "vic",
                 "DELETE",
                 &format!("/api/v1/workspaces/team/shares/{id}"),
                 None
             )
-            .await
-            .0,
+            .await,
         StatusCode::FORBIDDEN,
         "a viewer cannot revoke"
     );
     assert_eq!(
         server
-            .call(
+            .status(
                 "cora",
                 "DELETE",
                 &format!("/api/v1/workspaces/team/shares/{id}"),
                 None
             )
-            .await
-            .0,
+            .await,
         StatusCode::NO_CONTENT
     );
     let (status, body) = server
@@ -1435,14 +1419,13 @@ async fn a_fork_keeps_its_lineage_and_updates_from_its_origin_after_showing_the_
     changed["description"] = json!("ships after approval");
     assert_eq!(
         server
-            .call(
+            .status(
                 "cora",
                 "PUT",
                 "/api/v1/workspaces/team/flows/gate",
                 Some(changed)
             )
-            .await
-            .0,
+            .await,
         StatusCode::OK
     );
     let (_, lineage) = server.call("vic", "GET", origin, None).await;
@@ -1458,17 +1441,15 @@ async fn a_fork_keeps_its_lineage_and_updates_from_its_origin_after_showing_the_
     let latest = lineage["latestVersion"].as_u64().expect("latest");
     assert_eq!(
         server
-            .call("vic", "POST", origin, Some(json!({"version": forked_at})))
-            .await
-            .0,
+            .status("vic", "POST", origin, Some(json!({"version": forked_at})))
+            .await,
         StatusCode::CONFLICT,
         "a version whose diff was not shown"
     );
     assert_eq!(
         server
-            .call("vic", "POST", origin, Some(json!({"version": latest})))
-            .await
-            .0,
+            .status("vic", "POST", origin, Some(json!({"version": latest})))
+            .await,
         StatusCode::OK
     );
     let (_, copy) = server
@@ -1617,14 +1598,13 @@ async fn share_links_are_no_way_around_a_narrowing_grant() {
     );
     assert_eq!(
         server
-            .call(
+            .status(
                 "cora",
                 "DELETE",
                 &format!("/api/v1/workspaces/team/shares/{id}"),
                 None
             )
-            .await
-            .0,
+            .await,
         StatusCode::FORBIDDEN
     );
 }
@@ -1638,14 +1618,13 @@ async fn lineage_is_the_servers_and_a_model_is_a_name() {
         json!({"origin": "workspace:other", "flow": "../../etc/passwd", "version": 1});
     assert_eq!(
         server
-            .call(
+            .status(
                 "adam",
                 "PUT",
                 "/api/v1/workspaces/team/flows/claims",
                 Some(claimed)
             )
-            .await
-            .0,
+            .await,
         StatusCode::OK
     );
     let (_, saved) = server
@@ -1660,14 +1639,13 @@ async fn lineage_is_the_servers_and_a_model_is_a_name() {
     );
     assert_eq!(
         server
-            .call(
+            .status(
                 "adam",
                 "PUT",
                 "/api/v1/workspaces/team/flows/gate-copy",
                 Some(gate("gate-copy"))
             )
-            .await
-            .0,
+            .await,
         StatusCode::OK
     );
     let (_, copy) = server
