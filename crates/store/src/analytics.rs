@@ -11,7 +11,9 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::params;
+
+use crate::db::Optional;
 
 use crate::{sql, Result, Store};
 
@@ -110,7 +112,7 @@ pub struct SpanFact {
 
 /// Stores the facts of a run's events, in the transaction that stores them.
 pub(crate) fn insert_facts(
-    transaction: &Transaction<'_>,
+    transaction: &crate::db::Conn<'_>,
     run: &str,
     facts: &[SpanFact],
 ) -> Result<()> {
@@ -120,12 +122,13 @@ pub(crate) fn insert_facts(
     let action = "storing analytics facts";
     let mut insert = transaction
         .prepare_cached(
-            "INSERT OR IGNORE INTO span_facts
+            "INSERT INTO span_facts
                 (run, seq, at_ms, kind, flow, project, node, provider, model, ok, latency_ms,
                  tokens_in, tokens_out, cached, cost_usd, unpriced, fallbacks)
              VALUES (?1, ?2, ?3, ?4, (SELECT flow FROM run_tags WHERE run = ?1),
                  (SELECT project FROM run_tags WHERE run = ?1), ?5, ?6, ?7, ?8, ?9,
-                 ?10, ?11, ?12, ?13, ?14, ?15)",
+                 ?10, ?11, ?12, ?13, ?14, ?15)
+             ON CONFLICT DO NOTHING",
         )
         .map_err(sql(action))?;
     let number = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
@@ -135,10 +138,11 @@ pub(crate) fn insert_facts(
             (Some(latency), _) => Some(number(latency)),
             (None, "run") => transaction
                 .prepare_cached(
-                    "SELECT json_extract(event, '$.atMs') FROM run_events WHERE run = ?1 ORDER BY seq LIMIT 1",
+                    "SELECT CAST(json_extract(event, '$.atMs') AS BIGINT) FROM run_events
+                     WHERE run = ?1 ORDER BY seq LIMIT 1",
                 )
                 .and_then(|mut statement| {
-                    statement.query_row(params![run], |row| row.get::<_, Option<i64>>(0))
+                    statement.query_row(params![run], |row| row.get::<Option<i64>>(0))
                 })
                 .optional()
                 .map_err(sql(action))?
@@ -170,7 +174,7 @@ pub(crate) fn insert_facts(
 }
 
 /// Derives the facts of every stored event (when the tables are created).
-pub(crate) fn derive_all_spans(transaction: &Transaction<'_>) -> Result<()> {
+pub(crate) fn derive_all_spans(transaction: &crate::db::Conn<'_>) -> Result<()> {
     transaction
         .execute_batch(&derive_spans_sql("1 = 1"))
         .map_err(sql("deriving analytics from stored runs"))
@@ -394,8 +398,7 @@ impl Store {
         let pending: bool = connection
             .query_row(
                 "SELECT coalesce((SELECT max(id) FROM span_facts), 0) >
-                        coalesce((SELECT value FROM analytics_state WHERE key = 'rolled_up'), 0)",
-                [],
+                        coalesce((SELECT value FROM analytics_state WHERE key = 'rolled_up'), 0)", &[],
                 |row| row.get(0),
             )
             .map_err(sql(action))?;
@@ -403,12 +406,11 @@ impl Store {
             return Ok(0);
         }
         let transaction = connection
-            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .transaction_with(crate::db::Begin::Immediate)
             .map_err(sql(action))?;
         let watermark: i64 = transaction
             .query_row(
-                "SELECT value FROM analytics_state WHERE key = 'rolled_up'",
-                [],
+                "SELECT value FROM analytics_state WHERE key = 'rolled_up'", &[],
                 |row| row.get(0),
             )
             .optional()
@@ -425,16 +427,14 @@ impl Store {
                      FROM span_facts WHERE id > ?1 ORDER BY id LIMIT ?2",
                 )
                 .map_err(sql(action))?;
-            let mut rows = statement
-                .query(params![watermark, CHUNK])
-                .map_err(sql(action))?;
-            while let Some(row) = rows.next().map_err(sql(action))? {
-                let id: i64 = row.get(0).map_err(sql(action))?;
-                let flow: String = row.get(3).map_err(sql(action))?;
-                let node: String = row.get(4).map_err(sql(action))?;
+            let rows = statement
+                .query_map(params![watermark, CHUNK], |row| {
+                let id: i64 = row.get(0)?;
+                let flow: String = row.get(3)?;
+                let node: String = row.get(4)?;
                 let fact = Fact {
-                    at_ms: row.get(1).map_err(sql(action))?,
-                    kind: row.get(2).map_err(sql(action))?,
+                    at_ms: row.get(1)?,
+                    kind: row.get(2)?,
                     dims: [
                         flow.clone(),
                         if node.is_empty() {
@@ -442,19 +442,24 @@ impl Store {
                         } else {
                             format!("{flow} › {node}")
                         },
-                        row.get(5).map_err(sql(action))?,
-                        row.get(6).map_err(sql(action))?,
-                        row.get(7).map_err(sql(action))?,
+                        row.get(5)?,
+                        row.get(6)?,
+                        row.get(7)?,
                     ],
-                    ok: row.get(8).map_err(sql(action))?,
-                    latency_ms: row.get(9).map_err(sql(action))?,
-                    tokens_in: row.get(10).map_err(sql(action))?,
-                    tokens_out: row.get(11).map_err(sql(action))?,
-                    cached: row.get(12).map_err(sql(action))?,
-                    cost_usd: row.get(13).map_err(sql(action))?,
-                    unpriced: row.get(14).map_err(sql(action))?,
-                    fallbacks: row.get(15).map_err(sql(action))?,
+                    ok: row.get(8)?,
+                    latency_ms: row.get(9)?,
+                    tokens_in: row.get(10)?,
+                    tokens_out: row.get(11)?,
+                    cached: row.get(12)?,
+                    cost_usd: row.get(13)?,
+                    unpriced: row.get(14)?,
+                    fallbacks: row.get(15)?,
                 };
+                    Ok((id, fact))
+                })
+                .map_err(sql(action))?;
+            for row in rows {
+                let (id, fact) = row.map_err(sql(action))?;
                 let day = fact.at_ms.div_euclid(DAY_MS);
                 let mut add = |dim: &'static str, value: &str| {
                     fact.add_to(
@@ -503,7 +508,7 @@ impl Store {
         let rows = statement
             .query_map(params![dim, from_day, to_day], rollup_row)
             .map_err(sql(action))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
+        rows.collect::<crate::db::DbResult<Vec<_>>>()
             .map_err(sql(action))
     }
 
@@ -554,7 +559,7 @@ impl Store {
                 })
             })
             .map_err(sql(action))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
+        rows.collect::<crate::db::DbResult<Vec<_>>>()
             .map_err(sql(action))
     }
 
@@ -584,7 +589,7 @@ impl Store {
                 "SELECT latency_ms FROM span_facts WHERE kind = ?1 AND latency_ms IS NOT NULL
                  ORDER BY latency_ms LIMIT 1 OFFSET ?2",
                 params![kind, rank - 1],
-                |row| row.get::<_, i64>(0),
+                |row| row.get::<i64>(0),
             )
             .optional()
             .map(|value| value.map(|value| value as f64))
@@ -594,8 +599,8 @@ impl Store {
     /// Facts stored (for benchmarks and checks).
     pub fn span_count(&self) -> Result<u64> {
         self.connection()
-            .query_row("SELECT count(*) FROM span_facts", [], |row| {
-                row.get::<_, i64>(0)
+            .query_row("SELECT count(*) FROM span_facts", &[], |row| {
+                row.get::<i64>(0)
             })
             .map(as_count)
             .map_err(sql("counting analytics facts"))
@@ -605,8 +610,8 @@ impl Store {
 /// A roll-up row read with the columns `day, kind, value, count, failures,
 /// cancelled, timed, latency_sum, tokens_in, tokens_out, cached, cost_usd,
 /// unpriced, fallbacks, fell_back, histogram`, in that order.
-fn rollup_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Rollup> {
-    let count = |index| row.get::<_, i64>(index).map(as_count);
+fn rollup_row(row: &crate::db::Row<'_, '_>) -> crate::db::DbResult<Rollup> {
+    let count = |index| row.get::<i64>(index).map(as_count);
     Ok(Rollup {
         day: row.get(0)?,
         kind: row.get(1)?,
@@ -623,12 +628,12 @@ fn rollup_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Rollup> {
         unpriced: count(12)?,
         fallbacks: count(13)?,
         fell_back: count(14)?,
-        histogram: decode_histogram(&row.get::<_, Vec<u8>>(15)?),
+        histogram: decode_histogram(&row.get::<Vec<u8>>(15)?),
     })
 }
 
 fn merge_rollups(
-    transaction: &Transaction<'_>,
+    transaction: &crate::db::Conn<'_>,
     groups: HashMap<(i64, &'static str, String, String), Rollup>,
 ) -> Result<()> {
     let action = "rolling up analytics";
@@ -641,10 +646,17 @@ fn merge_rollups(
         .map_err(sql(action))?;
     let mut write = transaction
         .prepare_cached(
-            "INSERT OR REPLACE INTO span_rollups (dim, day, kind, value, count, failures, cancelled,
+            "INSERT INTO span_rollups (dim, day, kind, value, count, failures, cancelled,
                  timed, latency_sum, tokens_in, tokens_out, cached, cost_usd, unpriced, fallbacks,
                  fell_back, histogram)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+             ON CONFLICT (dim, day, kind, value) DO UPDATE SET count = excluded.count,
+                 failures = excluded.failures, cancelled = excluded.cancelled, timed = excluded.timed,
+                 latency_sum = excluded.latency_sum, tokens_in = excluded.tokens_in,
+                 tokens_out = excluded.tokens_out, cached = excluded.cached,
+                 cost_usd = excluded.cost_usd, unpriced = excluded.unpriced,
+                 fallbacks = excluded.fallbacks, fell_back = excluded.fell_back,
+                 histogram = excluded.histogram",
         )
         .map_err(sql(action))?;
     for ((day, dim, kind, value), mut rollup) in groups {

@@ -12,7 +12,9 @@
 //! verify --head`) — and an entry appended with a correct hash by someone
 //! who can write the file (that needs a keyed chain; not yet).
 
-use rusqlite::{params, OptionalExtension, TransactionBehavior};
+use rusqlite::params;
+
+use crate::db::Optional;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -202,12 +204,11 @@ impl Store {
         let action_name = "appending to the audit log";
         let mut connection = self.connection();
         let transaction = connection
-            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .transaction_with(crate::db::Begin::Immediate)
             .map_err(sql(action_name))?;
         let last: Option<(i64, String)> = transaction
             .query_row(
-                "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
-                [],
+                "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &[],
                 |row| Ok((row.get(0)?, row.get(1)?)),
             )
             .optional()
@@ -261,7 +262,7 @@ impl Store {
         let rows = statement
             .query_map(params![action, text, limit], read_entry)
             .map_err(sql(action_name))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
+        rows.collect::<crate::db::DbResult<Vec<_>>>()
             .map_err(sql(action_name))
     }
 
@@ -273,12 +274,14 @@ impl Store {
         let mut statement = connection
             .prepare("SELECT seq, at_ms, who, origin, action, target, detail, hash FROM audit ORDER BY seq")
             .map_err(sql(action_name))?;
-        let mut rows = statement.query([]).map_err(sql(action_name))?;
+        let rows = statement
+            .query_map(&[], read_entry)
+            .map_err(sql(action_name))?;
         let mut previous = GENESIS.to_owned();
         let mut entries = 0;
         let mut broken = None;
-        while let Some(row) = rows.next().map_err(sql(action_name))? {
-            let entry = read_entry(row).map_err(sql(action_name))?;
+        for entry in rows {
+            let entry = entry.map_err(sql(action_name))?;
             entries += 1;
             if broken.is_none() {
                 if entry.seq != entries {
@@ -319,7 +322,7 @@ impl Store {
             .query_row(
                 "SELECT seq FROM audit WHERE hash = ?1",
                 params![head.to_ascii_lowercase()],
-                |row| row.get::<_, i64>(0),
+                |row| row.get::<i64>(0),
             )
             .optional()
             .map(|seq| seq.and_then(|seq| u64::try_from(seq).ok()))
@@ -327,10 +330,10 @@ impl Store {
     }
 }
 
-fn read_entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEntry> {
+fn read_entry(row: &crate::db::Row<'_, '_>) -> crate::db::DbResult<AuditEntry> {
     Ok(AuditEntry {
-        seq: u64::try_from(row.get::<_, i64>(0)?).unwrap_or(0),
-        at_ms: u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0),
+        seq: u64::try_from(row.get::<i64>(0)?).unwrap_or(0),
+        at_ms: u64::try_from(row.get::<i64>(1)?).unwrap_or(0),
         who: row.get(2)?,
         origin: row.get(3)?,
         action: row.get(4)?,
@@ -361,17 +364,33 @@ mod tests {
         (dir, store)
     }
 
-    /// Opens the file beside the store, without the triggers (as someone
-    /// editing it would).
-    fn raw(dir: &tempfile::TempDir) -> rusqlite::Connection {
-        let connection =
-            rusqlite::Connection::open(dir.path().join("codexos.sqlite")).expect("raw");
-        connection
-            .execute_batch(
-                "DROP TRIGGER audit_append_only_update; DROP TRIGGER audit_append_only_delete; DROP TRIGGER audit_append_only_insert;",
-            )
-            .expect("triggers dropped");
-        connection
+    /// The store's own connection, acting behind the audit API.
+    struct Raw<'s>(&'s Store);
+
+    impl Raw<'_> {
+        fn execute(&self, sql: &str, _: &[()]) -> crate::db::DbResult<usize> {
+            self.0.connection().execute(sql, &[])
+        }
+
+        fn execute_batch(&self, sql: &str) -> crate::db::DbResult<()> {
+            self.0.connection().execute_batch(sql)
+        }
+    }
+
+    /// The store's database with the append-only rule still on.
+    fn guarded(store: &Store) -> Raw<'_> {
+        Raw(store)
+    }
+
+    /// The store's database without the append-only rule (as someone
+    /// editing the file, or with the database's owner rights, would).
+    fn raw(store: &Store) -> Raw<'_> {
+        let drop = match store.dialect() {
+            crate::db::Dialect::Sqlite => "DROP TRIGGER audit_append_only_update; DROP TRIGGER audit_append_only_delete; DROP TRIGGER audit_append_only_insert;",
+            crate::db::Dialect::Postgres => "ALTER TABLE audit DISABLE TRIGGER USER",
+        };
+        store.connection().execute_batch(drop).expect("triggers off");
+        Raw(store)
     }
 
     #[test]
@@ -422,16 +441,20 @@ mod tests {
 
     #[test]
     fn updates_deletes_and_replacements_are_refused() {
-        let (dir, store) = filled();
-        let connection =
-            rusqlite::Connection::open(dir.path().join("codexos.sqlite")).expect("raw");
-        let update = connection.execute("UPDATE audit SET target = 'x' WHERE seq = 2", []);
+        let (_dir, store) = filled();
+        let connection = guarded(&store);
+        let update = connection.execute("UPDATE audit SET target = 'x' WHERE seq = 2", &[]);
         assert!(update.is_err_and(|error| error.to_string().contains("append-only")));
-        assert!(connection.execute("DELETE FROM audit", []).is_err());
+        assert!(connection.execute("DELETE FROM audit", &[]).is_err());
         let replace = connection.execute(
-            "INSERT OR REPLACE INTO audit (seq, at_ms, who, origin, action, target, detail, hash)
-             SELECT seq, at_ms, who, origin, action, 'x', detail, hash || 'x' FROM audit WHERE seq = 2",
-            [],
+            match store.dialect() {
+                crate::db::Dialect::Sqlite => "INSERT OR REPLACE INTO audit (seq, at_ms, who, origin, action, target, detail, hash)
+                    SELECT seq, at_ms, who, origin, action, 'x', detail, hash || 'x' FROM audit WHERE seq = 2",
+                crate::db::Dialect::Postgres => "INSERT INTO audit (seq, at_ms, who, origin, action, target, detail, hash)
+                    SELECT seq, at_ms, who, origin, action, 'x', detail, hash || 'x' FROM audit WHERE seq = 2
+                    ON CONFLICT (seq) DO UPDATE SET target = excluded.target, hash = excluded.hash",
+            },
+            &[],
         );
         assert!(replace.is_err_and(|error| error.to_string().contains("append-only")));
         assert_eq!(store.audit_verify().expect("verify").broken, None);
@@ -446,23 +469,23 @@ mod tests {
         let (_dir, store) = filled();
         assert_eq!(store.audit_verify().expect("verify").broken, None);
 
-        let (dir, store) = filled();
-        raw(&dir)
-            .execute("UPDATE audit SET target = 'ANOTHER' WHERE seq = 2", [])
+        let (_dir, store) = filled();
+        raw(&store)
+            .execute("UPDATE audit SET target = 'ANOTHER' WHERE seq = 2", &[])
             .expect("edited");
         let broken = store.audit_verify().expect("verify").broken.expect("found");
         assert_eq!(broken.seq, 2, "{}", broken.reason);
 
-        let (dir, store) = filled();
-        raw(&dir)
-            .execute("DELETE FROM audit WHERE seq = 3", [])
+        let (_dir, store) = filled();
+        raw(&store)
+            .execute("DELETE FROM audit WHERE seq = 3", &[])
             .expect("deleted");
         let broken = store.audit_verify().expect("verify").broken.expect("found");
         assert_eq!(broken.seq, 3);
         assert!(broken.reason.contains("missing"), "{}", broken.reason);
 
-        let (dir, store) = filled();
-        let connection = raw(&dir);
+        let (_dir, store) = filled();
+        let connection = raw(&store);
         // Entry 4 edited, keeping its hash.
         connection
             .execute_batch(
@@ -482,8 +505,8 @@ mod tests {
         );
 
         // An entry inserted between 2 and 3 (the ones after renumbered).
-        let (dir, store) = filled();
-        let connection = raw(&dir);
+        let (_dir, store) = filled();
+        let connection = raw(&store);
         connection
             .execute_batch(
                 "CREATE TEMP TABLE tail AS SELECT * FROM audit WHERE seq >= 3;
@@ -504,12 +527,11 @@ mod tests {
         );
 
         // An entry appended after the last with a made-up hash.
-        let (dir, store) = filled();
-        raw(&dir)
+        let (_dir, store) = filled();
+        raw(&store)
             .execute(
                 "INSERT INTO audit (seq, at_ms, who, origin, action, target, detail, hash)
-                 VALUES (5, 0, 'mallory', 'cli', 'secret.use', 'X', '{}', 'abc')",
-                [],
+                 VALUES (5, 0, 'mallory', 'cli', 'secret.use', 'X', '{}', 'abc')", &[],
             )
             .expect("appended");
         assert_eq!(
@@ -524,8 +546,8 @@ mod tests {
 
     #[test]
     fn two_stores_on_one_file_keep_one_chain() {
-        let (dir, first) = crate::scratch();
-        let second = Store::open(&dir.path().join("codexos.sqlite")).expect("second");
+        let (_dir, first) = crate::scratch();
+        let second = first.reopen();
         std::thread::scope(|scope| {
             for store in [&first, &second] {
                 scope.spawn(move || {

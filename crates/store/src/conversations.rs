@@ -2,7 +2,9 @@
 //! in order. Each message keeps a JSON `meta` text the runtime owns
 //! (citations, the prompt as sent, statistics, tool calls).
 
-use rusqlite::{params, OptionalExtension, Row};
+use rusqlite::params;
+
+use crate::db::Optional;
 use serde::Serialize;
 
 use crate::runs::now;
@@ -48,7 +50,7 @@ pub struct MessageRow {
 const SUMMARY: &str = "SELECT c.id, c.title, c.mode, c.target, c.created_at, c.updated_at, \
      (SELECT COUNT(*) FROM conversation_messages m WHERE m.conversation = c.id) FROM conversations c";
 
-fn summary(row: &Row<'_>) -> rusqlite::Result<ConversationSummary> {
+fn summary(row: &crate::db::Row<'_, '_>) -> crate::db::DbResult<ConversationSummary> {
     Ok(ConversationSummary {
         id: row.get(0)?,
         title: row.get(1)?,
@@ -149,7 +151,7 @@ impl Store {
                 .query_map(params![limit], summary)
                 .map_err(sql("listing conversations"))?;
             return rows
-                .collect::<rusqlite::Result<_>>()
+                .collect::<crate::db::DbResult<_>>()
                 .map_err(sql("listing conversations"));
         };
         let pattern = contains_pattern(query);
@@ -162,7 +164,7 @@ impl Store {
         let mut found: Vec<ConversationSummary> = statement
             .query_map(params![pattern, limit], summary)
             .map_err(sql("searching conversations"))?
-            .collect::<rusqlite::Result<_>>()
+            .collect::<crate::db::DbResult<_>>()
             .map_err(sql("searching conversations"))?;
         let mut first_match = connection
             .prepare(
@@ -201,7 +203,7 @@ impl Store {
                 })
             })
             .map_err(sql("reading a conversation's messages"))?;
-        rows.collect::<rusqlite::Result<_>>()
+        rows.collect::<crate::db::DbResult<_>>()
             .map_err(sql("reading a conversation's messages"))
     }
 
@@ -336,7 +338,7 @@ mod tests {
         assert!(!store.delete_conversation("c1").expect("gone"));
         let left: i64 = store
             .connection()
-            .query_row("SELECT COUNT(*) FROM conversation_messages", [], |row| {
+            .query_row("SELECT COUNT(*) FROM conversation_messages", &[], |row| {
                 row.get(0)
             })
             .expect("count");

@@ -1,7 +1,9 @@
 //! Eval reports: one row per eval, the report as JSON (without the recorded
 //! calls, which its runs keep), and the figures the list shows.
 
-use rusqlite::{params, OptionalExtension};
+use rusqlite::params;
+
+use crate::db::Optional;
 use serde::Serialize;
 
 use crate::{sql, Result, Store};
@@ -43,8 +45,11 @@ impl Store {
         let summary = &eval.summary;
         self.connection()
             .execute(
-                "INSERT OR REPLACE INTO evals (id, flow, dataset, mode, started_at, cases, passed, ok, report)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO evals (id, flow, dataset, mode, started_at, cases, passed, ok, report)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT (id) DO UPDATE SET flow = excluded.flow, dataset = excluded.dataset,
+                     mode = excluded.mode, started_at = excluded.started_at, cases = excluded.cases,
+                     passed = excluded.passed, ok = excluded.ok, report = excluded.report",
                 params![
                     summary.id,
                     summary.flow,
@@ -68,7 +73,7 @@ impl Store {
         let mut statement = connection
             .prepare(
                 "SELECT id, flow, dataset, mode, started_at, cases, passed, ok FROM evals
-                 WHERE ?1 IS NULL OR flow = ?1 ORDER BY started_at DESC LIMIT ?2",
+                 WHERE CAST(?1 AS TEXT) IS NULL OR flow = ?1 ORDER BY started_at DESC LIMIT ?2",
             )
             .map_err(sql(action))?;
         let rows = statement
@@ -85,7 +90,7 @@ impl Store {
                 })
             })
             .map_err(sql(action))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
+        rows.collect::<crate::db::DbResult<Vec<_>>>()
             .map_err(sql(action))
     }
 
@@ -101,7 +106,7 @@ impl Store {
         let rows = statement
             .query_map(params![prefix], |row| row.get(0))
             .map_err(sql(action))?;
-        rows.collect::<rusqlite::Result<Vec<String>>>()
+        rows.collect::<crate::db::DbResult<Vec<String>>>()
             .map_err(sql(action))
     }
 
@@ -133,8 +138,7 @@ mod tests {
 
     #[test]
     fn evals_are_saved_listed_found_and_deleted() {
-        let folder = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(&folder.path().join("db.sqlite")).expect("store");
+        let (_dir, store) = crate::scratch();
         for (id, flow, at) in [
             ("e1aa", "qa", 1.0),
             ("e2bb", "qa", 2.0),

@@ -17,6 +17,7 @@
 pub mod analytics;
 pub mod audit;
 mod conversations;
+pub mod db;
 pub mod evals;
 mod migrations;
 pub mod otlp;
@@ -55,10 +56,12 @@ impl Durability {
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
+
+use crate::db::{Backend, Conn, DbError, Optional};
 use serde::Serialize;
 
 /// Errors of the metadata store.
@@ -70,9 +73,18 @@ pub enum Error {
     Open {
         /// Database file.
         path: PathBuf,
-        /// Underlying SQLite error.
+        /// Underlying error.
         #[source]
-        source: rusqlite::Error,
+        source: DbError,
+    },
+    /// The PostgreSQL database could not be reached.
+    #[error("cannot connect to the PostgreSQL database {url}: {source} — check the URL, that the server runs and accepts this user (see docs/server.md)")]
+    Connect {
+        /// The URL, without its password.
+        url: String,
+        /// Underlying error.
+        #[source]
+        source: DbError,
     },
     /// The database was written by a newer CodexOS.
     #[error("the metadata database `{path}` has schema version {found}, newer than this CodexOS understands ({supported}) — upgrade CodexOS or use another CODEXOS_HOME")]
@@ -89,17 +101,71 @@ pub enum Error {
     Sql {
         /// What the store was doing.
         action: &'static str,
-        /// Underlying SQLite error.
+        /// Underlying error.
         #[source]
-        source: rusqlite::Error,
+        source: DbError,
     },
 }
 
 /// Result alias of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-pub(crate) fn sql(action: &'static str) -> impl FnOnce(rusqlite::Error) -> Error {
-    move |source| Error::Sql { action, source }
+pub(crate) fn sql<E: Into<DbError>>(action: &'static str) -> impl FnOnce(E) -> Error {
+    move |source| Error::Sql {
+        action,
+        source: source.into(),
+    }
+}
+
+/// Where a store lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A SQLite file.
+    Sqlite(PathBuf),
+    /// A schema of a PostgreSQL database.
+    Postgres {
+        /// `postgres://…` URL or `key=value` connection string.
+        url: String,
+        /// The schema (created when missing).
+        schema: String,
+    },
+}
+
+/// Whether `text` names a PostgreSQL database (`postgres://` or
+/// `postgresql://`).
+#[must_use]
+pub fn is_postgres_url(text: &str) -> bool {
+    text.starts_with("postgres://") || text.starts_with("postgresql://")
+}
+
+/// A database URL fit to show: the password replaced by `***`.
+#[must_use]
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url
+            .split_whitespace()
+            .map(|pair| {
+                if pair.starts_with("password=") {
+                    "password=***"
+                } else {
+                    pair
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+    };
+    let (authority, tail) = rest.split_once('/').map_or((rest, None), |(a, t)| (a, Some(t)));
+    let authority = match authority.rsplit_once('@') {
+        Some((user, host)) => match user.split_once(':') {
+            Some((name, _)) => format!("{name}:***@{host}"),
+            None => format!("{user}@{host}"),
+        },
+        None => authority.to_owned(),
+    };
+    match tail {
+        Some(tail) => format!("{scheme}://{authority}/{tail}"),
+        None => format!("{scheme}://{authority}"),
+    }
 }
 
 /// A folder ingested under a name.
@@ -144,7 +210,7 @@ pub struct SealedSecret {
 #[derive(Debug)]
 pub struct Store {
     path: PathBuf,
-    connection: Mutex<Connection>,
+    backend: Backend,
     /// Who acts, for the audit entries this process writes.
     actor: Mutex<audit::AuditActor>,
 }
@@ -177,11 +243,28 @@ pub fn unix_ms() -> u64 {
 }
 
 /// A store in a fresh temporary folder, for tests.
+///
+/// On SQLite, or — with `CODEXOS_TEST_STORE=postgres` (`make test` runs the
+/// suite both ways) — in a fresh schema of the test PostgreSQL server.
 #[cfg(test)]
 pub(crate) fn scratch() -> (tempfile::TempDir, Store) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = Store::open(&dir.path().join("codexos.sqlite")).expect("store");
+    let store = if std::env::var("CODEXOS_TEST_STORE").as_deref() == Ok("postgres") {
+        let server = codexos_test_support::postgres::server();
+        Store::connect(&server.url, &codexos_test_support::postgres::fresh_schema())
+            .expect("store on PostgreSQL")
+    } else {
+        Store::open(&dir.path().join("codexos.sqlite")).expect("store")
+    };
     (dir, store)
+}
+
+#[cfg(test)]
+impl Store {
+    /// A second store on the same database.
+    pub(crate) fn reopen(&self) -> Self {
+        Self::open_location(&self.location(), Durability::default()).expect("reopened")
+    }
 }
 
 impl Store {
@@ -193,11 +276,11 @@ impl Store {
 
     /// Opens the database at `path` committing at `durability`.
     pub fn open_with(path: &Path, durability: Durability) -> Result<Self> {
-        let open_error = |source| Error::Open {
+        let open_error = |source: rusqlite::Error| Error::Open {
             path: path.to_path_buf(),
-            source,
+            source: source.into(),
         };
-        let mut connection = Connection::open(path).map_err(open_error)?;
+        let connection = Connection::open(path).map_err(open_error)?;
         connection
             .busy_timeout(std::time::Duration::from_secs(10))
             .map_err(open_error)?;
@@ -226,26 +309,78 @@ impl Store {
         connection
             .pragma_update(None, "synchronous", durability.pragma())
             .map_err(open_error)?;
-        migrations::run(&mut connection, path)?;
-        Ok(Self {
+        let store = Self {
             path: path.to_path_buf(),
-            connection: Mutex::new(connection),
+            backend: Backend::Sqlite(Mutex::new(connection)),
             actor: Mutex::new(audit::AuditActor::default()),
-        })
+        };
+        migrations::run(&mut store.connection(), &store.path.to_string_lossy())?;
+        Ok(store)
     }
 
-    /// Path of the database file.
+    /// Connects to a PostgreSQL database (`postgres://user:password@host:port/db`
+    /// or a `key=value` string) and keeps this store in `schema` (created
+    /// and migrated as needed): one database holds a team server's stores,
+    /// each in its own schema. Commits are durable as the server is set
+    /// (`synchronous_commit`).
+    pub fn connect(url: &str, schema: &str) -> Result<Self> {
+        let shown = redact_url(url);
+        let connection = db::PgConn::connect(url, schema).map_err(|source| Error::Connect {
+            url: shown.clone(),
+            source,
+        })?;
+        let store = Self {
+            path: PathBuf::from(format!("{shown}#{schema}")),
+            backend: Backend::Postgres(Mutex::new(connection)),
+            actor: Mutex::new(audit::AuditActor::default()),
+        };
+        migrations::run(&mut store.connection(), &store.path.to_string_lossy())?;
+        Ok(store)
+    }
+
+    /// Opens the store `location` names.
+    pub fn open_location(location: &Location, durability: Durability) -> Result<Self> {
+        match location {
+            Location::Sqlite(path) => Self::open_with(path, durability),
+            Location::Postgres { url, schema } => Self::connect(url, schema),
+        }
+    }
+
+    /// Where the store lives (with the password, if the URL has one).
+    #[must_use]
+    pub fn location(&self) -> Location {
+        match &self.backend {
+            Backend::Sqlite(_) => Location::Sqlite(self.path.clone()),
+            Backend::Postgres(connection) => {
+                let connection = connection
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                Location::Postgres {
+                    url: connection.url().to_owned(),
+                    schema: connection.schema().to_owned(),
+                }
+            }
+        }
+    }
+
+    /// Which SQL the store's database speaks.
+    #[must_use]
+    pub fn dialect(&self) -> db::Dialect {
+        match self.backend {
+            Backend::Sqlite(_) => db::Dialect::Sqlite,
+            Backend::Postgres(_) => db::Dialect::Postgres,
+        }
+    }
+
+    /// Path of the database file (for PostgreSQL, its URL without the
+    /// password and `#schema`).
     #[must_use]
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    fn connection(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock leaves SQLite itself consistent
-        // (transactions roll back), so a poisoned lock is safe to reuse.
-        self.connection
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn connection(&self) -> Conn<'_> {
+        self.backend.lock()
     }
 
     /// A random identifier of this data home, created on first use. Keychain
@@ -253,7 +388,7 @@ impl Store {
     pub fn home_id(&self) -> Result<String> {
         let connection = self.connection();
         let existing: Option<String> = connection
-            .query_row("SELECT value FROM meta WHERE key = 'home_id'", [], |row| {
+            .query_row("SELECT value FROM meta WHERE key = 'home_id'", &[], |row| {
                 row.get(0)
             })
             .optional()
@@ -264,12 +399,12 @@ impl Store {
         let id = uuid::Uuid::new_v4().to_string();
         connection
             .execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('home_id', ?1)",
+                "INSERT INTO meta (key, value) VALUES ('home_id', ?1) ON CONFLICT DO NOTHING",
                 params![id],
             )
             .map_err(sql("creating the home id"))?;
         connection
-            .query_row("SELECT value FROM meta WHERE key = 'home_id'", [], |row| {
+            .query_row("SELECT value FROM meta WHERE key = 'home_id'", &[], |row| {
                 row.get(0)
             })
             .map_err(sql("reading the home id"))
@@ -335,9 +470,9 @@ impl Store {
             .prepare("SELECT name, root, updated_at FROM projects ORDER BY name")
             .map_err(sql("listing projects"))?;
         let rows = statement
-            .query_map([], project_from_row)
+            .query_map(&[], project_from_row)
             .map_err(sql("listing projects"))?;
-        rows.collect::<rusqlite::Result<_>>()
+        rows.collect::<crate::db::DbResult<_>>()
             .map_err(sql("listing projects"))
     }
 
@@ -350,7 +485,7 @@ impl Store {
         let rows = statement
             .query_map(params![project], |row| Ok((row.get(0)?, row.get(1)?)))
             .map_err(sql("reading the file ledger"))?;
-        rows.collect::<rusqlite::Result<_>>()
+        rows.collect::<crate::db::DbResult<_>>()
             .map_err(sql("reading the file ledger"))
     }
 
@@ -365,12 +500,12 @@ impl Store {
                 Ok(FileRecord {
                     path: row.get(0)?,
                     hash: row.get(1)?,
-                    size: row.get::<_, i64>(2)? as u64,
+                    size: row.get::<i64>(2)? as u64,
                     chunks: row.get(3)?,
                 })
             })
             .map_err(sql("listing a project's files"))?;
-        rows.collect::<rusqlite::Result<_>>()
+        rows.collect::<crate::db::DbResult<_>>()
             .map_err(sql("listing a project's files"))
     }
 
@@ -455,7 +590,7 @@ impl Store {
     /// each folder indexes it whole (after the chunk table was rebuilt).
     pub fn clear_file_ledger(&self) -> Result<()> {
         self.connection()
-            .execute("DELETE FROM files", [])
+            .execute("DELETE FROM files", &[])
             .map_err(sql("clearing the file ledger"))?;
         Ok(())
     }
@@ -466,7 +601,7 @@ impl Store {
             .query_row(
                 "SELECT COUNT(*), COALESCE(SUM(chunks), 0) FROM files WHERE project = ?1",
                 params![project],
-                |row| Ok((row.get::<_, i64>(0)? as u64, row.get::<_, i64>(1)? as u64)),
+                |row| Ok((row.get::<i64>(0)? as u64, row.get::<i64>(1)? as u64)),
             )
             .map_err(sql("counting a project's files"))
     }
@@ -501,9 +636,9 @@ impl Store {
             .prepare("SELECT name FROM secrets ORDER BY name")
             .map_err(sql("listing secrets"))?;
         let rows = statement
-            .query_map([], |row| row.get(0))
+            .query_map(&[], |row| row.get(0))
             .map_err(sql("listing secrets"))?;
-        rows.collect::<rusqlite::Result<_>>()
+        rows.collect::<crate::db::DbResult<_>>()
             .map_err(sql("listing secrets"))
     }
 
@@ -514,7 +649,7 @@ impl Store {
             .prepare("SELECT name, nonce, ciphertext FROM secrets ORDER BY name")
             .map_err(sql("reading secrets"))?;
         let rows = statement
-            .query_map([], |row| {
+            .query_map(&[], |row| {
                 Ok(SealedSecret {
                     name: row.get(0)?,
                     nonce: row.get(1)?,
@@ -522,7 +657,7 @@ impl Store {
                 })
             })
             .map_err(sql("reading secrets"))?;
-        rows.collect::<rusqlite::Result<_>>()
+        rows.collect::<crate::db::DbResult<_>>()
             .map_err(sql("reading secrets"))
     }
 
@@ -695,15 +830,15 @@ impl Store {
                 })
             })
             .map_err(sql("reading LLM attempts"))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
+        rows.collect::<crate::db::DbResult<Vec<_>>>()
             .map_err(sql("reading LLM attempts"))
     }
 }
 
-fn project_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Project> {
+fn project_from_row(row: &crate::db::Row<'_, '_>) -> crate::db::DbResult<Project> {
     Ok(Project {
         name: row.get(0)?,
-        root: PathBuf::from(row.get::<_, String>(1)?),
+        root: PathBuf::from(row.get::<String>(1)?),
         updated_at: row.get(2)?,
     })
 }
@@ -719,7 +854,7 @@ mod tests {
                 super::Store::open_with(&dir.path().join("d.sqlite"), durability).expect("open");
             let level: i64 = store
                 .connection()
-                .pragma_query_value(None, "synchronous", |row| row.get(0))
+                .query_row("PRAGMA synchronous", &[], |row| row.get(0))
                 .expect("pragma");
             assert_eq!(level, expected, "{durability:?}");
         }

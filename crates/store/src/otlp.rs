@@ -6,7 +6,9 @@
 //! endpoint accepted the runs, under a lease, so no two processes send the
 //! same runs.
 
-use rusqlite::{params, OptionalExtension, TransactionBehavior};
+use rusqlite::params;
+
+use crate::db::Optional;
 use serde::Serialize;
 
 use crate::{now_ms, signed, sql, Result, Store};
@@ -92,7 +94,13 @@ impl Store {
         };
         connection
             .execute(
-                &format!("INSERT OR REPLACE INTO otlp_cursors (endpoint, target, fact) VALUES (?1, ?2, {start})"),
+                &format!(
+                    "INSERT INTO otlp_cursors (endpoint, target, fact) VALUES (?1, ?2, {start})
+                     ON CONFLICT (endpoint) DO UPDATE SET target = excluded.target,
+                         fact = excluded.fact, runs_sent = 0, spans_sent = 0, rejected = 0,
+                         dropped = 0, last_error = NULL, last_attempt_ms = NULL,
+                         last_sent_ms = NULL, lease_owner = NULL, lease_until_ms = 0"
+                ),
                 params![endpoint, target],
             )
             .map_err(sql(action))?;
@@ -159,17 +167,17 @@ impl Store {
                 Ok(PendingRun {
                     fact: row.get(0)?,
                     run: row.get(1)?,
-                    upto_seq: row.get::<_, i64>(2)?.try_into().unwrap_or(0),
+                    upto_seq: row.get::<i64>(2)?.try_into().unwrap_or(0),
                     flow: row.get(3)?,
                     project: row.get(4)?,
                     after_seq: row
-                        .get::<_, Option<i64>>(5)?
+                        .get::<Option<i64>>(5)?
                         .and_then(|seq| seq.try_into().ok()),
                     trace_parent: row.get(6)?,
                 })
             })
             .map_err(sql(action))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
+        rows.collect::<crate::db::DbResult<Vec<_>>>()
             .map_err(sql(action))
     }
 
@@ -189,7 +197,7 @@ impl Store {
         let rows = statement
             .query_map(params![run, after, upto], |row| row.get(0))
             .map_err(sql("reading run events"))?;
-        rows.collect::<rusqlite::Result<Vec<String>>>()
+        rows.collect::<crate::db::DbResult<Vec<String>>>()
             .map_err(sql("reading run events"))
     }
 
@@ -263,7 +271,7 @@ impl Store {
             return Ok(0);
         }
         let transaction = connection
-            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .transaction_with(crate::db::Begin::Immediate)
             .map_err(sql(action))?;
         let cursor: Option<i64> = transaction
             .query_row(
@@ -335,7 +343,7 @@ impl Store {
             .map_err(sql(action))?;
         let count = |value: i64| u64::try_from(value).unwrap_or(0);
         let rows = statement
-            .query_map([], |row| {
+            .query_map(&[], |row| {
                 Ok(OtlpCursor {
                     endpoint: row.get(0)?,
                     runs_sent: count(row.get(1)?),
@@ -349,7 +357,7 @@ impl Store {
                 })
             })
             .map_err(sql(action))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
+        rows.collect::<crate::db::DbResult<Vec<_>>>()
             .map_err(sql(action))
     }
 }

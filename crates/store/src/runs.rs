@@ -1,7 +1,9 @@
 //! Flow runs, flow versions, published agents and long-term memory. The
 //! store keeps their JSON as given; `codexos-flow` owns the shapes.
 
-use rusqlite::{params, OptionalExtension};
+use rusqlite::params;
+
+use crate::db::Optional;
 use serde::Serialize;
 
 use crate::{sql, Result, Store};
@@ -80,7 +82,8 @@ impl Store {
             .map_err(sql("storing a new run"))?;
         transaction
             .execute(
-                "INSERT OR REPLACE INTO run_tags (run, flow, project) VALUES (?1, ?2, ?3)",
+                "INSERT INTO run_tags (run, flow, project) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (run) DO UPDATE SET flow = excluded.flow, project = excluded.project",
                 params![id, flow, project],
             )
             .map_err(sql("storing a new run"))?;
@@ -133,7 +136,8 @@ impl Store {
     pub fn run_call(&self, run: &str, node: &str, index: u32, call: &str) -> Result<()> {
         self.connection()
             .prepare_cached(
-                "INSERT OR REPLACE INTO run_calls (run, node, idx, call) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO run_calls (run, node, idx, call) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (run, node, idx) DO UPDATE SET call = excluded.call",
             )
             .and_then(|mut statement| statement.execute(params![run, node, index, call]))
             .map_err(sql("recording a call"))?;
@@ -180,8 +184,8 @@ impl Store {
                             created_at: row.get(3)?,
                             updated_at: row.get(4)?,
                         },
-                        row.get::<_, String>(5)?,
-                        row.get::<_, String>(6)?,
+                        row.get::<String>(5)?,
+                        row.get::<String>(6)?,
                     ))
                 },
             )
@@ -195,7 +199,7 @@ impl Store {
             let rows = statement
                 .query_map(params![id], |row| row.get(0))
                 .map_err(sql("reading a run"))?;
-            rows.collect::<rusqlite::Result<Vec<String>>>()
+            rows.collect::<crate::db::DbResult<Vec<String>>>()
                 .map_err(sql("reading a run"))
         };
         Ok(Some(RunRow {
@@ -230,7 +234,7 @@ impl Store {
         let rows = statement
             .query_map(params![run, after], |row| row.get(0))
             .map_err(sql("reading run events"))?;
-        rows.collect::<rusqlite::Result<Vec<String>>>()
+        rows.collect::<crate::db::DbResult<Vec<String>>>()
             .map_err(sql("reading run events"))
     }
 
@@ -240,7 +244,7 @@ impl Store {
         let mut statement = connection
             .prepare(
                 "SELECT id, flow, status, created_at, updated_at FROM runs
-                 WHERE ?1 IS NULL OR flow = ?1 ORDER BY created_at DESC, id LIMIT ?2",
+                 WHERE CAST(?1 AS TEXT) IS NULL OR flow = ?1 ORDER BY created_at DESC, id LIMIT ?2",
             )
             .map_err(sql("listing runs"))?;
         let rows = statement
@@ -254,7 +258,7 @@ impl Store {
                 })
             })
             .map_err(sql("listing runs"))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
+        rows.collect::<crate::db::DbResult<Vec<_>>>()
             .map_err(sql("listing runs"))
     }
 
@@ -267,7 +271,7 @@ impl Store {
         let rows = statement
             .query_map(params![prefix], |row| row.get(0))
             .map_err(sql("finding a run"))?;
-        rows.collect::<rusqlite::Result<Vec<String>>>()
+        rows.collect::<crate::db::DbResult<Vec<String>>>()
             .map_err(sql("finding a run"))
     }
 
@@ -318,7 +322,7 @@ impl Store {
         let rows = statement
             .query_map(params![flow], flow_version)
             .map_err(sql("reading flow versions"))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
+        rows.collect::<crate::db::DbResult<Vec<_>>>()
             .map_err(sql("reading flow versions"))
     }
 
@@ -330,9 +334,9 @@ impl Store {
             .prepare("SELECT substr(note, 14), saved_at FROM flow_versions WHERE note LIKE 'renamed from %'")
             .map_err(sql("reading flow renames"))?;
         let rows = statement
-            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .query_map(&[], |row| Ok((row.get(0)?, row.get(1)?)))
             .map_err(sql("reading flow renames"))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
+        rows.collect::<crate::db::DbResult<Vec<_>>>()
             .map_err(sql("reading flow renames"))
     }
 
@@ -346,9 +350,9 @@ impl Store {
             )
             .map_err(sql("listing flows"))?;
         let rows = statement
-            .query_map([], flow_version)
+            .query_map(&[], flow_version)
             .map_err(sql("listing flows"))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
+        rows.collect::<crate::db::DbResult<Vec<_>>>()
             .map_err(sql("listing flows"))
     }
 
@@ -358,7 +362,8 @@ impl Store {
         let changed = self
             .connection()
             .execute(
-                "INSERT OR IGNORE INTO agents (name, version, spec, published_at) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO agents (name, version, spec, published_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT DO NOTHING",
                 params![name, version, spec, now()],
             )
             .map_err(sql("publishing an agent"))?;
@@ -385,9 +390,9 @@ impl Store {
             .prepare("SELECT name, version, spec FROM agents ORDER BY name, published_at, version")
             .map_err(sql("listing agents"))?;
         let rows = statement
-            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .query_map(&[], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
             .map_err(sql("listing agents"))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
+        rows.collect::<crate::db::DbResult<Vec<_>>>()
             .map_err(sql("listing agents"))
     }
 
@@ -439,24 +444,39 @@ impl Store {
             return Ok(Vec::new());
         }
         let connection = self.connection();
-        let mut statement = connection
-            .prepare(
-                "SELECT key, value, bm25(memories) FROM memories
+        // SQLite: FTS5 ranked by BM25 (negated: higher is better).
+        // PostgreSQL: the `simple` text-search configuration (no stemming,
+        // as FTS5's default tokenizer) ranked by `ts_rank`; the words are
+        // OR-ed as the FTS5 query is.
+        let (statement, words) = match connection.dialect() {
+            crate::db::Dialect::Sqlite => (
+                "SELECT key, value, -bm25(memories) FROM memories
                  WHERE memories MATCH ?2 AND namespace = ?1 ORDER BY bm25(memories) LIMIT ?3",
-            )
+                format!("value: ({})", terms.join(" OR ")),
+            ),
+            crate::db::Dialect::Postgres => (
+                "SELECT key, value, ts_rank(to_tsvector('simple', value), query)::float8
+                 FROM memories, to_tsquery('simple', ?2) query
+                 WHERE namespace = ?1 AND to_tsvector('simple', value) @@ query
+                 ORDER BY 3 DESC, key LIMIT ?3",
+                terms
+                    .iter()
+                    .map(|term| format!("'{}'", term.trim_matches('"').replace('\'', "''")))
+                    .collect::<Vec<_>>()
+                    .join(" | "),
+            ),
+        };
+        let rows = connection
+            .query_map(statement, params![namespace, words, k], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get::<f64>(2)?))
+            })
             .map_err(sql("searching memory"))?;
-        let rows = statement
-            .query_map(
-                params![namespace, format!("value: ({})", terms.join(" OR ")), k],
-                |row| Ok((row.get(0)?, row.get(1)?, -row.get::<_, f64>(2)?)),
-            )
-            .map_err(sql("searching memory"))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
+        rows.collect::<crate::db::DbResult<Vec<_>>>()
             .map_err(sql("searching memory"))
     }
 }
 
-fn flow_version(row: &rusqlite::Row<'_>) -> rusqlite::Result<FlowVersion> {
+fn flow_version(row: &crate::db::Row<'_, '_>) -> crate::db::DbResult<FlowVersion> {
     Ok(FlowVersion {
         flow: row.get(0)?,
         version: row.get(1)?,
@@ -469,12 +489,15 @@ fn flow_version(row: &rusqlite::Row<'_>) -> rusqlite::Result<FlowVersion> {
 }
 
 fn insert_events(
-    transaction: &rusqlite::Transaction<'_>,
+    transaction: &crate::db::Conn<'_>,
     run: &str,
     events: &[(u64, String)],
 ) -> Result<()> {
     let mut statement = transaction
-        .prepare_cached("INSERT OR REPLACE INTO run_events (run, seq, event) VALUES (?1, ?2, ?3)")
+        .prepare_cached(
+            "INSERT INTO run_events (run, seq, event) VALUES (?1, ?2, ?3)
+             ON CONFLICT (run, seq) DO UPDATE SET event = excluded.event",
+        )
         .map_err(sql("storing run events"))?;
     for (seq, event) in events {
         statement
@@ -488,8 +511,7 @@ fn insert_events(
 mod tests {
     #[test]
     fn memories_are_replaced_by_key_and_found_by_words() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = crate::Store::open(&dir.path().join("db.sqlite")).expect("open");
+        let (_dir, store) = crate::scratch();
         store
             .remember("planner", "a", "the build uses cargo and make")
             .expect("write");
@@ -524,8 +546,7 @@ mod tests {
 
     #[test]
     fn flow_versions_skip_unchanged_content() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = crate::Store::open(&dir.path().join("db.sqlite")).expect("open");
+        let (_dir, store) = crate::scratch();
         assert_eq!(
             store
                 .save_flow_version("f", "{1}", "h1", None, "run")

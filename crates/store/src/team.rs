@@ -6,7 +6,9 @@
 //! (a credential's secret is 256 random bits, so a fast hash is enough), and
 //! roles as names the server validates. Times are Unix milliseconds.
 
-use rusqlite::{params, OptionalExtension};
+use rusqlite::params;
+
+use crate::db::Optional;
 use serde::Serialize;
 
 use crate::{now_ms, signed, sql, Result, Store};
@@ -123,7 +125,7 @@ pub struct Share {
     pub revoked_at_ms: Option<u64>,
 }
 
-fn share_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Share> {
+fn share_row(row: &crate::db::Row<'_, '_>) -> crate::db::DbResult<Share> {
     Ok(Share {
         id: row.get(0)?,
         workspace: row.get(1)?,
@@ -132,7 +134,7 @@ fn share_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Share> {
         created_by: row.get(4)?,
         created_at_ms: unsigned(row.get(5)?),
         expires_at_ms: unsigned(row.get(6)?),
-        revoked_at_ms: row.get::<_, Option<i64>>(7)?.map(unsigned),
+        revoked_at_ms: row.get::<Option<i64>>(7)?.map(unsigned),
     })
 }
 
@@ -143,13 +145,13 @@ fn unsigned(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 
-fn credential_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredCredential> {
+fn credential_row(row: &crate::db::Row<'_, '_>) -> crate::db::DbResult<StoredCredential> {
     let scopes: String = row.get(5)?;
     Ok(StoredCredential {
         credential: Credential {
             id: row.get(0)?,
             account: row.get(1)?,
-            kind: CredentialKind::parse(&row.get::<_, String>(2)?),
+            kind: CredentialKind::parse(&row.get::<String>(2)?),
             label: row.get(3)?,
             scopes: scopes
                 .split(',')
@@ -158,8 +160,8 @@ fn credential_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredCredential>
                 .collect(),
             created_at_ms: unsigned(row.get(7)?),
             expires_at_ms: unsigned(row.get(8)?),
-            last_used_at_ms: row.get::<_, Option<i64>>(9)?.map(unsigned),
-            revoked_at_ms: row.get::<_, Option<i64>>(10)?.map(unsigned),
+            last_used_at_ms: row.get::<Option<i64>>(9)?.map(unsigned),
+            revoked_at_ms: row.get::<Option<i64>>(10)?.map(unsigned),
         },
         secret_hash: row.get(4)?,
         csrf_hash: row.get(6)?,
@@ -213,7 +215,7 @@ impl Store {
         self.connection()
             .query_row(
                 "SELECT name, created_at, disabled, password FROM accounts WHERE name = ?1",
-                [name],
+                params![name],
                 |row| {
                     let password: Option<String> = row.get(3)?;
                     Ok((
@@ -241,7 +243,7 @@ impl Store {
             )
             .map_err(sql(action))?;
         let rows = statement
-            .query_map([], |row| {
+            .query_map(&[], |row| {
                 Ok(Account {
                     name: row.get(0)?,
                     created_at_ms: unsigned(row.get(1)?),
@@ -250,7 +252,7 @@ impl Store {
                 })
             })
             .map_err(sql(action))?;
-        rows.collect::<rusqlite::Result<_>>().map_err(sql(action))
+        rows.collect::<crate::db::DbResult<_>>().map_err(sql(action))
     }
 
     /// Adds a workspace; `false` when the name is taken.
@@ -274,9 +276,9 @@ impl Store {
             .prepare("SELECT name FROM workspaces ORDER BY name")
             .map_err(sql(action))?;
         let rows = statement
-            .query_map([], |row| row.get(0))
+            .query_map(&[], |row| row.get(0))
             .map_err(sql(action))?;
-        rows.collect::<rusqlite::Result<_>>().map_err(sql(action))
+        rows.collect::<crate::db::DbResult<_>>().map_err(sql(action))
     }
 
     /// Sets an account's role in a workspace (`flow`: for that flow only).
@@ -370,10 +372,12 @@ impl Store {
         let mut statement = connection
             .prepare(
                 "SELECT workspace, NULL, account, role FROM members
-                   WHERE (?1 IS NULL OR workspace = ?1) AND (?2 IS NULL OR account = ?2)
+                   WHERE (CAST(?1 AS TEXT) IS NULL OR workspace = ?1)
+                     AND (CAST(?2 AS TEXT) IS NULL OR account = ?2)
                  UNION ALL
                  SELECT workspace, flow, account, role FROM grants
-                   WHERE (?1 IS NULL OR workspace = ?1) AND (?2 IS NULL OR account = ?2)
+                   WHERE (CAST(?1 AS TEXT) IS NULL OR workspace = ?1)
+                     AND (CAST(?2 AS TEXT) IS NULL OR account = ?2)
                  ORDER BY 1, 2 NULLS FIRST, 3",
             )
             .map_err(sql(action))?;
@@ -387,7 +391,7 @@ impl Store {
                 })
             })
             .map_err(sql(action))?;
-        rows.collect::<rusqlite::Result<_>>().map_err(sql(action))
+        rows.collect::<crate::db::DbResult<_>>().map_err(sql(action))
     }
 
     /// Stores a new credential.
@@ -420,7 +424,7 @@ impl Store {
         self.connection()
             .query_row(
                 &format!("SELECT {CREDENTIAL_COLUMNS} FROM credentials WHERE id = ?1"),
-                [id],
+                params![id],
                 credential_row,
             )
             .optional()
@@ -442,7 +446,7 @@ impl Store {
             .query_map(params![account, kind.as_str()], credential_row)
             .map_err(sql(action))?;
         rows.map(|row| row.map(|stored| stored.credential))
-            .collect::<rusqlite::Result<_>>()
+            .collect::<crate::db::DbResult<_>>()
             .map_err(sql(action))
     }
 
@@ -485,7 +489,7 @@ impl Store {
         let action = "recording a login attempt";
         let mut connection = self.connection();
         let transaction = connection
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .transaction_with(crate::db::Begin::Immediate)
             .map_err(sql(action))?;
         let (count, oldest): (i64, i64) = transaction
             .query_row(
@@ -534,7 +538,7 @@ impl Store {
         self.connection()
             .query_row(
                 &format!("SELECT {SHARE_COLUMNS} FROM shares WHERE id = ?1"),
-                [id],
+                params![id],
                 share_row,
             )
             .optional()
@@ -551,9 +555,9 @@ impl Store {
             ))
             .map_err(sql(action))?;
         let rows = statement
-            .query_map([workspace], share_row)
+            .query_map(params![workspace], share_row)
             .map_err(sql(action))?;
-        rows.collect::<rusqlite::Result<_>>().map_err(sql(action))
+        rows.collect::<crate::db::DbResult<_>>().map_err(sql(action))
     }
 
     /// Revokes a workspace's share link; `false` when it has no live one by
@@ -588,8 +592,8 @@ impl Store {
         let linked = self
             .connection()
             .execute(
-                "INSERT OR IGNORE INTO oidc_links (issuer, subject, account, linked_at)
-                 VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO oidc_links (issuer, subject, account, linked_at)
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
                 params![issuer, subject, account, now_ms()],
             )
             .map_err(sql("linking an OIDC subject"))?;
@@ -616,7 +620,7 @@ impl Store {
                 params![account, signed(since_ms)],
                 |row| {
                     Ok((
-                        u32::try_from(row.get::<_, i64>(0)?).unwrap_or(u32::MAX),
+                        u32::try_from(row.get::<i64>(0)?).unwrap_or(u32::MAX),
                         unsigned(row.get(1)?),
                     ))
                 },
@@ -627,7 +631,7 @@ impl Store {
     /// Forgets `account`'s failed logins (after a successful one).
     pub fn team_clear_login_failures(&self, account: &str) -> Result<()> {
         self.connection()
-            .execute("DELETE FROM login_failures WHERE account = ?1", [account])
+            .execute("DELETE FROM login_failures WHERE account = ?1", params![account])
             .map_err(sql("clearing failed logins"))?;
         Ok(())
     }
@@ -721,7 +725,7 @@ mod tests {
         // Deleting an account takes its roles and credentials with it.
         store
             .connection()
-            .execute("DELETE FROM accounts WHERE name = 'bob'", [])
+            .execute("DELETE FROM accounts WHERE name = 'bob'", &[])
             .expect("delete");
         assert!(store
             .team_memberships(None, Some("bob"))

@@ -6,7 +6,9 @@
 //! that stops mid-delivery sends it after its restart. Times are Unix
 //! milliseconds.
 
-use rusqlite::{params, OptionalExtension};
+use rusqlite::params;
+
+use crate::db::Optional;
 use serde::Serialize;
 
 use crate::{now_ms, signed, sql, Result, Store};
@@ -48,7 +50,7 @@ fn unsigned(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 
-fn trigger_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Trigger> {
+fn trigger_row(row: &crate::db::Row<'_, '_>) -> crate::db::DbResult<Trigger> {
     Ok(Trigger {
         id: row.get(0)?,
         workspace: row.get(1)?,
@@ -58,8 +60,8 @@ fn trigger_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Trigger> {
         input: row.get(5)?,
         created_by: row.get(6)?,
         created_at_ms: unsigned(row.get(7)?),
-        next_at_ms: row.get::<_, Option<i64>>(8)?.map(unsigned),
-        fired_at_ms: row.get::<_, Option<i64>>(9)?.map(unsigned),
+        next_at_ms: row.get::<Option<i64>>(8)?.map(unsigned),
+        fired_at_ms: row.get::<Option<i64>>(9)?.map(unsigned),
         last_run: row.get(10)?,
         last_error: row.get(11)?,
     })
@@ -87,7 +89,7 @@ pub struct Hook {
 
 const HOOK_COLUMNS: &str = "id, workspace, url, events, flow, created_by, created_at";
 
-fn hook_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Hook> {
+fn hook_row(row: &crate::db::Row<'_, '_>) -> crate::db::DbResult<Hook> {
     let events: String = row.get(3)?;
     Ok(Hook {
         id: row.get(0)?,
@@ -135,7 +137,7 @@ pub struct Delivery {
 const DELIVERY_COLUMNS: &str =
     "id, hook, event, payload, state, attempts, next_at, status, error, created_at, delivered_at";
 
-fn delivery_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Delivery> {
+fn delivery_row(row: &crate::db::Row<'_, '_>) -> crate::db::DbResult<Delivery> {
     Ok(Delivery {
         id: row.get(0)?,
         hook: row.get(1)?,
@@ -147,7 +149,7 @@ fn delivery_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Delivery> {
         status: row.get(7)?,
         error: row.get(8)?,
         created_at_ms: unsigned(row.get(9)?),
-        delivered_at_ms: row.get::<_, Option<i64>>(10)?.map(unsigned),
+        delivered_at_ms: row.get::<Option<i64>>(10)?.map(unsigned),
     })
 }
 
@@ -200,7 +202,7 @@ impl Store {
         self.connection()
             .query_row(
                 &format!("SELECT {TRIGGER_COLUMNS} FROM triggers WHERE id = ?1"),
-                [id],
+                params![id],
                 trigger_row,
             )
             .optional()
@@ -218,9 +220,9 @@ impl Store {
             ))
             .map_err(sql(action))?;
         let rows = statement
-            .query_map([workspace], trigger_row)
+            .query_map(params![workspace], trigger_row)
             .map_err(sql(action))?;
-        rows.collect::<rusqlite::Result<_>>().map_err(sql(action))
+        rows.collect::<crate::db::DbResult<_>>().map_err(sql(action))
     }
 
     /// Removes a workspace's trigger; `false` when it has none by that id.
@@ -246,18 +248,17 @@ impl Store {
             ))
             .map_err(sql(action))?;
         let rows = statement
-            .query_map([signed(now_ms)], trigger_row)
+            .query_map(params![signed(now_ms)], trigger_row)
             .map_err(sql(action))?;
-        rows.collect::<rusqlite::Result<_>>().map_err(sql(action))
+        rows.collect::<crate::db::DbResult<_>>().map_err(sql(action))
     }
 
     /// When the soonest cron trigger is due.
     pub fn team_next_trigger_at(&self) -> Result<Option<u64>> {
         self.connection()
             .query_row(
-                "SELECT min(next_at) FROM triggers WHERE next_at IS NOT NULL",
-                [],
-                |row| row.get::<_, Option<i64>>(0),
+                "SELECT min(next_at) FROM triggers WHERE next_at IS NOT NULL", &[],
+                |row| row.get::<Option<i64>>(0),
             )
             .map(|next| next.map(unsigned))
             .map_err(sql("finding the next trigger"))
@@ -307,13 +308,13 @@ impl Store {
         connection
             .execute(
                 "DELETE FROM trigger_receipts WHERE at_ms < ?1",
-                [signed(forget_before_ms)],
+                params![signed(forget_before_ms)],
             )
             .map_err(sql(action))?;
         let added = connection
             .execute(
-                "INSERT OR IGNORE INTO trigger_receipts (signature, trigger_id, at_ms)
-                 VALUES (?1, ?2, ?3)",
+                "INSERT INTO trigger_receipts (signature, trigger_id, at_ms)
+                 VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
                 params![signature, trigger, now_ms()],
             )
             .map_err(sql(action))?;
@@ -349,9 +350,9 @@ impl Store {
             ))
             .map_err(sql(action))?;
         let rows = statement
-            .query_map([workspace], hook_row)
+            .query_map(params![workspace], hook_row)
             .map_err(sql(action))?;
-        rows.collect::<rusqlite::Result<_>>().map_err(sql(action))
+        rows.collect::<crate::db::DbResult<_>>().map_err(sql(action))
     }
 
     /// A webhook by id.
@@ -359,7 +360,7 @@ impl Store {
         self.connection()
             .query_row(
                 &format!("SELECT {HOOK_COLUMNS} FROM hooks WHERE id = ?1"),
-                [id],
+                params![id],
                 hook_row,
             )
             .optional()
@@ -380,7 +381,7 @@ impl Store {
             .map_err(sql(action))?;
         if removed == 1 {
             transaction
-                .execute("DELETE FROM deliveries WHERE hook = ?1", [id])
+                .execute("DELETE FROM deliveries WHERE hook = ?1", params![id])
                 .map_err(sql(action))?;
         }
         transaction.commit().map_err(sql(action))?;
@@ -440,16 +441,15 @@ impl Store {
                 Ok((delivery_row(row)?, row.get(11)?))
             })
             .map_err(sql(action))?;
-        rows.collect::<rusqlite::Result<_>>().map_err(sql(action))
+        rows.collect::<crate::db::DbResult<_>>().map_err(sql(action))
     }
 
     /// When the soonest pending delivery is due.
     pub fn team_next_delivery_at(&self) -> Result<Option<u64>> {
         self.connection()
             .query_row(
-                "SELECT min(next_at) FROM deliveries WHERE state = 'pending'",
-                [],
-                |row| row.get::<_, Option<i64>>(0),
+                "SELECT min(next_at) FROM deliveries WHERE state = 'pending'", &[],
+                |row| row.get::<Option<i64>>(0),
             )
             .map(|next| next.map(unsigned))
             .map_err(sql("finding the next delivery"))
@@ -499,6 +499,6 @@ impl Store {
         let rows = statement
             .query_map(params![hook, limit], delivery_row)
             .map_err(sql(action))?;
-        rows.collect::<rusqlite::Result<_>>().map_err(sql(action))
+        rows.collect::<crate::db::DbResult<_>>().map_err(sql(action))
     }
 }

@@ -7,6 +7,8 @@
 //! assert!(corpus.path().join("README.md").is_file());
 //! ```
 
+pub mod postgres;
+
 use std::path::{Path, PathBuf};
 
 /// The shared models folder from `CODEXOS_MODELS` (`make test` sets it).
