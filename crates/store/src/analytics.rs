@@ -398,7 +398,8 @@ impl Store {
         let pending: bool = connection
             .query_row(
                 "SELECT coalesce((SELECT max(id) FROM span_facts), 0) >
-                        coalesce((SELECT value FROM analytics_state WHERE key = 'rolled_up'), 0)", &[],
+                        coalesce((SELECT value FROM analytics_state WHERE key = 'rolled_up'), 0)",
+                &[],
                 |row| row.get(0),
             )
             .map_err(sql(action))?;
@@ -410,7 +411,8 @@ impl Store {
             .map_err(sql(action))?;
         let watermark: i64 = transaction
             .query_row(
-                "SELECT value FROM analytics_state WHERE key = 'rolled_up'", &[],
+                "SELECT value FROM analytics_state WHERE key = 'rolled_up'",
+                &[],
                 |row| row.get(0),
             )
             .optional()
@@ -429,32 +431,32 @@ impl Store {
                 .map_err(sql(action))?;
             let rows = statement
                 .query_map(params![watermark, CHUNK], |row| {
-                let id: i64 = row.get(0)?;
-                let flow: String = row.get(3)?;
-                let node: String = row.get(4)?;
-                let fact = Fact {
-                    at_ms: row.get(1)?,
-                    kind: row.get(2)?,
-                    dims: [
-                        flow.clone(),
-                        if node.is_empty() {
-                            String::new()
-                        } else {
-                            format!("{flow} › {node}")
-                        },
-                        row.get(5)?,
-                        row.get(6)?,
-                        row.get(7)?,
-                    ],
-                    ok: row.get(8)?,
-                    latency_ms: row.get(9)?,
-                    tokens_in: row.get(10)?,
-                    tokens_out: row.get(11)?,
-                    cached: row.get(12)?,
-                    cost_usd: row.get(13)?,
-                    unpriced: row.get(14)?,
-                    fallbacks: row.get(15)?,
-                };
+                    let id: i64 = row.get(0)?;
+                    let flow: String = row.get(3)?;
+                    let node: String = row.get(4)?;
+                    let fact = Fact {
+                        at_ms: row.get(1)?,
+                        kind: row.get(2)?,
+                        dims: [
+                            flow.clone(),
+                            if node.is_empty() {
+                                String::new()
+                            } else {
+                                format!("{flow} › {node}")
+                            },
+                            row.get(5)?,
+                            row.get(6)?,
+                            row.get(7)?,
+                        ],
+                        ok: row.get(8)?,
+                        latency_ms: row.get(9)?,
+                        tokens_in: row.get(10)?,
+                        tokens_out: row.get(11)?,
+                        cached: row.get(12)?,
+                        cost_usd: row.get(13)?,
+                        unpriced: row.get(14)?,
+                        fallbacks: row.get(15)?,
+                    };
                     Ok((id, fact))
                 })
                 .map_err(sql(action))?;

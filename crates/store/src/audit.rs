@@ -208,7 +208,8 @@ impl Store {
             .map_err(sql(action_name))?;
         let last: Option<(i64, String)> = transaction
             .query_row(
-                "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &[],
+                "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+                &[],
                 |row| Ok((row.get(0)?, row.get(1)?)),
             )
             .optional()
@@ -389,7 +390,10 @@ mod tests {
             crate::db::Dialect::Sqlite => "DROP TRIGGER audit_append_only_update; DROP TRIGGER audit_append_only_delete; DROP TRIGGER audit_append_only_insert;",
             crate::db::Dialect::Postgres => "ALTER TABLE audit DISABLE TRIGGER USER",
         };
-        store.connection().execute_batch(drop).expect("triggers off");
+        store
+            .connection()
+            .execute_batch(drop)
+            .expect("triggers off");
         Raw(store)
     }
 
@@ -531,7 +535,8 @@ mod tests {
         raw(&store)
             .execute(
                 "INSERT INTO audit (seq, at_ms, who, origin, action, target, detail, hash)
-                 VALUES (5, 0, 'mallory', 'cli', 'secret.use', 'X', '{}', 'abc')", &[],
+                 VALUES (5, 0, 'mallory', 'cli', 'secret.use', 'X', '{}', 'abc')",
+                &[],
             )
             .expect("appended");
         assert_eq!(

@@ -353,7 +353,12 @@ impl tokio_postgres::types::ToSql for PgParam {
                     out.extend_from_slice(text.as_bytes());
                     IsNull::No
                 }
-                Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::JSON | Type::UNKNOWN => {
+                Type::TEXT
+                | Type::VARCHAR
+                | Type::BPCHAR
+                | Type::NAME
+                | Type::JSON
+                | Type::UNKNOWN => {
                     out.extend_from_slice(text.as_bytes());
                     IsNull::No
                 }
@@ -404,7 +409,8 @@ impl<'a> FromSql<'a> for Raw<'a> {
 
 /// A PostgreSQL `NUMERIC` (what `SUM` of integers gives) as a float.
 fn numeric(raw: &[u8]) -> Option<f64> {
-    let word = |at: usize| -> Option<u16> { Some(u16::from_be_bytes([*raw.get(at)?, *raw.get(at + 1)?])) };
+    let word =
+        |at: usize| -> Option<u16> { Some(u16::from_be_bytes([*raw.get(at)?, *raw.get(at + 1)?])) };
     let digits = word(0)?;
     let weight = i32::from(word(2)? as i16);
     let sign = word(4)?;
@@ -440,8 +446,12 @@ impl Raw<'_> {
         };
         Ok(match self.ty {
             Type::INT8 => i64::from_be_bytes(fixed(8)?.try_into().map_err(|_| "int8")?),
-            Type::INT4 => i64::from(i32::from_be_bytes(fixed(4)?.try_into().map_err(|_| "int4")?)),
-            Type::INT2 => i64::from(i16::from_be_bytes(fixed(2)?.try_into().map_err(|_| "int2")?)),
+            Type::INT4 => i64::from(i32::from_be_bytes(
+                fixed(4)?.try_into().map_err(|_| "int4")?,
+            )),
+            Type::INT2 => i64::from(i16::from_be_bytes(
+                fixed(2)?.try_into().map_err(|_| "int2")?,
+            )),
             Type::OID => i64::from(u32::from_be_bytes(fixed(4)?.try_into().map_err(|_| "oid")?)),
             Type::BOOL => i64::from(fixed(1)?[0] != 0),
             #[allow(clippy::cast_possible_truncation)]
@@ -518,6 +528,23 @@ impl FromDb for f64 {
 impl FromDb for bool {
     fn from_pg(raw: &RawValue<'_>) -> Result<Self, String> {
         Ok(required(raw)?.integer()? != 0)
+    }
+}
+
+impl FromDb for rusqlite::types::Value {
+    fn from_pg(raw: &RawValue<'_>) -> Result<Self, String> {
+        let raw = &raw.0;
+        if raw.bytes.is_none() {
+            return Ok(Self::Null);
+        }
+        Ok(match raw.ty {
+            Type::INT2 | Type::INT4 | Type::INT8 | Type::BOOL | Type::OID => {
+                Self::Integer(raw.integer()?)
+            }
+            Type::FLOAT4 | Type::FLOAT8 | Type::NUMERIC => Self::Real(raw.real()?),
+            Type::BYTEA => Self::Blob(raw.bytes.unwrap_or_default().to_vec()),
+            _ => Self::Text(raw.text()?),
+        })
     }
 }
 
@@ -765,7 +792,9 @@ mod tests {
     #[test]
     fn placeholders_become_dollars_outside_quoted_text() {
         assert_eq!(
-            super::placeholders("SELECT '?1 LIKE ', x FROM t WHERE a = ?1 AND b = ?12 AND c LIKE ?2"),
+            super::placeholders(
+                "SELECT '?1 LIKE ', x FROM t WHERE a = ?1 AND b = ?12 AND c LIKE ?2"
+            ),
             "SELECT '?1 LIKE ', x FROM t WHERE a = $1 AND b = $12 AND c ILIKE $2"
         );
     }

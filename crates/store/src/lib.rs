@@ -17,6 +17,7 @@
 pub mod analytics;
 pub mod audit;
 mod conversations;
+mod copy;
 pub mod db;
 pub mod evals;
 mod migrations;
@@ -26,6 +27,7 @@ pub mod team;
 pub mod triggers;
 
 pub use conversations::{ConversationSummary, MessageRow};
+pub use copy::Copied;
 pub use runs::{FlowVersion, RunRow, RunSummary};
 
 /// How hard a commit (a run's checkpoint, a vault write) is pushed to disk:
@@ -96,6 +98,9 @@ pub enum Error {
         /// Highest version this build knows.
         supported: i64,
     },
+    /// A store could not be copied (nothing was committed).
+    #[error("cannot copy the store: {0}")]
+    Copy(String),
     /// A statement failed.
     #[error("metadata database error while {action}: {source}")]
     Sql {
@@ -154,7 +159,9 @@ pub fn redact_url(url: &str) -> String {
             .collect::<Vec<_>>()
             .join(" ");
     };
-    let (authority, tail) = rest.split_once('/').map_or((rest, None), |(a, t)| (a, Some(t)));
+    let (authority, tail) = rest
+        .split_once('/')
+        .map_or((rest, None), |(a, t)| (a, Some(t)));
     let authority = match authority.rsplit_once('@') {
         Some((user, host)) => match user.split_once(':') {
             Some((name, _)) => format!("{name}:***@{host}"),

@@ -252,7 +252,8 @@ impl Store {
                 })
             })
             .map_err(sql(action))?;
-        rows.collect::<crate::db::DbResult<_>>().map_err(sql(action))
+        rows.collect::<crate::db::DbResult<_>>()
+            .map_err(sql(action))
     }
 
     /// Adds a workspace; `false` when the name is taken.
@@ -278,7 +279,8 @@ impl Store {
         let rows = statement
             .query_map(&[], |row| row.get(0))
             .map_err(sql(action))?;
-        rows.collect::<crate::db::DbResult<_>>().map_err(sql(action))
+        rows.collect::<crate::db::DbResult<_>>()
+            .map_err(sql(action))
     }
 
     /// Sets an account's role in a workspace (`flow`: for that flow only).
@@ -391,7 +393,8 @@ impl Store {
                 })
             })
             .map_err(sql(action))?;
-        rows.collect::<crate::db::DbResult<_>>().map_err(sql(action))
+        rows.collect::<crate::db::DbResult<_>>()
+            .map_err(sql(action))
     }
 
     /// Stores a new credential.
@@ -557,7 +560,8 @@ impl Store {
         let rows = statement
             .query_map(params![workspace], share_row)
             .map_err(sql(action))?;
-        rows.collect::<crate::db::DbResult<_>>().map_err(sql(action))
+        rows.collect::<crate::db::DbResult<_>>()
+            .map_err(sql(action))
     }
 
     /// Revokes a workspace's share link; `false` when it has no live one by
@@ -631,7 +635,10 @@ impl Store {
     /// Forgets `account`'s failed logins (after a successful one).
     pub fn team_clear_login_failures(&self, account: &str) -> Result<()> {
         self.connection()
-            .execute("DELETE FROM login_failures WHERE account = ?1", params![account])
+            .execute(
+                "DELETE FROM login_failures WHERE account = ?1",
+                params![account],
+            )
             .map_err(sql("clearing failed logins"))?;
         Ok(())
     }

@@ -222,7 +222,8 @@ impl Store {
         let rows = statement
             .query_map(params![workspace], trigger_row)
             .map_err(sql(action))?;
-        rows.collect::<crate::db::DbResult<_>>().map_err(sql(action))
+        rows.collect::<crate::db::DbResult<_>>()
+            .map_err(sql(action))
     }
 
     /// Removes a workspace's trigger; `false` when it has none by that id.
@@ -250,14 +251,16 @@ impl Store {
         let rows = statement
             .query_map(params![signed(now_ms)], trigger_row)
             .map_err(sql(action))?;
-        rows.collect::<crate::db::DbResult<_>>().map_err(sql(action))
+        rows.collect::<crate::db::DbResult<_>>()
+            .map_err(sql(action))
     }
 
     /// When the soonest cron trigger is due.
     pub fn team_next_trigger_at(&self) -> Result<Option<u64>> {
         self.connection()
             .query_row(
-                "SELECT min(next_at) FROM triggers WHERE next_at IS NOT NULL", &[],
+                "SELECT min(next_at) FROM triggers WHERE next_at IS NOT NULL",
+                &[],
                 |row| row.get::<Option<i64>>(0),
             )
             .map(|next| next.map(unsigned))
@@ -352,7 +355,8 @@ impl Store {
         let rows = statement
             .query_map(params![workspace], hook_row)
             .map_err(sql(action))?;
-        rows.collect::<crate::db::DbResult<_>>().map_err(sql(action))
+        rows.collect::<crate::db::DbResult<_>>()
+            .map_err(sql(action))
     }
 
     /// A webhook by id.
@@ -441,14 +445,16 @@ impl Store {
                 Ok((delivery_row(row)?, row.get(11)?))
             })
             .map_err(sql(action))?;
-        rows.collect::<crate::db::DbResult<_>>().map_err(sql(action))
+        rows.collect::<crate::db::DbResult<_>>()
+            .map_err(sql(action))
     }
 
     /// When the soonest pending delivery is due.
     pub fn team_next_delivery_at(&self) -> Result<Option<u64>> {
         self.connection()
             .query_row(
-                "SELECT min(next_at) FROM deliveries WHERE state = 'pending'", &[],
+                "SELECT min(next_at) FROM deliveries WHERE state = 'pending'",
+                &[],
                 |row| row.get::<Option<i64>>(0),
             )
             .map(|next| next.map(unsigned))
@@ -499,6 +505,7 @@ impl Store {
         let rows = statement
             .query_map(params![hook, limit], delivery_row)
             .map_err(sql(action))?;
-        rows.collect::<crate::db::DbResult<_>>().map_err(sql(action))
+        rows.collect::<crate::db::DbResult<_>>()
+            .map_err(sql(action))
     }
 }

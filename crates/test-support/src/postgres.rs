@@ -94,7 +94,14 @@ fn start() -> Postgres {
     }
     let status = as_server_user(
         Command::new(bin.join("initdb"))
-            .args(["--auth=trust", "--username=postgres", "--no-sync", "--encoding=UTF8", "--locale=C", "-D"])
+            .args([
+                "--auth=trust",
+                "--username=postgres",
+                "--no-sync",
+                "--encoding=UTF8",
+                "--locale=C",
+                "-D",
+            ])
             .arg(&data)
             .stdout(Stdio::null()),
         user,
@@ -177,7 +184,18 @@ impl Postgres {
     #[must_use]
     pub fn psql(&self, sql: &str) -> String {
         let output = Command::new(self.bin.join("psql"))
-            .args(["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-d", &self.url, "-c", sql])
+            .args([
+                "-X",
+                "-q",
+                "-t",
+                "-A",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-d",
+                &self.url,
+                "-c",
+                sql,
+            ])
             .output()
             .expect("psql runs");
         assert!(
@@ -194,7 +212,18 @@ impl Postgres {
     /// `psql`'s message when the statement fails.
     pub fn try_psql(&self, sql: &str) -> Result<String, String> {
         let output = Command::new(self.bin.join("psql"))
-            .args(["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-d", &self.url, "-c", sql])
+            .args([
+                "-X",
+                "-q",
+                "-t",
+                "-A",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-d",
+                &self.url,
+                "-c",
+                sql,
+            ])
             .output()
             .map_err(|error| error.to_string())?;
         if output.status.success() {
