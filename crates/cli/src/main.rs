@@ -156,6 +156,9 @@ enum Command {
     /// The team server: accounts, workspaces with roles, API tokens, the
     /// runtime over REST (`codexos server` serves; subcommands set it up).
     Server(server::ServerArgs),
+    /// The team server's databases: migrate them, or move a server home's
+    /// SQLite metadata into PostgreSQL.
+    Db(server::DbArgs),
     /// The LLM providers of the policy: list, test, recent attempts.
     #[command(subcommand)]
     Providers(ProvidersCommand),
@@ -610,6 +613,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Mcp { .. } => "mcp",
         Command::Serve { .. } => "serve",
         Command::Server(_) => "server",
+        Command::Db(_) => "db",
         _ => "cli",
     });
     if cli.offline {
@@ -713,6 +717,7 @@ async fn command(
             host,
         } => chat::serve(&runtime, &host, port, json, &cancel).await,
         Command::Server(args) => server::server(&runtime, args, json, &cancel).await,
+        Command::Db(args) => server::db(&runtime, args, json),
         Command::Providers(command) => providers(&runtime, command, json, &cancel).await,
         Command::Otel(command) => otel::otel(&runtime, command, json).await,
         Command::Vault(command) => vault(&runtime, command, json),

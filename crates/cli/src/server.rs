@@ -20,6 +20,11 @@ pub struct ServerArgs {
     /// default: `server/` in the data home.
     #[arg(long, global = true)]
     home: Option<PathBuf>,
+    /// Keep the server's and the workspaces' metadata in this PostgreSQL
+    /// database (`postgres://user:password@host:port/db`) instead of SQLite
+    /// files in the home; several servers may share it.
+    #[arg(long, global = true, env = "CODEXOS_DATABASE")]
+    database: Option<String>,
     #[command(subcommand)]
     command: Option<ServerCommand>,
     /// Address to serve on.
@@ -84,6 +89,37 @@ pub enum ServerCommand {
     /// API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+}
+
+/// `codexos db …`: the team server's databases.
+#[derive(Debug, clap::Args)]
+pub struct DbArgs {
+    /// The server home (default: `server/` in the data home).
+    #[arg(long, global = true)]
+    home: Option<PathBuf>,
+    /// The PostgreSQL database (`postgres://…`); without it, the SQLite
+    /// files of the home.
+    #[arg(long, global = true, env = "CODEXOS_DATABASE")]
+    database: Option<String>,
+    #[command(subcommand)]
+    command: DbCommand,
+}
+
+/// What to do with the databases.
+#[derive(Debug, clap::Subcommand)]
+pub enum DbCommand {
+    /// Brings the server's and every workspace's schema up to this
+    /// version (`codexos server` does it too when it starts) and prints
+    /// each one's version.
+    Migrate,
+    /// Moves a server home's SQLite metadata (the server's and every
+    /// workspace's) into an empty PostgreSQL database, checking every
+    /// table's rows; stop the server first. Then serve with `--database`.
+    Copy {
+        /// The PostgreSQL database to fill.
+        #[arg(long)]
+        to: String,
+    },
 }
 
 /// `codexos server token …`.
@@ -202,6 +238,7 @@ pub async fn server(
         webhook_retry: std::time::Duration::from_secs(5),
         private_webhooks: args.allow_private_webhooks,
         cron_floor: std::time::Duration::from_secs(args.cron_floor),
+        database: args.database.clone(),
         oidc: args.oidc_issuer.clone().map(|issuer| OidcConfig {
             issuer,
             client_id: args.oidc_client_id.clone().unwrap_or_default(),
@@ -518,4 +555,120 @@ pub async fn bench(
         bench.failed
     );
     Ok(())
+}
+
+/// Every store of a server home: `("team" | "ws <name>", location)`.
+fn server_stores(
+    home: &std::path::Path,
+    database: Option<&str>,
+) -> anyhow::Result<Vec<(String, codexos_store::Location)>> {
+    use codexos_server::team::{workspace_schema, TEAM_SCHEMA};
+    use codexos_store::Location;
+    let team = match database {
+        Some(url) => Location::Postgres {
+            url: url.to_owned(),
+            schema: TEAM_SCHEMA.to_owned(),
+        },
+        None => Location::Sqlite(home.join("team.sqlite")),
+    };
+    let workspaces =
+        codexos_store::Store::open_location(&team, codexos_store::Durability::default())?
+            .team_workspaces()?;
+    let mut stores = vec![("team".to_owned(), team)];
+    for workspace in workspaces {
+        let location = match database {
+            Some(url) => Location::Postgres {
+                url: url.to_owned(),
+                schema: workspace_schema(&workspace),
+            },
+            None => Location::Sqlite(
+                home.join("workspaces")
+                    .join(&workspace)
+                    .join("codexos.sqlite"),
+            ),
+        };
+        stores.push((format!("workspace {workspace}"), location));
+    }
+    Ok(stores)
+}
+
+/// Runs `codexos db …`.
+pub fn db(runtime: &Arc<Runtime>, args: DbArgs, json: bool) -> anyhow::Result<()> {
+    let home = args
+        .home
+        .clone()
+        .unwrap_or_else(|| runtime.home().root().join("server"));
+    anyhow::ensure!(
+        args.database.is_some() || home.join("team.sqlite").is_file(),
+        "`{}` is not a server home (no team.sqlite): give --home, or --database for PostgreSQL",
+        home.display()
+    );
+    if let Some(url) = &args.database {
+        anyhow::ensure!(
+            codexos_store::is_postgres_url(url),
+            "--database takes a postgres:// URL"
+        );
+    }
+    match args.command {
+        DbCommand::Migrate => {
+            let mut report = Vec::new();
+            for (name, location) in server_stores(&home, args.database.as_deref())? {
+                let store = codexos_store::Store::open_location(
+                    &location,
+                    codexos_store::Durability::default(),
+                )?;
+                let version = store.schema_version()?;
+                if !json {
+                    println!("{name}: schema {version}");
+                }
+                report.push(serde_json::json!({"store": name, "version": version}));
+            }
+            if json {
+                render::print_json(&report)?;
+            }
+            Ok(())
+        }
+        DbCommand::Copy { to } => {
+            anyhow::ensure!(
+                codexos_store::is_postgres_url(&to),
+                "--to takes a postgres:// URL"
+            );
+            anyhow::ensure!(
+                args.database.is_none(),
+                "copy reads the home's SQLite files: leave out --database (the target is --to)"
+            );
+            let mut report = Vec::new();
+            let sources = server_stores(&home, None)?;
+            let targets = server_stores(&home, Some(&to))?;
+            for ((name, source), (_, target)) in sources.iter().zip(&targets) {
+                let source = codexos_store::Store::open_location(
+                    source,
+                    codexos_store::Durability::default(),
+                )?;
+                let target = codexos_store::Store::open_location(
+                    target,
+                    codexos_store::Durability::default(),
+                )?;
+                let copied = source.copy_into(&target, |_| {})?;
+                let rows: u64 = copied.iter().map(|table| table.rows).sum();
+                if !json {
+                    println!(
+                        "{name}: {rows} rows in {} tables copied and checked",
+                        copied.len()
+                    );
+                }
+                report.push(serde_json::json!({"store": name, "rows": rows, "tables": copied}));
+            }
+            if json {
+                render::print_json(&report)?;
+            } else {
+                eprintln!(
+                    "done: serve with `codexos server --home {} --database {}` (the home keeps vectors, files and share.key)",
+                    home.display(),
+                    codexos_store::redact_url(&to)
+                );
+            }
+            Ok(())
+        }
+    }
 }

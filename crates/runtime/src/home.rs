@@ -15,6 +15,9 @@ pub const MODELS_VAR: &str = "CODEXOS_MODELS";
 pub struct Home {
     root: PathBuf,
     models: PathBuf,
+    /// Where the metadata lives when not in `codexos.sqlite` (a team
+    /// server's workspace on PostgreSQL).
+    metadata: Option<codexos_store::Location>,
 }
 
 /// Numbers this process's write probes (see [`Home::prepare`]).
@@ -38,7 +41,28 @@ impl Home {
     #[must_use]
     pub fn new(root: PathBuf, models: Option<PathBuf>) -> Self {
         let models = models.unwrap_or_else(|| root.join("models"));
-        Self { root, models }
+        Self {
+            root,
+            models,
+            metadata: None,
+        }
+    }
+
+    /// The same home with its metadata kept at `location` (a schema of a
+    /// PostgreSQL database) instead of `codexos.sqlite`; vectors and files
+    /// stay in the folder.
+    #[must_use]
+    pub fn with_metadata(mut self, location: codexos_store::Location) -> Self {
+        self.metadata = Some(location);
+        self
+    }
+
+    /// Where the metadata store lives.
+    #[must_use]
+    pub fn metadata(&self) -> codexos_store::Location {
+        self.metadata
+            .clone()
+            .unwrap_or_else(|| codexos_store::Location::Sqlite(self.database()))
     }
 
     /// Creates the folders and checks that the home is writable.

@@ -228,7 +228,7 @@ impl Runtime {
     pub fn open(home: Home) -> Result<Arc<Self>> {
         home.prepare()?;
         let config = Config::load_or_create(&home.config())?;
-        let store = Arc::new(Store::open_with(&home.database(), config.durability)?);
+        let store = Arc::new(Store::open_location(&home.metadata(), config.durability)?);
         let vault = Vault::new(Arc::clone(&store))?;
         let local = Arc::new(chat::LocalModels::new(
             home.clone(),

@@ -202,6 +202,26 @@ pub struct TeamOptions {
     pub private_webhooks: bool,
     /// The shortest time between two runs of a cron trigger.
     pub cron_floor: Duration,
+    /// A PostgreSQL database (`postgres://…`) for the server's and every
+    /// workspace's metadata, instead of SQLite files in the home (vectors
+    /// and uploaded files stay in the home).
+    pub database: Option<String>,
+}
+
+/// The schema of the server's own tables on PostgreSQL.
+pub const TEAM_SCHEMA: &str = "team";
+
+/// The schema of a workspace's metadata on PostgreSQL: `ws_<name>`, or for
+/// a name too long for an identifier (63 bytes), its start and a hash.
+#[must_use]
+pub fn workspace_schema(workspace: &str) -> String {
+    if workspace.len() <= 60 {
+        format!("ws_{workspace}")
+    } else {
+        use sha2::Digest as _;
+        let digest = hex::encode(sha2::Sha256::digest(workspace.as_bytes()));
+        format!("ws_{}_{}", &workspace[..40], &digest[..16])
+    }
 }
 
 /// A run going on in this process: how to stop it, and what wakes the
@@ -280,8 +300,14 @@ impl Team {
                 options.home.display()
             ))
         })?;
-        let store = Store::open(&options.home.join("team.sqlite"))?;
+        let store = match &options.database {
+            Some(url) => Store::connect(url, TEAM_SCHEMA)?,
+            None => Store::open(&options.home.join("team.sqlite"))?,
+        };
         let share_key = share_key(&options.home.join("share.key"))?;
+        if options.database.is_some() {
+            same_key_as_the_other_servers(&store, &share_key)?;
+        }
         let limiter = limits::Limiter::new(options.limits);
         let oidc = options.oidc.clone().map(oidc::Oidc::new).transpose()?;
         Ok(Arc::new(Self {
@@ -472,10 +498,16 @@ impl Team {
             return Ok(Arc::clone(runtime));
         }
         self.known_workspace(workspace)?;
-        let home = Home::new(
+        let mut home = Home::new(
             self.options.home.join("workspaces").join(workspace),
             self.options.models.clone(),
         );
+        if let Some(url) = &self.options.database {
+            home = home.with_metadata(codexos_store::Location::Postgres {
+                url: url.clone(),
+                schema: workspace_schema(workspace),
+            });
+        }
         let runtime = Runtime::open(home)?;
         runtime.set_audit_origin("server");
         open.insert(workspace.to_owned(), Arc::clone(&runtime));
@@ -491,6 +523,21 @@ impl Team {
         if let Err(error) = self.store.audit(action, target, &detail.to_string()) {
             tracing::error!(action, target, %error, "a change could not be recorded in the audit log");
         }
+    }
+}
+
+/// Servers sharing one database must sign with one key (share links, hook
+/// secrets): the first records a fingerprint of its key, the others must
+/// match it.
+fn same_key_as_the_other_servers(store: &Store, key: &[u8]) -> Result<(), ApiError> {
+    use sha2::Digest as _;
+    let fingerprint = hex::encode(sha2::Sha256::digest(key));
+    match store.meta("share_key_sha256")? {
+        Some(recorded) if recorded != fingerprint => Err(ApiError::invalid(
+            "this server's share.key differs from the one the servers on this database sign with: copy share.key from the first server's home into this one's, or links and webhook secrets would not verify",
+        )),
+        Some(_) => Ok(()),
+        None => Ok(store.set_meta("share_key_sha256", &fingerprint)?),
     }
 }
 

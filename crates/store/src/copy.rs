@@ -91,7 +91,7 @@ impl Store {
         target: &Self,
         mut progress: impl FnMut(&Copied),
     ) -> Result<Vec<Copied>> {
-        let source = self.connection();
+        let mut source = self.connection();
         let mut destination = target.connection();
         if source.dialect() != Dialect::Sqlite || destination.dialect() != Dialect::Postgres {
             return Err(refused(
@@ -105,6 +105,12 @@ impl Store {
                 )));
             }
         }
+        // Writers to the source wait until the copy is done (SQLite's write
+        // lock): what is read is one consistent state, and nothing written
+        // meanwhile is left behind.
+        let source = source
+            .transaction_with(crate::db::Begin::Immediate)
+            .map_err(sql("locking the source for the copy"))?;
         let transaction = destination
             .transaction()
             .map_err(sql("starting the copy"))?;

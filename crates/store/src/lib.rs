@@ -16,6 +16,7 @@
 
 pub mod analytics;
 pub mod audit;
+pub mod claims;
 mod conversations;
 mod copy;
 pub mod db;
@@ -97,6 +98,16 @@ pub enum Error {
         found: i64,
         /// Highest version this build knows.
         supported: i64,
+    },
+    /// This process no longer holds the run's claim: another server took
+    /// it over (this one was cut off or paused past its lease), so this
+    /// one stops writing to it.
+    #[error("run `{run}` is now run by {} — this server stopped writing to it", holder.as_deref().map_or_else(|| "no server (its claim was given up)".to_owned(), |holder| format!("another server ({holder})")))]
+    ClaimLost {
+        /// The run.
+        run: String,
+        /// Who holds it now.
+        holder: Option<String>,
     },
     /// A store could not be copied (nothing was committed).
     #[error("cannot copy the store: {0}")]
@@ -218,6 +229,9 @@ pub struct SealedSecret {
 pub struct Store {
     path: PathBuf,
     backend: Backend,
+    /// Who claims the runs this store begins (team servers sharing a
+    /// database), if anyone.
+    claims: Mutex<Option<claims::ClaimOwner>>,
     /// Who acts, for the audit entries this process writes.
     actor: Mutex<audit::AuditActor>,
 }
@@ -320,6 +334,7 @@ impl Store {
             path: path.to_path_buf(),
             backend: Backend::Sqlite(Mutex::new(connection)),
             actor: Mutex::new(audit::AuditActor::default()),
+            claims: Mutex::new(None),
         };
         migrations::run(&mut store.connection(), &store.path.to_string_lossy())?;
         Ok(store)
@@ -340,6 +355,7 @@ impl Store {
             path: PathBuf::from(format!("{shown}#{schema}")),
             backend: Backend::Postgres(Mutex::new(connection)),
             actor: Mutex::new(audit::AuditActor::default()),
+            claims: Mutex::new(None),
         };
         migrations::run(&mut store.connection(), &store.path.to_string_lossy())?;
         Ok(store)

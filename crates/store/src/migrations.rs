@@ -361,6 +361,15 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (issuer, account)
     ) WITHOUT ROWID;
 ",
+    // Run claims of servers sharing a database (see `claims.rs`).
+    r"
+    CREATE TABLE run_claims (
+        run TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+        owner TEXT NOT NULL,
+        lease_until_ms INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX run_claims_lapsing ON run_claims (lease_until_ms);
+",
 ];
 
 /// The schema version that created the analytics tables.
@@ -584,7 +593,31 @@ const POSTGRES_BASELINE: &str = r"
 
 /// PostgreSQL's migrations after [`POSTGRES_BASE_VERSION`], in step with
 /// [`MIGRATIONS`].
-const POSTGRES_MIGRATIONS: &[&str] = &[];
+const POSTGRES_MIGRATIONS: &[&str] = &[
+    // 13: run claims.
+    r"
+    CREATE TABLE run_claims (
+        run TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+        owner TEXT NOT NULL,
+        lease_until_ms BIGINT NOT NULL
+    );
+    CREATE INDEX run_claims_lapsing ON run_claims (lease_until_ms);
+",
+];
+
+impl crate::Store {
+    /// The schema version of the store's database.
+    pub fn schema_version(&self) -> Result<i64> {
+        let connection = self.connection();
+        let sql = match connection.dialect() {
+            Dialect::Sqlite => "PRAGMA user_version",
+            Dialect::Postgres => "SELECT coalesce(max(version), 0) FROM schema_version",
+        };
+        connection
+            .query_row(sql, &[], |row| row.get(0))
+            .map_err(migrate)
+    }
+}
 
 /// The newest schema version this build knows.
 pub(crate) fn supported() -> i64 {

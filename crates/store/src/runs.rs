@@ -87,6 +87,7 @@ impl Store {
                 params![id, flow, project],
             )
             .map_err(sql("storing a new run"))?;
+        crate::claims::claim_new(&transaction, self.claim_owner().as_ref(), id)?;
         transaction.commit().map_err(sql("storing a new run"))
     }
 
@@ -105,6 +106,7 @@ impl Store {
         let transaction = connection
             .transaction()
             .map_err(sql("storing run events"))?;
+        crate::claims::fence(&transaction, self.claim_owner().as_ref(), run)?;
         insert_events(&transaction, run, events)?;
         crate::analytics::insert_facts(&transaction, run, facts)?;
         transaction.commit().map_err(sql("storing run events"))
@@ -123,6 +125,7 @@ impl Store {
         let transaction = connection
             .transaction()
             .map_err(sql("checkpointing a node"))?;
+        crate::claims::fence(&transaction, self.claim_owner().as_ref(), run)?;
         transaction
             .prepare_cached("INSERT INTO run_nodes (run, record) VALUES (?1, ?2)")
             .and_then(|mut statement| statement.execute(params![run, record]))
@@ -134,25 +137,36 @@ impl Store {
 
     /// Records (or re-records, on a retry) one call.
     pub fn run_call(&self, run: &str, node: &str, index: u32, call: &str) -> Result<()> {
-        self.connection()
-            .prepare_cached(
+        let owner = self.claim_owner();
+        let mut connection = self.connection();
+        let transaction = connection.transaction().map_err(sql("recording a call"))?;
+        crate::claims::fence(&transaction, owner.as_ref(), run)?;
+        transaction
+            .execute(
                 "INSERT INTO run_calls (run, node, idx, call) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (run, node, idx) DO UPDATE SET call = excluded.call",
+                params![run, node, index, call],
             )
-            .and_then(|mut statement| statement.execute(params![run, node, index, call]))
             .map_err(sql("recording a call"))?;
-        Ok(())
+        transaction.commit().map_err(sql("recording a call"))
     }
 
-    /// Sets a run's status.
+    /// Sets a run's status; a run that ended or paused gives up its claim.
     pub fn set_run_status(&self, run: &str, status: &str, detail: &str) -> Result<()> {
-        self.connection()
+        let owner = self.claim_owner();
+        let mut connection = self.connection();
+        let transaction = connection.transaction().map_err(sql("updating a run"))?;
+        crate::claims::fence(&transaction, owner.as_ref(), run)?;
+        transaction
             .execute(
                 "UPDATE runs SET status = ?2, detail = ?3, updated_at = ?4 WHERE id = ?1",
                 params![run, status, detail, now()],
             )
             .map_err(sql("updating a run"))?;
-        Ok(())
+        if status != "running" {
+            crate::claims::release(&transaction, owner.as_ref(), run)?;
+        }
+        transaction.commit().map_err(sql("updating a run"))
     }
 
     /// The sequence number after the run's last event.

@@ -289,6 +289,7 @@ pub fn prepare(home: &std::path::Path) -> Result<String, ApiError> {
 /// A bench server home opened in this process (rate limits off).
 pub fn open(home: &std::path::Path) -> Result<Arc<Team>, ApiError> {
     Team::open(TeamOptions {
+        database: None,
         home: home.to_path_buf(),
         models: None,
         limits: Limits {

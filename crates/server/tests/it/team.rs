@@ -138,6 +138,7 @@ async fn start_with(limits: Limits, extras: Extras<'_>) -> Server {
         None => (None, codexos_net::client().build().expect("client")),
     };
     let team = Team::open(TeamOptions {
+        database: None,
         home: home.path().to_path_buf(),
         models: Some(codexos_test_support::models_dir()),
         limits,
