@@ -72,6 +72,11 @@ pub struct ServerArgs {
     /// The shortest time, in seconds, between two runs of a cron trigger.
     #[arg(long, default_value_t = 60)]
     cron_floor: u64,
+    /// With --database: how long (milliseconds) a run's claim lasts
+    /// without its server's heartbeat; a dead server's runs are taken over
+    /// by another this long after it stopped.
+    #[arg(long, default_value_t = 15_000)]
+    claim_lease_ms: u64,
 }
 
 /// What to do (default: serve).
@@ -239,6 +244,7 @@ pub async fn server(
         private_webhooks: args.allow_private_webhooks,
         cron_floor: std::time::Duration::from_secs(args.cron_floor),
         database: args.database.clone(),
+        claim_lease: std::time::Duration::from_millis(args.claim_lease_ms),
         oidc: args.oidc_issuer.clone().map(|issuer| OidcConfig {
             issuer,
             client_id: args.oidc_client_id.clone().unwrap_or_default(),
@@ -561,6 +567,7 @@ pub async fn bench(
 fn server_stores(
     home: &std::path::Path,
     database: Option<&str>,
+    listed_in: Option<&[String]>,
 ) -> anyhow::Result<Vec<(String, codexos_store::Location)>> {
     use codexos_server::team::{workspace_schema, TEAM_SCHEMA};
     use codexos_store::Location;
@@ -571,9 +578,11 @@ fn server_stores(
         },
         None => Location::Sqlite(home.join("team.sqlite")),
     };
-    let workspaces =
-        codexos_store::Store::open_location(&team, codexos_store::Durability::default())?
-            .team_workspaces()?;
+    let workspaces = match listed_in {
+        Some(names) => names.to_vec(),
+        None => codexos_store::Store::open_location(&team, codexos_store::Durability::default())?
+            .team_workspaces()?,
+    };
     let mut stores = vec![("team".to_owned(), team)];
     for workspace in workspaces {
         let location = match database {
@@ -612,7 +621,7 @@ pub fn db(runtime: &Arc<Runtime>, args: DbArgs, json: bool) -> anyhow::Result<()
     match args.command {
         DbCommand::Migrate => {
             let mut report = Vec::new();
-            for (name, location) in server_stores(&home, args.database.as_deref())? {
+            for (name, location) in server_stores(&home, args.database.as_deref(), None)? {
                 let store = codexos_store::Store::open_location(
                     &location,
                     codexos_store::Durability::default(),
@@ -638,9 +647,18 @@ pub fn db(runtime: &Arc<Runtime>, args: DbArgs, json: bool) -> anyhow::Result<()
                 "copy reads the home's SQLite files: leave out --database (the target is --to)"
             );
             let mut report = Vec::new();
-            let sources = server_stores(&home, None)?;
-            let targets = server_stores(&home, Some(&to))?;
+            let workspaces =
+                codexos_store::Store::open(&home.join("team.sqlite"))?.team_workspaces()?;
+            let sources = server_stores(&home, None, Some(&workspaces))?;
+            let targets = server_stores(&home, Some(&to), Some(&workspaces))?;
             for ((name, source), (_, target)) in sources.iter().zip(&targets) {
+                if let codexos_store::Location::Sqlite(path) = source {
+                    if !path.is_file() {
+                        // Never opened: nothing to move (it starts empty there).
+                        report.push(serde_json::json!({"store": name, "rows": 0, "tables": []}));
+                        continue;
+                    }
+                }
                 let source = codexos_store::Store::open_location(
                     source,
                     codexos_store::Durability::default(),

@@ -224,6 +224,12 @@ pub struct ProjectSummary {
 }
 
 impl Runtime {
+    /// The metadata store (for a team server's run claims).
+    #[must_use]
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
     /// Opens (creating as needed) the data home: folders, config, database.
     pub fn open(home: Home) -> Result<Arc<Self>> {
         home.prepare()?;

@@ -11,6 +11,7 @@
 
 pub mod auth;
 pub mod bench;
+mod claims;
 pub mod client;
 pub mod roles;
 
@@ -202,6 +203,10 @@ pub struct TeamOptions {
     pub private_webhooks: bool,
     /// The shortest time between two runs of a cron trigger.
     pub cron_floor: Duration,
+    /// How long a run's claim lasts without renewal (servers sharing a
+    /// database): a server that dies has its runs taken over by another
+    /// this long after its last heartbeat.
+    pub claim_lease: Duration,
     /// A PostgreSQL database (`postgres://…`) for the server's and every
     /// workspace's metadata, instead of SQLite files in the home (vectors
     /// and uploaded files stay in the home).
@@ -248,6 +253,8 @@ pub struct Team {
     share_key: Vec<u8>,
     /// What wakes the scheduler and the webhook sender.
     background: triggers::Background,
+    /// This process's name in run claims (random per start).
+    instance: String,
     /// OIDC sign-in, when set up.
     oidc: Option<oidc::Oidc>,
 }
@@ -319,6 +326,7 @@ impl Team {
             shutdown: CancellationToken::new(),
             share_key,
             background: triggers::Background::default(),
+            instance: format!("server-{}-{}", std::process::id(), &auth::random_hex(4)),
             oidc,
         }))
     }
@@ -510,6 +518,15 @@ impl Team {
         }
         let runtime = Runtime::open(home)?;
         runtime.set_audit_origin("server");
+        if self.options.database.is_some() {
+            runtime
+                .store()
+                .set_claims(codexos_store::claims::ClaimOwner {
+                    owner: self.instance.clone(),
+                    lease_ms: u64::try_from(self.options.claim_lease.as_millis())
+                        .unwrap_or(u64::MAX),
+                });
+        }
         open.insert(workspace.to_owned(), Arc::clone(&runtime));
         Ok(runtime)
     }
@@ -600,6 +617,11 @@ pub async fn serve_team(
     });
     // Cron triggers and outgoing webhooks, until the server stops.
     tokio::spawn(triggers::schedule(Arc::clone(&team)));
+    if team.options.database.is_some() {
+        // Run claims: this server's heartbeat, and runs of servers that
+        // died taken over.
+        tokio::spawn(claims::keep(Arc::clone(&team)));
+    }
     tokio::spawn(triggers::deliver(Arc::clone(&team)));
     let shutdown = team.shutdown.clone();
     let service = router(Arc::clone(&team)).into_make_service_with_connect_info::<SocketAddr>();

@@ -108,6 +108,12 @@ impl Store {
             .map_err(sql("reading a run's claim"))
     }
 
+    /// Gives up this owner's claim of `run`, if it holds it.
+    pub fn release_claim(&self, run: &str) -> Result<()> {
+        let owner = self.claim_owner();
+        release(&self.connection(), owner.as_ref(), run)
+    }
+
     /// Extends every claim this store's owner holds by its lease (the
     /// owner's heartbeat); the number renewed.
     pub fn renew_claims(&self) -> Result<usize> {

@@ -176,6 +176,21 @@ pub fn fresh_schema() -> String {
 }
 
 impl Postgres {
+    /// A new, empty database of this server; its URL.
+    ///
+    /// # Panics
+    /// When it cannot be created.
+    #[must_use]
+    pub fn fresh_database(&self) -> String {
+        let name = format!("d{}", fresh_schema());
+        let _created = self.psql(&format!("CREATE DATABASE {name}"));
+        let base = self
+            .url
+            .rsplit_once('/')
+            .map_or(self.url.as_str(), |(base, _)| base);
+        format!("{base}/{name}")
+    }
+
     /// Runs `sql` with `psql` against the database (as the superuser),
     /// returning its output; for tests that act behind the store's back.
     ///

@@ -16,6 +16,7 @@ mod flows;
 mod git;
 mod ingest_search;
 mod otel;
+mod postgres;
 mod pull;
 mod security;
 mod server;

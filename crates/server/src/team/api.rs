@@ -836,6 +836,7 @@ where
     let work = work(options, cancel);
     // Dropped when the run's task ends, however it ends (a panic too): the
     // run leaves the registry and its streams look one last time.
+    let id_taken = Arc::clone(&started);
     let unregister = Unregister {
         team: Arc::clone(team),
         started,
@@ -847,6 +848,15 @@ where
             let _unregister = unregister;
             let outcome = work.await;
             run_ended(&ended, &workspace, &flow, &outcome);
+            // A run that could not go on gives its claim up (one that ended
+            // or paused did so with its status; one still `running` here
+            // was stopped with the server and keeps it until it lapses, so
+            // another server takes it over).
+            if let (Err(_), Some(id)) = (&outcome, lock(&id_taken).clone()) {
+                if let Ok(runtime) = ended.runtime(&workspace) {
+                    runtime.store().release_claim(&id).ok();
+                }
+            }
             outcome
         },
     ));
@@ -1059,7 +1069,10 @@ async fn run_events(
                 }
                 // Running here until its task ends (its stored status may
                 // lag: a resume is still `paused` until its first step).
-                let live = lock(&team.runs).contains_key(&id);
+                let live = lock(&team.runs).contains_key(&id)
+                    || runtime.store().claim_holder(&id).is_ok_and(|holder| {
+                        holder.is_some_and(|(owner, _)| owner != team.instance)
+                    });
                 if !live {
                     // The run may have ended between the read and the
                     // check: what it stored last is sent before the end.
@@ -1169,6 +1182,18 @@ async fn resume_run(
     body: Option<Json<ResumeRequest>>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let answer = body.and_then(|Json(body)| body.answer);
+    resume(&team, &ws, &caller, id, answer).await
+}
+
+/// Resumes a run in this process: refused while it runs here, or (servers
+/// sharing a database) while another live server holds its claim.
+pub(crate) async fn resume(
+    team: &Arc<Team>,
+    ws: &Workspace,
+    caller: &Caller,
+    id: String,
+    answer: Option<Value>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     let runtime = Arc::clone(&ws.runtime);
     let detail = ws.runtime.run_detail(&id)?;
     let what = (ws.name.clone(), detail.summary.flow.clone());
@@ -1177,7 +1202,7 @@ async fn resume_run(
     let options = if detail.input.get("project").is_some() {
         FlowRunOptions::default()
     } else {
-        run_options(&ws, None)?
+        run_options(ws, None)?
     };
     let running = Running::default();
     {
@@ -1189,15 +1214,40 @@ async fn resume_run(
         }
         runs.insert(id.clone(), running.clone());
     }
-    launch(
-        &team,
-        &caller,
-        (&what.0, &what.1),
-        options,
-        Some((id.clone(), running)),
-        move |options, cancel| async move { runtime.resume_run(&id, answer, options, cancel).await },
-    )
-    .await
+    let claim = ws.runtime.store().claim_run(&id);
+    let refusal = match claim {
+        Ok(codexos_store::claims::Claim::Held) => None,
+        Ok(codexos_store::claims::Claim::Elsewhere { owner, until_ms }) => {
+            let left = until_ms.saturating_sub(codexos_store::unix_ms()) / 1000 + 1;
+            Some(ApiError::conflict(format!(
+                "run `{id}` is running on another server ({owner}) — follow its events; if that server died, it is taken over within {left} s"
+            )))
+        }
+        Err(error) => Some(error.into()),
+    };
+    if let Some(refusal) = refusal {
+        lock(&team.runs).remove(&id);
+        return Err(refusal);
+    }
+    let started =
+        launch(
+            team,
+            caller,
+            (&what.0, &what.1),
+            options,
+            Some((id.clone(), running)),
+            {
+                let id = id.clone();
+                move |options, cancel| async move {
+                    runtime.resume_run(&id, answer, options, cancel).await
+                }
+            },
+        )
+        .await;
+    if started.is_err() {
+        ws.runtime.store().release_claim(&id).ok();
+    }
+    started
 }
 
 async fn projects(Extension(ws): Extension<Workspace>) -> ApiResult<Json<Value>> {

@@ -290,6 +290,7 @@ pub fn prepare(home: &std::path::Path) -> Result<String, ApiError> {
 pub fn open(home: &std::path::Path) -> Result<Arc<Team>, ApiError> {
     Team::open(TeamOptions {
         database: None,
+        claim_lease: Duration::from_secs(15),
         home: home.to_path_buf(),
         models: None,
         limits: Limits {

@@ -139,6 +139,7 @@ async fn start_with(limits: Limits, extras: Extras<'_>) -> Server {
     };
     let team = Team::open(TeamOptions {
         database: None,
+        claim_lease: Duration::from_secs(15),
         home: home.path().to_path_buf(),
         models: Some(codexos_test_support::models_dir()),
         limits,
