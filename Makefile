@@ -55,6 +55,8 @@ lint:
 
 test-rust:
 	CODEXOS_MODELS="$(MODELS_DIR)" scripts/with-keyring.sh cargo test --workspace $(FEATURES)
+	# The store's unit tests again, each on PostgreSQL (a server the tests start).
+	scripts/test-store-postgres.sh $(FEATURES)
 
 test-ui:
 	cd ui && npm test

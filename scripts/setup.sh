@@ -15,7 +15,9 @@ packages=(build-essential pkg-config cmake clang libclang-dev protobuf-compiler 
 # The model fetcher only needs some python3 with pip; use the one on PATH if it has it.
 python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)
 if [ "$mode" = test ]; then
-  packages+=(gnome-keyring dbus-x11 xvfb webkit2gtk-driver xauth x11-utils util-linux strace)
+  # postgresql: the store's suite and the team server's run against a real
+  # PostgreSQL server that the tests start themselves (initdb in a temp folder).
+  packages+=(gnome-keyring dbus-x11 xvfb webkit2gtk-driver xauth x11-utils util-linux strace postgresql)
 fi
 if [ "$mode" = bench ]; then
   packages+=(python3.11-doc)

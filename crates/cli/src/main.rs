@@ -331,19 +331,7 @@ enum BenchCommand {
     /// and again; runs started per second, p50/p99 of the start and of the
     /// whole run as a client sees it, events per second, and checks that
     /// every run succeeded with every event delivered once, in order.
-    Server {
-        /// Concurrent clients.
-        #[arg(long, default_value_t = 50)]
-        clients: usize,
-        /// Seconds of load.
-        #[arg(long, default_value_t = 20)]
-        seconds: u64,
-        /// Serve from a separate `codexos server` process and kill it with
-        /// SIGKILL this many seconds in, then start it again: clients
-        /// reconnect and resume their runs.
-        #[arg(long)]
-        kill_after: Option<u64>,
-    },
+    Server(server::ServerBenchArgs),
     /// `runs diff` on two large runs (written to a scratch store as the
     /// executor writes runs): reading them, comparing, and the JSON the app
     /// receives.
@@ -893,11 +881,7 @@ async fn bench(
             analytics::bench(runtime, &setup, runs, days, keep.as_deref(), json)
         }
         BenchCommand::Otel(args) => otel::bench(runtime, &setup, &args, json).await,
-        BenchCommand::Server {
-            clients,
-            seconds,
-            kill_after,
-        } => server::bench(&setup, clients, seconds, kill_after, json).await,
+        BenchCommand::Server(args) => server::bench(&setup, args, json).await,
         BenchCommand::Diff { nodes, repeats } => {
             analytics::bench_diff(runtime, &setup, nodes, repeats, json)
         }

@@ -471,7 +471,7 @@ async fn bench_killed(
         "--kill-after must fall within --seconds"
     );
     let home = tempfile::tempdir()?;
-    let token = bench::prepare(home.path())?;
+    let token = bench::prepare(home.path(), None)?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
@@ -494,20 +494,53 @@ async fn bench_killed(
 }
 
 /// `codexos bench server`.
+/// `codexos bench server …`.
+#[derive(Debug, clap::Args)]
+pub struct ServerBenchArgs {
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 50)]
+    clients: usize,
+    /// Seconds of load.
+    #[arg(long, default_value_t = 20)]
+    seconds: u64,
+    /// Serve from a separate `codexos server` process and kill it with
+    /// SIGKILL this many seconds in, then start it again: clients
+    /// reconnect and resume their runs.
+    #[arg(long)]
+    kill_after: Option<u64>,
+    /// Also run the same load with the metadata in this (empty)
+    /// PostgreSQL database, right after SQLite, and print both and
+    /// their ratio.
+    #[arg(long, conflicts_with = "kill_after")]
+    database: Option<String>,
+}
+
+/// Runs `codexos bench server`.
 pub async fn bench(
     setup: &codexos_runtime::BenchSetup,
-    clients: usize,
-    seconds: u64,
-    kill_after: Option<u64>,
+    args: ServerBenchArgs,
     json: bool,
 ) -> anyhow::Result<()> {
+    let ServerBenchArgs {
+        clients,
+        seconds,
+        kill_after,
+        database,
+    } = args;
+    let database = database.as_deref();
     anyhow::ensure!(
         clients > 0 && seconds > 0,
         "give at least one client and one second"
     );
+    if let Some(url) = database {
+        anyhow::ensure!(
+            codexos_store::is_postgres_url(url),
+            "--database takes a postgres:// URL (of an empty database)"
+        );
+    }
     let spinner = render::spinner(json, "clients starting runs and following their events…");
     let duration = std::time::Duration::from_secs(seconds);
-    let mut bench = match kill_after {
+    let mut sqlite = match kill_after {
         Some(kill_after) => {
             bench_killed(
                 clients,
@@ -516,51 +549,105 @@ pub async fn bench(
             )
             .await?
         }
-        None => codexos_server::team::bench::run(clients, duration).await?,
+        None => codexos_server::team::bench::run(clients, duration, None).await?,
     };
-    bench.killed_after_s = kill_after;
+    sqlite.killed_after_s = kill_after;
+    // The same load, right after, with the metadata in PostgreSQL.
+    let postgres = match database {
+        Some(url) => Some(codexos_server::team::bench::run(clients, duration, Some(url)).await?),
+        None => None,
+    };
     spinner.finish_and_clear();
-    crate::show(setup, json, &bench, |bench, _| {
-        println!(
-            "team server on loopback, SQLite (WAL, synchronous = NORMAL), {} clients for {:.1} s",
-            bench.clients, bench.seconds
-        );
-        println!(
-            "runs started: {} ({:.1}/s) — start p50 {:.1} ms, p99 {:.1} ms",
-            bench.runs, bench.starts_per_second, bench.start_p50_ms, bench.start_p99_ms
-        );
-        println!(
-            "start → end event as a client sees it: p50 {:.1} ms, p99 {:.1} ms",
-            bench.complete_p50_ms, bench.complete_p99_ms
-        );
-        println!(
-            "events delivered: {} ({:.1}/s)",
-            bench.events, bench.events_per_second
-        );
-        if let Some(kill_after) = bench.killed_after_s {
-            println!(
-                "server process killed (SIGKILL) {kill_after} s in and started again: {} streams reconnected, {} runs resumed by their clients, {} unknown to any client resumed afterwards",
-                bench.reconnects, bench.resumed, bench.orphans
-            );
+    match &postgres {
+        None => crate::show(setup, json, &sqlite, |bench, _| {
+            print_bench(bench, "SQLite (WAL, synchronous = NORMAL)");
+            Ok(())
+        })?,
+        Some(pg) => {
+            let pair = BenchPair {
+                postgres_over_sqlite: Ratios {
+                    starts_per_second: pg.starts_per_second / sqlite.starts_per_second,
+                    start_p99: pg.start_p99_ms / sqlite.start_p99_ms,
+                    complete_p99: pg.complete_p99_ms / sqlite.complete_p99_ms,
+                    events_per_second: pg.events_per_second / sqlite.events_per_second,
+                },
+                sqlite: sqlite.clone(),
+                postgres: pg.clone(),
+            };
+            crate::show(setup, json, &pair, |pair, _| {
+                print_bench(&pair.sqlite, "SQLite (WAL, synchronous = NORMAL)");
+                print_bench(&pair.postgres, "PostgreSQL (synchronous_commit = off)");
+                let ratio = &pair.postgres_over_sqlite;
+                println!(
+                    "PostgreSQL / SQLite: runs/s ×{:.2}, start p99 ×{:.2}, whole run p99 ×{:.2}, events/s ×{:.2}",
+                    ratio.starts_per_second, ratio.start_p99, ratio.complete_p99, ratio.events_per_second
+                );
+                Ok(())
+            })?;
         }
-        println!(
-            "checks: {} runs not succeeded, {} with events missing/doubled/out of order, {} failed requests",
-            bench.unfinished, bench.mismatched, bench.failed
-        );
-        for failure in &bench.failures {
-            println!("  failure: {failure}");
-        }
-        Ok(())
-    })?;
+    }
     // A figure with a failed check is not a figure.
-    anyhow::ensure!(
-        bench.unfinished == 0 && bench.mismatched == 0 && bench.failed == 0,
-        "the load's checks failed: {} runs not succeeded, {} with events missing, doubled or out of order, {} failed requests",
-        bench.unfinished,
-        bench.mismatched,
-        bench.failed
-    );
+    for bench in std::iter::once(&sqlite).chain(postgres.as_ref()) {
+        anyhow::ensure!(
+            bench.unfinished == 0 && bench.mismatched == 0 && bench.failed == 0,
+            "the load's checks failed: {} runs not succeeded, {} with events missing, doubled or out of order, {} failed requests",
+            bench.unfinished,
+            bench.mismatched,
+            bench.failed
+        );
+    }
     Ok(())
+}
+
+/// The same load on SQLite then PostgreSQL.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BenchPair {
+    sqlite: codexos_server::team::bench::ServerBench,
+    postgres: codexos_server::team::bench::ServerBench,
+    postgres_over_sqlite: Ratios,
+}
+
+/// PostgreSQL's figure over SQLite's.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Ratios {
+    starts_per_second: f64,
+    start_p99: f64,
+    complete_p99: f64,
+    events_per_second: f64,
+}
+
+fn print_bench(bench: &codexos_server::team::bench::ServerBench, storage: &str) {
+    println!(
+        "team server on loopback, {storage}, {} clients for {:.1} s",
+        bench.clients, bench.seconds
+    );
+    println!(
+        "  runs started: {} ({:.1}/s) — start p50 {:.1} ms, p99 {:.1} ms",
+        bench.runs, bench.starts_per_second, bench.start_p50_ms, bench.start_p99_ms
+    );
+    println!(
+        "  start → end event as a client sees it: p50 {:.1} ms, p99 {:.1} ms",
+        bench.complete_p50_ms, bench.complete_p99_ms
+    );
+    println!(
+        "  events delivered: {} ({:.1}/s)",
+        bench.events, bench.events_per_second
+    );
+    if let Some(kill_after) = bench.killed_after_s {
+        println!(
+            "  server process killed (SIGKILL) {kill_after} s in and started again: {} streams reconnected, {} runs resumed by their clients, {} unknown to any client resumed afterwards",
+            bench.reconnects, bench.resumed, bench.orphans
+        );
+    }
+    println!(
+        "  checks: {} runs not succeeded, {} with events missing/doubled/out of order, {} failed requests",
+        bench.unfinished, bench.mismatched, bench.failed
+    );
+    for failure in &bench.failures {
+        println!("    failure: {failure}");
+    }
 }
 
 /// Every store of a server home: `("team" | "ws <name>", location)`.

@@ -308,7 +308,9 @@ impl Team {
             ))
         })?;
         let store = match &options.database {
-            Some(url) => Store::connect(url, TEAM_SCHEMA)?,
+            // As `team.sqlite` (SQLite's NORMAL): a commit survives the server
+            // being killed, not a power cut of the database's machine.
+            Some(url) => Store::connect_with(url, TEAM_SCHEMA, codexos_store::Durability::Normal)?,
             None => Store::open(&options.home.join("team.sqlite"))?,
         };
         let share_key = share_key(&options.home.join("share.key"))?;

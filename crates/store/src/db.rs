@@ -49,22 +49,20 @@ pub enum DbError {
 /// PostgreSQL's own message (with its detail) rather than the driver's
 /// generic "db error".
 fn pg_message(error: &tokio_postgres::Error) -> String {
-    match error.as_db_error() {
-        Some(db) => match db.detail() {
+    if let Some(db) = error.as_db_error() {
+        return match db.detail() {
             Some(detail) => format!("{} ({detail})", db.message()),
             None => db.message().to_owned(),
-        },
-        None => {
-            let mut text = error.to_string();
-            let mut source = std::error::Error::source(error);
-            while let Some(cause) = source {
-                text.push_str(": ");
-                text.push_str(&cause.to_string());
-                source = cause.source();
-            }
-            text
-        }
+        };
     }
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 impl DbError {
@@ -129,6 +127,9 @@ pub(crate) struct PgConn {
     client: tokio_postgres::Client,
     url: String,
     schema: String,
+    /// `synchronous_commit` of the session: `off` for
+    /// [`crate::Durability::Normal`], `on` for `Full`.
+    synchronous_commit: &'static str,
     statements: RefCell<HashMap<String, tokio_postgres::Statement>>,
 }
 
@@ -141,6 +142,19 @@ impl std::fmt::Debug for PgConn {
     }
 }
 
+/// Waits for a statement's round trip. On a worker of a multi-threaded
+/// tokio runtime (the server's) the worker is handed back first
+/// (`block_in_place`): a request waiting for PostgreSQL must not hold up
+/// the others, as a SQLite call (CPU work, microseconds) does not.
+fn wait<F: std::future::Future>(future: F) -> F::Output {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(|| futures_executor::block_on(future))
+        }
+        _ => futures_executor::block_on(future),
+    }
+}
+
 /// `"name"`, quoted as an SQL identifier.
 pub(crate) fn quote_identifier(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
@@ -149,7 +163,11 @@ pub(crate) fn quote_identifier(name: &str) -> String {
 impl PgConn {
     /// Connects to `url` (a `postgres://` URL or `key=value` string) and
     /// works in `schema`, created if missing.
-    pub(crate) fn connect(url: &str, schema: &str) -> DbResult<Self> {
+    pub(crate) fn connect(
+        url: &str,
+        schema: &str,
+        durability: crate::Durability,
+    ) -> DbResult<Self> {
         let config: tokio_postgres::Config = url.parse()?;
         let (sender, receiver) = std::sync::mpsc::channel();
         std::thread::Builder::new()
@@ -190,31 +208,29 @@ impl PgConn {
                 detail: "the PostgreSQL connection's thread ended".into(),
             })?
             .map_err(|detail| DbError::Type { column: 0, detail })?;
+        let synchronous_commit = match durability {
+            crate::Durability::Normal => "off",
+            crate::Durability::Full => "on",
+        };
         let connection = Self {
             client,
             url: url.to_owned(),
             schema: schema.to_owned(),
+            synchronous_commit,
             statements: RefCell::new(HashMap::new()),
         };
         let schema = quote_identifier(schema);
         connection.batch(&format!(
             "SET client_min_messages = warning;
+             SET synchronous_commit = {synchronous_commit};
              CREATE SCHEMA IF NOT EXISTS {schema};
              SET search_path TO {schema}"
         ))?;
         Ok(connection)
     }
 
-    pub(crate) fn url(&self) -> &str {
-        &self.url
-    }
-
-    pub(crate) fn schema(&self) -> &str {
-        &self.schema
-    }
-
     fn batch(&self, sql: &str) -> DbResult<()> {
-        futures_executor::block_on(self.client.batch_execute(sql))?;
+        wait(self.client.batch_execute(sql))?;
         Ok(())
     }
 
@@ -222,7 +238,7 @@ impl PgConn {
         if let Some(statement) = self.statements.borrow().get(sql) {
             return Ok(statement.clone());
         }
-        let statement = futures_executor::block_on(self.client.prepare(&placeholders(sql)))?;
+        let statement = wait(self.client.prepare(&placeholders(sql)))?;
         self.statements
             .borrow_mut()
             .insert(sql.to_owned(), statement.clone());
@@ -236,9 +252,7 @@ impl PgConn {
             .iter()
             .map(|value| value as &(dyn tokio_postgres::types::ToSql + Sync))
             .collect();
-        Ok(futures_executor::block_on(
-            self.client.query(&statement, &refs),
-        )?)
+        Ok(wait(self.client.query(&statement, &refs))?)
     }
 
     fn execute(&self, sql: &str, params: &[&dyn ToSql]) -> DbResult<usize> {
@@ -248,7 +262,7 @@ impl PgConn {
             .iter()
             .map(|value| value as &(dyn tokio_postgres::types::ToSql + Sync))
             .collect();
-        let count = futures_executor::block_on(self.client.execute(&statement, &refs))?;
+        let count = wait(self.client.execute(&statement, &refs))?;
         Ok(usize::try_from(count).unwrap_or(usize::MAX))
     }
 
@@ -583,11 +597,78 @@ impl Row<'_, '_> {
     }
 }
 
+/// Connections a PostgreSQL store keeps: calls from several threads go
+/// out at once (each statement is a round trip), where one SQLite file
+/// serves them one at a time in-process.
+pub(crate) const POOL: usize = 4;
+
+/// A store's PostgreSQL connections.
+#[derive(Debug)]
+pub(crate) struct PgPool {
+    connections: Vec<Mutex<PgConn>>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl PgPool {
+    /// [`POOL`] connections to `url`, working in `schema`.
+    pub(crate) fn connect(
+        url: &str,
+        schema: &str,
+        durability: crate::Durability,
+    ) -> DbResult<Self> {
+        let connections = (0..POOL)
+            .map(|_| PgConn::connect(url, schema, durability).map(Mutex::new))
+            .collect::<DbResult<Vec<_>>>()?;
+        Ok(Self {
+            connections,
+            next: std::sync::atomic::AtomicUsize::new(0),
+        })
+    }
+
+    /// The URL and schema of the connections.
+    pub(crate) fn location(&self) -> (String, String) {
+        let first = self.connections[0]
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        (first.url.clone(), first.schema.clone())
+    }
+
+    /// A free connection (or, when all are busy, the next in turn once
+    /// free), replaced first if it broke.
+    fn lock(&self) -> MutexGuard<'_, PgConn> {
+        let count = self.connections.len();
+        let start = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % count;
+        let free = (0..count).find_map(|offset| {
+            match self.connections[(start + offset) % count].try_lock() {
+                Ok(guard) => Some(guard),
+                Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+                Err(std::sync::TryLockError::WouldBlock) => None,
+            }
+        });
+        let mut guard = free.unwrap_or_else(|| {
+            self.connections[start]
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        });
+        if guard.client.is_closed() {
+            let durability = if guard.synchronous_commit == "on" {
+                crate::Durability::Full
+            } else {
+                crate::Durability::Normal
+            };
+            if let Ok(fresh) = PgConn::connect(&guard.url, &guard.schema, durability) {
+                *guard = fresh;
+            }
+        }
+        guard
+    }
+}
+
 /// Where a store keeps its connection.
 #[derive(Debug)]
 pub(crate) enum Backend {
     Sqlite(Mutex<rusqlite::Connection>),
-    Postgres(Mutex<PgConn>),
+    Postgres(PgPool),
 }
 
 impl Backend {
@@ -603,17 +684,7 @@ impl Backend {
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner),
             ),
-            Self::Postgres(connection) => {
-                let mut guard = connection
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                if guard.client.is_closed() {
-                    if let Ok(fresh) = PgConn::connect(&guard.url, &guard.schema) {
-                        *guard = fresh;
-                    }
-                }
-                Conn::Postgres(guard)
-            }
+            Self::Postgres(pool) => Conn::Postgres(pool.lock()),
         }
     }
 }
@@ -694,6 +765,10 @@ impl Conn<'_> {
     }
 
     /// A statement to run (prepared and cached on first use).
+    #[expect(
+        clippy::unnecessary_wraps,
+        reason = "shaped as rusqlite's, which the store's callers are written against"
+    )]
     pub(crate) fn prepare(&self, sql: &str) -> DbResult<Stmt<'_, '_>> {
         Ok(Stmt {
             conn: self,
@@ -714,9 +789,8 @@ impl Conn<'_> {
     /// Starts a transaction the way `begin` says.
     pub(crate) fn transaction_with(&mut self, begin: Begin) -> DbResult<Tx<'_, '_>> {
         match (&*self, begin) {
-            (Self::Sqlite(_), Begin::Deferred) => self.execute_batch("BEGIN")?,
+            (_, Begin::Deferred) => self.execute_batch("BEGIN")?,
             (Self::Sqlite(_), Begin::Immediate) => self.execute_batch("BEGIN IMMEDIATE")?,
-            (Self::Postgres(_), Begin::Deferred) => self.execute_batch("BEGIN")?,
             (Self::Postgres(connection), Begin::Immediate) => {
                 let key = connection.lock_key();
                 self.execute_batch(&format!("BEGIN; SELECT pg_advisory_xact_lock({key})"))?;

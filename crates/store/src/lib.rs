@@ -346,14 +346,25 @@ impl Store {
     /// each in its own schema. Commits are durable as the server is set
     /// (`synchronous_commit`).
     pub fn connect(url: &str, schema: &str) -> Result<Self> {
+        Self::connect_with(url, schema, Durability::Full)
+    }
+
+    /// Like [`Store::connect`], committing at `durability`: `Full` waits
+    /// for each commit to reach the database server's disk
+    /// (`synchronous_commit = on`, PostgreSQL's default); `Normal` does
+    /// not (`off`: a commit survives CodexOS being killed, and the last
+    /// ones may be lost if the database server crashes or loses power —
+    /// never a corrupt database), as SQLite's `NORMAL`.
+    pub fn connect_with(url: &str, schema: &str, durability: Durability) -> Result<Self> {
         let shown = redact_url(url);
-        let connection = db::PgConn::connect(url, schema).map_err(|source| Error::Connect {
-            url: shown.clone(),
-            source,
-        })?;
+        let connection =
+            db::PgPool::connect(url, schema, durability).map_err(|source| Error::Connect {
+                url: shown.clone(),
+                source,
+            })?;
         let store = Self {
             path: PathBuf::from(format!("{shown}#{schema}")),
-            backend: Backend::Postgres(Mutex::new(connection)),
+            backend: Backend::Postgres(connection),
             actor: Mutex::new(audit::AuditActor::default()),
             claims: Mutex::new(None),
         };
@@ -365,7 +376,7 @@ impl Store {
     pub fn open_location(location: &Location, durability: Durability) -> Result<Self> {
         match location {
             Location::Sqlite(path) => Self::open_with(path, durability),
-            Location::Postgres { url, schema } => Self::connect(url, schema),
+            Location::Postgres { url, schema } => Self::connect_with(url, schema, durability),
         }
     }
 
@@ -374,14 +385,9 @@ impl Store {
     pub fn location(&self) -> Location {
         match &self.backend {
             Backend::Sqlite(_) => Location::Sqlite(self.path.clone()),
-            Backend::Postgres(connection) => {
-                let connection = connection
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                Location::Postgres {
-                    url: connection.url().to_owned(),
-                    schema: connection.schema().to_owned(),
-                }
+            Backend::Postgres(pool) => {
+                let (url, schema) = pool.location();
+                Location::Postgres { url, schema }
             }
         }
     }

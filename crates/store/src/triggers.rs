@@ -428,25 +428,51 @@ impl Store {
             .map_err(sql(action))
     }
 
-    /// Deliveries due at `now_ms`, oldest first, with their hook's URL.
-    pub fn team_due_deliveries(&self, now_ms: u64, limit: u32) -> Result<Vec<(Delivery, String)>> {
-        let action = "finding due deliveries";
-        let connection = self.connection();
-        let mut statement = connection
-            .prepare(
-                "SELECT d.id, d.hook, d.event, d.payload, d.state, d.attempts, d.next_at,
-                        d.status, d.error, d.created_at, d.delivered_at, h.url
-                 FROM deliveries d JOIN hooks h ON h.id = d.hook
-                 WHERE d.state = 'pending' AND d.next_at <= ?1 ORDER BY d.id LIMIT ?2",
+    /// Takes the deliveries due at `now_ms`, oldest first, with their
+    /// hook's URL: each is leased for `lease_ms` (not due again before, so
+    /// servers sharing a database never send one delivery at once; one
+    /// whose sender died is sent again after the lease). On PostgreSQL
+    /// deliveries another server is taking are skipped (`FOR UPDATE SKIP
+    /// LOCKED`).
+    pub fn team_take_due_deliveries(
+        &self,
+        now_ms: u64,
+        limit: u32,
+        lease_ms: u64,
+    ) -> Result<Vec<(Delivery, String)>> {
+        let action = "taking due deliveries";
+        let mut connection = self.connection();
+        let (begin, lock) = match connection.dialect() {
+            crate::db::Dialect::Sqlite => (crate::db::Begin::Immediate, ""),
+            crate::db::Dialect::Postgres => {
+                (crate::db::Begin::Deferred, " FOR UPDATE OF d SKIP LOCKED")
+            }
+        };
+        let transaction = connection.transaction_with(begin).map_err(sql(action))?;
+        let due: Vec<(Delivery, String)> = transaction
+            .query_map(
+                &format!(
+                    "SELECT d.id, d.hook, d.event, d.payload, d.state, d.attempts, d.next_at,
+                            d.status, d.error, d.created_at, d.delivered_at, h.url
+                     FROM deliveries d JOIN hooks h ON h.id = d.hook
+                     WHERE d.state = 'pending' AND d.next_at <= ?1 ORDER BY d.id LIMIT ?2{lock}"
+                ),
+                params![signed(now_ms), limit],
+                |row| Ok((delivery_row(row)?, row.get(11)?)),
             )
+            .map_err(sql(action))?
+            .collect::<crate::db::DbResult<_>>()
             .map_err(sql(action))?;
-        let rows = statement
-            .query_map(params![signed(now_ms), limit], |row| {
-                Ok((delivery_row(row)?, row.get(11)?))
-            })
-            .map_err(sql(action))?;
-        rows.collect::<crate::db::DbResult<_>>()
-            .map_err(sql(action))
+        for (delivery, _) in &due {
+            transaction
+                .execute(
+                    "UPDATE deliveries SET next_at = ?2 WHERE id = ?1",
+                    params![delivery.id, signed(now_ms.saturating_add(lease_ms))],
+                )
+                .map_err(sql(action))?;
+        }
+        transaction.commit().map_err(sql(action))?;
+        Ok(due)
     }
 
     /// When the soonest pending delivery is due.
@@ -507,5 +533,79 @@ impl Store {
             .map_err(sql(action))?;
         rows.collect::<crate::db::DbResult<_>>()
             .map_err(sql(action))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Hook;
+
+    #[test]
+    fn servers_taking_due_deliveries_at_once_take_each_once_and_a_lapsed_lease_frees_it() {
+        let (_dir, store) = crate::scratch();
+        assert!(store.team_add_account("ada", None).expect("account"));
+        assert!(store.team_add_workspace("core").expect("workspace"));
+        store
+            .team_add_hook(&Hook {
+                id: "h1".into(),
+                workspace: "core".into(),
+                url: "https://example.com/hook".into(),
+                events: vec!["run.succeeded".into()],
+                flow: None,
+                created_by: "ada".into(),
+                created_at_ms: 0,
+            })
+            .expect("hook");
+        for index in 0..30 {
+            let queued = store
+                .team_queue_event("core", "qa", "run.succeeded", &format!("{{\"n\":{index}}}"))
+                .expect("queued");
+            assert_eq!(queued, 1, "positive control: the hook wants it");
+        }
+        let now = crate::unix_ms() + 1;
+        let servers: Vec<crate::Store> = (0..3).map(|_| store.reopen()).collect();
+        let taken: Vec<Vec<i64>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = servers
+                .iter()
+                .map(|server| {
+                    scope.spawn(move || {
+                        let mut mine = Vec::new();
+                        loop {
+                            let batch = server
+                                .team_take_due_deliveries(now, 4, 60_000)
+                                .expect("taken");
+                            if batch.is_empty() {
+                                return mine;
+                            }
+                            mine.extend(batch.into_iter().map(|(delivery, _)| delivery.id));
+                        }
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|handle| handle.join().expect("server"))
+                .collect()
+        });
+        let mut all: Vec<i64> = taken.iter().flatten().copied().collect();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(
+            (taken.iter().map(Vec::len).sum::<usize>(), all.len()),
+            (30, 30),
+            "{taken:?}"
+        );
+        // Leased: not due again until the lease lapses, then due again.
+        assert!(store
+            .team_take_due_deliveries(now + 1_000, 100, 60_000)
+            .expect("none")
+            .is_empty());
+        assert_eq!(
+            store
+                .team_take_due_deliveries(now + 61_000, 100, 60_000)
+                .expect("again")
+                .len(),
+            30
+        );
     }
 }

@@ -14,7 +14,8 @@ fn on_postgres() -> Store {
     Store::connect(&postgres::server().url, &postgres::fresh_schema()).expect("PostgreSQL store")
 }
 
-/// Writes one of everything through the store's API.
+/// Writes one of everything through the store's API: a project, its
+/// files, a sealed secret, then [`fill_runs`].
 fn fill(store: &Store) {
     store
         .upsert_project("docs", std::path::Path::new("/srv/docs"))
@@ -37,6 +38,12 @@ fn fill(store: &Store) {
             ciphertext: vec![9; 40],
         })
         .expect("secret");
+    fill_runs(store);
+}
+
+/// Runs, their checkpoints, events, calls and status; versions, agents,
+/// memory, a conversation, audit entries, team rows.
+fn fill_runs(store: &Store) {
     store
         .record_attempts(&[AttemptRecord {
             request: "q1".into(),

@@ -233,18 +233,18 @@ async fn two_servers_on_one_database_never_run_a_node_twice_and_one_takes_over_a
     a.0.kill().expect("kill -9");
     a.0.wait().expect("reaped");
     let began = Instant::now();
-    let taken = loop {
-        let taken = detail(&url_b, &token, &second).await;
-        if taken["summary"]["status"] == "succeeded" {
-            break taken;
+    let finished = loop {
+        let now = detail(&url_b, &token, &second).await;
+        if now["summary"]["status"] == "succeeded" {
+            break now;
         }
         assert!(
             began.elapsed() < Duration::from_mins(3),
-            "B did not finish A's run: {taken}"
+            "B did not finish A's run: {now}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    for run in [&done, &taken] {
+    for run in [&done, &finished] {
         let counts = finishes(run);
         assert!(counts.iter().any(|(node, _)| node == "write"), "{counts:?}");
         assert!(
@@ -252,7 +252,7 @@ async fn two_servers_on_one_database_never_run_a_node_twice_and_one_takes_over_a
             "every node finished exactly once: {counts:?}"
         );
     }
-    let output = taken["events"]
+    let output = finished["events"]
         .as_array()
         .and_then(|events| {
             events

@@ -1075,11 +1075,15 @@ async fn run_events(
                     });
                 if !live {
                     // The run may have ended between the read and the
-                    // check: what it stored last is sent before the end.
-                    if let Ok((_, _, late)) = runtime.run_progress(&id, after) {
+                    // check: what it stored last is sent before the end,
+                    // and its status is read again (it may have ended with
+                    // no event left to send).
+                    let mut status = status;
+                    if let Ok((_, late_status, late)) = runtime.run_progress(&id, after) {
                         if let Some(last) = late.last() {
                             return Some((sse_batch(&late), Some(Some(last.seq))));
                         }
+                        status = late_status;
                     }
                     // Running in the database but not here: the server
                     // stopped under it (resume it).

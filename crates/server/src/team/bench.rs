@@ -267,8 +267,13 @@ pub async fn load(target: &Target, clients: usize, duration: Duration) -> Seen {
 
 /// Sets up a bench server home: the `bench` account and workspace, the
 /// `echo` flow of three no-model nodes; answers an `admin` token.
-pub fn prepare(home: &std::path::Path) -> Result<String, ApiError> {
-    let team = open(home)?;
+pub fn prepare(home: &std::path::Path, database: Option<&str>) -> Result<String, ApiError> {
+    let team = open(home, database)?;
+    if !team.accounts()?.is_empty() {
+        return Err(ApiError::invalid(
+            "the bench fills an empty database: give it a new one (e.g. `createdb codexos_bench_2`)",
+        ));
+    }
     team.add_account("bench", None)?;
     team.add_workspace("bench", "bench")?;
     let token = team
@@ -286,10 +291,11 @@ pub fn prepare(home: &std::path::Path) -> Result<String, ApiError> {
     Ok(token)
 }
 
-/// A bench server home opened in this process (rate limits off).
-pub fn open(home: &std::path::Path) -> Result<Arc<Team>, ApiError> {
+/// A bench server home opened in this process (rate limits off), its
+/// metadata in `database` (PostgreSQL) when given.
+pub fn open(home: &std::path::Path, database: Option<&str>) -> Result<Arc<Team>, ApiError> {
     Team::open(TeamOptions {
-        database: None,
+        database: database.map(str::to_owned),
         claim_lease: Duration::from_secs(15),
         home: home.to_path_buf(),
         models: None,
@@ -331,12 +337,18 @@ async fn serve(
     Ok((format!("http://{address}"), server))
 }
 
-/// Runs the load in this process: `clients` clients for `duration`.
-pub async fn run(clients: usize, duration: Duration) -> Result<ServerBench, ApiError> {
+/// Runs the load in this process: `clients` clients for `duration`, the
+/// metadata in `database` (an empty PostgreSQL database) when given, else
+/// SQLite in a scratch home.
+pub async fn run(
+    clients: usize,
+    duration: Duration,
+    database: Option<&str>,
+) -> Result<ServerBench, ApiError> {
     let home = tempfile::tempdir()
         .map_err(|error| ApiError::internal(format!("cannot make a scratch folder: {error}")))?;
-    let token = prepare(home.path())?;
-    let team = open(home.path())?;
+    let token = prepare(home.path(), database)?;
+    let team = open(home.path(), database)?;
     let stop = CancellationToken::new();
     let (base, server) = serve(Arc::clone(&team), &stop).await?;
     let target = Target { base, token };
@@ -361,7 +373,7 @@ pub async fn settle(
     clients: usize,
     wall: f64,
 ) -> Result<ServerBench, ApiError> {
-    let team = open(home)?;
+    let team = open(home, None)?;
     let stop = CancellationToken::new();
     let (base, server) = serve(Arc::clone(&team), &stop).await?;
     let target = Target { base, token };

@@ -669,7 +669,8 @@ pub(crate) async fn deliver(team: Arc<Team>) {
     while !stop.is_cancelled() {
         let due = team
             .store()
-            .team_due_deliveries(codexos_store::unix_ms(), 32)
+            // Leased past the 10 s a send may take.
+            .team_take_due_deliveries(codexos_store::unix_ms(), 32, 60_000)
             .unwrap_or_else(|error| {
                 tracing::error!(%error, "reading due deliveries");
                 Vec::new()

@@ -128,6 +128,26 @@ struct Extras<'a> {
     server_defaults: bool,
 }
 
+/// A test server's options: SQLite in `home`, or — with
+/// `CODEXOS_TEST_STORE=postgres` (`make test` runs this suite both ways) —
+/// a fresh database of the test PostgreSQL server.
+fn options(home: &std::path::Path, limits: Limits) -> TeamOptions {
+    let database = (std::env::var("CODEXOS_TEST_STORE").as_deref() == Ok("postgres"))
+        .then(|| codexos_test_support::postgres::server().fresh_database());
+    TeamOptions {
+        database,
+        claim_lease: Duration::from_secs(15),
+        home: home.to_path_buf(),
+        models: Some(codexos_test_support::models_dir()),
+        limits,
+        secure_cookies: false,
+        webhook_retry: Duration::from_millis(50),
+        oidc: None,
+        private_webhooks: true,
+        cron_floor: Duration::from_secs(1),
+    }
+}
+
 async fn start_with(limits: Limits, extras: Extras<'_>) -> Server {
     let home = tempfile::tempdir().expect("home");
     let (acceptor, client) = match extras.tls {
@@ -137,14 +157,8 @@ async fn start_with(limits: Limits, extras: Extras<'_>) -> Server {
         }
         None => (None, codexos_net::client().build().expect("client")),
     };
-    let team = Team::open(TeamOptions {
-        database: None,
-        claim_lease: Duration::from_secs(15),
-        home: home.path().to_path_buf(),
-        models: Some(codexos_test_support::models_dir()),
-        limits,
+    let options = TeamOptions {
         secure_cookies: acceptor.is_some(),
-        webhook_retry: Duration::from_millis(50),
         oidc: extras.oidc,
         private_webhooks: !extras.server_defaults,
         // The cron test fires every second.
@@ -153,8 +167,9 @@ async fn start_with(limits: Limits, extras: Extras<'_>) -> Server {
         } else {
             Duration::from_secs(1)
         },
-    })
-    .expect("team");
+        ..options(home.path(), limits)
+    };
+    let team = Team::open(options).expect("team");
     let mut tokens = HashMap::new();
     for (name, _) in PEOPLE.iter().chain(&[("zed", None)]) {
         team.add_account(name, Some(PASSWORD)).expect("account");
