@@ -55,8 +55,9 @@ lint:
 
 test-rust:
 	CODEXOS_MODELS="$(MODELS_DIR)" scripts/with-keyring.sh cargo test --workspace $(FEATURES)
-	# The store's unit tests again, each on PostgreSQL (a server the tests start).
-	scripts/test-store-postgres.sh $(FEATURES)
+	# The store's unit tests and the team server's suite again, on PostgreSQL
+	# (a server the tests start).
+	CODEXOS_MODELS="$(MODELS_DIR)" scripts/with-keyring.sh scripts/test-postgres.sh $(FEATURES)
 
 test-ui:
 	cd ui && npm test

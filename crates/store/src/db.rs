@@ -727,15 +727,19 @@ impl Conn<'_> {
         params: &[&dyn ToSql],
         map: impl FnOnce(&Row<'_, '_>) -> DbResult<T>,
     ) -> DbResult<T> {
-        let mut map = Some(map);
-        let mut first = self.query_map(sql, params, |row| match map.take() {
-            Some(map) => map(row).map(Some),
-            None => Ok(None),
-        })?;
-        match first.next() {
-            Some(Ok(Some(value))) => Ok(value),
-            Some(Err(error)) => Err(error),
-            _ => Err(DbError::NoRows),
+        match self {
+            Self::Sqlite(connection) => {
+                let mut statement = connection.prepare_cached(sql)?;
+                let mut rows = statement.query(params)?;
+                match rows.next()? {
+                    Some(row) => map(&Row::Sqlite(row)),
+                    None => Err(DbError::NoRows),
+                }
+            }
+            Self::Postgres(connection) => match connection.query(sql, params)?.first() {
+                Some(row) => map(&Row::Postgres(row)),
+                None => Err(DbError::NoRows),
+            },
         }
     }
 
@@ -846,10 +850,11 @@ impl<'a> std::ops::Deref for Tx<'_, 'a> {
 }
 
 impl Tx<'_, '_> {
-    /// Commits.
+    /// Commits (a commit that fails rolls back when `self` drops).
     pub(crate) fn commit(self) -> DbResult<()> {
-        self.done.set(true);
-        self.conn.execute_batch("COMMIT")
+        let committed = self.conn.execute_batch("COMMIT");
+        self.done.set(committed.is_ok());
+        committed
     }
 }
 

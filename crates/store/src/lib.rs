@@ -323,6 +323,8 @@ impl Store {
         connection
             .pragma_update(None, "foreign_keys", "ON")
             .map_err(open_error)?;
+        // Every statement goes through the cache (see `db`).
+        connection.set_prepared_statement_cache_capacity(64);
         // WAL with NORMAL sync (the default): a commit survives the process
         // being killed (the OS holds it); only a power cut may lose the
         // newest commits. Run checkpoints rely on the first, and cost

@@ -175,6 +175,15 @@ fn read_back(store: &Store) -> Vec<String> {
         format!("{:?}", store.team_accounts().expect("accounts")),
         format!("{:?}", store.team_workspaces().expect("workspaces")),
         format!("{:?}", store.span_count().expect("spans")),
+        // Rolled up (a copy brings the roll-ups along: none left to add).
+        format!("{}", store.catch_up_rollups().expect("rolled up") <= 1),
+        format!("{:?}", store.rollups("node", 0, 1).expect("rollups")),
+        format!(
+            "{:?}",
+            store
+                .span_runs("node", "qa › ask", 0, 86_400_000, 10)
+                .expect("span runs")
+        ),
         // Last: the audit chain's head (over the entries' times too).
         store.audit_verify().expect("verify").head,
     ]

@@ -170,6 +170,17 @@ async fn start_with(limits: Limits, extras: Extras<'_>) -> Server {
         ..options(home.path(), limits)
     };
     let team = Team::open(options).expect("team");
+    if std::env::var("CODEXOS_TEST_STORE").as_deref() == Ok("postgres") {
+        // Positive control: this run of the suite is on PostgreSQL.
+        assert!(
+            team.store()
+                .path()
+                .to_string_lossy()
+                .starts_with("postgres://"),
+            "{}",
+            team.store().path().display()
+        );
+    }
     let mut tokens = HashMap::new();
     for (name, _) in PEOPLE.iter().chain(&[("zed", None)]) {
         team.add_account(name, Some(PASSWORD)).expect("account");
