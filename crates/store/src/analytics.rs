@@ -120,13 +120,25 @@ pub(crate) fn insert_facts(
         return Ok(());
     }
     let action = "storing analytics facts";
+    // The run's flow and project, read once for all its facts (a run with
+    // none stored gets no facts, as before the tags existed).
+    let Some((flow, project)) = transaction
+        .query_row(
+            "SELECT flow, project FROM run_tags WHERE run = ?1",
+            params![run],
+            |row| Ok((row.get::<String>(0)?, row.get::<String>(1)?)),
+        )
+        .optional()
+        .map_err(sql(action))?
+    else {
+        return Ok(());
+    };
     let mut insert = transaction
         .prepare_cached(
             "INSERT INTO span_facts
                 (run, seq, at_ms, kind, flow, project, node, provider, model, ok, latency_ms,
                  tokens_in, tokens_out, cached, cost_usd, unpriced, fallbacks)
-             VALUES (?1, ?2, ?3, ?4, (SELECT flow FROM run_tags WHERE run = ?1),
-                 (SELECT project FROM run_tags WHERE run = ?1), ?5, ?6, ?7, ?8, ?9,
+             VALUES (?1, ?2, ?3, ?4, ?16, ?17, ?5, ?6, ?7, ?8, ?9,
                  ?10, ?11, ?12, ?13, ?14, ?15)
              ON CONFLICT DO NOTHING",
         )
@@ -167,6 +179,8 @@ pub(crate) fn insert_facts(
                 fact.cost_usd,
                 fact.unpriced,
                 fact.fallbacks,
+                flow,
+                project,
             ])
             .map_err(sql(action))?;
     }
