@@ -148,6 +148,16 @@ fn options(home: &std::path::Path, limits: Limits) -> TeamOptions {
     }
 }
 
+/// Positive control: with `CODEXOS_TEST_STORE=postgres` the team really is on
+/// PostgreSQL.
+fn on_the_asked_database(team: Arc<Team>) -> Arc<Team> {
+    if std::env::var("CODEXOS_TEST_STORE").as_deref() == Ok("postgres") {
+        let location = team.store().path().to_string_lossy().into_owned();
+        assert!(location.starts_with("postgres://"), "{location}");
+    }
+    team
+}
+
 async fn start_with(limits: Limits, extras: Extras<'_>) -> Server {
     let home = tempfile::tempdir().expect("home");
     let (acceptor, client) = match extras.tls {
@@ -169,18 +179,7 @@ async fn start_with(limits: Limits, extras: Extras<'_>) -> Server {
         },
         ..options(home.path(), limits)
     };
-    let team = Team::open(options).expect("team");
-    if std::env::var("CODEXOS_TEST_STORE").as_deref() == Ok("postgres") {
-        // Positive control: this run of the suite is on PostgreSQL.
-        assert!(
-            team.store()
-                .path()
-                .to_string_lossy()
-                .starts_with("postgres://"),
-            "{}",
-            team.store().path().display()
-        );
-    }
+    let team = on_the_asked_database(Team::open(options).expect("team"));
     let mut tokens = HashMap::new();
     for (name, _) in PEOPLE.iter().chain(&[("zed", None)]) {
         team.add_account(name, Some(PASSWORD)).expect("account");
