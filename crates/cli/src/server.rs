@@ -738,6 +738,19 @@ pub fn db(runtime: &Arc<Runtime>, args: DbArgs, json: bool) -> anyhow::Result<()
                 codexos_store::Store::open(&home.join("team.sqlite"))?.team_workspaces()?;
             let sources = server_stores(&home, None, Some(&workspaces))?;
             let targets = server_stores(&home, Some(&to), Some(&workspaces))?;
+            // Every target empty before anything is copied: a refusal
+            // changes nothing anywhere.
+            for (name, target) in &targets {
+                let target = codexos_store::Store::open_location(
+                    target,
+                    codexos_store::Durability::default(),
+                )?;
+                if let Some(table) = target.first_filled_table()? {
+                    anyhow::bail!(
+                        "cannot copy the store: the target already holds rows ({name}, `{table}`): copy into an empty database"
+                    );
+                }
+            }
             for ((name, source), (_, target)) in sources.iter().zip(&targets) {
                 if let codexos_store::Location::Sqlite(path) = source {
                     if !path.is_file() {

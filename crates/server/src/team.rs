@@ -551,12 +551,12 @@ impl Team {
 fn same_key_as_the_other_servers(store: &Store, key: &[u8]) -> Result<(), ApiError> {
     use sha2::Digest as _;
     let fingerprint = hex::encode(sha2::Sha256::digest(key));
-    match store.meta("share_key_sha256")? {
-        Some(recorded) if recorded != fingerprint => Err(ApiError::invalid(
+    if store.meta_or_set("share_key_sha256", &fingerprint)? == fingerprint {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
             "this server's share.key differs from the one the servers on this database sign with: copy share.key from the first server's home into this one's, or links and webhook secrets would not verify",
-        )),
-        Some(_) => Ok(()),
-        None => Ok(store.set_meta("share_key_sha256", &fingerprint)?),
+        ))
     }
 }
 

@@ -114,18 +114,30 @@ impl Store {
         release(&self.connection(), owner.as_ref(), run)
     }
 
-    /// Extends every claim this store's owner holds by its lease (the
-    /// owner's heartbeat); the number renewed.
-    pub fn renew_claims(&self) -> Result<usize> {
+    /// Extends by its lease this owner's claim of each of `runs` (the runs
+    /// going on in this process: the owner's heartbeat); the number
+    /// renewed. A claim of a run no longer going on here is not renewed, so
+    /// it lapses and another server takes it over.
+    pub fn renew_claims(&self, runs: &[String]) -> Result<usize> {
         let Some(owner) = self.claim_owner() else {
             return Ok(0);
         };
-        self.connection()
-            .execute(
-                "UPDATE run_claims SET lease_until_ms = ?2 WHERE owner = ?1",
-                params![owner.owner, now_ms() + signed(owner.lease_ms)],
-            )
-            .map_err(sql("renewing run claims"))
+        let until = now_ms() + signed(owner.lease_ms);
+        let mut connection = self.connection();
+        let transaction = connection
+            .transaction()
+            .map_err(sql("renewing run claims"))?;
+        let mut renewed = 0;
+        for run in runs {
+            renewed += transaction
+                .execute(
+                    "UPDATE run_claims SET lease_until_ms = ?3 WHERE run = ?1 AND owner = ?2",
+                    params![run, owner.owner, until],
+                )
+                .map_err(sql("renewing run claims"))?;
+        }
+        transaction.commit().map_err(sql("renewing run claims"))?;
+        Ok(renewed)
     }
 
     /// Takes over up to `limit` claims whose lease ran out (their process
@@ -263,7 +275,8 @@ mod tests {
         assert!(b.set_run_status("r1", "failed", "{}").is_err());
         // A renewing holder keeps it past one lease.
         std::thread::sleep(std::time::Duration::from_millis(200));
-        assert_eq!(a.renew_claims().expect("renewed"), 1);
+        assert_eq!(a.renew_claims(&["r1".to_owned()]).expect("renewed"), 1);
+        assert_eq!(a.renew_claims(&["other".to_owned()]).expect("none"), 0);
         std::thread::sleep(std::time::Duration::from_millis(200));
         assert!(matches!(
             b.claim_run("r1").expect("asked"),

@@ -211,7 +211,10 @@ impl Store {
     pub fn append_message(&self, id: &str, role: &str, text: &str, meta: &str) -> Result<u32> {
         let now = now();
         let mut connection = self.connection();
-        let transaction = connection.transaction().map_err(sql("storing a message"))?;
+        // Immediate: the next index is read, then written.
+        let transaction = connection
+            .transaction_with(crate::db::Begin::Immediate)
+            .map_err(sql("storing a message"))?;
         let index: u32 = transaction
             .query_row(
                 "SELECT COALESCE(MAX(idx) + 1, 0) FROM conversation_messages WHERE conversation = ?1",

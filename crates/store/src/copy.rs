@@ -81,6 +81,18 @@ fn count(connection: &Conn<'_>, table: &str) -> Result<u64> {
 }
 
 impl Store {
+    /// The first table holding rows, if any (a copy's target must hold
+    /// none).
+    pub fn first_filled_table(&self) -> Result<Option<&'static str>> {
+        let connection = self.connection();
+        for (table, _) in TABLES {
+            if count(&connection, table)? > 0 {
+                return Ok(Some(table));
+            }
+        }
+        Ok(None)
+    }
+
     /// Copies every row of this (SQLite) store into `target` (PostgreSQL,
     /// migrated and empty), in one transaction on the target, and checks
     /// that each table holds as many rows as the source.

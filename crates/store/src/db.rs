@@ -3,7 +3,7 @@
 //!
 //! Statements are written once, in the SQL both understand (`?N`
 //! placeholders, `ON CONFLICT … DO …`, `RETURNING`); the few that cannot be
-//! (JSON paths, full-text search) ask [`Conn::dialect`]. Values cross as
+//! (JSON paths, full-text search) ask the connection's dialect ([`crate::Store::dialect`]). Values cross as
 //! SQLite's five storage classes: parameters are anything `rusqlite` can
 //! bind, and PostgreSQL gets each in the type its statement expects (an
 //! integer for a `BIGINT`, text for `TEXT`, bytes for `BYTEA`); results come
@@ -168,7 +168,11 @@ impl PgConn {
         schema: &str,
         durability: crate::Durability,
     ) -> DbResult<Self> {
-        let config: tokio_postgres::Config = url.parse()?;
+        let mut config: tokio_postgres::Config = url.parse()?;
+        if config.get_connect_timeout().is_none() {
+            // A database that does not answer is an error, not a hang.
+            config.connect_timeout(std::time::Duration::from_secs(10));
+        }
         let (sender, receiver) = std::sync::mpsc::channel();
         std::thread::Builder::new()
             .name("codexos-postgres".into())
@@ -220,12 +224,20 @@ impl PgConn {
             statements: RefCell::new(HashMap::new()),
         };
         let schema = quote_identifier(schema);
-        connection.batch(&format!(
+        let setup = format!(
             "SET client_min_messages = warning;
              SET synchronous_commit = {synchronous_commit};
              CREATE SCHEMA IF NOT EXISTS {schema};
              SET search_path TO {schema}"
-        ))?;
+        );
+        // Two servers creating one schema at the same moment: one of them
+        // sees the other's (a unique violation) and simply tries again.
+        if let Err(error) = connection.batch(&setup) {
+            if !error.is_unique_violation() {
+                return Err(error);
+            }
+            connection.batch(&setup)?;
+        }
         Ok(connection)
     }
 
@@ -291,7 +303,7 @@ pub(crate) fn placeholders(sql: &str) -> String {
                 out.push('$');
             }
             'L' if !quoted
-                && sql[at..].starts_with("LIKE ")
+                && (sql[at..].starts_with("LIKE ") || sql[at..].starts_with("LIKE\n"))
                 && sql[..at].ends_with(|before: char| before.is_whitespace()) =>
             {
                 out.push_str("IL");
@@ -442,6 +454,18 @@ fn numeric(raw: &[u8]) -> Option<f64> {
 
 impl Raw<'_> {
     fn text(&self) -> Result<String, String> {
+        if !matches!(
+            self.ty,
+            Type::TEXT
+                | Type::VARCHAR
+                | Type::BPCHAR
+                | Type::NAME
+                | Type::JSON
+                | Type::JSONB
+                | Type::UNKNOWN
+        ) {
+            return Err(format!("a {} is not text", self.ty));
+        }
         let bytes = self.bytes.unwrap_or_default();
         let bytes = if self.ty == Type::JSONB {
             bytes.get(1..).unwrap_or_default()
@@ -797,7 +821,14 @@ impl Conn<'_> {
             (Self::Sqlite(_), Begin::Immediate) => self.execute_batch("BEGIN IMMEDIATE")?,
             (Self::Postgres(connection), Begin::Immediate) => {
                 let key = connection.lock_key();
-                self.execute_batch(&format!("BEGIN; SELECT pg_advisory_xact_lock({key})"))?;
+                if let Err(error) =
+                    self.execute_batch(&format!("BEGIN; SELECT pg_advisory_xact_lock({key})"))
+                {
+                    // The transaction began but the lock failed (a timeout,
+                    // a cancel): it must not stay open on the connection.
+                    let _ = self.execute_batch("ROLLBACK");
+                    return Err(error);
+                }
             }
         }
         Ok(Tx {

@@ -453,6 +453,26 @@ impl Store {
             .map_err(sql("reading metadata"))
     }
 
+    /// The value of `key`, set to `value` first if it has none (one
+    /// statement: of two processes setting it at once, the first wins and
+    /// both read its value).
+    pub fn meta_or_set(&self, key: &str, value: &str) -> Result<String> {
+        let connection = self.connection();
+        connection
+            .execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                params![key, value],
+            )
+            .map_err(sql("writing metadata"))?;
+        connection
+            .query_row(
+                "SELECT value FROM meta WHERE key = ?1",
+                params![key],
+                |row| row.get(0),
+            )
+            .map_err(sql("reading metadata"))
+    }
+
     /// Sets a value of the home's metadata.
     pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
         self.connection()

@@ -300,8 +300,9 @@ impl Store {
         note: &str,
     ) -> Result<(u32, bool)> {
         let mut connection = self.connection();
+        // Immediate: the next version is read, then written.
         let transaction = connection
-            .transaction()
+            .transaction_with(crate::db::Begin::Immediate)
             .map_err(sql("saving a flow version"))?;
         let latest: Option<(u32, String)> = transaction
             .query_row(
@@ -413,7 +414,10 @@ impl Store {
     /// Stores a memory, replacing the value under the same key.
     pub fn remember(&self, namespace: &str, key: &str, value: &str) -> Result<()> {
         let mut connection = self.connection();
-        let transaction = connection.transaction().map_err(sql("writing memory"))?;
+        // Immediate: two writers of one key must not both insert it.
+        let transaction = connection
+            .transaction_with(crate::db::Begin::Immediate)
+            .map_err(sql("writing memory"))?;
         transaction
             .execute(
                 "DELETE FROM memories WHERE namespace = ?1 AND key = ?2",

@@ -175,7 +175,8 @@ fn finishes(detail: &Value) -> Vec<(String, usize)> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn two_servers_on_one_database_never_run_a_node_twice_and_one_takes_over_a_dead_ones_run() {
+async fn two_servers_on_one_database_refuse_each_others_runs_and_one_takes_over_a_dead_ones_committing_each_node_once(
+) {
     let cli = Cli::new();
     let database = codexos_test_support::postgres::server().fresh_database();
     let (home_a, home_b) = (
@@ -382,9 +383,19 @@ async fn a_sqlite_server_home_moves_to_postgresql_and_serves_the_same() {
     let versions: Value = serde_json::from_slice(&migrated.stdout).expect("json");
     assert_eq!(versions[0]["version"], versions[1]["version"], "{versions}");
 
-    // Served from PostgreSQL: the token made on SQLite works, and every
-    // read is the same.
+    // Served from PostgreSQL (the SQLite files moved aside, so nothing can
+    // come from them): the token made on SQLite works, and every read is
+    // the same.
+    let aside = cli.home.path().join("sqlite-aside");
+    std::fs::create_dir_all(&aside).expect("aside");
+    std::fs::rename(home.join("team.sqlite"), aside.join("team.sqlite")).expect("moved");
+    let workspace_db = home.join("workspaces/team/codexos.sqlite");
+    std::fs::rename(&workspace_db, aside.join("workspace.sqlite")).expect("moved");
     let (server, url) = serve(&cli, &home, Some(&database));
     let _server = Killed(server);
     assert_eq!(snapshot(&url, &token, &run).await, before);
+    assert!(
+        !home.join("team.sqlite").exists() && !workspace_db.exists(),
+        "served without making SQLite files again"
+    );
 }

@@ -30,20 +30,38 @@ pub(crate) async fn keep(team: Arc<Team>) {
                 continue;
             }
         };
-        for workspace in workspaces {
-            if let Err(error) = renew_and_sweep(&team, &workspace).await {
-                tracing::warn!(workspace, error = %error.message, "run claims of a workspace");
+        // Every workspace's heartbeat first: a slow takeover elsewhere must
+        // not let this server's own claims lapse.
+        let going: Vec<String> = super::lock(&team.runs).keys().cloned().collect();
+        for workspace in &workspaces {
+            if let Err(error) = renew(&team, workspace, going.clone()).await {
+                tracing::warn!(workspace, error = %error.message, "renewing the run claims of a workspace");
+            }
+        }
+        for workspace in &workspaces {
+            if let Err(error) = sweep(&team, workspace).await {
+                tracing::warn!(workspace, error = %error.message, "taking over lapsed runs of a workspace");
             }
         }
     }
 }
 
-async fn renew_and_sweep(team: &Arc<Team>, workspace: &str) -> Result<(), super::ApiError> {
-    let runtime = team.runtime(workspace)?;
-    let store = Arc::clone(runtime.store());
-    tokio::task::spawn_blocking(move || store.renew_claims())
+/// Renews this server's claims of the runs going on here.
+async fn renew(
+    team: &Arc<Team>,
+    workspace: &str,
+    going: Vec<String>,
+) -> Result<(), super::ApiError> {
+    let store = Arc::clone(team.runtime(workspace)?.store());
+    tokio::task::spawn_blocking(move || store.renew_claims(&going))
         .await
         .map_err(|error| super::ApiError::internal(error.to_string()))??;
+    Ok(())
+}
+
+/// Takes over and resumes runs whose server stopped renewing them.
+async fn sweep(team: &Arc<Team>, workspace: &str) -> Result<(), super::ApiError> {
+    let runtime = team.runtime(workspace)?;
     let store = Arc::clone(runtime.store());
     let taken = tokio::task::spawn_blocking(move || store.take_lapsed_claims(SWEEP))
         .await
