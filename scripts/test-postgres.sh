@@ -16,11 +16,12 @@ for line in sys.stdin:
         if message.get("reason") == "compiler-artifact" and package == name \
                 and target.get("name") == test and kind in target.get("kind", []) \
                 and message.get("profile", {}).get("test") and message.get("executable"):
-            print(message["executable"])
+            print(message["executable"], message["manifest_path"].rsplit("/", 1)[0])
 ')
 count=$(printf '%s\n' "$binaries" | grep -c . || true)
 [ "$count" -eq 2 ] || { echo "expected the store's and the server's test binaries, found: $binaries" >&2; exit 1; }
-for binary in $binaries; do
+# As cargo runs them: from their package's folder, which they are told.
+while read -r binary package; do
   echo "on PostgreSQL: $binary"
-  CODEXOS_TEST_STORE=postgres "$binary"
-done
+  (cd "$package" && CARGO_MANIFEST_DIR="$package" CODEXOS_TEST_STORE=postgres "$binary")
+done <<< "$binaries"

@@ -260,21 +260,13 @@ impl PgConn {
     fn query(&self, sql: &str, params: &[&dyn ToSql]) -> DbResult<Vec<tokio_postgres::Row>> {
         let statement = self.statement(sql)?;
         let values = pg_params(params)?;
-        let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = values
-            .iter()
-            .map(|value| value as &(dyn tokio_postgres::types::ToSql + Sync))
-            .collect();
-        Ok(wait(self.client.query(&statement, &refs))?)
+        Ok(wait(self.client.query(&statement, &pg_refs(&values)))?)
     }
 
     fn execute(&self, sql: &str, params: &[&dyn ToSql]) -> DbResult<usize> {
         let statement = self.statement(sql)?;
         let values = pg_params(params)?;
-        let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = values
-            .iter()
-            .map(|value| value as &(dyn tokio_postgres::types::ToSql + Sync))
-            .collect();
-        let count = wait(self.client.execute(&statement, &refs))?;
+        let count = wait(self.client.execute(&statement, &pg_refs(&values)))?;
         Ok(usize::try_from(count).unwrap_or(usize::MAX))
     }
 
@@ -343,6 +335,14 @@ fn pg_params(params: &[&dyn ToSql]) -> DbResult<Vec<PgParam>> {
                 ValueRef::Blob(bytes) => PgParam::Blob(bytes.to_vec()),
             })
         })
+        .collect()
+}
+
+/// The parameters as the driver takes them.
+fn pg_refs(values: &[PgParam]) -> Vec<&(dyn tokio_postgres::types::ToSql + Sync)> {
+    values
+        .iter()
+        .map(|value| value as &(dyn tokio_postgres::types::ToSql + Sync))
         .collect()
 }
 

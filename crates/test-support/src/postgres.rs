@@ -204,27 +204,8 @@ impl Postgres {
     /// When `psql` fails.
     #[must_use]
     pub fn psql(&self, sql: &str) -> String {
-        let output = Command::new(self.bin.join("psql"))
-            .args([
-                "-X",
-                "-q",
-                "-t",
-                "-A",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-d",
-                &self.url,
-                "-c",
-                sql,
-            ])
-            .output()
-            .expect("psql runs");
-        assert!(
-            output.status.success(),
-            "psql failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+        self.try_psql(sql)
+            .unwrap_or_else(|error| panic!("psql failed: {error}"))
     }
 
     /// Like [`Postgres::psql`], returning the error instead of panicking.

@@ -1,12 +1,8 @@
 //! `codexos server --database postgres://…` on the real binary and a real
 //! PostgreSQL server: two server processes share one database (a run is
 //! held by one, the other follows it and takes it over when the first is
-//! killed, no node runs twice), and a SQLite server home moves to
+//! killed, no node committed twice), and a SQLite server home moves to
 //! PostgreSQL with `codexos db copy` losing nothing.
-#![expect(
-    clippy::disallowed_methods,
-    reason = "a test client of the server under test; offline mode is not in play"
-)]
 
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
@@ -16,6 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::chat::Killed;
+use crate::server::call;
 use crate::{assert_success, pipe, Cli};
 
 const PASSWORD: &str = "correct horse battery";
@@ -108,20 +105,6 @@ fn serve(cli: &Cli, home: &Path, database: Option<&str>) -> (Child, String) {
     (child, listening["url"].as_str().expect("url").to_owned())
 }
 
-async fn call(method: &str, url: &str, token: &str, body: Option<Value>) -> (u16, String) {
-    let mut request = codexos_net::client()
-        .build()
-        .expect("client")
-        .request(method.parse().expect("method"), url)
-        .bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    (status, response.text().await.expect("body"))
-}
-
 async fn detail(base: &str, token: &str, run: &str) -> Value {
     let (_, body) = call(
         "GET",
@@ -133,21 +116,26 @@ async fn detail(base: &str, token: &str, run: &str) -> Value {
     serde_json::from_str(&body).unwrap_or(Value::Null)
 }
 
-/// Starts the slow flow on `base` and waits until its first node is
-/// checkpointed (read from `other`: the database is shared).
-async fn start_slow(base: &str, other: &str, token: &str) -> String {
+/// Starts a run of `flow` in workspace `team` on `base`; its id.
+async fn start(base: &str, token: &str, flow: &str) -> String {
     let (status, body) = call(
         "POST",
-        &format!("{base}/api/v1/workspaces/team/flows/slow/runs"),
+        &format!("{base}/api/v1/workspaces/team/flows/{flow}/runs"),
         token,
         Some(json!({})),
     )
     .await;
     assert_eq!(status, 202, "{body}");
-    let run = serde_json::from_str::<Value>(&body).expect("json")["runId"]
+    serde_json::from_str::<Value>(&body).expect("json")["runId"]
         .as_str()
         .expect("id")
-        .to_owned();
+        .to_owned()
+}
+
+/// Starts the slow flow on `base` and waits until its first node is
+/// checkpointed (read from `other`: the database is shared).
+async fn start_slow(base: &str, other: &str, token: &str) -> String {
+    let run = start(base, token, "slow").await;
     let began = Instant::now();
     while detail(other, token, &run).await["finished"] != json!([[0, "first"]]) {
         assert!(
@@ -253,20 +241,7 @@ async fn two_servers_on_one_database_refuse_each_others_runs_and_one_takes_over_
             "every node finished exactly once: {counts:?}"
         );
     }
-    let output = finished["events"]
-        .as_array()
-        .and_then(|events| {
-            events
-                .iter()
-                .find(|event| event["event"]["type"] == "runFinished")
-        })
-        .map(|event| event["event"]["output"].clone())
-        .expect("finished");
-    assert_eq!(
-        (output["a"].clone(), output["c"].clone()),
-        (json!(1), json!(2)),
-        "{output}"
-    );
+    crate::server::assert_slow_output(&finished);
 }
 
 const HELLO: &str = r#"{"version": 2, "name": "hello", "state": {"greeting": "string"},
@@ -309,18 +284,7 @@ async fn a_sqlite_server_home_moves_to_postgresql_and_serves_the_same() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let (status, body) = call(
-        "POST",
-        &format!("{workspace}/flows/hello/runs"),
-        &token,
-        Some(json!({})),
-    )
-    .await;
-    assert_eq!(status, 202, "{body}");
-    let run = serde_json::from_str::<Value>(&body).expect("json")["runId"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let run = start(&url, &token, "hello").await;
     let began = Instant::now();
     while detail(&url, &token, &run).await["summary"]["status"] != "succeeded" {
         assert!(

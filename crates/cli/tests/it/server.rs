@@ -160,7 +160,12 @@ fn bench_server_survives_a_killed_server_process_and_checks_every_run() {
     assert_checked(&bench);
 }
 
-async fn call(method: &str, url: &str, token: &str, body: Option<Value>) -> (u16, String) {
+pub(crate) async fn call(
+    method: &str,
+    url: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, String) {
     let mut request = codexos_net::client()
         .build()
         .expect("client")
@@ -293,6 +298,12 @@ async fn a_server_killed_mid_run_comes_back_and_the_run_resumes_without_redoing_
     let (_, detail) = call("GET", &format!("{workspace}/runs/{run}"), &token, None).await;
     let detail: Value = serde_json::from_str(&detail).expect("json");
     assert_eq!(detail["summary"]["status"], "succeeded");
+    assert_slow_output(&detail);
+}
+
+/// The slow flow's run ended with `a` 1 and `c` 2 (`last` ran after
+/// `first`, once).
+pub(crate) fn assert_slow_output(detail: &Value) {
     let output = detail["events"]
         .as_array()
         .and_then(|events| {
