@@ -417,28 +417,10 @@ impl Store {
     /// A random identifier of this data home, created on first use. Keychain
     /// entries are scoped by it so two homes never share or clobber a key.
     pub fn home_id(&self) -> Result<String> {
-        let connection = self.connection();
-        let existing: Option<String> = connection
-            .query_row("SELECT value FROM meta WHERE key = 'home_id'", &[], |row| {
-                row.get(0)
-            })
-            .optional()
-            .map_err(sql("reading the home id"))?;
-        if let Some(id) = existing {
+        if let Some(id) = self.meta("home_id")? {
             return Ok(id);
         }
-        let id = uuid::Uuid::new_v4().to_string();
-        connection
-            .execute(
-                "INSERT INTO meta (key, value) VALUES ('home_id', ?1) ON CONFLICT DO NOTHING",
-                params![id],
-            )
-            .map_err(sql("creating the home id"))?;
-        connection
-            .query_row("SELECT value FROM meta WHERE key = 'home_id'", &[], |row| {
-                row.get(0)
-            })
-            .map_err(sql("reading the home id"))
+        self.meta_or_set("home_id", &uuid::Uuid::new_v4().to_string())
     }
 
     /// A value of the home's metadata (`None` when never set).

@@ -31,7 +31,7 @@ fn run_cli(cli: &Cli, database: Option<&str>, args: &[&str]) -> Output {
 
 /// Account `olga` owning workspace `team` in the server home (and the
 /// database, when given); her admin token.
-fn set_up(cli: &Cli, home: &Path, database: Option<&str>) -> String {
+pub(crate) fn set_up(cli: &Cli, home: &Path, database: Option<&str>) -> String {
     let home = home.to_str().expect("home");
     assert_success(
         &pipe(

@@ -12,7 +12,7 @@ use std::process::{Child, Stdio};
 use serde_json::{json, Value};
 
 use crate::chat::Killed;
-use crate::{assert_success, error_line, Cli};
+use crate::{error_line, Cli};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -183,31 +183,7 @@ pub(crate) async fn call(
 /// admin token of hers.
 fn team_home(cli: &Cli) -> (std::path::PathBuf, String) {
     let server_home = cli.home.path().join("team-server");
-    let home = server_home.to_str().expect("home");
-    assert_success(
-        &cli.run_with_stdin(
-            &["server", "--home", home, "account", "add", "olga"],
-            &format!("{PASSWORD}\n"),
-        ),
-        &["account"],
-    );
-    assert_success(
-        &cli.run(&[
-            "server",
-            "--home",
-            home,
-            "workspace",
-            "add",
-            "team",
-            "--owner",
-            "olga",
-        ]),
-        &["workspace"],
-    );
-    let token = cli.json(&[
-        "server", "--home", home, "token", "create", "olga", "--label", "ops", "--scope", "admin",
-    ]);
-    let token = token["token"].as_str().expect("token").to_owned();
+    let token = crate::postgres::set_up(cli, &server_home, None);
     (server_home, token)
 }
 
