@@ -62,6 +62,12 @@ pub async fn conversation_send(
     on_event: Channel<TurnEvent>,
 ) -> Result<ConversationMessage, IpcError> {
     let runtime = state.runtime()?;
+    // With a server's workspace open, ask mode asks its projects there; the
+    // conversation stays on this machine.
+    let remote = match state.remote() {
+        Some(remote) => Some(crate::remote::asker(&runtime, &id, remote)?),
+        None => None,
+    };
     let cancel = state.requests.start(&request_id);
     let turn = Turn {
         text,
@@ -71,6 +77,7 @@ pub async fn conversation_send(
             app, &state, &id,
         )),
         project,
+        remote,
     };
     let answer = runtime
         .send_message(&id, turn, &|event| send(&on_event, event), &cancel)

@@ -37,14 +37,23 @@ pub struct FlowSaved {
 /// The flows folder's files (the examples are installed on first use).
 #[tauri::command]
 #[specta::specta]
-pub fn flow_library(state: State<'_, AppState>) -> Result<Vec<FlowEntry>, IpcError> {
+pub async fn flow_library(state: State<'_, AppState>) -> Result<Vec<FlowEntry>, IpcError> {
+    if let Some(remote) = state.remote() {
+        return remote.library().await;
+    }
     Ok(state.runtime()?.flow_library()?)
 }
 
 /// Checks a flow as edited (the canvas calls it on every change).
 #[tauri::command]
 #[specta::specta]
-pub fn flow_check(state: State<'_, AppState>, flow: Flow) -> Result<Vec<FlowProblem>, IpcError> {
+pub async fn flow_check(
+    state: State<'_, AppState>,
+    flow: Flow,
+) -> Result<Vec<FlowProblem>, IpcError> {
+    if let Some(remote) = state.remote() {
+        return remote.check(&flow).await;
+    }
     let runtime = state.runtime()?;
     let base = runtime.home().flows();
     Ok(runtime.check_flow(&flow, Some(&base)))
@@ -53,7 +62,10 @@ pub fn flow_check(state: State<'_, AppState>, flow: Flow) -> Result<Vec<FlowProb
 /// Saves a flow to the flows folder, recording a version when it changed.
 #[tauri::command]
 #[specta::specta]
-pub fn flow_save(state: State<'_, AppState>, flow: Flow) -> Result<FlowSaved, IpcError> {
+pub async fn flow_save(state: State<'_, AppState>, flow: Flow) -> Result<FlowSaved, IpcError> {
+    if let Some(remote) = state.remote() {
+        return remote.save(&flow).await;
+    }
     let runtime = state.runtime()?;
     let (path, version) = runtime.save_flow(&flow)?;
     let problems = runtime.check_flow(&flow, path.parent());
@@ -76,11 +88,14 @@ pub fn flow_schema() -> String {
 /// `from` (new from an example, duplicate).
 #[tauri::command]
 #[specta::specta]
-pub fn flow_create(
+pub async fn flow_create(
     state: State<'_, AppState>,
     name: String,
     from: Option<String>,
 ) -> Result<FlowEntry, IpcError> {
+    if let Some(remote) = state.remote() {
+        return remote.create(&name, from.as_deref()).await;
+    }
     Ok(state.runtime()?.create_flow(&name, from.as_deref())?)
 }
 
@@ -92,20 +107,37 @@ pub fn flow_rename(
     from: String,
     to: String,
 ) -> Result<FlowEntry, IpcError> {
+    if state.remote().is_some() {
+        return Err(crate::remote::only_here(
+            "Renaming (duplicate it under the new name, then delete it)",
+        ));
+    }
     Ok(state.runtime()?.rename_flow(&from, &to)?)
 }
 
 /// Moves a library flow to the trash (undo: `flow_restore`).
 #[tauri::command]
 #[specta::specta]
-pub fn flow_delete(state: State<'_, AppState>, name: String) -> Result<DeletedFlow, IpcError> {
+pub async fn flow_delete(
+    state: State<'_, AppState>,
+    name: String,
+) -> Result<DeletedFlow, IpcError> {
+    if let Some(remote) = state.remote() {
+        return remote.delete(&name).await;
+    }
     Ok(state.runtime()?.delete_flow(&name)?)
 }
 
 /// Brings a deleted flow back from the trash.
 #[tauri::command]
 #[specta::specta]
-pub fn flow_restore(state: State<'_, AppState>, trash: String) -> Result<FlowEntry, IpcError> {
+pub async fn flow_restore(
+    state: State<'_, AppState>,
+    trash: String,
+) -> Result<FlowEntry, IpcError> {
+    if let Some(remote) = state.remote() {
+        return remote.restore(&trash).await;
+    }
     Ok(state.runtime()?.restore_flow(&trash)?)
 }
 
@@ -115,16 +147,23 @@ pub fn flow_restore(state: State<'_, AppState>, trash: String) -> Result<FlowEnt
 pub fn flows_missing(
     state: State<'_, AppState>,
 ) -> Result<Vec<codexos_runtime::MissingFlow>, IpcError> {
+    // A server's flows are not files on this machine.
+    if state.remote().is_some() {
+        return Ok(Vec::new());
+    }
     Ok(state.runtime()?.missing_flows()?)
 }
 
 /// Writes a missing flow's newest saved version back to the flows folder.
 #[tauri::command]
 #[specta::specta]
-pub fn flow_restore_missing(
+pub async fn flow_restore_missing(
     state: State<'_, AppState>,
     name: String,
 ) -> Result<FlowEntry, IpcError> {
+    if let Some(remote) = state.remote() {
+        return remote.restore(&name).await;
+    }
     Ok(state.runtime()?.restore_missing_flow(&name)?)
 }
 
@@ -141,6 +180,11 @@ pub async fn flow_run(
     on_event: Channel<RunEvent>,
 ) -> Result<RunOutcome, IpcError> {
     let input = json(&input, "the run's input")?;
+    if let Some(remote) = state.remote() {
+        return remote
+            .run(&state, &request_id, &flow, input, on_event)
+            .await;
+    }
     let runtime = state.runtime()?;
     let (path, _) = runtime.save_flow(&flow)?;
     let cancel = state.requests.start(&request_id);
@@ -200,6 +244,11 @@ pub async fn run_resume(
     on_event: Channel<RunEvent>,
 ) -> Result<RunOutcome, IpcError> {
     let answer = answer.map(|text| json(&text, "the answer")).transpose()?;
+    if let Some(remote) = state.remote() {
+        return remote
+            .resume(&state, &request_id, &run_id, answer, on_event)
+            .await;
+    }
     let runtime = state.runtime()?;
     let mut options = live(on_event, None);
     options.approver = Some(crate::tools::DialogApprover::for_window(app, &state));
@@ -212,14 +261,23 @@ pub async fn run_resume(
 /// The newest runs (of one flow).
 #[tauri::command]
 #[specta::specta]
-pub fn runs(state: State<'_, AppState>, flow: Option<String>) -> Result<Vec<RunSummary>, IpcError> {
+pub async fn runs(
+    state: State<'_, AppState>,
+    flow: Option<String>,
+) -> Result<Vec<RunSummary>, IpcError> {
+    if let Some(remote) = state.remote() {
+        return remote.runs(flow.as_deref()).await;
+    }
     Ok(state.runtime()?.runs(flow.as_deref(), 50)?)
 }
 
 /// A run with its stored events (the replay timeline steps through them).
 #[tauri::command]
 #[specta::specta]
-pub fn run_detail(state: State<'_, AppState>, run_id: String) -> Result<RunDetail, IpcError> {
+pub async fn run_detail(state: State<'_, AppState>, run_id: String) -> Result<RunDetail, IpcError> {
+    if let Some(remote) = state.remote() {
+        return remote.run_detail(&run_id).await;
+    }
     Ok(state.runtime()?.run_detail(&run_id)?)
 }
 
@@ -232,6 +290,9 @@ pub async fn run_compare(
     a: String,
     b: String,
 ) -> Result<RunComparison, IpcError> {
+    if state.remote().is_some() {
+        return Err(crate::remote::only_here("Comparing runs"));
+    }
     // Off the main thread: two large runs take a while to read.
     let runtime = state.runtime()?;
     let comparison = tokio::task::spawn_blocking(move || runtime.compare_runs(&a, &b))
@@ -253,6 +314,9 @@ pub async fn run_replay(
     model: Option<String>,
     on_event: Channel<RunEvent>,
 ) -> Result<ReplayReport, IpcError> {
+    if state.remote().is_some() {
+        return Err(crate::remote::only_here("Replaying a run"));
+    }
     let runtime = state.runtime()?;
     let cancel = state.requests.start(&request_id);
     let sink: Arc<dyn Fn(&RunEvent) + Send + Sync> = Arc::new(move |event: &RunEvent| {
@@ -282,6 +346,9 @@ pub async fn run_fork(
     edits: String,
     on_event: Channel<RunEvent>,
 ) -> Result<RunOutcome, IpcError> {
+    if state.remote().is_some() {
+        return Err(crate::remote::only_here("Forking a run from a node"));
+    }
     let edits: BTreeMap<String, Value> = match json(&edits, "the state edits")? {
         Value::Object(map) => map.into_iter().collect(),
         _ => {
@@ -306,22 +373,28 @@ pub async fn run_fork(
 /// A flow's saved versions, oldest first (empty for a flow never saved or run).
 #[tauri::command]
 #[specta::specta]
-pub fn flow_versions(
+pub async fn flow_versions(
     state: State<'_, AppState>,
     name: String,
 ) -> Result<Vec<FlowVersion>, IpcError> {
+    if let Some(remote) = state.remote() {
+        return remote.versions(&name).await;
+    }
     Ok(state.runtime()?.flow_versions(&name)?)
 }
 
 /// A unified diff of two versions of a flow's file.
 #[tauri::command]
 #[specta::specta]
-pub fn flow_diff(
+pub async fn flow_diff(
     state: State<'_, AppState>,
     name: String,
     from: u32,
     to: u32,
 ) -> Result<String, IpcError> {
+    if let Some(remote) = state.remote() {
+        return remote.diff(&name, from, to).await;
+    }
     Ok(state.runtime()?.flow_diff(&name, from, Some(to))?)
 }
 
@@ -329,10 +402,13 @@ pub fn flow_diff(
 /// version; returns the flow as now on disk.
 #[tauri::command]
 #[specta::specta]
-pub fn flow_rollback(
+pub async fn flow_rollback(
     state: State<'_, AppState>,
     name: String,
     version: u32,
 ) -> Result<FlowEntry, IpcError> {
+    if let Some(remote) = state.remote() {
+        return remote.rollback(&name, version).await;
+    }
     Ok(state.runtime()?.rollback_library_flow(&name, version)?)
 }

@@ -15,6 +15,7 @@ pub mod display;
 mod evals;
 mod flows;
 mod llm;
+mod remote;
 mod team;
 mod telemetry;
 mod tools;
@@ -152,6 +153,7 @@ app_commands![
     team::team_add_webhook,
     team::team_remove_automation,
     team::team_deliveries,
+    remote::workspace_open,
 ];
 
 /// Where the generated allow-list of the isolation hook lives.
@@ -187,6 +189,9 @@ pub struct AppState {
     team: std::sync::Mutex<Option<codexos_server::team::client::TeamClient>>,
     /// A sign-in through the server's OIDC provider under way.
     oidc: std::sync::Mutex<Option<team::PendingOidc>>,
+    /// The team server's workspace open in the canvas (`None`: this
+    /// machine's data home).
+    workspace: std::sync::Mutex<Option<String>>,
 }
 
 /// Starts the desktop app.
@@ -217,6 +222,7 @@ pub fn run() -> anyhow::Result<()> {
         approvals: Arc::default(),
         team: std::sync::Mutex::default(),
         oidc: std::sync::Mutex::default(),
+        workspace: std::sync::Mutex::default(),
     };
     let app = tauri::Builder::default()
         .manage(state)

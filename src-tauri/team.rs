@@ -51,7 +51,10 @@ impl AppState {
             .clone()
     }
 
+    /// Signs in or out; the canvas goes back to this machine's flows
+    /// (another account may not see the workspace that was open).
     fn set_team(&self, client: Option<TeamClient>) {
+        self.set_workspace(None);
         *self
             .team
             .lock()

@@ -1907,6 +1907,59 @@ function codexos(args, env, input = "") {
   });
 }
 
+/** `codexos server` on `home` (`--bind` and other flags in `flags`): the
+ * process and its URL, from the first line it prints. */
+async function serveTeam(home, env, flags = ["--bind", "127.0.0.1:0"]) {
+  const server = spawn(join(dirname(app), "codexos"), ["--json", ...home, ...flags], { env, stdio: ["ignore", "pipe", "inherit"] });
+  const url = await new Promise((resolve, reject) => {
+    server.stdout.once("data", (chunk) => resolve(JSON.parse(String(chunk).split("\n")[0]).url));
+    server.on("exit", (code) => reject(new Error(`codexos server exited with ${code}`)));
+  });
+  return { server, url };
+}
+
+/** The team server's API with an owner's token: the answer's JSON, the
+ * call asserted to succeed. */
+function bearerApi(url, token) {
+  return async (method, path, body) => {
+    const response = await fetch(`${url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    assert.ok(response.ok, `${method} ${path}: ${response.status} ${await response.clone().text()}`);
+    return response.json();
+  };
+}
+
+/** A flow that waits for a person, then writes n = 7. */
+const GATE = {
+  version: 2,
+  name: "gate",
+  description: "asks before it ships",
+  state: { ok: "object", n: "number" },
+  nodes: [
+    { id: "ask", kind: "human", prompt: "Ship it?", output: "ok" },
+    { id: "after", kind: "transform", set: { n: "7" } },
+    { id: "out", kind: "output", keys: ["n"] },
+  ],
+  edges: [
+    { from: "ask", to: "after" },
+    { from: "after", to: "out" },
+  ],
+};
+
+/** Signs in from the open Team panel with a password; waits for the role. */
+async function teamSignIn(url, account, password) {
+  await fillIn('[data-testid="team-server"]', url);
+  await fillIn('[data-testid="team-account"]', account);
+  await fillIn('[data-testid="team-password"]', password);
+  await browser.$('[data-testid="team-sign-in"]').click();
+  const role = await browser.$('[data-testid="team-role"]');
+  await role.waitForDisplayed({ timeout: 20_000, timeoutMsg: `not signed in: ${await browser.$('[data-testid="team-panel"]').getText()}` });
+  return role;
+}
+
 test("a team server: an executor signs in from the app, runs a flow another member made but cannot share the run, forks it with its lineage; a viewer cannot run it, and a shared run opens read-only", async () => {
   const work = await mkdtemp(join(tmpdir(), "codexos-team-"));
   const env = { ...process.env, CODEXOS_HOME: join(work, "cli") };
@@ -1919,47 +1972,15 @@ test("a team server: an executor signs in from the app, runs a flow another memb
   await codexos([...home, "member", "set", "other", "eve", "creator"], env);
   await codexos([...home, "member", "set", "team", "vic", "viewer"], env);
   const token = (await codexos([...home, "token", "create", "olga", "--label", "e2e", "--scope", "admin"], env)).trim();
-  const server = spawn(join(dirname(app), "codexos"), ["--json", ...home, "--bind", "127.0.0.1:0"], { env, stdio: ["ignore", "pipe", "inherit"] });
+  const { server, url } = await serveTeam(home, env);
   try {
-    const url = await new Promise((resolve, reject) => {
-      server.stdout.once("data", (chunk) => resolve(JSON.parse(String(chunk).split("\n")[0]).url));
-      server.on("exit", (code) => reject(new Error(`codexos server exited with ${code}`)));
-    });
-    const api = async (method, path, body) => {
-      const response = await fetch(`${url}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      assert.ok(response.ok, `${method} ${path}: ${response.status} ${await response.clone().text()}`);
-      return response.json();
-    };
+    const api = bearerApi(url, token);
     // Olga (owner) puts a flow in `team` through the API.
-    const gate = {
-      version: 2,
-      name: "gate",
-      description: "asks before it ships",
-      state: { ok: "object", n: "number" },
-      nodes: [
-        { id: "ask", kind: "human", prompt: "Ship it?", output: "ok" },
-        { id: "after", kind: "transform", set: { n: "7" } },
-        { id: "out", kind: "output", keys: ["n"] },
-      ],
-      edges: [
-        { from: "ask", to: "after" },
-        { from: "after", to: "out" },
-      ],
-    };
-    await api("PUT", "/api/v1/workspaces/team/flows/gate", gate);
+    await api("PUT", "/api/v1/workspaces/team/flows/gate", GATE);
 
     // Eve (executor) signs in from the app.
     await browser.$('[data-testid="open-team"]').click();
-    await fillIn('[data-testid="team-server"]', url);
-    await fillIn('[data-testid="team-account"]', "eve");
-    await fillIn('[data-testid="team-password"]', password);
-    await browser.$('[data-testid="team-sign-in"]').click();
-    const role = await browser.$('[data-testid="team-role"]');
-    await role.waitForDisplayed({ timeout: 20_000, timeoutMsg: `not signed in: ${await browser.$('[data-testid="team-panel"]').getText()}` });
+    const role = await teamSignIn(url, "eve", password);
     await browser.$('[data-testid="team-workspace"]').selectByAttribute("value", "team");
     await browser.waitUntil(async () => (await role.getText()) === "executor", { timeout: 5_000, timeoutMsg: `role in team: ${await role.getText()}` });
     const row = await browser.$('[data-testid="team-flow"][data-flow="gate"]');
@@ -2005,10 +2026,7 @@ test("a team server: an executor signs in from the app, runs a flow another memb
     await browser.$('[data-testid="team-sign-out"]').click();
 
     // Vic (viewer) signs in: nothing to run; then opens Olga's link to the run, read-only.
-    await fillIn('[data-testid="team-account"]', "vic");
-    await fillIn('[data-testid="team-password"]', password);
-    await browser.$('[data-testid="team-sign-in"]').click();
-    await browser.$('[data-testid="team-role"]').waitForDisplayed({ timeout: 20_000 });
+    await teamSignIn(url, "vic", password);
     await browser.waitUntil(async () => (await browser.$('[data-testid="team-role"]').getText()) === "viewer", { timeout: 5_000 });
     const vicRun = await browser.$('[data-testid="team-flow"][data-flow="gate"] [data-testid="team-run"]');
     await vicRun.waitForDisplayed({ timeout: 10_000 });
@@ -2028,6 +2046,133 @@ test("a team server: an executor signs in from the app, runs a flow another memb
     assert.deepEqual([events[0], events.at(-1)], ["runStarted", "runPaused"]);
     await screenshot("team-viewer");
     await browser.$('button[aria-label="Close team panel"]').click();
+  } finally {
+    server.kill();
+    await rm(work, { recursive: true, force: true });
+  }
+});
+
+test("a server's workspace opens in the canvas: an executor runs a flow there, answers its step and inspects the run but cannot edit it; a creator's new flow is saved on the server; the canvas comes back to this machine", async () => {
+  const work = await mkdtemp(join(tmpdir(), "codexos-remote-"));
+  const env = { ...process.env, CODEXOS_HOME: join(work, "cli") };
+  const home = ["server", "--home", join(work, "server")];
+  const password = "correct horse battery";
+  for (const name of ["olga", "eve"]) await codexos([...home, "account", "add", name], env, `${password}\n`);
+  await codexos([...home, "workspace", "add", "team", "--owner", "olga"], env);
+  await codexos([...home, "workspace", "add", "other", "--owner", "olga"], env);
+  await codexos([...home, "member", "set", "team", "eve", "executor"], env);
+  await codexos([...home, "member", "set", "other", "eve", "creator"], env);
+  const token = (await codexos([...home, "token", "create", "olga", "--label", "e2e", "--scope", "admin"], env)).trim();
+  // The server's workspace has its own project (a name this machine does not use).
+  const teamHome = join(work, "server", "workspaces", "team");
+  await writeFile(join(teamHome, "config.toml"), "[llm]\nmax_tokens = 48\ntemperature = 0.0\n");
+  await codexos(["ingest", fixture, "--project", "lumen-on-server"], { ...env, CODEXOS_HOME: teamHome });
+  const { server, url } = await serveTeam(home, env);
+  try {
+    const api = bearerApi(url, token);
+    await api("PUT", "/api/v1/workspaces/team/flows/gate", GATE);
+    const switcher = await browser.$('[data-testid="workspace-switcher"]');
+    assert.ok(!(await switcher.isEnabled()), "signed out, there is only this machine");
+    await browser.$('[data-testid="open-team"]').click();
+    await teamSignIn(url, "eve", password);
+    await browser.$('button[aria-label="Close team panel"]').click();
+
+    // Eve opens `team` (executor): the server's flow, read-only, runnable.
+    await browser.waitUntil(async () => switcher.isEnabled(), { timeout: 10_000, timeoutMsg: "the switcher offers no workspace" });
+    await switcher.selectByAttribute("value", "team");
+    const banner = await browser.$('[data-testid="flow-remote"]');
+    await banner.waitForDisplayed({ timeout: 10_000 });
+    assert.equal(await banner.getAttribute("data-role"), "executor");
+    const picker = await browser.$('[data-testid="flow-picker"]');
+    await browser.waitUntil(async () => (await picker.getValue()) === "gate", { timeout: 10_000, timeoutMsg: `the server's flow did not open: ${await picker.getValue()}` });
+    const options = await browser.execute(() => [...document.querySelectorAll('[data-testid="flow-picker"] option')].map((option) => option.value));
+    assert.deepEqual(options, ["gate"], "only the server's flows are listed");
+    const save = await browser.$('[data-testid="flow-save"]');
+    assert.ok(!(await save.isEnabled()), "an executor may not save");
+    assert.match(await save.getAttribute("title"), /\(executor\) cannot edit/);
+    assert.ok(!(await browser.$('[data-testid="flow-new"]').isEnabled()), "nor add flows");
+    assert.ok(!(await browser.$('[data-testid="palette-llm"]').isEnabled()), "nor add nodes");
+    const check = await browser.$('[data-testid="flow-check"]');
+    await browser.waitUntil(async () => (await check.getText()).includes("checked"), { timeout: 10_000, timeoutMsg: `the server's check: ${await check.getAttribute("title")}` });
+
+    // The run executes on the server and streams back; its step is answered here.
+    await fill(await browser.$('[data-testid="flow-input"]'), "{}");
+    const run = await browser.$('[data-testid="flow-run"]');
+    assert.ok(await run.isEnabled(), "an executor may run");
+    await run.click();
+    await browser.$('[data-testid="human-prompt"]').waitForDisplayed({ timeout: 60_000, timeoutMsg: `no step to answer: ${await browser.$('[data-testid="run-panel"]').getText()}` });
+    let runs = await api("GET", "/api/v1/workspaces/team/runs?flow=gate");
+    assert.equal(runs.length, 1);
+    assert.equal(runs[0].status, "paused", "the run waits on the server");
+    await screenshot("remote-executor-paused");
+    await browser.$('[data-testid="approve"]').click();
+    const panel = await browser.$('[data-testid="run-panel"]');
+    await browser.waitUntil(async () => (await panel.getAttribute("data-finished")) === "succeeded", { timeout: 60_000, timeoutMsg: `the resumed run did not succeed: ${await panel.getText()}` });
+    runs = await api("GET", "/api/v1/workspaces/team/runs?flow=gate");
+    assert.equal(runs[0].status, "succeeded");
+    const detail = await api("GET", `/api/v1/workspaces/team/runs/${runs[0].id}`);
+    assert.equal(detail.detail.output.n, 7, "resumed on the server, where it finished");
+    // The inspector reads the server's run.
+    await browser.$('[data-testid="inspect-run"]').click();
+    await browser.$('[data-testid="run-on-server"]').waitForDisplayed({ timeout: 10_000 });
+    await browser.$('[data-testid="inspector-pick-after"]').click();
+    await browser.waitUntil(async () => (await browser.$('[data-testid="inspector-writes"]').getText()).includes("7"), { timeout: 10_000, timeoutMsg: "the server's trace did not show" });
+    assert.ok(!(await browser.$('[data-testid="run-replay"]').isExisting()), "replay is for this machine's runs");
+    await screenshot("remote-inspector");
+    await browser.$('button[aria-label="Close run inspector"]').click();
+    // What the window disables, the server refuses: Eve's own session cannot save.
+    const login = await fetch(`${url}/api/v1/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ account: "eve", password }) });
+    const { csrfToken } = await login.json();
+    const refused = await fetch(`${url}/api/v1/workspaces/team/flows/gate`, {
+      method: "PUT",
+      headers: { cookie: login.headers.get("set-cookie").split(";")[0], "x-csrf-token": csrfToken, "content-type": "application/json" },
+      body: JSON.stringify({ ...GATE, description: "changed" }),
+    });
+    assert.equal(refused.status, 403, await refused.text());
+
+    // The chat asks the server's projects (chat and agents stay on this machine).
+    if (!(await browser.$('[data-testid="chat-input"]').isDisplayed())) await browser.$('[data-testid="toggle-chat"]').click();
+    await browser.$('[data-testid="conversation-new"]').click();
+    await browser.waitUntil(async () => (await browser.$('[data-testid="mode-ask"]').getAttribute("aria-checked")) === "true", { timeout: 10_000 });
+    assert.ok(!(await browser.$('[data-testid="mode-agent"]').isEnabled()), "agents run on this machine");
+    await browser.$('[data-testid="chat-input"]').setValue("What is the default port of the Lumen server?");
+    await browser.$('[data-testid="ask-button"]').click();
+    await browser.waitUntil(async () => (await browser.$$('[data-testid="answer"]')).length === 1, { timeout: 10_000, timeoutMsg: "no answer started" });
+    const answer = await browser.$('[data-testid="answer"]');
+    await browser.waitUntil(async () => ["done", "error"].includes(await answer.getAttribute("data-phase")), { timeout: 120_000, timeoutMsg: "no answer" });
+    assert.equal(await answer.getAttribute("data-phase"), "done", await answer.getText());
+    const cited = await browser.execute(() => [...document.querySelectorAll('[data-testid="citation"]')].map((citation) => citation.parentElement.title));
+    assert.ok(cited.length > 0 && cited.every((title) => title.startsWith("lumen-on-server")), `cited: ${cited.join(" | ")}`);
+    const asks = (await api("GET", "/api/v1/workspaces/team/runs")).filter((summary) => summary.id !== runs[0].id);
+    assert.equal(asks.length, 1, "the ask is kept as a run on the server");
+    await screenshot("remote-ask");
+
+    // In `other` Eve creates: a new flow and its edit are saved on the server.
+    await switcher.selectByAttribute("value", "other");
+    await browser.waitUntil(async () => (await browser.$('[data-testid="flow-remote"]').getAttribute("data-role")) === "creator", { timeout: 10_000 });
+    await browser.$('[data-testid="flow-new"]').click();
+    await browser.$('[data-testid="flow-name-dialog"]').waitForDisplayed({ timeout: 10_000 });
+    await fill(await browser.$('[data-testid="flow-name"]'), "notes");
+    await browser.$('[data-testid="flow-name-submit"]').click();
+    await browser.waitUntil(async () => (await picker.getValue()) === "notes", { timeout: 10_000, timeoutMsg: `the new flow did not open: ${await browser.$('[data-testid="flow-canvas"]').getText()}` });
+    await fill(await browser.$('[data-testid="flow-description"]'), "kept on the server");
+    await browser.$('[data-testid="flow-save"]').click();
+    await browser.waitUntil(async () => /saved v2/.test(await browser.$('[data-testid="flow-notice"]').getAttribute("title")), { timeout: 10_000, timeoutMsg: `not saved: ${await browser.$('[data-testid="flow-notice"]').getAttribute("title")}` });
+    const versions = await api("GET", "/api/v1/workspaces/other/flows/notes/versions");
+    assert.equal(versions.length, 2);
+    assert.match(versions[1].content, /kept on the server/);
+    await screenshot("remote-creator");
+
+    // Back to this machine: its own flows again, none of the server's.
+    await switcher.selectByAttribute("value", "");
+    await browser.waitUntil(async () => !(await browser.$('[data-testid="flow-remote"]').isExisting()), { timeout: 10_000 });
+    await browser.waitUntil(async () => (await browser.execute(() => [...document.querySelectorAll('[data-testid="flow-picker"] option')].map((option) => option.value))).includes("rag-qa"), { timeout: 10_000, timeoutMsg: "this machine's flows did not come back" });
+    const here = await browser.execute(() => [...document.querySelectorAll('[data-testid="flow-picker"] option')].map((option) => option.value));
+    assert.ok(!here.includes("notes") && !here.includes("gate"), here.join(", "));
+    await browser.$('[data-testid="open-team"]').click();
+    await browser.$('[data-testid="team-sign-out"]').click();
+    await browser.$('button[aria-label="Close team panel"]').click();
+    assert.ok(!(await switcher.isEnabled()), "signed out: only this machine again");
   } finally {
     server.kill();
     await rm(work, { recursive: true, force: true });
@@ -2092,16 +2237,8 @@ test("a team server with SSO: a member signs in from the app through a real OIDC
       provider.on("exit", (code) => reject(new Error(`the OIDC provider exited with ${code}`)));
     });
     provider.stdout.resume();
-    server = spawn(join(dirname(app), "codexos"), ["--json", ...home, "--bind", `127.0.0.1:${port}`, "--oidc-issuer", issuer, "--oidc-client-id", "codexos", "--public-url", url, "--allow-private-webhooks"], { env, stdio: ["ignore", "pipe", "inherit"] });
-    await new Promise((resolve, reject) => {
-      server.stdout.once("data", resolve);
-      server.on("exit", (code) => reject(new Error(`codexos server exited with ${code}`)));
-    });
-    const api = async (method, path, body) => {
-      const response = await fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
-      assert.ok(response.ok, `${method} ${path}: ${response.status} ${await response.clone().text()}`);
-      return response.json();
-    };
+    ({ server } = await serveTeam(home, env, ["--bind", `127.0.0.1:${port}`, "--oidc-issuer", issuer, "--oidc-client-id", "codexos", "--public-url", url, "--allow-private-webhooks"]));
+    const api = bearerApi(url, token);
     const echo = {
       version: 2,
       name: "echo",

@@ -109,6 +109,7 @@ globalThis.CODEXOS_IPC_ALLOWED = [
   "vault_unlock",
   "vault_view",
   "watches",
+  "workspace_open",
   "plugin:__TAURI_CHANNEL__|fetch",
   "plugin:app|bundle_type",
   "plugin:app|identifier",

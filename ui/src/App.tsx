@@ -5,11 +5,14 @@ import { Button } from "@/components/ui/button";
 
 import { AgentsPanel } from "@/features/agents/AgentsPanel";
 import { TeamPanel } from "@/features/team/TeamPanel";
+import { WorkspaceSwitcher } from "@/features/team/WorkspaceSwitcher";
+import { accessOf, type Access } from "@/features/team/workspace";
 import { AnalyticsPanel } from "@/features/analytics/AnalyticsPanel";
 import { EvalsPanel } from "@/features/evals/EvalsPanel";
 import { ChatPanel } from "@/features/chat/ChatPanel";
 import { FilePreviewPanel, type PreviewTarget } from "@/features/files/FilePreviewPanel";
 import { FlowCanvas } from "@/features/flow/FlowCanvas";
+import { keepOpenFlow } from "@/features/flow/keeper";
 import { clampWidth, gridColumns, loadPanels, savePanels, type Panels } from "@/features/layout/panels";
 import { ResizeHandle } from "@/features/layout/ResizeHandle";
 import { useActions, type Action } from "@/features/palette/actions";
@@ -22,7 +25,7 @@ import { Onboarding } from "@/features/onboarding/Onboarding";
 import { SettingsPanel, type Tab as SettingsTab } from "@/features/settings/SettingsPanel";
 import { ApprovalDialog } from "@/features/tools/ApprovalDialog";
 import { modelChoices } from "@/features/settings/settingsState";
-import { commands, events, type AppInfo, type IpcError, type LlmSettings, type ProjectSummary } from "@/ipc/bindings";
+import { commands, events, type AppInfo, type IpcError, type LlmSettings, type ProjectSummary, type TeamSession_Serialize as TeamSession } from "@/ipc/bindings";
 import { inTauri, toIpcError } from "@/ipc/client";
 
 export default function App() {
@@ -43,6 +46,28 @@ export default function App() {
   const [llm, setLlm] = useState<LlmSettings | null>(null);
   const [model, setModel] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
+  // The team server signed in to, and its workspace open in the canvas.
+  const [session, setSession] = useState<TeamSession | null>(null);
+  const [access, setAccess] = useState<Access | null>(null);
+  const [switching, setSwitching] = useState(false);
+  const openWorkspace = useCallback(async (workspace: string | null) => {
+    // The canvas remounts on the other side: its unsaved edits are saved first.
+    if (!(await keepOpenFlow())) return;
+    setSwitching(true);
+    await commands
+      .workspaceOpen(workspace)
+      .then((result) => {
+        if (result.status === "ok") setAccess(accessOf(result.data));
+        else setNotice(result.error.message);
+      })
+      .catch((error: unknown) => setNotice(toIpcError(error).message))
+      .finally(() => setSwitching(false));
+  }, []);
+  // Signed out (or in as someone else): the backend is back on this machine.
+  const adoptSession = useCallback((next: TeamSession | null) => {
+    setSession(next);
+    setAccess((current) => (current && next && next.server === current.server && next.memberships.some((m) => m.workspace === current.workspace) ? current : null));
+  }, []);
   const [panels, setPanels] = useState<Panels>(() => loadPanels(typeof localStorage === "undefined" ? undefined : localStorage));
   const layout = useCallback((change: Partial<Panels>) => {
     setPanels((current) => {
@@ -194,6 +219,10 @@ export default function App() {
       .catch((error: unknown) => setFatal(toIpcError(error)));
     refreshProjects();
     refreshLlm();
+    if (inTauri())
+      void commands.teamSession().then((result) => {
+        if (result.status === "ok") setSession(result.data);
+      });
   }, [refreshProjects, refreshLlm]);
 
   return (
@@ -205,6 +234,7 @@ export default function App() {
           <span className="text-xs text-muted-foreground">local-first agent command center</span>
         </div>
         <div className="flex items-center gap-2">
+          <WorkspaceSwitcher session={session} access={access} busy={switching} onOpen={(workspace) => void openWorkspace(workspace)} />
           <div className="truncate font-mono text-[11px] text-muted-foreground" title="data home">
             {info ? `${info.home} · v${info.version}` : ""}
           </div>
@@ -313,13 +343,13 @@ export default function App() {
           />
         </aside>
         <section className="relative min-h-0 min-w-0">
-          <FlowCanvas project={selected} theme={theme} />
+          <FlowCanvas key={access ? `${access.server}|${access.workspace}` : "here"} project={access ? null : selected} theme={theme} access={access} />
           {searchOpen && (
             <SearchPanel projects={projects} project={selected} onOpen={setPreview} onClose={() => setSearchOpen(false)} />
           )}
           {preview && <FilePreviewPanel target={preview} onClose={() => setPreview(null)} />}
           {analyticsOpen && <AnalyticsPanel dark={theme === "dark"} onClose={() => setAnalyticsOpen(false)} />}
-          {teamOpen && <TeamPanel onClose={() => setTeamOpen(false)} />}
+          {teamOpen && <TeamPanel onClose={() => setTeamOpen(false)} onSession={adoptSession} />}
           {agentsOpen && <AgentsPanel projects={projects} models={modelChoices(llm)} onClose={() => setAgentsOpen(false)} />}
           {settingsOpen && (
             <SettingsPanel
@@ -339,7 +369,8 @@ export default function App() {
         <aside className="relative min-h-0 border-l border-border" hidden={!panels.rightOpen} aria-label="Chat panel">
           <ResizeHandle label="Resize chat" width={panels.right} sign={-1} testId="resize-chat" onResize={(width) => layout({ right: clampWidth(width) })} />
           <ChatPanel
-            project={selected}
+            project={access ? null : selected}
+            server={access ? `${access.workspace} on ${access.server}` : null}
             model={model}
             picker={
               <select
@@ -356,7 +387,8 @@ export default function App() {
                 ))}
               </select>
             }
-            onOpenCitation={(citation) =>
+            // A server's files are not on this machine: its citations show their excerpt only.
+            onOpenCitation={access ? undefined : (citation) =>
               setPreview({
                 project: citation.project,
                 path: citation.path,

@@ -143,6 +143,7 @@ pub async fn conversations(
                 model,
                 approver: Some(crate::tools::approver(yes)),
                 project,
+                remote: None,
             };
             send(runtime, &id, turn, json, cancel).await
         }

@@ -68,7 +68,7 @@ pub struct Citation {
 }
 
 /// A finished answer.
-#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 pub struct Answer {
     /// The answer text.
     pub text: String,

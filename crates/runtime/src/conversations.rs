@@ -260,6 +260,19 @@ pub struct Turn {
     /// The project whose folder an agent's tools work in (default: the
     /// conversation's own folder in the data home).
     pub project: Option<String>,
+    /// Ask mode: where the question goes instead of this machine's
+    /// projects and models (a team server's workspace).
+    pub remote: Option<Arc<dyn RemoteAsker>>,
+}
+
+/// Answers ask-mode questions somewhere else: a team server's workspace,
+/// with its projects and models. The conversation stays on this machine.
+pub trait RemoteAsker: Send + Sync {
+    /// The standalone question's answer, or why there is none.
+    fn ask(
+        &self,
+        question: String,
+    ) -> futures::future::BoxFuture<'static, std::result::Result<crate::Answer, String>>;
 }
 
 impl std::fmt::Debug for Turn {
@@ -657,8 +670,8 @@ impl Runtime {
         // most the answer in progress.
         let index = self.store.append_message(id, "user", &text, "{}")?;
         progress(TurnEvent::Question { index });
-        let (answer, meta, prompt) = match mode {
-            ConversationMode::Agent => {
+        let (answer, meta, prompt) = match (mode, turn.remote.clone()) {
+            (ConversationMode::Agent, _) => {
                 let (answer, meta) = self
                     .agent_turn(
                         id,
@@ -672,7 +685,10 @@ impl Runtime {
                     .await;
                 (answer, meta, None)
             }
-            ConversationMode::Chat | ConversationMode::Ask => {
+            (ConversationMode::Ask, Some(remote)) => {
+                remote_turn(remote.as_ref(), &messages, &text, progress, cancel).await
+            }
+            (ConversationMode::Chat | ConversationMode::Ask, _) => {
                 self.model_turn(
                     id,
                     mode,
@@ -982,6 +998,51 @@ impl Runtime {
                 (reply.trim().to_owned(), meta)
             }
             Err(error) => (streamed.trim().to_owned(), failed(meta, &error)),
+        }
+    }
+}
+
+/// An ask turn answered elsewhere: the follow-up rewritten into a
+/// standalone question, sent, and its answer, excerpts and run kept as a
+/// local turn's are. Returns the answer text, its meta and the question sent.
+async fn remote_turn(
+    remote: &dyn RemoteAsker,
+    messages: &[ConversationMessage],
+    text: &str,
+    progress: &(dyn Fn(TurnEvent) + Send + Sync),
+    cancel: &CancellationToken,
+) -> (String, MessageMeta, Option<String>) {
+    let mut meta = MessageMeta::default();
+    let query = follow_up_query(messages, text);
+    let asked = tokio::select! {
+        asked = remote.ask(query.clone()) => asked,
+        () = cancel.cancelled() => {
+            meta.status = TurnStatus::Cancelled;
+            return (String::new(), meta, Some(query));
+        }
+    };
+    match asked {
+        Ok(answer) => {
+            progress(TurnEvent::Retrieved {
+                citations: answer.citations.clone(),
+            });
+            progress(TurnEvent::Token {
+                text: answer.text.clone(),
+            });
+            if let Some(run_id) = &answer.run_id {
+                progress(TurnEvent::Run {
+                    run_id: run_id.clone(),
+                });
+            }
+            meta.citations = answer.citations;
+            meta.stats = Some(TurnStats::from_completion(&answer.completion));
+            meta.run_id = answer.run_id;
+            (answer.text.trim().to_owned(), meta, Some(query))
+        }
+        Err(message) => {
+            meta.status = TurnStatus::Failed;
+            meta.error = Some(message);
+            (String::new(), meta, Some(query))
         }
     }
 }

@@ -18,7 +18,7 @@ use codexos_flow::memory::MemoryLog;
 use codexos_flow::ports::{AgentSpec, NodeRecord, RunLog, RunStatus};
 use codexos_flow::{Executor, Flow, Ports, RunEvent, RunOptions, RunOutcome, ToolPermission};
 use codexos_store::{FlowVersion, RunSummary};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{Error, Permission, Result, Runtime, ToolAccess};
 
 pub use compare::{NodeComparison, NodeSide, RunComparison, RunSide, ToolSide};
-pub use library::{flow_change, DeletedFlow, MissingFlow};
+pub use library::{blank_flow, flow_change, DeletedFlow, MissingFlow};
 pub(crate) use ports::call_usage;
 pub use trace::{CallTrace, NodeTrace, Usage};
 
@@ -58,7 +58,7 @@ pub struct FlowRunOptions {
 }
 
 /// A run with everything stored about it, for `runs show` and the canvas.
-#[derive(Debug, Clone, Serialize, specta::Type)]
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct RunDetail {
     /// The summary.
@@ -658,10 +658,7 @@ impl Runtime {
         let to = to.unwrap_or_else(|| history.last().map_or(1, |saved| saved.version));
         let old = self.flow_version(name, from)?;
         let new = self.flow_version(name, to)?;
-        Ok(similar::TextDiff::from_lines(&old.content, &new.content)
-            .unified_diff()
-            .header(&format!("{name} v{from}"), &format!("{name} v{to}"))
-            .to_string())
+        Ok(versions_diff(&old, &new))
     }
 
     /// Writes version `version` back to the flow's file (or `path`) and
@@ -970,6 +967,18 @@ const EXAMPLE_AGENTS: [&str; 2] = [
     include_str!("../../../examples/agents/planner.agent.json"),
     include_str!("../../../examples/agents/executor.agent.json"),
 ];
+
+/// A unified diff of two saved versions of a flow (`name vN` headers).
+#[must_use]
+pub fn versions_diff(old: &FlowVersion, new: &FlowVersion) -> String {
+    similar::TextDiff::from_lines(&old.content, &new.content)
+        .unified_diff()
+        .header(
+            &format!("{} v{}", old.flow, old.version),
+            &format!("{} v{}", new.flow, new.version),
+        )
+        .to_string()
+}
 
 /// A flow file in the data home's flows folder.
 #[derive(Debug, Clone, Serialize, specta::Type)]

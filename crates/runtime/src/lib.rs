@@ -69,8 +69,8 @@ pub use codexos_eval::{
 };
 pub use codexos_flow::ports::AgentSpec;
 pub use codexos_flow::{
-    check::Problem as FlowProblem, check::Severity as FlowSeverity, Budget, BudgetAction,
-    EventKind as FlowEventKind, Flow, ForkOrigin, RunEvent, RunOutcome, RunStatus,
+    check::Problem as FlowProblem, check::Severity as FlowSeverity, parse as parse_flow, Budget,
+    BudgetAction, EventKind as FlowEventKind, Flow, ForkOrigin, RunEvent, RunOutcome, RunStatus,
 };
 pub use codexos_llm::{
     Attempt, ChatEvent, ChatMessage, Completion, Error as LlmError, EventStream, Failure,
@@ -103,7 +103,7 @@ pub use config::{
 };
 pub use conversations::{
     conversation_markdown, Conversation, ConversationMessage, ConversationMode, MessageMeta,
-    ToolStep, Turn, TurnEvent, TurnStats, TurnStatus, UNTITLED,
+    RemoteAsker, ToolStep, Turn, TurnEvent, TurnStats, TurnStatus, UNTITLED,
 };
 pub use doctor::{Check, CheckStatus};
 pub use dropped::{path_kind, DroppedFiles, PathKind, RefusedFile, FILES_PROJECT};
@@ -117,9 +117,9 @@ pub mod audit {
 pub use files::{FilePreview, ProjectFile};
 pub use flows::agents::AgentPin;
 pub use flows::{
-    agent_schema, agent_template, flow_change, flow_schema, read_flow, AgentVersion, CallTrace,
-    DeletedFlow, FlowEntry, FlowRunOptions, MissingFlow, NodeComparison, NodeDiff, NodeSide,
-    ReplayReport, RunComparison, RunDetail, RunSide, ToolSide, Usage,
+    agent_schema, agent_template, blank_flow, flow_change, flow_schema, read_flow, versions_diff,
+    AgentVersion, CallTrace, DeletedFlow, FlowEntry, FlowRunOptions, MissingFlow, NodeComparison,
+    NodeDiff, NodeSide, ReplayReport, RunComparison, RunDetail, RunSide, ToolSide, Usage,
 };
 pub use home::{Home, HOME_VAR, MODELS_VAR};
 pub use pull::{PullEvent, Pulled};

@@ -4,7 +4,7 @@
 use rusqlite::params;
 
 use crate::db::Optional;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{sql, Result, Store};
 
@@ -15,7 +15,7 @@ pub(crate) fn now() -> f64 {
 }
 
 /// A run as listed.
-#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct RunSummary {
     /// Run id.
@@ -48,7 +48,7 @@ pub struct RunRow {
 }
 
 /// One saved version of a flow.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct FlowVersion {
     /// Flow name.

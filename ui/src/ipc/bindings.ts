@@ -324,6 +324,11 @@ export const commands = {
 	teamRemoveAutomation: (workspace: string, what: string, id: string) => typedError<null, IpcError_Serialize>(__TAURI_INVOKE("team_remove_automation", { workspace, what, id })),
 	/**  An outgoing webhook's newest deliveries. */
 	teamDeliveries: (workspace: string, hook: string) => typedError<RemoteDelivery_Serialize[], IpcError_Serialize>(__TAURI_INVOKE("team_deliveries", { workspace, hook })),
+	/**
+	 *  Opens a workspace of the team server signed in to, or (`None`) this
+	 *  machine's data home again. The canvas, runs and versions follow it.
+	 */
+	workspaceOpen: (workspace: string | null) => typedError<OpenWorkspace_Serialize, IpcError_Serialize>(__TAURI_INVOKE("workspace_open", { workspace })),
 };
 
 /** Events */
@@ -3488,6 +3493,43 @@ export type OidcSignIn = {
 	 *  confirming).
 	 */
 	code: string,
+};
+
+/**  Where the app works now, as the window shows it. */
+export type OpenWorkspace = OpenWorkspace_Serialize | OpenWorkspace_Deserialize;
+
+/**  Where the app works now, as the window shows it. */
+export type OpenWorkspace_Deserialize = {
+	/**  The server (`None`: this machine's data home). */
+	server?: string | null,
+	/**  The account signed in there. */
+	account?: string | null,
+	/**  The server's workspace. */
+	workspace?: string | null,
+	/**  The role there. */
+	role?: string | null,
+	/**
+	 *  What the role allows: `view`, `run`, `approve`, `edit`, … (the
+	 *  server's table; everything on this machine).
+	 */
+	permissions: string[],
+};
+
+/**  Where the app works now, as the window shows it. */
+export type OpenWorkspace_Serialize = {
+	/**  The server (`None`: this machine's data home). */
+	server: string | null,
+	/**  The account signed in there. */
+	account: string | null,
+	/**  The server's workspace. */
+	workspace: string | null,
+	/**  The role there. */
+	role: string | null,
+	/**
+	 *  What the role allows: `view`, `run`, `approve`, `edit`, … (the
+	 *  server's table; everything on this machine).
+	 */
+	permissions: string[],
 };
 
 /**  An OpenTelemetry endpoint runs are exported to. */

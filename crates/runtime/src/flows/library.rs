@@ -41,7 +41,10 @@ pub struct MissingFlow {
 }
 
 /// A blank flow: an input node wired to an output node, no state yet.
-fn blank(name: &str) -> Result<Flow> {
+///
+/// # Errors
+/// When `name` is not a valid flow name.
+pub fn blank_flow(name: &str) -> Result<Flow> {
     let text = serde_json::json!({
         "version": FLOW_VERSION,
         "name": name,
@@ -104,7 +107,7 @@ impl Runtime {
     pub fn create_flow(&self, name: &str, from: Option<&str>) -> Result<FlowEntry> {
         self.free_name(name)?;
         let (mut flow, note) = match from {
-            None => (blank(name)?, "created".to_owned()),
+            None => (blank_flow(name)?, "created".to_owned()),
             Some(source) => (
                 read_flow(&self.library_file(source)?)?,
                 format!("copied from {source}"),

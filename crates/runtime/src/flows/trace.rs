@@ -5,11 +5,11 @@
 
 use codexos_flow::ports::{CallUsage, StoredRun};
 use codexos_flow::EventKind;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// One recorded call of a node.
-#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct CallTrace {
     /// Node path (`map/3` for a parallel item).
@@ -27,7 +27,7 @@ pub struct CallTrace {
 }
 
 /// One node of a stored run.
-#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeTrace {
     /// Node id.
@@ -59,7 +59,7 @@ pub struct NodeTrace {
 }
 
 /// Tokens, time and cost of model calls, added up (a node, a run).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, specta::Type)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct Usage {
     /// Model calls.

@@ -130,6 +130,7 @@ pub fn router(team: Arc<Team>) -> Router {
             get(flow).put(save_flow).delete(delete_flow),
         )
         .route(&w("/flows/{flow}/versions"), get(flow_versions))
+        .route(&w("/check"), post(check_flow))
         .route(&w("/flows/{flow}/runs"), post(start_run))
         .route(&w("/flows/{flow}/fork"), post(share::fork))
         .route(
@@ -758,8 +759,21 @@ async fn save_flow(
         .ok()
         .and_then(|path| codexos_runtime::read_flow(&path).ok())
         .and_then(|current| current.forked_from);
-    let (_, version) = ws.runtime.save_flow(&flow)?;
-    Ok(Json(json!({ "name": name, "version": version })))
+    let (path, version) = ws.runtime.save_flow(&flow)?;
+    let problems = ws.runtime.check_flow(&flow, path.parent());
+    Ok(Json(
+        json!({ "name": name, "version": version, "problems": problems }),
+    ))
+}
+
+/// The check of a flow as edited, against the workspace's agents, tools
+/// and flows (the app's canvas checks a server's flow with it).
+async fn check_flow(
+    Extension(ws): Extension<Workspace>,
+    Json(flow): Json<codexos_runtime::Flow>,
+) -> Json<Value> {
+    let base = ws.runtime.home().flows();
+    Json(json!(ws.runtime.check_flow(&flow, Some(&base))))
 }
 
 async fn delete_flow(

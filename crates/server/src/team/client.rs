@@ -10,6 +10,9 @@ use serde_json::{json, Value};
 
 use super::api::{CSRF_HEADER, SESSION_COOKIE};
 
+mod canvas;
+pub use canvas::{RemoteSaved, WorkspaceAsker};
+
 /// What went wrong talking to a team server.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -568,10 +571,23 @@ impl TeamClient {
         run: &str,
         on_event: &(dyn Fn(RunEvent) + Send + Sync),
     ) -> Result<String> {
+        self.follow_after(workspace, run, None, on_event).await
+    }
+
+    /// [`Self::follow`], from the events after sequence number `after`
+    /// (a resumed run: only what is new).
+    pub async fn follow_after(
+        &self,
+        workspace: &str,
+        run: &str,
+        after: Option<u64>,
+        on_event: &(dyn Fn(RunEvent) + Send + Sync),
+    ) -> Result<String> {
+        let query = after.map_or_else(String::new, |seq| format!("?after={seq}"));
         let response = self
             .call(
                 reqwest::Method::GET,
-                &format!("/api/v1/workspaces/{workspace}/runs/{run}/events"),
+                &format!("/api/v1/workspaces/{workspace}/runs/{run}/events{query}"),
                 None,
             )
             .await?;

@@ -41,7 +41,7 @@ fn inputs(endpoint: &Endpoint, schemas: &mut Map<String, Value>) -> (Option<Valu
     let body = match (endpoint.method, tail) {
         ("POST", "/api/v1/login") => Some(schema_of::<LoginRequest>(schemas)),
         ("POST", "/api/v1/tokens") => Some(schema_of::<TokenRequest>(schemas)),
-        ("PUT", "/flows/{flow}") => Some(json!({
+        ("PUT", "/flows/{flow}" | "/check") => Some(json!({
             "description": "A flow: the schema `codexos flow schema` prints",
             "type": "object"
         })),

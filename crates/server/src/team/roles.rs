@@ -316,6 +316,12 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "Delete a flow (its history is kept)",
     ),
     endpoint(
+        "POST",
+        "/api/v1/workspaces/{workspace}/check",
+        Workspace(View),
+        "Check a flow as edited against the workspace's agents, tools and flows (nothing is saved)",
+    ),
+    endpoint(
         "GET",
         "/api/v1/workspaces/{workspace}/flows/{flow}/versions",
         Workspace(View),

@@ -2,6 +2,7 @@
 //! as the table says, credentials, escalation, hostile input, limits, and a
 //! run followed live.
 
+mod canvas;
 mod oidc;
 mod triggers;
 
@@ -403,7 +404,7 @@ impl Server {
             _ => {}
         }
         let body = match (method, tail) {
-            ("PUT", "/flows/{flow}") => Some(gate("gate")),
+            ("PUT", "/flows/{flow}") | ("POST", "/check") => Some(gate("gate")),
             ("POST", "/flows/{flow}/runs") => Some(json!({})),
             ("POST", "/runs/{run}/resume") => Some(json!({"answer": {"approved": true}})),
             ("POST", "/search") => Some(json!({"query": "anything"})),

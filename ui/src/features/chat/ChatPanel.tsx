@@ -34,7 +34,7 @@ function ContextInspector({ message, onOpen }: { message: AssistantMessage; onOp
     <div className="mt-2">
       <div className="flex flex-wrap gap-1">
         {message.citations.map((citation) => (
-          <button type="button" key={citation.number} onClick={() => onOpen?.(citation)} title={`Open in preview · ${citation.project} · score ${(citation.score ?? 0).toFixed(3)}`}>
+          <button type="button" key={citation.number} onClick={() => onOpen?.(citation)} title={`${onOpen ? "Open in preview · " : ""}${citation.project} · score ${(citation.score ?? 0).toFixed(3)}`}>
             <Badge data-testid="citation" className="hover:border-primary hover:text-foreground">
               [{citation.number}] {citation.label}
             </Badge>
@@ -259,7 +259,11 @@ export function ChatPanel({
   onOpenCitation,
   model = null,
   picker,
+  server = null,
 }: {
+  /** A team server's workspace open in the app ("team on http://…"): ask
+   * mode asks its projects there; chat and agents stay on this machine. */
+  server?: string | null;
   project: string | null;
   onOpenCitation?: (citation: Citation) => void;
   /** A provider or model file to answer with; `null` means the policy. */
@@ -279,6 +283,10 @@ export function ChatPanel({
   const bottom = useRef<HTMLDivElement | null>(null);
 
   const { conversation, mode, messages } = state;
+  // A server's workspace answers asks only: a new conversation asks it.
+  useEffect(() => {
+    if (server && mode !== "ask" && !conversation) dispatch({ type: "new", mode: "ask" });
+  }, [server, mode, conversation]);
   // This conversation's tool approvals are answered here, in place.
   const origin = conversation ? `conversation:${conversation.id}` : null;
   useEffect(() => (origin ? claimOrigin(origin) : undefined), [origin]);
@@ -367,7 +375,9 @@ export function ChatPanel({
 
   const last = lastQuestion(messages);
   const scope =
-    mode === "ask"
+    mode === "ask" && server
+      ? `Answers from the projects of ${server}`
+      : mode === "ask"
       ? conversation
         ? conversation.target
           ? `Answers from project “${conversation.target}”`
@@ -408,9 +418,9 @@ export function ChatPanel({
                 type="button"
                 role="radio"
                 aria-checked={mode === choice.mode}
-                title={choice.hint}
+                title={server && choice.mode !== "ask" ? `${choice.label} runs on this machine — switch the workspace to “This machine”` : choice.hint}
                 data-testid={`mode-${choice.mode}`}
-                disabled={!!running}
+                disabled={!!running || (server !== null && choice.mode !== "ask")}
                 className={`rounded px-2 py-0.5 text-xs ${mode === choice.mode ? "bg-primary text-primary-foreground" : "text-muted-foreground hover:text-foreground"}`}
                 onClick={() => {
                   if (mode !== choice.mode || conversation) dispatch({ type: "new", mode: choice.mode });
@@ -420,7 +430,7 @@ export function ChatPanel({
               </button>
             ))}
           </div>
-          {mode !== "agent" && <div className="min-w-0 flex-1 [&>select]:w-full [&>select]:max-w-none">{picker}</div>}
+          {mode !== "agent" && !server && <div className="min-w-0 flex-1 [&>select]:w-full [&>select]:max-w-none">{picker}</div>}
           {mode === "agent" && !conversation && (
             <select
               className="min-w-0 flex-1 truncate rounded border border-border bg-background px-1 py-0.5 text-xs text-foreground"

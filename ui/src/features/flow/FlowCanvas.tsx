@@ -62,6 +62,8 @@ import { RunInspector } from "./RunInspector";
 import { stable, type Mark } from "./versionDiff";
 import { VersionsPanel } from "./VersionsPanel";
 import { RunPanel } from "./RunPanel";
+import { registerKeeper } from "./keeper";
+import { allows, describeAccess, refusedBecause, type Access } from "@/features/team/workspace";
 
 // Declared at module scope so React Flow does not remount nodes on render.
 const nodeTypes: NodeTypes = { flow: FlowNodeView };
@@ -78,7 +80,11 @@ export interface Replay {
 /** Nodes from which only the visible ones are rendered. */
 const BIG_FLOW = 200;
 
-export function FlowCanvas({ project, theme = "dark" }: { project: string | null; theme?: "light" | "dark" }) {
+export function FlowCanvas({ project, theme = "dark", access = null }: { project: string | null; theme?: "light" | "dark"; access?: Access | null }) {
+  // On a server's workspace the role decides; the server refuses anyway.
+  const mayEdit = allows(access, "edit");
+  const mayRun = allows(access, "run");
+  const mayApprove = allows(access, "approve");
   const [library, setLibrary] = useState<FlowEntry[]>([]);
   const [doc, setDoc] = useState<History<FlowDoc> | null>(null);
   const flow = doc?.present ?? null;
@@ -187,7 +193,7 @@ export function FlowCanvas({ project, theme = "dark" }: { project: string | null
   // A compared version is shown read-only, its changes marked.
   const viewed = compare?.flow ?? flow;
   // A running flow is not edited under the run (its edits would be marked saved).
-  const readOnly = replay !== null || compare !== null || running !== null;
+  const readOnly = replay !== null || compare !== null || running !== null || !mayEdit;
   const canvas = useMemo(
     () => (viewed ? toCanvas(viewed, compare ? [] : problems, shown.statuses, selected, compare?.marks) : { nodes: [], edges: [] }),
     [viewed, compare, problems, shown.statuses, selected],
@@ -242,8 +248,9 @@ export function FlowCanvas({ project, theme = "dark" }: { project: string | null
 
   const start = useCallback(async () => {
     if (!flow) return;
-    // Written first, so the file on disk is known to be the app's own.
-    if (!(await save())) return;
+    // Written first, so the file on disk is known to be the app's own (a
+    // role that may not edit runs the server's version as it is).
+    if (mayEdit && !(await save())) return;
     const id = requestId("run");
     setRunning(id);
     setReplay(null);
@@ -269,13 +276,14 @@ export function FlowCanvas({ project, theme = "dark" }: { project: string | null
       setRunning(null);
       refreshHistory(flow.name);
     }
-  }, [flow, input, project, refreshHistory, save]);
+  }, [flow, input, project, refreshHistory, save, mayEdit]);
 
   const resume = useCallback(
     async (answer: string) => {
       if (!run.runId || !flow) return;
       const id = requestId("resume");
       setRunning(id);
+      setNotice(null);
       const channel = new Channel<RunEvent>();
       channel.onmessage = (event) => setRun((current) => applyEvent(current, event));
       try {
@@ -404,7 +412,7 @@ export function FlowCanvas({ project, theme = "dark" }: { project: string | null
   // Nothing that leaves the open flow drops edits: unsaved changes are saved
   // first (switching, new, duplicate, rename, delete, opening a past run).
   keeper.current = async () => {
-    if (!dirty || !flow || replay) return true;
+    if (!dirty || !flow || replay || !mayEdit) return true;
     const saved = await commands.flowSave(flow as Flow_Deserialize);
     if (saved.status === "ok") {
       setDirty(false);
@@ -414,6 +422,7 @@ export function FlowCanvas({ project, theme = "dark" }: { project: string | null
     return false;
   };
   const keep = useCallback(() => keeper.current(), []);
+  useEffect(() => registerKeeper(keep), [keep]);
   const switchTo = useCallback(
     async (entry: FlowEntry | undefined) => {
       if (await keep()) open(entry);
@@ -515,12 +524,12 @@ export function FlowCanvas({ project, theme = "dark" }: { project: string | null
   const actions = useMemo<Action[]>(() => {
     const none = !flow;
     return [
-      { id: "flow-new", group: "Flow", title: "New flow…", keywords: "create blank template", run: () => setNaming({ mode: "new" }) },
+      { id: "flow-new", group: "Flow", title: "New flow…", keywords: "create blank template", disabled: !mayEdit, run: () => setNaming({ mode: "new" }) },
       { id: "flow-duplicate", group: "Flow", title: "Duplicate this flow…", disabled: none || readOnly, run: () => flow && setNaming({ mode: "duplicate", from: flow.name }) },
-      { id: "flow-rename", group: "Flow", title: "Rename this flow…", disabled: none || readOnly, run: () => flow && setNaming({ mode: "rename", from: flow.name }) },
+      { id: "flow-rename", group: "Flow", title: "Rename this flow…", disabled: none || readOnly || access !== null, run: () => flow && setNaming({ mode: "rename", from: flow.name }) },
       { id: "flow-delete", group: "Flow", title: "Delete this flow (undo follows)", disabled: none || readOnly, run: () => void handlers.current.remove() },
-      { id: "flow-save", group: "Flow", title: "Save", shortcut: dirty ? "unsaved" : undefined, disabled: none, run: () => void handlers.current.save() },
-      { id: "flow-run", group: "Flow", title: "Run", keywords: "start execute", disabled: none || running !== null || errors.length > 0, run: () => void handlers.current.start() },
+      { id: "flow-save", group: "Flow", title: "Save", shortcut: dirty ? "unsaved" : undefined, disabled: none || !mayEdit, run: () => void handlers.current.save() },
+      { id: "flow-run", group: "Flow", title: "Run", keywords: "start execute", disabled: none || running !== null || errors.length > 0 || !mayRun, run: () => void handlers.current.start() },
       { id: "flow-undo", group: "Edit", title: "Undo", shortcut: "Ctrl+Z", disabled: !doc || !canUndo(doc) || readOnly, run: () => handlers.current.step("undo") },
       { id: "flow-redo", group: "Edit", title: "Redo", shortcut: "Ctrl+Shift+Z", disabled: !doc || !canRedo(doc) || readOnly, run: () => handlers.current.step("redo") },
       { id: "flow-layout", group: "Edit", title: "Auto-layout the flow", keywords: "arrange dagre tidy", disabled: none || readOnly, run: () => (edit(autoLayout), refit()) },
@@ -536,7 +545,7 @@ export function FlowCanvas({ project, theme = "dark" }: { project: string | null
       })),
       ...library.map((entry) => ({ id: `open-${entry.name}`, group: "Go to flow", title: entry.name, disabled: entry.name === flow?.name, run: () => void handlers.current.switchTo(entry) })),
     ];
-  }, [flow, readOnly, dirty, running, errors.length, doc, replay, inspectable, selected, library, edit, refit]);
+  }, [flow, readOnly, dirty, running, errors.length, doc, replay, inspectable, selected, library, edit, refit, mayEdit, mayRun, access]);
   useActions("canvas", actions);
   const selectedNode = viewed?.nodes.find((node) => node.id === selected) ?? null;
 
@@ -562,19 +571,19 @@ export function FlowCanvas({ project, theme = "dark" }: { project: string | null
             </option>
           )}
         </select>
-        <Button size="sm" variant="ghost" data-testid="flow-new" onClick={() => setNaming({ mode: "new" })} title="New flow (blank or from another)">
+        <Button size="sm" variant="ghost" data-testid="flow-new" disabled={!mayEdit} onClick={() => setNaming({ mode: "new" })} title={mayEdit ? "New flow (blank or from another)" : refusedBecause(access, "add flows")}>
           <FilePlus2 className="size-3.5" /> New
         </Button>
-        <Button size="icon" variant="ghost" data-testid="flow-duplicate" aria-label="Duplicate flow" title="Duplicate flow" disabled={!flow || replay !== null} onClick={() => flow && setNaming({ mode: "duplicate", from: flow.name })}>
+        <Button size="icon" variant="ghost" data-testid="flow-duplicate" aria-label="Duplicate flow" title="Duplicate flow" disabled={!flow || replay !== null || !mayEdit} onClick={() => flow && setNaming({ mode: "duplicate", from: flow.name })}>
           <Copy className="size-3.5" />
         </Button>
-        <Button size="icon" variant="ghost" data-testid="flow-rename" aria-label="Rename flow" title="Rename flow" disabled={!flow || replay !== null} onClick={() => flow && setNaming({ mode: "rename", from: flow.name })}>
+        <Button size="icon" variant="ghost" data-testid="flow-rename" aria-label="Rename flow" title={access ? "Renaming works on this machine's flows only: duplicate it under the new name, then delete it" : "Rename flow"} disabled={!flow || replay !== null || !mayEdit || access !== null} onClick={() => flow && setNaming({ mode: "rename", from: flow.name })}>
           <Pencil className="size-3.5" />
         </Button>
-        <Button size="icon" variant="ghost" data-testid="flow-delete" aria-label="Delete flow" title="Delete flow (undo follows)" disabled={!flow || replay !== null} onClick={() => void remove()}>
+        <Button size="icon" variant="ghost" data-testid="flow-delete" aria-label="Delete flow" title="Delete flow (undo follows)" disabled={!flow || replay !== null || !mayEdit} onClick={() => void remove()}>
           <Trash2 className="size-3.5" />
         </Button>
-        <Button size="sm" variant="ghost" data-testid="flow-save" onClick={() => void save()} disabled={!flow}>
+        <Button size="sm" variant="ghost" data-testid="flow-save" onClick={() => void save()} disabled={!flow || !mayEdit} title={mayEdit ? (access ? `Save to ${access.workspace} on the server (a new version)` : "Save (a new version)") : refusedBecause(access, "edit flows")}>
           <Save className="size-3.5" /> Save{dirty ? " *" : ""}
         </Button>
         <Button
@@ -649,11 +658,16 @@ export function FlowCanvas({ project, theme = "dark" }: { project: string | null
             <Square className="size-3.5" /> Stop
           </Button>
         ) : (
-          <Button size="sm" data-testid="flow-run" onClick={() => void start()} disabled={!flow || errors.length > 0}>
+          <Button size="sm" data-testid="flow-run" onClick={() => void start()} disabled={!flow || errors.length > 0 || !mayRun} title={mayRun ? (access ? `Run on the server (${access.workspace})` : "Run") : refusedBecause(access, "run flows")}>
             <Play className="size-3.5" /> Run
           </Button>
         )}
       </div>
+      {access && (
+        <div className="border-b border-border bg-sky-500/10 px-3 py-1 text-xs" data-testid="flow-remote" data-role={access.role}>
+          {describeAccess(access)}
+        </div>
+      )}
       {deleted && (
         <div className="flex items-center gap-2 border-b border-border bg-muted px-3 py-1 text-xs" role="status" data-testid="flow-deleted">
           <span>
@@ -804,6 +818,7 @@ export function FlowCanvas({ project, theme = "dark" }: { project: string | null
               focus={focus}
               onFocus={setFocus}
               onClose={() => setInspecting(null)}
+              access={access}
               onEvent={(event) => setRun((current) => applyEvent(event.event.type === "runStarted" ? EMPTY_RUN : current, event))}
               onNewRun={(runId) => {
                 if (flow) refreshHistory(flow.name);
@@ -853,7 +868,7 @@ export function FlowCanvas({ project, theme = "dark" }: { project: string | null
           const entry = library.find((candidate) => candidate.name === flow?.name);
           if (entry) open(entry);
         }} onAnswer={(answer) => void resume(answer)}
-        busy={running !== null}
+        busy={running !== null || !mayApprove}
         answerType={(node) => {
           const output = flow?.nodes.find((candidate) => candidate.id === node)?.output;
           return (output && flow?.state[output]) || "any";

@@ -4,6 +4,7 @@ import { useState } from "react";
 import { Button } from "@/components/ui/button";
 import type { BudgetAction, ToolPermission, ValueType } from "@/ipc/bindings";
 import { budgetFields, parseBudget, type BudgetFields } from "./budget";
+import { lineage } from "@/features/team/team";
 import type { FlowDoc } from "./flowGraph";
 
 const TYPES: ValueType[] = ["string", "number", "boolean", "list", "object", "any"];
@@ -193,6 +194,11 @@ export function FlowSettings({ flow, readOnly, onChange }: { flow: FlowDoc; read
       <div className="font-semibold">
         flow <span className="font-mono">{flow.name}</span>
       </div>
+      {flow.forkedFrom && (
+        <div className="italic text-muted-foreground" data-testid="flow-lineage">
+          {lineage(flow.forkedFrom)}
+        </div>
+      )}
       <label className="flex flex-col gap-0.5">
         <span className="font-medium">description</span>
         <textarea

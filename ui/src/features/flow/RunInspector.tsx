@@ -7,6 +7,7 @@ import { commands, type LlmSettings, type NodeTrace, type ReplayReport, type Run
 import { requestId } from "@/ipc/client";
 import { datasetNameFor } from "@/features/evals/evals";
 import { modelChoices } from "@/features/settings/settingsState";
+import { allows, refusedBecause, type Access } from "@/features/team/workspace";
 import { RunCompare } from "./RunCompare";
 import { SidePanel } from "./SidePanel";
 import { callUsage, dollars, duration, firstDivergence, nodeStatus, pretty, usageText, viewCall, type CallUsageView, type CallView } from "./runInspect";
@@ -143,7 +144,9 @@ export function RunInspector({
   onClose,
   onEvent,
   onNewRun,
+  access = null,
 }: {
+  access?: Access | null;
   runId: string;
   focus: string | null;
   onFocus: (node: string) => void;
@@ -275,7 +278,14 @@ export function RunInspector({
             {detail.exchange === "ask" ? "An ask" : "A chat turn"}, kept for its trace — {detail.exchange} again to run it anew.
           </span>
         )}
+        {access && (
+          <span className="text-xs text-muted-foreground" data-testid="run-on-server">
+            A run on {access.workspace}: replay, re-run, compare, fork and datasets are on this machine&apos;s runs only.
+          </span>
+        )}
         {detail && !detail.exchange && (
+        <>
+        {!access && (
         <>
         <Button size="sm" variant="outline" data-testid="run-replay" disabled={busy !== null} onClick={() => void replay(false)} title="Re-execute from the recording: no model, no network">
           <RotateCcw className="size-3.5" /> Replay offline
@@ -290,13 +300,16 @@ export function RunInspector({
         <Button size="sm" variant="outline" data-testid="run-rerun" disabled={busy !== null} onClick={() => void replay(true)} title="Run it again live and compare node by node">
           <Play className="size-3.5" /> Re-run live
         </Button>
+        </>
+        )}
         {resumable && (
-          <Button size="sm" variant="outline" data-testid="run-resume" disabled={busy !== null} onClick={() => void resume()}>
+          <Button size="sm" variant="outline" data-testid="run-resume" disabled={busy !== null || !allows(access, "approve")} title={allows(access, "approve") ? "Continue from its last checkpoint" : refusedBecause(access, "resume runs")} onClick={() => void resume()}>
             Resume
           </Button>
         )}
         </>
         )}
+        {!access && (
         <select
           aria-label="Compare with another run"
           data-testid="compare-with"
@@ -311,12 +324,13 @@ export function RunInspector({
             </option>
           ))}
         </select>
+        )}
         {busy && (
           <Button size="sm" variant="ghost" onClick={() => void commands.cancel(busy)}>
             Stop
           </Button>
         )}
-        {status === "succeeded" && (
+        {status === "succeeded" && !access && (
           <span className="flex items-center gap-1">
             <input
               aria-label="Dataset to add the run to"
@@ -384,7 +398,7 @@ export function RunInspector({
             ))}
           </ul>
           <div className="min-w-0 flex-1 overflow-y-auto p-2">
-            {shown ? <NodeDetail key={shown.node} trace={shown} busy={busy !== null} onFork={detail?.exchange ? null : (edits) => void fork(shown.node, edits)} /> : <div className="text-muted-foreground">{detail ? "no node ran" : "loading…"}</div>}
+            {shown ? <NodeDetail key={shown.node} trace={shown} busy={busy !== null} onFork={detail?.exchange || access ? null : (edits) => void fork(shown.node, edits)} /> : <div className="text-muted-foreground">{detail ? "no node ran" : "loading…"}</div>}
           </div>
         </div>
       )}

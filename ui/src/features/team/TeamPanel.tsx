@@ -13,6 +13,7 @@ import {
   type TeamSession_Serialize as TeamSession,
 } from "@/ipc/bindings";
 import { useEscape } from "@/features/layout/useEscape";
+import { keepOpenFlow } from "@/features/flow/keeper";
 
 import { AutomationSection } from "./Automation";
 import { can, forkTargets, lineage, parseShareLink, roleIn, workspaces } from "./team";
@@ -57,7 +58,7 @@ function SharedRunView({ shared }: { shared: SharedRun }) {
  * its flows with their lineage, run one and follow it live, fork, share;
  * or open a shared run read-only. What the role does not allow is
  * disabled, with the reason; the server refuses it anyway. */
-export function TeamPanel({ onClose }: { onClose: () => void }) {
+export function TeamPanel({ onClose, onSession }: { onClose: () => void; onSession?: (session: TeamSession | null) => void }) {
   useEscape(onClose);
   const [session, setSession] = useState<TeamSession | null>(null);
   const [server, setServer] = useState("http://127.0.0.1:7420");
@@ -77,16 +78,20 @@ export function TeamPanel({ onClose }: { onClose: () => void }) {
   const [busy, setBusy] = useState(false);
   const [sso, setSso] = useState<OidcSignIn | null>(null);
 
-  const adopt = useCallback((next: TeamSession | null) => {
-    setSession(next);
-    if (next) {
-      setServer(next.server);
-      const names = workspaces(next);
-      setWorkspace((current) => (names.includes(current) ? current : (names[0] ?? "")));
-      const targets = forkTargets(next, "");
-      setForkTo((current) => (targets.includes(current) ? current : (targets[0] ?? "")));
-    }
-  }, []);
+  const adopt = useCallback(
+    (next: TeamSession | null) => {
+      setSession(next);
+      onSession?.(next);
+      if (next) {
+        setServer(next.server);
+        const names = workspaces(next);
+        setWorkspace((current) => (names.includes(current) ? current : (names[0] ?? "")));
+        const targets = forkTargets(next, "");
+        setForkTo((current) => (targets.includes(current) ? current : (targets[0] ?? "")));
+      }
+    },
+    [onSession],
+  );
 
   useEffect(() => {
     void commands.teamSession().then((result) => {
@@ -125,8 +130,14 @@ export function TeamPanel({ onClose }: { onClose: () => void }) {
   };
 
   const signOut = async () => {
+    // A server's flow open in the canvas keeps its unsaved edits there first.
+    if (!(await keepOpenFlow())) {
+      setMessage("the open flow has unsaved edits the server did not take — save or undo them, then sign out");
+      return;
+    }
     await commands.teamSignOut();
     setSession(null);
+    onSession?.(null);
     setForkTo("");
     setMade(null);
     setFlows([]);

@@ -1,0 +1,210 @@
+//! The calls the app's canvas, run inspector and history make when a
+//! server's workspace is the one open: the same runtime types as on this
+//! machine, read from the server's REST API.
+
+use codexos_runtime::{Flow, FlowEntry, FlowProblem, FlowVersion, RunDetail, RunSummary};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{json_of, ClientError, Result, TeamClient};
+
+/// A flow saved on a server.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RemoteSaved {
+    /// The version that holds it.
+    pub version: u32,
+    /// What the server's check finds in it.
+    #[serde(default)]
+    pub problems: Vec<FlowProblem>,
+}
+
+/// Asks a server's workspace for a conversation kept on this machine (the
+/// app's chat in ask mode while that workspace is open).
+#[derive(Debug, Clone)]
+pub struct WorkspaceAsker {
+    /// Signed in to the server.
+    pub client: TeamClient,
+    /// The workspace whose projects answer.
+    pub workspace: String,
+}
+
+impl codexos_runtime::RemoteAsker for WorkspaceAsker {
+    fn ask(
+        &self,
+        question: String,
+    ) -> futures::future::BoxFuture<'static, std::result::Result<codexos_runtime::Answer, String>>
+    {
+        let asker = self.clone();
+        Box::pin(async move {
+            asker
+                .client
+                .ask(&asker.workspace, &question)
+                .await
+                .map_err(|error| format!("{} answered: {error}", asker.client.server))
+        })
+    }
+}
+
+impl TeamClient {
+    async fn fetch<T: for<'de> Deserialize<'de>>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<T> {
+        json_of(&self.server, self.call(method, path, body).await?).await
+    }
+
+    /// Where a workspace's flow is, as the canvas names its file.
+    #[must_use]
+    pub fn flow_address(&self, workspace: &str, flow: &str) -> String {
+        format!("{}/api/v1/workspaces/{workspace}/flows/{flow}", self.server)
+    }
+
+    /// A workspace's flows as the canvas lists them (a flow the server
+    /// cannot read carries its error).
+    pub async fn flow_entries(&self, workspace: &str) -> Result<Vec<FlowEntry>> {
+        let listed: Vec<Value> = self
+            .fetch(
+                reqwest::Method::GET,
+                &format!("/api/v1/workspaces/{workspace}/flows"),
+                None,
+            )
+            .await?;
+        Ok(listed
+            .into_iter()
+            .map(|entry| {
+                let name = entry["name"].as_str().unwrap_or_default().to_owned();
+                let (flow, error) =
+                    match serde_json::from_value::<Option<Flow>>(entry["flow"].clone()) {
+                        Ok(flow) => (flow, entry["error"].as_str().map(str::to_owned)),
+                        Err(error) => (
+                            None,
+                            Some(format!("this app cannot read the server's flow: {error}")),
+                        ),
+                    };
+                FlowEntry {
+                    path: self.flow_address(workspace, &name),
+                    name,
+                    flow,
+                    error,
+                }
+            })
+            .collect())
+    }
+
+    /// A workspace's flow as stored on the server.
+    pub async fn flow(&self, workspace: &str, name: &str) -> Result<Flow> {
+        self.fetch(
+            reqwest::Method::GET,
+            &format!("/api/v1/workspaces/{workspace}/flows/{name}"),
+            None,
+        )
+        .await
+    }
+
+    /// Saves a flow on the server (a new version when it changed).
+    pub async fn save_flow(&self, workspace: &str, flow: &Flow) -> Result<RemoteSaved> {
+        let body = serde_json::to_value(flow).map_err(|error| ClientError::Protocol {
+            server: self.server.clone(),
+            message: error.to_string(),
+        })?;
+        self.fetch(
+            reqwest::Method::PUT,
+            &format!("/api/v1/workspaces/{workspace}/flows/{}", flow.name),
+            Some(body),
+        )
+        .await
+    }
+
+    /// Deletes a flow on the server (its history is kept there).
+    pub async fn delete_flow(&self, workspace: &str, name: &str) -> Result<()> {
+        self.call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/workspaces/{workspace}/flows/{name}"),
+            None,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The server's check of a flow as edited (its agents, tools and
+    /// sub-flows are the workspace's).
+    pub async fn check_flow(&self, workspace: &str, flow: &Flow) -> Result<Vec<FlowProblem>> {
+        let body = serde_json::to_value(flow).map_err(|error| ClientError::Protocol {
+            server: self.server.clone(),
+            message: error.to_string(),
+        })?;
+        self.fetch(
+            reqwest::Method::POST,
+            &format!("/api/v1/workspaces/{workspace}/check"),
+            Some(body),
+        )
+        .await
+    }
+
+    /// A flow's saved versions, oldest first.
+    pub async fn flow_versions(&self, workspace: &str, name: &str) -> Result<Vec<FlowVersion>> {
+        self.fetch(
+            reqwest::Method::GET,
+            &format!("/api/v1/workspaces/{workspace}/flows/{name}/versions"),
+            None,
+        )
+        .await
+    }
+
+    /// The newest runs (of one flow).
+    pub async fn runs(&self, workspace: &str, flow: Option<&str>) -> Result<Vec<RunSummary>> {
+        let query = flow.map_or_else(String::new, |flow| format!("?flow={flow}"));
+        self.fetch(
+            reqwest::Method::GET,
+            &format!("/api/v1/workspaces/{workspace}/runs{query}"),
+            None,
+        )
+        .await
+    }
+
+    /// A run with its trace.
+    pub async fn run_detail(&self, workspace: &str, run: &str) -> Result<RunDetail> {
+        self.fetch(
+            reqwest::Method::GET,
+            &format!("/api/v1/workspaces/{workspace}/runs/{run}"),
+            None,
+        )
+        .await
+    }
+
+    /// Continues a paused or interrupted run on the server, answering its
+    /// waiting step; follow it with [`Self::follow_after`].
+    pub async fn resume(&self, workspace: &str, run: &str, answer: Option<Value>) -> Result<()> {
+        self.call(
+            reqwest::Method::POST,
+            &format!("/api/v1/workspaces/{workspace}/runs/{run}/resume"),
+            Some(json!({ "answer": answer })),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Asks the workspace's projects (the server keeps the ask as a run).
+    pub async fn ask(&self, workspace: &str, question: &str) -> Result<codexos_runtime::Answer> {
+        self.fetch(
+            reqwest::Method::POST,
+            &format!("/api/v1/workspaces/{workspace}/ask"),
+            Some(json!({ "question": question })),
+        )
+        .await
+    }
+
+    /// Stops a run on the server.
+    pub async fn cancel(&self, workspace: &str, run: &str) -> Result<()> {
+        self.call(
+            reqwest::Method::POST,
+            &format!("/api/v1/workspaces/{workspace}/runs/{run}/cancel"),
+            None,
+        )
+        .await?;
+        Ok(())
+    }
+}

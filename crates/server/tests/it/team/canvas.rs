@@ -1,0 +1,214 @@
+//! The calls the app's canvas makes on a server's workspace, over real
+//! HTTP: its flows as the canvas lists them, the server's check, saves (and
+//! the role that may not), runs paused and resumed with only the new events
+//! streamed, the run's trace, versions, and delete with history kept.
+
+use codexos_server::team::client::{ClientError, TeamClient};
+use serde_json::json;
+
+use super::{roomy, start, PASSWORD};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_canvas_lists_checks_saves_runs_resumes_and_deletes_a_servers_flows() {
+    let server = start(roomy()).await;
+    let (cora, _) = TeamClient::sign_in(&server.base, "cora", PASSWORD)
+        .await
+        .expect("cora (creator)");
+    let (eve, _) = TeamClient::sign_in(&server.base, "eve", PASSWORD)
+        .await
+        .expect("eve (executor)");
+
+    let listed = cora.flow_entries("team").await.expect("flows");
+    let entry = listed
+        .iter()
+        .find(|entry| entry.name == "gate")
+        .expect("gate listed");
+    assert_eq!(entry.path, cora.flow_address("team", "gate"));
+    let mut flow = entry.flow.clone().expect("gate readable");
+    assert_eq!(cora.flow("team", "gate").await.expect("flow"), flow);
+
+    // The check is the workspace's: a sub-flow it does not have is named.
+    let mut broken = flow.clone();
+    let mut nodes = serde_json::to_value(&broken.nodes).expect("nodes");
+    nodes[1] = json!({"id": "after", "kind": "subflow", "flow": "nowhere"});
+    broken.nodes = serde_json::from_value(nodes).expect("nodes");
+    let problems = cora.check_flow("team", &broken).await.expect("check");
+    assert!(
+        problems
+            .iter()
+            .any(|problem| problem.message.contains("nowhere")),
+        "{problems:?}"
+    );
+    assert!(
+        cora.check_flow("team", &flow)
+            .await
+            .expect("check")
+            .is_empty(),
+        "positive control: the flow as stored checks clean"
+    );
+
+    // A creator saves a new version; an executor is refused.
+    let before = cora.flow_versions("team", "gate").await.expect("versions");
+    flow.description = "ships on Fridays".to_owned();
+    let saved = cora.save_flow("team", &flow).await.expect("save");
+    assert_eq!(saved.version, before.last().expect("a version").version + 1);
+    assert!(saved.problems.is_empty(), "{:?}", saved.problems);
+    let refused = eve
+        .save_flow("team", &flow)
+        .await
+        .expect_err("an executor may not save");
+    assert!(
+        matches!(refused, ClientError::Refused { status: 403, .. }),
+        "{refused}"
+    );
+
+    // A run pauses on the server; resumed, only what is new streams back.
+    let run = eve.start_run("team", "gate", json!({})).await.expect("run");
+    let paused = eve.follow("team", &run, &|_| {}).await.expect("follow");
+    assert_eq!(paused, "paused");
+    let runs = eve.runs("team", Some("gate")).await.expect("runs");
+    assert_eq!(
+        runs.first()
+            .map(|summary| (summary.id.as_str(), summary.status.as_str())),
+        Some((run.as_str(), "paused"))
+    );
+    let seen = eve
+        .run_detail("team", &run)
+        .await
+        .expect("detail")
+        .events
+        .last()
+        .expect("events")
+        .seq;
+    eve.resume("team", &run, Some(json!({"approved": true})))
+        .await
+        .expect("resume");
+    let new = std::sync::Mutex::new(Vec::new());
+    let end = eve
+        .follow_after("team", &run, Some(seen), &|event| {
+            new.lock().expect("lock").push(event.seq);
+        })
+        .await
+        .expect("follow");
+    assert_eq!(end, "succeeded");
+    let new = new.into_inner().expect("new");
+    assert!(
+        !new.is_empty() && new.iter().all(|seq| *seq > seen),
+        "after {seen}: {new:?}"
+    );
+    let detail = eve.run_detail("team", &run).await.expect("detail");
+    assert_eq!(detail.detail["output"]["n"], json!(7));
+    assert!(detail.nodes.iter().any(|node| node.node == "after"));
+
+    // Deleted, its history stays on the server.
+    cora.delete_flow("team", "gate").await.expect("delete");
+    assert!(!cora
+        .flow_entries("team")
+        .await
+        .expect("flows")
+        .iter()
+        .any(|entry| entry.name == "gate"));
+    let kept = cora.flow_versions("team", "gate").await.expect("versions");
+    assert!(kept
+        .last()
+        .is_some_and(|saved| saved.content.contains("ships on Fridays")));
+    let unknown = cora.flow_versions("team", "never").await;
+    assert!(
+        matches!(unknown, Err(ClientError::Refused { status: 404, .. })),
+        "{unknown:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_conversation_on_this_machine_asks_a_servers_workspace_and_keeps_the_answer() {
+    use codexos_runtime::{ConversationMode, Home, Runtime, Turn, TurnEvent, TurnStatus};
+    use codexos_server::team::client::WorkspaceAsker;
+    use std::sync::{Arc, Mutex};
+    use tokio_util::sync::CancellationToken;
+
+    let server = start(roomy()).await;
+    let (eve, _) = TeamClient::sign_in(&server.base, "eve", PASSWORD)
+        .await
+        .expect("eve (executor)");
+    let here = tempfile::tempdir().expect("home");
+    let runtime = Runtime::open(Home::new(
+        here.path().join("home"),
+        Some(codexos_test_support::models_dir()),
+    ))
+    .expect("runtime");
+    assert!(
+        runtime.projects().expect("projects").is_empty(),
+        "nothing is ingested here: the answer can only come from the server"
+    );
+    let id = runtime
+        .new_conversation(ConversationMode::Ask, None)
+        .expect("conversation")
+        .id;
+    let asker = |client: &TeamClient| {
+        Some(Arc::new(WorkspaceAsker {
+            client: client.clone(),
+            workspace: "team".to_owned(),
+        }) as Arc<dyn codexos_runtime::RemoteAsker>)
+    };
+    let events = Mutex::new(Vec::new());
+    let turn = Turn {
+        text: "How do I build it?".to_owned(),
+        remote: asker(&eve),
+        ..Turn::default()
+    };
+    let answer = runtime
+        .send_message(
+            &id,
+            turn,
+            &|event| events.lock().expect("lock").push(event),
+            &CancellationToken::new(),
+        )
+        .await
+        .expect("sent");
+    assert_eq!(answer.meta.status, TurnStatus::Done, "{answer:?}");
+    assert!(
+        !answer.meta.citations.is_empty()
+            && answer
+                .meta
+                .citations
+                .iter()
+                .all(|citation| citation.project == "docs"),
+        "the server's project answered: {:?}",
+        answer.meta.citations
+    );
+    let events = events.into_inner().expect("events");
+    assert!(matches!(events.first(), Some(TurnEvent::Question { .. })));
+    assert!(events
+        .iter()
+        .any(|event| matches!(event, TurnEvent::Retrieved { .. })));
+    // The ask is kept as a run on the server; the conversation here.
+    let run = answer.meta.run_id.clone().expect("the server's run");
+    let kept = eve.run_detail("team", &run).await.expect("the run");
+    assert_eq!(kept.exchange.as_deref(), Some("ask"));
+    assert_eq!(
+        runtime
+            .conversation(&id)
+            .expect("conversation")
+            .messages
+            .len(),
+        2
+    );
+
+    // Someone the workspace does not know: the turn is kept, failed, with
+    // the server's reason.
+    let (otto, _) = TeamClient::sign_in(&server.base, "otto", PASSWORD)
+        .await
+        .expect("otto (no member of team)");
+    let turn = Turn {
+        text: "And how do I test it?".to_owned(),
+        remote: asker(&otto),
+        ..Turn::default()
+    };
+    let refused = runtime
+        .send_message(&id, turn, &|_| {}, &CancellationToken::new())
+        .await
+        .expect("sent");
+    assert_eq!(refused.meta.status, TurnStatus::Failed);
+    let reason = refused.meta.error.unwrap_or_default();
+    assert!(reason.contains(&server.base), "{reason}");
+}

@@ -1,0 +1,370 @@
+//! The workspace the app works in: this machine's data home, or a team
+//! server's workspace. While a server's workspace is open, the canvas, the
+//! run history and inspector and the versions panel call the server instead
+//! of the local runtime, with the same types: runs execute there and stream
+//! back, and the server's roles decide what is allowed (the window disables
+//! what the role does not allow; the server refuses it anyway).
+
+#![allow(
+    clippy::needless_pass_by_value,
+    reason = "Tauri commands receive their arguments by value"
+)]
+
+use codexos_runtime::{
+    DeletedFlow, ErrorCode, Flow, FlowEntry, FlowVersion, RunDetail, RunEvent, RunOutcome,
+    RunStatus,
+};
+use codexos_server::team::client::{ClientError, TeamClient, WorkspaceAsker};
+use serde::Serialize;
+use serde_json::Value;
+use tauri::ipc::Channel;
+use tauri::State;
+
+use crate::commands::{send, IpcError};
+use crate::flows::FlowSaved;
+use crate::AppState;
+
+/// A server's workspace, open in the app.
+#[derive(Clone)]
+pub(crate) struct Remote {
+    pub(crate) client: TeamClient,
+    pub(crate) workspace: String,
+}
+
+/// Where the app works now, as the window shows it.
+#[derive(Debug, Clone, Default, Serialize, specta::Type)]
+#[serde(rename_all = "camelCase")]
+pub struct OpenWorkspace {
+    /// The server (`None`: this machine's data home).
+    pub server: Option<String>,
+    /// The account signed in there.
+    pub account: Option<String>,
+    /// The server's workspace.
+    pub workspace: Option<String>,
+    /// The role there.
+    pub role: Option<String>,
+    /// What the role allows: `view`, `run`, `approve`, `edit`, … (the
+    /// server's table; everything on this machine).
+    pub permissions: Vec<String>,
+}
+
+impl AppState {
+    /// The server's workspace open, if one is.
+    pub(crate) fn remote(&self) -> Option<Remote> {
+        let workspace = self
+            .workspace
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()?;
+        Some(Remote {
+            client: self.team()?,
+            workspace,
+        })
+    }
+
+    /// Opens a server's workspace (`None`: back to this machine).
+    pub(crate) fn set_workspace(&self, workspace: Option<String>) {
+        *self
+            .workspace
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = workspace;
+    }
+}
+
+/// Opens a workspace of the team server signed in to, or (`None`) this
+/// machine's data home again. The canvas, runs and versions follow it.
+#[tauri::command]
+#[specta::specta]
+pub async fn workspace_open(
+    state: State<'_, AppState>,
+    workspace: Option<String>,
+) -> Result<OpenWorkspace, IpcError> {
+    let Some(name) = workspace else {
+        state.set_workspace(None);
+        return Ok(OpenWorkspace::default());
+    };
+    let Some(client) = state.team() else {
+        return Err(IpcError {
+            code: ErrorCode::Refused,
+            message: "not signed in to a team server — sign in from the Team panel first"
+                .to_owned(),
+            details: None,
+        });
+    };
+    let session = client.session().await?;
+    let Some(membership) = session
+        .memberships
+        .iter()
+        .find(|membership| membership.workspace == name && membership.flow.is_none())
+    else {
+        return Err(IpcError {
+            code: ErrorCode::NotFound,
+            message: format!(
+                "{} has no workspace `{name}` for {} — ask its owner to add you",
+                session.server, session.account
+            ),
+            details: None,
+        });
+    };
+    let open = OpenWorkspace {
+        server: Some(session.server.clone()),
+        account: Some(session.account.clone()),
+        workspace: Some(name.clone()),
+        role: Some(membership.role.clone()),
+        permissions: membership.permissions.clone(),
+    };
+    state.set_workspace(Some(name));
+    Ok(open)
+}
+
+/// Refusal for what the app does only on this machine's data home.
+pub(crate) fn only_here(what: &str) -> IpcError {
+    IpcError {
+        code: ErrorCode::InvalidInput,
+        message: format!(
+            "{what} works on this machine's flows only — switch the workspace to \"This machine\", or use `codexos` on the server"
+        ),
+        details: None,
+    }
+}
+
+impl Remote {
+    pub(crate) async fn library(&self) -> Result<Vec<FlowEntry>, IpcError> {
+        Ok(self.client.flow_entries(&self.workspace).await?)
+    }
+
+    pub(crate) async fn check(
+        &self,
+        flow: &Flow,
+    ) -> Result<Vec<codexos_runtime::FlowProblem>, IpcError> {
+        Ok(self.client.check_flow(&self.workspace, flow).await?)
+    }
+
+    pub(crate) async fn save(&self, flow: &Flow) -> Result<FlowSaved, IpcError> {
+        let saved = self.client.save_flow(&self.workspace, flow).await?;
+        Ok(FlowSaved {
+            path: self.client.flow_address(&self.workspace, &flow.name),
+            version: saved.version,
+            problems: saved.problems,
+        })
+    }
+
+    fn entry(&self, flow: Flow) -> FlowEntry {
+        FlowEntry {
+            name: flow.name.clone(),
+            path: self.client.flow_address(&self.workspace, &flow.name),
+            flow: Some(flow),
+            error: None,
+        }
+    }
+
+    /// A new flow: blank, or a copy of `from` (its lineage not carried:
+    /// a copy is not a fork). Refuses a name that is taken.
+    pub(crate) async fn create(
+        &self,
+        name: &str,
+        from: Option<&str>,
+    ) -> Result<FlowEntry, IpcError> {
+        if self.library().await?.iter().any(|entry| entry.name == name) {
+            return Err(codexos_runtime::Error::FlowExists { name: name.into() }.into());
+        }
+        let mut flow = match from {
+            None => codexos_runtime::blank_flow(name)?,
+            Some(source) => self.client.flow(&self.workspace, source).await?,
+        };
+        name.clone_into(&mut flow.name);
+        flow.schema = None;
+        flow.forked_from = None;
+        self.save(&flow).await?;
+        Ok(self.entry(flow))
+    }
+
+    /// Deletes a flow on the server; its history stays there, and
+    /// [`Self::restore`] writes its newest version back.
+    pub(crate) async fn delete(&self, name: &str) -> Result<DeletedFlow, IpcError> {
+        self.client.delete_flow(&self.workspace, name).await?;
+        Ok(DeletedFlow {
+            name: name.to_owned(),
+            trash: name.to_owned(),
+        })
+    }
+
+    pub(crate) async fn versions(&self, name: &str) -> Result<Vec<FlowVersion>, IpcError> {
+        match self.client.flow_versions(&self.workspace, name).await {
+            // Never saved: no history yet, as on this machine.
+            Err(ClientError::Refused { status: 404, .. }) => Ok(Vec::new()),
+            other => Ok(other?),
+        }
+    }
+
+    async fn version(&self, name: &str, version: u32) -> Result<FlowVersion, IpcError> {
+        self.versions(name)
+            .await?
+            .into_iter()
+            .find(|saved| saved.version == version)
+            .ok_or_else(|| IpcError {
+                code: ErrorCode::NotFound,
+                message: format!("{name} has no version {version} on the server"),
+                details: None,
+            })
+    }
+
+    pub(crate) async fn diff(&self, name: &str, from: u32, to: u32) -> Result<String, IpcError> {
+        let old = self.version(name, from).await?;
+        let new = self.version(name, to).await?;
+        Ok(codexos_runtime::versions_diff(&old, &new))
+    }
+
+    /// Saves `version` again as the newest (the server keeps the lineage
+    /// it has; an undeleted flow comes back the same way).
+    pub(crate) async fn rollback(&self, name: &str, version: u32) -> Result<FlowEntry, IpcError> {
+        let saved = self.version(name, version).await?;
+        let flow = codexos_runtime::parse_flow(&saved.content)
+            .map_err(|error| IpcError::from(codexos_runtime::Error::Flow(error)))?;
+        self.save(&flow).await?;
+        Ok(self.entry(flow))
+    }
+
+    /// Writes a deleted flow's newest version back.
+    pub(crate) async fn restore(&self, name: &str) -> Result<FlowEntry, IpcError> {
+        let newest = self
+            .versions(name)
+            .await?
+            .into_iter()
+            .map(|saved| saved.version)
+            .max()
+            .ok_or_else(|| IpcError {
+                code: ErrorCode::NotFound,
+                message: format!("{name} has no saved version on the server"),
+                details: None,
+            })?;
+        self.rollback(name, newest).await
+    }
+
+    pub(crate) async fn runs(
+        &self,
+        flow: Option<&str>,
+    ) -> Result<Vec<codexos_runtime::RunSummary>, IpcError> {
+        Ok(self.client.runs(&self.workspace, flow).await?)
+    }
+
+    pub(crate) async fn run_detail(&self, run: &str) -> Result<RunDetail, IpcError> {
+        Ok(self.client.run_detail(&self.workspace, run).await?)
+    }
+
+    /// Runs a flow on the server and streams its events back. The flow as
+    /// edited is saved there first when it differs from the server's (the
+    /// server refuses that to a role that may not edit); a role that may
+    /// only run runs the server's version as it is.
+    pub(crate) async fn run(
+        &self,
+        state: &AppState,
+        request_id: &str,
+        flow: &Flow,
+        input: Value,
+        on_event: Channel<RunEvent>,
+    ) -> Result<RunOutcome, IpcError> {
+        let stored = self.client.flow(&self.workspace, &flow.name).await.ok();
+        if stored.as_ref() != Some(flow) {
+            self.save(flow).await?;
+        }
+        let run = self
+            .client
+            .start_run(&self.workspace, &flow.name, input)
+            .await?;
+        self.follow(state, request_id, &run, None, on_event).await
+    }
+
+    /// Continues a paused or interrupted run on the server, streaming what
+    /// is new.
+    pub(crate) async fn resume(
+        &self,
+        state: &AppState,
+        request_id: &str,
+        run: &str,
+        answer: Option<Value>,
+        on_event: Channel<RunEvent>,
+    ) -> Result<RunOutcome, IpcError> {
+        let seen = self
+            .run_detail(run)
+            .await?
+            .events
+            .last()
+            .map(|event| event.seq);
+        self.client.resume(&self.workspace, run, answer).await?;
+        self.follow(state, request_id, run, seen, on_event).await
+    }
+
+    /// Follows a run until it ends or pauses; cancelling the request stops
+    /// the run on the server (its end still streams back).
+    async fn follow(
+        &self,
+        state: &AppState,
+        request_id: &str,
+        run: &str,
+        after: Option<u64>,
+        on_event: Channel<RunEvent>,
+    ) -> Result<RunOutcome, IpcError> {
+        let cancel = state.requests.start(request_id);
+        let stop = {
+            let remote = self.clone();
+            let run = run.to_owned();
+            let cancel = cancel.clone();
+            tokio::spawn(async move {
+                cancel.cancelled().await;
+                if let Err(error) = remote.client.cancel(&remote.workspace, &run).await {
+                    tracing::warn!(%error, run, "the server did not stop the run");
+                }
+            })
+        };
+        let followed = self
+            .client
+            .follow_after(&self.workspace, run, after, &|event| {
+                send(&on_event, event);
+            })
+            .await;
+        stop.abort();
+        state.requests.finish(request_id);
+        followed?;
+        let detail = self.run_detail(run).await?;
+        outcome(&detail)
+    }
+}
+
+/// What answers conversation `id`'s questions while a server's workspace is
+/// open: its ask mode goes there; chat and agent turns are refused (their
+/// models and agents are this machine's).
+pub(crate) fn asker(
+    runtime: &codexos_runtime::Runtime,
+    id: &str,
+    remote: Remote,
+) -> Result<std::sync::Arc<dyn codexos_runtime::RemoteAsker>, IpcError> {
+    let mode = runtime.conversation(id)?.summary.mode;
+    if mode != "ask" {
+        return Err(only_here(&format!("A {mode} conversation")));
+    }
+    Ok(std::sync::Arc::new(WorkspaceAsker {
+        client: remote.client,
+        workspace: remote.workspace,
+    }))
+}
+
+/// How a run stands, from its stored detail.
+fn outcome(detail: &RunDetail) -> Result<RunOutcome, IpcError> {
+    let status: RunStatus = serde_json::from_value(Value::String(detail.summary.status.clone()))
+        .map_err(|_| IpcError {
+            code: ErrorCode::Internal,
+            message: format!(
+                "the server says run {} is `{}`, which this app does not know — is it a CodexOS server of the same version?",
+                detail.summary.id, detail.summary.status
+            ),
+            details: None,
+        })?;
+    Ok(RunOutcome {
+        run_id: detail.summary.id.clone(),
+        status,
+        output: detail.detail.get("output").cloned().unwrap_or(Value::Null),
+        error: detail.detail["error"].as_str().map(str::to_owned),
+        waiting: detail.detail["waiting"].as_str().map(str::to_owned),
+    })
+}

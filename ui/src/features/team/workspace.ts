@@ -1,0 +1,47 @@
+// Where the app works: this machine's data home, or a team server's
+// workspace opened from the header's switcher. Pure logic: the switcher's
+// choices, and what the open workspace's role allows the canvas to do.
+import type { OpenWorkspace_Serialize as OpenWorkspace, TeamSession_Serialize as TeamSession } from "@/ipc/bindings";
+
+import { roleIn, workspaces } from "./team";
+
+/** A server's workspace open in the canvas, with the role held there. */
+export interface Access {
+  server: string;
+  workspace: string;
+  role: string;
+  permissions: string[];
+}
+
+/** The open workspace as the backend reports it; null for this machine. */
+export function accessOf(open: OpenWorkspace): Access | null {
+  if (!open.server || !open.workspace) return null;
+  return { server: open.server, workspace: open.workspace, role: open.role ?? "none", permissions: open.permissions };
+}
+
+/** Whether the canvas may do `permission`: everything on this machine;
+ * on a server, what the role's permissions say. */
+export function allows(access: Access | null, permission: string): boolean {
+  return access === null || access.permissions.includes(permission);
+}
+
+/** Why a control is disabled: the role, and what it would need. */
+export function refusedBecause(access: Access | null, action: string): string {
+  return access ? `your role in ${access.workspace} (${access.role}) cannot ${action}` : "";
+}
+
+/** The switcher's choices: this machine, then each workspace of the
+ * session with its role. */
+export function switcherChoices(session: TeamSession | null): { value: string; label: string }[] {
+  const here = { value: "", label: "This machine" };
+  if (!session) return [here];
+  const host = session.server.replace(/^https?:\/\//, "");
+  return [here, ...workspaces(session).map((name) => ({ value: name, label: `${host} › ${name} (${roleIn(session, name)?.role ?? "none"})` }))];
+}
+
+/** One line on the canvas saying where it works and what the role allows. */
+export function describeAccess(access: Access): string {
+  const may = ["edit", "run", "approve"].filter((permission) => access.permissions.includes(permission));
+  const allowed = may.length === 0 ? "view only" : `may ${may.join(", ")}`;
+  return `${access.workspace} on ${access.server} — ${access.role}: ${allowed}. Runs execute on the server.`;
+}
