@@ -224,7 +224,10 @@ pub fn ui_painted(app: AppHandle) {
 /// Ingested projects.
 #[tauri::command]
 #[specta::specta]
-pub fn projects(state: State<'_, AppState>) -> Result<Vec<ProjectSummary>, IpcError> {
+pub async fn projects(state: State<'_, AppState>) -> Result<Vec<ProjectSummary>, IpcError> {
+    if let Some(remote) = state.remote() {
+        return Ok(remote.client.projects(&remote.workspace).await?);
+    }
     Ok(state.runtime()?.projects()?)
 }
 

@@ -2087,6 +2087,10 @@ test("a server's workspace opens in the canvas: an executor runs a flow there, a
     await browser.waitUntil(async () => (await picker.getValue()) === "gate", { timeout: 10_000, timeoutMsg: `the server's flow did not open: ${await picker.getValue()}` });
     const options = await browser.execute(() => [...document.querySelectorAll('[data-testid="flow-picker"] option')].map((option) => option.value));
     assert.deepEqual(options, ["gate"], "only the server's flows are listed");
+    // The projects panel lists the server's projects.
+    if (!(await browser.$('[data-testid="project-list"]').isDisplayed())) await browser.$('[data-testid="toggle-projects"]').click();
+    await browser.$('[data-testid="server-projects"]').waitForDisplayed({ timeout: 10_000 });
+    await browser.waitUntil(async () => (await browser.execute(() => document.querySelector('[data-testid="server-projects"]').textContent)).includes("lumen-on-server"), { timeout: 10_000, timeoutMsg: "the server's project is not listed" });
     const save = await browser.$('[data-testid="flow-save"]');
     assert.ok(!(await save.isEnabled()), "an executor may not save");
     assert.match(await save.getAttribute("title"), /\(executor\) cannot edit/);

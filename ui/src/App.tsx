@@ -5,6 +5,7 @@ import { Button } from "@/components/ui/button";
 
 import { AgentsPanel } from "@/features/agents/AgentsPanel";
 import { TeamPanel } from "@/features/team/TeamPanel";
+import { ServerProjects } from "@/features/team/ServerProjects";
 import { WorkspaceSwitcher } from "@/features/team/WorkspaceSwitcher";
 import { accessOf, type Access } from "@/features/team/workspace";
 import { AnalyticsPanel } from "@/features/analytics/AnalyticsPanel";
@@ -115,6 +116,13 @@ export default function App() {
       .catch((error: unknown) => setFatal(toIpcError(error)));
   }, []);
 
+  // Another workspace opened: its projects are listed, none picked.
+  const where = access ? `${access.server}|${access.workspace}` : "here";
+  useEffect(() => {
+    setSelected(null);
+    refreshProjects();
+  }, [where, refreshProjects]);
+
   // Watched folders report every re-index; keep counts and watch badges live.
   useEffect(() => {
     if (!inTauri()) return;
@@ -217,13 +225,12 @@ export default function App() {
       .appInfo()
       .then((result) => (result.status === "ok" ? setInfo(result.data) : setFatal(result.error)))
       .catch((error: unknown) => setFatal(toIpcError(error)));
-    refreshProjects();
     refreshLlm();
     if (inTauri())
       void commands.teamSession().then((result) => {
         if (result.status === "ok") setSession(result.data);
       });
-  }, [refreshProjects, refreshLlm]);
+  }, [refreshLlm]);
 
   return (
     <div className="flex h-full flex-col">
@@ -331,6 +338,9 @@ export default function App() {
         {evalsOpen && <EvalsPanel project={selected} onClose={() => setEvalsOpen(false)} />}
         <aside className="relative min-h-0 border-r border-border" hidden={!panels.leftOpen} aria-label="Projects panel">
           <ResizeHandle label="Resize projects" width={panels.left} sign={1} testId="resize-projects" onResize={(width) => layout({ left: clampWidth(width) })} />
+          {access ? (
+            <ServerProjects access={access} projects={projects} selected={selected} onSelect={setSelected} />
+          ) : (
           <ProjectsPanel
             projects={projects}
             selected={selected}
@@ -341,6 +351,7 @@ export default function App() {
             onUnwatch={(project) => void commands.unwatch(project).then(refreshProjects)}
             onDropModel={importModel}
           />
+          )}
         </aside>
         <section className="relative min-h-0 min-w-0">
           <FlowCanvas key={access ? `${access.server}|${access.workspace}` : "here"} project={access ? null : selected} theme={theme} access={access} />
@@ -369,7 +380,7 @@ export default function App() {
         <aside className="relative min-h-0 border-l border-border" hidden={!panels.rightOpen} aria-label="Chat panel">
           <ResizeHandle label="Resize chat" width={panels.right} sign={-1} testId="resize-chat" onResize={(width) => layout({ right: clampWidth(width) })} />
           <ChatPanel
-            project={access ? null : selected}
+            project={selected}
             server={access ? `${access.workspace} on ${access.server}` : null}
             model={model}
             picker={

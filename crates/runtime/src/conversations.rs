@@ -268,10 +268,12 @@ pub struct Turn {
 /// Answers ask-mode questions somewhere else: a team server's workspace,
 /// with its projects and models. The conversation stays on this machine.
 pub trait RemoteAsker: Send + Sync {
-    /// The standalone question's answer, or why there is none.
+    /// The standalone question's answer (from one project, or all), or why
+    /// there is none.
     fn ask(
         &self,
         question: String,
+        project: Option<String>,
     ) -> futures::future::BoxFuture<'static, std::result::Result<crate::Answer, String>>;
 }
 
@@ -686,7 +688,8 @@ impl Runtime {
                 (answer, meta, None)
             }
             (ConversationMode::Ask, Some(remote)) => {
-                remote_turn(remote.as_ref(), &messages, &text, progress, cancel).await
+                let project = target.clone();
+                remote_turn(remote.as_ref(), project, &messages, &text, progress, cancel).await
             }
             (ConversationMode::Chat | ConversationMode::Ask, _) => {
                 self.model_turn(
@@ -1007,6 +1010,7 @@ impl Runtime {
 /// local turn's are. Returns the answer text, its meta and the question sent.
 async fn remote_turn(
     remote: &dyn RemoteAsker,
+    project: Option<String>,
     messages: &[ConversationMessage],
     text: &str,
     progress: &(dyn Fn(TurnEvent) + Send + Sync),
@@ -1015,7 +1019,7 @@ async fn remote_turn(
     let mut meta = MessageMeta::default();
     let query = follow_up_query(messages, text);
     let asked = tokio::select! {
-        asked = remote.ask(query.clone()) => asked,
+        asked = remote.ask(query.clone(), project) => asked,
         () = cancel.cancelled() => {
             meta.status = TurnStatus::Cancelled;
             return (String::new(), meta, Some(query));

@@ -209,7 +209,7 @@ impl std::fmt::Debug for Runtime {
 }
 
 /// Summary of a project for listings.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, specta::Type)]
 pub struct ProjectSummary {
     /// Project name.
     pub name: String,

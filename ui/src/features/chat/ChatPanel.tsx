@@ -467,7 +467,9 @@ export function ChatPanel({
       <div className="flex-1 space-y-3 overflow-y-auto p-4" data-testid="messages">
         {messages.length === 0 && (
           <p className="text-sm text-muted-foreground">
-            {mode === "ask"
+            {mode === "ask" && server
+              ? `Ask about the projects of ${server}: the server answers; this conversation is kept on this machine.`
+              : mode === "ask"
               ? "Drop a folder onto the window to ingest it, then ask a question about it."
               : mode === "chat"
                 ? "Say something to the model. The conversation is saved as you go."

@@ -33,13 +33,14 @@ impl codexos_runtime::RemoteAsker for WorkspaceAsker {
     fn ask(
         &self,
         question: String,
+        project: Option<String>,
     ) -> futures::future::BoxFuture<'static, std::result::Result<codexos_runtime::Answer, String>>
     {
         let asker = self.clone();
         Box::pin(async move {
             asker
                 .client
-                .ask(&asker.workspace, &question)
+                .ask(&asker.workspace, &question, project.as_deref())
                 .await
                 .map_err(|error| format!("{} answered: {error}", asker.client.server))
         })
@@ -187,12 +188,28 @@ impl TeamClient {
         Ok(())
     }
 
-    /// Asks the workspace's projects (the server keeps the ask as a run).
-    pub async fn ask(&self, workspace: &str, question: &str) -> Result<codexos_runtime::Answer> {
+    /// Asks the workspace's projects, or one of them (the server keeps the
+    /// ask as a run).
+    pub async fn ask(
+        &self,
+        workspace: &str,
+        question: &str,
+        project: Option<&str>,
+    ) -> Result<codexos_runtime::Answer> {
         self.fetch(
             reqwest::Method::POST,
             &format!("/api/v1/workspaces/{workspace}/ask"),
-            Some(json!({ "question": question })),
+            Some(json!({ "question": question, "project": project })),
+        )
+        .await
+    }
+
+    /// The workspace's ingested projects.
+    pub async fn projects(&self, workspace: &str) -> Result<Vec<codexos_runtime::ProjectSummary>> {
+        self.fetch(
+            reqwest::Method::GET,
+            &format!("/api/v1/workspaces/{workspace}/projects"),
+            None,
         )
         .await
     }

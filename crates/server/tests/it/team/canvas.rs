@@ -140,6 +140,14 @@ async fn a_conversation_on_this_machine_asks_a_servers_workspace_and_keeps_the_a
         runtime.projects().expect("projects").is_empty(),
         "nothing is ingested here: the answer can only come from the server"
     );
+    let listed = eve.projects("team").await.expect("the server's projects");
+    assert_eq!(
+        listed
+            .iter()
+            .map(|project| project.name.as_str())
+            .collect::<Vec<_>>(),
+        ["docs"]
+    );
     let id = runtime
         .new_conversation(ConversationMode::Ask, None)
         .expect("conversation")
