@@ -37,11 +37,15 @@ pub fn conversation(state: State<'_, AppState>, id: String) -> Result<Conversati
 /// published agent, pinned to its newest version when none is given).
 #[tauri::command]
 #[specta::specta]
-pub fn conversation_new(
+pub async fn conversation_new(
     state: State<'_, AppState>,
     mode: ConversationMode,
     target: Option<String>,
 ) -> Result<ConversationSummary, IpcError> {
+    if let Some(remote) = state.remote() {
+        let runtime = state.runtime()?;
+        return crate::remote::new_conversation(&runtime, &remote, mode, target).await;
+    }
     Ok(state.runtime()?.new_conversation(mode, target.as_deref())?)
 }
 

@@ -349,6 +349,33 @@ pub(crate) fn asker(
     }))
 }
 
+/// A conversation kept here whose asks go to the server's workspace (its
+/// project, if one is named, checked there).
+pub(crate) async fn new_conversation(
+    runtime: &codexos_runtime::Runtime,
+    remote: &Remote,
+    mode: codexos_runtime::ConversationMode,
+    project: Option<String>,
+) -> Result<codexos_runtime::ConversationSummary, IpcError> {
+    if mode != codexos_runtime::ConversationMode::Ask {
+        return Err(only_here(&format!("A {} conversation", mode.as_str())));
+    }
+    if let Some(name) = project.as_deref() {
+        let projects = remote.client.projects(&remote.workspace).await?;
+        if !projects.iter().any(|known| known.name == name) {
+            return Err(IpcError {
+                code: ErrorCode::NotFound,
+                message: format!(
+                    "{} has no project `{name}` — pick one of its projects, or all",
+                    remote.workspace
+                ),
+                details: None,
+            });
+        }
+    }
+    Ok(runtime.new_remote_conversation(project.as_deref())?)
+}
+
 /// How a run stands, from its stored detail.
 fn outcome(detail: &RunDetail) -> Result<RunOutcome, IpcError> {
     let status: RunStatus = serde_json::from_value(Value::String(detail.summary.status.clone()))

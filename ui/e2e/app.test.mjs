@@ -2136,11 +2136,14 @@ test("a server's workspace opens in the canvas: an executor runs a flow there, a
 
     // The chat asks the server's projects (chat and agents stay on this machine).
     if (!(await browser.$('[data-testid="chat-input"]').isDisplayed())) await browser.$('[data-testid="toggle-chat"]').click();
+    // The server's project picked: the asks go to it there.
+    await browser.$('[data-testid="server-projects"] [data-testid="project"]').click();
     await browser.$('[data-testid="conversation-new"]').click();
     await browser.waitUntil(async () => (await browser.$('[data-testid="mode-ask"]').getAttribute("aria-checked")) === "true", { timeout: 10_000 });
     assert.ok(!(await browser.$('[data-testid="mode-agent"]').isEnabled()), "agents run on this machine");
     await browser.$('[data-testid="chat-input"]').setValue("What is the default port of the Lumen server?");
     await browser.$('[data-testid="ask-button"]').click();
+    await browser.waitUntil(async () => /Answers from project “lumen-on-server” of team/.test(await browser.execute(() => document.querySelector('[data-testid="messages"]').parentElement.textContent)), { timeout: 10_000, timeoutMsg: "the conversation is not about the server's project" });
     await browser.waitUntil(async () => (await browser.$$('[data-testid="answer"]')).length === 1, { timeout: 10_000, timeoutMsg: "no answer started" });
     const answer = await browser.$('[data-testid="answer"]');
     await browser.waitUntil(async () => ["done", "error"].includes(await answer.getAttribute("data-phase")), { timeout: 120_000, timeoutMsg: "no answer" });

@@ -543,6 +543,20 @@ impl Runtime {
             .create_conversation(&id, mode.as_str(), target.as_deref(), UNTITLED)?)
     }
 
+    /// Starts an ask conversation whose questions go elsewhere (a team
+    /// server's workspace, [`Turn::remote`]): `project` is that side's,
+    /// checked there, not here.
+    pub fn new_remote_conversation(&self, project: Option<&str>) -> Result<ConversationSummary> {
+        let project = project.map(str::trim).filter(|project| !project.is_empty());
+        let id = uuid::Uuid::new_v4().to_string();
+        Ok(self.store.create_conversation(
+            &id,
+            ConversationMode::Ask.as_str(),
+            project,
+            UNTITLED,
+        )?)
+    }
+
     /// Conversations, newest first; with `query`, those whose title or a
     /// message contains it.
     pub fn conversations(&self, query: Option<&str>) -> Result<Vec<ConversationSummary>> {

@@ -376,7 +376,9 @@ export function ChatPanel({
   const last = lastQuestion(messages);
   const scope =
     mode === "ask" && server
-      ? `Answers from the projects of ${server}`
+      ? (conversation ? conversation.target : project)
+        ? `Answers from project “${conversation ? conversation.target : project}” of ${server}`
+        : `Answers from the projects of ${server}`
       : mode === "ask"
       ? conversation
         ? conversation.target

@@ -148,8 +148,14 @@ async fn a_conversation_on_this_machine_asks_a_servers_workspace_and_keeps_the_a
             .collect::<Vec<_>>(),
         ["docs"]
     );
+    assert!(
+        runtime
+            .new_conversation(ConversationMode::Ask, Some("docs"))
+            .is_err(),
+        "`docs` is the server's project, unknown here"
+    );
     let id = runtime
-        .new_conversation(ConversationMode::Ask, None)
+        .new_remote_conversation(Some("docs"))
         .expect("conversation")
         .id;
     let asker = |client: &TeamClient| {
