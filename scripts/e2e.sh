@@ -38,6 +38,10 @@ if [ -z "${CODEXOS_E2E_SCRIPT:-}" ]; then
   export WEBKIT_SKIA_ENABLE_CPU_RENDERING=${WEBKIT_SKIA_ENABLE_CPU_RENDERING:-1}
 fi
 
+# The app registers itself as the codexos:// handler at start: here, in
+# folders of this run (the e2e test opens a link through `gio open`).
+export XDG_DATA_HOME="$work/xdg-data" XDG_CONFIG_HOME="$work/xdg-config"
+mkdir -p "$XDG_DATA_HOME" "$XDG_CONFIG_HOME"
 export CODEXOS_HOME="$work/home"
 mkdir -p "$CODEXOS_HOME"
 printf '[llm]\nmax_tokens = 96\ntemperature = 0.0\n' > "$CODEXOS_HOME/config.toml"

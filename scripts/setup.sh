@@ -11,13 +11,13 @@ mode=${1:-app}
 
 packages=(build-essential pkg-config cmake clang libclang-dev protobuf-compiler libprotobuf-dev libssl-dev
   libdbus-1-dev libwebkit2gtk-4.1-dev libxdo-dev libayatana-appindicator3-dev librsvg2-dev unzip
-  bubblewrap python3)
+  bubblewrap python3 xdg-utils)
 # The model fetcher only needs some python3 with pip; use the one on PATH if it has it.
 python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)
 if [ "$mode" = test ]; then
   # postgresql: the store's suite and the team server's run against a real
   # PostgreSQL server that the tests start themselves (initdb in a temp folder).
-  packages+=(gnome-keyring dbus-x11 xvfb webkit2gtk-driver xauth x11-utils util-linux strace postgresql)
+  packages+=(gnome-keyring dbus-x11 xvfb webkit2gtk-driver xauth x11-utils util-linux strace postgresql libglib2.0-bin)
 fi
 if [ "$mode" = bench ]; then
   packages+=(python3.11-doc)

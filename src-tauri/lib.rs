@@ -14,6 +14,7 @@ mod conversations;
 pub mod display;
 mod evals;
 mod flows;
+mod links;
 mod llm;
 mod remote;
 mod team;
@@ -154,6 +155,7 @@ app_commands![
     team::team_remove_automation,
     team::team_deliveries,
     remote::workspace_open,
+    links::link_pending,
 ];
 
 /// Where the generated allow-list of the isolation hook lives.
@@ -168,7 +170,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             commands::ProjectUpdated,
             commands::WatchStopped,
             tools::ToolApprovalRequested,
-            tools::ToolApprovalClosed
+            tools::ToolApprovalClosed,
+            links::LinkOpened
         ])
 }
 
@@ -192,6 +195,8 @@ pub struct AppState {
     /// The team server's workspace open in the canvas (`None`: this
     /// machine's data home).
     workspace: std::sync::Mutex<Option<String>>,
+    /// A `codexos://` link opened from outside, until the window takes it.
+    link: std::sync::Mutex<Option<links::LinkOpened>>,
 }
 
 /// Starts the desktop app.
@@ -223,12 +228,23 @@ pub fn run() -> anyhow::Result<()> {
         team: std::sync::Mutex::default(),
         oidc: std::sync::Mutex::default(),
         workspace: std::sync::Mutex::default(),
+        link: std::sync::Mutex::default(),
     };
     let app = tauri::Builder::default()
+        // First: a second launch (a `codexos://` link opened by the system)
+        // hands its link to this instance and exits.
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            if let Some(window) = tauri::Manager::get_webview_window(app, "main") {
+                let _ = window.unminimize();
+                let _ = window.set_focus();
+            }
+        }))
+        .plugin(tauri_plugin_deep_link::init())
         .manage(state)
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);
+            links::setup(app);
             if let Some(runtime) = tools_runtime.clone() {
                 // MCP servers, OpenAPI specs and the tools/ watch start in
                 // the background; Settings → Tools shows their state.

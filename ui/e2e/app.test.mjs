@@ -2170,6 +2170,26 @@ test("a server's workspace opens in the canvas: an executor runs a flow there, a
     assert.match(versions[1].content, /kept on the server/);
     await screenshot("remote-creator");
 
+    // A share link opened by the system (`gio open`, as GNOME does for a browser or chat):
+    // the app registered itself as the codexos:// handler; a second launch
+    // hands the link to this window, which shows it in the Team panel to open.
+    const handler = await readFile(join(process.env.XDG_DATA_HOME, "applications", "codexos-desktop-handler.desktop"), "utf8");
+    assert.match(handler, /MimeType=.*x-scheme-handler\/codexos/);
+    assert.ok(handler.includes(`Exec="${app}" %u`), handler);
+    const shared = await api("POST", "/api/v1/workspaces/team/shares", { kind: "view", run: runs[0].id });
+    await new Promise((resolve, reject) => {
+      const opener = spawn("gio", ["open", shared.app], { stdio: ["ignore", "inherit", "inherit"] });
+      opener.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`gio open exited with ${code}`))));
+    });
+    const pasted = await browser.$('[data-testid="team-link"]');
+    await pasted.waitForDisplayed({ timeout: 30_000, timeoutMsg: "the link did not reach the window" });
+    assert.equal(await pasted.getValue(), shared.app);
+    assert.match(await browser.$('[data-testid="team-message"]').getText(), /opened from outside the app/);
+    await browser.$('[data-testid="team-open-link"]').click();
+    await browser.waitUntil(async () => (await browser.$('[data-testid="team-shared-status"]').getText()) === "succeeded", { timeout: 10_000, timeoutMsg: `the shared run did not open: ${await browser.$('[data-testid="team-panel"]').getText()}` });
+    await screenshot("remote-link-opened");
+    await browser.$('button[aria-label="Close team panel"]').click();
+
     // Back to this machine: its own flows again, none of the server's.
     await switcher.selectByAttribute("value", "");
     await browser.waitUntil(async () => !(await browser.$('[data-testid="flow-remote"]').isExisting()), { timeout: 10_000 });

@@ -53,6 +53,7 @@ globalThis.CODEXOS_IPC_ALLOWED = [
   "import_model",
   "ingest",
   "ingest_files",
+  "link_pending",
   "llm_settings",
   "logs",
   "otlp_add",

@@ -26,7 +26,7 @@ import { Onboarding } from "@/features/onboarding/Onboarding";
 import { SettingsPanel, type Tab as SettingsTab } from "@/features/settings/SettingsPanel";
 import { ApprovalDialog } from "@/features/tools/ApprovalDialog";
 import { modelChoices } from "@/features/settings/settingsState";
-import { commands, events, type AppInfo, type IpcError, type LlmSettings, type ProjectSummary, type TeamSession_Serialize as TeamSession } from "@/ipc/bindings";
+import { commands, events, type AppInfo, type IpcError, type LlmSettings, type ProjectSummary, type TeamSession_Serialize as TeamSession, type LinkOpened } from "@/ipc/bindings";
 import { inTauri, toIpcError } from "@/ipc/client";
 
 export default function App() {
@@ -41,6 +41,8 @@ export default function App() {
   const [searchOpen, setSearchOpen] = useState(false);
   const [agentsOpen, setAgentsOpen] = useState(false);
   const [teamOpen, setTeamOpen] = useState(false);
+  // A codexos:// link the system opened: shown in the Team panel, to open there.
+  const [opened, setOpened] = useState<LinkOpened | null>(null);
   const [evalsOpen, setEvalsOpen] = useState(false);
   const [analyticsOpen, setAnalyticsOpen] = useState(false);
   const { choice: themeChoice, theme, choose: chooseTheme } = useTheme();
@@ -122,6 +124,21 @@ export default function App() {
     setSelected(null);
     refreshProjects();
   }, [where, refreshProjects]);
+
+  // Links opened from outside (at start, or later through a second launch).
+  useEffect(() => {
+    if (!inTauri()) return;
+    const take = () =>
+      void commands.linkPending().then((link) => {
+        if (link) {
+          setOpened(link);
+          setTeamOpen(true);
+        }
+      });
+    take();
+    const stop = events.linkOpened.listen(take);
+    return () => void stop.then((unlisten) => unlisten());
+  }, []);
 
   // Watched folders report every re-index; keep counts and watch badges live.
   useEffect(() => {
@@ -360,7 +377,17 @@ export default function App() {
           )}
           {preview && <FilePreviewPanel target={preview} onClose={() => setPreview(null)} />}
           {analyticsOpen && <AnalyticsPanel dark={theme === "dark"} onClose={() => setAnalyticsOpen(false)} />}
-          {teamOpen && <TeamPanel onClose={() => setTeamOpen(false)} onSession={adoptSession} />}
+          {teamOpen && (
+            <TeamPanel
+              key={opened?.url ?? "team"}
+              opened={opened}
+              onClose={() => {
+                setTeamOpen(false);
+                setOpened(null);
+              }}
+              onSession={adoptSession}
+            />
+          )}
           {agentsOpen && <AgentsPanel projects={projects} models={modelChoices(llm)} onClose={() => setAgentsOpen(false)} />}
           {settingsOpen && (
             <SettingsPanel
@@ -380,6 +407,8 @@ export default function App() {
         <aside className="relative min-h-0 border-l border-border" hidden={!panels.rightOpen} aria-label="Chat panel">
           <ResizeHandle label="Resize chat" width={panels.right} sign={-1} testId="resize-chat" onResize={(width) => layout({ right: clampWidth(width) })} />
           <ChatPanel
+            // Another workspace: a new conversation (the open one asks the other side).
+            key={where}
             project={selected}
             server={access ? `${access.workspace} on ${access.server}` : null}
             model={model}

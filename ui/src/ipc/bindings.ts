@@ -329,10 +329,16 @@ export const commands = {
 	 *  machine's data home again. The canvas, runs and versions follow it.
 	 */
 	workspaceOpen: (workspace: string | null) => typedError<OpenWorkspace_Serialize, IpcError_Serialize>(__TAURI_INVOKE("workspace_open", { workspace })),
+	/**
+	 *  The link opened from outside, once: the window takes it when it starts
+	 *  and whenever it is told a new one came.
+	 */
+	linkPending: () => __TAURI_INVOKE<LinkOpened | null>("link_pending"),
 };
 
 /** Events */
 export const events = {
+	linkOpened: makeEvent<LinkOpened, LinkOpened>("link-opened"),
 	projectUpdated: makeEvent<ProjectUpdated_Serialize, ProjectUpdated_Deserialize>("project-updated"),
 	toolApprovalClosed: makeEvent<ToolApprovalClosed, ToolApprovalClosed>("tool-approval-closed"),
 	toolApprovalRequested: makeEvent<ToolApprovalRequested_Serialize, ToolApprovalRequested_Deserialize>("tool-approval-requested"),
@@ -2790,6 +2796,16 @@ string |
 JsonValue[] | 
 /**  An object. */
 { [key in string]: JsonValue };
+
+/**  A share link opened from outside the app. */
+export type LinkOpened = {
+	/**  The server the link belongs to (`http(s)://host[:port]`). */
+	server: string,
+	/**  The link itself (`<id>-<signature>`). */
+	link: string,
+	/**  The link as opened, to show. */
+	url: string,
+};
 
 /**  Everything Settings → Providers / Models shows. */
 export type LlmSettings = LlmSettings_Serialize | LlmSettings_Deserialize;

@@ -8,6 +8,7 @@ import {
   type OidcSignIn,
   type RemoteFlow_Serialize as RemoteFlow,
   type RunEvent,
+  type LinkOpened,
   type SharedLink,
   type SharedRun_Serialize as SharedRun,
   type TeamSession_Serialize as TeamSession,
@@ -58,7 +59,7 @@ function SharedRunView({ shared }: { shared: SharedRun }) {
  * its flows with their lineage, run one and follow it live, fork, share;
  * or open a shared run read-only. What the role does not allow is
  * disabled, with the reason; the server refuses it anyway. */
-export function TeamPanel({ onClose, onSession }: { onClose: () => void; onSession?: (session: TeamSession | null) => void }) {
+export function TeamPanel({ onClose, onSession, opened = null }: { onClose: () => void; onSession?: (session: TeamSession | null) => void; opened?: LinkOpened | null }) {
   useEscape(onClose);
   const [session, setSession] = useState<TeamSession | null>(null);
   const [server, setServer] = useState("http://127.0.0.1:7420");
@@ -71,10 +72,10 @@ export function TeamPanel({ onClose, onSession }: { onClose: () => void; onSessi
   const [events, setEvents] = useState<RunEvent[]>([]);
   const [status, setStatus] = useState<string | null>(null);
   const [forkTo, setForkTo] = useState("");
-  const [link, setLink] = useState("");
+  const [link, setLink] = useState(opened?.url ?? "");
   const [made, setMade] = useState<SharedLink | null>(null);
   const [shared, setShared] = useState<SharedRun | null>(null);
-  const [message, setMessage] = useState<string | null>(null);
+  const [message, setMessage] = useState<string | null>(opened ? `A link opened from outside the app, to a run shared on ${opened.server}: press Open to view it read-only.` : null);
   const [busy, setBusy] = useState(false);
   const [sso, setSso] = useState<OidcSignIn | null>(null);
 
