@@ -213,6 +213,7 @@ pub fn run() -> anyhow::Result<()> {
         ),
         display::Compositing::AsSet => tracing::info!("compositing as set in the environment"),
     }
+    let home_root = home.root().to_path_buf();
     let runtime = Runtime::open(home).map_err(|error| IpcError::from(&error));
     if let Err(error) = &runtime {
         tracing::error!(message = %error.message, "the data home could not be opened");
@@ -233,12 +234,7 @@ pub fn run() -> anyhow::Result<()> {
     let app = tauri::Builder::default()
         // First: a second launch (a `codexos://` link opened by the system)
         // hands its link to this instance and exits.
-        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
-            if let Some(window) = tauri::Manager::get_webview_window(app, "main") {
-                let _ = window.unminimize();
-                let _ = window.set_focus();
-            }
-        }))
+        .plugin(links::single_instance(&home_root))
         .plugin(tauri_plugin_deep_link::init())
         .manage(state)
         .invoke_handler(builder.invoke_handler())

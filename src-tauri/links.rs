@@ -110,6 +110,34 @@ fn deliver(app: &tauri::AppHandle, url: &str) {
     }
 }
 
+/// One app per data home: a second launch on the same home (the system
+/// opening a `codexos://` link) hands its arguments to the running app
+/// and exits; an app on another home (`CODEXOS_HOME`) runs beside it.
+pub(crate) fn single_instance(home: &std::path::Path) -> tauri::plugin::TauriPlugin<tauri::Wry> {
+    tauri_plugin_single_instance::Builder::new()
+        .callback(|app, _argv, _cwd| {
+            if let Some(window) = app.get_webview_window("main") {
+                let _ = window.unminimize();
+                let _ = window.set_focus();
+            }
+        })
+        .dbus_id(instance_id(home))
+        .build()
+}
+
+/// The D-Bus name of the app on `home` (FNV-1a of its path: the same for
+/// every build, no leading digit in the element).
+fn instance_id(home: &std::path::Path) -> String {
+    let hash = home
+        .as_os_str()
+        .as_encoded_bytes()
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+        });
+    format!("dev.codexos.desktop.home_{hash:016x}")
+}
+
 /// At start: registers the app as the `codexos://` handler (Linux and
 /// Windows; macOS takes it from the bundle), and takes the links that
 /// start it or reach it later.
@@ -136,7 +164,21 @@ pub(crate) fn setup(app: &tauri::App) {
 
 #[cfg(test)]
 mod tests {
-    use super::parse;
+    use super::{instance_id, parse};
+
+    #[test]
+    fn each_data_home_is_its_own_instance() {
+        let one = instance_id(std::path::Path::new("/home/ada/.local/share/codexos"));
+        assert_eq!(
+            one,
+            instance_id(std::path::Path::new("/home/ada/.local/share/codexos"))
+        );
+        assert_ne!(one, instance_id(std::path::Path::new("/tmp/other-home")));
+        assert!(
+            one.starts_with("dev.codexos.desktop.home_") && one.len() == 41,
+            "{one}"
+        );
+    }
 
     #[test]
     fn only_share_links_to_a_plain_server_are_taken() {
