@@ -9,6 +9,7 @@ import { Progress } from "@/components/ui/progress";
 import { commands, type IngestEvent, type ProjectFile, type ProjectSummary } from "@/ipc/bindings";
 import { requestId, toIpcError } from "@/ipc/client";
 import { cn } from "@/lib/utils";
+import { ProjectLabel } from "./ProjectLabel";
 import { buildTree, initiallyOpen, type TreeNode } from "./fileTree";
 import { applyIngestEvent, fraction, planDrop, startIngest, type IngestState } from "./ingestState";
 import { notify } from "@/features/notify/notify";
@@ -323,13 +324,7 @@ export function ProjectsPanel({
         {projects.map((project) => (
           <div key={project.name} className={cn("flex items-start rounded-md hover:bg-muted", selected === project.name && "bg-muted")}>
             <button type="button" data-testid="project" title={project.root} className="min-w-0 flex-1 px-2 py-1.5 text-left" onClick={() => onSelect(project.name)}>
-              <div className="flex items-center gap-2 text-sm">
-                <FolderOpen className="size-4 text-primary" />
-                <span className="flex-1 truncate">{project.name}</span>
-              </div>
-              <div className="pl-6 text-[11px] text-muted-foreground">
-                {project.files} file{project.files === 1 ? "" : "s"} · {project.chunks} chunk{project.chunks === 1 ? "" : "s"}
-              </div>
+              <ProjectLabel project={project} />
             </button>
             {watching.includes(project.name) && (
               <button

@@ -1,7 +1,6 @@
-import { FolderOpen } from "lucide-react";
-
 import type { ProjectSummary } from "@/ipc/bindings";
 import { cn } from "@/lib/utils";
+import { ProjectLabel } from "@/features/projects/ProjectLabel";
 
 import type { Access } from "./workspace";
 
@@ -30,13 +29,7 @@ export function ServerProjects({ access, projects, selected, onSelect }: { acces
             className={cn("w-full rounded-md px-2 py-1.5 text-left hover:bg-muted", selected === project.name && "bg-muted")}
             onClick={() => onSelect(project.name)}
           >
-            <div className="flex items-center gap-2 text-sm">
-              <FolderOpen className="size-4 text-primary" />
-              <span className="flex-1 truncate">{project.name}</span>
-            </div>
-            <div className="pl-6 text-[11px] text-muted-foreground">
-              {project.files} file{project.files === 1 ? "" : "s"} · {project.chunks} chunk{project.chunks === 1 ? "" : "s"}
-            </div>
+            <ProjectLabel project={project} />
           </button>
         ))}
       </div>

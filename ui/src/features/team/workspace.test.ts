@@ -1,16 +1,7 @@
 import { describe, expect, it } from "vitest";
 
+import { session } from "./fixtures";
 import { accessOf, allows, describeAccess, refusedBecause, switcherChoices } from "./workspace";
-
-const session = {
-  server: "http://127.0.0.1:7420",
-  account: "eve",
-  memberships: [
-    { workspace: "team", flow: null, role: "executor", permissions: ["view", "run", "approve"] },
-    { workspace: "team", flow: "draft", role: "viewer", permissions: ["view"] },
-    { workspace: "other", flow: null, role: "creator", permissions: ["view", "run", "approve", "edit"] },
-  ],
-};
 
 describe("workspace", () => {
   it("offers this machine, then each workspace once with its role", () => {
