@@ -224,10 +224,7 @@ pub fn ui_painted(app: AppHandle) {
 /// Ingested projects.
 #[tauri::command]
 #[specta::specta]
-pub async fn projects(state: State<'_, AppState>) -> Result<Vec<ProjectSummary>, IpcError> {
-    if let Some(remote) = state.remote() {
-        return Ok(remote.client.projects(&remote.workspace).await?);
-    }
+pub fn projects(state: State<'_, AppState>) -> Result<Vec<ProjectSummary>, IpcError> {
     Ok(state.runtime()?.projects()?)
 }
 

@@ -155,6 +155,8 @@ app_commands![
     team::team_remove_automation,
     team::team_deliveries,
     remote::workspace_open,
+    remote::workspace_current,
+    remote::workspace_projects,
     links::link_pending,
 ];
 

@@ -93,9 +93,14 @@ pub fn link_pending(state: State<'_, AppState>) -> Option<LinkOpened> {
 /// Keeps a link for the window, tells it, and brings the window forward.
 fn deliver(app: &tauri::AppHandle, url: &str) {
     let Some(opened) = parse(url) else {
-        tracing::warn!(url, "not a codexos share link; ignored");
+        // Not the link itself: it may carry a signature.
+        tracing::warn!(
+            length = url.len(),
+            "a codexos:// link that is not a share link to a plain server was ignored"
+        );
         return;
     };
+    tracing::info!(server = %opened.server, "a codexos:// share link waits for the window");
     let state = app.state::<AppState>();
     *state
         .link
@@ -104,9 +109,15 @@ fn deliver(app: &tauri::AppHandle, url: &str) {
     if let Err(error) = opened.emit(app) {
         tracing::warn!(%error, "the window was not told of the link");
     }
+    bring_forward(app);
+}
+
+/// Shows the main window on top (a link or a second launch came in).
+fn bring_forward(app: &tauri::AppHandle) {
     if let Some(window) = app.get_webview_window("main") {
-        let _ = window.unminimize();
-        let _ = window.set_focus();
+        if let Err(error) = window.unminimize().and_then(|()| window.set_focus()) {
+            tracing::debug!(%error, "the window could not be brought forward");
+        }
     }
 }
 
@@ -115,12 +126,7 @@ fn deliver(app: &tauri::AppHandle, url: &str) {
 /// and exits; an app on another home (`CODEXOS_HOME`) runs beside it.
 pub(crate) fn single_instance(home: &std::path::Path) -> tauri::plugin::TauriPlugin<tauri::Wry> {
     tauri_plugin_single_instance::Builder::new()
-        .callback(|app, _argv, _cwd| {
-            if let Some(window) = app.get_webview_window("main") {
-                let _ = window.unminimize();
-                let _ = window.set_focus();
-            }
-        })
+        .callback(|app, _argv, _cwd| bring_forward(app))
         .dbus_id(instance_id(home))
         .build()
 }
@@ -154,12 +160,21 @@ pub(crate) fn setup(app: &tauri::App) {
         }
     }
     let handle = app.handle().clone();
-    // Also called with the link that started the app, if any.
     links.on_open_url(move |event| {
         for url in event.urls() {
             deliver(&handle, url.as_str());
         }
     });
+    // The link that started the app came in before the listener: it is
+    // the plugin's current one.
+    match links.get_current() {
+        Ok(urls) => {
+            for url in urls.unwrap_or_default() {
+                deliver(app.handle(), url.as_str());
+            }
+        }
+        Err(error) => tracing::warn!(%error, "the link that started the app could not be read"),
+    }
 }
 
 #[cfg(test)]

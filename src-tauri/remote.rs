@@ -91,6 +91,42 @@ pub async fn workspace_open(
             details: None,
         });
     };
+    let open = view(&client, &name).await?;
+    state.set_workspace(Some(name));
+    Ok(open)
+}
+
+/// The projects of the server's workspace open (ingested there); none
+/// while this machine's home is open.
+#[tauri::command]
+#[specta::specta]
+pub async fn workspace_projects(
+    state: State<'_, AppState>,
+) -> Result<Vec<codexos_runtime::ProjectSummary>, IpcError> {
+    match state.remote() {
+        Some(remote) => Ok(remote.client.projects(&remote.workspace).await?),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Where the app works now (the window asks after a sign-in or out: both
+/// bring it back to this machine).
+#[tauri::command]
+#[specta::specta]
+pub async fn workspace_current(state: State<'_, AppState>) -> Result<OpenWorkspace, IpcError> {
+    let Some(remote) = state.remote() else {
+        return Ok(OpenWorkspace::default());
+    };
+    let viewed = view(&remote.client, &remote.workspace).await;
+    if viewed.is_err() {
+        // The server no longer takes this session there: back here.
+        state.set_workspace(None);
+    }
+    viewed
+}
+
+/// A server's workspace with the role the session holds there now.
+async fn view(client: &TeamClient, name: &str) -> Result<OpenWorkspace, IpcError> {
     let session = client.session().await?;
     let Some(membership) = session
         .memberships
@@ -106,15 +142,13 @@ pub async fn workspace_open(
             details: None,
         });
     };
-    let open = OpenWorkspace {
+    Ok(OpenWorkspace {
         server: Some(session.server.clone()),
         account: Some(session.account.clone()),
-        workspace: Some(name.clone()),
+        workspace: Some(name.to_owned()),
         role: Some(membership.role.clone()),
         permissions: membership.permissions.clone(),
-    };
-    state.set_workspace(Some(name));
-    Ok(open)
+    })
 }
 
 /// Refusal for what the app does only on this machine's data home.
@@ -122,7 +156,7 @@ pub(crate) fn only_here(what: &str) -> IpcError {
     IpcError {
         code: ErrorCode::InvalidInput,
         message: format!(
-            "{what} works on this machine's flows only — switch the workspace to \"This machine\", or use `codexos` on the server"
+            "{what} works on this machine only — switch the workspace to “This machine” in the header, or use `codexos` on the server"
         ),
         details: None,
     }
@@ -252,10 +286,10 @@ impl Remote {
         Ok(self.client.run_detail(&self.workspace, run).await?)
     }
 
-    /// Runs a flow on the server and streams its events back. The flow as
-    /// edited is saved there first when it differs from the server's (the
-    /// server refuses that to a role that may not edit); a role that may
-    /// only run runs the server's version as it is.
+    /// Runs the server's version of a flow there and streams its events
+    /// back. The window saves first when the role may edit; a flow that
+    /// differs from the server's (changed there since it was opened) is
+    /// not run: the canvas reloads it.
     pub(crate) async fn run(
         &self,
         state: &AppState,
@@ -264,15 +298,35 @@ impl Remote {
         input: Value,
         on_event: Channel<RunEvent>,
     ) -> Result<RunOutcome, IpcError> {
-        let stored = self.client.flow(&self.workspace, &flow.name).await.ok();
-        if stored.as_ref() != Some(flow) {
-            self.save(flow).await?;
+        let cancel = state.requests.start(request_id);
+        let started = async {
+            let stored = self.client.flow(&self.workspace, &flow.name).await?;
+            if &stored != flow {
+                return Err(IpcError {
+                    code: ErrorCode::InvalidInput,
+                    message: format!(
+                        "{} changed on the server since it was opened here — the canvas reloads it in a moment; run it again then",
+                        flow.name
+                    ),
+                    details: None,
+                });
+            }
+            Ok(self
+                .client
+                .start_run(&self.workspace, &flow.name, input)
+                .await?)
         }
-        let run = self
-            .client
-            .start_run(&self.workspace, &flow.name, input)
-            .await?;
-        self.follow(state, request_id, &run, None, on_event).await
+        .await;
+        match started {
+            Ok(run) => {
+                self.follow(state, request_id, &cancel, &run, None, on_event)
+                    .await
+            }
+            Err(error) => {
+                state.requests.finish(request_id);
+                Err(error)
+            }
+        }
     }
 
     /// Continues a paused or interrupted run on the server, streaming what
@@ -285,36 +339,54 @@ impl Remote {
         answer: Option<Value>,
         on_event: Channel<RunEvent>,
     ) -> Result<RunOutcome, IpcError> {
-        let seen = self
-            .run_detail(run)
-            .await?
-            .events
-            .last()
-            .map(|event| event.seq);
-        self.client.resume(&self.workspace, run, answer).await?;
-        self.follow(state, request_id, run, seen, on_event).await
+        let cancel = state.requests.start(request_id);
+        let resumed = async {
+            let seen = self
+                .run_detail(run)
+                .await?
+                .events
+                .last()
+                .map(|event| event.seq);
+            self.client.resume(&self.workspace, run, answer).await?;
+            Ok::<_, IpcError>(seen)
+        }
+        .await;
+        match resumed {
+            Ok(seen) => {
+                self.follow(state, request_id, &cancel, run, seen, on_event)
+                    .await
+            }
+            Err(error) => {
+                state.requests.finish(request_id);
+                Err(error)
+            }
+        }
     }
 
-    /// Follows a run until it ends or pauses; cancelling the request stops
-    /// the run on the server (its end still streams back).
+    /// Follows a run until it ends or pauses. Stopping the request (now,
+    /// or before the run had started) cancels the run on the server, whose
+    /// end still streams back; a cancel the server refused is reported.
     async fn follow(
         &self,
         state: &AppState,
         request_id: &str,
+        cancel: &tokio_util::sync::CancellationToken,
         run: &str,
         after: Option<u64>,
         on_event: Channel<RunEvent>,
     ) -> Result<RunOutcome, IpcError> {
-        let cancel = state.requests.start(request_id);
         let stop = {
             let remote = self.clone();
             let run = run.to_owned();
             let cancel = cancel.clone();
             tokio::spawn(async move {
                 cancel.cancelled().await;
-                if let Err(error) = remote.client.cancel(&remote.workspace, &run).await {
-                    tracing::warn!(%error, run, "the server did not stop the run");
-                }
+                remote
+                    .client
+                    .cancel(&remote.workspace, &run)
+                    .await
+                    .err()
+                    .map(|error| error.to_string())
             })
         };
         let followed = self
@@ -323,11 +395,27 @@ impl Remote {
                 send(&on_event, event);
             })
             .await;
-        stop.abort();
         state.requests.finish(request_id);
+        let refused = if stop.is_finished() {
+            stop.await.ok().flatten()
+        } else {
+            stop.abort();
+            None
+        };
         followed?;
         let detail = self.run_detail(run).await?;
-        outcome(&detail)
+        let outcome = outcome(&detail)?;
+        match refused {
+            Some(why) if outcome.status != RunStatus::Cancelled => Err(IpcError {
+                code: ErrorCode::Provider,
+                message: format!(
+                    "the server did not stop run {run} ({why}); it ended {}",
+                    detail.summary.status
+                ),
+                details: None,
+            }),
+            _ => Ok(outcome),
+        }
     }
 }
 
@@ -341,7 +429,9 @@ pub(crate) fn asker(
 ) -> Result<std::sync::Arc<dyn codexos_runtime::RemoteAsker>, IpcError> {
     let mode = runtime.conversation(id)?.summary.mode;
     if mode != "ask" {
-        return Err(only_here(&format!("A {mode} conversation")));
+        return Err(only_here(&format!(
+            "A {mode} conversation (this machine's models and agents)"
+        )));
     }
     Ok(std::sync::Arc::new(WorkspaceAsker {
         client: remote.client,
@@ -373,7 +463,8 @@ pub(crate) async fn new_conversation(
             });
         }
     }
-    Ok(runtime.new_remote_conversation(project.as_deref())?)
+    let origin = format!("{}/{}", remote.client.server(), remote.workspace);
+    Ok(runtime.new_remote_conversation(&origin, project.as_deref())?)
 }
 
 /// How a run stands, from its stored detail.

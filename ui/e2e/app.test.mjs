@@ -2189,6 +2189,16 @@ test("a server's workspace opens in the canvas: an executor runs a flow there, a
     await browser.waitUntil(async () => (await browser.$('[data-testid="team-shared-status"]').getText()) === "succeeded", { timeout: 10_000, timeoutMsg: `the shared run did not open: ${await browser.$('[data-testid="team-panel"]').getText()}` });
     await screenshot("remote-link-opened");
     await browser.$('button[aria-label="Close team panel"]').click();
+    // A link that starts the app (no app open on that data home): taken at
+    // start and kept for the window (its log says so; not registered again).
+    const other = join(work, "other-home");
+    const started = spawn(app, [shared.app], { env: { ...process.env, CODEXOS_HOME: other, CODEXOS_REGISTER_LINKS: "0" }, stdio: "ignore" });
+    try {
+      const log = join(other, "logs", "desktop.log");
+      await browser.waitUntil(async () => existsSync(log) && (await readFile(log, "utf8")).includes("a codexos:// share link waits for the window"), { timeout: 60_000, interval: 500, timeoutMsg: "the app started with a link did not take it" });
+    } finally {
+      started.kill();
+    }
 
     // Back to this machine: its own flows again, none of the server's.
     await switcher.selectByAttribute("value", "");
@@ -2196,9 +2206,14 @@ test("a server's workspace opens in the canvas: an executor runs a flow there, a
     await browser.waitUntil(async () => (await browser.execute(() => [...document.querySelectorAll('[data-testid="flow-picker"] option')].map((option) => option.value))).includes("rag-qa"), { timeout: 10_000, timeoutMsg: "this machine's flows did not come back" });
     const here = await browser.execute(() => [...document.querySelectorAll('[data-testid="flow-picker"] option')].map((option) => option.value));
     assert.ok(!here.includes("notes") && !here.includes("gate"), here.join(", "));
+    // Signing out with a server's workspace open brings the window back here.
+    await switcher.selectByAttribute("value", "team");
+    await browser.$('[data-testid="flow-remote"]').waitForDisplayed({ timeout: 10_000 });
     await browser.$('[data-testid="open-team"]').click();
     await browser.$('[data-testid="team-sign-out"]').click();
     await browser.$('button[aria-label="Close team panel"]').click();
+    await browser.waitUntil(async () => !(await browser.$('[data-testid="flow-remote"]').isExisting()), { timeout: 10_000, timeoutMsg: "still on the server after signing out" });
+    await browser.waitUntil(async () => (await browser.$('[data-testid="flow-picker"]').getValue()) === "rag-qa", { timeout: 10_000, timeoutMsg: "this machine's flows did not come back after signing out" });
     assert.ok(!(await switcher.isEnabled()), "signed out: only this machine again");
   } finally {
     server.kill();

@@ -13,7 +13,7 @@ import { EvalsPanel } from "@/features/evals/EvalsPanel";
 import { ChatPanel } from "@/features/chat/ChatPanel";
 import { FilePreviewPanel, type PreviewTarget } from "@/features/files/FilePreviewPanel";
 import { FlowCanvas } from "@/features/flow/FlowCanvas";
-import { keepOpenFlow } from "@/features/flow/keeper";
+import { leaveOpenFlow } from "@/features/flow/keeper";
 import { clampWidth, gridColumns, loadPanels, savePanels, type Panels } from "@/features/layout/panels";
 import { ResizeHandle } from "@/features/layout/ResizeHandle";
 import { useActions, type Action } from "@/features/palette/actions";
@@ -54,8 +54,10 @@ export default function App() {
   const [access, setAccess] = useState<Access | null>(null);
   const [switching, setSwitching] = useState(false);
   const openWorkspace = useCallback(async (workspace: string | null) => {
-    // The canvas remounts on the other side: its unsaved edits are saved first.
-    if (!(await keepOpenFlow())) return;
+    // The canvas remounts on the other side: its unsaved edits are saved
+    // first, and a run going on keeps it.
+    const refused = await leaveOpenFlow();
+    if (refused) return setNotice(refused);
     setSwitching(true);
     await commands
       .workspaceOpen(workspace)
@@ -67,9 +69,11 @@ export default function App() {
       .finally(() => setSwitching(false));
   }, []);
   // Signed out (or in as someone else): the backend is back on this machine.
+  // A sign-in or sign-out brings the backend back to this machine: the
+  // window follows what the backend says.
   const adoptSession = useCallback((next: TeamSession | null) => {
     setSession(next);
-    setAccess((current) => (current && next && next.server === current.server && next.memberships.some((m) => m.workspace === current.workspace) ? current : null));
+    void commands.workspaceCurrent().then((result) => setAccess(result.status === "ok" ? accessOf(result.data) : null));
   }, []);
   const [panels, setPanels] = useState<Panels>(() => loadPanels(typeof localStorage === "undefined" ? undefined : localStorage));
   const layout = useCallback((change: Partial<Panels>) => {
@@ -118,12 +122,20 @@ export default function App() {
       .catch((error: unknown) => setFatal(toIpcError(error)));
   }, []);
 
-  // Another workspace opened: its projects are listed, none picked.
+  // A server's workspace opened: its projects are listed (this machine's
+  // stay what search, agents and evals use), none picked.
   const where = access ? `${access.server}|${access.workspace}` : "here";
+  const [serverProjects, setServerProjects] = useState<ProjectSummary[]>([]);
+  const [serverProject, setServerProject] = useState<string | null>(null);
   useEffect(() => {
-    setSelected(null);
-    refreshProjects();
-  }, [where, refreshProjects]);
+    setServerProject(null);
+    setServerProjects([]);
+    if (where === "here") return;
+    void commands.workspaceProjects().then((result) => {
+      if (result.status === "ok") setServerProjects(result.data);
+      else setNotice(result.error.message);
+    });
+  }, [where]);
 
   // Links opened from outside (at start, or later through a second launch).
   useEffect(() => {
@@ -242,12 +254,13 @@ export default function App() {
       .appInfo()
       .then((result) => (result.status === "ok" ? setInfo(result.data) : setFatal(result.error)))
       .catch((error: unknown) => setFatal(toIpcError(error)));
+    refreshProjects();
     refreshLlm();
     if (inTauri())
       void commands.teamSession().then((result) => {
         if (result.status === "ok") setSession(result.data);
       });
-  }, [refreshLlm]);
+  }, [refreshProjects, refreshLlm]);
 
   return (
     <div className="flex h-full flex-col">
@@ -356,7 +369,7 @@ export default function App() {
         <aside className="relative min-h-0 border-r border-border" hidden={!panels.leftOpen} aria-label="Projects panel">
           <ResizeHandle label="Resize projects" width={panels.left} sign={1} testId="resize-projects" onResize={(width) => layout({ left: clampWidth(width) })} />
           {access ? (
-            <ServerProjects access={access} projects={projects} selected={selected} onSelect={setSelected} />
+            <ServerProjects access={access} projects={serverProjects} selected={serverProject} onSelect={setServerProject} />
           ) : (
           <ProjectsPanel
             projects={projects}
@@ -409,7 +422,7 @@ export default function App() {
           <ChatPanel
             // Another workspace: a new conversation (the open one asks the other side).
             key={where}
-            project={selected}
+            project={access ? serverProject : selected}
             server={access ? `${access.workspace} on ${access.server}` : null}
             model={model}
             picker={

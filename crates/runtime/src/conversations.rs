@@ -268,6 +268,10 @@ pub struct Turn {
 /// Answers ask-mode questions somewhere else: a team server's workspace,
 /// with its projects and models. The conversation stays on this machine.
 pub trait RemoteAsker: Send + Sync {
+    /// Where it asks (`http://host:7420/team`): a conversation started
+    /// there is continued only there.
+    fn origin(&self) -> String;
+
     /// The standalone question's answer (from one project, or all), or why
     /// there is none.
     fn ask(
@@ -543,16 +547,25 @@ impl Runtime {
             .create_conversation(&id, mode.as_str(), target.as_deref(), UNTITLED)?)
     }
 
-    /// Starts an ask conversation whose questions go elsewhere (a team
-    /// server's workspace, [`Turn::remote`]): `project` is that side's,
-    /// checked there, not here.
-    pub fn new_remote_conversation(&self, project: Option<&str>) -> Result<ConversationSummary> {
+    /// Starts an ask conversation whose questions go to `origin` (a team
+    /// server's workspace, [`RemoteAsker::origin`]): `project` is that
+    /// side's, checked there, not here. Its target records both, so it is
+    /// continued only there.
+    pub fn new_remote_conversation(
+        &self,
+        origin: &str,
+        project: Option<&str>,
+    ) -> Result<ConversationSummary> {
         let project = project.map(str::trim).filter(|project| !project.is_empty());
+        let target = match project {
+            Some(project) => format!("{REMOTE_TARGET}{origin}#{project}"),
+            None => format!("{REMOTE_TARGET}{origin}"),
+        };
         let id = uuid::Uuid::new_v4().to_string();
         Ok(self.store.create_conversation(
             &id,
             ConversationMode::Ask.as_str(),
-            project,
+            Some(&target),
             UNTITLED,
         )?)
     }
@@ -661,6 +674,7 @@ impl Runtime {
             });
         }
         let conversation = self.conversation(id)?;
+        same_side(&conversation.summary, turn.remote.as_deref())?;
         let mut messages = conversation.messages;
         if let Some(from) = turn.resend_from {
             match messages.get(from as usize) {
@@ -702,7 +716,10 @@ impl Runtime {
                 (answer, meta, None)
             }
             (ConversationMode::Ask, Some(remote)) => {
-                let project = target.clone();
+                let project = target
+                    .as_deref()
+                    .and_then(remote_side)
+                    .and_then(|(_, project)| project.map(str::to_owned));
                 remote_turn(remote.as_ref(), project, &messages, &text, progress, cancel).await
             }
             (ConversationMode::Chat | ConversationMode::Ask, _) => {
@@ -1017,6 +1034,38 @@ impl Runtime {
             Err(error) => (streamed.trim().to_owned(), failed(meta, &error)),
         }
     }
+}
+
+/// The target prefix of a conversation that asks elsewhere:
+/// `remote:ORIGIN` or `remote:ORIGIN#PROJECT`.
+pub const REMOTE_TARGET: &str = "remote:";
+
+/// The origin and project of a conversation that asks elsewhere.
+#[must_use]
+pub fn remote_side(target: &str) -> Option<(&str, Option<&str>)> {
+    let rest = target.strip_prefix(REMOTE_TARGET)?;
+    Some(match rest.rsplit_once('#') {
+        Some((origin, project)) => (origin, Some(project)),
+        None => (rest, None),
+    })
+}
+
+/// Refuses a turn sent to the other side than the conversation's: one
+/// started on a server's workspace continues only there, one started here
+/// only here (its history and project belong to that side).
+fn same_side(conversation: &ConversationSummary, remote: Option<&dyn RemoteAsker>) -> Result<()> {
+    let side = conversation.target.as_deref().and_then(remote_side);
+    let refusal = match (side, remote) {
+        (Some((origin, _)), Some(asker)) if asker.origin() == origin => None,
+        (Some((origin, _)), _) => Some(format!(
+            "this conversation asks {origin} — open that workspace from the header's switcher to continue it, or start a new one"
+        )),
+        (None, Some(_)) if conversation.mode == ConversationMode::Ask.as_str() => Some(
+            "this conversation asks this machine's projects — switch the workspace to “This machine” to continue it, or start a new one".to_owned(),
+        ),
+        (None, _) => None,
+    };
+    refusal.map_or(Ok(()), |message| Err(Error::InvalidTurn { message }))
 }
 
 /// An ask turn answered elsewhere: the follow-up rewritten into a

@@ -102,8 +102,9 @@ pub use config::{
     Config, IngestConfig, LlmConfig, ModelsConfig, OtlpConfig, ProviderConfig, SearchConfig,
 };
 pub use conversations::{
-    conversation_markdown, Conversation, ConversationMessage, ConversationMode, MessageMeta,
-    RemoteAsker, ToolStep, Turn, TurnEvent, TurnStats, TurnStatus, UNTITLED,
+    conversation_markdown, remote_side, Conversation, ConversationMessage, ConversationMode,
+    MessageMeta, RemoteAsker, ToolStep, Turn, TurnEvent, TurnStats, TurnStatus, REMOTE_TARGET,
+    UNTITLED,
 };
 pub use doctor::{Check, CheckStatus};
 pub use dropped::{path_kind, DroppedFiles, PathKind, RefusedFile, FILES_PROJECT};

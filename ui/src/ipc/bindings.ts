@@ -330,6 +330,16 @@ export const commands = {
 	 */
 	workspaceOpen: (workspace: string | null) => typedError<OpenWorkspace_Serialize, IpcError_Serialize>(__TAURI_INVOKE("workspace_open", { workspace })),
 	/**
+	 *  Where the app works now (the window asks after a sign-in or out: both
+	 *  bring it back to this machine).
+	 */
+	workspaceCurrent: () => typedError<OpenWorkspace_Serialize, IpcError_Serialize>(__TAURI_INVOKE("workspace_current")),
+	/**
+	 *  The projects of the server's workspace open (ingested there); none
+	 *  while this machine's home is open.
+	 */
+	workspaceProjects: () => typedError<ProjectSummary[], IpcError_Serialize>(__TAURI_INVOKE("workspace_projects")),
+	/**
 	 *  The link opened from outside, once: the window takes it when it starts
 	 *  and whenever it is told a new one came.
 	 */

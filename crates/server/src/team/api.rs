@@ -759,8 +759,8 @@ async fn save_flow(
         .ok()
         .and_then(|path| codexos_runtime::read_flow(&path).ok())
         .and_then(|current| current.forked_from);
-    let (path, version) = ws.runtime.save_flow(&flow)?;
-    let problems = ws.runtime.check_flow(&flow, path.parent());
+    let (_, version) = ws.runtime.save_flow(&flow)?;
+    let problems = checked(&ws, &flow);
     Ok(Json(
         json!({ "name": name, "version": version, "problems": problems }),
     ))
@@ -772,8 +772,40 @@ async fn check_flow(
     Extension(ws): Extension<Workspace>,
     Json(flow): Json<codexos_runtime::Flow>,
 ) -> Json<Value> {
+    Json(json!(checked(&ws, &flow)))
+}
+
+/// A flow's check on a workspace. Sub-flow paths must stay in the
+/// workspace's flows folder (relative, no `..`): one that leaves it is
+/// reported without looking, so a check never tells whether a file
+/// elsewhere on the server exists.
+fn checked(ws: &Workspace, flow: &codexos_runtime::Flow) -> Vec<codexos_runtime::FlowProblem> {
+    let leaving: Vec<codexos_runtime::FlowProblem> = flow
+        .nodes
+        .iter()
+        .filter_map(|node| {
+            let kind = serde_json::to_value(&node.kind).ok()?;
+            let path = kind["flow"]
+                .as_str()
+                .filter(|_| kind["kind"] == "subflow")?;
+            let inside = std::path::Path::new(path)
+                .components()
+                .all(|part| matches!(part, std::path::Component::Normal(_)));
+            (!inside).then(|| codexos_runtime::FlowProblem {
+                severity: codexos_runtime::FlowSeverity::Error,
+                node: Some(node.id.clone()),
+                code: "subflow-outside".to_owned(),
+                message: format!("sub-flow `{path}` is outside the workspace's flows"),
+                fix: "name a flow of this workspace by its file, e.g. `other.flow.json`".to_owned(),
+            })
+        })
+        .collect();
     let base = ws.runtime.home().flows();
-    Json(json!(ws.runtime.check_flow(&flow, Some(&base))))
+    let mut problems = ws
+        .runtime
+        .check_flow(flow, leaving.is_empty().then_some(base.as_path()));
+    problems.extend(leaving);
+    problems
 }
 
 async fn delete_flow(

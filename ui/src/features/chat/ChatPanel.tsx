@@ -25,7 +25,7 @@ import { RunInspector } from "@/features/flow/RunInspector";
 import { ApprovalCard } from "@/features/tools/ApprovalDialog";
 import { claimOrigin, requestsOf, useApprovals } from "@/features/tools/approvals";
 import { ConversationList } from "./ConversationList";
-import { chatReducer, emptyChat, lastQuestion, type AssistantMessage, type Message, type UserMessage } from "./chatState";
+import { chatReducer, emptyChat, lastQuestion, remoteSide, type AssistantMessage, type Message, type UserMessage } from "./chatState";
 
 function ContextInspector({ message, onOpen }: { message: AssistantMessage; onOpen?: (citation: Citation) => void }) {
   const [open, setOpen] = useState(false);
@@ -374,10 +374,14 @@ export function ChatPanel({
   }
 
   const last = lastQuestion(messages);
+  const side = remoteSide(conversation?.target);
+  const serverProject = conversation ? side?.project : project;
   const scope =
-    mode === "ask" && server
-      ? (conversation ? conversation.target : project)
-        ? `Answers from project “${conversation ? conversation.target : project}” of ${server}`
+    side && !server
+      ? `Asks ${side.origin} — open that workspace from the header to continue`
+      : mode === "ask" && server
+      ? serverProject
+        ? `Answers from project “${serverProject}” of ${server}`
         : `Answers from the projects of ${server}`
       : mode === "ask"
       ? conversation

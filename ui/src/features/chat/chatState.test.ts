@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import type { Citation_Serialize as Citation, ConversationMessage_Serialize as ConversationMessage, MessageMeta_Serialize as MessageMeta } from "@/ipc/bindings";
-import { chatReducer, currentPhase, emptyChat, lastQuestion, type ChatState } from "./chatState";
+import { chatReducer, currentPhase, emptyChat, lastQuestion, remoteSide, type ChatState } from "./chatState";
 
 const citation: Citation = {
   number: 1,
@@ -110,5 +110,14 @@ describe("chatReducer", () => {
     state = chatReducer(state, { type: "done", id: "b", message: stored(3, "assistant", "", { status: "failed", error: "model removed" }) });
     const after = state.messages[3];
     expect(after?.role === "assistant" && [after.phase, after.error?.message]).toEqual(["error", "model removed"]);
+  });
+});
+
+describe("remoteSide", () => {
+  it("reads the server side of a conversation, and nothing of a local one", () => {
+    expect(remoteSide("remote:http://127.0.0.1:7420/team#docs")).toEqual({ origin: "http://127.0.0.1:7420/team", project: "docs" });
+    expect(remoteSide("remote:http://127.0.0.1:7420/team")).toEqual({ origin: "http://127.0.0.1:7420/team", project: null });
+    expect(remoteSide("docs")).toBeNull();
+    expect(remoteSide(null)).toBeNull();
   });
 });

@@ -190,3 +190,13 @@ export function lastQuestion(messages: Message[]): UserMessage | null {
   }
   return null;
 }
+
+/** The side of an ask conversation started on a team server's workspace
+ * (its target is `remote:ORIGIN` or `remote:ORIGIN#PROJECT`); null for
+ * one of this machine. */
+export function remoteSide(target: string | null | undefined): { origin: string; project: string | null } | null {
+  if (!target?.startsWith("remote:")) return null;
+  const rest = target.slice("remote:".length);
+  const at = rest.lastIndexOf("#");
+  return at < 0 ? { origin: rest, project: null } : { origin: rest.slice(0, at), project: rest.slice(at + 1) };
+}

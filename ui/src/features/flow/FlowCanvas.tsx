@@ -62,7 +62,7 @@ import { RunInspector } from "./RunInspector";
 import { stable, type Mark } from "./versionDiff";
 import { VersionsPanel } from "./VersionsPanel";
 import { RunPanel } from "./RunPanel";
-import { registerKeeper } from "./keeper";
+import { registerCanvas } from "./keeper";
 import { allows, describeAccess, refusedBecause, type Access } from "@/features/team/workspace";
 
 // Declared at module scope so React Flow does not remount nodes on render.
@@ -193,7 +193,9 @@ export function FlowCanvas({ project, theme = "dark", access = null }: { project
   // A compared version is shown read-only, its changes marked.
   const viewed = compare?.flow ?? flow;
   // A running flow is not edited under the run (its edits would be marked saved).
-  const readOnly = replay !== null || compare !== null || running !== null || !mayEdit;
+  const frozen = replay !== null || compare !== null || running !== null;
+  // A role that may not edit sees the flow read-only (and it still reloads).
+  const readOnly = frozen || !mayEdit;
   const canvas = useMemo(
     () => (viewed ? toCanvas(viewed, compare ? [] : problems, shown.statuses, selected, compare?.marks) : { nodes: [], edges: [] }),
     [viewed, compare, problems, shown.statuses, selected],
@@ -359,7 +361,7 @@ export function FlowCanvas({ project, theme = "dark", access = null }: { project
     await reload();
     setNotice(`restored ${restored.join(", ") || "nothing"} from the saved versions${failed.length ? ` — not restored: ${failed.join("; ")}` : ""}`);
   };
-  live.current = { flow, dirty, busy: readOnly || naming !== null || saving.current };
+  live.current = { flow, dirty, busy: frozen || naming !== null || saving.current };
   useEffect(() => {
     if (!inTauri()) return;
     let stopped = false;
@@ -383,12 +385,12 @@ export function FlowCanvas({ project, theme = "dark", access = null }: { project
       }
       const entry = listed.data.find((candidate) => candidate.name === current.name);
       if (!entry) {
-        if (disk.current !== "deleted") setNotice(`${current.name}'s file was deleted outside the app — the canvas keeps it; Save writes it back`);
+        if (disk.current !== "deleted") setNotice(access ? `${current.name} was deleted on the server — the canvas keeps it; Save writes it back` : `${current.name}'s file was deleted outside the app — the canvas keeps it; Save writes it back`);
         disk.current = "deleted";
         return;
       }
       if (!entry.flow) {
-        if (disk.current !== `broken:${entry.error}`) setNotice(`${current.name}'s file on disk cannot be read (${entry.error ?? "invalid"}) — the canvas keeps your copy; Save writes it back`);
+        if (disk.current !== `broken:${entry.error}`) setNotice(`${access ? `the server's copy of ${current.name}` : `${current.name}'s file on disk`} cannot be read (${entry.error ?? "invalid"}) — the canvas keeps your copy; Save writes it back`);
         disk.current = `broken:${entry.error}`;
         return;
       }
@@ -399,7 +401,7 @@ export function FlowCanvas({ project, theme = "dark", access = null }: { project
         setConflict(entry.flow as FlowDoc);
       } else {
         setDoc((history) => (history ? record(history, entry.flow as FlowDoc) : history));
-        setNotice(`reloaded ${current.name}: its file changed on disk (Undo brings back the previous version)`);
+        setNotice(`reloaded ${current.name}: ${access ? "it changed on the server" : "its file changed on disk"} (Undo brings back the previous version)`);
       }
     };
     const timer = setInterval(() => void poll(), 2000);
@@ -407,7 +409,8 @@ export function FlowCanvas({ project, theme = "dark", access = null }: { project
       stopped = true;
       clearInterval(timer);
     };
-  }, []);
+    // The workspace is fixed for the canvas's life (it remounts on a switch).
+  }, [access]);
 
   // Nothing that leaves the open flow drops edits: unsaved changes are saved
   // first (switching, new, duplicate, rename, delete, opening a past run).
@@ -422,7 +425,9 @@ export function FlowCanvas({ project, theme = "dark", access = null }: { project
     return false;
   };
   const keep = useCallback(() => keeper.current(), []);
-  useEffect(() => registerKeeper(keep), [keep]);
+  const busyWith = useRef<() => string | null>(() => null);
+  busyWith.current = () => (running && flow ? `a run of ${flow.name} is going on — stop it or let it finish first` : null);
+  useEffect(() => registerCanvas({ keep, busy: () => busyWith.current() }), [keep]);
   const switchTo = useCallback(
     async (entry: FlowEntry | undefined) => {
       if (await keep()) open(entry);
@@ -684,7 +689,7 @@ export function FlowCanvas({ project, theme = "dark", access = null }: { project
       {conflict && (
         <div className="flex flex-wrap items-center gap-2 border-b border-border bg-amber-400/15 px-3 py-1 text-xs" role="alert" data-testid="disk-conflict">
           <span>
-            <span className="font-mono">{conflict.name}</span> changed on disk while you have unsaved edits.
+            <span className="font-mono">{conflict.name}</span> changed {access ? "on the server" : "on disk"} while you have unsaved edits.
           </span>
           <Button
             size="sm"
@@ -694,10 +699,10 @@ export function FlowCanvas({ project, theme = "dark", access = null }: { project
               setDoc((history) => (history ? record(history, conflict) : history));
               setDirty(false);
               setConflict(null);
-              setNotice(`loaded ${conflict.name} from disk (Undo brings your edits back)`);
+              setNotice(`loaded ${conflict.name} ${access ? "from the server" : "from disk"} (Undo brings your edits back)`);
             }}
           >
-            Load the file
+            {access ? "Load the server's" : "Load the file"}
           </Button>
           <Button
             size="sm"
@@ -705,7 +710,7 @@ export function FlowCanvas({ project, theme = "dark", access = null }: { project
             data-testid="conflict-keep"
             onClick={() => {
               setConflict(null);
-              setNotice("kept your edits — Save overwrites the file");
+              setNotice(access ? "kept your edits — Save makes them the server's newest version" : "kept your edits — Save overwrites the file");
             }}
           >
             Keep my edits

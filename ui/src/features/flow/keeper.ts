@@ -1,20 +1,28 @@
-// The open flow's unsaved edits, saved before the canvas is left for
-// another workspace (the canvas remounts there, so nothing may be pending).
+// Leaving the canvas for another workspace (the canvas remounts there):
+// the open flow's unsaved edits are saved first, and a run going on in it
+// keeps it (stop it or let it finish).
 
-type Keep = () => Promise<boolean>;
+interface Canvas {
+  /** Saves unsaved edits; false when they could not be (the canvas says why). */
+  keep: () => Promise<boolean>;
+  /** Why the canvas cannot be left now, or null. */
+  busy: () => string | null;
+}
 
-let mounted: Keep | null = null;
+let mounted: Canvas | null = null;
 
-/** The mounted canvas's keeper; the returned function unregisters it. */
-export function registerKeeper(keep: Keep): () => void {
-  mounted = keep;
+/** The mounted canvas; the returned function unregisters it. */
+export function registerCanvas(canvas: Canvas): () => void {
+  mounted = canvas;
   return () => {
-    if (mounted === keep) mounted = null;
+    if (mounted === canvas) mounted = null;
   };
 }
 
-/** Saves the open flow's unsaved edits; false when they could not be saved
- * (the canvas says why, and stays). */
-export function keepOpenFlow(): Promise<boolean> {
-  return mounted ? mounted() : Promise.resolve(true);
+/** Readies the canvas to be left: null when it may be, else why not. */
+export async function leaveOpenFlow(): Promise<string | null> {
+  if (!mounted) return null;
+  const busy = mounted.busy();
+  if (busy) return busy;
+  return (await mounted.keep()) ? null : "the open flow has unsaved edits that could not be saved — save or undo them first";
 }

@@ -14,7 +14,7 @@ import {
   type TeamSession_Serialize as TeamSession,
 } from "@/ipc/bindings";
 import { useEscape } from "@/features/layout/useEscape";
-import { keepOpenFlow } from "@/features/flow/keeper";
+import { leaveOpenFlow } from "@/features/flow/keeper";
 
 import { AutomationSection } from "./Automation";
 import { can, forkTargets, lineage, parseShareLink, roleIn, workspaces } from "./team";
@@ -131,11 +131,10 @@ export function TeamPanel({ onClose, onSession, opened = null }: { onClose: () =
   };
 
   const signOut = async () => {
-    // A server's flow open in the canvas keeps its unsaved edits there first.
-    if (!(await keepOpenFlow())) {
-      setMessage("the open flow has unsaved edits the server did not take — save or undo them, then sign out");
-      return;
-    }
+    // A server's flow open in the canvas keeps its unsaved edits there
+    // first, and a run going on keeps the session.
+    const refused = await leaveOpenFlow();
+    if (refused) return setMessage(refused);
     await commands.teamSignOut();
     setSession(null);
     onSession?.(null);

@@ -30,6 +30,10 @@ pub struct WorkspaceAsker {
 }
 
 impl codexos_runtime::RemoteAsker for WorkspaceAsker {
+    fn origin(&self) -> String {
+        format!("{}/{}", self.client.server, self.workspace)
+    }
+
     fn ask(
         &self,
         question: String,
@@ -55,6 +59,12 @@ impl TeamClient {
         body: Option<Value>,
     ) -> Result<T> {
         json_of(&self.server, self.call(method, path, body).await?).await
+    }
+
+    /// The server's address.
+    #[must_use]
+    pub fn server(&self) -> &str {
+        &self.server
     }
 
     /// Where a workspace's flow is, as the canvas names its file.

@@ -8,6 +8,52 @@ use serde_json::json;
 
 use super::{roomy, start, PASSWORD};
 
+/// `flow` with its second node a sub-flow of `path`.
+fn with_subflow(flow: &codexos_runtime::Flow, path: &str) -> codexos_runtime::Flow {
+    let mut changed = flow.clone();
+    let mut nodes = serde_json::to_value(&changed.nodes).expect("nodes");
+    nodes[1] = json!({"id": "after", "kind": "subflow", "flow": path});
+    changed.nodes = serde_json::from_value(nodes).expect("nodes");
+    changed
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_servers_check_names_missing_sub_flows_and_never_looks_outside_its_flows() {
+    let server = start(roomy()).await;
+    let (cora, _) = TeamClient::sign_in(&server.base, "cora", PASSWORD)
+        .await
+        .expect("cora (creator)");
+    let flow = cora.flow("team", "gate").await.expect("flow");
+    // The check is the workspace's: a sub-flow it does not have is named.
+    let broken = with_subflow(&flow, "nowhere");
+    let problems = cora.check_flow("team", &broken).await.expect("check");
+    assert!(
+        problems
+            .iter()
+            .any(|problem| problem.message.contains("nowhere")),
+        "{problems:?}"
+    );
+    assert!(
+        cora.check_flow("team", &flow)
+            .await
+            .expect("check")
+            .is_empty(),
+        "positive control: the flow as stored checks clean"
+    );
+    // A path out of the workspace's flows is refused without looking: the
+    // check says nothing about files elsewhere on the server.
+    for outside in ["/etc/hostname", "../../../../etc/hostname"] {
+        let codes: Vec<String> = cora
+            .check_flow("team", &with_subflow(&flow, outside))
+            .await
+            .expect("check")
+            .into_iter()
+            .map(|problem| problem.code)
+            .collect();
+        assert_eq!(codes, ["subflow-outside"], "{outside}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_canvas_lists_checks_saves_runs_resumes_and_deletes_a_servers_flows() {
     let server = start(roomy()).await;
@@ -26,26 +72,6 @@ async fn the_canvas_lists_checks_saves_runs_resumes_and_deletes_a_servers_flows(
     assert_eq!(entry.path, cora.flow_address("team", "gate"));
     let mut flow = entry.flow.clone().expect("gate readable");
     assert_eq!(cora.flow("team", "gate").await.expect("flow"), flow);
-
-    // The check is the workspace's: a sub-flow it does not have is named.
-    let mut broken = flow.clone();
-    let mut nodes = serde_json::to_value(&broken.nodes).expect("nodes");
-    nodes[1] = json!({"id": "after", "kind": "subflow", "flow": "nowhere"});
-    broken.nodes = serde_json::from_value(nodes).expect("nodes");
-    let problems = cora.check_flow("team", &broken).await.expect("check");
-    assert!(
-        problems
-            .iter()
-            .any(|problem| problem.message.contains("nowhere")),
-        "{problems:?}"
-    );
-    assert!(
-        cora.check_flow("team", &flow)
-            .await
-            .expect("check")
-            .is_empty(),
-        "positive control: the flow as stored checks clean"
-    );
 
     // A creator saves a new version; an executor is refused.
     let before = cora.flow_versions("team", "gate").await.expect("versions");
@@ -119,23 +145,37 @@ async fn the_canvas_lists_checks_saves_runs_resumes_and_deletes_a_servers_flows(
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_conversation_on_this_machine_asks_a_servers_workspace_and_keeps_the_answer() {
-    use codexos_runtime::{ConversationMode, Home, Runtime, Turn, TurnEvent, TurnStatus};
-    use codexos_server::team::client::WorkspaceAsker;
-    use std::sync::{Arc, Mutex};
-    use tokio_util::sync::CancellationToken;
+use codexos_runtime::{ConversationMode, Home, RemoteAsker, Runtime, Turn, TurnEvent, TurnStatus};
+use codexos_server::team::client::WorkspaceAsker;
+use std::sync::{Arc, Mutex};
+use tokio_util::sync::CancellationToken;
 
-    let server = start(roomy()).await;
-    let (eve, _) = TeamClient::sign_in(&server.base, "eve", PASSWORD)
-        .await
-        .expect("eve (executor)");
+/// A data home here, with nothing ingested.
+fn this_machine() -> (tempfile::TempDir, Arc<Runtime>) {
     let here = tempfile::tempdir().expect("home");
     let runtime = Runtime::open(Home::new(
         here.path().join("home"),
         Some(codexos_test_support::models_dir()),
     ))
     .expect("runtime");
+    (here, runtime)
+}
+
+/// Asks `team` on the server as `client`.
+fn asker(client: &TeamClient) -> Arc<dyn RemoteAsker> {
+    Arc::new(WorkspaceAsker {
+        client: client.clone(),
+        workspace: "team".to_owned(),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_conversation_on_this_machine_asks_a_servers_workspace_and_keeps_the_answer() {
+    let server = start(roomy()).await;
+    let (eve, _) = TeamClient::sign_in(&server.base, "eve", PASSWORD)
+        .await
+        .expect("eve (executor)");
+    let (_here, runtime) = this_machine();
     assert!(
         runtime.projects().expect("projects").is_empty(),
         "nothing is ingested here: the answer can only come from the server"
@@ -154,20 +194,15 @@ async fn a_conversation_on_this_machine_asks_a_servers_workspace_and_keeps_the_a
             .is_err(),
         "`docs` is the server's project, unknown here"
     );
+    let origin = format!("{}/team", server.base);
     let id = runtime
-        .new_remote_conversation(Some("docs"))
+        .new_remote_conversation(&origin, Some("docs"))
         .expect("conversation")
         .id;
-    let asker = |client: &TeamClient| {
-        Some(Arc::new(WorkspaceAsker {
-            client: client.clone(),
-            workspace: "team".to_owned(),
-        }) as Arc<dyn codexos_runtime::RemoteAsker>)
-    };
     let events = Mutex::new(Vec::new());
     let turn = Turn {
         text: "How do I build it?".to_owned(),
-        remote: asker(&eve),
+        remote: Some(asker(&eve)),
         ..Turn::default()
     };
     let answer = runtime
@@ -215,7 +250,7 @@ async fn a_conversation_on_this_machine_asks_a_servers_workspace_and_keeps_the_a
         .expect("otto (no member of team)");
     let turn = Turn {
         text: "And how do I test it?".to_owned(),
-        remote: asker(&otto),
+        remote: Some(asker(&otto)),
         ..Turn::default()
     };
     let refused = runtime
@@ -224,5 +259,82 @@ async fn a_conversation_on_this_machine_asks_a_servers_workspace_and_keeps_the_a
         .expect("sent");
     assert_eq!(refused.meta.status, TurnStatus::Failed);
     let reason = refused.meta.error.unwrap_or_default();
-    assert!(reason.contains(&server.base), "{reason}");
+    let said = reason
+        .strip_prefix(&format!("{} answered: ", server.base))
+        .unwrap_or_default();
+    assert!(said.contains("team"), "the server's refusal: {reason}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_conversation_is_continued_only_on_its_side() {
+    let server = start(roomy()).await;
+    let (eve, _) = TeamClient::sign_in(&server.base, "eve", PASSWORD)
+        .await
+        .expect("eve (executor)");
+    let (_here, runtime) = this_machine();
+    let origin = format!("{}/team", server.base);
+    let id = runtime
+        .new_remote_conversation(&origin, Some("docs"))
+        .expect("conversation")
+        .id;
+    let asked = runtime
+        .send_message(
+            &id,
+            Turn {
+                text: "How do I build it?".to_owned(),
+                remote: Some(asker(&eve)),
+                ..Turn::default()
+            },
+            &|_| {},
+            &CancellationToken::new(),
+        )
+        .await
+        .expect("positive control: asked on its side");
+    assert_eq!(asked.meta.status, TurnStatus::Done, "{asked:?}");
+    // A conversation continues only on its side: not here, and a local
+    // one not on the server. Nothing is stored by a refused turn.
+    let before = runtime
+        .conversation(&id)
+        .expect("conversation")
+        .messages
+        .len();
+    let here = runtime
+        .send_message(
+            &id,
+            Turn {
+                text: "And here?".to_owned(),
+                ..Turn::default()
+            },
+            &|_| {},
+            &CancellationToken::new(),
+        )
+        .await
+        .expect_err("a server's conversation is not continued here");
+    assert!(here.to_string().contains(&origin), "{here}");
+    assert_eq!(
+        runtime
+            .conversation(&id)
+            .expect("conversation")
+            .messages
+            .len(),
+        before
+    );
+    let local = runtime
+        .new_conversation(ConversationMode::Ask, None)
+        .expect("local")
+        .id;
+    let there = runtime
+        .send_message(
+            &local,
+            Turn {
+                text: "Over there?".to_owned(),
+                remote: Some(asker(&eve)),
+                ..Turn::default()
+            },
+            &|_| {},
+            &CancellationToken::new(),
+        )
+        .await
+        .expect_err("a local conversation is not continued on the server");
+    assert!(there.to_string().contains("This machine"), "{there}");
 }
