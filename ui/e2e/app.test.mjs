@@ -2168,6 +2168,12 @@ test("a server's workspace opens in the canvas: an executor runs a flow there, a
     const versions = await api("GET", "/api/v1/workspaces/other/flows/notes/versions");
     assert.equal(versions.length, 2);
     assert.match(versions[1].content, /kept on the server/);
+    // A creator's edit and run: saved first, then the server runs that version.
+    await fill(await browser.$('[data-testid="flow-description"]'), "kept and run on the server");
+    await fill(await browser.$('[data-testid="flow-input"]'), "{}");
+    await browser.$('[data-testid="flow-run"]').click();
+    await browser.waitUntil(async () => (await browser.$('[data-testid="run-panel"]').getAttribute("data-finished")) === "succeeded", { timeout: 60_000, timeoutMsg: "the creator's run did not succeed" });
+    assert.equal((await api("GET", "/api/v1/workspaces/other/flows/notes/versions")).length, 3, "saved before it ran");
     await screenshot("remote-creator");
 
     // A share link opened by the system (`gio open`, as GNOME does for a browser or chat):
@@ -2185,7 +2191,8 @@ test("a server's workspace opens in the canvas: an executor runs a flow there, a
     await pasted.waitForDisplayed({ timeout: 30_000, timeoutMsg: "the link did not reach the window" });
     assert.equal(await pasted.getValue(), shared.app);
     assert.match(await browser.$('[data-testid="team-message"]').getText(), /opened from outside the app/);
-    await browser.$('[data-testid="team-open-link"]').click();
+    // (A run's toast may sit over the button for a few seconds.)
+    await browser.execute((button) => button.click(), await browser.$('[data-testid="team-open-link"]'));
     await browser.waitUntil(async () => (await browser.$('[data-testid="team-shared-status"]').getText()) === "succeeded", { timeout: 10_000, timeoutMsg: `the shared run did not open: ${await browser.$('[data-testid="team-panel"]').getText()}` });
     await screenshot("remote-link-opened");
     await browser.$('button[aria-label="Close team panel"]').click();
