@@ -138,25 +138,34 @@ fn bench_server_runs_and_checks_what_it_measures() {
 #[test]
 fn bench_server_survives_a_killed_server_process_and_checks_every_run() {
     let cli = Cli::new();
-    let bench = cli.json(&[
-        "bench",
-        "server",
-        "--clients",
-        "8",
-        "--seconds",
-        "4",
-        "--kill-after",
-        "2",
-    ]);
+    let killed = || {
+        cli.json(&[
+            "bench",
+            "server",
+            "--clients",
+            "8",
+            "--seconds",
+            "4",
+            "--kill-after",
+            "2",
+        ])
+    };
+    // What the kill cuts under way: a stream to reconnect, a run to resume.
+    let cut = |bench: &serde_json::Value| {
+        ["reconnects", "resumed", "orphans"]
+            .iter()
+            .filter_map(|key| bench[*key].as_u64())
+            .sum::<u64>()
+    };
+    let first = killed();
+    assert_checked(&first);
+    // The kill lands at a moment of chance: once in a while nothing is
+    // under way then (seen once in CI); a second load must cut something.
+    let bench = if cut(&first) > 0 { first } else { killed() };
     assert_eq!(bench["killedAfterS"], 2, "{bench}");
     assert!(bench["runs"].as_u64() > Some(0), "{bench}");
-    // Positive control: the kill cut something under way (a stream to
-    // reconnect, a run to resume).
-    let cut = ["reconnects", "resumed", "orphans"]
-        .iter()
-        .filter_map(|key| bench[*key].as_u64())
-        .sum::<u64>();
-    assert!(cut > 0, "the kill cut nothing: {bench}");
+    // Positive control: the kill cut something under way.
+    assert!(cut(&bench) > 0, "the kill cut nothing, twice: {bench}");
     assert_checked(&bench);
 }
 

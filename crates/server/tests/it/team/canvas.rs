@@ -161,6 +161,23 @@ fn this_machine() -> (tempfile::TempDir, Arc<Runtime>) {
     (here, runtime)
 }
 
+/// Sends `text` in conversation `id`, to `remote` or (`None`) here.
+async fn say(
+    runtime: &Arc<Runtime>,
+    id: &str,
+    text: &str,
+    remote: Option<Arc<dyn RemoteAsker>>,
+) -> codexos_runtime::Result<codexos_runtime::ConversationMessage> {
+    let turn = Turn {
+        text: text.to_owned(),
+        remote,
+        ..Turn::default()
+    };
+    runtime
+        .send_message(id, turn, &|_| {}, &CancellationToken::new())
+        .await
+}
+
 /// Asks `team` on the server as `client`.
 fn asker(client: &TeamClient) -> Arc<dyn RemoteAsker> {
     Arc::new(WorkspaceAsker {
@@ -248,13 +265,7 @@ async fn a_conversation_on_this_machine_asks_a_servers_workspace_and_keeps_the_a
     let (otto, _) = TeamClient::sign_in(&server.base, "otto", PASSWORD)
         .await
         .expect("otto (no member of team)");
-    let turn = Turn {
-        text: "And how do I test it?".to_owned(),
-        remote: Some(asker(&otto)),
-        ..Turn::default()
-    };
-    let refused = runtime
-        .send_message(&id, turn, &|_| {}, &CancellationToken::new())
+    let refused = say(&runtime, &id, "And how do I test it?", Some(asker(&otto)))
         .await
         .expect("sent");
     assert_eq!(refused.meta.status, TurnStatus::Failed);
@@ -277,17 +288,7 @@ async fn a_conversation_is_continued_only_on_its_side() {
         .new_remote_conversation(&origin, Some("docs"))
         .expect("conversation")
         .id;
-    let asked = runtime
-        .send_message(
-            &id,
-            Turn {
-                text: "How do I build it?".to_owned(),
-                remote: Some(asker(&eve)),
-                ..Turn::default()
-            },
-            &|_| {},
-            &CancellationToken::new(),
-        )
+    let asked = say(&runtime, &id, "How do I build it?", Some(asker(&eve)))
         .await
         .expect("positive control: asked on its side");
     assert_eq!(asked.meta.status, TurnStatus::Done, "{asked:?}");
@@ -298,16 +299,7 @@ async fn a_conversation_is_continued_only_on_its_side() {
         .expect("conversation")
         .messages
         .len();
-    let here = runtime
-        .send_message(
-            &id,
-            Turn {
-                text: "And here?".to_owned(),
-                ..Turn::default()
-            },
-            &|_| {},
-            &CancellationToken::new(),
-        )
+    let here = say(&runtime, &id, "And here?", None)
         .await
         .expect_err("a server's conversation is not continued here");
     assert!(here.to_string().contains(&origin), "{here}");
@@ -323,17 +315,7 @@ async fn a_conversation_is_continued_only_on_its_side() {
         .new_conversation(ConversationMode::Ask, None)
         .expect("local")
         .id;
-    let there = runtime
-        .send_message(
-            &local,
-            Turn {
-                text: "Over there?".to_owned(),
-                remote: Some(asker(&eve)),
-                ..Turn::default()
-            },
-            &|_| {},
-            &CancellationToken::new(),
-        )
+    let there = say(&runtime, &local, "Over there?", Some(asker(&eve)))
         .await
         .expect_err("a local conversation is not continued on the server");
     assert!(there.to_string().contains("This machine"), "{there}");
