@@ -14,7 +14,7 @@ use codexos_runtime::{
     DeletedFlow, ErrorCode, Flow, FlowEntry, FlowVersion, RunDetail, RunEvent, RunOutcome,
     RunStatus,
 };
-use codexos_server::team::client::{ClientError, TeamClient, WorkspaceAsker};
+use codexos_server::team::client::{TeamClient, WorkspaceAsker};
 use serde::Serialize;
 use serde_json::Value;
 use tauri::ipc::Channel;
@@ -183,34 +183,13 @@ impl Remote {
         })
     }
 
-    fn entry(&self, flow: Flow) -> FlowEntry {
-        FlowEntry {
-            name: flow.name.clone(),
-            path: self.client.flow_address(&self.workspace, &flow.name),
-            flow: Some(flow),
-            error: None,
-        }
-    }
-
-    /// A new flow: blank, or a copy of `from` (its lineage not carried:
-    /// a copy is not a fork). Refuses a name that is taken.
+    /// A new flow: blank, or a copy of `from`.
     pub(crate) async fn create(
         &self,
         name: &str,
         from: Option<&str>,
     ) -> Result<FlowEntry, IpcError> {
-        if self.library().await?.iter().any(|entry| entry.name == name) {
-            return Err(codexos_runtime::Error::FlowExists { name: name.into() }.into());
-        }
-        let mut flow = match from {
-            None => codexos_runtime::blank_flow(name)?,
-            Some(source) => self.client.flow(&self.workspace, source).await?,
-        };
-        name.clone_into(&mut flow.name);
-        flow.schema = None;
-        flow.forked_from = None;
-        self.save(&flow).await?;
-        Ok(self.entry(flow))
+        Ok(self.client.create_flow(&self.workspace, name, from).await?)
     }
 
     /// Deletes a flow on the server; its history stays there, and
@@ -224,55 +203,25 @@ impl Remote {
     }
 
     pub(crate) async fn versions(&self, name: &str) -> Result<Vec<FlowVersion>, IpcError> {
-        match self.client.flow_versions(&self.workspace, name).await {
-            // Never saved: no history yet, as on this machine.
-            Err(ClientError::Refused { status: 404, .. }) => Ok(Vec::new()),
-            other => Ok(other?),
-        }
-    }
-
-    async fn version(&self, name: &str, version: u32) -> Result<FlowVersion, IpcError> {
-        self.versions(name)
-            .await?
-            .into_iter()
-            .find(|saved| saved.version == version)
-            .ok_or_else(|| IpcError {
-                code: ErrorCode::NotFound,
-                message: format!("{name} has no version {version} on the server"),
-                details: None,
-            })
+        Ok(self.client.versions_kept(&self.workspace, name).await?)
     }
 
     pub(crate) async fn diff(&self, name: &str, from: u32, to: u32) -> Result<String, IpcError> {
-        let old = self.version(name, from).await?;
-        let new = self.version(name, to).await?;
-        Ok(codexos_runtime::versions_diff(&old, &new))
+        Ok(self
+            .client
+            .flow_diff(&self.workspace, name, from, to)
+            .await?)
     }
 
-    /// Saves `version` again as the newest (the server keeps the lineage
-    /// it has; an undeleted flow comes back the same way).
     pub(crate) async fn rollback(&self, name: &str, version: u32) -> Result<FlowEntry, IpcError> {
-        let saved = self.version(name, version).await?;
-        let flow = codexos_runtime::parse_flow(&saved.content)
-            .map_err(|error| IpcError::from(codexos_runtime::Error::Flow(error)))?;
-        self.save(&flow).await?;
-        Ok(self.entry(flow))
+        Ok(self
+            .client
+            .rollback_flow(&self.workspace, name, version)
+            .await?)
     }
 
-    /// Writes a deleted flow's newest version back.
     pub(crate) async fn restore(&self, name: &str) -> Result<FlowEntry, IpcError> {
-        let newest = self
-            .versions(name)
-            .await?
-            .into_iter()
-            .map(|saved| saved.version)
-            .max()
-            .ok_or_else(|| IpcError {
-                code: ErrorCode::NotFound,
-                message: format!("{name} has no saved version on the server"),
-                details: None,
-            })?;
-        self.rollback(name, newest).await
+        Ok(self.client.restore_flow(&self.workspace, name).await?)
     }
 
     pub(crate) async fn runs(
@@ -299,32 +248,14 @@ impl Remote {
         on_event: Channel<RunEvent>,
     ) -> Result<RunOutcome, IpcError> {
         let cancel = state.requests.start(request_id);
-        let started = async {
-            let stored = self.client.flow(&self.workspace, &flow.name).await?;
-            if &stored != flow {
-                return Err(IpcError {
-                    code: ErrorCode::InvalidInput,
-                    message: format!(
-                        "{} changed on the server since it was opened here — the canvas reloads it in a moment; run it again then",
-                        flow.name
-                    ),
-                    details: None,
-                });
-            }
-            Ok(self
-                .client
-                .start_run(&self.workspace, &flow.name, input)
-                .await?)
-        }
-        .await;
-        match started {
+        match self.client.start_run_of(&self.workspace, flow, input).await {
             Ok(run) => {
                 self.follow(state, request_id, &cancel, &run, None, on_event)
                     .await
             }
             Err(error) => {
                 state.requests.finish(request_id);
-                Err(error)
+                Err(error.into())
             }
         }
     }
@@ -403,14 +334,13 @@ impl Remote {
             None
         };
         followed?;
-        let detail = self.run_detail(run).await?;
-        let outcome = outcome(&detail)?;
+        let outcome = self.client.run_outcome(&self.workspace, run).await?;
         match refused {
             Some(why) if outcome.status != RunStatus::Cancelled => Err(IpcError {
                 code: ErrorCode::Provider,
                 message: format!(
                     "the server did not stop run {run} ({why}); it ended {}",
-                    detail.summary.status
+                    outcome.status.as_str()
                 ),
                 details: None,
             }),
@@ -465,24 +395,4 @@ pub(crate) async fn new_conversation(
     }
     let origin = format!("{}/{}", remote.client.server(), remote.workspace);
     Ok(runtime.new_remote_conversation(&origin, project.as_deref())?)
-}
-
-/// How a run stands, from its stored detail.
-fn outcome(detail: &RunDetail) -> Result<RunOutcome, IpcError> {
-    let status: RunStatus = serde_json::from_value(Value::String(detail.summary.status.clone()))
-        .map_err(|_| IpcError {
-            code: ErrorCode::Internal,
-            message: format!(
-                "the server says run {} is `{}`, which this app does not know — is it a CodexOS server of the same version?",
-                detail.summary.id, detail.summary.status
-            ),
-            details: None,
-        })?;
-    Ok(RunOutcome {
-        run_id: detail.summary.id.clone(),
-        status,
-        output: detail.detail.get("output").cloned().unwrap_or(Value::Null),
-        error: detail.detail["error"].as_str().map(str::to_owned),
-        waiting: detail.detail["waiting"].as_str().map(str::to_owned),
-    })
 }

@@ -11,7 +11,9 @@ use serde_json::{json, Value};
 use super::api::{CSRF_HEADER, SESSION_COOKIE};
 
 mod canvas;
+mod library;
 pub use canvas::{RemoteSaved, WorkspaceAsker};
+pub use library::outcome;
 
 /// What went wrong talking to a team server.
 #[derive(Debug, thiserror::Error)]

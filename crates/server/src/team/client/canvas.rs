@@ -51,6 +51,20 @@ impl codexos_runtime::RemoteAsker for WorkspaceAsker {
     }
 }
 
+/// A path segment or query value, percent-encoded (names come from the
+/// window; the server checks them too).
+fn segment(text: &str) -> String {
+    text.bytes()
+        .map(|byte| {
+            if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~' | b'@') {
+                char::from(byte).to_string()
+            } else {
+                format!("%{byte:02X}")
+            }
+        })
+        .collect()
+}
+
 impl TeamClient {
     async fn fetch<T: for<'de> Deserialize<'de>>(
         &self,
@@ -76,6 +90,7 @@ impl TeamClient {
     /// A workspace's flows as the canvas lists them (a flow the server
     /// cannot read carries its error).
     pub async fn flow_entries(&self, workspace: &str) -> Result<Vec<FlowEntry>> {
+        let workspace = &segment(workspace);
         let listed: Vec<Value> = self
             .fetch(
                 reqwest::Method::GET,
@@ -107,6 +122,8 @@ impl TeamClient {
 
     /// A workspace's flow as stored on the server.
     pub async fn flow(&self, workspace: &str, name: &str) -> Result<Flow> {
+        let workspace = &segment(workspace);
+        let name = &segment(name);
         self.fetch(
             reqwest::Method::GET,
             &format!("/api/v1/workspaces/{workspace}/flows/{name}"),
@@ -117,13 +134,17 @@ impl TeamClient {
 
     /// Saves a flow on the server (a new version when it changed).
     pub async fn save_flow(&self, workspace: &str, flow: &Flow) -> Result<RemoteSaved> {
+        let workspace = &segment(workspace);
         let body = serde_json::to_value(flow).map_err(|error| ClientError::Protocol {
             server: self.server.clone(),
             message: error.to_string(),
         })?;
         self.fetch(
             reqwest::Method::PUT,
-            &format!("/api/v1/workspaces/{workspace}/flows/{}", flow.name),
+            &format!(
+                "/api/v1/workspaces/{workspace}/flows/{}",
+                segment(&flow.name)
+            ),
             Some(body),
         )
         .await
@@ -131,6 +152,8 @@ impl TeamClient {
 
     /// Deletes a flow on the server (its history is kept there).
     pub async fn delete_flow(&self, workspace: &str, name: &str) -> Result<()> {
+        let workspace = &segment(workspace);
+        let name = &segment(name);
         self.call(
             reqwest::Method::DELETE,
             &format!("/api/v1/workspaces/{workspace}/flows/{name}"),
@@ -143,6 +166,7 @@ impl TeamClient {
     /// The server's check of a flow as edited (its agents, tools and
     /// sub-flows are the workspace's).
     pub async fn check_flow(&self, workspace: &str, flow: &Flow) -> Result<Vec<FlowProblem>> {
+        let workspace = &segment(workspace);
         let body = serde_json::to_value(flow).map_err(|error| ClientError::Protocol {
             server: self.server.clone(),
             message: error.to_string(),
@@ -157,6 +181,8 @@ impl TeamClient {
 
     /// A flow's saved versions, oldest first.
     pub async fn flow_versions(&self, workspace: &str, name: &str) -> Result<Vec<FlowVersion>> {
+        let workspace = &segment(workspace);
+        let name = &segment(name);
         self.fetch(
             reqwest::Method::GET,
             &format!("/api/v1/workspaces/{workspace}/flows/{name}/versions"),
@@ -167,7 +193,8 @@ impl TeamClient {
 
     /// The newest runs (of one flow).
     pub async fn runs(&self, workspace: &str, flow: Option<&str>) -> Result<Vec<RunSummary>> {
-        let query = flow.map_or_else(String::new, |flow| format!("?flow={flow}"));
+        let workspace = &segment(workspace);
+        let query = flow.map_or_else(String::new, |flow| format!("?flow={}", segment(flow)));
         self.fetch(
             reqwest::Method::GET,
             &format!("/api/v1/workspaces/{workspace}/runs{query}"),
@@ -178,6 +205,8 @@ impl TeamClient {
 
     /// A run with its trace.
     pub async fn run_detail(&self, workspace: &str, run: &str) -> Result<RunDetail> {
+        let workspace = &segment(workspace);
+        let run = &segment(run);
         self.fetch(
             reqwest::Method::GET,
             &format!("/api/v1/workspaces/{workspace}/runs/{run}"),
@@ -189,6 +218,8 @@ impl TeamClient {
     /// Continues a paused or interrupted run on the server, answering its
     /// waiting step; follow it with [`Self::follow_after`].
     pub async fn resume(&self, workspace: &str, run: &str, answer: Option<Value>) -> Result<()> {
+        let workspace = &segment(workspace);
+        let run = &segment(run);
         self.call(
             reqwest::Method::POST,
             &format!("/api/v1/workspaces/{workspace}/runs/{run}/resume"),
@@ -206,6 +237,7 @@ impl TeamClient {
         question: &str,
         project: Option<&str>,
     ) -> Result<codexos_runtime::Answer> {
+        let workspace = &segment(workspace);
         self.fetch(
             reqwest::Method::POST,
             &format!("/api/v1/workspaces/{workspace}/ask"),
@@ -216,6 +248,7 @@ impl TeamClient {
 
     /// The workspace's ingested projects.
     pub async fn projects(&self, workspace: &str) -> Result<Vec<codexos_runtime::ProjectSummary>> {
+        let workspace = &segment(workspace);
         self.fetch(
             reqwest::Method::GET,
             &format!("/api/v1/workspaces/{workspace}/projects"),
@@ -226,6 +259,8 @@ impl TeamClient {
 
     /// Stops a run on the server.
     pub async fn cancel(&self, workspace: &str, run: &str) -> Result<()> {
+        let workspace = &segment(workspace);
+        let run = &segment(run);
         self.call(
             reqwest::Method::POST,
             &format!("/api/v1/workspaces/{workspace}/runs/{run}/cancel"),
@@ -233,5 +268,18 @@ impl TeamClient {
         )
         .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::segment;
+
+    #[test]
+    fn path_segments_are_percent_encoded() {
+        assert_eq!(segment("gate-copy_2.v1"), "gate-copy_2.v1");
+        assert_eq!(segment("../etc/passwd"), "..%2Fetc%2Fpasswd");
+        assert_eq!(segment("a b?c#d"), "a%20b%3Fc%23d");
+        assert_eq!(segment("é"), "%C3%A9");
     }
 }

@@ -320,3 +320,77 @@ async fn a_conversation_is_continued_only_on_its_side() {
         .expect_err("a local conversation is not continued on the server");
     assert!(there.to_string().contains("This machine"), "{there}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_library_creates_diffs_rolls_back_restores_and_runs_only_the_servers_version() {
+    let server = start(roomy()).await;
+    let (cora, _) = TeamClient::sign_in(&server.base, "cora", PASSWORD)
+        .await
+        .expect("cora (creator)");
+    let made = cora
+        .create_flow("team", "fresh", None)
+        .await
+        .expect("a blank flow");
+    let mut fresh = made.flow.expect("its flow");
+    let again = cora.create_flow("team", "fresh", None).await;
+    assert!(
+        matches!(&again, Err(ClientError::Refused { status: 409, .. })),
+        "{again:?}"
+    );
+    let copy = cora
+        .create_flow("team", "copied", Some("gate-copy"))
+        .await
+        .expect("a copy");
+    assert_eq!(
+        copy.flow.expect("its flow").forked_from,
+        None,
+        "a copy is not a fork"
+    );
+
+    // Versions, their diff, a rollback and a delete undone.
+    fresh.description = "second thoughts".to_owned();
+    cora.save_flow("team", &fresh).await.expect("v2");
+    let diff = cora.flow_diff("team", "fresh", 1, 2).await.expect("diff");
+    assert!(
+        diff.contains("+  \"description\": \"second thoughts\""),
+        "{diff}"
+    );
+    let back = cora
+        .rollback_flow("team", "fresh", 1)
+        .await
+        .expect("rolled back");
+    assert_eq!(back.flow.expect("flow").description, "");
+    assert_eq!(
+        cora.versions_kept("team", "fresh")
+            .await
+            .expect("versions")
+            .len(),
+        3
+    );
+    cora.delete_flow("team", "fresh").await.expect("deleted");
+    let restored = cora.restore_flow("team", "fresh").await.expect("restored");
+    assert_eq!(restored.name, "fresh");
+    assert!(cora
+        .versions_kept("team", "never")
+        .await
+        .expect("none")
+        .is_empty());
+
+    // Only the server's version runs: a stale copy is refused.
+    let stale = cora.start_run_of("team", &fresh, json!({})).await;
+    assert!(
+        matches!(&stale, Err(ClientError::Refused { status: 409, .. })),
+        "{stale:?}"
+    );
+    let current = cora.flow("team", "fresh").await.expect("current");
+    let run = cora
+        .start_run_of("team", &current, json!({}))
+        .await
+        .expect("positive control: the server's version runs");
+    cora.follow("team", &run, &|_| {}).await.expect("followed");
+    let outcome = cora.run_outcome("team", &run).await.expect("outcome");
+    assert_eq!(
+        (outcome.run_id.as_str(), outcome.status),
+        (run.as_str(), codexos_runtime::RunStatus::Succeeded)
+    );
+}
