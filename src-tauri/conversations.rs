@@ -9,7 +9,9 @@ use codexos_runtime::{
     Conversation, ConversationMessage, ConversationMode, ConversationSummary, Turn, TurnEvent,
 };
 use serde::Serialize;
+use std::sync::Arc;
 use tauri::ipc::Channel;
+
 use tauri::State;
 
 use crate::commands::{send, IpcError};
@@ -68,10 +70,9 @@ pub async fn conversation_send(
     let runtime = state.runtime()?;
     // With a server's workspace open, ask mode asks its projects there; the
     // conversation stays on this machine.
-    let remote = match state.remote() {
-        Some(remote) => Some(crate::remote::asker(&runtime, &id, remote)?),
-        None => None,
-    };
+    let remote = state
+        .remote()
+        .map(|remote| Arc::new(remote.asker()) as Arc<dyn codexos_runtime::RemoteAsker>);
     let cancel = state.requests.start(&request_id);
     let turn = Turn {
         text,

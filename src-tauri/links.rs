@@ -151,13 +151,15 @@ pub(crate) fn setup(app: &tauri::App) {
     let links = app.deep_link();
     let register = std::env::var(REGISTER_VARIABLE).map_or(true, |value| value != "0");
     if register && cfg!(any(windows, target_os = "linux")) {
-        match links.register_all() {
+        // Off the start: on Linux it runs `xdg-mime` and friends.
+        let handle = app.handle().clone();
+        tauri::async_runtime::spawn_blocking(move || match handle.deep_link().register_all() {
             Ok(()) => tracing::info!("codexos:// links open this app"),
             Err(error) => tracing::warn!(
                 %error,
                 "codexos:// links were not registered with the system (on Linux: install xdg-utils); paste them into the Team panel"
             ),
-        }
+        });
     }
     let handle = app.handle().clone();
     links.on_open_url(move |event| {

@@ -12,7 +12,6 @@
 
 use codexos_runtime::{
     DeletedFlow, ErrorCode, Flow, FlowEntry, FlowVersion, RunDetail, RunEvent, RunOutcome,
-    RunStatus,
 };
 use codexos_server::team::client::{TeamClient, WorkspaceAsker};
 use serde::Serialize;
@@ -306,67 +305,26 @@ impl Remote {
         after: Option<u64>,
         on_event: Channel<RunEvent>,
     ) -> Result<RunOutcome, IpcError> {
-        let stop = {
-            let remote = self.clone();
-            let run = run.to_owned();
-            let cancel = cancel.clone();
-            tokio::spawn(async move {
-                cancel.cancelled().await;
-                remote
-                    .client
-                    .cancel(&remote.workspace, &run)
-                    .await
-                    .err()
-                    .map(|error| error.to_string())
-            })
-        };
-        let followed = self
+        let outcome = self
             .client
-            .follow_after(&self.workspace, run, after, &|event| {
+            .follow_to_outcome(&self.workspace, run, after, cancel, &|event| {
                 send(&on_event, event);
             })
             .await;
         state.requests.finish(request_id);
-        let refused = if stop.is_finished() {
-            stop.await.ok().flatten()
-        } else {
-            stop.abort();
-            None
-        };
-        followed?;
-        let outcome = self.client.run_outcome(&self.workspace, run).await?;
-        match refused {
-            Some(why) if outcome.status != RunStatus::Cancelled => Err(IpcError {
-                code: ErrorCode::Provider,
-                message: format!(
-                    "the server did not stop run {run} ({why}); it ended {}",
-                    outcome.status.as_str()
-                ),
-                details: None,
-            }),
-            _ => Ok(outcome),
-        }
+        Ok(outcome?)
     }
 }
 
-/// What answers conversation `id`'s questions while a server's workspace is
-/// open: its ask mode goes there; chat and agent turns are refused (their
-/// models and agents are this machine's).
-pub(crate) fn asker(
-    runtime: &codexos_runtime::Runtime,
-    id: &str,
-    remote: Remote,
-) -> Result<std::sync::Arc<dyn codexos_runtime::RemoteAsker>, IpcError> {
-    let mode = runtime.conversation(id)?.summary.mode;
-    if mode != "ask" {
-        return Err(only_here(&format!(
-            "A {mode} conversation (this machine's models and agents)"
-        )));
+impl Remote {
+    /// What asks this workspace for the chat (the runtime refuses a turn
+    /// of a conversation from the other side).
+    pub(crate) fn asker(self) -> WorkspaceAsker {
+        WorkspaceAsker {
+            client: self.client,
+            workspace: self.workspace,
+        }
     }
-    Ok(std::sync::Arc::new(WorkspaceAsker {
-        client: remote.client,
-        workspace: remote.workspace,
-    }))
 }
 
 /// A conversation kept here whose asks go to the server's workspace (its
@@ -381,18 +339,10 @@ pub(crate) async fn new_conversation(
         return Err(only_here(&format!("A {} conversation", mode.as_str())));
     }
     if let Some(name) = project.as_deref() {
-        let projects = remote.client.projects(&remote.workspace).await?;
-        if !projects.iter().any(|known| known.name == name) {
-            return Err(IpcError {
-                code: ErrorCode::NotFound,
-                message: format!(
-                    "{} has no project `{name}` — pick one of its projects, or all",
-                    remote.workspace
-                ),
-                details: None,
-            });
-        }
+        remote
+            .client
+            .require_project(&remote.workspace, name)
+            .await?;
     }
-    let origin = format!("{}/{}", remote.client.server(), remote.workspace);
-    Ok(runtime.new_remote_conversation(&origin, project.as_deref())?)
+    Ok(runtime.new_remote_conversation(&remote.clone().asker(), project.as_deref())?)
 }

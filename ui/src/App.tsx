@@ -392,7 +392,6 @@ export default function App() {
           {analyticsOpen && <AnalyticsPanel dark={theme === "dark"} onClose={() => setAnalyticsOpen(false)} />}
           {teamOpen && (
             <TeamPanel
-              key={opened?.url ?? "team"}
               opened={opened}
               onClose={() => {
                 setTeamOpen(false);

@@ -547,15 +547,15 @@ impl Runtime {
             .create_conversation(&id, mode.as_str(), target.as_deref(), UNTITLED)?)
     }
 
-    /// Starts an ask conversation whose questions go to `origin` (a team
-    /// server's workspace, [`RemoteAsker::origin`]): `project` is that
-    /// side's, checked there, not here. Its target records both, so it is
-    /// continued only there.
+    /// Starts an ask conversation whose questions go to `remote` (a team
+    /// server's workspace): `project` is that side's, checked there, not
+    /// here. Its target records both, so it is continued only there.
     pub fn new_remote_conversation(
         &self,
-        origin: &str,
+        remote: &dyn RemoteAsker,
         project: Option<&str>,
     ) -> Result<ConversationSummary> {
+        let origin = remote.origin();
         let project = project.map(str::trim).filter(|project| !project.is_empty());
         let target = match project {
             Some(project) => format!("{REMOTE_TARGET}{origin}#{project}"),
@@ -1063,7 +1063,11 @@ fn same_side(conversation: &ConversationSummary, remote: Option<&dyn RemoteAsker
         (None, Some(_)) if conversation.mode == ConversationMode::Ask.as_str() => Some(
             "this conversation asks this machine's projects — switch the workspace to “This machine” to continue it, or start a new one".to_owned(),
         ),
-        (None, _) => None,
+        (None, Some(_)) => Some(format!(
+            "a {} conversation uses this machine's models and agents — switch the workspace to “This machine” to continue it",
+            conversation.mode
+        )),
+        (None, None) => None,
     };
     refusal.map_or(Ok(()), |message| Err(Error::InvalidTurn { message }))
 }

@@ -13,7 +13,6 @@ use super::api::{CSRF_HEADER, SESSION_COOKIE};
 mod canvas;
 mod library;
 pub use canvas::{RemoteSaved, WorkspaceAsker};
-pub use library::outcome;
 
 /// What went wrong talking to a team server.
 #[derive(Debug, thiserror::Error)]

@@ -25,7 +25,7 @@ import { RunInspector } from "@/features/flow/RunInspector";
 import { ApprovalCard } from "@/features/tools/ApprovalDialog";
 import { claimOrigin, requestsOf, useApprovals } from "@/features/tools/approvals";
 import { ConversationList } from "./ConversationList";
-import { chatReducer, emptyChat, lastQuestion, remoteSide, type AssistantMessage, type Message, type UserMessage } from "./chatState";
+import { chatReducer, emptyChat, lastQuestion, scopeOf, type AssistantMessage, type Message, type UserMessage } from "./chatState";
 
 function ContextInspector({ message, onOpen }: { message: AssistantMessage; onOpen?: (citation: Citation) => void }) {
   const [open, setOpen] = useState(false);
@@ -374,28 +374,7 @@ export function ChatPanel({
   }
 
   const last = lastQuestion(messages);
-  const side = remoteSide(conversation?.target);
-  const serverProject = conversation ? side?.project : project;
-  const scope =
-    side && !server
-      ? `Asks ${side.origin} — open that workspace from the header to continue`
-      : mode === "ask" && server
-      ? serverProject
-        ? `Answers from project “${serverProject}” of ${server}`
-        : `Answers from the projects of ${server}`
-      : mode === "ask"
-      ? conversation
-        ? conversation.target
-          ? `Answers from project “${conversation.target}”`
-          : "Answers from all ingested projects"
-        : project
-          ? `Answers from project “${project}”`
-          : "Answers from all ingested projects"
-      : mode === "chat"
-        ? "A plain conversation with the model"
-        : conversation?.target
-          ? `Agent ${conversation.target}`
-          : "Pick a published agent";
+  const scope = scopeOf(mode, conversation?.target ?? null, conversation !== null, project, server);
 
   return (
     <div className="relative flex h-full flex-col">

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import type { Citation_Serialize as Citation, ConversationMessage_Serialize as ConversationMessage, MessageMeta_Serialize as MessageMeta } from "@/ipc/bindings";
-import { chatReducer, currentPhase, emptyChat, lastQuestion, remoteSide, type ChatState } from "./chatState";
+import { chatReducer, currentPhase, emptyChat, lastQuestion, remoteSide, scopeOf, type ChatState } from "./chatState";
 
 const citation: Citation = {
   number: 1,
@@ -119,5 +119,20 @@ describe("remoteSide", () => {
     expect(remoteSide("remote:http://127.0.0.1:7420/team")).toEqual({ origin: "http://127.0.0.1:7420/team", project: null });
     expect(remoteSide("docs")).toBeNull();
     expect(remoteSide(null)).toBeNull();
+  });
+});
+
+describe("scopeOf", () => {
+  it("says what each conversation talks to, here or on a server", () => {
+    expect(scopeOf("ask", null, false, null, null)).toBe("Answers from all ingested projects");
+    expect(scopeOf("ask", null, false, "docs", null)).toBe("Answers from project “docs”");
+    expect(scopeOf("ask", "docs", true, "other", null)).toBe("Answers from project “docs”");
+    expect(scopeOf("ask", null, false, "lumen", "team on http://h")).toBe("Answers from project “lumen” of team on http://h");
+    expect(scopeOf("ask", "remote:http://h/team#lumen", true, null, "team on http://h")).toBe("Answers from project “lumen” of team on http://h");
+    expect(scopeOf("ask", "remote:http://h/team", true, null, "team on http://h")).toBe("Answers from the projects of team on http://h");
+    expect(scopeOf("ask", "remote:http://h/team", true, null, null)).toBe("Asks http://h/team — open that workspace from the header to continue");
+    expect(scopeOf("chat", null, true, null, null)).toBe("A plain conversation with the model");
+    expect(scopeOf("agent", "planner@1.0.0", true, null, null)).toBe("Agent planner@1.0.0");
+    expect(scopeOf("agent", null, false, null, null)).toBe("Pick a published agent");
   });
 });

@@ -200,3 +200,16 @@ export function remoteSide(target: string | null | undefined): { origin: string;
   const at = rest.lastIndexOf("#");
   return at < 0 ? { origin: rest, project: null } : { origin: rest.slice(0, at), project: rest.slice(at + 1) };
 }
+
+/** What a conversation talks to, as its header says. `target` is the
+ * conversation's (when one is open, `started`), `project` the one picked for
+ * a new conversation, `server` the server's workspace open, if any. */
+export function scopeOf(mode: string, target: string | null, started: boolean, project: string | null, server: string | null): string {
+  const side = remoteSide(target);
+  if (side && !server) return `Asks ${side.origin} — open that workspace from the header to continue`;
+  if (mode === "chat") return "A plain conversation with the model";
+  if (mode === "agent") return target ? `Agent ${target}` : "Pick a published agent";
+  const picked = started ? (side ? side.project : server ? null : target) : project;
+  if (server) return picked ? `Answers from project “${picked}” of ${server}` : `Answers from the projects of ${server}`;
+  return picked ? `Answers from project “${picked}”` : "Answers from all ingested projects";
+}

@@ -72,10 +72,17 @@ export function TeamPanel({ onClose, onSession, opened = null }: { onClose: () =
   const [events, setEvents] = useState<RunEvent[]>([]);
   const [status, setStatus] = useState<string | null>(null);
   const [forkTo, setForkTo] = useState("");
-  const [link, setLink] = useState(opened?.url ?? "");
+  const [link, setLink] = useState("");
   const [made, setMade] = useState<SharedLink | null>(null);
   const [shared, setShared] = useState<SharedRun | null>(null);
-  const [message, setMessage] = useState<string | null>(opened ? `A link opened from outside the app, to a run shared on ${opened.server}: press Open to view it read-only.` : null);
+  const [message, setMessage] = useState<string | null>(null);
+  // A link opened from outside: filled in to open here (a sign-in under
+  // way is kept).
+  useEffect(() => {
+    if (!opened) return;
+    setLink(opened.url);
+    setMessage(`A link opened from outside the app, to a run shared on ${opened.server}: press Open to view it read-only.`);
+  }, [opened]);
   const [busy, setBusy] = useState(false);
   const [sso, setSso] = useState<OidcSignIn | null>(null);
 

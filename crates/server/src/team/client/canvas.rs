@@ -65,6 +65,16 @@ fn segment(text: &str) -> String {
         .collect()
 }
 
+/// `/api/v1/workspaces/WORKSPACE/PART/…`, each part percent-encoded.
+fn at(workspace: &str, parts: &[&str]) -> String {
+    let mut path = format!("/api/v1/workspaces/{}", segment(workspace));
+    for part in parts {
+        path.push('/');
+        path.push_str(&segment(part));
+    }
+    path
+}
+
 impl TeamClient {
     async fn fetch<T: for<'de> Deserialize<'de>>(
         &self,
@@ -73,6 +83,18 @@ impl TeamClient {
         body: Option<Value>,
     ) -> Result<T> {
         json_of(&self.server, self.call(method, path, body).await?).await
+    }
+
+    /// A call whose answer says only that it was done.
+    async fn done(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<()> {
+        self.call(method, path, body).await.map(drop)
+    }
+
+    fn flow_body(&self, flow: &Flow) -> Result<Value> {
+        serde_json::to_value(flow).map_err(|error| ClientError::Protocol {
+            server: self.server.clone(),
+            message: error.to_string(),
+        })
     }
 
     /// The server's address.
@@ -84,19 +106,14 @@ impl TeamClient {
     /// Where a workspace's flow is, as the canvas names its file.
     #[must_use]
     pub fn flow_address(&self, workspace: &str, flow: &str) -> String {
-        format!("{}/api/v1/workspaces/{workspace}/flows/{flow}", self.server)
+        format!("{}{}", self.server, at(workspace, &["flows", flow]))
     }
 
     /// A workspace's flows as the canvas lists them (a flow the server
     /// cannot read carries its error).
     pub async fn flow_entries(&self, workspace: &str) -> Result<Vec<FlowEntry>> {
-        let workspace = &segment(workspace);
         let listed: Vec<Value> = self
-            .fetch(
-                reqwest::Method::GET,
-                &format!("/api/v1/workspaces/{workspace}/flows"),
-                None,
-            )
+            .fetch(reqwest::Method::GET, &at(workspace, &["flows"]), None)
             .await?;
         Ok(listed
             .into_iter()
@@ -122,111 +139,64 @@ impl TeamClient {
 
     /// A workspace's flow as stored on the server.
     pub async fn flow(&self, workspace: &str, name: &str) -> Result<Flow> {
-        let workspace = &segment(workspace);
-        let name = &segment(name);
-        self.fetch(
-            reqwest::Method::GET,
-            &format!("/api/v1/workspaces/{workspace}/flows/{name}"),
-            None,
-        )
-        .await
+        self.fetch(reqwest::Method::GET, &at(workspace, &["flows", name]), None)
+            .await
     }
 
     /// Saves a flow on the server (a new version when it changed).
     pub async fn save_flow(&self, workspace: &str, flow: &Flow) -> Result<RemoteSaved> {
-        let workspace = &segment(workspace);
-        let body = serde_json::to_value(flow).map_err(|error| ClientError::Protocol {
-            server: self.server.clone(),
-            message: error.to_string(),
-        })?;
-        self.fetch(
-            reqwest::Method::PUT,
-            &format!(
-                "/api/v1/workspaces/{workspace}/flows/{}",
-                segment(&flow.name)
-            ),
-            Some(body),
-        )
-        .await
+        let path = at(workspace, &["flows", &flow.name]);
+        self.fetch(reqwest::Method::PUT, &path, Some(self.flow_body(flow)?))
+            .await
     }
 
     /// Deletes a flow on the server (its history is kept there).
     pub async fn delete_flow(&self, workspace: &str, name: &str) -> Result<()> {
-        let workspace = &segment(workspace);
-        let name = &segment(name);
-        self.call(
+        self.done(
             reqwest::Method::DELETE,
-            &format!("/api/v1/workspaces/{workspace}/flows/{name}"),
+            &at(workspace, &["flows", name]),
             None,
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     /// The server's check of a flow as edited (its agents, tools and
     /// sub-flows are the workspace's).
     pub async fn check_flow(&self, workspace: &str, flow: &Flow) -> Result<Vec<FlowProblem>> {
-        let workspace = &segment(workspace);
-        let body = serde_json::to_value(flow).map_err(|error| ClientError::Protocol {
-            server: self.server.clone(),
-            message: error.to_string(),
-        })?;
-        self.fetch(
-            reqwest::Method::POST,
-            &format!("/api/v1/workspaces/{workspace}/check"),
-            Some(body),
-        )
-        .await
+        let path = at(workspace, &["check"]);
+        self.fetch(reqwest::Method::POST, &path, Some(self.flow_body(flow)?))
+            .await
     }
 
     /// A flow's saved versions, oldest first.
     pub async fn flow_versions(&self, workspace: &str, name: &str) -> Result<Vec<FlowVersion>> {
-        let workspace = &segment(workspace);
-        let name = &segment(name);
-        self.fetch(
-            reqwest::Method::GET,
-            &format!("/api/v1/workspaces/{workspace}/flows/{name}/versions"),
-            None,
-        )
-        .await
+        let path = at(workspace, &["flows", name, "versions"]);
+        self.fetch(reqwest::Method::GET, &path, None).await
     }
 
     /// The newest runs (of one flow).
     pub async fn runs(&self, workspace: &str, flow: Option<&str>) -> Result<Vec<RunSummary>> {
-        let workspace = &segment(workspace);
         let query = flow.map_or_else(String::new, |flow| format!("?flow={}", segment(flow)));
-        self.fetch(
-            reqwest::Method::GET,
-            &format!("/api/v1/workspaces/{workspace}/runs{query}"),
-            None,
-        )
-        .await
+        let path = format!("{}{query}", at(workspace, &["runs"]));
+        self.fetch(reqwest::Method::GET, &path, None).await
     }
 
     /// A run with its trace.
     pub async fn run_detail(&self, workspace: &str, run: &str) -> Result<RunDetail> {
-        let workspace = &segment(workspace);
-        let run = &segment(run);
-        self.fetch(
-            reqwest::Method::GET,
-            &format!("/api/v1/workspaces/{workspace}/runs/{run}"),
-            None,
-        )
-        .await
+        self.fetch(reqwest::Method::GET, &at(workspace, &["runs", run]), None)
+            .await
     }
 
     /// Continues a paused or interrupted run on the server, answering its
     /// waiting step; follow it with [`Self::follow_after`].
     pub async fn resume(&self, workspace: &str, run: &str, answer: Option<Value>) -> Result<()> {
-        let workspace = &segment(workspace);
-        let run = &segment(run);
-        self.call(
+        let path = at(workspace, &["runs", run, "resume"]);
+        self.done(
             reqwest::Method::POST,
-            &format!("/api/v1/workspaces/{workspace}/runs/{run}/resume"),
+            &path,
             Some(json!({ "answer": answer })),
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     /// Asks the workspace's projects, or one of them (the server keeps the
@@ -237,46 +207,34 @@ impl TeamClient {
         question: &str,
         project: Option<&str>,
     ) -> Result<codexos_runtime::Answer> {
-        let workspace = &segment(workspace);
-        self.fetch(
-            reqwest::Method::POST,
-            &format!("/api/v1/workspaces/{workspace}/ask"),
-            Some(json!({ "question": question, "project": project })),
-        )
-        .await
+        let body = json!({ "question": question, "project": project });
+        self.fetch(reqwest::Method::POST, &at(workspace, &["ask"]), Some(body))
+            .await
     }
 
     /// The workspace's ingested projects.
     pub async fn projects(&self, workspace: &str) -> Result<Vec<codexos_runtime::ProjectSummary>> {
-        let workspace = &segment(workspace);
-        self.fetch(
-            reqwest::Method::GET,
-            &format!("/api/v1/workspaces/{workspace}/projects"),
-            None,
-        )
-        .await
+        self.fetch(reqwest::Method::GET, &at(workspace, &["projects"]), None)
+            .await
     }
 
     /// Stops a run on the server.
     pub async fn cancel(&self, workspace: &str, run: &str) -> Result<()> {
-        let workspace = &segment(workspace);
-        let run = &segment(run);
-        self.call(
-            reqwest::Method::POST,
-            &format!("/api/v1/workspaces/{workspace}/runs/{run}/cancel"),
-            None,
-        )
-        .await?;
-        Ok(())
+        let path = at(workspace, &["runs", run, "cancel"]);
+        self.done(reqwest::Method::POST, &path, None).await
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::segment;
+    use super::{at, segment};
 
     #[test]
     fn path_segments_are_percent_encoded() {
+        assert_eq!(
+            at("team", &["flows", "a b", "versions"]),
+            "/api/v1/workspaces/team/flows/a%20b/versions"
+        );
         assert_eq!(segment("gate-copy_2.v1"), "gate-copy_2.v1");
         assert_eq!(segment("../etc/passwd"), "..%2Fetc%2Fpasswd");
         assert_eq!(segment("a b?c#d"), "a%20b%3Fc%23d");

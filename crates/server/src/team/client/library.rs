@@ -3,12 +3,13 @@
 //! flow back from its history, and how a run stands — the same results as
 //! the runtime gives on this machine.
 
-use codexos_runtime::{Flow, FlowEntry, FlowVersion, RunDetail, RunOutcome, RunStatus};
+use codexos_runtime::{Flow, FlowEntry, FlowVersion, RunDetail, RunEvent, RunOutcome, RunStatus};
 use serde_json::Value;
+use tokio_util::sync::CancellationToken;
 
 use super::{ClientError, Result, TeamClient};
 
-fn refused(status: u16, code: &str, message: String) -> ClientError {
+fn refused_with(status: u16, code: &str, message: String) -> ClientError {
     ClientError::Refused {
         status,
         code: code.to_owned(),
@@ -40,7 +41,7 @@ impl TeamClient {
             .iter()
             .any(|entry| entry.name == name);
         if taken {
-            return Err(refused(
+            return Err(refused_with(
                 409,
                 "exists",
                 format!("{workspace} already has a flow `{name}` — pick another name"),
@@ -48,7 +49,7 @@ impl TeamClient {
         }
         let mut flow = match from {
             None => codexos_runtime::blank_flow(name)
-                .map_err(|error| refused(400, "invalid", error.to_string()))?,
+                .map_err(|error| refused_with(400, "invalid", error.to_string()))?,
             Some(source) => self.flow(workspace, source).await?,
         };
         name.clone_into(&mut flow.name);
@@ -56,6 +57,23 @@ impl TeamClient {
         flow.forked_from = None;
         self.save_flow(workspace, &flow).await?;
         Ok(self.entry(workspace, flow))
+    }
+
+    /// Refuses a project the workspace does not have.
+    pub async fn require_project(&self, workspace: &str, name: &str) -> Result<()> {
+        if self
+            .projects(workspace)
+            .await?
+            .iter()
+            .any(|known| known.name == name)
+        {
+            return Ok(());
+        }
+        Err(refused_with(
+            404,
+            "not_found",
+            format!("{workspace} has no project `{name}` — pick one of its projects, or all"),
+        ))
     }
 
     /// A flow's saved versions, oldest first; none for a flow never saved
@@ -73,7 +91,7 @@ impl TeamClient {
             .into_iter()
             .find(|saved| saved.version == version)
             .ok_or_else(|| {
-                refused(
+                refused_with(
                     404,
                     "not_found",
                     format!("{name} has no version {version} in {workspace}"),
@@ -121,7 +139,7 @@ impl TeamClient {
             .map(|saved| saved.version)
             .max()
             .ok_or_else(|| {
-                refused(
+                refused_with(
                     404,
                     "not_found",
                     format!("{name} has no saved version in {workspace}"),
@@ -135,7 +153,7 @@ impl TeamClient {
     /// run).
     pub async fn start_run_of(&self, workspace: &str, flow: &Flow, input: Value) -> Result<String> {
         if &self.flow(workspace, &flow.name).await? != flow {
-            return Err(refused(
+            return Err(refused_with(
                 409,
                 "changed",
                 format!(
@@ -145,6 +163,52 @@ impl TeamClient {
             ));
         }
         self.start_run(workspace, &flow.name, input).await
+    }
+
+    /// Follows a run to its end or pause and answers how it stands. When
+    /// `stop` is cancelled (now, or already before), the run is cancelled
+    /// on the server and its end still streams back; a cancel the server
+    /// refused is an error saying how the run ended instead.
+    pub async fn follow_to_outcome(
+        &self,
+        workspace: &str,
+        run: &str,
+        after: Option<u64>,
+        stop: &CancellationToken,
+        on_event: &(dyn Fn(RunEvent) + Send + Sync),
+    ) -> Result<RunOutcome> {
+        let stopping = {
+            let (client, workspace, run, stop) = (
+                self.clone(),
+                workspace.to_owned(),
+                run.to_owned(),
+                stop.clone(),
+            );
+            tokio::spawn(async move {
+                stop.cancelled().await;
+                client.cancel(&workspace, &run).await.err()
+            })
+        };
+        let followed = self.follow_after(workspace, run, after, on_event).await;
+        let refused = if stopping.is_finished() {
+            stopping.await.ok().flatten()
+        } else {
+            stopping.abort();
+            None
+        };
+        followed?;
+        let outcome = self.run_outcome(workspace, run).await?;
+        match refused {
+            Some(why) if outcome.status != RunStatus::Cancelled => Err(refused_with(
+                409,
+                "not_stopped",
+                format!(
+                    "the server did not stop run {run} ({why}); it ended {}",
+                    outcome.status.as_str()
+                ),
+            )),
+            _ => Ok(outcome),
+        }
     }
 
     /// How a run stands: its status, output, error or waiting node.
@@ -161,8 +225,7 @@ impl TeamClient {
 }
 
 /// How a run stands, from its stored detail (`None`: an unknown status).
-#[must_use]
-pub fn outcome(detail: &RunDetail) -> Option<RunOutcome> {
+fn outcome(detail: &RunDetail) -> Option<RunOutcome> {
     let status: RunStatus =
         serde_json::from_value(Value::String(detail.summary.status.clone())).ok()?;
     Some(RunOutcome {

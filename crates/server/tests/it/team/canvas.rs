@@ -8,6 +8,14 @@ use serde_json::json;
 
 use super::{roomy, start, PASSWORD};
 
+/// A session of `who` (one of the people of `team`).
+async fn signed_in(server: &super::Server, who: &str) -> TeamClient {
+    TeamClient::sign_in(&server.base, who, PASSWORD)
+        .await
+        .unwrap_or_else(|error| panic!("{who} signs in: {error}"))
+        .0
+}
+
 /// `flow` with its second node a sub-flow of `path`.
 fn with_subflow(flow: &codexos_runtime::Flow, path: &str) -> codexos_runtime::Flow {
     let mut changed = flow.clone();
@@ -20,9 +28,7 @@ fn with_subflow(flow: &codexos_runtime::Flow, path: &str) -> codexos_runtime::Fl
 #[tokio::test(flavor = "multi_thread")]
 async fn the_servers_check_names_missing_sub_flows_and_never_looks_outside_its_flows() {
     let server = start(roomy()).await;
-    let (cora, _) = TeamClient::sign_in(&server.base, "cora", PASSWORD)
-        .await
-        .expect("cora (creator)");
+    let cora = signed_in(&server, "cora").await;
     let flow = cora.flow("team", "gate").await.expect("flow");
     // The check is the workspace's: a sub-flow it does not have is named.
     let broken = with_subflow(&flow, "nowhere");
@@ -57,12 +63,8 @@ async fn the_servers_check_names_missing_sub_flows_and_never_looks_outside_its_f
 #[tokio::test(flavor = "multi_thread")]
 async fn the_canvas_lists_checks_saves_runs_resumes_and_deletes_a_servers_flows() {
     let server = start(roomy()).await;
-    let (cora, _) = TeamClient::sign_in(&server.base, "cora", PASSWORD)
-        .await
-        .expect("cora (creator)");
-    let (eve, _) = TeamClient::sign_in(&server.base, "eve", PASSWORD)
-        .await
-        .expect("eve (executor)");
+    let cora = signed_in(&server, "cora").await;
+    let eve = signed_in(&server, "eve").await;
 
     let listed = cora.flow_entries("team").await.expect("flows");
     let entry = listed
@@ -189,9 +191,7 @@ fn asker(client: &TeamClient) -> Arc<dyn RemoteAsker> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_conversation_on_this_machine_asks_a_servers_workspace_and_keeps_the_answer() {
     let server = start(roomy()).await;
-    let (eve, _) = TeamClient::sign_in(&server.base, "eve", PASSWORD)
-        .await
-        .expect("eve (executor)");
+    let eve = signed_in(&server, "eve").await;
     let (_here, runtime) = this_machine();
     assert!(
         runtime.projects().expect("projects").is_empty(),
@@ -211,9 +211,8 @@ async fn a_conversation_on_this_machine_asks_a_servers_workspace_and_keeps_the_a
             .is_err(),
         "`docs` is the server's project, unknown here"
     );
-    let origin = format!("{}/team", server.base);
     let id = runtime
-        .new_remote_conversation(&origin, Some("docs"))
+        .new_remote_conversation(asker(&eve).as_ref(), Some("docs"))
         .expect("conversation")
         .id;
     let events = Mutex::new(Vec::new());
@@ -262,9 +261,7 @@ async fn a_conversation_on_this_machine_asks_a_servers_workspace_and_keeps_the_a
 
     // Someone the workspace does not know: the turn is kept, failed, with
     // the server's reason.
-    let (otto, _) = TeamClient::sign_in(&server.base, "otto", PASSWORD)
-        .await
-        .expect("otto (no member of team)");
+    let otto = signed_in(&server, "otto").await;
     let refused = say(&runtime, &id, "And how do I test it?", Some(asker(&otto)))
         .await
         .expect("sent");
@@ -279,13 +276,11 @@ async fn a_conversation_on_this_machine_asks_a_servers_workspace_and_keeps_the_a
 #[tokio::test(flavor = "multi_thread")]
 async fn a_conversation_is_continued_only_on_its_side() {
     let server = start(roomy()).await;
-    let (eve, _) = TeamClient::sign_in(&server.base, "eve", PASSWORD)
-        .await
-        .expect("eve (executor)");
+    let eve = signed_in(&server, "eve").await;
     let (_here, runtime) = this_machine();
     let origin = format!("{}/team", server.base);
     let id = runtime
-        .new_remote_conversation(&origin, Some("docs"))
+        .new_remote_conversation(asker(&eve).as_ref(), Some("docs"))
         .expect("conversation")
         .id;
     let asked = say(&runtime, &id, "How do I build it?", Some(asker(&eve)))
@@ -319,14 +314,20 @@ async fn a_conversation_is_continued_only_on_its_side() {
         .await
         .expect_err("a local conversation is not continued on the server");
     assert!(there.to_string().contains("This machine"), "{there}");
+    let chat = runtime
+        .new_conversation(ConversationMode::Chat, None)
+        .expect("chat")
+        .id;
+    let models = say(&runtime, &chat, "Hello?", Some(asker(&eve)))
+        .await
+        .expect_err("a chat is this machine's models");
+    assert!(models.to_string().contains("models and agents"), "{models}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_library_creates_diffs_rolls_back_restores_and_runs_only_the_servers_version() {
     let server = start(roomy()).await;
-    let (cora, _) = TeamClient::sign_in(&server.base, "cora", PASSWORD)
-        .await
-        .expect("cora (creator)");
+    let cora = signed_in(&server, "cora").await;
     let made = cora
         .create_flow("team", "fresh", None)
         .await
