@@ -290,8 +290,8 @@ pub async fn run_compare(
     a: String,
     b: String,
 ) -> Result<RunComparison, IpcError> {
-    if state.remote().is_some() {
-        return Err(crate::remote::only_here("Comparing runs"));
+    if let Some(remote) = state.remote() {
+        return remote.compare(&a, &b).await;
     }
     // Off the main thread: two large runs take a while to read.
     let runtime = state.runtime()?;
@@ -314,8 +314,17 @@ pub async fn run_replay(
     model: Option<String>,
     on_event: Channel<RunEvent>,
 ) -> Result<ReplayReport, IpcError> {
-    if state.remote().is_some() {
-        return Err(crate::remote::only_here("Replaying a run"));
+    if let Some(remote) = state.remote() {
+        return remote
+            .replay(
+                &state,
+                &request_id,
+                &run_id,
+                model.as_deref(),
+                live,
+                on_event,
+            )
+            .await;
     }
     let runtime = state.runtime()?;
     let cancel = state.requests.start(&request_id);
@@ -324,7 +333,15 @@ pub async fn run_replay(
     });
     let report = if live {
         runtime
-            .diff_run(&run_id, model.as_deref(), Some(sink), cancel)
+            .diff_run(
+                &run_id,
+                model.as_deref(),
+                FlowRunOptions {
+                    on_event: Some(sink),
+                    ..FlowRunOptions::default()
+                },
+                cancel,
+            )
             .await
     } else {
         runtime.replay_run(&run_id, Some(sink), cancel).await
@@ -346,9 +363,6 @@ pub async fn run_fork(
     edits: String,
     on_event: Channel<RunEvent>,
 ) -> Result<RunOutcome, IpcError> {
-    if state.remote().is_some() {
-        return Err(crate::remote::only_here("Forking a run from a node"));
-    }
     let edits: BTreeMap<String, Value> = match json(&edits, "the state edits")? {
         Value::Object(map) => map.into_iter().collect(),
         _ => {
@@ -359,6 +373,11 @@ pub async fn run_fork(
             })
         }
     };
+    if let Some(remote) = state.remote() {
+        return remote
+            .fork_run(&state, &request_id, &run_id, &node, edits, on_event)
+            .await;
+    }
     let runtime = state.runtime()?;
     let mut options = live(on_event, None);
     options.approver = Some(crate::tools::DialogApprover::for_window(app, &state));

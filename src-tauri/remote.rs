@@ -246,8 +246,23 @@ impl Remote {
         input: Value,
         on_event: Channel<RunEvent>,
     ) -> Result<RunOutcome, IpcError> {
+        let started = self.client.start_run_of(&self.workspace, flow, input);
+        self.start_and_follow(state, request_id, started, on_event)
+            .await
+    }
+
+    /// Starts a run on the server with `start` (the request counts from
+    /// before it, so a Stop pressed meanwhile cancels the run once it has
+    /// an id) and follows it to its end or pause.
+    async fn start_and_follow(
+        &self,
+        state: &AppState,
+        request_id: &str,
+        start: impl std::future::Future<Output = codexos_server::team::client::Result<String>>,
+        on_event: Channel<RunEvent>,
+    ) -> Result<RunOutcome, IpcError> {
         let cancel = state.requests.start(request_id);
-        match self.client.start_run_of(&self.workspace, flow, input).await {
+        match start.await {
             Ok(run) => {
                 self.follow(state, request_id, &cancel, &run, None, on_event)
                     .await
@@ -257,6 +272,54 @@ impl Remote {
                 Err(error.into())
             }
         }
+    }
+
+    /// A new run on the server from the state before `node` ran in `run`,
+    /// with `edits`, streamed back.
+    pub(crate) async fn fork_run(
+        &self,
+        state: &AppState,
+        request_id: &str,
+        run: &str,
+        node: &str,
+        edits: std::collections::BTreeMap<String, Value>,
+        on_event: Channel<RunEvent>,
+    ) -> Result<RunOutcome, IpcError> {
+        let started = self.client.fork_run(&self.workspace, run, node, edits);
+        self.start_and_follow(state, request_id, started, on_event)
+            .await
+    }
+
+    /// A run replayed on the server from its recording, or (`live`) run
+    /// again there — streamed back — and checked against the recording.
+    pub(crate) async fn replay(
+        &self,
+        state: &AppState,
+        request_id: &str,
+        run: &str,
+        model: Option<&str>,
+        live: bool,
+        on_event: Channel<RunEvent>,
+    ) -> Result<codexos_runtime::ReplayReport, IpcError> {
+        if !live {
+            return Ok(self.client.replay(&self.workspace, run).await?);
+        }
+        let started = self.client.rerun(&self.workspace, run, model);
+        let again = self
+            .start_and_follow(state, request_id, started, on_event)
+            .await?;
+        Ok(self
+            .client
+            .rerun_report(&self.workspace, run, &again.run_id)
+            .await?)
+    }
+
+    pub(crate) async fn compare(
+        &self,
+        a: &str,
+        b: &str,
+    ) -> Result<codexos_runtime::RunComparison, IpcError> {
+        Ok(self.client.compare_runs(&self.workspace, a, b).await?)
     }
 
     /// Continues a paused or interrupted run on the server, streaming what

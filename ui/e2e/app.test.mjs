@@ -2052,7 +2052,7 @@ test("a team server: an executor signs in from the app, runs a flow another memb
   }
 });
 
-test("a server's workspace opens in the canvas: an executor runs a flow there, answers its step and inspects the run but cannot edit it; a creator's new flow is saved on the server; the canvas comes back to this machine", async () => {
+test("a server's workspace opens in the canvas: an executor runs a flow there, answers its step, inspects the run and replays, re-runs, forks and compares it there, but cannot edit it; a creator's new flow is saved on the server; the canvas comes back to this machine", async () => {
   const work = await mkdtemp(join(tmpdir(), "codexos-remote-"));
   const env = { ...process.env, CODEXOS_HOME: join(work, "cli") };
   const home = ["server", "--home", join(work, "server")];
@@ -2121,7 +2121,28 @@ test("a server's workspace opens in the canvas: an executor runs a flow there, a
     await browser.$('[data-testid="run-on-server"]').waitForDisplayed({ timeout: 10_000 });
     await browser.$('[data-testid="inspector-pick-after"]').click();
     await browser.waitUntil(async () => (await browser.$('[data-testid="inspector-writes"]').getText()).includes("7"), { timeout: 10_000, timeoutMsg: "the server's trace did not show" });
-    assert.ok(!(await browser.$('[data-testid="run-replay"]').isExisting()), "replay is for this machine's runs");
+    // Replayed from its recording on the server: the report comes back.
+    await browser.$('[data-testid="run-replay"]').click();
+    const report = await browser.$('[data-testid="replay-report"]');
+    await report.waitForDisplayed({ timeout: 60_000 });
+    assert.equal(await report.getAttribute("data-identical"), "true", await report.getText());
+    assert.equal((await api("GET", "/api/v1/workspaces/team/runs?flow=gate")).length, 1, "a replay stores no run");
+    // Re-run live there (with the recorded answer), then checked against the recording.
+    await browser.execute(() => document.querySelector('[data-testid="run-rerun"]').click());
+    await browser.waitUntil(async () => (await api("GET", "/api/v1/workspaces/team/runs?flow=gate")).length === 2, { timeout: 60_000, timeoutMsg: "the re-run did not start on the server" });
+    await browser.waitUntil(async () => (await report.isExisting()) && (await report.getAttribute("data-identical")) === "true", { timeout: 60_000, timeoutMsg: "the re-run's report did not come back identical" });
+    // Forked from `after` with `n` edited: a new run on the server, opened here.
+    await browser.$('[data-testid="inspector-node"] details summary').click();
+    await fill(await browser.$('[data-testid="fork-edits"]'), '{"ok": {"approved": true}}');
+    await browser.$('[data-testid="fork-run"]').click();
+    await browser.waitUntil(async () => (await browser.$('[data-testid="inspector-status"]').getText()).includes("forked from"), { timeout: 60_000, timeoutMsg: "the server's fork did not open" });
+    runs = await api("GET", "/api/v1/workspaces/team/runs?flow=gate");
+    assert.equal(runs.length, 3, "the fork is a run on the server");
+    // Compared side by side with the first run.
+    const compareWith = await browser.$('[data-testid="compare-with"]');
+    await browser.waitUntil(async () => (await browser.$$('[data-testid="compare-with"] option')).length >= 3, { timeout: 10_000, timeoutMsg: "the server's runs are not offered for comparison" });
+    await compareWith.selectByIndex(1);
+    await browser.$('[data-testid="run-compare"]').waitForDisplayed({ timeout: 10_000 });
     await screenshot("remote-inspector");
     await browser.$('button[aria-label="Close run inspector"]').click();
     // What the window disables, the server refuses: Eve's own session cannot save.
@@ -2150,7 +2171,7 @@ test("a server's workspace opens in the canvas: an executor runs a flow there, a
     assert.equal(await answer.getAttribute("data-phase"), "done", await answer.getText());
     const cited = await browser.execute(() => [...document.querySelectorAll('[data-testid="citation"]')].map((citation) => citation.parentElement.title));
     assert.ok(cited.length > 0 && cited.every((title) => title.startsWith("lumen-on-server")), `cited: ${cited.join(" | ")}`);
-    const asks = (await api("GET", "/api/v1/workspaces/team/runs")).filter((summary) => summary.id !== runs[0].id);
+    const asks = (await api("GET", "/api/v1/workspaces/team/runs")).filter((summary) => summary.flow !== "gate");
     assert.equal(asks.length, 1, "the ask is kept as a run on the server");
     await screenshot("remote-ask");
 

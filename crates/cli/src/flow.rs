@@ -381,8 +381,12 @@ pub async fn runs(
             let id = runtime.resolve_run(&id)?;
             let sink = (!json).then(|| event_printer(false));
             let report = if diff {
+                let options = FlowRunOptions {
+                    on_event: sink,
+                    ..FlowRunOptions::default()
+                };
                 runtime
-                    .diff_run(&id, model.as_deref(), sink, cancel.clone())
+                    .diff_run(&id, model.as_deref(), options, cancel.clone())
                     .await?
             } else {
                 runtime.replay_run(&id, sink, cancel.clone()).await?

@@ -89,8 +89,25 @@ pub struct RunDetail {
     pub exchange: Option<String>,
 }
 
+impl RunDetail {
+    /// How the run stands: its status, output, error or waiting node
+    /// (`None` for a status this build does not know).
+    #[must_use]
+    pub fn outcome(&self) -> Option<RunOutcome> {
+        let status: RunStatus =
+            serde_json::from_value(Value::String(self.summary.status.clone())).ok()?;
+        Some(RunOutcome {
+            run_id: self.summary.id.clone(),
+            status,
+            output: self.detail.get("output").cloned().unwrap_or(Value::Null),
+            error: self.detail["error"].as_str().map(str::to_owned),
+            waiting: self.detail["waiting"].as_str().map(str::to_owned),
+        })
+    }
+}
+
 /// One node's outputs in a recorded run and a new one.
-#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeDiff {
     /// Node id.
@@ -106,7 +123,7 @@ pub struct NodeDiff {
 }
 
 /// A replay or a live re-run compared with the recording.
-#[derive(Debug, Clone, Serialize, specta::Type)]
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct ReplayReport {
     /// The original run.
@@ -477,14 +494,16 @@ impl Runtime {
         Ok(compare(id, &stored, &replayed, outcome))
     }
 
-    /// Runs a recorded run's flow again live, with the same input and
-    /// human answers (and another model when given), and reports where the
-    /// outputs diverge. The new run is stored.
+    /// Runs a recorded run's flow again live, with the same input, project
+    /// and human answers (and another model when given), and reports where
+    /// the outputs diverge. The new run is stored. `options` gives the
+    /// events' sink and the work folder; its answers and project are the
+    /// recording's.
     pub async fn diff_run(
         self: &Arc<Self>,
         id: &str,
         model: Option<&str>,
-        on_event: Option<EventSink>,
+        options: FlowRunOptions,
         cancel: CancellationToken,
     ) -> Result<ReplayReport> {
         let stored = self.stored_run(id)?;
@@ -510,12 +529,10 @@ impl Runtime {
             .filter(|call| call.kind == "human")
             .filter_map(|call| Some((call.node.clone(), call.response.get("ok")?.clone())))
             .collect();
-        let project = run_project(&stored);
         let options = FlowRunOptions {
             answers,
-            on_event,
-            project,
-            ..FlowRunOptions::default()
+            project: run_project(&stored),
+            ..options
         };
         let path = stored.header.flow_path.as_deref().map(Path::new);
         let base = Self::base_of(&stored);
@@ -531,6 +548,20 @@ impl Runtime {
             .await?;
         let live = self.stored_run(&outcome.run_id)?.nodes;
         Ok(compare(id, &stored, &live, outcome))
+    }
+
+    /// Run `other` (a later run of the same flow, e.g. a live re-run)
+    /// checked against run `id`'s recording, node by node: what
+    /// [`Self::diff_run`] reports, for a re-run that ran elsewhere.
+    pub fn rerun_report(&self, id: &str, other: &str) -> Result<ReplayReport> {
+        let stored = self.stored_run(id)?;
+        let outcome = self.run_detail(other)?.outcome().ok_or_else(|| {
+            Error::Flow(codexos_flow::Error::Store {
+                message: format!("run {other} has a status this build does not know"),
+            })
+        })?;
+        let now = self.stored_run(other)?.nodes;
+        Ok(compare(id, &stored, &now, outcome))
     }
 
     /// Starts a new run from the checkpoint before `node` in run `id`, with

@@ -19,6 +19,7 @@ mod api;
 mod limits;
 pub mod oidc;
 mod openapi;
+mod reruns;
 mod share;
 pub mod tls;
 pub mod triggers;

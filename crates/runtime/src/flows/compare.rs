@@ -7,13 +7,13 @@ use std::fmt::Write as _;
 
 use codexos_flow::ports::{RunStatus, StoredRun};
 use codexos_flow::EventKind;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::trace::{self, NodeTrace, Usage};
 
 /// One run of a comparison.
-#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct RunSide {
     /// Run id.
@@ -43,7 +43,7 @@ pub struct RunSide {
 }
 
 /// A tool call of one side, for a side-by-side view.
-#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct ToolSide {
     /// The tool.
@@ -57,7 +57,7 @@ pub struct ToolSide {
 }
 
 /// One node as one run saw it.
-#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeSide {
     /// Node kind.
@@ -87,7 +87,7 @@ pub struct NodeSide {
 }
 
 /// One node in both runs.
-#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeComparison {
     /// Node id.
@@ -104,7 +104,7 @@ pub struct NodeComparison {
 }
 
 /// Two runs, node by node.
-#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct RunComparison {
     /// Run A.

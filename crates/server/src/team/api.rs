@@ -29,7 +29,7 @@ use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
 use super::roles::{endpoint_of, Access, Permission, Role, Scope, ENDPOINTS, WORKSPACE};
-use super::{auth, checked_name, lock, oidc, share, triggers, ApiError, Running, Team};
+use super::{auth, checked_name, lock, oidc, reruns, share, triggers, ApiError, Running, Team};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "codexos_session";
@@ -151,6 +151,11 @@ pub fn router(team: Arc<Team>) -> Router {
         .route(&w("/runs/{run}/events"), get(run_events))
         .route(&w("/runs/{run}/cancel"), post(cancel_run))
         .route(&w("/runs/{run}/resume"), post(resume_run))
+        .route(&w("/runs/{run}/replay"), post(reruns::replay))
+        .route(&w("/runs/{run}/rerun"), post(reruns::rerun))
+        .route(&w("/runs/{run}/fork"), post(reruns::fork))
+        .route(&w("/runs/{run}/compare/{other}"), get(reruns::compare))
+        .route(&w("/runs/{run}/diff/{other}"), get(reruns::diff))
         .route(&w("/openai/v1/models"), get(openai_models))
         .route(&w("/openai/v1/chat/completions"), post(openai_completions))
         .route(&w("/mcp"), post(mcp))
@@ -319,7 +324,7 @@ async fn admit(team: &Arc<Team>, request: Request) -> ApiResult<(Request, Option
         .map(|(name, value)| (name.to_owned(), value.to_owned()))
         .collect();
     for (name, value) in &params {
-        if name == "run" {
+        if name == "run" || name == "other" {
             if !value.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
                 || value.is_empty()
                 || value.len() > 64
@@ -1249,11 +1254,7 @@ pub(crate) async fn resume(
     let what = (ws.name.clone(), detail.summary.flow.clone());
     // A resumed run works where it worked before: its project's folder, or
     // the workspace's work folder.
-    let options = if detail.input.get("project").is_some() {
-        FlowRunOptions::default()
-    } else {
-        run_options(ws, None)?
-    };
+    let options = super::reruns::continued(ws, &detail)?;
     let running = Running::default();
     {
         let mut runs = lock(&team.runs);

@@ -12,6 +12,7 @@ use super::api::{CSRF_HEADER, SESSION_COOKIE};
 
 mod canvas;
 mod library;
+mod reruns;
 pub use canvas::{RemoteSaved, WorkspaceAsker};
 
 /// What went wrong talking to a team server.
@@ -545,23 +546,8 @@ impl TeamClient {
 
     /// Starts a run of a flow; its id.
     pub async fn start_run(&self, workspace: &str, flow: &str, input: Value) -> Result<String> {
-        let started: Value = json_of(
-            &self.server,
-            self.call(
-                reqwest::Method::POST,
-                &format!("/api/v1/workspaces/{workspace}/flows/{flow}/runs"),
-                Some(json!({ "input": input })),
-            )
-            .await?,
-        )
-        .await?;
-        started["runId"]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| ClientError::Protocol {
-                server: self.server.clone(),
-                message: "no run id in the answer".to_owned(),
-            })
+        let path = canvas::at(workspace, &["flows", flow, "runs"]);
+        self.started(&path, json!({ "input": input })).await
     }
 
     /// Follows a run's events until it ends (or pauses); the status it

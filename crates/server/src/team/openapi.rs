@@ -12,6 +12,7 @@ use super::api::{
     ResumeRequest, RunRequest, SearchBody, SecretBody, TokenRequest,
 };
 use super::oidc::{CallbackQuery, HandoffRequest, LoginQuery};
+use super::reruns::{RerunRequest, RunForkRequest};
 use super::roles::{Access, Endpoint, Role, ENDPOINTS};
 use super::share::{ForkRequest, ShareRequest, UpdateRequest};
 use super::triggers::{DeliveriesQuery, HookRequest, TriggerRequest};
@@ -53,6 +54,8 @@ fn inputs(endpoint: &Endpoint, schemas: &mut Map<String, Value>) -> (Option<Valu
             Some(schema_of::<RunRequest>(schemas))
         }
         ("POST", "/runs/{run}/resume") => Some(schema_of::<ResumeRequest>(schemas)),
+        ("POST", "/runs/{run}/rerun") => Some(schema_of::<RerunRequest>(schemas)),
+        ("POST", "/runs/{run}/fork") => Some(schema_of::<RunForkRequest>(schemas)),
         ("POST", "/search") => Some(schema_of::<SearchBody>(schemas)),
         ("POST", "/ask") => Some(schema_of::<AskBody>(schemas)),
         ("PUT", "/vault/{secret}") => Some(schema_of::<SecretBody>(schemas)),

@@ -382,6 +382,36 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "Continue a paused or interrupted run, answering its waiting step",
     ),
     endpoint(
+        "POST",
+        "/api/v1/workspaces/{workspace}/runs/{run}/replay",
+        Workspace(View),
+        "Replay a run from its recording (no model, no network, nothing stored) and compare it node by node",
+    ),
+    endpoint(
+        "POST",
+        "/api/v1/workspaces/{workspace}/runs/{run}/rerun",
+        Workspace(Run),
+        "Run a run's flow again live with its input and answers (optionally on another model): a new run",
+    ),
+    endpoint(
+        "POST",
+        "/api/v1/workspaces/{workspace}/runs/{run}/fork",
+        Workspace(Run),
+        "A new run from the state just before a node ran in this run, with state edits",
+    ),
+    endpoint(
+        "GET",
+        "/api/v1/workspaces/{workspace}/runs/{run}/compare/{other}",
+        Workspace(View),
+        "Two runs side by side, node by node, with the first node where they part ways",
+    ),
+    endpoint(
+        "GET",
+        "/api/v1/workspaces/{workspace}/runs/{run}/diff/{other}",
+        Workspace(View),
+        "A later run (a re-run) checked against this run's recording, node by node",
+    ),
+    endpoint(
         "GET",
         "/api/v1/workspaces/{workspace}/openai/v1/models",
         Workspace(View),

@@ -4,6 +4,7 @@
 
 mod canvas;
 mod oidc;
+mod reruns;
 mod triggers;
 
 use std::collections::HashMap;
@@ -340,6 +341,63 @@ impl Server {
         panic!("run {id} did not pause");
     }
 
+    /// The body of one call of `endpoint` (at `tail` of the workspace).
+    async fn body_of(&self, method: &str, tail: &str) -> Option<Value> {
+        match (method, tail) {
+            ("PUT", "/flows/{flow}") | ("POST", "/check") => Some(gate("gate")),
+            ("POST", "/flows/{flow}/runs" | "/runs/{run}/rerun") => Some(json!({})),
+            ("POST", "/runs/{run}/resume") => Some(json!({"answer": {"approved": true}})),
+            ("POST", "/runs/{run}/fork") => Some(json!({"node": "ask", "edits": {}})),
+            ("POST", "/search") => Some(json!({"query": "anything"})),
+            ("POST", "/triggers") => Some(json!({"kind": "webhook", "flow": "gate"})),
+            ("POST", "/webhooks") => Some(json!({
+                "url": "http://127.0.0.1:9/",
+                "events": ["run.cancelled"]
+            })),
+            ("POST", "/mcp") => Some(mcp_call("tools/list", &json!({}))),
+            ("POST", "/ask") => Some(json!({"question": "what is this?"})),
+            ("PUT", "/vault/{secret}") => Some(json!({"value": SENTINEL})),
+            ("PUT", "/members/{account}") => Some(json!({"role": "viewer"})),
+            ("POST", "/flows/{flow}/fork") => {
+                Some(json!({"workspace": "other", "name": fresh("fork")}))
+            }
+            ("POST", "/flows/{flow}/origin") => Some(json!({"version": self.newest("gate").await})),
+            ("POST", "/shares") => Some(json!({"kind": "view", "run": self.paused})),
+            ("POST", "/openai/v1/chat/completions") => Some(json!({
+                "model": "codexos",
+                "messages": [{"role": "user", "content": "Say hi."}],
+                "max_tokens": 4
+            })),
+            _ => None,
+        }
+    }
+
+    /// A run of `gate` whose step the owner answered, once it has ended.
+    async fn answered_gate(&self) -> String {
+        let id = self.start_gate("olga").await;
+        let resume = format!("/api/v1/workspaces/team/runs/{id}/resume");
+        let answer = Some(json!({"answer": {"approved": true}}));
+        let (status, body) = self.call("olga", "POST", &resume, answer).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        for _ in 0..100 {
+            let (_, detail) = self
+                .call(
+                    "olga",
+                    "GET",
+                    &format!("/api/v1/workspaces/team/runs/{id}"),
+                    None,
+                )
+                .await;
+            if serde_json::from_str::<Value>(&detail).expect("json")["summary"]["status"]
+                == "succeeded"
+            {
+                return id;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("run {id} did not end");
+    }
+
     /// The concrete path and body for one call of `endpoint`, after putting
     /// in place (as the owner) what it acts on.
     async fn prepare(&self, method: &str, path: &str) -> (String, Option<Value>) {
@@ -373,6 +431,8 @@ impl Server {
                 .await;
             }
             ("POST", "/runs/{run}/resume") => run = self.start_gate("olga").await,
+            // A fork starts from a node that ran: `ask`, once answered.
+            ("POST", "/runs/{run}/fork") => run = self.answered_gate().await,
             ("GET" | "POST", "/flows/{flow}/origin") => flow = "gate-copy",
             ("DELETE", "/shares/{share}") => {
                 let made = self
@@ -403,36 +463,12 @@ impl Server {
             }
             _ => {}
         }
-        let body = match (method, tail) {
-            ("PUT", "/flows/{flow}") | ("POST", "/check") => Some(gate("gate")),
-            ("POST", "/flows/{flow}/runs") => Some(json!({})),
-            ("POST", "/runs/{run}/resume") => Some(json!({"answer": {"approved": true}})),
-            ("POST", "/search") => Some(json!({"query": "anything"})),
-            ("POST", "/triggers") => Some(json!({"kind": "webhook", "flow": "gate"})),
-            ("POST", "/webhooks") => Some(json!({
-                "url": "http://127.0.0.1:9/",
-                "events": ["run.cancelled"]
-            })),
-            ("POST", "/mcp") => Some(mcp_call("tools/list", &json!({}))),
-            ("POST", "/ask") => Some(json!({"question": "what is this?"})),
-            ("PUT", "/vault/{secret}") => Some(json!({"value": SENTINEL})),
-            ("PUT", "/members/{account}") => Some(json!({"role": "viewer"})),
-            ("POST", "/flows/{flow}/fork") => {
-                Some(json!({"workspace": "other", "name": fresh("fork")}))
-            }
-            ("POST", "/flows/{flow}/origin") => Some(json!({"version": self.newest("gate").await})),
-            ("POST", "/shares") => Some(json!({"kind": "view", "run": self.paused})),
-            ("POST", "/openai/v1/chat/completions") => Some(json!({
-                "model": "codexos",
-                "messages": [{"role": "user", "content": "Say hi."}],
-                "max_tokens": 4
-            })),
-            _ => None,
-        };
+        let body = self.body_of(method, tail).await;
         let path = path
             .replace("{workspace}", "team")
             .replace("{flow}", flow)
             .replace("{run}", &run)
+            .replace("{other}", &self.paused)
             .replace("{secret}", "probe")
             .replace("{account}", "zed")
             .replace("{share}", &share)

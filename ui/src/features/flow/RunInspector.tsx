@@ -211,7 +211,8 @@ export function RunInspector({
     setError(null);
     setReport(null);
     try {
-      const result = await commands.runReplay(id, runId, live, live ? model || null : null, channel());
+      // A server's re-run uses the recorded models (this machine's list is not the server's).
+      const result = await commands.runReplay(id, runId, live, live && !access ? model || null : null, channel());
       if (result.status === "ok") setReport({ live, data: result.data });
       else setError(result.error.message);
     } finally {
@@ -280,16 +281,15 @@ export function RunInspector({
         )}
         {access && (
           <span className="text-xs text-muted-foreground" data-testid="run-on-server">
-            A run on {access.workspace}: replay, re-run, compare, fork and datasets are on this machine&apos;s runs only.
+            A run on {access.workspace}: replays, re-runs and forks run there, on its models; datasets take this machine&apos;s runs only.
           </span>
         )}
         {detail && !detail.exchange && (
         <>
-        {!access && (
-        <>
         <Button size="sm" variant="outline" data-testid="run-replay" disabled={busy !== null} onClick={() => void replay(false)} title="Re-execute from the recording: no model, no network">
           <RotateCcw className="size-3.5" /> Replay offline
         </Button>
+        {!access && (
         <select aria-label="Model for the live re-run" data-testid="rerun-model" className="max-w-[11rem] rounded border border-border bg-background px-1 py-0.5" value={model} onChange={(event) => setModel(event.target.value)}>
           {modelChoices(llm).map((choice) => (
             <option key={choice.value ?? ""} value={choice.value ?? ""}>
@@ -297,11 +297,10 @@ export function RunInspector({
             </option>
           ))}
         </select>
-        <Button size="sm" variant="outline" data-testid="run-rerun" disabled={busy !== null} onClick={() => void replay(true)} title="Run it again live and compare node by node">
+        )}
+        <Button size="sm" variant="outline" data-testid="run-rerun" disabled={busy !== null || !allows(access, "run")} onClick={() => void replay(true)} title={allows(access, "run") ? "Run it again live and compare node by node" : refusedBecause(access, "re-run runs")}>
           <Play className="size-3.5" /> Re-run live
         </Button>
-        </>
-        )}
         {resumable && (
           <Button size="sm" variant="outline" data-testid="run-resume" disabled={busy !== null || !allows(access, "approve")} title={allows(access, "approve") ? "Continue from its last checkpoint" : refusedBecause(access, "resume runs")} onClick={() => void resume()}>
             Resume
@@ -309,7 +308,6 @@ export function RunInspector({
         )}
         </>
         )}
-        {!access && (
         <select
           aria-label="Compare with another run"
           data-testid="compare-with"
@@ -324,7 +322,6 @@ export function RunInspector({
             </option>
           ))}
         </select>
-        )}
         {busy && (
           <Button size="sm" variant="ghost" onClick={() => void commands.cancel(busy)}>
             Stop
@@ -398,7 +395,7 @@ export function RunInspector({
             ))}
           </ul>
           <div className="min-w-0 flex-1 overflow-y-auto p-2">
-            {shown ? <NodeDetail key={shown.node} trace={shown} busy={busy !== null} onFork={detail?.exchange || access ? null : (edits) => void fork(shown.node, edits)} /> : <div className="text-muted-foreground">{detail ? "no node ran" : "loading…"}</div>}
+            {shown ? <NodeDetail key={shown.node} trace={shown} busy={busy !== null} onFork={detail?.exchange || !allows(access, "run") ? null : (edits) => void fork(shown.node, edits)} /> : <div className="text-muted-foreground">{detail ? "no node ran" : "loading…"}</div>}
           </div>
         </div>
       )}

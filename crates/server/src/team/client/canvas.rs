@@ -66,7 +66,7 @@ fn segment(text: &str) -> String {
 }
 
 /// `/api/v1/workspaces/WORKSPACE/PART/…`, each part percent-encoded.
-fn at(workspace: &str, parts: &[&str]) -> String {
+pub(super) fn at(workspace: &str, parts: &[&str]) -> String {
     let mut path = format!("/api/v1/workspaces/{}", segment(workspace));
     for part in parts {
         path.push('/');
@@ -76,7 +76,7 @@ fn at(workspace: &str, parts: &[&str]) -> String {
 }
 
 impl TeamClient {
-    async fn fetch<T: for<'de> Deserialize<'de>>(
+    pub(super) async fn fetch<T: for<'de> Deserialize<'de>>(
         &self,
         method: reqwest::Method,
         path: &str,

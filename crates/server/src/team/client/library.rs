@@ -3,7 +3,7 @@
 //! flow back from its history, and how a run stands — the same results as
 //! the runtime gives on this machine.
 
-use codexos_runtime::{Flow, FlowEntry, FlowVersion, RunDetail, RunEvent, RunOutcome, RunStatus};
+use codexos_runtime::{Flow, FlowEntry, FlowVersion, RunEvent, RunOutcome, RunStatus};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -214,7 +214,7 @@ impl TeamClient {
     /// How a run stands: its status, output, error or waiting node.
     pub async fn run_outcome(&self, workspace: &str, run: &str) -> Result<RunOutcome> {
         let detail = self.run_detail(workspace, run).await?;
-        outcome(&detail).ok_or_else(|| ClientError::Protocol {
+        detail.outcome().ok_or_else(|| ClientError::Protocol {
             server: self.server.clone(),
             message: format!(
                 "run {run} is `{}`, a status this app does not know",
@@ -222,17 +222,4 @@ impl TeamClient {
             ),
         })
     }
-}
-
-/// How a run stands, from its stored detail (`None`: an unknown status).
-fn outcome(detail: &RunDetail) -> Option<RunOutcome> {
-    let status: RunStatus =
-        serde_json::from_value(Value::String(detail.summary.status.clone())).ok()?;
-    Some(RunOutcome {
-        run_id: detail.summary.id.clone(),
-        status,
-        output: detail.detail.get("output").cloned().unwrap_or(Value::Null),
-        error: detail.detail["error"].as_str().map(str::to_owned),
-        waiting: detail.detail["waiting"].as_str().map(str::to_owned),
-    })
 }

@@ -1,0 +1,143 @@
+//! A server's stored runs done again from the app's run inspector, over
+//! real HTTP: replayed from the recording, re-run live and checked against
+//! it, forked from a node with a state edit, and compared — each under the
+//! caller's role on the run's flow, and only within its workspace.
+
+use codexos_server::team::client::{ClientError, TeamClient};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use super::{roomy, start, PASSWORD};
+
+async fn signed_in(server: &super::Server, who: &str) -> TeamClient {
+    TeamClient::sign_in(&server.base, who, PASSWORD)
+        .await
+        .unwrap_or_else(|error| panic!("{who} signs in: {error}"))
+        .0
+}
+
+fn refused(result: &Result<impl std::fmt::Debug, ClientError>, status: u16, what: &str) {
+    assert!(
+        matches!(result, Err(ClientError::Refused { status: got, .. }) if *got == status),
+        "{what}: expected {status}, got {result:?}"
+    );
+}
+
+/// A flow without a person or a model: `n` is 7, then the output.
+fn sums() -> codexos_runtime::Flow {
+    serde_json::from_value(json!({
+        "version": 2, "name": "sums", "state": {"n": "number"},
+        "nodes": [{"id": "after", "kind": "transform", "set": {"n": "7"}},
+                  {"id": "out", "kind": "output", "keys": ["n"]}],
+        "edges": [{"from": "after", "to": "out"}]
+    }))
+    .expect("flow")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_servers_run_is_replayed_rerun_forked_and_compared_by_the_roles_that_may() {
+    let server = start(roomy()).await;
+    let cora = signed_in(&server, "cora").await;
+    let eve = signed_in(&server, "eve").await;
+    let vic = signed_in(&server, "vic").await;
+    cora.save_flow("team", &sums()).await.expect("save");
+    let stop = CancellationToken::new();
+    let first = eve.start_run("team", "sums", json!({})).await.expect("run");
+    let ran = eve
+        .follow_to_outcome("team", &first, None, &stop, &|_| {})
+        .await
+        .expect("follow");
+    assert_eq!(ran.output["n"], json!(7), "positive control: {ran:?}");
+
+    // A viewer replays the recording (nothing is stored) and compares.
+    let runs_before = vic.runs("team", Some("sums")).await.expect("runs").len();
+    let replayed = vic.replay("team", &first).await.expect("replay");
+    assert!(replayed.identical, "{replayed:?}");
+    assert_eq!(replayed.run_id, first);
+    assert!(replayed.nodes.iter().any(|node| node.node == "after"));
+    assert_eq!(
+        vic.runs("team", Some("sums")).await.expect("runs").len(),
+        runs_before,
+        "a replay stores no run"
+    );
+    // …but may not run anything again.
+    refused(&vic.rerun("team", &first, None).await, 403, "viewer re-run");
+    refused(
+        &vic.fork_run("team", &first, "out", std::collections::BTreeMap::new())
+            .await,
+        403,
+        "viewer fork",
+    );
+
+    // An executor re-runs it live: a new run, the same as the recording.
+    let again = eve.rerun("team", &first, None).await.expect("re-run");
+    assert_ne!(again, first);
+    eve.follow_to_outcome("team", &again, None, &stop, &|_| {})
+        .await
+        .expect("follow");
+    let report = eve
+        .rerun_report("team", &first, &again)
+        .await
+        .expect("report");
+    assert!(report.identical, "{report:?}");
+    assert_eq!(
+        (report.run_id.as_str(), report.outcome.run_id.as_str()),
+        (first.as_str(), again.as_str())
+    );
+
+    // Forked before `out` with `n` edited: the output follows the edit.
+    let edits = [("n".to_owned(), json!(9))].into_iter().collect();
+    let forked = eve
+        .fork_run("team", &first, "out", edits)
+        .await
+        .expect("fork");
+    let outcome = eve
+        .follow_to_outcome("team", &forked, None, &stop, &|_| {})
+        .await
+        .expect("follow");
+    assert_eq!(outcome.output["n"], json!(9), "{outcome:?}");
+    let detail = eve.run_detail("team", &forked).await.expect("detail");
+    assert_eq!(detail.forked_from, Some((first.clone(), "out".to_owned())));
+    refused(
+        &eve.fork_run("team", &first, "nowhere", std::collections::BTreeMap::new())
+            .await,
+        400,
+        "a node the flow does not have",
+    );
+
+    // Compared: the outputs differ, and so does the rerun's report.
+    let comparison = vic
+        .compare_runs("team", &first, &forked)
+        .await
+        .expect("compare");
+    assert!(!comparison.same_output, "{comparison:?}");
+    assert_eq!(
+        (comparison.a.id.as_str(), comparison.b.id.as_str()),
+        (first.as_str(), forked.as_str())
+    );
+    let differs = eve
+        .rerun_report("team", &first, &forked)
+        .await
+        .expect("report");
+    assert!(!differs.identical, "{differs:?}");
+
+    // Runs are the workspace's: another workspace's member sees none of
+    // them, and an id from nowhere is not found.
+    let otto = signed_in(&server, "otto").await;
+    refused(&otto.replay("team", &first).await, 404, "non-member");
+    refused(
+        &otto.compare_runs("other", &first, &first).await,
+        404,
+        "another workspace's run",
+    );
+    refused(
+        &vic.compare_runs("team", &first, "0123-dead").await,
+        404,
+        "an unknown second run",
+    );
+    refused(
+        &vic.compare_runs("team", &first, "../etc").await,
+        400,
+        "not a run id",
+    );
+}
