@@ -17,6 +17,7 @@ mod flows;
 mod links;
 mod llm;
 mod remote;
+mod sessions;
 mod team;
 mod telemetry;
 mod tools;
@@ -140,6 +141,8 @@ app_commands![
     bundles::bundle_import,
     team::team_sign_in,
     team::team_session,
+    team::team_sessions,
+    team::team_show,
     team::team_sign_out,
     team::team_flows,
     team::team_run,
@@ -190,13 +193,11 @@ pub struct AppState {
     runtime: Result<Arc<Runtime>, IpcError>,
     requests: commands::Requests,
     approvals: Arc<tools::Approvals>,
-    /// The team server signed in to, if any.
-    team: std::sync::Mutex<Option<codexos_server::team::client::TeamClient>>,
+    /// The team servers signed in to, the one the Team panel shows, and
+    /// the server's workspace open in the window (none: this machine's).
+    team: std::sync::Mutex<sessions::Signed<codexos_server::team::client::TeamClient>>,
     /// A sign-in through the server's OIDC provider under way.
     oidc: std::sync::Mutex<Option<team::PendingOidc>>,
-    /// The team server's workspace open in the canvas (`None`: this
-    /// machine's data home).
-    workspace: std::sync::Mutex<Option<String>>,
     /// A `codexos://` link opened from outside, until the window takes it.
     link: std::sync::Mutex<Option<links::LinkOpened>>,
 }
@@ -230,7 +231,6 @@ pub fn run() -> anyhow::Result<()> {
         approvals: Arc::default(),
         team: std::sync::Mutex::default(),
         oidc: std::sync::Mutex::default(),
-        workspace: std::sync::Mutex::default(),
         link: std::sync::Mutex::default(),
     };
     let app = tauri::Builder::default()

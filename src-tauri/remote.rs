@@ -50,48 +50,48 @@ pub struct OpenWorkspace {
 impl AppState {
     /// The server's workspace open, if one is.
     pub(crate) fn remote(&self) -> Option<Remote> {
-        let workspace = self
-            .workspace
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()?;
-        Some(Remote {
-            client: self.team()?,
-            workspace,
-        })
-    }
-
-    /// Opens a server's workspace (`None`: back to this machine).
-    pub(crate) fn set_workspace(&self, workspace: Option<String>) {
-        *self
-            .workspace
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = workspace;
+        let (client, workspace) = self.signed().opened()?;
+        Some(Remote { client, workspace })
     }
 }
 
-/// Opens a workspace of the team server signed in to, or (`None`) this
-/// machine's data home again. The canvas, runs and versions follow it.
+/// Opens a workspace of a team server signed in to (`server`; the one the
+/// Team panel shows when `None`), or (`workspace` `None`) this machine's
+/// data home again. The canvas, runs and versions follow it.
 #[tauri::command]
 #[specta::specta]
 pub async fn workspace_open(
     state: State<'_, AppState>,
+    server: Option<String>,
     workspace: Option<String>,
 ) -> Result<OpenWorkspace, IpcError> {
     let Some(name) = workspace else {
-        state.set_workspace(None);
+        state.signed().open(None);
         return Ok(OpenWorkspace::default());
     };
-    let Some(client) = state.team() else {
+    let client = match &server {
+        Some(server) => state.signed().client(server),
+        None => state.team(),
+    };
+    let Some(client) = client else {
         return Err(IpcError {
             code: ErrorCode::Refused,
-            message: "not signed in to a team server — sign in from the Team panel first"
-                .to_owned(),
+            message: format!(
+                "not signed in to {} — sign in from the Team panel first",
+                server.as_deref().unwrap_or("a team server")
+            ),
             details: None,
         });
     };
     let open = view(&client, &name).await?;
-    state.set_workspace(Some(name));
+    // Signed out meanwhile: nothing opens.
+    if !state.signed().open(Some((client.server(), &name))) {
+        return Err(IpcError {
+            code: ErrorCode::Refused,
+            message: format!("signed out of {} meanwhile", client.server()),
+            details: None,
+        });
+    }
     Ok(open)
 }
 
@@ -119,7 +119,7 @@ pub async fn workspace_current(state: State<'_, AppState>) -> Result<OpenWorkspa
     let viewed = view(&remote.client, &remote.workspace).await;
     if viewed.is_err() {
         // The server no longer takes this session there: back here.
-        state.set_workspace(None);
+        state.signed().open(None);
     }
     viewed
 }

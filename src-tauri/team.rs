@@ -18,6 +18,7 @@ use tauri::State;
 use tokio_util::sync::CancellationToken;
 
 use crate::commands::{send, IpcError};
+use crate::sessions::Signed;
 use crate::AppState;
 
 impl From<ClientError> for IpcError {
@@ -43,22 +44,16 @@ impl From<ClientError> for IpcError {
 }
 
 impl AppState {
-    /// The team server signed in to.
-    pub(crate) fn team(&self) -> Option<TeamClient> {
+    /// The sessions, the server shown and the workspace open.
+    pub(crate) fn signed(&self) -> std::sync::MutexGuard<'_, Signed<TeamClient>> {
         self.team
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
     }
 
-    /// Signs in or out; the canvas goes back to this machine's flows
-    /// (another account may not see the workspace that was open).
-    fn set_team(&self, client: Option<TeamClient>) {
-        self.set_workspace(None);
-        *self
-            .team
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = client;
+    /// The team server the Team panel shows.
+    pub(crate) fn team(&self) -> Option<TeamClient> {
+        self.signed().shown()
     }
 }
 
@@ -80,7 +75,7 @@ pub async fn team_sign_in(
     password: String,
 ) -> Result<TeamSession, IpcError> {
     let (client, session) = TeamClient::sign_in(&server, &account, &password).await?;
-    state.set_team(Some(client));
+    state.signed().sign_in(&session.server, client);
     Ok(session)
 }
 
@@ -94,12 +89,51 @@ pub async fn team_session(state: State<'_, AppState>) -> Result<Option<TeamSessi
     }
 }
 
-/// Signs out (the server ends the session).
+/// Every session, as each server has it now (one that does not answer is
+/// left out and logged): the header's switcher lists their workspaces.
+#[tauri::command]
+#[specta::specta]
+pub async fn team_sessions(state: State<'_, AppState>) -> Result<Vec<TeamSession>, IpcError> {
+    let clients = state.signed().all();
+    let answers = futures::future::join_all(clients.iter().map(TeamClient::session)).await;
+    Ok(answers
+        .into_iter()
+        .zip(&clients)
+        .filter_map(|(answer, client)| {
+            answer
+                .inspect_err(|error| {
+                    tracing::warn!(server = client.server(), %error, "a team server did not answer");
+                })
+                .ok()
+        })
+        .collect())
+}
+
+/// Shows another server signed in to in the Team panel: its session.
+#[tauri::command]
+#[specta::specta]
+pub async fn team_show(
+    state: State<'_, AppState>,
+    server: String,
+) -> Result<TeamSession, IpcError> {
+    if !state.signed().show(&server) {
+        return Err(IpcError {
+            code: ErrorCode::NotFound,
+            message: format!("not signed in to {server} — sign in to it first"),
+            details: None,
+        });
+    }
+    Ok(signed_in(&state)?.session().await?)
+}
+
+/// Signs out of the server the Team panel shows (the server ends the
+/// session); the others stay signed in.
 #[tauri::command]
 #[specta::specta]
 pub async fn team_sign_out(state: State<'_, AppState>) -> Result<(), IpcError> {
-    if let Some(client) = state.team() {
-        state.set_team(None);
+    let shown = state.team();
+    if let Some(client) = shown {
+        state.signed().sign_out(client.server());
         client.sign_out().await?;
     }
     Ok(())
@@ -241,7 +275,7 @@ pub async fn team_oidc_finish(state: State<'_, AppState>) -> Result<TeamSession,
     }
     drop(pending);
     let (client, session) = finished?;
-    state.set_team(Some(client));
+    state.signed().sign_in(&session.server, client);
     Ok(session)
 }
 

@@ -2052,7 +2052,7 @@ test("a team server: an executor signs in from the app, runs a flow another memb
   }
 });
 
-test("a server's workspace opens in the canvas: an executor runs a flow there, answers its step, inspects the run and replays, re-runs, forks and compares it there, but cannot edit it; a creator's new flow is saved on the server; the canvas comes back to this machine", async () => {
+test("a server's workspace opens in the canvas: an executor runs a flow there, answers its step, inspects the run and replays, re-runs, forks and compares it there, but cannot edit it; a creator's new flow is saved on the server; a second server's workspace opens beside the first; the canvas comes back to this machine", async () => {
   const work = await mkdtemp(join(tmpdir(), "codexos-remote-"));
   const env = { ...process.env, CODEXOS_HOME: join(work, "cli") };
   const home = ["server", "--home", join(work, "server")];
@@ -2079,7 +2079,7 @@ test("a server's workspace opens in the canvas: an executor runs a flow there, a
 
     // Eve opens `team` (executor): the server's flow, read-only, runnable.
     await browser.waitUntil(async () => switcher.isEnabled(), { timeout: 10_000, timeoutMsg: "the switcher offers no workspace" });
-    await switcher.selectByAttribute("value", "team");
+    await switcher.selectByAttribute("value", `${url} team`);
     const banner = await browser.$('[data-testid="flow-remote"]');
     await banner.waitForDisplayed({ timeout: 10_000 });
     assert.equal(await banner.getAttribute("data-role"), "executor");
@@ -2176,7 +2176,7 @@ test("a server's workspace opens in the canvas: an executor runs a flow there, a
     await screenshot("remote-ask");
 
     // In `other` Eve creates: a new flow and its edit are saved on the server.
-    await switcher.selectByAttribute("value", "other");
+    await switcher.selectByAttribute("value", `${url} other`);
     await browser.waitUntil(async () => (await browser.$('[data-testid="flow-remote"]').getAttribute("data-role")) === "creator", { timeout: 10_000 });
     await browser.$('[data-testid="flow-new"]').click();
     await browser.$('[data-testid="flow-name-dialog"]').waitForDisplayed({ timeout: 10_000 });
@@ -2228,6 +2228,45 @@ test("a server's workspace opens in the canvas: an executor runs a flow there, a
       started.kill();
     }
 
+    // A second server, signed in to beside the first: the switcher lists
+    // both servers' workspaces; signing out of one keeps the other.
+    const home2 = ["server", "--home", join(work, "server2")];
+    await codexos([...home2, "account", "add", "eve"], env, `${password}\n`);
+    await codexos([...home2, "workspace", "add", "lab", "--owner", "eve"], env);
+    const token2 = (await codexos([...home2, "token", "create", "eve", "--label", "e2e", "--scope", "admin"], env)).trim();
+    const second = await serveTeam(home2, env);
+    try {
+      await bearerApi(second.url, token2)("PUT", "/api/v1/workspaces/lab/flows/probe", { ...GATE, name: "probe" });
+      await browser.$('[data-testid="open-team"]').click();
+      await browser.$('[data-testid="team-add-server"]').click();
+      await fillIn('[data-testid="team-server"]', second.url);
+      await fillIn('[data-testid="team-account"]', "eve");
+      await fillIn('[data-testid="team-password"]', password);
+      await browser.$('[data-testid="team-sign-in"]').click();
+      const pick = await browser.$('[data-testid="team-server-pick"]');
+      await browser.waitUntil(async () => (await pick.isExisting()) && (await pick.getValue()) === second.url, { timeout: 20_000, timeoutMsg: `not signed in to the second server: ${await browser.$('[data-testid="team-panel"]').getText()}` });
+      assert.equal(await browser.$('[data-testid="team-role"]').getText(), "owner");
+      await browser.$('button[aria-label="Close team panel"]').click();
+      const values = async () => browser.execute(() => [...document.querySelectorAll('[data-testid="workspace-switcher"] option')].map((option) => option.value));
+      await browser.waitUntil(async () => (await values()).includes(`${second.url} lab`), { timeout: 10_000, timeoutMsg: `the second server's workspace is not offered: ${(await values()).join(" | ")}` });
+      assert.deepEqual((await values()).sort(), ["", `${second.url} lab`, `${url} other`, `${url} team`].sort());
+      await switcher.selectByAttribute("value", `${second.url} lab`);
+      await browser.waitUntil(async () => (await browser.$('[data-testid="flow-remote"]').getAttribute("data-role")) === "owner" && (await picker.getValue()) === "probe", { timeout: 10_000, timeoutMsg: `the second server's flow did not open: ${await picker.getValue()}` });
+      await screenshot("remote-two-servers");
+      // Back on the first server's workspace: its flows, its role.
+      await switcher.selectByAttribute("value", `${url} team`);
+      await browser.waitUntil(async () => (await browser.$('[data-testid="flow-remote"]').getAttribute("data-role")) === "executor" && (await picker.getValue()) === "gate", { timeout: 10_000, timeoutMsg: "the first server's workspace did not come back" });
+      // Signing out of the second server (the panel shows it) keeps the first, and its workspace open.
+      await browser.$('[data-testid="open-team"]').click();
+      await browser.$('[data-testid="team-sign-out"]').click();
+      await browser.waitUntil(async () => (await browser.$('[data-testid="team-who"]').getText()).includes(url) && !(await pick.isExisting()), { timeout: 10_000, timeoutMsg: "the panel did not go back to the first server" });
+      await browser.$('button[aria-label="Close team panel"]').click();
+      await browser.waitUntil(async () => !(await values()).includes(`${second.url} lab`), { timeout: 10_000, timeoutMsg: "the signed-out server is still offered" });
+      assert.equal(await browser.$('[data-testid="flow-remote"]').getAttribute("data-role"), "executor", "the first server's workspace stays open");
+    } finally {
+      second.server.kill();
+    }
+
     // Back to this machine: its own flows again, none of the server's.
     await switcher.selectByAttribute("value", "");
     await browser.waitUntil(async () => !(await browser.$('[data-testid="flow-remote"]').isExisting()), { timeout: 10_000 });
@@ -2235,7 +2274,7 @@ test("a server's workspace opens in the canvas: an executor runs a flow there, a
     const here = await browser.execute(() => [...document.querySelectorAll('[data-testid="flow-picker"] option')].map((option) => option.value));
     assert.ok(!here.includes("notes") && !here.includes("gate"), here.join(", "));
     // Signing out with a server's workspace open brings the window back here.
-    await switcher.selectByAttribute("value", "team");
+    await switcher.selectByAttribute("value", `${url} team`);
     await browser.$('[data-testid="flow-remote"]').waitForDisplayed({ timeout: 10_000 });
     await browser.$('[data-testid="open-team"]').click();
     await browser.$('[data-testid="team-sign-out"]').click();

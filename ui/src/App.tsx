@@ -7,7 +7,7 @@ import { AgentsPanel } from "@/features/agents/AgentsPanel";
 import { TeamPanel } from "@/features/team/TeamPanel";
 import { ServerProjects } from "@/features/team/ServerProjects";
 import { WorkspaceSwitcher } from "@/features/team/WorkspaceSwitcher";
-import { accessOf, type Access } from "@/features/team/workspace";
+import { accessOf, type Access, type Place } from "@/features/team/workspace";
 import { AnalyticsPanel } from "@/features/analytics/AnalyticsPanel";
 import { EvalsPanel } from "@/features/evals/EvalsPanel";
 import { ChatPanel } from "@/features/chat/ChatPanel";
@@ -49,18 +49,21 @@ export default function App() {
   const [llm, setLlm] = useState<LlmSettings | null>(null);
   const [model, setModel] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
-  // The team server signed in to, and its workspace open in the canvas.
-  const [session, setSession] = useState<TeamSession | null>(null);
+  // The team servers signed in to, and the workspace open in the canvas.
+  const [sessions, setSessions] = useState<TeamSession[]>([]);
+  const refreshSessions = useCallback(() => {
+    void commands.teamSessions().then((result) => result.status === "ok" && setSessions(result.data));
+  }, []);
   const [access, setAccess] = useState<Access | null>(null);
   const [switching, setSwitching] = useState(false);
-  const openWorkspace = useCallback(async (workspace: string | null) => {
+  const openWorkspace = useCallback(async (place: Place | null) => {
     // The canvas remounts on the other side: its unsaved edits are saved
     // first, and a run going on keeps it.
     const refused = await leaveOpenFlow();
     if (refused) return setNotice(refused);
     setSwitching(true);
     await commands
-      .workspaceOpen(workspace)
+      .workspaceOpen(place?.server ?? null, place?.workspace ?? null)
       .then((result) => {
         if (result.status === "ok") setAccess(accessOf(result.data));
         else setNotice(result.error.message);
@@ -68,13 +71,13 @@ export default function App() {
       .catch((error: unknown) => setNotice(toIpcError(error).message))
       .finally(() => setSwitching(false));
   }, []);
-  // Signed out (or in as someone else): the backend is back on this machine.
-  // A sign-in or sign-out brings the backend back to this machine: the
-  // window follows what the backend says.
-  const adoptSession = useCallback((next: TeamSession | null) => {
-    setSession(next);
+  // A sign-in or sign-out on the server of the open workspace brings the
+  // backend back to this machine (another account may not see it; other
+  // servers' sessions stay): the window follows what the backend says.
+  const adoptSession = useCallback(() => {
+    refreshSessions();
     void commands.workspaceCurrent().then((result) => setAccess(result.status === "ok" ? accessOf(result.data) : null));
-  }, []);
+  }, [refreshSessions]);
   const [panels, setPanels] = useState<Panels>(() => loadPanels(typeof localStorage === "undefined" ? undefined : localStorage));
   const layout = useCallback((change: Partial<Panels>) => {
     setPanels((current) => {
@@ -256,11 +259,8 @@ export default function App() {
       .catch((error: unknown) => setFatal(toIpcError(error)));
     refreshProjects();
     refreshLlm();
-    if (inTauri())
-      void commands.teamSession().then((result) => {
-        if (result.status === "ok") setSession(result.data);
-      });
-  }, [refreshProjects, refreshLlm]);
+    if (inTauri()) refreshSessions();
+  }, [refreshProjects, refreshLlm, refreshSessions]);
 
   return (
     <div className="flex h-full flex-col">
@@ -271,7 +271,7 @@ export default function App() {
           <span className="text-xs text-muted-foreground">local-first agent command center</span>
         </div>
         <div className="flex items-center gap-2">
-          <WorkspaceSwitcher session={session} access={access} busy={switching} onOpen={(workspace) => void openWorkspace(workspace)} />
+          <WorkspaceSwitcher sessions={sessions} access={access} busy={switching} onOpen={(place) => void openWorkspace(place)} />
           <div className="truncate font-mono text-[11px] text-muted-foreground" title="data home">
             {info ? `${info.home} · v${info.version}` : ""}
           </div>

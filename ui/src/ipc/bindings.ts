@@ -286,7 +286,17 @@ export const commands = {
 	teamSignIn: (server: string, account: string, password: string) => typedError<TeamSession_Serialize, IpcError_Serialize>(__TAURI_INVOKE("team_sign_in", { server, account, password })),
 	/**  The session as the server has it now (roles change). */
 	teamSession: () => typedError<TeamSession_Serialize | null, IpcError_Serialize>(__TAURI_INVOKE("team_session")),
-	/**  Signs out (the server ends the session). */
+	/**
+	 *  Every session, as each server has it now (one that does not answer is
+	 *  left out and logged): the header's switcher lists their workspaces.
+	 */
+	teamSessions: () => typedError<TeamSession_Serialize[], IpcError_Serialize>(__TAURI_INVOKE("team_sessions")),
+	/**  Shows another server signed in to in the Team panel: its session. */
+	teamShow: (server: string) => typedError<TeamSession_Serialize, IpcError_Serialize>(__TAURI_INVOKE("team_show", { server })),
+	/**
+	 *  Signs out of the server the Team panel shows (the server ends the
+	 *  session); the others stay signed in.
+	 */
 	teamSignOut: () => typedError<null, IpcError_Serialize>(__TAURI_INVOKE("team_sign_out")),
 	/**  A workspace's flows, with their lineage. */
 	teamFlows: (workspace: string) => typedError<RemoteFlow_Serialize[], IpcError_Serialize>(__TAURI_INVOKE("team_flows", { workspace })),
@@ -325,10 +335,11 @@ export const commands = {
 	/**  An outgoing webhook's newest deliveries. */
 	teamDeliveries: (workspace: string, hook: string) => typedError<RemoteDelivery_Serialize[], IpcError_Serialize>(__TAURI_INVOKE("team_deliveries", { workspace, hook })),
 	/**
-	 *  Opens a workspace of the team server signed in to, or (`None`) this
-	 *  machine's data home again. The canvas, runs and versions follow it.
+	 *  Opens a workspace of a team server signed in to (`server`; the one the
+	 *  Team panel shows when `None`), or (`workspace` `None`) this machine's
+	 *  data home again. The canvas, runs and versions follow it.
 	 */
-	workspaceOpen: (workspace: string | null) => typedError<OpenWorkspace_Serialize, IpcError_Serialize>(__TAURI_INVOKE("workspace_open", { workspace })),
+	workspaceOpen: (server: string | null, workspace: string | null) => typedError<OpenWorkspace_Serialize, IpcError_Serialize>(__TAURI_INVOKE("workspace_open", { server, workspace })),
 	/**
 	 *  Where the app works now (the window asks after a sign-in or out: both
 	 *  bring it back to this machine).

@@ -1,5 +1,5 @@
 import { Channel } from "@tauri-apps/api/core";
-import { GitFork, Link2, Loader2, LogOut, Play, Users, X } from "lucide-react";
+import { GitFork, Link2, Loader2, LogOut, Play, Plus, Users, X } from "lucide-react";
 import { useCallback, useEffect, useState } from "react";
 
 import { Button } from "@/components/ui/button";
@@ -85,11 +85,16 @@ export function TeamPanel({ onClose, onSession, opened = null }: { onClose: () =
   }, [opened]);
   const [busy, setBusy] = useState(false);
   const [sso, setSso] = useState<OidcSignIn | null>(null);
+  // Every server signed in to (the panel shows one), and whether the
+  // sign-in form is open for another.
+  const [servers, setServers] = useState<string[]>([]);
+  const [adding, setAdding] = useState(false);
 
   const adopt = useCallback(
     (next: TeamSession | null) => {
       setSession(next);
       onSession?.(next);
+      void commands.teamSessions().then((result) => result.status === "ok" && setServers(result.data.map((signed) => signed.server)));
       if (next) {
         setServer(next.server);
         const names = workspaces(next);
@@ -122,6 +127,18 @@ export function TeamPanel({ onClose, onSession, opened = null }: { onClose: () =
     const result = await commands.teamSignIn(server, account, password);
     setBusy(false);
     setPassword("");
+    if (result.status === "ok") {
+      setAdding(false);
+      adopt(result.data);
+    } else setMessage(result.error.message);
+  };
+
+  /** Shows another server signed in to. */
+  const show = async (other: string) => {
+    setMessage(null);
+    setFlows([]);
+    setMade(null);
+    const result = await commands.teamShow(other);
     if (result.status === "ok") adopt(result.data);
     else setMessage(result.error.message);
   };
@@ -133,8 +150,10 @@ export function TeamPanel({ onClose, onSession, opened = null }: { onClose: () =
     setSso(started);
     const result = await commands.teamOidcFinish();
     setSso(null);
-    if (result.status === "ok") adopt(result.data);
-    else setMessage(result.error.message);
+    if (result.status === "ok") {
+      setAdding(false);
+      adopt(result.data);
+    } else setMessage(result.error.message);
   };
 
   const signOut = async () => {
@@ -143,13 +162,14 @@ export function TeamPanel({ onClose, onSession, opened = null }: { onClose: () =
     const refused = await leaveOpenFlow();
     if (refused) return setMessage(refused);
     await commands.teamSignOut();
-    setSession(null);
-    onSession?.(null);
     setForkTo("");
     setMade(null);
     setFlows([]);
     setEvents([]);
     setStatus(null);
+    // The other servers stay signed in: the panel shows the next one.
+    const next = await commands.teamSession();
+    adopt(next.status === "ok" ? next.data : null);
   };
 
   const run = async (flow: string) => {
@@ -209,7 +229,18 @@ export function TeamPanel({ onClose, onSession, opened = null }: { onClose: () =
         {session && (
           <>
             <span data-testid="team-who">
-              {session.account} @ {session.server}
+              {session.account} @{" "}
+              {servers.length > 1 ? (
+                <select className={FIELD} aria-label="Server" data-testid="team-server-pick" value={session.server} onChange={(event) => void show(event.target.value)}>
+                  {servers.map((server) => (
+                    <option key={server} value={server}>
+                      {server}
+                    </option>
+                  ))}
+                </select>
+              ) : (
+                session.server
+              )}
             </span>
             <label className="flex items-center gap-1 text-muted-foreground">
               Workspace
@@ -226,8 +257,11 @@ export function TeamPanel({ onClose, onSession, opened = null }: { onClose: () =
                 {role.role}
               </span>
             )}
-            <Button size="sm" variant="ghost" className="h-7" data-testid="team-sign-out" onClick={() => void signOut()}>
+            <Button size="sm" variant="ghost" className="h-7" data-testid="team-sign-out" title={`Sign out of ${session.server} (other servers stay signed in)`} onClick={() => void signOut()}>
               <LogOut className="size-3.5" /> Sign out
+            </Button>
+            <Button size="sm" variant="ghost" className="h-7" data-testid="team-add-server" disabled={adding} title="Sign in to another server too" onClick={() => setAdding(true)}>
+              <Plus className="size-3.5" /> Another server
             </Button>
           </>
         )}
@@ -241,7 +275,7 @@ export function TeamPanel({ onClose, onSession, opened = null }: { onClose: () =
             {message}
           </p>
         )}
-        {!session && (
+        {(!session || adding) && (
           <form
             className="flex flex-wrap items-end gap-2 text-xs"
             data-testid="team-sign-in-form"
@@ -268,9 +302,14 @@ export function TeamPanel({ onClose, onSession, opened = null }: { onClose: () =
             <Button size="sm" type="button" variant="outline" data-testid="team-sign-in-sso" disabled={busy || sso !== null || server.trim() === ""} title="Sign in through the server's identity provider, in your browser" onClick={() => void signInSso()}>
               Sign in with SSO
             </Button>
+            {adding && (
+              <Button size="sm" type="button" variant="ghost" data-testid="team-add-cancel" onClick={() => setAdding(false)}>
+                Cancel
+              </Button>
+            )}
           </form>
         )}
-        {!session && sso && (
+        {(!session || adding) && sso && (
           <div className="flex flex-col gap-1 rounded border border-border p-2 text-xs" data-testid="team-sso" role="status">
             <p>
               Finish signing in in your browser. Its page must show the code <b data-testid="team-sso-code">{sso.code}</b> — confirm there only if it does.

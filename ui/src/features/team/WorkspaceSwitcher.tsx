@@ -2,24 +2,25 @@ import { Server } from "lucide-react";
 
 import type { TeamSession_Serialize as TeamSession } from "@/ipc/bindings";
 
-import { switcherChoices, type Access } from "./workspace";
+import { placeOf, placeValue, switcherChoices, type Access, type Place } from "./workspace";
 
 /** The header's workspace switcher: this machine's flows, or a workspace
- * of the team server signed in to (sign in from the Team panel). */
+ * of a team server signed in to (sign in from the Team panel). */
 export function WorkspaceSwitcher({
-  session,
+  sessions,
   access,
   busy,
   onOpen,
 }: {
-  session: TeamSession | null;
+  sessions: TeamSession[];
   access: Access | null;
   busy: boolean;
-  onOpen: (workspace: string | null) => void;
+  onOpen: (place: Place | null) => void;
 }) {
-  const choices = switcherChoices(session);
+  const choices = switcherChoices(sessions);
+  const signedIn = sessions.map((session) => `${session.server} as ${session.account}`).join(", ");
   return (
-    <label className="flex items-center gap-1 text-xs text-muted-foreground" title={session ? `Signed in to ${session.server} as ${session.account}` : "Sign in to a team server from the Team panel to open its workspaces"}>
+    <label className="flex items-center gap-1 text-xs text-muted-foreground" title={signedIn ? `Signed in to ${signedIn}` : "Sign in to a team server from the Team panel to open its workspaces"}>
       <Server className="size-3.5" aria-hidden />
       <span className="sr-only">Workspace</span>
       <select
@@ -27,8 +28,8 @@ export function WorkspaceSwitcher({
         aria-label="Workspace"
         data-testid="workspace-switcher"
         disabled={busy || choices.length === 1}
-        value={access?.workspace ?? ""}
-        onChange={(event) => onOpen(event.target.value === "" ? null : event.target.value)}
+        value={placeValue(access)}
+        onChange={(event) => onOpen(placeOf(event.target.value))}
       >
         {choices.map((choice) => (
           <option key={choice.value} value={choice.value}>

@@ -1,16 +1,26 @@
 import { describe, expect, it } from "vitest";
 
 import { session } from "./fixtures";
-import { accessOf, allows, describeAccess, refusedBecause, switcherChoices } from "./workspace";
+import { accessOf, allows, describeAccess, placeOf, placeValue, refusedBecause, switcherChoices } from "./workspace";
 
 describe("workspace", () => {
-  it("offers this machine, then each workspace once with its role", () => {
-    expect(switcherChoices(null)).toEqual([{ value: "", label: "This machine" }]);
-    expect(switcherChoices(session)).toEqual([
+  it("offers this machine, then each workspace of each server once with its role", () => {
+    expect(switcherChoices([])).toEqual([{ value: "", label: "This machine" }]);
+    const second = { server: "https://cx.example.org:8443", account: "eve", memberships: [{ workspace: "team", flow: null, role: "viewer", permissions: ["view"] }] };
+    expect(switcherChoices([session, second])).toEqual([
       { value: "", label: "This machine" },
-      { value: "team", label: "127.0.0.1:7420 › team (executor)" },
-      { value: "other", label: "127.0.0.1:7420 › other (creator)" },
+      { value: "http://127.0.0.1:7420 team", label: "127.0.0.1:7420 › team (executor)" },
+      { value: "http://127.0.0.1:7420 other", label: "127.0.0.1:7420 › other (creator)" },
+      { value: "https://cx.example.org:8443 team", label: "cx.example.org:8443 › team (viewer)" },
     ]);
+  });
+
+  it("names a place by its server and workspace, both ways", () => {
+    const place = { server: "https://cx.example.org:8443", workspace: "team-2" };
+    expect(placeOf(placeValue(place))).toEqual(place);
+    expect(placeValue(null)).toBe("");
+    expect(placeOf("")).toBeNull();
+    expect(placeOf("team")).toBeNull();
   });
 
   it("allows everything here and only the role's permissions on a server", () => {

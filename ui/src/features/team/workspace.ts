@@ -30,13 +30,38 @@ export function refusedBecause(access: Access | null, action: string): string {
   return access ? `your role in ${access.workspace} (${access.role}) cannot ${action}` : "";
 }
 
-/** The switcher's choices: this machine, then each workspace of the
- * session with its role. */
-export function switcherChoices(session: TeamSession | null): { value: string; label: string }[] {
+/** A workspace of a server, as the switcher names it (`null`: this machine). */
+export interface Place {
+  server: string;
+  workspace: string;
+}
+
+/** The switcher's value of a place: the server and the workspace (whose
+ * names have no spaces), "" for this machine. */
+export function placeValue(place: Place | null): string {
+  return place ? `${place.server} ${place.workspace}` : "";
+}
+
+/** The place a switcher value names. */
+export function placeOf(value: string): Place | null {
+  const cut = value.lastIndexOf(" ");
+  return cut <= 0 ? null : { server: value.slice(0, cut), workspace: value.slice(cut + 1) };
+}
+
+/** The switcher's choices: this machine, then each workspace of each
+ * server signed in to, with the role held there. */
+export function switcherChoices(sessions: TeamSession[]): { value: string; label: string }[] {
   const here = { value: "", label: "This machine" };
-  if (!session) return [here];
-  const host = session.server.replace(/^https?:\/\//, "");
-  return [here, ...workspaces(session).map((name) => ({ value: name, label: `${host} › ${name} (${roleIn(session, name)?.role ?? "none"})` }))];
+  return [
+    here,
+    ...sessions.flatMap((session) => {
+      const host = session.server.replace(/^https?:\/\//, "");
+      return workspaces(session).map((name) => ({
+        value: placeValue({ server: session.server, workspace: name }),
+        label: `${host} › ${name} (${roleIn(session, name)?.role ?? "none"})`,
+      }));
+    }),
+  ];
 }
 
 /** One line on the canvas saying where it works and what the role allows. */
