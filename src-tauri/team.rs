@@ -10,8 +10,8 @@
 
 use codexos_runtime::{ErrorCode, RunEvent};
 use codexos_server::team::client::{
-    self, Automation, ClientError, MadeWithSecret, OidcSecret, OidcSignIn, RemoteDelivery,
-    RemoteFlow, SharedLink, SharedRun, TeamClient, TeamSession,
+    self, Automation, ClientError, MadeWithSecret, OidcSecret, OidcSignIn, OpenedLink,
+    RemoteDelivery, RemoteFlow, SharedLink, TeamClient, TeamSession,
 };
 use tauri::ipc::Channel;
 use tauri::State;
@@ -195,11 +195,62 @@ pub async fn team_share(
     Ok(signed_in(&state)?.share(&workspace, &kind, &target).await?)
 }
 
-/// Opens a view link: the run, read-only (no sign-in needed).
+/// Opens a share link: a run, read-only (no sign-in needed), or a flow to
+/// run or fork.
 #[tauri::command]
 #[specta::specta]
-pub async fn team_open_shared(server: String, link: String) -> Result<SharedRun, IpcError> {
-    Ok(client::open_shared(&server, &link).await?)
+pub async fn team_open_link(server: String, link: String) -> Result<OpenedLink, IpcError> {
+    Ok(client::open_link(&server, &link).await?)
+}
+
+/// The session on the link's server (signed in there, not necessarily the
+/// one the panel shows).
+fn signed_in_at(state: &AppState, server: &str) -> Result<TeamClient, IpcError> {
+    let server = client::normalize(server);
+    state.signed().client(&server).ok_or_else(|| IpcError {
+        code: ErrorCode::Refused,
+        message: format!("sign in to {server} to use this link"),
+        details: None,
+    })
+}
+
+/// Runs the flow of a run link and streams its events when the account
+/// may follow them there (a member of the link's workspace): the status it
+/// ended or paused with, or `started` when its events are not yours to see.
+#[tauri::command]
+#[specta::specta]
+pub async fn team_link_run(
+    state: State<'_, AppState>,
+    server: String,
+    link: String,
+    on_event: Channel<RunEvent>,
+) -> Result<String, IpcError> {
+    let client = signed_in_at(&state, &server)?;
+    let opened = client::open_link(&server, &link).await?;
+    let run = client.run_link(&link, serde_json::json!({})).await?;
+    match client
+        .follow(&opened.workspace, &run, &|event| send(&on_event, event))
+        .await
+    {
+        Err(ClientError::Refused { status: 404, .. }) => Ok("started".to_owned()),
+        followed => Ok(followed?),
+    }
+}
+
+/// Forks the flow of a fork link into `workspace` of the link's server:
+/// the copy's name.
+#[tauri::command]
+#[specta::specta]
+pub async fn team_link_fork(
+    state: State<'_, AppState>,
+    server: String,
+    link: String,
+    workspace: String,
+    name: Option<String>,
+) -> Result<String, IpcError> {
+    Ok(signed_in_at(&state, &server)?
+        .fork_link(&link, &workspace, name.as_deref())
+        .await?)
 }
 
 /// A sign-in through the server's OIDC provider, waiting for the browser.

@@ -1960,7 +1960,7 @@ async function teamSignIn(url, account, password) {
   return role;
 }
 
-test("a team server: an executor signs in from the app, runs a flow another member made but cannot share the run, forks it with its lineage; a viewer cannot run it, and a shared run opens read-only", async () => {
+test("a team server: an executor signs in from the app, runs a flow another member made but cannot share the run, forks it with its lineage; a viewer cannot run it, and a shared run opens read-only; run and fork links run and fork from the app", async () => {
   const work = await mkdtemp(join(tmpdir(), "codexos-team-"));
   const env = { ...process.env, CODEXOS_HOME: join(work, "cli") };
   const home = ["server", "--home", join(work, "server")];
@@ -2045,6 +2045,36 @@ test("a team server: an executor signs in from the app, runs a flow another memb
     const events = await browser.execute(() => [...document.querySelectorAll('[data-testid="team-shared-events"] li')].map((li) => li.dataset.kind));
     assert.deepEqual([events[0], events.at(-1)], ["runStarted", "runPaused"]);
     await screenshot("team-viewer");
+    // Run and fork links open in the app too: Eve runs the flow of a run
+    // link (its run pauses on the server, followed here) and forks the flow
+    // of a fork link into `other`, where the copy keeps its lineage.
+    await api("PUT", "/api/v1/workspaces/team/flows/relay", { ...GATE, name: "relay", description: "relays a decision" });
+    const runLink = await api("POST", "/api/v1/workspaces/team/shares", { kind: "run", flow: "gate" });
+    const forkLink = await api("POST", "/api/v1/workspaces/team/shares", { kind: "fork", flow: "relay" });
+    await fillIn('[data-testid="team-link"]', forkLink.app);
+    await browser.$('[data-testid="team-open-link"]').click();
+    const linked = await browser.$('[data-testid="team-linked-flow"]');
+    await linked.waitForDisplayed({ timeout: 10_000, timeoutMsg: `the fork link did not open: ${await browser.$('[data-testid="team-panel"]').getText()}` });
+    assert.equal(await linked.getAttribute("data-kind"), "fork");
+    assert.match(await linked.getText(), /relay.*this link lets you fork it/s);
+    assert.ok(!(await browser.$('[data-testid="team-link-fork"]').isEnabled()), "signed out, nothing to fork into");
+    await teamSignIn(url, "eve", password);
+    const into = await browser.$('[data-testid="team-link-fork-target"]');
+    await browser.waitUntil(async () => (await browser.$('[data-testid="team-link-fork"]').isEnabled()) && (await into.getValue()) === "other", { timeout: 10_000, timeoutMsg: "signed in, the fork link offers no workspace" });
+    await browser.$('[data-testid="team-link-fork"]').click();
+    await browser.waitUntil(async () => /forked relay into other as relay/.test(await browser.$('[data-testid="team-message"]').getText()), { timeout: 10_000, timeoutMsg: `the link's fork failed: ${await browser.$('[data-testid="team-panel"]').getText()}` });
+    const forked = await api("GET", "/api/v1/workspaces/other/flows/relay");
+    assert.equal(forked.forkedFrom?.flow, "relay", JSON.stringify(forked.forkedFrom));
+    assert.equal(forked.forkedFrom?.origin, "workspace:team");
+    await fillIn('[data-testid="team-link"]', runLink.app);
+    await browser.$('[data-testid="team-open-link"]').click();
+    await browser.waitUntil(async () => (await linked.getAttribute("data-kind")) === "run", { timeout: 10_000, timeoutMsg: "the run link did not open" });
+    await browser.$('[data-testid="team-link-run"]').click();
+    const linkStatus = await browser.$('[data-testid="team-run-status"]');
+    await browser.waitUntil(async () => (await linkStatus.isExisting()) && (await linkStatus.getText()) === "paused", { timeout: 30_000, timeoutMsg: `the link's run did not pause: ${await browser.$('[data-testid="team-panel"]').getText()}` });
+    assert.equal((await api("GET", "/api/v1/workspaces/team/runs?flow=gate")).length, 2, "the link's run is the server's");
+    await screenshot("team-links");
+    await browser.$('[data-testid="team-sign-out"]').click();
     await browser.$('button[aria-label="Close team panel"]').click();
   } finally {
     server.kill();

@@ -309,8 +309,22 @@ export const commands = {
 	teamFork: (workspace: string, flow: string, destination: string, name: string | null) => typedError<null, IpcError_Serialize>(__TAURI_INVOKE("team_fork", { workspace, flow, destination, name })),
 	/**  Makes a share link: `view` a run, or `run` / `fork` a flow. */
 	teamShare: (workspace: string, kind: string, target: string) => typedError<SharedLink, IpcError_Serialize>(__TAURI_INVOKE("team_share", { workspace, kind, target })),
-	/**  Opens a view link: the run, read-only (no sign-in needed). */
-	teamOpenShared: (server: string, link: string) => typedError<SharedRun_Serialize, IpcError_Serialize>(__TAURI_INVOKE("team_open_shared", { server, link })),
+	/**
+	 *  Opens a share link: a run, read-only (no sign-in needed), or a flow to
+	 *  run or fork.
+	 */
+	teamOpenLink: (server: string, link: string) => typedError<OpenedLink_Serialize, IpcError_Serialize>(__TAURI_INVOKE("team_open_link", { server, link })),
+	/**
+	 *  Runs the flow of a run link and streams its events when the account
+	 *  may follow them there (a member of the link's workspace): the status it
+	 *  ended or paused with, or `started` when its events are not yours to see.
+	 */
+	teamLinkRun: (server: string, link: string, onEvent: Channel<RunEvent_Deserialize>) => typedError<string, IpcError_Serialize>(__TAURI_INVOKE("team_link_run", { server, link, onEvent })),
+	/**
+	 *  Forks the flow of a fork link into `workspace` of the link's server:
+	 *  the copy's name.
+	 */
+	teamLinkFork: (server: string, link: string, workspace: string, name: string | null) => typedError<string, IpcError_Serialize>(__TAURI_INVOKE("team_link_fork", { server, link, workspace, name })),
 	/**
 	 *  Starts a sign-in through the server's OIDC provider: opens its page in
 	 *  the system browser and answers the URL (to open by hand) and the code
@@ -3567,6 +3581,45 @@ export type OpenWorkspace_Serialize = {
 	 *  server's table; everything on this machine).
 	 */
 	permissions: string[],
+};
+
+/**  What a share link opens. */
+export type OpenedLink = OpenedLink_Serialize | OpenedLink_Deserialize;
+
+/**  What a share link opens. */
+export type OpenedLink_Deserialize = {
+	/**  The server that made it. */
+	server: string,
+	/**  The link's id. */
+	link: string,
+	/**  `view` (a run, read-only), `run` or `fork` (a flow). */
+	kind: string,
+	/**  The workspace it shares from. */
+	workspace: string,
+	/**  The run a view link shows. */
+	run?: SharedRun_Deserialize | null,
+	/**  The flow a run or fork link offers. */
+	flow?: string | null,
+	/**  What that flow does. */
+	description: string,
+};
+
+/**  What a share link opens. */
+export type OpenedLink_Serialize = {
+	/**  The server that made it. */
+	server: string,
+	/**  The link's id. */
+	link: string,
+	/**  `view` (a run, read-only), `run` or `fork` (a flow). */
+	kind: string,
+	/**  The workspace it shares from. */
+	workspace: string,
+	/**  The run a view link shows. */
+	run: SharedRun_Serialize | null,
+	/**  The flow a run or fork link offers. */
+	flow: string | null,
+	/**  What that flow does. */
+	description: string,
 };
 
 /**  An OpenTelemetry endpoint runs are exported to. */

@@ -12,8 +12,10 @@ use super::api::{CSRF_HEADER, SESSION_COOKIE};
 
 mod canvas;
 mod library;
+mod links;
 mod reruns;
 pub use canvas::{RemoteSaved, WorkspaceAsker};
+pub use links::{open_link, open_shared, OpenedLink};
 
 /// What went wrong talking to a team server.
 #[derive(Debug, thiserror::Error)]
@@ -304,46 +306,6 @@ fn http(server: &str) -> Result<reqwest::Client> {
             server: server.to_owned(),
             message: error.to_string(),
         })
-}
-
-/// What a view link opens (no sign-in needed).
-pub async fn open_shared(server: &str, link: &str) -> Result<SharedRun> {
-    let server = normalize(server);
-    let response = answer(
-        &server,
-        http(&server)?.get(format!("{server}/api/v1/shared/{link}")),
-    )
-    .await?;
-    let opened: Value = json_of(&server, response).await?;
-    if opened["kind"] != "view" {
-        return Err(ClientError::Refused {
-            status: 400,
-            code: "not_a_run".to_owned(),
-            message: format!(
-                "this link lets you {} a flow — sign in to use it",
-                opened["kind"].as_str().unwrap_or("use")
-            ),
-        });
-    }
-    let run = &opened["run"];
-    let events =
-        serde_json::from_value(run["events"].clone()).map_err(|error| ClientError::Protocol {
-            server: server.clone(),
-            message: error.to_string(),
-        })?;
-    Ok(SharedRun {
-        workspace: opened["workspace"].as_str().unwrap_or_default().to_owned(),
-        flow: run["summary"]["flow"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-        run: run["summary"]["id"].as_str().unwrap_or_default().to_owned(),
-        status: run["summary"]["status"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-        events,
-    })
 }
 
 impl TeamClient {

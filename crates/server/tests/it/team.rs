@@ -1633,6 +1633,71 @@ async fn the_app_client_signs_in_runs_and_follows_forks_shares_and_opens_a_link(
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn run_and_fork_links_are_opened_run_and_forked_by_the_app_client() {
+    use codexos_server::team::client::{open_link, open_shared, TeamClient};
+    let server = start(roomy()).await;
+    let (client, _) = TeamClient::sign_in(&server.base, "eve", PASSWORD)
+        .await
+        .expect("sign in");
+    let (cora, _) = TeamClient::sign_in(&server.base, "cora", PASSWORD)
+        .await
+        .expect("cora");
+    // Run and fork links: what they share is seen without signing in,
+    // used signed in.
+    let run_link = cora.share("team", "run", "gate").await.expect("share");
+    let fork_link = cora.share("team", "fork", "gate").await.expect("share");
+    let opened = open_link(&server.base, &fork_link.link)
+        .await
+        .expect("open");
+    assert_eq!(
+        (
+            opened.kind.as_str(),
+            opened.flow.as_deref(),
+            opened.run.is_none()
+        ),
+        ("fork", Some("gate"), true)
+    );
+    let refused = open_shared(&server.base, &run_link.link)
+        .await
+        .expect_err("a run link shows no run");
+    assert!(refused.to_string().contains("run a flow"), "{refused}");
+    let linked = client
+        .run_link(&run_link.link, json!({}))
+        .await
+        .expect("run link");
+    assert_eq!(
+        client
+            .follow("team", &linked, &|_| {})
+            .await
+            .expect("follow"),
+        "paused"
+    );
+    let copy = client
+        .fork_link(&fork_link.link, "other", Some("from-link"))
+        .await
+        .expect("fork link");
+    assert_eq!(copy, "from-link");
+    let forked = client.flows("other").await.expect("flows");
+    let origin = forked
+        .iter()
+        .find(|flow| flow.name == "from-link")
+        .and_then(|flow| flow.forked_from.clone())
+        .expect("lineage");
+    assert_eq!(
+        (origin.origin.as_str(), origin.flow.as_str()),
+        ("workspace:team", "gate")
+    );
+    let wrong_kind = client
+        .fork_link(&run_link.link, "other", Some("nope"))
+        .await
+        .expect_err("a run link does not fork");
+    assert!(
+        wrong_kind.to_string().contains("not fork it"),
+        "{wrong_kind}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn share_links_are_no_way_around_a_narrowing_grant() {
     let server = start(roomy()).await;
     // Olga makes a run link to `gate`; cora, narrowed to viewer on `gate`,

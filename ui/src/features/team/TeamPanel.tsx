@@ -9,6 +9,7 @@ import {
   type RemoteFlow_Serialize as RemoteFlow,
   type RunEvent,
   type LinkOpened,
+  type OpenedLink_Serialize as OpenedLink,
   type SharedLink,
   type SharedRun_Serialize as SharedRun,
   type TeamSession_Serialize as TeamSession,
@@ -55,6 +56,50 @@ function SharedRunView({ shared }: { shared: SharedRun }) {
   );
 }
 
+/** A flow a run or fork link shares: run it, or fork it into a workspace
+ * of its server where you may edit (signed in there). */
+function LinkedFlow({ linked, session, busy, onRun, onFork }: { linked: OpenedLink; session: TeamSession | null; busy: boolean; onRun: () => void; onFork: (into: string) => void }) {
+  const here = session?.server === linked.server ? session : null;
+  const targets = here ? forkTargets(here, "") : [];
+  const [picked, setInto] = useState("");
+  // Signed in later (or elsewhere), the first workspace that may take it.
+  const into = targets.includes(picked) ? picked : (targets[0] ?? "");
+  const signIn = `sign in to ${linked.server} above (or pick it there) to ${linked.kind} it`;
+  return (
+    <section className="flex flex-col gap-1 text-xs" data-testid="team-linked-flow" data-kind={linked.kind} aria-label="Shared flow">
+      <h3 className="text-sm font-semibold">
+        {linked.flow} <span className="font-normal text-muted-foreground">in {linked.workspace} on {linked.server} — this link lets you {linked.kind} it</span>
+      </h3>
+      {linked.description && <p className="text-muted-foreground">{linked.description}</p>}
+      <div className="flex items-center gap-2">
+        {linked.kind === "run" && (
+          <Button size="sm" data-testid="team-link-run" disabled={!here || busy} title={here ? "Run it on its server" : signIn} onClick={onRun}>
+            <Play className="size-3.5" /> Run
+          </Button>
+        )}
+        {linked.kind === "fork" && (
+          <>
+            <label className="flex items-center gap-1 text-muted-foreground">
+              into
+              <select className={FIELD} data-testid="team-link-fork-target" value={into} disabled={!here} onChange={(event) => setInto(event.target.value)}>
+                {targets.map((name) => (
+                  <option key={name} value={name}>
+                    {name}
+                  </option>
+                ))}
+              </select>
+            </label>
+            <Button size="sm" data-testid="team-link-fork" disabled={!here || into === ""} title={!here ? signIn : into === "" ? "no workspace there where you may edit" : `Copy into ${into}, keeping where it came from`} onClick={() => onFork(into)}>
+              <GitFork className="size-3.5" /> Fork
+            </Button>
+          </>
+        )}
+        {!here && <span className="text-muted-foreground">{signIn}</span>}
+      </div>
+    </section>
+  );
+}
+
 /** The app as a client of a team server: sign in, pick a workspace, see
  * its flows with their lineage, run one and follow it live, fork, share;
  * or open a shared run read-only. What the role does not allow is
@@ -74,14 +119,14 @@ export function TeamPanel({ onClose, onSession, opened = null }: { onClose: () =
   const [forkTo, setForkTo] = useState("");
   const [link, setLink] = useState("");
   const [made, setMade] = useState<SharedLink | null>(null);
-  const [shared, setShared] = useState<SharedRun | null>(null);
+  const [shared, setShared] = useState<OpenedLink | null>(null);
   const [message, setMessage] = useState<string | null>(null);
   // A link opened from outside: filled in to open here (a sign-in under
   // way is kept).
   useEffect(() => {
     if (!opened) return;
     setLink(opened.url);
-    setMessage(`A link opened from outside the app, to a run shared on ${opened.server}: press Open to view it read-only.`);
+    setMessage(`A link opened from outside the app, shared on ${opened.server}: press Open to see what it shares (a run opens read-only; a flow to run or fork waits for you).`);
   }, [opened]);
   const [busy, setBusy] = useState(false);
   const [sso, setSso] = useState<OidcSignIn | null>(null);
@@ -214,9 +259,37 @@ export function TeamPanel({ onClose, onSession, opened = null }: { onClose: () =
       setMessage("that is not a share link: paste a codexos://share link, the page's address, or the link with the server above");
       return;
     }
-    const result = await commands.teamOpenShared(parsed.server, parsed.link);
+    const result = await commands.teamOpenLink(parsed.server, parsed.link);
     if (result.status === "ok") setShared(result.data);
     else setMessage(result.error.message);
+  };
+
+  /** Runs the flow a run link shares (signed in to its server). */
+  const runLinked = async (linked: OpenedLink) => {
+    setMessage(null);
+    setRunning(linked.flow);
+    setLastRun({ workspace: linked.workspace, flow: linked.flow ?? "", id: null });
+    setEvents([]);
+    setStatus(null);
+    const channel = new Channel<RunEvent>();
+    channel.onmessage = (event) => {
+      setEvents((seen) => [...seen, event]);
+      setLastRun((last) => (last && last.id === null ? { ...last, id: event.run } : last));
+    };
+    const result = await commands.teamLinkRun(linked.server, linked.link, channel);
+    setRunning(null);
+    if (result.status === "ok") setStatus(result.data === "started" ? `started on ${linked.server} (its events are for members of ${linked.workspace})` : result.data);
+    else setMessage(result.error.message);
+  };
+
+  /** Forks the flow a fork link shares into a workspace of its server. */
+  const forkLinked = async (linked: OpenedLink, into: string) => {
+    setMessage(null);
+    const result = await commands.teamLinkFork(linked.server, linked.link, into, null);
+    if (result.status === "ok") {
+      setMessage(`forked ${linked.flow ?? "the flow"} into ${into} as ${result.data}, keeping where it came from`);
+      if (into === workspace) loadFlows();
+    } else setMessage(result.error.message);
   };
 
   const role = session && workspace ? roleIn(session, workspace) : null;
@@ -402,15 +475,16 @@ export function TeamPanel({ onClose, onSession, opened = null }: { onClose: () =
           </section>
         )}
         {session && workspace && <AutomationSection session={session} workspace={workspace} flows={flows} />}
-        <section className="flex flex-col gap-2 border-t border-border pt-3" aria-label="Open a shared run">
-          <h3 className="text-sm font-semibold">Open a shared run</h3>
+        <section className="flex flex-col gap-2 border-t border-border pt-3" aria-label="Open a share link">
+          <h3 className="text-sm font-semibold">Open a share link</h3>
           <div className="flex flex-wrap items-center gap-2 text-xs">
             <input className={`${FIELD} w-[32rem]`} data-testid="team-link" placeholder="codexos://share?… or http://server/share/…" aria-label="Share link" value={link} onChange={(event) => setLink(event.target.value)} />
             <Button size="sm" data-testid="team-open-link" disabled={link.trim() === ""} onClick={() => void open()}>
               Open
             </Button>
           </div>
-          {shared && <SharedRunView shared={shared} />}
+          {shared?.run && <SharedRunView shared={shared.run} />}
+          {shared && !shared.run && <LinkedFlow linked={shared} session={session} busy={running !== null} onRun={() => void runLinked(shared)} onFork={(into) => void forkLinked(shared, into)} />}
         </section>
       </div>
     </div>

@@ -53,7 +53,7 @@ impl codexos_runtime::RemoteAsker for WorkspaceAsker {
 
 /// A path segment or query value, percent-encoded (names come from the
 /// window; the server checks them too).
-fn segment(text: &str) -> String {
+pub(super) fn segment(text: &str) -> String {
     text.bytes()
         .map(|byte| {
             if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~' | b'@') {
