@@ -25,18 +25,21 @@ impl<C> Default for Signed<C> {
 }
 
 impl<C: Clone> Signed<C> {
-    /// A session on `server`: it replaces one there (the window leaves a
-    /// workspace of that server: another account may not see it) and is
-    /// shown.
-    pub(crate) fn sign_in(&mut self, server: &str, client: C) {
-        match self.sessions.iter_mut().find(|(at, _)| at == server) {
-            Some(slot) => slot.1 = client,
-            None => self.sessions.push((server.to_owned(), client)),
-        }
+    /// A session on `server`: it replaces one there (answered, to end it
+    /// on the server; the window leaves a workspace of that server: another
+    /// account may not see it) and is shown.
+    pub(crate) fn sign_in(&mut self, server: &str, client: C) -> Option<C> {
+        let replaced = if let Some(slot) = self.sessions.iter_mut().find(|(at, _)| at == server) {
+            Some(std::mem::replace(&mut slot.1, client))
+        } else {
+            self.sessions.push((server.to_owned(), client));
+            None
+        };
         if self.open.as_ref().is_some_and(|(at, _)| at == server) {
             self.open = None;
         }
         self.shown = Some(server.to_owned());
+        replaced
     }
 
     /// Ends the session on `server` (answered, to sign out on the server);
@@ -118,8 +121,8 @@ mod tests {
     fn sessions_are_one_per_server_and_a_workspace_is_open_only_on_one_signed_in() {
         let mut signed = Signed::default();
         assert!(!signed.open(Some(("http://a", "team"))), "not signed in");
-        signed.sign_in("http://a", "ada@a");
-        signed.sign_in("http://b", "bob@b");
+        assert_eq!(signed.sign_in("http://a", "ada@a"), None);
+        assert_eq!(signed.sign_in("http://b", "bob@b"), None);
         assert_eq!(signed.all(), ["ada@a", "bob@b"]);
         assert_eq!(signed.shown(), Some("bob@b"), "the newest is shown");
         assert!(signed.show("http://a") && !signed.show("http://c"));
@@ -128,10 +131,10 @@ mod tests {
         assert!(signed.open(Some(("http://b", "team"))));
         assert_eq!(signed.opened(), Some(("bob@b", "team".to_owned())));
         // Signing in again elsewhere keeps it; on its server, it closes.
-        signed.sign_in("http://a", "eve@a");
+        assert_eq!(signed.sign_in("http://a", "eve@a"), Some("ada@a"));
         assert_eq!(signed.all(), ["eve@a", "bob@b"], "replaced in place");
         assert_eq!(signed.opened(), Some(("bob@b", "team".to_owned())));
-        signed.sign_in("http://b", "vic@b");
+        assert_eq!(signed.sign_in("http://b", "vic@b"), Some("bob@b"));
         assert_eq!(signed.opened(), None);
 
         // Signing out of the shown server shows the next; an open

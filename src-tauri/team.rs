@@ -65,6 +65,19 @@ fn signed_in(state: &AppState) -> Result<TeamClient, IpcError> {
     })
 }
 
+/// Keeps a new session; the one it replaces on that server is ended there
+/// (in the background: a server that does not answer only logs it).
+fn adopt(state: &AppState, session: &TeamSession, client: TeamClient) {
+    let replaced = state.signed().sign_in(&session.server, client);
+    if let Some(old) = replaced {
+        tauri::async_runtime::spawn(async move {
+            if let Err(error) = old.sign_out().await {
+                tracing::warn!(server = old.server(), %error, "the replaced session was not ended");
+            }
+        });
+    }
+}
+
 /// Signs in to a team server (the password is sent once, never kept).
 #[tauri::command]
 #[specta::specta]
@@ -75,7 +88,7 @@ pub async fn team_sign_in(
     password: String,
 ) -> Result<TeamSession, IpcError> {
     let (client, session) = TeamClient::sign_in(&server, &account, &password).await?;
-    state.signed().sign_in(&session.server, client);
+    adopt(&state, &session, client);
     Ok(session)
 }
 
@@ -116,14 +129,18 @@ pub async fn team_show(
     state: State<'_, AppState>,
     server: String,
 ) -> Result<TeamSession, IpcError> {
-    if !state.signed().show(&server) {
+    let Some(client) = state.signed().client(&server) else {
         return Err(IpcError {
             code: ErrorCode::NotFound,
             message: format!("not signed in to {server} — sign in to it first"),
             details: None,
         });
-    }
-    Ok(signed_in(&state)?.session().await?)
+    };
+    // Shown only once it answers: the panel and the backend stay on the
+    // same server either way.
+    let session = client.session().await?;
+    state.signed().show(&server);
+    Ok(session)
 }
 
 /// Signs out of the server the Team panel shows (the server ends the
@@ -326,7 +343,7 @@ pub async fn team_oidc_finish(state: State<'_, AppState>) -> Result<TeamSession,
     }
     drop(pending);
     let (client, session) = finished?;
-    state.signed().sign_in(&session.server, client);
+    adopt(&state, &session, client);
     Ok(session)
 }
 

@@ -1790,6 +1790,10 @@ test("a bundle is exported signed, a tampered copy refused, then verified with i
   assert.equal(await browser.$('[data-testid="bundle-check"]').getAttribute("data-trusted"), "true");
   assert.match(await browser.$('[data-testid="bundle-trusted"]').getText(), new RegExp(fingerprint));
   await browser.$('button[aria-label="Close settings"]').click();
+  // The imported flow is a fork of the bundle's: the canvas shows where it came from and who signed it.
+  await browser.$('[data-testid="flow-picker"]').selectByAttribute("value", "rag-qa");
+  await browser.waitUntil(async () => (await browser.$('[data-testid="flow-lineage"]').isExisting()) && (await browser.$('[data-testid="flow-lineage"]').getText()).includes(`› rag-qa, signed by ${fingerprint}`), { timeout: 10_000, timeoutMsg: "the imported flow shows no lineage" });
+  assert.match(await browser.$('[data-testid="flow-lineage"]').getText(), /^forked from bundle:/);
 });
 
 test("the theme follows the OS, switches to light and dark, is remembered, and light passes the accessibility check", async () => {
@@ -2161,7 +2165,7 @@ test("a server's workspace opens in the canvas: an executor runs a flow there, a
     await browser.execute(() => document.querySelector('[data-testid="run-rerun"]').click());
     await browser.waitUntil(async () => (await api("GET", "/api/v1/workspaces/team/runs?flow=gate")).length === 2, { timeout: 60_000, timeoutMsg: "the re-run did not start on the server" });
     await browser.waitUntil(async () => (await report.isExisting()) && (await report.getAttribute("data-identical")) === "true", { timeout: 60_000, timeoutMsg: "the re-run's report did not come back identical" });
-    // Forked from `after` with `n` edited: a new run on the server, opened here.
+    // Forked from `after` with the state edited (its approval given again): a new run on the server, opened here.
     await browser.$('[data-testid="inspector-node"] details summary').click();
     await fill(await browser.$('[data-testid="fork-edits"]'), '{"ok": {"approved": true}}');
     await browser.$('[data-testid="fork-run"]').click();
@@ -2172,7 +2176,10 @@ test("a server's workspace opens in the canvas: an executor runs a flow there, a
     const compareWith = await browser.$('[data-testid="compare-with"]');
     await browser.waitUntil(async () => (await browser.$$('[data-testid="compare-with"] option')).length >= 3, { timeout: 10_000, timeoutMsg: "the server's runs are not offered for comparison" });
     await compareWith.selectByIndex(1);
-    await browser.$('[data-testid="run-compare"]').waitForDisplayed({ timeout: 10_000 });
+    const compared = await browser.$('[data-testid="run-compare"]');
+    await compared.waitForDisplayed({ timeout: 10_000 });
+    // The fork did not run `ask` again (it started after it): there they part.
+    assert.equal(await compared.getAttribute("data-first-divergence"), "ask", await compared.getText());
     await screenshot("remote-inspector");
     await browser.$('button[aria-label="Close run inspector"]').click();
     // What the window disables, the server refuses: Eve's own session cannot save.
@@ -2292,7 +2299,9 @@ test("a server's workspace opens in the canvas: an executor runs a flow there, a
       await browser.waitUntil(async () => (await browser.$('[data-testid="team-who"]').getText()).includes(url) && !(await pick.isExisting()), { timeout: 10_000, timeoutMsg: "the panel did not go back to the first server" });
       await browser.$('button[aria-label="Close team panel"]').click();
       await browser.waitUntil(async () => !(await values()).includes(`${second.url} lab`), { timeout: 10_000, timeoutMsg: "the signed-out server is still offered" });
-      assert.equal(await browser.$('[data-testid="flow-remote"]').getAttribute("data-role"), "executor", "the first server's workspace stays open");
+      await browser.waitUntil(async () => (await browser.$('[data-testid="flow-remote"]').getAttribute("data-role")) === "executor" && (await switcher.getValue()) === `${url} team`, { timeout: 10_000, timeoutMsg: "the first server's workspace did not stay open" });
+      await browser.pause(2_500);
+      assert.equal(await switcher.getValue(), `${url} team`, "still open after the canvas's next poll");
     } finally {
       second.server.kill();
     }

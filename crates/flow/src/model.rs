@@ -58,11 +58,12 @@ pub struct Flow {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ForkOrigin {
     /// Where the original lives: `workspace:NAME` on the same team server,
-    /// a server URL with its workspace, or `bundle:FILE`.
+    /// a server URL with its workspace, or `bundle:NAME` (an imported bundle).
     pub origin: String,
     /// The original flow's name.
     pub flow: String,
-    /// The original's saved version that was copied.
+    /// The original's saved version that was copied (0 for a bundle's
+    /// flow: bundles carry no version numbers).
     pub version: u32,
     /// The fingerprint of the key that signed the original, when it came
     /// signed.

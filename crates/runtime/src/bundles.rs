@@ -411,7 +411,15 @@ impl Runtime {
                 .agents
                 .push(format!("{}@{}", spec.name, spec.version));
         }
-        for flow in staged.flows {
+        // An imported flow is a fork of the bundle's: it records where it
+        // came from and who signed it (a bundle carries no version numbers).
+        for mut flow in staged.flows {
+            flow.forked_from = Some(codexos_flow::ForkOrigin {
+                origin: format!("bundle:{}", report.check.name),
+                flow: flow.name.clone(),
+                version: 0,
+                signer: report.check.fingerprint.clone(),
+            });
             report.flows.push(self.save_flow(&flow)?.0);
         }
         let folder = self.home.root().join("templates");

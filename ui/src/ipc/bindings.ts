@@ -2478,12 +2478,15 @@ export type ForkOrigin = ForkOrigin_Serialize | ForkOrigin_Deserialize;
 export type ForkOrigin_Deserialize = {
 	/**
 	 *  Where the original lives: `workspace:NAME` on the same team server,
-	 *  a server URL with its workspace, or `bundle:FILE`.
+	 *  a server URL with its workspace, or `bundle:NAME` (an imported bundle).
 	 */
 	origin: string,
 	/**  The original flow's name. */
 	flow: string,
-	/**  The original's saved version that was copied. */
+	/**
+	 *  The original's saved version that was copied (0 for a bundle's
+	 *  flow: bundles carry no version numbers).
+	 */
 	version: number,
 	/**
 	 *  The fingerprint of the key that signed the original, when it came
@@ -2496,12 +2499,15 @@ export type ForkOrigin_Deserialize = {
 export type ForkOrigin_Serialize = {
 	/**
 	 *  Where the original lives: `workspace:NAME` on the same team server,
-	 *  a server URL with its workspace, or `bundle:FILE`.
+	 *  a server URL with its workspace, or `bundle:NAME` (an imported bundle).
 	 */
 	origin: string,
 	/**  The original flow's name. */
 	flow: string,
-	/**  The original's saved version that was copied. */
+	/**
+	 *  The original's saved version that was copied (0 for a bundle's
+	 *  flow: bundles carry no version numbers).
+	 */
 	version: number,
 	/**
 	 *  The fingerprint of the key that signed the original, when it came

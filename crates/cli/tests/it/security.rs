@@ -615,7 +615,17 @@ fn bundles_are_signed_and_import_only_from_trusted_signers() {
     );
     let imported = bob.json(&["bundle", "import", bundle_path]);
     assert_eq!(imported["agents"], json!(["planner@1.0.0"]));
-    assert!(bob.home.path().join("flows/rag-qa.flow.json").exists());
+    // The imported flow is a fork of the bundle's, with its signer.
+    let flow: Value = serde_json::from_str(
+        &std::fs::read_to_string(bob.home.path().join("flows/rag-qa.flow.json")).expect("flow"),
+    )
+    .expect("json");
+    let signer = imported["check"]["fingerprint"].clone();
+    assert!(signer.is_string(), "positive control: signed, {imported}");
+    assert_eq!(
+        flow["forkedFrom"],
+        json!({"origin": format!("bundle:{}", imported["check"]["name"].as_str().expect("name")), "flow": "rag-qa", "version": 0, "signer": signer})
+    );
     assert_eq!(
         bob.json(&["agents", "show", "planner@1.0.0"])["name"],
         "planner"

@@ -14,13 +14,26 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
-use super::api::{launch, run_options, ApiResult, Caller, Workspace};
+use super::api::{launch, refuse_unless, run_options, ApiResult, Caller, Workspace};
+use super::roles::Permission;
 use super::{ApiError, Team};
 
-/// How a stored run continues here: in its project's folder when it had
-/// one, else in the workspace's work folder (as a resume does).
+/// How a stored run continues here (a resume, re-run or fork): in the
+/// folder of its project when its input names one of the workspace's
+/// projects (the runtime takes the project from the input), else in the
+/// workspace's work folder — never the server's own directory, whatever
+/// the input holds.
 pub(crate) fn continued(ws: &Workspace, detail: &RunDetail) -> ApiResult<FlowRunOptions> {
-    if detail.input.get("project").is_some() {
+    let named = detail.input.get("project").and_then(Value::as_str);
+    let known = match named {
+        Some(name) => ws
+            .runtime
+            .projects()?
+            .iter()
+            .any(|project| project.name == name),
+        None => false,
+    };
+    if known {
         Ok(FlowRunOptions::default())
     } else {
         run_options(ws, None)
@@ -43,7 +56,8 @@ pub(crate) async fn replay(
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct RerunRequest {
-    /// Run every model node on this model instead (default: as recorded).
+    /// Run every model node on this model instead (default: as recorded);
+    /// needs `edit` on the flow.
     #[serde(default)]
     model: Option<String>,
 }
@@ -59,6 +73,17 @@ pub(crate) async fn rerun(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let model = body.and_then(|Json(body)| body.model);
     let detail = ws.runtime.run_detail(&id)?;
+    // Another model changes what the flow does (and where its data goes):
+    // an edit of the flow, not just a run.
+    if model.is_some() {
+        refuse_unless(
+            &caller,
+            &ws.name,
+            Some(&detail.summary.flow),
+            ws.role,
+            Permission::Edit,
+        )?;
+    }
     let runtime = Arc::clone(&ws.runtime);
     let what = (ws.name.as_str(), detail.summary.flow.as_str());
     launch(
@@ -141,5 +166,9 @@ pub(crate) async fn diff(
     Extension(ws): Extension<Workspace>,
     Path((_, id, other)): Path<(String, String, String)>,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(json!(ws.runtime.rerun_report(&id, &other)?)))
+    let runtime = Arc::clone(&ws.runtime);
+    let report = tokio::task::spawn_blocking(move || runtime.rerun_report(&id, &other))
+        .await
+        .map_err(|error| ApiError::internal(error.to_string()))??;
+    Ok(Json(json!(report)))
 }

@@ -30,6 +30,14 @@ fn gate(name: &str) -> Value {
            "edges": [{"from": "ask", "to": "after"}, {"from": "after", "to": "out"}]})
 }
 
+/// A session of `who` (one of the people of `team`), as the app signs in.
+async fn signed_in(server: &Server, who: &str) -> codexos_server::team::client::TeamClient {
+    codexos_server::team::client::TeamClient::sign_in(&server.base, who, PASSWORD)
+        .await
+        .unwrap_or_else(|error| panic!("{who} signs in: {error}"))
+        .0
+}
+
 /// Who is who in workspace `team` (`otto` owns `other` and is no member).
 const PEOPLE: [(&str, Option<Role>); 6] = [
     ("olga", Some(Role::Owner)),

@@ -5,6 +5,7 @@ import { useCallback, useEffect, useState } from "react";
 import { Button } from "@/components/ui/button";
 import {
   commands,
+  type IpcError_Serialize as IpcError,
   type OidcSignIn,
   type RemoteFlow_Serialize as RemoteFlow,
   type RunEvent,
@@ -217,10 +218,11 @@ export function TeamPanel({ onClose, onSession, opened = null }: { onClose: () =
     adopt(next.status === "ok" ? next.data : null);
   };
 
-  const run = async (flow: string) => {
+  /** Starts a run with `start` and follows its events into the run log. */
+  const follow = async (where: string, flow: string, start: (channel: Channel<RunEvent>) => Promise<{ status: "ok"; data: string } | { status: "error"; error: IpcError }>, ended: (status: string) => string = (status) => status) => {
     setMessage(null);
     setRunning(flow);
-    setLastRun({ workspace, flow, id: null });
+    setLastRun({ workspace: where, flow, id: null });
     setEvents([]);
     setStatus(null);
     const channel = new Channel<RunEvent>();
@@ -228,11 +230,13 @@ export function TeamPanel({ onClose, onSession, opened = null }: { onClose: () =
       setEvents((seen) => [...seen, event]);
       setLastRun((last) => (last && last.id === null ? { ...last, id: event.run } : last));
     };
-    const result = await commands.teamRun(workspace, flow, channel);
+    const result = await start(channel);
     setRunning(null);
-    if (result.status === "ok") setStatus(result.data);
+    if (result.status === "ok") setStatus(ended(result.data));
     else setMessage(result.error.message);
   };
+
+  const run = (flow: string) => follow(workspace, flow, (channel) => commands.teamRun(workspace, flow, channel));
 
   const fork = async (flow: string) => {
     setMessage(null);
@@ -265,22 +269,13 @@ export function TeamPanel({ onClose, onSession, opened = null }: { onClose: () =
   };
 
   /** Runs the flow a run link shares (signed in to its server). */
-  const runLinked = async (linked: OpenedLink) => {
-    setMessage(null);
-    setRunning(linked.flow);
-    setLastRun({ workspace: linked.workspace, flow: linked.flow ?? "", id: null });
-    setEvents([]);
-    setStatus(null);
-    const channel = new Channel<RunEvent>();
-    channel.onmessage = (event) => {
-      setEvents((seen) => [...seen, event]);
-      setLastRun((last) => (last && last.id === null ? { ...last, id: event.run } : last));
-    };
-    const result = await commands.teamLinkRun(linked.server, linked.link, channel);
-    setRunning(null);
-    if (result.status === "ok") setStatus(result.data === "started" ? `started on ${linked.server} (its events are for members of ${linked.workspace})` : result.data);
-    else setMessage(result.error.message);
-  };
+  const runLinked = (linked: OpenedLink) =>
+    follow(
+      linked.workspace,
+      linked.flow ?? "",
+      (channel) => commands.teamLinkRun(linked.server, linked.link, channel),
+      (ended) => (ended === "started" ? `started on ${linked.server} (its events are for members of ${linked.workspace})` : ended),
+    );
 
   /** Forks the flow a fork link shares into a workspace of its server. */
   const forkLinked = async (linked: OpenedLink, into: string) => {
@@ -333,7 +328,10 @@ export function TeamPanel({ onClose, onSession, opened = null }: { onClose: () =
             <Button size="sm" variant="ghost" className="h-7" data-testid="team-sign-out" title={`Sign out of ${session.server} (other servers stay signed in)`} onClick={() => void signOut()}>
               <LogOut className="size-3.5" /> Sign out
             </Button>
-            <Button size="sm" variant="ghost" className="h-7" data-testid="team-add-server" disabled={adding} title="Sign in to another server too" onClick={() => setAdding(true)}>
+            <Button size="sm" variant="ghost" className="h-7" data-testid="team-add-server" disabled={adding} title="Sign in to another server too" onClick={() => {
+                setAdding(true);
+                setServer("");
+              }}>
               <Plus className="size-3.5" /> Another server
             </Button>
           </>

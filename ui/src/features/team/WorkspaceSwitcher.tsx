@@ -17,7 +17,7 @@ export function WorkspaceSwitcher({
   busy: boolean;
   onOpen: (place: Place | null) => void;
 }) {
-  const choices = switcherChoices(sessions);
+  const choices = switcherChoices(sessions, access);
   const signedIn = sessions.map((session) => `${session.server} as ${session.account}`).join(", ");
   return (
     <label className="flex items-center gap-1 text-xs text-muted-foreground" title={signedIn ? `Signed in to ${signedIn}` : "Sign in to a team server from the Team panel to open its workspaces"}>

@@ -27,6 +27,7 @@ describe("team", () => {
   it("says where a fork came from", () => {
     expect(lineage(null)).toBeNull();
     expect(lineage({ origin: "workspace:team", flow: "gate", version: 3 })).toBe("forked from workspace:team › gate v3");
+    expect(lineage({ origin: "bundle:kit", flow: "gate", version: 0, signer: "ab12" })).toBe("forked from bundle:kit › gate, signed by ab12");
   });
 
   it("says when a trigger fires next and when it last did, in UTC", () => {

@@ -47,7 +47,9 @@ export function parseShareLink(text: string, server: string): { server: string; 
 export function lineage(origin: ForkOrigin | null | undefined): string | null {
   if (!origin) return null;
   const signer = origin.signer ? `, signed by ${origin.signer}` : "";
-  return `forked from ${origin.origin} › ${origin.flow} v${origin.version}${signer}`;
+  // A bundle's flow has no version number (0).
+  const version = origin.version > 0 ? ` v${origin.version}` : "";
+  return `forked from ${origin.origin} › ${origin.flow}${version}${signer}`;
 }
 
 /** A Unix-ms time as `2026-12-06 09:00 UTC`. */

@@ -15,6 +15,12 @@ describe("workspace", () => {
     ]);
   });
 
+  it("keeps the open workspace listed while its server does not answer", () => {
+    const open = { server: "https://cx.example.org:8443", workspace: "lab" };
+    expect(switcherChoices([session], open).at(-1)).toEqual({ value: "https://cx.example.org:8443 lab", label: "cx.example.org:8443 › lab (not answering)" });
+    expect(switcherChoices([session], { server: session.server, workspace: "team" })).toHaveLength(3);
+  });
+
   it("names a place by its server and workspace, both ways", () => {
     const place = { server: "https://cx.example.org:8443", workspace: "team-2" };
     expect(placeOf(placeValue(place))).toEqual(place);

@@ -48,20 +48,24 @@ export function placeOf(value: string): Place | null {
   return cut <= 0 ? null : { server: value.slice(0, cut), workspace: value.slice(cut + 1) };
 }
 
+const hostOf = (server: string) => server.replace(/^https?:\/\//, "");
+
 /** The switcher's choices: this machine, then each workspace of each
- * server signed in to, with the role held there. */
-export function switcherChoices(sessions: TeamSession[]): { value: string; label: string }[] {
-  const here = { value: "", label: "This machine" };
-  return [
-    here,
-    ...sessions.flatMap((session) => {
-      const host = session.server.replace(/^https?:\/\//, "");
-      return workspaces(session).map((name) => ({
+ * server signed in to, with the role held there; the workspace open stays
+ * listed while its server does not answer. */
+export function switcherChoices(sessions: TeamSession[], open: Place | null = null): { value: string; label: string }[] {
+  const choices = [
+    { value: "", label: "This machine" },
+    ...sessions.flatMap((session) =>
+      workspaces(session).map((name) => ({
         value: placeValue({ server: session.server, workspace: name }),
-        label: `${host} › ${name} (${roleIn(session, name)?.role ?? "none"})`,
-      }));
-    }),
+        label: `${hostOf(session.server)} › ${name} (${roleIn(session, name)?.role ?? "none"})`,
+      })),
+    ),
   ];
+  const value = placeValue(open);
+  if (open && !choices.some((choice) => choice.value === value)) choices.push({ value, label: `${hostOf(open.server)} › ${open.workspace} (not answering)` });
+  return choices;
 }
 
 /** One line on the canvas saying where it works and what the role allows. */

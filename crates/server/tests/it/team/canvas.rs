@@ -6,15 +6,7 @@
 use codexos_server::team::client::{ClientError, TeamClient};
 use serde_json::json;
 
-use super::{roomy, start, PASSWORD};
-
-/// A session of `who` (one of the people of `team`).
-async fn signed_in(server: &super::Server, who: &str) -> TeamClient {
-    TeamClient::sign_in(&server.base, who, PASSWORD)
-        .await
-        .unwrap_or_else(|error| panic!("{who} signs in: {error}"))
-        .0
-}
+use super::{roomy, signed_in, start};
 
 /// `flow` with its second node a sub-flow of `path`.
 fn with_subflow(flow: &codexos_runtime::Flow, path: &str) -> codexos_runtime::Flow {

@@ -3,18 +3,11 @@
 //! it, forked from a node with a state edit, and compared — each under the
 //! caller's role on the run's flow, and only within its workspace.
 
-use codexos_server::team::client::{ClientError, TeamClient};
+use codexos_server::team::client::ClientError;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::{roomy, start, PASSWORD};
-
-async fn signed_in(server: &super::Server, who: &str) -> TeamClient {
-    TeamClient::sign_in(&server.base, who, PASSWORD)
-        .await
-        .unwrap_or_else(|error| panic!("{who} signs in: {error}"))
-        .0
-}
+use super::{roomy, signed_in, start};
 
 fn refused(result: &Result<impl std::fmt::Debug, ClientError>, status: u16, what: &str) {
     assert!(
@@ -69,6 +62,21 @@ async fn a_servers_run_is_replayed_rerun_forked_and_compared_by_the_roles_that_m
         "viewer fork",
     );
 
+    // Another model is an edit of the flow: refused to an executor, taken
+    // from a creator (this flow has no model node to change).
+    refused(
+        &eve.rerun("team", &first, Some("elsewhere")).await,
+        403,
+        "executor re-run on another model",
+    );
+    let creators = cora
+        .rerun("team", &first, Some("elsewhere"))
+        .await
+        .expect("a creator picks the model");
+    eve.follow_to_outcome("team", &creators, None, &stop, &|_| {})
+        .await
+        .expect("follow");
+
     // An executor re-runs it live: a new run, the same as the recording.
     let again = eve.rerun("team", &first, None).await.expect("re-run");
     assert_ne!(again, first);
@@ -120,15 +128,55 @@ async fn a_servers_run_is_replayed_rerun_forked_and_compared_by_the_roles_that_m
         .await
         .expect("report");
     assert!(!differs.identical, "{differs:?}");
+}
 
-    // Runs are the workspace's: another workspace's member sees none of
-    // them, and an id from nowhere is not found.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_is_done_again_only_in_its_own_workspace() {
+    let server = start(roomy()).await;
+    let eve = signed_in(&server, "eve").await;
+    let vic = signed_in(&server, "vic").await;
+    signed_in(&server, "cora")
+        .await
+        .save_flow("team", &sums())
+        .await
+        .expect("save");
+    let stop = CancellationToken::new();
+    let first = eve.start_run("team", "sums", json!({})).await.expect("run");
+    eve.follow_to_outcome("team", &first, None, &stop, &|_| {})
+        .await
+        .expect("follow");
+    // Runs are the workspace's: a non-member sees none of them, and a run
+    // of another workspace is not found here, as either run.
     let otto = signed_in(&server, "otto").await;
     refused(&otto.replay("team", &first).await, 404, "non-member");
+    let mut elsewhere = sums();
+    elsewhere.name = "sums-other".to_owned();
+    eve.save_flow("other", &elsewhere)
+        .await
+        .expect("save in other");
+    let theirs = eve
+        .start_run("other", "sums-other", json!({}))
+        .await
+        .expect("run in other");
+    eve.follow_to_outcome("other", &theirs, None, &stop, &|_| {})
+        .await
+        .expect("follow");
+    let again_there = eve.rerun("other", &theirs, None).await;
+    assert!(again_there.is_ok(), "positive control: {again_there:?}");
     refused(
-        &otto.compare_runs("other", &first, &first).await,
+        &eve.rerun("team", &theirs, None).await,
         404,
-        "another workspace's run",
+        "re-run across",
+    );
+    refused(
+        &eve.compare_runs("team", &first, &theirs).await,
+        404,
+        "compare across",
+    );
+    refused(
+        &eve.rerun_report("team", &first, &theirs).await,
+        404,
+        "diff across",
     );
     refused(
         &vic.compare_runs("team", &first, "0123-dead").await,
