@@ -1124,11 +1124,9 @@ test("settings → logs shows the app's structured log live, filtered by level, 
   await browser.$("button=logs").click();
   await browser.$('[data-testid="logs-tab"]').waitForDisplayed({ timeout: 10_000 });
   await browser.waitUntil(async () => (await browser.$$('[data-testid="log-line"]')).length > 0, { timeout: 10_000, timeoutMsg: "no log lines shown" });
-  const levels = async () => {
-    const found = [];
-    for (const line of await browser.$$('[data-testid="log-line"]')) found.push(await line.getAttribute("data-level"));
-    return found;
-  };
+  // Read in one go: the list is live, and lines come and go between two reads.
+  const levels = () => browser.execute(() => [...document.querySelectorAll('[data-testid="log-line"]')].map((line) => line.getAttribute("data-level")));
+  const texts = () => browser.execute(() => [...document.querySelectorAll('[data-testid="log-line"]')].map((line) => line.textContent ?? ""));
   assert.ok((await levels()).includes("INFO"), `info lines are shown: ${await levels()}`);
   await browser.$('[data-testid="logs-level"]').selectByAttribute("value", "warn");
   await browser.waitUntil(async () => (await levels()).every((level) => ["WARN", "ERROR"].includes(level)), { timeout: 10_000, timeoutMsg: "the level filter let info lines through" });
@@ -1136,10 +1134,8 @@ test("settings → logs shows the app's structured log live, filtered by level, 
   await browser.$('[data-testid="logs-component"]').setValue("lance");
   await browser.waitUntil(
     async () => {
-      const lines = await browser.$$('[data-testid="log-line"]');
-      if (lines.length === 0) return false;
-      for (const line of lines) if (!(await line.getText()).includes("lance")) return false;
-      return true;
+      const lines = await texts();
+      return lines.length > 0 && lines.every((text) => text.includes("lance"));
     },
     { timeout: 10_000, timeoutMsg: "the component filter did not apply" },
   );

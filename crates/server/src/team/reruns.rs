@@ -85,13 +85,11 @@ pub(crate) async fn rerun(
         )?;
     }
     let runtime = Arc::clone(&ws.runtime);
-    let what = (ws.name.as_str(), detail.summary.flow.as_str());
-    launch(
+    again(
         &team,
+        &ws,
         &caller,
-        what,
-        continued(&ws, &detail)?,
-        None,
+        &detail,
         move |options, cancel| async move {
             runtime
                 .diff_run(&id, model.as_deref(), options, cancel)
@@ -131,13 +129,11 @@ pub(crate) async fn fork(
         )));
     }
     let runtime = Arc::clone(&ws.runtime);
-    let what = (ws.name.as_str(), detail.summary.flow.as_str());
-    launch(
+    again(
         &team,
+        &ws,
         &caller,
-        what,
-        continued(&ws, &detail)?,
-        None,
+        &detail,
         move |options, cancel| async move {
             runtime
                 .fork_run(&id, &body.node, body.edits, options, cancel)
@@ -145,6 +141,25 @@ pub(crate) async fn fork(
         },
     )
     .await
+}
+
+/// Starts `work` as a new run of a stored run's flow, working where that
+/// run continues ([`continued`]).
+async fn again<F, Fut>(
+    team: &Arc<Team>,
+    ws: &Workspace,
+    caller: &Caller,
+    detail: &RunDetail,
+    work: F,
+) -> ApiResult<(StatusCode, Json<Value>)>
+where
+    F: FnOnce(FlowRunOptions, CancellationToken) -> Fut,
+    Fut: std::future::Future<Output = codexos_runtime::Result<codexos_runtime::RunOutcome>>
+        + Send
+        + 'static,
+{
+    let what = (ws.name.as_str(), detail.summary.flow.as_str());
+    launch(team, caller, what, continued(ws, detail)?, None, work).await
 }
 
 /// Two runs side by side, node by node: any two runs of the workspace (a

@@ -189,3 +189,59 @@ async fn a_run_is_done_again_only_in_its_own_workspace() {
         "not a run id",
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rerun_or_fork_works_in_the_workspaces_folder_whatever_its_input_says() {
+    let server = start(roomy()).await;
+    let cora = signed_in(&server, "cora").await;
+    let eve = signed_in(&server, "eve").await;
+    let lister: codexos_runtime::Flow = serde_json::from_value(json!({
+        "version": 2, "name": "lister", "state": {"files": "any"},
+        "nodes": [{"id": "list", "kind": "tool", "tool": "fs.list", "args": {"path": "."}, "output": "files"},
+                  {"id": "out", "kind": "output", "keys": ["files"]}],
+        "edges": [{"from": "list", "to": "out"}]
+    }))
+    .expect("flow");
+    cora.save_flow("team", &lister).await.expect("save");
+    let work = server
+        .team
+        .runtime("team")
+        .expect("runtime")
+        .home()
+        .root()
+        .join("work");
+    std::fs::create_dir_all(&work).expect("work");
+    std::fs::write(work.join("marker-in-work.txt"), "here").expect("marker");
+    let stop = CancellationToken::new();
+    // A project key that names no project (null here) must not move the
+    // run out of the workspace's folder, first time or again.
+    let first = eve
+        .start_run("team", "lister", json!({"project": null}))
+        .await
+        .expect("run");
+    let files_of = |outcome: &codexos_runtime::RunOutcome| outcome.output["files"].to_string();
+    let ran = eve
+        .follow_to_outcome("team", &first, None, &stop, &|_| {})
+        .await
+        .expect("follow");
+    assert!(
+        files_of(&ran).contains("marker-in-work.txt"),
+        "positive control: {ran:?}"
+    );
+    let again = eve.rerun("team", &first, None).await.expect("re-run");
+    let forked = eve
+        .fork_run("team", &first, "list", std::collections::BTreeMap::new())
+        .await
+        .expect("fork");
+    for id in [again, forked] {
+        let outcome = eve
+            .follow_to_outcome("team", &id, None, &stop, &|_| {})
+            .await
+            .expect("follow");
+        assert!(
+            files_of(&outcome).contains("marker-in-work.txt")
+                && !files_of(&outcome).contains("Cargo.toml"),
+            "{outcome:?}"
+        );
+    }
+}
