@@ -84,11 +84,19 @@ pub async fn workspace_open(
         });
     };
     let open = view(&client, &name).await?;
-    // Signed out meanwhile: nothing opens.
-    if !state.signed().open(Some((client.server(), &name))) {
+    // Opened only under the session whose role was just read: signed out
+    // or in again meanwhile, nothing opens.
+    let mut signed = state.signed();
+    let same = signed
+        .client(client.server())
+        .is_some_and(|current| current.same_session(&client));
+    if !same || !signed.open(Some((client.server(), &name))) {
         return Err(IpcError {
             code: ErrorCode::Refused,
-            message: format!("signed out of {} meanwhile", client.server()),
+            message: format!(
+                "signed out of {} or in again meanwhile — open the workspace again",
+                client.server()
+            ),
             details: None,
         });
     }

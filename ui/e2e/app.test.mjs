@@ -2211,7 +2211,9 @@ test("a server's workspace opens in the canvas: an executor runs a flow there, a
     // In `other` Eve creates: a new flow and its edit are saved on the server.
     await switcher.selectByAttribute("value", `${url} other`);
     await browser.waitUntil(async () => (await browser.$('[data-testid="flow-remote"]').getAttribute("data-role")) === "creator", { timeout: 10_000 });
-    await browser.$('[data-testid="flow-new"]').click();
+    // The canvas remounts on the other side: New is enabled once it has.
+    await browser.waitUntil(async () => browser.$('[data-testid="flow-new"]').isEnabled(), { timeout: 10_000, timeoutMsg: "New stayed disabled for a creator" });
+    await browser.execute((button) => button.click(), await browser.$('[data-testid="flow-new"]'));
     await browser.$('[data-testid="flow-name-dialog"]').waitForDisplayed({ timeout: 10_000 });
     await fill(await browser.$('[data-testid="flow-name"]'), "notes");
     await browser.$('[data-testid="flow-name-submit"]').click();

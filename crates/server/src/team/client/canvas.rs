@@ -103,6 +103,12 @@ impl TeamClient {
         &self.server
     }
 
+    /// Whether `other` is this very session (not another sign-in).
+    #[must_use]
+    pub fn same_session(&self, other: &Self) -> bool {
+        self.server == other.server && self.session == other.session
+    }
+
     /// Where a workspace's flow is, as the canvas names its file.
     #[must_use]
     pub fn flow_address(&self, workspace: &str, flow: &str) -> String {

@@ -387,3 +387,15 @@ async fn the_library_creates_diffs_rolls_back_restores_and_runs_only_the_servers
         (run.as_str(), codexos_runtime::RunStatus::Succeeded)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_is_told_apart_from_another_sign_in_of_the_same_account() {
+    let server = start(roomy()).await;
+    let first = signed_in(&server, "eve").await;
+    let again = signed_in(&server, "eve").await;
+    assert!(first.same_session(&first.clone()), "positive control");
+    assert!(
+        !first.same_session(&again),
+        "a new sign-in is another session"
+    );
+}
