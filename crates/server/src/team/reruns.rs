@@ -168,11 +168,7 @@ pub(crate) async fn compare(
     Extension(ws): Extension<Workspace>,
     Path((_, id, other)): Path<(String, String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let runtime = Arc::clone(&ws.runtime);
-    let comparison = tokio::task::spawn_blocking(move || runtime.compare_runs(&id, &other))
-        .await
-        .map_err(|error| ApiError::internal(error.to_string()))??;
-    Ok(Json(json!(comparison)))
+    off_thread(&ws, move |runtime| runtime.compare_runs(&id, &other)).await
 }
 
 /// A later run (`other`, e.g. a re-run) checked against a run's recording
@@ -181,9 +177,18 @@ pub(crate) async fn diff(
     Extension(ws): Extension<Workspace>,
     Path((_, id, other)): Path<(String, String, String)>,
 ) -> ApiResult<Json<Value>> {
+    off_thread(&ws, move |runtime| runtime.rerun_report(&id, &other)).await
+}
+
+/// A read of two stored runs, off the async threads (large runs take a
+/// while to read), answered as JSON.
+async fn off_thread<T: serde::Serialize + Send + 'static>(
+    ws: &Workspace,
+    read: impl FnOnce(&codexos_runtime::Runtime) -> codexos_runtime::Result<T> + Send + 'static,
+) -> ApiResult<Json<Value>> {
     let runtime = Arc::clone(&ws.runtime);
-    let report = tokio::task::spawn_blocking(move || runtime.rerun_report(&id, &other))
+    let answer = tokio::task::spawn_blocking(move || read(&runtime))
         .await
         .map_err(|error| ApiError::internal(error.to_string()))??;
-    Ok(Json(json!(report)))
+    Ok(Json(json!(answer)))
 }

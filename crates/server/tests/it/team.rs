@@ -330,6 +330,13 @@ impl Server {
         let started: Value = serde_json::from_str(&body).expect("json");
         let id = started["runId"].as_str().expect("run id").to_owned();
         // Wait until it waits for a person.
+        self.until(who, &id, "paused").await;
+        id
+    }
+
+    /// Waits (up to 5 s) until run `id` of `team` stands at `status`, as
+    /// `who` reads it.
+    async fn until(&self, who: &str, id: &str, status: &str) {
         for _ in 0..100 {
             let (_, detail) = self
                 .call(
@@ -339,14 +346,13 @@ impl Server {
                     None,
                 )
                 .await;
-            if serde_json::from_str::<Value>(&detail).expect("json")["summary"]["status"]
-                == "paused"
+            if serde_json::from_str::<Value>(&detail).expect("json")["summary"]["status"] == status
             {
-                return id;
+                return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("run {id} did not pause");
+        panic!("run {id} is not {status}");
     }
 
     /// The body of one call of `endpoint` (at `tail` of the workspace).
@@ -387,23 +393,8 @@ impl Server {
         let answer = Some(json!({"answer": {"approved": true}}));
         let (status, body) = self.call("olga", "POST", &resume, answer).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-        for _ in 0..100 {
-            let (_, detail) = self
-                .call(
-                    "olga",
-                    "GET",
-                    &format!("/api/v1/workspaces/team/runs/{id}"),
-                    None,
-                )
-                .await;
-            if serde_json::from_str::<Value>(&detail).expect("json")["summary"]["status"]
-                == "succeeded"
-            {
-                return id;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("run {id} did not end");
+        self.until("olga", &id, "succeeded").await;
+        id
     }
 
     /// The concrete path and body for one call of `endpoint`, after putting
