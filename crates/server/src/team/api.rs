@@ -1255,6 +1255,19 @@ pub(crate) async fn resume(
     // A resumed run works where it worked before: its project's folder, or
     // the workspace's work folder.
     let options = super::reruns::continued(ws, &detail)?;
+    // A run that has just paused (or ended) is stored so before its task
+    // here is done: a client answering at once waits for that, not a 409.
+    for _ in 0..40 {
+        let finishing = lock(&team.runs).contains_key(&id)
+            && ws
+                .runtime
+                .run_progress(&id, Some(u64::MAX))
+                .is_ok_and(|(_, status, _)| status != "running");
+        if !finishing {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let running = Running::default();
     {
         let mut runs = lock(&team.runs);
