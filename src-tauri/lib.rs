@@ -17,6 +17,7 @@ mod flows;
 mod links;
 mod llm;
 mod remote;
+mod server_projects;
 mod sessions;
 mod team;
 mod telemetry;
@@ -162,6 +163,10 @@ app_commands![
     remote::workspace_open,
     remote::workspace_current,
     remote::workspace_projects,
+    server_projects::workspace_ingest,
+    server_projects::workspace_project_files,
+    server_projects::workspace_file_preview,
+    server_projects::workspace_project_remove,
     links::link_pending,
 ];
 

@@ -31,8 +31,10 @@ impl From<ClientError> for IpcError {
             ClientError::Refused {
                 status: 400 | 409 | 413 | 422,
                 ..
-            } => ErrorCode::InvalidInput,
+            }
+            | ClientError::Local { .. } => ErrorCode::InvalidInput,
             ClientError::Unreachable { .. } => ErrorCode::Provider,
+            ClientError::Cancelled { .. } => ErrorCode::Cancelled,
             _ => ErrorCode::Internal,
         };
         Self {

@@ -124,6 +124,11 @@ impl IngestBar {
                 self.bar.set_position(u64::from(*done));
                 self.bar.set_message(path.clone());
             }
+            IngestProgress::Uploading { done, total, path } => {
+                self.bar.set_length(u64::from(*total));
+                self.bar.set_position(u64::from(*done));
+                self.bar.set_message(format!("sending {path}"));
+            }
             IngestProgress::Skipped { .. } | IngestProgress::Finished { .. } => {}
         }
     }

@@ -39,6 +39,10 @@ pub struct ServerArgs {
     /// Largest request body in bytes.
     #[arg(long, default_value_t = Limits::default().max_body)]
     max_body: usize,
+    /// Largest upload of a project's files in bytes (one batch: the app
+    /// splits a folder into batches this size).
+    #[arg(long, default_value_t = Limits::default().max_upload)]
+    max_upload: usize,
     /// Mark the session cookie `Secure` (behind a TLS proxy; implied by
     /// `--tls-cert`).
     #[arg(long)]
@@ -238,6 +242,7 @@ pub async fn server(
             per_credential: args.per_credential,
             per_address: args.per_address,
             max_body: args.max_body,
+            max_upload: args.max_upload,
         },
         secure_cookies: args.secure_cookies || args.tls_cert.is_some(),
         webhook_retry: std::time::Duration::from_secs(5),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use codexos_store::{FileRecord, Store};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
@@ -40,7 +40,7 @@ impl Default for IngestOptions {
 }
 
 /// A file left out, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 pub struct SkippedFile {
     /// Path relative to the folder.
     pub path: String,
@@ -49,7 +49,7 @@ pub struct SkippedFile {
 }
 
 /// What an ingest did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 pub struct IngestReport {
     /// Project name.
     pub project: String,
@@ -84,7 +84,7 @@ pub struct IngestReport {
 
 /// Milliseconds spent in each stage of an ingest (they add up to a little
 /// less than the wall time: the walk and bookkeeping are not counted).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, specta::Type)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 pub struct IngestTimings {
     /// Reading, hashing, parsing and chunking files.
     pub read_ms: u32,
@@ -99,9 +99,19 @@ fn add_elapsed(total: &mut u32, since: Instant) {
 }
 
 /// Progress of an ingest, for a CLI bar or the app.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum IngestEvent {
+    /// Files sent to a team server, which ingests them once they are all
+    /// there: `done` of `total` files; `path` was the last.
+    Uploading {
+        /// Files sent (or found unchanged there).
+        done: u32,
+        /// Files to send or check.
+        total: u32,
+        /// Last file sent.
+        path: String,
+    },
     /// The walk finished: `total` files will be looked at.
     Scanned {
         /// Project name.
@@ -297,9 +307,11 @@ fn relative(root: &Path, path: &Path) -> String {
         .join("/")
 }
 
-/// Lists the files under `root`, honouring `.gitignore`, `.ignore` and hidden
-/// files; unreadable entries come back as skips.
-fn walk(root: &Path) -> (Vec<PathBuf>, Vec<SkippedFile>) {
+/// Lists the files under `root` that an ingest reads, honouring
+/// `.gitignore`, `.ignore` and hidden files; unreadable entries and links
+/// come back as skips.
+#[must_use]
+pub fn walk(root: &Path) -> (Vec<PathBuf>, Vec<SkippedFile>) {
     let mut files = Vec::new();
     let mut skipped = Vec::new();
     let walker = ignore::WalkBuilder::new(root)

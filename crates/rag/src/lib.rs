@@ -49,7 +49,7 @@ pub use formats::load;
 pub use git::{clone_repository, origin_url, resolve_revision};
 pub use index::{Index, Row};
 pub use ingest::{
-    ingest, ingest_root, IngestEvent, IngestOptions, IngestReport, IngestTimings, SkippedFile,
+    ingest, ingest_root, walk, IngestEvent, IngestOptions, IngestReport, IngestTimings, SkippedFile,
 };
 pub use rerank::{CrossEncoder, RemoteReranker, Reranker};
 pub use search::{search, SearchFilter, SearchMode};

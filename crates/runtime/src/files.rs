@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result, Runtime};
 
@@ -10,7 +10,7 @@ use crate::{Error, Result, Runtime};
 const PREVIEW_BYTES: usize = 256 * 1024;
 
 /// An indexed file.
-#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 pub struct ProjectFile {
     /// Path relative to the project root.
     pub path: String,
@@ -21,7 +21,7 @@ pub struct ProjectFile {
 }
 
 /// The text of a file, as far as it can be shown.
-#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 pub struct FilePreview {
     /// Path relative to the project root.
     pub path: String,

@@ -79,8 +79,8 @@ pub use codexos_llm::{
 };
 pub use codexos_otel::Protocol as OtlpProtocol;
 pub use codexos_rag::{
-    Hit as SearchHit, IngestEvent as IngestProgress, IngestReport, SearchFilter, SearchMode,
-    SkippedFile,
+    walk as walk_folder, Hit as SearchHit, IngestEvent as IngestProgress, IngestReport,
+    SearchFilter, SearchMode, SkippedFile,
 };
 pub use codexos_store::evals::EvalSummary;
 pub use codexos_store::AttemptRecord;

@@ -19,6 +19,7 @@ mod api;
 mod limits;
 pub mod oidc;
 mod openapi;
+pub mod projects;
 mod reruns;
 mod share;
 pub mod tls;
@@ -173,6 +174,8 @@ pub struct Limits {
     pub per_address: u32,
     /// Largest request body, in bytes.
     pub max_body: usize,
+    /// Largest upload of a project's files (one zip batch), in bytes.
+    pub max_upload: usize,
 }
 
 impl Default for Limits {
@@ -181,6 +184,7 @@ impl Default for Limits {
             per_credential: 600,
             per_address: 1200,
             max_body: 1024 * 1024,
+            max_upload: 64 * 1024 * 1024,
         }
     }
 }
@@ -247,6 +251,8 @@ pub struct Team {
     workspaces: Mutex<HashMap<String, Arc<Runtime>>>,
     /// Runs started by this process and still going, by id.
     runs: Mutex<HashMap<String, Running>>,
+    /// Projects being ingested over the API.
+    ingests: projects::Ingests,
     limiter: limits::Limiter,
     /// Cancelled when the server stops: event streams end.
     shutdown: CancellationToken,
@@ -325,6 +331,7 @@ impl Team {
             store,
             workspaces: Mutex::new(HashMap::new()),
             runs: Mutex::new(HashMap::new()),
+            ingests: Mutex::default(),
             limiter,
             shutdown: CancellationToken::new(),
             share_key,

@@ -365,6 +365,22 @@ export const commands = {
 	 */
 	workspaceProjects: () => typedError<ProjectSummary[], IpcError_Serialize>(__TAURI_INVOKE("workspace_projects")),
 	/**
+	 *  Uploads a folder (or a git URL, cloned here first) into a project of the
+	 *  open server workspace — only the files that changed since the last
+	 *  upload — and ingests it there, streaming the upload's and the ingest's
+	 *  progress. Without `path`, ingests the project's uploaded files again.
+	 */
+	workspaceIngest: (requestId: string, path: string | null, project: string | null, onEvent: Channel<IngestEvent_Deserialize>) => typedError<IngestReport_Serialize, IpcError_Serialize>(__TAURI_INVOKE("workspace_ingest", { requestId, path, project, onEvent })),
+	/**  The indexed files of a project of the open server workspace. */
+	workspaceProjectFiles: (project: string) => typedError<ProjectFile[], IpcError_Serialize>(__TAURI_INVOKE("workspace_project_files", { project })),
+	/**  The text of a file of a project of the open server workspace. */
+	workspaceFilePreview: (project: string, path: string) => typedError<FilePreview, IpcError_Serialize>(__TAURI_INVOKE("workspace_file_preview", { project, path })),
+	/**
+	 *  Removes a project of the open server workspace (its index and uploaded
+	 *  files there); returns the chunks deleted.
+	 */
+	workspaceProjectRemove: (name: string) => typedError<number, IpcError_Serialize>(__TAURI_INVOKE("workspace_project_remove", { name })),
+	/**
 	 *  The link opened from outside, once: the window takes it when it starts
 	 *  and whenever it is told a new one came.
 	 */
@@ -2662,6 +2678,17 @@ export type IngestEvent = IngestEvent_Serialize | IngestEvent_Deserialize;
 
 /**  Progress of an ingest, for a CLI bar or the app. */
 export type IngestEvent_Deserialize = 
+/**
+ *  Files sent to a team server, which ingests them once they are all
+ *  there: `done` of `total` files; `path` was the last.
+ */
+{ type: "uploading"; 
+/**  Files sent (or found unchanged there). */
+done: number; 
+/**  Files to send or check. */
+total: number; 
+/**  Last file sent. */
+path: string } | 
 /**  The walk finished: `total` files will be looked at. */
 { type: "scanned"; 
 /**  Project name. */
@@ -2687,6 +2714,17 @@ report: IngestReport_Deserialize };
 
 /**  Progress of an ingest, for a CLI bar or the app. */
 export type IngestEvent_Serialize = 
+/**
+ *  Files sent to a team server, which ingests them once they are all
+ *  there: `done` of `total` files; `path` was the last.
+ */
+{ type: "uploading"; 
+/**  Files sent (or found unchanged there). */
+done: number; 
+/**  Files to send or check. */
+total: number; 
+/**  Last file sent. */
+path: string } | 
 /**  The walk finished: `total` files will be looked at. */
 { type: "scanned"; 
 /**  Project name. */

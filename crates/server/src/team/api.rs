@@ -29,7 +29,9 @@ use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
 use super::roles::{endpoint_of, Access, Permission, Role, Scope, ENDPOINTS, WORKSPACE};
-use super::{auth, checked_name, lock, oidc, reruns, share, triggers, ApiError, Running, Team};
+use super::{
+    auth, checked_name, lock, oidc, projects, reruns, share, triggers, ApiError, Running, Team,
+};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "codexos_session";
@@ -178,6 +180,7 @@ pub fn router(team: Arc<Team>) -> Router {
         )
         .route(&w("/webhooks/{hook}/deliveries"), get(triggers::deliveries))
         .route(&w("/projects"), get(projects))
+        .merge(projects::routes(limits.max_upload))
         .route(&w("/search"), post(search))
         .route(&w("/ask"), post(ask))
         .route(&w("/vault"), get(secrets))

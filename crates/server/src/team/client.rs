@@ -13,9 +13,11 @@ use super::api::{CSRF_HEADER, SESSION_COOKIE};
 mod canvas;
 mod library;
 mod links;
+mod projects;
 mod reruns;
 pub use canvas::{RemoteSaved, WorkspaceAsker};
 pub use links::{open_link, open_shared, OpenedLink};
+pub use projects::project_name_for;
 
 /// What went wrong talking to a team server.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +40,18 @@ pub enum ClientError {
         server: String,
         /// The network error.
         message: String,
+    },
+    /// A file of this machine could not be read (an upload).
+    #[error("{message}")]
+    Local {
+        /// What failed, with the path.
+        message: String,
+    },
+    /// Stopped here before the server was done.
+    #[error("stopped: {server} was not asked for more (what it had started goes on there)")]
+    Cancelled {
+        /// Its address.
+        server: String,
     },
     /// The server answered something this client does not understand.
     #[error("the team server at {server} answered something unexpected: {message} — is it a CodexOS server of the same version?")]
@@ -540,46 +554,59 @@ impl TeamClient {
                 None,
             )
             .await?;
+        let ended = self
+            .read_events(response, |name, data| match name {
+                "run" => {
+                    if let Ok(event) = serde_json::from_str::<RunEvent>(data) {
+                        on_event(event);
+                    }
+                    None
+                }
+                "end" => {
+                    let end: Value = serde_json::from_str(data).unwrap_or(Value::Null);
+                    Some(end["status"].as_str().unwrap_or("ended").to_owned())
+                }
+                _ => None,
+            })
+            .await?;
+        Ok(ended.unwrap_or_else(|| "interrupted".to_owned()))
+    }
+
+    /// Reads a stream of server-sent events, giving each event's name and
+    /// data to `on_event` until it answers something (returned) or the
+    /// stream ends (`None`).
+    pub(super) async fn read_events<T>(
+        &self,
+        response: reqwest::Response,
+        mut on_event: impl FnMut(&str, &str) -> Option<T>,
+    ) -> Result<Option<T>> {
         let mut stream = response.bytes_stream();
-        let mut buffer = String::new();
+        // Bytes, not text: a chunk may end inside a character.
+        let mut buffer: Vec<u8> = Vec::new();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|error| ClientError::Unreachable {
                 server: self.server.clone(),
                 message: error.to_string(),
             })?;
-            buffer.push_str(&String::from_utf8_lossy(&chunk));
-            while let Some(end) = buffer.find("\n\n") {
-                let block: String = buffer.drain(..end + 2).collect();
-                let mut name = "";
+            buffer.extend_from_slice(&chunk);
+            while let Some(end) = buffer.windows(2).position(|pair| pair == b"\n\n") {
+                let block = String::from_utf8_lossy(&buffer[..end + 2]).into_owned();
+                buffer.drain(..end + 2);
+                let mut name = String::new();
                 let mut data = String::new();
                 for line in block.lines() {
                     if let Some(value) = line.strip_prefix("event: ") {
-                        name = if value == "end" {
-                            "end"
-                        } else if value == "run" {
-                            "run"
-                        } else {
-                            "other"
-                        };
+                        value.clone_into(&mut name);
                     } else if let Some(value) = line.strip_prefix("data: ") {
                         data.push_str(value);
                     }
                 }
-                match name {
-                    "run" => {
-                        if let Ok(event) = serde_json::from_str::<RunEvent>(&data) {
-                            on_event(event);
-                        }
-                    }
-                    "end" => {
-                        let end: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
-                        return Ok(end["status"].as_str().unwrap_or("ended").to_owned());
-                    }
-                    _ => {}
+                if let Some(answer) = on_event(&name, &data) {
+                    return Ok(Some(answer));
                 }
             }
         }
-        Ok("interrupted".to_owned())
+        Ok(None)
     }
 
     /// Forks a flow into `destination` (as `name`, default its own).

@@ -60,6 +60,15 @@ fn inputs(endpoint: &Endpoint, schemas: &mut Map<String, Value>) -> (Option<Valu
         ("POST", "/ask") => Some(schema_of::<AskBody>(schemas)),
         ("PUT", "/vault/{secret}") => Some(schema_of::<SecretBody>(schemas)),
         ("PUT", "/members/{account}") => Some(schema_of::<MemberBody>(schemas)),
+        ("POST", "/projects/{project}/sources") => Some(json!({
+            "description": "A zip archive of files under the project's folder (`/`-separated relative names; no links)",
+            "type": "string",
+            "format": "binary",
+            "x-content-type": "application/zip"
+        })),
+        ("POST", "/projects/{project}/sources/remove") => {
+            Some(schema_of::<super::projects::RemoveBody>(schemas))
+        }
         ("POST", "/flows/{flow}/fork" | "/api/v1/shared/{link}/fork") => {
             Some(schema_of::<ForkRequest>(schemas))
         }
@@ -81,6 +90,7 @@ fn inputs(endpoint: &Endpoint, schemas: &mut Map<String, Value>) -> (Option<Valu
         ("GET", "/runs/{run}/events") => query_of::<EventsQuery>(),
         ("DELETE", "/members/{account}") => query_of::<MemberQuery>(),
         ("GET", "/audit") => query_of::<AuditQuery>(),
+        ("GET", "/projects/{project}/preview") => query_of::<super::projects::PreviewQuery>(),
         ("GET", "/webhooks/{hook}/deliveries") => query_of::<DeliveriesQuery>(),
         ("GET", "/api/v1/oidc/login") => query_of::<LoginQuery>(),
         ("GET", "/api/v1/oidc/callback") => query_of::<CallbackQuery>(),
@@ -144,10 +154,15 @@ fn operation(endpoint: &Endpoint, schemas: &mut Map<String, Value>) -> Value {
     if endpoint.access == Access::Public {
         op["security"] = json!([]);
     }
-    if let Some(body) = body {
+    if let Some(mut body) = body {
+        let media = body
+            .as_object_mut()
+            .and_then(|schema| schema.remove("x-content-type"))
+            .and_then(|media| media.as_str().map(str::to_owned))
+            .unwrap_or_else(|| "application/json".to_owned());
         op["requestBody"] = json!({
             "required": true,
-            "content": { "application/json": { "schema": body } }
+            "content": { media: { "schema": body } }
         });
     }
     op

@@ -18,7 +18,8 @@ pub enum Permission {
     Run,
     /// Answer a run waiting for a person.
     Approve,
-    /// Change flows and read the vault's names.
+    /// Change flows and projects (upload, ingest, remove) and read the
+    /// vault's names.
     Edit,
     /// Set and remove vault values; read the audit log.
     Secrets,
@@ -482,6 +483,48 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "/api/v1/workspaces/{workspace}/projects",
         Workspace(View),
         "The ingested projects",
+    ),
+    endpoint(
+        "DELETE",
+        "/api/v1/workspaces/{workspace}/projects/{project}",
+        Workspace(Edit),
+        "Remove a project: its index and, for an uploaded one, its files",
+    ),
+    endpoint(
+        "GET",
+        "/api/v1/workspaces/{workspace}/projects/{project}/files",
+        Workspace(View),
+        "A project's indexed files with their chunk counts",
+    ),
+    endpoint(
+        "GET",
+        "/api/v1/workspaces/{workspace}/projects/{project}/preview",
+        Workspace(View),
+        "The text of one of a project's files",
+    ),
+    endpoint(
+        "GET",
+        "/api/v1/workspaces/{workspace}/projects/{project}/sources",
+        Workspace(Edit),
+        "An uploaded project's files with their SHA-256, and the upload limits",
+    ),
+    endpoint(
+        "POST",
+        "/api/v1/workspaces/{workspace}/projects/{project}/sources",
+        Workspace(Edit),
+        "Upload files into a project (a zip; added or replaced, each written whole)",
+    ),
+    endpoint(
+        "POST",
+        "/api/v1/workspaces/{workspace}/projects/{project}/sources/remove",
+        Workspace(Edit),
+        "Remove uploaded files from a project",
+    ),
+    endpoint(
+        "POST",
+        "/api/v1/workspaces/{workspace}/projects/{project}/ingest",
+        Workspace(Edit),
+        "Index a project's uploaded files (what changed), streaming progress as server-sent events",
     ),
     endpoint(
         "POST",

@@ -4,6 +4,7 @@
 
 mod canvas;
 mod oidc;
+mod projects;
 mod reruns;
 mod triggers;
 
@@ -18,6 +19,22 @@ use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
 const PASSWORD: &str = "correct horse battery";
+/// The text of `notes`' README, uploaded over the API.
+const NOTE: &str = "# Notes\n\nThe harbour crane lifts forty tonnes.\n";
+
+/// A zip archive of `(path, text)` files, as the app uploads them.
+fn zip_of(files: &[(String, String)]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (path, text) in files {
+        writer
+            .start_file(path.as_str(), zip::write::SimpleFileOptions::default())
+            .expect("entry");
+        writer.write_all(text.as_bytes()).expect("write");
+    }
+    writer.finish().expect("zip").into_inner()
+}
+
 /// A value kept in the vault that no response may ever contain.
 const SENTINEL: &str = "sentinel-4f1c9e-never-sent";
 
@@ -70,6 +87,7 @@ fn roomy() -> Limits {
         per_credential: 100_000,
         per_address: 100_000,
         max_body: 64 * 1024,
+        max_upload: 1024 * 1024,
     }
 }
 
@@ -301,8 +319,21 @@ impl Server {
         } else if !who.is_empty() {
             request = request.bearer_auth(who);
         }
-        if let Some(body) = body {
-            request = request.json(&body);
+        match body {
+            // A zip of the files named, as an upload sends them.
+            Some(body) if body.get("$zip").is_some() => {
+                let files: Vec<(String, String)> = body["$zip"]
+                    .as_object()
+                    .expect("files")
+                    .iter()
+                    .map(|(path, text)| (path.clone(), text.as_str().expect("text").to_owned()))
+                    .collect();
+                request = request
+                    .header("content-type", "application/zip")
+                    .body(zip_of(&files));
+            }
+            Some(body) => request = request.json(&body),
+            None => {}
         }
         if path.ends_with("/mcp") {
             request = request.header("accept", "application/json, text/event-stream");
@@ -355,6 +386,20 @@ impl Server {
         panic!("run {id} is not {status}");
     }
 
+    /// `notes` of `team`: a project uploaded and ingested over the API.
+    async fn notes(&self) {
+        let upload = "/api/v1/workspaces/team/projects/notes/sources";
+        let files = json!({"$zip": {"README.md": NOTE, "guide/setup.md": "# Setup\n\nRun it."}});
+        let (status, body) = self.call("olga", "POST", upload, Some(files)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let ingest = "/api/v1/workspaces/team/projects/notes/ingest";
+        let (status, body) = self.call("olga", "POST", ingest, None).await;
+        assert!(
+            status.is_success() && body.contains("event: done"),
+            "{body}"
+        );
+    }
+
     /// The body of one call of `endpoint` (at `tail` of the workspace).
     async fn body_of(&self, method: &str, tail: &str) -> Option<Value> {
         match (method, tail) {
@@ -370,6 +415,10 @@ impl Server {
             })),
             ("POST", "/mcp") => Some(mcp_call("tools/list", &json!({}))),
             ("POST", "/ask") => Some(json!({"question": "what is this?"})),
+            ("POST", "/projects/{project}/sources") => Some(json!({"$zip": {"README.md": NOTE}})),
+            ("POST", "/projects/{project}/sources/remove") => {
+                Some(json!({"paths": ["gone.md", "guide/gone.md"]}))
+            }
             ("PUT", "/vault/{secret}") => Some(json!({"value": SENTINEL})),
             ("PUT", "/members/{account}") => Some(json!({"role": "viewer"})),
             ("POST", "/flows/{flow}/fork") => {
@@ -405,7 +454,23 @@ impl Server {
         let mut flow = "gate";
         let mut share = String::new();
         let mut made = String::new();
+        let mut project = "notes";
+        let mut query = "";
         match (method, tail) {
+            ("DELETE", "/projects/{project}") => {
+                project = "scratch";
+                let upload = "/api/v1/workspaces/team/projects/scratch/sources";
+                let files = json!({"$zip": {"a.md": "# A"}});
+                let (status, body) = self.call("olga", "POST", upload, Some(files)).await;
+                assert_eq!(status, StatusCode::CREATED, "{body}");
+            }
+            ("GET", "/projects/{project}/files" | "/projects/{project}/preview")
+            | ("POST", "/projects/{project}/ingest") => {
+                self.notes().await;
+                if tail.ends_with("/preview") {
+                    query = "?path=guide%2Fsetup.md";
+                }
+            }
             ("DELETE", "/triggers/{trigger}") => {
                 made = self
                     .made("/triggers", json!({"kind": "webhook", "flow": "gate"}))
@@ -472,7 +537,9 @@ impl Server {
             .replace("{account}", "zed")
             .replace("{share}", &share)
             .replace("{trigger}", &made)
-            .replace("{hook}", &made);
+            .replace("{hook}", &made)
+            .replace("{project}", project)
+            + query;
         (path, body)
     }
 
@@ -902,7 +969,8 @@ async fn hostile_strings_in_every_path_parameter_are_refused_and_change_nothing(
                     .replace("{share}", "0123456789abcdef")
                     .replace("{trigger}", "0123456789abcdef")
                     .replace("{hook}", "0123456789abcdef")
-                    .replace("{link}", "0123456789abcdef-00");
+                    .replace("{link}", "0123456789abcdef-00")
+                    .replace("{project}", "notes");
                 let (status, text) = server.call("olga", endpoint.method, &prepared, body).await;
                 // The guard refuses the value itself (400); only a value a
                 // client resolves as `..` may reach another route instead
@@ -1081,6 +1149,7 @@ async fn floods_and_oversized_bodies_are_refused() {
         per_credential: 5,
         per_address: 400,
         max_body: 4096,
+        max_upload: 8192,
     })
     .await;
     let flows = "/api/v1/workspaces/team/flows";

@@ -86,7 +86,12 @@ impl TeamClient {
     }
 
     /// A call whose answer says only that it was done.
-    async fn done(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<()> {
+    pub(super) async fn done(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<()> {
         self.call(method, path, body).await.map(drop)
     }
 

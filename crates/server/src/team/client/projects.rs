@@ -1,0 +1,345 @@
+//! A server workspace's projects from the app: a folder of this machine
+//! uploaded there (only the files that changed since the last upload, in
+//! zip batches under the server's limit; files gone here are removed there)
+//! and indexed there with its progress streamed back; indexed files listed
+//! and previewed; a project removed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use codexos_runtime::{FilePreview, IngestProgress, IngestReport, ProjectFile, SkippedFile};
+use serde_json::{json, Value};
+use sha2::Digest as _;
+use tokio_util::sync::CancellationToken;
+
+use super::canvas::{at, segment};
+use super::{answer, ClientError, Result, TeamClient};
+use crate::team::projects::{SourceManifest, Uploaded};
+
+/// Room kept in a batch for each file's zip headers.
+const ENTRY_OVERHEAD: u64 = 256;
+
+/// Paths per removal request (well under the server's body limit).
+const REMOVALS_PER_REQUEST: usize = 500;
+
+/// A project name the server takes for `folder`: its name with anything
+/// but letters, digits, `-`, `_` and `.` made `-`, at most 64 characters.
+#[must_use]
+pub fn project_name_for(folder: &Path) -> String {
+    let raw = folder
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut name: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect::<String>()
+        .trim_start_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_owned();
+    name.truncate(64);
+    if name.is_empty() {
+        "project".to_owned()
+    } else {
+        name
+    }
+}
+
+/// A file of the folder to upload.
+struct Local {
+    path: PathBuf,
+    name: String,
+    bytes: Vec<u8>,
+    /// SHA-256 of the bytes, hex.
+    digest: String,
+}
+
+/// The folder's files as the server would index them, read and hashed,
+/// with what was left out; too large files are left out with the server's
+/// limit as the reason.
+fn read_folder(
+    root: &Path,
+    max_file_bytes: u64,
+) -> std::io::Result<(Vec<Local>, Vec<SkippedFile>)> {
+    let (paths, mut skipped) = codexos_runtime::walk_folder(root);
+    let mut files = Vec::new();
+    for path in paths {
+        let name = path
+            .strip_prefix(root)
+            .unwrap_or(&path)
+            .components()
+            .map(|part| part.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        let size = std::fs::metadata(&path)?.len();
+        if size > max_file_bytes {
+            skipped.push(SkippedFile {
+                path: name,
+                reason: format!(
+                    "{size} bytes: larger than the {max_file_bytes} bytes the server takes"
+                ),
+            });
+            continue;
+        }
+        match std::fs::read(&path) {
+            Ok(bytes) => {
+                let digest = hex::encode(sha2::Sha256::digest(&bytes));
+                files.push(Local {
+                    path,
+                    name,
+                    bytes,
+                    digest,
+                });
+            }
+            Err(error) => skipped.push(SkippedFile {
+                path: name,
+                reason: format!("unreadable: {error}"),
+            }),
+        }
+    }
+    Ok((files, skipped))
+}
+
+fn local_error(path: &Path, message: &str) -> ClientError {
+    ClientError::Local {
+        message: format!("could not read {}: {message}", path.display()),
+    }
+}
+
+/// A zip of `files`.
+fn zipped(files: &[Local]) -> std::io::Result<Vec<u8>> {
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .large_file(false);
+    for file in files {
+        writer
+            .start_file(file.name.as_str(), options)
+            .map_err(std::io::Error::other)?;
+        writer.write_all(&file.bytes)?;
+    }
+    Ok(writer.finish().map_err(std::io::Error::other)?.into_inner())
+}
+
+impl TeamClient {
+    /// A project's indexed files on the server.
+    pub async fn project_files(&self, workspace: &str, project: &str) -> Result<Vec<ProjectFile>> {
+        let path = at(workspace, &["projects", project, "files"]);
+        self.fetch(reqwest::Method::GET, &path, None).await
+    }
+
+    /// The text of one of a project's files on the server.
+    pub async fn file_preview(
+        &self,
+        workspace: &str,
+        project: &str,
+        file: &str,
+    ) -> Result<FilePreview> {
+        let path = format!(
+            "{}?path={}",
+            at(workspace, &["projects", project, "preview"]),
+            segment(file)
+        );
+        self.fetch(reqwest::Method::GET, &path, None).await
+    }
+
+    /// Removes a project on the server (its index and uploaded files): the
+    /// chunks it had.
+    pub async fn remove_project(&self, workspace: &str, project: &str) -> Result<u32> {
+        let path = at(workspace, &["projects", project]);
+        let removed: Value = self.fetch(reqwest::Method::DELETE, &path, None).await?;
+        Ok(removed["chunks"]
+            .as_u64()
+            .map_or(0, |chunks| u32::try_from(chunks).unwrap_or(u32::MAX)))
+    }
+
+    /// Uploads `folder` of this machine as `project` of the workspace —
+    /// only the files whose contents differ from what the server holds;
+    /// files it holds that are gone here are removed there — then ingests
+    /// it there, streaming `Uploading` and then the server's ingest events.
+    /// The report lists what was left out here and there. Cancelling stops
+    /// the upload between batches; an ingest already started finishes on
+    /// the server.
+    pub async fn upload_and_ingest(
+        &self,
+        workspace: &str,
+        folder: &Path,
+        project: &str,
+        progress: &(dyn Fn(IngestProgress) + Send + Sync),
+        cancel: &CancellationToken,
+    ) -> Result<IngestReport> {
+        if !folder.is_dir() {
+            return Err(local_error(
+                folder,
+                "it is not a folder (drop a folder to upload it)",
+            ));
+        }
+        let sources = at(workspace, &["projects", project, "sources"]);
+        let manifest: SourceManifest = self.fetch(reqwest::Method::GET, &sources, None).await?;
+        let held: BTreeMap<String, String> = manifest
+            .files
+            .into_iter()
+            .map(|file| (file.path, file.sha256))
+            .collect();
+        let root = folder.to_path_buf();
+        let most = manifest.max_file_bytes;
+        let (files, skipped) = tokio::task::spawn_blocking(move || read_folder(&root, most))
+            .await
+            .map_err(|error| local_error(folder, &error.to_string()))?
+            .map_err(|error| local_error(folder, &error.to_string()))?;
+        let here: BTreeSet<String> = files.iter().map(|file| file.name.clone()).collect();
+        let total = u32::try_from(files.len()).unwrap_or(u32::MAX);
+        let mut done = 0_u32;
+        let mut changed = Vec::new();
+        for file in files {
+            if held.get(&file.name) == Some(&file.digest) {
+                done += 1;
+            } else {
+                changed.push(file);
+            }
+        }
+        progress(IngestProgress::Uploading {
+            done,
+            total,
+            path: String::new(),
+        });
+        let budget = manifest.max_upload_bytes.saturating_mul(9) / 10;
+        let mut batch: Vec<Local> = Vec::new();
+        let mut size = 0_u64;
+        for file in changed {
+            let cost = file.bytes.len() as u64 + ENTRY_OVERHEAD;
+            if !batch.is_empty() && size + cost > budget {
+                done += self.send_batch(&sources, &batch, cancel).await?;
+                progress(IngestProgress::Uploading {
+                    done,
+                    total,
+                    path: batch
+                        .last()
+                        .map(|file| file.name.clone())
+                        .unwrap_or_default(),
+                });
+                batch.clear();
+                size = 0;
+            }
+            size += cost;
+            batch.push(file);
+        }
+        if !batch.is_empty() {
+            done += self.send_batch(&sources, &batch, cancel).await?;
+            progress(IngestProgress::Uploading {
+                done,
+                total,
+                path: batch
+                    .last()
+                    .map(|file| file.name.clone())
+                    .unwrap_or_default(),
+            });
+        }
+        let gone: Vec<&String> = held.keys().filter(|path| !here.contains(*path)).collect();
+        let remove = at(workspace, &["projects", project, "sources", "remove"]);
+        for paths in gone.chunks(REMOVALS_PER_REQUEST) {
+            self.done(
+                reqwest::Method::POST,
+                &remove,
+                Some(json!({ "paths": paths })),
+            )
+            .await?;
+        }
+        if cancel.is_cancelled() {
+            return Err(self.cancelled());
+        }
+        let mut report = self
+            .ingest_uploaded(workspace, project, progress, cancel)
+            .await?;
+        report.skipped.extend(skipped);
+        Ok(report)
+    }
+
+    /// Sends one zip batch: the files written.
+    async fn send_batch(
+        &self,
+        sources: &str,
+        batch: &[Local],
+        cancel: &CancellationToken,
+    ) -> Result<u32> {
+        if cancel.is_cancelled() {
+            return Err(self.cancelled());
+        }
+        let body = zipped(batch).map_err(|error| {
+            local_error(
+                batch
+                    .first()
+                    .map_or(Path::new(""), |file| file.path.as_path()),
+                &error.to_string(),
+            )
+        })?;
+        let request = self
+            .request(reqwest::Method::POST, sources)
+            .header(reqwest::header::CONTENT_TYPE, "application/zip")
+            .body(body);
+        let uploaded: Uploaded =
+            super::json_of(&self.server, answer(&self.server, request).await?).await?;
+        Ok(uploaded.written)
+    }
+
+    /// Ingests a project's uploaded files on the server, streaming its
+    /// progress; stopping here leaves the ingest to finish there.
+    pub async fn ingest_uploaded(
+        &self,
+        workspace: &str,
+        project: &str,
+        progress: &(dyn Fn(IngestProgress) + Send + Sync),
+        cancel: &CancellationToken,
+    ) -> Result<IngestReport> {
+        let path = at(workspace, &["projects", project, "ingest"]);
+        let response = self.call(reqwest::Method::POST, &path, None).await?;
+        let read = self.read_events(response, |name, data| match name {
+            "progress" => {
+                if let Ok(event) = serde_json::from_str::<IngestProgress>(data) {
+                    progress(event);
+                }
+                None
+            }
+            "done" => Some(serde_json::from_str::<IngestReport>(data).map_err(|error| {
+                ClientError::Protocol {
+                    server: self.server.clone(),
+                    message: error.to_string(),
+                }
+            })),
+            "error" => {
+                let body: Value = serde_json::from_str(data).unwrap_or(Value::Null);
+                Some(Err(ClientError::Refused {
+                    status: 500,
+                    code: body["code"].as_str().unwrap_or("internal").to_owned(),
+                    message: body["message"]
+                        .as_str()
+                        .unwrap_or("the ingest failed on the server")
+                        .to_owned(),
+                }))
+            }
+            _ => None,
+        });
+        let ended = tokio::select! {
+            ended = read => ended?,
+            () = cancel.cancelled() => return Err(self.cancelled()),
+        };
+        ended.unwrap_or_else(|| {
+            Err(ClientError::Unreachable {
+                server: self.server.clone(),
+                message: "the connection closed before the ingest ended (it goes on there; list the projects to see it)".to_owned(),
+            })
+        })
+    }
+
+    fn cancelled(&self) -> ClientError {
+        ClientError::Cancelled {
+            server: self.server.clone(),
+        }
+    }
+}

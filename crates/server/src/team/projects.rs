@@ -1,0 +1,508 @@
+//! A workspace's projects over the API: a folder's files uploaded into the
+//! workspace's home on the server (zip batches; a client sends only what
+//! changed, by the manifest of what is there), indexed there with progress
+//! streamed back, listed, previewed and removed.
+//!
+//! Uploaded files live in `uploads/PROJECT/` of the workspace's home. A
+//! project ingested on the server from one of its own folders (`codexos
+//! ingest` there) is not written to over the API.
+
+use std::collections::HashSet;
+use std::io::{Read as _, Write as _};
+use std::path::{Component, Path as FsPath, PathBuf};
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Extension, Json, Router};
+use codexos_runtime::{IngestProgress, Runtime};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sha2::Digest as _;
+
+use super::api::{ApiResult, Workspace};
+use super::roles::WORKSPACE;
+use super::{lock, ApiError, Team};
+
+/// Largest file an upload takes, whatever the workspace's ingest limit.
+const MOST_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Files in one upload batch, at most.
+const MOST_BATCH_FILES: usize = 10_000;
+
+/// A file of an uploaded project, as the server holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SourceFile {
+    /// Path under the project's folder, `/`-separated.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256 of its bytes, hex.
+    pub sha256: String,
+}
+
+/// What an uploaded project holds, and what an upload may send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SourceManifest {
+    /// Its files (none for a project not uploaded yet).
+    pub files: Vec<SourceFile>,
+    /// Larger files are refused (and an ingest would skip them).
+    pub max_file_bytes: u64,
+    /// Largest upload request, in bytes.
+    pub max_upload_bytes: u64,
+}
+
+/// What an upload wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Uploaded {
+    /// Files written.
+    pub written: u32,
+    /// Their bytes.
+    pub bytes: u64,
+}
+
+/// Files to remove from an uploaded project.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RemoveBody {
+    /// Paths under the project's folder.
+    paths: Vec<String>,
+}
+
+/// One file of a project.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PreviewQuery {
+    /// Path under the project's folder.
+    path: String,
+}
+
+/// The folder of an uploaded project.
+fn folder(ws: &Workspace, project: &str) -> PathBuf {
+    ws.runtime.home().root().join("uploads").join(project)
+}
+
+/// `project`'s folder for an upload: refused when the project is indexed
+/// from another folder of the server.
+fn upload_folder(ws: &Workspace, project: &str) -> ApiResult<PathBuf> {
+    let folder = folder(ws, project);
+    let indexed = ws
+        .runtime
+        .projects()?
+        .into_iter()
+        .find(|known| known.name == project);
+    if let Some(known) = indexed {
+        let ours = std::fs::canonicalize(&folder).ok();
+        if ours.as_deref() != Some(FsPath::new(&known.root)) {
+            return Err(ApiError::conflict(format!(
+                "the project `{project}` is indexed from {} on the server, not from uploads — upload under another name, or remove it first",
+                known.root
+            )));
+        }
+    }
+    Ok(folder)
+}
+
+/// A relative `/`-separated path with plain parts only, as a path.
+fn relative(path: &str) -> ApiResult<PathBuf> {
+    let candidate = FsPath::new(path);
+    let plain = !path.is_empty()
+        && path.len() <= 1024
+        && !path.contains('\\')
+        && !path.contains('\0')
+        && candidate
+            .components()
+            .all(|part| matches!(part, Component::Normal(_)));
+    if plain {
+        Ok(candidate.to_path_buf())
+    } else {
+        Err(ApiError::invalid(format!(
+            "`{path}` is not a relative path inside the project (no `..`, no leading `/`)"
+        )))
+    }
+}
+
+fn io_error(what: &str, path: &FsPath, error: &std::io::Error) -> ApiError {
+    tracing::error!(%error, path = %path.display(), "{what}");
+    ApiError::internal(format!("could not {what} {}: {error}", path.display()))
+}
+
+/// The largest file the workspace takes.
+fn max_file_bytes(runtime: &Runtime) -> u64 {
+    runtime.config().ingest.max_file_bytes.min(MOST_FILE_BYTES)
+}
+
+/// `GET …/projects/{project}/sources`: the manifest.
+pub(crate) async fn sources(
+    State(team): State<Arc<Team>>,
+    Extension(ws): Extension<Workspace>,
+    Path((_, project)): Path<(String, String)>,
+) -> ApiResult<Json<SourceManifest>> {
+    let root = upload_folder(&ws, &project)?;
+    let files = tokio::task::spawn_blocking(move || manifest(&root))
+        .await
+        .map_err(|error| ApiError::internal(error.to_string()))??;
+    Ok(Json(SourceManifest {
+        files,
+        max_file_bytes: max_file_bytes(&ws.runtime),
+        max_upload_bytes: team.options.limits.max_upload as u64,
+    }))
+}
+
+fn manifest(root: &FsPath) -> ApiResult<Vec<SourceFile>> {
+    if !root.exists() {
+        return Ok(Vec::new());
+    }
+    let mut paths = Vec::new();
+    every_file(root, &mut paths)?;
+    paths.sort();
+    let mut files = Vec::new();
+    for path in paths {
+        let bytes = std::fs::read(&path).map_err(|error| io_error("read", &path, &error))?;
+        let name = path
+            .strip_prefix(root)
+            .unwrap_or(&path)
+            .components()
+            .map(|part| part.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        files.push(SourceFile {
+            path: name,
+            size: bytes.len() as u64,
+            sha256: hex::encode(sha2::Sha256::digest(&bytes)),
+        });
+    }
+    Ok(files)
+}
+
+/// Every file under `folder` (links are not followed: uploads write none).
+fn every_file(folder: &FsPath, into: &mut Vec<PathBuf>) -> ApiResult<()> {
+    let entries = std::fs::read_dir(folder).map_err(|error| io_error("read", folder, &error))?;
+    for entry in entries {
+        let entry = entry.map_err(|error| io_error("read", folder, &error))?;
+        let kind = entry
+            .file_type()
+            .map_err(|error| io_error("read", &entry.path(), &error))?;
+        if kind.is_dir() {
+            every_file(&entry.path(), into)?;
+        } else if kind.is_file() {
+            into.push(entry.path());
+        }
+    }
+    Ok(())
+}
+
+/// Records a change in the workspace's audit log.
+fn audited(ws: &Workspace, action: &str, project: &str, detail: &Value) {
+    if let Err(error) = ws
+        .runtime
+        .store()
+        .audit(action, project, &detail.to_string())
+    {
+        tracing::error!(action, project, %error, "a change could not be recorded in the audit log");
+    }
+}
+
+/// `POST …/projects/{project}/sources`: a zip of files to add or replace.
+/// Every entry is checked before anything is written; each file is written
+/// whole (to a temporary name, then renamed), so an ingest never reads half
+/// a file.
+pub(crate) async fn upload(
+    Extension(ws): Extension<Workspace>,
+    Path((_, project)): Path<(String, String)>,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<Uploaded>)> {
+    let root = upload_folder(&ws, &project)?;
+    let most = max_file_bytes(&ws.runtime);
+    let uploaded = tokio::task::spawn_blocking(move || unpack(&root, &body, most))
+        .await
+        .map_err(|error| ApiError::internal(error.to_string()))??;
+    audited(
+        &ws,
+        "project.upload",
+        &project,
+        &json!({ "files": uploaded.written, "bytes": uploaded.bytes }),
+    );
+    Ok((StatusCode::CREATED, Json(uploaded)))
+}
+
+fn unpack(root: &FsPath, body: &[u8], most: u64) -> ApiResult<Uploaded> {
+    let not_zip = |error: zip::result::ZipError| {
+        ApiError::invalid(format!(
+            "the body is not a zip archive of the project's files: {error}"
+        ))
+    };
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(body)).map_err(not_zip)?;
+    if archive.len() > MOST_BATCH_FILES {
+        return Err(ApiError::invalid(format!(
+            "{} entries in one upload: send at most {MOST_BATCH_FILES} per request",
+            archive.len()
+        )));
+    }
+    // Check everything first: a refused batch writes nothing.
+    let mut entries = Vec::new();
+    for index in 0..archive.len() {
+        let entry = archive.by_index(index).map_err(not_zip)?;
+        if entry.is_dir() {
+            continue;
+        }
+        let name = entry.name().map_err(not_zip)?.into_owned();
+        if entry.is_symlink() {
+            return Err(ApiError::invalid(format!(
+                "`{name}` is a symbolic link: upload files only"
+            )));
+        }
+        let path = relative(&name)?;
+        if entry.size() > most {
+            return Err(ApiError::invalid(format!(
+                "`{name}` is {} bytes; this workspace takes files up to {most} bytes",
+                entry.size()
+            )));
+        }
+        entries.push((index, path));
+    }
+    let mut uploaded = Uploaded {
+        written: 0,
+        bytes: 0,
+    };
+    for (index, path) in entries {
+        let mut entry = archive.by_index(index).map_err(not_zip)?;
+        let mut bytes = Vec::new();
+        // The declared size may lie: read one byte past the limit at most.
+        entry
+            .by_ref()
+            .take(most + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|error| ApiError::invalid(format!("`{}`: {error}", path.display())))?;
+        if bytes.len() as u64 > most {
+            return Err(ApiError::invalid(format!(
+                "`{}` is larger than the {most} bytes this workspace takes",
+                path.display()
+            )));
+        }
+        let target = root.join(&path);
+        write_whole(&target, &bytes)?;
+        uploaded.written += 1;
+        uploaded.bytes += bytes.len() as u64;
+    }
+    Ok(uploaded)
+}
+
+/// Writes `bytes` to `target` through a temporary file in its folder.
+fn write_whole(target: &FsPath, bytes: &[u8]) -> ApiResult<()> {
+    let parent = target.parent().unwrap_or(target);
+    std::fs::create_dir_all(parent).map_err(|error| io_error("create", parent, &error))?;
+    if target.is_dir() {
+        return Err(ApiError::conflict(format!(
+            "`{}` is a folder in the project: remove it before uploading a file there",
+            target.display()
+        )));
+    }
+    let mut temporary = tempfile::NamedTempFile::new_in(parent)
+        .map_err(|error| io_error("create a file in", parent, &error))?;
+    temporary
+        .write_all(bytes)
+        .and_then(|()| temporary.as_file().sync_data())
+        .map_err(|error| io_error("write", target, &error))?;
+    temporary
+        .persist(target)
+        .map_err(|error| io_error("write", target, &error.error))?;
+    Ok(())
+}
+
+/// `POST …/projects/{project}/sources/remove`: removes uploaded files.
+pub(crate) async fn remove_sources(
+    Extension(ws): Extension<Workspace>,
+    Path((_, project)): Path<(String, String)>,
+    Json(body): Json<RemoveBody>,
+) -> ApiResult<Json<Value>> {
+    let root = upload_folder(&ws, &project)?;
+    let paths = body
+        .paths
+        .iter()
+        .map(|path| relative(path))
+        .collect::<ApiResult<Vec<_>>>()?;
+    let mut removed = 0_u32;
+    for path in paths {
+        let target = root.join(&path);
+        match std::fs::remove_file(&target) {
+            Ok(()) => removed += 1,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(io_error("remove", &target, &error)),
+        }
+        // Folders left empty go too (never the project's own).
+        let mut folder = target.parent();
+        while let Some(current) = folder.filter(|current| *current != root) {
+            if std::fs::remove_dir(current).is_err() {
+                break;
+            }
+            folder = current.parent();
+        }
+    }
+    if removed > 0 {
+        audited(
+            &ws,
+            "project.unupload",
+            &project,
+            &json!({ "files": removed }),
+        );
+    }
+    Ok(Json(json!({ "removed": removed })))
+}
+
+/// Marks a project as being ingested for as long as it lives.
+struct Ingesting {
+    team: Arc<Team>,
+    key: (String, String),
+}
+
+impl Drop for Ingesting {
+    fn drop(&mut self) {
+        lock(&self.team.ingests).remove(&self.key);
+    }
+}
+
+/// `POST …/projects/{project}/ingest`: indexes the uploaded files (only
+/// what changed since the last ingest), streaming `progress` events, then
+/// `done` with the report or `error`. The ingest goes on when the client
+/// goes away; a second one of the same project meanwhile is refused.
+pub(crate) async fn ingest(
+    State(team): State<Arc<Team>>,
+    Extension(ws): Extension<Workspace>,
+    Path((_, project)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let root = upload_folder(&ws, &project)?;
+    if !root.is_dir() {
+        return Err(ApiError::not_found(format!(
+            "the project `{project}` has no uploaded files — upload its files first"
+        )));
+    }
+    let key = (ws.name.clone(), project.clone());
+    if !lock(&team.ingests).insert(key.clone()) {
+        return Err(ApiError::conflict(format!(
+            "`{project}` is being ingested — wait for that ingest to end"
+        )));
+    }
+    let busy = Ingesting {
+        team: Arc::clone(&team),
+        key,
+    };
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel::<Event>();
+    let runtime = Arc::clone(&ws.runtime);
+    let cancel = team.shutdown.child_token();
+    tokio::spawn(async move {
+        let _busy = busy;
+        let progress = {
+            let sender = sender.clone();
+            move |event: IngestProgress| {
+                let data = serde_json::to_string(&event).unwrap_or_default();
+                sender
+                    .send(Event::default().event("progress").data(data))
+                    .ok();
+            }
+        };
+        let ended = runtime
+            .ingest(&root, Some(&project), &progress, &cancel)
+            .await;
+        let last = match ended {
+            Ok(report) => Event::default()
+                .event("done")
+                .data(serde_json::to_string(&report).unwrap_or_default()),
+            Err(error) => {
+                let error = ApiError::from(error);
+                Event::default()
+                    .event("error")
+                    .data(json!({ "code": error.code, "message": error.message }).to_string())
+            }
+        };
+        sender.send(last).ok();
+    });
+    let stream = futures::stream::unfold(receiver, |mut receiver| async move {
+        let event = receiver.recv().await?;
+        Some((Ok::<_, std::convert::Infallible>(event), receiver))
+    });
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
+
+/// `GET …/projects/{project}/files`: the indexed files.
+pub(crate) async fn files(
+    Extension(ws): Extension<Workspace>,
+    Path((_, project)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(json!(ws.runtime.project_files(&project)?)))
+}
+
+/// `GET …/projects/{project}/preview?path=`: a file's text.
+pub(crate) async fn preview(
+    Extension(ws): Extension<Workspace>,
+    Path((_, project)): Path<(String, String)>,
+    Query(query): Query<PreviewQuery>,
+) -> ApiResult<Json<Value>> {
+    relative(&query.path)?;
+    Ok(Json(json!(ws
+        .runtime
+        .file_preview(&project, &query.path)?)))
+}
+
+/// `DELETE …/projects/{project}`: removes the project's index and, for an
+/// uploaded one, its files.
+pub(crate) async fn remove(
+    State(team): State<Arc<Team>>,
+    Extension(ws): Extension<Workspace>,
+    Path((_, project)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    if lock(&team.ingests).contains(&(ws.name.clone(), project.clone())) {
+        return Err(ApiError::conflict(format!(
+            "`{project}` is being ingested — remove it once that ingest ends"
+        )));
+    }
+    let uploads = folder(&ws, &project);
+    let indexed = ws
+        .runtime
+        .projects()?
+        .iter()
+        .any(|known| known.name == project);
+    let chunks = if indexed {
+        ws.runtime.remove_project(&project).await?
+    } else {
+        0
+    };
+    let had_files = uploads.is_dir();
+    if had_files {
+        std::fs::remove_dir_all(&uploads).map_err(|error| io_error("remove", &uploads, &error))?;
+    }
+    if !indexed && !had_files {
+        return Err(ApiError::not_found(format!(
+            "no project `{project}` in this workspace"
+        )));
+    }
+    Ok(Json(json!({ "chunks": chunks, "files": had_files })))
+}
+
+/// The routes of a workspace's projects (an upload takes `max_upload`
+/// bytes).
+pub(crate) fn routes(max_upload: usize) -> Router<Arc<Team>> {
+    let w = |tail: &str| format!("{WORKSPACE}/projects/{{project}}{tail}");
+    Router::new()
+        .route(&w(""), delete(remove))
+        .route(&w("/files"), get(files))
+        .route(&w("/preview"), get(preview))
+        .route(
+            &w("/sources"),
+            get(sources)
+                .post(upload)
+                .layer(DefaultBodyLimit::max(max_upload)),
+        )
+        .route(&w("/sources/remove"), post(remove_sources))
+        .route(&w("/ingest"), post(ingest))
+}
+
+/// Ingests in flight, by workspace and project.
+pub(crate) type Ingests = std::sync::Mutex<HashSet<(String, String)>>;

@@ -1,0 +1,345 @@
+//! A folder of this machine as a project of a server's workspace, over real
+//! HTTP with the app's client: uploaded (only what changed), indexed there
+//! and searchable, listed, previewed, synced and removed; unsafe or refused
+//! uploads write nothing.
+
+use codexos_runtime::IngestProgress;
+use codexos_server::team::client::ClientError;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::sync::Mutex;
+use tokio_util::sync::CancellationToken;
+
+use super::{roomy, signed_in, start, zip_of};
+
+fn write(root: &std::path::Path, path: &str, text: &str) {
+    let target = root.join(path);
+    std::fs::create_dir_all(target.parent().expect("parent")).expect("folder");
+    std::fs::write(target, text).expect("write");
+}
+
+/// The search hits' paths for `query` in project `project` of `team`.
+async fn hits(server: &super::Server, query: &str, project: &str) -> Vec<String> {
+    let (status, body) = server
+        .call(
+            "eve",
+            "POST",
+            "/api/v1/workspaces/team/search",
+            Some(json!({"query": query, "project": project, "k": 3})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let found: Value = serde_json::from_str(&body).expect("json");
+    found
+        .as_array()
+        .expect("hits")
+        .iter()
+        .map(|hit| hit["path"].as_str().expect("path").to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[allow(clippy::too_many_lines)]
+async fn a_folder_is_uploaded_indexed_synced_and_removed_by_the_app_client() {
+    let server = start(roomy()).await;
+    let cora = signed_in(&server, "cora").await;
+    let folder = tempfile::tempdir().expect("folder");
+    let root = folder.path().join("My Repo");
+    write(
+        &root,
+        "README.md",
+        "# Quarry\n\nThe quarry ships granite on Tuesdays.\n",
+    );
+    write(
+        &root,
+        "src/lib.rs",
+        "/// Adds.\npub fn add(a: u32, b: u32) -> u32 { a + b }\n",
+    );
+    write(&root, "notes/old.md", "# Old\n\nTo be deleted.\n");
+    write(&root, ".gitignore", "build/\n");
+    write(&root, "build/junk.txt", "ignored by .gitignore\n");
+    let name = codexos_server::team::client::project_name_for(&root);
+    assert_eq!(name, "My-Repo");
+
+    let events = Mutex::new(Vec::new());
+    let stop = CancellationToken::new();
+    let report = cora
+        .upload_and_ingest(
+            "team",
+            &root,
+            &name,
+            &|event| events.lock().expect("events").push(event),
+            &stop,
+        )
+        .await
+        .expect("upload and ingest");
+    // Positive control: the files were sent, indexed there and are found.
+    assert_eq!(report.project, name);
+    assert_eq!(report.files_indexed, 3, "{report:?}");
+    let seen = std::mem::take(&mut *events.lock().expect("events"));
+    assert!(
+        matches!(
+            seen.first(),
+            Some(IngestProgress::Uploading {
+                done: 0,
+                total: 3,
+                ..
+            })
+        ),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter().any(|event| matches!(
+            event,
+            IngestProgress::Uploading {
+                done: 3,
+                total: 3,
+                ..
+            }
+        )),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|event| matches!(event, IngestProgress::Finished { .. })),
+        "the server's ingest events stream back: {seen:?}"
+    );
+    assert_eq!(
+        hits(&server, "granite quarry Tuesdays", &name)
+            .await
+            .first()
+            .map(String::as_str),
+        Some("README.md")
+    );
+    let listed = cora.projects("team").await.expect("projects");
+    let project = listed
+        .iter()
+        .find(|project| project.name == name)
+        .expect("listed");
+    assert!(
+        project.root.ends_with(&format!("uploads/{name}")),
+        "{}",
+        project.root
+    );
+    // What .gitignore leaves out is not sent.
+    let uploads = std::path::Path::new(&project.root);
+    assert!(uploads.join("README.md").is_file());
+    assert!(!uploads.join("build").exists());
+    let files = cora.project_files("team", &name).await.expect("files");
+    let mut paths: Vec<&str> = files.iter().map(|file| file.path.as_str()).collect();
+    paths.sort_unstable();
+    assert_eq!(paths, ["README.md", "notes/old.md", "src/lib.rs"]);
+    let preview = cora
+        .file_preview("team", &name, "src/lib.rs")
+        .await
+        .expect("preview");
+    assert!(preview.text.contains("pub fn add"), "{preview:?}");
+    let outside = cora.file_preview("team", &name, "../../team.sqlite").await;
+    assert!(
+        matches!(outside, Err(ClientError::Refused { status: 400, .. })),
+        "{outside:?}"
+    );
+
+    // A second upload sends only what changed; a file gone here goes there.
+    write(
+        &root,
+        "README.md",
+        "# Quarry\n\nThe quarry ships basalt on Fridays.\n",
+    );
+    write(
+        &root,
+        "docs/new.md",
+        "# New\n\nA lighthouse keeper's log.\n",
+    );
+    std::fs::remove_file(root.join("notes/old.md")).expect("remove");
+    let report = cora
+        .upload_and_ingest(
+            "team",
+            &root,
+            &name,
+            &|event| events.lock().expect("events").push(event),
+            &stop,
+        )
+        .await
+        .expect("sync");
+    let seen = std::mem::take(&mut *events.lock().expect("events"));
+    assert!(
+        matches!(
+            seen.first(),
+            Some(IngestProgress::Uploading {
+                done: 1,
+                total: 3,
+                ..
+            })
+        ),
+        "src/lib.rs is unchanged, two files are sent: {seen:?}"
+    );
+    assert_eq!(
+        (
+            report.files_indexed,
+            report.files_unchanged,
+            report.files_removed
+        ),
+        (2, 1, 1),
+        "{report:?}"
+    );
+    assert!(
+        !uploads.join("notes").exists(),
+        "an emptied folder goes too"
+    );
+    assert_eq!(
+        hits(&server, "lighthouse keeper log", &name)
+            .await
+            .first()
+            .map(String::as_str),
+        Some("docs/new.md")
+    );
+
+    // Again without a folder: the server's files are indexed again.
+    let again = cora
+        .ingest_uploaded("team", &name, &|_| {}, &stop)
+        .await
+        .expect("ingest again");
+    assert_eq!(
+        (again.files_indexed, again.files_unchanged),
+        (0, 3),
+        "{again:?}"
+    );
+
+    // An executor may search it but not upload or remove.
+    let eve = signed_in(&server, "eve").await;
+    let refused = eve
+        .upload_and_ingest("team", &root, &name, &|_| {}, &stop)
+        .await;
+    assert!(
+        matches!(refused, Err(ClientError::Refused { status: 403, .. })),
+        "{refused:?}"
+    );
+    let refused = eve.remove_project("team", &name).await;
+    assert!(
+        matches!(refused, Err(ClientError::Refused { status: 403, .. })),
+        "{refused:?}"
+    );
+
+    let chunks = cora.remove_project("team", &name).await.expect("remove");
+    assert!(chunks >= 3, "{chunks}");
+    assert!(!uploads.exists(), "the uploaded files are gone");
+    let listed = cora.projects("team").await.expect("projects");
+    assert!(listed.iter().all(|project| project.name != name));
+    let gone = cora.remove_project("team", &name).await;
+    assert!(
+        matches!(gone, Err(ClientError::Refused { status: 404, .. })),
+        "{gone:?}"
+    );
+    // The changes are in the workspace's audit log, by cora.
+    let (_, audit) = server
+        .call("olga", "GET", "/api/v1/workspaces/team/audit", None)
+        .await;
+    for action in ["project.upload", "project.unupload", "project.remove"] {
+        assert!(audit.contains(action), "{action}: {audit}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unsafe_oversized_or_misplaced_uploads_write_nothing() {
+    let server = start(roomy()).await;
+    let sources = "/api/v1/workspaces/team/projects/held/sources";
+    let manifest = |body: &str| -> Vec<String> {
+        let parsed: Value = serde_json::from_str(body).expect("json");
+        parsed["files"]
+            .as_array()
+            .expect("files")
+            .iter()
+            .map(|file| file["path"].as_str().expect("path").to_owned())
+            .collect()
+    };
+    let raw = |body: Vec<u8>| {
+        server
+            .client
+            .post(format!("{}{sources}", server.base))
+            .bearer_auth(&server.tokens["cora"])
+            .header("content-type", "application/zip")
+            .body(body)
+    };
+    // Positive control: a plain upload is taken.
+    let good = zip_of(&[("a.md".to_owned(), "# A".to_owned())]);
+    let response = raw(good).send().await.expect("upload");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    for (what, files) in [
+        (
+            "a parent path",
+            vec![("b.md", "# B"), ("../escape.md", "out")],
+        ),
+        (
+            "an absolute path",
+            vec![("b.md", "# B"), ("/tmp/escape.md", "out")],
+        ),
+        (
+            "a backslash",
+            vec![("b.md", "# B"), ("..\\escape.md", "out")],
+        ),
+    ] {
+        let files: Vec<(String, String)> = files
+            .into_iter()
+            .map(|(path, text)| (path.to_owned(), text.to_owned()))
+            .collect();
+        let response = raw(zip_of(&files)).send().await.expect("upload");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{what}: {text}");
+        let (_, listed) = server.call("cora", "GET", sources, None).await;
+        assert_eq!(
+            manifest(&listed),
+            ["a.md"],
+            "{what}: the whole batch is refused"
+        );
+    }
+    let response = raw(b"not a zip".to_vec()).send().await.expect("upload");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    // A file over the workspace's limit (4 MiB by default), however small
+    // its zip: refused as it is read.
+    let bomb = zip_of(&[("bomb.txt".to_owned(), "x".repeat(5 * 1024 * 1024))]);
+    assert!(bomb.len() < 64 * 1024, "{}", bomb.len());
+    let response = raw(bomb).send().await.expect("upload");
+    let status = response.status();
+    let text = response.text().await.expect("body");
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+    assert!(text.contains("takes files up to"), "{text}");
+    // Over the upload limit (1 MiB here): refused before it is read.
+    let response = raw(vec![0; 2 * 1024 * 1024]).send().await.expect("upload");
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let (_, listed) = server.call("cora", "GET", sources, None).await;
+    assert_eq!(manifest(&listed), ["a.md"]);
+    // Removing a path outside the project is refused.
+    let (status, _) = server
+        .call(
+            "cora",
+            "POST",
+            &format!("{sources}/remove"),
+            Some(json!({"paths": ["../../team.sqlite"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // `docs` is indexed from a folder of the server: not written to.
+    let (status, body) = server
+        .call(
+            "cora",
+            "POST",
+            "/api/v1/workspaces/team/projects/docs/sources",
+            Some(json!({"$zip": {"a.md": "# A"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body.contains("indexed from"), "{body}");
+    // Nothing uploaded: nothing to ingest.
+    let (status, body) = server
+        .call(
+            "cora",
+            "POST",
+            "/api/v1/workspaces/team/projects/empty/ingest",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert!(body.contains("upload its files first"), "{body}");
+}
