@@ -2121,6 +2121,7 @@ test("a server's workspace opens in the canvas: an executor runs a flow there, a
     if (!(await browser.$('[data-testid="project-list"]').isDisplayed())) await browser.$('[data-testid="toggle-projects"]').click();
     await browser.$('[data-testid="server-projects"]').waitForDisplayed({ timeout: 10_000 });
     await browser.waitUntil(async () => (await browser.execute(() => document.querySelector('[data-testid="server-projects"]').textContent)).includes("lumen-on-server"), { timeout: 10_000, timeoutMsg: "the server's project is not listed" });
+    assert.ok(!(await browser.$('[data-testid="ingest-path"]').isDisplayed()), "an executor cannot upload projects");
     const save = await browser.$('[data-testid="flow-save"]');
     assert.ok(!(await save.isEnabled()), "an executor may not save");
     assert.match(await save.getAttribute("title"), /\(executor\) cannot edit/);
@@ -2203,7 +2204,13 @@ test("a server's workspace opens in the canvas: an executor runs a flow there, a
     await browser.waitUntil(async () => ["done", "error"].includes(await answer.getAttribute("data-phase")), { timeout: 120_000, timeoutMsg: "no answer" });
     assert.equal(await answer.getAttribute("data-phase"), "done", await answer.getText());
     const cited = await browser.execute(() => [...document.querySelectorAll('[data-testid="citation"]')].map((citation) => citation.parentElement.title));
-    assert.ok(cited.length > 0 && cited.every((title) => title.startsWith("lumen-on-server")), `cited: ${cited.join(" | ")}`);
+    assert.ok(cited.length > 0 && cited.every((title) => title.includes(" lumen-on-server ")), `cited: ${cited.join(" | ")}`);
+    // A citation opens the server's file, read there.
+    await browser.$('[data-testid="citation"]').click();
+    const citedFile = await browser.$('[data-testid="file-preview"]');
+    await citedFile.waitForDisplayed({ timeout: 10_000, timeoutMsg: "the cited file did not open" });
+    await browser.waitUntil(async () => (await citedFile.getText()).includes("lumen-on-server/") && /Lumen/.test(await citedFile.getText()), { timeout: 10_000, timeoutMsg: `the server's file did not show: ${await citedFile.getText()}` });
+    await browser.$('button[aria-label="Close preview"]').click();
     const asks = (await api("GET", "/api/v1/workspaces/team/runs")).filter((summary) => summary.flow !== "gate");
     assert.equal(asks.length, 1, "the ask is kept as a run on the server");
     await screenshot("remote-ask");
@@ -2231,6 +2238,34 @@ test("a server's workspace opens in the canvas: an executor runs a flow there, a
     await browser.waitUntil(async () => (await browser.$('[data-testid="run-panel"]').getAttribute("data-finished")) === "succeeded", { timeout: 60_000, timeoutMsg: "the creator's run did not succeed" });
     assert.equal((await api("GET", "/api/v1/workspaces/other/flows/notes/versions")).length, 3, "saved before it ran");
     await screenshot("remote-creator");
+
+    // A creator uploads a folder of this machine into `other`: sent, then indexed there.
+    await browser.$('[data-testid="server-projects"]').waitForDisplayed({ timeout: 10_000 });
+    await fill(await browser.$('[data-testid="ingest-path"]'), fixture);
+    await browser.$('[data-testid="ingest-button"]').click();
+    const uploaded = await browser.$('[data-testid="ingest-status"]');
+    await browser.waitUntil(async () => (await uploaded.isExisting()) && (await uploaded.getAttribute("data-status")) !== "running", { timeout: 180_000, timeoutMsg: "the upload did not end" });
+    assert.equal(await uploaded.getAttribute("data-status"), "done", await uploaded.getText());
+    assert.match(await browser.$('[data-testid="ingest-report"]').getText(), /[1-9]\d* indexed/);
+    const fixtureName = fixture.split("/").filter(Boolean).pop().replace(/[^A-Za-z0-9._-]/g, "-");
+    const onServer = await api("GET", "/api/v1/workspaces/other/projects");
+    const project = onServer.find((entry) => entry.name === fixtureName);
+    assert.ok(project && project.chunks > 0, `not indexed on the server: ${JSON.stringify(onServer)}`);
+    assert.ok(project.root.endsWith(`uploads/${fixtureName}`), project.root);
+    // Its files are listed from the server and open in the preview, read there.
+    await browser.waitUntil(async () => (await browser.$$('[data-testid="server-projects"] [data-testid="project"]')).length === 1, { timeout: 10_000, timeoutMsg: "the uploaded project is not listed" });
+    await browser.$('[data-testid="server-projects"] [data-testid="project"]').click();
+    const filePath = "README.md";
+    const file = await browser.$(`[data-testid="file-tree"] [data-testid="project-file"][data-path="${filePath}"]`);
+    await file.waitForDisplayed({ timeout: 10_000 });
+    await file.click();
+    const preview = await browser.$('[data-testid="file-preview"]');
+    await preview.waitForDisplayed({ timeout: 10_000 });
+    const original = await readFile(join(fixture, filePath), "utf8");
+    const firstLine = original.split("\n").find((line) => line.trim().length > 0);
+    await browser.waitUntil(async () => (await preview.getText()).includes(firstLine.trim()), { timeout: 10_000, timeoutMsg: `the preview did not show ${filePath}: ${await preview.getText()}` });
+    await screenshot("remote-upload");
+    await browser.$('button[aria-label="Close preview"]').click();
 
     // A share link opened by the system (`gio open`, as GNOME does for a browser or chat):
     // the app registered itself as the codexos:// handler; a second launch

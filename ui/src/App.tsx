@@ -5,7 +5,6 @@ import { Button } from "@/components/ui/button";
 
 import { AgentsPanel } from "@/features/agents/AgentsPanel";
 import { TeamPanel } from "@/features/team/TeamPanel";
-import { ServerProjects } from "@/features/team/ServerProjects";
 import { WorkspaceSwitcher } from "@/features/team/WorkspaceSwitcher";
 import { accessOf, type Access, type Place } from "@/features/team/workspace";
 import { AnalyticsPanel } from "@/features/analytics/AnalyticsPanel";
@@ -130,15 +129,18 @@ export default function App() {
   const where = access ? `${access.server}|${access.workspace}` : "here";
   const [serverProjects, setServerProjects] = useState<ProjectSummary[]>([]);
   const [serverProject, setServerProject] = useState<string | null>(null);
-  useEffect(() => {
-    setServerProject(null);
-    setServerProjects([]);
-    if (where === "here") return;
+  const refreshServerProjects = useCallback(() => {
     void commands.workspaceProjects().then((result) => {
       if (result.status === "ok") setServerProjects(result.data);
       else setNotice(result.error.message);
     });
-  }, [where]);
+  }, []);
+  useEffect(() => {
+    setServerProject(null);
+    setServerProjects([]);
+    setPreview(null);
+    if (where !== "here") refreshServerProjects();
+  }, [where, refreshServerProjects]);
 
   // Links opened from outside (at start, or later through a second launch).
   useEffect(() => {
@@ -369,18 +371,27 @@ export default function App() {
         <aside className="relative min-h-0 border-r border-border" hidden={!panels.leftOpen} aria-label="Projects panel">
           <ResizeHandle label="Resize projects" width={panels.left} sign={1} testId="resize-projects" onResize={(width) => layout({ left: clampWidth(width) })} />
           {access ? (
-            <ServerProjects access={access} projects={serverProjects} selected={serverProject} onSelect={setServerProject} />
+            <ProjectsPanel
+              key={where}
+              server={{ server: access.server, workspace: access.workspace, role: access.role, canEdit: access.permissions.includes("edit") }}
+              projects={serverProjects}
+              selected={serverProject}
+              onSelect={setServerProject}
+              onIngested={refreshServerProjects}
+              onOpenFile={(project, path) => setPreview({ project, path, server: true })}
+              onDropModel={importModel}
+            />
           ) : (
-          <ProjectsPanel
-            projects={projects}
-            selected={selected}
-            onSelect={setSelected}
-            onIngested={refreshProjects}
-            watching={watching}
-            onOpenFile={(project, path) => setPreview({ project, path })}
-            onUnwatch={(project) => void commands.unwatch(project).then(refreshProjects)}
-            onDropModel={importModel}
-          />
+            <ProjectsPanel
+              projects={projects}
+              selected={selected}
+              onSelect={setSelected}
+              onIngested={refreshProjects}
+              watching={watching}
+              onOpenFile={(project, path) => setPreview({ project, path })}
+              onUnwatch={(project) => void commands.unwatch(project).then(refreshProjects)}
+              onDropModel={importModel}
+            />
           )}
         </aside>
         <section className="relative min-h-0 min-w-0">
@@ -439,13 +450,14 @@ export default function App() {
                 ))}
               </select>
             }
-            // A server's files are not on this machine: its citations show their excerpt only.
-            onOpenCitation={access ? undefined : (citation) =>
+            // A server's citations open its file, read there.
+            onOpenCitation={(citation) =>
               setPreview({
                 project: citation.project,
                 path: citation.path,
                 startLine: citation.page === null ? citation.start_line : undefined,
                 endLine: citation.page === null ? citation.end_line : undefined,
+                server: access !== null,
               })
             }
           />

@@ -12,6 +12,8 @@ export interface PreviewTarget {
   path: string;
   startLine?: number;
   endLine?: number;
+  /** A project of the server's workspace open (read there). */
+  server?: boolean;
 }
 
 export function FilePreviewPanel({ target, onClose }: { target: PreviewTarget; onClose: () => void }) {
@@ -23,8 +25,7 @@ export function FilePreviewPanel({ target, onClose }: { target: PreviewTarget; o
     let current = true;
     setPreview(null);
     setError(null);
-    commands
-      .filePreview(target.project, target.path)
+    (target.server ? commands.workspaceFilePreview(target.project, target.path) : commands.filePreview(target.project, target.path))
       .then((result) => {
         if (!current) return;
         if (result.status === "ok") setPreview(result.data);
@@ -34,7 +35,7 @@ export function FilePreviewPanel({ target, onClose }: { target: PreviewTarget; o
     return () => {
       current = false;
     };
-  }, [target.project, target.path]);
+  }, [target.project, target.path, target.server]);
 
   useEffect(() => {
     firstHighlighted.current?.scrollIntoView({ block: "center" });

@@ -22,7 +22,7 @@ function IngestCard({ state, onCancel }: { state: IngestState; onCancel: () => v
       <CardHeader>
         <CardTitle className="flex items-center justify-between gap-2">
           <span className="truncate" title={state.path}>
-            {state.status === "running" ? "Ingesting" : state.status === "done" ? "Ingested" : "Ingest failed"}{" "}
+            {state.status === "running" ? (state.phase === "upload" ? "Uploading" : "Ingesting") : state.status === "done" ? "Ingested" : "Ingest failed"}{" "}
             {state.path.split("/").filter(Boolean).pop()}
           </span>
           {state.status === "running" && (
@@ -37,7 +37,7 @@ function IngestCard({ state, onCancel }: { state: IngestState; onCancel: () => v
           <>
             <Progress value={value} />
             <div className="flex justify-between">
-              <span>{state.total === null ? "scanning…" : `${state.done}/${state.total} files`}</span>
+              <span>{state.total === null ? "scanning…" : `${state.done}/${state.total} files ${state.phase === "upload" ? "sent or unchanged" : "indexed"}`}</span>
               {state.skipped > 0 && <span>{state.skipped} skipped</span>}
             </div>
             <div className="truncate font-mono">{state.current}</div>
@@ -65,17 +65,18 @@ function IngestCard({ state, onCancel }: { state: IngestState; onCancel: () => v
 function FileTree({
   project,
   version,
+  onServer,
   onOpenFile,
 }: {
   project: string;
   version: ProjectSummary[];
+  onServer: boolean;
   onOpenFile: (project: string, path: string) => void;
 }) {
   const [files, setFiles] = useState<ProjectFile[]>([]);
   useEffect(() => {
     let current = true;
-    commands
-      .projectFiles(project)
+    (onServer ? commands.workspaceProjectFiles(project) : commands.projectFiles(project))
       .then((result) => {
         if (current && result.status === "ok") setFiles(result.data);
       })
@@ -83,7 +84,7 @@ function FileTree({
     return () => {
       current = false;
     };
-  }, [project, version]);
+  }, [project, version, onServer]);
   const tree = useMemo(() => buildTree(files), [files]);
   const [open, setOpen] = useState<Set<string> | null>(null);
   const expanded = open ?? initiallyOpen(tree, files.length);
@@ -141,6 +142,30 @@ function FileTree({
   );
 }
 
+/** A drop handler that takes nothing (a role that may not add projects). */
+const noDrop = () => {};
+
+function reuploadTitle(place: ServerPlace, project: string): string {
+  const folder = localStorage.getItem(uploadKey(place, project));
+  return folder ? `Upload what changed in ${folder} and index it on ${place.server}` : `Index the files uploaded to ${place.server} again (uploaded from another machine)`;
+}
+
+/** A team server's workspace the panel shows instead of this machine's
+ * projects: folders are uploaded there and indexed there. */
+export interface ServerPlace {
+  server: string;
+  workspace: string;
+  /** The role may add, re-ingest and remove projects. */
+  canEdit: boolean;
+  role: string;
+}
+
+/** Where a project of a server's workspace was uploaded from on this
+ * machine (so Re-ingest sends the folder's changes). */
+function uploadKey(place: ServerPlace, project: string): string {
+  return `codexos.upload.${place.server}|${place.workspace}|${project}`;
+}
+
 export function ProjectsPanel({
   projects,
   selected,
@@ -150,6 +175,7 @@ export function ProjectsPanel({
   onUnwatch = () => {},
   onOpenFile = () => {},
   onDropModel,
+  server = null,
 }: {
   projects: ProjectSummary[];
   selected: string | null;
@@ -160,6 +186,8 @@ export function ProjectsPanel({
   onOpenFile?: (project: string, path: string) => void;
   /** A dropped .gguf file goes here (model import) instead of ingest. */
   onDropModel?: (path: string) => void;
+  /** A server's workspace open: its projects, uploaded and indexed there. */
+  server?: ServerPlace | null;
 }) {
   const [path, setPath] = useState("");
   const [ingest, setIngest] = useState<(IngestState & { id: string }) | null>(null);
@@ -173,22 +201,26 @@ export function ProjectsPanel({
   const selectedProject = projects.find((project) => project.name === selected) ?? null;
   const remove = async (name: string) => {
     setRemoving(null);
-    const result = await commands.projectRemove(name);
+    const result = server ? await commands.workspaceProjectRemove(name) : await commands.projectRemove(name);
+    if (server && result.status === "ok") localStorage.removeItem(uploadKey(server, name));
     setRemoved(result.status === "ok" ? `removed ${name}: ${result.data} chunks deleted` : result.error.message);
     if (result.status === "ok") onSelect(null);
     onIngested();
   };
 
   const run = useCallback(
-    async (folder: string, name: string | null = null) => {
+    async (folder: string | null, name: string | null = null) => {
       const id = requestId("ingest");
-      setIngest({ ...startIngest(folder), id });
+      setIngest({ ...startIngest(folder ?? name ?? ""), id });
       const channel = new Channel<IngestEvent>();
       channel.onmessage = (event) =>
         setIngest((state) => (state && state.id === id ? { ...applyIngestEvent(state, event), id } : state));
       try {
-        const result = await commands.ingest(id, folder, name, channel);
-        if (result.status === "ok") notify(`Ingested ${result.data.project}`, { body: `${result.data.files_indexed} indexed · ${result.data.files_unchanged} unchanged · ${result.data.chunks_total} chunks` });
+        // On a server: the folder is uploaded (a project uploaded from
+        // elsewhere, `folder` null, is indexed again from its files there).
+        const result = server ? await commands.workspaceIngest(id, folder, name, channel) : await commands.ingest(id, folder ?? "", name, channel);
+        if (result.status === "ok" && server && folder) localStorage.setItem(uploadKey(server, result.data.project), folder);
+        if (result.status === "ok") notify(`Ingested ${result.data.project}${server ? ` on ${server.server}` : ""}`, { body: `${result.data.files_indexed} indexed · ${result.data.files_unchanged} unchanged · ${result.data.chunks_total} chunks` });
         else if (result.error.code !== "cancelled") notify("Ingest failed", { kind: "failed", body: result.error.message });
         setIngest((state) =>
           state && state.id === id
@@ -202,7 +234,7 @@ export function ProjectsPanel({
       }
       onIngested();
     },
-    [onIngested],
+    [onIngested, server],
   );
 
   /** Ingests single files into `files`; answers what was refused, in words. */
@@ -254,6 +286,7 @@ export function ProjectsPanel({
         for (const [index, job] of queue.entries()) {
           setWaiting(queue.slice(index + 1).map((next) => next.label.split("/").filter(Boolean).pop() ?? next.label));
           if (job.kind === "folder") await run(job.label);
+          else if (server) notes.push(`Single files are not uploaded to ${server.workspace}: drop the folder that holds them`);
           else {
             const refused = await runFiles(plan.files);
             if (refused) notes.push(refused);
@@ -264,9 +297,10 @@ export function ProjectsPanel({
       };
       drops.current = drops.current.then(handle, handle);
     },
-    [run, runFiles, onDropModel],
+    [run, runFiles, onDropModel, server],
   );
-  const hovering = useFolderDrop(onDrop);
+  // A role that may not add projects gets no drop target.
+  const hovering = useFolderDrop(server && !server.canEdit ? noDrop : onDrop);
 
   // A typed path goes the way a dropped one does (a single file into
   // `files`, a .gguf to the models); a clone URL straight to the ingest.
@@ -279,26 +313,35 @@ export function ProjectsPanel({
   }
 
   return (
-    <div className="flex h-full flex-col gap-3 p-3">
+    <div className="flex h-full flex-col gap-3 p-3" data-testid={server ? "server-projects" : undefined}>
       {hovering && (
         <div className="pointer-events-none fixed inset-0 z-50 flex items-center justify-center bg-primary/10 ring-4 ring-inset ring-primary">
-          <div className="rounded-lg bg-card px-6 py-4 text-lg font-semibold">Drop to ingest: folders as projects, files into “files”</div>
+          <div className="rounded-lg bg-card px-6 py-4 text-lg font-semibold">
+            {server ? `Drop folders to upload them to ${server.workspace} and index them there` : "Drop to ingest: folders as projects, files into “files”"}
+          </div>
         </div>
       )}
       <div>
-        <h2 className="text-sm font-semibold">Projects</h2>
-        <p className="text-xs text-muted-foreground">
-          Drop folders or single files (Markdown, PDF, code, JSON, HTML, text) onto the window, or enter a folder's path or a git URL to clone. Folders are watched and re-indexed as they change; single files go into the project “files”.
-        </p>
+        <h2 className="text-sm font-semibold">{server ? `Projects of ${server.workspace}` : "Projects"}</h2>
+        {server ? (
+          <p className="text-xs text-muted-foreground">
+            On {server.server}. Drop a folder or enter its path or a git URL: its files (as an ingest here would read them, <code>.gitignore</code> honoured) are uploaded there — only what changed since the last upload — and indexed there. Folders are not watched: Re-ingest sends their changes.
+            {!server.canEdit && ` Your role (${server.role}) reads and asks these projects; adding or removing them needs edit.`}
+          </p>
+        ) : (
+          <p className="text-xs text-muted-foreground">
+            Drop folders or single files (Markdown, PDF, code, JSON, HTML, text) onto the window, or enter a folder's path or a git URL to clone. Folders are watched and re-indexed as they change; single files go into the project “files”.
+          </p>
+        )}
       </div>
-      <form className="flex gap-2" onSubmit={submit}>
+      <form className="flex gap-2" onSubmit={submit} hidden={server !== null && !server.canEdit}>
         <Input
           data-testid="ingest-path"
-          placeholder="/path/to/folder or file, or https://…/repo.git"
+          placeholder={server ? "/path/to/folder, or https://…/repo.git" : "/path/to/folder or file, or https://…/repo.git"}
           value={path}
           onChange={(event) => setPath(event.target.value)}
         />
-        <Button type="submit" size="icon" aria-label="Ingest folder" data-testid="ingest-button" disabled={!path.trim() || ingest?.status === "running"}>
+        <Button type="submit" size="icon" aria-label={server ? `Upload folder to ${server.workspace}` : "Ingest folder"} data-testid="ingest-button" disabled={!path.trim() || ingest?.status === "running"}>
           <FolderPlus />
         </Button>
       </form>
@@ -345,7 +388,10 @@ export function ProjectsPanel({
             {removing === selectedProject.name ? (
               <>
                 <span className="w-full text-muted-foreground">
-                  Remove <span className="font-mono">{selectedProject.name}</span>? Its {selectedProject.chunks} chunks and their vectors are deleted; the folder stays.
+                  Remove <span className="font-mono">{selectedProject.name}</span>?{" "}
+                  {server
+                    ? `Its ${selectedProject.chunks} chunks and its uploaded files on ${server.server} are deleted; your folder here stays.`
+                    : `Its ${selectedProject.chunks} chunks and their vectors are deleted; the folder stays.`}
                 </span>
                 <Button size="sm" variant="destructive" data-testid="project-remove-confirm" onClick={() => void remove(selectedProject.name)}>
                   <Trash2 className="size-3.5" /> Remove
@@ -354,9 +400,16 @@ export function ProjectsPanel({
                   Cancel
                 </Button>
               </>
-            ) : (
+            ) : server && !server.canEdit ? null : (
               <>
-                <Button size="sm" variant="ghost" data-testid="project-reingest" title={`Ingest ${selectedProject.root} again`} disabled={ingest?.status === "running"} onClick={() => void run(selectedProject.root, selectedProject.name)}>
+                <Button
+                  size="sm"
+                  variant="ghost"
+                  data-testid="project-reingest"
+                  title={server ? reuploadTitle(server, selectedProject.name) : `Ingest ${selectedProject.root} again`}
+                  disabled={ingest?.status === "running"}
+                  onClick={() => void run(server ? localStorage.getItem(uploadKey(server, selectedProject.name)) : selectedProject.root, selectedProject.name)}
+                >
                   <RefreshCw className="size-3.5" /> Re-ingest
                 </Button>
                 <Button size="sm" variant="ghost" data-testid="project-remove" title={ingest?.status === "running" ? "Wait for the ingest to finish" : undefined} disabled={ingest?.status === "running"} onClick={() => setRemoving(selectedProject.name)}>
@@ -371,7 +424,7 @@ export function ProjectsPanel({
             {removed}
           </div>
         )}
-        {selected && <FileTree project={selected} version={projects} onOpenFile={onOpenFile} />}
+        {selected && <FileTree project={selected} version={projects} onServer={server !== null} onOpenFile={onOpenFile} />}
       </div>
     </div>
   );

@@ -15,6 +15,17 @@ describe("ingest progress", () => {
     expect(state.skipped).toBe(1);
   });
 
+  it("counts files sent to a server, then files indexed there", () => {
+    let state = applyIngestEvent(startIngest("/repo"), { type: "uploading", done: 1, total: 4, path: "" });
+    expect(state.phase).toBe("upload");
+    expect(fraction(state)).toBe(0.25);
+    state = applyIngestEvent(state, { type: "uploading", done: 4, total: 4, path: "src/lib.rs" });
+    expect(fraction(state)).toBe(1);
+    state = applyIngestEvent(state, { type: "scanned", project: "repo", total: 4 });
+    expect(state.phase).toBe("index");
+    expect(fraction(state)).toBe(0);
+  });
+
   it("treats an empty folder as done", () => {
     const state = applyIngestEvent(startIngest("/empty"), { type: "scanned", project: "e", total: 0 });
     expect(fraction(state)).toBe(1);

@@ -7,19 +7,23 @@ export interface IngestState {
   done: number;
   current: string;
   skipped: number;
+  /** Sending files to a team server, then indexing (there or here). */
+  phase: "upload" | "index";
   status: "running" | "done" | "error";
   report?: IngestReport;
   error?: IpcError;
 }
 
 export function startIngest(path: string): IngestState {
-  return { path, total: null, done: 0, current: "", skipped: 0, status: "running" };
+  return { path, total: null, done: 0, current: "", skipped: 0, phase: "index", status: "running" };
 }
 
 export function applyIngestEvent(state: IngestState, event: IngestEvent): IngestState {
   switch (event.type) {
+    case "uploading":
+      return { ...state, phase: "upload", done: event.done, total: event.total, current: event.path };
     case "scanned":
-      return { ...state, total: event.total };
+      return { ...state, phase: "index", done: 0, total: event.total };
     case "skipped":
       return { ...state, skipped: state.skipped + 1 };
     case "progress":
