@@ -163,6 +163,7 @@ app_commands![
     remote::workspace_open,
     remote::workspace_current,
     remote::workspace_projects,
+    remote::workspace_models,
     server_projects::workspace_ingest,
     server_projects::workspace_project_files,
     server_projects::workspace_file_preview,

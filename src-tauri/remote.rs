@@ -116,6 +116,17 @@ pub async fn workspace_projects(
     }
 }
 
+/// The models the open server workspace answers with (`codexos`, its
+/// policy, first); none while this machine's home is open.
+#[tauri::command]
+#[specta::specta]
+pub async fn workspace_models(state: State<'_, AppState>) -> Result<Vec<String>, IpcError> {
+    match state.remote() {
+        Some(remote) => Ok(remote.client.models(&remote.workspace).await?),
+        None => Ok(Vec::new()),
+    }
+}
+
 /// Where the app works now (the window asks after a sign-in or out: both
 /// bring it back to this machine).
 #[tauri::command]
@@ -398,22 +409,23 @@ impl Remote {
     }
 }
 
-/// A conversation kept here whose asks go to the server's workspace (its
-/// project, if one is named, checked there).
+/// A conversation kept here whose asks or chat turns go to the server's workspace (an ask's
+/// project, if one is named, checked there); agents stay on this machine.
 pub(crate) async fn new_conversation(
     runtime: &codexos_runtime::Runtime,
     remote: &Remote,
     mode: codexos_runtime::ConversationMode,
     project: Option<String>,
 ) -> Result<codexos_runtime::ConversationSummary, IpcError> {
-    if mode != codexos_runtime::ConversationMode::Ask {
-        return Err(only_here(&format!("A {} conversation", mode.as_str())));
+    if mode == codexos_runtime::ConversationMode::Agent {
+        return Err(only_here("An agent conversation"));
     }
+    let project = project.filter(|_| mode == codexos_runtime::ConversationMode::Ask);
     if let Some(name) = project.as_deref() {
         remote
             .client
             .require_project(&remote.workspace, name)
             .await?;
     }
-    Ok(runtime.new_remote_conversation(&remote.clone().asker(), project.as_deref())?)
+    Ok(runtime.new_remote_conversation(&remote.clone().asker(), mode, project.as_deref())?)
 }

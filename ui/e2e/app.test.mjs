@@ -2214,6 +2214,16 @@ test("a server's workspace opens in the canvas: an executor runs a flow there, a
     const asks = (await api("GET", "/api/v1/workspaces/team/runs")).filter((summary) => summary.flow !== "gate");
     assert.equal(asks.length, 1, "the ask is kept as a run on the server");
     await screenshot("remote-ask");
+    // Chat mode talks to the server's models (its picker lists them); the
+    // turn is kept as a chat run there, the conversation here.
+    await browser.$('[data-testid="mode-chat"]').click();
+    const serverModels = await browser.execute(() => [...document.querySelectorAll('[data-testid="model-picker"] option')].map((option) => option.textContent));
+    assert.equal(serverModels[0], "The server's policy", serverModels.join(" | "));
+    assert.match(await browser.$('[data-testid="chat-scope"]').getText(), /models of team on/);
+    const chatted = await sendChat("Say hello.");
+    assert.ok((await chatted.getText()).length > 0);
+    await browser.waitUntil(async () => (await api("GET", "/api/v1/workspaces/team/runs")).some((summary) => summary.flow === "chat"), { timeout: 10_000, timeoutMsg: `no chat run on the server: ${JSON.stringify(await api("GET", "/api/v1/workspaces/team/runs"))}` });
+    await screenshot("remote-chat");
 
     // In `other` Eve creates: a new flow and its edit are saved on the server.
     await switcher.selectByAttribute("value", `${url} other`);

@@ -117,6 +117,7 @@ globalThis.CODEXOS_IPC_ALLOWED = [
   "workspace_current",
   "workspace_file_preview",
   "workspace_ingest",
+  "workspace_models",
   "workspace_open",
   "workspace_project_files",
   "workspace_project_remove",

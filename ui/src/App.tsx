@@ -24,7 +24,7 @@ import { useTheme, type ThemeChoice } from "@/features/theme/theme";
 import { Onboarding } from "@/features/onboarding/Onboarding";
 import { SettingsPanel, type Tab as SettingsTab } from "@/features/settings/SettingsPanel";
 import { ApprovalDialog } from "@/features/tools/ApprovalDialog";
-import { modelChoices } from "@/features/settings/settingsState";
+import { modelChoices, serverModelChoices } from "@/features/settings/settingsState";
 import { commands, events, type AppInfo, type IpcError, type LlmSettings, type ProjectSummary, type TeamSession_Serialize as TeamSession, type LinkOpened } from "@/ipc/bindings";
 import { inTauri, toIpcError } from "@/ipc/client";
 
@@ -129,6 +129,9 @@ export default function App() {
   const where = access ? `${access.server}|${access.workspace}` : "here";
   const [serverProjects, setServerProjects] = useState<ProjectSummary[]>([]);
   const [serverProject, setServerProject] = useState<string | null>(null);
+  // The models the server's workspace answers chats with.
+  const [serverModels, setServerModels] = useState<string[]>([]);
+  const [serverModel, setServerModel] = useState<string | null>(null);
   const refreshServerProjects = useCallback(() => {
     void commands.workspaceProjects().then((result) => {
       if (result.status === "ok") setServerProjects(result.data);
@@ -138,8 +141,14 @@ export default function App() {
   useEffect(() => {
     setServerProject(null);
     setServerProjects([]);
+    setServerModels([]);
+    setServerModel(null);
     setPreview(null);
-    if (where !== "here") refreshServerProjects();
+    if (where === "here") return;
+    refreshServerProjects();
+    void commands.workspaceModels().then((result) => {
+      if (result.status === "ok") setServerModels(result.data);
+    });
   }, [where, refreshServerProjects]);
 
   // Links opened from outside (at start, or later through a second launch).
@@ -434,16 +443,16 @@ export default function App() {
             key={where}
             project={access ? serverProject : selected}
             server={access ? `${access.workspace} on ${access.server}` : null}
-            model={model}
+            model={access ? serverModel : model}
             picker={
               <select
                 className="max-w-[14rem] truncate rounded border border-border bg-background px-1 py-0.5 text-xs text-foreground"
-                aria-label="Model"
+                aria-label={access ? `Model of ${access.workspace}` : "Model"}
                 data-testid="model-picker"
-                value={model ?? ""}
-                onChange={(event) => setModel(event.target.value === "" ? null : event.target.value)}
+                value={(access ? serverModel : model) ?? ""}
+                onChange={(event) => (access ? setServerModel : setModel)(event.target.value === "" ? null : event.target.value)}
               >
-                {modelChoices(llm).map((choice) => (
+                {(access ? serverModelChoices(serverModels) : modelChoices(llm)).map((choice) => (
                   <option key={choice.value ?? ""} value={choice.value ?? ""}>
                     {choice.label}
                   </option>

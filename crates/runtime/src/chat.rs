@@ -633,6 +633,71 @@ impl Runtime {
         on_event: &(dyn Fn(&ChatEvent) + Send + Sync),
         cancel: &CancellationToken,
     ) -> Result<Completion> {
+        self.kept_chat_turn(history, options, on_dropped, on_event, cancel)
+            .await
+            .0
+    }
+
+    /// A chat turn for a caller elsewhere (a team server's client):
+    /// `history` holds the conversation's user and assistant messages, the
+    /// question last; the chat system prompt goes before them. Answered
+    /// with this runtime's models (`model`, else its policy), each piece of
+    /// text handed to `on_token`, and kept as a run.
+    pub async fn chat_for(
+        &self,
+        history: Vec<ChatMessage>,
+        model: Option<String>,
+        on_token: &(dyn Fn(&str) + Send + Sync),
+        cancel: &CancellationToken,
+    ) -> Result<crate::Answer> {
+        let plain = history.iter().all(|message| {
+            matches!(
+                message.role,
+                codexos_llm::Role::User | codexos_llm::Role::Assistant
+            )
+        });
+        if !plain
+            || history
+                .last()
+                .is_none_or(|last| last.role != codexos_llm::Role::User)
+        {
+            return Err(Error::InvalidTurn {
+                message: "a chat turn is user and assistant messages, a question last".to_owned(),
+            });
+        }
+        let mut messages = vec![ChatMessage::system(crate::conversations::CHAT_SYSTEM)];
+        messages.extend(history);
+        let options = ChatOptions {
+            model,
+            ..ChatOptions::default()
+        };
+        let on_event = |event: &ChatEvent| {
+            if let ChatEvent::Token(text) = event {
+                on_token(text);
+            }
+        };
+        let (answered, run_id) = self
+            .kept_chat_turn(&mut messages, &options, &|_| {}, &on_event, cancel)
+            .await;
+        let completion = answered?;
+        Ok(crate::Answer {
+            text: completion.text.trim().to_owned(),
+            citations: Vec::new(),
+            model: completion.model.clone(),
+            completion,
+            run_id,
+        })
+    }
+
+    /// [`Self::chat_turn`], with the id of the run it is kept as.
+    async fn kept_chat_turn(
+        &self,
+        history: &mut Vec<ChatMessage>,
+        options: &ChatOptions,
+        on_dropped: &(dyn Fn(usize) + Send + Sync),
+        on_event: &(dyn Fn(&ChatEvent) + Send + Sync),
+        cancel: &CancellationToken,
+    ) -> (Result<Completion>, Option<String>) {
         let question = history
             .last()
             .map(|message| message.content.clone())
@@ -665,8 +730,8 @@ impl Runtime {
             Ok(completion) => crate::exchanges::ExchangeEnd::Answered(completion),
             Err(error) => crate::exchanges::ExchangeEnd::of(None, Some(error)),
         };
-        self.keep_exchange(trace, history, &options, end);
-        answered
+        let run_id = self.keep_exchange(trace, history, &options, end);
+        (answered, run_id)
     }
 
     /// [`Runtime::chat`] to the end, handing each piece of text to `on_token`.

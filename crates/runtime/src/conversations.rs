@@ -32,7 +32,7 @@ use crate::{Citation, Error, ErrorCode, FlowRunOptions, Result, Runtime, SearchM
 /// The title of a conversation until its first question names it.
 pub const UNTITLED: &str = "New conversation";
 
-const CHAT_SYSTEM: &str =
+pub(crate) const CHAT_SYSTEM: &str =
     "You are CodexOS, a helpful and precise assistant for software developers. \
 Answer clearly and concisely.";
 
@@ -278,6 +278,16 @@ pub trait RemoteAsker: Send + Sync {
         &self,
         question: String,
         project: Option<String>,
+    ) -> futures::future::BoxFuture<'static, std::result::Result<crate::Answer, String>>;
+
+    /// The answer to a chat turn (`history`: user and assistant messages,
+    /// the question last) with `model` of that side (its default when
+    /// `None`), each piece of text handed to `on_token` as it comes.
+    fn chat(
+        &self,
+        history: Vec<ChatMessage>,
+        model: Option<String>,
+        on_token: Arc<dyn Fn(String) + Send + Sync>,
     ) -> futures::future::BoxFuture<'static, std::result::Result<crate::Answer, String>>;
 }
 
@@ -547,27 +557,33 @@ impl Runtime {
             .create_conversation(&id, mode.as_str(), target.as_deref(), UNTITLED)?)
     }
 
-    /// Starts an ask conversation whose questions go to `remote` (a team
-    /// server's workspace): `project` is that side's, checked there, not
-    /// here. Its target records both, so it is continued only there.
+    /// Starts an ask or chat conversation whose turns go to `remote` (a
+    /// team server's workspace): an ask's `project` is that side's, checked
+    /// there, not here. Its target records both, so it is continued only
+    /// there. Agent conversations stay on this machine.
     pub fn new_remote_conversation(
         &self,
         remote: &dyn RemoteAsker,
+        mode: ConversationMode,
         project: Option<&str>,
     ) -> Result<ConversationSummary> {
+        if mode == ConversationMode::Agent {
+            return Err(Error::InvalidTurn {
+                message: "agent conversations run this machine's agents — switch the workspace to “This machine” to talk to one".to_owned(),
+            });
+        }
         let origin = remote.origin();
-        let project = project.map(str::trim).filter(|project| !project.is_empty());
+        let project = project
+            .map(str::trim)
+            .filter(|project| !project.is_empty() && mode == ConversationMode::Ask);
         let target = match project {
             Some(project) => format!("{REMOTE_TARGET}{origin}#{project}"),
             None => format!("{REMOTE_TARGET}{origin}"),
         };
         let id = uuid::Uuid::new_v4().to_string();
-        Ok(self.store.create_conversation(
-            &id,
-            ConversationMode::Ask.as_str(),
-            Some(&target),
-            UNTITLED,
-        )?)
+        Ok(self
+            .store
+            .create_conversation(&id, mode.as_str(), Some(&target), UNTITLED)?)
     }
 
     /// Conversations, newest first; with `query`, those whose title or a
@@ -721,6 +737,9 @@ impl Runtime {
                     .and_then(remote_side)
                     .and_then(|(_, project)| project.map(str::to_owned));
                 remote_turn(remote.as_ref(), project, &messages, &text, progress, cancel).await
+            }
+            (ConversationMode::Chat, Some(remote)) => {
+                remote_chat(remote.as_ref(), &turn, &messages, &text, progress, cancel).await
             }
             (ConversationMode::Chat | ConversationMode::Ask, _) => {
                 self.model_turn(
@@ -1114,6 +1133,68 @@ async fn remote_turn(
             meta.status = TurnStatus::Failed;
             meta.error = Some(message);
             (String::new(), meta, Some(query))
+        }
+    }
+}
+
+/// A chat turn answered elsewhere: the answered exchanges and the question
+/// sent, the answer streamed back token by token and kept as a local
+/// turn's is. Returns the answer text and its meta.
+async fn remote_chat(
+    remote: &dyn RemoteAsker,
+    turn: &Turn,
+    messages: &[ConversationMessage],
+    text: &str,
+    progress: &(dyn Fn(TurnEvent) + Send + Sync),
+    cancel: &CancellationToken,
+) -> (String, MessageMeta, Option<String>) {
+    let mut meta = MessageMeta::default();
+    let mut history = Vec::new();
+    for (question, answer) in exchanges(messages) {
+        history.push(ChatMessage::user(question.text.clone()));
+        history.push(ChatMessage::assistant(answer.text.clone()));
+    }
+    history.push(ChatMessage::user(text));
+    let (sender, mut tokens) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let on_token = Arc::new(move |piece: String| {
+        sender.send(piece).ok();
+    });
+    let mut answering = remote.chat(history, turn.model.clone(), on_token);
+    let mut streamed = String::new();
+    let answered = loop {
+        tokio::select! {
+            answered = &mut answering => break Some(answered),
+            Some(piece) = tokens.recv() => {
+                streamed.push_str(&piece);
+                progress(TurnEvent::Token { text: piece });
+            }
+            () = cancel.cancelled() => break None,
+        }
+    };
+    // Pieces that came with the end.
+    while let Ok(piece) = tokens.try_recv() {
+        streamed.push_str(&piece);
+        progress(TurnEvent::Token { text: piece });
+    }
+    match answered {
+        None => {
+            meta.status = TurnStatus::Cancelled;
+            (streamed.trim().to_owned(), meta, None)
+        }
+        Some(Ok(answer)) => {
+            if let Some(run_id) = &answer.run_id {
+                progress(TurnEvent::Run {
+                    run_id: run_id.clone(),
+                });
+            }
+            meta.stats = Some(TurnStats::from_completion(&answer.completion));
+            meta.run_id = answer.run_id;
+            (answer.text.trim().to_owned(), meta, None)
+        }
+        Some(Err(message)) => {
+            meta.status = TurnStatus::Failed;
+            meta.error = Some(message);
+            (streamed.trim().to_owned(), meta, None)
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod client;
 pub mod roles;
 
 mod api;
+mod chat;
 mod limits;
 pub mod oidc;
 mod openapi;

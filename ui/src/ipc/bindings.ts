@@ -365,6 +365,11 @@ export const commands = {
 	 */
 	workspaceProjects: () => typedError<ProjectSummary[], IpcError_Serialize>(__TAURI_INVOKE("workspace_projects")),
 	/**
+	 *  The models the open server workspace answers with (`codexos`, its
+	 *  policy, first); none while this machine's home is open.
+	 */
+	workspaceModels: () => typedError<string[], IpcError_Serialize>(__TAURI_INVOKE("workspace_models")),
+	/**
 	 *  Uploads a folder (or a git URL, cloned here first) into a project of the
 	 *  open server workspace — only the files that changed since the last
 	 *  upload — and ingests it there, streaming the upload's and the ingest's

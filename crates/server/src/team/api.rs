@@ -30,7 +30,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::roles::{endpoint_of, Access, Permission, Role, Scope, ENDPOINTS, WORKSPACE};
 use super::{
-    auth, checked_name, lock, oidc, projects, reruns, share, triggers, ApiError, Running, Team,
+    auth, chat, checked_name, lock, oidc, projects, reruns, share, triggers, ApiError, Running,
+    Team,
 };
 
 /// The session cookie's name.
@@ -183,6 +184,7 @@ pub fn router(team: Arc<Team>) -> Router {
         .merge(projects::routes(limits.max_upload))
         .route(&w("/search"), post(search))
         .route(&w("/ask"), post(ask))
+        .route(&w("/chat"), post(chat::chat))
         .route(&w("/vault"), get(secrets))
         .route(&w("/vault/{secret}"), put(set_secret).delete(remove_secret))
         .route(&w("/members"), get(members))

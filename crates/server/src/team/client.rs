@@ -300,6 +300,16 @@ async fn answer(server: &str, request: reqwest::RequestBuilder) -> Result<reqwes
     })
 }
 
+/// The `error` event of a stream (`{code, message}`) as a refusal.
+pub(super) fn streamed_error(data: &str, otherwise: &str) -> ClientError {
+    let body: Value = serde_json::from_str(data).unwrap_or(Value::Null);
+    ClientError::Refused {
+        status: 500,
+        code: body["code"].as_str().unwrap_or("internal").to_owned(),
+        message: body["message"].as_str().unwrap_or(otherwise).to_owned(),
+    }
+}
+
 async fn json_of<T: for<'de> Deserialize<'de>>(
     server: &str,
     response: reqwest::Response,
@@ -570,6 +580,14 @@ impl TeamClient {
             })
             .await?;
         Ok(ended.unwrap_or_else(|| "interrupted".to_owned()))
+    }
+
+    /// A stream that closed before its end event.
+    pub(super) fn cut_short(&self, what: &str) -> ClientError {
+        ClientError::Unreachable {
+            server: self.server.clone(),
+            message: format!("the connection closed before the end of {what}"),
+        }
     }
 
     /// Reads a stream of server-sent events, giving each event's name and

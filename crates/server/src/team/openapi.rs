@@ -19,6 +19,12 @@ use super::triggers::{DeliveriesQuery, HookRequest, TriggerRequest};
 
 fn schema_of<T: ToSchema + PartialSchema>(schemas: &mut Map<String, Value>) -> Value {
     let name = T::name().into_owned();
+    // The types it refers to, so every `$ref` resolves.
+    let mut nested = Vec::new();
+    T::schemas(&mut nested);
+    for (inner, schema) in nested {
+        schemas.insert(inner, serde_json::to_value(schema).unwrap_or(Value::Null));
+    }
     schemas.insert(
         name.clone(),
         serde_json::to_value(T::schema()).unwrap_or(Value::Null),
@@ -58,6 +64,7 @@ fn inputs(endpoint: &Endpoint, schemas: &mut Map<String, Value>) -> (Option<Valu
         ("POST", "/runs/{run}/fork") => Some(schema_of::<RunForkRequest>(schemas)),
         ("POST", "/search") => Some(schema_of::<SearchBody>(schemas)),
         ("POST", "/ask") => Some(schema_of::<AskBody>(schemas)),
+        ("POST", "/chat") => Some(schema_of::<super::chat::ChatBody>(schemas)),
         ("PUT", "/vault/{secret}") => Some(schema_of::<SecretBody>(schemas)),
         ("PUT", "/members/{account}") => Some(schema_of::<MemberBody>(schemas)),
         ("POST", "/projects/{project}/sources") => Some(json!({

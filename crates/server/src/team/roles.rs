@@ -539,6 +539,12 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "Ask the projects a question (kept as a run)",
     ),
     endpoint(
+        "POST",
+        "/api/v1/workspaces/{workspace}/chat",
+        Workspace(Run),
+        "A chat turn with the workspace's models, streamed as server-sent events (kept as a run)",
+    ),
+    endpoint(
         "GET",
         "/api/v1/workspaces/{workspace}/vault",
         Workspace(Edit),

@@ -415,6 +415,9 @@ impl Server {
             })),
             ("POST", "/mcp") => Some(mcp_call("tools/list", &json!({}))),
             ("POST", "/ask") => Some(json!({"question": "what is this?"})),
+            ("POST", "/chat") => {
+                Some(json!({"messages": [{"role": "user", "content": "Say hi."}]}))
+            }
             ("POST", "/projects/{project}/sources") => Some(json!({"$zip": {"README.md": NOTE}})),
             ("POST", "/projects/{project}/sources/remove") => {
                 Some(json!({"paths": ["gone.md", "guide/gone.md"]}))
@@ -1351,6 +1354,36 @@ fn the_published_openapi_document_and_role_table_match_the_code() {
             endpoint.method,
             endpoint.path
         );
+    }
+    // Every `$ref` resolves to a schema of the document.
+    let mut refs = Vec::new();
+    collect_refs(&parsed, &mut refs);
+    assert!(refs.len() > 20, "{}", refs.len());
+    for reference in refs {
+        let name = reference
+            .strip_prefix("#/components/")
+            .unwrap_or_else(|| panic!("{reference}"));
+        let (kind, name) = name.split_once('/').expect("kind/name");
+        assert!(
+            parsed["components"][kind][name].is_object(),
+            "`{reference}` points at nothing"
+        );
+    }
+}
+
+/// Every `$ref` in `value`.
+fn collect_refs(value: &Value, into: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map {
+                match (key.as_str(), inner) {
+                    ("$ref", Value::String(reference)) => into.push(reference.clone()),
+                    _ => collect_refs(inner, into),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| collect_refs(item, into)),
+        _ => {}
     }
 }
 

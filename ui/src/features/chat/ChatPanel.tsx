@@ -262,7 +262,7 @@ export function ChatPanel({
   server = null,
 }: {
   /** A team server's workspace open in the app ("team on http://…"): ask
-   * mode asks its projects there; chat and agents stay on this machine. */
+   * and chat modes go to it; agents stay on this machine. */
   server?: string | null;
   project: string | null;
   onOpenCitation?: (citation: Citation) => void;
@@ -283,9 +283,10 @@ export function ChatPanel({
   const bottom = useRef<HTMLDivElement | null>(null);
 
   const { conversation, mode, messages } = state;
-  // A server's workspace answers asks only: a new conversation asks it.
+  // A server's workspace answers asks and chats, not agents: a new
+  // conversation there asks it.
   useEffect(() => {
-    if (server && mode !== "ask" && !conversation) dispatch({ type: "new", mode: "ask" });
+    if (server && mode === "agent" && !conversation) dispatch({ type: "new", mode: "ask" });
   }, [server, mode, conversation]);
   // This conversation's tool approvals are answered here, in place.
   const origin = conversation ? `conversation:${conversation.id}` : null;
@@ -403,9 +404,9 @@ export function ChatPanel({
                 type="button"
                 role="radio"
                 aria-checked={mode === choice.mode}
-                title={server && choice.mode !== "ask" ? `${choice.label} runs on this machine — switch the workspace to “This machine”` : choice.hint}
+                title={server && choice.mode === "agent" ? "Agents run on this machine — switch the workspace to “This machine”" : choice.hint}
                 data-testid={`mode-${choice.mode}`}
-                disabled={!!running || (server !== null && choice.mode !== "ask")}
+                disabled={!!running || (server !== null && choice.mode === "agent")}
                 className={`rounded px-2 py-0.5 text-xs ${mode === choice.mode ? "bg-primary text-primary-foreground" : "text-muted-foreground hover:text-foreground"}`}
                 onClick={() => {
                   if (mode !== choice.mode || conversation) dispatch({ type: "new", mode: choice.mode });
@@ -415,7 +416,7 @@ export function ChatPanel({
               </button>
             ))}
           </div>
-          {mode !== "agent" && !server && <div className="min-w-0 flex-1 [&>select]:w-full [&>select]:max-w-none">{picker}</div>}
+          {(mode === "chat" || (mode === "ask" && !server)) && <div className="min-w-0 flex-1 [&>select]:w-full [&>select]:max-w-none">{picker}</div>}
           {mode === "agent" && !conversation && (
             <select
               className="min-w-0 flex-1 truncate rounded border border-border bg-background px-1 py-0.5 text-xs text-foreground"
@@ -454,6 +455,8 @@ export function ChatPanel({
           <p className="text-sm text-muted-foreground">
             {mode === "ask" && server
               ? `Ask about the projects of ${server}: the server answers; this conversation is kept on this machine.`
+              : mode === "chat" && server
+              ? `Talk to the models of ${server}: the server answers; this conversation is kept on this machine.`
               : mode === "ask"
               ? "Drop a folder onto the window to ingest it, then ask a question about it."
               : mode === "chat"

@@ -132,6 +132,8 @@ describe("scopeOf", () => {
     expect(scopeOf("ask", "remote:http://h/team", true, null, "team on http://h")).toBe("Answers from the projects of team on http://h");
     expect(scopeOf("ask", "remote:http://h/team", true, null, null)).toBe("Asks http://h/team — open that workspace from the header to continue");
     expect(scopeOf("chat", null, true, null, null)).toBe("A plain conversation with the model");
+    expect(scopeOf("chat", "remote:http://h/team", true, null, "team on http://h")).toBe("A plain conversation with the models of team on http://h");
+    expect(scopeOf("chat", "remote:http://h/team", true, null, null)).toBe("Talks to http://h/team — open that workspace from the header to continue");
     expect(scopeOf("agent", "planner@1.0.0", true, null, null)).toBe("Agent planner@1.0.0");
     expect(scopeOf("agent", null, false, null, null)).toBe("Pick a published agent");
   });

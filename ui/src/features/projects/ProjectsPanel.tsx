@@ -325,8 +325,13 @@ export function ProjectsPanel({
         <h2 className="text-sm font-semibold">{server ? `Projects of ${server.workspace}` : "Projects"}</h2>
         {server ? (
           <p className="text-xs text-muted-foreground">
-            On {server.server}. Drop a folder or enter its path or a git URL: its files (as an ingest here would read them, <code>.gitignore</code> honoured) are uploaded there — only what changed since the last upload — and indexed there. Folders are not watched: Re-ingest sends their changes.
-            {!server.canEdit && ` Your role (${server.role}) reads and asks these projects; adding or removing them needs edit.`}
+            {server.canEdit ? (
+              <>
+                On {server.server}. Drop a folder or enter its path or a git URL: its files (as an ingest here would read them, <code>.gitignore</code> honoured) are uploaded there — only what changed since the last upload — and indexed there. Folders are not watched: Re-ingest sends their changes.
+              </>
+            ) : (
+              `On ${server.server}. Your role (${server.role}) reads and asks these projects; adding or removing them needs edit.`
+            )}
           </p>
         ) : (
           <p className="text-xs text-muted-foreground">

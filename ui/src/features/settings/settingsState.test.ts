@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import type { LlmSettings } from "@/ipc/bindings";
-import { isModelFile, modelChoices, moveProvider, providerConfig, providerDraft, providerDraftProblem, pullLabel, renameDraft } from "./settingsState";
+import { isModelFile, modelChoices, moveProvider, serverModelChoices, providerConfig, providerDraft, providerDraftProblem, pullLabel, renameDraft } from "./settingsState";
 
 const settings: LlmSettings = {
   providers: [
@@ -81,5 +81,16 @@ describe("the add-provider form", () => {
       context_size: 8192,
       tools: true,
     });
+  });
+});
+
+describe("a server's model picker", () => {
+  it("offers the server's policy first, then the models it lists", () => {
+    expect(serverModelChoices(["codexos", "local", "SmolLM2-135M-Instruct-Q8_0.gguf"])).toEqual([
+      { value: null, label: "The server's policy" },
+      { value: "local", label: "local" },
+      { value: "SmolLM2-135M-Instruct-Q8_0.gguf", label: "SmolLM2-135M-Instruct-Q8_0.gguf" },
+    ]);
+    expect(serverModelChoices([])).toEqual([{ value: null, label: "The server's policy" }]);
   });
 });

@@ -34,6 +34,12 @@ export function modelChoices(settings: LlmSettings | null): ModelChoice[] {
   return choices;
 }
 
+/** The picker's options for a server's workspace, from the models it
+ * lists (`codexos` is its policy, the default). */
+export function serverModelChoices(models: string[]): ModelChoice[] {
+  return [{ value: null, label: "The server's policy" }, ...models.filter((name) => name !== "codexos").map((name) => ({ value: name, label: name }))];
+}
+
 /** "34 % of part 2/6 (Qwen…whl)" style text for a pull in progress. */
 export function pullLabel(event: PullEvent | null): string {
   if (!event) return "starting…";

@@ -49,6 +49,23 @@ impl codexos_runtime::RemoteAsker for WorkspaceAsker {
                 .map_err(|error| format!("{} answered: {error}", asker.client.server))
         })
     }
+
+    fn chat(
+        &self,
+        history: Vec<codexos_runtime::ChatMessage>,
+        model: Option<String>,
+        on_token: std::sync::Arc<dyn Fn(String) + Send + Sync>,
+    ) -> futures::future::BoxFuture<'static, std::result::Result<codexos_runtime::Answer, String>>
+    {
+        let asker = self.clone();
+        Box::pin(async move {
+            asker
+                .client
+                .chat(&asker.workspace, &history, model.as_deref(), &*on_token)
+                .await
+                .map_err(|error| format!("{} answered: {error}", asker.client.server))
+        })
+    }
 }
 
 /// A path segment or query value, percent-encoded (names come from the
@@ -221,6 +238,79 @@ impl TeamClient {
         let body = json!({ "question": question, "project": project });
         self.fetch(reqwest::Method::POST, &at(workspace, &["ask"]), Some(body))
             .await
+    }
+
+    /// A chat turn answered by the workspace's models (`model`, else its
+    /// policy): `history` is user and assistant messages, the question
+    /// last; each piece of text goes to `on_token` as it comes. The turn is
+    /// kept as a run there (`run_id`).
+    pub async fn chat(
+        &self,
+        workspace: &str,
+        history: &[codexos_runtime::ChatMessage],
+        model: Option<&str>,
+        on_token: &(dyn Fn(String) + Send + Sync),
+    ) -> Result<codexos_runtime::Answer> {
+        let messages: Vec<Value> = history
+            .iter()
+            .map(|message| {
+                let role = match message.role {
+                    codexos_runtime::Role::Assistant => "assistant",
+                    _ => "user",
+                };
+                json!({ "role": role, "content": message.content })
+            })
+            .collect();
+        let body = json!({ "messages": messages, "model": model });
+        let response = self
+            .call(reqwest::Method::POST, &at(workspace, &["chat"]), Some(body))
+            .await?;
+        let ended = self
+            .read_events(response, |name, data| match name {
+                "token" => {
+                    let piece: Value = serde_json::from_str(data).unwrap_or(Value::Null);
+                    if let Some(text) = piece["text"].as_str() {
+                        on_token(text.to_owned());
+                    }
+                    None
+                }
+                "done" => Some(
+                    serde_json::from_str::<codexos_runtime::Answer>(data).map_err(|error| {
+                        ClientError::Protocol {
+                            server: self.server.clone(),
+                            message: error.to_string(),
+                        }
+                    }),
+                ),
+                "error" => Some(Err(super::streamed_error(
+                    data,
+                    "the answer failed on the server",
+                ))),
+                _ => None,
+            })
+            .await?;
+        ended.unwrap_or_else(|| Err(self.cut_short("the answer")))
+    }
+
+    /// The models a workspace answers with: `codexos` (its policy) first,
+    /// then its providers and installed models.
+    pub async fn models(&self, workspace: &str) -> Result<Vec<String>> {
+        let listed: Value = self
+            .fetch(
+                reqwest::Method::GET,
+                &at(workspace, &["openai", "v1", "models"]),
+                None,
+            )
+            .await?;
+        Ok(listed["data"]
+            .as_array()
+            .map(|models| {
+                models
+                    .iter()
+                    .filter_map(|model| model["id"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default())
     }
 
     /// The workspace's ingested projects.

@@ -312,17 +312,10 @@ impl TeamClient {
                     message: error.to_string(),
                 }
             })),
-            "error" => {
-                let body: Value = serde_json::from_str(data).unwrap_or(Value::Null);
-                Some(Err(ClientError::Refused {
-                    status: 500,
-                    code: body["code"].as_str().unwrap_or("internal").to_owned(),
-                    message: body["message"]
-                        .as_str()
-                        .unwrap_or("the ingest failed on the server")
-                        .to_owned(),
-                }))
-            }
+            "error" => Some(Err(super::streamed_error(
+                data,
+                "the ingest failed on the server",
+            ))),
             _ => None,
         });
         let ended = tokio::select! {
@@ -330,10 +323,7 @@ impl TeamClient {
             () = cancel.cancelled() => return Err(self.cancelled()),
         };
         ended.unwrap_or_else(|| {
-            Err(ClientError::Unreachable {
-                server: self.server.clone(),
-                message: "the connection closed before the ingest ended (it goes on there; list the projects to see it)".to_owned(),
-            })
+            Err(self.cut_short("the ingest (it goes on there; list the projects to see it)"))
         })
     }
 

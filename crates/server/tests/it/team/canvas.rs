@@ -204,7 +204,7 @@ async fn a_conversation_on_this_machine_asks_a_servers_workspace_and_keeps_the_a
         "`docs` is the server's project, unknown here"
     );
     let id = runtime
-        .new_remote_conversation(asker(&eve).as_ref(), Some("docs"))
+        .new_remote_conversation(asker(&eve).as_ref(), ConversationMode::Ask, Some("docs"))
         .expect("conversation")
         .id;
     let events = Mutex::new(Vec::new());
@@ -272,7 +272,7 @@ async fn a_conversation_is_continued_only_on_its_side() {
     let (_here, runtime) = this_machine();
     let origin = format!("{}/team", server.base);
     let id = runtime
-        .new_remote_conversation(asker(&eve).as_ref(), Some("docs"))
+        .new_remote_conversation(asker(&eve).as_ref(), ConversationMode::Ask, Some("docs"))
         .expect("conversation")
         .id;
     let asked = say(&runtime, &id, "How do I build it?", Some(asker(&eve)))
@@ -397,5 +397,104 @@ async fn a_session_is_told_apart_from_another_sign_in_of_the_same_account() {
     assert!(
         !first.same_session(&again),
         "a new sign-in is another session"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chat_conversation_here_is_answered_by_a_servers_models_token_by_token() {
+    let server = start(roomy()).await;
+    let eve = signed_in(&server, "eve").await;
+    let (_here, runtime) = this_machine();
+    let summary = runtime
+        .new_remote_conversation(
+            asker(&eve).as_ref(),
+            ConversationMode::Chat,
+            Some("ignored"),
+        )
+        .expect("conversation");
+    assert_eq!(summary.mode, "chat");
+    assert_eq!(
+        summary.target.as_deref(),
+        Some(format!("remote:{}/team", server.base).as_str()),
+        "a chat names no project"
+    );
+    let events = Mutex::new(Vec::new());
+    let turn = Turn {
+        text: "Say hello.".to_owned(),
+        remote: Some(asker(&eve)),
+        ..Turn::default()
+    };
+    let first = runtime
+        .send_message(
+            &summary.id,
+            turn,
+            &|event| events.lock().expect("lock").push(event),
+            &CancellationToken::new(),
+        )
+        .await
+        .expect("sent");
+    assert_eq!(first.meta.status, TurnStatus::Done, "{first:?}");
+    assert!(!first.text.is_empty());
+    // The text came as it was made, and the turn is a chat run there.
+    let streamed: String = events
+        .into_inner()
+        .expect("events")
+        .into_iter()
+        .filter_map(|event| match event {
+            TurnEvent::Token { text } => Some(text),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(streamed.trim(), first.text);
+    let run = first.meta.run_id.clone().expect("the server's run");
+    let kept = eve.run_detail("team", &run).await.expect("the run");
+    assert_eq!(kept.exchange.as_deref(), Some("chat"));
+    assert!(first.meta.stats.is_some(), "the server's token counts");
+    // A second turn goes with the first exchange: another run there.
+    let second = say(&runtime, &summary.id, "Again.", Some(asker(&eve)))
+        .await
+        .expect("sent");
+    assert_eq!(second.meta.status, TurnStatus::Done, "{second:?}");
+    assert_ne!(second.meta.run_id, first.meta.run_id);
+    // A viewer may not spend the workspace's models: kept, failed, why.
+    let vic = signed_in(&server, "vic").await;
+    let viewer = runtime
+        .new_remote_conversation(asker(&vic).as_ref(), ConversationMode::Chat, None)
+        .expect("conversation");
+    let refused = say(&runtime, &viewer.id, "Hello?", Some(asker(&vic)))
+        .await
+        .expect("sent");
+    assert_eq!(refused.meta.status, TurnStatus::Failed);
+    assert!(
+        refused.meta.error.unwrap_or_default().contains("run"),
+        "the server's refusal names the permission"
+    );
+    // Agents stay on this machine; a model is a name, never a path there.
+    assert!(runtime
+        .new_remote_conversation(
+            asker(&eve).as_ref(),
+            ConversationMode::Agent,
+            Some("helper")
+        )
+        .is_err());
+    let path = eve
+        .chat(
+            "team",
+            &[codexos_runtime::ChatMessage::user("hi")],
+            Some("../models/x.gguf"),
+            &|_| {},
+        )
+        .await;
+    assert!(
+        matches!(path, Err(ClientError::Refused { status: 400, .. })),
+        "{path:?}"
+    );
+    assert_eq!(
+        eve.models("team")
+            .await
+            .expect("models")
+            .first()
+            .map(String::as_str),
+        Some("codexos")
     );
 }
