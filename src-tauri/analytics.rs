@@ -1,6 +1,7 @@
 //! The analytics dashboard's commands: figures over a date range, and the
 //! runs behind a figure. Both read SQLite off the main thread (the first
-//! query of a home rolls up every stored span).
+//! query of a home rolls up every stored span) — or, while a server's
+//! workspace is open, ask the server for that workspace's.
 
 use codexos_runtime::{Dashboard, DashboardQuery, RunSummary};
 use tauri::State;
@@ -16,6 +17,9 @@ pub async fn analytics_dashboard(
     state: State<'_, AppState>,
     query: DashboardQuery,
 ) -> Result<Dashboard, IpcError> {
+    if let Some(remote) = state.remote() {
+        return Ok(remote.client.dashboard(&remote.workspace, &query).await?);
+    }
     let runtime = state.runtime()?;
     let dashboard = tokio::task::spawn_blocking(move || runtime.dashboard(&query))
         .await
@@ -34,6 +38,19 @@ pub async fn analytics_runs(
     from: Option<String>,
     to: Option<String>,
 ) -> Result<Vec<RunSummary>, IpcError> {
+    if let Some(remote) = state.remote() {
+        let runs = remote
+            .client
+            .figure_runs(
+                &remote.workspace,
+                &by,
+                &value,
+                from.as_deref(),
+                to.as_deref(),
+            )
+            .await?;
+        return Ok(runs);
+    }
     let runtime = state.runtime()?;
     let runs = tokio::task::spawn_blocking(move || {
         runtime.figure_runs(&by, &value, from.as_deref(), to.as_deref(), 200)

@@ -2224,6 +2224,15 @@ test("a server's workspace opens in the canvas: an executor runs a flow there, a
     assert.ok((await chatted.getText()).length > 0);
     await browser.waitUntil(async () => (await api("GET", "/api/v1/workspaces/team/runs")).some((summary) => summary.flow === "chat"), { timeout: 10_000, timeoutMsg: `no chat run on the server: ${JSON.stringify(await api("GET", "/api/v1/workspaces/team/runs"))}` });
     await screenshot("remote-chat");
+    // Analytics are the workspace's: its flows, asks and chat turns, none of this machine's.
+    await browser.$('[data-testid="open-analytics"]').click();
+    await browser.$('[data-testid="analytics-totals"]').waitForDisplayed({ timeout: 30_000 });
+    assert.match(await browser.$('[data-testid="analytics-where"]').getText(), /of team on http/);
+    const serverRows = async () => browser.execute(() => [...document.querySelectorAll('[data-testid="analytics-breakdown"] [data-testid="analytics-row"]')].map((row) => row.dataset.value));
+    await browser.waitUntil(async () => { const rows = await serverRows(); return ["gate", "ask", "chat"].every((flow) => rows.includes(flow)); }, { timeout: 10_000, timeoutMsg: `the server's flows are not counted: ${await serverRows()}` });
+    assert.ok(!(await serverRows()).includes("e2e-forms"), `this machine's flows are not the server's: ${await serverRows()}`);
+    await screenshot("remote-analytics");
+    await browser.$('button[aria-label="Close analytics"]').click();
 
     // In `other` Eve creates: a new flow and its edit are saved on the server.
     await switcher.selectByAttribute("value", `${url} other`);

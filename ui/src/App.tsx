@@ -409,7 +409,7 @@ export default function App() {
             <SearchPanel projects={projects} project={selected} onOpen={setPreview} onClose={() => setSearchOpen(false)} />
           )}
           {preview && <FilePreviewPanel target={preview} onClose={() => setPreview(null)} />}
-          {analyticsOpen && <AnalyticsPanel dark={theme === "dark"} onClose={() => setAnalyticsOpen(false)} />}
+          {analyticsOpen && <AnalyticsPanel key={where} dark={theme === "dark"} server={access ? `${access.workspace} on ${access.server}` : null} onClose={() => setAnalyticsOpen(false)} />}
           {teamOpen && (
             <TeamPanel
               opened={opened}

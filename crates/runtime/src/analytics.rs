@@ -27,7 +27,7 @@ pub struct DashboardQuery {
 }
 
 /// Figures of a set of spans.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, specta::Type)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct Figures {
     /// Runs (or node runs, or model calls: the breakdown's unit).
@@ -69,7 +69,7 @@ pub struct Figures {
 }
 
 /// One day of the range.
-#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct DayFigures {
     /// `YYYY-MM-DD`.
@@ -79,7 +79,7 @@ pub struct DayFigures {
 }
 
 /// One value of the dimension.
-#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct Breakdown {
     /// The value (`flow › node` for nodes).
@@ -89,7 +89,7 @@ pub struct Breakdown {
 }
 
 /// One value of the dimension, day by day.
-#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct ValueDays {
     /// The value.
@@ -102,7 +102,7 @@ pub struct ValueDays {
 }
 
 /// The dashboard over a date range.
-#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct Dashboard {
     /// The query answered.

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use super::api::{CSRF_HEADER, SESSION_COOKIE};
 
+mod analytics;
 mod canvas;
 mod library;
 mod links;

@@ -97,6 +97,8 @@ fn inputs(endpoint: &Endpoint, schemas: &mut Map<String, Value>) -> (Option<Valu
         ("GET", "/runs/{run}/events") => query_of::<EventsQuery>(),
         ("DELETE", "/members/{account}") => query_of::<MemberQuery>(),
         ("GET", "/audit") => query_of::<AuditQuery>(),
+        ("GET", "/analytics") => query_of::<super::analytics::AnalyticsQuery>(),
+        ("GET", "/analytics/runs") => query_of::<super::analytics::FigureQuery>(),
         ("GET", "/projects/{project}/preview") => query_of::<super::projects::PreviewQuery>(),
         ("GET", "/webhooks/{hook}/deliveries") => query_of::<DeliveriesQuery>(),
         ("GET", "/api/v1/oidc/login") => query_of::<LoginQuery>(),

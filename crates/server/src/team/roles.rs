@@ -539,6 +539,18 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "Ask the projects a question (kept as a run)",
     ),
     endpoint(
+        "GET",
+        "/api/v1/workspaces/{workspace}/analytics",
+        Workspace(View),
+        "Runs, failures, tokens, cost, latency and fallbacks over a date range, day by day and by a dimension",
+    ),
+    endpoint(
+        "GET",
+        "/api/v1/workspaces/{workspace}/analytics/runs",
+        Workspace(View),
+        "The runs behind a dashboard figure, newest first",
+    ),
+    endpoint(
         "POST",
         "/api/v1/workspaces/{workspace}/chat",
         Workspace(Run),

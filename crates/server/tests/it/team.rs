@@ -467,6 +467,7 @@ impl Server {
                 let (status, body) = self.call("olga", "POST", upload, Some(files)).await;
                 assert_eq!(status, StatusCode::CREATED, "{body}");
             }
+            ("GET", "/analytics/runs") => query = "?by=flow&value=gate",
             ("GET", "/projects/{project}/files" | "/projects/{project}/preview")
             | ("POST", "/projects/{project}/ingest") => {
                 self.notes().await;

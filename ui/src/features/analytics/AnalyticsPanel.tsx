@@ -69,7 +69,7 @@ function Table({ title, rows, unit, testId, onPick }: { title: string; rows: Bre
  * most expensive nodes; any day, row or node drills down to its runs and
  * from there into the run inspector.
  */
-export function AnalyticsPanel({ dark, onClose }: { dark: boolean; onClose: () => void }) {
+export function AnalyticsPanel({ dark, onClose, server = null }: { dark: boolean; onClose: () => void; /** A server's workspace open ("team on http://…"): its figures. */ server?: string | null }) {
   const initial = useMemo(() => lastDays(30), []);
   const [from, setFrom] = useState(initial.from);
   const [to, setTo] = useState(initial.to);
@@ -141,6 +141,9 @@ export function AnalyticsPanel({ dark, onClose }: { dark: boolean; onClose: () =
       <div className="flex flex-wrap items-center gap-2 border-b border-border px-4 py-2 text-xs">
         <BarChart3 className="size-4 text-muted-foreground" />
         <h2 className="text-sm font-semibold">Analytics</h2>
+        <span className="text-muted-foreground" data-testid="analytics-where">
+          {server ? `of ${server}` : "of this machine"}
+        </span>
         <label className="flex items-center gap-1 text-muted-foreground">
           From
           <input type="date" className={selectClass} data-testid="analytics-from" value={from} max={to} onChange={(event) => event.target.value && setFrom(event.target.value)} />

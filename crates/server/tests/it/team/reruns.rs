@@ -245,3 +245,64 @@ async fn a_rerun_or_fork_works_in_the_workspaces_folder_whatever_its_input_says(
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_workspaces_dashboard_counts_its_runs_and_only_its_own() {
+    let server = start(roomy()).await;
+    let cora = signed_in(&server, "cora").await;
+    let vic = signed_in(&server, "vic").await;
+    cora.save_flow("team", &sums()).await.expect("save");
+    let stop = CancellationToken::new();
+    let mut ran = Vec::new();
+    for _ in 0..2 {
+        let id = cora
+            .start_run("team", "sums", json!({}))
+            .await
+            .expect("run");
+        let outcome = cora
+            .follow_to_outcome("team", &id, None, &stop, &|_| {})
+            .await
+            .expect("follow");
+        assert_eq!(outcome.output["n"], json!(7), "{outcome:?}");
+        ran.push(id);
+    }
+    // A viewer reads the figures: both runs of `sums`, succeeded.
+    let query = codexos_runtime::DashboardQuery {
+        from: None,
+        to: None,
+        by: "flow".to_owned(),
+    };
+    let dashboard = vic.dashboard("team", &query).await.expect("dashboard");
+    let sums_row = dashboard
+        .breakdown
+        .iter()
+        .find(|row| row.value == "sums")
+        .unwrap_or_else(|| panic!("no `sums` in {:?}", dashboard.breakdown));
+    assert_eq!((sums_row.figures.count, sums_row.figures.failures), (2, 0));
+    let behind = vic
+        .figure_runs("team", "flow", "sums", None, None)
+        .await
+        .expect("runs");
+    let mut ids: Vec<String> = behind.into_iter().map(|run| run.id).collect();
+    ids.sort();
+    ran.sort();
+    assert_eq!(ids, ran);
+    // Another workspace's dashboard has none of them.
+    let otto = signed_in(&server, "otto").await;
+    let other = otto.dashboard("other", &query).await.expect("other");
+    assert!(
+        other.breakdown.iter().all(|row| row.value != "sums"),
+        "{:?}",
+        other.breakdown
+    );
+    refused(&otto.dashboard("team", &query).await, 404, "a stranger");
+    let wrong = codexos_runtime::DashboardQuery {
+        by: "colour".to_owned(),
+        ..query
+    };
+    refused(
+        &vic.dashboard("team", &wrong).await,
+        400,
+        "an unknown dimension",
+    );
+}
