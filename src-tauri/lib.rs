@@ -18,6 +18,7 @@ mod links;
 mod llm;
 mod remote;
 mod server_projects;
+mod server_vault;
 mod sessions;
 mod team;
 mod telemetry;
@@ -168,6 +169,9 @@ app_commands![
     server_projects::workspace_project_files,
     server_projects::workspace_file_preview,
     server_projects::workspace_project_remove,
+    server_vault::workspace_vault,
+    server_vault::workspace_secret_set,
+    server_vault::workspace_secret_remove,
     links::link_pending,
 ];
 

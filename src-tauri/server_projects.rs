@@ -17,7 +17,7 @@ use crate::commands::{send, IpcError};
 use crate::remote::Remote;
 use crate::AppState;
 
-fn open(state: &AppState) -> Result<Remote, IpcError> {
+pub(crate) fn open(state: &AppState) -> Result<Remote, IpcError> {
     state.remote().ok_or_else(|| IpcError {
         code: ErrorCode::InvalidInput,
         message: "no server's workspace is open — pick one in the header's switcher".to_owned(),

@@ -2342,6 +2342,22 @@ test("a server's workspace opens in the canvas: an executor runs a flow there, a
       await switcher.selectByAttribute("value", `${second.url} lab`);
       await browser.waitUntil(async () => (await browser.$('[data-testid="flow-remote"]').getAttribute("data-role")) === "owner" && (await picker.getValue()) === "probe", { timeout: 10_000, timeoutMsg: `the second server's flow did not open: ${await picker.getValue()}` });
       await screenshot("remote-two-servers");
+      // Settings → Vault shows the workspace's vault (Eve owns `lab`) above this machine's:
+      // a secret set there is listed by the server, and its value never comes back.
+      await browser.$('[data-testid="open-settings"]').click();
+      await browser.$("button=vault").click();
+      await browser.$('[data-testid="server-vault"]').waitForDisplayed({ timeout: 10_000 });
+      assert.match(await browser.$('[data-testid="server-vault"]').getText(), /Vault of lab on http/);
+      await fillIn('[data-testid="server-vault-name"]', "lab-key");
+      await fillIn('[data-testid="server-vault-value"]', "sk-lab-never-back");
+      await browser.$('[data-testid="server-vault-add"]').click();
+      await browser.$('[data-testid="server-vault-secret"][data-name="lab-key"]').waitForDisplayed({ timeout: 10_000, timeoutMsg: `the secret is not listed: ${await browser.$('[data-testid="server-vault"]').getText()}` });
+      const labSecrets = await bearerApi(second.url, token2)("GET", "/api/v1/workspaces/lab/vault");
+      assert.deepEqual(labSecrets, ["lab-key"]);
+      assert.ok(!(await browser.$('[data-testid="vault"]').getProperty("textContent")).includes("sk-lab-never-back"), "the value is not shown");
+      assert.ok(await browser.$('[data-testid="vault-name"]').isDisplayed(), "this machine's vault is still there");
+      await screenshot("remote-vault");
+      await browser.$('button[aria-label="Close settings"]').click();
       // Back on the first server's workspace: its flows, its role.
       await switcher.selectByAttribute("value", `${url} team`);
       await browser.waitUntil(async () => (await browser.$('[data-testid="flow-remote"]').getAttribute("data-role")) === "executor" && (await picker.getValue()) === "gate", { timeout: 10_000, timeoutMsg: "the first server's workspace did not come back" });

@@ -430,6 +430,7 @@ export default function App() {
               }}
               onChanged={refreshLlm}
               project={selected}
+              server={access ? { label: `${access.workspace} on ${access.server}`, role: access.role, canList: access.permissions.includes("edit"), canSet: access.permissions.includes("secrets") } : null}
             />
           )}
           <ApprovalDialog />

@@ -386,6 +386,15 @@ export const commands = {
 	 */
 	workspaceProjectRemove: (name: string) => typedError<number, IpcError_Serialize>(__TAURI_INVOKE("workspace_project_remove", { name })),
 	/**
+	 *  The secret names of the open server workspace's vault; `None` while
+	 *  this machine's home is open.
+	 */
+	workspaceVault: () => typedError<string[] | null, IpcError_Serialize>(__TAURI_INVOKE("workspace_vault")),
+	/**  Stores a secret in the open server workspace's vault. */
+	workspaceSecretSet: (name: string, value: string) => typedError<null, IpcError_Serialize>(__TAURI_INVOKE("workspace_secret_set", { name, value })),
+	/**  Removes a secret from the open server workspace's vault. */
+	workspaceSecretRemove: (name: string) => typedError<null, IpcError_Serialize>(__TAURI_INVOKE("workspace_secret_remove", { name })),
+	/**
 	 *  The link opened from outside, once: the window takes it when it starts
 	 *  and whenever it is told a new one came.
 	 */

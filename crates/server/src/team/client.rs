@@ -16,6 +16,7 @@ mod library;
 mod links;
 mod projects;
 mod reruns;
+mod vault;
 pub use canvas::{RemoteSaved, WorkspaceAsker};
 pub use links::{open_link, open_shared, OpenedLink};
 pub use projects::project_name_for;

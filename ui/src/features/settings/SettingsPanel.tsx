@@ -17,6 +17,7 @@ import { LogsTab } from "./LogsTab";
 import { TelemetryTab } from "./TelemetryTab";
 import { AuditTab } from "./AuditTab";
 import { VaultTab } from "./VaultTab";
+import type { ServerVaultPlace } from "./ServerVault";
 
 export type Tab = "providers" | "models" | "tools" | "vault" | "telemetry" | "bundles" | "audit" | "logs";
 
@@ -250,11 +251,14 @@ export function SettingsPanel({
   onChanged,
   project,
   initialTab = "providers",
+  server = null,
 }: {
   onClose: () => void;
   onChanged?: () => void;
   project?: string | null;
   initialTab?: Tab;
+  /** A server's workspace open: its vault shows in the Vault tab. */
+  server?: ServerVaultPlace | null;
 }) {
   const [tab, setTab] = useState<Tab>(initialTab);
   const [settings, setSettings] = useState<LlmSettings | null>(null);
@@ -306,7 +310,8 @@ export function SettingsPanel({
 
   return (
     <div className="absolute inset-0 z-10 flex flex-col bg-background" data-testid="settings">
-      <div className="flex items-center gap-2 border-b border-border px-4 py-2">
+      {/* Wraps in a narrow column, so Close never sits over a tab. */}
+      <div className="flex flex-wrap items-center gap-2 border-b border-border px-4 py-2">
         <h2 className="text-sm font-semibold">Settings</h2>
         {(["providers", "models", "tools", "vault", "telemetry", "bundles", "audit", "logs"] as const).map((name) => (
           <button
@@ -409,7 +414,7 @@ export function SettingsPanel({
         )}
         {settings && tab === "models" && <ModelsTab settings={settings} onChanged={refresh} />}
         {tab === "tools" && <ToolsTab project={project ?? null} />}
-        {tab === "vault" && <VaultTab />}
+        {tab === "vault" && <VaultTab server={server} />}
         {tab === "telemetry" && <TelemetryTab />}
         {tab === "bundles" && <BundlesTab />}
         {tab === "audit" && <AuditTab />}

@@ -6,6 +6,7 @@ import { Button } from "@/components/ui/button";
 import { Input } from "@/components/ui/input";
 import { commands, type IpcError, type VaultView } from "@/ipc/bindings";
 import { toIpcError } from "@/ipc/client";
+import { ServerVault, type ServerVaultPlace } from "./ServerVault";
 
 /** How long a revealed value stays on screen. */
 const REVEAL_MS = 20_000;
@@ -59,8 +60,9 @@ function SecretRow({ name, onRemoved, onError }: { name: string; onRemoved: () =
   );
 }
 
-/** Settings → Vault: secret names, add, delete, rotate, reveal on request. */
-export function VaultTab() {
+/** Settings → Vault: secret names, add, delete, rotate, reveal on request;
+ * with a server's workspace open, that workspace's vault first. */
+export function VaultTab({ server = null }: { server?: ServerVaultPlace | null }) {
   const [view, setView] = useState<VaultView | null>(null);
   const [error, setError] = useState<IpcError | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
@@ -109,6 +111,8 @@ export function VaultTab() {
 
   return (
     <div className="space-y-3" data-testid="vault">
+      {server && <ServerVault place={server} />}
+      {server && <h3 className="text-sm font-semibold">This machine&apos;s vault</h3>}
       <p className="text-xs text-muted-foreground">
         Secrets are encrypted (a data key per secret, wrapped by a master key
         {view?.mode === "passphrase" ? " derived from your passphrase" : " kept in the OS keychain"}). Flows, tools and

@@ -498,3 +498,54 @@ async fn a_chat_conversation_here_is_answered_by_a_servers_models_token_by_token
         Some("codexos")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn settings_set_list_and_remove_a_workspaces_secrets_whose_values_never_come_back() {
+    let server = start(roomy()).await;
+    let adam = signed_in(&server, "adam").await;
+    let cora = signed_in(&server, "cora").await;
+    let vic = signed_in(&server, "vic").await;
+    let value = "sk-never-back-7d1e";
+    adam.set_secret("team", "openai-key", value)
+        .await
+        .expect("an admin sets a secret");
+    // Positive control: the workspace's vault holds the value.
+    let held = server
+        .team
+        .runtime("team")
+        .expect("runtime")
+        .secret_for("openai-key", "test")
+        .expect("stored");
+    assert_eq!(secrecy::ExposeSecret::expose_secret(&held), value);
+    // A creator reads the names (to refer to them), never a value.
+    let names = cora.secret_names("team").await.expect("names");
+    assert!(names.contains(&"openai-key".to_owned()), "{names:?}");
+    let (_, listed) = server
+        .call("cora", "GET", "/api/v1/workspaces/team/vault", None)
+        .await;
+    assert!(!listed.contains(value), "{listed}");
+    // A creator may not set or remove one; a viewer may not read the names.
+    let refused = cora.set_secret("team", "openai-key", "other").await;
+    assert!(
+        matches!(refused, Err(ClientError::Refused { status: 403, .. })),
+        "{refused:?}"
+    );
+    let refused = cora.remove_secret("team", "openai-key").await;
+    assert!(
+        matches!(refused, Err(ClientError::Refused { status: 403, .. })),
+        "{refused:?}"
+    );
+    let refused = vic.secret_names("team").await;
+    assert!(
+        matches!(refused, Err(ClientError::Refused { status: 403, .. })),
+        "{refused:?}"
+    );
+    adam.remove_secret("team", "openai-key")
+        .await
+        .expect("an admin removes it");
+    assert!(!adam
+        .secret_names("team")
+        .await
+        .expect("names")
+        .contains(&"openai-key".to_owned()));
+}
