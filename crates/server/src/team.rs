@@ -24,6 +24,7 @@ mod openapi;
 pub mod projects;
 mod reruns;
 mod share;
+mod stream;
 pub mod tls;
 pub mod triggers;
 

@@ -6,15 +6,14 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::{Extension, Json};
 use codexos_runtime::ChatMessage;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::api::{ApiResult, Workspace};
-use super::{ApiError, Team};
+use super::{stream, ApiError, Team};
 
 /// One message of the conversation so far.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -67,37 +66,12 @@ pub(crate) async fn chat(
             ))),
         })
         .collect::<ApiResult<Vec<_>>>()?;
-    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel::<Event>();
     let runtime = Arc::clone(&ws.runtime);
     let cancel = team.shutdown.child_token();
     // The stream holds the guard: the client leaving cancels the answer.
     let guard = cancel.clone().drop_guard();
-    tokio::spawn(async move {
-        let on_token = {
-            let sender = sender.clone();
-            move |text: &str| {
-                let data = json!({ "text": text }).to_string();
-                sender.send(Event::default().event("token").data(data)).ok();
-            }
-        };
-        let last = match runtime.chat_for(history, model, &on_token, &cancel).await {
-            Ok(answer) => Event::default()
-                .event("done")
-                .data(serde_json::to_string(&answer).unwrap_or_default()),
-            Err(error) => {
-                let error = ApiError::from(error);
-                Event::default()
-                    .event("error")
-                    .data(json!({ "code": error.code, "message": error.message }).to_string())
-            }
-        };
-        sender.send(last).ok();
-    });
-    let stream = futures::stream::unfold((receiver, guard), |(mut receiver, guard)| async move {
-        let event = receiver.recv().await?;
-        Some((Ok::<_, std::convert::Infallible>(event), (receiver, guard)))
-    });
-    Ok(Sse::new(stream)
-        .keep_alive(KeepAlive::default())
-        .into_response())
+    Ok(stream::spawned(Some(guard), move |events| async move {
+        let on_token = |text: &str| events.send("token", &json!({ "text": text }));
+        stream::ending(runtime.chat_for(history, model, &on_token, &cancel).await)
+    }))
 }

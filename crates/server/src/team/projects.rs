@@ -15,8 +15,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{delete, get, post};
 use axum::{Extension, Json, Router};
 use codexos_runtime::{IngestProgress, Runtime};
@@ -26,7 +25,7 @@ use sha2::Digest as _;
 
 use super::api::{ApiResult, Workspace};
 use super::roles::WORKSPACE;
-use super::{lock, ApiError, Team};
+use super::{lock, stream, ApiError, Team};
 
 /// Largest file an upload takes, whatever the workspace's ingest limit.
 const MOST_FILE_BYTES: u64 = 64 * 1024 * 1024;
@@ -164,20 +163,23 @@ fn manifest(root: &FsPath) -> ApiResult<Vec<SourceFile>> {
     let mut files = Vec::new();
     for path in paths {
         let bytes = std::fs::read(&path).map_err(|error| io_error("read", &path, &error))?;
-        let name = path
-            .strip_prefix(root)
-            .unwrap_or(&path)
-            .components()
-            .map(|part| part.as_os_str().to_string_lossy())
-            .collect::<Vec<_>>()
-            .join("/");
         files.push(SourceFile {
-            path: name,
+            path: slash_path(root, &path),
             size: bytes.len() as u64,
             sha256: hex::encode(sha2::Sha256::digest(&bytes)),
         });
     }
     Ok(files)
+}
+
+/// `path` under `root` as a project names it: `/`-separated.
+pub(crate) fn slash_path(root: &FsPath, path: &FsPath) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .components()
+        .map(|part| part.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// Every file under `folder` (links are not followed: uploads write none).
@@ -392,43 +394,17 @@ pub(crate) async fn ingest(
         team: Arc::clone(&team),
         key,
     };
-    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel::<Event>();
     let runtime = Arc::clone(&ws.runtime);
     let cancel = team.shutdown.child_token();
-    tokio::spawn(async move {
+    Ok(stream::spawned(None, move |events| async move {
         let _busy = busy;
-        let progress = {
-            let sender = sender.clone();
-            move |event: IngestProgress| {
-                let data = serde_json::to_string(&event).unwrap_or_default();
-                sender
-                    .send(Event::default().event("progress").data(data))
-                    .ok();
-            }
-        };
-        let ended = runtime
-            .ingest(&root, Some(&project), &progress, &cancel)
-            .await;
-        let last = match ended {
-            Ok(report) => Event::default()
-                .event("done")
-                .data(serde_json::to_string(&report).unwrap_or_default()),
-            Err(error) => {
-                let error = ApiError::from(error);
-                Event::default()
-                    .event("error")
-                    .data(json!({ "code": error.code, "message": error.message }).to_string())
-            }
-        };
-        sender.send(last).ok();
-    });
-    let stream = futures::stream::unfold(receiver, |mut receiver| async move {
-        let event = receiver.recv().await?;
-        Some((Ok::<_, std::convert::Infallible>(event), receiver))
-    });
-    Ok(Sse::new(stream)
-        .keep_alive(KeepAlive::default())
-        .into_response())
+        let progress = |event: IngestProgress| events.send("progress", &event);
+        stream::ending(
+            runtime
+                .ingest(&root, Some(&project), &progress, &cancel)
+                .await,
+        )
+    }))
 }
 
 /// `GET …/projects/{project}/files`: the indexed files.

@@ -70,13 +70,7 @@ fn read_folder(
     let (paths, mut skipped) = codexos_runtime::walk_folder(root);
     let mut files = Vec::new();
     for path in paths {
-        let name = path
-            .strip_prefix(root)
-            .unwrap_or(&path)
-            .components()
-            .map(|part| part.as_os_str().to_string_lossy())
-            .collect::<Vec<_>>()
-            .join("/");
+        let name = crate::team::projects::slash_path(root, &path);
         let size = std::fs::metadata(&path)?.len();
         if size > max_file_bytes {
             skipped.push(SkippedFile {
@@ -204,34 +198,7 @@ impl TeamClient {
                 changed.push(file);
             }
         }
-        progress(IngestProgress::Uploading {
-            done,
-            total,
-            path: String::new(),
-        });
-        let budget = manifest.max_upload_bytes.saturating_mul(9) / 10;
-        let mut batch: Vec<Local> = Vec::new();
-        let mut size = 0_u64;
-        for file in changed {
-            let cost = file.bytes.len() as u64 + ENTRY_OVERHEAD;
-            if !batch.is_empty() && size + cost > budget {
-                done += self.send_batch(&sources, &batch, cancel).await?;
-                progress(IngestProgress::Uploading {
-                    done,
-                    total,
-                    path: batch
-                        .last()
-                        .map(|file| file.name.clone())
-                        .unwrap_or_default(),
-                });
-                batch.clear();
-                size = 0;
-            }
-            size += cost;
-            batch.push(file);
-        }
-        if !batch.is_empty() {
-            done += self.send_batch(&sources, &batch, cancel).await?;
+        let sent = |done: u32, batch: &[Local]| {
             progress(IngestProgress::Uploading {
                 done,
                 total,
@@ -240,6 +207,25 @@ impl TeamClient {
                     .map(|file| file.name.clone())
                     .unwrap_or_default(),
             });
+        };
+        sent(done, &[]);
+        let budget = manifest.max_upload_bytes.saturating_mul(9) / 10;
+        let mut batch: Vec<Local> = Vec::new();
+        let mut size = 0_u64;
+        for file in changed {
+            let cost = file.bytes.len() as u64 + ENTRY_OVERHEAD;
+            if !batch.is_empty() && size + cost > budget {
+                done += self.send_batch(&sources, &batch, cancel).await?;
+                sent(done, &batch);
+                batch.clear();
+                size = 0;
+            }
+            size += cost;
+            batch.push(file);
+        }
+        if !batch.is_empty() {
+            done += self.send_batch(&sources, &batch, cancel).await?;
+            sent(done, &batch);
         }
         let gone: Vec<&String> = held.keys().filter(|path| !here.contains(*path)).collect();
         let remove = at(workspace, &["projects", project, "sources", "remove"]);
