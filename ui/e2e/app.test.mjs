@@ -2273,11 +2273,12 @@ test("a server's workspace opens in the canvas: an executor runs a flow there, a
     assert.ok(project.root.endsWith(`uploads/${fixtureName}`), project.root);
     // Its files are listed from the server and open in the preview, read there.
     await browser.waitUntil(async () => (await browser.$$('[data-testid="server-projects"] [data-testid="project"]')).length === 1, { timeout: 10_000, timeoutMsg: "the uploaded project is not listed" });
-    await browser.$('[data-testid="server-projects"] [data-testid="project"]').click();
+    // (The ingest's and the run's toasts may sit over the panel's foot.)
+    await browser.execute((button) => button.click(), await browser.$('[data-testid="server-projects"] [data-testid="project"]'));
     const filePath = "README.md";
     const file = await browser.$(`[data-testid="file-tree"] [data-testid="project-file"][data-path="${filePath}"]`);
     await file.waitForDisplayed({ timeout: 10_000 });
-    await file.click();
+    await browser.execute((button) => button.click(), file);
     const preview = await browser.$('[data-testid="file-preview"]');
     await preview.waitForDisplayed({ timeout: 10_000 });
     const original = await readFile(join(fixture, filePath), "utf8");
@@ -2285,6 +2286,23 @@ test("a server's workspace opens in the canvas: an executor runs a flow there, a
     await browser.waitUntil(async () => (await preview.getText()).includes(firstLine.trim()), { timeout: 10_000, timeoutMsg: `the preview did not show ${filePath}: ${await preview.getText()}` });
     await screenshot("remote-upload");
     await browser.$('button[aria-label="Close preview"]').click();
+
+    // The Agents panel publishes in `other` on the server (its tools offered), not here.
+    await browser.$('[data-testid="open-agents"]').click();
+    await browser.$('[data-testid="agents-panel"]').waitForDisplayed({ timeout: 10_000 });
+    assert.match(await browser.$('[data-testid="agents-where"]').getText(), /of other on http/);
+    await browser.$('[data-testid="agent-new"]').click();
+    await fill(await browser.$('[data-testid="agent-name"]'), "server-helper");
+    await fill(await browser.$('[data-testid="agent-system"]'), "You help with the workspace's files.");
+    const readTool = await browser.$('[data-testid="agent-tool"][data-tool="fs.read"]');
+    await readTool.waitForExist({ timeout: 10_000, timeoutMsg: "the server's tools are not offered" });
+    await readTool.click();
+    await browser.$('[data-testid="agent-publish"]').click();
+    await browser.waitUntil(async () => /Published server-helper@1\.0\.0/.test(await browser.$('[data-testid="agent-message"]').getText()), { timeout: 10_000, timeoutMsg: `not published: ${await browser.$('[data-testid="agent-message"]').getText()}` });
+    const serverAgents = await api("GET", "/api/v1/workspaces/other/agents");
+    assert.ok(serverAgents.some((agent) => `${agent.name}@${agent.version}` === "server-helper@1.0.0"), JSON.stringify(serverAgents.map((agent) => agent.name)));
+    await screenshot("remote-agents");
+    await browser.$('button[aria-label="Close agents"]').click();
 
     // A share link opened by the system (`gio open`, as GNOME does for a browser or chat):
     // the app registered itself as the codexos:// handler; a second launch
@@ -2354,7 +2372,8 @@ test("a server's workspace opens in the canvas: an executor runs a flow there, a
       await browser.$('[data-testid="server-vault-secret"][data-name="lab-key"]').waitForDisplayed({ timeout: 10_000, timeoutMsg: `the secret is not listed: ${await browser.$('[data-testid="server-vault"]').getText()}` });
       const labSecrets = await bearerApi(second.url, token2)("GET", "/api/v1/workspaces/lab/vault");
       assert.deepEqual(labSecrets, ["lab-key"]);
-      assert.ok(!(await browser.$('[data-testid="vault"]').getProperty("textContent")).includes("sk-lab-never-back"), "the value is not shown");
+      assert.equal(await browser.$('[data-testid="server-vault-value"]').getValue(), "", "the value is cleared once sent");
+      assert.ok(!(await browser.$('[data-testid="vault"]').getText()).includes("sk-lab-never-back"), "nor shown");
       assert.ok(await browser.$('[data-testid="vault-name"]').isDisplayed(), "this machine's vault is still there");
       await screenshot("remote-vault");
       await browser.$('button[aria-label="Close settings"]').click();

@@ -129,6 +129,11 @@ export default function App() {
   const where = access ? `${access.server}|${access.workspace}` : "here";
   const [serverProjects, setServerProjects] = useState<ProjectSummary[]>([]);
   const [serverProject, setServerProject] = useState<string | null>(null);
+  // What the panels are told of the server's workspace open (stable objects:
+  // the panels' callbacks depend on them).
+  const projectsPlace = useMemo(() => (access ? { server: access.server, workspace: access.workspace, role: access.role, canEdit: access.permissions.includes("edit") } : null), [access]);
+  const vaultPlace = useMemo(() => (access ? { label: `${access.workspace} on ${access.server}`, role: access.role, canList: access.permissions.includes("edit"), canSet: access.permissions.includes("secrets") } : null), [access]);
+  const agentsPlace = useMemo(() => (access ? { label: `${access.workspace} on ${access.server}`, canEdit: access.permissions.includes("edit"), role: access.role } : null), [access]);
   // The models the server's workspace answers chats with.
   const [serverModels, setServerModels] = useState<string[]>([]);
   const [serverModel, setServerModel] = useState<string | null>(null);
@@ -382,7 +387,7 @@ export default function App() {
           {access ? (
             <ProjectsPanel
               key={where}
-              server={{ server: access.server, workspace: access.workspace, role: access.role, canEdit: access.permissions.includes("edit") }}
+              server={projectsPlace}
               projects={serverProjects}
               selected={serverProject}
               onSelect={setServerProject}
@@ -420,9 +425,18 @@ export default function App() {
               onSession={adoptSession}
             />
           )}
-          {agentsOpen && <AgentsPanel projects={projects} models={modelChoices(llm)} onClose={() => setAgentsOpen(false)} />}
+          {agentsOpen && (
+            <AgentsPanel
+              key={where}
+              projects={access ? serverProjects : projects}
+              models={access ? serverModelChoices(serverModels) : modelChoices(llm)}
+              server={agentsPlace}
+              onClose={() => setAgentsOpen(false)}
+            />
+          )}
           {settingsOpen && (
             <SettingsPanel
+              key={where}
               initialTab={settingsTab}
               onClose={() => {
                 setSettingsOpen(false);
@@ -430,7 +444,7 @@ export default function App() {
               }}
               onChanged={refreshLlm}
               project={selected}
-              server={access ? { label: `${access.workspace} on ${access.server}`, role: access.role, canList: access.permissions.includes("edit"), canSet: access.permissions.includes("secrets") } : null}
+              server={vaultPlace}
             />
           )}
           <ApprovalDialog />
@@ -444,6 +458,7 @@ export default function App() {
             key={where}
             project={access ? serverProject : selected}
             server={access ? `${access.workspace} on ${access.server}` : null}
+            refusal={access && !access.permissions.includes("run") ? `Your role (${access.role}) in ${access.workspace} reads conversations' runs but may not ask or chat there` : null}
             model={access ? serverModel : model}
             picker={
               <select

@@ -140,7 +140,7 @@ pub struct ReplayReport {
 }
 
 /// A published agent version.
-#[derive(Debug, Clone, Serialize, specta::Type)]
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct AgentVersion {
     /// Name.
@@ -1012,7 +1012,7 @@ pub fn versions_diff(old: &FlowVersion, new: &FlowVersion) -> String {
 }
 
 /// A flow file in the data home's flows folder.
-#[derive(Debug, Clone, Serialize, specta::Type)]
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct FlowEntry {
     /// Flow name (the file's, when it cannot be read).

@@ -145,7 +145,7 @@ impl Configured {
 type Supervisor = (CancellationToken, tokio::task::JoinHandle<()>);
 
 /// A configured `OpenAPI` spec or MCP server, as Settings → Tools lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct ConfiguredSource {
     /// Its name (prefix of its tools).
@@ -208,7 +208,7 @@ impl Secrets for VaultSecrets {
 }
 
 /// Every tool and source, for `tools list` and Settings → Tools.
-#[derive(Debug, Clone, Serialize, specta::Type)]
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct ToolsOverview {
     /// Sources and their state.
@@ -222,7 +222,7 @@ pub struct ToolsOverview {
 }
 
 /// One tool in a listing.
-#[derive(Debug, Clone, Serialize, specta::Type)]
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct ToolRow {
     /// Name.

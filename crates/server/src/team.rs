@@ -15,6 +15,7 @@ mod claims;
 pub mod client;
 pub mod roles;
 
+mod agents;
 mod analytics;
 mod api;
 mod chat;

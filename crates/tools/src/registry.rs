@@ -3,7 +3,7 @@
 use std::sync::{Arc, PoisonError, RwLock};
 
 use async_trait::async_trait;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::references::Revealed;
@@ -11,7 +11,7 @@ use crate::tool::{bound, CallContext, Effects, Permission, Tool, ToolInfo};
 use crate::{schema, Error, Result};
 
 /// The state of a tool source.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase", tag = "state", content = "message")]
 pub enum SourceState {
     /// Its tools are available.
@@ -27,7 +27,7 @@ pub enum SourceState {
 }
 
 /// A tool source as listed by `tools list` and Settings → Tools.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct SourceInfo {
     /// `builtin`, `folder:/path/to/tools`, `openapi:petstore`, `mcp:github`.

@@ -88,6 +88,16 @@ export const commands = {
 	agentPins: () => typedError<AgentPin_Serialize[], IpcError_Serialize>(__TAURI_INVOKE("agent_pins")),
 	/**  Moves a flow's nodes using `agent` to its published `version`. */
 	agentRepin: (flow: string, agent: string, version: string) => typedError<FlowEntry_Serialize, IpcError_Serialize>(__TAURI_INVOKE("agent_repin", { flow, agent, version })),
+	/**  Every published agent version of the open server workspace. */
+	workspaceAgents: () => typedError<AgentVersion_Serialize[], IpcError_Serialize>(__TAURI_INVOKE("workspace_agents")),
+	/**  Publishes an agent in the open server workspace. */
+	workspaceAgentPublish: (spec: AgentSpec_Deserialize) => typedError<AgentVersion_Serialize, IpcError_Serialize>(__TAURI_INVOKE("workspace_agent_publish", { spec })),
+	/**  The agent pins of the open server workspace's flows. */
+	workspaceAgentPins: () => typedError<AgentPin_Serialize[], IpcError_Serialize>(__TAURI_INVOKE("workspace_agent_pins")),
+	/**  Moves a server flow's nodes using `agent` to its published `version`. */
+	workspaceAgentRepin: (flow: string, agent: string, version: string) => typedError<FlowEntry_Serialize, IpcError_Serialize>(__TAURI_INVOKE("workspace_agent_repin", { flow, agent, version })),
+	/**  The tools of the open server workspace (what its agents may be given). */
+	workspaceTools: () => typedError<ToolsOverview, IpcError_Serialize>(__TAURI_INVOKE("workspace_tools")),
 	/**  The providers, models, secrets and recent attempts. */
 	llmSettings: () => typedError<LlmSettings_Serialize, IpcError_Serialize>(__TAURI_INVOKE("llm_settings")),
 	/**  Sets the provider order (written to config.toml). */

@@ -2,7 +2,7 @@
 //! kept in the data home's `agents/`), see which flows pin which version, and
 //! move a flow's pin to another published version.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::flows::{valid_flow_name, AgentVersion, FlowEntry};
 use codexos_flow::ports::AgentSpec;
@@ -10,7 +10,7 @@ use codexos_flow::ports::AgentSpec;
 use crate::{Error, Result, Runtime};
 
 /// One agent node of a flow in the flows folder.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct AgentPin {
     /// Flow name.

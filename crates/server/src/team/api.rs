@@ -30,8 +30,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::roles::{endpoint_of, Access, Permission, Role, Scope, ENDPOINTS, WORKSPACE};
 use super::{
-    analytics, auth, chat, checked_name, lock, oidc, projects, reruns, share, triggers, ApiError,
-    Running, Team,
+    agents, analytics, auth, chat, checked_name, lock, oidc, projects, reruns, share, triggers,
+    ApiError, Running, Team,
 };
 
 /// The session cookie's name.
@@ -185,6 +185,10 @@ pub fn router(team: Arc<Team>) -> Router {
         .route(&w("/search"), post(search))
         .route(&w("/ask"), post(ask))
         .route(&w("/chat"), post(chat::chat))
+        .route(&w("/agents"), get(agents::agents).post(agents::publish))
+        .route(&w("/agents/pins"), get(agents::pins))
+        .route(&w("/flows/{flow}/repin"), post(agents::repin))
+        .route(&w("/tools"), get(agents::tools))
         .route(&w("/analytics"), get(analytics::dashboard))
         .route(&w("/analytics/runs"), get(analytics::figure_runs))
         .route(&w("/vault"), get(secrets))

@@ -12,7 +12,7 @@ use codexos_runtime::ChatMessage;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::api::{ApiResult, Workspace};
+use super::api::{ApiResult, Caller, Workspace};
 use super::{stream, ApiError, Team};
 
 /// One message of the conversation so far.
@@ -43,6 +43,7 @@ pub(crate) struct ChatBody {
 pub(crate) async fn chat(
     State(team): State<Arc<Team>>,
     Extension(ws): Extension<Workspace>,
+    Extension(caller): Extension<Caller>,
     Json(body): Json<ChatBody>,
 ) -> ApiResult<Response> {
     let model = body
@@ -66,12 +67,24 @@ pub(crate) async fn chat(
             ))),
         })
         .collect::<ApiResult<Vec<_>>>()?;
+    if history
+        .last()
+        .is_none_or(|last| last.role != codexos_runtime::Role::User)
+    {
+        return Err(ApiError::invalid(
+            "send the conversation so far with the question last (a `user` message)",
+        ));
+    }
     let runtime = Arc::clone(&ws.runtime);
     let cancel = team.shutdown.child_token();
     // The stream holds the guard: the client leaving cancels the answer.
     let guard = cancel.clone().drop_guard();
-    Ok(stream::spawned(Some(guard), move |events| async move {
-        let on_token = |text: &str| events.send("token", &json!({ "text": text }));
-        stream::ending(runtime.chat_for(history, model, &on_token, &cancel).await)
-    }))
+    Ok(stream::spawned(
+        Some(guard),
+        caller.actor(),
+        move |events| async move {
+            let on_token = |text: &str| events.send("token", &json!({ "text": text }));
+            stream::ending(runtime.chat_for(history, model, &on_token, &cancel).await)
+        },
+    ))
 }

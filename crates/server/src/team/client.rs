@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use super::api::{CSRF_HEADER, SESSION_COOKIE};
 
+mod agents;
 mod analytics;
 mod canvas;
 mod library;
@@ -302,11 +303,20 @@ async fn answer(server: &str, request: reqwest::RequestBuilder) -> Result<reqwes
     })
 }
 
-/// The `error` event of a stream (`{code, message}`) as a refusal.
+/// The `error` event of a stream (`{code, message}`) as a refusal, with
+/// the status its code has in an answer.
 pub(super) fn streamed_error(data: &str, otherwise: &str) -> ClientError {
     let body: Value = serde_json::from_str(data).unwrap_or(Value::Null);
+    let status = match body["code"].as_str().unwrap_or_default() {
+        "invalid_input" => 400,
+        "forbidden" | "refused" => 403,
+        "not_found" => 404,
+        "conflict" | "cancelled" | "tampered" => 409,
+        "unavailable" => 503,
+        _ => 500,
+    };
     ClientError::Refused {
-        status: 500,
+        status,
         code: body["code"].as_str().unwrap_or("internal").to_owned(),
         message: body["message"].as_str().unwrap_or(otherwise).to_owned(),
     }
@@ -603,13 +613,20 @@ impl TeamClient {
         let mut stream = response.bytes_stream();
         // Bytes, not text: a chunk may end inside a character.
         let mut buffer: Vec<u8> = Vec::new();
+        let mut scanned = 0;
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|error| ClientError::Unreachable {
                 server: self.server.clone(),
                 message: error.to_string(),
             })?;
             buffer.extend_from_slice(&chunk);
-            while let Some(end) = buffer.windows(2).position(|pair| pair == b"\n\n") {
+            // Look for the end of an event only in what is new.
+            while let Some(found) = buffer[scanned..]
+                .windows(2)
+                .position(|pair| pair == b"\n\n")
+            {
+                let end = scanned + found;
+                scanned = 0;
                 let block = String::from_utf8_lossy(&buffer[..end + 2]).into_owned();
                 buffer.drain(..end + 2);
                 let mut name = String::new();
@@ -625,6 +642,8 @@ impl TeamClient {
                     return Ok(Some(answer));
                 }
             }
+            // What is left holds no end: the next look starts at its last byte.
+            scanned = buffer.len().saturating_sub(1);
         }
         Ok(None)
     }

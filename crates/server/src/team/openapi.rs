@@ -65,6 +65,11 @@ fn inputs(endpoint: &Endpoint, schemas: &mut Map<String, Value>) -> (Option<Valu
         ("POST", "/search") => Some(schema_of::<SearchBody>(schemas)),
         ("POST", "/ask") => Some(schema_of::<AskBody>(schemas)),
         ("POST", "/chat") => Some(schema_of::<super::chat::ChatBody>(schemas)),
+        ("POST", "/agents") => Some(json!({
+            "description": "An agent: docs/schema/agent.schema.json (name, version, prompt, model, tools, …)",
+            "type": "object"
+        })),
+        ("POST", "/flows/{flow}/repin") => Some(schema_of::<super::agents::RepinBody>(schemas)),
         ("PUT", "/vault/{secret}") => Some(schema_of::<SecretBody>(schemas)),
         ("PUT", "/members/{account}") => Some(schema_of::<MemberBody>(schemas)),
         ("POST", "/projects/{project}/sources") => Some(json!({

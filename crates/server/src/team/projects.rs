@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::Digest as _;
 
-use super::api::{ApiResult, Workspace};
+use super::api::{ApiResult, Caller, Workspace};
 use super::roles::WORKSPACE;
 use super::{lock, stream, ApiError, Team};
 
@@ -31,7 +31,10 @@ use super::{lock, stream, ApiError, Team};
 const MOST_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Files in one upload batch, at most.
-const MOST_BATCH_FILES: usize = 10_000;
+const MOST_BATCH_FILES: usize = 1_000;
+
+/// Room kept in an upload request for the zip's headers of one file.
+const ZIP_OVERHEAD: u64 = 64 * 1024;
 
 /// A file of an uploaded project, as the server holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -50,10 +53,14 @@ pub struct SourceFile {
 pub struct SourceManifest {
     /// Its files (none for a project not uploaded yet).
     pub files: Vec<SourceFile>,
-    /// Larger files are refused (and an ingest would skip them).
+    /// Larger files are refused (the workspace's ingest limit, or what
+    /// one upload request holds, whichever is smaller).
     pub max_file_bytes: u64,
-    /// Largest upload request, in bytes.
+    /// Largest upload request, in bytes; a batch also unpacks to at most
+    /// this many bytes.
     pub max_upload_bytes: u64,
+    /// Files in one upload request, at most.
+    pub max_batch_files: u32,
 }
 
 /// What an upload wrote.
@@ -131,9 +138,44 @@ fn io_error(what: &str, path: &FsPath, error: &std::io::Error) -> ApiError {
     ApiError::internal(format!("could not {what} {}: {error}", path.display()))
 }
 
-/// The largest file the workspace takes.
-fn max_file_bytes(runtime: &Runtime) -> u64 {
-    runtime.config().ingest.max_file_bytes.min(MOST_FILE_BYTES)
+/// The largest file an upload takes: the workspace's ingest limit, or what
+/// one request holds.
+fn max_file_bytes(runtime: &Runtime, max_upload: u64) -> u64 {
+    runtime
+        .config()
+        .ingest
+        .max_file_bytes
+        .min(MOST_FILE_BYTES)
+        .min(max_upload.saturating_sub(ZIP_OVERHEAD))
+}
+
+/// Keeps other changes of a project out while one runs (an ingest, an
+/// upload, a removal): released when dropped.
+struct Claim {
+    team: Arc<Team>,
+    key: (String, String),
+}
+
+impl Claim {
+    fn take(team: &Arc<Team>, ws: &Workspace, project: &str) -> ApiResult<Self> {
+        let key = (ws.name.clone(), project.to_owned());
+        if lock(&team.ingests).insert(key.clone()) {
+            Ok(Self {
+                team: Arc::clone(team),
+                key,
+            })
+        } else {
+            Err(ApiError::conflict(format!(
+                "`{project}` is being ingested, uploaded to or removed — try again when that ends"
+            )))
+        }
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        lock(&self.team.ingests).remove(&self.key);
+    }
 }
 
 /// `GET …/projects/{project}/sources`: the manifest.
@@ -146,10 +188,12 @@ pub(crate) async fn sources(
     let files = tokio::task::spawn_blocking(move || manifest(&root))
         .await
         .map_err(|error| ApiError::internal(error.to_string()))??;
+    let max_upload = team.options.limits.max_upload as u64;
     Ok(Json(SourceManifest {
         files,
-        max_file_bytes: max_file_bytes(&ws.runtime),
-        max_upload_bytes: team.options.limits.max_upload as u64,
+        max_file_bytes: max_file_bytes(&ws.runtime, max_upload),
+        max_upload_bytes: max_upload,
+        max_batch_files: MOST_BATCH_FILES as u32,
     }))
 }
 
@@ -211,17 +255,20 @@ fn audited(ws: &Workspace, action: &str, project: &str, detail: &Value) {
 }
 
 /// `POST …/projects/{project}/sources`: a zip of files to add or replace.
-/// Every entry is checked before anything is written; each file is written
-/// whole (to a temporary name, then renamed), so an ingest never reads half
-/// a file.
+/// Every entry is checked, then unpacked into a staging folder; only when
+/// all of it unpacked are the files moved into place (each whole), so a
+/// refused batch writes nothing and an ingest never reads half a file.
 pub(crate) async fn upload(
+    State(team): State<Arc<Team>>,
     Extension(ws): Extension<Workspace>,
     Path((_, project)): Path<(String, String)>,
     body: Bytes,
 ) -> ApiResult<(StatusCode, Json<Uploaded>)> {
     let root = upload_folder(&ws, &project)?;
-    let most = max_file_bytes(&ws.runtime);
-    let uploaded = tokio::task::spawn_blocking(move || unpack(&root, &body, most))
+    let _claim = Claim::take(&team, &ws, &project)?;
+    let max_upload = team.options.limits.max_upload as u64;
+    let limits = (max_file_bytes(&ws.runtime, max_upload), max_upload);
+    let uploaded = tokio::task::spawn_blocking(move || unpack(&root, &body, limits))
         .await
         .map_err(|error| ApiError::internal(error.to_string()))??;
     audited(
@@ -233,21 +280,27 @@ pub(crate) async fn upload(
     Ok((StatusCode::CREATED, Json(uploaded)))
 }
 
-fn unpack(root: &FsPath, body: &[u8], most: u64) -> ApiResult<Uploaded> {
+/// The entries of a batch, checked: names, kinds, declared sizes, and no
+/// file where another entry or the project has a folder (or the reverse).
+fn checked_entries(
+    archive: &mut zip::ZipArchive<std::io::Cursor<&[u8]>>,
+    root: &FsPath,
+    (most, total): (u64, u64),
+) -> ApiResult<Vec<(usize, PathBuf)>> {
     let not_zip = |error: zip::result::ZipError| {
         ApiError::invalid(format!(
             "the body is not a zip archive of the project's files: {error}"
         ))
     };
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(body)).map_err(not_zip)?;
     if archive.len() > MOST_BATCH_FILES {
         return Err(ApiError::invalid(format!(
             "{} entries in one upload: send at most {MOST_BATCH_FILES} per request",
             archive.len()
         )));
     }
-    // Check everything first: a refused batch writes nothing.
     let mut entries = Vec::new();
+    let mut declared = 0_u64;
+    let mut files = HashSet::new();
     for index in 0..archive.len() {
         let entry = archive.by_index(index).map_err(not_zip)?;
         if entry.is_dir() {
@@ -266,13 +319,57 @@ fn unpack(root: &FsPath, body: &[u8], most: u64) -> ApiResult<Uploaded> {
                 entry.size()
             )));
         }
+        declared = declared.saturating_add(entry.size());
+        if declared > total {
+            return Err(ApiError::invalid(format!(
+                "this batch unpacks to more than {total} bytes: send fewer files per request"
+            )));
+        }
+        if root.join(&path).is_dir() {
+            return Err(ApiError::conflict(format!(
+                "`{name}` is a folder in the project: remove it before uploading a file there"
+            )));
+        }
+        files.insert(path.clone());
         entries.push((index, path));
     }
-    let mut uploaded = Uploaded {
-        written: 0,
-        bytes: 0,
+    for (_, path) in &entries {
+        for folder in path
+            .ancestors()
+            .skip(1)
+            .filter(|folder| !folder.as_os_str().is_empty())
+        {
+            if files.contains(folder) || root.join(folder).is_file() {
+                return Err(ApiError::conflict(format!(
+                    "`{}` is a file, and `{}` would put a folder there",
+                    folder.display(),
+                    path.display()
+                )));
+            }
+        }
+    }
+    Ok(entries)
+}
+
+fn unpack(root: &FsPath, body: &[u8], (most, total): (u64, u64)) -> ApiResult<Uploaded> {
+    let not_zip = |error: zip::result::ZipError| {
+        ApiError::invalid(format!(
+            "the body is not a zip archive of the project's files: {error}"
+        ))
     };
-    for (index, path) in entries {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(body)).map_err(not_zip)?;
+    let entries = checked_entries(&mut archive, root, (most, total))?;
+    // Staged beside the projects (a name no project can take), then moved:
+    // nothing lands unless every entry unpacked.
+    let uploads = root.parent().unwrap_or(root);
+    std::fs::create_dir_all(uploads).map_err(|error| io_error("create", uploads, &error))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".staging-")
+        .tempdir_in(uploads)
+        .map_err(|error| io_error("create a folder in", uploads, &error))?;
+    let mut staged = Vec::new();
+    let mut unpacked = 0_u64;
+    for (number, (index, path)) in entries.into_iter().enumerate() {
         let mut entry = archive.by_index(index).map_err(not_zip)?;
         let mut bytes = Vec::new();
         // The declared size may lie: read one byte past the limit at most.
@@ -281,49 +378,43 @@ fn unpack(root: &FsPath, body: &[u8], most: u64) -> ApiResult<Uploaded> {
             .take(most + 1)
             .read_to_end(&mut bytes)
             .map_err(|error| ApiError::invalid(format!("`{}`: {error}", path.display())))?;
-        if bytes.len() as u64 > most {
+        unpacked += bytes.len() as u64;
+        if bytes.len() as u64 > most || unpacked > total {
             return Err(ApiError::invalid(format!(
-                "`{}` is larger than the {most} bytes this workspace takes",
+                "`{}` unpacks to more than it says (over this workspace's limits): nothing was written",
                 path.display()
             )));
         }
-        let target = root.join(&path);
-        write_whole(&target, &bytes)?;
-        uploaded.written += 1;
-        uploaded.bytes += bytes.len() as u64;
+        let file = staging.path().join(number.to_string());
+        let mut written =
+            std::fs::File::create(&file).map_err(|error| io_error("write", &file, &error))?;
+        written
+            .write_all(&bytes)
+            .and_then(|()| written.sync_data())
+            .map_err(|error| io_error("write", &file, &error))?;
+        staged.push((file, path));
     }
-    Ok(uploaded)
-}
-
-/// Writes `bytes` to `target` through a temporary file in its folder.
-fn write_whole(target: &FsPath, bytes: &[u8]) -> ApiResult<()> {
-    let parent = target.parent().unwrap_or(target);
-    std::fs::create_dir_all(parent).map_err(|error| io_error("create", parent, &error))?;
-    if target.is_dir() {
-        return Err(ApiError::conflict(format!(
-            "`{}` is a folder in the project: remove it before uploading a file there",
-            target.display()
-        )));
+    for (file, path) in &staged {
+        let target = root.join(path);
+        let parent = target.parent().unwrap_or(root);
+        std::fs::create_dir_all(parent).map_err(|error| io_error("create", parent, &error))?;
+        std::fs::rename(file, &target).map_err(|error| io_error("write", &target, &error))?;
     }
-    let mut temporary = tempfile::NamedTempFile::new_in(parent)
-        .map_err(|error| io_error("create a file in", parent, &error))?;
-    temporary
-        .write_all(bytes)
-        .and_then(|()| temporary.as_file().sync_data())
-        .map_err(|error| io_error("write", target, &error))?;
-    temporary
-        .persist(target)
-        .map_err(|error| io_error("write", target, &error.error))?;
-    Ok(())
+    Ok(Uploaded {
+        written: u32::try_from(staged.len()).unwrap_or(u32::MAX),
+        bytes: unpacked,
+    })
 }
 
 /// `POST …/projects/{project}/sources/remove`: removes uploaded files.
 pub(crate) async fn remove_sources(
+    State(team): State<Arc<Team>>,
     Extension(ws): Extension<Workspace>,
     Path((_, project)): Path<(String, String)>,
     Json(body): Json<RemoveBody>,
 ) -> ApiResult<Json<Value>> {
     let root = upload_folder(&ws, &project)?;
+    let _claim = Claim::take(&team, &ws, &project)?;
     let paths = body
         .paths
         .iter()
@@ -357,25 +448,15 @@ pub(crate) async fn remove_sources(
     Ok(Json(json!({ "removed": removed })))
 }
 
-/// Marks a project as being ingested for as long as it lives.
-struct Ingesting {
-    team: Arc<Team>,
-    key: (String, String),
-}
-
-impl Drop for Ingesting {
-    fn drop(&mut self) {
-        lock(&self.team.ingests).remove(&self.key);
-    }
-}
-
 /// `POST …/projects/{project}/ingest`: indexes the uploaded files (only
 /// what changed since the last ingest), streaming `progress` events, then
 /// `done` with the report or `error`. The ingest goes on when the client
-/// goes away; a second one of the same project meanwhile is refused.
+/// goes away (until the server stops); meanwhile another ingest, upload or
+/// removal of the project is refused.
 pub(crate) async fn ingest(
     State(team): State<Arc<Team>>,
     Extension(ws): Extension<Workspace>,
+    Extension(caller): Extension<Caller>,
     Path((_, project)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let root = upload_folder(&ws, &project)?;
@@ -384,27 +465,22 @@ pub(crate) async fn ingest(
             "the project `{project}` has no uploaded files — upload its files first"
         )));
     }
-    let key = (ws.name.clone(), project.clone());
-    if !lock(&team.ingests).insert(key.clone()) {
-        return Err(ApiError::conflict(format!(
-            "`{project}` is being ingested — wait for that ingest to end"
-        )));
-    }
-    let busy = Ingesting {
-        team: Arc::clone(&team),
-        key,
-    };
+    let claim = Claim::take(&team, &ws, &project)?;
     let runtime = Arc::clone(&ws.runtime);
     let cancel = team.shutdown.child_token();
-    Ok(stream::spawned(None, move |events| async move {
-        let _busy = busy;
-        let progress = |event: IngestProgress| events.send("progress", &event);
-        stream::ending(
-            runtime
-                .ingest(&root, Some(&project), &progress, &cancel)
-                .await,
-        )
-    }))
+    Ok(stream::spawned(
+        None,
+        caller.actor(),
+        move |events| async move {
+            let _claim = claim;
+            let progress = |event: IngestProgress| events.send("progress", &event);
+            stream::ending(
+                runtime
+                    .ingest(&root, Some(&project), &progress, &cancel)
+                    .await,
+            )
+        },
+    ))
 }
 
 /// `GET …/projects/{project}/files`: the indexed files.
@@ -422,9 +498,24 @@ pub(crate) async fn preview(
     Query(query): Query<PreviewQuery>,
 ) -> ApiResult<Json<Value>> {
     relative(&query.path)?;
-    Ok(Json(json!(ws
-        .runtime
-        .file_preview(&project, &query.path)?)))
+    // Only what was indexed: not the other files of a server's folder.
+    let runtime = Arc::clone(&ws.runtime);
+    let preview = tokio::task::spawn_blocking(move || {
+        let indexed = runtime
+            .project_files(&project)?
+            .iter()
+            .any(|file| file.path == query.path);
+        if indexed {
+            runtime.file_preview(&project, &query.path).map(Some)
+        } else {
+            Ok(None)
+        }
+    })
+    .await
+    .map_err(|error| ApiError::internal(error.to_string()))??;
+    preview.map(|preview| Json(json!(preview))).ok_or_else(|| {
+        ApiError::not_found("no such indexed file in this project — the file list shows them")
+    })
 }
 
 /// `DELETE …/projects/{project}`: removes the project's index and, for an
@@ -434,12 +525,9 @@ pub(crate) async fn remove(
     Extension(ws): Extension<Workspace>,
     Path((_, project)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    if lock(&team.ingests).contains(&(ws.name.clone(), project.clone())) {
-        return Err(ApiError::conflict(format!(
-            "`{project}` is being ingested — remove it once that ingest ends"
-        )));
-    }
-    let uploads = folder(&ws, &project);
+    // A project indexed from a server folder is the server admin's.
+    let uploads = upload_folder(&ws, &project)?;
+    let _claim = Claim::take(&team, &ws, &project)?;
     let indexed = ws
         .runtime
         .projects()?
@@ -453,6 +541,7 @@ pub(crate) async fn remove(
     let had_files = uploads.is_dir();
     if had_files {
         std::fs::remove_dir_all(&uploads).map_err(|error| io_error("remove", &uploads, &error))?;
+        audited(&ws, "project.unupload", &project, &json!({ "all": true }));
     }
     if !indexed && !had_files {
         return Err(ApiError::not_found(format!(
@@ -480,5 +569,5 @@ pub(crate) fn routes(max_upload: usize) -> Router<Arc<Team>> {
         .route(&w("/ingest"), post(ingest))
 }
 
-/// Ingests in flight, by workspace and project.
+/// Projects being ingested, uploaded to or removed, by workspace.
 pub(crate) type Ingests = std::sync::Mutex<HashSet<(String, String)>>;

@@ -540,6 +540,36 @@ pub const ENDPOINTS: &[Endpoint] = &[
     ),
     endpoint(
         "GET",
+        "/api/v1/workspaces/{workspace}/agents",
+        Workspace(View),
+        "Every published agent version, by name then version",
+    ),
+    endpoint(
+        "POST",
+        "/api/v1/workspaces/{workspace}/agents",
+        Workspace(Edit),
+        "Publish an agent as a new immutable version",
+    ),
+    endpoint(
+        "GET",
+        "/api/v1/workspaces/{workspace}/agents/pins",
+        Workspace(View),
+        "The agent nodes of the workspace's flows and the versions they pin",
+    ),
+    endpoint(
+        "POST",
+        "/api/v1/workspaces/{workspace}/flows/{flow}/repin",
+        Workspace(Edit),
+        "Move a flow's nodes using an agent to one of its published versions (a new flow version)",
+    ),
+    endpoint(
+        "GET",
+        "/api/v1/workspaces/{workspace}/tools",
+        Workspace(Edit),
+        "The tools an agent may be given, with the permission each runs at, and their sources' states",
+    ),
+    endpoint(
+        "GET",
         "/api/v1/workspaces/{workspace}/analytics",
         Workspace(View),
         "Runs, failures, tokens, cost, latency and fallbacks over a date range, day by day and by a dimension",

@@ -6,6 +6,7 @@ use std::future::Future;
 
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use codexos_store::audit::AuditActor;
 use serde::Serialize;
 use serde_json::json;
 use tokio::sync::mpsc::UnboundedSender;
@@ -41,19 +42,24 @@ pub(crate) fn ending<T: Serialize>(result: codexos_runtime::Result<T>) -> Event 
     }
 }
 
-/// Runs `work` in a task of its own and streams its events, then the event
-/// it ends with. With `guard`, the client leaving drops it (cancelling the
-/// work); without, the work goes on to its end.
-pub(crate) fn spawned<Work>(guard: Option<DropGuard>, work: impl FnOnce(Events) -> Work) -> Response
+/// Runs `work` in a task of its own, as `actor` in the audit log, and
+/// streams its events, then the event it ends with. With `guard`, the
+/// client leaving drops it (cancelling the work); without, the work goes on
+/// to its end.
+pub(crate) fn spawned<Work>(
+    guard: Option<DropGuard>,
+    actor: AuditActor,
+    work: impl FnOnce(Events) -> Work,
+) -> Response
 where
     Work: Future<Output = Event> + Send + 'static,
 {
     let (sender, receiver) = tokio::sync::mpsc::unbounded_channel::<Event>();
     let work = work(Events(sender.clone()));
-    tokio::spawn(async move {
+    tokio::spawn(codexos_store::audit::acting_as(actor, async move {
         let last = work.await;
         sender.send(last).ok();
-    });
+    }));
     let stream = futures::stream::unfold((receiver, guard), |(mut receiver, guard)| async move {
         let event = receiver.recv().await?;
         Some((Ok::<_, std::convert::Infallible>(event), (receiver, guard)))

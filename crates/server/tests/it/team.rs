@@ -19,6 +19,19 @@ use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
 const PASSWORD: &str = "correct horse battery";
+/// An agent spec: `name` at `version`, reading files.
+fn helper(name: &str, version: &str) -> Value {
+    json!({"name": name, "version": version, "system": "You help.", "tools": ["fs.read"], "maxSteps": 2})
+}
+
+/// A flow whose one agent node pins helper at `version`.
+fn pinned(version: &str) -> Value {
+    json!({"version": 2, "name": "pinned", "state": {"task": "string", "out": "string"},
+           "nodes": [{"id": "a", "kind": "agent", "agent": format!("helper@{version}"), "task": "{{ task }}", "output": "out"},
+                     {"id": "done", "kind": "output", "keys": ["out"]}],
+           "edges": [{"from": "a", "to": "done"}]})
+}
+
 /// The text of `notes`' README, uploaded over the API.
 const NOTE: &str = "# Notes\n\nThe harbour crane lifts forty tonnes.\n";
 
@@ -400,6 +413,20 @@ impl Server {
         );
     }
 
+    /// `pinned` of `team` on helper 1.0.0 (again), 1.0.1 published to move to.
+    async fn pinned_on_old(&self) {
+        for version in ["1.0.0", "1.0.1"] {
+            let agent = Some(helper("helper", version));
+            self.call("olga", "POST", "/api/v1/workspaces/team/agents", agent)
+                .await;
+        }
+        let flow = Some(pinned("1.0.0"));
+        let (status, body) = self
+            .call("olga", "PUT", "/api/v1/workspaces/team/flows/pinned", flow)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
     /// The body of one call of `endpoint` (at `tail` of the workspace).
     async fn body_of(&self, method: &str, tail: &str) -> Option<Value> {
         match (method, tail) {
@@ -418,6 +445,8 @@ impl Server {
             ("POST", "/chat") => {
                 Some(json!({"messages": [{"role": "user", "content": "Say hi."}]}))
             }
+            ("POST", "/agents") => Some(helper(&fresh("agent"), "1.0.0")),
+            ("POST", "/flows/{flow}/repin") => Some(json!({"agent": "helper", "version": "1.0.1"})),
             ("POST", "/projects/{project}/sources") => Some(json!({"$zip": {"README.md": NOTE}})),
             ("POST", "/projects/{project}/sources/remove") => {
                 Some(json!({"paths": ["gone.md", "guide/gone.md"]}))
@@ -463,11 +492,17 @@ impl Server {
             ("DELETE", "/projects/{project}") => {
                 project = "scratch";
                 let upload = "/api/v1/workspaces/team/projects/scratch/sources";
-                let files = json!({"$zip": {"a.md": "# A"}});
-                let (status, body) = self.call("olga", "POST", upload, Some(files)).await;
-                assert_eq!(status, StatusCode::CREATED, "{body}");
+                let files = Some(json!({"$zip": {"a.md": "# A"}}));
+                assert_eq!(
+                    self.status("olga", "POST", upload, files).await,
+                    StatusCode::CREATED
+                );
             }
             ("GET", "/analytics/runs") => query = "?by=flow&value=gate",
+            ("POST", "/flows/{flow}/repin") => {
+                flow = "pinned";
+                self.pinned_on_old().await;
+            }
             ("GET", "/projects/{project}/files" | "/projects/{project}/preview")
             | ("POST", "/projects/{project}/ingest") => {
                 self.notes().await;

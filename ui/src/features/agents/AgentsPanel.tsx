@@ -34,11 +34,19 @@ export function AgentsPanel({
   projects,
   models,
   onClose,
+  server = null,
 }: {
   projects: ProjectSummary[];
   models: ModelChoice[];
   onClose: () => void;
+  /** A server's workspace open: its agents and tools, and whether the
+   * role may publish and re-pin (`edit`). */
+  server?: { label: string; canEdit: boolean; role: string } | null;
 }) {
+  const mayEdit = server?.canEdit ?? true;
+  // The panel is remounted for another workspace: whether it is a server's is enough here.
+  const onServer = server !== null;
+  const readOnly = mayEdit ? undefined : `Your role (${server?.role ?? ""}) in ${server?.label ?? ""} cannot publish or re-pin agents`;
   const [agents, setAgents] = useState<AgentVersion[]>([]);
   const [pins, setPins] = useState<AgentPin[]>([]);
   const [tools, setTools] = useState<ToolRow[]>([]);
@@ -49,20 +57,27 @@ export function AgentsPanel({
   const [touched, setTouched] = useState(false);
 
   const refresh = useCallback(async () => {
-    const [listed, pinned] = await Promise.all([commands.agents(), commands.agentPins()]);
+    const [listed, pinned] = await Promise.all(onServer ? [commands.workspaceAgents(), commands.workspaceAgentPins()] : [commands.agents(), commands.agentPins()]);
     if (listed.status === "ok") setAgents(listed.data);
     else setMessage({ text: listed.error.message, error: true });
     if (pinned.status === "ok") setPins(pinned.data);
     else setMessage({ text: pinned.error.message, error: true });
     return listed.status === "ok" ? listed.data : [];
-  }, []);
+  }, [onServer]);
 
   useEffect(() => {
     void refresh();
-    void commands.toolsOverview(null).then((result) => {
-      if (result.status === "ok") setTools(result.data.tools);
-    });
-  }, [refresh]);
+    if (onServer) {
+      void commands.workspaceTools().then((result) => {
+        if (result.status === "ok") setTools(result.data.tools);
+        else setMessage({ text: result.error.message, error: true });
+      });
+    } else {
+      void commands.toolsOverview(null).then((result) => {
+        if (result.status === "ok") setTools(result.data.tools);
+      });
+    }
+  }, [refresh, onServer]);
 
   useEscape(onClose);
 
@@ -84,7 +99,7 @@ export function AgentsPanel({
     setTouched(true);
     if (!valid) return;
     setBusy(true);
-    const result = await commands.agentPublish(specFrom(form));
+    const result = onServer ? await commands.workspaceAgentPublish(specFrom(form)) : await commands.agentPublish(specFrom(form));
     setBusy(false);
     if (result.status === "error") {
       setMessage({ text: result.error.message, error: true });
@@ -99,7 +114,7 @@ export function AgentsPanel({
   }
 
   async function repin(flow: string, agent: string, version: string) {
-    const result = await commands.agentRepin(flow, agent, version);
+    const result = onServer ? await commands.workspaceAgentRepin(flow, agent, version) : await commands.agentRepin(flow, agent, version);
     if (result.status === "error") setMessage({ text: result.error.message, error: true });
     else setMessage({ text: `Flow ${flow} now uses ${agent}@${version} (a new version of the flow was saved).` });
     await refresh();
@@ -114,7 +129,9 @@ export function AgentsPanel({
       <div className="flex items-center gap-2 border-b border-border px-4 py-2">
         <Bot className="size-4 text-muted-foreground" />
         <h2 className="text-sm font-semibold">Agents</h2>
-        <span className="text-xs text-muted-foreground">published versions never change; flows pin one</span>
+        <span className="text-xs text-muted-foreground" data-testid="agents-where">
+          {server ? `of ${server.label} · ` : ""}published versions never change; flows pin one
+        </span>
         <Button size="icon" variant="ghost" className="ml-auto" aria-label="Close agents" onClick={onClose}>
           <X />
         </Button>
@@ -223,7 +240,7 @@ export function AgentsPanel({
               </div>
             </fieldset>
             <div className="col-span-2 flex items-center gap-2">
-              <Button type="submit" size="sm" data-testid="agent-publish" disabled={busy}>
+              <Button type="submit" size="sm" data-testid="agent-publish" disabled={busy || !mayEdit} title={readOnly}>
                 {busy ? <Loader2 className="animate-spin" /> : <Upload />} Publish {form.name && `${form.name}@${form.version}`}
               </Button>
               {message && (
@@ -253,7 +270,7 @@ export function AgentsPanel({
                       <span className="text-muted-foreground">node {pin.node}</span>
                       <Badge>{pin.version ?? "no version"}</Badge>
                       {pin.behind && newest && (
-                        <Button size="sm" variant="outline" className="h-6 text-xs" data-testid="agent-repin" onClick={() => void repin(pin.flow, pin.agent, newest.version)}>
+                        <Button size="sm" variant="outline" className="h-6 text-xs" data-testid="agent-repin" disabled={!mayEdit} title={readOnly} onClick={() => void repin(pin.flow, pin.agent, newest.version)}>
                           Move to {newest.version}
                         </Button>
                       )}

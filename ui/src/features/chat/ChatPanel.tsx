@@ -203,12 +203,15 @@ const ChatInput = memo(function ChatInput({
   mode,
   running,
   blocked,
+  refusal,
   onSend,
   onStop,
 }: {
   mode: ConversationMode;
   running: string | null;
   blocked: boolean;
+  /** Why nothing may be sent here (the role on a server's workspace). */
+  refusal: string | null;
   onSend: (text: string) => void;
   onStop: () => void;
 }) {
@@ -216,7 +219,7 @@ const ChatInput = memo(function ChatInput({
   function submit(event?: FormEvent) {
     event?.preventDefault();
     const text = question.trim();
-    if (!text || running) return;
+    if (!text || running || refusal) return;
     setQuestion("");
     onSend(text);
   }
@@ -225,7 +228,7 @@ const ChatInput = memo(function ChatInput({
       <Textarea
         data-testid="chat-input"
         aria-label="Message"
-        placeholder={mode === "ask" ? "Ask about your project…" : mode === "chat" ? "Message the model…" : "Give the agent a task…"}
+        placeholder={refusal ?? (mode === "ask" ? "Ask about your project…" : mode === "chat" ? "Message the model…" : "Give the agent a task…")}
         value={question}
         onChange={(event) => setQuestion(event.target.value)}
         onKeyDown={(event) => {
@@ -240,7 +243,7 @@ const ChatInput = memo(function ChatInput({
           <Square />
         </Button>
       ) : (
-        <Button type="submit" size="icon" aria-label="Send" data-testid="ask-button" disabled={!question.trim() || blocked}>
+        <Button type="submit" size="icon" aria-label="Send" data-testid="ask-button" disabled={!question.trim() || blocked || refusal !== null} title={refusal ?? undefined}>
           <Send />
         </Button>
       )}
@@ -260,7 +263,10 @@ export function ChatPanel({
   model = null,
   picker,
   server = null,
+  refusal = null,
 }: {
+  /** Why this role may not ask or chat on the server's workspace open. */
+  refusal?: string | null;
   /** A team server's workspace open in the app ("team on http://…"): ask
    * and chat modes go to it; agents stay on this machine. */
   server?: string | null;
@@ -497,6 +503,7 @@ export function ChatPanel({
         mode={mode}
         running={running}
         blocked={mode === "agent" && !conversation && !agent}
+        refusal={refusal}
         onSend={(text) => void send(text, null)}
         onStop={() => running && void commands.cancel(running)}
       />

@@ -142,8 +142,11 @@ function FileTree({
   );
 }
 
-/** A drop handler that takes nothing (a role that may not add projects). */
-const noDrop = () => {};
+/** Whether a server's project was uploaded (not indexed from one of the
+ * server's own folders, which only the server's admin changes). */
+function uploadedHere(project: ProjectSummary): boolean {
+  return project.root.replace(/\\/g, "/").endsWith(`/uploads/${project.name}`);
+}
 
 function reuploadTitle(place: ServerPlace, project: string): string {
   const folder = localStorage.getItem(uploadKey(place, project));
@@ -271,6 +274,15 @@ export function ProjectsPanel({
     [onIngested, onSelect],
   );
 
+  /** Sends what changed in the folder a server project was uploaded from
+   * here; without one (uploaded elsewhere, or moved), indexes the server's
+   * files again. */
+  const reupload = async (place: ServerPlace, name: string) => {
+    const folder = localStorage.getItem(uploadKey(place, name));
+    const kinds = folder ? await commands.pathKinds([folder]) : [];
+    await run(kinds[0] === "folder" ? folder : null, name);
+  };
+
   // Drops are handled one after another: a second drop while the first is
   // ingesting waits for it (one ingest card, one cancel button).
   const drops = useRef<Promise<void>>(Promise.resolve());
@@ -300,7 +312,7 @@ export function ProjectsPanel({
     [run, runFiles, onDropModel, server],
   );
   // A role that may not add projects gets no drop target.
-  const hovering = useFolderDrop(server && !server.canEdit ? noDrop : onDrop);
+  const hovering = useFolderDrop(server && !server.canEdit ? null : onDrop);
 
   // A typed path goes the way a dropped one does (a single file into
   // `files`, a .gguf to the models); a clone URL straight to the ingest.
@@ -405,7 +417,11 @@ export function ProjectsPanel({
                   Cancel
                 </Button>
               </>
-            ) : server && !server.canEdit ? null : (
+            ) : server && !server.canEdit ? null : server && !uploadedHere(selectedProject) ? (
+              <span className="text-muted-foreground" data-testid="project-server-folder">
+                Indexed from a folder of the server ({selectedProject.root}): changed there, with <code>codexos ingest</code>.
+              </span>
+            ) : (
               <>
                 <Button
                   size="sm"
@@ -413,7 +429,7 @@ export function ProjectsPanel({
                   data-testid="project-reingest"
                   title={server ? reuploadTitle(server, selectedProject.name) : `Ingest ${selectedProject.root} again`}
                   disabled={ingest?.status === "running"}
-                  onClick={() => void run(server ? localStorage.getItem(uploadKey(server, selectedProject.name)) : selectedProject.root, selectedProject.name)}
+                  onClick={() => void (server ? reupload(server, selectedProject.name) : run(selectedProject.root, selectedProject.name))}
                 >
                   <RefreshCw className="size-3.5" /> Re-ingest
                 </Button>

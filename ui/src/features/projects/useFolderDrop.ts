@@ -7,10 +7,11 @@ import { inTauri } from "@/ipc/client";
  * Listens for folders dropped onto the window (Tauri's native drag-and-drop,
  * which gives real paths) and reports whether something is being dragged over.
  */
-export function useFolderDrop(onDrop: (paths: string[]) => void): boolean {
+export function useFolderDrop(onDrop: ((paths: string[]) => void) | null): boolean {
   const [hovering, setHovering] = useState(false);
   useEffect(() => {
-    if (!inTauri()) return;
+    // Nothing to drop onto (a role that may not add projects): no listener.
+    if (!inTauri() || !onDrop) return;
     let unlisten: (() => void) | undefined;
     let disposed = false;
     void getCurrentWebview()

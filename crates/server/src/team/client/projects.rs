@@ -17,8 +17,8 @@ use super::canvas::{at, segment};
 use super::{answer, ClientError, Result, TeamClient};
 use crate::team::projects::{SourceManifest, Uploaded};
 
-/// Room kept in a batch for each file's zip headers.
-const ENTRY_OVERHEAD: u64 = 256;
+/// Room kept in a batch for each file's zip headers, besides its name.
+const ENTRY_OVERHEAD: u64 = 128;
 
 /// Paths per removal request (well under the server's body limit).
 const REMOVALS_PER_REQUEST: usize = 500;
@@ -45,59 +45,62 @@ pub fn project_name_for(folder: &Path) -> String {
         .to_owned();
     name.truncate(64);
     if name.is_empty() {
-        "project".to_owned()
+        // Nothing plain left (a name in another script): one of its own.
+        let digest = hex::encode(sha2::Sha256::digest(raw.as_bytes()));
+        format!("project-{}", &digest[..8])
     } else {
         name
     }
 }
 
-/// A file of the folder to upload.
+/// A file of the folder to upload: where it is, its name in the project,
+/// its size and SHA-256 (its bytes are read again when its batch goes).
 struct Local {
     path: PathBuf,
     name: String,
-    bytes: Vec<u8>,
-    /// SHA-256 of the bytes, hex.
+    size: u64,
     digest: String,
 }
 
-/// The folder's files as the server would index them, read and hashed,
-/// with what was left out; too large files are left out with the server's
-/// limit as the reason.
-fn read_folder(
-    root: &Path,
-    max_file_bytes: u64,
-) -> std::io::Result<(Vec<Local>, Vec<SkippedFile>)> {
+/// The folder's files as the server would index them, hashed (one at a
+/// time: the folder is never held in memory), with what was left out —
+/// larger than the server takes, a name it cannot take, gone or unreadable.
+fn read_folder(root: &Path, max_file_bytes: u64) -> (Vec<Local>, Vec<SkippedFile>) {
     let (paths, mut skipped) = codexos_runtime::walk_folder(root);
     let mut files = Vec::new();
     for path in paths {
         let name = crate::team::projects::slash_path(root, &path);
-        let size = std::fs::metadata(&path)?.len();
-        if size > max_file_bytes {
+        let mut skip = |reason: String| {
             skipped.push(SkippedFile {
-                path: name,
-                reason: format!(
-                    "{size} bytes: larger than the {max_file_bytes} bytes the server takes"
-                ),
+                path: name.clone(),
+                reason,
             });
+        };
+        if name.contains('\\') {
+            skip("a `\\` in its name: a server's project names files with `/` only".to_owned());
             continue;
         }
-        match std::fs::read(&path) {
-            Ok(bytes) => {
-                let digest = hex::encode(sha2::Sha256::digest(&bytes));
-                files.push(Local {
-                    path,
-                    name,
-                    bytes,
-                    digest,
-                });
+        let read = std::fs::metadata(&path).and_then(|metadata| {
+            if metadata.len() > max_file_bytes {
+                Ok(None)
+            } else {
+                std::fs::read(&path).map(Some)
             }
-            Err(error) => skipped.push(SkippedFile {
-                path: name,
-                reason: format!("unreadable: {error}"),
+        });
+        match read {
+            Ok(Some(bytes)) => files.push(Local {
+                size: bytes.len() as u64,
+                digest: hex::encode(sha2::Sha256::digest(&bytes)),
+                path,
+                name,
             }),
+            Ok(None) => skip(format!(
+                "larger than the {max_file_bytes} bytes the server takes"
+            )),
+            Err(error) => skip(format!("unreadable: {error}")),
         }
     }
-    Ok((files, skipped))
+    (files, skipped)
 }
 
 fn local_error(path: &Path, message: &str) -> ClientError {
@@ -106,17 +109,18 @@ fn local_error(path: &Path, message: &str) -> ClientError {
     }
 }
 
-/// A zip of `files`.
-fn zipped(files: &[Local]) -> std::io::Result<Vec<u8>> {
+/// A zip of `files` (where each is, its name), read now.
+fn zipped(files: &[(PathBuf, String)]) -> std::io::Result<Vec<u8>> {
     let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
         .large_file(false);
-    for file in files {
+    for (path, name) in files {
+        let bytes = std::fs::read(path)?;
         writer
-            .start_file(file.name.as_str(), options)
+            .start_file(name.as_str(), options)
             .map_err(std::io::Error::other)?;
-        writer.write_all(&file.bytes)?;
+        writer.write_all(&bytes)?;
     }
     Ok(writer.finish().map_err(std::io::Error::other)?.into_inner())
 }
@@ -185,7 +189,6 @@ impl TeamClient {
         let most = manifest.max_file_bytes;
         let (files, skipped) = tokio::task::spawn_blocking(move || read_folder(&root, most))
             .await
-            .map_err(|error| local_error(folder, &error.to_string()))?
             .map_err(|error| local_error(folder, &error.to_string()))?;
         let here: BTreeSet<String> = files.iter().map(|file| file.name.clone()).collect();
         let total = u32::try_from(files.len()).unwrap_or(u32::MAX);
@@ -210,11 +213,13 @@ impl TeamClient {
         };
         sent(done, &[]);
         let budget = manifest.max_upload_bytes.saturating_mul(9) / 10;
+        let most_files = manifest.max_batch_files.max(1) as usize;
         let mut batch: Vec<Local> = Vec::new();
         let mut size = 0_u64;
         for file in changed {
-            let cost = file.bytes.len() as u64 + ENTRY_OVERHEAD;
-            if !batch.is_empty() && size + cost > budget {
+            // Zip headers hold the name twice.
+            let cost = file.size + ENTRY_OVERHEAD + 2 * file.name.len() as u64;
+            if !batch.is_empty() && (size + cost > budget || batch.len() >= most_files) {
                 done += self.send_batch(&sources, &batch, cancel).await?;
                 sent(done, &batch);
                 batch.clear();
@@ -257,14 +262,21 @@ impl TeamClient {
         if cancel.is_cancelled() {
             return Err(self.cancelled());
         }
-        let body = zipped(batch).map_err(|error| {
-            local_error(
-                batch
-                    .first()
-                    .map_or(Path::new(""), |file| file.path.as_path()),
-                &error.to_string(),
-            )
-        })?;
+        let files: Vec<(PathBuf, String)> = batch
+            .iter()
+            .map(|file| (file.path.clone(), file.name.clone()))
+            .collect();
+        let body = tokio::task::spawn_blocking(move || zipped(&files))
+            .await
+            .map_err(|error| local_error(Path::new(""), &error.to_string()))?
+            .map_err(|error| {
+                local_error(
+                    batch
+                        .first()
+                        .map_or(Path::new(""), |file| file.path.as_path()),
+                    &error.to_string(),
+                )
+            })?;
         let request = self
             .request(reqwest::Method::POST, sources)
             .header(reqwest::header::CONTENT_TYPE, "application/zip")

@@ -456,6 +456,35 @@ async fn a_chat_conversation_here_is_answered_by_a_servers_models_token_by_token
         .expect("sent");
     assert_eq!(second.meta.status, TurnStatus::Done, "{second:?}");
     assert_ne!(second.meta.run_id, first.meta.run_id);
+    // The first exchange went with it: the prompt grew.
+    let tokens = |message: &codexos_runtime::ConversationMessage| {
+        message
+            .meta
+            .stats
+            .as_ref()
+            .map_or(0, |stats| stats.prompt_tokens)
+    };
+    assert!(
+        tokens(&second) > tokens(&first),
+        "{} then {}",
+        tokens(&first),
+        tokens(&second)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_servers_chat_is_refused_to_viewers_and_takes_model_names_only() {
+    let server = start(roomy()).await;
+    let eve = signed_in(&server, "eve").await;
+    let (_here, runtime) = this_machine();
+    // Positive control: the executor's turn is answered.
+    let conversation = runtime
+        .new_remote_conversation(asker(&eve).as_ref(), ConversationMode::Chat, None)
+        .expect("conversation");
+    let answered = say(&runtime, &conversation.id, "Hello?", Some(asker(&eve)))
+        .await
+        .expect("sent");
+    assert_eq!(answered.meta.status, TurnStatus::Done, "{answered:?}");
     // A viewer may not spend the workspace's models: kept, failed, why.
     let vic = signed_in(&server, "vic").await;
     let viewer = runtime
@@ -548,4 +577,89 @@ async fn settings_set_list_and_remove_a_workspaces_secrets_whose_values_never_co
         .await
         .expect("names")
         .contains(&"openai-key".to_owned()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_agents_panel_publishes_lists_and_repins_a_workspaces_agents() {
+    let server = start(roomy()).await;
+    let cora = signed_in(&server, "cora").await;
+    let eve = signed_in(&server, "eve").await;
+    let spec = |version: &str| -> codexos_runtime::AgentSpec {
+        serde_json::from_value(super::helper("helper", version)).expect("spec")
+    };
+    let first = cora
+        .publish_agent("team", &spec("1.0.0"))
+        .await
+        .expect("a creator publishes");
+    assert_eq!(
+        (first.name.as_str(), first.version.as_str()),
+        ("helper", "1.0.0")
+    );
+    // Published versions never change: the same one again names the next.
+    let again = cora.publish_agent("team", &spec("1.0.0")).await;
+    assert!(
+        matches!(&again, Err(ClientError::Refused { message, .. }) if message.contains("1.0.1")),
+        "{again:?}"
+    );
+    let mut unknown = spec("2.0.0");
+    unknown.tools = vec!["no.such.tool".to_owned()];
+    let refused = cora.publish_agent("team", &unknown).await;
+    assert!(
+        matches!(&refused, Err(ClientError::Refused { message, .. }) if message.contains("no.such.tool")),
+        "{refused:?}"
+    );
+    // An executor lists them (the canvas's agent nodes) but may not publish.
+    let listed = eve.agents("team").await.expect("agents");
+    assert!(listed
+        .iter()
+        .any(|agent| agent.name == "helper" && agent.version == "1.0.0"));
+    let refused = eve.publish_agent("team", &spec("3.0.0")).await;
+    assert!(
+        matches!(refused, Err(ClientError::Refused { status: 403, .. })),
+        "{refused:?}"
+    );
+    // A flow pins 1.0.0; once 1.1.0 is out it is moved there (a new version).
+    let flow: codexos_runtime::Flow = serde_json::from_value(super::pinned("1.0.0")).expect("flow");
+    cora.save_flow("team", &flow).await.expect("save");
+    let pins = eve.agent_pins("team").await.expect("pins");
+    assert!(
+        pins.iter().any(|pin| pin.flow == "pinned"
+            && pin.agent == "helper"
+            && pin.version.as_deref() == Some("1.0.0")),
+        "{pins:?}"
+    );
+    cora.publish_agent("team", &spec("1.1.0"))
+        .await
+        .expect("publish");
+    let refused = eve.repin_agent("team", "pinned", "helper", "1.1.0").await;
+    assert!(
+        matches!(refused, Err(ClientError::Refused { status: 403, .. })),
+        "{refused:?}"
+    );
+    let moved = cora
+        .repin_agent("team", "pinned", "helper", "1.1.0")
+        .await
+        .expect("repin");
+    assert_eq!(moved.path, "pinned", "no server path goes back");
+    let stored = cora.flow("team", "pinned").await.expect("flow");
+    let nodes = serde_json::to_value(&stored.nodes).expect("nodes");
+    assert_eq!(nodes[0]["agent"], "helper@1.1.0");
+    // The tools an agent may be given: the workspace's, without the
+    // server's configured commands; creators read them, executors not.
+    let tools = cora.tools("team").await.expect("tools");
+    assert!(tools.tools.iter().any(|tool| tool.name == "fs.read"));
+    assert!(tools.configured.is_empty());
+    let refused = eve.tools("team").await;
+    assert!(
+        matches!(refused, Err(ClientError::Refused { status: 403, .. })),
+        "{refused:?}"
+    );
+    // Another workspace's agents are its own.
+    let otto = signed_in(&server, "otto").await;
+    assert!(otto
+        .agents("other")
+        .await
+        .expect("agents")
+        .iter()
+        .all(|agent| agent.name != "helper"));
 }

@@ -1,6 +1,7 @@
 //! A folder of this machine as a project of a server's workspace, over real
 //! HTTP with the app's client: uploaded (only what changed), indexed there
-//! and searchable, listed, previewed, synced and removed; unsafe or refused
+//! and searchable, listed, previewed, synced and removed; unsafe, conflicting
+//! or oversized
 //! uploads write nothing.
 
 use codexos_runtime::IngestProgress;
@@ -58,6 +59,8 @@ async fn a_folder_is_uploaded_indexed_synced_and_removed_by_the_app_client() {
     write(&root, "notes/old.md", "# Old\n\nTo be deleted.\n");
     write(&root, ".gitignore", "build/\n");
     write(&root, "build/junk.txt", "ignored by .gitignore\n");
+    // Larger than the server takes here (its upload limit is 1 MiB).
+    write(&root, "big.log", &"a line of a large log\n".repeat(60_000));
     let name = codexos_server::team::client::project_name_for(&root);
     assert_eq!(name, "My-Repo");
 
@@ -76,6 +79,14 @@ async fn a_folder_is_uploaded_indexed_synced_and_removed_by_the_app_client() {
     // Positive control: the files were sent, indexed there and are found.
     assert_eq!(report.project, name);
     assert_eq!(report.files_indexed, 3, "{report:?}");
+    assert!(
+        report
+            .skipped
+            .iter()
+            .any(|file| file.path == "big.log" && file.reason.contains("bytes the server takes")),
+        "the large file is named with the reason: {:?}",
+        report.skipped
+    );
     let seen = std::mem::take(&mut *events.lock().expect("events"));
     assert!(
         matches!(
@@ -139,6 +150,14 @@ async fn a_folder_is_uploaded_indexed_synced_and_removed_by_the_app_client() {
         matches!(outside, Err(ClientError::Refused { status: 400, .. })),
         "{outside:?}"
     );
+    // A file in the folder that was not indexed (hidden) is not shown.
+    std::fs::write(uploads.join(".env"), "TOKEN=secret").expect("write");
+    let hidden = cora.file_preview("team", &name, ".env").await;
+    assert!(
+        matches!(hidden, Err(ClientError::Refused { status: 404, .. })),
+        "{hidden:?}"
+    );
+    std::fs::remove_file(uploads.join(".env")).expect("remove");
 
     // A second upload sends only what changed; a file gone here goes there.
     write(
@@ -231,17 +250,36 @@ async fn a_folder_is_uploaded_indexed_synced_and_removed_by_the_app_client() {
         matches!(gone, Err(ClientError::Refused { status: 404, .. })),
         "{gone:?}"
     );
-    // The changes are in the workspace's audit log, by cora.
+    // The changes are in the workspace's audit log, by cora (the ingest's
+    // `project.add` too, though it ran in a task of its own).
     let (_, audit) = server
         .call("olga", "GET", "/api/v1/workspaces/team/audit", None)
         .await;
-    for action in ["project.upload", "project.unupload", "project.remove"] {
-        assert!(audit.contains(action), "{action}: {audit}");
+    let audit: Value = serde_json::from_str(&audit).expect("json");
+    let entries = audit
+        .as_array()
+        .or_else(|| audit["entries"].as_array())
+        .expect("entries");
+    for action in [
+        "project.upload",
+        "project.add",
+        "project.unupload",
+        "project.remove",
+    ] {
+        let by: Vec<&str> = entries
+            .iter()
+            .filter(|entry| entry["action"] == action && entry["target"] == name.as_str())
+            .map(|entry| entry["who"].as_str().unwrap_or_default())
+            .collect();
+        assert!(
+            !by.is_empty() && by.iter().all(|who| *who == "cora"),
+            "{action}: {by:?}"
+        );
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn unsafe_oversized_or_misplaced_uploads_write_nothing() {
+async fn uploads_with_unsafe_names_write_nothing() {
     let server = start(roomy()).await;
     let sources = "/api/v1/workspaces/team/projects/held/sources";
     let manifest = |body: &str| -> Vec<String> {
@@ -294,6 +332,61 @@ async fn unsafe_oversized_or_misplaced_uploads_write_nothing() {
             "{what}: the whole batch is refused"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn conflicting_or_oversized_batches_and_the_servers_own_projects_are_refused() {
+    let server = start(roomy()).await;
+    let sources = "/api/v1/workspaces/team/projects/held/sources";
+    let manifest = |body: &str| -> Vec<String> {
+        let parsed: Value = serde_json::from_str(body).expect("json");
+        parsed["files"]
+            .as_array()
+            .expect("files")
+            .iter()
+            .map(|file| file["path"].as_str().expect("path").to_owned())
+            .collect()
+    };
+    let raw = |body: Vec<u8>| {
+        server
+            .client
+            .post(format!("{}{sources}", server.base))
+            .bearer_auth(&server.tokens["cora"])
+            .header("content-type", "application/zip")
+            .body(body)
+    };
+    // Positive control: a plain upload is taken.
+    let good = zip_of(&[("a.md".to_owned(), "# A".to_owned())]);
+    let response = raw(good).send().await.expect("upload");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    // A file and a folder of the same name, or more than the batch may
+    // unpack to: refused whole.
+    for (what, files) in [
+        (
+            "a file under a file",
+            vec![
+                ("c.md".to_owned(), "# C".to_owned()),
+                ("c.md/d.md".to_owned(), "# D".to_owned()),
+            ],
+        ),
+        (
+            "a file under an uploaded file",
+            vec![("a.md/e.md".to_owned(), "# E".to_owned())],
+        ),
+        (
+            "more than a batch unpacks to",
+            (0..3)
+                .map(|n| (format!("part-{n}.txt"), "y".repeat(400 * 1024)))
+                .collect(),
+        ),
+    ] {
+        let response = raw(zip_of(&files)).send().await.expect("upload");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        assert!(status.is_client_error(), "{what}: {status} {text}");
+        let (_, listed) = server.call("cora", "GET", sources, None).await;
+        assert_eq!(manifest(&listed), ["a.md"], "{what}: nothing written");
+    }
     let response = raw(b"not a zip".to_vec()).send().await.expect("upload");
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     // A file over the workspace's limit (4 MiB by default), however small
@@ -320,7 +413,17 @@ async fn unsafe_oversized_or_misplaced_uploads_write_nothing() {
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    // `docs` is indexed from a folder of the server: not written to.
+    // `docs` is indexed from a folder of the server: not written to, nor
+    // removed over the API.
+    let (status, body) = server
+        .call(
+            "cora",
+            "DELETE",
+            "/api/v1/workspaces/team/projects/docs",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
     let (status, body) = server
         .call(
             "cora",

@@ -1,0 +1,70 @@
+//! A workspace's agents and tools over the API: the published agent
+//! versions, publishing a new one, which flows pin which version (and
+//! moving a flow to another), and the tools an agent may be given.
+
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use codexos_runtime::{AgentPin, AgentSpec, AgentVersion, FlowEntry, ToolsOverview};
+use serde::Deserialize;
+
+use super::api::{ApiResult, Workspace};
+
+/// A flow's agent nodes moved to a published version.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RepinBody {
+    /// The agent's name.
+    agent: String,
+    /// The published version to use.
+    version: String,
+}
+
+/// `GET …/agents`: every published version, by name then version.
+pub(crate) async fn agents(
+    Extension(ws): Extension<Workspace>,
+) -> ApiResult<Json<Vec<AgentVersion>>> {
+    Ok(Json(ws.runtime.agents()?))
+}
+
+/// `POST …/agents`: publishes an agent as a new immutable version (the
+/// same checks as on a machine: semver, tools that exist there, a version
+/// not taken).
+pub(crate) async fn publish(
+    Extension(ws): Extension<Workspace>,
+    Json(spec): Json<AgentSpec>,
+) -> ApiResult<(StatusCode, Json<AgentVersion>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(ws.runtime.publish_agent_spec(&spec)?),
+    ))
+}
+
+/// `GET …/agents/pins`: the agent nodes of the workspace's flows and the
+/// versions they pin.
+pub(crate) async fn pins(Extension(ws): Extension<Workspace>) -> ApiResult<Json<Vec<AgentPin>>> {
+    Ok(Json(ws.runtime.agent_pins()?))
+}
+
+/// `POST …/flows/{flow}/repin`: moves the flow's nodes using an agent to
+/// one of its published versions (a new version of the flow is saved).
+pub(crate) async fn repin(
+    Extension(ws): Extension<Workspace>,
+    Path((_, flow)): Path<(String, String)>,
+    Json(body): Json<RepinBody>,
+) -> ApiResult<Json<FlowEntry>> {
+    let mut entry = ws.runtime.repin_agent(&flow, &body.agent, &body.version)?;
+    // A server path means nothing to the client.
+    entry.path = flow;
+    Ok(Json(entry))
+}
+
+/// `GET …/tools`: the workspace's tool sources and tools, with the
+/// permission each runs at.
+/// The server's configured specs and commands (paths, command lines) are
+/// left out: the sources' states and the tools are what a client uses.
+pub(crate) async fn tools(Extension(ws): Extension<Workspace>) -> ApiResult<Json<ToolsOverview>> {
+    let mut overview = ws.runtime.tools_overview(None).await?;
+    overview.configured.clear();
+    Ok(Json(overview))
+}

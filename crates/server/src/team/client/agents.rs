@@ -1,0 +1,55 @@
+//! A server workspace's agents and tools from the app: the Agents panel
+//! and the canvas list, publish and pin the workspace's agents there.
+
+use codexos_runtime::{AgentPin, AgentSpec, AgentVersion, FlowEntry, ToolsOverview};
+use serde_json::json;
+
+use super::canvas::at;
+use super::{ClientError, Result, TeamClient};
+
+impl TeamClient {
+    /// Every published agent version of the workspace.
+    pub async fn agents(&self, workspace: &str) -> Result<Vec<AgentVersion>> {
+        self.fetch(reqwest::Method::GET, &at(workspace, &["agents"]), None)
+            .await
+    }
+
+    /// Publishes an agent there as a new immutable version.
+    pub async fn publish_agent(&self, workspace: &str, spec: &AgentSpec) -> Result<AgentVersion> {
+        let body = serde_json::to_value(spec).map_err(|error| ClientError::Protocol {
+            server: self.server.clone(),
+            message: error.to_string(),
+        })?;
+        self.fetch(
+            reqwest::Method::POST,
+            &at(workspace, &["agents"]),
+            Some(body),
+        )
+        .await
+    }
+
+    /// The agent nodes of the workspace's flows and the versions they pin.
+    pub async fn agent_pins(&self, workspace: &str) -> Result<Vec<AgentPin>> {
+        let path = at(workspace, &["agents", "pins"]);
+        self.fetch(reqwest::Method::GET, &path, None).await
+    }
+
+    /// Moves a flow's nodes using `agent` to its published `version`.
+    pub async fn repin_agent(
+        &self,
+        workspace: &str,
+        flow: &str,
+        agent: &str,
+        version: &str,
+    ) -> Result<FlowEntry> {
+        let path = at(workspace, &["flows", flow, "repin"]);
+        let body = json!({ "agent": agent, "version": version });
+        self.fetch(reqwest::Method::POST, &path, Some(body)).await
+    }
+
+    /// The workspace's tools and their sources' states.
+    pub async fn tools(&self, workspace: &str) -> Result<ToolsOverview> {
+        self.fetch(reqwest::Method::GET, &at(workspace, &["tools"]), None)
+            .await
+    }
+}
