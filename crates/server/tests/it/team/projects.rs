@@ -278,31 +278,49 @@ async fn a_folder_is_uploaded_indexed_synced_and_removed_by_the_app_client() {
     }
 }
 
+/// The uploads of project `held` of `team`.
+const HELD: &str = "/api/v1/workspaces/team/projects/held/sources";
+
+/// The paths `held` holds, as its manifest lists them.
+async fn held(server: &super::Server) -> Vec<String> {
+    let (_, listed) = server.call("cora", "GET", HELD, None).await;
+    let parsed: Value = serde_json::from_str(&listed).expect("json");
+    parsed["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|file| file["path"].as_str().expect("path").to_owned())
+        .collect()
+}
+
+/// `body` sent as it is (a zip, or not) as cora's upload into `held`.
+async fn upload(server: &super::Server, body: Vec<u8>) -> (StatusCode, String) {
+    let response = server
+        .client
+        .post(format!("{}{HELD}", server.base))
+        .bearer_auth(&server.tokens["cora"])
+        .header("content-type", "application/zip")
+        .body(body)
+        .send()
+        .await
+        .expect("upload");
+    let status = response.status();
+    (status, response.text().await.expect("body"))
+}
+
+/// A server whose `held` holds `a.md` (the positive control: a plain upload
+/// is taken).
+async fn with_one_upload() -> super::Server {
+    let server = start(roomy()).await;
+    let (status, text) = upload(&server, zip_of(&[("a.md".to_owned(), "# A".to_owned())])).await;
+    assert_eq!(status, StatusCode::CREATED, "{text}");
+    assert_eq!(held(&server).await, ["a.md"]);
+    server
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn uploads_with_unsafe_names_write_nothing() {
-    let server = start(roomy()).await;
-    let sources = "/api/v1/workspaces/team/projects/held/sources";
-    let manifest = |body: &str| -> Vec<String> {
-        let parsed: Value = serde_json::from_str(body).expect("json");
-        parsed["files"]
-            .as_array()
-            .expect("files")
-            .iter()
-            .map(|file| file["path"].as_str().expect("path").to_owned())
-            .collect()
-    };
-    let raw = |body: Vec<u8>| {
-        server
-            .client
-            .post(format!("{}{sources}", server.base))
-            .bearer_auth(&server.tokens["cora"])
-            .header("content-type", "application/zip")
-            .body(body)
-    };
-    // Positive control: a plain upload is taken.
-    let good = zip_of(&[("a.md".to_owned(), "# A".to_owned())]);
-    let response = raw(good).send().await.expect("upload");
-    assert_eq!(response.status(), StatusCode::CREATED);
+    let server = with_one_upload().await;
     for (what, files) in [
         (
             "a parent path",
@@ -321,13 +339,10 @@ async fn uploads_with_unsafe_names_write_nothing() {
             .into_iter()
             .map(|(path, text)| (path.to_owned(), text.to_owned()))
             .collect();
-        let response = raw(zip_of(&files)).send().await.expect("upload");
-        let status = response.status();
-        let text = response.text().await.expect("body");
+        let (status, text) = upload(&server, zip_of(&files)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{what}: {text}");
-        let (_, listed) = server.call("cora", "GET", sources, None).await;
         assert_eq!(
-            manifest(&listed),
+            held(&server).await,
             ["a.md"],
             "{what}: the whole batch is refused"
         );
@@ -336,29 +351,7 @@ async fn uploads_with_unsafe_names_write_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn conflicting_or_oversized_batches_and_the_servers_own_projects_are_refused() {
-    let server = start(roomy()).await;
-    let sources = "/api/v1/workspaces/team/projects/held/sources";
-    let manifest = |body: &str| -> Vec<String> {
-        let parsed: Value = serde_json::from_str(body).expect("json");
-        parsed["files"]
-            .as_array()
-            .expect("files")
-            .iter()
-            .map(|file| file["path"].as_str().expect("path").to_owned())
-            .collect()
-    };
-    let raw = |body: Vec<u8>| {
-        server
-            .client
-            .post(format!("{}{sources}", server.base))
-            .bearer_auth(&server.tokens["cora"])
-            .header("content-type", "application/zip")
-            .body(body)
-    };
-    // Positive control: a plain upload is taken.
-    let good = zip_of(&[("a.md".to_owned(), "# A".to_owned())]);
-    let response = raw(good).send().await.expect("upload");
-    assert_eq!(response.status(), StatusCode::CREATED);
+    let server = with_one_upload().await;
     // A file and a folder of the same name, or more than the batch may
     // unpack to: refused whole.
     for (what, files) in [
@@ -380,35 +373,31 @@ async fn conflicting_or_oversized_batches_and_the_servers_own_projects_are_refus
                 .collect(),
         ),
     ] {
-        let response = raw(zip_of(&files)).send().await.expect("upload");
-        let status = response.status();
-        let text = response.text().await.expect("body");
+        let (status, text) = upload(&server, zip_of(&files)).await;
         assert!(status.is_client_error(), "{what}: {status} {text}");
-        let (_, listed) = server.call("cora", "GET", sources, None).await;
-        assert_eq!(manifest(&listed), ["a.md"], "{what}: nothing written");
+        assert_eq!(held(&server).await, ["a.md"], "{what}: nothing written");
     }
-    let response = raw(b"not a zip".to_vec()).send().await.expect("upload");
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        upload(&server, b"not a zip".to_vec()).await.0,
+        StatusCode::BAD_REQUEST
+    );
     // A file over the workspace's limit (4 MiB by default), however small
     // its zip: refused as it is read.
     let bomb = zip_of(&[("bomb.txt".to_owned(), "x".repeat(5 * 1024 * 1024))]);
     assert!(bomb.len() < 64 * 1024, "{}", bomb.len());
-    let response = raw(bomb).send().await.expect("upload");
-    let status = response.status();
-    let text = response.text().await.expect("body");
+    let (status, text) = upload(&server, bomb).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
     assert!(text.contains("takes files up to"), "{text}");
     // Over the upload limit (1 MiB here): refused before it is read.
-    let response = raw(vec![0; 2 * 1024 * 1024]).send().await.expect("upload");
-    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    let (_, listed) = server.call("cora", "GET", sources, None).await;
-    assert_eq!(manifest(&listed), ["a.md"]);
+    let big = vec![0; 2 * 1024 * 1024];
+    assert_eq!(upload(&server, big).await.0, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(held(&server).await, ["a.md"]);
     // Removing a path outside the project is refused.
     let (status, _) = server
         .call(
             "cora",
             "POST",
-            &format!("{sources}/remove"),
+            &format!("{HELD}/remove"),
             Some(json!({"paths": ["../../team.sqlite"]})),
         )
         .await;
