@@ -1119,22 +1119,35 @@ async fn remote_turn(
             progress(TurnEvent::Token {
                 text: answer.text.clone(),
             });
-            if let Some(run_id) = &answer.run_id {
-                progress(TurnEvent::Run {
-                    run_id: run_id.clone(),
-                });
-            }
-            meta.citations = answer.citations;
-            meta.stats = Some(TurnStats::from_completion(&answer.completion));
-            meta.run_id = answer.run_id;
-            (answer.text.trim().to_owned(), meta, Some(query))
+            (kept_answer(&mut meta, answer, progress), meta, Some(query))
         }
-        Err(message) => {
-            meta.status = TurnStatus::Failed;
-            meta.error = Some(message);
-            (String::new(), meta, Some(query))
-        }
+        Err(message) => (String::new(), failed_remotely(meta, message), Some(query)),
     }
+}
+
+/// An answer from elsewhere kept as a local turn's: its run announced, its
+/// excerpts, counts and run in `meta`; its text.
+fn kept_answer(
+    meta: &mut MessageMeta,
+    answer: crate::Answer,
+    progress: &(dyn Fn(TurnEvent) + Send + Sync),
+) -> String {
+    if let Some(run_id) = &answer.run_id {
+        progress(TurnEvent::Run {
+            run_id: run_id.clone(),
+        });
+    }
+    meta.citations = answer.citations;
+    meta.stats = Some(TurnStats::from_completion(&answer.completion));
+    meta.run_id = answer.run_id;
+    answer.text.trim().to_owned()
+}
+
+/// A turn the other side refused or failed, with its reason.
+fn failed_remotely(mut meta: MessageMeta, message: String) -> MessageMeta {
+    meta.status = TurnStatus::Failed;
+    meta.error = Some(message);
+    meta
 }
 
 /// A chat turn answered elsewhere: the answered exchanges and the question
@@ -1181,21 +1194,12 @@ async fn remote_chat(
             meta.status = TurnStatus::Cancelled;
             (streamed.trim().to_owned(), meta, None)
         }
-        Some(Ok(answer)) => {
-            if let Some(run_id) = &answer.run_id {
-                progress(TurnEvent::Run {
-                    run_id: run_id.clone(),
-                });
-            }
-            meta.stats = Some(TurnStats::from_completion(&answer.completion));
-            meta.run_id = answer.run_id;
-            (answer.text.trim().to_owned(), meta, None)
-        }
-        Some(Err(message)) => {
-            meta.status = TurnStatus::Failed;
-            meta.error = Some(message);
-            (streamed.trim().to_owned(), meta, None)
-        }
+        Some(Ok(answer)) => (kept_answer(&mut meta, answer, progress), meta, None),
+        Some(Err(message)) => (
+            streamed.trim().to_owned(),
+            failed_remotely(meta, message),
+            None,
+        ),
     }
 }
 

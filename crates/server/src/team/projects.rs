@@ -97,17 +97,13 @@ fn folder(ws: &Workspace, project: &str) -> PathBuf {
 /// from another folder of the server.
 fn upload_folder(ws: &Workspace, project: &str) -> ApiResult<PathBuf> {
     let folder = folder(ws, project);
-    let indexed = ws
-        .runtime
-        .projects()?
-        .into_iter()
-        .find(|known| known.name == project);
-    if let Some(known) = indexed {
+    // One row, not every project's counts: this runs for every batch.
+    if let Some(known) = ws.runtime.store().project(project)? {
         let ours = std::fs::canonicalize(&folder).ok();
-        if ours.as_deref() != Some(FsPath::new(&known.root)) {
+        if ours.as_deref() != Some(known.root.as_path()) {
             return Err(ApiError::conflict(format!(
                 "the project `{project}` is indexed from {} on the server, not from uploads — upload under another name, or remove it first",
-                known.root
+                known.root.display()
             )));
         }
     }
@@ -528,11 +524,7 @@ pub(crate) async fn remove(
     // A project indexed from a server folder is the server admin's.
     let uploads = upload_folder(&ws, &project)?;
     let _claim = Claim::take(&team, &ws, &project)?;
-    let indexed = ws
-        .runtime
-        .projects()?
-        .iter()
-        .any(|known| known.name == project);
+    let indexed = ws.runtime.store().project(&project)?.is_some();
     let chunks = if indexed {
         ws.runtime.remove_project(&project).await?
     } else {
