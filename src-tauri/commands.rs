@@ -310,7 +310,8 @@ pub fn file_preview(
 }
 
 /// Searches the ingested projects: mode, filters (project, path glob,
-/// kind, language, changed-since), revision and reranker in `request`.
+/// kind, language, changed-since), revision and reranker in `request` —
+/// the server's workspace's projects while one is open.
 #[tauri::command]
 #[specta::specta]
 pub async fn search(
@@ -318,6 +319,12 @@ pub async fn search(
     query: String,
     request: SearchRequest,
 ) -> Result<Vec<SearchHit>, IpcError> {
+    if let Some(remote) = state.remote() {
+        return Ok(remote
+            .client
+            .search(&remote.workspace, &query, &request)
+            .await?);
+    }
     Ok(state.runtime()?.search(&query, &request).await?)
 }
 

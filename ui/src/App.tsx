@@ -124,8 +124,7 @@ export default function App() {
       .catch((error: unknown) => setFatal(toIpcError(error)));
   }, []);
 
-  // A server's workspace opened: its projects are listed (this machine's
-  // stay what search, agents and evals use), none picked.
+  // A server's workspace opened: its projects are listed, none picked.
   const where = access ? `${access.server}|${access.workspace}` : "here";
   const [serverProjects, setServerProjects] = useState<ProjectSummary[]>([]);
   const [serverProject, setServerProject] = useState<string | null>(null);
@@ -133,6 +132,7 @@ export default function App() {
   // the panels' callbacks depend on them).
   const projectsPlace = useMemo(() => (access ? { server: access.server, workspace: access.workspace, role: access.role, canEdit: access.permissions.includes("edit") } : null), [access]);
   const vaultPlace = useMemo(() => (access ? { label: `${access.workspace} on ${access.server}`, role: access.role, canList: access.permissions.includes("edit"), canSet: access.permissions.includes("secrets") } : null), [access]);
+  const evalsPlace = useMemo(() => (access ? { label: `${access.workspace} on ${access.server}`, canRun: access.permissions.includes("run"), canEdit: access.permissions.includes("edit") } : null), [access]);
   const agentsPlace = useMemo(() => (access ? { label: `${access.workspace} on ${access.server}`, canEdit: access.permissions.includes("edit"), role: access.role } : null), [access]);
   // The models the server's workspace answers chats with.
   const [serverModels, setServerModels] = useState<string[]>([]);
@@ -381,7 +381,7 @@ export default function App() {
       )}
       <main className="relative grid min-h-0 flex-1" style={{ gridTemplateColumns: gridColumns(panels) }}>
         {/* Evals need the whole width: a report beside its form and a case table. */}
-        {evalsOpen && <EvalsPanel project={selected} onClose={() => setEvalsOpen(false)} />}
+        {evalsOpen && <EvalsPanel key={where} project={access ? serverProject : selected} server={evalsPlace} onClose={() => setEvalsOpen(false)} />}
         <aside className="relative min-h-0 border-r border-border" hidden={!panels.leftOpen} aria-label="Projects panel">
           <ResizeHandle label="Resize projects" width={panels.left} sign={1} testId="resize-projects" onResize={(width) => layout({ left: clampWidth(width) })} />
           {access ? (
@@ -411,7 +411,14 @@ export default function App() {
         <section className="relative min-h-0 min-w-0">
           <FlowCanvas key={access ? `${access.server}|${access.workspace}` : "here"} project={access ? null : selected} theme={theme} access={access} />
           {searchOpen && (
-            <SearchPanel projects={projects} project={selected} onOpen={setPreview} onClose={() => setSearchOpen(false)} />
+            <SearchPanel
+              key={where}
+              projects={access ? serverProjects : projects}
+              project={access ? serverProject : selected}
+              server={access ? `${access.workspace} on ${access.server}` : null}
+              onOpen={setPreview}
+              onClose={() => setSearchOpen(false)}
+            />
           )}
           {preview && <FilePreviewPanel target={preview} onClose={() => setPreview(null)} />}
           {analyticsOpen && <AnalyticsPanel key={where} dark={theme === "dark"} server={access ? `${access.workspace} on ${access.server}` : null} onClose={() => setAnalyticsOpen(false)} />}

@@ -40,7 +40,7 @@ mod watch;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use chunk::{chunk, Chunk, Kind};
 pub use code::language_for_path;
@@ -184,7 +184,7 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// A search result.
-#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 pub struct Hit {
     /// Project the chunk belongs to.
     pub project: String,

@@ -17,7 +17,7 @@ use codexos_flow::ports::{CallRecord, StoredRun};
 use codexos_flow::record::Recording;
 use codexos_flow::{EventKind, Flow, NodeKind, RunStatus};
 use codexos_store::evals::{EvalSummary, NewEval};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
@@ -67,7 +67,7 @@ enum Source<'a> {
 }
 
 /// One attempt done.
-#[derive(Debug, Clone, Serialize, specta::Type)]
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct EvalProgress {
     /// The eval.
@@ -85,7 +85,7 @@ pub struct EvalProgress {
 }
 
 /// A dataset in the data home.
-#[derive(Debug, Clone, Serialize, specta::Type)]
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct DatasetInfo {
     /// Its name (the file name without `.jsonl`/`.csv`).
@@ -99,7 +99,7 @@ pub struct DatasetInfo {
 }
 
 /// A dataset's cases.
-#[derive(Debug, Clone, Serialize, specta::Type)]
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct DatasetView {
     /// Name (or the path given).
@@ -110,7 +110,10 @@ pub struct DatasetView {
     pub cases: Vec<EvalCase>,
 }
 
-fn valid_name(name: &str) -> bool {
+/// Whether `name` may name a dataset of the home: letters, digits, `-`,
+/// `_` and `.`, not starting with `.`, at most 80 characters.
+#[must_use]
+pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 80
         && name

@@ -109,7 +109,9 @@ pub use conversations::{
 pub use doctor::{Check, CheckStatus};
 pub use dropped::{path_kind, DroppedFiles, PathKind, RefusedFile, FILES_PROJECT};
 pub use error::{Error, ErrorCode, Result};
-pub use eval::{DatasetInfo, DatasetView, EvalOptions, EvalProgress};
+pub use eval::{
+    valid_name as valid_dataset_name, DatasetInfo, DatasetView, EvalOptions, EvalProgress,
+};
 
 /// The audit log's entries and checks.
 pub mod audit {

@@ -19,6 +19,7 @@ mod agents;
 mod analytics;
 mod api;
 mod chat;
+mod evals;
 mod limits;
 pub mod oidc;
 mod openapi;

@@ -4,12 +4,12 @@
 use rusqlite::params;
 
 use crate::db::Optional;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{sql, Result, Store};
 
 /// An eval in the list.
-#[derive(Debug, Clone, PartialEq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct EvalSummary {
     /// Eval id.

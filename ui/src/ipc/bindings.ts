@@ -35,7 +35,8 @@ export const commands = {
 	pathKinds: (paths: string[]) => __TAURI_INVOKE<PathKind[]>("path_kinds", { paths }),
 	/**
 	 *  Searches the ingested projects: mode, filters (project, path glob,
-	 *  kind, language, changed-since), revision and reranker in `request`.
+	 *  kind, language, changed-since), revision and reranker in `request` —
+	 *  the server's workspace's projects while one is open.
 	 */
 	search: (query: string, request: SearchRequest_Deserialize) => typedError<Hit_Serialize[], IpcError_Serialize>(__TAURI_INVOKE("search", { query, request })),
 	/**  Answers a question, streaming tokens and the retrieved excerpts. */

@@ -2,13 +2,18 @@
 //! versions, publishing a new one, which flows pin which version (and
 //! moving a flow to another), and the tools an agent may be given.
 
+use std::sync::Arc;
+
 use axum::extract::Path;
 use axum::http::StatusCode;
-use axum::{Extension, Json};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
 use codexos_runtime::{AgentPin, AgentSpec, AgentVersion, FlowEntry, ToolsOverview};
 use serde::Deserialize;
 
 use super::api::{ApiResult, Workspace};
+use super::roles::WORKSPACE;
+use super::Team;
 
 /// A flow's agent nodes moved to a published version.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -67,4 +72,14 @@ pub(crate) async fn tools(Extension(ws): Extension<Workspace>) -> ApiResult<Json
     let mut overview = ws.runtime.tools_overview(None).await?;
     overview.configured.clear();
     Ok(Json(overview))
+}
+
+/// The routes of agents and tools.
+pub(crate) fn routes() -> Router<Arc<Team>> {
+    let w = |tail: &str| format!("{WORKSPACE}{tail}");
+    Router::new()
+        .route(&w("/agents"), get(agents).post(publish))
+        .route(&w("/agents/pins"), get(pins))
+        .route(&w("/flows/{flow}/repin"), post(repin))
+        .route(&w("/tools"), get(tools))
 }

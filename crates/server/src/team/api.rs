@@ -20,7 +20,8 @@ use axum::routing::{get, post, put};
 use axum::{Extension, Json, Router};
 use codexos_runtime::audit::AuditActor;
 use codexos_runtime::{
-    AskOptions, FlowRunOptions, RunEvent, RunOutcome, Runtime, SearchMode, SearchRequest,
+    AskOptions, FlowRunOptions, RerankChoice, RunEvent, RunOutcome, Runtime, SearchMode,
+    SearchRequest,
 };
 use codexos_store::team::CredentialKind;
 use futures::StreamExt as _;
@@ -182,13 +183,11 @@ pub fn router(team: Arc<Team>) -> Router {
         .route(&w("/webhooks/{hook}/deliveries"), get(triggers::deliveries))
         .route(&w("/projects"), get(projects))
         .merge(projects::routes(limits.max_upload))
+        .merge(super::evals::routes(limits.max_upload))
         .route(&w("/search"), post(search))
         .route(&w("/ask"), post(ask))
         .route(&w("/chat"), post(chat::chat))
-        .route(&w("/agents"), get(agents::agents).post(agents::publish))
-        .route(&w("/agents/pins"), get(agents::pins))
-        .route(&w("/flows/{flow}/repin"), post(agents::repin))
-        .route(&w("/tools"), get(agents::tools))
+        .merge(agents::routes())
         .route(&w("/analytics"), get(analytics::dashboard))
         .route(&w("/analytics/runs"), get(analytics::figure_runs))
         .route(&w("/vault"), get(secrets))
@@ -1340,17 +1339,62 @@ pub(crate) struct SearchBody {
     /// How many hits (default 8, at most 50).
     #[serde(default)]
     k: Option<u32>,
+    /// `hybrid` (default), `dense` or `bm25`.
+    #[serde(default)]
+    mode: Option<String>,
+    /// Only paths matching this glob (`src/**/*.rs`, `*.md`).
+    #[serde(default)]
+    path: Option<String>,
+    /// Only this kind: `markdown`, `code`, `pdf`, `json`, `html`, `text`.
+    #[serde(default)]
+    kind: Option<String>,
+    /// Only this language: `rust`, `python` …
+    #[serde(default)]
+    language: Option<String>,
+    /// Only chunks whose lines changed at or after this time (Unix seconds).
+    #[serde(default)]
+    since: Option<i64>,
+    /// The project as of this git revision (ingested with one).
+    #[serde(default)]
+    rev: Option<String>,
+    /// `auto` (default), `none`, `handcrafted`, `remote` or `cross-encoder`.
+    #[serde(default)]
+    rerank: Option<String>,
+}
+
+impl SearchBody {
+    /// The engine's request, or 400 naming the value it does not know.
+    fn request(&self) -> ApiResult<SearchRequest> {
+        let mode = self
+            .mode
+            .as_deref()
+            .map_or(Ok(SearchMode::Hybrid), str::parse)
+            .map_err(ApiError::invalid)?;
+        let rerank = self
+            .rerank
+            .as_deref()
+            .map_or(Ok(RerankChoice::Auto), str::parse)
+            .map_err(ApiError::invalid)?;
+        let mut request = SearchRequest::new(
+            self.k.unwrap_or(8).clamp(1, 50),
+            mode,
+            self.project.as_deref(),
+        );
+        request.filter.path.clone_from(&self.path);
+        request.filter.kind.clone_from(&self.kind);
+        request.filter.language.clone_from(&self.language);
+        request.filter.since = self.since;
+        request.rev.clone_from(&self.rev);
+        request.rerank = rerank;
+        Ok(request)
+    }
 }
 
 async fn search(
     Extension(ws): Extension<Workspace>,
     Json(body): Json<SearchBody>,
 ) -> ApiResult<Json<Value>> {
-    let request = SearchRequest::new(
-        body.k.unwrap_or(8).clamp(1, 50),
-        SearchMode::Hybrid,
-        body.project.as_deref(),
-    );
+    let request = body.request()?;
     Ok(Json(json!(ws.runtime.search(&body.query, &request).await?)))
 }
 

@@ -13,12 +13,14 @@ use super::api::{CSRF_HEADER, SESSION_COOKIE};
 mod agents;
 mod analytics;
 mod canvas;
+mod evals;
 mod library;
 mod links;
 mod projects;
 mod reruns;
 mod vault;
 pub use canvas::{RemoteSaved, WorkspaceAsker};
+pub use evals::RemoteEval;
 pub use links::{open_link, open_shared, OpenedLink};
 pub use projects::project_name_for;
 
@@ -595,6 +597,13 @@ impl TeamClient {
     }
 
     /// A stream that closed before its end event.
+    /// The error of work the app cancelled.
+    pub(super) fn cancelled(&self) -> ClientError {
+        ClientError::Cancelled {
+            server: self.server.clone(),
+        }
+    }
+
     pub(super) fn cut_short(&self, what: &str) -> ClientError {
         ClientError::Unreachable {
             server: self.server.clone(),
@@ -646,6 +655,41 @@ impl TeamClient {
             scanned = buffer.len().saturating_sub(1);
         }
         Ok(None)
+    }
+
+    /// Follows work streamed as `progress` events then `done` (its result)
+    /// or `error` (`failed` says what failed when the server gives no
+    /// message); `None` when the stream ended first.
+    pub(super) async fn progress_then<P, T>(
+        &self,
+        response: reqwest::Response,
+        on_progress: impl Fn(P),
+        failed: &str,
+    ) -> Result<Option<T>>
+    where
+        P: serde::de::DeserializeOwned,
+        T: serde::de::DeserializeOwned,
+    {
+        self.read_events(response, |name, data| match name {
+            "progress" => {
+                if let Ok(event) = serde_json::from_str::<P>(data) {
+                    on_progress(event);
+                }
+                None
+            }
+            "done" => {
+                Some(
+                    serde_json::from_str::<T>(data).map_err(|error| ClientError::Protocol {
+                        server: self.server.clone(),
+                        message: error.to_string(),
+                    }),
+                )
+            }
+            "error" => Some(Err(streamed_error(data, failed))),
+            _ => None,
+        })
+        .await?
+        .transpose()
     }
 
     /// Forks a flow into `destination` (as `name`, default its own).

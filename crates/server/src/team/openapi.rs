@@ -65,6 +65,9 @@ fn inputs(endpoint: &Endpoint, schemas: &mut Map<String, Value>) -> (Option<Valu
         ("POST", "/search") => Some(schema_of::<SearchBody>(schemas)),
         ("POST", "/ask") => Some(schema_of::<AskBody>(schemas)),
         ("POST", "/chat") => Some(schema_of::<super::chat::ChatBody>(schemas)),
+        ("POST", "/datasets") => Some(schema_of::<super::evals::DatasetBody>(schemas)),
+        ("POST", "/datasets/{dataset}/runs") => Some(schema_of::<super::evals::CaseBody>(schemas)),
+        ("POST", "/flows/{flow}/evals") => Some(schema_of::<super::evals::EvalBody>(schemas)),
         ("POST", "/agents") => Some(json!({
             "description": "An agent: docs/schema/agent.schema.json (name, version, prompt, model, tools, …)",
             "type": "object"
@@ -103,6 +106,7 @@ fn inputs(endpoint: &Endpoint, schemas: &mut Map<String, Value>) -> (Option<Valu
         ("DELETE", "/members/{account}") => query_of::<MemberQuery>(),
         ("GET", "/audit") => query_of::<AuditQuery>(),
         ("GET", "/analytics") => query_of::<super::analytics::AnalyticsQuery>(),
+        ("GET", "/evals") => query_of::<super::evals::EvalsQuery>(),
         ("GET", "/analytics/runs") => query_of::<super::analytics::FigureQuery>(),
         ("GET", "/projects/{project}/preview") => query_of::<super::projects::PreviewQuery>(),
         ("GET", "/webhooks/{hook}/deliveries") => query_of::<DeliveriesQuery>(),

@@ -3,6 +3,7 @@
 //! run followed live.
 
 mod canvas;
+mod evals;
 mod oidc;
 mod projects;
 mod reruns;
@@ -59,6 +60,20 @@ fn gate(name: &str) -> Value {
                      {"id": "out", "kind": "output", "keys": ["n"]}],
            "edges": [{"from": "ask", "to": "after"}, {"from": "after", "to": "out"}]})
 }
+
+/// A flow that answers `Paris` to every question.
+fn paris(name: &str) -> Value {
+    json!({"version": 2, "name": name, "state": {"question": "string", "answer": "string"},
+           "nodes": [{"id": "ask", "kind": "input", "fields": ["question"]},
+                     {"id": "say", "kind": "transform", "set": {"answer": "'Paris'"}},
+                     {"id": "out", "kind": "output", "keys": ["answer"]}],
+           "edges": [{"from": "ask", "to": "say"}, {"from": "say", "to": "out"}]})
+}
+
+/// Two cases for [`paris`]: one passes, one fails.
+const CAPITALS: &str = r#"{"id": "france", "input": {"question": "Capital of France?"}, "expected": "Paris", "scorers": [{"type": "contains"}]}
+{"id": "spain", "input": {"question": "Capital of Spain?"}, "expected": "Madrid", "scorers": [{"type": "contains"}]}
+"#;
 
 /// A session of `who` (one of the people of `team`), as the app signs in.
 async fn signed_in(server: &Server, who: &str) -> codexos_server::team::client::TeamClient {
@@ -427,6 +442,69 @@ impl Server {
         assert_eq!(status, StatusCode::OK, "{body}");
     }
 
+    /// Dataset `name` of `team` made by the owner from [`CAPITALS`] (already
+    /// there is fine), and flow `paris` to evaluate over it.
+    async fn capitals(&self, name: &str) {
+        let made = Some(json!({"name": name, "format": "jsonl", "text": CAPITALS}));
+        self.call("olga", "POST", "/api/v1/workspaces/team/datasets", made)
+            .await;
+        let flow = Some(paris("paris"));
+        self.call("olga", "PUT", "/api/v1/workspaces/team/flows/paris", flow)
+            .await;
+    }
+
+    /// The dataset and eval a call of a datasets or evals endpoint acts on
+    /// (put in place by the owner).
+    async fn eval_fixtures(&self, method: &str, tail: &str) -> (String, String) {
+        let mut dataset = "capitals".to_owned();
+        let mut eval = String::new();
+        match (method, tail) {
+            ("GET", "/datasets/{dataset}") | ("POST", "/flows/{flow}/evals") => {
+                self.capitals("capitals").await;
+            }
+            // A dataset made by its first case (a run is a case once).
+            ("POST", "/datasets/{dataset}/runs") => dataset = fresh("grown"),
+            ("DELETE", "/datasets/{dataset}") => {
+                dataset = fresh("doomed");
+                self.capitals(&dataset).await;
+            }
+            ("GET" | "DELETE", "/evals/{eval}") | ("GET", "/evals/{eval}/baseline") => {
+                eval = self.evaluated().await;
+            }
+            _ => {}
+        }
+        (dataset, eval)
+    }
+
+    /// `scratch` of `team`: a project of one uploaded file, to remove.
+    async fn scratch(&self) -> &'static str {
+        let upload = "/api/v1/workspaces/team/projects/scratch/sources";
+        let files = Some(json!({"$zip": {"a.md": "# A"}}));
+        assert_eq!(
+            self.status("olga", "POST", upload, files).await,
+            StatusCode::CREATED
+        );
+        "scratch"
+    }
+
+    /// A stored eval of `paris` over `capitals`, made by the owner: its id.
+    async fn evaluated(&self) -> String {
+        self.capitals("capitals").await;
+        let path = "/api/v1/workspaces/team/flows/paris/evals";
+        let body = Some(json!({"dataset": "capitals"}));
+        let (status, events) = self.call("olga", "POST", path, body).await;
+        assert_eq!(status, StatusCode::OK, "{events}");
+        let done = events
+            .split("event: done\ndata: ")
+            .nth(1)
+            .and_then(|rest| rest.lines().next())
+            .unwrap_or_else(|| panic!("no report: {events}"));
+        serde_json::from_str::<Value>(done).expect("report")["id"]
+            .as_str()
+            .expect("id")
+            .to_owned()
+    }
+
     /// The body of one call of `endpoint` (at `tail` of the workspace).
     async fn body_of(&self, method: &str, tail: &str) -> Option<Value> {
         match (method, tail) {
@@ -435,6 +513,13 @@ impl Server {
             ("POST", "/runs/{run}/resume") => Some(json!({"answer": {"approved": true}})),
             ("POST", "/runs/{run}/fork") => Some(json!({"node": "ask", "edits": {}})),
             ("POST", "/search") => Some(json!({"query": "anything"})),
+            ("POST", "/datasets") => {
+                Some(json!({"name": fresh("set"), "format": "jsonl", "text": CAPITALS}))
+            }
+            ("POST", "/datasets/{dataset}/runs") => {
+                Some(json!({"run": self.paused, "expected": "Paris"}))
+            }
+            ("POST", "/flows/{flow}/evals") => Some(json!({"dataset": "capitals"})),
             ("POST", "/triggers") => Some(json!({"kind": "webhook", "flow": "gate"})),
             ("POST", "/webhooks") => Some(json!({
                 "url": "http://127.0.0.1:9/",
@@ -488,16 +573,10 @@ impl Server {
         let mut made = String::new();
         let mut project = "notes";
         let mut query = "";
+        let (dataset, eval) = self.eval_fixtures(method, tail).await;
         match (method, tail) {
-            ("DELETE", "/projects/{project}") => {
-                project = "scratch";
-                let upload = "/api/v1/workspaces/team/projects/scratch/sources";
-                let files = Some(json!({"$zip": {"a.md": "# A"}}));
-                assert_eq!(
-                    self.status("olga", "POST", upload, files).await,
-                    StatusCode::CREATED
-                );
-            }
+            ("POST", "/flows/{flow}/evals") => flow = "paris",
+            ("DELETE", "/projects/{project}") => project = self.scratch().await,
             ("GET", "/analytics/runs") => query = "?by=flow&value=gate",
             ("POST", "/flows/{flow}/repin") => {
                 flow = "pinned";
@@ -578,6 +657,8 @@ impl Server {
             .replace("{trigger}", &made)
             .replace("{hook}", &made)
             .replace("{project}", project)
+            .replace("{dataset}", &dataset)
+            .replace("{eval}", &eval)
             + query;
         (path, body)
     }
@@ -1009,6 +1090,8 @@ async fn hostile_strings_in_every_path_parameter_are_refused_and_change_nothing(
                     .replace("{trigger}", "0123456789abcdef")
                     .replace("{hook}", "0123456789abcdef")
                     .replace("{link}", "0123456789abcdef-00")
+                    .replace("{dataset}", "capitals")
+                    .replace("{eval}", "0123456789abcdef")
                     .replace("{project}", "notes");
                 let (status, text) = server.call("olga", endpoint.method, &prepared, body).await;
                 // The guard refuses the value itself (400); only a value a

@@ -168,12 +168,25 @@ function Report({ report, onInspect }: { report: EvalReport; onInspect: (runId: 
   );
 }
 
+/** A server's workspace the Evals panel works in. */
+export interface EvalsPlace {
+  /** "team on https://…" */
+  label: string;
+  /** The role may run flows (start an eval). */
+  canRun: boolean;
+  /** The role may edit (import, delete). */
+  canEdit: boolean;
+}
+
 /**
  * Evals: run a flow over a dataset (live, or replayed from a baseline's
  * recording), the stored reports with per-case scores and their traces, and
- * the data home's datasets.
+ * the data home's datasets — or, with a server's workspace open (`server`),
+ * its flows, datasets and evals there, with what the role may do.
  */
-export function EvalsPanel({ project, onClose }: { project: string | null; onClose: () => void }) {
+export function EvalsPanel({ project, server = null, onClose }: { project: string | null; server?: EvalsPlace | null; onClose: () => void }) {
+  const mayRun = server === null || server.canRun;
+  const mayEdit = server === null || server.canEdit;
   const [flows, setFlows] = useState<FlowEntry[]>([]);
   const [sets, setSets] = useState<DatasetInfo[]>([]);
   const [evals, setEvals] = useState<EvalSummary[]>([]);
@@ -269,7 +282,9 @@ export function EvalsPanel({ project, onClose }: { project: string | null; onClo
       <div className="flex items-center gap-2 border-b border-border px-4 py-2">
         <FlaskConical className="size-4 text-muted-foreground" />
         <h2 className="text-sm font-semibold">Evals</h2>
-        <span className="text-muted-foreground">a flow over a dataset, scored and compared with a baseline</span>
+        <span className="text-muted-foreground" data-testid="evals-where">
+          a flow over a dataset, scored and compared with a baseline{server ? ` · in ${server.label}` : ""}
+        </span>
         <Button size="sm" variant="ghost" className="h-7" aria-label="Refresh" onClick={() => void refresh()}>
           <RefreshCw className="size-3.5" />
         </Button>
@@ -346,7 +361,13 @@ export function EvalsPanel({ project, onClose }: { project: string | null; onClo
               <textarea className="h-12 rounded border border-border bg-background p-1 font-mono" data-testid="eval-thresholds" placeholder={"pass-rate=0.9\nregressions=0"} value={thresholds} onChange={(event) => setThresholds(event.target.value)} spellCheck={false} />
             </label>
             <div className="flex items-center gap-2">
-              <Button type="submit" size="sm" data-testid="eval-start" disabled={running !== null || !flow || !dataset}>
+              <Button
+                type="submit"
+                size="sm"
+                data-testid="eval-start"
+                disabled={running !== null || !flow || !dataset || !mayRun}
+                title={mayRun ? undefined : "Your role in this workspace may not run flows"}
+              >
                 {running ? <Loader2 className="size-3.5 animate-spin" /> : <Play className="size-3.5" />} Run eval
               </Button>
               {running && (
@@ -363,6 +384,7 @@ export function EvalsPanel({ project, onClose }: { project: string | null; onClo
           </form>
           <section aria-label="Datasets">
             <h3 className="mb-1 text-xs font-semibold">Datasets</h3>
+            {mayEdit && (
             <form
               className="mb-2 flex gap-1"
               aria-label="Import a dataset"
@@ -383,9 +405,12 @@ export function EvalsPanel({ project, onClose }: { project: string | null; onClo
                 Import
               </Button>
             </form>
+            )}
             {sets.length === 0 ? (
               <p className="text-muted-foreground" data-testid="datasets-empty">
-                None yet. Open a run (Analytics, or the canvas's run list) and press “Add to dataset”, or put a .jsonl or .csv file in the data home's datasets folder.
+                {server
+                  ? "None yet. Open a run (Analytics, or the canvas's run list) and press “Add to dataset”, or import a .jsonl or .csv file of this machine above."
+                  : "None yet. Open a run (Analytics, or the canvas's run list) and press “Add to dataset”, or put a .jsonl or .csv file in the data home's datasets folder."}
               </p>
             ) : (
               <ul data-testid="datasets">
@@ -395,9 +420,11 @@ export function EvalsPanel({ project, onClose }: { project: string | null; onClo
                       {set.name}
                     </button>
                     <span className={set.cases === null ? "text-destructive" : "text-muted-foreground"}>{set.cases === null ? "unreadable" : casesText(set.cases)}</span>
-                    <Button size="icon" variant="ghost" className="ml-auto size-6" aria-label={`Delete dataset ${set.name}`} onClick={() => void removeSet(set.name)}>
-                      <Trash2 className="size-3.5" />
-                    </Button>
+                    {mayEdit && (
+                      <Button size="icon" variant="ghost" className="ml-auto size-6" aria-label={`Delete dataset ${set.name}`} onClick={() => void removeSet(set.name)}>
+                        <Trash2 className="size-3.5" />
+                      </Button>
+                    )}
                   </li>
                 ))}
               </ul>
@@ -477,9 +504,11 @@ export function EvalsPanel({ project, onClose }: { project: string | null; onClo
                     <td className={stored.ok ? MARK_CLASS.pass : MARK_CLASS.fail}>{stored.ok ? "held" : "not met"}</td>
                     <td className="text-muted-foreground">{new Date((stored.startedAt ?? 0) * 1000).toLocaleString()}</td>
                     <td>
-                      <Button size="icon" variant="ghost" className="size-6" aria-label={`Delete eval ${stored.id.slice(0, 8)}`} onClick={() => void removeEval(stored.id)}>
-                        <Trash2 className="size-3.5" />
-                      </Button>
+                      {mayEdit && (
+                        <Button size="icon" variant="ghost" className="size-6" aria-label={`Delete eval ${stored.id.slice(0, 8)}`} onClick={() => void removeEval(stored.id)}>
+                          <Trash2 className="size-3.5" />
+                        </Button>
+                      )}
                     </td>
                   </tr>
                 ))}

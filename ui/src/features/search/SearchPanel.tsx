@@ -47,16 +47,19 @@ function Field({ label, children }: { label: string; children: React.ReactNode }
 /**
  * The engine's search with its filters: mode, project, path glob, kind,
  * language, changed-since and git revision. A result opens the file preview
- * at its lines.
+ * at its lines. With a server's workspace open (`server` names it), its
+ * projects are searched there and a result opens the server's file.
  */
 export function SearchPanel({
   projects,
   project,
+  server = null,
   onOpen,
   onClose,
 }: {
   projects: ProjectSummary[];
   project: string | null;
+  server?: string | null;
   onOpen: (target: PreviewTarget) => void;
   onClose: () => void;
 }) {
@@ -103,7 +106,9 @@ export function SearchPanel({
     <div className="absolute inset-0 z-10 flex flex-col bg-background" data-testid="search-panel" role="dialog" aria-label="Search">
       <div className="flex items-center gap-2 border-b border-border px-4 py-2">
         <h2 className="text-sm font-semibold">Search</h2>
-        <span className="text-xs text-muted-foreground">over every ingested project · Esc closes</span>
+        <span className="text-xs text-muted-foreground" data-testid="search-where">
+          {server ? `over the projects of ${server}` : "over every ingested project"} · Esc closes
+        </span>
         <Button size="icon" variant="ghost" className="ml-auto" aria-label="Close search" data-testid="close-search" onClick={onClose}>
           <X />
         </Button>
@@ -211,6 +216,7 @@ export function SearchPanel({
                     path: hit.path,
                     startLine: hit.page === null || hit.page === undefined ? hit.start_line : undefined,
                     endLine: hit.page === null || hit.page === undefined ? hit.end_line : undefined,
+                    server: server !== null,
                   })
                 }
               >

@@ -8,7 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use codexos_runtime::{FilePreview, IngestProgress, IngestReport, ProjectFile, SkippedFile};
+use codexos_runtime::{
+    FilePreview, IngestProgress, IngestReport, ProjectFile, SearchHit, SearchRequest, SkippedFile,
+};
 use serde_json::{json, Value};
 use sha2::Digest as _;
 use tokio_util::sync::CancellationToken;
@@ -126,6 +128,35 @@ fn zipped(files: &[(PathBuf, String)]) -> std::io::Result<Vec<u8>> {
 }
 
 impl TeamClient {
+    /// The workspace's projects searched with the engine's filters (mode,
+    /// project, path glob, kind, language, changed-since, revision and
+    /// reranker).
+    pub async fn search(
+        &self,
+        workspace: &str,
+        query: &str,
+        request: &SearchRequest,
+    ) -> Result<Vec<SearchHit>> {
+        let body = json!({
+            "query": query,
+            "k": request.k,
+            "mode": request.mode,
+            "project": request.filter.project,
+            "path": request.filter.path,
+            "kind": request.filter.kind,
+            "language": request.filter.language,
+            "since": request.filter.since,
+            "rev": request.rev,
+            "rerank": request.rerank,
+        });
+        self.fetch(
+            reqwest::Method::POST,
+            &at(workspace, &["search"]),
+            Some(body),
+        )
+        .await
+    }
+
     /// A project's indexed files on the server.
     pub async fn project_files(&self, workspace: &str, project: &str) -> Result<Vec<ProjectFile>> {
         let path = at(workspace, &["projects", project, "files"]);
@@ -297,37 +328,13 @@ impl TeamClient {
     ) -> Result<IngestReport> {
         let path = at(workspace, &["projects", project, "ingest"]);
         let response = self.call(reqwest::Method::POST, &path, None).await?;
-        let read = self.read_events(response, |name, data| match name {
-            "progress" => {
-                if let Ok(event) = serde_json::from_str::<IngestProgress>(data) {
-                    progress(event);
-                }
-                None
-            }
-            "done" => Some(serde_json::from_str::<IngestReport>(data).map_err(|error| {
-                ClientError::Protocol {
-                    server: self.server.clone(),
-                    message: error.to_string(),
-                }
-            })),
-            "error" => Some(Err(super::streamed_error(
-                data,
-                "the ingest failed on the server",
-            ))),
-            _ => None,
-        });
+        let read = self.progress_then(response, progress, "the ingest failed on the server");
         let ended = tokio::select! {
             ended = read => ended?,
             () = cancel.cancelled() => return Err(self.cancelled()),
         };
-        ended.unwrap_or_else(|| {
-            Err(self.cut_short("the ingest (it goes on there; list the projects to see it)"))
+        ended.ok_or_else(|| {
+            self.cut_short("the ingest (it goes on there; list the projects to see it)")
         })
-    }
-
-    fn cancelled(&self) -> ClientError {
-        ClientError::Cancelled {
-            server: self.server.clone(),
-        }
     }
 }

@@ -145,6 +145,50 @@ async fn a_folder_is_uploaded_indexed_synced_and_removed_by_the_app_client() {
         .await
         .expect("preview");
     assert!(preview.text.contains("pub fn add"), "{preview:?}");
+    // The search panel's filters reach the server's engine: the same query
+    // finds the README (positive control), then nothing once only code
+    // under src/ may match; a mode the engine does not know is refused.
+    let mut request = codexos_runtime::SearchRequest::new(
+        5,
+        codexos_runtime::SearchMode::Bm25,
+        Some(name.as_str()),
+    );
+    let found = cora
+        .search("team", "granite Tuesdays", &request)
+        .await
+        .expect("search");
+    assert_eq!(
+        found.first().map(|hit| hit.path.as_str()),
+        Some("README.md")
+    );
+    request.filter.path = Some("src/**".to_owned());
+    request.filter.kind = Some("code".to_owned());
+    let narrowed = cora
+        .search("team", "granite Tuesdays", &request)
+        .await
+        .expect("search");
+    assert!(
+        narrowed.iter().all(|hit| hit.path == "src/lib.rs"),
+        "{narrowed:?}"
+    );
+    let code = cora
+        .search("team", "add a b u32", &request)
+        .await
+        .expect("search");
+    assert_eq!(
+        code.first().map(|hit| hit.path.as_str()),
+        Some("src/lib.rs")
+    );
+    let (status, body) = server
+        .call(
+            "cora",
+            "POST",
+            "/api/v1/workspaces/team/search",
+            Some(json!({"query": "granite", "mode": "fuzzy"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("unknown search mode `fuzzy`"), "{body}");
     let outside = cora.file_preview("team", &name, "../../team.sqlite").await;
     assert!(
         matches!(outside, Err(ClientError::Refused { status: 400, .. })),
