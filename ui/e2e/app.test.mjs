@@ -2304,6 +2304,54 @@ test("a server's workspace opens in the canvas: an executor runs a flow there, a
     await screenshot("remote-agents");
     await browser.$('button[aria-label="Close agents"]').click();
 
+    // Search runs there with its filters, over the server's projects only; a hit opens the server's file.
+    await browser.$('[data-testid="open-search"]').click();
+    await browser.$('[data-testid="search-panel"]').waitForDisplayed({ timeout: 10_000 });
+    assert.match(await browser.$('[data-testid="search-where"]').getText(), /of other on http/);
+    const searchable = await browser.execute(() => [...document.querySelectorAll('[data-testid="search-project"] option')].map((option) => option.value));
+    assert.deepEqual(searchable, ["", fixtureName], "the server's projects are offered");
+    await fill(await browser.$('[data-testid="search-query"]'), "default port");
+    await fill(await browser.$('[data-testid="search-path"]'), "*.md");
+    await browser.$('[data-testid="search-button"]').click();
+    await browser.$('[data-testid="search-count"]').waitForDisplayed({ timeout: 30_000 });
+    const serverHits = async () => browser.execute(() => [...document.querySelectorAll('[data-testid="search-hit"]')].map((hit) => hit.dataset.path));
+    const markdownHits = await serverHits();
+    assert.ok(markdownHits.includes("docs/configuration.md"), markdownHits.join(", "));
+    for (const path of markdownHits) assert.match(path, /\.md$/);
+    await browser.$('[data-testid="search-kind"]').selectByAttribute("value", "code");
+    await fill(await browser.$('[data-testid="search-path"]'), "src/*");
+    await browser.$('[data-testid="search-button"]').click();
+    await browser.waitUntil(async () => { const paths = await serverHits(); return paths.length > 0 && paths.every((path) => path.startsWith("src/")); }, { timeout: 30_000, timeoutMsg: `the filters were not applied there: ${await serverHits()}` });
+    await browser.$('[data-testid="search-hit"]').click();
+    const hitPreview = await browser.$('[data-testid="file-preview"]');
+    await hitPreview.waitForDisplayed({ timeout: 10_000 });
+    await browser.waitUntil(async () => (await hitPreview.getText()).includes("DEFAULT_PORT"), { timeout: 10_000, timeoutMsg: `the server's file was not shown: ${await hitPreview.getText()}` });
+    await screenshot("remote-search");
+    await browser.$('[data-testid="file-preview"] button[aria-label="Close preview"]').click();
+    await browser.$('[data-testid="close-search"]').click();
+
+    // Evals run there: a dataset file of this machine is imported into `other`, its flow evaluated on the server.
+    await browser.execute((button) => button.click(), await browser.$('[data-testid="open-evals"]'));
+    await browser.$('[data-testid="evals-panel"]').waitForDisplayed({ timeout: 10_000 });
+    assert.match(await browser.$('[data-testid="evals-where"]').getText(), /in other on http/);
+    const cases = join(work, "server-cases.jsonl");
+    await writeFile(cases, '{"id": "one", "input": {}}\n{"id": "two", "input": {}}\n');
+    await fill(await browser.$('[data-testid="dataset-import-path"]'), cases);
+    await browser.$('[data-testid="dataset-import"]').click();
+    await browser.$('[data-testid="dataset"][data-name="server-cases"]').waitForDisplayed({ timeout: 10_000 });
+    const serverSets = await api("GET", "/api/v1/workspaces/other/datasets");
+    assert.deepEqual(serverSets.map((set) => [set.name, set.cases]), [["server-cases", 2]]);
+    await browser.$('[data-testid="eval-flow"]').selectByVisibleText("notes");
+    await browser.$('[data-testid="eval-dataset"]').selectByAttribute("value", "server-cases");
+    await browser.$('[data-testid="eval-start"]').click();
+    const serverReport = await browser.$('[data-testid="eval-report"]');
+    await serverReport.waitForDisplayed({ timeout: 60_000 });
+    const serverEvals = await api("GET", "/api/v1/workspaces/other/evals");
+    assert.deepEqual(serverEvals.map((stored) => [stored.id, stored.flow, stored.cases]), [[await serverReport.getAttribute("data-eval"), "notes", 2]]);
+    assert.equal((await browser.$$('[data-testid="eval-case"]')).length, 2);
+    await screenshot("remote-evals");
+    await browser.$('button[aria-label="Close evals"]').click();
+
     // A share link opened by the system (`gio open`, as GNOME does for a browser or chat):
     // the app registered itself as the codexos:// handler; a second launch
     // hands the link to this window, which shows it in the Team panel to open.
