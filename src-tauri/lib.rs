@@ -81,6 +81,7 @@ app_commands![
     agents::workspace_agent_repin,
     agents::workspace_tools,
     llm::llm_settings,
+    llm::workspace_llm_settings,
     llm::set_policy,
     llm::set_offline,
     llm::store_secret,

@@ -5,54 +5,42 @@
     reason = "Tauri commands receive their arguments by value"
 )]
 
-use codexos_runtime::models::ModelEntry;
-use codexos_runtime::{
-    AttemptRecord, Completion, GgufInfo, ProviderConfig, ProviderInfo, PullEvent, Pulled,
-};
+use codexos_runtime::{Completion, GgufInfo, LlmSettings, ProviderConfig, PullEvent, Pulled};
 use secrecy::SecretString;
-use serde::Serialize;
 use tauri::ipc::Channel;
 use tauri::State;
 
 use crate::commands::{send, IpcError};
 use crate::AppState;
 
-/// Everything Settings → Providers / Models shows.
-#[derive(Debug, Clone, Serialize, specta::Type)]
-pub struct LlmSettings {
-    /// The policy, in order.
-    pub providers: Vec<ProviderInfo>,
-    /// Whether remote providers are refused.
-    pub offline: bool,
-    /// Models in the catalog and the models folder.
-    pub models: Vec<ModelEntry>,
-    /// Names of the secrets in the vault (never their values).
-    pub secrets: Vec<String>,
-    /// The newest router attempts.
-    pub attempts: Vec<AttemptRecord>,
-    /// Every `[[providers]]` entry, in the policy or not.
-    pub configured: Vec<ProviderConfig>,
-}
-
-/// The providers, models, secrets and recent attempts.
+/// This machine's providers, models, secrets and recent attempts.
 #[tauri::command]
 #[specta::specta]
 pub fn llm_settings(state: State<'_, AppState>) -> Result<LlmSettings, IpcError> {
-    let runtime = state.runtime()?;
-    Ok(LlmSettings {
-        providers: runtime.providers()?,
-        offline: runtime.offline(),
-        models: runtime.models(),
-        secrets: runtime.secret_names()?,
-        attempts: runtime.recent_attempts(30)?,
-        configured: runtime.configured_providers(),
-    })
+    Ok(state.runtime()?.llm_settings(true)?)
 }
 
-/// Sets the provider order (written to config.toml).
+/// The same of the server's workspace open (its secret names when the role
+/// may list them). Settings' changes go there while it is open.
 #[tauri::command]
 #[specta::specta]
-pub fn set_policy(state: State<'_, AppState>, order: Vec<String>) -> Result<(), IpcError> {
+pub async fn workspace_llm_settings(state: State<'_, AppState>) -> Result<LlmSettings, IpcError> {
+    let remote = crate::server_projects::open(&state)?;
+    let mut settings = remote.client.llm_settings(&remote.workspace).await?;
+    if let Ok(names) = remote.client.secret_names(&remote.workspace).await {
+        settings.secrets = names;
+    }
+    Ok(settings)
+}
+
+/// Sets the provider order (written to config.toml) — the server's
+/// workspace's while one is open, as every change below.
+#[tauri::command]
+#[specta::specta]
+pub async fn set_policy(state: State<'_, AppState>, order: Vec<String>) -> Result<(), IpcError> {
+    if let Some(remote) = state.remote() {
+        return Ok(remote.client.set_policy(&remote.workspace, &order).await?);
+    }
     Ok(state.runtime()?.set_policy(order)?)
 }
 
@@ -60,6 +48,11 @@ pub fn set_policy(state: State<'_, AppState>, order: Vec<String>) -> Result<(), 
 #[tauri::command]
 #[specta::specta]
 pub fn set_offline(state: State<'_, AppState>, offline: bool) -> Result<bool, IpcError> {
+    if state.remote().is_some() {
+        return Err(crate::remote::only_here(
+            "Offline mode (a server's is `offline = true` in its config.toml)",
+        ));
+    }
     let runtime = state.runtime()?;
     runtime.set_offline(offline);
     Ok(runtime.offline())
@@ -68,11 +61,15 @@ pub fn set_offline(state: State<'_, AppState>, offline: bool) -> Result<bool, Ip
 /// Stores a provider key in the vault (it is never sent back to the window).
 #[tauri::command]
 #[specta::specta]
-pub fn store_secret(
+pub async fn store_secret(
     state: State<'_, AppState>,
     name: String,
     value: String,
 ) -> Result<(), IpcError> {
+    if let Some(remote) = state.remote() {
+        let client = &remote.client;
+        return Ok(client.set_secret(&remote.workspace, &name, &value).await?);
+    }
     Ok(state
         .runtime()?
         .set_secret(&name, &SecretString::from(value))?)
@@ -85,6 +82,12 @@ pub async fn test_provider(
     state: State<'_, AppState>,
     name: String,
 ) -> Result<Completion, IpcError> {
+    if let Some(remote) = state.remote() {
+        return Ok(remote
+            .client
+            .test_provider(&remote.workspace, &name)
+            .await?);
+    }
     let cancel = tokio_util::sync::CancellationToken::new();
     Ok(state.runtime()?.test_provider(&name, &cancel).await?)
 }
@@ -93,11 +96,18 @@ pub async fn test_provider(
 /// key, when given, is stored in the vault first under `provider.key`.
 #[tauri::command]
 #[specta::specta]
-pub fn provider_add(
+pub async fn provider_add(
     state: State<'_, AppState>,
     provider: ProviderConfig,
     key_value: Option<String>,
 ) -> Result<(), IpcError> {
+    if let Some(remote) = state.remote() {
+        let key_value = key_value.filter(|value| !value.is_empty());
+        let client = &remote.client;
+        return Ok(client
+            .add_provider(&remote.workspace, &provider, key_value.as_deref())
+            .await?);
+    }
     let key_value = key_value
         .filter(|value| !value.is_empty())
         .map(SecretString::from);
@@ -110,7 +120,13 @@ pub fn provider_add(
 /// vault).
 #[tauri::command]
 #[specta::specta]
-pub fn provider_remove(state: State<'_, AppState>, name: String) -> Result<(), IpcError> {
+pub async fn provider_remove(state: State<'_, AppState>, name: String) -> Result<(), IpcError> {
+    if let Some(remote) = state.remote() {
+        return Ok(remote
+            .client
+            .remove_provider(&remote.workspace, &name)
+            .await?);
+    }
     Ok(state.runtime()?.remove_provider(&name)?)
 }
 
@@ -123,6 +139,7 @@ pub async fn pull_model(
     name: String,
     on_event: Channel<PullEvent>,
 ) -> Result<Pulled, IpcError> {
+    crate::tools::refuse_on_server(&state, "Installing and removing models")?;
     let runtime = state.runtime()?;
     let cancel = state.requests.start(&request_id);
     let pulled = runtime
@@ -136,6 +153,7 @@ pub async fn pull_model(
 #[tauri::command]
 #[specta::specta]
 pub async fn import_model(state: State<'_, AppState>, path: String) -> Result<GgufInfo, IpcError> {
+    crate::tools::refuse_on_server(&state, "Installing and removing models")?;
     let runtime = state.runtime()?;
     let imported =
         tokio::task::spawn_blocking(move || runtime.import_model(path.as_ref(), &|_, _| {}))
@@ -148,6 +166,7 @@ pub async fn import_model(state: State<'_, AppState>, path: String) -> Result<Gg
 #[tauri::command]
 #[specta::specta]
 pub fn remove_model(state: State<'_, AppState>, name: String) -> Result<(), IpcError> {
+    crate::tools::refuse_on_server(&state, "Installing and removing models")?;
     state.runtime()?.remove_model(&name)?;
     Ok(())
 }

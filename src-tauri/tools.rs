@@ -178,6 +178,7 @@ pub struct PermissionRule {
 #[tauri::command]
 #[specta::specta]
 pub fn tool_permissions(state: State<'_, AppState>) -> Result<Vec<PermissionRule>, IpcError> {
+    refuse_on_server(&state, "Tool permission rules")?;
     Ok(state
         .runtime()?
         .tool_permissions()
@@ -198,16 +199,21 @@ pub fn tool_permission_set(
     rule: String,
     permission: Option<codexos_runtime::Permission>,
 ) -> Result<(), IpcError> {
+    refuse_on_server(&state, "Tool permission rules")?;
     Ok(state.runtime()?.set_tool_permission(&rule, permission)?)
 }
 
-/// Every tool source and tool (a project's `tools/` included when given).
+/// Every tool source and tool (a project's `tools/` included when given)
+/// — the server's workspace's while one is open.
 #[tauri::command]
 #[specta::specta]
 pub async fn tools_overview(
     state: State<'_, AppState>,
     project: Option<String>,
 ) -> Result<ToolsOverview, IpcError> {
+    if let Some(remote) = state.remote() {
+        return Ok(remote.client.tools(&remote.workspace).await?);
+    }
     let runtime = state.runtime()?;
     let root = project
         .map(|name| runtime.project_root(&name))
@@ -262,6 +268,7 @@ pub async fn tool_source_add(
     state: State<'_, AppState>,
     source: NewToolSource,
 ) -> Result<Vec<String>, IpcError> {
+    refuse_on_server(&state, "Tool sources")?;
     let runtime = state.runtime()?;
     let tools = match source {
         NewToolSource::OpenApi {
@@ -312,5 +319,19 @@ pub async fn tool_source_add(
 #[tauri::command]
 #[specta::specta]
 pub async fn tool_source_remove(state: State<'_, AppState>, name: String) -> Result<(), IpcError> {
+    refuse_on_server(&state, "Tool sources")?;
     Ok(state.runtime()?.remove_tool_source(&name).await?)
+}
+
+/// What is set on a server's machine, not from the app (its config.toml:
+/// tool sources — an MCP server there is a program it starts — and
+/// permission rules; its models): refused while a server's workspace is
+/// open.
+pub(crate) fn refuse_on_server(state: &AppState, what: &str) -> Result<(), IpcError> {
+    if state.remote().is_some() {
+        return Err(crate::remote::only_here(&format!(
+            "{what} (a server's are set on its machine: its workspace's config.toml, `codexos models …`)"
+        )));
+    }
+    Ok(())
 }

@@ -121,6 +121,7 @@ globalThis.CODEXOS_IPC_ALLOWED = [
   "workspace_current",
   "workspace_file_preview",
   "workspace_ingest",
+  "workspace_llm_settings",
   "workspace_models",
   "workspace_open",
   "workspace_project_files",

@@ -449,7 +449,7 @@ export default function App() {
                 setSettingsOpen(false);
                 setSettingsTab("providers");
               }}
-              onChanged={refreshLlm}
+              onChanged={access ? undefined : refreshLlm}
               project={selected}
               server={vaultPlace}
             />

@@ -29,7 +29,7 @@ pub enum ProviderKind {
 }
 
 /// What the router knows about a provider before calling it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct ProviderInfo {
     /// Name in the policy.

@@ -17,6 +17,23 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Config, ProviderConfig};
 use crate::{models, Error, Home, Result, Runtime};
 
+/// Everything Settings → Providers / Models shows.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, specta::Type)]
+pub struct LlmSettings {
+    /// The policy, in order.
+    pub providers: Vec<ProviderInfo>,
+    /// Whether remote providers are refused.
+    pub offline: bool,
+    /// Models in the catalog and the models folder.
+    pub models: Vec<models::ModelEntry>,
+    /// Names of the secrets in the vault (never their values).
+    pub secrets: Vec<String>,
+    /// The newest router attempts.
+    pub attempts: Vec<AttemptRecord>,
+    /// Every `[[providers]]` entry, in the policy or not.
+    pub configured: Vec<ProviderConfig>,
+}
+
 /// The policy name of the configured local chat model.
 pub const LOCAL: &str = "local";
 
@@ -313,9 +330,39 @@ impl Runtime {
         Ok(router)
     }
 
+    /// What Settings → Providers / Models shows: the policy, offline, the
+    /// models, the newest router attempts, every `[[providers]]` entry and
+    /// (`with_secrets`) the vault's secret names.
+    pub fn llm_settings(&self, with_secrets: bool) -> Result<LlmSettings> {
+        Ok(LlmSettings {
+            providers: self.providers()?,
+            offline: self.offline(),
+            models: self.models(),
+            secrets: if with_secrets {
+                self.secret_names()?
+            } else {
+                Vec::new()
+            },
+            attempts: self.recent_attempts(30)?,
+            configured: self.configured_providers(),
+        })
+    }
+
     /// Sets the provider order (`llm.policy`): checked, written to
     /// config.toml (comments kept), and used from the next request on.
     pub fn set_policy(&self, names: Vec<String>) -> Result<()> {
+        let configured = self.configured_providers();
+        let unknown = names.iter().find(|name| {
+            name.as_str() != LOCAL
+                && !configured.iter().any(|provider| &provider.name == *name)
+                && !models::resolve(&self.home, name).is_file()
+        });
+        if let Some(name) = unknown {
+            return Err(Error::InvalidProvider {
+                name: name.clone(),
+                message: "the policy may name \"local\", a configured provider or a model file of the models folder only".into(),
+            });
+        }
         let router = self.build_router(&names)?;
         crate::config::write_policy(&self.home.config(), &names)?;
         *self

@@ -60,7 +60,7 @@ pub use bench::{
 pub use bundles::{
     signer_from_file, BundleCheck, BundleContents, BundleImport, BundleImported, SIGNING_SECRET,
 };
-pub use chat::{provider_key_name, ChatOptions, LOCAL};
+pub use chat::{provider_key_name, ChatOptions, LlmSettings, LOCAL};
 pub use codexos_bundle::{Signer, TrustList, MAX_BUNDLE_BYTES};
 pub use codexos_eval::scorer::clip;
 pub use codexos_eval::{

@@ -82,7 +82,7 @@ pub fn resolve(home: &Home, name: &str) -> PathBuf {
 }
 
 /// A model in the models folder, for `codexos models list`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, specta::Type)]
 pub struct ModelEntry {
     /// Name to use in config and `--model` (file or folder name).
     pub name: String,

@@ -21,6 +21,7 @@ mod api;
 mod chat;
 mod evals;
 mod limits;
+mod llm;
 pub mod oidc;
 mod openapi;
 pub mod projects;

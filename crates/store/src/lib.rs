@@ -782,7 +782,7 @@ impl Store {
 }
 
 /// One provider tried for one LLM request, as stored for traces and cost.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, specta::Type)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, specta::Type)]
 #[serde(rename_all = "camelCase")]
 pub struct AttemptRecord {
     /// Identifier shared by the attempts of one request.

@@ -99,9 +99,17 @@ export const commands = {
 	workspaceAgentRepin: (flow: string, agent: string, version: string) => typedError<FlowEntry_Serialize, IpcError_Serialize>(__TAURI_INVOKE("workspace_agent_repin", { flow, agent, version })),
 	/**  The tools of the open server workspace (what its agents may be given). */
 	workspaceTools: () => typedError<ToolsOverview, IpcError_Serialize>(__TAURI_INVOKE("workspace_tools")),
-	/**  The providers, models, secrets and recent attempts. */
+	/**  This machine's providers, models, secrets and recent attempts. */
 	llmSettings: () => typedError<LlmSettings_Serialize, IpcError_Serialize>(__TAURI_INVOKE("llm_settings")),
-	/**  Sets the provider order (written to config.toml). */
+	/**
+	 *  The same of the server's workspace open (its secret names when the role
+	 *  may list them). Settings' changes go there while it is open.
+	 */
+	workspaceLlmSettings: () => typedError<LlmSettings_Serialize, IpcError_Serialize>(__TAURI_INVOKE("workspace_llm_settings")),
+	/**
+	 *  Sets the provider order (written to config.toml) — the server's
+	 *  workspace's while one is open, as every change below.
+	 */
 	setPolicy: (order: string[]) => typedError<null, IpcError_Serialize>(__TAURI_INVOKE("set_policy", { order })),
 	/**  Turns offline mode on or off for this session. */
 	setOffline: (offline: boolean) => typedError<boolean, IpcError_Serialize>(__TAURI_INVOKE("set_offline", { offline })),
@@ -246,7 +254,10 @@ export const commands = {
 	 *  `edits` (a JSON object of state key → value) applied.
 	 */
 	runFork: (requestId: string, runId: string, node: string, edits: string, onEvent: Channel<RunEvent_Deserialize>) => typedError<RunOutcome_Serialize, IpcError_Serialize>(__TAURI_INVOKE("run_fork", { requestId, runId, node, edits, onEvent })),
-	/**  Every tool source and tool (a project's `tools/` included when given). */
+	/**
+	 *  Every tool source and tool (a project's `tools/` included when given)
+	 *  — the server's workspace's while one is open.
+	 */
 	toolsOverview: (project: string | null) => typedError<ToolsOverview, IpcError_Serialize>(__TAURI_INVOKE("tools_overview", { project })),
 	/**  Answers a [`ToolApprovalRequested`]. */
 	toolApproval: (id: string, approved: boolean) => typedError<null, IpcError_Serialize>(__TAURI_INVOKE("tool_approval", { id, approved })),

@@ -188,6 +188,7 @@ pub fn router(team: Arc<Team>) -> Router {
         .route(&w("/ask"), post(ask))
         .route(&w("/chat"), post(chat::chat))
         .merge(agents::routes())
+        .merge(super::llm::routes())
         .route(&w("/analytics"), get(analytics::dashboard))
         .route(&w("/analytics/runs"), get(analytics::figure_runs))
         .route(&w("/vault"), get(secrets))

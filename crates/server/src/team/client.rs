@@ -16,6 +16,7 @@ mod canvas;
 mod evals;
 mod library;
 mod links;
+mod llm;
 mod projects;
 mod reruns;
 mod vault;

@@ -68,6 +68,8 @@ fn inputs(endpoint: &Endpoint, schemas: &mut Map<String, Value>) -> (Option<Valu
         ("POST", "/datasets") => Some(schema_of::<super::evals::DatasetBody>(schemas)),
         ("POST", "/datasets/{dataset}/runs") => Some(schema_of::<super::evals::CaseBody>(schemas)),
         ("POST", "/flows/{flow}/evals") => Some(schema_of::<super::evals::EvalBody>(schemas)),
+        ("PUT", "/llm/policy") => Some(schema_of::<super::llm::PolicyBody>(schemas)),
+        ("POST", "/llm/providers") => Some(schema_of::<super::llm::ProviderBody>(schemas)),
         ("POST", "/agents") => Some(json!({
             "description": "An agent: docs/schema/agent.schema.json (name, version, prompt, model, tools, …)",
             "type": "object"

@@ -630,6 +630,36 @@ pub const ENDPOINTS: &[Endpoint] = &[
     ),
     endpoint(
         "GET",
+        "/api/v1/workspaces/{workspace}/llm",
+        Workspace(View),
+        "The model settings: provider policy, configured providers, installed models, newest router attempts",
+    ),
+    endpoint(
+        "PUT",
+        "/api/v1/workspaces/{workspace}/llm/policy",
+        Workspace(Secrets),
+        "Set the provider order",
+    ),
+    endpoint(
+        "POST",
+        "/api/v1/workspaces/{workspace}/llm/providers",
+        Workspace(Secrets),
+        "Add a remote provider (its key into the vault)",
+    ),
+    endpoint(
+        "DELETE",
+        "/api/v1/workspaces/{workspace}/llm/providers/{provider}",
+        Workspace(Secrets),
+        "Remove a provider (its key stays in the vault)",
+    ),
+    endpoint(
+        "POST",
+        "/api/v1/workspaces/{workspace}/llm/providers/{provider}/test",
+        Workspace(Run),
+        "Send one short request to a provider alone",
+    ),
+    endpoint(
+        "GET",
         "/api/v1/workspaces/{workspace}/analytics",
         Workspace(View),
         "Runs, failures, tokens, cost, latency and fallbacks over a date range, day by day and by a dimension",

@@ -4,6 +4,7 @@
 
 mod canvas;
 mod evals;
+mod llm;
 mod oidc;
 mod projects;
 mod reruns;
@@ -68,6 +69,11 @@ fn paris(name: &str) -> Value {
                      {"id": "say", "kind": "transform", "set": {"answer": "'Paris'"}},
                      {"id": "out", "kind": "output", "keys": ["answer"]}],
            "edges": [{"from": "ask", "to": "say"}, {"from": "say", "to": "out"}]})
+}
+
+/// A remote provider entry named `name` (nothing listens at its address).
+fn stand_in(name: &str) -> Value {
+    json!({"name": name, "kind": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "m", "key": "stand-in-key"})
 }
 
 /// Two cases for [`paris`]: one passes, one fails.
@@ -453,12 +459,22 @@ impl Server {
             .await;
     }
 
-    /// The dataset and eval a call of a datasets or evals endpoint acts on
-    /// (put in place by the owner).
-    async fn eval_fixtures(&self, method: &str, tail: &str) -> (String, String) {
+    /// The dataset, eval and provider a call of a datasets, evals or model
+    /// settings endpoint acts on (put in place by the owner).
+    async fn named_fixtures(&self, method: &str, tail: &str) -> (String, String, String) {
         let mut dataset = "capitals".to_owned();
         let mut eval = String::new();
+        let mut provider = "local".to_owned();
         match (method, tail) {
+            ("DELETE", "/llm/providers/{provider}") => {
+                provider = fresh("doomed");
+                let made = Some(json!({"provider": stand_in(&provider)}));
+                let path = "/api/v1/workspaces/team/llm/providers";
+                assert_eq!(
+                    self.status("olga", "POST", path, made).await,
+                    StatusCode::CREATED
+                );
+            }
             ("GET", "/datasets/{dataset}") | ("POST", "/flows/{flow}/evals") => {
                 self.capitals("capitals").await;
             }
@@ -473,7 +489,7 @@ impl Server {
             }
             _ => {}
         }
-        (dataset, eval)
+        (dataset, eval, provider)
     }
 
     /// `scratch` of `team`: a project of one uploaded file, to remove.
@@ -520,6 +536,8 @@ impl Server {
                 Some(json!({"run": self.paused, "expected": "Paris"}))
             }
             ("POST", "/flows/{flow}/evals") => Some(json!({"dataset": "capitals"})),
+            ("PUT", "/llm/policy") => Some(json!({"order": ["local"]})),
+            ("POST", "/llm/providers") => Some(json!({"provider": stand_in(&fresh("remote"))})),
             ("POST", "/triggers") => Some(json!({"kind": "webhook", "flow": "gate"})),
             ("POST", "/webhooks") => Some(json!({
                 "url": "http://127.0.0.1:9/",
@@ -573,7 +591,7 @@ impl Server {
         let mut made = String::new();
         let mut project = "notes";
         let mut query = "";
-        let (dataset, eval) = self.eval_fixtures(method, tail).await;
+        let (dataset, eval, provider) = self.named_fixtures(method, tail).await;
         match (method, tail) {
             ("POST", "/flows/{flow}/evals") => flow = "paris",
             ("DELETE", "/projects/{project}") => project = self.scratch().await,
@@ -659,6 +677,7 @@ impl Server {
             .replace("{project}", project)
             .replace("{dataset}", &dataset)
             .replace("{eval}", &eval)
+            .replace("{provider}", &provider)
             + query;
         (path, body)
     }
@@ -1092,6 +1111,7 @@ async fn hostile_strings_in_every_path_parameter_are_refused_and_change_nothing(
                     .replace("{link}", "0123456789abcdef-00")
                     .replace("{dataset}", "capitals")
                     .replace("{eval}", "0123456789abcdef")
+                    .replace("{provider}", "local")
                     .replace("{project}", "notes");
                 let (status, text) = server.call("olga", endpoint.method, &prepared, body).await;
                 // The guard refuses the value itself (400); only a value a

@@ -30,6 +30,7 @@ function ProviderRow({
   onChanged,
   onRemove,
   keyShared = false,
+  readOnly = false,
 }: {
   provider: ProviderInfo;
   index: number;
@@ -41,6 +42,8 @@ function ProviderRow({
   onRemove?: (deleteKey: boolean) => void;
   /** Another provider uses the same key: it is not offered for deletion. */
   keyShared?: boolean;
+  /** The role may not change the providers (a server's workspace). */
+  readOnly?: boolean;
 }) {
   const [testing, setTesting] = useState(false);
   const [confirming, setConfirming] = useState(false);
@@ -84,16 +87,20 @@ function ProviderRow({
         </span>
         {provider.remote && settings.offline && <Badge>skipped: offline</Badge>}
         <div className="ml-auto flex gap-1">
-          <Button size="icon" variant="ghost" aria-label="Move up" disabled={index === 0} onClick={() => onMove(index, -1)}>
-            <ArrowUp />
-          </Button>
-          <Button size="icon" variant="ghost" aria-label="Move down" disabled={index === count - 1} onClick={() => onMove(index, 1)}>
-            <ArrowDown />
-          </Button>
+          {!readOnly && (
+            <>
+              <Button size="icon" variant="ghost" aria-label="Move up" disabled={index === 0} onClick={() => onMove(index, -1)}>
+                <ArrowUp />
+              </Button>
+              <Button size="icon" variant="ghost" aria-label="Move down" disabled={index === count - 1} onClick={() => onMove(index, 1)}>
+                <ArrowDown />
+              </Button>
+            </>
+          )}
           <Button size="sm" variant="outline" onClick={() => void test()} disabled={testing} data-testid="test-provider">
             {testing ? <Loader2 className="animate-spin" /> : <Plug />} Test
           </Button>
-          {onRemove && !confirming && (
+          {onRemove && !readOnly && !confirming && (
             <Button size="icon" variant="ghost" aria-label={`Remove ${provider.name}`} data-testid="provider-remove" onClick={() => setConfirming(true)}>
               <Trash2 />
             </Button>
@@ -124,7 +131,7 @@ function ProviderRow({
         {provider.tools ? "yes" : "no"}
         {provider.key && <> · key “{provider.key}” {hasKey ? "stored in the vault" : "missing"}</>}
       </div>
-      {provider.key && (
+      {provider.key && !readOnly && (
         <form
           className="mt-1 flex gap-1 pl-7"
           onSubmit={(event) => {
@@ -154,7 +161,7 @@ function ProviderRow({
   );
 }
 
-function ModelsTab({ settings, onChanged }: { settings: LlmSettings; onChanged: () => void }) {
+function ModelsTab({ settings, onChanged, server = null }: { settings: LlmSettings; onChanged: () => void; server?: string | null }) {
   const [pulling, setPulling] = useState<{ name: string; id: string; event: PullEvent | null } | null>(null);
   const [source, setSource] = useState("");
   const [message, setMessage] = useState<string | null>(null);
@@ -197,12 +204,12 @@ function ModelsTab({ settings, onChanged }: { settings: LlmSettings; onChanged: 
             <span className="shrink-0 text-xs text-muted-foreground">
               {model.installed ? `${((model.bytes ?? 0) / 1e6).toFixed(0)} MB` : "not installed"}
             </span>
-            {!model.installed && model.source === "catalog" && (
+            {server === null && !model.installed && model.source === "catalog" && (
               <Button size="sm" variant="outline" disabled={pulling !== null} onClick={() => void pull(model.name)}>
                 <Download /> Pull
               </Button>
             )}
-            {model.installed && !model.default && model.kind === "chat" && (
+            {server === null && model.installed && !model.default && model.kind === "chat" && (
               <Button size="icon" variant="ghost" aria-label={`Remove ${model.name}`} onClick={() => void remove(model.name)}>
                 <Trash2 />
               </Button>
@@ -218,6 +225,12 @@ function ModelsTab({ settings, onChanged }: { settings: LlmSettings; onChanged: 
           </Button>
         </div>
       )}
+      {server !== null ? (
+        <p className="text-xs text-muted-foreground" data-testid="models-where">
+          The models of {server}: installed on the server's machine (`codexos models pull NAME` there), not from here.
+        </p>
+      ) : (
+      <>
       <form
         className="flex gap-1"
         onSubmit={(event) => {
@@ -237,6 +250,8 @@ function ModelsTab({ settings, onChanged }: { settings: LlmSettings; onChanged: 
         </Button>
       </form>
       <p className="text-xs text-muted-foreground">Drop a .gguf file onto the window to import it.</p>
+      </>
+      )}
       {message && (
         <div className="text-xs" data-testid="models-message">
           {message}
@@ -257,21 +272,22 @@ export function SettingsPanel({
   onChanged?: () => void;
   project?: string | null;
   initialTab?: Tab;
-  /** A server's workspace open: its vault shows in the Vault tab. */
+  /** A server's workspace open: its providers, models, tools and vault
+   * show (admins and owners — `canSet` — change its providers). */
   server?: ServerVaultPlace | null;
 }) {
+  const readOnly = server !== null && !server.canSet;
   const [tab, setTab] = useState<Tab>(initialTab);
   const [settings, setSettings] = useState<LlmSettings | null>(null);
   const [confirmingUnused, setConfirmingUnused] = useState<string | null>(null);
   const [error, setError] = useState<IpcError | null>(null);
 
   const refresh = useCallback(() => {
-    commands
-      .llmSettings()
+    (server ? commands.workspaceLlmSettings() : commands.llmSettings())
       .then((result) => (result.status === "ok" ? setSettings(result.data) : setError(result.error)))
       .catch((caught: unknown) => setError(toIpcError(caught)));
     onChanged?.();
-  }, [onChanged]);
+  }, [onChanged, server]);
 
   useEffect(() => refresh(), [refresh]);
 
@@ -289,7 +305,7 @@ export function SettingsPanel({
 
   async function removeProvider(name: string, key: string | null = null) {
     const result = await commands.providerRemove(name);
-    const deleted = result.status === "ok" && key ? await commands.vaultRemove(key) : null;
+    const deleted = result.status === "ok" && key ? await (server ? commands.workspaceSecretRemove(key) : commands.vaultRemove(key)) : null;
     setError(result.status === "error" ? result.error : deleted?.status === "error" ? deleted.error : null);
     refresh();
   }
@@ -336,10 +352,17 @@ export function SettingsPanel({
         {!settings && !error && <Loader2 className="animate-spin" />}
         {settings && tab === "providers" && (
           <div className="space-y-3">
-            <label className="flex items-center gap-2 text-xs">
-              <input type="checkbox" checked={settings.offline} onChange={() => void toggleOffline()} data-testid="offline" />
-              Offline: never call a remote provider
-            </label>
+            {server ? (
+              <p className="text-xs" data-testid="providers-where">
+                The providers of {server.label}, used by its runs, asks and chats{settings.offline ? " — offline: remote providers are skipped there" : ""}.
+                {readOnly ? ` Your role (${server.role}) reads them; admins and owners change them.` : " Changes are saved in the workspace's config.toml on the server; keys go to its vault."}
+              </p>
+            ) : (
+              <label className="flex items-center gap-2 text-xs">
+                <input type="checkbox" checked={settings.offline} onChange={() => void toggleOffline()} data-testid="offline" />
+                Offline: never call a remote provider
+              </label>
+            )}
             <p className="text-xs text-muted-foreground">
               Requests go to the first provider that can take them and fall back down this list on errors, timeouts,
               rate limits and missing capabilities. Remote providers are saved in config.toml ([[providers]]); their keys in
@@ -361,10 +384,11 @@ export function SettingsPanel({
                       : undefined
                   }
                   keyShared={settings.configured.some((entry) => entry.name !== provider.name && entry.key != null && entry.key.replace(/^vault:\/\//, "") === provider.key)}
+                  readOnly={readOnly}
                 />
               ))}
             </ol>
-            {settings.configured.some((entry) => !settings.providers.some((provider) => provider.name === entry.name)) && (
+            {!readOnly && settings.configured.some((entry) => !settings.providers.some((provider) => provider.name === entry.name)) && (
               <section aria-label="Providers not in the policy" data-testid="unused-providers">
                 <h3 className="text-xs font-semibold">In config.toml, not in the policy</h3>
                 <ul className="space-y-1 pt-1">
@@ -393,7 +417,7 @@ export function SettingsPanel({
                 </ul>
               </section>
             )}
-            <AddProvider taken={[...settings.configured.map((entry) => entry.name), "local"]} onAdded={refresh} />
+            {!readOnly && <AddProvider taken={[...settings.configured.map((entry) => entry.name), "local"]} onAdded={refresh} />}
             <h3 className="pt-2 text-xs font-semibold">Recent attempts</h3>
             <table className="w-full text-left text-xs" data-testid="attempts">
               <tbody>
@@ -412,8 +436,8 @@ export function SettingsPanel({
             </table>
           </div>
         )}
-        {settings && tab === "models" && <ModelsTab settings={settings} onChanged={refresh} />}
-        {tab === "tools" && <ToolsTab project={project ?? null} />}
+        {settings && tab === "models" && <ModelsTab settings={settings} onChanged={refresh} server={server?.label ?? null} />}
+        {tab === "tools" && <ToolsTab project={server ? null : (project ?? null)} server={server?.label ?? null} />}
         {tab === "vault" && <VaultTab server={server} />}
         {tab === "telemetry" && <TelemetryTab />}
         {tab === "bundles" && <BundlesTab />}

@@ -11,7 +11,13 @@ import { AddToolSource } from "./AddToolSource";
 import { effectsLabel, sourceLabel, toolsBySource } from "./toolsState";
 
 /** Settings → Tools: every source with its state, and its tools with their permission. */
-export function ToolsTab({ project }: { project: string | null }) {
+/**
+ * Settings → Tools: sources, tools and the permission each runs at, with
+ * permission rules and sources added or removed — or, with a server's
+ * workspace open (`server` names it), that workspace's tools, read-only
+ * (its sources and rules are set on the server's machine).
+ */
+export function ToolsTab({ project, server = null }: { project: string | null; server?: string | null }) {
   const [overview, setOverview] = useState<ToolsOverview | null>(null);
   const [error, setError] = useState<IpcError | null>(null);
   const [loading, setLoading] = useState(false);
@@ -22,13 +28,13 @@ export function ToolsTab({ project }: { project: string | null }) {
 
   const refresh = useCallback(() => {
     setLoading(true);
-    void commands.toolPermissions().then((result) => (result.status === "ok" ? setRules(result.data) : setError(result.error)));
+    if (server === null) void commands.toolPermissions().then((result) => (result.status === "ok" ? setRules(result.data) : setError(result.error)));
     commands
       .toolsOverview(project)
       .then((result) => (result.status === "ok" ? setOverview(result.data) : setError(result.error)))
       .catch((caught: unknown) => setError(toIpcError(caught)))
       .finally(() => setLoading(false));
-  }, [project]);
+  }, [project, server]);
 
   async function setRule(rule: string, permission: Permission | null) {
     const result = await commands.toolPermissionSet(rule, permission);
@@ -61,15 +67,23 @@ export function ToolsTab({ project }: { project: string | null }) {
           {loading ? <Loader2 className="animate-spin" /> : <RefreshCw />} Refresh
         </Button>
       </div>
-      <p className="text-xs text-muted-foreground">
-        Tools come from the built-ins, the tools/ folders, OpenAPI specs and MCP servers ([tools] in config.toml).
-        Read-only tools run freely; anything that writes, runs code or reaches the network asks first.
-      </p>
+      {server ? (
+        <p className="text-xs text-muted-foreground" data-testid="tools-where">
+          The tools of {server}, with the permission each runs at there. Its sources and permission rules are set on the
+          server's machine (the workspace's config.toml), not from here.
+        </p>
+      ) : (
+        <p className="text-xs text-muted-foreground">
+          Tools come from the built-ins, the tools/ folders, OpenAPI specs and MCP servers ([tools] in config.toml).
+          Read-only tools run freely; anything that writes, runs code or reaches the network asks first.
+        </p>
+      )}
       {error && (
         <div className="text-destructive" role="alert">
           {error.message}
         </div>
       )}
+      {server === null && (
       <section className="rounded-md border border-border p-2" data-testid="permission-rules" aria-label="Permission rules">
         <div className="text-xs font-medium">Permission rules</div>
         <p className="text-[11px] text-muted-foreground">A tool name or glob (github.*) → allow, ask or deny; saved in config.toml [tools.permissions], in force for the next call. A flow's own rules apply after these.</p>
@@ -108,12 +122,15 @@ export function ToolsTab({ project }: { project: string | null }) {
           </Button>
         </form>
       </section>
-      <AddToolSource
-        onAdded={(message) => {
-          setRemoved(message);
-          refresh();
-        }}
-      />
+      )}
+      {server === null && (
+        <AddToolSource
+          onAdded={(message) => {
+            setRemoved(message);
+            refresh();
+          }}
+        />
+      )}
       {removed && (
         <div className="text-xs" role="status" data-testid="tool-source-message">
           {removed}
@@ -162,6 +179,7 @@ export function ToolsTab({ project }: { project: string | null }) {
                       {tool.name}
                     </span>
                     <select
+                      disabled={server !== null}
                       className="h-6 rounded border border-border bg-background px-1 text-xs text-foreground"
                       aria-label={`Permission of ${tool.name}`}
                       data-testid="tool-permission"

@@ -5,7 +5,7 @@ use codexos_runtime::{AgentPin, AgentSpec, AgentVersion, FlowEntry, ToolsOvervie
 use serde_json::json;
 
 use super::canvas::at;
-use super::{ClientError, Result, TeamClient};
+use super::{Result, TeamClient};
 
 impl TeamClient {
     /// Every published agent version of the workspace.
@@ -16,10 +16,7 @@ impl TeamClient {
 
     /// Publishes an agent there as a new immutable version.
     pub async fn publish_agent(&self, workspace: &str, spec: &AgentSpec) -> Result<AgentVersion> {
-        let body = serde_json::to_value(spec).map_err(|error| ClientError::Protocol {
-            server: self.server.clone(),
-            message: error.to_string(),
-        })?;
+        let body = self.body_of(spec)?;
         self.fetch(
             reqwest::Method::POST,
             &at(workspace, &["agents"]),

@@ -112,8 +112,9 @@ impl TeamClient {
         self.call(method, path, body).await.map(drop)
     }
 
-    fn flow_body(&self, flow: &Flow) -> Result<Value> {
-        serde_json::to_value(flow).map_err(|error| ClientError::Protocol {
+    /// `value` as a request's JSON body.
+    pub(super) fn body_of(&self, value: &impl serde::Serialize) -> Result<Value> {
+        serde_json::to_value(value).map_err(|error| ClientError::Protocol {
             server: self.server.clone(),
             message: error.to_string(),
         })
@@ -174,7 +175,7 @@ impl TeamClient {
     /// Saves a flow on the server (a new version when it changed).
     pub async fn save_flow(&self, workspace: &str, flow: &Flow) -> Result<RemoteSaved> {
         let path = at(workspace, &["flows", &flow.name]);
-        self.fetch(reqwest::Method::PUT, &path, Some(self.flow_body(flow)?))
+        self.fetch(reqwest::Method::PUT, &path, Some(self.body_of(flow)?))
             .await
     }
 
@@ -192,7 +193,7 @@ impl TeamClient {
     /// sub-flows are the workspace's).
     pub async fn check_flow(&self, workspace: &str, flow: &Flow) -> Result<Vec<FlowProblem>> {
         let path = at(workspace, &["check"]);
-        self.fetch(reqwest::Method::POST, &path, Some(self.flow_body(flow)?))
+        self.fetch(reqwest::Method::POST, &path, Some(self.body_of(flow)?))
             .await
     }
 
