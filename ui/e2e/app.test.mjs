@@ -2408,9 +2408,39 @@ test("a server's workspace opens in the canvas: an executor runs a flow there, a
       await switcher.selectByAttribute("value", `${second.url} lab`);
       await browser.waitUntil(async () => (await browser.$('[data-testid="flow-remote"]').getAttribute("data-role")) === "owner" && (await picker.getValue()) === "probe", { timeout: 10_000, timeoutMsg: `the second server's flow did not open: ${await picker.getValue()}` });
       await screenshot("remote-two-servers");
-      // Settings → Vault shows the workspace's vault (Eve owns `lab`) above this machine's:
-      // a secret set there is listed by the server, and its value never comes back.
+      // Settings → Providers, Models and Tools show `lab`'s (Eve owns it): a provider added
+      // there is saved on the server, its key in lab's vault; models and tools are read there.
+      const labApi = bearerApi(second.url, token2);
       await browser.$('[data-testid="open-settings"]').click();
+      await browser.$('[data-testid="providers-where"]').waitForDisplayed({ timeout: 10_000 });
+      assert.match(await browser.$('[data-testid="providers-where"]').getText(), /providers of lab on http/);
+      assert.ok(!(await browser.$('[data-testid="offline"]').isExisting()), "offline mode is the server's own");
+      await browser.$('[data-testid="provider-add-open"]').click();
+      await fillIn('[data-testid="provider-name"]', "lab-vllm");
+      await fillIn('[data-testid="provider-url"]', "http://127.0.0.1:9/v1");
+      await fillIn('[data-testid="provider-model"]', "served-model");
+      await fillIn("#provider-key-name", "lab-vllm-key");
+      await fillIn("#provider-key", "sk-provider-never-back");
+      await browser.$('[data-testid="provider-add-submit"]').click();
+      // Added there; its test goes from the server to an address where nothing listens.
+      await browser.waitUntil(async () => /added lab-vllm/.test(await browser.$('[data-testid="provider-add-result"]').getText()), { timeout: 30_000, timeoutMsg: `not added: ${await browser.$('[data-testid="settings"]').getText()}` });
+      const labLlm = await labApi("GET", "/api/v1/workspaces/lab/llm");
+      assert.ok(labLlm.configured.some((entry) => entry.name === "lab-vllm" && entry.model === "served-model"), JSON.stringify(labLlm.configured));
+      assert.ok((await labApi("GET", "/api/v1/workspaces/lab/vault")).includes("lab-vllm-key"), "the key went to lab's vault");
+      await browser.waitUntil(async () => (await browser.execute(() => [...document.querySelectorAll('[data-testid="provider-row"]')].map((row) => row.textContent))).some((text) => text.includes("lab-vllm")), { timeout: 10_000, timeoutMsg: "the server's new provider is not listed" });
+      assert.ok(!(await browser.$('[data-testid="settings"]').getText()).includes("sk-provider-never-back"), "the key is not shown");
+      await screenshot("remote-providers");
+      await browser.$("button=models").click();
+      await browser.$('[data-testid="models-where"]').waitForDisplayed({ timeout: 10_000 });
+      assert.ok((await browser.$$('[data-testid="model-list"] li')).length > 0, "the server's models are listed");
+      const modelButtons = await browser.execute(() => [...document.querySelectorAll('[data-testid="settings"] button')].map((button) => button.textContent.trim()));
+      assert.ok(!modelButtons.some((text) => text.includes("Pull")), `models are installed on the server's machine: ${modelButtons}`);
+      await browser.$("button=tools").click();
+      await browser.$('[data-testid="tools-where"]').waitForDisplayed({ timeout: 10_000 });
+      await browser.waitUntil(async () => (await browser.$$('[data-testid="tool-row"]')).length > 0, { timeout: 10_000, timeoutMsg: "the server's tools are not listed" });
+      assert.ok(!(await browser.$('[data-testid="permission-rules"]').isExisting()), "rules are set on the server's machine");
+      // Settings → Vault shows the workspace's vault above this machine's:
+      // a secret set there is listed by the server, and its value never comes back.
       await browser.$("button=vault").click();
       await browser.$('[data-testid="server-vault"]').waitForDisplayed({ timeout: 10_000 });
       assert.match(await browser.$('[data-testid="server-vault"]').getText(), /Vault of lab on http/);
@@ -2418,8 +2448,8 @@ test("a server's workspace opens in the canvas: an executor runs a flow there, a
       await fillIn('[data-testid="server-vault-value"]', "sk-lab-never-back");
       await browser.$('[data-testid="server-vault-add"]').click();
       await browser.$('[data-testid="server-vault-secret"][data-name="lab-key"]').waitForDisplayed({ timeout: 10_000, timeoutMsg: `the secret is not listed: ${await browser.$('[data-testid="server-vault"]').getText()}` });
-      const labSecrets = await bearerApi(second.url, token2)("GET", "/api/v1/workspaces/lab/vault");
-      assert.deepEqual(labSecrets, ["lab-key"]);
+      const labSecrets = await labApi("GET", "/api/v1/workspaces/lab/vault");
+      assert.deepEqual(labSecrets.sort(), ["lab-key", "lab-vllm-key"]);
       assert.equal(await browser.$('[data-testid="server-vault-value"]').getValue(), "", "the value is cleared once sent");
       assert.ok(!(await browser.$('[data-testid="vault"]').getText()).includes("sk-lab-never-back"), "nor shown");
       assert.ok(await browser.$('[data-testid="vault-name"]').isDisplayed(), "this machine's vault is still there");
@@ -2428,6 +2458,12 @@ test("a server's workspace opens in the canvas: an executor runs a flow there, a
       // Back on the first server's workspace: its flows, its role.
       await switcher.selectByAttribute("value", `${url} team`);
       await browser.waitUntil(async () => (await browser.$('[data-testid="flow-remote"]').getAttribute("data-role")) === "executor" && (await picker.getValue()) === "gate", { timeout: 10_000, timeoutMsg: "the first server's workspace did not come back" });
+      // An executor reads the workspace's providers and changes nothing.
+      await browser.$('[data-testid="open-settings"]').click();
+      await browser.$('[data-testid="providers-where"]').waitForDisplayed({ timeout: 10_000 });
+      assert.match(await browser.$('[data-testid="providers-where"]').getText(), /Your role \(executor\) reads them/);
+      assert.ok(!(await browser.$('[data-testid="provider-add-open"]').isExisting()) && !(await browser.$('button[aria-label="Move up"]').isExisting()), "an executor may not change them");
+      await browser.$('button[aria-label="Close settings"]').click();
       // Signing out of the second server (the panel shows it) keeps the first, and its workspace open.
       await browser.$('[data-testid="open-team"]').click();
       await browser.$('[data-testid="team-sign-out"]').click();
