@@ -22,6 +22,7 @@ use codexos_runtime::{IngestProgress, Runtime};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sha2::Digest as _;
+use tokio_util::sync::CancellationToken;
 
 use super::api::{ApiResult, Caller, Workspace};
 use super::roles::WORKSPACE;
@@ -153,9 +154,31 @@ struct Claim {
 }
 
 impl Claim {
+    /// The project for an upload or a removal.
     fn take(team: &Arc<Team>, ws: &Workspace, project: &str) -> ApiResult<Self> {
+        Self::taken(team, ws, project, None)
+    }
+
+    /// The project for an ingest that `cancel` stops.
+    fn for_ingest(
+        team: &Arc<Team>,
+        ws: &Workspace,
+        project: &str,
+        cancel: CancellationToken,
+    ) -> ApiResult<Self> {
+        Self::taken(team, ws, project, Some(cancel))
+    }
+
+    fn taken(
+        team: &Arc<Team>,
+        ws: &Workspace,
+        project: &str,
+        cancel: Option<CancellationToken>,
+    ) -> ApiResult<Self> {
         let key = (ws.name.clone(), project.to_owned());
-        if lock(&team.ingests).insert(key.clone()) {
+        let mut held = lock(&team.ingests);
+        if let std::collections::hash_map::Entry::Vacant(entry) = held.entry(key.clone()) {
+            entry.insert(cancel);
             Ok(Self {
                 team: Arc::clone(team),
                 key,
@@ -461,9 +484,9 @@ pub(crate) async fn ingest(
             "the project `{project}` has no uploaded files — upload its files first"
         )));
     }
-    let claim = Claim::take(&team, &ws, &project)?;
-    let runtime = Arc::clone(&ws.runtime);
     let cancel = team.shutdown.child_token();
+    let claim = Claim::for_ingest(&team, &ws, &project, cancel.clone())?;
+    let runtime = Arc::clone(&ws.runtime);
     Ok(stream::spawned(
         None,
         caller.actor(),
@@ -477,6 +500,26 @@ pub(crate) async fn ingest(
             )
         },
     ))
+}
+
+/// `POST …/projects/{project}/ingest/cancel`: stops the project's ingest
+/// (what it indexed stays; the next ingest does the rest); 409 when none
+/// runs.
+pub(crate) async fn cancel_ingest(
+    State(team): State<Arc<Team>>,
+    Extension(ws): Extension<Workspace>,
+    Path((_, project)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let key = (ws.name.clone(), project.clone());
+    match lock(&team.ingests).get(&key) {
+        Some(Some(cancel)) => {
+            cancel.cancel();
+            Ok(StatusCode::ACCEPTED)
+        }
+        _ => Err(ApiError::conflict(format!(
+            "no ingest of `{project}` is running"
+        ))),
+    }
 }
 
 /// `GET …/projects/{project}/files`: the indexed files.
@@ -559,7 +602,10 @@ pub(crate) fn routes(max_upload: usize) -> Router<Arc<Team>> {
         )
         .route(&w("/sources/remove"), post(remove_sources))
         .route(&w("/ingest"), post(ingest))
+        .route(&w("/ingest/cancel"), post(cancel_ingest))
 }
 
-/// Projects being ingested, uploaded to or removed, by workspace.
-pub(crate) type Ingests = std::sync::Mutex<HashSet<(String, String)>>;
+/// Projects being ingested (with what stops the ingest), uploaded to or
+/// removed, by workspace.
+pub(crate) type Ingests =
+    std::sync::Mutex<std::collections::HashMap<(String, String), Option<CancellationToken>>>;

@@ -528,6 +528,12 @@ pub const ENDPOINTS: &[Endpoint] = &[
     ),
     endpoint(
         "POST",
+        "/api/v1/workspaces/{workspace}/projects/{project}/ingest/cancel",
+        Workspace(Edit),
+        "Stop a project's running ingest (what it indexed stays)",
+    ),
+    endpoint(
+        "POST",
         "/api/v1/workspaces/{workspace}/search",
         Workspace(Run),
         "Search the projects",

@@ -318,7 +318,7 @@ impl TeamClient {
     }
 
     /// Ingests a project's uploaded files on the server, streaming its
-    /// progress; stopping here leaves the ingest to finish there.
+    /// progress; `cancel` stops it there too (what it indexed stays).
     pub async fn ingest_uploaded(
         &self,
         workspace: &str,
@@ -331,7 +331,13 @@ impl TeamClient {
         let read = self.progress_then(response, progress, "the ingest failed on the server");
         let ended = tokio::select! {
             ended = read => ended?,
-            () = cancel.cancelled() => return Err(self.cancelled()),
+            () = cancel.cancelled() => {
+                // Stopped there too (it would go on without the client);
+                // already ended is fine.
+                let stop = at(workspace, &["projects", project, "ingest", "cancel"]);
+                self.done(reqwest::Method::POST, &stop, None).await.ok();
+                return Err(self.cancelled());
+            }
         };
         ended.ok_or_else(|| {
             self.cut_short("the ingest (it goes on there; list the projects to see it)")

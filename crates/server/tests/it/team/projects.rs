@@ -479,3 +479,77 @@ async fn conflicting_or_oversized_batches_and_the_servers_own_projects_are_refus
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert!(body.contains("upload its files first"), "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ingest_the_app_cancels_stops_on_the_server_and_the_next_one_finishes() {
+    const FILES: usize = 300;
+    let server = start(roomy()).await;
+    let cora = signed_in(&server, "cora").await;
+    let files: serde_json::Map<String, Value> = (0..FILES)
+        .map(|n| {
+            let text = format!("# Note {n}\n\nThe quarry's crane number {n} lifts granite.\n");
+            (format!("notes/n{n}.md"), Value::String(text))
+        })
+        .collect();
+    let upload = "/api/v1/workspaces/team/projects/big/sources";
+    let (status, body) = server
+        .call("cora", "POST", upload, Some(json!({ "$zip": files })))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    // Cancelled at its first event: the client says so and stops it there.
+    let stop = CancellationToken::new();
+    let seen = Mutex::new(0);
+    let ended = cora
+        .ingest_uploaded(
+            "team",
+            "big",
+            &|_| {
+                *seen.lock().expect("seen") += 1;
+                stop.cancel();
+            },
+            &stop,
+        )
+        .await;
+    assert!(
+        matches!(ended, Err(ClientError::Cancelled { .. })),
+        "{ended:?}"
+    );
+    assert!(*seen.lock().expect("seen") >= 1, "it ran");
+    // The server's ingest ends (the project is free again: a removal of
+    // nothing is taken) short of the whole project; the next ingest indexes
+    // the rest.
+    let remove = "/api/v1/workspaces/team/projects/big/sources/remove";
+    let mut stopped = false;
+    for _ in 0..100 {
+        let nothing = Some(json!({"paths": ["not-there.md"]}));
+        if server.call("cora", "POST", remove, nothing).await.0 != StatusCode::CONFLICT {
+            stopped = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(stopped, "the cancelled ingest never ended");
+    let partway = match cora.project_files("team", "big").await {
+        Ok(files) => files.len(),
+        Err(ClientError::Refused { status: 404, .. }) => 0,
+        Err(other) => panic!("{other:?}"),
+    };
+    assert!(
+        partway < FILES,
+        "{partway} files indexed: it was not stopped"
+    );
+    let report = cora
+        .ingest_uploaded("team", "big", &|_| {}, &CancellationToken::new())
+        .await
+        .expect("ingest");
+    assert_eq!(report.files_indexed as usize, FILES - partway, "{report:?}");
+    // Nothing runs now: a cancel says so.
+    let cancel = "/api/v1/workspaces/team/projects/big/ingest/cancel";
+    assert_eq!(
+        server.call("cora", "POST", cancel, None).await.0,
+        StatusCode::CONFLICT
+    );
+    let indexed = cora.project_files("team", "big").await.expect("files");
+    assert_eq!(indexed.len(), FILES);
+}
