@@ -409,23 +409,49 @@ impl Remote {
     }
 }
 
-/// A conversation kept here whose asks or chat turns go to the server's workspace (an ask's
-/// project, if one is named, checked there); agents stay on this machine.
+/// A conversation kept here whose asks, chat turns or agent turns go to the
+/// server's workspace: an ask's project, or the agent (its newest version
+/// unless one is named), checked there.
 pub(crate) async fn new_conversation(
     runtime: &codexos_runtime::Runtime,
     remote: &Remote,
     mode: codexos_runtime::ConversationMode,
-    project: Option<String>,
+    target: Option<String>,
 ) -> Result<codexos_runtime::ConversationSummary, IpcError> {
-    if mode == codexos_runtime::ConversationMode::Agent {
-        return Err(only_here("An agent conversation"));
-    }
-    let project = project.filter(|_| mode == codexos_runtime::ConversationMode::Ask);
-    if let Some(name) = project.as_deref() {
-        remote
-            .client
-            .require_project(&remote.workspace, name)
-            .await?;
-    }
-    Ok(runtime.new_remote_conversation(&remote.clone().asker(), mode, project.as_deref())?)
+    let target = match (mode, target) {
+        (codexos_runtime::ConversationMode::Ask, Some(name)) => {
+            remote
+                .client
+                .require_project(&remote.workspace, &name)
+                .await?;
+            Some(name)
+        }
+        (codexos_runtime::ConversationMode::Agent, Some(reference)) => {
+            Some(agent_there(remote, &reference).await?)
+        }
+        _ => None,
+    };
+    Ok(runtime.new_remote_conversation(&remote.clone().asker(), mode, target.as_deref())?)
+}
+
+/// `name@version` of the workspace's agent `reference` (`name`: its newest
+/// version), or why there is none.
+async fn agent_there(remote: &Remote, reference: &str) -> Result<String, IpcError> {
+    let (name, version) = reference
+        .split_once('@')
+        .map_or((reference, None), |(name, version)| (name, Some(version)));
+    let published = remote.client.agents(&remote.workspace).await?;
+    // Listed by name then version: the last of a name is its newest.
+    let found = published
+        .iter()
+        .rfind(|agent| agent.name == name && version.is_none_or(|version| agent.version == version))
+        .ok_or_else(|| IpcError {
+            code: ErrorCode::NotFound,
+            message: format!(
+                "{} has no agent `{reference}` — publish it there in the Agents panel",
+                remote.workspace
+            ),
+            details: None,
+        })?;
+    Ok(format!("{}@{}", found.name, found.version))
 }

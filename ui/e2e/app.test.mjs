@@ -2096,6 +2096,7 @@ test("a server's workspace opens in the canvas: an executor runs a flow there, a
   // The server's workspace has its own project (a name this machine does not use).
   const teamHome = join(work, "server", "workspaces", "team");
   await writeFile(join(teamHome, "config.toml"), "[llm]\nmax_tokens = 48\ntemperature = 0.0\n");
+  await writeFile(join(work, "server", "workspaces", "other", "config.toml"), "[llm]\nmax_tokens = 48\ntemperature = 0.0\n");
   await codexos(["ingest", fixture, "--project", "lumen-on-server"], { ...env, CODEXOS_HOME: teamHome });
   const { server, url } = await serveTeam(home, env);
   try {
@@ -2195,7 +2196,7 @@ test("a server's workspace opens in the canvas: an executor runs a flow there, a
     await browser.$('[data-testid="server-projects"] [data-testid="project"]').click();
     await browser.$('[data-testid="conversation-new"]').click();
     await browser.waitUntil(async () => (await browser.$('[data-testid="mode-ask"]').getAttribute("aria-checked")) === "true", { timeout: 10_000 });
-    assert.ok(!(await browser.$('[data-testid="mode-agent"]').isEnabled()), "agents run on this machine");
+    assert.ok(await browser.$('[data-testid="mode-agent"]').isEnabled(), "the workspace's agents are offered too");
     await browser.$('[data-testid="chat-input"]').setValue("What is the default port of the Lumen server?");
     await browser.$('[data-testid="ask-button"]').click();
     await browser.waitUntil(async () => /Answers from project “lumen-on-server” of team/.test(await browser.execute(() => document.querySelector('[data-testid="messages"]').parentElement.textContent)), { timeout: 10_000, timeoutMsg: "the conversation is not about the server's project" });
@@ -2303,6 +2304,22 @@ test("a server's workspace opens in the canvas: an executor runs a flow there, a
     assert.ok(serverAgents.some((agent) => `${agent.name}@${agent.version}` === "server-helper@1.0.0"), JSON.stringify(serverAgents.map((agent) => agent.name)));
     await screenshot("remote-agents");
     await browser.$('button[aria-label="Close agents"]').click();
+    // The chat's agent mode offers the workspace's agents (not this machine's) and runs a turn there.
+    if (!(await browser.$('[data-testid="chat-input"]').isDisplayed())) await browser.$('[data-testid="toggle-chat"]').click();
+    await browser.execute((button) => button.click(), await browser.$('[data-testid="mode-agent"]'));
+    const agentPicker = await browser.$('[data-testid="agent-picker"]');
+    await agentPicker.waitForDisplayed({ timeout: 10_000 });
+    await browser.waitUntil(async () => (await agentPicker.getText()).includes("server-helper"), { timeout: 10_000, timeoutMsg: `the workspace's agent is not offered: ${await agentPicker.getText()}` });
+    const offered = await browser.execute(() => [...document.querySelectorAll('[data-testid="agent-picker"] option')].map((option) => option.value));
+    const theirs = [...new Set((await api("GET", "/api/v1/workspaces/other/agents")).map((agent) => agent.name))];
+    assert.deepEqual(offered.sort(), theirs.sort(), "the workspace's agents are offered");
+    await agentPicker.selectByAttribute("value", "server-helper");
+    const agentAnswer = await sendChat("Say hello.");
+    assert.match(await browser.$('[data-testid="chat-scope"]').getText(), /Agent server-helper@1\.0\.0 of other on http/);
+    assert.match(await agentAnswer.getText(), /trace [0-9a-f]{8}/, "the answer is a run");
+    const agentRuns = await api("GET", "/api/v1/workspaces/other/runs");
+    assert.ok(agentRuns.some((summary) => summary.flow === "chat-server-helper" && summary.status === "succeeded"), JSON.stringify(agentRuns.map((summary) => [summary.flow, summary.status])));
+    await screenshot("remote-agent-chat");
 
     // Search runs there with its filters, over the server's projects only; a hit opens the server's file.
     await browser.$('[data-testid="open-search"]').click();

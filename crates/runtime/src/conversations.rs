@@ -17,7 +17,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use codexos_flow::{EventKind, RunEvent, RunStatus};
+use codexos_flow::{EventKind, RunEvent, RunOutcome, RunStatus};
 use codexos_llm::{ChatEvent, ChatMessage, Completion, FinishReason, Outcome};
 use codexos_store::{ConversationSummary, MessageRow};
 use serde::{Deserialize, Serialize};
@@ -289,6 +289,18 @@ pub trait RemoteAsker: Send + Sync {
         model: Option<String>,
         on_token: Arc<dyn Fn(String) + Send + Sync>,
     ) -> futures::future::BoxFuture<'static, std::result::Result<crate::Answer, String>>;
+
+    /// An agent's turn run there: `agent` (`name@version`) given `task`,
+    /// its tools working in `project` of that side (else a folder of its
+    /// own there); the run's events go to `on_event` as they come. Tools
+    /// that would ask first are refused there (no one to ask).
+    fn agent(
+        &self,
+        agent: String,
+        task: String,
+        project: Option<String>,
+        on_event: codexos_flow::exec::EventSink,
+    ) -> futures::future::BoxFuture<'static, std::result::Result<RunOutcome, String>>;
 }
 
 impl std::fmt::Debug for Turn {
@@ -366,6 +378,12 @@ fn agent_task(messages: &[ConversationMessage], text: &str, budget: usize) -> (S
 }
 
 /// The one-node flow an agent turn runs.
+/// The one-node flow an agent conversation's turn runs: `agent`
+/// (`name@version`) given the state's `task`, its reply the output.
+pub fn agent_turn_flow(agent: &str) -> Result<codexos_flow::Flow> {
+    agent_flow(agent, agent.split('@').next().unwrap_or(agent))
+}
+
 fn agent_flow(agent: &str, name: &str) -> Result<codexos_flow::Flow> {
     let flow = json!({
         "version": 2,
@@ -557,27 +575,28 @@ impl Runtime {
             .create_conversation(&id, mode.as_str(), target.as_deref(), UNTITLED)?)
     }
 
-    /// Starts an ask or chat conversation whose turns go to `remote` (a
-    /// team server's workspace): an ask's `project` is that side's, checked
-    /// there, not here. Its target records both, so it is continued only
-    /// there. Agent conversations stay on this machine.
+    /// Starts a conversation whose turns go to `remote` (a team server's
+    /// workspace): an ask's `target` is a project of that side, an agent
+    /// conversation's the agent there (`name@version`, resolved there),
+    /// both checked there, not here. Its target records the side, so it is
+    /// continued only there.
     pub fn new_remote_conversation(
         &self,
         remote: &dyn RemoteAsker,
         mode: ConversationMode,
-        project: Option<&str>,
+        target: Option<&str>,
     ) -> Result<ConversationSummary> {
-        if mode == ConversationMode::Agent {
+        let origin = remote.origin();
+        let target = target
+            .map(str::trim)
+            .filter(|target| !target.is_empty() && mode != ConversationMode::Chat);
+        if mode == ConversationMode::Agent && target.is_none() {
             return Err(Error::InvalidTurn {
-                message: "agent conversations run this machine's agents — switch the workspace to “This machine” to talk to one".to_owned(),
+                message: "an agent conversation needs an agent — pick one of the workspace's in the agent picker".to_owned(),
             });
         }
-        let origin = remote.origin();
-        let project = project
-            .map(str::trim)
-            .filter(|project| !project.is_empty() && mode == ConversationMode::Ask);
-        let target = match project {
-            Some(project) => format!("{REMOTE_TARGET}{origin}#{project}"),
+        let target = match target {
+            Some(target) => format!("{REMOTE_TARGET}{origin}#{target}"),
             None => format!("{REMOTE_TARGET}{origin}"),
         };
         let id = uuid::Uuid::new_v4().to_string();
@@ -718,16 +737,13 @@ impl Runtime {
         progress(TurnEvent::Question { index });
         let (answer, meta, prompt) = match (mode, turn.remote.clone()) {
             (ConversationMode::Agent, _) => {
+                // A server's agent conversation names its agent after `#`.
+                let agent = match target.as_deref().and_then(remote_side) {
+                    Some((_, agent)) => agent.unwrap_or_default(),
+                    None => target.as_deref().unwrap_or_default(),
+                };
                 let (answer, meta) = self
-                    .agent_turn(
-                        id,
-                        target.as_deref().unwrap_or_default(),
-                        &messages,
-                        &text,
-                        &turn,
-                        progress,
-                        cancel,
-                    )
+                    .agent_turn(id, agent, &messages, &text, &turn, progress, cancel)
                     .await;
                 (answer, meta, None)
             }
@@ -936,6 +952,24 @@ impl Runtime {
         Ok((citations, prompt, dropped))
     }
 
+    /// Where an agent turn's tools work: the project given (the app's
+    /// selected one), else a folder of the conversation's own — never the
+    /// data home's flows or the process's current folder.
+    fn agent_folder(&self, id: &str, project: Option<&str>) -> Result<PathBuf> {
+        project.map_or_else(
+            || {
+                let scratch = self.home.root().join("conversations").join(id);
+                std::fs::create_dir_all(&scratch)
+                    .map(|()| scratch.clone())
+                    .map_err(|source| Error::Home {
+                        path: scratch,
+                        source,
+                    })
+            },
+            |project| self.project_root(project),
+        )
+    }
+
     /// An agent turn: a one-node flow run of the pinned agent.
     #[allow(clippy::too_many_arguments)]
     async fn agent_turn(
@@ -967,37 +1001,37 @@ impl Runtime {
                 let _ = sender.send(turn_event);
             }
         });
-        // Its tools work in the folder given (the app's selected project),
-        // else in a folder of the conversation's own — never in the data
-        // home's flows or the process's current folder.
-        let folder = turn.project.as_deref().map_or_else(
-            || {
-                let scratch = self.home.root().join("conversations").join(id);
-                std::fs::create_dir_all(&scratch)
-                    .map(|()| scratch.clone())
-                    .map_err(|source| Error::Home {
-                        path: scratch,
-                        source,
-                    })
-            },
-            |project| self.project_root(project),
-        );
-        let root = match folder {
-            Ok(root) => root,
-            Err(error) => return (String::new(), failed(MessageMeta::default(), &error)),
-        };
-        let options = FlowRunOptions {
-            answers: BTreeMap::new(),
-            on_event: Some(on_event),
-            root: Some(root),
-            project: None,
-            approver: turn.approver.clone(),
-            ..FlowRunOptions::default()
-        };
         let (task, dropped) = agent_task(messages, text, AGENT_HISTORY_CHARS);
-        let input = json!({ "task": task });
-        let run = self.run_flow(flow, None, None, input, options, cancel.clone());
-        tokio::pin!(run);
+        // A server's workspace runs its agent there, in its project there;
+        // stopping here stops the turn (and its run there: see
+        // `RemoteAsker::agent`).
+        let mut run: futures::future::BoxFuture<'_, Result<RunOutcome>> = if let Some(remote) =
+            &turn.remote
+        {
+            let started = remote.agent(agent.to_owned(), task, turn.project.clone(), on_event);
+            let cancel = cancel.clone();
+            Box::pin(async move {
+                tokio::select! {
+                    outcome = started => outcome.map_err(|message| Error::InvalidTurn { message }),
+                    () = cancel.cancelled() => Err(Error::Llm(codexos_llm::Error::Cancelled)),
+                }
+            })
+        } else {
+            let root = match self.agent_folder(id, turn.project.as_deref()) {
+                Ok(root) => root,
+                Err(error) => return (String::new(), failed(MessageMeta::default(), &error)),
+            };
+            let options = FlowRunOptions {
+                answers: BTreeMap::new(),
+                on_event: Some(on_event),
+                root: Some(root),
+                project: None,
+                approver: turn.approver.clone(),
+                ..FlowRunOptions::default()
+            };
+            let input = json!({ "task": task });
+            Box::pin(self.run_flow(flow, None, None, input, options, cancel.clone()))
+        };
         let outcome = loop {
             tokio::select! {
                 outcome = &mut run => break outcome,
@@ -1012,7 +1046,7 @@ impl Runtime {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
         );
-        let mut meta = MessageMeta {
+        let meta = MessageMeta {
             tools: trail.tools,
             stats: trail.stats,
             run_id: trail.run_id,
@@ -1020,38 +1054,47 @@ impl Runtime {
             ..MessageMeta::default()
         };
         // A stopped or failed run has no output: keep what it streamed.
-        let streamed = trail.text;
-        match outcome {
-            Ok(outcome) => {
-                meta.run_id = Some(outcome.run_id.clone());
-                let reply = match &outcome.output {
-                    Value::Object(fields) => fields.get("reply").cloned().unwrap_or(Value::Null),
-                    other => other.clone(),
-                };
-                let reply = match reply {
-                    Value::String(text) => text,
-                    Value::Null => String::new(),
-                    other => other.to_string(),
-                };
-                match outcome.status {
-                    RunStatus::Succeeded => {}
-                    RunStatus::Cancelled => meta.status = TurnStatus::Cancelled,
-                    _ => {
-                        meta.status = TurnStatus::Failed;
-                        meta.error = Some(outcome.error.unwrap_or_else(|| {
-                            format!("the agent's run ended {:?}", outcome.status).to_lowercase()
-                        }));
-                    }
+        agent_reply(outcome, meta, trail.text)
+    }
+}
+
+/// An agent turn's answer: the run's reply (what it streamed when it
+/// stopped or failed before one) and its meta with the run's status.
+fn agent_reply(
+    outcome: Result<RunOutcome>,
+    mut meta: MessageMeta,
+    streamed: String,
+) -> (String, MessageMeta) {
+    match outcome {
+        Ok(outcome) => {
+            meta.run_id = Some(outcome.run_id.clone());
+            let reply = match &outcome.output {
+                Value::Object(fields) => fields.get("reply").cloned().unwrap_or(Value::Null),
+                other => other.clone(),
+            };
+            let reply = match reply {
+                Value::String(text) => text,
+                Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            match outcome.status {
+                RunStatus::Succeeded => {}
+                RunStatus::Cancelled => meta.status = TurnStatus::Cancelled,
+                _ => {
+                    meta.status = TurnStatus::Failed;
+                    meta.error = Some(outcome.error.unwrap_or_else(|| {
+                        format!("the agent's run ended {:?}", outcome.status).to_lowercase()
+                    }));
                 }
-                let reply = if reply.trim().is_empty() && meta.status != TurnStatus::Done {
-                    streamed
-                } else {
-                    reply
-                };
-                (reply.trim().to_owned(), meta)
             }
-            Err(error) => (streamed.trim().to_owned(), failed(meta, &error)),
+            let reply = if reply.trim().is_empty() && meta.status != TurnStatus::Done {
+                streamed
+            } else {
+                reply
+            };
+            (reply.trim().to_owned(), meta)
         }
+        Err(error) => (streamed.trim().to_owned(), failed(meta, &error)),
     }
 }
 

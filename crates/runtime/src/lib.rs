@@ -67,6 +67,7 @@ pub use codexos_eval::{
     junit as eval_junit, markdown as eval_markdown, parse_specs as eval_specs,
     CaseResult as EvalCaseResult, EvalCase, EvalMode, EvalReport, Limit as EvalLimit, Scorer,
 };
+pub use codexos_flow::exec::EventSink;
 pub use codexos_flow::ports::AgentSpec;
 pub use codexos_flow::{
     check::Problem as FlowProblem, check::Severity as FlowSeverity, parse as parse_flow, Budget,
@@ -102,9 +103,9 @@ pub use config::{
     Config, IngestConfig, LlmConfig, ModelsConfig, OtlpConfig, ProviderConfig, SearchConfig,
 };
 pub use conversations::{
-    conversation_markdown, remote_side, Conversation, ConversationMessage, ConversationMode,
-    MessageMeta, RemoteAsker, ToolStep, Turn, TurnEvent, TurnStats, TurnStatus, REMOTE_TARGET,
-    UNTITLED,
+    agent_turn_flow, conversation_markdown, remote_side, Conversation, ConversationMessage,
+    ConversationMode, MessageMeta, RemoteAsker, ToolStep, Turn, TurnEvent, TurnStats, TurnStatus,
+    REMOTE_TARGET, UNTITLED,
 };
 pub use doctor::{Check, CheckStatus};
 pub use dropped::{path_kind, DroppedFiles, PathKind, RefusedFile, FILES_PROJECT};

@@ -4,14 +4,15 @@
 
 use std::sync::Arc;
 
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use codexos_runtime::{AgentPin, AgentSpec, AgentVersion, FlowEntry, ToolsOverview};
 use serde::Deserialize;
+use serde_json::{json, Value};
 
-use super::api::{ApiResult, Workspace};
+use super::api::{launch, run_options, ApiResult, Caller, Workspace};
 use super::roles::WORKSPACE;
 use super::Team;
 
@@ -23,6 +24,21 @@ pub(crate) struct RepinBody {
     agent: String,
     /// The published version to use.
     version: String,
+}
+
+/// A turn of an agent conversation.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TurnBody {
+    /// The task: the message, after the conversation so far.
+    task: String,
+    /// The published version (default: the newest).
+    #[serde(default)]
+    version: Option<String>,
+    /// The project whose folder its tools work in (default: the
+    /// workspace's `work/` folder).
+    #[serde(default)]
+    project: Option<String>,
 }
 
 /// `GET …/agents`: every published version, by name then version.
@@ -64,6 +80,43 @@ pub(crate) async fn repin(
     Ok(Json(entry))
 }
 
+/// `POST …/agents/{agent}/turns`: a turn of an agent conversation, run as
+/// a run of the workspace (one agent node given the task) as the caller:
+/// 202 with its id, then followed, cancelled and inspected like any run.
+/// Tools that would ask first are refused (no one to ask on a server).
+pub(crate) async fn turn(
+    State(team): State<Arc<Team>>,
+    Extension(ws): Extension<Workspace>,
+    Extension(caller): Extension<Caller>,
+    Path((_, agent)): Path<(String, String)>,
+    Json(body): Json<TurnBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let reference = match &body.version {
+        Some(version) => format!("{agent}@{version}"),
+        None => agent,
+    };
+    let published = ws.runtime.agent(&reference)?;
+    let flow =
+        codexos_runtime::agent_turn_flow(&format!("{}@{}", published.name, published.version))?;
+    let name = flow.name.clone();
+    let runtime = Arc::clone(&ws.runtime);
+    let input = json!({ "task": body.task });
+    let options = run_options(&ws, body.project)?;
+    launch(
+        &team,
+        &caller,
+        (ws.name.as_str(), name.as_str()),
+        options,
+        None,
+        move |options, cancel| async move {
+            runtime
+                .run_flow(flow, None, None, input, options, cancel)
+                .await
+        },
+    )
+    .await
+}
+
 /// `GET …/tools`: the workspace's tool sources and tools, with the
 /// permission each runs at.
 /// The server's configured specs and commands (paths, command lines) are
@@ -80,6 +133,7 @@ pub(crate) fn routes() -> Router<Arc<Team>> {
     Router::new()
         .route(&w("/agents"), get(agents).post(publish))
         .route(&w("/agents/pins"), get(pins))
+        .route(&w("/agents/{agent}/turns"), post(turn))
         .route(&w("/flows/{flow}/repin"), post(repin))
         .route(&w("/tools"), get(tools))
 }

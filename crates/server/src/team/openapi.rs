@@ -75,6 +75,7 @@ fn inputs(endpoint: &Endpoint, schemas: &mut Map<String, Value>) -> (Option<Valu
             "type": "object"
         })),
         ("POST", "/flows/{flow}/repin") => Some(schema_of::<super::agents::RepinBody>(schemas)),
+        ("POST", "/agents/{agent}/turns") => Some(schema_of::<super::agents::TurnBody>(schemas)),
         ("PUT", "/vault/{secret}") => Some(schema_of::<SecretBody>(schemas)),
         ("PUT", "/members/{account}") => Some(schema_of::<MemberBody>(schemas)),
         ("POST", "/projects/{project}/sources") => Some(json!({

@@ -557,6 +557,12 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "Publish an agent as a new immutable version",
     ),
     endpoint(
+        "POST",
+        "/api/v1/workspaces/{workspace}/agents/{agent}/turns",
+        Workspace(Run),
+        "A turn of an agent conversation, started as a run of the workspace (202 with its id; followed like any run)",
+    ),
+    endpoint(
         "GET",
         "/api/v1/workspaces/{workspace}/agents/pins",
         Workspace(View),

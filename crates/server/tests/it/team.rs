@@ -537,6 +537,7 @@ impl Server {
             }
             ("POST", "/flows/{flow}/evals") => Some(json!({"dataset": "capitals"})),
             ("PUT", "/llm/policy") => Some(json!({"order": ["local"]})),
+            ("POST", "/agents/{agent}/turns") => Some(json!({"task": "Say hi."})),
             ("POST", "/llm/providers") => Some(json!({"provider": stand_in(&fresh("remote"))})),
             ("POST", "/triggers") => Some(json!({"kind": "webhook", "flow": "gate"})),
             ("POST", "/webhooks") => Some(json!({
@@ -594,6 +595,7 @@ impl Server {
         let (dataset, eval, provider) = self.named_fixtures(method, tail).await;
         match (method, tail) {
             ("POST", "/flows/{flow}/evals") => flow = "paris",
+            ("POST", "/agents/{agent}/turns") => self.pinned_on_old().await,
             ("DELETE", "/projects/{project}") => project = self.scratch().await,
             ("GET", "/analytics/runs") => query = "?by=flow&value=gate",
             ("POST", "/flows/{flow}/repin") => {
@@ -678,6 +680,7 @@ impl Server {
             .replace("{dataset}", &dataset)
             .replace("{eval}", &eval)
             .replace("{provider}", &provider)
+            .replace("{agent}", "helper")
             + query;
         (path, body)
     }
@@ -1112,6 +1115,7 @@ async fn hostile_strings_in_every_path_parameter_are_refused_and_change_nothing(
                     .replace("{dataset}", "capitals")
                     .replace("{eval}", "0123456789abcdef")
                     .replace("{provider}", "local")
+                    .replace("{agent}", "helper")
                     .replace("{project}", "notes");
                 let (status, text) = server.call("olga", endpoint.method, &prepared, body).await;
                 // The guard refuses the value itself (400); only a value a

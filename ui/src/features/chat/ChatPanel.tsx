@@ -267,8 +267,8 @@ export function ChatPanel({
 }: {
   /** Why this role may not ask or chat on the server's workspace open. */
   refusal?: string | null;
-  /** A team server's workspace open in the app ("team on http://…"): ask
-   * and chat modes go to it; agents stay on this machine. */
+  /** A team server's workspace open in the app ("team on http://…"): ask,
+   * chat and agent turns go to it (its projects, models and agents). */
   server?: string | null;
   project: string | null;
   onOpenCitation?: (citation: Citation) => void;
@@ -289,11 +289,6 @@ export function ChatPanel({
   const bottom = useRef<HTMLDivElement | null>(null);
 
   const { conversation, mode, messages } = state;
-  // A server's workspace answers asks and chats, not agents: a new
-  // conversation there asks it.
-  useEffect(() => {
-    if (server && mode === "agent" && !conversation) dispatch({ type: "new", mode: "ask" });
-  }, [server, mode, conversation]);
   // This conversation's tool approvals are answered here, in place.
   const origin = conversation ? `conversation:${conversation.id}` : null;
   useEffect(() => (origin ? claimOrigin(origin) : undefined), [origin]);
@@ -304,7 +299,8 @@ export function ChatPanel({
   // up: one published meanwhile (Agents panel, CLI) is offered at once.
   useEffect(() => {
     if (mode !== "agent" || conversation) return;
-    void commands.agents().then((result) => {
+    // A server's workspace offers its own agents.
+    void (server ? commands.workspaceAgents() : commands.agents()).then((result) => {
       if (result.status === "ok") {
         setAgents(result.data);
         const latest = result.data[result.data.length - 1];
@@ -314,7 +310,7 @@ export function ChatPanel({
         setNotice({ text: result.error.message, error: true });
       }
     });
-  }, [mode, conversation]);
+  }, [mode, conversation, server]);
 
   useEffect(() => {
     bottom.current?.scrollIntoView?.({ block: "end" });
@@ -410,9 +406,9 @@ export function ChatPanel({
                 type="button"
                 role="radio"
                 aria-checked={mode === choice.mode}
-                title={server && choice.mode === "agent" ? "Agents run on this machine — switch the workspace to “This machine”" : choice.hint}
+                title={server && choice.mode === "agent" ? `A published agent of ${server}, run there with its tools` : choice.hint}
                 data-testid={`mode-${choice.mode}`}
-                disabled={!!running || (server !== null && choice.mode === "agent")}
+                disabled={!!running}
                 className={`rounded px-2 py-0.5 text-xs ${mode === choice.mode ? "bg-primary text-primary-foreground" : "text-muted-foreground hover:text-foreground"}`}
                 onClick={() => {
                   if (mode !== choice.mode || conversation) dispatch({ type: "new", mode: choice.mode });
@@ -463,6 +459,10 @@ export function ChatPanel({
               ? `Ask about the projects of ${server}: the server answers; this conversation is kept on this machine.`
               : mode === "chat" && server
               ? `Talk to the models of ${server}: the server answers; this conversation is kept on this machine.`
+              : mode === "agent" && server
+              ? (agents ?? []).length === 0 && agents !== null
+                ? `${server} has no published agent yet: publish one there in the Agents panel.`
+                : `Give the agent a task: it runs on ${server} with its tools there (a tool that would ask first is refused there); this conversation is kept on this machine.`
               : mode === "ask"
               ? "Drop a folder onto the window to ingest it, then ask a question about it."
               : mode === "chat"

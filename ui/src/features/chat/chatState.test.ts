@@ -134,6 +134,9 @@ describe("scopeOf", () => {
     expect(scopeOf("chat", null, true, null, null)).toBe("A plain conversation with the model");
     expect(scopeOf("chat", "remote:http://h/team", true, null, "team on http://h")).toBe("A plain conversation with the models of team on http://h");
     expect(scopeOf("chat", "remote:http://h/team", true, null, null)).toBe("Talks to http://h/team — open that workspace from the header to continue");
+    expect(scopeOf("agent", "remote:http://h/team#helper@1.0.0", true, null, "team on http://h")).toBe("Agent helper@1.0.0 of team on http://h");
+    expect(scopeOf("agent", null, false, null, "team on http://h")).toBe("Pick a published agent of team on http://h");
+    expect(scopeOf("agent", "remote:http://h/team#helper@1.0.0", true, null, null)).toBe("Runs an agent of http://h/team — open that workspace from the header to continue");
     expect(scopeOf("agent", "planner@1.0.0", true, null, null)).toBe("Agent planner@1.0.0");
     expect(scopeOf("agent", null, false, null, null)).toBe("Pick a published agent");
   });

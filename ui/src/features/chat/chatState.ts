@@ -191,9 +191,10 @@ export function lastQuestion(messages: Message[]): UserMessage | null {
   return null;
 }
 
-/** The side of an ask or chat conversation started on a team server's workspace
- * (its target is `remote:ORIGIN` or `remote:ORIGIN#PROJECT`); null for
- * one of this machine. */
+/** The side of a conversation started on a team server's workspace (its
+ * target is `remote:ORIGIN`, or `remote:ORIGIN#PROJECT` for an ask of one
+ * project, `remote:ORIGIN#AGENT@VERSION` for an agent's); null for one of
+ * this machine. */
 export function remoteSide(target: string | null | undefined): { origin: string; project: string | null } | null {
   if (!target?.startsWith("remote:")) return null;
   const rest = target.slice("remote:".length);
@@ -206,8 +207,9 @@ export function remoteSide(target: string | null | undefined): { origin: string;
  * a new conversation, `server` the server's workspace open, if any. */
 export function scopeOf(mode: string, target: string | null, started: boolean, project: string | null, server: string | null): string {
   const side = remoteSide(target);
-  if (side && !server) return `${mode === "chat" ? "Talks to" : "Asks"} ${side.origin} — open that workspace from the header to continue`;
+  if (side && !server) return `${mode === "chat" ? "Talks to" : mode === "agent" ? "Runs an agent of" : "Asks"} ${side.origin} — open that workspace from the header to continue`;
   if (mode === "chat") return server ? `A plain conversation with the models of ${server}` : "A plain conversation with the model";
+  if (mode === "agent" && server) return side?.project ? `Agent ${side.project} of ${server}` : `Pick a published agent of ${server}`;
   if (mode === "agent") return target ? `Agent ${target}` : "Pick a published agent";
   const picked = started ? (side ? side.project : server ? null : target) : project;
   if (server) return picked ? `Answers from project “${picked}” of ${server}` : `Answers from the projects of ${server}`;

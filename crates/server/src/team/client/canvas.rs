@@ -66,6 +66,36 @@ impl codexos_runtime::RemoteAsker for WorkspaceAsker {
                 .map_err(|error| format!("{} answered: {error}", asker.client.server))
         })
     }
+
+    fn agent(
+        &self,
+        agent: String,
+        task: String,
+        project: Option<String>,
+        on_event: codexos_runtime::EventSink,
+    ) -> futures::future::BoxFuture<'static, std::result::Result<codexos_runtime::RunOutcome, String>>
+    {
+        let asker = self.clone();
+        Box::pin(async move {
+            let (name, version) = agent
+                .split_once('@')
+                .map_or((agent.as_str(), None), |(name, version)| {
+                    (name, Some(version))
+                });
+            asker
+                .client
+                .agent_turn(
+                    &asker.workspace,
+                    name,
+                    version,
+                    &task,
+                    project.as_deref(),
+                    &|event| on_event(&event),
+                )
+                .await
+                .map_err(|error| format!("{} answered: {error}", asker.client.server))
+        })
+    }
 }
 
 /// A path segment or query value, percent-encoded (names come from the

@@ -498,13 +498,10 @@ async fn a_servers_chat_is_refused_to_viewers_and_takes_model_names_only() {
         refused.meta.error.unwrap_or_default().contains("run"),
         "the server's refusal names the permission"
     );
-    // Agents stay on this machine; a model is a name, never a path there.
+    // An agent conversation names its agent; a model is a name, never a
+    // path there.
     assert!(runtime
-        .new_remote_conversation(
-            asker(&eve).as_ref(),
-            ConversationMode::Agent,
-            Some("helper")
-        )
+        .new_remote_conversation(asker(&eve).as_ref(), ConversationMode::Agent, None)
         .is_err());
     let path = eve
         .chat(
@@ -662,4 +659,120 @@ async fn the_agents_panel_publishes_lists_and_repins_a_workspaces_agents() {
         .expect("agents")
         .iter()
         .all(|agent| agent.name != "helper"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_conversation_here_runs_a_servers_agent_there() {
+    let server = start(roomy()).await;
+    for version in ["1.0.0", "1.1.0"] {
+        let agent = Some(super::helper("helper", version));
+        let (status, body) = server
+            .call("olga", "POST", "/api/v1/workspaces/team/agents", agent)
+            .await;
+        assert_eq!(status, reqwest::StatusCode::CREATED, "{body}");
+    }
+    let eve = signed_in(&server, "eve").await;
+    let (_here, runtime) = this_machine();
+    // The agent is the server's (this machine has none): its target names
+    // the side and the version there.
+    let summary = runtime
+        .new_remote_conversation(
+            asker(&eve).as_ref(),
+            ConversationMode::Agent,
+            Some("helper@1.1.0"),
+        )
+        .expect("conversation");
+    assert_eq!(
+        summary.target.as_deref(),
+        Some(format!("remote:{}/team#helper@1.1.0", server.base).as_str())
+    );
+    let events = Mutex::new(Vec::new());
+    let turn = Turn {
+        text: "Say hello.".to_owned(),
+        remote: Some(asker(&eve)),
+        ..Turn::default()
+    };
+    let answered = runtime
+        .send_message(
+            &summary.id,
+            turn,
+            &|event| events.lock().expect("lock").push(event),
+            &CancellationToken::new(),
+        )
+        .await
+        .expect("sent");
+    // It ran there, as eve, on the version the conversation names; the
+    // run's events came back as they happened.
+    let run = answered.meta.run_id.clone().expect("the server's run");
+    let kept = eve.run_detail("team", &run).await.expect("the run");
+    assert_eq!(kept.summary.flow, "chat-helper");
+    assert!(
+        serde_json::to_string(&kept.flow)
+            .expect("flow")
+            .contains("helper@1.1.0"),
+        "{:?}",
+        kept.flow
+    );
+    assert_eq!(
+        kept.input["task"].as_str().map(str::trim),
+        Some("Say hello.")
+    );
+    assert!(
+        events
+            .into_inner()
+            .expect("events")
+            .iter()
+            .any(|event| matches!(event, TurnEvent::Run { run_id } if *run_id == run)),
+        "the run was announced as it started"
+    );
+    assert!(
+        matches!(answered.meta.status, TurnStatus::Done | TurnStatus::Failed),
+        "{answered:?}"
+    );
+    if answered.meta.status == TurnStatus::Done {
+        assert_eq!(kept.summary.status, "succeeded");
+    }
+    // Its tools work in a project of the server's (this machine has none
+    // of that name).
+    server.notes().await;
+    let turn = Turn {
+        text: "Read README.md.".to_owned(),
+        remote: Some(asker(&eve)),
+        project: Some("notes".to_owned()),
+        ..Turn::default()
+    };
+    let in_project = runtime
+        .send_message(&summary.id, turn, &|_| {}, &CancellationToken::new())
+        .await
+        .expect("sent");
+    let run = in_project.meta.run_id.clone().expect("ran there");
+    assert_ne!(Some(run.clone()), answered.meta.run_id);
+    assert!(
+        !in_project
+            .meta
+            .error
+            .as_deref()
+            .is_some_and(|error| error.contains("no project")),
+        "{in_project:?}"
+    );
+    // An agent the workspace does not have is refused there.
+    let missing = runtime
+        .new_remote_conversation(
+            asker(&eve).as_ref(),
+            ConversationMode::Agent,
+            Some("nobody"),
+        )
+        .expect("conversation");
+    let refused = say(&runtime, &missing.id, "Hello?", Some(asker(&eve)))
+        .await
+        .expect("kept");
+    assert_eq!(refused.meta.status, TurnStatus::Failed, "{refused:?}");
+    assert!(
+        refused
+            .meta
+            .error
+            .as_deref()
+            .is_some_and(|error| error.contains("nobody")),
+        "{refused:?}"
+    );
 }
