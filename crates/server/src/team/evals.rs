@@ -20,7 +20,7 @@ use codexos_runtime::{
 };
 use serde::Deserialize;
 
-use super::api::{library_flow, work_folder, ApiResult, Caller, Workspace};
+use super::api::{library_flow, run_options, ApiResult, Caller, Workspace};
 use super::roles::WORKSPACE;
 use super::{stream, ApiError, Team};
 
@@ -215,10 +215,8 @@ async fn run_eval(
     }
     let (scorers, limits) = codexos_runtime::eval_specs(&body.scorers, &body.thresholds)
         .map_err(|error| ApiError::invalid(error.to_string()))?;
-    let root = match body.project {
-        Some(_) => None,
-        None => Some(work_folder(&ws)?),
-    };
+    // Where its runs' tools work, as a run's: the project's, else `work/`.
+    let root = run_options(&ws, body.project.clone())?.root;
     let runtime = Arc::clone(&ws.runtime);
     let cancel = team.shutdown.child_token();
     let guard = cancel.clone().drop_guard();
