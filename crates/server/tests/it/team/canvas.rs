@@ -662,6 +662,7 @@ async fn the_agents_panel_publishes_lists_and_repins_a_workspaces_agents() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+#[allow(clippy::too_many_lines)]
 async fn an_agent_conversation_here_runs_a_servers_agent_there() {
     let server = start(roomy()).await;
     for version in ["1.0.0", "1.1.0"] {
