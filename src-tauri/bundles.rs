@@ -148,6 +148,11 @@ pub fn bundle_export(
     agents: Vec<String>,
     signed: bool,
 ) -> Result<String, IpcError> {
+    if state.remote().is_some() {
+        return Err(crate::remote::only_here(
+            "Exporting a bundle (of this machine's flows and agents)",
+        ));
+    }
     let contents = BundleContents {
         flows,
         agents,
@@ -159,20 +164,30 @@ pub fn bundle_export(
     Ok(path.to_string_lossy().into_owned())
 }
 
-/// Verifies a bundle file without importing it.
+/// Verifies a bundle file without importing it — against the trust list of
+/// the server's workspace while one is open.
 #[tauri::command]
 #[specta::specta]
-pub fn bundle_check(state: State<'_, AppState>, path: String) -> Result<BundleView, IpcError> {
+pub async fn bundle_check(
+    state: State<'_, AppState>,
+    path: String,
+) -> Result<BundleView, IpcError> {
     let runtime = state.runtime()?;
-    let (check, _) = runtime.check_bundle(&runtime.read_bundle(Path::new(&path))?)?;
+    let bytes = runtime.read_bundle(Path::new(&path))?;
+    if let Some(remote) = state.remote() {
+        let check = remote.client.check_bundle(&remote.workspace, bytes).await?;
+        return Ok(BundleView::from(&check));
+    }
+    let (check, _) = runtime.check_bundle(&bytes)?;
     Ok(BundleView::from(&check))
 }
 
-/// Verifies and imports a bundle file (all or nothing); `expected_signer`
-/// is the fingerprint shown when it was verified.
+/// Verifies and imports a bundle file (all or nothing) — into the server's
+/// workspace while one is open; `expected_signer` is the fingerprint shown
+/// when it was verified.
 #[tauri::command]
 #[specta::specta]
-pub fn bundle_import(
+pub async fn bundle_import(
     state: State<'_, AppState>,
     path: String,
     allow_unsigned: bool,
@@ -181,6 +196,25 @@ pub fn bundle_import(
 ) -> Result<BundleImportView, IpcError> {
     let runtime = state.runtime()?;
     let bytes = runtime.read_bundle(Path::new(&path))?;
+    if let Some(remote) = state.remote() {
+        let imported = remote
+            .client
+            .import_bundle(
+                &remote.workspace,
+                bytes,
+                allow_unsigned,
+                trust_signer,
+                expected_signer.as_deref(),
+            )
+            .await?;
+        return Ok(BundleImportView {
+            check: BundleView::from(&imported.check),
+            flows: imported.flows,
+            agents: imported.agents,
+            templates: imported.templates,
+            signer_added: imported.signer_added,
+        });
+    }
     let imported = runtime.import_bundle(
         &bytes,
         &BundleImport {

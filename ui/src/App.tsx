@@ -131,7 +131,7 @@ export default function App() {
   // What the panels are told of the server's workspace open (stable objects:
   // the panels' callbacks depend on them).
   const projectsPlace = useMemo(() => (access ? { server: access.server, workspace: access.workspace, role: access.role, canEdit: access.permissions.includes("edit") } : null), [access]);
-  const vaultPlace = useMemo(() => (access ? { label: `${access.workspace} on ${access.server}`, role: access.role, canList: access.permissions.includes("edit"), canSet: access.permissions.includes("secrets") } : null), [access]);
+  const vaultPlace = useMemo(() => (access ? { label: `${access.workspace} on ${access.server}`, role: access.role, canList: access.permissions.includes("edit"), canSet: access.permissions.includes("secrets"), canRun: access.permissions.includes("run") } : null), [access]);
   const evalsPlace = useMemo(() => (access ? { label: `${access.workspace} on ${access.server}`, canRun: access.permissions.includes("run"), canEdit: access.permissions.includes("edit") } : null), [access]);
   const agentsPlace = useMemo(() => (access ? { label: `${access.workspace} on ${access.server}`, canEdit: access.permissions.includes("edit"), role: access.role } : null), [access]);
   // The models the server's workspace answers chats with.
@@ -143,6 +143,11 @@ export default function App() {
       else setNotice(result.error.message);
     });
   }, []);
+  const refreshServerModels = useCallback(() => {
+    void commands.workspaceModels().then((result) => {
+      if (result.status === "ok") setServerModels(result.data);
+    });
+  }, []);
   useEffect(() => {
     setServerProject(null);
     setServerProjects([]);
@@ -151,10 +156,8 @@ export default function App() {
     setPreview(null);
     if (where === "here") return;
     refreshServerProjects();
-    void commands.workspaceModels().then((result) => {
-      if (result.status === "ok") setServerModels(result.data);
-    });
-  }, [where, refreshServerProjects]);
+    refreshServerModels();
+  }, [where, refreshServerProjects, refreshServerModels]);
 
   // Links opened from outside (at start, or later through a second launch).
   useEffect(() => {
@@ -449,7 +452,7 @@ export default function App() {
                 setSettingsOpen(false);
                 setSettingsTab("providers");
               }}
-              onChanged={access ? undefined : refreshLlm}
+              onChanged={access ? refreshServerModels : refreshLlm}
               project={selected}
               server={vaultPlace}
             />

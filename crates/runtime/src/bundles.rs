@@ -17,7 +17,7 @@ pub const SIGNING_SECRET: &str = "codexos.signing";
 const SIGNER_NAME: &str = "signing.name";
 
 /// What a bundle holds and who vouches for it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BundleCheck {
     /// Bundle name.

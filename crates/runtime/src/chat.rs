@@ -348,16 +348,26 @@ impl Runtime {
         })
     }
 
+    /// Whether `name` is one the policy may name: `local`, a configured
+    /// provider, or a model file of the models folder (by its file name: no
+    /// path that would reach another folder).
+    #[must_use]
+    pub fn knows_provider(&self, name: &str) -> bool {
+        name == LOCAL
+            || self
+                .configured_providers()
+                .iter()
+                .any(|provider| provider.name == name)
+            || (!name.contains(['/', '\\'])
+                && name != ".."
+                && models::resolve(&self.home, name).starts_with(self.home.models())
+                && models::resolve(&self.home, name).is_file())
+    }
+
     /// Sets the provider order (`llm.policy`): checked, written to
     /// config.toml (comments kept), and used from the next request on.
     pub fn set_policy(&self, names: Vec<String>) -> Result<()> {
-        let configured = self.configured_providers();
-        let unknown = names.iter().find(|name| {
-            name.as_str() != LOCAL
-                && !configured.iter().any(|provider| &provider.name == *name)
-                && !models::resolve(&self.home, name).is_file()
-        });
-        if let Some(name) = unknown {
+        if let Some(name) = names.iter().find(|name| !self.knows_provider(name)) {
             return Err(Error::InvalidProvider {
                 name: name.clone(),
                 message: "the policy may name \"local\", a configured provider or a model file of the models folder only".into(),

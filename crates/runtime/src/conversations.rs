@@ -292,13 +292,15 @@ pub trait RemoteAsker: Send + Sync {
 
     /// An agent's turn run there: `agent` (`name@version`) given `task`,
     /// its tools working in `project` of that side (else a folder of its
-    /// own there); the run's events go to `on_event` as they come. Tools
-    /// that would ask first are refused there (no one to ask).
+    /// own there); the run's events go to `on_event` as they come; `stop`
+    /// cancels the run there. Tools that would ask first are refused there
+    /// (no one to ask).
     fn agent(
         &self,
         agent: String,
         task: String,
         project: Option<String>,
+        stop: CancellationToken,
         on_event: codexos_flow::exec::EventSink,
     ) -> futures::future::BoxFuture<'static, std::result::Result<RunOutcome, String>>;
 }
@@ -377,13 +379,13 @@ fn agent_task(messages: &[ConversationMessage], text: &str, budget: usize) -> (S
     (task, dropped)
 }
 
-/// The one-node flow an agent turn runs.
 /// The one-node flow an agent conversation's turn runs: `agent`
 /// (`name@version`) given the state's `task`, its reply the output.
 pub fn agent_turn_flow(agent: &str) -> Result<codexos_flow::Flow> {
     agent_flow(agent, agent.split('@').next().unwrap_or(agent))
 }
 
+/// The one-node flow an agent turn runs.
 fn agent_flow(agent: &str, name: &str) -> Result<codexos_flow::Flow> {
     let flow = json!({
         "version": 2,
@@ -1003,12 +1005,17 @@ impl Runtime {
         });
         let (task, dropped) = agent_task(messages, text, AGENT_HISTORY_CHARS);
         // A server's workspace runs its agent there, in its project there;
-        // stopping here stops the turn (and its run there: see
-        // `RemoteAsker::agent`).
+        // stopping here stops the turn, and the run there.
         let mut run: futures::future::BoxFuture<'_, Result<RunOutcome>> = if let Some(remote) =
             &turn.remote
         {
-            let started = remote.agent(agent.to_owned(), task, turn.project.clone(), on_event);
+            let started = remote.agent(
+                agent.to_owned(),
+                task,
+                turn.project.clone(),
+                cancel.clone(),
+                on_event,
+            );
             let cancel = cancel.clone();
             Box::pin(async move {
                 tokio::select! {

@@ -240,19 +240,27 @@ impl Runtime {
         Ok(found)
     }
 
-    /// A dataset's file: a path that exists, else a dataset of the home.
+    /// The home's dataset `name` (`NAME.jsonl` or `NAME.csv` in its
+    /// datasets folder), if there is one.
+    #[must_use]
+    pub fn home_dataset_path(&self, name: &str) -> Option<PathBuf> {
+        if !valid_name(name) {
+            return None;
+        }
+        ["jsonl", "csv"]
+            .iter()
+            .map(|extension| self.datasets_dir().join(format!("{name}.{extension}")))
+            .find(|path| path.is_file())
+    }
+
+    /// A dataset's file: a dataset of the home, else a path that exists.
     pub fn dataset_path(&self, name: &str) -> Result<PathBuf> {
+        if let Some(path) = self.home_dataset_path(name) {
+            return Ok(path);
+        }
         let given = Path::new(name);
         if given.is_file() {
             return Ok(given.to_path_buf());
-        }
-        if valid_name(name) {
-            for extension in ["jsonl", "csv"] {
-                let path = self.datasets_dir().join(format!("{name}.{extension}"));
-                if path.is_file() {
-                    return Ok(path);
-                }
-            }
         }
         Err(Error::UnknownDataset {
             name: name.to_owned(),

@@ -18,6 +18,7 @@ pub mod roles;
 mod agents;
 mod analytics;
 mod api;
+pub mod bundles;
 mod chat;
 mod evals;
 mod limits;
@@ -113,6 +114,11 @@ impl ApiError {
     /// 404.
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// 413: larger than it may be.
+    pub fn too_large(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", message)
     }
 
     /// 409: not in a state that allows it.

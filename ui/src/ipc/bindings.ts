@@ -297,11 +297,15 @@ export const commands = {
 	 *  returns the file.
 	 */
 	bundleExport: (name: string, flows: string[], agents: string[], signed: boolean) => typedError<string, IpcError_Serialize>(__TAURI_INVOKE("bundle_export", { name, flows, agents, signed })),
-	/**  Verifies a bundle file without importing it. */
+	/**
+	 *  Verifies a bundle file without importing it — against the trust list of
+	 *  the server's workspace while one is open.
+	 */
 	bundleCheck: (path: string) => typedError<BundleView_Serialize, IpcError_Serialize>(__TAURI_INVOKE("bundle_check", { path })),
 	/**
-	 *  Verifies and imports a bundle file (all or nothing); `expected_signer`
-	 *  is the fingerprint shown when it was verified.
+	 *  Verifies and imports a bundle file (all or nothing) — into the server's
+	 *  workspace while one is open; `expected_signer` is the fingerprint shown
+	 *  when it was verified.
 	 */
 	bundleImport: (path: string, allowUnsigned: boolean, trustSigner: boolean, expectedSigner: string | null) => typedError<BundleImportView_Serialize, IpcError_Serialize>(__TAURI_INVOKE("bundle_import", { path, allowUnsigned, trustSigner, expectedSigner })),
 	/**  Signs in to a team server (the password is sent once, never kept). */

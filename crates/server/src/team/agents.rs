@@ -124,6 +124,20 @@ pub(crate) async fn turn(
 pub(crate) async fn tools(Extension(ws): Extension<Workspace>) -> ApiResult<Json<ToolsOverview>> {
     let mut overview = ws.runtime.tools_overview(None).await?;
     overview.configured.clear();
+    // A tools folder is named by where it is in the workspace's home, not
+    // by the server's path.
+    let home = format!("folder:{}/", ws.runtime.home().root().display());
+    let relative = |name: &mut String| {
+        if let Some(rest) = name.strip_prefix(&home) {
+            *name = format!("folder:{rest}");
+        }
+    };
+    for source in &mut overview.sources {
+        relative(&mut source.name);
+    }
+    for tool in &mut overview.tools {
+        relative(&mut tool.source);
+    }
     Ok(Json(overview))
 }
 

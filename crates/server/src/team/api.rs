@@ -184,6 +184,7 @@ pub fn router(team: Arc<Team>) -> Router {
         .route(&w("/projects"), get(projects))
         .merge(projects::routes(limits.max_upload))
         .merge(super::evals::routes(limits.max_upload))
+        .merge(super::bundles::routes(limits.max_upload))
         .route(&w("/search"), post(search))
         .route(&w("/ask"), post(ask))
         .route(&w("/chat"), post(chat::chat))

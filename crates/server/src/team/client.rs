@@ -12,6 +12,7 @@ use super::api::{CSRF_HEADER, SESSION_COOKIE};
 
 mod agents;
 mod analytics;
+mod bundles;
 mod canvas;
 mod evals;
 mod library;
@@ -597,7 +598,6 @@ impl TeamClient {
         Ok(ended.unwrap_or_else(|| "interrupted".to_owned()))
     }
 
-    /// A stream that closed before its end event.
     /// The error of work the app cancelled.
     pub(super) fn cancelled(&self) -> ClientError {
         ClientError::Cancelled {
@@ -605,6 +605,7 @@ impl TeamClient {
         }
     }
 
+    /// A stream that closed before its end event.
     pub(super) fn cut_short(&self, what: &str) -> ClientError {
         ClientError::Unreachable {
             server: self.server.clone(),

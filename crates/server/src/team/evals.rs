@@ -20,8 +20,10 @@ use codexos_runtime::{
 };
 use serde::Deserialize;
 
-use super::api::{library_flow, run_options, ApiResult, Caller, Workspace};
-use super::roles::WORKSPACE;
+use super::api::{
+    effective_role, library_flow, refuse_unless, run_options, ApiResult, Caller, Workspace,
+};
+use super::roles::{Permission, WORKSPACE};
 use super::{stream, ApiError, Team};
 
 /// Evals listed at most.
@@ -36,6 +38,24 @@ fn dataset_name(name: &str) -> ApiResult<&str> {
             "`{name}` is not a dataset name: letters, digits, `-`, `_` and `.` (not first), at most 80 — a server's datasets are named, not paths"
         )))
     }
+}
+
+/// `name` when it is one of the workspace's datasets — never a file the
+/// engine would find elsewhere by that name — else 400 or 404.
+fn workspace_dataset<'a>(ws: &Workspace, name: &'a str) -> ApiResult<&'a str> {
+    dataset_name(name)?;
+    if ws.runtime.home_dataset_path(name).is_none() {
+        return Err(ApiError::not_found(format!(
+            "the workspace has no dataset `{name}` — create it (Evals → Import, or POST …/datasets)"
+        )));
+    }
+    Ok(name)
+}
+
+/// A dataset as a client sees it: its name, not the server's path.
+fn named(mut info: DatasetInfo) -> DatasetInfo {
+    info.path.clone_from(&info.name);
+    info
 }
 
 /// A new dataset's file.
@@ -98,7 +118,9 @@ pub(crate) struct EvalsQuery {
 
 /// `GET …/datasets`.
 async fn datasets(Extension(ws): Extension<Workspace>) -> ApiResult<Json<Vec<DatasetInfo>>> {
-    Ok(Json(ws.runtime.datasets()?))
+    Ok(Json(
+        ws.runtime.datasets()?.into_iter().map(named).collect(),
+    ))
 }
 
 /// `GET …/datasets/{dataset}`: its cases.
@@ -106,7 +128,9 @@ async fn dataset(
     Extension(ws): Extension<Workspace>,
     Path((_, name)): Path<(String, String)>,
 ) -> ApiResult<Json<DatasetView>> {
-    Ok(Json(ws.runtime.dataset(dataset_name(&name)?)?))
+    let mut view = ws.runtime.dataset(workspace_dataset(&ws, &name)?)?;
+    view.path.clone_from(&view.name);
+    Ok(Json(view))
 }
 
 /// `POST …/datasets`: a new dataset from a file's text (checked as the
@@ -134,7 +158,7 @@ async fn create_dataset(
     })
     .await
     .map_err(|error| ApiError::internal(error.to_string()))??;
-    Ok((StatusCode::CREATED, Json(made)))
+    Ok((StatusCode::CREATED, Json(named(made))))
 }
 
 /// `DELETE …/datasets/{dataset}`.
@@ -142,7 +166,7 @@ async fn delete_dataset(
     Extension(ws): Extension<Workspace>,
     Path((_, name)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    ws.runtime.delete_dataset(dataset_name(&name)?)?;
+    ws.runtime.delete_dataset(workspace_dataset(&ws, &name)?)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -184,11 +208,18 @@ async fn baseline(
     Ok(Json(ws.runtime.eval_export(&id)?))
 }
 
-/// `DELETE …/evals/{eval}` (its runs stay).
+/// `DELETE …/evals/{eval}` (its runs stay): an edit of its flow, so a
+/// grant on that flow holds.
 async fn delete_eval(
+    State(team): State<Arc<Team>>,
     Extension(ws): Extension<Workspace>,
+    Extension(caller): Extension<Caller>,
     Path((_, id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
+    let flow = ws.runtime.eval_report(&id)?.flow;
+    let role = effective_role(&team, &caller.account, &ws.name, Some(&flow))?
+        .ok_or_else(|| ApiError::not_found(format!("no workspace `{}`", ws.name)))?;
+    refuse_unless(&caller, &ws.name, Some(&flow), role, Permission::Edit)?;
     ws.runtime.delete_eval(&id)?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -204,15 +235,20 @@ async fn run_eval(
     Json(body): Json<EvalBody>,
 ) -> ApiResult<Response> {
     let path = library_flow(&ws, &flow)?;
-    dataset_name(&body.dataset)?;
-    let baseline = body.baseline.filter(|id| !id.trim().is_empty());
-    if let Some(id) = &baseline {
-        if !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-            return Err(ApiError::invalid(format!(
-                "baseline `{id}`: give one of the workspace's evals by id — a server's baselines are its evals, not files"
-            )));
+    workspace_dataset(&ws, &body.dataset)?;
+    // A baseline is one of the workspace's evals, by its whole id (which
+    // names no file the engine could read instead).
+    let baseline = match body.baseline.filter(|id| !id.trim().is_empty()) {
+        Some(id) => {
+            if !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                return Err(ApiError::invalid(format!(
+                    "baseline `{id}`: give one of the workspace's evals by id — a server's baselines are its evals, not files"
+                )));
+            }
+            Some(ws.runtime.eval_report(&id)?.id)
         }
-    }
+        None => None,
+    };
     let (scorers, limits) = codexos_runtime::eval_specs(&body.scorers, &body.thresholds)
         .map_err(|error| ApiError::invalid(error.to_string()))?;
     // Where its runs' tools work, as a run's: the project's, else `work/`.

@@ -19,7 +19,7 @@ use serde::Deserialize;
 
 use super::api::{ApiResult, Workspace};
 use super::roles::WORKSPACE;
-use super::Team;
+use super::{ApiError, Team};
 
 /// The provider order.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -88,6 +88,12 @@ async fn test_provider(
     Extension(ws): Extension<Workspace>,
     Path((_, name)): Path<(String, String)>,
 ) -> ApiResult<Json<Completion>> {
+    // A name only: never a model file found elsewhere on the server.
+    if !ws.runtime.knows_provider(&name) {
+        return Err(ApiError::not_found(format!(
+            "the workspace has no provider `{name}` — `GET …/llm` lists them"
+        )));
+    }
     let cancel = team.shutdown.child_token();
     Ok(Json(ws.runtime.test_provider(&name, &cancel).await?))
 }

@@ -84,6 +84,12 @@ fn inputs(endpoint: &Endpoint, schemas: &mut Map<String, Value>) -> (Option<Valu
             "format": "binary",
             "x-content-type": "application/zip"
         })),
+        ("POST", "/bundles" | "/bundles/check") => Some(json!({
+            "description": "A bundle file as `codexos bundle export` writes it",
+            "type": "string",
+            "format": "binary",
+            "x-content-type": "application/octet-stream"
+        })),
         ("POST", "/projects/{project}/sources/remove") => {
             Some(schema_of::<super::projects::RemoveBody>(schemas))
         }
@@ -110,6 +116,7 @@ fn inputs(endpoint: &Endpoint, schemas: &mut Map<String, Value>) -> (Option<Valu
         ("GET", "/audit") => query_of::<AuditQuery>(),
         ("GET", "/analytics") => query_of::<super::analytics::AnalyticsQuery>(),
         ("GET", "/evals") => query_of::<super::evals::EvalsQuery>(),
+        ("POST", "/bundles") => query_of::<super::bundles::ImportQuery>(),
         ("GET", "/analytics/runs") => query_of::<super::analytics::FigureQuery>(),
         ("GET", "/projects/{project}/preview") => query_of::<super::projects::PreviewQuery>(),
         ("GET", "/webhooks/{hook}/deliveries") => query_of::<DeliveriesQuery>(),

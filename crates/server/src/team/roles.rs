@@ -535,7 +535,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     endpoint(
         "POST",
         "/api/v1/workspaces/{workspace}/search",
-        Workspace(Run),
+        Workspace(View),
         "Search the projects",
     ),
     endpoint(
@@ -577,7 +577,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     endpoint(
         "GET",
         "/api/v1/workspaces/{workspace}/tools",
-        Workspace(Edit),
+        Workspace(View),
         "The tools an agent may be given, with the permission each runs at, and their sources' states",
     ),
     endpoint(
@@ -669,6 +669,18 @@ pub const ENDPOINTS: &[Endpoint] = &[
         "/api/v1/workspaces/{workspace}/llm/providers/{provider}/test",
         Workspace(Run),
         "Send one short request to a provider alone",
+    ),
+    endpoint(
+        "POST",
+        "/api/v1/workspaces/{workspace}/bundles/check",
+        Workspace(Edit),
+        "Verify a bundle against the workspace's trust list (nothing written)",
+    ),
+    endpoint(
+        "POST",
+        "/api/v1/workspaces/{workspace}/bundles",
+        Workspace(Edit),
+        "Import a bundle all or nothing: flows (edit on each), agents, templates; trusting its signer needs `secrets`",
     ),
     endpoint(
         "GET",

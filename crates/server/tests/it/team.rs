@@ -2,6 +2,7 @@
 //! as the table says, credentials, escalation, hostile input, limits, and a
 //! run followed live.
 
+mod bundles;
 mod canvas;
 mod evals;
 mod llm;
@@ -80,6 +81,31 @@ fn stand_in(name: &str) -> Value {
 const CAPITALS: &str = r#"{"id": "france", "input": {"question": "Capital of France?"}, "expected": "Paris", "scorers": [{"type": "contains"}]}
 {"id": "spain", "input": {"question": "Capital of Spain?"}, "expected": "Madrid", "scorers": [{"type": "contains"}]}
 "#;
+
+/// An unsigned bundle of a [`paris`] flow named `bundled`, made once in a
+/// data home of this machine.
+fn unsigned_bundle() -> Vec<u8> {
+    static MADE: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    MADE.get_or_init(|| {
+        let here = tempfile::tempdir().expect("home");
+        let runtime = codexos_runtime::Runtime::open(codexos_runtime::Home::new(
+            here.path().join("home"),
+            Some(codexos_test_support::models_dir()),
+        ))
+        .expect("runtime");
+        let flow = codexos_runtime::parse_flow(&paris("bundled").to_string()).expect("flow");
+        runtime.save_flow(&flow).expect("saved");
+        let contents = codexos_runtime::BundleContents {
+            flows: vec!["bundled".to_owned()],
+            agents: Vec::new(),
+            templates: Vec::new(),
+        };
+        runtime
+            .export_bundle("bundled", &contents, false)
+            .expect("bundle")
+    })
+    .clone()
+}
 
 /// A session of `who` (one of the people of `team`), as the app signs in.
 async fn signed_in(server: &Server, who: &str) -> codexos_server::team::client::TeamClient {
@@ -366,6 +392,12 @@ impl Server {
                     .header("content-type", "application/zip")
                     .body(zip_of(&files));
             }
+            // An unsigned bundle of flow `bundled`, as a file holds it.
+            Some(body) if body.get("$bundle").is_some() => {
+                request = request
+                    .header("content-type", "application/octet-stream")
+                    .body(unsigned_bundle());
+            }
             Some(body) => request = request.json(&body),
             None => {}
         }
@@ -538,6 +570,7 @@ impl Server {
             ("POST", "/flows/{flow}/evals") => Some(json!({"dataset": "capitals"})),
             ("PUT", "/llm/policy") => Some(json!({"order": ["local"]})),
             ("POST", "/agents/{agent}/turns") => Some(json!({"task": "Say hi."})),
+            ("POST", "/bundles" | "/bundles/check") => Some(json!({"$bundle": true})),
             ("POST", "/llm/providers") => Some(json!({"provider": stand_in(&fresh("remote"))})),
             ("POST", "/triggers") => Some(json!({"kind": "webhook", "flow": "gate"})),
             ("POST", "/webhooks") => Some(json!({
@@ -596,6 +629,7 @@ impl Server {
         match (method, tail) {
             ("POST", "/flows/{flow}/evals") => flow = "paris",
             ("POST", "/agents/{agent}/turns") => self.pinned_on_old().await,
+            ("POST", "/bundles") => query = "?allowUnsigned=true",
             ("DELETE", "/projects/{project}") => project = self.scratch().await,
             ("GET", "/analytics/runs") => query = "?by=flow&value=gate",
             ("POST", "/flows/{flow}/repin") => {
@@ -757,6 +791,9 @@ async fn every_endpoint_answers_every_role_as_the_table_says() {
                     // (cancel answers 409: the run is not running).
                     let expected = if endpoint.path.ends_with("/cancel") {
                         status == StatusCode::CONFLICT
+                    } else if endpoint.path.ends_with("/evals") && endpoint.method == "POST" {
+                        // A stream: the eval ran to its report.
+                        status.is_success() && text.contains("event: done")
                     } else if endpoint.path.ends_with("/search") || endpoint.path.ends_with("/ask")
                     {
                         // No project is ingested: the runtime says so.

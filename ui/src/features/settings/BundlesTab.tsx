@@ -22,7 +22,13 @@ function NoteLine({ note, testId }: { note: Note; testId: string }) {
  * and agents as one signed file; verify a bundle (signer, fingerprint, trust)
  * and import it — all or nothing, as `codexos bundle` does.
  */
-export function BundlesTab() {
+/**
+ * Settings → Bundles: this machine's signing keys and trust list, bundles
+ * exported from this machine's flows and agents, and bundles verified and
+ * imported — into the server's workspace (`server` names it) while one is
+ * open, against its trust list.
+ */
+export function BundlesTab({ server = null }: { server?: string | null }) {
   const [keys, setKeys] = useState<BundleKeys | null>(null);
   const [signerName, setSignerName] = useState("");
   const [keysNote, setKeysNote] = useState<Note>(null);
@@ -142,6 +148,7 @@ export function BundlesTab() {
         <NoteLine note={keysNote} testId="bundle-keys-note" />
       </section>
 
+      {server === null ? (
       <section className="space-y-2 rounded-md border border-border p-3" aria-label="Export a bundle">
         <h3 className="flex items-center gap-2 text-xs font-semibold uppercase text-muted-foreground">
           <FileDown className="size-3" /> Export
@@ -190,10 +197,15 @@ export function BundlesTab() {
         </form>
         <NoteLine note={exportNote} testId="bundle-export-note" />
       </section>
+      ) : (
+        <p className="text-xs text-muted-foreground" data-testid="bundle-export-here">
+          Export bundles of this machine's flows and agents from “This machine”; a bundle imported below goes into {server}.
+        </p>
+      )}
 
       <section className="space-y-2 rounded-md border border-border p-3" aria-label="Import a bundle">
         <h3 className="flex items-center gap-2 text-xs font-semibold uppercase text-muted-foreground">
-          <FileUp className="size-3" /> Import
+          <FileUp className="size-3" /> Import{server ? ` into ${server}` : ""}
         </h3>
         <form
           className="flex items-center gap-2"

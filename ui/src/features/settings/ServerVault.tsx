@@ -16,6 +16,8 @@ export interface ServerVaultPlace {
   canList: boolean;
   /** May set and remove secrets (`secrets`: admins and owners). */
   canSet: boolean;
+  /** May run (test a provider). */
+  canRun?: boolean;
   role: string;
 }
 

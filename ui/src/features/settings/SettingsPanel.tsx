@@ -31,6 +31,8 @@ function ProviderRow({
   onRemove,
   keyShared = false,
   readOnly = false,
+  mayTest = true,
+  keysKnown = true,
 }: {
   provider: ProviderInfo;
   index: number;
@@ -44,6 +46,10 @@ function ProviderRow({
   keyShared?: boolean;
   /** The role may not change the providers (a server's workspace). */
   readOnly?: boolean;
+  /** The role may test a provider (run). */
+  mayTest?: boolean;
+  /** The vault's names are known (a server's role that may not list them: not). */
+  keysKnown?: boolean;
 }) {
   const [testing, setTesting] = useState(false);
   const [confirming, setConfirming] = useState(false);
@@ -97,9 +103,11 @@ function ProviderRow({
               </Button>
             </>
           )}
-          <Button size="sm" variant="outline" onClick={() => void test()} disabled={testing} data-testid="test-provider">
-            {testing ? <Loader2 className="animate-spin" /> : <Plug />} Test
-          </Button>
+          {mayTest && (
+            <Button size="sm" variant="outline" onClick={() => void test()} disabled={testing} data-testid="test-provider">
+              {testing ? <Loader2 className="animate-spin" /> : <Plug />} Test
+            </Button>
+          )}
           {onRemove && !readOnly && !confirming && (
             <Button size="icon" variant="ghost" aria-label={`Remove ${provider.name}`} data-testid="provider-remove" onClick={() => setConfirming(true)}>
               <Trash2 />
@@ -129,7 +137,7 @@ function ProviderRow({
       <div className="mt-1 pl-7 text-xs text-muted-foreground">
         {provider.contextSize ? `${provider.contextSize} tokens context` : "context unknown"} · tools{" "}
         {provider.tools ? "yes" : "no"}
-        {provider.key && <> · key “{provider.key}” {hasKey ? "stored in the vault" : "missing"}</>}
+        {provider.key && <> · key “{provider.key}”{keysKnown ? (hasKey ? " stored in the vault" : " missing") : ""}</>}
       </div>
       {provider.key && !readOnly && (
         <form
@@ -385,6 +393,8 @@ export function SettingsPanel({
                   }
                   keyShared={settings.configured.some((entry) => entry.name !== provider.name && entry.key != null && entry.key.replace(/^vault:\/\//, "") === provider.key)}
                   readOnly={readOnly}
+                  mayTest={server === null || server.canRun !== false}
+                  keysKnown={server === null || server.canList}
                 />
               ))}
             </ol>
@@ -440,7 +450,7 @@ export function SettingsPanel({
         {tab === "tools" && <ToolsTab project={server ? null : (project ?? null)} server={server?.label ?? null} />}
         {tab === "vault" && <VaultTab server={server} />}
         {tab === "telemetry" && <TelemetryTab />}
-        {tab === "bundles" && <BundlesTab />}
+        {tab === "bundles" && <BundlesTab server={server?.label ?? null} />}
         {tab === "audit" && <AuditTab />}
         {tab === "logs" && <LogsTab />}
       </div>

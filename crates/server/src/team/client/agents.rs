@@ -2,42 +2,14 @@
 //! and the canvas list, publish and pin the workspace's agents there, and
 //! the chat's agent mode runs a turn there.
 
-/// Cancels a run of the server when dropped before [`Self::disarm`]: a
-/// turn the app stopped (its future dropped) stops there too.
-struct CancelOnDrop {
-    client: TeamClient,
-    workspace: String,
-    run: Option<String>,
-}
-
-impl CancelOnDrop {
-    fn disarm(&mut self) {
-        self.run = None;
-    }
-}
-
-impl Drop for CancelOnDrop {
-    fn drop(&mut self) {
-        let Some(run) = self.run.take() else {
-            return;
-        };
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let (client, workspace) = (self.client.clone(), self.workspace.clone());
-            runtime.spawn(async move {
-                // Already ended is fine.
-                client.cancel(&workspace, &run).await.ok();
-            });
-        }
-    }
-}
-
 use codexos_runtime::{
-    AgentPin, AgentSpec, AgentVersion, FlowEntry, RunEvent, RunOutcome, RunStatus, ToolsOverview,
+    AgentPin, AgentSpec, AgentVersion, FlowEntry, RunEvent, RunOutcome, ToolsOverview,
 };
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
 
 use super::canvas::at;
-use super::{ClientError, Result, TeamClient};
+use super::{Result, TeamClient};
 
 impl TeamClient {
     /// Every published agent version of the workspace.
@@ -84,8 +56,9 @@ impl TeamClient {
 
     /// A turn of an agent conversation run there: `agent` (its `version`,
     /// else the newest) given `task`, its tools in `project` there; the
-    /// run's events go to `on_event` as they come. Dropping the future
-    /// cancels the run there.
+    /// run's events go to `on_event` as they come. `stop` cancels the run
+    /// there (also when it comes before the run started).
+    #[allow(clippy::too_many_arguments)]
     pub async fn agent_turn(
         &self,
         workspace: &str,
@@ -93,31 +66,13 @@ impl TeamClient {
         version: Option<&str>,
         task: &str,
         project: Option<&str>,
+        stop: &CancellationToken,
         on_event: &(dyn Fn(RunEvent) + Send + Sync),
     ) -> Result<RunOutcome> {
         let path = at(workspace, &["agents", agent, "turns"]);
         let body = json!({ "task": task, "version": version, "project": project });
         let run = self.started(&path, body).await?;
-        let mut guard = CancelOnDrop {
-            client: self.clone(),
-            workspace: workspace.to_owned(),
-            run: Some(run.clone()),
-        };
-        self.follow(workspace, &run, on_event).await?;
-        guard.disarm();
-        let detail = self.run_detail(workspace, &run).await?;
-        let status =
-            RunStatus::parse(&detail.summary.status).ok_or_else(|| ClientError::Protocol {
-                server: self.server.clone(),
-                message: format!("run {run} ended `{}`", detail.summary.status),
-            })?;
-        let text = |key: &str| detail.detail[key].as_str().map(str::to_owned);
-        Ok(RunOutcome {
-            status,
-            output: detail.detail["output"].clone(),
-            error: text("error"),
-            waiting: text("waiting"),
-            run_id: run,
-        })
+        self.follow_to_outcome(workspace, &run, None, stop, on_event)
+            .await
     }
 }

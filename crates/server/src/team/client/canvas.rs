@@ -72,6 +72,7 @@ impl codexos_runtime::RemoteAsker for WorkspaceAsker {
         agent: String,
         task: String,
         project: Option<String>,
+        stop: tokio_util::sync::CancellationToken,
         on_event: codexos_runtime::EventSink,
     ) -> futures::future::BoxFuture<'static, std::result::Result<codexos_runtime::RunOutcome, String>>
     {
@@ -90,6 +91,7 @@ impl codexos_runtime::RemoteAsker for WorkspaceAsker {
                     version,
                     &task,
                     project.as_deref(),
+                    &stop,
                     &|event| on_event(&event),
                 )
                 .await

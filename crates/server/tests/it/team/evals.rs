@@ -75,6 +75,21 @@ async fn a_flow_is_evaluated_over_a_dataset_on_the_server() {
         let (status, body) = server.call("eve", "GET", &path, None).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{name}: {body}");
     }
+    // Nor a file the engine would find by that name elsewhere (the test's
+    // folder holds a Cargo.toml): only the workspace's datasets are read.
+    assert!(
+        std::path::Path::new("Cargo.toml").is_file(),
+        "positive control"
+    );
+    let (status, body) = server
+        .call(
+            "eve",
+            "GET",
+            "/api/v1/workspaces/team/datasets/Cargo.toml",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     let listed = eve.datasets("team").await.expect("datasets");
     assert_eq!(
         listed
@@ -85,6 +100,7 @@ async fn a_flow_is_evaluated_over_a_dataset_on_the_server() {
     );
     let view = eve.dataset("team", "capitals").await.expect("dataset");
     assert_eq!(view.cases.len(), 2);
+    assert_eq!(view.path, "capitals", "the server's path is not shown");
 
     // An executor evaluates the flow; progress streams back after each run.
     let seen = Mutex::new(Vec::new());
@@ -148,7 +164,12 @@ async fn a_flow_is_evaluated_over_a_dataset_on_the_server() {
         .expect("replay");
     assert_eq!(replayed.cases.len(), 2);
     // A baseline or dataset that is a path of the server's is refused.
-    for (dataset, baseline) in [("capitals", "/etc/passwd"), ("/etc/passwd", "")] {
+    for (dataset, baseline) in [
+        ("capitals", "/etc/passwd"),
+        ("/etc/passwd", ""),
+        ("Cargo.toml", ""),
+        ("capitals", "no-such-eval"),
+    ] {
         let refused = eve
             .run_eval(
                 "team",
@@ -163,7 +184,13 @@ async fn a_flow_is_evaluated_over_a_dataset_on_the_server() {
             )
             .await;
         assert!(
-            matches!(refused, Err(ClientError::Refused { status: 400, .. })),
+            matches!(
+                refused,
+                Err(ClientError::Refused {
+                    status: 400 | 404,
+                    ..
+                })
+            ),
             "{dataset} {baseline}: {refused:?}"
         );
     }
@@ -180,7 +207,31 @@ async fn a_flow_is_evaluated_over_a_dataset_on_the_server() {
         1
     );
 
-    // Deleted: an executor may not, a creator may.
+    // Deleted: an executor may not, nor a creator whose grant on the flow
+    // makes them a viewer of it; a creator may.
+    let refused = eve.delete_eval("team", &report.id).await;
+    assert!(
+        matches!(refused, Err(ClientError::Refused { status: 403, .. })),
+        "{refused:?}"
+    );
+    let grant = Some(json!({"role": "viewer", "flow": "capitals"}));
+    let members = "/api/v1/workspaces/team/members/cora";
+    assert!(server
+        .call("olga", "PUT", members, grant)
+        .await
+        .0
+        .is_success());
+    let refused = cora.delete_eval("team", &report.id).await;
+    assert!(
+        matches!(refused, Err(ClientError::Refused { status: 403, .. })),
+        "{refused:?}"
+    );
+    let ungrant = format!("{members}?flow=capitals");
+    assert!(server
+        .call("olga", "DELETE", &ungrant, None)
+        .await
+        .0
+        .is_success());
     let refused = eve.delete_eval("team", &report.id).await;
     assert!(
         matches!(refused, Err(ClientError::Refused { status: 403, .. })),

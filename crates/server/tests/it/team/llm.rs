@@ -68,16 +68,25 @@ async fn a_workspaces_model_settings_are_read_by_members_and_changed_by_admins()
         names(&vic.llm_settings("team").await.expect("settings")),
         ["vllm", "local"]
     );
-    let unknown = adam.set_policy("team", &["nope".to_owned()]).await;
-    assert!(refused(&unknown, 400), "{unknown:?}");
+    // Names only: a path to a file of the server is not a model.
+    for name in ["nope", "/etc/passwd", "../Cargo.toml"] {
+        let unknown = adam.set_policy("team", &[name.to_owned()]).await;
+        assert!(refused(&unknown, 400), "{name}: {unknown:?}");
+    }
 
     // Tested there: the local model answers an executor; a viewer may not
     // test; the stand-in's address does not answer.
     let answered = eve.test_provider("team", "local").await.expect("test");
     assert!(!answered.text.is_empty(), "{answered:?}");
     assert!(refused(&vic.test_provider("team", "local").await, 403));
+    assert!(
+        std::path::Path::new("Cargo.toml").is_file(),
+        "positive control"
+    );
+    let elsewhere = eve.test_provider("team", "Cargo.toml").await;
+    assert!(refused(&elsewhere, 404), "{elsewhere:?}");
     let down = eve.test_provider("team", "vllm").await;
-    assert!(down.is_err(), "{down:?}");
+    assert!(refused(&down, 503), "nothing listens there: {down:?}");
 
     // Removed; its key stays in the vault.
     adam.remove_provider("team", "vllm").await.expect("removed");
