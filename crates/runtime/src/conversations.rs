@@ -1005,40 +1005,39 @@ impl Runtime {
         });
         let (task, dropped) = agent_task(messages, text, AGENT_HISTORY_CHARS);
         // A server's workspace runs its agent there, in its project there;
-        // stopping here stops the turn, and the run there.
-        let mut run: futures::future::BoxFuture<'_, Result<RunOutcome>> = if let Some(remote) =
-            &turn.remote
-        {
-            let started = remote.agent(
-                agent.to_owned(),
-                task,
-                turn.project.clone(),
-                cancel.clone(),
-                on_event,
-            );
-            let cancel = cancel.clone();
-            Box::pin(async move {
-                tokio::select! {
-                    outcome = started => outcome.map_err(|message| Error::InvalidTurn { message }),
-                    () = cancel.cancelled() => Err(Error::Llm(codexos_llm::Error::Cancelled)),
-                }
-            })
-        } else {
-            let root = match self.agent_folder(id, turn.project.as_deref()) {
-                Ok(root) => root,
-                Err(error) => return (String::new(), failed(MessageMeta::default(), &error)),
+        // stopping here stops the run there, which ends the turn.
+        let mut run: futures::future::BoxFuture<'_, Result<RunOutcome>> =
+            if let Some(remote) = &turn.remote {
+                let started = remote.agent(
+                    agent.to_owned(),
+                    task,
+                    turn.project.clone(),
+                    cancel.clone(),
+                    on_event,
+                );
+                // Not raced against `cancel`: the side stops its run on it (also
+                // one still starting) and answers how it ended.
+                Box::pin(async move {
+                    started
+                        .await
+                        .map_err(|message| Error::InvalidTurn { message })
+                })
+            } else {
+                let root = match self.agent_folder(id, turn.project.as_deref()) {
+                    Ok(root) => root,
+                    Err(error) => return (String::new(), failed(MessageMeta::default(), &error)),
+                };
+                let options = FlowRunOptions {
+                    answers: BTreeMap::new(),
+                    on_event: Some(on_event),
+                    root: Some(root),
+                    project: None,
+                    approver: turn.approver.clone(),
+                    ..FlowRunOptions::default()
+                };
+                let input = json!({ "task": task });
+                Box::pin(self.run_flow(flow, None, None, input, options, cancel.clone()))
             };
-            let options = FlowRunOptions {
-                answers: BTreeMap::new(),
-                on_event: Some(on_event),
-                root: Some(root),
-                project: None,
-                approver: turn.approver.clone(),
-                ..FlowRunOptions::default()
-            };
-            let input = json!({ "task": task });
-            Box::pin(self.run_flow(flow, None, None, input, options, cancel.clone()))
-        };
         let outcome = loop {
             tokio::select! {
                 outcome = &mut run => break outcome,

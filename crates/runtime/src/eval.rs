@@ -253,13 +253,26 @@ impl Runtime {
             .find(|path| path.is_file())
     }
 
-    /// A dataset's file: a dataset of the home, else a path that exists.
+    /// From now on datasets and baselines are the home's, by name only —
+    /// never a file of the process's folder (a team server's workspace,
+    /// whose names come from clients).
+    pub fn by_name_only(&self) {
+        self.by_name_only
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn names_only(&self) -> bool {
+        self.by_name_only.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// A dataset's file: a dataset of the home, else a path that exists
+    /// (unless [`Self::by_name_only`]).
     pub fn dataset_path(&self, name: &str) -> Result<PathBuf> {
         if let Some(path) = self.home_dataset_path(name) {
             return Ok(path);
         }
         let given = Path::new(name);
-        if given.is_file() {
+        if !self.names_only() && given.is_file() {
             return Ok(given.to_path_buf());
         }
         Err(Error::UnknownDataset {
@@ -526,10 +539,13 @@ impl Runtime {
                 message: "the baseline is empty: give a report file or an eval id".into(),
             });
         }
-        let looks_like_file = given.contains(['/', '\\'])
-            || path
-                .extension()
-                .is_some_and(|extension| extension.eq_ignore_ascii_case("json"));
+        // Served by name only: a stored eval, never a file.
+        let files = !self.names_only();
+        let looks_like_file = files
+            && (given.contains(['/', '\\'])
+                || path
+                    .extension()
+                    .is_some_and(|extension| extension.eq_ignore_ascii_case("json")));
         if looks_like_file && !path.exists() {
             return Err(Error::EvalSetup {
                 message: format!(
@@ -537,7 +553,7 @@ impl Runtime {
                 ),
             });
         }
-        if path.is_file() {
+        if files && path.is_file() {
             let text = std::fs::read_to_string(path).map_err(|error| Error::EvalSetup {
                 message: format!("cannot read the baseline {}: {error}", path.display()),
             })?;

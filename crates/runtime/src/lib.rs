@@ -194,6 +194,10 @@ pub struct Runtime {
     otlp_config_seen: std::sync::Mutex<Option<std::time::SystemTime>>,
     /// `--offline`: refuse remote providers whatever the config says.
     offline: AtomicBool,
+    /// Served to others (a team server's workspace): datasets and
+    /// baselines are the home's, by name — never a file of the process's
+    /// folder.
+    by_name_only: AtomicBool,
     /// Folders watched in the background.
     watches: watches::Watches,
     /// The tool registry and its background sources.
@@ -271,6 +275,7 @@ impl Runtime {
             otlp_config_seen: std::sync::Mutex::new(otlp_seen),
             permissions: std::sync::Mutex::new(permissions),
             offline: AtomicBool::new(false),
+            by_name_only: AtomicBool::new(false),
             watches: watches::Watches::default(),
             tools: tools::ToolHost::new(runtime.clone(), &tool_sources),
         });

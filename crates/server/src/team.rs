@@ -540,6 +540,9 @@ impl Team {
         }
         let runtime = Runtime::open(home)?;
         runtime.set_audit_origin("server");
+        // Names from clients reach only the workspace's own datasets and
+        // evals, never a file of the server's folder.
+        runtime.by_name_only();
         if self.options.database.is_some() {
             runtime
                 .store()

@@ -216,11 +216,12 @@ async fn delete_eval(
     Extension(caller): Extension<Caller>,
     Path((_, id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let flow = ws.runtime.eval_report(&id)?.flow;
+    let report = ws.runtime.eval_report(&id)?;
+    let flow = report.flow;
     let role = effective_role(&team, &caller.account, &ws.name, Some(&flow))?
         .ok_or_else(|| ApiError::not_found(format!("no workspace `{}`", ws.name)))?;
     refuse_unless(&caller, &ws.name, Some(&flow), role, Permission::Edit)?;
-    ws.runtime.delete_eval(&id)?;
+    ws.runtime.delete_eval(&report.id)?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -754,6 +754,22 @@ async fn an_agent_conversation_here_runs_a_servers_agent_there() {
             .is_some_and(|error| error.contains("no project")),
         "{in_project:?}"
     );
+    // Stopped before its run had started: the run there is cancelled.
+    let stop = CancellationToken::new();
+    stop.cancel();
+    let turn = Turn {
+        text: "Say hello again.".to_owned(),
+        remote: Some(asker(&eve)),
+        ..Turn::default()
+    };
+    let stopped = runtime
+        .send_message(&summary.id, turn, &|_| {}, &stop)
+        .await
+        .expect("kept");
+    assert_eq!(stopped.meta.status, TurnStatus::Cancelled, "{stopped:?}");
+    let run = stopped.meta.run_id.clone().expect("it had started there");
+    let kept = eve.run_detail("team", &run).await.expect("the run");
+    assert_eq!(kept.summary.status, "cancelled");
     // An agent the workspace does not have is refused there.
     let missing = runtime
         .new_remote_conversation(
