@@ -766,10 +766,22 @@ async fn an_agent_conversation_here_runs_a_servers_agent_there() {
         .send_message(&summary.id, turn, &|_| {}, &stop)
         .await
         .expect("kept");
-    assert_eq!(stopped.meta.status, TurnStatus::Cancelled, "{stopped:?}");
+    // (The cancel may land mid-generation: the run then fails with the
+    // model's "cancelled" — either way it was stopped, not answered.)
+    let cancelled = stopped.meta.status == TurnStatus::Cancelled
+        || stopped
+            .meta
+            .error
+            .as_deref()
+            .is_some_and(|error| error.contains("cancelled"));
+    assert!(cancelled, "{stopped:?}");
     let run = stopped.meta.run_id.clone().expect("it had started there");
     let kept = eve.run_detail("team", &run).await.expect("the run");
-    assert_eq!(kept.summary.status, "cancelled");
+    assert!(
+        ["cancelled", "failed"].contains(&kept.summary.status.as_str()),
+        "{}",
+        kept.summary.status
+    );
     // An agent the workspace does not have is refused there.
     let missing = runtime
         .new_remote_conversation(
